@@ -1,0 +1,105 @@
+/**
+ * Who is calling: the master key, a virtual key, or a JWT, and every entity the caller points to,
+ * loaded through the cached reader. Unknown credentials are authentication errors (401); known
+ * callers that are not allowed are left to the checks (403).
+ */
+import type { Caller, Role } from '../checks/caller.js';
+import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError } from '../errors.js';
+import type { KeyRecord, UserRecord } from '../model.js';
+import type { EntityReader } from '../store/entities.js';
+import { extractCredential, headerValues, type HeaderBag, type MultiHeaderBag } from './credentials.js';
+import type { JwtAuthenticator } from './jwt.js';
+import { hashKey, looksLikeJwt, secretEquals, VIRTUAL_KEY_PREFIX } from './keys.js';
+
+export interface IdentifyDeps {
+  reader: EntityReader;
+  masterKey: () => Promise<string | undefined>;
+  /** Absent when no JWT issuer is configured: tokens are then unknown credentials. */
+  jwt?: JwtAuthenticator | undefined;
+  /** Creates a user a JWT names but the store does not know (TOLLGATE_JWT_UPSERT_USER). */
+  upsertUser?: ((userId: string) => Promise<UserRecord>) | undefined;
+}
+
+export interface IdentifyRequest {
+  headers: HeaderBag;
+  multiValueHeaders?: MultiHeaderBag;
+  /** Load the proxy-wide spend too (a proxy budget is set and the route spends). */
+  needGlobal: boolean;
+  now: number;
+}
+
+export async function identify(req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
+  const credential = extractCredential(headerValues(req.headers, req.multiValueHeaders));
+  const token = credential.value;
+
+  const master = await deps.masterKey();
+  if (master && secretEquals(token, master)) {
+    const state = await deps.reader.state({ global: req.needGlobal });
+    return { principal: 'master_key', role: 'proxy_admin', state };
+  }
+  if (token.startsWith(VIRTUAL_KEY_PREFIX)) return identifyVirtualKey(token, req, deps);
+  if (deps.jwt && looksLikeJwt(token)) return identifyJwt(token, req, deps, deps.jwt);
+  throw new InvalidApiKeyError();
+}
+
+/** A replaced key stays valid only until the end of its grace period. */
+const isRetired = (key: KeyRecord, now: number): boolean =>
+  !!key.replaced_by && !(key.grace_until && Date.parse(key.grace_until) >= now);
+
+async function identifyVirtualKey(token: string, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
+  const keyHash = hashKey(token);
+  const key = await deps.reader.key(keyHash);
+  if (!key || isRetired(key, req.now)) throw new InvalidApiKeyError();
+  const teamId = key.team_id ?? undefined;
+  const userId = key.user_id ?? undefined;
+  const state = await deps.reader.state({ userId, teamId, orgId: key.organization_id ?? undefined, global: req.needGlobal });
+  if (teamId && !state.team) throw new PermissionDeniedError('team_not_found', `team \`${teamId}\` of key \`${key.key_name}\` does not exist`);
+  const role: Role = state.user?.user_role ?? 'internal_user';
+  return {
+    principal: 'virtual_key',
+    role,
+    userId,
+    teamId,
+    orgId: state.org?.organization_id ?? key.organization_id ?? undefined,
+    keyHash,
+    keyName: key.key_name,
+    state: { ...state, key },
+  };
+}
+
+async function identifyJwt(token: string, req: IdentifyRequest, deps: IdentifyDeps, jwt: JwtAuthenticator): Promise<Caller> {
+  const payload = await jwt.verify(token);
+  const id = jwt.identity(payload);
+  const state = await deps.reader.state({
+    userId: id.userId,
+    teamId: id.teamId,
+    orgId: id.orgId,
+    endUserId: id.endUserId,
+    global: req.needGlobal,
+  });
+  if (id.teamId && !state.team) throw new PermissionDeniedError('team_not_found', `team \`${id.teamId}\` named by the JWT does not exist`);
+  if (id.userId && !state.user && deps.upsertUser && !id.isAdmin) state.user = await deps.upsertUser(id.userId);
+  const role = jwtRole(id.isAdmin, state.user?.user_role, id.teamId);
+  if (!role) throw new InvalidJwtError('the token names no known user and no team');
+  return {
+    principal: 'jwt',
+    role,
+    userId: id.userId,
+    teamId: id.teamId,
+    orgId: state.org?.organization_id ?? id.orgId,
+    endUserId: id.endUserId,
+    // A member record only counts for a known user.
+    state: state.user ? state : { ...state, member: undefined },
+  };
+}
+
+/**
+ * The admin scope makes a proxy admin; else a known user's stored role; else a token naming a
+ * team acts as that team. A token with neither is nobody we know.
+ */
+function jwtRole(isAdmin: boolean, userRole: Role | undefined, teamId: string | undefined): Role | undefined {
+  if (isAdmin) return 'proxy_admin';
+  if (userRole) return userRole;
+  if (teamId) return 'team';
+  return undefined;
+}

@@ -1,0 +1,135 @@
+/**
+ * JWT verification with aws-jwt-verify: signature (RS256, ES256, EdDSA and the rest of the
+ * asymmetric family; `none` and HMAC are refused by the library), issuer, audience, expiry and
+ * not-before, for one or several issuers. A `kid` missing from the cached JWKS makes one fetch of
+ * the JWKS with a short timeout; a failed lookup puts that JWKS in a penalty box, so garbage
+ * tokens cannot turn into a stream of fetches or an unbounded wait.
+ */
+import { JwtVerifier } from 'aws-jwt-verify';
+import { SimpleFetcher } from 'aws-jwt-verify/https';
+import { SimpleJwksCache, SimplePenaltyBox, type Jwks, type JwksCache } from 'aws-jwt-verify/jwk';
+import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
+import {
+  FetchError,
+  JwkValidationError,
+  JwksValidationError,
+  JwtExpiredError,
+  JwtInvalidAudienceError,
+  JwtInvalidClaimError,
+  JwtInvalidIssuerError,
+  JwtInvalidSignatureAlgorithmError,
+  JwtInvalidSignatureError,
+  JwtNotBeforeError,
+  JwtParseError,
+  JwtWithoutValidKidError,
+  KidNotFoundInJwksError,
+  ParameterValidationError,
+  WaitPeriodNotYetEndedJwkError,
+} from 'aws-jwt-verify/error';
+import type { Config } from '../config.js';
+import { InvalidJwtError } from '../errors.js';
+
+export type JwtSettings = Config['jwt'];
+
+/** What a verified token says about its bearer, through the configured claim names. */
+export interface JwtIdentity {
+  userId?: string | undefined;
+  teamId?: string | undefined;
+  orgId?: string | undefined;
+  endUserId?: string | undefined;
+  isAdmin: boolean;
+}
+
+type Verifier = { verify(token: string): Promise<JwtPayload> };
+
+export class JwtAuthenticator {
+  private readonly verifier: Verifier;
+
+  constructor(private readonly settings: JwtSettings, jwksCache?: JwksCache) {
+    if (settings.issuers.length === 0) throw new Error('JwtAuthenticator needs at least one issuer');
+    const cache =
+      jwksCache ??
+      new SimpleJwksCache({
+        fetcher: new SimpleFetcher({ defaultRequestOptions: { timeout: settings.jwksTimeoutMs, responseTimeout: settings.jwksTimeoutMs } }),
+        penaltyBox: new SimplePenaltyBox({ waitSeconds: 10 }),
+      });
+    const audience = settings.audience.length > 0 ? settings.audience : null;
+    this.verifier = JwtVerifier.create(
+      settings.issuers.map((i) => ({ issuer: i.issuer, jwksUri: i.jwksUri, audience })),
+      { jwksCache: cache },
+    ) as unknown as Verifier;
+  }
+
+  /** Preloads a JWKS (no network), e.g. from configuration or in tests. */
+  static withJwks(settings: JwtSettings, jwksByUri: Record<string, Jwks>, cache: SimpleJwksCache = new SimpleJwksCache()): JwtAuthenticator {
+    for (const [uri, jwks] of Object.entries(jwksByUri)) cache.addJwks(uri, jwks);
+    return new JwtAuthenticator(settings, cache);
+  }
+
+  async verify(token: string): Promise<JwtPayload> {
+    try {
+      return await this.verifier.verify(token);
+    } catch (e) {
+      // The library's messages describe the token, never echo it; keep only the error class.
+      throw new InvalidJwtError(describe(e));
+    }
+  }
+
+  identity(payload: JwtPayload): JwtIdentity {
+    const s = this.settings;
+    return {
+      userId: claimString(payload, s.userClaim),
+      teamId: claimString(payload, s.teamClaim) ?? s.defaultTeam,
+      orgId: claimString(payload, s.orgClaim),
+      endUserId: claimString(payload, s.endUserClaim),
+      isAdmin: scopes(payload, s.scopeClaim).includes(s.adminScope),
+    };
+  }
+}
+
+// instanceof, not class names: names do not survive minification.
+const REASONS: [abstract new (...a: never[]) => Error, string][] = [
+  [JwtExpiredError, 'the token has expired'],
+  [JwtNotBeforeError, 'the token is not valid yet'],
+  [JwtInvalidIssuerError, 'the issuer is not trusted'],
+  [ParameterValidationError, 'the issuer is not trusted'],
+  [JwtInvalidAudienceError, 'the audience does not match'],
+  [JwtInvalidSignatureAlgorithmError, 'the signature algorithm is not accepted'],
+  [JwtInvalidSignatureError, 'the signature is invalid'],
+  [JwtParseError, 'the token is malformed'],
+  [KidNotFoundInJwksError, 'the signing key is not in the JWKS'],
+  [WaitPeriodNotYetEndedJwkError, 'the signing key is not in the JWKS'],
+  [JwtWithoutValidKidError, 'the token names no signing key (kid)'],
+  [FetchError, 'the JWKS could not be fetched'],
+  [JwksValidationError, 'the JWKS is invalid'],
+  [JwkValidationError, 'the signing key is invalid'],
+  [JwtInvalidClaimError, 'a claim is invalid'],
+];
+
+function describe(e: unknown): string {
+  return REASONS.find(([cls]) => e instanceof cls)?.[1] ?? 'the token could not be verified';
+}
+
+/** A claim by name, or by dotted path into nested objects; arrays give their first string. */
+export function claimValue(payload: Record<string, unknown>, path: string): unknown {
+  if (path in payload) return payload[path];
+  let cur: unknown = payload;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function claimString(payload: Record<string, unknown>, path: string): string | undefined {
+  const v = claimValue(payload, path);
+  const s = Array.isArray(v) ? v.find((x) => typeof x === 'string') : v;
+  return typeof s === 'string' && s.length > 0 && s.length <= 256 ? s : undefined;
+}
+
+function scopes(payload: Record<string, unknown>, path: string): string[] {
+  const v = claimValue(payload, path);
+  if (typeof v === 'string') return v.split(/\s+/).filter(Boolean);
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+  return [];
+}

@@ -1,0 +1,67 @@
+/**
+ * The authorization decision for one request, from headers, path and the store: identify the
+ * caller, then run every check that needs no body. The Lambda handler turns the decision into
+ * an IAM policy; the local gateway evaluates that policy exactly as API Gateway would.
+ */
+import { runChecks, type CheckSettings } from '../checks/checks.js';
+import type { Caller } from '../checks/caller.js';
+import { AuthenticationError, RouteNotFoundError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
+import { identify, type IdentifyDeps } from '../auth/identify.js';
+import type { HeaderBag, MultiHeaderBag } from '../auth/credentials.js';
+import { matchRoute, routeByResource, type HttpMethod, type RouteDef } from '../routes.js';
+import { callerContext, type CallerContext } from './context.js';
+
+export interface AuthorizationRequest {
+  method: string;
+  /** The matched resource pattern (API Gateway gives it); else the path is matched here. */
+  resource?: string | undefined;
+  path: string;
+  headers: HeaderBag;
+  multiValueHeaders?: MultiHeaderBag;
+  pathParameters?: Record<string, string | undefined> | null | undefined;
+}
+
+export type Decision =
+  | { effect: 'allow'; caller: Caller | undefined; context: CallerContext | undefined }
+  /** Nobody we know: API Gateway's 401. The error is kept for logging (never the credential). */
+  | { effect: 'unauthorized'; error: AuthenticationError }
+  /** A known caller that is not allowed: 403 with the error's type, code and message. */
+  | { effect: 'deny'; error: TollgateError; caller?: Caller | undefined };
+
+export async function decide(req: AuthorizationRequest, deps: IdentifyDeps, settings: CheckSettings, now: number): Promise<Decision> {
+  const route = findRoute(req);
+  if (!route) return { effect: 'deny', error: new RouteNotFoundError(req.method, req.path) };
+  if (route.group === 'public') return { effect: 'allow', caller: undefined, context: undefined };
+  let caller: Caller;
+  try {
+    caller = await identify(
+      {
+        headers: req.headers,
+        multiValueHeaders: req.multiValueHeaders,
+        needGlobal: settings.maxBudget !== undefined && route.spends === true,
+        now,
+      },
+      deps,
+    );
+  } catch (e) {
+    if (e instanceof AuthenticationError) return { effect: 'unauthorized', error: e };
+    if (e instanceof StoreUnavailableError || !isTollgateError(e)) throw e;
+    return { effect: 'deny', error: e };
+  }
+  const denial = runChecks({
+    now,
+    method: req.method.toUpperCase() as HttpMethod,
+    path: req.path,
+    route,
+    caller,
+    settings,
+    pathModel: req.pathParameters?.model ?? undefined,
+  });
+  if (denial) return { effect: 'deny', error: denial, caller };
+  return { effect: 'allow', caller, context: callerContext(caller, now) };
+}
+
+function findRoute(req: AuthorizationRequest): RouteDef | undefined {
+  if (req.resource) return routeByResource(req.method, req.resource);
+  return matchRoute(req.method, req.path)?.route;
+}

@@ -1,0 +1,194 @@
+/**
+ * The checks, in order. Each is a small named function of plain data (the time is an argument)
+ * that returns a typed denial or nothing. The authorizer runs them without a request body; the
+ * llm function runs them again with the body, so checks that need the body skip when it is absent.
+ *
+ * One budget rule everywhere: an entity is over budget when `spend >= max_budget`; no
+ * `max_budget` means no limit; `0` means nothing may be spent. Budgets gate routes that spend
+ * money (LLM routes other than `/models`); an over-budget caller can still read its own info.
+ */
+import {
+  BudgetExceededError,
+  EndUserBlockedError,
+  KeyBlockedError,
+  KeyExpiredError,
+  ModelNotAllowedError,
+  RouteNotAllowedError,
+  TeamBlockedError,
+  UserParamRequiredError,
+  type BudgetEntity,
+  type TollgateError,
+} from '../errors.js';
+import type { Budgeted } from '../model.js';
+import type { HttpMethod, RouteDef } from '../routes.js';
+import { currentSpend } from '../spend/periods.js';
+import type { Caller } from './caller.js';
+import { emptyCatalog, firstRefusal, restrictionsOf, type ModelCatalog } from './models.js';
+import { canCallRoute, type RouteAccessSettings } from './route-access.js';
+
+export interface CheckSettings extends RouteAccessSettings {
+  /** Proxy-wide budget (TOLLGATE_MAX_BUDGET); undefined = no limit. */
+  maxBudget?: number | undefined;
+  budgetDuration?: string | undefined;
+  enforceUserParam: boolean;
+}
+
+/** What the llm function knows from the body; absent in the authorizer. */
+export interface BodyFacts {
+  /** The requested models (a comma list already split). */
+  models: readonly string[];
+  /** The `user` field of the body, if any. */
+  user?: string | undefined;
+}
+
+export interface CheckInput {
+  now: number;
+  method: HttpMethod;
+  path: string;
+  route: RouteDef;
+  caller: Caller;
+  settings: CheckSettings;
+  /** A model named by the path (Azure-style deployments). */
+  pathModel?: string | undefined;
+  body?: BodyFacts | undefined;
+  catalog?: ModelCatalog | undefined;
+}
+
+export type Check = (input: CheckInput) => TollgateError | undefined;
+
+/** The budget rule, once: over when spend >= max; null/undefined max = unlimited. */
+export const isOverBudget = (spend: number, maxBudget: number | null | undefined): boolean =>
+  maxBudget !== null && maxBudget !== undefined && spend >= maxBudget;
+
+function budgetDenial(entity: BudgetEntity, id: string | null, b: Budgeted | undefined, now: number, override?: { max?: number | null | undefined; duration?: string | null | undefined }): TollgateError | undefined {
+  if (!b && !override) return undefined;
+  const max = override?.max ?? b?.max_budget;
+  if (max === null || max === undefined) return undefined;
+  const spend = currentSpend(b ?? {}, now, override?.duration ?? b?.budget_duration);
+  return isOverBudget(spend, max) ? new BudgetExceededError(entity, id, spend, max) : undefined;
+}
+
+const spends = (i: CheckInput) => i.route.group === 'llm' && i.route.spends === true;
+const isPersonal = (c: Caller) => !c.teamId;
+
+export const checkRouteAllowed: Check = ({ caller, route, method, path, settings }) =>
+  canCallRoute(caller, route, settings) ? undefined : new RouteNotAllowedError(caller.role, method, path);
+
+export const checkKeyBlocked: Check = ({ caller }) => {
+  const key = caller.state.key;
+  return key?.blocked ? new KeyBlockedError(key.key_name) : undefined;
+};
+
+/** Expired when `expires` is earlier than now: expired by 1 ms denies, exactly now still passes. */
+export const checkKeyExpired: Check = ({ caller, now }) => {
+  const key = caller.state.key;
+  if (!key?.expires) return undefined;
+  const at = Date.parse(key.expires);
+  // An unreadable expiry is treated as expired: fail closed.
+  return Number.isNaN(at) || at < now ? new KeyExpiredError(key.key_name, key.expires) : undefined;
+};
+
+export const checkTeamBlocked: Check = ({ caller }) => {
+  const team = caller.state.team;
+  return team?.blocked ? new TeamBlockedError(team.team_id) : undefined;
+};
+
+export const checkEndUserBlocked: Check = ({ caller }) => {
+  const endUser = caller.state.endUser;
+  return endUser?.blocked ? new EndUserBlockedError(endUser.user_id) : undefined;
+};
+
+/** The requested models (path or body) against key ∩ team ∩ user (personal keys) ∩ organization. */
+export const checkModelAccess: Check = ({ caller, route, pathModel, body, catalog }) => {
+  if (route.group !== 'llm') return undefined;
+  const requested = [...(pathModel ? [pathModel] : []), ...(body?.models ?? [])];
+  if (requested.length === 0) return undefined;
+  const { key, team, user, org } = caller.state;
+  const restrictions = restrictionsOf({
+    key: key && { name: key.key_name, models: key.models },
+    team: team && { id: team.team_id, models: team.models },
+    user: user && isPersonal(caller) ? { id: user.user_id, models: user.models } : undefined,
+    org: org && { id: org.organization_id, models: org.models },
+  });
+  for (const model of requested) {
+    const refusal = firstRefusal(restrictions, model, catalog ?? emptyCatalog);
+    if (refusal) return new ModelNotAllowedError(model, refusal.entity, refusal.models);
+  }
+  return undefined;
+};
+
+/** enforce_user_param: LLM POSTs must name their end user in the body's `user` field. */
+export const checkUserParam: Check = ({ settings, body, route, method, caller }) => {
+  if (!settings.enforceUserParam || !body || route.group !== 'llm' || method !== 'POST') return undefined;
+  const hasUser = (typeof body.user === 'string' && body.user.length > 0) || caller.endUserId !== undefined;
+  return hasUser ? undefined : new UserParamRequiredError();
+};
+
+export const checkKeyBudget: Check = (i) =>
+  spends(i) ? budgetDenial('key', i.caller.state.key?.key_name ?? null, i.caller.state.key, i.now) : undefined;
+
+/** The user's own budget applies to calls made without a team (personal keys, team-less JWTs). */
+export const checkUserBudget: Check = (i) => {
+  const user = i.caller.state.user;
+  if (!spends(i) || !user || !isPersonal(i.caller)) return undefined;
+  return budgetDenial('user', user.user_id, user, i.now);
+};
+
+export const checkTeamBudget: Check = (i) => {
+  const team = i.caller.state.team;
+  return spends(i) && team ? budgetDenial('team', team.team_id, team, i.now) : undefined;
+};
+
+export const checkTeamMemberBudget: Check = (i) => {
+  const member = i.caller.state.member;
+  return spends(i) && member ? budgetDenial('team_member', `${member.user_id}@${member.team_id}`, member, i.now) : undefined;
+};
+
+/** The organization comes from the key, else from its team: both are loaded before the checks run. */
+export const checkOrganizationBudget: Check = (i) => {
+  const org = i.caller.state.org;
+  return spends(i) && org ? budgetDenial('organization', org.organization_id, org, i.now) : undefined;
+};
+
+/** The end user's budget: its own `max_budget`, else the reusable budget it points to. */
+export const checkEndUserBudget: Check = (i) => {
+  const { endUser, endUserBudget } = i.caller.state;
+  if (!spends(i) || !endUser) return undefined;
+  return budgetDenial('end_user', endUser.user_id, endUser, i.now, {
+    max: endUser.max_budget ?? endUserBudget?.max_budget,
+    duration: endUser.budget_duration ?? endUserBudget?.budget_duration,
+  });
+};
+
+/** The proxy-wide budget: LLM routes that spend only, never `/models`. */
+export const checkGlobalBudget: Check = (i) => {
+  if (!spends(i) || i.settings.maxBudget === undefined) return undefined;
+  return budgetDenial('global', null, i.caller.state.global ?? {}, i.now, { max: i.settings.maxBudget, duration: i.settings.budgetDuration });
+};
+
+/** Every check, in the order they run; the first denial wins. */
+export const allChecks: readonly Check[] = [
+  checkRouteAllowed,
+  checkKeyBlocked,
+  checkKeyExpired,
+  checkTeamBlocked,
+  checkEndUserBlocked,
+  checkModelAccess,
+  checkUserParam,
+  checkKeyBudget,
+  checkUserBudget,
+  checkTeamBudget,
+  checkTeamMemberBudget,
+  checkOrganizationBudget,
+  checkEndUserBudget,
+  checkGlobalBudget,
+];
+
+/** Runs the checks in order and returns the first denial, or undefined when all pass. */
+export function runChecks(input: CheckInput, checks: readonly Check[] = allChecks): TollgateError | undefined {
+  for (const check of checks) {
+    const denial = check(input);
+    if (denial) return denial;
+  }
+  return undefined;
+}

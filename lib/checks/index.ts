@@ -1,0 +1,4 @@
+export * from './caller.js';
+export * from './checks.js';
+export * from './models.js';
+export * from './route-access.js';

@@ -1,0 +1,106 @@
+/**
+ * Model access. Lists hold exact names, globs (`openai/*`, `gpt-4o*`; `*` is the only pattern
+ * character), access groups from the model registry, or the specials below. An empty list
+ * means no restriction from that entity; the effective set is the intersection of every
+ * restricting entity's list.
+ */
+
+export const ALL_PROXY_MODELS = 'all-proxy-models';
+export const ALL_TEAM_MODELS = 'all-team-models';
+
+/** What the model registry knows, for resolving aliases and access groups. */
+export interface ModelCatalog {
+  /** alias -> public model name */
+  aliases: Readonly<Record<string, string>>;
+  /** access group -> public model names */
+  accessGroups: Readonly<Record<string, readonly string[]>>;
+}
+
+export const emptyCatalog: ModelCatalog = { aliases: {}, accessGroups: {} };
+
+/** Glob match where `*` matches any run of characters (slashes included) and nothing else is special. */
+export function globMatch(pattern: string, name: string): boolean {
+  if (!pattern.includes('*')) return pattern === name;
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === name[n]) {
+      p++;
+      n++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = n;
+    } else if (star !== -1) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
+}
+
+/** True when the list places no restriction on models. */
+export function isUnrestricted(list: readonly string[] | null | undefined): boolean {
+  return !list || list.length === 0 || list.includes(ALL_PROXY_MODELS) || list.includes('*');
+}
+
+/** Whether `list` allows `model` (a public name, already resolved from any alias). */
+export function listAllows(list: readonly string[] | null | undefined, model: string, catalog: ModelCatalog = emptyCatalog): boolean {
+  if (isUnrestricted(list)) return true;
+  for (const entry of list as readonly string[]) {
+    if (globMatch(entry, model)) return true;
+    const group = catalog.accessGroups[entry];
+    if (group && group.includes(model)) return true;
+  }
+  return false;
+}
+
+/** The public name a requested model stands for. */
+export const resolveAlias = (model: string, catalog: ModelCatalog = emptyCatalog): string => catalog.aliases[model] ?? model;
+
+/** Splits a requested `model` value: a comma-separated list names several models, each checked. */
+export function requestedModels(model: unknown): string[] {
+  if (typeof model !== 'string') return [];
+  return model
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m.length > 0);
+}
+
+export interface ModelRestriction {
+  /** Who restricts: `key \`sk-...abcd\``, `team \`t-1\``. */
+  entity: string;
+  models: readonly string[];
+}
+
+/**
+ * The restricting lists that apply, in order. A key's `all-team-models` defers to the team: the
+ * key then adds no restriction of its own.
+ */
+export function restrictionsOf(entities: {
+  key?: { name: string; models?: readonly string[] | undefined } | undefined;
+  team?: { id: string; models?: readonly string[] | undefined } | undefined;
+  user?: { id: string; models?: readonly string[] | undefined } | undefined;
+  org?: { id: string; models?: readonly string[] | undefined } | undefined;
+}): ModelRestriction[] {
+  const out: ModelRestriction[] = [];
+  const add = (entity: string, models: readonly string[] | undefined) => {
+    if (!isUnrestricted(models)) out.push({ entity, models: models as readonly string[] });
+  };
+  const keyModels = entities.key?.models;
+  if (entities.key && !(keyModels ?? []).includes(ALL_TEAM_MODELS)) add(`key \`${entities.key.name}\``, keyModels);
+  if (entities.team) add(`team \`${entities.team.id}\``, entities.team.models);
+  if (entities.user) add(`user \`${entities.user.id}\``, entities.user.models);
+  if (entities.org) add(`organization \`${entities.org.id}\``, entities.org.models);
+  return out;
+}
+
+/** The first restriction that refuses the model, or undefined when every one allows it. */
+export function firstRefusal(restrictions: readonly ModelRestriction[], requested: string, catalog: ModelCatalog = emptyCatalog): ModelRestriction | undefined {
+  const resolved = resolveAlias(requested, catalog);
+  return restrictions.find((r) => !listAllows(r.models, resolved, catalog) && !listAllows(r.models, requested, catalog));
+}

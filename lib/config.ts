@@ -1,0 +1,187 @@
+/**
+ * The only place that reads process.env. Every setting has a `TOLLGATE_` name, is validated
+ * once, and is handed around as a typed object.
+ */
+import { z } from 'zod';
+
+const list = z
+  .string()
+  .optional()
+  .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+const bool = (dflt: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((s) => (s === undefined || s === '' ? dflt : s === 'true' || s === '1' || s === 'yes'));
+
+const optionalNumber = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined || s.trim() === '') return undefined;
+    const n = Number(s);
+    if (!Number.isFinite(n) || n < 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be a non-negative number' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const number = (dflt: number, min = 0) =>
+  z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined || s.trim() === '') return dflt;
+      const n = Number(s);
+      if (!Number.isFinite(n) || n < min) {
+        ctx.addIssue({ code: 'custom', message: `must be a number >= ${min}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const envSchema = z.object({
+  TOLLGATE_TABLE_NAME: z.string().min(1).default('tollgate'),
+  TOLLGATE_DYNAMODB_ENDPOINT: z.string().url().optional(),
+  TOLLGATE_REGION: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+  TOLLGATE_MASTER_KEY: z.string().optional(),
+  TOLLGATE_MASTER_KEY_SECRET_ARN: z.string().optional(),
+  TOLLGATE_CACHE_TTL_SECONDS: number(10),
+  TOLLGATE_CACHE_MAX_ENTRIES: number(10_000, 1),
+  TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS: optionalNumber,
+  TOLLGATE_CONSISTENT_READS: bool(true),
+  TOLLGATE_MAX_BUDGET: optionalNumber,
+  TOLLGATE_BUDGET_DURATION: z.string().optional(),
+  TOLLGATE_ENFORCE_USER_PARAM: bool(false),
+  TOLLGATE_JWT_ISSUER: list,
+  TOLLGATE_JWT_AUDIENCE: list,
+  TOLLGATE_JWT_JWKS_URI: list,
+  TOLLGATE_JWT_ADMIN_SCOPE: z.string().default('litellm_proxy_admin'),
+  TOLLGATE_JWT_SCOPE_CLAIM: z.string().default('scope'),
+  TOLLGATE_JWT_USER_CLAIM: z.string().default('sub'),
+  TOLLGATE_JWT_TEAM_CLAIM: z.string().default('team_id'),
+  TOLLGATE_JWT_ORG_CLAIM: z.string().default('org_id'),
+  TOLLGATE_JWT_END_USER_CLAIM: z.string().default('end_user_id'),
+  TOLLGATE_JWT_DEFAULT_TEAM: z.string().optional(),
+  TOLLGATE_JWT_UPSERT_USER: bool(false),
+  TOLLGATE_JWT_JWKS_TIMEOUT_MS: number(1500, 1),
+  TOLLGATE_JWT_TEAM_ROUTES: list,
+  TOLLGATE_JWT_ADMIN_ROUTES: list,
+  TOLLGATE_UPSTREAM_TIMEOUT_MS: number(600_000, 1),
+  TOLLGATE_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  PORT: number(4000, 0),
+});
+
+export interface JwtIssuerConfig {
+  issuer: string;
+  jwksUri: string;
+}
+
+export interface Config {
+  tableName: string;
+  dynamoEndpoint: string | undefined;
+  region: string;
+  masterKey: string | undefined;
+  masterKeySecretArn: string | undefined;
+  cache: { ttlMs: number; maxEntries: number; negativeTtlMs: number };
+  consistentReads: boolean;
+  /** Proxy-wide budget; undefined means no limit. */
+  maxBudget: number | undefined;
+  budgetDuration: string | undefined;
+  enforceUserParam: boolean;
+  jwt: {
+    issuers: JwtIssuerConfig[];
+    audience: string[];
+    adminScope: string;
+    scopeClaim: string;
+    userClaim: string;
+    teamClaim: string;
+    orgClaim: string;
+    endUserClaim: string;
+    defaultTeam: string | undefined;
+    upsertUser: boolean;
+    jwksTimeoutMs: number;
+    /** Route groups (or exact paths) a team JWT may call. */
+    teamRoutes: string[];
+    /** Route groups (or exact paths) an admin JWT may call. */
+    adminRoutes: string[];
+  };
+  upstreamTimeoutMs: number;
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  port: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${issues}`);
+  }
+  const e = parsed.data;
+  const issuers = e.TOLLGATE_JWT_ISSUER;
+  const jwks = e.TOLLGATE_JWT_JWKS_URI;
+  if (issuers.length > 0 && jwks.length !== issuers.length) {
+    throw new ConfigError(
+      `invalid configuration: TOLLGATE_JWT_JWKS_URI needs one URI per issuer in TOLLGATE_JWT_ISSUER (${issuers.length} issuers, ${jwks.length} URIs)`,
+    );
+  }
+  const ttlMs = e.TOLLGATE_CACHE_TTL_SECONDS * 1000;
+  return {
+    tableName: e.TOLLGATE_TABLE_NAME,
+    dynamoEndpoint: e.TOLLGATE_DYNAMODB_ENDPOINT,
+    region: e.TOLLGATE_REGION ?? e.AWS_REGION ?? 'us-east-1',
+    masterKey: e.TOLLGATE_MASTER_KEY === '' ? undefined : e.TOLLGATE_MASTER_KEY,
+    masterKeySecretArn: e.TOLLGATE_MASTER_KEY_SECRET_ARN,
+    cache: {
+      ttlMs,
+      maxEntries: e.TOLLGATE_CACHE_MAX_ENTRIES,
+      negativeTtlMs: e.TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS === undefined ? ttlMs : e.TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS * 1000,
+    },
+    consistentReads: e.TOLLGATE_CONSISTENT_READS,
+    maxBudget: e.TOLLGATE_MAX_BUDGET,
+    budgetDuration: e.TOLLGATE_BUDGET_DURATION,
+    enforceUserParam: e.TOLLGATE_ENFORCE_USER_PARAM,
+    jwt: {
+      issuers: issuers.map((issuer, i) => ({ issuer, jwksUri: jwks[i] as string })),
+      audience: e.TOLLGATE_JWT_AUDIENCE,
+      adminScope: e.TOLLGATE_JWT_ADMIN_SCOPE,
+      scopeClaim: e.TOLLGATE_JWT_SCOPE_CLAIM,
+      userClaim: e.TOLLGATE_JWT_USER_CLAIM,
+      teamClaim: e.TOLLGATE_JWT_TEAM_CLAIM,
+      orgClaim: e.TOLLGATE_JWT_ORG_CLAIM,
+      endUserClaim: e.TOLLGATE_JWT_END_USER_CLAIM,
+      defaultTeam: e.TOLLGATE_JWT_DEFAULT_TEAM,
+      upsertUser: e.TOLLGATE_JWT_UPSERT_USER,
+      jwksTimeoutMs: e.TOLLGATE_JWT_JWKS_TIMEOUT_MS,
+      teamRoutes: e.TOLLGATE_JWT_TEAM_ROUTES.length > 0 ? e.TOLLGATE_JWT_TEAM_ROUTES : ['llm', 'info'],
+      adminRoutes: e.TOLLGATE_JWT_ADMIN_ROUTES.length > 0 ? e.TOLLGATE_JWT_ADMIN_ROUTES : ['management', 'info'],
+    },
+    upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
+    logLevel: e.TOLLGATE_LOG_LEVEL,
+    port: e.PORT,
+  };
+}
+
+let current: Config | undefined;
+
+/** The process configuration, parsed from process.env on first use. */
+export function config(): Config {
+  current ??= parseConfig(process.env);
+  return current;
+}
+
+/** Tests and the local gateway replace the configuration explicitly. */
+export function setConfig(next: Config | Record<string, string | undefined>): Config {
+  current = 'tableName' in next ? (next as Config) : parseConfig(next as Record<string, string | undefined>);
+  return current;
+}

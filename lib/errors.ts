@@ -1,0 +1,159 @@
+/**
+ * The one error family of Tollgate. Every denial and failure that reaches a caller is a
+ * TollgateError with a stable HTTP status, `type` and `code`, rendered everywhere as
+ * `{"error": {"message", "type", "param", "code"}}`. Messages name the entity and the limit,
+ * never a secret.
+ */
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'budget_exceeded'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'upstream_error'
+  | 'service_unavailable'
+  | 'internal_error';
+
+export interface ErrorBody {
+  error: { message: string; type: ErrorType; param: string | null; code: string };
+}
+
+export class TollgateError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    readonly code: string,
+    message: string,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const isTollgateError = (e: unknown): e is TollgateError => e instanceof TollgateError;
+
+/** Two decimals for money in messages: "spent 10.02 of its 10.00 budget". */
+export const money = (n: number): string => n.toFixed(2);
+
+// 400
+export class InvalidRequestError extends TollgateError {
+  constructor(message: string, code = 'invalid_body', param: string | null = null) {
+    super(400, 'invalid_request_error', code, message, param);
+  }
+}
+export class UnknownFieldError extends InvalidRequestError {
+  constructor(field: string) { super(`unknown field \`${field}\``, 'unknown_field', field); }
+}
+export class UserParamRequiredError extends InvalidRequestError {
+  constructor() { super('this proxy requires the `user` field in the request body (enforce_user_param)', 'user_param_required', 'user'); }
+}
+export class HierarchyViolationError extends InvalidRequestError {
+  constructor(message: string, param: string) { super(message, 'hierarchy_violation', param); }
+}
+
+// 401: API Gateway renders all of these as one static 401; the code is still logged.
+export class AuthenticationError extends TollgateError {
+  constructor(code: 'missing_credentials' | 'invalid_api_key' | 'invalid_jwt', message: string) {
+    super(401, 'authentication_error', code, message);
+  }
+}
+export class MissingCredentialsError extends AuthenticationError {
+  constructor() { super('missing_credentials', 'no API key or token was sent (Authorization: Bearer, x-litellm-api-key, api-key or x-api-key)'); }
+}
+export class InvalidApiKeyError extends AuthenticationError {
+  constructor(reason = 'the API key is not known') { super('invalid_api_key', reason); }
+}
+export class InvalidJwtError extends AuthenticationError {
+  constructor(reason: string) { super('invalid_jwt', `the JWT was rejected: ${reason}`); }
+}
+
+// 403 permission
+export class PermissionDeniedError extends TollgateError {
+  constructor(code: string, message: string, param: string | null = null) {
+    super(403, 'permission_error', code, message, param);
+  }
+}
+export class KeyExpiredError extends PermissionDeniedError {
+  constructor(keyName: string, expires: string) { super('key_expired', `key \`${keyName}\` expired at ${expires}`); }
+}
+export class KeyBlockedError extends PermissionDeniedError {
+  constructor(keyName: string) { super('key_blocked', `key \`${keyName}\` is blocked`); }
+}
+export class TeamBlockedError extends PermissionDeniedError {
+  constructor(teamId: string) { super('team_blocked', `team \`${teamId}\` is blocked`); }
+}
+export class UserBlockedError extends PermissionDeniedError {
+  constructor(userId: string) { super('user_blocked', `user \`${userId}\` is blocked`); }
+}
+export class EndUserBlockedError extends PermissionDeniedError {
+  constructor(endUserId: string) { super('end_user_blocked', `end user \`${endUserId}\` is blocked`, 'user'); }
+}
+export class RouteNotAllowedError extends PermissionDeniedError {
+  constructor(role: string, method: string, path: string) {
+    super('route_not_allowed', `role \`${role}\` may not call ${method} ${path}`);
+  }
+}
+export class ModelNotAllowedError extends PermissionDeniedError {
+  constructor(model: string, entity: string, allowed: readonly string[]) {
+    super('model_not_allowed', `model \`${model}\` is not allowed for ${entity} (allowed: ${allowed.join(', ')})`, 'model');
+  }
+}
+export class ForbiddenError extends PermissionDeniedError {
+  constructor(message: string) { super('forbidden', message); }
+}
+
+// 403 budget
+export type BudgetEntity = 'key' | 'user' | 'team' | 'team_member' | 'organization' | 'end_user' | 'global';
+const budgetEntityLabel: Record<BudgetEntity, string> = {
+  key: 'key',
+  user: 'user',
+  team: 'team',
+  team_member: 'team member',
+  organization: 'organization',
+  end_user: 'end user',
+  global: 'the proxy',
+};
+export class BudgetExceededError extends TollgateError {
+  constructor(readonly entity: BudgetEntity, readonly entityId: string | null, readonly spend: number, readonly maxBudget: number) {
+    const who = entityId === null ? budgetEntityLabel[entity] : `${budgetEntityLabel[entity]} \`${entityId}\``;
+    super(403, 'budget_exceeded', `${entity}_budget_exceeded`, `${who} spent ${money(spend)} of its ${money(maxBudget)} budget`);
+  }
+}
+
+// 404 / 409
+export class NotFoundError extends TollgateError {
+  constructor(entity: string, id: string) { super(404, 'not_found_error', `${entity}_not_found`, `${entity.replace(/_/g, ' ')} \`${id}\` does not exist`); }
+}
+export class RouteNotFoundError extends TollgateError {
+  constructor(method: string, path: string) { super(404, 'not_found_error', 'route_not_found', `no route for ${method} ${path}`); }
+}
+export class ConflictError extends TollgateError {
+  constructor(code: string, message: string, param: string | null = null) { super(409, 'conflict_error', code, message, param); }
+}
+
+// 502 / 504
+export class UpstreamFailedError extends TollgateError {
+  constructor(message: string) { super(502, 'upstream_error', 'upstream_failed', message); }
+}
+export class UpstreamTimeoutError extends TollgateError {
+  constructor(model: string, ms: number) { super(504, 'upstream_error', 'upstream_timeout', `the upstream for \`${model}\` did not answer within ${ms} ms`); }
+}
+
+// 503
+export class StoreUnavailableError extends TollgateError {
+  constructor() { super(503, 'service_unavailable', 'store_unavailable', 'the store is unavailable; the request was denied'); }
+}
+
+export class InternalError extends TollgateError {
+  constructor() { super(500, 'internal_error', 'internal_error', 'internal error'); }
+}
+
+/** Anything that is not a TollgateError becomes an opaque 500: its message may hold anything. */
+export const toTollgateError = (e: unknown): TollgateError => (isTollgateError(e) ? e : new InternalError());

@@ -1,0 +1,137 @@
+/**
+ * The records Tollgate keeps, with LiteLLM's field names. Budgeted records share `Budgeted`:
+ * `spend` is lifetime spend; when `budget_duration` is set, the spend that counts against
+ * `max_budget` is the current window's counter (see lib/spend/periods).
+ */
+
+export type UserRole = 'proxy_admin' | 'internal_user' | 'internal_user_viewer';
+export type MemberRole = 'admin' | 'user';
+export type EnforcementMode = 'fast' | 'strict';
+
+/** Spend counters per budget window, keyed by the window's id (e.g. `1d:2026-11-28`). */
+export type WindowSpend = Record<string, number>;
+
+export interface Budgeted {
+  max_budget?: number | null;
+  budget_duration?: string | null;
+  spend?: number;
+  window_spend?: WindowSpend;
+  /** Reserved but not yet settled (strict mode), per window id. */
+  window_reserved?: WindowSpend;
+  enforcement?: EnforcementMode | null;
+}
+
+export interface KeyRecord extends Budgeted {
+  token: string; // sha256 hex of the full key
+  key_name: string; // sk-...last4
+  key_alias?: string | null;
+  user_id?: string | null;
+  team_id?: string | null;
+  organization_id?: string | null;
+  models?: string[];
+  blocked?: boolean;
+  expires?: string | null; // ISO 8601
+  metadata?: Record<string, unknown>;
+  created_at: string;
+  updated_at?: string;
+  created_by?: string;
+  /** After regeneration with a grace period: the old hash stays valid until then. */
+  grace_until?: string | null;
+  replaced_by?: string | null;
+}
+
+export interface UserRecord extends Budgeted {
+  user_id: string;
+  user_email?: string | null;
+  user_role: UserRole;
+  models?: string[];
+  teams?: string[];
+  organization_id?: string | null;
+  blocked?: boolean;
+  metadata?: Record<string, unknown>;
+  created_at: string;
+  updated_at?: string;
+}
+
+export interface TeamRecord extends Budgeted {
+  team_id: string;
+  team_alias?: string | null;
+  organization_id?: string | null;
+  models?: string[];
+  blocked?: boolean;
+  metadata?: Record<string, unknown>;
+  created_at: string;
+  updated_at?: string;
+}
+
+export interface MemberRecord extends Budgeted {
+  team_id: string;
+  user_id: string;
+  role: MemberRole;
+  created_at: string;
+}
+
+export interface OrgRecord extends Budgeted {
+  organization_id: string;
+  organization_alias?: string | null;
+  models?: string[];
+  blocked?: boolean;
+  metadata?: Record<string, unknown>;
+  created_at: string;
+  updated_at?: string;
+}
+
+export interface EndUserRecord extends Budgeted {
+  user_id: string; // LiteLLM's customer id field
+  alias?: string | null;
+  blocked?: boolean;
+  budget_id?: string | null;
+  allowed_model_region?: string | null;
+  created_at: string;
+  updated_at?: string;
+}
+
+export interface BudgetRecord {
+  budget_id: string;
+  max_budget?: number | null;
+  soft_budget?: number | null;
+  budget_duration?: string | null;
+  tpm_limit?: number | null;
+  rpm_limit?: number | null;
+  created_at: string;
+  updated_at?: string;
+}
+
+/** Proxy-wide spend (GLOBAL / SPEND). */
+export interface GlobalSpendRecord {
+  spend?: number;
+  window_spend?: WindowSpend;
+  window_reserved?: WindowSpend;
+}
+
+export interface ModelRecord {
+  model_name: string; // public name
+  upstream_base_url: string;
+  upstream_model: string;
+  /** Secrets Manager name of the upstream key; in local mode, an env variable name. */
+  api_key_secret?: string | null;
+  input_cost_per_million: number;
+  output_cost_per_million: number;
+  access_groups?: string[];
+  aliases?: string[];
+  created_at: string;
+  updated_at?: string;
+}
+
+/** Every entity that may have a budget, as the checks see it. */
+export interface EntityState {
+  key?: KeyRecord | undefined;
+  user?: UserRecord | undefined;
+  team?: TeamRecord | undefined;
+  member?: MemberRecord | undefined;
+  org?: OrgRecord | undefined;
+  endUser?: EndUserRecord | undefined;
+  /** The end user's reusable budget, when it points to one. */
+  endUserBudget?: BudgetRecord | undefined;
+  global?: GlobalSpendRecord | undefined;
+}

@@ -1,0 +1,258 @@
+/**
+ * The one route table. The CDK stack and the local gateway are both built from it; the
+ * authorizer reads a route's group from it to decide by role. Paths use API Gateway's
+ * resource syntax: `{name}` for one segment, `{proxy+}` for the rest of the path.
+ */
+
+export type RouteGroup = 'llm' | 'info' | 'management' | 'public';
+
+/** The function that serves a route: one Lambda each (public health is answered by the gateway). */
+export type FunctionName =
+  | 'llm'
+  | 'keys'
+  | 'teams'
+  | 'users'
+  | 'organizations'
+  | 'customers'
+  | 'budgets'
+  | 'models'
+  | 'audit'
+  | 'health';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteDef {
+  path: string;
+  methods: readonly HttpMethod[];
+  group: RouteGroup;
+  fn: FunctionName;
+  /** The entity function's action (admin routes). */
+  action?: string;
+  /**
+   * Management routes a non-admin may reach; the entity function then limits them to the
+   * caller's own scope (own keys, teams the caller administers).
+   */
+  selfService?: boolean;
+  /** LLM routes that spend money; `/models` does not, so the proxy budget never blocks it. */
+  spends?: boolean;
+  /** The answer may be a server-sent event stream (API Gateway response streaming). */
+  streams?: boolean;
+}
+
+const LLM_POST_PATHS = [
+  'chat/completions',
+  'completions',
+  'embeddings',
+  'moderations',
+  'responses',
+  'rerank',
+  'images/generations',
+  'images/edits',
+  'images/variations',
+  'audio/speech',
+  'audio/transcriptions',
+  'audio/translations',
+] as const;
+const STREAMING = new Set(['chat/completions', 'completions', 'responses']);
+
+const ANY: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
+
+function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
+  const post = LLM_POST_PATHS.map<RouteDef>((p) => ({
+    path: `${prefix}/${p}`,
+    methods: ['POST'],
+    group: 'llm',
+    fn: 'llm',
+    spends: true,
+    streams: STREAMING.has(p),
+  }));
+  const llm = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef => ({
+    path: `${prefix}${path}`,
+    methods,
+    group: 'llm',
+    fn: 'llm',
+    spends,
+  });
+  return [
+    ...post,
+    llm('/models', ['GET'], false),
+    llm('/models/{model}', ['GET'], false),
+    llm('/responses/{proxy+}', ANY),
+    llm('/files', ['GET', 'POST']),
+    llm('/files/{proxy+}', ANY),
+    llm('/batches', ['GET', 'POST']),
+    llm('/batches/{proxy+}', ANY),
+    llm('/assistants', ['GET', 'POST']),
+    llm('/assistants/{proxy+}', ANY),
+    llm('/threads', ['POST']),
+    llm('/threads/{proxy+}', ANY),
+  ];
+}
+
+const azureRoutes: RouteDef[] = ['chat/completions', 'completions', 'embeddings'].map((p) => ({
+  path: `/openai/deployments/{model}/${p}`,
+  methods: ['POST'],
+  group: 'llm',
+  fn: 'llm',
+  spends: true,
+  streams: p !== 'embeddings',
+}));
+
+type AdminSpec = [path: string, methods: readonly HttpMethod[], action: string, group?: RouteGroup, selfService?: boolean];
+
+function admin(fn: FunctionName, specs: AdminSpec[]): RouteDef[] {
+  return specs.map(([path, methods, action, group = 'management', selfService = false]) => ({
+    path,
+    methods,
+    group,
+    fn,
+    action,
+    ...(selfService ? { selfService } : {}),
+  }));
+}
+
+const customerSpecs = (base: '/customer' | '/end_user'): AdminSpec[] => [
+  [`${base}/new`, ['POST'], 'new'],
+  [`${base}/update`, ['POST'], 'update'],
+  [`${base}/delete`, ['POST'], 'delete'],
+  [`${base}/info`, ['GET'], 'info', 'info'],
+  [`${base}/list`, ['GET'], 'list'],
+  [`${base}/block`, ['POST'], 'block'],
+  [`${base}/unblock`, ['POST'], 'unblock'],
+];
+
+export const routes: readonly RouteDef[] = [
+  { path: '/health', methods: ['GET'], group: 'public', fn: 'health' },
+  ...openAiRoutes(''),
+  ...openAiRoutes('/v1'),
+  ...azureRoutes,
+  { path: '/v1/messages', methods: ['POST'], group: 'llm', fn: 'llm', spends: true, streams: true },
+  ...admin('keys', [
+    ['/key/generate', ['POST'], 'generate', 'management', true],
+    ['/key/update', ['POST'], 'update', 'management', true],
+    ['/key/delete', ['POST'], 'delete', 'management', true],
+    ['/key/regenerate', ['POST'], 'regenerate', 'management', true],
+    ['/key/info', ['GET'], 'info', 'info'],
+    ['/key/list', ['GET'], 'list', 'info'],
+    ['/key/block', ['POST'], 'block', 'management', true],
+    ['/key/unblock', ['POST'], 'unblock', 'management', true],
+  ]),
+  ...admin('teams', [
+    ['/team/new', ['POST'], 'new'],
+    ['/team/update', ['POST'], 'update', 'management', true],
+    ['/team/delete', ['POST'], 'delete'],
+    ['/team/info', ['GET'], 'info', 'info'],
+    ['/team/list', ['GET'], 'list', 'info'],
+    ['/team/block', ['POST'], 'block'],
+    ['/team/unblock', ['POST'], 'unblock'],
+    ['/team/member_add', ['POST'], 'member_add', 'management', true],
+    ['/team/member_delete', ['POST'], 'member_delete', 'management', true],
+    ['/team/member_update', ['POST'], 'member_update', 'management', true],
+  ]),
+  ...admin('users', [
+    ['/user/new', ['POST'], 'new'],
+    ['/user/update', ['POST'], 'update'],
+    ['/user/delete', ['POST'], 'delete'],
+    ['/user/info', ['GET'], 'info', 'info'],
+    ['/user/list', ['GET'], 'list'],
+  ]),
+  ...admin('organizations', [
+    ['/organization/new', ['POST'], 'new'],
+    ['/organization/update', ['POST', 'PATCH'], 'update'],
+    ['/organization/delete', ['POST', 'DELETE'], 'delete'],
+    ['/organization/info', ['GET', 'POST'], 'info', 'info'],
+    ['/organization/list', ['GET'], 'list'],
+    ['/organization/member_add', ['POST'], 'member_add'],
+  ]),
+  ...admin('customers', [...customerSpecs('/customer'), ...customerSpecs('/end_user')]),
+  ...admin('budgets', [
+    ['/budget/new', ['POST'], 'new'],
+    ['/budget/update', ['POST'], 'update'],
+    ['/budget/delete', ['POST'], 'delete'],
+    ['/budget/info', ['GET', 'POST'], 'info', 'info'],
+    ['/budget/list', ['GET'], 'list'],
+  ]),
+  ...admin('models', [
+    ['/model/new', ['POST'], 'new'],
+    ['/model/update', ['POST'], 'update'],
+    ['/model/delete', ['POST'], 'delete'],
+    ['/model/info', ['GET'], 'info', 'info'],
+    ['/v1/model/info', ['GET'], 'info', 'info'],
+  ]),
+  ...admin('audit', [['/audit', ['GET'], 'list']]),
+];
+
+export interface RouteMatch {
+  route: RouteDef;
+  method: HttpMethod;
+  /** The concrete path that was called. */
+  path: string;
+  params: Record<string, string>;
+}
+
+interface Compiled {
+  route: RouteDef;
+  regex: RegExp;
+  names: string[];
+}
+
+function compile(route: RouteDef): Compiled {
+  const names: string[] = [];
+  const pattern = route.path
+    .split('/')
+    .map((seg) => {
+      const m = /^\{(\w+)(\+?)\}$/.exec(seg);
+      if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(m[1] as string);
+      return m[2] === '+' ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
+  return { route, regex: new RegExp(`^${pattern}$`), names };
+}
+
+// Literal paths first so `/models` never loses to a parameterised sibling.
+const compiled: Compiled[] = routes.map(compile).sort((a, b) => Number(a.names.length > 0) - Number(b.names.length > 0));
+const byResource = new Map(routes.map((r) => [r.path, r]));
+
+const isMethod = (m: string): m is HttpMethod => ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(m);
+
+/** Finds the route a concrete path names (the local gateway's job; API Gateway does it in AWS). */
+export function matchRoute(method: string, path: string): RouteMatch | undefined {
+  const m = method.toUpperCase();
+  if (!isMethod(m)) return undefined;
+  const clean = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  for (const c of compiled) {
+    const hit = c.regex.exec(clean);
+    if (!hit || !c.route.methods.includes(m)) continue;
+    const params: Record<string, string> = {};
+    c.names.forEach((n, i) => {
+      params[n] = safeDecode(hit[i + 1] as string);
+    });
+    return { route: c.route, method: m, path: clean, params };
+  }
+  return undefined;
+}
+
+/** True when some route has this path, whatever its methods (for 405 versus 404). */
+export function pathExists(path: string): boolean {
+  const clean = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return compiled.some((c) => c.regex.test(clean));
+}
+
+/** The route API Gateway matched, from the event's `resource` (the pattern). */
+export function routeByResource(method: string, resource: string): RouteDef | undefined {
+  const r = byResource.get(resource);
+  const m = method.toUpperCase();
+  return r && isMethod(m) && r.methods.includes(m) ? r : undefined;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Routes served by one function, for wiring infrastructure. */
+export const routesOf = (fn: FunctionName): RouteDef[] => routes.filter((r) => r.fn === fn);

@@ -1,0 +1,33 @@
+/**
+ * Secrets (the master key, upstream keys) come from Secrets Manager in AWS, read once per
+ * instance and cached; in local mode they come from the environment through lib/config.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { config } from './config.js';
+import { tracer } from './telemetry.js';
+
+let client: SecretsManagerClient | undefined;
+const cache = new Map<string, Promise<string>>();
+
+/** The secret's string value; a failed read is not cached, so the next call tries again. */
+export function readSecret(secretId: string): Promise<string> {
+  let pending = cache.get(secretId);
+  if (!pending) {
+    client ??= tracer.captureAWSv3Client(new SecretsManagerClient({ region: config().region }));
+    pending = client.send(new GetSecretValueCommand({ SecretId: secretId })).then((r) => {
+      if (typeof r.SecretString !== 'string' || r.SecretString.length === 0) throw new Error('secret has no string value');
+      return r.SecretString;
+    });
+    pending.catch(() => cache.delete(secretId));
+    cache.set(secretId, pending);
+  }
+  return pending;
+}
+
+/** The master key: TOLLGATE_MASTER_KEY, else the secret named by TOLLGATE_MASTER_KEY_SECRET_ARN, else none. */
+export async function masterKey(): Promise<string | undefined> {
+  const c = config();
+  if (c.masterKey) return c.masterKey;
+  if (c.masterKeySecretArn) return readSecret(c.masterKeySecretArn);
+  return undefined;
+}

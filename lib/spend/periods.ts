@@ -1,0 +1,101 @@
+/**
+ * Budget periods. Windows are calendar-aligned in UTC, so every instance agrees on which
+ * window a moment belongs to without coordination, and a new window starts at zero by
+ * construction (its counter does not exist yet):
+ * - `Ns`, `Nm`, `Nh`: blocks of that length counted from 1970-01-01T00:00Z (`24h` and `1h`
+ *   therefore start on the hour / at midnight UTC);
+ * - `Nd`: blocks of N days counted from Monday 1970-01-05, so `1d` resets at 00:00 UTC and
+ *   `7d` on Mondays at 00:00 UTC;
+ * - `Nw`: the same as `(7N)d`;
+ * - `Nmo`: blocks of N calendar months counted from January 1970, so `1mo` resets on the 1st.
+ */
+import { InvalidRequestError } from '../errors.js';
+import type { Budgeted } from '../model.js';
+
+export type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w' | 'mo';
+export interface Duration {
+  n: number;
+  unit: DurationUnit;
+}
+
+const DURATION = /^([1-9][0-9]{0,5})(s|m|h|d|w|mo)$/;
+
+export function parseDuration(text: string, param = 'budget_duration'): Duration {
+  const m = DURATION.exec(text.trim());
+  if (!m) {
+    throw new InvalidRequestError(
+      `\`${param}\` must look like 30s, 15m, 24h, 30d, 2w or 1mo (got \`${text.slice(0, 32)}\`)`,
+      'invalid_duration',
+      param,
+    );
+  }
+  return { n: Number(m[1]), unit: m[2] as DurationUnit };
+}
+
+export const isDuration = (text: string): boolean => DURATION.test(text.trim());
+
+const SECOND = 1000;
+const FIXED_MS: Record<'s' | 'm' | 'h', number> = { s: SECOND, m: 60 * SECOND, h: 3600 * SECOND };
+const DAY = 86_400_000;
+const MONDAY_EPOCH = 4 * DAY; // 1970-01-05T00:00Z
+
+/** Adds a duration to a moment (key expiry): months are calendar months, clamped to month end. */
+export function addDuration(now: number, d: Duration): number {
+  switch (d.unit) {
+    case 's':
+    case 'm':
+    case 'h':
+      return now + d.n * FIXED_MS[d.unit];
+    case 'd':
+      return now + d.n * DAY;
+    case 'w':
+      return now + d.n * 7 * DAY;
+    case 'mo': {
+      const t = new Date(now);
+      const target = new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + d.n, 1, t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds(), t.getUTCMilliseconds()));
+      const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+      target.setUTCDate(Math.min(t.getUTCDate(), lastDay));
+      return target.getTime();
+    }
+  }
+}
+
+export interface Window {
+  /** Stable id of the window, used as the counter's name: `1d@2026-11-28T00:00:00Z`. */
+  id: string;
+  start: number;
+  end: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+export function windowOf(durationText: string, now: number): Window {
+  const d = parseDuration(durationText);
+  const label = `${d.n}${d.unit}`;
+  let start: number;
+  let end: number;
+  if (d.unit === 'mo') {
+    const t = new Date(now);
+    const monthIndex = (t.getUTCFullYear() - 1970) * 12 + t.getUTCMonth();
+    const first = monthIndex - (monthIndex % d.n);
+    start = Date.UTC(1970, first, 1);
+    end = Date.UTC(1970, first + d.n, 1);
+  } else {
+    const size = d.unit === 'd' ? d.n * DAY : d.unit === 'w' ? d.n * 7 * DAY : d.n * FIXED_MS[d.unit];
+    const origin = d.unit === 'd' || d.unit === 'w' ? MONDAY_EPOCH : 0;
+    start = origin + Math.floor((now - origin) / size) * size;
+    end = start + size;
+  }
+  return { id: `${label}@${iso(start)}`, start, end };
+}
+
+/** The spend that counts against `max_budget` now: the current window's, or lifetime spend. */
+export function currentSpend(b: Pick<Budgeted, 'spend' | 'window_spend' | 'budget_duration'>, now: number, duration = b.budget_duration): number {
+  if (!duration) return b.spend ?? 0;
+  return b.window_spend?.[windowOf(duration, now).id] ?? 0;
+}
+
+/** When the current budget window ends (`budget_reset_at`), or null without a period. */
+export function budgetResetAt(duration: string | null | undefined, now: number): string | null {
+  return duration ? new Date(windowOf(duration, now).end).toISOString() : null;
+}

@@ -1,0 +1,84 @@
+/**
+ * Records <-> table items. Items carry their keys, a `kind`, the index attributes, and spend
+ * counters per budget window as top-level number attributes (`ws#<window>` for settled spend,
+ * `wr#<window>` for strict-mode reservations) so a settlement is a plain atomic `ADD` that
+ * creates the counter of a new window by itself.
+ */
+import type {
+  BudgetRecord,
+  EndUserRecord,
+  GlobalSpendRecord,
+  KeyRecord,
+  MemberRecord,
+  ModelRecord,
+  OrgRecord,
+  TeamRecord,
+  UserRecord,
+  WindowSpend,
+} from '../model.js';
+import { refs, type ItemRef } from './keys.js';
+
+export type Item = Record<string, unknown>;
+
+export const WINDOW_SPEND_PREFIX = 'ws#';
+export const WINDOW_RESERVED_PREFIX = 'wr#';
+const RESERVED = new Set(['PK', 'SK', 'kind', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK', 'ttl']);
+
+export type Kind = 'key' | 'user' | 'team' | 'member' | 'org' | 'end_user' | 'budget' | 'model' | 'global';
+
+/** The record an item holds: table attributes removed, window counters gathered into maps. */
+export function decode<T>(item: Item): T {
+  const out: Record<string, unknown> = {};
+  let ws: WindowSpend | undefined;
+  let wr: WindowSpend | undefined;
+  for (const [name, value] of Object.entries(item)) {
+    if (RESERVED.has(name)) continue;
+    if (name.startsWith(WINDOW_SPEND_PREFIX)) (ws ??= {})[name.slice(WINDOW_SPEND_PREFIX.length)] = Number(value);
+    else if (name.startsWith(WINDOW_RESERVED_PREFIX)) (wr ??= {})[name.slice(WINDOW_RESERVED_PREFIX.length)] = Number(value);
+    else out[name] = value;
+  }
+  if (ws) out.window_spend = ws;
+  if (wr) out.window_reserved = wr;
+  return out as T;
+}
+
+function flattenWindows(record: object): Item {
+  const { window_spend, window_reserved, ...rest } = record as { window_spend?: WindowSpend; window_reserved?: WindowSpend } & Item;
+  const out: Item = { ...rest };
+  for (const [id, v] of Object.entries(window_spend ?? {})) out[WINDOW_SPEND_PREFIX + id] = v;
+  for (const [id, v] of Object.entries(window_reserved ?? {})) out[WINDOW_RESERVED_PREFIX + id] = v;
+  // DynamoDB rejects undefined; null is kept as an explicit "unset".
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+const item = (ref: ItemRef, kind: Kind, record: object, index: Item = {}): Item => ({
+  ...flattenWindows(record),
+  ...ref,
+  kind,
+  ...index,
+});
+
+export const encode = {
+  key: (k: KeyRecord) =>
+    item(refs.key(k.token), 'key', k, {
+      GSI1PK: 'KEY',
+      GSI1SK: `${k.created_at}#${k.token}`,
+      ...(k.user_id ? { GSI2PK: `USER#${k.user_id}`, GSI2SK: `KEY#${k.created_at}#${k.token}` } : {}),
+      ...(k.team_id ? { GSI3PK: `TEAM#${k.team_id}`, GSI3SK: `KEY#${k.created_at}#${k.token}` } : {}),
+    }),
+  user: (u: UserRecord) => item(refs.user(u.user_id), 'user', u, { GSI1PK: 'USER', GSI1SK: u.user_id }),
+  team: (t: TeamRecord) =>
+    item(refs.team(t.team_id), 'team', t, {
+      GSI1PK: 'TEAM',
+      GSI1SK: t.team_id,
+      ...(t.organization_id ? { GSI3PK: `ORG#${t.organization_id}`, GSI3SK: `TEAM#${t.team_id}` } : {}),
+    }),
+  member: (m: MemberRecord) =>
+    item(refs.member(m.team_id, m.user_id), 'member', m, { GSI2PK: `USER#${m.user_id}`, GSI2SK: `MEMBER#${m.team_id}` }),
+  org: (o: OrgRecord) => item(refs.org(o.organization_id), 'org', o, { GSI1PK: 'ORG', GSI1SK: o.organization_id }),
+  endUser: (e: EndUserRecord) => item(refs.endUser(e.user_id), 'end_user', e, { GSI1PK: 'END_USER', GSI1SK: e.user_id }),
+  budget: (b: BudgetRecord) => item(refs.budget(b.budget_id), 'budget', b, { GSI1PK: 'BUDGET', GSI1SK: b.budget_id }),
+  model: (m: ModelRecord) => item(refs.model(m.model_name), 'model', m, { GSI1PK: 'MODEL', GSI1SK: m.model_name }),
+  global: (g: GlobalSpendRecord) => item(refs.globalSpend(), 'global', g),
+} as const;

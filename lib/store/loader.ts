@@ -1,0 +1,133 @@
+/**
+ * The one cached loader that serves every entity. Items are kept in an LRU with a TTL and a
+ * bound on entries; unknown items are cached as absent (negative caching, so a burst of garbage
+ * keys makes one read); concurrent misses for one item share one read (single flight); misses
+ * issued in the same tick are read together in one batch (one round trip).
+ */
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
+import { StoreUnavailableError, isTollgateError } from '../errors.js';
+import { logger, traced } from '../telemetry.js';
+import type { Item } from './codec.js';
+import { refKey, type ItemRef } from './keys.js';
+
+/** Reads many items in one round trip. */
+export interface BatchSource {
+  getMany(refs: readonly ItemRef[]): Promise<Map<string, Item>>;
+}
+
+const ABSENT = Symbol('absent');
+type Cached = Item | typeof ABSENT;
+
+export interface LoaderOptions {
+  ttlMs: number;
+  negativeTtlMs: number;
+  maxEntries: number;
+}
+
+export interface LoaderStats {
+  hits: number;
+  misses: number;
+  /** Round trips to the source. */
+  batches: number;
+}
+
+export class CachedLoader {
+  readonly stats: LoaderStats = { hits: 0, misses: 0, batches: 0 };
+  private readonly cache: LRUCache<string, Cached, ItemRef>;
+  private readonly batcher: DataLoader<string, Cached>;
+
+  constructor(private readonly source: BatchSource, private readonly options: LoaderOptions) {
+    this.batcher = new DataLoader<string, Cached>((ids) => this.readBatch(ids), { cache: false, maxBatchSize: 100 });
+    this.cache = new LRUCache<string, Cached, ItemRef>({
+      max: options.maxEntries,
+      ttl: Math.max(1, options.ttlMs),
+      ttlAutopurge: false,
+      fetchMethod: async (id, _stale, { options: fetchOptions }) => {
+        this.stats.misses++;
+        const value = await this.batcher.load(id);
+        if (value === ABSENT) fetchOptions.ttl = Math.max(1, this.options.negativeTtlMs);
+        return value;
+      },
+    });
+  }
+
+  /** The item, or undefined when it does not exist. Throws StoreUnavailableError when the store fails. */
+  async load(ref: ItemRef): Promise<Item | undefined> {
+    const id = refKey(ref);
+    const cached = this.cache.get(id);
+    if (cached !== undefined) {
+      this.stats.hits++;
+      return cached === ABSENT ? undefined : cached;
+    }
+    try {
+      const value = await this.cache.fetch(id, { context: ref });
+      return value === ABSENT || value === undefined ? undefined : value;
+    } catch (e) {
+      if (isTollgateError(e)) throw e;
+      logger().error('store read failed', { error: (e as Error).name });
+      throw new StoreUnavailableError();
+    }
+  }
+
+  /** Loads several items; the misses among them are read in one round trip. */
+  loadMany(refsToLoad: readonly (ItemRef | undefined)[]): Promise<(Item | undefined)[]> {
+    return Promise.all(refsToLoad.map((r) => (r ? this.load(r) : Promise.resolve(undefined))));
+  }
+
+  /** Forgets one item (after a write in this instance). */
+  invalidate(ref: ItemRef): void {
+    this.cache.delete(refKey(ref));
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  private async readBatch(ids: readonly string[]): Promise<Cached[]> {
+    this.stats.batches++;
+    const toRead = ids.map(parseId);
+    const found = await this.source.getMany(toRead);
+    return ids.map((id) => found.get(id) ?? ABSENT);
+  }
+}
+
+function parseId(id: string): ItemRef {
+  const at = id.lastIndexOf('|');
+  return { PK: id.slice(0, at), SK: id.slice(at + 1) };
+}
+
+/** BatchGetItem against the table, retrying unprocessed keys with a short backoff. */
+export class DynamoBatchSource implements BatchSource {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly consistentRead: boolean,
+  ) {}
+
+  getMany(refsToRead: readonly ItemRef[]): Promise<Map<string, Item>> {
+    return traced('store.batchGet', async () => {
+      const out = new Map<string, Item>();
+      let pending: ItemRef[] = [...refsToRead];
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) {
+          if (attempt > 5) throw new StoreUnavailableError();
+          await new Promise((r) => setTimeout(r, 10 * 2 ** attempt));
+        }
+        const res = await this.client.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending.map(({ PK, SK }) => ({ PK, SK })), ConsistentRead: this.consistentRead } },
+          }),
+        );
+        for (const item of res.Responses?.[this.tableName] ?? []) out.set(refKey(item as ItemRef), item);
+        pending = (res.UnprocessedKeys?.[this.tableName]?.Keys as ItemRef[] | undefined) ?? [];
+      }
+      return out;
+    });
+  }
+}

@@ -1,0 +1,74 @@
+/** Writing fixtures straight into the table through the codec (no admin API involved). */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
+import type { EndUserRecord, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../lib/model.js';
+import { documentClient, tableName } from '../../lib/store/client.js';
+import { encode, type Item } from '../../lib/store/codec.js';
+
+const now = () => new Date().toISOString();
+
+export async function put(item: Item): Promise<void> {
+  await documentClient().send(new PutCommand({ TableName: tableName(), Item: item }));
+}
+
+export async function seedKey(fields: Partial<KeyRecord> = {}): Promise<{ key: string; record: KeyRecord }> {
+  const key = generateKey();
+  const record: KeyRecord = { token: hashKey(key), key_name: keyName(key), created_at: now(), spend: 0, ...fields };
+  await put(encode.key(record));
+  return { key, record };
+}
+
+export const seedUser = async (f: Partial<UserRecord> & { user_id: string }) => {
+  const r: UserRecord = { user_role: 'internal_user', created_at: now(), spend: 0, ...f };
+  await put(encode.user(r));
+  return r;
+};
+export const seedTeam = async (f: Partial<TeamRecord> & { team_id: string }) => {
+  const r: TeamRecord = { created_at: now(), spend: 0, ...f };
+  await put(encode.team(r));
+  return r;
+};
+export const seedMember = async (f: Partial<MemberRecord> & { team_id: string; user_id: string }) => {
+  const r: MemberRecord = { role: 'user', created_at: now(), spend: 0, ...f };
+  await put(encode.member(r));
+  return r;
+};
+export const seedOrg = async (f: Partial<OrgRecord> & { organization_id: string }) => {
+  const r: OrgRecord = { created_at: now(), spend: 0, ...f };
+  await put(encode.org(r));
+  return r;
+};
+export const seedEndUser = async (f: Partial<EndUserRecord> & { user_id: string }) => {
+  const r: EndUserRecord = { created_at: now(), spend: 0, ...f };
+  await put(encode.endUser(r));
+  return r;
+};
+export const seedGlobal = async (f: GlobalSpendRecord) => put(encode.global(f));
+
+/** A REST REQUEST authorizer event as API Gateway sends it. */
+export function authorizerEvent(opts: {
+  method?: string;
+  resource?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  pathParameters?: Record<string, string>;
+}): APIGatewayRequestAuthorizerEvent {
+  const method = opts.method ?? 'POST';
+  const resource = opts.resource ?? opts.path ?? '/chat/completions';
+  const path = opts.path ?? resource;
+  return {
+    type: 'REQUEST',
+    methodArn: `arn:aws:execute-api:us-east-1:123456789012:abc123/prod/${method}${path}`,
+    resource,
+    path,
+    httpMethod: method,
+    headers: opts.headers ?? {},
+    multiValueHeaders: Object.fromEntries(Object.entries(opts.headers ?? {}).map(([k, v]) => [k, [v]])),
+    pathParameters: opts.pathParameters ?? null,
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {} as APIGatewayRequestAuthorizerEvent['requestContext'],
+  };
+}
