@@ -25,15 +25,13 @@ interface AwsLambdaGlobal {
   HttpResponseStream: { from(stream: Writable, metadata: HttpResponseMetadata): Writable };
 }
 
-declare global {
-  // eslint-disable-next-line no-var
-  var awslambda: AwsLambdaGlobal | undefined;
-}
+// @types/aws-lambda declares the runtime's global; this is the part we provide.
+const runtime = globalThis as unknown as { awslambda?: AwsLambdaGlobal };
 
 /** Defines `globalThis.awslambda` unless the real runtime already did. */
 export function installAwsLambdaGlobal(): void {
-  if (globalThis.awslambda) return;
-  globalThis.awslambda = {
+  if (runtime.awslambda) return;
+  runtime.awslambda = {
     streamifyResponse(fn) {
       fn[STREAMING] = true;
       return fn;
