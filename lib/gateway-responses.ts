@@ -1,0 +1,50 @@
+/**
+ * API Gateway's own responses (when the authorizer says no, or fails), in the OpenAI error
+ * shape. The CDK stack installs these templates; the local gateway renders the very same
+ * templates, so both answer byte for byte alike.
+ */
+
+export type GatewayResponseType = 'UNAUTHORIZED' | 'ACCESS_DENIED' | 'AUTHORIZER_FAILURE' | 'MISSING_AUTHENTICATION_TOKEN' | 'DEFAULT_4XX' | 'DEFAULT_5XX';
+
+export interface GatewayResponseDef {
+  statusCode: number;
+  /** application/json template; `$context.authorizer.<name>` is filled from the Deny's context. */
+  template: string;
+}
+
+const body = (message: string, type: string, code: string) =>
+  JSON.stringify({ error: { message, type, param: null, code } });
+
+export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> = {
+  // API Gateway's 401 cannot carry the authorizer's reason; the reason is in the authorizer's log.
+  UNAUTHORIZED: {
+    statusCode: 401,
+    template: body('Authentication failed: send a valid API key or token (Authorization: Bearer, x-litellm-api-key, api-key or x-api-key)', 'authentication_error', 'invalid_api_key'),
+  },
+  ACCESS_DENIED: {
+    statusCode: 403,
+    template: '{"error":{"message":"$context.authorizer.message","type":"$context.authorizer.type","param":null,"code":"$context.authorizer.code"}}',
+  },
+  // The authorizer failed (the store is unreachable): denied, never allowed.
+  AUTHORIZER_FAILURE: {
+    statusCode: 503,
+    template: body('Authorization is unavailable (the store could not be reached); the request was denied', 'service_unavailable', 'store_unavailable'),
+  },
+  // API Gateway's answer for a path or method no resource has.
+  MISSING_AUTHENTICATION_TOKEN: {
+    statusCode: 404,
+    template: body('No such route', 'not_found_error', 'route_not_found'),
+  },
+  DEFAULT_4XX: { statusCode: 400, template: body('The request was rejected by the gateway', 'invalid_request_error', 'gateway_rejected') },
+  DEFAULT_5XX: { statusCode: 502, template: body('The gateway could not complete the request', 'upstream_error', 'gateway_error') },
+};
+
+/** Fills a template as API Gateway does for `$context.authorizer.<name>` (absent values become empty). */
+export function renderGatewayResponse(type: GatewayResponseType, authorizerContext: Record<string, unknown> = {}): { statusCode: number; body: string } {
+  const def = GATEWAY_RESPONSES[type];
+  const filled = def.template.replace(/\$context\.authorizer\.(\w+)/g, (_, name: string) => {
+    const v = authorizerContext[name];
+    return v === undefined || v === null ? '' : String(v);
+  });
+  return { statusCode: def.statusCode, body: filled };
+}
