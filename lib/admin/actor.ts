@@ -1,0 +1,44 @@
+/**
+ * Who is asking the admin API. Through API Gateway the actor is the authorizer's caller; by
+ * direct invocation (the console, the SDK) whoever could invoke the function is an admin:
+ * IAM already decided.
+ */
+import type { CallerContext } from '../authorizer/context.js';
+import type { Principal, Role } from '../checks/caller.js';
+import { ForbiddenError } from '../errors.js';
+
+export interface Actor {
+  principal: Principal | 'iam';
+  role: Role;
+  userId?: string | undefined;
+  teamId?: string | undefined;
+  keyHash?: string | undefined;
+  keyName?: string | undefined;
+}
+
+export const iamActor: Actor = { principal: 'iam', role: 'proxy_admin' };
+
+export const actorFromContext = (ctx: CallerContext): Actor => ({
+  principal: ctx.principal,
+  role: ctx.role,
+  userId: ctx.user_id,
+  teamId: ctx.team_id,
+  keyHash: ctx.key_hash,
+  keyName: ctx.key_name,
+});
+
+export const isProxyAdmin = (a: Actor): boolean => a.role === 'proxy_admin';
+
+/** How the audit log names the actor: never a secret, only ids and `sk-...last4`. */
+export function actorLabel(a: Actor): string {
+  if (a.principal === 'iam') return 'iam';
+  if (a.principal === 'master_key') return 'master_key';
+  if (a.userId) return `user:${a.userId}`;
+  if (a.keyName) return `key:${a.keyName}`;
+  if (a.teamId) return `team:${a.teamId}`;
+  return a.principal;
+}
+
+export function requireProxyAdmin(a: Actor, what: string): void {
+  if (!isProxyAdmin(a)) throw new ForbiddenError(`only a proxy admin may ${what}`);
+}

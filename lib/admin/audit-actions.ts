@@ -1,0 +1,44 @@
+/** `/audit`: the audit log by entity (its history) or by time (everything, newest first). */
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors.js';
+import { INDEX } from '../store/keys.js';
+import { requireProxyAdmin } from './actor.js';
+import type { AuditRecord } from './audit.js';
+import { action, type Actions } from './handler.js';
+import { queryPage } from './store.js';
+import { limit } from './validation.js';
+
+const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+
+export const auditActions: Actions = {
+  list: action(
+    z
+      .object({
+        entity_type: z.enum(['key', 'team', 'user', 'organization', 'end_user', 'budget', 'model', 'team_member']).optional(),
+        entity_id: z.string().min(1).max(300).optional(),
+        since: isoTime.optional(),
+        until: isoTime.optional(),
+        cursor: z.string().optional(),
+        limit: limit.optional(),
+      })
+      .strict(),
+    async (q, { actor }) => {
+      requireProxyAdmin(actor, 'read the audit log');
+      if ((q.entity_type === undefined) !== (q.entity_id === undefined)) {
+        throw new InvalidRequestError('`entity_type` and `entity_id` go together', 'invalid_field', q.entity_type ? 'entity_id' : 'entity_type');
+      }
+      const since = q.since ? new Date(q.since).toISOString() : '0000';
+      const until = q.until ? `${new Date(q.until).toISOString()}~` : '9999';
+      const page = await queryPage<AuditRecord>({
+        ...(q.entity_type
+          ? { pk: `AUDIT#${q.entity_type}#${q.entity_id}` }
+          : { index: INDEX.byKind, pk: 'AUDIT' }),
+        skBetween: [since, until],
+        cursor: q.cursor,
+        limit: q.limit ?? 100,
+        ascending: false,
+      });
+      return page;
+    },
+  ),
+};

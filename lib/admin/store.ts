@@ -1,0 +1,141 @@
+/**
+ * The admin API's access to the table: strongly consistent reads (an admin sees its own writes),
+ * transactional writes that carry their audit item (never half written), index queries with
+ * cursors, and invalidation of this instance's cached copies (other instances see changes
+ * within the cache TTL).
+ */
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { InvalidRequestError, StoreUnavailableError, TollgateError, isTollgateError } from '../errors.js';
+import { documentClient, tableName } from '../store/client.js';
+import { decode, type Item } from '../store/codec.js';
+import { cancellationCodes, isTransactionCanceled } from '../store/errors.js';
+import { entityReader } from '../store/index.js';
+import { refKey, type ItemRef } from '../store/keys.js';
+import { logger } from '../telemetry.js';
+import type { Actor } from './actor.js';
+import { auditItem, type AuditEntry } from './audit.js';
+import { decodeCursor, encodeCursor, type Page } from './pagination.js';
+
+type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** One write of a transaction; `onConditionFail` names the error when its condition fails. */
+export interface TxOp {
+  item: TxItem;
+  /** The item this op touches, invalidated from the cache after commit. */
+  ref: ItemRef;
+  onConditionFail?: () => TollgateError;
+}
+
+export const MAX_TX_ITEMS = 100;
+
+async function send<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isTollgateError(e)) throw e;
+    logger().error('store write failed', { error: (e as Error).name });
+    throw new StoreUnavailableError();
+  }
+}
+
+export async function getRecord<T>(ref: ItemRef): Promise<T | undefined> {
+  const res = await send(() => documentClient().send(new GetCommand({ TableName: tableName(), Key: ref, ConsistentRead: true })));
+  return res.Item ? decode<T>(res.Item) : undefined;
+}
+
+export async function getItem(ref: ItemRef): Promise<Item | undefined> {
+  const res = await send(() => documentClient().send(new GetCommand({ TableName: tableName(), Key: ref, ConsistentRead: true })));
+  return res.Item;
+}
+
+/** Commits the ops and their audit entries atomically, or nothing at all. */
+export async function transact(ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> {
+  const entries = Array.isArray(audit) ? audit : [audit];
+  const items: TxItem[] = [...ops.map((o) => o.item), ...entries.map((e) => ({ Put: { TableName: tableName(), Item: auditItem(actor, e, now) } }))];
+  if (items.length > MAX_TX_ITEMS) {
+    throw new InvalidRequestError(`this change touches ${items.length} items; at most ${MAX_TX_ITEMS} can change together`, 'too_many_items');
+  }
+  try {
+    await documentClient().send(new TransactWriteCommand({ TransactItems: items }));
+  } catch (e) {
+    if (isTransactionCanceled(e)) {
+      const codes = cancellationCodes(e);
+      const failed = codes.findIndex((c) => c === 'ConditionalCheckFailed');
+      const op = failed >= 0 ? ops[failed] : undefined;
+      if (op?.onConditionFail) throw op.onConditionFail();
+      if (codes.some((c) => c === 'TransactionConflict')) {
+        throw new TollgateError(409, 'conflict_error', 'concurrent_update', 'another change to the same items was in progress; retry');
+      }
+    }
+    if (isTollgateError(e)) throw e;
+    logger().error('store transaction failed', { error: (e as Error).name });
+    throw new StoreUnavailableError();
+  } finally {
+    for (const o of ops) entityReader().loader.invalidate(o.ref);
+  }
+}
+
+export interface QueryOptions {
+  index?: string;
+  pk: string;
+  pkName?: string;
+  skName?: string;
+  skPrefix?: string;
+  skBetween?: [string, string];
+  cursor?: string | undefined;
+  limit?: number;
+  ascending?: boolean;
+}
+
+/** One page of a partition (base table or an index), decoded. */
+export async function queryPage<T>(o: QueryOptions): Promise<Page<T>> {
+  const pkName = o.pkName ?? (o.index ? `${o.index}PK` : 'PK');
+  const skName = o.skName ?? (o.index ? `${o.index}SK` : 'SK');
+  const names: Record<string, string> = { '#pk': pkName };
+  const values: Record<string, unknown> = { ':pk': o.pk };
+  let cond = '#pk = :pk';
+  if (o.skPrefix !== undefined) {
+    names['#sk'] = skName;
+    values[':sk'] = o.skPrefix;
+    cond += ' AND begins_with(#sk, :sk)';
+  } else if (o.skBetween) {
+    names['#sk'] = skName;
+    values[':a'] = o.skBetween[0];
+    values[':b'] = o.skBetween[1];
+    cond += ' AND #sk BETWEEN :a AND :b';
+  }
+  const res = await send(() =>
+    documentClient().send(
+      new QueryCommand({
+        TableName: tableName(),
+        ...(o.index ? { IndexName: o.index } : {}),
+        KeyConditionExpression: cond,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ExclusiveStartKey: decodeCursor(o.cursor),
+        Limit: o.limit ?? 100,
+        ScanIndexForward: o.ascending ?? true,
+      }),
+    ),
+  );
+  return { data: (res.Items ?? []).map((i) => decode<T>(i)), next_cursor: encodeCursor(res.LastEvaluatedKey) };
+}
+
+/** Every item of a partition or index partition (for cascades; bounded by `max`). */
+export async function queryAll<T>(o: Omit<QueryOptions, 'cursor' | 'limit'>, max = 10_000): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await queryPage<T>({ ...o, cursor, limit: 500 });
+    out.push(...page.data);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor && out.length < max);
+  return out;
+}
+
+export const sameRef = (a: ItemRef, b: ItemRef): boolean => refKey(a) === refKey(b);

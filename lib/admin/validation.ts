@@ -1,0 +1,42 @@
+/**
+ * Request validation with zod. Objects are strict: an unknown field is a 400 naming it. Every
+ * other failure is a 400 naming the field and what was expected. Nothing is written before
+ * validation passes.
+ */
+import { z } from 'zod';
+import { InvalidRequestError, UnknownFieldError } from '../errors.js';
+import { isDuration } from '../spend/periods.js';
+
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  if (!issue) throw new InvalidRequestError('invalid request body');
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...issue.path, issue.keys[0]].join('.');
+    throw new UnknownFieldError(field);
+  }
+  const field = issue.path.join('.') || '(body)';
+  throw new InvalidRequestError(`\`${field}\`: ${issue.message}`, issue.code === 'invalid_type' ? 'invalid_type' : 'invalid_field', field);
+}
+
+const SAFE_ID = /^[A-Za-z0-9._:@+=-]{1,128}$/;
+
+/** Ids we put into keys: printable, no `#` or `|` (they separate key parts), at most 128 characters. */
+export const id = z.string().regex(SAFE_ID, 'must be 1-128 characters of letters, digits and . _ : @ + = -');
+export const money = z.number().finite().nonnegative('must be a non-negative number');
+export const optionalMoney = money.nullable().optional();
+export const duration = z.string().refine(isDuration, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo');
+export const models = z.array(z.string().min(1).max(256)).max(1000);
+export const metadata = z.record(z.string(), z.unknown());
+export const enforcement = z.enum(['fast', 'strict']);
+export const limit = z.coerce.number().int().min(1).max(1000);
+/** Query-string numbers arrive as strings. */
+export const queryMoney = z.coerce.number().finite().nonnegative();
+
+/** Budget fields shared by every budgeted entity, with LiteLLM's names. */
+export const budgetFields = {
+  max_budget: optionalMoney,
+  budget_duration: duration.nullable().optional(),
+  enforcement: enforcement.nullable().optional(),
+};
