@@ -3,6 +3,7 @@
  * once, and is handed around as a typed object.
  */
 import { z } from 'zod';
+import { isDuration } from './spend/periods.js';
 
 const list = z
   .string()
@@ -42,6 +43,26 @@ const number = (dflt: number, min = 0) =>
       return n;
     });
 
+/** A JSON object of strings; the message never echoes the value (it holds secrets). */
+const secretMap = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined || s.trim() === '') return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of secret name to value' });
+      return z.NEVER;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of secret name to value' });
+      return z.NEVER;
+    }
+    return parsed as Record<string, string>;
+  });
+
 const envSchema = z.object({
   TOLLGATE_TABLE_NAME: z.string().min(1).default('tollgate'),
   TOLLGATE_DYNAMODB_ENDPOINT: z.string().url().optional(),
@@ -54,7 +75,12 @@ const envSchema = z.object({
   TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS: optionalNumber,
   TOLLGATE_CONSISTENT_READS: bool(true),
   TOLLGATE_MAX_BUDGET: optionalNumber,
-  TOLLGATE_BUDGET_DURATION: z.string().optional(),
+  // Checked here: a bad period would otherwise fail every request at the proxy budget check.
+  TOLLGATE_BUDGET_DURATION: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()))
+    .refine((s) => s === undefined || isDuration(s), { message: 'must look like 30s, 15m, 24h, 30d, 2w or 1mo' }),
   TOLLGATE_ENFORCE_USER_PARAM: bool(false),
   TOLLGATE_JWT_ISSUER: list,
   TOLLGATE_JWT_AUDIENCE: list,
@@ -71,8 +97,13 @@ const envSchema = z.object({
   TOLLGATE_JWT_TEAM_ROUTES: list,
   TOLLGATE_JWT_ADMIN_ROUTES: list,
   TOLLGATE_UPSTREAM_TIMEOUT_MS: number(600_000, 1),
+  TOLLGATE_LOCAL_SECRETS: secretMap,
+  TOLLGATE_PASSTHROUGH_MODEL: z.string().optional(),
+  TOLLGATE_SETTLEMENT_TTL_SECONDS: number(7 * 86_400, 60),
   TOLLGATE_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   PORT: number(4000, 0),
+  TOLLGATE_LOCAL_HOST: z.string().min(1).default('127.0.0.1'),
+  TOLLGATE_LOCAL_DATA_DIR: z.string().optional(),
 });
 
 export interface JwtIssuerConfig {
@@ -110,8 +141,19 @@ export interface Config {
     adminRoutes: string[];
   };
   upstreamTimeoutMs: number;
+  /**
+   * Local mode: secret name -> value (TOLLGATE_LOCAL_SECRETS, JSON). When set, upstream keys are
+   * looked up here only and Secrets Manager is never called.
+   */
+  localSecrets: Readonly<Record<string, string>> | undefined;
+  /** The registry model whose upstream serves requests that name no model (files, batches, ...). */
+  passthroughModel: string | undefined;
+  /** How long a settlement's idempotency record is kept (a retry later than this counts again). */
+  settlementTtlSeconds: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   port: number;
+  /** `npm start` only: the address the local gateway binds, and DynamoDB Local's data folder (in memory when unset). */
+  local: { host: string; dataDir: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -130,7 +172,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   const issuers = e.TOLLGATE_JWT_ISSUER;
   const jwks = e.TOLLGATE_JWT_JWKS_URI;
-  if (issuers.length > 0 && jwks.length !== issuers.length) {
+  // JWKS URIs without issuers would silently switch JWTs off: a mismatch either way is an error.
+  if (jwks.length !== issuers.length) {
     throw new ConfigError(
       `invalid configuration: TOLLGATE_JWT_JWKS_URI needs one URI per issuer in TOLLGATE_JWT_ISSUER (${issuers.length} issuers, ${jwks.length} URIs)`,
     );
@@ -167,8 +210,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       adminRoutes: e.TOLLGATE_JWT_ADMIN_ROUTES.length > 0 ? e.TOLLGATE_JWT_ADMIN_ROUTES : ['management', 'info'],
     },
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
+    localSecrets: e.TOLLGATE_LOCAL_SECRETS,
+    passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
+    settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,
     logLevel: e.TOLLGATE_LOG_LEVEL,
     port: e.PORT,
+    local: { host: e.TOLLGATE_LOCAL_HOST, dataDir: e.TOLLGATE_LOCAL_DATA_DIR === '' ? undefined : e.TOLLGATE_LOCAL_DATA_DIR },
   };
 }
 

@@ -35,24 +35,26 @@ export function headerValues(headers: HeaderBag, multi?: MultiHeaderBag): Map<st
   return out;
 }
 
-const BEARER = /^bearer[ \t]+/i;
+// "Bearer" alone (no token) counts as an empty value, skipped like any other.
+const BEARER = /^bearer(?:[ \t]+|$)/i;
 // Printable ASCII without spaces: anything else cannot be a key or a JWT.
 const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 
+/** The token a header value carries ('' when empty); Authorization must use the Bearer scheme. */
+function tokenOf(source: CredentialSource, raw: string): string {
+  const value = raw.trim();
+  if (value.length === 0) return '';
+  if (source === 'authorization' && !BEARER.test(value)) throw new InvalidApiKeyError('the Authorization header must use the Bearer scheme');
+  return value.replace(BEARER, '').trim();
+}
+
 export function extractCredential(values: Map<string, string[]>): Credential {
   for (const source of CREDENTIAL_HEADERS) {
-    const sent = values.get(source);
-    if (!sent || sent.length === 0) continue;
-    const distinct = [...new Set(sent.map((v) => v.trim()))];
+    // Compared by token, so `Bearer x` and `bearer x` sent twice are one credential.
+    const distinct = [...new Set((values.get(source) ?? []).map((v) => tokenOf(source, v)).filter((t) => t.length > 0))];
+    if (distinct.length === 0) continue;
     if (distinct.length > 1) throw new InvalidApiKeyError(`the \`${source}\` header was sent more than once with different values`);
-    let value = distinct[0] as string;
-    if (source === 'authorization') {
-      if (!BEARER.test(value)) throw new InvalidApiKeyError('the Authorization header must use the Bearer scheme');
-      value = value.replace(BEARER, '').trim();
-    } else {
-      value = value.replace(BEARER, '').trim();
-    }
-    if (value.length === 0) continue;
+    const value = distinct[0] as string;
     if (value.length > MAX_CREDENTIAL_LENGTH) throw new InvalidApiKeyError(`the credential is longer than ${MAX_CREDENTIAL_LENGTH} characters`);
     if (!TOKEN_CHARS.test(value)) throw new InvalidApiKeyError('the credential holds characters no key or token has');
     return { source, value };

@@ -10,10 +10,12 @@ import type { Decision } from './decide.js';
 
 /** `arn:aws:execute-api:region:account:api/stage/GET/path` -> `arn:...:api/stage/*` */
 export function stageWideResource(methodArn: string): string {
-  const colon = methodArn.lastIndexOf(':');
-  const [apiId, stage] = methodArn.slice(colon + 1).split('/');
+  // The resource starts after the fifth colon: the path after it may hold colons (`ft:gpt-4o:org`).
+  const parts = methodArn.split(':');
+  if (parts.length < 6) return methodArn;
+  const [apiId, stage] = parts.slice(5).join(':').split('/');
   if (!apiId || !stage) return methodArn;
-  return `${methodArn.slice(0, colon + 1)}${apiId}/${stage}/*`;
+  return `${parts.slice(0, 5).join(':')}:${apiId}/${stage}/*`;
 }
 
 /** Gateway response templates insert context values into JSON: keep them JSON-string safe. */

@@ -56,9 +56,12 @@ export interface CheckInput {
 
 export type Check = (input: CheckInput) => TollgateError | undefined;
 
-/** The budget rule, once: over when spend >= max; null/undefined max = unlimited. */
+/**
+ * The budget rule, once: over when spend >= max; null/undefined max = unlimited. Written as
+ * "not below" so an unreadable (NaN) spend or budget fails closed.
+ */
 export const isOverBudget = (spend: number, maxBudget: number | null | undefined): boolean =>
-  maxBudget !== null && maxBudget !== undefined && spend >= maxBudget;
+  maxBudget !== null && maxBudget !== undefined && !(spend < maxBudget);
 
 function budgetDenial(entity: BudgetEntity, id: string | null, b: Budgeted | undefined, now: number, override?: { max?: number | null | undefined; duration?: string | null | undefined }): TollgateError | undefined {
   if (!b && !override) return undefined;
@@ -82,7 +85,8 @@ export const checkKeyBlocked: Check = ({ caller }) => {
 /** Expired when `expires` is earlier than now: expired by 1 ms denies, exactly now still passes. */
 export const checkKeyExpired: Check = ({ caller, now }) => {
   const key = caller.state.key;
-  if (!key?.expires) return undefined;
+  // Only null/absent means "never expires"; an empty string is unreadable like any other.
+  if (key?.expires === undefined || key.expires === null) return undefined;
   const at = Date.parse(key.expires);
   // An unreadable expiry is treated as expired: fail closed.
   return Number.isNaN(at) || at < now ? new KeyExpiredError(key.key_name, key.expires) : undefined;

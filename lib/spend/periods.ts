@@ -77,7 +77,8 @@ export function windowOf(durationText: string, now: number): Window {
   if (d.unit === 'mo') {
     const t = new Date(now);
     const monthIndex = (t.getUTCFullYear() - 1970) * 12 + t.getUTCMonth();
-    const first = monthIndex - (monthIndex % d.n);
+    // Floored modulo: before 1970 the month index is negative.
+    const first = monthIndex - (((monthIndex % d.n) + d.n) % d.n);
     start = Date.UTC(1970, first, 1);
     end = Date.UTC(1970, first + d.n, 1);
   } else {

@@ -1,0 +1,187 @@
+/** Configuration: read once from TOLLGATE_* variables, validated, typed; bad values name the variable. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, config, parseConfig, setConfig } from '../../lib/config.js';
+
+/** The ConfigError parseConfig throws for `env`. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    parseConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('defaults', () => {
+  it('an empty environment gives the documented defaults', () => {
+    expect(parseConfig({})).toMatchObject({
+      tableName: 'tollgate',
+      dynamoEndpoint: undefined,
+      region: 'us-east-1',
+      masterKey: undefined,
+      masterKeySecretArn: undefined,
+      cache: { ttlMs: 10_000, maxEntries: 10_000, negativeTtlMs: 10_000 },
+      consistentReads: true,
+      maxBudget: undefined,
+      budgetDuration: undefined,
+      enforceUserParam: false,
+      jwt: {
+        issuers: [],
+        audience: [],
+        adminScope: 'litellm_proxy_admin',
+        scopeClaim: 'scope',
+        userClaim: 'sub',
+        teamClaim: 'team_id',
+        orgClaim: 'org_id',
+        endUserClaim: 'end_user_id',
+        defaultTeam: undefined,
+        upsertUser: false,
+        jwksTimeoutMs: 1500,
+        teamRoutes: ['llm', 'info'],
+        adminRoutes: ['management', 'info'],
+      },
+      upstreamTimeoutMs: 600_000,
+      logLevel: 'INFO',
+      port: 4000,
+    });
+  });
+
+  it('the negative-cache TTL follows the cache TTL unless set', () => {
+    expect(parseConfig({ TOLLGATE_CACHE_TTL_SECONDS: '3' }).cache).toEqual({ ttlMs: 3000, maxEntries: 10_000, negativeTtlMs: 3000 });
+    expect(parseConfig({ TOLLGATE_CACHE_TTL_SECONDS: '3', TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS: '0.5' }).cache.negativeTtlMs).toBe(500);
+  });
+
+  it('TOLLGATE_REGION wins over AWS_REGION', () => {
+    expect(parseConfig({ AWS_REGION: 'eu-west-1' }).region).toBe('eu-west-1');
+    expect(parseConfig({ AWS_REGION: 'eu-west-1', TOLLGATE_REGION: 'eu-central-1' }).region).toBe('eu-central-1');
+  });
+
+  it('an empty master key is no master key', () => {
+    expect(parseConfig({ TOLLGATE_MASTER_KEY: '' }).masterKey).toBeUndefined();
+    expect(parseConfig({ TOLLGATE_MASTER_KEY: 'sk-master' }).masterKey).toBe('sk-master');
+  });
+});
+
+describe('numbers', () => {
+  it('TOLLGATE_MAX_BUDGET 0 is a budget of zero, not "no budget"', () => {
+    expect(parseConfig({ TOLLGATE_MAX_BUDGET: '0' }).maxBudget).toBe(0);
+    expect(parseConfig({ TOLLGATE_MAX_BUDGET: '12.5' }).maxBudget).toBe(12.5);
+    expect(parseConfig({ TOLLGATE_MAX_BUDGET: '  ' }).maxBudget).toBeUndefined();
+  });
+
+  it('a cache TTL of 0 is allowed (no caching)', () => {
+    expect(parseConfig({ TOLLGATE_CACHE_TTL_SECONDS: '0' }).cache.ttlMs).toBe(0);
+  });
+
+  it.each([
+    ['TOLLGATE_CACHE_TTL_SECONDS', 'ten'],
+    ['TOLLGATE_CACHE_TTL_SECONDS', '-1'],
+    ['TOLLGATE_CACHE_TTL_SECONDS', 'Infinity'],
+    ['TOLLGATE_CACHE_MAX_ENTRIES', '0'],
+    ['TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS', 'NaN'],
+    ['TOLLGATE_MAX_BUDGET', '-5'],
+    ['TOLLGATE_MAX_BUDGET', '$10'],
+    ['TOLLGATE_JWT_JWKS_TIMEOUT_MS', '0'],
+    ['TOLLGATE_UPSTREAM_TIMEOUT_MS', '1s'],
+    ['PORT', 'http'],
+  ])('%s=%j is a ConfigError naming the variable', (name, value) => {
+    const e = configError({ [name]: value });
+    expect(e.name).toBe('ConfigError');
+    expect(e.message).toContain(name);
+  });
+});
+
+describe('booleans', () => {
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+    ['', false],
+  ])('TOLLGATE_ENFORCE_USER_PARAM=%j -> %s', (value, on) => {
+    expect(parseConfig({ TOLLGATE_ENFORCE_USER_PARAM: value }).enforceUserParam).toBe(on);
+  });
+
+  it('an empty value keeps a true default', () => {
+    expect(parseConfig({ TOLLGATE_CONSISTENT_READS: '' }).consistentReads).toBe(true);
+  });
+
+  it('anything else is a ConfigError naming the variable', () => {
+    expect(configError({ TOLLGATE_ENFORCE_USER_PARAM: 'maybe' }).message).toContain('TOLLGATE_ENFORCE_USER_PARAM');
+  });
+});
+
+describe('lists', () => {
+  it('comma-separated, trimmed, empty entries dropped', () => {
+    const c = parseConfig({ TOLLGATE_JWT_AUDIENCE: ' api , console,, ', TOLLGATE_JWT_TEAM_ROUTES: 'llm,/key/info' });
+    expect(c.jwt.audience).toEqual(['api', 'console']);
+    expect(c.jwt.teamRoutes).toEqual(['llm', '/key/info']);
+  });
+
+  it('an empty route list falls back to the default', () => {
+    expect(parseConfig({ TOLLGATE_JWT_ADMIN_ROUTES: ' , ' }).jwt.adminRoutes).toEqual(['management', 'info']);
+  });
+});
+
+describe('JWT issuers and JWKS URIs pair up one to one', () => {
+  it('several issuers pair with their URIs in order', () => {
+    const c = parseConfig({
+      TOLLGATE_JWT_ISSUER: 'https://a.example, https://b.example',
+      TOLLGATE_JWT_JWKS_URI: 'https://a.example/jwks.json,https://b.example/jwks.json',
+    });
+    expect(c.jwt.issuers).toEqual([
+      { issuer: 'https://a.example', jwksUri: 'https://a.example/jwks.json' },
+      { issuer: 'https://b.example', jwksUri: 'https://b.example/jwks.json' },
+    ]);
+  });
+
+  it.each([
+    ['two issuers, one URI', 'https://a.example,https://b.example', 'https://a.example/jwks.json'],
+    ['one issuer, no URI', 'https://a.example', undefined],
+    ['no issuer, one URI', undefined, 'https://a.example/jwks.json'],
+  ])('%s is a ConfigError naming both variables', (_what, issuers, uris) => {
+    const e = configError({ TOLLGATE_JWT_ISSUER: issuers, TOLLGATE_JWT_JWKS_URI: uris });
+    expect(e.message).toContain('TOLLGATE_JWT_ISSUER');
+    expect(e.message).toContain('TOLLGATE_JWT_JWKS_URI');
+  });
+});
+
+describe('other validated settings', () => {
+  it('TOLLGATE_BUDGET_DURATION must be a duration', () => {
+    expect(parseConfig({ TOLLGATE_BUDGET_DURATION: '30d' }).budgetDuration).toBe('30d');
+    expect(parseConfig({ TOLLGATE_BUDGET_DURATION: '' }).budgetDuration).toBeUndefined();
+    expect(configError({ TOLLGATE_BUDGET_DURATION: 'monthly' }).message).toContain('TOLLGATE_BUDGET_DURATION');
+  });
+
+  it('TOLLGATE_DYNAMODB_ENDPOINT must be a URL', () => {
+    expect(parseConfig({ TOLLGATE_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' }).dynamoEndpoint).toBe('http://127.0.0.1:8000');
+    expect(configError({ TOLLGATE_DYNAMODB_ENDPOINT: 'localhost 8000' }).message).toContain('TOLLGATE_DYNAMODB_ENDPOINT');
+  });
+
+  it('TOLLGATE_LOG_LEVEL must be a known level', () => {
+    expect(configError({ TOLLGATE_LOG_LEVEL: 'VERBOSE' }).message).toContain('TOLLGATE_LOG_LEVEL');
+  });
+
+  it('several bad variables are all named', () => {
+    const e = configError({ PORT: 'x', TOLLGATE_MAX_BUDGET: '-1' });
+    expect(e.message).toContain('PORT');
+    expect(e.message).toContain('TOLLGATE_MAX_BUDGET');
+  });
+});
+
+describe('config() and setConfig()', () => {
+  it('setConfig with an environment parses it; config() then returns it', () => {
+    const c = setConfig({ TOLLGATE_TABLE_NAME: 'unit-table' });
+    expect(config()).toBe(c);
+    expect(config().tableName).toBe('unit-table');
+  });
+
+  it('setConfig with a Config object installs it as is', () => {
+    const c = { ...parseConfig({}), port: 4321 };
+    expect(setConfig(c)).toBe(c);
+    expect(config().port).toBe(4321);
+  });
+});
