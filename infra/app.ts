@@ -1,0 +1,15 @@
+/**
+ * The CDK app (`npx cdk synth`, `npx cdk deploy`): one Tollgate stack, environment-agnostic so
+ * it synthesizes offline without credentials, checked by cdk-nag's AwsSolutions pack on every
+ * synth (cdk-nag 3 runs as a CDK policy-validation plugin; a violation not acknowledged in code
+ * fails the synth).
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { TollgateStack } from './stack.js';
+
+const app = new App();
+const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'Tollgate';
+new TollgateStack(app, stackName, { description: 'Tollgate: access control and spend control for LLM APIs' });
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+app.synth();

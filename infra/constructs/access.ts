@@ -1,0 +1,65 @@
+/**
+ * Who may touch what. Written out action by action rather than with the table's grant*
+ * helpers, which add Scan, DescribeTable and `index/*` that no Tollgate function uses.
+ * A DynamoDB transaction needs no action of its own: its parts are authorized as PutItem,
+ * UpdateItem, DeleteItem and ConditionCheckItem.
+ */
+import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+
+export const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
+export const TABLE_WRITE = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
+/** Spend counters are added to (UpdateItem ADD), settlements recorded once (conditional PutItem), in transactions. */
+export const SPEND_WRITE = ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'] as const;
+/** The key prefix of user items (lib/store): all the authorizer may ever create. */
+export const USER_ITEM_PREFIX = 'USER#';
+
+export interface TableRef {
+  tableArn: string;
+  indexArns: string[];
+}
+
+/** Reads on the authorization path go to the base table by key: no index. */
+export function grantAuthorizerAccess(role: IRole, table: TableRef, opts: { upsertUser: boolean }): void {
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_READ], resources: [table.tableArn] }));
+  if (opts.upsertUser) {
+    // A JWT user's first call creates its user item; the condition keeps every other item out of reach.
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${USER_ITEM_PREFIX}*`] } },
+      }),
+    );
+  }
+}
+
+/** Entity functions list through the indexes and write the items they manage (and audit items). */
+export function grantEntityAccess(role: IRole, table: TableRef, opts: { write: boolean }): void {
+  const resources = [table.tableArn, ...table.indexArns];
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_READ], resources }));
+  if (opts.write) role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_WRITE], resources: [table.tableArn] }));
+}
+
+/** The llm function reads entities and the model registry, and records spend. */
+export function grantLlmAccess(role: IRole, table: TableRef): void {
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_READ], resources: [table.tableArn, ...table.indexArns] }));
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SPEND_WRITE], resources: [table.tableArn] }));
+}
+
+/** GetSecretValue only (plus Decrypt through the default key, which Secrets Manager does for us). */
+export function grantSecretRead(role: IRole, secrets: ISecret[]): void {
+  if (secrets.length === 0) return;
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: secrets.map((s) => s.secretFullArn ?? `${s.secretArn}-??????`),
+    }),
+  );
+}

@@ -1,0 +1,59 @@
+/**
+ * The options as the TOLLGATE_* variables lib/config reads. Every function gets the shared
+ * settings; a secret's ARN only goes to the function allowed to read it. Secrets themselves
+ * never appear here: functions read them from Secrets Manager.
+ */
+import type { ResolvedOptions } from './options.js';
+
+/** Where the llm function finds the secrets it may read (comma-separated ARNs or names). */
+export const UPSTREAM_SECRETS_ENV = 'TOLLGATE_UPSTREAM_SECRET_ARNS';
+
+const set = (env: Record<string, string>, name: string, value: string | number | boolean | undefined): void => {
+  if (value !== undefined) env[name] = String(value);
+};
+const setList = (env: Record<string, string>, name: string, values: string[]): void => {
+  if (values.length > 0) env[name] = values.join(',');
+};
+
+export function sharedEnvironment(o: ResolvedOptions, tableName: string): Record<string, string> {
+  const env: Record<string, string> = {
+    TOLLGATE_TABLE_NAME: tableName,
+    TOLLGATE_LOG_LEVEL: o.logLevel,
+    TOLLGATE_ENFORCE_USER_PARAM: String(o.enforceUserParam),
+    // Powertools' own switch: handler responses (a new key's plaintext) never go to X-Ray.
+    POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+  };
+  set(env, 'TOLLGATE_CACHE_TTL_SECONDS', o.cacheTtlSeconds);
+  set(env, 'TOLLGATE_MAX_BUDGET', o.maxBudget);
+  set(env, 'TOLLGATE_BUDGET_DURATION', o.budgetDuration);
+  setList(env, 'TOLLGATE_JWT_ISSUER', o.jwtIssuer);
+  setList(env, 'TOLLGATE_JWT_AUDIENCE', o.jwtAudience);
+  setList(env, 'TOLLGATE_JWT_JWKS_URI', o.jwtJwksUri);
+  set(env, 'TOLLGATE_JWT_ADMIN_SCOPE', o.jwtAdminScope);
+  set(env, 'TOLLGATE_JWT_SCOPE_CLAIM', o.jwtScopeClaim);
+  set(env, 'TOLLGATE_JWT_USER_CLAIM', o.jwtUserClaim);
+  set(env, 'TOLLGATE_JWT_TEAM_CLAIM', o.jwtTeamClaim);
+  set(env, 'TOLLGATE_JWT_ORG_CLAIM', o.jwtOrgClaim);
+  set(env, 'TOLLGATE_JWT_END_USER_CLAIM', o.jwtEndUserClaim);
+  set(env, 'TOLLGATE_JWT_DEFAULT_TEAM', o.jwtDefaultTeam);
+  setList(env, 'TOLLGATE_JWT_TEAM_ROUTES', o.jwtTeamRoutes);
+  setList(env, 'TOLLGATE_JWT_ADMIN_ROUTES', o.jwtAdminRoutes);
+  return env;
+}
+
+export function authorizerEnvironment(o: ResolvedOptions, tableName: string, masterKeySecret: string): Record<string, string> {
+  return {
+    ...sharedEnvironment(o, tableName),
+    TOLLGATE_MASTER_KEY_SECRET_ARN: masterKeySecret,
+    TOLLGATE_JWT_UPSERT_USER: String(o.jwtUpsertUser),
+  };
+}
+
+/** Upstream calls give up a little before Lambda does, to answer 504 and record spend in time. */
+export const upstreamTimeoutMs = (llmTimeoutSeconds: number): number => llmTimeoutSeconds * 1000 - Math.min(15_000, llmTimeoutSeconds * 100);
+
+export function llmEnvironment(o: ResolvedOptions, tableName: string, upstreamSecrets: string[]): Record<string, string> {
+  const env = { ...sharedEnvironment(o, tableName), TOLLGATE_UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs(o.llmTimeoutSeconds)) };
+  setList(env, UPSTREAM_SECRETS_ENV, upstreamSecrets);
+  return env;
+}

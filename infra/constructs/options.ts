@@ -1,0 +1,255 @@
+/**
+ * The deployment's options: typed, with defaults, read from stack props or from CDK context
+ * (`cdk deploy -c maxBudget=100`, or `context` in cdk.json). Context values arrive as strings
+ * from the command line and as JSON from cdk.json; both are accepted. docs/deploy.md documents
+ * every option.
+ */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { isDuration } from '../../lib/spend/periods.js';
+
+export type TableRemovalPolicy = 'retain' | 'destroy';
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+
+export interface TollgateOptions {
+  /** Secrets Manager secret (ARN or name) holding the master key; absent: the stack creates one. */
+  masterKeySecretArn?: string;
+  /** JWT issuers (one JWKS URI per issuer, same order); none: JWTs are refused. */
+  jwtIssuer?: string[];
+  jwtAudience?: string[];
+  jwtJwksUri?: string[];
+  jwtAdminScope?: string;
+  jwtScopeClaim?: string;
+  jwtUserClaim?: string;
+  jwtTeamClaim?: string;
+  jwtOrgClaim?: string;
+  jwtEndUserClaim?: string;
+  jwtDefaultTeam?: string;
+  /** Create a user item on a JWT user's first call (the authorizer then may write `USER#` items). */
+  jwtUpsertUser?: boolean;
+  jwtTeamRoutes?: string[];
+  jwtAdminRoutes?: string[];
+  /** Secrets (ARNs or names) holding upstream API keys; the llm function may read exactly these. */
+  upstreamSecretArns?: string[];
+  /** Also let the llm function read every secret whose name starts with this prefix. */
+  upstreamSecretPrefix?: string;
+  /** The in-function cache TTL of table items (the staleness bound of admin changes). */
+  cacheTtlSeconds?: number;
+  /** API Gateway's authorizer-result cache; 0 (default) turns it off. */
+  authorizerResultTtlSeconds?: number;
+  /** The one header that carries the credential when the authorizer-result cache is on. */
+  authorizerIdentityHeader?: string;
+  /** Proxy-wide budget (USD); absent: no proxy-wide limit. */
+  maxBudget?: number;
+  /** Period of the proxy-wide budget (`1d`, `1mo`, ...). */
+  budgetDuration?: string;
+  enforceUserParam?: boolean;
+  tableDeletionProtection?: boolean;
+  tableRemovalPolicy?: TableRemovalPolicy;
+  logRetentionDays?: number;
+  logLevel?: LogLevel;
+  /** API Gateway stage name (the first path segment of the URL). */
+  stageName?: string;
+  /** Longest an LLM call may take, seconds (Lambda and the streaming integration). */
+  llmTimeoutSeconds?: number;
+  /** Ship source maps and run with --enable-source-maps (readable stacks, slower cold start). */
+  sourceMaps?: boolean;
+  /** Stage access logs and execution error logs; needs the account's API Gateway logging role. */
+  apiLogging?: boolean;
+  /** Create (and set) the account-wide API Gateway CloudWatch role that apiLogging needs. */
+  apiGatewayCloudWatchRole?: boolean;
+  /** A regional AWS WAFv2 web ACL to associate with the stage. */
+  webAclArn?: string;
+}
+
+/** Every option with its default applied. */
+export interface ResolvedOptions {
+  masterKeySecretArn: string | undefined;
+  jwtIssuer: string[];
+  jwtAudience: string[];
+  jwtJwksUri: string[];
+  jwtAdminScope: string | undefined;
+  jwtScopeClaim: string | undefined;
+  jwtUserClaim: string | undefined;
+  jwtTeamClaim: string | undefined;
+  jwtOrgClaim: string | undefined;
+  jwtEndUserClaim: string | undefined;
+  jwtDefaultTeam: string | undefined;
+  jwtUpsertUser: boolean;
+  jwtTeamRoutes: string[];
+  jwtAdminRoutes: string[];
+  upstreamSecretArns: string[];
+  upstreamSecretPrefix: string | undefined;
+  cacheTtlSeconds: number | undefined;
+  authorizerResultTtlSeconds: number;
+  authorizerIdentityHeader: string;
+  maxBudget: number | undefined;
+  budgetDuration: string | undefined;
+  enforceUserParam: boolean;
+  tableDeletionProtection: boolean;
+  tableRemovalPolicy: TableRemovalPolicy;
+  logRetention: RetentionDays;
+  logLevel: LogLevel;
+  stageName: string;
+  llmTimeoutSeconds: number;
+  sourceMaps: boolean;
+  apiLogging: boolean;
+  apiGatewayCloudWatchRole: boolean;
+  webAclArn: string | undefined;
+}
+
+export const OPTION_NAMES = [
+  'masterKeySecretArn',
+  'jwtIssuer',
+  'jwtAudience',
+  'jwtJwksUri',
+  'jwtAdminScope',
+  'jwtScopeClaim',
+  'jwtUserClaim',
+  'jwtTeamClaim',
+  'jwtOrgClaim',
+  'jwtEndUserClaim',
+  'jwtDefaultTeam',
+  'jwtUpsertUser',
+  'jwtTeamRoutes',
+  'jwtAdminRoutes',
+  'upstreamSecretArns',
+  'upstreamSecretPrefix',
+  'cacheTtlSeconds',
+  'authorizerResultTtlSeconds',
+  'authorizerIdentityHeader',
+  'maxBudget',
+  'budgetDuration',
+  'enforceUserParam',
+  'tableDeletionProtection',
+  'tableRemovalPolicy',
+  'logRetentionDays',
+  'logLevel',
+  'stageName',
+  'llmTimeoutSeconds',
+  'sourceMaps',
+  'apiLogging',
+  'apiGatewayCloudWatchRole',
+  'webAclArn',
+] as const satisfies readonly (keyof TollgateOptions)[];
+
+export class OptionError extends Error {
+  constructor(option: string, message: string) {
+    super(`Tollgate option ${option}: ${message}`);
+    this.name = 'OptionError';
+  }
+}
+
+const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'));
+const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
+// API Gateway's streaming limit is 15 minutes, Lambda's as well.
+const MAX_LLM_TIMEOUT_SECONDS = 900;
+// A header name API Gateway can map (RFC 7230 token characters).
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+const str = (name: string, v: unknown): string | undefined => {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new OptionError(name, 'must be a string');
+  return v.trim() === '' ? undefined : v.trim();
+};
+
+const list = (name: string, v: unknown): string[] => {
+  if (v === undefined || v === null || v === '') return [];
+  const items = typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : undefined;
+  if (!items || items.some((x) => typeof x !== 'string')) throw new OptionError(name, 'must be a list of strings (or one comma-separated string)');
+  return (items as string[]).map((x) => x.trim()).filter((x) => x.length > 0);
+};
+
+const num = (name: string, v: unknown, min: number, max = Number.POSITIVE_INFINITY): number | undefined => {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Number.NaN;
+  if (!Number.isFinite(n) || n < min || n > max) throw new OptionError(name, `must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}`);
+  return n;
+};
+
+const bool = (name: string, v: unknown, dflt: boolean): boolean => {
+  if (v === undefined || v === null || v === '') return dflt;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new OptionError(name, 'must be true or false');
+};
+
+const oneOf = <T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T => {
+  const s = str(name, v);
+  if (s === undefined) return dflt;
+  const hit = allowed.find((a) => a.toLowerCase() === s.toLowerCase());
+  if (!hit) throw new OptionError(name, `must be one of ${allowed.join(', ')}`);
+  return hit;
+};
+
+/** Validates the options and applies the defaults. */
+export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknown>>): ResolvedOptions {
+  const jwtIssuer = list('jwtIssuer', raw.jwtIssuer);
+  const jwtJwksUri = list('jwtJwksUri', raw.jwtJwksUri);
+  if (jwtIssuer.length !== jwtJwksUri.length) {
+    throw new OptionError('jwtJwksUri', `needs one JWKS URI per issuer (${jwtIssuer.length} issuers, ${jwtJwksUri.length} URIs)`);
+  }
+  for (const uri of jwtJwksUri) {
+    if (!uri.startsWith('https://')) throw new OptionError('jwtJwksUri', `must be https URLs (${uri})`);
+  }
+  const retentionDays = num('logRetentionDays', raw.logRetentionDays, 1) ?? RetentionDays.ONE_MONTH;
+  if (!RETENTION_DAYS.has(retentionDays)) {
+    throw new OptionError('logRetentionDays', `must be a value CloudWatch Logs accepts (${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')})`);
+  }
+  const identityHeader = str('authorizerIdentityHeader', raw.authorizerIdentityHeader) ?? 'x-litellm-api-key';
+  if (!HEADER_NAME.test(identityHeader)) throw new OptionError('authorizerIdentityHeader', 'must be an HTTP header name');
+  const stageName = str('stageName', raw.stageName) ?? 'prod';
+  if (!/^[A-Za-z0-9_]+$/.test(stageName)) throw new OptionError('stageName', 'may hold letters, digits and underscores only');
+  const upstreamSecretPrefix = str('upstreamSecretPrefix', raw.upstreamSecretPrefix);
+  if (upstreamSecretPrefix !== undefined && !/^[A-Za-z0-9/_+=.@-]+$/.test(upstreamSecretPrefix)) {
+    throw new OptionError('upstreamSecretPrefix', 'must be a secret name prefix (letters, digits and /_+=.@-)');
+  }
+  const budgetDuration = str('budgetDuration', raw.budgetDuration);
+  if (budgetDuration !== undefined && !isDuration(budgetDuration)) {
+    throw new OptionError('budgetDuration', 'must look like 30s, 15m, 24h, 30d, 2w or 1mo');
+  }
+  return {
+    masterKeySecretArn: str('masterKeySecretArn', raw.masterKeySecretArn),
+    jwtIssuer,
+    jwtAudience: list('jwtAudience', raw.jwtAudience),
+    jwtJwksUri,
+    jwtAdminScope: str('jwtAdminScope', raw.jwtAdminScope),
+    jwtScopeClaim: str('jwtScopeClaim', raw.jwtScopeClaim),
+    jwtUserClaim: str('jwtUserClaim', raw.jwtUserClaim),
+    jwtTeamClaim: str('jwtTeamClaim', raw.jwtTeamClaim),
+    jwtOrgClaim: str('jwtOrgClaim', raw.jwtOrgClaim),
+    jwtEndUserClaim: str('jwtEndUserClaim', raw.jwtEndUserClaim),
+    jwtDefaultTeam: str('jwtDefaultTeam', raw.jwtDefaultTeam),
+    jwtUpsertUser: bool('jwtUpsertUser', raw.jwtUpsertUser, false),
+    jwtTeamRoutes: list('jwtTeamRoutes', raw.jwtTeamRoutes),
+    jwtAdminRoutes: list('jwtAdminRoutes', raw.jwtAdminRoutes),
+    upstreamSecretArns: list('upstreamSecretArns', raw.upstreamSecretArns),
+    upstreamSecretPrefix,
+    cacheTtlSeconds: num('cacheTtlSeconds', raw.cacheTtlSeconds, 0),
+    authorizerResultTtlSeconds: num('authorizerResultTtlSeconds', raw.authorizerResultTtlSeconds, 0, 3600) ?? 0,
+    authorizerIdentityHeader: identityHeader,
+    maxBudget: num('maxBudget', raw.maxBudget, 0),
+    budgetDuration,
+    enforceUserParam: bool('enforceUserParam', raw.enforceUserParam, false),
+    tableDeletionProtection: bool('tableDeletionProtection', raw.tableDeletionProtection, true),
+    tableRemovalPolicy: oneOf('tableRemovalPolicy', raw.tableRemovalPolicy, ['retain', 'destroy'] as const, 'retain'),
+    logRetention: retentionDays as RetentionDays,
+    logLevel: oneOf('logLevel', raw.logLevel, LOG_LEVELS, 'INFO'),
+    stageName,
+    llmTimeoutSeconds: num('llmTimeoutSeconds', raw.llmTimeoutSeconds, 1, MAX_LLM_TIMEOUT_SECONDS) ?? MAX_LLM_TIMEOUT_SECONDS,
+    sourceMaps: bool('sourceMaps', raw.sourceMaps, false),
+    apiLogging: bool('apiLogging', raw.apiLogging, true),
+    apiGatewayCloudWatchRole: bool('apiGatewayCloudWatchRole', raw.apiGatewayCloudWatchRole, true),
+    webAclArn: str('webAclArn', raw.webAclArn),
+  };
+}
+
+/** The options found in CDK context under their own names (`-c name=value` or cdk.json). */
+export function optionsFromContext(tryGetContext: (key: string) => unknown): Partial<Record<keyof TollgateOptions, unknown>> {
+  const out: Partial<Record<keyof TollgateOptions, unknown>> = {};
+  for (const name of OPTION_NAMES) {
+    const v = tryGetContext(name);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}

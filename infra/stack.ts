@@ -1,0 +1,133 @@
+/**
+ * Tollgate in one stack: the table, one function per FunctionName of lib/routes plus the
+ * authorizer, the REST API in front of them, and the secrets they read. Options come from
+ * stack props, else from CDK context under the same names (docs/deploy.md lists them).
+ */
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { type FunctionName, routes } from '../lib/routes.js';
+import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead } from './constructs/access.js';
+import { TollgateApi } from './constructs/api.js';
+import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
+import { TollgateFunction } from './constructs/function.js';
+import { optionsFromContext, type ResolvedOptions, resolveOptions, type TollgateOptions } from './constructs/options.js';
+import { TollgateSecrets } from './constructs/secrets.js';
+import { TollgateTable } from './constructs/table.js';
+
+/** A function that serves routes: every FunctionName but 'health' (API Gateway answers that). */
+export type ServingFunction = Exclude<FunctionName, 'health'>;
+export type DeployedFunction = ServingFunction | 'authorizer';
+
+/** Derived from the route table, so a new function there becomes a Lambda here. */
+export const SERVING_FUNCTIONS: readonly ServingFunction[] = [
+  ...new Set(routes.map((r) => r.fn).filter((fn): fn is ServingFunction => fn !== 'health')),
+];
+
+/** Entity functions that only read (everything else that manages entities also writes). */
+const READ_ONLY: ReadonlySet<ServingFunction> = new Set(['audit']);
+
+export interface TollgateStackProps extends StackProps {
+  /** Options in code; any option left out is taken from CDK context, then from its default. */
+  options?: TollgateOptions;
+}
+
+export class TollgateStack extends Stack {
+  readonly options: ResolvedOptions;
+  readonly table: TollgateTable;
+  readonly secrets: TollgateSecrets;
+  readonly functions: ReadonlyMap<DeployedFunction, TollgateFunction>;
+  readonly api: TollgateApi;
+
+  constructor(scope: Construct, id: string, props: TollgateStackProps = {}) {
+    super(scope, id, props);
+    const given = Object.fromEntries(Object.entries(props.options ?? {}).filter(([, v]) => v !== undefined));
+    const o = resolveOptions({ ...optionsFromContext((k) => this.node.tryGetContext(k)), ...given });
+    this.options = o;
+
+    this.table = new TollgateTable(this, 'Store', { deletionProtection: o.tableDeletionProtection, removalPolicy: o.tableRemovalPolicy });
+    const table = { tableArn: this.table.table.tableArn, indexArns: this.table.indexArns };
+    const tableName = this.table.table.tableName;
+    this.secrets = new TollgateSecrets(this, 'Secrets', {
+      masterKeySecretArn: o.masterKeySecretArn,
+      upstreamSecretArns: o.upstreamSecretArns,
+      upstreamSecretPrefix: o.upstreamSecretPrefix,
+    });
+
+    const common = { logRetention: o.logRetention, sourceMaps: o.sourceMaps };
+    const functions = new Map<DeployedFunction, TollgateFunction>();
+
+    const authorizer = new TollgateFunction(this, 'AuthorizerFn', {
+      ...common,
+      name: 'authorizer',
+      description: 'Tollgate REQUEST authorizer: identity, route, budgets',
+      environment: authorizerEnvironment(o, tableName, this.secrets.masterKey.id),
+      // API Gateway waits at most 10 s for an authorizer; a cold one with a JWKS fetch fits in 1024 MB.
+      timeout: Duration.seconds(10),
+      memorySize: 1024,
+    });
+    grantAuthorizerAccess(authorizer.role, table, { upsertUser: o.jwtUpsertUser });
+    grantSecretRead(authorizer.role, [this.secrets.masterKey.secret]);
+    functions.set('authorizer', authorizer);
+
+    for (const fn of SERVING_FUNCTIONS) {
+      const isLlm = fn === 'llm';
+      const f = new TollgateFunction(this, `${pascal(fn)}Fn`, {
+        ...common,
+        name: fn,
+        description: isLlm ? 'Tollgate LLM routes: body checks, forwarding, streaming, spend' : `Tollgate ${fn} admin function (API and direct invocation)`,
+        environment: isLlm ? llmEnvironment(o, tableName, this.secrets.upstream.map((s) => s.id)) : sharedEnvironment(o, tableName),
+        timeout: isLlm ? Duration.seconds(o.llmTimeoutSeconds) : Duration.seconds(29),
+        memorySize: isLlm ? 1024 : 512,
+      });
+      if (isLlm) {
+        grantLlmAccess(f.role, table);
+        grantSecretRead(f.role, this.secrets.upstream.map((s) => s.secret));
+        if (this.secrets.upstreamPrefixArn) {
+          f.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.secrets.upstreamPrefixArn] }));
+          Validations.of(f.role).acknowledge({
+            id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${o.upstreamSecretPrefix}*]`,
+            reason: 'upstreamSecretPrefix: models added at run time name their upstream secret under this prefix, so the set is not known at deploy time; the prefix is the scope.',
+          });
+        }
+      } else {
+        grantEntityAccess(f.role, table, { write: !READ_ONLY.has(fn) });
+      }
+      functions.set(fn, f);
+    }
+    this.functions = functions;
+
+    const serving = new Map<FunctionName, TollgateFunction['function']>();
+    for (const fn of SERVING_FUNCTIONS) serving.set(fn, (functions.get(fn) as TollgateFunction).function);
+    this.api = new TollgateApi(this, 'Gateway', {
+      functions: serving,
+      authorizer: authorizer.function,
+      authorizerResultTtlSeconds: o.authorizerResultTtlSeconds,
+      authorizerIdentityHeader: o.authorizerIdentityHeader,
+      stageName: o.stageName,
+      llmTimeout: Duration.seconds(o.llmTimeoutSeconds),
+      logging: o.apiLogging,
+      cloudWatchRole: o.apiGatewayCloudWatchRole,
+      logRetention: o.logRetention,
+      webAclArn: o.webAclArn,
+    });
+    if (o.apiLogging && o.apiGatewayCloudWatchRole) {
+      Validations.of(this.api.api).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: "API Gateway's account-wide logging role: AWS's own managed policy for exactly this role.",
+      });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL (the stage); OpenAI clients use <ApiUrl>v1' });
+    new CfnOutput(this, 'TableName', { value: tableName });
+    new CfnOutput(this, 'MasterKeySecretArn', {
+      value: this.secrets.masterKey.secret.secretArn,
+      description: this.secrets.masterKeyCreated ? 'Created by the stack: aws secretsmanager get-secret-value --secret-id <this>' : 'The secret given in masterKeySecretArn',
+    });
+    for (const [fn, f] of functions) {
+      new CfnOutput(this, `${pascal(fn)}FunctionName`, { value: f.function.functionName, description: `Invoke from the console with functions/${fn}/events/*.json` });
+    }
+  }
+}
+
+const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

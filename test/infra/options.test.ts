@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { authorizerEnvironment, llmEnvironment, sharedEnvironment, UPSTREAM_SECRETS_ENV, upstreamTimeoutMs } from '../../infra/constructs/environment.js';
+import { OPTION_NAMES, optionsFromContext, resolveOptions } from '../../infra/constructs/options.js';
+import { identitySources } from '../../infra/constructs/api.js';
+import { parseConfig } from '../../lib/config.js';
+
+describe('resolveOptions', () => {
+  it('defaults: cache off, table protected and retained, 30-day logs, 15-minute LLM calls', () => {
+    const o = resolveOptions({});
+    expect(o.authorizerResultTtlSeconds).toBe(0);
+    expect(o.tableDeletionProtection).toBe(true);
+    expect(o.tableRemovalPolicy).toBe('retain');
+    expect(o.logRetention).toBe(30);
+    expect(o.llmTimeoutSeconds).toBe(900);
+    expect(o.maxBudget).toBeUndefined();
+    expect(o.apiLogging).toBe(true);
+  });
+
+  it('takes the strings of `-c name=value` and the JSON of cdk.json alike', () => {
+    const fromCli = resolveOptions({ maxBudget: '12.5', jwtUpsertUser: 'true', jwtAudience: 'a, b', tableRemovalPolicy: 'DESTROY' });
+    const fromJson = resolveOptions({ maxBudget: 12.5, jwtUpsertUser: true, jwtAudience: ['a', 'b'], tableRemovalPolicy: 'destroy' });
+    expect(fromCli).toEqual(fromJson);
+    expect(fromCli.jwtAudience).toEqual(['a', 'b']);
+  });
+
+  it.each([
+    [{ jwtIssuer: 'https://a.example' }, /jwtJwksUri: needs one JWKS URI per issuer/],
+    [{ jwtIssuer: 'https://a.example', jwtJwksUri: 'http://a.example/jwks' }, /jwtJwksUri: must be https/],
+    [{ maxBudget: '-1' }, /maxBudget/],
+    [{ maxBudget: 'lots' }, /maxBudget/],
+    [{ authorizerResultTtlSeconds: 3601 }, /authorizerResultTtlSeconds/],
+    [{ logRetentionDays: 10 }, /logRetentionDays/],
+    [{ tableRemovalPolicy: 'snapshot' }, /tableRemovalPolicy/],
+    [{ enforceUserParam: 'yes please' }, /enforceUserParam/],
+    [{ llmTimeoutSeconds: 901 }, /llmTimeoutSeconds/],
+    [{ budgetDuration: 'monthly' }, /budgetDuration/],
+    [{ stageName: 'my-stage' }, /stageName/],
+    [{ authorizerIdentityHeader: 'x api key' }, /authorizerIdentityHeader/],
+    [{ jwtAudience: 42 }, /jwtAudience/],
+  ])('refuses %j', (raw, message) => {
+    expect(() => resolveOptions(raw)).toThrow(message);
+  });
+
+  it('optionsFromContext reads exactly the documented names', () => {
+    const ctx: Record<string, unknown> = { maxBudget: '5', unrelated: 'x', '@aws-cdk/core:checkSecretUsage': true };
+    expect(optionsFromContext((k) => ctx[k])).toEqual({ maxBudget: '5' });
+    expect(new Set(OPTION_NAMES).size).toBe(OPTION_NAMES.length);
+  });
+});
+
+describe('the environment the functions get', () => {
+  const o = resolveOptions({
+    cacheTtlSeconds: 5,
+    maxBudget: 100,
+    budgetDuration: '1mo',
+    enforceUserParam: true,
+    jwtIssuer: ['https://idp.example', 'https://other.example'],
+    jwtAudience: ['tollgate'],
+    jwtJwksUri: ['https://idp.example/jwks', 'https://other.example/jwks'],
+    jwtAdminScope: 'admin',
+    jwtUserClaim: 'email',
+    jwtTeamClaim: 'groups',
+    jwtOrgClaim: 'org',
+    jwtEndUserClaim: 'customer',
+    jwtDefaultTeam: 't-default',
+    jwtUpsertUser: true,
+    jwtTeamRoutes: ['llm'],
+    logLevel: 'DEBUG',
+    llmTimeoutSeconds: 120,
+  });
+
+  it('is read back by lib/config as the options said (names and formats match)', () => {
+    const c = parseConfig(authorizerEnvironment(o, 'tbl', 'arn:aws:secretsmanager:us-east-1:1:secret:m-AbCdEf'));
+    expect(c.tableName).toBe('tbl');
+    expect(c.masterKeySecretArn).toBe('arn:aws:secretsmanager:us-east-1:1:secret:m-AbCdEf');
+    expect(c.masterKey).toBeUndefined();
+    expect(c.cache.ttlMs).toBe(5000);
+    expect(c.maxBudget).toBe(100);
+    expect(c.budgetDuration).toBe('1mo');
+    expect(c.enforceUserParam).toBe(true);
+    expect(c.logLevel).toBe('DEBUG');
+    expect(c.jwt.issuers).toEqual([
+      { issuer: 'https://idp.example', jwksUri: 'https://idp.example/jwks' },
+      { issuer: 'https://other.example', jwksUri: 'https://other.example/jwks' },
+    ]);
+    expect(c.jwt).toMatchObject({
+      audience: ['tollgate'],
+      adminScope: 'admin',
+      userClaim: 'email',
+      teamClaim: 'groups',
+      orgClaim: 'org',
+      endUserClaim: 'customer',
+      defaultTeam: 't-default',
+      upsertUser: true,
+      teamRoutes: ['llm'],
+    });
+  });
+
+  it('leaves unset options to lib/config defaults', () => {
+    const env = sharedEnvironment(resolveOptions({}), 'tbl');
+    expect(Object.keys(env).sort()).toEqual(['POWERTOOLS_TRACER_CAPTURE_RESPONSE', 'TOLLGATE_ENFORCE_USER_PARAM', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_TABLE_NAME']);
+    const c = parseConfig(env);
+    expect(c.maxBudget).toBeUndefined();
+    expect(c.jwt.issuers).toEqual([]);
+  });
+
+  it('gives the llm function its upstream secrets and an upstream timeout inside its own', () => {
+    const env = llmEnvironment(o, 'tbl', ['a', 'b']);
+    expect(env[UPSTREAM_SECRETS_ENV]).toBe('a,b');
+    expect(parseConfig(env).upstreamTimeoutMs).toBe(upstreamTimeoutMs(120));
+    expect(upstreamTimeoutMs(120)).toBe(108_000);
+    expect(upstreamTimeoutMs(900)).toBe(885_000);
+    expect(env.TOLLGATE_MASTER_KEY_SECRET_ARN).toBeUndefined();
+    expect(llmEnvironment(o, 'tbl', [])[UPSTREAM_SECRETS_ENV]).toBeUndefined();
+  });
+});
+
+describe('authorizer identity sources', () => {
+  it('none while the cache is off, so no credential header is ever required', () => {
+    expect(identitySources(0, 'x-litellm-api-key')).toEqual([]);
+  });
+  it('the header, method and resource once it is on', () => {
+    expect(identitySources(60, 'x-litellm-api-key')).toEqual(['method.request.header.x-litellm-api-key', 'context.httpMethod', 'context.resourcePath']);
+  });
+});

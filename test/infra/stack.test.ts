@@ -1,0 +1,400 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SPEND_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
+import { BINARY_MEDIA_TYPES, HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
+import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
+import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
+import { routes } from '../../lib/routes.js';
+import { TABLE_SCHEMA } from '../../lib/store/schema.js';
+import { actionsOf, apiMethods, type CfnResource, logicalId, ofType, resourcesOf, type Statement, statementsOf, synth, type Synth } from './template.js';
+
+const base = synth();
+const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS];
+const fnId = (s: Synth, fn: DeployedFunction) => logicalId(s, (s.stack.functions.get(fn) as NonNullable<ReturnType<typeof s.stack.functions.get>>).function);
+const lambdaOf = (s: Synth, fn: DeployedFunction) => s.resources[fnId(s, fn)] as CfnResource;
+const tableId = (s: Synth) => logicalId(s, s.stack.table.table);
+const authorizerId = (s: Synth) => logicalId(s, s.stack.api.authorizer);
+const tableArn = (s: Synth) => ({ 'Fn::GetAtt': [tableId(s), 'Arn'] });
+const indexArn = (s: Synth, name: string) => ({ 'Fn::Join': ['', [tableArn(s), `/index/${name}`]] });
+const dynamoStatements = (sts: Statement[]) => sts.filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
+const dynamoActions = (sts: Statement[]) => new Set(dynamoStatements(sts).flatMap(actionsOf));
+
+describe('the table', () => {
+  const [[, table]] = ofType(base, 'AWS::DynamoDB::GlobalTable') as [[string, CfnResource]];
+
+  it('is the one table of lib/store/schema: string PK/SK keys', () => {
+    expect(ofType(base, 'AWS::DynamoDB::GlobalTable')).toHaveLength(1);
+    expect(ofType(base, 'AWS::DynamoDB::Table')).toHaveLength(0);
+    expect(table.Properties.KeySchema).toEqual([
+      { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+    ]);
+    for (const a of table.Properties.AttributeDefinitions as { AttributeType: string }[]) expect(a.AttributeType).toBe('S');
+  });
+
+  it('has every GSI of the schema, keys and full projection', () => {
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual(
+      TABLE_SCHEMA.indexes.map((i) => ({
+        IndexName: i.name,
+        KeySchema: [
+          { AttributeName: i.partitionKey, KeyType: 'HASH' },
+          { AttributeName: i.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    );
+  });
+
+  it('expires items by the ttl attribute, bills on demand, keeps point-in-time recovery', () => {
+    expect(table.Properties.TimeToLiveSpecification).toEqual({ AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true });
+    expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.Properties.Replicas[0].PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+  });
+
+  it('is protected and retained by default', () => {
+    expect(table.Properties.Replicas[0].DeletionProtectionEnabled).toBe(true);
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it('drops protection and retention when the options say so', () => {
+    const s = synth({ tableDeletionProtection: false, tableRemovalPolicy: 'destroy' });
+    const [[, t]] = ofType(s, 'AWS::DynamoDB::GlobalTable') as [[string, CfnResource]];
+    expect(t.Properties.Replicas[0].DeletionProtectionEnabled).toBe(false);
+    expect(t.DeletionPolicy).toBe('Delete');
+  });
+});
+
+describe('the functions', () => {
+  it('are one per function of lib/routes (health aside) plus the authorizer', () => {
+    const fromRoutes = new Set(routes.map((r) => r.fn).filter((fn) => fn !== 'health'));
+    expect(new Set(SERVING_FUNCTIONS)).toEqual(fromRoutes);
+    expect(ofType(base, 'AWS::Lambda::Function')).toHaveLength(fromRoutes.size + 1);
+  });
+
+  it.each(ALL_FUNCTIONS)('%s runs nodejs24.x on arm64 with X-Ray active and an ESM handler', (fn) => {
+    const p = lambdaOf(base, fn).Properties;
+    expect(p.Runtime).toBe('nodejs24.x');
+    expect(p.Architectures).toEqual(['arm64']);
+    expect(p.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(p.Handler).toBe('index.handler');
+  });
+
+  it.each(ALL_FUNCTIONS)('%s logs to its own group with the retention (30 days by default)', (fn) => {
+    const group = lambdaOf(base, fn).Properties.LoggingConfig.LogGroup as { Ref: string };
+    const lg = base.resources[group.Ref] as CfnResource;
+    expect(lg.Type).toBe('AWS::Logs::LogGroup');
+    expect(lg.Properties.RetentionInDays).toBe(30);
+  });
+
+  it('takes logRetentionDays for every log group, API access logs included', () => {
+    const s = synth({ logRetentionDays: 7 });
+    const groups = ofType(s, 'AWS::Logs::LogGroup');
+    expect(groups).toHaveLength(ALL_FUNCTIONS.length + 1);
+    for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(7);
+  });
+
+  it('every function knows the table; only the authorizer knows the master key secret', () => {
+    for (const fn of ALL_FUNCTIONS) {
+      const env = lambdaOf(base, fn).Properties.Environment.Variables as Record<string, unknown>;
+      expect(env.TOLLGATE_TABLE_NAME).toEqual({ Ref: tableId(base) });
+      expect(env.TOLLGATE_MASTER_KEY).toBeUndefined();
+      expect(env.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe('false');
+      if (fn === 'authorizer') expect(env.TOLLGATE_MASTER_KEY_SECRET_ARN).toEqual({ Ref: logicalId(base, base.stack.secrets.masterKey.secret as Secret) });
+      else expect(env.TOLLGATE_MASTER_KEY_SECRET_ARN).toBeUndefined();
+    }
+  });
+
+  it('the llm function alone learns the upstream secrets, and may run as long as a stream may', () => {
+    const s = synth({ upstreamSecretArns: ['tollgate/openai', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:anthropic-AbCdEf'], llmTimeoutSeconds: 300 });
+    for (const fn of ALL_FUNCTIONS) {
+      const p = lambdaOf(s, fn).Properties;
+      if (fn === 'llm') {
+        expect(p.Environment.Variables.TOLLGATE_UPSTREAM_SECRET_ARNS).toBe('tollgate/openai,arn:aws:secretsmanager:eu-west-1:123456789012:secret:anthropic-AbCdEf');
+        expect(p.Timeout).toBe(300);
+        expect(Number(p.Environment.Variables.TOLLGATE_UPSTREAM_TIMEOUT_MS)).toBeLessThan(300_000);
+      } else {
+        expect(p.Environment.Variables.TOLLGATE_UPSTREAM_SECRET_ARNS).toBeUndefined();
+        expect(p.Timeout).toBeLessThanOrEqual(29);
+      }
+    }
+  });
+
+  it('source maps are opt-in', () => {
+    expect(lambdaOf(base, 'llm').Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
+    const s = synth({ sourceMaps: true });
+    for (const fn of ALL_FUNCTIONS) expect(lambdaOf(s, fn).Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+  });
+});
+
+describe('the REST API, built from lib/routes', () => {
+  const methods = apiMethods(base);
+  const expected = routes.flatMap((r) => r.methods.map((m) => ({ key: `${m} ${r.path}`, route: r })));
+
+  it('has exactly one method per route and verb, nothing else', () => {
+    expect(new Set(methods.keys())).toEqual(new Set(expected.map((e) => e.key)));
+    expect(methods.size).toBe(expected.length);
+  });
+
+  it.each(expected.filter((e) => e.route.group !== 'public').map((e) => [e.key, e.route.fn] as const))('%s goes through the REQUEST authorizer to the %s function', (key, fn) => {
+    const m = methods.get(key) as CfnResource;
+    expect(m.Properties.AuthorizationType).toBe('CUSTOM');
+    expect(m.Properties.AuthorizerId).toEqual({ Ref: authorizerId(base) });
+    const i = m.Properties.Integration;
+    expect(i.Type).toBe('AWS_PROXY');
+    const uri = JSON.stringify(i.Uri);
+    expect(uri).toContain(JSON.stringify({ 'Fn::GetAtt': [fnId(base, fn as DeployedFunction), 'Arn'] }));
+    if (fn === 'llm') {
+      expect(i.ResponseTransferMode).toBe('STREAM');
+      expect(uri).toContain('/response-streaming-invocations');
+      expect(uri).toContain(':lambda:path/2021-11-15/functions/');
+      expect(i.TimeoutInMillis).toBe(900_000);
+    } else {
+      expect(i.ResponseTransferMode).toBeUndefined();
+      expect(uri).toContain('/invocations');
+      expect(uri).not.toContain('response-streaming');
+    }
+  });
+
+  it('/health is public and answered by API Gateway itself', () => {
+    const publicKeys = expected.filter((e) => e.route.group === 'public').map((e) => e.key);
+    expect(publicKeys).toEqual(['GET /health']);
+    const m = methods.get('GET /health') as CfnResource;
+    expect(m.Properties.AuthorizationType).toBe('NONE');
+    expect(m.Properties.AuthorizerId).toBeUndefined();
+    expect(m.Properties.Integration.Type).toBe('MOCK');
+    expect(m.Properties.Integration.IntegrationResponses[0].ResponseTemplates['application/json']).toBe(HEALTH_BODY);
+  });
+
+  it('the authorizer is a REQUEST authorizer with its result cache off and no identity source', () => {
+    const [[, a], ...more] = ofType(base, 'AWS::ApiGateway::Authorizer') as [string, CfnResource][] as [[string, CfnResource]];
+    expect(more).toHaveLength(0);
+    expect(a.Properties.Type).toBe('REQUEST');
+    expect(a.Properties.AuthorizerResultTtlInSeconds).toBe(0);
+    // Any source would turn a key sent in x-api-key, api-key or x-litellm-api-key into a 401 before the authorizer runs.
+    expect(a.Properties.IdentitySource).toBeUndefined();
+    expect(JSON.stringify(a.Properties.AuthorizerUri)).toContain(fnId(base, 'authorizer'));
+  });
+
+  it('with the result cache on, the cache key is the credential header, the method and the resource', () => {
+    const s = synth({ authorizerResultTtlSeconds: 60 });
+    const [[, a]] = ofType(s, 'AWS::ApiGateway::Authorizer') as [[string, CfnResource]];
+    expect(a.Properties.AuthorizerResultTtlInSeconds).toBe(60);
+    expect(a.Properties.IdentitySource).toBe('method.request.header.x-litellm-api-key,context.httpMethod,context.resourcePath');
+    Annotations.fromStack(s.stack).hasNoWarning('*', Match.stringLikeRegexp('authorizer cache is keyed'));
+  });
+
+  it('warns when the cache is keyed by a header that x-litellm-api-key can override', () => {
+    const s = synth({ authorizerResultTtlSeconds: 60, authorizerIdentityHeader: 'Authorization' });
+    const [[, a]] = ofType(s, 'AWS::ApiGateway::Authorizer') as [[string, CfnResource]];
+    expect(a.Properties.IdentitySource).toBe('method.request.header.Authorization,context.httpMethod,context.resourcePath');
+    Annotations.fromStack(s.stack).hasWarning('*', Match.stringLikeRegexp('authorizer cache is keyed by Authorization'));
+  });
+
+  it('one invoke permission per function for the whole API (a per-method one would overflow the llm policy)', () => {
+    const perms = ofType(base, 'AWS::Lambda::Permission');
+    for (const fn of ALL_FUNCTIONS) {
+      const mine = perms.filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, fn)));
+      expect(mine, fn).toHaveLength(1);
+      expect(mine[0]?.[1].Properties.Principal).toBe('apigateway.amazonaws.com');
+      expect(mine[0]?.[1].Properties.Action).toBe('lambda:InvokeFunction');
+    }
+  });
+
+  it('the stage traces, logs errors and access without data traces, and takes binary uploads', () => {
+    const [[, stage]] = ofType(base, 'AWS::ApiGateway::Stage') as [[string, CfnResource]];
+    expect(stage.Properties.StageName).toBe('prod');
+    expect(stage.Properties.TracingEnabled).toBe(true);
+    expect(stage.Properties.MethodSettings).toEqual([expect.objectContaining({ LoggingLevel: 'ERROR', DataTraceEnabled: false })]);
+    expect(stage.Properties.AccessLogSetting.Format).not.toContain('authorizer');
+    const [[, api]] = ofType(base, 'AWS::ApiGateway::RestApi') as [[string, CfnResource]];
+    expect(api.Properties.BinaryMediaTypes).toEqual(BINARY_MEDIA_TYPES);
+  });
+
+  it('apiLogging=false turns stage logging off and creates no account-wide role', () => {
+    const s = synth({ apiLogging: false, stageName: 'v0' });
+    const [[, stage]] = ofType(s, 'AWS::ApiGateway::Stage') as [[string, CfnResource]];
+    expect(stage.Properties.StageName).toBe('v0');
+    expect(stage.Properties.AccessLogSetting).toBeUndefined();
+    expect(ofType(s, 'AWS::ApiGateway::Account')).toHaveLength(0);
+    expect(ofType(base, 'AWS::ApiGateway::Account')).toHaveLength(1);
+  });
+
+  it('stays well under CloudFormation\'s 500 resources per stack', () => {
+    expect(Object.keys(base.resources).length).toBeLessThan(450);
+  });
+});
+
+describe('gateway responses (lib/gateway-responses)', () => {
+  const responses = new Map(ofType(base, 'AWS::ApiGateway::GatewayResponse').map(([, r]) => [r.Properties.ResponseType as string, r]));
+
+  it('installs every one of them and no other', () => {
+    expect(new Set(responses.keys())).toEqual(new Set(Object.keys(GATEWAY_RESPONSES)));
+  });
+
+  it.each(Object.entries(GATEWAY_RESPONSES) as [GatewayResponseType, { statusCode: number; template: string }][])('%s renders its JSON template', (type, def) => {
+    const r = responses.get(type) as CfnResource;
+    expect(r.Properties.ResponseTemplates).toEqual({ 'application/json': def.template });
+    expect(r.Properties.ResponseParameters).toEqual({ 'gatewayresponse.header.Content-Type': "'application/json'" });
+    if (KEEP_GATEWAY_STATUS.has(type)) expect(r.Properties.StatusCode).toBeUndefined();
+    else expect(r.Properties.StatusCode).toBe(String(def.statusCode));
+  });
+
+  it('401, 403 from the authorizer context, 503 for a failed authorizer, 404 for unknown routes', () => {
+    expect(responses.get('UNAUTHORIZED')?.Properties.StatusCode).toBe('401');
+    expect(responses.get('ACCESS_DENIED')?.Properties.StatusCode).toBe('403');
+    const denied = responses.get('ACCESS_DENIED')?.Properties.ResponseTemplates['application/json'] as string;
+    for (const field of ['message', 'type', 'code']) expect(denied).toContain(`$context.authorizer.${field}`);
+    expect(responses.get('AUTHORIZER_FAILURE')?.Properties.StatusCode).toBe('503');
+    expect(responses.get('MISSING_AUTHENTICATION_TOKEN')?.Properties.StatusCode).toBe('404');
+  });
+});
+
+describe('least privilege', () => {
+  const everyStatement = (s: Synth) => ofType(s, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+  const full = synth({ jwtUpsertUser: true, upstreamSecretArns: ['tollgate/openai'], upstreamSecretPrefix: 'tollgate/upstream/' });
+
+  it('no wildcard actions, no Scan, and `*` resources only for X-Ray', () => {
+    for (const s of [base, full]) {
+      for (const st of everyStatement(s)) {
+        for (const a of actionsOf(st)) {
+          expect(a).not.toMatch(/\*/);
+          expect(a).not.toBe('dynamodb:Scan');
+        }
+        if (resourcesOf(st).includes('*')) expect(actionsOf(st).every((a) => a.startsWith('xray:'))).toBe(true);
+      }
+    }
+  });
+
+  it('every role is our own: no AWS managed policy on a function', () => {
+    for (const fn of ALL_FUNCTIONS) expect(() => statementsOf(base, fn)).not.toThrow();
+  });
+
+  it('the authorizer only reads the base table (no index, no write) and the master key secret', () => {
+    const sts = statementsOf(base, 'authorizer');
+    expect(dynamoActions(sts)).toEqual(new Set(TABLE_READ));
+    for (const st of dynamoStatements(sts)) expect(resourcesOf(st)).toEqual([tableArn(base)]);
+    const services = new Set(sts.flatMap(actionsOf).map((a) => a.split(':')[0]));
+    expect(services).toEqual(new Set(['logs', 'xray', 'dynamodb', 'secretsmanager']));
+    const secretReads = sts.filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'));
+    expect(secretReads.flatMap(resourcesOf)).toEqual([{ Ref: logicalId(base, base.stack.secrets.masterKey.secret as Secret) }]);
+    expect(sts.flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:'))).toEqual(['secretsmanager:GetSecretValue']);
+  });
+
+  it('with JWT user upsert, the authorizer may put user items and nothing else', () => {
+    const writes = dynamoStatements(statementsOf(full, 'authorizer')).filter((st) => actionsOf(st).some((a) => !(TABLE_READ as readonly string[]).includes(a)));
+    expect(writes).toHaveLength(1);
+    expect(actionsOf(writes[0] as Statement)).toEqual(['dynamodb:PutItem']);
+    expect(writes[0]?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['USER#*'] } });
+  });
+
+  it.each(SERVING_FUNCTIONS.filter((fn) => fn !== 'llm' && fn !== 'audit'))('the %s function reads table and indexes and writes the table', (fn) => {
+    const sts = dynamoStatements(statementsOf(base, fn));
+    const reads = sts.filter((st) => actionsOf(st).includes('dynamodb:Query'));
+    expect(reads.flatMap(resourcesOf)).toEqual([tableArn(base), ...TABLE_SCHEMA.indexes.map((i) => indexArn(base, i.name))]);
+    expect(dynamoActions(sts)).toEqual(new Set([...TABLE_READ, ...TABLE_WRITE]));
+    for (const st of sts.filter((x) => actionsOf(x).includes('dynamodb:PutItem'))) expect(resourcesOf(st)).toEqual([tableArn(base)]);
+    expect(statementsOf(base, fn).flatMap(actionsOf).some((a) => a.startsWith('secretsmanager:'))).toBe(false);
+  });
+
+  it('the audit function only reads', () => {
+    expect(dynamoActions(statementsOf(base, 'audit'))).toEqual(new Set(TABLE_READ));
+  });
+
+  it('the llm function reads, records spend, and reads only the upstream secrets', () => {
+    const sts = statementsOf(full, 'llm');
+    expect(dynamoActions(sts)).toEqual(new Set([...TABLE_READ, ...SPEND_WRITE]));
+    expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
+    const secretResources = sts.filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf).map((r) => JSON.stringify(r));
+    expect(secretResources).toHaveLength(2);
+    expect(secretResources.some((r) => r.includes(':secret:tollgate/openai-??????'))).toBe(true);
+    expect(secretResources.some((r) => r.includes(':secret:tollgate/upstream/*'))).toBe(true);
+    expect(JSON.stringify(sts)).not.toContain('MasterKey');
+  });
+
+  it('a given master key secret is used, not created', () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/master-AbCdEf';
+    const s = synth({ masterKeySecretArn: arn });
+    expect(ofType(s, 'AWS::SecretsManager::Secret')).toHaveLength(0);
+    expect(lambdaOf(s, 'authorizer').Properties.Environment.Variables.TOLLGATE_MASTER_KEY_SECRET_ARN).toBe(arn);
+    const reads = statementsOf(s, 'authorizer').filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'));
+    expect(reads.flatMap(resourcesOf)).toEqual([arn]);
+    expect(ofType(base, 'AWS::SecretsManager::Secret')).toHaveLength(1);
+  });
+});
+
+describe('outputs', () => {
+  it('name the API URL, the table, the master key secret and every function', () => {
+    const outputs = base.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+    expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'TableName', 'MasterKeySecretArn', ...ALL_FUNCTIONS.map((fn) => `${pascal(fn)}FunctionName`)].sort());
+    expect(outputs.TableName?.Value).toEqual({ Ref: tableId(base) });
+    for (const fn of ALL_FUNCTIONS) expect(outputs[`${pascal(fn)}FunctionName`]?.Value).toEqual({ Ref: fnId(base, fn) });
+    expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain('.execute-api.');
+  });
+});
+
+describe('options from CDK context', () => {
+  it('are read under their own names, as the strings `-c name=value` gives', () => {
+    const s = synth({}, { maxBudget: '25', enforceUserParam: 'true', jwtIssuer: 'https://a.example,https://b.example', jwtJwksUri: 'https://a.example/jwks,https://b.example/jwks', authorizerResultTtlSeconds: '30' });
+    const env = lambdaOf(s, 'authorizer').Properties.Environment.Variables as Record<string, string>;
+    expect(env.TOLLGATE_MAX_BUDGET).toBe('25');
+    expect(env.TOLLGATE_ENFORCE_USER_PARAM).toBe('true');
+    expect(env.TOLLGATE_JWT_ISSUER).toBe('https://a.example,https://b.example');
+    const [[, a]] = ofType(s, 'AWS::ApiGateway::Authorizer') as [[string, CfnResource]];
+    expect(a.Properties.AuthorizerResultTtlInSeconds).toBe(30);
+  });
+
+  it('stack props win over context', () => {
+    const s = synth({ maxBudget: 10 }, { maxBudget: '25' });
+    expect(lambdaOf(s, 'llm').Properties.Environment.Variables.TOLLGATE_MAX_BUDGET).toBe('10');
+  });
+
+  it('a bad value stops the synth with the option named', () => {
+    expect(() => synth({}, { logRetentionDays: '10' })).toThrow(/logRetentionDays/);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  const violations = (s: Synth) => new AwsSolutionsChecks().validateScope(s.stack).violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+
+  it('reports nothing unacknowledged with the defaults', () => {
+    expect(violations(base)).toEqual([]);
+  });
+
+  it('reports nothing unacknowledged with every optional feature on, or logging off', () => {
+    const s = synth({
+      jwtUpsertUser: true,
+      upstreamSecretArns: ['tollgate/openai'],
+      upstreamSecretPrefix: 'tollgate/upstream/',
+      authorizerResultTtlSeconds: 300,
+      masterKeySecretArn: 'tollgate/master',
+      webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/tollgate/0123',
+    });
+    expect(violations(s)).toEqual([]);
+    expect(violations(synth({ apiLogging: false }))).toEqual([]);
+  });
+
+  it('still catches what nobody acknowledged, and fails the synth for it', () => {
+    const s = synth();
+    new Secret(s.stack, 'Unrotated');
+    expect(violations(s)).toEqual(['AwsSolutions-SMG4 at Tollgate/Unrotated/Resource']);
+
+    const outdir = mkdtempSync(join(tmpdir(), 'tollgate-nag-'));
+    try {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+      const stack = new TollgateStack(app, 'Tollgate');
+      new Secret(stack, 'Unrotated');
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      expect(() => app.synth()).toThrow(/AwsSolutions-SMG4/);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
