@@ -24,5 +24,6 @@ export const esbuildOptions = (fn: string) => ({
   mainFields: ['module', 'main'],
   banner: { js: ESM_REQUIRE_BANNER },
   external: [] as string[],
+  alias: { '@aws-sdk/credential-provider-node': join(PROJECT_ROOT, 'lib', 'aws', 'lambda-credentials.ts') },
   legalComments: 'none' as const,
 });

@@ -39,8 +39,14 @@ export class TollgateError extends Error {
 
 export const isTollgateError = (e: unknown): e is TollgateError => e instanceof TollgateError;
 
-/** Two decimals for money in messages: "spent 10.02 of its 10.00 budget". */
-export const money = (n: number): string => n.toFixed(2);
+/**
+ * Money in messages: two decimals ("spent 10.02 of its 10.00 budget"), more below a cent so a
+ * tiny budget does not read "spent 0.00 of its 0.00".
+ */
+export function money(n: number): string {
+  if (n === 0 || Math.abs(n) >= 0.01 || !Number.isFinite(n)) return n.toFixed(2);
+  return n.toFixed(8).replace(/0+$/, '');
+}
 
 // 400
 export class InvalidRequestError extends TollgateError {

@@ -21,6 +21,9 @@ export type FunctionName =
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/** Request bodies API Gateway passes base64-encoded (its binaryMediaTypes): uploads for audio, images, files. */
+export const BINARY_MEDIA_TYPES: readonly string[] = ['multipart/form-data', 'application/octet-stream', 'audio/*', 'image/*'];
+
 export interface RouteDef {
   path: string;
   methods: readonly HttpMethod[];

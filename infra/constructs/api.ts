@@ -27,7 +27,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
-import { type FunctionName, type RouteDef, routes } from '../../lib/routes.js';
+import { BINARY_MEDIA_TYPES, type FunctionName, type RouteDef, routes } from '../../lib/routes.js';
 
 /** The answer of the public health route, given by API Gateway itself. */
 export const HEALTH_BODY = '{"status":"healthy"}';
@@ -40,7 +40,6 @@ export const HEALTH_BODY = '{"status":"healthy"}';
 export const KEEP_GATEWAY_STATUS: ReadonlySet<GatewayResponseType> = new Set(['DEFAULT_4XX', 'DEFAULT_5XX']);
 
 /** Request bodies that must reach Lambda untouched (audio and image uploads), base64-encoded. */
-export const BINARY_MEDIA_TYPES = ['multipart/form-data', 'application/octet-stream', 'audio/*', 'image/*'];
 
 export interface TollgateApiProps {
   /** The function that serves each FunctionName of lib/routes (all but 'health'). */
@@ -68,7 +67,7 @@ export class TollgateApi extends Construct {
       restApiName: `${Stack.of(this).stackName}-api`,
       description: 'Tollgate: access and spend control in front of LLM APIs',
       endpointTypes: [EndpointType.REGIONAL],
-      binaryMediaTypes: BINARY_MEDIA_TYPES,
+      binaryMediaTypes: [...BINARY_MEDIA_TYPES],
       cloudWatchRole: props.logging && props.cloudWatchRole,
       deployOptions: {
         stageName: props.stageName,

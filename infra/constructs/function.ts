@@ -78,7 +78,10 @@ export class TollgateFunction extends Construct {
         // No externals: the AWS SDK is bundled (ESM build, smallest and fastest to load).
         externalModules: build.external,
         sourceMap: props.sourceMaps,
-        esbuildArgs: { '--legal-comments': build.legalComments },
+        esbuildArgs: {
+          '--legal-comments': build.legalComments,
+          ...Object.fromEntries(Object.entries(build.alias).map(([from, to]) => [`--alias:${from}`, to])),
+        },
       },
     });
 
