@@ -2,11 +2,11 @@
  * JWT verification with aws-jwt-verify: signature (RS256, ES256, EdDSA and the rest of the
  * asymmetric family; `none` and HMAC are refused by the library), issuer, audience, expiry and
  * not-before, for one or several issuers. A `kid` missing from the cached JWKS makes one fetch of
- * the JWKS with a short timeout; a failed lookup puts that JWKS in a penalty box, so garbage
- * tokens cannot turn into a stream of fetches or an unbounded wait.
+ * the JWKS, bounded by `jwksTimeoutMs` in all; a failed lookup or fetch puts that JWKS in a
+ * penalty box, so garbage tokens cannot turn into a stream of fetches or waits.
  */
 import { JwtVerifier } from 'aws-jwt-verify';
-import { SimpleFetcher } from 'aws-jwt-verify/https';
+import { SimpleFetcher, type Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache, SimplePenaltyBox, type Jwks, type JwksCache } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import {
@@ -45,23 +45,17 @@ type Verifier = { verify(token: string): Promise<JwtPayload> };
 export class JwtAuthenticator {
   private readonly verifier: Verifier;
 
-  constructor(private readonly settings: JwtSettings, jwksCache?: JwksCache) {
+  constructor(private readonly settings: JwtSettings, jwksCache: JwksCache = createJwksCache(settings)) {
     if (settings.issuers.length === 0) throw new Error('JwtAuthenticator needs at least one issuer');
-    const cache =
-      jwksCache ??
-      new SimpleJwksCache({
-        fetcher: new SimpleFetcher({ defaultRequestOptions: { timeout: settings.jwksTimeoutMs, responseTimeout: settings.jwksTimeoutMs } }),
-        penaltyBox: new SimplePenaltyBox({ waitSeconds: 10 }),
-      });
     const audience = settings.audience.length > 0 ? settings.audience : null;
     this.verifier = JwtVerifier.create(
       settings.issuers.map((i) => ({ issuer: i.issuer, jwksUri: i.jwksUri, audience })),
-      { jwksCache: cache },
+      { jwksCache },
     ) as unknown as Verifier;
   }
 
   /** Preloads a JWKS (no network), e.g. from configuration or in tests. */
-  static withJwks(settings: JwtSettings, jwksByUri: Record<string, Jwks>, cache: SimpleJwksCache = new SimpleJwksCache()): JwtAuthenticator {
+  static withJwks(settings: JwtSettings, jwksByUri: Record<string, Jwks>, cache: SimpleJwksCache = createJwksCache(settings)): JwtAuthenticator {
     for (const [uri, jwks] of Object.entries(jwksByUri)) cache.addJwks(uri, jwks);
     return new JwtAuthenticator(settings, cache);
   }
@@ -85,6 +79,44 @@ export class JwtAuthenticator {
       isAdmin: scopes(payload, s.scopeClaim).includes(s.adminScope),
     };
   }
+}
+
+/**
+ * SimpleFetcher retries a failed fetch once, immediately, and its timeouts apply per attempt: a
+ * JWKS endpoint that never answers held a request for twice the timeout. One deadline for the
+ * whole fetch, retry included, keeps the wait within `timeoutMs`.
+ */
+export class DeadlineFetcher implements Fetcher {
+  private readonly inner: SimpleFetcher;
+
+  /** `requestOptions` are Node https options (e.g. `ca` for a JWKS behind a private CA). */
+  constructor(private readonly timeoutMs: number, requestOptions: Record<string, unknown> = {}) {
+    this.inner = new SimpleFetcher({ defaultRequestOptions: { timeout: timeoutMs, responseTimeout: timeoutMs, ...requestOptions } });
+  }
+
+  fetch(uri: string, requestOptions?: Record<string, unknown>, data?: ArrayBuffer): Promise<ArrayBuffer> {
+    return this.inner.fetch(uri, { signal: AbortSignal.timeout(this.timeoutMs), ...requestOptions }, data);
+  }
+}
+
+/**
+ * SimpleJwksCache boxes a JWKS only when a fetched JWKS lacks the kid; a fetch that fails or
+ * times out did not count, so every garbage token waited out the timeout anew.
+ */
+export class PenalizingJwksCache extends SimpleJwksCache {
+  override async getJwks(jwksUri: string): Promise<Jwks> {
+    try {
+      return await super.getJwks(jwksUri);
+    } catch (e) {
+      this.penaltyBox.registerFailedAttempt(jwksUri, '');
+      throw e;
+    }
+  }
+}
+
+/** The JWKS cache the authorizer uses: bounded fetches, a 10 s penalty box after a failed lookup. */
+export function createJwksCache(settings: Pick<JwtSettings, 'jwksTimeoutMs'>, fetcher: Fetcher = new DeadlineFetcher(settings.jwksTimeoutMs)): SimpleJwksCache {
+  return new PenalizingJwksCache({ fetcher, penaltyBox: new SimplePenaltyBox({ waitSeconds: 10 }) });
 }
 
 // instanceof, not class names: names do not survive minification.

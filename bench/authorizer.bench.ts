@@ -1,0 +1,180 @@
+/**
+ * The authorizer's costs: warm decision latency in process (the full Lambda handler, every item
+ * cached), DynamoDB round trips of a cold authorization (counted, not timed), and the deployed
+ * bundle's size and cold import time. Starts its own DynamoDB Local; touches no network.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { build } from 'esbuild';
+import { handler } from '../functions/authorizer/handler.js';
+import { esbuildOptions } from '../infra/bundling.js';
+import { startLocalDynamo } from '../infra/local/dynamodb.js';
+import { setAuthorizerDeps } from '../lib/authorizer/deps.js';
+import { setConfig } from '../lib/config.js';
+import { createDocumentClient, setDocumentClient } from '../lib/store/client.js';
+import { entityReader, resetEntityReader } from '../lib/store/index.js';
+import { ensureTable } from '../lib/store/schema.js';
+import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../test/support/jwt.js';
+import { authorizerEvent, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
+import type { BenchSection } from './run.js';
+
+const WARM_DECISIONS = 100_000;
+const WARM_JWT_DECISIONS = 20_000;
+const IMPORT_RUNS = 7;
+
+const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
+const quantile = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** Per-decision latency (ns) of `n` sequential warm calls of the handler, after a warm-up. */
+async function warmLatency(event: APIGatewayRequestAuthorizerEvent, n: number): Promise<{ p50: number; p99: number; p999: number; mean: number; trips: number }> {
+  const call = () => handler(event, {} as never);
+  for (let i = 0; i < Math.min(5000, n / 10); i++) await call();
+  const before = entityReader().loader.stats.batches;
+  const samples = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    const res = await call();
+    samples[i] = Number(process.hrtime.bigint() - t);
+    if (res.policyDocument.Statement[0]?.Effect !== 'Allow') throw new Error('the warm benchmark request was not allowed');
+  }
+  const trips = entityReader().loader.stats.batches - before;
+  const mean = samples.reduce((a, b) => a + b, 0) / n;
+  samples.sort();
+  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), p999: quantile(samples, 0.999), mean, trips };
+}
+
+/** Round trips and wall time of one authorization on a fresh instance (empty cache). */
+async function cold(event: APIGatewayRequestAuthorizerEvent, install: () => void): Promise<{ trips: number; ms: number; warmTrips: number }> {
+  resetEntityReader();
+  install();
+  const before = entityReader().loader.stats.batches;
+  const t = performance.now();
+  const res = await handler(event, {} as never);
+  const ms = performance.now() - t;
+  if (res.policyDocument.Statement[0]?.Effect !== 'Allow') throw new Error('the cold benchmark request was not allowed');
+  const trips = entityReader().loader.stats.batches - before;
+  await handler(event, {} as never);
+  return { trips, ms, warmTrips: entityReader().loader.stats.batches - before - trips };
+}
+
+async function bundle(): Promise<{ kb: number; importMs: number; processMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-'));
+  try {
+    const outfile = join(dir, 'authorizer.mjs');
+    await build({ ...esbuildOptions('authorizer'), outfile, logLevel: 'silent' });
+    const kb = statSync(outfile).size / 1024;
+    // A fresh Node process per run: nothing of the module graph is cached between them.
+    const script = 'const t = performance.now(); await import(process.env.BUNDLE_URL); process.stdout.write(String(performance.now() - t));';
+    const imports: number[] = [];
+    const processes: number[] = [];
+    for (let i = 0; i < IMPORT_RUNS; i++) {
+      const started = performance.now();
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { PATH: process.env.PATH, BUNDLE_URL: pathToFileURL(outfile).href, TOLLGATE_LOG_LEVEL: 'SILENT' },
+        encoding: 'utf8',
+      });
+      processes.push(performance.now() - started);
+      if (r.status !== 0) throw new Error(`importing the bundle failed: ${r.stderr.slice(0, 500)}`);
+      imports.push(Number(r.stdout));
+    }
+    return { kb, importMs: median(imports), processMs: median(processes) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export default async function authorizerBench(): Promise<BenchSection[]> {
+  const idp = testIssuer('bench');
+  const dynamo = await startLocalDynamo();
+  try {
+    const tableName = 'bench-authorizer';
+    setConfig({
+      TOLLGATE_TABLE_NAME: tableName,
+      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+      TOLLGATE_LOG_LEVEL: 'SILENT',
+      // Long enough that nothing expires during the warm runs.
+      TOLLGATE_CACHE_TTL_SECONDS: '3600',
+      // A proxy budget puts the global spend item on every LLM authorization too.
+      TOLLGATE_MAX_BUDGET: '1000000',
+      ...jwtEnv([idp]),
+    });
+    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    await ensureTable(raw, tableName);
+    raw.destroy();
+    setDocumentClient(createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }));
+    resetEntityReader();
+    setAuthorizerDeps(undefined);
+
+    await seedOrg({ organization_id: 'o-bench', max_budget: 1000, spend: 10, models: ['gpt-4o*'] });
+    await seedTeam({ team_id: 't-bench', organization_id: 'o-bench', max_budget: 100, spend: 1, models: ['gpt-4o', 'gpt-4o-mini'] });
+    await seedUser({ user_id: 'u-bench' });
+    await seedMember({ team_id: 't-bench', user_id: 'u-bench', max_budget: 10, spend: 0.5 });
+    await seedEndUser({ user_id: 'cust-bench', max_budget: 5 });
+    await seedGlobal({ spend: 100 });
+    const { key } = await seedKey({ team_id: 't-bench', user_id: 'u-bench', organization_id: 'o-bench', max_budget: 50, spend: 2, models: ['gpt-4o'] });
+    const token = signJwt(idp.keys.ES256, claims(idp, { sub: 'u-bench', team_id: 't-bench', org_id: 'o-bench', end_user_id: 'cust-bench' }, { ttlSeconds: 3600 }));
+    const keyEvent = authorizerEvent({ headers: { Authorization: `Bearer ${key}` } });
+    const jwtEvent = authorizerEvent({ headers: { Authorization: `Bearer ${token}` } });
+    const install = () => installJwtAuthorizer([idp]);
+
+    // Warm the SDK client and DynamoDB Local's JVM first: "cold" below means a cold cache.
+    install();
+    await handler(authorizerEvent({ headers: { Authorization: 'Bearer sk-bench-warm-up-unknown' } }), {} as never).catch(() => undefined);
+    const coldKey = await cold(keyEvent, install);
+    const coldJwt = await cold(jwtEvent, install);
+
+    const load = loadavg()[0] ?? 0;
+    const warmKey = await warmLatency(keyEvent, WARM_DECISIONS);
+    const warmJwt = await warmLatency(jwtEvent, WARM_JWT_DECISIONS);
+
+    const b = await bundle();
+
+    return [
+      {
+        title: 'Authorizer: warm decision latency',
+        method: `The Lambda handler (middy, tracer off) called in process, sequentially, with every item cached: ${WARM_DECISIONS.toLocaleString('en')} decisions for a virtual key in a team with a user, member, organization and proxy budget, ${WARM_JWT_DECISIONS.toLocaleString('en')} for an ES256 JWT naming the same entities and an end user. Each decision is timed with process.hrtime.`,
+        rows: [
+          { metric: 'virtual key p50', value: us(warmKey.p50) },
+          { metric: 'virtual key p99', value: us(warmKey.p99), target: '≤ 100 µs' },
+          { metric: 'virtual key p99.9', value: us(warmKey.p999) },
+          { metric: 'virtual key mean', value: us(warmKey.mean) },
+          { metric: 'JWT (ES256) p50', value: us(warmJwt.p50) },
+          { metric: 'JWT (ES256) p99', value: us(warmJwt.p99) },
+          { metric: 'DynamoDB round trips during the timed warm runs', value: String(warmKey.trips + warmJwt.trips), target: '0' },
+        ],
+        notes: [
+          'A JWT decision includes verifying its signature every time (aws-jwt-verify caches the public key, not the result).',
+          `Machine load when the run started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores; the tail percentiles grow with contention (preemption, not work).`,
+        ],
+      },
+      {
+        title: 'Authorizer: DynamoDB round trips of a cold authorization',
+        method: 'A fresh instance (empty cache; SDK client and DynamoDB Local already warm) authorizes once against DynamoDB Local; round trips are the CachedLoader batches it made. Wall time is on loopback and only indicative.',
+        rows: [
+          { metric: 'virtual key, cold', value: `${coldKey.trips} (${coldKey.ms.toFixed(1)} ms)`, target: '≤ 2' },
+          { metric: 'JWT (org from its claim), cold', value: `${coldJwt.trips} (${coldJwt.ms.toFixed(1)} ms)`, target: '≤ 1' },
+          { metric: 'virtual key, warm', value: String(coldKey.warmTrips), target: '0' },
+          { metric: 'JWT, warm', value: String(coldJwt.warmTrips), target: '0' },
+        ],
+        notes: ['Cold virtual key: the key item, then user, team, member, organization and proxy spend in one BatchGetItem. An organization known only through an uncached team costs one more.'],
+      },
+      {
+        title: 'Authorizer: bundle',
+        method: `esbuild with infra/bundling.ts esbuildOptions('authorizer') (minified ESM, AWS SDK bundled), as deployed. Cold import: a fresh \`node\` (${process.version}) process imports the bundle; median of ${IMPORT_RUNS}.`,
+        rows: [
+          { metric: 'bundle size', value: `${b.kb.toFixed(0)} KB`, target: '≤ 500 KB' },
+          { metric: 'cold import time', value: `${b.importMs.toFixed(0)} ms` },
+          { metric: 'whole process (start, import, exit)', value: `${b.processMs.toFixed(0)} ms` },
+        ],
+      },
+    ];
+  } finally {
+    await dynamo.stop();
+  }
+}
