@@ -31,3 +31,14 @@ export async function masterKey(): Promise<string | undefined> {
   if (c.masterKeySecretArn) return readSecret(c.masterKeySecretArn);
   return undefined;
 }
+
+/**
+ * An upstream key by its secret name. With TOLLGATE_LOCAL_SECRETS set (local mode) the name is
+ * looked up there only, so local runs never reach for AWS; otherwise Secrets Manager.
+ * Undefined when the name is not among the local secrets.
+ */
+export async function upstreamSecret(name: string): Promise<string | undefined> {
+  const local = config().localSecrets;
+  if (local) return Object.hasOwn(local, name) ? local[name] : undefined;
+  return readSecret(name);
+}

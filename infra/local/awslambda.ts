@@ -30,8 +30,10 @@ const runtime = globalThis as unknown as { awslambda?: AwsLambdaGlobal };
 
 /** Defines `globalThis.awslambda` unless the real runtime already did. */
 export function installAwsLambdaGlobal(): void {
-  if (runtime.awslambda) return;
-  runtime.awslambda = {
+  const existing = runtime.awslambda as Partial<AwsLambdaGlobal> | undefined;
+  if (existing?.streamifyResponse) return;
+  // Powertools' invoke store creates `awslambda` holding only its own member: add ours beside it.
+  runtime.awslambda = Object.assign(existing ?? {}, {
     streamifyResponse(fn) {
       fn[STREAMING] = true;
       return fn;
@@ -42,7 +44,7 @@ export function installAwsLambdaGlobal(): void {
         return stream;
       },
     },
-  };
+  } satisfies AwsLambdaGlobal);
 }
 
 export const isStreamingHandler = (h: unknown): h is StreamingHandler =>
@@ -86,7 +88,8 @@ export function invokeStreaming(handler: StreamingHandler, event: unknown, conte
         }
         const rest = prelude.subarray(at + DELIMITER.length);
         settled = true;
-        resolve({ statusCode: meta.statusCode, headers: meta.headers ?? {}, body, done });
+        // A handler may write its prelude before its first await, i.e. before `done` below is assigned.
+        queueMicrotask(() => resolve({ statusCode: meta.statusCode, headers: meta.headers ?? {}, body, done }));
         if (rest.length > 0) body.write(rest, cb);
         else cb();
       },

@@ -44,6 +44,9 @@ export class CachedLoader {
       max: options.maxEntries,
       ttl: Math.max(1, options.ttlMs),
       ttlAutopurge: false,
+      // invalidate() during a read of the same item must not fail that read (lru-cache aborts it
+      // by default): the reader gets what it read, and the cache does not keep it.
+      ignoreFetchAbort: true,
       fetchMethod: async (id, _stale, { options: fetchOptions }) => {
         this.stats.misses++;
         const value = await this.batcher.load(id);

@@ -1,0 +1,246 @@
+/**
+ * A mock OpenAI-compatible upstream on loopback, for local mode, tests and benchmarks.
+ * It serves chat/completions and completions (with and without `stream`; with
+ * `stream_options.include_usage` a stream ends with OpenAI's usage-only chunk), and embeddings
+ * (float or base64, as the openai client asks). Usage is real and deterministic: one token per
+ * whitespace-separated word, so spend moves by predictable amounts.
+ *
+ * The answer to a chat is `Mock answer: <the last user message>`, cut to `max_tokens` words.
+ * Streams send one chunk per word.
+ *
+ * Knobs for tests ride on the upstream model id, `<model>+<knob>+<knob>`:
+ *   delay=<ms>       pause before every stream chunk (and before a whole answer)
+ *   status=<code>    answer that HTTP status with an OpenAI error body (`+html`: an HTML page)
+ *   hang             accept the request and never answer
+ *   hang_after=<n>   stream n chunks, then go silent
+ *   drop_after=<n>   stream n chunks, then cut the connection
+ * Paths are served with or without the `/v1` prefix; `url` is the `/v1` base URL.
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+export interface MockUpstreamOptions {
+  port?: number;
+  host?: string;
+  /** When set, requests must carry `Authorization: Bearer <apiKey>` (else 401). */
+  apiKey?: string;
+  /** Default pause before each stream chunk. */
+  chunkDelayMs?: number;
+}
+
+export interface MockRequest {
+  method: string;
+  /** The path without any `/v1` prefix, with the query. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The parsed JSON body, or the raw text when it is not JSON. */
+  body: unknown;
+  /** performance.now() timestamps: request received, first and last body chunk written. */
+  receivedAt: number;
+  firstChunkAt?: number;
+  lastChunkAt?: number;
+}
+
+export interface MockUpstream {
+  /** Base URL including `/v1`, e.g. `http://127.0.0.1:40123/v1`. */
+  url: string;
+  requests: MockRequest[];
+  close(): Promise<void>;
+}
+
+interface Knobs {
+  model: string;
+  delayMs: number;
+  status?: number;
+  html: boolean;
+  hang: boolean;
+  hangAfter?: number;
+  dropAfter?: number;
+}
+
+/** Tokens, the mock's way: whitespace-separated words. */
+export const countTokens = (text: string): number => text.split(/\s+/).filter((w) => w.length > 0).length;
+
+export function parseKnobs(upstreamModel: string, defaultDelayMs = 0): Knobs {
+  const [model = '', ...parts] = upstreamModel.split('+');
+  const knobs: Knobs = { model, delayMs: defaultDelayMs, html: false, hang: false };
+  for (const part of parts) {
+    const [name, value] = part.split('=');
+    const n = Number(value);
+    if (name === 'delay' && Number.isFinite(n)) knobs.delayMs = n;
+    else if (name === 'status' && Number.isInteger(n)) knobs.status = n;
+    else if (name === 'html') knobs.html = true;
+    else if (name === 'hang') knobs.hang = true;
+    else if (name === 'hang_after' && Number.isInteger(n)) knobs.hangAfter = n;
+    else if (name === 'drop_after' && Number.isInteger(n)) knobs.dropAfter = n;
+  }
+  return knobs;
+}
+
+const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
+
+const errorBody = (message: string, type: string, code: string | null) => JSON.stringify({ error: { message, type, param: null, code } });
+
+type Json = Record<string, unknown>;
+
+/** The text of a chat message's content: a string, or the text parts of a list. */
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (p && typeof p === 'object' && typeof (p as Json).text === 'string' ? ((p as Json).text as string) : '')).join(' ');
+  return '';
+}
+
+function replyWords(prompt: string, maxTokens: unknown): string[] {
+  const words = ['Mock', 'answer:', ...prompt.split(/\s+/).filter((w) => w.length > 0)];
+  return typeof maxTokens === 'number' && maxTokens > 0 ? words.slice(0, maxTokens) : words;
+}
+
+/** A deterministic 8-dimensional embedding of a text. */
+function embeddingOf(text: string): number[] {
+  const v = new Array<number>(8).fill(0);
+  for (let i = 0; i < text.length; i++) v[i % 8] = ((v[i % 8] as number) * 31 + text.charCodeAt(i)) % 1000;
+  return v.map((x) => x / 1000);
+}
+
+export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockUpstream> {
+  const requests: MockRequest[] = [];
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(errorBody('mock upstream failure', 'server_error', null));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    const path = (req.url ?? '/').replace(/^\/v1(?=\/|$)/, '') || '/';
+    let body: unknown = raw;
+    try {
+      body = raw.length > 0 ? JSON.parse(raw) : undefined;
+    } catch {
+      // kept as text
+    }
+    const record: MockRequest = { method: req.method ?? 'GET', path, headers: req.headers, body, receivedAt: performance.now() };
+    requests.push(record);
+    const send = (status: number, payload: string, type = 'application/json') => {
+      record.firstChunkAt = record.lastChunkAt = performance.now();
+      res.writeHead(status, { 'content-type': type });
+      res.end(payload);
+    };
+
+    if (opts.apiKey !== undefined && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+      return send(401, errorBody('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key'));
+    }
+    const route = `${req.method} ${path.split('?')[0]}`;
+    if (!['POST /chat/completions', 'POST /completions', 'POST /embeddings'].includes(route)) {
+      return send(404, errorBody(`the mock upstream does not serve ${route}`, 'invalid_request_error', 'not_found'));
+    }
+    if (!body || typeof body !== 'object') return send(400, errorBody('the body must be a JSON object', 'invalid_request_error', null));
+    const json = body as Json;
+    if (typeof json.model !== 'string') return send(400, errorBody('you must provide a model parameter', 'invalid_request_error', null));
+    const knobs = parseKnobs(json.model, opts.chunkDelayMs);
+    if (knobs.hang) return; // the socket stays open until the client gives up or close()
+    if (knobs.status !== undefined) {
+      await sleep(knobs.delayMs);
+      if (knobs.html) return send(knobs.status, `<html><body><h1>${knobs.status}</h1></body></html>`, 'text/html');
+      return send(knobs.status, errorBody(`mock upstream error ${knobs.status}`, knobs.status >= 500 ? 'server_error' : 'invalid_request_error', `mock_${knobs.status}`));
+    }
+
+    if (route === 'POST /embeddings') return sendEmbeddings(json, knobs, send);
+    const chat = route === 'POST /chat/completions';
+    const messages = Array.isArray(json.messages) ? (json.messages as Json[]) : [];
+    const promptText = chat ? messages.map((m) => contentText(m?.content)).join(' ') : promptOf(json.prompt);
+    const lastUser = chat ? contentText([...messages].reverse().find((m) => m?.role === 'user')?.content) : promptOf(json.prompt);
+    const words = replyWords(lastUser, json.max_completion_tokens ?? json.max_tokens);
+    const usage = { prompt_tokens: countTokens(promptText), completion_tokens: words.length, total_tokens: countTokens(promptText) + words.length };
+    const id = `${chat ? 'chatcmpl' : 'cmpl'}-mock${requests.length}`;
+    const created = Math.floor(Date.now() / 1000);
+
+    if (json.stream !== true) {
+      await sleep(knobs.delayMs);
+      const text = words.join(' ');
+      const choice = chat
+        ? { index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }
+        : { index: 0, text, logprobs: null, finish_reason: 'stop' };
+      return send(200, JSON.stringify({ id, object: chat ? 'chat.completion' : 'text_completion', created, model: knobs.model, choices: [choice], usage }));
+    }
+
+    const includeUsage = (json.stream_options as Json | undefined)?.include_usage === true;
+    const base = { id, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model: knobs.model, ...(chat ? { system_fingerprint: null } : {}) };
+    const extra = includeUsage ? { usage: null } : {};
+    const chunks: Json[] = [];
+    if (chat) chunks.push({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...extra });
+    words.forEach((w, i) => {
+      const piece = i === 0 ? w : ` ${w}`;
+      chunks.push({ ...base, choices: [chat ? { index: 0, delta: { content: piece }, logprobs: null, finish_reason: null } : { index: 0, text: piece, logprobs: null, finish_reason: null }], ...extra });
+    });
+    chunks.push({ ...base, choices: [chat ? { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' } : { index: 0, text: '', logprobs: null, finish_reason: 'stop' }], ...extra });
+    if (includeUsage) chunks.push({ ...base, choices: [], usage });
+
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const frames = [...chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`), 'data: [DONE]\n\n'];
+    for (let i = 0; i < frames.length; i++) {
+      if (knobs.hangAfter !== undefined && i >= knobs.hangAfter) return;
+      if (knobs.dropAfter !== undefined && i >= knobs.dropAfter) {
+        // Let what was written reach the client first, then cut the connection mid-answer.
+        await new Promise<void>((r) => res.write('', () => r()));
+        await sleep(20);
+        res.socket?.destroy();
+        return;
+      }
+      await sleep(knobs.delayMs);
+      if (res.destroyed) return;
+      res.write(frames[i]);
+      record.firstChunkAt ??= performance.now();
+      record.lastChunkAt = performance.now();
+    }
+    res.end();
+  }
+
+  function sendEmbeddings(json: Json, knobs: Knobs, send: (status: number, payload: string) => void): Promise<void> {
+    const inputs: unknown[] = Array.isArray(json.input) && (json.input.length === 0 || typeof json.input[0] !== 'number') ? json.input : [json.input];
+    let tokens = 0;
+    const data = inputs.map((input, index) => {
+      const text = Array.isArray(input) ? input.join(' ') : String(input ?? '');
+      tokens += Array.isArray(input) ? input.length : countTokens(text);
+      const vector = embeddingOf(text);
+      const embedding = json.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      return { object: 'embedding', index, embedding };
+    });
+    return sleep(knobs.delayMs).then(() =>
+      send(200, JSON.stringify({ object: 'list', data, model: knobs.model, usage: { prompt_tokens: tokens, total_tokens: tokens } })),
+    );
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port, address, family } = server.address() as AddressInfo;
+  const host = family === 'IPv6' ? `[${address}]` : address;
+  return {
+    url: `http://${host}:${port}/v1`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function promptOf(prompt: unknown): string {
+  if (typeof prompt === 'string') return prompt;
+  if (Array.isArray(prompt)) return prompt.map((p) => (typeof p === 'string' ? p : '')).join(' ');
+  return '';
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}

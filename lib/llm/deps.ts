@@ -1,0 +1,48 @@
+/** The llm function's collaborators, from the configuration; tests replace parts of them. */
+import { checkSettings } from '../authorizer/deps.js';
+import type { CheckSettings } from '../checks/checks.js';
+import { config } from '../config.js';
+import { modelRegistry, type ModelRegistry } from '../registry/index.js';
+import { DynamoSettler, type SpendSettler } from '../spend/settle.js';
+import { documentClient } from '../store/client.js';
+import { entityReader } from '../store/index.js';
+import type { EntityReader } from '../store/entities.js';
+import type { FetchLike } from './upstream.js';
+
+export interface LlmDeps {
+  reader: EntityReader;
+  registry: ModelRegistry;
+  settler: SpendSettler;
+  settings: CheckSettings;
+  upstreamTimeoutMs: number;
+  passthroughModel: string | undefined;
+  clock: () => number;
+  fetch: FetchLike;
+}
+
+let overrides: Partial<LlmDeps> = {};
+
+/** Built per invocation from the process singletons, so a reconfigured process is seen at once. */
+export function llmDeps(): LlmDeps {
+  const c = config();
+  const reader = overrides.reader ?? entityReader();
+  return {
+    reader,
+    registry: modelRegistry(),
+    settler: new DynamoSettler(documentClient(), c.tableName, {
+      ttlSeconds: c.settlementTtlSeconds,
+      onChanged: (changed) => changed.forEach((ref) => reader.loader.invalidate(ref)),
+    }),
+    settings: checkSettings(c),
+    upstreamTimeoutMs: c.upstreamTimeoutMs,
+    passthroughModel: c.passthroughModel,
+    clock: Date.now,
+    fetch: (input, init) => fetch(input, init),
+    ...overrides,
+  };
+}
+
+/** Replaces some collaborators (tests: a clock, a settler that fails); `undefined` restores all. */
+export function setLlmDeps(next: Partial<LlmDeps> | undefined): void {
+  overrides = next ?? {};
+}

@@ -1,0 +1,268 @@
+/**
+ * The llm function, behind the authorizer on every LLM route:
+ *   1. the caller from the authorizer's context, its entities reloaded through the cached loaders;
+ *   2. the body-aware checks (requested models with the registry's aliases and access groups,
+ *      the end user, enforce_user_param) by the same runChecks the authorizer ran;
+ *   3. `/models`: the registry filtered by the caller's access; anything else: forwarded to the
+ *      model's upstream with the model's own key, the answer passed back (streamed as it comes);
+ *   4. the call's cost settled once along the caller's chain, after the answer is complete.
+ *
+ * The end user is the JWT's end-user claim when there is one (trusted: the issuer signed it),
+ * else the body's `user` field, which the client asserts: a key holder can name any end user.
+ */
+import { Readable } from 'node:stream';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { readCallerContext } from '../authorizer/context.js';
+import type { Caller } from '../checks/caller.js';
+import { runChecks, type CheckInput } from '../checks/checks.js';
+import { requestedModels } from '../checks/models.js';
+import { InvalidApiKeyError, InvalidRequestError, NotFoundError, UpstreamFailedError, isTollgateError, toTollgateError } from '../errors.js';
+import type { ModelRecord } from '../model.js';
+import { upstreamKey, type RegistrySnapshot } from '../registry/index.js';
+import type { Usage } from '../spend/cost.js';
+import { logger } from '../telemetry.js';
+import { loadCaller } from './caller.js';
+import { llmDeps, type LlmDeps } from './deps.js';
+import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
+import { parseLlmRequest, type LlmRequest } from './request.js';
+import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
+import { recordSpend } from './spend.js';
+import { SseFramer, dataEvent, frame, type SseEvent } from './sse.js';
+import { UpstreamCall, type UpstreamRequest } from './upstream.js';
+import { mergeUsage, usageOf } from './usage.js';
+
+/** Routes whose streams report usage only when asked with `stream_options.include_usage`. */
+const STREAM_USAGE_PATHS = new Set(['/chat/completions', '/completions']);
+
+export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps = llmDeps()): Promise<LlmResponse> {
+  try {
+    return await serve(event, deps);
+  } catch (e) {
+    const error = toTollgateError(e);
+    // Only codes are logged: an unexpected error's message may hold anything.
+    if (!isTollgateError(e)) logger().error('llm request failed unexpectedly', { error: (e as Error)?.name });
+    else if (error.status >= 500) logger().error('llm request failed', { code: error.code });
+    else logger().info('llm request denied', { code: error.code, status: error.status });
+    return errorResponse(error);
+  }
+}
+
+interface Call {
+  req: LlmRequest;
+  caller: Caller;
+  deps: LlmDeps;
+  now: number;
+}
+
+async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmResponse> {
+  const now = deps.clock();
+  const ctx = readCallerContext(event.requestContext?.authorizer as Record<string, unknown> | null | undefined);
+  if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
+  const req = await parseLlmRequest(event);
+  const [caller, registry] = await Promise.all([
+    loadCaller(ctx, deps.reader, {
+      endUserId: ctx.end_user_id ?? req.user,
+      needGlobal: deps.settings.maxBudget !== undefined && req.route.spends === true,
+    }),
+    deps.registry.snapshot(),
+  ]);
+  const base = { now, method: req.method, path: req.path, route: req.route, caller, settings: deps.settings } satisfies Partial<CheckInput>;
+  const denial = runChecks({ ...base, pathModel: req.pathModel, body: { models: requestedModels(req.model), user: req.user }, catalog: registry.catalog });
+  if (denial) throw denial;
+
+  if (req.method === 'GET' && /^(\/v1)?\/models$/.test(req.route.path)) return jsonResponse(200, listModelsBody(allowedModels(registry, base)));
+  if (req.method === 'GET' && /^(\/v1)?\/models\/\{model\}$/.test(req.route.path)) return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
+  return forward({ req, caller, deps, now }, registry);
+}
+
+async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmResponse> {
+  const { req, deps } = call;
+  const names = req.pathModel ? [req.pathModel] : requestedModels(req.model);
+  if (names.length > 1) return fanOut(call, names.map((n) => resolveModel(registry, n)));
+  if (names.length === 1) return callModel(call, resolveModel(registry, names[0] as string), req.requestId);
+  const fallback = deps.passthroughModel ? registry.resolve(deps.passthroughModel) : undefined;
+  if (!fallback) throw new InvalidRequestError('the request names no `model`, and this proxy has no default upstream for it', 'model_required', 'model');
+  return callModel(call, fallback, req.requestId);
+}
+
+function resolveModel(registry: RegistrySnapshot, name: string): ModelRecord {
+  const model = registry.resolve(name);
+  if (!model) throw new NotFoundError('model', name);
+  return model;
+}
+
+/** The body the upstream gets: the caller's, with `model` set to the upstream's id for it. */
+function upstreamBody(req: LlmRequest, model: ModelRecord): { body: UpstreamRequest['body']; stripUsage: boolean } {
+  const named = req.model !== undefined || req.pathModel !== undefined;
+  switch (req.body.kind) {
+    case 'none':
+      return { body: undefined, stripUsage: false };
+    case 'raw':
+      return { body: { bytes: req.body.bytes, contentType: req.body.contentType }, stripUsage: false };
+    case 'form': {
+      const form = new FormData();
+      for (const [k, v] of req.body.value) form.append(k, v);
+      if (named) form.set('model', model.upstream_model);
+      return { body: { form }, stripUsage: false };
+    }
+    case 'json': {
+      const value: Record<string, unknown> = { ...req.body.value };
+      if (named) value.model = model.upstream_model;
+      let stripUsage = false;
+      if (req.stream && STREAM_USAGE_PATHS.has(req.upstreamPath)) {
+        // Usage is how a streamed answer gets counted: always ask for it; hide it from a client
+        // that did not ask (a chunk with empty `choices` trips clients that index choices[0]).
+        const asked = isObject(value.stream_options) ? value.stream_options : {};
+        stripUsage = asked.include_usage !== true;
+        value.stream_options = { ...asked, include_usage: true };
+      }
+      return { body: { bytes: Buffer.from(JSON.stringify(value)), contentType: 'application/json' }, stripUsage };
+    }
+  }
+}
+
+async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['body']): Promise<UpstreamCall> {
+  const { req, deps } = call;
+  const upstream = new UpstreamCall({
+    model,
+    method: req.method,
+    path: req.upstreamPath,
+    query: req.query,
+    callerHeaders: req.headers,
+    apiKey: await upstreamKey(model),
+    body,
+    timeoutMs: deps.upstreamTimeoutMs,
+  });
+  const res = await upstream.start(deps.fetch);
+  if (res.status === 401 || res.status === 403) {
+    // The caller's credential was fine (the authorizer said so); ours was not. Not the caller's 401.
+    upstream.cancel();
+    throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` refused Tollgate's credentials (HTTP ${res.status})`);
+  }
+  return upstream;
+}
+
+async function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
+  const { body, stripUsage } = upstreamBody(call.req, model);
+  const upstream = await startCall(call, model, body);
+  const res = upstream.response as Response;
+  if (call.req.stream && res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    return {
+      statusCode: res.status,
+      headers: { ...upstream.returnedHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+      body: Readable.from(relay(upstream, stripUsage, (usage) => settle(call, model, usage, requestId)), { objectMode: false }),
+    };
+  }
+  const answer = await complete(call, model, upstream, requestId);
+  return { statusCode: answer.status, headers: answer.headers, body: isTextual(answer.headers['content-type']) ? answer.bytes.toString('utf8') : Readable.from([answer.bytes]) };
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  bytes: Buffer;
+}
+
+/** A whole answer read, checked and settled. Upstream errors pass through when OpenAI-shaped. */
+async function complete(call: Call, model: ModelRecord, upstream: UpstreamCall, requestId: string): Promise<Answer> {
+  const res = upstream.response as Response;
+  const bytes = await upstream.readAll();
+  const headers = upstream.returnedHeaders();
+  const json = (headers['content-type'] ?? '').includes('json') ? parseJson(bytes) : undefined;
+  if (!res.ok) {
+    if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
+    throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
+  }
+  await settle(call, model, usageOf(json), requestId);
+  return { status: res.status, headers, bytes };
+}
+
+/**
+ * A comma list in `model` (LiteLLM's batch completion): every model is called at once and the
+ * answers come back as a JSON array, in the order named. Each call settles on its own; the first
+ * failure is the answer, but calls that succeeded are still counted.
+ */
+async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
+  const { req } = call;
+  if (req.stream) throw new InvalidRequestError('`stream` cannot be used with several models in `model`', 'invalid_body', 'stream');
+  if (req.body.kind !== 'json') throw new InvalidRequestError('several models in `model` need a JSON body', 'invalid_body', 'model');
+  const results = await Promise.allSettled(
+    models.map(async (model, i) => {
+      const upstream = await startCall(call, model, upstreamBody(req, model).body);
+      return complete(call, model, upstream, `${req.requestId}#${i}`);
+    }),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const answers = results.map((r) => (r as PromiseFulfilledResult<Answer>).value);
+  const refused = answers.find((a) => a.status >= 300);
+  if (refused) return { statusCode: refused.status, headers: refused.headers, body: refused.bytes.toString('utf8') };
+  return jsonResponse(
+    200,
+    answers.map((a, i) => {
+      const parsed = parseJson(a.bytes);
+      if (parsed === undefined) throw new UpstreamFailedError(`the upstream for \`${(models[i] as ModelRecord).model_name}\` answered with a body that is not JSON`);
+      return parsed;
+    }),
+  );
+}
+
+/**
+ * The stream relay: each complete server-sent event is passed on as soon as it arrives, its
+ * usage noted on the way. A stream that breaks after the status went out ends with an error
+ * event (OpenAI clients raise it). The settlement runs when the upstream is done, before the
+ * stream ends, so the handler does not finish before the spend is recorded.
+ */
+async function* relay(upstream: UpstreamCall, stripUsage: boolean, onDone: (usage: Usage | undefined) => Promise<void>): AsyncGenerator<Buffer> {
+  const framer = new SseFramer();
+  let usage: Usage | undefined;
+  const pass = (events: SseEvent[]): Buffer | undefined => {
+    let out = '';
+    for (const ev of events) {
+      const payload = ev.data === undefined ? undefined : parseJson(ev.data);
+      usage = mergeUsage(usage, usageOf(payload));
+      if (stripUsage && isUsageOnlyChunk(payload)) continue;
+      out += frame(ev.raw);
+    }
+    return out ? Buffer.from(out) : undefined;
+  };
+  try {
+    for await (const chunk of upstream.chunks()) {
+      const out = pass(framer.push(chunk));
+      if (out) yield out;
+    }
+    const rest = pass(framer.end());
+    if (rest) yield rest;
+  } catch (e) {
+    yield Buffer.from(dataEvent(upstream.failure(e).toBody()));
+  } finally {
+    upstream.cancel();
+    await onDone(usage);
+  }
+}
+
+async function settle(call: Call, model: ModelRecord, usage: Usage | undefined, requestId: string): Promise<void> {
+  const costNanos = await recordSpend(call.deps.settler, call.deps.settings.budgetDuration, { caller: call.caller, model, usage, requestId, at: call.now });
+  logger().info('llm call', {
+    requestId,
+    route: call.req.route.path,
+    model: model.model_name,
+    inputTokens: usage?.inputTokens ?? 0,
+    outputTokens: usage?.outputTokens ?? 0,
+    costNanos,
+  });
+}
+
+const isUsageOnlyChunk = (p: unknown): boolean => isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseJson(text: Buffer | string): unknown {
+  try {
+    return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

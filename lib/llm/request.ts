@@ -1,0 +1,156 @@
+/**
+ * An API Gateway REST proxy event, read once into what the llm function needs: the route, the
+ * path the upstream sees, the query, the headers, and the body with its `model`, `user` and
+ * `stream`. Malformed input is a 400 that names the field.
+ */
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { headerValues } from '../auth/credentials.js';
+import { InvalidRequestError, RouteNotFoundError } from '../errors.js';
+import { matchRoute, routeByResource, type HttpMethod, type RouteDef } from '../routes.js';
+
+/** Longest end-user id we accept: it becomes part of a table key. */
+export const MAX_END_USER_ID_LENGTH = 256;
+
+export type LlmBody =
+  | { kind: 'none' }
+  | { kind: 'json'; value: Record<string, unknown> }
+  | { kind: 'form'; value: FormData }
+  | { kind: 'raw'; bytes: Buffer; contentType: string | undefined };
+
+export interface LlmRequest {
+  /** API Gateway's request id: the settlement's idempotency token. */
+  requestId: string;
+  method: HttpMethod;
+  route: RouteDef;
+  /** The path as the route table names it, parameters filled in. */
+  path: string;
+  /** The path joined to a model's base URL: no `/v1` prefix, no Azure deployment prefix. */
+  upstreamPath: string;
+  query: URLSearchParams;
+  /** Lowercase header name -> values. */
+  headers: Map<string, string[]>;
+  /** A model named by the path (Azure deployments, `/models/{model}`). */
+  pathModel: string | undefined;
+  body: LlmBody;
+  /** The body's `model` (possibly a comma list). */
+  model: string | undefined;
+  /** The body's `user`: client-asserted. */
+  user: string | undefined;
+  stream: boolean;
+}
+
+const AZURE_PREFIX = '/openai/deployments/{model}/';
+
+export async function parseLlmRequest(event: APIGatewayProxyEvent): Promise<LlmRequest> {
+  const { route, method, params } = findRoute(event);
+  const path = fillPath(route.path, params) ?? event.path;
+  const headers = headerValues(event.headers, event.multiValueHeaders);
+  const body = await parseBody(event, headers.get('content-type')?.[0]);
+  const fields = bodyFields(body);
+  return {
+    requestId: event.requestContext?.requestId || randomUUID(),
+    method,
+    route,
+    path,
+    upstreamPath: upstreamPathOf(route, path),
+    query: queryOf(event, route),
+    headers,
+    pathModel: params.model,
+    body,
+    ...fields,
+  };
+}
+
+function findRoute(event: APIGatewayProxyEvent): { route: RouteDef; method: HttpMethod; params: Record<string, string> } {
+  const method = event.httpMethod.toUpperCase() as HttpMethod;
+  const byResource = event.resource ? routeByResource(method, event.resource) : undefined;
+  if (byResource?.fn === 'llm') {
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (typeof v === 'string') params[k] = v;
+    return { route: byResource, method, params };
+  }
+  const match = matchRoute(method, event.path);
+  if (match?.route.fn === 'llm') return { route: match.route, method: match.method, params: match.params };
+  throw new RouteNotFoundError(method, event.path);
+}
+
+/** The route's path with its parameters, each segment encoded again; undefined if one is missing. */
+function fillPath(template: string, params: Record<string, string>): string | undefined {
+  let missing = false;
+  const filled = template.replace(/\{(\w+)(\+?)\}/g, (_, name: string, greedy: string) => {
+    const v = params[name];
+    if (v === undefined) {
+      missing = true;
+      return '';
+    }
+    return greedy ? v.split('/').map(encodeURIComponent).join('/') : encodeURIComponent(v);
+  });
+  return missing ? undefined : filled;
+}
+
+function upstreamPathOf(route: RouteDef, path: string): string {
+  if (route.path.startsWith(AZURE_PREFIX)) return `/${route.path.slice(AZURE_PREFIX.length)}`;
+  return path === '/v1' || path.startsWith('/v1/') ? path.slice(3) : path;
+}
+
+function queryOf(event: APIGatewayProxyEvent, route: RouteDef): URLSearchParams {
+  const q = new URLSearchParams();
+  const multi = event.multiValueQueryStringParameters;
+  if (multi) {
+    for (const [k, vs] of Object.entries(multi)) for (const v of vs ?? []) q.append(k, v);
+  } else {
+    for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) q.append(k, v);
+  }
+  // Azure clients send their API version; an OpenAI-compatible upstream has none.
+  if (route.path.startsWith(AZURE_PREFIX)) q.delete('api-version');
+  return q;
+}
+
+async function parseBody(event: APIGatewayProxyEvent, contentType: string | undefined): Promise<LlmBody> {
+  if (event.body === null || event.body === undefined || event.body.length === 0) return { kind: 'none' };
+  const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (bytes.length === 0) return { kind: 'none' };
+  const ct = contentType?.toLowerCase();
+  if (ct?.includes('json') || (!ct && /^\s*\{/.test(bytes.subarray(0, 64).toString('utf8')))) {
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new InvalidRequestError('the request body is not valid JSON');
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new InvalidRequestError('the request body must be a JSON object');
+    return { kind: 'json', value: value as Record<string, unknown> };
+  }
+  if (ct?.startsWith('multipart/form-data')) {
+    try {
+      return { kind: 'form', value: await new Response(bytes, { headers: { 'content-type': contentType as string } }).formData() };
+    } catch {
+      throw new InvalidRequestError('the multipart/form-data body could not be read');
+    }
+  }
+  return { kind: 'raw', bytes, contentType };
+}
+
+function bodyFields(body: LlmBody): { model: string | undefined; user: string | undefined; stream: boolean } {
+  let model: unknown;
+  let user: unknown;
+  let stream = false;
+  if (body.kind === 'json') {
+    ({ model, user } = body.value);
+    stream = body.value.stream === true;
+  } else if (body.kind === 'form') {
+    model = body.value.get('model') ?? undefined;
+    user = body.value.get('user') ?? undefined;
+  }
+  if (model !== undefined && model !== null && typeof model !== 'string') throw new InvalidRequestError('`model` must be a string', 'invalid_body', 'model');
+  if (user !== undefined && user !== null && typeof user !== 'string') throw new InvalidRequestError('`user` must be a string', 'invalid_body', 'user');
+  if (typeof user === 'string' && user.length > MAX_END_USER_ID_LENGTH) {
+    throw new InvalidRequestError(`\`user\` is longer than ${MAX_END_USER_ID_LENGTH} characters`, 'invalid_body', 'user');
+  }
+  return {
+    model: typeof model === 'string' && model.length > 0 ? model : undefined,
+    user: typeof user === 'string' && user.length > 0 ? user : undefined,
+    stream,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Recording what a call cost: usage priced by the registry, then one settlement along the
+ * caller's chain. Runs after the answer is complete (after the last byte of a stream) and
+ * before the handler returns. A settlement that keeps failing is logged with everything needed
+ * to replay it (request id, cost, model) and does not turn a delivered answer into an error;
+ * retrying is safe because a settlement counts once per request id.
+ */
+import type { Caller } from '../checks/caller.js';
+import type { ModelRecord } from '../model.js';
+import { costNanos, type Usage } from '../spend/cost.js';
+import { spendTargets, type SpendSettler } from '../spend/settle.js';
+import { logger } from '../telemetry.js';
+
+export interface SpendRecord {
+  caller: Caller;
+  model: ModelRecord;
+  usage: Usage | undefined;
+  requestId: string;
+  /** When the call started: picks the budget windows. */
+  at: number;
+}
+
+const ATTEMPTS = 3;
+
+/** The cost in nano-dollars that was settled (0 when there was nothing to count). */
+export async function recordSpend(settler: SpendSettler, budgetDuration: string | undefined, r: SpendRecord): Promise<number> {
+  if (!r.usage) return 0;
+  const nanos = costNanos(r.usage, r.model);
+  if (nanos <= 0) return 0;
+  const settlement = {
+    requestId: r.requestId,
+    at: r.at,
+    costNanos: nanos,
+    model: r.model.model_name,
+    targets: spendTargets(r.caller, { budgetDuration, now: r.at }),
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await settler.settle(settlement);
+      return nanos;
+    } catch (e) {
+      if (attempt >= ATTEMPTS) {
+        logger().error('spend not recorded', {
+          requestId: r.requestId,
+          model: r.model.model_name,
+          costNanos: nanos,
+          at: r.at,
+          targets: settlement.targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
+          error: (e as Error).name,
+        });
+        return 0;
+      }
+      await new Promise((res) => setTimeout(res, 25 * attempt));
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * One call to a model's OpenAI-compatible upstream, over Node's fetch (undici keeps connections
+ * alive per origin). The caller's headers are not copied: only a short list of content
+ * negotiation headers goes through, plus the model's own upstream key.
+ *
+ * One deadline (TOLLGATE_UPSTREAM_TIMEOUT_MS) covers the wait for the answer's headers and every
+ * silence after that: it is reset by each chunk of the body, so a long stream that keeps
+ * talking is never cut, and one that goes quiet is.
+ */
+import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import type { ModelRecord } from '../model.js';
+import { logger } from '../telemetry.js';
+
+/** Caller headers an upstream may see. Credentials, cookies and hop-by-hop headers never are. */
+const FORWARDED_HEADERS = ['accept', 'openai-beta', 'anthropic-version', 'anthropic-beta'] as const;
+/** Upstream headers the caller may see; content-length/encoding are recomputed on the way back. */
+const RETURNED_HEADERS = ['content-type', 'content-disposition', 'openai-processing-ms', 'openai-version', 'x-request-id'] as const;
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface UpstreamRequest {
+  model: ModelRecord;
+  method: string;
+  /** Joined to the model's base URL, e.g. `/chat/completions`. */
+  path: string;
+  query: URLSearchParams;
+  callerHeaders: Map<string, string[]>;
+  apiKey: string | undefined;
+  body: { bytes: Uint8Array; contentType: string | undefined } | { form: FormData } | undefined;
+  timeoutMs: number;
+}
+
+export class UpstreamCall {
+  private timer: NodeJS.Timeout | undefined;
+  private expired = false;
+  readonly controller = new AbortController();
+  response: Response | undefined;
+
+  constructor(readonly req: UpstreamRequest) {}
+
+  /** Sends the request; resolves with the response once its headers arrive. */
+  async start(fetchImpl: FetchLike): Promise<Response> {
+    this.touch();
+    try {
+      this.response = await fetchImpl(upstreamUrl(this.req.model.upstream_base_url, this.req.path, this.req.query), {
+        method: this.req.method,
+        headers: this.headers(),
+        body: requestBody(this.req.body),
+        signal: this.controller.signal,
+      });
+      this.touch();
+      return this.response;
+    } catch (e) {
+      this.stop();
+      throw this.failure(e);
+    }
+  }
+
+  /** The whole body (for answers that are not streamed), under the same deadline. */
+  async readAll(): Promise<Buffer> {
+    const body = this.response?.body;
+    if (!body) return Buffer.alloc(0);
+    const parts: Buffer[] = [];
+    try {
+      for await (const chunk of body) {
+        this.touch();
+        parts.push(Buffer.from(chunk));
+      }
+      return Buffer.concat(parts);
+    } catch (e) {
+      throw this.failure(e);
+    } finally {
+      this.stop();
+    }
+  }
+
+  /** The body chunk by chunk, each one resetting the deadline. Errors are mapped like start()'s. */
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    const body = this.response?.body;
+    if (!body) return;
+    try {
+      for await (const chunk of body) {
+        this.touch();
+        yield chunk;
+      }
+    } catch (e) {
+      throw this.failure(e);
+    } finally {
+      this.stop();
+    }
+  }
+
+  /** Gives up on the call (the caller went away, or we are done with it). */
+  cancel(): void {
+    this.stop();
+    if (!this.controller.signal.aborted) this.controller.abort();
+  }
+
+  /** Headers to hand back to the caller. */
+  returnedHeaders(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const name of RETURNED_HEADERS) {
+      const v = this.response?.headers.get(name);
+      if (v) out[name] = v;
+    }
+    return out;
+  }
+
+  /** Network trouble and timeouts as Tollgate's upstream errors, never a raw fetch error. */
+  failure(e: unknown): TollgateError {
+    if (e instanceof TollgateError) return e;
+    const model = this.req.model.model_name;
+    const code = causeCode(e);
+    if (this.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      return new UpstreamTimeoutError(model, this.req.timeoutMs);
+    }
+    logger().warn('upstream call failed', { model, code: code ?? (e as Error)?.name });
+    return new UpstreamFailedError(`the upstream for \`${model}\` failed${code ? ` (${code})` : ''}`);
+  }
+
+  private headers(): Headers {
+    const h = new Headers();
+    for (const name of FORWARDED_HEADERS) {
+      const v = this.req.callerHeaders.get(name)?.[0];
+      if (v) h.set(name, v);
+    }
+    const body = this.req.body;
+    if (body && 'bytes' in body && body.contentType) h.set('content-type', body.contentType);
+    if (this.req.apiKey) h.set('authorization', `Bearer ${this.req.apiKey}`);
+    return h;
+  }
+
+  private touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort();
+    }, this.req.timeoutMs);
+  }
+
+  private stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+export function upstreamUrl(base: string, path: string, query: URLSearchParams): string {
+  const q = query.toString();
+  return `${base.replace(/\/+$/, '')}${path}${q ? `?${q}` : ''}`;
+}
+
+function requestBody(body: UpstreamRequest['body']): RequestInit['body'] {
+  if (!body) return undefined;
+  return 'form' in body ? body.form : body.bytes;
+}
+
+/** undici reports the reason under `cause` (ECONNREFUSED, UND_ERR_SOCKET, ...). */
+function causeCode(e: unknown): string | undefined {
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  const code = cause?.code ?? (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : undefined;
+}

@@ -1,0 +1,140 @@
+/**
+ * The model registry, read side. Every model is an item `MODEL#<name>` listed through GSI1
+ * (`GSI1PK = MODEL`); the whole list is small, so an instance reads it in one query and keeps it
+ * for the cache TTL (single flight: concurrent misses share one query). From the list come name
+ * and alias resolution and the ModelCatalog the checks use for aliases and access groups.
+ *
+ * A record the function cannot use safely (no upstream URL, a negative price, ...) is left out
+ * and logged: a model that cannot be priced must not be callable for free.
+ */
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ModelCatalog } from '../checks/models.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { ModelRecord } from '../model.js';
+import { isValidPrice } from '../spend/cost.js';
+import { decode } from '../store/codec.js';
+import { INDEX } from '../store/keys.js';
+import { logger, traced } from '../telemetry.js';
+
+export interface ModelSource {
+  listModels(): Promise<ModelRecord[]>;
+}
+
+export interface RegistrySnapshot {
+  /** Usable models, sorted by name. */
+  readonly models: readonly ModelRecord[];
+  readonly catalog: ModelCatalog;
+  /** The model a requested name stands for: its public name first, then an alias. */
+  resolve(name: string): ModelRecord | undefined;
+}
+
+/** Why a record is unusable, or undefined when it is fine. */
+export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined {
+  if (typeof m.model_name !== 'string' || m.model_name.length === 0) return 'no model_name';
+  if (typeof m.upstream_model !== 'string' || m.upstream_model.length === 0) return 'no upstream_model';
+  if (typeof m.upstream_base_url !== 'string' || !URL.canParse(m.upstream_base_url) || !/^https?:$/.test(new URL(m.upstream_base_url).protocol)) {
+    return 'upstream_base_url is not an http(s) URL';
+  }
+  if (!isValidPrice(m.input_cost_per_million) || !isValidPrice(m.output_cost_per_million)) return 'prices must be numbers >= 0';
+  return undefined;
+}
+
+export function buildSnapshot(records: readonly ModelRecord[]): RegistrySnapshot {
+  const byName = new Map<string, ModelRecord>();
+  for (const m of [...records].sort((a, b) => (a.model_name < b.model_name ? -1 : a.model_name > b.model_name ? 1 : 0))) {
+    const problem = modelRecordProblem(m);
+    if (problem) {
+      logger().warn('model record skipped', { model: String(m.model_name), problem });
+      continue;
+    }
+    byName.set(m.model_name, m);
+  }
+  const aliases: Record<string, string> = {};
+  const accessGroups: Record<string, string[]> = {};
+  for (const m of byName.values()) {
+    for (const alias of m.aliases ?? []) {
+      // A public name always means its own model; the first model (by name) keeps a shared alias.
+      if (byName.has(alias) || Object.hasOwn(aliases, alias)) {
+        logger().warn('model alias ignored', { model: m.model_name, alias });
+        continue;
+      }
+      aliases[alias] = m.model_name;
+    }
+    for (const group of m.access_groups ?? []) (accessGroups[group] ??= []).push(m.model_name);
+  }
+  return {
+    models: [...byName.values()],
+    catalog: { aliases, accessGroups },
+    resolve: (name) => byName.get(name) ?? (Object.hasOwn(aliases, name) ? byName.get(aliases[name] as string) : undefined),
+  };
+}
+
+export class ModelRegistry {
+  private cached: { at: number; snapshot: RegistrySnapshot } | undefined;
+  private pending: Promise<RegistrySnapshot> | undefined;
+
+  constructor(
+    private readonly source: ModelSource,
+    private readonly options: { ttlMs: number; clock?: () => number },
+  ) {}
+
+  /** The registry as of at most the cache TTL ago. Throws StoreUnavailableError when it cannot be read. */
+  snapshot(): Promise<RegistrySnapshot> {
+    const now = this.now();
+    if (this.cached && now - this.cached.at < this.options.ttlMs) return Promise.resolve(this.cached.snapshot);
+    this.pending ??= this.source
+      .listModels()
+      .then((records) => {
+        const snapshot = buildSnapshot(records);
+        this.cached = { at: now, snapshot };
+        return snapshot;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
+    return this.pending;
+  }
+
+  /** Forgets the list (after a model was written in this instance). */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+}
+
+/** All models through GSI1, every page. */
+export class DynamoModelSource implements ModelSource {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  listModels(): Promise<ModelRecord[]> {
+    return traced('registry.list', async () => {
+      const out: ModelRecord[] = [];
+      let start: Record<string, unknown> | undefined;
+      try {
+        do {
+          const res = await this.client.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: INDEX.byKind,
+              KeyConditionExpression: 'GSI1PK = :kind',
+              ExpressionAttributeValues: { ':kind': 'MODEL' },
+              ExclusiveStartKey: start,
+            }),
+          );
+          for (const item of res.Items ?? []) out.push(decode<ModelRecord>(item));
+          start = res.LastEvaluatedKey;
+        } while (start);
+      } catch (e) {
+        logger().error('model registry read failed', { error: (e as Error).name });
+        throw new StoreUnavailableError();
+      }
+      return out;
+    });
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * What a call cost, exactly. Registry prices are dollars per 1M tokens; a cost is an integer
+ * number of nano-dollars: tokens × price × 1000. Any price with up to three decimals per 1M
+ * tokens (all published ones: $0.075, $2.50, $0.02) gives an integer, so per-call costs are
+ * exact, their sums are exact, and the decimal written to DynamoDB (a decimal number type,
+ * summed exactly by `ADD`) is exact too. Money never goes through a binary fraction on the way in.
+ */
+import type { ModelRecord } from '../model.js';
+
+export const NANOS_PER_DOLLAR = 1_000_000_000;
+
+/** Tokens a call consumed, as the upstream reported them. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'>;
+
+/** A price must be a finite number >= 0; anything else would make spend move backwards or vanish. */
+export const isValidPrice = (p: unknown): p is number => typeof p === 'number' && Number.isFinite(p) && p >= 0;
+
+/** The call's cost in nano-dollars (an integer). */
+export function costNanos(usage: Usage, prices: Prices): number {
+  return nanosFor(usage.inputTokens, prices.input_cost_per_million) + nanosFor(usage.outputTokens, prices.output_cost_per_million);
+}
+
+// Rounding only bites for prices with more than three decimals, and then by at most 0.5 n$ a call.
+const nanosFor = (tokens: number, pricePerMillion: number): number => Math.round(tokens * pricePerMillion * 1000);
+
+/** Nano-dollars as an exact decimal string of dollars: 1250 -> "0.00000125", 2_000_000_000 -> "2". */
+export function nanosToDecimal(nanos: number): string {
+  if (!Number.isSafeInteger(nanos)) throw new RangeError('nano-dollar amounts must be safe integers');
+  const sign = nanos < 0 ? '-' : '';
+  const abs = Math.abs(nanos);
+  const whole = Math.floor(abs / NANOS_PER_DOLLAR);
+  const frac = String(abs % NANOS_PER_DOLLAR).padStart(9, '0').replace(/0+$/, '');
+  return `${sign}${whole}${frac ? `.${frac}` : ''}`;
+}
+
+/** Dollars as nano-dollars (for comparing stored spend with summed costs). */
+export const dollarsToNanos = (dollars: number): number => Math.round(dollars * NANOS_PER_DOLLAR);

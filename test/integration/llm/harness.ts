@@ -1,0 +1,107 @@
+/**
+ * Calling the llm function as API Gateway does: the authorizer first (its Deny rendered as the
+ * gateway would), then the streaming handler with the authorizer's context, the body read chunk
+ * by chunk with arrival times. The awslambda global is installed before the handler is imported.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { installAwsLambdaGlobal, invokeStreaming, type StreamingHandler } from '../../../infra/local/awslambda.js';
+import type { ModelRecord } from '../../../lib/model.js';
+import { matchRoute } from '../../../lib/routes.js';
+import { encode } from '../../../lib/store/codec.js';
+import { authorize } from '../../support/authorizer.js';
+import { authorizerEvent, put } from '../../support/seed.js';
+
+installAwsLambdaGlobal();
+const { handler } = await import('../../../functions/llm/handler.js');
+export const llmHandler = handler as unknown as StreamingHandler;
+
+export interface CallOptions {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** An object is sent as JSON; a string as is. */
+  body?: unknown;
+  base64?: boolean;
+  requestId?: string;
+  query?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+  json: any;
+  /** Body chunks with performance.now() arrival times. */
+  chunks: { at: number; text: string }[];
+  /** Who answered: the gateway (authorizer denial) or the llm function. */
+  by: 'gateway' | 'llm';
+}
+
+/** The proxy event API Gateway would send for this call, with the given authorizer context. */
+export function proxyEvent(opts: CallOptions, context: Record<string, unknown> | null): APIGatewayProxyEvent {
+  const method = opts.method ?? 'POST';
+  const match = matchRoute(method, opts.path);
+  const body = opts.body === undefined ? null : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+  const headers = { ...(typeof opts.body === 'object' ? { 'content-type': 'application/json' } : {}), ...opts.headers };
+  return {
+    resource: match?.route.path ?? opts.path,
+    path: opts.path,
+    httpMethod: method,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: opts.query ?? null,
+    multiValueQueryStringParameters: opts.query ? Object.fromEntries(Object.entries(opts.query).map(([k, v]) => [k, [v]])) : null,
+    pathParameters: match && Object.keys(match.params).length > 0 ? match.params : null,
+    stageVariables: null,
+    requestContext: { requestId: opts.requestId ?? randomUUID(), authorizer: context } as unknown as APIGatewayProxyEvent['requestContext'],
+    body: body !== null && opts.base64 ? Buffer.from(body).toString('base64') : body,
+    isBase64Encoded: opts.base64 === true,
+  };
+}
+
+export async function call(opts: CallOptions): Promise<CallResult> {
+  const method = opts.method ?? 'POST';
+  const match = matchRoute(method, opts.path);
+  const outcome = await authorize(
+    authorizerEvent({ method, resource: match?.route.path ?? opts.path, path: opts.path, headers: opts.headers ?? {}, ...(match ? { pathParameters: match.params } : {}) }),
+  );
+  if (outcome.effect !== 'allow') {
+    return { status: outcome.status, headers: {}, text: outcome.body, json: JSON.parse(outcome.body), chunks: [], by: 'gateway' };
+  }
+  return invokeLlm(proxyEvent(opts, outcome.context));
+}
+
+export async function invokeLlm(event: APIGatewayProxyEvent): Promise<CallResult> {
+  const res = await invokeStreaming(llmHandler, event);
+  const chunks: { at: number; text: string }[] = [];
+  for await (const chunk of res.body) chunks.push({ at: performance.now(), text: chunk.toString('utf8') });
+  await res.done;
+  const text = chunks.map((c) => c.text).join('');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json, chunks, by: 'llm' };
+}
+
+/** The `data:` payloads of an SSE body, in order. */
+export function sseData(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((e) => e.length > 0)
+    .map((e) => e.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
+}
+
+export async function seedModels(models: ModelRecord[]): Promise<void> {
+  for (const m of models) await put(encode.model(m));
+}
+
+export const chat = (model: string, content: string, extra: Record<string, unknown> = {}) => ({
+  model,
+  messages: [{ role: 'user', content }],
+  ...extra,
+});

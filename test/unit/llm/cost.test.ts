@@ -1,0 +1,56 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { costNanos, dollarsToNanos, isValidPrice, nanosToDecimal } from '../../../lib/spend/cost.js';
+
+const gpt4o = { input_cost_per_million: 2.5, output_cost_per_million: 10 };
+const mini = { input_cost_per_million: 0.15, output_cost_per_million: 0.6 };
+
+describe('costNanos', () => {
+  it('is tokens times the price per 1M tokens, in nano-dollars', () => {
+    // 1,000 input at $2.50/M = $0.0025; 500 output at $10/M = $0.005
+    expect(costNanos({ inputTokens: 1000, outputTokens: 500 }, gpt4o)).toBe(7_500_000);
+    // 3 input at $0.15/M = $0.00000045 exactly
+    expect(costNanos({ inputTokens: 3, outputTokens: 0 }, mini)).toBe(450);
+  });
+
+  it('is exact for prices with up to three decimals, where floats are not', () => {
+    // 0.075 * 3 in binary floating point is 0.22499999999999998
+    expect(costNanos({ inputTokens: 3, outputTokens: 0 }, { input_cost_per_million: 0.075, output_cost_per_million: 0 })).toBe(225);
+    fc.assert(
+      fc.property(fc.nat(10_000_000), fc.integer({ min: 0, max: 100_000 }), (tokens, milli) => {
+        const price = milli / 1000;
+        return costNanos({ inputTokens: tokens, outputTokens: 0 }, { input_cost_per_million: price, output_cost_per_million: 0 }) === tokens * milli;
+      }),
+    );
+  });
+
+  it('is zero without tokens, whatever the price', () => {
+    expect(costNanos({ inputTokens: 0, outputTokens: 0 }, gpt4o)).toBe(0);
+  });
+});
+
+describe('nanosToDecimal', () => {
+  it('writes exact decimal dollars', () => {
+    expect(nanosToDecimal(0)).toBe('0');
+    expect(nanosToDecimal(450)).toBe('0.00000045');
+    expect(nanosToDecimal(7_500_000)).toBe('0.0075');
+    expect(nanosToDecimal(2_000_000_000)).toBe('2');
+    expect(nanosToDecimal(12_345_678_901)).toBe('12.345678901');
+    expect(nanosToDecimal(-1)).toBe('-0.000000001');
+  });
+
+  it('round-trips through dollars for any safe amount below a million dollars', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1e15 }), (n) => dollarsToNanos(Number(nanosToDecimal(n))) === n));
+  });
+
+  it('refuses amounts that are not safe integers', () => {
+    expect(() => nanosToDecimal(0.5)).toThrow(RangeError);
+  });
+});
+
+describe('isValidPrice', () => {
+  it('accepts zero and positive numbers, nothing else', () => {
+    expect([0, 2.5].map(isValidPrice)).toEqual([true, true]);
+    expect([-1, Number.NaN, Infinity, '1', null, undefined].map(isValidPrice)).toEqual([false, false, false, false, false, false]);
+  });
+});

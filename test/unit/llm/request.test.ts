@@ -1,0 +1,86 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { parseLlmRequest } from '../../../lib/llm/request.js';
+import { InvalidRequestError, RouteNotFoundError } from '../../../lib/errors.js';
+
+const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent => ({
+  resource: '/v1/chat/completions',
+  path: '/v1/chat/completions',
+  httpMethod: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  multiValueHeaders: {},
+  queryStringParameters: null,
+  multiValueQueryStringParameters: null,
+  pathParameters: null,
+  stageVariables: null,
+  requestContext: { requestId: 'req-1' } as APIGatewayProxyEvent['requestContext'],
+  body: null,
+  isBase64Encoded: false,
+  ...over,
+});
+
+describe('parseLlmRequest', () => {
+  it('reads model, user and stream from a JSON body', async () => {
+    const r = await parseLlmRequest(event({ body: JSON.stringify({ model: 'a,b', user: 'eu', stream: true }) }));
+    expect(r).toMatchObject({ requestId: 'req-1', method: 'POST', path: '/v1/chat/completions', upstreamPath: '/chat/completions', model: 'a,b', user: 'eu', stream: true });
+  });
+
+  it('decodes a base64 body', async () => {
+    const r = await parseLlmRequest(event({ body: Buffer.from('{"model":"m"}').toString('base64'), isBase64Encoded: true }));
+    expect(r.model).toBe('m');
+  });
+
+  it('maps Azure deployment paths to the OpenAI path and drops api-version', async () => {
+    const r = await parseLlmRequest(
+      event({
+        resource: '/openai/deployments/{model}/chat/completions',
+        path: '/openai/deployments/gpt-4o/chat/completions',
+        pathParameters: { model: 'gpt-4o' },
+        queryStringParameters: { 'api-version': '2024-06-01', keep: '1' },
+      }),
+    );
+    expect(r).toMatchObject({ pathModel: 'gpt-4o', upstreamPath: '/chat/completions' });
+    expect(r.query.toString()).toBe('keep=1');
+  });
+
+  it('fills proxy paths from the path parameters, encoded', async () => {
+    const r = await parseLlmRequest(
+      event({ httpMethod: 'GET', resource: '/v1/files/{proxy+}', path: '/v1/files/file-1/content', pathParameters: { proxy: 'file-1/content' }, body: null }),
+    );
+    expect(r).toMatchObject({ path: '/v1/files/file-1/content', upstreamPath: '/files/file-1/content', body: { kind: 'none' } });
+  });
+
+  it('finds the route from the path when the resource is absent', async () => {
+    const r = await parseLlmRequest(event({ resource: '', path: '/embeddings', body: '{"model":"e"}' }));
+    expect(r.route.path).toBe('/embeddings');
+  });
+
+  it('reads model and user from a multipart body', async () => {
+    const form = new FormData();
+    form.set('model', 'whisper');
+    form.set('user', 'eu-2');
+    form.set('file', new Blob([Buffer.from('RIFF')]), 'a.wav');
+    const req = new Request('http://x', { method: 'POST', body: form });
+    const body = Buffer.from(await req.arrayBuffer());
+    const r = await parseLlmRequest(
+      event({ resource: '/v1/audio/transcriptions', path: '/v1/audio/transcriptions', headers: { 'content-type': req.headers.get('content-type')! }, body: body.toString('base64'), isBase64Encoded: true }),
+    );
+    expect(r).toMatchObject({ model: 'whisper', user: 'eu-2', body: { kind: 'form' } });
+  });
+
+  it.each([
+    ['invalid JSON', '{"model":', 'the request body is not valid JSON', null],
+    ['a JSON array', '[1]', 'the request body must be a JSON object', null],
+    ['a non-string model', '{"model":1}', '`model` must be a string', 'model'],
+    ['a non-string user', '{"user":{}}', '`user` must be a string', 'user'],
+    ['a user of 257 characters', JSON.stringify({ user: 'u'.repeat(257) }), '`user` is longer than 256 characters', 'user'],
+  ])('answers 400 for %s', async (_, body, message, param) => {
+    const e = await parseLlmRequest(event({ body })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InvalidRequestError);
+    expect((e as InvalidRequestError).toBody().error).toMatchObject({ message, param, code: 'invalid_body' });
+  });
+
+  it('answers 404 for a route the llm function does not serve', async () => {
+    await expect(parseLlmRequest(event({ resource: '/team/new', path: '/team/new' }))).rejects.toBeInstanceOf(RouteNotFoundError);
+  });
+});

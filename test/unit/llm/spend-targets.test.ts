@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { Caller } from '../../../lib/checks/caller.js';
+import { spendTargets } from '../../../lib/spend/settle.js';
+
+const now = Date.parse('2026-11-28T12:00:00Z');
+const at = '2026-01-01T00:00:00Z';
+
+const teamCaller: Caller = {
+  principal: 'virtual_key',
+  role: 'internal_user',
+  userId: 'u-1',
+  teamId: 't-1',
+  keyHash: 'abc',
+  keyName: 'sk-...abcd',
+  endUserId: 'eu-1',
+  state: {
+    key: { token: 'abc', key_name: 'sk-...abcd', created_at: at, budget_duration: '1d' },
+    user: { user_id: 'u-1', user_role: 'internal_user', created_at: at },
+    team: { team_id: 't-1', created_at: at },
+    member: { team_id: 't-1', user_id: 'u-1', role: 'user', created_at: at },
+    org: { organization_id: 'o-1', created_at: at },
+  },
+};
+
+describe('spendTargets: the counters one call moves', () => {
+  it('is key, team, member, organization, end user and proxy for a team call (not the user)', () => {
+    const targets = spendTargets(teamCaller, { budgetDuration: '1mo', now });
+    expect(targets.map((t) => [t.entity, t.ref.PK, t.ref.SK, t.duration ?? null])).toEqual([
+      ['key', 'KEY#abc', 'KEY', '1d'],
+      ['team', 'TEAM#t-1', 'TEAM', null],
+      ['team_member', 'TEAM#t-1', 'MEMBER#u-1', null],
+      ['organization', 'ORG#o-1', 'ORG', null],
+      ['end_user', 'END_USER#eu-1', 'END_USER', null],
+      ['global', 'GLOBAL', 'SPEND', '1mo'],
+    ]);
+  });
+
+  it("creates only the end user and the proxy item when absent; the rest must exist", () => {
+    const targets = spendTargets(teamCaller, { now });
+    expect(targets.filter((t) => t.createWith).map((t) => t.entity)).toEqual(['end_user', 'global']);
+    expect(targets.find((t) => t.entity === 'end_user')?.createWith).toEqual({
+      kind: 'end_user',
+      user_id: 'eu-1',
+      GSI1PK: 'END_USER',
+      GSI1SK: 'eu-1',
+      created_at: '2026-11-28T12:00:00.000Z',
+    });
+  });
+
+  it("moves the user for a call without a team", () => {
+    const personal: Caller = { ...teamCaller, teamId: undefined, endUserId: undefined, state: { key: teamCaller.state.key, user: { ...teamCaller.state.user!, budget_duration: '7d' } } };
+    expect(spendTargets(personal, { now }).map((t) => [t.entity, t.duration ?? null])).toEqual([
+      ['key', '1d'],
+      ['user', '7d'],
+      ['global', null],
+    ]);
+  });
+
+  it("takes the end user's period from its reusable budget when it has none of its own", () => {
+    const c: Caller = { ...teamCaller, state: { endUser: { user_id: 'eu-1', created_at: at }, endUserBudget: { budget_id: 'b', budget_duration: '30d', created_at: at } } };
+    expect(spendTargets(c, { now }).find((t) => t.entity === 'end_user')?.duration).toBe('30d');
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { mergeUsage, usageOf } from '../../../lib/llm/usage.js';
+
+describe('usageOf', () => {
+  it('reads chat, completions and embeddings usage', () => {
+    expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })).toEqual({ inputTokens: 10, outputTokens: 5 });
+    expect(usageOf({ usage: { prompt_tokens: 7, total_tokens: 7 } })).toEqual({ inputTokens: 7, outputTokens: 0 });
+  });
+
+  it('reads responses and messages usage, top level or nested in stream events', () => {
+    expect(usageOf({ usage: { input_tokens: 3, output_tokens: 4 } })).toEqual({ inputTokens: 3, outputTokens: 4 });
+    expect(usageOf({ type: 'response.completed', response: { usage: { input_tokens: 8, output_tokens: 9 } } })).toEqual({ inputTokens: 8, outputTokens: 9 });
+    expect(usageOf({ type: 'message_start', message: { usage: { input_tokens: 12, output_tokens: 1 } } })).toEqual({ inputTokens: 12, outputTokens: 1 });
+  });
+
+  it('ignores absent, null and nonsensical figures', () => {
+    expect(usageOf({ usage: null })).toBeUndefined();
+    expect(usageOf({ choices: [] })).toBeUndefined();
+    expect(usageOf('[DONE]')).toBeUndefined();
+    expect(usageOf({ usage: { prompt_tokens: -5, completion_tokens: 2.5 } })).toBeUndefined();
+    expect(usageOf({ usage: { prompt_tokens: '10', completion_tokens: 3 } })).toEqual({ inputTokens: 0, outputTokens: 3 });
+  });
+});
+
+describe('mergeUsage', () => {
+  it('takes the largest figure per field (running totals and final reports alike)', () => {
+    const start = { inputTokens: 12, outputTokens: 1 };
+    const delta = { inputTokens: 0, outputTokens: 40 };
+    expect(mergeUsage(start, delta)).toEqual({ inputTokens: 12, outputTokens: 40 });
+    expect(mergeUsage(undefined, delta)).toBe(delta);
+    expect(mergeUsage(start, undefined)).toBe(start);
+  });
+});
