@@ -98,6 +98,8 @@ export interface BudgetRecord {
   budget_duration?: string | null;
   tpm_limit?: number | null;
   rpm_limit?: number | null;
+  /** How many end users point to this budget (kept by the admin API; a budget in use is not deleted). */
+  end_user_count?: number;
   created_at: string;
   updated_at?: string;
 }

@@ -14,6 +14,8 @@ export interface Actor {
   teamId?: string | undefined;
   keyHash?: string | undefined;
   keyName?: string | undefined;
+  /** The authorizer's restricting model lists (JSON, see CallerContext.models): what the caller may use. */
+  models?: string | undefined;
 }
 
 export const iamActor: Actor = { principal: 'iam', role: 'proxy_admin' };
@@ -25,6 +27,7 @@ export const actorFromContext = (ctx: CallerContext): Actor => ({
   teamId: ctx.team_id,
   keyHash: ctx.key_hash,
   keyName: ctx.key_name,
+  models: ctx.models,
 });
 
 export const isProxyAdmin = (a: Actor): boolean => a.role === 'proxy_admin';

@@ -1,0 +1,112 @@
+/**
+ * `/budget/*`: reusable budgets that end users point to (`budget_id`). Proxy admins only.
+ * A budget is deleted only while no end user points to it (409 `budget_in_use`): the count is
+ * kept on the budget item by the customer actions, in their transactions, so the check is exact
+ * without an index.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ConflictError, InvalidRequestError, NotFoundError, money as fmt } from '../errors.js';
+import type { BudgetRecord } from '../model.js';
+import { encode } from '../store/codec.js';
+import { INDEX, refs } from '../store/keys.js';
+import { requireProxyAdmin } from './actor.js';
+import type { AuditEntry } from './audit.js';
+import { action, type Actions } from './handler.js';
+import { END_USER_COUNT } from './customers.js';
+import { definedFields, deleteExisting, putNew, setFields } from './shared-writes.js';
+import { getRecord, queryPage, transact } from './store.js';
+import { duration, id, limit, optionalMoney } from './validation.js';
+
+const rateLimit = z.number().int().nonnegative('must be a non-negative integer').nullable().optional();
+const budgetFields = {
+  max_budget: optionalMoney,
+  soft_budget: optionalMoney,
+  budget_duration: duration.nullable().optional(),
+  tpm_limit: rateLimit,
+  rpm_limit: rateLimit,
+};
+
+/** Ids as a JSON list (POST) or a comma-separated query value (GET `?budgets=a,b`). */
+const idList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s.length > 0) : v),
+  z.array(id).min(1).max(100),
+);
+
+const notFound = (budgetId: string) => () => new NotFoundError('budget', budgetId);
+const audit = (verb: string, budgetId: string, changes?: Record<string, unknown>): AuditEntry => ({
+  action: `budget.${verb}`,
+  entity_type: 'budget',
+  entity_id: budgetId,
+  ...(changes ? { changes } : {}),
+});
+
+async function loadBudget(budgetId: string): Promise<BudgetRecord> {
+  const b = await getRecord<BudgetRecord>(refs.budget(budgetId));
+  if (!b) throw notFound(budgetId)();
+  return b;
+}
+
+/** A soft budget is a warning level below the hard one; above it, it would never fire first. */
+function requireSoftWithinMax(b: Pick<BudgetRecord, 'soft_budget' | 'max_budget'>): void {
+  const { soft_budget: soft, max_budget: max } = b;
+  if (soft === null || soft === undefined || max === null || max === undefined || soft <= max) return;
+  throw new InvalidRequestError(`\`soft_budget\` ${fmt(soft)} is above \`max_budget\` ${fmt(max)}`, 'invalid_field', 'soft_budget');
+}
+
+export const budgetActions: Actions = {
+  new: action(z.object({ budget_id: id.optional(), ...budgetFields }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'create budgets');
+    const { budget_id, ...fields } = input;
+    const budgetId = budget_id ?? randomUUID();
+    const set = definedFields(fields);
+    requireSoftWithinMax(set);
+    const record: BudgetRecord = { budget_id: budgetId, ...set, created_at: now.toISOString() };
+    await transact(
+      [putNew(refs.budget(budgetId), encode.budget(record), () => new ConflictError('budget_exists', `budget \`${budgetId}\` already exists`, 'budget_id'))],
+      actor,
+      audit('new', budgetId, set),
+      now,
+    );
+    return record;
+  }),
+
+  update: action(z.object({ budget_id: id, ...budgetFields }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'update budgets');
+    const { budget_id: budgetId, ...fields } = input;
+    const set = definedFields(fields);
+    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `budget_id`', 'nothing_to_update');
+    const current = await loadBudget(budgetId);
+    requireSoftWithinMax({ ...current, ...set });
+    await transact([setFields(refs.budget(budgetId), { ...set, updated_at: now.toISOString() }, notFound(budgetId))], actor, audit('update', budgetId, set), now);
+    return loadBudget(budgetId);
+  }),
+
+  delete: action(z.object({ id }).strict(), async ({ id: budgetId }, { actor, now }) => {
+    requireProxyAdmin(actor, 'delete budgets');
+    const current = await loadBudget(budgetId);
+    const inUse = () =>
+      new ConflictError('budget_in_use', `budget \`${budgetId}\` is used by ${current.end_user_count ?? 'some'} end user(s); point them to another budget first`, 'id');
+    if ((current.end_user_count ?? 0) > 0) throw inUse();
+    await transact(
+      [deleteExisting(refs.budget(budgetId), inUse, { expression: 'attribute_not_exists(#n) OR #n <= :zero', names: { '#n': END_USER_COUNT }, values: { ':zero': 0 } })],
+      actor,
+      audit('delete', budgetId),
+      now,
+    );
+    return { deleted_budget_id: budgetId };
+  }),
+
+  info: action(z.object({ budgets: idList }).strict(), async ({ budgets }, { actor }) => {
+    requireProxyAdmin(actor, 'read budgets');
+    const out: BudgetRecord[] = [];
+    // In order, so a 404 names the first missing id.
+    for (const b of new Set(budgets)) out.push(await loadBudget(b));
+    return out;
+  }),
+
+  list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor }) => {
+    requireProxyAdmin(actor, 'list budgets');
+    return queryPage<BudgetRecord>({ index: INDEX.byKind, pk: 'BUDGET', cursor: q.cursor, limit: q.limit ?? 100 });
+  }),
+};

@@ -1,0 +1,178 @@
+/**
+ * `/customer/*` and `/end_user/*`: end users (LiteLLM's customers), the callers' own customers
+ * named by the body's `user` or a JWT claim. Proxy admins only, reads included: end-user ids
+ * and budgets are the platform's business data.
+ *
+ * An end user may point to a reusable budget (`budget_id`); its own `max_budget` and
+ * `budget_duration`, when set, take precedence (lib/checks). Each budget counts the end users
+ * pointing to it (`end_user_count`, kept in the same transactions), so a budget in use cannot be
+ * deleted. `/customer/block` creates an end user that does not exist yet, blocked, as LiteLLM
+ * does: an abusive id can be blocked before it has a record. A block reaches the authorizer
+ * and the llm function within the cache TTL.
+ */
+import { z } from 'zod';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
+import type { BudgetRecord, EndUserRecord } from '../model.js';
+import { tableName } from '../store/client.js';
+import { encode } from '../store/codec.js';
+import { INDEX, refs } from '../store/keys.js';
+import { requireProxyAdmin } from './actor.js';
+import type { AuditEntry } from './audit.js';
+import { budgetView } from './budget.js';
+import { action, type Actions } from './handler.js';
+import { addToCounter, definedFields, deleteExisting, putNew, setFields, type Guard } from './shared-writes.js';
+import { getRecord, queryPage, transact, type TxOp } from './store.js';
+import { budgetFields, id, limit } from './validation.js';
+
+/** The attribute on a budget item counting the end users that point to it. */
+export const END_USER_COUNT = 'end_user_count';
+
+const customerFields = {
+  alias: z.string().min(1).max(256).nullable().optional(),
+  blocked: z.boolean().optional(),
+  ...budgetFields,
+  budget_id: id.nullable().optional(),
+  allowed_model_region: z.enum(['eu', 'us']).nullable().optional(),
+};
+const userIds = (max: number) => z.object({ user_ids: z.array(id).min(1).max(max) }).strict();
+
+const notFound = (userId: string) => () => new NotFoundError('end_user', userId);
+const budgetNotFound = (budgetId: string) => () => new NotFoundError('budget', budgetId);
+const concurrent = (userId: string) => () => new ConflictError('concurrent_update', `end user \`${userId}\` changed meanwhile; retry`);
+const audit = (verb: string, userId: string, changes?: Record<string, unknown>): AuditEntry => ({
+  action: `end_user.${verb}`,
+  entity_type: 'end_user',
+  entity_id: userId,
+  ...(changes ? { changes } : {}),
+});
+
+async function loadEndUser(userId: string): Promise<EndUserRecord> {
+  const e = await getRecord<EndUserRecord>(refs.endUser(userId));
+  if (!e) throw notFound(userId)();
+  return e;
+}
+
+/** Holds the end user's write to the budget it was read with, so the budgets' counts stay exact. */
+function sameBudget(current: EndUserRecord): Guard {
+  return current.budget_id
+    ? { expression: '#bid = :bid', names: { '#bid': 'budget_id' }, values: { ':bid': current.budget_id } }
+    : { expression: 'attribute_not_exists(#bid) OR #bid = :nobid', names: { '#bid': 'budget_id' }, values: { ':nobid': null } };
+}
+
+/** -1 on the budget an end user leaves, when that budget still exists (a dangling id is just dropped). */
+async function leaveBudget(budgetId: string | null | undefined, count = 1): Promise<TxOp[]> {
+  if (!budgetId || !(await getRecord<BudgetRecord>(refs.budget(budgetId)))) return [];
+  return [addToCounter(refs.budget(budgetId), END_USER_COUNT, -count, budgetNotFound(budgetId))];
+}
+
+/** Sets `blocked`; blocking creates a missing end user with the codec's item shape. */
+function blockOp(userId: string, at: string): TxOp {
+  const ref = refs.endUser(userId);
+  const shape = encode.endUser({ user_id: userId, created_at: at, spend: 0 });
+  return {
+    ref,
+    item: {
+      Update: {
+        TableName: tableName(),
+        Key: ref,
+        UpdateExpression:
+          'SET blocked = :t, updated_at = :at, user_id = :id, created_at = if_not_exists(created_at, :at), spend = if_not_exists(spend, :zero), #kind = if_not_exists(#kind, :kind), GSI1PK = :g1pk, GSI1SK = :id',
+        ExpressionAttributeNames: { '#kind': 'kind' },
+        ExpressionAttributeValues: { ':t': true, ':at': at, ':id': userId, ':zero': 0, ':kind': shape.kind, ':g1pk': shape.GSI1PK },
+      },
+    },
+  };
+}
+
+export const customerActions: Actions = {
+  new: action(z.object({ user_id: id, ...customerFields }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'create end users');
+    const { user_id: userId, ...fields } = input;
+    const set = definedFields(fields);
+    const record: EndUserRecord = { user_id: userId, ...set, spend: 0, created_at: now.toISOString() };
+    const ops: TxOp[] = [putNew(refs.endUser(userId), encode.endUser(record), () => new ConflictError('end_user_exists', `end user \`${userId}\` already exists`, 'user_id'))];
+    if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, budgetNotFound(set.budget_id)));
+    await transact(ops, actor, audit('new', userId, set), now);
+    return budgetView(record, now);
+  }),
+
+  update: action(z.object({ user_id: id, ...customerFields }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'update end users');
+    const { user_id: userId, ...fields } = input;
+    const set = definedFields(fields);
+    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
+    const current = await loadEndUser(userId);
+    const movesBudget = set.budget_id !== undefined && set.budget_id !== (current.budget_id ?? null);
+    const ops: TxOp[] = [];
+    if (movesBudget) {
+      ops.push(setFields(refs.endUser(userId), { ...set, updated_at: now.toISOString() }, concurrent(userId), sameBudget(current)));
+      if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, budgetNotFound(set.budget_id)));
+      ops.push(...(await leaveBudget(current.budget_id)));
+    } else {
+      ops.push(setFields(refs.endUser(userId), { ...set, updated_at: now.toISOString() }, notFound(userId)));
+    }
+    await transact(ops, actor, audit('update', userId, set), now);
+    return budgetView(await loadEndUser(userId), now);
+  }),
+
+  delete: action(userIds(25), async ({ user_ids }, { actor, now }) => {
+    requireProxyAdmin(actor, 'delete end users');
+    const ids = [...new Set(user_ids)];
+    const ops: TxOp[] = [];
+    const leaving = new Map<string, number>();
+    for (const userId of ids) {
+      const current = await loadEndUser(userId);
+      ops.push(deleteExisting(refs.endUser(userId), concurrent(userId), sameBudget(current)));
+      if (current.budget_id) leaving.set(current.budget_id, (leaving.get(current.budget_id) ?? 0) + 1);
+    }
+    for (const [budgetId, n] of leaving) ops.push(...(await leaveBudget(budgetId, n)));
+    await transact(ops, actor, ids.map((u) => audit('delete', u)), now);
+    return { deleted_user_ids: ids };
+  }),
+
+  info: action(z.object({ end_user_id: id.optional(), user_id: id.optional() }).strict(), async (q, { actor, now }) => {
+    requireProxyAdmin(actor, 'read end users');
+    if (q.end_user_id && q.user_id && q.end_user_id !== q.user_id) {
+      throw new InvalidRequestError('`end_user_id` and `user_id` name different end users; give one', 'invalid_field', 'user_id');
+    }
+    const userId = q.end_user_id ?? q.user_id;
+    if (!userId) throw new InvalidRequestError('`end_user_id` is required', 'missing_field', 'end_user_id');
+    const endUser = await loadEndUser(userId);
+    const budget = endUser.budget_id ? await getRecord<BudgetRecord>(refs.budget(endUser.budget_id)) : undefined;
+    return { ...budgetView(endUser, now), litellm_budget_table: budget ?? null };
+  }),
+
+  list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
+    requireProxyAdmin(actor, 'list end users');
+    const page = await queryPage<EndUserRecord>({ index: INDEX.byKind, pk: 'END_USER', cursor: q.cursor, limit: q.limit ?? 100 });
+    return { data: page.data.map((e) => budgetView(e, now)), next_cursor: page.next_cursor };
+  }),
+
+  block: action(userIds(50), async ({ user_ids }, { actor, now }) => {
+    requireProxyAdmin(actor, 'block end users');
+    const ids = [...new Set(user_ids)];
+    const at = now.toISOString();
+    const created = await Promise.all(ids.map(async (u) => !(await getRecord<EndUserRecord>(refs.endUser(u)))));
+    await transact(
+      ids.map((u) => blockOp(u, at)),
+      actor,
+      ids.map((u, i) => audit('block', u, { blocked: true, ...(created[i] ? { created: true } : {}) })),
+      now,
+    );
+    return { blocked_users: ids };
+  }),
+
+  unblock: action(userIds(50), async ({ user_ids }, { actor, now }) => {
+    requireProxyAdmin(actor, 'unblock end users');
+    const ids = [...new Set(user_ids)];
+    const at = now.toISOString();
+    for (const u of ids) await loadEndUser(u);
+    await transact(
+      ids.map((u) => setFields(refs.endUser(u), { blocked: false, updated_at: at }, notFound(u))),
+      actor,
+      ids.map((u) => audit('unblock', u, { blocked: false })),
+      now,
+    );
+    return { unblocked_users: ids };
+  }),
+};

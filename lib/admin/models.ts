@@ -1,0 +1,301 @@
+/**
+ * `/model/*`: the model registry's write side, in LiteLLM's shape as far as it fits:
+ * `{model_name, litellm_params: {model, api_base, api_key_secret}, model_info: {prices,
+ * access_groups, aliases}}`, stored as ModelRecord items `MODEL#<name>` (read by lib/registry).
+ *
+ * Upstream keys never reach the table: a model names the secret that holds its key
+ * (`api_key_secret`: a Secrets Manager name, or a TOLLGATE_LOCAL_SECRETS name locally;
+ * LiteLLM's `api_key: "os.environ/NAME"` is read as the name NAME). A literal `api_key` is refused.
+ *
+ * Prices are required (a model without one would be callable for free); `*_cost_per_token`
+ * is converted to our per-1M prices. Aliases are unique across models and never equal a model
+ * name: each alias holds a marker item `MODEL_ALIAS#<alias>` written in the model's transaction.
+ *
+ * Writes are proxy-admin only. `/model/info` is open to every caller: others see only the models
+ * they may use, and only public fields (no upstream URL, no secret name).
+ */
+import { z } from 'zod';
+import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../checks/models.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
+import type { ModelRecord } from '../model.js';
+import { modelRegistry } from '../registry/index.js';
+import { buildSnapshot } from '../registry/registry.js';
+import { encode, type Item } from '../store/codec.js';
+import { INDEX, refs, type ItemRef } from '../store/keys.js';
+import { logger } from '../telemetry.js';
+import { isProxyAdmin, requireProxyAdmin, type Actor } from './actor.js';
+import type { AuditEntry } from './audit.js';
+import { action, type Actions } from './handler.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, setFields } from './shared-writes.js';
+import { getRecord, queryAll, transact, type TxOp } from './store.js';
+import { money } from './validation.js';
+
+const NAME = /^[A-Za-z0-9._:@+=/-]{1,256}$/;
+const NAME_RULE = 'must be 1-256 characters of letters, digits and . _ : @ + = / - (no spaces, commas or *)';
+const name = z
+  .string()
+  .regex(NAME, NAME_RULE)
+  .refine((n) => n !== ALL_PROXY_MODELS && n !== ALL_TEAM_MODELS, 'is a reserved name');
+
+/** Provider keys (`sk-...`, `sk-ant-...`, `rk-...`) look like this; a secret's name does not. */
+const looksLikeKey = (s: string): boolean => /^(sk|rk|pk|sess)[-_][A-Za-z0-9_-]{16,}$/.test(s);
+
+const secretName = z
+  .string()
+  .regex(/^[A-Za-z0-9/_+=.@:-]{1,512}$/, 'must be the name (or ARN) of a secret: letters, digits and / _ + = . @ : -')
+  .refine((s) => !looksLikeKey(s), 'looks like a key itself: give the name of the secret that holds the key');
+
+const httpUrl = z
+  .string()
+  .max(2048)
+  .superRefine((u, ctx) => {
+    if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
+      return;
+    }
+    const url = new URL(u);
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials (user:password@); name a secret in `api_key_secret`' });
+  });
+
+const litellmParams = z
+  .object({
+    model: z.string().min(1).max(256),
+    api_base: httpUrl.optional(),
+    // Accepted only to refuse a literal key with a clear error (see keySecretOf).
+    api_key: z.string().max(8192).optional(),
+    api_key_secret: secretName.nullable().optional(),
+  })
+  .strict();
+
+const modelInfo = z
+  .object({
+    input_cost_per_token: money.optional(),
+    output_cost_per_token: money.optional(),
+    input_cost_per_million: money.optional(),
+    output_cost_per_million: money.optional(),
+    access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),
+    aliases: z.array(name).max(40).optional(),
+  })
+  .strict();
+
+/** LiteLLM's default upstream for an OpenAI model with no `api_base`. */
+const DEFAULT_API_BASE = 'https://api.openai.com/v1';
+
+const aliasRef = (alias: string): ItemRef => ({ PK: `MODEL_ALIAS#${alias}`, SK: 'MODEL_ALIAS' });
+const aliasItem = (alias: string, modelName: string): Item => ({ ...aliasRef(alias), kind: 'model_alias', alias, model_name: modelName });
+
+const notFound = (modelName: string) => () => new NotFoundError('model', modelName);
+const aliasTaken = (alias: string, what: string) => new ConflictError('model_alias_taken', `alias \`${alias}\` is already ${what}`, 'model_info.aliases');
+const audit = (verb: string, modelName: string, changes?: Record<string, unknown>): AuditEntry => ({
+  action: `model.${verb}`,
+  entity_type: 'model',
+  entity_id: modelName,
+  ...(changes ? { changes } : {}),
+});
+
+type Params = Partial<z.output<typeof litellmParams>>;
+type Info = z.output<typeof modelInfo>;
+
+/** The secret name the request gives, undefined when it gives none; a literal key is refused. */
+function keySecretOf(p: Params | undefined): string | null | undefined {
+  if (p?.api_key === undefined) return p?.api_key_secret;
+  const env = /^os\.environ\/([A-Za-z0-9_./-]{1,256})$/.exec(p.api_key);
+  if (!env) {
+    // The message never repeats the value.
+    throw new InvalidRequestError(
+      '`litellm_params.api_key`: a literal upstream key is never stored; put it in a secret (Secrets Manager, or TOLLGATE_LOCAL_SECRETS in local mode) and pass the secret\'s name as `litellm_params.api_key_secret` (or `os.environ/<NAME>`)',
+      'literal_api_key',
+      'litellm_params.api_key',
+    );
+  }
+  if (p.api_key_secret !== undefined) {
+    throw new InvalidRequestError('give `litellm_params.api_key` (os.environ/<NAME>) or `litellm_params.api_key_secret`, not both', 'invalid_field', 'litellm_params.api_key');
+  }
+  return env[1];
+}
+
+/** One side's price per 1M tokens from either form; undefined when the request gives none. */
+function priceOf(info: Info | undefined, side: 'input' | 'output'): number | undefined {
+  const perToken = info?.[`${side}_cost_per_token`];
+  const perMillion = info?.[`${side}_cost_per_million`];
+  if (perToken !== undefined && perMillion !== undefined) {
+    throw new InvalidRequestError(`give \`model_info.${side}_cost_per_token\` or \`model_info.${side}_cost_per_million\`, not both`, 'invalid_field', `model_info.${side}_cost_per_token`);
+  }
+  // Rounded to nano-dollars per 1M so 0.0000025/token is exactly 2.5, not 2.4999999999999996.
+  return perMillion ?? (perToken === undefined ? undefined : Number((perToken * 1e6).toFixed(9)));
+}
+
+function checkAliases(modelName: string, aliases: readonly string[] | undefined): void {
+  if (!aliases) return;
+  const seen = new Set<string>();
+  for (const a of aliases) {
+    if (a === modelName) throw new InvalidRequestError(`alias \`${a}\` is the model's own name`, 'invalid_field', 'model_info.aliases');
+    if (seen.has(a)) throw new InvalidRequestError(`alias \`${a}\` is listed twice`, 'invalid_field', 'model_info.aliases');
+    seen.add(a);
+  }
+}
+
+/** Claims new aliases: each must be free and not a model's name, checked now for the message and held by the transaction. */
+async function claimAliases(modelName: string, added: readonly string[]): Promise<TxOp[]> {
+  const ops: TxOp[] = [];
+  for (const a of added) {
+    const owner = await getRecord<{ model_name: string }>(aliasRef(a));
+    if (owner && owner.model_name !== modelName) throw aliasTaken(a, `an alias of model \`${owner.model_name}\``);
+    if (await getRecord<ModelRecord>(refs.model(a))) throw aliasTaken(a, 'the name of a model');
+    ops.push(putNew(aliasRef(a), aliasItem(a, modelName), () => aliasTaken(a, 'taken')));
+    ops.push(requireAbsent(refs.model(a), () => aliasTaken(a, 'the name of a model')));
+  }
+  return ops;
+}
+
+/** LiteLLM's `/model/info` entry; admins also see where the model points and which secret it uses. */
+function modelView(m: ModelRecord, admin: boolean) {
+  return {
+    model_name: m.model_name,
+    litellm_params: {
+      model: m.upstream_model,
+      ...(admin ? { api_base: m.upstream_base_url, api_key_secret: m.api_key_secret ?? null } : {}),
+    },
+    model_info: {
+      id: m.model_name,
+      input_cost_per_million: m.input_cost_per_million,
+      output_cost_per_million: m.output_cost_per_million,
+      input_cost_per_token: m.input_cost_per_million / 1e6,
+      output_cost_per_token: m.output_cost_per_million / 1e6,
+      access_groups: m.access_groups ?? [],
+      aliases: m.aliases ?? [],
+      ...(admin ? { created_at: m.created_at, updated_at: m.updated_at ?? null } : {}),
+    },
+  };
+}
+
+const isRestriction = (r: unknown): r is ModelRestriction =>
+  !!r && typeof (r as ModelRestriction).entity === 'string' && Array.isArray((r as ModelRestriction).models) && (r as ModelRestriction).models.every((m) => typeof m === 'string');
+
+/**
+ * Which models the caller may use (by name or by one of its aliases, as the checks allow a
+ * request), from the authorizer's restrictions; unreadable restrictions allow nothing.
+ */
+function usableBy(actor: Actor, catalog: ModelCatalog): (m: ModelRecord) => boolean {
+  if (isProxyAdmin(actor) || !actor.models) return () => true;
+  let restrictions: ModelRestriction[];
+  try {
+    const parsed: unknown = JSON.parse(actor.models);
+    if (!Array.isArray(parsed) || !parsed.every(isRestriction)) throw new TypeError('not a restriction list');
+    restrictions = parsed;
+  } catch {
+    logger().warn('unreadable model restrictions in the authorizer context');
+    return () => false;
+  }
+  return (m) => [m.model_name, ...(m.aliases ?? [])].some((n) => firstRefusal(restrictions, n, catalog) === undefined);
+}
+
+async function loadModel(modelName: string): Promise<ModelRecord> {
+  const m = await getRecord<ModelRecord>(refs.model(modelName));
+  if (!m) throw notFound(modelName)();
+  return m;
+}
+
+/** Commits a model change; this instance's registry forgets its list (others refresh within the cache TTL). */
+async function commit(ops: TxOp[], actor: Actor, entry: AuditEntry, now: Date): Promise<void> {
+  try {
+    await transact(ops, actor, entry, now);
+  } finally {
+    modelRegistry().invalidate();
+  }
+}
+
+/** The audit view of a model's fields: secret names are redacted by the audit log itself. */
+const auditFields = (m: Partial<ModelRecord>) => definedFields({ ...m, created_at: undefined, updated_at: undefined });
+
+export const modelActions: Actions = {
+  new: action(z.object({ model_name: name, litellm_params: litellmParams, model_info: modelInfo.optional() }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'add models');
+    const modelName = input.model_name;
+    const apiKeySecret = keySecretOf(input.litellm_params);
+    const input_cost_per_million = priceOf(input.model_info, 'input');
+    const output_cost_per_million = priceOf(input.model_info, 'output');
+    for (const [side, v] of [['input', input_cost_per_million], ['output', output_cost_per_million]] as const) {
+      if (v === undefined) {
+        throw new InvalidRequestError(`\`model_info.${side}_cost_per_million\` (or \`${side}_cost_per_token\`) is required: a model without a price would be free to call`, 'missing_field', `model_info.${side}_cost_per_million`);
+      }
+    }
+    const aliases = input.model_info?.aliases;
+    checkAliases(modelName, aliases);
+    const record: ModelRecord = {
+      model_name: modelName,
+      upstream_base_url: input.litellm_params.api_base ?? DEFAULT_API_BASE,
+      upstream_model: input.litellm_params.model,
+      ...(apiKeySecret ? { api_key_secret: apiKeySecret } : {}),
+      input_cost_per_million: input_cost_per_million as number,
+      output_cost_per_million: output_cost_per_million as number,
+      access_groups: input.model_info?.access_groups ?? [],
+      aliases: aliases ?? [],
+      created_at: now.toISOString(),
+    };
+    const aliasOwner = await getRecord<{ model_name: string }>(aliasRef(modelName));
+    const nameTaken = () => new ConflictError('model_name_taken', `\`${modelName}\` is already an alias of model \`${aliasOwner?.model_name ?? '?'}\``, 'model_name');
+    if (aliasOwner) throw nameTaken();
+    const ops: TxOp[] = [
+      putNew(refs.model(modelName), encode.model(record), () => new ConflictError('model_exists', `model \`${modelName}\` already exists`, 'model_name')),
+      requireAbsent(aliasRef(modelName), nameTaken),
+      ...(await claimAliases(modelName, record.aliases ?? [])),
+    ];
+    await commit(ops, actor, audit('new', modelName, auditFields(record)), now);
+    return modelView(record, true);
+  }),
+
+  update: action(
+    z.object({ model_name: name, litellm_params: litellmParams.partial().strict().optional(), model_info: modelInfo.optional() }).strict(),
+    async (input, { actor, now }) => {
+      requireProxyAdmin(actor, 'update models');
+      const modelName = input.model_name;
+      const p = input.litellm_params;
+      const set = definedFields({
+        upstream_model: p?.model,
+        upstream_base_url: p?.api_base,
+        api_key_secret: keySecretOf(p),
+        input_cost_per_million: priceOf(input.model_info, 'input'),
+        output_cost_per_million: priceOf(input.model_info, 'output'),
+        access_groups: input.model_info?.access_groups,
+        aliases: input.model_info?.aliases,
+      });
+      if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
+      checkAliases(modelName, set.aliases);
+      const current = await loadModel(modelName);
+      const ops: TxOp[] = [setFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, notFound(modelName))];
+      if (set.aliases) {
+        const before = new Set(current.aliases ?? []);
+        const after = new Set(set.aliases);
+        for (const a of before) if (!after.has(a)) ops.push(deleteAny(aliasRef(a)));
+        ops.push(...(await claimAliases(modelName, set.aliases.filter((a) => !before.has(a)))));
+      }
+      await commit(ops, actor, audit('update', modelName, auditFields(set)), now);
+      return modelView(await loadModel(modelName), true);
+    },
+  ),
+
+  delete: action(z.object({ model_name: name.optional(), id: name.optional() }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'delete models');
+    if (input.model_name && input.id && input.model_name !== input.id) {
+      throw new InvalidRequestError('`model_name` and `id` name different models; give one', 'invalid_field', 'id');
+    }
+    const modelName = input.model_name ?? input.id;
+    if (!modelName) throw new InvalidRequestError('`model_name` (or LiteLLM\'s `id`) is required', 'missing_field', 'model_name');
+    const current = await loadModel(modelName);
+    const ops: TxOp[] = [deleteExisting(refs.model(modelName), notFound(modelName)), ...(current.aliases ?? []).map((a) => deleteAny(aliasRef(a)))];
+    await commit(ops, actor, audit('delete', modelName), now);
+    return { deleted_model_name: modelName };
+  }),
+
+  info: action(z.object({ model_name: name.optional(), litellm_model_id: name.optional() }).strict(), async (q, { actor }) => {
+    const wanted = q.model_name ?? q.litellm_model_id;
+    const records = await queryAll<ModelRecord>({ index: INDEX.byKind, pk: 'MODEL' });
+    const usable = usableBy(actor, buildSnapshot(records).catalog);
+    const admin = isProxyAdmin(actor);
+    const visible = records.filter((m) => usable(m) && (wanted === undefined || m.model_name === wanted));
+    // A model the caller may not use is as unknown to it as a model that does not exist.
+    if (wanted !== undefined && visible.length === 0) throw notFound(wanted)();
+    return { data: visible.map((m) => modelView(m, admin)) };
+  }),
+};

@@ -1,0 +1,197 @@
+/**
+ * `/organization/*`: organizations, the teams under them (read through GSI3 `ORG#<id>`) and their
+ * members. Writes are proxy-admin only; an organization may be read by proxy admins and by its
+ * own members (the user record's `organization_id`).
+ *
+ * Deliberate choices: an organization is deleted only once no team belongs to it (409
+ * `organization_has_teams`), its members are released in the same transaction; a user belongs
+ * to one organization, so `member_add` moves a user who was in another one (the answer and the
+ * audit log name the previous organization).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
+import type { OrgRecord, TeamRecord, UserRecord } from '../model.js';
+import type { ModelCatalog } from '../checks/models.js';
+import { encode } from '../store/codec.js';
+import { INDEX, refs } from '../store/keys.js';
+import { isProxyAdmin, requireProxyAdmin, type Actor } from './actor.js';
+import type { AuditEntry } from './audit.js';
+import { budgetView } from './budget.js';
+import { action, type Actions } from './handler.js';
+import { loadCatalog, requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
+import { MEMBER_SK_PREFIX, ORG_ROLES, membershipOps, orgMemberRef, type OrgMemberRecord } from './shared-org-members.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from './shared-writes.js';
+import { getRecord, queryAll, queryPage, transact, type TxOp } from './store.js';
+import { budgetFields, id, limit, metadata, models } from './validation.js';
+
+const orgFields = {
+  organization_alias: z.string().min(1).max(256).nullable().optional(),
+  models: models.optional(),
+  ...budgetFields,
+  metadata: metadata.optional(),
+};
+
+const member = z.object({ user_id: id, role: z.enum(ORG_ROLES).default('internal_user') }).strict();
+/** LiteLLM takes one member or a list; one becomes a list of one, so errors name `member.0.role`. */
+const oneOrMany = <T extends z.ZodType>(item: T, max: number) =>
+  z.preprocess((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v), z.array(item).min(1).max(max));
+
+const notFound = (orgId: string) => () => new NotFoundError('organization', orgId);
+const orgLabel = (orgId: string) => `organization \`${orgId}\``;
+const audit = (verb: string, orgId: string, changes?: Record<string, unknown>): AuditEntry => ({
+  action: `organization.${verb}`,
+  entity_type: 'organization',
+  entity_id: orgId,
+  ...(changes ? { changes } : {}),
+});
+
+async function loadOrg(orgId: string): Promise<OrgRecord> {
+  const org = await getRecord<OrgRecord>(refs.org(orgId));
+  if (!org) throw notFound(orgId)();
+  return org;
+}
+
+const teamsOf = (orgId: string) => queryAll<TeamRecord>({ index: INDEX.byParent, pk: `ORG#${orgId}`, skPrefix: 'TEAM#' });
+const membersOf = (orgId: string) => queryAll<OrgMemberRecord>({ pk: `ORG#${orgId}`, skPrefix: MEMBER_SK_PREFIX });
+
+/** An organization may not shrink below what its teams already have. */
+async function requireCoversTeams(orgId: string, next: Pick<OrgRecord, 'models' | 'max_budget'>, changed: { models: boolean; max_budget: boolean }): Promise<void> {
+  const teams = await teamsOf(orgId);
+  const parent = { label: orgLabel(orgId), models: next.models, max_budget: next.max_budget };
+  let catalog: Promise<ModelCatalog> | undefined;
+  const sharedCatalog = () => (catalog ??= loadCatalog());
+  for (const t of teams) {
+    const child = { label: `team \`${t.team_id}\``, models: t.models, max_budget: t.max_budget };
+    if (changed.max_budget) requireBudgetWithin(child, parent);
+    if (changed.models) await requireModelsWithin(child, parent, 'models', sharedCatalog);
+  }
+}
+
+/** Proxy admins read any organization; a user reads the one they belong to. */
+async function requireCanRead(actor: Actor, orgId: string): Promise<void> {
+  if (isProxyAdmin(actor)) return;
+  const user = actor.userId ? await getRecord<UserRecord>(refs.user(actor.userId)) : undefined;
+  if (user && user.organization_id === orgId) return;
+  throw new ForbiddenError(`only a proxy admin or a member of organization \`${orgId}\` may read it`);
+}
+
+export const organizationActions: Actions = {
+  new: action(z.object({ organization_id: id.optional(), ...orgFields }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'create organizations');
+    const { organization_id, ...fields } = input;
+    const orgId = organization_id ?? randomUUID();
+    const set = definedFields(fields);
+    const org: OrgRecord = { organization_id: orgId, ...set, spend: 0, created_at: now.toISOString() };
+    await transact(
+      [putNew(refs.org(orgId), encode.org(org), () => new ConflictError('organization_exists', `organization \`${orgId}\` already exists`, 'organization_id'))],
+      actor,
+      audit('new', orgId, set),
+      now,
+    );
+    return budgetView(org, now);
+  }),
+
+  update: action(z.object({ organization_id: id, ...orgFields }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'update organizations');
+    const { organization_id: orgId, ...fields } = input;
+    const set = definedFields(fields);
+    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `organization_id`', 'nothing_to_update');
+    const current = await loadOrg(orgId);
+    const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
+    if (changed.models || changed.max_budget) await requireCoversTeams(orgId, { ...current, ...set }, changed);
+    await transact([setFields(refs.org(orgId), { ...set, updated_at: now.toISOString() }, notFound(orgId))], actor, audit('update', orgId, set), now);
+    return budgetView(await loadOrg(orgId), now);
+  }),
+
+  delete: action(z.object({ organization_ids: z.array(id).min(1).max(20) }).strict(), async ({ organization_ids }, { actor, now }) => {
+    requireProxyAdmin(actor, 'delete organizations');
+    const ids = [...new Set(organization_ids)];
+    const ops: TxOp[] = [];
+    const entries: AuditEntry[] = [];
+    for (const orgId of ids) {
+      await loadOrg(orgId);
+      const teams = await teamsOf(orgId);
+      if (teams.length > 0) {
+        const names = teams.slice(0, 5).map((t) => `\`${t.team_id}\``).join(', ');
+        throw new ConflictError('organization_has_teams', `organization \`${orgId}\` still has ${teams.length} team(s) (${names}); delete or move them first`, 'organization_ids');
+      }
+      const released: string[] = [];
+      for (const m of await membersOf(orgId)) {
+        ops.push(deleteAny(orgMemberRef(orgId, m.user_id)));
+        const user = await getRecord<UserRecord>(refs.user(m.user_id));
+        // Only users still in this organization are released; a user moved meanwhile is left alone.
+        if (user?.organization_id !== orgId) continue;
+        released.push(m.user_id);
+        ops.push(
+          setFields(refs.user(m.user_id), { organization_id: null, updated_at: now.toISOString() }, () => new ConflictError('concurrent_update', `user \`${m.user_id}\` changed meanwhile; retry`), {
+            expression: '#org = :org',
+            names: { '#org': 'organization_id' },
+            values: { ':org': orgId },
+          }),
+        );
+      }
+      ops.push(deleteExisting(refs.org(orgId), notFound(orgId)));
+      entries.push(audit('delete', orgId, released.length > 0 ? { released_members: released } : undefined));
+    }
+    await transact(ops, actor, entries, now);
+    return { deleted_organization_ids: ids };
+  }),
+
+  info: action(z.object({ organization_id: id }).strict(), async ({ organization_id: orgId }, { actor, now }) => {
+    await requireCanRead(actor, orgId);
+    const org = await loadOrg(orgId);
+    const [teams, members] = await Promise.all([teamsOf(orgId), membersOf(orgId)]);
+    return {
+      ...budgetView(org, now),
+      teams: teams.map((t) => budgetView(t, now)),
+      members: members.map(({ organization_id, user_id, user_role, created_at }) => ({ organization_id, user_id, user_role, created_at })),
+    };
+  }),
+
+  list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
+    requireProxyAdmin(actor, 'list organizations');
+    const page = await queryPage<OrgRecord>({ index: INDEX.byKind, pk: 'ORG', cursor: q.cursor, limit: q.limit ?? 100 });
+    return { data: page.data.map((o) => budgetView(o, now)), next_cursor: page.next_cursor };
+  }),
+
+  member_add: action(
+    z.object({ organization_id: id, member: oneOrMany(member, 20) }).strict(),
+    async (input, { actor, now }) => {
+      requireProxyAdmin(actor, 'add organization members');
+      const orgId = input.organization_id;
+      const list = input.member;
+      const seen = new Set<string>();
+      for (const m of list) {
+        if (seen.has(m.user_id)) throw new InvalidRequestError(`user \`${m.user_id}\` is listed twice`, 'duplicate_member', 'member');
+        seen.add(m.user_id);
+      }
+      await loadOrg(orgId);
+      const at = now.toISOString();
+      // The organization must still exist when the members land.
+      const ops: TxOp[] = [requireExists(refs.org(orgId), notFound(orgId))];
+      const entries: AuditEntry[] = [audit('member_add', orgId, { members: list.map((m) => ({ user_id: m.user_id, role: m.role })) })];
+      const updatedUsers: { user_id: string; organization_id: string; previous_organization_id: string | null }[] = [];
+      const memberships: OrgMemberRecord[] = [];
+      for (const m of list) {
+        const user = await getRecord<UserRecord>(refs.user(m.user_id));
+        if (!user) throw new NotFoundError('user', m.user_id);
+        const from = user.organization_id ?? null;
+        const existing = from === orgId ? await getRecord<OrgMemberRecord>(orgMemberRef(orgId, m.user_id)) : undefined;
+        const membership: OrgMemberRecord = { organization_id: orgId, user_id: m.user_id, user_role: m.role, created_at: existing?.created_at ?? at };
+        ops.push(setFields(refs.user(m.user_id), { organization_id: orgId, updated_at: at }, () => new NotFoundError('user', m.user_id)));
+        ops.push(...membershipOps(m.user_id, from, membership));
+        entries.push({
+          action: 'organization.member_add',
+          entity_type: 'user',
+          entity_id: m.user_id,
+          changes: { organization_id: orgId, organization_role: m.role, ...(from && from !== orgId ? { previous_organization_id: from } : {}) },
+        });
+        updatedUsers.push({ user_id: m.user_id, organization_id: orgId, previous_organization_id: from !== orgId ? from : null });
+        memberships.push(membership);
+      }
+      await transact(ops, actor, entries, now);
+      return { organization_id: orgId, updated_users: updatedUsers, updated_organization_memberships: memberships };
+    },
+  ),
+};

@@ -1,0 +1,65 @@
+/**
+ * The hierarchy rules, stated once for every pair (key within team, team within organization,
+ * member within team): a child's models must lie within its parent's, and a child's max_budget
+ * must not be above its parent's. A violation is a 400 `hierarchy_violation` naming both sides.
+ */
+import { emptyCatalog, globMatch, isUnrestricted, listAllows, resolveAlias, ALL_TEAM_MODELS, type ModelCatalog } from '../checks/models.js';
+import { HierarchyViolationError, money } from '../errors.js';
+import type { ModelRecord } from '../model.js';
+import { buildSnapshot } from '../registry/registry.js';
+import { INDEX } from '../store/keys.js';
+import { queryAll } from './store.js';
+
+export interface Side {
+  /** How messages name it: "team `t-1`". */
+  label: string;
+  models?: readonly string[] | null | undefined;
+  max_budget?: number | null | undefined;
+}
+
+/** Whether the parent's list allows everything one child entry can stand for. */
+function covers(parent: readonly string[], entry: string, catalog: ModelCatalog): boolean {
+  if (isUnrestricted(parent)) return true;
+  // A literal `*` in the pattern matches a literal `*` in the entry, so glob-within-glob works.
+  if (parent.some((p) => globMatch(p, entry))) return true;
+  const group = catalog.accessGroups[entry];
+  if (group && group.length > 0 && group.every((m) => listAllows(parent, m, catalog))) return true;
+  const resolved = resolveAlias(entry, catalog);
+  return listAllows(parent, resolved, catalog);
+}
+
+/**
+ * The first child entry the parent does not cover, or undefined. An unrestricted child (empty
+ * list, `all-proxy-models`) adds no models of its own: it gets the parent's, so it is within.
+ */
+export function modelOutside(child: readonly string[] | null | undefined, parent: readonly string[] | null | undefined, catalog: ModelCatalog = emptyCatalog): string | undefined {
+  if (isUnrestricted(child) || isUnrestricted(parent)) return undefined;
+  return (child as readonly string[]).find((e) => e !== ALL_TEAM_MODELS && !covers(parent as readonly string[], e, catalog));
+}
+
+/** Every model's aliases and access groups, read fresh (an admin write must not act on a stale catalog). */
+export async function loadCatalog(): Promise<ModelCatalog> {
+  return buildSnapshot(await queryAll<ModelRecord>({ index: INDEX.byKind, pk: 'MODEL' })).catalog;
+}
+
+/**
+ * Throws when the child's models are not within the parent's. The catalog is read only when a
+ * plain comparison fails (aliases and access groups can still make it fit).
+ */
+export async function requireModelsWithin(child: Side, parent: Side, param = 'models', catalog?: () => Promise<ModelCatalog>): Promise<void> {
+  if (modelOutside(child.models, parent.models) === undefined) return;
+  const outside = modelOutside(child.models, parent.models, await (catalog ?? loadCatalog)());
+  if (outside === undefined) return;
+  throw new HierarchyViolationError(
+    `${child.label} has model \`${outside}\`, which ${parent.label} does not allow (${parent.label} models: ${(parent.models ?? []).join(', ')})`,
+    param,
+  );
+}
+
+/** Throws when the child's max_budget is above the parent's. A child without one is capped by the parent anyway. */
+export function requireBudgetWithin(child: Side, parent: Side, param = 'max_budget'): void {
+  const c = child.max_budget;
+  const p = parent.max_budget;
+  if (c === null || c === undefined || p === null || p === undefined || c <= p) return;
+  throw new HierarchyViolationError(`${child.label} max_budget ${money(c)} is above ${parent.label} max_budget ${money(p)}`, param);
+}

@@ -1,0 +1,127 @@
+/**
+ * The transaction ops the entity actions compose (for lib/admin/store.ts `transact`). Updates
+ * SET only the fields a request names, never rewrite the whole item: the llm function `ADD`s
+ * spend to the same items concurrently, and a read-modify-put would lose those increments.
+ */
+import type { TollgateError } from '../errors.js';
+import { tableName } from '../store/client.js';
+import type { Item } from '../store/codec.js';
+import type { ItemRef } from '../store/keys.js';
+import type { TxOp } from './store.js';
+
+/** An extra condition on an op; its names and values must not clash with the op's own (`#f<n>`, `:v<n>`). */
+export interface Guard {
+  expression: string;
+  names?: Record<string, string>;
+  values?: Record<string, unknown>;
+}
+
+const withGuard = (base: string, guard: Guard | undefined): string => (guard ? `${base} AND (${guard.expression})` : base);
+
+/** Creates an item that must not exist yet. */
+export function putNew(ref: ItemRef, item: Item, onExists: () => TollgateError): TxOp {
+  return {
+    ref,
+    item: { Put: { TableName: tableName(), Item: item, ConditionExpression: 'attribute_not_exists(PK)' } },
+    onConditionFail: onExists,
+  };
+}
+
+/** Creates or replaces an item that holds no counters (membership and alias markers). */
+export function putAny(ref: ItemRef, item: Item): TxOp {
+  return { ref, item: { Put: { TableName: tableName(), Item: item } } };
+}
+
+/**
+ * Sets the given fields of an existing item (undefined fields are left alone; null is stored as
+ * an explicit "unset").
+ */
+export function setFields(ref: ItemRef, fields: Record<string, unknown>, onFail: () => TollgateError, guard?: Guard): TxOp {
+  const names: Record<string, string> = { ...guard?.names };
+  const values: Record<string, unknown> = { ...guard?.values };
+  const sets: string[] = [];
+  Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .forEach(([name, value], i) => {
+      names[`#f${i}`] = name;
+      values[`:v${i}`] = value;
+      sets.push(`#f${i} = :v${i}`);
+    });
+  if (sets.length === 0) throw new RangeError('setFields needs at least one field');
+  return {
+    ref,
+    item: {
+      Update: {
+        TableName: tableName(),
+        Key: ref,
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: withGuard('attribute_exists(PK)', guard),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    },
+    onConditionFail: onFail,
+  };
+}
+
+/** Adds `delta` to a number attribute of an existing item. */
+export function addToCounter(ref: ItemRef, attribute: string, delta: number, onMissing: () => TollgateError): TxOp {
+  return {
+    ref,
+    item: {
+      Update: {
+        TableName: tableName(),
+        Key: ref,
+        UpdateExpression: 'ADD #c :d',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeNames: { '#c': attribute },
+        ExpressionAttributeValues: { ':d': delta },
+      },
+    },
+    onConditionFail: onMissing,
+  };
+}
+
+/** Deletes an item that must exist (and pass the guard). */
+export function deleteExisting(ref: ItemRef, onFail: () => TollgateError, guard?: Guard): TxOp {
+  return {
+    ref,
+    item: {
+      Delete: {
+        TableName: tableName(),
+        Key: ref,
+        ConditionExpression: withGuard('attribute_exists(PK)', guard),
+        ...(guard?.names ? { ExpressionAttributeNames: guard.names } : {}),
+        ...(guard?.values ? { ExpressionAttributeValues: guard.values } : {}),
+      },
+    },
+    onConditionFail: onFail,
+  };
+}
+
+/** Deletes an item if it is there (markers whose absence is fine). */
+export function deleteAny(ref: ItemRef): TxOp {
+  return { ref, item: { Delete: { TableName: tableName(), Key: ref } } };
+}
+
+/** Asserts inside the transaction that an item exists. */
+export function requireExists(ref: ItemRef, onMissing: () => TollgateError): TxOp {
+  return {
+    ref,
+    item: { ConditionCheck: { TableName: tableName(), Key: ref, ConditionExpression: 'attribute_exists(PK)' } },
+    onConditionFail: onMissing,
+  };
+}
+
+/** Asserts inside the transaction that an item does not exist. */
+export function requireAbsent(ref: ItemRef, onPresent: () => TollgateError): TxOp {
+  return {
+    ref,
+    item: { ConditionCheck: { TableName: tableName(), Key: ref, ConditionExpression: 'attribute_not_exists(PK)' } },
+    onConditionFail: onPresent,
+  };
+}
+
+/** The fields a request actually set (undefined dropped), for the record and the audit entry. */
+export const definedFields = <T extends Record<string, unknown>>(fields: T): Partial<T> =>
+  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
