@@ -1,0 +1,92 @@
+/**
+ * `npm start`: the whole of Tollgate on this machine (see infra/local/stack.ts), a banner with
+ * what to do next, and a clean stop on Ctrl-C or SIGTERM that leaves no Java process behind.
+ */
+import { config, ConfigError, type Config } from '../../lib/config.js';
+import { JavaMissingError } from './dynamodb.js';
+import { startLocalStack, type LocalStack } from './stack.js';
+
+function fail(message: string): never {
+  process.stderr.write(`tollgate: ${message}\n`);
+  process.exit(1);
+}
+
+function startupProblem(e: unknown, cfg: Config): string {
+  if (e instanceof JavaMissingError) return e.message;
+  if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    return `port ${cfg.port} on ${cfg.local.host} is already in use; stop what holds it or choose another with PORT=<port>`;
+  }
+  return `could not start: ${(e as Error).message}`;
+}
+
+function banner(stack: LocalStack): string {
+  const dynamo = stack.dynamo
+    ? `${stack.dynamoEndpoint} (DynamoDB Local, ${stack.dataDir ? `data in ${stack.dataDir}` : 'in memory'})`
+    : `${stack.dynamoEndpoint} (external)`;
+  const lines = [
+    '',
+    `Tollgate is running at ${stack.url}`,
+    `  DynamoDB       ${dynamo}, table ${stack.tableName}`,
+    `  Mock upstream  ${stack.upstreamUrl} (models: ${stack.models.map((m) => m.model_name).join(', ')})`,
+  ];
+  if (stack.masterKeyGenerated) {
+    // The one place a secret is printed: the user needs it, and nobody else knows it.
+    lines.push('', '  No TOLLGATE_MASTER_KEY was set; this one was generated for this run:', `    export TOLLGATE_MASTER_KEY=${stack.masterKey}`);
+  }
+  lines.push(
+    '',
+    'Try:',
+    `  curl ${stack.url}/v1/chat/completions -H "Authorization: Bearer $TOLLGATE_MASTER_KEY" \\`,
+    `    -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'`,
+    '',
+    'Ctrl-C to stop.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  let cfg: Config;
+  try {
+    cfg = config();
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      config: cfg,
+      // Method, path and status only: headers and query strings may carry keys.
+      onRequest: ({ method, path, status, ms }) => process.stdout.write(`${method} ${path} ${status} ${ms} ms\n`),
+    });
+  } catch (e) {
+    fail(startupProblem(e, cfg));
+  }
+  process.stdout.write(banner(stack));
+
+  // Last resort if the process ends without stop() (an uncaught error): never orphan Java.
+  process.on('exit', () => {
+    const java = stack.dynamo?.process;
+    if (java && java.exitCode === null && java.signalCode === null) java.kill('SIGKILL');
+  });
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    // Ctrl-C reaches every process of the group and npm and tsx relay it too: one stop is enough.
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping\n`);
+    // stop() bounds Java's exit itself; this only guards against something else hanging.
+    setTimeout(() => fail('stop took longer than 15 s; exiting anyway'), 15_000).unref();
+    stack.stop().then(
+      () => process.exit(0),
+      (e: unknown) => fail(`stop failed: ${(e as Error).message}`),
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((e: unknown) => fail((e as Error).message));

@@ -1,0 +1,142 @@
+/**
+ * Everything `npm start` runs, in one process: DynamoDB Local (unless an endpoint is given), the
+ * table, the master key, the mock upstream with its priced models, and the local gateway. The
+ * e2e tests start the same stack against their shared DynamoDB Local.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { generateKey } from '../../lib/auth/keys.js';
+import { setAuthorizerDeps } from '../../lib/authorizer/deps.js';
+import { config as processConfig, setConfig, type Config } from '../../lib/config.js';
+import type { ModelRecord } from '../../lib/model.js';
+import { resetModelRegistry } from '../../lib/registry/index.js';
+import { createDocumentClient, documentClient, setDocumentClient } from '../../lib/store/client.js';
+import { encode } from '../../lib/store/codec.js';
+import { resetEntityReader } from '../../lib/store/index.js';
+import { ensureTable } from '../../lib/store/schema.js';
+import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
+import { startGateway, type GatewayOptions } from './gateway.js';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from './mock-models.js';
+import { startMockUpstream } from './mock-upstream.js';
+
+export interface LocalStackOptions {
+  /** Default: the process configuration (the environment). */
+  config?: Config;
+  /** A DynamoDB that is already running (tests); else the config's endpoint; else DynamoDB Local is started. */
+  dynamoEndpoint?: string;
+  /** Default: the config's PORT; 0 picks a free port. */
+  port?: number;
+  /** Default: the config's TOLLGATE_LOCAL_HOST. */
+  host?: string;
+  onRequest?: GatewayOptions['onRequest'];
+}
+
+export interface LocalStack {
+  url: string;
+  port: number;
+  dynamoEndpoint: string;
+  /** The DynamoDB Local this stack started, if it started one. */
+  dynamo: LocalDynamo | undefined;
+  /** Its data folder (absolute); undefined when it keeps data in memory or is not ours. */
+  dataDir: string | undefined;
+  upstreamUrl: string;
+  models: ModelRecord[];
+  tableName: string;
+  masterKey: string;
+  /** True when no master key was configured and this one was made up (main.ts prints it once). */
+  masterKeyGenerated: boolean;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+/** Fails with EADDRINUSE before the slow parts start (Java takes seconds to come up). */
+function assertPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(port, host, () => probe.close(() => done()));
+  });
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const base = opts.config ?? processConfig();
+  const port = opts.port ?? base.port;
+  const host = opts.host ?? base.local.host;
+  await assertPortFree(port, host);
+
+  // Undone in reverse order if a later step fails, so no Java process outlives a failed start.
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => undefined);
+  };
+  try {
+    let dynamo: LocalDynamo | undefined;
+    let dataDir: string | undefined;
+    let endpoint = opts.dynamoEndpoint ?? base.dynamoEndpoint;
+    if (!endpoint) {
+      dataDir = base.local.dataDir ? resolve(base.local.dataDir) : undefined;
+      if (dataDir) mkdirSync(dataDir, { recursive: true });
+      dynamo = await startLocalDynamo({ dataDir });
+      cleanups.push(() => dynamo!.stop());
+      endpoint = dynamo.endpoint;
+    }
+
+    const masterKey = base.masterKey ?? generateKey();
+    const cfg = setConfig({
+      ...base,
+      dynamoEndpoint: endpoint,
+      masterKey,
+      port,
+      // The mock models' upstream key is a secret like any other, resolved in local mode from here.
+      localSecrets: { ...mockLocalSecrets(), ...base.localSecrets },
+    });
+    // Every process-wide client and cache must see the new configuration.
+    setDocumentClient(createDocumentClient({ endpoint, region: cfg.region }));
+    resetEntityReader();
+    resetModelRegistry();
+    setAuthorizerDeps(undefined);
+    cleanups.push(async () => {
+      documentClient().destroy();
+      setDocumentClient(undefined);
+    });
+
+    const raw = new DynamoDBClient({ endpoint, region: cfg.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      await ensureTable(raw, cfg.tableName);
+    } finally {
+      raw.destroy();
+    }
+
+    const upstream = await startMockUpstream({ host: '127.0.0.1', apiKey: MOCK_UPSTREAM_KEY });
+    cleanups.push(() => upstream.close());
+    // Written on every start: the upstream's port is new each time, even over a persistent table.
+    const models = mockModels(upstream.url);
+    for (const m of models) await documentClient().send(new PutCommand({ TableName: cfg.tableName, Item: encode.model(m) }));
+    resetModelRegistry();
+
+    const gateway = await startGateway({ port, host, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
+    cleanups.push(() => gateway.close());
+
+    return {
+      url: gateway.url,
+      port: gateway.port,
+      dynamoEndpoint: endpoint,
+      dynamo,
+      dataDir,
+      upstreamUrl: upstream.url,
+      models,
+      tableName: cfg.tableName,
+      masterKey,
+      masterKeyGenerated: base.masterKey === undefined,
+      config: cfg,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

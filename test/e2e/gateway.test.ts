@@ -1,0 +1,316 @@
+/**
+ * The local gateway's API Gateway semantics, with the real authorizer and stand-in functions
+ * written to a temp folder (the real llm and admin functions have their own tests).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluatePolicy, MAX_BODY_BYTES, startGateway, type Gateway } from '../../infra/local/gateway.js';
+import { seedKey, seedTeam } from '../support/seed.js';
+import { reconfigure, useTestTable, type TestTable } from '../support/table.js';
+
+const MASTER = 'sk-master-gateway-test';
+
+const modules: Record<string, string> = {
+  // Answers with the event it was given.
+  echo: `export const handler = async (event, context) => ({
+    statusCode: 200,
+    headers: { 'content-type': 'application/json', 'x-function': context.functionName, 'content-length': '1' },
+    multiValueHeaders: { 'set-cookie': ['a=1', 'b=2'] },
+    body: JSON.stringify(event),
+  });`,
+  // Streams: one chunk, then waits for the test to release it before the rest.
+  stream: `export const handler = awslambda.streamifyResponse(async (event, stream) => {
+    const out = awslambda.HttpResponseStream.from(stream, { statusCode: 201, headers: { 'content-type': 'text/event-stream' } });
+    out.write('data: first\\n\\n');
+    await new Promise((resolve) => { globalThis.__releaseStream = resolve; });
+    out.write('data: second\\n\\n');
+    out.end('data: [DONE]\\n\\n');
+  });`,
+  // Fails mid-stream.
+  brokenStream: `export const handler = awslambda.streamifyResponse(async (event, stream) => {
+    const out = awslambda.HttpResponseStream.from(stream, { statusCode: 200, headers: { 'content-type': 'text/event-stream' } });
+    out.write('data: first\\n\\n');
+    await new Promise((r) => setTimeout(r, 20));
+    throw new Error('boom');
+  });`,
+  throws: `export const handler = async () => { throw new Error('boom'); };`,
+  malformed: `export const handler = async () => ({ body: 'no status' });`,
+  binary: `export const handler = async () => ({
+    statusCode: 200, headers: { 'content-type': 'audio/mpeg' }, body: Buffer.from([0, 1, 2, 255]).toString('base64'), isBase64Encoded: true,
+  });`,
+  // An authorizer whose policy the test chooses through a header.
+  authorizer: `const arn = 'arn:aws:execute-api:local:000000000000:local/local/';
+  const policy = (...Statement) => ({ Version: '2012-10-17', Statement });
+  export const handler = async (event) => {
+    const ctx = { message: 'denied by the test policy', type: 'permission_error', code: 'test_denied' };
+    switch (event.headers['x-policy']) {
+      case 'allow-stage': return { principalId: 'p', policyDocument: policy({ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: arn + '*' }), context: { n: 1, b: true } };
+      case 'deny-wins': return { principalId: 'p', policyDocument: policy(
+        { Effect: 'Allow', Action: 'execute-api:*', Resource: arn + '*' },
+        { Effect: 'Deny', Action: 'execute-api:Invoke', Resource: arn + 'POST/chat/*' }), context: ctx };
+      case 'other-method': return { principalId: 'p', policyDocument: policy({ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: arn + 'GET/*' }), context: ctx };
+      case 'question-mark': return { principalId: 'p', policyDocument: policy({ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: [arn + 'POST/chat/complet?ons'] }) };
+      case 'object-context': return { principalId: 'p', policyDocument: policy({ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: arn + '*' }), context: { nested: { a: 1 } } };
+      case 'unauthorized': throw new Error('Unauthorized');
+      default: throw new Error('some failure');
+    }
+  };`,
+};
+
+let table: TestTable;
+let dir: string;
+let gw: Gateway;
+let fake: Gateway;
+const file = (name: string) => join(dir, `${name}.mjs`);
+
+beforeAll(async () => {
+  table = await useTestTable({ TOLLGATE_MASTER_KEY: MASTER });
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-gw-'));
+  for (const [name, source] of Object.entries(modules)) writeFileSync(file(name), source);
+  gw = await startGateway({
+    port: 0,
+    modules: {
+      llm: file('echo'),
+      teams: file('stream'),
+      users: file('brokenStream'),
+      keys: file('throws'),
+      organizations: file('malformed'),
+      budgets: file('binary'),
+      customers: join(dir, 'absent.mjs'),
+    },
+  });
+  fake = await startGateway({ port: 0, modules: { authorizer: file('authorizer'), llm: file('echo') } });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await fake?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const errorOf = async (res: Response) => ((await res.json()) as { error: { message: string; type: string; code: string } }).error;
+
+describe('routing like API Gateway', () => {
+  it('answers /health without credentials', async () => {
+    const res = await fetch(`${gw.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'healthy' });
+  });
+
+  it('answers an unknown path with the missing-route response', async () => {
+    const res = await fetch(`${gw.url}/nope`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(404);
+    expect(await errorOf(res)).toMatchObject({ type: 'not_found_error', code: 'route_not_found' });
+  });
+
+  it('answers a known path with a method it lacks the same way', async () => {
+    const res = await fetch(`${gw.url}/chat/completions`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(404);
+    expect((await errorOf(res)).code).toBe('route_not_found');
+  });
+
+  it('refuses a body over 10 MB with an OpenAI-shaped 413', async () => {
+    const res = await fetch(`${gw.url}/chat/completions`, {
+      method: 'POST',
+      headers: { ...bearer(MASTER), 'content-type': 'application/json' },
+      body: Buffer.alloc(MAX_BODY_BYTES + 1, 0x61),
+    });
+    expect(res.status).toBe(413);
+    expect(await errorOf(res)).toMatchObject({ type: 'invalid_request_error', code: 'request_too_large' });
+  });
+});
+
+describe('the real authorizer in front', () => {
+  it('answers 401 without credentials', async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(401);
+    expect(await errorOf(res)).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
+  });
+
+  it('answers 401 for an unknown key', async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: bearer('sk-unknown-key'), body: '{}' });
+    expect(res.status).toBe(401);
+  });
+
+  it('renders a Deny from the policy context: an over-budget team, named with its limit', async () => {
+    await seedTeam({ team_id: 'gw-broke', max_budget: 5, spend: 5 });
+    const { key } = await seedKey({ team_id: 'gw-broke' });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'x-api-key': key }, body: '{}' });
+    expect(res.status).toBe(403);
+    expect(await errorOf(res)).toEqual({
+      message: 'team `gw-broke` spent 5.00 of its 5.00 budget',
+      type: 'budget_exceeded',
+      param: null,
+      code: 'team_budget_exceeded',
+    });
+  });
+
+  it('answers AUTHORIZER_FAILURE (503) when the store cannot be read, never Allow', async () => {
+    const { key } = await seedKey({});
+    reconfigure(table.config, { TOLLGATE_MASTER_KEY: MASTER, TOLLGATE_TABLE_NAME: 'no-such-table' });
+    try {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: bearer(key), body: '{}' });
+      expect(res.status).toBe(503);
+      expect((await errorOf(res)).code).toBe('store_unavailable');
+    } finally {
+      reconfigure(table.config, { TOLLGATE_MASTER_KEY: MASTER });
+    }
+  });
+});
+
+describe('the proxy event an allowed request becomes', () => {
+  it('carries the request and the authorizer context as API Gateway gives them', async () => {
+    await seedTeam({ team_id: 'gw-team', max_budget: 100, spend: 1 });
+    const { key, record } = await seedKey({ team_id: 'gw-team' });
+    const res = await fetch(`${gw.url}/v1/chat/completions?a=1&a=2&b=x`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'X-Custom': 'yes', 'content-type': 'application/json' },
+      body: '{"model":"gpt-4o"}',
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-function')).toBe('tollgate-llm');
+    expect(res.headers.get('set-cookie')).toBe('a=1, b=2');
+    const event = (await res.json()) as Record<string, any>;
+    expect(event).toMatchObject({
+      resource: '/v1/chat/completions',
+      path: '/v1/chat/completions',
+      httpMethod: 'POST',
+      body: '{"model":"gpt-4o"}',
+      isBase64Encoded: false,
+      pathParameters: null,
+      queryStringParameters: { a: '2', b: 'x' },
+      multiValueQueryStringParameters: { a: ['1', '2'], b: ['x'] },
+    });
+    expect(event.headers['X-Custom']).toBe('yes');
+    expect(event.multiValueHeaders['X-Custom']).toEqual(['yes']);
+    expect(event.requestContext).toMatchObject({ stage: 'local', resourcePath: '/v1/chat/completions', identity: { sourceIp: '127.0.0.1' } });
+    expect(event.requestContext.requestId).toBe(res.headers.get('x-amzn-requestid'));
+    // API Gateway hands the context on with every value a string, plus the principal.
+    expect(event.requestContext.authorizer).toMatchObject({
+      principalId: record.token,
+      principal: 'virtual_key',
+      team_id: 'gw-team',
+      key_hash: record.token,
+      budgets: JSON.stringify({ team: 99 }),
+    });
+  });
+
+  it('fills pathParameters from the route pattern', async () => {
+    const res = await fetch(`${gw.url}/openai/deployments/my%20model/chat/completions?api-version=1`, {
+      method: 'POST',
+      headers: { 'api-key': MASTER },
+      body: '{}',
+    });
+    const event = (await res.json()) as Record<string, any>;
+    expect(event.resource).toBe('/openai/deployments/{model}/chat/completions');
+    expect(event.pathParameters).toEqual({ model: 'my model' });
+  });
+
+  it('passes a binary body base64-encoded', async () => {
+    const bytes = Buffer.from([0, 159, 146, 150, 255, 10]);
+    const res = await fetch(`${gw.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { ...bearer(MASTER), 'content-type': 'multipart/form-data; boundary=x' },
+      body: bytes,
+    });
+    const event = (await res.json()) as Record<string, any>;
+    expect(event.isBase64Encoded).toBe(true);
+    expect(Buffer.from(event.body as string, 'base64').equals(bytes)).toBe(true);
+  });
+
+  it('decodes a base64 proxy result into bytes', async () => {
+    const res = await fetch(`${gw.url}/budget/list`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/mpeg');
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 255]));
+  });
+});
+
+describe('function failures', () => {
+  it('a function that throws is a 502', async () => {
+    const res = await fetch(`${gw.url}/key/list`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(502);
+    expect((await errorOf(res)).type).toBe('upstream_error');
+  });
+
+  it('a malformed proxy result is a 502', async () => {
+    const res = await fetch(`${gw.url}/organization/list`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(502);
+  });
+
+  it('a function that does not exist is a 502', async () => {
+    const res = await fetch(`${gw.url}/customer/list`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(502);
+  });
+});
+
+describe('response streaming', () => {
+  it('relays the prelude status and each chunk as the function writes it', async () => {
+    const res = await fetch(`${gw.url}/team/list`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    // The function is parked after its first chunk: this read only returns if it was relayed.
+    const first = await reader.read();
+    expect(decoder.decode(first.value)).toBe('data: first\n\n');
+    (globalThis as { __releaseStream?: () => void }).__releaseStream?.();
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += decoder.decode(r.value);
+    expect(rest).toBe('data: second\n\ndata: [DONE]\n\n');
+  });
+
+  it('cuts the connection when the function fails mid-stream', async () => {
+    const res = await fetch(`${gw.url}/user/list`, { headers: bearer(MASTER) });
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+  });
+});
+
+describe('policy evaluation like IAM', () => {
+  const post = (policy: string) =>
+    fetch(`${fake.url}/chat/completions`, { method: 'POST', headers: { 'x-policy': policy }, body: '{}' });
+
+  it('an Allow on the stage reaches the function, context values as strings', async () => {
+    const res = await post('allow-stage');
+    expect(res.status).toBe(200);
+    const event = (await res.json()) as Record<string, any>;
+    expect(event.requestContext.authorizer).toMatchObject({ principalId: 'p', n: '1', b: 'true' });
+  });
+
+  it('an explicit Deny wins over an Allow, rendered from the context', async () => {
+    const res = await post('deny-wins');
+    expect(res.status).toBe(403);
+    expect(await errorOf(res)).toEqual({ message: 'denied by the test policy', type: 'permission_error', param: null, code: 'test_denied' });
+  });
+
+  it('an Allow for another method is an implicit deny', async () => {
+    expect((await post('other-method')).status).toBe(403);
+  });
+
+  it('`?` matches exactly one character', async () => {
+    expect((await post('question-mark')).status).toBe(200);
+  });
+
+  it('a context API Gateway cannot carry is a 500, not an Allow', async () => {
+    expect((await post('object-context')).status).toBe(500);
+  });
+
+  it('`Unauthorized` is a 401 and any other failure a 503', async () => {
+    expect((await post('unauthorized')).status).toBe(401);
+    expect((await post('throw')).status).toBe(503);
+  });
+
+  it('evaluates NotResource and action wildcards', () => {
+    const arn = 'arn:aws:execute-api:local:000000000000:local/local/POST/v1/chat/completions';
+    expect(evaluatePolicy({ Statement: [{ Effect: 'Allow', Action: '*', NotResource: '*/GET/*' }] }, arn)).toBe('allow');
+    expect(evaluatePolicy({ Statement: [{ Effect: 'Allow', Action: '*', NotResource: '*/POST/*' }] }, arn)).toBe('deny');
+    expect(evaluatePolicy({ Statement: [{ Effect: 'Allow', Action: 'lambda:Invoke', Resource: '*' }] }, arn)).toBe('deny');
+    expect(evaluatePolicy({ Statement: { Effect: 'Allow', Action: 'EXECUTE-API:invoke', Resource: arn } }, arn)).toBe('allow');
+    expect(evaluatePolicy({ Statement: [] }, arn)).toBe('deny');
+    expect(evaluatePolicy(null, arn)).toBe('deny');
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * `npm start` as a user runs it: a child process that comes up, answers, and on SIGTERM leaves
+ * nothing behind (its DynamoDB Local Java process included); and the two startup failures a user
+ * meets most, each a one-line error with exit code 1.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/dynamodb.js';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const MASTER = 'sk-e2e-npm-start-master';
+
+/** The environment a user's shell would have: no settings leaking in from the test run. */
+function userEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TOLLGATE_') && !k.startsWith('VITEST') && k !== 'NODE_ENV') env[k] = v;
+  return { ...env, TOLLGATE_LOG_LEVEL: 'WARN', ...extra };
+}
+
+/** Processes as `ps` sees them: pid, process group and command line. */
+function processes(): { pid: number; pgid: number; args: string }[] {
+  const out = spawnSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), pgid: Number(m[2]), args: m[3] as string }));
+}
+
+const javaOnPort = (port: number) => processes().filter((p) => /\bjava\b/.test(p.args) && p.args.includes(`-port ${port}`));
+const inGroup = (pgid: number) => processes().filter((p) => p.pgid === pgid);
+
+function collect(child: ChildProcess): { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  return { out: () => out, err: () => err };
+}
+
+const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('npm start', () => {
+  it('answers /health within 60 s and stops on SIGTERM leaving no process behind, Java included', async () => {
+    const port = await freePort();
+    // Its own process group, so everything it started can be found (and, on failure, killed).
+    const child = spawn('npm', ['start'], { cwd: repo, env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const io = collect(child);
+    const pgid = child.pid as number;
+    try {
+      const started = Date.now();
+      await waitFor('/health', 60_000, async () => {
+        if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}: ${io.err()}`);
+        const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        return res?.status === 200 ? ((await res.json()) as unknown) : undefined;
+      }).then((body) => expect(body).toEqual({ status: 'healthy' }));
+      expect(Date.now() - started).toBeLessThan(60_000);
+
+      const models = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${MASTER}` } });
+      expect(models.status).toBe(200);
+
+      const banner = await waitFor('the banner', 10_000, () => /DynamoDB\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(io.out()) ?? undefined);
+      const dynamoPort = Number(banner[1]);
+      expect(javaOnPort(dynamoPort)).toHaveLength(1);
+      expect(inGroup(pgid).length).toBeGreaterThan(2);
+      // A master key the user chose is never echoed.
+      expect(io.out() + io.err()).not.toContain(MASTER);
+
+      // To npm alone, as a process manager would send it (the group is only our cleanup handle).
+      process.kill(pgid, 'SIGTERM');
+      await Promise.race([exited(child), new Promise((_, no) => setTimeout(() => no(new Error('npm start did not exit within 20 s')), 20_000))]);
+      await waitFor('every process to be gone', 10_000, () => (javaOnPort(dynamoPort).length === 0 && inGroup(pgid).length === 0 ? true : undefined)).catch(
+        (e: Error) => {
+          throw new Error(`${e.message}; left: ${inGroup(pgid).map((p) => `${p.pid} ${p.args.slice(0, 80)}`).join(' | ')}`);
+        },
+      );
+      expect(io.out()).toContain('SIGTERM: stopping');
+    } finally {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone, as it should be
+      }
+    }
+  });
+});
+
+describe('startup failures: one line, exit code 1', () => {
+  const tsx = `${repo}node_modules/.bin/tsx`;
+  const run = (env: Record<string, string>) => {
+    const child = spawn(tsx, ['infra/local/main.ts'], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const io = collect(child);
+    return exited(child).then((code) => ({ code, out: io.out(), err: io.err() }));
+  };
+
+  it('without Java', async () => {
+    // Only the project's own binaries (Node 24 among them) on PATH: no java.
+    const r = await run({ PATH: `${repo}node_modules/.bin`, HOME: process.env.HOME ?? '/tmp', PORT: String(await freePort()) });
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/^tollgate: Java 17 or newer is needed/);
+  });
+
+  it('with the port taken', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await run(userEnv({ PORT: String(port) }) as Record<string, string>);
+      expect(r.code).toBe(1);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+});
