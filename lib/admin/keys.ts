@@ -1,0 +1,453 @@
+/**
+ * `/key/*`: virtual keys. The plaintext `sk-...` is returned once (generate, regenerate,
+ * `/user/new`) and never stored: items hold its SHA-256 `token` and `key_name` (`sk-...last4`).
+ * A key's `organization_id` is copied from its team, so the authorizer reads it with the key.
+ *
+ * Who may manage a key (generate, update, delete, block, unblock, regenerate), one rule for all:
+ * proxy admins; an admin of the key's team, for team keys owned by nobody or by a member of the
+ * team; an internal user, for their own keys (personal, or in a team they belong to). A change
+ * that moves a key (user_id, team_id) must be allowed for both the old and the new owner.
+ * Reading adds the key itself and a team JWT for its own team's keys. Nobody else writes.
+ *
+ * Regenerating with a grace period keeps the old item, marked `replaced_by`/`grace_until` (the
+ * authorizer honours both), taken out of every listing and expired by the table's TTL; the new
+ * item lists its predecessors in `replaces`, so blocking or deleting the new key ends their grace
+ * at once. During the grace period the old copy keeps its own key counters (the user, team and
+ * organization budgets are shared, so they still bound the pair).
+ */
+import { z } from 'zod';
+import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../auth/keys.js';
+import { ConflictError, ForbiddenError, HierarchyViolationError, InvalidRequestError, NotFoundError } from '../errors.js';
+import type { KeyRecord, TeamRecord, UserRecord } from '../model.js';
+import { addDuration, parseDuration } from '../spend/periods.js';
+import { encode, type Item } from '../store/codec.js';
+import { INDEX, refs, type ItemRef } from '../store/keys.js';
+import { actorLabel, isProxyAdmin, type Actor } from './actor.js';
+import type { AuditEntry } from './audit.js';
+import { budgetView, spendFields } from './budget.js';
+import { action, type Actions } from './handler.js';
+import type { Page } from './pagination.js';
+import { isTeamAdmin, memberRole } from './permissions.js';
+import { requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
+import { spendAttributes, updateFields } from './shared-update.js';
+import { definedFields, deleteAny, deleteExisting, putAny, putNew, requireExists, type Guard } from './shared-writes.js';
+import { getRecord, queryPage, transact, type TxOp } from './store.js';
+import { budgetFields, duration, id, limit, metadata, models, money } from './validation.js';
+
+/** A key item as stored: the record plus the predecessors still in their grace period. */
+export interface StoredKey extends KeyRecord {
+  replaces?: string[];
+}
+
+const TOKEN_HASH = /^[0-9a-f]{64}$/;
+
+/** `key` in a request: the plaintext `sk-...` or its token hash (LiteLLM accepts both). */
+export const keyRef = z.string().min(1).max(512);
+
+/** The token hash a `key` field names. The message never repeats the value. */
+export function tokenOf(key: string, param = 'key'): string {
+  if (key.startsWith(VIRTUAL_KEY_PREFIX)) return hashKey(key);
+  if (TOKEN_HASH.test(key)) return key;
+  throw new InvalidRequestError(`\`${param}\` must be an \`sk-...\` key or its 64-hex-digit token hash`, 'invalid_field', param);
+}
+
+/** How messages name a key given in a request: `sk-...last4` for a plaintext, else the hash. */
+const describeKey = (key: string): string => (key.startsWith(VIRTUAL_KEY_PREFIX) ? keyName(key) : key);
+
+export const keyAlias = z.string().min(1).max(256);
+
+/** `duration`: a period from now, or `-1`/null for no expiry. */
+export const keyDuration = z.union([duration, z.literal('-1'), z.literal(-1), z.null()], {
+  error: 'must look like 30s, 24h, 30d or 1mo, or be -1 or null for no expiry',
+});
+type KeyDuration = z.output<typeof keyDuration>;
+
+/** `expires` for a `duration`: undefined when not given, null for no expiry. */
+export function expiresAt(d: KeyDuration | undefined, now: Date): string | null | undefined {
+  if (d === undefined) return undefined;
+  if (d === null || d === '-1' || d === -1) return null;
+  return new Date(addDuration(now.getTime(), parseDuration(d, 'duration'))).toISOString();
+}
+
+export const aliasRef = (alias: string): ItemRef => ({ PK: `KEY_ALIAS#${alias}`, SK: 'KEY_ALIAS' });
+const aliasItem = (alias: string, token: string): Item => ({ ...aliasRef(alias), kind: 'key_alias', key_alias: alias, token });
+
+/** The marker that makes `key_alias` unique: created in the same transaction as the key. */
+export const aliasPut = (alias: string, token: string): TxOp =>
+  putNew(aliasRef(alias), aliasItem(alias, token), () => new ConflictError('key_alias_taken', `key_alias \`${alias}\` is already used by another key`, 'key_alias'));
+
+const INDEX_ATTRIBUTES = ['GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK'] as const;
+
+export const keyNotFound = (key: string) => () => new NotFoundError('key', key);
+export const teamNotFound = (teamId: string) => () => new NotFoundError('team', teamId);
+export const userNotFound = (userId: string) => () => new NotFoundError('user', userId);
+
+/** The key's own item has not been replaced meanwhile (a concurrent regenerate). */
+const notReplaced: Guard = { expression: 'attribute_not_exists(#rb)', names: { '#rb': 'replaced_by' } };
+
+export const keyView = (k: StoredKey, now: Date) => budgetView(k, now);
+
+export const teamLabel = (teamId: string) => `team \`${teamId}\``;
+
+export async function loadKey(key: string): Promise<StoredKey> {
+  const record = await getRecord<StoredKey>(refs.key(tokenOf(key)));
+  if (!record) throw keyNotFound(describeKey(key))();
+  return record;
+}
+
+/** A replaced key (in its grace period) can only be read or deleted. */
+function requireLive(k: StoredKey): void {
+  if (k.replaced_by) {
+    throw new ConflictError('key_replaced', `key \`${k.key_name}\` was regenerated; it works only until ${k.grace_until ?? 'now'} and can only be read or deleted`, 'key');
+  }
+}
+
+export async function loadTeam(teamId: string): Promise<TeamRecord> {
+  const team = await getRecord<TeamRecord>(refs.team(teamId));
+  if (!team) throw teamNotFound(teamId)();
+  return team;
+}
+
+export async function loadUser(userId: string): Promise<UserRecord> {
+  const user = await getRecord<UserRecord>(refs.user(userId));
+  if (!user) throw userNotFound(userId)();
+  return user;
+}
+
+type Ownership = { user_id?: string | null | undefined; team_id?: string | null | undefined };
+
+/** The one rule for writing a key (see the file comment). */
+export async function requireKeyManager(actor: Actor, k: Ownership, what: string): Promise<void> {
+  if (isProxyAdmin(actor)) return;
+  if (actor.role !== 'internal_user' || !actor.userId) {
+    throw new ForbiddenError(`role \`${actor.role}\`${actor.userId ? '' : ' without a user'} may not ${what}: keys are written by proxy admins, team admins and their own internal users`);
+  }
+  const teamId = k.team_id ?? undefined;
+  const userId = k.user_id ?? undefined;
+  if (teamId) {
+    const role = await memberRole(actor, teamId);
+    if (role === 'admin') {
+      if (!userId || userId === actor.userId || (await getRecord(refs.member(teamId, userId)))) return;
+      throw new ForbiddenError(`an admin of team \`${teamId}\` may ${what} only for members of the team, and user \`${userId}\` is not one`);
+    }
+    if (role === 'user' && userId === actor.userId) return;
+    throw new ForbiddenError(`only a proxy admin, an admin of team \`${teamId}\` or the key's own user (a member of the team) may ${what}`);
+  }
+  if (userId === actor.userId) return;
+  throw new ForbiddenError(`only a proxy admin${userId ? ` or user \`${userId}\`` : ''} may ${what} (a personal key is managed by its own user)`);
+}
+
+async function requireKeyReader(actor: Actor, k: StoredKey): Promise<void> {
+  if (isProxyAdmin(actor)) return;
+  if (actor.keyHash === k.token) return;
+  if (actor.userId && k.user_id === actor.userId) return;
+  if (k.team_id) {
+    if (actor.role === 'team' && actor.teamId === k.team_id) return;
+    if (actor.role === 'internal_user' && (await isTeamAdmin(actor, k.team_id))) return;
+  }
+  throw new ForbiddenError(`only a proxy admin, the key's own user, an admin of its team or the key itself may read key \`${k.key_name}\``);
+}
+
+/** A key's organization is its team's: a different one given in the request is refused. */
+function requireOrgOfTeam(orgId: string | null | undefined, team: TeamRecord | undefined): void {
+  if (orgId === undefined) return;
+  const teamOrg = team?.organization_id ?? null;
+  if (orgId === teamOrg) return;
+  throw new HierarchyViolationError(
+    team
+      ? `key organization_id \`${orgId ?? 'none'}\` is not team \`${team.team_id}\`'s organization \`${teamOrg ?? 'none'}\`: a key's organization is its team's`
+      : '`organization_id` of a key comes from its team: give `team_id`',
+    'organization_id',
+  );
+}
+
+async function requireKeyWithinTeam(k: { models?: string[] | undefined; max_budget?: number | null | undefined }, team: TeamRecord): Promise<void> {
+  const child = { label: 'key', models: k.models, max_budget: k.max_budget };
+  const parent = { label: teamLabel(team.team_id), models: team.models, max_budget: team.max_budget };
+  await requireModelsWithin(child, parent);
+  requireBudgetWithin(child, parent);
+}
+
+export interface NewKeyFields {
+  key_alias?: string | null | undefined;
+  duration?: KeyDuration | undefined;
+  models?: string[] | undefined;
+  max_budget?: number | null | undefined;
+  budget_duration?: string | null | undefined;
+  enforcement?: KeyRecord['enforcement'] | undefined;
+  spend?: number | undefined;
+  team_id?: string | null | undefined;
+  user_id?: string | null | undefined;
+  organization_id?: string | null | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  blocked?: boolean | undefined;
+}
+
+export interface NewKeyPlan {
+  /** The plaintext: returned once, never written anywhere. */
+  key: string;
+  record: StoredKey;
+  ops: TxOp[];
+  audit: AuditEntry;
+}
+
+/** A new key's record, its writes (the key and its alias marker) and its audit entry. */
+export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan {
+  const key = generateKey();
+  const token = hashKey(key);
+  const record: StoredKey = {
+    token,
+    key_name: keyName(key),
+    key_alias: f.key_alias ?? null,
+    user_id: f.user_id ?? null,
+    team_id: f.team_id ?? null,
+    organization_id: f.organization_id ?? null,
+    models: f.models ?? [],
+    max_budget: f.max_budget ?? null,
+    budget_duration: f.budget_duration ?? null,
+    enforcement: f.enforcement ?? null,
+    ...spendFields(f.spend ?? 0, f.budget_duration, now),
+    blocked: f.blocked ?? false,
+    expires: expiresAt(f.duration, now) ?? null,
+    metadata: f.metadata ?? {},
+    created_at: now.toISOString(),
+    created_by: actorLabel(actor),
+  };
+  const ops: TxOp[] = [putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`))];
+  if (record.key_alias) ops.push(aliasPut(record.key_alias, token));
+  const { duration: _d, ...changes } = definedFields(f as Record<string, unknown>);
+  return {
+    key,
+    record,
+    ops,
+    audit: { action: 'key.generate', entity_type: 'key', entity_id: token, changes: { ...changes, key_name: record.key_name, expires: record.expires } },
+  };
+}
+
+/**
+ * The writes that delete a key: its item, its alias marker (a replaced key's alias belongs to its
+ * successor) and the predecessors still in their grace period. `strict` makes the key's own
+ * delete fail when it is gone (a request); cascades delete whatever is there.
+ */
+export function keyDeleteOps(k: StoredKey, strict: boolean): TxOp[] {
+  const ops: TxOp[] = [strict ? deleteExisting(refs.key(k.token), keyNotFound(k.key_name)) : deleteAny(refs.key(k.token))];
+  if (k.key_alias && !k.replaced_by) ops.push(deleteAny(aliasRef(k.key_alias)));
+  for (const t of k.replaces ?? []) ops.push(deleteAny(refs.key(t)));
+  return ops;
+}
+
+// GSI2 and GSI3 partitions also hold memberships and teams: keys sort under `KEY#`.
+const keysPage = (o: { index: string; pk: string; cursor?: string | undefined; limit?: number | undefined }): Promise<Page<StoredKey>> =>
+  queryPage<StoredKey>({ index: o.index, pk: o.pk, ...(o.index === INDEX.byKind ? {} : { skPrefix: 'KEY#' }), cursor: o.cursor, limit: o.limit ?? 100 });
+
+/** A team's keys, one page (GSI3 `TEAM#<id>`); the cursor is the one `/key/list?team_id=` takes. */
+export const teamKeysPage = (teamId: string, cursor?: string, limit?: number) => keysPage({ index: INDEX.byParent, pk: `TEAM#${teamId}`, cursor, limit });
+/** A user's keys, one page (GSI2 `USER#<id>`); the cursor is the one `/key/list?user_id=` takes. */
+export const userKeysPage = (userId: string, cursor?: string, limit?: number) => keysPage({ index: INDEX.byUser, pk: `USER#${userId}`, cursor, limit });
+
+const keyFields = {
+  key_alias: keyAlias.nullable().optional(),
+  duration: keyDuration.optional(),
+  models: models.optional(),
+  ...budgetFields,
+  spend: money.optional(),
+  team_id: id.nullable().optional(),
+  user_id: id.nullable().optional(),
+  organization_id: id.nullable().optional(),
+  metadata: metadata.optional(),
+  blocked: z.boolean().optional(),
+};
+
+const keyAudit = (verb: string, token: string, changes?: Record<string, unknown>): AuditEntry => ({
+  action: `key.${verb}`,
+  entity_type: 'key',
+  entity_id: token,
+  ...(changes ? { changes } : {}),
+});
+
+/** Sets `blocked`; blocking also ends the grace period of the keys this one replaced. */
+async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: Date) {
+  const current = await loadKey(keyText);
+  requireLive(current);
+  await requireKeyManager(actor, current, `${blocked ? 'block' : 'unblock'} key \`${current.key_name}\``);
+  const ended = blocked ? (current.replaces ?? []) : [];
+  const ops: TxOp[] = [
+    updateFields(refs.key(current.token), { blocked, updated_at: now.toISOString() }, ended.length ? ['replaces'] : [], keyNotFound(current.key_name), notReplaced),
+    ...ended.map((t) => deleteAny(refs.key(t))),
+  ];
+  await transact(ops, actor, keyAudit(blocked ? 'block' : 'unblock', current.token, { blocked, ...(ended.length ? { ended_grace_of: ended } : {}) }), now);
+  return keyView((await getRecord<StoredKey>(refs.key(current.token))) as StoredKey, now);
+}
+
+export const keyActions: Actions = {
+  generate: action(z.object(keyFields).strict(), async (input, { actor, now }) => {
+    // A non-admin's key is their own unless they say otherwise (null: a team key with no user).
+    const userId = input.user_id !== undefined ? input.user_id : isProxyAdmin(actor) ? null : (actor.userId ?? null);
+    const teamId = input.team_id ?? null;
+    await requireKeyManager(actor, { user_id: userId, team_id: teamId }, 'generate this key');
+    const team = teamId ? await loadTeam(teamId) : undefined;
+    if (userId) await loadUser(userId);
+    requireOrgOfTeam(input.organization_id, team);
+    if (team) await requireKeyWithinTeam(input, team);
+    const plan = planNewKey({ ...input, user_id: userId, team_id: teamId, organization_id: team?.organization_id ?? null }, actor, now);
+    // The team and user must still exist when the key lands.
+    const guards: TxOp[] = [...(teamId ? [requireExists(refs.team(teamId), teamNotFound(teamId))] : []), ...(userId ? [requireExists(refs.user(userId), userNotFound(userId))] : [])];
+    await transact([...plan.ops, ...guards], actor, plan.audit, now);
+    return { ...keyView(plan.record, now), key: plan.key };
+  }),
+
+  update: action(z.object({ key: keyRef, ...keyFields }).strict(), async (input, { actor, now }) => {
+    const { key: keyText, ...fields } = input;
+    const set = definedFields(fields);
+    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `key`', 'nothing_to_update');
+    const current = await loadKey(keyText);
+    requireLive(current);
+    await requireKeyManager(actor, current, `update key \`${current.key_name}\``);
+    const next = {
+      user_id: set.user_id !== undefined ? set.user_id : (current.user_id ?? null),
+      team_id: set.team_id !== undefined ? set.team_id : (current.team_id ?? null),
+    };
+    const teamMoved = next.team_id !== (current.team_id ?? null);
+    const userMoved = next.user_id !== (current.user_id ?? null);
+    if (teamMoved || userMoved) await requireKeyManager(actor, next, `move key \`${current.key_name}\` to this user and team`);
+    const team = next.team_id ? await loadTeam(next.team_id) : undefined;
+    if (userMoved && next.user_id) await loadUser(next.user_id);
+    requireOrgOfTeam(set.organization_id, team);
+    if (team && (set.models !== undefined || set.max_budget !== undefined || teamMoved)) {
+      await requireKeyWithinTeam({ models: set.models ?? current.models, max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget }, team);
+    }
+
+    const token = current.token;
+    const at = now.toISOString();
+    const { key_alias, duration: dur, spend, user_id: _u, team_id: _t, organization_id: _o, ...plain } = set;
+    const attrs: Record<string, unknown> = { ...plain, updated_at: at };
+    const remove: string[] = [];
+    if (dur !== undefined) attrs.expires = expiresAt(dur, now);
+    if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    const sk = `KEY#${current.created_at}#${token}`;
+    if (teamMoved) {
+      attrs.team_id = next.team_id;
+      attrs.organization_id = team?.organization_id ?? null;
+      if (next.team_id) Object.assign(attrs, { GSI3PK: `TEAM#${next.team_id}`, GSI3SK: sk });
+      else remove.push('GSI3PK', 'GSI3SK');
+    }
+    if (userMoved) {
+      attrs.user_id = next.user_id;
+      if (next.user_id) Object.assign(attrs, { GSI2PK: `USER#${next.user_id}`, GSI2SK: sk });
+      else remove.push('GSI2PK', 'GSI2SK');
+    }
+    const ops: TxOp[] = [];
+    if (key_alias !== undefined && key_alias !== (current.key_alias ?? null)) {
+      attrs.key_alias = key_alias;
+      if (current.key_alias) ops.push(deleteAny(aliasRef(current.key_alias)));
+      if (key_alias) ops.push(aliasPut(key_alias, token));
+    }
+    const ended = set.blocked === true ? (current.replaces ?? []) : [];
+    if (ended.length) remove.push('replaces');
+    ops.unshift(updateFields(refs.key(token), attrs, remove, keyNotFound(current.key_name), notReplaced));
+    ops.push(...ended.map((t) => deleteAny(refs.key(t))));
+    if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), teamNotFound(next.team_id)));
+    if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), userNotFound(next.user_id)));
+    const changes: Record<string, unknown> = { ...set };
+    if (dur !== undefined) changes.expires = attrs.expires;
+    if (teamMoved) changes.organization_id = attrs.organization_id;
+    await transact(ops, actor, keyAudit('update', token, changes), now);
+    return keyView((await getRecord<StoredKey>(refs.key(token))) as StoredKey, now);
+  }),
+
+  delete: action(z.object({ keys: z.array(keyRef).min(1).max(25) }).strict(), async ({ keys }, { actor, now }) => {
+    const tokens = new Map<string, string>();
+    keys.forEach((k, i) => tokens.set(tokenOf(k, `keys.${i}`), k));
+    const records: StoredKey[] = [];
+    for (const keyText of tokens.values()) records.push(await loadKey(keyText));
+    for (const k of records) await requireKeyManager(actor, k, `delete key \`${k.key_name}\``);
+    await transact(
+      records.flatMap((k) => keyDeleteOps(k, true)),
+      actor,
+      records.map((k) => keyAudit('delete', k.token, { key_name: k.key_name, ...(k.replaces?.length ? { ended_grace_of: k.replaces } : {}) })),
+      now,
+    );
+    return { deleted_keys: records.map((k) => k.token) };
+  }),
+
+  regenerate: action(z.object({ key: keyRef, grace_period: duration.optional() }).strict(), async (input, { actor, now }) => {
+    const current = await loadKey(input.key);
+    requireLive(current);
+    await requireKeyManager(actor, current, `regenerate key \`${current.key_name}\``);
+    const key = generateKey();
+    const token = hashKey(key);
+    const at = now.toISOString();
+    const { grace_until: _g, replaced_by: _r, replaces: previous = [], ...rest } = current;
+    const ops: TxOp[] = [];
+    let replaces: string[] = [];
+    let graceUntil: string | null = null;
+    if (input.grace_period) {
+      const until = addDuration(now.getTime(), parseDuration(input.grace_period, 'grace_period'));
+      graceUntil = new Date(until).toISOString();
+      // Predecessors still inside their own grace period stay tied to the newest key.
+      const prev = await Promise.all(previous.map((t) => getRecord<StoredKey>(refs.key(t))));
+      replaces = [current.token, ...prev.filter((p): p is StoredKey => !!p?.grace_until && Date.parse(p.grace_until) >= now.getTime()).map((p) => p.token)];
+      ops.push(
+        updateFields(
+          refs.key(current.token),
+          { replaced_by: token, grace_until: graceUntil, ttl: Math.ceil(until / 1000), updated_at: at },
+          [...INDEX_ATTRIBUTES, 'replaces'],
+          keyNotFound(current.key_name),
+          notReplaced,
+        ),
+      );
+    } else {
+      // No grace: the old key and any predecessors stop now.
+      ops.push(deleteExisting(refs.key(current.token), keyNotFound(current.key_name), notReplaced), ...previous.map((t) => deleteAny(refs.key(t))));
+    }
+    const record: StoredKey = { ...rest, token, key_name: keyName(key), updated_at: at, ...(replaces.length ? { replaces } : {}) };
+    ops.unshift(putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`)));
+    if (current.key_alias) ops.push(putAny(aliasRef(current.key_alias), aliasItem(current.key_alias, token)));
+    await transact(
+      ops,
+      actor,
+      [
+        keyAudit('regenerate', current.token, { replaced_by: token, new_key_name: record.key_name, grace_until: graceUntil }),
+        keyAudit('regenerate', token, { replaces: current.token, key_name: record.key_name }),
+      ],
+      now,
+    );
+    return { ...keyView(record, now), key };
+  }),
+
+  info: action(z.object({ key: keyRef.optional() }).strict(), async (input, { actor, now }) => {
+    // Without `key`, the caller's own key (LiteLLM's behaviour).
+    const keyText = input.key ?? actor.keyHash;
+    if (!keyText) throw new InvalidRequestError('`key` is required (or call with the key itself)', 'invalid_field', 'key');
+    const record = await loadKey(keyText);
+    await requireKeyReader(actor, record);
+    return { key: record.token, info: keyView(record, now) };
+  }),
+
+  list: action(
+    z.object({ team_id: id.optional(), user_id: id.optional(), cursor: z.string().optional(), limit: limit.optional() }).strict(),
+    async (q, { actor, now }) => {
+      let page: Page<StoredKey>;
+      const byTeam = async (teamId: string) => teamKeysPage(teamId, q.cursor, q.limit);
+      const byUser = async (userId: string) => userKeysPage(userId, q.cursor, q.limit);
+      if (isProxyAdmin(actor)) {
+        page = q.team_id ? await byTeam(q.team_id) : q.user_id ? await byUser(q.user_id) : await keysPage({ index: INDEX.byKind, pk: 'KEY', cursor: q.cursor, limit: q.limit });
+      } else if (q.team_id && ((actor.role === 'team' && actor.teamId === q.team_id) || (actor.role === 'internal_user' && (await isTeamAdmin(actor, q.team_id))))) {
+        page = await byTeam(q.team_id);
+      } else if (actor.userId) {
+        if (q.user_id && q.user_id !== actor.userId) throw new ForbiddenError(`only a proxy admin or user \`${q.user_id}\` may list their keys`);
+        page = await byUser(actor.userId);
+      } else if (actor.role === 'team' && actor.teamId && !q.team_id && !q.user_id) {
+        page = await byTeam(actor.teamId);
+      } else {
+        throw new ForbiddenError(`only a proxy admin, a team admin or a key's own user may list these keys`);
+      }
+      // A second filter narrows the page it came with (the cursor stays valid).
+      const data = page.data.filter((k) => (!q.team_id || k.team_id === q.team_id) && (!q.user_id || k.user_id === q.user_id));
+      return { data: data.map((k) => keyView(k, now)), next_cursor: page.next_cursor };
+    },
+  ),
+
+  block: action(z.object({ key: keyRef }).strict(), ({ key }, { actor, now }) => setBlocked(key, true, actor, now)),
+  unblock: action(z.object({ key: keyRef }).strict(), ({ key }, { actor, now }) => setBlocked(key, false, actor, now)),
+};

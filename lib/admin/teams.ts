@@ -1,0 +1,367 @@
+/**
+ * `/team/*`: teams and their members (`TEAM#<team>` / `MEMBER#<user>`, listed per user through
+ * GSI2). Proxy admins do everything. An admin of the team (member role `admin`, internal user)
+ * manages its members and may change only `team_alias` and `metadata` of the team itself.
+ * Members, and a team JWT for its own team, read it. Nobody else writes.
+ *
+ * Hierarchy, checked whenever a side changes: a team's models lie within its organization's and
+ * its max_budget is not above the organization's; its keys' models and max_budget lie within the
+ * team's; a member's max_budget_in_team is not above the team's.
+ *
+ * Deleting a team deletes its keys and memberships in one transaction when they fit; otherwise
+ * the team is blocked first in its own write (its keys stop at the authorizer within the cache
+ * TTL), then keys and memberships go in chunks and the team last, so repeating an interrupted
+ * delete finishes it. Removing a member also deletes that user's keys in the team: leaving a
+ * team takes its access away.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { ModelCatalog } from '../checks/models.js';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
+import type { MemberRecord, OrgRecord, TeamRecord } from '../model.js';
+import { encode } from '../store/codec.js';
+import { INDEX, refs } from '../store/keys.js';
+import { isProxyAdmin, requireProxyAdmin, type Actor } from './actor.js';
+import type { AuditEntry } from './audit.js';
+import { budgetView, spendFields } from './budget.js';
+import { action, type Actions } from './handler.js';
+import { keyDeleteOps, keyView, loadTeam, teamKeysPage, teamLabel, teamNotFound, userNotFound, type StoredKey } from './keys.js';
+import { isTeamAdmin, memberRole } from './permissions.js';
+import { commitInChunks, commitTogether, fitsInOne, type Unit } from './shared-cascade.js';
+import { loadCatalog, requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
+import { spendAttributes, updateFields } from './shared-update.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from './shared-writes.js';
+import { getRecord, queryAll, queryPage, transact, type TxOp } from './store.js';
+import { budgetFields, id, limit, metadata, models, money, optionalMoney } from './validation.js';
+
+const MEMBER_ROLES = ['admin', 'user'] as const;
+const memberInput = z.object({ user_id: id, role: z.enum(MEMBER_ROLES).default('user') }).strict();
+
+const teamFields = {
+  team_alias: z.string().min(1).max(256).nullable().optional(),
+  organization_id: id.nullable().optional(),
+  models: models.optional(),
+  ...budgetFields,
+  spend: money.optional(),
+  metadata: metadata.optional(),
+  blocked: z.boolean().optional(),
+};
+
+/** What an admin of the team may change; the rest needs a proxy admin. */
+const TEAM_ADMIN_FIELDS = new Set(['team_alias', 'metadata']);
+
+const memberNotFound = (teamId: string, userId: string) => () => new NotFoundError('team_member', `${userId}@${teamId}`);
+const orgNotFound = (orgId: string) => () => new NotFoundError('organization', orgId);
+
+const teamAudit = (verb: string, teamId: string, changes?: Record<string, unknown>): AuditEntry => ({
+  action: `team.${verb}`,
+  entity_type: 'team',
+  entity_id: teamId,
+  ...(changes ? { changes } : {}),
+});
+const memberAudit = (verb: string, teamId: string, userId: string, changes?: Record<string, unknown>): AuditEntry => ({
+  action: `team.${verb}`,
+  entity_type: 'team_member',
+  entity_id: `${teamId}/${userId}`,
+  ...(changes ? { changes } : {}),
+});
+
+/** A membership as the API shows it: LiteLLM's `max_budget_in_team` for the member budget. */
+export function memberView(m: MemberRecord, now: Date) {
+  const { max_budget, ...rest } = budgetView(m, now);
+  return { ...rest, max_budget_in_team: max_budget ?? null };
+}
+
+export const teamView = (t: TeamRecord, now: Date) => budgetView(t, now);
+
+export const membersOf = (teamId: string) => queryAll<MemberRecord>({ pk: `TEAM#${teamId}`, skPrefix: 'MEMBER#' });
+const keysOf = (teamId: string) => queryAll<StoredKey>({ index: INDEX.byParent, pk: `TEAM#${teamId}`, skPrefix: 'KEY#' });
+
+/** Proxy admins, and internal users who are admins of the team. */
+export async function requireTeamManager(actor: Actor, teamId: string, what: string): Promise<void> {
+  if (isProxyAdmin(actor)) return;
+  if (actor.role === 'internal_user' && (await isTeamAdmin(actor, teamId))) return;
+  throw new ForbiddenError(`only a proxy admin or an admin of team \`${teamId}\` may ${what}`);
+}
+
+async function requireTeamReader(actor: Actor, teamId: string): Promise<void> {
+  if (isProxyAdmin(actor)) return;
+  if (actor.role === 'team' && actor.teamId === teamId) return;
+  if (actor.userId && (await memberRole(actor, teamId))) return;
+  throw new ForbiddenError(`only a proxy admin or a member of team \`${teamId}\` may read it`);
+}
+
+async function loadOrg(orgId: string): Promise<OrgRecord> {
+  const org = await getRecord<OrgRecord>(refs.org(orgId));
+  if (!org) throw orgNotFound(orgId)();
+  return org;
+}
+
+type Limits = { models?: string[] | undefined; max_budget?: number | null | undefined };
+
+async function requireTeamWithinOrg(teamId: string, team: Limits, org: OrgRecord): Promise<void> {
+  const child = { label: teamLabel(teamId), models: team.models, max_budget: team.max_budget };
+  const parent = { label: `organization \`${org.organization_id}\``, models: org.models, max_budget: org.max_budget };
+  await requireModelsWithin(child, parent, 'models');
+  requireBudgetWithin(child, parent);
+}
+
+/** A team may not shrink below what its keys and members already have. */
+async function requireCoversChildren(teamId: string, next: Limits, changed: { models: boolean; max_budget: boolean }): Promise<void> {
+  const parent = { label: teamLabel(teamId), models: next.models, max_budget: next.max_budget };
+  let catalog: Promise<ModelCatalog> | undefined;
+  const sharedCatalog = () => (catalog ??= loadCatalog());
+  for (const k of await keysOf(teamId)) {
+    const child = { label: `key \`${k.key_name}\``, models: k.models, max_budget: k.max_budget };
+    if (changed.max_budget) requireBudgetWithin(child, parent);
+    if (changed.models) await requireModelsWithin(child, parent, 'models', sharedCatalog);
+  }
+  if (changed.max_budget) {
+    for (const m of await membersOf(teamId)) {
+      requireBudgetWithin({ label: `member \`${m.user_id}\``, max_budget: m.max_budget }, parent);
+    }
+  }
+}
+
+function requireMemberBudgetWithin(budget: number | null | undefined, team: TeamRecord): void {
+  requireBudgetWithin({ label: 'max_budget_in_team', max_budget: budget }, { label: teamLabel(team.team_id), max_budget: team.max_budget }, 'max_budget_in_team');
+}
+
+function uniqueUsers(list: { user_id: string }[], param: string): void {
+  const seen = new Set<string>();
+  list.forEach((m, i) => {
+    if (seen.has(m.user_id)) throw new InvalidRequestError(`user \`${m.user_id}\` is listed twice`, 'duplicate_member', `${param}.${i}.user_id`);
+    seen.add(m.user_id);
+  });
+}
+
+/** The writes that add members: each user must exist and not be a member yet. */
+function memberAddOps(team: TeamRecord, list: { user_id: string; role: MemberRecord['role'] }[], budget: number | null | undefined, now: Date): { ops: TxOp[]; audit: AuditEntry[]; added: MemberRecord[] } {
+  const ops: TxOp[] = [];
+  const audit: AuditEntry[] = [];
+  const added: MemberRecord[] = [];
+  for (const m of list) {
+    const member: MemberRecord = { team_id: team.team_id, user_id: m.user_id, role: m.role, max_budget: budget ?? null, spend: 0, created_at: now.toISOString() };
+    ops.push(
+      putNew(refs.member(team.team_id, m.user_id), encode.member(member), () => new ConflictError('member_exists', `user \`${m.user_id}\` is already a member of team \`${team.team_id}\``, 'member')),
+      requireExists(refs.user(m.user_id), userNotFound(m.user_id)),
+    );
+    audit.push(memberAudit('member_add', team.team_id, m.user_id, { role: m.role, ...(budget !== undefined ? { max_budget_in_team: budget } : {}) }));
+    added.push(member);
+  }
+  return { ops, audit, added };
+}
+
+/** What deleting a team removes, as units that each land whole: keys, then memberships. */
+async function teamCascade(teamId: string, reason: string): Promise<Unit[]> {
+  const [keys, members] = await Promise.all([keysOf(teamId), membersOf(teamId)]);
+  return [
+    ...keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason } }] })),
+    ...members.map((m) => ({ ops: [deleteAny(refs.member(teamId, m.user_id))], audit: [memberAudit('member_delete', teamId, m.user_id, { reason })] })),
+  ];
+}
+
+async function setTeamBlocked(teamId: string, blocked: boolean, actor: Actor, now: Date) {
+  requireProxyAdmin(actor, `${blocked ? 'block' : 'unblock'} teams`);
+  await loadTeam(teamId);
+  await transact([setFields(refs.team(teamId), { blocked, updated_at: now.toISOString() }, teamNotFound(teamId))], actor, teamAudit(blocked ? 'block' : 'unblock', teamId, { blocked }), now);
+  return teamView(await loadTeam(teamId), now);
+}
+
+export const teamActions: Actions = {
+  new: action(
+    z.object({ team_id: id.optional(), ...teamFields, members_with_roles: z.array(memberInput).max(30).optional() }).strict(),
+    async (input, { actor, now }) => {
+      requireProxyAdmin(actor, 'create teams');
+      const { team_id, members_with_roles: members = [], spend, ...fields } = input;
+      const teamId = team_id ?? randomUUID();
+      uniqueUsers(members, 'members_with_roles');
+      const orgId = fields.organization_id ?? null;
+      if (orgId) await requireTeamWithinOrg(teamId, fields, await loadOrg(orgId));
+      const set = definedFields(fields);
+      const team: TeamRecord = { team_id: teamId, ...set, organization_id: orgId, blocked: fields.blocked ?? false, created_at: now.toISOString(), ...spendFields(spend ?? 0, fields.budget_duration, now) };
+      const added = memberAddOps(team, members, undefined, now);
+      const ops: TxOp[] = [
+        putNew(refs.team(teamId), encode.team(team), () => new ConflictError('team_exists', `team \`${teamId}\` already exists`, 'team_id')),
+        ...(orgId ? [requireExists(refs.org(orgId), orgNotFound(orgId))] : []),
+        ...added.ops,
+      ];
+      await transact(ops, actor, [teamAudit('new', teamId, { ...set, ...(spend !== undefined ? { spend } : {}) }), ...added.audit], now);
+      return { ...teamView(team, now), members_with_roles: added.added.map((m) => ({ user_id: m.user_id, role: m.role })) };
+    },
+  ),
+
+  update: action(z.object({ team_id: id, ...teamFields }).strict(), async (input, { actor, now }) => {
+    const { team_id: teamId, ...fields } = input;
+    const set = definedFields(fields);
+    const named = Object.keys(set);
+    if (named.length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `team_id`', 'nothing_to_update');
+    if (!isProxyAdmin(actor)) {
+      await requireTeamManager(actor, teamId, `update team \`${teamId}\``);
+      const beyond = named.filter((f) => !TEAM_ADMIN_FIELDS.has(f));
+      if (beyond.length > 0) throw new ForbiddenError(`an admin of team \`${teamId}\` may change only team_alias and metadata; \`${beyond[0]}\` needs a proxy admin`);
+    }
+    const current = await loadTeam(teamId);
+    const nextOrg = set.organization_id !== undefined ? set.organization_id : (current.organization_id ?? null);
+    const orgMoved = nextOrg !== (current.organization_id ?? null);
+    const next: Limits = { models: set.models ?? current.models, max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget };
+    const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
+    if (nextOrg && (orgMoved || changed.models || changed.max_budget)) await requireTeamWithinOrg(teamId, next, await loadOrg(nextOrg));
+    if (changed.models || changed.max_budget) await requireCoversChildren(teamId, next, changed);
+
+    const { spend, ...plain } = set;
+    const attrs: Record<string, unknown> = { ...plain, updated_at: now.toISOString() };
+    if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    const remove: string[] = [];
+    if (orgMoved) {
+      if (nextOrg) Object.assign(attrs, { GSI3PK: `ORG#${nextOrg}`, GSI3SK: `TEAM#${teamId}` });
+      else remove.push('GSI3PK', 'GSI3SK');
+    }
+    const ops: TxOp[] = [updateFields(refs.team(teamId), attrs, remove, teamNotFound(teamId))];
+    if (orgMoved && nextOrg) ops.push(requireExists(refs.org(nextOrg), orgNotFound(nextOrg)));
+    await transact(ops, actor, teamAudit('update', teamId, set), now);
+    if (orgMoved) {
+      // Keys carry their team's organization (the authorizer reads it with the key). Until this
+      // catches up the reader still finds the team's organization, with one more read.
+      const keys = await keysOf(teamId);
+      await commitInChunks(
+        keys.map((k) => ({
+          ops: [setFields(refs.key(k.token), { organization_id: nextOrg, updated_at: now.toISOString() }, () => new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`))],
+          audit: [{ action: 'key.update', entity_type: 'key', entity_id: k.token, changes: { organization_id: nextOrg, reason: 'team.update' } }],
+        })),
+        actor,
+        now,
+      );
+    }
+    return teamView(await loadTeam(teamId), now);
+  }),
+
+  delete: action(z.object({ team_ids: z.array(id).min(1).max(20) }).strict(), async ({ team_ids }, { actor, now }) => {
+    requireProxyAdmin(actor, 'delete teams');
+    const ids = [...new Set(team_ids)];
+    const teams: TeamRecord[] = [];
+    for (const teamId of ids) teams.push(await loadTeam(teamId));
+    const plans = await Promise.all(
+      teams.map(async (t) => {
+        const units = await teamCascade(t.team_id, 'team.delete');
+        const last: Unit = {
+          ops: [deleteExisting(refs.team(t.team_id), teamNotFound(t.team_id))],
+          audit: [teamAudit('delete', t.team_id, { deleted_keys: units.filter((u) => u.audit[0]?.entity_type === 'key').length, deleted_members: units.filter((u) => u.audit[0]?.entity_type === 'team_member').length })],
+        };
+        return { team: t, units, last };
+      }),
+    );
+    const everything = plans.flatMap((p) => [...p.units, p.last]);
+    if (fitsInOne(everything)) {
+      await commitTogether(everything, actor, now);
+    } else {
+      for (const p of plans) {
+        if (fitsInOne([...p.units, p.last])) {
+          await commitTogether([...p.units, p.last], actor, now);
+          continue;
+        }
+        // Too big for one transaction: stop the team's keys at once, then clear it out.
+        if (!p.team.blocked) {
+          await transact([setFields(refs.team(p.team.team_id), { blocked: true, updated_at: now.toISOString() }, teamNotFound(p.team.team_id))], actor, teamAudit('block', p.team.team_id, { blocked: true, reason: 'team.delete' }), now);
+        }
+        await commitInChunks(p.units, actor, now);
+        await commitTogether([p.last], actor, now);
+      }
+    }
+    return { deleted_team_ids: ids };
+  }),
+
+  info: action(z.object({ team_id: id }).strict(), async ({ team_id: teamId }, { actor, now }) => {
+    await requireTeamReader(actor, teamId);
+    const team = await loadTeam(teamId);
+    const [members, keys] = await Promise.all([membersOf(teamId), teamKeysPage(teamId)]);
+    return {
+      team_id: teamId,
+      team_info: teamView(team, now),
+      members: members.map((m) => memberView(m, now)),
+      keys: keys.data.map((k) => keyView(k, now)),
+      // More keys: `/key/list?team_id=...&cursor=...`.
+      keys_next_cursor: keys.next_cursor,
+    };
+  }),
+
+  list: action(z.object({ organization_id: id.optional(), cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
+    if (isProxyAdmin(actor)) {
+      const page = q.organization_id
+        ? await queryPage<TeamRecord>({ index: INDEX.byParent, pk: `ORG#${q.organization_id}`, skPrefix: 'TEAM#', cursor: q.cursor, limit: q.limit ?? 100 })
+        : await queryPage<TeamRecord>({ index: INDEX.byKind, pk: 'TEAM', cursor: q.cursor, limit: q.limit ?? 100 });
+      return { data: page.data.map((t) => teamView(t, now)), next_cursor: page.next_cursor };
+    }
+    const keep = (t: TeamRecord | undefined): t is TeamRecord => !!t && (!q.organization_id || t.organization_id === q.organization_id);
+    if (actor.role === 'team' && actor.teamId) {
+      const team = q.cursor ? undefined : await getRecord<TeamRecord>(refs.team(actor.teamId));
+      return { data: keep(team) ? [teamView(team, now)] : [], next_cursor: null };
+    }
+    if (!actor.userId) throw new ForbiddenError('only a proxy admin or a team member may list teams');
+    // A user's own teams, through their memberships (GSI2 `USER#<id>`).
+    const page = await queryPage<MemberRecord>({ index: INDEX.byUser, pk: `USER#${actor.userId}`, skPrefix: 'MEMBER#', cursor: q.cursor, limit: q.limit ?? 100 });
+    const teams = await Promise.all(page.data.map((m) => getRecord<TeamRecord>(refs.team(m.team_id))));
+    return { data: teams.filter(keep).map((t) => teamView(t, now)), next_cursor: page.next_cursor };
+  }),
+
+  block: action(z.object({ team_id: id }).strict(), ({ team_id }, { actor, now }) => setTeamBlocked(team_id, true, actor, now)),
+  unblock: action(z.object({ team_id: id }).strict(), ({ team_id }, { actor, now }) => setTeamBlocked(team_id, false, actor, now)),
+
+  member_add: action(
+    z
+      .object({
+        team_id: id,
+        member: z.preprocess((v) => (Array.isArray(v) ? v : v === undefined ? v : [v]), z.array(memberInput).min(1).max(30)),
+        max_budget_in_team: optionalMoney,
+      })
+      .strict(),
+    async (input, { actor, now }) => {
+      await requireTeamManager(actor, input.team_id, `add members to team \`${input.team_id}\``);
+      uniqueUsers(input.member, 'member');
+      const team = await loadTeam(input.team_id);
+      requireMemberBudgetWithin(input.max_budget_in_team, team);
+      const added = memberAddOps(team, input.member, input.max_budget_in_team, now);
+      await transact([requireExists(refs.team(team.team_id), teamNotFound(team.team_id)), ...added.ops], actor, added.audit, now);
+      return { team_id: team.team_id, members: added.added.map((m) => memberView(m, now)) };
+    },
+  ),
+
+  member_update: action(
+    z.object({ team_id: id, user_id: id, role: z.enum(MEMBER_ROLES).optional(), max_budget_in_team: optionalMoney }).strict(),
+    async (input, { actor, now }) => {
+      const { team_id: teamId, user_id: userId } = input;
+      await requireTeamManager(actor, teamId, `update members of team \`${teamId}\``);
+      if (input.role === undefined && input.max_budget_in_team === undefined) {
+        throw new InvalidRequestError('nothing to update: give `role` or `max_budget_in_team`', 'nothing_to_update');
+      }
+      const team = await loadTeam(teamId);
+      const current = await getRecord<MemberRecord>(refs.member(teamId, userId));
+      if (!current) throw memberNotFound(teamId, userId)();
+      requireMemberBudgetWithin(input.max_budget_in_team, team);
+      const fields = definedFields({ role: input.role, max_budget: input.max_budget_in_team });
+      await transact(
+        [setFields(refs.member(teamId, userId), { ...fields, updated_at: now.toISOString() }, memberNotFound(teamId, userId))],
+        actor,
+        memberAudit('member_update', teamId, userId, definedFields({ role: input.role, max_budget_in_team: input.max_budget_in_team })),
+        now,
+      );
+      return memberView((await getRecord<MemberRecord>(refs.member(teamId, userId))) as MemberRecord, now);
+    },
+  ),
+
+  member_delete: action(z.object({ team_id: id, user_id: id }).strict(), async ({ team_id: teamId, user_id: userId }, { actor, now }) => {
+    await requireTeamManager(actor, teamId, `remove members of team \`${teamId}\``);
+    await loadTeam(teamId);
+    if (!(await getRecord<MemberRecord>(refs.member(teamId, userId)))) throw memberNotFound(teamId, userId)();
+    // The user's keys in this team go with the membership (GSI2: the user's keys, fewer than the team's).
+    const keys = (await queryAll<StoredKey>({ index: INDEX.byUser, pk: `USER#${userId}`, skPrefix: 'KEY#' })).filter((k) => k.team_id === teamId);
+    const units: Unit[] = keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason: 'team.member_delete' } }] }));
+    const last: Unit = { ops: [deleteExisting(refs.member(teamId, userId), memberNotFound(teamId, userId))], audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })] };
+    if (fitsInOne([...units, last])) await commitTogether([...units, last], actor, now);
+    else {
+      await commitInChunks(units, actor, now);
+      await commitTogether([last], actor, now);
+    }
+    return { team_id: teamId, user_id: userId, deleted_keys: keys.map((k) => k.token) };
+  }),
+};
