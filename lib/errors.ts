@@ -95,9 +95,6 @@ export class KeyBlockedError extends PermissionDeniedError {
 export class TeamBlockedError extends PermissionDeniedError {
   constructor(teamId: string) { super('team_blocked', `team \`${teamId}\` is blocked`); }
 }
-export class UserBlockedError extends PermissionDeniedError {
-  constructor(userId: string) { super('user_blocked', `user \`${userId}\` is blocked`); }
-}
 export class EndUserBlockedError extends PermissionDeniedError {
   constructor(endUserId: string) { super('end_user_blocked', `end user \`${endUserId}\` is blocked`, 'user'); }
 }

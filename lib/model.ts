@@ -47,7 +47,6 @@ export interface UserRecord extends Budgeted {
   models?: string[];
   teams?: string[];
   organization_id?: string | null;
-  blocked?: boolean;
   metadata?: Record<string, unknown>;
   created_at: string;
   updated_at?: string;
@@ -75,7 +74,6 @@ export interface OrgRecord extends Budgeted {
   organization_id: string;
   organization_alias?: string | null;
   models?: string[];
-  blocked?: boolean;
   metadata?: Record<string, unknown>;
   created_at: string;
   updated_at?: string;
