@@ -29,8 +29,8 @@ import { action, type Actions } from './handler.js';
 import type { Page } from './pagination.js';
 import { isTeamAdmin, memberRole } from './permissions.js';
 import { requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
-import { spendAttributes, updateFields } from './shared-update.js';
-import { definedFields, deleteAny, deleteExisting, putAny, putNew, requireExists, type Guard } from './shared-writes.js';
+import { spendAttributes } from './shared-update.js';
+import { definedFields, deleteAny, deleteExisting, putAny, putNew, requireExists, updateFields, type Guard } from './shared-writes.js';
 import { getRecord, queryPage, transact, type TxOp } from './store.js';
 import { budgetFields, duration, id, limit, metadata, models, money } from './validation.js';
 

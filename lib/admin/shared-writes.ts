@@ -9,7 +9,7 @@ import type { Item } from '../store/codec.js';
 import type { ItemRef } from '../store/keys.js';
 import type { TxOp } from './store.js';
 
-/** An extra condition on an op; its names and values must not clash with the op's own (`#f<n>`, `:v<n>`). */
+/** An extra condition on an op; its names and values must not clash with the op's own (`#u<n>`, `#r<n>`, `:u<n>`). */
 export interface Guard {
   expression: string;
   names?: Record<string, string>;
@@ -37,27 +37,41 @@ export function putAny(ref: ItemRef, item: Item): TxOp {
  * an explicit "unset").
  */
 export function setFields(ref: ItemRef, fields: Record<string, unknown>, onFail: () => TollgateError, guard?: Guard): TxOp {
+  return updateFields(ref, fields, [], onFail, guard);
+}
+
+/**
+ * SETs the defined fields and REMOVEs the named attributes of an existing item (one that passes
+ * the guard, if any). REMOVE is how an item leaves a listing: index key attributes cannot be null.
+ * Guard names and values must not clash with `#u<n>`, `#r<n>`, `:u<n>`.
+ */
+export function updateFields(ref: ItemRef, set: Record<string, unknown>, remove: readonly string[], onFail: () => TollgateError, guard?: Guard): TxOp {
   const names: Record<string, string> = { ...guard?.names };
   const values: Record<string, unknown> = { ...guard?.values };
   const sets: string[] = [];
-  Object.entries(fields)
+  Object.entries(set)
     .filter(([, v]) => v !== undefined)
     .forEach(([name, value], i) => {
-      names[`#f${i}`] = name;
-      values[`:v${i}`] = value;
-      sets.push(`#f${i} = :v${i}`);
+      names[`#u${i}`] = name;
+      values[`:u${i}`] = value;
+      sets.push(`#u${i} = :u${i}`);
     });
-  if (sets.length === 0) throw new RangeError('setFields needs at least one field');
+  const removes = remove.map((name, i) => {
+    names[`#r${i}`] = name;
+    return `#r${i}`;
+  });
+  if (sets.length === 0 && removes.length === 0) throw new RangeError('an update needs a field to set or remove');
+  const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
   return {
     ref,
     item: {
       Update: {
         TableName: tableName(),
         Key: ref,
-        UpdateExpression: `SET ${sets.join(', ')}`,
+        UpdateExpression: expression,
         ConditionExpression: withGuard('attribute_exists(PK)', guard),
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
       },
     },
     onConditionFail: onFail,

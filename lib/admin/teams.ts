@@ -29,8 +29,8 @@ import { keyDeleteOps, keyView, loadTeam, teamKeysPage, teamLabel, teamNotFound,
 import { isTeamAdmin, memberRole } from './permissions.js';
 import { commitInChunks, commitTogether, fitsInOne, type Unit } from './shared-cascade.js';
 import { loadCatalog, requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
-import { spendAttributes, updateFields } from './shared-update.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from './shared-writes.js';
+import { spendAttributes } from './shared-update.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields, updateFields } from './shared-writes.js';
 import { getRecord, queryAll, queryPage, transact, type TxOp } from './store.js';
 import { budgetFields, id, limit, metadata, models, money, optionalMoney } from './validation.js';
 
