@@ -249,7 +249,8 @@ export function routeByResource(method: string, resource: string): RouteDef | un
   return r && isMethod(m) && r.methods.includes(m) ? r : undefined;
 }
 
-function safeDecode(s: string): string {
+/** decodeURIComponent, or the string as it is when it does not decode. */
+export function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {

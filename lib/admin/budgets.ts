@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, InvalidRequestError, NotFoundError, money as fmt } from '../errors.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
 import type { BudgetRecord } from '../model.js';
 import { encode } from '../store/codec.js';
 import { INDEX, refs } from '../store/keys.js';
@@ -18,13 +18,12 @@ import { definedFields, deleteExisting, putNew, setFields } from './shared-write
 import { getRecord, queryPage, transact } from './store.js';
 import { duration, id, limit, optionalMoney } from './validation.js';
 
-const rateLimit = z.number().int().nonnegative('must be a non-negative integer').nullable().optional();
+// Not LiteLLM's `soft_budget` (alerts), `tpm_limit`, `rpm_limit`, `max_parallel_requests` or
+// `model_max_budget`: nothing here enforces them, and a stored limit nobody checks would mislead,
+// so they are refused as unknown fields.
 const budgetFields = {
   max_budget: optionalMoney,
-  soft_budget: optionalMoney,
   budget_duration: duration.nullable().optional(),
-  tpm_limit: rateLimit,
-  rpm_limit: rateLimit,
 };
 
 /** Ids as a JSON list (POST) or a comma-separated query value (GET `?budgets=a,b`). */
@@ -47,20 +46,12 @@ async function loadBudget(budgetId: string): Promise<BudgetRecord> {
   return b;
 }
 
-/** A soft budget is a warning level below the hard one; above it, it would never fire first. */
-function requireSoftWithinMax(b: Pick<BudgetRecord, 'soft_budget' | 'max_budget'>): void {
-  const { soft_budget: soft, max_budget: max } = b;
-  if (soft === null || soft === undefined || max === null || max === undefined || soft <= max) return;
-  throw new InvalidRequestError(`\`soft_budget\` ${fmt(soft)} is above \`max_budget\` ${fmt(max)}`, 'invalid_field', 'soft_budget');
-}
-
 export const budgetActions: Actions = {
   new: action(z.object({ budget_id: id.optional(), ...budgetFields }).strict(), async (input, { actor, now }) => {
     requireProxyAdmin(actor, 'create budgets');
     const { budget_id, ...fields } = input;
     const budgetId = budget_id ?? randomUUID();
     const set = definedFields(fields);
-    requireSoftWithinMax(set);
     const record: BudgetRecord = { budget_id: budgetId, ...set, created_at: now.toISOString() };
     await transact(
       [putNew(refs.budget(budgetId), encode.budget(record), () => new ConflictError('budget_exists', `budget \`${budgetId}\` already exists`, 'budget_id'))],
@@ -76,8 +67,7 @@ export const budgetActions: Actions = {
     const { budget_id: budgetId, ...fields } = input;
     const set = definedFields(fields);
     if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `budget_id`', 'nothing_to_update');
-    const current = await loadBudget(budgetId);
-    requireSoftWithinMax({ ...current, ...set });
+    await loadBudget(budgetId);
     await transact([setFields(refs.budget(budgetId), { ...set, updated_at: now.toISOString() }, notFound(budgetId))], actor, audit('update', budgetId, set), now);
     return loadBudget(budgetId);
   }),
@@ -94,7 +84,9 @@ export const budgetActions: Actions = {
       audit('delete', budgetId),
       now,
     );
-    return { deleted_budget_id: budgetId };
+    // LiteLLM answers with the deleted budget.
+    const { end_user_count: _n, ...deleted } = current;
+    return { ...deleted, deleted_budget_id: budgetId };
   }),
 
   info: action(z.object({ budgets: idList }).strict(), async ({ budgets }, { actor }) => {

@@ -32,7 +32,8 @@ const customerFields = {
   blocked: z.boolean().optional(),
   ...budgetFields,
   budget_id: id.nullable().optional(),
-  allowed_model_region: z.enum(['eu', 'us']).nullable().optional(),
+  // Not `allowed_model_region` or `default_model`: no region routing here, and a field that
+  // changes nothing would mislead (unknown_field).
 };
 const userIds = (max: number) => z.object({ user_ids: z.array(id).min(1).max(max) }).strict();
 
@@ -127,7 +128,8 @@ export const customerActions: Actions = {
     }
     for (const [budgetId, n] of leaving) ops.push(...(await leaveBudget(budgetId, n)));
     await transact(ops, actor, ids.map((u) => audit('delete', u)), now);
-    return { deleted_user_ids: ids };
+    // LiteLLM's `deleted_customers` is the count; the ids beside it.
+    return { deleted_customers: ids.length, deleted_user_ids: ids };
   }),
 
   info: action(z.object({ end_user_id: id.optional(), user_id: id.optional() }).strict(), async (q, { actor, now }) => {

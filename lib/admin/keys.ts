@@ -9,6 +9,13 @@
  * that moves a key (user_id, team_id) must be allowed for both the old and the new owner.
  * Reading adds the key itself and a team JWT for its own team's keys. Nobody else writes.
  *
+ * A key acts as its user everywhere (their role, their teams, their own keys), so only that user
+ * or a proxy admin may come to hold a key of theirs: a team admin manages members' keys (limits,
+ * block, delete) but never generates, regenerates or moves one onto another user. A block records
+ * the authority of whoever set it (`blocked_by`: proxy admin, team admin, owner) and is lifted only
+ * by as much authority; a key's `spend` and `budget_duration` (a new period restarts its spend)
+ * are changed by a proxy admin or the team's admin, not by the key's own user.
+ *
  * Regenerating with a grace period keeps the old item, marked `replaced_by`/`grace_until` (the
  * authorizer honours both), taken out of every listing and expired by the table's TTL; the new
  * item lists its predecessors in `replaces`, so blocking or deleting the new key ends their grace
@@ -37,7 +44,14 @@ import { budgetFields, duration, id, limit, metadata, models, money } from './va
 /** A key item as stored: the record plus the predecessors still in their grace period. */
 export interface StoredKey extends KeyRecord {
   replaces?: string[];
+  /** Who set `blocked`: only as much authority lifts it (absent on a blocked key: a proxy admin). */
+  blocked_by?: Authority | null;
 }
+
+/** How much say an actor has over a key, lowest first. */
+const AUTHORITIES = ['owner', 'team_admin', 'proxy_admin'] as const;
+export type Authority = (typeof AUTHORITIES)[number];
+const rank = (a: Authority): number => AUTHORITIES.indexOf(a);
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/;
 
@@ -137,6 +151,38 @@ export async function requireKeyManager(actor: Actor, k: Ownership, what: string
   throw new ForbiddenError(`only a proxy admin${userId ? ` or user \`${userId}\`` : ''} may ${what} (a personal key is managed by its own user)`);
 }
 
+/** The actor's authority over a key it may manage (requireKeyManager passed). */
+async function authorityOver(actor: Actor, k: Ownership): Promise<Authority> {
+  if (isProxyAdmin(actor)) return 'proxy_admin';
+  return (await isTeamAdmin(actor, k.team_id)) ? 'team_admin' : 'owner';
+}
+
+/** A key acts as its user: only that user or a proxy admin may come to hold one. */
+function requireMayHoldKeyOf(actor: Actor, userId: string | null | undefined, what: string): void {
+  if (!userId || isProxyAdmin(actor) || userId === actor.userId) return;
+  throw new ForbiddenError(`only a proxy admin or user \`${userId}\` may ${what}: the key acts as user \`${userId}\`, so only they may hold it`);
+}
+
+/** Lifting a block needs as much authority as set it; a block of unknown origin is a proxy admin's. */
+function requireMayUnblock(authority: Authority, k: StoredKey): void {
+  if (!k.blocked) return;
+  const by = k.blocked_by ?? 'proxy_admin';
+  if (rank(authority) >= rank(by)) return;
+  throw new ForbiddenError(`only a ${by === 'proxy_admin' ? 'proxy admin' : 'proxy admin or an admin of its team'} may unblock key \`${k.key_name}\`: it was blocked by one`);
+}
+
+/** A blocked key keeps the highest authority that blocked it. */
+const blockerAfter = (authority: Authority, k: StoredKey): Authority =>
+  k.blocked && rank(k.blocked_by ?? 'proxy_admin') > rank(authority) ? (k.blocked_by ?? 'proxy_admin') : authority;
+
+/** The `blocked_by` a read saw still holds when the write lands (a concurrent block is not undone). */
+const sameBlocker = (k: StoredKey): Guard =>
+  k.blocked_by
+    ? { expression: 'attribute_not_exists(#rb) AND #bb = :bb', names: { '#rb': 'replaced_by', '#bb': 'blocked_by' }, values: { ':bb': k.blocked_by } }
+    : { expression: 'attribute_not_exists(#rb) AND attribute_not_exists(#bb)', names: { '#rb': 'replaced_by', '#bb': 'blocked_by' } };
+
+const changedMeanwhile = (k: StoredKey) => () => new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`, 'key');
+
 async function requireKeyReader(actor: Actor, k: StoredKey): Promise<void> {
   if (isProxyAdmin(actor)) return;
   if (actor.keyHash === k.token) return;
@@ -181,6 +227,8 @@ export interface NewKeyFields {
   organization_id?: string | null | undefined;
   metadata?: Record<string, unknown> | undefined;
   blocked?: boolean | undefined;
+  /** Who blocks a key made blocked (default: a proxy admin). */
+  blocked_by?: Authority | undefined;
 }
 
 export interface NewKeyPlan {
@@ -208,6 +256,7 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
     enforcement: f.enforcement ?? null,
     ...spendFields(f.spend ?? 0, f.budget_duration, now),
     blocked: f.blocked ?? false,
+    ...(f.blocked ? { blocked_by: f.blocked_by ?? 'proxy_admin' } : {}),
     expires: expiresAt(f.duration, now) ?? null,
     metadata: f.metadata ?? {},
     created_at: now.toISOString(),
@@ -270,12 +319,16 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
   const current = await loadKey(keyText);
   requireLive(current);
   await requireKeyManager(actor, current, `${blocked ? 'block' : 'unblock'} key \`${current.key_name}\``);
+  const authority = await authorityOver(actor, current);
+  if (!blocked) requireMayUnblock(authority, current);
   const ended = blocked ? (current.replaces ?? []) : [];
+  const by = blocked ? { blocked_by: blockerAfter(authority, current) } : {};
+  const remove = [...(ended.length ? ['replaces'] : []), ...(blocked ? [] : ['blocked_by'])];
   const ops: TxOp[] = [
-    updateFields(refs.key(current.token), { blocked, updated_at: now.toISOString() }, ended.length ? ['replaces'] : [], keyNotFound(current.key_name), notReplaced),
+    updateFields(refs.key(current.token), { blocked, ...by, updated_at: now.toISOString() }, remove, changedMeanwhile(current), sameBlocker(current)),
     ...ended.map((t) => deleteAny(refs.key(t))),
   ];
-  await transact(ops, actor, keyAudit(blocked ? 'block' : 'unblock', current.token, { blocked, ...(ended.length ? { ended_grace_of: ended } : {}) }), now);
+  await transact(ops, actor, keyAudit(blocked ? 'block' : 'unblock', current.token, { blocked, ...by, ...(ended.length ? { ended_grace_of: ended } : {}) }), now);
   return keyView((await getRecord<StoredKey>(refs.key(current.token))) as StoredKey, now);
 }
 
@@ -285,15 +338,18 @@ export const keyActions: Actions = {
     const userId = input.user_id !== undefined ? input.user_id : isProxyAdmin(actor) ? null : (actor.userId ?? null);
     const teamId = input.team_id ?? null;
     await requireKeyManager(actor, { user_id: userId, team_id: teamId }, 'generate this key');
+    requireMayHoldKeyOf(actor, userId, 'generate a key for them');
+    const blockedBy = input.blocked ? await authorityOver(actor, { user_id: userId, team_id: teamId }) : undefined;
     const team = teamId ? await loadTeam(teamId) : undefined;
     if (userId) await loadUser(userId);
     requireOrgOfTeam(input.organization_id, team);
     if (team) await requireKeyWithinTeam(input, team);
-    const plan = planNewKey({ ...input, user_id: userId, team_id: teamId, organization_id: team?.organization_id ?? null }, actor, now);
+    const plan = planNewKey({ ...input, user_id: userId, team_id: teamId, organization_id: team?.organization_id ?? null, blocked_by: blockedBy }, actor, now);
     // The team and user must still exist when the key lands.
     const guards: TxOp[] = [...(teamId ? [requireExists(refs.team(teamId), teamNotFound(teamId))] : []), ...(userId ? [requireExists(refs.user(userId), userNotFound(userId))] : [])];
     await transact([...plan.ops, ...guards], actor, plan.audit, now);
-    return { ...keyView(plan.record, now), key: plan.key };
+    // LiteLLM's shape: the plaintext in `key` (this once), its hash in `token` and `token_id`.
+    return { ...keyView(plan.record, now), key: plan.key, token_id: plan.record.token };
   }),
 
   update: action(z.object({ key: keyRef, ...keyFields }).strict(), async (input, { actor, now }) => {
@@ -303,6 +359,12 @@ export const keyActions: Actions = {
     const current = await loadKey(keyText);
     requireLive(current);
     await requireKeyManager(actor, current, `update key \`${current.key_name}\``);
+    const authority = await authorityOver(actor, current);
+    if ((set.spend !== undefined || set.budget_duration !== undefined) && rank(authority) < rank('team_admin')) {
+      const field = set.spend !== undefined ? 'spend' : 'budget_duration';
+      throw new ForbiddenError(`only a proxy admin${current.team_id ? ` or an admin of team \`${current.team_id}\`` : ''} may change \`${field}\` of key \`${current.key_name}\` (a new period restarts its spend)`);
+    }
+    if (set.blocked === false) requireMayUnblock(authority, current);
     const next = {
       user_id: set.user_id !== undefined ? set.user_id : (current.user_id ?? null),
       team_id: set.team_id !== undefined ? set.team_id : (current.team_id ?? null),
@@ -310,6 +372,9 @@ export const keyActions: Actions = {
     const teamMoved = next.team_id !== (current.team_id ?? null);
     const userMoved = next.user_id !== (current.user_id ?? null);
     if (teamMoved || userMoved) await requireKeyManager(actor, next, `move key \`${current.key_name}\` to this user and team`);
+    if (userMoved) requireMayHoldKeyOf(actor, next.user_id, `move key \`${current.key_name}\` onto them`);
+    // Moved, a blocked key could land where its owner has more say: move it only if you may unblock it.
+    if (teamMoved || userMoved) requireMayUnblock(authority, current);
     const team = next.team_id ? await loadTeam(next.team_id) : undefined;
     if (userMoved && next.user_id) await loadUser(next.user_id);
     requireOrgOfTeam(set.organization_id, team);
@@ -342,22 +407,33 @@ export const keyActions: Actions = {
       if (current.key_alias) ops.push(deleteAny(aliasRef(current.key_alias)));
       if (key_alias) ops.push(aliasPut(key_alias, token));
     }
+    if (set.blocked === true) attrs.blocked_by = blockerAfter(authority, current);
+    if (set.blocked === false) remove.push('blocked_by');
     const ended = set.blocked === true ? (current.replaces ?? []) : [];
     if (ended.length) remove.push('replaces');
-    ops.unshift(updateFields(refs.key(token), attrs, remove, keyNotFound(current.key_name), notReplaced));
+    const guarded = set.blocked !== undefined;
+    ops.unshift(updateFields(refs.key(token), attrs, remove, guarded ? changedMeanwhile(current) : keyNotFound(current.key_name), guarded ? sameBlocker(current) : notReplaced));
     ops.push(...ended.map((t) => deleteAny(refs.key(t))));
     if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), teamNotFound(next.team_id)));
     if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), userNotFound(next.user_id)));
-    const changes: Record<string, unknown> = { ...set };
+    const changes: Record<string, unknown> = { ...set, ...(attrs.blocked_by ? { blocked_by: attrs.blocked_by } : {}) };
     if (dur !== undefined) changes.expires = attrs.expires;
     if (teamMoved) changes.organization_id = attrs.organization_id;
     await transact(ops, actor, keyAudit('update', token, changes), now);
-    return keyView((await getRecord<StoredKey>(refs.key(token))) as StoredKey, now);
+    // LiteLLM answers `{key, ...fields}`; `key` is the token hash here, never the plaintext.
+    return { key: token, ...keyView((await getRecord<StoredKey>(refs.key(token))) as StoredKey, now) };
   }),
 
-  delete: action(z.object({ keys: z.array(keyRef).min(1).max(25) }).strict(), async ({ keys }, { actor, now }) => {
+  // `keys` (plaintexts or token hashes) or `key_aliases`, as LiteLLM's KeyRequest; not both.
+  delete: action(z.object({ keys: z.array(keyRef).min(1).max(25).optional(), key_aliases: z.array(keyAlias).min(1).max(25).optional() }).strict(), async ({ keys, key_aliases }, { actor, now }) => {
+    if (!keys === !key_aliases) throw new InvalidRequestError('give `keys` or `key_aliases` (one of them)', 'invalid_field', keys ? 'key_aliases' : 'keys');
     const tokens = new Map<string, string>();
-    keys.forEach((k, i) => tokens.set(tokenOf(k, `keys.${i}`), k));
+    keys?.forEach((k, i) => tokens.set(tokenOf(k, `keys.${i}`), k));
+    for (const alias of key_aliases ?? []) {
+      const marker = await getRecord<{ token: string }>(aliasRef(alias));
+      if (!marker) throw new NotFoundError('key', alias);
+      tokens.set(marker.token, marker.token);
+    }
     const records: StoredKey[] = [];
     for (const keyText of tokens.values()) records.push(await loadKey(keyText));
     for (const k of records) await requireKeyManager(actor, k, `delete key \`${k.key_name}\``);
@@ -367,13 +443,15 @@ export const keyActions: Actions = {
       records.map((k) => keyAudit('delete', k.token, { key_name: k.key_name, ...(k.replaces?.length ? { ended_grace_of: k.replaces } : {}) })),
       now,
     );
-    return { deleted_keys: records.map((k) => k.token) };
+    // LiteLLM echoes what was asked for: the aliases, or the keys (as token hashes here: never a plaintext).
+    return { deleted_keys: key_aliases ? [...new Set(key_aliases)] : records.map((k) => k.token) };
   }),
 
   regenerate: action(z.object({ key: keyRef, grace_period: duration.optional() }).strict(), async (input, { actor, now }) => {
     const current = await loadKey(input.key);
     requireLive(current);
     await requireKeyManager(actor, current, `regenerate key \`${current.key_name}\``);
+    requireMayHoldKeyOf(actor, current.user_id, `regenerate key \`${current.key_name}\``);
     const key = generateKey();
     const token = hashKey(key);
     const at = now.toISOString();
@@ -412,7 +490,7 @@ export const keyActions: Actions = {
       ],
       now,
     );
-    return { ...keyView(record, now), key };
+    return { ...keyView(record, now), key, token_id: token };
   }),
 
   info: action(z.object({ key: keyRef.optional() }).strict(), async (input, { actor, now }) => {
@@ -425,7 +503,16 @@ export const keyActions: Actions = {
   }),
 
   list: action(
-    z.object({ team_id: id.optional(), user_id: id.optional(), cursor: z.string().optional(), limit: limit.optional() }).strict(),
+    z
+      .object({
+        team_id: id.optional(),
+        user_id: id.optional(),
+        cursor: z.string().optional(),
+        limit: limit.optional(),
+        // LiteLLM's `keys` holds token hashes unless `return_full_object` (`data` always holds the records).
+        return_full_object: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+      })
+      .strict(),
     async (q, { actor, now }) => {
       let page: Page<StoredKey>;
       const byTeam = async (teamId: string) => teamKeysPage(teamId, q.cursor, q.limit);
@@ -444,7 +531,8 @@ export const keyActions: Actions = {
       }
       // A second filter narrows the page it came with (the cursor stays valid).
       const data = page.data.filter((k) => (!q.team_id || k.team_id === q.team_id) && (!q.user_id || k.user_id === q.user_id));
-      return { data: data.map((k) => keyView(k, now)), next_cursor: page.next_cursor };
+      const views = data.map((k) => keyView(k, now));
+      return { data: views, keys: q.return_full_object ? views : data.map((k) => k.token), next_cursor: page.next_cursor };
     },
   ),
 

@@ -1,7 +1,8 @@
 /**
  * `/team/*`: teams and their members (`TEAM#<team>` / `MEMBER#<user>`, listed per user through
  * GSI2). Proxy admins do everything. An admin of the team (member role `admin`, internal user)
- * manages its members and may change only `team_alias` and `metadata` of the team itself.
+ * manages its members (not their own member budget) and may change only `team_alias` and
+ * `metadata` of the team itself.
  * Members, and a team JWT for its own team, read it. Nobody else writes.
  *
  * Hierarchy, checked whenever a side changes: a team's models lie within its organization's and
@@ -73,6 +74,9 @@ export function memberView(m: MemberRecord, now: Date) {
 }
 
 export const teamView = (t: TeamRecord, now: Date) => budgetView(t, now);
+
+/** LiteLLM's team object lists its members with their roles in `members_with_roles`. */
+const rolesOf = (members: MemberRecord[]) => members.map((m) => ({ user_id: m.user_id, role: m.role }));
 
 export const membersOf = (teamId: string) => queryAll<MemberRecord>({ pk: `TEAM#${teamId}`, skPrefix: 'MEMBER#' });
 const keysOf = (teamId: string) => queryAll<StoredKey>({ index: INDEX.byParent, pk: `TEAM#${teamId}`, skPrefix: 'KEY#' });
@@ -233,7 +237,8 @@ export const teamActions: Actions = {
         now,
       );
     }
-    return teamView(await loadTeam(teamId), now);
+    // LiteLLM's answer: `{team_id, data: <the team>}`.
+    return { team_id: teamId, data: teamView(await loadTeam(teamId), now) };
   }),
 
   delete: action(z.object({ team_ids: z.array(id).min(1).max(20) }).strict(), async ({ team_ids }, { actor, now }) => {
@@ -268,7 +273,7 @@ export const teamActions: Actions = {
         await commitTogether([p.last], actor, now);
       }
     }
-    return { deleted_team_ids: ids };
+    return { deleted_teams: ids };
   }),
 
   info: action(z.object({ team_id: id }).strict(), async ({ team_id: teamId }, { actor, now }) => {
@@ -277,8 +282,8 @@ export const teamActions: Actions = {
     const [members, keys] = await Promise.all([membersOf(teamId), teamKeysPage(teamId)]);
     return {
       team_id: teamId,
-      team_info: teamView(team, now),
-      members: members.map((m) => memberView(m, now)),
+      team_info: { ...teamView(team, now), members_with_roles: rolesOf(members) },
+      team_memberships: members.map((m) => memberView(m, now)),
       keys: keys.data.map((k) => keyView(k, now)),
       // More keys: `/key/list?team_id=...&cursor=...`.
       keys_next_cursor: keys.next_cursor,
@@ -321,8 +326,10 @@ export const teamActions: Actions = {
       const team = await loadTeam(input.team_id);
       requireMemberBudgetWithin(input.max_budget_in_team, team);
       const added = memberAddOps(team, input.member, input.max_budget_in_team, now);
+      const existing = await membersOf(team.team_id);
       await transact([requireExists(refs.team(team.team_id), teamNotFound(team.team_id)), ...added.ops], actor, added.audit, now);
-      return { team_id: team.team_id, members: added.added.map((m) => memberView(m, now)) };
+      // LiteLLM answers with the team (all its members_with_roles) and the memberships it made.
+      return { ...teamView(team, now), members_with_roles: rolesOf([...existing, ...added.added]), updated_team_memberships: added.added.map((m) => memberView(m, now)) };
     },
   ),
 
@@ -331,6 +338,10 @@ export const teamActions: Actions = {
     async (input, { actor, now }) => {
       const { team_id: teamId, user_id: userId } = input;
       await requireTeamManager(actor, teamId, `update members of team \`${teamId}\``);
+      // A team admin sets the budgets of members, never their own.
+      if (!isProxyAdmin(actor) && userId === actor.userId && input.max_budget_in_team !== undefined) {
+        throw new ForbiddenError(`only a proxy admin may change the member budget of user \`${userId}\` in team \`${teamId}\`: a team admin may not change their own`);
+      }
       if (input.role === undefined && input.max_budget_in_team === undefined) {
         throw new InvalidRequestError('nothing to update: give `role` or `max_budget_in_team`', 'nothing_to_update');
       }

@@ -33,6 +33,7 @@ const USER_ROLES = ['proxy_admin', 'internal_user', 'internal_user_viewer'] as c
 
 const userFields = {
   user_email: z.email().max(320).nullable().optional(),
+  user_alias: z.string().min(1).max(256).nullable().optional(),
   user_role: z.enum(USER_ROLES).optional(),
   models: models.optional(),
   ...budgetFields,

@@ -28,7 +28,28 @@ export const money = z.number().finite().nonnegative('must be a non-negative num
 export const optionalMoney = money.nullable().optional();
 export const duration = z.string().refine(isDuration, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo');
 export const models = z.array(z.string().min(1).max(256)).max(1000);
-export const metadata = z.record(z.string(), z.unknown());
+/** Bounds on free-form metadata: every self-service caller may write it, to an item and its audit copy. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+export const MAX_METADATA_DEPTH = 16;
+
+/** How deep a JSON value nests (iterative: a hostile value cannot overflow the stack here). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    max = Math.max(max, d);
+    if (max > MAX_METADATA_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+export const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => depthOf(m) <= MAX_METADATA_DEPTH, { message: `must nest at most ${MAX_METADATA_DEPTH} levels deep`, abort: true })
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES / 1024} KB as JSON`);
 export const enforcement = z.enum(['fast', 'strict']);
 export const limit = z.coerce.number().int().min(1).max(1000);
 /** Query-string numbers arrive as strings. */

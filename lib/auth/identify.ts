@@ -54,6 +54,8 @@ async function identifyVirtualKey(token: string, req: IdentifyRequest, deps: Ide
   const userId = key.user_id ?? undefined;
   const state = await deps.reader.state({ userId, teamId, orgId: key.organization_id ?? undefined, global: req.needGlobal });
   if (teamId && !state.team) throw new PermissionDeniedError('team_not_found', `team \`${teamId}\` of key \`${key.key_name}\` does not exist`);
+  // An orphan (a cascade missed it) would otherwise act as a default internal user with no user budget.
+  if (userId && !state.user) throw new PermissionDeniedError('user_not_found', `user \`${userId}\` of key \`${key.key_name}\` does not exist`);
   const role: Role = state.user?.user_role ?? 'internal_user';
   return {
     principal: 'virtual_key',

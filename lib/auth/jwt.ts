@@ -61,12 +61,16 @@ export class JwtAuthenticator {
   }
 
   async verify(token: string): Promise<JwtPayload> {
+    let payload: JwtPayload;
     try {
-      return await this.verifier.verify(token);
+      payload = await this.verifier.verify(token);
     } catch (e) {
       // The library's messages describe the token, never echo it; keep only the error class.
       throw new InvalidJwtError(describe(e));
     }
+    // The library checks `exp` only when present: a token without one would never expire.
+    if (typeof payload.exp !== 'number') throw new InvalidJwtError('the token has no expiry (exp)');
+    return payload;
   }
 
   identity(payload: JwtPayload): JwtIdentity {

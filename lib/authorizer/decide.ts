@@ -5,10 +5,10 @@
  */
 import { runChecks, type CheckSettings } from '../checks/checks.js';
 import type { Caller } from '../checks/caller.js';
-import { AuthenticationError, RouteNotFoundError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
+import { AuthenticationError, InvalidRequestError, RouteNotFoundError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
 import { identify, type IdentifyDeps } from '../auth/identify.js';
 import type { HeaderBag, MultiHeaderBag } from '../auth/credentials.js';
-import { matchRoute, routeByResource, type HttpMethod, type RouteDef } from '../routes.js';
+import { matchRoute, routeByResource, safeDecode, type HttpMethod, type RouteDef } from '../routes.js';
 import { callerContext, type CallerContext } from './context.js';
 
 export interface AuthorizationRequest {
@@ -32,6 +32,9 @@ export async function decide(req: AuthorizationRequest, deps: IdentifyDeps, sett
   const route = findRoute(req);
   if (!route) return { effect: 'deny', error: new RouteNotFoundError(req.method, req.path) };
   if (route.group === 'public') return { effect: 'allow', caller: undefined, context: undefined };
+  if (climbs(req.pathParameters)) {
+    return { effect: 'deny', error: new InvalidRequestError('a path parameter holds a `.` or `..` segment', 'invalid_path', 'path') };
+  }
   let caller: Caller;
   try {
     caller = await identify(
@@ -59,6 +62,16 @@ export async function decide(req: AuthorizationRequest, deps: IdentifyDeps, sett
   });
   if (denial) return { effect: 'deny', error: denial, caller };
   return { effect: 'allow', caller, context: callerContext(caller, now) };
+}
+
+/**
+ * Path parameters are joined to an upstream's base URL, where a `.` or `..` segment (decoded from
+ * `%2e`/`%2F`) would climb above the base path with Tollgate's upstream key. Checked as given and
+ * once decoded, whichever form reaches the function.
+ */
+function climbs(params: Record<string, string | undefined> | null | undefined): boolean {
+  const dotSegment = (v: string) => v.split(/[/\\]/).some((seg) => seg === '.' || seg === '..');
+  return Object.values(params ?? {}).some((v) => typeof v === 'string' && (dotSegment(v) || dotSegment(safeDecode(v))));
 }
 
 function findRoute(req: AuthorizationRequest): RouteDef | undefined {

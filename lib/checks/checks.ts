@@ -10,6 +10,7 @@
 import {
   BudgetExceededError,
   EndUserBlockedError,
+  InvalidRequestError,
   KeyBlockedError,
   KeyExpiredError,
   ModelNotAllowedError,
@@ -102,6 +103,24 @@ export const checkEndUserBlocked: Check = ({ caller }) => {
   return endUser?.blocked ? new EndUserBlockedError(endUser.user_id) : undefined;
 };
 
+/** A comma list fans out to one upstream call per entry after one budget check: keep it short. */
+export const MAX_MODELS_PER_REQUEST = 10;
+/** No registry name or alias is longer (lib/admin/models.ts); longer names are only matching cost. */
+export const MAX_MODEL_NAME_LENGTH = 256;
+
+/** The requested models are few and of a length a model can have, before anything matches them. */
+export const checkRequestedModels: Check = ({ route, pathModel, body }) => {
+  if (route.group !== 'llm') return undefined;
+  const requested = [...(pathModel ? [pathModel] : []), ...(body?.models ?? [])];
+  if (requested.length > MAX_MODELS_PER_REQUEST) {
+    return new InvalidRequestError(`\`model\` names ${requested.length} models; at most ${MAX_MODELS_PER_REQUEST} may be called together`, 'too_many_models', 'model');
+  }
+  if (requested.some((m) => m.length > MAX_MODEL_NAME_LENGTH)) {
+    return new InvalidRequestError(`a model name is longer than ${MAX_MODEL_NAME_LENGTH} characters`, 'invalid_model', 'model');
+  }
+  return undefined;
+};
+
 /** The requested models (path or body) against key ∩ team ∩ user (personal keys) ∩ organization. */
 export const checkModelAccess: Check = ({ caller, route, pathModel, body, catalog }) => {
   if (route.group !== 'llm') return undefined;
@@ -177,6 +196,7 @@ export const allChecks: readonly Check[] = [
   checkKeyExpired,
   checkTeamBlocked,
   checkEndUserBlocked,
+  checkRequestedModels,
   checkModelAccess,
   checkUserParam,
   checkKeyBudget,

@@ -8,7 +8,17 @@ export interface ItemRef {
   SK: string;
 }
 
-export const refKey = (ref: ItemRef): string => `${ref.PK}|${ref.SK}`;
+/**
+ * One string per item, for caches and maps. JSON, not a separator: ids from JWT claims or the
+ * body's `user` may hold any character (`auth0|123`), and a joined string could name two items.
+ */
+export const refKey = (ref: ItemRef): string => JSON.stringify([ref.PK, ref.SK]);
+
+/** The ref a refKey names. */
+export function parseRefKey(key: string): ItemRef {
+  const [PK, SK] = JSON.parse(key) as [string, string];
+  return { PK, SK };
+}
 
 export const refs = {
   key: (tokenHash: string): ItemRef => ({ PK: `KEY#${tokenHash}`, SK: 'KEY' }),

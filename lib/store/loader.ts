@@ -10,7 +10,7 @@ import { LRUCache } from 'lru-cache';
 import { StoreUnavailableError, isTollgateError } from '../errors.js';
 import { logger, traced } from '../telemetry.js';
 import type { Item } from './codec.js';
-import { refKey, type ItemRef } from './keys.js';
+import { parseRefKey, refKey, type ItemRef } from './keys.js';
 
 /** Reads many items in one round trip. */
 export interface BatchSource {
@@ -94,15 +94,10 @@ export class CachedLoader {
 
   private async readBatch(ids: readonly string[]): Promise<Cached[]> {
     this.stats.batches++;
-    const toRead = ids.map(parseId);
+    const toRead = ids.map(parseRefKey);
     const found = await this.source.getMany(toRead);
     return ids.map((id) => found.get(id) ?? ABSENT);
   }
-}
-
-function parseId(id: string): ItemRef {
-  const at = id.lastIndexOf('|');
-  return { PK: id.slice(0, at), SK: id.slice(at + 1) };
 }
 
 /** BatchGetItem against the table, retrying unprocessed keys with a short backoff. */

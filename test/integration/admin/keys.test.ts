@@ -42,6 +42,13 @@ describe('/key/generate', () => {
     expect(other.body.key).not.toBe(key);
   });
 
+  it('answers with LiteLLM\'s fields: key, token and token_id (the hash), key_name, expires, user_id, team_id', async () => {
+    const res = await generate({ team_id: 't-1', user_id: 'bob', duration: '1h' });
+    expect(res.body).toMatchObject({ key: expect.stringMatching(/^sk-/), key_name: expect.stringMatching(/^sk-\.\.\./), expires: expect.any(String), user_id: 'bob', team_id: 't-1' });
+    expect(res.body.token).toBe(sha256(res.body.key));
+    expect(res.body.token_id).toBe(res.body.token);
+  });
+
   it('works by direct invocation with the same answer shape', async () => {
     const direct = await invokeDirect(keys, { action: 'generate', team_id: 't-2', user_id: null, max_budget: 5 });
     expect(direct).toMatchObject({ team_id: 't-2', user_id: null, max_budget: 5, key: expect.stringMatching(/^sk-/), token: expect.any(String) });
@@ -161,6 +168,8 @@ describe('/key/update', () => {
     const byKey = await callApi(keys, 'POST', '/key/update', { key: k.key, max_budget: 20, models: ['gpt-4o'] });
     expect(byKey.status).toBe(200);
     expect(byKey.body).toMatchObject({ max_budget: 20, models: ['gpt-4o'], metadata: { a: 1 }, expires: k.expires, user_id: 'alice' });
+    // LiteLLM answers `{key, ...}`: here `key` is the token hash, never the plaintext.
+    expect(byKey.body.key).toBe(k.token);
     const byHash = await invokeDirect(keys, { action: 'update', key: k.token, duration: '-1', metadata: { b: 2 } });
     expect(byHash).toMatchObject({ expires: null, metadata: { b: 2 }, max_budget: 20 });
   });
@@ -201,6 +210,22 @@ describe('/key/delete', () => {
     expect((await callApi(keys, 'GET', '/key/info', { key: a.token })).status).toBe(404);
     expect(await invokeDirect(keys, { action: 'delete', keys: [(await generate({})).body.token] })).toMatchObject({ deleted_keys: [expect.any(String)] });
   });
+
+  it('deletes by LiteLLM\'s key_aliases, answering the aliases; keys or key_aliases, not both', async () => {
+    const a = (await generate({ key_alias: 'del-by-alias-a' })).body;
+    const b = (await generate({ key_alias: 'del-by-alias-b' })).body;
+    await expectUnchanged(async () => {
+      expect((await callApi(keys, 'POST', '/key/delete', { key_aliases: ['del-by-alias-a', 'no-such-alias'] })).body.error).toMatchObject({ code: 'key_not_found' });
+      expect((await callApi(keys, 'POST', '/key/delete', { keys: [a.token], key_aliases: ['del-by-alias-b'] })).body.error).toMatchObject({ code: 'invalid_field', param: 'key_aliases' });
+      expect((await callApi(keys, 'POST', '/key/delete', {})).body.error).toMatchObject({ code: 'invalid_field', param: 'keys' });
+    });
+    const res = await callApi(keys, 'POST', '/key/delete', { key_aliases: ['del-by-alias-a', 'del-by-alias-b'] });
+    expect(res.body).toEqual({ deleted_keys: ['del-by-alias-a', 'del-by-alias-b'] });
+    expect((await callApi(keys, 'GET', '/key/info', { key: a.token })).status).toBe(404);
+    expect((await callApi(keys, 'GET', '/key/info', { key: b.token })).status).toBe(404);
+    // The aliases are free again.
+    expect((await generate({ key_alias: 'del-by-alias-a' })).status).toBe(200);
+  });
 });
 
 describe('/key/regenerate', () => {
@@ -212,6 +237,7 @@ describe('/key/regenerate', () => {
     expect(res.body).toMatchObject({ key_alias: 'regen-1', max_budget: 7, spend: 1, created_at: old.created_at });
     expect(res.body.key).not.toBe(old.key);
     expect(res.body.token).toBe(sha256(res.body.key));
+    expect(res.body.token_id).toBe(res.body.token);
     expect((await callApi(keys, 'GET', '/key/info', { key: old.token })).status).toBe(404);
     expect(await authz.authorize(old.key)).toEqual({ effect: 'unauthorized' });
     expect(await authz.authorize(res.body.key)).toEqual({ effect: 'allow' });
@@ -285,6 +311,17 @@ describe('/key/list', () => {
     const all = await callApi(keys, 'GET', '/key/list', { limit: 1000 });
     expect(all.body.data.length).toBeGreaterThan(made.length);
     expect(all.body.data[0]).not.toHaveProperty('key');
+  });
+
+  it('also answers LiteLLM\'s `keys`: token hashes, or the records with return_full_object', async () => {
+    const made = (await generate({ team_id: 't-list' })).body;
+    const res = await callApi(keys, 'GET', '/key/list', { team_id: 't-list', limit: 1000 });
+    expect(res.body.keys).toEqual(res.body.data.map((k: { token: string }) => k.token));
+    expect(res.body.keys).toContain(made.token);
+    const full = await callApi(keys, 'GET', '/key/list', { team_id: 't-list', limit: 1000, return_full_object: 'true' });
+    expect(full.body.keys).toEqual(full.body.data);
+    expect(full.body.keys.map((k: { token: string }) => k.token)).toContain(made.token);
+    expect((await invokeDirect(keys, { action: 'list', team_id: 't-list', return_full_object: false })).keys).toContain(made.token);
   });
 
   it('shows a non-admin only their own keys', async () => {
@@ -374,6 +411,8 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['delete', 'POST', '/key/delete', { keys: ['LIVE_TOKEN', 'zz'] }, 400, 'invalid_field', 'keys.1'],
     ['delete', 'POST', '/key/delete', { keys: ['0'.repeat(64)] }, 404, 'key_not_found', null],
     ['delete', 'POST', '/key/delete', { keys: ['LIVE_TOKEN'], key: 'LIVE_TOKEN' }, 400, 'unknown_field', 'key'],
+    ['delete', 'POST', '/key/delete', { key_aliases: [] }, 400, 'invalid_field', 'key_aliases'],
+    ['delete', 'POST', '/key/delete', { key_aliases: ['missing-alias'] }, 404, 'key_not_found', null],
     ['regenerate', 'POST', '/key/regenerate', { key: 'LIVE_TOKEN', grace_period: 'soon' }, 400, 'invalid_field', 'grace_period'],
     ['regenerate', 'POST', '/key/regenerate', { key: 5 }, 400, 'invalid_type', 'key'],
     ['regenerate', 'POST', '/key/regenerate', { key: 'sk-missing' }, 404, 'key_not_found', null],
@@ -384,6 +423,8 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['list', 'GET', '/key/list', { limit: '0' }, 400, 'invalid_field', 'limit'],
     ['list', 'GET', '/key/list', { cursor: 'garbage' }, 400, 'invalid_cursor', 'cursor'],
     ['list', 'GET', '/key/list', { page: '2' }, 400, 'unknown_field', 'page'],
+    ['list', 'GET', '/key/list', { return_full_object: 'yes' }, 400, 'invalid_field', 'return_full_object'],
+    ['list', 'GET', '/key/list', { key_alias: 'x' }, 400, 'unknown_field', 'key_alias'],
     ['block', 'POST', '/key/block', {}, 400, 'invalid_type', 'key'],
     ['block', 'POST', '/key/block', { key: 'sk-missing' }, 404, 'key_not_found', null],
     ['unblock', 'POST', '/key/unblock', { key: 'LIVE_TOKEN', reason: 'x' }, 400, 'unknown_field', 'reason'],

@@ -27,7 +27,7 @@ describe('/team/new', () => {
     expect(res.body).toMatchObject({ team_alias: 'ml', organization_id: 'org-1', max_budget: 50, blocked: false, spend: 0, budget_reset_at: expect.any(String), members_with_roles: [{ user_id: 'alice', role: 'admin' }, { user_id: 'bob', role: 'user' }] });
     expect(res.body.team_id).toMatch(/^[0-9a-f-]{36}$/);
     const info = await teamInfo(res.body.team_id);
-    expect(info.members.map((m: { user_id: string; role: string }) => [m.user_id, m.role])).toEqual([['alice', 'admin'], ['bob', 'user']]);
+    expect(info.team_memberships.map((m: { user_id: string; role: string }) => [m.user_id, m.role])).toEqual([['alice', 'admin'], ['bob', 'user']]);
     const log = await invokeDirect(audit, { action: 'list', entity_type: 'team', entity_id: res.body.team_id });
     expect(log.data[0]).toMatchObject({ action: 'team.new', changes: { team_alias: 'ml', max_budget: 50 } });
   });
@@ -105,11 +105,11 @@ describe('hierarchy: a team within its organization', () => {
 });
 
 describe('/team/update', () => {
-  it('changes the named fields, sets spend, and audits them', async () => {
+  it('changes the named fields, sets spend, and audits them; answers {team_id, data} as LiteLLM', async () => {
     await seedTeam({ team_id: 't-up', team_alias: 'old', max_budget: 10, metadata: { x: 1 } });
     const res = await post('/team/update', { team_id: 't-up', team_alias: 'new', spend: 3, budget_duration: '1d' });
-    expect(res.body).toMatchObject({ team_id: 't-up', team_alias: 'new', max_budget: 10, spend: 3, total_spend: 3, metadata: { x: 1 } });
-    expect(await invokeDirect(teams, { action: 'update', team_id: 't-up', metadata: { y: 2 } })).toMatchObject({ metadata: { y: 2 }, team_alias: 'new' });
+    expect(res.body).toEqual({ team_id: 't-up', data: expect.objectContaining({ team_id: 't-up', team_alias: 'new', max_budget: 10, spend: 3, total_spend: 3, metadata: { x: 1 } }) });
+    expect((await invokeDirect(teams, { action: 'update', team_id: 't-up', metadata: { y: 2 } })).data).toMatchObject({ metadata: { y: 2 }, team_alias: 'new' });
     const log = await invokeDirect(audit, { action: 'list', entity_type: 'team', entity_id: 't-up' });
     expect(log.data.map((e: { action: string }) => e.action)).toEqual(['team.update', 'team.update']);
   });
@@ -140,15 +140,15 @@ describe('/team/update', () => {
 });
 
 describe('/team/info and /team/list', () => {
-  it('shows the team with budget window, members and keys', async () => {
+  it('shows the team with budget window, members and keys, in LiteLLM\'s fields', async () => {
     await seedTeam({ team_id: 't-info', max_budget: 20, budget_duration: '30d' });
     await seedMember({ team_id: 't-info', user_id: 'bob', max_budget: 5 });
     const k = await seedKey({ team_id: 't-info', user_id: 'bob' });
     const res = await get('/team/info', { team_id: 't-info' });
     expect(res.body).toMatchObject({
       team_id: 't-info',
-      team_info: { team_id: 't-info', max_budget: 20, spend: 0, total_spend: 0, budget_reset_at: expect.any(String) },
-      members: [{ user_id: 'bob', role: 'user', max_budget_in_team: 5, spend: 0 }],
+      team_info: { team_id: 't-info', max_budget: 20, spend: 0, total_spend: 0, budget_reset_at: expect.any(String), members_with_roles: [{ user_id: 'bob', role: 'user' }] },
+      team_memberships: [{ user_id: 'bob', role: 'user', max_budget_in_team: 5, spend: 0 }],
       keys: [{ token: k.record.token, key_name: k.record.key_name }],
       keys_next_cursor: null,
     });
@@ -185,12 +185,18 @@ describe('/team/block and /team/unblock', () => {
 });
 
 describe('members', () => {
-  it('member_add takes one member or a list, with a member budget; a second add is 409', async () => {
+  it('member_add takes one member or a list, with a member budget, and answers with the team (LiteLLM); a second add is 409', async () => {
     await seedTeam({ team_id: 't-m', max_budget: 100 });
     const one = await post('/team/member_add', { team_id: 't-m', member: { user_id: 'alice', role: 'admin' } });
-    expect(one.body).toEqual({ team_id: 't-m', members: [expect.objectContaining({ user_id: 'alice', role: 'admin', max_budget_in_team: null })] });
+    expect(one.body).toMatchObject({
+      team_id: 't-m',
+      max_budget: 100,
+      members_with_roles: [{ user_id: 'alice', role: 'admin' }],
+      updated_team_memberships: [expect.objectContaining({ team_id: 't-m', user_id: 'alice', role: 'admin', max_budget_in_team: null })],
+    });
     const many = await invokeDirect(teams, { action: 'member_add', team_id: 't-m', member: [{ user_id: 'bob' }, { user_id: 'carol', role: 'user' }], max_budget_in_team: 7 });
-    expect(many.members.map((m: { user_id: string; max_budget_in_team: number }) => [m.user_id, m.max_budget_in_team])).toEqual([['bob', 7], ['carol', 7]]);
+    expect(many.updated_team_memberships.map((m: { user_id: string; max_budget_in_team: number }) => [m.user_id, m.max_budget_in_team])).toEqual([['bob', 7], ['carol', 7]]);
+    expect(many.members_with_roles).toEqual([{ user_id: 'alice', role: 'admin' }, { user_id: 'bob', role: 'user' }, { user_id: 'carol', role: 'user' }]);
     await expectUnchanged(async () => {
       const dup = await post('/team/member_add', { team_id: 't-m', member: [{ user_id: 'dave' }, { user_id: 'bob' }] });
       expect(dup.body.error).toMatchObject({ code: 'member_exists', type: 'conflict_error' });
@@ -211,20 +217,20 @@ describe('members', () => {
     expect(res.body).toEqual({ team_id: 't-m', user_id: 'carol', deleted_keys: [teamKey.record.token] });
     expect((await callApi(keys, 'GET', '/key/info', { key: teamKey.key })).status).toBe(404);
     expect((await callApi(keys, 'GET', '/key/info', { key: personal.key })).status).toBe(200);
-    expect((await teamInfo('t-m')).members.map((m: { user_id: string }) => m.user_id)).not.toContain('carol');
+    expect((await teamInfo('t-m')).team_memberships.map((m: { user_id: string }) => m.user_id)).not.toContain('carol');
     expect(await invokeDirect(teams, { action: 'member_delete', team_id: 't-m', user_id: 'alice' })).toMatchObject({ deleted_keys: [] });
   });
 });
 
 describe('/team/delete', () => {
-  it('deletes the team with its keys, their aliases and its memberships in one transaction', async () => {
+  it('deletes the team with its keys, their aliases and its memberships in one transaction; answers LiteLLM\'s deleted_teams', async () => {
     await seedTeam({ team_id: 't-del' });
     await seedMember({ team_id: 't-del', user_id: 'alice' });
     const gen = (await callApi(keys, 'POST', '/key/generate', { team_id: 't-del', key_alias: 'del-alias' })).body;
     const authz = otherInstance();
     expect(await authz.authorize(gen.key)).toEqual({ effect: 'allow' });
     const res = await post('/team/delete', { team_ids: ['t-del'] });
-    expect(res.body).toEqual({ deleted_team_ids: ['t-del'] });
+    expect(res.body).toEqual({ deleted_teams: ['t-del'] });
     const left = (await scanTable()).filter((i) => String(i.PK).includes('t-del') || i.token === gen.token || i.PK === 'KEY_ALIAS#del-alias');
     expect(left.filter((i) => !String(i.PK).startsWith('AUDIT#'))).toEqual([]);
     expect((await callApi(keys, 'POST', '/key/generate', { key_alias: 'del-alias' })).status).toBe(200);
@@ -240,7 +246,7 @@ describe('/team/delete', () => {
     await seedTeam({ team_id: 't-d2' });
     await seedMember({ team_id: 't-d2', user_id: 'bob' });
     const k = await seedKey({ team_id: 't-d1', user_id: 'bob' });
-    expect(await invokeDirect(teams, { action: 'delete', team_ids: ['t-d1', 't-d2', 't-d1'] })).toEqual({ deleted_team_ids: ['t-d1', 't-d2'] });
+    expect(await invokeDirect(teams, { action: 'delete', team_ids: ['t-d1', 't-d2', 't-d1'] })).toEqual({ deleted_teams: ['t-d1', 't-d2'] });
     expect((await scanTable()).filter((i) => !String(i.PK).startsWith('AUDIT#') && (String(i.PK).match(/^TEAM#t-d[12]$/) || i.token === k.record.token))).toEqual([]);
     const log = await invokeDirect(audit, { action: 'list', entity_type: 'key', entity_id: k.record.token });
     expect(log.data[0]).toMatchObject({ action: 'key.delete', changes: { reason: 'team.delete' } });

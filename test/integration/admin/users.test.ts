@@ -35,6 +35,13 @@ describe('/user/new', () => {
     expect(log.data[0]).toMatchObject({ action: 'user.new', changes: { user_email: 'ann@example.com', teams: ['t-1'] } });
   });
 
+  it('keeps LiteLLM\'s user_alias, on new and update', async () => {
+    const res = await post('/user/new', { user_id: 'ali', user_alias: 'Ali B.', auto_create_key: false });
+    expect(res.body).toMatchObject({ user_id: 'ali', user_alias: 'Ali B.' });
+    expect((await post('/user/update', { user_id: 'ali', user_alias: 'Ali' })).body).toMatchObject({ user_alias: 'Ali' });
+    expect((await get('/user/info', { user_id: 'ali' })).body.user_info).toMatchObject({ user_alias: 'Ali' });
+  });
+
   it('makes no key with auto_create_key false; generates a user_id when none is given (direct invocation)', async () => {
     const res = await invokeDirect(users, { action: 'new', user_role: 'internal_user_viewer', auto_create_key: false });
     expect(res.user_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -120,7 +127,7 @@ describe('/user/delete', () => {
     expect(left).toEqual([]);
     expect((await callApi(keys, 'GET', '/key/info', { key: teamKey.key })).status).toBe(404);
     expect((await callApi(keys, 'GET', '/key/info', { key: other.key })).status).toBe(200);
-    expect((await callApi(teams, 'GET', '/team/info', { team_id: 't-1' })).body.members.map((m: { user_id: string }) => m.user_id)).not.toContain('fay');
+    expect((await callApi(teams, 'GET', '/team/info', { team_id: 't-1' })).body.team_memberships.map((m: { user_id: string }) => m.user_id)).not.toContain('fay');
 
     // The deletion is seen by the authorizer after the cache TTL, not before.
     expect(await authz.authorize(personal.key)).toEqual({ effect: 'allow' });
@@ -159,7 +166,8 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['new', 'POST', '/user/new', { teams: 't-1' }, 400, 'invalid_type', 'teams'],
     ['new', 'POST', '/user/new', { auto_create_key: 'no' }, 400, 'invalid_type', 'auto_create_key'],
     ['new', 'POST', '/user/new', { auto_create_key: false, key_alias: 'x' }, 400, 'invalid_field', 'key_alias'],
-    ['new', 'POST', '/user/new', { user_alias: 'x' }, 400, 'unknown_field', 'user_alias'],
+    ['new', 'POST', '/user/new', { user_alias: '' }, 400, 'invalid_field', 'user_alias'],
+    ['new', 'POST', '/user/new', { send_invite_email: true }, 400, 'unknown_field', 'send_invite_email'],
     ['new', 'POST', '/user/new', { user_id: 'ivy' }, 409, 'user_exists', 'user_id'],
     ['new', 'POST', '/user/new', { teams: ['t-none'] }, 404, 'team_not_found', null],
     ['update', 'POST', '/user/update', { user_id: 'ivy' }, 400, 'nothing_to_update', null],

@@ -10,6 +10,7 @@ import {
   checkKeyExpired,
   checkModelAccess,
   checkOrganizationBudget,
+  checkRequestedModels,
   checkRouteAllowed,
   checkTeamBlocked,
   checkTeamBudget,
@@ -175,6 +176,7 @@ describe('check order: the first denial wins', () => {
       checkKeyExpired,
       checkTeamBlocked,
       checkEndUserBlocked,
+      checkRequestedModels,
       checkModelAccess,
       checkUserParam,
       checkKeyBudget,
@@ -194,6 +196,7 @@ describe('check order: the first denial wins', () => {
     ['key_expired', (i) => void (i.caller.state.key!.expires = iso(NOW - 1))],
     ['team_blocked', (i) => void (i.caller.state.team!.blocked = true)],
     ['end_user_blocked', (i) => void (i.caller.state.endUser!.blocked = true)],
+    ['too_many_models', (i) => void (i.body = { models: Array(11).fill('gpt-4o') })],
     ['model_not_allowed', (i) => void (i.caller.state.key!.models = ['gpt-4o-mini'])],
     ['user_param_required', (i) => void (i.settings.enforceUserParam = true)],
     ['key_budget_exceeded', (i) => void (i.caller.state.key!.max_budget = 0)],
@@ -236,5 +239,23 @@ describe('check order: the first denial wins', () => {
     const req = input({ caller: withKey({ blocked: true, max_budget: 0 }) });
     expect(runChecks(req, [checkKeyBudget, checkKeyBlocked])?.code).toBe('key_budget_exceeded');
     expect(runChecks(req, [])).toBeUndefined();
+  });
+});
+
+describe('requested models', () => {
+  const many = (n: number) => Array.from({ length: n }, () => 'gpt-4o');
+  it('ten models (the fan-out limit) pass; eleven are a 400 too_many_models', () => {
+    expect(checkRequestedModels(input({ body: { models: many(10) } }))).toBeUndefined();
+    expect(checkRequestedModels(input({ body: { models: many(11) } }))).toMatchObject({ status: 400, code: 'too_many_models', param: 'model' });
+  });
+
+  it('a name of 256 characters passes; 257 is a 400 invalid_model, path or body', () => {
+    expect(checkRequestedModels(input({ body: { models: ['m'.repeat(256)] } }))).toBeUndefined();
+    expect(checkRequestedModels(input({ body: { models: ['m'.repeat(257)] } }))?.code).toBe('invalid_model');
+    expect(checkRequestedModels(input({ pathModel: 'm'.repeat(257) }))?.code).toBe('invalid_model');
+  });
+
+  it('only LLM routes are concerned', () => {
+    expect(checkRequestedModels(input({ method: 'GET', path: '/key/info', body: { models: many(11) } }))).toBeUndefined();
   });
 });
