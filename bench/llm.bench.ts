@@ -110,6 +110,7 @@ export default async function llmBench(): Promise<BenchSection[]> {
           settleMs.push(performance.now() - t);
         }
       },
+      reserve: (r) => real.reserve(r),
     };
     setLlmDeps({ settler: timedSettler });
 
@@ -178,6 +179,8 @@ export default async function llmBench(): Promise<BenchSection[]> {
           for (const t of s.targets) ledger.set(t.ref.PK + t.ref.SK, (ledger.get(t.ref.PK + t.ref.SK) ?? 0) + s.costNanos);
           return { status: 'settled', moved: s.targets, skipped: [] };
         },
+        // Fast mode only: nothing is reserved.
+        reserve: async () => ({ status: 'reserved', hold: undefined }),
       },
     });
     const dm: number[] = [];

@@ -1,13 +1,18 @@
 /**
  * Tollgate in one stack: the table, one function per FunctionName of lib/routes plus the
- * authorizer, the REST API in front of them, and the secrets they read. Options come from
+ * authorizer and the scheduled reservation sweeper, the REST API in front of them, and the
+ * secrets they read. Options come from
  * stack props, else from CDK context under the same names (docs/deploy.md lists them).
  */
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
-import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead } from './constructs/access.js';
+import { SWEEP_EVERY_MINUTES } from '../lib/spend/sweep.js';
+import { INDEX } from '../lib/store/keys.js';
+import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
 import { TollgateFunction } from './constructs/function.js';
@@ -17,7 +22,10 @@ import { TollgateTable } from './constructs/table.js';
 
 /** A function that serves routes: every FunctionName but 'health' (API Gateway answers that). */
 export type ServingFunction = Exclude<FunctionName, 'health'>;
-export type DeployedFunction = ServingFunction | 'authorizer';
+export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper';
+
+/** How often the sweeper releases expired strict reservations (lib/spend/sweep). */
+export const SWEEP_EVERY = Duration.minutes(SWEEP_EVERY_MINUTES);
 
 /** Derived from the route table, so a new function there becomes a Lambda here. */
 export const SERVING_FUNCTIONS: readonly ServingFunction[] = [
@@ -95,6 +103,17 @@ export class TollgateStack extends Stack {
       }
       functions.set(fn, f);
     }
+    const sweeper = new TollgateFunction(this, 'SpendSweeperFn', {
+      ...common,
+      name: 'spend-sweeper',
+      description: 'Tollgate: releases strict-mode reservations whose call never settled',
+      environment: sharedEnvironment(o, tableName),
+      timeout: Duration.minutes(2),
+      memorySize: 256,
+    });
+    grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`);
+    new Rule(this, 'SpendSweeperSchedule', { schedule: Schedule.rate(SWEEP_EVERY), targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })] });
+    functions.set('spend-sweeper', sweeper);
     this.functions = functions;
 
     const serving = new Map<FunctionName, TollgateFunction['function']>();
@@ -130,4 +149,4 @@ export class TollgateStack extends Stack {
   }
 }
 
-const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+const pascal = (s: string): string => s.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');

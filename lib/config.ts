@@ -4,7 +4,9 @@
  */
 // zod/mini: the same validation, tree-shakable (the full build would add ~70 KB to every bundle).
 import * as z from 'zod/mini';
+import type { EnforcementMode } from './model.js';
 import { isDuration } from './spend/periods.js';
+import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './spend/shards.js';
 
 type Payload = Parameters<Parameters<typeof z.transform>[0]>[1];
 const fail = (ctx: Payload, input: unknown, message: string): never => {
@@ -69,6 +71,21 @@ const secretMap = text((s, ctx) => {
   return parsed as Record<string, string>;
 }) as z.ZodMiniType<Record<string, string> | undefined>;
 
+const ENFORCEMENT_MODES: readonly EnforcementMode[] = ['fast', 'strict'];
+const enforcement = text((s, ctx) => {
+  const v = (s ?? 'fast').toLowerCase();
+  return (ENFORCEMENT_MODES as readonly string[]).includes(v) ? v : fail(ctx, s, `must be one of ${ENFORCEMENT_MODES.join(', ')}`);
+}) as z.ZodMiniType<EnforcementMode>;
+
+const shards = text((s, ctx) => {
+  if (s === undefined) return DEFAULT_SHARDS;
+  try {
+    return { ...DEFAULT_SHARDS, ...parseShardCounts(s) };
+  } catch (e) {
+    return fail(ctx, s, (e as Error).message);
+  }
+}) as z.ZodMiniType<ShardCounts>;
+
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
 const logLevel = text((s, ctx) => {
   const v = (s ?? 'INFO').toUpperCase();
@@ -89,6 +106,10 @@ const envSchema = z.object({
   TOLLGATE_MAX_BUDGET: optionalNumber,
   TOLLGATE_BUDGET_DURATION: duration,
   TOLLGATE_ENFORCE_USER_PARAM: bool(false),
+  TOLLGATE_ENFORCEMENT: enforcement,
+  TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: number(4096, 1, true),
+  TOLLGATE_SPEND_SHARDS: shards,
+  TOLLGATE_RESERVATION_TTL_SECONDS: number(960, 60, true),
   TOLLGATE_JWT_ISSUER: list,
   TOLLGATE_JWT_AUDIENCE: list,
   TOLLGATE_JWT_JWKS_URI: list,
@@ -130,6 +151,17 @@ export interface Config {
   maxBudget: number | undefined;
   budgetDuration: string | undefined;
   enforceUserParam: boolean;
+  /** The enforcement mode of requests whose key, team and organization name none. */
+  enforcement: EnforcementMode;
+  /** Strict mode's output estimate for a request that sets no max_tokens. */
+  strictDefaultMaxTokens: number;
+  /** Counter shards per hot kind (lib/spend/shards); a kind not named keeps its default. */
+  spendShards: ShardCounts;
+  /**
+   * How long a strict reservation may stay unsettled before the sweeper releases it: longer
+   * than any llm invocation (Lambda stops at 15 minutes), so only a lost one is released.
+   */
+  reservationTtlSeconds: number;
   jwt: {
     issuers: JwtIssuerConfig[];
     audience: string[];
@@ -201,6 +233,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxBudget: e.TOLLGATE_MAX_BUDGET,
     budgetDuration: e.TOLLGATE_BUDGET_DURATION,
     enforceUserParam: e.TOLLGATE_ENFORCE_USER_PARAM,
+    enforcement: e.TOLLGATE_ENFORCEMENT,
+    strictDefaultMaxTokens: e.TOLLGATE_STRICT_DEFAULT_MAX_TOKENS,
+    spendShards: e.TOLLGATE_SPEND_SHARDS,
+    reservationTtlSeconds: e.TOLLGATE_RESERVATION_TTL_SECONDS,
     jwt: {
       issuers: issuers.map((issuer, i) => ({ issuer, jwksUri: jwks[i] as string })),
       audience: e.TOLLGATE_JWT_AUDIENCE,

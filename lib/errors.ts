@@ -124,9 +124,14 @@ const budgetEntityLabel: Record<BudgetEntity, string> = {
   global: 'the proxy',
 };
 export class BudgetExceededError extends TollgateError {
-  constructor(readonly entity: BudgetEntity, readonly entityId: string | null, readonly spend: number, readonly maxBudget: number) {
+  /** `estimate` (strict mode): the call's estimate did not fit beside `spend`, settled plus reserved. */
+  constructor(readonly entity: BudgetEntity, readonly entityId: string | null, readonly spend: number, readonly maxBudget: number, readonly estimate?: number) {
     const who = entityId === null ? budgetEntityLabel[entity] : `${budgetEntityLabel[entity]} \`${entityId}\``;
-    super(403, 'budget_exceeded', `${entity}_budget_exceeded`, `${who} spent ${money(spend)} of its ${money(maxBudget)} budget`);
+    const message =
+      estimate === undefined
+        ? `${who} spent ${money(spend)} of its ${money(maxBudget)} budget`
+        : `${who} spent or reserved ${money(spend)} of its ${money(maxBudget)} budget; this call may cost up to ${money(estimate)}`;
+    super(403, 'budget_exceeded', `${entity}_budget_exceeded`, message);
   }
 }
 

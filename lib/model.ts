@@ -1,7 +1,8 @@
 /**
  * The records Tollgate keeps, with LiteLLM's field names. Budgeted records share `Budgeted`:
  * `spend` is lifetime spend; when `budget_duration` is set, the spend that counts against
- * `max_budget` is the current window's counter (see lib/spend/periods).
+ * `max_budget` is the current window's counter (see lib/spend/periods). `committed` counters
+ * hold settled spend plus strict-mode reservations outstanding (see docs/spend.md).
  */
 
 export type UserRole = 'proxy_admin' | 'internal_user' | 'internal_user_viewer';
@@ -11,13 +12,23 @@ export type EnforcementMode = 'fast' | 'strict';
 /** Spend counters per budget window, keyed by the window's id (e.g. `1d:2026-11-28`). */
 export type WindowSpend = Record<string, number>;
 
+/** Committed spend on an entity's counter shards other than its own item (lib/spend/shards). */
+export interface CommittedElsewhere {
+  lifetime?: number;
+  windows: WindowSpend;
+}
+
 export interface Budgeted {
   max_budget?: number | null;
   budget_duration?: string | null;
   spend?: number;
   window_spend?: WindowSpend;
-  /** Reserved but not yet settled (strict mode), per window id. */
-  window_reserved?: WindowSpend;
+  /** Lifetime settled spend plus reservations outstanding (strict mode). */
+  committed?: number;
+  /** The same per window id. */
+  window_committed?: WindowSpend;
+  /** Set by reads that summed counter shards; never stored. */
+  committed_elsewhere?: CommittedElsewhere;
   enforcement?: EnforcementMode | null;
 }
 
@@ -43,6 +54,7 @@ export interface KeyRecord extends Budgeted {
 export interface UserRecord extends Budgeted {
   user_id: string;
   user_email?: string | null;
+  user_alias?: string | null;
   user_role: UserRole;
   models?: string[];
   teams?: string[];
@@ -103,11 +115,7 @@ export interface BudgetRecord {
 }
 
 /** Proxy-wide spend (GLOBAL / SPEND). */
-export interface GlobalSpendRecord {
-  spend?: number;
-  window_spend?: WindowSpend;
-  window_reserved?: WindowSpend;
-}
+export type GlobalSpendRecord = Pick<Budgeted, 'spend' | 'window_spend' | 'committed' | 'window_committed' | 'committed_elsewhere'>;
 
 export interface ModelRecord {
   model_name: string; // public name

@@ -53,6 +53,13 @@ export function grantLlmAccess(role: IRole, table: TableRef): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SPEND_WRITE], resources: [table.tableArn] }));
 }
 
+/** The reservation sweeper lists expired reservations (GSI1) and releases them (UpdateItem, in transactions). */
+export const SWEEPER_WRITE = ['dynamodb:UpdateItem'] as const;
+export function grantSweeperAccess(role: IRole, table: TableRef, reservationIndexArn: string): void {
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [reservationIndexArn] }));
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SWEEPER_WRITE], resources: [table.tableArn] }));
+}
+
 /** GetSecretValue only (plus Decrypt through the default key, which Secrets Manager does for us). */
 export function grantSecretRead(role: IRole, secrets: ISecret[]): void {
   if (secrets.length === 0) return;

@@ -26,6 +26,8 @@ export function sharedEnvironment(o: ResolvedOptions, tableName: string): Record
   set(env, 'TOLLGATE_CACHE_TTL_SECONDS', o.cacheTtlSeconds);
   set(env, 'TOLLGATE_MAX_BUDGET', o.maxBudget);
   set(env, 'TOLLGATE_BUDGET_DURATION', o.budgetDuration);
+  // Every reader of spend (authorizer, llm, admin) must agree on where the counters are.
+  set(env, 'TOLLGATE_SPEND_SHARDS', o.spendShards);
   setList(env, 'TOLLGATE_JWT_ISSUER', o.jwtIssuer);
   setList(env, 'TOLLGATE_JWT_AUDIENCE', o.jwtAudience);
   setList(env, 'TOLLGATE_JWT_JWKS_URI', o.jwtJwksUri);
@@ -52,8 +54,17 @@ export function authorizerEnvironment(o: ResolvedOptions, tableName: string, mas
 /** Upstream calls give up a little before Lambda does, to answer 504 and record spend in time. */
 export const upstreamTimeoutMs = (llmTimeoutSeconds: number): number => llmTimeoutSeconds * 1000 - Math.min(15_000, llmTimeoutSeconds * 100);
 
+/** A strict reservation outlives any invocation that may still settle it: then the sweeper may release it. */
+export const reservationTtlSeconds = (llmTimeoutSeconds: number): number => llmTimeoutSeconds + 60;
+
 export function llmEnvironment(o: ResolvedOptions, tableName: string, upstreamSecrets: string[]): Record<string, string> {
-  const env = { ...sharedEnvironment(o, tableName), TOLLGATE_UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs(o.llmTimeoutSeconds)) };
+  const env = {
+    ...sharedEnvironment(o, tableName),
+    TOLLGATE_UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs(o.llmTimeoutSeconds)),
+    TOLLGATE_ENFORCEMENT: o.enforcement,
+    TOLLGATE_RESERVATION_TTL_SECONDS: String(reservationTtlSeconds(o.llmTimeoutSeconds)),
+  };
+  set(env, 'TOLLGATE_STRICT_DEFAULT_MAX_TOKENS', o.strictDefaultMaxTokens);
   setList(env, UPSTREAM_SECRETS_ENV, upstreamSecrets);
   return env;
 }

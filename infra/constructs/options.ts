@@ -6,6 +6,7 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { isDuration } from '../../lib/spend/periods.js';
+import { parseShardCounts } from '../../lib/spend/shards.js';
 
 export type TableRemovalPolicy = 'retain' | 'destroy';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -42,6 +43,12 @@ export interface TollgateOptions {
   maxBudget?: number;
   /** Period of the proxy-wide budget (`1d`, `1mo`, ...). */
   budgetDuration?: string;
+  /** Enforcement of requests whose key, team and organization name none: `fast` (default) or `strict`. */
+  enforcement?: 'fast' | 'strict';
+  /** Strict mode's output estimate when a request sets no max_tokens. */
+  strictDefaultMaxTokens?: number;
+  /** Spend counter shards per hot kind, `global=16,team=8,organization=8` (the default). */
+  spendShards?: string;
   enforceUserParam?: boolean;
   tableDeletionProtection?: boolean;
   tableRemovalPolicy?: TableRemovalPolicy;
@@ -84,6 +91,9 @@ export interface ResolvedOptions {
   authorizerIdentityHeader: string;
   maxBudget: number | undefined;
   budgetDuration: string | undefined;
+  enforcement: 'fast' | 'strict';
+  strictDefaultMaxTokens: number | undefined;
+  spendShards: string | undefined;
   enforceUserParam: boolean;
   tableDeletionProtection: boolean;
   tableRemovalPolicy: TableRemovalPolicy;
@@ -119,6 +129,9 @@ export const OPTION_NAMES = [
   'authorizerIdentityHeader',
   'maxBudget',
   'budgetDuration',
+  'enforcement',
+  'strictDefaultMaxTokens',
+  'spendShards',
   'enforceUserParam',
   'tableDeletionProtection',
   'tableRemovalPolicy',
@@ -208,6 +221,16 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
   if (budgetDuration !== undefined && !isDuration(budgetDuration)) {
     throw new OptionError('budgetDuration', 'must look like 30s, 15m, 24h, 30d, 2w or 1mo');
   }
+  const spendShards = str('spendShards', raw.spendShards);
+  if (spendShards !== undefined) {
+    try {
+      parseShardCounts(spendShards);
+    } catch (e) {
+      throw new OptionError('spendShards', (e as Error).message);
+    }
+  }
+  const strictDefaultMaxTokens = num('strictDefaultMaxTokens', raw.strictDefaultMaxTokens, 1);
+  if (strictDefaultMaxTokens !== undefined && !Number.isInteger(strictDefaultMaxTokens)) throw new OptionError('strictDefaultMaxTokens', 'must be a whole number');
   return {
     masterKeySecretArn: str('masterKeySecretArn', raw.masterKeySecretArn),
     jwtIssuer,
@@ -230,6 +253,9 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     authorizerIdentityHeader: identityHeader,
     maxBudget: num('maxBudget', raw.maxBudget, 0),
     budgetDuration,
+    enforcement: oneOf('enforcement', raw.enforcement, ['fast', 'strict'] as const, 'fast'),
+    strictDefaultMaxTokens,
+    spendShards,
     enforceUserParam: bool('enforceUserParam', raw.enforceUserParam, false),
     tableDeletionProtection: bool('tableDeletionProtection', raw.tableDeletionProtection, true),
     tableRemovalPolicy: oneOf('tableRemovalPolicy', raw.tableRemovalPolicy, ['retain', 'destroy'] as const, 'retain'),

@@ -1,14 +1,17 @@
 /** How budgeted records are shown and how their spend is set by the admin API. */
 import type { Budgeted, WindowSpend } from '../model.js';
 import { budgetResetAt, currentSpend, windowOf } from '../spend/periods.js';
+import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../store/codec.js';
+
+type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_elsewhere';
 
 /**
  * The record as the API shows it: window counters folded into `spend` (the spend that counts
  * now: the current window's when there is a period, else lifetime) with `total_spend` (lifetime)
- * and `budget_reset_at` beside it.
+ * and `budget_reset_at` beside it. Committed counters (strict mode's bookkeeping) stay inside.
  */
-export function budgetView<T extends Budgeted>(record: T, now: Date): Omit<T, 'window_spend' | 'window_reserved'> & { spend: number; total_spend: number; budget_reset_at: string | null } {
-  const { window_spend: _ws, window_reserved: _wr, ...rest } = record;
+export function budgetView<T extends Budgeted>(record: T, now: Date): Omit<T, Internal> & { spend: number; total_spend: number; budget_reset_at: string | null } {
+  const { window_spend: _ws, window_committed: _wc, committed: _c, committed_elsewhere: _ce, ...rest } = record;
   return {
     ...rest,
     spend: currentSpend(record, now.getTime()),
@@ -17,10 +20,31 @@ export function budgetView<T extends Budgeted>(record: T, now: Date): Omit<T, 'w
   };
 }
 
+export interface SpendFields {
+  spend: number;
+  committed: number;
+  window_spend?: WindowSpend;
+  window_committed?: WindowSpend;
+}
+
 /**
  * Setting `spend` (LiteLLM allows it on generate and update) sets lifetime spend and, with a
- * budget period, the current window's counter, so the budget check sees the value given.
+ * budget period, the current window's counter, so the budget check sees the value given. The
+ * committed counters (which strict reservations are checked against) are set to the same
+ * value: reservations in flight at that moment are forgotten, and their settlements later
+ * move committed by (actual - estimate) only (docs/spend.md).
  */
-export function spendFields(spend: number, duration: string | null | undefined, now: Date): { spend: number; window_spend?: WindowSpend } {
-  return duration ? { spend, window_spend: { [windowOf(duration, now.getTime()).id]: spend } } : { spend };
+export function spendFields(spend: number, duration: string | null | undefined, now: Date): SpendFields {
+  if (!duration) return { spend, committed: spend };
+  const id = windowOf(duration, now.getTime()).id;
+  return { spend, committed: spend, window_spend: { [id]: spend }, window_committed: { [id]: spend } };
+}
+
+/** The same as item attributes, for updates of an existing item. */
+export function spendAttributes(spend: number, duration: string | null | undefined, now: Date): Record<string, number> {
+  const f = spendFields(spend, duration, now);
+  const out: Record<string, number> = { spend: f.spend, [COMMITTED_ATTR]: f.committed };
+  for (const [id, v] of Object.entries(f.window_spend ?? {})) out[WINDOW_SPEND_PREFIX + id] = v;
+  for (const [id, v] of Object.entries(f.window_committed ?? {})) out[WINDOW_COMMITTED_PREFIX + id] = v;
+  return out;
 }

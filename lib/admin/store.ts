@@ -2,7 +2,9 @@
  * The admin API's access to the table: strongly consistent reads (an admin sees its own writes),
  * transactional writes that carry their audit item (never half written), index queries with
  * cursors, and invalidation of this instance's cached copies (other instances see changes
- * within the cache TTL).
+ * within the cache TTL). Spend counters spread over shards (lib/spend/shards) are read summed,
+ * and a write that creates, deletes or sets the spend of a sharded entity deletes its other
+ * shards in the same transaction, so the entity item alone holds what was written.
  */
 import {
   GetCommand,
@@ -10,11 +12,13 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { config } from '../config.js';
 import { InvalidRequestError, StoreUnavailableError, TollgateError, isTollgateError } from '../errors.js';
+import { mergeShards, otherShardRefs, shardCount, shardedKindOf } from '../spend/shards.js';
 import { documentClient, tableName } from '../store/client.js';
 import { decode, type Item } from '../store/codec.js';
 import { cancellationCodes, isTransactionCanceled } from '../store/errors.js';
-import { entityReader } from '../store/index.js';
+import { DynamoBatchSource, entityReader } from '../store/index.js';
 import { refKey, type ItemRef } from '../store/keys.js';
 import { logger } from '../telemetry.js';
 import type { Actor } from './actor.js';
@@ -45,7 +49,40 @@ async function send<T>(fn: () => Promise<T>): Promise<T> {
 
 export async function getRecord<T>(ref: ItemRef): Promise<T | undefined> {
   const res = await send(() => documentClient().send(new GetCommand({ TableName: tableName(), Key: ref, ConsistentRead: true })));
-  return res.Item ? decode<T>(res.Item) : undefined;
+  if (!res.Item) return undefined;
+  const [item] = await withShardSpend([res.Item]);
+  return decode<T>(item as Item);
+}
+
+/** The other counter shards of an item of a sharded kind (none for anything else). */
+function shardsOf(ref: ItemRef): ItemRef[] {
+  const kind = shardedKindOf(ref);
+  return kind ? otherShardRefs(ref, shardCount(config().spendShards, kind)) : [];
+}
+
+/** Items with the counters of their other shards summed in (read consistently, 100 keys a batch). */
+async function withShardSpend(items: Item[]): Promise<Item[]> {
+  const wanted = items.map((i) => shardsOf({ PK: i.PK as string, SK: i.SK as string }));
+  const all = wanted.flat();
+  if (all.length === 0) return items;
+  const source = new DynamoBatchSource(documentClient(), tableName(), true);
+  const found = new Map<string, Item>();
+  for (let i = 0; i < all.length; i += 100) {
+    for (const [k, v] of await send(() => source.getMany(all.slice(i, i + 100)))) found.set(k, v);
+  }
+  return items.map((item, i) => mergeShards(item, (wanted[i] ?? []).map((r) => found.get(refKey(r)))) as Item);
+}
+
+/** Deletes of the other shards of every sharded entity an op creates, deletes or sets the spend of. */
+function shardResets(ops: readonly TxOp[]): TxOp[] {
+  const out: TxOp[] = [];
+  for (const op of ops) {
+    const update = op.item.Update;
+    const setsSpend = !!update && Object.values(update.ExpressionAttributeNames ?? {}).includes('spend');
+    if (!op.item.Put && !op.item.Delete && !setsSpend) continue;
+    for (const ref of shardsOf(op.ref)) out.push({ ref, item: { Delete: { TableName: tableName(), Key: ref } } });
+  }
+  return out;
 }
 
 export async function getItem(ref: ItemRef): Promise<Item | undefined> {
@@ -56,7 +93,9 @@ export async function getItem(ref: ItemRef): Promise<Item | undefined> {
 /** Commits the ops and their audit entries atomically, or nothing at all. */
 export async function transact(ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> {
   const entries = Array.isArray(audit) ? audit : [audit];
-  const items: TxItem[] = [...ops.map((o) => o.item), ...entries.map((e) => ({ Put: { TableName: tableName(), Item: auditItem(actor, e, now) } }))];
+  // After the ops, so a cancellation reason's index still names its op.
+  const resets = shardResets(ops);
+  const items: TxItem[] = [...ops.map((o) => o.item), ...resets.map((o) => o.item), ...entries.map((e) => ({ Put: { TableName: tableName(), Item: auditItem(actor, e, now) } }))];
   if (items.length > MAX_TX_ITEMS) {
     throw new InvalidRequestError(`this change touches ${items.length} items; at most ${MAX_TX_ITEMS} can change together`, 'too_many_items');
   }
@@ -76,7 +115,7 @@ export async function transact(ops: TxOp[], actor: Actor, audit: AuditEntry | Au
     logger().error('store transaction failed', { error: (e as Error).name });
     throw new StoreUnavailableError();
   } finally {
-    for (const o of ops) entityReader().loader.invalidate(o.ref);
+    for (const o of [...ops, ...resets]) entityReader().loader.invalidate(o.ref);
   }
 }
 
@@ -117,13 +156,33 @@ export async function queryPage<T>(o: QueryOptions): Promise<Page<T>> {
         KeyConditionExpression: cond,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
-        ExclusiveStartKey: decodeCursor(o.cursor),
+        ExclusiveStartKey: startKey(o, pkName, skName),
         Limit: o.limit ?? 100,
         ScanIndexForward: o.ascending ?? true,
       }),
     ),
   );
-  return { data: (res.Items ?? []).map((i) => decode<T>(i)), next_cursor: encodeCursor(res.LastEvaluatedKey) };
+  return { data: (await withShardSpend(res.Items ?? [])).map((i) => decode<T>(i)), next_cursor: encodeCursor(res.LastEvaluatedKey) };
+}
+
+/**
+ * The cursor as an ExclusiveStartKey, only when it is a position inside this very query: exactly
+ * the table's and the index's key attributes, in the queried partition and sort-key range. A
+ * cursor crafted to start elsewhere is refused here (DynamoDB would fail it as a store error).
+ */
+function startKey(o: QueryOptions, pkName: string, skName: string): Record<string, unknown> | undefined {
+  const start = decodeCursor(o.cursor);
+  if (!start) return undefined;
+  const names = new Set(['PK', 'SK', pkName, skName]);
+  const sk = start[skName] as string | undefined;
+  const fits =
+    Object.keys(start).length === names.size &&
+    [...names].every((n) => typeof start[n] === 'string') &&
+    start[pkName] === o.pk &&
+    (o.skPrefix === undefined || (sk as string).startsWith(o.skPrefix)) &&
+    (!o.skBetween || ((sk as string) >= o.skBetween[0] && (sk as string) <= o.skBetween[1]));
+  if (!fits) throw new InvalidRequestError('`cursor` is not a cursor of this listing', 'invalid_cursor', 'cursor');
+  return start;
 }
 
 /** Every item of a partition or index partition (for cascades; bounded by `max`). */

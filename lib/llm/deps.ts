@@ -2,6 +2,7 @@
 import { checkSettings } from '../authorizer/deps.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
+import type { EnforcementMode } from '../model.js';
 import { modelRegistry, type ModelRegistry } from '../registry/index.js';
 import { DynamoSettler, type SpendSettler } from '../spend/settle.js';
 import { documentClient } from '../store/client.js';
@@ -14,6 +15,11 @@ export interface LlmDeps {
   registry: ModelRegistry;
   settler: SpendSettler;
   settings: CheckSettings;
+  /** The mode of requests whose key, team and organization name none (TOLLGATE_ENFORCEMENT). */
+  enforcement: EnforcementMode;
+  strictDefaultMaxTokens: number;
+  /** How long after a call starts its reservation may be swept. */
+  reservationTtlMs: number;
   upstreamTimeoutMs: number;
   passthroughModel: string | undefined;
   clock: () => number;
@@ -31,9 +37,13 @@ export function llmDeps(): LlmDeps {
     registry: modelRegistry(),
     settler: new DynamoSettler(documentClient(), c.tableName, {
       ttlSeconds: c.settlementTtlSeconds,
+      shards: c.spendShards,
       onChanged: (changed) => changed.forEach((ref) => reader.loader.invalidate(ref)),
     }),
     settings: checkSettings(c),
+    enforcement: c.enforcement,
+    strictDefaultMaxTokens: c.strictDefaultMaxTokens,
+    reservationTtlMs: c.reservationTtlSeconds * 1000,
     upstreamTimeoutMs: c.upstreamTimeoutMs,
     passthroughModel: c.passthroughModel,
     clock: Date.now,

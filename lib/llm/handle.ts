@@ -6,20 +6,25 @@
  *   3. `/models`: the registry filtered by the caller's access; anything else: forwarded to the
  *      model's upstream with the model's own key, the answer passed back (streamed as it comes);
  *   4. the call's cost settled once along the caller's chain, after the answer is complete.
+ * In strict mode (lib/spend/enforcement) step 3 is preceded by a reservation of the call's
+ * estimate (lib/llm/strict) and step 4 settles it, releasing the difference; a call that fails,
+ * is cancelled or whose client goes away releases all of it.
  *
  * The end user is the JWT's end-user claim when there is one (trusted: the issuer signed it),
  * else the body's `user` field, which the client asserts: a key holder can name any end user.
  */
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { readCallerContext } from '../authorizer/context.js';
+import { readCallerContext, type CallerContext } from '../authorizer/context.js';
 import type { Caller } from '../checks/caller.js';
 import { runChecks, type CheckInput } from '../checks/checks.js';
 import { requestedModels } from '../checks/models.js';
 import { InvalidApiKeyError, InvalidRequestError, NotFoundError, UpstreamFailedError, isTollgateError, toTollgateError } from '../errors.js';
-import type { ModelRecord } from '../model.js';
+import type { EnforcementMode, ModelRecord } from '../model.js';
 import { upstreamKey, type RegistrySnapshot } from '../registry/index.js';
 import type { Usage } from '../spend/cost.js';
+import { enforcementOf } from '../spend/enforcement.js';
+import type { Hold } from '../spend/settle.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
 import { llmDeps, type LlmDeps } from './deps.js';
@@ -28,6 +33,7 @@ import { parseLlmRequest, type LlmRequest } from './request.js';
 import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { SseFramer, dataEvent, frame, type SseEvent } from './sse.js';
+import { reserveCall } from './strict.js';
 import { UpstreamCall, type UpstreamRequest } from './upstream.js';
 import { mergeUsage, usageOf } from './usage.js';
 
@@ -52,6 +58,9 @@ interface Call {
   caller: Caller;
   deps: LlmDeps;
   now: number;
+  mode: EnforcementMode;
+  /** Reads the caller again and reruns the checks (strict mode, after an entity changed). */
+  recheck(): Promise<void>;
 }
 
 async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmResponse> {
@@ -59,20 +68,38 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const ctx = readCallerContext(event.requestContext?.authorizer as Record<string, unknown> | null | undefined);
   if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
   const req = await parseLlmRequest(event);
-  const [caller, registry] = await Promise.all([
-    loadCaller(ctx, deps.reader, {
-      endUserId: ctx.end_user_id ?? req.user,
-      needGlobal: deps.settings.maxBudget !== undefined && req.route.spends === true,
-    }),
-    deps.registry.snapshot(),
-  ]);
-  const base = { now, method: req.method, path: req.path, route: req.route, caller, settings: deps.settings } satisfies Partial<CheckInput>;
-  const denial = runChecks({ ...base, pathModel: req.pathModel, body: { models: requestedModels(req.model), user: req.user }, catalog: registry.catalog });
-  if (denial) throw denial;
+  const [loaded, registry] = await Promise.all([loadCallerFor(ctx, req, deps), deps.registry.snapshot()]);
+  const caller = checked(loaded, req, deps, registry, now);
 
-  if (req.method === 'GET' && /^(\/v1)?\/models$/.test(req.route.path)) return jsonResponse(200, listModelsBody(allowedModels(registry, base)));
+  if (req.method === 'GET' && /^(\/v1)?\/models$/.test(req.route.path)) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.method === 'GET' && /^(\/v1)?\/models\/\{model\}$/.test(req.route.path)) return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
-  return forward({ req, caller, deps, now }, registry);
+  const call: Call = {
+    req,
+    caller,
+    deps,
+    now,
+    mode: enforcementOf(caller.state, deps.enforcement),
+    recheck: async () => {
+      call.caller = checked(await loadCallerFor(ctx, req, deps), req, deps, registry, now);
+    },
+  };
+  return forward(call, registry);
+}
+
+const checkBase = (req: LlmRequest, deps: LlmDeps, caller: Caller, now: number) =>
+  ({ now, method: req.method, path: req.path, route: req.route, caller, settings: deps.settings }) satisfies Partial<CheckInput>;
+
+const loadCallerFor = (ctx: CallerContext, req: LlmRequest, deps: LlmDeps): Promise<Caller> =>
+  loadCaller(ctx, deps.reader, {
+    endUserId: ctx.end_user_id ?? req.user,
+    needGlobal: deps.settings.maxBudget !== undefined && req.route.spends === true,
+  });
+
+/** The caller, through the body-aware checks (throws their denial). */
+function checked(caller: Caller, req: LlmRequest, deps: LlmDeps, registry: RegistrySnapshot, now: number): Caller {
+  const denial = runChecks({ ...checkBase(req, deps, caller, now), pathModel: req.pathModel, body: { models: requestedModels(req.model), user: req.user }, catalog: registry.catalog });
+  if (denial) throw denial;
+  return caller;
 }
 
 async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmResponse> {
@@ -142,19 +169,43 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
   return upstream;
 }
 
-async function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
-  const { body, stripUsage } = upstreamBody(call.req, model);
-  const upstream = await startCall(call, model, body);
-  const res = upstream.response as Response;
-  if (call.req.stream && res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    return {
-      statusCode: res.status,
-      headers: { ...upstream.returnedHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
-      body: Readable.from(relay(upstream, stripUsage, (usage) => settle(call, model, usage, requestId)), { objectMode: false }),
-    };
+function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
+  return withSpend(call, model, requestId, async (finish) => {
+    const { body, stripUsage } = upstreamBody(call.req, model);
+    const upstream = await startCall(call, model, body);
+    const res = upstream.response as Response;
+    if (call.req.stream && res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const out = Readable.from(relay(upstream, stripUsage, finish), { objectMode: false });
+      // A body abandoned before its first read never runs relay's `finally`: release here then.
+      out.once('close', () => void finish(undefined));
+      return {
+        statusCode: res.status,
+        headers: { ...upstream.returnedHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+        body: out,
+      };
+    }
+    const answer = await complete(model, upstream, finish);
+    return { statusCode: answer.status, headers: answer.headers, body: isTextual(answer.headers['content-type']) ? answer.bytes.toString('utf8') : Readable.from([answer.bytes]) };
+  });
+}
+
+/** Settles a call's spend once, whichever way it ends: the actual usage, or nothing (released). */
+type Finish = (usage: Usage | undefined) => Promise<void>;
+
+/**
+ * One upstream call with its spend: reserved first when strict (throwing the denial), settled
+ * by `run` through `finish`, and released should `run` throw.
+ */
+async function withSpend<T>(call: Call, model: ModelRecord, requestId: string, run: (finish: Finish) => Promise<T>): Promise<T> {
+  const hold = call.mode === 'strict' ? await reserveCall(call, model, requestId) : undefined;
+  let done: Promise<void> | undefined;
+  const finish: Finish = (usage) => (done ??= settle(call, model, usage, requestId, hold));
+  try {
+    return await run(finish);
+  } catch (e) {
+    await finish(undefined);
+    throw e;
   }
-  const answer = await complete(call, model, upstream, requestId);
-  return { statusCode: answer.status, headers: answer.headers, body: isTextual(answer.headers['content-type']) ? answer.bytes.toString('utf8') : Readable.from([answer.bytes]) };
 }
 
 interface Answer {
@@ -164,16 +215,17 @@ interface Answer {
 }
 
 /** A whole answer read, checked and settled. Upstream errors pass through when OpenAI-shaped. */
-async function complete(call: Call, model: ModelRecord, upstream: UpstreamCall, requestId: string): Promise<Answer> {
+async function complete(model: ModelRecord, upstream: UpstreamCall, finish: Finish): Promise<Answer> {
   const res = upstream.response as Response;
   const bytes = await upstream.readAll();
   const headers = upstream.returnedHeaders();
   const json = (headers['content-type'] ?? '').includes('json') ? parseJson(bytes) : undefined;
   if (!res.ok) {
+    await finish(undefined);
     if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
     throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
-  await settle(call, model, usageOf(json), requestId);
+  await finish(usageOf(json));
   return { status: res.status, headers, bytes };
 }
 
@@ -187,10 +239,7 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
   if (req.stream) throw new InvalidRequestError('`stream` cannot be used with several models in `model`', 'invalid_body', 'stream');
   if (req.body.kind !== 'json') throw new InvalidRequestError('several models in `model` need a JSON body', 'invalid_body', 'model');
   const results = await Promise.allSettled(
-    models.map(async (model, i) => {
-      const upstream = await startCall(call, model, upstreamBody(req, model).body);
-      return complete(call, model, upstream, `${req.requestId}#${i}`);
-    }),
+    models.map((model, i) => withSpend(call, model, `${req.requestId}#${i}`, async (finish) => complete(model, await startCall(call, model, upstreamBody(req, model).body), finish))),
   );
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -241,12 +290,13 @@ async function* relay(upstream: UpstreamCall, stripUsage: boolean, onDone: (usag
   }
 }
 
-async function settle(call: Call, model: ModelRecord, usage: Usage | undefined, requestId: string): Promise<void> {
-  const costNanos = await recordSpend(call.deps.settler, call.deps.settings.budgetDuration, { caller: call.caller, model, usage, requestId, at: call.now });
+async function settle(call: Call, model: ModelRecord, usage: Usage | undefined, requestId: string, hold: Hold | undefined): Promise<void> {
+  const costNanos = await recordSpend(call.deps.settler, call.deps.settings.budgetDuration, { caller: call.caller, model, usage, requestId, at: call.now, hold });
   logger().info('llm call', {
     requestId,
     route: call.req.route.path,
     model: model.model_name,
+    mode: call.mode,
     inputTokens: usage?.inputTokens ?? 0,
     outputTokens: usage?.outputTokens ?? 0,
     costNanos,

@@ -1,39 +1,75 @@
 /**
  * Settlement: a call's cost added once to every counter along the caller's chain (key, user,
  * team, team member, organization, end user, proxy-wide), all in one TransactWriteItems with an
- * idempotency item `REQ#<request id>` that must not exist yet. Either every counter moves or none
- * does, and a retried settlement (same request id, within the record's TTL) changes nothing.
+ * idempotency item `REQ#<request id>`. Either every counter moves or none does, and a retried
+ * settlement (same request id, within the record's TTL) changes nothing.
  *
- * Each counter moves twice: lifetime `spend`, and `ws#<window id>` for the entity's
- * budget_duration window (lib/spend/periods), which a new window starts at zero by construction.
- * Amounts are exact decimals (lib/spend/cost): DynamoDB sums them without rounding.
+ * Each entity has two pairs of counters: settled spend (`spend`, and `ws#<window>` for its
+ * budget_duration window) and committed spend (`committed`, `wc#<window>`: settled plus strict
+ * reservations outstanding). Every settlement moves both pairs, in either mode, so an entity can
+ * switch modes at any time. Amounts are exact decimals (lib/spend/cost): DynamoDB sums them
+ * without rounding. Counters of hot kinds are spread over shards (lib/spend/shards): a fast
+ * settlement adds to one shard per entity, picked at random.
+ *
+ * Strict mode (lib/llm/strict): `reserve` adds the call's estimate to the committed counter of
+ * every entity with a budget, on shard 0, each under the condition that it fits and that the
+ * entity's budget is still the one read, together with `REQ#<id>` in state `reserved`. The
+ * settlement then moves that record to `settled` and, on the same shard 0 counters, adds the
+ * actual cost to spend and (actual - estimate) to committed: the difference is released. A
+ * release is a settlement of 0. A reservation never settled (its Lambda died) expires and the
+ * sweeper (lib/spend/sweep) releases it; a settlement that comes later still counts, in full.
  *
  * Entities that must exist (key, user, team, member, organization) are updated only if they still
  * do: a key deleted mid-call must not come back as a bare counter that looks like a key. An end
  * user, or the proxy-wide item, that does not exist yet is created as a spend-tracking item,
  * as LiteLLM does for customers it first sees in a `user` field.
- *
- * `SpendSettler` is the seam the strict mode (reserve, then settle) plugs into.
  */
-import { NumberValue, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NumberValue, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Caller } from '../checks/caller.js';
 import { StoreUnavailableError, type BudgetEntity } from '../errors.js';
-import { WINDOW_SPEND_PREFIX, type Item } from '../store/codec.js';
+import type { Budgeted } from '../model.js';
+import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../store/codec.js';
 import { cancellationCodes, isTransactionCanceled } from '../store/errors.js';
-import { refs, type ItemRef } from '../store/keys.js';
+import { refKey, refs, type ItemRef } from '../store/keys.js';
 import { logger } from '../telemetry.js';
-import { nanosToDecimal } from './cost.js';
+import { dollarsToNanos, nanosToDecimal } from './cost.js';
 import { isDuration, windowOf } from './periods.js';
+import { pickShard, shardCount, shardRef, type ShardCounts } from './shards.js';
+
+/** Attribute values a reservation asserts on an item (null: absent or null). */
+export type Expectation = Readonly<Record<string, number | string | null>>;
+
+/** What a strict reservation checks an entity against. */
+export interface TargetBudget {
+  maxNanos: number;
+  /** Committed on the entity's other shards in the counted window (or lifetime), as read. */
+  elsewhereNanos: number;
+  /** The budget as read, asserted on the item: a budget changed since is re-read, never ignored. */
+  expect: Expectation;
+  /** Also asserted: the reusable budget an end user follows. */
+  also?: { ref: ItemRef; expect: Expectation } | undefined;
+}
 
 export interface SpendTarget {
   entity: BudgetEntity;
-  /** For logs and the settlement record: `t-1`, `u-1@t-1`, or null for the proxy. */
+  /** For logs and messages: `t-1`, `u-1@t-1`, or null for the proxy. */
   id: string | null;
   ref: ItemRef;
-  /** The entity's budget_duration: its current window's counter moves too. */
+  /** The entity's budget_duration: its current window's counters move too. */
   duration?: string | null | undefined;
   /** Create the item when absent with these attributes (end users, the proxy); else it must exist. */
   createWith?: Item | undefined;
+  /** Set when the entity has a budget: strict mode reserves against it. */
+  budget?: TargetBudget | undefined;
+}
+
+/** What `reserve` holds, handed back to `settle`. */
+export interface Hold {
+  estimateNanos: number;
+  /** refKey of every entity reserved (on shard 0). */
+  held: readonly string[];
+  /** The targets the reservation was made for: the settlement moves exactly these. */
+  targets: readonly SpendTarget[];
 }
 
 export interface Settlement {
@@ -44,50 +80,271 @@ export interface Settlement {
   costNanos: number;
   model: string;
   targets: readonly SpendTarget[];
+  /** The reservation to settle (strict mode); the difference to the estimate is released. */
+  hold?: Hold | undefined;
+}
+
+export interface Reservation {
+  requestId: string;
+  at: number;
+  estimateNanos: number;
+  model: string;
+  targets: readonly SpendTarget[];
+  /** When the sweeper may release the reservation (ms since the epoch). */
+  expiresAt: number;
 }
 
 export type SettlementOutcome =
   | { status: 'settled'; moved: readonly SpendTarget[]; skipped: readonly SpendTarget[] }
   | { status: 'duplicate' };
 
+export type ReservationOutcome =
+  /** `hold` is undefined when nothing along the chain has a budget. */
+  | { status: 'reserved'; hold: Hold | undefined }
+  /** This request id already reserved or settled (a retried invocation): it counts once. */
+  | { status: 'duplicate' }
+  /** The estimate does not fit: `committedNanos` is settled + reserved now, all shards. */
+  | { status: 'denied'; target: SpendTarget; committedNanos: number }
+  /** The entity changed (budget, period) or vanished since it was read: read it again. */
+  | { status: 'stale'; target: SpendTarget };
+
 export interface SpendSettler {
   settle(s: Settlement): Promise<SettlementOutcome>;
+  reserve(r: Reservation): Promise<ReservationOutcome>;
+}
+
+export interface TargetOptions {
+  /** The proxy's budget_duration and max_budget (TOLLGATE_BUDGET_DURATION, TOLLGATE_MAX_BUDGET). */
+  budgetDuration?: string | undefined;
+  maxBudget?: number | undefined;
+  now: number;
 }
 
 /** The counters one call moves, from the caller the checks saw. */
-export function spendTargets(caller: Caller, opts: { budgetDuration?: string | undefined; now: number }): SpendTarget[] {
+export function spendTargets(caller: Caller, opts: TargetOptions): SpendTarget[] {
   const { key, user, team, member, org, endUser, endUserBudget } = caller.state;
+  const { now } = opts;
   const out: SpendTarget[] = [];
-  if (key) out.push({ entity: 'key', id: key.key_name, ref: refs.key(key.token), duration: key.budget_duration });
+  if (key) out.push({ entity: 'key', id: key.key_name, ref: refs.key(key.token), duration: key.budget_duration, budget: ownBudget(key, now) });
   // The user's counters follow its budget, which governs calls made without a team (lib/checks);
   // spend inside a team is the member's.
-  if (user && !caller.teamId) out.push({ entity: 'user', id: user.user_id, ref: refs.user(user.user_id), duration: user.budget_duration });
-  if (team) out.push({ entity: 'team', id: team.team_id, ref: refs.team(team.team_id), duration: team.budget_duration });
+  if (user && !caller.teamId) out.push({ entity: 'user', id: user.user_id, ref: refs.user(user.user_id), duration: user.budget_duration, budget: ownBudget(user, now) });
+  if (team) out.push({ entity: 'team', id: team.team_id, ref: refs.team(team.team_id), duration: team.budget_duration, budget: ownBudget(team, now) });
   if (member && team && member.team_id === team.team_id) {
-    out.push({ entity: 'team_member', id: `${member.user_id}@${member.team_id}`, ref: refs.member(member.team_id, member.user_id), duration: member.budget_duration });
+    out.push({
+      entity: 'team_member',
+      id: `${member.user_id}@${member.team_id}`,
+      ref: refs.member(member.team_id, member.user_id),
+      duration: member.budget_duration,
+      budget: ownBudget(member, now),
+    });
   }
-  if (org) out.push({ entity: 'organization', id: org.organization_id, ref: refs.org(org.organization_id), duration: org.budget_duration });
+  if (org) out.push({ entity: 'organization', id: org.organization_id, ref: refs.org(org.organization_id), duration: org.budget_duration, budget: ownBudget(org, now) });
   const endUserId = endUser?.user_id ?? caller.endUserId;
   if (endUserId) {
+    const duration = endUser?.budget_duration ?? endUserBudget?.budget_duration;
+    const max = endUser?.max_budget ?? endUserBudget?.max_budget;
     out.push({
       entity: 'end_user',
       id: endUserId,
       ref: refs.endUser(endUserId),
-      duration: endUser?.budget_duration ?? endUserBudget?.budget_duration,
-      createWith: { kind: 'end_user', user_id: endUserId, GSI1PK: 'END_USER', GSI1SK: endUserId, created_at: new Date(opts.now).toISOString() },
+      duration,
+      createWith: { kind: 'end_user', user_id: endUserId, GSI1PK: 'END_USER', GSI1SK: endUserId, created_at: new Date(now).toISOString() },
+      budget:
+        endUser && max !== null && max !== undefined
+          ? {
+              maxNanos: dollarsToNanos(max),
+              elsewhereNanos: 0,
+              expect: { max_budget: endUser.max_budget ?? null, budget_duration: endUser.budget_duration ?? null, budget_id: endUser.budget_id ?? null },
+              also: endUserBudget
+                ? { ref: refs.budget(endUserBudget.budget_id), expect: { max_budget: endUserBudget.max_budget ?? null, budget_duration: endUserBudget.budget_duration ?? null } }
+                : undefined,
+            }
+          : undefined,
     });
   }
-  out.push({ entity: 'global', id: null, ref: refs.globalSpend(), duration: opts.budgetDuration, createWith: { kind: 'global' } });
+  const global = caller.state.global ?? {};
+  out.push({
+    entity: 'global',
+    id: null,
+    ref: refs.globalSpend(),
+    duration: opts.budgetDuration,
+    createWith: { kind: 'global' },
+    budget: opts.maxBudget === undefined ? undefined : { maxNanos: dollarsToNanos(opts.maxBudget), elsewhereNanos: elsewhere(global, opts.budgetDuration, now), expect: {} },
+  });
   return out;
 }
+
+function ownBudget(b: Budgeted, now: number): TargetBudget | undefined {
+  if (b.max_budget === null || b.max_budget === undefined) return undefined;
+  return {
+    maxNanos: dollarsToNanos(b.max_budget),
+    elsewhereNanos: elsewhere(b, b.budget_duration, now),
+    expect: { max_budget: b.max_budget, budget_duration: b.budget_duration ?? null },
+  };
+}
+
+const elsewhere = (b: Budgeted, duration: string | null | undefined, now: number): number => {
+  const e = b.committed_elsewhere;
+  if (!e) return 0;
+  return dollarsToNanos((duration ? e.windows[windowOf(duration, now).id] : e.lifetime) ?? 0);
+};
+
+const windowIdOf = (duration: string | null | undefined, at: number): string | undefined =>
+  duration && isDuration(duration) ? windowOf(duration, at).id : undefined;
 
 export interface DynamoSettlerOptions {
   /** Seconds the idempotency record is kept. */
   ttlSeconds: number;
+  /** Counter shards per kind; none: every counter on its entity item. */
+  shards?: ShardCounts | undefined;
   /** Told which items changed, so the instance's cache forgets them. */
   onChanged?: ((changed: readonly ItemRef[]) => void) | undefined;
   /** Attempts when transactions conflict (concurrent settlements on the same counters). */
   maxConflictRetries?: number;
+}
+
+/** One counter item's change within a spend transaction. */
+export interface CounterMove {
+  /** The item written: an entity item or one of its shards. */
+  ref: ItemRef;
+  spendNanos: number;
+  committedNanos: number;
+  windowId?: string | undefined;
+  createWith?: Item | undefined;
+  /** The entity item must exist (false for shards, and for items created on first use). */
+  mustExist: boolean;
+  /** An extra condition (reservations), a conjunction joined with AND as is: names `#x*`, values `:x*`. */
+  condition?: { expression: string; names: Record<string, string>; values: Record<string, unknown> } | undefined;
+}
+
+type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+/** A raw item as DynamoDB returns it in cancellation reasons (AttributeValue shapes). */
+export type RawItem = Record<string, unknown>;
+
+export type CommitResult =
+  | { ok: true; skipped: readonly number[] }
+  | { ok: false; failed: 'head'; old: RawItem | undefined }
+  | { ok: false; failed: 'move'; index: number; old: RawItem | undefined }
+  | { ok: false; failed: 'check'; index: number };
+
+/**
+ * Commits one spend transaction: `head` (the REQ# record's transition) and the counter moves,
+ * plus condition checks. Conflicts with concurrent transactions are retried with jittered
+ * backoff. With `skipGone`, a move whose entity was deleted is dropped and the rest retried.
+ */
+export async function commitSpend(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  tx: { head: TxItem; moves: readonly CounterMove[]; checks?: readonly TxItem[]; skipGone: boolean; maxConflictRetries: number; requestId: string },
+): Promise<CommitResult> {
+  // A move that changes nothing and asserts nothing (a release of an entity nothing was held on) is left out.
+  let live = tx.moves.map((_, i) => i).filter((i) => {
+    const m = tx.moves[i] as CounterMove;
+    return m.spendNanos !== 0 || m.committedNanos !== 0 || m.condition !== undefined;
+  });
+  const skipped: number[] = [];
+  const checks = tx.checks ?? [];
+  for (let conflicts = 0; ; ) {
+    const items = [tx.head, ...live.map((i) => moveItem(tableName, tx.moves[i] as CounterMove)), ...checks];
+    try {
+      await client.send(new TransactWriteCommand({ TransactItems: items }));
+      return { ok: true, skipped };
+    } catch (e) {
+      if (!isTransactionCanceled(e)) {
+        logger().error('spend transaction failed', { requestId: tx.requestId, error: (e as Error).name });
+        throw new StoreUnavailableError();
+      }
+      const reasons = ((e as { CancellationReasons?: { Code?: string; Item?: RawItem }[] }).CancellationReasons ?? []);
+      const codes = cancellationCodes(e);
+      if (codes[0] === 'ConditionalCheckFailed') return { ok: false, failed: 'head', old: reasons[0]?.Item };
+      const failedMoves = live.filter((_, j) => codes[j + 1] === 'ConditionalCheckFailed');
+      const failedCheck = checks.findIndex((_, k) => codes[1 + live.length + k] === 'ConditionalCheckFailed');
+      if (failedCheck >= 0) return { ok: false, failed: 'check', index: failedCheck };
+      if (failedMoves.length > 0) {
+        if (!tx.skipGone) {
+          const index = failedMoves[0] as number;
+          return { ok: false, failed: 'move', index, old: reasons[live.indexOf(index) + 1]?.Item };
+        }
+        // Deleted since the checks ran: its spend no longer has anywhere to go.
+        skipped.push(...failedMoves);
+        live = live.filter((i) => !failedMoves.includes(i));
+        continue;
+      }
+      if (codes.includes('TransactionConflict') && ++conflicts <= tx.maxConflictRetries) {
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(conflicts, 6)));
+        continue;
+      }
+      logger().error('spend transaction cancelled', { requestId: tx.requestId, reasons: codes });
+      throw new StoreUnavailableError();
+    }
+  }
+}
+
+/** A move as a transaction item: an Update, or a ConditionCheck when it changes nothing. */
+function moveItem(tableName: string, m: CounterMove): TxItem {
+  const names: Record<string, string> = { ...m.condition?.names };
+  const values: Record<string, unknown> = { ...m.condition?.values };
+  const add: string[] = [];
+  const addTo = (attr: string, alias: string, nanos: number) => {
+    names[`#${alias}`] = attr;
+    values[`:${alias}`] = NumberValue.from(nanosToDecimal(nanos));
+    add.push(`#${alias} :${alias}`);
+  };
+  if (m.spendNanos !== 0) {
+    addTo('spend', 'sp', m.spendNanos);
+    if (m.windowId) addTo(WINDOW_SPEND_PREFIX + m.windowId, 'ws', m.spendNanos);
+  }
+  if (m.committedNanos !== 0) {
+    addTo(COMMITTED_ATTR, 'cm', m.committedNanos);
+    if (m.windowId) addTo(WINDOW_COMMITTED_PREFIX + m.windowId, 'wc', m.committedNanos);
+  }
+  const conditions = [...(m.mustExist ? ['attribute_exists(PK)'] : []), ...(m.condition ? [m.condition.expression] : [])];
+  const condition = {
+    ...(conditions.length > 0 ? { ConditionExpression: conditions.join(' AND ') } : {}),
+    ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+    ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+  if (add.length === 0) {
+    // Nothing to add (a reservation of 0): its condition still holds the transaction.
+    return { ConditionCheck: { TableName: tableName, Key: m.ref, ...condition, ConditionExpression: conditions.join(' AND ') } };
+  }
+  const set: string[] = [];
+  const created = m.createWith ?? (m.mustExist ? undefined : { kind: 'spend_shard' });
+  Object.entries(created ?? {}).forEach(([attr, value], i) => {
+    names[`#s${i}`] = attr;
+    values[`:s${i}`] = value;
+    set.push(`#s${i} = if_not_exists(#s${i}, :s${i})`);
+  });
+  return {
+    Update: {
+      TableName: tableName,
+      Key: m.ref,
+      UpdateExpression: `ADD ${add.join(', ')}${set.length > 0 ? ` SET ${set.join(', ')}` : ''}`,
+      ...condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
+/** REQ# record states: reserved -> settled, or reserved -> expired (swept) -> settled (late). */
+export type RecordState = 'reserved' | 'settled' | 'expired';
+/** The index partitions reservations are listed under, for the sweeper (spread: no hot partition). */
+export const RESERVATION_PARTITIONS = 16;
+export const reservationPartition = (n: number): string => `RESERVATION#${n}`;
+
+/** A string or number attribute of a raw item (AttributeValue shapes or already plain). */
+export function rawValue(item: RawItem | undefined, name: string): string | number | null | undefined {
+  const v = item?.[name];
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object') return v as string | number | null;
+  const av = v as { S?: string; N?: string; NULL?: boolean };
+  if (av.S !== undefined) return av.S;
+  if (av.N !== undefined) return Number(av.N);
+  if (av.NULL) return null;
+  return undefined;
 }
 
 export class DynamoSettler implements SpendSettler {
@@ -98,82 +355,204 @@ export class DynamoSettler implements SpendSettler {
   ) {}
 
   async settle(s: Settlement): Promise<SettlementOutcome> {
-    let targets = [...s.targets];
-    const skipped: SpendTarget[] = [];
-    const maxConflicts = this.options.maxConflictRetries ?? 8;
-    for (let conflicts = 0; ; ) {
-      try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: this.transaction(s, targets) }));
-        this.options.onChanged?.(targets.map((t) => t.ref));
-        return { status: 'settled', moved: targets, skipped };
-      } catch (e) {
-        if (!isTransactionCanceled(e)) {
-          logger().error('settlement failed', { requestId: s.requestId, error: (e as Error).name });
-          throw new StoreUnavailableError();
-        }
-        const codes = cancellationCodes(e);
-        if (codes[0] === 'ConditionalCheckFailed') return { status: 'duplicate' };
-        const gone = targets.filter((_, i) => codes[i + 1] === 'ConditionalCheckFailed');
-        if (gone.length > 0) {
-          // Deleted since the checks ran: its spend no longer has anywhere to go.
-          skipped.push(...gone);
-          targets = targets.filter((t) => !gone.includes(t));
-          logger().warn('settlement skipped deleted entities', { requestId: s.requestId, entities: gone.map((t) => t.entity) });
-          continue;
-        }
-        if (codes.includes('TransactionConflict') && ++conflicts <= maxConflicts) {
-          await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(conflicts, 6)));
-          continue;
-        }
-        logger().error('settlement cancelled', { requestId: s.requestId, reasons: codes });
-        throw new StoreUnavailableError();
+    const targets = s.hold?.targets ?? s.targets;
+    let prior: 'none' | RecordState = s.hold ? 'reserved' : 'none';
+    for (;;) {
+      const held = new Set(prior === 'reserved' ? (s.hold?.held ?? []) : []);
+      const estimate = s.hold?.estimateNanos ?? 0;
+      const moves = targets.map((t) => this.settleMove(t, s, held.has(refKey(t.ref)) ? estimate : undefined));
+      const result = await commitSpend(this.client, this.tableName, {
+        head: this.settledRecord(s, targets, prior),
+        moves,
+        skipGone: true,
+        maxConflictRetries: this.options.maxConflictRetries ?? 8,
+        requestId: s.requestId,
+      });
+      if (result.ok) {
+        this.options.onChanged?.(moves.filter((_, i) => !result.skipped.includes(i)).map((m) => m.ref));
+        const skipped = result.skipped.map((i) => targets[i] as SpendTarget);
+        if (skipped.length > 0) logger().warn('settlement skipped deleted entities', { requestId: s.requestId, entities: skipped.map((t) => t.entity) });
+        return { status: 'settled', moved: targets.filter((t) => !skipped.includes(t)), skipped };
       }
+      if (result.failed !== 'head' || prior === 'none' || prior === 'expired') return { status: 'duplicate' };
+      // The reservation was not there to settle: swept after expiry (count in full), or gone.
+      const state = rawValue(result.old, 'state');
+      if (state === 'expired') prior = 'expired';
+      else if (result.old === undefined) prior = 'none';
+      else return { status: 'duplicate' };
+      logger().warn('settling a reservation that was released', { requestId: s.requestId, state: state ?? 'absent' });
     }
   }
 
-  private transaction(s: Settlement, targets: readonly SpendTarget[]) {
-    const amount = NumberValue.from(nanosToDecimal(s.costNanos));
-    const record = {
+  async reserve(r: Reservation): Promise<ReservationOutcome> {
+    const budgeted = r.targets.filter((t) => t.budget);
+    if (budgeted.length === 0) return { status: 'reserved', hold: undefined };
+    const moves = budgeted.map((t) => this.reserveMove(t, r));
+    const checks = budgeted.filter((t) => t.budget?.also).map((t) => this.expectationCheck(t.budget?.also as NonNullable<TargetBudget['also']>));
+    const checked = budgeted.filter((t) => t.budget?.also);
+    const result = await commitSpend(this.client, this.tableName, {
+      head: this.reservedRecord(r, budgeted),
+      moves,
+      checks,
+      skipGone: false,
+      maxConflictRetries: this.options.maxConflictRetries ?? 8,
+      requestId: r.requestId,
+    });
+    if (result.ok) {
+      this.options.onChanged?.(moves.map((m) => m.ref));
+      return { status: 'reserved', hold: { estimateNanos: r.estimateNanos, held: budgeted.map((t) => refKey(t.ref)), targets: r.targets } };
+    }
+    if (result.failed === 'head') return { status: 'duplicate' };
+    if (result.failed === 'check') return { status: 'stale', target: checked[result.index] as SpendTarget };
+    const target = budgeted[result.index] as SpendTarget;
+    const budget = target.budget as TargetBudget;
+    const old = result.old;
+    const gone = old === undefined && !target.createWith;
+    const changed = Object.entries(budget.expect).some(([attr, want]) => !sameValue(rawValue(old, attr), want));
+    if (gone || changed) return { status: 'stale', target };
+    const windowId = windowIdOf(target.duration, r.at);
+    const counter = windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR;
+    const here = rawValue(old, counter);
+    return { status: 'denied', target, committedNanos: dollarsToNanos(typeof here === 'number' ? here : 0) + budget.elsewhereNanos };
+  }
+
+  private shards(t: SpendTarget): number {
+    return shardCount(this.options.shards ?? {}, t.entity);
+  }
+
+  /** A held entity settles on shard 0 (where its reservation is); any other on a random shard. */
+  private settleMove(t: SpendTarget, s: Settlement, heldEstimate: number | undefined): CounterMove {
+    const shard = heldEstimate === undefined ? pickShard(this.shards(t)) : 0;
+    return {
+      ref: shardRef(t.ref, shard),
+      spendNanos: s.costNanos,
+      committedNanos: s.costNanos - (heldEstimate ?? 0),
+      windowId: windowIdOf(t.duration, s.at),
+      createWith: shard === 0 ? t.createWith : undefined,
+      mustExist: shard === 0 && !t.createWith,
+    };
+  }
+
+  /**
+   * The estimate added to committed on shard 0 if it fits under max minus what other shards
+   * hold: `committed + estimate <= cap AND committed < cap` (the second keeps `spend >= max`
+   * denying a free call), an absent counter counting as 0; and the budget is the one read.
+   */
+  private reserveMove(t: SpendTarget, r: Reservation): CounterMove {
+    const budget = t.budget as TargetBudget;
+    const windowId = windowIdOf(t.duration, r.at);
+    const cap = budget.maxNanos - budget.elsewhereNanos;
+    const limit = cap - r.estimateNanos;
+    const names: Record<string, string> = { '#xc': windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR };
+    const values: Record<string, unknown> = { ':xlimit': NumberValue.from(nanosToDecimal(limit)), ':xcap': NumberValue.from(nanosToDecimal(cap)) };
+    // DynamoDB refuses redundant parentheses: an OR is wrapped once, a bare AND not at all.
+    const bounded = '#xc <= :xlimit AND #xc < :xcap';
+    const fits = limit >= 0 && cap > 0 ? `(attribute_not_exists(#xc) OR (${bounded}))` : bounded;
+    const guards = expectation(budget.expect, names, values);
+    return {
+      ref: t.ref,
+      spendNanos: 0,
+      committedNanos: r.estimateNanos,
+      windowId,
+      createWith: t.createWith,
+      mustExist: !t.createWith,
+      condition: { expression: [...guards, fits].join(' AND '), names, values },
+    };
+  }
+
+  private expectationCheck(also: NonNullable<TargetBudget['also']>): TxItem {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const guards = expectation(also.expect, names, values);
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: also.ref,
+        ConditionExpression: ['attribute_exists(PK)', ...guards].join(' AND '),
+        ExpressionAttributeNames: names,
+        ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+      },
+    };
+  }
+
+  private settledRecord(s: Settlement, targets: readonly SpendTarget[], prior: 'none' | RecordState): TxItem {
+    const ref = refs.settlement(s.requestId);
+    const cost = NumberValue.from(nanosToDecimal(s.costNanos));
+    if (prior === 'none') {
+      return {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...ref,
+            kind: 'settlement',
+            state: 'settled',
+            request_id: s.requestId,
+            model: s.model,
+            cost,
+            targets: targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
+            created_at: new Date(s.at).toISOString(),
+            ttl: Math.floor(s.at / 1000) + this.options.ttlSeconds,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    }
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: ref,
+        UpdateExpression: 'SET #state = :settled, cost = :cost REMOVE GSI1PK, GSI1SK',
+        ConditionExpression: '#state = :prior',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':settled': 'settled', ':cost': cost, ':prior': prior },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  private reservedRecord(r: Reservation, held: readonly SpendTarget[]): TxItem {
+    const expires = new Date(r.expiresAt).toISOString();
+    return {
       Put: {
         TableName: this.tableName,
         Item: {
-          ...refs.settlement(s.requestId),
+          ...refs.settlement(r.requestId),
           kind: 'settlement',
-          request_id: s.requestId,
-          model: s.model,
-          cost: amount,
-          targets: targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
-          created_at: new Date(s.at).toISOString(),
-          ttl: Math.floor(s.at / 1000) + this.options.ttlSeconds,
+          state: 'reserved',
+          request_id: r.requestId,
+          model: r.model,
+          estimate: NumberValue.from(nanosToDecimal(r.estimateNanos)),
+          // What the sweeper releases if no settlement comes: the same counters, shard 0.
+          holds: held.map((t) => ({ PK: t.ref.PK, SK: t.ref.SK, ...(windowIdOf(t.duration, r.at) ? { window: windowIdOf(t.duration, r.at) } : {}) })),
+          targets: r.targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
+          created_at: new Date(r.at).toISOString(),
+          expires_at: expires,
+          GSI1PK: reservationPartition(pickShard(RESERVATION_PARTITIONS)),
+          GSI1SK: `${expires}#${r.requestId}`,
+          ttl: Math.floor(r.at / 1000) + this.options.ttlSeconds,
         },
         ConditionExpression: 'attribute_not_exists(PK)',
       },
     };
-    return [record, ...targets.map((t) => ({ Update: this.counterUpdate(t, amount, s.at) }))];
-  }
-
-  private counterUpdate(t: SpendTarget, amount: NumberValue, at: number) {
-    const names: Record<string, string> = { '#spend': 'spend' };
-    const values: Record<string, unknown> = { ':c': amount };
-    const add = ['#spend :c'];
-    const window = t.duration && isDuration(t.duration) ? windowOf(t.duration, at) : undefined;
-    if (window) {
-      names['#ws'] = WINDOW_SPEND_PREFIX + window.id;
-      add.push('#ws :c');
-    }
-    const set: string[] = [];
-    Object.entries(t.createWith ?? {}).forEach(([attr, value], i) => {
-      names[`#s${i}`] = attr;
-      values[`:s${i}`] = value;
-      set.push(`#s${i} = if_not_exists(#s${i}, :s${i})`);
-    });
-    return {
-      TableName: this.tableName,
-      Key: t.ref,
-      UpdateExpression: `ADD ${add.join(', ')}${set.length > 0 ? ` SET ${set.join(', ')}` : ''}`,
-      ...(t.createWith ? {} : { ConditionExpression: 'attribute_exists(PK)' }),
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    };
   }
 }
+
+/** Conditions that an item's attributes still hold the values read (null: absent or null). */
+function expectation(expect: Expectation, names: Record<string, string>, values: Record<string, unknown>): string[] {
+  return Object.entries(expect).map(([attr, want], i) => {
+    names[`#xe${i}`] = attr;
+    if (want === null) {
+      values[':xnull'] = 'NULL';
+      return `(attribute_not_exists(#xe${i}) OR attribute_type(#xe${i}, :xnull))`;
+    }
+    values[`:xe${i}`] = want;
+    return `#xe${i} = :xe${i}`;
+  });
+}
+
+const sameValue = (got: string | number | null | undefined, want: string | number | null): boolean => {
+  if (want === null) return got === null || got === undefined;
+  if (typeof want === 'number') return typeof got === 'number' && dollarsToNanos(got) === dollarsToNanos(want);
+  return got === want;
+};

@@ -1,8 +1,9 @@
 /**
  * Records <-> table items. Items carry their keys, a `kind`, the index attributes, and spend
  * counters per budget window as top-level number attributes (`ws#<window>` for settled spend,
- * `wr#<window>` for strict-mode reservations) so a settlement is a plain atomic `ADD` that
- * creates the counter of a new window by itself.
+ * `wc#<window>` for committed spend: settled plus strict-mode reservations outstanding) so a
+ * settlement is a plain atomic `ADD` that creates the counter of a new window by itself.
+ * Lifetime counters are `spend` and `committed`.
  */
 import type {
   BudgetRecord,
@@ -21,7 +22,8 @@ import { refs, type ItemRef } from './keys.js';
 export type Item = Record<string, unknown>;
 
 export const WINDOW_SPEND_PREFIX = 'ws#';
-export const WINDOW_RESERVED_PREFIX = 'wr#';
+export const WINDOW_COMMITTED_PREFIX = 'wc#';
+export const COMMITTED_ATTR = 'committed';
 const RESERVED = new Set(['PK', 'SK', 'kind', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK', 'ttl']);
 
 export type Kind = 'key' | 'user' | 'team' | 'member' | 'org' | 'end_user' | 'budget' | 'model' | 'global';
@@ -30,23 +32,24 @@ export type Kind = 'key' | 'user' | 'team' | 'member' | 'org' | 'end_user' | 'bu
 export function decode<T>(item: Item): T {
   const out: Record<string, unknown> = {};
   let ws: WindowSpend | undefined;
-  let wr: WindowSpend | undefined;
+  let wc: WindowSpend | undefined;
   for (const [name, value] of Object.entries(item)) {
     if (RESERVED.has(name)) continue;
     if (name.startsWith(WINDOW_SPEND_PREFIX)) (ws ??= {})[name.slice(WINDOW_SPEND_PREFIX.length)] = Number(value);
-    else if (name.startsWith(WINDOW_RESERVED_PREFIX)) (wr ??= {})[name.slice(WINDOW_RESERVED_PREFIX.length)] = Number(value);
+    else if (name.startsWith(WINDOW_COMMITTED_PREFIX)) (wc ??= {})[name.slice(WINDOW_COMMITTED_PREFIX.length)] = Number(value);
     else out[name] = value;
   }
   if (ws) out.window_spend = ws;
-  if (wr) out.window_reserved = wr;
+  if (wc) out.window_committed = wc;
   return out as T;
 }
 
 function flattenWindows(record: object): Item {
-  const { window_spend, window_reserved, ...rest } = record as { window_spend?: WindowSpend; window_reserved?: WindowSpend } & Item;
+  // committed_elsewhere is what a read summed from other shards: never written back.
+  const { window_spend, window_committed, committed_elsewhere: _elsewhere, ...rest } = record as { window_spend?: WindowSpend; window_committed?: WindowSpend; committed_elsewhere?: unknown } & Item;
   const out: Item = { ...rest };
   for (const [id, v] of Object.entries(window_spend ?? {})) out[WINDOW_SPEND_PREFIX + id] = v;
-  for (const [id, v] of Object.entries(window_reserved ?? {})) out[WINDOW_RESERVED_PREFIX + id] = v;
+  for (const [id, v] of Object.entries(window_committed ?? {})) out[WINDOW_COMMITTED_PREFIX + id] = v;
   // DynamoDB rejects undefined; null is kept as an explicit "unset".
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;

@@ -21,6 +21,7 @@ export function entityReader(): EntityReader {
         negativeTtlMs: c.cache.negativeTtlMs,
         maxEntries: c.cache.maxEntries,
       }),
+      c.spendShards,
     );
   }
   return reader;

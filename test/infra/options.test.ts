@@ -37,6 +37,10 @@ describe('resolveOptions', () => {
     [{ stageName: 'my-stage' }, /stageName/],
     [{ authorizerIdentityHeader: 'x api key' }, /authorizerIdentityHeader/],
     [{ jwtAudience: 42 }, /jwtAudience/],
+    [{ enforcement: 'lax' }, /enforcement/],
+    [{ spendShards: 'user=4' }, /spendShards/],
+    [{ spendShards: 'team=0' }, /spendShards/],
+    [{ strictDefaultMaxTokens: 1.5 }, /strictDefaultMaxTokens/],
   ])('refuses %j', (raw, message) => {
     expect(() => resolveOptions(raw)).toThrow(message);
   });
@@ -102,6 +106,12 @@ describe('the environment the functions get', () => {
     const c = parseConfig(env);
     expect(c.maxBudget).toBeUndefined();
     expect(c.jwt.issuers).toEqual([]);
+  });
+
+  it('gives the llm function the enforcement settings lib/config reads back', () => {
+    const env = llmEnvironment(resolveOptions({ enforcement: 'strict', strictDefaultMaxTokens: 512, spendShards: 'team=2,global=4', llmTimeoutSeconds: 120 }), 'tbl', []);
+    expect(parseConfig(env)).toMatchObject({ enforcement: 'strict', strictDefaultMaxTokens: 512, reservationTtlSeconds: 180, spendShards: { team: 2, global: 4, organization: 8 } });
+    expect(parseConfig(llmEnvironment(resolveOptions({}), 'tbl', []))).toMatchObject({ enforcement: 'fast', strictDefaultMaxTokens: 4096 });
   });
 
   it('gives the llm function its upstream secrets and an upstream timeout inside its own', () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SPEND_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
+import { SPEND_WRITE, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
 import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
 import { BINARY_MEDIA_TYPES } from '../../lib/routes.js';
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
@@ -16,7 +16,7 @@ import { TABLE_SCHEMA } from '../../lib/store/schema.js';
 import { actionsOf, apiMethods, type CfnResource, logicalId, ofType, resourcesOf, type Statement, statementsOf, synth, type Synth } from './template.js';
 
 const base = synth();
-const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS];
+const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper'];
 const fnId = (s: Synth, fn: DeployedFunction) => logicalId(s, (s.stack.functions.get(fn) as NonNullable<ReturnType<typeof s.stack.functions.get>>).function);
 const lambdaOf = (s: Synth, fn: DeployedFunction) => s.resources[fnId(s, fn)] as CfnResource;
 const tableId = (s: Synth) => logicalId(s, s.stack.table.table);
@@ -73,10 +73,28 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are one per function of lib/routes (health aside) plus the authorizer', () => {
+  it('are one per function of lib/routes (health aside) plus the authorizer and the spend sweeper', () => {
     const fromRoutes = new Set(routes.map((r) => r.fn).filter((fn) => fn !== 'health'));
     expect(new Set(SERVING_FUNCTIONS)).toEqual(fromRoutes);
-    expect(ofType(base, 'AWS::Lambda::Function')).toHaveLength(fromRoutes.size + 1);
+    expect(ofType(base, 'AWS::Lambda::Function')).toHaveLength(fromRoutes.size + 2);
+  });
+
+  it('the spend sweeper runs every 5 minutes, without retries (the next run covers a failed one)', () => {
+    const rules = ofType(base, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [[, rule]] = rules as [[string, CfnResource]];
+    expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(rule.Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [fnId(base, 'spend-sweeper'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })]);
+    const permissions = ofType(base, 'AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, 'spend-sweeper')));
+    expect(permissions.map(([, p]) => p.Properties.Principal)).toEqual(['events.amazonaws.com']);
+  });
+
+  it('the llm function learns the enforcement default and how long a reservation may stay', () => {
+    const s = synth({ enforcement: 'strict', strictDefaultMaxTokens: 1024, spendShards: 'team=4', llmTimeoutSeconds: 300 });
+    const env = lambdaOf(s, 'llm').Properties.Environment.Variables as Record<string, string>;
+    expect(env).toMatchObject({ TOLLGATE_ENFORCEMENT: 'strict', TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '1024', TOLLGATE_RESERVATION_TTL_SECONDS: '360' });
+    // Every reader of spend agrees on where the counters are.
+    for (const fn of ALL_FUNCTIONS) expect(lambdaOf(s, fn).Properties.Environment.Variables.TOLLGATE_SPEND_SHARDS).toBe('team=4');
   });
 
   it.each(ALL_FUNCTIONS)('%s runs nodejs24.x on arm64 with X-Ray active and an ESM handler', (fn) => {
@@ -122,7 +140,8 @@ describe('the functions', () => {
         expect(Number(p.Environment.Variables.TOLLGATE_UPSTREAM_TIMEOUT_MS)).toBeLessThan(300_000);
       } else {
         expect(p.Environment.Variables.TOLLGATE_UPSTREAM_SECRET_ARNS).toBeUndefined();
-        expect(p.Timeout).toBeLessThanOrEqual(29);
+        // API Gateway's integration timeout; the sweeper answers to a schedule, not to it.
+        if (fn !== 'spend-sweeper') expect(p.Timeout).toBeLessThanOrEqual(29);
       }
     }
   });
@@ -200,7 +219,7 @@ describe('the REST API, built from lib/routes', () => {
 
   it('one invoke permission per function for the whole API (a per-method one would overflow the llm policy)', () => {
     const perms = ofType(base, 'AWS::Lambda::Permission');
-    for (const fn of ALL_FUNCTIONS) {
+    for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper')) {
       const mine = perms.filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, fn)));
       expect(mine, fn).toHaveLength(1);
       expect(mine[0]?.[1].Properties.Principal).toBe('apigateway.amazonaws.com');
@@ -304,6 +323,13 @@ describe('least privilege', () => {
     expect(statementsOf(base, fn).flatMap(actionsOf).some((a) => a.startsWith('secretsmanager:'))).toBe(false);
   });
 
+  it('the spend sweeper lists reservations on GSI1 and only updates the table', () => {
+    const sts = dynamoStatements(statementsOf(base, 'spend-sweeper'));
+    expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', ...SWEEPER_WRITE]));
+    expect(sts.filter((st) => actionsOf(st).includes('dynamodb:Query')).flatMap(resourcesOf)).toEqual([indexArn(base, 'GSI1')]);
+    expect(sts.filter((st) => actionsOf(st).includes('dynamodb:UpdateItem')).flatMap(resourcesOf)).toEqual([tableArn(base)]);
+  });
+
   it('the audit function only reads', () => {
     expect(dynamoActions(statementsOf(base, 'audit'))).toEqual(new Set(TABLE_READ));
   });
@@ -333,7 +359,7 @@ describe('least privilege', () => {
 describe('outputs', () => {
   it('name the API URL, the table, the master key secret and every function', () => {
     const outputs = base.template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+    const pascal = (s: string) => s.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
     expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'TableName', 'MasterKeySecretArn', ...ALL_FUNCTIONS.map((fn) => `${pascal(fn)}FunctionName`)].sort());
     expect(outputs.TableName?.Value).toEqual({ Ref: tableId(base) });
     for (const fn of ALL_FUNCTIONS) expect(outputs[`${pascal(fn)}FunctionName`]?.Value).toEqual({ Ref: fnId(base, fn) });

@@ -185,3 +185,23 @@ describe('config() and setConfig()', () => {
     expect(config().port).toBe(4321);
   });
 });
+
+describe('spend enforcement and counters', () => {
+  it('defaults: fast, 4096 output tokens for an estimate, shards global=16 team=8 organization=8, 16-minute reservations', () => {
+    expect(parseConfig({})).toMatchObject({ enforcement: 'fast', strictDefaultMaxTokens: 4096, spendShards: { global: 16, team: 8, organization: 8 }, reservationTtlSeconds: 960 });
+  });
+
+  it('reads TOLLGATE_ENFORCEMENT, TOLLGATE_STRICT_DEFAULT_MAX_TOKENS and TOLLGATE_SPEND_SHARDS (named kinds replace their default)', () => {
+    const c = parseConfig({ TOLLGATE_ENFORCEMENT: 'STRICT', TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '512', TOLLGATE_SPEND_SHARDS: 'team=1,key=4' });
+    expect(c).toMatchObject({ enforcement: 'strict', strictDefaultMaxTokens: 512, spendShards: { global: 16, team: 1, organization: 8, key: 4 } });
+  });
+
+  it.each([
+    [{ TOLLGATE_ENFORCEMENT: 'lax' }, 'TOLLGATE_ENFORCEMENT'],
+    [{ TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '0' }, 'TOLLGATE_STRICT_DEFAULT_MAX_TOKENS'],
+    [{ TOLLGATE_SPEND_SHARDS: 'user=2' }, 'TOLLGATE_SPEND_SHARDS'],
+    [{ TOLLGATE_RESERVATION_TTL_SECONDS: '5' }, 'TOLLGATE_RESERVATION_TTL_SECONDS'],
+  ])('refuses %j, naming the variable', (env, name) => {
+    expect(configError(env).message).toContain(name);
+  });
+});

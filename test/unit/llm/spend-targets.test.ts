@@ -61,3 +61,36 @@ describe('spendTargets: the counters one call moves', () => {
     expect(spendTargets(c, { now }).find((t) => t.entity === 'end_user')?.duration).toBe('30d');
   });
 });
+
+describe('spendTargets: the budgets a strict reservation checks', () => {
+  it('carries each budget as read (max, period) and what other shards hold in the counted window', () => {
+    const windowId = '1d@2026-11-28T00:00:00Z';
+    const c: Caller = {
+      ...teamCaller,
+      state: {
+        ...teamCaller.state,
+        key: { token: 'abc', key_name: 'sk-...abcd', created_at: at, max_budget: 5, budget_duration: '1d', committed_elsewhere: { lifetime: 9, windows: { [windowId]: 0.25 } } },
+        team: { team_id: 't-1', created_at: at, max_budget: 100, committed_elsewhere: { lifetime: 1.5, windows: {} } },
+        member: undefined,
+        global: { committed_elsewhere: { lifetime: 2, windows: { '1mo@2026-11-01T00:00:00Z': 0.5 } } },
+      },
+    };
+    const byEntity = Object.fromEntries(spendTargets(c, { budgetDuration: '1mo', maxBudget: 1000, now }).map((t) => [t.entity, t.budget]));
+    expect(byEntity.key).toEqual({ maxNanos: 5e9, elsewhereNanos: 0.25e9, expect: { max_budget: 5, budget_duration: '1d' } });
+    expect(byEntity.team).toEqual({ maxNanos: 100e9, elsewhereNanos: 1.5e9, expect: { max_budget: 100, budget_duration: null } });
+    expect(byEntity.global).toEqual({ maxNanos: 1000e9, elsewhereNanos: 0.5e9, expect: {} });
+    // No budget, nothing to reserve against.
+    expect(byEntity.organization).toBeUndefined();
+    expect(byEntity.end_user).toBeUndefined();
+  });
+
+  it("an end user on a reusable budget asserts both its own fields and the budget's", () => {
+    const c: Caller = { ...teamCaller, state: { endUser: { user_id: 'eu-1', budget_id: 'b', created_at: at }, endUserBudget: { budget_id: 'b', max_budget: 3, budget_duration: '30d', created_at: at } } };
+    expect(spendTargets(c, { now }).find((t) => t.entity === 'end_user')?.budget).toEqual({
+      maxNanos: 3e9,
+      elsewhereNanos: 0,
+      expect: { max_budget: null, budget_duration: null, budget_id: 'b' },
+      also: { ref: { PK: 'BUDGET#b', SK: 'BUDGET' }, expect: { max_budget: 3, budget_duration: '30d' } },
+    });
+  });
+});

@@ -1,0 +1,41 @@
+/**
+ * Strict mode's estimate of what a call may cost, before it is made: an upper bound for text.
+ *  - input: the request body's size in bytes. Every BPE token of a text covers at least one
+ *    byte, and the JSON around the text (quotes, keys) outweighs the few tokens a chat template
+ *    adds, so text prompts never tokenize to more. Images, audio and files can: their tokens
+ *    are not bounded by their bytes, and what they cost beyond the estimate is the overshoot.
+ *  - output: `max_tokens` (or `max_completion_tokens`, `max_output_tokens`) times `n`, else the
+ *    configured default (TOLLGATE_STRICT_DEFAULT_MAX_TOKENS); none for embeddings.
+ */
+import type { Usage } from '../spend/cost.js';
+import type { LlmRequest } from './request.js';
+
+const OUTPUT_LIMITS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
+const NO_OUTPUT = new Set(['/embeddings', '/moderations']);
+
+const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
+
+export function estimateUsage(req: Pick<LlmRequest, 'body' | 'upstreamPath'>, defaultMaxTokens: number): Usage {
+  const inputTokens = bodyBytes(req.body);
+  if (NO_OUTPUT.has(req.upstreamPath)) return { inputTokens, outputTokens: 0 };
+  const json = req.body.kind === 'json' ? req.body.value : undefined;
+  const limit = OUTPUT_LIMITS.map((f) => positiveInt(json?.[f])).find((v) => v !== undefined) ?? defaultMaxTokens;
+  const choices = positiveInt(json?.n) ?? 1;
+  return { inputTokens, outputTokens: limit * choices };
+}
+
+function bodyBytes(body: LlmRequest['body']): number {
+  switch (body.kind) {
+    case 'none':
+      return 0;
+    case 'json':
+      return Buffer.byteLength(JSON.stringify(body.value));
+    case 'raw':
+      return body.bytes.length;
+    case 'form': {
+      let n = 0;
+      for (const [, v] of body.value) n += typeof v === 'string' ? Buffer.byteLength(v) : v.size;
+      return n;
+    }
+  }
+}

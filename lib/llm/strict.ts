@@ -1,0 +1,62 @@
+/**
+ * Strict mode in the llm function. Before a call is forwarded, its estimate (lib/llm/estimate)
+ * is reserved on every entity of the chain that has a budget, all or nothing
+ * (lib/spend/settle `reserve`); the call goes ahead only if every reservation fits, else the
+ * caller gets the 403 budget_exceeded the checks give, naming the entity. An entity that changed
+ * since it was read (a new max_budget or period, or deleted) is read again, fresh, the checks
+ * run again, and the reservation is retried. The reservation is settled (or released) by
+ * recordSpend once the call is over.
+ */
+import type { Caller } from '../checks/caller.js';
+import { BudgetExceededError, StoreUnavailableError } from '../errors.js';
+import type { ModelRecord } from '../model.js';
+import { NANOS_PER_DOLLAR, costNanos } from '../spend/cost.js';
+import { spendTargets, type Hold, type SpendTarget } from '../spend/settle.js';
+import type { LlmDeps } from './deps.js';
+import { estimateUsage } from './estimate.js';
+import type { LlmRequest } from './request.js';
+
+export interface ReservingCall {
+  caller: Caller;
+  now: number;
+  req: Pick<LlmRequest, 'body' | 'upstreamPath'>;
+  deps: Pick<LlmDeps, 'settler' | 'settings' | 'reader' | 'strictDefaultMaxTokens' | 'reservationTtlMs'>;
+  /** Reads the caller again and reruns the checks (throwing their denial); updates `caller`. */
+  recheck(): Promise<void>;
+}
+
+const ATTEMPTS = 3;
+
+/** Reserves the call's estimate; undefined when nothing needs holding (no budget, or a retried request). */
+export async function reserveCall(call: ReservingCall, model: ModelRecord, requestId: string): Promise<Hold | undefined> {
+  const { deps, now } = call;
+  const estimateNanos = costNanos(estimateUsage(call.req, deps.strictDefaultMaxTokens), model);
+  for (let attempt = 1; ; attempt++) {
+    const targets = spendTargets(call.caller, { budgetDuration: deps.settings.budgetDuration, maxBudget: deps.settings.maxBudget, now });
+    const outcome = await deps.settler.reserve({ requestId, at: now, estimateNanos, model: model.model_name, targets, expiresAt: now + deps.reservationTtlMs });
+    switch (outcome.status) {
+      case 'reserved':
+        return outcome.hold;
+      case 'duplicate':
+        return undefined;
+      case 'denied': {
+        const t = outcome.target;
+        const dollars = (n: number) => n / NANOS_PER_DOLLAR;
+        throw new BudgetExceededError(t.entity, t.id, dollars(outcome.committedNanos), dollars(t.budget?.maxNanos ?? 0), dollars(estimateNanos));
+      }
+      case 'stale':
+        if (attempt >= ATTEMPTS) throw new StoreUnavailableError();
+        forget(call, targets);
+        await call.recheck();
+    }
+  }
+}
+
+/** Drops the chain's items (every shard, and an end user's reusable budget) from this instance's cache. */
+function forget(call: ReservingCall, targets: readonly SpendTarget[]): void {
+  const { reader } = call.deps;
+  for (const t of targets) {
+    for (const ref of reader.counterRefs(t.ref, t.entity)) reader.loader.invalidate(ref);
+    if (t.budget?.also) reader.loader.invalidate(t.budget.also.ref);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Reading spend counters the way the table holds them: an entity item plus its counter shards
+ * (`SPEND#<n>` in the same partition, lib/spend/shards), summed in nano-dollars, exactly.
+ */
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { dollarsToNanos } from '../../lib/spend/cost.js';
+import { windowOf } from '../../lib/spend/periods.js';
+import { SHARD_SK_PREFIX, shardedKindOf } from '../../lib/spend/shards.js';
+import { documentClient, tableName } from '../../lib/store/client.js';
+import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../../lib/store/codec.js';
+import type { ItemRef } from '../../lib/store/keys.js';
+
+export const readItem = async (ref: ItemRef): Promise<Item | undefined> =>
+  (await documentClient().send(new GetCommand({ TableName: tableName(), Key: ref, ConsistentRead: true }))).Item;
+
+/** The entity item and its shards (only sharded kinds have any: a member shares its team's partition). */
+export async function counterItems(ref: ItemRef): Promise<Item[]> {
+  if (!shardedKindOf(ref)) {
+    const item = await readItem(ref);
+    return item ? [item] : [];
+  }
+  const out: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const res = await documentClient().send(
+      new QueryCommand({ TableName: tableName(), KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': ref.PK }, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    out.push(...((res.Items ?? []) as Item[]).filter((i) => i.SK === ref.SK || String(i.SK).startsWith(SHARD_SK_PREFIX)));
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+const sum = (items: Item[], attr: string) => items.reduce((n, i) => n + dollarsToNanos(Number(i[attr] ?? 0)), 0);
+
+export interface Counters {
+  spend: number;
+  committed: number;
+  /** The window's counters, when a duration is given. */
+  window?: { spend: number; committed: number };
+}
+
+/** All four counters of an entity in nano-dollars; the window of `duration` at `at`. */
+export async function countersOf(ref: ItemRef, duration?: string, at = Date.now()): Promise<Counters> {
+  const items = await counterItems(ref);
+  const out: Counters = { spend: sum(items, 'spend'), committed: sum(items, COMMITTED_ATTR) };
+  if (duration) {
+    const id = windowOf(duration, at).id;
+    out.window = { spend: sum(items, WINDOW_SPEND_PREFIX + id), committed: sum(items, WINDOW_COMMITTED_PREFIX + id) };
+  }
+  return out;
+}
+
+export const spendNanos = async (ref: ItemRef): Promise<number> => (await countersOf(ref)).spend;
+export const windowNanos = async (ref: ItemRef, duration: string, at = Date.now()): Promise<number> => (await countersOf(ref, duration, at)).window?.spend ?? 0;
