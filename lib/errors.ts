@@ -60,6 +60,10 @@ export class UnknownFieldError extends InvalidRequestError {
 export class UserParamRequiredError extends InvalidRequestError {
   constructor() { super('this proxy requires the `user` field in the request body (enforce_user_param)', 'user_param_required', 'user'); }
 }
+/** A path that would reach outside the upstream's base URL (`..`, encoded or not; a backslash; `//`). */
+export class InvalidPathError extends InvalidRequestError {
+  constructor(message: string) { super(message, 'invalid_path', 'path'); }
+}
 export class HierarchyViolationError extends InvalidRequestError {
   constructor(message: string, param: string) { super(message, 'hierarchy_violation', param); }
 }

@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { checkSettings, authorizerDeps } from '../../lib/authorizer/deps.js';
+import { authorizerDeps } from '../../lib/authorizer/deps.js';
+import { checkSettings } from '../../lib/check-settings.js';
 import { decide } from '../../lib/authorizer/decide.js';
 import { toAuthorizerResult } from '../../lib/authorizer/policy.js';
 import { InternalError, isTollgateError } from '../../lib/errors.js';

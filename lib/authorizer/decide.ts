@@ -5,7 +5,7 @@
  */
 import { runChecks, type CheckSettings } from '../checks/checks.js';
 import type { Caller } from '../checks/caller.js';
-import { AuthenticationError, InvalidRequestError, RouteNotFoundError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
+import { AuthenticationError, InvalidPathError, RouteNotFoundError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
 import { identify, type IdentifyDeps } from '../auth/identify.js';
 import type { HeaderBag, MultiHeaderBag } from '../auth/credentials.js';
 import { matchRoute, routeByResource, safeDecode, type HttpMethod, type RouteDef } from '../routes.js';
@@ -33,7 +33,7 @@ export async function decide(req: AuthorizationRequest, deps: IdentifyDeps, sett
   if (!route) return { effect: 'deny', error: new RouteNotFoundError(req.method, req.path) };
   if (route.group === 'public') return { effect: 'allow', caller: undefined, context: undefined };
   if (climbs(req.pathParameters)) {
-    return { effect: 'deny', error: new InvalidRequestError('a path parameter holds a `.` or `..` segment', 'invalid_path', 'path') };
+    return { effect: 'deny', error: new InvalidPathError('a path parameter holds a `.` or `..` segment') };
   }
   let caller: Caller;
   try {

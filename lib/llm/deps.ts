@@ -1,5 +1,5 @@
 /** The llm function's collaborators, from the configuration; tests replace parts of them. */
-import { checkSettings } from '../authorizer/deps.js';
+import { checkSettings } from '../check-settings.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
 import type { EnforcementMode } from '../model.js';

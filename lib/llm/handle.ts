@@ -2,7 +2,8 @@
  * The llm function, behind the authorizer on every LLM route:
  *   1. the caller from the authorizer's context, its entities reloaded through the cached loaders;
  *   2. the body-aware checks (requested models with the registry's aliases and access groups,
- *      the end user, enforce_user_param) by the same runChecks the authorizer ran;
+ *      the end user, enforce_user_param) by the same runChecks the authorizer ran; a call that
+ *      names no model is checked against the passthrough model that will serve it;
  *   3. `/models`: the registry filtered by the caller's access; anything else: forwarded to the
  *      model's upstream with the model's own key, the answer passed back (streamed as it comes);
  *   4. the call's cost settled once along the caller's chain, after the answer is complete.
@@ -69,9 +70,11 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
   const req = await parseLlmRequest(event);
   const [loaded, registry] = await Promise.all([loadCallerFor(ctx, req, deps), deps.registry.snapshot()]);
-  const caller = checked(loaded, req, deps, registry, now);
+  const listing = req.method === 'GET' && /^(\/v1)?\/models$/.test(req.route.path);
+  const models = listing ? [] : modelsOf(req, deps);
+  const caller = checked(loaded, req, models, deps, registry, now);
 
-  if (req.method === 'GET' && /^(\/v1)?\/models$/.test(req.route.path)) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
+  if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.method === 'GET' && /^(\/v1)?\/models\/\{model\}$/.test(req.route.path)) return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
   const call: Call = {
     req,
@@ -80,7 +83,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     now,
     mode: enforcementOf(caller.state, deps.enforcement),
     recheck: async () => {
-      call.caller = checked(await loadCallerFor(ctx, req, deps), req, deps, registry, now);
+      call.caller = checked(await loadCallerFor(ctx, req, deps), req, models, deps, registry, now);
     },
   };
   return forward(call, registry);
@@ -95,9 +98,19 @@ const loadCallerFor = (ctx: CallerContext, req: LlmRequest, deps: LlmDeps): Prom
     needGlobal: deps.settings.maxBudget !== undefined && req.route.spends === true,
   });
 
+/**
+ * The models the body asks for; when neither body nor path names one, the passthrough model that
+ * will serve the call, so the caller must be allowed it like any model it names.
+ */
+function modelsOf(req: LlmRequest, deps: LlmDeps): string[] {
+  const named = requestedModels(req.model);
+  if (named.length > 0 || req.pathModel !== undefined || !deps.passthroughModel) return named;
+  return [deps.passthroughModel];
+}
+
 /** The caller, through the body-aware checks (throws their denial). */
-function checked(caller: Caller, req: LlmRequest, deps: LlmDeps, registry: RegistrySnapshot, now: number): Caller {
-  const denial = runChecks({ ...checkBase(req, deps, caller, now), pathModel: req.pathModel, body: { models: requestedModels(req.model), user: req.user }, catalog: registry.catalog });
+function checked(caller: Caller, req: LlmRequest, models: string[], deps: LlmDeps, registry: RegistrySnapshot, now: number): Caller {
+  const denial = runChecks({ ...checkBase(req, deps, caller, now), pathModel: req.pathModel, body: { models, user: req.user }, catalog: registry.catalog });
   if (denial) throw denial;
   return caller;
 }

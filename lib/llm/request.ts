@@ -8,9 +8,12 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { headerValues } from '../auth/credentials.js';
 import { InvalidRequestError, RouteNotFoundError } from '../errors.js';
 import { matchRoute, routeByResource, type HttpMethod, type RouteDef } from '../routes.js';
+import { assertUpstreamPath } from './upstream.js';
 
 /** Longest end-user id we accept: it becomes part of a table key. */
 export const MAX_END_USER_ID_LENGTH = 256;
+/** Deepest JSON body we accept; deeper ones would overflow JSON.stringify's recursion (a 500). */
+export const MAX_JSON_DEPTH = 64;
 
 export type LlmBody =
   | { kind: 'none' }
@@ -42,18 +45,26 @@ export interface LlmRequest {
 
 const AZURE_PREFIX = '/openai/deployments/{model}/';
 
+/**
+ * Upstream paths whose body is JSON by definition. Many upstreams parse such a body as JSON
+ * whatever its content type says, so it is read here as JSON too, and its `model` checked.
+ */
+const JSON_BODY_PATHS = new Set(['/chat/completions', '/completions', '/embeddings', '/moderations', '/responses', '/rerank', '/messages', '/images/generations', '/audio/speech']);
+
 export async function parseLlmRequest(event: APIGatewayProxyEvent): Promise<LlmRequest> {
   const { route, method, params } = findRoute(event);
   const path = fillPath(route.path, params) ?? event.path;
+  const upstreamPath = upstreamPathOf(route, path);
+  assertUpstreamPath(upstreamPath);
   const headers = headerValues(event.headers, event.multiValueHeaders);
-  const body = await parseBody(event, headers.get('content-type')?.[0]);
+  const body = await parseBody(event, headers.get('content-type')?.[0], JSON_BODY_PATHS.has(upstreamPath));
   const fields = bodyFields(body);
   return {
     requestId: event.requestContext?.requestId || randomUUID(),
     method,
     route,
     path,
-    upstreamPath: upstreamPathOf(route, path),
+    upstreamPath,
     query: queryOf(event, route),
     headers,
     pathModel: params.model,
@@ -107,21 +118,16 @@ function queryOf(event: APIGatewayProxyEvent, route: RouteDef): URLSearchParams 
   return q;
 }
 
-async function parseBody(event: APIGatewayProxyEvent, contentType: string | undefined): Promise<LlmBody> {
+/**
+ * The body as the upstream will read it. A body that opens as a JSON object is JSON whatever
+ * its content type (a lenient upstream would honour its `model`); on a JSON route every body
+ * but a form is. Only what is neither reaches the upstream as it came.
+ */
+async function parseBody(event: APIGatewayProxyEvent, contentType: string | undefined, jsonRoute: boolean): Promise<LlmBody> {
   if (event.body === null || event.body === undefined || event.body.length === 0) return { kind: 'none' };
   const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (bytes.length === 0) return { kind: 'none' };
   const ct = contentType?.toLowerCase();
-  if (ct?.includes('json') || (!ct && /^\s*\{/.test(bytes.subarray(0, 64).toString('utf8')))) {
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      throw new InvalidRequestError('the request body is not valid JSON');
-    }
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new InvalidRequestError('the request body must be a JSON object');
-    return { kind: 'json', value: value as Record<string, unknown> };
-  }
   if (ct?.startsWith('multipart/form-data')) {
     try {
       return { kind: 'form', value: await new Response(bytes, { headers: { 'content-type': contentType as string } }).formData() };
@@ -129,7 +135,49 @@ async function parseBody(event: APIGatewayProxyEvent, contentType: string | unde
       throw new InvalidRequestError('the multipart/form-data body could not be read');
     }
   }
+  if (jsonRoute || ct?.includes('json') || opensAsObject(bytes)) return { kind: 'json', value: parseJsonObject(bytes.toString('utf8')) };
   return { kind: 'raw', bytes, contentType };
+}
+
+const BOM = 0xfeff;
+const isJsonBlank = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/** True when the first byte after a UTF-8 BOM and JSON whitespace, however much, is `{`. */
+function opensAsObject(bytes: Buffer): boolean {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && isJsonBlank(bytes[i] as number)) i++;
+  return bytes[i] === 0x7b;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  const json = text.charCodeAt(0) === BOM ? text.slice(1) : text;
+  // Checked before parsing: JSON.parse takes any depth, but JSON.stringify overflows its stack.
+  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new InvalidRequestError(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new InvalidRequestError('the request body is not valid JSON');
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new InvalidRequestError('the request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Whether arrays and objects nest deeper than `max`: one pass over the text, strings skipped, no recursion. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character (a quote included)
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 function bodyFields(body: LlmBody): { model: string | undefined; user: string | undefined; stream: boolean } {

@@ -7,7 +7,7 @@
  * silence after that: it is reset by each chunk of the body, so a long stream that keeps
  * talking is never cut, and one that goes quiet is.
  */
-import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import { InvalidPathError, TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
 import type { ModelRecord } from '../model.js';
 import { logger } from '../telemetry.js';
 
@@ -144,10 +144,44 @@ export class UpstreamCall {
   }
 }
 
+/** The model's base URL joined to `path` and the query; throws InvalidPathError for anything that would leave the base. */
 export function upstreamUrl(base: string, path: string, query: URLSearchParams): string {
+  assertUpstreamPath(path);
+  const root = base.replace(/\/+$/, '');
   const q = query.toString();
-  return `${base.replace(/\/+$/, '')}${path}${q ? `?${q}` : ''}`;
+  const url = `${root}${path}${q ? `?${q}` : ''}`;
+  // The URL as fetch will resolve it, compared with its base: the rule above, proved on the result.
+  const [u, b] = [new URL(url), new URL(root)];
+  if (u.origin !== b.origin || !`${u.pathname}/`.startsWith(`${b.pathname.replace(/\/$/, '')}/`)) throw new InvalidPathError('the upstream path leaves the base URL of the model');
+  return url;
 }
+
+/** Decoding passes a path is checked through: a proxy or server in front of the upstream may decode it again. */
+const DECODE_PASSES = 3;
+
+/**
+ * Path parameters are joined to an upstream's base URL, with Tollgate's upstream key. Whatever
+ * they hold, the path must name something under that base however often it is decoded on the
+ * way: one leading `/`, no `?` or `#`, and, as given and once to three times percent-decoded,
+ * no `.` or `..` segment, no backslash (a separator to WHATWG URLs and Windows servers), no `//`.
+ * The authorizer refuses dot segments too (lib/authorizer/decide); this holds without it.
+ */
+export function assertUpstreamPath(path: string): void {
+  if (!path.startsWith('/') || /[?#]/.test(path)) throw new InvalidPathError('the upstream path must start with `/` and hold no `?` or `#`');
+  let p = path;
+  for (let pass = 0; pass <= DECODE_PASSES; pass++) {
+    if (p.includes('\\') || p.includes('//') || p.split('/').some((seg) => seg === '.' || seg === '..')) {
+      throw new InvalidPathError('the path holds a `.` or `..` segment, a backslash or `//`, as given or decoded');
+    }
+    const next = decodeEscapes(p);
+    if (next === p) return;
+    p = next;
+  }
+  throw new InvalidPathError(`the path is still percent-encoded after ${DECODE_PASSES} decodings`);
+}
+
+/** Each `%XX` as its byte, leniently (one bad escape does not hide the others, as it would from decodeURIComponent). */
+const decodeEscapes = (p: string): string => p.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 
 function requestBody(body: UpstreamRequest['body']): RequestInit['body'] {
   if (!body) return undefined;

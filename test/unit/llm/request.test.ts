@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { parseLlmRequest } from '../../../lib/llm/request.js';
-import { InvalidRequestError, RouteNotFoundError } from '../../../lib/errors.js';
+import { MAX_JSON_DEPTH, parseLlmRequest } from '../../../lib/llm/request.js';
+import { InvalidPathError, InvalidRequestError, RouteNotFoundError } from '../../../lib/errors.js';
 
 const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent => ({
   resource: '/v1/chat/completions',
@@ -82,5 +82,78 @@ describe('parseLlmRequest', () => {
 
   it('answers 404 for a route the llm function does not serve', async () => {
     await expect(parseLlmRequest(event({ resource: '/team/new', path: '/team/new' }))).rejects.toBeInstanceOf(RouteNotFoundError);
+  });
+
+  describe('a JSON route reads its body as JSON whatever the content type', () => {
+    it.each([
+      ['text/plain', { 'content-type': 'text/plain' }],
+      ['no content type', {}],
+      ['application/x-www-form-urlencoded', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ])('%s, even after 100 blanks', async (_, headers) => {
+      const r = await parseLlmRequest(event({ headers, body: `${' '.repeat(100)}{"model":"gpt-4o"}` }));
+      expect(r).toMatchObject({ model: 'gpt-4o', body: { kind: 'json' } });
+    });
+
+    it.each(['/v1/messages', '/v1/embeddings', '/moderations', '/v1/responses', '/rerank'])('on %s', async (path) => {
+      const r = await parseLlmRequest(event({ resource: path, path, headers: { 'content-type': 'text/plain' }, body: '{"model":"m"}' }));
+      expect(r.model).toBe('m');
+    });
+
+    it('on Azure deployment routes', async () => {
+      const r = await parseLlmRequest(
+        event({ resource: '/openai/deployments/{model}/embeddings', path: '/openai/deployments/e/embeddings', pathParameters: { model: 'e' }, headers: { 'content-type': 'text/plain' }, body: '{"model":"other"}' }),
+      );
+      expect(r).toMatchObject({ pathModel: 'e', model: 'other' });
+    });
+
+    it('a body that is not JSON is a 400 there', async () => {
+      const e = await parseLlmRequest(event({ headers: { 'content-type': 'text/plain' }, body: 'hello' })).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(InvalidRequestError);
+    });
+
+    it('a multipart body is still a form', async () => {
+      const form = new FormData();
+      form.set('model', 'm');
+      const req = new Request('http://x', { method: 'POST', body: form });
+      const body = Buffer.from(await req.arrayBuffer()).toString('base64');
+      const r = await parseLlmRequest(event({ headers: { 'content-type': req.headers.get('content-type')! }, body, isBase64Encoded: true }));
+      expect(r).toMatchObject({ model: 'm', body: { kind: 'form' } });
+    });
+
+    it('other routes read a body that opens as a JSON object as JSON, and keep anything else raw', async () => {
+      const runs = { resource: '/v1/threads/{proxy+}', path: '/v1/threads/t1/runs', pathParameters: { proxy: 't1/runs' }, headers: { 'content-type': 'text/plain' } };
+      expect(await parseLlmRequest(event({ ...runs, body: `${'\r\n'.repeat(50)}{"model":"m"}` }))).toMatchObject({ model: 'm', body: { kind: 'json' } });
+      expect(await parseLlmRequest(event({ ...runs, body: 'not json' }))).toMatchObject({ model: undefined, body: { kind: 'raw' } });
+    });
+  });
+
+  describe('JSON nesting depth', () => {
+    const nested = (depth: number, open = '[', close = ']') => `{"model":"m","x":${open.repeat(depth - 1)}${close.repeat(depth - 1)}}`;
+
+    it(`${MAX_JSON_DEPTH} levels pass`, async () => {
+      expect((await parseLlmRequest(event({ body: nested(MAX_JSON_DEPTH) }))).model).toBe('m');
+    });
+
+    it.each([
+      ['one level more', nested(MAX_JSON_DEPTH + 1)],
+      ['a million levels', nested(1_000_000)],
+      ['objects as deep', nested(MAX_JSON_DEPTH + 1, '{"a":', '}').replace(/\{"a":\}/, '{"a":1}')],
+    ])('%s is a 400 invalid_body', async (_, body) => {
+      const e = await parseLlmRequest(event({ body })).catch((x: unknown) => x);
+      // A boolean, not the value: a parsed million-deep body would overflow the reporter.
+      expect(e instanceof InvalidRequestError && e.code).toBe('invalid_body');
+    });
+
+    it('brackets inside strings do not count', async () => {
+      const r = await parseLlmRequest(event({ body: JSON.stringify({ model: 'm', s: '[{'.repeat(1000), e: '\\"[[[' }) }));
+      expect(r.model).toBe('m');
+    });
+  });
+
+  it('answers 400 invalid_path for a path parameter that climbs', async () => {
+    const e = await parseLlmRequest(
+      event({ httpMethod: 'GET', resource: '/v1/files/{proxy+}', path: '/v1/files/x', pathParameters: { proxy: '../../outside' }, body: null }),
+    ).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InvalidPathError);
   });
 });
