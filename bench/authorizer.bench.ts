@@ -4,15 +4,11 @@
  * bundle's size and cold import time. Starts its own DynamoDB Local; touches no network.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { build } from 'esbuild';
 import { handler } from '../functions/authorizer/handler.js';
-import { esbuildOptions } from '../infra/bundling.js';
 import { startLocalDynamo } from '../infra/local/dynamodb.js';
 import { setAuthorizerDeps } from '../lib/authorizer/deps.js';
 import { setConfig } from '../lib/config.js';
@@ -22,13 +18,13 @@ import { ensureTable } from '../lib/store/schema.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../test/support/jwt.js';
 import { authorizerEvent, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
+import { bundleSize, quantile } from './support.js';
 
 const WARM_DECISIONS = 100_000;
 const WARM_JWT_DECISIONS = 20_000;
 const IMPORT_RUNS = 7;
 
 const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
-const quantile = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** Per-decision latency (ns) of `n` sequential warm calls of the handler, after a warm-up. */
@@ -64,11 +60,8 @@ async function cold(event: APIGatewayRequestAuthorizerEvent, install: () => void
 }
 
 async function bundle(): Promise<{ kb: number; importMs: number; processMs: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-'));
+  const b = await bundleSize('authorizer');
   try {
-    const outfile = join(dir, 'authorizer.mjs');
-    await build({ ...esbuildOptions('authorizer'), outfile, logLevel: 'silent' });
-    const kb = statSync(outfile).size / 1024;
     // A fresh Node process per run: nothing of the module graph is cached between them.
     const script = 'const t = performance.now(); await import(process.env.BUNDLE_URL); process.stdout.write(String(performance.now() - t));';
     const imports: number[] = [];
@@ -76,16 +69,16 @@ async function bundle(): Promise<{ kb: number; importMs: number; processMs: numb
     for (let i = 0; i < IMPORT_RUNS; i++) {
       const started = performance.now();
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-        env: { PATH: process.env.PATH, BUNDLE_URL: pathToFileURL(outfile).href, TOLLGATE_LOG_LEVEL: 'SILENT' },
+        env: { PATH: process.env.PATH, BUNDLE_URL: pathToFileURL(b.file).href, TOLLGATE_LOG_LEVEL: 'SILENT' },
         encoding: 'utf8',
       });
       processes.push(performance.now() - started);
       if (r.status !== 0) throw new Error(`importing the bundle failed: ${r.stderr.slice(0, 500)}`);
       imports.push(Number(r.stdout));
     }
-    return { kb, importMs: median(imports), processMs: median(processes) };
+    return { kb: b.kb, importMs: median(imports), processMs: median(processes) };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    b.cleanup();
   }
 }
 

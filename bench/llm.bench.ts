@@ -5,88 +5,25 @@
  * the spend in DynamoDB Local), the settlement's own share, and the deployed bundle's size.
  * Starts its own DynamoDB Local and mock upstream on loopback; touches no network.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { build } from 'esbuild';
-import { esbuildOptions } from '../infra/bundling.js';
-import { installAwsLambdaGlobal, invokeStreaming, type StreamingHandler } from '../infra/local/awslambda.js';
-import { startLocalDynamo } from '../infra/local/dynamodb.js';
-import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../infra/local/mock-models.js';
-import { startMockUpstream } from '../infra/local/mock-upstream.js';
+import { cpus, loadavg } from 'node:os';
+import { invokeStreaming } from '../infra/local/awslambda.js';
+import { MOCK_UPSTREAM_KEY } from '../infra/local/mock-models.js';
 import { callerContext } from '../lib/authorizer/context.js';
-import { setAuthorizerDeps } from '../lib/authorizer/deps.js';
-import { setConfig } from '../lib/config.js';
 import { setLlmDeps } from '../lib/llm/deps.js';
-import { resetModelRegistry } from '../lib/registry/index.js';
 import { DynamoSettler, type SpendSettler } from '../lib/spend/settle.js';
-import { createDocumentClient, documentClient, setDocumentClient } from '../lib/store/client.js';
-import { encode } from '../lib/store/codec.js';
-import { entityReader, resetEntityReader } from '../lib/store/index.js';
-import { ensureTable } from '../lib/store/schema.js';
-import { put, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
+import { documentClient } from '../lib/store/client.js';
+import { entityReader } from '../lib/store/index.js';
+import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
+import { bundleSize, chatEvent, ms, startLlmBenchStack, stats, timed } from './support.js';
 
 const RUNS = 400;
 const WARMUP = 60;
 
-const ms = (x: number) => `${x.toFixed(2)} ms`;
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-const stats = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { p50: quantile(s, 0.5), p99: quantile(s, 0.99) };
-};
-
-async function timed(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn(i);
-    out.push(performance.now() - t);
-  }
-  return out;
-}
-
-async function bundleSize(): Promise<{ kb: number; gzipKb: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-llm-bundle-'));
-  try {
-    const outfile = join(dir, 'llm.mjs');
-    await build({ ...esbuildOptions('llm'), outfile, logLevel: 'silent' });
-    return { kb: statSync(outfile).size / 1024, gzipKb: gzipSync(readFileSync(outfile)).length / 1024 };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export default async function llmBench(): Promise<BenchSection[]> {
-  installAwsLambdaGlobal();
-  const { handler } = await import('../functions/llm/handler.js');
-  const llm = handler as unknown as StreamingHandler;
-  const dynamo = await startLocalDynamo();
-  const mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  const stack = await startLlmBenchStack('bench-llm');
+  const { llm, tableName } = stack;
   try {
-    const tableName = 'bench-llm';
-    setConfig({
-      TOLLGATE_TABLE_NAME: tableName,
-      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      TOLLGATE_LOG_LEVEL: 'ERROR',
-      TOLLGATE_CACHE_TTL_SECONDS: '3600',
-      TOLLGATE_MAX_BUDGET: '1000000',
-      TOLLGATE_BUDGET_DURATION: '1mo',
-      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-    });
-    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    await ensureTable(raw, tableName);
-    raw.destroy();
-    setDocumentClient(createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }));
-    resetEntityReader();
-    resetModelRegistry();
-    setAuthorizerDeps(undefined);
-    for (const m of mockModels(mock.url)) await put(encode.model(m));
-
     const org = await seedOrg({ organization_id: 'o-bench', max_budget: 1000, budget_duration: '1mo' });
     const team = await seedTeam({ team_id: 't-bench', organization_id: 'o-bench', max_budget: 1000, budget_duration: '1d', models: ['standard'] });
     const user = await seedUser({ user_id: 'u-bench' });
@@ -115,24 +52,10 @@ export default async function llmBench(): Promise<BenchSection[]> {
     setLlmDeps({ settler: timedSettler });
 
     const body = (stream: boolean) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark this short prompt please' }], user: 'eu-bench', ...(stream ? { stream: true } : {}) });
-    const event = (i: number, stream: boolean): APIGatewayProxyEvent =>
-      ({
-        resource: '/v1/chat/completions',
-        path: '/v1/chat/completions',
-        httpMethod: 'POST',
-        headers: { 'content-type': 'application/json' },
-        multiValueHeaders: {},
-        queryStringParameters: null,
-        multiValueQueryStringParameters: null,
-        pathParameters: null,
-        stageVariables: null,
-        requestContext: { requestId: `bench-${stream ? 's' : 'j'}-${i}`, authorizer: context },
-        body: body(stream),
-        isBase64Encoded: false,
-      }) as unknown as APIGatewayProxyEvent;
+    const event = (i: number, stream: boolean) => chatEvent(`bench-${stream ? 's' : 'j'}-${i}`, context, body(stream));
 
     const direct = async (stream: boolean) => {
-      const res = await fetch(`${mock.url}/chat/completions`, {
+      const res = await fetch(`${stack.mockUrl}/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${MOCK_UPSTREAM_KEY}`, 'content-type': 'application/json' },
         body: stream ? JSON.stringify({ ...JSON.parse(body(true)), stream_options: { include_usage: true } }) : body(false),
@@ -192,7 +115,9 @@ export default async function llmBench(): Promise<BenchSection[]> {
     if (ledger.size === 0) throw new Error('the in-process ledger recorded nothing');
     const [dmm, hmm] = [stats(dm), stats(hm)];
     const [dj, hj, dst, hst, st] = [stats(d), stats(h), stats(ds), stats(hs), stats(settleMs)];
-    const b = await bundleSize();
+    const bundle = await bundleSize('llm');
+    bundle.cleanup();
+    const b = bundle;
 
     return [
       {
@@ -227,8 +152,6 @@ export default async function llmBench(): Promise<BenchSection[]> {
       },
     ];
   } finally {
-    setLlmDeps(undefined);
-    await mock.close();
-    await dynamo.stop();
+    await stack.stop();
   }
 }

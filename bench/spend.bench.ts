@@ -9,40 +9,21 @@
  * Starts its own DynamoDB Local and mock upstream; touches no network.
  */
 import { cpus, loadavg } from 'node:os';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { installAwsLambdaGlobal, invokeStreaming, type StreamingHandler } from '../infra/local/awslambda.js';
-import { startLocalDynamo } from '../infra/local/dynamodb.js';
-import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../infra/local/mock-models.js';
-import { startMockUpstream } from '../infra/local/mock-upstream.js';
+import { invokeStreaming } from '../infra/local/awslambda.js';
 import { callerContext } from '../lib/authorizer/context.js';
-import { setAuthorizerDeps } from '../lib/authorizer/deps.js';
 import type { Caller } from '../lib/checks/caller.js';
-import { config, setConfig } from '../lib/config.js';
+import { config } from '../lib/config.js';
 import { setLlmDeps } from '../lib/llm/deps.js';
-import { resetModelRegistry } from '../lib/registry/index.js';
 import { DynamoSettler, spendTargets } from '../lib/spend/settle.js';
-import { createDocumentClient, documentClient, setDocumentClient } from '../lib/store/client.js';
-import { encode } from '../lib/store/codec.js';
-import { entityReader, resetEntityReader } from '../lib/store/index.js';
-import { ensureTable } from '../lib/store/schema.js';
-import { put, seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
+import { documentClient } from '../lib/store/client.js';
+import { entityReader } from '../lib/store/index.js';
+import { seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
+import { chatEvent, ms, p50p99 as p, startLlmBenchStack, stats } from './support.js';
 
 const RUNS = 300;
 const WARMUP = 40;
-
-const ms = (x: number) => `${x.toFixed(2)} ms`;
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-const stats = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { p50: quantile(s, 0.5), p99: quantile(s, 0.99) };
-};
-const p = (xs: number[]) => {
-  const s = stats(xs);
-  return `${ms(s.p50)} / ${ms(s.p99)}`;
-};
 
 /** The document client, counting transactions and the items they wrote. */
 function counting(real: DynamoDBDocumentClient) {
@@ -61,31 +42,9 @@ function counting(real: DynamoDBDocumentClient) {
 }
 
 export default async function spendBench(): Promise<BenchSection[]> {
-  installAwsLambdaGlobal();
-  const { handler } = await import('../functions/llm/handler.js');
-  const llm = handler as unknown as StreamingHandler;
-  const dynamo = await startLocalDynamo();
-  const mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  const stack = await startLlmBenchStack('bench-spend');
+  const { llm, tableName } = stack;
   try {
-    const tableName = 'bench-spend';
-    setConfig({
-      TOLLGATE_TABLE_NAME: tableName,
-      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      TOLLGATE_LOG_LEVEL: 'ERROR',
-      TOLLGATE_CACHE_TTL_SECONDS: '3600',
-      TOLLGATE_MAX_BUDGET: '1000000',
-      TOLLGATE_BUDGET_DURATION: '1mo',
-      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-    });
-    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    await ensureTable(raw, tableName);
-    raw.destroy();
-    setDocumentClient(createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }));
-    resetEntityReader();
-    resetModelRegistry();
-    setAuthorizerDeps(undefined);
-    for (const m of mockModels(mock.url)) await put(encode.model(m));
-
     // One chain per mode, every entity budgeted (strict reserves on all of them).
     const chain = async (mode: 'fast' | 'strict') => {
       const org = await seedOrg({ organization_id: `o-${mode}`, max_budget: 1000, budget_duration: '1mo' });
@@ -134,21 +93,7 @@ export default async function spendBench(): Promise<BenchSection[]> {
     // Through the handler, interleaved, each mode's writes counted.
     const counters = { fast: counting(documentClient()), strict: counting(documentClient()) };
     const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark this short prompt please' }], max_tokens: 16 });
-    const event = (mode: 'fast' | 'strict', i: number): APIGatewayProxyEvent =>
-      ({
-        resource: '/v1/chat/completions',
-        path: '/v1/chat/completions',
-        httpMethod: 'POST',
-        headers: { 'content-type': 'application/json' },
-        multiValueHeaders: {},
-        queryStringParameters: null,
-        multiValueQueryStringParameters: null,
-        pathParameters: null,
-        stageVariables: null,
-        requestContext: { requestId: `bench-${mode}-${i}`, authorizer: (mode === 'fast' ? fast : strict).context },
-        body,
-        isBase64Encoded: false,
-      }) as unknown as APIGatewayProxyEvent;
+    const event = (mode: 'fast' | 'strict', i: number) => chatEvent(`bench-${mode}-${i}`, (mode === 'fast' ? fast : strict).context, body);
     const through = async (mode: 'fast' | 'strict', i: number) => {
       const { client } = counters[mode];
       setLlmDeps({ settler: new DynamoSettler(client, tableName, { ttlSeconds: 3600, shards: c.spendShards, onChanged: (refs) => refs.forEach((r) => entityReader().loader.invalidate(r)) }) });
@@ -202,8 +147,6 @@ export default async function spendBench(): Promise<BenchSection[]> {
       },
     ];
   } finally {
-    setLlmDeps(undefined);
-    await mock.close();
-    await dynamo.stop();
+    await stack.stop();
   }
 }

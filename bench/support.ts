@@ -1,0 +1,127 @@
+/**
+ * What the benchmarks share: percentiles, a sequential timer, the deployed bundle's size, and an
+ * in-process llm stack (its own DynamoDB Local, table, mock upstream and priced models) with the
+ * REST proxy event API Gateway would hand the llm function. Loopback only.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { build } from 'esbuild';
+import { esbuildOptions } from '../infra/bundling.js';
+import { installAwsLambdaGlobal, type StreamingHandler } from '../infra/local/awslambda.js';
+import { startLocalDynamo, type LocalDynamo } from '../infra/local/dynamodb.js';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../infra/local/mock-models.js';
+import { startMockUpstream } from '../infra/local/mock-upstream.js';
+import type { CallerContext } from '../lib/authorizer/context.js';
+import { setAuthorizerDeps } from '../lib/authorizer/deps.js';
+import { setConfig } from '../lib/config.js';
+import { setLlmDeps } from '../lib/llm/deps.js';
+import { resetModelRegistry } from '../lib/registry/index.js';
+import { createDocumentClient, setDocumentClient } from '../lib/store/client.js';
+import { encode } from '../lib/store/codec.js';
+import { resetEntityReader } from '../lib/store/index.js';
+import { ensureTable } from '../lib/store/schema.js';
+import { put } from '../test/support/seed.js';
+
+export const ms = (x: number): string => `${x.toFixed(2)} ms`;
+
+export const quantile = (sorted: ArrayLike<number>, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+
+export function stats(xs: number[]): { p50: number; p99: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { p50: quantile(s, 0.5), p99: quantile(s, 0.99) };
+}
+
+/** `p50 / p99` of samples in milliseconds. */
+export const p50p99 = (xs: number[]): string => {
+  const s = stats(xs);
+  return `${ms(s.p50)} / ${ms(s.p99)}`;
+};
+
+/** Runs `fn` n times one after the other; each run's duration in ms. */
+export async function timed(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+/** The function bundled as deployed (infra/bundling.ts), written to a temp folder and measured. */
+export async function bundleSize(fn: string): Promise<{ kb: number; gzipKb: number; file: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), `tollgate-${fn}-bundle-`));
+  const file = join(dir, `${fn}.mjs`);
+  await build({ ...esbuildOptions(fn), outfile: file, logLevel: 'silent' });
+  return {
+    kb: statSync(file).size / 1024,
+    gzipKb: gzipSync(readFileSync(file)).length / 1024,
+    file,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface LlmBenchStack {
+  llm: StreamingHandler;
+  dynamo: LocalDynamo;
+  mockUrl: string;
+  tableName: string;
+  stop(): Promise<void>;
+}
+
+/** The llm handler in process over its own DynamoDB Local and mock upstream, models seeded. */
+export async function startLlmBenchStack(tableName: string): Promise<LlmBenchStack> {
+  installAwsLambdaGlobal();
+  const { handler } = await import('../functions/llm/handler.js');
+  const dynamo = await startLocalDynamo();
+  const mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  const stop = async () => {
+    setLlmDeps(undefined);
+    await mock.close();
+    await dynamo.stop();
+  };
+  try {
+    setConfig({
+      TOLLGATE_TABLE_NAME: tableName,
+      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+      TOLLGATE_LOG_LEVEL: 'ERROR',
+      TOLLGATE_CACHE_TTL_SECONDS: '3600',
+      TOLLGATE_MAX_BUDGET: '1000000',
+      TOLLGATE_BUDGET_DURATION: '1mo',
+      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    });
+    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    await ensureTable(raw, tableName);
+    raw.destroy();
+    setDocumentClient(createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }));
+    resetEntityReader();
+    resetModelRegistry();
+    setAuthorizerDeps(undefined);
+    for (const m of mockModels(mock.url)) await put(encode.model(m));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { llm: handler as unknown as StreamingHandler, dynamo, mockUrl: mock.url, tableName, stop };
+}
+
+/** A chat completion as API Gateway hands it to the llm function behind the authorizer. */
+export const chatEvent = (requestId: string, authorizer: CallerContext, body: string): APIGatewayProxyEvent =>
+  ({
+    resource: '/v1/chat/completions',
+    path: '/v1/chat/completions',
+    httpMethod: 'POST',
+    headers: { 'content-type': 'application/json' },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    requestContext: { requestId, authorizer },
+    body,
+    isBase64Encoded: false,
+  }) as unknown as APIGatewayProxyEvent;
