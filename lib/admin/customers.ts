@@ -22,7 +22,7 @@ import { budgetView } from './budget.js';
 import { action, type Actions } from './handler.js';
 import { addToCounter, definedFields, deleteExisting, putNew, setFields, type Guard } from './shared-writes.js';
 import { getRecord, queryPage, transact, type TxOp } from './store.js';
-import { budgetFields, id, limit } from './validation.js';
+import { budgetLimitFields, id, limit } from './validation.js';
 
 /** The attribute on a budget item counting the end users that point to it. */
 export const END_USER_COUNT = 'end_user_count';
@@ -30,7 +30,7 @@ export const END_USER_COUNT = 'end_user_count';
 const customerFields = {
   alias: z.string().min(1).max(256).nullable().optional(),
   blocked: z.boolean().optional(),
-  ...budgetFields,
+  ...budgetLimitFields,
   budget_id: id.nullable().optional(),
   // Not `allowed_model_region` or `default_model`: no region routing here, and a field that
   // changes nothing would mislead (unknown_field).

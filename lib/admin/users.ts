@@ -26,7 +26,7 @@ import { membershipOps } from './shared-org-members.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from './shared-writes.js';
 import { memberView } from './teams.js';
 import { getRecord, queryAll, queryPage, transact, type TxOp } from './store.js';
-import { budgetFields, id, limit, metadata, models, money } from './validation.js';
+import { budgetLimitFields, id, limit, metadata, models, money } from './validation.js';
 
 const USER_ROLES = ['proxy_admin', 'internal_user', 'internal_user_viewer'] as const;
 
@@ -35,7 +35,7 @@ const userFields = {
   user_alias: z.string().min(1).max(256).nullable().optional(),
   user_role: z.enum(USER_ROLES).optional(),
   models: models.optional(),
-  ...budgetFields,
+  ...budgetLimitFields,
   spend: money.optional(),
   metadata: metadata.optional(),
   // No `blocked`: the authorizer checks no user flag (only keys, teams and end users), and a

@@ -56,8 +56,15 @@ export const limit = z.coerce.number().int().min(1).max(1000);
 export const queryMoney = z.coerce.number().finite().nonnegative();
 
 /** Budget fields shared by every budgeted entity, with LiteLLM's names. */
-export const budgetFields = {
+export const budgetLimitFields = {
   max_budget: optionalMoney,
   budget_duration: duration.nullable().optional(),
+};
+/**
+ * The same plus `enforcement`: keys, teams and organizations only, the entities whose mode
+ * lib/spend/enforcement reads (users and end users would store it and change nothing).
+ */
+export const budgetFields = {
+  ...budgetLimitFields,
   enforcement: enforcement.nullable().optional(),
 };

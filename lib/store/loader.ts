@@ -49,8 +49,12 @@ export class CachedLoader {
       ignoreFetchAbort: true,
       fetchMethod: async (id, _stale, { options: fetchOptions }) => {
         this.stats.misses++;
+        // The TTL counts from before the read, not from its answer: a change written while the
+        // read was in flight is served for at most the TTL, however slow the read.
+        const started = performance.now();
         const value = await this.batcher.load(id);
-        if (value === ABSENT) fetchOptions.ttl = Math.max(1, this.options.negativeTtlMs);
+        const ttl = value === ABSENT ? this.options.negativeTtlMs : this.options.ttlMs;
+        fetchOptions.ttl = Math.max(1, ttl - (performance.now() - started));
         return value;
       },
     });

@@ -1,13 +1,19 @@
 /**
  * `npm start` as a user runs it: a child process that comes up, answers, and on SIGTERM leaves
- * nothing behind (its DynamoDB Local Java process included); and the two startup failures a user
- * meets most, each a one-line error with exit code 1.
+ * nothing behind (its DynamoDB Local Java process included); the two startup failures a user
+ * meets most, each a one-line error with exit code 1; and TOLLGATE_LOCAL_DATA_DIR keeping the
+ * data across a restart.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.js';
+import { startLocalStack, type LocalStack } from '../../infra/local/stack.js';
+import { parseConfig } from '../../lib/config.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const MASTER = 'sk-e2e-npm-start-master';
@@ -125,6 +131,54 @@ describe('startup failures: one line, exit code 1', () => {
       expect(r.err).toContain(`port ${port} on 127.0.0.1 is already in use`);
     } finally {
       blocker.close();
+    }
+  });
+});
+
+describe('TOLLGATE_LOCAL_DATA_DIR', () => {
+  it('keeps teams, keys and spend across a restart, in a folder it creates; a generated master key is new at every start', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tollgate-data-'));
+    const dataDir = join(root, 'not', 'yet');
+    // The settings of a shell with only this variable set (no endpoint: DynamoDB Local is started).
+    const start = () => startLocalStack({ config: parseConfig({ TOLLGATE_LOCAL_DATA_DIR: dataDir, TOLLGATE_LOG_LEVEL: 'SILENT' }), port: 0 });
+    const api = async (stack: LocalStack, path: string, key: string, body?: unknown) => {
+      const res = await fetch(`${stack.url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, any> };
+    };
+    // One word in, three out ("Mock answer: Hello") at gpt-4o-mini's 0.15 / 0.60 per 1M tokens.
+    const COST = 0.00000195;
+    try {
+      const first = await start();
+      let firstMaster: string;
+      let key: string;
+      try {
+        expect(first.dataDir).toBe(dataDir);
+        expect(existsSync(dataDir)).toBe(true);
+        expect(first.masterKeyGenerated).toBe(true);
+        firstMaster = first.masterKey;
+        expect((await api(first, '/team/new', firstMaster, { team_id: 'kept' })).status).toBe(200);
+        key = (await api(first, '/key/generate', firstMaster, { team_id: 'kept' })).json.key as string;
+        const chat = await api(first, '/v1/chat/completions', key, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] });
+        expect(chat.status).toBe(200);
+        await expect.poll(async () => (await api(first, '/team/info?team_id=kept', firstMaster)).json.team_info.spend, { timeout: 5000 }).toBe(COST);
+      } finally {
+        await first.stop();
+      }
+      const second = await start();
+      try {
+        expect(second.masterKey).not.toBe(firstMaster);
+        expect((await api(second, '/team/info?team_id=kept', firstMaster)).status).toBe(401);
+        expect((await api(second, '/team/info?team_id=kept', second.masterKey)).json.team_info).toMatchObject({ team_id: 'kept', spend: COST });
+        expect((await api(second, '/v1/models', key)).status).toBe(200);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -142,4 +142,14 @@ describe('the master key manages teams and keys over HTTP', () => {
     const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'from a new key' }] });
     expect(res.choices[0]?.message.content).toBe('Mock answer: from a new key');
   });
+
+  it('a change is seen by the next request: local mode has one process and one cache (docs/local.md)', async () => {
+    const key = await teamKey({ team_id: 'e2e-at-once' });
+    const openai = client(key);
+    await openai.models.list();
+    expect((await admin('/key/block', { key })).status).toBe(200);
+    await expect(openai.models.list()).rejects.toMatchObject({ status: 403, code: 'key_blocked' });
+    expect((await admin('/key/unblock', { key })).status).toBe(200);
+    expect((await openai.models.list()).data.length).toBeGreaterThan(0);
+  });
 });

@@ -116,6 +116,34 @@ describe('configured JWT routes', () => {
   });
 });
 
+describe('configured claim names', () => {
+  afterAll(() => configure());
+
+  it('TOLLGATE_JWT_USER_CLAIM, _TEAM_CLAIM, _ORG_CLAIM and _END_USER_CLAIM name who calls, dotted paths reaching nested claims', async () => {
+    await seedTeam({ team_id: 't-claims' });
+    await seedOrg({ organization_id: 'o-claims-broke', max_budget: 1, spend: 1 });
+    await seedEndUser({ user_id: 'cust-claims-broke', max_budget: 1, spend: 1 });
+    configure({ TOLLGATE_JWT_USER_CLAIM: 'email', TOLLGATE_JWT_TEAM_CLAIM: 'ext.team', TOLLGATE_JWT_ORG_CLAIM: 'ext.org', TOLLGATE_JWT_END_USER_CLAIM: 'ext.customer' });
+    expect(await authorize(chat(token({ sub: 'nobody', email: 'u-jwt', ext: { team: 't-claims' } })))).toMatchObject({
+      effect: 'allow',
+      context: { role: 'internal_user', user_id: 'u-jwt', team_id: 't-claims' },
+    });
+    expect(await authorize(chat(token({ ext: { team: 't-claims', customer: 'cust-claims-broke' } })))).toMatchObject({
+      effect: 'deny',
+      context: { code: 'end_user_budget_exceeded', message: 'end user `cust-claims-broke` spent 1.00 of its 1.00 budget' },
+    });
+    expect(await authorize(chat(token({ ext: { team: 't-claims', org: 'o-claims-broke' } })))).toMatchObject({ effect: 'deny', context: { code: 'organization_budget_exceeded' } });
+    // The default names no longer count: this token names nobody.
+    expect((await authorize(chat(token({ sub: 'u-jwt', team_id: 't-jwt' })))).status).toBe(401);
+  });
+
+  it('TOLLGATE_JWT_ADMIN_SCOPE replaces litellm_proxy_admin', async () => {
+    configure({ TOLLGATE_JWT_ADMIN_SCOPE: 'tollgate:admin' });
+    expect(await authorize(at('/team/new', token({ sub: 'admin-person', scope: 'openid tollgate:admin' })))).toMatchObject({ effect: 'allow', context: { role: 'proxy_admin' } });
+    expect((await authorize(at('/team/new', token({ sub: 'admin-person', scope: 'litellm_proxy_admin' })))).status).toBe(401);
+  });
+});
+
 describe('default team and user upsert', () => {
   afterAll(() => configure());
 

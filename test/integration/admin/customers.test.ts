@@ -32,7 +32,6 @@ describe('customers (end users)', () => {
         blocked: false,
         max_budget: 3,
         budget_duration: '30d',
-        enforcement: 'fast',
       });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ user_id: id, alias: 'Acme', blocked: false, max_budget: 3, budget_duration: '30d', spend: 0, budget_reset_at: expect.any(String) });
@@ -196,6 +195,9 @@ describe('customers (end users)', () => {
       ['POST /customer/new', 'new', { user_id: 'c-bad', allowed_model_region: 'eu' }, 'unknown_field', 'allowed_model_region'],
       ['POST /customer/update', 'update', { user_id: 'c-u', allowed_model_region: 'us' }, 'unknown_field', 'allowed_model_region'],
       ['POST /customer/new', 'new', { user_id: 'c-bad', default_model: 'gpt-4o' }, 'unknown_field', 'default_model'],
+      // The mode is the key's, team's or organization's (lib/spend/enforcement): on an end user it would change nothing.
+      ['POST /customer/new', 'new', { user_id: 'c-bad', enforcement: 'strict' }, 'unknown_field', 'enforcement'],
+      ['POST /end_user/update', 'update', { user_id: 'c-u', enforcement: 'strict' }, 'unknown_field', 'enforcement'],
       ['POST /customer/new', 'new', { alias: 'no id' }, 'invalid_type', 'user_id'],
       ['POST /customer/new', 'new', { user_id: 'has space' }, 'invalid_field', 'user_id'],
       ['POST /customer/update', 'update', { user_id: 'c-u', max_budget: -5 }, 'invalid_field', 'max_budget'],

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { iamActor } from '../../../lib/admin/actor.js';
+import { action, createAdminHandler } from '../../../lib/admin/handler.js';
 import { transact } from '../../../lib/admin/store.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { useTestTable } from '../../support/table.js';
@@ -52,6 +54,17 @@ describe('admin framework (through the audit function)', () => {
 
   it('refuses an unknown direct action, listing the known ones', async () => {
     await expect(invokeDirect(audit, { action: 'drop' })).rejects.toMatchObject({ code: 'unknown_action', message: expect.stringContaining('list') });
+  });
+
+  it('turns an unexpected failure into an opaque 500 internal_error, over HTTP and when invoked directly', async () => {
+    const broken = createAdminHandler('audit', {
+      list: action(z.object({}).strict(), async () => {
+        throw new Error('connection to sk-secret-in-a-message failed');
+      }),
+    });
+    const internal = { message: 'internal error', type: 'internal_error', param: null, code: 'internal_error' };
+    expect(await callApi(broken, 'GET', '/audit', {})).toEqual({ status: 500, body: { error: internal } });
+    await expect(invokeDirect(broken, { action: 'list' })).rejects.toMatchObject({ status: 500, ...internal });
   });
 
   it('refuses non-admins and callers without an authorizer context', async () => {

@@ -168,6 +168,8 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['new', 'POST', '/user/new', { auto_create_key: false, key_alias: 'x' }, 400, 'invalid_field', 'key_alias'],
     ['new', 'POST', '/user/new', { user_alias: '' }, 400, 'invalid_field', 'user_alias'],
     ['new', 'POST', '/user/new', { send_invite_email: true }, 400, 'unknown_field', 'send_invite_email'],
+    // The mode is the key's, team's or organization's (lib/spend/enforcement): on a user it would change nothing.
+    ['new', 'POST', '/user/new', { enforcement: 'strict' }, 400, 'unknown_field', 'enforcement'],
     ['new', 'POST', '/user/new', { user_id: 'ivy' }, 409, 'user_exists', 'user_id'],
     ['new', 'POST', '/user/new', { teams: ['t-none'] }, 404, 'team_not_found', null],
     ['update', 'POST', '/user/update', { user_id: 'ivy' }, 400, 'nothing_to_update', null],
@@ -176,6 +178,7 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['update', 'POST', '/user/update', { user_id: 'ivy', spend: -1 }, 400, 'invalid_field', 'spend'],
     ['update', 'POST', '/user/update', { user_id: 'ivy', teams: ['t-1'] }, 400, 'unknown_field', 'teams'],
     ['update', 'POST', '/user/update', { user_id: 'ivy', blocked: true }, 400, 'unknown_field', 'blocked'],
+    ['update', 'POST', '/user/update', { user_id: 'ivy', enforcement: 'fast' }, 400, 'unknown_field', 'enforcement'],
     ['update', 'POST', '/user/update', { user_id: 'nobody', max_budget: 1 }, 404, 'user_not_found', null],
     ['delete', 'POST', '/user/delete', { user_ids: [] }, 400, 'invalid_field', 'user_ids'],
     ['delete', 'POST', '/user/delete', { user_ids: ['a/b'] }, 400, 'invalid_field', 'user_ids.0'],

@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
+import { setLlmDeps } from '../../../lib/llm/deps.js';
 import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { estimateUsage } from '../../../lib/llm/estimate.js';
 import type { ModelRecord } from '../../../lib/model.js';
@@ -216,6 +217,50 @@ describe('the mode of a request', () => {
       expect((await readItem(refs.settlement('req-fast-key')))?.estimate).toBeUndefined();
     } finally {
       reconfigure(table.config, env());
+    }
+  });
+});
+
+describe('strict settings from the environment', () => {
+  it('TOLLGATE_STRICT_DEFAULT_MAX_TOKENS sizes the estimate, TOLLGATE_RESERVATION_TTL_SECONDS the sweep deadline, TOLLGATE_SETTLEMENT_TTL_SECONDS the record', async () => {
+    reconfigure(table.config, {
+      ...env(),
+      TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '512',
+      TOLLGATE_RESERVATION_TTL_SECONDS: '120',
+      TOLLGATE_SETTLEMENT_TTL_SECONDS: '3600',
+    });
+    try {
+      await seedTeam({ team_id: 't-settings', max_budget: 10, enforcement: 'strict' });
+      const { key } = await seedKey({ team_id: 't-settings' });
+      const body = chat('gpt-4o', 'w1 w2 w3');
+      expect(body).not.toHaveProperty('max_tokens');
+      expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body, requestId: 'req-settings' })).status).toBe(200);
+      const record = (await readItem(refs.settlement('req-settings'))) as Record<string, unknown>;
+      expect(record).toMatchObject({ state: 'settled', estimate: costNanos(estimateUsage({ body: { kind: 'json', value: body }, upstreamPath: '/chat/completions' }, 512), gpt4o) / 1e9 });
+      const created = Date.parse(record.created_at as string);
+      expect(Date.parse(record.expires_at as string) - created).toBe(120_000);
+      expect(record.ttl).toBe(Math.floor(created / 1000) + 3600);
+    } finally {
+      reconfigure(table.config, env());
+    }
+  });
+});
+
+describe('a call across a window boundary', () => {
+  it('counts in the window in which it started, its strict reservation and its settlement alike', async () => {
+    const MIDNIGHT = Date.UTC(2026, 10, 28);
+    // The llm function's clock: the call starts 1 ms before midnight, everything after is past it.
+    let reads = 0;
+    setLlmDeps({ clock: () => (reads++ === 0 ? MIDNIGHT - 1 : MIDNIGHT + 60_000) });
+    try {
+      await seedTeam({ team_id: 't-boundary', max_budget: 10, budget_duration: '1d', enforcement: 'strict' });
+      const { key } = await seedKey({ team_id: 't-boundary' });
+      expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: BODY, requestId: 'req-boundary' })).status).toBe(200);
+      expect(await readItem(refs.settlement('req-boundary'))).toMatchObject({ state: 'settled', created_at: new Date(MIDNIGHT - 1).toISOString() });
+      expect((await countersOf(refs.team('t-boundary'), '1d', MIDNIGHT - 1)).window).toEqual({ spend: COST(), committed: COST() });
+      expect((await countersOf(refs.team('t-boundary'), '1d', MIDNIGHT)).window).toEqual({ spend: 0, committed: 0 });
+    } finally {
+      setLlmDeps(undefined);
     }
   });
 });

@@ -7,7 +7,7 @@
  * boundary (lifetime = sum of the windows), on shards as on plain items.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkSettings } from '../../../lib/authorizer/deps.js';
+import { checkSettings } from '../../../lib/check-settings.js';
 import type { Caller } from '../../../lib/checks/caller.js';
 import {
   checkEndUserBudget,
