@@ -84,7 +84,7 @@ export class TollgateStack extends Stack {
         ...common,
         name: fn,
         description: isLlm ? 'Tollgate LLM routes: body checks, forwarding, streaming, spend' : `Tollgate ${fn} admin function (API and direct invocation)`,
-        environment: isLlm ? llmEnvironment(o, tableName, this.secrets.upstream.map((s) => s.id)) : sharedEnvironment(o, tableName),
+        environment: isLlm ? llmEnvironment(o, tableName) : sharedEnvironment(o, tableName),
         timeout: isLlm ? Duration.seconds(o.llmTimeoutSeconds) : Duration.seconds(29),
         memorySize: isLlm ? 1024 : 512,
       });

@@ -217,6 +217,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       `invalid configuration: TOLLGATE_JWT_JWKS_URI needs one URI per issuer in TOLLGATE_JWT_ISSUER (${issuers.length} issuers, ${jwks.length} URIs)`,
     );
   }
+  // aws-jwt-verify fetches JWKS over https only: a plain-http URI would fail on every token.
+  const insecure = jwks.find((u) => !/^https:\/\/[^/\s]+/i.test(u));
+  if (insecure !== undefined) {
+    throw new ConfigError(`invalid configuration: TOLLGATE_JWT_JWKS_URI must be https:// URLs (got \`${insecure.slice(0, 120)}\`)`);
+  }
   const ttlMs = e.TOLLGATE_CACHE_TTL_SECONDS * 1000;
   return {
     tableName: e.TOLLGATE_TABLE_NAME,

@@ -5,9 +5,6 @@
  */
 import type { ResolvedOptions } from './options.js';
 
-/** Where the llm function finds the secrets it may read (comma-separated ARNs or names). */
-export const UPSTREAM_SECRETS_ENV = 'TOLLGATE_UPSTREAM_SECRET_ARNS';
-
 const set = (env: Record<string, string>, name: string, value: string | number | boolean | undefined): void => {
   if (value !== undefined) env[name] = String(value);
 };
@@ -57,7 +54,8 @@ export const upstreamTimeoutMs = (llmTimeoutSeconds: number): number => llmTimeo
 /** A strict reservation outlives any invocation that may still settle it: then the sweeper may release it. */
 export const reservationTtlSeconds = (llmTimeoutSeconds: number): number => llmTimeoutSeconds + 60;
 
-export function llmEnvironment(o: ResolvedOptions, tableName: string, upstreamSecrets: string[]): Record<string, string> {
+/** The llm function learns which secret a model uses from its registry entry; IAM decides which it may read. */
+export function llmEnvironment(o: ResolvedOptions, tableName: string): Record<string, string> {
   const env = {
     ...sharedEnvironment(o, tableName),
     TOLLGATE_UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs(o.llmTimeoutSeconds)),
@@ -65,6 +63,5 @@ export function llmEnvironment(o: ResolvedOptions, tableName: string, upstreamSe
     TOLLGATE_RESERVATION_TTL_SECONDS: String(reservationTtlSeconds(o.llmTimeoutSeconds)),
   };
   set(env, 'TOLLGATE_STRICT_DEFAULT_MAX_TOKENS', o.strictDefaultMaxTokens);
-  setList(env, UPSTREAM_SECRETS_ENV, upstreamSecrets);
   return env;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizerEnvironment, llmEnvironment, sharedEnvironment, UPSTREAM_SECRETS_ENV, upstreamTimeoutMs } from '../../infra/constructs/environment.js';
+import { authorizerEnvironment, llmEnvironment, sharedEnvironment, upstreamTimeoutMs } from '../../infra/constructs/environment.js';
 import { OPTION_NAMES, optionsFromContext, resolveOptions } from '../../infra/constructs/options.js';
 import { identitySources } from '../../infra/constructs/api.js';
 import { parseConfig } from '../../lib/config.js';
@@ -109,19 +109,17 @@ describe('the environment the functions get', () => {
   });
 
   it('gives the llm function the enforcement settings lib/config reads back', () => {
-    const env = llmEnvironment(resolveOptions({ enforcement: 'strict', strictDefaultMaxTokens: 512, spendShards: 'team=2,global=4', llmTimeoutSeconds: 120 }), 'tbl', []);
+    const env = llmEnvironment(resolveOptions({ enforcement: 'strict', strictDefaultMaxTokens: 512, spendShards: 'team=2,global=4', llmTimeoutSeconds: 120 }), 'tbl');
     expect(parseConfig(env)).toMatchObject({ enforcement: 'strict', strictDefaultMaxTokens: 512, reservationTtlSeconds: 180, spendShards: { team: 2, global: 4, organization: 8 } });
-    expect(parseConfig(llmEnvironment(resolveOptions({}), 'tbl', []))).toMatchObject({ enforcement: 'fast', strictDefaultMaxTokens: 4096 });
+    expect(parseConfig(llmEnvironment(resolveOptions({}), 'tbl'))).toMatchObject({ enforcement: 'fast', strictDefaultMaxTokens: 4096 });
   });
 
-  it('gives the llm function its upstream secrets and an upstream timeout inside its own', () => {
-    const env = llmEnvironment(o, 'tbl', ['a', 'b']);
-    expect(env[UPSTREAM_SECRETS_ENV]).toBe('a,b');
+  it('gives the llm function an upstream timeout inside its own, and no master key', () => {
+    const env = llmEnvironment(o, 'tbl');
     expect(parseConfig(env).upstreamTimeoutMs).toBe(upstreamTimeoutMs(120));
     expect(upstreamTimeoutMs(120)).toBe(108_000);
     expect(upstreamTimeoutMs(900)).toBe(885_000);
     expect(env.TOLLGATE_MASTER_KEY_SECRET_ARN).toBeUndefined();
-    expect(llmEnvironment(o, 'tbl', [])[UPSTREAM_SECRETS_ENV]).toBeUndefined();
   });
 });
 

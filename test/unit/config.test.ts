@@ -147,6 +147,11 @@ describe('JWT issuers and JWKS URIs pair up one to one', () => {
     expect(e.message).toContain('TOLLGATE_JWT_ISSUER');
     expect(e.message).toContain('TOLLGATE_JWT_JWKS_URI');
   });
+
+  it.each(['http://idp.example/jwks.json', 'idp.example/jwks.json', 'https://'])('a JWKS URI that is not https (%s) is a ConfigError', (uri) => {
+    const e = configError({ TOLLGATE_JWT_ISSUER: 'https://idp.example', TOLLGATE_JWT_JWKS_URI: uri });
+    expect(e.message).toContain('TOLLGATE_JWT_JWKS_URI must be https://');
+  });
 });
 
 describe('other validated settings', () => {
