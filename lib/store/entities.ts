@@ -10,7 +10,7 @@ import type { BudgetEntity } from '../errors.js';
 import type { BudgetRecord, EndUserRecord, EntityState, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../model.js';
 import { mergeShards, otherShardRefs, shardCount, type ShardCounts } from '../spend/shards.js';
 import { decode, type Item } from './codec.js';
-import { refs, type ItemRef } from './keys.js';
+import { refKey, refs, type ItemRef } from './keys.js';
 import type { CachedLoader } from './loader.js';
 
 export interface StateIds {
@@ -22,7 +22,35 @@ export interface StateIds {
   global?: boolean;
 }
 
-const as = <T>(item: Item | undefined): T | undefined => (item ? decode<T>(item) : undefined);
+/**
+ * Cached items are never changed in place (a write replaces them in the cache), so the record
+ * decoded from one, and the sum of one set of shards, are computed once per item, not once per
+ * request: the warm authorization path is mostly this. Records are frozen so that a caller that
+ * tried to change a shared one would fail loudly instead of corrupting every later request.
+ */
+const decoded = new WeakMap<Item, unknown>();
+function as<T>(item: Item | undefined): T | undefined {
+  if (!item) return undefined;
+  let record = decoded.get(item);
+  if (record === undefined) {
+    record = Object.freeze(decode<T>(item));
+    decoded.set(item, record);
+  }
+  return record as T;
+}
+
+const merged = new WeakMap<Item, { shards: readonly (Item | undefined)[]; sum: Item | undefined }>();
+function mergeShardsOnce(item: Item | undefined, shards: readonly (Item | undefined)[], keepWithoutEntity: boolean): Item | undefined {
+  if (!item || shards.length === 0) return mergeShards(item, shards, keepWithoutEntity);
+  const seen = merged.get(item);
+  if (seen && seen.shards.length === shards.length && seen.shards.every((s, i) => s === shards[i])) return seen.sum;
+  const sum = mergeShards(item, shards, keepWithoutEntity);
+  merged.set(item, { shards, sum });
+  return sum;
+}
+
+/** Bound on remembered shard-ref lists (one per sharded entity seen by this instance). */
+const MAX_REMEMBERED_SHARD_REFS = 10_000;
 
 export class EntityReader {
   constructor(
@@ -42,33 +70,49 @@ export class EntityReader {
     return as<TeamRecord>(await this.loadWithShards(refs.team(teamId), 'team'));
   }
 
-  /** The refs an entity's counters live on: the item, then its other shards. */
-  counterRefs(ref: ItemRef, entity: BudgetEntity): ItemRef[] {
-    return [ref, ...otherShardRefs(ref, shardCount(this.shards, entity))];
-  }
+  private readonly shardRefs = new Map<string, readonly ItemRef[]>();
 
-  private one(ref: ItemRef | undefined): Promise<Item | undefined> {
-    return ref ? this.loader.load(ref) : Promise.resolve(undefined);
+  /** The refs an entity's counters live on: the item, then its other shards (built once per entity). */
+  counterRefs(ref: ItemRef, entity: BudgetEntity): readonly ItemRef[] {
+    const count = shardCount(this.shards, entity);
+    if (count <= 1) return [ref];
+    const id = refKey(ref);
+    let list = this.shardRefs.get(id);
+    if (!list) {
+      if (this.shardRefs.size >= MAX_REMEMBERED_SHARD_REFS) this.shardRefs.clear();
+      list = [ref, ...otherShardRefs(ref, count)];
+      this.shardRefs.set(id, list);
+    }
+    return list;
   }
 
   /** An entity item with its shards summed in; every miss joins the tick's batch. */
   private async loadWithShards(ref: ItemRef | undefined, entity: BudgetEntity): Promise<Item | undefined> {
     if (!ref) return undefined;
     const [item, ...shards] = await this.loader.loadMany(this.counterRefs(ref, entity));
-    return mergeShards(item, shards, entity === 'global');
+    return mergeShardsOnce(item, shards, entity === 'global');
   }
 
-  /** Everything the ids name, read in one batch where the cache misses. */
+  /** Everything the ids name, in one loadMany (one batch for the misses, no promise per item when warm). */
   async state(ids: StateIds): Promise<EntityState> {
     const { userId, teamId, orgId, endUserId } = ids;
-    const [user, team, member, org, endUser, global] = await Promise.all([
-      this.one(userId ? refs.user(userId) : undefined),
-      this.loadWithShards(teamId ? refs.team(teamId) : undefined, 'team'),
-      this.one(teamId && userId ? refs.member(teamId, userId) : undefined),
-      this.loadWithShards(orgId ? refs.org(orgId) : undefined, 'organization'),
-      this.one(endUserId ? refs.endUser(endUserId) : undefined),
-      this.loadWithShards(ids.global ? refs.globalSpend() : undefined, 'global'),
-    ]);
+    // Each wanted item with the kind whose counter shards ride along (none for unsharded kinds).
+    const wanted: [ItemRef | undefined, BudgetEntity | undefined][] = [
+      [userId ? refs.user(userId) : undefined, undefined],
+      [teamId ? refs.team(teamId) : undefined, 'team'],
+      [teamId && userId ? refs.member(teamId, userId) : undefined, undefined],
+      [orgId ? refs.org(orgId) : undefined, 'organization'],
+      [endUserId ? refs.endUser(endUserId) : undefined, undefined],
+      [ids.global ? refs.globalSpend() : undefined, 'global'],
+    ];
+    const groups = wanted.map(([ref, kind]): readonly ItemRef[] => (!ref ? [] : kind ? this.counterRefs(ref, kind) : [ref]));
+    const loaded = await this.loader.loadMany(groups.flat());
+    let at = 0;
+    const [user, team, member, org, endUser, global] = groups.map((g, i) => {
+      const [item, ...shards] = loaded.slice(at, (at += g.length));
+      const kind = wanted[i]?.[1];
+      return kind ? mergeShardsOnce(item, shards, kind === 'global') : item;
+    });
     const state: EntityState = {
       user: as<UserRecord>(user),
       team: as<TeamRecord>(team),
@@ -82,7 +126,7 @@ export class EntityReader {
     if ((teamOrg && teamOrg !== orgId) || budgetId) {
       const [org2, budget] = await Promise.all([
         this.loadWithShards(teamOrg && teamOrg !== orgId ? refs.org(teamOrg) : undefined, 'organization'),
-        this.one(budgetId ? refs.budget(budgetId) : undefined),
+        budgetId ? this.loader.load(refs.budget(budgetId)) : undefined,
       ]);
       if (org2) state.org = as<OrgRecord>(org2);
       state.endUserBudget = as<BudgetRecord>(budget);

@@ -9,15 +9,17 @@ export interface ItemRef {
 }
 
 /**
- * One string per item, for caches and maps. JSON, not a separator: ids from JWT claims or the
- * body's `user` may hold any character (`auth0|123`), and a joined string could name two items.
+ * One string per item, for caches and maps: PK's length, then PK, then SK. The length makes it
+ * unambiguous whatever the ids hold (ids from JWT claims or the body's `user` may contain any
+ * character, `auth0|123`), and it is cheap: the warm authorization path builds dozens per call.
  */
-export const refKey = (ref: ItemRef): string => JSON.stringify([ref.PK, ref.SK]);
+export const refKey = (ref: ItemRef): string => `${ref.PK.length}:${ref.PK}${ref.SK}`;
 
 /** The ref a refKey names. */
 export function parseRefKey(key: string): ItemRef {
-  const [PK, SK] = JSON.parse(key) as [string, string];
-  return { PK, SK };
+  const colon = key.indexOf(':');
+  const end = colon + 1 + Number(key.slice(0, colon));
+  return { PK: key.slice(colon + 1, end), SK: key.slice(end) };
 }
 
 export const refs = {
