@@ -1,6 +1,6 @@
 /**
  * Tollgate in one stack: the table, one function per FunctionName of lib/routes plus the
- * authorizer and the scheduled reservation sweeper, the REST API in front of them, and the
+ * authorizer and the scheduled spend sweeper, the REST API in front of them, and the
  * secrets they read. Options come from
  * stack props, else from CDK context under the same names (docs/deploy.md lists them).
  */
@@ -10,7 +10,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
-import { SWEEP_EVERY_MINUTES } from '../lib/spend/sweep.js';
+import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/spend/sweep.js';
 import { INDEX } from '../lib/store/keys.js';
 import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
@@ -24,7 +24,7 @@ import { TollgateTable } from './constructs/table.js';
 export type ServingFunction = Exclude<FunctionName, 'health'>;
 export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper';
 
-/** How often the sweeper releases expired strict reservations (lib/spend/sweep). */
+/** How often the sweeper releases expired strict reservations and tidies ended windows (lib/spend/sweep). */
 export const SWEEP_EVERY = Duration.minutes(SWEEP_EVERY_MINUTES);
 
 /** Derived from the route table, so a new function there becomes a Lambda here. */
@@ -106,12 +106,12 @@ export class TollgateStack extends Stack {
     const sweeper = new TollgateFunction(this, 'SpendSweeperFn', {
       ...common,
       name: 'spend-sweeper',
-      description: 'Tollgate: releases strict-mode reservations whose call never settled',
+      description: 'Tollgate: releases strict-mode reservations whose call never settled, tidies ended budget windows',
       environment: sharedEnvironment(o, tableName),
       timeout: Duration.minutes(2),
       memorySize: 256,
     });
-    grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`);
+    grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`, TIDY_PARTITIONS);
     new Rule(this, 'SpendSweeperSchedule', { schedule: Schedule.rate(SWEEP_EVERY), targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })] });
     functions.set('spend-sweeper', sweeper);
     this.functions = functions;

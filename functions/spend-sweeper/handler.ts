@@ -1,15 +1,29 @@
 import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { Context } from 'aws-lambda';
 import { config } from '../../lib/config.js';
-import { releaseExpiredReservations, type SweepResult } from '../../lib/spend/sweep.js';
+import { runSweep, type SweepRunResult } from '../../lib/spend/sweep.js';
 import { documentClient } from '../../lib/store/client.js';
 import { tracer } from '../../lib/telemetry.js';
 
+/** Time kept back from the invocation's timeout: the page in progress and the cursor's write. */
+const TIDY_MARGIN_MS = 30_000;
+
 /**
- * On a schedule (EventBridge, every 5 minutes): releases strict reservations whose call never
- * settled (lib/spend/sweep). It only ever gives back headroom a dead call held; budgets never
- * depend on it running. The event is ignored; invoking it by hand is safe at any time.
+ * On a schedule (EventBridge, every 5 minutes), lib/spend/sweep's two passes: releases strict
+ * reservations whose call never settled, then removes the counters of budget windows that ended
+ * more than one window ago (stopping before the timeout and continuing next run from a cursor).
+ * It only ever gives back headroom a dead call held and drops counters no budget reads any more;
+ * budgets never depend on it running. The event is ignored; invoking it by hand is safe at any
+ * time, also while a scheduled run is in progress.
  */
-export const handler = middy<unknown, SweepResult>()
+export const handler = middy<unknown, SweepRunResult>()
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .handler(() => releaseExpiredReservations(documentClient(), config().tableName, Date.now()));
+  .handler((_event, context: Context) => {
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+    const c = config();
+    return runSweep(documentClient(), c.tableName, Date.now(), {
+      shards: c.spendShards,
+      deadline: remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - TIDY_MARGIN_MS),
+    });
+  });

@@ -53,10 +53,23 @@ export function grantLlmAccess(role: IRole, table: TableRef): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SPEND_WRITE], resources: [table.tableArn] }));
 }
 
-/** The reservation sweeper lists expired reservations (GSI1) and releases them (UpdateItem, in transactions). */
+/**
+ * The spend sweeper (lib/spend/sweep) lists expired reservations and entities by kind on GSI1,
+ * queries a few partitions of the base table (the proxy's, its own cursor's, teams' and sharded
+ * kinds' for members and counter shards: `partitions`, as `dynamodb:LeadingKeys` patterns), and
+ * only ever updates items: it releases reservations (in transactions) and REMOVEs the counters of
+ * ended windows.
+ */
 export const SWEEPER_WRITE = ['dynamodb:UpdateItem'] as const;
-export function grantSweeperAccess(role: IRole, table: TableRef, reservationIndexArn: string): void {
+export function grantSweeperAccess(role: IRole, table: TableRef, reservationIndexArn: string, partitions: readonly string[]): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [reservationIndexArn] }));
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:Query'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...partitions] } },
+    }),
+  );
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SWEEPER_WRITE], resources: [table.tableArn] }));
 }
 

@@ -13,7 +13,7 @@ import { setAuthorizerDeps } from '../../lib/authorizer/deps.js';
 import { config as processConfig, setConfig, type Config } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/model.js';
 import { resetModelRegistry } from '../../lib/registry/index.js';
-import { SWEEP_EVERY_MINUTES, releaseExpiredReservations } from '../../lib/spend/sweep.js';
+import { SWEEP_EVERY_MINUTES, runSweep } from '../../lib/spend/sweep.js';
 import { createDocumentClient, documentClient, setDocumentClient } from '../../lib/store/client.js';
 import { encode } from '../../lib/store/codec.js';
 import { resetEntityReader } from '../../lib/store/index.js';
@@ -122,8 +122,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const gateway = await startGateway({ port, host, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
     cleanups.push(() => gateway.close());
 
-    // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled.
-    const sweep = setInterval(() => void releaseExpiredReservations(documentClient(), cfg.tableName, Date.now()).catch(() => undefined), SWEEP_EVERY_MINUTES * 60_000);
+    // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled
+    // and tidy the counters of ended budget windows (lib/spend/sweep).
+    const sweep = setInterval(
+      () => void runSweep(documentClient(), cfg.tableName, Date.now(), { shards: cfg.spendShards }).catch(() => undefined),
+      SWEEP_EVERY_MINUTES * 60_000,
+    );
     sweep.unref();
     cleanups.push(async () => clearInterval(sweep));
 

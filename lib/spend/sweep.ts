@@ -1,19 +1,53 @@
 /**
- * Releasing strict reservations whose call never settled (its Lambda was killed between
- * reserving and settling). Every reservation record carries `expires_at`, later than any llm
- * invocation can run, and is listed under GSI1 `RESERVATION#<0..15>` sorted by it until it is
- * settled. The sweeper (functions/spend-sweeper, on a schedule) releases each expired one in one
- * transaction: the record goes `reserved -> expired` and the estimate leaves the committed
- * counters it was added to. A settlement that still arrives afterwards counts in full
- * (lib/spend/settle). The sweeper never decides a budget: it only returns headroom that a dead
- * call held, so a sweeper that does not run makes budgets stricter, never looser.
+ * The spend sweeper's two passes, run by functions/spend-sweeper on a schedule (and by local
+ * mode on a timer). Neither ever decides a budget.
+ *
+ * 1. Releasing strict reservations whose call never settled (its Lambda was killed between
+ *    reserving and settling). Every reservation record carries `expires_at`, later than any llm
+ *    invocation can run, and is listed under GSI1 `RESERVATION#<0..15>` sorted by it until it is
+ *    settled. The sweeper releases each expired one in one transaction: the record goes
+ *    `reserved -> expired` and the estimate leaves the committed counters it was added to. A
+ *    settlement that still arrives afterwards counts in full (lib/spend/settle). It only returns
+ *    headroom that a dead call held, so a sweeper that does not run makes budgets stricter,
+ *    never looser.
+ *
+ * 2. Tidying window counters. Each budget window has its own attributes on every counter item
+ *    (`ws#<window id>`, `wc#<window id>`, lib/store/codec) and nothing else ever removes them: an
+ *    hourly budget would add ~17,500 a year and reach DynamoDB's 400 KB item limit. The tidy
+ *    pass REMOVEs the counters of windows that ended more than one full window ago, judging
+ *    each id (`<duration>@<ISO start>`) by its own duration: the current and the previous
+ *    window stay (a call settles into the window it started in), as does any id it cannot parse,
+ *    and lifetime `spend`/`committed` are never touched. Removing names that no settlement adds
+ *    to any more is idempotent and safe beside concurrent settlements and other sweeps; the
+ *    update is conditioned on the item existing, so an item deleted meanwhile is not re-created.
+ *    A late settlement for an old window (one that arrives after its reservation expired) may
+ *    re-create that window's counter: the next run removes it again; lifetime spend has it.
+ *
+ *    What it visits: the proxy's partition (`GLOBAL`: its item and counter shards), then every
+ *    item listed under GSI1 `KEY`, `USER`, `TEAM`, `ORG`, `END_USER`. A team's whole partition is
+ *    queried (the team, its members `MEMBER#<user>` and its shards `SPEND#<n>`); so are the
+ *    shards of keys and organizations when TOLLGATE_SPEND_SHARDS gives their kind more than one
+ *    (shards beyond the configured count are never written, so they cannot grow). One UpdateItem
+ *    per item that has something to remove (one per 100 names on an item with a long backlog),
+ *    none for the others. No Scan.
+ *
+ *    Bounded work: GSI1 is read 100 items a page; a run stops at a page boundary once its budget
+ *    (the Lambda's remaining time, or `maxItems`) is spent and saves where it stopped in the item
+ *    `SWEEP/TIDY`; the next run continues from there, and a run that completes a pass it
+ *    resumed starts the next one from the beginning. A table small enough for one run never
+ *    gets that item. Reads per pass: the entity items once (GSI1) plus one Query per team, per
+ *    sharded key or organization, and the proxy's partition.
  */
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { StoreUnavailableError } from '../errors.js';
-import { INDEX, refs } from '../store/keys.js';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { StoreUnavailableError, type BudgetEntity } from '../errors.js';
+import { WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../store/codec.js';
+import { isConditionalCheckFailed } from '../store/errors.js';
+import { INDEX, refs, type ItemRef } from '../store/keys.js';
 import { logger } from '../telemetry.js';
 import { dollarsToNanos } from './cost.js';
+import { isDuration, parseDuration, windowOf } from './periods.js';
 import { RESERVATION_PARTITIONS, commitSpend, reservationPartition, type CounterMove } from './settle.js';
+import { SHARD_SK_PREFIX, shardCount, type ShardCounts } from './shards.js';
 
 /** How often the sweeper runs (the deployed schedule, and local mode's timer). */
 export const SWEEP_EVERY_MINUTES = 5;
@@ -31,7 +65,7 @@ interface ReservedRecord {
   holds?: { PK: string; SK: string; window?: string }[];
 }
 
-/** Releases every reservation whose `expires_at` is before `now`. */
+/** Pass 1: releases every reservation whose `expires_at` is before `now`. */
 export async function releaseExpiredReservations(client: DynamoDBDocumentClient, tableName: string, now: number, opts: { maxConflictRetries?: number } = {}): Promise<SweepResult> {
   const out: SweepResult = { released: 0, raced: 0 };
   const cutoff = new Date(now).toISOString();
@@ -85,4 +119,267 @@ async function release(client: DynamoDBDocumentClient, tableName: string, r: Res
     requestId: r.request_id,
   });
   return result.ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pass 2: tidying the counters of ended windows.
+
+/** Where an unfinished tidy pass continues (never listed in an index). */
+export const TIDY_CURSOR: ItemRef = { PK: 'SWEEP', SK: 'TIDY' };
+/** GSI1 partitions the tidy pass lists, in order (after the proxy's partition). */
+export const TIDY_KINDS = ['KEY', 'USER', 'TEAM', 'ORG', 'END_USER'] as const;
+/** The partitions the tidy pass queries on the base table (IAM `dynamodb:LeadingKeys` patterns). */
+export const TIDY_PARTITIONS = [refs.globalSpend().PK, TIDY_CURSOR.PK, 'TEAM#*', 'KEY#*', 'ORG#*'] as const;
+
+const TIDY_PAGE = 100;
+const TIDY_CONCURRENCY = 8;
+const REMOVE_PER_UPDATE = 100;
+/** GSI1 kinds whose counters may be spread over shards in their partition (lib/spend/shards). */
+const SHARDED_BY_GSI1: Partial<Record<(typeof TIDY_KINDS)[number], BudgetEntity>> = { KEY: 'key', ORG: 'organization' };
+
+export interface TidyOptions {
+  /** The counter shards per kind (TOLLGATE_SPEND_SHARDS): which partitions hold shards to visit. */
+  shards: ShardCounts;
+  /** Stop at the first page boundary after examining this many items (the next run continues). */
+  maxItems?: number | undefined;
+  /** Likewise once the clock (Date.now()) passes this. */
+  deadline?: number | undefined;
+  /** Items per GSI1 page (100; tests use less). */
+  pageSize?: number | undefined;
+}
+
+export interface TidyResult {
+  /** Items looked at. */
+  examined: number;
+  /** Items written (each had ended windows). */
+  updated: number;
+  /** Window attributes removed. */
+  removed: number;
+  /** Items deleted between listing and updating: left alone. */
+  gone: number;
+  /** Items whose update failed (logged; retried on the next pass). */
+  failed: number;
+  /** False when the run stopped early and saved a cursor. */
+  complete: boolean;
+}
+
+const WINDOW_START = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z$/;
+
+/**
+ * Whether a counter attribute (`ws#<id>`, `wc#<id>`) belongs to a window that ended more than one
+ * full window before `now`, i.e. is neither the current window of its duration nor the previous
+ * one (nor a later one). Anything else, and any id that does not parse, is kept.
+ */
+export function endedWindowTest(now: number): (attribute: string) => boolean {
+  // The start of the previous window, per duration (null: cannot be computed, keep everything).
+  const keepFrom = new Map<string, number | null>();
+  return (attribute) => {
+    const prefix = attribute.startsWith(WINDOW_SPEND_PREFIX) ? WINDOW_SPEND_PREFIX : attribute.startsWith(WINDOW_COMMITTED_PREFIX) ? WINDOW_COMMITTED_PREFIX : undefined;
+    if (!prefix) return false;
+    const id = attribute.slice(prefix.length);
+    const at = id.indexOf('@');
+    if (at < 0) return false;
+    const label = id.slice(0, at);
+    const startText = id.slice(at + 1);
+    if (label !== label.trim() || !isDuration(label) || !WINDOW_START.test(startText)) return false;
+    const start = Date.parse(startText);
+    if (!Number.isFinite(start)) return false;
+    let from = keepFrom.get(label);
+    if (from === undefined) {
+      try {
+        const d = parseDuration(label);
+        const current = windowOf(`${d.n}${d.unit}`, now);
+        from = windowOf(`${d.n}${d.unit}`, current.start - 1).start;
+      } catch {
+        from = null; // out of Date's range: nothing of this duration can have ended twice
+      }
+      keepFrom.set(label, from);
+    }
+    return from !== null && start < from;
+  };
+}
+
+/** The window attributes of an item that the tidy pass removes at `now`. */
+export const endedWindowAttributes = (item: Item, now: number): string[] => Object.keys(item).filter(endedWindowTest(now));
+
+type TidyOutcome = { removed: number; gone: boolean; failed: boolean };
+
+/**
+ * REMOVEs an item's ended window attributes (as judged by `isEnded`), if it has any and still
+ * exists. Never writes an item that has nothing to remove.
+ */
+export async function tidyItem(client: DynamoDBDocumentClient, tableName: string, item: Item, isEnded: (attribute: string) => boolean): Promise<TidyOutcome> {
+  const names = Object.keys(item).filter(isEnded);
+  const out: TidyOutcome = { removed: 0, gone: false, failed: false };
+  for (let i = 0; i < names.length; i += REMOVE_PER_UPDATE) {
+    const chunk = names.slice(i, i + REMOVE_PER_UPDATE);
+    try {
+      await client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { PK: item.PK, SK: item.SK },
+          UpdateExpression: `REMOVE ${chunk.map((_, j) => `#w${j}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeNames: Object.fromEntries(chunk.map((name, j) => [`#w${j}`, name])),
+        }),
+      );
+      out.removed += chunk.length;
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) out.gone = true;
+      else {
+        logger().error('window tidy failed', { error: (e as Error).name, PK: String(item.PK), SK: String(item.SK) });
+        out.failed = true;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+interface Cursor {
+  /** 0: the proxy's partition; 1..: TIDY_KINDS[step - 1]. */
+  step: number;
+  start?: Record<string, unknown> | undefined;
+}
+
+async function query(client: DynamoDBDocumentClient, input: QueryCommandInput) {
+  try {
+    return await client.send(new QueryCommand(input));
+  } catch (e) {
+    logger().error('window tidy failed', { error: (e as Error).name });
+    throw new StoreUnavailableError();
+  }
+}
+
+/** Every item of a partition (whose SK begins with `skPrefix`, if given), read consistently. */
+async function partition(client: DynamoDBDocumentClient, tableName: string, pk: string, skPrefix?: string): Promise<Item[]> {
+  const out: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await query(client, {
+      TableName: tableName,
+      KeyConditionExpression: skPrefix ? 'PK = :pk AND begins_with(SK, :sk)' : 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': pk, ...(skPrefix ? { ':sk': skPrefix } : {}) },
+      ConsistentRead: true,
+      ExclusiveStartKey: start,
+    });
+    out.push(...((page.Items ?? []) as Item[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+async function readCursor(client: DynamoDBDocumentClient, tableName: string): Promise<Cursor> {
+  const page = await query(client, {
+    TableName: tableName,
+    KeyConditionExpression: 'PK = :pk AND SK = :sk',
+    ExpressionAttributeValues: { ':pk': TIDY_CURSOR.PK, ':sk': TIDY_CURSOR.SK },
+    ConsistentRead: true,
+  });
+  const item = page.Items?.[0];
+  const step = item?.step;
+  const start = item?.start_key;
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > TIDY_KINDS.length) return { step: 0 };
+  return { step, start: start && typeof start === 'object' ? (start as Record<string, unknown>) : undefined };
+}
+
+async function writeCursor(client: DynamoDBDocumentClient, tableName: string, c: Cursor, now: number): Promise<void> {
+  try {
+    await client.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: TIDY_CURSOR,
+        UpdateExpression: `SET #kind = :kind, #step = :step, #at = :at ${c.start ? ', #start = :start' : 'REMOVE #start'}`,
+        ExpressionAttributeNames: { '#kind': 'kind', '#step': 'step', '#at': 'updated_at', '#start': 'start_key' },
+        ExpressionAttributeValues: { ':kind': 'tidy_cursor', ':step': c.step, ':at': new Date(now).toISOString(), ...(c.start ? { ':start': c.start } : {}) },
+      }),
+    );
+  } catch (e) {
+    // The next run starts over from wherever the cursor last was: more reads, same result.
+    logger().error('window tidy cursor not saved', { error: (e as Error).name });
+  }
+}
+
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Pass 2: removes the counters of ended windows from every counter item (see the top of this file). */
+export async function tidyWindowCounters(client: DynamoDBDocumentClient, tableName: string, now: number, opts: TidyOptions): Promise<TidyResult> {
+  const out: TidyResult = { examined: 0, updated: 0, removed: 0, gone: 0, failed: 0, complete: false };
+  const isEnded = endedWindowTest(now);
+  const tidy = async (item: Item) => {
+    out.examined++;
+    const r = await tidyItem(client, tableName, item, isEnded);
+    if (r.removed > 0) out.updated++;
+    out.removed += r.removed;
+    if (r.gone) out.gone++;
+    if (r.failed) out.failed++;
+  };
+  const budgetLeft = () => (opts.maxItems === undefined || out.examined < opts.maxItems) && (opts.deadline === undefined || Date.now() < opts.deadline);
+
+  const resumed = await readCursor(client, tableName);
+  const at: Cursor = { ...resumed };
+  let pages = 0;
+  while (at.step <= TIDY_KINDS.length) {
+    if (pages > 0 && !budgetLeft()) {
+      await writeCursor(client, tableName, at, now);
+      logger().info('window tidy continues next run', { ...out, step: at.step });
+      return out;
+    }
+    pages++;
+    if (at.step === 0) {
+      for (const item of await partition(client, tableName, refs.globalSpend().PK)) await tidy(item);
+      at.step++;
+      continue;
+    }
+    const kind = TIDY_KINDS[at.step - 1] as (typeof TIDY_KINDS)[number];
+    const sharded = SHARDED_BY_GSI1[kind];
+    const withShards = sharded !== undefined && shardCount(opts.shards, sharded) > 1;
+    const page = await query(client, {
+      TableName: tableName,
+      IndexName: INDEX.byKind,
+      KeyConditionExpression: 'GSI1PK = :k',
+      ExpressionAttributeValues: { ':k': kind },
+      Limit: opts.pageSize ?? TIDY_PAGE,
+      ExclusiveStartKey: at.start,
+    });
+    await eachLimited((page.Items ?? []) as Item[], TIDY_CONCURRENCY, async (item) => {
+      const pk = String(item.PK);
+      if (kind === 'TEAM') {
+        // The team item (read again, consistently), its members and its shards.
+        for (const i of await partition(client, tableName, pk)) await tidy(i);
+        return;
+      }
+      await tidy(item);
+      if (withShards) for (const shard of await partition(client, tableName, pk, SHARD_SK_PREFIX)) await tidy(shard);
+    });
+    at.start = page.LastEvaluatedKey;
+    if (!at.start) at.step++;
+  }
+  out.complete = true;
+  // A pass that resumed from a cursor leaves the next run to start from the beginning.
+  if (resumed.step !== 0 || resumed.start) await writeCursor(client, tableName, { step: 0 }, now);
+  if (out.removed > 0 || out.failed > 0) logger().info('window counters tidied', { ...out });
+  return out;
+}
+
+export interface SweepRunResult extends SweepResult {
+  tidy: TidyResult;
+}
+
+/** One scheduled run: both passes, reservations first (a release may touch an old window's counter). */
+export async function runSweep(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  now: number,
+  opts: TidyOptions & { maxConflictRetries?: number },
+): Promise<SweepRunResult> {
+  const released = await releaseExpiredReservations(client, tableName, now, opts);
+  const tidy = await tidyWindowCounters(client, tableName, now, opts);
+  return { ...released, tidy };
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SPEND_WRITE, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
 import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
+import { TIDY_PARTITIONS } from '../../lib/spend/sweep.js';
 import { BINARY_MEDIA_TYPES } from '../../lib/routes.js';
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
@@ -322,10 +323,16 @@ describe('least privilege', () => {
     expect(statementsOf(base, fn).flatMap(actionsOf).some((a) => a.startsWith('secretsmanager:'))).toBe(false);
   });
 
-  it('the spend sweeper lists reservations on GSI1 and only updates the table', () => {
+  it('the spend sweeper lists on GSI1, queries only its partitions of the table, and only updates the table', () => {
     const sts = dynamoStatements(statementsOf(base, 'spend-sweeper'));
     expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', ...SWEEPER_WRITE]));
-    expect(sts.filter((st) => actionsOf(st).includes('dynamodb:Query')).flatMap(resourcesOf)).toEqual([indexArn(base, 'GSI1')]);
+    const queries = sts.filter((st) => actionsOf(st).includes('dynamodb:Query'));
+    expect(queries.flatMap(resourcesOf)).toEqual([indexArn(base, 'GSI1'), tableArn(base)]);
+    // On the base table: the proxy's partition, the tidy cursor, teams (members, shards), shards of keys and organizations.
+    const onTable = queries.find((st) => JSON.stringify(resourcesOf(st)) === JSON.stringify([tableArn(base)]));
+    expect(onTable?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...TIDY_PARTITIONS] } });
+    expect(TIDY_PARTITIONS).toEqual(['GLOBAL', 'SWEEP', 'TEAM#*', 'KEY#*', 'ORG#*']);
+    expect(queries.find((st) => st !== onTable)?.Condition).toBeUndefined();
     expect(sts.filter((st) => actionsOf(st).includes('dynamodb:UpdateItem')).flatMap(resourcesOf)).toEqual([tableArn(base)]);
   });
 

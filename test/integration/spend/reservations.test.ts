@@ -158,7 +158,7 @@ describe('leaked reservations', () => {
     await seedTeam({ team_id: 't-scheduled', max_budget: 1 });
     await held('scheduled-1', await teamTargets('t-scheduled'), 20 * CENT, Date.now() - 1);
     const event = JSON.parse(readFileSync(new URL('../../../functions/spend-sweeper/events/scheduled.json', import.meta.url), 'utf8')) as unknown;
-    expect(await handler(event, {} as never)).toEqual({ released: 1, raced: 0 });
+    expect(await handler(event, {} as never)).toMatchObject({ released: 1, raced: 0, tidy: { complete: true, failed: 0 } });
     expect(await countersOf(refs.team('t-scheduled'))).toEqual({ spend: 0, committed: 0 });
   });
 
