@@ -9,7 +9,7 @@ import type { KeyRecord, UserRecord } from '../model.js';
 import type { EntityReader } from '../store/entities.js';
 import { extractCredential, headerValues, type HeaderBag, type MultiHeaderBag } from './credentials.js';
 import type { JwtAuthenticator } from './jwt.js';
-import { hashKey, looksLikeJwt, secretEquals, VIRTUAL_KEY_PREFIX } from './keys.js';
+import { digestMatchesSecret, looksLikeJwt, sha256, VIRTUAL_KEY_PREFIX } from './keys.js';
 
 export interface IdentifyDeps {
   reader: EntityReader;
@@ -31,13 +31,15 @@ export interface IdentifyRequest {
 export async function identify(req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
   const credential = extractCredential(headerValues(req.headers, req.multiValueHeaders));
   const token = credential.value;
+  // One hash per request: it is compared with the master key's and, as hex, finds a virtual key.
+  const digest = sha256(token);
 
   const master = await deps.masterKey();
-  if (master && secretEquals(token, master)) {
+  if (master && digestMatchesSecret(digest, master)) {
     const state = await deps.reader.state({ global: req.needGlobal });
     return { principal: 'master_key', role: 'proxy_admin', state };
   }
-  if (token.startsWith(VIRTUAL_KEY_PREFIX)) return identifyVirtualKey(token, req, deps);
+  if (token.startsWith(VIRTUAL_KEY_PREFIX)) return identifyVirtualKey(digest.toString('hex'), req, deps);
   if (deps.jwt && looksLikeJwt(token)) return identifyJwt(token, req, deps, deps.jwt);
   throw new InvalidApiKeyError();
 }
@@ -46,8 +48,7 @@ export async function identify(req: IdentifyRequest, deps: IdentifyDeps): Promis
 const isRetired = (key: KeyRecord, now: number): boolean =>
   !!key.replaced_by && !(key.grace_until && Date.parse(key.grace_until) >= now);
 
-async function identifyVirtualKey(token: string, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
-  const keyHash = hashKey(token);
+async function identifyVirtualKey(keyHash: string, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
   const key = await deps.reader.key(keyHash);
   if (!key || isRetired(key, req.now)) throw new InvalidApiKeyError();
   const teamId = key.team_id ?? undefined;
