@@ -10,7 +10,7 @@ import { invokeStreaming } from '../infra/local/awslambda.js';
 import { MOCK_UPSTREAM_KEY } from '../infra/local/mock-models.js';
 import { callerContext } from '../lib/authorizer/context.js';
 import { setLlmDeps } from '../lib/llm/deps.js';
-import { DynamoSettler, type SpendSettler } from '../lib/spend/settle.js';
+import { DynamoSettler, type SpendSettler } from '../lib/store/spend-ledger.js';
 import { documentClient } from '../lib/store/client.js';
 import { entityReader } from '../lib/store/index.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';

@@ -10,7 +10,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
-import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/spend/sweep.js';
+import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import { INDEX } from '../lib/store/keys.js';
 import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';

@@ -4,9 +4,9 @@
  */
 // zod/mini: the same validation, tree-shakable (the full build would add ~70 KB to every bundle).
 import * as z from 'zod/mini';
-import type { EnforcementMode } from './model.js';
-import { isDuration } from './spend/periods.js';
-import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './spend/shards.js';
+import type { EnforcementMode } from './domain/records.js';
+import { isDuration } from './domain/periods.js';
+import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sharding.js';
 
 type Payload = Parameters<Parameters<typeof z.transform>[0]>[1];
 const fail = (ctx: Payload, input: unknown, message: string): never => {

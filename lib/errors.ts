@@ -4,6 +4,7 @@
  * `{"error": {"message", "type", "param", "code"}}`. Messages name the entity and the limit,
  * never a secret.
  */
+import { budgetEntityLabel, type BudgetEntity } from './domain/budget-entity.js';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -117,16 +118,6 @@ export class ForbiddenError extends PermissionDeniedError {
 }
 
 // 403 budget
-export type BudgetEntity = 'key' | 'user' | 'team' | 'team_member' | 'organization' | 'end_user' | 'global';
-const budgetEntityLabel: Record<BudgetEntity, string> = {
-  key: 'key',
-  user: 'user',
-  team: 'team',
-  team_member: 'team member',
-  organization: 'organization',
-  end_user: 'end user',
-  global: 'the proxy',
-};
 export class BudgetExceededError extends TollgateError {
   /** `estimate` (strict mode): the call's estimate did not fit beside `spend`, settled plus reserved. */
   constructor(readonly entity: BudgetEntity, readonly entityId: string | null, readonly spend: number, readonly maxBudget: number, readonly estimate?: number) {

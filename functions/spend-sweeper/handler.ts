@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context } from 'aws-lambda';
 import { config } from '../../lib/config.js';
-import { runSweep, type SweepRunResult } from '../../lib/spend/sweep.js';
+import { runSweep, type SweepRunResult } from '../../lib/store/sweep.js';
 import { documentClient } from '../../lib/store/client.js';
 import { tracer } from '../../lib/telemetry.js';
 

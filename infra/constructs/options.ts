@@ -5,8 +5,8 @@
  * every option.
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { isDuration } from '../../lib/spend/periods.js';
-import { parseShardCounts } from '../../lib/spend/shards.js';
+import { isDuration } from '../../lib/domain/periods.js';
+import { parseShardCounts } from '../../lib/domain/sharding.js';
 
 export type TableRemovalPolicy = 'retain' | 'destroy';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';

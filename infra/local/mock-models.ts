@@ -8,7 +8,7 @@
  * upstream is started with `apiKey: MOCK_UPSTREAM_KEY`, so a request that arrives without
  * Tollgate's key (or with the caller's) is refused as it would be upstream.
  */
-import type { ModelRecord } from '../../lib/model.js';
+import type { ModelRecord } from '../../lib/domain/records.js';
 
 export const MOCK_UPSTREAM_SECRET = 'tollgate/local/mock-upstream';
 export const MOCK_UPSTREAM_KEY = 'sk-mock-upstream-local-only';

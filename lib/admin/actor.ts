@@ -4,7 +4,7 @@
  * IAM already decided.
  */
 import type { CallerContext } from '../authorizer/context.js';
-import type { Principal, Role } from '../checks/caller.js';
+import type { Principal, Role } from '../domain/caller.js';
 import { ForbiddenError } from '../errors.js';
 
 export interface Actor {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { BudgetRecord } from '../model.js';
+import type { BudgetRecord } from '../domain/records.js';
 import { encode } from '../store/codec.js';
 import { INDEX, refs } from '../store/keys.js';
 import { requireProxyAdmin } from './actor.js';

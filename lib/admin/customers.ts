@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { BudgetRecord, EndUserRecord } from '../model.js';
+import type { BudgetRecord, EndUserRecord } from '../domain/records.js';
 import { tableName } from '../store/client.js';
 import { encode } from '../store/codec.js';
 import { INDEX, refs } from '../store/keys.js';

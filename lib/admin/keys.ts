@@ -25,8 +25,8 @@
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../auth/keys.js';
 import { ConflictError, ForbiddenError, HierarchyViolationError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { KeyRecord, TeamRecord, UserRecord } from '../model.js';
-import { addDuration, parseDuration } from '../spend/periods.js';
+import type { KeyRecord, TeamRecord, UserRecord } from '../domain/records.js';
+import { addDuration, parseDuration } from '../domain/periods.js';
 import { encode, type Item } from '../store/codec.js';
 import { INDEX, refs, type ItemRef } from '../store/keys.js';
 import { actorLabel, isProxyAdmin, type Actor } from './actor.js';

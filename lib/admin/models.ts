@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../checks/models.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { ModelRecord } from '../model.js';
+import type { ModelRecord } from '../domain/records.js';
 import { modelRegistry } from '../registry/index.js';
 import { buildSnapshot } from '../registry/registry.js';
 import { encode, type Item } from '../store/codec.js';

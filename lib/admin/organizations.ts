@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { OrgRecord, TeamRecord, UserRecord } from '../model.js';
+import type { OrgRecord, TeamRecord, UserRecord } from '../domain/records.js';
 import type { ModelCatalog } from '../checks/models.js';
 import { encode } from '../store/codec.js';
 import { INDEX, refs } from '../store/keys.js';

@@ -3,7 +3,7 @@
  * the rules themselves). The authorizer already kept non-admins away from admin-only routes.
  */
 import { ForbiddenError } from '../errors.js';
-import type { MemberRecord } from '../model.js';
+import type { MemberRecord } from '../domain/records.js';
 import { refs } from '../store/keys.js';
 import { isProxyAdmin, type Actor } from './actor.js';
 import { getRecord } from './store.js';

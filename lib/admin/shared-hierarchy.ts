@@ -5,7 +5,7 @@
  */
 import { emptyCatalog, globMatch, isUnrestricted, listAllows, resolveAlias, ALL_TEAM_MODELS, type ModelCatalog } from '../checks/models.js';
 import { HierarchyViolationError, money } from '../errors.js';
-import type { ModelRecord } from '../model.js';
+import type { ModelRecord } from '../domain/records.js';
 import { buildSnapshot } from '../registry/registry.js';
 import { INDEX } from '../store/keys.js';
 import { queryAll } from './store.js';

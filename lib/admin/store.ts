@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.js';
 import { InvalidRequestError, StoreUnavailableError, TollgateError, isTollgateError } from '../errors.js';
-import { mergeShards, otherShardRefs, shardCount, shardedKindOf } from '../spend/shards.js';
+import { mergeShards, otherShardRefs, shardedKindOf } from '../store/shards.js';
+import { shardCount } from '../domain/sharding.js';
 import { documentClient, tableName } from '../store/client.js';
 import { decode, type Item } from '../store/codec.js';
 import { cancellationCodes, isTransactionCanceled } from '../store/errors.js';

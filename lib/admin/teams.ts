@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ModelCatalog } from '../checks/models.js';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { MemberRecord, OrgRecord, TeamRecord } from '../model.js';
+import type { MemberRecord, OrgRecord, TeamRecord } from '../domain/records.js';
 import { encode } from '../store/codec.js';
 import { INDEX, refs } from '../store/keys.js';
 import { isProxyAdmin, requireProxyAdmin, type Actor } from './actor.js';

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, InvalidRequestError } from '../errors.js';
-import type { MemberRecord, TeamRecord, UserRecord } from '../model.js';
+import type { MemberRecord, TeamRecord, UserRecord } from '../domain/records.js';
 import { encode } from '../store/codec.js';
 import { INDEX, refs } from '../store/keys.js';
 import { requireProxyAdmin } from './actor.js';

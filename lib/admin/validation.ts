@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidRequestError, UnknownFieldError } from '../errors.js';
-import { isDuration } from '../spend/periods.js';
+import { isDuration } from '../domain/periods.js';
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const r = schema.safeParse(input ?? {});

@@ -3,9 +3,9 @@
  * loaded through the cached reader. Unknown credentials are authentication errors (401); known
  * callers that are not allowed are left to the checks (403).
  */
-import type { Caller, Role } from '../checks/caller.js';
+import type { Caller, Role } from '../domain/caller.js';
 import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError } from '../errors.js';
-import type { KeyRecord, UserRecord } from '../model.js';
+import type { KeyRecord, UserRecord } from '../domain/records.js';
 import type { EntityReader } from '../store/entities.js';
 import { extractCredential, headerValues, type HeaderBag, type MultiHeaderBag } from './credentials.js';
 import type { JwtAuthenticator } from './jwt.js';

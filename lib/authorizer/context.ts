@@ -3,10 +3,10 @@
  * Values are strings, numbers or booleans (API Gateway's rule). Functions behind the authorizer
  * read the caller from here and reload entity state through the same cached loaders.
  */
-import type { Caller, Principal, Role } from '../checks/caller.js';
+import type { Caller, Principal, Role } from '../domain/caller.js';
 import { restrictionsOf } from '../checks/models.js';
-import type { Budgeted } from '../model.js';
-import { currentSpend } from '../spend/periods.js';
+import { governingChain } from '../domain/chain.js';
+import { currentSpend } from '../domain/periods.js';
 
 export interface CallerContext {
   principal: Principal;
@@ -26,7 +26,7 @@ export interface CallerContext {
 export type AuthorizerContextValue = string | number | boolean;
 
 export function callerContext(caller: Caller, now: number): CallerContext {
-  const { key, user, team, member, org } = caller.state;
+  const { key, user, team, org } = caller.state;
   const restrictions = restrictionsOf({
     key: key && { name: key.key_name, models: key.models },
     team: team && { id: team.team_id, models: team.models },
@@ -34,15 +34,13 @@ export function callerContext(caller: Caller, now: number): CallerContext {
     org: org && { id: org.organization_id, models: org.models },
   });
   const budgets: Record<string, number> = {};
-  const remaining = (name: string, b: Budgeted | undefined) => {
-    if (b?.max_budget === undefined || b.max_budget === null) return;
-    budgets[name] = Math.max(0, Math.round((b.max_budget - currentSpend(b, now)) * 1e6) / 1e6);
-  };
-  remaining('key', key);
-  if (!caller.teamId) remaining('user', user);
-  remaining('team', team);
-  remaining('team_member', member);
-  remaining('organization', org);
+  // The remaining budget of each governing entity that has one, as far as the caller can see it
+  // here (the end user comes from the body, after the authorizer; the proxy's is not the caller's).
+  for (const link of governingChain(caller)) {
+    if (link.entity === 'end_user' || link.entity === 'global' || !link.record) continue;
+    if (link.maxBudget === undefined || link.maxBudget === null) continue;
+    budgets[link.entity] = Math.max(0, Math.round((link.maxBudget - currentSpend(link.record, now, link.duration)) * 1e6) / 1e6);
+  }
   const ctx: CallerContext = { principal: caller.principal, role: caller.role };
   if (caller.userId) ctx.user_id = caller.userId;
   if (caller.teamId) ctx.team_id = caller.teamId;

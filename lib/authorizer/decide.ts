@@ -4,7 +4,7 @@
  * an IAM policy; the local gateway evaluates that policy exactly as API Gateway would.
  */
 import { runChecks, type CheckSettings } from '../checks/checks.js';
-import type { Caller } from '../checks/caller.js';
+import type { Caller } from '../domain/caller.js';
 import { AuthenticationError, InvalidPathError, RouteNotFoundError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
 import { identify, type IdentifyDeps } from '../auth/identify.js';
 import type { HeaderBag, MultiHeaderBag } from '../auth/credentials.js';

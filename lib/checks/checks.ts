@@ -17,13 +17,13 @@ import {
   RouteNotAllowedError,
   TeamBlockedError,
   UserParamRequiredError,
-  type BudgetEntity,
   type TollgateError,
 } from '../errors.js';
-import type { Budgeted } from '../model.js';
+import type { BudgetEntity } from '../domain/budget-entity.js';
+import { chainLink, type ChainLink } from '../domain/chain.js';
 import type { HttpMethod, RouteDef } from '../routes.js';
-import { currentSpend } from '../spend/periods.js';
-import type { Caller } from './caller.js';
+import { currentSpend } from '../domain/periods.js';
+import type { Caller } from '../domain/caller.js';
 import { emptyCatalog, firstRefusal, restrictionsOf, type ModelCatalog } from './models.js';
 import { canCallRoute, type RouteAccessSettings } from './route-access.js';
 
@@ -64,13 +64,18 @@ export type Check = (input: CheckInput) => TollgateError | undefined;
 export const isOverBudget = (spend: number, maxBudget: number | null | undefined): boolean =>
   maxBudget !== null && maxBudget !== undefined && !(spend < maxBudget);
 
-function budgetDenial(entity: BudgetEntity, id: string | null, b: Budgeted | undefined, now: number, override?: { max?: number | null | undefined; duration?: string | null | undefined }): TollgateError | undefined {
-  if (!b && !override) return undefined;
-  const max = override?.max ?? b?.max_budget;
-  if (max === null || max === undefined) return undefined;
-  const spend = currentSpend(b ?? {}, now, override?.duration ?? b?.budget_duration);
-  return isOverBudget(spend, max) ? new BudgetExceededError(entity, id, spend, max) : undefined;
+/** A link's denial: over when its current window's spend (or lifetime spend) reached its budget. */
+function budgetDenial(link: ChainLink | undefined, now: number): TollgateError | undefined {
+  if (!link || link.maxBudget === null || link.maxBudget === undefined) return undefined;
+  const spend = currentSpend(link.record ?? {}, now, link.duration);
+  return isOverBudget(spend, link.maxBudget) ? new BudgetExceededError(link.entity, link.id, spend, link.maxBudget) : undefined;
 }
+
+/** The budget check of one entity of the governing chain (lib/domain/chain): LLM routes that spend only. */
+const budgetCheck =
+  (entity: BudgetEntity): Check =>
+  (i) =>
+    spends(i) ? budgetDenial(chainLink(i.caller, entity, i.settings), i.now) : undefined;
 
 const spends = (i: CheckInput) => i.route.group === 'llm' && i.route.spends === true;
 const isPersonal = (c: Caller) => !c.teamId;
@@ -147,47 +152,17 @@ export const checkUserParam: Check = ({ settings, body, route, method, caller })
   return hasUser ? undefined : new UserParamRequiredError();
 };
 
-export const checkKeyBudget: Check = (i) =>
-  spends(i) ? budgetDenial('key', i.caller.state.key?.key_name ?? null, i.caller.state.key, i.now) : undefined;
-
+export const checkKeyBudget: Check = budgetCheck('key');
 /** The user's own budget applies to calls made without a team (personal keys, team-less JWTs). */
-export const checkUserBudget: Check = (i) => {
-  const user = i.caller.state.user;
-  if (!spends(i) || !user || !isPersonal(i.caller)) return undefined;
-  return budgetDenial('user', user.user_id, user, i.now);
-};
-
-export const checkTeamBudget: Check = (i) => {
-  const team = i.caller.state.team;
-  return spends(i) && team ? budgetDenial('team', team.team_id, team, i.now) : undefined;
-};
-
-export const checkTeamMemberBudget: Check = (i) => {
-  const member = i.caller.state.member;
-  return spends(i) && member ? budgetDenial('team_member', `${member.user_id}@${member.team_id}`, member, i.now) : undefined;
-};
-
+export const checkUserBudget: Check = budgetCheck('user');
+export const checkTeamBudget: Check = budgetCheck('team');
+export const checkTeamMemberBudget: Check = budgetCheck('team_member');
 /** The organization comes from the key, else from its team: both are loaded before the checks run. */
-export const checkOrganizationBudget: Check = (i) => {
-  const org = i.caller.state.org;
-  return spends(i) && org ? budgetDenial('organization', org.organization_id, org, i.now) : undefined;
-};
-
+export const checkOrganizationBudget: Check = budgetCheck('organization');
 /** The end user's budget: its own `max_budget`, else the reusable budget it points to. */
-export const checkEndUserBudget: Check = (i) => {
-  const { endUser, endUserBudget } = i.caller.state;
-  if (!spends(i) || !endUser) return undefined;
-  return budgetDenial('end_user', endUser.user_id, endUser, i.now, {
-    max: endUser.max_budget ?? endUserBudget?.max_budget,
-    duration: endUser.budget_duration ?? endUserBudget?.budget_duration,
-  });
-};
-
-/** The proxy-wide budget: LLM routes that spend only, never `/models`. */
-export const checkGlobalBudget: Check = (i) => {
-  if (!spends(i) || i.settings.maxBudget === undefined) return undefined;
-  return budgetDenial('global', null, i.caller.state.global ?? {}, i.now, { max: i.settings.maxBudget, duration: i.settings.budgetDuration });
-};
+export const checkEndUserBudget: Check = budgetCheck('end_user');
+/** The proxy-wide budget (TOLLGATE_MAX_BUDGET): LLM routes that spend only, never `/models`. */
+export const checkGlobalBudget: Check = budgetCheck('global');
 
 /** Every check, in the order they run; the first denial wins. */
 export const allChecks: readonly Check[] = [

@@ -1,4 +1,3 @@
-export * from './caller.js';
 export * from './checks.js';
 export * from './models.js';
 export * from './route-access.js';

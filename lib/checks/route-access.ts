@@ -3,7 +3,7 @@
  * configurable (TOLLGATE_JWT_TEAM_ROUTES, TOLLGATE_JWT_ADMIN_ROUTES) as group names or paths.
  */
 import type { RouteDef } from '../routes.js';
-import type { Caller } from './caller.js';
+import type { Caller } from '../domain/caller.js';
 
 export interface RouteAccessSettings {
   jwtTeamRoutes: readonly string[];

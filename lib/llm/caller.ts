@@ -5,7 +5,7 @@
  * The key and everything it points to are asked for in the same tick: one batch when cold.
  */
 import type { CallerContext } from '../authorizer/context.js';
-import type { Caller } from '../checks/caller.js';
+import type { Caller } from '../domain/caller.js';
 import { InvalidApiKeyError, PermissionDeniedError } from '../errors.js';
 import type { EntityReader } from '../store/entities.js';
 

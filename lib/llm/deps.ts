@@ -2,9 +2,9 @@
 import { checkSettings } from '../check-settings.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
-import type { EnforcementMode } from '../model.js';
+import type { EnforcementMode } from '../domain/records.js';
 import { modelRegistry, type ModelRegistry } from '../registry/index.js';
-import { DynamoSettler, type SpendSettler } from '../spend/settle.js';
+import { DynamoSettler, type SpendSettler } from '../store/spend-ledger.js';
 import { documentClient } from '../store/client.js';
 import { entityReader } from '../store/index.js';
 import type { EntityReader } from '../store/entities.js';

@@ -7,7 +7,7 @@
  *  - output: `max_tokens` (or `max_completion_tokens`, `max_output_tokens`) times `n`, else the
  *    configured default (TOLLGATE_STRICT_DEFAULT_MAX_TOKENS); none for embeddings.
  */
-import type { Usage } from '../spend/cost.js';
+import type { Usage } from '../domain/cost.js';
 import type { LlmRequest } from './request.js';
 
 const OUTPUT_LIMITS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;

@@ -5,7 +5,7 @@
  */
 import { checkModelAccess, type CheckInput } from '../checks/checks.js';
 import { NotFoundError } from '../errors.js';
-import type { ModelRecord } from '../model.js';
+import type { ModelRecord } from '../domain/records.js';
 import type { RegistrySnapshot } from '../registry/registry.js';
 
 export interface OpenAiModel {

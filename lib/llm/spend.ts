@@ -8,10 +8,11 @@
  * failed, was cancelled or reported no usage. If that settlement keeps failing, the sweeper
  * releases the reservation after it expires.
  */
-import type { Caller } from '../checks/caller.js';
-import type { ModelRecord } from '../model.js';
-import { costNanos, type Usage } from '../spend/cost.js';
-import { spendTargets, type Hold, type SpendSettler } from '../spend/settle.js';
+import type { Caller } from '../domain/caller.js';
+import type { ModelRecord } from '../domain/records.js';
+import { costNanos, type Usage } from '../domain/cost.js';
+import { type Hold, type SpendSettler } from '../store/spend-ledger.js';
+import { spendTargets } from '../spend/targets.js';
 import { logger } from '../telemetry.js';
 
 export interface SpendRecord {

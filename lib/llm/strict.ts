@@ -7,11 +7,12 @@
  * run again, and the reservation is retried. The reservation is settled (or released) by
  * recordSpend once the call is over.
  */
-import type { Caller } from '../checks/caller.js';
+import type { Caller } from '../domain/caller.js';
 import { BudgetExceededError, StoreUnavailableError } from '../errors.js';
-import type { ModelRecord } from '../model.js';
-import { NANOS_PER_DOLLAR, costNanos } from '../spend/cost.js';
-import { spendTargets, type Hold, type SpendTarget } from '../spend/settle.js';
+import type { ModelRecord } from '../domain/records.js';
+import { NANOS_PER_DOLLAR, costNanos } from '../domain/cost.js';
+import { type Hold, type SpendTarget } from '../store/spend-ledger.js';
+import { spendTargets } from '../spend/targets.js';
 import type { LlmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import type { LlmRequest } from './request.js';

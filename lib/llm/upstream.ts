@@ -8,7 +8,7 @@
  * talking is never cut, and one that goes quiet is.
  */
 import { InvalidPathError, TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
-import type { ModelRecord } from '../model.js';
+import type { ModelRecord } from '../domain/records.js';
 import { logger } from '../telemetry.js';
 
 /** Caller headers an upstream may see. Credentials, cookies and hop-by-hop headers never are. */

@@ -4,7 +4,7 @@
  * (responses, messages), at the top level or under `response` / `message` (stream events).
  * Cached-input discounts are not applied: input is charged at the full price.
  */
-import type { Usage } from '../spend/cost.js';
+import type { Usage } from '../domain/cost.js';
 
 const tokens = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,6 +1,7 @@
 import { config } from '../config.js';
 import { documentClient } from '../store/client.js';
-import { DynamoModelSource, ModelRegistry } from './registry.js';
+import { DynamoModelSource } from '../store/models.js';
+import { ModelRegistry } from './registry.js';
 
 export * from './registry.js';
 export * from './upstream-key.js';

@@ -1,19 +1,14 @@
 /**
- * The model registry, read side. Every model is an item `MODEL#<name>` listed through GSI1
- * (`GSI1PK = MODEL`); the whole list is small, so an instance reads it in one query and keeps it
+ * The model registry, read side. The whole list of models is small (lib/store/models reads it), so an instance reads it in one query and keeps it
  * for the cache TTL (single flight: concurrent misses share one query). From the list come name
  * and alias resolution and the ModelCatalog the checks use for aliases and access groups.
  *
  * A record the function cannot use safely (no upstream URL, a negative price, ...) is left out
  * and logged: a model that cannot be priced must not be callable for free.
  */
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ModelCatalog } from '../checks/models.js';
-import { StoreUnavailableError } from '../errors.js';
-import type { ModelRecord } from '../model.js';
-import { isValidPrice } from '../spend/cost.js';
-import { decode } from '../store/codec.js';
-import { INDEX } from '../store/keys.js';
+import type { ModelRecord } from '../domain/records.js';
+import { isValidPrice } from '../domain/cost.js';
 import { logger, traced } from '../telemetry.js';
 
 export interface ModelSource {
@@ -102,39 +97,5 @@ export class ModelRegistry {
 
   private now(): number {
     return (this.options.clock ?? Date.now)();
-  }
-}
-
-/** All models through GSI1, every page. */
-export class DynamoModelSource implements ModelSource {
-  constructor(
-    private readonly client: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
-
-  listModels(): Promise<ModelRecord[]> {
-    return traced('registry.list', async () => {
-      const out: ModelRecord[] = [];
-      let start: Record<string, unknown> | undefined;
-      try {
-        do {
-          const res = await this.client.send(
-            new QueryCommand({
-              TableName: this.tableName,
-              IndexName: INDEX.byKind,
-              KeyConditionExpression: 'GSI1PK = :kind',
-              ExpressionAttributeValues: { ':kind': 'MODEL' },
-              ExclusiveStartKey: start,
-            }),
-          );
-          for (const item of res.Items ?? []) out.push(decode<ModelRecord>(item));
-          start = res.LastEvaluatedKey;
-        } while (start);
-      } catch (e) {
-        logger().error('model registry read failed', { error: (e as Error).name });
-        throw new StoreUnavailableError();
-      }
-      return out;
-    });
   }
 }

@@ -16,7 +16,7 @@ import type {
   TeamRecord,
   UserRecord,
   WindowSpend,
-} from '../model.js';
+} from '../domain/records.js';
 import { refs, type ItemRef } from './keys.js';
 
 export type Item = Record<string, unknown>;

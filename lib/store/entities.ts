@@ -6,9 +6,10 @@
  * joined the organization, or a JWT without an org claim), or an end user points to a reusable budget.
  * The counter shards of sharded kinds (lib/spend/shards) ride in the same batch as their entity.
  */
-import type { BudgetEntity } from '../errors.js';
-import type { BudgetRecord, EndUserRecord, EntityState, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../model.js';
-import { mergeShards, otherShardRefs, shardCount, type ShardCounts } from '../spend/shards.js';
+import type { BudgetEntity } from '../domain/budget-entity.js';
+import type { BudgetRecord, EndUserRecord, EntityState, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../domain/records.js';
+import { mergeShards, otherShardRefs } from './shards.js';
+import { shardCount, type ShardCounts } from '../domain/sharding.js';
 import { decode, type Item } from './codec.js';
 import { refKey, refs, type ItemRef } from './keys.js';
 import type { CachedLoader } from './loader.js';

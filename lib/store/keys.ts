@@ -3,6 +3,9 @@
  * so reads on the authorization path never touch an index.
  */
 
+import type { Caller } from '../domain/caller.js';
+import type { ChainLink } from '../domain/chain.js';
+
 export interface ItemRef {
   PK: string;
   SK: string;
@@ -37,3 +40,38 @@ export const refs = {
 
 /** Index names: GSI1 lists one kind of item; GSI2 lists by owning user; GSI3 by parent team or org. */
 export const INDEX = { byKind: 'GSI1', byUser: 'GSI2', byParent: 'GSI3' } as const;
+
+/** The item an entity of the governing chain keeps its spend counters on (shard 0). */
+export function counterRef(link: ChainLink, caller: Caller): ItemRef {
+  const { key, member } = caller.state;
+  const id = link.id ?? '';
+  switch (link.entity) {
+    case 'key':
+      return refs.key(key?.token ?? '');
+    case 'user':
+      return refs.user(id);
+    case 'team':
+      return refs.team(id);
+    case 'team_member':
+      return refs.member(member?.team_id ?? '', member?.user_id ?? '');
+    case 'organization':
+      return refs.org(id);
+    case 'end_user':
+      return refs.endUser(id);
+    case 'global':
+      return refs.globalSpend();
+  }
+}
+
+/**
+ * What a settlement writes when the entity's item does not exist yet: end users seen first in a
+ * `user` field (as LiteLLM does for customers) and the proxy's item. Anything else must exist: a
+ * key deleted mid-call must not come back as a bare counter that looks like a key.
+ */
+export function createdOnFirstSpend(link: ChainLink, now: number): Record<string, unknown> | undefined {
+  if (link.entity === 'end_user' && link.id) {
+    return { kind: 'end_user', user_id: link.id, GSI1PK: 'END_USER', GSI1SK: link.id, created_at: new Date(now).toISOString() };
+  }
+  if (link.entity === 'global') return { kind: 'global' };
+  return undefined;
+}

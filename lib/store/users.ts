@@ -1,7 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from './errors.js';
 import { StoreUnavailableError } from '../errors.js';
-import type { UserRecord } from '../model.js';
+import type { UserRecord } from '../domain/records.js';
 import { documentClient, tableName } from './client.js';
 import { encode } from './codec.js';
 import { entityReader } from './index.js';

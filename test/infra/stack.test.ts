@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SPEND_WRITE, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
 import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
-import { TIDY_PARTITIONS } from '../../lib/spend/sweep.js';
+import { TIDY_PARTITIONS } from '../../lib/store/sweep.js';
 import { BINARY_MEDIA_TYPES } from '../../lib/routes.js';
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';

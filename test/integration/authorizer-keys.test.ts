@@ -6,7 +6,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vite
 import { hashKey } from '../../lib/auth/keys.js';
 import { logger } from '../../lib/telemetry.js';
 import { encode } from '../../lib/store/codec.js';
-import { windowOf } from '../../lib/spend/periods.js';
+import { windowOf } from '../../lib/domain/periods.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { authorizerEvent, put, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../support/seed.js';
 import { reconfigure, useTestTable, type TestTable } from '../support/table.js';

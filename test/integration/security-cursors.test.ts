@@ -9,7 +9,7 @@ import { handler as teams } from '../../functions/teams/handler.js';
 import { callApi, userCtx } from '../support/admin.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable } from '../support/table.js';
-import type { KeyRecord } from '../../lib/model.js';
+import type { KeyRecord } from '../../lib/domain/records.js';
 
 const cursorOf = (o: Record<string, string>) => Buffer.from(JSON.stringify(o)).toString('base64url');
 

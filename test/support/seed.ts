@@ -2,7 +2,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
-import type { EndUserRecord, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../lib/model.js';
+import type { EndUserRecord, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../lib/domain/records.js';
 import { documentClient, tableName } from '../../lib/store/client.js';
 import { encode, type Item } from '../../lib/store/codec.js';
 

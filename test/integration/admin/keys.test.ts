@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as audit } from '../../../functions/audit/handler.js';
-import { addDuration, parseDuration } from '../../../lib/spend/periods.js';
+import { addDuration, parseDuration } from '../../../lib/domain/periods.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { afterCacheTtl, expectUnchanged, otherInstance, scanTable } from '../../support/admin-checks.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';

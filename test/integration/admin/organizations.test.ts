@@ -2,7 +2,7 @@ import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as orgs } from '../../../functions/organizations/handler.js';
-import type { ModelRecord } from '../../../lib/model.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
 import { documentClient, tableName } from '../../../lib/store/client.js';
 import { encode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';

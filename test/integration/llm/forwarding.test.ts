@@ -8,7 +8,7 @@ import { MOCK_UPSTREAM_KEY, MOCK_UPSTREAM_SECRET, mockLocalSecrets, mockModels }
 import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
 import { freePort } from '../../../infra/local/dynamodb.js';
 import { setLlmDeps } from '../../../lib/llm/deps.js';
-import type { ModelRecord } from '../../../lib/model.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey } from '../../support/seed.js';
 import { reconfigure, useTestTable, type TestTable } from '../../support/table.js';

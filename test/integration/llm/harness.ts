@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { installAwsLambdaGlobal, invokeStreaming, type StreamingHandler } from '../../../infra/local/awslambda.js';
-import type { ModelRecord } from '../../../lib/model.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { encode } from '../../../lib/store/codec.js';
 import { authorize } from '../../support/authorizer.js';

@@ -18,8 +18,8 @@ import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-
 import { setLlmDeps } from '../../../lib/llm/deps.js';
 import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { estimateUsage } from '../../../lib/llm/estimate.js';
-import type { ModelRecord } from '../../../lib/model.js';
-import { costNanos, nanosToDecimal } from '../../../lib/spend/cost.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
 import { setDocumentClient } from '../../../lib/store/client.js';
 import { entityReader, resetEntityReader } from '../../../lib/store/index.js';
 import { refs } from '../../../lib/store/keys.js';

@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkSettings } from '../../../lib/check-settings.js';
-import type { Caller } from '../../../lib/checks/caller.js';
+import type { Caller } from '../../../lib/domain/caller.js';
 import {
   checkEndUserBudget,
   checkGlobalBudget,
@@ -21,10 +21,11 @@ import {
   type CheckInput,
 } from '../../../lib/checks/checks.js';
 import { config } from '../../../lib/config.js';
-import type { KeyRecord } from '../../../lib/model.js';
+import type { KeyRecord } from '../../../lib/domain/records.js';
 import { matchRoute } from '../../../lib/routes.js';
-import { windowOf } from '../../../lib/spend/periods.js';
-import { DynamoSettler, spendTargets } from '../../../lib/spend/settle.js';
+import { windowOf } from '../../../lib/domain/periods.js';
+import { DynamoSettler } from '../../../lib/store/spend-ledger.js';
+import { spendTargets } from '../../../lib/spend/targets.js';
 import { documentClient, tableName } from '../../../lib/store/client.js';
 import { encode } from '../../../lib/store/codec.js';
 import { entityReader } from '../../../lib/store/index.js';

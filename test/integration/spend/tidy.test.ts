@@ -8,12 +8,14 @@
  */
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '../../../lib/checks/caller.js';
-import type { Budgeted, TeamRecord } from '../../../lib/model.js';
-import { currentSpend, windowOf } from '../../../lib/spend/periods.js';
-import { DynamoSettler, spendTargets } from '../../../lib/spend/settle.js';
-import { mergeShards, type ShardCounts } from '../../../lib/spend/shards.js';
-import { TIDY_CURSOR, endedWindowTest, tidyItem, tidyWindowCounters, type TidyResult } from '../../../lib/spend/sweep.js';
+import type { Caller } from '../../../lib/domain/caller.js';
+import type { Budgeted, TeamRecord } from '../../../lib/domain/records.js';
+import { currentSpend, windowOf } from '../../../lib/domain/periods.js';
+import { DynamoSettler } from '../../../lib/store/spend-ledger.js';
+import { spendTargets } from '../../../lib/spend/targets.js';
+import { mergeShards } from '../../../lib/store/shards.js';
+import { type ShardCounts } from '../../../lib/domain/sharding.js';
+import { TIDY_CURSOR, endedWindowTest, tidyItem, tidyWindowCounters, type TidyResult } from '../../../lib/store/sweep.js';
 import { documentClient, tableName } from '../../../lib/store/client.js';
 import { decode, type Item } from '../../../lib/store/codec.js';
 import { refKey, refs, type ItemRef } from '../../../lib/store/keys.js';

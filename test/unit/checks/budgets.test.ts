@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { isOverBudget, runChecks } from '../../../lib/checks/checks.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
-import type { Budgeted } from '../../../lib/model.js';
+import type { Budgeted } from '../../../lib/domain/records.js';
 import type { HttpMethod } from '../../../lib/routes.js';
 import {
   CREATED,

@@ -1,7 +1,7 @@
 /** Plain-data builders for the pure checks: one caller, one route, one moment. */
-import type { Caller, Principal, Role } from '../../../lib/checks/caller.js';
+import type { Caller, Principal, Role } from '../../../lib/domain/caller.js';
 import type { CheckInput, CheckSettings } from '../../../lib/checks/checks.js';
-import type { EndUserRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../../lib/model.js';
+import type { EndUserRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../../lib/domain/records.js';
 import { matchRoute, type HttpMethod, type RouteDef } from '../../../lib/routes.js';
 
 /** Saturday 2026-11-28, 12:00 UTC. */

@@ -1,6 +1,6 @@
 /** Route permission by role, as a matrix: each role against each route group. */
 import { describe, expect, it } from 'vitest';
-import type { Caller } from '../../../lib/checks/caller.js';
+import type { Caller } from '../../../lib/domain/caller.js';
 import { checkRouteAllowed } from '../../../lib/checks/checks.js';
 import { canCallRoute, type RouteAccessSettings } from '../../../lib/checks/route-access.js';
 import { RouteNotAllowedError } from '../../../lib/errors.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { setConfig } from '../../../lib/config.js';
-import type { ModelRecord } from '../../../lib/model.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
 import { ModelRegistry, buildSnapshot, modelRecordProblem, type ModelSource } from '../../../lib/registry/registry.js';
 
 setConfig({ TOLLGATE_LOG_LEVEL: 'SILENT' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Caller } from '../../../lib/checks/caller.js';
-import { spendTargets } from '../../../lib/spend/settle.js';
+import type { Caller } from '../../../lib/domain/caller.js';
+import { spendTargets } from '../../../lib/spend/targets.js';
 
 const now = Date.parse('2026-11-28T12:00:00Z');
 const at = '2026-01-01T00:00:00Z';

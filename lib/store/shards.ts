@@ -11,32 +11,17 @@
  * whenever it creates, deletes or sets the spend of the entity (lib/admin/store), so a shard
  * never outlives its entity's spend and a re-created entity starts from zero.
  */
-import type { BudgetEntity } from '../errors.js';
-import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../store/codec.js';
-import type { ItemRef } from '../store/keys.js';
-import { NANOS_PER_DOLLAR } from './cost.js';
-
-export const SHARDED_KINDS = ['key', 'team', 'organization', 'global'] as const;
-export type ShardedKind = (typeof SHARDED_KINDS)[number];
-/** Shards per kind; absent kinds have one (the entity item). */
-export type ShardCounts = Readonly<Partial<Record<ShardedKind, number>>>;
+import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from './codec.js';
+import type { ItemRef } from './keys.js';
+import { NANOS_PER_DOLLAR } from '../domain/cost.js';
+import type { ShardedKind } from '../domain/sharding.js';
 
 export const SHARD_SK_PREFIX = 'SPEND#';
-/** One BatchGetItem takes 100 keys: the shards of one caller's chain must fit beside its entities. */
-export const MAX_SHARDS_PER_KIND = 32;
-export const MAX_SHARDS_TOTAL = 64;
-
-export const DEFAULT_SHARDS: ShardCounts = { global: 16, team: 8, organization: 8 };
-
-export const shardCount = (counts: ShardCounts, entity: BudgetEntity): number =>
-  (SHARDED_KINDS as readonly string[]).includes(entity) ? Math.max(1, counts[entity as ShardedKind] ?? 1) : 1;
-
 export const shardRef = (ref: ItemRef, n: number): ItemRef => (n === 0 ? ref : { PK: ref.PK, SK: `${SHARD_SK_PREFIX}${n}` });
 
 /** The refs of shards 1..count-1 (shard 0 is `ref` itself). */
 export const otherShardRefs = (ref: ItemRef, count: number): ItemRef[] => Array.from({ length: Math.max(0, count - 1) }, (_, i) => shardRef(ref, i + 1));
 
-export const pickShard = (count: number, random: () => number = Math.random): number => (count <= 1 ? 0 : Math.min(count - 1, Math.floor(random() * count)));
 
 /** The sharded kind an entity item belongs to, from its key (for the admin store's resets). */
 export function shardedKindOf(ref: ItemRef): ShardedKind | undefined {
@@ -86,19 +71,3 @@ export function mergeShards(entity: Item | undefined, shards: readonly (Item | u
   return out;
 }
 
-/** `global=16,team=8,organization=8` -> counts; throws a message naming what is wrong. */
-export function parseShardCounts(text: string): ShardCounts {
-  const out: Partial<Record<ShardedKind, number>> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
-    const m = /^([a-z_]+)\s*=\s*([0-9]+)$/.exec(part);
-    if (!m) throw new RangeError(`\`${part}\` is not kind=count`);
-    const kind = m[1] as ShardedKind;
-    const n = Number(m[2]);
-    if (!(SHARDED_KINDS as readonly string[]).includes(kind)) throw new RangeError(`\`${kind}\` cannot be sharded (only ${SHARDED_KINDS.join(', ')})`);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS_PER_KIND) throw new RangeError(`${kind}: the count must be 1 to ${MAX_SHARDS_PER_KIND}`);
-    out[kind] = n;
-  }
-  const total = Object.values(out).reduce((a, b) => a + b, 0);
-  if (total > MAX_SHARDS_TOTAL) throw new RangeError(`at most ${MAX_SHARDS_TOTAL} shards in all (one read must fetch a whole chain)`);
-  return out;
-}

@@ -5,7 +5,7 @@
  * request reserves on every entity of its chain that has a budget (key, user, team, member,
  * organization, end user, proxy), so `strict` on an organization holds every request under it.
  */
-import type { EnforcementMode, EntityState } from '../model.js';
+import type { EnforcementMode, EntityState } from './records.js';
 
 export function enforcementOf(state: Pick<EntityState, 'key' | 'team' | 'org'>, fallback: EnforcementMode): EnforcementMode {
   const said = [state.key?.enforcement, state.team?.enforcement, state.org?.enforcement].filter((m): m is EnforcementMode => m === 'fast' || m === 'strict');

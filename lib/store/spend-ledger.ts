@@ -25,16 +25,18 @@
  * as LiteLLM does for customers it first sees in a `user` field.
  */
 import { NumberValue, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Caller } from '../checks/caller.js';
-import { StoreUnavailableError, type BudgetEntity } from '../errors.js';
-import type { Budgeted } from '../model.js';
-import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../store/codec.js';
-import { cancellationCodes, isTransactionCanceled } from '../store/errors.js';
-import { refKey, refs, type ItemRef } from '../store/keys.js';
+import type { Caller } from '../domain/caller.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { BudgetEntity } from '../domain/budget-entity.js';
+import type { Budgeted } from '../domain/records.js';
+import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from './codec.js';
+import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { refKey, refs, type ItemRef } from './keys.js';
 import { logger } from '../telemetry.js';
-import { dollarsToNanos, nanosToDecimal } from './cost.js';
-import { isDuration, windowOf } from './periods.js';
-import { pickShard, shardCount, shardRef, type ShardCounts } from './shards.js';
+import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
+import { isDuration, windowOf } from '../domain/periods.js';
+import { shardRef } from './shards.js';
+import { pickShard, shardCount, type ShardCounts } from '../domain/sharding.js';
 
 /** Attribute values a reservation asserts on an item (null: absent or null). */
 export type Expectation = Readonly<Record<string, number | string | null>>;
@@ -113,84 +115,7 @@ export interface SpendSettler {
   reserve(r: Reservation): Promise<ReservationOutcome>;
 }
 
-export interface TargetOptions {
-  /** The proxy's budget_duration and max_budget (TOLLGATE_BUDGET_DURATION, TOLLGATE_MAX_BUDGET). */
-  budgetDuration?: string | undefined;
-  maxBudget?: number | undefined;
-  now: number;
-}
-
-/** The counters one call moves, from the caller the checks saw. */
-export function spendTargets(caller: Caller, opts: TargetOptions): SpendTarget[] {
-  const { key, user, team, member, org, endUser, endUserBudget } = caller.state;
-  const { now } = opts;
-  const out: SpendTarget[] = [];
-  if (key) out.push({ entity: 'key', id: key.key_name, ref: refs.key(key.token), duration: key.budget_duration, budget: ownBudget(key, now) });
-  // The user's counters follow its budget, which governs calls made without a team (lib/checks);
-  // spend inside a team is the member's.
-  if (user && !caller.teamId) out.push({ entity: 'user', id: user.user_id, ref: refs.user(user.user_id), duration: user.budget_duration, budget: ownBudget(user, now) });
-  if (team) out.push({ entity: 'team', id: team.team_id, ref: refs.team(team.team_id), duration: team.budget_duration, budget: ownBudget(team, now) });
-  if (member && team && member.team_id === team.team_id) {
-    out.push({
-      entity: 'team_member',
-      id: `${member.user_id}@${member.team_id}`,
-      ref: refs.member(member.team_id, member.user_id),
-      duration: member.budget_duration,
-      budget: ownBudget(member, now),
-    });
-  }
-  if (org) out.push({ entity: 'organization', id: org.organization_id, ref: refs.org(org.organization_id), duration: org.budget_duration, budget: ownBudget(org, now) });
-  const endUserId = endUser?.user_id ?? caller.endUserId;
-  if (endUserId) {
-    const duration = endUser?.budget_duration ?? endUserBudget?.budget_duration;
-    const max = endUser?.max_budget ?? endUserBudget?.max_budget;
-    out.push({
-      entity: 'end_user',
-      id: endUserId,
-      ref: refs.endUser(endUserId),
-      duration,
-      createWith: { kind: 'end_user', user_id: endUserId, GSI1PK: 'END_USER', GSI1SK: endUserId, created_at: new Date(now).toISOString() },
-      budget:
-        endUser && max !== null && max !== undefined
-          ? {
-              maxNanos: dollarsToNanos(max),
-              elsewhereNanos: 0,
-              expect: { max_budget: endUser.max_budget ?? null, budget_duration: endUser.budget_duration ?? null, budget_id: endUser.budget_id ?? null },
-              also: endUserBudget
-                ? { ref: refs.budget(endUserBudget.budget_id), expect: { max_budget: endUserBudget.max_budget ?? null, budget_duration: endUserBudget.budget_duration ?? null } }
-                : undefined,
-            }
-          : undefined,
-    });
-  }
-  const global = caller.state.global ?? {};
-  out.push({
-    entity: 'global',
-    id: null,
-    ref: refs.globalSpend(),
-    duration: opts.budgetDuration,
-    createWith: { kind: 'global' },
-    budget: opts.maxBudget === undefined ? undefined : { maxNanos: dollarsToNanos(opts.maxBudget), elsewhereNanos: elsewhere(global, opts.budgetDuration, now), expect: {} },
-  });
-  return out;
-}
-
-function ownBudget(b: Budgeted, now: number): TargetBudget | undefined {
-  if (b.max_budget === null || b.max_budget === undefined) return undefined;
-  return {
-    maxNanos: dollarsToNanos(b.max_budget),
-    elsewhereNanos: elsewhere(b, b.budget_duration, now),
-    expect: { max_budget: b.max_budget, budget_duration: b.budget_duration ?? null },
-  };
-}
-
-const elsewhere = (b: Budgeted, duration: string | null | undefined, now: number): number => {
-  const e = b.committed_elsewhere;
-  if (!e) return 0;
-  return dollarsToNanos((duration ? e.windows[windowOf(duration, now).id] : e.lifetime) ?? 0);
-};
-
-const windowIdOf = (duration: string | null | undefined, at: number): string | undefined =>
+export const windowIdOf = (duration: string | null | undefined, at: number): string | undefined =>
   duration && isDuration(duration) ? windowOf(duration, at).id : undefined;
 
 export interface DynamoSettlerOptions {

@@ -1,6 +1,6 @@
 /** Which window counters the sweeper's tidy pass removes (lib/spend/sweep): ended ones, judged by their own duration. */
 import { describe, expect, it } from 'vitest';
-import { endedWindowAttributes, endedWindowTest } from '../../../lib/spend/sweep.js';
+import { endedWindowAttributes, endedWindowTest } from '../../../lib/store/sweep.js';
 
 const at = (iso: string) => Date.parse(iso);
 

@@ -1,6 +1,7 @@
 /** Counter shards: where they live, how reads add them up (exactly), how they are configured. */
 import { describe, expect, it } from 'vitest';
-import { mergeShards, otherShardRefs, parseShardCounts, pickShard, shardCount, shardRef, shardedKindOf } from '../../../lib/spend/shards.js';
+import { mergeShards, otherShardRefs, shardRef, shardedKindOf } from '../../../lib/store/shards.js';
+import { parseShardCounts, pickShard, shardCount } from '../../../lib/domain/sharding.js';
 import { decode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';
 

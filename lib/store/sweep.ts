@@ -39,15 +39,17 @@
  *    sharded key or organization, and the proxy's partition.
  */
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { StoreUnavailableError, type BudgetEntity } from '../errors.js';
-import { WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../store/codec.js';
-import { isConditionalCheckFailed } from '../store/errors.js';
-import { INDEX, refs, type ItemRef } from '../store/keys.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { BudgetEntity } from '../domain/budget-entity.js';
+import { WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from './codec.js';
+import { isConditionalCheckFailed } from './errors.js';
+import { INDEX, refs, type ItemRef } from './keys.js';
 import { logger } from '../telemetry.js';
-import { dollarsToNanos } from './cost.js';
-import { isDuration, parseDuration, windowOf } from './periods.js';
-import { RESERVATION_PARTITIONS, commitSpend, reservationPartition, type CounterMove } from './settle.js';
-import { SHARD_SK_PREFIX, shardCount, type ShardCounts } from './shards.js';
+import { dollarsToNanos } from '../domain/cost.js';
+import { isDuration, parseDuration, windowOf } from '../domain/periods.js';
+import { RESERVATION_PARTITIONS, commitSpend, reservationPartition, type CounterMove } from './spend-ledger.js';
+import { SHARD_SK_PREFIX } from './shards.js';
+import { shardCount, type ShardCounts } from '../domain/sharding.js';
 
 /** How often the sweeper runs (the deployed schedule, and local mode's timer). */
 export const SWEEP_EVERY_MINUTES = 5;

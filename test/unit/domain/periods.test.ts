@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../lib/errors.js';
-import { addDuration, budgetResetAt, currentSpend, isDuration, parseDuration, windowOf } from '../../../lib/spend/periods.js';
+import { addDuration, budgetResetAt, currentSpend, isDuration, parseDuration, windowOf } from '../../../lib/domain/periods.js';
 
 const t = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();

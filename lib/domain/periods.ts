@@ -10,7 +10,7 @@
  * - `Nmo`: blocks of N calendar months counted from January 1970, so `1mo` resets on the 1st.
  */
 import { InvalidRequestError } from '../errors.js';
-import type { Budgeted } from '../model.js';
+import type { Budgeted } from './records.js';
 
 export type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w' | 'mo';
 export interface Duration {

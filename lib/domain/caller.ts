@@ -1,4 +1,4 @@
-import type { EntityState } from '../model.js';
+import type { EntityState } from './records.js';
 
 /** How the caller proved who it is. */
 export type Principal = 'master_key' | 'virtual_key' | 'jwt';

@@ -5,7 +5,7 @@
  * exact, their sums are exact, and the decimal written to DynamoDB (a decimal number type,
  * summed exactly by `ADD`) is exact too. Money never goes through a binary fraction on the way in.
  */
-import type { ModelRecord } from '../model.js';
+import type { ModelRecord } from './records.js';
 
 export const NANOS_PER_DOLLAR = 1_000_000_000;
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { costNanos, dollarsToNanos, isValidPrice, nanosToDecimal } from '../../../lib/spend/cost.js';
+import { costNanos, dollarsToNanos, isValidPrice, nanosToDecimal } from '../../../lib/domain/cost.js';
 
 const gpt4o = { input_cost_per_million: 2.5, output_cost_per_million: 10 };
 const mini = { input_cost_per_million: 0.15, output_cost_per_million: 0.6 };
