@@ -10,15 +10,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { handler } from '../functions/authorizer/handler.js';
 import { startLocalDynamo } from '../infra/local/dynamodb.js';
-import { setAuthorizerDeps } from '../lib/authorizer/deps.js';
-import { setConfig } from '../lib/config.js';
-import { createDocumentClient, setDocumentClient } from '../lib/store/client.js';
-import { entityReader, resetEntityReader } from '../lib/store/index.js';
+import { createDocumentClient } from '../lib/store/client.js';
 import { ensureTable } from '../lib/store/schema.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../test/support/jwt.js';
 import { authorizerEvent, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { bundleSize, quantile } from './support.js';
+import { configureApp, entityReader } from '../lib/app.js';
 
 const WARM_DECISIONS = 100_000;
 const WARM_JWT_DECISIONS = 20_000;
@@ -47,7 +45,7 @@ async function warmLatency(event: APIGatewayRequestAuthorizerEvent, n: number): 
 
 /** Round trips and wall time of one authorization on a fresh instance (empty cache). */
 async function cold(event: APIGatewayRequestAuthorizerEvent, install: () => void): Promise<{ trips: number; ms: number; warmTrips: number }> {
-  resetEntityReader();
+  configureApp({ entityReader: undefined });
   install();
   const before = entityReader().loader.stats.batches;
   const t = performance.now();
@@ -87,7 +85,7 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
   const dynamo = await startLocalDynamo();
   try {
     const tableName = 'bench-authorizer';
-    setConfig({
+    configureApp({ config: {
       TOLLGATE_TABLE_NAME: tableName,
       TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
       TOLLGATE_LOG_LEVEL: 'SILENT',
@@ -96,13 +94,12 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
       // A proxy budget puts the global spend item on every LLM authorization too.
       TOLLGATE_MAX_BUDGET: '1000000',
       ...jwtEnv([idp]),
-    });
+    } });
     const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     await ensureTable(raw, tableName);
     raw.destroy();
-    setDocumentClient(createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }));
-    resetEntityReader();
-    setAuthorizerDeps(undefined);
+    configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });
+    configureApp({ entityReader: undefined });
 
     await seedOrg({ organization_id: 'o-bench', max_budget: 1000, spend: 10, models: ['gpt-4o*'] });
     await seedTeam({ team_id: 't-bench', organization_id: 'o-bench', max_budget: 100, spend: 1, models: ['gpt-4o', 'gpt-4o-mini'] });

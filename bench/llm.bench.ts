@@ -9,13 +9,12 @@ import { cpus, loadavg } from 'node:os';
 import { invokeStreaming } from '../infra/local/awslambda.js';
 import { MOCK_UPSTREAM_KEY } from '../infra/local/mock-models.js';
 import { callerContext } from '../lib/authorizer/context.js';
-import { setLlmDeps } from '../lib/llm/deps.js';
 import { DynamoSettler, type SpendSettler } from '../lib/store/spend-ledger.js';
-import { documentClient } from '../lib/store/client.js';
-import { entityReader } from '../lib/store/index.js';
+import { configureApp, documentClient } from '../lib/app.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { bundleSize, chatEvent, ms, startLlmBenchStack, stats, timed } from './support.js';
+import { entityReader } from '../lib/app.js';
 
 const RUNS = 400;
 const WARMUP = 60;
@@ -49,7 +48,7 @@ export default async function llmBench(): Promise<BenchSection[]> {
       },
       reserve: (r) => real.reserve(r),
     };
-    setLlmDeps({ settler: timedSettler });
+    configureApp({ spendSettler: timedSettler });
 
     const body = (stream: boolean) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark this short prompt please' }], user: 'eu-bench', ...(stream ? { stream: true } : {}) });
     const event = (i: number, stream: boolean) => chatEvent(`bench-${stream ? 's' : 'j'}-${i}`, context, body(stream));
@@ -94,8 +93,8 @@ export default async function llmBench(): Promise<BenchSection[]> {
     // ledger (idempotent per request id), so nothing is written and no cached item is dropped.
     const ledger = new Map<string, number>();
     const seen = new Set<string>();
-    setLlmDeps({
-      settler: {
+    configureApp({
+      spendSettler: {
         settle: async (s) => {
           if (seen.has(s.requestId)) return { status: 'duplicate' };
           seen.add(s.requestId);

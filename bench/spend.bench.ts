@@ -14,14 +14,13 @@ import { invokeStreaming } from '../infra/local/awslambda.js';
 import { callerContext } from '../lib/authorizer/context.js';
 import type { Caller } from '../lib/domain/caller.js';
 import { config } from '../lib/config.js';
-import { setLlmDeps } from '../lib/llm/deps.js';
 import { DynamoSettler } from '../lib/store/spend-ledger.js';
 import { spendTargets } from '../lib/spend/targets.js';
-import { documentClient } from '../lib/store/client.js';
-import { entityReader } from '../lib/store/index.js';
+import { configureApp, documentClient } from '../lib/app.js';
 import { seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { chatEvent, ms, p50p99 as p, startLlmBenchStack, stats } from './support.js';
+import { entityReader } from '../lib/app.js';
 
 const RUNS = 300;
 const WARMUP = 40;
@@ -97,7 +96,7 @@ export default async function spendBench(): Promise<BenchSection[]> {
     const event = (mode: 'fast' | 'strict', i: number) => chatEvent(`bench-${mode}-${i}`, (mode === 'fast' ? fast : strict).context, body);
     const through = async (mode: 'fast' | 'strict', i: number) => {
       const { client } = counters[mode];
-      setLlmDeps({ settler: new DynamoSettler(client, tableName, { ttlSeconds: 3600, shards: c.spendShards, onChanged: (refs) => refs.forEach((r) => entityReader().loader.invalidate(r)) }) });
+      configureApp({ spendSettler: new DynamoSettler(client, tableName, { ttlSeconds: 3600, shards: c.spendShards, onChanged: (refs) => refs.forEach((r) => entityReader().loader.invalidate(r)) }) });
       const t = performance.now();
       const res = await invokeStreaming(llm, event(mode, i));
       for await (const _ of res.body);

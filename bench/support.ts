@@ -16,15 +16,11 @@ import { startLocalDynamo, type LocalDynamo } from '../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../infra/local/mock-models.js';
 import { startMockUpstream } from '../infra/local/mock-upstream.js';
 import type { CallerContext } from '../lib/authorizer/context.js';
-import { setAuthorizerDeps } from '../lib/authorizer/deps.js';
-import { setConfig } from '../lib/config.js';
-import { setLlmDeps } from '../lib/llm/deps.js';
-import { resetModelRegistry } from '../lib/registry/index.js';
-import { createDocumentClient, setDocumentClient } from '../lib/store/client.js';
+import { createDocumentClient } from '../lib/store/client.js';
 import { encode } from '../lib/store/codec.js';
-import { resetEntityReader } from '../lib/store/index.js';
 import { ensureTable } from '../lib/store/schema.js';
 import { put } from '../test/support/seed.js';
+import { configureApp } from '../lib/app.js';
 
 export const ms = (x: number): string => `${x.toFixed(2)} ms`;
 
@@ -80,12 +76,12 @@ export async function startLlmBenchStack(tableName: string): Promise<LlmBenchSta
   const dynamo = await startLocalDynamo();
   const mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
   const stop = async () => {
-    setLlmDeps(undefined);
+    configureApp({ clock: undefined, spendSettler: undefined, fetch: undefined });
     await mock.close();
     await dynamo.stop();
   };
   try {
-    setConfig({
+    configureApp({ config: {
       TOLLGATE_TABLE_NAME: tableName,
       TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
       TOLLGATE_LOG_LEVEL: 'ERROR',
@@ -93,14 +89,13 @@ export async function startLlmBenchStack(tableName: string): Promise<LlmBenchSta
       TOLLGATE_MAX_BUDGET: '1000000',
       TOLLGATE_BUDGET_DURATION: '1mo',
       TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-    });
+    } });
     const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     await ensureTable(raw, tableName);
     raw.destroy();
-    setDocumentClient(createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }));
-    resetEntityReader();
-    resetModelRegistry();
-    setAuthorizerDeps(undefined);
+    configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });
+    configureApp({ entityReader: undefined });
+    configureApp({ modelRegistry: undefined });
     for (const m of mockModels(mock.url)) await put(encode.model(m));
   } catch (e) {
     await stop();

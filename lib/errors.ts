@@ -17,15 +17,84 @@ export type ErrorType =
   | 'service_unavailable'
   | 'internal_error';
 
+/** 400: the request itself is wrong; nothing changed. */
+export type InvalidRequestCode =
+  | 'invalid_body'
+  | 'invalid_field'
+  | 'invalid_type'
+  | 'invalid_duration'
+  | 'invalid_cursor'
+  | 'invalid_model'
+  | 'invalid_path'
+  | 'unknown_field'
+  | 'unknown_action'
+  | 'missing_field'
+  | 'nothing_to_update'
+  | 'user_param_required'
+  | 'hierarchy_violation'
+  | 'model_required'
+  | 'too_many_models'
+  | 'too_many_items'
+  | 'duplicate_member'
+  | 'literal_api_key';
+export type AuthenticationCode = 'missing_credentials' | 'invalid_api_key' | 'invalid_jwt';
+/** 403 permission_error: a known caller that may not do this. */
+export type PermissionCode =
+  | 'key_expired'
+  | 'key_blocked'
+  | 'team_blocked'
+  | 'end_user_blocked'
+  | 'route_not_allowed'
+  | 'model_not_allowed'
+  | 'team_not_found'
+  | 'user_not_found'
+  | 'forbidden';
+/** The entities a 404 (`<entity>_not_found`) can name. */
+export type NotFoundEntity = 'key' | 'user' | 'team' | 'team_member' | 'organization' | 'organization_member' | 'end_user' | 'budget' | 'model' | 'route';
+export type NotFoundCode = `${NotFoundEntity}_not_found`;
+/** 409: the request conflicts with what is stored. */
+export type ConflictCode =
+  | 'concurrent_update'
+  | 'key_exists'
+  | 'key_alias_taken'
+  | 'key_replaced'
+  | 'user_exists'
+  | 'team_exists'
+  | 'member_exists'
+  | 'organization_exists'
+  | 'organization_has_teams'
+  | 'end_user_exists'
+  | 'budget_exists'
+  | 'budget_in_use'
+  | 'model_exists'
+  | 'model_name_taken'
+  | 'model_alias_taken';
+export type BudgetCode = `${BudgetEntity}_budget_exceeded`;
+export type UpstreamCode = 'upstream_failed' | 'upstream_timeout';
+
+/** Every code a TollgateError can carry: a closed set, so a code is a contract, not a string. */
+export type ErrorCode =
+  | InvalidRequestCode
+  | 'request_too_large'
+  | AuthenticationCode
+  | PermissionCode
+  | BudgetCode
+  | NotFoundCode
+  | ConflictCode
+  | UpstreamCode
+  | 'store_unavailable'
+  | 'internal_error';
+
 export interface ErrorBody {
-  error: { message: string; type: ErrorType; param: string | null; code: string };
+  error: { message: string; type: ErrorType; param: string | null; code: ErrorCode };
 }
 
-export class TollgateError extends Error {
-  constructor(
+/** The base of the family; built only through the named subclasses below. */
+export abstract class TollgateError extends Error {
+  protected constructor(
     readonly status: number,
     readonly type: ErrorType,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly param: string | null = null,
   ) {
@@ -51,7 +120,7 @@ export function money(n: number): string {
 
 // 400
 export class InvalidRequestError extends TollgateError {
-  constructor(message: string, code = 'invalid_body', param: string | null = null) {
+  constructor(message: string, code: InvalidRequestCode = 'invalid_body', param: string | null = null) {
     super(400, 'invalid_request_error', code, message, param);
   }
 }
@@ -69,9 +138,14 @@ export class HierarchyViolationError extends InvalidRequestError {
   constructor(message: string, param: string) { super(message, 'hierarchy_violation', param); }
 }
 
+/** 413: the body is larger than API Gateway (and so Lambda) takes. */
+export class RequestTooLargeError extends TollgateError {
+  constructor(maxBytes: number) { super(413, 'invalid_request_error', 'request_too_large', `the request body is larger than ${maxBytes / (1024 * 1024)} MB`); }
+}
+
 // 401: API Gateway renders all of these as one static 401; the code is still logged.
 export class AuthenticationError extends TollgateError {
-  constructor(code: 'missing_credentials' | 'invalid_api_key' | 'invalid_jwt', message: string) {
+  constructor(code: AuthenticationCode, message: string) {
     super(401, 'authentication_error', code, message);
   }
 }
@@ -87,7 +161,7 @@ export class InvalidJwtError extends AuthenticationError {
 
 // 403 permission
 export class PermissionDeniedError extends TollgateError {
-  constructor(code: string, message: string, param: string | null = null) {
+  constructor(code: PermissionCode, message: string, param: string | null = null) {
     super(403, 'permission_error', code, message, param);
   }
 }
@@ -132,13 +206,16 @@ export class BudgetExceededError extends TollgateError {
 
 // 404 / 409
 export class NotFoundError extends TollgateError {
-  constructor(entity: string, id: string) { super(404, 'not_found_error', `${entity}_not_found`, `${entity.replace(/_/g, ' ')} \`${id}\` does not exist`); }
+  constructor(entity: NotFoundEntity, id: string) { super(404, 'not_found_error', `${entity}_not_found`, `${entity.replace(/_/g, ' ')} \`${id}\` does not exist`); }
 }
 export class RouteNotFoundError extends TollgateError {
   constructor(method: string, path: string) { super(404, 'not_found_error', 'route_not_found', `no route for ${method} ${path}`); }
 }
 export class ConflictError extends TollgateError {
-  constructor(code: string, message: string, param: string | null = null) { super(409, 'conflict_error', code, message, param); }
+  constructor(code: ConflictCode, message: string, param: string | null = null) { super(409, 'conflict_error', code, message, param); }
+}
+export class ConcurrentUpdateError extends ConflictError {
+  constructor(what = 'another change to the same items was in progress; retry') { super('concurrent_update', what); }
 }
 
 // 502 / 504

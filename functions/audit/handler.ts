@@ -1,4 +1,4 @@
-import { auditActions } from '../../lib/admin/audit-actions.js';
-import { createAdminHandler } from '../../lib/admin/handler.js';
+import { auditActions } from '../../lib/admin/actions/audit.js';
+import { createAdminHandler } from '../../lib/admin/http/handler.js';
 
 export const handler = createAdminHandler('audit', auditActions);

@@ -1,8 +1,7 @@
 import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { authorizerDeps } from '../../lib/authorizer/deps.js';
-import { checkSettings } from '../../lib/check-settings.js';
+import { checkSettings, identifyDeps } from '../../lib/app.js';
 import { decide } from '../../lib/authorizer/decide.js';
 import { toAuthorizerResult } from '../../lib/authorizer/policy.js';
 import { InternalError, isTollgateError } from '../../lib/errors.js';
@@ -21,7 +20,7 @@ async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGa
         multiValueHeaders: event.multiValueHeaders,
         pathParameters: event.pathParameters,
       },
-      authorizerDeps(),
+      identifyDeps(),
       checkSettings(),
       Date.now(),
     );

@@ -1,4 +1,4 @@
-import { createAdminHandler } from '../../lib/admin/handler.js';
-import { budgetActions } from '../../lib/admin/budgets.js';
+import { createAdminHandler } from '../../lib/admin/http/handler.js';
+import { budgetActions } from '../../lib/admin/actions/budgets.js';
 
 export const handler = createAdminHandler('budgets', budgetActions);

@@ -1,4 +1,4 @@
-import { createAdminHandler } from '../../lib/admin/handler.js';
-import { customerActions } from '../../lib/admin/customers.js';
+import { createAdminHandler } from '../../lib/admin/http/handler.js';
+import { customerActions } from '../../lib/admin/actions/customers.js';
 
 export const handler = createAdminHandler('customers', customerActions);

@@ -1,4 +1,4 @@
-import { createAdminHandler } from '../../lib/admin/handler.js';
-import { keyActions } from '../../lib/admin/keys.js';
+import { createAdminHandler } from '../../lib/admin/http/handler.js';
+import { keyActions } from '../../lib/admin/actions/keys.js';
 
 export const handler = createAdminHandler('keys', keyActions);

@@ -1,4 +1,4 @@
-import { createAdminHandler } from '../../lib/admin/handler.js';
-import { modelActions } from '../../lib/admin/models.js';
+import { createAdminHandler } from '../../lib/admin/http/handler.js';
+import { modelActions } from '../../lib/admin/actions/models.js';
 
 export const handler = createAdminHandler('models', modelActions);

@@ -3,14 +3,14 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context } from 'aws-lambda';
 import { config } from '../../lib/config.js';
 import { runSweep, type SweepRunResult } from '../../lib/store/sweep.js';
-import { documentClient } from '../../lib/store/client.js';
+import { documentClient } from '../../lib/app.js';
 import { tracer } from '../../lib/telemetry.js';
 
 /** Time kept back from the invocation's timeout: the page in progress and the cursor's write. */
 const TIDY_MARGIN_MS = 30_000;
 
 /**
- * On a schedule (EventBridge, every 5 minutes), lib/spend/sweep's two passes: releases strict
+ * On a schedule (EventBridge, every 5 minutes), lib/store/sweep's two passes: releases strict
  * reservations whose call never settled, then removes the counters of budget windows that ended
  * more than one window ago (stopping before the timeout and continuing next run from a cursor).
  * It only ever gives back headroom a dead call held and drops counters no budget reads any more;

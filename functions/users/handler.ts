@@ -1,4 +1,4 @@
-import { createAdminHandler } from '../../lib/admin/handler.js';
-import { userActions } from '../../lib/admin/users.js';
+import { createAdminHandler } from '../../lib/admin/http/handler.js';
+import { userActions } from '../../lib/admin/actions/users.js';
 
 export const handler = createAdminHandler('users', userActions);

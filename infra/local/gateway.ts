@@ -19,7 +19,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import { TollgateError } from '../../lib/errors.js';
+import { RequestTooLargeError } from '../../lib/errors.js';
 import { renderGatewayResponse, type GatewayResponseType } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, matchRoute, type RouteMatch } from '../../lib/routes.js';
 import { logger } from '../../lib/telemetry.js';
@@ -100,7 +100,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, loadHandler: (fn
 
   const body = await readBody(req);
   if (body === 'too_large') {
-    const e = new TollgateError(413, 'invalid_request_error', 'request_too_large', `the request body is larger than ${MAX_BODY_BYTES / (1024 * 1024)} MB`);
+    const e = new RequestTooLargeError(MAX_BODY_BYTES);
     // The rest of the upload is not read: close the connection once the answer is out.
     res.setHeader('connection', 'close');
     res.once('finish', () => req.destroy());

@@ -9,14 +9,11 @@ import { resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { generateKey } from '../../lib/auth/keys.js';
-import { setAuthorizerDeps } from '../../lib/authorizer/deps.js';
-import { config as processConfig, setConfig, type Config } from '../../lib/config.js';
+import { configureApp, documentClient, modelRegistry, resetApp } from '../../lib/app.js';
+import { config as processConfig, type Config } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
-import { resetModelRegistry } from '../../lib/registry/index.js';
 import { SWEEP_EVERY_MINUTES, runSweep } from '../../lib/store/sweep.js';
-import { createDocumentClient, documentClient, setDocumentClient } from '../../lib/store/client.js';
 import { encode } from '../../lib/store/codec.js';
-import { resetEntityReader } from '../../lib/store/index.js';
 import { ensureTable } from '../../lib/store/schema.js';
 import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
 import { startGateway, type GatewayOptions } from './gateway.js';
@@ -87,22 +84,21 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     }
 
     const masterKey = base.masterKey ?? generateKey();
-    const cfg = setConfig({
-      ...base,
-      dynamoEndpoint: endpoint,
-      masterKey,
-      port,
-      // The mock models' upstream key is a secret like any other, resolved in local mode from here.
-      localSecrets: { ...mockLocalSecrets(), ...base.localSecrets },
+    // Every client and cache of the process is rebuilt from the new configuration.
+    resetApp();
+    const cfg = configureApp({
+      config: {
+        ...base,
+        dynamoEndpoint: endpoint,
+        masterKey,
+        port,
+        // The mock models' upstream key is a secret like any other, resolved in local mode from here.
+        localSecrets: { ...mockLocalSecrets(), ...base.localSecrets },
+      },
     });
-    // Every process-wide client and cache must see the new configuration.
-    setDocumentClient(createDocumentClient({ endpoint, region: cfg.region }));
-    resetEntityReader();
-    resetModelRegistry();
-    setAuthorizerDeps(undefined);
     cleanups.push(async () => {
       documentClient().destroy();
-      setDocumentClient(undefined);
+      resetApp();
     });
 
     const raw = new DynamoDBClient({ endpoint, region: cfg.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -117,7 +113,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // Written on every start: the upstream's port is new each time, even over a persistent table.
     const models = mockModels(upstream.url);
     for (const m of models) await documentClient().send(new PutCommand({ TableName: cfg.tableName, Item: encode.model(m) }));
-    resetModelRegistry();
+    modelRegistry().invalidate();
 
     const gateway = await startGateway({ port, host, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
     cleanups.push(() => gateway.close());

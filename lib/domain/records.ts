@@ -82,6 +82,17 @@ export interface MemberRecord extends Budgeted {
   created_at: string;
 }
 
+export const ORG_ROLES = ['org_admin', 'internal_user', 'internal_user_viewer'] as const;
+export type OrgRole = (typeof ORG_ROLES)[number];
+
+/** A user's membership of an organization (a user belongs to at most one). */
+export interface OrgMemberRecord {
+  organization_id: string;
+  user_id: string;
+  user_role: OrgRole;
+  created_at: string;
+}
+
 export interface OrgRecord extends Budgeted {
   organization_id: string;
   organization_alias?: string | null;

@@ -1,13 +1,11 @@
-/** The llm function's collaborators, from the configuration; tests replace parts of them. */
-import { checkSettings } from '../check-settings.js';
+/** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
+import { checkSettings, clock, entityReader, modelRegistry, spendSettler, upstreamFetch } from '../app.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
 import type { EnforcementMode } from '../domain/records.js';
-import { modelRegistry, type ModelRegistry } from '../registry/index.js';
-import { DynamoSettler, type SpendSettler } from '../store/spend-ledger.js';
-import { documentClient } from '../store/client.js';
-import { entityReader } from '../store/index.js';
+import type { ModelRegistry } from '../registry/index.js';
 import type { EntityReader } from '../store/entities.js';
+import type { SpendSettler } from '../store/spend-ledger.js';
 import type { FetchLike } from './upstream.js';
 
 export interface LlmDeps {
@@ -26,33 +24,20 @@ export interface LlmDeps {
   fetch: FetchLike;
 }
 
-let overrides: Partial<LlmDeps> = {};
-
-/** Built per invocation from the process singletons, so a reconfigured process is seen at once. */
+/** Read per invocation: the instance's dependencies (built once) and the current configuration. */
 export function llmDeps(): LlmDeps {
   const c = config();
-  const reader = overrides.reader ?? entityReader();
   return {
-    reader,
+    reader: entityReader(),
     registry: modelRegistry(),
-    settler: new DynamoSettler(documentClient(), c.tableName, {
-      ttlSeconds: c.settlementTtlSeconds,
-      shards: c.spendShards,
-      onChanged: (changed) => changed.forEach((ref) => reader.loader.invalidate(ref)),
-    }),
+    settler: spendSettler(),
     settings: checkSettings(c),
     enforcement: c.enforcement,
     strictDefaultMaxTokens: c.strictDefaultMaxTokens,
     reservationTtlMs: c.reservationTtlSeconds * 1000,
     upstreamTimeoutMs: c.upstreamTimeoutMs,
     passthroughModel: c.passthroughModel,
-    clock: Date.now,
-    fetch: (input, init) => fetch(input, init),
-    ...overrides,
+    clock: clock(),
+    fetch: upstreamFetch(),
   };
-}
-
-/** Replaces some collaborators (tests: a clock, a settler that fails); `undefined` restores all. */
-export function setLlmDeps(next: Partial<LlmDeps> | undefined): void {
-  overrides = next ?? {};
 }

@@ -84,4 +84,6 @@ export const encode = {
   budget: (b: BudgetRecord) => item(refs.budget(b.budget_id), 'budget', b, { GSI1PK: 'BUDGET', GSI1SK: b.budget_id }),
   model: (m: ModelRecord) => item(refs.model(m.model_name), 'model', m, { GSI1PK: 'MODEL', GSI1SK: m.model_name }),
   global: (g: GlobalSpendRecord) => item(refs.globalSpend(), 'global', g),
+  keyAlias: (alias: string, token: string): Item => ({ ...refs.keyAlias(alias), kind: 'key_alias', key_alias: alias, token }),
+  modelAlias: (alias: string, modelName: string): Item => ({ ...refs.modelAlias(alias), kind: 'model_alias', alias, model_name: modelName }),
 } as const;

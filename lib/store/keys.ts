@@ -36,6 +36,12 @@ export const refs = {
   model: (modelName: string): ItemRef => ({ PK: `MODEL#${modelName}`, SK: 'MODEL' }),
   globalSpend: (): ItemRef => ({ PK: 'GLOBAL', SK: 'SPEND' }),
   settlement: (requestId: string): ItemRef => ({ PK: `REQ#${requestId}`, SK: 'SETTLEMENT' }),
+  /** The marker that makes a key alias unique (it names the key's token). */
+  keyAlias: (alias: string): ItemRef => ({ PK: `KEY_ALIAS#${alias}`, SK: 'KEY_ALIAS' }),
+  /** The marker that makes a model alias unique (it names the model). */
+  modelAlias: (alias: string): ItemRef => ({ PK: `MODEL_ALIAS#${alias}`, SK: 'MODEL_ALIAS' }),
+  /** A user's membership of an organization, beside the organization. */
+  orgMember: (orgId: string, userId: string): ItemRef => ({ PK: `ORG#${orgId}`, SK: `MEMBER#${userId}` }),
 } as const;
 
 /** Index names: GSI1 lists one kind of item; GSI2 lists by owning user; GSI3 by parent team or org. */

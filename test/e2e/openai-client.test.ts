@@ -6,21 +6,21 @@ import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { setConfig } from '../../lib/config.js';
-import { documentClient } from '../../lib/store/client.js';
+import { documentClient } from '../../lib/app.js';
 import { encode } from '../../lib/store/codec.js';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack.js';
 import { seedKey, seedTeam } from '../support/seed.js';
+import { configureApp } from '../../lib/app.js';
 
 const MASTER = `sk-master-${randomUUID()}`;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  const config = setConfig({
+  const config = configureApp({ config: {
     TOLLGATE_TABLE_NAME: `e2e-${randomUUID().slice(0, 8)}`,
     TOLLGATE_MASTER_KEY: MASTER,
     TOLLGATE_LOG_LEVEL: 'SILENT',
-  });
+  } });
   stack = await startLocalStack({ config, dynamoEndpoint: inject('dynamoEndpoint'), port: 0 });
   // A mock model whose upstream pauses before every chunk, to see chunks arrive while it writes.
   const mini = stack.models.find((m) => m.model_name === 'gpt-4o-mini')!;

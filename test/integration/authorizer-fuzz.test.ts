@@ -12,11 +12,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateKey, hashKey } from '../../lib/auth/keys.js';
 import { MAX_CREDENTIAL_LENGTH } from '../../lib/auth/credentials.js';
 import { routes } from '../../lib/routes.js';
-import { entityReader } from '../../lib/store/index.js';
 import { authorize } from '../support/authorizer.js';
 import { claims, forge, generateSigningKey, installJwtAuthorizer, JWT_ALGS, jwtEnv, signJwt, testIssuer } from '../support/jwt.js';
 import { authorizerEvent, seedKey, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable } from '../support/table.js';
+import { entityReader } from '../../lib/app.js';
 
 const SEED = 20_261_128;
 const NUM_RUNS = 10_000;

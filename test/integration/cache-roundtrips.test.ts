@@ -5,14 +5,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.js';
-import { setAuthorizerDeps } from '../../lib/authorizer/deps.js';
 import { StoreUnavailableError } from '../../lib/errors.js';
-import { createDocumentClient, setDocumentClient } from '../../lib/store/client.js';
-import { entityReader, resetEntityReader } from '../../lib/store/index.js';
+import { createDocumentClient } from '../../lib/store/client.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../support/jwt.js';
 import { authorizerEvent, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable, type TestTable } from '../support/table.js';
+import { configureApp, entityReader } from '../../lib/app.js';
 
 const idp = testIssuer();
 let table: TestTable;
@@ -24,7 +23,7 @@ const batches = () => entityReader().loader.stats.batches;
 
 /** A fresh Lambda instance: empty cache, deps rebuilt on it. */
 function coldStart(): void {
-  resetEntityReader();
+  configureApp({ entityReader: undefined });
   installJwtAuthorizer([idp]);
 }
 
@@ -90,7 +89,7 @@ describe('round trips per authorization', () => {
 describe('a store that cannot be reached', () => {
   it('makes the handler throw StoreUnavailableError (AUTHORIZER_FAILURE, 503) for keys and JWTs, never Allow', async () => {
     const closed = await freePort();
-    setDocumentClient(createDocumentClient({ endpoint: `http://127.0.0.1:${closed}`, region: 'us-east-1' }));
+    configureApp({ documentClient: createDocumentClient({ endpoint: `http://127.0.0.1:${closed}`, region: 'us-east-1' }) });
     coldStart();
     for (const token of [key, jwt]) {
       const out = await authorize(chat(token));
@@ -100,8 +99,7 @@ describe('a store that cannot be reached', () => {
   });
 
   it('with the store back, a fresh instance allows again', async () => {
-    setDocumentClient(createDocumentClient({ endpoint: table.endpoint, region: 'us-east-1' }));
-    setAuthorizerDeps(undefined);
+    configureApp({ documentClient: createDocumentClient({ endpoint: table.endpoint, region: 'us-east-1' }) });
     coldStart();
     expect((await authorize(chat(key))).effect).toBe('allow');
   });

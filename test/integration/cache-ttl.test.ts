@@ -6,14 +6,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
-import { documentClient } from '../../lib/store/client.js';
+import { documentClient } from '../../lib/app.js';
 import { encode } from '../../lib/store/codec.js';
-import { entityReader } from '../../lib/store/index.js';
 import { refKey } from '../../lib/store/keys.js';
 import { CachedLoader, type BatchSource } from '../../lib/store/loader.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { authorizerEvent, put, seedKey, seedTeam } from '../support/seed.js';
 import { reconfigure, useTestTable, type TestTable } from '../support/table.js';
+import { entityReader } from '../../lib/app.js';
 
 const TTL_MS = 1000;
 const ATTEMPTS = 3;

@@ -7,17 +7,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../functions/keys/handler.js';
 import { handler as teams } from '../../functions/teams/handler.js';
 import { decide } from '../../lib/authorizer/decide.js';
-import { authorizerDeps } from '../../lib/authorizer/deps.js';
-import { checkSettings } from '../../lib/check-settings.js';
 import { callApi, userCtx } from '../support/admin.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable } from '../support/table.js';
+import { checkSettings, identifyDeps } from '../../lib/app.js';
 
 const post = (path: string, input: unknown, caller = userCtx('ta')) => callApi(keys, 'POST', path, input, caller);
 
 /** What the authorizer makes of a credential on an admin route: the caller's role. */
 async function roleOf(key: string): Promise<string | undefined> {
-  const d = await decide({ method: 'POST', path: '/team/new', headers: { authorization: `Bearer ${key}` } }, authorizerDeps(), checkSettings(), Date.now());
+  const d = await decide({ method: 'POST', path: '/team/new', headers: { authorization: `Bearer ${key}` } }, identifyDeps(), checkSettings(), Date.now());
   return d.effect === 'unauthorized' ? undefined : d.caller?.role;
 }
 

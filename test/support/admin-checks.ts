@@ -6,10 +6,10 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { handler as authorizerHandler } from '../../functions/authorizer/handler.js';
-import { setAuthorizerDeps } from '../../lib/authorizer/deps.js';
 import { config } from '../../lib/config.js';
 import { masterKey } from '../../lib/secrets.js';
-import { documentClient, tableName } from '../../lib/store/client.js';
+import { tableName } from '../../lib/store/client.js';
+import { configureApp, documentClient } from '../../lib/app.js';
 import { CachedLoader, DynamoBatchSource, EntityReader } from '../../lib/store/index.js';
 import type { Item } from '../../lib/store/codec.js';
 import { authorizerEvent } from './seed.js';
@@ -52,7 +52,8 @@ export function otherInstance(): { authorize(key: string, path?: string): Promis
   );
   return {
     async authorize(key, path = '/chat/completions') {
-      setAuthorizerDeps({ reader, masterKey });
+      // This instance's reader stands in for the process's while it authorizes, then steps back.
+      configureApp({ entityReader: reader, masterKey });
       try {
         const result = await authorizerHandler(authorizerEvent({ method: 'POST', path, headers: { Authorization: `Bearer ${key}` } }), {} as never);
         const effect = (result.policyDocument.Statement[0] as { Effect: string }).Effect;
@@ -60,6 +61,8 @@ export function otherInstance(): { authorize(key: string, path?: string): Promis
       } catch (e) {
         if ((e as Error).message === 'Unauthorized') return { effect: 'unauthorized' };
         throw e;
+      } finally {
+        configureApp({ entityReader: undefined, masterKey: undefined });
       }
     },
   };

@@ -8,8 +8,8 @@ import { FetchError } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { Jwk, Jwks } from 'aws-jwt-verify/jwk';
 import { createJwksCache, JwtAuthenticator } from '../../lib/auth/jwt.js';
-import { authorizerDeps, setAuthorizerDeps } from '../../lib/authorizer/deps.js';
 import { config } from '../../lib/config.js';
+import { configureApp } from '../../lib/app.js';
 
 export type JwtAlg = 'RS256' | 'ES256' | 'EdDSA';
 export const JWT_ALGS: readonly JwtAlg[] = ['RS256', 'ES256', 'EdDSA'];
@@ -153,8 +153,6 @@ export function installJwtAuthorizer(issuers: TestIssuer[], fetcher: Fetcher = n
     Object.fromEntries(issuers.map((i) => [i.jwksUri, i.jwks])),
     createJwksCache(settings, fetcher),
   );
-  // Rebuilt from scratch so the deps hold the current entity reader, not one from before a reset.
-  setAuthorizerDeps(undefined);
-  setAuthorizerDeps({ ...authorizerDeps(), jwt: authenticator });
+  configureApp({ jwtAuthenticator: authenticator });
   return { authenticator, fetcher };
 }

@@ -6,10 +6,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
-import type { Actions } from '../../lib/admin/handler.js';
-import { parseInput } from '../../lib/admin/validation.js';
+import type { Actions } from '../../lib/admin/http/handler.js';
+import { parseInput } from '../../lib/admin/schema/fields.js';
 import type { CallerContext } from '../../lib/authorizer/context.js';
-import { documentClient, tableName } from '../../lib/store/client.js';
+import { tableName } from '../../lib/store/client.js';
+import { documentClient } from '../../lib/app.js';
 import type { Item } from '../../lib/store/codec.js';
 import { adminCtx, callApi, invokeDirect } from './admin.js';
 

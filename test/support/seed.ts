@@ -3,7 +3,8 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
 import type { EndUserRecord, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../lib/domain/records.js';
-import { documentClient, tableName } from '../../lib/store/client.js';
+import { tableName } from '../../lib/store/client.js';
+import { documentClient } from '../../lib/app.js';
 import { encode, type Item } from '../../lib/store/codec.js';
 
 const now = () => new Date().toISOString();

@@ -6,7 +6,8 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { dollarsToNanos } from '../../lib/domain/cost.js';
 import { windowOf } from '../../lib/domain/periods.js';
 import { SHARD_SK_PREFIX, shardedKindOf } from '../../lib/store/shards.js';
-import { documentClient, tableName } from '../../lib/store/client.js';
+import { tableName } from '../../lib/store/client.js';
+import { documentClient } from '../../lib/app.js';
 import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../../lib/store/codec.js';
 import type { ItemRef } from '../../lib/store/keys.js';
 

@@ -4,11 +4,11 @@
  * item: a JWT `sub` such as `auth0|123` is ordinary.
  */
 import { describe, expect, it } from 'vitest';
-import { setConfig } from '../../lib/config.js';
 import { refKey, refs, type ItemRef } from '../../lib/store/keys.js';
 import { CachedLoader, type BatchSource } from '../../lib/store/loader.js';
+import { configureApp } from '../../lib/app.js';
 
-setConfig({ TOLLGATE_LOG_LEVEL: 'SILENT' });
+configureApp({ config: { TOLLGATE_LOG_LEVEL: 'SILENT' } });
 
 /** A table in memory: items by their exact PK and SK. */
 class MemoryTable implements BatchSource {

@@ -3,7 +3,7 @@ import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
-import { budgetActions } from '../../../lib/admin/budgets.js';
+import { budgetActions } from '../../../lib/admin/actions/budgets.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';
 import { useTestTable } from '../../support/table.js';
 

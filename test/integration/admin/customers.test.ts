@@ -3,12 +3,13 @@ import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
 import { checkEndUserBlocked, type CheckInput } from '../../../lib/checks/index.js';
-import { entityReader, resetEntityReader, type EntityReader } from '../../../lib/store/index.js';
+import { type EntityReader } from '../../../lib/store/index.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
-import { customerActions } from '../../../lib/admin/customers.js';
+import { customerActions } from '../../../lib/admin/actions/customers.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';
 import { seedEndUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
+import { configureApp, entityReader } from '../../../lib/app.js';
 
 const getItem = async (PK: string, SK: string) => (await scanTable()).find((i) => i.PK === PK && i.SK === SK);
 const budgetCount = async (id: string) => (await getItem(`BUDGET#${id}`, 'BUDGET'))?.end_user_count as number;
@@ -174,7 +175,7 @@ describe('customers (end users)', () => {
       const readAt = Date.now();
       expect(await denial(warm)()).toBeUndefined();
       // ...while the admin function runs in another instance (its own cache).
-      resetEntityReader();
+      configureApp({ entityReader: undefined });
       await callApi(customers, 'POST', '/customer/block', { user_ids: ['c-ttl'] });
       expect(await denial(entityReader())()).toBe('end_user_blocked');
       // The warm instance keeps its copy until the TTL (1 s) runs out, then sees the block.

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { handler as audit } from '../../../functions/audit/handler.js';
-import { iamActor } from '../../../lib/admin/actor.js';
-import { action, createAdminHandler } from '../../../lib/admin/handler.js';
-import { transact } from '../../../lib/admin/store.js';
+import { iamActor } from '../../../lib/admin/rules/actor.js';
+import { action, createAdminHandler } from '../../../lib/admin/http/handler.js';
+import { transact } from '../../../lib/admin/persistence.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { useTestTable } from '../../support/table.js';
 

@@ -455,10 +455,10 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
 describe('sample events for direct invocation', () => {
   it('every action of the keys, teams and users functions has one, and it is a valid request', async () => {
     const { readdir, readFile } = await import('node:fs/promises');
-    const { keyActions } = await import('../../../lib/admin/keys.js');
-    const { teamActions } = await import('../../../lib/admin/teams.js');
-    const { userActions } = await import('../../../lib/admin/users.js');
-    const { parseInput } = await import('../../../lib/admin/validation.js');
+    const { keyActions } = await import('../../../lib/admin/actions/keys.js');
+    const { teamActions } = await import('../../../lib/admin/actions/teams.js');
+    const { userActions } = await import('../../../lib/admin/actions/users.js');
+    const { parseInput } = await import('../../../lib/admin/schema/fields.js');
     for (const [fn, actions] of [['keys', keyActions], ['teams', teamActions], ['users', userActions]] as const) {
       const dir = new URL(`../../../functions/${fn}/events/`, import.meta.url);
       const seen = new Set<string>();

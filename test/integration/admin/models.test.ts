@@ -2,11 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as models } from '../../../functions/models/handler.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
-import { modelRegistry } from '../../../lib/registry/index.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
-import { modelActions } from '../../../lib/admin/models.js';
+import { modelActions } from '../../../lib/admin/actions/models.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';
 import { useTestTable } from '../../support/table.js';
+import { modelRegistry } from '../../../lib/app.js';
 
 const getItem = async (PK: string, SK: string) => (await scanTable()).find((i) => i.PK === PK && i.SK === SK);
 

@@ -13,7 +13,7 @@ import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { isTollgateError } from '../../../lib/errors.js';
 import { routes } from '../../../lib/routes.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
-import { documentClient } from '../../../lib/store/client.js';
+import { documentClient } from '../../../lib/app.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 

@@ -4,7 +4,8 @@ import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
-import { encodeOrgMember, orgMemberRef } from '../../../lib/admin/shared-org-members.js';
+import { encodeOrgMember } from '../../../lib/store/org-members.js';
+import { refs } from '../../../lib/store/keys.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { afterCacheTtl, expectUnchanged, otherInstance, scanTable } from '../../support/admin-checks.js';
 import { put, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
@@ -123,7 +124,7 @@ describe('/user/delete', () => {
     expect(await authz.authorize(personal.key)).toEqual({ effect: 'allow' });
 
     expect((await post('/user/delete', { user_ids: ['fay'] })).body).toEqual({ deleted_user_ids: ['fay'] });
-    const left = (await scanTable()).filter((i) => !String(i.PK).startsWith('AUDIT#') && (i.user_id === 'fay' || String(i.PK) === 'KEY_ALIAS#fay-key' || i.PK === orgMemberRef('org-f', 'fay').PK && i.SK === orgMemberRef('org-f', 'fay').SK));
+    const left = (await scanTable()).filter((i) => !String(i.PK).startsWith('AUDIT#') && (i.user_id === 'fay' || String(i.PK) === 'KEY_ALIAS#fay-key' || i.PK === refs.orgMember('org-f', 'fay').PK && i.SK === refs.orgMember('org-f', 'fay').SK));
     expect(left).toEqual([]);
     expect((await callApi(keys, 'GET', '/key/info', { key: teamKey.key })).status).toBe(404);
     expect((await callApi(keys, 'GET', '/key/info', { key: other.key })).status).toBe(200);

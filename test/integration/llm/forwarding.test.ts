@@ -7,12 +7,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, MOCK_UPSTREAM_SECRET, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
 import { freePort } from '../../../infra/local/dynamodb.js';
-import { setLlmDeps } from '../../../lib/llm/deps.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey } from '../../support/seed.js';
 import { reconfigure, useTestTable, type TestTable } from '../../support/table.js';
 import { call, chat, seedModels, sseData } from './harness.js';
+import { config, type Config } from '../../../lib/config.js';
+import { configureApp } from '../../../lib/app.js';
 
 const MASTER = 'sk-master-llm-forwarding';
 let mock: MockUpstream;
@@ -56,7 +57,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await mock.close();
 });
-afterEach(() => setLlmDeps(undefined));
+let configBefore: Config | undefined;
+/** A shorter upstream timeout for one test; afterEach puts the configuration back. */
+const upstreamTimeout = (ms: number) => {
+  configBefore ??= config();
+  configureApp({ config: { ...config(), upstreamTimeoutMs: ms } });
+};
+afterEach(() => {
+  if (configBefore) configureApp({ config: configBefore });
+  configBefore = undefined;
+});
 
 describe('what the upstream receives', () => {
   it("gets the model's upstream id, its own key, and none of the caller's credentials", async () => {
@@ -210,7 +220,7 @@ describe('upstream failures', () => {
   });
 
   it('answers 504 upstream_timeout when the upstream does not answer in time', async () => {
-    setLlmDeps({ upstreamTimeoutMs: 250 });
+    upstreamTimeout(250);
     const started = Date.now();
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('hanging', 'x') });
     expect(res.status).toBe(504);
@@ -224,7 +234,7 @@ describe('upstream failures', () => {
   });
 
   it('ends a stream that goes silent with an error event the client raises', async () => {
-    setLlmDeps({ upstreamTimeoutMs: 250 });
+    upstreamTimeout(250);
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('stalls-mid-stream', 'a b c d', { stream: true }) });
     expect(res.status).toBe(200);
     const data = sseData(res.text);

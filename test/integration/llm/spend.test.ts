@@ -7,12 +7,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { countTokens, startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
-import { setLlmDeps } from '../../../lib/llm/deps.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { costNanos, type Usage } from '../../../lib/domain/cost.js';
 import { DynamoSettler, type SpendTarget } from '../../../lib/store/spend-ledger.js';
-import { documentClient, tableName } from '../../../lib/store/client.js';
-import { entityReader } from '../../../lib/store/index.js';
+import { tableName } from '../../../lib/store/client.js';
+import { configureApp, documentClient, entityReader } from '../../../lib/app.js';
 import { refs, type ItemRef } from '../../../lib/store/keys.js';
 import { bearer } from '../../support/authorizer.js';
 import { countersOf, readItem, spendNanos, windowNanos } from '../../support/spend.js';
@@ -37,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await mock.close();
 });
-afterEach(() => setLlmDeps(undefined));
+afterEach(() => configureApp({ clock: undefined, spendSettler: undefined, fetch: undefined }));
 
 const read = readItem;
 
@@ -189,8 +188,8 @@ describe('this instance sees its own settlements', () => {
     await seedTeam({ team_id: 't-unsettled' });
     const { key } = await seedKey({ team_id: 't-unsettled' });
     let attempts = 0;
-    setLlmDeps({
-      settler: {
+    configureApp({
+      spendSettler: {
         settle: async () => {
           attempts++;
           throw Object.assign(new Error('down'), { name: 'ServiceUnavailable' });

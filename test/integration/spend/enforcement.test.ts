@@ -15,19 +15,17 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
-import { setLlmDeps } from '../../../lib/llm/deps.js';
 import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { estimateUsage } from '../../../lib/llm/estimate.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
-import { setDocumentClient } from '../../../lib/store/client.js';
-import { entityReader, resetEntityReader } from '../../../lib/store/index.js';
 import { refs } from '../../../lib/store/keys.js';
 import { authorize, bearer } from '../../support/authorizer.js';
 import { authorizerEvent, seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { reconfigure, useTestTable, type TestTable } from '../../support/table.js';
 import { call, chat, proxyEvent, seedModels } from '../llm/harness.js';
+import { configureApp, entityReader } from '../../../lib/app.js';
 
 let mock: MockUpstream;
 let table: TestTable;
@@ -52,8 +50,8 @@ function burstClient(endpoint: string): DynamoDBDocumentClient {
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
   table = await useTestTable(env());
-  setDocumentClient(burstClient(table.endpoint));
-  resetEntityReader();
+  configureApp({ documentClient: burstClient(table.endpoint) });
+  configureApp({ entityReader: undefined });
   const models = mockModels(mock.url);
   gpt4o = models.find((m) => m.model_name === 'gpt-4o') as ModelRecord;
   await seedModels([
@@ -251,7 +249,7 @@ describe('a call across a window boundary', () => {
     const MIDNIGHT = Date.UTC(2026, 10, 28);
     // The llm function's clock: the call starts 1 ms before midnight, everything after is past it.
     let reads = 0;
-    setLlmDeps({ clock: () => (reads++ === 0 ? MIDNIGHT - 1 : MIDNIGHT + 60_000) });
+    configureApp({ clock: () => (reads++ === 0 ? MIDNIGHT - 1 : MIDNIGHT + 60_000) });
     try {
       await seedTeam({ team_id: 't-boundary', max_budget: 10, budget_duration: '1d', enforcement: 'strict' });
       const { key } = await seedKey({ team_id: 't-boundary' });
@@ -260,7 +258,7 @@ describe('a call across a window boundary', () => {
       expect((await countersOf(refs.team('t-boundary'), '1d', MIDNIGHT - 1)).window).toEqual({ spend: COST(), committed: COST() });
       expect((await countersOf(refs.team('t-boundary'), '1d', MIDNIGHT)).window).toEqual({ spend: 0, committed: 0 });
     } finally {
-      setLlmDeps(undefined);
+      configureApp({ clock: undefined, spendSettler: undefined, fetch: undefined });
     }
   });
 });

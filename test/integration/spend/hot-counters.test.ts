@@ -8,21 +8,22 @@
  */
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { iamActor as actor } from '../../../lib/admin/actor.js';
-import { budgetView, spendAttributes } from '../../../lib/admin/budget.js';
-import { putNew, setFields } from '../../../lib/admin/shared-writes.js';
-import { getRecord, transact } from '../../../lib/admin/store.js';
+import { iamActor as actor } from '../../../lib/admin/rules/actor.js';
+import { budgetView, spendAttributes } from '../../../lib/admin/schema/budget-view.js';
+import { putNew, setFields } from '../../../lib/store/writes.js';
+import { adminStore } from '../../../lib/app.js';
 import { NotFoundError } from '../../../lib/errors.js';
 import type { TeamRecord } from '../../../lib/domain/records.js';
 import { dollarsToNanos } from '../../../lib/domain/cost.js';
 import { DynamoSettler, type SpendTarget } from '../../../lib/store/spend-ledger.js';
-import { documentClient, tableName } from '../../../lib/store/client.js';
+import { tableName } from '../../../lib/store/client.js';
+import { documentClient } from '../../../lib/app.js';
 import { encode } from '../../../lib/store/codec.js';
-import { entityReader } from '../../../lib/store/index.js';
 import { refKey, refs } from '../../../lib/store/keys.js';
 import { seedTeam } from '../../support/seed.js';
 import { counterItems, countersOf } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { entityReader } from '../../../lib/app.js';
 
 const SETTLEMENTS = 10_000;
 const WRITERS = 32;
@@ -112,10 +113,10 @@ describe('admin writes and the shards', () => {
     const target: SpendTarget = { entity: 'team', id: 't-set', ref: refs.team('t-set') };
     for (let i = 0; i < 40; i++) await settler.settle({ requestId: `set-${i}`, at: Date.now(), costNanos: 250_000_000, model: 'gpt-4o', targets: [target] });
     expect((await counterItems(refs.team('t-set'))).length).toBeGreaterThan(1);
-    expect(budgetView((await getRecord<TeamRecord>(refs.team('t-set'))) as TeamRecord, new Date()).spend).toBe(10);
+    expect(budgetView((await adminStore().getRecord<TeamRecord>(refs.team('t-set'))) as TeamRecord, new Date()).spend).toBe(10);
 
     const now = new Date();
-    await transact([setFields(refs.team('t-set'), spendAttributes(2.5, null, now), () => new NotFoundError('team', 't-set'))], actor, { action: 'team.update', entity_type: 'team', entity_id: 't-set' }, now);
+    await adminStore().transact([setFields(refs.team('t-set'), spendAttributes(2.5, null, now), () => new NotFoundError('team', 't-set'))], actor, { action: 'team.update', entity_type: 'team', entity_id: 't-set' }, now);
     expect(await counterItems(refs.team('t-set'))).toHaveLength(1);
     expect(await countersOf(refs.team('t-set'))).toEqual({ spend: 2_500_000_000, committed: 2_500_000_000 });
     expect(dollarsToNanos((await entityReader().team('t-set'))?.spend ?? 0)).toBe(2_500_000_000);
@@ -129,7 +130,7 @@ describe('admin writes and the shards', () => {
     }
     const now = new Date();
     const team: TeamRecord = { team_id: 't-again', spend: 0, committed: 0, created_at: now.toISOString() };
-    await transact([putNew(refs.team('t-again'), encode.team(team), () => new NotFoundError('team', 't-again'))], actor, { action: 'team.new', entity_type: 'team', entity_id: 't-again' }, now);
+    await adminStore().transact([putNew(refs.team('t-again'), encode.team(team), () => new NotFoundError('team', 't-again'))], actor, { action: 'team.new', entity_type: 'team', entity_id: 't-again' }, now);
     expect(await countersOf(refs.team('t-again'))).toEqual({ spend: 0, committed: 0 });
   });
 });

@@ -7,7 +7,6 @@
  * boundary (lifetime = sum of the windows), on shards as on plain items.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkSettings } from '../../../lib/check-settings.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import {
   checkEndUserBudget,
@@ -26,13 +25,14 @@ import { matchRoute } from '../../../lib/routes.js';
 import { windowOf } from '../../../lib/domain/periods.js';
 import { DynamoSettler } from '../../../lib/store/spend-ledger.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
-import { documentClient, tableName } from '../../../lib/store/client.js';
+import { tableName } from '../../../lib/store/client.js';
+import { documentClient } from '../../../lib/app.js';
 import { encode } from '../../../lib/store/codec.js';
-import { entityReader } from '../../../lib/store/index.js';
 import { refs } from '../../../lib/store/keys.js';
 import { put, seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { countersOf } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { checkSettings, entityReader } from '../../../lib/app.js';
 
 /** Monday 2027-03-01 00:00 UTC: the end of an hour, a day, a week and a month at once. */
 const T0 = Date.UTC(2027, 2, 1);

@@ -14,13 +14,14 @@ import { config } from '../../../lib/config.js';
 import { DynamoSettler, type Hold, type SpendTarget } from '../../../lib/store/spend-ledger.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
-import { documentClient, tableName } from '../../../lib/store/client.js';
+import { tableName } from '../../../lib/store/client.js';
+import { documentClient } from '../../../lib/app.js';
 import { encode } from '../../../lib/store/codec.js';
-import { entityReader } from '../../../lib/store/index.js';
 import { refs } from '../../../lib/store/keys.js';
 import { put, seedEndUser, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { entityReader } from '../../../lib/app.js';
 
 const CENT = 10_000_000;
 const DOLLAR = 100 * CENT;

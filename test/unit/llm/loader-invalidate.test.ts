@@ -1,10 +1,10 @@
 /** A settlement invalidates cached items; a read of the same item in flight must still succeed. */
 import { describe, expect, it } from 'vitest';
-import { setConfig } from '../../../lib/config.js';
 import { CachedLoader, type BatchSource } from '../../../lib/store/loader.js';
 import { refKey, refs, type ItemRef } from '../../../lib/store/keys.js';
+import { configureApp } from '../../../lib/app.js';
 
-setConfig({ TOLLGATE_LOG_LEVEL: 'SILENT' });
+configureApp({ config: { TOLLGATE_LOG_LEVEL: 'SILENT' } });
 
 class SlowSource implements BatchSource {
   reads = 0;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, setConfig } from '../../../lib/config.js';
+import { ConfigError, parseConfig } from '../../../lib/config.js';
 import { upstreamSecret } from '../../../lib/secrets.js';
+import { configureApp } from '../../../lib/app.js';
 
 describe('TOLLGATE_LOCAL_SECRETS', () => {
   it('maps secret names to values', () => {
@@ -23,7 +24,7 @@ describe('TOLLGATE_LOCAL_SECRETS', () => {
   });
 
   it('is the only source of upstream keys once set (Secrets Manager is not asked)', async () => {
-    setConfig({ TOLLGATE_LOCAL_SECRETS: '{"known":"sk-local"}', TOLLGATE_LOG_LEVEL: 'SILENT' });
+    configureApp({ config: { TOLLGATE_LOCAL_SECRETS: '{"known":"sk-local"}', TOLLGATE_LOG_LEVEL: 'SILENT' } });
     await expect(upstreamSecret('known')).resolves.toBe('sk-local');
     await expect(upstreamSecret('unknown')).resolves.toBeUndefined();
     await expect(upstreamSecret('toString')).resolves.toBeUndefined();

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { setConfig } from '../../../lib/config.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { ModelRegistry, buildSnapshot, modelRecordProblem, type ModelSource } from '../../../lib/registry/registry.js';
+import { configureApp } from '../../../lib/app.js';
 
-setConfig({ TOLLGATE_LOG_LEVEL: 'SILENT' });
+configureApp({ config: { TOLLGATE_LOG_LEVEL: 'SILENT' } });
 
 const m = (name: string, extra: Partial<ModelRecord> = {}): ModelRecord => ({
   model_name: name,

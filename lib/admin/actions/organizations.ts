@@ -1,5 +1,5 @@
 /**
- * `/organization/*`: organizations, the teams under them (read through GSI3 `ORG#<id>`) and their
+ * `/organization/*`: organizations, the teams under them (listed by organization) and their
  * members. Writes are proxy-admin only; an organization may be read by proxy admins and by its
  * own members (the user record's `organization_id`).
  *
@@ -10,20 +10,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { OrgRecord, TeamRecord, UserRecord } from '../domain/records.js';
-import type { ModelCatalog } from '../checks/models.js';
-import { encode } from '../store/codec.js';
-import { INDEX, refs } from '../store/keys.js';
-import { isProxyAdmin, requireProxyAdmin, type Actor } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { budgetView } from './budget.js';
-import { action, type Actions } from './handler.js';
-import { loadCatalog, requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
-import { MEMBER_SK_PREFIX, ORG_ROLES, membershipOps, orgMemberRef, type OrgMemberRecord } from './shared-org-members.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from './shared-writes.js';
-import { getRecord, queryAll, queryPage, transact, type TxOp } from './store.js';
-import { budgetFields, id, limit, metadata, models } from './validation.js';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import { ORG_ROLES, type OrgMemberRecord } from '../../domain/records.js';
+import type { OrgRecord, TeamRecord, UserRecord } from '../../domain/records.js';
+import type { ModelCatalog } from '../../checks/models.js';
+import { encode } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { listings } from '../../store/listings.js';
+import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import { budgetView } from '../schema/budget-view.js';
+import { action, type Actions } from '../http/handler.js';
+import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { membershipOps } from '../../store/org-members.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
+import { find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { budgetFields, id, limit, metadata, models } from '../schema/fields.js';
 
 const orgFields = {
   organization_alias: z.string().min(1).max(256).nullable().optional(),
@@ -47,13 +49,13 @@ const audit = (verb: string, orgId: string, changes?: Record<string, unknown>): 
 });
 
 async function loadOrg(orgId: string): Promise<OrgRecord> {
-  const org = await getRecord<OrgRecord>(refs.org(orgId));
+  const org = await find('organization', orgId);
   if (!org) throw notFound(orgId)();
   return org;
 }
 
-const teamsOf = (orgId: string) => queryAll<TeamRecord>({ index: INDEX.byParent, pk: `ORG#${orgId}`, skPrefix: 'TEAM#' });
-const membersOf = (orgId: string) => queryAll<OrgMemberRecord>({ pk: `ORG#${orgId}`, skPrefix: MEMBER_SK_PREFIX });
+const teamsOf = (orgId: string) => queryAll<TeamRecord>(listings.teamsOfOrg(orgId));
+const membersOf = (orgId: string) => queryAll<OrgMemberRecord>(listings.membersOfOrg(orgId));
 
 /** An organization may not shrink below what its teams already have. */
 async function requireCoversTeams(orgId: string, next: Pick<OrgRecord, 'models' | 'max_budget'>, changed: { models: boolean; max_budget: boolean }): Promise<void> {
@@ -71,7 +73,7 @@ async function requireCoversTeams(orgId: string, next: Pick<OrgRecord, 'models' 
 /** Proxy admins read any organization; a user reads the one they belong to. */
 async function requireCanRead(actor: Actor, orgId: string): Promise<void> {
   if (isProxyAdmin(actor)) return;
-  const user = actor.userId ? await getRecord<UserRecord>(refs.user(actor.userId)) : undefined;
+  const user = actor.userId ? await find('user', actor.userId) : undefined;
   if (user && user.organization_id === orgId) return;
   throw new ForbiddenError(`only a proxy admin or a member of organization \`${orgId}\` may read it`);
 }
@@ -118,8 +120,8 @@ export const organizationActions: Actions = {
       }
       const released: string[] = [];
       for (const m of await membersOf(orgId)) {
-        ops.push(deleteAny(orgMemberRef(orgId, m.user_id)));
-        const user = await getRecord<UserRecord>(refs.user(m.user_id));
+        ops.push(deleteAny(refs.orgMember(orgId, m.user_id)));
+        const user = await find('user', m.user_id);
         // Only users still in this organization are released; a user moved meanwhile is left alone.
         if (user?.organization_id !== orgId) continue;
         released.push(m.user_id);
@@ -151,7 +153,7 @@ export const organizationActions: Actions = {
 
   list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
     requireProxyAdmin(actor, 'list organizations');
-    const page = await queryPage<OrgRecord>({ index: INDEX.byKind, pk: 'ORG', cursor: q.cursor, limit: q.limit ?? 100 });
+    const page = await queryPage<OrgRecord>({ ...listings.all('org'), cursor: q.cursor, limit: q.limit ?? 100 });
     return { data: page.data.map((o) => budgetView(o, now)), next_cursor: page.next_cursor };
   }),
 
@@ -174,10 +176,10 @@ export const organizationActions: Actions = {
       const updatedUsers: { user_id: string; organization_id: string; previous_organization_id: string | null }[] = [];
       const memberships: OrgMemberRecord[] = [];
       for (const m of list) {
-        const user = await getRecord<UserRecord>(refs.user(m.user_id));
+        const user = await find('user', m.user_id);
         if (!user) throw new NotFoundError('user', m.user_id);
         const from = user.organization_id ?? null;
-        const existing = from === orgId ? await getRecord<OrgMemberRecord>(orgMemberRef(orgId, m.user_id)) : undefined;
+        const existing = from === orgId ? await find('org_member', orgId, m.user_id) : undefined;
         const membership: OrgMemberRecord = { organization_id: orgId, user_id: m.user_id, user_role: m.role, created_at: existing?.created_at ?? at };
         ops.push(setFields(refs.user(m.user_id), { organization_id: orgId, updated_at: at }, () => new NotFoundError('user', m.user_id)));
         ops.push(...membershipOps(m.user_id, from, membership));

@@ -1,7 +1,7 @@
 /**
  * `/model/*`: the model registry's write side, in LiteLLM's shape as far as it fits:
  * `{model_name, litellm_params: {model, api_base, api_key_secret}, model_info: {prices,
- * access_groups, aliases}}`, stored as ModelRecord items `MODEL#<name>` (read by lib/registry).
+ * access_groups, aliases}}`, stored as model records (read by lib/registry).
  *
  * Upstream keys never reach the table: a model names the secret that holds its key
  * (`api_key_secret`: a Secrets Manager name, or a TOLLGATE_LOCAL_SECRETS name locally;
@@ -9,26 +9,27 @@
  *
  * Prices are required (a model without one would be callable for free); `*_cost_per_token`
  * is converted to our per-1M prices. Aliases are unique across models and never equal a model
- * name: each alias holds a marker item `MODEL_ALIAS#<alias>` written in the model's transaction.
+ * name: each alias holds a marker item written in the model's transaction.
  *
  * Writes are proxy-admin only. `/model/info` is open to every caller: others see only the models
  * they may use, and only public fields (no upstream URL, no secret name).
  */
 import { z } from 'zod';
-import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../checks/models.js';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { ModelRecord } from '../domain/records.js';
-import { modelRegistry } from '../registry/index.js';
-import { buildSnapshot } from '../registry/registry.js';
-import { encode, type Item } from '../store/codec.js';
-import { INDEX, refs, type ItemRef } from '../store/keys.js';
-import { logger } from '../telemetry.js';
-import { isProxyAdmin, requireProxyAdmin, type Actor } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { action, type Actions } from './handler.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, setFields } from './shared-writes.js';
-import { getRecord, queryAll, transact, type TxOp } from './store.js';
-import { money } from './validation.js';
+import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { ModelRecord } from '../../domain/records.js';
+import { modelRegistry } from '../../app.js';
+import { buildSnapshot } from '../../registry/registry.js';
+import { encode, type Item } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { listings } from '../../store/listings.js';
+import { logger } from '../../telemetry.js';
+import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import { action, type Actions } from '../http/handler.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, setFields } from '../../store/writes.js';
+import { find, load, queryAll, transact, type TxOp } from '../persistence.js';
+import { money } from '../schema/fields.js';
 
 const NAME = /^[A-Za-z0-9._:@+=/-]{1,256}$/;
 const NAME_RULE = 'must be 1-256 characters of letters, digits and . _ : @ + = / - (no spaces, commas or *)';
@@ -81,8 +82,6 @@ const modelInfo = z
 /** LiteLLM's default upstream for an OpenAI model with no `api_base`. */
 const DEFAULT_API_BASE = 'https://api.openai.com/v1';
 
-const aliasRef = (alias: string): ItemRef => ({ PK: `MODEL_ALIAS#${alias}`, SK: 'MODEL_ALIAS' });
-const aliasItem = (alias: string, modelName: string): Item => ({ ...aliasRef(alias), kind: 'model_alias', alias, model_name: modelName });
 
 const notFound = (modelName: string) => () => new NotFoundError('model', modelName);
 const aliasTaken = (alias: string, what: string) => new ConflictError('model_alias_taken', `alias \`${alias}\` is already ${what}`, 'model_info.aliases');
@@ -139,10 +138,10 @@ function checkAliases(modelName: string, aliases: readonly string[] | undefined)
 async function claimAliases(modelName: string, added: readonly string[]): Promise<TxOp[]> {
   const ops: TxOp[] = [];
   for (const a of added) {
-    const owner = await getRecord<{ model_name: string }>(aliasRef(a));
+    const owner = await find('model_alias', a);
     if (owner && owner.model_name !== modelName) throw aliasTaken(a, `an alias of model \`${owner.model_name}\``);
-    if (await getRecord<ModelRecord>(refs.model(a))) throw aliasTaken(a, 'the name of a model');
-    ops.push(putNew(aliasRef(a), aliasItem(a, modelName), () => aliasTaken(a, 'taken')));
+    if (await find('model', a)) throw aliasTaken(a, 'the name of a model');
+    ops.push(putNew(refs.modelAlias(a), encode.modelAlias(a, modelName), () => aliasTaken(a, 'taken')));
     ops.push(requireAbsent(refs.model(a), () => aliasTaken(a, 'the name of a model')));
   }
   return ops;
@@ -191,7 +190,7 @@ function usableBy(actor: Actor, catalog: ModelCatalog): (m: ModelRecord) => bool
 }
 
 async function loadModel(modelName: string): Promise<ModelRecord> {
-  const m = await getRecord<ModelRecord>(refs.model(modelName));
+  const m = await find('model', modelName);
   if (!m) throw notFound(modelName)();
   return m;
 }
@@ -233,12 +232,12 @@ export const modelActions: Actions = {
       aliases: aliases ?? [],
       created_at: now.toISOString(),
     };
-    const aliasOwner = await getRecord<{ model_name: string }>(aliasRef(modelName));
+    const aliasOwner = await find('model_alias', modelName);
     const nameTaken = () => new ConflictError('model_name_taken', `\`${modelName}\` is already an alias of model \`${aliasOwner?.model_name ?? '?'}\``, 'model_name');
     if (aliasOwner) throw nameTaken();
     const ops: TxOp[] = [
       putNew(refs.model(modelName), encode.model(record), () => new ConflictError('model_exists', `model \`${modelName}\` already exists`, 'model_name')),
-      requireAbsent(aliasRef(modelName), nameTaken),
+      requireAbsent(refs.modelAlias(modelName), nameTaken),
       ...(await claimAliases(modelName, record.aliases ?? [])),
     ];
     await commit(ops, actor, audit('new', modelName, auditFields(record)), now);
@@ -267,7 +266,7 @@ export const modelActions: Actions = {
       if (set.aliases) {
         const before = new Set(current.aliases ?? []);
         const after = new Set(set.aliases);
-        for (const a of before) if (!after.has(a)) ops.push(deleteAny(aliasRef(a)));
+        for (const a of before) if (!after.has(a)) ops.push(deleteAny(refs.modelAlias(a)));
         ops.push(...(await claimAliases(modelName, set.aliases.filter((a) => !before.has(a)))));
       }
       await commit(ops, actor, audit('update', modelName, auditFields(set)), now);
@@ -283,14 +282,14 @@ export const modelActions: Actions = {
     const modelName = input.model_name ?? input.id;
     if (!modelName) throw new InvalidRequestError('`model_name` (or LiteLLM\'s `id`) is required', 'missing_field', 'model_name');
     const current = await loadModel(modelName);
-    const ops: TxOp[] = [deleteExisting(refs.model(modelName), notFound(modelName)), ...(current.aliases ?? []).map((a) => deleteAny(aliasRef(a)))];
+    const ops: TxOp[] = [deleteExisting(refs.model(modelName), notFound(modelName)), ...(current.aliases ?? []).map((a) => deleteAny(refs.modelAlias(a)))];
     await commit(ops, actor, audit('delete', modelName), now);
     return { deleted_model_name: modelName };
   }),
 
   info: action(z.object({ model_name: name.optional(), litellm_model_id: name.optional() }).strict(), async (q, { actor }) => {
     const wanted = q.model_name ?? q.litellm_model_id;
-    const records = await queryAll<ModelRecord>({ index: INDEX.byKind, pk: 'MODEL' });
+    const records = await queryAll<ModelRecord>(listings.all('model'));
     const usable = usableBy(actor, buildSnapshot(records).catalog);
     const admin = isProxyAdmin(actor);
     const visible = records.filter((m) => usable(m) && (wanted === undefined || m.model_name === wanted));

@@ -3,9 +3,7 @@
  * direct invocation (the console, the SDK) whoever could invoke the function is an admin:
  * IAM already decided.
  */
-import type { CallerContext } from '../authorizer/context.js';
-import type { Principal, Role } from '../domain/caller.js';
-import { ForbiddenError } from '../errors.js';
+import type { Principal, Role } from './caller.js';
 
 export interface Actor {
   principal: Principal | 'iam';
@@ -20,16 +18,6 @@ export interface Actor {
 
 export const iamActor: Actor = { principal: 'iam', role: 'proxy_admin' };
 
-export const actorFromContext = (ctx: CallerContext): Actor => ({
-  principal: ctx.principal,
-  role: ctx.role,
-  userId: ctx.user_id,
-  teamId: ctx.team_id,
-  keyHash: ctx.key_hash,
-  keyName: ctx.key_name,
-  models: ctx.models,
-});
-
 export const isProxyAdmin = (a: Actor): boolean => a.role === 'proxy_admin';
 
 /** How the audit log names the actor: never a secret, only ids and `sk-...last4`. */
@@ -40,8 +28,4 @@ export function actorLabel(a: Actor): string {
   if (a.keyName) return `key:${a.keyName}`;
   if (a.teamId) return `team:${a.teamId}`;
   return a.principal;
-}
-
-export function requireProxyAdmin(a: Actor, what: string): void {
-  if (!isProxyAdmin(a)) throw new ForbiddenError(`only a proxy admin may ${what}`);
 }

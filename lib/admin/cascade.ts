@@ -5,9 +5,10 @@
  * idempotent (delete-if-present), so a cascade interrupted half way is finished by repeating
  * the request: it finds what is left and deletes that.
  */
-import type { Actor } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { MAX_TX_ITEMS, transact, type TxOp } from './store.js';
+import type { Actor } from './rules/actor.js';
+import type { AuditEntry } from '../domain/audit.js';
+import { MAX_TX_ITEMS } from '../store/admin-store.js';
+import { transact, type TxOp } from './persistence.js';
 
 export interface Unit {
   ops: TxOp[];

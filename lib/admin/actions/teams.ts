@@ -1,6 +1,5 @@
 /**
- * `/team/*`: teams and their members (`TEAM#<team>` / `MEMBER#<user>`, listed per user through
- * GSI2). Proxy admins do everything. An admin of the team (member role `admin`, internal user)
+ * `/team/*`: teams and their members (each membership also listed under its user). Proxy admins do everything. An admin of the team (member role `admin`, internal user)
  * manages its members (not their own member budget) and may change only `team_alias` and
  * `metadata` of the team itself.
  * Members, and a team JWT for its own team, read it. Nobody else writes.
@@ -17,22 +16,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { ModelCatalog } from '../checks/models.js';
-import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { MemberRecord, OrgRecord, TeamRecord } from '../domain/records.js';
-import { encode } from '../store/codec.js';
-import { INDEX, refs } from '../store/keys.js';
-import { isProxyAdmin, requireProxyAdmin, type Actor } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { budgetView, spendAttributes, spendFields } from './budget.js';
-import { action, type Actions } from './handler.js';
+import type { ModelCatalog } from '../../checks/models.js';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { MemberRecord, OrgRecord, TeamRecord } from '../../domain/records.js';
+import { encode } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { listings, reindex } from '../../store/listings.js';
+import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
+import { action, type Actions } from '../http/handler.js';
 import { keyDeleteOps, keyView, loadTeam, teamKeysPage, teamLabel, teamNotFound, userNotFound, type StoredKey } from './keys.js';
-import { isTeamAdmin, memberRole } from './permissions.js';
-import { commitInChunks, commitTogether, fitsInOne, type Unit } from './shared-cascade.js';
-import { loadCatalog, requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields, updateFields } from './shared-writes.js';
-import { getRecord, queryAll, queryPage, transact, type TxOp } from './store.js';
-import { budgetFields, id, limit, metadata, models, money, optionalMoney } from './validation.js';
+import { isTeamAdmin, memberRole } from '../membership.js';
+import { commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields, updateFields } from '../../store/writes.js';
+import { find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { budgetFields, id, limit, metadata, models, money, optionalMoney } from '../schema/fields.js';
 
 const MEMBER_ROLES = ['admin', 'user'] as const;
 const memberInput = z.object({ user_id: id, role: z.enum(MEMBER_ROLES).default('user') }).strict();
@@ -77,8 +77,8 @@ export const teamView = (t: TeamRecord, now: Date) => budgetView(t, now);
 /** LiteLLM's team object lists its members with their roles in `members_with_roles`. */
 const rolesOf = (members: MemberRecord[]) => members.map((m) => ({ user_id: m.user_id, role: m.role }));
 
-export const membersOf = (teamId: string) => queryAll<MemberRecord>({ pk: `TEAM#${teamId}`, skPrefix: 'MEMBER#' });
-const keysOf = (teamId: string) => queryAll<StoredKey>({ index: INDEX.byParent, pk: `TEAM#${teamId}`, skPrefix: 'KEY#' });
+export const membersOf = (teamId: string) => queryAll<MemberRecord>(listings.membersOfTeam(teamId));
+const keysOf = (teamId: string) => queryAll<StoredKey>(listings.keysOfTeam(teamId));
 
 /** Proxy admins, and internal users who are admins of the team. */
 export async function requireTeamManager(actor: Actor, teamId: string, what: string): Promise<void> {
@@ -95,7 +95,7 @@ async function requireTeamReader(actor: Actor, teamId: string): Promise<void> {
 }
 
 async function loadOrg(orgId: string): Promise<OrgRecord> {
-  const org = await getRecord<OrgRecord>(refs.org(orgId));
+  const org = await find('organization', orgId);
   if (!org) throw orgNotFound(orgId)();
   return org;
 }
@@ -217,8 +217,9 @@ export const teamActions: Actions = {
     if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
     const remove: string[] = [];
     if (orgMoved) {
-      if (nextOrg) Object.assign(attrs, { GSI3PK: `ORG#${nextOrg}`, GSI3SK: `TEAM#${teamId}` });
-      else remove.push('GSI3PK', 'GSI3SK');
+      const listed = reindex.teamOrg(teamId, nextOrg);
+      Object.assign(attrs, listed.set);
+      remove.push(...listed.remove);
     }
     const ops: TxOp[] = [updateFields(refs.team(teamId), attrs, remove, teamNotFound(teamId))];
     if (orgMoved && nextOrg) ops.push(requireExists(refs.org(nextOrg), orgNotFound(nextOrg)));
@@ -292,19 +293,19 @@ export const teamActions: Actions = {
   list: action(z.object({ organization_id: id.optional(), cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
     if (isProxyAdmin(actor)) {
       const page = q.organization_id
-        ? await queryPage<TeamRecord>({ index: INDEX.byParent, pk: `ORG#${q.organization_id}`, skPrefix: 'TEAM#', cursor: q.cursor, limit: q.limit ?? 100 })
-        : await queryPage<TeamRecord>({ index: INDEX.byKind, pk: 'TEAM', cursor: q.cursor, limit: q.limit ?? 100 });
+        ? await queryPage<TeamRecord>({ ...listings.teamsOfOrg(q.organization_id), cursor: q.cursor, limit: q.limit ?? 100 })
+        : await queryPage<TeamRecord>({ ...listings.all('team'), cursor: q.cursor, limit: q.limit ?? 100 });
       return { data: page.data.map((t) => teamView(t, now)), next_cursor: page.next_cursor };
     }
     const keep = (t: TeamRecord | undefined): t is TeamRecord => !!t && (!q.organization_id || t.organization_id === q.organization_id);
     if (actor.role === 'team' && actor.teamId) {
-      const team = q.cursor ? undefined : await getRecord<TeamRecord>(refs.team(actor.teamId));
+      const team = q.cursor ? undefined : await find('team', actor.teamId);
       return { data: keep(team) ? [teamView(team, now)] : [], next_cursor: null };
     }
     if (!actor.userId) throw new ForbiddenError('only a proxy admin or a team member may list teams');
-    // A user's own teams, through their memberships (GSI2 `USER#<id>`).
-    const page = await queryPage<MemberRecord>({ index: INDEX.byUser, pk: `USER#${actor.userId}`, skPrefix: 'MEMBER#', cursor: q.cursor, limit: q.limit ?? 100 });
-    const teams = await Promise.all(page.data.map((m) => getRecord<TeamRecord>(refs.team(m.team_id))));
+    // A user's own teams, through their memberships.
+    const page = await queryPage<MemberRecord>({ ...listings.membershipsOfUser(actor.userId), cursor: q.cursor, limit: q.limit ?? 100 });
+    const teams = await Promise.all(page.data.map((m) => find('team', m.team_id)));
     return { data: teams.filter(keep).map((t) => teamView(t, now)), next_cursor: page.next_cursor };
   }),
 
@@ -345,7 +346,7 @@ export const teamActions: Actions = {
         throw new InvalidRequestError('nothing to update: give `role` or `max_budget_in_team`', 'nothing_to_update');
       }
       const team = await loadTeam(teamId);
-      const current = await getRecord<MemberRecord>(refs.member(teamId, userId));
+      const current = await find('team_member', teamId, userId);
       if (!current) throw memberNotFound(teamId, userId)();
       requireMemberBudgetWithin(input.max_budget_in_team, team);
       const fields = definedFields({ role: input.role, max_budget: input.max_budget_in_team });
@@ -355,16 +356,16 @@ export const teamActions: Actions = {
         memberAudit('member_update', teamId, userId, definedFields({ role: input.role, max_budget_in_team: input.max_budget_in_team })),
         now,
       );
-      return memberView((await getRecord<MemberRecord>(refs.member(teamId, userId))) as MemberRecord, now);
+      return memberView((await find('team_member', teamId, userId)) as MemberRecord, now);
     },
   ),
 
   member_delete: action(z.object({ team_id: id, user_id: id }).strict(), async ({ team_id: teamId, user_id: userId }, { actor, now }) => {
     await requireTeamManager(actor, teamId, `remove members of team \`${teamId}\``);
     await loadTeam(teamId);
-    if (!(await getRecord<MemberRecord>(refs.member(teamId, userId)))) throw memberNotFound(teamId, userId)();
-    // The user's keys in this team go with the membership (GSI2: the user's keys, fewer than the team's).
-    const keys = (await queryAll<StoredKey>({ index: INDEX.byUser, pk: `USER#${userId}`, skPrefix: 'KEY#' })).filter((k) => k.team_id === teamId);
+    if (!(await find('team_member', teamId, userId))) throw memberNotFound(teamId, userId)();
+    // The user's keys in this team go with the membership (listed by user: fewer than the team's).
+    const keys = (await queryAll<StoredKey>(listings.keysOfUser(userId))).filter((k) => k.team_id === teamId);
     const units: Unit[] = keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason: 'team.member_delete' } }] }));
     const last: Unit = { ops: [deleteExisting(refs.member(teamId, userId), memberNotFound(teamId, userId))], audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })] };
     if (fitsInOne([...units, last])) await commitTogether([...units, last], actor, now);

@@ -5,12 +5,12 @@
 import { ForbiddenError } from '../errors.js';
 import type { MemberRecord } from '../domain/records.js';
 import { refs } from '../store/keys.js';
-import { isProxyAdmin, type Actor } from './actor.js';
-import { getRecord } from './store.js';
+import { isProxyAdmin, type Actor } from './rules/actor.js';
+import { find } from './persistence.js';
 
 export async function memberRole(actor: Actor, teamId: string): Promise<MemberRecord['role'] | undefined> {
   if (!actor.userId) return undefined;
-  return (await getRecord<MemberRecord>(refs.member(teamId, actor.userId)))?.role;
+  return (await find('team_member', teamId, actor.userId))?.role;
 }
 
 export async function isTeamAdmin(actor: Actor, teamId: string | null | undefined): Promise<boolean> {

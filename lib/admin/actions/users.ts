@@ -11,22 +11,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, InvalidRequestError } from '../errors.js';
-import type { MemberRecord, TeamRecord, UserRecord } from '../domain/records.js';
-import { encode } from '../store/codec.js';
-import { INDEX, refs } from '../store/keys.js';
-import { requireProxyAdmin } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { budgetView, spendAttributes, spendFields } from './budget.js';
-import { action, type Actions } from './handler.js';
+import { ConflictError, InvalidRequestError } from '../../errors.js';
+import type { MemberRecord, TeamRecord, UserRecord } from '../../domain/records.js';
+import { encode } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { listings } from '../../store/listings.js';
+import { requireProxyAdmin } from '../rules/actor.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
+import { action, type Actions } from '../http/handler.js';
 import { keyAlias, keyDeleteOps, keyDuration, keyView, loadUser, planNewKey, teamNotFound, userKeysPage, userNotFound, type StoredKey } from './keys.js';
-import { requireSelfOrAdmin } from './permissions.js';
-import { commitInChunks, commitTogether, fitsInOne, type Unit } from './shared-cascade.js';
-import { membershipOps } from './shared-org-members.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from './shared-writes.js';
+import { requireSelfOrAdmin } from '../membership.js';
+import { commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { membershipOps } from '../../store/org-members.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
 import { memberView } from './teams.js';
-import { getRecord, queryAll, queryPage, transact, type TxOp } from './store.js';
-import { budgetLimitFields, id, limit, metadata, models, money } from './validation.js';
+import { find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { budgetLimitFields, id, limit, metadata, models, money } from '../schema/fields.js';
 
 const USER_ROLES = ['proxy_admin', 'internal_user', 'internal_user_viewer'] as const;
 
@@ -51,11 +52,11 @@ const userAudit = (verb: string, userId: string, changes?: Record<string, unknow
 
 export const userView = (u: UserRecord, now: Date) => budgetView(u, now);
 
-const membershipsOf = (userId: string) => queryAll<MemberRecord>({ index: INDEX.byUser, pk: `USER#${userId}`, skPrefix: 'MEMBER#' });
+const membershipsOf = (userId: string) => queryAll<MemberRecord>(listings.membershipsOfUser(userId));
 
 /** What deleting a user removes, as units that each land whole: keys, then team memberships. */
 async function userCascade(userId: string): Promise<Unit[]> {
-  const [keys, memberships] = await Promise.all([queryAll<StoredKey>({ index: INDEX.byUser, pk: `USER#${userId}`, skPrefix: 'KEY#' }), membershipsOf(userId)]);
+  const [keys, memberships] = await Promise.all([queryAll<StoredKey>(listings.keysOfUser(userId)), membershipsOf(userId)]);
   return [
     ...keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason: 'user.delete' } }] })),
     ...memberships.map((m) => ({
@@ -85,7 +86,7 @@ export const userActions: Actions = {
       if (auto_create_key === false && (key_alias !== undefined || duration !== undefined)) {
         throw new InvalidRequestError('`key_alias` and `duration` describe the key `/user/new` creates; they make no sense with `auto_create_key: false`', 'invalid_field', key_alias !== undefined ? 'key_alias' : 'duration');
       }
-      for (const t of teamIds) if (!(await getRecord<TeamRecord>(refs.team(t)))) throw teamNotFound(t)();
+      for (const t of teamIds) if (!(await find('team', t))) throw teamNotFound(t)();
       const set = definedFields(fields);
       const at = now.toISOString();
       const user: UserRecord = { user_id: userId, ...set, user_role: fields.user_role ?? 'internal_user', created_at: at, ...spendFields(spend ?? 0, fields.budget_duration, now) };
@@ -156,7 +157,7 @@ export const userActions: Actions = {
     requireSelfOrAdmin(actor, userId, 'read this user');
     const user = await loadUser(userId);
     const [keys, memberships] = await Promise.all([userKeysPage(userId), membershipsOf(userId)]);
-    const teams = await Promise.all(memberships.map((m) => getRecord<TeamRecord>(refs.team(m.team_id))));
+    const teams = await Promise.all(memberships.map((m) => find('team', m.team_id)));
     return {
       user_id: userId,
       user_info: userView(user, now),
@@ -169,7 +170,7 @@ export const userActions: Actions = {
 
   list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
     requireProxyAdmin(actor, 'list users');
-    const page = await queryPage<UserRecord>({ index: INDEX.byKind, pk: 'USER', cursor: q.cursor, limit: q.limit ?? 100 });
+    const page = await queryPage<UserRecord>({ ...listings.all('user'), cursor: q.cursor, limit: q.limit ?? 100 });
     return { data: page.data.map((u) => userView(u, now)), next_cursor: page.next_cursor };
   }),
 };

@@ -4,10 +4,11 @@
  * spend to the same items concurrently, and a read-modify-put would lose those increments.
  */
 import type { TollgateError } from '../errors.js';
-import { tableName } from '../store/client.js';
-import type { Item } from '../store/codec.js';
-import type { ItemRef } from '../store/keys.js';
-import type { TxOp } from './store.js';
+import { tableName } from './client.js';
+import type { Item } from './codec.js';
+import { encode } from './codec.js';
+import { refs, type ItemRef } from './keys.js';
+import type { TxOp } from './admin-store.js';
 
 /** An extra condition on an op; its names and values must not clash with the op's own (`#u<n>`, `#r<n>`, `:u<n>`). */
 export interface Guard {
@@ -139,3 +140,22 @@ export function requireAbsent(ref: ItemRef, onPresent: () => TollgateError): TxO
 /** The fields a request actually set (undefined dropped), for the record and the audit entry. */
 export const definedFields = <T extends Record<string, unknown>>(fields: T): Partial<T> =>
   Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** Sets `blocked`; blocking creates a missing end user with the codec's item shape. */
+export function blockEndUser(userId: string, at: string): TxOp {
+  const ref = refs.endUser(userId);
+  const shape = encode.endUser({ user_id: userId, created_at: at, spend: 0 });
+  return {
+    ref,
+    item: {
+      Update: {
+        TableName: tableName(),
+        Key: ref,
+        UpdateExpression:
+          'SET blocked = :t, updated_at = :at, user_id = :id, created_at = if_not_exists(created_at, :at), spend = if_not_exists(spend, :zero), #kind = if_not_exists(#kind, :kind), GSI1PK = :g1pk, GSI1SK = :id',
+        ExpressionAttributeNames: { '#kind': 'kind' },
+        ExpressionAttributeValues: { ':t': true, ':at': at, ':id': userId, ':zero': 0, ':kind': shape.kind, ':g1pk': shape.GSI1PK },
+      },
+    },
+  };
+}

@@ -3,12 +3,12 @@
  * member within team): a child's models must lie within its parent's, and a child's max_budget
  * must not be above its parent's. A violation is a 400 `hierarchy_violation` naming both sides.
  */
-import { emptyCatalog, globMatch, isUnrestricted, listAllows, resolveAlias, ALL_TEAM_MODELS, type ModelCatalog } from '../checks/models.js';
-import { HierarchyViolationError, money } from '../errors.js';
-import type { ModelRecord } from '../domain/records.js';
-import { buildSnapshot } from '../registry/registry.js';
-import { INDEX } from '../store/keys.js';
-import { queryAll } from './store.js';
+import { emptyCatalog, globMatch, isUnrestricted, listAllows, resolveAlias, ALL_TEAM_MODELS, type ModelCatalog } from '../../checks/models.js';
+import { HierarchyViolationError, money } from '../../errors.js';
+import type { ModelRecord } from '../../domain/records.js';
+import { buildSnapshot } from '../../registry/registry.js';
+import { listings } from '../../store/listings.js';
+import { queryAll } from '../persistence.js';
 
 export interface Side {
   /** How messages name it: "team `t-1`". */
@@ -39,7 +39,7 @@ export function modelOutside(child: readonly string[] | null | undefined, parent
 
 /** Every model's aliases and access groups, read fresh (an admin write must not act on a stale catalog). */
 export async function loadCatalog(): Promise<ModelCatalog> {
-  return buildSnapshot(await queryAll<ModelRecord>({ index: INDEX.byKind, pk: 'MODEL' })).catalog;
+  return buildSnapshot(await queryAll<ModelRecord>(listings.all('model'))).catalog;
 }
 
 /**

@@ -12,7 +12,7 @@ import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { readCallerContext } from '../authorizer/context.js';
+import { readCallerContext } from '../../authorizer/context.js';
 import {
   AuthenticationError,
   InvalidRequestError,
@@ -20,11 +20,11 @@ import {
   isTollgateError,
   toTollgateError,
   type TollgateError,
-} from '../errors.js';
-import { routeByResource, matchRoute, type FunctionName } from '../routes.js';
-import { logger, tracer } from '../telemetry.js';
-import { actorFromContext, iamActor, type Actor } from './actor.js';
-import { parseInput } from './validation.js';
+} from '../../errors.js';
+import { routeByResource, matchRoute, type FunctionName } from '../../routes.js';
+import { logger, tracer } from '../../telemetry.js';
+import { actorFromContext, iamActor, type Actor } from '../rules/actor.js';
+import { parseInput } from '../schema/fields.js';
 
 export interface ActionContext {
   actor: Actor;

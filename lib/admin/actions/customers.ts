@@ -11,18 +11,19 @@
  * and the llm function within the cache TTL.
  */
 import { z } from 'zod';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { BudgetRecord, EndUserRecord } from '../domain/records.js';
-import { tableName } from '../store/client.js';
-import { encode } from '../store/codec.js';
-import { INDEX, refs } from '../store/keys.js';
-import { requireProxyAdmin } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { budgetView } from './budget.js';
-import { action, type Actions } from './handler.js';
-import { addToCounter, definedFields, deleteExisting, putNew, setFields, type Guard } from './shared-writes.js';
-import { getRecord, queryPage, transact, type TxOp } from './store.js';
-import { budgetLimitFields, id, limit } from './validation.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { BudgetRecord, EndUserRecord } from '../../domain/records.js';
+import { tableName } from '../../store/client.js';
+import { encode } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { listings } from '../../store/listings.js';
+import { requireProxyAdmin } from '../rules/actor.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import { budgetView } from '../schema/budget-view.js';
+import { action, type Actions } from '../http/handler.js';
+import { addToCounter, blockEndUser, definedFields, deleteExisting, putNew, setFields, type Guard } from '../../store/writes.js';
+import { find, load, queryPage, transact, type TxOp } from '../persistence.js';
+import { budgetLimitFields, id, limit } from '../schema/fields.js';
 
 /** The attribute on a budget item counting the end users that point to it. */
 export const END_USER_COUNT = 'end_user_count';
@@ -48,7 +49,7 @@ const audit = (verb: string, userId: string, changes?: Record<string, unknown>):
 });
 
 async function loadEndUser(userId: string): Promise<EndUserRecord> {
-  const e = await getRecord<EndUserRecord>(refs.endUser(userId));
+  const e = await find('end_user', userId);
   if (!e) throw notFound(userId)();
   return e;
 }
@@ -62,27 +63,8 @@ function sameBudget(current: EndUserRecord): Guard {
 
 /** -1 on the budget an end user leaves, when that budget still exists (a dangling id is just dropped). */
 async function leaveBudget(budgetId: string | null | undefined, count = 1): Promise<TxOp[]> {
-  if (!budgetId || !(await getRecord<BudgetRecord>(refs.budget(budgetId)))) return [];
+  if (!budgetId || !(await find('budget', budgetId))) return [];
   return [addToCounter(refs.budget(budgetId), END_USER_COUNT, -count, budgetNotFound(budgetId))];
-}
-
-/** Sets `blocked`; blocking creates a missing end user with the codec's item shape. */
-function blockOp(userId: string, at: string): TxOp {
-  const ref = refs.endUser(userId);
-  const shape = encode.endUser({ user_id: userId, created_at: at, spend: 0 });
-  return {
-    ref,
-    item: {
-      Update: {
-        TableName: tableName(),
-        Key: ref,
-        UpdateExpression:
-          'SET blocked = :t, updated_at = :at, user_id = :id, created_at = if_not_exists(created_at, :at), spend = if_not_exists(spend, :zero), #kind = if_not_exists(#kind, :kind), GSI1PK = :g1pk, GSI1SK = :id',
-        ExpressionAttributeNames: { '#kind': 'kind' },
-        ExpressionAttributeValues: { ':t': true, ':at': at, ':id': userId, ':zero': 0, ':kind': shape.kind, ':g1pk': shape.GSI1PK },
-      },
-    },
-  };
 }
 
 export const customerActions: Actions = {
@@ -140,13 +122,13 @@ export const customerActions: Actions = {
     const userId = q.end_user_id ?? q.user_id;
     if (!userId) throw new InvalidRequestError('`end_user_id` is required', 'missing_field', 'end_user_id');
     const endUser = await loadEndUser(userId);
-    const budget = endUser.budget_id ? await getRecord<BudgetRecord>(refs.budget(endUser.budget_id)) : undefined;
+    const budget = endUser.budget_id ? await find('budget', endUser.budget_id) : undefined;
     return { ...budgetView(endUser, now), litellm_budget_table: budget ?? null };
   }),
 
   list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
     requireProxyAdmin(actor, 'list end users');
-    const page = await queryPage<EndUserRecord>({ index: INDEX.byKind, pk: 'END_USER', cursor: q.cursor, limit: q.limit ?? 100 });
+    const page = await queryPage<EndUserRecord>({ ...listings.all('end_user'), cursor: q.cursor, limit: q.limit ?? 100 });
     return { data: page.data.map((e) => budgetView(e, now)), next_cursor: page.next_cursor };
   }),
 
@@ -154,9 +136,9 @@ export const customerActions: Actions = {
     requireProxyAdmin(actor, 'block end users');
     const ids = [...new Set(user_ids)];
     const at = now.toISOString();
-    const created = await Promise.all(ids.map(async (u) => !(await getRecord<EndUserRecord>(refs.endUser(u)))));
+    const created = await Promise.all(ids.map(async (u) => !(await find('end_user', u))));
     await transact(
-      ids.map((u) => blockOp(u, at)),
+      ids.map((u) => blockEndUser(u, at)),
       actor,
       ids.map((u, i) => audit('block', u, { blocked: true, ...(created[i] ? { created: true } : {}) })),
       now,

@@ -1,12 +1,12 @@
 /** `/audit`: the audit log by entity (its history) or by time (everything, newest first). */
 import { z } from 'zod';
-import { InvalidRequestError } from '../errors.js';
-import { INDEX } from '../store/keys.js';
-import { requireProxyAdmin } from './actor.js';
-import type { AuditRecord } from './audit.js';
-import { action, type Actions } from './handler.js';
-import { queryPage } from './store.js';
-import { limit } from './validation.js';
+import { InvalidRequestError } from '../../errors.js';
+import { listings } from '../../store/listings.js';
+import { requireProxyAdmin } from '../rules/actor.js';
+import type { AuditRecord } from '../../domain/audit.js';
+import { action, type Actions } from '../http/handler.js';
+import { queryPage } from '../persistence.js';
+import { limit } from '../schema/fields.js';
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
 
@@ -29,11 +29,9 @@ export const auditActions: Actions = {
       }
       const since = q.since ? new Date(q.since).toISOString() : '0000';
       const until = q.until ? `${new Date(q.until).toISOString()}~` : '9999';
+      const between: [string, string] = [since, until];
       const page = await queryPage<AuditRecord>({
-        ...(q.entity_type
-          ? { pk: `AUDIT#${q.entity_type}#${q.entity_id}` }
-          : { index: INDEX.byKind, pk: 'AUDIT' }),
-        skBetween: [since, until],
+        ...(q.entity_type && q.entity_id ? listings.auditOf(q.entity_type, q.entity_id, between) : listings.auditByTime(between)),
         cursor: q.cursor,
         limit: q.limit ?? 100,
         ascending: false,

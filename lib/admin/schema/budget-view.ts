@@ -1,7 +1,7 @@
 /** How budgeted records are shown and how their spend is set by the admin API. */
-import type { Budgeted, WindowSpend } from '../domain/records.js';
-import { budgetResetAt, currentSpend, windowOf } from '../domain/periods.js';
-import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../store/codec.js';
+import type { Budgeted, WindowSpend } from '../../domain/records.js';
+import { budgetResetAt, currentSpend, windowOf } from '../../domain/periods.js';
+import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../store/codec.js';
 
 type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_elsewhere';
 

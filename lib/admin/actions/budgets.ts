@@ -6,17 +6,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { BudgetRecord } from '../domain/records.js';
-import { encode } from '../store/codec.js';
-import { INDEX, refs } from '../store/keys.js';
-import { requireProxyAdmin } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { action, type Actions } from './handler.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { BudgetRecord } from '../../domain/records.js';
+import { encode } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { listings } from '../../store/listings.js';
+import { requireProxyAdmin } from '../rules/actor.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import { action, type Actions } from '../http/handler.js';
 import { END_USER_COUNT } from './customers.js';
-import { definedFields, deleteExisting, putNew, setFields } from './shared-writes.js';
-import { getRecord, queryPage, transact } from './store.js';
-import { duration, id, limit, optionalMoney } from './validation.js';
+import { definedFields, deleteExisting, putNew, setFields } from '../../store/writes.js';
+import { find, load, queryPage, transact } from '../persistence.js';
+import { duration, id, limit, optionalMoney } from '../schema/fields.js';
 
 // Not LiteLLM's `soft_budget` (alerts), `tpm_limit`, `rpm_limit`, `max_parallel_requests` or
 // `model_max_budget`: nothing here enforces them, and a stored limit nobody checks would mislead,
@@ -41,7 +42,7 @@ const audit = (verb: string, budgetId: string, changes?: Record<string, unknown>
 });
 
 async function loadBudget(budgetId: string): Promise<BudgetRecord> {
-  const b = await getRecord<BudgetRecord>(refs.budget(budgetId));
+  const b = await find('budget', budgetId);
   if (!b) throw notFound(budgetId)();
   return b;
 }
@@ -99,6 +100,6 @@ export const budgetActions: Actions = {
 
   list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor }) => {
     requireProxyAdmin(actor, 'list budgets');
-    return queryPage<BudgetRecord>({ index: INDEX.byKind, pk: 'BUDGET', cursor: q.cursor, limit: q.limit ?? 100 });
+    return queryPage<BudgetRecord>({ ...listings.all('budget'), cursor: q.cursor, limit: q.limit ?? 100 });
   }),
 };

@@ -4,8 +4,8 @@
  * validation passes.
  */
 import { z } from 'zod';
-import { InvalidRequestError, UnknownFieldError } from '../errors.js';
-import { isDuration } from '../domain/periods.js';
+import { InvalidRequestError, UnknownFieldError } from '../../errors.js';
+import { isDuration } from '../../domain/periods.js';
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const r = schema.safeParse(input ?? {});

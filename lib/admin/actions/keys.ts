@@ -23,22 +23,23 @@
  * organization budgets are shared, so they still bound the pair).
  */
 import { z } from 'zod';
-import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../auth/keys.js';
-import { ConflictError, ForbiddenError, HierarchyViolationError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { KeyRecord, TeamRecord, UserRecord } from '../domain/records.js';
-import { addDuration, parseDuration } from '../domain/periods.js';
-import { encode, type Item } from '../store/codec.js';
-import { INDEX, refs, type ItemRef } from '../store/keys.js';
-import { actorLabel, isProxyAdmin, type Actor } from './actor.js';
-import type { AuditEntry } from './audit.js';
-import { budgetView, spendAttributes, spendFields } from './budget.js';
-import { action, type Actions } from './handler.js';
-import type { Page } from './pagination.js';
-import { isTeamAdmin, memberRole } from './permissions.js';
-import { requireBudgetWithin, requireModelsWithin } from './shared-hierarchy.js';
-import { definedFields, deleteAny, deleteExisting, putAny, putNew, requireExists, updateFields, type Guard } from './shared-writes.js';
-import { getRecord, queryPage, transact, type TxOp } from './store.js';
-import { budgetFields, duration, id, limit, metadata, models, money } from './validation.js';
+import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
+import { ConflictError, ForbiddenError, HierarchyViolationError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { KeyRecord, TeamRecord, UserRecord } from '../../domain/records.js';
+import { addDuration, parseDuration } from '../../domain/periods.js';
+import { encode, type Item } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { listings, reindex, type Listing } from '../../store/listings.js';
+import { actorLabel, isProxyAdmin, type Actor } from '../rules/actor.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
+import { action, type Actions } from '../http/handler.js';
+import type { Page } from '../../store/pagination.js';
+import { isTeamAdmin, memberRole } from '../membership.js';
+import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { definedFields, deleteAny, deleteExisting, putAny, putNew, requireExists, updateFields, type Guard } from '../../store/writes.js';
+import { find, load, queryPage, transact, type TxOp } from '../persistence.js';
+import { budgetFields, duration, id, limit, metadata, models, money } from '../schema/fields.js';
 
 /** A key item as stored: the record plus the predecessors still in their grace period. */
 export interface StoredKey extends KeyRecord {
@@ -82,14 +83,10 @@ export function expiresAt(d: KeyDuration | undefined, now: Date): string | null 
   return new Date(addDuration(now.getTime(), parseDuration(d, 'duration'))).toISOString();
 }
 
-export const aliasRef = (alias: string): ItemRef => ({ PK: `KEY_ALIAS#${alias}`, SK: 'KEY_ALIAS' });
-const aliasItem = (alias: string, token: string): Item => ({ ...aliasRef(alias), kind: 'key_alias', key_alias: alias, token });
 
 /** The marker that makes `key_alias` unique: created in the same transaction as the key. */
 export const aliasPut = (alias: string, token: string): TxOp =>
-  putNew(aliasRef(alias), aliasItem(alias, token), () => new ConflictError('key_alias_taken', `key_alias \`${alias}\` is already used by another key`, 'key_alias'));
-
-const INDEX_ATTRIBUTES = ['GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK'] as const;
+  putNew(refs.keyAlias(alias), encode.keyAlias(alias, token), () => new ConflictError('key_alias_taken', `key_alias \`${alias}\` is already used by another key`, 'key_alias'));
 
 export const keyNotFound = (key: string) => () => new NotFoundError('key', key);
 export const teamNotFound = (teamId: string) => () => new NotFoundError('team', teamId);
@@ -103,7 +100,7 @@ export const keyView = (k: StoredKey, now: Date) => budgetView(k, now);
 export const teamLabel = (teamId: string) => `team \`${teamId}\``;
 
 export async function loadKey(key: string): Promise<StoredKey> {
-  const record = await getRecord<StoredKey>(refs.key(tokenOf(key)));
+  const record = await find('key', tokenOf(key));
   if (!record) throw keyNotFound(describeKey(key))();
   return record;
 }
@@ -116,13 +113,13 @@ function requireLive(k: StoredKey): void {
 }
 
 export async function loadTeam(teamId: string): Promise<TeamRecord> {
-  const team = await getRecord<TeamRecord>(refs.team(teamId));
+  const team = await find('team', teamId);
   if (!team) throw teamNotFound(teamId)();
   return team;
 }
 
 export async function loadUser(userId: string): Promise<UserRecord> {
-  const user = await getRecord<UserRecord>(refs.user(userId));
+  const user = await find('user', userId);
   if (!user) throw userNotFound(userId)();
   return user;
 }
@@ -140,7 +137,7 @@ export async function requireKeyManager(actor: Actor, k: Ownership, what: string
   if (teamId) {
     const role = await memberRole(actor, teamId);
     if (role === 'admin') {
-      if (!userId || userId === actor.userId || (await getRecord(refs.member(teamId, userId)))) return;
+      if (!userId || userId === actor.userId || (await find('team_member', teamId, userId))) return;
       throw new ForbiddenError(`an admin of team \`${teamId}\` may ${what} only for members of the team, and user \`${userId}\` is not one`);
     }
     if (role === 'user' && userId === actor.userId) return;
@@ -279,19 +276,17 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
  */
 export function keyDeleteOps(k: StoredKey, strict: boolean): TxOp[] {
   const ops: TxOp[] = [strict ? deleteExisting(refs.key(k.token), keyNotFound(k.key_name)) : deleteAny(refs.key(k.token))];
-  if (k.key_alias && !k.replaced_by) ops.push(deleteAny(aliasRef(k.key_alias)));
+  if (k.key_alias && !k.replaced_by) ops.push(deleteAny(refs.keyAlias(k.key_alias)));
   for (const t of k.replaces ?? []) ops.push(deleteAny(refs.key(t)));
   return ops;
 }
 
-// GSI2 and GSI3 partitions also hold memberships and teams: keys sort under `KEY#`.
-const keysPage = (o: { index: string; pk: string; cursor?: string | undefined; limit?: number | undefined }): Promise<Page<StoredKey>> =>
-  queryPage<StoredKey>({ index: o.index, pk: o.pk, ...(o.index === INDEX.byKind ? {} : { skPrefix: 'KEY#' }), cursor: o.cursor, limit: o.limit ?? 100 });
+const keysPage = (listing: Listing, cursor?: string, limit?: number): Promise<Page<StoredKey>> => queryPage<StoredKey>({ ...listing, cursor, limit: limit ?? 100 });
 
-/** A team's keys, one page (GSI3 `TEAM#<id>`); the cursor is the one `/key/list?team_id=` takes. */
-export const teamKeysPage = (teamId: string, cursor?: string, limit?: number) => keysPage({ index: INDEX.byParent, pk: `TEAM#${teamId}`, cursor, limit });
-/** A user's keys, one page (GSI2 `USER#<id>`); the cursor is the one `/key/list?user_id=` takes. */
-export const userKeysPage = (userId: string, cursor?: string, limit?: number) => keysPage({ index: INDEX.byUser, pk: `USER#${userId}`, cursor, limit });
+/** A team's keys, one page; the cursor is the one `/key/list?team_id=` takes. */
+export const teamKeysPage = (teamId: string, cursor?: string, limit?: number) => keysPage(listings.keysOfTeam(teamId), cursor, limit);
+/** A user's keys, one page; the cursor is the one `/key/list?user_id=` takes. */
+export const userKeysPage = (userId: string, cursor?: string, limit?: number) => keysPage(listings.keysOfUser(userId), cursor, limit);
 
 const keyFields = {
   key_alias: keyAlias.nullable().optional(),
@@ -328,7 +323,7 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
     ...ended.map((t) => deleteAny(refs.key(t))),
   ];
   await transact(ops, actor, keyAudit(blocked ? 'block' : 'unblock', current.token, { blocked, ...by, ...(ended.length ? { ended_grace_of: ended } : {}) }), now);
-  return keyView((await getRecord<StoredKey>(refs.key(current.token))) as StoredKey, now);
+  return keyView((await find('key', current.token)) as StoredKey, now);
 }
 
 export const keyActions: Actions = {
@@ -388,22 +383,18 @@ export const keyActions: Actions = {
     const remove: string[] = [];
     if (dur !== undefined) attrs.expires = expiresAt(dur, now);
     if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
-    const sk = `KEY#${current.created_at}#${token}`;
     if (teamMoved) {
       attrs.team_id = next.team_id;
       attrs.organization_id = team?.organization_id ?? null;
-      if (next.team_id) Object.assign(attrs, { GSI3PK: `TEAM#${next.team_id}`, GSI3SK: sk });
-      else remove.push('GSI3PK', 'GSI3SK');
     }
-    if (userMoved) {
-      attrs.user_id = next.user_id;
-      if (next.user_id) Object.assign(attrs, { GSI2PK: `USER#${next.user_id}`, GSI2SK: sk });
-      else remove.push('GSI2PK', 'GSI2SK');
-    }
+    if (userMoved) attrs.user_id = next.user_id;
+    const listed = reindex.keyOwners({ token, created_at: current.created_at, team_id: next.team_id, user_id: next.user_id }, { team: teamMoved, user: userMoved });
+    Object.assign(attrs, listed.set);
+    remove.push(...listed.remove);
     const ops: TxOp[] = [];
     if (key_alias !== undefined && key_alias !== (current.key_alias ?? null)) {
       attrs.key_alias = key_alias;
-      if (current.key_alias) ops.push(deleteAny(aliasRef(current.key_alias)));
+      if (current.key_alias) ops.push(deleteAny(refs.keyAlias(current.key_alias)));
       if (key_alias) ops.push(aliasPut(key_alias, token));
     }
     if (set.blocked === true) attrs.blocked_by = blockerAfter(authority, current);
@@ -420,7 +411,7 @@ export const keyActions: Actions = {
     if (teamMoved) changes.organization_id = attrs.organization_id;
     await transact(ops, actor, keyAudit('update', token, changes), now);
     // LiteLLM answers `{key, ...fields}`; `key` is the token hash here, never the plaintext.
-    return { key: token, ...keyView((await getRecord<StoredKey>(refs.key(token))) as StoredKey, now) };
+    return { key: token, ...keyView((await find('key', token)) as StoredKey, now) };
   }),
 
   // `keys` (plaintexts or token hashes) or `key_aliases`, as LiteLLM's KeyRequest; not both.
@@ -429,7 +420,7 @@ export const keyActions: Actions = {
     const tokens = new Map<string, string>();
     keys?.forEach((k, i) => tokens.set(tokenOf(k, `keys.${i}`), k));
     for (const alias of key_aliases ?? []) {
-      const marker = await getRecord<{ token: string }>(aliasRef(alias));
+      const marker = await find('key_alias', alias);
       if (!marker) throw new NotFoundError('key', alias);
       tokens.set(marker.token, marker.token);
     }
@@ -462,13 +453,13 @@ export const keyActions: Actions = {
       const until = addDuration(now.getTime(), parseDuration(input.grace_period, 'grace_period'));
       graceUntil = new Date(until).toISOString();
       // Predecessors still inside their own grace period stay tied to the newest key.
-      const prev = await Promise.all(previous.map((t) => getRecord<StoredKey>(refs.key(t))));
+      const prev = await Promise.all(previous.map((t) => find('key', t)));
       replaces = [current.token, ...prev.filter((p): p is StoredKey => !!p?.grace_until && Date.parse(p.grace_until) >= now.getTime()).map((p) => p.token)];
       ops.push(
         updateFields(
           refs.key(current.token),
           { replaced_by: token, grace_until: graceUntil, ttl: Math.ceil(until / 1000), updated_at: at },
-          [...INDEX_ATTRIBUTES, 'replaces'],
+          [...reindex.everyIndex, 'replaces'],
           keyNotFound(current.key_name),
           notReplaced,
         ),
@@ -479,7 +470,7 @@ export const keyActions: Actions = {
     }
     const record: StoredKey = { ...rest, token, key_name: keyName(key), updated_at: at, ...(replaces.length ? { replaces } : {}) };
     ops.unshift(putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`)));
-    if (current.key_alias) ops.push(putAny(aliasRef(current.key_alias), aliasItem(current.key_alias, token)));
+    if (current.key_alias) ops.push(putAny(refs.keyAlias(current.key_alias), encode.keyAlias(current.key_alias, token)));
     await transact(
       ops,
       actor,
@@ -517,7 +508,7 @@ export const keyActions: Actions = {
       const byTeam = async (teamId: string) => teamKeysPage(teamId, q.cursor, q.limit);
       const byUser = async (userId: string) => userKeysPage(userId, q.cursor, q.limit);
       if (isProxyAdmin(actor)) {
-        page = q.team_id ? await byTeam(q.team_id) : q.user_id ? await byUser(q.user_id) : await keysPage({ index: INDEX.byKind, pk: 'KEY', cursor: q.cursor, limit: q.limit });
+        page = q.team_id ? await byTeam(q.team_id) : q.user_id ? await byUser(q.user_id) : await keysPage(listings.all('key'), q.cursor, q.limit);
       } else if (q.team_id && ((actor.role === 'team' && actor.teamId === q.team_id) || (actor.role === 'internal_user' && (await isTeamAdmin(actor, q.team_id))))) {
         page = await byTeam(q.team_id);
       } else if (actor.userId) {

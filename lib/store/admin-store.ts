@@ -1,0 +1,218 @@
+/**
+ * The admin API's access to the table: strongly consistent reads (an admin sees its own writes),
+ * transactional writes that carry their audit item (never half written), index queries with
+ * cursors, and invalidation of this instance's cached copies (other instances see changes
+ * within the cache TTL). Spend counters spread over shards (lib/store/shards) are read summed,
+ * and a write that creates, deletes or sets the spend of a sharded entity deletes its other
+ * shards in the same transaction, so the entity item alone holds what was written.
+ *
+ * DynamoAdminStore is the DynamoDB implementation of the admin API's persistence port
+ * (lib/admin/persistence.ts).
+ */
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { ConcurrentUpdateError, InvalidRequestError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
+import { mergeShards, otherShardRefs, shardedKindOf } from './shards.js';
+import { shardCount, type ShardCounts } from '../domain/sharding.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { decode, type Item } from './codec.js';
+import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { DynamoBatchSource } from './loader.js';
+import type { Listing } from './listings.js';
+import { refKey, type ItemRef } from './keys.js';
+import { logger } from '../telemetry.js';
+import type { Actor } from '../domain/actor.js';
+import type { AuditEntry } from '../domain/audit.js';
+import { auditItem } from './audit.js';
+import { decodeCursor, encodeCursor, type Page } from './pagination.js';
+
+type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** One write of a transaction; `onConditionFail` names the error when its condition fails. */
+export interface TxOp {
+  item: TxItem;
+  /** The item this op touches, invalidated from the cache after commit. */
+  ref: ItemRef;
+  onConditionFail?: () => TollgateError;
+}
+
+export const MAX_TX_ITEMS = 100;
+
+async function send<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isTollgateError(e)) throw e;
+    logger().error('store write failed', { error: (e as Error).name });
+    throw new StoreUnavailableError();
+  }
+}
+
+/** A listing (lib/store/listings) with a position and a page size. */
+export type QueryOptions = Listing & { cursor?: string | undefined; limit?: number; ascending?: boolean };
+
+export interface DynamoAdminStoreOptions {
+  /** Counter shards per kind: reads sum them, writes that set spend reset them. */
+  shards: ShardCounts;
+  /** Forgets this instance's cached copy of an item the admin API changed. */
+  invalidate: (ref: ItemRef) => void;
+}
+
+export class DynamoAdminStore {
+  private readonly shards: ShardCounts;
+  private readonly invalidate: (ref: ItemRef) => void;
+
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly table: string,
+    options: DynamoAdminStoreOptions,
+  ) {
+    this.shards = options.shards;
+    this.invalidate = options.invalidate;
+  }
+
+  /** One item, read consistently, with its counter shards summed in. */
+  async getRecord<T>(ref: ItemRef): Promise<T | undefined> {
+    const res = await send(() => this.client.send(new GetCommand({ TableName: this.table, Key: ref, ConsistentRead: true })));
+    if (!res.Item) return undefined;
+    const [item] = await this.withShardSpend([res.Item]);
+    return decode<T>(item as Item);
+  }
+
+  /** The other counter shards of an item of a sharded kind (none for anything else). */
+  private shardsOf(ref: ItemRef): ItemRef[] {
+    const kind = shardedKindOf(ref);
+    return kind ? otherShardRefs(ref, shardCount(this.shards, kind)) : [];
+  }
+
+  /** Items with the counters of their other shards summed in (read consistently, 100 keys a batch). */
+  private async withShardSpend(items: Item[]): Promise<Item[]> {
+    const wanted = items.map((i) => this.shardsOf({ PK: i.PK as string, SK: i.SK as string }));
+    const all = wanted.flat();
+    if (all.length === 0) return items;
+    const source = new DynamoBatchSource(this.client, this.table, true);
+    const found = new Map<string, Item>();
+    for (let i = 0; i < all.length; i += 100) {
+      for (const [k, v] of await send(() => source.getMany(all.slice(i, i + 100)))) found.set(k, v);
+    }
+    return items.map((item, i) => mergeShards(item, (wanted[i] ?? []).map((r) => found.get(refKey(r)))) as Item);
+  }
+
+  /** Deletes of the other shards of every sharded entity an op creates, deletes or sets the spend of. */
+  private shardResets(ops: readonly TxOp[]): TxOp[] {
+    const out: TxOp[] = [];
+    for (const op of ops) {
+      const update = op.item.Update;
+      const setsSpend = !!update && Object.values(update.ExpressionAttributeNames ?? {}).includes('spend');
+      if (!op.item.Put && !op.item.Delete && !setsSpend) continue;
+      for (const ref of this.shardsOf(op.ref)) out.push({ ref, item: { Delete: { TableName: this.table, Key: ref } } });
+    }
+    return out;
+  }
+
+  async getItem(ref: ItemRef): Promise<Item | undefined> {
+    const res = await send(() => this.client.send(new GetCommand({ TableName: this.table, Key: ref, ConsistentRead: true })));
+    return res.Item;
+  }
+
+  /** Commits the ops and their audit entries atomically, or nothing at all. */
+  async transact(ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> {
+    const entries = Array.isArray(audit) ? audit : [audit];
+    // After the ops, so a cancellation reason's index still names its op.
+    const resets = this.shardResets(ops);
+    const items: TxItem[] = [...ops.map((o) => o.item), ...resets.map((o) => o.item), ...entries.map((e) => ({ Put: { TableName: this.table, Item: auditItem(actor, e, now) } }))];
+    if (items.length > MAX_TX_ITEMS) {
+      throw new InvalidRequestError(`this change touches ${items.length} items; at most ${MAX_TX_ITEMS} can change together`, 'too_many_items');
+    }
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (e) {
+      if (isTransactionCanceled(e)) {
+        const codes = cancellationCodes(e);
+        const failed = codes.findIndex((c) => c === 'ConditionalCheckFailed');
+        const op = failed >= 0 ? ops[failed] : undefined;
+        if (op?.onConditionFail) throw op.onConditionFail();
+        if (codes.some((c) => c === 'TransactionConflict')) {
+          throw new ConcurrentUpdateError();
+        }
+      }
+      if (isTollgateError(e)) throw e;
+      logger().error('store transaction failed', { error: (e as Error).name });
+      throw new StoreUnavailableError();
+    } finally {
+      for (const o of [...ops, ...resets]) this.invalidate(o.ref);
+    }
+  }
+
+  /** One page of a partition (base table or an index), decoded. */
+  async queryPage<T>(o: QueryOptions): Promise<Page<T>> {
+    const pkName = o.index ? `${o.index}PK` : 'PK';
+    const skName = o.index ? `${o.index}SK` : 'SK';
+    const names: Record<string, string> = { '#pk': pkName };
+    const values: Record<string, unknown> = { ':pk': o.pk };
+    let cond = '#pk = :pk';
+    if (o.skPrefix !== undefined) {
+      names['#sk'] = skName;
+      values[':sk'] = o.skPrefix;
+      cond += ' AND begins_with(#sk, :sk)';
+    } else if (o.skBetween) {
+      names['#sk'] = skName;
+      values[':a'] = o.skBetween[0];
+      values[':b'] = o.skBetween[1];
+      cond += ' AND #sk BETWEEN :a AND :b';
+    }
+    const res = await send(() =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          ...(o.index ? { IndexName: o.index } : {}),
+          KeyConditionExpression: cond,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey: startKey(o, pkName, skName),
+          Limit: o.limit ?? 100,
+          ScanIndexForward: o.ascending ?? true,
+        }),
+      ),
+    );
+    return { data: (await this.withShardSpend(res.Items ?? [])).map((i) => decode<T>(i)), next_cursor: encodeCursor(res.LastEvaluatedKey) };
+  }
+
+  /** Every item of a partition or index partition (for cascades; bounded by `max`). */
+  async queryAll<T>(o: Omit<QueryOptions, 'cursor' | 'limit'>, max = 10_000): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.queryPage<T>({ ...o, cursor, limit: 500 });
+      out.push(...page.data);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor && out.length < max);
+    return out;
+  }
+}
+
+/**
+ * The cursor as an ExclusiveStartKey, only when it is a position inside this very query: exactly
+ * the table's and the index's key attributes, in the queried partition and sort-key range. A
+ * cursor crafted to start elsewhere is refused here (DynamoDB would fail it as a store error).
+ */
+function startKey(o: QueryOptions, pkName: string, skName: string): Record<string, unknown> | undefined {
+  const start = decodeCursor(o.cursor);
+  if (!start) return undefined;
+  const names = new Set(['PK', 'SK', pkName, skName]);
+  const sk = start[skName] as string | undefined;
+  const fits =
+    Object.keys(start).length === names.size &&
+    [...names].every((n) => typeof start[n] === 'string') &&
+    start[pkName] === o.pk &&
+    (o.skPrefix === undefined || (sk as string).startsWith(o.skPrefix)) &&
+    (!o.skBetween || ((sk as string) >= o.skBetween[0] && (sk as string) <= o.skBetween[1]));
+  if (!fits) throw new InvalidRequestError('`cursor` is not a cursor of this listing', 'invalid_cursor', 'cursor');
+  return start;
+}
+
+export const sameRef = (a: ItemRef, b: ItemRef): boolean => refKey(a) === refKey(b);
