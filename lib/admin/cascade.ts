@@ -8,7 +8,12 @@
 import type { Actor } from './rules/actor.js';
 import type { AuditEntry } from '../domain/audit.js';
 import { MAX_TX_ITEMS } from '../store/admin-store.js';
-import { transact, type TxOp } from './persistence.js';
+import type { MemberRecord } from '../domain/records.js';
+import { refs } from '../store/keys.js';
+import { listings } from '../store/listings.js';
+import { deleteAny } from '../store/writes.js';
+import { keyDeleteOps, type StoredKey } from './actions/keys.js';
+import { queryAll, transact, type TxOp } from './persistence.js';
 
 export interface Unit {
   ops: TxOp[];
@@ -51,3 +56,31 @@ export async function commitInChunks(units: readonly Unit[], actor: Actor, now: 
   }
   return transactions;
 }
+
+/** What a cascade deletes: a team's keys and memberships, or a user's. */
+export type CascadeOf = { team: string } | { user: string };
+
+/**
+ * The units that delete everything hanging off a team or a user (its keys, its memberships),
+ * one unit each, with an audit entry naming `reason`. The one cascade both deletes use.
+ */
+export async function cascadeUnits(of: CascadeOf, reason: string): Promise<Unit[]> {
+  const [keys, memberships] = await Promise.all(
+    'team' in of
+      ? [queryAll<StoredKey>(listings.keysOfTeam(of.team)), queryAll<MemberRecord>(listings.membersOfTeam(of.team))]
+      : [queryAll<StoredKey>(listings.keysOfUser(of.user)), queryAll<MemberRecord>(listings.membershipsOfUser(of.user))],
+  );
+  return [
+    ...keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason } }] })),
+    ...memberships.map((m) => ({
+      ops: [deleteAny(refs.member(m.team_id, m.user_id))],
+      audit: [{ action: 'team.member_delete', entity_type: 'team_member', entity_id: `${m.team_id}/${m.user_id}`, changes: { reason } }],
+    })),
+  ];
+}
+
+/** How many units of a cascade delete keys, and how many memberships (for the parent's audit entry). */
+export const cascadeCounts = (units: readonly Unit[]) => ({
+  keys: units.filter((u) => u.audit[0]?.entity_type === 'key').length,
+  memberships: units.filter((u) => u.audit[0]?.entity_type === 'team_member').length,
+});

@@ -16,7 +16,7 @@ import type { AuditEntry } from '../../domain/audit.js';
 import { action, type Actions } from '../http/handler.js';
 import { END_USER_COUNT } from './customers.js';
 import { definedFields, deleteExisting, putNew, setFields } from '../../store/writes.js';
-import { find, load, queryPage, transact } from '../persistence.js';
+import { notFound, find, load, queryPage, transact } from '../persistence.js';
 import { duration, id, limit, optionalMoney } from '../schema/fields.js';
 
 // Not LiteLLM's `soft_budget` (alerts), `tpm_limit`, `rpm_limit`, `max_parallel_requests` or
@@ -33,19 +33,12 @@ const idList = z.preprocess(
   z.array(id).min(1).max(100),
 );
 
-const notFound = (budgetId: string) => () => new NotFoundError('budget', budgetId);
 const audit = (verb: string, budgetId: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `budget.${verb}`,
   entity_type: 'budget',
   entity_id: budgetId,
   ...(changes ? { changes } : {}),
 });
-
-async function loadBudget(budgetId: string): Promise<BudgetRecord> {
-  const b = await find('budget', budgetId);
-  if (!b) throw notFound(budgetId)();
-  return b;
-}
 
 export const budgetActions: Actions = {
   new: action(z.object({ budget_id: id.optional(), ...budgetFields }).strict(), async (input, { actor, now }) => {
@@ -68,14 +61,14 @@ export const budgetActions: Actions = {
     const { budget_id: budgetId, ...fields } = input;
     const set = definedFields(fields);
     if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `budget_id`', 'nothing_to_update');
-    await loadBudget(budgetId);
-    await transact([setFields(refs.budget(budgetId), { ...set, updated_at: now.toISOString() }, notFound(budgetId))], actor, audit('update', budgetId, set), now);
-    return loadBudget(budgetId);
+    await load('budget', budgetId);
+    await transact([setFields(refs.budget(budgetId), { ...set, updated_at: now.toISOString() }, notFound('budget', budgetId))], actor, audit('update', budgetId, set), now);
+    return load('budget', budgetId);
   }),
 
   delete: action(z.object({ id }).strict(), async ({ id: budgetId }, { actor, now }) => {
     requireProxyAdmin(actor, 'delete budgets');
-    const current = await loadBudget(budgetId);
+    const current = await load('budget', budgetId);
     const inUse = () =>
       new ConflictError('budget_in_use', `budget \`${budgetId}\` is used by ${current.end_user_count ?? 'some'} end user(s); point them to another budget first`, 'id');
     if ((current.end_user_count ?? 0) > 0) throw inUse();
@@ -94,7 +87,7 @@ export const budgetActions: Actions = {
     requireProxyAdmin(actor, 'read budgets');
     const out: BudgetRecord[] = [];
     // In order, so a 404 names the first missing id.
-    for (const b of new Set(budgets)) out.push(await loadBudget(b));
+    for (const b of new Set(budgets)) out.push(await load('budget', b));
     return out;
   }),
 

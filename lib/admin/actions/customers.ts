@@ -22,7 +22,7 @@ import type { AuditEntry } from '../../domain/audit.js';
 import { budgetView } from '../schema/budget-view.js';
 import { action, type Actions } from '../http/handler.js';
 import { addToCounter, blockEndUser, definedFields, deleteExisting, putNew, setFields, type Guard } from '../../store/writes.js';
-import { find, load, queryPage, transact, type TxOp } from '../persistence.js';
+import { notFound, find, load, queryPage, transact, type TxOp } from '../persistence.js';
 import { budgetLimitFields, id, limit } from '../schema/fields.js';
 
 /** The attribute on a budget item counting the end users that point to it. */
@@ -38,7 +38,6 @@ const customerFields = {
 };
 const userIds = (max: number) => z.object({ user_ids: z.array(id).min(1).max(max) }).strict();
 
-const notFound = (userId: string) => () => new NotFoundError('end_user', userId);
 const budgetNotFound = (budgetId: string) => () => new NotFoundError('budget', budgetId);
 const concurrent = (userId: string) => () => new ConflictError('concurrent_update', `end user \`${userId}\` changed meanwhile; retry`);
 const audit = (verb: string, userId: string, changes?: Record<string, unknown>): AuditEntry => ({
@@ -47,12 +46,6 @@ const audit = (verb: string, userId: string, changes?: Record<string, unknown>):
   entity_id: userId,
   ...(changes ? { changes } : {}),
 });
-
-async function loadEndUser(userId: string): Promise<EndUserRecord> {
-  const e = await find('end_user', userId);
-  if (!e) throw notFound(userId)();
-  return e;
-}
 
 /** Holds the end user's write to the budget it was read with, so the budgets' counts stay exact. */
 function sameBudget(current: EndUserRecord): Guard {
@@ -64,7 +57,7 @@ function sameBudget(current: EndUserRecord): Guard {
 /** -1 on the budget an end user leaves, when that budget still exists (a dangling id is just dropped). */
 async function leaveBudget(budgetId: string | null | undefined, count = 1): Promise<TxOp[]> {
   if (!budgetId || !(await find('budget', budgetId))) return [];
-  return [addToCounter(refs.budget(budgetId), END_USER_COUNT, -count, budgetNotFound(budgetId))];
+  return [addToCounter(refs.budget(budgetId), END_USER_COUNT, -count, notFound('budget', budgetId))];
 }
 
 export const customerActions: Actions = {
@@ -74,7 +67,7 @@ export const customerActions: Actions = {
     const set = definedFields(fields);
     const record: EndUserRecord = { user_id: userId, ...set, spend: 0, created_at: now.toISOString() };
     const ops: TxOp[] = [putNew(refs.endUser(userId), encode.endUser(record), () => new ConflictError('end_user_exists', `end user \`${userId}\` already exists`, 'user_id'))];
-    if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, budgetNotFound(set.budget_id)));
+    if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, notFound('budget', set.budget_id)));
     await transact(ops, actor, audit('new', userId, set), now);
     return budgetView(record, now);
   }),
@@ -84,18 +77,18 @@ export const customerActions: Actions = {
     const { user_id: userId, ...fields } = input;
     const set = definedFields(fields);
     if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
-    const current = await loadEndUser(userId);
+    const current = await load('end_user', userId);
     const movesBudget = set.budget_id !== undefined && set.budget_id !== (current.budget_id ?? null);
     const ops: TxOp[] = [];
     if (movesBudget) {
       ops.push(setFields(refs.endUser(userId), { ...set, updated_at: now.toISOString() }, concurrent(userId), sameBudget(current)));
-      if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, budgetNotFound(set.budget_id)));
+      if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, notFound('budget', set.budget_id)));
       ops.push(...(await leaveBudget(current.budget_id)));
     } else {
-      ops.push(setFields(refs.endUser(userId), { ...set, updated_at: now.toISOString() }, notFound(userId)));
+      ops.push(setFields(refs.endUser(userId), { ...set, updated_at: now.toISOString() }, notFound('end_user', userId)));
     }
     await transact(ops, actor, audit('update', userId, set), now);
-    return budgetView(await loadEndUser(userId), now);
+    return budgetView(await load('end_user', userId), now);
   }),
 
   delete: action(userIds(25), async ({ user_ids }, { actor, now }) => {
@@ -104,7 +97,7 @@ export const customerActions: Actions = {
     const ops: TxOp[] = [];
     const leaving = new Map<string, number>();
     for (const userId of ids) {
-      const current = await loadEndUser(userId);
+      const current = await load('end_user', userId);
       ops.push(deleteExisting(refs.endUser(userId), concurrent(userId), sameBudget(current)));
       if (current.budget_id) leaving.set(current.budget_id, (leaving.get(current.budget_id) ?? 0) + 1);
     }
@@ -121,7 +114,7 @@ export const customerActions: Actions = {
     }
     const userId = q.end_user_id ?? q.user_id;
     if (!userId) throw new InvalidRequestError('`end_user_id` is required', 'missing_field', 'end_user_id');
-    const endUser = await loadEndUser(userId);
+    const endUser = await load('end_user', userId);
     const budget = endUser.budget_id ? await find('budget', endUser.budget_id) : undefined;
     return { ...budgetView(endUser, now), litellm_budget_table: budget ?? null };
   }),
@@ -150,9 +143,9 @@ export const customerActions: Actions = {
     requireProxyAdmin(actor, 'unblock end users');
     const ids = [...new Set(user_ids)];
     const at = now.toISOString();
-    for (const u of ids) await loadEndUser(u);
+    for (const u of ids) await load('end_user', u);
     await transact(
-      ids.map((u) => setFields(refs.endUser(u), { blocked: false, updated_at: at }, notFound(u))),
+      ids.map((u) => setFields(refs.endUser(u), { blocked: false, updated_at: at }, notFound('end_user', u))),
       actor,
       ids.map((u) => audit('unblock', u, { blocked: false })),
       now,

@@ -24,7 +24,7 @@
  */
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
-import { ConflictError, ForbiddenError, HierarchyViolationError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import { ConflictError, ForbiddenError, HierarchyViolationError, InvalidRequestError, NotFoundError, type TollgateError } from '../../errors.js';
 import type { KeyRecord, TeamRecord, UserRecord } from '../../domain/records.js';
 import { addDuration, parseDuration } from '../../domain/periods.js';
 import { encode, type Item } from '../../store/codec.js';
@@ -35,10 +35,11 @@ import type { AuditEntry } from '../../domain/audit.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { action, type Actions } from '../http/handler.js';
 import type { Page } from '../../store/pagination.js';
-import { isTeamAdmin, memberRole } from '../membership.js';
+import { isTeamAdmin, keyFacts } from '../membership.js';
+import { authorityOver, blockerAfter, holdKeyDenial, keyManagerDenial, keyReaderDenial, unblockDenial, rank, type Authority, type Ownership } from '../rules/keys.js';
 import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { definedFields, deleteAny, deleteExisting, putAny, putNew, requireExists, updateFields, type Guard } from '../../store/writes.js';
-import { find, load, queryPage, transact, type TxOp } from '../persistence.js';
+import { notFound, find, load, queryPage, transact, type TxOp } from '../persistence.js';
 import { budgetFields, duration, id, limit, metadata, models, money } from '../schema/fields.js';
 
 /** A key item as stored: the record plus the predecessors still in their grace period. */
@@ -47,11 +48,6 @@ export interface StoredKey extends KeyRecord {
   /** Who set `blocked`: only as much authority lifts it (absent on a blocked key: a proxy admin). */
   blocked_by?: Authority | null;
 }
-
-/** How much say an actor has over a key, lowest first. */
-const AUTHORITIES = ['owner', 'team_admin', 'proxy_admin'] as const;
-export type Authority = (typeof AUTHORITIES)[number];
-const rank = (a: Authority): number => AUTHORITIES.indexOf(a);
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/;
 
@@ -89,8 +85,6 @@ export const aliasPut = (alias: string, token: string): TxOp =>
   putNew(refs.keyAlias(alias), encode.keyAlias(alias, token), () => new ConflictError('key_alias_taken', `key_alias \`${alias}\` is already used by another key`, 'key_alias'));
 
 export const keyNotFound = (key: string) => () => new NotFoundError('key', key);
-export const teamNotFound = (teamId: string) => () => new NotFoundError('team', teamId);
-export const userNotFound = (userId: string) => () => new NotFoundError('user', userId);
 
 /** The key's own item has not been replaced meanwhile (a concurrent regenerate). */
 const notReplaced: Guard = { expression: 'attribute_not_exists(#rb)', names: { '#rb': 'replaced_by' } };
@@ -99,12 +93,6 @@ export const keyView = (k: StoredKey, now: Date) => budgetView(k, now);
 
 export const teamLabel = (teamId: string) => `team \`${teamId}\``;
 
-export async function loadKey(key: string): Promise<StoredKey> {
-  const record = await find('key', tokenOf(key));
-  if (!record) throw keyNotFound(describeKey(key))();
-  return record;
-}
-
 /** A replaced key (in its grace period) can only be read or deleted. */
 function requireLive(k: StoredKey): void {
   if (k.replaced_by) {
@@ -112,64 +100,23 @@ function requireLive(k: StoredKey): void {
   }
 }
 
-export async function loadTeam(teamId: string): Promise<TeamRecord> {
-  const team = await find('team', teamId);
-  if (!team) throw teamNotFound(teamId)();
-  return team;
+/** The key a `key` field names (plaintext or hash), or a 404 naming it as given. */
+export async function loadKey(key: string): Promise<StoredKey> {
+  const record = await find('key', tokenOf(key));
+  if (!record) throw keyNotFound(describeKey(key))();
+  return record;
 }
 
-export async function loadUser(userId: string): Promise<UserRecord> {
-  const user = await find('user', userId);
-  if (!user) throw userNotFound(userId)();
-  return user;
-}
+const refuse = (denial: TollgateError | undefined): void => {
+  if (denial) throw denial;
+};
 
-type Ownership = { user_id?: string | null | undefined; team_id?: string | null | undefined };
-
-/** The one rule for writing a key (see the file comment). */
+/** The one rule for writing a key (lib/admin/rules/keys), on the memberships it needs. */
 export async function requireKeyManager(actor: Actor, k: Ownership, what: string): Promise<void> {
-  if (isProxyAdmin(actor)) return;
-  if (actor.role !== 'internal_user' || !actor.userId) {
-    throw new ForbiddenError(`role \`${actor.role}\`${actor.userId ? '' : ' without a user'} may not ${what}: keys are written by proxy admins, team admins and their own internal users`);
-  }
-  const teamId = k.team_id ?? undefined;
-  const userId = k.user_id ?? undefined;
-  if (teamId) {
-    const role = await memberRole(actor, teamId);
-    if (role === 'admin') {
-      if (!userId || userId === actor.userId || (await find('team_member', teamId, userId))) return;
-      throw new ForbiddenError(`an admin of team \`${teamId}\` may ${what} only for members of the team, and user \`${userId}\` is not one`);
-    }
-    if (role === 'user' && userId === actor.userId) return;
-    throw new ForbiddenError(`only a proxy admin, an admin of team \`${teamId}\` or the key's own user (a member of the team) may ${what}`);
-  }
-  if (userId === actor.userId) return;
-  throw new ForbiddenError(`only a proxy admin${userId ? ` or user \`${userId}\`` : ''} may ${what} (a personal key is managed by its own user)`);
+  refuse(keyManagerDenial(actor, k, await keyFacts(actor, k), what));
 }
 
-/** The actor's authority over a key it may manage (requireKeyManager passed). */
-async function authorityOver(actor: Actor, k: Ownership): Promise<Authority> {
-  if (isProxyAdmin(actor)) return 'proxy_admin';
-  return (await isTeamAdmin(actor, k.team_id)) ? 'team_admin' : 'owner';
-}
-
-/** A key acts as its user: only that user or a proxy admin may come to hold one. */
-function requireMayHoldKeyOf(actor: Actor, userId: string | null | undefined, what: string): void {
-  if (!userId || isProxyAdmin(actor) || userId === actor.userId) return;
-  throw new ForbiddenError(`only a proxy admin or user \`${userId}\` may ${what}: the key acts as user \`${userId}\`, so only they may hold it`);
-}
-
-/** Lifting a block needs as much authority as set it; a block of unknown origin is a proxy admin's. */
-function requireMayUnblock(authority: Authority, k: StoredKey): void {
-  if (!k.blocked) return;
-  const by = k.blocked_by ?? 'proxy_admin';
-  if (rank(authority) >= rank(by)) return;
-  throw new ForbiddenError(`only a ${by === 'proxy_admin' ? 'proxy admin' : 'proxy admin or an admin of its team'} may unblock key \`${k.key_name}\`: it was blocked by one`);
-}
-
-/** A blocked key keeps the highest authority that blocked it. */
-const blockerAfter = (authority: Authority, k: StoredKey): Authority =>
-  k.blocked && rank(k.blocked_by ?? 'proxy_admin') > rank(authority) ? (k.blocked_by ?? 'proxy_admin') : authority;
+const authorityOn = async (actor: Actor, k: Ownership): Promise<Authority> => authorityOver(actor, await keyFacts(actor, k));
 
 /** The `blocked_by` a read saw still holds when the write lands (a concurrent block is not undone). */
 const sameBlocker = (k: StoredKey): Guard =>
@@ -180,14 +127,7 @@ const sameBlocker = (k: StoredKey): Guard =>
 const changedMeanwhile = (k: StoredKey) => () => new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`, 'key');
 
 async function requireKeyReader(actor: Actor, k: StoredKey): Promise<void> {
-  if (isProxyAdmin(actor)) return;
-  if (actor.keyHash === k.token) return;
-  if (actor.userId && k.user_id === actor.userId) return;
-  if (k.team_id) {
-    if (actor.role === 'team' && actor.teamId === k.team_id) return;
-    if (actor.role === 'internal_user' && (await isTeamAdmin(actor, k.team_id))) return;
-  }
-  throw new ForbiddenError(`only a proxy admin, the key's own user, an admin of its team or the key itself may read key \`${k.key_name}\``);
+  refuse(keyReaderDenial(actor, k, await keyFacts(actor, k)));
 }
 
 /** A key's organization is its team's: a different one given in the request is refused. */
@@ -313,8 +253,8 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
   const current = await loadKey(keyText);
   requireLive(current);
   await requireKeyManager(actor, current, `${blocked ? 'block' : 'unblock'} key \`${current.key_name}\``);
-  const authority = await authorityOver(actor, current);
-  if (!blocked) requireMayUnblock(authority, current);
+  const authority = await authorityOn(actor, current);
+  if (!blocked) refuse(unblockDenial(authority, current));
   const ended = blocked ? (current.replaces ?? []) : [];
   const by = blocked ? { blocked_by: blockerAfter(authority, current) } : {};
   const remove = [...(ended.length ? ['replaces'] : []), ...(blocked ? [] : ['blocked_by'])];
@@ -332,15 +272,15 @@ export const keyActions: Actions = {
     const userId = input.user_id !== undefined ? input.user_id : isProxyAdmin(actor) ? null : (actor.userId ?? null);
     const teamId = input.team_id ?? null;
     await requireKeyManager(actor, { user_id: userId, team_id: teamId }, 'generate this key');
-    requireMayHoldKeyOf(actor, userId, 'generate a key for them');
-    const blockedBy = input.blocked ? await authorityOver(actor, { user_id: userId, team_id: teamId }) : undefined;
-    const team = teamId ? await loadTeam(teamId) : undefined;
-    if (userId) await loadUser(userId);
+    refuse(holdKeyDenial(actor, userId, 'generate a key for them'));
+    const blockedBy = input.blocked ? await authorityOn(actor, { user_id: userId, team_id: teamId }) : undefined;
+    const team = teamId ? await load('team', teamId) : undefined;
+    if (userId) await load('user', userId);
     requireOrgOfTeam(input.organization_id, team);
     if (team) await requireKeyWithinTeam(input, team);
     const plan = planNewKey({ ...input, user_id: userId, team_id: teamId, organization_id: team?.organization_id ?? null, blocked_by: blockedBy }, actor, now);
     // The team and user must still exist when the key lands.
-    const guards: TxOp[] = [...(teamId ? [requireExists(refs.team(teamId), teamNotFound(teamId))] : []), ...(userId ? [requireExists(refs.user(userId), userNotFound(userId))] : [])];
+    const guards: TxOp[] = [...(teamId ? [requireExists(refs.team(teamId), notFound('team', teamId))] : []), ...(userId ? [requireExists(refs.user(userId), notFound('user', userId))] : [])];
     await transact([...plan.ops, ...guards], actor, plan.audit, now);
     // LiteLLM's shape: the plaintext in `key` (this once), its hash in `token` and `token_id`.
     return { ...keyView(plan.record, now), key: plan.key, token_id: plan.record.token };
@@ -353,12 +293,12 @@ export const keyActions: Actions = {
     const current = await loadKey(keyText);
     requireLive(current);
     await requireKeyManager(actor, current, `update key \`${current.key_name}\``);
-    const authority = await authorityOver(actor, current);
+    const authority = await authorityOn(actor, current);
     if ((set.spend !== undefined || set.budget_duration !== undefined) && rank(authority) < rank('team_admin')) {
       const field = set.spend !== undefined ? 'spend' : 'budget_duration';
       throw new ForbiddenError(`only a proxy admin${current.team_id ? ` or an admin of team \`${current.team_id}\`` : ''} may change \`${field}\` of key \`${current.key_name}\` (a new period restarts its spend)`);
     }
-    if (set.blocked === false) requireMayUnblock(authority, current);
+    if (set.blocked === false) refuse(unblockDenial(authority, current));
     const next = {
       user_id: set.user_id !== undefined ? set.user_id : (current.user_id ?? null),
       team_id: set.team_id !== undefined ? set.team_id : (current.team_id ?? null),
@@ -366,11 +306,11 @@ export const keyActions: Actions = {
     const teamMoved = next.team_id !== (current.team_id ?? null);
     const userMoved = next.user_id !== (current.user_id ?? null);
     if (teamMoved || userMoved) await requireKeyManager(actor, next, `move key \`${current.key_name}\` to this user and team`);
-    if (userMoved) requireMayHoldKeyOf(actor, next.user_id, `move key \`${current.key_name}\` onto them`);
+    if (userMoved) refuse(holdKeyDenial(actor, next.user_id, `move key \`${current.key_name}\` onto them`));
     // Moved, a blocked key could land where its owner has more say: move it only if you may unblock it.
-    if (teamMoved || userMoved) requireMayUnblock(authority, current);
-    const team = next.team_id ? await loadTeam(next.team_id) : undefined;
-    if (userMoved && next.user_id) await loadUser(next.user_id);
+    if (teamMoved || userMoved) refuse(unblockDenial(authority, current));
+    const team = next.team_id ? await load('team', next.team_id) : undefined;
+    if (userMoved && next.user_id) await load('user', next.user_id);
     requireOrgOfTeam(set.organization_id, team);
     if (team && (set.models !== undefined || set.max_budget !== undefined || teamMoved)) {
       await requireKeyWithinTeam({ models: set.models ?? current.models, max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget }, team);
@@ -404,8 +344,8 @@ export const keyActions: Actions = {
     const guarded = set.blocked !== undefined;
     ops.unshift(updateFields(refs.key(token), attrs, remove, guarded ? changedMeanwhile(current) : keyNotFound(current.key_name), guarded ? sameBlocker(current) : notReplaced));
     ops.push(...ended.map((t) => deleteAny(refs.key(t))));
-    if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), teamNotFound(next.team_id)));
-    if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), userNotFound(next.user_id)));
+    if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), notFound('team', next.team_id)));
+    if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), notFound('user', next.user_id)));
     const changes: Record<string, unknown> = { ...set, ...(attrs.blocked_by ? { blocked_by: attrs.blocked_by } : {}) };
     if (dur !== undefined) changes.expires = attrs.expires;
     if (teamMoved) changes.organization_id = attrs.organization_id;
@@ -441,7 +381,7 @@ export const keyActions: Actions = {
     const current = await loadKey(input.key);
     requireLive(current);
     await requireKeyManager(actor, current, `regenerate key \`${current.key_name}\``);
-    requireMayHoldKeyOf(actor, current.user_id, `regenerate key \`${current.key_name}\``);
+    refuse(holdKeyDenial(actor, current.user_id, `regenerate key \`${current.key_name}\``));
     const key = generateKey();
     const token = hashKey(key);
     const at = now.toISOString();

@@ -28,7 +28,7 @@ import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import { action, type Actions } from '../http/handler.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, setFields } from '../../store/writes.js';
-import { find, load, queryAll, transact, type TxOp } from '../persistence.js';
+import { notFound, find, load, queryAll, transact, type TxOp } from '../persistence.js';
 import { money } from '../schema/fields.js';
 
 const NAME = /^[A-Za-z0-9._:@+=/-]{1,256}$/;
@@ -83,7 +83,6 @@ const modelInfo = z
 const DEFAULT_API_BASE = 'https://api.openai.com/v1';
 
 
-const notFound = (modelName: string) => () => new NotFoundError('model', modelName);
 const aliasTaken = (alias: string, what: string) => new ConflictError('model_alias_taken', `alias \`${alias}\` is already ${what}`, 'model_info.aliases');
 const audit = (verb: string, modelName: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `model.${verb}`,
@@ -189,12 +188,6 @@ function usableBy(actor: Actor, catalog: ModelCatalog): (m: ModelRecord) => bool
   return (m) => [m.model_name, ...(m.aliases ?? [])].some((n) => firstRefusal(restrictions, n, catalog) === undefined);
 }
 
-async function loadModel(modelName: string): Promise<ModelRecord> {
-  const m = await find('model', modelName);
-  if (!m) throw notFound(modelName)();
-  return m;
-}
-
 /** Commits a model change; this instance's registry forgets its list (others refresh within the cache TTL). */
 async function commit(ops: TxOp[], actor: Actor, entry: AuditEntry, now: Date): Promise<void> {
   try {
@@ -261,8 +254,8 @@ export const modelActions: Actions = {
       });
       if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
       checkAliases(modelName, set.aliases);
-      const current = await loadModel(modelName);
-      const ops: TxOp[] = [setFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, notFound(modelName))];
+      const current = await load('model', modelName);
+      const ops: TxOp[] = [setFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, notFound('model', modelName))];
       if (set.aliases) {
         const before = new Set(current.aliases ?? []);
         const after = new Set(set.aliases);
@@ -270,7 +263,7 @@ export const modelActions: Actions = {
         ops.push(...(await claimAliases(modelName, set.aliases.filter((a) => !before.has(a)))));
       }
       await commit(ops, actor, audit('update', modelName, auditFields(set)), now);
-      return modelView(await loadModel(modelName), true);
+      return modelView(await load('model', modelName), true);
     },
   ),
 
@@ -281,8 +274,8 @@ export const modelActions: Actions = {
     }
     const modelName = input.model_name ?? input.id;
     if (!modelName) throw new InvalidRequestError('`model_name` (or LiteLLM\'s `id`) is required', 'missing_field', 'model_name');
-    const current = await loadModel(modelName);
-    const ops: TxOp[] = [deleteExisting(refs.model(modelName), notFound(modelName)), ...(current.aliases ?? []).map((a) => deleteAny(refs.modelAlias(a)))];
+    const current = await load('model', modelName);
+    const ops: TxOp[] = [deleteExisting(refs.model(modelName), notFound('model', modelName)), ...(current.aliases ?? []).map((a) => deleteAny(refs.modelAlias(a)))];
     await commit(ops, actor, audit('delete', modelName), now);
     return { deleted_model_name: modelName };
   }),
@@ -294,7 +287,7 @@ export const modelActions: Actions = {
     const admin = isProxyAdmin(actor);
     const visible = records.filter((m) => usable(m) && (wanted === undefined || m.model_name === wanted));
     // A model the caller may not use is as unknown to it as a model that does not exist.
-    if (wanted !== undefined && visible.length === 0) throw notFound(wanted)();
+    if (wanted !== undefined && visible.length === 0) throw notFound('model', wanted)();
     return { data: visible.map((m) => modelView(m, admin)) };
   }),
 };

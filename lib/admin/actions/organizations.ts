@@ -24,7 +24,7 @@ import { action, type Actions } from '../http/handler.js';
 import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { membershipOps } from '../../store/org-members.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
-import { find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { notFound, find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
 import { budgetFields, id, limit, metadata, models } from '../schema/fields.js';
 
 const orgFields = {
@@ -39,7 +39,6 @@ const member = z.object({ user_id: id, role: z.enum(ORG_ROLES).default('internal
 const oneOrMany = <T extends z.ZodType>(item: T, max: number) =>
   z.preprocess((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v), z.array(item).min(1).max(max));
 
-const notFound = (orgId: string) => () => new NotFoundError('organization', orgId);
 const orgLabel = (orgId: string) => `organization \`${orgId}\``;
 const audit = (verb: string, orgId: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `organization.${verb}`,
@@ -47,12 +46,6 @@ const audit = (verb: string, orgId: string, changes?: Record<string, unknown>): 
   entity_id: orgId,
   ...(changes ? { changes } : {}),
 });
-
-async function loadOrg(orgId: string): Promise<OrgRecord> {
-  const org = await find('organization', orgId);
-  if (!org) throw notFound(orgId)();
-  return org;
-}
 
 const teamsOf = (orgId: string) => queryAll<TeamRecord>(listings.teamsOfOrg(orgId));
 const membersOf = (orgId: string) => queryAll<OrgMemberRecord>(listings.membersOfOrg(orgId));
@@ -99,11 +92,11 @@ export const organizationActions: Actions = {
     const { organization_id: orgId, ...fields } = input;
     const set = definedFields(fields);
     if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `organization_id`', 'nothing_to_update');
-    const current = await loadOrg(orgId);
+    const current = await load('organization', orgId);
     const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
     if (changed.models || changed.max_budget) await requireCoversTeams(orgId, { ...current, ...set }, changed);
-    await transact([setFields(refs.org(orgId), { ...set, updated_at: now.toISOString() }, notFound(orgId))], actor, audit('update', orgId, set), now);
-    return budgetView(await loadOrg(orgId), now);
+    await transact([setFields(refs.org(orgId), { ...set, updated_at: now.toISOString() }, notFound('organization', orgId))], actor, audit('update', orgId, set), now);
+    return budgetView(await load('organization', orgId), now);
   }),
 
   delete: action(z.object({ organization_ids: z.array(id).min(1).max(20) }).strict(), async ({ organization_ids }, { actor, now }) => {
@@ -112,7 +105,7 @@ export const organizationActions: Actions = {
     const ops: TxOp[] = [];
     const entries: AuditEntry[] = [];
     for (const orgId of ids) {
-      await loadOrg(orgId);
+      await load('organization', orgId);
       const teams = await teamsOf(orgId);
       if (teams.length > 0) {
         const names = teams.slice(0, 5).map((t) => `\`${t.team_id}\``).join(', ');
@@ -133,7 +126,7 @@ export const organizationActions: Actions = {
           }),
         );
       }
-      ops.push(deleteExisting(refs.org(orgId), notFound(orgId)));
+      ops.push(deleteExisting(refs.org(orgId), notFound('organization', orgId)));
       entries.push(audit('delete', orgId, released.length > 0 ? { released_members: released } : undefined));
     }
     await transact(ops, actor, entries, now);
@@ -142,7 +135,7 @@ export const organizationActions: Actions = {
 
   info: action(z.object({ organization_id: id }).strict(), async ({ organization_id: orgId }, { actor, now }) => {
     await requireCanRead(actor, orgId);
-    const org = await loadOrg(orgId);
+    const org = await load('organization', orgId);
     const [teams, members] = await Promise.all([teamsOf(orgId), membersOf(orgId)]);
     return {
       ...budgetView(org, now),
@@ -168,10 +161,10 @@ export const organizationActions: Actions = {
         if (seen.has(m.user_id)) throw new InvalidRequestError(`user \`${m.user_id}\` is listed twice`, 'duplicate_member', 'member');
         seen.add(m.user_id);
       }
-      await loadOrg(orgId);
+      await load('organization', orgId);
       const at = now.toISOString();
       // The organization must still exist when the members land.
-      const ops: TxOp[] = [requireExists(refs.org(orgId), notFound(orgId))];
+      const ops: TxOp[] = [requireExists(refs.org(orgId), notFound('organization', orgId))];
       const entries: AuditEntry[] = [audit('member_add', orgId, { members: list.map((m) => ({ user_id: m.user_id, role: m.role })) })];
       const updatedUsers: { user_id: string; organization_id: string; previous_organization_id: string | null }[] = [];
       const memberships: OrgMemberRecord[] = [];

@@ -26,12 +26,13 @@ import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { action, type Actions } from '../http/handler.js';
-import { keyDeleteOps, keyView, loadTeam, teamKeysPage, teamLabel, teamNotFound, userNotFound, type StoredKey } from './keys.js';
-import { isTeamAdmin, memberRole } from '../membership.js';
-import { commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { keyDeleteOps, keyView, teamKeysPage, teamLabel, type StoredKey } from './keys.js';
+import { memberRole } from '../membership.js';
+import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
+import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields, updateFields } from '../../store/writes.js';
-import { find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { notFound, find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
 import { budgetFields, id, limit, metadata, models, money, optionalMoney } from '../schema/fields.js';
 
 const MEMBER_ROLES = ['admin', 'user'] as const;
@@ -80,24 +81,15 @@ const rolesOf = (members: MemberRecord[]) => members.map((m) => ({ user_id: m.us
 export const membersOf = (teamId: string) => queryAll<MemberRecord>(listings.membersOfTeam(teamId));
 const keysOf = (teamId: string) => queryAll<StoredKey>(listings.keysOfTeam(teamId));
 
-/** Proxy admins, and internal users who are admins of the team. */
+/** Proxy admins, and internal users who are admins of the team (lib/admin/rules/teams). */
 export async function requireTeamManager(actor: Actor, teamId: string, what: string): Promise<void> {
-  if (isProxyAdmin(actor)) return;
-  if (actor.role === 'internal_user' && (await isTeamAdmin(actor, teamId))) return;
-  throw new ForbiddenError(`only a proxy admin or an admin of team \`${teamId}\` may ${what}`);
+  const denial = teamManagerDenial(actor, teamId, isProxyAdmin(actor) ? undefined : await memberRole(actor, teamId), what);
+  if (denial) throw denial;
 }
 
 async function requireTeamReader(actor: Actor, teamId: string): Promise<void> {
-  if (isProxyAdmin(actor)) return;
-  if (actor.role === 'team' && actor.teamId === teamId) return;
-  if (actor.userId && (await memberRole(actor, teamId))) return;
-  throw new ForbiddenError(`only a proxy admin or a member of team \`${teamId}\` may read it`);
-}
-
-async function loadOrg(orgId: string): Promise<OrgRecord> {
-  const org = await find('organization', orgId);
-  if (!org) throw orgNotFound(orgId)();
-  return org;
+  const denial = teamReaderDenial(actor, teamId, isProxyAdmin(actor) ? undefined : await memberRole(actor, teamId));
+  if (denial) throw denial;
 }
 
 type Limits = { models?: string[] | undefined; max_budget?: number | null | undefined };
@@ -147,7 +139,7 @@ function memberAddOps(team: TeamRecord, list: { user_id: string; role: MemberRec
     const member: MemberRecord = { team_id: team.team_id, user_id: m.user_id, role: m.role, max_budget: budget ?? null, spend: 0, created_at: now.toISOString() };
     ops.push(
       putNew(refs.member(team.team_id, m.user_id), encode.member(member), () => new ConflictError('member_exists', `user \`${m.user_id}\` is already a member of team \`${team.team_id}\``, 'member')),
-      requireExists(refs.user(m.user_id), userNotFound(m.user_id)),
+      requireExists(refs.user(m.user_id), notFound('user', m.user_id)),
     );
     audit.push(memberAudit('member_add', team.team_id, m.user_id, { role: m.role, ...(budget !== undefined ? { max_budget_in_team: budget } : {}) }));
     added.push(member);
@@ -156,19 +148,11 @@ function memberAddOps(team: TeamRecord, list: { user_id: string; role: MemberRec
 }
 
 /** What deleting a team removes, as units that each land whole: keys, then memberships. */
-async function teamCascade(teamId: string, reason: string): Promise<Unit[]> {
-  const [keys, members] = await Promise.all([keysOf(teamId), membersOf(teamId)]);
-  return [
-    ...keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason } }] })),
-    ...members.map((m) => ({ ops: [deleteAny(refs.member(teamId, m.user_id))], audit: [memberAudit('member_delete', teamId, m.user_id, { reason })] })),
-  ];
-}
-
 async function setTeamBlocked(teamId: string, blocked: boolean, actor: Actor, now: Date) {
   requireProxyAdmin(actor, `${blocked ? 'block' : 'unblock'} teams`);
-  await loadTeam(teamId);
-  await transact([setFields(refs.team(teamId), { blocked, updated_at: now.toISOString() }, teamNotFound(teamId))], actor, teamAudit(blocked ? 'block' : 'unblock', teamId, { blocked }), now);
-  return teamView(await loadTeam(teamId), now);
+  await load('team', teamId);
+  await transact([setFields(refs.team(teamId), { blocked, updated_at: now.toISOString() }, notFound('team', teamId))], actor, teamAudit(blocked ? 'block' : 'unblock', teamId, { blocked }), now);
+  return teamView(await load('team', teamId), now);
 }
 
 export const teamActions: Actions = {
@@ -180,13 +164,13 @@ export const teamActions: Actions = {
       const teamId = team_id ?? randomUUID();
       uniqueUsers(members, 'members_with_roles');
       const orgId = fields.organization_id ?? null;
-      if (orgId) await requireTeamWithinOrg(teamId, fields, await loadOrg(orgId));
+      if (orgId) await requireTeamWithinOrg(teamId, fields, await load('organization', orgId));
       const set = definedFields(fields);
       const team: TeamRecord = { team_id: teamId, ...set, organization_id: orgId, blocked: fields.blocked ?? false, created_at: now.toISOString(), ...spendFields(spend ?? 0, fields.budget_duration, now) };
       const added = memberAddOps(team, members, undefined, now);
       const ops: TxOp[] = [
         putNew(refs.team(teamId), encode.team(team), () => new ConflictError('team_exists', `team \`${teamId}\` already exists`, 'team_id')),
-        ...(orgId ? [requireExists(refs.org(orgId), orgNotFound(orgId))] : []),
+        ...(orgId ? [requireExists(refs.org(orgId), notFound('organization', orgId))] : []),
         ...added.ops,
       ];
       await transact(ops, actor, [teamAudit('new', teamId, { ...set, ...(spend !== undefined ? { spend } : {}) }), ...added.audit], now);
@@ -204,12 +188,12 @@ export const teamActions: Actions = {
       const beyond = named.filter((f) => !TEAM_ADMIN_FIELDS.has(f));
       if (beyond.length > 0) throw new ForbiddenError(`an admin of team \`${teamId}\` may change only team_alias and metadata; \`${beyond[0]}\` needs a proxy admin`);
     }
-    const current = await loadTeam(teamId);
+    const current = await load('team', teamId);
     const nextOrg = set.organization_id !== undefined ? set.organization_id : (current.organization_id ?? null);
     const orgMoved = nextOrg !== (current.organization_id ?? null);
     const next: Limits = { models: set.models ?? current.models, max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget };
     const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
-    if (nextOrg && (orgMoved || changed.models || changed.max_budget)) await requireTeamWithinOrg(teamId, next, await loadOrg(nextOrg));
+    if (nextOrg && (orgMoved || changed.models || changed.max_budget)) await requireTeamWithinOrg(teamId, next, await load('organization', nextOrg));
     if (changed.models || changed.max_budget) await requireCoversChildren(teamId, next, changed);
 
     const { spend, ...plain } = set;
@@ -221,8 +205,8 @@ export const teamActions: Actions = {
       Object.assign(attrs, listed.set);
       remove.push(...listed.remove);
     }
-    const ops: TxOp[] = [updateFields(refs.team(teamId), attrs, remove, teamNotFound(teamId))];
-    if (orgMoved && nextOrg) ops.push(requireExists(refs.org(nextOrg), orgNotFound(nextOrg)));
+    const ops: TxOp[] = [updateFields(refs.team(teamId), attrs, remove, notFound('team', teamId))];
+    if (orgMoved && nextOrg) ops.push(requireExists(refs.org(nextOrg), notFound('organization', nextOrg)));
     await transact(ops, actor, teamAudit('update', teamId, set), now);
     if (orgMoved) {
       // Keys carry their team's organization (the authorizer reads it with the key). Until this
@@ -238,20 +222,21 @@ export const teamActions: Actions = {
       );
     }
     // LiteLLM's answer: `{team_id, data: <the team>}`.
-    return { team_id: teamId, data: teamView(await loadTeam(teamId), now) };
+    return { team_id: teamId, data: teamView(await load('team', teamId), now) };
   }),
 
   delete: action(z.object({ team_ids: z.array(id).min(1).max(20) }).strict(), async ({ team_ids }, { actor, now }) => {
     requireProxyAdmin(actor, 'delete teams');
     const ids = [...new Set(team_ids)];
     const teams: TeamRecord[] = [];
-    for (const teamId of ids) teams.push(await loadTeam(teamId));
+    for (const teamId of ids) teams.push(await load('team', teamId));
     const plans = await Promise.all(
       teams.map(async (t) => {
-        const units = await teamCascade(t.team_id, 'team.delete');
+        const units = await cascadeUnits({ team: t.team_id }, 'team.delete');
+        const counts = cascadeCounts(units);
         const last: Unit = {
-          ops: [deleteExisting(refs.team(t.team_id), teamNotFound(t.team_id))],
-          audit: [teamAudit('delete', t.team_id, { deleted_keys: units.filter((u) => u.audit[0]?.entity_type === 'key').length, deleted_members: units.filter((u) => u.audit[0]?.entity_type === 'team_member').length })],
+          ops: [deleteExisting(refs.team(t.team_id), notFound('team', t.team_id))],
+          audit: [teamAudit('delete', t.team_id, { deleted_keys: counts.keys, deleted_members: counts.memberships })],
         };
         return { team: t, units, last };
       }),
@@ -267,7 +252,7 @@ export const teamActions: Actions = {
         }
         // Too big for one transaction: stop the team's keys at once, then clear it out.
         if (!p.team.blocked) {
-          await transact([setFields(refs.team(p.team.team_id), { blocked: true, updated_at: now.toISOString() }, teamNotFound(p.team.team_id))], actor, teamAudit('block', p.team.team_id, { blocked: true, reason: 'team.delete' }), now);
+          await transact([setFields(refs.team(p.team.team_id), { blocked: true, updated_at: now.toISOString() }, notFound('team', p.team.team_id))], actor, teamAudit('block', p.team.team_id, { blocked: true, reason: 'team.delete' }), now);
         }
         await commitInChunks(p.units, actor, now);
         await commitTogether([p.last], actor, now);
@@ -278,7 +263,7 @@ export const teamActions: Actions = {
 
   info: action(z.object({ team_id: id }).strict(), async ({ team_id: teamId }, { actor, now }) => {
     await requireTeamReader(actor, teamId);
-    const team = await loadTeam(teamId);
+    const team = await load('team', teamId);
     const [members, keys] = await Promise.all([membersOf(teamId), teamKeysPage(teamId)]);
     return {
       team_id: teamId,
@@ -323,11 +308,11 @@ export const teamActions: Actions = {
     async (input, { actor, now }) => {
       await requireTeamManager(actor, input.team_id, `add members to team \`${input.team_id}\``);
       uniqueUsers(input.member, 'member');
-      const team = await loadTeam(input.team_id);
+      const team = await load('team', input.team_id);
       requireMemberBudgetWithin(input.max_budget_in_team, team);
       const added = memberAddOps(team, input.member, input.max_budget_in_team, now);
       const existing = await membersOf(team.team_id);
-      await transact([requireExists(refs.team(team.team_id), teamNotFound(team.team_id)), ...added.ops], actor, added.audit, now);
+      await transact([requireExists(refs.team(team.team_id), notFound('team', team.team_id)), ...added.ops], actor, added.audit, now);
       // LiteLLM answers with the team (all its members_with_roles) and the memberships it made.
       return { ...teamView(team, now), members_with_roles: rolesOf([...existing, ...added.added]), updated_team_memberships: added.added.map((m) => memberView(m, now)) };
     },
@@ -345,13 +330,13 @@ export const teamActions: Actions = {
       if (input.role === undefined && input.max_budget_in_team === undefined) {
         throw new InvalidRequestError('nothing to update: give `role` or `max_budget_in_team`', 'nothing_to_update');
       }
-      const team = await loadTeam(teamId);
+      const team = await load('team', teamId);
       const current = await find('team_member', teamId, userId);
-      if (!current) throw memberNotFound(teamId, userId)();
+      if (!current) throw notFound('team_member', teamId, userId)();
       requireMemberBudgetWithin(input.max_budget_in_team, team);
       const fields = definedFields({ role: input.role, max_budget: input.max_budget_in_team });
       await transact(
-        [setFields(refs.member(teamId, userId), { ...fields, updated_at: now.toISOString() }, memberNotFound(teamId, userId))],
+        [setFields(refs.member(teamId, userId), { ...fields, updated_at: now.toISOString() }, notFound('team_member', teamId, userId))],
         actor,
         memberAudit('member_update', teamId, userId, definedFields({ role: input.role, max_budget_in_team: input.max_budget_in_team })),
         now,
@@ -362,12 +347,12 @@ export const teamActions: Actions = {
 
   member_delete: action(z.object({ team_id: id, user_id: id }).strict(), async ({ team_id: teamId, user_id: userId }, { actor, now }) => {
     await requireTeamManager(actor, teamId, `remove members of team \`${teamId}\``);
-    await loadTeam(teamId);
-    if (!(await find('team_member', teamId, userId))) throw memberNotFound(teamId, userId)();
+    await load('team', teamId);
+    if (!(await find('team_member', teamId, userId))) throw notFound('team_member', teamId, userId)();
     // The user's keys in this team go with the membership (listed by user: fewer than the team's).
     const keys = (await queryAll<StoredKey>(listings.keysOfUser(userId))).filter((k) => k.team_id === teamId);
     const units: Unit[] = keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason: 'team.member_delete' } }] }));
-    const last: Unit = { ops: [deleteExisting(refs.member(teamId, userId), memberNotFound(teamId, userId))], audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })] };
+    const last: Unit = { ops: [deleteExisting(refs.member(teamId, userId), notFound('team_member', teamId, userId))], audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })] };
     if (fitsInOne([...units, last])) await commitTogether([...units, last], actor, now);
     else {
       await commitInChunks(units, actor, now);

@@ -20,13 +20,13 @@ import { requireProxyAdmin } from '../rules/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { action, type Actions } from '../http/handler.js';
-import { keyAlias, keyDeleteOps, keyDuration, keyView, loadUser, planNewKey, teamNotFound, userKeysPage, userNotFound, type StoredKey } from './keys.js';
-import { requireSelfOrAdmin } from '../membership.js';
-import { commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { keyAlias, keyDeleteOps, keyDuration, keyView, planNewKey, userKeysPage, type StoredKey } from './keys.js';
+import { selfOrAdminDenial } from '../rules/teams.js';
+import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { membershipOps } from '../../store/org-members.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
 import { memberView } from './teams.js';
-import { find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { notFound, find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
 import { budgetLimitFields, id, limit, metadata, models, money } from '../schema/fields.js';
 
 const USER_ROLES = ['proxy_admin', 'internal_user', 'internal_user_viewer'] as const;
@@ -54,18 +54,6 @@ export const userView = (u: UserRecord, now: Date) => budgetView(u, now);
 
 const membershipsOf = (userId: string) => queryAll<MemberRecord>(listings.membershipsOfUser(userId));
 
-/** What deleting a user removes, as units that each land whole: keys, then team memberships. */
-async function userCascade(userId: string): Promise<Unit[]> {
-  const [keys, memberships] = await Promise.all([queryAll<StoredKey>(listings.keysOfUser(userId)), membershipsOf(userId)]);
-  return [
-    ...keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason: 'user.delete' } }] })),
-    ...memberships.map((m) => ({
-      ops: [deleteAny(refs.member(m.team_id, userId))],
-      audit: [{ action: 'team.member_delete', entity_type: 'team_member', entity_id: `${m.team_id}/${userId}`, changes: { reason: 'user.delete' } }],
-    })),
-  ];
-}
-
 export const userActions: Actions = {
   new: action(
     z
@@ -86,7 +74,7 @@ export const userActions: Actions = {
       if (auto_create_key === false && (key_alias !== undefined || duration !== undefined)) {
         throw new InvalidRequestError('`key_alias` and `duration` describe the key `/user/new` creates; they make no sense with `auto_create_key: false`', 'invalid_field', key_alias !== undefined ? 'key_alias' : 'duration');
       }
-      for (const t of teamIds) if (!(await find('team', t))) throw teamNotFound(t)();
+      for (const t of teamIds) if (!(await find('team', t))) throw notFound('team', t)();
       const set = definedFields(fields);
       const at = now.toISOString();
       const user: UserRecord = { user_id: userId, ...set, user_role: fields.user_role ?? 'internal_user', created_at: at, ...spendFields(spend ?? 0, fields.budget_duration, now) };
@@ -95,7 +83,7 @@ export const userActions: Actions = {
       for (const t of teamIds) {
         const member: MemberRecord = { team_id: t, user_id: userId, role: 'user', max_budget: null, spend: 0, created_at: at };
         ops.push(putNew(refs.member(t, userId), encode.member(member), () => new ConflictError('member_exists', `user \`${userId}\` is already a member of team \`${t}\``, 'teams')));
-        ops.push(requireExists(refs.team(t), teamNotFound(t)));
+        ops.push(requireExists(refs.team(t), notFound('team', t)));
         audit.push({ action: 'team.member_add', entity_type: 'team_member', entity_id: `${t}/${userId}`, changes: { role: 'user' } });
       }
       const plan = auto_create_key === false ? undefined : planNewKey({ user_id: userId, key_alias, duration }, actor, now);
@@ -117,24 +105,25 @@ export const userActions: Actions = {
     const { user_id: userId, spend, ...fields } = input;
     const set = definedFields(fields);
     if (Object.keys(set).length === 0 && spend === undefined) throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
-    const current = await loadUser(userId);
+    const current = await load('user', userId);
     const attrs: Record<string, unknown> = { ...set, updated_at: now.toISOString() };
     if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
-    await transact([setFields(refs.user(userId), attrs, userNotFound(userId))], actor, userAudit('update', userId, { ...set, ...(spend !== undefined ? { spend } : {}) }), now);
-    return userView(await loadUser(userId), now);
+    await transact([setFields(refs.user(userId), attrs, notFound('user', userId))], actor, userAudit('update', userId, { ...set, ...(spend !== undefined ? { spend } : {}) }), now);
+    return userView(await load('user', userId), now);
   }),
 
   delete: action(z.object({ user_ids: z.array(id).min(1).max(20) }).strict(), async ({ user_ids }, { actor, now }) => {
     requireProxyAdmin(actor, 'delete users');
     const ids = [...new Set(user_ids)];
     const users: UserRecord[] = [];
-    for (const userId of ids) users.push(await loadUser(userId));
+    for (const userId of ids) users.push(await load('user', userId));
     const plans = await Promise.all(
       users.map(async (u) => {
-        const units = await userCascade(u.user_id);
+        const units = await cascadeUnits({ user: u.user_id }, 'user.delete');
+        const counts = cascadeCounts(units);
         const last: Unit = {
-          ops: [deleteExisting(refs.user(u.user_id), userNotFound(u.user_id)), ...membershipOps(u.user_id, u.organization_id, null)],
-          audit: [userAudit('delete', u.user_id, { deleted_keys: units.filter((x) => x.audit[0]?.entity_type === 'key').length, deleted_memberships: units.filter((x) => x.audit[0]?.entity_type === 'team_member').length })],
+          ops: [deleteExisting(refs.user(u.user_id), notFound('user', u.user_id)), ...membershipOps(u.user_id, u.organization_id, null)],
+          audit: [userAudit('delete', u.user_id, { deleted_keys: counts.keys, deleted_memberships: counts.memberships })],
         };
         return { units, last };
       }),
@@ -154,8 +143,9 @@ export const userActions: Actions = {
     // Without `user_id`, the caller's own (LiteLLM's behaviour).
     const userId = input.user_id ?? actor.userId;
     if (!userId) throw new InvalidRequestError('`user_id` is required (the caller has no user of its own)', 'invalid_field', 'user_id');
-    requireSelfOrAdmin(actor, userId, 'read this user');
-    const user = await loadUser(userId);
+    const denial = selfOrAdminDenial(actor, userId, 'read this user');
+    if (denial) throw denial;
+    const user = await load('user', userId);
     const [keys, memberships] = await Promise.all([userKeysPage(userId), membershipsOf(userId)]);
     const teams = await Promise.all(memberships.map((m) => find('team', m.team_id)));
     return {
