@@ -40,6 +40,22 @@ export interface RouteDef {
   spends?: boolean;
   /** The answer may be a server-sent event stream (API Gateway response streaming). */
   streams?: boolean;
+  /**
+   * LLM routes: what the request body is. `json`: JSON by definition, read as JSON whatever its
+   * content type says (a lenient upstream would), and its `model` checked; `passthrough`: a form
+   * or bytes (uploads), passed on as they came unless they open as a JSON object.
+   */
+  body?: 'json' | 'passthrough';
+  /** LLM routes: where the model the call uses is named (`none`: the passthrough model serves it). */
+  model?: 'body' | 'path' | 'none';
+  /** A stream reports usage only when asked (`stream_options.include_usage`): Tollgate always asks. */
+  streamsUsage?: boolean;
+  /** The call produces output tokens (not embeddings or moderations): strict mode reserves for them. */
+  generates?: boolean;
+  /** Answered by Tollgate from the model registry, not forwarded. */
+  answer?: 'model_list' | 'model_info';
+  /** An Azure OpenAI deployment path: the upstream path is this, and `api-version` is Azure's own. */
+  azureUpstreamPath?: string;
 }
 
 const LLM_POST_PATHS = [
@@ -57,6 +73,12 @@ const LLM_POST_PATHS = [
   'audio/translations',
 ] as const;
 const STREAMING = new Set(['chat/completions', 'completions', 'responses']);
+/** Their streams carry usage only when asked. */
+const STREAM_USAGE_ON_REQUEST = new Set(['chat/completions', 'completions']);
+/** Their bodies are JSON by definition (the rest are uploads: forms or bytes). */
+const JSON_BODIES = new Set(['chat/completions', 'completions', 'embeddings', 'moderations', 'responses', 'rerank', 'images/generations', 'audio/speech']);
+/** They return vectors or verdicts, no generated tokens. */
+const NO_OUTPUT = new Set(['embeddings', 'moderations']);
 
 const ANY: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 
@@ -68,6 +90,10 @@ function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
     fn: 'llm',
     spends: true,
     streams: STREAMING.has(p),
+    body: JSON_BODIES.has(p) ? 'json' : 'passthrough',
+    model: 'body',
+    streamsUsage: STREAM_USAGE_ON_REQUEST.has(p),
+    generates: !NO_OUTPUT.has(p),
   }));
   const llm = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef => ({
     path: `${prefix}${path}`,
@@ -75,11 +101,14 @@ function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
     group: 'llm',
     fn: 'llm',
     spends,
+    body: 'passthrough',
+    model: 'none',
+    generates: true,
   });
   return [
     ...post,
-    llm('/models', ['GET'], false),
-    llm('/models/{model}', ['GET'], false),
+    { ...llm('/models', ['GET'], false), answer: 'model_list' },
+    { ...llm('/models/{model}', ['GET'], false), model: 'path', answer: 'model_info' },
     llm('/responses/{proxy+}', ANY),
     llm('/files', ['GET', 'POST']),
     llm('/files/{proxy+}', ANY),
@@ -99,6 +128,11 @@ const azureRoutes: RouteDef[] = ['chat/completions', 'completions', 'embeddings'
   fn: 'llm',
   spends: true,
   streams: p !== 'embeddings',
+  body: 'json',
+  model: 'path',
+  streamsUsage: STREAM_USAGE_ON_REQUEST.has(p),
+  generates: !NO_OUTPUT.has(p),
+  azureUpstreamPath: `/${p}`,
 }));
 
 type AdminSpec = [path: string, methods: readonly HttpMethod[], action: string, group?: RouteGroup, selfService?: boolean];
@@ -129,7 +163,7 @@ export const routes: readonly RouteDef[] = [
   ...openAiRoutes(''),
   ...openAiRoutes('/v1'),
   ...azureRoutes,
-  { path: '/v1/messages', methods: ['POST'], group: 'llm', fn: 'llm', spends: true, streams: true },
+  { path: '/v1/messages', methods: ['POST'], group: 'llm', fn: 'llm', spends: true, streams: true, body: 'json', model: 'body', generates: true },
   ...admin('keys', [
     ['/key/generate', ['POST'], 'generate', 'management', true],
     ['/key/update', ['POST'], 'update', 'management', true],

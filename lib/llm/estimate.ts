@@ -11,13 +11,12 @@ import type { Usage } from '../domain/cost.js';
 import type { LlmRequest } from './request.js';
 
 const OUTPUT_LIMITS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
-const NO_OUTPUT = new Set(['/embeddings', '/moderations']);
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
-export function estimateUsage(req: Pick<LlmRequest, 'body' | 'upstreamPath'>, defaultMaxTokens: number): Usage {
+export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: number): Usage {
   const inputTokens = bodyBytes(req.body);
-  if (NO_OUTPUT.has(req.upstreamPath)) return { inputTokens, outputTokens: 0 };
+  if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;
   const limit = OUTPUT_LIMITS.map((f) => positiveInt(json?.[f])).find((v) => v !== undefined) ?? defaultMaxTokens;
   const choices = positiveInt(json?.n) ?? 1;

@@ -38,9 +38,6 @@ import { reserveCall } from './strict.js';
 import { UpstreamCall, type UpstreamRequest } from './upstream.js';
 import { mergeUsage, usageOf } from './usage.js';
 
-/** Routes whose streams report usage only when asked with `stream_options.include_usage`. */
-const STREAM_USAGE_PATHS = new Set(['/chat/completions', '/completions']);
-
 export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps = llmDeps()): Promise<LlmResponse> {
   try {
     return await serve(event, deps);
@@ -70,12 +67,12 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
   const req = await parseLlmRequest(event);
   const [loaded, registry] = await Promise.all([loadCallerFor(ctx, req, deps), deps.registry.snapshot()]);
-  const listing = req.method === 'GET' && /^(\/v1)?\/models$/.test(req.route.path);
+  const listing = req.route.answer === 'model_list';
   const models = listing ? [] : modelsOf(req, deps);
   const caller = checked(loaded, req, models, deps, registry, now);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
-  if (req.method === 'GET' && /^(\/v1)?\/models\/\{model\}$/.test(req.route.path)) return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
+  if (req.route.answer === 'model_info') return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
   const call: Call = {
     req,
     caller,
@@ -149,7 +146,7 @@ function upstreamBody(req: LlmRequest, model: ModelRecord): { body: UpstreamRequ
       const value: Record<string, unknown> = { ...req.body.value };
       if (named) value.model = model.upstream_model;
       let stripUsage = false;
-      if (req.stream && STREAM_USAGE_PATHS.has(req.upstreamPath)) {
+      if (req.stream && req.route.streamsUsage) {
         // Usage is how a streamed answer gets counted: always ask for it; hide it from a client
         // that did not ask (a chunk with empty `choices` trips clients that index choices[0]).
         const asked = isObject(value.stream_options) ? value.stream_options : {};

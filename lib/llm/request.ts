@@ -43,13 +43,6 @@ export interface LlmRequest {
   stream: boolean;
 }
 
-const AZURE_PREFIX = '/openai/deployments/{model}/';
-
-/**
- * Upstream paths whose body is JSON by definition. Many upstreams parse such a body as JSON
- * whatever its content type says, so it is read here as JSON too, and its `model` checked.
- */
-const JSON_BODY_PATHS = new Set(['/chat/completions', '/completions', '/embeddings', '/moderations', '/responses', '/rerank', '/messages', '/images/generations', '/audio/speech']);
 
 export async function parseLlmRequest(event: APIGatewayProxyEvent): Promise<LlmRequest> {
   const { route, method, params } = findRoute(event);
@@ -57,7 +50,7 @@ export async function parseLlmRequest(event: APIGatewayProxyEvent): Promise<LlmR
   const upstreamPath = upstreamPathOf(route, path);
   assertUpstreamPath(upstreamPath);
   const headers = headerValues(event.headers, event.multiValueHeaders);
-  const body = await parseBody(event, headers.get('content-type')?.[0], JSON_BODY_PATHS.has(upstreamPath));
+  const body = await parseBody(event, headers.get('content-type')?.[0], route.body === 'json');
   const fields = bodyFields(body);
   return {
     requestId: event.requestContext?.requestId || randomUUID(),
@@ -101,7 +94,7 @@ function fillPath(template: string, params: Record<string, string>): string | un
 }
 
 function upstreamPathOf(route: RouteDef, path: string): string {
-  if (route.path.startsWith(AZURE_PREFIX)) return `/${route.path.slice(AZURE_PREFIX.length)}`;
+  if (route.azureUpstreamPath) return route.azureUpstreamPath;
   return path === '/v1' || path.startsWith('/v1/') ? path.slice(3) : path;
 }
 
@@ -114,7 +107,7 @@ function queryOf(event: APIGatewayProxyEvent, route: RouteDef): URLSearchParams 
     for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) q.append(k, v);
   }
   // Azure clients send their API version; an OpenAI-compatible upstream has none.
-  if (route.path.startsWith(AZURE_PREFIX)) q.delete('api-version');
+  if (route.azureUpstreamPath) q.delete('api-version');
   return q;
 }
 

@@ -20,7 +20,7 @@ import type { LlmRequest } from './request.js';
 export interface ReservingCall {
   caller: Caller;
   now: number;
-  req: Pick<LlmRequest, 'body' | 'upstreamPath'>;
+  req: Pick<LlmRequest, 'body' | 'route'>;
   deps: Pick<LlmDeps, 'settler' | 'settings' | 'reader' | 'strictDefaultMaxTokens' | 'reservationTtlMs'>;
   /** Reads the caller again and reruns the checks (throwing their denial); updates `caller`. */
   recheck(): Promise<void>;

@@ -282,3 +282,52 @@ describe('every admin route of issue 3', () => {
     expect(routesOf('customers')).toHaveLength(14);
   });
 });
+
+describe('route facts: everything code needs to know about an LLM route is in the table', () => {
+  const llm = routes.filter((r) => r.fn === 'llm');
+  const fact = (method: string, path: string) => matchRoute(method, path)?.route;
+
+  it('every LLM route says what its body is and where its model comes from', () => {
+    for (const r of llm) {
+      expect([r.path, r.body !== undefined, r.model !== undefined]).toEqual([r.path, true, true]);
+    }
+  });
+
+  it('bodies that are JSON by definition, with or without /v1, and uploads that pass through', () => {
+    for (const prefix of ['', '/v1']) {
+      for (const p of ['chat/completions', 'completions', 'embeddings', 'moderations', 'responses', 'rerank', 'images/generations', 'audio/speech']) {
+        expect([p, fact('POST', `${prefix}/${p}`)?.body]).toEqual([p, 'json']);
+      }
+      for (const p of ['images/edits', 'images/variations', 'audio/transcriptions', 'audio/translations', 'files']) {
+        expect([p, fact('POST', `${prefix}/${p}`)?.body]).toEqual([p, 'passthrough']);
+      }
+    }
+    expect(fact('POST', '/v1/messages')?.body).toBe('json');
+    expect(fact('POST', '/openai/deployments/gpt-4o/chat/completions')?.body).toBe('json');
+  });
+
+  it('streams that carry usage only when asked: chat and text completions, OpenAI and Azure paths', () => {
+    const asks = llm.filter((r) => r.streamsUsage).map((r) => r.path).sort();
+    expect(asks).toEqual(['/chat/completions', '/completions', '/openai/deployments/{model}/chat/completions', '/openai/deployments/{model}/completions', '/v1/chat/completions', '/v1/completions'].sort());
+  });
+
+  it('embeddings and moderations generate no output tokens; every other LLM route may', () => {
+    const silent = llm.filter((r) => r.generates === false).map((r) => r.path).sort();
+    expect(silent).toEqual(['/embeddings', '/moderations', '/openai/deployments/{model}/embeddings', '/v1/embeddings', '/v1/moderations'].sort());
+  });
+
+  it('the model: in the body for LLM posts, in the path for Azure deployments and /models/{model}, none for stateful objects', () => {
+    expect(fact('POST', '/v1/chat/completions')?.model).toBe('body');
+    expect(fact('POST', '/openai/deployments/gpt-4o/embeddings')?.model).toBe('path');
+    expect(fact('GET', '/v1/models/gpt-4o')?.model).toBe('path');
+    expect(fact('GET', '/v1/files/file-1')?.model).toBe('none');
+  });
+
+  it('the registry answers /models and /models/{model} itself; Azure routes name their upstream path', () => {
+    expect([fact('GET', '/models')?.answer, fact('GET', '/v1/models')?.answer]).toEqual(['model_list', 'model_list']);
+    expect(fact('GET', '/v1/models/gpt-4o')?.answer).toBe('model_info');
+    expect(llm.filter((r) => r.answer).length).toBe(4);
+    expect(fact('POST', '/openai/deployments/d-1/completions')?.azureUpstreamPath).toBe('/completions');
+    expect(llm.filter((r) => r.azureUpstreamPath).every((r) => r.path === `/openai/deployments/{model}${r.azureUpstreamPath}`)).toBe(true);
+  });
+});

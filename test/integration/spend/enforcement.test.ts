@@ -8,6 +8,7 @@
  * Then what a strict call does when it does not complete: an upstream error, an unreachable
  * upstream and a client that goes away mid-stream each release the whole reservation.
  */
+import { matchRoute } from '../../../lib/routes.js';
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -68,7 +69,7 @@ afterAll(async () => {
 /** 40 words in, 40 words out (max_tokens): every call costs the same. */
 const BODY = chat('gpt-4o', Array.from({ length: 40 }, (_, i) => `w${i % 10}`).join(' '), { max_tokens: 40 });
 const COST = () => costNanos({ inputTokens: 40, outputTokens: 40 }, gpt4o);
-const ESTIMATE = (body: Record<string, unknown> = BODY) => costNanos(estimateUsage({ body: { kind: 'json', value: body }, upstreamPath: '/chat/completions' }, 4096), gpt4o);
+const ESTIMATE = (body: Record<string, unknown> = BODY) => costNanos(estimateUsage({ body: { kind: 'json', value: body }, route: matchRoute('POST', '/v1/chat/completions')!.route }, 4096), gpt4o);
 const BURST = 200;
 const FITS = 50;
 
@@ -234,7 +235,7 @@ describe('strict settings from the environment', () => {
       expect(body).not.toHaveProperty('max_tokens');
       expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body, requestId: 'req-settings' })).status).toBe(200);
       const record = (await readItem(refs.settlement('req-settings'))) as Record<string, unknown>;
-      expect(record).toMatchObject({ state: 'settled', estimate: costNanos(estimateUsage({ body: { kind: 'json', value: body }, upstreamPath: '/chat/completions' }, 512), gpt4o) / 1e9 });
+      expect(record).toMatchObject({ state: 'settled', estimate: costNanos(estimateUsage({ body: { kind: 'json', value: body }, route: matchRoute('POST', '/v1/chat/completions')!.route }, 512), gpt4o) / 1e9 });
       const created = Date.parse(record.created_at as string);
       expect(Date.parse(record.expires_at as string) - created).toBe(120_000);
       expect(record.ttl).toBe(Math.floor(created / 1000) + 3600);

@@ -57,7 +57,7 @@ describe('keyManagerDenial: who may write a key (generate, update, delete, block
   for (const row of rows) {
     it(`${row.what}: ${row.may.join(', ')} and nobody else`, () => {
       for (const name of NAMES) {
-        expect([name, allowed(name, row.key(ACTORS[name].userId))]).toEqual([name, row.may.includes(name)]);
+        expect([name, allowed(name, row.key((ACTORS[name] as Actor).userId))]).toEqual([name, row.may.includes(name)]);
       }
     });
   }

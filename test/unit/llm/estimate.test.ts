@@ -1,9 +1,10 @@
 /** Strict mode's estimate: the body's bytes for input (an upper bound for text), the output limit for output. */
 import { describe, expect, it } from 'vitest';
 import { estimateUsage } from '../../../lib/llm/estimate.js';
+import { matchRoute } from '../../../lib/routes.js';
 import { countTokens } from '../../../infra/local/mock-upstream.js';
 
-const json = (value: Record<string, unknown>, upstreamPath = '/chat/completions') => ({ body: { kind: 'json' as const, value }, upstreamPath });
+const json = (value: Record<string, unknown>, path = '/v1/chat/completions') => ({ body: { kind: 'json' as const, value }, route: matchRoute('POST', path)!.route });
 
 describe('estimateUsage', () => {
   it('input: the body in bytes, never fewer than the words (tokens) of the prompt, multi-byte text included', () => {
@@ -18,7 +19,7 @@ describe('estimateUsage', () => {
   it('output: max_tokens, max_completion_tokens or max_output_tokens, times n; else the default', () => {
     expect(estimateUsage(json({ max_tokens: 50 }), 4096).outputTokens).toBe(50);
     expect(estimateUsage(json({ max_completion_tokens: 70 }), 4096).outputTokens).toBe(70);
-    expect(estimateUsage(json({ max_output_tokens: 90 }, '/responses'), 4096).outputTokens).toBe(90);
+    expect(estimateUsage(json({ max_output_tokens: 90 }, '/v1/responses'), 4096).outputTokens).toBe(90);
     expect(estimateUsage(json({ max_tokens: 50, n: 3 }), 4096).outputTokens).toBe(150);
     expect(estimateUsage(json({}), 4096).outputTokens).toBe(4096);
     // Not a usable limit: the default.
@@ -26,15 +27,15 @@ describe('estimateUsage', () => {
   });
 
   it('embeddings produce no output tokens', () => {
-    expect(estimateUsage(json({ input: 'x', max_tokens: 10 }, '/embeddings'), 4096)).toEqual({ inputTokens: 29, outputTokens: 0 });
+    expect(estimateUsage(json({ input: 'x', max_tokens: 10 }, '/v1/embeddings'), 4096)).toEqual({ inputTokens: 29, outputTokens: 0 });
   });
 
   it('raw and form bodies count their bytes; no body counts none', () => {
-    expect(estimateUsage({ body: { kind: 'raw', bytes: Buffer.alloc(1234), contentType: 'audio/wav' }, upstreamPath: '/audio/speech' }, 10)).toEqual({ inputTokens: 1234, outputTokens: 10 });
+    expect(estimateUsage({ body: { kind: 'raw', bytes: Buffer.alloc(1234), contentType: 'audio/wav' }, route: matchRoute('POST', '/v1/audio/speech')!.route }, 10)).toEqual({ inputTokens: 1234, outputTokens: 10 });
     const form = new FormData();
     form.append('model', 'whisper');
     form.append('file', new Blob([new Uint8Array(500)]), 'a.wav');
-    expect(estimateUsage({ body: { kind: 'form', value: form }, upstreamPath: '/audio/transcriptions' }, 10).inputTokens).toBe(507);
-    expect(estimateUsage({ body: { kind: 'none' }, upstreamPath: '/files' }, 10)).toEqual({ inputTokens: 0, outputTokens: 10 });
+    expect(estimateUsage({ body: { kind: 'form', value: form }, route: matchRoute('POST', '/v1/audio/transcriptions')!.route }, 10).inputTokens).toBe(507);
+    expect(estimateUsage({ body: { kind: 'none' }, route: matchRoute('GET', '/v1/files')!.route }, 10)).toEqual({ inputTokens: 0, outputTokens: 10 });
   });
 });
