@@ -10,13 +10,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { handler } from '../functions/authorizer/handler.js';
 import { startLocalDynamo } from '../infra/local/dynamodb.js';
+import { configureApp, entityReader } from '../lib/app.js';
 import { createDocumentClient } from '../lib/store/client.js';
 import { ensureTable } from '../lib/store/schema.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../test/support/jwt.js';
 import { authorizerEvent, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { bundleSize, quantile } from './support.js';
-import { configureApp, entityReader } from '../lib/app.js';
 
 const WARM_DECISIONS = 100_000;
 const WARM_JWT_DECISIONS = 20_000;
@@ -26,7 +26,10 @@ const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** Per-decision latency (ns) of `n` sequential warm calls of the handler, after a warm-up. */
-async function warmLatency(event: APIGatewayRequestAuthorizerEvent, n: number): Promise<{ p50: number; p99: number; p999: number; mean: number; trips: number }> {
+async function warmLatency(
+  event: APIGatewayRequestAuthorizerEvent,
+  n: number,
+): Promise<{ p50: number; p99: number; p999: number; mean: number; trips: number }> {
   const call = () => handler(event, {} as never);
   for (let i = 0; i < Math.min(5000, n / 10); i++) await call();
   const before = entityReader().loader.stats.batches;
@@ -44,7 +47,10 @@ async function warmLatency(event: APIGatewayRequestAuthorizerEvent, n: number): 
 }
 
 /** Round trips and wall time of one authorization on a fresh instance (empty cache). */
-async function cold(event: APIGatewayRequestAuthorizerEvent, install: () => void): Promise<{ trips: number; ms: number; warmTrips: number }> {
+async function cold(
+  event: APIGatewayRequestAuthorizerEvent,
+  install: () => void,
+): Promise<{ trips: number; ms: number; warmTrips: number }> {
   configureApp({ entityReader: undefined });
   install();
   const before = entityReader().loader.stats.batches;
@@ -61,7 +67,8 @@ async function bundle(): Promise<{ kb: number; importMs: number; processMs: numb
   const b = await bundleSize('authorizer');
   try {
     // A fresh Node process per run: nothing of the module graph is cached between them.
-    const script = 'const t = performance.now(); await import(process.env.BUNDLE_URL); process.stdout.write(String(performance.now() - t));';
+    const script =
+      'const t = performance.now(); await import(process.env.BUNDLE_URL); process.stdout.write(String(performance.now() - t));';
     const imports: number[] = [];
     const processes: number[] = [];
     for (let i = 0; i < IMPORT_RUNS; i++) {
@@ -85,17 +92,23 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
   const dynamo = await startLocalDynamo();
   try {
     const tableName = 'bench-authorizer';
-    configureApp({ config: {
-      TOLLGATE_TABLE_NAME: tableName,
-      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      TOLLGATE_LOG_LEVEL: 'SILENT',
-      // Long enough that nothing expires during the warm runs.
-      TOLLGATE_CACHE_TTL_SECONDS: '3600',
-      // A proxy budget puts the global spend item on every LLM authorization too.
-      TOLLGATE_MAX_BUDGET: '1000000',
-      ...jwtEnv([idp]),
-    } });
-    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    configureApp({
+      config: {
+        TOLLGATE_TABLE_NAME: tableName,
+        TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+        TOLLGATE_LOG_LEVEL: 'SILENT',
+        // Long enough that nothing expires during the warm runs.
+        TOLLGATE_CACHE_TTL_SECONDS: '3600',
+        // A proxy budget puts the global spend item on every LLM authorization too.
+        TOLLGATE_MAX_BUDGET: '1000000',
+        ...jwtEnv([idp]),
+      },
+    });
+    const raw = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     await ensureTable(raw, tableName);
     raw.destroy();
     configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });
@@ -107,8 +120,18 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
     await seedMember({ team_id: 't-bench', user_id: 'u-bench', max_budget: 10, spend: 0.5 });
     await seedEndUser({ user_id: 'cust-bench', max_budget: 5 });
     await seedGlobal({ spend: 100 });
-    const { key } = await seedKey({ team_id: 't-bench', user_id: 'u-bench', organization_id: 'o-bench', max_budget: 50, spend: 2, models: ['gpt-4o'] });
-    const token = signJwt(idp.keys.ES256, claims(idp, { sub: 'u-bench', team_id: 't-bench', org_id: 'o-bench', end_user_id: 'cust-bench' }, { ttlSeconds: 3600 }));
+    const { key } = await seedKey({
+      team_id: 't-bench',
+      user_id: 'u-bench',
+      organization_id: 'o-bench',
+      max_budget: 50,
+      spend: 2,
+      models: ['gpt-4o'],
+    });
+    const token = signJwt(
+      idp.keys.ES256,
+      claims(idp, { sub: 'u-bench', team_id: 't-bench', org_id: 'o-bench', end_user_id: 'cust-bench' }, { ttlSeconds: 3600 }),
+    );
     const keyEvent = authorizerEvent({ headers: { Authorization: `Bearer ${key}` } });
     const jwtEvent = authorizerEvent({ headers: { Authorization: `Bearer ${token}` } });
     const install = () => installJwtAuthorizer([idp]);
@@ -145,14 +168,17 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
       },
       {
         title: 'Authorizer: DynamoDB round trips of a cold authorization',
-        method: 'A fresh instance (empty cache; SDK client and DynamoDB Local already warm) authorizes once against DynamoDB Local; round trips are the CachedLoader batches it made. Wall time is on loopback and only indicative.',
+        method:
+          'A fresh instance (empty cache; SDK client and DynamoDB Local already warm) authorizes once against DynamoDB Local; round trips are the CachedLoader batches it made. Wall time is on loopback and only indicative.',
         rows: [
           { metric: 'virtual key, cold', value: `${coldKey.trips} (${coldKey.ms.toFixed(1)} ms)`, target: '≤ 2' },
           { metric: 'JWT (org from its claim), cold', value: `${coldJwt.trips} (${coldJwt.ms.toFixed(1)} ms)`, target: '≤ 1' },
           { metric: 'virtual key, warm', value: String(coldKey.warmTrips), target: '0' },
           { metric: 'JWT, warm', value: String(coldJwt.warmTrips), target: '0' },
         ],
-        notes: ['Cold virtual key: the key item, then user, team, member, organization and proxy spend in one BatchGetItem. An organization known only through an uncached team costs one more.'],
+        notes: [
+          'Cold virtual key: the key item, then user, team, member, organization and proxy spend in one BatchGetItem. An organization known only through an uncached team costs one more.',
+        ],
       },
       {
         title: 'Authorizer: bundle',

@@ -8,13 +8,12 @@
 import { cpus, loadavg } from 'node:os';
 import { invokeStreaming } from '../infra/local/awslambda.js';
 import { MOCK_UPSTREAM_KEY } from '../infra/local/mock-models.js';
+import { configureApp, documentClient, entityReader } from '../lib/app.js';
 import { callerContext } from '../lib/authorizer/context.js';
 import { DynamoSettler, type SpendSettler } from '../lib/store/spend-ledger.js';
-import { configureApp, documentClient } from '../lib/app.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { bundleSize, chatEvent, ms, startLlmBenchStack, stats, timed } from './support.js';
-import { entityReader } from '../lib/app.js';
 
 const RUNS = 400;
 const WARMUP = 60;
@@ -24,19 +23,39 @@ export default async function llmBench(): Promise<BenchSection[]> {
   const { llm, tableName } = stack;
   try {
     const org = await seedOrg({ organization_id: 'o-bench', max_budget: 1000, budget_duration: '1mo' });
-    const team = await seedTeam({ team_id: 't-bench', organization_id: 'o-bench', max_budget: 1000, budget_duration: '1d', models: ['standard'] });
+    const team = await seedTeam({
+      team_id: 't-bench',
+      organization_id: 'o-bench',
+      max_budget: 1000,
+      budget_duration: '1d',
+      models: ['standard'],
+    });
     const user = await seedUser({ user_id: 'u-bench' });
     const member = await seedMember({ team_id: 't-bench', user_id: 'u-bench', max_budget: 1000 });
     const { record: key } = await seedKey({ team_id: 't-bench', user_id: 'u-bench', max_budget: 1000, models: ['gpt-4o-mini'] });
     // The authorizer's context for this key, as API Gateway would pass it on.
     const context = callerContext(
-      { principal: 'virtual_key', role: 'internal_user', userId: 'u-bench', teamId: 't-bench', orgId: 'o-bench', keyHash: key.token, keyName: key.key_name, state: { key, user, team, member, org } },
+      {
+        principal: 'virtual_key',
+        role: 'internal_user',
+        userId: 'u-bench',
+        teamId: 't-bench',
+        orgId: 'o-bench',
+        keyHash: key.token,
+        keyName: key.key_name,
+        state: { key, user, team, member, org },
+      },
       Date.now(),
     );
 
     // Every settlement timed, through the real DynamoDB settler.
     const settleMs: number[] = [];
-    const real = new DynamoSettler(documentClient(), tableName, { ttlSeconds: 3600, onChanged: (refs) => refs.forEach((r) => entityReader().loader.invalidate(r)) });
+    const real = new DynamoSettler(documentClient(), tableName, {
+      ttlSeconds: 3600,
+      onChanged: (refs) => {
+        for (const r of refs) entityReader().loader.invalidate(r);
+      },
+    });
     const timedSettler: SpendSettler = {
       settle: async (s) => {
         const t = performance.now();
@@ -50,7 +69,13 @@ export default async function llmBench(): Promise<BenchSection[]> {
     };
     configureApp({ spendSettler: timedSettler });
 
-    const body = (stream: boolean) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark this short prompt please' }], user: 'eu-bench', ...(stream ? { stream: true } : {}) });
+    const body = (stream: boolean) =>
+      JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'benchmark this short prompt please' }],
+        user: 'eu-bench',
+        ...(stream ? { stream: true } : {}),
+      });
     const event = (i: number, stream: boolean) => chatEvent(`bench-${stream ? 's' : 'j'}-${i}`, context, body(stream));
 
     const direct = async (stream: boolean) => {
@@ -131,11 +156,14 @@ export default async function llmBench(): Promise<BenchSection[]> {
           { metric: 'added p50 / p99 (stream)', value: `${ms(hst.p50 - dst.p50)} / ${ms(hst.p99 - dst.p99)}` },
           { metric: 'of which settlement p50 / p99 (DynamoDB Local)', value: `${ms(st.p50)} / ${ms(st.p99)}` },
           { metric: 'added p50 without DynamoDB (in-process ledger, JSON)', value: `${ms(hmm.p50 - dmm.p50)}` },
-          { metric: 'through the handler p50 / p99 without DynamoDB (JSON)', value: `${ms(hmm.p50)} / ${ms(hmm.p99)} (direct ${ms(dmm.p50)} / ${ms(dmm.p99)})` },
+          {
+            metric: 'through the handler p50 / p99 without DynamoDB (JSON)',
+            value: `${ms(hmm.p50)} / ${ms(hmm.p99)} (direct ${ms(dmm.p50)} / ${ms(dmm.p99)})`,
+          },
           { metric: 'DynamoDB round trips per request', value: `${readsPerRequest.toFixed(2)} read + 1 write (TransactWriteItems)` },
         ],
         notes: [
-          'The read: a settlement drops the counters it moved from this instance\'s cache, so the next request of the same caller reloads them in one BatchGetItem (fresh spend, at one round trip).',
+          "The read: a settlement drops the counters it moved from this instance's cache, so the next request of the same caller reloads them in one BatchGetItem (fresh spend, at one round trip).",
           'The settlement runs after the answer is complete (after the last event of a stream), so it delays the end of the response, not its first byte.',
           'DynamoDB Local on loopback is slower per write than DynamoDB in a region seen from Lambda (single-digit ms); the settlement row is the figure to replace when judging a deployment.',
           `Machine load when the run started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores.`,

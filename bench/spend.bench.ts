@@ -9,18 +9,17 @@
  * Starts its own DynamoDB Local and mock upstream; touches no network.
  */
 import { cpus, loadavg } from 'node:os';
-import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { invokeStreaming } from '../infra/local/awslambda.js';
+import { configureApp, documentClient, entityReader } from '../lib/app.js';
 import { callerContext } from '../lib/authorizer/context.js';
-import type { Caller } from '../lib/domain/caller.js';
 import { config } from '../lib/config.js';
-import { DynamoSettler } from '../lib/store/spend-ledger.js';
+import type { Caller } from '../lib/domain/caller.js';
 import { spendTargets } from '../lib/spend/targets.js';
-import { configureApp, documentClient } from '../lib/app.js';
+import { DynamoSettler } from '../lib/store/spend-ledger.js';
 import { seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { chatEvent, ms, p50p99 as p, startLlmBenchStack, stats } from './support.js';
-import { entityReader } from '../lib/app.js';
 
 const RUNS = 300;
 const WARMUP = 40;
@@ -48,11 +47,22 @@ export default async function spendBench(): Promise<BenchSection[]> {
     // One chain per mode, every entity budgeted (strict reserves on all of them).
     const chain = async (mode: 'fast' | 'strict') => {
       const org = await seedOrg({ organization_id: `o-${mode}`, max_budget: 1000, budget_duration: '1mo' });
-      const team = await seedTeam({ team_id: `t-${mode}`, organization_id: org.organization_id, max_budget: 1000, budget_duration: '1d', enforcement: mode });
+      const team = await seedTeam({
+        team_id: `t-${mode}`,
+        organization_id: org.organization_id,
+        max_budget: 1000,
+        budget_duration: '1d',
+        enforcement: mode,
+      });
       const user = await seedUser({ user_id: `u-${mode}` });
       const member = await seedMember({ team_id: team.team_id, user_id: user.user_id, max_budget: 1000 });
       const endUser = await seedEndUser({ user_id: `eu-${mode}`, max_budget: 1000 });
-      const { record: key } = await seedKey({ team_id: team.team_id, user_id: user.user_id, organization_id: org.organization_id, max_budget: 1000 });
+      const { record: key } = await seedKey({
+        team_id: team.team_id,
+        user_id: user.user_id,
+        organization_id: org.organization_id,
+        max_budget: 1000,
+      });
       const caller: Caller = {
         principal: 'virtual_key',
         role: 'internal_user',
@@ -82,7 +92,14 @@ export default async function spendBench(): Promise<BenchSection[]> {
       await settler.settle({ requestId: `direct-fast-${i}`, at, costNanos: 12_345, model: 'gpt-4o-mini', targets });
       if (i >= WARMUP) settleMs.push(performance.now() - t);
       t = performance.now();
-      const reserved = await settler.reserve({ requestId: `direct-strict-${i}`, at, estimateNanos: 99_999, model: 'gpt-4o-mini', targets, expiresAt: at + 60_000 });
+      const reserved = await settler.reserve({
+        requestId: `direct-strict-${i}`,
+        at,
+        estimateNanos: 99_999,
+        model: 'gpt-4o-mini',
+        targets,
+        expiresAt: at + 60_000,
+      });
       if (reserved.status !== 'reserved' || !reserved.hold) throw new Error(`the reservation was ${reserved.status}`);
       if (i >= WARMUP) reserveMs.push(performance.now() - t);
       t = performance.now();
@@ -92,11 +109,23 @@ export default async function spendBench(): Promise<BenchSection[]> {
 
     // Through the handler, interleaved, each mode's writes counted.
     const counters = { fast: counting(documentClient()), strict: counting(documentClient()) };
-    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark this short prompt please' }], max_tokens: 16 });
+    const body = JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'benchmark this short prompt please' }],
+      max_tokens: 16,
+    });
     const event = (mode: 'fast' | 'strict', i: number) => chatEvent(`bench-${mode}-${i}`, (mode === 'fast' ? fast : strict).context, body);
     const through = async (mode: 'fast' | 'strict', i: number) => {
       const { client } = counters[mode];
-      configureApp({ spendSettler: new DynamoSettler(client, tableName, { ttlSeconds: 3600, shards: c.spendShards, onChanged: (refs) => refs.forEach((r) => entityReader().loader.invalidate(r)) }) });
+      configureApp({
+        spendSettler: new DynamoSettler(client, tableName, {
+          ttlSeconds: 3600,
+          shards: c.spendShards,
+          onChanged: (refs) => {
+            for (const r of refs) entityReader().loader.invalidate(r);
+          },
+        }),
+      });
       const t = performance.now();
       const res = await invokeStreaming(llm, event(mode, i));
       for await (const _ of res.body);
@@ -122,7 +151,9 @@ export default async function spendBench(): Promise<BenchSection[]> {
       return `${(transactions / RUNS).toFixed(2)} transactions, ${(items / RUNS).toFixed(2)} items written`;
     };
     const [f, s] = [stats(hf), stats(hs)];
-    const shards = Object.entries(c.spendShards).map(([k, n]) => `${k}=${n}`).join(', ');
+    const shards = Object.entries(c.spendShards)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(', ');
 
     return [
       {

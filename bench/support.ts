@@ -12,19 +12,20 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { build } from 'esbuild';
 import { esbuildOptions } from '../infra/bundling.js';
 import { installAwsLambdaGlobal, type StreamingHandler } from '../infra/local/awslambda.js';
-import { startLocalDynamo, type LocalDynamo } from '../infra/local/dynamodb.js';
+import { type LocalDynamo, startLocalDynamo } from '../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../infra/local/mock-models.js';
 import { startMockUpstream } from '../infra/local/mock-upstream.js';
+import { configureApp } from '../lib/app.js';
 import type { CallerContext } from '../lib/authorizer/context.js';
 import { createDocumentClient } from '../lib/store/client.js';
 import { encode } from '../lib/store/codec.js';
 import { ensureTable } from '../lib/store/schema.js';
 import { put } from '../test/support/seed.js';
-import { configureApp } from '../lib/app.js';
 
 export const ms = (x: number): string => `${x.toFixed(2)} ms`;
 
-export const quantile = (sorted: ArrayLike<number>, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+export const quantile = (sorted: ArrayLike<number>, q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 
 export function stats(xs: number[]): { p50: number; p99: number } {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,16 +82,22 @@ export async function startLlmBenchStack(tableName: string): Promise<LlmBenchSta
     await dynamo.stop();
   };
   try {
-    configureApp({ config: {
-      TOLLGATE_TABLE_NAME: tableName,
-      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      TOLLGATE_LOG_LEVEL: 'ERROR',
-      TOLLGATE_CACHE_TTL_SECONDS: '3600',
-      TOLLGATE_MAX_BUDGET: '1000000',
-      TOLLGATE_BUDGET_DURATION: '1mo',
-      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-    } });
-    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    configureApp({
+      config: {
+        TOLLGATE_TABLE_NAME: tableName,
+        TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+        TOLLGATE_LOG_LEVEL: 'ERROR',
+        TOLLGATE_CACHE_TTL_SECONDS: '3600',
+        TOLLGATE_MAX_BUDGET: '1000000',
+        TOLLGATE_BUDGET_DURATION: '1mo',
+        TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+      },
+    });
+    const raw = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     await ensureTable(raw, tableName);
     raw.destroy();
     configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Without this banner the tracer's X-Ray SDK fails at load: "Dynamic require of "util" is not supported". */
-export const ESM_REQUIRE_BANNER = "import { createRequire as __tollgateCreateRequire } from 'node:module'; const require = __tollgateCreateRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __tollgateCreateRequire } from 'node:module'; const require = __tollgateCreateRequire(import.meta.url);";
 
 export const functionEntry = (fn: string): string => join(PROJECT_ROOT, 'functions', fn, 'handler.ts');
 

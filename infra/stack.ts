@@ -10,8 +10,8 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
-import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import { INDEX } from '../lib/store/keys.js';
+import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
@@ -24,7 +24,7 @@ import { TollgateTable } from './constructs/table.js';
 export type ServingFunction = Exclude<FunctionName, 'health'>;
 export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper';
 
-/** How often the sweeper releases expired strict reservations and tidies ended windows (lib/spend/sweep). */
+/** How often the sweeper releases expired strict reservations and tidies ended windows (lib/store/sweep). */
 export const SWEEP_EVERY = Duration.minutes(SWEEP_EVERY_MINUTES);
 
 /** Derived from the route table, so a new function there becomes a Lambda here. */
@@ -83,19 +83,27 @@ export class TollgateStack extends Stack {
       const f = new TollgateFunction(this, `${pascal(fn)}Fn`, {
         ...common,
         name: fn,
-        description: isLlm ? 'Tollgate LLM routes: body checks, forwarding, streaming, spend' : `Tollgate ${fn} admin function (API and direct invocation)`,
+        description: isLlm
+          ? 'Tollgate LLM routes: body checks, forwarding, streaming, spend'
+          : `Tollgate ${fn} admin function (API and direct invocation)`,
         environment: isLlm ? llmEnvironment(o, tableName) : sharedEnvironment(o, tableName),
         timeout: isLlm ? Duration.seconds(o.llmTimeoutSeconds) : Duration.seconds(29),
         memorySize: isLlm ? 1024 : 512,
       });
       if (isLlm) {
         grantLlmAccess(f.role, table);
-        grantSecretRead(f.role, this.secrets.upstream.map((s) => s.secret));
+        grantSecretRead(
+          f.role,
+          this.secrets.upstream.map((s) => s.secret),
+        );
         if (this.secrets.upstreamPrefixArn) {
-          f.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.secrets.upstreamPrefixArn] }));
+          f.role.addToPrincipalPolicy(
+            new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.secrets.upstreamPrefixArn] }),
+          );
           Validations.of(f.role).acknowledge({
             id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${o.upstreamSecretPrefix}*]`,
-            reason: 'upstreamSecretPrefix: models added at run time name their upstream secret under this prefix, so the set is not known at deploy time; the prefix is the scope.',
+            reason:
+              'upstreamSecretPrefix: models added at run time name their upstream secret under this prefix, so the set is not known at deploy time; the prefix is the scope.',
           });
         }
       } else {
@@ -112,7 +120,10 @@ export class TollgateStack extends Stack {
       memorySize: 256,
     });
     grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`, TIDY_PARTITIONS);
-    new Rule(this, 'SpendSweeperSchedule', { schedule: Schedule.rate(SWEEP_EVERY), targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })] });
+    new Rule(this, 'SpendSweeperSchedule', {
+      schedule: Schedule.rate(SWEEP_EVERY),
+      targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })],
+    });
     functions.set('spend-sweeper', sweeper);
     this.functions = functions;
 
@@ -141,12 +152,21 @@ export class TollgateStack extends Stack {
     new CfnOutput(this, 'TableName', { value: tableName });
     new CfnOutput(this, 'MasterKeySecretArn', {
       value: this.secrets.masterKey.secret.secretArn,
-      description: this.secrets.masterKeyCreated ? 'Created by the stack: aws secretsmanager get-secret-value --secret-id <this>' : 'The secret given in masterKeySecretArn',
+      description: this.secrets.masterKeyCreated
+        ? 'Created by the stack: aws secretsmanager get-secret-value --secret-id <this>'
+        : 'The secret given in masterKeySecretArn',
     });
     for (const [fn, f] of functions) {
-      new CfnOutput(this, `${pascal(fn)}FunctionName`, { value: f.function.functionName, description: `Invoke from the console with functions/${fn}/events/*.json` });
+      new CfnOutput(this, `${pascal(fn)}FunctionName`, {
+        value: f.function.functionName,
+        description: `Invoke from the console with functions/${fn}/events/*.json`,
+      });
     }
   }
 }
 
-const pascal = (s: string): string => s.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+const pascal = (s: string): string =>
+  s
+    .split('-')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');

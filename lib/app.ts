@@ -16,7 +16,7 @@ import type { AdminStore } from './admin/persistence.js';
 import type { IdentifyDeps } from './auth/identify.js';
 import { JwtAuthenticator } from './auth/jwt.js';
 import type { CheckSettings } from './checks/checks.js';
-import { config, setConfig, type Config } from './config.js';
+import { type Config, config, setConfig } from './config.js';
 import type { UserRecord } from './domain/records.js';
 import { ModelRegistry } from './registry/registry.js';
 import { masterKey as readMasterKey } from './secrets.js';
@@ -56,7 +56,9 @@ function dependency<K extends keyof AppDeps>(name: K, build: (c: Config) => AppD
   };
 }
 
-export const documentClient = /* @__PURE__ */ dependency('documentClient', (c) => createDocumentClient({ endpoint: c.dynamoEndpoint, region: c.region }));
+export const documentClient = /* @__PURE__ */ dependency('documentClient', (c) =>
+  createDocumentClient({ endpoint: c.dynamoEndpoint, region: c.region }),
+);
 
 /** The instance's cached entity reader (one cache per Lambda instance). */
 export const entityReader = /* @__PURE__ */ dependency(
@@ -85,18 +87,26 @@ export const spendSettler = /* @__PURE__ */ dependency(
     new DynamoSettler(documentClient(), c.tableName, {
       ttlSeconds: c.settlementTtlSeconds,
       shards: c.spendShards,
-      onChanged: (changed) => changed.forEach((ref) => entityReader().loader.invalidate(ref)),
+      onChanged: (changed) => {
+        for (const ref of changed) entityReader().loader.invalidate(ref);
+      },
     }),
 );
 
 export const adminStore = /* @__PURE__ */ dependency(
   'adminStore',
-  (c) => new DynamoAdminStore(documentClient(), c.tableName, { shards: c.spendShards, invalidate: (ref) => entityReader().loader.invalidate(ref) }),
+  (c) =>
+    new DynamoAdminStore(documentClient(), c.tableName, {
+      shards: c.spendShards,
+      invalidate: (ref) => entityReader().loader.invalidate(ref),
+    }),
 );
 
 export const masterKey = /* @__PURE__ */ dependency('masterKey', () => readMasterKey);
 
-export const jwtAuthenticator = /* @__PURE__ */ dependency('jwtAuthenticator', (c) => (c.jwt.issuers.length > 0 ? new JwtAuthenticator(c.jwt) : undefined));
+export const jwtAuthenticator = /* @__PURE__ */ dependency('jwtAuthenticator', (c) =>
+  c.jwt.issuers.length > 0 ? new JwtAuthenticator(c.jwt) : undefined,
+);
 
 export const upsertUser = /* @__PURE__ */ dependency('upsertUser', (c) =>
   c.jwt.upsertUser ? (userId: string) => createUserIfAbsent(documentClient(), c.tableName, entityReader(), userId) : undefined,
@@ -118,7 +128,12 @@ export function checkSettings(c: Config = config()): CheckSettings {
 }
 
 /** The authorizer's collaborators (lib/auth/identify). */
-export const identifyDeps = (): IdentifyDeps => ({ reader: entityReader(), masterKey: masterKey(), jwt: jwtAuthenticator(), upsertUser: upsertUser() });
+export const identifyDeps = (): IdentifyDeps => ({
+  reader: entityReader(),
+  masterKey: masterKey(),
+  jwt: jwtAuthenticator(),
+  upsertUser: upsertUser(),
+});
 
 export interface AppSetup extends Partial<AppDeps> {
   /** A new configuration (a Config, or environment variables to parse): everything is rebuilt from it. */

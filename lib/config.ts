@@ -4,8 +4,8 @@
  */
 // zod/mini: the same validation, tree-shakable (the full build would add ~70 KB to every bundle).
 import * as z from 'zod/mini';
-import type { EnforcementMode } from './domain/records.js';
 import { isDuration } from './domain/periods.js';
+import type { EnforcementMode } from './domain/records.js';
 import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sharding.js';
 
 type Payload = Parameters<Parameters<typeof z.transform>[0]>[1];
@@ -24,7 +24,12 @@ const text = (parse: (s: string | undefined, ctx: Payload) => unknown) =>
 const str = (dflt?: string) => text((s) => s ?? dflt) as z.ZodMiniType<string | undefined>;
 const strWithDefault = (dflt: string) => text((s) => s ?? dflt) as z.ZodMiniType<string>;
 
-const list = text((s) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0)) as z.ZodMiniType<string[]>;
+const list = text((s) =>
+  (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+) as z.ZodMiniType<string[]>;
 
 const BOOLS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
 const bool = (dflt: boolean) =>
@@ -40,7 +45,9 @@ const number = (dflt: number, min = 0, integer = false) =>
   text((s, ctx) => {
     if (s === undefined) return dflt;
     const n = Number(s);
-    return Number.isFinite(n) && n >= min && (!integer || Number.isInteger(n)) ? n : fail(ctx, s, `must be ${integer ? 'an integer' : 'a number'} >= ${min}`);
+    return Number.isFinite(n) && n >= min && (!integer || Number.isInteger(n))
+      ? n
+      : fail(ctx, s, `must be ${integer ? 'an integer' : 'a number'} >= ${min}`);
   }) as z.ZodMiniType<number>;
 
 const url = text((s, ctx) => {
@@ -54,7 +61,9 @@ const url = text((s, ctx) => {
 }) as z.ZodMiniType<string | undefined>;
 
 // Checked here: a bad period would otherwise fail every request at the proxy budget check.
-const duration = text((s, ctx) => (s === undefined || isDuration(s) ? s : fail(ctx, s, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo'))) as z.ZodMiniType<string | undefined>;
+const duration = text((s, ctx) =>
+  s === undefined || isDuration(s) ? s : fail(ctx, s, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo'),
+) as z.ZodMiniType<string | undefined>;
 
 /** A JSON object of strings; the message never echoes the value (it holds secrets). */
 const secretMap = text((s, ctx) => {
@@ -155,7 +164,7 @@ export interface Config {
   enforcement: EnforcementMode;
   /** Strict mode's output estimate for a request that sets no max_tokens. */
   strictDefaultMaxTokens: number;
-  /** Counter shards per hot kind (lib/spend/shards); a kind not named keeps its default. */
+  /** Counter shards per hot kind (lib/store/shards); a kind not named keeps its default. */
   spendShards: ShardCounts;
   /**
    * How long a strict reservation may stay unsettled before the sweeper releases it: longer

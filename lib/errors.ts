@@ -4,7 +4,7 @@
  * `{"error": {"message", "type", "param", "code"}}`. Messages name the entity and the limit,
  * never a secret.
  */
-import { budgetEntityLabel, type BudgetEntity } from './domain/budget-entity.js';
+import { type BudgetEntity, budgetEntityLabel } from './domain/budget-entity.js';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -50,7 +50,17 @@ export type PermissionCode =
   | 'user_not_found'
   | 'forbidden';
 /** The entities a 404 (`<entity>_not_found`) can name. */
-export type NotFoundEntity = 'key' | 'user' | 'team' | 'team_member' | 'organization' | 'organization_member' | 'end_user' | 'budget' | 'model' | 'route';
+export type NotFoundEntity =
+  | 'key'
+  | 'user'
+  | 'team'
+  | 'team_member'
+  | 'organization'
+  | 'organization_member'
+  | 'end_user'
+  | 'budget'
+  | 'model'
+  | 'route';
 export type NotFoundCode = `${NotFoundEntity}_not_found`;
 /** 409: the request conflicts with what is stored. */
 export type ConflictCode =
@@ -125,22 +135,32 @@ export class InvalidRequestError extends TollgateError {
   }
 }
 export class UnknownFieldError extends InvalidRequestError {
-  constructor(field: string) { super(`unknown field \`${field}\``, 'unknown_field', field); }
+  constructor(field: string) {
+    super(`unknown field \`${field}\``, 'unknown_field', field);
+  }
 }
 export class UserParamRequiredError extends InvalidRequestError {
-  constructor() { super('this proxy requires the `user` field in the request body (enforce_user_param)', 'user_param_required', 'user'); }
+  constructor() {
+    super('this proxy requires the `user` field in the request body (enforce_user_param)', 'user_param_required', 'user');
+  }
 }
 /** A path that would reach outside the upstream's base URL (`..`, encoded or not; a backslash; `//`). */
 export class InvalidPathError extends InvalidRequestError {
-  constructor(message: string) { super(message, 'invalid_path', 'path'); }
+  constructor(message: string) {
+    super(message, 'invalid_path', 'path');
+  }
 }
 export class HierarchyViolationError extends InvalidRequestError {
-  constructor(message: string, param: string) { super(message, 'hierarchy_violation', param); }
+  constructor(message: string, param: string) {
+    super(message, 'hierarchy_violation', param);
+  }
 }
 
 /** 413: the body is larger than API Gateway (and so Lambda) takes. */
 export class RequestTooLargeError extends TollgateError {
-  constructor(maxBytes: number) { super(413, 'invalid_request_error', 'request_too_large', `the request body is larger than ${maxBytes / (1024 * 1024)} MB`); }
+  constructor(maxBytes: number) {
+    super(413, 'invalid_request_error', 'request_too_large', `the request body is larger than ${maxBytes / (1024 * 1024)} MB`);
+  }
 }
 
 // 401: API Gateway renders all of these as one static 401; the code is still logged.
@@ -150,13 +170,19 @@ export class AuthenticationError extends TollgateError {
   }
 }
 export class MissingCredentialsError extends AuthenticationError {
-  constructor() { super('missing_credentials', 'no API key or token was sent (Authorization: Bearer, x-litellm-api-key, api-key or x-api-key)'); }
+  constructor() {
+    super('missing_credentials', 'no API key or token was sent (Authorization: Bearer, x-litellm-api-key, api-key or x-api-key)');
+  }
 }
 export class InvalidApiKeyError extends AuthenticationError {
-  constructor(reason = 'the API key is not known') { super('invalid_api_key', reason); }
+  constructor(reason = 'the API key is not known') {
+    super('invalid_api_key', reason);
+  }
 }
 export class InvalidJwtError extends AuthenticationError {
-  constructor(reason: string) { super('invalid_jwt', `the JWT was rejected: ${reason}`); }
+  constructor(reason: string) {
+    super('invalid_jwt', `the JWT was rejected: ${reason}`);
+  }
 }
 
 // 403 permission
@@ -166,16 +192,24 @@ export class PermissionDeniedError extends TollgateError {
   }
 }
 export class KeyExpiredError extends PermissionDeniedError {
-  constructor(keyName: string, expires: string) { super('key_expired', `key \`${keyName}\` expired at ${expires}`); }
+  constructor(keyName: string, expires: string) {
+    super('key_expired', `key \`${keyName}\` expired at ${expires}`);
+  }
 }
 export class KeyBlockedError extends PermissionDeniedError {
-  constructor(keyName: string) { super('key_blocked', `key \`${keyName}\` is blocked`); }
+  constructor(keyName: string) {
+    super('key_blocked', `key \`${keyName}\` is blocked`);
+  }
 }
 export class TeamBlockedError extends PermissionDeniedError {
-  constructor(teamId: string) { super('team_blocked', `team \`${teamId}\` is blocked`); }
+  constructor(teamId: string) {
+    super('team_blocked', `team \`${teamId}\` is blocked`);
+  }
 }
 export class EndUserBlockedError extends PermissionDeniedError {
-  constructor(endUserId: string) { super('end_user_blocked', `end user \`${endUserId}\` is blocked`, 'user'); }
+  constructor(endUserId: string) {
+    super('end_user_blocked', `end user \`${endUserId}\` is blocked`, 'user');
+  }
 }
 export class RouteNotAllowedError extends PermissionDeniedError {
   constructor(role: string, method: string, path: string) {
@@ -188,13 +222,21 @@ export class ModelNotAllowedError extends PermissionDeniedError {
   }
 }
 export class ForbiddenError extends PermissionDeniedError {
-  constructor(message: string) { super('forbidden', message); }
+  constructor(message: string) {
+    super('forbidden', message);
+  }
 }
 
 // 403 budget
 export class BudgetExceededError extends TollgateError {
   /** `estimate` (strict mode): the call's estimate did not fit beside `spend`, settled plus reserved. */
-  constructor(readonly entity: BudgetEntity, readonly entityId: string | null, readonly spend: number, readonly maxBudget: number, readonly estimate?: number) {
+  constructor(
+    readonly entity: BudgetEntity,
+    readonly entityId: string | null,
+    readonly spend: number,
+    readonly maxBudget: number,
+    readonly estimate?: number,
+  ) {
     const who = entityId === null ? budgetEntityLabel[entity] : `${budgetEntityLabel[entity]} \`${entityId}\``;
     const message =
       estimate === undefined
@@ -206,33 +248,49 @@ export class BudgetExceededError extends TollgateError {
 
 // 404 / 409
 export class NotFoundError extends TollgateError {
-  constructor(entity: NotFoundEntity, id: string) { super(404, 'not_found_error', `${entity}_not_found`, `${entity.replace(/_/g, ' ')} \`${id}\` does not exist`); }
+  constructor(entity: NotFoundEntity, id: string) {
+    super(404, 'not_found_error', `${entity}_not_found`, `${entity.replace(/_/g, ' ')} \`${id}\` does not exist`);
+  }
 }
 export class RouteNotFoundError extends TollgateError {
-  constructor(method: string, path: string) { super(404, 'not_found_error', 'route_not_found', `no route for ${method} ${path}`); }
+  constructor(method: string, path: string) {
+    super(404, 'not_found_error', 'route_not_found', `no route for ${method} ${path}`);
+  }
 }
 export class ConflictError extends TollgateError {
-  constructor(code: ConflictCode, message: string, param: string | null = null) { super(409, 'conflict_error', code, message, param); }
+  constructor(code: ConflictCode, message: string, param: string | null = null) {
+    super(409, 'conflict_error', code, message, param);
+  }
 }
 export class ConcurrentUpdateError extends ConflictError {
-  constructor(what = 'another change to the same items was in progress; retry') { super('concurrent_update', what); }
+  constructor(what = 'another change to the same items was in progress; retry') {
+    super('concurrent_update', what);
+  }
 }
 
 // 502 / 504
 export class UpstreamFailedError extends TollgateError {
-  constructor(message: string) { super(502, 'upstream_error', 'upstream_failed', message); }
+  constructor(message: string) {
+    super(502, 'upstream_error', 'upstream_failed', message);
+  }
 }
 export class UpstreamTimeoutError extends TollgateError {
-  constructor(model: string, ms: number) { super(504, 'upstream_error', 'upstream_timeout', `the upstream for \`${model}\` did not answer within ${ms} ms`); }
+  constructor(model: string, ms: number) {
+    super(504, 'upstream_error', 'upstream_timeout', `the upstream for \`${model}\` did not answer within ${ms} ms`);
+  }
 }
 
 // 503
 export class StoreUnavailableError extends TollgateError {
-  constructor() { super(503, 'service_unavailable', 'store_unavailable', 'the store is unavailable; the request was denied'); }
+  constructor() {
+    super(503, 'service_unavailable', 'store_unavailable', 'the store is unavailable; the request was denied');
+  }
 }
 
 export class InternalError extends TollgateError {
-  constructor() { super(500, 'internal_error', 'internal_error', 'internal error'); }
+  constructor() {
+    super(500, 'internal_error', 'internal_error', 'internal error');
+  }
 }
 
 /** Anything that is not a TollgateError becomes an opaque 500: its message may hold anything. */

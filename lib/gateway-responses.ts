@@ -4,7 +4,13 @@
  * templates, so both answer byte for byte alike.
  */
 
-export type GatewayResponseType = 'UNAUTHORIZED' | 'ACCESS_DENIED' | 'AUTHORIZER_FAILURE' | 'MISSING_AUTHENTICATION_TOKEN' | 'DEFAULT_4XX' | 'DEFAULT_5XX';
+export type GatewayResponseType =
+  | 'UNAUTHORIZED'
+  | 'ACCESS_DENIED'
+  | 'AUTHORIZER_FAILURE'
+  | 'MISSING_AUTHENTICATION_TOKEN'
+  | 'DEFAULT_4XX'
+  | 'DEFAULT_5XX';
 
 export interface GatewayResponseDef {
   statusCode: number;
@@ -12,23 +18,31 @@ export interface GatewayResponseDef {
   template: string;
 }
 
-const body = (message: string, type: string, code: string) =>
-  JSON.stringify({ error: { message, type, param: null, code } });
+const body = (message: string, type: string, code: string) => JSON.stringify({ error: { message, type, param: null, code } });
 
 export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> = {
   // API Gateway's 401 cannot carry the authorizer's reason; the reason is in the authorizer's log.
   UNAUTHORIZED: {
     statusCode: 401,
-    template: body('Authentication failed: send a valid API key or token (Authorization: Bearer, x-litellm-api-key, api-key or x-api-key)', 'authentication_error', 'invalid_api_key'),
+    template: body(
+      'Authentication failed: send a valid API key or token (Authorization: Bearer, x-litellm-api-key, api-key or x-api-key)',
+      'authentication_error',
+      'invalid_api_key',
+    ),
   },
   ACCESS_DENIED: {
     statusCode: 403,
-    template: '{"error":{"message":"$context.authorizer.message","type":"$context.authorizer.type","param":null,"code":"$context.authorizer.code"}}',
+    template:
+      '{"error":{"message":"$context.authorizer.message","type":"$context.authorizer.type","param":null,"code":"$context.authorizer.code"}}',
   },
   // The authorizer failed (the store is unreachable): denied, never allowed.
   AUTHORIZER_FAILURE: {
     statusCode: 503,
-    template: body('Authorization is unavailable (the store could not be reached); the request was denied', 'service_unavailable', 'store_unavailable'),
+    template: body(
+      'Authorization is unavailable (the store could not be reached); the request was denied',
+      'service_unavailable',
+      'store_unavailable',
+    ),
   },
   // API Gateway's answer for a path or method no resource has.
   MISSING_AUTHENTICATION_TOKEN: {
@@ -40,7 +54,10 @@ export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> 
 };
 
 /** Fills a template as API Gateway does for `$context.authorizer.<name>` (absent values become empty). */
-export function renderGatewayResponse(type: GatewayResponseType, authorizerContext: Record<string, unknown> = {}): { statusCode: number; body: string } {
+export function renderGatewayResponse(
+  type: GatewayResponseType,
+  authorizerContext: Record<string, unknown> = {},
+): { statusCode: number; body: string } {
   const def = GATEWAY_RESPONSES[type];
   const filled = def.template.replace(/\$context\.authorizer\.(\w+)/g, (_, name: string) => {
     const v = authorizerContext[name];

@@ -7,17 +7,7 @@
 export type RouteGroup = 'llm' | 'info' | 'management' | 'public';
 
 /** The function that serves a route: one Lambda each (public health is answered by the gateway). */
-export type FunctionName =
-  | 'llm'
-  | 'keys'
-  | 'teams'
-  | 'users'
-  | 'organizations'
-  | 'customers'
-  | 'budgets'
-  | 'models'
-  | 'audit'
-  | 'health';
+export type FunctionName = 'llm' | 'keys' | 'teams' | 'users' | 'organizations' | 'customers' | 'budgets' | 'models' | 'audit' | 'health';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -76,7 +66,16 @@ const STREAMING = new Set(['chat/completions', 'completions', 'responses']);
 /** Their streams carry usage only when asked. */
 const STREAM_USAGE_ON_REQUEST = new Set(['chat/completions', 'completions']);
 /** Their bodies are JSON by definition (the rest are uploads: forms or bytes). */
-const JSON_BODIES = new Set(['chat/completions', 'completions', 'embeddings', 'moderations', 'responses', 'rerank', 'images/generations', 'audio/speech']);
+const JSON_BODIES = new Set([
+  'chat/completions',
+  'completions',
+  'embeddings',
+  'moderations',
+  'responses',
+  'rerank',
+  'images/generations',
+  'audio/speech',
+]);
 /** They return vectors or verdicts, no generated tokens. */
 const NO_OUTPUT = new Set(['embeddings', 'moderations']);
 
@@ -163,7 +162,17 @@ export const routes: readonly RouteDef[] = [
   ...openAiRoutes(''),
   ...openAiRoutes('/v1'),
   ...azureRoutes,
-  { path: '/v1/messages', methods: ['POST'], group: 'llm', fn: 'llm', spends: true, streams: true, body: 'json', model: 'body', generates: true },
+  {
+    path: '/v1/messages',
+    methods: ['POST'],
+    group: 'llm',
+    fn: 'llm',
+    spends: true,
+    streams: true,
+    body: 'json',
+    model: 'body',
+    generates: true,
+  },
   ...admin('keys', [
     ['/key/generate', ['POST'], 'generate', 'management', true],
     ['/key/update', ['POST'], 'update', 'management', true],

@@ -1,5 +1,5 @@
-import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { checkSettings, identifyDeps } from '../../lib/app.js';
 import { decide } from '../../lib/authorizer/decide.js';
@@ -9,7 +9,7 @@ import { logger, tracer } from '../../lib/telemetry.js';
 
 /** REQUEST authorizer: headers, path and the store decide; the body is the llm function's. */
 async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  let decision;
+  let decision: Awaited<ReturnType<typeof decide>>;
   try {
     decision = await decide(
       {

@@ -1,6 +1,6 @@
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handleLlmEvent } from '../../lib/llm/handle.js';
 import type { LlmResponse } from '../../lib/llm/response.js';

@@ -1,9 +1,9 @@
-import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { documentClient } from '../../lib/app.js';
 import { config } from '../../lib/config.js';
 import { runSweep, type SweepRunResult } from '../../lib/store/sweep.js';
-import { documentClient } from '../../lib/app.js';
 import { tracer } from '../../lib/telemetry.js';
 
 /** Time kept back from the invocation's timeout: the page in progress and the cursor's write. */

@@ -54,7 +54,7 @@ export function grantLlmAccess(role: IRole, table: TableRef): void {
 }
 
 /**
- * The spend sweeper (lib/spend/sweep) lists expired reservations and entities by kind on GSI1,
+ * The spend sweeper (lib/store/sweep) lists expired reservations and entities by kind on GSI1,
  * queries a few partitions of the base table (the proxy's, its own cursor's, teams' and sharded
  * kinds' for members and counter shards: `partitions`, as `dynamodb:LeadingKeys` patterns), and
  * only ever updates items: it releases reservations (in transactions) and REMOVEs the counters of

@@ -62,7 +62,9 @@ export class TollgateApi extends Construct {
   constructor(scope: Construct, id: string, props: TollgateApiProps) {
     super(scope, id);
 
-    const accessLogs = props.logging ? new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY }) : undefined;
+    const accessLogs = props.logging
+      ? new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY })
+      : undefined;
     this.api = new RestApi(this, 'Api', {
       restApiName: `${Stack.of(this).stackName}-api`,
       description: 'Tollgate: access and spend control in front of LLM APIs',
@@ -130,8 +132,12 @@ export class TollgateApi extends Construct {
       const isPublic = route.group === 'public';
       for (const method of route.methods) {
         const m = resource.addMethod(method, integrationFor(route), {
-          ...(isPublic ? { authorizationType: AuthorizationType.NONE } : { authorizationType: AuthorizationType.CUSTOM, authorizer: this.authorizer }),
-          ...(route.fn === 'health' ? { methodResponses: [{ statusCode: '200', responseParameters: { 'method.response.header.Content-Type': true } }] } : {}),
+          ...(isPublic
+            ? { authorizationType: AuthorizationType.NONE }
+            : { authorizationType: AuthorizationType.CUSTOM, authorizer: this.authorizer }),
+          ...(route.fn === 'health'
+            ? { methodResponses: [{ statusCode: '200', responseParameters: { 'method.response.header.Content-Type': true } }] }
+            : {}),
         });
         if (isPublic) {
           Validations.of(m).acknowledge({
@@ -143,10 +149,14 @@ export class TollgateApi extends Construct {
     }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-COG4',
-      reason: 'Callers hold Tollgate virtual keys, the master key or JWTs of any OIDC issuer, checked by the Lambda REQUEST authorizer (Cognito user pools cannot); the public health route has no authorizer by design.',
+      reason:
+        'Callers hold Tollgate virtual keys, the master key or JWTs of any OIDC issuer, checked by the Lambda REQUEST authorizer (Cognito user pools cannot); the public health route has no authorizer by design.',
     });
 
-    for (const [type, def] of Object.entries(GATEWAY_RESPONSES) as [GatewayResponseType, (typeof GATEWAY_RESPONSES)[GatewayResponseType]][]) {
+    for (const [type, def] of Object.entries(GATEWAY_RESPONSES) as [
+      GatewayResponseType,
+      (typeof GATEWAY_RESPONSES)[GatewayResponseType],
+    ][]) {
       this.api.addGatewayResponse(`Response${type}`, {
         type: ResponseType.of(type),
         ...(KEEP_GATEWAY_STATUS.has(type) ? {} : { statusCode: String(def.statusCode) }),
@@ -160,16 +170,21 @@ export class TollgateApi extends Construct {
     } else {
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG3',
-        reason: 'WAF is an option (webAclArn): a web ACL costs money and its rules depend on the deployment; credentials and budgets are enforced by the authorizer either way.',
+        reason:
+          'WAF is an option (webAclArn): a web ACL costs money and its rules depend on the deployment; credentials and budgets are enforced by the authorizer either way.',
       });
     }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
-      reason: 'Request bodies are validated by the functions (schemas in lib) so that errors come back in the OpenAI error shape; an API Gateway validator would answer in its own shape.',
+      reason:
+        'Request bodies are validated by the functions (schemas in lib) so that errors come back in the OpenAI error shape; an API Gateway validator would answer in its own shape.',
     });
     if (!props.logging) {
       for (const rule of ['AwsSolutions-APIG1', 'AwsSolutions-APIG6']) {
-        Validations.of(this.api).acknowledge({ id: rule, reason: 'Logging turned off by the apiLogging option (the account has no API Gateway CloudWatch role).' });
+        Validations.of(this.api).acknowledge({
+          id: rule,
+          reason: 'Logging turned off by the apiLogging option (the account has no API Gateway CloudWatch role).',
+        });
       }
     }
   }

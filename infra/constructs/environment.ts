@@ -49,7 +49,8 @@ export function authorizerEnvironment(o: ResolvedOptions, tableName: string, mas
 }
 
 /** Upstream calls give up a little before Lambda does, to answer 504 and record spend in time. */
-export const upstreamTimeoutMs = (llmTimeoutSeconds: number): number => llmTimeoutSeconds * 1000 - Math.min(15_000, llmTimeoutSeconds * 100);
+export const upstreamTimeoutMs = (llmTimeoutSeconds: number): number =>
+  llmTimeoutSeconds * 1000 - Math.min(15_000, llmTimeoutSeconds * 100);
 
 /** A strict reservation outlives any invocation that may still settle it: then the sweeper may release it. */
 export const reservationTtlSeconds = (llmTimeoutSeconds: number): number => llmTimeoutSeconds + 60;

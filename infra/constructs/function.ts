@@ -4,13 +4,14 @@
  * log group with a retention, and its own role that may write to that log group and nothing
  * else until the stack grants more.
  */
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+
+import { join } from 'node:path';
+import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
 import { esbuildOptions, functionEntry, PROJECT_ROOT } from '../bundling.js';
 
 export interface TollgateFunctionProps {
@@ -88,7 +89,8 @@ export class TollgateFunction extends Construct {
     // Lambda's X-Ray write actions (added by `tracing: ACTIVE`) have no resource-level scope.
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement names its resources.',
+      reason:
+        'xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement names its resources.',
     });
   }
 }

@@ -168,14 +168,16 @@ const str = (name: string, v: unknown): string | undefined => {
 const list = (name: string, v: unknown): string[] => {
   if (v === undefined || v === null || v === '') return [];
   const items = typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : undefined;
-  if (!items || items.some((x) => typeof x !== 'string')) throw new OptionError(name, 'must be a list of strings (or one comma-separated string)');
+  if (!items || items.some((x) => typeof x !== 'string'))
+    throw new OptionError(name, 'must be a list of strings (or one comma-separated string)');
   return (items as string[]).map((x) => x.trim()).filter((x) => x.length > 0);
 };
 
 const num = (name: string, v: unknown, min: number, max = Number.POSITIVE_INFINITY): number | undefined => {
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Number.NaN;
-  if (!Number.isFinite(n) || n < min || n > max) throw new OptionError(name, `must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new OptionError(name, `must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}`);
   return n;
 };
 
@@ -207,7 +209,10 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
   }
   const retentionDays = num('logRetentionDays', raw.logRetentionDays, 1) ?? RetentionDays.ONE_MONTH;
   if (!RETENTION_DAYS.has(retentionDays)) {
-    throw new OptionError('logRetentionDays', `must be a value CloudWatch Logs accepts (${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')})`);
+    throw new OptionError(
+      'logRetentionDays',
+      `must be a value CloudWatch Logs accepts (${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')})`,
+    );
   }
   const identityHeader = str('authorizerIdentityHeader', raw.authorizerIdentityHeader) ?? 'x-litellm-api-key';
   if (!HEADER_NAME.test(identityHeader)) throw new OptionError('authorizerIdentityHeader', 'must be an HTTP header name');
@@ -230,7 +235,8 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     }
   }
   const strictDefaultMaxTokens = num('strictDefaultMaxTokens', raw.strictDefaultMaxTokens, 1);
-  if (strictDefaultMaxTokens !== undefined && !Number.isInteger(strictDefaultMaxTokens)) throw new OptionError('strictDefaultMaxTokens', 'must be a whole number');
+  if (strictDefaultMaxTokens !== undefined && !Number.isInteger(strictDefaultMaxTokens))
+    throw new OptionError('strictDefaultMaxTokens', 'must be a whole number');
   return {
     masterKeySecretArn: str('masterKeySecretArn', raw.masterKeySecretArn),
     jwtIssuer,

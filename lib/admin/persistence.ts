@@ -7,6 +7,8 @@
  *
  * `load` is the one get-or-404: every entity kind, the same NotFoundError.
  */
+
+import { adminStore } from '../app.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEntry } from '../domain/audit.js';
 import type {
@@ -19,13 +21,12 @@ import type {
   TeamRecord,
   UserRecord,
 } from '../domain/records.js';
-import { NotFoundError, type NotFoundEntity } from '../errors.js';
+import { type NotFoundEntity, NotFoundError } from '../errors.js';
 import type { QueryOptions, TxOp } from '../store/admin-store.js';
-import { refs, type ItemRef } from '../store/keys.js';
+import { type ItemRef, refs } from '../store/keys.js';
 import type { Listing } from '../store/listings.js';
 import type { Page } from '../store/pagination.js';
 import type { StoredKey } from './actions/keys.js';
-import { adminStore } from '../app.js';
 
 export interface AdminStore {
   /** One record, read consistently with its counters summed; undefined when absent. */
@@ -105,7 +106,8 @@ export const notFound =
     return new NotFoundError(entity, id);
   };
 
-export const transact = (ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> => adminStore().transact(ops, actor, audit, now);
+export const transact = (ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> =>
+  adminStore().transact(ops, actor, audit, now);
 export const queryPage = <T>(o: QueryOptions): Promise<Page<T>> => adminStore().queryPage<T>(o);
 export const queryAll = <T>(o: Listing, max?: number): Promise<T[]> => adminStore().queryAll<T>(o, max);
 export type { TxOp } from '../store/admin-store.js';

@@ -44,7 +44,8 @@ const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 function tokenOf(source: CredentialSource, raw: string): string {
   const value = raw.trim();
   if (value.length === 0) return '';
-  if (source === 'authorization' && !BEARER.test(value)) throw new InvalidApiKeyError('the Authorization header must use the Bearer scheme');
+  if (source === 'authorization' && !BEARER.test(value))
+    throw new InvalidApiKeyError('the Authorization header must use the Bearer scheme');
   return value.replace(BEARER, '').trim();
 }
 
@@ -55,7 +56,8 @@ export function extractCredential(values: Map<string, string[]>): Credential {
     if (distinct.length === 0) continue;
     if (distinct.length > 1) throw new InvalidApiKeyError(`the \`${source}\` header was sent more than once with different values`);
     const value = distinct[0] as string;
-    if (value.length > MAX_CREDENTIAL_LENGTH) throw new InvalidApiKeyError(`the credential is longer than ${MAX_CREDENTIAL_LENGTH} characters`);
+    if (value.length > MAX_CREDENTIAL_LENGTH)
+      throw new InvalidApiKeyError(`the credential is longer than ${MAX_CREDENTIAL_LENGTH} characters`);
     if (!TOKEN_CHARS.test(value)) throw new InvalidApiKeyError('the credential holds characters no key or token has');
     return { source, value };
   }

@@ -4,10 +4,10 @@
  * callers that are not allowed are left to the checks (403).
  */
 import type { Caller, Role } from '../domain/caller.js';
-import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError } from '../errors.js';
 import type { KeyRecord, UserRecord } from '../domain/records.js';
+import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError } from '../errors.js';
 import type { EntityReader } from '../store/entities.js';
-import { extractCredential, headerValues, type HeaderBag, type MultiHeaderBag } from './credentials.js';
+import { extractCredential, type HeaderBag, headerValues, type MultiHeaderBag } from './credentials.js';
 import type { JwtAuthenticator } from './jwt.js';
 import { digestMatchesSecret, looksLikeJwt, sha256, VIRTUAL_KEY_PREFIX } from './keys.js';
 
@@ -45,8 +45,7 @@ export async function identify(req: IdentifyRequest, deps: IdentifyDeps): Promis
 }
 
 /** A replaced key stays valid only until the end of its grace period. */
-const isRetired = (key: KeyRecord, now: number): boolean =>
-  !!key.replaced_by && !(key.grace_until && Date.parse(key.grace_until) >= now);
+const isRetired = (key: KeyRecord, now: number): boolean => !!key.replaced_by && !(key.grace_until && Date.parse(key.grace_until) >= now);
 
 async function identifyVirtualKey(keyHash: string, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
   const key = await deps.reader.key(keyHash);
@@ -54,9 +53,11 @@ async function identifyVirtualKey(keyHash: string, req: IdentifyRequest, deps: I
   const teamId = key.team_id ?? undefined;
   const userId = key.user_id ?? undefined;
   const state = await deps.reader.state({ userId, teamId, orgId: key.organization_id ?? undefined, global: req.needGlobal });
-  if (teamId && !state.team) throw new PermissionDeniedError('team_not_found', `team \`${teamId}\` of key \`${key.key_name}\` does not exist`);
+  if (teamId && !state.team)
+    throw new PermissionDeniedError('team_not_found', `team \`${teamId}\` of key \`${key.key_name}\` does not exist`);
   // An orphan (a cascade missed it) would otherwise act as a default internal user with no user budget.
-  if (userId && !state.user) throw new PermissionDeniedError('user_not_found', `user \`${userId}\` of key \`${key.key_name}\` does not exist`);
+  if (userId && !state.user)
+    throw new PermissionDeniedError('user_not_found', `user \`${userId}\` of key \`${key.key_name}\` does not exist`);
   const role: Role = state.user?.user_role ?? 'internal_user';
   return {
     principal: 'virtual_key',

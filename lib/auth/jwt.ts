@@ -6,13 +6,10 @@
  * penalty box, so garbage tokens cannot turn into a stream of fetches or waits.
  */
 import { JwtVerifier } from 'aws-jwt-verify';
-import { SimpleFetcher, type Fetcher } from 'aws-jwt-verify/https';
-import { SimpleJwksCache, SimplePenaltyBox, type Jwks, type JwksCache } from 'aws-jwt-verify/jwk';
-import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import {
   FetchError,
-  JwkValidationError,
   JwksValidationError,
+  JwkValidationError,
   JwtExpiredError,
   JwtInvalidAudienceError,
   JwtInvalidClaimError,
@@ -26,6 +23,9 @@ import {
   ParameterValidationError,
   WaitPeriodNotYetEndedJwkError,
 } from 'aws-jwt-verify/error';
+import { type Fetcher, SimpleFetcher } from 'aws-jwt-verify/https';
+import { type Jwks, type JwksCache, SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
+import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import type { Config } from '../config.js';
 import { InvalidJwtError } from '../errors.js';
 
@@ -45,7 +45,10 @@ type Verifier = { verify(token: string): Promise<JwtPayload> };
 export class JwtAuthenticator {
   private readonly verifier: Verifier;
 
-  constructor(private readonly settings: JwtSettings, jwksCache: JwksCache = createJwksCache(settings)) {
+  constructor(
+    private readonly settings: JwtSettings,
+    jwksCache: JwksCache = createJwksCache(settings),
+  ) {
     if (settings.issuers.length === 0) throw new Error('JwtAuthenticator needs at least one issuer');
     const audience = settings.audience.length > 0 ? settings.audience : null;
     this.verifier = JwtVerifier.create(
@@ -55,7 +58,11 @@ export class JwtAuthenticator {
   }
 
   /** Preloads a JWKS (no network), e.g. from configuration or in tests. */
-  static withJwks(settings: JwtSettings, jwksByUri: Record<string, Jwks>, cache: SimpleJwksCache = createJwksCache(settings)): JwtAuthenticator {
+  static withJwks(
+    settings: JwtSettings,
+    jwksByUri: Record<string, Jwks>,
+    cache: SimpleJwksCache = createJwksCache(settings),
+  ): JwtAuthenticator {
     for (const [uri, jwks] of Object.entries(jwksByUri)) cache.addJwks(uri, jwks);
     return new JwtAuthenticator(settings, cache);
   }
@@ -94,7 +101,10 @@ export class DeadlineFetcher implements Fetcher {
   private readonly inner: SimpleFetcher;
 
   /** `requestOptions` are Node https options (e.g. `ca` for a JWKS behind a private CA). */
-  constructor(private readonly timeoutMs: number, requestOptions: Record<string, unknown> = {}) {
+  constructor(
+    private readonly timeoutMs: number,
+    requestOptions: Record<string, unknown> = {},
+  ) {
     this.inner = new SimpleFetcher({ defaultRequestOptions: { timeout: timeoutMs, responseTimeout: timeoutMs, ...requestOptions } });
   }
 
@@ -119,7 +129,10 @@ export class PenalizingJwksCache extends SimpleJwksCache {
 }
 
 /** The JWKS cache the authorizer uses: bounded fetches, a 10 s penalty box after a failed lookup. */
-export function createJwksCache(settings: Pick<JwtSettings, 'jwksTimeoutMs'>, fetcher: Fetcher = new DeadlineFetcher(settings.jwksTimeoutMs)): SimpleJwksCache {
+export function createJwksCache(
+  settings: Pick<JwtSettings, 'jwksTimeoutMs'>,
+  fetcher: Fetcher = new DeadlineFetcher(settings.jwksTimeoutMs),
+): SimpleJwksCache {
   return new PenalizingJwksCache({ fetcher, penaltyBox: new SimplePenaltyBox({ waitSeconds: 10 }) });
 }
 

@@ -3,8 +3,9 @@
  * Values are strings, numbers or booleans (API Gateway's rule). Functions behind the authorizer
  * read the caller from here and reload entity state through the same cached loaders.
  */
-import type { Caller, Principal, Role } from '../domain/caller.js';
+
 import { restrictionsOf } from '../checks/models.js';
+import type { Caller, Principal, Role } from '../domain/caller.js';
 import { governingChain } from '../domain/chain.js';
 import { currentSpend } from '../domain/periods.js';
 

@@ -3,13 +3,21 @@
  * caller, then run every check that needs no body. The Lambda handler turns the decision into
  * an IAM policy; the local gateway evaluates that policy exactly as API Gateway would.
  */
-import { runChecks, type CheckSettings } from '../checks/checks.js';
-import type { Caller } from '../domain/caller.js';
-import { AuthenticationError, InvalidPathError, RouteNotFoundError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
-import { identify, type IdentifyDeps } from '../auth/identify.js';
+
 import type { HeaderBag, MultiHeaderBag } from '../auth/credentials.js';
-import { matchRoute, routeByResource, safeDecode, type HttpMethod, type RouteDef } from '../routes.js';
-import { callerContext, type CallerContext } from './context.js';
+import { type IdentifyDeps, identify } from '../auth/identify.js';
+import { type CheckSettings, runChecks } from '../checks/checks.js';
+import type { Caller } from '../domain/caller.js';
+import {
+  AuthenticationError,
+  InvalidPathError,
+  isTollgateError,
+  RouteNotFoundError,
+  StoreUnavailableError,
+  type TollgateError,
+} from '../errors.js';
+import { type HttpMethod, matchRoute, type RouteDef, routeByResource, safeDecode } from '../routes.js';
+import { type CallerContext, callerContext } from './context.js';
 
 export interface AuthorizationRequest {
   method: string;

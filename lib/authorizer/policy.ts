@@ -19,6 +19,7 @@ export function stageWideResource(methodArn: string): string {
 }
 
 /** Gateway response templates insert context values into JSON: keep them JSON-string safe. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must not reach a JSON template.
 const templateSafe = (s: string): string => s.replace(/["\\]/g, "'").replace(/[\u0000-\u001f]/g, ' ');
 
 export class UnauthorizedError extends Error {

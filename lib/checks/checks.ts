@@ -7,6 +7,11 @@
  * `max_budget` means no limit; `0` means nothing may be spent. Budgets gate routes that spend
  * money (LLM routes other than `/models`); an over-budget caller can still read its own info.
  */
+
+import type { BudgetEntity } from '../domain/budget-entity.js';
+import type { Caller } from '../domain/caller.js';
+import { type ChainLink, chainLink } from '../domain/chain.js';
+import { currentSpend } from '../domain/periods.js';
 import {
   BudgetExceededError,
   EndUserBlockedError,
@@ -16,15 +21,11 @@ import {
   ModelNotAllowedError,
   RouteNotAllowedError,
   TeamBlockedError,
-  UserParamRequiredError,
   type TollgateError,
+  UserParamRequiredError,
 } from '../errors.js';
-import type { BudgetEntity } from '../domain/budget-entity.js';
-import { chainLink, type ChainLink } from '../domain/chain.js';
 import type { HttpMethod, RouteDef } from '../routes.js';
-import { currentSpend } from '../domain/periods.js';
-import type { Caller } from '../domain/caller.js';
-import { emptyCatalog, firstRefusal, restrictionsOf, type ModelCatalog } from './models.js';
+import { emptyCatalog, firstRefusal, type ModelCatalog, restrictionsOf } from './models.js';
 import { canCallRoute, type RouteAccessSettings } from './route-access.js';
 
 export interface CheckSettings extends RouteAccessSettings {
@@ -110,7 +111,7 @@ export const checkEndUserBlocked: Check = ({ caller }) => {
 
 /** A comma list fans out to one upstream call per entry after one budget check: keep it short. */
 export const MAX_MODELS_PER_REQUEST = 10;
-/** No registry name or alias is longer (lib/admin/models.ts); longer names are only matching cost. */
+/** No registry name or alias is longer (lib/admin/actions/models.ts); longer names are only matching cost. */
 export const MAX_MODEL_NAME_LENGTH = 256;
 
 /** The requested models are few and of a length a model can have, before anything matches them. */
@@ -118,7 +119,11 @@ export const checkRequestedModels: Check = ({ route, pathModel, body }) => {
   if (route.group !== 'llm') return undefined;
   const requested = [...(pathModel ? [pathModel] : []), ...(body?.models ?? [])];
   if (requested.length > MAX_MODELS_PER_REQUEST) {
-    return new InvalidRequestError(`\`model\` names ${requested.length} models; at most ${MAX_MODELS_PER_REQUEST} may be called together`, 'too_many_models', 'model');
+    return new InvalidRequestError(
+      `\`model\` names ${requested.length} models; at most ${MAX_MODELS_PER_REQUEST} may be called together`,
+      'too_many_models',
+      'model',
+    );
   }
   if (requested.some((m) => m.length > MAX_MODEL_NAME_LENGTH)) {
     return new InvalidRequestError(`a model name is longer than ${MAX_MODEL_NAME_LENGTH} characters`, 'invalid_model', 'model');

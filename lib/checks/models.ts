@@ -54,7 +54,7 @@ export function listAllows(list: readonly string[] | null | undefined, model: st
   for (const entry of list as readonly string[]) {
     if (globMatch(entry, model)) return true;
     const group = catalog.accessGroups[entry];
-    if (group && group.includes(model)) return true;
+    if (group?.includes(model)) return true;
   }
   return false;
 }
@@ -100,7 +100,11 @@ export function restrictionsOf(entities: {
 }
 
 /** The first restriction that refuses the model, or undefined when every one allows it. */
-export function firstRefusal(restrictions: readonly ModelRestriction[], requested: string, catalog: ModelCatalog = emptyCatalog): ModelRestriction | undefined {
+export function firstRefusal(
+  restrictions: readonly ModelRestriction[],
+  requested: string,
+  catalog: ModelCatalog = emptyCatalog,
+): ModelRestriction | undefined {
   const resolved = resolveAlias(requested, catalog);
   return restrictions.find((r) => !listAllows(r.models, resolved, catalog) && !listAllows(r.models, requested, catalog));
 }

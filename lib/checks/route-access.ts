@@ -2,8 +2,9 @@
  * Route permission by role. Groups come from lib/routes. A JWT's allowed routes are
  * configurable (TOLLGATE_JWT_TEAM_ROUTES, TOLLGATE_JWT_ADMIN_ROUTES) as group names or paths.
  */
-import type { RouteDef } from '../routes.js';
+
 import type { Caller } from '../domain/caller.js';
+import type { RouteDef } from '../routes.js';
 
 export interface RouteAccessSettings {
   jwtTeamRoutes: readonly string[];

@@ -36,7 +36,12 @@ function redactValue(value: unknown, depth: number): unknown {
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined) continue;
     // defineProperty: a field named `__proto__` is kept as data, never as the prototype.
-    Object.defineProperty(out, k, { value: SECRET_FIELD.test(k) ? REDACTED : redactValue(v, depth + 1), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, k, {
+      value: SECRET_FIELD.test(k) ? REDACTED : redactValue(v, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -14,7 +14,7 @@
  */
 import type { BudgetEntity } from './budget-entity.js';
 import type { Caller } from './caller.js';
-import type { BudgetRecord, Budgeted } from './records.js';
+import type { Budgeted, BudgetRecord } from './records.js';
 
 /** The proxy-wide budget (TOLLGATE_MAX_BUDGET, TOLLGATE_BUDGET_DURATION). */
 export interface ProxyBudget {
@@ -94,4 +94,5 @@ export function governingChain(caller: Caller, proxy: ProxyBudget = {}): ChainLi
 }
 
 /** One entity's link, when it governs the caller. */
-export const chainLink = (caller: Caller, entity: BudgetEntity, proxy: ProxyBudget = {}): ChainLink | undefined => builders[entity](caller, proxy);
+export const chainLink = (caller: Caller, entity: BudgetEntity, proxy: ProxyBudget = {}): ChainLink | undefined =>
+  builders[entity](caller, proxy);

@@ -34,7 +34,9 @@ export function nanosToDecimal(nanos: number): string {
   const sign = nanos < 0 ? '-' : '';
   const abs = Math.abs(nanos);
   const whole = Math.floor(abs / NANOS_PER_DOLLAR);
-  const frac = String(abs % NANOS_PER_DOLLAR).padStart(9, '0').replace(/0+$/, '');
+  const frac = String(abs % NANOS_PER_DOLLAR)
+    .padStart(9, '0')
+    .replace(/0+$/, '');
   return `${sign}${whole}${frac ? `.${frac}` : ''}`;
 }
 

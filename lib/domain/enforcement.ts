@@ -8,7 +8,9 @@
 import type { EnforcementMode, EntityState } from './records.js';
 
 export function enforcementOf(state: Pick<EntityState, 'key' | 'team' | 'org'>, fallback: EnforcementMode): EnforcementMode {
-  const said = [state.key?.enforcement, state.team?.enforcement, state.org?.enforcement].filter((m): m is EnforcementMode => m === 'fast' || m === 'strict');
+  const said = [state.key?.enforcement, state.team?.enforcement, state.org?.enforcement].filter(
+    (m): m is EnforcementMode => m === 'fast' || m === 'strict',
+  );
   if (said.includes('strict')) return 'strict';
   return said.length > 0 ? 'fast' : fallback;
 }

@@ -52,7 +52,17 @@ export function addDuration(now: number, d: Duration): number {
       return now + d.n * 7 * DAY;
     case 'mo': {
       const t = new Date(now);
-      const target = new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + d.n, 1, t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds(), t.getUTCMilliseconds()));
+      const target = new Date(
+        Date.UTC(
+          t.getUTCFullYear(),
+          t.getUTCMonth() + d.n,
+          1,
+          t.getUTCHours(),
+          t.getUTCMinutes(),
+          t.getUTCSeconds(),
+          t.getUTCMilliseconds(),
+        ),
+      );
       const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
       target.setUTCDate(Math.min(t.getUTCDate(), lastDay));
       return target.getTime();
@@ -91,7 +101,11 @@ export function windowOf(durationText: string, now: number): Window {
 }
 
 /** The spend that counts against `max_budget` now: the current window's, or lifetime spend. */
-export function currentSpend(b: Pick<Budgeted, 'spend' | 'window_spend' | 'budget_duration'>, now: number, duration = b.budget_duration): number {
+export function currentSpend(
+  b: Pick<Budgeted, 'spend' | 'window_spend' | 'budget_duration'>,
+  now: number,
+  duration = b.budget_duration,
+): number {
   if (!duration) return b.spend ?? 0;
   return b.window_spend?.[windowOf(duration, now).id] ?? 0;
 }

@@ -1,7 +1,7 @@
 /**
  * The records Tollgate keeps, with LiteLLM's field names. Budgeted records share `Budgeted`:
  * `spend` is lifetime spend; when `budget_duration` is set, the spend that counts against
- * `max_budget` is the current window's counter (see lib/spend/periods). `committed` counters
+ * `max_budget` is the current window's counter (see lib/domain/periods). `committed` counters
  * hold settled spend plus strict-mode reservations outstanding (see docs/spend.md).
  */
 
@@ -12,7 +12,7 @@ export type EnforcementMode = 'fast' | 'strict';
 /** Spend counters per budget window, keyed by the window's id (e.g. `1d:2026-11-28`). */
 export type WindowSpend = Record<string, number>;
 
-/** Committed spend on an entity's counter shards other than its own item (lib/spend/shards). */
+/** Committed spend on an entity's counter shards other than its own item (lib/store/shards). */
 export interface CommittedElsewhere {
   lifetime?: number;
   windows: WindowSpend;

@@ -20,18 +20,24 @@ export const DEFAULT_SHARDS: ShardCounts = { global: 16, team: 8, organization: 
 export const shardCount = (counts: ShardCounts, entity: BudgetEntity): number =>
   (SHARDED_KINDS as readonly string[]).includes(entity) ? Math.max(1, counts[entity as ShardedKind] ?? 1) : 1;
 
-export const pickShard = (count: number, random: () => number = Math.random): number => (count <= 1 ? 0 : Math.min(count - 1, Math.floor(random() * count)));
+export const pickShard = (count: number, random: () => number = Math.random): number =>
+  count <= 1 ? 0 : Math.min(count - 1, Math.floor(random() * count));
 
 /** `global=16,team=8,organization=8` -> counts; throws a message naming what is wrong. */
 export function parseShardCounts(text: string): ShardCounts {
   const out: Partial<Record<ShardedKind, number>> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)) {
     const m = /^([a-z_]+)\s*=\s*([0-9]+)$/.exec(part);
     if (!m) throw new RangeError(`\`${part}\` is not kind=count`);
     const kind = m[1] as ShardedKind;
     const n = Number(m[2]);
-    if (!(SHARDED_KINDS as readonly string[]).includes(kind)) throw new RangeError(`\`${kind}\` cannot be sharded (only ${SHARDED_KINDS.join(', ')})`);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS_PER_KIND) throw new RangeError(`${kind}: the count must be 1 to ${MAX_SHARDS_PER_KIND}`);
+    if (!(SHARDED_KINDS as readonly string[]).includes(kind))
+      throw new RangeError(`\`${kind}\` cannot be sharded (only ${SHARDED_KINDS.join(', ')})`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS_PER_KIND)
+      throw new RangeError(`${kind}: the count must be 1 to ${MAX_SHARDS_PER_KIND}`);
     out[kind] = n;
   }
   const total = Object.values(out).reduce((a, b) => a + b, 0);

@@ -7,7 +7,7 @@
  *   3. `/models`: the registry filtered by the caller's access; anything else: forwarded to the
  *      model's upstream with the model's own key, the answer passed back (streamed as it comes);
  *   4. the call's cost settled once along the caller's chain, after the answer is complete.
- * In strict mode (lib/spend/enforcement) step 3 is preceded by a reservation of the call's
+ * In strict mode (lib/domain/enforcement) step 3 is preceded by a reservation of the call's
  * estimate (lib/llm/strict) and step 4 settles it, releasing the difference; a call that fails,
  * is cancelled or whose client goes away releases all of it.
  *
@@ -16,24 +16,31 @@
  */
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { readCallerContext, type CallerContext } from '../authorizer/context.js';
-import type { Caller } from '../domain/caller.js';
-import { runChecks, type CheckInput } from '../checks/checks.js';
+import { type CallerContext, readCallerContext } from '../authorizer/context.js';
+import { type CheckInput, runChecks } from '../checks/checks.js';
 import { requestedModels } from '../checks/models.js';
-import { InvalidApiKeyError, InvalidRequestError, NotFoundError, UpstreamFailedError, isTollgateError, toTollgateError } from '../errors.js';
-import type { EnforcementMode, ModelRecord } from '../domain/records.js';
-import { upstreamKey, type RegistrySnapshot } from '../registry/index.js';
+import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
+import type { EnforcementMode, ModelRecord } from '../domain/records.js';
+import {
+  InvalidApiKeyError,
+  InvalidRequestError,
+  isTollgateError,
+  NotFoundError,
+  toTollgateError,
+  UpstreamFailedError,
+} from '../errors.js';
+import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
-import { llmDeps, type LlmDeps } from './deps.js';
+import { type LlmDeps, llmDeps } from './deps.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
-import { parseLlmRequest, type LlmRequest } from './request.js';
+import { type LlmRequest, parseLlmRequest } from './request.js';
 import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
-import { SseFramer, dataEvent, frame, type SseEvent } from './sse.js';
+import { dataEvent, frame, type SseEvent, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
 import { UpstreamCall, type UpstreamRequest } from './upstream.js';
 import { mergeUsage, usageOf } from './usage.js';
@@ -107,7 +114,12 @@ function modelsOf(req: LlmRequest, deps: LlmDeps): string[] {
 
 /** The caller, through the body-aware checks (throws their denial). */
 function checked(caller: Caller, req: LlmRequest, models: string[], deps: LlmDeps, registry: RegistrySnapshot, now: number): Caller {
-  const denial = runChecks({ ...checkBase(req, deps, caller, now), pathModel: req.pathModel, body: { models, user: req.user }, catalog: registry.catalog });
+  const denial = runChecks({
+    ...checkBase(req, deps, caller, now),
+    pathModel: req.pathModel,
+    body: { models, user: req.user },
+    catalog: registry.catalog,
+  });
   if (denial) throw denial;
   return caller;
 }
@@ -115,10 +127,15 @@ function checked(caller: Caller, req: LlmRequest, models: string[], deps: LlmDep
 async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmResponse> {
   const { req, deps } = call;
   const names = req.pathModel ? [req.pathModel] : requestedModels(req.model);
-  if (names.length > 1) return fanOut(call, names.map((n) => resolveModel(registry, n)));
+  if (names.length > 1)
+    return fanOut(
+      call,
+      names.map((n) => resolveModel(registry, n)),
+    );
   if (names.length === 1) return callModel(call, resolveModel(registry, names[0] as string), req.requestId);
   const fallback = deps.passthroughModel ? registry.resolve(deps.passthroughModel) : undefined;
-  if (!fallback) throw new InvalidRequestError('the request names no `model`, and this proxy has no default upstream for it', 'model_required', 'model');
+  if (!fallback)
+    throw new InvalidRequestError('the request names no `model`, and this proxy has no default upstream for it', 'model_required', 'model');
   return callModel(call, fallback, req.requestId);
 }
 
@@ -195,7 +212,11 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
       };
     }
     const answer = await complete(model, upstream, finish);
-    return { statusCode: answer.status, headers: answer.headers, body: isTextual(answer.headers['content-type']) ? answer.bytes.toString('utf8') : Readable.from([answer.bytes]) };
+    return {
+      statusCode: answer.status,
+      headers: answer.headers,
+      body: isTextual(answer.headers['content-type']) ? answer.bytes.toString('utf8') : Readable.from([answer.bytes]),
+    };
   });
 }
 
@@ -249,7 +270,11 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
   if (req.stream) throw new InvalidRequestError('`stream` cannot be used with several models in `model`', 'invalid_body', 'stream');
   if (req.body.kind !== 'json') throw new InvalidRequestError('several models in `model` need a JSON body', 'invalid_body', 'model');
   const results = await Promise.allSettled(
-    models.map((model, i) => withSpend(call, model, `${req.requestId}#${i}`, async (finish) => complete(model, await startCall(call, model, upstreamBody(req, model).body), finish))),
+    models.map((model, i) =>
+      withSpend(call, model, `${req.requestId}#${i}`, async (finish) =>
+        complete(model, await startCall(call, model, upstreamBody(req, model).body), finish),
+      ),
+    ),
   );
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -260,7 +285,10 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
     200,
     answers.map((a, i) => {
       const parsed = parseJson(a.bytes);
-      if (parsed === undefined) throw new UpstreamFailedError(`the upstream for \`${(models[i] as ModelRecord).model_name}\` answered with a body that is not JSON`);
+      if (parsed === undefined)
+        throw new UpstreamFailedError(
+          `the upstream for \`${(models[i] as ModelRecord).model_name}\` answered with a body that is not JSON`,
+        );
       return parsed;
     }),
   );
@@ -272,7 +300,11 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
  * event (OpenAI clients raise it). The settlement runs when the upstream is done, before the
  * stream ends, so the handler does not finish before the spend is recorded.
  */
-async function* relay(upstream: UpstreamCall, stripUsage: boolean, onDone: (usage: Usage | undefined) => Promise<void>): AsyncGenerator<Buffer> {
+async function* relay(
+  upstream: UpstreamCall,
+  stripUsage: boolean,
+  onDone: (usage: Usage | undefined) => Promise<void>,
+): AsyncGenerator<Buffer> {
   const framer = new SseFramer();
   let usage: Usage | undefined;
   const pass = (events: SseEvent[]): Buffer | undefined => {
@@ -301,7 +333,14 @@ async function* relay(upstream: UpstreamCall, stripUsage: boolean, onDone: (usag
 }
 
 async function settle(call: Call, model: ModelRecord, usage: Usage | undefined, requestId: string, hold: Hold | undefined): Promise<void> {
-  const costNanos = await recordSpend(call.deps.settler, call.deps.settings.budgetDuration, { caller: call.caller, model, usage, requestId, at: call.now, hold });
+  const costNanos = await recordSpend(call.deps.settler, call.deps.settings.budgetDuration, {
+    caller: call.caller,
+    model,
+    usage,
+    requestId,
+    at: call.now,
+    hold,
+  });
   logger().info('llm call', {
     requestId,
     route: call.req.route.path,

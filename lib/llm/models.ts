@@ -3,9 +3,9 @@
  * in OpenAI's shapes. A listed model is one the caller may call: the same checkModelAccess that
  * guards the call decides the listing. Aliases are not listed (they are other names for listed models).
  */
-import { checkModelAccess, type CheckInput } from '../checks/checks.js';
-import { NotFoundError } from '../errors.js';
+import { type CheckInput, checkModelAccess } from '../checks/checks.js';
 import type { ModelRecord } from '../domain/records.js';
+import { NotFoundError } from '../errors.js';
 import type { RegistrySnapshot } from '../registry/registry.js';
 
 export interface OpenAiModel {

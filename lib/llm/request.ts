@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { headerValues } from '../auth/credentials.js';
 import { InvalidRequestError, RouteNotFoundError } from '../errors.js';
-import { matchRoute, routeByResource, type HttpMethod, type RouteDef } from '../routes.js';
+import { type HttpMethod, matchRoute, type RouteDef, routeByResource } from '../routes.js';
 import { assertUpstreamPath } from './upstream.js';
 
 /** Longest end-user id we accept: it becomes part of a table key. */
@@ -42,7 +42,6 @@ export interface LlmRequest {
   user: string | undefined;
   stream: boolean;
 }
-
 
 export async function parseLlmRequest(event: APIGatewayProxyEvent): Promise<LlmRequest> {
   const { route, method, params } = findRoute(event);
@@ -163,7 +162,8 @@ function nestsDeeperThan(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character (a quote included)
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character (a quote included)
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -184,8 +184,10 @@ function bodyFields(body: LlmBody): { model: string | undefined; user: string | 
     model = body.value.get('model') ?? undefined;
     user = body.value.get('user') ?? undefined;
   }
-  if (model !== undefined && model !== null && typeof model !== 'string') throw new InvalidRequestError('`model` must be a string', 'invalid_body', 'model');
-  if (user !== undefined && user !== null && typeof user !== 'string') throw new InvalidRequestError('`user` must be a string', 'invalid_body', 'user');
+  if (model !== undefined && model !== null && typeof model !== 'string')
+    throw new InvalidRequestError('`model` must be a string', 'invalid_body', 'model');
+  if (user !== undefined && user !== null && typeof user !== 'string')
+    throw new InvalidRequestError('`user` must be a string', 'invalid_body', 'user');
   if (typeof user === 'string' && user.length > MAX_END_USER_ID_LENGTH) {
     throw new InvalidRequestError(`\`user\` is longer than ${MAX_END_USER_ID_LENGTH} characters`, 'invalid_body', 'user');
   }

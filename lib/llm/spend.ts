@@ -9,10 +9,10 @@
  * releases the reservation after it expires.
  */
 import type { Caller } from '../domain/caller.js';
-import type { ModelRecord } from '../domain/records.js';
 import { costNanos, type Usage } from '../domain/cost.js';
-import { type Hold, type SpendSettler } from '../store/spend-ledger.js';
+import type { ModelRecord } from '../domain/records.js';
 import { spendTargets } from '../spend/targets.js';
+import type { Hold, SpendSettler } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 
 export interface SpendRecord {

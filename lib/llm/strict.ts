@@ -1,18 +1,18 @@
 /**
  * Strict mode in the llm function. Before a call is forwarded, its estimate (lib/llm/estimate)
  * is reserved on every entity of the chain that has a budget, all or nothing
- * (lib/spend/settle `reserve`); the call goes ahead only if every reservation fits, else the
+ * (lib/store/spend-ledger `reserve`); the call goes ahead only if every reservation fits, else the
  * caller gets the 403 budget_exceeded the checks give, naming the entity. An entity that changed
  * since it was read (a new max_budget or period, or deleted) is read again, fresh, the checks
  * run again, and the reservation is retried. The reservation is settled (or released) by
  * recordSpend once the call is over.
  */
 import type { Caller } from '../domain/caller.js';
-import { BudgetExceededError, StoreUnavailableError } from '../errors.js';
+import { costNanos, NANOS_PER_DOLLAR } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
-import { NANOS_PER_DOLLAR, costNanos } from '../domain/cost.js';
-import { type Hold, type SpendTarget } from '../store/spend-ledger.js';
+import { BudgetExceededError, StoreUnavailableError } from '../errors.js';
 import { spendTargets } from '../spend/targets.js';
+import type { Hold, SpendTarget } from '../store/spend-ledger.js';
 import type { LlmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import type { LlmRequest } from './request.js';
@@ -34,7 +34,14 @@ export async function reserveCall(call: ReservingCall, model: ModelRecord, reque
   const estimateNanos = costNanos(estimateUsage(call.req, deps.strictDefaultMaxTokens), model);
   for (let attempt = 1; ; attempt++) {
     const targets = spendTargets(call.caller, { budgetDuration: deps.settings.budgetDuration, maxBudget: deps.settings.maxBudget, now });
-    const outcome = await deps.settler.reserve({ requestId, at: now, estimateNanos, model: model.model_name, targets, expiresAt: now + deps.reservationTtlMs });
+    const outcome = await deps.settler.reserve({
+      requestId,
+      at: now,
+      estimateNanos,
+      model: model.model_name,
+      targets,
+      expiresAt: now + deps.reservationTtlMs,
+    });
     switch (outcome.status) {
       case 'reserved':
         return outcome.hold;
@@ -43,7 +50,13 @@ export async function reserveCall(call: ReservingCall, model: ModelRecord, reque
       case 'denied': {
         const t = outcome.target;
         const dollars = (n: number) => n / NANOS_PER_DOLLAR;
-        throw new BudgetExceededError(t.entity, t.id, dollars(outcome.committedNanos), dollars(t.budget?.maxNanos ?? 0), dollars(estimateNanos));
+        throw new BudgetExceededError(
+          t.entity,
+          t.id,
+          dollars(outcome.committedNanos),
+          dollars(t.budget?.maxNanos ?? 0),
+          dollars(estimateNanos),
+        );
       }
       case 'stale':
         if (attempt >= ATTEMPTS) throw new StoreUnavailableError();

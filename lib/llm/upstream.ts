@@ -7,8 +7,9 @@
  * silence after that: it is reset by each chunk of the body, so a long stream that keeps
  * talking is never cut, and one that goes quiet is.
  */
-import { InvalidPathError, TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+
 import type { ModelRecord } from '../domain/records.js';
+import { InvalidPathError, TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
 import { logger } from '../telemetry.js';
 
 /** Caller headers an upstream may see. Credentials, cookies and hop-by-hop headers never are. */
@@ -152,7 +153,8 @@ export function upstreamUrl(base: string, path: string, query: URLSearchParams):
   const url = `${root}${path}${q ? `?${q}` : ''}`;
   // The URL as fetch will resolve it, compared with its base: the rule above, proved on the result.
   const [u, b] = [new URL(url), new URL(root)];
-  if (u.origin !== b.origin || !`${u.pathname}/`.startsWith(`${b.pathname.replace(/\/$/, '')}/`)) throw new InvalidPathError('the upstream path leaves the base URL of the model');
+  if (u.origin !== b.origin || !`${u.pathname}/`.startsWith(`${b.pathname.replace(/\/$/, '')}/`))
+    throw new InvalidPathError('the upstream path leaves the base URL of the model');
   return url;
 }
 
@@ -167,7 +169,8 @@ const DECODE_PASSES = 3;
  * The authorizer refuses dot segments too (lib/authorizer/decide); this holds without it.
  */
 export function assertUpstreamPath(path: string): void {
-  if (!path.startsWith('/') || /[?#]/.test(path)) throw new InvalidPathError('the upstream path must start with `/` and hold no `?` or `#`');
+  if (!path.startsWith('/') || /[?#]/.test(path))
+    throw new InvalidPathError('the upstream path must start with `/` and hold no `?` or `#`');
   let p = path;
   for (let pass = 0; pass <= DECODE_PASSES; pass++) {
     if (p.includes('\\') || p.includes('//') || p.split('/').some((seg) => seg === '.' || seg === '..')) {

@@ -12,7 +12,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** The usage an answer (or a stream event) carries, or undefined. */
 export function usageOf(payload: unknown): Usage | undefined {
   if (!isObject(payload)) return undefined;
-  const candidates = [payload.usage, isObject(payload.response) ? payload.response.usage : undefined, isObject(payload.message) ? payload.message.usage : undefined];
+  const candidates = [
+    payload.usage,
+    isObject(payload.response) ? payload.response.usage : undefined,
+    isObject(payload.message) ? payload.message.usage : undefined,
+  ];
   let found: Usage | undefined;
   for (const u of candidates) {
     if (!isObject(u)) continue;

@@ -7,9 +7,9 @@
  * and logged: a model that cannot be priced must not be callable for free.
  */
 import type { ModelCatalog } from '../checks/models.js';
-import type { ModelRecord } from '../domain/records.js';
 import { isValidPrice } from '../domain/cost.js';
-import { logger, traced } from '../telemetry.js';
+import type { ModelRecord } from '../domain/records.js';
+import { logger } from '../telemetry.js';
 
 export interface ModelSource {
   listModels(): Promise<ModelRecord[]>;
@@ -27,7 +27,11 @@ export interface RegistrySnapshot {
 export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined {
   if (typeof m.model_name !== 'string' || m.model_name.length === 0) return 'no model_name';
   if (typeof m.upstream_model !== 'string' || m.upstream_model.length === 0) return 'no upstream_model';
-  if (typeof m.upstream_base_url !== 'string' || !URL.canParse(m.upstream_base_url) || !/^https?:$/.test(new URL(m.upstream_base_url).protocol)) {
+  if (
+    typeof m.upstream_base_url !== 'string' ||
+    !URL.canParse(m.upstream_base_url) ||
+    !/^https?:$/.test(new URL(m.upstream_base_url).protocol)
+  ) {
     return 'upstream_base_url is not an http(s) URL';
   }
   if (!isValidPrice(m.input_cost_per_million) || !isValidPrice(m.output_cost_per_million)) return 'prices must be numbers >= 0';

@@ -1,6 +1,7 @@
 /** The key Tollgate sends to a model's upstream: never the caller's credential. */
-import { UpstreamFailedError } from '../errors.js';
+
 import type { ModelRecord } from '../domain/records.js';
+import { UpstreamFailedError } from '../errors.js';
 import { upstreamSecret } from '../secrets.js';
 import { logger } from '../telemetry.js';
 

@@ -3,12 +3,12 @@
  * the item its counters live on and, when it has a budget, what a strict reservation checks.
  * The settlement itself (one transaction, idempotent per request) is lib/store/spend-ledger.
  */
+
+import type { Caller } from '../domain/caller.js';
+import { type ChainLink, governingChain, type ProxyBudget } from '../domain/chain.js';
 import { dollarsToNanos } from '../domain/cost.js';
 import { windowOf } from '../domain/periods.js';
-import type { Budgeted } from '../domain/records.js';
-import type { Caller } from '../domain/caller.js';
-import { governingChain, type ChainLink, type ProxyBudget } from '../domain/chain.js';
-import type { EndUserRecord } from '../domain/records.js';
+import type { Budgeted, EndUserRecord } from '../domain/records.js';
 import { counterRef, createdOnFirstSpend, refs } from '../store/keys.js';
 import type { SpendTarget, TargetBudget } from '../store/spend-ledger.js';
 
@@ -40,9 +40,16 @@ function linkBudget(link: ChainLink, now: number): TargetBudget | undefined {
     return {
       maxNanos: dollarsToNanos(max),
       elsewhereNanos: 0,
-      expect: { max_budget: endUser.max_budget ?? null, budget_duration: endUser.budget_duration ?? null, budget_id: endUser.budget_id ?? null },
+      expect: {
+        max_budget: endUser.max_budget ?? null,
+        budget_duration: endUser.budget_duration ?? null,
+        budget_id: endUser.budget_id ?? null,
+      },
       also: link.follows
-        ? { ref: refs.budget(link.follows.budget_id), expect: { max_budget: link.follows.max_budget ?? null, budget_duration: link.follows.budget_duration ?? null } }
+        ? {
+            ref: refs.budget(link.follows.budget_id),
+            expect: { max_budget: link.follows.max_budget ?? null, budget_duration: link.follows.budget_duration ?? null },
+          }
         : undefined,
     };
   }
@@ -63,4 +70,3 @@ const elsewhere = (b: Budgeted, duration: string | null | undefined, now: number
   if (!e) return 0;
   return dollarsToNanos((duration ? e.windows[windowOf(duration, now).id] : e.lifetime) ?? 0);
 };
-

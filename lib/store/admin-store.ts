@@ -9,26 +9,22 @@
  * DynamoAdminStore is the DynamoDB implementation of the admin API's persistence port
  * (lib/admin/persistence.ts).
  */
-import {
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
-import { ConcurrentUpdateError, InvalidRequestError, StoreUnavailableError, isTollgateError, type TollgateError } from '../errors.js';
-import { mergeShards, otherShardRefs, shardedKindOf } from './shards.js';
-import { shardCount, type ShardCounts } from '../domain/sharding.js';
+
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { decode, type Item } from './codec.js';
-import { cancellationCodes, isTransactionCanceled } from './errors.js';
-import { DynamoBatchSource } from './loader.js';
-import type { Listing } from './listings.js';
-import { refKey, type ItemRef } from './keys.js';
-import { logger } from '../telemetry.js';
+import { GetCommand, QueryCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEntry } from '../domain/audit.js';
+import { type ShardCounts, shardCount } from '../domain/sharding.js';
+import { ConcurrentUpdateError, InvalidRequestError, isTollgateError, StoreUnavailableError, type TollgateError } from '../errors.js';
+import { logger } from '../telemetry.js';
 import { auditItem } from './audit.js';
+import { decode, type Item } from './codec.js';
+import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { type ItemRef, refKey } from './keys.js';
+import type { Listing } from './listings.js';
+import { DynamoBatchSource } from './loader.js';
 import { decodeCursor, encodeCursor, type Page } from './pagination.js';
+import { mergeShards, otherShardRefs, shardedKindOf } from './shards.js';
 
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -99,7 +95,13 @@ export class DynamoAdminStore {
     for (let i = 0; i < all.length; i += 100) {
       for (const [k, v] of await send(() => source.getMany(all.slice(i, i + 100)))) found.set(k, v);
     }
-    return items.map((item, i) => mergeShards(item, (wanted[i] ?? []).map((r) => found.get(refKey(r)))) as Item);
+    return items.map(
+      (item, i) =>
+        mergeShards(
+          item,
+          (wanted[i] ?? []).map((r) => found.get(refKey(r))),
+        ) as Item,
+    );
   }
 
   /** Deletes of the other shards of every sharded entity an op creates, deletes or sets the spend of. */
@@ -124,16 +126,23 @@ export class DynamoAdminStore {
     const entries = Array.isArray(audit) ? audit : [audit];
     // After the ops, so a cancellation reason's index still names its op.
     const resets = this.shardResets(ops);
-    const items: TxItem[] = [...ops.map((o) => o.item), ...resets.map((o) => o.item), ...entries.map((e) => ({ Put: { TableName: this.table, Item: auditItem(actor, e, now) } }))];
+    const items: TxItem[] = [
+      ...ops.map((o) => o.item),
+      ...resets.map((o) => o.item),
+      ...entries.map((e) => ({ Put: { TableName: this.table, Item: auditItem(actor, e, now) } })),
+    ];
     if (items.length > MAX_TX_ITEMS) {
-      throw new InvalidRequestError(`this change touches ${items.length} items; at most ${MAX_TX_ITEMS} can change together`, 'too_many_items');
+      throw new InvalidRequestError(
+        `this change touches ${items.length} items; at most ${MAX_TX_ITEMS} can change together`,
+        'too_many_items',
+      );
     }
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (e) {
       if (isTransactionCanceled(e)) {
         const codes = cancellationCodes(e);
-        const failed = codes.findIndex((c) => c === 'ConditionalCheckFailed');
+        const failed = codes.indexOf('ConditionalCheckFailed');
         const op = failed >= 0 ? ops[failed] : undefined;
         if (op?.onConditionFail) throw op.onConditionFail();
         if (codes.some((c) => c === 'TransactionConflict')) {

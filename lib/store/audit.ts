@@ -4,9 +4,9 @@
  * AUDIT#<entity type>#<entity id> (history of one entity) and in GSI1 under AUDIT (by time).
  */
 import { randomUUID } from 'node:crypto';
+import { type Actor, actorLabel } from '../domain/actor.js';
+import { type AuditEntry, type AuditRecord, redact } from '../domain/audit.js';
 import type { Item } from './codec.js';
-import { actorLabel, type Actor } from '../domain/actor.js';
-import { redact, type AuditEntry, type AuditRecord } from '../domain/audit.js';
 
 export function auditItem(actor: Actor, entry: AuditEntry, at: Date): Item {
   const ts = at.toISOString();

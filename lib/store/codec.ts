@@ -17,7 +17,7 @@ import type {
   UserRecord,
   WindowSpend,
 } from '../domain/records.js';
-import { refs, type ItemRef } from './keys.js';
+import { type ItemRef, refs } from './keys.js';
 
 export type Item = Record<string, unknown>;
 
@@ -46,7 +46,12 @@ export function decode<T>(item: Item): T {
 
 function flattenWindows(record: object): Item {
   // committed_elsewhere is what a read summed from other shards: never written back.
-  const { window_spend, window_committed, committed_elsewhere: _elsewhere, ...rest } = record as { window_spend?: WindowSpend; window_committed?: WindowSpend; committed_elsewhere?: unknown } & Item;
+  const {
+    window_spend,
+    window_committed,
+    committed_elsewhere: _elsewhere,
+    ...rest
+  } = record as { window_spend?: WindowSpend; window_committed?: WindowSpend; committed_elsewhere?: unknown } & Item;
   const out: Item = { ...rest };
   for (const [id, v] of Object.entries(window_spend ?? {})) out[WINDOW_SPEND_PREFIX + id] = v;
   for (const [id, v] of Object.entries(window_committed ?? {})) out[WINDOW_COMMITTED_PREFIX + id] = v;
@@ -85,5 +90,10 @@ export const encode = {
   model: (m: ModelRecord) => item(refs.model(m.model_name), 'model', m, { GSI1PK: 'MODEL', GSI1SK: m.model_name }),
   global: (g: GlobalSpendRecord) => item(refs.globalSpend(), 'global', g),
   keyAlias: (alias: string, token: string): Item => ({ ...refs.keyAlias(alias), kind: 'key_alias', key_alias: alias, token }),
-  modelAlias: (alias: string, modelName: string): Item => ({ ...refs.modelAlias(alias), kind: 'model_alias', alias, model_name: modelName }),
+  modelAlias: (alias: string, modelName: string): Item => ({
+    ...refs.modelAlias(alias),
+    kind: 'model_alias',
+    alias,
+    model_name: modelName,
+  }),
 } as const;

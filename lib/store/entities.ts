@@ -4,15 +4,25 @@
  * (everything named by its claims in one batch), and none warm. One more is needed only when an
  * organization is known solely through a team that is not cached (a key made before its team
  * joined the organization, or a JWT without an org claim), or an end user points to a reusable budget.
- * The counter shards of sharded kinds (lib/spend/shards) ride in the same batch as their entity.
+ * The counter shards of sharded kinds (lib/store/shards) ride in the same batch as their entity.
  */
 import type { BudgetEntity } from '../domain/budget-entity.js';
-import type { BudgetRecord, EndUserRecord, EntityState, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../domain/records.js';
-import { mergeShards, otherShardRefs } from './shards.js';
-import { shardCount, type ShardCounts } from '../domain/sharding.js';
+import type {
+  BudgetRecord,
+  EndUserRecord,
+  EntityState,
+  GlobalSpendRecord,
+  KeyRecord,
+  MemberRecord,
+  OrgRecord,
+  TeamRecord,
+  UserRecord,
+} from '../domain/records.js';
+import { type ShardCounts, shardCount } from '../domain/sharding.js';
 import { decode, type Item } from './codec.js';
-import { refKey, refs, type ItemRef } from './keys.js';
+import { type ItemRef, refKey, refs } from './keys.js';
 import type { CachedLoader } from './loader.js';
+import { mergeShards, otherShardRefs } from './shards.js';
 
 export interface StateIds {
   userId?: string | undefined;

@@ -2,8 +2,7 @@
 export const isConditionalCheckFailed = (e: unknown): boolean =>
   (e as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 
-export const isTransactionCanceled = (e: unknown): boolean =>
-  (e as { name?: string } | null)?.name === 'TransactionCanceledException';
+export const isTransactionCanceled = (e: unknown): boolean => (e as { name?: string } | null)?.name === 'TransactionCanceledException';
 
 /** The cancellation reason codes of a TransactWriteItems, in the order of its items. */
 export const cancellationCodes = (e: unknown): (string | undefined)[] =>

@@ -1,4 +1,3 @@
-
 export * from './client.js';
 export * from './codec.js';
 export * from './entities.js';

@@ -37,7 +37,10 @@ export const listings = {
   teamsOfOrg: (orgId: string): Listing => ({ index: INDEX.byParent, pk: `ORG#${orgId}`, skPrefix: 'TEAM#' }),
   membersOfOrg: (orgId: string): Listing => ({ pk: `ORG#${orgId}`, skPrefix: 'MEMBER#' }),
   /** One entity's audit history, between two ISO times. */
-  auditOf: (entityType: string, entityId: string, between: [string, string]): Listing => ({ pk: `AUDIT#${entityType}#${entityId}`, skBetween: between }),
+  auditOf: (entityType: string, entityId: string, between: [string, string]): Listing => ({
+    pk: `AUDIT#${entityType}#${entityId}`,
+    skBetween: between,
+  }),
   /** The whole audit log, between two ISO times. */
   auditByTime: (between: [string, string]): Listing => ({ index: INDEX.byKind, pk: KIND_PARTITION.audit, skBetween: between }),
 } as const;
@@ -47,7 +50,10 @@ export const listings = {
  * set, and those to remove (an item leaves an index listing when its key attributes go).
  */
 export const reindex = {
-  keyOwners(next: { token: string; created_at: string; team_id?: string | null | undefined; user_id?: string | null | undefined }, changed: { team: boolean; user: boolean }) {
+  keyOwners(
+    next: { token: string; created_at: string; team_id?: string | null | undefined; user_id?: string | null | undefined },
+    changed: { team: boolean; user: boolean },
+  ) {
     const set: Record<string, string> = {};
     const remove: string[] = [];
     const sk = `KEY#${next.created_at}#${next.token}`;
@@ -62,7 +68,9 @@ export const reindex = {
     return { set, remove };
   },
   teamOrg(teamId: string, orgId: string | null | undefined) {
-    return orgId ? { set: { GSI3PK: `ORG#${orgId}`, GSI3SK: `TEAM#${teamId}` }, remove: [] as string[] } : { set: {}, remove: ['GSI3PK', 'GSI3SK'] };
+    return orgId
+      ? { set: { GSI3PK: `ORG#${orgId}`, GSI3SK: `TEAM#${teamId}` }, remove: [] as string[] }
+      : { set: {}, remove: ['GSI3PK', 'GSI3SK'] };
   },
   /** Every index attribute: a replaced key leaves every listing. */
   everyIndex: ['GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK'] as readonly string[],

@@ -7,10 +7,10 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
-import { StoreUnavailableError, isTollgateError } from '../errors.js';
+import { isTollgateError, StoreUnavailableError } from '../errors.js';
 import { logger, traced } from '../telemetry.js';
 import type { Item } from './codec.js';
-import { parseRefKey, refKey, type ItemRef } from './keys.js';
+import { type ItemRef, parseRefKey, refKey } from './keys.js';
 
 /** Reads many items in one round trip. */
 export interface BatchSource {
@@ -38,7 +38,10 @@ export class CachedLoader {
   private readonly cache: LRUCache<string, Cached, ItemRef>;
   private readonly batcher: DataLoader<string, Cached>;
 
-  constructor(private readonly source: BatchSource, private readonly options: LoaderOptions) {
+  constructor(
+    private readonly source: BatchSource,
+    private readonly options: LoaderOptions,
+  ) {
     this.batcher = new DataLoader<string, Cached>((ids) => this.readBatch(ids), { cache: false, maxBatchSize: 100 });
     this.cache = new LRUCache<string, Cached, ItemRef>({
       max: options.maxEntries,

@@ -1,5 +1,5 @@
 /** The model registry's items: every model, listed through the by-kind index (GSI1 `MODEL`). */
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ModelRecord } from '../domain/records.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger, traced } from '../telemetry.js';

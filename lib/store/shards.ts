@@ -4,24 +4,25 @@
  * counters of hot kinds are spread over N items: shard 0 is the entity item itself (N = 1 is
  * the plain layout), shards 1..N-1 are `PK=<entity PK>, SK=SPEND#<n>`. A settlement adds to
  * one shard per entity; readers fetch every shard in the same batch as the entity and add them
- * up. Strict reservations live on shard 0 (their conditions need one item): see lib/spend/settle.
+ * up. Strict reservations live on shard 0 (their conditions need one item): see lib/store/spend-ledger.
  *
  * Only kinds whose items are created and deleted through the admin API are sharded (keys,
  * teams, organizations) plus the proxy item: the admin store deletes an entity's other shards
- * whenever it creates, deletes or sets the spend of the entity (lib/admin/store), so a shard
+ * whenever it creates, deletes or sets the spend of the entity (lib/store/admin-store.ts), so a shard
  * never outlives its entity's spend and a re-created entity starts from zero.
  */
-import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from './codec.js';
-import type { ItemRef } from './keys.js';
+
 import { NANOS_PER_DOLLAR } from '../domain/cost.js';
 import type { ShardedKind } from '../domain/sharding.js';
+import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
+import type { ItemRef } from './keys.js';
 
 export const SHARD_SK_PREFIX = 'SPEND#';
 export const shardRef = (ref: ItemRef, n: number): ItemRef => (n === 0 ? ref : { PK: ref.PK, SK: `${SHARD_SK_PREFIX}${n}` });
 
 /** The refs of shards 1..count-1 (shard 0 is `ref` itself). */
-export const otherShardRefs = (ref: ItemRef, count: number): ItemRef[] => Array.from({ length: Math.max(0, count - 1) }, (_, i) => shardRef(ref, i + 1));
-
+export const otherShardRefs = (ref: ItemRef, count: number): ItemRef[] =>
+  Array.from({ length: Math.max(0, count - 1) }, (_, i) => shardRef(ref, i + 1));
 
 /** The sharded kind an entity item belongs to, from its key (for the admin store's resets). */
 export function shardedKindOf(ref: ItemRef): ShardedKind | undefined {
@@ -32,7 +33,7 @@ export function shardedKindOf(ref: ItemRef): ShardedKind | undefined {
   return undefined;
 }
 
-/** Committed amounts held on shards other than 0, as lib/model's `committed_elsewhere`. */
+/** Committed amounts held on shards other than 0, as lib/domain/records' `committed_elsewhere`. */
 export const COMMITTED_ELSEWHERE_ATTR = 'committed_elsewhere';
 
 const isCounter = (name: string): boolean =>
@@ -70,4 +71,3 @@ export function mergeShards(entity: Item | undefined, shards: readonly (Item | u
   out[COMMITTED_ELSEWHERE_ATTR] = { ...(lifetime !== undefined ? { lifetime: dollars(lifetime) } : {}), windows };
   return out;
 }
-

@@ -7,8 +7,8 @@
  * Each entity has two pairs of counters: settled spend (`spend`, and `ws#<window>` for its
  * budget_duration window) and committed spend (`committed`, `wc#<window>`: settled plus strict
  * reservations outstanding). Every settlement moves both pairs, in either mode, so an entity can
- * switch modes at any time. Amounts are exact decimals (lib/spend/cost): DynamoDB sums them
- * without rounding. Counters of hot kinds are spread over shards (lib/spend/shards): a fast
+ * switch modes at any time. Amounts are exact decimals (lib/domain/cost): DynamoDB sums them
+ * without rounding. Counters of hot kinds are spread over shards (lib/store/shards): a fast
  * settlement adds to one shard per entity, picked at random.
  *
  * Strict mode (lib/llm/strict): `reserve` adds the call's estimate to the committed counter of
@@ -17,26 +17,24 @@
  * settlement then moves that record to `settled` and, on the same shard 0 counters, adds the
  * actual cost to spend and (actual - estimate) to committed: the difference is released. A
  * release is a settlement of 0. A reservation never settled (its Lambda died) expires and the
- * sweeper (lib/spend/sweep) releases it; a settlement that comes later still counts, in full.
+ * sweeper (lib/store/sweep) releases it; a settlement that comes later still counts, in full.
  *
  * Entities that must exist (key, user, team, member, organization) are updated only if they still
  * do: a key deleted mid-call must not come back as a bare counter that looks like a key. An end
  * user, or the proxy-wide item, that does not exist yet is created as a spend-tracking item,
  * as LiteLLM does for customers it first sees in a `user` field.
  */
-import { NumberValue, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Caller } from '../domain/caller.js';
-import { StoreUnavailableError } from '../errors.js';
+import { type DynamoDBDocumentClient, NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { BudgetEntity } from '../domain/budget-entity.js';
-import type { Budgeted } from '../domain/records.js';
-import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from './codec.js';
-import { cancellationCodes, isTransactionCanceled } from './errors.js';
-import { refKey, refs, type ItemRef } from './keys.js';
-import { logger } from '../telemetry.js';
 import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
 import { isDuration, windowOf } from '../domain/periods.js';
+import { pickShard, type ShardCounts, shardCount } from '../domain/sharding.js';
+import { StoreUnavailableError } from '../errors.js';
+import { logger } from '../telemetry.js';
+import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
+import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { type ItemRef, refKey, refs } from './keys.js';
 import { shardRef } from './shards.js';
-import { pickShard, shardCount, type ShardCounts } from '../domain/sharding.js';
 
 /** Attribute values a reservation asserts on an item (null: absent or null). */
 export type Expectation = Readonly<Record<string, number | string | null>>;
@@ -161,13 +159,22 @@ export type CommitResult =
 export async function commitSpend(
   client: DynamoDBDocumentClient,
   tableName: string,
-  tx: { head: TxItem; moves: readonly CounterMove[]; checks?: readonly TxItem[]; skipGone: boolean; maxConflictRetries: number; requestId: string },
+  tx: {
+    head: TxItem;
+    moves: readonly CounterMove[];
+    checks?: readonly TxItem[];
+    skipGone: boolean;
+    maxConflictRetries: number;
+    requestId: string;
+  },
 ): Promise<CommitResult> {
   // A move that changes nothing and asserts nothing (a release of an entity nothing was held on) is left out.
-  let live = tx.moves.map((_, i) => i).filter((i) => {
-    const m = tx.moves[i] as CounterMove;
-    return m.spendNanos !== 0 || m.committedNanos !== 0 || m.condition !== undefined;
-  });
+  let live = tx.moves
+    .map((_, i) => i)
+    .filter((i) => {
+      const m = tx.moves[i] as CounterMove;
+      return m.spendNanos !== 0 || m.committedNanos !== 0 || m.condition !== undefined;
+    });
   const skipped: number[] = [];
   const checks = tx.checks ?? [];
   for (let conflicts = 0; ; ) {
@@ -180,7 +187,7 @@ export async function commitSpend(
         logger().error('spend transaction failed', { requestId: tx.requestId, error: (e as Error).name });
         throw new StoreUnavailableError();
       }
-      const reasons = ((e as { CancellationReasons?: { Code?: string; Item?: RawItem }[] }).CancellationReasons ?? []);
+      const reasons = (e as { CancellationReasons?: { Code?: string; Item?: RawItem }[] }).CancellationReasons ?? [];
       const codes = cancellationCodes(e);
       if (codes[0] === 'ConditionalCheckFailed') return { ok: false, failed: 'head', old: reasons[0]?.Item };
       const failedMoves = live.filter((_, j) => codes[j + 1] === 'ConditionalCheckFailed');
@@ -296,7 +303,8 @@ export class DynamoSettler implements SpendSettler {
       if (result.ok) {
         this.options.onChanged?.(moves.filter((_, i) => !result.skipped.includes(i)).map((m) => m.ref));
         const skipped = result.skipped.map((i) => targets[i] as SpendTarget);
-        if (skipped.length > 0) logger().warn('settlement skipped deleted entities', { requestId: s.requestId, entities: skipped.map((t) => t.entity) });
+        if (skipped.length > 0)
+          logger().warn('settlement skipped deleted entities', { requestId: s.requestId, entities: skipped.map((t) => t.entity) });
         return { status: 'settled', moved: targets.filter((t) => !skipped.includes(t)), skipped };
       }
       if (result.failed !== 'head' || prior === 'none' || prior === 'expired') return { status: 'duplicate' };
@@ -313,7 +321,9 @@ export class DynamoSettler implements SpendSettler {
     const budgeted = r.targets.filter((t) => t.budget);
     if (budgeted.length === 0) return { status: 'reserved', hold: undefined };
     const moves = budgeted.map((t) => this.reserveMove(t, r));
-    const checks = budgeted.filter((t) => t.budget?.also).map((t) => this.expectationCheck(t.budget?.also as NonNullable<TargetBudget['also']>));
+    const checks = budgeted
+      .filter((t) => t.budget?.also)
+      .map((t) => this.expectationCheck(t.budget?.also as NonNullable<TargetBudget['also']>));
     const checked = budgeted.filter((t) => t.budget?.also);
     const result = await commitSpend(this.client, this.tableName, {
       head: this.reservedRecord(r, budgeted),
@@ -369,7 +379,10 @@ export class DynamoSettler implements SpendSettler {
     const cap = budget.maxNanos - budget.elsewhereNanos;
     const limit = cap - r.estimateNanos;
     const names: Record<string, string> = { '#xc': windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR };
-    const values: Record<string, unknown> = { ':xlimit': NumberValue.from(nanosToDecimal(limit)), ':xcap': NumberValue.from(nanosToDecimal(cap)) };
+    const values: Record<string, unknown> = {
+      ':xlimit': NumberValue.from(nanosToDecimal(limit)),
+      ':xcap': NumberValue.from(nanosToDecimal(cap)),
+    };
     // DynamoDB refuses redundant parentheses: an OR is wrapped once, a bare AND not at all.
     const bounded = '#xc <= :xlimit AND #xc < :xcap';
     const fits = limit >= 0 && cap > 0 ? `(attribute_not_exists(#xc) OR (${bounded}))` : bounded;
@@ -449,7 +462,11 @@ export class DynamoSettler implements SpendSettler {
           model: r.model,
           estimate: NumberValue.from(nanosToDecimal(r.estimateNanos)),
           // What the sweeper releases if no settlement comes: the same counters, shard 0.
-          holds: held.map((t) => ({ PK: t.ref.PK, SK: t.ref.SK, ...(windowIdOf(t.duration, r.at) ? { window: windowIdOf(t.duration, r.at) } : {}) })),
+          holds: held.map((t) => ({
+            PK: t.ref.PK,
+            SK: t.ref.SK,
+            ...(windowIdOf(t.duration, r.at) ? { window: windowIdOf(t.duration, r.at) } : {}),
+          })),
           targets: r.targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
           created_at: new Date(r.at).toISOString(),
           expires_at: expires,

@@ -7,7 +7,7 @@
  *    invocation can run, and is listed under GSI1 `RESERVATION#<0..15>` sorted by it until it is
  *    settled. The sweeper releases each expired one in one transaction: the record goes
  *    `reserved -> expired` and the estimate leaves the committed counters it was added to. A
- *    settlement that still arrives afterwards counts in full (lib/spend/settle). It only returns
+ *    settlement that still arrives afterwards counts in full (lib/store/spend-ledger). It only returns
  *    headroom that a dead call held, so a sweeper that does not run makes budgets stricter,
  *    never looser.
  *
@@ -38,18 +38,24 @@
  *    gets that item. Reads per pass: the entity items once (GSI1) plus one Query per team, per
  *    sharded key or organization, and the proxy's partition.
  */
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { StoreUnavailableError } from '../errors.js';
+import {
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { BudgetEntity } from '../domain/budget-entity.js';
-import { WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from './codec.js';
-import { isConditionalCheckFailed } from './errors.js';
-import { INDEX, refs, type ItemRef } from './keys.js';
-import { logger } from '../telemetry.js';
 import { dollarsToNanos } from '../domain/cost.js';
 import { isDuration, parseDuration, windowOf } from '../domain/periods.js';
-import { RESERVATION_PARTITIONS, commitSpend, reservationPartition, type CounterMove } from './spend-ledger.js';
+import { type ShardCounts, shardCount } from '../domain/sharding.js';
+import { StoreUnavailableError } from '../errors.js';
+import { logger } from '../telemetry.js';
+import { type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
+import { isConditionalCheckFailed } from './errors.js';
+import { INDEX, type ItemRef, refs } from './keys.js';
 import { SHARD_SK_PREFIX } from './shards.js';
-import { shardCount, type ShardCounts } from '../domain/sharding.js';
+import { type CounterMove, commitSpend, RESERVATION_PARTITIONS, reservationPartition } from './spend-ledger.js';
 
 /** How often the sweeper runs (the deployed schedule, and local mode's timer). */
 export const SWEEP_EVERY_MINUTES = 5;
@@ -68,13 +74,18 @@ interface ReservedRecord {
 }
 
 /** Pass 1: releases every reservation whose `expires_at` is before `now`. */
-export async function releaseExpiredReservations(client: DynamoDBDocumentClient, tableName: string, now: number, opts: { maxConflictRetries?: number } = {}): Promise<SweepResult> {
+export async function releaseExpiredReservations(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  now: number,
+  opts: { maxConflictRetries?: number } = {},
+): Promise<SweepResult> {
   const out: SweepResult = { released: 0, raced: 0 };
   const cutoff = new Date(now).toISOString();
   for (let p = 0; p < RESERVATION_PARTITIONS; p++) {
     let start: Record<string, unknown> | undefined;
     do {
-      let page;
+      let page: QueryCommandOutput;
       try {
         page = await client.send(
           new QueryCommand({
@@ -102,7 +113,13 @@ export async function releaseExpiredReservations(client: DynamoDBDocumentClient,
 
 async function release(client: DynamoDBDocumentClient, tableName: string, r: ReservedRecord, maxConflictRetries: number): Promise<boolean> {
   const estimate = dollarsToNanos(Number(r.estimate));
-  const moves: CounterMove[] = (r.holds ?? []).map((h) => ({ ref: { PK: h.PK, SK: h.SK }, spendNanos: 0, committedNanos: -estimate, windowId: h.window, mustExist: true }));
+  const moves: CounterMove[] = (r.holds ?? []).map((h) => ({
+    ref: { PK: h.PK, SK: h.SK },
+    spendNanos: 0,
+    committedNanos: -estimate,
+    windowId: h.window,
+    mustExist: true,
+  }));
   const result = await commitSpend(client, tableName, {
     head: {
       Update: {
@@ -136,7 +153,7 @@ export const TIDY_PARTITIONS = [refs.globalSpend().PK, TIDY_CURSOR.PK, 'TEAM#*',
 const TIDY_PAGE = 100;
 const TIDY_CONCURRENCY = 8;
 const REMOVE_PER_UPDATE = 100;
-/** GSI1 kinds whose counters may be spread over shards in their partition (lib/spend/shards). */
+/** GSI1 kinds whose counters may be spread over shards in their partition (lib/store/shards). */
 const SHARDED_BY_GSI1: Partial<Record<(typeof TIDY_KINDS)[number], BudgetEntity>> = { KEY: 'key', ORG: 'organization' };
 
 export interface TidyOptions {
@@ -176,7 +193,11 @@ export function endedWindowTest(now: number): (attribute: string) => boolean {
   // The start of the previous window, per duration (null: cannot be computed, keep everything).
   const keepFrom = new Map<string, number | null>();
   return (attribute) => {
-    const prefix = attribute.startsWith(WINDOW_SPEND_PREFIX) ? WINDOW_SPEND_PREFIX : attribute.startsWith(WINDOW_COMMITTED_PREFIX) ? WINDOW_COMMITTED_PREFIX : undefined;
+    const prefix = attribute.startsWith(WINDOW_SPEND_PREFIX)
+      ? WINDOW_SPEND_PREFIX
+      : attribute.startsWith(WINDOW_COMMITTED_PREFIX)
+        ? WINDOW_COMMITTED_PREFIX
+        : undefined;
     if (!prefix) return false;
     const id = attribute.slice(prefix.length);
     const at = id.indexOf('@');
@@ -210,7 +231,12 @@ type TidyOutcome = { removed: number; gone: boolean; failed: boolean };
  * REMOVEs an item's ended window attributes (as judged by `isEnded`), if it has any and still
  * exists. Never writes an item that has nothing to remove.
  */
-export async function tidyItem(client: DynamoDBDocumentClient, tableName: string, item: Item, isEnded: (attribute: string) => boolean): Promise<TidyOutcome> {
+export async function tidyItem(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  item: Item,
+  isEnded: (attribute: string) => boolean,
+): Promise<TidyOutcome> {
   const names = Object.keys(item).filter(isEnded);
   const out: TidyOutcome = { removed: 0, gone: false, failed: false };
   for (let i = 0; i < names.length; i += REMOVE_PER_UPDATE) {
@@ -293,7 +319,12 @@ async function writeCursor(client: DynamoDBDocumentClient, tableName: string, c:
         Key: TIDY_CURSOR,
         UpdateExpression: `SET #kind = :kind, #step = :step, #at = :at ${c.start ? ', #start = :start' : 'REMOVE #start'}`,
         ExpressionAttributeNames: { '#kind': 'kind', '#step': 'step', '#at': 'updated_at', '#start': 'start_key' },
-        ExpressionAttributeValues: { ':kind': 'tidy_cursor', ':step': c.step, ':at': new Date(now).toISOString(), ...(c.start ? { ':start': c.start } : {}) },
+        ExpressionAttributeValues: {
+          ':kind': 'tidy_cursor',
+          ':step': c.step,
+          ':at': new Date(now).toISOString(),
+          ...(c.start ? { ':start': c.start } : {}),
+        },
       }),
     );
   } catch (e) {
@@ -311,7 +342,12 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 /** Pass 2: removes the counters of ended windows from every counter item (see the top of this file). */
-export async function tidyWindowCounters(client: DynamoDBDocumentClient, tableName: string, now: number, opts: TidyOptions): Promise<TidyResult> {
+export async function tidyWindowCounters(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  now: number,
+  opts: TidyOptions,
+): Promise<TidyResult> {
   const out: TidyResult = { examined: 0, updated: 0, removed: 0, gone: 0, failed: 0, complete: false };
   const isEnded = endedWindowTest(now);
   const tidy = async (item: Item) => {
@@ -322,7 +358,8 @@ export async function tidyWindowCounters(client: DynamoDBDocumentClient, tableNa
     if (r.gone) out.gone++;
     if (r.failed) out.failed++;
   };
-  const budgetLeft = () => (opts.maxItems === undefined || out.examined < opts.maxItems) && (opts.deadline === undefined || Date.now() < opts.deadline);
+  const budgetLeft = () =>
+    (opts.maxItems === undefined || out.examined < opts.maxItems) && (opts.deadline === undefined || Date.now() < opts.deadline);
 
   const resumed = await readCursor(client, tableName);
   const at: Cursor = { ...resumed };

@@ -1,14 +1,14 @@
 /**
- * The transaction ops the entity actions compose (for lib/admin/store.ts `transact`). Updates
+ * The transaction ops the entity actions compose (for lib/store/admin-store.ts `transact`). Updates
  * SET only the fields a request names, never rewrite the whole item: the llm function `ADD`s
  * spend to the same items concurrently, and a read-modify-put would lose those increments.
  */
 import type { TollgateError } from '../errors.js';
+import type { TxOp } from './admin-store.js';
 import { tableName } from './client.js';
 import type { Item } from './codec.js';
 import { encode } from './codec.js';
-import { refs, type ItemRef } from './keys.js';
-import type { TxOp } from './admin-store.js';
+import { type ItemRef, refs } from './keys.js';
 
 /** An extra condition on an op; its names and values must not clash with the op's own (`#u<n>`, `#r<n>`, `:u<n>`). */
 export interface Guard {
@@ -46,7 +46,13 @@ export function setFields(ref: ItemRef, fields: Record<string, unknown>, onFail:
  * the guard, if any). REMOVE is how an item leaves a listing: index key attributes cannot be null.
  * Guard names and values must not clash with `#u<n>`, `#r<n>`, `:u<n>`.
  */
-export function updateFields(ref: ItemRef, set: Record<string, unknown>, remove: readonly string[], onFail: () => TollgateError, guard?: Guard): TxOp {
+export function updateFields(
+  ref: ItemRef,
+  set: Record<string, unknown>,
+  remove: readonly string[],
+  onFail: () => TollgateError,
+  guard?: Guard,
+): TxOp {
   const names: Record<string, string> = { ...guard?.names };
   const values: Record<string, unknown> = { ...guard?.values };
   const sets: string[] = [];
@@ -62,7 +68,9 @@ export function updateFields(ref: ItemRef, set: Record<string, unknown>, remove:
     return `#r${i}`;
   });
   if (sets.length === 0 && removes.length === 0) throw new RangeError('an update needs a field to set or remove');
-  const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
+  const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
+    .filter(Boolean)
+    .join(' ');
   return {
     ref,
     item: {

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluatePolicy, MAX_BODY_BYTES, startGateway, type Gateway } from '../../infra/local/gateway.js';
+import { evaluatePolicy, type Gateway, MAX_BODY_BYTES, startGateway } from '../../infra/local/gateway.js';
 import { seedKey, seedTeam } from '../support/seed.js';
-import { reconfigure, useTestTable, type TestTable } from '../support/table.js';
+import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
 
 const MASTER = 'sk-master-gateway-test';
 
@@ -186,7 +186,11 @@ describe('the proxy event an allowed request becomes', () => {
     });
     expect(event.headers['X-Custom']).toBe('yes');
     expect(event.multiValueHeaders['X-Custom']).toEqual(['yes']);
-    expect(event.requestContext).toMatchObject({ stage: 'local', resourcePath: '/v1/chat/completions', identity: { sourceIp: '127.0.0.1' } });
+    expect(event.requestContext).toMatchObject({
+      stage: 'local',
+      resourcePath: '/v1/chat/completions',
+      identity: { sourceIp: '127.0.0.1' },
+    });
     expect(event.requestContext.requestId).toBe(res.headers.get('x-amzn-requestid'));
     // API Gateway hands the context on with every value a string, plus the principal.
     expect(event.requestContext.authorizer).toMatchObject({
@@ -271,8 +275,7 @@ describe('response streaming', () => {
 });
 
 describe('policy evaluation like IAM', () => {
-  const post = (policy: string) =>
-    fetch(`${fake.url}/chat/completions`, { method: 'POST', headers: { 'x-policy': policy }, body: '{}' });
+  const post = (policy: string) => fetch(`${fake.url}/chat/completions`, { method: 'POST', headers: { 'x-policy': policy }, body: '{}' });
 
   it('an Allow on the stage reaches the function, context values as strings', async () => {
     const res = await post('allow-stage');
@@ -284,7 +287,12 @@ describe('policy evaluation like IAM', () => {
   it('an explicit Deny wins over an Allow, rendered from the context', async () => {
     const res = await post('deny-wins');
     expect(res.status).toBe(403);
-    expect(await errorOf(res)).toEqual({ message: 'denied by the test policy', type: 'permission_error', param: null, code: 'test_denied' });
+    expect(await errorOf(res)).toEqual({
+      message: 'denied by the test policy',
+      type: 'permission_error',
+      param: null,
+      code: 'test_denied',
+    });
   });
 
   it('an Allow for another method is an implicit deny', async () => {

@@ -4,7 +4,7 @@
  * meets most, each a one-line error with exit code 1; and TOLLGATE_LOCAL_DATA_DIR keeping the
  * data across a restart.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.js';
-import { startLocalStack, type LocalStack } from '../../infra/local/stack.js';
+import { type LocalStack, startLocalStack } from '../../infra/local/stack.js';
 import { parseConfig } from '../../lib/config.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,7 +21,8 @@ const MASTER = 'sk-e2e-npm-start-master';
 /** The environment a user's shell would have: no settings leaking in from the test run. */
 function userEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TOLLGATE_') && !k.startsWith('VITEST') && k !== 'NODE_ENV') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('TOLLGATE_') && !k.startsWith('VITEST') && k !== 'NODE_ENV') env[k] = v;
   return { ...env, TOLLGATE_LOG_LEVEL: 'WARN', ...extra };
 }
 
@@ -47,7 +48,9 @@ function collect(child: ChildProcess): { out: () => string; err: () => string } 
 }
 
 const exited = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((r) => child.once('exit', (code) => r(code)));
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -63,7 +66,12 @@ describe('npm start', () => {
   it('answers /health within 60 s and stops on SIGTERM leaving no process behind, Java included', async () => {
     const port = await freePort();
     // Its own process group, so everything it started can be found (and, on failure, killed).
-    const child = spawn('npm', ['start'], { cwd: repo, env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['start'], {
+      cwd: repo,
+      env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const io = collect(child);
     const pgid = child.pid as number;
     try {
@@ -87,12 +95,19 @@ describe('npm start', () => {
 
       // To npm alone, as a process manager would send it (the group is only our cleanup handle).
       process.kill(pgid, 'SIGTERM');
-      await Promise.race([exited(child), new Promise((_, no) => setTimeout(() => no(new Error('npm start did not exit within 20 s')), 20_000))]);
-      await waitFor('every process to be gone', 10_000, () => (javaOnPort(dynamoPort).length === 0 && inGroup(pgid).length === 0 ? true : undefined)).catch(
-        (e: Error) => {
-          throw new Error(`${e.message}; left: ${inGroup(pgid).map((p) => `${p.pid} ${p.args.slice(0, 80)}`).join(' | ')}`);
-        },
-      );
+      await Promise.race([
+        exited(child),
+        new Promise((_, no) => setTimeout(() => no(new Error('npm start did not exit within 20 s')), 20_000)),
+      ]);
+      await waitFor('every process to be gone', 10_000, () =>
+        javaOnPort(dynamoPort).length === 0 && inGroup(pgid).length === 0 ? true : undefined,
+      ).catch((e: Error) => {
+        throw new Error(
+          `${e.message}; left: ${inGroup(pgid)
+            .map((p) => `${p.pid} ${p.args.slice(0, 80)}`)
+            .join(' | ')}`,
+        );
+      });
       expect(io.out()).toContain('SIGTERM: stopping');
     } finally {
       try {
@@ -140,7 +155,8 @@ describe('TOLLGATE_LOCAL_DATA_DIR', () => {
     const root = mkdtempSync(join(tmpdir(), 'tollgate-data-'));
     const dataDir = join(root, 'not', 'yet');
     // The settings of a shell with only this variable set (no endpoint: DynamoDB Local is started).
-    const start = () => startLocalStack({ config: parseConfig({ TOLLGATE_LOCAL_DATA_DIR: dataDir, TOLLGATE_LOG_LEVEL: 'SILENT' }), port: 0 });
+    const start = () =>
+      startLocalStack({ config: parseConfig({ TOLLGATE_LOCAL_DATA_DIR: dataDir, TOLLGATE_LOG_LEVEL: 'SILENT' }), port: 0 });
     const api = async (stack: LocalStack, path: string, key: string, body?: unknown) => {
       const res = await fetch(`${stack.url}${path}`, {
         method: body === undefined ? 'GET' : 'POST',
@@ -162,9 +178,14 @@ describe('TOLLGATE_LOCAL_DATA_DIR', () => {
         firstMaster = first.masterKey;
         expect((await api(first, '/team/new', firstMaster, { team_id: 'kept' })).status).toBe(200);
         key = (await api(first, '/key/generate', firstMaster, { team_id: 'kept' })).json.key as string;
-        const chat = await api(first, '/v1/chat/completions', key, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] });
+        const chat = await api(first, '/v1/chat/completions', key, {
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'Hello' }],
+        });
         expect(chat.status).toBe(200);
-        await expect.poll(async () => (await api(first, '/team/info?team_id=kept', firstMaster)).json.team_info.spend, { timeout: 5000 }).toBe(COST);
+        await expect
+          .poll(async () => (await api(first, '/team/info?team_id=kept', firstMaster)).json.team_info.spend, { timeout: 5000 })
+          .toBe(COST);
       } finally {
         await first.stop();
       }
@@ -172,7 +193,10 @@ describe('TOLLGATE_LOCAL_DATA_DIR', () => {
       try {
         expect(second.masterKey).not.toBe(firstMaster);
         expect((await api(second, '/team/info?team_id=kept', firstMaster)).status).toBe(401);
-        expect((await api(second, '/team/info?team_id=kept', second.masterKey)).json.team_info).toMatchObject({ team_id: 'kept', spend: COST });
+        expect((await api(second, '/team/info?team_id=kept', second.masterKey)).json.team_info).toMatchObject({
+          team_id: 'kept',
+          spend: COST,
+        });
         expect((await api(second, '/v1/models', key)).status).toBe(200);
       } finally {
         await second.stop();

@@ -3,24 +3,25 @@
  * behind the local gateway, in front of the mock upstream.
  */
 import { randomUUID } from 'node:crypto';
-import OpenAI from 'openai';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { documentClient } from '../../lib/app.js';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../infra/local/stack.js';
+import { configureApp, documentClient } from '../../lib/app.js';
 import { encode } from '../../lib/store/codec.js';
-import { startLocalStack, type LocalStack } from '../../infra/local/stack.js';
 import { seedKey, seedTeam } from '../support/seed.js';
-import { configureApp } from '../../lib/app.js';
 
 const MASTER = `sk-master-${randomUUID()}`;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  const config = configureApp({ config: {
-    TOLLGATE_TABLE_NAME: `e2e-${randomUUID().slice(0, 8)}`,
-    TOLLGATE_MASTER_KEY: MASTER,
-    TOLLGATE_LOG_LEVEL: 'SILENT',
-  } });
+  const config = configureApp({
+    config: {
+      TOLLGATE_TABLE_NAME: `e2e-${randomUUID().slice(0, 8)}`,
+      TOLLGATE_MASTER_KEY: MASTER,
+      TOLLGATE_LOG_LEVEL: 'SILENT',
+    },
+  });
   stack = await startLocalStack({ config, dynamoEndpoint: inject('dynamoEndpoint'), port: 0 });
   // A mock model whose upstream pauses before every chunk, to see chunks arrive while it writes.
   const mini = stack.models.find((m) => m.model_name === 'gpt-4o-mini')!;
@@ -42,7 +43,9 @@ async function teamKey(team: Parameters<typeof seedTeam>[0], key: Parameters<typ
 describe('a virtual key', () => {
   let openai: OpenAI;
   beforeAll(async () => {
-    openai = client(await teamKey({ team_id: 'e2e-team', max_budget: 100 }, { models: ['gpt-4o-mini', 'slow-mini', 'text-embedding-3-small'] }));
+    openai = client(
+      await teamKey({ team_id: 'e2e-team', max_budget: 100 }, { models: ['gpt-4o-mini', 'slow-mini', 'text-embedding-3-small'] }),
+    );
   });
 
   it('chats', async () => {
@@ -86,7 +89,9 @@ describe('a virtual key', () => {
   });
 
   it('gets 403 model_not_allowed for a model outside its list', async () => {
-    const err = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const err = await openai.chat.completions
+      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(err).toMatchObject({ status: 403, code: 'model_not_allowed', type: 'permission_error' });
     expect((err as Error).message).toContain('model `gpt-4o` is not allowed');
@@ -95,14 +100,18 @@ describe('a virtual key', () => {
 
 describe('denials the client surfaces as its own typed errors', () => {
   it('an unknown key is a 401 AuthenticationError', async () => {
-    const err = await client('sk-not-a-real-key').models.list().catch((e: unknown) => e);
+    const err = await client('sk-not-a-real-key')
+      .models.list()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(err).toMatchObject({ status: 401, code: 'invalid_api_key' });
   });
 
   it('an over-budget team is a 403 PermissionDeniedError naming the team and its limit', async () => {
     const key = await teamKey({ team_id: 'e2e-broke', max_budget: 2, spend: 2 });
-    const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const err = await client(key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(err).toMatchObject({ status: 403, code: 'team_budget_exceeded', type: 'budget_exceeded' });
     expect((err as Error).message).toBe('403 team `e2e-broke` spent 2.00 of its 2.00 budget');
@@ -112,7 +121,9 @@ describe('denials the client surfaces as its own typed errors', () => {
     const { key, record } = await seedKey({ max_budget: 0.000001 });
     const openai = client(key);
     await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'spend something' }] });
-    const err = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'again' }] }).catch((e: unknown) => e);
+    const err = await openai.chat.completions
+      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'again' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(err).toMatchObject({ code: 'key_budget_exceeded' });
     expect((err as Error).message).toContain(`key \`${record.key_name}\` spent`);
@@ -134,12 +145,20 @@ describe('the master key manages teams and keys over HTTP', () => {
     expect(team.status).toBe(200);
     expect(typeof team.json.team_id).toBe('string');
 
-    const created = await admin('/key/generate', { team_id: team.json.team_id, key_alias: 'e2e-admin-key', models: ['gpt-4o-mini'], max_budget: 1 });
+    const created = await admin('/key/generate', {
+      team_id: team.json.team_id,
+      key_alias: 'e2e-admin-key',
+      models: ['gpt-4o-mini'],
+      max_budget: 1,
+    });
     expect(created.status).toBe(200);
     const key = created.json.key as string;
     expect(key).toMatch(/^sk-/);
 
-    const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'from a new key' }] });
+    const res = await client(key).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'from a new key' }],
+    });
     expect(res.choices[0]?.message.content).toBe('Mock answer: from a new key');
   });
 

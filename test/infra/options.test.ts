@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { identitySources } from '../../infra/constructs/api.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment, upstreamTimeoutMs } from '../../infra/constructs/environment.js';
 import { OPTION_NAMES, optionsFromContext, resolveOptions } from '../../infra/constructs/options.js';
-import { identitySources } from '../../infra/constructs/api.js';
 import { parseConfig } from '../../lib/config.js';
 
 describe('resolveOptions', () => {
@@ -102,15 +102,28 @@ describe('the environment the functions get', () => {
 
   it('leaves unset options to lib/config defaults', () => {
     const env = sharedEnvironment(resolveOptions({}), 'tbl');
-    expect(Object.keys(env).sort()).toEqual(['POWERTOOLS_TRACER_CAPTURE_RESPONSE', 'TOLLGATE_ENFORCE_USER_PARAM', 'TOLLGATE_LOG_LEVEL', 'TOLLGATE_TABLE_NAME']);
+    expect(Object.keys(env).sort()).toEqual([
+      'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
+      'TOLLGATE_ENFORCE_USER_PARAM',
+      'TOLLGATE_LOG_LEVEL',
+      'TOLLGATE_TABLE_NAME',
+    ]);
     const c = parseConfig(env);
     expect(c.maxBudget).toBeUndefined();
     expect(c.jwt.issuers).toEqual([]);
   });
 
   it('gives the llm function the enforcement settings lib/config reads back', () => {
-    const env = llmEnvironment(resolveOptions({ enforcement: 'strict', strictDefaultMaxTokens: 512, spendShards: 'team=2,global=4', llmTimeoutSeconds: 120 }), 'tbl');
-    expect(parseConfig(env)).toMatchObject({ enforcement: 'strict', strictDefaultMaxTokens: 512, reservationTtlSeconds: 180, spendShards: { team: 2, global: 4, organization: 8 } });
+    const env = llmEnvironment(
+      resolveOptions({ enforcement: 'strict', strictDefaultMaxTokens: 512, spendShards: 'team=2,global=4', llmTimeoutSeconds: 120 }),
+      'tbl',
+    );
+    expect(parseConfig(env)).toMatchObject({
+      enforcement: 'strict',
+      strictDefaultMaxTokens: 512,
+      reservationTtlSeconds: 180,
+      spendShards: { team: 2, global: 4, organization: 8 },
+    });
     expect(parseConfig(llmEnvironment(resolveOptions({}), 'tbl'))).toMatchObject({ enforcement: 'fast', strictDefaultMaxTokens: 4096 });
   });
 
@@ -128,6 +141,10 @@ describe('authorizer identity sources', () => {
     expect(identitySources(0, 'x-litellm-api-key')).toEqual([]);
   });
   it('the header, method and resource once it is on', () => {
-    expect(identitySources(60, 'x-litellm-api-key')).toEqual(['method.request.header.x-litellm-api-key', 'context.httpMethod', 'context.resourcePath']);
+    expect(identitySources(60, 'x-litellm-api-key')).toEqual([
+      'method.request.header.x-litellm-api-key',
+      'context.httpMethod',
+      'context.resourcePath',
+    ]);
   });
 });

@@ -1,24 +1,35 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SPEND_WRITE, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
 import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
-import { TIDY_PARTITIONS } from '../../lib/store/sweep.js';
-import { BINARY_MEDIA_TYPES } from '../../lib/routes.js';
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
-import { routes } from '../../lib/routes.js';
+import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
-import { actionsOf, apiMethods, type CfnResource, logicalId, ofType, resourcesOf, type Statement, statementsOf, synth, type Synth } from './template.js';
+import { TIDY_PARTITIONS } from '../../lib/store/sweep.js';
+import {
+  actionsOf,
+  apiMethods,
+  type CfnResource,
+  logicalId,
+  ofType,
+  resourcesOf,
+  type Statement,
+  type Synth,
+  statementsOf,
+  synth,
+} from './template.js';
 
 const base = synth();
 const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper'];
-const fnId = (s: Synth, fn: DeployedFunction) => logicalId(s, (s.stack.functions.get(fn) as NonNullable<ReturnType<typeof s.stack.functions.get>>).function);
+const fnId = (s: Synth, fn: DeployedFunction) =>
+  logicalId(s, (s.stack.functions.get(fn) as NonNullable<ReturnType<typeof s.stack.functions.get>>).function);
 const lambdaOf = (s: Synth, fn: DeployedFunction) => s.resources[fnId(s, fn)] as CfnResource;
 const tableId = (s: Synth) => logicalId(s, s.stack.table.table);
 const authorizerId = (s: Synth) => logicalId(s, s.stack.api.authorizer);
@@ -85,15 +96,23 @@ describe('the functions', () => {
     expect(rules).toHaveLength(1);
     const [[, rule]] = rules as [[string, CfnResource]];
     expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
-    expect(rule.Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [fnId(base, 'spend-sweeper'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })]);
-    const permissions = ofType(base, 'AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, 'spend-sweeper')));
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [fnId(base, 'spend-sweeper'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } }),
+    ]);
+    const permissions = ofType(base, 'AWS::Lambda::Permission').filter(([, p]) =>
+      JSON.stringify(p.Properties.FunctionName).includes(fnId(base, 'spend-sweeper')),
+    );
     expect(permissions.map(([, p]) => p.Properties.Principal)).toEqual(['events.amazonaws.com']);
   });
 
   it('the llm function learns the enforcement default and how long a reservation may stay', () => {
     const s = synth({ enforcement: 'strict', strictDefaultMaxTokens: 1024, spendShards: 'team=4', llmTimeoutSeconds: 300 });
     const env = lambdaOf(s, 'llm').Properties.Environment.Variables as Record<string, string>;
-    expect(env).toMatchObject({ TOLLGATE_ENFORCEMENT: 'strict', TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '1024', TOLLGATE_RESERVATION_TTL_SECONDS: '360' });
+    expect(env).toMatchObject({
+      TOLLGATE_ENFORCEMENT: 'strict',
+      TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '1024',
+      TOLLGATE_RESERVATION_TTL_SECONDS: '360',
+    });
     // Every reader of spend agrees on where the counters are.
     for (const fn of ALL_FUNCTIONS) expect(lambdaOf(s, fn).Properties.Environment.Variables.TOLLGATE_SPEND_SHARDS).toBe('team=4');
   });
@@ -126,13 +145,17 @@ describe('the functions', () => {
       expect(env.TOLLGATE_TABLE_NAME).toEqual({ Ref: tableId(base) });
       expect(env.TOLLGATE_MASTER_KEY).toBeUndefined();
       expect(env.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe('false');
-      if (fn === 'authorizer') expect(env.TOLLGATE_MASTER_KEY_SECRET_ARN).toEqual({ Ref: logicalId(base, base.stack.secrets.masterKey.secret as Secret) });
+      if (fn === 'authorizer')
+        expect(env.TOLLGATE_MASTER_KEY_SECRET_ARN).toEqual({ Ref: logicalId(base, base.stack.secrets.masterKey.secret as Secret) });
       else expect(env.TOLLGATE_MASTER_KEY_SECRET_ARN).toBeUndefined();
     }
   });
 
   it('the llm function may run as long as a stream may, and no function carries a setting nothing reads', () => {
-    const s = synth({ upstreamSecretArns: ['tollgate/openai', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:anthropic-AbCdEf'], llmTimeoutSeconds: 300 });
+    const s = synth({
+      upstreamSecretArns: ['tollgate/openai', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:anthropic-AbCdEf'],
+      llmTimeoutSeconds: 300,
+    });
     for (const fn of ALL_FUNCTIONS) {
       const p = lambdaOf(s, fn).Properties;
       expect(p.Environment.Variables.TOLLGATE_UPSTREAM_SECRET_ARNS).toBeUndefined();
@@ -162,25 +185,28 @@ describe('the REST API, built from lib/routes', () => {
     expect(methods.size).toBe(expected.length);
   });
 
-  it.each(expected.filter((e) => e.route.group !== 'public').map((e) => [e.key, e.route.fn] as const))('%s goes through the REQUEST authorizer to the %s function', (key, fn) => {
-    const m = methods.get(key) as CfnResource;
-    expect(m.Properties.AuthorizationType).toBe('CUSTOM');
-    expect(m.Properties.AuthorizerId).toEqual({ Ref: authorizerId(base) });
-    const i = m.Properties.Integration;
-    expect(i.Type).toBe('AWS_PROXY');
-    const uri = JSON.stringify(i.Uri);
-    expect(uri).toContain(JSON.stringify({ 'Fn::GetAtt': [fnId(base, fn as DeployedFunction), 'Arn'] }));
-    if (fn === 'llm') {
-      expect(i.ResponseTransferMode).toBe('STREAM');
-      expect(uri).toContain('/response-streaming-invocations');
-      expect(uri).toContain(':lambda:path/2021-11-15/functions/');
-      expect(i.TimeoutInMillis).toBe(900_000);
-    } else {
-      expect(i.ResponseTransferMode).toBeUndefined();
-      expect(uri).toContain('/invocations');
-      expect(uri).not.toContain('response-streaming');
-    }
-  });
+  it.each(expected.filter((e) => e.route.group !== 'public').map((e) => [e.key, e.route.fn] as const))(
+    '%s goes through the REQUEST authorizer to the %s function',
+    (key, fn) => {
+      const m = methods.get(key) as CfnResource;
+      expect(m.Properties.AuthorizationType).toBe('CUSTOM');
+      expect(m.Properties.AuthorizerId).toEqual({ Ref: authorizerId(base) });
+      const i = m.Properties.Integration;
+      expect(i.Type).toBe('AWS_PROXY');
+      const uri = JSON.stringify(i.Uri);
+      expect(uri).toContain(JSON.stringify({ 'Fn::GetAtt': [fnId(base, fn as DeployedFunction), 'Arn'] }));
+      if (fn === 'llm') {
+        expect(i.ResponseTransferMode).toBe('STREAM');
+        expect(uri).toContain('/response-streaming-invocations');
+        expect(uri).toContain(':lambda:path/2021-11-15/functions/');
+        expect(i.TimeoutInMillis).toBe(900_000);
+      } else {
+        expect(i.ResponseTransferMode).toBeUndefined();
+        expect(uri).toContain('/invocations');
+        expect(uri).not.toContain('response-streaming');
+      }
+    },
+  );
 
   it('/health is public and answered by API Gateway itself', () => {
     const publicKeys = expected.filter((e) => e.route.group === 'public').map((e) => e.key);
@@ -246,7 +272,7 @@ describe('the REST API, built from lib/routes', () => {
     expect(ofType(base, 'AWS::ApiGateway::Account')).toHaveLength(1);
   });
 
-  it('stays well under CloudFormation\'s 500 resources per stack', () => {
+  it("stays well under CloudFormation's 500 resources per stack", () => {
     expect(Object.keys(base.resources).length).toBeLessThan(450);
   });
 });
@@ -258,13 +284,16 @@ describe('gateway responses (lib/gateway-responses)', () => {
     expect(new Set(responses.keys())).toEqual(new Set(Object.keys(GATEWAY_RESPONSES)));
   });
 
-  it.each(Object.entries(GATEWAY_RESPONSES) as [GatewayResponseType, { statusCode: number; template: string }][])('%s renders its JSON template', (type, def) => {
-    const r = responses.get(type) as CfnResource;
-    expect(r.Properties.ResponseTemplates).toEqual({ 'application/json': def.template });
-    expect(r.Properties.ResponseParameters).toEqual({ 'gatewayresponse.header.Content-Type': "'application/json'" });
-    if (KEEP_GATEWAY_STATUS.has(type)) expect(r.Properties.StatusCode).toBeUndefined();
-    else expect(r.Properties.StatusCode).toBe(String(def.statusCode));
-  });
+  it.each(Object.entries(GATEWAY_RESPONSES) as [GatewayResponseType, { statusCode: number; template: string }][])(
+    '%s renders its JSON template',
+    (type, def) => {
+      const r = responses.get(type) as CfnResource;
+      expect(r.Properties.ResponseTemplates).toEqual({ 'application/json': def.template });
+      expect(r.Properties.ResponseParameters).toEqual({ 'gatewayresponse.header.Content-Type': "'application/json'" });
+      if (KEEP_GATEWAY_STATUS.has(type)) expect(r.Properties.StatusCode).toBeUndefined();
+      else expect(r.Properties.StatusCode).toBe(String(def.statusCode));
+    },
+  );
 
   it('401, 403 from the authorizer context, 503 for a failed authorizer, 404 for unknown routes', () => {
     expect(responses.get('UNAUTHORIZED')?.Properties.StatusCode).toBe('401');
@@ -277,7 +306,8 @@ describe('gateway responses (lib/gateway-responses)', () => {
 });
 
 describe('least privilege', () => {
-  const everyStatement = (s: Synth) => ofType(s, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+  const everyStatement = (s: Synth) =>
+    ofType(s, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
   const full = synth({ jwtUpsertUser: true, upstreamSecretArns: ['tollgate/openai'], upstreamSecretPrefix: 'tollgate/upstream/' });
 
   it('no wildcard actions, no Scan, and `*` resources only for X-Ray', () => {
@@ -308,20 +338,29 @@ describe('least privilege', () => {
   });
 
   it('with JWT user upsert, the authorizer may put user items and nothing else', () => {
-    const writes = dynamoStatements(statementsOf(full, 'authorizer')).filter((st) => actionsOf(st).some((a) => !(TABLE_READ as readonly string[]).includes(a)));
+    const writes = dynamoStatements(statementsOf(full, 'authorizer')).filter((st) =>
+      actionsOf(st).some((a) => !(TABLE_READ as readonly string[]).includes(a)),
+    );
     expect(writes).toHaveLength(1);
     expect(actionsOf(writes[0] as Statement)).toEqual(['dynamodb:PutItem']);
     expect(writes[0]?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['USER#*'] } });
   });
 
-  it.each(SERVING_FUNCTIONS.filter((fn) => fn !== 'llm' && fn !== 'audit'))('the %s function reads table and indexes and writes the table', (fn) => {
-    const sts = dynamoStatements(statementsOf(base, fn));
-    const reads = sts.filter((st) => actionsOf(st).includes('dynamodb:Query'));
-    expect(reads.flatMap(resourcesOf)).toEqual([tableArn(base), ...TABLE_SCHEMA.indexes.map((i) => indexArn(base, i.name))]);
-    expect(dynamoActions(sts)).toEqual(new Set([...TABLE_READ, ...TABLE_WRITE]));
-    for (const st of sts.filter((x) => actionsOf(x).includes('dynamodb:PutItem'))) expect(resourcesOf(st)).toEqual([tableArn(base)]);
-    expect(statementsOf(base, fn).flatMap(actionsOf).some((a) => a.startsWith('secretsmanager:'))).toBe(false);
-  });
+  it.each(SERVING_FUNCTIONS.filter((fn) => fn !== 'llm' && fn !== 'audit'))(
+    'the %s function reads table and indexes and writes the table',
+    (fn) => {
+      const sts = dynamoStatements(statementsOf(base, fn));
+      const reads = sts.filter((st) => actionsOf(st).includes('dynamodb:Query'));
+      expect(reads.flatMap(resourcesOf)).toEqual([tableArn(base), ...TABLE_SCHEMA.indexes.map((i) => indexArn(base, i.name))]);
+      expect(dynamoActions(sts)).toEqual(new Set([...TABLE_READ, ...TABLE_WRITE]));
+      for (const st of sts.filter((x) => actionsOf(x).includes('dynamodb:PutItem'))) expect(resourcesOf(st)).toEqual([tableArn(base)]);
+      expect(
+        statementsOf(base, fn)
+          .flatMap(actionsOf)
+          .some((a) => a.startsWith('secretsmanager:')),
+      ).toBe(false);
+    },
+  );
 
   it('the spend sweeper lists on GSI1, queries only its partitions of the table, and only updates the table', () => {
     const sts = dynamoStatements(statementsOf(base, 'spend-sweeper'));
@@ -344,7 +383,10 @@ describe('least privilege', () => {
     const sts = statementsOf(full, 'llm');
     expect(dynamoActions(sts)).toEqual(new Set([...TABLE_READ, ...SPEND_WRITE]));
     expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
-    const secretResources = sts.filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf).map((r) => JSON.stringify(r));
+    const secretResources = sts
+      .filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'))
+      .flatMap(resourcesOf)
+      .map((r) => JSON.stringify(r));
     expect(secretResources).toHaveLength(2);
     expect(secretResources.some((r) => r.includes(':secret:tollgate/openai-??????'))).toBe(true);
     expect(secretResources.some((r) => r.includes(':secret:tollgate/upstream/*'))).toBe(true);
@@ -365,8 +407,14 @@ describe('least privilege', () => {
 describe('outputs', () => {
   it('name the API URL, the table, the master key secret and every function', () => {
     const outputs = base.template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    const pascal = (s: string) => s.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
-    expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'TableName', 'MasterKeySecretArn', ...ALL_FUNCTIONS.map((fn) => `${pascal(fn)}FunctionName`)].sort());
+    const pascal = (s: string) =>
+      s
+        .split('-')
+        .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+        .join('');
+    expect(Object.keys(outputs).sort()).toEqual(
+      ['ApiUrl', 'TableName', 'MasterKeySecretArn', ...ALL_FUNCTIONS.map((fn) => `${pascal(fn)}FunctionName`)].sort(),
+    );
     expect(outputs.TableName?.Value).toEqual({ Ref: tableId(base) });
     for (const fn of ALL_FUNCTIONS) expect(outputs[`${pascal(fn)}FunctionName`]?.Value).toEqual({ Ref: fnId(base, fn) });
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain('.execute-api.');
@@ -375,7 +423,16 @@ describe('outputs', () => {
 
 describe('options from CDK context', () => {
   it('are read under their own names, as the strings `-c name=value` gives', () => {
-    const s = synth({}, { maxBudget: '25', enforceUserParam: 'true', jwtIssuer: 'https://a.example,https://b.example', jwtJwksUri: 'https://a.example/jwks,https://b.example/jwks', authorizerResultTtlSeconds: '30' });
+    const s = synth(
+      {},
+      {
+        maxBudget: '25',
+        enforceUserParam: 'true',
+        jwtIssuer: 'https://a.example,https://b.example',
+        jwtJwksUri: 'https://a.example/jwks,https://b.example/jwks',
+        authorizerResultTtlSeconds: '30',
+      },
+    );
     const env = lambdaOf(s, 'authorizer').Properties.Environment.Variables as Record<string, string>;
     expect(env.TOLLGATE_MAX_BUDGET).toBe('25');
     expect(env.TOLLGATE_ENFORCE_USER_PARAM).toBe('true');
@@ -395,7 +452,10 @@ describe('options from CDK context', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  const violations = (s: Synth) => new AwsSolutionsChecks().validateScope(s.stack).violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+  const violations = (s: Synth) =>
+    new AwsSolutionsChecks()
+      .validateScope(s.stack)
+      .violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
 
   it('reports nothing unacknowledged with the defaults', () => {
     expect(violations(base)).toEqual([]);

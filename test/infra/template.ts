@@ -3,10 +3,11 @@
  * CloudFormation validation, the feature flags of cdk.json. Plus readers for the template
  * (API paths rebuilt from resources, the IAM statements a function's role holds).
  */
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { PROJECT_ROOT } from '../../infra/bundling.js';
 import type { TollgateOptions } from '../../infra/constructs/options.js';
 import { type DeployedFunction, TollgateStack } from '../../infra/stack.js';
@@ -50,7 +51,7 @@ export function apiMethods(s: Synth): Map<string, CfnResource> {
     const known = paths.get(id);
     if (known !== undefined) return known;
     const r = s.resources[id];
-    if (!r || r.Type !== 'AWS::ApiGateway::Resource') throw new Error(`not an API resource: ${id}`);
+    if (r?.Type !== 'AWS::ApiGateway::Resource') throw new Error(`not an API resource: ${id}`);
     const parent = r.Properties.ParentId as { Ref?: string };
     const path = `${parent.Ref ? pathOf(parent.Ref) : ''}/${r.Properties.PathPart as string}`;
     paths.set(id, path);
@@ -83,7 +84,9 @@ export function statementsOf(s: Synth, fn: DeployedFunction): Statement[] {
   const role = s.resources[roleId] as CfnResource;
   const managed = (role.Properties.ManagedPolicyArns as unknown[] | undefined) ?? [];
   if (managed.length > 0) throw new Error(`${fn} has managed policies`);
-  const inline = ((role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []).flatMap((p) => p.PolicyDocument.Statement);
+  const inline = ((role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []).flatMap(
+    (p) => p.PolicyDocument.Statement,
+  );
   const attached = ofType(s, 'AWS::IAM::Policy')
     .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);

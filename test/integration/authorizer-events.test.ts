@@ -40,7 +40,10 @@ beforeAll(async () => {
 
 describe('sample events', () => {
   it('allowed-key.json is allowed', async () => {
-    expect(await authorize(load('allowed-key.json'))).toMatchObject({ effect: 'allow', context: { principal: 'virtual_key', team_id: 'team-example' } });
+    expect(await authorize(load('allowed-key.json'))).toMatchObject({
+      effect: 'allow',
+      context: { principal: 'virtual_key', team_id: 'team-example' },
+    });
   });
 
   it('unknown-key.json is 401', async () => {
@@ -48,7 +51,11 @@ describe('sample events', () => {
   });
 
   it('over-budget.json is denied team_budget_exceeded', async () => {
-    expect(await authorize(load('over-budget.json'))).toMatchObject({ effect: 'deny', status: 403, context: { code: 'team_budget_exceeded' } });
+    expect(await authorize(load('over-budget.json'))).toMatchObject({
+      effect: 'deny',
+      status: 403,
+      context: { code: 'team_budget_exceeded' },
+    });
   });
 
   it('blocked-team.json is denied team_blocked', async () => {
@@ -69,7 +76,9 @@ describe('sample events', () => {
     for (const file of ['allowed-key.json', 'unknown-key.json', 'over-budget.json', 'blocked-team.json', 'jwt.json']) {
       expect(readme).toContain(file);
       const event = load(file);
-      const credential = Object.entries(event.headers ?? {}).find(([name]) => /^(authorization|x-litellm-api-key|api-key|x-api-key)$/i.test(name));
+      const credential = Object.entries(event.headers ?? {}).find(([name]) =>
+        /^(authorization|x-litellm-api-key|api-key|x-api-key)$/i.test(name),
+      );
       expect(credential?.[1]).toMatch(/EXAMPLE/);
       // Both header views agree, as API Gateway sends them.
       expect(event.multiValueHeaders?.[credential?.[0] as string]).toEqual([credential?.[1]]);

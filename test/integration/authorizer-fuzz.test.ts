@@ -6,17 +6,18 @@
  * credential shows up in what it returns. Every credential that could reach the store is read
  * once before the run, so the run itself makes no round trip and stays fast.
  */
-import fc from 'fast-check';
+
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateKey, hashKey } from '../../lib/auth/keys.js';
+import { entityReader } from '../../lib/app.js';
 import { MAX_CREDENTIAL_LENGTH } from '../../lib/auth/credentials.js';
+import { generateKey, hashKey } from '../../lib/auth/keys.js';
 import { routes } from '../../lib/routes.js';
 import { authorize } from '../support/authorizer.js';
 import { claims, forge, generateSigningKey, installJwtAuthorizer, JWT_ALGS, jwtEnv, signJwt, testIssuer } from '../support/jwt.js';
 import { authorizerEvent, seedKey, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable } from '../support/table.js';
-import { entityReader } from '../../lib/app.js';
 
 const SEED = 20_261_128;
 const NUM_RUNS = 10_000;
@@ -26,7 +27,17 @@ const idp = testIssuer('fuzz');
 /** Credentials that are each refused, built once (signing in the loop would dominate the run). */
 const pool = { jwts: [] as string[], keys: [] as string[] };
 
-const CREDENTIAL_HEADERS = ['authorization', 'Authorization', 'AUTHORIZATION', 'x-litellm-api-key', 'X-LiteLLM-API-Key', 'api-key', 'Api-Key', 'x-api-key', 'X-API-KEY'];
+const CREDENTIAL_HEADERS = [
+  'authorization',
+  'Authorization',
+  'AUTHORIZATION',
+  'x-litellm-api-key',
+  'X-LiteLLM-API-Key',
+  'api-key',
+  'Api-Key',
+  'x-api-key',
+  'X-API-KEY',
+];
 /** Routes as API Gateway matches them (resource, method), every group but the public one. */
 const ROUTES = routes.filter((r) => r.group !== 'public').flatMap((r) => r.methods.map((method) => ({ resource: r.path, method })));
 
@@ -76,7 +87,14 @@ async function buildKeyPool(): Promise<void> {
   ]);
   pool.keys.push(...known.map((k) => k.key));
   // Unknown keys of every shape the charset allows.
-  const unknown = fc.sample(fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$'), minLength: 1, maxLength: 80 }), { seed: SEED, numRuns: 60 });
+  const unknown = fc.sample(
+    fc.string({
+      unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$'),
+      minLength: 1,
+      maxLength: 80,
+    }),
+    { seed: SEED, numRuns: 60 },
+  );
   pool.keys.push(...unknown.map((s) => `sk-${s}`), generateKey(), 'sk-1234');
   // Near misses of the master key are unknown keys too.
   pool.keys.push(MASTER.slice(0, -1), `${MASTER}0`, `${MASTER}x`);
@@ -109,8 +127,13 @@ function arbitraries() {
   const credential = fc.oneof(
     { weight: 5, arbitrary: mangledJwt },
     { weight: 4, arbitrary: fc.constantFrom(...pool.keys) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...pool.keys), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 4 })).map(([k, u]) => `${k}${u}é`) },
-    { weight: 1, arbitrary: fc.nat({ max: 3 }).map((k) => 'sk-' + 'a'.repeat(MAX_CREDENTIAL_LENGTH + 1 + k)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...pool.keys), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 4 }))
+        .map(([k, u]) => `${k}${u}é`),
+    },
+    { weight: 1, arbitrary: fc.nat({ max: 3 }).map((k) => `sk-${'a'.repeat(MAX_CREDENTIAL_LENGTH + 1 + k)}`) },
     { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 64 }) },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 64 }) },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('latin1')) },
@@ -122,13 +145,25 @@ function arbitraries() {
       // Mostly real routes, so that credentials get looked at; some garbage resources and methods.
       route: fc.oneof(
         { weight: 8, arbitrary: fc.constantFrom(...ROUTES) },
-        { weight: 1, arbitrary: fc.record({ resource: fc.constantFrom(...ROUTES.map((r) => r.resource)), method: fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH', 'PUT', 'post', 'HEAD', '') }) },
+        {
+          weight: 1,
+          arbitrary: fc.record({
+            resource: fc.constantFrom(...ROUTES.map((r) => r.resource)),
+            method: fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH', 'PUT', 'post', 'HEAD', ''),
+          }),
+        },
         { weight: 1, arbitrary: fc.record({ resource: fc.string({ maxLength: 40 }), method: fc.string({ maxLength: 10 }) }) },
       ),
-      path: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...PATHS) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) }),
+      path: fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(...PATHS) },
+        { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
+      ),
       credentials: fc.array(
         fc.record({
-          name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...CREDENTIAL_HEADERS) }, { weight: 1, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 20 }) }),
+          name: fc.oneof(
+            { weight: 6, arbitrary: fc.constantFrom(...CREDENTIAL_HEADERS) },
+            { weight: 1, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 20 }) },
+          ),
           value: credential,
           scheme: fc.constantFrom('Bearer ', 'bearer ', 'BEARER  ', 'Bearer\t', 'Basic ', '', 'Token '),
         }),
@@ -139,7 +174,10 @@ function arbitraries() {
       conflicting: credential,
       noise: fc.dictionary(
         fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 12 }),
-        fc.oneof({ weight: 9, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) }, { weight: 1, arbitrary: fc.constant('x'.repeat(65_536)) }),
+        fc.oneof(
+          { weight: 9, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
+          { weight: 1, arbitrary: fc.constant('x'.repeat(65_536)) },
+        ),
         { maxKeys: 3 },
       ),
       model: fc.option(fc.oneof(fc.constantFrom('gpt-4o', 'gpt-4o-mini'), fc.string({ maxLength: 30 })), { nil: undefined }),
@@ -148,7 +186,12 @@ function arbitraries() {
     .map((g) => {
       const headers: Record<string, string> = { ...g.noise };
       for (const c of g.credentials) headers[c.name] = `${c.scheme}${c.value}`;
-      const event: APIGatewayRequestAuthorizerEvent = authorizerEvent({ method: g.route.method, resource: g.route.resource, path: g.path, headers });
+      const event: APIGatewayRequestAuthorizerEvent = authorizerEvent({
+        method: g.route.method,
+        resource: g.route.resource,
+        path: g.path,
+        headers,
+      });
       if (g.methodArn !== undefined) event.methodArn = g.methodArn;
       event.pathParameters = g.model === undefined ? null : { model: g.model };
       const multi = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]]));

@@ -11,15 +11,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClient } from '../../lib/app.js';
 import { DeadlineFetcher } from '../../lib/auth/jwt.js';
 import { tableName } from '../../lib/store/client.js';
-import { documentClient } from '../../lib/app.js';
 import { encode } from '../../lib/store/codec.js';
 import { refs } from '../../lib/store/keys.js';
 import { authorize, bearer } from '../support/authorizer.js';
-import { claims, CountingFetcher, forge, generateSigningKey, installJwtAuthorizer, JWT_ALGS, jwksOf, jwtEnv, signJwt, testIssuer, type TestIssuer } from '../support/jwt.js';
+import {
+  CountingFetcher,
+  claims,
+  forge,
+  generateSigningKey,
+  installJwtAuthorizer,
+  JWT_ALGS,
+  jwksOf,
+  jwtEnv,
+  signJwt,
+  type TestIssuer,
+  testIssuer,
+} from '../support/jwt.js';
 import { authorizerEvent, put, seedEndUser, seedOrg, seedTeam, seedUser } from '../support/seed.js';
-import { reconfigure, useTestTable, type TestTable } from '../support/table.js';
+import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
 
 const idp = testIssuer('primary');
 const other = testIssuer('secondary');
@@ -27,7 +39,8 @@ let table: TestTable;
 
 const at = (resource: string, token: string, method = 'POST') => authorizerEvent({ resource, method, headers: bearer(token) });
 const chat = (token: string) => at('/chat/completions', token);
-const token = (extra: Record<string, unknown>, issuer: TestIssuer = idp, alg: (typeof JWT_ALGS)[number] = 'RS256') => signJwt(issuer.keys[alg], claims(issuer, extra));
+const token = (extra: Record<string, unknown>, issuer: TestIssuer = idp, alg: (typeof JWT_ALGS)[number] = 'RS256') =>
+  signJwt(issuer.keys[alg], claims(issuer, extra));
 
 /** New settings, and the authorizer rebuilt on them with both issuers' JWKS preloaded. */
 function configure(extra: Record<string, string> = {}) {
@@ -63,7 +76,10 @@ describe('a JWT naming a user', () => {
 describe('a JWT naming a team', () => {
   it.each(JWT_ALGS)('signed %s acts as role `team`: LLM routes yes, management no', async (alg) => {
     const t = token({ team_id: 't-jwt' }, idp, alg);
-    expect(await authorize(chat(t))).toMatchObject({ effect: 'allow', context: { principal: 'jwt', role: 'team', team_id: 't-jwt', budgets: '{"team":9}' } });
+    expect(await authorize(chat(t))).toMatchObject({
+      effect: 'allow',
+      context: { principal: 'jwt', role: 'team', team_id: 't-jwt', budgets: '{"team":9}' },
+    });
     expect(await authorize(at('/team/new', t))).toMatchObject({ effect: 'deny', status: 403, context: { code: 'route_not_allowed' } });
   });
 
@@ -87,9 +103,15 @@ describe('the admin scope', () => {
   const admin = () => token({ sub: 'admin-person', scope: 'openid litellm_proxy_admin' });
 
   it('gives proxy_admin with the default JWT admin routes: management and info, not LLM', async () => {
-    expect(await authorize(at('/team/new', admin()))).toMatchObject({ effect: 'allow', context: { role: 'proxy_admin', principal: 'jwt' } });
+    expect(await authorize(at('/team/new', admin()))).toMatchObject({
+      effect: 'allow',
+      context: { role: 'proxy_admin', principal: 'jwt' },
+    });
     expect((await authorize(at('/key/list', admin(), 'GET'))).effect).toBe('allow');
-    expect(await authorize(chat(admin()))).toMatchObject({ effect: 'deny', context: { code: 'route_not_allowed', message: 'role `proxy_admin` may not call POST /chat/completions' } });
+    expect(await authorize(chat(admin()))).toMatchObject({
+      effect: 'deny',
+      context: { code: 'route_not_allowed', message: 'role `proxy_admin` may not call POST /chat/completions' },
+    });
   });
 
   it('a look-alike scope gives nothing', async () => {
@@ -124,7 +146,12 @@ describe('configured claim names', () => {
     await seedTeam({ team_id: 't-claims' });
     await seedOrg({ organization_id: 'o-claims-broke', max_budget: 1, spend: 1 });
     await seedEndUser({ user_id: 'cust-claims-broke', max_budget: 1, spend: 1 });
-    configure({ TOLLGATE_JWT_USER_CLAIM: 'email', TOLLGATE_JWT_TEAM_CLAIM: 'ext.team', TOLLGATE_JWT_ORG_CLAIM: 'ext.org', TOLLGATE_JWT_END_USER_CLAIM: 'ext.customer' });
+    configure({
+      TOLLGATE_JWT_USER_CLAIM: 'email',
+      TOLLGATE_JWT_TEAM_CLAIM: 'ext.team',
+      TOLLGATE_JWT_ORG_CLAIM: 'ext.org',
+      TOLLGATE_JWT_END_USER_CLAIM: 'ext.customer',
+    });
     expect(await authorize(chat(token({ sub: 'nobody', email: 'u-jwt', ext: { team: 't-claims' } })))).toMatchObject({
       effect: 'allow',
       context: { role: 'internal_user', user_id: 'u-jwt', team_id: 't-claims' },
@@ -133,14 +160,20 @@ describe('configured claim names', () => {
       effect: 'deny',
       context: { code: 'end_user_budget_exceeded', message: 'end user `cust-claims-broke` spent 1.00 of its 1.00 budget' },
     });
-    expect(await authorize(chat(token({ ext: { team: 't-claims', org: 'o-claims-broke' } })))).toMatchObject({ effect: 'deny', context: { code: 'organization_budget_exceeded' } });
+    expect(await authorize(chat(token({ ext: { team: 't-claims', org: 'o-claims-broke' } })))).toMatchObject({
+      effect: 'deny',
+      context: { code: 'organization_budget_exceeded' },
+    });
     // The default names no longer count: this token names nobody.
     expect((await authorize(chat(token({ sub: 'u-jwt', team_id: 't-jwt' })))).status).toBe(401);
   });
 
   it('TOLLGATE_JWT_ADMIN_SCOPE replaces litellm_proxy_admin', async () => {
     configure({ TOLLGATE_JWT_ADMIN_SCOPE: 'tollgate:admin' });
-    expect(await authorize(at('/team/new', token({ sub: 'admin-person', scope: 'openid tollgate:admin' })))).toMatchObject({ effect: 'allow', context: { role: 'proxy_admin' } });
+    expect(await authorize(at('/team/new', token({ sub: 'admin-person', scope: 'openid tollgate:admin' })))).toMatchObject({
+      effect: 'allow',
+      context: { role: 'proxy_admin' },
+    });
     expect((await authorize(at('/team/new', token({ sub: 'admin-person', scope: 'litellm_proxy_admin' })))).status).toBe(401);
   });
 });
@@ -151,15 +184,24 @@ describe('default team and user upsert', () => {
   it('TOLLGATE_JWT_DEFAULT_TEAM places a token without a team claim in that team', async () => {
     await seedTeam({ team_id: 't-default' });
     configure({ TOLLGATE_JWT_DEFAULT_TEAM: 't-default' });
-    expect(await authorize(chat(token({ sub: 'u-unknown-2' })))).toMatchObject({ effect: 'allow', context: { role: 'team', team_id: 't-default' } });
-    expect(await authorize(chat(token({ sub: 'u-jwt' })))).toMatchObject({ effect: 'allow', context: { role: 'internal_user', team_id: 't-default' } });
+    expect(await authorize(chat(token({ sub: 'u-unknown-2' })))).toMatchObject({
+      effect: 'allow',
+      context: { role: 'team', team_id: 't-default' },
+    });
+    expect(await authorize(chat(token({ sub: 'u-jwt' })))).toMatchObject({
+      effect: 'allow',
+      context: { role: 'internal_user', team_id: 't-default' },
+    });
   });
 
   it('TOLLGATE_JWT_UPSERT_USER creates an internal_user item for a new user', async () => {
     configure({ TOLLGATE_JWT_UPSERT_USER: 'true' });
     const read = () => documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.user('u-new'), ConsistentRead: true }));
     expect((await read()).Item).toBeUndefined();
-    expect(await authorize(chat(token({ sub: 'u-new' })))).toMatchObject({ effect: 'allow', context: { role: 'internal_user', user_id: 'u-new' } });
+    expect(await authorize(chat(token({ sub: 'u-new' })))).toMatchObject({
+      effect: 'allow',
+      context: { role: 'internal_user', user_id: 'u-new' },
+    });
     expect((await read()).Item).toMatchObject({ PK: 'USER#u-new', SK: 'USER', kind: 'user', user_id: 'u-new', user_role: 'internal_user' });
     // A second request finds the user (created once, not overwritten).
     expect((await authorize(chat(token({ sub: 'u-new' })))).effect).toBe('allow');
@@ -168,7 +210,9 @@ describe('default team and user upsert', () => {
   it('never upserts for an admin-scoped token', async () => {
     configure({ TOLLGATE_JWT_UPSERT_USER: 'true' });
     await authorize(at('/team/new', token({ sub: 'u-admin-new', scope: 'litellm_proxy_admin' })));
-    const got = await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.user('u-admin-new'), ConsistentRead: true }));
+    const got = await documentClient().send(
+      new GetCommand({ TableName: tableName(), Key: refs.user('u-admin-new'), ConsistentRead: true }),
+    );
     expect(got.Item).toBeUndefined();
   });
 });
@@ -197,8 +241,14 @@ describe('tokens that must be refused with 401', () => {
     ['HS256 signed with the public key', () => forge.hs256WithPublicKey(key, good())],
     ['truncated', () => forge.truncated(signJwt(key, good()), 3)],
     ['re-signed with another RS256 key under the genuine kid', () => forge.resigned(signJwt(key, good()), generateSigningKey('RS256'))],
-    ['re-signed with another ES256 key under the genuine kid', () => forge.resigned(signJwt(idp.keys.ES256, good()), generateSigningKey('ES256'))],
-    ['re-signed with another Ed25519 key under the genuine kid', () => forge.resigned(signJwt(idp.keys.EdDSA, good()), generateSigningKey('EdDSA'))],
+    [
+      're-signed with another ES256 key under the genuine kid',
+      () => forge.resigned(signJwt(idp.keys.ES256, good()), generateSigningKey('ES256')),
+    ],
+    [
+      're-signed with another Ed25519 key under the genuine kid',
+      () => forge.resigned(signJwt(idp.keys.EdDSA, good()), generateSigningKey('EdDSA')),
+    ],
     ['with its payload changed to the admin scope', () => forge.tampered(signJwt(key, good()), { scope: 'litellm_proxy_admin' })],
     ['without a kid', () => forge.withoutKid(key, good())],
     ['naming a kid the JWKS does not have', () => forge.unknownKid(key, good())],
@@ -221,23 +271,32 @@ describe('budgets named by JWT claims', () => {
   it('end user pointing to a reusable budget', async () => {
     await put(encode.budget({ budget_id: 'b-small', max_budget: 2, created_at: new Date().toISOString() }));
     await seedEndUser({ user_id: 'cust-b', budget_id: 'b-small', spend: 2.5 });
-    expect(await authorize(chat(token({ team_id: 't-jwt', end_user_id: 'cust-b' })))).toMatchObject({ context: { code: 'end_user_budget_exceeded' } });
+    expect(await authorize(chat(token({ team_id: 't-jwt', end_user_id: 'cust-b' })))).toMatchObject({
+      context: { code: 'end_user_budget_exceeded' },
+    });
   });
 
   it('end user blocked', async () => {
     await seedEndUser({ user_id: 'cust-blocked', blocked: true });
-    expect(await authorize(chat(token({ team_id: 't-jwt', end_user_id: 'cust-blocked' })))).toMatchObject({ context: { code: 'end_user_blocked' } });
+    expect(await authorize(chat(token({ team_id: 't-jwt', end_user_id: 'cust-blocked' })))).toMatchObject({
+      context: { code: 'end_user_blocked' },
+    });
   });
 
   it('end user under budget passes and appears in the context', async () => {
     await seedEndUser({ user_id: 'cust-ok', max_budget: 5, spend: 1 });
-    expect(await authorize(chat(token({ team_id: 't-jwt', end_user_id: 'cust-ok' })))).toMatchObject({ effect: 'allow', context: { end_user_id: 'cust-ok' } });
+    expect(await authorize(chat(token({ team_id: 't-jwt', end_user_id: 'cust-ok' })))).toMatchObject({
+      effect: 'allow',
+      context: { end_user_id: 'cust-ok' },
+    });
   });
 
   it('organization from the org_id claim', async () => {
     await seedOrg({ organization_id: 'o-jwt-broke', max_budget: 3, spend: 3 });
     await seedTeam({ team_id: 't-in-o-jwt', organization_id: 'o-jwt-broke' });
-    expect(await authorize(chat(token({ team_id: 't-in-o-jwt', org_id: 'o-jwt-broke' })))).toMatchObject({ context: { code: 'organization_budget_exceeded' } });
+    expect(await authorize(chat(token({ team_id: 't-in-o-jwt', org_id: 'o-jwt-broke' })))).toMatchObject({
+      context: { code: 'organization_budget_exceeded' },
+    });
   });
 
   it('team over budget', async () => {
@@ -272,7 +331,9 @@ describe('JWKS rotation: a kid missing from the cache', () => {
     });
     configure();
     installJwtAuthorizer([idp, other], fetcher);
-    const outs = await Promise.all(Array.from({ length: 20 }, () => authorize(chat(forge.unknownKid(idp.keys.EdDSA, claims(idp, { sub: 'u-jwt' }))))));
+    const outs = await Promise.all(
+      Array.from({ length: 20 }, () => authorize(chat(forge.unknownKid(idp.keys.EdDSA, claims(idp, { sub: 'u-jwt' }))))),
+    );
     expect(outs.every((o) => o.status === 401)).toBe(true);
     expect(fetcher.calls).toHaveLength(1);
   });
@@ -289,7 +350,29 @@ describe('JWKS fetch against an endpoint that never answers', () => {
   beforeAll(async () => {
     // A throwaway self-signed certificate for 127.0.0.1, trusted through the fetcher's `ca` option.
     dir = mkdtempSync(join(tmpdir(), 'tollgate-jwks-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(join(dir, 'cert.pem'));
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, () => {
       requests++; // and never answer

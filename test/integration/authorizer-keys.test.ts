@@ -4,12 +4,12 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { hashKey } from '../../lib/auth/keys.js';
-import { logger } from '../../lib/telemetry.js';
-import { encode } from '../../lib/store/codec.js';
 import { windowOf } from '../../lib/domain/periods.js';
+import { encode } from '../../lib/store/codec.js';
+import { logger } from '../../lib/telemetry.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { authorizerEvent, put, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../support/seed.js';
-import { reconfigure, useTestTable, type TestTable } from '../support/table.js';
+import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
 
 const MASTER = 'sk-master-0123456789abcdef';
 const STAGE = 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*';
@@ -29,7 +29,14 @@ describe('a virtual key', () => {
     await seedTeam({ team_id: 't-ctx', organization_id: 'o-ctx', max_budget: 10, spend: 2.5, models: ['gpt-4o', 'gpt-4o-mini'] });
     await seedUser({ user_id: 'u-ctx' });
     await seedMember({ team_id: 't-ctx', user_id: 'u-ctx', max_budget: 3, spend: 1 });
-    const { key, record } = await seedKey({ team_id: 't-ctx', user_id: 'u-ctx', organization_id: 'o-ctx', max_budget: 5, spend: 0.5, models: ['gpt-4o'] });
+    const { key, record } = await seedKey({
+      team_id: 't-ctx',
+      user_id: 'u-ctx',
+      organization_id: 'o-ctx',
+      max_budget: 5,
+      spend: 0.5,
+      models: ['gpt-4o'],
+    });
 
     const out = await authorize(chat(bearer(key)));
 
@@ -83,9 +90,21 @@ describe('a virtual key', () => {
   it('is refused a model named in an Azure deployment path that its list does not allow', async () => {
     const { key, record } = await seedKey({ models: ['gpt-4o-mini'] });
     const out = await authorize(
-      authorizerEvent({ resource: '/openai/deployments/{model}/chat/completions', path: '/openai/deployments/gpt-4o/chat/completions', headers: { 'api-key': key }, pathParameters: { model: 'gpt-4o' } }),
+      authorizerEvent({
+        resource: '/openai/deployments/{model}/chat/completions',
+        path: '/openai/deployments/gpt-4o/chat/completions',
+        headers: { 'api-key': key },
+        pathParameters: { model: 'gpt-4o' },
+      }),
     );
-    expect(out).toMatchObject({ effect: 'deny', status: 403, context: { code: 'model_not_allowed', message: `model \`gpt-4o\` is not allowed for key \`${record.key_name}\` (allowed: gpt-4o-mini)` } });
+    expect(out).toMatchObject({
+      effect: 'deny',
+      status: 403,
+      context: {
+        code: 'model_not_allowed',
+        message: `model \`gpt-4o\` is not allowed for key \`${record.key_name}\` (allowed: gpt-4o-mini)`,
+      },
+    });
   });
 
   it('that nobody issued is 401, and so is a request without credentials', async () => {
@@ -102,7 +121,11 @@ describe('a virtual key', () => {
 describe('the master key', () => {
   it.each(['Authorization', 'x-litellm-api-key', 'api-key', 'x-api-key'])('is accepted from %s on every route group', async (header) => {
     const value = header === 'Authorization' ? `Bearer ${MASTER}` : MASTER;
-    for (const [resource, method] of [['/team/new', 'POST'], ['/chat/completions', 'POST'], ['/key/info', 'GET']] as const) {
+    for (const [resource, method] of [
+      ['/team/new', 'POST'],
+      ['/chat/completions', 'POST'],
+      ['/key/info', 'GET'],
+    ] as const) {
       const out = await authorize(at(resource, { [header]: value }, method));
       expect(out).toMatchObject({ effect: 'allow', context: { principal: 'master_key', role: 'proxy_admin' } });
     }
@@ -144,7 +167,10 @@ describe('blocks', () => {
   it('a blocked team denies its keys with 403 team_blocked, on info routes too', async () => {
     await seedTeam({ team_id: 't-blocked', blocked: true });
     const { key } = await seedKey({ team_id: 't-blocked' });
-    expect(await authorize(chat(bearer(key)))).toMatchObject({ effect: 'deny', context: { code: 'team_blocked', message: 'team `t-blocked` is blocked' } });
+    expect(await authorize(chat(bearer(key)))).toMatchObject({
+      effect: 'deny',
+      context: { code: 'team_blocked', message: 'team `t-blocked` is blocked' },
+    });
     expect(await authorize(at('/models', bearer(key), 'GET'))).toMatchObject({ effect: 'deny', context: { code: 'team_blocked' } });
   });
 });
@@ -219,13 +245,31 @@ describe('budgets: spend equal to the budget denies, every entity in the chain',
 
   it('with a budget window, lifetime spend over the budget passes while the window is under it', async () => {
     // Written through the codec, as spend settlement writes it (`ws#<window>` counters).
-    await put(encode.team({ team_id: 't-window', created_at: iso(Date.now()), max_budget: 10, budget_duration: '30d', spend: 500, window_spend: windows(3) }));
+    await put(
+      encode.team({
+        team_id: 't-window',
+        created_at: iso(Date.now()),
+        max_budget: 10,
+        budget_duration: '30d',
+        spend: 500,
+        window_spend: windows(3),
+      }),
+    );
     const { key } = await seedKey({ team_id: 't-window' });
     expect((await authorize(chat(bearer(key)))).effect).toBe('allow');
   });
 
   it('with a budget window, the window at its budget denies', async () => {
-    await put(encode.team({ team_id: 't-window-2', created_at: iso(Date.now()), max_budget: 10, budget_duration: '30d', spend: 10, window_spend: windows(10) }));
+    await put(
+      encode.team({
+        team_id: 't-window-2',
+        created_at: iso(Date.now()),
+        max_budget: 10,
+        budget_duration: '30d',
+        spend: 10,
+        window_spend: windows(10),
+      }),
+    );
     const { key } = await seedKey({ team_id: 't-window-2' });
     expect(await authorize(chat(bearer(key)))).toMatchObject({ context: { code: 'team_budget_exceeded' } });
   });
@@ -246,7 +290,10 @@ describe('the proxy-wide budget (TOLLGATE_MAX_BUDGET)', () => {
   it('denies LLM routes that spend once the proxy spent its budget', async () => {
     const { key } = await seedKey({});
     const out = await authorize(chat(bearer(key)));
-    expect(out).toMatchObject({ effect: 'deny', context: { code: 'global_budget_exceeded', message: 'the proxy spent 100.00 of its 100.00 budget' } });
+    expect(out).toMatchObject({
+      effect: 'deny',
+      context: { code: 'global_budget_exceeded', message: 'the proxy spent 100.00 of its 100.00 budget' },
+    });
     expect((await authorize(at('/v1/embeddings', bearer(key)))).effect).toBe('deny');
   });
 

@@ -5,13 +5,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.js';
+import { configureApp, entityReader } from '../../lib/app.js';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { createDocumentClient } from '../../lib/store/client.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../support/jwt.js';
 import { authorizerEvent, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../support/seed.js';
-import { useTestTable, type TestTable } from '../support/table.js';
-import { configureApp, entityReader } from '../../lib/app.js';
+import { type TestTable, useTestTable } from '../support/table.js';
 
 const idp = testIssuer();
 let table: TestTable;
@@ -61,7 +61,10 @@ describe('round trips per authorization', () => {
   it('cold JWT (user, team, member, org from the claim, end user, global in one batch): 1, warm: 0', async () => {
     coldStart();
     const cold = await roundTrips(jwt);
-    expect(cold.out).toMatchObject({ effect: 'allow', context: { user_id: 'u-rt', team_id: 't-rt', org_id: 'o-rt', end_user_id: 'cust-rt' } });
+    expect(cold.out).toMatchObject({
+      effect: 'allow',
+      context: { user_id: 'u-rt', team_id: 't-rt', org_id: 'o-rt', end_user_id: 'cust-rt' },
+    });
     expect(cold.trips).toBe(1);
     expect((await roundTrips(jwt)).trips).toBe(0);
   });

@@ -5,15 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClient, entityReader } from '../../lib/app.js';
 import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
-import { documentClient } from '../../lib/app.js';
 import { encode } from '../../lib/store/codec.js';
 import { refKey } from '../../lib/store/keys.js';
-import { CachedLoader, type BatchSource } from '../../lib/store/loader.js';
+import { type BatchSource, CachedLoader } from '../../lib/store/loader.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { authorizerEvent, put, seedKey, seedTeam } from '../support/seed.js';
-import { reconfigure, useTestTable, type TestTable } from '../support/table.js';
-import { entityReader } from '../../lib/app.js';
+import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
 
 const TTL_MS = 1000;
 const ATTEMPTS = 3;
@@ -75,7 +74,7 @@ describe('cache TTL (TOLLGATE_CACHE_TTL_SECONDS=1)', () => {
     expect((await authorize(chat(key))).effect).toBe('allow');
   });
 
-  it('an item changed while its read is in flight is served for at most the TTL from the read\'s start, however slow the read', async () => {
+  it("an item changed while its read is in flight is served for at most the TTL from the read's start, however slow the read", async () => {
     const ref = { PK: 'TEAM#t-slow-read', SK: 'TEAM' };
     let version = 1;
     let reads = 0;

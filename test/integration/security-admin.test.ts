@@ -6,17 +6,22 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../functions/keys/handler.js';
 import { handler as teams } from '../../functions/teams/handler.js';
+import { checkSettings, identifyDeps } from '../../lib/app.js';
 import { decide } from '../../lib/authorizer/decide.js';
 import { callApi, userCtx } from '../support/admin.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable } from '../support/table.js';
-import { checkSettings, identifyDeps } from '../../lib/app.js';
 
 const post = (path: string, input: unknown, caller = userCtx('ta')) => callApi(keys, 'POST', path, input, caller);
 
 /** What the authorizer makes of a credential on an admin route: the caller's role. */
 async function roleOf(key: string): Promise<string | undefined> {
-  const d = await decide({ method: 'POST', path: '/team/new', headers: { authorization: `Bearer ${key}` } }, identifyDeps(), checkSettings(), Date.now());
+  const d = await decide(
+    { method: 'POST', path: '/team/new', headers: { authorization: `Bearer ${key}` } },
+    identifyDeps(),
+    checkSettings(),
+    Date.now(),
+  );
   return d.effect === 'unauthorized' ? undefined : d.caller?.role;
 }
 
@@ -65,7 +70,7 @@ describe('a team admin never holds a credential that acts as another user', () =
     expect(await roleOf(mine.body.key)).toBe('internal_user');
   });
 
-  it('the team admin still manages members\' keys without holding them: limits, block, delete', async () => {
+  it("the team admin still manages members' keys without holding them: limits, block, delete", async () => {
     const { key } = await seedKey({ team_id: 't-sec', user_id: 'tm' });
     expect((await post('/key/update', { key, max_budget: 1 })).status).toBe(200);
     expect((await post('/key/block', { key })).status).toBe(200);
@@ -80,7 +85,7 @@ describe('a team admin never holds a credential that acts as another user', () =
 });
 
 describe('a block stays until someone with as much authority lifts it', () => {
-  it('the key\'s own user cannot unblock a key a proxy admin blocked', async () => {
+  it("the key's own user cannot unblock a key a proxy admin blocked", async () => {
     const { key } = await seedKey({ user_id: 'other' });
     expect((await post('/key/block', { key }, { principal: 'master_key', role: 'proxy_admin' })).status).toBe(200);
     expect((await post('/key/unblock', { key }, userCtx('other'))).status).toBe(403);
@@ -122,8 +127,8 @@ describe('a block stays until someone with as much authority lifts it', () => {
   });
 });
 
-describe('a key\'s own user cannot reset what was spent on it', () => {
-  it('`spend` and `budget_duration` on /key/update need a proxy admin or the team\'s admin', async () => {
+describe("a key's own user cannot reset what was spent on it", () => {
+  it("`spend` and `budget_duration` on /key/update need a proxy admin or the team's admin", async () => {
     const { key } = await seedKey({ team_id: 't-sec', user_id: 'tm', max_budget: 5, spend: 5 });
     expect((await post('/key/update', { key, spend: 0 }, userCtx('tm'))).status).toBe(403);
     expect((await post('/key/update', { key, budget_duration: '1mo' }, userCtx('tm'))).status).toBe(403);
@@ -137,12 +142,21 @@ describe('a key\'s own user cannot reset what was spent on it', () => {
   });
 });
 
-describe('a team admin\'s powers over memberships', () => {
+describe("a team admin's powers over memberships", () => {
   it('a team admin cannot change their own member budget', async () => {
     await seedMember({ team_id: 't-sec', user_id: 'ta', role: 'admin', max_budget: 1 });
-    const res = await callApi(teams, 'POST', '/team/member_update', { team_id: 't-sec', user_id: 'ta', max_budget_in_team: 100 }, userCtx('ta'));
+    const res = await callApi(
+      teams,
+      'POST',
+      '/team/member_update',
+      { team_id: 't-sec', user_id: 'ta', max_budget_in_team: 100 },
+      userCtx('ta'),
+    );
     expect(res.status).toBe(403);
-    expect((await callApi(teams, 'POST', '/team/member_update', { team_id: 't-sec', user_id: 'tm', max_budget_in_team: 3 }, userCtx('ta'))).status).toBe(200);
+    expect(
+      (await callApi(teams, 'POST', '/team/member_update', { team_id: 't-sec', user_id: 'tm', max_budget_in_team: 3 }, userCtx('ta')))
+        .status,
+    ).toBe(200);
   });
 });
 
@@ -169,6 +183,8 @@ describe('inputs that would cost more than they say', () => {
   });
 
   it('ordinary metadata passes', async () => {
-    expect((await post('/key/generate', { metadata: { team: 'ml', tags: ['a', 'b'], nested: { ok: true } } }, userCtx('other'))).status).toBe(200);
+    expect(
+      (await post('/key/generate', { metadata: { team: 'ml', tags: ['a', 'b'], nested: { ok: true } } }, userCtx('other'))).status,
+    ).toBe(200);
   });
 });

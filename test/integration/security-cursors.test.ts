@@ -6,10 +6,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../functions/keys/handler.js';
 import { handler as teams } from '../../functions/teams/handler.js';
+import type { KeyRecord } from '../../lib/domain/records.js';
 import { callApi, userCtx } from '../support/admin.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable } from '../support/table.js';
-import type { KeyRecord } from '../../lib/domain/records.js';
 
 const cursorOf = (o: Record<string, string>) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
@@ -17,7 +17,7 @@ const cursorOf = (o: Record<string, string>) => Buffer.from(JSON.stringify(o)).t
 const gsi2Cursor = (k: KeyRecord) =>
   cursorOf({ PK: `KEY#${k.token}`, SK: 'KEY', GSI2PK: `USER#${k.user_id}`, GSI2SK: `KEY#${k.created_at}#${k.token}` });
 
-let victimKeys: KeyRecord[] = [];
+const victimKeys: KeyRecord[] = [];
 
 beforeAll(async () => {
   await useTestTable();
@@ -29,15 +29,15 @@ beforeAll(async () => {
   await seedMember({ team_id: 't-victim', user_id: 'victim' });
 });
 
-describe('a crafted cursor stays in the caller\'s partition', () => {
-  it('/key/list: a cursor pointing into another user\'s keys is refused (400), never a page of them', async () => {
+describe("a crafted cursor stays in the caller's partition", () => {
+  it("/key/list: a cursor pointing into another user's keys is refused (400), never a page of them", async () => {
     const res = await callApi(keys, 'GET', '/key/list', { cursor: gsi2Cursor(victimKeys[0] as KeyRecord) }, userCtx('mallory'));
     expect(JSON.stringify(res.body)).not.toContain('victim');
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'invalid_cursor', param: 'cursor' });
   });
 
-  it('/team/list: a cursor into another user\'s memberships is refused', async () => {
+  it("/team/list: a cursor into another user's memberships is refused", async () => {
     const cursor = cursorOf({ PK: 'TEAM#t-victim', SK: 'MEMBER#victim', GSI2PK: 'USER#victim', GSI2SK: 'MEMBER#t-victim' });
     const res = await callApi(teams, 'GET', '/team/list', { cursor }, userCtx('mallory'));
     expect(JSON.stringify(res.body)).not.toContain('t-victim');

@@ -60,7 +60,7 @@ describe('claim values holding key separators address nothing else', () => {
 });
 
 describe('issuers do not lend each other their keys', () => {
-  it('a token claiming the primary issuer, signed by the secondary\'s key under the primary\'s kid, is refused', async () => {
+  it("a token claiming the primary issuer, signed by the secondary's key under the primary's kid, is refused", async () => {
     const forged = signJwt(other.keys.RS256, claims(idp, { sub: 'u-1' }), { kid: idp.keys.RS256.kid });
     expect((await authorize(chat(forged))).status).toBe(401);
   });

@@ -8,12 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../infra/local/mock-models.js';
-import { startMockUpstream, type MockUpstream } from '../../infra/local/mock-upstream.js';
+import { type MockUpstream, startMockUpstream } from '../../infra/local/mock-upstream.js';
 import { MAX_MODELS_PER_REQUEST } from '../../lib/checks/checks.js';
 import { MAX_JSON_DEPTH } from '../../lib/llm/request.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { authorizerEvent, seedKey } from '../support/seed.js';
-import { reconfigure, useTestTable, type TestTable } from '../support/table.js';
+import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
 import { call, chat, invokeLlm, proxyEvent, seedModels } from './llm/harness.js';
 
 const ENV = { TOLLGATE_MASTER_KEY: 'sk-master-security-llm', TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) };
@@ -58,7 +58,7 @@ describe('one request, a bounded number of upstream calls', () => {
 
 describe('a path parameter never climbs out of the upstream base URL', () => {
   it.each(['/v1/threads/%2e%2e%2f%2e%2e%2foutside', '/v1/files/..%2F..%2Foutside', '/v1/responses/abc%2F..%2F..%2F..%2Foutside'])(
-    '%s is refused before any upstream call (it reached the upstream host above its base path, with Tollgate\'s upstream key)',
+    "%s is refused before any upstream call (it reached the upstream host above its base path, with Tollgate's upstream key)",
     async (path) => {
       const { key } = await seedKey({});
       const before = mock.requests.length;
@@ -140,7 +140,11 @@ describe('a JSON route reads its body as JSON whatever the content type says', (
 
   it('an allowed model goes upstream as JSON, with the upstream model id', async () => {
     const { key } = await seedKey({ models: ['gpt-4o-mini'] });
-    const res = await call({ path: '/v1/chat/completions', headers: { ...bearer(key), 'content-type': 'text/plain' }, body: JSON.stringify(chat('gpt-4o-mini', 'x')) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: { ...bearer(key), 'content-type': 'text/plain' },
+      body: JSON.stringify(chat('gpt-4o-mini', 'x')),
+    });
     expect(res.status).toBe(200);
     const seen = mock.requests.at(-1)!;
     expect(seen.headers['content-type']).toBe('application/json');
@@ -168,10 +172,23 @@ describe('the llm function keeps upstream URLs under the base URL itself', () =>
     '%s, with the authorizer bypassed, is a 400 and reaches no upstream',
     async (path) => {
       const { key } = await seedKey({});
-      const allowed = await authorize(authorizerEvent({ method: 'POST', resource: '/v1/files/{proxy+}', path: '/v1/files/file-1', headers: bearer(key), pathParameters: { proxy: 'file-1' } }));
+      const allowed = await authorize(
+        authorizerEvent({
+          method: 'POST',
+          resource: '/v1/files/{proxy+}',
+          path: '/v1/files/file-1',
+          headers: bearer(key),
+          pathParameters: { proxy: 'file-1' },
+        }),
+      );
       expect(allowed.effect).toBe('allow');
       const before = mock.requests.length;
-      const res = await invokeLlm(proxyEvent({ path, headers: bearer(key), body: { model: 'gpt-4o-mini' } }, (allowed as { context: Record<string, unknown> }).context));
+      const res = await invokeLlm(
+        proxyEvent(
+          { path, headers: bearer(key), body: { model: 'gpt-4o-mini' } },
+          (allowed as { context: Record<string, unknown> }).context,
+        ),
+      );
       expect(mock.requests.slice(before).map((r) => r.path)).toEqual([]);
       expect(res.status).toBe(400);
       expect(res.json.error).toMatchObject({ code: 'invalid_path', param: 'path' });
@@ -180,12 +197,17 @@ describe('the llm function keeps upstream URLs under the base URL itself', () =>
 });
 
 describe('JSON nesting is bounded', () => {
-  const nested = (depth: number) => `{"model":"gpt-4o-mini","messages":[],"metadata":${'{"a":'.repeat(depth - 1)}1${'}'.repeat(depth - 1)}}`;
+  const nested = (depth: number) =>
+    `{"model":"gpt-4o-mini","messages":[],"metadata":${'{"a":'.repeat(depth - 1)}1${'}'.repeat(depth - 1)}}`;
 
   it('a body nested deeper than the limit is a 400 invalid_body, not a 500', async () => {
     const { key } = await seedKey({});
     const before = mock.requests.length;
-    const res = await call({ path: '/v1/chat/completions', headers: { ...bearer(key), 'content-type': 'application/json' }, body: nested(200_000) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: { ...bearer(key), 'content-type': 'application/json' },
+      body: nested(200_000),
+    });
     expect(mock.requests.length - before).toBe(0);
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('invalid_body');
@@ -193,7 +215,11 @@ describe('JSON nesting is bounded', () => {
 
   it('the limit itself is forwarded', async () => {
     const { key } = await seedKey({});
-    const res = await call({ path: '/v1/chat/completions', headers: { ...bearer(key), 'content-type': 'application/json' }, body: nested(MAX_JSON_DEPTH) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: { ...bearer(key), 'content-type': 'application/json' },
+      body: nested(MAX_JSON_DEPTH),
+    });
     expect(res.status).toBe(200);
   });
 });

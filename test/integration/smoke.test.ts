@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/authorizer/handler.js';
-import { useTestTable } from '../support/table.js';
 import { authorizerEvent, seedKey, seedTeam } from '../support/seed.js';
+import { useTestTable } from '../support/table.js';
 
 const invoke = (e: ReturnType<typeof authorizerEvent>) => handler(e, {} as never);
 
@@ -14,7 +14,10 @@ describe('authorizer smoke', () => {
     await seedTeam({ team_id: 't-1', max_budget: 10, spend: 1 });
     const { key } = await seedKey({ team_id: 't-1' });
     const res = await invoke(authorizerEvent({ headers: { Authorization: `Bearer ${key}` } }));
-    expect(res.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*' });
+    expect(res.policyDocument.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Resource: 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*',
+    });
     expect(res.context).toMatchObject({ principal: 'virtual_key', team_id: 't-1' });
   });
 

@@ -6,12 +6,12 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { handler as authorizerHandler } from '../../functions/authorizer/handler.js';
+import { configureApp, documentClient } from '../../lib/app.js';
 import { config } from '../../lib/config.js';
 import { masterKey } from '../../lib/secrets.js';
 import { tableName } from '../../lib/store/client.js';
-import { configureApp, documentClient } from '../../lib/app.js';
-import { CachedLoader, DynamoBatchSource, EntityReader } from '../../lib/store/index.js';
 import type { Item } from '../../lib/store/codec.js';
+import { CachedLoader, DynamoBatchSource, EntityReader } from '../../lib/store/index.js';
 import { authorizerEvent } from './seed.js';
 
 /** Every item of the table (a Scan is fine in a test; the API never scans). */
@@ -48,14 +48,21 @@ export type AuthorizerOutcome = { effect: 'allow' } | { effect: 'deny'; code: st
 export function otherInstance(): { authorize(key: string, path?: string): Promise<AuthorizerOutcome> } {
   const c = config();
   const reader = new EntityReader(
-    new CachedLoader(new DynamoBatchSource(documentClient(), c.tableName, true), { ttlMs: c.cache.ttlMs, negativeTtlMs: c.cache.negativeTtlMs, maxEntries: 1000 }),
+    new CachedLoader(new DynamoBatchSource(documentClient(), c.tableName, true), {
+      ttlMs: c.cache.ttlMs,
+      negativeTtlMs: c.cache.negativeTtlMs,
+      maxEntries: 1000,
+    }),
   );
   return {
     async authorize(key, path = '/chat/completions') {
       // This instance's reader stands in for the process's while it authorizes, then steps back.
       configureApp({ entityReader: reader, masterKey });
       try {
-        const result = await authorizerHandler(authorizerEvent({ method: 'POST', path, headers: { Authorization: `Bearer ${key}` } }), {} as never);
+        const result = await authorizerHandler(
+          authorizerEvent({ method: 'POST', path, headers: { Authorization: `Bearer ${key}` } }),
+          {} as never,
+        );
         const effect = (result.policyDocument.Statement[0] as { Effect: string }).Effect;
         return effect === 'Allow' ? { effect: 'allow' } : { effect: 'deny', code: String(result.context?.code) };
       } catch (e) {

@@ -23,7 +23,10 @@ export function apiEvent(method: string, path: string, input: unknown, caller: C
   const match = matchRoute(method, path.split('?')[0] as string);
   if (!match) throw new Error(`test asked for a route that does not exist: ${method} ${path}`);
   const isGet = method.toUpperCase() === 'GET';
-  const query = isGet && input && typeof input === 'object' ? Object.fromEntries(Object.entries(input as Record<string, unknown>).map(([k, v]) => [k, String(v)])) : null;
+  const query =
+    isGet && input && typeof input === 'object'
+      ? Object.fromEntries(Object.entries(input as Record<string, unknown>).map(([k, v]) => [k, String(v)]))
+      : null;
   return {
     resource: match.route.path,
     path: match.path,
@@ -46,7 +49,13 @@ export interface ApiAnswer<T = any> {
 }
 
 /** Through API Gateway: the route's function with the caller's authorizer context. */
-export async function callApi<T = any>(handler: Handler, method: string, path: string, input: unknown, caller: CallerContext | null = adminCtx): Promise<ApiAnswer<T>> {
+export async function callApi<T = any>(
+  handler: Handler,
+  method: string,
+  path: string,
+  input: unknown,
+  caller: CallerContext | null = adminCtx,
+): Promise<ApiAnswer<T>> {
   const res = (await handler(apiEvent(method, path, input, caller) as never, lambdaContext())) as APIGatewayProxyResult;
   return { status: res.statusCode, body: JSON.parse(res.body) as T };
 }

@@ -7,7 +7,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { handler } from '../../functions/authorizer/handler.js';
 import { UnauthorizedError } from '../../lib/authorizer/policy.js';
 import { isTollgateError, type TollgateError } from '../../lib/errors.js';
-import { renderGatewayResponse, type GatewayResponseType } from '../../lib/gateway-responses.js';
+import { type GatewayResponseType, renderGatewayResponse } from '../../lib/gateway-responses.js';
 
 export type Outcome =
   | { effect: 'allow'; status: 200; result: APIGatewayAuthorizerResult; context: Record<string, unknown> }

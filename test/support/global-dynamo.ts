@@ -1,6 +1,6 @@
 /** Starts one DynamoDB Local for the whole run and hands its endpoint to the tests. */
 import type { TestProject } from 'vitest/node';
-import { startLocalDynamo, type LocalDynamo } from '../../infra/local/dynamodb.js';
+import { type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamodb.js';
 
 let dynamo: LocalDynamo | undefined;
 

@@ -3,13 +3,13 @@
  * tokens, forged tokens, and an authorizer whose JWT authenticator has the JWKS preloaded and a
  * counting fetcher instead of the network. No test ever reaches outside the machine.
  */
-import { createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { FetchError } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { Jwk, Jwks } from 'aws-jwt-verify/jwk';
+import { configureApp } from '../../lib/app.js';
 import { createJwksCache, JwtAuthenticator } from '../../lib/auth/jwt.js';
 import { config } from '../../lib/config.js';
-import { configureApp } from '../../lib/app.js';
 
 export type JwtAlg = 'RS256' | 'ES256' | 'EdDSA';
 export const JWT_ALGS: readonly JwtAlg[] = ['RS256', 'ES256', 'EdDSA'];
@@ -68,7 +68,11 @@ export function jwtEnv(issuers: TestIssuer[], extra: Record<string, string> = {}
 const b64url = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 /** Standard claims for a token from `issuer`, valid for `ttlSeconds` from `now` (ms). */
-export function claims(issuer: TestIssuer, extra: Record<string, unknown> = {}, opts: { now?: number; ttlSeconds?: number } = {}): Record<string, unknown> {
+export function claims(
+  issuer: TestIssuer,
+  extra: Record<string, unknown> = {},
+  opts: { now?: number; ttlSeconds?: number } = {},
+): Record<string, unknown> {
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
   return { iss: issuer.issuer, aud: TEST_AUDIENCE, iat, exp: iat + (opts.ttlSeconds ?? 300), ...extra };
 }
@@ -133,7 +137,9 @@ export const forge = {
 export class CountingFetcher implements Fetcher {
   readonly calls: string[] = [];
 
-  constructor(private readonly respond: (uri: string) => Promise<Jwks> = (uri) => Promise.reject(new FetchError(uri, 'offline in tests'))) {}
+  constructor(
+    private readonly respond: (uri: string) => Promise<Jwks> = (uri) => Promise.reject(new FetchError(uri, 'offline in tests')),
+  ) {}
 
   async fetch(uri: string): Promise<ArrayBuffer> {
     this.calls.push(uri);
@@ -146,7 +152,10 @@ export class CountingFetcher implements Fetcher {
  * Points the authorizer at a JWT authenticator built from the current configuration with these
  * issuers' JWKS preloaded; a kid missing from them goes to `fetcher` (refusing by default).
  */
-export function installJwtAuthorizer(issuers: TestIssuer[], fetcher: Fetcher = new CountingFetcher()): { authenticator: JwtAuthenticator; fetcher: Fetcher } {
+export function installJwtAuthorizer(
+  issuers: TestIssuer[],
+  fetcher: Fetcher = new CountingFetcher(),
+): { authenticator: JwtAuthenticator; fetcher: Fetcher } {
   const settings = config().jwt;
   const authenticator = JwtAuthenticator.withJwks(
     settings,

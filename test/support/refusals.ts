@@ -8,9 +8,9 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import type { Actions } from '../../lib/admin/http/handler.js';
 import { parseInput } from '../../lib/admin/schema/fields.js';
+import { documentClient } from '../../lib/app.js';
 import type { CallerContext } from '../../lib/authorizer/context.js';
 import { tableName } from '../../lib/store/client.js';
-import { documentClient } from '../../lib/app.js';
 import type { Item } from '../../lib/store/codec.js';
 import { adminCtx, callApi, invokeDirect } from './admin.js';
 
@@ -48,10 +48,16 @@ export async function expectRefused(handler: Handler, r: Refusal, opts: { caller
   const before = await scanTable();
   const expected = { status: r.status, code: r.code, ...(r.param !== undefined ? { param: r.param } : {}) };
   const api = await callApi(handler, method, path, r.input, opts.caller ?? adminCtx);
-  expect({ status: api.status, code: api.body.error?.code, ...(r.param !== undefined ? { param: api.body.error?.param } : {}) }, `${r.route} ${JSON.stringify(r.input)}`).toEqual(expected);
+  expect(
+    { status: api.status, code: api.body.error?.code, ...(r.param !== undefined ? { param: api.body.error?.param } : {}) },
+    `${r.route} ${JSON.stringify(r.input)}`,
+  ).toEqual(expected);
   if (r.message) expect(api.body.error.message).toMatch(r.message);
   if (!opts.apiOnly) {
-    await expect(invokeDirect(handler, { ...r.input, action: r.action }), `direct ${r.action} ${JSON.stringify(r.input)}`).rejects.toMatchObject(expected);
+    await expect(
+      invokeDirect(handler, { ...r.input, action: r.action }),
+      `direct ${r.action} ${JSON.stringify(r.input)}`,
+    ).rejects.toMatchObject(expected);
   }
   expect(await scanTable()).toEqual(before);
 }
@@ -60,7 +66,11 @@ export async function expectRefused(handler: Handler, r: Refusal, opts: { caller
 export async function expectSampleEvents(fn: string, actions: Actions): Promise<void> {
   const dir = new URL(`../../functions/${fn}/events/`, import.meta.url);
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
-  expect(files).toEqual(Object.keys(actions).map((a) => `${a}.json`).sort());
+  expect(files).toEqual(
+    Object.keys(actions)
+      .map((a) => `${a}.json`)
+      .sort(),
+  );
   for (const f of files) {
     const { action, ...fields } = JSON.parse(await readFile(new URL(f, dir), 'utf8')) as { action: string };
     expect(action, f).toBe(f.replace(/\.json$/, ''));

@@ -1,10 +1,18 @@
 /** Writing fixtures straight into the table through the codec (no admin API involved). */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
-import type { EndUserRecord, GlobalSpendRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../lib/domain/records.js';
-import { tableName } from '../../lib/store/client.js';
 import { documentClient } from '../../lib/app.js';
+import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
+import type {
+  EndUserRecord,
+  GlobalSpendRecord,
+  KeyRecord,
+  MemberRecord,
+  OrgRecord,
+  TeamRecord,
+  UserRecord,
+} from '../../lib/domain/records.js';
+import { tableName } from '../../lib/store/client.js';
 import { encode, type Item } from '../../lib/store/codec.js';
 
 const now = () => new Date().toISOString();

@@ -1,15 +1,15 @@
 /**
  * Reading spend counters the way the table holds them: an entity item plus its counter shards
- * (`SPEND#<n>` in the same partition, lib/spend/shards), summed in nano-dollars, exactly.
+ * (`SPEND#<n>` in the same partition, lib/store/shards), summed in nano-dollars, exactly.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../lib/app.js';
 import { dollarsToNanos } from '../../lib/domain/cost.js';
 import { windowOf } from '../../lib/domain/periods.js';
-import { SHARD_SK_PREFIX, shardedKindOf } from '../../lib/store/shards.js';
 import { tableName } from '../../lib/store/client.js';
-import { documentClient } from '../../lib/app.js';
-import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX, type Item } from '../../lib/store/codec.js';
+import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../lib/store/codec.js';
 import type { ItemRef } from '../../lib/store/keys.js';
+import { SHARD_SK_PREFIX, shardedKindOf } from '../../lib/store/shards.js';
 
 export const readItem = async (ref: ItemRef): Promise<Item | undefined> =>
   (await documentClient().send(new GetCommand({ TableName: tableName(), Key: ref, ConsistentRead: true }))).Item;
@@ -24,7 +24,13 @@ export async function counterItems(ref: ItemRef): Promise<Item[]> {
   let start: Record<string, unknown> | undefined;
   do {
     const res = await documentClient().send(
-      new QueryCommand({ TableName: tableName(), KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': ref.PK }, ConsistentRead: true, ExclusiveStartKey: start }),
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': ref.PK },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
     );
     out.push(...((res.Items ?? []) as Item[]).filter((i) => i.SK === ref.SK || String(i.SK).startsWith(SHARD_SK_PREFIX)));
     start = res.LastEvaluatedKey;
@@ -53,4 +59,5 @@ export async function countersOf(ref: ItemRef, duration?: string, at = Date.now(
 }
 
 export const spendNanos = async (ref: ItemRef): Promise<number> => (await countersOf(ref)).spend;
-export const windowNanos = async (ref: ItemRef, duration: string, at = Date.now()): Promise<number> => (await countersOf(ref, duration, at)).window?.spend ?? 0;
+export const windowNanos = async (ref: ItemRef, duration: string, at = Date.now()): Promise<number> =>
+  (await countersOf(ref, duration, at)).window?.spend ?? 0;

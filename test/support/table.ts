@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { type Config } from '../../lib/config.js';
-import { ensureTable } from '../../lib/store/schema.js';
 import { configureApp, resetApp } from '../../lib/app.js';
+import type { Config } from '../../lib/config.js';
+import { ensureTable } from '../../lib/store/schema.js';
 
 export interface TestTable {
   endpoint: string;

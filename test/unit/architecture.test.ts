@@ -1,8 +1,9 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the fake sources hold template literals written as text.
 /**
  * The layers of lib/ (docs/architecture.md), checked on the source: an import that runs up a
  * layer fails here, naming the file and the import; so does a table key name outside lib/store.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -16,7 +17,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** The lib-relative module every relative import of a file names (`store/keys.ts`, `errors.ts`). */
-export function importsOf(file: string, source: string): string[] {
+function importsOf(file: string, source: string): string[] {
   const out: string[] = [];
   for (const m of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
     out.push(relative(LIB, resolve(dirname(file), (m[1] as string).replace(/\.js$/, '.ts'))));
@@ -36,7 +37,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   checks: ['domain', 'errors.ts', 'routes.ts'],
 };
 
-export function violations(files: readonly { file: string; source: string }[]): string[] {
+function violations(files: readonly { file: string; source: string }[]): string[] {
   const out: string[] = [];
   for (const { file, source } of files) {
     const room = roomOf(relative(LIB, file));
@@ -60,7 +61,10 @@ describe('no import runs up a layer', () => {
   it('the check itself fails on a store module importing the llm function, or the domain importing the store', () => {
     const fake = [
       { file: join(LIB, 'store/fake.ts'), source: "import { handleLlmEvent } from '../llm/handle.js';" },
-      { file: join(LIB, 'domain/fake.ts'), source: "import type { Item } from '../store/codec.js';\nexport { x } from '../admin/actions/keys.js';" },
+      {
+        file: join(LIB, 'domain/fake.ts'),
+        source: "import type { Item } from '../store/codec.js';\nexport { x } from '../admin/actions/keys.js';",
+      },
       { file: join(LIB, 'config.ts'), source: "import { settle } from './spend/targets.js';" },
       { file: join(LIB, 'errors.ts'), source: "import type { Caller } from './domain/caller.js';" },
     ];
@@ -76,7 +80,7 @@ describe('no import runs up a layer', () => {
 /** A table key name: a quoted PK/SK/GSIn, a `PK:`/`SK:` property, an index attribute, or a key prefix like `KEY#`. */
 const TABLE_KEY = /['"`](PK|SK|GSI[0-9](PK|SK)?)['"`]|\b(PK|SK):|\bGSI[0-9](PK|SK)\b|['"`][A-Z_]{3,}#/;
 
-export function keyNameLeaks(files: readonly { file: string; source: string }[]): string[] {
+function keyNameLeaks(files: readonly { file: string; source: string }[]): string[] {
   return files
     .filter(({ file }) => !relative(LIB, file).startsWith('store/'))
     .flatMap(({ file, source }) =>
@@ -94,6 +98,10 @@ describe('lib/store owns the table layout', () => {
       { file: join(LIB, 'admin/fake.ts'), source: "const a = { PK: x };\nconst b = 'GSI1PK';\nconst c = `TEAM#${id}`;\nconst d = 'ok';" },
       { file: join(LIB, 'store/keys.ts'), source: "const a = { PK: `KEY#${h}`, SK: 'KEY' };" },
     ]);
-    expect(leaks).toEqual(['lib/admin/fake.ts:1: const a = { PK: x };', "lib/admin/fake.ts:2: const b = 'GSI1PK';", 'lib/admin/fake.ts:3: const c = `TEAM#${id}`;']);
+    expect(leaks).toEqual([
+      'lib/admin/fake.ts:1: const a = { PK: x };',
+      "lib/admin/fake.ts:2: const b = 'GSI1PK';",
+      'lib/admin/fake.ts:3: const c = `TEAM#${id}`;',
+    ]);
   });
 });

@@ -148,10 +148,13 @@ describe('JWT issuers and JWKS URIs pair up one to one', () => {
     expect(e.message).toContain('TOLLGATE_JWT_JWKS_URI');
   });
 
-  it.each(['http://idp.example/jwks.json', 'idp.example/jwks.json', 'https://'])('a JWKS URI that is not https (%s) is a ConfigError', (uri) => {
-    const e = configError({ TOLLGATE_JWT_ISSUER: 'https://idp.example', TOLLGATE_JWT_JWKS_URI: uri });
-    expect(e.message).toContain('TOLLGATE_JWT_JWKS_URI must be https://');
-  });
+  it.each(['http://idp.example/jwks.json', 'idp.example/jwks.json', 'https://'])(
+    'a JWKS URI that is not https (%s) is a ConfigError',
+    (uri) => {
+      const e = configError({ TOLLGATE_JWT_ISSUER: 'https://idp.example', TOLLGATE_JWT_JWKS_URI: uri });
+      expect(e.message).toContain('TOLLGATE_JWT_JWKS_URI must be https://');
+    },
+  );
 });
 
 describe('other validated settings', () => {
@@ -193,12 +196,25 @@ describe('config() and setConfig()', () => {
 
 describe('spend enforcement and counters', () => {
   it('defaults: fast, 4096 output tokens for an estimate, shards global=16 team=8 organization=8, 16-minute reservations', () => {
-    expect(parseConfig({})).toMatchObject({ enforcement: 'fast', strictDefaultMaxTokens: 4096, spendShards: { global: 16, team: 8, organization: 8 }, reservationTtlSeconds: 960 });
+    expect(parseConfig({})).toMatchObject({
+      enforcement: 'fast',
+      strictDefaultMaxTokens: 4096,
+      spendShards: { global: 16, team: 8, organization: 8 },
+      reservationTtlSeconds: 960,
+    });
   });
 
   it('reads TOLLGATE_ENFORCEMENT, TOLLGATE_STRICT_DEFAULT_MAX_TOKENS and TOLLGATE_SPEND_SHARDS (named kinds replace their default)', () => {
-    const c = parseConfig({ TOLLGATE_ENFORCEMENT: 'STRICT', TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '512', TOLLGATE_SPEND_SHARDS: 'team=1,key=4' });
-    expect(c).toMatchObject({ enforcement: 'strict', strictDefaultMaxTokens: 512, spendShards: { global: 16, team: 1, organization: 8, key: 4 } });
+    const c = parseConfig({
+      TOLLGATE_ENFORCEMENT: 'STRICT',
+      TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: '512',
+      TOLLGATE_SPEND_SHARDS: 'team=1,key=4',
+    });
+    expect(c).toMatchObject({
+      enforcement: 'strict',
+      strictDefaultMaxTokens: 512,
+      spendShards: { global: 16, team: 1, organization: 8, key: 4 },
+    });
   });
 
   it.each([

@@ -1,6 +1,6 @@
 /** API Gateway's own responses, in the OpenAI error shape, rendered as API Gateway fills them. */
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_RESPONSES, renderGatewayResponse, type GatewayResponseType } from '../../lib/gateway-responses.js';
+import { GATEWAY_RESPONSES, type GatewayResponseType, renderGatewayResponse } from '../../lib/gateway-responses.js';
 
 const STATIC: [GatewayResponseType, number, string, string][] = [
   ['UNAUTHORIZED', 401, 'authentication_error', 'invalid_api_key'],

@@ -1,6 +1,6 @@
 /** The one route table: matching concrete paths, API Gateway resources, and the admin API of issue 3. */
 import { describe, expect, it } from 'vitest';
-import { matchRoute, pathExists, routeByResource, routes, routesOf, type FunctionName, type HttpMethod } from '../../lib/routes.js';
+import { type FunctionName, type HttpMethod, matchRoute, pathExists, routeByResource, routes, routesOf } from '../../lib/routes.js';
 
 const OPENAI_POST = [
   'chat/completions',
@@ -278,7 +278,15 @@ describe('every admin route of issue 3', () => {
   });
 
   it('routesOf lists a function’s routes', () => {
-    expect(routesOf('keys').map((r) => r.path).sort()).toEqual(ADMIN.filter((a) => a[2] === 'keys').map((a) => a[0]).sort());
+    expect(
+      routesOf('keys')
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(
+      ADMIN.filter((a) => a[2] === 'keys')
+        .map((a) => a[0])
+        .sort(),
+    );
     expect(routesOf('customers')).toHaveLength(14);
   });
 });
@@ -295,7 +303,16 @@ describe('route facts: everything code needs to know about an LLM route is in th
 
   it('bodies that are JSON by definition, with or without /v1, and uploads that pass through', () => {
     for (const prefix of ['', '/v1']) {
-      for (const p of ['chat/completions', 'completions', 'embeddings', 'moderations', 'responses', 'rerank', 'images/generations', 'audio/speech']) {
+      for (const p of [
+        'chat/completions',
+        'completions',
+        'embeddings',
+        'moderations',
+        'responses',
+        'rerank',
+        'images/generations',
+        'audio/speech',
+      ]) {
         expect([p, fact('POST', `${prefix}/${p}`)?.body]).toEqual([p, 'json']);
       }
       for (const p of ['images/edits', 'images/variations', 'audio/transcriptions', 'audio/translations', 'files']) {
@@ -307,13 +324,30 @@ describe('route facts: everything code needs to know about an LLM route is in th
   });
 
   it('streams that carry usage only when asked: chat and text completions, OpenAI and Azure paths', () => {
-    const asks = llm.filter((r) => r.streamsUsage).map((r) => r.path).sort();
-    expect(asks).toEqual(['/chat/completions', '/completions', '/openai/deployments/{model}/chat/completions', '/openai/deployments/{model}/completions', '/v1/chat/completions', '/v1/completions'].sort());
+    const asks = llm
+      .filter((r) => r.streamsUsage)
+      .map((r) => r.path)
+      .sort();
+    expect(asks).toEqual(
+      [
+        '/chat/completions',
+        '/completions',
+        '/openai/deployments/{model}/chat/completions',
+        '/openai/deployments/{model}/completions',
+        '/v1/chat/completions',
+        '/v1/completions',
+      ].sort(),
+    );
   });
 
   it('embeddings and moderations generate no output tokens; every other LLM route may', () => {
-    const silent = llm.filter((r) => r.generates === false).map((r) => r.path).sort();
-    expect(silent).toEqual(['/embeddings', '/moderations', '/openai/deployments/{model}/embeddings', '/v1/embeddings', '/v1/moderations'].sort());
+    const silent = llm
+      .filter((r) => r.generates === false)
+      .map((r) => r.path)
+      .sort();
+    expect(silent).toEqual(
+      ['/embeddings', '/moderations', '/openai/deployments/{model}/embeddings', '/v1/embeddings', '/v1/moderations'].sort(),
+    );
   });
 
   it('the model: in the body for LLM posts, in the path for Azure deployments and /models/{model}, none for stateful objects', () => {

@@ -4,9 +4,9 @@
  * item: a JWT `sub` such as `auth0|123` is ordinary.
  */
 import { describe, expect, it } from 'vitest';
-import { refKey, refs, type ItemRef } from '../../lib/store/keys.js';
-import { CachedLoader, type BatchSource } from '../../lib/store/loader.js';
 import { configureApp } from '../../lib/app.js';
+import { type ItemRef, refKey, refs } from '../../lib/store/keys.js';
+import { type BatchSource, CachedLoader } from '../../lib/store/loader.js';
 
 configureApp({ config: { TOLLGATE_LOG_LEVEL: 'SILENT' } });
 

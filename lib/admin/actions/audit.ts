@@ -1,11 +1,11 @@
 /** `/audit`: the audit log by entity (its history) or by time (everything, newest first). */
 import { z } from 'zod';
+import type { AuditRecord } from '../../domain/audit.js';
 import { InvalidRequestError } from '../../errors.js';
 import { listings } from '../../store/listings.js';
-import { requireProxyAdmin } from '../rules/actor.js';
-import type { AuditRecord } from '../../domain/audit.js';
-import { action, type Actions } from '../http/handler.js';
+import { type Actions, action } from '../http/handler.js';
 import { queryPage } from '../persistence.js';
+import { requireProxyAdmin } from '../rules/actor.js';
 import { limit } from '../schema/fields.js';
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
@@ -25,7 +25,11 @@ export const auditActions: Actions = {
     async (q, { actor }) => {
       requireProxyAdmin(actor, 'read the audit log');
       if ((q.entity_type === undefined) !== (q.entity_id === undefined)) {
-        throw new InvalidRequestError('`entity_type` and `entity_id` go together', 'invalid_field', q.entity_type ? 'entity_id' : 'entity_type');
+        throw new InvalidRequestError(
+          '`entity_type` and `entity_id` go together',
+          'invalid_field',
+          q.entity_type ? 'entity_id' : 'entity_type',
+        );
       }
       const since = q.since ? new Date(q.since).toISOString() : '0000';
       const until = q.until ? `${new Date(q.until).toISOString()}~` : '9999';

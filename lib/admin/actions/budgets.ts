@@ -6,18 +6,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { AuditEntry } from '../../domain/audit.js';
 import type { BudgetRecord } from '../../domain/records.js';
+import { ConflictError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { requireProxyAdmin } from '../rules/actor.js';
-import type { AuditEntry } from '../../domain/audit.js';
-import { action, type Actions } from '../http/handler.js';
-import { END_USER_COUNT } from './customers.js';
 import { definedFields, deleteExisting, putNew, setFields } from '../../store/writes.js';
-import { notFound, find, load, queryPage, transact } from '../persistence.js';
+import { type Actions, action } from '../http/handler.js';
+import { load, notFound, queryPage, transact } from '../persistence.js';
+import { requireProxyAdmin } from '../rules/actor.js';
 import { duration, id, limit, optionalMoney } from '../schema/fields.js';
+import { END_USER_COUNT } from './customers.js';
 
 // Not LiteLLM's `soft_budget` (alerts), `tpm_limit`, `rpm_limit`, `max_parallel_requests` or
 // `model_max_budget`: nothing here enforces them, and a stored limit nobody checks would mislead,
@@ -29,7 +29,13 @@ const budgetFields = {
 
 /** Ids as a JSON list (POST) or a comma-separated query value (GET `?budgets=a,b`). */
 const idList = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s.length > 0) : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)
+      : v,
   z.array(id).min(1).max(100),
 );
 
@@ -48,7 +54,13 @@ export const budgetActions: Actions = {
     const set = definedFields(fields);
     const record: BudgetRecord = { budget_id: budgetId, ...set, created_at: now.toISOString() };
     await transact(
-      [putNew(refs.budget(budgetId), encode.budget(record), () => new ConflictError('budget_exists', `budget \`${budgetId}\` already exists`, 'budget_id'))],
+      [
+        putNew(
+          refs.budget(budgetId),
+          encode.budget(record),
+          () => new ConflictError('budget_exists', `budget \`${budgetId}\` already exists`, 'budget_id'),
+        ),
+      ],
       actor,
       audit('new', budgetId, set),
       now,
@@ -60,9 +72,15 @@ export const budgetActions: Actions = {
     requireProxyAdmin(actor, 'update budgets');
     const { budget_id: budgetId, ...fields } = input;
     const set = definedFields(fields);
-    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `budget_id`', 'nothing_to_update');
+    if (Object.keys(set).length === 0)
+      throw new InvalidRequestError('nothing to update: name at least one field besides `budget_id`', 'nothing_to_update');
     await load('budget', budgetId);
-    await transact([setFields(refs.budget(budgetId), { ...set, updated_at: now.toISOString() }, notFound('budget', budgetId))], actor, audit('update', budgetId, set), now);
+    await transact(
+      [setFields(refs.budget(budgetId), { ...set, updated_at: now.toISOString() }, notFound('budget', budgetId))],
+      actor,
+      audit('update', budgetId, set),
+      now,
+    );
     return load('budget', budgetId);
   }),
 
@@ -70,10 +88,20 @@ export const budgetActions: Actions = {
     requireProxyAdmin(actor, 'delete budgets');
     const current = await load('budget', budgetId);
     const inUse = () =>
-      new ConflictError('budget_in_use', `budget \`${budgetId}\` is used by ${current.end_user_count ?? 'some'} end user(s); point them to another budget first`, 'id');
+      new ConflictError(
+        'budget_in_use',
+        `budget \`${budgetId}\` is used by ${current.end_user_count ?? 'some'} end user(s); point them to another budget first`,
+        'id',
+      );
     if ((current.end_user_count ?? 0) > 0) throw inUse();
     await transact(
-      [deleteExisting(refs.budget(budgetId), inUse, { expression: 'attribute_not_exists(#n) OR #n <= :zero', names: { '#n': END_USER_COUNT }, values: { ':zero': 0 } })],
+      [
+        deleteExisting(refs.budget(budgetId), inUse, {
+          expression: 'attribute_not_exists(#n) OR #n <= :zero',
+          names: { '#n': END_USER_COUNT },
+          values: { ':zero': 0 },
+        }),
+      ],
       actor,
       audit('delete', budgetId),
       now,

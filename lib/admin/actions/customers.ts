@@ -11,18 +11,17 @@
  * and the llm function within the cache TTL.
  */
 import { z } from 'zod';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../../errors.js';
-import type { BudgetRecord, EndUserRecord } from '../../domain/records.js';
-import { tableName } from '../../store/client.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import type { EndUserRecord } from '../../domain/records.js';
+import { ConflictError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
+import { addToCounter, blockEndUser, definedFields, deleteExisting, type Guard, putNew, setFields } from '../../store/writes.js';
+import { type Actions, action } from '../http/handler.js';
+import { find, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
-import type { AuditEntry } from '../../domain/audit.js';
 import { budgetView } from '../schema/budget-view.js';
-import { action, type Actions } from '../http/handler.js';
-import { addToCounter, blockEndUser, definedFields, deleteExisting, putNew, setFields, type Guard } from '../../store/writes.js';
-import { notFound, find, load, queryPage, transact, type TxOp } from '../persistence.js';
 import { budgetLimitFields, id, limit } from '../schema/fields.js';
 
 /** The attribute on a budget item counting the end users that point to it. */
@@ -38,7 +37,6 @@ const customerFields = {
 };
 const userIds = (max: number) => z.object({ user_ids: z.array(id).min(1).max(max) }).strict();
 
-const budgetNotFound = (budgetId: string) => () => new NotFoundError('budget', budgetId);
 const concurrent = (userId: string) => () => new ConflictError('concurrent_update', `end user \`${userId}\` changed meanwhile; retry`);
 const audit = (verb: string, userId: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `end_user.${verb}`,
@@ -66,7 +64,13 @@ export const customerActions: Actions = {
     const { user_id: userId, ...fields } = input;
     const set = definedFields(fields);
     const record: EndUserRecord = { user_id: userId, ...set, spend: 0, created_at: now.toISOString() };
-    const ops: TxOp[] = [putNew(refs.endUser(userId), encode.endUser(record), () => new ConflictError('end_user_exists', `end user \`${userId}\` already exists`, 'user_id'))];
+    const ops: TxOp[] = [
+      putNew(
+        refs.endUser(userId),
+        encode.endUser(record),
+        () => new ConflictError('end_user_exists', `end user \`${userId}\` already exists`, 'user_id'),
+      ),
+    ];
     if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, notFound('budget', set.budget_id)));
     await transact(ops, actor, audit('new', userId, set), now);
     return budgetView(record, now);
@@ -76,7 +80,8 @@ export const customerActions: Actions = {
     requireProxyAdmin(actor, 'update end users');
     const { user_id: userId, ...fields } = input;
     const set = definedFields(fields);
-    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
+    if (Object.keys(set).length === 0)
+      throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('end_user', userId);
     const movesBudget = set.budget_id !== undefined && set.budget_id !== (current.budget_id ?? null);
     const ops: TxOp[] = [];
@@ -102,7 +107,12 @@ export const customerActions: Actions = {
       if (current.budget_id) leaving.set(current.budget_id, (leaving.get(current.budget_id) ?? 0) + 1);
     }
     for (const [budgetId, n] of leaving) ops.push(...(await leaveBudget(budgetId, n)));
-    await transact(ops, actor, ids.map((u) => audit('delete', u)), now);
+    await transact(
+      ops,
+      actor,
+      ids.map((u) => audit('delete', u)),
+      now,
+    );
     // LiteLLM's `deleted_customers` is the count; the ids beside it.
     return { deleted_customers: ids.length, deleted_user_ids: ids };
   }),

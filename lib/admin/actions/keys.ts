@@ -24,22 +24,39 @@
  */
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
-import { ConflictError, ForbiddenError, HierarchyViolationError, InvalidRequestError, NotFoundError, type TollgateError } from '../../errors.js';
-import type { KeyRecord, TeamRecord, UserRecord } from '../../domain/records.js';
-import { addDuration, parseDuration } from '../../domain/periods.js';
-import { encode, type Item } from '../../store/codec.js';
-import { refs } from '../../store/keys.js';
-import { listings, reindex, type Listing } from '../../store/listings.js';
-import { actorLabel, isProxyAdmin, type Actor } from '../rules/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
-import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
-import { action, type Actions } from '../http/handler.js';
+import { addDuration, parseDuration } from '../../domain/periods.js';
+import type { KeyRecord, TeamRecord } from '../../domain/records.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  HierarchyViolationError,
+  InvalidRequestError,
+  NotFoundError,
+  type TollgateError,
+} from '../../errors.js';
+import { encode } from '../../store/codec.js';
+import { refs } from '../../store/keys.js';
+import { type Listing, listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
+import { definedFields, deleteAny, deleteExisting, type Guard, putAny, putNew, requireExists, updateFields } from '../../store/writes.js';
+import { type Actions, action } from '../http/handler.js';
 import { isTeamAdmin, keyFacts } from '../membership.js';
-import { authorityOver, blockerAfter, holdKeyDenial, keyManagerDenial, keyReaderDenial, unblockDenial, rank, type Authority, type Ownership } from '../rules/keys.js';
+import { find, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
+import { type Actor, actorLabel, isProxyAdmin } from '../rules/actor.js';
 import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
-import { definedFields, deleteAny, deleteExisting, putAny, putNew, requireExists, updateFields, type Guard } from '../../store/writes.js';
-import { notFound, find, load, queryPage, transact, type TxOp } from '../persistence.js';
+import {
+  type Authority,
+  authorityOver,
+  blockerAfter,
+  holdKeyDenial,
+  keyManagerDenial,
+  keyReaderDenial,
+  type Ownership,
+  rank,
+  unblockDenial,
+} from '../rules/keys.js';
+import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { budgetFields, duration, id, limit, metadata, models, money } from '../schema/fields.js';
 
 /** A key item as stored: the record plus the predecessors still in their grace period. */
@@ -79,10 +96,13 @@ export function expiresAt(d: KeyDuration | undefined, now: Date): string | null 
   return new Date(addDuration(now.getTime(), parseDuration(d, 'duration'))).toISOString();
 }
 
-
 /** The marker that makes `key_alias` unique: created in the same transaction as the key. */
 export const aliasPut = (alias: string, token: string): TxOp =>
-  putNew(refs.keyAlias(alias), encode.keyAlias(alias, token), () => new ConflictError('key_alias_taken', `key_alias \`${alias}\` is already used by another key`, 'key_alias'));
+  putNew(
+    refs.keyAlias(alias),
+    encode.keyAlias(alias, token),
+    () => new ConflictError('key_alias_taken', `key_alias \`${alias}\` is already used by another key`, 'key_alias'),
+  );
 
 export const keyNotFound = (key: string) => () => new NotFoundError('key', key);
 
@@ -96,7 +116,11 @@ export const teamLabel = (teamId: string) => `team \`${teamId}\``;
 /** A replaced key (in its grace period) can only be read or deleted. */
 function requireLive(k: StoredKey): void {
   if (k.replaced_by) {
-    throw new ConflictError('key_replaced', `key \`${k.key_name}\` was regenerated; it works only until ${k.grace_until ?? 'now'} and can only be read or deleted`, 'key');
+    throw new ConflictError(
+      'key_replaced',
+      `key \`${k.key_name}\` was regenerated; it works only until ${k.grace_until ?? 'now'} and can only be read or deleted`,
+      'key',
+    );
   }
 }
 
@@ -121,10 +145,15 @@ const authorityOn = async (actor: Actor, k: Ownership): Promise<Authority> => au
 /** The `blocked_by` a read saw still holds when the write lands (a concurrent block is not undone). */
 const sameBlocker = (k: StoredKey): Guard =>
   k.blocked_by
-    ? { expression: 'attribute_not_exists(#rb) AND #bb = :bb', names: { '#rb': 'replaced_by', '#bb': 'blocked_by' }, values: { ':bb': k.blocked_by } }
+    ? {
+        expression: 'attribute_not_exists(#rb) AND #bb = :bb',
+        names: { '#rb': 'replaced_by', '#bb': 'blocked_by' },
+        values: { ':bb': k.blocked_by },
+      }
     : { expression: 'attribute_not_exists(#rb) AND attribute_not_exists(#bb)', names: { '#rb': 'replaced_by', '#bb': 'blocked_by' } };
 
-const changedMeanwhile = (k: StoredKey) => () => new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`, 'key');
+const changedMeanwhile = (k: StoredKey) => () =>
+  new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`, 'key');
 
 async function requireKeyReader(actor: Actor, k: StoredKey): Promise<void> {
   refuse(keyReaderDenial(actor, k, await keyFacts(actor, k)));
@@ -143,7 +172,10 @@ function requireOrgOfTeam(orgId: string | null | undefined, team: TeamRecord | u
   );
 }
 
-async function requireKeyWithinTeam(k: { models?: string[] | undefined; max_budget?: number | null | undefined }, team: TeamRecord): Promise<void> {
+async function requireKeyWithinTeam(
+  k: { models?: string[] | undefined; max_budget?: number | null | undefined },
+  team: TeamRecord,
+): Promise<void> {
   const child = { label: 'key', models: k.models, max_budget: k.max_budget };
   const parent = { label: teamLabel(team.team_id), models: team.models, max_budget: team.max_budget };
   await requireModelsWithin(child, parent);
@@ -198,14 +230,21 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
     created_at: now.toISOString(),
     created_by: actorLabel(actor),
   };
-  const ops: TxOp[] = [putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`))];
+  const ops: TxOp[] = [
+    putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`)),
+  ];
   if (record.key_alias) ops.push(aliasPut(record.key_alias, token));
   const { duration: _d, ...changes } = definedFields(f as Record<string, unknown>);
   return {
     key,
     record,
     ops,
-    audit: { action: 'key.generate', entity_type: 'key', entity_id: token, changes: { ...changes, key_name: record.key_name, expires: record.expires } },
+    audit: {
+      action: 'key.generate',
+      entity_type: 'key',
+      entity_id: token,
+      changes: { ...changes, key_name: record.key_name, expires: record.expires },
+    },
   };
 }
 
@@ -221,7 +260,8 @@ export function keyDeleteOps(k: StoredKey, strict: boolean): TxOp[] {
   return ops;
 }
 
-const keysPage = (listing: Listing, cursor?: string, limit?: number): Promise<Page<StoredKey>> => queryPage<StoredKey>({ ...listing, cursor, limit: limit ?? 100 });
+const keysPage = (listing: Listing, cursor?: string, limit?: number): Promise<Page<StoredKey>> =>
+  queryPage<StoredKey>({ ...listing, cursor, limit: limit ?? 100 });
 
 /** A team's keys, one page; the cursor is the one `/key/list?team_id=` takes. */
 export const teamKeysPage = (teamId: string, cursor?: string, limit?: number) => keysPage(listings.keysOfTeam(teamId), cursor, limit);
@@ -259,10 +299,21 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
   const by = blocked ? { blocked_by: blockerAfter(authority, current) } : {};
   const remove = [...(ended.length ? ['replaces'] : []), ...(blocked ? [] : ['blocked_by'])];
   const ops: TxOp[] = [
-    updateFields(refs.key(current.token), { blocked, ...by, updated_at: now.toISOString() }, remove, changedMeanwhile(current), sameBlocker(current)),
+    updateFields(
+      refs.key(current.token),
+      { blocked, ...by, updated_at: now.toISOString() },
+      remove,
+      changedMeanwhile(current),
+      sameBlocker(current),
+    ),
     ...ended.map((t) => deleteAny(refs.key(t))),
   ];
-  await transact(ops, actor, keyAudit(blocked ? 'block' : 'unblock', current.token, { blocked, ...by, ...(ended.length ? { ended_grace_of: ended } : {}) }), now);
+  await transact(
+    ops,
+    actor,
+    keyAudit(blocked ? 'block' : 'unblock', current.token, { blocked, ...by, ...(ended.length ? { ended_grace_of: ended } : {}) }),
+    now,
+  );
   return keyView((await find('key', current.token)) as StoredKey, now);
 }
 
@@ -278,9 +329,16 @@ export const keyActions: Actions = {
     if (userId) await load('user', userId);
     requireOrgOfTeam(input.organization_id, team);
     if (team) await requireKeyWithinTeam(input, team);
-    const plan = planNewKey({ ...input, user_id: userId, team_id: teamId, organization_id: team?.organization_id ?? null, blocked_by: blockedBy }, actor, now);
+    const plan = planNewKey(
+      { ...input, user_id: userId, team_id: teamId, organization_id: team?.organization_id ?? null, blocked_by: blockedBy },
+      actor,
+      now,
+    );
     // The team and user must still exist when the key lands.
-    const guards: TxOp[] = [...(teamId ? [requireExists(refs.team(teamId), notFound('team', teamId))] : []), ...(userId ? [requireExists(refs.user(userId), notFound('user', userId))] : [])];
+    const guards: TxOp[] = [
+      ...(teamId ? [requireExists(refs.team(teamId), notFound('team', teamId))] : []),
+      ...(userId ? [requireExists(refs.user(userId), notFound('user', userId))] : []),
+    ];
     await transact([...plan.ops, ...guards], actor, plan.audit, now);
     // LiteLLM's shape: the plaintext in `key` (this once), its hash in `token` and `token_id`.
     return { ...keyView(plan.record, now), key: plan.key, token_id: plan.record.token };
@@ -289,14 +347,17 @@ export const keyActions: Actions = {
   update: action(z.object({ key: keyRef, ...keyFields }).strict(), async (input, { actor, now }) => {
     const { key: keyText, ...fields } = input;
     const set = definedFields(fields);
-    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `key`', 'nothing_to_update');
+    if (Object.keys(set).length === 0)
+      throw new InvalidRequestError('nothing to update: name at least one field besides `key`', 'nothing_to_update');
     const current = await loadKey(keyText);
     requireLive(current);
     await requireKeyManager(actor, current, `update key \`${current.key_name}\``);
     const authority = await authorityOn(actor, current);
     if ((set.spend !== undefined || set.budget_duration !== undefined) && rank(authority) < rank('team_admin')) {
       const field = set.spend !== undefined ? 'spend' : 'budget_duration';
-      throw new ForbiddenError(`only a proxy admin${current.team_id ? ` or an admin of team \`${current.team_id}\`` : ''} may change \`${field}\` of key \`${current.key_name}\` (a new period restarts its spend)`);
+      throw new ForbiddenError(
+        `only a proxy admin${current.team_id ? ` or an admin of team \`${current.team_id}\`` : ''} may change \`${field}\` of key \`${current.key_name}\` (a new period restarts its spend)`,
+      );
     }
     if (set.blocked === false) refuse(unblockDenial(authority, current));
     const next = {
@@ -313,7 +374,10 @@ export const keyActions: Actions = {
     if (userMoved && next.user_id) await load('user', next.user_id);
     requireOrgOfTeam(set.organization_id, team);
     if (team && (set.models !== undefined || set.max_budget !== undefined || teamMoved)) {
-      await requireKeyWithinTeam({ models: set.models ?? current.models, max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget }, team);
+      await requireKeyWithinTeam(
+        { models: set.models ?? current.models, max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget },
+        team,
+      );
     }
 
     const token = current.token;
@@ -322,13 +386,17 @@ export const keyActions: Actions = {
     const attrs: Record<string, unknown> = { ...plain, updated_at: at };
     const remove: string[] = [];
     if (dur !== undefined) attrs.expires = expiresAt(dur, now);
-    if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    if (spend !== undefined)
+      Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
     if (teamMoved) {
       attrs.team_id = next.team_id;
       attrs.organization_id = team?.organization_id ?? null;
     }
     if (userMoved) attrs.user_id = next.user_id;
-    const listed = reindex.keyOwners({ token, created_at: current.created_at, team_id: next.team_id, user_id: next.user_id }, { team: teamMoved, user: userMoved });
+    const listed = reindex.keyOwners(
+      { token, created_at: current.created_at, team_id: next.team_id, user_id: next.user_id },
+      { team: teamMoved, user: userMoved },
+    );
     Object.assign(attrs, listed.set);
     remove.push(...listed.remove);
     const ops: TxOp[] = [];
@@ -342,7 +410,15 @@ export const keyActions: Actions = {
     const ended = set.blocked === true ? (current.replaces ?? []) : [];
     if (ended.length) remove.push('replaces');
     const guarded = set.blocked !== undefined;
-    ops.unshift(updateFields(refs.key(token), attrs, remove, guarded ? changedMeanwhile(current) : keyNotFound(current.key_name), guarded ? sameBlocker(current) : notReplaced));
+    ops.unshift(
+      updateFields(
+        refs.key(token),
+        attrs,
+        remove,
+        guarded ? changedMeanwhile(current) : keyNotFound(current.key_name),
+        guarded ? sameBlocker(current) : notReplaced,
+      ),
+    );
     ops.push(...ended.map((t) => deleteAny(refs.key(t))));
     if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), notFound('team', next.team_id)));
     if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), notFound('user', next.user_id)));
@@ -355,27 +431,35 @@ export const keyActions: Actions = {
   }),
 
   // `keys` (plaintexts or token hashes) or `key_aliases`, as LiteLLM's KeyRequest; not both.
-  delete: action(z.object({ keys: z.array(keyRef).min(1).max(25).optional(), key_aliases: z.array(keyAlias).min(1).max(25).optional() }).strict(), async ({ keys, key_aliases }, { actor, now }) => {
-    if (!keys === !key_aliases) throw new InvalidRequestError('give `keys` or `key_aliases` (one of them)', 'invalid_field', keys ? 'key_aliases' : 'keys');
-    const tokens = new Map<string, string>();
-    keys?.forEach((k, i) => tokens.set(tokenOf(k, `keys.${i}`), k));
-    for (const alias of key_aliases ?? []) {
-      const marker = await find('key_alias', alias);
-      if (!marker) throw new NotFoundError('key', alias);
-      tokens.set(marker.token, marker.token);
-    }
-    const records: StoredKey[] = [];
-    for (const keyText of tokens.values()) records.push(await loadKey(keyText));
-    for (const k of records) await requireKeyManager(actor, k, `delete key \`${k.key_name}\``);
-    await transact(
-      records.flatMap((k) => keyDeleteOps(k, true)),
-      actor,
-      records.map((k) => keyAudit('delete', k.token, { key_name: k.key_name, ...(k.replaces?.length ? { ended_grace_of: k.replaces } : {}) })),
-      now,
-    );
-    // LiteLLM echoes what was asked for: the aliases, or the keys (as token hashes here: never a plaintext).
-    return { deleted_keys: key_aliases ? [...new Set(key_aliases)] : records.map((k) => k.token) };
-  }),
+  delete: action(
+    z.object({ keys: z.array(keyRef).min(1).max(25).optional(), key_aliases: z.array(keyAlias).min(1).max(25).optional() }).strict(),
+    async ({ keys, key_aliases }, { actor, now }) => {
+      if (!keys === !key_aliases)
+        throw new InvalidRequestError('give `keys` or `key_aliases` (one of them)', 'invalid_field', keys ? 'key_aliases' : 'keys');
+      const tokens = new Map<string, string>();
+      keys?.forEach((k, i) => {
+        tokens.set(tokenOf(k, `keys.${i}`), k);
+      });
+      for (const alias of key_aliases ?? []) {
+        const marker = await find('key_alias', alias);
+        if (!marker) throw new NotFoundError('key', alias);
+        tokens.set(marker.token, marker.token);
+      }
+      const records: StoredKey[] = [];
+      for (const keyText of tokens.values()) records.push(await loadKey(keyText));
+      for (const k of records) await requireKeyManager(actor, k, `delete key \`${k.key_name}\``);
+      await transact(
+        records.flatMap((k) => keyDeleteOps(k, true)),
+        actor,
+        records.map((k) =>
+          keyAudit('delete', k.token, { key_name: k.key_name, ...(k.replaces?.length ? { ended_grace_of: k.replaces } : {}) }),
+        ),
+        now,
+      );
+      // LiteLLM echoes what was asked for: the aliases, or the keys (as token hashes here: never a plaintext).
+      return { deleted_keys: key_aliases ? [...new Set(key_aliases)] : records.map((k) => k.token) };
+    },
+  ),
 
   regenerate: action(z.object({ key: keyRef, grace_period: duration.optional() }).strict(), async (input, { actor, now }) => {
     const current = await loadKey(input.key);
@@ -394,7 +478,10 @@ export const keyActions: Actions = {
       graceUntil = new Date(until).toISOString();
       // Predecessors still inside their own grace period stay tied to the newest key.
       const prev = await Promise.all(previous.map((t) => find('key', t)));
-      replaces = [current.token, ...prev.filter((p): p is StoredKey => !!p?.grace_until && Date.parse(p.grace_until) >= now.getTime()).map((p) => p.token)];
+      replaces = [
+        current.token,
+        ...prev.filter((p): p is StoredKey => !!p?.grace_until && Date.parse(p.grace_until) >= now.getTime()).map((p) => p.token),
+      ];
       ops.push(
         updateFields(
           refs.key(current.token),
@@ -406,10 +493,15 @@ export const keyActions: Actions = {
       );
     } else {
       // No grace: the old key and any predecessors stop now.
-      ops.push(deleteExisting(refs.key(current.token), keyNotFound(current.key_name), notReplaced), ...previous.map((t) => deleteAny(refs.key(t))));
+      ops.push(
+        deleteExisting(refs.key(current.token), keyNotFound(current.key_name), notReplaced),
+        ...previous.map((t) => deleteAny(refs.key(t))),
+      );
     }
     const record: StoredKey = { ...rest, token, key_name: keyName(key), updated_at: at, ...(replaces.length ? { replaces } : {}) };
-    ops.unshift(putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`)));
+    ops.unshift(
+      putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`)),
+    );
     if (current.key_alias) ops.push(putAny(refs.keyAlias(current.key_alias), encode.keyAlias(current.key_alias, token)));
     await transact(
       ops,
@@ -448,11 +540,19 @@ export const keyActions: Actions = {
       const byTeam = async (teamId: string) => teamKeysPage(teamId, q.cursor, q.limit);
       const byUser = async (userId: string) => userKeysPage(userId, q.cursor, q.limit);
       if (isProxyAdmin(actor)) {
-        page = q.team_id ? await byTeam(q.team_id) : q.user_id ? await byUser(q.user_id) : await keysPage(listings.all('key'), q.cursor, q.limit);
-      } else if (q.team_id && ((actor.role === 'team' && actor.teamId === q.team_id) || (actor.role === 'internal_user' && (await isTeamAdmin(actor, q.team_id))))) {
+        page = q.team_id
+          ? await byTeam(q.team_id)
+          : q.user_id
+            ? await byUser(q.user_id)
+            : await keysPage(listings.all('key'), q.cursor, q.limit);
+      } else if (
+        q.team_id &&
+        ((actor.role === 'team' && actor.teamId === q.team_id) || (actor.role === 'internal_user' && (await isTeamAdmin(actor, q.team_id))))
+      ) {
         page = await byTeam(q.team_id);
       } else if (actor.userId) {
-        if (q.user_id && q.user_id !== actor.userId) throw new ForbiddenError(`only a proxy admin or user \`${q.user_id}\` may list their keys`);
+        if (q.user_id && q.user_id !== actor.userId)
+          throw new ForbiddenError(`only a proxy admin or user \`${q.user_id}\` may list their keys`);
         page = await byUser(actor.userId);
       } else if (actor.role === 'team' && actor.teamId && !q.team_id && !q.user_id) {
         page = await byTeam(actor.teamId);

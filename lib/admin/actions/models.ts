@@ -15,20 +15,20 @@
  * they may use, and only public fields (no upstream URL, no secret name).
  */
 import { z } from 'zod';
-import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../../errors.js';
-import type { ModelRecord } from '../../domain/records.js';
 import { modelRegistry } from '../../app.js';
+import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import type { ModelRecord } from '../../domain/records.js';
+import { ConflictError, InvalidRequestError } from '../../errors.js';
 import { buildSnapshot } from '../../registry/registry.js';
-import { encode, type Item } from '../../store/codec.js';
+import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { logger } from '../../telemetry.js';
-import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
-import type { AuditEntry } from '../../domain/audit.js';
-import { action, type Actions } from '../http/handler.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, setFields } from '../../store/writes.js';
-import { notFound, find, load, queryAll, transact, type TxOp } from '../persistence.js';
+import { logger } from '../../telemetry.js';
+import { type Actions, action } from '../http/handler.js';
+import { find, load, notFound, queryAll, type TxOp, transact } from '../persistence.js';
+import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { money } from '../schema/fields.js';
 
 const NAME = /^[A-Za-z0-9._:@+=/-]{1,256}$/;
@@ -55,7 +55,8 @@ const httpUrl = z
       return;
     }
     const url = new URL(u);
-    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials (user:password@); name a secret in `api_key_secret`' });
+    if (url.username || url.password)
+      ctx.addIssue({ code: 'custom', message: 'must not carry credentials (user:password@); name a secret in `api_key_secret`' });
   });
 
 const litellmParams = z
@@ -82,8 +83,8 @@ const modelInfo = z
 /** LiteLLM's default upstream for an OpenAI model with no `api_base`. */
 const DEFAULT_API_BASE = 'https://api.openai.com/v1';
 
-
-const aliasTaken = (alias: string, what: string) => new ConflictError('model_alias_taken', `alias \`${alias}\` is already ${what}`, 'model_info.aliases');
+const aliasTaken = (alias: string, what: string) =>
+  new ConflictError('model_alias_taken', `alias \`${alias}\` is already ${what}`, 'model_info.aliases');
 const audit = (verb: string, modelName: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `model.${verb}`,
   entity_type: 'model',
@@ -101,13 +102,17 @@ function keySecretOf(p: Params | undefined): string | null | undefined {
   if (!env) {
     // The message never repeats the value.
     throw new InvalidRequestError(
-      '`litellm_params.api_key`: a literal upstream key is never stored; put it in a secret (Secrets Manager, or TOLLGATE_LOCAL_SECRETS in local mode) and pass the secret\'s name as `litellm_params.api_key_secret` (or `os.environ/<NAME>`)',
+      "`litellm_params.api_key`: a literal upstream key is never stored; put it in a secret (Secrets Manager, or TOLLGATE_LOCAL_SECRETS in local mode) and pass the secret's name as `litellm_params.api_key_secret` (or `os.environ/<NAME>`)",
       'literal_api_key',
       'litellm_params.api_key',
     );
   }
   if (p.api_key_secret !== undefined) {
-    throw new InvalidRequestError('give `litellm_params.api_key` (os.environ/<NAME>) or `litellm_params.api_key_secret`, not both', 'invalid_field', 'litellm_params.api_key');
+    throw new InvalidRequestError(
+      'give `litellm_params.api_key` (os.environ/<NAME>) or `litellm_params.api_key_secret`, not both',
+      'invalid_field',
+      'litellm_params.api_key',
+    );
   }
   return env[1];
 }
@@ -117,7 +122,11 @@ function priceOf(info: Info | undefined, side: 'input' | 'output'): number | und
   const perToken = info?.[`${side}_cost_per_token`];
   const perMillion = info?.[`${side}_cost_per_million`];
   if (perToken !== undefined && perMillion !== undefined) {
-    throw new InvalidRequestError(`give \`model_info.${side}_cost_per_token\` or \`model_info.${side}_cost_per_million\`, not both`, 'invalid_field', `model_info.${side}_cost_per_token`);
+    throw new InvalidRequestError(
+      `give \`model_info.${side}_cost_per_token\` or \`model_info.${side}_cost_per_million\`, not both`,
+      'invalid_field',
+      `model_info.${side}_cost_per_token`,
+    );
   }
   // Rounded to nano-dollars per 1M so 0.0000025/token is exactly 2.5, not 2.4999999999999996.
   return perMillion ?? (perToken === undefined ? undefined : Number((perToken * 1e6).toFixed(9)));
@@ -168,7 +177,10 @@ function modelView(m: ModelRecord, admin: boolean) {
 }
 
 const isRestriction = (r: unknown): r is ModelRestriction =>
-  !!r && typeof (r as ModelRestriction).entity === 'string' && Array.isArray((r as ModelRestriction).models) && (r as ModelRestriction).models.every((m) => typeof m === 'string');
+  !!r &&
+  typeof (r as ModelRestriction).entity === 'string' &&
+  Array.isArray((r as ModelRestriction).models) &&
+  (r as ModelRestriction).models.every((m) => typeof m === 'string');
 
 /**
  * Which models the caller may use (by name or by one of its aliases, as the checks allow a
@@ -201,41 +213,60 @@ async function commit(ops: TxOp[], actor: Actor, entry: AuditEntry, now: Date): 
 const auditFields = (m: Partial<ModelRecord>) => definedFields({ ...m, created_at: undefined, updated_at: undefined });
 
 export const modelActions: Actions = {
-  new: action(z.object({ model_name: name, litellm_params: litellmParams, model_info: modelInfo.optional() }).strict(), async (input, { actor, now }) => {
-    requireProxyAdmin(actor, 'add models');
-    const modelName = input.model_name;
-    const apiKeySecret = keySecretOf(input.litellm_params);
-    const input_cost_per_million = priceOf(input.model_info, 'input');
-    const output_cost_per_million = priceOf(input.model_info, 'output');
-    for (const [side, v] of [['input', input_cost_per_million], ['output', output_cost_per_million]] as const) {
-      if (v === undefined) {
-        throw new InvalidRequestError(`\`model_info.${side}_cost_per_million\` (or \`${side}_cost_per_token\`) is required: a model without a price would be free to call`, 'missing_field', `model_info.${side}_cost_per_million`);
+  new: action(
+    z.object({ model_name: name, litellm_params: litellmParams, model_info: modelInfo.optional() }).strict(),
+    async (input, { actor, now }) => {
+      requireProxyAdmin(actor, 'add models');
+      const modelName = input.model_name;
+      const apiKeySecret = keySecretOf(input.litellm_params);
+      const input_cost_per_million = priceOf(input.model_info, 'input');
+      const output_cost_per_million = priceOf(input.model_info, 'output');
+      for (const [side, v] of [
+        ['input', input_cost_per_million],
+        ['output', output_cost_per_million],
+      ] as const) {
+        if (v === undefined) {
+          throw new InvalidRequestError(
+            `\`model_info.${side}_cost_per_million\` (or \`${side}_cost_per_token\`) is required: a model without a price would be free to call`,
+            'missing_field',
+            `model_info.${side}_cost_per_million`,
+          );
+        }
       }
-    }
-    const aliases = input.model_info?.aliases;
-    checkAliases(modelName, aliases);
-    const record: ModelRecord = {
-      model_name: modelName,
-      upstream_base_url: input.litellm_params.api_base ?? DEFAULT_API_BASE,
-      upstream_model: input.litellm_params.model,
-      ...(apiKeySecret ? { api_key_secret: apiKeySecret } : {}),
-      input_cost_per_million: input_cost_per_million as number,
-      output_cost_per_million: output_cost_per_million as number,
-      access_groups: input.model_info?.access_groups ?? [],
-      aliases: aliases ?? [],
-      created_at: now.toISOString(),
-    };
-    const aliasOwner = await find('model_alias', modelName);
-    const nameTaken = () => new ConflictError('model_name_taken', `\`${modelName}\` is already an alias of model \`${aliasOwner?.model_name ?? '?'}\``, 'model_name');
-    if (aliasOwner) throw nameTaken();
-    const ops: TxOp[] = [
-      putNew(refs.model(modelName), encode.model(record), () => new ConflictError('model_exists', `model \`${modelName}\` already exists`, 'model_name')),
-      requireAbsent(refs.modelAlias(modelName), nameTaken),
-      ...(await claimAliases(modelName, record.aliases ?? [])),
-    ];
-    await commit(ops, actor, audit('new', modelName, auditFields(record)), now);
-    return modelView(record, true);
-  }),
+      const aliases = input.model_info?.aliases;
+      checkAliases(modelName, aliases);
+      const record: ModelRecord = {
+        model_name: modelName,
+        upstream_base_url: input.litellm_params.api_base ?? DEFAULT_API_BASE,
+        upstream_model: input.litellm_params.model,
+        ...(apiKeySecret ? { api_key_secret: apiKeySecret } : {}),
+        input_cost_per_million: input_cost_per_million as number,
+        output_cost_per_million: output_cost_per_million as number,
+        access_groups: input.model_info?.access_groups ?? [],
+        aliases: aliases ?? [],
+        created_at: now.toISOString(),
+      };
+      const aliasOwner = await find('model_alias', modelName);
+      const nameTaken = () =>
+        new ConflictError(
+          'model_name_taken',
+          `\`${modelName}\` is already an alias of model \`${aliasOwner?.model_name ?? '?'}\``,
+          'model_name',
+        );
+      if (aliasOwner) throw nameTaken();
+      const ops: TxOp[] = [
+        putNew(
+          refs.model(modelName),
+          encode.model(record),
+          () => new ConflictError('model_exists', `model \`${modelName}\` already exists`, 'model_name'),
+        ),
+        requireAbsent(refs.modelAlias(modelName), nameTaken),
+        ...(await claimAliases(modelName, record.aliases ?? [])),
+      ];
+      await commit(ops, actor, audit('new', modelName, auditFields(record)), now);
+      return modelView(record, true);
+    },
+  ),
 
   update: action(
     z.object({ model_name: name, litellm_params: litellmParams.partial().strict().optional(), model_info: modelInfo.optional() }).strict(),
@@ -252,7 +283,8 @@ export const modelActions: Actions = {
         access_groups: input.model_info?.access_groups,
         aliases: input.model_info?.aliases,
       });
-      if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
+      if (Object.keys(set).length === 0)
+        throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
       checkAliases(modelName, set.aliases);
       const current = await load('model', modelName);
       const ops: TxOp[] = [setFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, notFound('model', modelName))];
@@ -260,7 +292,12 @@ export const modelActions: Actions = {
         const before = new Set(current.aliases ?? []);
         const after = new Set(set.aliases);
         for (const a of before) if (!after.has(a)) ops.push(deleteAny(refs.modelAlias(a)));
-        ops.push(...(await claimAliases(modelName, set.aliases.filter((a) => !before.has(a)))));
+        ops.push(
+          ...(await claimAliases(
+            modelName,
+            set.aliases.filter((a) => !before.has(a)),
+          )),
+        );
       }
       await commit(ops, actor, audit('update', modelName, auditFields(set)), now);
       return modelView(await load('model', modelName), true);
@@ -273,9 +310,12 @@ export const modelActions: Actions = {
       throw new InvalidRequestError('`model_name` and `id` name different models; give one', 'invalid_field', 'id');
     }
     const modelName = input.model_name ?? input.id;
-    if (!modelName) throw new InvalidRequestError('`model_name` (or LiteLLM\'s `id`) is required', 'missing_field', 'model_name');
+    if (!modelName) throw new InvalidRequestError("`model_name` (or LiteLLM's `id`) is required", 'missing_field', 'model_name');
     const current = await load('model', modelName);
-    const ops: TxOp[] = [deleteExisting(refs.model(modelName), notFound('model', modelName)), ...(current.aliases ?? []).map((a) => deleteAny(refs.modelAlias(a)))];
+    const ops: TxOp[] = [
+      deleteExisting(refs.model(modelName), notFound('model', modelName)),
+      ...(current.aliases ?? []).map((a) => deleteAny(refs.modelAlias(a))),
+    ];
     await commit(ops, actor, audit('delete', modelName), now);
     return { deleted_model_name: modelName };
   }),

@@ -10,21 +10,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../../errors.js';
-import { ORG_ROLES, type OrgMemberRecord } from '../../domain/records.js';
-import type { OrgRecord, TeamRecord, UserRecord } from '../../domain/records.js';
 import type { ModelCatalog } from '../../checks/models.js';
+import type { AuditEntry } from '../../domain/audit.js';
+import type { OrgRecord, TeamRecord } from '../../domain/records.js';
+import { ORG_ROLES, type OrgMemberRecord } from '../../domain/records.js';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
-import type { AuditEntry } from '../../domain/audit.js';
-import { budgetView } from '../schema/budget-view.js';
-import { action, type Actions } from '../http/handler.js';
-import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { membershipOps } from '../../store/org-members.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
-import { notFound, find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { type Actions, action } from '../http/handler.js';
+import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
+import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
+import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { budgetView } from '../schema/budget-view.js';
 import { budgetFields, id, limit, metadata, models } from '../schema/fields.js';
 
 const orgFields = {
@@ -51,7 +51,11 @@ const teamsOf = (orgId: string) => queryAll<TeamRecord>(listings.teamsOfOrg(orgI
 const membersOf = (orgId: string) => queryAll<OrgMemberRecord>(listings.membersOfOrg(orgId));
 
 /** An organization may not shrink below what its teams already have. */
-async function requireCoversTeams(orgId: string, next: Pick<OrgRecord, 'models' | 'max_budget'>, changed: { models: boolean; max_budget: boolean }): Promise<void> {
+async function requireCoversTeams(
+  orgId: string,
+  next: Pick<OrgRecord, 'models' | 'max_budget'>,
+  changed: { models: boolean; max_budget: boolean },
+): Promise<void> {
   const teams = await teamsOf(orgId);
   const parent = { label: orgLabel(orgId), models: next.models, max_budget: next.max_budget };
   let catalog: Promise<ModelCatalog> | undefined;
@@ -79,7 +83,13 @@ export const organizationActions: Actions = {
     const set = definedFields(fields);
     const org: OrgRecord = { organization_id: orgId, ...set, spend: 0, created_at: now.toISOString() };
     await transact(
-      [putNew(refs.org(orgId), encode.org(org), () => new ConflictError('organization_exists', `organization \`${orgId}\` already exists`, 'organization_id'))],
+      [
+        putNew(
+          refs.org(orgId),
+          encode.org(org),
+          () => new ConflictError('organization_exists', `organization \`${orgId}\` already exists`, 'organization_id'),
+        ),
+      ],
       actor,
       audit('new', orgId, set),
       now,
@@ -91,11 +101,17 @@ export const organizationActions: Actions = {
     requireProxyAdmin(actor, 'update organizations');
     const { organization_id: orgId, ...fields } = input;
     const set = definedFields(fields);
-    if (Object.keys(set).length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `organization_id`', 'nothing_to_update');
+    if (Object.keys(set).length === 0)
+      throw new InvalidRequestError('nothing to update: name at least one field besides `organization_id`', 'nothing_to_update');
     const current = await load('organization', orgId);
     const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
     if (changed.models || changed.max_budget) await requireCoversTeams(orgId, { ...current, ...set }, changed);
-    await transact([setFields(refs.org(orgId), { ...set, updated_at: now.toISOString() }, notFound('organization', orgId))], actor, audit('update', orgId, set), now);
+    await transact(
+      [setFields(refs.org(orgId), { ...set, updated_at: now.toISOString() }, notFound('organization', orgId))],
+      actor,
+      audit('update', orgId, set),
+      now,
+    );
     return budgetView(await load('organization', orgId), now);
   }),
 
@@ -108,8 +124,15 @@ export const organizationActions: Actions = {
       await load('organization', orgId);
       const teams = await teamsOf(orgId);
       if (teams.length > 0) {
-        const names = teams.slice(0, 5).map((t) => `\`${t.team_id}\``).join(', ');
-        throw new ConflictError('organization_has_teams', `organization \`${orgId}\` still has ${teams.length} team(s) (${names}); delete or move them first`, 'organization_ids');
+        const names = teams
+          .slice(0, 5)
+          .map((t) => `\`${t.team_id}\``)
+          .join(', ');
+        throw new ConflictError(
+          'organization_has_teams',
+          `organization \`${orgId}\` still has ${teams.length} team(s) (${names}); delete or move them first`,
+          'organization_ids',
+        );
       }
       const released: string[] = [];
       for (const m of await membersOf(orgId)) {
@@ -119,11 +142,16 @@ export const organizationActions: Actions = {
         if (user?.organization_id !== orgId) continue;
         released.push(m.user_id);
         ops.push(
-          setFields(refs.user(m.user_id), { organization_id: null, updated_at: now.toISOString() }, () => new ConflictError('concurrent_update', `user \`${m.user_id}\` changed meanwhile; retry`), {
-            expression: '#org = :org',
-            names: { '#org': 'organization_id' },
-            values: { ':org': orgId },
-          }),
+          setFields(
+            refs.user(m.user_id),
+            { organization_id: null, updated_at: now.toISOString() },
+            () => new ConflictError('concurrent_update', `user \`${m.user_id}\` changed meanwhile; retry`),
+            {
+              expression: '#org = :org',
+              names: { '#org': 'organization_id' },
+              values: { ':org': orgId },
+            },
+          ),
         );
       }
       ops.push(deleteExisting(refs.org(orgId), notFound('organization', orgId)));
@@ -150,43 +178,49 @@ export const organizationActions: Actions = {
     return { data: page.data.map((o) => budgetView(o, now)), next_cursor: page.next_cursor };
   }),
 
-  member_add: action(
-    z.object({ organization_id: id, member: oneOrMany(member, 20) }).strict(),
-    async (input, { actor, now }) => {
-      requireProxyAdmin(actor, 'add organization members');
-      const orgId = input.organization_id;
-      const list = input.member;
-      const seen = new Set<string>();
-      for (const m of list) {
-        if (seen.has(m.user_id)) throw new InvalidRequestError(`user \`${m.user_id}\` is listed twice`, 'duplicate_member', 'member');
-        seen.add(m.user_id);
-      }
-      await load('organization', orgId);
-      const at = now.toISOString();
-      // The organization must still exist when the members land.
-      const ops: TxOp[] = [requireExists(refs.org(orgId), notFound('organization', orgId))];
-      const entries: AuditEntry[] = [audit('member_add', orgId, { members: list.map((m) => ({ user_id: m.user_id, role: m.role })) })];
-      const updatedUsers: { user_id: string; organization_id: string; previous_organization_id: string | null }[] = [];
-      const memberships: OrgMemberRecord[] = [];
-      for (const m of list) {
-        const user = await find('user', m.user_id);
-        if (!user) throw new NotFoundError('user', m.user_id);
-        const from = user.organization_id ?? null;
-        const existing = from === orgId ? await find('org_member', orgId, m.user_id) : undefined;
-        const membership: OrgMemberRecord = { organization_id: orgId, user_id: m.user_id, user_role: m.role, created_at: existing?.created_at ?? at };
-        ops.push(setFields(refs.user(m.user_id), { organization_id: orgId, updated_at: at }, () => new NotFoundError('user', m.user_id)));
-        ops.push(...membershipOps(m.user_id, from, membership));
-        entries.push({
-          action: 'organization.member_add',
-          entity_type: 'user',
-          entity_id: m.user_id,
-          changes: { organization_id: orgId, organization_role: m.role, ...(from && from !== orgId ? { previous_organization_id: from } : {}) },
-        });
-        updatedUsers.push({ user_id: m.user_id, organization_id: orgId, previous_organization_id: from !== orgId ? from : null });
-        memberships.push(membership);
-      }
-      await transact(ops, actor, entries, now);
-      return { organization_id: orgId, updated_users: updatedUsers, updated_organization_memberships: memberships };
-    },
-  ),
+  member_add: action(z.object({ organization_id: id, member: oneOrMany(member, 20) }).strict(), async (input, { actor, now }) => {
+    requireProxyAdmin(actor, 'add organization members');
+    const orgId = input.organization_id;
+    const list = input.member;
+    const seen = new Set<string>();
+    for (const m of list) {
+      if (seen.has(m.user_id)) throw new InvalidRequestError(`user \`${m.user_id}\` is listed twice`, 'duplicate_member', 'member');
+      seen.add(m.user_id);
+    }
+    await load('organization', orgId);
+    const at = now.toISOString();
+    // The organization must still exist when the members land.
+    const ops: TxOp[] = [requireExists(refs.org(orgId), notFound('organization', orgId))];
+    const entries: AuditEntry[] = [audit('member_add', orgId, { members: list.map((m) => ({ user_id: m.user_id, role: m.role })) })];
+    const updatedUsers: { user_id: string; organization_id: string; previous_organization_id: string | null }[] = [];
+    const memberships: OrgMemberRecord[] = [];
+    for (const m of list) {
+      const user = await find('user', m.user_id);
+      if (!user) throw new NotFoundError('user', m.user_id);
+      const from = user.organization_id ?? null;
+      const existing = from === orgId ? await find('org_member', orgId, m.user_id) : undefined;
+      const membership: OrgMemberRecord = {
+        organization_id: orgId,
+        user_id: m.user_id,
+        user_role: m.role,
+        created_at: existing?.created_at ?? at,
+      };
+      ops.push(setFields(refs.user(m.user_id), { organization_id: orgId, updated_at: at }, () => new NotFoundError('user', m.user_id)));
+      ops.push(...membershipOps(m.user_id, from, membership));
+      entries.push({
+        action: 'organization.member_add',
+        entity_type: 'user',
+        entity_id: m.user_id,
+        changes: {
+          organization_id: orgId,
+          organization_role: m.role,
+          ...(from && from !== orgId ? { previous_organization_id: from } : {}),
+        },
+      });
+      updatedUsers.push({ user_id: m.user_id, organization_id: orgId, previous_organization_id: from !== orgId ? from : null });
+      memberships.push(membership);
+    }
+    await transact(ops, actor, entries, now);
+    return { organization_id: orgId, updated_users: updatedUsers, updated_organization_memberships: memberships };
+  }),
 };

@@ -17,23 +17,23 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ModelCatalog } from '../../checks/models.js';
-import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { AuditEntry } from '../../domain/audit.js';
 import type { MemberRecord, OrgRecord, TeamRecord } from '../../domain/records.js';
+import { ConflictError, ForbiddenError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings, reindex } from '../../store/listings.js';
-import { isProxyAdmin, requireProxyAdmin, type Actor } from '../rules/actor.js';
-import type { AuditEntry } from '../../domain/audit.js';
-import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
-import { action, type Actions } from '../http/handler.js';
-import { keyDeleteOps, keyView, teamKeysPage, teamLabel, type StoredKey } from './keys.js';
-import { memberRole } from '../membership.js';
-import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
+import { definedFields, deleteExisting, putNew, requireExists, setFields, updateFields } from '../../store/writes.js';
 import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { type Actions, action } from '../http/handler.js';
+import { memberRole } from '../membership.js';
+import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
+import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields, updateFields } from '../../store/writes.js';
-import { notFound, find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
+import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { budgetFields, id, limit, metadata, models, money, optionalMoney } from '../schema/fields.js';
+import { keyDeleteOps, keyView, type StoredKey, teamKeysPage, teamLabel } from './keys.js';
 
 const MEMBER_ROLES = ['admin', 'user'] as const;
 const memberInput = z.object({ user_id: id, role: z.enum(MEMBER_ROLES).default('user') }).strict();
@@ -50,9 +50,6 @@ const teamFields = {
 
 /** What an admin of the team may change; the rest needs a proxy admin. */
 const TEAM_ADMIN_FIELDS = new Set(['team_alias', 'metadata']);
-
-const memberNotFound = (teamId: string, userId: string) => () => new NotFoundError('team_member', `${userId}@${teamId}`);
-const orgNotFound = (orgId: string) => () => new NotFoundError('organization', orgId);
 
 const teamAudit = (verb: string, teamId: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `team.${verb}`,
@@ -119,29 +116,52 @@ async function requireCoversChildren(teamId: string, next: Limits, changed: { mo
 }
 
 function requireMemberBudgetWithin(budget: number | null | undefined, team: TeamRecord): void {
-  requireBudgetWithin({ label: 'max_budget_in_team', max_budget: budget }, { label: teamLabel(team.team_id), max_budget: team.max_budget }, 'max_budget_in_team');
+  requireBudgetWithin(
+    { label: 'max_budget_in_team', max_budget: budget },
+    { label: teamLabel(team.team_id), max_budget: team.max_budget },
+    'max_budget_in_team',
+  );
 }
 
 function uniqueUsers(list: { user_id: string }[], param: string): void {
   const seen = new Set<string>();
   list.forEach((m, i) => {
-    if (seen.has(m.user_id)) throw new InvalidRequestError(`user \`${m.user_id}\` is listed twice`, 'duplicate_member', `${param}.${i}.user_id`);
+    if (seen.has(m.user_id))
+      throw new InvalidRequestError(`user \`${m.user_id}\` is listed twice`, 'duplicate_member', `${param}.${i}.user_id`);
     seen.add(m.user_id);
   });
 }
 
 /** The writes that add members: each user must exist and not be a member yet. */
-function memberAddOps(team: TeamRecord, list: { user_id: string; role: MemberRecord['role'] }[], budget: number | null | undefined, now: Date): { ops: TxOp[]; audit: AuditEntry[]; added: MemberRecord[] } {
+function memberAddOps(
+  team: TeamRecord,
+  list: { user_id: string; role: MemberRecord['role'] }[],
+  budget: number | null | undefined,
+  now: Date,
+): { ops: TxOp[]; audit: AuditEntry[]; added: MemberRecord[] } {
   const ops: TxOp[] = [];
   const audit: AuditEntry[] = [];
   const added: MemberRecord[] = [];
   for (const m of list) {
-    const member: MemberRecord = { team_id: team.team_id, user_id: m.user_id, role: m.role, max_budget: budget ?? null, spend: 0, created_at: now.toISOString() };
+    const member: MemberRecord = {
+      team_id: team.team_id,
+      user_id: m.user_id,
+      role: m.role,
+      max_budget: budget ?? null,
+      spend: 0,
+      created_at: now.toISOString(),
+    };
     ops.push(
-      putNew(refs.member(team.team_id, m.user_id), encode.member(member), () => new ConflictError('member_exists', `user \`${m.user_id}\` is already a member of team \`${team.team_id}\``, 'member')),
+      putNew(
+        refs.member(team.team_id, m.user_id),
+        encode.member(member),
+        () => new ConflictError('member_exists', `user \`${m.user_id}\` is already a member of team \`${team.team_id}\``, 'member'),
+      ),
       requireExists(refs.user(m.user_id), notFound('user', m.user_id)),
     );
-    audit.push(memberAudit('member_add', team.team_id, m.user_id, { role: m.role, ...(budget !== undefined ? { max_budget_in_team: budget } : {}) }));
+    audit.push(
+      memberAudit('member_add', team.team_id, m.user_id, { role: m.role, ...(budget !== undefined ? { max_budget_in_team: budget } : {}) }),
+    );
     added.push(member);
   }
   return { ops, audit, added };
@@ -151,7 +171,12 @@ function memberAddOps(team: TeamRecord, list: { user_id: string; role: MemberRec
 async function setTeamBlocked(teamId: string, blocked: boolean, actor: Actor, now: Date) {
   requireProxyAdmin(actor, `${blocked ? 'block' : 'unblock'} teams`);
   await load('team', teamId);
-  await transact([setFields(refs.team(teamId), { blocked, updated_at: now.toISOString() }, notFound('team', teamId))], actor, teamAudit(blocked ? 'block' : 'unblock', teamId, { blocked }), now);
+  await transact(
+    [setFields(refs.team(teamId), { blocked, updated_at: now.toISOString() }, notFound('team', teamId))],
+    actor,
+    teamAudit(blocked ? 'block' : 'unblock', teamId, { blocked }),
+    now,
+  );
   return teamView(await load('team', teamId), now);
 }
 
@@ -166,10 +191,21 @@ export const teamActions: Actions = {
       const orgId = fields.organization_id ?? null;
       if (orgId) await requireTeamWithinOrg(teamId, fields, await load('organization', orgId));
       const set = definedFields(fields);
-      const team: TeamRecord = { team_id: teamId, ...set, organization_id: orgId, blocked: fields.blocked ?? false, created_at: now.toISOString(), ...spendFields(spend ?? 0, fields.budget_duration, now) };
+      const team: TeamRecord = {
+        team_id: teamId,
+        ...set,
+        organization_id: orgId,
+        blocked: fields.blocked ?? false,
+        created_at: now.toISOString(),
+        ...spendFields(spend ?? 0, fields.budget_duration, now),
+      };
       const added = memberAddOps(team, members, undefined, now);
       const ops: TxOp[] = [
-        putNew(refs.team(teamId), encode.team(team), () => new ConflictError('team_exists', `team \`${teamId}\` already exists`, 'team_id')),
+        putNew(
+          refs.team(teamId),
+          encode.team(team),
+          () => new ConflictError('team_exists', `team \`${teamId}\` already exists`, 'team_id'),
+        ),
         ...(orgId ? [requireExists(refs.org(orgId), notFound('organization', orgId))] : []),
         ...added.ops,
       ];
@@ -182,23 +218,32 @@ export const teamActions: Actions = {
     const { team_id: teamId, ...fields } = input;
     const set = definedFields(fields);
     const named = Object.keys(set);
-    if (named.length === 0) throw new InvalidRequestError('nothing to update: name at least one field besides `team_id`', 'nothing_to_update');
+    if (named.length === 0)
+      throw new InvalidRequestError('nothing to update: name at least one field besides `team_id`', 'nothing_to_update');
     if (!isProxyAdmin(actor)) {
       await requireTeamManager(actor, teamId, `update team \`${teamId}\``);
       const beyond = named.filter((f) => !TEAM_ADMIN_FIELDS.has(f));
-      if (beyond.length > 0) throw new ForbiddenError(`an admin of team \`${teamId}\` may change only team_alias and metadata; \`${beyond[0]}\` needs a proxy admin`);
+      if (beyond.length > 0)
+        throw new ForbiddenError(
+          `an admin of team \`${teamId}\` may change only team_alias and metadata; \`${beyond[0]}\` needs a proxy admin`,
+        );
     }
     const current = await load('team', teamId);
     const nextOrg = set.organization_id !== undefined ? set.organization_id : (current.organization_id ?? null);
     const orgMoved = nextOrg !== (current.organization_id ?? null);
-    const next: Limits = { models: set.models ?? current.models, max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget };
+    const next: Limits = {
+      models: set.models ?? current.models,
+      max_budget: set.max_budget !== undefined ? set.max_budget : current.max_budget,
+    };
     const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
-    if (nextOrg && (orgMoved || changed.models || changed.max_budget)) await requireTeamWithinOrg(teamId, next, await load('organization', nextOrg));
+    if (nextOrg && (orgMoved || changed.models || changed.max_budget))
+      await requireTeamWithinOrg(teamId, next, await load('organization', nextOrg));
     if (changed.models || changed.max_budget) await requireCoversChildren(teamId, next, changed);
 
     const { spend, ...plain } = set;
     const attrs: Record<string, unknown> = { ...plain, updated_at: now.toISOString() };
-    if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    if (spend !== undefined)
+      Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
     const remove: string[] = [];
     if (orgMoved) {
       const listed = reindex.teamOrg(teamId, nextOrg);
@@ -214,8 +259,16 @@ export const teamActions: Actions = {
       const keys = await keysOf(teamId);
       await commitInChunks(
         keys.map((k) => ({
-          ops: [setFields(refs.key(k.token), { organization_id: nextOrg, updated_at: now.toISOString() }, () => new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`))],
-          audit: [{ action: 'key.update', entity_type: 'key', entity_id: k.token, changes: { organization_id: nextOrg, reason: 'team.update' } }],
+          ops: [
+            setFields(
+              refs.key(k.token),
+              { organization_id: nextOrg, updated_at: now.toISOString() },
+              () => new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`),
+            ),
+          ],
+          audit: [
+            { action: 'key.update', entity_type: 'key', entity_id: k.token, changes: { organization_id: nextOrg, reason: 'team.update' } },
+          ],
         })),
         actor,
         now,
@@ -252,7 +305,12 @@ export const teamActions: Actions = {
         }
         // Too big for one transaction: stop the team's keys at once, then clear it out.
         if (!p.team.blocked) {
-          await transact([setFields(refs.team(p.team.team_id), { blocked: true, updated_at: now.toISOString() }, notFound('team', p.team.team_id))], actor, teamAudit('block', p.team.team_id, { blocked: true, reason: 'team.delete' }), now);
+          await transact(
+            [setFields(refs.team(p.team.team_id), { blocked: true, updated_at: now.toISOString() }, notFound('team', p.team.team_id))],
+            actor,
+            teamAudit('block', p.team.team_id, { blocked: true, reason: 'team.delete' }),
+            now,
+          );
         }
         await commitInChunks(p.units, actor, now);
         await commitTogether([p.last], actor, now);
@@ -275,24 +333,27 @@ export const teamActions: Actions = {
     };
   }),
 
-  list: action(z.object({ organization_id: id.optional(), cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
-    if (isProxyAdmin(actor)) {
-      const page = q.organization_id
-        ? await queryPage<TeamRecord>({ ...listings.teamsOfOrg(q.organization_id), cursor: q.cursor, limit: q.limit ?? 100 })
-        : await queryPage<TeamRecord>({ ...listings.all('team'), cursor: q.cursor, limit: q.limit ?? 100 });
-      return { data: page.data.map((t) => teamView(t, now)), next_cursor: page.next_cursor };
-    }
-    const keep = (t: TeamRecord | undefined): t is TeamRecord => !!t && (!q.organization_id || t.organization_id === q.organization_id);
-    if (actor.role === 'team' && actor.teamId) {
-      const team = q.cursor ? undefined : await find('team', actor.teamId);
-      return { data: keep(team) ? [teamView(team, now)] : [], next_cursor: null };
-    }
-    if (!actor.userId) throw new ForbiddenError('only a proxy admin or a team member may list teams');
-    // A user's own teams, through their memberships.
-    const page = await queryPage<MemberRecord>({ ...listings.membershipsOfUser(actor.userId), cursor: q.cursor, limit: q.limit ?? 100 });
-    const teams = await Promise.all(page.data.map((m) => find('team', m.team_id)));
-    return { data: teams.filter(keep).map((t) => teamView(t, now)), next_cursor: page.next_cursor };
-  }),
+  list: action(
+    z.object({ organization_id: id.optional(), cursor: z.string().optional(), limit: limit.optional() }).strict(),
+    async (q, { actor, now }) => {
+      if (isProxyAdmin(actor)) {
+        const page = q.organization_id
+          ? await queryPage<TeamRecord>({ ...listings.teamsOfOrg(q.organization_id), cursor: q.cursor, limit: q.limit ?? 100 })
+          : await queryPage<TeamRecord>({ ...listings.all('team'), cursor: q.cursor, limit: q.limit ?? 100 });
+        return { data: page.data.map((t) => teamView(t, now)), next_cursor: page.next_cursor };
+      }
+      const keep = (t: TeamRecord | undefined): t is TeamRecord => !!t && (!q.organization_id || t.organization_id === q.organization_id);
+      if (actor.role === 'team' && actor.teamId) {
+        const team = q.cursor ? undefined : await find('team', actor.teamId);
+        return { data: keep(team) ? [teamView(team, now)] : [], next_cursor: null };
+      }
+      if (!actor.userId) throw new ForbiddenError('only a proxy admin or a team member may list teams');
+      // A user's own teams, through their memberships.
+      const page = await queryPage<MemberRecord>({ ...listings.membershipsOfUser(actor.userId), cursor: q.cursor, limit: q.limit ?? 100 });
+      const teams = await Promise.all(page.data.map((m) => find('team', m.team_id)));
+      return { data: teams.filter(keep).map((t) => teamView(t, now)), next_cursor: page.next_cursor };
+    },
+  ),
 
   block: action(z.object({ team_id: id }).strict(), ({ team_id }, { actor, now }) => setTeamBlocked(team_id, true, actor, now)),
   unblock: action(z.object({ team_id: id }).strict(), ({ team_id }, { actor, now }) => setTeamBlocked(team_id, false, actor, now)),
@@ -314,7 +375,11 @@ export const teamActions: Actions = {
       const existing = await membersOf(team.team_id);
       await transact([requireExists(refs.team(team.team_id), notFound('team', team.team_id)), ...added.ops], actor, added.audit, now);
       // LiteLLM answers with the team (all its members_with_roles) and the memberships it made.
-      return { ...teamView(team, now), members_with_roles: rolesOf([...existing, ...added.added]), updated_team_memberships: added.added.map((m) => memberView(m, now)) };
+      return {
+        ...teamView(team, now),
+        members_with_roles: rolesOf([...existing, ...added.added]),
+        updated_team_memberships: added.added.map((m) => memberView(m, now)),
+      };
     },
   ),
 
@@ -325,7 +390,9 @@ export const teamActions: Actions = {
       await requireTeamManager(actor, teamId, `update members of team \`${teamId}\``);
       // A team admin sets the budgets of members, never their own.
       if (!isProxyAdmin(actor) && userId === actor.userId && input.max_budget_in_team !== undefined) {
-        throw new ForbiddenError(`only a proxy admin may change the member budget of user \`${userId}\` in team \`${teamId}\`: a team admin may not change their own`);
+        throw new ForbiddenError(
+          `only a proxy admin may change the member budget of user \`${userId}\` in team \`${teamId}\`: a team admin may not change their own`,
+        );
       }
       if (input.role === undefined && input.max_budget_in_team === undefined) {
         throw new InvalidRequestError('nothing to update: give `role` or `max_budget_in_team`', 'nothing_to_update');
@@ -351,8 +418,16 @@ export const teamActions: Actions = {
     if (!(await find('team_member', teamId, userId))) throw notFound('team_member', teamId, userId)();
     // The user's keys in this team go with the membership (listed by user: fewer than the team's).
     const keys = (await queryAll<StoredKey>(listings.keysOfUser(userId))).filter((k) => k.team_id === teamId);
-    const units: Unit[] = keys.map((k) => ({ ops: keyDeleteOps(k, false), audit: [{ action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason: 'team.member_delete' } }] }));
-    const last: Unit = { ops: [deleteExisting(refs.member(teamId, userId), notFound('team_member', teamId, userId))], audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })] };
+    const units: Unit[] = keys.map((k) => ({
+      ops: keyDeleteOps(k, false),
+      audit: [
+        { action: 'key.delete', entity_type: 'key', entity_id: k.token, changes: { key_name: k.key_name, reason: 'team.member_delete' } },
+      ],
+    }));
+    const last: Unit = {
+      ops: [deleteExisting(refs.member(teamId, userId), notFound('team_member', teamId, userId))],
+      audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })],
+    };
     if (fitsInOne([...units, last])) await commitTogether([...units, last], actor, now);
     else {
       await commitInChunks(units, actor, now);

@@ -11,23 +11,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { AuditEntry } from '../../domain/audit.js';
+import type { MemberRecord, UserRecord } from '../../domain/records.js';
 import { ConflictError, InvalidRequestError } from '../../errors.js';
-import type { MemberRecord, TeamRecord, UserRecord } from '../../domain/records.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { requireProxyAdmin } from '../rules/actor.js';
-import type { AuditEntry } from '../../domain/audit.js';
-import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
-import { action, type Actions } from '../http/handler.js';
-import { keyAlias, keyDeleteOps, keyDuration, keyView, planNewKey, userKeysPage, type StoredKey } from './keys.js';
-import { selfOrAdminDenial } from '../rules/teams.js';
-import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { membershipOps } from '../../store/org-members.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
-import { memberView } from './teams.js';
-import { notFound, find, load, queryAll, queryPage, transact, type TxOp } from '../persistence.js';
+import { definedFields, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
+import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { type Actions, action } from '../http/handler.js';
+import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
+import { requireProxyAdmin } from '../rules/actor.js';
+import { selfOrAdminDenial } from '../rules/teams.js';
+import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { budgetLimitFields, id, limit, metadata, models, money } from '../schema/fields.js';
+import { keyAlias, keyDuration, keyView, planNewKey, userKeysPage } from './keys.js';
+import { memberView } from './teams.js';
 
 const USER_ROLES = ['proxy_admin', 'internal_user', 'internal_user_viewer'] as const;
 
@@ -72,17 +72,41 @@ export const userActions: Actions = {
       const userId = user_id ?? randomUUID();
       const teamIds = [...new Set(teams)];
       if (auto_create_key === false && (key_alias !== undefined || duration !== undefined)) {
-        throw new InvalidRequestError('`key_alias` and `duration` describe the key `/user/new` creates; they make no sense with `auto_create_key: false`', 'invalid_field', key_alias !== undefined ? 'key_alias' : 'duration');
+        throw new InvalidRequestError(
+          '`key_alias` and `duration` describe the key `/user/new` creates; they make no sense with `auto_create_key: false`',
+          'invalid_field',
+          key_alias !== undefined ? 'key_alias' : 'duration',
+        );
       }
       for (const t of teamIds) if (!(await find('team', t))) throw notFound('team', t)();
       const set = definedFields(fields);
       const at = now.toISOString();
-      const user: UserRecord = { user_id: userId, ...set, user_role: fields.user_role ?? 'internal_user', created_at: at, ...spendFields(spend ?? 0, fields.budget_duration, now) };
-      const ops: TxOp[] = [putNew(refs.user(userId), encode.user(user), () => new ConflictError('user_exists', `user \`${userId}\` already exists`, 'user_id'))];
-      const audit: AuditEntry[] = [userAudit('new', userId, { ...set, ...(spend !== undefined ? { spend } : {}), ...(teamIds.length ? { teams: teamIds } : {}) })];
+      const user: UserRecord = {
+        user_id: userId,
+        ...set,
+        user_role: fields.user_role ?? 'internal_user',
+        created_at: at,
+        ...spendFields(spend ?? 0, fields.budget_duration, now),
+      };
+      const ops: TxOp[] = [
+        putNew(
+          refs.user(userId),
+          encode.user(user),
+          () => new ConflictError('user_exists', `user \`${userId}\` already exists`, 'user_id'),
+        ),
+      ];
+      const audit: AuditEntry[] = [
+        userAudit('new', userId, { ...set, ...(spend !== undefined ? { spend } : {}), ...(teamIds.length ? { teams: teamIds } : {}) }),
+      ];
       for (const t of teamIds) {
         const member: MemberRecord = { team_id: t, user_id: userId, role: 'user', max_budget: null, spend: 0, created_at: at };
-        ops.push(putNew(refs.member(t, userId), encode.member(member), () => new ConflictError('member_exists', `user \`${userId}\` is already a member of team \`${t}\``, 'teams')));
+        ops.push(
+          putNew(
+            refs.member(t, userId),
+            encode.member(member),
+            () => new ConflictError('member_exists', `user \`${userId}\` is already a member of team \`${t}\``, 'teams'),
+          ),
+        );
         ops.push(requireExists(refs.team(t), notFound('team', t)));
         audit.push({ action: 'team.member_add', entity_type: 'team_member', entity_id: `${t}/${userId}`, changes: { role: 'user' } });
       }
@@ -95,7 +119,15 @@ export const userActions: Actions = {
       return {
         ...userView(user, now),
         teams: teamIds,
-        ...(plan ? { key: plan.key, key_name: plan.record.key_name, token: plan.record.token, key_alias: plan.record.key_alias, expires: plan.record.expires } : {}),
+        ...(plan
+          ? {
+              key: plan.key,
+              key_name: plan.record.key_name,
+              token: plan.record.token,
+              key_alias: plan.record.key_alias,
+              expires: plan.record.expires,
+            }
+          : {}),
       };
     },
   ),
@@ -104,11 +136,18 @@ export const userActions: Actions = {
     requireProxyAdmin(actor, 'update users');
     const { user_id: userId, spend, ...fields } = input;
     const set = definedFields(fields);
-    if (Object.keys(set).length === 0 && spend === undefined) throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
+    if (Object.keys(set).length === 0 && spend === undefined)
+      throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('user', userId);
     const attrs: Record<string, unknown> = { ...set, updated_at: now.toISOString() };
-    if (spend !== undefined) Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
-    await transact([setFields(refs.user(userId), attrs, notFound('user', userId))], actor, userAudit('update', userId, { ...set, ...(spend !== undefined ? { spend } : {}) }), now);
+    if (spend !== undefined)
+      Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    await transact(
+      [setFields(refs.user(userId), attrs, notFound('user', userId))],
+      actor,
+      userAudit('update', userId, { ...set, ...(spend !== undefined ? { spend } : {}) }),
+      now,
+    );
     return userView(await load('user', userId), now);
   }),
 
@@ -154,7 +193,11 @@ export const userActions: Actions = {
       keys: keys.data.map((k) => keyView(k, now)),
       // More keys: `/key/list?user_id=...&cursor=...`.
       keys_next_cursor: keys.next_cursor,
-      teams: memberships.map((m, i) => ({ ...memberView(m, now), team_alias: teams[i]?.team_alias ?? null, team_blocked: teams[i]?.blocked ?? false })),
+      teams: memberships.map((m, i) => ({
+        ...memberView(m, now),
+        team_alias: teams[i]?.team_alias ?? null,
+        team_blocked: teams[i]?.blocked ?? false,
+      })),
     };
   }),
 

@@ -8,22 +8,22 @@
  *   thrown as the typed TollgateError so the invocation is marked failed with its message.
  */
 import { randomUUID } from 'node:crypto';
-import middy from '@middy/core';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { readCallerContext } from '../../authorizer/context.js';
 import {
   AuthenticationError,
   InvalidRequestError,
-  RouteNotFoundError,
   isTollgateError,
-  toTollgateError,
+  RouteNotFoundError,
   type TollgateError,
+  toTollgateError,
 } from '../../errors.js';
-import { routeByResource, matchRoute, type FunctionName } from '../../routes.js';
+import { type FunctionName, matchRoute, routeByResource } from '../../routes.js';
 import { logger, tracer } from '../../telemetry.js';
-import { actorFromContext, iamActor, type Actor } from '../rules/actor.js';
+import { type Actor, actorFromContext, iamActor } from '../rules/actor.js';
 import { parseInput } from '../schema/fields.js';
 
 export interface ActionContext {
@@ -40,7 +40,11 @@ export interface ActionDef<S extends z.ZodType = z.ZodType> {
 }
 
 /** Declares an action with its input type inferred from the schema. */
-export const action = <S extends z.ZodType>(schema: S, run: (input: z.output<S>, ctx: ActionContext) => Promise<unknown>, status?: number): ActionDef<S> => ({
+export const action = <S extends z.ZodType>(
+  schema: S,
+  run: (input: z.output<S>, ctx: ActionContext) => Promise<unknown>,
+  status?: number,
+): ActionDef<S> => ({
   schema,
   run,
   ...(status ? { status } : {}),
@@ -79,10 +83,20 @@ export function apiInput(event: APIGatewayProxyEvent): unknown {
   return parsed;
 }
 
-async function runAction(actions: Actions, name: string, raw: unknown, actor: Actor, requestId: string): Promise<{ status: number; body: unknown }> {
+async function runAction(
+  actions: Actions,
+  name: string,
+  raw: unknown,
+  actor: Actor,
+  requestId: string,
+): Promise<{ status: number; body: unknown }> {
   const def = Object.hasOwn(actions, name) ? actions[name] : undefined;
   if (!def) {
-    throw new InvalidRequestError(`unknown action \`${String(name).slice(0, 64)}\` (known: ${Object.keys(actions).join(', ')})`, 'unknown_action', 'action');
+    throw new InvalidRequestError(
+      `unknown action \`${String(name).slice(0, 64)}\` (known: ${Object.keys(actions).join(', ')})`,
+      'unknown_action',
+      'action',
+    );
   }
   const input = parseInput(def.schema, raw);
   const body = await def.run(input, { actor, now: new Date(), requestId });

@@ -1,6 +1,6 @@
 /** The actor of an API request (from the authorizer's context), and the proxy-admin rule. */
 import type { CallerContext } from '../../authorizer/context.js';
-import { isProxyAdmin, type Actor } from '../../domain/actor.js';
+import { type Actor, isProxyAdmin } from '../../domain/actor.js';
 import { ForbiddenError } from '../../errors.js';
 
 export const actorFromContext = (ctx: CallerContext): Actor => ({
@@ -17,4 +17,4 @@ export function requireProxyAdmin(a: Actor, what: string): void {
   if (!isProxyAdmin(a)) throw new ForbiddenError(`only a proxy admin may ${what}`);
 }
 
-export { actorLabel, iamActor, isProxyAdmin, type Actor } from '../../domain/actor.js';
+export { type Actor, actorLabel, iamActor, isProxyAdmin } from '../../domain/actor.js';

@@ -3,9 +3,17 @@
  * member within team): a child's models must lie within its parent's, and a child's max_budget
  * must not be above its parent's. A violation is a 400 `hierarchy_violation` naming both sides.
  */
-import { emptyCatalog, globMatch, isUnrestricted, listAllows, resolveAlias, ALL_TEAM_MODELS, type ModelCatalog } from '../../checks/models.js';
-import { HierarchyViolationError, money } from '../../errors.js';
+import {
+  ALL_TEAM_MODELS,
+  emptyCatalog,
+  globMatch,
+  isUnrestricted,
+  listAllows,
+  type ModelCatalog,
+  resolveAlias,
+} from '../../checks/models.js';
 import type { ModelRecord } from '../../domain/records.js';
+import { HierarchyViolationError, money } from '../../errors.js';
 import { buildSnapshot } from '../../registry/registry.js';
 import { listings } from '../../store/listings.js';
 import { queryAll } from '../persistence.js';
@@ -32,7 +40,11 @@ function covers(parent: readonly string[], entry: string, catalog: ModelCatalog)
  * The first child entry the parent does not cover, or undefined. An unrestricted child (empty
  * list, `all-proxy-models`) adds no models of its own: it gets the parent's, so it is within.
  */
-export function modelOutside(child: readonly string[] | null | undefined, parent: readonly string[] | null | undefined, catalog: ModelCatalog = emptyCatalog): string | undefined {
+export function modelOutside(
+  child: readonly string[] | null | undefined,
+  parent: readonly string[] | null | undefined,
+  catalog: ModelCatalog = emptyCatalog,
+): string | undefined {
   if (isUnrestricted(child) || isUnrestricted(parent)) return undefined;
   return (child as readonly string[]).find((e) => e !== ALL_TEAM_MODELS && !covers(parent as readonly string[], e, catalog));
 }
@@ -46,7 +58,12 @@ export async function loadCatalog(): Promise<ModelCatalog> {
  * Throws when the child's models are not within the parent's. The catalog is read only when a
  * plain comparison fails (aliases and access groups can still make it fit).
  */
-export async function requireModelsWithin(child: Side, parent: Side, param = 'models', catalog?: () => Promise<ModelCatalog>): Promise<void> {
+export async function requireModelsWithin(
+  child: Side,
+  parent: Side,
+  param = 'models',
+  catalog?: () => Promise<ModelCatalog>,
+): Promise<void> {
   if (modelOutside(child.models, parent.models) === undefined) return;
   const outside = modelOutside(child.models, parent.models, await (catalog ?? loadCatalog)());
   if (outside === undefined) return;

@@ -35,20 +35,28 @@ export interface KeyFacts {
 export function keyManagerDenial(actor: Actor, k: Ownership, facts: KeyFacts, what: string): ForbiddenError | undefined {
   if (isProxyAdmin(actor)) return undefined;
   if (actor.role !== 'internal_user' || !actor.userId) {
-    return new ForbiddenError(`role \`${actor.role}\`${actor.userId ? '' : ' without a user'} may not ${what}: keys are written by proxy admins, team admins and their own internal users`);
+    return new ForbiddenError(
+      `role \`${actor.role}\`${actor.userId ? '' : ' without a user'} may not ${what}: keys are written by proxy admins, team admins and their own internal users`,
+    );
   }
   const teamId = k.team_id ?? undefined;
   const userId = k.user_id ?? undefined;
   if (teamId) {
     if (facts.actorTeamRole === 'admin') {
       if (!userId || userId === actor.userId || facts.ownerIsMember) return undefined;
-      return new ForbiddenError(`an admin of team \`${teamId}\` may ${what} only for members of the team, and user \`${userId}\` is not one`);
+      return new ForbiddenError(
+        `an admin of team \`${teamId}\` may ${what} only for members of the team, and user \`${userId}\` is not one`,
+      );
     }
     if (facts.actorTeamRole === 'user' && userId === actor.userId) return undefined;
-    return new ForbiddenError(`only a proxy admin, an admin of team \`${teamId}\` or the key's own user (a member of the team) may ${what}`);
+    return new ForbiddenError(
+      `only a proxy admin, an admin of team \`${teamId}\` or the key's own user (a member of the team) may ${what}`,
+    );
   }
   if (userId === actor.userId) return undefined;
-  return new ForbiddenError(`only a proxy admin${userId ? ` or user \`${userId}\`` : ''} may ${what} (a personal key is managed by its own user)`);
+  return new ForbiddenError(
+    `only a proxy admin${userId ? ` or user \`${userId}\`` : ''} may ${what} (a personal key is managed by its own user)`,
+  );
 }
 
 /** The actor's authority over a key it may manage. */
@@ -58,23 +66,36 @@ export const authorityOver = (actor: Actor, facts: KeyFacts): Authority =>
 /** A key acts as its user: only that user or a proxy admin may come to hold one. */
 export function holdKeyDenial(actor: Actor, userId: string | null | undefined, what: string): ForbiddenError | undefined {
   if (!userId || isProxyAdmin(actor) || userId === actor.userId) return undefined;
-  return new ForbiddenError(`only a proxy admin or user \`${userId}\` may ${what}: the key acts as user \`${userId}\`, so only they may hold it`);
+  return new ForbiddenError(
+    `only a proxy admin or user \`${userId}\` may ${what}: the key acts as user \`${userId}\`, so only they may hold it`,
+  );
 }
 
 /** Lifting a block needs as much authority as set it; a block of unknown origin is a proxy admin's. */
-export function unblockDenial(authority: Authority, k: Pick<KeyRecord, 'blocked' | 'key_name'> & { blocked_by?: Authority | null | undefined }): ForbiddenError | undefined {
+export function unblockDenial(
+  authority: Authority,
+  k: Pick<KeyRecord, 'blocked' | 'key_name'> & { blocked_by?: Authority | null | undefined },
+): ForbiddenError | undefined {
   if (!k.blocked) return undefined;
   const by = k.blocked_by ?? 'proxy_admin';
   if (rank(authority) >= rank(by)) return undefined;
-  return new ForbiddenError(`only a ${by === 'proxy_admin' ? 'proxy admin' : 'proxy admin or an admin of its team'} may unblock key \`${k.key_name}\`: it was blocked by one`);
+  return new ForbiddenError(
+    `only a ${by === 'proxy_admin' ? 'proxy admin' : 'proxy admin or an admin of its team'} may unblock key \`${k.key_name}\`: it was blocked by one`,
+  );
 }
 
 /** A blocked key keeps the highest authority that blocked it. */
-export const blockerAfter = (authority: Authority, k: { blocked?: boolean | undefined; blocked_by?: Authority | null | undefined }): Authority =>
-  k.blocked && rank(k.blocked_by ?? 'proxy_admin') > rank(authority) ? (k.blocked_by ?? 'proxy_admin') : authority;
+export const blockerAfter = (
+  authority: Authority,
+  k: { blocked?: boolean | undefined; blocked_by?: Authority | null | undefined },
+): Authority => (k.blocked && rank(k.blocked_by ?? 'proxy_admin') > rank(authority) ? (k.blocked_by ?? 'proxy_admin') : authority);
 
 /** Who may read a key: proxy admins, its user, the key itself, a team JWT or a team admin of its team. */
-export function keyReaderDenial(actor: Actor, k: Pick<KeyRecord, 'token' | 'key_name' | 'user_id' | 'team_id'>, facts: KeyFacts): ForbiddenError | undefined {
+export function keyReaderDenial(
+  actor: Actor,
+  k: Pick<KeyRecord, 'token' | 'key_name' | 'user_id' | 'team_id'>,
+  facts: KeyFacts,
+): ForbiddenError | undefined {
   if (isProxyAdmin(actor)) return undefined;
   if (actor.keyHash === k.token) return undefined;
   if (actor.userId && k.user_id === actor.userId) return undefined;
@@ -82,5 +103,7 @@ export function keyReaderDenial(actor: Actor, k: Pick<KeyRecord, 'token' | 'key_
     if (actor.role === 'team' && actor.teamId === k.team_id) return undefined;
     if (actor.role === 'internal_user' && facts.actorTeamRole === 'admin') return undefined;
   }
-  return new ForbiddenError(`only a proxy admin, the key's own user, an admin of its team or the key itself may read key \`${k.key_name}\``);
+  return new ForbiddenError(
+    `only a proxy admin, the key's own user, an admin of its team or the key itself may read key \`${k.key_name}\``,
+  );
 }

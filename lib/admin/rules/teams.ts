@@ -1,10 +1,15 @@
 /** Who may manage and read a team: pure rules over the actor and its role in the team. */
-import { isProxyAdmin, type Actor } from '../../domain/actor.js';
+import { type Actor, isProxyAdmin } from '../../domain/actor.js';
 import type { MemberRole } from '../../domain/records.js';
 import { ForbiddenError } from '../../errors.js';
 
 /** Proxy admins, and internal users who are admins of the team. */
-export function teamManagerDenial(actor: Actor, teamId: string, actorTeamRole: MemberRole | undefined, what: string): ForbiddenError | undefined {
+export function teamManagerDenial(
+  actor: Actor,
+  teamId: string,
+  actorTeamRole: MemberRole | undefined,
+  what: string,
+): ForbiddenError | undefined {
   if (isProxyAdmin(actor)) return undefined;
   if (actor.role === 'internal_user' && actorTeamRole === 'admin') return undefined;
   return new ForbiddenError(`only a proxy admin or an admin of team \`${teamId}\` may ${what}`);

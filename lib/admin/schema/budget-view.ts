@@ -1,6 +1,7 @@
 /** How budgeted records are shown and how their spend is set by the admin API. */
-import type { Budgeted, WindowSpend } from '../../domain/records.js';
+
 import { budgetResetAt, currentSpend, windowOf } from '../../domain/periods.js';
+import type { Budgeted, WindowSpend } from '../../domain/records.js';
 import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../store/codec.js';
 
 type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_elsewhere';
@@ -10,7 +11,10 @@ type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_e
  * now: the current window's when there is a period, else lifetime) with `total_spend` (lifetime)
  * and `budget_reset_at` beside it. Committed counters (strict mode's bookkeeping) stay inside.
  */
-export function budgetView<T extends Budgeted>(record: T, now: Date): Omit<T, Internal> & { spend: number; total_spend: number; budget_reset_at: string | null } {
+export function budgetView<T extends Budgeted>(
+  record: T,
+  now: Date,
+): Omit<T, Internal> & { spend: number; total_spend: number; budget_reset_at: string | null } {
   const { window_spend: _ws, window_committed: _wc, committed: _c, committed_elsewhere: _ce, ...rest } = record;
   return {
     ...rest,

@@ -4,8 +4,8 @@
  * validation passes.
  */
 import { z } from 'zod';
-import { InvalidRequestError, UnknownFieldError } from '../../errors.js';
 import { isDuration } from '../../domain/periods.js';
+import { InvalidRequestError, UnknownFieldError } from '../../errors.js';
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const r = schema.safeParse(input ?? {});
@@ -62,7 +62,7 @@ export const budgetLimitFields = {
 };
 /**
  * The same plus `enforcement`: keys, teams and organizations only, the entities whose mode
- * lib/spend/enforcement reads (users and end users would store it and change nothing).
+ * lib/domain/enforcement reads (users and end users would store it and change nothing).
  */
 export const budgetFields = {
   ...budgetLimitFields,

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
-import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { budgetActions } from '../../../lib/admin/actions/budgets.js';
+import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';
 import { useTestTable } from '../../support/table.js';
 
@@ -21,7 +21,9 @@ describe('budgets', () => {
       expect(res.body).toEqual({ budget_id: 'b-api', max_budget: 10, budget_duration: '1mo', created_at: expect.any(String) });
       expect(await getItem('BUDGET#b-api', 'BUDGET')).toMatchObject({ kind: 'budget', GSI1PK: 'BUDGET', GSI1SK: 'b-api' });
       const log = await callApi(audit, 'GET', '/audit', { entity_type: 'budget', entity_id: 'b-api' });
-      expect(log.body.data).toEqual([expect.objectContaining({ action: 'budget.new', changes: expect.objectContaining({ max_budget: 10 }) })]);
+      expect(log.body.data).toEqual([
+        expect.objectContaining({ action: 'budget.new', changes: expect.objectContaining({ max_budget: 10 }) }),
+      ]);
     });
 
     it('generates an id when none is given (direct invocation); zero is a real budget', async () => {
@@ -30,25 +32,64 @@ describe('budgets', () => {
     });
 
     it('409 for a duplicate id; nothing written', async () => {
-      await expectRefused(budgets, { route: 'POST /budget/new', action: 'new', input: { budget_id: 'b-api' }, status: 409, code: 'budget_exists', param: 'budget_id' });
+      await expectRefused(budgets, {
+        route: 'POST /budget/new',
+        action: 'new',
+        input: { budget_id: 'b-api' },
+        status: 409,
+        code: 'budget_exists',
+        param: 'budget_id',
+      });
     });
 
-    it.each(['soft_budget', 'tpm_limit', 'rpm_limit', 'max_parallel_requests'])('refuses LiteLLM\'s %s (nothing enforces it) as an unknown field, on new and update', async (field) => {
-      await expectRefused(budgets, { route: 'POST /budget/new', action: 'new', input: { budget_id: 'b-lim', max_budget: 5, [field]: 1 }, status: 400, code: 'unknown_field', param: field });
-      await expectRefused(budgets, { route: 'POST /budget/update', action: 'update', input: { budget_id: 'b-api', [field]: 1 }, status: 400, code: 'unknown_field', param: field });
-    });
+    it.each(['soft_budget', 'tpm_limit', 'rpm_limit', 'max_parallel_requests'])(
+      "refuses LiteLLM's %s (nothing enforces it) as an unknown field, on new and update",
+      async (field) => {
+        await expectRefused(budgets, {
+          route: 'POST /budget/new',
+          action: 'new',
+          input: { budget_id: 'b-lim', max_budget: 5, [field]: 1 },
+          status: 400,
+          code: 'unknown_field',
+          param: field,
+        });
+        await expectRefused(budgets, {
+          route: 'POST /budget/update',
+          action: 'update',
+          input: { budget_id: 'b-api', [field]: 1 },
+          status: 400,
+          code: 'unknown_field',
+          param: field,
+        });
+      },
+    );
   });
 
   describe('update', () => {
     it('sets only the fields named (API and direct)', async () => {
       const res = await callApi(budgets, 'POST', '/budget/update', { budget_id: 'b-api', max_budget: 20 });
       expect(res.body).toMatchObject({ budget_id: 'b-api', max_budget: 20, budget_duration: '1mo', updated_at: expect.any(String) });
-      expect(await invokeDirect(budgets, { action: 'update', budget_id: 'b-api', budget_duration: '7d' })).toMatchObject({ budget_duration: '7d', max_budget: 20 });
+      expect(await invokeDirect(budgets, { action: 'update', budget_id: 'b-api', budget_duration: '7d' })).toMatchObject({
+        budget_duration: '7d',
+        max_budget: 20,
+      });
     });
 
     it('404 for a missing budget; 400 when nothing changes', async () => {
-      await expectRefused(budgets, { route: 'POST /budget/update', action: 'update', input: { budget_id: 'b-ghost', max_budget: 1 }, status: 404, code: 'budget_not_found' });
-      await expectRefused(budgets, { route: 'POST /budget/update', action: 'update', input: { budget_id: 'b-api' }, status: 400, code: 'nothing_to_update' });
+      await expectRefused(budgets, {
+        route: 'POST /budget/update',
+        action: 'update',
+        input: { budget_id: 'b-ghost', max_budget: 1 },
+        status: 404,
+        code: 'budget_not_found',
+      });
+      await expectRefused(budgets, {
+        route: 'POST /budget/update',
+        action: 'update',
+        input: { budget_id: 'b-api' },
+        status: 400,
+        code: 'nothing_to_update',
+      });
     });
   });
 
@@ -56,11 +97,22 @@ describe('budgets', () => {
     it('refuses while an end user points to the budget (409), then deletes once it is released', async () => {
       await invokeDirect(budgets, { action: 'new', budget_id: 'b-used', max_budget: 1 });
       await invokeDirect(customers, { action: 'new', user_id: 'e-1', budget_id: 'b-used' });
-      await expectRefused(budgets, { route: 'POST /budget/delete', action: 'delete', input: { id: 'b-used' }, status: 409, code: 'budget_in_use', param: 'id', message: /used by 1 end user/ });
+      await expectRefused(budgets, {
+        route: 'POST /budget/delete',
+        action: 'delete',
+        input: { id: 'b-used' },
+        status: 409,
+        code: 'budget_in_use',
+        param: 'id',
+        message: /used by 1 end user/,
+      });
       await invokeDirect(customers, { action: 'update', user_id: 'e-1', budget_id: null });
       // LiteLLM answers with the deleted budget row.
       const deleted = await callApi(budgets, 'POST', '/budget/delete', { id: 'b-used' });
-      expect(deleted).toMatchObject({ status: 200, body: { budget_id: 'b-used', max_budget: 1, created_at: expect.any(String), deleted_budget_id: 'b-used' } });
+      expect(deleted).toMatchObject({
+        status: 200,
+        body: { budget_id: 'b-used', max_budget: 1, created_at: expect.any(String), deleted_budget_id: 'b-used' },
+      });
       expect(deleted.body).not.toHaveProperty('end_user_count');
       expect(await getItem('BUDGET#b-used', 'BUDGET')).toBeUndefined();
     });
@@ -69,11 +121,20 @@ describe('budgets', () => {
       await invokeDirect(budgets, { action: 'new', budget_id: 'b-used2' });
       await invokeDirect(customers, { action: 'new', user_id: 'e-2', budget_id: 'b-used2' });
       await invokeDirect(customers, { action: 'delete', user_ids: ['e-2'] });
-      expect(await invokeDirect(budgets, { action: 'delete', id: 'b-used2' })).toMatchObject({ budget_id: 'b-used2', deleted_budget_id: 'b-used2' });
+      expect(await invokeDirect(budgets, { action: 'delete', id: 'b-used2' })).toMatchObject({
+        budget_id: 'b-used2',
+        deleted_budget_id: 'b-used2',
+      });
     });
 
     it('404 for a missing budget; nothing written', async () => {
-      await expectRefused(budgets, { route: 'POST /budget/delete', action: 'delete', input: { id: 'b-ghost' }, status: 404, code: 'budget_not_found' });
+      await expectRefused(budgets, {
+        route: 'POST /budget/delete',
+        action: 'delete',
+        input: { id: 'b-ghost' },
+        status: 404,
+        code: 'budget_not_found',
+      });
     });
   });
 
@@ -83,13 +144,23 @@ describe('budgets', () => {
       await invokeDirect(budgets, { action: 'new', budget_id: 'b-i2', max_budget: 2 });
       const get = await callApi(budgets, 'GET', '/budget/info', { budgets: 'b-i1,b-i2' });
       expect(get.status).toBe(200);
-      expect(get.body.map((b: { budget_id: string; max_budget: number }) => [b.budget_id, b.max_budget])).toEqual([['b-i1', 1], ['b-i2', 2]]);
+      expect(get.body.map((b: { budget_id: string; max_budget: number }) => [b.budget_id, b.max_budget])).toEqual([
+        ['b-i1', 1],
+        ['b-i2', 2],
+      ]);
       expect((await callApi(budgets, 'POST', '/budget/info', { budgets: ['b-i1', 'b-i2'] })).body).toEqual(get.body);
       expect(await invokeDirect(budgets, { action: 'info', budgets: ['b-i1', 'b-i2'] })).toEqual(get.body);
     });
 
     it('404 naming the first missing budget', async () => {
-      await expectRefused(budgets, { route: 'POST /budget/info', action: 'info', input: { budgets: ['b-i1', 'b-gone', 'b-gone2'] }, status: 404, code: 'budget_not_found', message: /`b-gone`/ });
+      await expectRefused(budgets, {
+        route: 'POST /budget/info',
+        action: 'info',
+        input: { budgets: ['b-i1', 'b-gone', 'b-gone2'] },
+        status: 404,
+        code: 'budget_not_found',
+        message: /`b-gone`/,
+      });
     });
   });
 

@@ -2,14 +2,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
-import { checkEndUserBlocked, type CheckInput } from '../../../lib/checks/index.js';
-import { type EntityReader } from '../../../lib/store/index.js';
-import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { customerActions } from '../../../lib/admin/actions/customers.js';
+import { configureApp, entityReader } from '../../../lib/app.js';
+import { type CheckInput, checkEndUserBlocked } from '../../../lib/checks/index.js';
+import type { EntityReader } from '../../../lib/store/index.js';
+import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';
 import { seedEndUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
-import { configureApp, entityReader } from '../../../lib/app.js';
 
 const getItem = async (PK: string, SK: string) => (await scanTable()).find((i) => i.PK === PK && i.SK === SK);
 const budgetCount = async (id: string) => (await getItem(`BUDGET#${id}`, 'BUDGET'))?.end_user_count as number;
@@ -35,7 +35,15 @@ describe('customers (end users)', () => {
         budget_duration: '30d',
       });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ user_id: id, alias: 'Acme', blocked: false, max_budget: 3, budget_duration: '30d', spend: 0, budget_reset_at: expect.any(String) });
+      expect(res.body).toMatchObject({
+        user_id: id,
+        alias: 'Acme',
+        blocked: false,
+        max_budget: 3,
+        budget_duration: '30d',
+        spend: 0,
+        budget_reset_at: expect.any(String),
+      });
       expect(await getItem(`END_USER#${id}`, 'END_USER')).toMatchObject({ kind: 'end_user', GSI1PK: 'END_USER', GSI1SK: id });
     });
 
@@ -49,8 +57,21 @@ describe('customers (end users)', () => {
 
     it('404 for a budget that does not exist, 409 for a duplicate; nothing written', async () => {
       for (const base of BASES) {
-        await expectRefused(customers, { route: `POST ${base}/new`, action: 'new', input: { user_id: 'c-x', budget_id: 'b-ghost' }, status: 404, code: 'budget_not_found' });
-        await expectRefused(customers, { route: `POST ${base}/new`, action: 'new', input: { user_id: 'c-b', budget_id: 'b-1' }, status: 409, code: 'end_user_exists', param: 'user_id' });
+        await expectRefused(customers, {
+          route: `POST ${base}/new`,
+          action: 'new',
+          input: { user_id: 'c-x', budget_id: 'b-ghost' },
+          status: 404,
+          code: 'budget_not_found',
+        });
+        await expectRefused(customers, {
+          route: `POST ${base}/new`,
+          action: 'new',
+          input: { user_id: 'c-b', budget_id: 'b-1' },
+          status: 409,
+          code: 'end_user_exists',
+          param: 'user_id',
+        });
       }
     });
   });
@@ -77,9 +98,27 @@ describe('customers (end users)', () => {
     });
 
     it('404 for a missing end user or budget, 400 for nothing to update; nothing written', async () => {
-      await expectRefused(customers, { route: 'POST /customer/update', action: 'update', input: { user_id: 'c-ghost', alias: 'x' }, status: 404, code: 'end_user_not_found' });
-      await expectRefused(customers, { route: 'POST /end_user/update', action: 'update', input: { user_id: 'c-u', budget_id: 'b-ghost' }, status: 404, code: 'budget_not_found' });
-      await expectRefused(customers, { route: 'POST /customer/update', action: 'update', input: { user_id: 'c-u' }, status: 400, code: 'nothing_to_update' });
+      await expectRefused(customers, {
+        route: 'POST /customer/update',
+        action: 'update',
+        input: { user_id: 'c-ghost', alias: 'x' },
+        status: 404,
+        code: 'end_user_not_found',
+      });
+      await expectRefused(customers, {
+        route: 'POST /end_user/update',
+        action: 'update',
+        input: { user_id: 'c-u', budget_id: 'b-ghost' },
+        status: 404,
+        code: 'budget_not_found',
+      });
+      await expectRefused(customers, {
+        route: 'POST /customer/update',
+        action: 'update',
+        input: { user_id: 'c-u' },
+        status: 400,
+        code: 'nothing_to_update',
+      });
     });
   });
 
@@ -98,12 +137,21 @@ describe('customers (end users)', () => {
     it('deletes several at once by direct invocation', async () => {
       await seedEndUser({ user_id: 'c-d1' });
       await seedEndUser({ user_id: 'c-d2' });
-      expect(await invokeDirect(customers, { action: 'delete', user_ids: ['c-d1', 'c-d2'] })).toEqual({ deleted_customers: 2, deleted_user_ids: ['c-d1', 'c-d2'] });
+      expect(await invokeDirect(customers, { action: 'delete', user_ids: ['c-d1', 'c-d2'] })).toEqual({
+        deleted_customers: 2,
+        deleted_user_ids: ['c-d1', 'c-d2'],
+      });
     });
 
     it('refuses the whole request when one is missing (404), deleting none', async () => {
       await seedEndUser({ user_id: 'c-keep' });
-      await expectRefused(customers, { route: 'POST /customer/delete', action: 'delete', input: { user_ids: ['c-keep', 'c-ghost'] }, status: 404, code: 'end_user_not_found' });
+      await expectRefused(customers, {
+        route: 'POST /customer/delete',
+        action: 'delete',
+        input: { user_ids: ['c-keep', 'c-ghost'] },
+        status: 404,
+        code: 'end_user_not_found',
+      });
     });
   });
 
@@ -115,15 +163,41 @@ describe('customers (end users)', () => {
     it.each(BASES)('GET %s/info?end_user_id= (LiteLLM) or ?user_id= shows the end user and its budget', async (base) => {
       const a = await callApi(customers, 'GET', `${base}/info`, { end_user_id: 'c-info' });
       expect(a.status).toBe(200);
-      expect(a.body).toMatchObject({ user_id: 'c-info', spend: 0, total_spend: 0, budget_reset_at: expect.any(String), litellm_budget_table: { budget_id: 'b-1', max_budget: 5 } });
+      expect(a.body).toMatchObject({
+        user_id: 'c-info',
+        spend: 0,
+        total_spend: 0,
+        budget_reset_at: expect.any(String),
+        litellm_budget_table: { budget_id: 'b-1', max_budget: 5 },
+      });
       expect((await callApi(customers, 'GET', `${base}/info`, { user_id: 'c-info' })).body).toEqual(a.body);
       expect(await invokeDirect(customers, { action: 'info', end_user_id: 'c-info' })).toEqual(a.body);
     });
 
     it('404 when missing; 400 without an id or with two different ids', async () => {
-      await expectRefused(customers, { route: 'GET /customer/info', action: 'info', input: { end_user_id: 'c-ghost' }, status: 404, code: 'end_user_not_found' });
-      await expectRefused(customers, { route: 'GET /end_user/info', action: 'info', input: {}, status: 400, code: 'missing_field', param: 'end_user_id' });
-      await expectRefused(customers, { route: 'GET /customer/info', action: 'info', input: { end_user_id: 'c-info', user_id: 'c-u' }, status: 400, code: 'invalid_field', param: 'user_id' });
+      await expectRefused(customers, {
+        route: 'GET /customer/info',
+        action: 'info',
+        input: { end_user_id: 'c-ghost' },
+        status: 404,
+        code: 'end_user_not_found',
+      });
+      await expectRefused(customers, {
+        route: 'GET /end_user/info',
+        action: 'info',
+        input: {},
+        status: 400,
+        code: 'missing_field',
+        param: 'end_user_id',
+      });
+      await expectRefused(customers, {
+        route: 'GET /customer/info',
+        action: 'info',
+        input: { end_user_id: 'c-info', user_id: 'c-u' },
+        status: 400,
+        code: 'invalid_field',
+        param: 'user_id',
+      });
     });
   });
 
@@ -149,7 +223,10 @@ describe('customers (end users)', () => {
       await seedEndUser({ user_id: id, alias: 'kept' });
       expect(await callApi(customers, 'POST', `${base}/block`, { user_ids: [id] })).toEqual({ status: 200, body: { blocked_users: [id] } });
       expect(await getItem(`END_USER#${id}`, 'END_USER')).toMatchObject({ blocked: true, alias: 'kept' });
-      expect(await callApi(customers, 'POST', `${base}/unblock`, { user_ids: [id] })).toEqual({ status: 200, body: { unblocked_users: [id] } });
+      expect(await callApi(customers, 'POST', `${base}/unblock`, { user_ids: [id] })).toEqual({
+        status: 200,
+        body: { unblocked_users: [id] },
+      });
       expect(await getItem(`END_USER#${id}`, 'END_USER')).toMatchObject({ blocked: false });
     });
 
@@ -163,13 +240,21 @@ describe('customers (end users)', () => {
     });
 
     it('unblocking an unknown end user is a 404; nothing written', async () => {
-      await expectRefused(customers, { route: 'POST /customer/unblock', action: 'unblock', input: { user_ids: ['c-abuser', 'c-ghost'] }, status: 404, code: 'end_user_not_found' });
+      await expectRefused(customers, {
+        route: 'POST /customer/unblock',
+        action: 'unblock',
+        input: { user_ids: ['c-abuser', 'c-ghost'] },
+        status: 404,
+        code: 'end_user_not_found',
+      });
     });
 
     it('the authorizer side sees a block after the cache TTL, not before', async () => {
       await seedEndUser({ user_id: 'c-ttl' });
       const denial = (reader: EntityReader) => async () =>
-        checkEndUserBlocked({ caller: { principal: 'jwt', role: 'internal_user', endUserId: 'c-ttl', state: await reader.state({ endUserId: 'c-ttl' }) } } as CheckInput)?.code;
+        checkEndUserBlocked({
+          caller: { principal: 'jwt', role: 'internal_user', endUserId: 'c-ttl', state: await reader.state({ endUserId: 'c-ttl' }) },
+        } as CheckInput)?.code;
       // An instance that has read the end user before the block...
       const warm = entityReader();
       const readAt = Date.now();
@@ -196,7 +281,7 @@ describe('customers (end users)', () => {
       ['POST /customer/new', 'new', { user_id: 'c-bad', allowed_model_region: 'eu' }, 'unknown_field', 'allowed_model_region'],
       ['POST /customer/update', 'update', { user_id: 'c-u', allowed_model_region: 'us' }, 'unknown_field', 'allowed_model_region'],
       ['POST /customer/new', 'new', { user_id: 'c-bad', default_model: 'gpt-4o' }, 'unknown_field', 'default_model'],
-      // The mode is the key's, team's or organization's (lib/spend/enforcement): on an end user it would change nothing.
+      // The mode is the key's, team's or organization's (lib/domain/enforcement): on an end user it would change nothing.
       ['POST /customer/new', 'new', { user_id: 'c-bad', enforcement: 'strict' }, 'unknown_field', 'enforcement'],
       ['POST /end_user/update', 'update', { user_id: 'c-u', enforcement: 'strict' }, 'unknown_field', 'enforcement'],
       ['POST /customer/new', 'new', { alias: 'no id' }, 'invalid_type', 'user_id'],

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { handler as audit } from '../../../functions/audit/handler.js';
-import { iamActor } from '../../../lib/admin/rules/actor.js';
 import { action, createAdminHandler } from '../../../lib/admin/http/handler.js';
 import { transact } from '../../../lib/admin/persistence.js';
+import { iamActor } from '../../../lib/admin/rules/actor.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { useTestTable } from '../../support/table.js';
 
@@ -11,8 +11,18 @@ describe('admin framework (through the audit function)', () => {
   beforeAll(async () => {
     await useTestTable();
     // An audited change with a secret-looking field, written the way every action writes.
-    await transact([], iamActor, { action: 'team.new', entity_type: 'team', entity_id: 't-audit', changes: { team_alias: 'ml', api_key: 'sk-abcdefghijkl' } }, new Date('2026-11-20T10:00:00Z'));
-    await transact([], iamActor, { action: 'team.update', entity_type: 'team', entity_id: 't-audit', changes: { max_budget: 5, note: 'rotated sk-abcdefghijklmnop' } }, new Date('2026-11-21T10:00:00Z'));
+    await transact(
+      [],
+      iamActor,
+      { action: 'team.new', entity_type: 'team', entity_id: 't-audit', changes: { team_alias: 'ml', api_key: 'sk-abcdefghijkl' } },
+      new Date('2026-11-20T10:00:00Z'),
+    );
+    await transact(
+      [],
+      iamActor,
+      { action: 'team.update', entity_type: 'team', entity_id: 't-audit', changes: { max_budget: 5, note: 'rotated sk-abcdefghijklmnop' } },
+      new Date('2026-11-21T10:00:00Z'),
+    );
   });
 
   it('lists an entity history newest first, through both entry points alike', async () => {
@@ -34,7 +44,12 @@ describe('admin framework (through the audit function)', () => {
     const first = await callApi(audit, 'GET', '/audit', { since: '2026-11-01T00:00:00Z', until: '2026-11-30T00:00:00Z', limit: 1 });
     expect(first.body.data).toHaveLength(1);
     expect(first.body.next_cursor).toEqual(expect.any(String));
-    const second = await callApi(audit, 'GET', '/audit', { since: '2026-11-01T00:00:00Z', until: '2026-11-30T00:00:00Z', limit: 1, cursor: first.body.next_cursor });
+    const second = await callApi(audit, 'GET', '/audit', {
+      since: '2026-11-01T00:00:00Z',
+      until: '2026-11-30T00:00:00Z',
+      limit: 1,
+      cursor: first.body.next_cursor,
+    });
     expect(second.body.data[0].action).not.toBe(first.body.data[0].action);
     const none = await callApi(audit, 'GET', '/audit', { since: '2026-11-22T00:00:00Z' });
     expect(none.body.data).toEqual([]);
@@ -42,8 +57,15 @@ describe('admin framework (through the audit function)', () => {
 
   it('gives 400 naming an unknown field, and the same error when invoked directly', async () => {
     const api = await callApi(audit, 'GET', '/audit', { entity: 'x' });
-    expect(api).toEqual({ status: 400, body: { error: { message: 'unknown field `entity`', type: 'invalid_request_error', param: 'entity', code: 'unknown_field' } } });
-    await expect(invokeDirect(audit, { action: 'list', entity: 'x' })).rejects.toMatchObject({ status: 400, code: 'unknown_field', param: 'entity' });
+    expect(api).toEqual({
+      status: 400,
+      body: { error: { message: 'unknown field `entity`', type: 'invalid_request_error', param: 'entity', code: 'unknown_field' } },
+    });
+    await expect(invokeDirect(audit, { action: 'list', entity: 'x' })).rejects.toMatchObject({
+      status: 400,
+      code: 'unknown_field',
+      param: 'entity',
+    });
   });
 
   it('gives 400 for a bad cursor, a bad time and a lone entity_type', async () => {
@@ -53,7 +75,10 @@ describe('admin framework (through the audit function)', () => {
   });
 
   it('refuses an unknown direct action, listing the known ones', async () => {
-    await expect(invokeDirect(audit, { action: 'drop' })).rejects.toMatchObject({ code: 'unknown_action', message: expect.stringContaining('list') });
+    await expect(invokeDirect(audit, { action: 'drop' })).rejects.toMatchObject({
+      code: 'unknown_action',
+      message: expect.stringContaining('list'),
+    });
   });
 
   it('turns an unexpected failure into an opaque 500 internal_error, over HTTP and when invoked directly', async () => {

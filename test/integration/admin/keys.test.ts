@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as audit } from '../../../functions/audit/handler.js';
+import { handler as keys } from '../../../functions/keys/handler.js';
 import { addDuration, parseDuration } from '../../../lib/domain/periods.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { afterCacheTtl, expectUnchanged, otherInstance, scanTable } from '../../support/admin-checks.js';
@@ -32,7 +32,15 @@ describe('/key/generate', () => {
     expect(key).toMatch(/^sk-[A-Za-z0-9_-]{32}$/);
     expect(token).toBe(sha256(key));
     expect(key_name).toBe(`sk-...${key.slice(-4)}`);
-    expect(res.body).toMatchObject({ user_id: 'alice', key_alias: 'gen-1', blocked: false, expires: null, spend: 0, total_spend: 0, metadata: { purpose: 'test' } });
+    expect(res.body).toMatchObject({
+      user_id: 'alice',
+      key_alias: 'gen-1',
+      blocked: false,
+      expires: null,
+      spend: 0,
+      total_spend: 0,
+      metadata: { purpose: 'test' },
+    });
     const again = await info(token);
     expect(again.token).toBe(token);
     expect(JSON.stringify(again)).not.toContain(key);
@@ -42,17 +50,32 @@ describe('/key/generate', () => {
     expect(other.body.key).not.toBe(key);
   });
 
-  it('answers with LiteLLM\'s fields: key, token and token_id (the hash), key_name, expires, user_id, team_id', async () => {
+  it("answers with LiteLLM's fields: key, token and token_id (the hash), key_name, expires, user_id, team_id", async () => {
     const res = await generate({ team_id: 't-1', user_id: 'bob', duration: '1h' });
-    expect(res.body).toMatchObject({ key: expect.stringMatching(/^sk-/), key_name: expect.stringMatching(/^sk-\.\.\./), expires: expect.any(String), user_id: 'bob', team_id: 't-1' });
+    expect(res.body).toMatchObject({
+      key: expect.stringMatching(/^sk-/),
+      key_name: expect.stringMatching(/^sk-\.\.\./),
+      expires: expect.any(String),
+      user_id: 'bob',
+      team_id: 't-1',
+    });
     expect(res.body.token).toBe(sha256(res.body.key));
     expect(res.body.token_id).toBe(res.body.token);
   });
 
   it('works by direct invocation with the same answer shape', async () => {
     const direct = await invokeDirect(keys, { action: 'generate', team_id: 't-2', user_id: null, max_budget: 5 });
-    expect(direct).toMatchObject({ team_id: 't-2', user_id: null, max_budget: 5, key: expect.stringMatching(/^sk-/), token: expect.any(String) });
-    await expect(invokeDirect(keys, { action: 'generate', team_id: 'nope' })).rejects.toMatchObject({ status: 404, code: 'team_not_found' });
+    expect(direct).toMatchObject({
+      team_id: 't-2',
+      user_id: null,
+      max_budget: 5,
+      key: expect.stringMatching(/^sk-/),
+      token: expect.any(String),
+    });
+    await expect(invokeDirect(keys, { action: 'generate', team_id: 'nope' })).rejects.toMatchObject({
+      status: 404,
+      code: 'team_not_found',
+    });
   });
 
   it.each([
@@ -89,7 +112,11 @@ describe('/key/generate', () => {
     const res = await generate({ key_alias: 'audited', max_budget: 3 });
     const log = await invokeDirect(audit, { action: 'list', entity_type: 'key', entity_id: res.body.token });
     expect(log.data).toHaveLength(1);
-    expect(log.data[0]).toMatchObject({ action: 'key.generate', actor: 'master_key', changes: { key_alias: 'audited', max_budget: 3, key_name: res.body.key_name } });
+    expect(log.data[0]).toMatchObject({
+      action: 'key.generate',
+      actor: 'master_key',
+      changes: { key_alias: 'audited', max_budget: 3, key_name: res.body.key_name },
+    });
     expect(JSON.stringify(log)).not.toContain(res.body.key);
   });
 });
@@ -108,7 +135,9 @@ describe('hierarchy: a key within its team', () => {
 
   it('refuses a broader glob under a restricted team; an unrestricted team allows anything', async () => {
     expect((await generate({ team_id: 't-1', models: ['gpt-*'] })).body.error.code).toBe('hierarchy_violation');
-    expect((await generate({ team_id: 't-1', models: ['openai/gpt-4o', 'gpt-4o', 'claude-*'] })).body.error.message).toContain('`claude-*`');
+    expect((await generate({ team_id: 't-1', models: ['openai/gpt-4o', 'gpt-4o', 'claude-*'] })).body.error.message).toContain(
+      '`claude-*`',
+    );
     // An unrestricted key list adds nothing of its own: it gets the team's models.
     expect((await generate({ team_id: 't-1', models: ['*'] })).status).toBe(200);
     expect((await generate({ team_id: 't-1', models: ['all-proxy-models'] })).status).toBe(200);
@@ -123,9 +152,15 @@ describe('hierarchy: a key within its team', () => {
     expect((await generate({ team_id: 't-2', max_budget: 50 })).status).toBe(200);
   });
 
-  it('refuses an organization_id that is not the team\'s, or without a team', async () => {
-    expect((await generate({ team_id: 't-1', organization_id: 'org-other' })).body.error).toMatchObject({ code: 'hierarchy_violation', param: 'organization_id' });
-    expect((await generate({ organization_id: 'org-1' })).body.error).toMatchObject({ code: 'hierarchy_violation', param: 'organization_id' });
+  it("refuses an organization_id that is not the team's, or without a team", async () => {
+    expect((await generate({ team_id: 't-1', organization_id: 'org-other' })).body.error).toMatchObject({
+      code: 'hierarchy_violation',
+      param: 'organization_id',
+    });
+    expect((await generate({ organization_id: 'org-1' })).body.error).toMatchObject({
+      code: 'hierarchy_violation',
+      param: 'organization_id',
+    });
   });
 
   it('checks the new team when an update moves a key, and models/budget when they change', async () => {
@@ -208,15 +243,22 @@ describe('/key/delete', () => {
     const res = await callApi(keys, 'POST', '/key/delete', { keys: [a.key, b.token] });
     expect(res.body).toEqual({ deleted_keys: [a.token, b.token] });
     expect((await callApi(keys, 'GET', '/key/info', { key: a.token })).status).toBe(404);
-    expect(await invokeDirect(keys, { action: 'delete', keys: [(await generate({})).body.token] })).toMatchObject({ deleted_keys: [expect.any(String)] });
+    expect(await invokeDirect(keys, { action: 'delete', keys: [(await generate({})).body.token] })).toMatchObject({
+      deleted_keys: [expect.any(String)],
+    });
   });
 
-  it('deletes by LiteLLM\'s key_aliases, answering the aliases; keys or key_aliases, not both', async () => {
+  it("deletes by LiteLLM's key_aliases, answering the aliases; keys or key_aliases, not both", async () => {
     const a = (await generate({ key_alias: 'del-by-alias-a' })).body;
     const b = (await generate({ key_alias: 'del-by-alias-b' })).body;
     await expectUnchanged(async () => {
-      expect((await callApi(keys, 'POST', '/key/delete', { key_aliases: ['del-by-alias-a', 'no-such-alias'] })).body.error).toMatchObject({ code: 'key_not_found' });
-      expect((await callApi(keys, 'POST', '/key/delete', { keys: [a.token], key_aliases: ['del-by-alias-b'] })).body.error).toMatchObject({ code: 'invalid_field', param: 'key_aliases' });
+      expect((await callApi(keys, 'POST', '/key/delete', { key_aliases: ['del-by-alias-a', 'no-such-alias'] })).body.error).toMatchObject({
+        code: 'key_not_found',
+      });
+      expect((await callApi(keys, 'POST', '/key/delete', { keys: [a.token], key_aliases: ['del-by-alias-b'] })).body.error).toMatchObject({
+        code: 'invalid_field',
+        param: 'key_aliases',
+      });
       expect((await callApi(keys, 'POST', '/key/delete', {})).body.error).toMatchObject({ code: 'invalid_field', param: 'keys' });
     });
     const res = await callApi(keys, 'POST', '/key/delete', { key_aliases: ['del-by-alias-a', 'del-by-alias-b'] });
@@ -251,7 +293,9 @@ describe('/key/regenerate', () => {
     const oldInfo = await info(old.token);
     expect(oldInfo).toMatchObject({ replaced_by: res.token, grace_until: expect.any(String) });
     expect(res.replaces).toEqual([old.token]);
-    const listed = (await callApi(keys, 'GET', '/key/list', { user_id: 'alice', limit: 1000 })).body.data.map((k: { token: string }) => k.token);
+    const listed = (await callApi(keys, 'GET', '/key/list', { user_id: 'alice', limit: 1000 })).body.data.map(
+      (k: { token: string }) => k.token,
+    );
     expect(listed).toContain(res.token);
     expect(listed).not.toContain(old.token);
     expect((await callApi(keys, 'POST', '/key/update', { key: old.token, max_budget: 1 })).body.error.code).toBe('key_replaced');
@@ -283,10 +327,13 @@ describe('/key/regenerate', () => {
 });
 
 describe('/key/info', () => {
-  it('shows the key by plaintext or hash, with its budget window; without `key`, the caller\'s own', async () => {
+  it("shows the key by plaintext or hash, with its budget window; without `key`, the caller's own", async () => {
     const k = (await generate({ user_id: 'alice', max_budget: 5, budget_duration: '30d' })).body;
     const byKey = await callApi(keys, 'GET', '/key/info', { key: k.key });
-    expect(byKey.body).toEqual({ key: k.token, info: expect.objectContaining({ token: k.token, spend: 0, total_spend: 0, budget_reset_at: expect.any(String) }) });
+    expect(byKey.body).toEqual({
+      key: k.token,
+      info: expect.objectContaining({ token: k.token, spend: 0, total_spend: 0, budget_reset_at: expect.any(String) }),
+    });
     expect(byKey.body.info).not.toHaveProperty('window_spend');
     const own = await callApi(keys, 'GET', '/key/info', {}, userCtx('alice', { key_hash: k.token, key_name: k.key_name }));
     expect(own.body.key).toBe(k.token);
@@ -313,7 +360,7 @@ describe('/key/list', () => {
     expect(all.body.data[0]).not.toHaveProperty('key');
   });
 
-  it('also answers LiteLLM\'s `keys`: token hashes, or the records with return_full_object', async () => {
+  it("also answers LiteLLM's `keys`: token hashes, or the records with return_full_object", async () => {
     const made = (await generate({ team_id: 't-list' })).body;
     const res = await callApi(keys, 'GET', '/key/list', { team_id: 't-list', limit: 1000 });
     expect(res.body.keys).toEqual(res.body.data.map((k: { token: string }) => k.token));
@@ -459,7 +506,11 @@ describe('sample events for direct invocation', () => {
     const { teamActions } = await import('../../../lib/admin/actions/teams.js');
     const { userActions } = await import('../../../lib/admin/actions/users.js');
     const { parseInput } = await import('../../../lib/admin/schema/fields.js');
-    for (const [fn, actions] of [['keys', keyActions], ['teams', teamActions], ['users', userActions]] as const) {
+    for (const [fn, actions] of [
+      ['keys', keyActions],
+      ['teams', teamActions],
+      ['users', userActions],
+    ] as const) {
       const dir = new URL(`../../../functions/${fn}/events/`, import.meta.url);
       const seen = new Set<string>();
       for (const file of await readdir(dir)) {

@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as models } from '../../../functions/models/handler.js';
+import { modelActions } from '../../../lib/admin/actions/models.js';
+import { modelRegistry } from '../../../lib/app.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
-import { modelActions } from '../../../lib/admin/actions/models.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';
 import { useTestTable } from '../../support/table.js';
-import { modelRegistry } from '../../../lib/app.js';
 
 const getItem = async (PK: string, SK: string) => (await scanTable()).find((i) => i.PK === PK && i.SK === SK);
 
@@ -31,7 +31,14 @@ describe('models', () => {
       expect(res.body).toEqual({
         model_name: 'gpt-4o',
         litellm_params: { model: 'gpt-4o-2024-08-06', api_base: 'https://upstream.example/v1', api_key_secret: 'tollgate/openai' },
-        model_info: expect.objectContaining({ id: 'gpt-4o', input_cost_per_million: 2.5, output_cost_per_million: 10, input_cost_per_token: 0.0000025, access_groups: ['general'], aliases: ['gpt4o', '4o'] }),
+        model_info: expect.objectContaining({
+          id: 'gpt-4o',
+          input_cost_per_million: 2.5,
+          output_cost_per_million: 10,
+          input_cost_per_token: 0.0000025,
+          access_groups: ['general'],
+          aliases: ['gpt4o', '4o'],
+        }),
       });
       expect(await getItem('MODEL#gpt-4o', 'MODEL')).toMatchObject({
         kind: 'model',
@@ -59,28 +66,78 @@ describe('models', () => {
         model_info: { input_cost_per_token: 0.00000015, output_cost_per_token: 0.0000006 },
       });
       expect(res.litellm_params).toEqual({ model: 'gpt-4o-mini', api_base: 'https://api.openai.com/v1', api_key_secret: 'OPENAI_API_KEY' });
-      expect(await getItem('MODEL#gpt-4o-mini', 'MODEL')).toMatchObject({ input_cost_per_million: 0.15, output_cost_per_million: 0.6, api_key_secret: 'OPENAI_API_KEY' });
+      expect(await getItem('MODEL#gpt-4o-mini', 'MODEL')).toMatchObject({
+        input_cost_per_million: 0.15,
+        output_cost_per_million: 0.6,
+        api_key_secret: 'OPENAI_API_KEY',
+      });
     });
 
     it('a model without a key secret is an upstream without auth', async () => {
-      const res = await callApi(models, 'POST', '/model/new', { model_name: 'local-llama', litellm_params: { model: 'llama3', api_base: 'http://127.0.0.1:8080/v1' }, model_info: { input_cost_per_million: 0, output_cost_per_million: 0 } });
+      const res = await callApi(models, 'POST', '/model/new', {
+        model_name: 'local-llama',
+        litellm_params: { model: 'llama3', api_base: 'http://127.0.0.1:8080/v1' },
+        model_info: { input_cost_per_million: 0, output_cost_per_million: 0 },
+      });
       expect(res.body.litellm_params.api_key_secret).toBeNull();
     });
 
     it('409 for a duplicate name, an alias that is taken or is a model name, a name that is an alias; nothing written', async () => {
       const base = { litellm_params: { model: 'x' }, model_info: { input_cost_per_million: 1, output_cost_per_million: 1 } };
-      await expectRefused(models, { route: 'POST /model/new', action: 'new', input: { ...base, model_name: 'gpt-4o' }, status: 409, code: 'model_exists', param: 'model_name' });
-      await expectRefused(models, { route: 'POST /model/new', action: 'new', input: { ...base, model_name: 'm-new', model_info: { ...base.model_info, aliases: ['fresh', '4o'] } }, status: 409, code: 'model_alias_taken', param: 'model_info.aliases', message: /`4o` is already an alias of model `gpt-4o`/ });
-      await expectRefused(models, { route: 'POST /model/new', action: 'new', input: { ...base, model_name: 'm-new', model_info: { ...base.model_info, aliases: ['gpt-4o-mini'] } }, status: 409, code: 'model_alias_taken', message: /the name of a model/ });
-      await expectRefused(models, { route: 'POST /model/new', action: 'new', input: { ...base, model_name: 'gpt4o' }, status: 409, code: 'model_name_taken', param: 'model_name', message: /alias of model `gpt-4o`/ });
+      await expectRefused(models, {
+        route: 'POST /model/new',
+        action: 'new',
+        input: { ...base, model_name: 'gpt-4o' },
+        status: 409,
+        code: 'model_exists',
+        param: 'model_name',
+      });
+      await expectRefused(models, {
+        route: 'POST /model/new',
+        action: 'new',
+        input: { ...base, model_name: 'm-new', model_info: { ...base.model_info, aliases: ['fresh', '4o'] } },
+        status: 409,
+        code: 'model_alias_taken',
+        param: 'model_info.aliases',
+        message: /`4o` is already an alias of model `gpt-4o`/,
+      });
+      await expectRefused(models, {
+        route: 'POST /model/new',
+        action: 'new',
+        input: { ...base, model_name: 'm-new', model_info: { ...base.model_info, aliases: ['gpt-4o-mini'] } },
+        status: 409,
+        code: 'model_alias_taken',
+        message: /the name of a model/,
+      });
+      await expectRefused(models, {
+        route: 'POST /model/new',
+        action: 'new',
+        input: { ...base, model_name: 'gpt4o' },
+        status: 409,
+        code: 'model_name_taken',
+        param: 'model_name',
+        message: /alias of model `gpt-4o`/,
+      });
     });
   });
 
   describe('upstream keys never reach the table', () => {
     it('a literal api_key is refused with a 400 that does not repeat it; nothing written', async () => {
       for (const route of ['POST /model/new', 'POST /model/update'] as const) {
-        const input = { model_name: route.endsWith('new') ? 'm-leak' : 'gpt-4o', litellm_params: { model: 'gpt-4o', api_key: LITERAL_KEY }, model_info: { input_cost_per_million: 1, output_cost_per_million: 1 } };
-        await expectRefused(models, { route, action: route.endsWith('new') ? 'new' : 'update', input, status: 400, code: 'literal_api_key', param: 'litellm_params.api_key', message: /never stored/ });
+        const input = {
+          model_name: route.endsWith('new') ? 'm-leak' : 'gpt-4o',
+          litellm_params: { model: 'gpt-4o', api_key: LITERAL_KEY },
+          model_info: { input_cost_per_million: 1, output_cost_per_million: 1 },
+        };
+        await expectRefused(models, {
+          route,
+          action: route.endsWith('new') ? 'new' : 'update',
+          input,
+          status: 400,
+          code: 'literal_api_key',
+          param: 'litellm_params.api_key',
+          message: /never stored/,
+        });
         const res = await callApi(models, 'POST', route.split(' ')[1] as string, input);
         expect(JSON.stringify(res.body)).not.toContain(LITERAL_KEY);
       }
@@ -88,8 +145,26 @@ describe('models', () => {
 
     it('a key pasted as the secret name, or credentials in api_base, are refused too', async () => {
       const info = { input_cost_per_million: 1, output_cost_per_million: 1 };
-      await expectRefused(models, { route: 'POST /model/new', action: 'new', input: { model_name: 'm-leak', litellm_params: { model: 'x', api_key_secret: LITERAL_KEY }, model_info: info }, status: 400, code: 'invalid_field', param: 'litellm_params.api_key_secret' });
-      await expectRefused(models, { route: 'POST /model/new', action: 'new', input: { model_name: 'm-leak', litellm_params: { model: 'x', api_base: `https://u:${LITERAL_KEY}@up.example/v1` }, model_info: info }, status: 400, code: 'invalid_field', param: 'litellm_params.api_base' });
+      await expectRefused(models, {
+        route: 'POST /model/new',
+        action: 'new',
+        input: { model_name: 'm-leak', litellm_params: { model: 'x', api_key_secret: LITERAL_KEY }, model_info: info },
+        status: 400,
+        code: 'invalid_field',
+        param: 'litellm_params.api_key_secret',
+      });
+      await expectRefused(models, {
+        route: 'POST /model/new',
+        action: 'new',
+        input: {
+          model_name: 'm-leak',
+          litellm_params: { model: 'x', api_base: `https://u:${LITERAL_KEY}@up.example/v1` },
+          model_info: info,
+        },
+        status: 400,
+        code: 'invalid_field',
+        param: 'litellm_params.api_base',
+      });
     });
 
     it('a Scan of the whole table finds no literal key anywhere (models, aliases, audit items)', async () => {
@@ -118,15 +193,44 @@ describe('models', () => {
     });
 
     it('moves the upstream and clears the key secret', async () => {
-      const res = await invokeDirect(models, { action: 'update', model_name: 'local-llama', litellm_params: { api_base: 'http://127.0.0.1:9090/v1', api_key_secret: null } });
+      const res = await invokeDirect(models, {
+        action: 'update',
+        model_name: 'local-llama',
+        litellm_params: { api_base: 'http://127.0.0.1:9090/v1', api_key_secret: null },
+      });
       expect(res.litellm_params).toEqual({ model: 'llama3', api_base: 'http://127.0.0.1:9090/v1', api_key_secret: null });
     });
 
     it('404 for a missing model, 409 for a taken alias, 400 for nothing or for both price forms; nothing written', async () => {
-      await expectRefused(models, { route: 'POST /model/update', action: 'update', input: { model_name: 'm-ghost', model_info: { input_cost_per_million: 1 } }, status: 404, code: 'model_not_found' });
-      await expectRefused(models, { route: 'POST /model/update', action: 'update', input: { model_name: 'gpt-4o-mini', model_info: { aliases: ['4o', 'omni'] } }, status: 409, code: 'model_alias_taken' });
-      await expectRefused(models, { route: 'POST /model/update', action: 'update', input: { model_name: 'gpt-4o' }, status: 400, code: 'nothing_to_update' });
-      await expectRefused(models, { route: 'POST /model/update', action: 'update', input: { model_name: 'gpt-4o', model_info: { input_cost_per_token: 0.000001, input_cost_per_million: 1 } }, status: 400, code: 'invalid_field', param: 'model_info.input_cost_per_token' });
+      await expectRefused(models, {
+        route: 'POST /model/update',
+        action: 'update',
+        input: { model_name: 'm-ghost', model_info: { input_cost_per_million: 1 } },
+        status: 404,
+        code: 'model_not_found',
+      });
+      await expectRefused(models, {
+        route: 'POST /model/update',
+        action: 'update',
+        input: { model_name: 'gpt-4o-mini', model_info: { aliases: ['4o', 'omni'] } },
+        status: 409,
+        code: 'model_alias_taken',
+      });
+      await expectRefused(models, {
+        route: 'POST /model/update',
+        action: 'update',
+        input: { model_name: 'gpt-4o' },
+        status: 400,
+        code: 'nothing_to_update',
+      });
+      await expectRefused(models, {
+        route: 'POST /model/update',
+        action: 'update',
+        input: { model_name: 'gpt-4o', model_info: { input_cost_per_token: 0.000001, input_cost_per_million: 1 } },
+        status: 400,
+        code: 'invalid_field',
+        param: 'model_info.input_cost_per_token',
+      });
     });
   });
 
@@ -135,7 +239,11 @@ describe('models', () => {
       const res = await callApi(models, 'GET', '/model/info', {});
       expect(res.status).toBe(200);
       expect(res.body.data.map((m: { model_name: string }) => m.model_name)).toEqual(['gpt-4o', 'gpt-4o-mini', 'local-llama']);
-      expect(res.body.data[0].litellm_params).toEqual({ model: 'gpt-4o-2024-08-06', api_base: 'https://upstream.example/v1', api_key_secret: 'tollgate/openai' });
+      expect(res.body.data[0].litellm_params).toEqual({
+        model: 'gpt-4o-2024-08-06',
+        api_base: 'https://upstream.example/v1',
+        api_key_secret: 'tollgate/openai',
+      });
       expect((await callApi(models, 'GET', '/v1/model/info', {})).body).toEqual(res.body);
       expect(await invokeDirect(models, { action: 'info' })).toEqual(res.body);
     });
@@ -143,7 +251,13 @@ describe('models', () => {
     it('one model by name (LiteLLM: litellm_model_id), 404 when unknown', async () => {
       const one = await callApi(models, 'GET', '/model/info', { litellm_model_id: 'gpt-4o-mini' });
       expect(one.body.data.map((m: { model_name: string }) => m.model_name)).toEqual(['gpt-4o-mini']);
-      await expectRefused(models, { route: 'GET /model/info', action: 'info', input: { model_name: 'm-ghost' }, status: 404, code: 'model_not_found' });
+      await expectRefused(models, {
+        route: 'GET /model/info',
+        action: 'info',
+        input: { model_name: 'm-ghost' },
+        status: 404,
+        code: 'model_not_found',
+      });
     });
 
     it('others see only public fields: no upstream URL, no secret name', async () => {
@@ -158,12 +272,21 @@ describe('models', () => {
     });
 
     it('others see only the models they may use (aliases and access groups resolved)', async () => {
-      const restricted = (models: string[]): CallerContext => userCtx('u-2', { models: JSON.stringify([{ entity: 'team `t-1`', models }]) });
-      const names = async (caller: CallerContext) => (await callApi(models, 'GET', '/model/info', {}, caller)).body.data.map((m: { model_name: string }) => m.model_name);
+      const restricted = (models: string[]): CallerContext =>
+        userCtx('u-2', { models: JSON.stringify([{ entity: 'team `t-1`', models }]) });
+      const names = async (caller: CallerContext) =>
+        (await callApi(models, 'GET', '/model/info', {}, caller)).body.data.map((m: { model_name: string }) => m.model_name);
       expect(await names(restricted(['general']))).toEqual(['gpt-4o']);
       expect(await names(restricted(['gpt-4o*']))).toEqual(['gpt-4o', 'gpt-4o-mini']);
       expect(await names(restricted(['4o']))).toEqual(['gpt-4o-mini']);
-      expect(await names({ principal: 'jwt', role: 'team', team_id: 't-1', models: JSON.stringify([{ entity: 'team', models: ['local-llama'] }]) })).toEqual(['local-llama']);
+      expect(
+        await names({
+          principal: 'jwt',
+          role: 'team',
+          team_id: 't-1',
+          models: JSON.stringify([{ entity: 'team', models: ['local-llama'] }]),
+        }),
+      ).toEqual(['local-llama']);
       // A model the caller may not use is unknown to it.
       expect((await callApi(models, 'GET', '/model/info', { model_name: 'gpt-4o' }, restricted(['local-llama']))).status).toBe(404);
       // Unreadable restrictions show nothing (fail closed).
@@ -173,7 +296,10 @@ describe('models', () => {
 
   describe('delete', () => {
     it('deletes a model and frees its aliases (LiteLLM `id`, API)', async () => {
-      expect(await callApi(models, 'POST', '/model/delete', { id: 'gpt-4o-mini' })).toEqual({ status: 200, body: { deleted_model_name: 'gpt-4o-mini' } });
+      expect(await callApi(models, 'POST', '/model/delete', { id: 'gpt-4o-mini' })).toEqual({
+        status: 200,
+        body: { deleted_model_name: 'gpt-4o-mini' },
+      });
       expect(await getItem('MODEL#gpt-4o-mini', 'MODEL')).toBeUndefined();
       expect(await getItem('MODEL_ALIAS#4o', 'MODEL_ALIAS')).toBeUndefined();
       const log = await callApi(audit, 'GET', '/audit', { entity_type: 'model', entity_id: 'gpt-4o-mini' });
@@ -182,7 +308,13 @@ describe('models', () => {
 
     it('by model_name (direct invocation); 404 when missing', async () => {
       expect(await invokeDirect(models, { action: 'delete', model_name: 'local-llama' })).toEqual({ deleted_model_name: 'local-llama' });
-      await expectRefused(models, { route: 'POST /model/delete', action: 'delete', input: { model_name: 'local-llama' }, status: 404, code: 'model_not_found' });
+      await expectRefused(models, {
+        route: 'POST /model/delete',
+        action: 'delete',
+        input: { model_name: 'local-llama' },
+        status: 404,
+        code: 'model_not_found',
+      });
     });
   });
 
@@ -191,22 +323,88 @@ describe('models', () => {
     const mi = { input_cost_per_million: 1, output_cost_per_million: 1 };
     const cases = [
       ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp }, 'missing_field', 'model_info.input_cost_per_million'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: { input_cost_per_million: 1 } }, 'missing_field', 'model_info.output_cost_per_million'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, input_cost_per_million: -1 } }, 'invalid_field', 'model_info.input_cost_per_million'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, output_cost_per_million: '1' } }, 'invalid_type', 'model_info.output_cost_per_million'],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: lp, model_info: { input_cost_per_million: 1 } },
+        'missing_field',
+        'model_info.output_cost_per_million',
+      ],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, input_cost_per_million: -1 } },
+        'invalid_field',
+        'model_info.input_cost_per_million',
+      ],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, output_cost_per_million: '1' } },
+        'invalid_type',
+        'model_info.output_cost_per_million',
+      ],
       ['POST /model/new', 'new', { model_name: 'm bad', litellm_params: lp, model_info: mi }, 'invalid_field', 'model_name'],
       ['POST /model/new', 'new', { model_name: 'gpt-*', litellm_params: lp, model_info: mi }, 'invalid_field', 'model_name'],
       ['POST /model/new', 'new', { model_name: 'all-proxy-models', litellm_params: lp, model_info: mi }, 'invalid_field', 'model_name'],
       ['POST /model/new', 'new', { model_name: 'm-bad', model_info: mi }, 'invalid_type', 'litellm_params'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: { ...lp, api_base: 'ftp://x' }, model_info: mi }, 'invalid_field', 'litellm_params.api_base'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: { ...lp, rpm: 5 }, model_info: mi }, 'unknown_field', 'litellm_params.rpm'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, max_tokens: 5 } }, 'unknown_field', 'model_info.max_tokens'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, aliases: ['m-bad'] } }, 'invalid_field', 'model_info.aliases'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, aliases: ['a1', 'a1'] } }, 'invalid_field', 'model_info.aliases'],
-      ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, access_groups: 'g' } }, 'invalid_type', 'model_info.access_groups'],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: { ...lp, api_base: 'ftp://x' }, model_info: mi },
+        'invalid_field',
+        'litellm_params.api_base',
+      ],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: { ...lp, rpm: 5 }, model_info: mi },
+        'unknown_field',
+        'litellm_params.rpm',
+      ],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, max_tokens: 5 } },
+        'unknown_field',
+        'model_info.max_tokens',
+      ],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, aliases: ['m-bad'] } },
+        'invalid_field',
+        'model_info.aliases',
+      ],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, aliases: ['a1', 'a1'] } },
+        'invalid_field',
+        'model_info.aliases',
+      ],
+      [
+        'POST /model/new',
+        'new',
+        { model_name: 'm-bad', litellm_params: lp, model_info: { ...mi, access_groups: 'g' } },
+        'invalid_type',
+        'model_info.access_groups',
+      ],
       ['POST /model/new', 'new', { model_name: 'm-bad', litellm_params: lp, model_info: mi, tier: 'x' }, 'unknown_field', 'tier'],
-      ['POST /model/update', 'update', { model_name: 'gpt-4o', litellm_params: { api_base: 'nope' } }, 'invalid_field', 'litellm_params.api_base'],
-      ['POST /model/update', 'update', { model_name: 'gpt-4o', litellm_params: { api_key: 'os.environ/A', api_key_secret: 'B' } }, 'invalid_field', 'litellm_params.api_key'],
+      [
+        'POST /model/update',
+        'update',
+        { model_name: 'gpt-4o', litellm_params: { api_base: 'nope' } },
+        'invalid_field',
+        'litellm_params.api_base',
+      ],
+      [
+        'POST /model/update',
+        'update',
+        { model_name: 'gpt-4o', litellm_params: { api_key: 'os.environ/A', api_key_secret: 'B' } },
+        'invalid_field',
+        'litellm_params.api_key',
+      ],
       ['POST /model/update', 'update', { litellm_params: lp }, 'invalid_type', 'model_name'],
       ['POST /model/delete', 'delete', {}, 'missing_field', 'model_name'],
       ['POST /model/delete', 'delete', { model_name: 'gpt-4o', id: 'other' }, 'invalid_field', 'id'],
@@ -231,7 +429,10 @@ describe('models', () => {
       }
     });
     it('the master key passes', async () => {
-      expect((await callApi(models, 'POST', '/model/update', { model_name: 'gpt-4o', model_info: { input_cost_per_million: 2.5 } }, adminCtx)).status).toBe(200);
+      expect(
+        (await callApi(models, 'POST', '/model/update', { model_name: 'gpt-4o', model_info: { input_cost_per_million: 2.5 } }, adminCtx))
+          .status,
+      ).toBe(200);
     });
   });
 

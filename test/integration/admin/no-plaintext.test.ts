@@ -56,7 +56,9 @@ describe('no plaintext key is ever stored or logged', () => {
     // Issue keys every way there is, through both entry points.
     await invokeDirect(teams, { action: 'new', team_id: 't-secret', max_budget: 100 });
     const user = keep((await callApi(users, 'POST', '/user/new', { user_id: 'sam', teams: ['t-secret'], key_alias: 'sam-default' })).body);
-    const viaApi = keep((await callApi(keys, 'POST', '/key/generate', { user_id: 'sam', team_id: 't-secret', key_alias: 'sam-team', max_budget: 5 })).body);
+    const viaApi = keep(
+      (await callApi(keys, 'POST', '/key/generate', { user_id: 'sam', team_id: 't-secret', key_alias: 'sam-team', max_budget: 5 })).body,
+    );
     const viaDirect = keep(await invokeDirect(keys, { action: 'generate', user_id: 'sam', metadata: { note: 'direct' } }));
     const graced = keep((await callApi(keys, 'POST', '/key/regenerate', { key: viaApi.key, grace_period: '1h' })).body);
     const rotated = keep(await invokeDirect(keys, { action: 'regenerate', key: viaDirect.key }));
@@ -80,7 +82,8 @@ describe('no plaintext key is ever stored or logged', () => {
     const send = client.send.bind(client);
     // A store failure whose message quotes the key must not carry it into the logs.
     const spy = vi.spyOn(client, 'send').mockImplementation(((cmd: never) => {
-      if ((cmd as { constructor: { name: string } }).constructor.name === 'TransactWriteCommand') return Promise.reject(Object.assign(new Error(`failed on ${rotated.key}`), { name: 'InternalServerError' }));
+      if ((cmd as { constructor: { name: string } }).constructor.name === 'TransactWriteCommand')
+        return Promise.reject(Object.assign(new Error(`failed on ${rotated.key}`), { name: 'InternalServerError' }));
       return send(cmd);
     }) as typeof client.send);
     expect((await callApi(keys, 'POST', '/key/update', { key: rotated.key, max_budget: 1 })).status).toBe(503);

@@ -2,13 +2,13 @@ import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as orgs } from '../../../functions/organizations/handler.js';
+import { organizationActions } from '../../../lib/admin/actions/organizations.js';
+import { documentClient } from '../../../lib/app.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { tableName } from '../../../lib/store/client.js';
-import { documentClient } from '../../../lib/app.js';
 import { encode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
-import { organizationActions } from '../../../lib/admin/actions/organizations.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';
 import { put, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
@@ -57,11 +57,20 @@ describe('organizations', () => {
     it('writes an audit item with the changed fields', async () => {
       await callApi(orgs, 'POST', '/organization/new', { organization_id: 'o-audited', max_budget: 7 });
       const log = await callApi(audit, 'GET', '/audit', { entity_type: 'organization', entity_id: 'o-audited' });
-      expect(log.body.data).toEqual([expect.objectContaining({ action: 'organization.new', actor: 'master_key', changes: { max_budget: 7 } })]);
+      expect(log.body.data).toEqual([
+        expect.objectContaining({ action: 'organization.new', actor: 'master_key', changes: { max_budget: 7 } }),
+      ]);
     });
 
     it('refuses a duplicate id with 409 and changes nothing', async () => {
-      await expectRefused(orgs, { route: 'POST /organization/new', action: 'new', input: { organization_id: 'o-api', max_budget: 1 }, status: 409, code: 'organization_exists', param: 'organization_id' });
+      await expectRefused(orgs, {
+        route: 'POST /organization/new',
+        action: 'new',
+        input: { organization_id: 'o-api', max_budget: 1 },
+        status: 409,
+        code: 'organization_exists',
+        param: 'organization_id',
+      });
     });
   });
 
@@ -82,14 +91,33 @@ describe('organizations', () => {
 
     it('keeps spend written meanwhile (fields are set, the item is not rewritten)', async () => {
       // As the llm function records spend: an atomic ADD on the item.
-      await documentClient().send(new UpdateCommand({ TableName: tableName(), Key: refs.org('o-upd'), UpdateExpression: 'ADD spend :s', ExpressionAttributeValues: { ':s': 3.5 } }));
+      await documentClient().send(
+        new UpdateCommand({
+          TableName: tableName(),
+          Key: refs.org('o-upd'),
+          UpdateExpression: 'ADD spend :s',
+          ExpressionAttributeValues: { ':s': 3.5 },
+        }),
+      );
       const res = await callApi(orgs, 'POST', '/organization/update', { organization_id: 'o-upd', organization_alias: 'Again' });
       expect(res.body.total_spend).toBe(3.5);
     });
 
     it('refuses a missing organization with 404 and an empty update with 400', async () => {
-      await expectRefused(orgs, { route: 'POST /organization/update', action: 'update', input: { organization_id: 'o-nope', max_budget: 1 }, status: 404, code: 'organization_not_found' });
-      await expectRefused(orgs, { route: 'POST /organization/update', action: 'update', input: { organization_id: 'o-upd' }, status: 400, code: 'nothing_to_update' });
+      await expectRefused(orgs, {
+        route: 'POST /organization/update',
+        action: 'update',
+        input: { organization_id: 'o-nope', max_budget: 1 },
+        status: 404,
+        code: 'organization_not_found',
+      });
+      await expectRefused(orgs, {
+        route: 'POST /organization/update',
+        action: 'update',
+        input: { organization_id: 'o-upd' },
+        status: 400,
+        code: 'nothing_to_update',
+      });
     });
   });
 
@@ -100,7 +128,15 @@ describe('organizations', () => {
       await seedTeam({ team_id: 't-h2', organization_id: 'o-h', models: [] });
       await seedTeam({ team_id: 't-h3', organization_id: 'o-h', models: ['beta-models'] });
       // The registry's access group `beta-models` holds one model.
-      const m: ModelRecord = { model_name: 'o1-preview', upstream_base_url: 'http://127.0.0.1:1/v1', upstream_model: 'o1', input_cost_per_million: 1, output_cost_per_million: 1, access_groups: ['beta-models'], created_at: new Date().toISOString() };
+      const m: ModelRecord = {
+        model_name: 'o1-preview',
+        upstream_base_url: 'http://127.0.0.1:1/v1',
+        upstream_model: 'o1',
+        input_cost_per_million: 1,
+        output_cost_per_million: 1,
+        access_groups: ['beta-models'],
+        created_at: new Date().toISOString(),
+      };
       await put(encode.model(m));
     });
 
@@ -155,7 +191,14 @@ describe('organizations', () => {
     it('refuses while a team belongs to the organization, naming the team', async () => {
       await seedOrg({ organization_id: 'o-del-t' });
       await seedTeam({ team_id: 't-del', organization_id: 'o-del-t' });
-      await expectRefused(orgs, { route: 'POST /organization/delete', action: 'delete', input: { organization_ids: ['o-del-t'] }, status: 409, code: 'organization_has_teams', message: /`t-del`/ });
+      await expectRefused(orgs, {
+        route: 'POST /organization/delete',
+        action: 'delete',
+        input: { organization_ids: ['o-del-t'] },
+        status: 409,
+        code: 'organization_has_teams',
+        message: /`t-del`/,
+      });
       await removeItem(refs.team('t-del'));
       const res = await callApi(orgs, 'DELETE', '/organization/delete', { organization_ids: ['o-del-t'] });
       expect(res).toEqual({ status: 200, body: { deleted_organization_ids: ['o-del-t'] } });
@@ -174,7 +217,13 @@ describe('organizations', () => {
 
     it('refuses the whole request when one id is missing (404), deleting none', async () => {
       await seedOrg({ organization_id: 'o-del-keep' });
-      await expectRefused(orgs, { route: 'POST /organization/delete', action: 'delete', input: { organization_ids: ['o-del-keep', 'o-missing'] }, status: 404, code: 'organization_not_found' });
+      await expectRefused(orgs, {
+        route: 'POST /organization/delete',
+        action: 'delete',
+        input: { organization_ids: ['o-del-keep', 'o-missing'] },
+        status: 404,
+        code: 'organization_not_found',
+      });
       expect(await getItem('ORG#o-del-keep', 'ORG')).toBeDefined();
     });
   });
@@ -209,13 +258,27 @@ describe('organizations', () => {
     it('a member reads its own organization; anyone else gets 403, whether it exists or not', async () => {
       expect((await callApi(orgs, 'GET', '/organization/info', { organization_id: 'o-info' }, userCtx('u-in'))).status).toBe(200);
       for (const caller of [userCtx('u-out'), userCtx('u-unknown'), { principal: 'jwt', role: 'team', team_id: 't-info' } as const]) {
-        await expectRefused(orgs, { route: 'GET /organization/info', action: 'info', input: { organization_id: 'o-info' }, status: 403, code: 'forbidden' }, { caller, apiOnly: true });
-        await expectRefused(orgs, { route: 'GET /organization/info', action: 'info', input: { organization_id: 'o-ghost' }, status: 403, code: 'forbidden' }, { caller, apiOnly: true });
+        await expectRefused(
+          orgs,
+          { route: 'GET /organization/info', action: 'info', input: { organization_id: 'o-info' }, status: 403, code: 'forbidden' },
+          { caller, apiOnly: true },
+        );
+        await expectRefused(
+          orgs,
+          { route: 'GET /organization/info', action: 'info', input: { organization_id: 'o-ghost' }, status: 403, code: 'forbidden' },
+          { caller, apiOnly: true },
+        );
       }
     });
 
     it('404 for an admin asking about a missing organization', async () => {
-      await expectRefused(orgs, { route: 'GET /organization/info', action: 'info', input: { organization_id: 'o-ghost' }, status: 404, code: 'organization_not_found' });
+      await expectRefused(orgs, {
+        route: 'GET /organization/info',
+        action: 'info',
+        input: { organization_id: 'o-ghost' },
+        status: 404,
+        code: 'organization_not_found',
+      });
     });
   });
 
@@ -247,17 +310,27 @@ describe('organizations', () => {
     });
 
     it('sets the users organization and records their role (API: a list; direct: one member)', async () => {
-      const res = await callApi(orgs, 'POST', '/organization/member_add', { organization_id: 'o-m1', member: [{ user_id: 'u-m1', role: 'org_admin' }, { user_id: 'u-m2' }] });
+      const res = await callApi(orgs, 'POST', '/organization/member_add', {
+        organization_id: 'o-m1',
+        member: [{ user_id: 'u-m1', role: 'org_admin' }, { user_id: 'u-m2' }],
+      });
       expect(res.status).toBe(200);
       expect(res.body.updated_users).toEqual([
         { user_id: 'u-m1', organization_id: 'o-m1', previous_organization_id: null },
         { user_id: 'u-m2', organization_id: 'o-m1', previous_organization_id: null },
       ]);
-      expect(res.body.updated_organization_memberships.map((m: { user_role: string }) => m.user_role)).toEqual(['org_admin', 'internal_user']);
+      expect(res.body.updated_organization_memberships.map((m: { user_role: string }) => m.user_role)).toEqual([
+        'org_admin',
+        'internal_user',
+      ]);
       expect((await getItem('USER#u-m1', 'USER'))?.organization_id).toBe('o-m1');
       // Re-adding changes the role and keeps the membership's creation time.
       const created = (await getItem('ORG#o-m1', 'MEMBER#u-m2'))?.created_at;
-      await invokeDirect(orgs, { action: 'member_add', organization_id: 'o-m1', member: { user_id: 'u-m2', role: 'internal_user_viewer' } });
+      await invokeDirect(orgs, {
+        action: 'member_add',
+        organization_id: 'o-m1',
+        member: { user_id: 'u-m2', role: 'internal_user_viewer' },
+      });
       expect(await getItem('ORG#o-m1', 'MEMBER#u-m2')).toMatchObject({ user_role: 'internal_user_viewer', created_at: created });
     });
 
@@ -267,16 +340,39 @@ describe('organizations', () => {
       expect(await getItem('ORG#o-m1', 'MEMBER#u-m1')).toBeUndefined();
       expect(await getItem('ORG#o-m2', 'MEMBER#u-m1')).toBeDefined();
       const log = await callApi(audit, 'GET', '/audit', { entity_type: 'user', entity_id: 'u-m1' });
-      expect(log.body.data[0].changes).toEqual({ organization_id: 'o-m2', organization_role: 'internal_user', previous_organization_id: 'o-m1' });
+      expect(log.body.data[0].changes).toEqual({
+        organization_id: 'o-m2',
+        organization_role: 'internal_user',
+        previous_organization_id: 'o-m1',
+      });
     });
 
     it('404 for a missing user or organization; nothing is written', async () => {
-      await expectRefused(orgs, { route: 'POST /organization/member_add', action: 'member_add', input: { organization_id: 'o-m1', member: [{ user_id: 'u-m2' }, { user_id: 'u-ghost' }] }, status: 404, code: 'user_not_found' });
-      await expectRefused(orgs, { route: 'POST /organization/member_add', action: 'member_add', input: { organization_id: 'o-ghost', member: { user_id: 'u-m2' } }, status: 404, code: 'organization_not_found' });
+      await expectRefused(orgs, {
+        route: 'POST /organization/member_add',
+        action: 'member_add',
+        input: { organization_id: 'o-m1', member: [{ user_id: 'u-m2' }, { user_id: 'u-ghost' }] },
+        status: 404,
+        code: 'user_not_found',
+      });
+      await expectRefused(orgs, {
+        route: 'POST /organization/member_add',
+        action: 'member_add',
+        input: { organization_id: 'o-ghost', member: { user_id: 'u-m2' } },
+        status: 404,
+        code: 'organization_not_found',
+      });
     });
 
     it('a user listed twice is a 400', async () => {
-      await expectRefused(orgs, { route: 'POST /organization/member_add', action: 'member_add', input: { organization_id: 'o-m1', member: [{ user_id: 'u-m2' }, { user_id: 'u-m2' }] }, status: 400, code: 'duplicate_member', param: 'member' });
+      await expectRefused(orgs, {
+        route: 'POST /organization/member_add',
+        action: 'member_add',
+        input: { organization_id: 'o-m1', member: [{ user_id: 'u-m2' }, { user_id: 'u-m2' }] },
+        status: 400,
+        code: 'duplicate_member',
+        param: 'member',
+      });
     });
   });
 
@@ -296,13 +392,31 @@ describe('organizations', () => {
       ['POST /organization/update', 'update', { organization_id: 'o-api', team_id: 't' }, 'unknown_field', 'team_id'],
       ['POST /organization/delete', 'delete', { organization_ids: [] }, 'invalid_field', 'organization_ids'],
       ['POST /organization/delete', 'delete', { organization_ids: 'o-api' }, 'invalid_type', 'organization_ids'],
-      ['POST /organization/delete', 'delete', { organization_ids: ['o-api'], organization_id: 'o-api' }, 'unknown_field', 'organization_id'],
+      [
+        'POST /organization/delete',
+        'delete',
+        { organization_ids: ['o-api'], organization_id: 'o-api' },
+        'unknown_field',
+        'organization_id',
+      ],
       ['GET /organization/info', 'info', {}, 'invalid_type', 'organization_id'],
       ['GET /organization/info', 'info', { organization_id: 'o-api', verbose: 'yes' }, 'unknown_field', 'verbose'],
       ['GET /organization/list', 'list', { limit: '0' }, 'invalid_field', 'limit'],
       ['GET /organization/list', 'list', { cursor: 'not-a-cursor' }, 'invalid_cursor', 'cursor'],
-      ['POST /organization/member_add', 'member_add', { organization_id: 'o-m1', member: { user_id: 'u-m2', role: 'owner' } }, 'invalid_field', 'member.0.role'],
-      ['POST /organization/member_add', 'member_add', { organization_id: 'o-m1', member: [{ user_id: 'u-m2' }, { user_id: 'u-m1', user_email: 'a@b' }] }, 'unknown_field', 'member.1.user_email'],
+      [
+        'POST /organization/member_add',
+        'member_add',
+        { organization_id: 'o-m1', member: { user_id: 'u-m2', role: 'owner' } },
+        'invalid_field',
+        'member.0.role',
+      ],
+      [
+        'POST /organization/member_add',
+        'member_add',
+        { organization_id: 'o-m1', member: [{ user_id: 'u-m2' }, { user_id: 'u-m1', user_email: 'a@b' }] },
+        'unknown_field',
+        'member.1.user_email',
+      ],
       ['POST /organization/member_add', 'member_add', { organization_id: 'o-m1' }, 'invalid_type', 'member'],
     ] as const;
     it.each(cases)('%s %j -> %s (%s)', async (route, action, input, code, param) => {
@@ -322,7 +436,11 @@ describe('organizations', () => {
       ['POST /organization/member_add', 'member_add', { organization_id: 'o-api', member: { user_id: 'u-perm' } }],
     ] as const;
     it.each(cases)('%s by an internal user of the organization', async (route, action, input) => {
-      await expectRefused(orgs, { route, action, input: { ...input }, status: 403, code: 'forbidden' }, { caller: userCtx('u-perm'), apiOnly: true });
+      await expectRefused(
+        orgs,
+        { route, action, input: { ...input }, status: 403, code: 'forbidden' },
+        { caller: userCtx('u-perm'), apiOnly: true },
+      );
     });
     it('an admin JWT and the master key pass', async () => {
       expect((await callApi(orgs, 'GET', '/organization/list', {}, { principal: 'jwt', role: 'proxy_admin' })).status).toBe(200);

@@ -9,11 +9,11 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
+import { documentClient } from '../../../lib/app.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { isTollgateError } from '../../../lib/errors.js';
 import { routes } from '../../../lib/routes.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
-import { documentClient } from '../../../lib/app.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 
@@ -72,43 +72,241 @@ const no = 403 as const;
 //                                                   proxy  admin  team   team    intern  viewer team  iam
 //                                                   admin  jwt    admin  member  user           jwt
 const rows: Row[] = [
-  { what: 'generate a personal key for oneself', fn: 'keys', action: 'generate', input: async () => ({}), expect: [ok, ok, ok, ok, ok, no, no, ok] },
-  { what: 'generate a personal key for another user', fn: 'keys', action: 'generate', input: always(() => ({ user_id: 'other' })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'generate a team key for oneself', fn: 'keys', action: 'generate', input: always((t) => ({ team_id: t })), expect: [ok, ok, ok, ok, no, no, no, ok] },
+  {
+    what: 'generate a personal key for oneself',
+    fn: 'keys',
+    action: 'generate',
+    input: async () => ({}),
+    expect: [ok, ok, ok, ok, ok, no, no, ok],
+  },
+  {
+    what: 'generate a personal key for another user',
+    fn: 'keys',
+    action: 'generate',
+    input: always(() => ({ user_id: 'other' })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'generate a team key for oneself',
+    fn: 'keys',
+    action: 'generate',
+    input: always((t) => ({ team_id: t })),
+    expect: [ok, ok, ok, ok, no, no, no, ok],
+  },
   // A key acts as its user: a team admin never holds one for somebody else (test/integration/security-admin.test.ts).
-  { what: 'generate a team key for a member', fn: 'keys', action: 'generate', input: always((t) => ({ team_id: t, user_id: 'tm' })), expect: [ok, ok, no, ok, no, no, no, ok] },
-  { what: 'generate a team key with no user', fn: 'keys', action: 'generate', input: always((t) => ({ team_id: t, user_id: null })), expect: [ok, ok, ok, no, no, no, no, ok] },
-  { what: 'generate a team key for a non-member', fn: 'keys', action: 'generate', input: always((t) => ({ team_id: t, user_id: 'iu' })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'update a personal key of `iu`', fn: 'keys', action: 'update', input: always(async () => ({ key: await keyOf({ user_id: 'iu' }), max_budget: 1 })), expect: [ok, ok, no, no, ok, no, no, ok] },
-  { what: 'update a team key of `tm`', fn: 'keys', action: 'update', input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }), max_budget: 1 })), expect: [ok, ok, ok, ok, no, no, no, ok] },
-  { what: 'move a key of `iu` into the team', fn: 'keys', action: 'update', input: always(async (t) => ({ key: await keyOf({ user_id: 'iu' }), team_id: t })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'delete a personal key of `iu`', fn: 'keys', action: 'delete', input: always(async () => ({ keys: [await keyOf({ user_id: 'iu' })] })), expect: [ok, ok, no, no, ok, no, no, ok] },
-  { what: 'delete a team key of `tm`', fn: 'keys', action: 'delete', input: always(async (t) => ({ keys: [await keyOf({ team_id: t, user_id: 'tm' })] })), expect: [ok, ok, ok, ok, no, no, no, ok] },
-  { what: 'regenerate a personal key of `iu`', fn: 'keys', action: 'regenerate', input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })), expect: [ok, ok, no, no, ok, no, no, ok] },
-  { what: 'regenerate a team key with no user', fn: 'keys', action: 'regenerate', input: always(async (t) => ({ key: await keyOf({ team_id: t }) })), expect: [ok, ok, ok, no, no, no, no, ok] },
-  { what: 'block a personal key of `iu`', fn: 'keys', action: 'block', input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })), expect: [ok, ok, no, no, ok, no, no, ok] },
-  { what: 'block a team key of `tm`', fn: 'keys', action: 'block', input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }) })), expect: [ok, ok, ok, ok, no, no, no, ok] },
-  { what: 'unblock a personal key `iu` blocked', fn: 'keys', action: 'unblock', input: always(async () => ({ key: await keyOf({ user_id: 'iu', blocked: true, ...{ blocked_by: 'owner' } }) })), expect: [ok, ok, no, no, ok, no, no, ok] },
-  { what: 'unblock a personal key of `iu` a proxy admin blocked', fn: 'keys', action: 'unblock', input: always(async () => ({ key: await keyOf({ user_id: 'iu', blocked: true, ...{ blocked_by: 'proxy_admin' } }) })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'read a personal key of `iu`', fn: 'keys', action: 'info', input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })), expect: [ok, ok, no, no, ok, no, no, ok] },
-  { what: 'read a team key of `tm`', fn: 'keys', action: 'info', input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }) })), expect: [ok, ok, ok, ok, no, no, ok, ok] },
-  { what: 'read a personal key of the viewer', fn: 'keys', action: 'info', input: always(async () => ({ key: await keyOf({ user_id: 'vw' }) })), expect: [ok, ok, no, no, no, ok, no, ok] },
-  { what: 'list the team\'s keys', fn: 'keys', action: 'list', input: always((t) => ({ team_id: t })), expect: [ok, ok, ok, ok, ok, ok, ok, ok] },
-  { what: 'list the keys of `tm`', fn: 'keys', action: 'list', input: always(() => ({ user_id: 'tm' })), expect: [ok, ok, no, ok, no, no, no, ok] },
+  {
+    what: 'generate a team key for a member',
+    fn: 'keys',
+    action: 'generate',
+    input: always((t) => ({ team_id: t, user_id: 'tm' })),
+    expect: [ok, ok, no, ok, no, no, no, ok],
+  },
+  {
+    what: 'generate a team key with no user',
+    fn: 'keys',
+    action: 'generate',
+    input: always((t) => ({ team_id: t, user_id: null })),
+    expect: [ok, ok, ok, no, no, no, no, ok],
+  },
+  {
+    what: 'generate a team key for a non-member',
+    fn: 'keys',
+    action: 'generate',
+    input: always((t) => ({ team_id: t, user_id: 'iu' })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'update a personal key of `iu`',
+    fn: 'keys',
+    action: 'update',
+    input: always(async () => ({ key: await keyOf({ user_id: 'iu' }), max_budget: 1 })),
+    expect: [ok, ok, no, no, ok, no, no, ok],
+  },
+  {
+    what: 'update a team key of `tm`',
+    fn: 'keys',
+    action: 'update',
+    input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }), max_budget: 1 })),
+    expect: [ok, ok, ok, ok, no, no, no, ok],
+  },
+  {
+    what: 'move a key of `iu` into the team',
+    fn: 'keys',
+    action: 'update',
+    input: always(async (t) => ({ key: await keyOf({ user_id: 'iu' }), team_id: t })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'delete a personal key of `iu`',
+    fn: 'keys',
+    action: 'delete',
+    input: always(async () => ({ keys: [await keyOf({ user_id: 'iu' })] })),
+    expect: [ok, ok, no, no, ok, no, no, ok],
+  },
+  {
+    what: 'delete a team key of `tm`',
+    fn: 'keys',
+    action: 'delete',
+    input: always(async (t) => ({ keys: [await keyOf({ team_id: t, user_id: 'tm' })] })),
+    expect: [ok, ok, ok, ok, no, no, no, ok],
+  },
+  {
+    what: 'regenerate a personal key of `iu`',
+    fn: 'keys',
+    action: 'regenerate',
+    input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })),
+    expect: [ok, ok, no, no, ok, no, no, ok],
+  },
+  {
+    what: 'regenerate a team key with no user',
+    fn: 'keys',
+    action: 'regenerate',
+    input: always(async (t) => ({ key: await keyOf({ team_id: t }) })),
+    expect: [ok, ok, ok, no, no, no, no, ok],
+  },
+  {
+    what: 'block a personal key of `iu`',
+    fn: 'keys',
+    action: 'block',
+    input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })),
+    expect: [ok, ok, no, no, ok, no, no, ok],
+  },
+  {
+    what: 'block a team key of `tm`',
+    fn: 'keys',
+    action: 'block',
+    input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }) })),
+    expect: [ok, ok, ok, ok, no, no, no, ok],
+  },
+  {
+    what: 'unblock a personal key `iu` blocked',
+    fn: 'keys',
+    action: 'unblock',
+    input: always(async () => ({ key: await keyOf({ user_id: 'iu', blocked: true, ...{ blocked_by: 'owner' } }) })),
+    expect: [ok, ok, no, no, ok, no, no, ok],
+  },
+  {
+    what: 'unblock a personal key of `iu` a proxy admin blocked',
+    fn: 'keys',
+    action: 'unblock',
+    input: always(async () => ({ key: await keyOf({ user_id: 'iu', blocked: true, ...{ blocked_by: 'proxy_admin' } }) })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'read a personal key of `iu`',
+    fn: 'keys',
+    action: 'info',
+    input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })),
+    expect: [ok, ok, no, no, ok, no, no, ok],
+  },
+  {
+    what: 'read a team key of `tm`',
+    fn: 'keys',
+    action: 'info',
+    input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }) })),
+    expect: [ok, ok, ok, ok, no, no, ok, ok],
+  },
+  {
+    what: 'read a personal key of the viewer',
+    fn: 'keys',
+    action: 'info',
+    input: always(async () => ({ key: await keyOf({ user_id: 'vw' }) })),
+    expect: [ok, ok, no, no, no, ok, no, ok],
+  },
+  {
+    what: "list the team's keys",
+    fn: 'keys',
+    action: 'list',
+    input: always((t) => ({ team_id: t })),
+    expect: [ok, ok, ok, ok, ok, ok, ok, ok],
+  },
+  {
+    what: 'list the keys of `tm`',
+    fn: 'keys',
+    action: 'list',
+    input: always(() => ({ user_id: 'tm' })),
+    expect: [ok, ok, no, ok, no, no, no, ok],
+  },
   { what: 'create a team', fn: 'teams', action: 'new', input: always(() => ({})), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'rename the team', fn: 'teams', action: 'update', input: always((t) => ({ team_id: t, team_alias: 'renamed' })), expect: [ok, ok, ok, no, no, no, no, ok] },
-  { what: 'change the team\'s budget', fn: 'teams', action: 'update', input: always((t) => ({ team_id: t, max_budget: 5 })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'delete the team', fn: 'teams', action: 'delete', input: always((t) => ({ team_ids: [t] })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'block the team', fn: 'teams', action: 'block', input: always((t) => ({ team_id: t })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'unblock the team', fn: 'teams', action: 'unblock', input: always((t) => ({ team_id: t })), expect: [ok, ok, no, no, no, no, no, ok] },
+  {
+    what: 'rename the team',
+    fn: 'teams',
+    action: 'update',
+    input: always((t) => ({ team_id: t, team_alias: 'renamed' })),
+    expect: [ok, ok, ok, no, no, no, no, ok],
+  },
+  {
+    what: "change the team's budget",
+    fn: 'teams',
+    action: 'update',
+    input: always((t) => ({ team_id: t, max_budget: 5 })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'delete the team',
+    fn: 'teams',
+    action: 'delete',
+    input: always((t) => ({ team_ids: [t] })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'block the team',
+    fn: 'teams',
+    action: 'block',
+    input: always((t) => ({ team_id: t })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'unblock the team',
+    fn: 'teams',
+    action: 'unblock',
+    input: always((t) => ({ team_id: t })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
   { what: 'read the team', fn: 'teams', action: 'info', input: always((t) => ({ team_id: t })), expect: [ok, ok, ok, ok, no, ok, ok, ok] },
   { what: 'list teams', fn: 'teams', action: 'list', input: always(() => ({})), expect: [ok, ok, ok, ok, ok, ok, ok, ok] },
-  { what: 'add a member', fn: 'teams', action: 'member_add', input: always((t) => ({ team_id: t, member: { user_id: 'iu' } })), expect: [ok, ok, ok, no, no, no, no, ok] },
-  { what: 'change a member', fn: 'teams', action: 'member_update', input: always((t) => ({ team_id: t, user_id: 'tm', role: 'admin' })), expect: [ok, ok, ok, no, no, no, no, ok] },
-  { what: 'remove a member', fn: 'teams', action: 'member_delete', input: always((t) => ({ team_id: t, user_id: 'tm' })), expect: [ok, ok, ok, no, no, no, no, ok] },
-  { what: 'create a user', fn: 'users', action: 'new', input: always(() => ({ auto_create_key: false })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'update a user', fn: 'users', action: 'update', input: always(() => ({ user_id: 'iu', metadata: { touched: true } })), expect: [ok, ok, no, no, no, no, no, ok] },
-  { what: 'update oneself', fn: 'users', action: 'update', input: async (_t, a) => (ownUser[a] ? { user_id: ownUser[a], max_budget: 1000 } : undefined), expect: [null, null, no, no, no, no, null, null] },
+  {
+    what: 'add a member',
+    fn: 'teams',
+    action: 'member_add',
+    input: always((t) => ({ team_id: t, member: { user_id: 'iu' } })),
+    expect: [ok, ok, ok, no, no, no, no, ok],
+  },
+  {
+    what: 'change a member',
+    fn: 'teams',
+    action: 'member_update',
+    input: always((t) => ({ team_id: t, user_id: 'tm', role: 'admin' })),
+    expect: [ok, ok, ok, no, no, no, no, ok],
+  },
+  {
+    what: 'remove a member',
+    fn: 'teams',
+    action: 'member_delete',
+    input: always((t) => ({ team_id: t, user_id: 'tm' })),
+    expect: [ok, ok, ok, no, no, no, no, ok],
+  },
+  {
+    what: 'create a user',
+    fn: 'users',
+    action: 'new',
+    input: always(() => ({ auto_create_key: false })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'update a user',
+    fn: 'users',
+    action: 'update',
+    input: always(() => ({ user_id: 'iu', metadata: { touched: true } })),
+    expect: [ok, ok, no, no, no, no, no, ok],
+  },
+  {
+    what: 'update oneself',
+    fn: 'users',
+    action: 'update',
+    input: async (_t, a) => (ownUser[a] ? { user_id: ownUser[a], max_budget: 1000 } : undefined),
+    expect: [null, null, no, no, no, no, null, null],
+  },
   {
     what: 'delete a user',
     fn: 'users',
@@ -122,7 +320,13 @@ const rows: Row[] = [
   },
   { what: 'list users', fn: 'users', action: 'list', input: always(() => ({})), expect: [ok, ok, no, no, no, no, no, ok] },
   { what: 'read `iu`', fn: 'users', action: 'info', input: always(() => ({ user_id: 'iu' })), expect: [ok, ok, no, no, ok, no, no, ok] },
-  { what: 'read oneself', fn: 'users', action: 'info', input: async (_t, a) => (ownUser[a] ? { user_id: ownUser[a] } : undefined), expect: [null, null, ok, ok, ok, ok, null, null] },
+  {
+    what: 'read oneself',
+    fn: 'users',
+    action: 'info',
+    input: async (_t, a) => (ownUser[a] ? { user_id: ownUser[a] } : undefined),
+    expect: [null, null, ok, ok, ok, ok, null, null],
+  },
 ];
 
 const routeOf = (fn: Fn, action: string) => {
@@ -151,7 +355,8 @@ const cases = rows.flatMap((row) =>
 
 beforeAll(async () => {
   await useTestTable();
-  for (const u of ['ta', 'tm', 'iu', 'vw', 'other']) await seedUser({ user_id: u, user_role: u === 'vw' ? 'internal_user_viewer' : 'internal_user' });
+  for (const u of ['ta', 'tm', 'iu', 'vw', 'other'])
+    await seedUser({ user_id: u, user_role: u === 'vw' ? 'internal_user_viewer' : 'internal_user' });
 });
 
 describe('the permission matrix', () => {
@@ -206,7 +411,7 @@ describe('what a non-admin sees', () => {
     expect(asOutsider.body.data.filter((k: { team_id: string }) => k.team_id === teamId)).toEqual([]);
   });
 
-  it('an internal user\'s generated key is their own, even when they name no user', async () => {
+  it("an internal user's generated key is their own, even when they name no user", async () => {
     const res = await callApi(keys, 'POST', '/key/generate', {}, userCtx('iu'));
     expect(res.body).toMatchObject({ user_id: 'iu', team_id: null, created_by: 'user:iu' });
   });

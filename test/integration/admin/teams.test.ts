@@ -22,12 +22,33 @@ beforeAll(async () => {
 
 describe('/team/new', () => {
   it('creates a team with a generated team_id, its members and an audit trail', async () => {
-    const res = await post('/team/new', { team_alias: 'ml', models: ['gpt-4o'], max_budget: 50, budget_duration: '30d', members_with_roles: [{ user_id: 'alice', role: 'admin' }, { user_id: 'bob' }], organization_id: 'org-1' });
+    const res = await post('/team/new', {
+      team_alias: 'ml',
+      models: ['gpt-4o'],
+      max_budget: 50,
+      budget_duration: '30d',
+      members_with_roles: [{ user_id: 'alice', role: 'admin' }, { user_id: 'bob' }],
+      organization_id: 'org-1',
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ team_alias: 'ml', organization_id: 'org-1', max_budget: 50, blocked: false, spend: 0, budget_reset_at: expect.any(String), members_with_roles: [{ user_id: 'alice', role: 'admin' }, { user_id: 'bob', role: 'user' }] });
+    expect(res.body).toMatchObject({
+      team_alias: 'ml',
+      organization_id: 'org-1',
+      max_budget: 50,
+      blocked: false,
+      spend: 0,
+      budget_reset_at: expect.any(String),
+      members_with_roles: [
+        { user_id: 'alice', role: 'admin' },
+        { user_id: 'bob', role: 'user' },
+      ],
+    });
     expect(res.body.team_id).toMatch(/^[0-9a-f-]{36}$/);
     const info = await teamInfo(res.body.team_id);
-    expect(info.team_memberships.map((m: { user_id: string; role: string }) => [m.user_id, m.role])).toEqual([['alice', 'admin'], ['bob', 'user']]);
+    expect(info.team_memberships.map((m: { user_id: string; role: string }) => [m.user_id, m.role])).toEqual([
+      ['alice', 'admin'],
+      ['bob', 'user'],
+    ]);
     const log = await invokeDirect(audit, { action: 'list', entity_type: 'team', entity_id: res.body.team_id });
     expect(log.data[0]).toMatchObject({ action: 'team.new', changes: { team_alias: 'ml', max_budget: 50 } });
   });
@@ -61,7 +82,7 @@ describe('hierarchy: a team within its organization', () => {
     });
   });
 
-  it('refuses a max_budget above the organization\'s, on new and on update', async () => {
+  it("refuses a max_budget above the organization's, on new and on update", async () => {
     const res = await post('/team/new', { team_id: 't-h', organization_id: 'org-1', max_budget: 100.5 });
     expect(res.body.error).toMatchObject({ code: 'hierarchy_violation', param: 'max_budget' });
     expect(res.body.error.message).toMatch(/team `t-h` max_budget 100\.50 is above organization `org-1` max_budget 100\.00/);
@@ -86,13 +107,17 @@ describe('hierarchy: a team within its organization', () => {
       const models = await post('/team/update', { team_id: 't-shrink', models: ['a'] });
       expect(models.body.error).toMatchObject({ code: 'hierarchy_violation' });
       expect(models.body.error.message).toMatch(/key `sk-\.\.\..{4}` has model `b`/);
-      expect((await post('/team/update', { team_id: 't-shrink', max_budget: 70 })).body.error.message).toMatch(/key .* max_budget 80\.00 is above team `t-shrink`/);
-      expect((await post('/team/update', { team_id: 't-shrink', max_budget: 50 })).body.error.message).toMatch(/max_budget (80|60)\.00 is above team `t-shrink`/);
+      expect((await post('/team/update', { team_id: 't-shrink', max_budget: 70 })).body.error.message).toMatch(
+        /key .* max_budget 80\.00 is above team `t-shrink`/,
+      );
+      expect((await post('/team/update', { team_id: 't-shrink', max_budget: 50 })).body.error.message).toMatch(
+        /max_budget (80|60)\.00 is above team `t-shrink`/,
+      );
     });
     expect((await post('/team/update', { team_id: 't-shrink', models: ['b', 'c'], max_budget: 80 })).status).toBe(200);
   });
 
-  it('a member budget is not above the team\'s', async () => {
+  it("a member budget is not above the team's", async () => {
     await seedTeam({ team_id: 't-mb', max_budget: 10 });
     await expectUnchanged(async () => {
       const res = await post('/team/member_add', { team_id: 't-mb', member: { user_id: 'alice' }, max_budget_in_team: 11 });
@@ -100,7 +125,9 @@ describe('hierarchy: a team within its organization', () => {
       expect(res.body.error.message).toContain('team `t-mb`');
     });
     expect((await post('/team/member_add', { team_id: 't-mb', member: { user_id: 'alice' }, max_budget_in_team: 10 })).status).toBe(200);
-    expect((await post('/team/member_update', { team_id: 't-mb', user_id: 'alice', max_budget_in_team: 12 })).body.error.code).toBe('hierarchy_violation');
+    expect((await post('/team/member_update', { team_id: 't-mb', user_id: 'alice', max_budget_in_team: 12 })).body.error.code).toBe(
+      'hierarchy_violation',
+    );
   });
 });
 
@@ -108,8 +135,14 @@ describe('/team/update', () => {
   it('changes the named fields, sets spend, and audits them; answers {team_id, data} as LiteLLM', async () => {
     await seedTeam({ team_id: 't-up', team_alias: 'old', max_budget: 10, metadata: { x: 1 } });
     const res = await post('/team/update', { team_id: 't-up', team_alias: 'new', spend: 3, budget_duration: '1d' });
-    expect(res.body).toEqual({ team_id: 't-up', data: expect.objectContaining({ team_id: 't-up', team_alias: 'new', max_budget: 10, spend: 3, total_spend: 3, metadata: { x: 1 } }) });
-    expect((await invokeDirect(teams, { action: 'update', team_id: 't-up', metadata: { y: 2 } })).data).toMatchObject({ metadata: { y: 2 }, team_alias: 'new' });
+    expect(res.body).toEqual({
+      team_id: 't-up',
+      data: expect.objectContaining({ team_id: 't-up', team_alias: 'new', max_budget: 10, spend: 3, total_spend: 3, metadata: { x: 1 } }),
+    });
+    expect((await invokeDirect(teams, { action: 'update', team_id: 't-up', metadata: { y: 2 } })).data).toMatchObject({
+      metadata: { y: 2 },
+      team_alias: 'new',
+    });
     const log = await invokeDirect(audit, { action: 'list', entity_type: 'team', entity_id: 't-up' });
     expect(log.data.map((e: { action: string }) => e.action)).toEqual(['team.update', 'team.update']);
   });
@@ -125,29 +158,40 @@ describe('/team/update', () => {
     });
   });
 
-  it('moving a team to another organization moves its keys\' organization and its listing', async () => {
+  it("moving a team to another organization moves its keys' organization and its listing", async () => {
     await seedTeam({ team_id: 't-org', organization_id: 'org-2' });
     const k = await seedKey({ team_id: 't-org', organization_id: 'org-2' });
     await post('/team/update', { team_id: 't-org', organization_id: 'org-1' });
     expect((await callApi(keys, 'GET', '/key/info', { key: k.key })).body.info.organization_id).toBe('org-1');
     const inOrg1 = await get('/team/list', { organization_id: 'org-1', limit: 1000 });
     expect(inOrg1.body.data.map((t: { team_id: string }) => t.team_id)).toContain('t-org');
-    expect((await get('/team/list', { organization_id: 'org-2', limit: 1000 })).body.data.map((t: { team_id: string }) => t.team_id)).not.toContain('t-org');
+    expect(
+      (await get('/team/list', { organization_id: 'org-2', limit: 1000 })).body.data.map((t: { team_id: string }) => t.team_id),
+    ).not.toContain('t-org');
     await post('/team/update', { team_id: 't-org', organization_id: null });
     expect((await callApi(keys, 'GET', '/key/info', { key: k.key })).body.info.organization_id).toBeNull();
-    expect((await get('/team/list', { organization_id: 'org-1', limit: 1000 })).body.data.map((t: { team_id: string }) => t.team_id)).not.toContain('t-org');
+    expect(
+      (await get('/team/list', { organization_id: 'org-1', limit: 1000 })).body.data.map((t: { team_id: string }) => t.team_id),
+    ).not.toContain('t-org');
   });
 });
 
 describe('/team/info and /team/list', () => {
-  it('shows the team with budget window, members and keys, in LiteLLM\'s fields', async () => {
+  it("shows the team with budget window, members and keys, in LiteLLM's fields", async () => {
     await seedTeam({ team_id: 't-info', max_budget: 20, budget_duration: '30d' });
     await seedMember({ team_id: 't-info', user_id: 'bob', max_budget: 5 });
     const k = await seedKey({ team_id: 't-info', user_id: 'bob' });
     const res = await get('/team/info', { team_id: 't-info' });
     expect(res.body).toMatchObject({
       team_id: 't-info',
-      team_info: { team_id: 't-info', max_budget: 20, spend: 0, total_spend: 0, budget_reset_at: expect.any(String), members_with_roles: [{ user_id: 'bob', role: 'user' }] },
+      team_info: {
+        team_id: 't-info',
+        max_budget: 20,
+        spend: 0,
+        total_spend: 0,
+        budget_reset_at: expect.any(String),
+        members_with_roles: [{ user_id: 'bob', role: 'user' }],
+      },
       team_memberships: [{ user_id: 'bob', role: 'user', max_budget_in_team: 5, spend: 0 }],
       keys: [{ token: k.record.token, key_name: k.record.key_name }],
       keys_next_cursor: null,
@@ -194,23 +238,42 @@ describe('members', () => {
       members_with_roles: [{ user_id: 'alice', role: 'admin' }],
       updated_team_memberships: [expect.objectContaining({ team_id: 't-m', user_id: 'alice', role: 'admin', max_budget_in_team: null })],
     });
-    const many = await invokeDirect(teams, { action: 'member_add', team_id: 't-m', member: [{ user_id: 'bob' }, { user_id: 'carol', role: 'user' }], max_budget_in_team: 7 });
-    expect(many.updated_team_memberships.map((m: { user_id: string; max_budget_in_team: number }) => [m.user_id, m.max_budget_in_team])).toEqual([['bob', 7], ['carol', 7]]);
-    expect(many.members_with_roles).toEqual([{ user_id: 'alice', role: 'admin' }, { user_id: 'bob', role: 'user' }, { user_id: 'carol', role: 'user' }]);
+    const many = await invokeDirect(teams, {
+      action: 'member_add',
+      team_id: 't-m',
+      member: [{ user_id: 'bob' }, { user_id: 'carol', role: 'user' }],
+      max_budget_in_team: 7,
+    });
+    expect(
+      many.updated_team_memberships.map((m: { user_id: string; max_budget_in_team: number }) => [m.user_id, m.max_budget_in_team]),
+    ).toEqual([
+      ['bob', 7],
+      ['carol', 7],
+    ]);
+    expect(many.members_with_roles).toEqual([
+      { user_id: 'alice', role: 'admin' },
+      { user_id: 'bob', role: 'user' },
+      { user_id: 'carol', role: 'user' },
+    ]);
     await expectUnchanged(async () => {
       const dup = await post('/team/member_add', { team_id: 't-m', member: [{ user_id: 'dave' }, { user_id: 'bob' }] });
       expect(dup.body.error).toMatchObject({ code: 'member_exists', type: 'conflict_error' });
-      expect((await post('/team/member_add', { team_id: 't-m', member: [{ user_id: 'dave' }, { user_id: 'dave' }] })).body.error).toMatchObject({ code: 'duplicate_member', param: 'member.1.user_id' });
+      expect(
+        (await post('/team/member_add', { team_id: 't-m', member: [{ user_id: 'dave' }, { user_id: 'dave' }] })).body.error,
+      ).toMatchObject({ code: 'duplicate_member', param: 'member.1.user_id' });
     });
   });
 
   it('member_update changes role and budget', async () => {
     const res = await post('/team/member_update', { team_id: 't-m', user_id: 'bob', role: 'admin', max_budget_in_team: 9 });
     expect(res.body).toMatchObject({ team_id: 't-m', user_id: 'bob', role: 'admin', max_budget_in_team: 9 });
-    expect(await invokeDirect(teams, { action: 'member_update', team_id: 't-m', user_id: 'bob', max_budget_in_team: null })).toMatchObject({ role: 'admin', max_budget_in_team: null });
+    expect(await invokeDirect(teams, { action: 'member_update', team_id: 't-m', user_id: 'bob', max_budget_in_team: null })).toMatchObject({
+      role: 'admin',
+      max_budget_in_team: null,
+    });
   });
 
-  it('member_delete removes the membership and the user\'s keys in that team, not their other keys', async () => {
+  it("member_delete removes the membership and the user's keys in that team, not their other keys", async () => {
     const teamKey = await seedKey({ team_id: 't-m', user_id: 'carol' });
     const personal = await seedKey({ user_id: 'carol' });
     const res = await post('/team/member_delete', { team_id: 't-m', user_id: 'carol' });
@@ -223,7 +286,7 @@ describe('members', () => {
 });
 
 describe('/team/delete', () => {
-  it('deletes the team with its keys, their aliases and its memberships in one transaction; answers LiteLLM\'s deleted_teams', async () => {
+  it("deletes the team with its keys, their aliases and its memberships in one transaction; answers LiteLLM's deleted_teams", async () => {
     await seedTeam({ team_id: 't-del' });
     await seedMember({ team_id: 't-del', user_id: 'alice' });
     const gen = (await callApi(keys, 'POST', '/key/generate', { team_id: 't-del', key_alias: 'del-alias' })).body;
@@ -231,14 +294,19 @@ describe('/team/delete', () => {
     expect(await authz.authorize(gen.key)).toEqual({ effect: 'allow' });
     const res = await post('/team/delete', { team_ids: ['t-del'] });
     expect(res.body).toEqual({ deleted_teams: ['t-del'] });
-    const left = (await scanTable()).filter((i) => String(i.PK).includes('t-del') || i.token === gen.token || i.PK === 'KEY_ALIAS#del-alias');
+    const left = (await scanTable()).filter(
+      (i) => String(i.PK).includes('t-del') || i.token === gen.token || i.PK === 'KEY_ALIAS#del-alias',
+    );
     expect(left.filter((i) => !String(i.PK).startsWith('AUDIT#'))).toEqual([]);
     expect((await callApi(keys, 'POST', '/key/generate', { key_alias: 'del-alias' })).status).toBe(200);
     // Seen by the authorizer after the cache TTL, not before.
     expect(await authz.authorize(gen.key)).toEqual({ effect: 'allow' });
     await afterCacheTtl();
     expect(await authz.authorize(gen.key)).toEqual({ effect: 'unauthorized' });
-    await expect(invokeDirect(teams, { action: 'delete', team_ids: ['t-del'] })).rejects.toMatchObject({ status: 404, code: 'team_not_found' });
+    await expect(invokeDirect(teams, { action: 'delete', team_ids: ['t-del'] })).rejects.toMatchObject({
+      status: 404,
+      code: 'team_not_found',
+    });
   });
 
   it('deletes several teams together, by direct invocation too', async () => {
@@ -246,8 +314,14 @@ describe('/team/delete', () => {
     await seedTeam({ team_id: 't-d2' });
     await seedMember({ team_id: 't-d2', user_id: 'bob' });
     const k = await seedKey({ team_id: 't-d1', user_id: 'bob' });
-    expect(await invokeDirect(teams, { action: 'delete', team_ids: ['t-d1', 't-d2', 't-d1'] })).toEqual({ deleted_teams: ['t-d1', 't-d2'] });
-    expect((await scanTable()).filter((i) => !String(i.PK).startsWith('AUDIT#') && (String(i.PK).match(/^TEAM#t-d[12]$/) || i.token === k.record.token))).toEqual([]);
+    expect(await invokeDirect(teams, { action: 'delete', team_ids: ['t-d1', 't-d2', 't-d1'] })).toEqual({
+      deleted_teams: ['t-d1', 't-d2'],
+    });
+    expect(
+      (await scanTable()).filter(
+        (i) => !String(i.PK).startsWith('AUDIT#') && (String(i.PK).match(/^TEAM#t-d[12]$/) || i.token === k.record.token),
+      ),
+    ).toEqual([]);
     const log = await invokeDirect(audit, { action: 'list', entity_type: 'key', entity_id: k.record.token });
     expect(log.data[0]).toMatchObject({ action: 'key.delete', changes: { reason: 'team.delete' } });
   });
@@ -280,7 +354,8 @@ describe('/team/delete', () => {
       let transactions = 0;
       // The third transaction (block, first chunk, second chunk) fails as if the function died.
       vi.spyOn(client, 'send').mockImplementation(((cmd: unknown) => {
-        if (cmd instanceof TransactWriteCommand && ++transactions === 3) return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
+        if (cmd instanceof TransactWriteCommand && ++transactions === 3)
+          return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
         return send(cmd as never);
       }) as typeof client.send);
       const failed = await post('/team/delete', { team_ids: ['t-big'] });
@@ -296,7 +371,9 @@ describe('/team/delete', () => {
       expect(outcomes.every((o) => o.effect === 'unauthorized' || (o.effect === 'deny' && o.code === 'team_blocked'))).toBe(true);
 
       expect((await post('/team/delete', { team_ids: ['t-big'] })).status).toBe(200);
-      const left = (await scanTable()).filter((i) => (String(i.PK).startsWith('TEAM#t-big') || i.team_id === 't-big') && !String(i.PK).startsWith('AUDIT#'));
+      const left = (await scanTable()).filter(
+        (i) => (String(i.PK).startsWith('TEAM#t-big') || i.team_id === 't-big') && !String(i.PK).startsWith('AUDIT#'),
+      );
       expect(left).toEqual([]);
       const log = await invokeDirect(audit, { action: 'list', entity_type: 'team', entity_id: 't-big' });
       expect(log.data.map((e: { action: string }) => e.action)).toEqual(['team.delete', 'team.block']);
@@ -315,8 +392,24 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['new', 'POST', '/team/new', { models: [1] }, 400, 'invalid_type', 'models.0'],
     ['new', 'POST', '/team/new', { budget_duration: '1y' }, 400, 'invalid_field', 'budget_duration'],
     ['new', 'POST', '/team/new', { team_id: 'has space' }, 400, 'invalid_field', 'team_id'],
-    ['new', 'POST', '/team/new', { members_with_roles: [{ user_id: 'alice', role: 'owner' }] }, 400, 'invalid_field', 'members_with_roles.0.role'],
-    ['new', 'POST', '/team/new', { members_with_roles: [{ user_id: 'alice', email: 'a@b' }] }, 400, 'unknown_field', 'members_with_roles.0.email'],
+    [
+      'new',
+      'POST',
+      '/team/new',
+      { members_with_roles: [{ user_id: 'alice', role: 'owner' }] },
+      400,
+      'invalid_field',
+      'members_with_roles.0.role',
+    ],
+    [
+      'new',
+      'POST',
+      '/team/new',
+      { members_with_roles: [{ user_id: 'alice', email: 'a@b' }] },
+      400,
+      'unknown_field',
+      'members_with_roles.0.email',
+    ],
     ['new', 'POST', '/team/new', { tpm_limit: 1 }, 400, 'unknown_field', 'tpm_limit'],
     ['new', 'POST', '/team/new', { team_id: 't-bad' }, 409, 'team_exists', 'team_id'],
     ['update', 'POST', '/team/update', { team_id: 't-bad' }, 400, 'nothing_to_update', null],
@@ -338,13 +431,29 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['unblock', 'POST', '/team/unblock', { team_id: 't-bad', why: 'x' }, 400, 'unknown_field', 'why'],
     ['unblock', 'POST', '/team/unblock', { team_id: 't-none' }, 404, 'team_not_found', null],
     ['member_add', 'POST', '/team/member_add', { team_id: 't-bad' }, 400, 'invalid_type', 'member'],
-    ['member_add', 'POST', '/team/member_add', { team_id: 't-bad', member: { user_id: 'bob' }, max_budget_in_team: -1 }, 400, 'invalid_field', 'max_budget_in_team'],
+    [
+      'member_add',
+      'POST',
+      '/team/member_add',
+      { team_id: 't-bad', member: { user_id: 'bob' }, max_budget_in_team: -1 },
+      400,
+      'invalid_field',
+      'max_budget_in_team',
+    ],
     ['member_add', 'POST', '/team/member_add', { team_id: 't-bad', member: { user_id: 'ghost' } }, 404, 'user_not_found', null],
     ['member_add', 'POST', '/team/member_add', { team_id: 't-none', member: { user_id: 'bob' } }, 404, 'team_not_found', null],
     ['member_add', 'POST', '/team/member_add', { team_id: 't-bad', member: { user_id: 'alice' } }, 409, 'member_exists', 'member'],
     ['member_update', 'POST', '/team/member_update', { team_id: 't-bad', user_id: 'alice' }, 400, 'nothing_to_update', null],
     ['member_update', 'POST', '/team/member_update', { team_id: 't-bad', user_id: 'alice', role: 'owner' }, 400, 'invalid_field', 'role'],
-    ['member_update', 'POST', '/team/member_update', { team_id: 't-bad', user_id: 'bob', role: 'admin' }, 404, 'team_member_not_found', null],
+    [
+      'member_update',
+      'POST',
+      '/team/member_update',
+      { team_id: 't-bad', user_id: 'bob', role: 'admin' },
+      404,
+      'team_member_not_found',
+      null,
+    ],
     ['member_delete', 'POST', '/team/member_delete', { team_id: 't-bad', user_id: 'bob' }, 404, 'team_member_not_found', null],
     ['member_delete', 'POST', '/team/member_delete', { team_id: 't-bad' }, 400, 'invalid_type', 'user_id'],
     ['member_delete', 'POST', '/team/member_delete', { team_id: 't-none', user_id: 'alice' }, 404, 'team_not_found', null],

@@ -4,8 +4,8 @@ import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
-import { encodeOrgMember } from '../../../lib/store/org-members.js';
 import { refs } from '../../../lib/store/keys.js';
+import { encodeOrgMember } from '../../../lib/store/org-members.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { afterCacheTtl, expectUnchanged, otherInstance, scanTable } from '../../support/admin-checks.js';
 import { put, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
@@ -22,9 +22,25 @@ beforeAll(async () => {
 
 describe('/user/new', () => {
   it('creates the user and, like LiteLLM, a personal key whose plaintext is shown once', async () => {
-    const res = await post('/user/new', { user_id: 'ann', user_email: 'ann@example.com', max_budget: 10, budget_duration: '30d', teams: ['t-1'], key_alias: 'ann-key', duration: '24h' });
+    const res = await post('/user/new', {
+      user_id: 'ann',
+      user_email: 'ann@example.com',
+      max_budget: 10,
+      budget_duration: '30d',
+      teams: ['t-1'],
+      key_alias: 'ann-key',
+      duration: '24h',
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ user_id: 'ann', user_email: 'ann@example.com', user_role: 'internal_user', max_budget: 10, spend: 0, teams: ['t-1'], key_alias: 'ann-key' });
+    expect(res.body).toMatchObject({
+      user_id: 'ann',
+      user_email: 'ann@example.com',
+      user_role: 'internal_user',
+      max_budget: 10,
+      spend: 0,
+      teams: ['t-1'],
+      key_alias: 'ann-key',
+    });
     expect(res.body.key).toMatch(/^sk-/);
     expect(res.body.token).toBe(createHash('sha256').update(res.body.key).digest('hex'));
     expect(Date.parse(res.body.expires) - Date.parse(res.body.created_at)).toBe(86_400_000);
@@ -36,7 +52,7 @@ describe('/user/new', () => {
     expect(log.data[0]).toMatchObject({ action: 'user.new', changes: { user_email: 'ann@example.com', teams: ['t-1'] } });
   });
 
-  it('keeps LiteLLM\'s user_alias, on new and update', async () => {
+  it("keeps LiteLLM's user_alias, on new and update", async () => {
     const res = await post('/user/new', { user_id: 'ali', user_alias: 'Ali B.', auto_create_key: false });
     expect(res.body).toMatchObject({ user_id: 'ali', user_alias: 'Ali B.' });
     expect((await post('/user/update', { user_id: 'ali', user_alias: 'Ali' })).body).toMatchObject({ user_alias: 'Ali' });
@@ -66,7 +82,10 @@ describe('/user/update', () => {
     await seedUser({ user_id: 'cy', max_budget: 5, user_email: 'cy@example.com' });
     const res = await post('/user/update', { user_id: 'cy', max_budget: 8, user_role: 'proxy_admin', spend: 2 });
     expect(res.body).toMatchObject({ user_id: 'cy', max_budget: 8, user_role: 'proxy_admin', spend: 2, user_email: 'cy@example.com' });
-    expect(await invokeDirect(users, { action: 'update', user_id: 'cy', user_email: null })).toMatchObject({ user_email: null, max_budget: 8 });
+    expect(await invokeDirect(users, { action: 'update', user_id: 'cy', user_email: null })).toMatchObject({
+      user_email: null,
+      max_budget: 8,
+    });
     await expectUnchanged(async () => {
       expect((await post('/user/update', { user_id: 'nobody', max_budget: 1 })).status).toBe(404);
     });
@@ -115,7 +134,9 @@ describe('/user/delete', () => {
   it('deletes the user, their personal and team keys, their memberships and their organization membership', async () => {
     await seedOrg({ organization_id: 'org-f' });
     await seedUser({ user_id: 'fay', organization_id: 'org-f' });
-    await put(encodeOrgMember({ organization_id: 'org-f', user_id: 'fay', user_role: 'internal_user', created_at: new Date().toISOString() }));
+    await put(
+      encodeOrgMember({ organization_id: 'org-f', user_id: 'fay', user_role: 'internal_user', created_at: new Date().toISOString() }),
+    );
     await seedMember({ team_id: 't-1', user_id: 'fay' });
     const personal = (await callApi(keys, 'POST', '/key/generate', { user_id: 'fay', key_alias: 'fay-key' })).body;
     const teamKey = await seedKey({ user_id: 'fay', team_id: 't-1' });
@@ -124,11 +145,19 @@ describe('/user/delete', () => {
     expect(await authz.authorize(personal.key)).toEqual({ effect: 'allow' });
 
     expect((await post('/user/delete', { user_ids: ['fay'] })).body).toEqual({ deleted_user_ids: ['fay'] });
-    const left = (await scanTable()).filter((i) => !String(i.PK).startsWith('AUDIT#') && (i.user_id === 'fay' || String(i.PK) === 'KEY_ALIAS#fay-key' || i.PK === refs.orgMember('org-f', 'fay').PK && i.SK === refs.orgMember('org-f', 'fay').SK));
+    const left = (await scanTable()).filter(
+      (i) =>
+        !String(i.PK).startsWith('AUDIT#') &&
+        (i.user_id === 'fay' ||
+          String(i.PK) === 'KEY_ALIAS#fay-key' ||
+          (i.PK === refs.orgMember('org-f', 'fay').PK && i.SK === refs.orgMember('org-f', 'fay').SK)),
+    );
     expect(left).toEqual([]);
     expect((await callApi(keys, 'GET', '/key/info', { key: teamKey.key })).status).toBe(404);
     expect((await callApi(keys, 'GET', '/key/info', { key: other.key })).status).toBe(200);
-    expect((await callApi(teams, 'GET', '/team/info', { team_id: 't-1' })).body.team_memberships.map((m: { user_id: string }) => m.user_id)).not.toContain('fay');
+    expect(
+      (await callApi(teams, 'GET', '/team/info', { team_id: 't-1' })).body.team_memberships.map((m: { user_id: string }) => m.user_id),
+    ).not.toContain('fay');
 
     // The deletion is seen by the authorizer after the cache TTL, not before.
     expect(await authz.authorize(personal.key)).toEqual({ effect: 'allow' });
@@ -169,7 +198,7 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['new', 'POST', '/user/new', { auto_create_key: false, key_alias: 'x' }, 400, 'invalid_field', 'key_alias'],
     ['new', 'POST', '/user/new', { user_alias: '' }, 400, 'invalid_field', 'user_alias'],
     ['new', 'POST', '/user/new', { send_invite_email: true }, 400, 'unknown_field', 'send_invite_email'],
-    // The mode is the key's, team's or organization's (lib/spend/enforcement): on a user it would change nothing.
+    // The mode is the key's, team's or organization's (lib/domain/enforcement): on a user it would change nothing.
     ['new', 'POST', '/user/new', { enforcement: 'strict' }, 400, 'unknown_field', 'enforcement'],
     ['new', 'POST', '/user/new', { user_id: 'ivy' }, 409, 'user_exists', 'user_id'],
     ['new', 'POST', '/user/new', { teams: ['t-none'] }, 404, 'team_not_found', null],

@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
-import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { encode } from '../../../lib/store/codec.js';
 import { bearer } from '../../support/authorizer.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../../support/jwt.js';
 import { put, seedEndUser, seedKey, seedOrg, seedTeam } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
-import { encode } from '../../../lib/store/codec.js';
 import { call, chat, seedModels } from './harness.js';
 
 const MASTER = 'sk-master-llm-access';
@@ -77,7 +77,9 @@ describe('model access from the body', () => {
   it('expands an access group from the registry', async () => {
     const key = await keyWith(['standard']);
     expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x') })).status).toBe(200);
-    expect((await call({ path: '/v1/embeddings', headers: bearer(key), body: { model: 'text-embedding-3-small', input: 'x' } })).status).toBe(200);
+    expect(
+      (await call({ path: '/v1/embeddings', headers: bearer(key), body: { model: 'text-embedding-3-small', input: 'x' } })).status,
+    ).toBe(200);
     expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o', 'x') })).status).toBe(403);
   });
 
@@ -120,7 +122,11 @@ describe('model access from the body', () => {
 
   it('checks a model named in the path (Azure deployments) and forwards to its upstream', async () => {
     const key = await keyWith(['gpt-4o-mini']);
-    const ok = await call({ path: '/openai/deployments/gpt-4o-mini/chat/completions', headers: { 'api-key': key }, body: { messages: [{ role: 'user', content: 'azure' }] } });
+    const ok = await call({
+      path: '/openai/deployments/gpt-4o-mini/chat/completions',
+      headers: { 'api-key': key },
+      body: { messages: [{ role: 'user', content: 'azure' }] },
+    });
     expect(ok.status).toBe(200);
     expect(mock.requests.at(-1)?.path).toBe('/chat/completions');
     expect(lastUpstreamModel()).toBe('gpt-4o-mini');
@@ -132,7 +138,11 @@ describe('model access from the body', () => {
 describe('end users', () => {
   it('lets an unknown end user through', async () => {
     const key = await keyWith([]);
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x', { user: 'eu-never-seen' }) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('gpt-4o-mini', 'x', { user: 'eu-never-seen' }),
+    });
     expect(res.status).toBe(200);
   });
 
@@ -141,7 +151,12 @@ describe('end users', () => {
     const key = await keyWith([]);
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x', { user: 'eu-blocked' }) });
     expect(res.status).toBe(403);
-    expect(res.json.error).toEqual({ message: 'end user `eu-blocked` is blocked', type: 'permission_error', param: 'user', code: 'end_user_blocked' });
+    expect(res.json.error).toEqual({
+      message: 'end user `eu-blocked` is blocked',
+      type: 'permission_error',
+      param: 'user',
+      code: 'end_user_blocked',
+    });
   });
 
   it('denies an end user whose spend reached its budget', async () => {
@@ -149,10 +164,14 @@ describe('end users', () => {
     const key = await keyWith([]);
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x', { user: 'eu-spent' }) });
     expect(res.status).toBe(403);
-    expect(res.json.error).toMatchObject({ type: 'budget_exceeded', code: 'end_user_budget_exceeded', message: 'end user `eu-spent` spent 1.00 of its 1.00 budget' });
+    expect(res.json.error).toMatchObject({
+      type: 'budget_exceeded',
+      code: 'end_user_budget_exceeded',
+      message: 'end user `eu-spent` spent 1.00 of its 1.00 budget',
+    });
   });
 
-  it("applies the reusable budget an end user points to", async () => {
+  it('applies the reusable budget an end user points to', async () => {
     await put(encode.budget({ budget_id: 'b-small', max_budget: 0.5, created_at: new Date().toISOString() }));
     await seedEndUser({ user_id: 'eu-budgeted', budget_id: 'b-small', spend: 0.5 });
     const key = await keyWith([]);
@@ -165,11 +184,19 @@ describe('end users', () => {
     await seedEndUser({ user_id: 'eu-blocked-2', blocked: true });
     // The claim names a fine end user; the body names a blocked one, which the claim overrides.
     const token = signJwt(issuer.keys.ES256, claims(issuer, { team_id: 't-jwt', end_user_id: 'eu-claimed' }));
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(token), body: chat('gpt-4o-mini', 'x', { user: 'eu-blocked-2' }) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(token),
+      body: chat('gpt-4o-mini', 'x', { user: 'eu-blocked-2' }),
+    });
     expect(res.status).toBe(200);
     // Without the claim, the same body is refused.
     const key = await keyWith([]);
-    const refused = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x', { user: 'eu-blocked-2' }) });
+    const refused = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('gpt-4o-mini', 'x', { user: 'eu-blocked-2' }),
+    });
     expect(refused.json.error?.code).toBe('end_user_blocked');
   });
 

@@ -4,16 +4,16 @@
  * streaming chunk by chunk, and upstream failures mapped to OpenAI-shaped 502/504.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MOCK_UPSTREAM_KEY, MOCK_UPSTREAM_SECRET, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
-import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
 import { freePort } from '../../../infra/local/dynamodb.js';
+import { MOCK_UPSTREAM_KEY, MOCK_UPSTREAM_SECRET, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { configureApp } from '../../../lib/app.js';
+import { type Config, config } from '../../../lib/config.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey } from '../../support/seed.js';
-import { reconfigure, useTestTable, type TestTable } from '../../support/table.js';
+import { reconfigure, type TestTable, useTestTable } from '../../support/table.js';
 import { call, chat, seedModels, sseData } from './harness.js';
-import { config, type Config } from '../../../lib/config.js';
-import { configureApp } from '../../../lib/app.js';
 
 const MASTER = 'sk-master-llm-forwarding';
 let mock: MockUpstream;
@@ -86,14 +86,23 @@ describe('what the upstream receives', () => {
   });
 
   it('strips the /v1 prefix either way and reads a base64 body', async () => {
-    const res = await call({ path: '/completions', headers: bearer(key), body: JSON.stringify({ model: 'gpt-4o-mini', prompt: 'one two' }), base64: true });
+    const res = await call({
+      path: '/completions',
+      headers: bearer(key),
+      body: JSON.stringify({ model: 'gpt-4o-mini', prompt: 'one two' }),
+      base64: true,
+    });
     expect(res.status).toBe(200);
     expect(res.json.choices[0].text).toBe('Mock answer: one two');
     expect(mock.requests.at(-1)?.path).toBe('/completions');
   });
 
   it('passes the status and body of an answer back unchanged', async () => {
-    const res = await call({ path: '/v1/embeddings', headers: bearer(key), body: { model: 'text-embedding-3-small', input: ['a b c', 'd'] } });
+    const res = await call({
+      path: '/v1/embeddings',
+      headers: bearer(key),
+      body: { model: 'text-embedding-3-small', input: ['a b c', 'd'] },
+    });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toContain('application/json');
     expect(res.json.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
@@ -103,9 +112,18 @@ describe('what the upstream receives', () => {
 
 describe('bad requests', () => {
   it('answers 400 for a body that is not JSON', async () => {
-    const res = await call({ path: '/v1/chat/completions', headers: { ...bearer(key), 'content-type': 'application/json' }, body: '{"model": ' });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: { ...bearer(key), 'content-type': 'application/json' },
+      body: '{"model": ',
+    });
     expect(res.status).toBe(400);
-    expect(res.json.error).toEqual({ message: 'the request body is not valid JSON', type: 'invalid_request_error', param: null, code: 'invalid_body' });
+    expect(res.json.error).toEqual({
+      message: 'the request body is not valid JSON',
+      type: 'invalid_request_error',
+      param: null,
+      code: 'invalid_body',
+    });
   });
 
   it('answers 400 for a `model` that is not a string', async () => {
@@ -133,14 +151,21 @@ describe('bad requests', () => {
       expect(res.json.error.message).toBe('the mock upstream does not serve GET /files');
       expect(mock.requests.at(-1)?.path).toBe('/files?purpose=batch');
     } finally {
-      reconfigure(table.config, { TOLLGATE_MASTER_KEY: MASTER, TOLLGATE_LOCAL_SECRETS: JSON.stringify({ ...mockLocalSecrets(), 'wrong-key': 'sk-not-the-upstream-key' }) });
+      reconfigure(table.config, {
+        TOLLGATE_MASTER_KEY: MASTER,
+        TOLLGATE_LOCAL_SECRETS: JSON.stringify({ ...mockLocalSecrets(), 'wrong-key': 'sk-not-the-upstream-key' }),
+      });
     }
   });
 });
 
 describe('streaming', () => {
   it('passes chunks through as they arrive: the first reaches the caller before the upstream wrote its last', async () => {
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('slow-stream', 'one two three four five', { stream: true }) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('slow-stream', 'one two three four five', { stream: true }),
+    });
     const upstream = mock.requests.at(-1)!;
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
@@ -150,7 +175,7 @@ describe('streaming', () => {
     expect(upstream.lastChunkAt! - res.chunks[0]!.at).toBeGreaterThan(300);
   });
 
-  it("frames events as OpenAI does and hides the usage chunk the client did not ask for", async () => {
+  it('frames events as OpenAI does and hides the usage chunk the client did not ask for', async () => {
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'a b', { stream: true }) });
     expect(mock.requests.at(-1)?.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
     expect(res.text).toMatch(/^(data: [^\n]+\n\n)+$/);
@@ -162,21 +187,32 @@ describe('streaming', () => {
   });
 
   it('keeps the usage chunk when the client asked for it', async () => {
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'a b', { stream: true, stream_options: { include_usage: true } }) });
-    const chunks = sseData(res.text).slice(0, -1).map((d) => JSON.parse(d));
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('gpt-4o-mini', 'a b', { stream: true, stream_options: { include_usage: true } }),
+    });
+    const chunks = sseData(res.text)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d));
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 } });
   });
 
   it('streams completions too', async () => {
     const res = await call({ path: '/v1/completions', headers: bearer(key), body: { model: 'gpt-4o-mini', prompt: 'x y', stream: true } });
-    const chunks = sseData(res.text).slice(0, -1).map((d) => JSON.parse(d));
+    const chunks = sseData(res.text)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d));
     expect(chunks.map((c) => c.choices[0].text).join('')).toBe('Mock answer: x y');
   });
 });
 
 describe('upstream failures', () => {
   it('passes an OpenAI-shaped upstream error through with its status', async () => {
-    for (const [name, status] of [['rate-limited', 429], ['broken', 500]] as const) {
+    for (const [name, status] of [
+      ['rate-limited', 429],
+      ['broken', 500],
+    ] as const) {
       const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat(name, 'x') });
       expect(res.status).toBe(status);
       expect(res.json.error).toMatchObject({ message: `mock upstream error ${status}`, code: `mock_${status}` });
@@ -203,7 +239,11 @@ describe('upstream failures', () => {
   it('answers 502 when the upstream cannot be reached', async () => {
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('unreachable', 'x') });
     expect(res.status).toBe(502);
-    expect(res.json.error).toMatchObject({ type: 'upstream_error', code: 'upstream_failed', message: 'the upstream for `unreachable` failed (ECONNREFUSED)' });
+    expect(res.json.error).toMatchObject({
+      type: 'upstream_error',
+      code: 'upstream_failed',
+      message: 'the upstream for `unreachable` failed (ECONNREFUSED)',
+    });
   });
 
   it("answers 502, not the caller's 401, when the upstream refuses Tollgate's key", async () => {
@@ -235,17 +275,30 @@ describe('upstream failures', () => {
 
   it('ends a stream that goes silent with an error event the client raises', async () => {
     upstreamTimeout(250);
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('stalls-mid-stream', 'a b c d', { stream: true }) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('stalls-mid-stream', 'a b c d', { stream: true }),
+    });
     expect(res.status).toBe(200);
     const data = sseData(res.text);
     expect(data).toHaveLength(4);
     expect(JSON.parse(data.at(-1)!)).toEqual({
-      error: { message: 'the upstream for `stalls-mid-stream` did not answer within 250 ms', type: 'upstream_error', param: null, code: 'upstream_timeout' },
+      error: {
+        message: 'the upstream for `stalls-mid-stream` did not answer within 250 ms',
+        type: 'upstream_error',
+        param: null,
+        code: 'upstream_timeout',
+      },
     });
   });
 
   it('ends a stream whose connection drops with an upstream_failed error event', async () => {
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('drops-mid-stream', 'a b c d', { stream: true }) });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('drops-mid-stream', 'a b c d', { stream: true }),
+    });
     const data = sseData(res.text);
     expect(data).toHaveLength(4);
     expect(JSON.parse(data.at(-1)!).error).toMatchObject({ type: 'upstream_error', code: 'upstream_failed' });

@@ -65,7 +65,13 @@ export async function call(opts: CallOptions): Promise<CallResult> {
   const method = opts.method ?? 'POST';
   const match = matchRoute(method, opts.path);
   const outcome = await authorize(
-    authorizerEvent({ method, resource: match?.route.path ?? opts.path, path: opts.path, headers: opts.headers ?? {}, ...(match ? { pathParameters: match.params } : {}) }),
+    authorizerEvent({
+      method,
+      resource: match?.route.path ?? opts.path,
+      path: opts.path,
+      headers: opts.headers ?? {},
+      ...(match ? { pathParameters: match.params } : {}),
+    }),
   );
   if (outcome.effect !== 'allow') {
     return { status: outcome.status, headers: {}, text: outcome.body, json: JSON.parse(outcome.body), chunks: [], by: 'gateway' };
@@ -93,7 +99,13 @@ export function sseData(text: string): string[] {
   return text
     .split('\n\n')
     .filter((e) => e.length > 0)
-    .map((e) => e.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
+    .map((e) =>
+      e
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n'),
+    );
 }
 
 export async function seedModels(models: ModelRecord[]): Promise<void> {

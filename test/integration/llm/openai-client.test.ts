@@ -6,9 +6,9 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type Gateway } from '../../../infra/local/gateway.js';
+import { type Gateway, startGateway } from '../../../infra/local/gateway.js';
 import { MOCK_UPSTREAM_KEY, MOCK_UPSTREAM_SECRET, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
-import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { seedKey } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 import { seedModels } from './harness.js';
@@ -51,7 +51,11 @@ describe('the official openai client, unchanged', () => {
   });
 
   it('streams a chat, chunk by chunk, without a usage chunk it did not ask for', async () => {
-    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a b c' }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'a b c' }],
+      stream: true,
+    });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Mock answer: a b c');
@@ -65,7 +69,7 @@ describe('the official openai client, unchanged', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    let usage;
+    let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) usage = chunk.usage ?? usage;
     expect(usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
   });
@@ -84,7 +88,9 @@ describe('the official openai client, unchanged', () => {
   });
 
   it("surfaces a body-aware denial as PermissionDeniedError with Tollgate's message", async () => {
-    const error = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const error = await client.chat.completions
+      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
     const e = error as InstanceType<typeof OpenAI.PermissionDeniedError>;
     expect(e.status).toBe(403);
@@ -99,7 +105,11 @@ describe('the official openai client, unchanged', () => {
   });
 
   it('raises the error event of a stream that breaks', async () => {
-    const stream = await client.chat.completions.create({ model: 'stalls', messages: [{ role: 'user', content: 'a b c d' }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'stalls',
+      messages: [{ role: 'user', content: 'a b c d' }],
+      stream: true,
+    });
     const error = await (async () => {
       for await (const _ of stream);
     })().catch((e: unknown) => e);

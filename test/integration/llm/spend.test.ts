@@ -6,16 +6,16 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
-import { countTokens, startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
-import type { ModelRecord } from '../../../lib/domain/records.js';
-import { costNanos, type Usage } from '../../../lib/domain/cost.js';
-import { DynamoSettler, type SpendTarget } from '../../../lib/store/spend-ledger.js';
-import { tableName } from '../../../lib/store/client.js';
+import { countTokens, type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { configureApp, documentClient, entityReader } from '../../../lib/app.js';
-import { refs, type ItemRef } from '../../../lib/store/keys.js';
+import { costNanos, type Usage } from '../../../lib/domain/cost.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { tableName } from '../../../lib/store/client.js';
+import { type ItemRef, refs } from '../../../lib/store/keys.js';
+import { DynamoSettler, type SpendTarget } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
-import { countersOf, readItem, spendNanos, windowNanos } from '../../support/spend.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
+import { countersOf, readItem, spendNanos, windowNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { call, chat, seedModels, sseData } from './harness.js';
 
@@ -62,13 +62,21 @@ describe('spend after N sequential calls equals the sum of their costs on every 
       } else if (i % 3 === 1) {
         // Streamed without asking for usage: Tollgate asks for it, counts it, and hides it.
         modelName = 'gpt-4o-mini';
-        const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat(modelName, words, { user: 'eu-spend', stream: true }) });
+        const res = await call({
+          path: '/v1/chat/completions',
+          headers: bearer(key),
+          body: chat(modelName, words, { user: 'eu-spend', stream: true }),
+        });
         expect(res.status).toBe(200);
         expect(sseData(res.text).some((d) => d.includes('"usage":{'))).toBe(false);
         usage = { inputTokens: countTokens(words), outputTokens: 2 + countTokens(words) };
       } else {
         modelName = 'text-embedding-3-small';
-        const res = await call({ path: '/v1/embeddings', headers: bearer(key), body: { model: modelName, input: words, user: 'eu-spend' } });
+        const res = await call({
+          path: '/v1/embeddings',
+          headers: bearer(key),
+          body: { model: modelName, input: words, user: 'eu-spend' },
+        });
         expect(res.status).toBe(200);
         usage = { inputTokens: res.json.usage.prompt_tokens, outputTokens: 0 };
       }
@@ -99,7 +107,10 @@ describe('spend after N sequential calls equals the sum of their costs on every 
     await seedUser({ user_id: 'u-personal', budget_duration: '1d' });
     const { key } = await seedKey({ user_id: 'u-personal' });
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o', 'personal call') });
-    const cost = costNanos({ inputTokens: res.json.usage.prompt_tokens, outputTokens: res.json.usage.completion_tokens }, models['gpt-4o'] as ModelRecord);
+    const cost = costNanos(
+      { inputTokens: res.json.usage.prompt_tokens, outputTokens: res.json.usage.completion_tokens },
+      models['gpt-4o'] as ModelRecord,
+    );
     expect(await spendNanos(refs.user('u-personal'))).toBe(cost);
     expect(await windowNanos(refs.user('u-personal'), '1d')).toBe(cost);
   });
@@ -109,7 +120,12 @@ describe('a comma list', () => {
   it('settles every model it called, each under its own request id', async () => {
     await seedTeam({ team_id: 't-fan' });
     const { key } = await seedKey({ team_id: 't-fan' });
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o,gpt-4o-mini', 'fan out to both'), requestId: 'req-fan' });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('gpt-4o,gpt-4o-mini', 'fan out to both'),
+      requestId: 'req-fan',
+    });
     expect(res.status).toBe(200);
     const [big, small] = res.json as { usage: { prompt_tokens: number; completion_tokens: number } }[];
     const cost = (u: { prompt_tokens: number; completion_tokens: number }, m: string) =>
@@ -124,11 +140,19 @@ describe('idempotency', () => {
   it('counts a retried invocation (same request id) once', async () => {
     await seedTeam({ team_id: 't-retry' });
     const { key } = await seedKey({ team_id: 't-retry' });
-    const opts = { path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o', 'retry me please'), requestId: 'req-retried-1' };
+    const opts = {
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('gpt-4o', 'retry me please'),
+      requestId: 'req-retried-1',
+    };
     const first = await call(opts);
     const second = await call(opts);
     expect(second.status).toBe(200);
-    const cost = costNanos({ inputTokens: first.json.usage.prompt_tokens, outputTokens: first.json.usage.completion_tokens }, models['gpt-4o'] as ModelRecord);
+    const cost = costNanos(
+      { inputTokens: first.json.usage.prompt_tokens, outputTokens: first.json.usage.completion_tokens },
+      models['gpt-4o'] as ModelRecord,
+    );
     expect(await spendNanos(refs.team('t-retry'))).toBe(cost);
     expect(await read(refs.settlement('req-retried-1'))).toMatchObject({ kind: 'settlement', model: 'gpt-4o', cost: cost / 1e9 });
   });
@@ -136,7 +160,13 @@ describe('idempotency', () => {
   it('reports a duplicate settlement and changes nothing', async () => {
     await seedTeam({ team_id: 't-dup' });
     const settler = new DynamoSettler(documentClient(), tableName(), { ttlSeconds: 3600 });
-    const s = { requestId: 'req-dup', at: Date.now(), costNanos: 1_234_567, model: 'gpt-4o', targets: [{ entity: 'team', id: 't-dup', ref: refs.team('t-dup') }] satisfies SpendTarget[] };
+    const s = {
+      requestId: 'req-dup',
+      at: Date.now(),
+      costNanos: 1_234_567,
+      model: 'gpt-4o',
+      targets: [{ entity: 'team', id: 't-dup', ref: refs.team('t-dup') }] satisfies SpendTarget[],
+    };
     expect((await settler.settle(s)).status).toBe('settled');
     expect(await settler.settle(s)).toEqual({ status: 'duplicate' });
     expect(await spendNanos(refs.team('t-dup'))).toBe(1_234_567);
@@ -167,7 +197,15 @@ describe('idempotency', () => {
     const settler = new DynamoSettler(documentClient(), tableName(), { ttlSeconds: 3600 });
     const costs = Array.from({ length: 20 }, (_, i) => 1_000_003 * (i + 1));
     await Promise.all(
-      costs.map((c, i) => settler.settle({ requestId: `req-conc-${i}`, at: Date.now(), costNanos: c, model: 'gpt-4o', targets: [{ entity: 'team', id: 't-conc', ref: refs.team('t-conc') }] })),
+      costs.map((c, i) =>
+        settler.settle({
+          requestId: `req-conc-${i}`,
+          at: Date.now(),
+          costNanos: c,
+          model: 'gpt-4o',
+          targets: [{ entity: 'team', id: 't-conc', ref: refs.team('t-conc') }],
+        }),
+      ),
     );
     expect(await spendNanos(refs.team('t-conc'))).toBe(costs.reduce((a, b) => a + b, 0));
   });

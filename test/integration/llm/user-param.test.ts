@@ -1,7 +1,7 @@
 /** enforce_user_param (TOLLGATE_ENFORCE_USER_PARAM): LLM POSTs must name their end user. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
-import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { bearer } from '../../support/authorizer.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../../support/jwt.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
@@ -14,7 +14,11 @@ let key: string;
 
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
-  await useTestTable({ TOLLGATE_ENFORCE_USER_PARAM: 'true', TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), ...jwtEnv([issuer]) });
+  await useTestTable({
+    TOLLGATE_ENFORCE_USER_PARAM: 'true',
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    ...jwtEnv([issuer]),
+  });
   installJwtAuthorizer([issuer]);
   await seedModels(mockModels(mock.url));
   key = (await seedKey({})).key;
@@ -38,12 +42,18 @@ describe('enforce_user_param', () => {
   });
 
   it('counts an empty `user` as missing', async () => {
-    const res = await call({ path: '/v1/embeddings', headers: bearer(key), body: { model: 'text-embedding-3-small', input: 'x', user: '' } });
+    const res = await call({
+      path: '/v1/embeddings',
+      headers: bearer(key),
+      body: { model: 'text-embedding-3-small', input: 'x', user: '' },
+    });
     expect(res.json.error?.code).toBe('user_param_required');
   });
 
   it('passes with `user` in the body', async () => {
-    expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x', { user: 'eu-1' }) })).status).toBe(200);
+    expect(
+      (await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x', { user: 'eu-1' }) })).status,
+    ).toBe(200);
   });
 
   it("passes with the JWT's end-user claim instead", async () => {

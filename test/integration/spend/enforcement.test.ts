@@ -8,30 +8,35 @@
  * Then what a strict call does when it does not complete: an upstream error, an unreachable
  * upstream and a client that goes away mid-stream each release the whole reservation.
  */
-import { matchRoute } from '../../../lib/routes.js';
+
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
-import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
-import { handleLlmEvent } from '../../../lib/llm/handle.js';
-import { estimateUsage } from '../../../lib/llm/estimate.js';
-import type { ModelRecord } from '../../../lib/domain/records.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { configureApp, entityReader } from '../../../lib/app.js';
 import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { estimateUsage } from '../../../lib/llm/estimate.js';
+import { handleLlmEvent } from '../../../lib/llm/handle.js';
+import { matchRoute } from '../../../lib/routes.js';
 import { refs } from '../../../lib/store/keys.js';
 import { authorize, bearer } from '../../support/authorizer.js';
 import { authorizerEvent, seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
-import { reconfigure, useTestTable, type TestTable } from '../../support/table.js';
+import { reconfigure, type TestTable, useTestTable } from '../../support/table.js';
 import { call, chat, proxyEvent, seedModels } from '../llm/harness.js';
-import { configureApp, entityReader } from '../../../lib/app.js';
 
 let mock: MockUpstream;
 let table: TestTable;
 let gpt4o: ModelRecord;
-const env = () => ({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_MAX_BUDGET: '1000', TOLLGATE_BUDGET_DURATION: '1mo' });
+const env = () => ({
+  TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+  TOLLGATE_MAX_BUDGET: '1000',
+  TOLLGATE_BUDGET_DURATION: '1mo',
+});
 
 /**
  * 200 requests in flight in one process share one client, where in Lambda they would be 200
@@ -69,7 +74,8 @@ afterAll(async () => {
 /** 40 words in, 40 words out (max_tokens): every call costs the same. */
 const BODY = chat('gpt-4o', Array.from({ length: 40 }, (_, i) => `w${i % 10}`).join(' '), { max_tokens: 40 });
 const COST = () => costNanos({ inputTokens: 40, outputTokens: 40 }, gpt4o);
-const ESTIMATE = (body: Record<string, unknown> = BODY) => costNanos(estimateUsage({ body: { kind: 'json', value: body }, route: matchRoute('POST', '/v1/chat/completions')!.route }, 4096), gpt4o);
+const ESTIMATE = (body: Record<string, unknown> = BODY) =>
+  costNanos(estimateUsage({ body: { kind: 'json', value: body }, route: matchRoute('POST', '/v1/chat/completions')!.route }, 4096), gpt4o);
 const BURST = 200;
 const FITS = 50;
 
@@ -106,7 +112,9 @@ describe(`${BURST} concurrent requests on a budget that fits ${FITS}`, () => {
     // The proxy item was reserved on too, and released to exactly what was spent.
     const global = await countersOf(refs.globalSpend(), undefined);
     expect(global.committed).toBe(global.spend);
-    console.info(`strict burst: ${admitted} of ${BURST} admitted on a budget of ${FITS} (estimate ${(ESTIMATE() / cost).toFixed(2)}x the cost), overshoot 0`);
+    console.info(
+      `strict burst: ${admitted} of ${BURST} admitted on a budget of ${FITS} (estimate ${(ESTIMATE() / cost).toFixed(2)}x the cost), overshoot 0`,
+    );
   });
 
   it('fast: the overshoot, measured; the spend still exactly what was admitted', async () => {
@@ -135,7 +143,12 @@ describe('a strict call that does not complete releases its whole reservation', 
 
   it('an upstream error (passed through)', async () => {
     const key = await strictKey('t-err');
-    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: { ...BODY, model: 'gpt-4o-failing' }, requestId: 'req-err' });
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: { ...BODY, model: 'gpt-4o-failing' },
+      requestId: 'req-err',
+    });
     expect(res.status).toBe(500);
     expect(await countersOf(refs.team('t-err'))).toEqual({ spend: 0, committed: 0 });
     expect(await readItem(refs.settlement('req-err'))).toMatchObject({ state: 'settled', cost: 0, estimate: expect.any(Number) });
@@ -150,7 +163,12 @@ describe('a strict call that does not complete releases its whole reservation', 
 
   it('a client that goes away mid-stream', async () => {
     const key = await strictKey('t-gone');
-    const opts = { path: '/v1/chat/completions', headers: bearer(key), body: { ...BODY, model: 'gpt-4o-slow', stream: true }, requestId: `req-gone-${randomUUID()}` };
+    const opts = {
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: { ...BODY, model: 'gpt-4o-slow', stream: true },
+      requestId: `req-gone-${randomUUID()}`,
+    };
     const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
     if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
     const res = await handleLlmEvent(proxyEvent(opts, auth.context));
@@ -183,7 +201,13 @@ describe('a strict reservation reads a changed budget again, never ignores it', 
     await entityReader().team('t-lowered');
     // Lowered behind the cache's back (another instance's admin call): spent < new max < spent + estimate.
     const newMax = Number(nanosToDecimal(COST() + Math.floor(ESTIMATE() / 2)));
-    await seedTeam({ team_id: 't-lowered', max_budget: newMax, enforcement: 'strict', spend: Number(nanosToDecimal(COST())), committed: Number(nanosToDecimal(COST())) });
+    await seedTeam({
+      team_id: 't-lowered',
+      max_budget: newMax,
+      enforcement: 'strict',
+      spend: Number(nanosToDecimal(COST())),
+      committed: Number(nanosToDecimal(COST())),
+    });
     expect((await entityReader().team('t-lowered'))?.max_budget).toBe(10);
     const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: BODY });
     expect(res.status).toBe(403);
@@ -197,7 +221,13 @@ describe('a strict reservation reads a changed budget again, never ignores it', 
     const { key } = await seedKey({ team_id: 't-raised' });
     expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: BODY })).status).toBe(200);
     await entityReader().team('t-raised');
-    await seedTeam({ team_id: 't-raised', max_budget: 10, enforcement: 'strict', spend: Number(nanosToDecimal(COST())), committed: Number(nanosToDecimal(COST())) });
+    await seedTeam({
+      team_id: 't-raised',
+      max_budget: 10,
+      enforcement: 'strict',
+      spend: Number(nanosToDecimal(COST())),
+      committed: Number(nanosToDecimal(COST())),
+    });
     expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: BODY })).status).toBe(200);
     expect((await countersOf(refs.team('t-raised'))).spend).toBe(2 * COST());
   });
@@ -211,7 +241,9 @@ describe('the mode of a request', () => {
       const { key } = await seedKey({ team_id: 't-default' });
       const { key: fastKey } = await seedKey({ team_id: 't-default', enforcement: 'fast' });
       expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: BODY, requestId: 'req-default' })).status).toBe(200);
-      expect((await call({ path: '/v1/chat/completions', headers: bearer(fastKey), body: BODY, requestId: 'req-fast-key' })).status).toBe(200);
+      expect((await call({ path: '/v1/chat/completions', headers: bearer(fastKey), body: BODY, requestId: 'req-fast-key' })).status).toBe(
+        200,
+      );
       expect(await readItem(refs.settlement('req-default'))).toMatchObject({ state: 'settled', estimate: ESTIMATE() / 1e9 });
       expect((await readItem(refs.settlement('req-fast-key')))?.estimate).toBeUndefined();
     } finally {
@@ -235,7 +267,14 @@ describe('strict settings from the environment', () => {
       expect(body).not.toHaveProperty('max_tokens');
       expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body, requestId: 'req-settings' })).status).toBe(200);
       const record = (await readItem(refs.settlement('req-settings'))) as Record<string, unknown>;
-      expect(record).toMatchObject({ state: 'settled', estimate: costNanos(estimateUsage({ body: { kind: 'json', value: body }, route: matchRoute('POST', '/v1/chat/completions')!.route }, 512), gpt4o) / 1e9 });
+      expect(record).toMatchObject({
+        state: 'settled',
+        estimate:
+          costNanos(
+            estimateUsage({ body: { kind: 'json', value: body }, route: matchRoute('POST', '/v1/chat/completions')!.route }, 512),
+            gpt4o,
+          ) / 1e9,
+      });
       const created = Date.parse(record.created_at as string);
       expect(Date.parse(record.expires_at as string) - created).toBe(120_000);
       expect(record.ttl).toBe(Math.floor(created / 1000) + 3600);
@@ -255,7 +294,10 @@ describe('a call across a window boundary', () => {
       await seedTeam({ team_id: 't-boundary', max_budget: 10, budget_duration: '1d', enforcement: 'strict' });
       const { key } = await seedKey({ team_id: 't-boundary' });
       expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: BODY, requestId: 'req-boundary' })).status).toBe(200);
-      expect(await readItem(refs.settlement('req-boundary'))).toMatchObject({ state: 'settled', created_at: new Date(MIDNIGHT - 1).toISOString() });
+      expect(await readItem(refs.settlement('req-boundary'))).toMatchObject({
+        state: 'settled',
+        created_at: new Date(MIDNIGHT - 1).toISOString(),
+      });
       expect((await countersOf(refs.team('t-boundary'), '1d', MIDNIGHT - 1)).window).toEqual({ spend: COST(), committed: COST() });
       expect((await countersOf(refs.team('t-boundary'), '1d', MIDNIGHT)).window).toEqual({ spend: 0, committed: 0 });
     } finally {

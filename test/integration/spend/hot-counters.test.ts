@@ -6,24 +6,22 @@
  * spread over the shards, so no item comes near DynamoDB's ~1,000 writes per second.
  * Also: readers sum the shards, and an admin write that sets spend folds the shards away.
  */
-import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { iamActor as actor } from '../../../lib/admin/rules/actor.js';
 import { budgetView, spendAttributes } from '../../../lib/admin/schema/budget-view.js';
-import { putNew, setFields } from '../../../lib/store/writes.js';
-import { adminStore } from '../../../lib/app.js';
-import { NotFoundError } from '../../../lib/errors.js';
-import type { TeamRecord } from '../../../lib/domain/records.js';
+import { adminStore, documentClient, entityReader } from '../../../lib/app.js';
 import { dollarsToNanos } from '../../../lib/domain/cost.js';
-import { DynamoSettler, type SpendTarget } from '../../../lib/store/spend-ledger.js';
+import type { TeamRecord } from '../../../lib/domain/records.js';
+import { NotFoundError } from '../../../lib/errors.js';
 import { tableName } from '../../../lib/store/client.js';
-import { documentClient } from '../../../lib/app.js';
 import { encode } from '../../../lib/store/codec.js';
 import { refKey, refs } from '../../../lib/store/keys.js';
+import { DynamoSettler, type SpendTarget } from '../../../lib/store/spend-ledger.js';
+import { putNew, setFields } from '../../../lib/store/writes.js';
 import { seedTeam } from '../../support/seed.js';
 import { counterItems, countersOf } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { entityReader } from '../../../lib/app.js';
 
 const SETTLEMENTS = 10_000;
 const WRITERS = 32;
@@ -82,7 +80,11 @@ describe('10,000 settlements for one team from 32 concurrent writers', () => {
     );
     const seconds = (performance.now() - started) / 1000;
 
-    expect(await countersOf(refs.team('t-hot'), '1d', now)).toEqual({ spend: expected, committed: expected, window: { spend: expected, committed: expected } });
+    expect(await countersOf(refs.team('t-hot'), '1d', now)).toEqual({
+      spend: expected,
+      committed: expected,
+      window: { spend: expected, committed: expected },
+    });
     // The reader sums the shards (in the batch it reads the team in).
     entityReader().loader.clear();
     expect(dollarsToNanos((await entityReader().team('t-hot'))?.spend ?? 0)).toBe(expected);
@@ -94,7 +96,7 @@ describe('10,000 settlements for one team from 32 concurrent writers', () => {
     expect(teamTotals.reduce((a, b) => a + b, 0)).toBe(SETTLEMENTS);
     const hottestShare = Math.max(...teamTotals) / SETTLEMENTS;
     // Uniformly spread: the busiest of 8 shards takes about 1/8 of the writes (1/8 + 6 standard deviations at most).
-    expect(hottestShare).toBeLessThan(1 / TEAM_SHARDS + 6 * Math.sqrt((1 / TEAM_SHARDS) * (1 - 1 / TEAM_SHARDS) / SETTLEMENTS));
+    expect(hottestShare).toBeLessThan(1 / TEAM_SHARDS + 6 * Math.sqrt(((1 / TEAM_SHARDS) * (1 - 1 / TEAM_SHARDS)) / SETTLEMENTS));
     const peak = Math.max(...[...perItemSecond.entries()].filter(([k]) => !k.includes('REQ#')).flatMap(([, s]) => [...s.values()]));
     expect(peak).toBeLessThan(ITEM_WRITES_PER_SECOND);
     const rate = SETTLEMENTS / seconds;
@@ -111,12 +113,18 @@ describe('admin writes and the shards', () => {
     await seedTeam({ team_id: 't-set' });
     const settler = new DynamoSettler(documentClient(), tableName(), { ttlSeconds: 3600, shards: { team: TEAM_SHARDS } });
     const target: SpendTarget = { entity: 'team', id: 't-set', ref: refs.team('t-set') };
-    for (let i = 0; i < 40; i++) await settler.settle({ requestId: `set-${i}`, at: Date.now(), costNanos: 250_000_000, model: 'gpt-4o', targets: [target] });
+    for (let i = 0; i < 40; i++)
+      await settler.settle({ requestId: `set-${i}`, at: Date.now(), costNanos: 250_000_000, model: 'gpt-4o', targets: [target] });
     expect((await counterItems(refs.team('t-set'))).length).toBeGreaterThan(1);
     expect(budgetView((await adminStore().getRecord<TeamRecord>(refs.team('t-set'))) as TeamRecord, new Date()).spend).toBe(10);
 
     const now = new Date();
-    await adminStore().transact([setFields(refs.team('t-set'), spendAttributes(2.5, null, now), () => new NotFoundError('team', 't-set'))], actor, { action: 'team.update', entity_type: 'team', entity_id: 't-set' }, now);
+    await adminStore().transact(
+      [setFields(refs.team('t-set'), spendAttributes(2.5, null, now), () => new NotFoundError('team', 't-set'))],
+      actor,
+      { action: 'team.update', entity_type: 'team', entity_id: 't-set' },
+      now,
+    );
     expect(await counterItems(refs.team('t-set'))).toHaveLength(1);
     expect(await countersOf(refs.team('t-set'))).toEqual({ spend: 2_500_000_000, committed: 2_500_000_000 });
     expect(dollarsToNanos((await entityReader().team('t-set'))?.spend ?? 0)).toBe(2_500_000_000);
@@ -126,11 +134,22 @@ describe('admin writes and the shards', () => {
     const settler = new DynamoSettler(documentClient(), tableName(), { ttlSeconds: 3600, shards: { team: TEAM_SHARDS } });
     // Spend of a call still in flight when its team was deleted lands on shards with no team.
     for (let i = 0; i < 20; i++) {
-      await settler.settle({ requestId: `orphan-${i}`, at: Date.now(), costNanos: 1_000_000, model: 'gpt-4o', targets: [{ entity: 'team', id: 't-again', ref: refs.team('t-again') }] });
+      await settler.settle({
+        requestId: `orphan-${i}`,
+        at: Date.now(),
+        costNanos: 1_000_000,
+        model: 'gpt-4o',
+        targets: [{ entity: 'team', id: 't-again', ref: refs.team('t-again') }],
+      });
     }
     const now = new Date();
     const team: TeamRecord = { team_id: 't-again', spend: 0, committed: 0, created_at: now.toISOString() };
-    await adminStore().transact([putNew(refs.team('t-again'), encode.team(team), () => new NotFoundError('team', 't-again'))], actor, { action: 'team.new', entity_type: 'team', entity_id: 't-again' }, now);
+    await adminStore().transact(
+      [putNew(refs.team('t-again'), encode.team(team), () => new NotFoundError('team', 't-again'))],
+      actor,
+      { action: 'team.new', entity_type: 'team', entity_id: 't-again' },
+      now,
+    );
     expect(await countersOf(refs.team('t-again'))).toEqual({ spend: 0, committed: 0 });
   });
 });

@@ -7,8 +7,10 @@
  * boundary (lifetime = sum of the windows), on shards as on plain items.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '../../../lib/domain/caller.js';
+import { checkSettings, documentClient, entityReader } from '../../../lib/app.js';
 import {
+  type Check,
+  type CheckInput,
   checkEndUserBudget,
   checkGlobalBudget,
   checkKeyBudget,
@@ -16,23 +18,20 @@ import {
   checkTeamBudget,
   checkTeamMemberBudget,
   checkUserBudget,
-  type Check,
-  type CheckInput,
 } from '../../../lib/checks/checks.js';
 import { config } from '../../../lib/config.js';
+import type { Caller } from '../../../lib/domain/caller.js';
+import { windowOf } from '../../../lib/domain/periods.js';
 import type { KeyRecord } from '../../../lib/domain/records.js';
 import { matchRoute } from '../../../lib/routes.js';
-import { windowOf } from '../../../lib/domain/periods.js';
-import { DynamoSettler } from '../../../lib/store/spend-ledger.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { tableName } from '../../../lib/store/client.js';
-import { documentClient } from '../../../lib/app.js';
 import { encode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';
+import { DynamoSettler } from '../../../lib/store/spend-ledger.js';
 import { put, seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { countersOf } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { checkSettings, entityReader } from '../../../lib/app.js';
 
 /** Monday 2027-03-01 00:00 UTC: the end of an hour, a day, a week and a month at once. */
 const T0 = Date.UTC(2027, 2, 1);
@@ -48,8 +47,24 @@ const settler = () => new DynamoSettler(documentClient(), tableName(), { ttlSeco
 /** The caller as the checks see it, read fresh from the table. */
 async function freshCaller(key: KeyRecord, endUserId: string): Promise<Caller> {
   entityReader().loader.clear();
-  const state = await entityReader().state({ userId: key.user_id ?? undefined, teamId: key.team_id ?? undefined, orgId: key.organization_id ?? undefined, endUserId, global: true });
-  return { principal: 'virtual_key', role: 'internal_user', userId: key.user_id ?? undefined, teamId: key.team_id ?? undefined, orgId: key.organization_id ?? undefined, endUserId, keyHash: key.token, keyName: key.key_name, state: { ...state, key: await entityReader().key(key.token) } };
+  const state = await entityReader().state({
+    userId: key.user_id ?? undefined,
+    teamId: key.team_id ?? undefined,
+    orgId: key.organization_id ?? undefined,
+    endUserId,
+    global: true,
+  });
+  return {
+    principal: 'virtual_key',
+    role: 'internal_user',
+    userId: key.user_id ?? undefined,
+    teamId: key.team_id ?? undefined,
+    orgId: key.organization_id ?? undefined,
+    endUserId,
+    keyHash: key.token,
+    keyName: key.key_name,
+    state: { ...state, key: await entityReader().key(key.token) },
+  };
 }
 
 const input = (caller: Caller, now: number): CheckInput => ({
@@ -62,7 +77,13 @@ const input = (caller: Caller, now: number): CheckInput => ({
 });
 
 async function settleAt(caller: Caller, at: number, costNanos: number, requestId: string): Promise<void> {
-  const outcome = await settler().settle({ requestId, at, costNanos, model: 'gpt-4o', targets: spendTargets(caller, { budgetDuration: config().budgetDuration, now: at }) });
+  const outcome = await settler().settle({
+    requestId,
+    at,
+    costNanos,
+    model: 'gpt-4o',
+    targets: spendTargets(caller, { budgetDuration: config().budgetDuration, now: at }),
+  });
   expect(outcome).toMatchObject({ status: 'settled', skipped: [] });
 }
 
@@ -85,7 +106,9 @@ describe('a window boundary, for every budgeted entity', () => {
     await seedUser({ user_id: 'u-p' });
     await seedMember({ team_id: 't-p', user_id: 'u-p', max_budget: 1, budget_duration: '7d' });
     await seedEndUser({ user_id: 'eu-p', max_budget: 1, budget_duration: '1w' });
-    teamCaller = { key: (await seedKey({ team_id: 't-p', user_id: 'u-p', organization_id: 'o-p', max_budget: 1, budget_duration: '1h' })).record };
+    teamCaller = {
+      key: (await seedKey({ team_id: 't-p', user_id: 'u-p', organization_id: 'o-p', max_budget: 1, budget_duration: '1h' })).record,
+    };
     await seedUser({ user_id: 'u-solo', max_budget: 1, budget_duration: '1d' });
     await put(encode.budget({ budget_id: 'b-daily', max_budget: 1, budget_duration: '24h', created_at: new Date(T0).toISOString() }));
     await seedEndUser({ user_id: 'eu-b', budget_id: 'b-daily' });
@@ -127,13 +150,21 @@ describe('a window boundary, for every budgeted entity', () => {
     for (const [ref, duration] of chain) {
       const old = await countersOf(ref, duration, T0 - 1);
       const now = await countersOf(ref, duration, T0);
-      expect({ ref, old: old.window, now: now.window }).toEqual({ ref, old: { spend: ONE_DOLLAR, committed: ONE_DOLLAR }, now: { spend: ONE_DOLLAR / 4, committed: ONE_DOLLAR / 4 } });
+      expect({ ref, old: old.window, now: now.window }).toEqual({
+        ref,
+        old: { spend: ONE_DOLLAR, committed: ONE_DOLLAR },
+        now: { spend: ONE_DOLLAR / 4, committed: ONE_DOLLAR / 4 },
+      });
       expect(now.spend).toBe((old.window?.spend ?? 0) + (now.window?.spend ?? 0));
     }
     // The proxy took both callers' spend: 1 + 1/2 + 1/2 before the boundary, 1/4 after.
     const global = await countersOf(refs.globalSpend(), '1mo', T0 - 1);
     const globalNow = await countersOf(refs.globalSpend(), '1mo', T0);
-    expect([global.window?.spend, globalNow.window?.spend, globalNow.spend]).toEqual([2 * ONE_DOLLAR, ONE_DOLLAR / 4, 2 * ONE_DOLLAR + ONE_DOLLAR / 4]);
+    expect([global.window?.spend, globalNow.window?.spend, globalNow.spend]).toEqual([
+      2 * ONE_DOLLAR,
+      ONE_DOLLAR / 4,
+      2 * ONE_DOLLAR + ONE_DOLLAR / 4,
+    ]);
     // And the new window counts only what it holds.
     expect(checkTeamBudget(input(await freshCaller(teamCaller.key, 'eu-p'), T0))).toBeUndefined();
   });

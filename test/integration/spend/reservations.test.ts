@@ -9,19 +9,18 @@ import { readFileSync } from 'node:fs';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../../functions/spend-sweeper/handler.js';
-import type { Caller } from '../../../lib/domain/caller.js';
+import { documentClient, entityReader } from '../../../lib/app.js';
 import { config } from '../../../lib/config.js';
-import { DynamoSettler, type Hold, type SpendTarget } from '../../../lib/store/spend-ledger.js';
+import type { Caller } from '../../../lib/domain/caller.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
-import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
 import { tableName } from '../../../lib/store/client.js';
-import { documentClient } from '../../../lib/app.js';
 import { encode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';
+import { DynamoSettler, type Hold, type SpendTarget } from '../../../lib/store/spend-ledger.js';
+import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
 import { put, seedEndUser, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { entityReader } from '../../../lib/app.js';
 
 const CENT = 10_000_000;
 const DOLLAR = 100 * CENT;
@@ -54,7 +53,11 @@ describe('what fits', () => {
     await seedTeam({ team_id: 't-edge', max_budget: 1 });
     const targets = await teamTargets('t-edge');
     await held('edge-1', targets, 60 * CENT);
-    expect(await reserve('edge-2', targets, 40 * CENT + 1)).toMatchObject({ status: 'denied', committedNanos: 60 * CENT, target: { entity: 'team', id: 't-edge' } });
+    expect(await reserve('edge-2', targets, 40 * CENT + 1)).toMatchObject({
+      status: 'denied',
+      committedNanos: 60 * CENT,
+      target: { entity: 'team', id: 't-edge' },
+    });
     await held('edge-3', targets, 40 * CENT);
     // Committed is now the budget: nothing more, not even a call estimated at 0.
     expect(await reserve('edge-4', targets, 0)).toMatchObject({ status: 'denied', committedNanos: DOLLAR });
@@ -72,7 +75,8 @@ describe('what fits', () => {
   it('leaves room for what fast settlements put on the other shards', async () => {
     await seedTeam({ team_id: 't-mixed', max_budget: 1 });
     const plain = await teamTargets('t-mixed');
-    for (let i = 0; i < 30; i++) await settler().settle({ requestId: `mixed-${i}`, at: Date.now(), costNanos: 3 * CENT, model: 'gpt-4o', targets: plain });
+    for (let i = 0; i < 30; i++)
+      await settler().settle({ requestId: `mixed-${i}`, at: Date.now(), costNanos: 3 * CENT, model: 'gpt-4o', targets: plain });
     const targets = await teamTargets('t-mixed');
     expect(targets[0]?.budget?.elsewhereNanos).toBeGreaterThan(0);
     expect(await reserve('mixed-big', targets, 10 * CENT + 1)).toMatchObject({ status: 'denied', committedNanos: 90 * CENT });
@@ -110,7 +114,11 @@ describe('what changed since it was read', () => {
     const caller: Caller = { principal: 'jwt', role: 'team', endUserId: 'eu-shared', state };
     const targets = spendTargets(caller, { now: Date.now() }).filter((t) => t.entity === 'end_user');
     await held('shared-1', targets, 90 * CENT);
-    expect(await reserve('shared-2', targets, 20 * CENT)).toMatchObject({ status: 'denied', committedNanos: 90 * CENT, target: { entity: 'end_user' } });
+    expect(await reserve('shared-2', targets, 20 * CENT)).toMatchObject({
+      status: 'denied',
+      committedNanos: 90 * CENT,
+      target: { entity: 'end_user' },
+    });
     await put(encode.budget({ budget_id: 'b-shared', max_budget: 2, created_at: new Date().toISOString() }));
     expect(await reserve('shared-3', targets, 20 * CENT)).toMatchObject({ status: 'stale', target: { entity: 'end_user' } });
   });
@@ -125,7 +133,11 @@ describe('settling a reservation', () => {
     expect(await settler().settle(s)).toMatchObject({ status: 'settled' });
     expect(await settler().settle(s)).toEqual({ status: 'duplicate' });
     expect(await reserve('settle-1', targets, CENT)).toEqual({ status: 'duplicate' });
-    expect(await countersOf(refs.team('t-settle'), '1d')).toEqual({ spend: 12 * CENT, committed: 12 * CENT, window: { spend: 12 * CENT, committed: 12 * CENT } });
+    expect(await countersOf(refs.team('t-settle'), '1d')).toEqual({
+      spend: 12 * CENT,
+      committed: 12 * CENT,
+      window: { spend: 12 * CENT, committed: 12 * CENT },
+    });
     expect(await readItem(refs.settlement('settle-1'))).toMatchObject({ state: 'settled', cost: 0.12, estimate: 0.3 });
   });
 });
@@ -152,14 +164,20 @@ describe('leaked reservations', () => {
     expect(await settler().settle(late)).toMatchObject({ status: 'settled' });
     expect(await settler().settle(late)).toEqual({ status: 'duplicate' });
     await settler().settle({ requestId: 'leak-live', at: now, costNanos: 5 * CENT, model: 'gpt-4o', targets, hold: live });
-    expect(await countersOf(refs.team('t-leak'), '1d')).toEqual({ spend: 20 * CENT, committed: 20 * CENT, window: { spend: 20 * CENT, committed: 20 * CENT } });
+    expect(await countersOf(refs.team('t-leak'), '1d')).toEqual({
+      spend: 20 * CENT,
+      committed: 20 * CENT,
+      window: { spend: 20 * CENT, committed: 20 * CENT },
+    });
     expect(await readItem(refs.settlement('leak-lost'))).toMatchObject({ state: 'settled', cost: 0.15 });
   });
 
   it('the scheduled function (functions/spend-sweeper) does it with its sample event', async () => {
     await seedTeam({ team_id: 't-scheduled', max_budget: 1 });
     await held('scheduled-1', await teamTargets('t-scheduled'), 20 * CENT, Date.now() - 1);
-    const event = JSON.parse(readFileSync(new URL('../../../functions/spend-sweeper/events/scheduled.json', import.meta.url), 'utf8')) as unknown;
+    const event = JSON.parse(
+      readFileSync(new URL('../../../functions/spend-sweeper/events/scheduled.json', import.meta.url), 'utf8'),
+    ) as unknown;
     expect(await handler(event, {} as never)).toMatchObject({ released: 1, raced: 0, tidy: { complete: true, failed: 0 } });
     expect(await countersOf(refs.team('t-scheduled'))).toEqual({ spend: 0, committed: 0 });
   });

@@ -1,25 +1,25 @@
 /**
- * The sweeper's tidy pass (lib/spend/sweep), against DynamoDB Local: the counters of windows that
+ * The sweeper's tidy pass (lib/store/sweep), against DynamoDB Local: the counters of windows that
  * ended more than one window ago go, on every kind of counter item (keys, users, teams, members,
  * organizations, end users, the proxy, and the shards of sharded kinds); the current and previous
  * windows, lifetime counters, unparsable ids and everything else stay; the spend a budget check
  * sees does not move; a second run writes nothing; items with nothing to remove are never
  * written; a run with bounded work continues from its cursor; settlements racing it lose nothing.
  */
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '../../../lib/domain/caller.js';
-import type { Budgeted, TeamRecord } from '../../../lib/domain/records.js';
-import { currentSpend, windowOf } from '../../../lib/domain/periods.js';
-import { DynamoSettler } from '../../../lib/store/spend-ledger.js';
-import { spendTargets } from '../../../lib/spend/targets.js';
-import { mergeShards } from '../../../lib/store/shards.js';
-import { type ShardCounts } from '../../../lib/domain/sharding.js';
-import { TIDY_CURSOR, endedWindowTest, tidyItem, tidyWindowCounters, type TidyResult } from '../../../lib/store/sweep.js';
-import { tableName } from '../../../lib/store/client.js';
 import { documentClient } from '../../../lib/app.js';
+import type { Caller } from '../../../lib/domain/caller.js';
+import { currentSpend, windowOf } from '../../../lib/domain/periods.js';
+import type { Budgeted, TeamRecord } from '../../../lib/domain/records.js';
+import type { ShardCounts } from '../../../lib/domain/sharding.js';
+import { spendTargets } from '../../../lib/spend/targets.js';
+import { tableName } from '../../../lib/store/client.js';
 import { decode, type Item } from '../../../lib/store/codec.js';
-import { refKey, refs, type ItemRef } from '../../../lib/store/keys.js';
+import { type ItemRef, refKey, refs } from '../../../lib/store/keys.js';
+import { mergeShards } from '../../../lib/store/shards.js';
+import { DynamoSettler } from '../../../lib/store/spend-ledger.js';
+import { endedWindowTest, TIDY_CURSOR, type TidyResult, tidyItem, tidyWindowCounters } from '../../../lib/store/sweep.js';
 import { put, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { counterItems, readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
@@ -54,10 +54,23 @@ function windows(duration: string) {
   const current = windowOf(duration, NOW);
   const previous = windowOf(duration, current.start - 1);
   const ended = windowOf(duration, previous.start - 1);
-  return { current: current.id, previous: previous.id, ended: ended.id, ancient: windowOf(duration, NOW - 400 * DAY).id, next: windowOf(duration, current.end).id };
+  return {
+    current: current.id,
+    previous: previous.id,
+    ended: ended.id,
+    ancient: windowOf(duration, NOW - 400 * DAY).id,
+    next: windowOf(duration, current.end).id,
+  };
 }
 
-const UNPARSABLE = ['garbage', '1h@yesterday', '0h@2020-01-01T00:00:00Z', '1h@2020-01-01T00:00:00', '1x@2020-01-01T00:00:00Z', '@2020-01-01T00:00:00Z'];
+const UNPARSABLE = [
+  'garbage',
+  '1h@yesterday',
+  '0h@2020-01-01T00:00:00Z',
+  '1h@2020-01-01T00:00:00',
+  '1x@2020-01-01T00:00:00Z',
+  '@2020-01-01T00:00:00Z',
+];
 
 /** Counters of `duration` (current, previous, two ended windows, the next one), an ended one of another duration, and unparsable ids. */
 function counters(duration: string, scale = 1): { window_spend: Record<string, number>; window_committed: Record<string, number> } {
@@ -144,7 +157,11 @@ async function seedProxy(): Promise<Entity> {
 async function reread(ref: ItemRef): Promise<Budgeted> {
   const items = await counterItems(ref);
   const entity = items.find((i) => i.SK === ref.SK);
-  const merged = mergeShards(entity, items.filter((i) => i !== entity), true);
+  const merged = mergeShards(
+    entity,
+    items.filter((i) => i !== entity),
+    true,
+  );
   if (!merged) throw new Error(`${ref.PK} ${ref.SK} is gone`);
   return decode<Budgeted>(merged);
 }
@@ -197,8 +214,16 @@ describe('the tidy pass', () => {
     // On an entity: 2 ended windows of its duration, 1 of another, in ws# and wc#.
     const key = (await readItem(entities[0]?.ref as ItemRef)) as Item;
     const w = windows('1h');
-    expect(Object.keys(key).filter((k) => k.startsWith('ws#')).sort()).toEqual([w.current, w.previous, w.next, ...UNPARSABLE].map((id) => `ws#${id}`).sort());
-    expect(Object.keys(key).filter((k) => k.startsWith('wc#')).sort()).toEqual([w.current, w.previous, w.next, ...UNPARSABLE].map((id) => `wc#${id}`).sort());
+    expect(
+      Object.keys(key)
+        .filter((k) => k.startsWith('ws#'))
+        .sort(),
+    ).toEqual([w.current, w.previous, w.next, ...UNPARSABLE].map((id) => `ws#${id}`).sort());
+    expect(
+      Object.keys(key)
+        .filter((k) => k.startsWith('wc#'))
+        .sort(),
+    ).toEqual([w.current, w.previous, w.next, ...UNPARSABLE].map((id) => `wc#${id}`).sort());
 
     // Budgets see the same: this window, the previous one (late settlements), lifetime.
     expect(await Promise.all(entities.map(seen))).toEqual(seenBefore);
@@ -208,7 +233,10 @@ describe('the tidy pass', () => {
     const again = countingClient();
     expect(await tidy(again.client)).toMatchObject({ updated: 0, removed: 0, complete: true });
     expect(again.updated).toEqual([]);
-    for (const ref of [...stale, ...fresh]) expect(await readItem(ref)).toEqual(omit(itemsBefore.get(refKey(ref)) as Item, Object.keys(itemsBefore.get(refKey(ref)) as Item).filter(isEnded)));
+    for (const ref of [...stale, ...fresh])
+      expect(await readItem(ref)).toEqual(
+        omit(itemsBefore.get(refKey(ref)) as Item, Object.keys(itemsBefore.get(refKey(ref)) as Item).filter(isEnded)),
+      );
     // A pass that completes in one run leaves no cursor behind.
     expect(await readItem(TIDY_CURSOR)).toBeUndefined();
   });
@@ -249,7 +277,9 @@ describe('the tidy pass', () => {
     const targets = spendTargets(caller, { now: NOW }).filter((t) => t.entity === 'team');
     const CENT = 10_000_000;
     await Promise.all([
-      ...Array.from({ length: 20 }, (_, i) => settler.settle({ requestId: `busy-${i}`, at: NOW, costNanos: CENT, model: 'gpt-4o', targets })),
+      ...Array.from({ length: 20 }, (_, i) =>
+        settler.settle({ requestId: `busy-${i}`, at: NOW, costNanos: CENT, model: 'gpt-4o', targets }),
+      ),
       tidy(documentClient()),
       tidy(documentClient()),
     ]);

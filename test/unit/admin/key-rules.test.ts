@@ -4,20 +4,20 @@
  * facts an action loads. Team `t` has `ta` as admin and `tm` as a member.
  */
 import { describe, expect, it } from 'vitest';
-import type { Actor } from '../../../lib/domain/actor.js';
-import type { MemberRole } from '../../../lib/domain/records.js';
 import {
   AUTHORITIES,
+  type Authority,
   authorityOver,
   blockerAfter,
   holdKeyDenial,
+  type KeyFacts,
   keyManagerDenial,
   keyReaderDenial,
-  unblockDenial,
-  type Authority,
-  type KeyFacts,
   type Ownership,
+  unblockDenial,
 } from '../../../lib/admin/rules/keys.js';
+import type { Actor } from '../../../lib/domain/actor.js';
+import type { MemberRole } from '../../../lib/domain/records.js';
 
 const ACTORS = {
   proxy_admin: { principal: 'master_key', role: 'proxy_admin' },
@@ -41,18 +41,39 @@ function facts(actor: Actor, k: Ownership): KeyFacts {
   return { actorTeamRole, ownerIsMember };
 }
 
-const allowed = (name: ActorName, k: Ownership) => keyManagerDenial(ACTORS[name], k, facts(ACTORS[name], k), 'manage this key') === undefined;
+const allowed = (name: ActorName, k: Ownership) =>
+  keyManagerDenial(ACTORS[name], k, facts(ACTORS[name], k), 'manage this key') === undefined;
 
 describe('keyManagerDenial: who may write a key (generate, update, delete, block, regenerate)', () => {
   // Each row: the key's ownership (for the own-user rows, the actor's own user) and who may write it.
   const rows: { what: string; key: (self: string | undefined) => Ownership; may: readonly ActorName[] }[] = [
-    { what: "a personal key of one's own", key: (self) => ({ user_id: self }), may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin', 'team_member', 'internal_user'] },
+    {
+      what: "a personal key of one's own",
+      key: (self) => ({ user_id: self }),
+      may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin', 'team_member', 'internal_user'],
+    },
     { what: "another user's personal key", key: () => ({ user_id: 'other' }), may: ['proxy_admin', 'admin_jwt', 'iam'] },
-    { what: "a team key of one's own", key: (self) => ({ team_id: 't', user_id: self }), may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin', 'team_member'] },
-    { what: "a member's team key", key: () => ({ team_id: 't', user_id: 'tm' }), may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin', 'team_member'] },
-    { what: 'a team key with no user', key: () => ({ team_id: 't', user_id: null }), may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin'] },
-    { what: "a team key of a user outside the team", key: () => ({ team_id: 't', user_id: 'outsider' }), may: ['proxy_admin', 'admin_jwt', 'iam'] },
-    { what: "a key of another team", key: (self) => ({ team_id: 'other-team', user_id: self }), may: ['proxy_admin', 'admin_jwt', 'iam'] },
+    {
+      what: "a team key of one's own",
+      key: (self) => ({ team_id: 't', user_id: self }),
+      may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin', 'team_member'],
+    },
+    {
+      what: "a member's team key",
+      key: () => ({ team_id: 't', user_id: 'tm' }),
+      may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin', 'team_member'],
+    },
+    {
+      what: 'a team key with no user',
+      key: () => ({ team_id: 't', user_id: null }),
+      may: ['proxy_admin', 'admin_jwt', 'iam', 'team_admin'],
+    },
+    {
+      what: 'a team key of a user outside the team',
+      key: () => ({ team_id: 't', user_id: 'outsider' }),
+      may: ['proxy_admin', 'admin_jwt', 'iam'],
+    },
+    { what: 'a key of another team', key: (self) => ({ team_id: 'other-team', user_id: self }), may: ['proxy_admin', 'admin_jwt', 'iam'] },
   ];
   for (const row of rows) {
     it(`${row.what}: ${row.may.join(', ')} and nobody else`, () => {
@@ -70,9 +91,16 @@ describe('keyManagerDenial: who may write a key (generate, update, delete, block
   });
 
   it('the denial names the team and the user it is about', () => {
-    const d = keyManagerDenial(ACTORS.team_admin, { team_id: 't', user_id: 'outsider' }, { actorTeamRole: 'admin', ownerIsMember: false }, 'update key `sk-...abcd`');
+    const d = keyManagerDenial(
+      ACTORS.team_admin,
+      { team_id: 't', user_id: 'outsider' },
+      { actorTeamRole: 'admin', ownerIsMember: false },
+      'update key `sk-...abcd`',
+    );
     expect(d?.code).toBe('forbidden');
-    expect(d?.message).toBe('an admin of team `t` may update key `sk-...abcd` only for members of the team, and user `outsider` is not one');
+    expect(d?.message).toBe(
+      'an admin of team `t` may update key `sk-...abcd` only for members of the team, and user `outsider` is not one',
+    );
   });
 });
 
@@ -145,6 +173,12 @@ describe('keyReaderDenial: who may read a key', () => {
     expect(keyReaderDenial({ principal: 'jwt', role: 'team', teamId: 'other' }, k, {})?.code).toBe('forbidden');
   });
   it('a viewer who is an admin of the team still reads only as a member: only internal users administer', () => {
-    expect(keyReaderDenial({ principal: 'virtual_key', role: 'internal_user_viewer', userId: 'x' }, { ...k, user_id: 'y' }, { actorTeamRole: 'admin' })?.code).toBe('forbidden');
+    expect(
+      keyReaderDenial(
+        { principal: 'virtual_key', role: 'internal_user_viewer', userId: 'x' },
+        { ...k, user_id: 'y' },
+        { actorTeamRole: 'admin' },
+      )?.code,
+    ).toBe('forbidden');
   });
 });

@@ -1,7 +1,7 @@
 /** The team rules of the admin API, without a store: who manages and who reads a team. */
 import { describe, expect, it } from 'vitest';
-import { selfOrAdminDenial, teamManagerDenial, teamReaderDenial } from '../../../lib/admin/rules/teams.js';
 import { requireProxyAdmin } from '../../../lib/admin/rules/actor.js';
+import { selfOrAdminDenial, teamManagerDenial, teamReaderDenial } from '../../../lib/admin/rules/teams.js';
 import type { Actor } from '../../../lib/domain/actor.js';
 import type { MemberRole } from '../../../lib/domain/records.js';
 
@@ -9,10 +9,33 @@ const cases: { who: string; actor: Actor; role?: MemberRole; manage: boolean; re
   { who: 'the master key', actor: { principal: 'master_key', role: 'proxy_admin' }, manage: true, read: true },
   { who: 'an admin JWT', actor: { principal: 'jwt', role: 'proxy_admin' }, manage: true, read: true },
   { who: 'IAM (direct invocation)', actor: { principal: 'iam', role: 'proxy_admin' }, manage: true, read: true },
-  { who: 'an admin of the team', actor: { principal: 'virtual_key', role: 'internal_user', userId: 'ta' }, role: 'admin', manage: true, read: true },
-  { who: 'a member of the team', actor: { principal: 'virtual_key', role: 'internal_user', userId: 'tm' }, role: 'user', manage: false, read: true },
-  { who: 'a viewer made admin of the team', actor: { principal: 'virtual_key', role: 'internal_user_viewer', userId: 'vw' }, role: 'admin', manage: false, read: true },
-  { who: 'an internal user outside the team', actor: { principal: 'virtual_key', role: 'internal_user', userId: 'iu' }, manage: false, read: false },
+  {
+    who: 'an admin of the team',
+    actor: { principal: 'virtual_key', role: 'internal_user', userId: 'ta' },
+    role: 'admin',
+    manage: true,
+    read: true,
+  },
+  {
+    who: 'a member of the team',
+    actor: { principal: 'virtual_key', role: 'internal_user', userId: 'tm' },
+    role: 'user',
+    manage: false,
+    read: true,
+  },
+  {
+    who: 'a viewer made admin of the team',
+    actor: { principal: 'virtual_key', role: 'internal_user_viewer', userId: 'vw' },
+    role: 'admin',
+    manage: false,
+    read: true,
+  },
+  {
+    who: 'an internal user outside the team',
+    actor: { principal: 'virtual_key', role: 'internal_user', userId: 'iu' },
+    manage: false,
+    read: false,
+  },
   { who: "the team's own JWT", actor: { principal: 'jwt', role: 'team', teamId: 't' }, manage: false, read: true },
   { who: "another team's JWT", actor: { principal: 'jwt', role: 'team', teamId: 'other' }, manage: false, read: false },
 ];
@@ -46,6 +69,8 @@ describe('selfOrAdminDenial and requireProxyAdmin: users read themselves, only p
   });
   it('only proxy admins pass requireProxyAdmin', () => {
     expect(() => requireProxyAdmin({ principal: 'iam', role: 'proxy_admin' }, 'create users')).not.toThrow();
-    expect(() => requireProxyAdmin({ principal: 'virtual_key', role: 'internal_user', userId: 'ta' }, 'create users')).toThrow('only a proxy admin may create users');
+    expect(() => requireProxyAdmin({ principal: 'virtual_key', role: 'internal_user', userId: 'ta' }, 'create users')).toThrow(
+      'only a proxy admin may create users',
+    );
   });
 });

@@ -4,7 +4,13 @@
  * typed 401 that never repeats the credential.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_CREDENTIAL_LENGTH, extractCredential, headerValues, type HeaderBag, type MultiHeaderBag } from '../../../lib/auth/credentials.js';
+import {
+  extractCredential,
+  type HeaderBag,
+  headerValues,
+  MAX_CREDENTIAL_LENGTH,
+  type MultiHeaderBag,
+} from '../../../lib/auth/credentials.js';
 import { AuthenticationError, InvalidApiKeyError, MissingCredentialsError } from '../../../lib/errors.js';
 
 const extract = (headers: HeaderBag, multi?: MultiHeaderBag) => extractCredential(headerValues(headers, multi));
@@ -53,9 +59,12 @@ describe('any case of header names and of `bearer`', () => {
     expect(extract({ [name]: 'sk-1' }).value).toBe('sk-1');
   });
 
-  it.each(['Bearer sk-1', 'bearer sk-1', 'BEARER sk-1', 'bEaReR sk-1', 'Bearer   sk-1', 'Bearer\tsk-1', '  Bearer sk-1  '])('Authorization: %j', (value) => {
-    expect(extract({ authorization: value }).value).toBe('sk-1');
-  });
+  it.each(['Bearer sk-1', 'bearer sk-1', 'BEARER sk-1', 'bEaReR sk-1', 'Bearer   sk-1', 'Bearer\tsk-1', '  Bearer sk-1  '])(
+    'Authorization: %j',
+    (value) => {
+      expect(extract({ authorization: value }).value).toBe('sk-1');
+    },
+  );
 
   it('a Bearer prefix on the other headers is tolerated', () => {
     expect(extract({ 'x-api-key': 'Bearer sk-1' }).value).toBe('sk-1');
@@ -86,7 +95,10 @@ describe('duplicate headers (multiValueHeaders)', () => {
   });
 
   it('the same value twice is accepted', () => {
-    expect(extract({ authorization: 'Bearer sk-1' }, { Authorization: ['Bearer sk-1', 'Bearer sk-1'] })).toEqual({ source: 'authorization', value: 'sk-1' });
+    expect(extract({ authorization: 'Bearer sk-1' }, { Authorization: ['Bearer sk-1', 'Bearer sk-1'] })).toEqual({
+      source: 'authorization',
+      value: 'sk-1',
+    });
   });
 
   it('the same token with different spellings of Bearer is one value', () => {

@@ -18,7 +18,11 @@ describe('hashKey: lowercase hex SHA-256 of the whole key', () => {
   });
 
   it('hashes the UTF-8 bytes of the key', () => {
-    expect(hashKey('\u00e9')).toBe(createHash('sha256').update(Buffer.from([0xc3, 0xa9])).digest('hex'));
+    expect(hashKey('\u00e9')).toBe(
+      createHash('sha256')
+        .update(Buffer.from([0xc3, 0xa9]))
+        .digest('hex'),
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 /** The authorizer context: what the functions behind the authorizer learn about the caller. */
 import { describe, expect, it } from 'vitest';
 import { callerContext, readCallerContext } from '../../../lib/authorizer/context.js';
-import { NOW, keyCaller, keyRecord, memberRecord, orgRecord, roleCaller, teamRecord, userRecord } from '../checks/fixtures.js';
+import { keyCaller, keyRecord, memberRecord, NOW, orgRecord, roleCaller, teamRecord, userRecord } from '../checks/fixtures.js';
 
 const budgetsOf = (ctx: { budgets?: string }) => (ctx.budgets === undefined ? undefined : JSON.parse(ctx.budgets));
 const modelsOf = (ctx: { models?: string }) => (ctx.models === undefined ? undefined : JSON.parse(ctx.models));
@@ -67,7 +67,10 @@ describe('readCallerContext refuses what is not ours', () => {
   });
 
   it('drops empty and non-string fields', () => {
-    expect(readCallerContext({ principal: 'jwt', role: 'team', team_id: '', user_id: 42, org_id: null, models: true })).toEqual({ principal: 'jwt', role: 'team' });
+    expect(readCallerContext({ principal: 'jwt', role: 'team', team_id: '', user_id: 42, org_id: null, models: true })).toEqual({
+      principal: 'jwt',
+      role: 'team',
+    });
   });
 });
 
@@ -108,7 +111,11 @@ describe('remaining budgets', () => {
 
 describe('models: the restricting lists only', () => {
   it('unrestricted entities are left out', () => {
-    const caller = keyCaller({ key: keyRecord({ team_id: 't-1', models: [] }), team: teamRecord({ models: ['gpt-4o*'] }), org: orgRecord({ models: ['all-proxy-models'] }) });
+    const caller = keyCaller({
+      key: keyRecord({ team_id: 't-1', models: [] }),
+      team: teamRecord({ models: ['gpt-4o*'] }),
+      org: orgRecord({ models: ['all-proxy-models'] }),
+    });
     expect(modelsOf(callerContext(caller, NOW))).toEqual([{ entity: 'team `t-1`', models: ['gpt-4o*'] }]);
   });
 

@@ -20,7 +20,9 @@ describe('stageWideResource: the whole stage, so a cached policy is never wrong 
   });
 
   it('a path holding colons (fine-tuned model names) still gives the stage', () => {
-    expect(stageWideResource('arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/v1/models/ft:gpt-4o:acme:7p4lURel')).toBe(STAGE);
+    expect(stageWideResource('arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/v1/models/ft:gpt-4o:acme:7p4lURel')).toBe(
+      STAGE,
+    );
     expect(stageWideResource('arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/v1/models/a:b/c')).toBe(STAGE);
   });
 
@@ -40,7 +42,10 @@ describe('toAuthorizerResult', () => {
 
   it('allow: an Allow over the stage with the caller context, principal the key hash', () => {
     const caller = keyCaller();
-    const result = toAuthorizerResult({ effect: 'allow', caller, context: { principal: 'virtual_key', role: 'internal_user', user_id: 'u-1' } }, ARN);
+    const result = toAuthorizerResult(
+      { effect: 'allow', caller, context: { principal: 'virtual_key', role: 'internal_user', user_id: 'u-1' } },
+      ARN,
+    );
     expect(result).toEqual({
       principalId: caller.keyHash,
       policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: STAGE }] },
@@ -49,7 +54,10 @@ describe('toAuthorizerResult', () => {
   });
 
   it('allow on a public route (no caller): principal `anonymous`, empty context', () => {
-    expect(toAuthorizerResult({ effect: 'allow', caller: undefined, context: undefined }, ARN)).toMatchObject({ principalId: 'anonymous', context: {} });
+    expect(toAuthorizerResult({ effect: 'allow', caller: undefined, context: undefined }, ARN)).toMatchObject({
+      principalId: 'anonymous',
+      context: {},
+    });
   });
 
   it('deny: a Deny over the stage whose context carries message, type, code and status', () => {
@@ -82,6 +90,7 @@ describe('the Deny context is safe to insert in the JSON template', () => {
         const error = new ModelNotAllowedError(model, 'key `sk-...abcd`', ['gpt-4o']);
         const context = toAuthorizerResult({ effect: 'deny', error }, ARN).context as Record<string, unknown>;
         const parsed = JSON.parse(renderGatewayResponse('ACCESS_DENIED', context).body);
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the policy strips control characters; the test says which.
         const expected = error.message.replace(/["\\]/g, "'").replace(/[\u0000-\u001f]/g, ' ');
         return parsed.error.message === expected && parsed.error.code === 'model_not_allowed';
       }),

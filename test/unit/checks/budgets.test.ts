@@ -5,12 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isOverBudget, runChecks } from '../../../lib/checks/checks.js';
-import { BudgetExceededError } from '../../../lib/errors.js';
 import type { Budgeted } from '../../../lib/domain/records.js';
+import { BudgetExceededError } from '../../../lib/errors.js';
 import type { HttpMethod } from '../../../lib/routes.js';
 import {
   CREATED,
   endUserRecord,
+  type InputOptions,
   input,
   keyCaller,
   keyRecord,
@@ -18,7 +19,6 @@ import {
   orgRecord,
   teamRecord,
   userRecord,
-  type InputOptions,
 } from './fixtures.js';
 
 /** The window NOW (2026-11-28T12:00Z) falls in, and the one before it. */

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   allChecks,
+  type CheckInput,
   checkEndUserBlocked,
   checkEndUserBudget,
   checkGlobalBudget,
@@ -18,11 +19,21 @@ import {
   checkUserBudget,
   checkUserParam,
   runChecks,
-  type CheckInput,
 } from '../../../lib/checks/checks.js';
 import { EndUserBlockedError, KeyBlockedError, KeyExpiredError, TeamBlockedError, UserParamRequiredError } from '../../../lib/errors.js';
 import type { HttpMethod } from '../../../lib/routes.js';
-import { NOW, endUserRecord, input, keyCaller, keyRecord, memberRecord, orgRecord, roleCaller, teamRecord, userRecord } from './fixtures.js';
+import {
+  endUserRecord,
+  input,
+  keyCaller,
+  keyRecord,
+  memberRecord,
+  NOW,
+  orgRecord,
+  roleCaller,
+  teamRecord,
+  userRecord,
+} from './fixtures.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const withKey = (f: Parameters<typeof keyRecord>[0]) => keyCaller({ key: keyRecord({ user_id: 'u-1', ...f }) });
@@ -208,7 +219,12 @@ describe('check order: the first denial wins', () => {
   ];
   const teamRequest = () =>
     input({
-      caller: keyCaller({ team: teamRecord({ organization_id: 'o-1' }), member: memberRecord(), org: orgRecord(), endUser: endUserRecord() }),
+      caller: keyCaller({
+        team: teamRecord({ organization_id: 'o-1' }),
+        member: memberRecord(),
+        org: orgRecord(),
+        endUser: endUserRecord(),
+      }),
       body: { models: ['gpt-4o'] },
     });
 
@@ -246,7 +262,11 @@ describe('requested models', () => {
   const many = (n: number) => Array.from({ length: n }, () => 'gpt-4o');
   it('ten models (the fan-out limit) pass; eleven are a 400 too_many_models', () => {
     expect(checkRequestedModels(input({ body: { models: many(10) } }))).toBeUndefined();
-    expect(checkRequestedModels(input({ body: { models: many(11) } }))).toMatchObject({ status: 400, code: 'too_many_models', param: 'model' });
+    expect(checkRequestedModels(input({ body: { models: many(11) } }))).toMatchObject({
+      status: 400,
+      code: 'too_many_models',
+      param: 'model',
+    });
   });
 
   it('a name of 256 characters passes; 257 is a 400 invalid_model, path or body', () => {

@@ -1,8 +1,9 @@
 /** Plain-data builders for the pure checks: one caller, one route, one moment. */
-import type { Caller, Principal, Role } from '../../../lib/domain/caller.js';
+
 import type { CheckInput, CheckSettings } from '../../../lib/checks/checks.js';
+import type { Caller, Principal, Role } from '../../../lib/domain/caller.js';
 import type { EndUserRecord, KeyRecord, MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../../lib/domain/records.js';
-import { matchRoute, type HttpMethod, type RouteDef } from '../../../lib/routes.js';
+import { type HttpMethod, matchRoute, type RouteDef } from '../../../lib/routes.js';
 
 /** Saturday 2026-11-28, 12:00 UTC. */
 export const NOW = Date.parse('2026-11-28T12:00:00.000Z');
@@ -22,10 +23,29 @@ export const defaultSettings = (over: Partial<CheckSettings> = {}): CheckSetting
   ...over,
 });
 
-export const keyRecord = (f: Partial<KeyRecord> = {}): KeyRecord => ({ token: 'a'.repeat(64), key_name: KEY_NAME, created_at: CREATED, spend: 0, ...f });
-export const userRecord = (f: Partial<UserRecord> = {}): UserRecord => ({ user_id: 'u-1', user_role: 'internal_user', created_at: CREATED, spend: 0, ...f });
+export const keyRecord = (f: Partial<KeyRecord> = {}): KeyRecord => ({
+  token: 'a'.repeat(64),
+  key_name: KEY_NAME,
+  created_at: CREATED,
+  spend: 0,
+  ...f,
+});
+export const userRecord = (f: Partial<UserRecord> = {}): UserRecord => ({
+  user_id: 'u-1',
+  user_role: 'internal_user',
+  created_at: CREATED,
+  spend: 0,
+  ...f,
+});
 export const teamRecord = (f: Partial<TeamRecord> = {}): TeamRecord => ({ team_id: 't-1', created_at: CREATED, spend: 0, ...f });
-export const memberRecord = (f: Partial<MemberRecord> = {}): MemberRecord => ({ team_id: 't-1', user_id: 'u-1', role: 'user', created_at: CREATED, spend: 0, ...f });
+export const memberRecord = (f: Partial<MemberRecord> = {}): MemberRecord => ({
+  team_id: 't-1',
+  user_id: 'u-1',
+  role: 'user',
+  created_at: CREATED,
+  spend: 0,
+  ...f,
+});
 export const orgRecord = (f: Partial<OrgRecord> = {}): OrgRecord => ({ organization_id: 'o-1', created_at: CREATED, spend: 0, ...f });
 export const endUserRecord = (f: Partial<EndUserRecord> = {}): EndUserRecord => ({ user_id: 'eu-1', created_at: CREATED, spend: 0, ...f });
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkModelAccess } from '../../../lib/checks/checks.js';
-import { globMatch, listAllows, requestedModels, restrictionsOf, type ModelCatalog } from '../../../lib/checks/models.js';
+import { globMatch, listAllows, type ModelCatalog, requestedModels, restrictionsOf } from '../../../lib/checks/models.js';
 import { ModelNotAllowedError } from '../../../lib/errors.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { input, keyCaller, keyRecord, orgRecord, teamRecord, userRecord } from './fixtures.js';
@@ -46,13 +46,22 @@ describe('list entries: exact names and globs, `*` the only pattern character', 
 
 describe('globMatch against a reference (escape everything, `*` -> `.*`)', () => {
   const reference = (pattern: string, name: string) =>
-    new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's').test(name);
+    new RegExp(
+      `^${pattern
+        .split('*')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+      's',
+    ).test(name);
   // A small alphabet so patterns and names collide often; every regex-special character included.
   const chars = fc.constantFrom('a', 'b', '-', '/', '*', '.', '?', '[', ']', '(', '\\', '^', '$', '+', '|', '{', '\n');
   const text = fc.string({ unit: chars, maxLength: 12 });
 
   it('agrees on random patterns and names', () => {
-    fc.assert(fc.property(text, text, (pattern, name) => globMatch(pattern, name) === reference(pattern, name)), { numRuns: 5000 });
+    fc.assert(
+      fc.property(text, text, (pattern, name) => globMatch(pattern, name) === reference(pattern, name)),
+      { numRuns: 5000 },
+    );
   });
 
   it('agrees on names built from the pattern (so matches are frequent)', () => {
@@ -85,7 +94,9 @@ describe('key ∩ team', () => {
   });
 
   it('allowed by the team, refused by the key: the denial names the key', () => {
-    expect(check(['gpt-4o'], ['gpt-4o', 'claude-3'], 'claude-3')?.message).toBe('model `claude-3` is not allowed for key `sk-...abcd` (allowed: gpt-4o)');
+    expect(check(['gpt-4o'], ['gpt-4o', 'claude-3'], 'claude-3')?.message).toBe(
+      'model `claude-3` is not allowed for key `sk-...abcd` (allowed: gpt-4o)',
+    );
   });
 
   it('an empty key list leaves the team list in force', () => {
@@ -159,7 +170,9 @@ describe('a comma-separated model list: every entry is checked', () => {
   });
 
   it('one refused entry, even last, denies naming it', () => {
-    expect(checkModelAccess(input({ caller, body: { models: requestedModels('gpt-4o,gpt-4o-mini,claude-3') } }))?.message).toMatch(/^model `claude-3`/);
+    expect(checkModelAccess(input({ caller, body: { models: requestedModels('gpt-4o,gpt-4o-mini,claude-3') } }))?.message).toMatch(
+      /^model `claude-3`/,
+    );
   });
 });
 
@@ -217,7 +230,9 @@ describe('model from the Azure path (checked in the authorizer, without a body)'
   });
 
   it('both path and body models are checked', () => {
-    expect(checkModelAccess(input({ path: azure, caller, pathModel: 'gpt-4o', body: { models: ['claude-3'] } }))?.message).toMatch(/^model `claude-3`/);
+    expect(checkModelAccess(input({ path: azure, caller, pathModel: 'gpt-4o', body: { models: ['claude-3'] } }))?.message).toMatch(
+      /^model `claude-3`/,
+    );
   });
 });
 

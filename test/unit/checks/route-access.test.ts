@@ -1,10 +1,10 @@
 /** Route permission by role, as a matrix: each role against each route group. */
 import { describe, expect, it } from 'vitest';
-import type { Caller } from '../../../lib/domain/caller.js';
 import { checkRouteAllowed } from '../../../lib/checks/checks.js';
 import { canCallRoute, type RouteAccessSettings } from '../../../lib/checks/route-access.js';
+import type { Caller } from '../../../lib/domain/caller.js';
 import { RouteNotAllowedError } from '../../../lib/errors.js';
-import { routes, type HttpMethod } from '../../../lib/routes.js';
+import { type HttpMethod, routes } from '../../../lib/routes.js';
 import { defaultSettings, input, roleCaller } from './fixtures.js';
 
 const columns = {
@@ -29,17 +29,37 @@ interface Row {
 // prettier-ignore
 const matrix: Row[] = [
   //                                                                                                                   llm  v1  info self mgmt pub
-  { who: 'proxy_admin via the master key',               caller: roleCaller('master_key', 'proxy_admin'),                                      expect: 'Y    Y   Y    Y    Y    Y' },
-  { who: 'proxy_admin via a virtual key',                caller: roleCaller('virtual_key', 'proxy_admin'),                                     expect: 'Y    Y   Y    Y    Y    Y' },
-  { who: 'JWT admin, default routes',                    caller: roleCaller('jwt', 'proxy_admin'),                                             expect: 'N    N   Y    Y    Y    Y' },
-  { who: 'JWT admin, routes llm+management+info',        caller: roleCaller('jwt', 'proxy_admin'), settings: { jwtAdminRoutes: ['llm', 'management', 'info'] }, expect: 'Y    Y   Y    Y    Y    Y' },
-  { who: 'JWT admin, routes info + one path',            caller: roleCaller('jwt', 'proxy_admin'), settings: { jwtAdminRoutes: ['info', '/v1/chat/completions'] }, expect: 'N    Y   Y    N    N    Y' },
-  { who: 'internal_user via a virtual key',              caller: roleCaller('virtual_key', 'internal_user'),                                   expect: 'Y    Y   Y    Y    N    Y' },
-  { who: 'internal_user via a JWT',                      caller: roleCaller('jwt', 'internal_user'),                                           expect: 'Y    Y   Y    Y    N    Y' },
-  { who: 'internal_user_viewer',                         caller: roleCaller('virtual_key', 'internal_user_viewer'),                            expect: 'N    N   Y    N    N    Y' },
-  { who: 'team JWT, default routes',                     caller: roleCaller('jwt', 'team'),                                                    expect: 'Y    Y   Y    N    N    Y' },
-  { who: 'team JWT, routes one path only',               caller: roleCaller('jwt', 'team'), settings: { jwtTeamRoutes: ['/v1/chat/completions'] }, expect: 'N    Y   N    N    N    Y' },
-  { who: 'team JWT, routes management',                  caller: roleCaller('jwt', 'team'), settings: { jwtTeamRoutes: ['management'] },       expect: 'N    N   N    Y    Y    Y' },
+  { who: 'proxy_admin via the master key', caller: roleCaller('master_key', 'proxy_admin'), expect: 'Y    Y   Y    Y    Y    Y' },
+  { who: 'proxy_admin via a virtual key', caller: roleCaller('virtual_key', 'proxy_admin'), expect: 'Y    Y   Y    Y    Y    Y' },
+  { who: 'JWT admin, default routes', caller: roleCaller('jwt', 'proxy_admin'), expect: 'N    N   Y    Y    Y    Y' },
+  {
+    who: 'JWT admin, routes llm+management+info',
+    caller: roleCaller('jwt', 'proxy_admin'),
+    settings: { jwtAdminRoutes: ['llm', 'management', 'info'] },
+    expect: 'Y    Y   Y    Y    Y    Y',
+  },
+  {
+    who: 'JWT admin, routes info + one path',
+    caller: roleCaller('jwt', 'proxy_admin'),
+    settings: { jwtAdminRoutes: ['info', '/v1/chat/completions'] },
+    expect: 'N    Y   Y    N    N    Y',
+  },
+  { who: 'internal_user via a virtual key', caller: roleCaller('virtual_key', 'internal_user'), expect: 'Y    Y   Y    Y    N    Y' },
+  { who: 'internal_user via a JWT', caller: roleCaller('jwt', 'internal_user'), expect: 'Y    Y   Y    Y    N    Y' },
+  { who: 'internal_user_viewer', caller: roleCaller('virtual_key', 'internal_user_viewer'), expect: 'N    N   Y    N    N    Y' },
+  { who: 'team JWT, default routes', caller: roleCaller('jwt', 'team'), expect: 'Y    Y   Y    N    N    Y' },
+  {
+    who: 'team JWT, routes one path only',
+    caller: roleCaller('jwt', 'team'),
+    settings: { jwtTeamRoutes: ['/v1/chat/completions'] },
+    expect: 'N    Y   N    N    N    Y',
+  },
+  {
+    who: 'team JWT, routes management',
+    caller: roleCaller('jwt', 'team'),
+    settings: { jwtTeamRoutes: ['management'] },
+    expect: 'N    N   N    Y    Y    Y',
+  },
 ];
 
 describe('route permission matrix', () => {
@@ -52,17 +72,20 @@ describe('route permission matrix', () => {
     for (const row of matrix) expect(row.expect.split(/\s+/)).toHaveLength(COLUMNS.length);
   });
 
-  it.each(cells.map((c) => [c.row.who, c.col, c.allowed ? 'allowed' : 'denied', c] as const))('%s -> %s: %s', (_w, _c, _a, { row, col, allowed }) => {
-    const [method, path] = columns[col];
-    const denial = checkRouteAllowed(input({ method, path, caller: row.caller, settings: row.settings }));
-    if (allowed) {
-      expect(denial).toBeUndefined();
-    } else {
-      expect(denial).toBeInstanceOf(RouteNotAllowedError);
-      expect(denial).toMatchObject({ status: 403, type: 'permission_error', code: 'route_not_allowed' });
-      expect(denial?.message).toBe(`role \`${row.caller.role}\` may not call ${method} ${path}`);
-    }
-  });
+  it.each(cells.map((c) => [c.row.who, c.col, c.allowed ? 'allowed' : 'denied', c] as const))(
+    '%s -> %s: %s',
+    (_w, _c, _a, { row, col, allowed }) => {
+      const [method, path] = columns[col];
+      const denial = checkRouteAllowed(input({ method, path, caller: row.caller, settings: row.settings }));
+      if (allowed) {
+        expect(denial).toBeUndefined();
+      } else {
+        expect(denial).toBeInstanceOf(RouteNotAllowedError);
+        expect(denial).toMatchObject({ status: 403, type: 'permission_error', code: 'route_not_allowed' });
+        expect(denial?.message).toBe(`role \`${row.caller.role}\` may not call ${method} ${path}`);
+      }
+    },
+  );
 });
 
 describe('route permission over the whole route table', () => {
@@ -75,7 +98,8 @@ describe('route permission over the whole route table', () => {
 
   it('public routes are reached by every role', () => {
     for (const r of routes.filter((r) => r.group === 'public')) {
-      for (const role of ['proxy_admin', 'internal_user', 'internal_user_viewer', 'team'] as const) expect(can(roleCaller('jwt', role), r)).toBe(true);
+      for (const role of ['proxy_admin', 'internal_user', 'internal_user_viewer', 'team'] as const)
+        expect(can(roleCaller('jwt', role), r)).toBe(true);
     }
   });
 
@@ -112,8 +136,12 @@ describe('route permission over the whole route table', () => {
 
   it('a JWT route list may name a parameterised route by its pattern', () => {
     const azure = routes.find((r) => r.path === '/openai/deployments/{model}/chat/completions')!;
-    expect(canCallRoute(roleCaller('jwt', 'team'), azure, { ...s, jwtTeamRoutes: ['/openai/deployments/{model}/chat/completions'] })).toBe(true);
-    expect(canCallRoute(roleCaller('jwt', 'team'), azure, { ...s, jwtTeamRoutes: ['/openai/deployments/gpt-4o/chat/completions'] })).toBe(false);
+    expect(canCallRoute(roleCaller('jwt', 'team'), azure, { ...s, jwtTeamRoutes: ['/openai/deployments/{model}/chat/completions'] })).toBe(
+      true,
+    );
+    expect(canCallRoute(roleCaller('jwt', 'team'), azure, { ...s, jwtTeamRoutes: ['/openai/deployments/gpt-4o/chat/completions'] })).toBe(
+      false,
+    );
   });
 
   it('an empty JWT route list reaches public routes only', () => {

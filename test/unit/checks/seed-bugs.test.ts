@@ -3,13 +3,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { hashKey, keyName } from '../../../lib/auth/keys.js';
-import { checkOrganizationBudget, checkUserBudget, runChecks } from '../../../lib/checks/checks.js';
 import { decide } from '../../../lib/authorizer/decide.js';
+import { checkOrganizationBudget, checkUserBudget, runChecks } from '../../../lib/checks/checks.js';
 import { encode, type Item } from '../../../lib/store/codec.js';
 import { EntityReader } from '../../../lib/store/entities.js';
-import { refKey, type ItemRef } from '../../../lib/store/keys.js';
-import { CachedLoader, type BatchSource } from '../../../lib/store/loader.js';
-import { CREATED, NOW, defaultSettings, input, keyCaller, keyRecord, orgRecord, teamRecord, userRecord } from './fixtures.js';
+import { type ItemRef, refKey } from '../../../lib/store/keys.js';
+import { type BatchSource, CachedLoader } from '../../../lib/store/loader.js';
+import { CREATED, defaultSettings, input, keyCaller, keyRecord, NOW, orgRecord, teamRecord, userRecord } from './fixtures.js';
 
 describe('seed bug: LiteLLM’s user-budget check compared backwards (under budget blocked, over budget passed)', () => {
   const personal = (spend: number) => keyCaller({ user: userRecord({ max_budget: 10, spend }) });
@@ -75,7 +75,10 @@ describe('seed bug: LiteLLM’s org lookup never awaited its cache, so the org b
     const req = { method: 'POST', path: '/v1/chat/completions', headers: { Authorization: `Bearer ${key}` } };
 
     const cold = await decide(req, deps, defaultSettings(), NOW);
-    expect(cold).toMatchObject({ effect: 'deny', error: { code: 'organization_budget_exceeded', message: 'organization `o-1` spent 250.00 of its 100.00 budget' } });
+    expect(cold).toMatchObject({
+      effect: 'deny',
+      error: { code: 'organization_budget_exceeded', message: 'organization `o-1` spent 250.00 of its 100.00 budget' },
+    });
     const readsCold = source.reads;
 
     // The seed's bug bit on the cache path: the warm decision must read the org from cache and still deny.
@@ -90,8 +93,16 @@ describe('seed bug: LiteLLM’s org lookup never awaited its cache, so the org b
     source.put(encode.key(keyRecord({ token: hashKey(key), key_name: keyName(key), team_id: 't-1' })));
     source.put(encode.team(teamRecord({ organization_id: 'o-1' })));
     source.put(encode.org(orgRecord({ max_budget: 100, spend: 99.99, created_at: CREATED })));
-    const deps = { reader: new EntityReader(new CachedLoader(source, { ttlMs: 60_000, negativeTtlMs: 60_000, maxEntries: 100 })), masterKey: async () => undefined };
-    const decision = await decide({ method: 'POST', path: '/v1/chat/completions', headers: { 'x-api-key': key } }, deps, defaultSettings(), NOW);
+    const deps = {
+      reader: new EntityReader(new CachedLoader(source, { ttlMs: 60_000, negativeTtlMs: 60_000, maxEntries: 100 })),
+      masterKey: async () => undefined,
+    };
+    const decision = await decide(
+      { method: 'POST', path: '/v1/chat/completions', headers: { 'x-api-key': key } },
+      deps,
+      defaultSettings(),
+      NOW,
+    );
     expect(decision.effect).toBe('allow');
   });
 });

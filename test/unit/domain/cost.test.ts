@@ -19,7 +19,10 @@ describe('costNanos', () => {
     fc.assert(
       fc.property(fc.nat(10_000_000), fc.integer({ min: 0, max: 100_000 }), (tokens, milli) => {
         const price = milli / 1000;
-        return costNanos({ inputTokens: tokens, outputTokens: 0 }, { input_cost_per_million: price, output_cost_per_million: 0 }) === tokens * milli;
+        return (
+          costNanos({ inputTokens: tokens, outputTokens: 0 }, { input_cost_per_million: price, output_cost_per_million: 0 }) ===
+          tokens * milli
+        );
       }),
     );
   });

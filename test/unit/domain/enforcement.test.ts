@@ -1,7 +1,7 @@
 /** Which mode a request runs in: strict when key, team or organization says so; else the default, unless one says fast. */
 import { describe, expect, it } from 'vitest';
-import type { EnforcementMode } from '../../../lib/domain/records.js';
 import { enforcementOf } from '../../../lib/domain/enforcement.js';
+import type { EnforcementMode } from '../../../lib/domain/records.js';
 
 const at = '2026-01-01T00:00:00Z';
 const state = (key?: EnforcementMode | null, team?: EnforcementMode | null, org?: EnforcementMode | null) => ({

@@ -1,8 +1,8 @@
 /** Budget periods: parsing, calendar-aligned UTC windows, month arithmetic, the spend that counts. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidRequestError } from '../../../lib/errors.js';
 import { addDuration, budgetResetAt, currentSpend, isDuration, parseDuration, windowOf } from '../../../lib/domain/periods.js';
+import { InvalidRequestError } from '../../../lib/errors.js';
 
 const t = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -23,27 +23,48 @@ describe('parseDuration', () => {
     expect(isDuration(text)).toBe(true);
   });
 
-  it.each(['', ' ', '0d', '01d', '-1d', '1.5d', '1y', '1D', '1MO', 'd', '1', '1 d', '1000000d', '1mos', 'mo', '1ms', '30 days', '1d1h', '١d'])(
-    'rejects %j with a typed 400 invalid_duration',
-    (text) => {
-      expect(isDuration(text)).toBe(false);
-      let caught: unknown;
-      try {
-        parseDuration(text);
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught).toBeInstanceOf(InvalidRequestError);
-      expect(caught).toMatchObject({ status: 400, type: 'invalid_request_error', code: 'invalid_duration', param: 'budget_duration' });
-    },
-  );
+  it.each([
+    '',
+    ' ',
+    '0d',
+    '01d',
+    '-1d',
+    '1.5d',
+    '1y',
+    '1D',
+    '1MO',
+    'd',
+    '1',
+    '1 d',
+    '1000000d',
+    '1mos',
+    'mo',
+    '1ms',
+    '30 days',
+    '1d1h',
+    '١d',
+  ])('rejects %j with a typed 400 invalid_duration', (text) => {
+    expect(isDuration(text)).toBe(false);
+    let caught: unknown;
+    try {
+      parseDuration(text);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(InvalidRequestError);
+    expect(caught).toMatchObject({ status: 400, type: 'invalid_request_error', code: 'invalid_duration', param: 'budget_duration' });
+  });
 
   it('names the parameter it was given', () => {
-    expect(() => parseDuration('forever', 'duration')).toThrow(expect.objectContaining({ param: 'duration', message: expect.stringContaining('`duration`') }));
+    expect(() => parseDuration('forever', 'duration')).toThrow(
+      expect.objectContaining({ param: 'duration', message: expect.stringContaining('`duration`') }),
+    );
   });
 
   it('echoes at most 32 characters of the bad input', () => {
-    expect(() => parseDuration('x'.repeat(10_000))).toThrow(expect.objectContaining({ message: expect.not.stringContaining('x'.repeat(33)) }));
+    expect(() => parseDuration('x'.repeat(10_000))).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('x'.repeat(33)) }),
+    );
   });
 });
 
@@ -72,10 +93,14 @@ describe('windowOf: calendar-aligned UTC windows', () => {
 
   it('7d, 1w and 2w windows start on Mondays at 00:00 UTC', () => {
     fc.assert(
-      fc.property(fc.integer({ min: t('2000-01-01T00:00:00Z'), max: t('2100-01-01T00:00:00Z') }), fc.constantFrom('7d', '1w', '2w', '14d'), (ms, d) => {
-        const start = new Date(windowOf(d, ms).start);
-        return start.getUTCDay() === 1 && start.getUTCHours() === 0 && start.getUTCMinutes() === 0 && start.getUTCMilliseconds() === 0;
-      }),
+      fc.property(
+        fc.integer({ min: t('2000-01-01T00:00:00Z'), max: t('2100-01-01T00:00:00Z') }),
+        fc.constantFrom('7d', '1w', '2w', '14d'),
+        (ms, d) => {
+          const start = new Date(windowOf(d, ms).start);
+          return start.getUTCDay() === 1 && start.getUTCHours() === 0 && start.getUTCMinutes() === 0 && start.getUTCMilliseconds() === 0;
+        },
+      ),
     );
   });
 
@@ -115,12 +140,31 @@ describe('window boundaries: the last ms belongs to the window, the next ms to t
   });
 
   it('property: now is inside its window, and windows tile time without gaps', () => {
-    const durations = fc.constantFrom('30s', '15m', '1h', '5h', '24h', '1d', '3d', '7d', '30d', '1w', '2w', '1mo', '2mo', '3mo', '5mo', '12mo');
+    const durations = fc.constantFrom(
+      '30s',
+      '15m',
+      '1h',
+      '5h',
+      '24h',
+      '1d',
+      '3d',
+      '7d',
+      '30d',
+      '1w',
+      '2w',
+      '1mo',
+      '2mo',
+      '3mo',
+      '5mo',
+      '12mo',
+    );
     fc.assert(
       fc.property(fc.integer({ min: t('1950-01-01T00:00:00Z'), max: t('2200-01-01T00:00:00Z') }), durations, (ms, d) => {
         const w = windowOf(d, ms);
         const next = windowOf(d, w.end);
-        return w.start <= ms && ms < w.end && windowOf(d, w.start).id === w.id && windowOf(d, w.end - 1).id === w.id && next.start === w.end;
+        return (
+          w.start <= ms && ms < w.end && windowOf(d, w.start).id === w.id && windowOf(d, w.end - 1).id === w.id && next.start === w.end
+        );
       }),
       { numRuns: 3000 },
     );
@@ -158,7 +202,12 @@ describe('currentSpend: the window’s counter with a period, lifetime spend wit
   });
 
   it('with a period, only the current window counts', () => {
-    expect(currentSpend({ spend: 500, budget_duration: '1d', window_spend: { '1d@2026-11-27T00:00:00Z': 480, '1d@2026-11-28T00:00:00Z': 20 } }, now)).toBe(20);
+    expect(
+      currentSpend(
+        { spend: 500, budget_duration: '1d', window_spend: { '1d@2026-11-27T00:00:00Z': 480, '1d@2026-11-28T00:00:00Z': 20 } },
+        now,
+      ),
+    ).toBe(20);
   });
 
   it('with a period and no counter for this window yet, zero', () => {

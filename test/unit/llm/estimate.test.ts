@@ -1,10 +1,13 @@
 /** Strict mode's estimate: the body's bytes for input (an upper bound for text), the output limit for output. */
 import { describe, expect, it } from 'vitest';
+import { countTokens } from '../../../infra/local/mock-upstream.js';
 import { estimateUsage } from '../../../lib/llm/estimate.js';
 import { matchRoute } from '../../../lib/routes.js';
-import { countTokens } from '../../../infra/local/mock-upstream.js';
 
-const json = (value: Record<string, unknown>, path = '/v1/chat/completions') => ({ body: { kind: 'json' as const, value }, route: matchRoute('POST', path)!.route });
+const json = (value: Record<string, unknown>, path = '/v1/chat/completions') => ({
+  body: { kind: 'json' as const, value },
+  route: matchRoute('POST', path)!.route,
+});
 
 describe('estimateUsage', () => {
   it('input: the body in bytes, never fewer than the words (tokens) of the prompt, multi-byte text included', () => {
@@ -31,11 +34,24 @@ describe('estimateUsage', () => {
   });
 
   it('raw and form bodies count their bytes; no body counts none', () => {
-    expect(estimateUsage({ body: { kind: 'raw', bytes: Buffer.alloc(1234), contentType: 'audio/wav' }, route: matchRoute('POST', '/v1/audio/speech')!.route }, 10)).toEqual({ inputTokens: 1234, outputTokens: 10 });
+    expect(
+      estimateUsage(
+        {
+          body: { kind: 'raw', bytes: Buffer.alloc(1234), contentType: 'audio/wav' },
+          route: matchRoute('POST', '/v1/audio/speech')!.route,
+        },
+        10,
+      ),
+    ).toEqual({ inputTokens: 1234, outputTokens: 10 });
     const form = new FormData();
     form.append('model', 'whisper');
     form.append('file', new Blob([new Uint8Array(500)]), 'a.wav');
-    expect(estimateUsage({ body: { kind: 'form', value: form }, route: matchRoute('POST', '/v1/audio/transcriptions')!.route }, 10).inputTokens).toBe(507);
-    expect(estimateUsage({ body: { kind: 'none' }, route: matchRoute('GET', '/v1/files')!.route }, 10)).toEqual({ inputTokens: 0, outputTokens: 10 });
+    expect(
+      estimateUsage({ body: { kind: 'form', value: form }, route: matchRoute('POST', '/v1/audio/transcriptions')!.route }, 10).inputTokens,
+    ).toBe(507);
+    expect(estimateUsage({ body: { kind: 'none' }, route: matchRoute('GET', '/v1/files')!.route }, 10)).toEqual({
+      inputTokens: 0,
+      outputTokens: 10,
+    });
   });
 });

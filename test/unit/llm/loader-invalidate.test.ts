@@ -1,8 +1,8 @@
 /** A settlement invalidates cached items; a read of the same item in flight must still succeed. */
 import { describe, expect, it } from 'vitest';
-import { CachedLoader, type BatchSource } from '../../../lib/store/loader.js';
-import { refKey, refs, type ItemRef } from '../../../lib/store/keys.js';
 import { configureApp } from '../../../lib/app.js';
+import { type ItemRef, refKey, refs } from '../../../lib/store/keys.js';
+import { type BatchSource, CachedLoader } from '../../../lib/store/loader.js';
 
 configureApp({ config: { TOLLGATE_LOG_LEVEL: 'SILENT' } });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { configureApp } from '../../../lib/app.js';
 import { ConfigError, parseConfig } from '../../../lib/config.js';
 import { upstreamSecret } from '../../../lib/secrets.js';
-import { configureApp } from '../../../lib/app.js';
 
 describe('TOLLGATE_LOCAL_SECRETS', () => {
   it('maps secret names to values', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelRecord } from '../../../lib/domain/records.js';
-import { ModelRegistry, buildSnapshot, modelRecordProblem, type ModelSource } from '../../../lib/registry/registry.js';
 import { configureApp } from '../../../lib/app.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { buildSnapshot, ModelRegistry, type ModelSource, modelRecordProblem } from '../../../lib/registry/registry.js';
 
 configureApp({ config: { TOLLGATE_LOG_LEVEL: 'SILENT' } });
 
@@ -16,7 +16,10 @@ const m = (name: string, extra: Partial<ModelRecord> = {}): ModelRecord => ({
 });
 
 describe('resolving a requested name', () => {
-  const snap = buildSnapshot([m('gpt-4o', { aliases: ['gpt-4o-2024-08-06', 'latest'] }), m('gpt-4o-mini', { aliases: ['latest', 'gpt-4o'] })]);
+  const snap = buildSnapshot([
+    m('gpt-4o', { aliases: ['gpt-4o-2024-08-06', 'latest'] }),
+    m('gpt-4o-mini', { aliases: ['latest', 'gpt-4o'] }),
+  ]);
 
   it('finds a model by its public name, then by alias', () => {
     expect(snap.resolve('gpt-4o-mini')?.model_name).toBe('gpt-4o-mini');

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, parseLlmRequest } from '../../../lib/llm/request.js';
 import { InvalidPathError, InvalidRequestError, RouteNotFoundError } from '../../../lib/errors.js';
+import { MAX_JSON_DEPTH, parseLlmRequest } from '../../../lib/llm/request.js';
 
 const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent => ({
   resource: '/v1/chat/completions',
@@ -22,7 +22,15 @@ const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent => ({
 describe('parseLlmRequest', () => {
   it('reads model, user and stream from a JSON body', async () => {
     const r = await parseLlmRequest(event({ body: JSON.stringify({ model: 'a,b', user: 'eu', stream: true }) }));
-    expect(r).toMatchObject({ requestId: 'req-1', method: 'POST', path: '/v1/chat/completions', upstreamPath: '/chat/completions', model: 'a,b', user: 'eu', stream: true });
+    expect(r).toMatchObject({
+      requestId: 'req-1',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      upstreamPath: '/chat/completions',
+      model: 'a,b',
+      user: 'eu',
+      stream: true,
+    });
   });
 
   it('decodes a base64 body', async () => {
@@ -45,7 +53,13 @@ describe('parseLlmRequest', () => {
 
   it('fills proxy paths from the path parameters, encoded', async () => {
     const r = await parseLlmRequest(
-      event({ httpMethod: 'GET', resource: '/v1/files/{proxy+}', path: '/v1/files/file-1/content', pathParameters: { proxy: 'file-1/content' }, body: null }),
+      event({
+        httpMethod: 'GET',
+        resource: '/v1/files/{proxy+}',
+        path: '/v1/files/file-1/content',
+        pathParameters: { proxy: 'file-1/content' },
+        body: null,
+      }),
     );
     expect(r).toMatchObject({ path: '/v1/files/file-1/content', upstreamPath: '/files/file-1/content', body: { kind: 'none' } });
   });
@@ -63,7 +77,13 @@ describe('parseLlmRequest', () => {
     const req = new Request('http://x', { method: 'POST', body: form });
     const body = Buffer.from(await req.arrayBuffer());
     const r = await parseLlmRequest(
-      event({ resource: '/v1/audio/transcriptions', path: '/v1/audio/transcriptions', headers: { 'content-type': req.headers.get('content-type')! }, body: body.toString('base64'), isBase64Encoded: true }),
+      event({
+        resource: '/v1/audio/transcriptions',
+        path: '/v1/audio/transcriptions',
+        headers: { 'content-type': req.headers.get('content-type')! },
+        body: body.toString('base64'),
+        isBase64Encoded: true,
+      }),
     );
     expect(r).toMatchObject({ model: 'whisper', user: 'eu-2', body: { kind: 'form' } });
   });
@@ -101,7 +121,13 @@ describe('parseLlmRequest', () => {
 
     it('on Azure deployment routes', async () => {
       const r = await parseLlmRequest(
-        event({ resource: '/openai/deployments/{model}/embeddings', path: '/openai/deployments/e/embeddings', pathParameters: { model: 'e' }, headers: { 'content-type': 'text/plain' }, body: '{"model":"other"}' }),
+        event({
+          resource: '/openai/deployments/{model}/embeddings',
+          path: '/openai/deployments/e/embeddings',
+          pathParameters: { model: 'e' },
+          headers: { 'content-type': 'text/plain' },
+          body: '{"model":"other"}',
+        }),
       );
       expect(r).toMatchObject({ pathModel: 'e', model: 'other' });
     });
@@ -116,13 +142,23 @@ describe('parseLlmRequest', () => {
       form.set('model', 'm');
       const req = new Request('http://x', { method: 'POST', body: form });
       const body = Buffer.from(await req.arrayBuffer()).toString('base64');
-      const r = await parseLlmRequest(event({ headers: { 'content-type': req.headers.get('content-type')! }, body, isBase64Encoded: true }));
+      const r = await parseLlmRequest(
+        event({ headers: { 'content-type': req.headers.get('content-type')! }, body, isBase64Encoded: true }),
+      );
       expect(r).toMatchObject({ model: 'm', body: { kind: 'form' } });
     });
 
     it('other routes read a body that opens as a JSON object as JSON, and keep anything else raw', async () => {
-      const runs = { resource: '/v1/threads/{proxy+}', path: '/v1/threads/t1/runs', pathParameters: { proxy: 't1/runs' }, headers: { 'content-type': 'text/plain' } };
-      expect(await parseLlmRequest(event({ ...runs, body: `${'\r\n'.repeat(50)}{"model":"m"}` }))).toMatchObject({ model: 'm', body: { kind: 'json' } });
+      const runs = {
+        resource: '/v1/threads/{proxy+}',
+        path: '/v1/threads/t1/runs',
+        pathParameters: { proxy: 't1/runs' },
+        headers: { 'content-type': 'text/plain' },
+      };
+      expect(await parseLlmRequest(event({ ...runs, body: `${'\r\n'.repeat(50)}{"model":"m"}` }))).toMatchObject({
+        model: 'm',
+        body: { kind: 'json' },
+      });
       expect(await parseLlmRequest(event({ ...runs, body: 'not json' }))).toMatchObject({ model: undefined, body: { kind: 'raw' } });
     });
   });
@@ -152,7 +188,13 @@ describe('parseLlmRequest', () => {
 
   it('answers 400 invalid_path for a path parameter that climbs', async () => {
     const e = await parseLlmRequest(
-      event({ httpMethod: 'GET', resource: '/v1/files/{proxy+}', path: '/v1/files/x', pathParameters: { proxy: '../../outside' }, body: null }),
+      event({
+        httpMethod: 'GET',
+        resource: '/v1/files/{proxy+}',
+        path: '/v1/files/x',
+        pathParameters: { proxy: '../../outside' },
+        body: null,
+      }),
     ).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InvalidPathError);
   });

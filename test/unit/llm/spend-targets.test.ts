@@ -35,7 +35,7 @@ describe('spendTargets: the counters one call moves', () => {
     ]);
   });
 
-  it("creates only the end user and the proxy item when absent; the rest must exist", () => {
+  it('creates only the end user and the proxy item when absent; the rest must exist', () => {
     const targets = spendTargets(teamCaller, { now });
     expect(targets.filter((t) => t.createWith).map((t) => t.entity)).toEqual(['end_user', 'global']);
     expect(targets.find((t) => t.entity === 'end_user')?.createWith).toEqual({
@@ -47,8 +47,13 @@ describe('spendTargets: the counters one call moves', () => {
     });
   });
 
-  it("moves the user for a call without a team", () => {
-    const personal: Caller = { ...teamCaller, teamId: undefined, endUserId: undefined, state: { key: teamCaller.state.key, user: { ...teamCaller.state.user!, budget_duration: '7d' } } };
+  it('moves the user for a call without a team', () => {
+    const personal: Caller = {
+      ...teamCaller,
+      teamId: undefined,
+      endUserId: undefined,
+      state: { key: teamCaller.state.key, user: { ...teamCaller.state.user!, budget_duration: '7d' } },
+    };
     expect(spendTargets(personal, { now }).map((t) => [t.entity, t.duration ?? null])).toEqual([
       ['key', '1d'],
       ['user', '7d'],
@@ -57,7 +62,10 @@ describe('spendTargets: the counters one call moves', () => {
   });
 
   it("takes the end user's period from its reusable budget when it has none of its own", () => {
-    const c: Caller = { ...teamCaller, state: { endUser: { user_id: 'eu-1', created_at: at }, endUserBudget: { budget_id: 'b', budget_duration: '30d', created_at: at } } };
+    const c: Caller = {
+      ...teamCaller,
+      state: { endUser: { user_id: 'eu-1', created_at: at }, endUserBudget: { budget_id: 'b', budget_duration: '30d', created_at: at } },
+    };
     expect(spendTargets(c, { now }).find((t) => t.entity === 'end_user')?.duration).toBe('30d');
   });
 });
@@ -69,7 +77,14 @@ describe('spendTargets: the budgets a strict reservation checks', () => {
       ...teamCaller,
       state: {
         ...teamCaller.state,
-        key: { token: 'abc', key_name: 'sk-...abcd', created_at: at, max_budget: 5, budget_duration: '1d', committed_elsewhere: { lifetime: 9, windows: { [windowId]: 0.25 } } },
+        key: {
+          token: 'abc',
+          key_name: 'sk-...abcd',
+          created_at: at,
+          max_budget: 5,
+          budget_duration: '1d',
+          committed_elsewhere: { lifetime: 9, windows: { [windowId]: 0.25 } },
+        },
         team: { team_id: 't-1', created_at: at, max_budget: 100, committed_elsewhere: { lifetime: 1.5, windows: {} } },
         member: undefined,
         global: { committed_elsewhere: { lifetime: 2, windows: { '1mo@2026-11-01T00:00:00Z': 0.5 } } },
@@ -85,7 +100,13 @@ describe('spendTargets: the budgets a strict reservation checks', () => {
   });
 
   it("an end user on a reusable budget asserts both its own fields and the budget's", () => {
-    const c: Caller = { ...teamCaller, state: { endUser: { user_id: 'eu-1', budget_id: 'b', created_at: at }, endUserBudget: { budget_id: 'b', max_budget: 3, budget_duration: '30d', created_at: at } } };
+    const c: Caller = {
+      ...teamCaller,
+      state: {
+        endUser: { user_id: 'eu-1', budget_id: 'b', created_at: at },
+        endUserBudget: { budget_id: 'b', max_budget: 3, budget_duration: '30d', created_at: at },
+      },
+    };
     expect(spendTargets(c, { now }).find((t) => t.entity === 'end_user')?.budget).toEqual({
       maxNanos: 3e9,
       elsewhereNanos: 0,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseFramer, dataEvent, frame } from '../../../lib/llm/sse.js';
+import { dataEvent, frame, SseFramer } from '../../../lib/llm/sse.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

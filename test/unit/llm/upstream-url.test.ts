@@ -42,7 +42,11 @@ describe('upstreamUrl keeps every URL under the base URL', () => {
       thrown = e;
     }
     expect(thrown).toBeInstanceOf(InvalidPathError);
-    expect((thrown as InvalidPathError).toBody().error).toMatchObject({ code: 'invalid_path', param: 'path', type: 'invalid_request_error' });
+    expect((thrown as InvalidPathError).toBody().error).toMatchObject({
+      code: 'invalid_path',
+      param: 'path',
+      type: 'invalid_request_error',
+    });
     expect((thrown as InvalidPathError).status).toBe(400);
   });
 });

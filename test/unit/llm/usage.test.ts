@@ -9,8 +9,14 @@ describe('usageOf', () => {
 
   it('reads responses and messages usage, top level or nested in stream events', () => {
     expect(usageOf({ usage: { input_tokens: 3, output_tokens: 4 } })).toEqual({ inputTokens: 3, outputTokens: 4 });
-    expect(usageOf({ type: 'response.completed', response: { usage: { input_tokens: 8, output_tokens: 9 } } })).toEqual({ inputTokens: 8, outputTokens: 9 });
-    expect(usageOf({ type: 'message_start', message: { usage: { input_tokens: 12, output_tokens: 1 } } })).toEqual({ inputTokens: 12, outputTokens: 1 });
+    expect(usageOf({ type: 'response.completed', response: { usage: { input_tokens: 8, output_tokens: 9 } } })).toEqual({
+      inputTokens: 8,
+      outputTokens: 9,
+    });
+    expect(usageOf({ type: 'message_start', message: { usage: { input_tokens: 12, output_tokens: 1 } } })).toEqual({
+      inputTokens: 12,
+      outputTokens: 1,
+    });
   });
 
   it('ignores absent, null and nonsensical figures', () => {

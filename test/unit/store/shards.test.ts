@@ -1,9 +1,9 @@
 /** Counter shards: where they live, how reads add them up (exactly), how they are configured. */
 import { describe, expect, it } from 'vitest';
-import { mergeShards, otherShardRefs, shardRef, shardedKindOf } from '../../../lib/store/shards.js';
 import { parseShardCounts, pickShard, shardCount } from '../../../lib/domain/sharding.js';
 import { decode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';
+import { mergeShards, otherShardRefs, shardedKindOf, shardRef } from '../../../lib/store/shards.js';
 
 describe('layout', () => {
   it('shard 0 is the entity item; the others are SPEND#<n> in its partition', () => {
@@ -16,8 +16,15 @@ describe('layout', () => {
   });
 
   it('only keys, teams, organizations and the proxy are sharded, and only their entity items', () => {
-    expect([refs.key('ab'), refs.team('t'), refs.org('o'), refs.globalSpend()].map(shardedKindOf)).toEqual(['key', 'team', 'organization', 'global']);
-    expect([refs.member('t', 'u'), refs.user('u'), refs.endUser('e'), refs.budget('b'), { PK: 'TEAM#t', SK: 'SPEND#1' }].map(shardedKindOf)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect([refs.key('ab'), refs.team('t'), refs.org('o'), refs.globalSpend()].map(shardedKindOf)).toEqual([
+      'key',
+      'team',
+      'organization',
+      'global',
+    ]);
+    expect(
+      [refs.member('t', 'u'), refs.user('u'), refs.endUser('e'), refs.budget('b'), { PK: 'TEAM#t', SK: 'SPEND#1' }].map(shardedKindOf),
+    ).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(shardCount({ team: 8 }, 'team')).toBe(8);
     expect(shardCount({ team: 8 }, 'team_member')).toBe(1);
     expect(shardCount({}, 'organization')).toBe(1);
@@ -32,14 +39,31 @@ describe('layout', () => {
 });
 
 describe('mergeShards', () => {
-  const team = { PK: 'TEAM#t', SK: 'TEAM', kind: 'team', team_id: 't', max_budget: 10, spend: 0.1, committed: 0.3, 'ws#1d@x': 0.1, 'wc#1d@x': 0.3 };
+  const team = {
+    PK: 'TEAM#t',
+    SK: 'TEAM',
+    kind: 'team',
+    team_id: 't',
+    max_budget: 10,
+    spend: 0.1,
+    committed: 0.3,
+    'ws#1d@x': 0.1,
+    'wc#1d@x': 0.3,
+  };
 
   it('adds every counter of the shards to the entity, to the nano-dollar', () => {
-    const merged = mergeShards(team, [{ spend: 0.2, committed: 0.2, 'ws#1d@x': 0.2, 'wc#1d@x': 0.2 }, undefined, { spend: 0.000000001, 'ws#1d@old': 5 }]);
+    const merged = mergeShards(team, [
+      { spend: 0.2, committed: 0.2, 'ws#1d@x': 0.2, 'wc#1d@x': 0.2 },
+      undefined,
+      { spend: 0.000000001, 'ws#1d@old': 5 },
+    ]);
     expect(merged).toMatchObject({ spend: 0.300000001, committed: 0.5, 'ws#1d@x': 0.3, 'wc#1d@x': 0.5, 'ws#1d@old': 5, max_budget: 10 });
     // What other shards hold, for a reservation on shard 0 to leave room for.
     expect(merged?.committed_elsewhere).toEqual({ lifetime: 0.2, windows: { '1d@x': 0.2 } });
-    expect(decode<{ committed_elsewhere: unknown; window_committed: unknown }>(merged ?? {})).toMatchObject({ committed_elsewhere: { lifetime: 0.2 }, window_committed: { '1d@x': 0.5 } });
+    expect(decode<{ committed_elsewhere: unknown; window_committed: unknown }>(merged ?? {})).toMatchObject({
+      committed_elsewhere: { lifetime: 0.2 },
+      window_committed: { '1d@x': 0.5 },
+    });
   });
 
   it('keeps an item without shards as it is, and an absent entity absent (except the proxy)', () => {

@@ -1,4 +1,4 @@
-/** Which window counters the sweeper's tidy pass removes (lib/spend/sweep): ended ones, judged by their own duration. */
+/** Which window counters the sweeper's tidy pass removes (lib/store/sweep): ended ones, judged by their own duration. */
 import { describe, expect, it } from 'vitest';
 import { endedWindowAttributes, endedWindowTest } from '../../../lib/store/sweep.js';
 
@@ -39,14 +39,38 @@ describe('endedWindowTest', () => {
 
   it('leaves alone whatever it cannot parse, and every other attribute', () => {
     const ended = endedWindowTest(at('2026-11-28T12:30:00Z'));
-    for (const name of ['ws#garbage', 'ws#1h', 'ws#1h@yesterday', 'ws#0h@2020-01-01T00:00:00Z', 'ws#1x@2020-01-01T00:00:00Z', 'ws# 1h@2020-01-01T00:00:00Z', 'ws#1h@2020-01-01', 'ws#1h@2020-13-45T00:00:00Z', 'ws#999999w@1970-01-05T00:00:00Z']) {
+    for (const name of [
+      'ws#garbage',
+      'ws#1h',
+      'ws#1h@yesterday',
+      'ws#0h@2020-01-01T00:00:00Z',
+      'ws#1x@2020-01-01T00:00:00Z',
+      'ws# 1h@2020-01-01T00:00:00Z',
+      'ws#1h@2020-01-01',
+      'ws#1h@2020-13-45T00:00:00Z',
+      'ws#999999w@1970-01-05T00:00:00Z',
+    ]) {
       expect(ended(name), name).toBe(false);
     }
-    for (const name of ['spend', 'committed', 'PK', 'max_budget', 'w#1h@2020-01-01T00:00:00Z', 'WS#1h@2020-01-01T00:00:00Z']) expect(ended(name), name).toBe(false);
+    for (const name of ['spend', 'committed', 'PK', 'max_budget', 'w#1h@2020-01-01T00:00:00Z', 'WS#1h@2020-01-01T00:00:00Z'])
+      expect(ended(name), name).toBe(false);
   });
 
-  it('lists an item\'s ended window attributes', () => {
-    const item = { PK: 'KEY#x', SK: 'KEY', spend: 5, committed: 6, 'ws#1h@2026-11-28T12:00:00Z': 1, 'ws#1h@2026-11-28T09:00:00Z': 1, 'wc#1h@2026-11-28T09:00:00Z': 1, 'ws#1d@2026-11-20T00:00:00Z': 2 };
-    expect(endedWindowAttributes(item, at('2026-11-28T12:30:00Z')).sort()).toEqual(['wc#1h@2026-11-28T09:00:00Z', 'ws#1d@2026-11-20T00:00:00Z', 'ws#1h@2026-11-28T09:00:00Z']);
+  it("lists an item's ended window attributes", () => {
+    const item = {
+      PK: 'KEY#x',
+      SK: 'KEY',
+      spend: 5,
+      committed: 6,
+      'ws#1h@2026-11-28T12:00:00Z': 1,
+      'ws#1h@2026-11-28T09:00:00Z': 1,
+      'wc#1h@2026-11-28T09:00:00Z': 1,
+      'ws#1d@2026-11-20T00:00:00Z': 2,
+    };
+    expect(endedWindowAttributes(item, at('2026-11-28T12:30:00Z')).sort()).toEqual([
+      'wc#1h@2026-11-28T09:00:00Z',
+      'ws#1d@2026-11-20T00:00:00Z',
+      'ws#1h@2026-11-28T09:00:00Z',
+    ]);
   });
 });
