@@ -10,7 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { handler } from '../functions/authorizer/handler.js';
 import { startLocalDynamo } from '../infra/local/dynamodb.js';
-import { configureApp, entityReader } from '../lib/app.js';
+import { configureApp, entityReader } from '../lib/app/index.js';
 import { createDocumentClient } from '../lib/store/client.js';
 import { ensureTable } from '../lib/store/schema.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../test/support/jwt.js';

@@ -8,7 +8,7 @@
 import { cpus, loadavg } from 'node:os';
 import { invokeStreaming } from '../infra/local/awslambda.js';
 import { MOCK_UPSTREAM_KEY } from '../infra/local/mock-models.js';
-import { configureApp, documentClient, entityReader } from '../lib/app.js';
+import { configureApp, documentClient, entityReader } from '../lib/app/index.js';
 import { callerContext } from '../lib/authorizer/context.js';
 import { DynamoSettler, type SpendSettler } from '../lib/store/spend-ledger.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';

@@ -11,7 +11,7 @@
 import { cpus, loadavg } from 'node:os';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { invokeStreaming } from '../infra/local/awslambda.js';
-import { configureApp, documentClient, entityReader } from '../lib/app.js';
+import { configureApp, documentClient, entityReader } from '../lib/app/index.js';
 import { callerContext } from '../lib/authorizer/context.js';
 import { config } from '../lib/config.js';
 import type { Caller } from '../lib/domain/caller.js';

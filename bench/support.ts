@@ -15,7 +15,7 @@ import { installAwsLambdaGlobal, type StreamingHandler } from '../infra/local/aw
 import { type LocalDynamo, startLocalDynamo } from '../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../infra/local/mock-models.js';
 import { startMockUpstream } from '../infra/local/mock-upstream.js';
-import { configureApp } from '../lib/app.js';
+import { configureApp } from '../lib/app/index.js';
 import type { CallerContext } from '../lib/authorizer/context.js';
 import { createDocumentClient } from '../lib/store/client.js';
 import { encode } from '../lib/store/codec.js';

@@ -1,7 +1,8 @@
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { checkSettings, identifyDeps } from '../../lib/app.js';
+import { identifyDeps } from '../../lib/app/authorizer.js';
+import { checkSettings } from '../../lib/app/wiring.js';
 import { decide } from '../../lib/authorizer/decide.js';
 import { toAuthorizerResult } from '../../lib/authorizer/policy.js';
 import { InternalError, isTollgateError } from '../../lib/errors.js';

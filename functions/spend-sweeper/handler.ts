@@ -1,7 +1,7 @@
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { documentClient } from '../../lib/app.js';
+import { documentClient } from '../../lib/app/wiring.js';
 import { config } from '../../lib/config.js';
 import { runSweep, type SweepRunResult } from '../../lib/store/sweep.js';
 import { tracer } from '../../lib/telemetry.js';

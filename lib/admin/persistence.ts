@@ -3,12 +3,12 @@
  * with no table layout in sight. Reads are strongly consistent (an admin sees its own writes);
  * writes are transactions that carry their audit entries (never half written); listings page
  * with opaque cursors. lib/store/admin-store.ts is the DynamoDB implementation; the app's wiring
- * (lib/app.ts) decides which one an instance uses, and tests may swap it there.
+ * (lib/app/admin.ts) decides which one an instance uses, and tests may swap it there.
  *
  * `load` is the one get-or-404: every entity kind, the same NotFoundError.
  */
 
-import { adminStore } from '../app.js';
+import { adminStore } from '../app/admin.js';
 import type { Actor } from '../domain/actor.js';
 import type { AuditEntry } from '../domain/audit.js';
 import type {

@@ -1,5 +1,7 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
-import { checkSettings, clock, entityReader, modelRegistry, spendSettler, upstreamFetch } from '../app.js';
+
+import { modelRegistry, spendSettler } from '../app/llm.js';
+import { checkSettings, clock, entityReader, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
 import type { EnforcementMode } from '../domain/records.js';

@@ -7,7 +7,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.js';
-import { configureApp, documentClient } from '../../lib/app.js';
+import { configureApp, documentClient } from '../../lib/app/index.js';
 import { encode } from '../../lib/store/codec.js';
 import { seedKey, seedTeam } from '../support/seed.js';
 

@@ -10,7 +10,7 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { entityReader } from '../../lib/app.js';
+import { entityReader } from '../../lib/app/index.js';
 import { MAX_CREDENTIAL_LENGTH } from '../../lib/auth/credentials.js';
 import { generateKey, hashKey } from '../../lib/auth/keys.js';
 import { routes } from '../../lib/routes.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '../../lib/app.js';
+import { documentClient } from '../../lib/app/index.js';
 import { DeadlineFetcher } from '../../lib/auth/jwt.js';
 import { tableName } from '../../lib/store/client.js';
 import { encode } from '../../lib/store/codec.js';

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.js';
-import { configureApp, entityReader } from '../../lib/app.js';
+import { configureApp, entityReader } from '../../lib/app/index.js';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { createDocumentClient } from '../../lib/store/client.js';
 import { authorize, bearer } from '../support/authorizer.js';

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient, entityReader } from '../../lib/app.js';
+import { documentClient, entityReader } from '../../lib/app/index.js';
 import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
 import { encode } from '../../lib/store/codec.js';
 import { refKey } from '../../lib/store/keys.js';

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../functions/keys/handler.js';
 import { handler as teams } from '../../functions/teams/handler.js';
-import { checkSettings, identifyDeps } from '../../lib/app.js';
+import { checkSettings, identifyDeps } from '../../lib/app/index.js';
 import { decide } from '../../lib/authorizer/decide.js';
 import { callApi, userCtx } from '../support/admin.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../support/seed.js';

@@ -6,7 +6,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { handler as authorizerHandler } from '../../functions/authorizer/handler.js';
-import { configureApp, documentClient } from '../../lib/app.js';
+import { configureApp, documentClient } from '../../lib/app/index.js';
 import { config } from '../../lib/config.js';
 import { masterKey } from '../../lib/secrets.js';
 import { tableName } from '../../lib/store/client.js';

@@ -7,7 +7,7 @@ import { createHmac, generateKeyPairSync, type KeyObject, randomUUID, sign } fro
 import { FetchError } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { Jwk, Jwks } from 'aws-jwt-verify/jwk';
-import { configureApp } from '../../lib/app.js';
+import { configureApp } from '../../lib/app/index.js';
 import { createJwksCache, JwtAuthenticator } from '../../lib/auth/jwt.js';
 import { config } from '../../lib/config.js';
 

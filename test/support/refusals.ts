@@ -8,7 +8,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import type { Actions } from '../../lib/admin/http/handler.js';
 import { parseInput } from '../../lib/admin/schema/fields.js';
-import { documentClient } from '../../lib/app.js';
+import { documentClient } from '../../lib/app/index.js';
 import type { CallerContext } from '../../lib/authorizer/context.js';
 import { tableName } from '../../lib/store/client.js';
 import type { Item } from '../../lib/store/codec.js';

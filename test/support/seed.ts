@@ -1,7 +1,7 @@
 /** Writing fixtures straight into the table through the codec (no admin API involved). */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { documentClient } from '../../lib/app.js';
+import { documentClient } from '../../lib/app/index.js';
 import { generateKey, hashKey, keyName } from '../../lib/auth/keys.js';
 import type {
   EndUserRecord,

@@ -3,7 +3,7 @@
  * (`SPEND#<n>` in the same partition, lib/store/shards), summed in nano-dollars, exactly.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../../lib/app.js';
+import { documentClient } from '../../lib/app/index.js';
 import { dollarsToNanos } from '../../lib/domain/cost.js';
 import { windowOf } from '../../lib/domain/periods.js';
 import { tableName } from '../../lib/store/client.js';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { configureApp, resetApp } from '../../lib/app.js';
+import { configureApp, resetApp } from '../../lib/app/index.js';
 import type { Config } from '../../lib/config.js';
 import { ensureTable } from '../../lib/store/schema.js';
 

@@ -4,7 +4,7 @@
  * item: a JWT `sub` such as `auth0|123` is ordinary.
  */
 import { describe, expect, it } from 'vitest';
-import { configureApp } from '../../lib/app.js';
+import { configureApp } from '../../lib/app/index.js';
 import { type ItemRef, refKey, refs } from '../../lib/store/keys.js';
 import { type BatchSource, CachedLoader } from '../../lib/store/loader.js';
 

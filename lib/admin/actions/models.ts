@@ -15,7 +15,7 @@
  * they may use, and only public fields (no upstream URL, no secret name).
  */
 import { z } from 'zod';
-import { modelRegistry } from '../../app.js';
+import { modelRegistry } from '../../app/llm.js';
 import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import type { ModelRecord } from '../../domain/records.js';

@@ -3,7 +3,7 @@ import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
 import { customerActions } from '../../../lib/admin/actions/customers.js';
-import { configureApp, entityReader } from '../../../lib/app.js';
+import { configureApp, entityReader } from '../../../lib/app/index.js';
 import { type CheckInput, checkEndUserBlocked } from '../../../lib/checks/index.js';
 import type { EntityReader } from '../../../lib/store/index.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as models } from '../../../functions/models/handler.js';
 import { modelActions } from '../../../lib/admin/actions/models.js';
-import { modelRegistry } from '../../../lib/app.js';
+import { modelRegistry } from '../../../lib/app/index.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { expectRefused, expectSampleEvents, scanTable } from '../../support/refusals.js';

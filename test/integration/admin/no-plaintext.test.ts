@@ -10,7 +10,7 @@ import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
-import { documentClient } from '../../../lib/app.js';
+import { documentClient } from '../../../lib/app/index.js';
 import { callApi, invokeDirect } from '../../support/admin.js';
 import { otherInstance, scanTable } from '../../support/admin-checks.js';
 import { useTestTable } from '../../support/table.js';

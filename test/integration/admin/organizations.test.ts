@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as orgs } from '../../../functions/organizations/handler.js';
 import { organizationActions } from '../../../lib/admin/actions/organizations.js';
-import { documentClient } from '../../../lib/app.js';
+import { documentClient } from '../../../lib/app/index.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { tableName } from '../../../lib/store/client.js';
 import { encode } from '../../../lib/store/codec.js';

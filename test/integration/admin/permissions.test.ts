@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
-import { documentClient } from '../../../lib/app.js';
+import { documentClient } from '../../../lib/app/index.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { isTollgateError } from '../../../lib/errors.js';
 import { routes } from '../../../lib/routes.js';

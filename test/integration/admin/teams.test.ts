@@ -3,7 +3,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
-import { documentClient } from '../../../lib/app.js';
+import { documentClient } from '../../../lib/app/index.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { afterCacheTtl, expectUnchanged, otherInstance, scanTable } from '../../support/admin-checks.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, MOCK_UPSTREAM_SECRET, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { configureApp } from '../../../lib/app.js';
+import { configureApp } from '../../../lib/app/index.js';
 import { type Config, config } from '../../../lib/config.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { bearer } from '../../support/authorizer.js';

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { countTokens, type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { configureApp, documentClient, entityReader } from '../../../lib/app.js';
+import { configureApp, documentClient, entityReader } from '../../../lib/app/index.js';
 import { costNanos, type Usage } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { tableName } from '../../../lib/store/client.js';

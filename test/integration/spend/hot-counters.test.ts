@@ -10,7 +10,7 @@ import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-
 import { beforeAll, describe, expect, it } from 'vitest';
 import { iamActor as actor } from '../../../lib/admin/rules/actor.js';
 import { budgetView, spendAttributes } from '../../../lib/admin/schema/budget-view.js';
-import { adminStore, documentClient, entityReader } from '../../../lib/app.js';
+import { adminStore, documentClient, entityReader } from '../../../lib/app/index.js';
 import { dollarsToNanos } from '../../../lib/domain/cost.js';
 import type { TeamRecord } from '../../../lib/domain/records.js';
 import { NotFoundError } from '../../../lib/errors.js';

@@ -7,7 +7,7 @@
  * boundary (lifetime = sum of the windows), on shards as on plain items.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkSettings, documentClient, entityReader } from '../../../lib/app.js';
+import { checkSettings, documentClient, entityReader } from '../../../lib/app/index.js';
 import {
   type Check,
   type CheckInput,

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../../functions/spend-sweeper/handler.js';
-import { documentClient, entityReader } from '../../../lib/app.js';
+import { documentClient, entityReader } from '../../../lib/app/index.js';
 import { config } from '../../../lib/config.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { spendTargets } from '../../../lib/spend/targets.js';

@@ -8,7 +8,7 @@
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '../../../lib/app.js';
+import { documentClient } from '../../../lib/app/index.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { currentSpend, windowOf } from '../../../lib/domain/periods.js';
 import type { Budgeted, TeamRecord } from '../../../lib/domain/records.js';

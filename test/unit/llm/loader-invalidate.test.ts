@@ -1,6 +1,6 @@
 /** A settlement invalidates cached items; a read of the same item in flight must still succeed. */
 import { describe, expect, it } from 'vitest';
-import { configureApp } from '../../../lib/app.js';
+import { configureApp } from '../../../lib/app/index.js';
 import { type ItemRef, refKey, refs } from '../../../lib/store/keys.js';
 import { type BatchSource, CachedLoader } from '../../../lib/store/loader.js';
 

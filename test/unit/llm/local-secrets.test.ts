@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configureApp } from '../../../lib/app.js';
+import { configureApp } from '../../../lib/app/index.js';
 import { ConfigError, parseConfig } from '../../../lib/config.js';
 import { upstreamSecret } from '../../../lib/secrets.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configureApp } from '../../../lib/app.js';
+import { configureApp } from '../../../lib/app/index.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { buildSnapshot, ModelRegistry, type ModelSource, modelRecordProblem } from '../../../lib/registry/registry.js';
 

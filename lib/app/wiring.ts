@@ -8,25 +8,23 @@
  * of them (and `config` replaces the configuration, which rebuilds everything built from it);
  * `resetApp()` drops every replacement and everything built. Nothing else keeps a singleton.
  *
- * Each dependency is its own export, built by a pure factory, so a function's bundle holds only
- * the dependencies it uses (the authorizer's has no settler, registry or admin store).
+ * The wiring is this folder: the seam and the dependencies every function shares here; those of
+ * the llm function (llm.ts), the admin API (admin.ts) and the authorizer (authorizer.ts) beside
+ * it, so a function's bundle holds only what it uses (the llm's has no JWT verifier, the
+ * authorizer's no settler). index.ts gathers them all for tests, bench and local mode.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AdminStore } from './admin/persistence.js';
-import type { IdentifyDeps } from './auth/identify.js';
-import { JwtAuthenticator } from './auth/jwt.js';
-import type { CheckSettings } from './checks/checks.js';
-import { type Config, config, setConfig } from './config.js';
-import type { UserRecord } from './domain/records.js';
-import { ModelRegistry } from './registry/registry.js';
-import { masterKey as readMasterKey } from './secrets.js';
-import { DynamoAdminStore } from './store/admin-store.js';
-import { createDocumentClient } from './store/client.js';
-import { EntityReader } from './store/entities.js';
-import { CachedLoader, DynamoBatchSource } from './store/loader.js';
-import { DynamoModelSource } from './store/models.js';
-import { DynamoSettler, type SpendSettler } from './store/spend-ledger.js';
-import { createUserIfAbsent } from './store/users.js';
+import type { AdminStore } from '../admin/persistence.js';
+import type { JwtAuthenticator } from '../auth/jwt.js';
+import type { CheckSettings } from '../checks/checks.js';
+import { type Config, config, setConfig } from '../config.js';
+import type { UserRecord } from '../domain/records.js';
+import type { ModelRegistry } from '../registry/registry.js';
+import { masterKey as readMasterKey } from '../secrets.js';
+import { createDocumentClient } from '../store/client.js';
+import { EntityReader } from '../store/entities.js';
+import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
+import type { SpendSettler } from '../store/spend-ledger.js';
 
 /** Everything that can be swapped. */
 export interface AppDeps {
@@ -48,7 +46,7 @@ const built = new Map<keyof AppDeps, unknown>();
 let replaced: Partial<AppDeps> = {};
 
 /** A dependency: the replacement if one is configured, else built once from the configuration. */
-function dependency<K extends keyof AppDeps>(name: K, build: (c: Config) => AppDeps[K]): () => AppDeps[K] {
+export function dependency<K extends keyof AppDeps>(name: K, build: (c: Config) => AppDeps[K]): () => AppDeps[K] {
   return () => {
     if (Object.hasOwn(replaced, name)) return replaced[name] as AppDeps[K];
     if (!built.has(name)) built.set(name, build(config()));
@@ -74,43 +72,7 @@ export const entityReader = /* @__PURE__ */ dependency(
     ),
 );
 
-/** The model registry (one cached list per instance, kept for the cache TTL). */
-export const modelRegistry = /* @__PURE__ */ dependency(
-  'modelRegistry',
-  (c) => new ModelRegistry(new DynamoModelSource(documentClient(), c.tableName), { ttlMs: c.cache.ttlMs }),
-);
-
-/** The settler, built once per instance; what it wrote is forgotten by this instance's cache. */
-export const spendSettler = /* @__PURE__ */ dependency(
-  'spendSettler',
-  (c) =>
-    new DynamoSettler(documentClient(), c.tableName, {
-      ttlSeconds: c.settlementTtlSeconds,
-      shards: c.spendShards,
-      onChanged: (changed) => {
-        for (const ref of changed) entityReader().loader.invalidate(ref);
-      },
-    }),
-);
-
-export const adminStore = /* @__PURE__ */ dependency(
-  'adminStore',
-  (c) =>
-    new DynamoAdminStore(documentClient(), c.tableName, {
-      shards: c.spendShards,
-      invalidate: (ref) => entityReader().loader.invalidate(ref),
-    }),
-);
-
 export const masterKey = /* @__PURE__ */ dependency('masterKey', () => readMasterKey);
-
-export const jwtAuthenticator = /* @__PURE__ */ dependency('jwtAuthenticator', (c) =>
-  c.jwt.issuers.length > 0 ? new JwtAuthenticator(c.jwt) : undefined,
-);
-
-export const upsertUser = /* @__PURE__ */ dependency('upsertUser', (c) =>
-  c.jwt.upsertUser ? (userId: string) => createUserIfAbsent(documentClient(), c.tableName, entityReader(), userId) : undefined,
-);
 
 export const clock = /* @__PURE__ */ dependency('clock', () => Date.now);
 
@@ -126,14 +88,6 @@ export function checkSettings(c: Config = config()): CheckSettings {
     jwtAdminRoutes: c.jwt.adminRoutes,
   };
 }
-
-/** The authorizer's collaborators (lib/auth/identify). */
-export const identifyDeps = (): IdentifyDeps => ({
-  reader: entityReader(),
-  masterKey: masterKey(),
-  jwt: jwtAuthenticator(),
-  upsertUser: upsertUser(),
-});
 
 export interface AppSetup extends Partial<AppDeps> {
   /** A new configuration (a Config, or environment variables to parse): everything is rebuilt from it. */

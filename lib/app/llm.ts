@@ -1,0 +1,24 @@
+/** The llm function's dependencies (lib/app/wiring.ts is the seam). */
+import { ModelRegistry } from '../registry/registry.js';
+import { DynamoModelSource } from '../store/models.js';
+import { DynamoSettler } from '../store/spend-ledger.js';
+import { dependency, documentClient, entityReader } from './wiring.js';
+
+/** The model registry (one cached list per instance, kept for the cache TTL). */
+export const modelRegistry = /* @__PURE__ */ dependency(
+  'modelRegistry',
+  (c) => new ModelRegistry(new DynamoModelSource(documentClient(), c.tableName), { ttlMs: c.cache.ttlMs }),
+);
+
+/** The settler, built once per instance; what it wrote is forgotten by this instance's cache. */
+export const spendSettler = /* @__PURE__ */ dependency(
+  'spendSettler',
+  (c) =>
+    new DynamoSettler(documentClient(), c.tableName, {
+      ttlSeconds: c.settlementTtlSeconds,
+      shards: c.spendShards,
+      onChanged: (changed) => {
+        for (const ref of changed) entityReader().loader.invalidate(ref);
+      },
+    }),
+);
