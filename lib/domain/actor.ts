@@ -16,6 +16,11 @@ export interface Actor {
   models?: string | undefined;
 }
 
+/** How much say an actor has over an entity's limits and blocks, lowest first. */
+export const AUTHORITIES = ['owner', 'team_admin', 'proxy_admin'] as const;
+export type Authority = (typeof AUTHORITIES)[number];
+export const rank = (a: Authority): number => AUTHORITIES.indexOf(a);
+
 export const iamActor: Actor = { principal: 'iam', role: 'proxy_admin' };
 
 export const isProxyAdmin = (a: Actor): boolean => a.role === 'proxy_admin';

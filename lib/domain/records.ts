@@ -5,6 +5,8 @@
  * hold settled spend plus strict-mode reservations outstanding (see docs/spend.md).
  */
 
+import type { Authority } from './actor.js';
+
 export type UserRole = 'proxy_admin' | 'internal_user' | 'internal_user_viewer';
 export type MemberRole = 'admin' | 'user';
 export type EnforcementMode = 'fast' | 'strict';
@@ -46,6 +48,8 @@ export interface KeyRecord extends Budgeted {
   created_at: string;
   updated_at?: string;
   created_by?: string;
+  /** The highest authority that set the key's limits: less authority may only tighten them. */
+  limits_set_by?: Authority | null;
   /** After regeneration with a grace period: the old hash stays valid until then. */
   grace_until?: string | null;
   replaced_by?: string | null;
@@ -79,6 +83,8 @@ export interface MemberRecord extends Budgeted {
   team_id: string;
   user_id: string;
   role: MemberRole;
+  /** The highest authority that set the member's budget: less authority may only tighten it. */
+  limits_set_by?: Authority | null;
   created_at: string;
 }
 

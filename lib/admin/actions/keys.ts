@@ -24,7 +24,9 @@
  */
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
+import { isUnrestricted } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
+import { compareCap, compareEnforcement, compareExpiry, compareModels, compareWindow, type Direction } from '../../domain/limits.js';
 import { addDuration, parseDuration } from '../../domain/periods.js';
 import type { KeyRecord, TeamRecord } from '../../domain/records.js';
 import {
@@ -44,7 +46,7 @@ import { type Actions, action } from '../http/handler.js';
 import { isTeamAdmin, keyFacts } from '../membership.js';
 import { find, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, actorLabel, isProxyAdmin } from '../rules/actor.js';
-import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { loadCatalog, modelOutside, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import {
   type Authority,
   authorityOver,
@@ -56,6 +58,7 @@ import {
   rank,
   unblockDenial,
 } from '../rules/keys.js';
+import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { budgetFields, duration, id, limit, metadata, models, money } from '../schema/fields.js';
 
@@ -197,6 +200,8 @@ export interface NewKeyFields {
   blocked?: boolean | undefined;
   /** Who blocks a key made blocked (default: a proxy admin). */
   blocked_by?: Authority | undefined;
+  /** Who sets its limits (default: a proxy admin): less authority may only tighten them. */
+  limits_set_by?: Authority | undefined;
 }
 
 export interface NewKeyPlan {
@@ -225,6 +230,7 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
     ...spendFields(f.spend ?? 0, f.budget_duration, now),
     blocked: f.blocked ?? false,
     ...(f.blocked ? { blocked_by: f.blocked_by ?? 'proxy_admin' } : {}),
+    limits_set_by: f.limits_set_by ?? 'proxy_admin',
     expires: expiresAt(f.duration, now) ?? null,
     metadata: f.metadata ?? {},
     created_at: now.toISOString(),
@@ -268,7 +274,7 @@ export const teamKeysPage = (teamId: string, cursor?: string, limit?: number) =>
 /** A user's keys, one page; the cursor is the one `/key/list?user_id=` takes. */
 export const userKeysPage = (userId: string, cursor?: string, limit?: number) => keysPage(listings.keysOfUser(userId), cursor, limit);
 
-const keyFields = {
+export const keyFields = {
   key_alias: keyAlias.nullable().optional(),
   duration: keyDuration.optional(),
   models: models.optional(),
@@ -317,6 +323,49 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
   return keyView((await find('key', current.token)) as StoredKey, now);
 }
 
+/** A key's limits: less authority than the one that set them may only tighten them (lib/admin/rules/limits). */
+export const KEY_LIMIT_FIELDS = ['max_budget', 'budget_duration', 'models', 'duration', 'enforcement'] as const;
+/** Every other field a key takes, and why it is not a limit: each is guarded its own way. */
+export const KEY_OTHER_FIELDS = {
+  key_alias: 'a name',
+  spend: 'set only by a proxy admin or the team admin',
+  team_id: 'ownership: the manager rule holds for the old and the new team',
+  user_id: 'ownership: only that user or a proxy admin may come to hold the key',
+  organization_id: "follows the key's team",
+  metadata: 'free data',
+  blocked: 'a block is lifted only by as much authority as set it',
+} as const;
+
+/** Which way an update moves each of a key's limits (lib/domain/limits). */
+async function limitDirections(
+  current: StoredKey,
+  set: {
+    max_budget?: number | null;
+    budget_duration?: string | null;
+    models?: string[];
+    duration?: KeyDuration;
+    enforcement?: KeyRecord['enforcement'];
+  },
+  now: Date,
+): Promise<Record<(typeof KEY_LIMIT_FIELDS)[number], Direction>> {
+  let models: Direction = 'same';
+  if (set.models !== undefined) {
+    models = compareModels(current.models, set.models, { unrestricted: isUnrestricted, outside: (c, p) => modelOutside(c, p) });
+    // Aliases and access groups can still put the new list within the old one.
+    if (models === 'looser') {
+      const catalog = await loadCatalog();
+      models = compareModels(current.models, set.models, { unrestricted: isUnrestricted, outside: (c, p) => modelOutside(c, p, catalog) });
+    }
+  }
+  return {
+    max_budget: set.max_budget !== undefined ? compareCap(current.max_budget, set.max_budget) : 'same',
+    budget_duration: set.budget_duration !== undefined ? compareWindow(current.budget_duration, set.budget_duration) : 'same',
+    models,
+    duration: set.duration !== undefined ? compareExpiry(current.expires, expiresAt(set.duration, now)) : 'same',
+    enforcement: set.enforcement !== undefined ? compareEnforcement(current.enforcement, set.enforcement) : 'same',
+  };
+}
+
 export const keyActions: Actions = {
   generate: action(z.object(keyFields).strict(), async (input, { actor, now }) => {
     // A non-admin's key is their own unless they say otherwise (null: a team key with no user).
@@ -324,13 +373,21 @@ export const keyActions: Actions = {
     const teamId = input.team_id ?? null;
     await requireKeyManager(actor, { user_id: userId, team_id: teamId }, 'generate this key');
     refuse(holdKeyDenial(actor, userId, 'generate a key for them'));
-    const blockedBy = input.blocked ? await authorityOn(actor, { user_id: userId, team_id: teamId }) : undefined;
+    const authority = await authorityOn(actor, { user_id: userId, team_id: teamId });
+    const blockedBy = input.blocked ? authority : undefined;
     const team = teamId ? await load('team', teamId) : undefined;
     if (userId) await load('user', userId);
     requireOrgOfTeam(input.organization_id, team);
     if (team) await requireKeyWithinTeam(input, team);
     const plan = planNewKey(
-      { ...input, user_id: userId, team_id: teamId, organization_id: team?.organization_id ?? null, blocked_by: blockedBy },
+      {
+        ...input,
+        user_id: userId,
+        team_id: teamId,
+        organization_id: team?.organization_id ?? null,
+        blocked_by: blockedBy,
+        limits_set_by: authority,
+      },
       actor,
       now,
     );
@@ -360,6 +417,8 @@ export const keyActions: Actions = {
       );
     }
     if (set.blocked === false) refuse(unblockDenial(authority, current));
+    const limits = await limitDirections(current, set, now);
+    refuse(limitsDenial(authority, current.limits_set_by, `key \`${current.key_name}\``, limits));
     const next = {
       user_id: set.user_id !== undefined ? set.user_id : (current.user_id ?? null),
       team_id: set.team_id !== undefined ? set.team_id : (current.team_id ?? null),
@@ -406,6 +465,7 @@ export const keyActions: Actions = {
       if (key_alias) ops.push(aliasPut(key_alias, token));
     }
     if (set.blocked === true) attrs.blocked_by = blockerAfter(authority, current);
+    attrs.limits_set_by = setterAfter(authority, current.limits_set_by, limits);
     if (set.blocked === false) remove.push('blocked_by');
     const ended = set.blocked === true ? (current.replaces ?? []) : [];
     if (ended.length) remove.push('replaces');

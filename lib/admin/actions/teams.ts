@@ -17,7 +17,9 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ModelCatalog } from '../../checks/models.js';
+import type { Authority } from '../../domain/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
+import { compareCap } from '../../domain/limits.js';
 import type { MemberRecord, OrgRecord, TeamRecord } from '../../domain/records.js';
 import { ConflictError, ForbiddenError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
@@ -30,6 +32,7 @@ import { memberRole } from '../membership.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
 import { budgetFields, id, limit, metadata, models, money, optionalMoney } from '../schema/fields.js';
@@ -138,6 +141,7 @@ function memberAddOps(
   list: { user_id: string; role: MemberRecord['role'] }[],
   budget: number | null | undefined,
   now: Date,
+  setBy: Authority,
 ): { ops: TxOp[]; audit: AuditEntry[]; added: MemberRecord[] } {
   const ops: TxOp[] = [];
   const audit: AuditEntry[] = [];
@@ -148,6 +152,7 @@ function memberAddOps(
       user_id: m.user_id,
       role: m.role,
       max_budget: budget ?? null,
+      limits_set_by: setBy,
       spend: 0,
       created_at: now.toISOString(),
     };
@@ -199,7 +204,7 @@ export const teamActions: Actions = {
         created_at: now.toISOString(),
         ...spendFields(spend ?? 0, fields.budget_duration, now),
       };
-      const added = memberAddOps(team, members, undefined, now);
+      const added = memberAddOps(team, members, undefined, now, 'proxy_admin');
       const ops: TxOp[] = [
         putNew(
           refs.team(teamId),
@@ -371,7 +376,7 @@ export const teamActions: Actions = {
       uniqueUsers(input.member, 'member');
       const team = await load('team', input.team_id);
       requireMemberBudgetWithin(input.max_budget_in_team, team);
-      const added = memberAddOps(team, input.member, input.max_budget_in_team, now);
+      const added = memberAddOps(team, input.member, input.max_budget_in_team, now, isProxyAdmin(actor) ? 'proxy_admin' : 'team_admin');
       const existing = await membersOf(team.team_id);
       await transact([requireExists(refs.team(team.team_id), notFound('team', team.team_id)), ...added.ops], actor, added.audit, now);
       // LiteLLM answers with the team (all its members_with_roles) and the memberships it made.
@@ -401,7 +406,19 @@ export const teamActions: Actions = {
       const current = await find('team_member', teamId, userId);
       if (!current) throw notFound('team_member', teamId, userId)();
       requireMemberBudgetWithin(input.max_budget_in_team, team);
-      const fields = definedFields({ role: input.role, max_budget: input.max_budget_in_team });
+      // A member budget a proxy admin set, a team admin may only lower.
+      const authority: Authority = isProxyAdmin(actor) ? 'proxy_admin' : 'team_admin';
+      const limits = {
+        max_budget_in_team:
+          input.max_budget_in_team !== undefined ? compareCap(current.max_budget, input.max_budget_in_team) : ('same' as const),
+      };
+      const denial = limitsDenial(authority, current.limits_set_by, `member \`${userId}\` of team \`${teamId}\``, limits);
+      if (denial) throw denial;
+      const fields = definedFields({
+        role: input.role,
+        max_budget: input.max_budget_in_team,
+        limits_set_by: setterAfter(authority, current.limits_set_by, limits),
+      });
       await transact(
         [setFields(refs.member(teamId, userId), { ...fields, updated_at: now.toISOString() }, notFound('team_member', teamId, userId))],
         actor,

@@ -11,14 +11,11 @@
  * of theirs. A block records the authority of whoever set it and is lifted only by as much.
  */
 import type { Actor } from '../../domain/actor.js';
-import { isProxyAdmin } from '../../domain/actor.js';
+import { type Authority, isProxyAdmin, rank } from '../../domain/actor.js';
 import type { KeyRecord, MemberRole } from '../../domain/records.js';
 import { ForbiddenError } from '../../errors.js';
 
-/** How much say an actor has over a key, lowest first. */
-export const AUTHORITIES = ['owner', 'team_admin', 'proxy_admin'] as const;
-export type Authority = (typeof AUTHORITIES)[number];
-export const rank = (a: Authority): number => AUTHORITIES.indexOf(a);
+export { AUTHORITIES, type Authority, rank } from '../../domain/actor.js';
 
 /** Whose a key is. */
 export type Ownership = { user_id?: string | null | undefined; team_id?: string | null | undefined };

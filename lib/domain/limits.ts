@@ -1,0 +1,76 @@
+/**
+ * Limits, and which way a change moves them. Authority only tightens: whoever has less
+ * authority than the one who set an entity's limits may make each of them stricter, never
+ * looser (lib/admin/rules/limits). Every limit-like field of an entity is listed here with its
+ * comparison; a field the admin API accepts is either a limit listed here or named as not one
+ * (test/unit/domain/limits.test.ts fails for a new field that is neither).
+ */
+import { addDuration, isDuration, parseDuration } from './periods.js';
+
+export type Direction = 'tighter' | 'same' | 'looser';
+
+const by = (cmp: number): Direction => (cmp < 0 ? 'tighter' : cmp > 0 ? 'looser' : 'same');
+
+/** A cap where null or absent means no limit: lower is tighter, removing it loosens. */
+export function compareCap(current: number | null | undefined, next: number | null | undefined): Direction {
+  const c = current ?? Number.POSITIVE_INFINITY;
+  const n = next ?? Number.POSITIVE_INFINITY;
+  return by(n === c ? 0 : n < c ? -1 : 1);
+}
+
+/** An expiry (ISO time) where null means never: earlier is tighter, removing it loosens. */
+export function compareExpiry(current: string | null | undefined, next: string | null | undefined): Direction {
+  const c = current ? Date.parse(current) : Number.POSITIVE_INFINITY;
+  const n = next ? Date.parse(next) : Number.POSITIVE_INFINITY;
+  // An unreadable time counts as expired (the authorizer fails closed on it): the tightest.
+  const cc = Number.isNaN(c) ? Number.NEGATIVE_INFINITY : c;
+  const nn = Number.isNaN(n) ? Number.NEGATIVE_INFINITY : n;
+  return by(nn === cc ? 0 : nn < cc ? -1 : 1);
+}
+
+/**
+ * A budget window: none (a lifetime budget that never resets) is the tightest; a longer window
+ * resets less often, so it is tighter than a shorter one. Lengths are compared from one moment,
+ * so `1mo` and `30d` compare by the calendar.
+ */
+export function compareWindow(current: string | null | undefined, next: string | null | undefined, now = Date.UTC(2026, 0, 1)): Direction {
+  const length = (d: string | null | undefined) =>
+    !d ? Number.POSITIVE_INFINITY : isDuration(d) ? addDuration(now, parseDuration(d)) - now : Number.POSITIVE_INFINITY;
+  const c = length(current);
+  const n = length(next);
+  // Longer is tighter: the comparison runs the other way round.
+  return by(n === c ? 0 : n > c ? -1 : 1);
+}
+
+/** Enforcement: `strict` is the tightest, `fast` the loosest, unset (the proxy's default) between. */
+export function compareEnforcement(current: string | null | undefined, next: string | null | undefined): Direction {
+  const rank = (m: string | null | undefined) => (m === 'strict' ? 0 : m === 'fast' ? 2 : 1);
+  return by(rank(next) - rank(current));
+}
+
+/**
+ * A model list where empty means every model: a list is tighter when each of its entries lies
+ * within the current list. `unrestricted` says whether a list allows every model (empty,
+ * `all-proxy-models`); `outside` names an entry of a list that another does not cover
+ * (lib/admin/rules/hierarchy's modelOutside, with the registry's aliases and groups).
+ */
+export function compareModels(
+  current: readonly string[] | null | undefined,
+  next: readonly string[] | null | undefined,
+  rules: {
+    unrestricted: (list: readonly string[] | null | undefined) => boolean;
+    outside: (child: readonly string[] | null | undefined, parent: readonly string[] | null | undefined) => string | undefined;
+  },
+): Direction {
+  const c = current ?? [];
+  const n = next ?? [];
+  if (c.length === n.length && c.every((m) => n.includes(m))) return 'same';
+  if (rules.unrestricted(next)) return rules.unrestricted(current) ? 'same' : 'looser';
+  return rules.outside(next, current) === undefined ? 'tighter' : 'looser';
+}
+
+/** The limits a change loosens, by field name, in the order given. */
+export const loosened = (directions: Readonly<Record<string, Direction>>): string[] =>
+  Object.entries(directions)
+    .filter(([, d]) => d === 'looser')
+    .map(([field]) => field);

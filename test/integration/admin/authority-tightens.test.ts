@@ -1,0 +1,96 @@
+/**
+ * Authority only tightens (issue 10, item 1): a key's owner, or a team admin, may make a limit a
+ * proxy admin set stricter, never looser; every limit-like field of a key and a member's budget.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as teams } from '../../../functions/teams/handler.js';
+import { handler as users } from '../../../functions/users/handler.js';
+import { adminCtx, callApi, userCtx } from '../../support/admin.js';
+import { useTestTable } from '../../support/table.js';
+
+const alice = userCtx('alice');
+
+beforeAll(async () => {
+  await useTestTable();
+  await callApi(users, 'POST', '/user/new', { user_id: 'alice' });
+  await callApi(users, 'POST', '/user/new', { user_id: 'bob' });
+  await callApi(users, 'POST', '/user/new', { user_id: 'tadmin' });
+  await callApi(teams, 'POST', '/team/new', { team_id: 't-lim', members_with_roles: [{ user_id: 'tadmin', role: 'admin' }] });
+});
+
+/** A key a proxy admin made for alice, with every limit set. */
+async function adminIssuedKey(): Promise<string> {
+  const res = await callApi(keys, 'POST', '/key/generate', {
+    user_id: 'alice',
+    max_budget: 0.00001,
+    models: ['gpt-4o-mini'],
+    duration: '1h',
+    enforcement: 'strict',
+  });
+  expect(res.status).toBe(200);
+  return res.body.key as string;
+}
+
+describe("a key's owner cannot loosen what a proxy admin set", () => {
+  const loosening: [string, Record<string, unknown>][] = [
+    ['max_budget raised', { max_budget: 9 }],
+    ['max_budget removed', { max_budget: null }],
+    ['models widened', { models: ['gpt-4o', 'gpt-4o-mini'] }],
+    ['models swapped', { models: ['gpt-4o'] }],
+    ['models unrestricted', { models: [] }],
+    ['models all-proxy-models', { models: ['all-proxy-models'] }],
+    ['expiry removed (duration -1)', { duration: -1 }],
+    ['expiry pushed out', { duration: '30d' }],
+    ['enforcement fast', { enforcement: 'fast' }],
+    ['enforcement back to the default', { enforcement: null }],
+  ];
+  for (const [what, change] of loosening) {
+    it(`${what}: 403, and the key is unchanged`, async () => {
+      const key = await adminIssuedKey();
+      const before = (await callApi(keys, 'GET', '/key/info', { key })).body;
+      const res = await callApi(keys, 'POST', '/key/update', { key, ...change }, alice);
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('forbidden');
+      expect(res.body.error.message).toContain('were set by a proxy admin: its owner may only make them stricter');
+      const after = (await callApi(keys, 'GET', '/key/info', { key })).body;
+      expect(after).toEqual(before);
+    });
+  }
+
+  it('tightening every limit is allowed, and the proxy admin stays their setter', async () => {
+    const key = await adminIssuedKey();
+    const res = await callApi(keys, 'POST', '/key/update', { key, max_budget: 0.000001, models: ['gpt-4o-mini'], duration: '10m' }, alice);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ max_budget: 0.000001, models: ['gpt-4o-mini'], limits_set_by: 'proxy_admin' });
+    // Still only tighter after that: back up to the admin's figure is looser than now.
+    expect((await callApi(keys, 'POST', '/key/update', { key, max_budget: 0.00001 }, alice)).status).toBe(403);
+  });
+
+  it('a proxy admin may loosen; fields that are no limits (alias, metadata) stay the owner’s to change', async () => {
+    const key = await adminIssuedKey();
+    expect((await callApi(keys, 'POST', '/key/update', { key, max_budget: 9, enforcement: 'fast' })).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/update', { key, key_alias: 'alice-key', metadata: { note: 'mine' } }, alice)).status).toBe(200);
+  });
+
+  it('limits an owner set on its own key, the owner may loosen again', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { max_budget: 1 }, alice);
+    expect(made.body.limits_set_by).toBe('owner');
+    expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 5 }, alice)).status).toBe(200);
+  });
+});
+
+describe("a team admin cannot loosen a member budget a proxy admin set", () => {
+  it('raising or removing it is refused; lowering it is allowed', async () => {
+    await callApi(teams, 'POST', '/team/member_add', { team_id: 't-lim', member: { user_id: 'bob' }, max_budget_in_team: 5 });
+    const tadmin = userCtx('tadmin');
+    for (const max of [10, null]) {
+      const res = await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: max }, tadmin);
+      expect([max, res.status, res.body.error?.code]).toEqual([max, 403, 'forbidden']);
+    }
+    const lowered = await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: 3 }, tadmin);
+    expect(lowered.status).toBe(200);
+    expect(lowered.body.max_budget_in_team).toBe(3);
+    expect((await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: 50 }, adminCtx)).status).toBe(200);
+  });
+});

@@ -1,0 +1,122 @@
+/** Which way a change moves a limit: the comparisons behind "authority only tightens". */
+import { describe, expect, it } from 'vitest';
+import { KEY_LIMIT_FIELDS, KEY_OTHER_FIELDS, keyFields } from '../../../lib/admin/actions/keys.js';
+import { limitsDenial, setterAfter } from '../../../lib/admin/rules/limits.js';
+import { isUnrestricted } from '../../../lib/checks/models.js';
+import { modelOutside } from '../../../lib/admin/rules/hierarchy.js';
+import { compareCap, compareEnforcement, compareExpiry, compareModels, compareWindow, loosened } from '../../../lib/domain/limits.js';
+
+describe('compareCap: a lower cap is tighter; no cap is the loosest', () => {
+  it.each([
+    [10, 5, 'tighter'],
+    [10, 10, 'same'],
+    [10, 11, 'looser'],
+    [0.00001, 9, 'looser'],
+    [null, 5, 'tighter'],
+    [undefined, 0, 'tighter'],
+    [5, null, 'looser'],
+    [null, undefined, 'same'],
+  ] as const)('%s -> %s is %s', (current, next, want) => {
+    expect(compareCap(current, next)).toBe(want);
+  });
+});
+
+describe('compareExpiry: an earlier expiry is tighter; no expiry is the loosest', () => {
+  const h1 = '2026-12-05T13:00:00.000Z';
+  const h2 = '2026-12-05T14:00:00.000Z';
+  it.each([
+    [h2, h1, 'tighter'],
+    [h1, h2, 'looser'],
+    [h1, null, 'looser'],
+    [null, h1, 'tighter'],
+    [null, null, 'same'],
+    [h1, h1, 'same'],
+    ['not a time', h1, 'looser'],
+  ] as const)('%s -> %s is %s', (current, next, want) => {
+    expect(compareExpiry(current, next)).toBe(want);
+  });
+});
+
+describe('compareWindow: a lifetime budget is the tightest; a longer window resets less often', () => {
+  it.each([
+    ['1d', '30d', 'tighter'],
+    ['30d', '1d', 'looser'],
+    ['1d', null, 'tighter'],
+    [null, '1mo', 'looser'],
+    ['24h', '1d', 'same'],
+    ['1w', '7d', 'same'],
+  ] as const)('%s -> %s is %s', (current, next, want) => {
+    expect(compareWindow(current, next)).toBe(want);
+  });
+});
+
+describe('compareEnforcement: strict > the proxy default > fast', () => {
+  it.each([
+    [null, 'strict', 'tighter'],
+    ['fast', null, 'tighter'],
+    ['strict', 'fast', 'looser'],
+    ['strict', null, 'looser'],
+    [null, 'fast', 'looser'],
+    ['strict', 'strict', 'same'],
+  ] as const)('%s -> %s is %s', (current, next, want) => {
+    expect(compareEnforcement(current, next)).toBe(want);
+  });
+});
+
+describe('compareModels: a list within the current one is tighter; every model is the loosest', () => {
+  const rules = { unrestricted: isUnrestricted, outside: (c: readonly string[] | null | undefined, p: readonly string[] | null | undefined) => modelOutside(c, p) };
+  it.each([
+    [['gpt-4o-mini'], ['gpt-4o'], 'looser'],
+    [['gpt-4o-mini'], ['gpt-4o-mini', 'gpt-4o'], 'looser'],
+    [['gpt-4o-mini', 'gpt-4o'], ['gpt-4o-mini'], 'tighter'],
+    [['gpt-4o*'], ['gpt-4o-mini'], 'tighter'],
+    [[], ['gpt-4o-mini'], 'tighter'],
+    [['gpt-4o-mini'], [], 'looser'],
+    [['gpt-4o-mini'], ['all-proxy-models'], 'looser'],
+    [['b', 'a'], ['a', 'b'], 'same'],
+    [[], ['all-proxy-models'], 'same'],
+  ] as const)('%j -> %j is %s', (current, next, want) => {
+    expect(compareModels(current, next, rules)).toBe(want);
+  });
+});
+
+describe('limitsDenial: less authority than the setter may only tighten', () => {
+  const loosen = { max_budget: 'looser', models: 'same' } as const;
+  const tighten = { max_budget: 'tighter', models: 'tighter' } as const;
+  it("an owner may not loosen a proxy admin's limits, and the denial names every loosened field", () => {
+    const d = limitsDenial('owner', 'proxy_admin', 'key `sk-...abcd`', { max_budget: 'looser', models: 'looser', duration: 'tighter' });
+    expect(d?.code).toBe('forbidden');
+    expect(d?.message).toBe(
+      'the limits of key `sk-...abcd` were set by a proxy admin: its owner may only make them stricter, and this change loosens `max_budget`, `models`',
+    );
+  });
+  it('an owner may tighten them; the setter stays the proxy admin', () => {
+    expect(limitsDenial('owner', 'proxy_admin', 'k', tighten)).toBeUndefined();
+    expect(setterAfter('owner', 'proxy_admin', tighten)).toBe('proxy_admin');
+  });
+  it('a team admin may not loosen what a proxy admin set; a proxy admin may loosen anything', () => {
+    expect(limitsDenial('team_admin', 'proxy_admin', 'k', loosen)?.code).toBe('forbidden');
+    expect(limitsDenial('proxy_admin', 'proxy_admin', 'k', loosen)).toBeUndefined();
+    expect(limitsDenial('proxy_admin', 'owner', 'k', loosen)).toBeUndefined();
+  });
+  it('limits an owner set itself, the owner may loosen; once a proxy admin changes them they are its', () => {
+    expect(limitsDenial('owner', 'owner', 'k', loosen)).toBeUndefined();
+    expect(setterAfter('proxy_admin', 'owner', loosen)).toBe('proxy_admin');
+    expect(setterAfter('proxy_admin', 'owner', { max_budget: 'same' })).toBe('owner');
+  });
+  it('limits of unknown origin (made before their setter was recorded) count as a proxy admin’s', () => {
+    expect(limitsDenial('owner', undefined, 'k', loosen)?.code).toBe('forbidden');
+    expect(limitsDenial('team_admin', null, 'k', loosen)?.code).toBe('forbidden');
+  });
+  it('loosened lists the loosened fields in order', () => {
+    expect(loosened({ a: 'looser', b: 'same', c: 'tighter', d: 'looser' })).toEqual(['a', 'd']);
+  });
+});
+
+describe('every field a key takes is classified: a limit, or not one for a stated reason', () => {
+  it('a field added to /key/generate or /key/update fails here until it is classified', () => {
+    const classified = [...KEY_LIMIT_FIELDS, ...Object.keys(KEY_OTHER_FIELDS)].sort();
+    expect(Object.keys(keyFields).sort()).toEqual(classified);
+    expect(KEY_LIMIT_FIELDS.filter((f) => f in KEY_OTHER_FIELDS)).toEqual([]);
+  });
+});
