@@ -36,7 +36,8 @@ export type InvalidRequestCode =
   | 'too_many_models'
   | 'too_many_items'
   | 'duplicate_member'
-  | 'literal_api_key';
+  | 'literal_api_key'
+  | 'not_team_member';
 export type AuthenticationCode = 'missing_credentials' | 'invalid_api_key' | 'invalid_jwt';
 /** 403 permission_error: a known caller that may not do this. */
 export type PermissionCode =
@@ -48,6 +49,7 @@ export type PermissionCode =
   | 'model_not_allowed'
   | 'team_not_found'
   | 'user_not_found'
+  | 'not_team_member'
   | 'forbidden';
 /** The entities a 404 (`<entity>_not_found`) can name. */
 export type NotFoundEntity =
@@ -219,6 +221,12 @@ export class RouteNotAllowedError extends PermissionDeniedError {
 export class ModelNotAllowedError extends PermissionDeniedError {
   constructor(model: string, entity: string, allowed: readonly string[]) {
     super('model_not_allowed', `model \`${model}\` is not allowed for ${entity} (allowed: ${allowed.join(', ')})`, 'model');
+  }
+}
+/** A team key owned by a user who is not (or no longer) a member of its team. */
+export class NotTeamMemberError extends PermissionDeniedError {
+  constructor(userId: string, teamId: string, keyName: string) {
+    super('not_team_member', `user \`${userId}\` of key \`${keyName}\` is not a member of team \`${teamId}\``);
   }
 }
 export class ForbiddenError extends PermissionDeniedError {

@@ -19,6 +19,7 @@ import {
   KeyBlockedError,
   KeyExpiredError,
   ModelNotAllowedError,
+  NotTeamMemberError,
   RouteNotAllowedError,
   TeamBlockedError,
   type TollgateError,
@@ -99,6 +100,17 @@ export const checkKeyExpired: Check = ({ caller, now }) => {
   return Number.isNaN(at) || at < now ? new KeyExpiredError(key.key_name, key.expires) : undefined;
 };
 
+/**
+ * A team key that belongs to a user works only while that user is a member of the team: a
+ * removed member's keys stop at once, even one made while the removal was in flight.
+ */
+export const checkKeyOwnerIsMember: Check = ({ caller }) => {
+  const { key, team, member } = caller.state;
+  if (caller.principal !== 'virtual_key' || !key?.team_id || !key.user_id || !team) return undefined;
+  const isMember = member?.user_id === key.user_id && member.team_id === key.team_id;
+  return isMember ? undefined : new NotTeamMemberError(key.user_id, key.team_id, key.key_name);
+};
+
 export const checkTeamBlocked: Check = ({ caller }) => {
   const team = caller.state.team;
   return team?.blocked ? new TeamBlockedError(team.team_id) : undefined;
@@ -174,6 +186,7 @@ export const allChecks: readonly Check[] = [
   checkRouteAllowed,
   checkKeyBlocked,
   checkKeyExpired,
+  checkKeyOwnerIsMember,
   checkTeamBlocked,
   checkEndUserBlocked,
   checkRequestedModels,

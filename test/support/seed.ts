@@ -21,10 +21,27 @@ export async function put(item: Item): Promise<void> {
   await documentClient().send(new PutCommand({ TableName: tableName(), Item: item }));
 }
 
-export async function seedKey(fields: Partial<KeyRecord> = {}): Promise<{ key: string; record: KeyRecord }> {
+/**
+ * A key; a team key of a user makes the user a member of the team too (as the admin API requires),
+ * unless a membership is there already or `member: false` asks for an orphan.
+ */
+export async function seedKey(
+  fields: Partial<KeyRecord> = {},
+  opts: { member?: boolean } = {},
+): Promise<{ key: string; record: KeyRecord }> {
   const key = generateKey();
   const record: KeyRecord = { token: hashKey(key), key_name: keyName(key), created_at: now(), spend: 0, ...fields };
   await put(encode.key(record));
+  if (record.team_id && record.user_id && opts.member !== false) {
+    const member: MemberRecord = { team_id: record.team_id, user_id: record.user_id, role: 'user', created_at: now(), spend: 0 };
+    try {
+      await documentClient().send(
+        new PutCommand({ TableName: tableName(), Item: encode.member(member), ConditionExpression: 'attribute_not_exists(PK)' }),
+      );
+    } catch (e) {
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+    }
+  }
   return { key, record };
 }
 

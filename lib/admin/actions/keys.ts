@@ -162,6 +162,22 @@ async function requireKeyReader(actor: Actor, k: StoredKey): Promise<void> {
   refuse(keyReaderDenial(actor, k, await keyFacts(actor, k)));
 }
 
+/**
+ * A team key of a user needs the user to be a member of the team: checked now for a clear answer,
+ * and again inside the key's transaction, so a removal that lands first refuses the key.
+ */
+async function membershipGuards(teamId: string | null, userId: string | null): Promise<TxOp[]> {
+  if (!teamId || !userId) return [];
+  const notMember = () =>
+    new InvalidRequestError(
+      `user \`${userId}\` is not a member of team \`${teamId}\`: add them first (/team/member_add)`,
+      'not_team_member',
+      'user_id',
+    );
+  if (!(await find('team_member', teamId, userId))) throw notMember();
+  return [requireExists(refs.member(teamId, userId), notMember)];
+}
+
 /** A key's organization is its team's: a different one given in the request is refused. */
 function requireOrgOfTeam(orgId: string | null | undefined, team: TeamRecord | undefined): void {
   if (orgId === undefined) return;
@@ -391,10 +407,11 @@ export const keyActions: Actions = {
       actor,
       now,
     );
-    // The team and user must still exist when the key lands.
+    // The team and user must still exist when the key lands, and the user still be a member.
     const guards: TxOp[] = [
       ...(teamId ? [requireExists(refs.team(teamId), notFound('team', teamId))] : []),
       ...(userId ? [requireExists(refs.user(userId), notFound('user', userId))] : []),
+      ...(await membershipGuards(teamId, userId)),
     ];
     await transact([...plan.ops, ...guards], actor, plan.audit, now);
     // LiteLLM's shape: the plaintext in `key` (this once), its hash in `token` and `token_id`.
@@ -482,6 +499,7 @@ export const keyActions: Actions = {
     ops.push(...ended.map((t) => deleteAny(refs.key(t))));
     if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), notFound('team', next.team_id)));
     if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), notFound('user', next.user_id)));
+    if (teamMoved || userMoved) ops.push(...(await membershipGuards(next.team_id, next.user_id)));
     const changes: Record<string, unknown> = { ...set, ...(attrs.blocked_by ? { blocked_by: attrs.blocked_by } : {}) };
     if (dur !== undefined) changes.expires = attrs.expires;
     if (teamMoved) changes.organization_id = attrs.organization_id;

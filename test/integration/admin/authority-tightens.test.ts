@@ -70,7 +70,9 @@ describe("a key's owner cannot loosen what a proxy admin set", () => {
   it('a proxy admin may loosen; fields that are no limits (alias, metadata) stay the owner’s to change', async () => {
     const key = await adminIssuedKey();
     expect((await callApi(keys, 'POST', '/key/update', { key, max_budget: 9, enforcement: 'fast' })).status).toBe(200);
-    expect((await callApi(keys, 'POST', '/key/update', { key, key_alias: 'alice-key', metadata: { note: 'mine' } }, alice)).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/update', { key, key_alias: 'alice-key', metadata: { note: 'mine' } }, alice)).status).toBe(
+      200,
+    );
   });
 
   it('limits an owner set on its own key, the owner may loosen again', async () => {
@@ -80,17 +82,31 @@ describe("a key's owner cannot loosen what a proxy admin set", () => {
   });
 });
 
-describe("a team admin cannot loosen a member budget a proxy admin set", () => {
+describe('a team admin cannot loosen a member budget a proxy admin set', () => {
   it('raising or removing it is refused; lowering it is allowed', async () => {
     await callApi(teams, 'POST', '/team/member_add', { team_id: 't-lim', member: { user_id: 'bob' }, max_budget_in_team: 5 });
     const tadmin = userCtx('tadmin');
     for (const max of [10, null]) {
-      const res = await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: max }, tadmin);
+      const res = await callApi(
+        teams,
+        'POST',
+        '/team/member_update',
+        { team_id: 't-lim', user_id: 'bob', max_budget_in_team: max },
+        tadmin,
+      );
       expect([max, res.status, res.body.error?.code]).toEqual([max, 403, 'forbidden']);
     }
-    const lowered = await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: 3 }, tadmin);
+    const lowered = await callApi(
+      teams,
+      'POST',
+      '/team/member_update',
+      { team_id: 't-lim', user_id: 'bob', max_budget_in_team: 3 },
+      tadmin,
+    );
     expect(lowered.status).toBe(200);
     expect(lowered.body.max_budget_in_team).toBe(3);
-    expect((await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: 50 }, adminCtx)).status).toBe(200);
+    expect(
+      (await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: 50 }, adminCtx)).status,
+    ).toBe(200);
   });
 });

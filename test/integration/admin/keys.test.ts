@@ -345,6 +345,7 @@ describe('/key/list', () => {
   it('lists by team (GSI3), by user (GSI2) and all (GSI1), a page at a time', async () => {
     await seedTeam({ team_id: 't-list' });
     await seedUser({ user_id: 'lister' });
+    await seedMember({ team_id: 't-list', user_id: 'lister' });
     const made: string[] = [];
     for (let i = 0; i < 3; i++) made.push((await generate({ team_id: 't-list', user_id: 'lister' })).body.token);
     const first = await callApi(keys, 'GET', '/key/list', { team_id: 't-list', limit: 2 });

@@ -61,13 +61,15 @@ interface Row {
   action: string;
   /** The request for this actor in this team; undefined: the row does not apply to the actor. */
   input: (teamId: string, actor: ActorName) => Promise<Record<string, unknown> | undefined>;
-  expect: readonly (200 | 403 | null)[];
+  expect: readonly (200 | 400 | 403 | null)[];
 }
 
 const always = (f: (teamId: string) => Promise<Record<string, unknown>> | Record<string, unknown>) => async (teamId: string) => f(teamId);
 const keyOf = async (fields: Parameters<typeof seedKey>[0]) => (await seedKey(fields)).key;
 const ok = 200 as const;
 const no = 403 as const;
+/** Allowed, but refused as a request: a team key of a user who is no member of the team (not_team_member). */
+const bad = 400 as const;
 
 //                                                   proxy  admin  team   team    intern  viewer team  iam
 //                                                   admin  jwt    admin  member  user           jwt
@@ -113,7 +115,7 @@ const rows: Row[] = [
     fn: 'keys',
     action: 'generate',
     input: always((t) => ({ team_id: t, user_id: 'iu' })),
-    expect: [ok, ok, no, no, no, no, no, ok],
+    expect: [bad, bad, no, no, no, no, no, bad],
   },
   {
     what: 'update a personal key of `iu`',
@@ -134,7 +136,7 @@ const rows: Row[] = [
     fn: 'keys',
     action: 'update',
     input: always(async (t) => ({ key: await keyOf({ user_id: 'iu' }), team_id: t })),
-    expect: [ok, ok, no, no, no, no, no, ok],
+    expect: [bad, bad, no, no, no, no, no, bad],
   },
   {
     what: 'delete a personal key of `iu`',
@@ -350,7 +352,7 @@ function watchWrites(): { sent: string[]; stop(): void } {
 }
 
 const cases = rows.flatMap((row) =>
-  ACTORS.map((actor, i) => ({ ...row, actor, expected: row.expect[i] as 200 | 403 | null })).filter((c) => c.expected !== null),
+  ACTORS.map((actor, i) => ({ ...row, actor, expected: row.expect[i] as 200 | 400 | 403 | null })).filter((c) => c.expected !== null),
 );
 
 beforeAll(async () => {
@@ -388,6 +390,10 @@ describe('the permission matrix', () => {
       expect(res.status).toBe(403);
       expect(res.body.error).toMatchObject({ type: 'permission_error', code: 'forbidden' });
       expect(res.body.error.message).toMatch(/only|may not|may change only/);
+      expect(writes.sent).toEqual([]);
+    } else if (expected === 400) {
+      // Allowed to ask, refused for what it asks: nothing is written.
+      expect([res.status, res.body.error?.code]).toEqual([400, 'not_team_member']);
       expect(writes.sent).toEqual([]);
     } else {
       expect(res.body.error).toBeUndefined();

@@ -9,6 +9,7 @@ import {
   checkKeyBlocked,
   checkKeyBudget,
   checkKeyExpired,
+  checkKeyOwnerIsMember,
   checkModelAccess,
   checkOrganizationBudget,
   checkRequestedModels,
@@ -185,6 +186,7 @@ describe('check order: the first denial wins', () => {
       checkRouteAllowed,
       checkKeyBlocked,
       checkKeyExpired,
+      checkKeyOwnerIsMember,
       checkTeamBlocked,
       checkEndUserBlocked,
       checkRequestedModels,
@@ -205,6 +207,8 @@ describe('check order: the first denial wins', () => {
     ['route_not_allowed', (i) => void (i.caller.role = 'internal_user_viewer')],
     ['key_blocked', (i) => void (i.caller.state.key!.blocked = true)],
     ['key_expired', (i) => void (i.caller.state.key!.expires = iso(NOW - 1))],
+    // The member loaded is u-1's; the key now says it belongs to u-2, who is no member.
+    ['not_team_member', (i) => void (i.caller.state.key!.user_id = 'u-2')],
     ['team_blocked', (i) => void (i.caller.state.team!.blocked = true)],
     ['end_user_blocked', (i) => void (i.caller.state.endUser!.blocked = true)],
     ['too_many_models', (i) => void (i.body = { models: Array(11).fill('gpt-4o') })],
@@ -277,5 +281,30 @@ describe('requested models', () => {
 
   it('only LLM routes are concerned', () => {
     expect(checkRequestedModels(input({ method: 'GET', path: '/key/info', body: { models: many(11) } }))).toBeUndefined();
+  });
+});
+
+describe('checkKeyOwnerIsMember: a team key of a user works only while the user is a member', () => {
+  const teamKey = (member: ReturnType<typeof memberRecord> | undefined, over: Partial<ReturnType<typeof keyCaller>> = {}) =>
+    input({ caller: keyCaller({ team: teamRecord(), member }, over), body: { models: ['gpt-4o'] } });
+  it('a member passes', () => {
+    expect(checkKeyOwnerIsMember(teamKey(memberRecord()))).toBeUndefined();
+  });
+  it('a removed member is denied, naming the user, the key and the team', () => {
+    const d = checkKeyOwnerIsMember(teamKey(undefined));
+    expect(d?.code).toBe('not_team_member');
+    expect(d?.status).toBe(403);
+    expect(d?.message).toMatch(/^user `u-1` of key `sk-\.\.\.\w+` is not a member of team `t-1`$/);
+  });
+  it('a membership of another user or team does not count', () => {
+    expect(checkKeyOwnerIsMember(teamKey(memberRecord({ user_id: 'u-9' })))?.code).toBe('not_team_member');
+    expect(checkKeyOwnerIsMember(teamKey(memberRecord({ team_id: 't-9' })))?.code).toBe('not_team_member');
+  });
+  it('keys without a user or a team, and JWT callers, are not concerned', () => {
+    expect(checkKeyOwnerIsMember(input({ caller: keyCaller({}) }))).toBeUndefined();
+    expect(
+      checkKeyOwnerIsMember(input({ caller: keyCaller({ team: teamRecord(), key: keyRecord({ user_id: null, team_id: 't-1' }) }) })),
+    ).toBeUndefined();
+    expect(checkKeyOwnerIsMember(teamKey(undefined, { principal: 'jwt' }))).toBeUndefined();
   });
 });

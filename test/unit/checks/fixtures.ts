@@ -49,9 +49,14 @@ export const memberRecord = (f: Partial<MemberRecord> = {}): MemberRecord => ({
 export const orgRecord = (f: Partial<OrgRecord> = {}): OrgRecord => ({ organization_id: 'o-1', created_at: CREATED, spend: 0, ...f });
 export const endUserRecord = (f: Partial<EndUserRecord> = {}): EndUserRecord => ({ user_id: 'eu-1', created_at: CREATED, spend: 0, ...f });
 
-/** A virtual key of user `u-1`, personal (no team) unless the state holds a team. */
+/**
+ * A virtual key of user `u-1`, personal (no team) unless the state holds a team; then `u-1` is a
+ * member of it unless the state says `member` itself (undefined: not a member).
+ */
 export function keyCaller(state: Caller['state'] = {}, over: Partial<Caller> = {}): Caller {
   const key = state.key ?? keyRecord({ user_id: 'u-1', team_id: state.team?.team_id ?? null });
+  if (state.team && !('member' in state) && key.user_id)
+    state = { ...state, member: memberRecord({ team_id: state.team.team_id, user_id: key.user_id }) };
   return {
     principal: 'virtual_key',
     role: 'internal_user',

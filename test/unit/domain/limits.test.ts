@@ -1,9 +1,9 @@
 /** Which way a change moves a limit: the comparisons behind "authority only tightens". */
 import { describe, expect, it } from 'vitest';
 import { KEY_LIMIT_FIELDS, KEY_OTHER_FIELDS, keyFields } from '../../../lib/admin/actions/keys.js';
+import { modelOutside } from '../../../lib/admin/rules/hierarchy.js';
 import { limitsDenial, setterAfter } from '../../../lib/admin/rules/limits.js';
 import { isUnrestricted } from '../../../lib/checks/models.js';
-import { modelOutside } from '../../../lib/admin/rules/hierarchy.js';
 import { compareCap, compareEnforcement, compareExpiry, compareModels, compareWindow, loosened } from '../../../lib/domain/limits.js';
 
 describe('compareCap: a lower cap is tighter; no cap is the loosest', () => {
@@ -64,7 +64,10 @@ describe('compareEnforcement: strict > the proxy default > fast', () => {
 });
 
 describe('compareModels: a list within the current one is tighter; every model is the loosest', () => {
-  const rules = { unrestricted: isUnrestricted, outside: (c: readonly string[] | null | undefined, p: readonly string[] | null | undefined) => modelOutside(c, p) };
+  const rules = {
+    unrestricted: isUnrestricted,
+    outside: (c: readonly string[] | null | undefined, p: readonly string[] | null | undefined) => modelOutside(c, p),
+  };
   it.each([
     [['gpt-4o-mini'], ['gpt-4o'], 'looser'],
     [['gpt-4o-mini'], ['gpt-4o-mini', 'gpt-4o'], 'looser'],
