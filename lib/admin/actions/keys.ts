@@ -127,10 +127,14 @@ function requireLive(k: StoredKey): void {
   }
 }
 
-/** The key a `key` field names (plaintext or hash), or a 404 naming it as given. */
-export async function loadKey(key: string): Promise<StoredKey> {
+/**
+ * The key a `key` field names (plaintext or hash), as the actor may see it: a key the actor may
+ * not read answers exactly like one that does not exist (the same 404, naming it as given), so
+ * nothing can be learnt by probing keys or aliases that are somebody else's.
+ */
+export async function loadKey(actor: Actor, key: string, shownAs = describeKey(key)): Promise<StoredKey> {
   const record = await find('key', tokenOf(key));
-  if (!record) throw keyNotFound(describeKey(key))();
+  if (!record || keyReaderDenial(actor, record, await keyFacts(actor, record))) throw keyNotFound(shownAs)();
   return record;
 }
 
@@ -157,10 +161,6 @@ const sameBlocker = (k: StoredKey): Guard =>
 
 const changedMeanwhile = (k: StoredKey) => () =>
   new ConflictError('concurrent_update', `key \`${k.key_name}\` changed meanwhile; retry`, 'key');
-
-async function requireKeyReader(actor: Actor, k: StoredKey): Promise<void> {
-  refuse(keyReaderDenial(actor, k, await keyFacts(actor, k)));
-}
 
 /**
  * A team key of a user needs the user to be a member of the team: checked now for a clear answer,
@@ -312,7 +312,7 @@ const keyAudit = (verb: string, token: string, changes?: Record<string, unknown>
 
 /** Sets `blocked`; blocking also ends the grace period of the keys this one replaced. */
 async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: Date) {
-  const current = await loadKey(keyText);
+  const current = await loadKey(actor, keyText);
   requireLive(current);
   await requireKeyManager(actor, current, `${blocked ? 'block' : 'unblock'} key \`${current.key_name}\``);
   const authority = await authorityOn(actor, current);
@@ -423,7 +423,7 @@ export const keyActions: Actions = {
     const set = definedFields(fields);
     if (Object.keys(set).length === 0)
       throw new InvalidRequestError('nothing to update: name at least one field besides `key`', 'nothing_to_update');
-    const current = await loadKey(keyText);
+    const current = await loadKey(actor, keyText);
     requireLive(current);
     await requireKeyManager(actor, current, `update key \`${current.key_name}\``);
     const authority = await authorityOn(actor, current);
@@ -518,13 +518,15 @@ export const keyActions: Actions = {
       keys?.forEach((k, i) => {
         tokens.set(tokenOf(k, `keys.${i}`), k);
       });
+      const shownAs = new Map<string, string>();
       for (const alias of key_aliases ?? []) {
         const marker = await find('key_alias', alias);
-        if (!marker) throw new NotFoundError('key', alias);
+        if (!marker) throw keyNotFound(alias)();
         tokens.set(marker.token, marker.token);
+        shownAs.set(marker.token, alias);
       }
       const records: StoredKey[] = [];
-      for (const keyText of tokens.values()) records.push(await loadKey(keyText));
+      for (const keyText of tokens.values()) records.push(await loadKey(actor, keyText, shownAs.get(keyText)));
       for (const k of records) await requireKeyManager(actor, k, `delete key \`${k.key_name}\``);
       await transact(
         records.flatMap((k) => keyDeleteOps(k, true)),
@@ -540,7 +542,7 @@ export const keyActions: Actions = {
   ),
 
   regenerate: action(z.object({ key: keyRef, grace_period: duration.optional() }).strict(), async (input, { actor, now }) => {
-    const current = await loadKey(input.key);
+    const current = await loadKey(actor, input.key);
     requireLive(current);
     await requireKeyManager(actor, current, `regenerate key \`${current.key_name}\``);
     refuse(holdKeyDenial(actor, current.user_id, `regenerate key \`${current.key_name}\``));
@@ -597,8 +599,7 @@ export const keyActions: Actions = {
     // Without `key`, the caller's own key (LiteLLM's behaviour).
     const keyText = input.key ?? actor.keyHash;
     if (!keyText) throw new InvalidRequestError('`key` is required (or call with the key itself)', 'invalid_field', 'key');
-    const record = await loadKey(keyText);
-    await requireKeyReader(actor, record);
+    const record = await loadKey(actor, keyText);
     return { key: record.token, info: keyView(record, now) };
   }),
 

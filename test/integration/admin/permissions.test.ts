@@ -61,13 +61,15 @@ interface Row {
   action: string;
   /** The request for this actor in this team; undefined: the row does not apply to the actor. */
   input: (teamId: string, actor: ActorName) => Promise<Record<string, unknown> | undefined>;
-  expect: readonly (200 | 400 | 403 | null)[];
+  expect: readonly (200 | 400 | 403 | 404 | null)[];
 }
 
 const always = (f: (teamId: string) => Promise<Record<string, unknown>> | Record<string, unknown>) => async (teamId: string) => f(teamId);
 const keyOf = async (fields: Parameters<typeof seedKey>[0]) => (await seedKey(fields)).key;
 const ok = 200 as const;
 const no = 403 as const;
+/** Refused as if it did not exist: a key the caller may not read answers 404, like a missing one. */
+const hid = 404 as const;
 /** Allowed, but refused as a request: a team key of a user who is no member of the team (not_team_member). */
 const bad = 400 as const;
 
@@ -122,98 +124,98 @@ const rows: Row[] = [
     fn: 'keys',
     action: 'update',
     input: always(async () => ({ key: await keyOf({ user_id: 'iu' }), max_budget: 1 })),
-    expect: [ok, ok, no, no, ok, no, no, ok],
+    expect: [ok, ok, hid, hid, ok, hid, hid, ok],
   },
   {
     what: 'update a team key of `tm`',
     fn: 'keys',
     action: 'update',
     input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }), max_budget: 1 })),
-    expect: [ok, ok, ok, ok, no, no, no, ok],
+    expect: [ok, ok, ok, ok, hid, hid, no, ok],
   },
   {
     what: 'move a key of `iu` into the team',
     fn: 'keys',
     action: 'update',
     input: always(async (t) => ({ key: await keyOf({ user_id: 'iu' }), team_id: t })),
-    expect: [bad, bad, no, no, no, no, no, bad],
+    expect: [bad, bad, hid, hid, no, hid, hid, bad],
   },
   {
     what: 'delete a personal key of `iu`',
     fn: 'keys',
     action: 'delete',
     input: always(async () => ({ keys: [await keyOf({ user_id: 'iu' })] })),
-    expect: [ok, ok, no, no, ok, no, no, ok],
+    expect: [ok, ok, hid, hid, ok, hid, hid, ok],
   },
   {
     what: 'delete a team key of `tm`',
     fn: 'keys',
     action: 'delete',
     input: always(async (t) => ({ keys: [await keyOf({ team_id: t, user_id: 'tm' })] })),
-    expect: [ok, ok, ok, ok, no, no, no, ok],
+    expect: [ok, ok, ok, ok, hid, hid, no, ok],
   },
   {
     what: 'regenerate a personal key of `iu`',
     fn: 'keys',
     action: 'regenerate',
     input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })),
-    expect: [ok, ok, no, no, ok, no, no, ok],
+    expect: [ok, ok, hid, hid, ok, hid, hid, ok],
   },
   {
     what: 'regenerate a team key with no user',
     fn: 'keys',
     action: 'regenerate',
     input: always(async (t) => ({ key: await keyOf({ team_id: t }) })),
-    expect: [ok, ok, ok, no, no, no, no, ok],
+    expect: [ok, ok, ok, hid, hid, hid, no, ok],
   },
   {
     what: 'block a personal key of `iu`',
     fn: 'keys',
     action: 'block',
     input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })),
-    expect: [ok, ok, no, no, ok, no, no, ok],
+    expect: [ok, ok, hid, hid, ok, hid, hid, ok],
   },
   {
     what: 'block a team key of `tm`',
     fn: 'keys',
     action: 'block',
     input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }) })),
-    expect: [ok, ok, ok, ok, no, no, no, ok],
+    expect: [ok, ok, ok, ok, hid, hid, no, ok],
   },
   {
     what: 'unblock a personal key `iu` blocked',
     fn: 'keys',
     action: 'unblock',
     input: always(async () => ({ key: await keyOf({ user_id: 'iu', blocked: true, ...{ blocked_by: 'owner' } }) })),
-    expect: [ok, ok, no, no, ok, no, no, ok],
+    expect: [ok, ok, hid, hid, ok, hid, hid, ok],
   },
   {
     what: 'unblock a personal key of `iu` a proxy admin blocked',
     fn: 'keys',
     action: 'unblock',
     input: always(async () => ({ key: await keyOf({ user_id: 'iu', blocked: true, ...{ blocked_by: 'proxy_admin' } }) })),
-    expect: [ok, ok, no, no, no, no, no, ok],
+    expect: [ok, ok, hid, hid, no, hid, hid, ok],
   },
   {
     what: 'read a personal key of `iu`',
     fn: 'keys',
     action: 'info',
     input: always(async () => ({ key: await keyOf({ user_id: 'iu' }) })),
-    expect: [ok, ok, no, no, ok, no, no, ok],
+    expect: [ok, ok, hid, hid, ok, hid, hid, ok],
   },
   {
     what: 'read a team key of `tm`',
     fn: 'keys',
     action: 'info',
     input: always(async (t) => ({ key: await keyOf({ team_id: t, user_id: 'tm' }) })),
-    expect: [ok, ok, ok, ok, no, no, ok, ok],
+    expect: [ok, ok, ok, ok, hid, hid, ok, ok],
   },
   {
     what: 'read a personal key of the viewer',
     fn: 'keys',
     action: 'info',
     input: always(async () => ({ key: await keyOf({ user_id: 'vw' }) })),
-    expect: [ok, ok, no, no, no, ok, no, ok],
+    expect: [ok, ok, hid, hid, hid, ok, hid, ok],
   },
   {
     what: "list the team's keys",
@@ -352,7 +354,7 @@ function watchWrites(): { sent: string[]; stop(): void } {
 }
 
 const cases = rows.flatMap((row) =>
-  ACTORS.map((actor, i) => ({ ...row, actor, expected: row.expect[i] as 200 | 400 | 403 | null })).filter((c) => c.expected !== null),
+  ACTORS.map((actor, i) => ({ ...row, actor, expected: row.expect[i] as 200 | 400 | 403 | 404 | null })).filter((c) => c.expected !== null),
 );
 
 beforeAll(async () => {
@@ -390,6 +392,11 @@ describe('the permission matrix', () => {
       expect(res.status).toBe(403);
       expect(res.body.error).toMatchObject({ type: 'permission_error', code: 'forbidden' });
       expect(res.body.error.message).toMatch(/only|may not|may change only/);
+      expect(writes.sent).toEqual([]);
+    } else if (expected === 404) {
+      // Exactly what a key that does not exist answers, and no write.
+      expect([res.status, res.body.error?.type, res.body.error?.code]).toEqual([404, 'not_found_error', 'key_not_found']);
+      expect(res.body.error.message).toMatch(/^key `.+` does not exist$/);
       expect(writes.sent).toEqual([]);
     } else if (expected === 400) {
       // Allowed to ask, refused for what it asks: nothing is written.
