@@ -27,6 +27,7 @@ import { type Fetcher, SimpleFetcher } from 'aws-jwt-verify/https';
 import { type Jwks, type JwksCache, SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import type { Config } from '../config.js';
+import { idProblem } from '../domain/ids.js';
 import { InvalidJwtError } from '../errors.js';
 
 export type JwtSettings = Config['jwt'];
@@ -161,11 +162,12 @@ function describe(e: unknown): string {
 
 /** A claim by name, or by dotted path into nested objects; arrays give their first string. */
 export function claimValue(payload: Record<string, unknown>, path: string): unknown {
-  if (path in payload) return payload[path];
+  if (Object.hasOwn(payload, path)) return payload[path];
   let cur: unknown = payload;
   for (const part of path.split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
+    // Own properties only: a claim path of `constructor` or `__proto__` names nothing.
+    cur = Object.hasOwn(cur, part) ? (cur as Record<string, unknown>)[part] : undefined;
   }
   return cur;
 }
@@ -173,7 +175,11 @@ export function claimValue(payload: Record<string, unknown>, path: string): unkn
 function claimString(payload: Record<string, unknown>, path: string): string | undefined {
   const v = claimValue(payload, path);
   const s = Array.isArray(v) ? v.find((x) => typeof x === 'string') : v;
-  return typeof s === 'string' && s.length > 0 && s.length <= 256 ? s : undefined;
+  if (typeof s !== 'string' || s.length === 0) return undefined;
+  // The ids a token names follow the one id rule (lib/domain/ids): the admin API accepts them all.
+  const problem = idProblem(s);
+  if (problem) throw new InvalidJwtError(`the \`${path}\` claim is not a usable id: it ${problem}`);
+  return s;
 }
 
 function scopes(payload: Record<string, unknown>, path: string): string[] {

@@ -19,20 +19,30 @@ export interface Duration {
 }
 
 const DURATION = /^([1-9][0-9]{0,5})(s|m|h|d|w|mo)$/;
+/** At most ten years in any unit: a longer period is a typo, not a budget. */
+export const MAX_DURATION: Readonly<Record<DurationUnit, number>> = { s: 999_999, m: 999_999, h: 87_600, d: 3_660, w: 523, mo: 120 };
+
+/** The duration a text names; none for white space around it, an unknown unit or over ten years. */
+function durationOf(text: string): Duration | undefined {
+  const m = DURATION.exec(text);
+  if (!m) return undefined;
+  const d = { n: Number(m[1]), unit: m[2] as DurationUnit };
+  return d.n <= MAX_DURATION[d.unit] ? d : undefined;
+}
 
 export function parseDuration(text: string, param = 'budget_duration'): Duration {
-  const m = DURATION.exec(text.trim());
-  if (!m) {
+  const d = durationOf(text);
+  if (!d) {
     throw new InvalidRequestError(
-      `\`${param}\` must look like 30s, 15m, 24h, 30d, 2w or 1mo (got \`${text.slice(0, 32)}\`)`,
+      `\`${param}\` must look like 30s, 15m, 24h, 30d, 2w or 1mo, at most ten years (got \`${text.slice(0, 32)}\`)`,
       'invalid_duration',
       param,
     );
   }
-  return { n: Number(m[1]), unit: m[2] as DurationUnit };
+  return d;
 }
 
-export const isDuration = (text: string): boolean => DURATION.test(text.trim());
+export const isDuration = (text: string): boolean => durationOf(text) !== undefined;
 
 const SECOND = 1000;
 const FIXED_MS: Record<'s' | 'm' | 'h', number> = { s: SECOND, m: 60 * SECOND, h: 3600 * SECOND };

@@ -6,12 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { headerValues } from '../auth/credentials.js';
+import { idProblem } from '../domain/ids.js';
 import { InvalidRequestError, RouteNotFoundError } from '../errors.js';
 import { type HttpMethod, matchRoute, type RouteDef, routeByResource } from '../routes.js';
 import { assertUpstreamPath } from './upstream.js';
 
-/** Longest end-user id we accept: it becomes part of a table key. */
-export const MAX_END_USER_ID_LENGTH = 256;
 /** Deepest JSON body we accept; deeper ones would overflow JSON.stringify's recursion (a 500). */
 export const MAX_JSON_DEPTH = 64;
 
@@ -188,9 +187,9 @@ function bodyFields(body: LlmBody): { model: string | undefined; user: string | 
     throw new InvalidRequestError('`model` must be a string', 'invalid_body', 'model');
   if (user !== undefined && user !== null && typeof user !== 'string')
     throw new InvalidRequestError('`user` must be a string', 'invalid_body', 'user');
-  if (typeof user === 'string' && user.length > MAX_END_USER_ID_LENGTH) {
-    throw new InvalidRequestError(`\`user\` is longer than ${MAX_END_USER_ID_LENGTH} characters`, 'invalid_body', 'user');
-  }
+  // The end user is an id like any other (lib/domain/ids): `eu-1 ` is refused, not taken for `eu-1`.
+  const problem = typeof user === 'string' && user.length > 0 ? idProblem(user) : undefined;
+  if (problem) throw new InvalidRequestError(`\`user\` ${problem}`, 'invalid_field', 'user');
   return {
     model: typeof model === 'string' && model.length > 0 ? model : undefined,
     user: typeof user === 'string' && user.length > 0 ? user : undefined,

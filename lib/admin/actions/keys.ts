@@ -84,7 +84,8 @@ export function tokenOf(key: string, param = 'key'): string {
 /** How messages name a key given in a request: `sk-...last4` for a plaintext, else the hash. */
 const describeKey = (key: string): string => (key.startsWith(VIRTUAL_KEY_PREFIX) ? keyName(key) : key);
 
-export const keyAlias = z.string().min(1).max(256);
+/** A key alias follows the id rule (lib/domain/ids): no white space around it, no control characters. */
+export const keyAlias = id;
 
 /** `duration`: a period from now, or `-1`/null for no expiry. */
 export const keyDuration = z.union([duration, z.literal('-1'), z.literal(-1), z.null()], {

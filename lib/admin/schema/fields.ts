@@ -4,6 +4,7 @@
  * validation passes.
  */
 import { z } from 'zod';
+import { idProblem } from '../../domain/ids.js';
 import { isDuration } from '../../domain/periods.js';
 import { InvalidRequestError, UnknownFieldError } from '../../errors.js';
 
@@ -20,13 +21,14 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw new InvalidRequestError(`\`${field}\`: ${issue.message}`, issue.code === 'invalid_type' ? 'invalid_type' : 'invalid_field', field);
 }
 
-const SAFE_ID = /^[A-Za-z0-9._:@+=-]{1,128}$/;
-
-/** Ids we put into keys: printable, no `#` or `|` (they separate key parts), at most 128 characters. */
-export const id = z.string().regex(SAFE_ID, 'must be 1-128 characters of letters, digits and . _ : @ + = -');
+/** An entity id (lib/domain/ids): what JWT claims and the body's `user` may name, the admin API accepts. */
+export const id = z.string().superRefine((s, ctx) => {
+  const problem = idProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 export const money = z.number().finite().nonnegative('must be a non-negative number');
 export const optionalMoney = money.nullable().optional();
-export const duration = z.string().refine(isDuration, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo');
+export const duration = z.string().refine(isDuration, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo, at most ten years');
 export const models = z.array(z.string().min(1).max(256)).max(1000);
 /** Bounds on free-form metadata: every self-service caller may write it, to an item and its audit copy. */
 export const MAX_METADATA_BYTES = 16 * 1024;

@@ -285,7 +285,7 @@ describe('customers (end users)', () => {
       ['POST /customer/new', 'new', { user_id: 'c-bad', enforcement: 'strict' }, 'unknown_field', 'enforcement'],
       ['POST /end_user/update', 'update', { user_id: 'c-u', enforcement: 'strict' }, 'unknown_field', 'enforcement'],
       ['POST /customer/new', 'new', { alias: 'no id' }, 'invalid_type', 'user_id'],
-      ['POST /customer/new', 'new', { user_id: 'has space' }, 'invalid_field', 'user_id'],
+      ['POST /customer/new', 'new', { user_id: 'has space ' }, 'invalid_field', 'user_id'],
       ['POST /customer/update', 'update', { user_id: 'c-u', max_budget: -5 }, 'invalid_field', 'max_budget'],
       ['POST /end_user/update', 'update', { user_id: 'c-u', budget_duration: '-1d' }, 'invalid_field', 'budget_duration'],
       ['POST /customer/update', 'update', { user_id: 'c-u', spend: 3 }, 'unknown_field', 'spend'],

@@ -383,7 +383,7 @@ describe('organizations', () => {
       ['POST /organization/new', 'new', { organization_id: 'o-bad', budget_duration: '1 month' }, 'invalid_field', 'budget_duration'],
       ['POST /organization/new', 'new', { organization_id: 'o-bad', models: 'gpt-4o' }, 'invalid_type', 'models'],
       ['POST /organization/new', 'new', { organization_id: 'o-bad', blocked: true }, 'unknown_field', 'blocked'],
-      ['POST /organization/new', 'new', { organization_id: 'o bad#1' }, 'invalid_field', 'organization_id'],
+      ['POST /organization/new', 'new', { organization_id: 'o-1\t' }, 'invalid_field', 'organization_id'],
       ['POST /organization/new', 'new', { organization_id: 'o-bad', enforcement: 'lax' }, 'invalid_field', 'enforcement'],
       ['POST /organization/new', 'new', { organization_id: 'o-bad', metadata: [1] }, 'invalid_type', 'metadata'],
       ['POST /organization/update', 'update', { max_budget: 5 }, 'invalid_type', 'organization_id'],

@@ -391,7 +391,7 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['new', 'POST', '/team/new', { max_budget: -1 }, 400, 'invalid_field', 'max_budget'],
     ['new', 'POST', '/team/new', { models: [1] }, 400, 'invalid_type', 'models.0'],
     ['new', 'POST', '/team/new', { budget_duration: '1y' }, 400, 'invalid_field', 'budget_duration'],
-    ['new', 'POST', '/team/new', { team_id: 'has space' }, 400, 'invalid_field', 'team_id'],
+    ['new', 'POST', '/team/new', { team_id: 'has space ' }, 400, 'invalid_field', 'team_id'],
     [
       'new',
       'POST',

@@ -211,7 +211,7 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['update', 'POST', '/user/update', { user_id: 'ivy', enforcement: 'fast' }, 400, 'unknown_field', 'enforcement'],
     ['update', 'POST', '/user/update', { user_id: 'nobody', max_budget: 1 }, 404, 'user_not_found', null],
     ['delete', 'POST', '/user/delete', { user_ids: [] }, 400, 'invalid_field', 'user_ids'],
-    ['delete', 'POST', '/user/delete', { user_ids: ['a/b'] }, 400, 'invalid_field', 'user_ids.0'],
+    ['delete', 'POST', '/user/delete', { user_ids: [' a/b'] }, 400, 'invalid_field', 'user_ids.0'],
     ['delete', 'POST', '/user/delete', { user_ids: ['nobody'] }, 404, 'user_not_found', null],
     ['info', 'GET', '/user/info', { user_id: 'nobody' }, 404, 'user_not_found', null],
     ['info', 'GET', '/user/info', {}, 400, 'invalid_field', 'user_id'],

@@ -16,8 +16,10 @@ describe('parseDuration', () => {
     ['2w', 2, 'w'],
     ['1mo', 1, 'mo'],
     ['3mo', 3, 'mo'],
-    ['999999d', 999999, 'd'],
-    [' 7d ', 7, 'd'],
+    ['3660d', 3660, 'd'],
+    ['120mo', 120, 'mo'],
+    ['87600h', 87600, 'h'],
+    ['999999s', 999999, 's'],
   ])('accepts %j', (text, n, unit) => {
     expect(parseDuration(text)).toEqual({ n, unit });
     expect(isDuration(text)).toBe(true);
@@ -37,6 +39,18 @@ describe('parseDuration', () => {
     '1',
     '1 d',
     '1000000d',
+    // Over ten years: a typo, not a budget (issue 10, item 8).
+    '999999d',
+    '999999mo',
+    '3661d',
+    '121mo',
+    '524w',
+    '87601h',
+    // White space is refused, not trimmed: one period, one spelling.
+    ' 7d ',
+    '7d ',
+    ' 1d',
+    '1d\n',
     '1mos',
     'mo',
     '1ms',

@@ -93,12 +93,34 @@ describe('parseLlmRequest', () => {
     ['a JSON array', '[1]', 'the request body must be a JSON object', null],
     ['a non-string model', '{"model":1}', '`model` must be a string', 'model'],
     ['a non-string user', '{"user":{}}', '`user` must be a string', 'user'],
-    ['a user of 257 characters', JSON.stringify({ user: 'u'.repeat(257) }), '`user` is longer than 256 characters', 'user'],
   ])('answers 400 for %s', async (_, body, message, param) => {
     const e = await parseLlmRequest(event({ body })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InvalidRequestError);
     expect((e as InvalidRequestError).toBody().error).toMatchObject({ message, param, code: 'invalid_body' });
   });
+
+  // The end user is an id like any other (lib/domain/ids): refused, never trimmed into another one.
+  it.each([
+    ['a user of 257 characters', 'u'.repeat(257), '`user` must be at most 256 characters'],
+    ['a trailing space', 'eu-blocked ', '`user` must not start or end with white space'],
+    ['a leading tab', '\teu-1', '`user` must not start or end with white space'],
+    ['a control character', 'eu\u0000-1', '`user` must not contain control characters'],
+  ])('answers 400 invalid_field for a user with %s', async (_, user, message) => {
+    const e = await parseLlmRequest(event({ body: JSON.stringify({ model: 'gpt-4o', user }) })).catch((x: unknown) => x);
+    expect((e as InvalidRequestError).toBody().error).toEqual({
+      message,
+      type: 'invalid_request_error',
+      param: 'user',
+      code: 'invalid_field',
+    });
+  });
+
+  it.each(['auth0|65f1c2', 'google-oauth2|1034', 'ada@example.com', '0f8fad5b-d9cb-469f-a165-70867728950e', 'eu 1'])(
+    'accepts the end user %j',
+    async (user) => {
+      expect((await parseLlmRequest(event({ body: JSON.stringify({ model: 'gpt-4o', user }) }))).user).toBe(user);
+    },
+  );
 
   it('answers 404 for a route the llm function does not serve', async () => {
     await expect(parseLlmRequest(event({ resource: '/team/new', path: '/team/new' }))).rejects.toBeInstanceOf(RouteNotFoundError);

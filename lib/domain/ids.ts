@@ -1,0 +1,22 @@
+/**
+ * Entity ids: users, teams, organizations, end users, budgets, key aliases. One rule wherever an
+ * id enters (the admin API, JWT claims, the body's `user`), so every id Tollgate can create the
+ * admin API accepts (IdP subjects like `auth0|65f1c2`, `google-oauth2|1034`, emails, UUIDs), and
+ * no two spellings name one entity: white space around an id or a control character in it is
+ * refused, never trimmed silently.
+ */
+
+export const MAX_ID_LENGTH = 256;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what an id may not hold.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** What is wrong with an id, or undefined when it is one. */
+export function idProblem(id: string): string | undefined {
+  if (id.length === 0) return 'must not be empty';
+  if (id.length > MAX_ID_LENGTH) return `must be at most ${MAX_ID_LENGTH} characters`;
+  if (id.trim() !== id) return 'must not start or end with white space';
+  if (CONTROL.test(id)) return 'must not contain control characters';
+  return undefined;
+}
+
+export const isEntityId = (id: string): boolean => idProblem(id) === undefined;
