@@ -11,11 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as teams } from '../../functions/teams/handler.js';
+import { handler as users } from '../../functions/users/handler.js';
 import { documentClient } from '../../lib/app/index.js';
 import { DeadlineFetcher } from '../../lib/auth/jwt.js';
 import { tableName } from '../../lib/store/client.js';
 import { encode } from '../../lib/store/codec.js';
 import { refs } from '../../lib/store/keys.js';
+import { callApi } from '../support/admin.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import {
   CountingFetcher,
@@ -205,6 +208,19 @@ describe('default team and user upsert', () => {
     expect((await read()).Item).toMatchObject({ PK: 'USER#u-new', SK: 'USER', kind: 'user', user_id: 'u-new', user_role: 'internal_user' });
     // A second request finds the user (created once, not overwritten).
     expect((await authorize(chat(token({ sub: 'u-new' })))).effect).toBe('allow');
+  });
+
+  it('a user created from an IdP subject (`auth0|…`) is one the admin API manages (issue 10, item 4)', async () => {
+    configure({ TOLLGATE_JWT_UPSERT_USER: 'true' });
+    expect(await authorize(chat(token({ sub: 'auth0|65f1c2' })))).toMatchObject({ effect: 'allow', context: { user_id: 'auth0|65f1c2' } });
+    const update = await callApi(users, 'POST', '/user/update', { user_id: 'auth0|65f1c2', max_budget: 1 });
+    expect([update.status, update.body.max_budget]).toEqual([200, 1]);
+    expect((await callApi(teams, 'POST', '/team/member_add', { team_id: 't-jwt', member: { user_id: 'auth0|65f1c2' } })).status).toBe(200);
+    expect((await callApi(users, 'POST', '/user/delete', { user_ids: ['auth0|65f1c2'] })).status).toBe(200);
+  });
+
+  it('a token whose subject is not a usable id (white space around it) is refused, never trimmed into another user', async () => {
+    expect((await authorize(chat(token({ sub: 'u-jwt ' })))).status).toBe(401);
   });
 
   it('never upserts for an admin-scoped token', async () => {
