@@ -108,3 +108,22 @@ export function firstRefusal(
   const resolved = resolveAlias(requested, catalog);
   return restrictions.find((r) => !listAllows(r.models, resolved, catalog) && !listAllows(r.models, requested, catalog));
 }
+
+/**
+ * The models a caller may use under these restrictions, as one list: the entries of the first
+ * restricting list that every other one allows (an access group or a glob counts as allowed when
+ * the other list covers all it stands for). No restriction: `all-proxy-models`.
+ */
+export function effectiveModels(restrictions: readonly ModelRestriction[], catalog: ModelCatalog = emptyCatalog): string[] {
+  const [first, ...rest] = restrictions;
+  if (!first) return [ALL_PROXY_MODELS];
+  return first.models.filter((entry) => rest.every((r) => covers(r.models, entry, catalog)));
+}
+
+/** Whether `list` allows everything `entry` stands for: itself, its alias target, every model of its group. */
+function covers(list: readonly string[], entry: string, catalog: ModelCatalog): boolean {
+  if (isUnrestricted(list) || list.some((p) => globMatch(p, entry))) return true;
+  const group = catalog.accessGroups[entry];
+  if (group && group.length > 0) return group.every((m) => listAllows(list, m, catalog));
+  return listAllows(list, resolveAlias(entry, catalog), catalog);
+}

@@ -24,7 +24,7 @@
  */
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
-import { isUnrestricted } from '../../checks/models.js';
+import { effectiveModels, isUnrestricted, restrictionsOf } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import { compareCap, compareEnforcement, compareExpiry, compareModels, compareWindow, type Direction } from '../../domain/limits.js';
 import { addDuration, parseDuration } from '../../domain/periods.js';
@@ -353,6 +353,22 @@ export const KEY_OTHER_FIELDS = {
   blocked: 'a block is lifted only by as much authority as set it',
 } as const;
 
+/** What a key may call now: its list within its team's, its user's (personal keys) and its organization's. */
+async function effectiveModelsOf(k: StoredKey): Promise<string[]> {
+  const [team, user, org] = await Promise.all([
+    k.team_id ? find('team', k.team_id) : undefined,
+    !k.team_id && k.user_id ? find('user', k.user_id) : undefined,
+    k.organization_id ? find('organization', k.organization_id) : undefined,
+  ]);
+  const restrictions = restrictionsOf({
+    key: { name: k.key_name, models: k.models },
+    team: team && { id: team.team_id, models: team.models },
+    user: user && { id: user.user_id, models: user.models },
+    org: org && { id: org.organization_id, models: org.models },
+  });
+  return effectiveModels(restrictions, restrictions.length > 1 ? await loadCatalog() : undefined);
+}
+
 /** Which way an update moves each of a key's limits (lib/domain/limits). */
 async function limitDirections(
   current: StoredKey,
@@ -601,7 +617,7 @@ export const keyActions: Actions = {
     const keyText = input.key ?? actor.keyHash;
     if (!keyText) throw new InvalidRequestError('`key` is required (or call with the key itself)', 'invalid_field', 'key');
     const record = await loadKey(actor, keyText);
-    return { key: record.token, info: keyView(record, now) };
+    return { key: record.token, info: { ...keyView(record, now), effective_models: await effectiveModelsOf(record) } };
   }),
 
   list: action(

@@ -10,7 +10,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { ModelCatalog } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import type { OrgRecord, TeamRecord } from '../../domain/records.js';
 import { ORG_ROLES, type OrgMemberRecord } from '../../domain/records.js';
@@ -23,7 +22,6 @@ import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFie
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
-import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { budgetView } from '../schema/budget-view.js';
 import { budgetFields, id, limit, metadata, models } from '../schema/fields.js';
 
@@ -39,7 +37,6 @@ const member = z.object({ user_id: id, role: z.enum(ORG_ROLES).default('internal
 const oneOrMany = <T extends z.ZodType>(item: T, max: number) =>
   z.preprocess((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v), z.array(item).min(1).max(max));
 
-const orgLabel = (orgId: string) => `organization \`${orgId}\``;
 const audit = (verb: string, orgId: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `organization.${verb}`,
   entity_type: 'organization',
@@ -51,21 +48,6 @@ const teamsOf = (orgId: string) => queryAll<TeamRecord>(listings.teamsOfOrg(orgI
 const membersOf = (orgId: string) => queryAll<OrgMemberRecord>(listings.membersOfOrg(orgId));
 
 /** An organization may not shrink below what its teams already have. */
-async function requireCoversTeams(
-  orgId: string,
-  next: Pick<OrgRecord, 'models' | 'max_budget'>,
-  changed: { models: boolean; max_budget: boolean },
-): Promise<void> {
-  const teams = await teamsOf(orgId);
-  const parent = { label: orgLabel(orgId), models: next.models, max_budget: next.max_budget };
-  let catalog: Promise<ModelCatalog> | undefined;
-  const sharedCatalog = () => (catalog ??= loadCatalog());
-  for (const t of teams) {
-    const child = { label: `team \`${t.team_id}\``, models: t.models, max_budget: t.max_budget };
-    if (changed.max_budget) requireBudgetWithin(child, parent);
-    if (changed.models) await requireModelsWithin(child, parent, 'models', sharedCatalog);
-  }
-}
 
 /** Proxy admins read any organization; a user reads the one they belong to. */
 async function requireCanRead(actor: Actor, orgId: string): Promise<void> {
@@ -103,9 +85,8 @@ export const organizationActions: Actions = {
     const set = definedFields(fields);
     if (Object.keys(set).length === 0)
       throw new InvalidRequestError('nothing to update: name at least one field besides `organization_id`', 'nothing_to_update');
-    const current = await load('organization', orgId);
-    const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
-    if (changed.models || changed.max_budget) await requireCoversTeams(orgId, { ...current, ...set }, changed);
+    await load('organization', orgId);
+    // Narrowing an organization never waits on its teams: every request checks the whole chain.
     await transact(
       [setFields(refs.org(orgId), { ...set, updated_at: now.toISOString() }, notFound('organization', orgId))],
       actor,

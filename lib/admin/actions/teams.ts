@@ -16,7 +16,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { ModelCatalog } from '../../checks/models.js';
 import type { Authority } from '../../domain/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import { compareCap } from '../../domain/limits.js';
@@ -31,7 +30,7 @@ import { type Actions, action } from '../http/handler.js';
 import { memberRole } from '../membership.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
-import { loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
@@ -99,23 +98,6 @@ async function requireTeamWithinOrg(teamId: string, team: Limits, org: OrgRecord
   const parent = { label: `organization \`${org.organization_id}\``, models: org.models, max_budget: org.max_budget };
   await requireModelsWithin(child, parent, 'models');
   requireBudgetWithin(child, parent);
-}
-
-/** A team may not shrink below what its keys and members already have. */
-async function requireCoversChildren(teamId: string, next: Limits, changed: { models: boolean; max_budget: boolean }): Promise<void> {
-  const parent = { label: teamLabel(teamId), models: next.models, max_budget: next.max_budget };
-  let catalog: Promise<ModelCatalog> | undefined;
-  const sharedCatalog = () => (catalog ??= loadCatalog());
-  for (const k of await keysOf(teamId)) {
-    const child = { label: `key \`${k.key_name}\``, models: k.models, max_budget: k.max_budget };
-    if (changed.max_budget) requireBudgetWithin(child, parent);
-    if (changed.models) await requireModelsWithin(child, parent, 'models', sharedCatalog);
-  }
-  if (changed.max_budget) {
-    for (const m of await membersOf(teamId)) {
-      requireBudgetWithin({ label: `member \`${m.user_id}\``, max_budget: m.max_budget }, parent);
-    }
-  }
 }
 
 function requireMemberBudgetWithin(budget: number | null | undefined, team: TeamRecord): void {
@@ -243,7 +225,9 @@ export const teamActions: Actions = {
     const changed = { models: set.models !== undefined, max_budget: set.max_budget !== undefined };
     if (nextOrg && (orgMoved || changed.models || changed.max_budget))
       await requireTeamWithinOrg(teamId, next, await load('organization', nextOrg));
-    if (changed.models || changed.max_budget) await requireCoversChildren(teamId, next, changed);
+    // Narrowing a team never waits on its keys and members: every request checks the whole chain
+    // (key ∩ team ∩ organization models, every budget), so a key listing a model its team dropped
+    // is refused that model at once, and /key/info shows what it may still use.
 
     const { spend, ...plain } = set;
     const attrs: Record<string, unknown> = { ...plain, updated_at: now.toISOString() };

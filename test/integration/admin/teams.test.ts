@@ -99,22 +99,19 @@ describe('hierarchy: a team within its organization', () => {
     });
   });
 
-  it('a team may not shrink below its keys and members', async () => {
+  it('a team narrows without editing its keys (issue 10, item 5): the keys then use what is left, shown by /key/info', async () => {
     await seedTeam({ team_id: 't-shrink', models: ['a', 'b'], max_budget: 100 });
     await seedMember({ team_id: 't-shrink', user_id: 'carol', max_budget: 60 });
-    await seedKey({ team_id: 't-shrink', models: ['b'], max_budget: 80 });
-    await expectUnchanged(async () => {
-      const models = await post('/team/update', { team_id: 't-shrink', models: ['a'] });
-      expect(models.body.error).toMatchObject({ code: 'hierarchy_violation' });
-      expect(models.body.error.message).toMatch(/key `sk-\.\.\..{4}` has model `b`/);
-      expect((await post('/team/update', { team_id: 't-shrink', max_budget: 70 })).body.error.message).toMatch(
-        /key .* max_budget 80\.00 is above team `t-shrink`/,
-      );
-      expect((await post('/team/update', { team_id: 't-shrink', max_budget: 50 })).body.error.message).toMatch(
-        /max_budget (80|60)\.00 is above team `t-shrink`/,
-      );
-    });
-    expect((await post('/team/update', { team_id: 't-shrink', models: ['b', 'c'], max_budget: 80 })).status).toBe(200);
+    const { key } = await seedKey({ team_id: 't-shrink', models: ['b'], max_budget: 80 });
+    const { key: open } = await seedKey({ team_id: 't-shrink', models: [] });
+    const info = async (k: string) => (await callApi(keys, 'GET', '/key/info', { key: k })).body.info.effective_models;
+    expect(await info(key)).toEqual(['b']);
+    expect(await info(open)).toEqual(['a', 'b']);
+    // Below its key's models and its key's and member's budgets: allowed, one write.
+    const narrowed = await post('/team/update', { team_id: 't-shrink', models: ['a'], max_budget: 50 });
+    expect([narrowed.status, narrowed.body.data?.models ?? narrowed.body.models]).toEqual([200, ['a']]);
+    expect(await info(key)).toEqual([]);
+    expect(await info(open)).toEqual(['a']);
   });
 
   it("a member budget is not above the team's", async () => {

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkModelAccess } from '../../../lib/checks/checks.js';
-import { globMatch, listAllows, type ModelCatalog, requestedModels, restrictionsOf } from '../../../lib/checks/models.js';
+import { effectiveModels, globMatch, listAllows, type ModelCatalog, requestedModels, restrictionsOf } from '../../../lib/checks/models.js';
 import { ModelNotAllowedError } from '../../../lib/errors.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { input, keyCaller, keyRecord, orgRecord, teamRecord, userRecord } from './fixtures.js';
@@ -246,5 +246,23 @@ describe('model access gates LLM routes only, and only when a model is named', (
   it('a management route with a body model is not a model check', () => {
     const admin = { ...caller, role: 'proxy_admin' as const };
     expect(checkModelAccess(input({ path: '/key/generate', caller: admin, body: { models: ['claude-3'] } }))).toBeUndefined();
+  });
+});
+
+describe('effectiveModels: what a caller may use under every restriction at once', () => {
+  const cat: ModelCatalog = { aliases: { latest: 'gpt-4o' }, accessGroups: { beta: ['o1', 'o3'] } };
+  const r = (entity: string, models: string[]) => ({ entity, models });
+  it('no restriction: every model', () => {
+    expect(effectiveModels([])).toEqual(['all-proxy-models']);
+  });
+  it('the first list, narrowed to what the others allow', () => {
+    expect(effectiveModels([r('key', ['gpt-4o', 'gpt-4o-mini']), r('team', ['gpt-4o-mini'])])).toEqual(['gpt-4o-mini']);
+    expect(effectiveModels([r('key', ['gpt-4o']), r('team', ['gpt-4o-mini'])])).toEqual([]);
+  });
+  it('globs, aliases and access groups count by what they stand for', () => {
+    expect(effectiveModels([r('key', ['gpt-4o-mini', 'o1']), r('team', ['gpt-4o*'])], cat)).toEqual(['gpt-4o-mini']);
+    expect(effectiveModels([r('key', ['latest']), r('team', ['gpt-4o'])], cat)).toEqual(['latest']);
+    expect(effectiveModels([r('key', ['beta']), r('team', ['o1', 'o3'])], cat)).toEqual(['beta']);
+    expect(effectiveModels([r('key', ['beta']), r('team', ['o1'])], cat)).toEqual([]);
   });
 });
