@@ -60,6 +60,11 @@ describe('no plaintext key is ever stored or logged', () => {
       (await callApi(keys, 'POST', '/key/generate', { user_id: 'sam', team_id: 't-secret', key_alias: 'sam-team', max_budget: 5 })).body,
     );
     const viaDirect = keep(await invokeDirect(keys, { action: 'generate', user_id: 'sam', metadata: { note: 'direct' } }));
+    // A plaintext handed over as data, nested in metadata (issue 10, item 7): the audit item must not keep it.
+    await callApi(keys, 'POST', '/key/update', {
+      key: viaDirect.key,
+      metadata: { nested: { api_key: viaDirect.key, deeper: [{ note: `copy of ${viaDirect.key}` }] } },
+    });
     const graced = keep((await callApi(keys, 'POST', '/key/regenerate', { key: viaApi.key, grace_period: '1h' })).body);
     const rotated = keep(await invokeDirect(keys, { action: 'regenerate', key: viaDirect.key }));
     keep(await invokeDirect(users, { action: 'new', user_id: 'tess' }));

@@ -1,0 +1,45 @@
+/** Secrets never reach an audit item, at any depth: redaction by field name and by value shape. */
+import { describe, expect, it } from 'vitest';
+import { redact } from '../../../lib/domain/audit.js';
+
+const KEY = `sk-${'A'.repeat(40)}`;
+
+describe('redact', () => {
+  it('a nested api_key is redacted, and so is every field named like a credential, at any depth', () => {
+    const out = redact({
+      metadata: { nested: { api_key: 'plain-secret', deeper: [{ token: 't', password: 'p', 'x-api-key': 'k', Authorization: 'a' }] } },
+      client_secret: 'c',
+      master_key: 'm',
+    });
+    expect(out).toEqual({
+      metadata: { nested: { api_key: '[redacted]', deeper: [{ token: '[redacted]', password: '[redacted]', 'x-api-key': '[redacted]', Authorization: '[redacted]' }] } },
+      client_secret: '[redacted]',
+      master_key: '[redacted]',
+    });
+  });
+
+  it('values shaped like credentials are redacted wherever they stand: sk- keys, bearer tokens, JWTs', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJl';
+    const out = redact({ note: KEY, list: ['ok', `Bearer ${'x'.repeat(20)}`], deep: { a: { b: { c: jwt } } }, plain: 'hello' });
+    expect(out).toEqual({ note: '[redacted]', list: ['ok', '[redacted]'], deep: { a: { b: { c: '[redacted]' } } }, plain: 'hello' });
+    expect(JSON.stringify(out)).not.toContain(KEY);
+  });
+
+  it('field names are kept so the log says what changed; numbers, booleans and nulls stay', () => {
+    expect(redact({ max_budget: 5, blocked: true, key_alias: null, models: ['gpt-4o'] })).toEqual({ max_budget: 5, blocked: true, key_alias: null, models: ['gpt-4o'] });
+  });
+
+  it('a field named __proto__ stays data: it never becomes the prototype of the redacted copy', () => {
+    const input = JSON.parse('{"metadata": {"__proto__": {"api_key": "x", "polluted": true}}}') as Record<string, unknown>;
+    const out = redact(input) as { metadata: Record<string, unknown> };
+    expect(Object.getPrototypeOf(out.metadata)).toBe(Object.prototype);
+    expect(Object.hasOwn(out.metadata, '__proto__')).toBe(true);
+    expect(JSON.stringify(out)).toBe('{"metadata":{"__proto__":{"api_key":"[redacted]","polluted":true}}}');
+  });
+
+  it('deeper than any accepted metadata, nothing is kept', () => {
+    let deep: Record<string, unknown> = { v: KEY };
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    expect(JSON.stringify(redact(deep))).not.toContain(KEY);
+  });
+});
