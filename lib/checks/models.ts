@@ -10,13 +10,13 @@ export const ALL_TEAM_MODELS = 'all-team-models';
 
 /** What the model registry knows, for resolving aliases and access groups. */
 export interface ModelCatalog {
-  /** alias -> public model name */
-  aliases: Readonly<Record<string, string>>;
+  /** alias -> public model name (a Map: a model or group named `constructor` is just a name). */
+  aliases: ReadonlyMap<string, string>;
   /** access group -> public model names */
-  accessGroups: Readonly<Record<string, readonly string[]>>;
+  accessGroups: ReadonlyMap<string, readonly string[]>;
 }
 
-export const emptyCatalog: ModelCatalog = { aliases: {}, accessGroups: {} };
+export const emptyCatalog: ModelCatalog = { aliases: new Map(), accessGroups: new Map() };
 
 /** Glob match where `*` matches any run of characters (slashes included) and nothing else is special. */
 export function globMatch(pattern: string, name: string): boolean {
@@ -53,14 +53,14 @@ export function listAllows(list: readonly string[] | null | undefined, model: st
   if (isUnrestricted(list)) return true;
   for (const entry of list as readonly string[]) {
     if (globMatch(entry, model)) return true;
-    const group = catalog.accessGroups[entry];
+    const group = catalog.accessGroups.get(entry);
     if (group?.includes(model)) return true;
   }
   return false;
 }
 
 /** The public name a requested model stands for. */
-export const resolveAlias = (model: string, catalog: ModelCatalog = emptyCatalog): string => catalog.aliases[model] ?? model;
+export const resolveAlias = (model: string, catalog: ModelCatalog = emptyCatalog): string => catalog.aliases.get(model) ?? model;
 
 /** Splits a requested `model` value: a comma-separated list names several models, each checked. */
 export function requestedModels(model: unknown): string[] {
@@ -123,7 +123,7 @@ export function effectiveModels(restrictions: readonly ModelRestriction[], catal
 /** Whether `list` allows everything `entry` stands for: itself, its alias target, every model of its group. */
 function covers(list: readonly string[], entry: string, catalog: ModelCatalog): boolean {
   if (isUnrestricted(list) || list.some((p) => globMatch(p, entry))) return true;
-  const group = catalog.accessGroups[entry];
+  const group = catalog.accessGroups.get(entry);
   if (group && group.length > 0) return group.every((m) => listAllows(list, m, catalog));
   return listAllows(list, resolveAlias(entry, catalog), catalog);
 }

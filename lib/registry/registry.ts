@@ -48,23 +48,28 @@ export function buildSnapshot(records: readonly ModelRecord[]): RegistrySnapshot
     }
     byName.set(m.model_name, m);
   }
-  const aliases: Record<string, string> = {};
-  const accessGroups: Record<string, string[]> = {};
+  // Maps, never plain objects: a model, alias or group may be named `constructor` or `__proto__`.
+  const aliases = new Map<string, string>();
+  const accessGroups = new Map<string, string[]>();
   for (const m of byName.values()) {
     for (const alias of m.aliases ?? []) {
       // A public name always means its own model; the first model (by name) keeps a shared alias.
-      if (byName.has(alias) || Object.hasOwn(aliases, alias)) {
+      if (byName.has(alias) || aliases.has(alias)) {
         logger().warn('model alias ignored', { model: m.model_name, alias });
         continue;
       }
-      aliases[alias] = m.model_name;
+      aliases.set(alias, m.model_name);
     }
-    for (const group of m.access_groups ?? []) (accessGroups[group] ??= []).push(m.model_name);
+    for (const group of m.access_groups ?? []) {
+      const members = accessGroups.get(group);
+      if (members) members.push(m.model_name);
+      else accessGroups.set(group, [m.model_name]);
+    }
   }
   return {
     models: [...byName.values()],
     catalog: { aliases, accessGroups },
-    resolve: (name) => byName.get(name) ?? (Object.hasOwn(aliases, name) ? byName.get(aliases[name] as string) : undefined),
+    resolve: (name) => byName.get(name) ?? byName.get(aliases.get(name) ?? ''),
   };
 }
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Actor, actorLabel } from '../domain/actor.js';
 import { type AuditEntry, type AuditRecord, redact } from '../domain/audit.js';
-import type { Item } from './codec.js';
+import { type Item, storedValue } from './codec.js';
 
 export function auditItem(actor: Actor, entry: AuditEntry, at: Date): Item {
   const ts = at.toISOString();
@@ -28,5 +28,6 @@ export function auditItem(actor: Actor, entry: AuditEntry, at: Date): Item {
     GSI1PK: 'AUDIT',
     GSI1SK: `${ts}#${auditId}`,
     ...record,
+    ...(record.changes ? { changes: storedValue('changes', record.changes) } : {}),
   };
 }

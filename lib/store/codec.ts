@@ -28,6 +28,27 @@ const RESERVED = new Set(['PK', 'SK', 'kind', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI
 
 export type Kind = 'key' | 'user' | 'team' | 'member' | 'org' | 'end_user' | 'budget' | 'model' | 'global';
 
+/**
+ * Free-form JSON that callers supply (`metadata`, an audit entry's `changes`) is stored as a JSON
+ * string: its keys are data, never attribute names the document marshaller would interpret (a key
+ * named `constructor` made it take the map for a class instance) or that could reach a prototype.
+ */
+const JSON_ATTRIBUTES = new Set(['metadata', 'changes']);
+
+/** An attribute's value as stored. */
+export const storedValue = (name: string, value: unknown): unknown =>
+  JSON_ATTRIBUTES.has(name) && value !== null && value !== undefined && typeof value === 'object' ? JSON.stringify(value) : value;
+
+/** An attribute's value as read (items written before JSON attributes were strings hold maps). */
+const readValue = (name: string, value: unknown): unknown => {
+  if (!JSON_ATTRIBUTES.has(name) || typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+};
+
 /** The record an item holds: table attributes removed, window counters gathered into maps. */
 export function decode<T>(item: Item): T {
   const out: Record<string, unknown> = {};
@@ -37,7 +58,7 @@ export function decode<T>(item: Item): T {
     if (RESERVED.has(name)) continue;
     if (name.startsWith(WINDOW_SPEND_PREFIX)) (ws ??= {})[name.slice(WINDOW_SPEND_PREFIX.length)] = Number(value);
     else if (name.startsWith(WINDOW_COMMITTED_PREFIX)) (wc ??= {})[name.slice(WINDOW_COMMITTED_PREFIX.length)] = Number(value);
-    else out[name] = value;
+    else out[name] = readValue(name, value);
   }
   if (ws) out.window_spend = ws;
   if (wc) out.window_committed = wc;
@@ -56,7 +77,10 @@ function flattenWindows(record: object): Item {
   for (const [id, v] of Object.entries(window_spend ?? {})) out[WINDOW_SPEND_PREFIX + id] = v;
   for (const [id, v] of Object.entries(window_committed ?? {})) out[WINDOW_COMMITTED_PREFIX + id] = v;
   // DynamoDB rejects undefined; null is kept as an explicit "unset".
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  for (const k of Object.keys(out)) {
+    if (out[k] === undefined) delete out[k];
+    else out[k] = storedValue(k, out[k]);
+  }
   return out;
 }
 

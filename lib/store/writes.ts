@@ -7,7 +7,7 @@ import type { TollgateError } from '../errors.js';
 import type { TxOp } from './admin-store.js';
 import { tableName } from './client.js';
 import type { Item } from './codec.js';
-import { encode } from './codec.js';
+import { encode, storedValue } from './codec.js';
 import { type ItemRef, refs } from './keys.js';
 
 /** An extra condition on an op; its names and values must not clash with the op's own (`#u<n>`, `#r<n>`, `:u<n>`). */
@@ -60,7 +60,7 @@ export function updateFields(
     .filter(([, v]) => v !== undefined)
     .forEach(([name, value], i) => {
       names[`#u${i}`] = name;
-      values[`:u${i}`] = value;
+      values[`:u${i}`] = storedValue(name, value);
       sets.push(`#u${i} = :u${i}`);
     });
   const removes = remove.map((name, i) => {

@@ -30,7 +30,7 @@ function covers(parent: readonly string[], entry: string, catalog: ModelCatalog)
   if (isUnrestricted(parent)) return true;
   // A literal `*` in the pattern matches a literal `*` in the entry, so glob-within-glob works.
   if (parent.some((p) => globMatch(p, entry))) return true;
-  const group = catalog.accessGroups[entry];
+  const group = catalog.accessGroups.get(entry);
   if (group && group.length > 0 && group.every((m) => listAllows(parent, m, catalog))) return true;
   const resolved = resolveAlias(entry, catalog);
   return listAllows(parent, resolved, catalog);

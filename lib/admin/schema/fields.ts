@@ -48,8 +48,17 @@ function depthOf(value: unknown): number {
   return max;
 }
 
+/**
+ * Metadata: a JSON object kept exactly as sent. Not z.record: it rebuilds the object by
+ * assignment, which turns a `__proto__` key into a prototype and drops it.
+ */
 export const metadata = z
-  .record(z.string(), z.unknown())
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      ctx.addIssue({ code: 'invalid_type', expected: 'object', input: v, message: 'must be a JSON object' });
+  })
+  .transform((v) => v as Record<string, unknown>)
   .refine((m) => depthOf(m) <= MAX_METADATA_DEPTH, { message: `must nest at most ${MAX_METADATA_DEPTH} levels deep`, abort: true })
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES / 1024} KB as JSON`);
 export const enforcement = z.enum(['fast', 'strict']);

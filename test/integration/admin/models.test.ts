@@ -55,7 +55,7 @@ describe('models', () => {
     it('is what the registry read side serves (aliases and access groups resolve)', async () => {
       const snap = await modelRegistry().snapshot();
       expect(snap.resolve('gpt4o')?.model_name).toBe('gpt-4o');
-      expect(snap.catalog.accessGroups.general).toEqual(['gpt-4o']);
+      expect(snap.catalog.accessGroups.get('general')).toEqual(['gpt-4o']);
     });
 
     it('converts per-token prices, reads `os.environ/NAME` as a secret name, defaults api_base (direct invocation)', async () => {

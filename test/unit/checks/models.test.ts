@@ -5,7 +5,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkModelAccess } from '../../../lib/checks/checks.js';
-import { effectiveModels, globMatch, listAllows, type ModelCatalog, requestedModels, restrictionsOf } from '../../../lib/checks/models.js';
+import {
+  effectiveModels,
+  globMatch,
+  listAllows,
+  type ModelCatalog,
+  requestedModels,
+  resolveAlias,
+  restrictionsOf,
+} from '../../../lib/checks/models.js';
 import { ModelNotAllowedError } from '../../../lib/errors.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { input, keyCaller, keyRecord, orgRecord, teamRecord, userRecord } from './fixtures.js';
@@ -178,8 +186,11 @@ describe('a comma-separated model list: every entry is checked', () => {
 
 describe('aliases and access groups via a ModelCatalog', () => {
   const catalog: ModelCatalog = {
-    aliases: { fast: 'gpt-4o-mini', five: 'gpt-5' },
-    accessGroups: { beta: ['gpt-5', 'o3'] },
+    aliases: new Map([
+      ['fast', 'gpt-4o-mini'],
+      ['five', 'gpt-5'],
+    ]),
+    accessGroups: new Map([['beta', ['gpt-5', 'o3']]]),
   };
   const check = (models: string[], model: string) =>
     checkModelAccess(input({ caller: keyCaller({ key: keyRecord({ models }) }), body: { models: [model] }, catalog }));
@@ -250,7 +261,7 @@ describe('model access gates LLM routes only, and only when a model is named', (
 });
 
 describe('effectiveModels: what a caller may use under every restriction at once', () => {
-  const cat: ModelCatalog = { aliases: { latest: 'gpt-4o' }, accessGroups: { beta: ['o1', 'o3'] } };
+  const cat: ModelCatalog = { aliases: new Map([['latest', 'gpt-4o']]), accessGroups: new Map([['beta', ['o1', 'o3']]]) };
   const r = (entity: string, models: string[]) => ({ entity, models });
   it('no restriction: every model', () => {
     expect(effectiveModels([])).toEqual(['all-proxy-models']);
@@ -264,5 +275,30 @@ describe('effectiveModels: what a caller may use under every restriction at once
     expect(effectiveModels([r('key', ['latest']), r('team', ['gpt-4o'])], cat)).toEqual(['latest']);
     expect(effectiveModels([r('key', ['beta']), r('team', ['o1', 'o3'])], cat)).toEqual(['beta']);
     expect(effectiveModels([r('key', ['beta']), r('team', ['o1'])], cat)).toEqual([]);
+  });
+});
+
+describe('Object.prototype names are names: catalog lookups never reach the prototype (issue 10, item 6)', () => {
+  const NAMES = Object.getOwnPropertyNames(Object.prototype);
+  const cat: ModelCatalog = { aliases: new Map(), accessGroups: new Map() };
+  it.each(NAMES)('%s: unknown as alias or group, it stands only for itself', (name) => {
+    expect(resolveAlias(name, cat)).toBe(name);
+    expect(listAllows([name], name, cat)).toBe(true);
+    expect(listAllows([name], 'gpt-4o', cat)).toBe(false);
+    expect(
+      effectiveModels(
+        [
+          { entity: 'key', models: [name] },
+          { entity: 'team', models: ['gpt-4o'] },
+        ],
+        cat,
+      ),
+    ).toEqual([]);
+  });
+  it.each(NAMES)('%s: known as an alias and a group, it stands for what the registry says', (name) => {
+    const known: ModelCatalog = { aliases: new Map([[name, 'gpt-4o']]), accessGroups: new Map([[name, ['gpt-4o-mini']]]) };
+    expect(resolveAlias(name, known)).toBe('gpt-4o');
+    expect(listAllows([name], 'gpt-4o-mini', known)).toBe(true);
+    expect(listAllows([name], 'o1', known)).toBe(false);
   });
 });

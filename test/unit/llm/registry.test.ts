@@ -29,7 +29,7 @@ describe('resolving a requested name', () => {
 
   it('never lets an alias shadow a public name; a shared alias goes to the first model by name', () => {
     expect(snap.resolve('gpt-4o')?.model_name).toBe('gpt-4o');
-    expect(snap.catalog.aliases).toEqual({ 'gpt-4o-2024-08-06': 'gpt-4o', latest: 'gpt-4o' });
+    expect(Object.fromEntries(snap.catalog.aliases)).toEqual({ 'gpt-4o-2024-08-06': 'gpt-4o', latest: 'gpt-4o' });
   });
 
   it('does not treat inherited object keys as aliases', () => {
@@ -39,7 +39,7 @@ describe('resolving a requested name', () => {
 
   it('gathers access groups into the catalog', () => {
     const s = buildSnapshot([m('a', { access_groups: ['g1', 'g2'] }), m('b', { access_groups: ['g2'] })]);
-    expect(s.catalog.accessGroups).toEqual({ g1: ['a'], g2: ['a', 'b'] });
+    expect(Object.fromEntries(s.catalog.accessGroups)).toEqual({ g1: ['a'], g2: ['a', 'b'] });
   });
 
   it('lists models sorted by name', () => {
