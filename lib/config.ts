@@ -112,6 +112,8 @@ const envSchema = z.object({
   TOLLGATE_CACHE_MAX_ENTRIES: number(10_000, 1, true),
   TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS: optionalNumber,
   TOLLGATE_CONSISTENT_READS: bool(true),
+  TOLLGATE_STORE_TIMEOUT_MS: number(2000, 100, true),
+  TOLLGATE_STORE_MAX_ATTEMPTS: number(2, 1, true),
   TOLLGATE_MAX_BUDGET: optionalNumber,
   TOLLGATE_BUDGET_DURATION: duration,
   TOLLGATE_ENFORCE_USER_PARAM: bool(false),
@@ -156,6 +158,8 @@ export interface Config {
   masterKeySecretArn: string | undefined;
   cache: { ttlMs: number; maxEntries: number; negativeTtlMs: number };
   consistentReads: boolean;
+  /** Each DynamoDB attempt fails after this long; a store call fails after `maxAttempts` of them. */
+  store: { timeoutMs: number; maxAttempts: number };
   /** Proxy-wide budget; undefined means no limit. */
   maxBudget: number | undefined;
   budgetDuration: string | undefined;
@@ -244,6 +248,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       negativeTtlMs: e.TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS === undefined ? ttlMs : e.TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS * 1000,
     },
     consistentReads: e.TOLLGATE_CONSISTENT_READS,
+    store: { timeoutMs: e.TOLLGATE_STORE_TIMEOUT_MS, maxAttempts: e.TOLLGATE_STORE_MAX_ATTEMPTS },
     maxBudget: e.TOLLGATE_MAX_BUDGET,
     budgetDuration: e.TOLLGATE_BUDGET_DURATION,
     enforceUserParam: e.TOLLGATE_ENFORCE_USER_PARAM,
