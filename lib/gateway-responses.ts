@@ -8,6 +8,7 @@ export type GatewayResponseType =
   | 'UNAUTHORIZED'
   | 'ACCESS_DENIED'
   | 'AUTHORIZER_FAILURE'
+  | 'AUTHORIZER_CONFIGURATION_ERROR'
   | 'MISSING_AUTHENTICATION_TOKEN'
   | 'DEFAULT_4XX'
   | 'DEFAULT_5XX';
@@ -37,6 +38,17 @@ export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> 
   },
   // The authorizer failed (the store is unreachable): denied, never allowed.
   AUTHORIZER_FAILURE: {
+    statusCode: 503,
+    template: body(
+      'Authorization is unavailable (the store could not be reached); the request was denied',
+      'service_unavailable',
+      'store_unavailable',
+    ),
+  },
+  // The authorizer threw (it does so only when the store fails: fail closed) or answered what API
+  // Gateway cannot read: API Gateway's own 500 AuthorizerConfigurationException, rendered as the
+  // 503 the error contract promises. Denied, never allowed.
+  AUTHORIZER_CONFIGURATION_ERROR: {
     statusCode: 503,
     template: body(
       'Authorization is unavailable (the store could not be reached); the request was denied',

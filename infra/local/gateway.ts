@@ -146,13 +146,14 @@ async function serve(req: IncomingMessage, res: ServerResponse, loadHandler: (fn
     } catch (e) {
       // API Gateway answers 401 exactly when the authorizer fails with the message `Unauthorized`.
       if (e instanceof Error && e.message === 'Unauthorized') return sendGatewayResponse(res, 'UNAUTHORIZED');
-      return sendGatewayResponse(res, 'AUTHORIZER_FAILURE');
+      // Any other error is API Gateway's AUTHORIZER_CONFIGURATION_ERROR (AuthorizerConfigurationException).
+      return sendGatewayResponse(res, 'AUTHORIZER_CONFIGURATION_ERROR');
     }
     const context = authorizerContext(result);
     if (!context) {
       // API Gateway's AUTHORIZER_CONFIGURATION_ERROR: a result it cannot read is a 5xx, never an Allow.
       logger().error('local gateway: the authorizer returned a result API Gateway would reject');
-      return sendGatewayResponse(res, 'DEFAULT_5XX', {}, 500);
+      return sendGatewayResponse(res, 'AUTHORIZER_CONFIGURATION_ERROR');
     }
     if (evaluatePolicy(result.policyDocument, methodArn) !== 'allow') {
       return sendGatewayResponse(res, 'ACCESS_DENIED', result.context ?? {});

@@ -148,7 +148,7 @@ describe('the real authorizer in front', () => {
     });
   });
 
-  it('answers AUTHORIZER_FAILURE (503) when the store cannot be read, never Allow', async () => {
+  it("answers 503 store_unavailable (API Gateway's AUTHORIZER_CONFIGURATION_ERROR, rendered) when the store cannot be read, never Allow", async () => {
     const { key } = await seedKey({});
     reconfigure(table.config, { TOLLGATE_MASTER_KEY: MASTER, TOLLGATE_TABLE_NAME: 'no-such-table' });
     try {
@@ -303,8 +303,8 @@ describe('policy evaluation like IAM', () => {
     expect((await post('question-mark')).status).toBe(200);
   });
 
-  it('a context API Gateway cannot carry is a 500, not an Allow', async () => {
-    expect((await post('object-context')).status).toBe(500);
+  it('a context API Gateway cannot carry is AUTHORIZER_CONFIGURATION_ERROR (503), not an Allow', async () => {
+    expect((await post('object-context')).status).toBe(503);
   });
 
   it('`Unauthorized` is a 401 and any other failure a 503', async () => {

@@ -301,6 +301,8 @@ describe('gateway responses (lib/gateway-responses)', () => {
     const denied = responses.get('ACCESS_DENIED')?.Properties.ResponseTemplates['application/json'] as string;
     for (const field of ['message', 'type', 'code']) expect(denied).toContain(`$context.authorizer.${field}`);
     expect(responses.get('AUTHORIZER_FAILURE')?.Properties.StatusCode).toBe('503');
+    // A throwing authorizer is API Gateway's AUTHORIZER_CONFIGURATION_ERROR: the same 503, not its 500.
+    expect(responses.get('AUTHORIZER_CONFIGURATION_ERROR')?.Properties.StatusCode).toBe('503');
     expect(responses.get('MISSING_AUTHENTICATION_TOKEN')?.Properties.StatusCode).toBe('404');
   });
 });

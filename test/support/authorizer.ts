@@ -15,7 +15,7 @@ export type Outcome =
   | { effect: 'deny'; status: number; result: APIGatewayAuthorizerResult; context: Record<string, unknown>; body: string }
   /** The `Unauthorized` error: API Gateway's 401. */
   | { effect: 'unauthorized'; status: number; body: string }
-  /** Any other error the handler threw: AUTHORIZER_FAILURE. */
+  /** Any other error the handler threw: API Gateway's AUTHORIZER_CONFIGURATION_ERROR. */
   | { effect: 'failure'; status: number; body: string; error: TollgateError };
 
 const gateway = (type: GatewayResponseType, context?: Record<string, unknown>) => {
@@ -29,7 +29,7 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
     result = await handler(event, {} as never);
   } catch (e) {
     if (e instanceof UnauthorizedError && e.message === 'Unauthorized') return { effect: 'unauthorized', ...gateway('UNAUTHORIZED') };
-    if (isTollgateError(e)) return { effect: 'failure', ...gateway('AUTHORIZER_FAILURE'), error: e };
+    if (isTollgateError(e)) return { effect: 'failure', ...gateway('AUTHORIZER_CONFIGURATION_ERROR'), error: e };
     throw e;
   }
   const statements = result.policyDocument.Statement;

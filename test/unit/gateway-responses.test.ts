@@ -5,6 +5,7 @@ import { GATEWAY_RESPONSES, type GatewayResponseType, renderGatewayResponse } fr
 const STATIC: [GatewayResponseType, number, string, string][] = [
   ['UNAUTHORIZED', 401, 'authentication_error', 'invalid_api_key'],
   ['AUTHORIZER_FAILURE', 503, 'service_unavailable', 'store_unavailable'],
+  ['AUTHORIZER_CONFIGURATION_ERROR', 503, 'service_unavailable', 'store_unavailable'],
   ['MISSING_AUTHENTICATION_TOKEN', 404, 'not_found_error', 'route_not_found'],
   ['DEFAULT_4XX', 400, 'invalid_request_error', 'gateway_rejected'],
   ['DEFAULT_5XX', 502, 'upstream_error', 'gateway_error'],

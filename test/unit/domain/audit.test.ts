@@ -12,7 +12,12 @@ describe('redact', () => {
       master_key: 'm',
     });
     expect(out).toEqual({
-      metadata: { nested: { api_key: '[redacted]', deeper: [{ token: '[redacted]', password: '[redacted]', 'x-api-key': '[redacted]', Authorization: '[redacted]' }] } },
+      metadata: {
+        nested: {
+          api_key: '[redacted]',
+          deeper: [{ token: '[redacted]', password: '[redacted]', 'x-api-key': '[redacted]', Authorization: '[redacted]' }],
+        },
+      },
       client_secret: '[redacted]',
       master_key: '[redacted]',
     });
@@ -26,7 +31,12 @@ describe('redact', () => {
   });
 
   it('field names are kept so the log says what changed; numbers, booleans and nulls stay', () => {
-    expect(redact({ max_budget: 5, blocked: true, key_alias: null, models: ['gpt-4o'] })).toEqual({ max_budget: 5, blocked: true, key_alias: null, models: ['gpt-4o'] });
+    expect(redact({ max_budget: 5, blocked: true, key_alias: null, models: ['gpt-4o'] })).toEqual({
+      max_budget: 5,
+      blocked: true,
+      key_alias: null,
+      models: ['gpt-4o'],
+    });
   });
 
   it('a field named __proto__ stays data: it never becomes the prototype of the redacted copy', () => {
