@@ -113,6 +113,7 @@ const envSchema = z.object({
   TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS: optionalNumber,
   TOLLGATE_CONSISTENT_READS: bool(true),
   TOLLGATE_STORE_TIMEOUT_MS: number(2000, 100, true),
+  TOLLGATE_SECRET_TTL_SECONDS: number(300, 0),
   TOLLGATE_STORE_MAX_ATTEMPTS: number(2, 1, true),
   TOLLGATE_MAX_BUDGET: optionalNumber,
   TOLLGATE_BUDGET_DURATION: duration,
@@ -160,6 +161,8 @@ export interface Config {
   consistentReads: boolean;
   /** Each DynamoDB attempt fails after this long; a store call fails after `maxAttempts` of them. */
   store: { timeoutMs: number; maxAttempts: number };
+  /** How long a secret read from Secrets Manager (the master key, upstream keys) is kept in memory. */
+  secretTtlSeconds: number;
   /** Proxy-wide budget; undefined means no limit. */
   maxBudget: number | undefined;
   budgetDuration: string | undefined;
@@ -249,6 +252,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     consistentReads: e.TOLLGATE_CONSISTENT_READS,
     store: { timeoutMs: e.TOLLGATE_STORE_TIMEOUT_MS, maxAttempts: e.TOLLGATE_STORE_MAX_ATTEMPTS },
+    secretTtlSeconds: e.TOLLGATE_SECRET_TTL_SECONDS,
     maxBudget: e.TOLLGATE_MAX_BUDGET,
     budgetDuration: e.TOLLGATE_BUDGET_DURATION,
     enforceUserParam: e.TOLLGATE_ENFORCE_USER_PARAM,

@@ -295,6 +295,13 @@ export class StoreUnavailableError extends TollgateError {
   }
 }
 
+/** A secret (the master key) could not be read: the request is denied, never allowed. */
+export class SecretUnavailableError extends TollgateError {
+  constructor(what: string) {
+    super(503, 'service_unavailable', 'store_unavailable', `${what} could not be read; the request was denied`);
+  }
+}
+
 export class InternalError extends TollgateError {
   constructor() {
     super(500, 'internal_error', 'internal_error', 'internal error');

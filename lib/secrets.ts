@@ -6,22 +6,48 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { config } from './config.js';
 import { tracer } from './telemetry.js';
 
-let client: SecretsManagerClient | undefined;
-const cache = new Map<string, Promise<string>>();
+/**
+ * Secrets read once and kept for a bounded time (TOLLGATE_SECRET_TTL_SECONDS): a rotated or
+ * revoked secret stops working on warm instances within it. Concurrent reads share one fetch; a
+ * failed read is not kept, so the next call tries again.
+ */
+export class SecretCache {
+  private readonly entries = new Map<string, { value: Promise<string>; until: number }>();
 
-/** The secret's string value; a failed read is not cached, so the next call tries again. */
-export function readSecret(secretId: string): Promise<string> {
-  let pending = cache.get(secretId);
-  if (!pending) {
-    client ??= tracer.captureAWSv3Client(new SecretsManagerClient({ region: config().region }));
-    pending = client.send(new GetSecretValueCommand({ SecretId: secretId })).then((r) => {
-      if (typeof r.SecretString !== 'string' || r.SecretString.length === 0) throw new Error('secret has no string value');
-      return r.SecretString;
+  constructor(
+    private readonly fetchSecret: (secretId: string) => Promise<string>,
+    private readonly ttlMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  get(secretId: string): Promise<string> {
+    const now = this.clock();
+    const hit = this.entries.get(secretId);
+    if (hit && hit.until > now) return hit.value;
+    const value = this.fetchSecret(secretId);
+    const entry = { value, until: now + this.ttlMs };
+    this.entries.set(secretId, entry);
+    value.catch(() => {
+      if (this.entries.get(secretId) === entry) this.entries.delete(secretId);
     });
-    pending.catch(() => cache.delete(secretId));
-    cache.set(secretId, pending);
+    return value;
   }
-  return pending;
+}
+
+let client: SecretsManagerClient | undefined;
+let cache: SecretCache | undefined;
+
+async function fetchFromSecretsManager(secretId: string): Promise<string> {
+  client ??= tracer.captureAWSv3Client(new SecretsManagerClient({ region: config().region }));
+  const r = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  if (typeof r.SecretString !== 'string' || r.SecretString.length === 0) throw new Error('secret has no string value');
+  return r.SecretString;
+}
+
+/** The secret's string value, from the instance's cache (kept for TOLLGATE_SECRET_TTL_SECONDS). */
+export function readSecret(secretId: string): Promise<string> {
+  cache ??= new SecretCache(fetchFromSecretsManager, config().secretTtlSeconds * 1000);
+  return cache.get(secretId);
 }
 
 /** The master key: TOLLGATE_MASTER_KEY, else the secret named by TOLLGATE_MASTER_KEY_SECRET_ARN, else none. */

@@ -5,7 +5,7 @@
  */
 import type { Caller, Role } from '../domain/caller.js';
 import type { KeyRecord, UserRecord } from '../domain/records.js';
-import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError } from '../errors.js';
+import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError, SecretUnavailableError } from '../errors.js';
 import type { EntityReader } from '../store/entities.js';
 import { extractCredential, type HeaderBag, headerValues, type MultiHeaderBag } from './credentials.js';
 import type { JwtAuthenticator } from './jwt.js';
@@ -34,22 +34,38 @@ export async function identify(req: IdentifyRequest, deps: IdentifyDeps): Promis
   // One hash per request: it is compared with the master key's and, as hex, finds a virtual key.
   const digest = sha256(token);
 
-  const master = await deps.masterKey();
-  if (master && digestMatchesSecret(digest, master)) {
+  // Virtual keys and JWTs first: they never need the master key, so a Secrets Manager outage
+  // (or a cold instance that cannot read it) leaves every virtual key and token working.
+  if (token.startsWith(VIRTUAL_KEY_PREFIX)) {
+    const key = await deps.reader.key(digest.toString('hex'));
+    if (key) return identifyVirtualKey(key, req, deps);
+  } else if (deps.jwt && looksLikeJwt(token)) {
+    return identifyJwt(token, req, deps, deps.jwt);
+  }
+  if (await isMasterKey(digest, deps)) {
     const state = await deps.reader.state({ global: req.needGlobal });
     return { principal: 'master_key', role: 'proxy_admin', state };
   }
-  if (token.startsWith(VIRTUAL_KEY_PREFIX)) return identifyVirtualKey(digest.toString('hex'), req, deps);
-  if (deps.jwt && looksLikeJwt(token)) return identifyJwt(token, req, deps, deps.jwt);
   throw new InvalidApiKeyError();
+}
+
+/** Whether the credential is the master key; the master key unreadable is a 503, never a 401 or an Allow. */
+async function isMasterKey(digest: Buffer, deps: IdentifyDeps): Promise<boolean> {
+  let master: string | undefined;
+  try {
+    master = await deps.masterKey();
+  } catch {
+    throw new SecretUnavailableError('the master key');
+  }
+  return master !== undefined && digestMatchesSecret(digest, master);
 }
 
 /** A replaced key stays valid only until the end of its grace period. */
 const isRetired = (key: KeyRecord, now: number): boolean => !!key.replaced_by && !(key.grace_until && Date.parse(key.grace_until) >= now);
 
-async function identifyVirtualKey(keyHash: string, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
-  const key = await deps.reader.key(keyHash);
-  if (!key || isRetired(key, req.now)) throw new InvalidApiKeyError();
+async function identifyVirtualKey(key: KeyRecord, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
+  const keyHash = key.token;
+  if (isRetired(key, req.now)) throw new InvalidApiKeyError();
   const teamId = key.team_id ?? undefined;
   const userId = key.user_id ?? undefined;
   const state = await deps.reader.state({ userId, teamId, orgId: key.organization_id ?? undefined, global: req.needGlobal });

@@ -8,14 +8,7 @@ import type { HeaderBag, MultiHeaderBag } from '../auth/credentials.js';
 import { type IdentifyDeps, identify } from '../auth/identify.js';
 import { type CheckSettings, runChecks } from '../checks/checks.js';
 import type { Caller } from '../domain/caller.js';
-import {
-  AuthenticationError,
-  InvalidPathError,
-  isTollgateError,
-  RouteNotFoundError,
-  StoreUnavailableError,
-  type TollgateError,
-} from '../errors.js';
+import { AuthenticationError, InvalidPathError, isTollgateError, RouteNotFoundError, type TollgateError } from '../errors.js';
 import { type HttpMethod, matchRoute, type RouteDef, routeByResource, safeDecode } from '../routes.js';
 import { type CallerContext, callerContext } from './context.js';
 
@@ -56,7 +49,8 @@ export async function decide(req: AuthorizationRequest, deps: IdentifyDeps, sett
     );
   } catch (e) {
     if (e instanceof AuthenticationError) return { effect: 'unauthorized', error: e };
-    if (e instanceof StoreUnavailableError || !isTollgateError(e)) throw e;
+    // A failure of ours (the store, a secret) is thrown: API Gateway answers 503, never Allow or 403.
+    if (!isTollgateError(e) || e.status >= 500) throw e;
     return { effect: 'deny', error: e };
   }
   const denial = runChecks({
