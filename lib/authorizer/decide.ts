@@ -6,7 +6,7 @@
 
 import type { HeaderBag, MultiHeaderBag } from '../auth/credentials.js';
 import { type IdentifyDeps, identify } from '../auth/identify.js';
-import { type CheckSettings, runChecks } from '../checks/checks.js';
+import { authorizerChecks, type CheckSettings, runChecks } from '../checks/checks.js';
 import type { Caller } from '../domain/caller.js';
 import { AuthenticationError, InvalidPathError, isTollgateError, RouteNotFoundError, type TollgateError } from '../errors.js';
 import { type HttpMethod, matchRoute, type RouteDef, routeByResource, safeDecode } from '../routes.js';
@@ -53,15 +53,17 @@ export async function decide(req: AuthorizationRequest, deps: IdentifyDeps, sett
     if (!isTollgateError(e) || e.status >= 500) throw e;
     return { effect: 'deny', error: e };
   }
-  const denial = runChecks({
-    now,
-    method: req.method.toUpperCase() as HttpMethod,
-    path: req.path,
-    route,
-    caller,
-    settings,
-    pathModel: req.pathParameters?.model ?? undefined,
-  });
+  const denial = runChecks(
+    {
+      now,
+      method: req.method.toUpperCase() as HttpMethod,
+      path: req.path,
+      route,
+      caller,
+      settings,
+    },
+    authorizerChecks,
+  );
   if (denial) return { effect: 'deny', error: denial, caller };
   return { effect: 'allow', caller, context: callerContext(caller, now) };
 }

@@ -201,6 +201,14 @@ export const allChecks: readonly Check[] = [
   checkGlobalBudget,
 ];
 
+/**
+ * The checks the authorizer runs: every check but those on models. Model checks need the model
+ * registry (aliases, access groups) and may deny with a 400 (`too_many_models`, `invalid_model`),
+ * which an authorizer can only turn into a 403; so they run once, in the llm function, for models
+ * named in the body and in the path alike: the two places can never disagree.
+ */
+export const authorizerChecks: readonly Check[] = allChecks.filter((c) => c !== checkRequestedModels && c !== checkModelAccess);
+
 /** Runs the checks in order and returns the first denial, or undefined when all pass. */
 export function runChecks(input: CheckInput, checks: readonly Check[] = allChecks): TollgateError | undefined {
   for (const check of checks) {

@@ -135,6 +135,56 @@ describe('model access from the body', () => {
   });
 });
 
+describe('one code path decides model access, in the body or in the path (issue 10, items 11 and 12)', () => {
+  it('a team that lists an access group or an alias reaches that model by an Azure deployment path, as by the body', async () => {
+    for (const [teamId, models] of [
+      ['t-azure-group', ['standard']],
+      ['t-azure-alias', ['gpt-4o-mini-2024-07-18']],
+    ] as const) {
+      await seedTeam({ team_id: teamId, models: [...models] });
+      const key = await keyWith([], { team_id: teamId });
+      const viaPath = await call({
+        path: '/openai/deployments/gpt-4o-mini-2024-07-18/chat/completions',
+        headers: { 'api-key': key },
+        body: { messages: [{ role: 'user', content: 'azure' }] },
+      });
+      const viaBody = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini-2024-07-18', 'body') });
+      expect([teamId, viaPath.status, viaBody.status]).toEqual([teamId, 200, 200]);
+    }
+  });
+
+  it('a model the list refuses is refused the same way by path and by body: 403 model_not_allowed from the llm function', async () => {
+    const key = await keyWith(['gpt-4o-mini']);
+    const viaPath = await call({
+      path: '/openai/deployments/gpt-4o/chat/completions',
+      headers: { 'api-key': key },
+      body: { messages: [] },
+    });
+    const viaBody = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o', 'x') });
+    expect([viaPath.by, viaPath.status, viaPath.json.error.code]).toEqual(['llm', 403, 'model_not_allowed']);
+    expect(viaPath.json.error).toEqual(viaBody.json.error);
+  });
+
+  it('a model name too long for any model is a 400, whether in the path or the body (never a 403)', async () => {
+    const key = await keyWith([]);
+    const long = 'm'.repeat(300);
+    const viaPath = await call({
+      path: `/openai/deployments/${long}/chat/completions`,
+      headers: { 'api-key': key },
+      body: { messages: [] },
+    });
+    const viaBody = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat(long, 'x') });
+    expect([viaPath.status, viaPath.json.error.code]).toEqual([400, 'invalid_model']);
+    expect([viaBody.status, viaBody.json.error.code]).toEqual([400, 'invalid_model']);
+  });
+
+  it('too many models in one call is a 400 too_many_models', async () => {
+    const key = await keyWith([]);
+    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat(Array(11).fill('gpt-4o').join(','), 'x') });
+    expect([res.status, res.json.error.code]).toEqual([400, 'too_many_models']);
+  });
+});
+
 describe('end users', () => {
   it('lets an unknown end user through', async () => {
     const key = await keyWith([]);

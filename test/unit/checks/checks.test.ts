@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   allChecks,
+  authorizerChecks,
   type CheckInput,
   checkEndUserBlocked,
   checkEndUserBudget,
@@ -181,6 +182,11 @@ describe('proxy budget skips /models and /v1/models', () => {
 });
 
 describe('check order: the first denial wins', () => {
+  it('the authorizer runs every check but the model checks, which need the registry and may deny with a 400', () => {
+    expect(authorizerChecks).toEqual(allChecks.filter((c) => c !== checkRequestedModels && c !== checkModelAccess));
+    expect(authorizerChecks).toHaveLength(allChecks.length - 2);
+  });
+
   it('allChecks lists the checks in the documented order', () => {
     expect(allChecks).toEqual([
       checkRouteAllowed,
