@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
 export interface LocalDynamo {
   endpoint: string;
@@ -52,19 +53,33 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Waits for DynamoDB Local to answer as DynamoDB: a ListTables that succeeds. Its web server
+ * answers HTTP (with an HTML page) before the database is ready, so any HTTP answer is not enough:
+ * under load, a table created then met that page ("Unexpected token '<'").
+ */
+async function waitForDynamo(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'GET' });
-      await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}`);
+      try {
+        await client.send(new ListTablesCommand({ Limit: 1 }));
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
+  } finally {
+    client.destroy();
   }
-  throw new Error(`DynamoDB Local did not listen on port ${port} within ${timeoutMs} ms`);
+  throw new Error(`DynamoDB Local did not answer ListTables on port ${port} within ${timeoutMs / 1000} s`);
 }
 
 export async function startLocalDynamo(opts: { port?: number; dataDir?: string | undefined } = {}): Promise<LocalDynamo> {
@@ -89,7 +104,7 @@ export async function startLocalDynamo(opts: { port?: number; dataDir?: string |
     stderr = (stderr + d.toString()).slice(-4000);
   });
   try {
-    await waitForPort(port, child, 30_000);
+    await waitForDynamo(port, child, 90_000);
   } catch (e) {
     child.kill('SIGKILL');
     throw new Error(`${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       config: cfg,
       // Method, path and status only: headers and query strings may carry keys.
       onRequest: ({ method, path, status, ms }) => process.stdout.write(`${method} ${path} ${status} ${ms} ms\n`),
+      onProgress: (step) => process.stdout.write(`tollgate: ${step}...\n`),
     });
   } catch (e) {
     fail(startupProblem(e, cfg));

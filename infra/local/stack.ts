@@ -30,6 +30,8 @@ export interface LocalStackOptions {
   /** Default: the config's TOLLGATE_LOCAL_HOST. */
   host?: string;
   onRequest?: GatewayOptions['onRequest'];
+  /** Told what is being waited for, step by step (npm start prints it while it starts). */
+  onProgress?: (step: string) => void;
 }
 
 export interface LocalStack {
@@ -78,6 +80,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     if (!endpoint) {
       dataDir = base.local.dataDir ? resolve(base.local.dataDir) : undefined;
       if (dataDir) mkdirSync(dataDir, { recursive: true });
+      opts.onProgress?.('starting DynamoDB Local (Java) and waiting until it answers as DynamoDB');
       const started = await startLocalDynamo({ dataDir });
       dynamo = started;
       cleanups.push(() => started.stop());
@@ -103,12 +106,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
 
     const raw = new DynamoDBClient({ endpoint, region: cfg.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    opts.onProgress?.(`creating table ${cfg.tableName} unless it exists`);
     try {
       await ensureTable(raw, cfg.tableName);
     } finally {
       raw.destroy();
     }
 
+    opts.onProgress?.('starting the mock upstream and the gateway');
     const upstream = await startMockUpstream({ host: '127.0.0.1', apiKey: MOCK_UPSTREAM_KEY });
     cleanups.push(() => upstream.close());
     // Written on every start: the upstream's port is new each time, even over a persistent table.

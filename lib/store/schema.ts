@@ -17,8 +17,25 @@ export const TABLE_SCHEMA = {
   ],
 } as const;
 
-/** Creates the table (on-demand) unless it exists; used by local mode and the tests. */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/**
+ * Creates the table (on-demand) unless it exists; used by local mode and the tests. A failure
+ * that is not DynamoDB's own answer (a database still warming up) is retried for a few seconds.
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string, retryForMs = 10_000): Promise<void> {
+  const deadline = Date.now() + retryForMs;
+  for (;;) {
+    try {
+      return await createTableUnlessExists(client, tableName);
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      const answered = name !== undefined && /Exception$|^ValidationError$/.test(name) && !/^SyntaxError$/.test(name);
+      if (answered || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function createTableUnlessExists(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
     return;

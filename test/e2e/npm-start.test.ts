@@ -117,6 +117,54 @@ describe('npm start', () => {
       }
     }
   });
+
+  it('comes up while both cores are busy, saying what it waits for (issue 10, item 14)', async () => {
+    // Two bounded CPU burners, one per core, for at most the test's own duration.
+    const burners = [0, 1].map(() =>
+      spawn(process.execPath, ['-e', 'const end = Date.now() + 90000; while (Date.now() < end) {}'], { stdio: 'ignore' }),
+    );
+    const port = await freePort();
+    const child = spawn('npm', ['start'], {
+      cwd: repo,
+      env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const io = collect(child);
+    const pgid = child.pid as number;
+    try {
+      await waitFor('/health under load', 100_000, async () => {
+        if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}: ${io.err()}`);
+        const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      });
+      const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'busy' }] }),
+      });
+      expect(chat.status).toBe(200);
+      // It said what it was waiting for, in order, before the banner.
+      const out = io.out();
+      const steps = [
+        'tollgate: starting DynamoDB Local',
+        'tollgate: creating table',
+        'tollgate: starting the mock upstream',
+        'Tollgate is running at',
+      ];
+      const at = steps.map((s) => out.indexOf(s));
+      expect(at.every((i) => i >= 0)).toBe(true);
+      expect([...at].sort((a, b) => a - b)).toEqual(at);
+      expect(io.err()).not.toContain('could not start');
+    } finally {
+      for (const b of burners) b.kill('SIGKILL');
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }, 150_000);
 });
 
 describe('startup failures: one line, exit code 1', () => {
