@@ -140,6 +140,8 @@ export class TollgateStack extends Stack {
       cloudWatchRole: o.apiGatewayCloudWatchRole,
       logRetention: o.logRetention,
       webAclArn: o.webAclArn,
+      throttle: { rateLimit: o.throttleRateLimit, burstLimit: o.throttleBurstLimit },
+      wafRateLimit: o.wafRateLimit,
     });
     if (o.apiLogging && o.apiGatewayCloudWatchRole) {
       Validations.of(this.api.api).acknowledge({

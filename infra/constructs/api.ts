@@ -24,7 +24,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
+import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, type FunctionName, type RouteDef, routes } from '../../lib/routes.js';
@@ -53,6 +53,9 @@ export interface TollgateApiProps {
   cloudWatchRole: boolean;
   logRetention: RetentionDays;
   webAclArn: string | undefined;
+  throttle: { rateLimit: number; burstLimit: number };
+  /** Requests per client IP per 5 minutes for a web ACL the stack creates; undefined: none. */
+  wafRateLimit: number | undefined;
 }
 
 export class TollgateApi extends Construct {
@@ -73,6 +76,9 @@ export class TollgateApi extends Construct {
       cloudWatchRole: props.logging && props.cloudWatchRole,
       deployOptions: {
         stageName: props.stageName,
+        // The outer guard: every method of the stage, before the authorizer runs.
+        throttlingRateLimit: props.throttle.rateLimit,
+        throttlingBurstLimit: props.throttle.burstLimit,
         tracingEnabled: true,
         metricsEnabled: true,
         // Errors only, never data traces: bodies carry keys (/key/generate) and prompts.
@@ -165,8 +171,10 @@ export class TollgateApi extends Construct {
       });
     }
 
-    if (props.webAclArn) {
-      new CfnWebACLAssociation(this, 'WebAcl', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: props.webAclArn });
+    const webAclArn =
+      props.webAclArn ?? (props.wafRateLimit !== undefined ? this.rateLimitedWebAcl(props.wafRateLimit).attrArn : undefined);
+    if (webAclArn) {
+      new CfnWebACLAssociation(this, 'WebAcl', { resourceArn: this.api.deploymentStage.stageArn, webAclArn });
     } else {
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG3',
@@ -187,6 +195,25 @@ export class TollgateApi extends Construct {
         });
       }
     }
+  }
+
+  /** A regional web ACL whose one rule blocks a client IP above `limit` requests per 5 minutes. */
+  private rateLimitedWebAcl(limit: number): CfnWebACL {
+    const metric = (name: string) => ({ cloudWatchMetricsEnabled: true, metricName: name, sampledRequestsEnabled: false });
+    return new CfnWebACL(this, 'RateLimitAcl', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: metric('tollgate-acl'),
+      rules: [
+        {
+          name: 'rate-per-ip',
+          priority: 0,
+          action: { block: {} },
+          statement: { rateBasedStatement: { limit, aggregateKeyType: 'IP' } },
+          visibilityConfig: metric('tollgate-rate-per-ip'),
+        },
+      ],
+    });
   }
 }
 

@@ -64,5 +64,6 @@ export function llmEnvironment(o: ResolvedOptions, tableName: string): Record<st
     TOLLGATE_RESERVATION_TTL_SECONDS: String(reservationTtlSeconds(o.llmTimeoutSeconds)),
   };
   set(env, 'TOLLGATE_STRICT_DEFAULT_MAX_TOKENS', o.strictDefaultMaxTokens);
+  set(env, 'TOLLGATE_PASSTHROUGH_MODEL', o.passthroughModel);
   return env;
 }

@@ -66,6 +66,14 @@ export interface TollgateOptions {
   apiGatewayCloudWatchRole?: boolean;
   /** A regional AWS WAFv2 web ACL to associate with the stage. */
   webAclArn?: string;
+  /** Stage throttling, the outer guard before any per-tenant limit: steady requests per second. */
+  throttleRateLimit?: number;
+  /** Stage throttling: the burst the stage absorbs above the steady rate. */
+  throttleBurstLimit?: number;
+  /** Creates a WAF web ACL with a rate-based rule: requests per client IP per 5 minutes (absent: none). */
+  wafRateLimit?: number;
+  /** The registry model that serves requests naming no model (TOLLGATE_PASSTHROUGH_MODEL). */
+  passthroughModel?: string;
 }
 
 /** Every option with its default applied. */
@@ -105,6 +113,10 @@ export interface ResolvedOptions {
   apiLogging: boolean;
   apiGatewayCloudWatchRole: boolean;
   webAclArn: string | undefined;
+  throttleRateLimit: number;
+  throttleBurstLimit: number;
+  wafRateLimit: number | undefined;
+  passthroughModel: string | undefined;
 }
 
 export const OPTION_NAMES = [
@@ -143,6 +155,10 @@ export const OPTION_NAMES = [
   'apiLogging',
   'apiGatewayCloudWatchRole',
   'webAclArn',
+  'throttleRateLimit',
+  'throttleBurstLimit',
+  'wafRateLimit',
+  'passthroughModel',
 ] as const satisfies readonly (keyof TollgateOptions)[];
 
 export class OptionError extends Error {
@@ -234,6 +250,21 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
       throw new OptionError('spendShards', (e as Error).message);
     }
   }
+  // An account's default stage limit is 10,000 rps with a 5,000 burst: a Tollgate in front of LLM
+  // calls needs far less, and a lower outer guard caps what a leaked key can do before any budget.
+  const throttleRateLimit = num('throttleRateLimit', raw.throttleRateLimit, 1, 10_000) ?? 500;
+  const throttleBurstLimit = num('throttleBurstLimit', raw.throttleBurstLimit, 1, 5_000) ?? 1_000;
+  if (!Number.isInteger(throttleBurstLimit)) throw new OptionError('throttleBurstLimit', 'must be a whole number');
+  // WAF's rate-based rules count requests per IP over 5 minutes, at least 10.
+  const wafRateLimit = num('wafRateLimit', raw.wafRateLimit, 10, 2_000_000_000);
+  if (wafRateLimit !== undefined && !Number.isInteger(wafRateLimit)) throw new OptionError('wafRateLimit', 'must be a whole number');
+  const webAclArn = str('webAclArn', raw.webAclArn);
+  if (wafRateLimit !== undefined && webAclArn !== undefined) {
+    throw new OptionError(
+      'wafRateLimit',
+      'cannot be combined with webAclArn (a stage takes one web ACL): add the rate rule to that ACL instead',
+    );
+  }
   const strictDefaultMaxTokens = num('strictDefaultMaxTokens', raw.strictDefaultMaxTokens, 1);
   if (strictDefaultMaxTokens !== undefined && !Number.isInteger(strictDefaultMaxTokens))
     throw new OptionError('strictDefaultMaxTokens', 'must be a whole number');
@@ -272,7 +303,11 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     sourceMaps: bool('sourceMaps', raw.sourceMaps, false),
     apiLogging: bool('apiLogging', raw.apiLogging, true),
     apiGatewayCloudWatchRole: bool('apiGatewayCloudWatchRole', raw.apiGatewayCloudWatchRole, true),
-    webAclArn: str('webAclArn', raw.webAclArn),
+    webAclArn,
+    throttleRateLimit,
+    throttleBurstLimit,
+    wafRateLimit,
+    passthroughModel: str('passthroughModel', raw.passthroughModel),
   };
 }
 
