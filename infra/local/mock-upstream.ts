@@ -14,6 +14,9 @@
  *   hang             accept the request and never answer
  *   hang_after=<n>   stream n chunks, then go silent
  *   drop_after=<n>   stream n chunks, then cut the connection
+ *   no_usage         report no usage, whole answers and streams alike
+ *   bad_usage        report usage nobody can count (negative, fractional, "NaN")
+ *   coerce           stream for any value pydantic reads as true (`"true"`, `1`), as vLLM does
  * Paths are served with or without the `/v1` prefix; `url` is the `/v1` base URL.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -57,6 +60,8 @@ interface Knobs {
   hang: boolean;
   hangAfter?: number;
   dropAfter?: number;
+  usage?: 'none' | 'bad';
+  coerce?: boolean;
 }
 
 /** Tokens, the mock's way: whitespace-separated words. */
@@ -74,6 +79,9 @@ export function parseKnobs(upstreamModel: string, defaultDelayMs = 0): Knobs {
     else if (name === 'hang') knobs.hang = true;
     else if (name === 'hang_after' && Number.isInteger(n)) knobs.hangAfter = n;
     else if (name === 'drop_after' && Number.isInteger(n)) knobs.dropAfter = n;
+    else if (name === 'no_usage') knobs.usage = 'none';
+    else if (name === 'bad_usage') knobs.usage = 'bad';
+    else if (name === 'coerce') knobs.coerce = true;
   }
   return knobs;
 }
@@ -163,15 +171,22 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     const promptText = chat ? messages.map((m) => contentText(m?.content)).join(' ') : promptOf(json.prompt);
     const lastUser = chat ? contentText([...messages].reverse().find((m) => m?.role === 'user')?.content) : promptOf(json.prompt);
     const words = replyWords(lastUser, json.max_completion_tokens ?? json.max_tokens);
-    const usage = {
+    const counted = {
       prompt_tokens: countTokens(promptText),
       completion_tokens: words.length,
       total_tokens: countTokens(promptText) + words.length,
     };
+    const usage =
+      knobs.usage === 'none'
+        ? undefined
+        : knobs.usage === 'bad'
+          ? { prompt_tokens: -3, completion_tokens: 1.5, total_tokens: 'NaN' }
+          : counted;
     const id = `${chat ? 'chatcmpl' : 'cmpl'}-mock${requests.length}`;
     const created = Math.floor(Date.now() / 1000);
 
-    if (json.stream !== true) {
+    const streams = knobs.coerce ? [true, 'true', 1, '1', 'yes', 'on'].includes(json.stream as never) : json.stream === true;
+    if (!streams) {
       await sleep(knobs.delayMs);
       const text = words.join(' ');
       const choice = chat
@@ -220,7 +235,7 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       ],
       ...extra,
     });
-    if (includeUsage) chunks.push({ ...base, choices: [], usage });
+    if (includeUsage && usage) chunks.push({ ...base, choices: [], usage });
 
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const frames = [...chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`), 'data: [DONE]\n\n'];

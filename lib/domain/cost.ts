@@ -20,9 +20,17 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
 /** A price must be a finite number >= 0; anything else would make spend move backwards or vanish. */
 export const isValidPrice = (p: unknown): p is number => typeof p === 'number' && Number.isFinite(p) && p >= 0;
 
-/** The call's cost in nano-dollars (an integer). */
+/**
+ * The most one call can cost, in nano-dollars (about $9M): the largest integer doubles hold
+ * exactly. A larger product (absurd usage or prices) is capped here, never an error that would
+ * leave the call unrecorded.
+ */
+export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
+
+/** The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS). */
 export function costNanos(usage: Usage, prices: Prices): number {
-  return nanosFor(usage.inputTokens, prices.input_cost_per_million) + nanosFor(usage.outputTokens, prices.output_cost_per_million);
+  const nanos = nanosFor(usage.inputTokens, prices.input_cost_per_million) + nanosFor(usage.outputTokens, prices.output_cost_per_million);
+  return Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS;
 }
 
 // Rounding only bites for prices with more than three decimals, and then by at most 0.5 n$ a call.

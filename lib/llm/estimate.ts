@@ -4,13 +4,12 @@
  *    byte, and the JSON around the text (quotes, keys) outweighs the few tokens a chat template
  *    adds, so text prompts never tokenize to more. Images, audio and files can: their tokens
  *    are not bounded by their bytes, and what they cost beyond the estimate is the overshoot.
- *  - output: `max_tokens` (or `max_completion_tokens`, `max_output_tokens`) times `n`, else the
- *    configured default (TOLLGATE_STRICT_DEFAULT_MAX_TOKENS); none for embeddings.
+ *  - output: the largest of `max_tokens`, `max_completion_tokens` and `max_output_tokens` (else the
+ *    configured default, TOLLGATE_STRICT_DEFAULT_MAX_TOKENS) times the larger of `n` and `best_of`;
+ *    none for embeddings. Limits out of range never get here: they are a 400 (lib/llm/request).
  */
 import type { Usage } from '../domain/cost.js';
-import type { LlmRequest } from './request.js';
-
-const OUTPUT_LIMITS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
+import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
@@ -18,8 +17,11 @@ export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMa
   const inputTokens = bodyBytes(req.body);
   if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;
-  const limit = OUTPUT_LIMITS.map((f) => positiveInt(json?.[f])).find((v) => v !== undefined) ?? defaultMaxTokens;
-  const choices = positiveInt(json?.n) ?? 1;
+  // An upper bound: the largest of every output limit given (an upstream may honour any of them),
+  // times every choice it may generate (`n`, and `best_of` candidates are generated and billed).
+  const limits = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(json?.[f])).filter((v): v is number => v !== undefined);
+  const limit = limits.length > 0 ? Math.max(...limits) : defaultMaxTokens;
+  const choices = Math.max(positiveInt(json?.n) ?? 1, positiveInt(json?.best_of) ?? 1);
   return { inputTokens, outputTokens: limit * choices };
 }
 

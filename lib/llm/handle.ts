@@ -36,6 +36,7 @@ import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
 import { type LlmDeps, llmDeps } from './deps.js';
+import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
@@ -201,10 +202,11 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
     const { body, stripUsage } = upstreamBody(call.req, model);
     const upstream = await startCall(call, model, body);
     const res = upstream.response as Response;
-    if (call.req.stream && res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    // Whatever the request said, an event stream is relayed as one and metered from its events.
+    if (res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const out = Readable.from(relay(upstream, stripUsage, finish), { objectMode: false });
       // A body abandoned before its first read never runs relay's `finally`: release here then.
-      out.once('close', () => void finish(undefined));
+      out.once('close', () => void finish(undefined, false));
       return {
         statusCode: res.status,
         headers: { ...upstream.returnedHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
@@ -220,8 +222,12 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
   });
 }
 
-/** Settles a call's spend once, whichever way it ends: the actual usage, or nothing (released). */
-type Finish = (usage: Usage | undefined) => Promise<void>;
+/**
+ * Settles a call's spend once, whichever way it ends. `answered`: the upstream's answer ran to its
+ * end (or broke off), so the call is charged: its reported usage, else the estimate, never $0.
+ * Not answered (failed, refused, or the client left first): its reported usage, else released.
+ */
+type Finish = (usage: Usage | undefined, answered: boolean) => Promise<void>;
 
 /**
  * One upstream call with its spend: reserved first when strict (throwing the denial), settled
@@ -230,11 +236,11 @@ type Finish = (usage: Usage | undefined) => Promise<void>;
 async function withSpend<T>(call: Call, model: ModelRecord, requestId: string, run: (finish: Finish) => Promise<T>): Promise<T> {
   const hold = call.mode === 'strict' ? await reserveCall(call, model, requestId) : undefined;
   let done: Promise<void> | undefined;
-  const finish: Finish = (usage) => (done ??= settle(call, model, usage, requestId, hold));
+  const finish: Finish = (usage, answered) => (done ??= settle(call, model, usage, answered, requestId, hold));
   try {
     return await run(finish);
   } catch (e) {
-    await finish(undefined);
+    await finish(undefined, false);
     throw e;
   }
 }
@@ -252,11 +258,11 @@ async function complete(model: ModelRecord, upstream: UpstreamCall, finish: Fini
   const headers = upstream.returnedHeaders();
   const json = (headers['content-type'] ?? '').includes('json') ? parseJson(bytes) : undefined;
   if (!res.ok) {
-    await finish(undefined);
+    await finish(undefined, false);
     if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
     throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
-  await finish(usageOf(json));
+  await finish(usageOf(json), true);
   return { status: res.status, headers, bytes };
 }
 
@@ -300,13 +306,11 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
  * event (OpenAI clients raise it). The settlement runs when the upstream is done, before the
  * stream ends, so the handler does not finish before the spend is recorded.
  */
-async function* relay(
-  upstream: UpstreamCall,
-  stripUsage: boolean,
-  onDone: (usage: Usage | undefined) => Promise<void>,
-): AsyncGenerator<Buffer> {
+async function* relay(upstream: UpstreamCall, stripUsage: boolean, onDone: Finish): AsyncGenerator<Buffer> {
   const framer = new SseFramer();
   let usage: Usage | undefined;
+  // The upstream's stream ended, whole or cut: it was answered (and is charged). Else the client left.
+  let ended = false;
   const pass = (events: SseEvent[]): Buffer | undefined => {
     let out = '';
     for (const ev of events) {
@@ -322,21 +326,34 @@ async function* relay(
       const out = pass(framer.push(chunk));
       if (out) yield out;
     }
+    ended = true;
     const rest = pass(framer.end());
     if (rest) yield rest;
   } catch (e) {
+    ended = true;
     yield Buffer.from(dataEvent(upstream.failure(e).toBody()));
   } finally {
     upstream.cancel();
-    await onDone(usage);
+    await onDone(usage, ended);
   }
 }
 
-async function settle(call: Call, model: ModelRecord, usage: Usage | undefined, requestId: string, hold: Hold | undefined): Promise<void> {
+async function settle(
+  call: Call,
+  model: ModelRecord,
+  reported: Usage | undefined,
+  answered: boolean,
+  requestId: string,
+  hold: Hold | undefined,
+): Promise<void> {
+  // Answered without usable usage (none, negative, fractional, "NaN"): charged the estimate.
+  const usage = reported ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
+  const usageSource = reported ? 'reported' : usage ? 'estimated' : 'none';
   const costNanos = await recordSpend(call.deps.settler, call.deps.settings.budgetDuration, {
     caller: call.caller,
     model,
     usage,
+    usageSource,
     requestId,
     at: call.now,
     hold,
@@ -348,6 +365,7 @@ async function settle(call: Call, model: ModelRecord, usage: Usage | undefined, 
     mode: call.mode,
     inputTokens: usage?.inputTokens ?? 0,
     outputTokens: usage?.outputTokens ?? 0,
+    usageSource,
     costNanos,
   });
 }

@@ -172,13 +172,45 @@ function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
+/**
+ * Whether the upstream will stream. Not only `true`: upstreams that coerce (pydantic servers such
+ * as vLLM, another LiteLLM) stream for `"true"`, `1`, `"yes"`; a stream taken for a JSON answer
+ * would go unmetered. Only what such servers read as false is false.
+ */
+export function streamRequested(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0) return false;
+  if (typeof v === 'string') return !['', 'false', '0', 'no', 'off', 'f', 'n'].includes(v.trim().toLowerCase());
+  return true;
+}
+
+/** The largest output limit a model has; a larger one is a mistake, not a budget. */
+export const MAX_OUTPUT_TOKENS = 10_000_000;
+/** The most choices (`n`, `best_of`) one call may ask for. */
+export const MAX_CHOICES = 128;
+export const OUTPUT_LIMIT_FIELDS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
+
+/** Output limits and choice counts are whole numbers in range, or a 400 naming the field: never a 500, never ignored. */
+function checkOutputLimits(value: Record<string, unknown>): void {
+  const bounded = (field: string, max: number) => {
+    const v = value[field];
+    if (v === undefined || v === null) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new InvalidRequestError(`\`${field}\` must be a whole number from 1 to ${max}`, 'invalid_field', field);
+    }
+  };
+  for (const f of OUTPUT_LIMIT_FIELDS) bounded(f, MAX_OUTPUT_TOKENS);
+  bounded('n', MAX_CHOICES);
+  bounded('best_of', MAX_CHOICES);
+}
+
 function bodyFields(body: LlmBody): { model: string | undefined; user: string | undefined; stream: boolean } {
   let model: unknown;
   let user: unknown;
   let stream = false;
   if (body.kind === 'json') {
     ({ model, user } = body.value);
-    stream = body.value.stream === true;
+    stream = streamRequested(body.value.stream);
+    checkOutputLimits(body.value);
   } else if (body.kind === 'form') {
     model = body.value.get('model') ?? undefined;
     user = body.value.get('user') ?? undefined;

@@ -12,13 +12,15 @@ import type { Caller } from '../domain/caller.js';
 import { costNanos, type Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { spendTargets } from '../spend/targets.js';
-import type { Hold, SpendSettler } from '../store/spend-ledger.js';
+import type { Hold, SpendSettler, UsageSource } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 
 export interface SpendRecord {
   caller: Caller;
   model: ModelRecord;
   usage: Usage | undefined;
+  /** Whether the usage was reported by the upstream or estimated (it reported none usable). */
+  usageSource: UsageSource;
   requestId: string;
   /** When the call started: picks the budget windows. */
   at: number;
@@ -37,6 +39,7 @@ export async function recordSpend(settler: SpendSettler, budgetDuration: string 
     at: r.at,
     costNanos: Math.max(0, nanos),
     model: r.model.model_name,
+    usageSource: r.usageSource,
     targets: r.hold?.targets ?? spendTargets(r.caller, { budgetDuration, now: r.at }),
     hold: r.hold,
   };

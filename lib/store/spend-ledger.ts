@@ -72,6 +72,9 @@ export interface Hold {
   targets: readonly SpendTarget[];
 }
 
+/** Where a settlement's usage came from: the upstream's report, or the estimate when it reported none. */
+export type UsageSource = 'reported' | 'estimated' | 'none';
+
 export interface Settlement {
   /** Unique per upstream call (API Gateway's request id): the idempotency token. */
   requestId: string;
@@ -79,6 +82,7 @@ export interface Settlement {
   at: number;
   costNanos: number;
   model: string;
+  usageSource?: UsageSource | undefined;
   targets: readonly SpendTarget[];
   /** The reservation to settle (strict mode); the difference to the estimate is released. */
   hold?: Hold | undefined;
@@ -427,6 +431,7 @@ export class DynamoSettler implements SpendSettler {
             request_id: s.requestId,
             model: s.model,
             cost,
+            ...(s.usageSource ? { usage_source: s.usageSource } : {}),
             targets: targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
             created_at: new Date(s.at).toISOString(),
             ttl: Math.floor(s.at / 1000) + this.options.ttlSeconds,
@@ -440,10 +445,10 @@ export class DynamoSettler implements SpendSettler {
       Update: {
         TableName: this.tableName,
         Key: ref,
-        UpdateExpression: 'SET #state = :settled, cost = :cost REMOVE GSI1PK, GSI1SK',
+        UpdateExpression: 'SET #state = :settled, cost = :cost, usage_source = :source REMOVE GSI1PK, GSI1SK',
         ConditionExpression: '#state = :prior',
         ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':settled': 'settled', ':cost': cost, ':prior': prior },
+        ExpressionAttributeValues: { ':settled': 'settled', ':cost': cost, ':prior': prior, ':source': s.usageSource ?? 'none' },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { costNanos, dollarsToNanos, isValidPrice, nanosToDecimal } from '../../../lib/domain/cost.js';
+import { costNanos, dollarsToNanos, isValidPrice, MAX_COST_NANOS, nanosToDecimal } from '../../../lib/domain/cost.js';
 
 const gpt4o = { input_cost_per_million: 2.5, output_cost_per_million: 10 };
 const mini = { input_cost_per_million: 0.15, output_cost_per_million: 0.6 };
@@ -55,5 +55,16 @@ describe('isValidPrice', () => {
   it('accepts zero and positive numbers, nothing else', () => {
     expect([0, 2.5].map(isValidPrice)).toEqual([true, true]);
     expect([-1, Number.NaN, Infinity, '1', null, undefined].map(isValidPrice)).toEqual([false, false, false, false, false, false]);
+  });
+});
+
+describe('cost arithmetic cannot overflow (issue 11)', () => {
+  it('an absurd product is capped at the largest exact amount, never thrown', () => {
+    const nanos = costNanos(
+      { inputTokens: 9_000_000_000_000, outputTokens: 9_000_000_000_000 },
+      { input_cost_per_million: 1e9, output_cost_per_million: 1e9 },
+    );
+    expect(nanos).toBe(MAX_COST_NANOS);
+    expect(() => nanosToDecimal(nanos)).not.toThrow();
   });
 });

@@ -55,3 +55,14 @@ describe('estimateUsage', () => {
     });
   });
 });
+
+describe('the strict estimate is an upper bound over every output limit (issue 11)', () => {
+  it('the largest of max_tokens, max_completion_tokens and max_output_tokens, not the first', () => {
+    expect(estimateUsage(json({ max_completion_tokens: 100000, max_tokens: 1 }), 4096).outputTokens).toBe(100000);
+    expect(estimateUsage(json({ max_tokens: 7, max_output_tokens: 70, max_completion_tokens: 9 }), 4096).outputTokens).toBe(70);
+  });
+  it('times the larger of n and best_of (best_of candidates are generated and billed)', () => {
+    expect(estimateUsage(json({ max_tokens: 10, n: 2, best_of: 5 }), 4096).outputTokens).toBe(50);
+    expect(estimateUsage(json({ max_tokens: 10, n: 3 }), 4096).outputTokens).toBe(30);
+  });
+});

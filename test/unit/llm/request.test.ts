@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { InvalidPathError, InvalidRequestError, RouteNotFoundError } from '../../../lib/errors.js';
-import { MAX_JSON_DEPTH, parseLlmRequest } from '../../../lib/llm/request.js';
+import { MAX_JSON_DEPTH, parseLlmRequest, streamRequested } from '../../../lib/llm/request.js';
 
 const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent => ({
   resource: '/v1/chat/completions',
@@ -219,5 +219,14 @@ describe('parseLlmRequest', () => {
       }),
     ).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InvalidPathError);
+  });
+});
+
+describe('streamRequested: what an upstream that coerces would stream for (issue 11)', () => {
+  it.each([true, 'true', 'True', 1, '1', 'yes', 'on', 'anything'])('%j streams', (v) => {
+    expect(streamRequested(v)).toBe(true);
+  });
+  it.each([false, 'false', 'FALSE', 0, '0', 'no', 'off', '', null, undefined])('%j does not', (v) => {
+    expect(streamRequested(v)).toBe(false);
   });
 });

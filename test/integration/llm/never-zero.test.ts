@@ -1,0 +1,126 @@
+/**
+ * A call never costs $0 because usage was missing or malformed (issue 11): coerced `stream`
+ * values stream and are metered, a stream the upstream cuts is charged, an answer without usable
+ * usage is charged the estimate, and the settlement record says which. Output limits out of range
+ * are a 400 naming the field, and strict mode's estimate is an upper bound over all of them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { refs } from '../../../lib/store/keys.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { readItem, spendNanos } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, chat, seedModels } from './harness.js';
+
+let mock: MockUpstream;
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
+  const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini')!;
+  const knob = (name: string, knobs: string) => ({
+    ...base,
+    model_name: name,
+    upstream_model: `gpt-4o-mini+${knobs}`,
+    aliases: [],
+    access_groups: [],
+  });
+  await seedModels([
+    base,
+    knob('coercing', 'coerce'),
+    knob('no-usage', 'no_usage'),
+    knob('bad-usage', 'bad_usage'),
+    knob('no-usage-cut', 'no_usage+drop_after=3'),
+    knob('cut', 'drop_after=3'),
+    knob('failing', 'status=500'),
+  ]);
+});
+afterAll(() => mock.close());
+
+/** A call through a fresh key; what it cost that key, and how its settlement counted it. */
+async function costOf(model: string, extra: Record<string, unknown> = {}) {
+  const { key, record } = await seedKey({});
+  const requestId = `req-${model}-${Math.random().toString(36).slice(2)}`;
+  const res = await call({
+    path: '/v1/chat/completions',
+    headers: bearer(key),
+    body: chat(model, 'count these five words', extra),
+    requestId,
+  });
+  const settlement = await readItem(refs.settlement(requestId));
+  return { res, nanos: await spendNanos(refs.key(record.token)), source: settlement?.usage_source };
+}
+
+describe('never $0', () => {
+  it.each([['true'], [1], ['yes']])(
+    'stream: %j streams (the upstream coerces it) and is metered from the reported usage',
+    async (stream) => {
+      const { res, nanos, source } = await costOf('coercing', { stream });
+      expect(res.headers['content-type']).toContain('text/event-stream');
+      expect(nanos).toBeGreaterThan(0);
+      expect(source).toBe('reported');
+    },
+  );
+
+  it('an answer with no usage is charged the estimate, and says so', async () => {
+    const { res, nanos, source } = await costOf('no-usage');
+    expect(res.status).toBe(200);
+    expect(nanos).toBeGreaterThan(0);
+    expect(source).toBe('estimated');
+  });
+
+  it('usage nobody can count (negative, fractional, "NaN") is charged the estimate', async () => {
+    const { nanos, source } = await costOf('bad-usage');
+    expect(nanos).toBeGreaterThan(0);
+    expect(source).toBe('estimated');
+  });
+
+  it('a stream the upstream cuts before its usage is charged the estimate; a whole stream its usage', async () => {
+    const cut = await costOf('no-usage-cut', { stream: true });
+    expect([cut.nanos > 0, cut.source]).toEqual([true, 'estimated']);
+    const whole = await costOf('gpt-4o-mini', { stream: true });
+    expect([whole.nanos > 0, whole.source]).toEqual([true, 'reported']);
+  });
+
+  it('an upstream error costs nothing: it was not answered', async () => {
+    const { key, record } = await seedKey({});
+    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('failing', 'x') });
+    expect(res.status).toBe(500);
+    expect(await spendNanos(refs.key(record.token))).toBe(0);
+  });
+});
+
+describe('output limits are numbers in range, and the strict estimate bounds them all', () => {
+  it.each([
+    ['max_tokens', 9007199254740991],
+    ['max_tokens', 1e9 + 0.5],
+    ['max_tokens', '50'],
+    ['max_completion_tokens', 0],
+    ['max_output_tokens', -1],
+    ['n', 1e6],
+    ['best_of', 129],
+  ])('%s: %j is a 400 naming the field, never a 500', async (field, value) => {
+    const { key } = await seedKey({});
+    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'x', { [field]: value }) });
+    expect([res.status, res.json.error?.code, res.json.error?.param]).toEqual([400, 'invalid_field', field]);
+  });
+
+  it('10 concurrent strict calls asking max_completion_tokens 100000 with max_tokens 1 stay within a 0.001 budget', async () => {
+    await seedTeam({ team_id: 't-bound', max_budget: 0.001, enforcement: 'strict' });
+    const { key } = await seedKey({ team_id: 't-bound' });
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        call({
+          path: '/v1/chat/completions',
+          headers: bearer(key),
+          body: chat('gpt-4o-mini', 'hello', { max_completion_tokens: 100000, max_tokens: 1 }),
+        }),
+      ),
+    );
+    // The estimate is the largest limit (100000 output tokens, $0.06 at gpt-4o-mini's price): none fits.
+    expect(answers.every((a) => a.status === 403 && a.json.error.code === 'team_budget_exceeded')).toBe(true);
+    expect(await spendNanos(refs.team('t-bound'))).toBeLessThanOrEqual(1_000_000);
+  });
+});
