@@ -5,7 +5,7 @@ import { createUserIfAbsent } from '../store/users.js';
 import { dependency, documentClient, entityReader, masterKey } from './wiring.js';
 
 export const jwtAuthenticator = /* @__PURE__ */ dependency('jwtAuthenticator', (c) =>
-  c.jwt.issuers.length > 0 ? new JwtAuthenticator(c.jwt) : undefined,
+  c.jwt.issuers.length > 0 ? new JwtAuthenticator(c.jwt, undefined, { maxEntries: c.cache.maxEntries, ttlMs: c.cache.ttlMs }) : undefined,
 );
 
 export const upsertUser = /* @__PURE__ */ dependency('upsertUser', (c) =>

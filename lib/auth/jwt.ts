@@ -5,6 +5,8 @@
  * the JWKS, bounded by `jwksTimeoutMs` in all; a failed lookup or fetch puts that JWKS in a
  * penalty box, so garbage tokens cannot turn into a stream of fetches or waits.
  */
+
+import { createHash } from 'node:crypto';
 import { JwtVerifier } from 'aws-jwt-verify';
 import {
   FetchError,
@@ -26,6 +28,7 @@ import {
 import { type Fetcher, SimpleFetcher } from 'aws-jwt-verify/https';
 import { type Jwks, type JwksCache, SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import { idProblem } from '../domain/ids.js';
 import { InvalidJwtError } from '../errors.js';
@@ -43,13 +46,30 @@ export interface JwtIdentity {
 
 type Verifier = { verify(token: string): Promise<JwtPayload> };
 
+/** How long a verified token is remembered: bounded in count, and never past its `exp` or `ttlMs`. */
+export interface VerifiedTokenCache {
+  maxEntries: number;
+  ttlMs: number;
+  clock?: () => number;
+}
+
 export class JwtAuthenticator {
   private readonly verifier: Verifier;
+  /** Verified payloads by the token's SHA-256: a warm JWT costs what a warm key costs. */
+  private readonly verified: LRUCache<string, JwtPayload>;
+  private readonly clock: () => number;
 
   constructor(
     private readonly settings: JwtSettings,
     jwksCache: JwksCache = createJwksCache(settings),
+    private readonly remember: VerifiedTokenCache = { maxEntries: 10_000, ttlMs: 60_000 },
   ) {
+    this.clock = remember.clock ?? Date.now;
+    this.verified = new LRUCache<string, JwtPayload>({
+      max: Math.max(1, remember.maxEntries),
+      ttlAutopurge: false,
+      perf: { now: () => this.clock() },
+    });
     if (settings.issuers.length === 0) throw new Error('JwtAuthenticator needs at least one issuer');
     const audience = settings.audience.length > 0 ? settings.audience : null;
     this.verifier = JwtVerifier.create(
@@ -69,6 +89,17 @@ export class JwtAuthenticator {
   }
 
   async verify(token: string): Promise<JwtPayload> {
+    const id = createHash('sha256').update(token).digest('base64url');
+    const known = this.verified.get(id);
+    if (known) return known;
+    const payload = await this.verifyOnce(token);
+    // Until its expiry, and no longer than the cache TTL (a key removed from the JWKS stops it then).
+    const ttl = Math.min((payload.exp as number) * 1000 - this.clock(), this.remember.ttlMs);
+    if (ttl > 0) this.verified.set(id, payload, { ttl });
+    return payload;
+  }
+
+  private async verifyOnce(token: string): Promise<JwtPayload> {
     let payload: JwtPayload;
     try {
       payload = await this.verifier.verify(token);
