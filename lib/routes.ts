@@ -48,52 +48,50 @@ export interface RouteDef {
   azureUpstreamPath?: string;
 }
 
-const LLM_POST_PATHS = [
-  'chat/completions',
-  'completions',
-  'embeddings',
-  'moderations',
-  'responses',
-  'rerank',
-  'images/generations',
-  'images/edits',
-  'images/variations',
-  'audio/speech',
-  'audio/transcriptions',
-  'audio/translations',
-] as const;
-const STREAMING = new Set(['chat/completions', 'completions', 'responses']);
-/** Their streams carry usage only when asked. */
-const STREAM_USAGE_ON_REQUEST = new Set(['chat/completions', 'completions']);
-/** Their bodies are JSON by definition (the rest are uploads: forms or bytes). */
-const JSON_BODIES = new Set([
-  'chat/completions',
-  'completions',
-  'embeddings',
-  'moderations',
-  'responses',
-  'rerank',
-  'images/generations',
-  'audio/speech',
+/** What an LLM POST path is: its answer may stream; its stream carries usage only when asked; its body is JSON by definition; it generates output tokens. */
+interface PostFacts {
+  streams?: true;
+  usageOnRequest?: true;
+  json?: true;
+  noOutput?: true;
+}
+
+/** Every LLM POST path with its facts, once. Paths without `json` take uploads (forms or bytes). */
+const LLM_POSTS = new Map<string, PostFacts>([
+  ['chat/completions', { streams: true, usageOnRequest: true, json: true }],
+  ['completions', { streams: true, usageOnRequest: true, json: true }],
+  ['embeddings', { json: true, noOutput: true }],
+  ['moderations', { json: true, noOutput: true }],
+  ['responses', { streams: true, json: true }],
+  ['rerank', { json: true }],
+  ['images/generations', { json: true }],
+  ['images/edits', {}],
+  ['images/variations', {}],
+  ['audio/speech', { json: true }],
+  ['audio/transcriptions', {}],
+  ['audio/translations', {}],
 ]);
-/** They return vectors or verdicts, no generated tokens. */
-const NO_OUTPUT = new Set(['embeddings', 'moderations']);
 
-const ANY: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
-
-function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
-  const post = LLM_POST_PATHS.map<RouteDef>((p) => ({
-    path: `${prefix}/${p}`,
+/** The route facts of an LLM POST path (`model` says where its model is named). */
+function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): RouteDef {
+  return {
+    path,
     methods: ['POST'],
     group: 'llm',
     fn: 'llm',
     spends: true,
-    streams: STREAMING.has(p),
-    body: JSON_BODIES.has(p) ? 'json' : 'passthrough',
-    model: 'body',
-    streamsUsage: STREAM_USAGE_ON_REQUEST.has(p),
-    generates: !NO_OUTPUT.has(p),
-  }));
+    streams: facts.streams === true,
+    body: facts.json ? 'json' : 'passthrough',
+    model,
+    streamsUsage: facts.usageOnRequest === true,
+    generates: facts.noOutput !== true,
+  };
+}
+
+const ANY: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
+
+function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
+  const post = [...LLM_POSTS].map(([p, facts]) => postRoute(`${prefix}/${p}`, facts, 'body'));
   const llm = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef => ({
     path: `${prefix}${path}`,
     methods,
@@ -120,17 +118,9 @@ function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
   ];
 }
 
+/** Azure OpenAI's deployment paths: the model is in the path; the upstream path is the tail. */
 const azureRoutes: RouteDef[] = ['chat/completions', 'completions', 'embeddings'].map((p) => ({
-  path: `/openai/deployments/{model}/${p}`,
-  methods: ['POST'],
-  group: 'llm',
-  fn: 'llm',
-  spends: true,
-  streams: p !== 'embeddings',
-  body: 'json',
-  model: 'path',
-  streamsUsage: STREAM_USAGE_ON_REQUEST.has(p),
-  generates: !NO_OUTPUT.has(p),
+  ...postRoute(`/openai/deployments/{model}/${p}`, LLM_POSTS.get(p) as PostFacts, 'path'),
   azureUpstreamPath: `/${p}`,
 }));
 

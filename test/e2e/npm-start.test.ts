@@ -62,18 +62,21 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
+/** `npm start` on a free port, in its own process group so everything it started can be found (and, on failure, killed). */
+async function npmStart() {
+  const port = await freePort();
+  const child = spawn('npm', ['start'], {
+    cwd: repo,
+    env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return { port, child, io: collect(child), pgid: child.pid as number };
+}
+
 describe('npm start', () => {
   it('answers /health within 60 s and stops on SIGTERM leaving no process behind, Java included', async () => {
-    const port = await freePort();
-    // Its own process group, so everything it started can be found (and, on failure, killed).
-    const child = spawn('npm', ['start'], {
-      cwd: repo,
-      env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const io = collect(child);
-    const pgid = child.pid as number;
+    const { port, child, io, pgid } = await npmStart();
     try {
       const started = Date.now();
       await waitFor('/health', 60_000, async () => {
@@ -123,15 +126,7 @@ describe('npm start', () => {
     const burners = [0, 1].map(() =>
       spawn(process.execPath, ['-e', 'const end = Date.now() + 90000; while (Date.now() < end) {}'], { stdio: 'ignore' }),
     );
-    const port = await freePort();
-    const child = spawn('npm', ['start'], {
-      cwd: repo,
-      env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const io = collect(child);
-    const pgid = child.pid as number;
+    const { port, child, io, pgid } = await npmStart();
     try {
       await waitFor('/health under load', 100_000, async () => {
         if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}: ${io.err()}`);
