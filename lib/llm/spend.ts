@@ -9,6 +9,7 @@
  * releases the reservation after it expires.
  */
 import type { Caller } from '../domain/caller.js';
+import type { ProxyBudget } from '../domain/chain.js';
 import { costNanos, type Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { spendTargets } from '../spend/targets.js';
@@ -31,7 +32,7 @@ export interface SpendRecord {
 const ATTEMPTS = 3;
 
 /** The cost in nano-dollars that was settled (0 when there was nothing to count). */
-export async function recordSpend(settler: SpendSettler, budgetDuration: string | undefined, r: SpendRecord): Promise<number> {
+export async function recordSpend(settler: SpendSettler, proxy: ProxyBudget, r: SpendRecord): Promise<number> {
   const nanos = r.usage ? costNanos(r.usage, r.model) : 0;
   if (nanos <= 0 && !r.hold) return 0;
   const settlement = {
@@ -40,7 +41,7 @@ export async function recordSpend(settler: SpendSettler, budgetDuration: string 
     costNanos: Math.max(0, nanos),
     model: r.model.model_name,
     usageSource: r.usageSource,
-    targets: r.hold?.targets ?? spendTargets(r.caller, { budgetDuration, now: r.at }),
+    targets: r.hold?.targets ?? spendTargets(r.caller, { ...proxy, now: r.at }),
     hold: r.hold,
   };
   for (let attempt = 1; ; attempt++) {

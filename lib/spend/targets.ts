@@ -19,7 +19,9 @@ export interface TargetOptions extends ProxyBudget {
 /** The counters one call moves, from the caller the checks saw: its governing chain, in order. */
 export function spendTargets(caller: Caller, opts: TargetOptions): SpendTarget[] {
   const { now } = opts;
-  return governingChain(caller, opts).map((link) => ({
+  // The proxy-wide counter is written only when a proxy budget reads it: no write for nothing.
+  const links = governingChain(caller, opts).filter((link) => link.entity !== 'global' || opts.maxBudget !== undefined);
+  return links.map((link) => ({
     entity: link.entity,
     id: link.id,
     ref: counterRef(link, caller),

@@ -82,7 +82,7 @@ async function settleAt(caller: Caller, at: number, costNanos: number, requestId
     at,
     costNanos,
     model: 'gpt-4o',
-    targets: spendTargets(caller, { budgetDuration: config().budgetDuration, now: at }),
+    targets: spendTargets(caller, { budgetDuration: config().budgetDuration, maxBudget: config().maxBudget, now: at }),
   });
   expect(outcome).toMatchObject({ status: 'settled', skipped: [] });
 }

@@ -24,7 +24,7 @@ const teamCaller: Caller = {
 
 describe('spendTargets: the counters one call moves', () => {
   it('is key, team, member, organization, end user and proxy for a team call (not the user)', () => {
-    const targets = spendTargets(teamCaller, { budgetDuration: '1mo', now });
+    const targets = spendTargets(teamCaller, { budgetDuration: '1mo', maxBudget: 100, now });
     expect(targets.map((t) => [t.entity, t.ref.PK, t.ref.SK, t.duration ?? null])).toEqual([
       ['key', 'KEY#abc', 'KEY', '1d'],
       ['team', 'TEAM#t-1', 'TEAM', null],
@@ -36,7 +36,7 @@ describe('spendTargets: the counters one call moves', () => {
   });
 
   it('creates only the end user and the proxy item when absent; the rest must exist', () => {
-    const targets = spendTargets(teamCaller, { now });
+    const targets = spendTargets(teamCaller, { maxBudget: 100, now });
     expect(targets.filter((t) => t.createWith).map((t) => t.entity)).toEqual(['end_user', 'global']);
     expect(targets.find((t) => t.entity === 'end_user')?.createWith).toEqual({
       kind: 'end_user',
@@ -54,7 +54,7 @@ describe('spendTargets: the counters one call moves', () => {
       endUserId: undefined,
       state: { key: teamCaller.state.key, user: { ...teamCaller.state.user!, budget_duration: '7d' } },
     };
-    expect(spendTargets(personal, { now }).map((t) => [t.entity, t.duration ?? null])).toEqual([
+    expect(spendTargets(personal, { maxBudget: 0, now }).map((t) => [t.entity, t.duration ?? null])).toEqual([
       ['key', '1d'],
       ['user', '7d'],
       ['global', null],
@@ -113,5 +113,13 @@ describe('spendTargets: the budgets a strict reservation checks', () => {
       expect: { max_budget: null, budget_duration: null, budget_id: 'b' },
       also: { ref: { PK: 'BUDGET#b', SK: 'BUDGET' }, expect: { max_budget: 3, budget_duration: '30d' } },
     });
+  });
+});
+
+describe('no proxy-wide counter write without a proxy budget (issue 11)', () => {
+  it('the proxy item is a target only when TOLLGATE_MAX_BUDGET is set (0 included)', () => {
+    expect(spendTargets(teamCaller, { now }).map((t) => t.entity)).not.toContain('global');
+    expect(spendTargets(teamCaller, { budgetDuration: '1mo', now }).map((t) => t.entity)).not.toContain('global');
+    expect(spendTargets(teamCaller, { maxBudget: 0, now }).map((t) => t.entity)).toContain('global');
   });
 });
