@@ -40,6 +40,8 @@ export interface MockBedrockRequest {
   modelId: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** Set when the client went away before a stream was complete. */
+  cancelled?: boolean;
 }
 
 export interface MockBedrock {
@@ -139,7 +141,8 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     } catch {
       throw new BedrockException('ValidationException', 'the request body is not JSON');
     }
-    requests.push({ operation, modelId, headers: req.headers, body });
+    const record: MockBedrockRequest = { operation, modelId, headers: req.headers, body };
+    requests.push(record);
     if (!/^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '')) throw new BedrockException('AccessDeniedException', 'the request is not signed with SigV4');
     const { model, knobs } = parseKnobs(modelId);
     if (knobs.hang) return;
@@ -159,7 +162,10 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     const events = streamEvents(answer);
     for (const [i, [type, payload]] of events.entries()) {
       if (i > 0) await sleep(knobs.delayMs);
-      if (res.stream.destroyed) return;
+      if (res.stream.destroyed) {
+        record.cancelled = true;
+        return;
+      }
       res.write(frame('event', type, payload));
       if (knobs.streamError && type === 'contentBlockDelta') {
         const member = STREAM_EXCEPTIONS[knobs.streamError] ?? 'internalServerException';

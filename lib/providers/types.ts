@@ -84,8 +84,8 @@ export type ProviderAnswer = JsonAnswer | StreamAnswer;
 /** What a provider may use to reach its upstream; the wiring builds it from the configuration. */
 export interface ProviderClients {
   fetch: FetchLike;
-  /** A Bedrock runtime client for a region (the SDK is loaded on first use). */
-  bedrock(region: string): Promise<BedrockRuntime>;
+  /** A Bedrock runtime client for the model's `aws_region_name`, or the function's own region when it has none (the SDK is loaded on first use). */
+  bedrock(region: string | undefined): Promise<BedrockRuntime>;
   /** Deadline for each silence of the upstream, ms (TOLLGATE_UPSTREAM_TIMEOUT_MS). */
   timeoutMs: number;
 }

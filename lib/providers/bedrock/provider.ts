@@ -31,9 +31,9 @@ export const bedrockProvider: Provider = {
     return false;
   },
   async call(req: ProviderRequest, clients: ProviderClients) {
-    const region = req.model.aws_region_name ?? undefined;
-    const call = new BedrockCall(req, clients.timeoutMs, region ?? 'the default region');
-    const runtime = await clients.bedrock(region ?? '');
+    const region = req.model.aws_region_name || undefined;
+    const call = new BedrockCall(req, clients.timeoutMs, region ?? "the function's region");
+    const runtime = await clients.bedrock(region);
     switch (req.operation) {
       case 'chat':
         return call.chat(runtime);

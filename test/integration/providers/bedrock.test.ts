@@ -11,7 +11,7 @@ import {
   InvokeModelCommand,
 } from '@aws-sdk/client-bedrock-runtime';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startMockBedrock, type MockBedrock } from '../../../infra/local/mock-bedrock.js';
 import type { ProviderModel } from '../../../lib/providers/index.js';
 import { startProviderGateway, type ProviderGateway } from './gateway.js';
@@ -31,6 +31,7 @@ beforeAll(async () => {
     models: [
       bedrock('claude', CLAUDE),
       bedrock('claude-us', `us.${CLAUDE}`, 'us-west-2'),
+      { model_name: 'claude-no-region', provider: 'bedrock', upstream_model: CLAUDE },
       bedrock('titan-embed', 'amazon.titan-embed-text-v2:0'),
       bedrock('cohere-embed', 'cohere.embed-english-v3'),
       ...['ThrottlingException', 'ValidationException', 'AccessDeniedException', 'ResourceNotFoundException', 'ModelNotReadyException', 'InternalServerException'].map((e) =>
@@ -38,6 +39,7 @@ beforeAll(async () => {
       ),
       bedrock('claude-stream-throttled', `${CLAUDE}+stream_error=ThrottlingException`),
       bedrock('claude-hang', `${CLAUDE}+hang`),
+      bedrock('claude-slow', `${CLAUDE}+delay=50`),
     ],
   });
   openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-test', maxRetries: 0 });
@@ -101,6 +103,11 @@ describe('OpenAI chat through Converse', () => {
     await openai.chat.completions.create({ model: 'claude-us', messages: [{ role: 'user', content: 'x' }] });
     expect(lastRequest().modelId).toBe(`us.${CLAUDE}`);
     expect(lastRequest().headers.authorization).toContain('/us-west-2/bedrock/');
+  });
+
+  it('a model without aws_region_name uses the region the wiring gives for none', async () => {
+    await openai.chat.completions.create({ model: 'claude-no-region', messages: [{ role: 'user', content: 'x' }] });
+    expect(lastRequest().headers.authorization).toContain('/us-east-1/bedrock/');
   });
 
   it('max_tokens cuts the answer: finish_reason length; stop sequences: stop', async () => {
@@ -211,6 +218,17 @@ describe('Bedrock errors reach the openai client with honest statuses', () => {
     expect(seen.join('')).toBe('Mock');
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(String((err as Error).message)).toContain('throttling');
+  });
+
+  it('a client that goes away mid-stream cancels the Bedrock stream', async () => {
+    const controller = new AbortController();
+    const stream = await openai.chat.completions.create({ model: 'claude-slow', stream: true, messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten' }] }, { signal: controller.signal });
+    const read = (async () => {
+      for await (const _ of stream) controller.abort();
+    })().catch(() => undefined);
+    await read;
+    const sent = lastRequest();
+    await vi.waitFor(() => expect(sent.cancelled).toBe(true), { timeout: 5000, interval: 20 });
   });
 
   it('a Bedrock that never answers is a 504 after the deadline', async () => {

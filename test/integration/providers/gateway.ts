@@ -42,7 +42,7 @@ export async function startProviderGateway(opts: GatewayOptions): Promise<Provid
     fetch: (input, init) => fetch(input, init),
     timeoutMs: opts.timeoutMs ?? 10_000,
     bedrock: (region) =>
-      bedrockRuntime({ region: region || 'us-east-1', endpoint: opts.bedrockEndpoint, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' }, maxAttempts: 1 }),
+      bedrockRuntime({ region: region ?? 'us-east-1', endpoint: opts.bedrockEndpoint, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' }, maxAttempts: 1 }),
   };
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
