@@ -4,7 +4,7 @@
  * and an upstream id. Each provider module is loaded on first use, so a deployment that only
  * calls OpenAI-compatible upstreams never evaluates the Bedrock code (nor loads its SDK).
  */
-import { InvalidRequestError } from '../errors.js';
+import { InvalidRequestError, UpstreamFailedError } from '../errors.js';
 import type { Operation, Provider, ProviderName } from './types.js';
 
 export type { JsonAnswer, Operation, Provider, ProviderAnswer, ProviderClients, ProviderModel, ProviderName, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
@@ -18,7 +18,7 @@ export function providerFor(name: ProviderName): Promise<Provider> {
   let p = loaded.get(name);
   if (!p) {
     p = load(name);
-    loaded.set(name, p);
+    if (PROVIDERS.includes(name)) loaded.set(name, p);
   }
   return p;
 }
@@ -33,6 +33,9 @@ async function load(name: ProviderName): Promise<Provider> {
       return (await import('./bedrock/provider.js')).bedrockProvider;
     case 'anthropic':
       return (await import('./anthropic.js')).anthropicProvider;
+    default:
+      // A record the registry should have refused; never a crash on `undefined`.
+      throw new UpstreamFailedError(`no provider \`${String(name).slice(0, 64)}\` (expected ${PROVIDERS.join(', ')})`);
   }
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedParameterError } from '../../../lib/providers/errors.js';
 import { openaiBody, openaiTarget } from '../../../lib/providers/openai.js';
-import { operationOf, parseProviderModel } from '../../../lib/providers/index.js';
+import { PROVIDERS, operationOf, parseProviderModel, providerFor } from '../../../lib/providers/index.js';
+import { UpstreamFailedError } from '../../../lib/errors.js';
 import type { ProviderModel } from '../../../lib/providers/types.js';
 
 const model: ProviderModel = { model_name: 'gpt-4o', provider: 'openai', upstream_model: 'gpt-4o-2024-08-06', upstream_base_url: 'https://api.example.com/v1' };
@@ -47,6 +48,11 @@ describe('the provider registry', () => {
     ['meta-llama/Llama-3.1-8B-Instruct', 'openai', 'meta-llama/Llama-3.1-8B-Instruct'],
   ])('LiteLLM model %s -> %s %s', (litellm, provider, upstreamModel) => {
     expect(parseProviderModel(litellm)).toEqual({ provider, upstreamModel });
+  });
+
+  it('loads each provider by name; an unknown name is a 502, not a crash', async () => {
+    for (const name of PROVIDERS) expect((await providerFor(name)).name).toBe(name);
+    await expect(providerFor('constructor' as never)).rejects.toBeInstanceOf(UpstreamFailedError);
   });
 
   it.each(['bedrock/', 'azure/', 'bedrock/invoke/anthropic.claude-v2'])('%s is refused', (litellm) => {
