@@ -1,7 +1,8 @@
 /**
- * Amazon Bedrock as a provider: OpenAI chat through Converse/ConverseStream, OpenAI embeddings
- * through InvokeModel, Anthropic messages (Claude models) through Converse/ConverseStream.
- * The translation is pure (translate, stream, messages, embeddings); this module runs the calls
+ * Amazon Bedrock as a provider: OpenAI chat and the Responses API through Converse and
+ * ConverseStream, OpenAI embeddings through InvokeModel, Anthropic messages (Claude models)
+ * through Converse and ConverseStream. The translation is pure (translate, stream, responses,
+ * messages, embeddings); this module runs the calls
  * under the upstream deadline and maps Bedrock's errors (errors.ts).
  */
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
@@ -15,6 +16,7 @@ import type { BedrockRuntime } from './client.js';
 import { fromEmbeddingResults, embeddingFamily, toEmbeddingCalls, type InvokeResult } from './embeddings.js';
 import { bedrockError } from './errors.js';
 import { MessagesStreamer, converseToMessage, isClaudeOnBedrock, messagesToConverse } from './messages.js';
+import { ResponsesStreamer, converseToResponse, responsesToConverse } from './responses.js';
 import { ConverseChunker, streamFailureOf } from './stream.js';
 import { fromConverseResponse, toConverseRequest } from './translate.js';
 
@@ -28,7 +30,7 @@ export const bedrockProvider: Provider = {
     if (operation === 'chat') return true;
     if (operation === 'embeddings') return embeddingFamily(model.upstream_model) !== undefined;
     if (operation === 'messages') return isClaudeOnBedrock(model.upstream_model);
-    return false;
+    return operation === 'responses';
   },
   async call(req: ProviderRequest, clients: ProviderClients) {
     const region = req.model.aws_region_name || undefined;
@@ -42,8 +44,8 @@ export const bedrockProvider: Provider = {
       case 'messages':
         if (!isClaudeOnBedrock(req.model.upstream_model)) throw new UnsupportedParameterError('model', 'is not a Claude model: only Claude models on Bedrock serve /v1/messages');
         return call.messages(runtime);
-      default:
-        throw new UnsupportedParameterError('model', `cannot serve ${req.operation} on Bedrock yet`);
+      case 'responses':
+        return call.responses(runtime);
     }
   },
 };
@@ -111,6 +113,23 @@ class BedrockCall {
       events: (event) => streamer.push(event).map((e) => sseNamed(e.event, e.data)),
       end: () => streamer.end().map((e) => sseNamed(e.event, e.data)),
       error: (e) => sseNamed('error', anthropicErrorBody(e)),
+      usage: () => streamer.usage,
+    });
+  }
+
+  async responses(runtime: BedrockRuntime): Promise<JsonAnswer | StreamAnswer> {
+    const input = responsesToConverse(this.req.body, this.modelId);
+    const ctx = { id: `resp_${this.req.requestId.replace(/[^A-Za-z0-9]/g, '')}`, created: Math.floor(this.req.now / 1000), model: this.model, request: this.req.body };
+    if (this.req.body.stream !== true) {
+      const out = await this.once((signal) => runtime.converse(input, signal));
+      const { body, usage } = converseToResponse(out, ctx);
+      return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
+    }
+    const streamer = new ResponsesStreamer(ctx);
+    return this.stream(runtime, input, {
+      events: (event) => streamer.push(event).map((e) => sseNamed(e.event, e.data)),
+      end: () => streamer.end().map((e) => sseNamed(e.event, e.data)),
+      error: (e) => sseNamed('error', { type: 'error', code: e.code, message: e.message, param: e.param }),
       usage: () => streamer.usage,
     });
   }

@@ -194,6 +194,56 @@ describe('OpenAI chat through Converse', () => {
   });
 });
 
+describe('the Responses API through Converse', () => {
+  it('responses.create: output_text, usage, metered', async () => {
+    const r = await openai.responses.create({ model: 'claude', instructions: 'Be brief.', input: 'respond please' });
+    expect(r.output_text).toBe('Mock answer: respond please');
+    expect(r).toMatchObject({ object: 'response', status: 'completed', model: 'claude', usage: { input_tokens: 4, output_tokens: 4, total_tokens: 8 } });
+    expect(lastRequest().body).toMatchObject({ system: [{ text: 'Be brief.' }], messages: [{ role: 'user', content: [{ text: 'respond please' }] }] });
+    expect(lastMetered()).toMatchObject({ operation: 'responses', usage: { inputTokens: 4, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0 } });
+  });
+
+  it('streamed: the client’s stream helper assembles the response; max_output_tokens makes it incomplete', async () => {
+    const runner = openai.responses.stream({ model: 'claude', input: 'one two three four', max_output_tokens: 3 });
+    const deltas: string[] = [];
+    runner.on('response.output_text.delta', (e) => deltas.push(e.delta));
+    const final = await runner.finalResponse();
+    expect(deltas.join('')).toBe('Mock answer: one');
+    expect(final.output_text).toBe('Mock answer: one');
+    expect(final).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, usage: { output_tokens: 3 } });
+    expect(lastRequest().operation).toBe('converse-stream');
+    expect(lastMetered()?.usage).toEqual({ inputTokens: 4, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0 });
+  });
+
+  it('function calls round trip, streamed and plain', async () => {
+    const tools: OpenAI.Responses.FunctionTool[] = [{ type: 'function', name: 'search', description: 'Search', parameters: { type: 'object', properties: { query: { type: 'string' } } }, strict: false }];
+    const first = await openai.responses.stream({ model: 'claude', tools, tool_choice: 'required', input: 'find tollgate' }).finalResponse();
+    const call = first.output.find((o) => o.type === 'function_call') as OpenAI.Responses.ResponseFunctionToolCall;
+    expect(call).toMatchObject({ name: 'search', status: 'completed' });
+    expect(JSON.parse(call.arguments)).toEqual({ query: 'find tollgate' });
+    const second = await openai.responses.create({
+      model: 'claude',
+      tools,
+      input: [{ role: 'user', content: 'find tollgate' }, { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments }, { type: 'function_call_output', call_id: call.call_id, output: 'a gateway' }],
+    });
+    expect(second.output_text).toBe('Mock answer: a gateway');
+  });
+
+  it('previous_response_id is a 400 naming it, before any Bedrock call', async () => {
+    const before = mock.requests.length;
+    const err = await openai.responses.create({ model: 'claude', input: 'x', previous_response_id: 'resp_abc' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: 'previous_response_id' });
+    expect(mock.requests.length).toBe(before);
+  });
+
+  it('an exception mid-stream ends the stream with an error event the client raises', async () => {
+    const err = await openai.responses.stream({ model: 'claude-stream-throttled', input: 'a b c' }).finalResponse().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String((err as Error).message)).toContain('throttling');
+  });
+});
+
 describe('Bedrock errors reach the openai client with honest statuses', () => {
   it.each([
     ['ThrottlingException', 429, OpenAI.RateLimitError, 'upstream_rate_limited'],
