@@ -57,7 +57,7 @@ export default async function providersBundle(): Promise<BenchSection> {
   const withPrices = await bundle([...registry, `export { priceOf } from './lib/providers/prices.js';`], [BEDROCK_SDK]);
 
   const groups: [string, RegExp][] = [
-    ['lib/providers/bedrock (translation, stream, messages, embeddings, errors, client)', /lib\/providers\/bedrock\//],
+    ['lib/providers/bedrock (chat, stream, responses, messages, embeddings, errors, client)', /lib\/providers\/bedrock\//],
     ['lib/providers/anthropic.ts', /lib\/providers\/anthropic\.ts$/],
     ['lib/providers/azure.ts', /lib\/providers\/azure\.ts$/],
     ['lib/providers/openai.ts', /lib\/providers\/openai\.ts$/],
