@@ -27,7 +27,6 @@ beforeAll(async () => {
   mock = await startMockBedrock();
   gateway = await startProviderGateway({
     bedrockEndpoint: mock.url,
-    timeoutMs: 1500,
     models: [
       bedrock('claude', CLAUDE),
       bedrock('claude-us', `us.${CLAUDE}`, 'us-west-2'),
@@ -38,7 +37,6 @@ beforeAll(async () => {
         bedrock(`claude-${e}`, `${CLAUDE}+error=${e}`),
       ),
       bedrock('claude-stream-throttled', `${CLAUDE}+stream_error=ThrottlingException`),
-      bedrock('claude-hang', `${CLAUDE}+hang`),
       bedrock('claude-slow', `${CLAUDE}+delay=50`),
     ],
   });
@@ -282,9 +280,16 @@ describe('Bedrock errors reach the openai client with honest statuses', () => {
   });
 
   it('a Bedrock that never answers is a 504 after the deadline', async () => {
-    const err = await openai.chat.completions.create({ model: 'claude-hang', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
-    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
-    expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ code: 'upstream_timeout' });
+    // A gateway of its own with a short deadline, so the others keep a generous one under load.
+    const short = await startProviderGateway({ bedrockEndpoint: mock.url, timeoutMs: 1000, models: [bedrock('claude-hang', `${CLAUDE}+hang`)] });
+    try {
+      const client = new OpenAI({ baseURL: `${short.url}/v1`, apiKey: 'sk-test', maxRetries: 0 });
+      const err = await client.chat.completions.create({ model: 'claude-hang', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+      expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+      expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ code: 'upstream_timeout', message: expect.stringContaining('1000 ms') });
+    } finally {
+      await short.close();
+    }
   });
 });
 
