@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -8,11 +8,14 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/integration/providers/**'],
           globalSetup: ['test/support/global-dynamo.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },
+      // Provider modules against loopback mocks (Bedrock runtime, Anthropic, OpenAI): no DynamoDB, no Java.
+      { test: { name: 'providers', include: ['test/integration/providers/**/*.test.ts'], testTimeout: 30_000 } },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
       {
         test: {

@@ -2,8 +2,10 @@
  * A mock OpenAI-compatible upstream on loopback, for local mode, tests and benchmarks.
  * It serves chat/completions and completions (with and without `stream`; with
  * `stream_options.include_usage` a stream ends with OpenAI's usage-only chunk), and embeddings
- * (float or base64, as the openai client asks). Usage is real and deterministic: one token per
- * whitespace-separated word, so spend moves by predictable amounts.
+ * (float or base64, as the openai client asks), and the Responses API (`POST /responses`, JSON
+ * or its streamed event types ending with `response.completed`, which carries the usage). Usage
+ * is real and deterministic: one token per whitespace-separated word, so spend moves by
+ * predictable amounts.
  *
  * The answer to a chat is `Mock answer: <the last user message>`, cut to `max_tokens` words.
  * Streams send one chunk per word.
@@ -144,7 +146,7 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       return send(401, errorBody('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key'));
     }
     const route = `${req.method} ${path.split('?')[0]}`;
-    if (!['POST /chat/completions', 'POST /completions', 'POST /embeddings'].includes(route)) {
+    if (!['POST /chat/completions', 'POST /completions', 'POST /embeddings', 'POST /responses'].includes(route)) {
       return send(404, errorBody(`the mock upstream does not serve ${route}`, 'invalid_request_error', 'not_found'));
     }
     if (!body || typeof body !== 'object') return send(400, errorBody('the body must be a JSON object', 'invalid_request_error', null));
@@ -166,6 +168,7 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     }
 
     if (route === 'POST /embeddings') return sendEmbeddings(json, knobs, send);
+    if (route === 'POST /responses') return sendResponse(json, knobs, send, res, record);
     const chat = route === 'POST /chat/completions';
     const messages = Array.isArray(json.messages) ? (json.messages as Json[]) : [];
     const promptText = chat ? messages.map((m) => contentText(m?.content)).join(' ') : promptOf(json.prompt);
@@ -271,6 +274,84 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     return sleep(knobs.delayMs).then(() =>
       send(200, JSON.stringify({ object: 'list', data, model: knobs.model, usage: { prompt_tokens: tokens, total_tokens: tokens } })),
     );
+  }
+
+  /**
+   * The Responses API: `input` (a string, or message items with text parts) and `instructions`
+   * are the prompt; the answer is one message with one output_text part. Streamed, it is the
+   * event sequence OpenAI sends, each with its `sequence_number`.
+   */
+  async function sendResponse(json: Json, knobs: Knobs, send: (status: number, payload: string) => void, res: ServerResponse, record: MockRequest): Promise<void> {
+    const items = typeof json.input === 'string' ? [{ role: 'user', content: json.input }] : Array.isArray(json.input) ? (json.input as Json[]) : [];
+    const itemText = (item: Json) => (typeof item.content === 'string' ? item.content : Array.isArray(item.content) ? (item.content as Json[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ') : '');
+    const instructions = typeof json.instructions === 'string' ? json.instructions : '';
+    const inputTokens = countTokens(instructions) + items.reduce((n, item) => n + countTokens(itemText(item)), 0);
+    const lastUser = [...items].reverse().find((item) => (item.role ?? 'user') === 'user');
+    const max = json.max_output_tokens;
+    const all = replyWords(lastUser ? itemText(lastUser) : '', undefined);
+    const words = typeof max === 'number' && max > 0 ? all.slice(0, max) : all;
+    const incomplete = words.length < all.length;
+    const text = words.join(' ');
+    const n = requests.length;
+    const id = `resp_mock${n}`;
+    const itemId = `msg_mock${n}`;
+    const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: words.length, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + words.length };
+    const part = { type: 'output_text', text, annotations: [], logprobs: [] };
+    const item = { type: 'message', id: itemId, status: incomplete ? 'incomplete' : 'completed', role: 'assistant', content: [part] };
+    const response = (status: string, output: unknown[], withUsage: boolean) => ({
+      id,
+      object: 'response',
+      created_at: Math.floor(Date.now() / 1000),
+      status,
+      error: null,
+      incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+      instructions: instructions || null,
+      max_output_tokens: typeof max === 'number' ? max : null,
+      model: knobs.model,
+      output,
+      parallel_tool_calls: true,
+      previous_response_id: null,
+      reasoning: { effort: null, summary: null },
+      store: json.store !== false,
+      temperature: typeof json.temperature === 'number' ? json.temperature : 1,
+      text: { format: { type: 'text' } },
+      tool_choice: 'auto',
+      tools: [],
+      top_p: typeof json.top_p === 'number' ? json.top_p : 1,
+      truncation: 'disabled',
+      usage: withUsage ? usage : null,
+      user: null,
+      metadata: {},
+    });
+    const final = response(incomplete ? 'incomplete' : 'completed', [item], true);
+    await sleep(knobs.delayMs);
+    if (json.stream !== true) return send(200, JSON.stringify(final));
+
+    const events: [string, Json][] = [
+      ['response.created', { response: response('in_progress', [], false) }],
+      ['response.in_progress', { response: response('in_progress', [], false) }],
+      ['response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }],
+      ['response.content_part.added', { item_id: itemId, output_index: 0, content_index: 0, part: { ...part, text: '' } }],
+      ...words.map((w, i): [string, Json] => ['response.output_text.delta', { item_id: itemId, output_index: 0, content_index: 0, delta: i === 0 ? w : ` ${w}`, logprobs: [] }]),
+      ['response.output_text.done', { item_id: itemId, output_index: 0, content_index: 0, text, logprobs: [] }],
+      ['response.content_part.done', { item_id: itemId, output_index: 0, content_index: 0, part }],
+      ['response.output_item.done', { output_index: 0, item }],
+      [incomplete ? 'response.incomplete' : 'response.completed', { response: final }],
+    ];
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    for (const [i, [type, data]] of events.entries()) {
+      if (knobs.dropAfter !== undefined && i >= knobs.dropAfter) {
+        await new Promise<void>((r) => res.write('', () => r()));
+        res.socket?.destroy();
+        return;
+      }
+      if (i > 0) await sleep(knobs.delayMs);
+      if (res.destroyed) return;
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: i, ...data })}\n\n`);
+      record.firstChunkAt ??= performance.now();
+      record.lastChunkAt = performance.now();
+    }
+    res.end();
   }
 
   await new Promise<void>((resolve, reject) => {

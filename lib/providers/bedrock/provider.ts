@@ -1,0 +1,197 @@
+/**
+ * Amazon Bedrock as a provider: OpenAI chat and the Responses API through Converse and
+ * ConverseStream, OpenAI embeddings through InvokeModel, Anthropic messages (Claude models)
+ * through Converse and ConverseStream. The translation is pure (translate, stream, responses,
+ * messages, embeddings); this module runs the calls
+ * under the upstream deadline and maps Bedrock's errors (errors.ts).
+ */
+import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
+import type { TollgateError } from '../../errors.js';
+import { UnsupportedParameterError, anthropicErrorBody } from '../errors.js';
+import { Deadline } from '../deadline.js';
+import { SSE_DONE, SSE_HEADERS, sseData, sseNamed } from '../http.js';
+import type { JsonAnswer, Operation, Provider, ProviderClients, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from '../types.js';
+import { isObject } from '../usage.js';
+import type { BedrockRuntime } from './client.js';
+import { fromEmbeddingResults, embeddingFamily, toEmbeddingCalls, type InvokeResult } from './embeddings.js';
+import { bedrockError } from './errors.js';
+import { MessagesStreamer, converseToMessage, isClaudeOnBedrock, messagesToConverse } from './messages.js';
+import { ResponsesStreamer, converseToResponse, responsesToConverse } from './responses.js';
+import { ConverseChunker, streamFailureOf } from './stream.js';
+import { fromConverseResponse, toConverseRequest } from './translate.js';
+
+/** InvokeModel calls of one embeddings request in flight at once. */
+const EMBEDDING_CONCURRENCY = 4;
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export const bedrockProvider: Provider = {
+  name: 'bedrock',
+  supports(operation: Operation, model: ProviderModel): boolean {
+    if (operation === 'chat') return true;
+    if (operation === 'embeddings') return embeddingFamily(model.upstream_model) !== undefined;
+    if (operation === 'messages') return isClaudeOnBedrock(model.upstream_model);
+    return operation === 'responses';
+  },
+  async call(req: ProviderRequest, clients: ProviderClients) {
+    const region = req.model.aws_region_name || undefined;
+    const call = new BedrockCall(req, clients.timeoutMs, region ?? "the function's region");
+    const runtime = await clients.bedrock(region);
+    switch (req.operation) {
+      case 'chat':
+        return call.chat(runtime);
+      case 'embeddings':
+        return call.embeddings(runtime);
+      case 'messages':
+        if (!isClaudeOnBedrock(req.model.upstream_model)) throw new UnsupportedParameterError('model', 'is not a Claude model: only Claude models on Bedrock serve /v1/messages');
+        return call.messages(runtime);
+      case 'responses':
+        return call.responses(runtime);
+    }
+  },
+};
+
+class BedrockCall {
+  constructor(
+    private readonly req: ProviderRequest,
+    private readonly timeoutMs: number,
+    private readonly region: string,
+  ) {}
+
+  private get model(): string {
+    return this.req.model.model_name;
+  }
+
+  private get modelId(): string {
+    return this.req.model.upstream_model;
+  }
+
+  private failure(e: unknown, deadline: Deadline): TollgateError {
+    return bedrockError(e, { model: this.model, region: this.region, timedOut: deadline.expired ? { ms: this.timeoutMs } : undefined });
+  }
+
+  /** One call under a fresh deadline, its errors mapped. */
+  private async once<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = new Deadline(this.timeoutMs, this.req.signal);
+    deadline.touch();
+    try {
+      return await run(deadline.signal);
+    } catch (e) {
+      throw this.failure(e, deadline);
+    } finally {
+      deadline.abort();
+    }
+  }
+
+  async chat(runtime: BedrockRuntime): Promise<JsonAnswer | StreamAnswer> {
+    const input = toConverseRequest(this.req.body, this.modelId);
+    const ctx = { id: `chatcmpl-${this.req.requestId}`, created: Math.floor(this.req.now / 1000), model: this.model };
+    if (this.req.body.stream !== true) {
+      const out = await this.once((signal) => runtime.converse(input, signal));
+      const { body, usage } = fromConverseResponse(out, ctx);
+      return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
+    }
+    const options = this.req.body.stream_options;
+    const chunker = new ConverseChunker(ctx, isObject(options) && options.include_usage === true);
+    return this.stream(runtime, input, {
+      events: (event) => chunker.push(event).map(sseData),
+      end: () => [SSE_DONE],
+      error: (e) => sseData(e.toBody()),
+      usage: () => chunker.usage,
+    });
+  }
+
+  async messages(runtime: BedrockRuntime): Promise<JsonAnswer | StreamAnswer> {
+    const input = messagesToConverse(this.req.body, this.modelId);
+    const ctx = { id: `msg_${this.req.requestId.replace(/[^A-Za-z0-9]/g, '')}`, model: this.model };
+    if (this.req.body.stream !== true) {
+      const out: ConverseCommandOutput = await this.once((signal) => runtime.converse(input, signal));
+      const { body, usage } = converseToMessage(out, ctx);
+      return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
+    }
+    const streamer = new MessagesStreamer(ctx);
+    return this.stream(runtime, input, {
+      events: (event) => streamer.push(event).map((e) => sseNamed(e.event, e.data)),
+      end: () => streamer.end().map((e) => sseNamed(e.event, e.data)),
+      error: (e) => sseNamed('error', anthropicErrorBody(e)),
+      usage: () => streamer.usage,
+    });
+  }
+
+  async responses(runtime: BedrockRuntime): Promise<JsonAnswer | StreamAnswer> {
+    const input = responsesToConverse(this.req.body, this.modelId);
+    const ctx = { id: `resp_${this.req.requestId.replace(/[^A-Za-z0-9]/g, '')}`, created: Math.floor(this.req.now / 1000), model: this.model, request: this.req.body };
+    if (this.req.body.stream !== true) {
+      const out = await this.once((signal) => runtime.converse(input, signal));
+      const { body, usage } = converseToResponse(out, ctx);
+      return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
+    }
+    const streamer = new ResponsesStreamer(ctx);
+    return this.stream(runtime, input, {
+      events: (event) => streamer.push(event).map((e) => sseNamed(e.event, e.data)),
+      end: () => streamer.end().map((e) => sseNamed(e.event, e.data)),
+      error: (e) => sseNamed('error', { type: 'error', code: e.code, message: e.message, param: e.param }),
+      usage: () => streamer.usage,
+    });
+  }
+
+  /**
+   * A ConverseStream relayed as server-sent events. Errors before the first event are thrown
+   * (the caller answers with an error status); after it, they end the stream with an error event.
+   */
+  private async stream(
+    runtime: BedrockRuntime,
+    input: ConverseCommandInput,
+    shape: { events(e: ConverseStreamOutput): string[]; end(): string[]; error(e: TollgateError): string; usage(): TokenUsage | undefined },
+  ): Promise<StreamAnswer> {
+    const deadline = new Deadline(this.timeoutMs, this.req.signal);
+    deadline.touch();
+    let source: AsyncIterable<ConverseStreamOutput>;
+    try {
+      source = await runtime.converseStream(input, deadline.signal);
+    } catch (e) {
+      deadline.abort();
+      throw this.failure(e, deadline);
+    }
+    const self = this;
+    async function* events(): AsyncGenerator<string> {
+      try {
+        for await (const event of source) {
+          deadline.touch();
+          const failed = streamFailureOf(event);
+          if (failed) {
+            yield shape.error(bedrockError(failed, { model: self.model, region: self.region }));
+            return;
+          }
+          yield* shape.events(event);
+        }
+        yield* shape.end();
+      } catch (e) {
+        yield shape.error(self.failure(e, deadline));
+      } finally {
+        deadline.abort();
+      }
+    }
+    return { kind: 'stream', status: 200, headers: { ...SSE_HEADERS }, events: events(), usage: shape.usage };
+  }
+
+  async embeddings(runtime: BedrockRuntime): Promise<JsonAnswer> {
+    const plan = toEmbeddingCalls(this.req.body, this.modelId);
+    const results: InvokeResult[] = new Array(plan.calls.length);
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+      while (next < plan.calls.length && !failed) {
+        const i = next++;
+        try {
+          results[i] = await this.once((signal) => runtime.invokeModel(this.modelId, plan.calls[i], signal));
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(EMBEDDING_CONCURRENCY, plan.calls.length) }, worker));
+    const { body, usage } = fromEmbeddingResults(plan, results, this.model);
+    return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
+  }
+}

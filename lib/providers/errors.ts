@@ -1,0 +1,72 @@
+/**
+ * Errors of the provider layer, in Tollgate's one family (lib/errors). Upstream failures keep
+ * honest statuses: the upstream throttled (429), refused the request's content (400), refused
+ * Tollgate's identity (403), failed (502) or went quiet (504). Messages name the model and what
+ * happened, never a key; an upstream's own message is kept only where it speaks about the
+ * request (a validation message), and shortened.
+ */
+import { InvalidRequestError, PermissionDeniedError, TollgateError, type ErrorType } from '../errors.js';
+
+/**
+ * 429 `rate_limit_error`. lib/errors.ts has no 429 yet (another change owns that file): this
+ * class moves there with the rate-limit family, and the cast goes with it.
+ */
+export class UpstreamRateLimitError extends TollgateError {
+  constructor(model: string, readonly retryAfterSeconds?: number) {
+    super(429, 'rate_limit_error' as ErrorType, 'upstream_rate_limited', `the upstream for \`${model}\` is throttling requests; retry later`);
+  }
+}
+
+/** A request field the upstream cannot express (`n > 1` on Bedrock, an image URL it cannot fetch). */
+export class UnsupportedParameterError extends InvalidRequestError {
+  constructor(param: string, why: string) {
+    super(`\`${param}\` ${why}`, 'unsupported_parameter', param);
+  }
+}
+
+/** The upstream rejected the request's content; its message is kept (shortened): it speaks about the request. */
+export class UpstreamInvalidRequestError extends InvalidRequestError {
+  constructor(model: string, upstreamMessage: string | undefined) {
+    super(`the upstream for \`${model}\` rejected the request${upstreamMessage ? `: ${shorten(upstreamMessage)}` : ''}`, 'upstream_invalid_request');
+  }
+}
+
+/** Tollgate's own identity may not use the model upstream (Bedrock: the role, or model access not granted). */
+export class UpstreamAccessDeniedError extends PermissionDeniedError {
+  constructor(model: string, detail: string) {
+    super('upstream_access_denied', `Tollgate may not call the upstream for \`${model}\`: ${detail}`, 'model');
+  }
+}
+
+export class UpstreamModelNotFoundError extends TollgateError {
+  constructor(model: string, detail: string) {
+    super(404, 'not_found_error', 'upstream_model_not_found', `the upstream for \`${model}\` does not know its model: ${detail}`, 'model');
+  }
+}
+
+const MAX_UPSTREAM_MESSAGE = 300;
+
+/** An upstream message, one line, at most 300 characters. */
+export function shorten(message: string): string {
+  const line = message.replace(/\s+/g, ' ').trim();
+  return line.length > MAX_UPSTREAM_MESSAGE ? `${line.slice(0, MAX_UPSTREAM_MESSAGE - 1)}…` : line;
+}
+
+/** Anthropic's error types by status, for answers on Anthropic's own routes (`/v1/messages`). */
+const ANTHROPIC_ERROR_TYPES: ReadonlyMap<number, string> = new Map([
+  [400, 'invalid_request_error'],
+  [401, 'authentication_error'],
+  [403, 'permission_error'],
+  [404, 'not_found_error'],
+  [413, 'request_too_large'],
+  [429, 'rate_limit_error'],
+  [529, 'overloaded_error'],
+]);
+
+/**
+ * A Tollgate error in Anthropic's shape, `{"type":"error","error":{"type","message"}}`, as
+ * Anthropic's clients read it (in a stream's `error` event too); Tollgate's code rides along.
+ */
+export function anthropicErrorBody(e: TollgateError): { type: 'error'; error: { type: string; message: string; code: string } } {
+  return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES.get(e.status) ?? 'api_error', message: e.message, code: e.code } };
+}

@@ -1,0 +1,147 @@
+/**
+ * One HTTP exchange with an upstream that speaks HTTP+JSON (OpenAI-compatible, Azure OpenAI,
+ * Anthropic), over Node's fetch. Providers build the target (URL and headers: each upstream
+ * authenticates its own way); this sends it under one deadline that covers the wait for the
+ * headers and every silence after that (reset by each chunk, so a long stream that keeps
+ * talking is never cut), and maps network trouble to Tollgate's upstream errors.
+ * The same contract as lib/llm/upstream's UpstreamCall, for any target.
+ */
+import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import { SseFramer, type SseEvent } from '../llm/sse.js';
+import { Deadline } from './deadline.js';
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface HttpTarget {
+  url: string;
+  headers: Headers;
+}
+
+export interface ExchangeOptions {
+  fetch: FetchLike;
+  timeoutMs: number;
+  /** The public model name, for error messages. */
+  model: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** Headers of an upstream answer a caller may see; content-length/encoding are recomputed on the way back. */
+export const RETURNED_HEADERS = ['content-type', 'x-request-id', 'request-id', 'openai-processing-ms', 'openai-version', 'apim-request-id', 'retry-after'] as const;
+
+export class HttpExchange {
+  private readonly deadline: Deadline;
+  response: Response | undefined;
+
+  constructor(
+    readonly target: HttpTarget,
+    private readonly opts: ExchangeOptions,
+  ) {
+    this.deadline = new Deadline(opts.timeoutMs, opts.signal);
+  }
+
+  /** Sends the JSON body; resolves once the answer's headers arrive. */
+  async send(body: unknown): Promise<Response> {
+    this.touch();
+    try {
+      const headers = new Headers(this.target.headers);
+      headers.set('content-type', 'application/json');
+      this.response = await this.opts.fetch(this.target.url, { method: 'POST', headers, body: JSON.stringify(body), signal: this.deadline.signal });
+      this.touch();
+      return this.response;
+    } catch (e) {
+      this.stop();
+      throw this.failure(e);
+    }
+  }
+
+  /** The whole body, under the same deadline. */
+  async text(): Promise<string> {
+    const body = this.response?.body;
+    if (!body) return '';
+    const parts: Buffer[] = [];
+    try {
+      for await (const chunk of body) {
+        this.touch();
+        parts.push(Buffer.from(chunk));
+      }
+      return Buffer.concat(parts).toString('utf8');
+    } catch (e) {
+      throw this.failure(e);
+    } finally {
+      this.stop();
+    }
+  }
+
+  /** The body as complete server-sent events, as they arrive; errors mapped like send()'s. */
+  async *events(): AsyncGenerator<SseEvent> {
+    const body = this.response?.body;
+    if (!body) return;
+    const framer = new SseFramer();
+    try {
+      for await (const chunk of body) {
+        this.touch();
+        yield* framer.push(chunk);
+      }
+      yield* framer.end();
+    } catch (e) {
+      throw this.failure(e);
+    } finally {
+      this.cancel();
+    }
+  }
+
+  /** Gives up on the exchange (the caller went away, or we are done). */
+  cancel(): void {
+    this.deadline.abort();
+  }
+
+  returnedHeaders(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const name of RETURNED_HEADERS) {
+      const v = this.response?.headers.get(name);
+      if (v) out[name] = v;
+    }
+    return out;
+  }
+
+  /** Network trouble and timeouts as Tollgate's upstream errors, never a raw fetch error. */
+  failure(e: unknown): TollgateError {
+    if (e instanceof TollgateError) return e;
+    const code = causeCode(e);
+    if (this.deadline.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new UpstreamTimeoutError(this.opts.model, this.opts.timeoutMs);
+    return new UpstreamFailedError(`the upstream for \`${this.opts.model}\` failed${code ? ` (${code})` : ''}`);
+  }
+
+  private touch(): void {
+    this.deadline.touch();
+  }
+
+  private stop(): void {
+    this.deadline.stop();
+  }
+}
+
+/** undici reports the reason under `cause` (ECONNREFUSED, UND_ERR_SOCKET, ...). */
+function causeCode(e: unknown): string | undefined {
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  const code = cause?.code ?? (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : undefined;
+}
+
+/** One event on the wire: its lines, then the blank line that ends it. */
+export const sseFrame = (raw: string): string => `${raw}\n\n`;
+/** A `data:` event holding JSON (OpenAI's chunks). */
+export const sseData = (value: unknown): string => sseFrame(`data: ${JSON.stringify(value)}`);
+/** A named event holding JSON (Anthropic's and the Responses API's events). */
+export const sseNamed = (event: string, value: unknown): string => sseFrame(`event: ${event}\ndata: ${JSON.stringify(value)}`);
+export const SSE_DONE = sseFrame('data: [DONE]');
+
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

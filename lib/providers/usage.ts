@@ -1,0 +1,70 @@
+/**
+ * Token usage as upstreams report it, split the way prices are (see TokenUsage):
+ *  - OpenAI (chat, completions, embeddings): `prompt_tokens` include `prompt_tokens_details.cached_tokens`;
+ *  - OpenAI Responses: `input_tokens` include `input_tokens_details.cached_tokens`;
+ *  - Anthropic: `input_tokens` exclude `cache_read_input_tokens` and `cache_creation_input_tokens`;
+ *  - Bedrock Converse: `inputTokens` exclude `cacheReadInputTokens` and `cacheWriteInputTokens`.
+ * Figures are read at the top level or under `response` / `message` (stream events).
+ */
+import type { TokenUsage } from './types.js';
+
+export const tokens = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export const ZERO_USAGE: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 });
+
+/** OpenAI's and Anthropic's usage objects, whichever this is; undefined when it holds no figure. */
+export function usageFromObject(u: unknown): TokenUsage | undefined {
+  if (!isObject(u)) return undefined;
+  const prompt = tokens(u.prompt_tokens);
+  const input = tokens(u.input_tokens);
+  const output = tokens(u.completion_tokens) ?? tokens(u.output_tokens);
+  const cacheRead = tokens(u.cache_read_input_tokens);
+  const cacheWrite = tokens(u.cache_creation_input_tokens);
+  if (prompt === undefined && input === undefined && output === undefined && cacheRead === undefined && cacheWrite === undefined) return undefined;
+  if (prompt === undefined && (cacheRead !== undefined || cacheWrite !== undefined)) {
+    // Anthropic's shape: input excludes the cache figures.
+    return { inputTokens: input ?? 0, outputTokens: output ?? 0, cacheReadTokens: cacheRead ?? 0, cacheWriteTokens: cacheWrite ?? 0 };
+  }
+  // OpenAI's shapes: the total input includes what was read from (and, LiteLLM-style, written to) the cache.
+  const total = prompt ?? input ?? 0;
+  const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : isObject(u.input_tokens_details) ? u.input_tokens_details : undefined;
+  const read = Math.min(tokens(details?.cached_tokens) ?? cacheRead ?? 0, total);
+  const written = Math.min(cacheWrite ?? 0, total - read);
+  return { inputTokens: total - read - written, outputTokens: output ?? 0, cacheReadTokens: read, cacheWriteTokens: written };
+}
+
+/** The usage an answer or a stream event carries, or undefined. */
+export function usageOfPayload(payload: unknown): TokenUsage | undefined {
+  if (!isObject(payload)) return undefined;
+  let found: TokenUsage | undefined;
+  for (const u of [payload.usage, isObject(payload.response) ? payload.response.usage : undefined, isObject(payload.message) ? payload.message.usage : undefined]) {
+    found = mergeUsage(found, usageFromObject(u));
+  }
+  return found;
+}
+
+/**
+ * Usage seen across stream events. Upstreams report once at the end or as running totals
+ * (Anthropic's message_start, then message_delta), so the largest figure per field is the total.
+ */
+export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined): TokenUsage | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return {
+    inputTokens: Math.max(a.inputTokens, b.inputTokens),
+    outputTokens: Math.max(a.outputTokens, b.outputTokens),
+    cacheReadTokens: Math.max(a.cacheReadTokens, b.cacheReadTokens),
+    cacheWriteTokens: Math.max(a.cacheWriteTokens, b.cacheWriteTokens),
+  };
+}
+
+/** Sums usage of separate calls (one InvokeModel per embedded text). */
+export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+  };
+}
