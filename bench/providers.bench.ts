@@ -5,9 +5,10 @@
  * bundled or left to the Lambda runtime's own copy, then with the price library. Each module's
  * share comes from esbuild's metafile (bytes in the minified output).
  */
-import { build, type Metafile } from 'esbuild';
+
 import { gzipSync } from 'node:zlib';
-import { PROJECT_ROOT, esbuildOptions, functionEntry } from '../infra/bundling.js';
+import { build, type Metafile } from 'esbuild';
+import { esbuildOptions, functionEntry, PROJECT_ROOT } from '../infra/bundling.js';
 import type { BenchSection } from './run.js';
 
 const BEDROCK_SDK = '@aws-sdk/client-bedrock-runtime';
@@ -50,7 +51,11 @@ function shares(meta: Metafile, groups: [string, RegExp][]): Map<string, number>
 
 export default async function providersBundle(): Promise<BenchSection> {
   const handler = `export * from ${JSON.stringify(functionEntry('llm'))};`;
-  const registry = [handler, `export { providerFor, operationOf } from './lib/providers/index.js';`, `export { bedrockRuntime } from './lib/providers/bedrock/client.js';`];
+  const registry = [
+    handler,
+    `export { providerFor, operationOf } from './lib/providers/index.js';`,
+    `export { bedrockRuntime } from './lib/providers/bedrock/client.js';`,
+  ];
   const today = await bundle([handler]);
   const withSdk = await bundle(registry);
   const sdkExternal = await bundle(registry, [BEDROCK_SDK]);
@@ -70,7 +75,8 @@ export default async function providersBundle(): Promise<BenchSection> {
 
   return {
     title: 'Provider layer: bundle impact on the llm function',
-    method: 'esbuild as deployed (minified ESM, AWS SDK bundled); module shares from the metafile. Dynamic imports are inlined (no code splitting): they cost bytes in the file, but nothing runs until a model of that provider is called.',
+    method:
+      'esbuild as deployed (minified ESM, AWS SDK bundled); module shares from the metafile. Dynamic imports are inlined (no code splitting): they cost bytes in the file, but nothing runs until a model of that provider is called.',
     rows: [
       { metric: 'llm today', value: `${kb(today.bytes)} (gzip ${kb(today.gzip)})` },
       { metric: `+ provider registry, Bedrock SDK bundled`, value: delta(withSdk) },

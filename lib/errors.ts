@@ -11,6 +11,7 @@ export type ErrorType =
   | 'authentication_error'
   | 'permission_error'
   | 'budget_exceeded'
+  | 'rate_limit_error'
   | 'not_found_error'
   | 'conflict_error'
   | 'upstream_error'
@@ -37,7 +38,9 @@ export type InvalidRequestCode =
   | 'too_many_items'
   | 'duplicate_member'
   | 'literal_api_key'
-  | 'not_team_member';
+  | 'not_team_member'
+  | 'unsupported_parameter'
+  | 'upstream_invalid_request';
 export type AuthenticationCode = 'missing_credentials' | 'invalid_api_key' | 'invalid_jwt';
 /** 403 permission_error: a known caller that may not do this. */
 export type PermissionCode =
@@ -50,6 +53,7 @@ export type PermissionCode =
   | 'team_not_found'
   | 'user_not_found'
   | 'not_team_member'
+  | 'upstream_access_denied'
   | 'forbidden';
 /** The entities a 404 (`<entity>_not_found`) can name. */
 export type NotFoundEntity =
@@ -82,7 +86,9 @@ export type ConflictCode =
   | 'model_name_taken'
   | 'model_alias_taken';
 export type BudgetCode = `${BudgetEntity}_budget_exceeded`;
-export type UpstreamCode = 'upstream_failed' | 'upstream_timeout';
+export type UpstreamCode = 'upstream_failed' | 'upstream_timeout' | 'upstream_model_not_found';
+/** 429: a rate limit in the chain, or the upstream's own. */
+export type RateLimitCode = 'upstream_rate_limited';
 
 /** Every code a TollgateError can carry: a closed set, so a code is a contract, not a string. */
 export type ErrorCode =
@@ -94,6 +100,7 @@ export type ErrorCode =
   | NotFoundCode
   | ConflictCode
   | UpstreamCode
+  | RateLimitCode
   | 'store_unavailable'
   | 'internal_error';
 

@@ -69,7 +69,8 @@ export async function startMockAnthropic(opts: { apiKey?: string; port?: number 
       body = raw;
     }
     requests.push({ headers: req.headers, body });
-    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/v1/messages') return sendError(res, 404, `the mock Anthropic does not serve ${req.method} ${req.url}`);
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/v1/messages')
+      return sendError(res, 404, `the mock Anthropic does not serve ${req.method} ${req.url}`);
     // Anthropic takes the key as `x-api-key`; its SDK now sends it as a bearer token.
     const key = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
     if (opts.apiKey !== undefined && key !== opts.apiKey) return sendError(res, 401, 'invalid x-api-key');
@@ -77,7 +78,8 @@ export async function startMockAnthropic(opts: { apiKey?: string; port?: number 
     if (!isObject(body)) return sendError(res, 400, 'the body must be a JSON object');
     if (typeof body.model !== 'string') return sendError(res, 400, 'model: Field required');
     if (typeof body.max_tokens !== 'number') return sendError(res, 400, 'max_tokens: Field required');
-    if (!Array.isArray(body.messages) || body.messages.length === 0) return sendError(res, 400, 'messages: at least one message is required');
+    if (!Array.isArray(body.messages) || body.messages.length === 0)
+      return sendError(res, 400, 'messages: at least one message is required');
     const [, ...knobs] = body.model.split('+');
     const status = knobs.find((k) => k.startsWith('status='));
     if (status) return sendError(res, Number(status.slice(7)), `mock error ${status.slice(7)}`);
@@ -85,27 +87,59 @@ export async function startMockAnthropic(opts: { apiKey?: string; port?: number 
 
     const answer = respond(body);
     const id = `msg_mock${++served}`;
-    const message = { id, type: 'message', role: 'assistant', model: body.model, content: answer.content, stop_reason: answer.stopReason, stop_sequence: answer.stopSequence, usage: answer.usage };
+    const message = {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: answer.content,
+      stop_reason: answer.stopReason,
+      stop_sequence: answer.stopSequence,
+      usage: answer.usage,
+    };
     if (body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json', 'request-id': `req_${id}` });
       res.end(JSON.stringify(message));
       return;
     }
     const events: [string, Json][] = [
-      ['message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...answer.usage, output_tokens: 1 } } }],
+      [
+        'message_start',
+        {
+          type: 'message_start',
+          message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...answer.usage, output_tokens: 1 } },
+        },
+      ],
       ['ping', { type: 'ping' }],
     ];
     answer.content.forEach((block, index) => {
       if (block.type === 'text') {
         events.push(['content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }]);
-        (block.text as string).split(' ').forEach((w, i) => events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: i === 0 ? w : ` ${w}` } }]));
+        (block.text as string)
+          .split(' ')
+          .forEach((w, i) =>
+            events.push([
+              'content_block_delta',
+              { type: 'content_block_delta', index, delta: { type: 'text_delta', text: i === 0 ? w : ` ${w}` } },
+            ]),
+          );
       } else {
         events.push(['content_block_start', { type: 'content_block_start', index, content_block: { ...block, input: {} } }]);
-        events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } }]);
+        events.push([
+          'content_block_delta',
+          { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } },
+        ]);
       }
       events.push(['content_block_stop', { type: 'content_block_stop', index }]);
     });
-    events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: answer.stopReason, stop_sequence: answer.stopSequence }, usage: { output_tokens: answer.usage.output_tokens } }]);
+    events.push([
+      'message_delta',
+      {
+        type: 'message_delta',
+        delta: { stop_reason: answer.stopReason, stop_sequence: answer.stopSequence },
+        usage: { output_tokens: answer.usage.output_tokens },
+      },
+    ]);
     events.push(['message_stop', { type: 'message_stop' }]);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': `req_${id}` });
     for (const [i, [name, data]] of events.entries()) {
@@ -120,9 +154,11 @@ export async function startMockAnthropic(opts: { apiKey?: string; port?: number 
   }
 
   function respond(body: Json) {
-    const system = typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : Array.isArray(body.system) ? (body.system as Json[]) : [];
+    const system =
+      typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : Array.isArray(body.system) ? (body.system as Json[]) : [];
     const messages = body.messages as Json[];
-    const blocksOf = (m: Json): Json[] => (typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : Array.isArray(m.content) ? (m.content as Json[]) : []);
+    const blocksOf = (m: Json): Json[] =>
+      typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : Array.isArray(m.content) ? (m.content as Json[]) : [];
     const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
     const prompt = [...tools, ...system, ...messages.flatMap(blocksOf)];
     const lastMarked = prompt.map((b) => isObject(b.cache_control)).lastIndexOf(true);
@@ -143,7 +179,12 @@ export async function startMockAnthropic(opts: { apiKey?: string; port?: number 
     const last = blocksOf(messages.at(-1) as Json);
     const lastText = last.flatMap((b) => (b.type === 'text' && typeof b.text === 'string' ? [b.text] : [])).join(' ');
     const results = last.filter((b) => b.type === 'tool_result').map(resultText);
-    const usage = (output: number) => ({ input_tokens: input, output_tokens: output, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead });
+    const usage = (output: number) => ({
+      input_tokens: input,
+      output_tokens: output,
+      cache_creation_input_tokens: cacheWrite,
+      cache_read_input_tokens: cacheRead,
+    });
     const choice = isObject(body.tool_choice) ? body.tool_choice : {};
     const names = tools.flatMap((t) => (typeof t.name === 'string' ? [t.name] : []));
     const tool =
@@ -156,7 +197,12 @@ export async function startMockAnthropic(opts: { apiKey?: string; port?: number 
             : names.find((n) => new RegExp(`\\buse ${n}\\b`).test(lastText));
     if (tool) {
       const toolInput = { query: lastText };
-      return { content: [{ type: 'tool_use', id: `toolu_mock${served + 1}`, name: tool, input: toolInput }] as Json[], stopReason: 'tool_use', stopSequence: null, usage: usage(countTokens(JSON.stringify(toolInput))) };
+      return {
+        content: [{ type: 'tool_use', id: `toolu_mock${served + 1}`, name: tool, input: toolInput }] as Json[],
+        stopReason: 'tool_use',
+        stopSequence: null,
+        usage: usage(countTokens(JSON.stringify(toolInput))),
+      };
     }
     let words = ['Mock', 'answer:', ...(results.length > 0 ? results.join(' ') : lastText).split(/\s+/).filter((w) => w.length > 0)];
     let stopReason = 'end_turn';
@@ -195,7 +241,8 @@ function blockTokens(b: Json): number {
   if (typeof b.text === 'string') return countTokens(b.text);
   if (b.type === 'tool_use') return countTokens(JSON.stringify(b.input ?? {}));
   if (b.type === 'tool_result') return countTokens(resultText(b));
-  if (typeof b.name === 'string' && isObject(b.input_schema)) return countTokens(`${b.name} ${b.description ?? ''} ${JSON.stringify(b.input_schema)}`);
+  if (typeof b.name === 'string' && isObject(b.input_schema))
+    return countTokens(`${b.name} ${b.description ?? ''} ${JSON.stringify(b.input_schema)}`);
   if (b.type === 'image' || b.type === 'document') return 100;
   return 0;
 }

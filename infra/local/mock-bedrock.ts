@@ -132,7 +132,8 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
   async function handle(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
     const raw = await readBody(req);
     const match = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec((req.url ?? '').split('?')[0] ?? '');
-    if (req.method !== 'POST' || !match) throw new BedrockException('UnknownOperationException', `the mock Bedrock does not serve ${req.method} ${req.url}`);
+    if (req.method !== 'POST' || !match)
+      throw new BedrockException('UnknownOperationException', `the mock Bedrock does not serve ${req.method} ${req.url}`);
     const modelId = decodeURIComponent(match[1] as string);
     const operation = match[2] as MockBedrockRequest['operation'];
     let body: unknown;
@@ -143,7 +144,8 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     }
     const record: MockBedrockRequest = { operation, modelId, headers: req.headers, body };
     requests.push(record);
-    if (!/^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '')) throw new BedrockException('AccessDeniedException', 'the request is not signed with SigV4');
+    if (!/^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? ''))
+      throw new BedrockException('AccessDeniedException', 'the request is not signed with SigV4');
     const { model, knobs } = parseKnobs(modelId);
     if (knobs.hang) return;
     await sleep(knobs.delayMs);
@@ -155,7 +157,15 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     if (operation === 'converse') {
       res.writeHead(200, { 'content-type': 'application/json' });
       const fields = answer.fields ? { additionalModelResponseFields: answer.fields } : {};
-      res.end(JSON.stringify({ output: { message: { role: 'assistant', content: answer.content } }, stopReason: answer.stopReason, usage: answer.usage, metrics: { latencyMs: 1 }, ...fields }));
+      res.end(
+        JSON.stringify({
+          output: { message: { role: 'assistant', content: answer.content } },
+          stopReason: answer.stopReason,
+          usage: answer.usage,
+          metrics: { latencyMs: 1 },
+          ...fields,
+        }),
+      );
       return;
     }
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
@@ -181,7 +191,13 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     stopReason: string;
     /** What `additionalModelResponseFieldPaths` asked for (Claude's `/stop_sequence`). */
     fields?: Json;
-    usage: { inputTokens: number; outputTokens: number; totalTokens: number; cacheReadInputTokens?: number; cacheWriteInputTokens?: number };
+    usage: {
+      inputTokens: number;
+      outputTokens: number;
+      totalTokens: number;
+      cacheReadInputTokens?: number;
+      cacheWriteInputTokens?: number;
+    };
   }
 
   function converse(body: Json): Answer {
@@ -225,7 +241,11 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     });
     if (tool) {
       const input = { query: lastText };
-      return { content: [{ toolUse: { toolUseId: `tooluse_mock${requests.length}`, name: tool, input } }], stopReason: 'tool_use', usage: usage(countTokens(JSON.stringify(input))) };
+      return {
+        content: [{ toolUse: { toolUseId: `tooluse_mock${requests.length}`, name: tool, input } }],
+        stopReason: 'tool_use',
+        usage: usage(countTokens(JSON.stringify(input))),
+      };
     }
     let words = ['Mock', 'answer:', ...(results.length > 0 ? results.join(' ') : lastText).split(/\s+/).filter((w) => w.length > 0)];
     let stopReason = 'end_turn';
@@ -249,26 +269,41 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
 
   function sendInvoke(res: Http2ServerResponse, model: string, body: Json): void {
     const send = (answer: Json, tokens: number) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-bedrock-input-token-count': String(tokens), 'x-amzn-bedrock-output-token-count': '0' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-amzn-bedrock-input-token-count': String(tokens),
+        'x-amzn-bedrock-output-token-count': '0',
+      });
       res.end(JSON.stringify(answer));
     };
     if (/titan-embed-text/.test(model)) {
-      if (typeof body.inputText !== 'string' || body.inputText.length === 0) throw new BedrockException('ValidationException', 'inputText must be a non-empty string');
+      if (typeof body.inputText !== 'string' || body.inputText.length === 0)
+        throw new BedrockException('ValidationException', 'inputText must be a non-empty string');
       const v2 = /v2/.test(model);
       const dims = v2 ? (body.dimensions ?? 1024) : 1536;
-      if (v2 && ![256, 512, 1024].includes(dims as number)) throw new BedrockException('ValidationException', 'dimensions must be 256, 512 or 1024');
+      if (v2 && ![256, 512, 1024].includes(dims as number))
+        throw new BedrockException('ValidationException', 'dimensions must be 256, 512 or 1024');
       const tokens = countTokens(body.inputText);
       return send({ embedding: vectorOf(body.inputText, dims as number), inputTextTokenCount: tokens }, tokens);
     }
     if (/cohere\.embed/.test(model)) {
       const texts = body.texts;
-      if (!Array.isArray(texts) || texts.length === 0 || texts.length > 96 || texts.some((t) => typeof t !== 'string')) throw new BedrockException('ValidationException', 'texts must hold 1 to 96 strings');
+      if (!Array.isArray(texts) || texts.length === 0 || texts.length > 96 || texts.some((t) => typeof t !== 'string'))
+        throw new BedrockException('ValidationException', 'texts must hold 1 to 96 strings');
       if (typeof body.input_type !== 'string') throw new BedrockException('ValidationException', 'input_type is required');
       const dims = typeof body.output_dimension === 'number' ? body.output_dimension : 1024;
       const vectors = (texts as string[]).map((t) => vectorOf(t, dims));
       const tokens = (texts as string[]).reduce((n, t) => n + countTokens(t), 0);
       const embeddings = Array.isArray(body.embedding_types) ? { float: vectors } : vectors;
-      return send({ id: `mock-${requests.length}`, embeddings, texts, response_type: Array.isArray(body.embedding_types) ? 'embeddings_by_type' : 'embeddings_floats' }, tokens);
+      return send(
+        {
+          id: `mock-${requests.length}`,
+          embeddings,
+          texts,
+          response_type: Array.isArray(body.embedding_types) ? 'embeddings_by_type' : 'embeddings_floats',
+        },
+        tokens,
+      );
     }
     throw new BedrockException('ValidationException', `the mock Bedrock cannot invoke ${model}`);
   }
@@ -298,23 +333,29 @@ function validateConversation(body: Json): Json[] {
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) fail('messages must not be empty');
   const list = messages as Json[];
-  if (list[0]?.role !== 'user') fail('A conversation must start with a user message. Try again with a conversation that starts with a user message.');
+  if (list[0]?.role !== 'user')
+    fail('A conversation must start with a user message. Try again with a conversation that starts with a user message.');
   let toolBlocks = false;
   list.forEach((m, k) => {
     if (m.role !== 'user' && m.role !== 'assistant') fail(`messages.${k}.role must be user or assistant`);
-    if (k > 0 && m.role === list[k - 1]?.role) fail('A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.');
+    if (k > 0 && m.role === list[k - 1]?.role)
+      fail(
+        'A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.',
+      );
     const content = m.content;
     if (!Array.isArray(content) || content.length === 0) fail(`messages.${k}.content must not be empty`);
     for (const block of content as Json[]) {
       const members = Object.keys(block);
       if (members.length !== 1) fail(`messages.${k}.content holds a block with ${members.length} members`);
-      if (typeof block.text === 'string' && !/\S/.test(block.text)) fail('The text field in the ContentBlock object is blank. Add text to the text field, and try again.');
+      if (typeof block.text === 'string' && !/\S/.test(block.text))
+        fail('The text field in the ContentBlock object is blank. Add text to the text field, and try again.');
       if (isObject(block.toolUse)) {
         toolBlocks = true;
         if (m.role !== 'assistant') fail('toolUse blocks must be in assistant messages');
         const id = block.toolUse.toolUseId;
         const answered = ((list[k + 1]?.content ?? []) as Json[]).some((b) => isObject(b.toolResult) && b.toolResult.toolUseId === id);
-        if (k + 1 < list.length && !answered) fail(`Expected toolResult blocks at messages.${k + 1}.content for the following Ids: ${String(id)}`);
+        if (k + 1 < list.length && !answered)
+          fail(`Expected toolResult blocks at messages.${k + 1}.content for the following Ids: ${String(id)}`);
       }
       if (isObject(block.toolResult)) {
         toolBlocks = true;
@@ -348,7 +389,9 @@ function toolResultText(result: Json): string {
 
 /** The tool the mock calls: the forced one, or the one the user names with `use <tool>`. */
 function chosenTool(toolConfig: Json | undefined, lastText: string): string | undefined {
-  const tools = (Array.isArray(toolConfig?.tools) ? (toolConfig.tools as Json[]) : []).flatMap((t) => (isObject(t.toolSpec) && typeof t.toolSpec.name === 'string' ? [t.toolSpec.name] : []));
+  const tools = (Array.isArray(toolConfig?.tools) ? (toolConfig.tools as Json[]) : []).flatMap((t) =>
+    isObject(t.toolSpec) && typeof t.toolSpec.name === 'string' ? [t.toolSpec.name] : [],
+  );
   if (tools.length === 0) return undefined;
   const choice = isObject(toolConfig?.toolChoice) ? toolConfig.toolChoice : {};
   if (isObject(choice.tool) && typeof choice.tool.name === 'string') return choice.tool.name;
@@ -361,7 +404,11 @@ function streamEvents(answer: { content: Json[]; stopReason: string; usage: Json
   const events: [string, Json][] = [['messageStart', { role: 'assistant' }]];
   answer.content.forEach((block, index) => {
     if (typeof block.text === 'string') {
-      block.text.split(' ').forEach((word, i) => events.push(['contentBlockDelta', { contentBlockIndex: index, delta: { text: i === 0 ? word : ` ${word}` } }]));
+      block.text
+        .split(' ')
+        .forEach((word, i) =>
+          events.push(['contentBlockDelta', { contentBlockIndex: index, delta: { text: i === 0 ? word : ` ${word}` } }]),
+        );
     } else if (isObject(block.toolUse)) {
       const { toolUseId, name, input } = block.toolUse;
       events.push(['contentBlockStart', { contentBlockIndex: index, start: { toolUse: { toolUseId, name } } }]);
@@ -372,7 +419,10 @@ function streamEvents(answer: { content: Json[]; stopReason: string; usage: Json
     }
     events.push(['contentBlockStop', { contentBlockIndex: index }]);
   });
-  events.push(['messageStop', { stopReason: answer.stopReason, ...(answer.fields ? { additionalModelResponseFields: answer.fields } : {}) }]);
+  events.push([
+    'messageStop',
+    { stopReason: answer.stopReason, ...(answer.fields ? { additionalModelResponseFields: answer.fields } : {}) },
+  ]);
   events.push(['metadata', { usage: answer.usage, metrics: { latencyMs: 1 } }]);
   return events;
 }
@@ -392,7 +442,10 @@ function frame(kind: 'event' | 'exception', type: string, payload: Json): Uint8A
 
 function sendException(res: Http2ServerResponse, e: BedrockException): void {
   const status = EXCEPTION_STATUS[e.type] ?? 400;
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': `${e.type}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-amzn-errortype': `${e.type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
+  });
   res.end(JSON.stringify({ message: e.message }));
 }
 

@@ -281,9 +281,21 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
    * are the prompt; the answer is one message with one output_text part. Streamed, it is the
    * event sequence OpenAI sends, each with its `sequence_number`.
    */
-  async function sendResponse(json: Json, knobs: Knobs, send: (status: number, payload: string) => void, res: ServerResponse, record: MockRequest): Promise<void> {
-    const items = typeof json.input === 'string' ? [{ role: 'user', content: json.input }] : Array.isArray(json.input) ? (json.input as Json[]) : [];
-    const itemText = (item: Json) => (typeof item.content === 'string' ? item.content : Array.isArray(item.content) ? (item.content as Json[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ') : '');
+  async function sendResponse(
+    json: Json,
+    knobs: Knobs,
+    send: (status: number, payload: string) => void,
+    res: ServerResponse,
+    record: MockRequest,
+  ): Promise<void> {
+    const items =
+      typeof json.input === 'string' ? [{ role: 'user', content: json.input }] : Array.isArray(json.input) ? (json.input as Json[]) : [];
+    const itemText = (item: Json) =>
+      typeof item.content === 'string'
+        ? item.content
+        : Array.isArray(item.content)
+          ? (item.content as Json[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join(' ')
+          : '';
     const instructions = typeof json.instructions === 'string' ? json.instructions : '';
     const inputTokens = countTokens(instructions) + items.reduce((n, item) => n + countTokens(itemText(item)), 0);
     const lastUser = [...items].reverse().find((item) => (item.role ?? 'user') === 'user');
@@ -295,7 +307,13 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     const n = requests.length;
     const id = `resp_mock${n}`;
     const itemId = `msg_mock${n}`;
-    const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: words.length, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + words.length };
+    const usage = {
+      input_tokens: inputTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: words.length,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: inputTokens + words.length,
+    };
     const part = { type: 'output_text', text, annotations: [], logprobs: [] };
     const item = { type: 'message', id: itemId, status: incomplete ? 'incomplete' : 'completed', role: 'assistant', content: [part] };
     const response = (status: string, output: unknown[], withUsage: boolean) => ({
@@ -332,7 +350,10 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       ['response.in_progress', { response: response('in_progress', [], false) }],
       ['response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }],
       ['response.content_part.added', { item_id: itemId, output_index: 0, content_index: 0, part: { ...part, text: '' } }],
-      ...words.map((w, i): [string, Json] => ['response.output_text.delta', { item_id: itemId, output_index: 0, content_index: 0, delta: i === 0 ? w : ` ${w}`, logprobs: [] }]),
+      ...words.map((w, i): [string, Json] => [
+        'response.output_text.delta',
+        { item_id: itemId, output_index: 0, content_index: 0, delta: i === 0 ? w : ` ${w}`, logprobs: [] },
+      ]),
       ['response.output_text.done', { item_id: itemId, output_index: 0, content_index: 0, text, logprobs: [] }],
       ['response.content_part.done', { item_id: itemId, output_index: 0, content_index: 0, part }],
       ['response.output_item.done', { output_index: 0, item }],

@@ -11,8 +11,8 @@
  */
 import { UpstreamFailedError } from '../errors.js';
 import { upstreamUrl } from '../llm/upstream.js';
-import { UnsupportedParameterError, anthropicErrorBody } from './errors.js';
-import { HttpExchange, SSE_HEADERS, parseJson, sseFrame, sseNamed, type HttpTarget } from './http.js';
+import { anthropicErrorBody, UnsupportedParameterError } from './errors.js';
+import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame, sseNamed } from './http.js';
 import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
 import { isObject, mergeUsage, usageOfPayload } from './usage.js';
 
@@ -25,10 +25,16 @@ const FORWARDED = ['anthropic-version', 'anthropic-beta'] as const;
 /** The messages URL for a base given with or without `/v1`. */
 export function anthropicMessagesUrl(base: string | null | undefined): string {
   const root = (base ?? ANTHROPIC_BASE_URL).replace(/\/+$/, '');
-  return root.endsWith('/v1') ? upstreamUrl(root, '/messages', new URLSearchParams()) : upstreamUrl(root, '/v1/messages', new URLSearchParams());
+  return root.endsWith('/v1')
+    ? upstreamUrl(root, '/messages', new URLSearchParams())
+    : upstreamUrl(root, '/v1/messages', new URLSearchParams());
 }
 
-export function anthropicTarget(model: ProviderModel, apiKey: string | undefined, callerHeaders: ProviderRequest['callerHeaders']): HttpTarget {
+export function anthropicTarget(
+  model: ProviderModel,
+  apiKey: string | undefined,
+  callerHeaders: ProviderRequest['callerHeaders'],
+): HttpTarget {
   const headers = new Headers({ accept: 'application/json, text/event-stream', 'anthropic-version': DEFAULT_ANTHROPIC_VERSION });
   for (const name of FORWARDED) {
     const v = callerHeaders?.get(name)?.[0];
@@ -44,8 +50,14 @@ export const anthropicProvider: Provider = {
   name: 'anthropic',
   supports: (operation) => operation === 'messages',
   async call(req, clients): Promise<JsonAnswer | StreamAnswer> {
-    if (req.operation !== 'messages') throw new UnsupportedParameterError('model', `is an Anthropic model: it serves /v1/messages, not ${req.operation}`);
-    const exchange = new HttpExchange(anthropicTarget(req.model, req.apiKey, req.callerHeaders), { fetch: clients.fetch, timeoutMs: clients.timeoutMs, model: req.model.model_name, signal: req.signal });
+    if (req.operation !== 'messages')
+      throw new UnsupportedParameterError('model', `is an Anthropic model: it serves /v1/messages, not ${req.operation}`);
+    const exchange = new HttpExchange(anthropicTarget(req.model, req.apiKey, req.callerHeaders), {
+      fetch: clients.fetch,
+      timeoutMs: clients.timeoutMs,
+      model: req.model.model_name,
+      signal: req.signal,
+    });
     const res = await exchange.send({ ...req.body, model: req.model.upstream_model });
     if (res.status === 401 || res.status === 403) {
       exchange.cancel();
@@ -54,11 +66,21 @@ export const anthropicProvider: Provider = {
     if (res.ok && (res.headers.get('content-type') ?? '').includes('text/event-stream')) return relayMessages(exchange, res.status);
     const json = parseJson(await exchange.text());
     if (!res.ok) {
-      if (isAnthropicError(json)) return { kind: 'json', status: res.status, body: json, usage: undefined, headers: exchange.returnedHeaders() };
-      throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an Anthropic error body`);
+      if (isAnthropicError(json))
+        return { kind: 'json', status: res.status, body: json, usage: undefined, headers: exchange.returnedHeaders() };
+      throw new UpstreamFailedError(
+        `the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an Anthropic error body`,
+      );
     }
-    if (json === undefined) throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`);
-    return { kind: 'json', status: res.status, body: json, usage: usageOfPayload(json), headers: { ...exchange.returnedHeaders(), 'content-type': 'application/json' } };
+    if (json === undefined)
+      throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`);
+    return {
+      kind: 'json',
+      status: res.status,
+      body: json,
+      usage: usageOfPayload(json),
+      headers: { ...exchange.returnedHeaders(), 'content-type': 'application/json' },
+    };
   },
 };
 

@@ -31,9 +31,12 @@ export function azureConfigProblem(model: Pick<ProviderModel, 'upstream_model' |
   const base = model.upstream_base_url;
   if (!base || !URL.canParse(base)) return 'api_base must be the resource URL, e.g. https://my-resource.openai.azure.com';
   const url = new URL(base);
-  if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password) return 'api_base must be an http(s) URL without query, fragment or credentials';
-  if (!DEPLOYMENT.test(model.upstream_model) || model.upstream_model.includes('..')) return 'the deployment name must be 1-64 letters, digits, `-`, `_` or `.`';
-  if (!model.api_version || !API_VERSION.test(model.api_version)) return 'api_version must look like 2024-10-21, 2025-04-01-preview, v1, preview or latest';
+  if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password)
+    return 'api_base must be an http(s) URL without query, fragment or credentials';
+  if (!DEPLOYMENT.test(model.upstream_model) || model.upstream_model.includes('..'))
+    return 'the deployment name must be 1-64 letters, digits, `-`, `_` or `.`';
+  if (!model.api_version || !API_VERSION.test(model.api_version))
+    return 'api_version must look like 2024-10-21, 2025-04-01-preview, v1, preview or latest';
   return undefined;
 }
 

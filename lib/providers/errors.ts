@@ -5,15 +5,15 @@
  * happened, never a key; an upstream's own message is kept only where it speaks about the
  * request (a validation message), and shortened.
  */
-import { InvalidRequestError, PermissionDeniedError, TollgateError, type ErrorType } from '../errors.js';
+import { InvalidRequestError, PermissionDeniedError, TollgateError } from '../errors.js';
 
-/**
- * 429 `rate_limit_error`. lib/errors.ts has no 429 yet (another change owns that file): this
- * class moves there with the rate-limit family, and the cast goes with it.
- */
+/** 429 `rate_limit_error`: the upstream throttles (its own limit, not a Tollgate one). */
 export class UpstreamRateLimitError extends TollgateError {
-  constructor(model: string, readonly retryAfterSeconds?: number) {
-    super(429, 'rate_limit_error' as ErrorType, 'upstream_rate_limited', `the upstream for \`${model}\` is throttling requests; retry later`);
+  constructor(
+    model: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(429, 'rate_limit_error', 'upstream_rate_limited', `the upstream for \`${model}\` is throttling requests; retry later`);
   }
 }
 
@@ -27,7 +27,10 @@ export class UnsupportedParameterError extends InvalidRequestError {
 /** The upstream rejected the request's content; its message is kept (shortened): it speaks about the request. */
 export class UpstreamInvalidRequestError extends InvalidRequestError {
   constructor(model: string, upstreamMessage: string | undefined) {
-    super(`the upstream for \`${model}\` rejected the request${upstreamMessage ? `: ${shorten(upstreamMessage)}` : ''}`, 'upstream_invalid_request');
+    super(
+      `the upstream for \`${model}\` rejected the request${upstreamMessage ? `: ${shorten(upstreamMessage)}` : ''}`,
+      'upstream_invalid_request',
+    );
   }
 }
 
@@ -35,6 +38,13 @@ export class UpstreamInvalidRequestError extends InvalidRequestError {
 export class UpstreamAccessDeniedError extends PermissionDeniedError {
   constructor(model: string, detail: string) {
     super('upstream_access_denied', `Tollgate may not call the upstream for \`${model}\`: ${detail}`, 'model');
+  }
+}
+
+/** The model timed out while answering (Bedrock's ModelTimeoutException). */
+export class UpstreamModelTimeoutError extends TollgateError {
+  constructor(model: string) {
+    super(504, 'upstream_error', 'upstream_timeout', `the upstream for \`${model}\` timed out while the model was answering`);
   }
 }
 

@@ -7,7 +7,7 @@
  * The same contract as lib/llm/upstream's UpstreamCall, for any target.
  */
 import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
-import { SseFramer, type SseEvent } from '../llm/sse.js';
+import { type SseEvent, SseFramer } from '../llm/sse.js';
 import { Deadline } from './deadline.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -26,7 +26,15 @@ export interface ExchangeOptions {
 }
 
 /** Headers of an upstream answer a caller may see; content-length/encoding are recomputed on the way back. */
-export const RETURNED_HEADERS = ['content-type', 'x-request-id', 'request-id', 'openai-processing-ms', 'openai-version', 'apim-request-id', 'retry-after'] as const;
+export const RETURNED_HEADERS = [
+  'content-type',
+  'x-request-id',
+  'request-id',
+  'openai-processing-ms',
+  'openai-version',
+  'apim-request-id',
+  'retry-after',
+] as const;
 
 export class HttpExchange {
   private readonly deadline: Deadline;
@@ -45,7 +53,12 @@ export class HttpExchange {
     try {
       const headers = new Headers(this.target.headers);
       headers.set('content-type', 'application/json');
-      this.response = await this.opts.fetch(this.target.url, { method: 'POST', headers, body: JSON.stringify(body), signal: this.deadline.signal });
+      this.response = await this.opts.fetch(this.target.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: this.deadline.signal,
+      });
       this.touch();
       return this.response;
     } catch (e) {
@@ -108,7 +121,8 @@ export class HttpExchange {
   failure(e: unknown): TollgateError {
     if (e instanceof TollgateError) return e;
     const code = causeCode(e);
-    if (this.deadline.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new UpstreamTimeoutError(this.opts.model, this.opts.timeoutMs);
+    if (this.deadline.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+      return new UpstreamTimeoutError(this.opts.model, this.opts.timeoutMs);
     return new UpstreamFailedError(`the upstream for \`${this.opts.model}\` failed${code ? ` (${code})` : ''}`);
   }
 
@@ -136,7 +150,10 @@ export const sseData = (value: unknown): string => sseFrame(`data: ${JSON.string
 export const sseNamed = (event: string, value: unknown): string => sseFrame(`event: ${event}\ndata: ${JSON.stringify(value)}`);
 export const SSE_DONE = sseFrame('data: [DONE]');
 
-export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+});
 
 export function parseJson(text: string): unknown {
   try {

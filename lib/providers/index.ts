@@ -7,7 +7,18 @@
 import { InvalidRequestError, UpstreamFailedError } from '../errors.js';
 import type { Operation, Provider, ProviderName } from './types.js';
 
-export type { JsonAnswer, Operation, Provider, ProviderAnswer, ProviderClients, ProviderModel, ProviderName, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
+export type {
+  JsonAnswer,
+  Operation,
+  Provider,
+  ProviderAnswer,
+  ProviderClients,
+  ProviderModel,
+  ProviderName,
+  ProviderRequest,
+  StreamAnswer,
+  TokenUsage,
+} from './types.js';
 
 export const PROVIDERS: readonly ProviderName[] = ['openai', 'azure', 'bedrock', 'anthropic'];
 
@@ -76,9 +87,14 @@ export function parseProviderModel(model: string): { provider: ProviderName; ups
   if (!provider) return { provider: 'openai', upstreamModel: model };
   let rest = model.slice(slash + 1);
   if (provider === 'bedrock' && rest.startsWith('converse/')) rest = rest.slice('converse/'.length);
-  if (rest.length === 0) throw new InvalidRequestError(`\`model\` names the ${provider} provider but no model after \`${prefix}/\``, 'invalid_body', 'model');
+  if (rest.length === 0)
+    throw new InvalidRequestError(`\`model\` names the ${provider} provider but no model after \`${prefix}/\``, 'invalid_body', 'model');
   if (provider === 'bedrock' && rest.startsWith('invoke/')) {
-    throw new InvalidRequestError('`model`: `bedrock/invoke/` (InvokeModel chat) is not supported; use `bedrock/<model id>` (Converse)', 'unsupported_parameter', 'model');
+    throw new InvalidRequestError(
+      '`model`: `bedrock/invoke/` (InvokeModel chat) is not supported; use `bedrock/<model id>` (Converse)',
+      'unsupported_parameter',
+      'model',
+    );
   }
   return { provider, upstreamModel: rest };
 }

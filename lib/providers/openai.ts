@@ -13,8 +13,17 @@
 import { UpstreamFailedError } from '../errors.js';
 import { upstreamUrl } from '../llm/upstream.js';
 import { UnsupportedParameterError } from './errors.js';
-import { HttpExchange, SSE_HEADERS, parseJson, sseFrame, type HttpTarget } from './http.js';
-import type { JsonAnswer, Operation, Provider, ProviderClients, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
+import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame } from './http.js';
+import type {
+  JsonAnswer,
+  Operation,
+  Provider,
+  ProviderClients,
+  ProviderModel,
+  ProviderRequest,
+  StreamAnswer,
+  TokenUsage,
+} from './types.js';
 import { isObject, mergeUsage, usageOfPayload } from './usage.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -46,7 +55,10 @@ export const openaiProvider: Provider = {
 };
 
 /** The caller's body as the upstream gets it, and whether the client asked for the usage chunk. */
-export function openaiBody(req: Pick<ProviderRequest, 'body' | 'operation' | 'model'>): { body: Record<string, unknown>; clientWantsUsage: boolean } {
+export function openaiBody(req: Pick<ProviderRequest, 'body' | 'operation' | 'model'>): {
+  body: Record<string, unknown>;
+  clientWantsUsage: boolean;
+} {
   const body: Record<string, unknown> = { ...req.body, model: req.model.upstream_model };
   let clientWantsUsage = true;
   if (req.operation === 'chat' && body.stream === true) {
@@ -61,9 +73,18 @@ const isOpenAiError = (v: unknown): boolean => isObject(v) && isObject(v.error);
 const isUsageOnlyChunk = (p: unknown): boolean => isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
 
 /** Forwards to an OpenAI-shaped upstream (OpenAI-compatible, Azure OpenAI) and relays the answer with its usage. */
-export async function forwardOpenAiShaped(req: ProviderRequest, clients: ProviderClients, target: HttpTarget): Promise<JsonAnswer | StreamAnswer> {
+export async function forwardOpenAiShaped(
+  req: ProviderRequest,
+  clients: ProviderClients,
+  target: HttpTarget,
+): Promise<JsonAnswer | StreamAnswer> {
   const { body, clientWantsUsage } = openaiBody(req);
-  const exchange = new HttpExchange(target, { fetch: clients.fetch, timeoutMs: clients.timeoutMs, model: req.model.model_name, signal: req.signal });
+  const exchange = new HttpExchange(target, {
+    fetch: clients.fetch,
+    timeoutMs: clients.timeoutMs,
+    model: req.model.model_name,
+    signal: req.signal,
+  });
   const res = await exchange.send(body);
   if (res.status === 401 || res.status === 403) {
     exchange.cancel();
@@ -77,8 +98,15 @@ export async function forwardOpenAiShaped(req: ProviderRequest, clients: Provide
     if (isOpenAiError(json)) return { kind: 'json', status: res.status, body: json, usage: undefined, headers: exchange.returnedHeaders() };
     throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
-  if (json === undefined) throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`);
-  return { kind: 'json', status: res.status, body: json, usage: usageOfPayload(json), headers: { ...exchange.returnedHeaders(), 'content-type': 'application/json' } };
+  if (json === undefined)
+    throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`);
+  return {
+    kind: 'json',
+    status: res.status,
+    body: json,
+    usage: usageOfPayload(json),
+    headers: { ...exchange.returnedHeaders(), 'content-type': 'application/json' },
+  };
 }
 
 /**

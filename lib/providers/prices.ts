@@ -13,8 +13,8 @@
  *  - prices that depend on the time of day cannot be one registry price: unknown;
  *  - a model without a text input price is not priced for text: unknown.
  */
-import { calcPrice, type ModelPrice, type Provider as LibraryProvider } from '@pydantic/genai-prices';
-import { costNanos } from '../spend/cost.js';
+import { calcPrice, type Provider as LibraryProvider, type ModelPrice } from '@pydantic/genai-prices';
+import { costNanos } from '../domain/cost.js';
 import type { ProviderName, TokenUsage } from './types.js';
 
 /** The price source `/model/info` names. Kept equal to the installed version by a unit test. */
@@ -42,7 +42,12 @@ export interface KnownPrice extends TokenPrices {
 }
 
 /** Tollgate's providers as the library names them. */
-const LIBRARY_PROVIDER: Readonly<Record<ProviderName, string>> = { openai: 'openai', azure: 'azure', bedrock: 'aws', anthropic: 'anthropic' };
+const LIBRARY_PROVIDER: Readonly<Record<ProviderName, string>> = {
+  openai: 'openai',
+  azure: 'azure',
+  bedrock: 'aws',
+  anthropic: 'anthropic',
+};
 
 /** The known price of a model at a time, or undefined when the source does not know it. */
 export function priceOf(provider: ProviderName, model: string, at: Date): KnownPrice | undefined {
@@ -83,8 +88,14 @@ export function costNanosOfUsage(usage: TokenUsage, prices: TokenPrices): number
   const input = prices.input_cost_per_million;
   return (
     costNanos({ inputTokens: usage.inputTokens, outputTokens: usage.outputTokens }, prices) +
-    costNanos({ inputTokens: usage.cacheReadTokens, outputTokens: 0 }, { input_cost_per_million: prices.cache_read_cost_per_million ?? input, output_cost_per_million: 0 }) +
-    costNanos({ inputTokens: usage.cacheWriteTokens, outputTokens: 0 }, { input_cost_per_million: prices.cache_write_cost_per_million ?? input, output_cost_per_million: 0 })
+    costNanos(
+      { inputTokens: usage.cacheReadTokens, outputTokens: 0 },
+      { input_cost_per_million: prices.cache_read_cost_per_million ?? input, output_cost_per_million: 0 },
+    ) +
+    costNanos(
+      { inputTokens: usage.cacheWriteTokens, outputTokens: 0 },
+      { input_cost_per_million: prices.cache_write_cost_per_million ?? input, output_cost_per_million: 0 },
+    )
   );
 }
 
@@ -112,7 +123,8 @@ function base(v: PriceValue): number | undefined {
   return v && typeof v === 'object' && typeof v.base === 'number' ? v.base : undefined;
 }
 
-const optional = <K extends string>(key: K, value: number | undefined): { [P in K]?: number } => (value === undefined ? {} : ({ [key]: value } as { [P in K]: number }));
+const optional = <K extends string>(key: K, value: number | undefined): { [P in K]?: number } =>
+  value === undefined ? {} : ({ [key]: value } as { [P in K]: number });
 
 /** The long-context tiers, one per threshold, each with every token price at that threshold. */
 function tiersOf(p: ModelPrice): (TokenPrices & { above_input_tokens: number })[] {

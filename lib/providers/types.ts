@@ -11,8 +11,9 @@
  * input x input price + cache reads x read price + cache writes x write price + output x output
  * price. OpenAI's `prompt_tokens` (which include cached tokens) are split on the way in.
  */
-import type { FetchLike } from './http.js';
+
 import type { BedrockRuntime } from './bedrock/client.js';
+import type { FetchLike } from './http.js';
 
 /** The upstream kinds, as LiteLLM prefixes them in `litellm_params.model` (`bedrock/...`, `azure/...`). */
 export type ProviderName = 'openai' | 'azure' | 'bedrock' | 'anthropic';

@@ -21,14 +21,19 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
   const output = tokens(u.completion_tokens) ?? tokens(u.output_tokens);
   const cacheRead = tokens(u.cache_read_input_tokens);
   const cacheWrite = tokens(u.cache_creation_input_tokens);
-  if (prompt === undefined && input === undefined && output === undefined && cacheRead === undefined && cacheWrite === undefined) return undefined;
+  if (prompt === undefined && input === undefined && output === undefined && cacheRead === undefined && cacheWrite === undefined)
+    return undefined;
   if (prompt === undefined && (cacheRead !== undefined || cacheWrite !== undefined)) {
     // Anthropic's shape: input excludes the cache figures.
     return { inputTokens: input ?? 0, outputTokens: output ?? 0, cacheReadTokens: cacheRead ?? 0, cacheWriteTokens: cacheWrite ?? 0 };
   }
   // OpenAI's shapes: the total input includes what was read from (and, LiteLLM-style, written to) the cache.
   const total = prompt ?? input ?? 0;
-  const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : isObject(u.input_tokens_details) ? u.input_tokens_details : undefined;
+  const details = isObject(u.prompt_tokens_details)
+    ? u.prompt_tokens_details
+    : isObject(u.input_tokens_details)
+      ? u.input_tokens_details
+      : undefined;
   const read = Math.min(tokens(details?.cached_tokens) ?? cacheRead ?? 0, total);
   const written = Math.min(cacheWrite ?? 0, total - read);
   return { inputTokens: total - read - written, outputTokens: output ?? 0, cacheReadTokens: read, cacheWriteTokens: written };
@@ -38,7 +43,11 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
 export function usageOfPayload(payload: unknown): TokenUsage | undefined {
   if (!isObject(payload)) return undefined;
   let found: TokenUsage | undefined;
-  for (const u of [payload.usage, isObject(payload.response) ? payload.response.usage : undefined, isObject(payload.message) ? payload.message.usage : undefined]) {
+  for (const u of [
+    payload.usage,
+    isObject(payload.response) ? payload.response.usage : undefined,
+    isObject(payload.message) ? payload.message.usage : undefined,
+  ]) {
     found = mergeUsage(found, usageFromObject(u));
   }
   return found;

@@ -68,7 +68,12 @@ export async function createBedrockRuntime(opts: BedrockClientOptions): Promise<
       return out.stream ?? emptyStream();
     },
     async invokeModel(modelId, body, signal) {
-      const command = new sdk.InvokeModelCommand({ modelId, contentType: 'application/json', accept: 'application/json', body: new TextEncoder().encode(JSON.stringify(body)) });
+      const command = new sdk.InvokeModelCommand({
+        modelId,
+        contentType: 'application/json',
+        accept: 'application/json',
+        body: new TextEncoder().encode(JSON.stringify(body)),
+      });
       let inputTokenCount: number | undefined;
       // The token count travels in a response header the command's output does not carry.
       command.middlewareStack.add(

@@ -60,31 +60,42 @@ const invalid = (param: string, why: string): never => {
 /** The calls for an OpenAI embeddings request. Throws a 400 naming the field Bedrock cannot take. */
 export function toEmbeddingCalls(body: Record<string, unknown>, modelId: string): EmbeddingPlan {
   const family = embeddingFamily(modelId);
-  if (!family) throw new UnsupportedParameterError('model', 'is not a Bedrock embedding model Tollgate can call (Titan Text Embeddings, Cohere Embed)');
+  if (!family)
+    throw new UnsupportedParameterError(
+      'model',
+      'is not a Bedrock embedding model Tollgate can call (Titan Text Embeddings, Cohere Embed)',
+    );
   for (const [field, value] of Object.entries(body)) {
-    if (value !== null && value !== undefined && !FIELDS.has(field)) throw new UnsupportedParameterError(field, 'is not supported for Bedrock embeddings');
+    if (value !== null && value !== undefined && !FIELDS.has(field))
+      throw new UnsupportedParameterError(field, 'is not supported for Bedrock embeddings');
   }
   const texts = inputTexts(body.input);
   const encoding = body.encoding_format ?? 'float';
   if (encoding !== 'float' && encoding !== 'base64') invalid('encoding_format', 'must be float or base64');
   const dimensions = body.dimensions ?? undefined;
-  if (dimensions !== undefined && (typeof dimensions !== 'number' || !Number.isSafeInteger(dimensions))) invalid('dimensions', 'must be an integer');
+  if (dimensions !== undefined && (typeof dimensions !== 'number' || !Number.isSafeInteger(dimensions)))
+    invalid('dimensions', 'must be an integer');
   const inputType = body.input_type ?? undefined;
-  if (inputType !== undefined && !family.startsWith('cohere')) throw new UnsupportedParameterError('input_type', 'applies to Cohere models only');
-  if (inputType !== undefined && (typeof inputType !== 'string' || !COHERE_INPUT_TYPES.has(inputType))) invalid('input_type', `must be one of ${[...COHERE_INPUT_TYPES].join(', ')}`);
+  if (inputType !== undefined && !family.startsWith('cohere'))
+    throw new UnsupportedParameterError('input_type', 'applies to Cohere models only');
+  if (inputType !== undefined && (typeof inputType !== 'string' || !COHERE_INPUT_TYPES.has(inputType)))
+    invalid('input_type', `must be one of ${[...COHERE_INPUT_TYPES].join(', ')}`);
 
   const plan = (calls: Record<string, unknown>[]): EmbeddingPlan => ({ family, calls, encoding: encoding as EncodingFormat });
   switch (family) {
     case 'titan-v2':
-      if (dimensions !== undefined && !TITAN_V2_DIMENSIONS.has(dimensions as number)) invalid('dimensions', 'must be 256, 512 or 1024 for Titan Text Embeddings v2');
+      if (dimensions !== undefined && !TITAN_V2_DIMENSIONS.has(dimensions as number))
+        invalid('dimensions', 'must be 256, 512 or 1024 for Titan Text Embeddings v2');
       return plan(texts.map((inputText) => ({ inputText, ...(dimensions !== undefined ? { dimensions } : {}), normalize: true })));
     case 'titan-v1':
       if (dimensions !== undefined) throw new UnsupportedParameterError('dimensions', 'is not supported by Titan Text Embeddings v1');
       return plan(texts.map((inputText) => ({ inputText })));
     case 'cohere-v3':
     case 'cohere-v4': {
-      if (dimensions !== undefined && family === 'cohere-v3') throw new UnsupportedParameterError('dimensions', 'is not supported by Cohere Embed v3');
-      if (dimensions !== undefined && !COHERE_V4_DIMENSIONS.has(dimensions as number)) invalid('dimensions', 'must be 256, 512, 1024 or 1536 for Cohere Embed v4');
+      if (dimensions !== undefined && family === 'cohere-v3')
+        throw new UnsupportedParameterError('dimensions', 'is not supported by Cohere Embed v3');
+      if (dimensions !== undefined && !COHERE_V4_DIMENSIONS.has(dimensions as number))
+        invalid('dimensions', 'must be 256, 512, 1024 or 1536 for Cohere Embed v4');
       const calls: Record<string, unknown>[] = [];
       for (let i = 0; i < texts.length; i += COHERE_BATCH) {
         calls.push({
@@ -103,7 +114,8 @@ function inputTexts(input: unknown): string[] {
   const list = typeof input === 'string' ? [input] : input;
   if (!Array.isArray(list) || list.length === 0) return invalid('input', 'must be a string or a non-empty array of strings');
   return list.map((text, i) => {
-    if (typeof text === 'number' || Array.isArray(text)) throw new UnsupportedParameterError('input', 'holds token ids; Bedrock embedding models take text');
+    if (typeof text === 'number' || Array.isArray(text))
+      throw new UnsupportedParameterError('input', 'holds token ids; Bedrock embedding models take text');
     if (typeof text !== 'string') return invalid(`input[${i}]`, 'must be a string');
     if (text.length === 0) return invalid(`input[${i}]`, 'must not be empty');
     return text;
@@ -111,7 +123,11 @@ function inputTexts(input: unknown): string[] {
 }
 
 /** The OpenAI embeddings answer for the calls' results, in order, with the summed usage. */
-export function fromEmbeddingResults(plan: EmbeddingPlan, results: readonly InvokeResult[], model: string): { body: EmbeddingList; usage: TokenUsage | undefined } {
+export function fromEmbeddingResults(
+  plan: EmbeddingPlan,
+  results: readonly InvokeResult[],
+  model: string,
+): { body: EmbeddingList; usage: TokenUsage | undefined } {
   const vectors: number[][] = [];
   let input = 0;
   let counted = true;
@@ -119,9 +135,11 @@ export function fromEmbeddingResults(plan: EmbeddingPlan, results: readonly Invo
     const got = plan.family.startsWith('titan') ? titanVector(r.body) : cohereVectors(r.body);
     const texts = plan.calls[i]?.texts;
     const expected = Array.isArray(texts) ? texts.length : 1;
-    if (!got || got.length !== expected) throw new UpstreamFailedError(`the upstream for \`${model}\` answered ${got?.length ?? 'no'} vectors for ${expected} texts`);
+    if (!got || got.length !== expected)
+      throw new UpstreamFailedError(`the upstream for \`${model}\` answered ${got?.length ?? 'no'} vectors for ${expected} texts`);
     vectors.push(...got);
-    const n = (plan.family.startsWith('titan') && isObject(r.body) ? tokens(r.body.inputTextTokenCount) : undefined) ?? tokens(r.inputTokenCount);
+    const n =
+      (plan.family.startsWith('titan') && isObject(r.body) ? tokens(r.body.inputTextTokenCount) : undefined) ?? tokens(r.inputTokenCount);
     if (n === undefined) counted = false;
     else input += n;
   });
@@ -129,7 +147,11 @@ export function fromEmbeddingResults(plan: EmbeddingPlan, results: readonly Invo
   return {
     body: {
       object: 'list',
-      data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: plan.encoding === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v })),
+      data: vectors.map((v, index) => ({
+        object: 'embedding',
+        index,
+        embedding: plan.encoding === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
+      })),
       model,
       ...(usage ? { usage: { prompt_tokens: input, total_tokens: input } } : {}),
     },

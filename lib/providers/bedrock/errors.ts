@@ -14,7 +14,13 @@
  *   ServiceUnavailableException, anything else          502 upstream_error    upstream_failed
  */
 import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../../errors.js';
-import { UpstreamAccessDeniedError, UpstreamInvalidRequestError, UpstreamModelNotFoundError, UpstreamRateLimitError } from '../errors.js';
+import {
+  UpstreamAccessDeniedError,
+  UpstreamInvalidRequestError,
+  UpstreamModelNotFoundError,
+  UpstreamModelTimeoutError,
+  UpstreamRateLimitError,
+} from '../errors.js';
 
 export interface BedrockFailure {
   name?: unknown;
@@ -52,19 +58,32 @@ export function bedrockError(e: unknown, ctx: FailureContext): TollgateError {
     case 'ValidationException':
       return new UpstreamInvalidRequestError(ctx.model, message);
     case 'AccessDeniedException':
-      return new UpstreamAccessDeniedError(ctx.model, `Bedrock denied access in ${ctx.region} (model access not granted, or the model is not among those the function may invoke)`);
+      return new UpstreamAccessDeniedError(
+        ctx.model,
+        `Bedrock denied access in ${ctx.region} (model access not granted, or the model is not among those the function may invoke)`,
+      );
     case 'ResourceNotFoundException':
       return new UpstreamModelNotFoundError(ctx.model, `Bedrock has no such model or inference profile in ${ctx.region}`);
     case 'ModelTimeoutException':
-      return new TollgateError(504, 'upstream_error', 'upstream_timeout', `the upstream for \`${ctx.model}\` timed out while the model was answering`);
+      return new UpstreamModelTimeoutError(ctx.model);
   }
   const what = Object.hasOwn(FAILED, name) ? FAILED[name] : undefined;
   if (what) return new UpstreamFailedError(`the upstream for \`${ctx.model}\` failed: ${what}`);
   const status = f.$metadata?.httpStatusCode;
   // A client fault we have no name for is still about the request; a network error has no status.
-  if (f.$fault === 'client' && typeof status === 'number' && status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 429) {
+  if (
+    f.$fault === 'client' &&
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500 &&
+    status !== 401 &&
+    status !== 403 &&
+    status !== 429
+  ) {
     return new UpstreamInvalidRequestError(ctx.model, message);
   }
   if (status === 429) return new UpstreamRateLimitError(ctx.model);
-  return new UpstreamFailedError(`the upstream for \`${ctx.model}\` failed${typeof status === 'number' ? ` (HTTP ${status})` : name && /^[A-Za-z]{1,64}$/.test(name) ? ` (${name})` : ''}`);
+  return new UpstreamFailedError(
+    `the upstream for \`${ctx.model}\` failed${typeof status === 'number' ? ` (HTTP ${status})` : name && /^[A-Za-z]{1,64}$/.test(name) ? ` (${name})` : ''}`,
+  );
 }

@@ -24,7 +24,7 @@ import { InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
 import { isObject } from '../usage.js';
-import { usageOfConverse, type Json } from './translate.js';
+import { type Json, usageOfConverse } from './translate.js';
 
 /** Whether a Bedrock model id, inference profile or ARN names an Anthropic Claude model. */
 export const isClaudeOnBedrock = (modelId: string): boolean => /(^|[.:/])anthropic\.claude/.test(modelId);
@@ -32,7 +32,18 @@ export const isClaudeOnBedrock = (modelId: string): boolean => /(^|[.:/])anthrop
 // ---------------------------------------------------------------------------------------------
 // Request
 
-const TRANSLATED = new Set(['messages', 'system', 'max_tokens', 'temperature', 'top_p', 'top_k', 'stop_sequences', 'tools', 'tool_choice', 'thinking']);
+const TRANSLATED = new Set([
+  'messages',
+  'system',
+  'max_tokens',
+  'temperature',
+  'top_p',
+  'top_k',
+  'stop_sequences',
+  'tools',
+  'tool_choice',
+  'thinking',
+]);
 const IGNORED = new Set(['model', 'stream', 'metadata', 'service_tier']);
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 const TOOL_USE_ID = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -102,7 +113,8 @@ function inference(body: Record<string, unknown>): InferenceConfiguration {
   }
   const stop = body.stop_sequences;
   if (stop !== undefined && stop !== null) {
-    if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0)) invalid('stop_sequences', 'must be an array of non-empty strings');
+    if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0))
+      invalid('stop_sequences', 'must be an array of non-empty strings');
     if ((stop as string[]).length > 0) config.stopSequences = [...(stop as string[])];
   }
   return config;
@@ -157,7 +169,8 @@ function turns(value: unknown): { messages: Message[]; toolBlocks: boolean } {
     if (calls.length === 0) return;
     const answered = new Set((out[k + 1]?.content ?? []).flatMap((b) => (b.toolResult?.toolUseId ? [b.toolResult.toolUseId] : [])));
     const missing = calls.filter((id) => !answered.has(id));
-    if (missing.length > 0 && k + 1 < out.length) invalid('messages', `hold tool_use blocks without a tool_result in the next message: ${missing.join(', ')}`);
+    if (missing.length > 0 && k + 1 < out.length)
+      invalid('messages', `hold tool_use blocks without a tool_result in the next message: ${missing.join(', ')}`);
   });
   return { messages: out.map((t) => ({ role: t.role, content: t.content })), toolBlocks };
 }
@@ -184,7 +197,11 @@ function contentBlocks(content: unknown, role: 'user' | 'assistant', at: string)
     } else if (type === 'redacted_thinking' && role === 'assistant') {
       if (typeof block.data !== 'string') return invalid(`${p}.data`, 'must be a string');
       out.push({ reasoningContent: { redactedContent: new Uint8Array(Buffer.from(block.data, 'base64')) } });
-    } else return unsupported(`${p}.type`, `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` is not supported in a ${role} message for Claude on Bedrock`);
+    } else
+      return unsupported(
+        `${p}.type`,
+        `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` is not supported in a ${role} message for Claude on Bedrock`,
+      );
     if (cacheControlled(block, p)) out.push(CACHE_POINT);
   });
   return out;
@@ -192,9 +209,11 @@ function contentBlocks(content: unknown, role: 'user' | 'assistant', at: string)
 
 function base64Source(source: unknown, at: string, types: ReadonlyMap<string, string>): { mediaType: string; bytes: Uint8Array } {
   if (!isObject(source)) return invalid(at, 'must be an object');
-  if (source.type !== 'base64' && !(source.type === 'text' && types.has('text/plain'))) return unsupported(`${at}.type`, 'must be base64 on Bedrock (it fetches no URLs)');
+  if (source.type !== 'base64' && !(source.type === 'text' && types.has('text/plain')))
+    return unsupported(`${at}.type`, 'must be base64 on Bedrock (it fetches no URLs)');
   const mediaType = source.media_type;
-  if (typeof mediaType !== 'string' || !types.has(mediaType)) return unsupported(`${at}.media_type`, `must be one of ${[...types.keys()].join(', ')}`);
+  if (typeof mediaType !== 'string' || !types.has(mediaType))
+    return unsupported(`${at}.media_type`, `must be one of ${[...types.keys()].join(', ')}`);
   if (typeof source.data !== 'string' || source.data.length === 0) return invalid(`${at}.data`, 'must be a non-empty string');
   const bytes = source.type === 'text' ? Buffer.from(source.data, 'utf8') : Buffer.from(source.data, 'base64');
   return { mediaType, bytes: new Uint8Array(bytes) };
@@ -205,22 +224,38 @@ function image(source: unknown, at: string): { format: ImageFormat; source: { by
   return { format: IMAGE_TYPES.get(mediaType) as ImageFormat, source: { bytes } };
 }
 
-function document(block: Record<string, unknown>, at: string, j: number): { format: DocumentFormat; name: string; source: { bytes: Uint8Array } } {
+function document(
+  block: Record<string, unknown>,
+  at: string,
+  j: number,
+): { format: DocumentFormat; name: string; source: { bytes: Uint8Array } } {
   const { mediaType, bytes } = base64Source(block.source, `${at}.source`, DOCUMENT_TYPES);
   // Bedrock wants a name of letters, digits, spaces, hyphens, parentheses and brackets.
-  const title = typeof block.title === 'string' ? block.title.replace(/[^A-Za-z0-9 ()[\]-]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200) : '';
+  const title =
+    typeof block.title === 'string'
+      ? block.title
+          .replace(/[^A-Za-z0-9 ()[\]-]/g, ' ')
+          .replace(/\s+/g, ' ')
+          .trim()
+          .slice(0, 200)
+      : '';
   return { format: DOCUMENT_TYPES.get(mediaType) as DocumentFormat, name: title || `document-${j}`, source: { bytes } };
 }
 
 function toolUse(block: Record<string, unknown>, at: string): { toolUseId: string; name: string; input: Json } {
   if (typeof block.id !== 'string' || !TOOL_USE_ID.test(block.id)) return invalid(`${at}.id`, 'must be 1-64 letters, digits, `_` or `-`');
-  if (typeof block.name !== 'string' || !TOOL_NAME.test(block.name)) return invalid(`${at}.name`, 'must be 1-64 letters, digits, `_` or `-`');
+  if (typeof block.name !== 'string' || !TOOL_NAME.test(block.name))
+    return invalid(`${at}.name`, 'must be 1-64 letters, digits, `_` or `-`');
   if (!isObject(block.input)) return invalid(`${at}.input`, 'must be an object');
   return { toolUseId: block.id, name: block.name, input: block.input as Json };
 }
 
-function toolResult(block: Record<string, unknown>, at: string): { toolUseId: string; content: ToolResultContentBlock[]; status?: 'error' } {
-  if (typeof block.tool_use_id !== 'string' || !TOOL_USE_ID.test(block.tool_use_id)) return invalid(`${at}.tool_use_id`, 'must be 1-64 letters, digits, `_` or `-`');
+function toolResult(
+  block: Record<string, unknown>,
+  at: string,
+): { toolUseId: string; content: ToolResultContentBlock[]; status?: 'error' } {
+  if (typeof block.tool_use_id !== 'string' || !TOOL_USE_ID.test(block.tool_use_id))
+    return invalid(`${at}.tool_use_id`, 'must be 1-64 letters, digits, `_` or `-`');
   const content: ToolResultContentBlock[] = [];
   const c = block.content;
   if (typeof c === 'string') {
@@ -245,8 +280,10 @@ function tools(value: unknown, choice: unknown, historyHasToolBlocks: boolean): 
     (value as unknown[]).forEach((tool, k) => {
       const at = `tools[${k}]`;
       if (!isObject(tool)) return invalid(at, 'must be an object');
-      if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') return unsupported(`${at}.type`, 'must be a custom tool on Bedrock (server tools are not available)');
-      if (typeof tool.name !== 'string' || !TOOL_NAME.test(tool.name)) return invalid(`${at}.name`, 'must be 1-64 letters, digits, `_` or `-`');
+      if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom')
+        return unsupported(`${at}.type`, 'must be a custom tool on Bedrock (server tools are not available)');
+      if (typeof tool.name !== 'string' || !TOOL_NAME.test(tool.name))
+        return invalid(`${at}.name`, 'must be 1-64 letters, digits, `_` or `-`');
       if (names.has(tool.name)) return invalid(`${at}.name`, `repeats the tool \`${tool.name}\``);
       names.add(tool.name);
       if (!isObject(tool.input_schema)) return invalid(`${at}.input_schema`, 'must be a JSON schema object');
@@ -255,10 +292,12 @@ function tools(value: unknown, choice: unknown, historyHasToolBlocks: boolean): 
       if (cacheControlled(tool, at)) specs.push(CACHE_POINT);
     });
   }
-  if (historyHasToolBlocks && names.size === 0) invalid('tools', 'must declare the tools the conversation used: Bedrock refuses tool_use and tool_result blocks without them');
+  if (historyHasToolBlocks && names.size === 0)
+    invalid('tools', 'must declare the tools the conversation used: Bedrock refuses tool_use and tool_result blocks without them');
   if (choice === undefined || choice === null) return names.size > 0 ? { tools: specs } : undefined;
   if (!isObject(choice)) return invalid('tool_choice', 'must be an object');
-  if (choice.disable_parallel_tool_use === true) unsupported('tool_choice.disable_parallel_tool_use', 'is not available through Bedrock Converse');
+  if (choice.disable_parallel_tool_use === true)
+    unsupported('tool_choice.disable_parallel_tool_use', 'is not available through Bedrock Converse');
   if (choice.type !== 'none' && names.size === 0) invalid('tool_choice', 'needs `tools`');
   switch (choice.type) {
     case 'auto':
@@ -279,7 +318,14 @@ function tools(value: unknown, choice: unknown, historyHasToolBlocks: boolean): 
 // ---------------------------------------------------------------------------------------------
 // Response
 
-export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'refusal' | 'model_context_window_exceeded' | 'pause_turn';
+export type AnthropicStopReason =
+  | 'end_turn'
+  | 'max_tokens'
+  | 'stop_sequence'
+  | 'tool_use'
+  | 'refusal'
+  | 'model_context_window_exceeded'
+  | 'pause_turn';
 
 const STOP: Readonly<Record<StopReason, AnthropicStopReason>> = {
   end_turn: 'end_turn',
@@ -293,7 +339,8 @@ const STOP: Readonly<Record<StopReason, AnthropicStopReason>> = {
   malformed_tool_use: 'end_turn',
 };
 
-export const anthropicStopReason = (reason: string | undefined): AnthropicStopReason => (reason !== undefined && Object.hasOwn(STOP, reason) ? STOP[reason as StopReason] : 'end_turn');
+export const anthropicStopReason = (reason: string | undefined): AnthropicStopReason =>
+  reason !== undefined && Object.hasOwn(STOP, reason) ? STOP[reason as StopReason] : 'end_turn';
 
 export interface AnthropicUsage {
   input_tokens: number;
@@ -331,11 +378,13 @@ export interface MessageContext {
   model: string;
 }
 
-const stopSequenceOf = (fields: unknown): string | null => (isObject(fields) && typeof fields.stop_sequence === 'string' ? fields.stop_sequence : null);
+const stopSequenceOf = (fields: unknown): string | null =>
+  isObject(fields) && typeof fields.stop_sequence === 'string' ? fields.stop_sequence : null;
 
 function blockOf(block: ContentBlock): AnthropicBlock | undefined {
   if (typeof block.text === 'string') return { type: 'text', text: block.text };
-  if (block.toolUse) return { type: 'tool_use', id: block.toolUse.toolUseId ?? '', name: block.toolUse.name ?? '', input: block.toolUse.input ?? {} };
+  if (block.toolUse)
+    return { type: 'tool_use', id: block.toolUse.toolUseId ?? '', name: block.toolUse.name ?? '', input: block.toolUse.input ?? {} };
   const r = block.reasoningContent;
   if (r?.reasoningText) return { type: 'thinking', thinking: r.reasoningText.text ?? '', signature: r.reasoningText.signature ?? '' };
   if (r?.redactedContent) return { type: 'redacted_thinking', data: Buffer.from(r.redactedContent).toString('base64') };
@@ -397,7 +446,14 @@ export class MessagesStreamer {
       const { start, contentBlockIndex: index = 0 } = event.contentBlockStart;
       if (start?.toolUse && !this.started.has(index)) {
         this.started.add(index);
-        out.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: { type: 'tool_use', id: start.toolUse.toolUseId ?? '', name: start.toolUse.name ?? '', input: {} } } });
+        out.push({
+          event: 'content_block_start',
+          data: {
+            type: 'content_block_start',
+            index,
+            content_block: { type: 'tool_use', id: start.toolUse.toolUseId ?? '', name: start.toolUse.name ?? '', input: {} },
+          },
+        });
       }
     } else if (event.contentBlockDelta) {
       const { delta, contentBlockIndex: index = 0 } = event.contentBlockDelta;
@@ -420,7 +476,10 @@ export class MessagesStreamer {
       const index = event.contentBlockStop.contentBlockIndex ?? 0;
       if (this.started.has(index)) out.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index } });
     } else if (event.messageStop) {
-      this.stop = { reason: anthropicStopReason(event.messageStop.stopReason), sequence: stopSequenceOf(event.messageStop.additionalModelResponseFields) };
+      this.stop = {
+        reason: anthropicStopReason(event.messageStop.stopReason),
+        sequence: stopSequenceOf(event.messageStop.additionalModelResponseFields),
+      };
     } else if (event.metadata) {
       this.usageSeen = usageOfConverse(event.metadata.usage);
       out.push(...this.end());
@@ -433,14 +492,30 @@ export class MessagesStreamer {
     if (this.finished || !this.stop) return [];
     this.finished = true;
     return [
-      { event: 'message_delta', data: { type: 'message_delta', delta: { stop_reason: this.stop.reason, stop_sequence: this.stop.sequence }, usage: anthropicUsage(this.usageSeen) } },
+      {
+        event: 'message_delta',
+        data: {
+          type: 'message_delta',
+          delta: { stop_reason: this.stop.reason, stop_sequence: this.stop.sequence },
+          usage: anthropicUsage(this.usageSeen),
+        },
+      },
       { event: 'message_stop', data: { type: 'message_stop' } },
     ];
   }
 
   private messageStart(): MessagesEvent {
     this.opened = true;
-    const message = { id: this.ctx.id, type: 'message', role: 'assistant', model: this.ctx.model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(undefined) };
+    const message = {
+      id: this.ctx.id,
+      type: 'message',
+      role: 'assistant',
+      model: this.ctx.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: anthropicUsage(undefined),
+    };
     return { event: 'message_start', data: { type: 'message_start', message } };
   }
 

@@ -7,16 +7,25 @@
  */
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { TollgateError } from '../../errors.js';
-import { UnsupportedParameterError, anthropicErrorBody } from '../errors.js';
 import { Deadline } from '../deadline.js';
+import { anthropicErrorBody, UnsupportedParameterError } from '../errors.js';
 import { SSE_DONE, SSE_HEADERS, sseData, sseNamed } from '../http.js';
-import type { JsonAnswer, Operation, Provider, ProviderClients, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from '../types.js';
+import type {
+  JsonAnswer,
+  Operation,
+  Provider,
+  ProviderClients,
+  ProviderModel,
+  ProviderRequest,
+  StreamAnswer,
+  TokenUsage,
+} from '../types.js';
 import { isObject } from '../usage.js';
 import type { BedrockRuntime } from './client.js';
-import { fromEmbeddingResults, embeddingFamily, toEmbeddingCalls, type InvokeResult } from './embeddings.js';
+import { embeddingFamily, fromEmbeddingResults, type InvokeResult, toEmbeddingCalls } from './embeddings.js';
 import { bedrockError } from './errors.js';
-import { MessagesStreamer, converseToMessage, isClaudeOnBedrock, messagesToConverse } from './messages.js';
-import { ResponsesStreamer, converseToResponse, responsesToConverse } from './responses.js';
+import { converseToMessage, isClaudeOnBedrock, MessagesStreamer, messagesToConverse } from './messages.js';
+import { converseToResponse, ResponsesStreamer, responsesToConverse } from './responses.js';
 import { ConverseChunker, streamFailureOf } from './stream.js';
 import { fromConverseResponse, toConverseRequest } from './translate.js';
 
@@ -42,7 +51,8 @@ export const bedrockProvider: Provider = {
       case 'embeddings':
         return call.embeddings(runtime);
       case 'messages':
-        if (!isClaudeOnBedrock(req.model.upstream_model)) throw new UnsupportedParameterError('model', 'is not a Claude model: only Claude models on Bedrock serve /v1/messages');
+        if (!isClaudeOnBedrock(req.model.upstream_model))
+          throw new UnsupportedParameterError('model', 'is not a Claude model: only Claude models on Bedrock serve /v1/messages');
         return call.messages(runtime);
       case 'responses':
         return call.responses(runtime);
@@ -119,7 +129,12 @@ class BedrockCall {
 
   async responses(runtime: BedrockRuntime): Promise<JsonAnswer | StreamAnswer> {
     const input = responsesToConverse(this.req.body, this.modelId);
-    const ctx = { id: `resp_${this.req.requestId.replace(/[^A-Za-z0-9]/g, '')}`, created: Math.floor(this.req.now / 1000), model: this.model, request: this.req.body };
+    const ctx = {
+      id: `resp_${this.req.requestId.replace(/[^A-Za-z0-9]/g, '')}`,
+      created: Math.floor(this.req.now / 1000),
+      model: this.model,
+      request: this.req.body,
+    };
     if (this.req.body.stream !== true) {
       const out = await this.once((signal) => runtime.converse(input, signal));
       const { body, usage } = converseToResponse(out, ctx);

@@ -14,7 +14,7 @@
  * events, then response.completed (or response.incomplete) carrying the usage.
  */
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
-import { InvalidRequestError } from '../../errors.js';
+import { type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
 import { isObject } from '../usage.js';
@@ -23,8 +23,30 @@ import { toConverseRequest, usageOfConverse } from './translate.js';
 // ---------------------------------------------------------------------------------------------
 // Request
 
-const IGNORED = new Set(['model', 'stream', 'store', 'metadata', 'user', 'service_tier', 'prompt_cache_key', 'safety_identifier', 'truncation', 'include', 'stream_options']);
-const READ = new Set(['input', 'instructions', 'max_output_tokens', 'temperature', 'top_p', 'tools', 'tool_choice', 'parallel_tool_calls', 'text']);
+const IGNORED = new Set([
+  'model',
+  'stream',
+  'store',
+  'metadata',
+  'user',
+  'service_tier',
+  'prompt_cache_key',
+  'safety_identifier',
+  'truncation',
+  'include',
+  'stream_options',
+]);
+const READ = new Set([
+  'input',
+  'instructions',
+  'max_output_tokens',
+  'temperature',
+  'top_p',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'text',
+]);
 
 const invalid = (param: string, why: string): never => {
   throw new InvalidRequestError(`\`${param}\` ${why}`, 'invalid_body', param);
@@ -39,12 +61,14 @@ type ChatMessage = Record<string, unknown>;
 export function responsesToConverse(body: Record<string, unknown>, modelId: string): ConverseCommandInput {
   for (const [field, value] of Object.entries(body)) {
     if (value === null || value === undefined || READ.has(field) || IGNORED.has(field)) continue;
-    if (field === 'previous_response_id') unsupported(field, 'needs stored responses; Tollgate stores none: send the whole conversation in `input`');
+    if (field === 'previous_response_id')
+      unsupported(field, 'needs stored responses; Tollgate stores none: send the whole conversation in `input`');
     if (field === 'background' && value === false) continue;
     if (field === 'reasoning' && isObject(value) && (value.effort ?? null) === null && (value.summary ?? null) === null) continue;
     unsupported(field, 'is not supported for Bedrock models');
   }
-  if (body.truncation !== undefined && body.truncation !== null && body.truncation !== 'disabled') unsupported('truncation', 'must be disabled on Bedrock');
+  if (body.truncation !== undefined && body.truncation !== null && body.truncation !== 'disabled')
+    unsupported('truncation', 'must be disabled on Bedrock');
   const { messages, origin } = chatMessages(body.instructions, body.input);
   const chat: Record<string, unknown> = { messages };
   if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) chat.max_tokens = body.max_output_tokens;
@@ -53,7 +77,11 @@ export function responsesToConverse(body: Record<string, unknown>, modelId: stri
   if (body.parallel_tool_calls !== undefined) chat.parallel_tool_calls = body.parallel_tool_calls;
   if (body.tools !== undefined && body.tools !== null) chat.tools = chatTools(body.tools);
   if (body.tool_choice !== undefined && body.tool_choice !== null) chat.tool_choice = chatToolChoice(body.tool_choice);
-  const format = isObject(body.text) ? body.text.format : body.text === undefined || body.text === null ? undefined : invalid('text', 'must be an object');
+  const format = isObject(body.text)
+    ? body.text.format
+    : body.text === undefined || body.text === null
+      ? undefined
+      : invalid('text', 'must be an object');
   if (format !== undefined && format !== null) chat.response_format = chatFormat(format);
   try {
     return toConverseRequest(chat, modelId);
@@ -90,7 +118,8 @@ function chatMessages(instructions: unknown, input: unknown): { messages: ChatMe
     const last = messages.at(-1);
     if (type === 'message') {
       const role = item.role;
-      if (role !== 'user' && role !== 'assistant' && role !== 'system' && role !== 'developer') return invalid(`${at}.role`, 'must be user, assistant, system or developer');
+      if (role !== 'user' && role !== 'assistant' && role !== 'system' && role !== 'developer')
+        return invalid(`${at}.role`, 'must be user, assistant, system or developer');
       messages.push({ role, content: contentParts(item.content, role, `${at}.content`) });
       origin.push({ from: i, calls: [] });
     } else if (type === 'function_call') {
@@ -108,11 +137,19 @@ function chatMessages(instructions: unknown, input: unknown): { messages: ChatMe
       }
     } else if (type === 'function_call_output') {
       if (typeof item.call_id !== 'string') return invalid(`${at}.call_id`, 'must be a string');
-      const output = typeof item.output === 'string' ? item.output : Array.isArray(item.output) ? contentParts(item.output, 'tool', `${at}.output`) : invalid(`${at}.output`, 'must be a string');
+      const output =
+        typeof item.output === 'string'
+          ? item.output
+          : Array.isArray(item.output)
+            ? contentParts(item.output, 'tool', `${at}.output`)
+            : invalid(`${at}.output`, 'must be a string');
       messages.push({ role: 'tool', tool_call_id: item.call_id, content: output });
       origin.push({ from: i, calls: [] });
     } else {
-      unsupported(`${at}.type`, `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` items are not supported on Bedrock (supported: message, function_call, function_call_output)`);
+      unsupported(
+        `${at}.type`,
+        `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` items are not supported on Bedrock (supported: message, function_call, function_call_output)`,
+      );
     }
   });
   return { messages, origin };
@@ -132,7 +169,8 @@ function contentParts(content: unknown, role: string, at: string): string | Reco
     }
     if (type === 'refusal' && role === 'assistant') return { type: 'text', text: typeof part.refusal === 'string' ? part.refusal : '' };
     if (type === 'input_image' && role === 'user') {
-      if (typeof part.image_url !== 'string') return unsupported(`${p}.image_url`, 'must be a data URL (file ids are not available on Bedrock)');
+      if (typeof part.image_url !== 'string')
+        return unsupported(`${p}.image_url`, 'must be a data URL (file ids are not available on Bedrock)');
       return { type: 'image_url', image_url: { url: part.image_url } };
     }
     return unsupported(`${p}.type`, `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` is not supported here on Bedrock`);
@@ -190,7 +228,7 @@ function responsesParam(param: string, origin: Origin[]): string {
 
 function renamed(e: InvalidRequestError, param: string): InvalidRequestError {
   if (param === e.param) return e;
-  return new InvalidRequestError(e.message.replace(`\`${e.param}\``, `\`${param}\``), e.code, param);
+  return new InvalidRequestError(e.message.replace(`\`${e.param}\``, `\`${param}\``), e.code as InvalidRequestCode, param);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +255,13 @@ export interface ResponsesUsage {
 
 export function responsesUsage(u: TokenUsage): ResponsesUsage {
   const input = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;
-  return { input_tokens: input, input_tokens_details: { cached_tokens: u.cacheReadTokens }, output_tokens: u.outputTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input + u.outputTokens };
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: u.cacheReadTokens },
+    output_tokens: u.outputTokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + u.outputTokens,
+  };
 }
 
 const INCOMPLETE: Readonly<Record<string, string>> = {
@@ -228,7 +272,13 @@ const INCOMPLETE: Readonly<Record<string, string>> = {
 };
 
 /** The Response object around output items. */
-function response(ctx: ResponsesContext, status: 'in_progress' | 'completed' | 'incomplete', output: Item[], stopReason: string | undefined, usage: TokenUsage | undefined): Record<string, unknown> {
+function response(
+  ctx: ResponsesContext,
+  status: 'in_progress' | 'completed' | 'incomplete',
+  output: Item[],
+  stopReason: string | undefined,
+  usage: TokenUsage | undefined,
+): Record<string, unknown> {
   const r = ctx.request;
   const reason = stopReason !== undefined && Object.hasOwn(INCOMPLETE, stopReason) ? INCOMPLETE[stopReason] : undefined;
   return {
@@ -258,10 +308,14 @@ function response(ctx: ResponsesContext, status: 'in_progress' | 'completed' | '
   };
 }
 
-const statusOf = (stopReason: string | undefined): 'completed' | 'incomplete' => (stopReason !== undefined && Object.hasOwn(INCOMPLETE, stopReason) ? 'incomplete' : 'completed');
+const statusOf = (stopReason: string | undefined): 'completed' | 'incomplete' =>
+  stopReason !== undefined && Object.hasOwn(INCOMPLETE, stopReason) ? 'incomplete' : 'completed';
 
 /** The Response for a Converse answer, with its usage (undefined when Bedrock reported none). */
-export function converseToResponse(out: Pick<ConverseCommandOutput, 'output' | 'stopReason' | 'usage'>, ctx: ResponsesContext): { body: Record<string, unknown>; usage: TokenUsage | undefined } {
+export function converseToResponse(
+  out: Pick<ConverseCommandOutput, 'output' | 'stopReason' | 'usage'>,
+  ctx: ResponsesContext,
+): { body: Record<string, unknown>; usage: TokenUsage | undefined } {
   const items: Item[] = [];
   const texts: string[] = [];
   const status = statusOf(out.stopReason);
@@ -274,7 +328,15 @@ export function converseToResponse(out: Pick<ConverseCommandOutput, 'output' | '
     if (typeof block.text === 'string') texts.push(block.text);
     else if (block.toolUse) {
       flushText();
-      items.push(functionCallItem(`fc_${ctx.id}_${items.length}`, block.toolUse.toolUseId ?? '', block.toolUse.name ?? '', JSON.stringify(block.toolUse.input ?? {}), 'completed'));
+      items.push(
+        functionCallItem(
+          `fc_${ctx.id}_${items.length}`,
+          block.toolUse.toolUseId ?? '',
+          block.toolUse.name ?? '',
+          JSON.stringify(block.toolUse.input ?? {}),
+          'completed',
+        ),
+      );
     }
   }
   flushText();
@@ -282,8 +344,21 @@ export function converseToResponse(out: Pick<ConverseCommandOutput, 'output' | '
   return { body: response(ctx, status, items, out.stopReason, usage), usage };
 }
 
-const messageItem = (id: string, text: string, status: string): Item => ({ type: 'message', id, status, role: 'assistant', content: [{ type: 'output_text', text, annotations: [], logprobs: [] }] });
-const functionCallItem = (id: string, callId: string, name: string, args: string, status: string): Item => ({ type: 'function_call', id, call_id: callId, name, arguments: args, status });
+const messageItem = (id: string, text: string, status: string): Item => ({
+  type: 'message',
+  id,
+  status,
+  role: 'assistant',
+  content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
+});
+const functionCallItem = (id: string, callId: string, name: string, args: string, status: string): Item => ({
+  type: 'function_call',
+  id,
+  call_id: callId,
+  name,
+  arguments: args,
+  status,
+});
 
 /** One Responses stream event: its type (also the SSE event name) and its data. */
 export interface ResponsesEvent {
@@ -318,7 +393,13 @@ export class ResponsesStreamer {
     const out = this.start();
     if (event.contentBlockStart?.start?.toolUse) {
       const { contentBlockIndex: index = 0, start } = event.contentBlockStart;
-      const item = functionCallItem(`fc_${this.ctx.id}_${this.items.length}`, start.toolUse?.toolUseId ?? '', start.toolUse?.name ?? '', '', 'in_progress');
+      const item = functionCallItem(
+        `fc_${this.ctx.id}_${this.items.length}`,
+        start.toolUse?.toolUseId ?? '',
+        start.toolUse?.name ?? '',
+        '',
+        'in_progress',
+      );
       out.push(...this.addItem(index, item));
     } else if (event.contentBlockDelta) {
       const { delta, contentBlockIndex: index = 0 } = event.contentBlockDelta;
@@ -327,16 +408,37 @@ export class ResponsesStreamer {
           const item: Item = { ...messageItem(`msg_${this.ctx.id}_${this.items.length}`, '', 'in_progress'), content: [] };
           out.push(...this.addItem(index, item));
           const open = this.open.get(index) as OpenItem;
-          out.push(this.emit('response.content_part.added', { item_id: item.id, output_index: open.outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } }));
+          out.push(
+            this.emit('response.content_part.added', {
+              item_id: item.id,
+              output_index: open.outputIndex,
+              content_index: 0,
+              part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+            }),
+          );
         }
         const open = this.open.get(index) as OpenItem;
         open.text += delta.text;
-        out.push(this.emit('response.output_text.delta', { item_id: open.item.id, output_index: open.outputIndex, content_index: 0, delta: delta.text, logprobs: [] }));
+        out.push(
+          this.emit('response.output_text.delta', {
+            item_id: open.item.id,
+            output_index: open.outputIndex,
+            content_index: 0,
+            delta: delta.text,
+            logprobs: [],
+          }),
+        );
       } else if (delta?.toolUse) {
         const open = this.open.get(index);
         if (open) {
           open.text += delta.toolUse.input ?? '';
-          out.push(this.emit('response.function_call_arguments.delta', { item_id: open.item.id, output_index: open.outputIndex, delta: delta.toolUse.input ?? '' }));
+          out.push(
+            this.emit('response.function_call_arguments.delta', {
+              item_id: open.item.id,
+              output_index: open.outputIndex,
+              delta: delta.toolUse.input ?? '',
+            }),
+          );
         }
       }
     } else if (event.contentBlockStop) {
@@ -357,7 +459,11 @@ export class ResponsesStreamer {
     for (const index of [...this.open.keys()]) out.push(...this.closeItem(index));
     this.finished = true;
     const status = statusOf(this.stopReason);
-    out.push(this.emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: response(this.ctx, status, this.items, this.stopReason, this.usageSeen) }));
+    out.push(
+      this.emit(status === 'completed' ? 'response.completed' : 'response.incomplete', {
+        response: response(this.ctx, status, this.items, this.stopReason, this.usageSeen),
+      }),
+    );
     return out;
   }
 
@@ -384,7 +490,9 @@ export class ResponsesStreamer {
     let done: Item;
     if (item.type === 'message') {
       const part = { type: 'output_text', text, annotations: [], logprobs: [] };
-      out.push(this.emit('response.output_text.done', { item_id: item.id, output_index: outputIndex, content_index: 0, text, logprobs: [] }));
+      out.push(
+        this.emit('response.output_text.done', { item_id: item.id, output_index: outputIndex, content_index: 0, text, logprobs: [] }),
+      );
       out.push(this.emit('response.content_part.done', { item_id: item.id, output_index: outputIndex, content_index: 0, part }));
       done = { ...item, status: 'completed', content: [part] };
     } else {

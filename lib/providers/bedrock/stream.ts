@@ -8,8 +8,8 @@
  * for metering either way.
  */
 import type { ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
-import { chatUsage, finishReasonOf, usageOfConverse, type AnswerContext, type ChatUsage, type FinishReason } from './translate.js';
 import type { TokenUsage } from '../types.js';
+import { type AnswerContext, type ChatUsage, chatUsage, type FinishReason, finishReasonOf, usageOfConverse } from './translate.js';
 
 export interface ChunkDelta {
   role?: 'assistant';
@@ -34,7 +34,13 @@ export interface StreamFailure {
   message: string | undefined;
 }
 
-const EXCEPTIONS = ['internalServerException', 'modelStreamErrorException', 'validationException', 'throttlingException', 'serviceUnavailableException'] as const;
+const EXCEPTIONS = [
+  'internalServerException',
+  'modelStreamErrorException',
+  'validationException',
+  'throttlingException',
+  'serviceUnavailableException',
+] as const;
 /** The SDK's exception class names, for the error mapping (lib/providers/bedrock/errors). */
 const EXCEPTION_NAMES: Readonly<Record<(typeof EXCEPTIONS)[number], string>> = {
   internalServerException: 'InternalServerException',
@@ -78,7 +84,13 @@ export class ConverseChunker {
       if (start?.toolUse) {
         const index = this.toolIndex.size;
         this.toolIndex.set(contentBlockIndex, index);
-        out.push(this.chunk({ tool_calls: [{ index, id: start.toolUse.toolUseId ?? '', type: 'function', function: { name: start.toolUse.name ?? '', arguments: '' } }] }));
+        out.push(
+          this.chunk({
+            tool_calls: [
+              { index, id: start.toolUse.toolUseId ?? '', type: 'function', function: { name: start.toolUse.name ?? '', arguments: '' } },
+            ],
+          }),
+        );
       }
     } else if (event.contentBlockDelta) {
       const { delta, contentBlockIndex = 0 } = event.contentBlockDelta;
@@ -87,7 +99,8 @@ export class ConverseChunker {
         const index = this.toolIndex.get(contentBlockIndex);
         // A tool delta for a block that never started cannot be placed; Bedrock always starts them.
         if (index !== undefined) out.push(this.chunk({ tool_calls: [{ index, function: { arguments: delta.toolUse.input ?? '' } }] }));
-      } else if (typeof delta?.reasoningContent?.text === 'string') out.push(this.chunk({ reasoning_content: delta.reasoningContent.text }));
+      } else if (typeof delta?.reasoningContent?.text === 'string')
+        out.push(this.chunk({ reasoning_content: delta.reasoningContent.text }));
     } else if (event.messageStop) {
       out.push(this.chunk({}, finishReasonOf(event.messageStop.stopReason)));
     } else if (event.metadata) {
@@ -103,10 +116,20 @@ export class ConverseChunker {
   }
 
   private base() {
-    return { id: this.ctx.id, object: 'chat.completion.chunk' as const, created: this.ctx.created, model: this.ctx.model, system_fingerprint: null };
+    return {
+      id: this.ctx.id,
+      object: 'chat.completion.chunk' as const,
+      created: this.ctx.created,
+      model: this.ctx.model,
+      system_fingerprint: null,
+    };
   }
 
   private chunk(delta: ChunkDelta, finish: FinishReason | null = null): ChatChunk {
-    return { ...this.base(), choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(this.includeUsage ? { usage: null } : {}) };
+    return {
+      ...this.base(),
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      ...(this.includeUsage ? { usage: null } : {}),
+    };
   }
 }

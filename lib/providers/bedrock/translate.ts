@@ -10,6 +10,7 @@
  * the conversation holds tool blocks.
  */
 import type {
+  TokenUsage as BedrockTokenUsage,
   ContentBlock,
   ConverseCommandInput,
   ConverseCommandOutput,
@@ -19,7 +20,6 @@ import type {
   OutputConfig,
   StopReason,
   SystemContentBlock,
-  TokenUsage as BedrockTokenUsage,
   Tool,
   ToolConfiguration,
   ToolUseBlock,
@@ -79,9 +79,29 @@ export interface AnswerContext {
 // Request
 
 /** Fields read and translated. */
-const TRANSLATED = new Set(['messages', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop', 'tools', 'tool_choice', 'response_format']);
+const TRANSLATED = new Set([
+  'messages',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'max_completion_tokens',
+  'stop',
+  'tools',
+  'tool_choice',
+  'response_format',
+]);
 /** Fields that change nothing upstream: Tollgate's own (`user`), transport (`stream`), bookkeeping. */
-const IGNORED = new Set(['model', 'user', 'stream', 'stream_options', 'metadata', 'store', 'service_tier', 'prompt_cache_key', 'safety_identifier']);
+const IGNORED = new Set([
+  'model',
+  'user',
+  'stream',
+  'stream_options',
+  'metadata',
+  'store',
+  'service_tier',
+  'prompt_cache_key',
+  'safety_identifier',
+]);
 /** Fields accepted only at the value that means "as Converse does anyway". */
 const NEUTRAL: ReadonlyMap<string, { ok: (v: unknown) => boolean; why: string }> = new Map([
   ['n', { ok: (v) => v === 1, why: 'must be 1: Bedrock answers with one choice' }],
@@ -160,7 +180,8 @@ function conversation(value: unknown): { system: SystemContentBlock[]; messages:
     else turns.push({ role, content: [...content] });
   };
   const unanswered = () => {
-    if (pending.size > 0) invalid(`messages[${pendingFrom}].tool_calls`, `has calls without a tool message answering them: ${[...pending.keys()].join(', ')}`);
+    if (pending.size > 0)
+      invalid(`messages[${pendingFrom}].tool_calls`, `has calls without a tool message answering them: ${[...pending.keys()].join(', ')}`);
   };
 
   (value as unknown[]).forEach((m, i) => {
@@ -174,7 +195,8 @@ function conversation(value: unknown): { system: SystemContentBlock[]; messages:
     if (role === 'tool') {
       const id = m.tool_call_id;
       if (typeof id !== 'string') return invalid(`${at}.tool_call_id`, 'must be a string');
-      if (!pending.has(id)) return invalid(`${at}.tool_call_id`, `names no tool call of the assistant message before it (\`${short(id)}\`)`);
+      if (!pending.has(id))
+        return invalid(`${at}.tool_call_id`, `names no tool call of the assistant message before it (\`${short(id)}\`)`);
       pending.delete(id);
       toolBlocks = true;
       const text = textParts(m.content, `${at}.content`).join('\n');
@@ -184,8 +206,12 @@ function conversation(value: unknown): { system: SystemContentBlock[]; messages:
     unanswered();
     if (role === 'user') return push('user', userContent(m.content, `${at}.content`));
     if (role === 'assistant') {
-      if (m.function_call !== undefined && m.function_call !== null) unsupported(`${at}.function_call`, 'is deprecated and not supported: use `tool_calls`');
-      const blocks: ContentBlock[] = m.content === null || m.content === undefined ? [] : textParts(m.content, `${at}.content`, ['text', 'refusal']).map((text) => ({ text }));
+      if (m.function_call !== undefined && m.function_call !== null)
+        unsupported(`${at}.function_call`, 'is deprecated and not supported: use `tool_calls`');
+      const blocks: ContentBlock[] =
+        m.content === null || m.content === undefined
+          ? []
+          : textParts(m.content, `${at}.content`, ['text', 'refusal']).map((text) => ({ text }));
       const calls = toolCalls(m.tool_calls, `${at}.tool_calls`);
       pending = new Map(calls.map((c) => [c.toolUseId, c.name]));
       pendingFrom = i;
@@ -193,7 +219,10 @@ function conversation(value: unknown): { system: SystemContentBlock[]; messages:
       for (const c of calls) blocks.push({ toolUse: c });
       return push('assistant', blocks);
     }
-    return invalid(`${at}.role`, `must be system, developer, user, assistant or tool (got ${typeof role === 'string' ? `\`${short(role)}\`` : typeof role})`);
+    return invalid(
+      `${at}.role`,
+      `must be system, developer, user, assistant or tool (got ${typeof role === 'string' ? `\`${short(role)}\`` : typeof role})`,
+    );
   });
   unanswered();
   if (turns.length === 0) invalid('messages', 'hold no user or assistant content (Bedrock needs at least one non-blank message)');
@@ -233,7 +262,10 @@ function userContent(content: unknown, at: string): ContentBlock[] {
       return;
     }
     if (part.type === 'image_url') return out.push({ image: imageOf(part.image_url, `${p}.image_url`) });
-    return unsupported(`${p}.type`, `\`${typeof part.type === 'string' ? short(part.type) : typeof part.type}\` is not supported on Bedrock (supported: text, image_url)`);
+    return unsupported(
+      `${p}.type`,
+      `\`${typeof part.type === 'string' ? short(part.type) : typeof part.type}\` is not supported on Bedrock (supported: text, image_url)`,
+    );
   });
   return out;
 }
@@ -243,7 +275,8 @@ function imageOf(value: unknown, at: string): { format: ImageFormat; source: { b
   if (typeof url !== 'string') return invalid(`${at}.url`, 'must be a string');
   const match = IMAGE_DATA_URL.exec(url);
   if (!match) {
-    if (/^https?:/i.test(url)) return unsupported(`${at}.url`, 'is a web address; Bedrock takes images inline: send a data URL (data:image/png;base64,...)');
+    if (/^https?:/i.test(url))
+      return unsupported(`${at}.url`, 'is a web address; Bedrock takes images inline: send a data URL (data:image/png;base64,...)');
     return unsupported(`${at}.url`, 'must be a base64 data URL of a png, jpeg, gif or webp image');
   }
   const bytes = Buffer.from(match[2] as string, 'base64');
@@ -293,8 +326,10 @@ function toolArguments(value: unknown, at: string): Json {
 function toolConfiguration(tools: unknown, choice: unknown, historyHasToolBlocks: boolean): ToolConfiguration | undefined {
   const specs = toolSpecs(tools);
   const names = new Set(specs.map((t) => t.toolSpec?.name));
-  if (choice !== undefined && choice !== null && choice !== 'none' && choice !== 'auto' && specs.length === 0) invalid('tool_choice', 'needs `tools`');
-  if (historyHasToolBlocks && specs.length === 0) invalid('tools', 'must declare the tools the conversation used: Bedrock refuses tool calls and results without them');
+  if (choice !== undefined && choice !== null && choice !== 'none' && choice !== 'auto' && specs.length === 0)
+    invalid('tool_choice', 'needs `tools`');
+  if (historyHasToolBlocks && specs.length === 0)
+    invalid('tools', 'must declare the tools the conversation used: Bedrock refuses tool calls and results without them');
   if (specs.length === 0) return undefined;
   if (choice === undefined || choice === null || choice === 'auto') return { tools: specs };
   if (choice === 'required') return { tools: specs, toolChoice: { any: {} } };
@@ -319,15 +354,18 @@ function toolSpecs(value: unknown): Tool[] {
     if (tool.type !== 'function') return unsupported(`${at}.type`, 'must be `function` on Bedrock');
     const fn = isObject(tool.function) ? tool.function : invalid(`${at}.function`, 'must be an object');
     const name = fn.name;
-    if (typeof name !== 'string' || !TOOL_NAME.test(name)) return invalid(`${at}.function.name`, 'must be 1-64 letters, digits, `_` or `-`');
+    if (typeof name !== 'string' || !TOOL_NAME.test(name))
+      return invalid(`${at}.function.name`, 'must be 1-64 letters, digits, `_` or `-`');
     if (seen.has(name)) return invalid(`${at}.function.name`, `repeats the tool \`${name}\``);
     seen.add(name);
     const description = fn.description;
-    if (description !== undefined && description !== null && typeof description !== 'string') return invalid(`${at}.function.description`, 'must be a string');
+    if (description !== undefined && description !== null && typeof description !== 'string')
+      return invalid(`${at}.function.description`, 'must be a string');
     const parameters = fn.parameters ?? { type: 'object', properties: {} };
     if (!isObject(parameters)) return invalid(`${at}.function.parameters`, 'must be a JSON schema object');
     const strict = fn.strict;
-    if (strict !== undefined && strict !== null && typeof strict !== 'boolean') return invalid(`${at}.function.strict`, 'must be a boolean');
+    if (strict !== undefined && strict !== null && typeof strict !== 'boolean')
+      return invalid(`${at}.function.strict`, 'must be a boolean');
     return {
       toolSpec: {
         name,
@@ -359,7 +397,8 @@ function inference(body: Record<string, unknown>): InferenceConfiguration | unde
   const stop = body.stop;
   if (stop !== undefined && stop !== null) {
     const list = typeof stop === 'string' ? [stop] : stop;
-    if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s.length === 0)) invalid('stop', 'must be a non-empty string or an array of them');
+    if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s.length === 0))
+      invalid('stop', 'must be a non-empty string or an array of them');
     if ((list as string[]).length > 0) config.stopSequences = [...(list as string[])];
   }
   return Object.keys(config).length > 0 ? config : undefined;
@@ -369,14 +408,20 @@ function responseFormat(value: unknown): OutputConfig | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) return invalid('response_format', 'must be an object');
   if (value.type === 'text') return undefined;
-  if (value.type === 'json_object') return { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: '{"type":"object"}', name: 'json_object' } } } };
+  if (value.type === 'json_object')
+    return { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: '{"type":"object"}', name: 'json_object' } } } };
   if (value.type === 'json_schema') {
     const spec = isObject(value.json_schema) ? value.json_schema : invalid('response_format.json_schema', 'must be an object');
     if (typeof spec.name !== 'string' || spec.name.length === 0) invalid('response_format.json_schema.name', 'must be a non-empty string');
     const schema = spec.schema ?? { type: 'object' };
     if (!isObject(schema)) invalid('response_format.json_schema.schema', 'must be a JSON schema object');
     const description = typeof spec.description === 'string' && spec.description.length > 0 ? { description: spec.description } : {};
-    return { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: JSON.stringify(schema), name: spec.name as string, ...description } } } };
+    return {
+      textFormat: {
+        type: 'json_schema',
+        structure: { jsonSchema: { schema: JSON.stringify(schema), name: spec.name as string, ...description } },
+      },
+    };
   }
   return unsupported('response_format.type', 'must be text, json_object or json_schema');
 }
@@ -399,13 +444,19 @@ const FINISH: Readonly<Record<StopReason, FinishReason>> = {
 };
 
 /** OpenAI's finish_reason for Bedrock's stopReason (an unknown one reads as a plain stop). */
-export const finishReasonOf = (reason: string | undefined): FinishReason => (reason !== undefined && Object.hasOwn(FINISH, reason) ? FINISH[reason as StopReason] : 'stop');
+export const finishReasonOf = (reason: string | undefined): FinishReason =>
+  reason !== undefined && Object.hasOwn(FINISH, reason) ? FINISH[reason as StopReason] : 'stop';
 
 /** Bedrock's usage in Tollgate's split (Converse's inputTokens exclude cache reads and writes). */
 export function usageOfConverse(u: BedrockTokenUsage | undefined): TokenUsage | undefined {
   if (!u) return undefined;
   const n = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
-  return { inputTokens: n(u.inputTokens), outputTokens: n(u.outputTokens), cacheReadTokens: n(u.cacheReadInputTokens), cacheWriteTokens: n(u.cacheWriteInputTokens) };
+  return {
+    inputTokens: n(u.inputTokens),
+    outputTokens: n(u.outputTokens),
+    cacheReadTokens: n(u.cacheReadInputTokens),
+    cacheWriteTokens: n(u.cacheWriteInputTokens),
+  };
 }
 
 /** OpenAI's usage object: `prompt_tokens` count every input token, cached ones included. */
@@ -422,14 +473,21 @@ export function chatUsage(u: TokenUsage): ChatUsage {
 }
 
 /** The chat completion for a Converse answer, with its usage (undefined when Bedrock reported none). */
-export function fromConverseResponse(out: Pick<ConverseCommandOutput, 'output' | 'stopReason' | 'usage'>, ctx: AnswerContext): { body: ChatCompletion; usage: TokenUsage | undefined } {
+export function fromConverseResponse(
+  out: Pick<ConverseCommandOutput, 'output' | 'stopReason' | 'usage'>,
+  ctx: AnswerContext,
+): { body: ChatCompletion; usage: TokenUsage | undefined } {
   const texts: string[] = [];
   const reasoning: string[] = [];
   const calls: ChatToolCall[] = [];
   for (const block of out.output?.message?.content ?? []) {
     if (typeof block.text === 'string') texts.push(block.text);
     else if (block.toolUse) {
-      calls.push({ id: block.toolUse.toolUseId ?? '', type: 'function', function: { name: block.toolUse.name ?? '', arguments: JSON.stringify(block.toolUse.input ?? {}) } });
+      calls.push({
+        id: block.toolUse.toolUseId ?? '',
+        type: 'function',
+        function: { name: block.toolUse.name ?? '', arguments: JSON.stringify(block.toolUse.input ?? {}) },
+      });
     } else if (typeof block.reasoningContent?.reasoningText?.text === 'string') reasoning.push(block.reasoningContent.reasoningText.text);
   }
   const usage = usageOfConverse(out.usage);

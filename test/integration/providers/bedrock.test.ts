@@ -4,20 +4,20 @@
  * Converse, ConverseStream and InvokeModel, and the official openai client in front, through a
  * minimal gateway over the provider layer. Every call is metered exactly.
  */
-import {
-  BedrockRuntimeClient,
-  ConverseCommand,
-  ConverseStreamCommand,
-  InvokeModelCommand,
-} from '@aws-sdk/client-bedrock-runtime';
+import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startMockBedrock, type MockBedrock } from '../../../infra/local/mock-bedrock.js';
+import { type MockBedrock, startMockBedrock } from '../../../infra/local/mock-bedrock.js';
 import type { ProviderModel } from '../../../lib/providers/index.js';
-import { startProviderGateway, type ProviderGateway } from './gateway.js';
+import { type ProviderGateway, startProviderGateway } from './gateway.js';
 
 const CLAUDE = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
-const bedrock = (name: string, upstream: string, region = 'eu-central-1'): ProviderModel => ({ model_name: name, provider: 'bedrock', upstream_model: upstream, aws_region_name: region });
+const bedrock = (name: string, upstream: string, region = 'eu-central-1'): ProviderModel => ({
+  model_name: name,
+  provider: 'bedrock',
+  upstream_model: upstream,
+  aws_region_name: region,
+});
 
 let mock: MockBedrock;
 let gateway: ProviderGateway;
@@ -33,9 +33,14 @@ beforeAll(async () => {
       { model_name: 'claude-no-region', provider: 'bedrock', upstream_model: CLAUDE },
       bedrock('titan-embed', 'amazon.titan-embed-text-v2:0'),
       bedrock('cohere-embed', 'cohere.embed-english-v3'),
-      ...['ThrottlingException', 'ValidationException', 'AccessDeniedException', 'ResourceNotFoundException', 'ModelNotReadyException', 'InternalServerException'].map((e) =>
-        bedrock(`claude-${e}`, `${CLAUDE}+error=${e}`),
-      ),
+      ...[
+        'ThrottlingException',
+        'ValidationException',
+        'AccessDeniedException',
+        'ResourceNotFoundException',
+        'ModelNotReadyException',
+        'InternalServerException',
+      ].map((e) => bedrock(`claude-${e}`, `${CLAUDE}+error=${e}`)),
       bedrock('claude-stream-throttled', `${CLAUDE}+stream_error=ThrottlingException`),
       bedrock('claude-slow', `${CLAUDE}+delay=50`),
     ],
@@ -52,10 +57,18 @@ const lastRequest = () => mock.requests.at(-1) as (typeof mock.requests)[number]
 const lastMetered = () => gateway.metered.at(-1);
 
 describe('the mock speaks Bedrock’s wire protocol to the AWS SDK', () => {
-  const sdk = () => new BedrockRuntimeClient({ region: 'us-east-1', endpoint: mock.url, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const sdk = () =>
+    new BedrockRuntimeClient({
+      region: 'us-east-1',
+      endpoint: mock.url,
+      credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
 
   it('Converse', async () => {
-    const out = await sdk().send(new ConverseCommand({ modelId: CLAUDE, messages: [{ role: 'user', content: [{ text: 'hello there' }] }] }));
+    const out = await sdk().send(
+      new ConverseCommand({ modelId: CLAUDE, messages: [{ role: 'user', content: [{ text: 'hello there' }] }] }),
+    );
     expect(out.output?.message?.content).toEqual([{ text: 'Mock answer: hello there' }]);
     expect(out.usage).toEqual({ inputTokens: 2, outputTokens: 4, totalTokens: 6 });
     expect(out.stopReason).toBe('end_turn');
@@ -66,26 +79,42 @@ describe('the mock speaks Bedrock’s wire protocol to the AWS SDK', () => {
     const events = [];
     for await (const e of out.stream ?? []) events.push(e);
     expect(events[0]).toEqual({ messageStart: { role: 'assistant' } });
-    expect(events.flatMap((e) => (e.contentBlockDelta?.delta?.text ? [e.contentBlockDelta.delta.text] : [])).join('')).toBe('Mock answer: a b');
+    expect(events.flatMap((e) => (e.contentBlockDelta?.delta?.text ? [e.contentBlockDelta.delta.text] : [])).join('')).toBe(
+      'Mock answer: a b',
+    );
     expect(events.at(-2)).toEqual({ messageStop: { stopReason: 'end_turn' } });
     expect(events.at(-1)?.metadata?.usage).toEqual({ inputTokens: 2, outputTokens: 4, totalTokens: 6 });
   });
 
   it('InvokeModel, with Bedrock’s token header', async () => {
-    const out = await sdk().send(new InvokeModelCommand({ modelId: 'amazon.titan-embed-text-v2:0', body: JSON.stringify({ inputText: 'one two three', dimensions: 256 }), contentType: 'application/json' }));
+    const out = await sdk().send(
+      new InvokeModelCommand({
+        modelId: 'amazon.titan-embed-text-v2:0',
+        body: JSON.stringify({ inputText: 'one two three', dimensions: 256 }),
+        contentType: 'application/json',
+      }),
+    );
     const body = JSON.parse(new TextDecoder().decode(out.body)) as { embedding: number[]; inputTextTokenCount: number };
     expect(body.embedding).toHaveLength(256);
     expect(body.inputTextTokenCount).toBe(3);
   });
 
   it('refuses what Bedrock refuses, as the SDK’s ValidationException', async () => {
-    await expect(sdk().send(new ConverseCommand({ modelId: CLAUDE, messages: [{ role: 'assistant', content: [{ text: 'hi' }] }] }))).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    await expect(
+      sdk().send(new ConverseCommand({ modelId: CLAUDE, messages: [{ role: 'assistant', content: [{ text: 'hi' }] }] })),
+    ).rejects.toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
   });
 });
 
 describe('OpenAI chat through Converse', () => {
   it('answers, signed for the model’s region, and meters the usage exactly', async () => {
-    const answer = await openai.chat.completions.create({ model: 'claude', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello world' }] });
+    const answer = await openai.chat.completions.create({
+      model: 'claude',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'hello world' },
+      ],
+    });
     expect(answer.choices[0]?.message.content).toBe('Mock answer: hello world');
     expect(answer.choices[0]?.finish_reason).toBe('stop');
     expect(answer.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 4, total_tokens: 8 });
@@ -109,10 +138,20 @@ describe('OpenAI chat through Converse', () => {
   });
 
   it('max_tokens cuts the answer: finish_reason length; stop sequences: stop', async () => {
-    const cut = await openai.chat.completions.create({ model: 'claude', max_tokens: 3, messages: [{ role: 'user', content: 'one two three four' }] });
+    const cut = await openai.chat.completions.create({
+      model: 'claude',
+      max_tokens: 3,
+      messages: [{ role: 'user', content: 'one two three four' }],
+    });
     expect(cut.choices[0]).toMatchObject({ message: { content: 'Mock answer: one' }, finish_reason: 'length' });
     expect(lastRequest().body).toMatchObject({ inferenceConfig: { maxTokens: 3 } });
-    const stopped = await openai.chat.completions.create({ model: 'claude', stop: ['three'], temperature: 0.5, top_p: 0.9, messages: [{ role: 'user', content: 'one two three four' }] });
+    const stopped = await openai.chat.completions.create({
+      model: 'claude',
+      stop: ['three'],
+      temperature: 0.5,
+      top_p: 0.9,
+      messages: [{ role: 'user', content: 'one two three four' }],
+    });
     expect(stopped.choices[0]).toMatchObject({ message: { content: 'Mock answer: one two' }, finish_reason: 'stop' });
     expect(lastRequest().body).toMatchObject({ inferenceConfig: { stopSequences: ['three'], temperature: 0.5, topP: 0.9 } });
   });
@@ -121,15 +160,29 @@ describe('OpenAI chat through Converse', () => {
     const bytes = Buffer.from('not really a png');
     await openai.chat.completions.create({
       model: 'claude',
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'what is it' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${bytes.toString('base64')}` } }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'what is it' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${bytes.toString('base64')}` } },
+          ],
+        },
+      ],
     });
-    const content = (lastRequest().body as { messages: { content: { image?: { format: string; source: { bytes: string } } }[] }[] }).messages[0]?.content;
+    const content = (lastRequest().body as { messages: { content: { image?: { format: string; source: { bytes: string } } }[] }[] })
+      .messages[0]?.content;
     expect(content?.[1]?.image?.format).toBe('png');
     expect(Buffer.from(content?.[1]?.image?.source.bytes ?? '', 'base64')).toEqual(bytes);
   });
 
   it('streams text chunks with the usage chunk the client asked for, and meters it', async () => {
-    const stream = await openai.chat.completions.create({ model: 'claude', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'stream me please' }] });
+    const stream = await openai.chat.completions.create({
+      model: 'claude',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'stream me please' }],
+    });
     let text = '';
     let usage: OpenAI.CompletionUsage | null | undefined;
     let finish: string | null | undefined;
@@ -153,10 +206,24 @@ describe('OpenAI chat through Converse', () => {
     expect(lastMetered()?.usage).toEqual({ inputTokens: 1, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0 });
   });
 
-  const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'search', description: 'Search the web', parameters: { type: 'object', properties: { query: { type: 'string' } } } } }];
+  const tools: OpenAI.ChatCompletionTool[] = [
+    {
+      type: 'function',
+      function: {
+        name: 'search',
+        description: 'Search the web',
+        parameters: { type: 'object', properties: { query: { type: 'string' } } },
+      },
+    },
+  ];
 
   it('tool calls round trip: a forced call, then the result answered', async () => {
-    const first = await openai.chat.completions.create({ model: 'claude', tools, tool_choice: 'required', messages: [{ role: 'user', content: 'find tollgate' }] });
+    const first = await openai.chat.completions.create({
+      model: 'claude',
+      tools,
+      tool_choice: 'required',
+      messages: [{ role: 'user', content: 'find tollgate' }],
+    });
     const call = first.choices[0]?.message.tool_calls?.[0];
     expect(first.choices[0]?.finish_reason).toBe('tool_calls');
     expect(call).toMatchObject({ type: 'function', function: { name: 'search' } });
@@ -166,14 +233,24 @@ describe('OpenAI chat through Converse', () => {
     const second = await openai.chat.completions.create({
       model: 'claude',
       tools,
-      messages: [{ role: 'user', content: 'find tollgate' }, first.choices[0]?.message as OpenAI.ChatCompletionMessageParam, { role: 'tool', tool_call_id: call?.id as string, content: 'a gateway' }],
+      messages: [
+        { role: 'user', content: 'find tollgate' },
+        first.choices[0]?.message as OpenAI.ChatCompletionMessageParam,
+        { role: 'tool', tool_call_id: call?.id as string, content: 'a gateway' },
+      ],
     });
     expect(second.choices[0]?.message.content).toBe('Mock answer: a gateway');
     expect(lastMetered()?.usage?.inputTokens).toBeGreaterThan(0);
   });
 
   it('streamed tool calls assemble in the openai client’s own stream helper', async () => {
-    const runner = openai.chat.completions.stream({ model: 'claude', tools, tool_choice: { type: 'function', function: { name: 'search' } }, messages: [{ role: 'user', content: 'look this up' }], stream_options: { include_usage: true } });
+    const runner = openai.chat.completions.stream({
+      model: 'claude',
+      tools,
+      tool_choice: { type: 'function', function: { name: 'search' } },
+      messages: [{ role: 'user', content: 'look this up' }],
+      stream_options: { include_usage: true },
+    });
     const final = await runner.finalChatCompletion();
     const call = final.choices[0]?.message.tool_calls?.[0] as OpenAI.ChatCompletionMessageFunctionToolCall;
     expect(final.choices[0]?.finish_reason).toBe('tool_calls');
@@ -185,7 +262,9 @@ describe('OpenAI chat through Converse', () => {
 
   it('what Converse cannot express is a 400 naming the field, before any Bedrock call', async () => {
     const before = mock.requests.length;
-    const err = await openai.chat.completions.create({ model: 'claude', n: 2, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const err = await openai.chat.completions
+      .create({ model: 'claude', n: 2, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: 'n', code: 'unsupported_parameter' });
     expect(mock.requests.length).toBe(before);
@@ -196,9 +275,20 @@ describe('the Responses API through Converse', () => {
   it('responses.create: output_text, usage, metered', async () => {
     const r = await openai.responses.create({ model: 'claude', instructions: 'Be brief.', input: 'respond please' });
     expect(r.output_text).toBe('Mock answer: respond please');
-    expect(r).toMatchObject({ object: 'response', status: 'completed', model: 'claude', usage: { input_tokens: 4, output_tokens: 4, total_tokens: 8 } });
-    expect(lastRequest().body).toMatchObject({ system: [{ text: 'Be brief.' }], messages: [{ role: 'user', content: [{ text: 'respond please' }] }] });
-    expect(lastMetered()).toMatchObject({ operation: 'responses', usage: { inputTokens: 4, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0 } });
+    expect(r).toMatchObject({
+      object: 'response',
+      status: 'completed',
+      model: 'claude',
+      usage: { input_tokens: 4, output_tokens: 4, total_tokens: 8 },
+    });
+    expect(lastRequest().body).toMatchObject({
+      system: [{ text: 'Be brief.' }],
+      messages: [{ role: 'user', content: [{ text: 'respond please' }] }],
+    });
+    expect(lastMetered()).toMatchObject({
+      operation: 'responses',
+      usage: { inputTokens: 4, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0 },
+    });
   });
 
   it('streamed: the client’s stream helper assembles the response; max_output_tokens makes it incomplete', async () => {
@@ -214,15 +304,29 @@ describe('the Responses API through Converse', () => {
   });
 
   it('function calls round trip, streamed and plain', async () => {
-    const tools: OpenAI.Responses.FunctionTool[] = [{ type: 'function', name: 'search', description: 'Search', parameters: { type: 'object', properties: { query: { type: 'string' } } }, strict: false }];
-    const first = await openai.responses.stream({ model: 'claude', tools, tool_choice: 'required', input: 'find tollgate' }).finalResponse();
+    const tools: OpenAI.Responses.FunctionTool[] = [
+      {
+        type: 'function',
+        name: 'search',
+        description: 'Search',
+        parameters: { type: 'object', properties: { query: { type: 'string' } } },
+        strict: false,
+      },
+    ];
+    const first = await openai.responses
+      .stream({ model: 'claude', tools, tool_choice: 'required', input: 'find tollgate' })
+      .finalResponse();
     const call = first.output.find((o) => o.type === 'function_call') as OpenAI.Responses.ResponseFunctionToolCall;
     expect(call).toMatchObject({ name: 'search', status: 'completed' });
     expect(JSON.parse(call.arguments)).toEqual({ query: 'find tollgate' });
     const second = await openai.responses.create({
       model: 'claude',
       tools,
-      input: [{ role: 'user', content: 'find tollgate' }, { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments }, { type: 'function_call_output', call_id: call.call_id, output: 'a gateway' }],
+      input: [
+        { role: 'user', content: 'find tollgate' },
+        { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+        { type: 'function_call_output', call_id: call.call_id, output: 'a gateway' },
+      ],
     });
     expect(second.output_text).toBe('Mock answer: a gateway');
   });
@@ -236,7 +340,10 @@ describe('the Responses API through Converse', () => {
   });
 
   it('an exception mid-stream ends the stream with an error event the client raises', async () => {
-    const err = await openai.responses.stream({ model: 'claude-stream-throttled', input: 'a b c' }).finalResponse().catch((e: unknown) => e);
+    const err = await openai.responses
+      .stream({ model: 'claude-stream-throttled', input: 'a b c' })
+      .finalResponse()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(String((err as Error).message)).toContain('throttling');
   });
@@ -251,14 +358,20 @@ describe('Bedrock errors reach the openai client with honest statuses', () => {
     ['ModelNotReadyException', 502, OpenAI.InternalServerError, 'upstream_failed'],
     ['InternalServerException', 502, OpenAI.InternalServerError, 'upstream_failed'],
   ])('%s: %i', async (exception, status, errorClass, code) => {
-    const err = await openai.chat.completions.create({ model: `claude-${exception}`, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const err = await openai.chat.completions
+      .create({ model: `claude-${exception}`, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(errorClass);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(status);
     expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ code });
   });
 
   it('an exception mid-stream ends the stream with an error the client raises', async () => {
-    const stream = await openai.chat.completions.create({ model: 'claude-stream-throttled', stream: true, messages: [{ role: 'user', content: 'a b c' }] });
+    const stream = await openai.chat.completions.create({
+      model: 'claude-stream-throttled',
+      stream: true,
+      messages: [{ role: 'user', content: 'a b c' }],
+    });
     const seen: string[] = [];
     const err = await (async () => {
       for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? '');
@@ -270,7 +383,10 @@ describe('Bedrock errors reach the openai client with honest statuses', () => {
 
   it('a client that goes away mid-stream cancels the Bedrock stream', async () => {
     const controller = new AbortController();
-    const stream = await openai.chat.completions.create({ model: 'claude-slow', stream: true, messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten' }] }, { signal: controller.signal });
+    const stream = await openai.chat.completions.create(
+      { model: 'claude-slow', stream: true, messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten' }] },
+      { signal: controller.signal },
+    );
     const read = (async () => {
       for await (const _ of stream) controller.abort();
     })().catch(() => undefined);
@@ -281,12 +397,21 @@ describe('Bedrock errors reach the openai client with honest statuses', () => {
 
   it('a Bedrock that never answers is a 504 after the deadline', async () => {
     // A gateway of its own with a short deadline, so the others keep a generous one under load.
-    const short = await startProviderGateway({ bedrockEndpoint: mock.url, timeoutMs: 1000, models: [bedrock('claude-hang', `${CLAUDE}+hang`)] });
+    const short = await startProviderGateway({
+      bedrockEndpoint: mock.url,
+      timeoutMs: 1000,
+      models: [bedrock('claude-hang', `${CLAUDE}+hang`)],
+    });
     try {
       const client = new OpenAI({ baseURL: `${short.url}/v1`, apiKey: 'sk-test', maxRetries: 0 });
-      const err = await client.chat.completions.create({ model: 'claude-hang', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+      const err = await client.chat.completions
+        .create({ model: 'claude-hang', messages: [{ role: 'user', content: 'x' }] })
+        .catch((e: unknown) => e);
       expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
-      expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ code: 'upstream_timeout', message: expect.stringContaining('1000 ms') });
+      expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+        code: 'upstream_timeout',
+        message: expect.stringContaining('1000 ms'),
+      });
     } finally {
       await short.close();
     }
@@ -317,10 +442,18 @@ describe('OpenAI embeddings through InvokeModel', () => {
 
   it('Cohere Embed: one batch call, usage from Bedrock’s token header', async () => {
     const before = mock.requests.length;
-    const out = await openai.embeddings.create({ model: 'cohere-embed', input: ['alpha beta', 'gamma', 'delta epsilon zeta'], encoding_format: 'float' });
+    const out = await openai.embeddings.create({
+      model: 'cohere-embed',
+      input: ['alpha beta', 'gamma', 'delta epsilon zeta'],
+      encoding_format: 'float',
+    });
     expect(out.data).toHaveLength(3);
     expect(mock.requests.length - before).toBe(1);
-    expect(lastRequest().body).toEqual({ texts: ['alpha beta', 'gamma', 'delta epsilon zeta'], input_type: 'search_document', embedding_types: ['float'] });
+    expect(lastRequest().body).toEqual({
+      texts: ['alpha beta', 'gamma', 'delta epsilon zeta'],
+      input_type: 'search_document',
+      embedding_types: ['float'],
+    });
     expect(out.usage).toEqual({ prompt_tokens: 6, total_tokens: 6 });
     expect(lastMetered()?.usage?.inputTokens).toBe(6);
   });

@@ -7,10 +7,17 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidRequestError, NotFoundError, toTollgateError, type TollgateError } from '../../../lib/errors.js';
+import { InvalidRequestError, NotFoundError, type TollgateError, toTollgateError } from '../../../lib/errors.js';
 import { bedrockRuntime } from '../../../lib/providers/bedrock/client.js';
 import { anthropicErrorBody } from '../../../lib/providers/errors.js';
-import { operationOf, providerFor, type Operation, type ProviderClients, type ProviderModel, type TokenUsage } from '../../../lib/providers/index.js';
+import {
+  type Operation,
+  operationOf,
+  type ProviderClients,
+  type ProviderModel,
+  providerFor,
+  type TokenUsage,
+} from '../../../lib/providers/index.js';
 
 export interface Metered {
   requestId: string;
@@ -42,7 +49,12 @@ export async function startProviderGateway(opts: GatewayOptions): Promise<Provid
     fetch: (input, init) => fetch(input, init),
     timeoutMs: opts.timeoutMs ?? 10_000,
     bedrock: (region) =>
-      bedrockRuntime({ region: region ?? 'us-east-1', endpoint: opts.bedrockEndpoint, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' }, maxAttempts: 1 }),
+      bedrockRuntime({
+        region: region ?? 'us-east-1',
+        endpoint: opts.bedrockEndpoint,
+        credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' },
+        maxAttempts: 1,
+      }),
   };
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -61,12 +73,22 @@ export async function startProviderGateway(opts: GatewayOptions): Promise<Provid
       const model = models.get(name);
       if (!model) throw new NotFoundError('model', name);
       const provider = await providerFor(model.provider);
-      if (!provider.supports(operation, model)) throw new InvalidRequestError(`model \`${name}\` cannot serve ${path}`, 'unsupported_parameter', 'model');
+      if (!provider.supports(operation, model))
+        throw new InvalidRequestError(`model \`${name}\` cannot serve ${path}`, 'unsupported_parameter', 'model');
       const controller = new AbortController();
       res.once('close', () => controller.abort());
       const headers = new Map(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v : v === undefined ? [] : [v]]));
       const answer = await provider.call(
-        { operation, body, model, apiKey: opts.keys?.[name], callerHeaders: headers, requestId, now: Date.now(), signal: controller.signal },
+        {
+          operation,
+          body,
+          model,
+          apiKey: opts.keys?.[name],
+          callerHeaders: headers,
+          requestId,
+          now: Date.now(),
+          signal: controller.signal,
+        },
         clients,
       );
       res.writeHead(answer.status, answer.headers);

@@ -9,16 +9,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMockUpstream, type MockUpstream } from '../../../infra/local/mock-upstream.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import type { ProviderModel } from '../../../lib/providers/index.js';
-import { startProviderGateway, type ProviderGateway } from './gateway.js';
+import { type ProviderGateway, startProviderGateway } from './gateway.js';
 
 const UPSTREAM_KEY = 'sk-mock-upstream';
 const AZURE_KEY = 'azure-resource-key';
 
 let upstream: MockUpstream;
 let azureResource: Server;
-const azureSeen: { method: string; url: string; apiKey: string | undefined; authorization: string | undefined; body: Record<string, unknown> }[] = [];
+const azureSeen: {
+  method: string;
+  url: string;
+  apiKey: string | undefined;
+  authorization: string | undefined;
+  body: Record<string, unknown>;
+}[] = [];
 let gateway: ProviderGateway;
 let openai: OpenAI;
 
@@ -29,14 +35,24 @@ async function startAzureResource(): Promise<string> {
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', async () => {
       const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>;
-      azureSeen.push({ method: req.method ?? '', url: req.url ?? '', apiKey: req.headers['api-key'] as string | undefined, authorization: req.headers.authorization, body });
+      azureSeen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        apiKey: req.headers['api-key'] as string | undefined,
+        authorization: req.headers.authorization,
+        body,
+      });
       if (req.headers['api-key'] !== AZURE_KEY) {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { code: '401', message: 'Access denied due to invalid subscription key.' } }));
         return;
       }
       const path = (req.url ?? '').replace(/^\/openai\/(deployments\/[^/]+|v1)/, '').split('?')[0] as string;
-      const answer = await fetch(`${upstream.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${UPSTREAM_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const answer = await fetch(`${upstream.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${UPSTREAM_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
       for await (const chunk of answer.body ?? []) res.write(chunk);
       res.end();
@@ -49,8 +65,19 @@ async function startAzureResource(): Promise<string> {
 beforeAll(async () => {
   upstream = await startMockUpstream({ apiKey: UPSTREAM_KEY });
   const azureBase = await startAzureResource();
-  const openaiModel = (name: string, upstreamModel = name): ProviderModel => ({ model_name: name, provider: 'openai', upstream_model: upstreamModel, upstream_base_url: upstream.url });
-  const azure = (name: string, deployment: string, apiVersion: string): ProviderModel => ({ model_name: name, provider: 'azure', upstream_model: deployment, upstream_base_url: azureBase, api_version: apiVersion });
+  const openaiModel = (name: string, upstreamModel = name): ProviderModel => ({
+    model_name: name,
+    provider: 'openai',
+    upstream_model: upstreamModel,
+    upstream_base_url: upstream.url,
+  });
+  const azure = (name: string, deployment: string, apiVersion: string): ProviderModel => ({
+    model_name: name,
+    provider: 'azure',
+    upstream_model: deployment,
+    upstream_base_url: azureBase,
+    api_version: apiVersion,
+  });
   gateway = await startProviderGateway({
     models: [
       openaiModel('gpt-4o'),
@@ -62,7 +89,16 @@ beforeAll(async () => {
       azure('azure-v1', 'gpt-4o-prod', 'v1'),
       azure('azure-wrong-key', 'gpt-4o-prod', '2024-10-21'),
     ],
-    keys: { 'gpt-4o': UPSTREAM_KEY, embed: UPSTREAM_KEY, 'gpt-4o-busy': UPSTREAM_KEY, 'gpt-4o-bad-key': 'sk-wrong', 'azure-gpt': AZURE_KEY, 'azure-embed': AZURE_KEY, 'azure-v1': AZURE_KEY, 'azure-wrong-key': 'nope' },
+    keys: {
+      'gpt-4o': UPSTREAM_KEY,
+      embed: UPSTREAM_KEY,
+      'gpt-4o-busy': UPSTREAM_KEY,
+      'gpt-4o-bad-key': 'sk-wrong',
+      'azure-gpt': AZURE_KEY,
+      'azure-embed': AZURE_KEY,
+      'azure-v1': AZURE_KEY,
+      'azure-wrong-key': 'nope',
+    },
   });
   openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-tollgate-virtual', maxRetries: 0 });
 });
@@ -87,7 +123,11 @@ describe('the mock upstream serves the Responses API to the official openai clie
   });
 
   it('responses.create streamed: the event types in order, text deltas, usage on response.completed', async () => {
-    const stream = await direct().responses.create({ model: 'gpt-4o', input: [{ role: 'user', content: [{ type: 'input_text', text: 'stream this' }] }], stream: true });
+    const stream = await direct().responses.create({
+      model: 'gpt-4o',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'stream this' }] }],
+      stream: true,
+    });
     const types: string[] = [];
     let text = '';
     let usage: OpenAI.Responses.ResponseUsage | undefined;
@@ -130,7 +170,12 @@ describe('OpenAI-compatible upstream through the provider layer', () => {
   });
 
   it('a stream with include_usage keeps its usage chunk', async () => {
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'a b' }] });
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'a b' }],
+    });
     let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const c of stream) usage = c.usage ?? usage;
     expect(usage).toMatchObject({ prompt_tokens: 2, completion_tokens: 4 });
@@ -145,16 +190,25 @@ describe('OpenAI-compatible upstream through the provider layer', () => {
   it('responses.create, plain and streamed, metered from the Responses usage', async () => {
     const r = await openai.responses.create({ model: 'gpt-4o', input: 'metered response' });
     expect(r.output_text).toBe('Mock answer: metered response');
-    expect(lastMetered()).toMatchObject({ operation: 'responses', usage: { inputTokens: 2, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0 } });
-    const final = await openai.responses.stream({ model: 'gpt-4o', instructions: 'Terse.', input: 'streamed response here' }).finalResponse();
+    expect(lastMetered()).toMatchObject({
+      operation: 'responses',
+      usage: { inputTokens: 2, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0 },
+    });
+    const final = await openai.responses
+      .stream({ model: 'gpt-4o', instructions: 'Terse.', input: 'streamed response here' })
+      .finalResponse();
     expect(final.output_text).toBe('Mock answer: streamed response here');
     expect(lastMetered()?.usage).toEqual({ inputTokens: 4, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 });
   });
 
   it('an upstream 429 passes through as a 429; a refused key is a 502', async () => {
-    const busy = await openai.chat.completions.create({ model: 'gpt-4o-busy', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const busy = await openai.chat.completions
+      .create({ model: 'gpt-4o-busy', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(busy).toBeInstanceOf(OpenAI.RateLimitError);
-    const refused = await openai.chat.completions.create({ model: 'gpt-4o-bad-key', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const refused = await openai.chat.completions
+      .create({ model: 'gpt-4o-bad-key', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
   });
 });
@@ -163,12 +217,21 @@ describe('Azure OpenAI through the provider layer', () => {
   it('chat at the deployment URL with api-version and the api-key header; metered', async () => {
     const answer = await openai.chat.completions.create({ model: 'azure-gpt', messages: [{ role: 'user', content: 'hello azure' }] });
     expect(answer.choices[0]?.message.content).toBe('Mock answer: hello azure');
-    expect(azureSeen.at(-1)).toMatchObject({ method: 'POST', url: '/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21', apiKey: AZURE_KEY, authorization: undefined });
+    expect(azureSeen.at(-1)).toMatchObject({
+      method: 'POST',
+      url: '/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21',
+      apiKey: AZURE_KEY,
+      authorization: undefined,
+    });
     expect(lastMetered()?.usage).toEqual({ inputTokens: 2, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0 });
   });
 
   it('streamed chat, metered though the client asked no usage', async () => {
-    const stream = await openai.chat.completions.create({ model: 'azure-gpt', stream: true, messages: [{ role: 'user', content: 'stream azure' }] });
+    const stream = await openai.chat.completions.create({
+      model: 'azure-gpt',
+      stream: true,
+      messages: [{ role: 'user', content: 'stream azure' }],
+    });
     let text = '';
     for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
     expect(text).toBe('Mock answer: stream azure');
@@ -188,7 +251,9 @@ describe('Azure OpenAI through the provider layer', () => {
   });
 
   it('a key Azure refuses is a 502 that shows no key', async () => {
-    const err = await openai.chat.completions.create({ model: 'azure-wrong-key', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const err = await openai.chat.completions
+      .create({ model: 'azure-wrong-key', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
     expect(JSON.stringify((err as InstanceType<typeof OpenAI.APIError>).error)).not.toContain('nope');
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ANTHROPIC_VERSION, anthropicMessagesUrl, anthropicTarget } from '../../../lib/providers/anthropic.js';
-import { anthropicErrorBody, UpstreamRateLimitError } from '../../../lib/providers/errors.js';
 import { InvalidRequestError, UpstreamFailedError } from '../../../lib/errors.js';
+import { anthropicMessagesUrl, anthropicTarget, DEFAULT_ANTHROPIC_VERSION } from '../../../lib/providers/anthropic.js';
+import { anthropicErrorBody, UpstreamRateLimitError } from '../../../lib/providers/errors.js';
 
 const model = { model_name: 'sonnet', provider: 'anthropic' as const, upstream_model: 'claude-sonnet-4-5' };
 const headers = (entries: [string, string][]) => new Map(entries.map(([k, v]) => [k, [v]]));
@@ -20,8 +20,23 @@ describe('Anthropic messages URL', () => {
 
 describe('Anthropic headers', () => {
   it('Tollgate’s key as x-api-key; the caller’s version and beta; never the caller’s credentials', () => {
-    const t = anthropicTarget(model, 'sk-ant-ours', headers([['anthropic-version', '2023-06-01'], ['anthropic-beta', 'tools-2024'], ['authorization', 'Bearer sk-caller'], ['x-api-key', 'sk-caller'], ['cookie', 'c']]));
-    expect(Object.fromEntries(t.headers)).toEqual({ accept: 'application/json, text/event-stream', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'tools-2024', 'x-api-key': 'sk-ant-ours' });
+    const t = anthropicTarget(
+      model,
+      'sk-ant-ours',
+      headers([
+        ['anthropic-version', '2023-06-01'],
+        ['anthropic-beta', 'tools-2024'],
+        ['authorization', 'Bearer sk-caller'],
+        ['x-api-key', 'sk-caller'],
+        ['cookie', 'c'],
+      ]),
+    );
+    expect(Object.fromEntries(t.headers)).toEqual({
+      accept: 'application/json, text/event-stream',
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'tools-2024',
+      'x-api-key': 'sk-ant-ours',
+    });
   });
 
   it('a default version when the caller sends none', () => {

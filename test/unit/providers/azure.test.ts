@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UnsupportedParameterError } from '../../../lib/providers/errors.js';
 import { UpstreamFailedError } from '../../../lib/errors.js';
 import { azureConfigProblem, azureTarget, azureUrl } from '../../../lib/providers/azure.js';
+import { UnsupportedParameterError } from '../../../lib/providers/errors.js';
 import type { Operation, ProviderModel } from '../../../lib/providers/types.js';
 
 const azure = (overrides: Partial<ProviderModel> = {}): ProviderModel => ({
@@ -15,15 +15,55 @@ const azure = (overrides: Partial<ProviderModel> = {}): ProviderModel => ({
 
 describe('Azure OpenAI URLs', () => {
   it.each<[string, Partial<ProviderModel>, Operation, string]>([
-    ['chat on a deployment', {}, 'chat', 'https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21'],
-    ['embeddings on a deployment', { upstream_model: 'embed-3-small' }, 'embeddings', 'https://my-resource.openai.azure.com/openai/deployments/embed-3-small/embeddings?api-version=2024-10-21'],
-    ['a preview api_version', { api_version: '2025-04-01-preview' }, 'chat', 'https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2025-04-01-preview'],
-    ['responses (the deployment goes in `model`)', { api_version: '2025-04-01-preview' }, 'responses', 'https://my-resource.openai.azure.com/openai/responses?api-version=2025-04-01-preview'],
+    [
+      'chat on a deployment',
+      {},
+      'chat',
+      'https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21',
+    ],
+    [
+      'embeddings on a deployment',
+      { upstream_model: 'embed-3-small' },
+      'embeddings',
+      'https://my-resource.openai.azure.com/openai/deployments/embed-3-small/embeddings?api-version=2024-10-21',
+    ],
+    [
+      'a preview api_version',
+      { api_version: '2025-04-01-preview' },
+      'chat',
+      'https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2025-04-01-preview',
+    ],
+    [
+      'responses (the deployment goes in `model`)',
+      { api_version: '2025-04-01-preview' },
+      'responses',
+      'https://my-resource.openai.azure.com/openai/responses?api-version=2025-04-01-preview',
+    ],
     ['the v1 API', { api_version: 'v1' }, 'chat', 'https://my-resource.openai.azure.com/openai/v1/chat/completions'],
-    ['the v1 API, preview', { api_version: 'preview' }, 'responses', 'https://my-resource.openai.azure.com/openai/v1/responses?api-version=preview'],
-    ['a base given with a trailing slash and /openai', { upstream_base_url: 'https://my-resource.openai.azure.com/openai/' }, 'chat', 'https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21'],
-    ['a deployment with dots and underscores', { upstream_model: 'gpt-4.1_mini' }, 'chat', 'https://my-resource.openai.azure.com/openai/deployments/gpt-4.1_mini/chat/completions?api-version=2024-10-21'],
-    ['a base behind a gateway path', { upstream_base_url: 'https://apim.example.com/team-a' }, 'embeddings', 'https://apim.example.com/team-a/openai/deployments/gpt-4o-prod/embeddings?api-version=2024-10-21'],
+    [
+      'the v1 API, preview',
+      { api_version: 'preview' },
+      'responses',
+      'https://my-resource.openai.azure.com/openai/v1/responses?api-version=preview',
+    ],
+    [
+      'a base given with a trailing slash and /openai',
+      { upstream_base_url: 'https://my-resource.openai.azure.com/openai/' },
+      'chat',
+      'https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21',
+    ],
+    [
+      'a deployment with dots and underscores',
+      { upstream_model: 'gpt-4.1_mini' },
+      'chat',
+      'https://my-resource.openai.azure.com/openai/deployments/gpt-4.1_mini/chat/completions?api-version=2024-10-21',
+    ],
+    [
+      'a base behind a gateway path',
+      { upstream_base_url: 'https://apim.example.com/team-a' },
+      'embeddings',
+      'https://apim.example.com/team-a/openai/deployments/gpt-4o-prod/embeddings?api-version=2024-10-21',
+    ],
   ])('%s', (_, overrides, operation, url) => {
     expect(azureUrl(azure(overrides), operation)).toBe(url);
   });

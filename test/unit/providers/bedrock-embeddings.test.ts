@@ -81,7 +81,11 @@ describe('OpenAI embeddings request -> InvokeModel bodies', () => {
 describe('InvokeModel answers -> OpenAI embeddings answer', () => {
   it('Titan: vectors in order, usage summed from inputTextTokenCount', () => {
     const plan = toEmbeddingCalls({ input: ['a b', 'c'] }, TITAN_V2);
-    const { body, usage } = fromEmbeddingResults(plan, [{ body: { embedding: [0.1, 0.2], inputTextTokenCount: 2 } }, { body: { embedding: [0.3, 0.4], inputTextTokenCount: 1 } }], 'titan');
+    const { body, usage } = fromEmbeddingResults(
+      plan,
+      [{ body: { embedding: [0.1, 0.2], inputTextTokenCount: 2 } }, { body: { embedding: [0.3, 0.4], inputTextTokenCount: 1 } }],
+      'titan',
+    );
     expect(body).toEqual({
       object: 'list',
       data: [
@@ -96,10 +100,18 @@ describe('InvokeModel answers -> OpenAI embeddings answer', () => {
 
   it('Cohere: vectors by type or as a list, usage from Bedrock’s token header', () => {
     const plan = toEmbeddingCalls({ input: ['a', 'b', 'c'] }, COHERE);
-    const byType = fromEmbeddingResults(plan, [{ body: { embeddings: { float: [[1], [2], [3]] }, response_type: 'embeddings_by_type' }, inputTokenCount: 5 }], 'cohere');
+    const byType = fromEmbeddingResults(
+      plan,
+      [{ body: { embeddings: { float: [[1], [2], [3]] }, response_type: 'embeddings_by_type' }, inputTokenCount: 5 }],
+      'cohere',
+    );
     expect(byType.body.data.map((d) => d.embedding)).toEqual([[1], [2], [3]]);
     expect(byType.usage?.inputTokens).toBe(5);
-    const asList = fromEmbeddingResults(plan, [{ body: { embeddings: [[1], [2], [3]], response_type: 'embeddings_floats' }, inputTokenCount: 4 }], 'cohere');
+    const asList = fromEmbeddingResults(
+      plan,
+      [{ body: { embeddings: [[1], [2], [3]], response_type: 'embeddings_floats' }, inputTokenCount: 4 }],
+      'cohere',
+    );
     expect(asList.body.data.map((d) => d.index)).toEqual([0, 1, 2]);
   });
 
@@ -120,6 +132,8 @@ describe('InvokeModel answers -> OpenAI embeddings answer', () => {
   it('an answer with the wrong number of vectors is a 502', () => {
     const plan = toEmbeddingCalls({ input: ['a', 'b'] }, COHERE);
     expect(() => fromEmbeddingResults(plan, [{ body: { embeddings: [[1]] }, inputTokenCount: 1 }], 'cohere')).toThrow(UpstreamFailedError);
-    expect(() => fromEmbeddingResults(toEmbeddingCalls({ input: 'a' }, TITAN_V2), [{ body: { nothing: true } }], 'titan')).toThrow(UpstreamFailedError);
+    expect(() => fromEmbeddingResults(toEmbeddingCalls({ input: 'a' }, TITAN_V2), [{ body: { nothing: true } }], 'titan')).toThrow(
+      UpstreamFailedError,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TollgateError } from '../../../lib/errors.js';
+import { InvalidRequestError, TollgateError } from '../../../lib/errors.js';
 import { bedrockError } from '../../../lib/providers/bedrock/errors.js';
 
 const ctx = { model: 'claude-sonnet', region: 'eu-west-1' };
@@ -31,7 +31,10 @@ describe('Bedrock errors -> OpenAI-shaped errors with honest statuses', () => {
   });
 
   it('a validation message is kept (it speaks about the request), shortened to one line', () => {
-    const e = bedrockError(sdkError('ValidationException', 400, `The maximum tokens you requested exceeds the model limit\n of 4096.${'x'.repeat(500)}`), ctx);
+    const e = bedrockError(
+      sdkError('ValidationException', 400, `The maximum tokens you requested exceeds the model limit\n of 4096.${'x'.repeat(500)}`),
+      ctx,
+    );
     expect(e.message).toMatch(/rejected the request: The maximum tokens you requested exceeds the model limit of 4096\./);
     expect(e.message.length).toBeLessThan(400);
     expect(e.message).not.toContain('\n');
@@ -39,7 +42,9 @@ describe('Bedrock errors -> OpenAI-shaped errors with honest statuses', () => {
 
   it('other upstream messages are not shown (they may hold anything)', () => {
     for (const name of ['InternalServerException', 'AccessDeniedException', 'ThrottlingException']) {
-      expect(bedrockError(sdkError(name, 500, 'arn:aws:iam::123456789012:role/secret-role is not authorized'), ctx).message).not.toContain('123456789012');
+      expect(bedrockError(sdkError(name, 500, 'arn:aws:iam::123456789012:role/secret-role is not authorized'), ctx).message).not.toContain(
+        '123456789012',
+      );
     }
   });
 
@@ -65,12 +70,19 @@ describe('Bedrock errors -> OpenAI-shaped errors with honest statuses', () => {
   });
 
   it('a TollgateError passes through unchanged', () => {
-    const original = new TollgateError(400, 'invalid_request_error', 'x', 'y');
+    const original = new InvalidRequestError('y', 'invalid_field');
     expect(bedrockError(original, ctx)).toBe(original);
   });
 
   it('a 429 carries no secret and tells the caller to retry', () => {
     const e = bedrockError(sdkError('ThrottlingException', 429, 'Too many tokens, please wait'), ctx);
-    expect(e.toBody()).toEqual({ error: { message: 'the upstream for `claude-sonnet` is throttling requests; retry later', type: 'rate_limit_error', param: null, code: 'upstream_rate_limited' } });
+    expect(e.toBody()).toEqual({
+      error: {
+        message: 'the upstream for `claude-sonnet` is throttling requests; retry later',
+        type: 'rate_limit_error',
+        param: null,
+        code: 'upstream_rate_limited',
+      },
+    });
   });
 });

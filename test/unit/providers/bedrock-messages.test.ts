@@ -1,7 +1,7 @@
 import type { ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../lib/errors.js';
-import { MessagesStreamer, converseToMessage, isClaudeOnBedrock, messagesToConverse } from '../../../lib/providers/bedrock/messages.js';
+import { converseToMessage, isClaudeOnBedrock, MessagesStreamer, messagesToConverse } from '../../../lib/providers/bedrock/messages.js';
 
 const MODEL = 'anthropic.claude-sonnet-4-20250514-v1:0';
 const IMG = Buffer.from('png bytes');
@@ -32,15 +32,36 @@ describe('Anthropic Messages request -> Converse request', () => {
     },
     {
       name: 'a system string, or system blocks with cache_control becoming a cache point',
-      body: { ...base, system: [{ type: 'text', text: 'Long rules', cache_control: { type: 'ephemeral' } }, { type: 'text', text: 'More' }], messages: [user('Hi')] },
+      body: {
+        ...base,
+        system: [
+          { type: 'text', text: 'Long rules', cache_control: { type: 'ephemeral' } },
+          { type: 'text', text: 'More' },
+        ],
+        messages: [user('Hi')],
+      },
       expected: { system: [{ text: 'Long rules' }, { cachePoint: { type: 'default' } }, { text: 'More' }] },
     },
     {
       name: 'cache_control on a message block and on a tool',
-      body: { ...base, tools: [{ ...tool, cache_control: { type: 'ephemeral' } }], messages: [user([{ type: 'text', text: 'doc', cache_control: { type: 'ephemeral' } }, { type: 'text', text: 'q' }])] },
+      body: {
+        ...base,
+        tools: [{ ...tool, cache_control: { type: 'ephemeral' } }],
+        messages: [
+          user([
+            { type: 'text', text: 'doc', cache_control: { type: 'ephemeral' } },
+            { type: 'text', text: 'q' },
+          ]),
+        ],
+      },
       expected: {
         messages: [{ role: 'user', content: [{ text: 'doc' }, { cachePoint: { type: 'default' } }, { text: 'q' }] }],
-        toolConfig: { tools: [{ toolSpec: { name: 'search', description: 'Search', inputSchema: { json: tool.input_schema } } }, { cachePoint: { type: 'default' } }] },
+        toolConfig: {
+          tools: [
+            { toolSpec: { name: 'search', description: 'Search', inputSchema: { json: tool.input_schema } } },
+            { cachePoint: { type: 'default' } },
+          ],
+        },
       },
     },
     {
@@ -50,7 +71,11 @@ describe('Anthropic Messages request -> Converse request', () => {
         messages: [
           user([
             { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: IMG.toString('base64') } },
-            { type: 'document', title: 'Q3 report.pdf', source: { type: 'base64', media_type: 'application/pdf', data: IMG.toString('base64') } },
+            {
+              type: 'document',
+              title: 'Q3 report.pdf',
+              source: { type: 'base64', media_type: 'application/pdf', data: IMG.toString('base64') },
+            },
           ]),
         ],
       },
@@ -80,7 +105,10 @@ describe('Anthropic Messages request -> Converse request', () => {
               { type: 'tool_use', id: 'toolu_1', name: 'search', input: { q: 'x' } },
             ],
           },
-          user([{ type: 'tool_result', tool_use_id: 'toolu_1', is_error: true, content: [{ type: 'text', text: 'timeout' }] }, { type: 'text', text: 'try again' }]),
+          user([
+            { type: 'tool_result', tool_use_id: 'toolu_1', is_error: true, content: [{ type: 'text', text: 'timeout' }] },
+            { type: 'text', text: 'try again' },
+          ]),
         ],
       },
       expected: {
@@ -88,9 +116,15 @@ describe('Anthropic Messages request -> Converse request', () => {
           { role: 'user', content: [{ text: 'find x' }] },
           {
             role: 'assistant',
-            content: [{ reasoningContent: { reasoningText: { text: 'I should search', signature: 'sig==' } } }, { toolUse: { toolUseId: 'toolu_1', name: 'search', input: { q: 'x' } } }],
+            content: [
+              { reasoningContent: { reasoningText: { text: 'I should search', signature: 'sig==' } } },
+              { toolUse: { toolUseId: 'toolu_1', name: 'search', input: { q: 'x' } } },
+            ],
           },
-          { role: 'user', content: [{ toolResult: { toolUseId: 'toolu_1', content: [{ text: 'timeout' }], status: 'error' } }, { text: 'try again' }] },
+          {
+            role: 'user',
+            content: [{ toolResult: { toolUseId: 'toolu_1', content: [{ text: 'timeout' }], status: 'error' } }, { text: 'try again' }],
+          },
         ],
       },
     },
@@ -117,16 +151,51 @@ describe('Anthropic Messages request -> Converse request', () => {
 
   it.each([
     ['max_tokens missing', { model: 'c', messages: [user('x')] }, 'max_tokens'],
-    ['an image by URL', { ...base, messages: [user([{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }])] }, 'messages[0].content[0].source.type'],
+    [
+      'an image by URL',
+      { ...base, messages: [user([{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }])] },
+      'messages[0].content[0].source.type',
+    ],
     ['a server tool', { ...base, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [user('x')] }, 'tools[0].type'],
-    ['disable_parallel_tool_use', { ...base, tools: [tool], tool_choice: { type: 'auto', disable_parallel_tool_use: true }, messages: [user('x')] }, 'tool_choice.disable_parallel_tool_use'],
-    ['tool_use in a user message', { ...base, tools: [tool], messages: [user([{ type: 'tool_use', id: 'a', name: 'search', input: {} }])] }, 'messages[0].content[0].type'],
+    [
+      'disable_parallel_tool_use',
+      { ...base, tools: [tool], tool_choice: { type: 'auto', disable_parallel_tool_use: true }, messages: [user('x')] },
+      'tool_choice.disable_parallel_tool_use',
+    ],
+    [
+      'tool_use in a user message',
+      { ...base, tools: [tool], messages: [user([{ type: 'tool_use', id: 'a', name: 'search', input: {} }])] },
+      'messages[0].content[0].type',
+    ],
     ['an assistant first', { ...base, messages: [{ role: 'assistant', content: 'hi' }] }, 'messages'],
-    ['tool blocks without tools', { ...base, messages: [user('x'), { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'search', input: {} }] }, user([{ type: 'tool_result', tool_use_id: 't', content: 'r' }])] }, 'tools'],
-    ['a tool_use left unanswered', { ...base, tools: [tool], messages: [user('x'), { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'search', input: {} }] }, user('next')] }, 'messages'],
+    [
+      'tool blocks without tools',
+      {
+        ...base,
+        messages: [
+          user('x'),
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'search', input: {} }] },
+          user([{ type: 'tool_result', tool_use_id: 't', content: 'r' }]),
+        ],
+      },
+      'tools',
+    ],
+    [
+      'a tool_use left unanswered',
+      {
+        ...base,
+        tools: [tool],
+        messages: [user('x'), { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'search', input: {} }] }, user('next')],
+      },
+      'messages',
+    ],
     ['temperature above 1', { ...base, temperature: 1.2, messages: [user('x')] }, 'temperature'],
     ['a container', { ...base, container: 'c1', messages: [user('x')] }, 'container'],
-    ['bad cache_control', { ...base, system: [{ type: 'text', text: 'x', cache_control: { type: 'forever' } }], messages: [user('x')] }, 'system[0].cache_control'],
+    [
+      'bad cache_control',
+      { ...base, system: [{ type: 'text', text: 'x', cache_control: { type: 'forever' } }], messages: [user('x')] },
+      'system[0].cache_control',
+    ],
   ])('%s is a 400 naming %s', (_, body, param) => {
     let error: unknown;
     try {
@@ -145,7 +214,11 @@ describe('Converse answer -> Anthropic message', () => {
       output: {
         message: {
           role: 'assistant',
-          content: [{ reasoningContent: { reasoningText: { text: 'hmm', signature: 's1' } } }, { text: 'Checking' }, { toolUse: { toolUseId: 'tu1', name: 'search', input: { q: 'x' } } }],
+          content: [
+            { reasoningContent: { reasoningText: { text: 'hmm', signature: 's1' } } },
+            { text: 'Checking' },
+            { toolUse: { toolUseId: 'tu1', name: 'search', input: { q: 'x' } } },
+          ],
         },
       },
       stopReason: 'tool_use',
@@ -178,7 +251,11 @@ describe('Converse answer -> Anthropic message', () => {
     ['guardrail_intervened', 'refusal'],
     ['model_context_window_exceeded', 'model_context_window_exceeded'],
   ])('stopReason %s is stop_reason %s', (reason, expected) => {
-    const out = { output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, stopReason: reason, additionalModelResponseFields: { stop_sequence: reason === 'stop_sequence' ? 'END' : null } } as unknown as ConverseCommandOutput;
+    const out = {
+      output: { message: { role: 'assistant', content: [{ text: 'x' }] } },
+      stopReason: reason,
+      additionalModelResponseFields: { stop_sequence: reason === 'stop_sequence' ? 'END' : null },
+    } as unknown as ConverseCommandOutput;
     const { body } = converseToMessage(out, { id: 'm', model: 'c' });
     expect(body.stop_reason).toBe(expected);
     expect(body.stop_sequence).toBe(reason === 'stop_sequence' ? 'END' : null);
@@ -199,7 +276,12 @@ describe('ConverseStream -> Anthropic stream events', () => {
       ev({ contentBlockDelta: { contentBlockIndex: 1, delta: { toolUse: { input: '"x"}' } } } }),
       ev({ contentBlockStop: { contentBlockIndex: 1 } }),
       ev({ messageStop: { stopReason: 'tool_use', additionalModelResponseFields: { stop_sequence: null } } }),
-      ev({ metadata: { usage: { inputTokens: 5, outputTokens: 7, cacheReadInputTokens: 3, cacheWriteInputTokens: 0 }, metrics: { latencyMs: 1 } } }),
+      ev({
+        metadata: {
+          usage: { inputTokens: 5, outputTokens: 7, cacheReadInputTokens: 3, cacheWriteInputTokens: 0 },
+          metrics: { latencyMs: 1 },
+        },
+      }),
     ].flatMap((e) => s.push(e));
     expect(events.map((e) => e.event)).toEqual([
       'message_start',
@@ -214,10 +296,16 @@ describe('ConverseStream -> Anthropic stream events', () => {
       'message_delta',
       'message_stop',
     ]);
-    expect(events[0]?.data).toMatchObject({ message: { id: 'msg_s', role: 'assistant', content: [], usage: { input_tokens: 0, output_tokens: 0 } } });
+    expect(events[0]?.data).toMatchObject({
+      message: { id: 'msg_s', role: 'assistant', content: [], usage: { input_tokens: 0, output_tokens: 0 } },
+    });
     expect(events[1]?.data).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     expect(events[2]?.data).toEqual({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } });
-    expect(events[5]?.data).toEqual({ type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'tu', name: 'search', input: {} } });
+    expect(events[5]?.data).toEqual({
+      type: 'content_block_start',
+      index: 1,
+      content_block: { type: 'tool_use', id: 'tu', name: 'search', input: {} },
+    });
     expect(events[6]?.data).toEqual({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"q":' } });
     expect(events[9]?.data).toEqual({
       type: 'message_delta',

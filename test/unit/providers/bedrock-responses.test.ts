@@ -1,27 +1,45 @@
 import type { ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../lib/errors.js';
-import { ResponsesStreamer, converseToResponse, responsesToConverse } from '../../../lib/providers/bedrock/responses.js';
+import { converseToResponse, ResponsesStreamer, responsesToConverse } from '../../../lib/providers/bedrock/responses.js';
 
 const MODEL = 'amazon.nova-pro-v1:0';
 const PNG = `data:image/png;base64,${Buffer.from('img').toString('base64')}`;
-const tool = { type: 'function', name: 'search', description: 'Search', parameters: { type: 'object', properties: { q: { type: 'string' } } } };
+const tool = {
+  type: 'function',
+  name: 'search',
+  description: 'Search',
+  parameters: { type: 'object', properties: { q: { type: 'string' } } },
+};
 
 describe('Responses API request -> Converse request', () => {
   it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
-    ['a string input, instructions as the system prompt', { instructions: 'Be brief.', input: 'hello' }, { system: [{ text: 'Be brief.' }], messages: [{ role: 'user', content: [{ text: 'hello' }] }] }],
+    [
+      'a string input, instructions as the system prompt',
+      { instructions: 'Be brief.', input: 'hello' },
+      { system: [{ text: 'Be brief.' }], messages: [{ role: 'user', content: [{ text: 'hello' }] }] },
+    ],
     [
       'message items with text and image parts; assistant output_text',
       {
         input: [
-          { role: 'user', content: [{ type: 'input_text', text: 'what is this' }, { type: 'input_image', image_url: PNG }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'what is this' },
+              { type: 'input_image', image_url: PNG },
+            ],
+          },
           { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'a picture' }] },
           { role: 'user', content: 'thanks' },
         ],
       },
       {
         messages: [
-          { role: 'user', content: [{ text: 'what is this' }, { image: { format: 'png', source: { bytes: new Uint8Array(Buffer.from('img')) } } }] },
+          {
+            role: 'user',
+            content: [{ text: 'what is this' }, { image: { format: 'png', source: { bytes: new Uint8Array(Buffer.from('img')) } } }],
+          },
           { role: 'assistant', content: [{ text: 'a picture' }] },
           { role: 'user', content: [{ text: 'thanks' }] },
         ],
@@ -42,20 +60,53 @@ describe('Responses API request -> Converse request', () => {
       {
         messages: [
           { role: 'user', content: [{ text: 'find a and b' }] },
-          { role: 'assistant', content: [{ toolUse: { toolUseId: 'call_a', name: 'search', input: { q: 'a' } } }, { toolUse: { toolUseId: 'call_b', name: 'search', input: { q: 'b' } } }] },
-          { role: 'user', content: [{ toolResult: { toolUseId: 'call_a', content: [{ text: 'A' }] } }, { toolResult: { toolUseId: 'call_b', content: [{ text: 'B' }] } }] },
+          {
+            role: 'assistant',
+            content: [
+              { toolUse: { toolUseId: 'call_a', name: 'search', input: { q: 'a' } } },
+              { toolUse: { toolUseId: 'call_b', name: 'search', input: { q: 'b' } } },
+            ],
+          },
+          {
+            role: 'user',
+            content: [
+              { toolResult: { toolUseId: 'call_a', content: [{ text: 'A' }] } },
+              { toolResult: { toolUseId: 'call_b', content: [{ text: 'B' }] } },
+            ],
+          },
         ],
         toolConfig: { tools: [{ toolSpec: { name: 'search', description: 'Search', inputSchema: { json: tool.parameters } } }] },
       },
     ],
-    ['max_output_tokens, temperature, top_p', { input: 'x', max_output_tokens: 64, temperature: 0.4, top_p: 0.5 }, { inferenceConfig: { maxTokens: 64, temperature: 0.4, topP: 0.5 } }],
-    ['tool_choice required and named', { input: 'x', tools: [tool], tool_choice: { type: 'function', name: 'search' } }, { toolConfig: expect.objectContaining({ toolChoice: { tool: { name: 'search' } } }) }],
+    [
+      'max_output_tokens, temperature, top_p',
+      { input: 'x', max_output_tokens: 64, temperature: 0.4, top_p: 0.5 },
+      { inferenceConfig: { maxTokens: 64, temperature: 0.4, topP: 0.5 } },
+    ],
+    [
+      'tool_choice required and named',
+      { input: 'x', tools: [tool], tool_choice: { type: 'function', name: 'search' } },
+      { toolConfig: expect.objectContaining({ toolChoice: { tool: { name: 'search' } } }) },
+    ],
     [
       'text.format json_schema',
       { input: 'x', text: { format: { type: 'json_schema', name: 'out', schema: { type: 'object' }, strict: true } } },
       { outputConfig: { textFormat: { type: 'json_schema', structure: { jsonSchema: { name: 'out', schema: '{"type":"object"}' } } } } },
     ],
-    ['store, metadata, user, include and a null reasoning change nothing', { input: 'x', store: true, metadata: { a: '1' }, user: 'u', include: [], reasoning: { effort: null }, truncation: 'disabled', background: false }, { messages: [{ role: 'user', content: [{ text: 'x' }] }] }],
+    [
+      'store, metadata, user, include and a null reasoning change nothing',
+      {
+        input: 'x',
+        store: true,
+        metadata: { a: '1' },
+        user: 'u',
+        include: [],
+        reasoning: { effort: null },
+        truncation: 'disabled',
+        background: false,
+      },
+      { messages: [{ role: 'user', content: [{ text: 'x' }] }] },
+    ],
   ])('%s', (_, body, expected) => {
     expect(responsesToConverse(body, MODEL)).toMatchObject({ modelId: MODEL, ...expected });
   });
@@ -65,19 +116,69 @@ describe('Responses API request -> Converse request', () => {
     ['background mode', { input: 'x', background: true }, 'background'],
     ['a built-in tool', { input: 'x', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
     ['a reasoning effort', { input: 'x', reasoning: { effort: 'high' } }, 'reasoning'],
-    ['a reasoning item', { input: [{ role: 'user', content: 'x' }, { type: 'reasoning', id: 'rs_1', summary: [] }] }, 'input[1].type'],
+    [
+      'a reasoning item',
+      {
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'reasoning', id: 'rs_1', summary: [] },
+        ],
+      },
+      'input[1].type',
+    ],
     ['a file part', { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
-    ['an image by file id', { input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'f' }] }] }, 'input[0].content[0].image_url'],
-    ['an image by web address', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }] }, 'input[0].content[0].image_url.url'],
-    ['an output nobody asked for', { input: [{ role: 'user', content: 'x' }, { type: 'function_call_output', call_id: 'nope', output: 'r' }] }, 'input[1].call_id'],
+    [
+      'an image by file id',
+      { input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'f' }] }] },
+      'input[0].content[0].image_url',
+    ],
+    [
+      'an image by web address',
+      { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }] },
+      'input[0].content[0].image_url.url',
+    ],
+    [
+      'an output nobody asked for',
+      {
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'function_call_output', call_id: 'nope', output: 'r' },
+        ],
+      },
+      'input[1].call_id',
+    ],
     [
       'arguments that are not JSON, named at their function_call item',
-      { tools: [tool], input: [{ role: 'user', content: 'x' }, { type: 'function_call', call_id: 'c1', name: 'search', arguments: '{}' }, { type: 'function_call', call_id: 'c2', name: 'search', arguments: '{oops' }, { type: 'function_call_output', call_id: 'c1', output: 'a' }, { type: 'function_call_output', call_id: 'c2', output: 'b' }] },
+      {
+        tools: [tool],
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'function_call', call_id: 'c1', name: 'search', arguments: '{}' },
+          { type: 'function_call', call_id: 'c2', name: 'search', arguments: '{oops' },
+          { type: 'function_call_output', call_id: 'c1', output: 'a' },
+          { type: 'function_call_output', call_id: 'c2', output: 'b' },
+        ],
+      },
       'input[2].arguments',
     ],
-    ['a call left unanswered', { tools: [tool], input: [{ role: 'user', content: 'x' }, { type: 'function_call', call_id: 'c1', name: 'search', arguments: '{}' }, { role: 'user', content: 'y' }] }, 'input[1]'],
+    [
+      'a call left unanswered',
+      {
+        tools: [tool],
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'function_call', call_id: 'c1', name: 'search', arguments: '{}' },
+          { role: 'user', content: 'y' },
+        ],
+      },
+      'input[1]',
+    ],
     ['max_output_tokens 0', { input: 'x', max_output_tokens: 0 }, 'max_output_tokens'],
-    ['a named tool_choice naming no tool', { input: 'x', tools: [tool], tool_choice: { type: 'function', name: 'other' } }, 'tool_choice.name'],
+    [
+      'a named tool_choice naming no tool',
+      { input: 'x', tools: [tool], tool_choice: { type: 'function', name: 'other' } },
+      'tool_choice.name',
+    ],
     ['a tool name Bedrock refuses', { input: 'x', tools: [{ ...tool, name: 'a b' }] }, 'tools[0].name'],
     ['blank instructions and no input', { instructions: 'x', input: [] }, 'input'],
     ['an assistant first', { input: [{ role: 'assistant', content: 'hi' }] }, 'input'],
@@ -94,12 +195,22 @@ describe('Responses API request -> Converse request', () => {
   });
 });
 
-const ctx = { id: 'resp_1', created: 1_700_000_000, model: 'nova', request: { input: 'x', instructions: 'Be brief.', max_output_tokens: 100 } };
+const ctx = {
+  id: 'resp_1',
+  created: 1_700_000_000,
+  model: 'nova',
+  request: { input: 'x', instructions: 'Be brief.', max_output_tokens: 100 },
+};
 
 describe('Converse answer -> Response', () => {
   it('text as a message item, tool use as function_call items, usage with cached input counted', () => {
     const out = {
-      output: { message: { role: 'assistant', content: [{ text: 'Let me look.' }, { toolUse: { toolUseId: 'tu1', name: 'search', input: { q: 'x' } } }] } },
+      output: {
+        message: {
+          role: 'assistant',
+          content: [{ text: 'Let me look.' }, { toolUse: { toolUseId: 'tu1', name: 'search', input: { q: 'x' } } }],
+        },
+      },
       stopReason: 'tool_use',
       usage: { inputTokens: 10, outputTokens: 5, cacheReadInputTokens: 20, cacheWriteInputTokens: 0 },
     } as unknown as ConverseCommandOutput;
@@ -114,10 +225,21 @@ describe('Converse answer -> Response', () => {
       max_output_tokens: 100,
       model: 'nova',
       output: [
-        { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Let me look.', annotations: [] }] },
+        {
+          type: 'message',
+          role: 'assistant',
+          status: 'completed',
+          content: [{ type: 'output_text', text: 'Let me look.', annotations: [] }],
+        },
         { type: 'function_call', call_id: 'tu1', name: 'search', arguments: '{"q":"x"}', status: 'completed' },
       ],
-      usage: { input_tokens: 30, input_tokens_details: { cached_tokens: 20 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 35 },
+      usage: {
+        input_tokens: 30,
+        input_tokens_details: { cached_tokens: 20 },
+        output_tokens: 5,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 35,
+      },
     });
     expect(usage).toEqual({ inputTokens: 10, outputTokens: 5, cacheReadTokens: 20, cacheWriteTokens: 0 });
   });
@@ -128,7 +250,10 @@ describe('Converse answer -> Response', () => {
     ['end_turn', 'completed', null],
     ['stop_sequence', 'completed', null],
   ])('stopReason %s: status %s', (stopReason, status, details) => {
-    const { body } = converseToResponse({ output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, stopReason } as unknown as ConverseCommandOutput, ctx);
+    const { body } = converseToResponse(
+      { output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, stopReason } as unknown as ConverseCommandOutput,
+      ctx,
+    );
     expect(body).toMatchObject({ status, incomplete_details: details });
   });
 });
@@ -188,8 +313,17 @@ describe('ConverseStream -> Responses stream events', () => {
     s.push(ev({ contentBlockDelta: { contentBlockIndex: 0, delta: { text: 'x' } } }));
     s.push(ev({ messageStop: { stopReason: 'max_tokens' } }));
     const end = s.end();
-    expect(end.map((e) => e.event)).toEqual(['response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.incomplete']);
-    expect(end.at(-1)?.data.response).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, usage: null });
+    expect(end.map((e) => e.event)).toEqual([
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.incomplete',
+    ]);
+    expect(end.at(-1)?.data.response).toMatchObject({
+      status: 'incomplete',
+      incomplete_details: { reason: 'max_output_tokens' },
+      usage: null,
+    });
     expect(s.end()).toEqual([]);
   });
 });

@@ -1,13 +1,14 @@
 import type { ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
-import { ConverseChunker, streamFailureOf, type ChatChunk } from '../../../lib/providers/bedrock/stream.js';
+import { type ChatChunk, ConverseChunker, streamFailureOf } from '../../../lib/providers/bedrock/stream.js';
 import { fromConverseResponse } from '../../../lib/providers/bedrock/translate.js';
 
 const ctx = { id: 'chatcmpl-s1', created: 1_700_000_000, model: 'claude' };
 const ev = (e: Record<string, unknown>) => e as unknown as ConverseStreamOutput;
 const start = ev({ messageStart: { role: 'assistant' } });
 const text = (t: string, i = 0) => ev({ contentBlockDelta: { contentBlockIndex: i, delta: { text: t } } });
-const toolStart = (i: number, id: string, name: string) => ev({ contentBlockStart: { contentBlockIndex: i, start: { toolUse: { toolUseId: id, name } } } });
+const toolStart = (i: number, id: string, name: string) =>
+  ev({ contentBlockStart: { contentBlockIndex: i, start: { toolUse: { toolUseId: id, name } } } });
 const toolDelta = (i: number, input: string) => ev({ contentBlockDelta: { contentBlockIndex: i, delta: { toolUse: { input } } } });
 const stop = (i: number) => ev({ contentBlockStop: { contentBlockIndex: i } });
 const messageStop = (reason: string) => ev({ messageStop: { stopReason: reason } });
@@ -42,7 +43,14 @@ function assemble(chunks: ChatChunk[]) {
 
 describe('ConverseStream events -> OpenAI chunks', () => {
   it('text deltas: the role first, one content chunk per delta, the stop, then the usage chunk', () => {
-    const { chunks, usage } = run([start, text('Hel'), text('lo'), stop(0), messageStop('end_turn'), metadata({ inputTokens: 9, outputTokens: 2, totalTokens: 11 })]);
+    const { chunks, usage } = run([
+      start,
+      text('Hel'),
+      text('lo'),
+      stop(0),
+      messageStop('end_turn'),
+      metadata({ inputTokens: 9, outputTokens: 2, totalTokens: 11 }),
+    ]);
     expect(deltas(chunks)).toEqual([{ role: 'assistant', content: '' }, { content: 'Hel' }, { content: 'lo' }, {}]);
     expect(chunks.map((c) => c.choices[0]?.finish_reason ?? null)).toEqual([null, null, null, 'stop', null]);
     expect(chunks.at(-1)).toEqual({
@@ -52,7 +60,14 @@ describe('ConverseStream events -> OpenAI chunks', () => {
       model: 'claude',
       system_fingerprint: null,
       choices: [],
-      usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11, prompt_tokens_details: { cached_tokens: 0 }, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: {
+        prompt_tokens: 9,
+        completion_tokens: 2,
+        total_tokens: 11,
+        prompt_tokens_details: { cached_tokens: 0 },
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
     });
     // Chunks before the last carry `usage: null`, as OpenAI's do when usage was asked for.
     expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
@@ -60,7 +75,15 @@ describe('ConverseStream events -> OpenAI chunks', () => {
   });
 
   it('without include_usage no usage chunk goes out, and the usage is still metered', () => {
-    const { chunks, usage } = run([start, text('x'), messageStop('end_turn'), metadata({ inputTokens: 3, outputTokens: 1, cacheReadInputTokens: 40, cacheWriteInputTokens: 7 })], false);
+    const { chunks, usage } = run(
+      [
+        start,
+        text('x'),
+        messageStop('end_turn'),
+        metadata({ inputTokens: 3, outputTokens: 1, cacheReadInputTokens: 40, cacheWriteInputTokens: 7 }),
+      ],
+      false,
+    );
     expect(chunks.every((c) => c.choices.length === 1 && !('usage' in c))).toBe(true);
     expect(usage).toEqual({ inputTokens: 3, outputTokens: 1, cacheReadTokens: 40, cacheWriteTokens: 7 });
   });
@@ -112,7 +135,11 @@ describe('ConverseStream events -> OpenAI chunks', () => {
   });
 
   it('reasoning deltas go out as reasoning_content', () => {
-    const { chunks } = run([start, ev({ contentBlockDelta: { contentBlockIndex: 0, delta: { reasoningContent: { text: 'hmm' } } } }), text('ok', 1)]);
+    const { chunks } = run([
+      start,
+      ev({ contentBlockDelta: { contentBlockIndex: 0, delta: { reasoningContent: { text: 'hmm' } } } }),
+      text('ok', 1),
+    ]);
     expect(deltas(chunks)).toEqual([{ role: 'assistant', content: '' }, { reasoning_content: 'hmm' }, { content: 'ok' }]);
   });
 
@@ -121,13 +148,27 @@ describe('ConverseStream events -> OpenAI chunks', () => {
   });
 
   it('assembled, a stream says what the same answer says unstreamed', () => {
-    const streamed = assemble(run([start, text('Sure: '), stop(0), toolStart(1, 't1', 'search'), toolDelta(1, '{"q":"x"}'), stop(1), messageStop('tool_use')]).chunks);
+    const streamed = assemble(
+      run([start, text('Sure: '), stop(0), toolStart(1, 't1', 'search'), toolDelta(1, '{"q":"x"}'), stop(1), messageStop('tool_use')])
+        .chunks,
+    );
     const whole = fromConverseResponse(
-      { output: { message: { role: 'assistant', content: [{ text: 'Sure: ' }, { toolUse: { toolUseId: 't1', name: 'search', input: { q: 'x' } } }] } }, stopReason: 'tool_use', usage: undefined } as unknown as ConverseCommandOutput,
+      {
+        output: {
+          message: {
+            role: 'assistant',
+            content: [{ text: 'Sure: ' }, { toolUse: { toolUseId: 't1', name: 'search', input: { q: 'x' } } }],
+          },
+        },
+        stopReason: 'tool_use',
+        usage: undefined,
+      } as unknown as ConverseCommandOutput,
       ctx,
     ).body.choices[0];
     expect(streamed.content).toBe(whole.message.content);
-    expect(streamed.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }))).toEqual(whole.message.tool_calls);
+    expect(streamed.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }))).toEqual(
+      whole.message.tool_calls,
+    );
     expect(streamed.finish).toBe(whole.finish_reason);
   });
 });
@@ -144,6 +185,7 @@ describe('stream exceptions', () => {
   });
 
   it('ordinary events are not failures', () => {
-    for (const e of [start, text('x'), messageStop('end_turn'), metadata({ inputTokens: 1, outputTokens: 1 })]) expect(streamFailureOf(e)).toBeUndefined();
+    for (const e of [start, text('x'), messageStop('end_turn'), metadata({ inputTokens: 1, outputTokens: 1 })])
+      expect(streamFailureOf(e)).toBeUndefined();
   });
 });

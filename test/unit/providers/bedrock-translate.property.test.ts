@@ -7,9 +7,10 @@
  *  - the Bedrock SDK's own ConverseCommand serializes it (in process, no network);
  *  - every well-formed conversation is accepted.
  */
+
+import { Readable } from 'node:stream';
 import { BedrockRuntimeClient, ConverseCommand, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
 import fc from 'fast-check';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../lib/errors.js';
 import { toConverseRequest } from '../../../lib/providers/bedrock/translate.js';
@@ -24,9 +25,28 @@ const PNG_URL = `data:image/png;base64,${Buffer.from([1, 2, 3, 4]).toString('bas
 
 const text = fc.oneof(fc.constantFrom('', ' ', '\n', 'hello', 'What is the weather?', 'done'), fc.string({ maxLength: 12 }));
 const textPart = text.map((t) => ({ type: 'text', text: t }));
-const imagePart = fc.constantFrom(PNG_URL, 'data:image/jpeg;base64,AAAA', 'https://example.com/x.png', 'data:image/tiff;base64,AAAA', 'data:image/png;base64,').map((url) => ({ type: 'image_url', image_url: { url } }));
-const oddPart = fc.constantFrom({ type: 'input_audio', input_audio: { data: 'AA==', format: 'wav' } }, { type: 'file', file: { file_id: 'x' } }, { type: 'text' }, 'text', null);
-const content = fc.oneof(text, fc.array(fc.oneof({ weight: 4, arbitrary: textPart }, { weight: 2, arbitrary: imagePart }, { weight: 1, arbitrary: oddPart }), { maxLength: 3 }));
+const imagePart = fc
+  .constantFrom(
+    PNG_URL,
+    'data:image/jpeg;base64,AAAA',
+    'https://example.com/x.png',
+    'data:image/tiff;base64,AAAA',
+    'data:image/png;base64,',
+  )
+  .map((url) => ({ type: 'image_url', image_url: { url } }));
+const oddPart = fc.constantFrom(
+  { type: 'input_audio', input_audio: { data: 'AA==', format: 'wav' } },
+  { type: 'file', file: { file_id: 'x' } },
+  { type: 'text' },
+  'text',
+  null,
+);
+const content = fc.oneof(
+  text,
+  fc.array(fc.oneof({ weight: 4, arbitrary: textPart }, { weight: 2, arbitrary: imagePart }, { weight: 1, arbitrary: oddPart }), {
+    maxLength: 3,
+  }),
+);
 const toolCall = fc.record({
   id: fc.constantFrom(...IDS),
   type: fc.constantFrom('function', 'function', 'custom'),
@@ -35,26 +55,56 @@ const toolCall = fc.record({
 const anyMessage = fc.oneof(
   fc.record({ role: fc.constantFrom('system', 'developer'), content: fc.oneof(text, fc.array(textPart, { maxLength: 2 })) }),
   fc.record({ role: fc.constant('user'), content }),
-  fc.record({ role: fc.constant('assistant'), content: fc.oneof(fc.constant(null), text), tool_calls: fc.option(fc.array(toolCall, { minLength: 1, maxLength: 2 }), { nil: undefined }) }, { requiredKeys: ['role', 'content'] }),
+  fc.record(
+    {
+      role: fc.constant('assistant'),
+      content: fc.oneof(fc.constant(null), text),
+      tool_calls: fc.option(fc.array(toolCall, { minLength: 1, maxLength: 2 }), { nil: undefined }),
+    },
+    { requiredKeys: ['role', 'content'] },
+  ),
   fc.record({ role: fc.constant('tool'), tool_call_id: fc.constantFrom(...IDS), content: text }),
   fc.record({ role: fc.constantFrom('function', 'bot'), content: text }),
 );
-const tool = fc.record({ type: fc.constantFrom('function', 'function', 'web_search'), function: fc.record({ name: fc.constantFrom(...TOOL_NAMES), parameters: fc.constantFrom(undefined, { type: 'object' }, 'x') }, { requiredKeys: ['name'] }) });
-const toolChoice = fc.constantFrom(undefined, 'auto', 'required', 'none', { type: 'function', function: { name: 'get_weather' } }, { type: 'function', function: { name: 'constructor' } }, 'sometimes');
+const tool = fc.record({
+  type: fc.constantFrom('function', 'function', 'web_search'),
+  function: fc.record(
+    { name: fc.constantFrom(...TOOL_NAMES), parameters: fc.constantFrom(undefined, { type: 'object' }, 'x') },
+    { requiredKeys: ['name'] },
+  ),
+});
+const toolChoice = fc.constantFrom(
+  undefined,
+  'auto',
+  'required',
+  'none',
+  { type: 'function', function: { name: 'get_weather' } },
+  { type: 'function', function: { name: 'constructor' } },
+  'sometimes',
+);
 
 /** Optional request fields, valid more often than not. */
 const fields = fc.record(
   {
     tools: fc.array(tool, { maxLength: 3 }),
     tool_choice: toolChoice,
-    temperature: fc.oneof({ weight: 3, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) }, fc.double({ min: -1, max: 3, noNaN: true }), fc.constant(null)),
+    temperature: fc.oneof(
+      { weight: 3, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) },
+      fc.double({ min: -1, max: 3, noNaN: true }),
+      fc.constant(null),
+    ),
     top_p: fc.oneof({ weight: 3, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) }, fc.double({ min: -0.5, max: 1.5, noNaN: true })),
     max_tokens: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 5000 }) }, fc.integer({ min: -2, max: 0 })),
     max_completion_tokens: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 100 }) }, fc.constant(0), fc.constant(1.5)),
     stop: fc.oneof(fc.string({ maxLength: 4 }), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 })),
     n: fc.oneof({ weight: 5, arbitrary: fc.constant(1) }, fc.constant(2)),
     frequency_penalty: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, fc.constant(0.5)),
-    response_format: fc.constantFrom({ type: 'text' }, { type: 'json_object' }, { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object' } } }, { type: 'xml' }),
+    response_format: fc.constantFrom(
+      { type: 'text' },
+      { type: 'json_object' },
+      { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object' } } },
+      { type: 'xml' },
+    ),
     user: fc.string({ maxLength: 5 }),
   },
   { requiredKeys: [] },
@@ -69,7 +119,13 @@ const wellFormed = fc
     system: fc.option(fc.constantFrom('Be brief.', 'You are helpful.'), { nil: undefined }),
     rounds: fc.array(
       fc.record({
-        user: fc.oneof(fc.constantFrom('hi', 'What is the weather in Paris?'), fc.constant([{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: PNG_URL } }])),
+        user: fc.oneof(
+          fc.constantFrom('hi', 'What is the weather in Paris?'),
+          fc.constant([
+            { type: 'text', text: 'look' },
+            { type: 'image_url', image_url: { url: PNG_URL } },
+          ]),
+        ),
         calls: fc.array(fc.constantFrom('get_weather', 'search'), { maxLength: 3 }),
         reply: fc.constantFrom('', 'Sure.', 'Here you go.'),
       }),
@@ -91,8 +147,17 @@ const wellFormed = fc
       }
       if (r.reply) messages.push({ role: 'assistant', content: r.reply });
     }
-    const tools = ['get_weather', 'search'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: { q: { type: 'string' } } } } }));
-    return { messages, tools, ...(choice !== undefined ? { tool_choice: choice } : {}), ...(temperature !== undefined ? { temperature } : {}), ...(max_tokens !== undefined ? { max_tokens } : {}) };
+    const tools = ['get_weather', 'search'].map((name) => ({
+      type: 'function',
+      function: { name, parameters: { type: 'object', properties: { q: { type: 'string' } } } },
+    }));
+    return {
+      messages,
+      tools,
+      ...(choice !== undefined ? { tool_choice: choice } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
+      ...(max_tokens !== undefined ? { max_tokens } : {}),
+    };
   });
 
 /** A well-formed conversation with a few random changes: the edge between accepted and refused. */
@@ -216,7 +281,12 @@ function translate(body: Record<string, unknown>): ConverseCommandInput | Invali
 /** The SDK's own client, answering in process: a request it cannot serialize fails here. */
 function serializingClient(): { client: BedrockRuntimeClient; sent: { path: string; body: string }[] } {
   const sent: { path: string; body: string }[] = [];
-  const answer = JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: 'ok' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }, metrics: { latencyMs: 1 } });
+  const answer = JSON.stringify({
+    output: { message: { role: 'assistant', content: [{ text: 'ok' }] } },
+    stopReason: 'end_turn',
+    usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 },
+    metrics: { latencyMs: 1 },
+  });
   const client = new BedrockRuntimeClient({
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -224,7 +294,9 @@ function serializingClient(): { client: BedrockRuntimeClient; sent: { path: stri
     requestHandler: {
       handle: async (request: { path: string; body: Uint8Array | string }) => {
         sent.push({ path: request.path, body: typeof request.body === 'string' ? request.body : new TextDecoder().decode(request.body) });
-        return { response: { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(answer)]) } };
+        return {
+          response: { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(answer)]) },
+        };
       },
     } as never,
   });

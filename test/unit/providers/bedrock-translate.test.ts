@@ -7,8 +7,19 @@ const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
 const dataUrl = (mime: string, bytes: Buffer = PNG) => `data:${mime};base64,${bytes.toString('base64')}`;
 const user = (content: unknown) => ({ role: 'user', content });
-const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
-const call = (id: string, name = 'get_weather', args = '{"city":"Paris"}') => ({ id, type: 'function', function: { name, arguments: args } });
+const weatherTool = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } } },
+  },
+};
+const call = (id: string, name = 'get_weather', args = '{"city":"Paris"}') => ({
+  id,
+  type: 'function',
+  function: { name, arguments: args },
+});
 
 describe('OpenAI chat request -> Converse request', () => {
   const cases: { name: string; body: Record<string, unknown>; expected: Record<string, unknown> }[] = [
@@ -19,8 +30,18 @@ describe('OpenAI chat request -> Converse request', () => {
     },
     {
       name: 'developer and interleaved system messages join `system` in order',
-      body: { messages: [{ role: 'developer', content: [{ type: 'text', text: 'Rule 1' }] }, user('Hi'), { role: 'system', content: 'Rule 2' }, user('Again')] },
-      expected: { system: [{ text: 'Rule 1' }, { text: 'Rule 2' }], messages: [{ role: 'user', content: [{ text: 'Hi' }, { text: 'Again' }] }] },
+      body: {
+        messages: [
+          { role: 'developer', content: [{ type: 'text', text: 'Rule 1' }] },
+          user('Hi'),
+          { role: 'system', content: 'Rule 2' },
+          user('Again'),
+        ],
+      },
+      expected: {
+        system: [{ text: 'Rule 1' }, { text: 'Rule 2' }],
+        messages: [{ role: 'user', content: [{ text: 'Hi' }, { text: 'Again' }] }],
+      },
     },
     {
       name: 'consecutive user messages merge into one turn',
@@ -29,13 +50,34 @@ describe('OpenAI chat request -> Converse request', () => {
     },
     {
       name: 'blank text is left out, and a message left empty with it',
-      body: { messages: [user('  '), user([{ type: 'text', text: '' }, { type: 'text', text: 'real' }]), { role: 'assistant', content: '' }, user('more')] },
+      body: {
+        messages: [
+          user('  '),
+          user([
+            { type: 'text', text: '' },
+            { type: 'text', text: 'real' },
+          ]),
+          { role: 'assistant', content: '' },
+          user('more'),
+        ],
+      },
       expected: { messages: [{ role: 'user', content: [{ text: 'real' }, { text: 'more' }] }] },
     },
     {
       name: 'an image data URL becomes image bytes with its format',
-      body: { messages: [user([{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: dataUrl('image/png'), detail: 'high' } }])] },
-      expected: { messages: [{ role: 'user', content: [{ text: 'What is this?' }, { image: { format: 'png', source: { bytes: new Uint8Array(PNG) } } }] }] },
+      body: {
+        messages: [
+          user([
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: dataUrl('image/png'), detail: 'high' } },
+          ]),
+        ],
+      },
+      expected: {
+        messages: [
+          { role: 'user', content: [{ text: 'What is this?' }, { image: { format: 'png', source: { bytes: new Uint8Array(PNG) } } }] },
+        ],
+      },
     },
     {
       name: 'image/jpg reads as jpeg',
@@ -59,7 +101,11 @@ describe('OpenAI chat request -> Converse request', () => {
           { role: 'user', content: [{ text: 'Weather in Paris and Rome?' }] },
           {
             role: 'assistant',
-            content: [{ text: 'Checking.' }, { toolUse: { toolUseId: 'call_1', name: 'get_weather', input: { city: 'Paris' } } }, { toolUse: { toolUseId: 'call_2', name: 'get_weather', input: { city: 'Rome' } } }],
+            content: [
+              { text: 'Checking.' },
+              { toolUse: { toolUseId: 'call_1', name: 'get_weather', input: { city: 'Paris' } } },
+              { toolUse: { toolUseId: 'call_2', name: 'get_weather', input: { city: 'Rome' } } },
+            ],
           },
           {
             role: 'user',
@@ -70,12 +116,25 @@ describe('OpenAI chat request -> Converse request', () => {
             ],
           },
         ],
-        toolConfig: { tools: [{ toolSpec: { name: 'get_weather', description: 'Weather for a city', inputSchema: { json: weatherTool.function.parameters } } }] },
+        toolConfig: {
+          tools: [
+            {
+              toolSpec: { name: 'get_weather', description: 'Weather for a city', inputSchema: { json: weatherTool.function.parameters } },
+            },
+          ],
+        },
       },
     },
     {
       name: 'empty tool output is a result without content; empty arguments are an empty object',
-      body: { messages: [user('go'), { role: 'assistant', content: null, tool_calls: [call('c1', 'get_weather', '')] }, { role: 'tool', tool_call_id: 'c1', content: '' }], tools: [weatherTool] },
+      body: {
+        messages: [
+          user('go'),
+          { role: 'assistant', content: null, tool_calls: [call('c1', 'get_weather', '')] },
+          { role: 'tool', tool_call_id: 'c1', content: '' },
+        ],
+        tools: [weatherTool],
+      },
       expected: {
         messages: [
           { role: 'user', content: [{ text: 'go' }] },
@@ -116,28 +175,71 @@ describe('OpenAI chat request -> Converse request', () => {
     },
     {
       name: 'tool_choice none with tool history keeps the tools Bedrock needs, with no forced choice',
-      body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1')] }, { role: 'tool', tool_call_id: 'c1', content: 'ok' }], tools: [weatherTool], tool_choice: 'none' },
+      body: {
+        messages: [user('x'), { role: 'assistant', tool_calls: [call('c1')] }, { role: 'tool', tool_call_id: 'c1', content: 'ok' }],
+        tools: [weatherTool],
+        tool_choice: 'none',
+      },
       expected: { toolConfig: { tools: [expect.anything()] } },
     },
     {
       name: 'a tool without parameters gets an empty object schema; strict passes through',
       body: { messages: [user('x')], tools: [{ type: 'function', function: { name: 'now', strict: true } }] },
-      expected: { toolConfig: { tools: [{ toolSpec: { name: 'now', inputSchema: { json: { type: 'object', properties: {} } }, strict: true } }] } },
+      expected: {
+        toolConfig: { tools: [{ toolSpec: { name: 'now', inputSchema: { json: { type: 'object', properties: {} } }, strict: true } }] },
+      },
     },
     {
       name: 'response_format json_schema becomes outputConfig with the schema as a string',
-      body: { messages: [user('x')], response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object', properties: { a: { type: 'string' } } } } } },
-      expected: { outputConfig: { textFormat: { type: 'json_schema', structure: { jsonSchema: { name: 'answer', schema: '{"type":"object","properties":{"a":{"type":"string"}}}' } } } } },
+      body: {
+        messages: [user('x')],
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: 'answer', schema: { type: 'object', properties: { a: { type: 'string' } } } },
+        },
+      },
+      expected: {
+        outputConfig: {
+          textFormat: {
+            type: 'json_schema',
+            structure: { jsonSchema: { name: 'answer', schema: '{"type":"object","properties":{"a":{"type":"string"}}}' } },
+          },
+        },
+      },
     },
     {
       name: 'response_format json_object asks for any object',
       body: { messages: [user('x')], response_format: { type: 'json_object' } },
-      expected: { outputConfig: { textFormat: { type: 'json_schema', structure: { jsonSchema: { name: 'json_object', schema: '{"type":"object"}' } } } } },
+      expected: {
+        outputConfig: {
+          textFormat: { type: 'json_schema', structure: { jsonSchema: { name: 'json_object', schema: '{"type":"object"}' } } },
+        },
+      },
     },
     {
       name: 'null fields, neutral values and Tollgate’s own fields change nothing',
-      body: { messages: [user('x')], model: 'm', user: 'u', stream: true, stream_options: { include_usage: true }, n: 1, temperature: null, frequency_penalty: 0, presence_penalty: 0, logprobs: false, parallel_tool_calls: true, metadata: { a: 'b' }, response_format: { type: 'text' } },
-      expected: { messages: [{ role: 'user', content: [{ text: 'x' }] }], inferenceConfig: undefined, toolConfig: undefined, outputConfig: undefined, system: undefined },
+      body: {
+        messages: [user('x')],
+        model: 'm',
+        user: 'u',
+        stream: true,
+        stream_options: { include_usage: true },
+        n: 1,
+        temperature: null,
+        frequency_penalty: 0,
+        presence_penalty: 0,
+        logprobs: false,
+        parallel_tool_calls: true,
+        metadata: { a: 'b' },
+        response_format: { type: 'text' },
+      },
+      expected: {
+        messages: [{ role: 'user', content: [{ text: 'x' }] }],
+        inferenceConfig: undefined,
+        toolConfig: undefined,
+        outputConfig: undefined,
+        system: undefined,
+      },
     },
   ];
 
@@ -155,42 +257,171 @@ describe('requests Converse cannot express are a 400 naming the field', () => {
     { name: 'no messages', body: {}, param: 'messages' },
     { name: 'an empty message list', body: { messages: [] }, param: 'messages' },
     { name: 'only system messages', body: { messages: [{ role: 'system', content: 'x' }] }, param: 'messages' },
-    { name: 'a conversation that starts with the assistant', body: { messages: [{ role: 'assistant', content: 'hello' }, user('x')] }, param: 'messages' },
-    { name: 'an image by web address', body: { messages: [user([{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }])] }, param: 'messages[0].content[1].image_url.url', code: 'unsupported_parameter' },
-    { name: 'an image of another type', body: { messages: [user([{ type: 'image_url', image_url: { url: dataUrl('image/tiff') } }])] }, param: 'messages[0].content[0].image_url.url', code: 'unsupported_parameter' },
-    { name: 'an audio part', body: { messages: [user([{ type: 'input_audio', input_audio: { data: 'AA==', format: 'wav' } }])] }, param: 'messages[0].content[0].type', code: 'unsupported_parameter' },
-    { name: 'a file part', body: { messages: [user([{ type: 'file', file: { file_id: 'f' } }])] }, param: 'messages[0].content[0].type', code: 'unsupported_parameter' },
-    { name: 'an image in a system message', body: { messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: dataUrl('image/png') } }] }, user('x')] }, param: 'messages[0].content[0].type', code: 'unsupported_parameter' },
+    {
+      name: 'a conversation that starts with the assistant',
+      body: { messages: [{ role: 'assistant', content: 'hello' }, user('x')] },
+      param: 'messages',
+    },
+    {
+      name: 'an image by web address',
+      body: {
+        messages: [
+          user([
+            { type: 'text', text: 'x' },
+            { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+          ]),
+        ],
+      },
+      param: 'messages[0].content[1].image_url.url',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'an image of another type',
+      body: { messages: [user([{ type: 'image_url', image_url: { url: dataUrl('image/tiff') } }])] },
+      param: 'messages[0].content[0].image_url.url',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'an audio part',
+      body: { messages: [user([{ type: 'input_audio', input_audio: { data: 'AA==', format: 'wav' } }])] },
+      param: 'messages[0].content[0].type',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'a file part',
+      body: { messages: [user([{ type: 'file', file: { file_id: 'f' } }])] },
+      param: 'messages[0].content[0].type',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'an image in a system message',
+      body: { messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: dataUrl('image/png') } }] }, user('x')] },
+      param: 'messages[0].content[0].type',
+      code: 'unsupported_parameter',
+    },
     { name: 'an unknown role', body: { messages: [{ role: 'function', content: 'x', name: 'f' }] }, param: 'messages[0].role' },
-    { name: 'a tool message answering no call', body: { messages: [user('x'), { role: 'tool', tool_call_id: 'nope', content: 'r' }] }, param: 'messages[1].tool_call_id' },
+    {
+      name: 'a tool message answering no call',
+      body: { messages: [user('x'), { role: 'tool', tool_call_id: 'nope', content: 'r' }] },
+      param: 'messages[1].tool_call_id',
+    },
     {
       name: 'tool calls left unanswered before the next user message',
       body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1')] }, user('y')], tools: [weatherTool] },
       param: 'messages[1].tool_calls',
     },
-    { name: 'tool calls left unanswered at the end', body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1')] }], tools: [weatherTool] }, param: 'messages[1].tool_calls' },
-    { name: 'tool arguments that are not JSON', body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1', 'get_weather', '{city')] }, { role: 'tool', tool_call_id: 'c1', content: 'r' }], tools: [weatherTool] }, param: 'messages[1].tool_calls[0].function.arguments' },
-    { name: 'tool arguments that are not an object', body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1', 'get_weather', '[1]')] }, { role: 'tool', tool_call_id: 'c1', content: 'r' }], tools: [weatherTool] }, param: 'messages[1].tool_calls[0].function.arguments' },
-    { name: 'a tool call id Bedrock refuses', body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('call.1')] }, { role: 'tool', tool_call_id: 'call.1', content: 'r' }], tools: [weatherTool] }, param: 'messages[1].tool_calls[0].id' },
-    { name: 'a tool history without tools', body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1')] }, { role: 'tool', tool_call_id: 'c1', content: 'r' }] }, param: 'tools' },
-    { name: 'a named tool_choice naming no tool', body: { messages: [user('x')], tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'other' } } }, param: 'tool_choice.function.name' },
+    {
+      name: 'tool calls left unanswered at the end',
+      body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1')] }], tools: [weatherTool] },
+      param: 'messages[1].tool_calls',
+    },
+    {
+      name: 'tool arguments that are not JSON',
+      body: {
+        messages: [
+          user('x'),
+          { role: 'assistant', tool_calls: [call('c1', 'get_weather', '{city')] },
+          { role: 'tool', tool_call_id: 'c1', content: 'r' },
+        ],
+        tools: [weatherTool],
+      },
+      param: 'messages[1].tool_calls[0].function.arguments',
+    },
+    {
+      name: 'tool arguments that are not an object',
+      body: {
+        messages: [
+          user('x'),
+          { role: 'assistant', tool_calls: [call('c1', 'get_weather', '[1]')] },
+          { role: 'tool', tool_call_id: 'c1', content: 'r' },
+        ],
+        tools: [weatherTool],
+      },
+      param: 'messages[1].tool_calls[0].function.arguments',
+    },
+    {
+      name: 'a tool call id Bedrock refuses',
+      body: {
+        messages: [user('x'), { role: 'assistant', tool_calls: [call('call.1')] }, { role: 'tool', tool_call_id: 'call.1', content: 'r' }],
+        tools: [weatherTool],
+      },
+      param: 'messages[1].tool_calls[0].id',
+    },
+    {
+      name: 'a tool history without tools',
+      body: { messages: [user('x'), { role: 'assistant', tool_calls: [call('c1')] }, { role: 'tool', tool_call_id: 'c1', content: 'r' }] },
+      param: 'tools',
+    },
+    {
+      name: 'a named tool_choice naming no tool',
+      body: { messages: [user('x')], tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'other' } } },
+      param: 'tool_choice.function.name',
+    },
     { name: 'tool_choice required without tools', body: { messages: [user('x')], tool_choice: 'required' }, param: 'tool_choice' },
-    { name: 'an allowed_tools tool_choice', body: { messages: [user('x')], tools: [weatherTool], tool_choice: { type: 'allowed_tools', allowed_tools: {} } }, param: 'tool_choice', code: 'unsupported_parameter' },
-    { name: 'a tool that is not a function', body: { messages: [user('x')], tools: [{ type: 'custom', custom: { name: 'x' } }] }, param: 'tools[0].type', code: 'unsupported_parameter' },
-    { name: 'a tool name Bedrock refuses', body: { messages: [user('x')], tools: [{ type: 'function', function: { name: 'get weather' } }] }, param: 'tools[0].function.name' },
+    {
+      name: 'an allowed_tools tool_choice',
+      body: { messages: [user('x')], tools: [weatherTool], tool_choice: { type: 'allowed_tools', allowed_tools: {} } },
+      param: 'tool_choice',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'a tool that is not a function',
+      body: { messages: [user('x')], tools: [{ type: 'custom', custom: { name: 'x' } }] },
+      param: 'tools[0].type',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'a tool name Bedrock refuses',
+      body: { messages: [user('x')], tools: [{ type: 'function', function: { name: 'get weather' } }] },
+      param: 'tools[0].function.name',
+    },
     { name: 'the same tool twice', body: { messages: [user('x')], tools: [weatherTool, weatherTool] }, param: 'tools[1].function.name' },
     { name: 'temperature above Bedrock’s 1', body: { messages: [user('x')], temperature: 1.5 }, param: 'temperature' },
     { name: 'top_p below 0', body: { messages: [user('x')], top_p: -0.1 }, param: 'top_p' },
     { name: 'max_tokens 0', body: { messages: [user('x')], max_tokens: 0 }, param: 'max_tokens' },
-    { name: 'max_completion_tokens not an integer', body: { messages: [user('x')], max_completion_tokens: 1.5 }, param: 'max_completion_tokens' },
+    {
+      name: 'max_completion_tokens not an integer',
+      body: { messages: [user('x')], max_completion_tokens: 1.5 },
+      param: 'max_completion_tokens',
+    },
     { name: 'an empty stop sequence', body: { messages: [user('x')], stop: [''] }, param: 'stop' },
-    { name: 'a frequency penalty', body: { messages: [user('x')], frequency_penalty: 0.5 }, param: 'frequency_penalty', code: 'unsupported_parameter' },
+    {
+      name: 'a frequency penalty',
+      body: { messages: [user('x')], frequency_penalty: 0.5 },
+      param: 'frequency_penalty',
+      code: 'unsupported_parameter',
+    },
     { name: 'log probabilities', body: { messages: [user('x')], logprobs: true }, param: 'logprobs', code: 'unsupported_parameter' },
-    { name: 'parallel tool calls turned off', body: { messages: [user('x')], parallel_tool_calls: false }, param: 'parallel_tool_calls', code: 'unsupported_parameter' },
-    { name: 'a field Bedrock has no use for', body: { messages: [user('x')], reasoning_effort: 'high' }, param: 'reasoning_effort', code: 'unsupported_parameter' },
-    { name: 'deprecated functions', body: { messages: [user('x')], functions: [{ name: 'f' }] }, param: 'functions', code: 'unsupported_parameter' },
-    { name: 'an unknown response_format', body: { messages: [user('x')], response_format: { type: 'xml' } }, param: 'response_format.type', code: 'unsupported_parameter' },
-    { name: 'a field named like an object prototype member', body: { messages: [user('x')], constructor: 1 }, param: 'constructor', code: 'unsupported_parameter' },
+    {
+      name: 'parallel tool calls turned off',
+      body: { messages: [user('x')], parallel_tool_calls: false },
+      param: 'parallel_tool_calls',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'a field Bedrock has no use for',
+      body: { messages: [user('x')], reasoning_effort: 'high' },
+      param: 'reasoning_effort',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'deprecated functions',
+      body: { messages: [user('x')], functions: [{ name: 'f' }] },
+      param: 'functions',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'an unknown response_format',
+      body: { messages: [user('x')], response_format: { type: 'xml' } },
+      param: 'response_format.type',
+      code: 'unsupported_parameter',
+    },
+    {
+      name: 'a field named like an object prototype member',
+      body: { messages: [user('x')], constructor: 1 },
+      param: 'constructor',
+      code: 'unsupported_parameter',
+    },
   ];
 
   it.each(cases)('$name', ({ body, param, code }) => {
@@ -215,7 +446,10 @@ describe('Converse answer -> OpenAI chat completion', () => {
     ({ output: { message: { role: 'assistant', content } }, stopReason, usage }) as unknown as ConverseCommandOutput;
 
   it('text becomes the message content, end_turn a stop, usage OpenAI’s counts', () => {
-    const { body, usage } = fromConverseResponse(answer([{ text: 'Hello' }, { text: ' there' }], 'end_turn', { inputTokens: 12, outputTokens: 3, totalTokens: 15 }), ctx);
+    const { body, usage } = fromConverseResponse(
+      answer([{ text: 'Hello' }, { text: ' there' }], 'end_turn', { inputTokens: 12, outputTokens: 3, totalTokens: 15 }),
+      ctx,
+    );
     expect(body).toEqual({
       id: 'chatcmpl-r1',
       object: 'chat.completion',
@@ -223,23 +457,52 @@ describe('Converse answer -> OpenAI chat completion', () => {
       model: 'claude',
       system_fingerprint: null,
       choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there', refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 0 }, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: {
+        prompt_tokens: 12,
+        completion_tokens: 3,
+        total_tokens: 15,
+        prompt_tokens_details: { cached_tokens: 0 },
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
     });
     expect(usage).toEqual({ inputTokens: 12, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0 });
   });
 
   it('tool use becomes tool_calls with JSON arguments, content null, finish tool_calls', () => {
-    const { body } = fromConverseResponse(answer([{ toolUse: { toolUseId: 'tu_1', name: 'get_weather', input: { city: 'Paris' } } }], 'tool_use', { inputTokens: 1, outputTokens: 1 }), ctx);
-    expect(body.choices[0].message).toEqual({ role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 'tu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] });
+    const { body } = fromConverseResponse(
+      answer([{ toolUse: { toolUseId: 'tu_1', name: 'get_weather', input: { city: 'Paris' } } }], 'tool_use', {
+        inputTokens: 1,
+        outputTokens: 1,
+      }),
+      ctx,
+    );
+    expect(body.choices[0].message).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      tool_calls: [{ id: 'tu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+    });
     expect(body.choices[0].finish_reason).toBe('tool_calls');
   });
 
   it('text beside tool use keeps both; reasoning goes to reasoning_content', () => {
     const { body } = fromConverseResponse(
-      answer([{ reasoningContent: { reasoningText: { text: 'thinking...', signature: 's' } } }, { text: 'Let me check.' }, { toolUse: { toolUseId: 't', name: 'f', input: {} } }], 'tool_use'),
+      answer(
+        [
+          { reasoningContent: { reasoningText: { text: 'thinking...', signature: 's' } } },
+          { text: 'Let me check.' },
+          { toolUse: { toolUseId: 't', name: 'f', input: {} } },
+        ],
+        'tool_use',
+      ),
       ctx,
     );
-    expect(body.choices[0].message).toMatchObject({ content: 'Let me check.', reasoning_content: 'thinking...', tool_calls: [{ id: 't', function: { name: 'f', arguments: '{}' } }] });
+    expect(body.choices[0].message).toMatchObject({
+      content: 'Let me check.',
+      reasoning_content: 'thinking...',
+      tool_calls: [{ id: 't', function: { name: 'f', arguments: '{}' } }],
+    });
   });
 
   it.each([
@@ -257,8 +520,18 @@ describe('Converse answer -> OpenAI chat completion', () => {
   });
 
   it('cache reads and writes count in prompt_tokens, reads as cached_tokens, and apart in the metered usage', () => {
-    const { body, usage } = fromConverseResponse(answer([{ text: 'x' }], 'end_turn', { inputTokens: 10, outputTokens: 5, cacheReadInputTokens: 100, cacheWriteInputTokens: 20 }), ctx);
-    expect(body.usage).toEqual({ prompt_tokens: 130, completion_tokens: 5, total_tokens: 135, prompt_tokens_details: { cached_tokens: 100 }, cache_creation_input_tokens: 20, cache_read_input_tokens: 100 });
+    const { body, usage } = fromConverseResponse(
+      answer([{ text: 'x' }], 'end_turn', { inputTokens: 10, outputTokens: 5, cacheReadInputTokens: 100, cacheWriteInputTokens: 20 }),
+      ctx,
+    );
+    expect(body.usage).toEqual({
+      prompt_tokens: 130,
+      completion_tokens: 5,
+      total_tokens: 135,
+      prompt_tokens_details: { cached_tokens: 100 },
+      cache_creation_input_tokens: 20,
+      cache_read_input_tokens: 100,
+    });
     expect(usage).toEqual({ inputTokens: 10, outputTokens: 5, cacheReadTokens: 100, cacheWriteTokens: 20 });
   });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRICE_SOURCE, costNanosOfUsage, priceOf, pricesForCall } from '../../../lib/providers/prices.js';
+import { costNanosOfUsage, PRICE_SOURCE, priceOf, pricesForCall } from '../../../lib/providers/prices.js';
 
 const AT = new Date('2026-12-01T12:00:00Z');
 const source = (provider: string, model: string) => ({ name: '@pydantic/genai-prices', version: PRICE_SOURCE.version, provider, model });
@@ -15,7 +15,12 @@ describe('known prices', () => {
   });
 
   it('gpt-4o on OpenAI: input, output and cached input', () => {
-    expect(priceOf('openai', 'gpt-4o', AT)).toEqual({ input_cost_per_million: 2.5, output_cost_per_million: 10, cache_read_cost_per_million: 1.25, source: source('openai', 'gpt-4o') });
+    expect(priceOf('openai', 'gpt-4o', AT)).toEqual({
+      input_cost_per_million: 2.5,
+      output_cost_per_million: 10,
+      cache_read_cost_per_million: 1.25,
+      source: source('openai', 'gpt-4o'),
+    });
   });
 
   it('a dated OpenAI snapshot reads as its model', () => {
@@ -23,7 +28,11 @@ describe('known prices', () => {
   });
 
   it('gpt-4o on Azure (the deployment named for its model)', () => {
-    expect(priceOf('azure', 'gpt-4o', AT)).toMatchObject({ input_cost_per_million: 2.5, output_cost_per_million: 10, source: { provider: 'azure' } });
+    expect(priceOf('azure', 'gpt-4o', AT)).toMatchObject({
+      input_cost_per_million: 2.5,
+      output_cost_per_million: 10,
+      source: { provider: 'azure' },
+    });
   });
 
   it('a Claude model on Bedrock: cache reads and writes priced', () => {
@@ -39,11 +48,17 @@ describe('known prices', () => {
   it('a Claude inference profile, by id or by ARN', () => {
     const byId = priceOf('bedrock', 'us.anthropic.claude-sonnet-4-20250514-v1:0', AT);
     expect(byId).toMatchObject({ input_cost_per_million: 3, output_cost_per_million: 15 });
-    expect(priceOf('bedrock', 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0', AT)).toEqual(byId);
+    expect(
+      priceOf('bedrock', 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0', AT),
+    ).toEqual(byId);
   });
 
   it('Titan Text Embeddings v1: input only, output free', () => {
-    expect(priceOf('bedrock', 'amazon.titan-embed-text-v1', AT)).toEqual({ input_cost_per_million: 0.1, output_cost_per_million: 0, source: source('aws', 'amazon.titan-embed-text-v1') });
+    expect(priceOf('bedrock', 'amazon.titan-embed-text-v1', AT)).toEqual({
+      input_cost_per_million: 0.1,
+      output_cost_per_million: 0,
+      source: source('aws', 'amazon.titan-embed-text-v1'),
+    });
   });
 
   it('Titan Text Embeddings v2 is unknown: the source would price it as v1 (5x its price), so it stays unpriced', () => {
@@ -52,14 +67,32 @@ describe('known prices', () => {
 
   it('Claude on Anthropic: long-context tiers come with it', () => {
     const p = priceOf('anthropic', 'claude-sonnet-4-5-20250929', AT);
-    expect(p).toMatchObject({ input_cost_per_million: 3, output_cost_per_million: 15, cache_read_cost_per_million: 0.3, cache_write_cost_per_million: 3.75, cache_write_1h_cost_per_million: 6 });
-    expect(p?.tiers).toEqual([{ above_input_tokens: 200000, input_cost_per_million: 6, output_cost_per_million: 22.5, cache_read_cost_per_million: 0.6, cache_write_cost_per_million: 7.5 }]);
+    expect(p).toMatchObject({
+      input_cost_per_million: 3,
+      output_cost_per_million: 15,
+      cache_read_cost_per_million: 0.3,
+      cache_write_cost_per_million: 3.75,
+      cache_write_1h_cost_per_million: 6,
+    });
+    expect(p?.tiers).toEqual([
+      {
+        above_input_tokens: 200000,
+        input_cost_per_million: 6,
+        output_cost_per_million: 22.5,
+        cache_read_cost_per_million: 0.6,
+        cache_write_cost_per_million: 7.5,
+      },
+    ]);
     expect(pricesForCall(p!, 200000)).toMatchObject({ input_cost_per_million: 3 });
     expect(pricesForCall(p!, 200001)).toMatchObject({ input_cost_per_million: 6, output_cost_per_million: 22.5 });
   });
 
   it('no batch prices in this source', () => {
-    for (const [provider, model] of [['openai', 'gpt-4o'], ['anthropic', 'claude-sonnet-4-5'], ['bedrock', 'anthropic.claude-3-5-sonnet-20240620-v1:0']] as const) {
+    for (const [provider, model] of [
+      ['openai', 'gpt-4o'],
+      ['anthropic', 'claude-sonnet-4-5'],
+      ['bedrock', 'anthropic.claude-3-5-sonnet-20240620-v1:0'],
+    ] as const) {
       expect(priceOf(provider, model, AT)).not.toHaveProperty('batch_input_cost_per_million');
     }
   });
@@ -77,14 +110,26 @@ describe('known prices', () => {
 });
 
 describe('cost with cache figures', () => {
-  const claude = { input_cost_per_million: 3, output_cost_per_million: 15, cache_read_cost_per_million: 0.3, cache_write_cost_per_million: 3.75 };
+  const claude = {
+    input_cost_per_million: 3,
+    output_cost_per_million: 15,
+    cache_read_cost_per_million: 0.3,
+    cache_write_cost_per_million: 3.75,
+  };
 
   it('each kind of token at its price, exactly', () => {
     // 1000 x 3 + 200 x 15 + 10000 x 0.3 + 2000 x 3.75 = 3000 + 3000 + 3000 + 7500 micro-dollars
-    expect(costNanosOfUsage({ inputTokens: 1000, outputTokens: 200, cacheReadTokens: 10_000, cacheWriteTokens: 2000 }, claude)).toBe(16_500_000);
+    expect(costNanosOfUsage({ inputTokens: 1000, outputTokens: 200, cacheReadTokens: 10_000, cacheWriteTokens: 2000 }, claude)).toBe(
+      16_500_000,
+    );
   });
 
   it('cache tokens without a cache price are charged at the input price, never at zero', () => {
-    expect(costNanosOfUsage({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 1000, cacheWriteTokens: 1000 }, { input_cost_per_million: 2, output_cost_per_million: 8 })).toBe(4_000_000);
+    expect(
+      costNanosOfUsage(
+        { inputTokens: 0, outputTokens: 0, cacheReadTokens: 1000, cacheWriteTokens: 1000 },
+        { input_cost_per_million: 2, output_cost_per_million: 8 },
+      ),
+    ).toBe(4_000_000);
   });
 });

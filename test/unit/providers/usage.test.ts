@@ -1,15 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { addUsage, mergeUsage, usageFromObject, usageOfPayload } from '../../../lib/providers/usage.js';
 
-const u = (inputTokens: number, outputTokens: number, cacheReadTokens = 0, cacheWriteTokens = 0) => ({ inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens });
+const u = (inputTokens: number, outputTokens: number, cacheReadTokens = 0, cacheWriteTokens = 0) => ({
+  inputTokens,
+  outputTokens,
+  cacheReadTokens,
+  cacheWriteTokens,
+});
 
 describe('usage, split the way prices are', () => {
   it.each([
-    ['OpenAI chat: cached tokens come out of prompt_tokens', { prompt_tokens: 100, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 60 } }, u(40, 5, 60)],
+    [
+      'OpenAI chat: cached tokens come out of prompt_tokens',
+      { prompt_tokens: 100, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 60 } },
+      u(40, 5, 60),
+    ],
     ['OpenAI embeddings: prompt only', { prompt_tokens: 7, total_tokens: 7 }, u(7, 0)],
-    ['LiteLLM-style: cache writes come out of prompt_tokens too', { prompt_tokens: 130, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 100 }, cache_creation_input_tokens: 20, cache_read_input_tokens: 100 }, u(10, 5, 100, 20)],
-    ['Responses API: cached tokens come out of input_tokens', { input_tokens: 50, output_tokens: 9, input_tokens_details: { cached_tokens: 10 } }, u(40, 9, 10)],
-    ['Anthropic: input excludes the cache figures', { input_tokens: 12, output_tokens: 3, cache_read_input_tokens: 200, cache_creation_input_tokens: 30 }, u(12, 3, 200, 30)],
+    [
+      'LiteLLM-style: cache writes come out of prompt_tokens too',
+      {
+        prompt_tokens: 130,
+        completion_tokens: 5,
+        prompt_tokens_details: { cached_tokens: 100 },
+        cache_creation_input_tokens: 20,
+        cache_read_input_tokens: 100,
+      },
+      u(10, 5, 100, 20),
+    ],
+    [
+      'Responses API: cached tokens come out of input_tokens',
+      { input_tokens: 50, output_tokens: 9, input_tokens_details: { cached_tokens: 10 } },
+      u(40, 9, 10),
+    ],
+    [
+      'Anthropic: input excludes the cache figures',
+      { input_tokens: 12, output_tokens: 3, cache_read_input_tokens: 200, cache_creation_input_tokens: 30 },
+      u(12, 3, 200, 30),
+    ],
     ['Anthropic without cache fields', { input_tokens: 12, output_tokens: 3 }, u(12, 3)],
     ['cached tokens above the total are capped', { prompt_tokens: 5, prompt_tokens_details: { cached_tokens: 50 } }, u(0, 0, 5)],
   ])('%s', (_, usage, expected) => {
@@ -17,12 +44,15 @@ describe('usage, split the way prices are', () => {
   });
 
   it('nothing, or nonsense, is no usage', () => {
-    for (const v of [undefined, null, 'x', [], {}, { prompt_tokens: -1 }, { input_tokens: 1.5 }, { completion_tokens: '3' }]) expect(usageFromObject(v)).toBeUndefined();
+    for (const v of [undefined, null, 'x', [], {}, { prompt_tokens: -1 }, { input_tokens: 1.5 }, { completion_tokens: '3' }])
+      expect(usageFromObject(v)).toBeUndefined();
   });
 
   it('reads stream events: Responses’ response.usage, Anthropic’s message.usage and message_delta usage', () => {
     expect(usageOfPayload({ type: 'response.completed', response: { usage: { input_tokens: 8, output_tokens: 9 } } })).toEqual(u(8, 9));
-    expect(usageOfPayload({ type: 'message_start', message: { usage: { input_tokens: 12, output_tokens: 1, cache_read_input_tokens: 4 } } })).toEqual(u(12, 1, 4));
+    expect(
+      usageOfPayload({ type: 'message_start', message: { usage: { input_tokens: 12, output_tokens: 1, cache_read_input_tokens: 4 } } }),
+    ).toEqual(u(12, 1, 4));
     expect(usageOfPayload({ type: 'message_delta', usage: { output_tokens: 40 } })).toEqual(u(0, 40));
     expect(usageOfPayload('[DONE]')).toBeUndefined();
   });
