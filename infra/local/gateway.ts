@@ -515,8 +515,10 @@ async function relayStream(res: ServerResponse, handler: StreamingHandler, event
       if (res.destroyed || res.writableEnded) continue;
       if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
     }
-    await streamed.done;
+    // As API Gateway does: the response ends with the function's response stream, while the
+    // invocation may go on (it settles spend after the answer); its failure is still logged.
     res.end();
+    await streamed.done;
   } catch (e) {
     logger().error('local gateway: the streaming function failed mid-stream', { fn: context.functionName, error: e as Error });
     // Cut the connection so the client sees a broken stream, not a complete one.

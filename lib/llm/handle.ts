@@ -46,6 +46,26 @@ import { reserveCall } from './strict.js';
 import { UpstreamCall, type UpstreamRequest } from './upstream.js';
 import { mergeUsage, usageOf } from './usage.js';
 
+/**
+ * Settlements still being written for a request. The answer goes out first: its last byte is
+ * not held for the settlement. The invocation still waits for them (functions/llm/handler.ts
+ * awaits `settlementsOf` in middy's requestEnd, after the response stream has ended): Lambda
+ * freezes an instance once its handler resolves, so nothing is fired and forgotten.
+ */
+const pending = new WeakMap<object, Promise<unknown>[]>();
+
+/** Resolves when every settlement of this request's calls is written (or given up on and logged). */
+export async function settlementsOf(event: object): Promise<void> {
+  // A stream's close may still be on its way: let it in, and wait for whatever it adds.
+  await new Promise((r) => setImmediate(r));
+  let seen = 0;
+  for (let list = pending.get(event); list && list.length > seen; list = pending.get(event)) {
+    seen = list.length;
+    await Promise.allSettled(list.slice());
+  }
+  pending.delete(event);
+}
+
 export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps = llmDeps()): Promise<LlmResponse> {
   try {
     return await serve(event, deps);
@@ -67,6 +87,8 @@ interface Call {
   mode: EnforcementMode;
   /** Reads the caller again and reruns the checks (strict mode, after an entity changed). */
   recheck(): Promise<void>;
+  /** Lets a settlement complete after the answer: the invocation awaits it (settlementsOf). */
+  defer(settlement: Promise<unknown>): void;
 }
 
 async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmResponse> {
@@ -87,6 +109,11 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     deps,
     now,
     mode: enforcementOf(caller.state, deps.enforcement),
+    defer: (settlement) => {
+      const list = pending.get(event);
+      if (list) list.push(settlement);
+      else pending.set(event, [settlement]);
+    },
     recheck: async () => {
       call.caller = checked(await loadCallerFor(ctx, req, deps), req, models, deps, registry, now);
     },
@@ -204,16 +231,20 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
     const res = upstream.response as Response;
     // Whatever the request said, an event stream is relayed as one and metered from its events.
     if (res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
-      const out = Readable.from(relay(upstream, stripUsage, finish), { objectMode: false });
+      const out = Readable.from(
+        relay(upstream, stripUsage, (usage, answered) => call.defer(finish(usage, answered))),
+        { objectMode: false },
+      );
       // A body abandoned before its first read never runs relay's `finally`: release here then.
-      out.once('close', () => void finish(undefined, false));
+      out.once('close', () => call.defer(finish(undefined, false)));
       return {
         statusCode: res.status,
         headers: { ...upstream.returnedHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
         body: out,
       };
     }
-    const answer = await complete(model, upstream, finish);
+    // The whole answer goes out as soon as it is read; its settlement follows.
+    const answer = await complete(model, upstream, async (usage, answered) => call.defer(finish(usage, answered)));
     return {
       statusCode: answer.status,
       headers: answer.headers,
@@ -306,7 +337,11 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
  * event (OpenAI clients raise it). The settlement runs when the upstream is done, before the
  * stream ends, so the handler does not finish before the spend is recorded.
  */
-async function* relay(upstream: UpstreamCall, stripUsage: boolean, onDone: Finish): AsyncGenerator<Buffer> {
+async function* relay(
+  upstream: UpstreamCall,
+  stripUsage: boolean,
+  onDone: (usage: Usage | undefined, answered: boolean) => void,
+): AsyncGenerator<Buffer> {
   const framer = new SseFramer();
   let usage: Usage | undefined;
   // The upstream's stream ended, whole or cut: it was answered (and is charged). Else the client left.
@@ -334,7 +369,8 @@ async function* relay(upstream: UpstreamCall, stripUsage: boolean, onDone: Finis
     yield Buffer.from(dataEvent(upstream.failure(e).toBody()));
   } finally {
     upstream.cancel();
-    await onDone(usage, ended);
+    // Settled after the stream's end (deferred): the client's last byte does not wait for it.
+    onDone(usage, ended);
   }
 }
 

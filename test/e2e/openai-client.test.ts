@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.js';
 import { configureApp, documentClient } from '../../lib/app/index.js';
 import { encode } from '../../lib/store/codec.js';
+import { refs } from '../../lib/store/keys.js';
 import { seedKey, seedTeam } from '../support/seed.js';
+import { spendNanos } from '../support/spend.js';
 
 const MASTER = `sk-master-${randomUUID()}`;
 let stack: LocalStack;
@@ -117,10 +119,12 @@ describe('denials the client surfaces as its own typed errors', () => {
     expect((err as Error).message).toBe('403 team `e2e-broke` spent 2.00 of its 2.00 budget');
   });
 
-  it('a key whose spend reaches its budget is refused on the next call', async () => {
+  it('a key whose spend reaches its budget is refused once that spend is settled', async () => {
     const { key, record } = await seedKey({ max_budget: 0.000001 });
     const openai = client(key);
     await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'spend something' }] });
+    // The answer reaches the client before its settlement is written (issue 11): wait for it.
+    await expect.poll(async () => spendNanos(refs.key(record.token)), { timeout: 10_000 }).toBeGreaterThan(0);
     const err = await openai.chat.completions
       .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'again' }] })
       .catch((e: unknown) => e);
