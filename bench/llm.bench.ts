@@ -10,7 +10,7 @@ import { invokeStreaming } from '../infra/local/awslambda.js';
 import { MOCK_UPSTREAM_KEY } from '../infra/local/mock-models.js';
 import { configureApp, documentClient, entityReader } from '../lib/app/index.js';
 import { callerContext } from '../lib/authorizer/context.js';
-import { DynamoSettler, type SpendSettler } from '../lib/store/spend-ledger.js';
+import { DynamoSettler, followMoves, type SpendSettler } from '../lib/store/spend-ledger.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { bundleSize, chatEvent, ms, startLlmBenchStack, stats, timed } from './support.js';
@@ -52,9 +52,7 @@ export default async function llmBench(): Promise<BenchSection[]> {
     const settleMs: number[] = [];
     const real = new DynamoSettler(documentClient(), tableName, {
       ttlSeconds: 3600,
-      onChanged: (refs) => {
-        for (const r of refs) entityReader().loader.invalidate(r);
-      },
+      onChanged: (moved) => followMoves(entityReader().loader, moved),
     });
     const timedSettler: SpendSettler = {
       settle: async (s) => {

@@ -16,7 +16,7 @@ import { callerContext } from '../lib/authorizer/context.js';
 import { config } from '../lib/config.js';
 import type { Caller } from '../lib/domain/caller.js';
 import { spendTargets } from '../lib/spend/targets.js';
-import { DynamoSettler } from '../lib/store/spend-ledger.js';
+import { DynamoSettler, followMoves } from '../lib/store/spend-ledger.js';
 import { seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { chatEvent, ms, p50p99 as p, startLlmBenchStack, stats } from './support.js';
@@ -121,9 +121,7 @@ export default async function spendBench(): Promise<BenchSection[]> {
         spendSettler: new DynamoSettler(client, tableName, {
           ttlSeconds: 3600,
           shards: c.spendShards,
-          onChanged: (refs) => {
-            for (const r of refs) entityReader().loader.invalidate(r);
-          },
+          onChanged: (moved) => followMoves(entityReader().loader, moved),
         }),
       });
       const t = performance.now();

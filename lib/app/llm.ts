@@ -1,7 +1,7 @@
 /** The llm function's dependencies (lib/app/wiring.ts is the seam). */
 import { ModelRegistry } from '../registry/registry.js';
 import { DynamoModelSource } from '../store/models.js';
-import { DynamoSettler } from '../store/spend-ledger.js';
+import { DynamoSettler, followMoves } from '../store/spend-ledger.js';
 import { dependency, documentClient, entityReader } from './wiring.js';
 
 /** The model registry (one cached list per instance, kept for the cache TTL). */
@@ -17,8 +17,7 @@ export const spendSettler = /* @__PURE__ */ dependency(
     new DynamoSettler(documentClient(), c.tableName, {
       ttlSeconds: c.settlementTtlSeconds,
       shards: c.spendShards,
-      onChanged: (changed) => {
-        for (const ref of changed) entityReader().loader.invalidate(ref);
-      },
+      // This instance's cache follows its own settlements: the next request reads nothing.
+      onChanged: (moved) => followMoves(entityReader().loader, moved),
     }),
 );

@@ -101,6 +101,26 @@ export class CachedLoader {
   }
 
   /** Forgets one item (after a write in this instance). */
+  /**
+   * Replaces a cached item with what a write of ours made of it (`change`), keeping the entry's
+   * remaining TTL: our own write is known without a read, and other instances' changes still
+   * arrive within the TTL. An item not cached stays not cached; one cached as absent is replaced
+   * by `created` when the write's result is fully known (a counter shard), else forgotten.
+   */
+  follow(ref: ItemRef, change: (item: Item) => Item, created?: () => Item): void {
+    const id = refKey(ref);
+    const cached = this.cache.get(id, { updateAgeOnGet: false });
+    if (cached === undefined) return;
+    const ttl = this.cache.getRemainingTTL(id);
+    if (ttl <= 0) return void this.cache.delete(id);
+    if (cached === ABSENT) {
+      if (created) this.cache.set(id, created(), { ttl });
+      else this.cache.delete(id);
+      return;
+    }
+    this.cache.set(id, change(cached), { ttl });
+  }
+
   invalidate(ref: ItemRef): void {
     this.cache.delete(refKey(ref));
   }

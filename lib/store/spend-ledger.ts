@@ -26,7 +26,7 @@
  */
 import { type DynamoDBDocumentClient, NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { BudgetEntity } from '../domain/budget-entity.js';
-import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
+import { dollarsToNanos, NANOS_PER_DOLLAR, nanosToDecimal } from '../domain/cost.js';
 import { isDuration, windowOf } from '../domain/periods.js';
 import { pickShard, type ShardCounts, shardCount } from '../domain/sharding.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -34,6 +34,7 @@ import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { cancellationCodes, isTransactionCanceled } from './errors.js';
 import { type ItemRef, refKey, refs } from './keys.js';
+import type { CachedLoader } from './loader.js';
 import { shardRef } from './shards.js';
 
 /** Attribute values a reservation asserts on an item (null: absent or null). */
@@ -125,8 +126,8 @@ export interface DynamoSettlerOptions {
   ttlSeconds: number;
   /** Counter shards per kind; none: every counter on its entity item. */
   shards?: ShardCounts | undefined;
-  /** Told which items changed, so the instance's cache forgets them. */
-  onChanged?: ((changed: readonly ItemRef[]) => void) | undefined;
+  /** Told the counter moves that landed, so the instance's cache can follow them without a read. */
+  onChanged?: ((moved: readonly CounterMove[]) => void) | undefined;
   /** Attempts when transactions conflict (concurrent settlements on the same counters). */
   maxConflictRetries?: number;
 }
@@ -305,7 +306,7 @@ export class DynamoSettler implements SpendSettler {
         requestId: s.requestId,
       });
       if (result.ok) {
-        this.options.onChanged?.(moves.filter((_, i) => !result.skipped.includes(i)).map((m) => m.ref));
+        this.options.onChanged?.(moves.filter((_, i) => !result.skipped.includes(i)));
         const skipped = result.skipped.map((i) => targets[i] as SpendTarget);
         if (skipped.length > 0)
           logger().warn('settlement skipped deleted entities', { requestId: s.requestId, entities: skipped.map((t) => t.entity) });
@@ -338,7 +339,7 @@ export class DynamoSettler implements SpendSettler {
       requestId: r.requestId,
     });
     if (result.ok) {
-      this.options.onChanged?.(moves.map((m) => m.ref));
+      this.options.onChanged?.(moves);
       return { status: 'reserved', hold: { estimateNanos: r.estimateNanos, held: budgeted.map((t) => refKey(t.ref)), targets: r.targets } };
     }
     if (result.failed === 'head') return { status: 'duplicate' };
@@ -503,3 +504,37 @@ const sameValue = (got: string | number | null | undefined, want: string | numbe
   if (typeof want === 'number') return typeof got === 'number' && dollarsToNanos(got) === dollarsToNanos(want);
   return got === want;
 };
+
+/**
+ * A cached item after a counter move landed on it: the same item with its counters added to, in
+ * exact nano-dollars (the amounts DynamoDB now holds). What lets a settlement update this
+ * instance's cache instead of making the next request read the items again.
+ */
+export function afterMove(item: Item, m: CounterMove): Item {
+  const out: Item = { ...item };
+  const add = (attr: string, nanos: number) => {
+    if (nanos === 0) return;
+    out[attr] = (Math.round(Number(out[attr] ?? 0) * NANOS_PER_DOLLAR) + nanos) / NANOS_PER_DOLLAR;
+  };
+  add('spend', m.spendNanos);
+  add(COMMITTED_ATTR, m.committedNanos);
+  if (m.windowId) {
+    add(WINDOW_SPEND_PREFIX + m.windowId, m.spendNanos);
+    add(WINDOW_COMMITTED_PREFIX + m.windowId, m.committedNanos);
+  }
+  return out;
+}
+
+/** A counter shard created by the move (it holds counters only), or undefined for any other item. */
+export function createdByMove(m: CounterMove): Item | undefined {
+  if (m.mustExist || m.createWith) return undefined;
+  return afterMove({ ...m.ref, kind: 'spend_shard' }, m);
+}
+
+/** Makes an instance's cache follow the counter moves its settlements landed (no read after). */
+export function followMoves(loader: CachedLoader, moved: readonly CounterMove[]): void {
+  for (const m of moved) {
+    const created = createdByMove(m);
+    loader.follow(m.ref, (item) => afterMove(item, m), created && (() => created));
+  }
+}

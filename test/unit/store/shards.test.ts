@@ -4,6 +4,7 @@ import { parseShardCounts, pickShard, shardCount } from '../../../lib/domain/sha
 import { decode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';
 import { mergeShards, otherShardRefs, shardedKindOf, shardRef } from '../../../lib/store/shards.js';
+import { afterMove, createdByMove } from '../../../lib/store/spend-ledger.js';
 
 describe('layout', () => {
   it('shard 0 is the entity item; the others are SPEND#<n> in its partition', () => {
@@ -87,5 +88,33 @@ describe('parseShardCounts (TOLLGATE_SPEND_SHARDS)', () => {
     ['team=32,organization=32,global=2', /at most 64/],
   ])('refuses %j', (text, message) => {
     expect(() => parseShardCounts(text)).toThrow(message);
+  });
+});
+
+describe('afterMove and createdByMove: the cache follows a settlement exactly (issue 11)', () => {
+  const move = { ref: refs.team('t'), spendNanos: 1250, committedNanos: -250, windowId: '1d:2026-12-05', mustExist: true };
+  it('adds the amounts to lifetime and window counters in exact nano-dollars', () => {
+    const item = { PK: 'TEAM#t', SK: 'TEAM', spend: 0.1, committed: 0.1, 'ws#1d:2026-12-05': 0.05, max_budget: 5 };
+    expect(afterMove(item, move)).toEqual({
+      ...item,
+      spend: 0.10000125,
+      committed: 0.09999975,
+      'ws#1d:2026-12-05': 0.05000125,
+      'wc#1d:2026-12-05': -2.5e-7,
+    });
+    expect(item.spend).toBe(0.1);
+  });
+  it('only a counter shard (no entity to keep) is created from the move alone', () => {
+    expect(createdByMove(move)).toBeUndefined();
+    expect(createdByMove({ ...move, mustExist: false, createWith: { kind: 'end_user' } })).toBeUndefined();
+    expect(createdByMove({ ...move, ref: { PK: 'TEAM#t', SK: 'SPEND#2' }, mustExist: false })).toEqual({
+      PK: 'TEAM#t',
+      SK: 'SPEND#2',
+      kind: 'spend_shard',
+      spend: 0.00000125,
+      committed: -2.5e-7,
+      'ws#1d:2026-12-05': 0.00000125,
+      'wc#1d:2026-12-05': -2.5e-7,
+    });
   });
 });
