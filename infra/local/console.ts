@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { PROJECT_ROOT } from '../bundling.js';
 import { CACHE_IMMUTABLE, CACHE_REVALIDATE, CONSOLE_ASSETS_DIR, CONSOLE_DIST_DIR, CONSOLE_HEADERS, CONSOLE_PATH, CONSOLE_SOURCE_DIR } from '../console-site.js';
 
@@ -38,7 +38,8 @@ export function consoleBuildIsStale(sourceDir = CONSOLE_SOURCE_DIR, distDir = jo
 export async function buildConsole(sourceDir = CONSOLE_SOURCE_DIR, distDir = join(sourceDir, 'dist')): Promise<void> {
   // Vite is a dev dependency: loaded only when a build is needed.
   const { build } = await import('vite');
-  const scratch = join(sourceDir, `.dist-${process.pid}-${Date.now()}`);
+  // Beside the output folder, so the final rename stays on one file system.
+  const scratch = join(dirname(distDir), `.dist-${process.pid}-${Date.now()}`);
   try {
     await build({ root: sourceDir, logLevel: 'warn', build: { outDir: scratch, emptyOutDir: true } });
     const old = `${scratch}-old`;
