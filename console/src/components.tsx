@@ -126,6 +126,8 @@ type Body = Record<string, unknown>;
 
 function toValue(f: Field, v: unknown): Value {
   if (f.kind === 'checkbox') return v === true;
+  // A select shows its first option when nothing is chosen: the value must say the same.
+  if (f.kind === 'select' && (v === null || v === undefined || v === '') && !f.options?.some(([o]) => o === '')) return f.options?.[0]?.[0] ?? '';
   if (v === null || v === undefined) return '';
   if (Array.isArray(v)) return v.join(', ');
   return String(v);
@@ -183,7 +185,7 @@ export interface FormProps {
   initial?: Body | undefined;
   /** Fields always sent (the entity an edit is about). */
   fixed?: Body;
-  /** Resolves to the message to announce; throws the API's error. */
+  /** Resolves to the message to announce (none for filters); throws the API's error. */
   onSubmit(body: Body): Promise<string | undefined>;
   children?: ComponentChildren;
 }
@@ -212,7 +214,8 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
     setDone('');
     try {
       const message = await onSubmit(body);
-      setDone(message ?? 'Done.');
+      // Filters say nothing: the list they drive is the answer.
+      setDone(message ?? '');
       if (mode === 'create') setValues(start());
     } catch (err) {
       const apiError = asApiError(err);

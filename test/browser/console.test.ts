@@ -313,13 +313,14 @@ describe('the console, as a proxy admin', () => {
     expect(text).toContain('master_key (proxy_admin)');
     expect(await page.content()).not.toContain(teamKey);
     expect(await page.content()).not.toContain(userKey);
+    await accessibleAndSaved('audit');
 
     await page.selectOption('#audit-form-entity_type', 'team');
     await page.fill('#audit-form-entity_id', TEAM);
     await page.getByRole('button', { name: 'Show entries', exact: true }).click();
     await expect.poll(async () => (await entries.locator('tbody tr').allTextContents()).every((t) => t.includes(`team ${TEAM}`))).toBe(true);
     expect(await row(entries, 'team.new').count()).toBe(1);
-    await accessibleAndSaved('audit');
+    expect(await axeViolations(page)).toEqual([]);
   });
 });
 
