@@ -4,7 +4,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, asApiError } from './api';
+import { type ApiError, asApiError } from './api';
 import { budget, money, when } from './format';
 
 // ---------------------------------------------------------------------------------------------
@@ -147,7 +147,10 @@ function fromValue(f: Field, v: Value, clearing: boolean): unknown {
 function setPath(body: Body, path: string, value: unknown): void {
   const parts = path.split('.');
   let at = body;
-  for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Body;
+  for (const p of parts.slice(0, -1)) {
+    at[p] ??= {};
+    at = at[p] as Body;
+  }
   at[parts[parts.length - 1] as string] = value;
 }
 
@@ -252,7 +255,7 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
               {f.required ? <span class="req"> (required)</span> : null}
             </label>
           );
-          let control;
+          let control: ComponentChildren;
           if (f.kind === 'checkbox') {
             control = <input {...common} type="checkbox" checked={values[f.name] === true} onChange={(e) => set((e.currentTarget as HTMLInputElement).checked)} />;
           } else if (f.kind === 'select') {
@@ -332,7 +335,8 @@ export function Table<T>({ caption, rows, columns, empty, rowKey }: { caption: s
   if (rows.length === 0) return <p class="muted">{empty}</p>;
   return (
     // Focusable so a keyboard can scroll a wide table (axe: scrollable-region-focusable).
-    <div class="table-wrap" role="region" aria-label={caption} tabIndex={0}>
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take the focus to be scrolled by keyboard
+    <section class="table-wrap" aria-label={caption} tabIndex={0}>
       <table>
         <caption>{caption}</caption>
         <thead>
@@ -354,7 +358,7 @@ export function Table<T>({ caption, rows, columns, empty, rowKey }: { caption: s
           ))}
         </tbody>
       </table>
-    </div>
+    </section>
   );
 }
 

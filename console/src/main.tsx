@@ -139,16 +139,10 @@ function App() {
   const Page = params.length > 0 && Detail ? Detail : Listing;
   return (
     <>
-      <a
-        class="skip"
-        href="#main"
-        onClick={(e) => {
-          e.preventDefault();
-          document.getElementById('page-title')?.focus();
-        }}
-      >
+      {/* A button, not a #main link: the hash is the router's. */}
+      <button type="button" class="skip" onClick={() => document.getElementById('page-title')?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header class="top">
         <span class="brand">Tollgate</span>
         <span class="who">

@@ -27,7 +27,6 @@ let teamKey = '';
 let userKey = '';
 
 const focusedId = () => page.evaluate('document.activeElement ? document.activeElement.id : ""') as Promise<string>;
-const heading = () => page.locator('h1');
 const section = (id: string): Locator => page.locator(`section[aria-labelledby="${id}"]`);
 const status = (scope: Locator | Page = page) => scope.locator('[role="status"]:not(:empty)');
 const row = (scope: Locator, text: string | RegExp) => scope.locator('tbody tr', { hasText: text });

@@ -122,7 +122,9 @@ export function TeamDetail({ teamId }: { teamId: string }) {
                     disabled={act.busy}
                     onClick={() => {
                       if (!confirmed(`Delete team ${teamId} with its keys and memberships?`)) return;
-                      act.run(() => post('/team/delete', { team_ids: [teamId] }), `Team ${teamId} deleted.`).then((ok) => ok && (location.hash = '#/teams'));
+                      act.run(() => post('/team/delete', { team_ids: [teamId] }), `Team ${teamId} deleted.`).then((ok) => {
+                        if (ok) location.hash = '#/teams';
+                      });
                     }}
                   >
                     Delete team
