@@ -14,6 +14,7 @@ import { INDEX } from '../lib/store/keys.js';
 import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
+import { TollgateConsole } from './constructs/console.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
 import { TollgateFunction } from './constructs/function.js';
 import { optionsFromContext, type ResolvedOptions, resolveOptions, type TollgateOptions } from './constructs/options.js';
@@ -46,6 +47,7 @@ export class TollgateStack extends Stack {
   readonly secrets: TollgateSecrets;
   readonly functions: ReadonlyMap<DeployedFunction, TollgateFunction>;
   readonly api: TollgateApi;
+  readonly console: TollgateConsole;
 
   constructor(scope: Construct, id: string, props: TollgateStackProps = {}) {
     super(scope, id, props);
@@ -150,6 +152,10 @@ export class TollgateStack extends Stack {
       });
     }
 
+    // The admin console on CloudFront, with the API behind the same origin (docs/deploy.md).
+    this.console = new TollgateConsole(this, 'Console', { api: this.api.api, logRetention: o.logRetention });
+
+    new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: 'The admin console; the API answers on the same origin' });
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL (the stage); OpenAI clients use <ApiUrl>v1' });
     new CfnOutput(this, 'TableName', { value: tableName });
     new CfnOutput(this, 'MasterKeySecretArn', {

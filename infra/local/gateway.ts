@@ -24,6 +24,7 @@ import { type GatewayResponseType, renderGatewayResponse } from '../../lib/gatew
 import { BINARY_MEDIA_TYPES, matchRoute, type RouteMatch } from '../../lib/routes.js';
 import { logger } from '../../lib/telemetry.js';
 import { installAwsLambdaGlobal, invokeStreaming, isStreamingHandler, type StreamingHandler } from './awslambda.js';
+import { isConsolePath, serveConsole } from './console.js';
 
 /** API Gateway's request payload limit. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   modules?: Partial<Record<string, string>>;
   /** Called once per request with what is safe to log (no headers, no query, no body). */
   onRequest?: (entry: { method: string; path: string; status: number; ms: number }) => void;
+  /** The built console served at /ui/ (default console/dist). */
+  consoleDir?: string;
 }
 
 export interface Gateway {
@@ -65,7 +68,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const method = req.method ?? 'GET';
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     res.once('close', () => opts.onRequest?.({ method, path, status: res.statusCode, ms: Date.now() - started }));
-    serve(req, res, loadHandler).catch((e: unknown) => {
+    // The console's static files, on the API's origin as CloudFront serves them in AWS.
+    const served = isConsolePath(path) ? serveConsole(req, res, opts.consoleDir) : serve(req, res, loadHandler);
+    served.catch((e: unknown) => {
       logger().error('local gateway failed', { error: e as Error });
       if (!res.headersSent) sendGatewayResponse(res, 'DEFAULT_5XX');
       else res.destroy();

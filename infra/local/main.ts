@@ -3,6 +3,7 @@
  * what to do next, and a clean stop on Ctrl-C or SIGTERM that leaves no Java process behind.
  */
 import { type Config, ConfigError, config } from '../../lib/config.js';
+import { ensureConsoleBuilt } from './console.js';
 import { JavaMissingError } from './dynamodb.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 
@@ -19,13 +20,18 @@ function startupProblem(e: unknown, cfg: Config): string {
   return `could not start: ${(e as Error).message}`;
 }
 
-function banner(stack: LocalStack): string {
+type ConsoleBuild = { ok: true; built: boolean } | { ok: false; message: string };
+
+function banner(stack: LocalStack, ui: ConsoleBuild): string {
   const dynamo = stack.dynamo
     ? `${stack.dynamoEndpoint} (DynamoDB Local, ${stack.dataDir ? `data in ${stack.dataDir}` : 'in memory'})`
     : `${stack.dynamoEndpoint} (external)`;
   const lines = [
     '',
     `Tollgate is running at ${stack.url}`,
+    ui.ok
+      ? `  Console        ${stack.url}/ui/ (sign in with the master key)${ui.built ? ', built just now' : ''}`
+      : `  Console        not available: its build failed (${ui.message}); the API works without it`,
     `  DynamoDB       ${dynamo}, table ${stack.tableName}`,
     `  Mock upstream  ${stack.upstreamUrl} (models: ${stack.models.map((m) => m.model_name).join(', ')})`,
   ];
@@ -58,6 +64,12 @@ async function main(): Promise<void> {
     throw e;
   }
 
+  // The console builds (when stale) while DynamoDB Local starts, so startup takes no longer.
+  const ui: Promise<ConsoleBuild> = ensureConsoleBuilt().then(
+    (state) => ({ ok: true, built: state === 'built' }),
+    (e: unknown) => ({ ok: false, message: (e as Error).message.split('\n')[0] ?? 'unknown error' }),
+  );
+
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
@@ -69,7 +81,7 @@ async function main(): Promise<void> {
   } catch (e) {
     fail(startupProblem(e, cfg));
   }
-  process.stdout.write(banner(stack));
+  process.stdout.write(banner(stack, await ui));
 
   // Last resort if the process ends without stop() (an uncaught error): never orphan Java.
   process.on('exit', () => {

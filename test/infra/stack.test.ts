@@ -88,7 +88,13 @@ describe('the functions', () => {
   it('are one per function of lib/routes (health aside) plus the authorizer and the spend sweeper', () => {
     const fromRoutes = new Set(routes.map((r) => r.fn).filter((fn) => fn !== 'health'));
     expect(new Set(SERVING_FUNCTIONS)).toEqual(fromRoutes);
-    expect(ofType(base, 'AWS::Lambda::Function')).toHaveLength(fromRoutes.size + 2);
+    // Besides these, only CDK's deploy-time copier of the console files (test/infra/console.test.ts).
+    const consoleDeploy = JSON.stringify({ 'Fn::GetAtt': [logicalId(base, base.stack.console.deployRole), 'Arn'] });
+    const [copiers, functions] = [true, false].map((copier) =>
+      ofType(base, 'AWS::Lambda::Function').filter(([, f]) => (JSON.stringify(f.Properties.Role) === consoleDeploy) === copier),
+    );
+    expect(functions).toHaveLength(fromRoutes.size + 2);
+    expect(copiers).toHaveLength(1);
   });
 
   it('the spend sweeper runs every 5 minutes, without retries (the next run covers a failed one)', () => {
@@ -132,10 +138,10 @@ describe('the functions', () => {
     expect(lg.Properties.RetentionInDays).toBe(30);
   });
 
-  it('takes logRetentionDays for every log group, API access logs included', () => {
+  it('takes logRetentionDays for every log group, API access logs and the console deployment included', () => {
     const s = synth({ logRetentionDays: 7 });
     const groups = ofType(s, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(ALL_FUNCTIONS.length + 1);
+    expect(groups).toHaveLength(ALL_FUNCTIONS.length + 2);
     for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(7);
   });
 
@@ -407,7 +413,7 @@ describe('least privilege', () => {
 });
 
 describe('outputs', () => {
-  it('name the API URL, the table, the master key secret and every function', () => {
+  it('name the API URL, the console URL, the table, the master key secret and every function', () => {
     const outputs = base.template.toJSON().Outputs as Record<string, { Value: unknown }>;
     const pascal = (s: string) =>
       s
@@ -415,7 +421,7 @@ describe('outputs', () => {
         .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
         .join('');
     expect(Object.keys(outputs).sort()).toEqual(
-      ['ApiUrl', 'TableName', 'MasterKeySecretArn', ...ALL_FUNCTIONS.map((fn) => `${pascal(fn)}FunctionName`)].sort(),
+      ['ApiUrl', 'ConsoleUrl', 'TableName', 'MasterKeySecretArn', ...ALL_FUNCTIONS.map((fn) => `${pascal(fn)}FunctionName`)].sort(),
     );
     expect(outputs.TableName?.Value).toEqual({ Ref: tableId(base) });
     for (const fn of ALL_FUNCTIONS) expect(outputs[`${pascal(fn)}FunctionName`]?.Value).toEqual({ Ref: fnId(base, fn) });

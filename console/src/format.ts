@@ -1,0 +1,39 @@
+/** How numbers, money and times are shown. */
+
+const dollars = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+// Sub-dollar spend (a chat costs micro-dollars) keeps three significant digits, never rounds to $0.00.
+const cents = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 3 });
+
+export function money(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  if (!Number.isFinite(n)) return String(n);
+  if (n === 0) return '$0';
+  if (Math.abs(n) >= 1) return dollars.format(n);
+  const small = cents.format(n);
+  // At least cents: $0.50, not $0.5.
+  return (small.split('.')[1] ?? '').length >= 2 ? small : dollars.format(n);
+}
+
+export function budget(max: number | null | undefined): string {
+  return max === null || max === undefined ? 'no limit' : money(max);
+}
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime())
+    ? iso
+    : d
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC');
+}
+
+export function list(items: readonly string[] | null | undefined, empty = 'all'): string {
+  return items && items.length > 0 ? items.join(', ') : empty;
+}
+
+export const count = (n: number): string => new Intl.NumberFormat('en-US').format(n);
+
+/** `YYYY-MM-DD` of a date, in UTC (the API's days are UTC days). */
+export const day = (d: Date): string => d.toISOString().slice(0, 10);

@@ -1,0 +1,124 @@
+/** End users (LiteLLM's customers: the `user` of a request): list, create, edit, block, delete. */
+import { useState } from 'preact/hooks';
+import { get, post } from '../api';
+import { BudgetMeter, confirmed, type Field, Form, Loading, ResetAt, Section, Table, Title, useAction, useLoad } from '../components';
+import type { EndUser, Page } from '../types';
+
+const endUserFields: Field[] = [
+  { name: 'alias', label: 'Alias' },
+  { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no own limit.' },
+  { name: 'budget_duration', label: 'Budget period', hint: 'A period like 30d or 1mo; empty: never resets.' },
+  { name: 'budget_id', label: 'Shared budget id', hint: 'A budget from the Budgets page (its own max budget wins).' },
+];
+
+export function EndUsers() {
+  const endUsers = useLoad(() => get<Page<EndUser>>('/customer/list', { limit: 1000 }), []);
+  const [editing, setEditing] = useState<EndUser | null>(null);
+  const act = useAction();
+  return (
+    <>
+      <Title>End users</Title>
+      <Section id="end-user-list" title="End users">
+        {act.view}
+        <Loading state={endUsers} what="end users">
+          {(page) => (
+            <Table
+              caption="End users"
+              rows={page.data}
+              rowKey={(e) => e.user_id}
+              empty="No end users."
+              columns={[
+                { header: 'End user', cell: (e) => (e.alias ? `${e.alias} (${e.user_id})` : e.user_id) },
+                {
+                  header: 'Spend / budget',
+                  cell: (e) => <BudgetMeter spend={e.spend} max={e.max_budget} label={`End user ${e.user_id}`} />,
+                },
+                { header: 'Period', cell: (e) => <ResetAt at={e.budget_reset_at} /> },
+                { header: 'Shared budget', cell: (e) => e.budget_id ?? '—' },
+                { header: 'Status', cell: (e) => (e.blocked ? <strong class="reached">blocked</strong> : 'active') },
+                {
+                  header: 'Actions',
+                  cell: (e) => (
+                    <div class="row-actions">
+                      <button type="button" class="secondary" aria-label={`Edit end user ${e.user_id}`} onClick={() => setEditing(e)}>
+                        Edit
+                      </button>
+                      <button
+                        type="button"
+                        disabled={act.busy}
+                        aria-label={`${e.blocked ? 'Unblock' : 'Block'} end user ${e.user_id}`}
+                        onClick={() =>
+                          act
+                            .run(
+                              () => post(e.blocked ? '/customer/unblock' : '/customer/block', { user_ids: [e.user_id] }),
+                              `End user ${e.user_id} ${e.blocked ? 'unblocked' : 'blocked'}.`,
+                            )
+                            .then(endUsers.reload)
+                        }
+                      >
+                        {e.blocked ? 'Unblock' : 'Block'}
+                      </button>
+                      <button
+                        type="button"
+                        class="danger"
+                        disabled={act.busy}
+                        aria-label={`Delete end user ${e.user_id}`}
+                        onClick={() =>
+                          confirmed(`Delete end user ${e.user_id}?`) &&
+                          act
+                            .run(() => post('/customer/delete', { user_ids: [e.user_id] }), `End user ${e.user_id} deleted.`)
+                            .then(endUsers.reload)
+                        }
+                      >
+                        Delete
+                      </button>
+                    </div>
+                  ),
+                },
+              ]}
+            />
+          )}
+        </Loading>
+        {editing ? (
+          <div class="panel">
+            <Form
+              key={editing.user_id}
+              id="edit-end-user"
+              title={`Edit end user ${editing.user_id}`}
+              submitLabel="Save end user"
+              mode="edit"
+              initial={editing as unknown as Record<string, unknown>}
+              fixed={{ user_id: editing.user_id }}
+              fields={endUserFields}
+              onSubmit={async (body) => {
+                await post('/customer/update', body);
+                endUsers.reload();
+                return `End user ${editing.user_id} saved.`;
+              }}
+            />
+            <button type="button" class="secondary" onClick={() => setEditing(null)}>
+              Close the editor
+            </button>
+          </div>
+        ) : null}
+      </Section>
+      <Section id="end-user-new" title="Create an end user">
+        <Form
+          id="new-end-user"
+          title="New end user"
+          submitLabel="Create end user"
+          fields={[
+            { name: 'user_id', label: 'End user id', hint: 'The `user` your application sends.' },
+            ...endUserFields,
+            { name: 'blocked', label: 'Blocked', kind: 'checkbox' },
+          ]}
+          onSubmit={async (body) => {
+            const e = await post<EndUser>('/customer/new', body);
+            endUsers.reload();
+            return `End user ${e.user_id} created.`;
+          }}
+        />
+      </Section>
+    </>
+  );
+}

@@ -1,0 +1,141 @@
+/** Organizations: list, create, edit, delete, add members. Proxy admins only (the API says so to others). */
+import { useState } from 'preact/hooks';
+import { get, post } from '../api';
+import { BudgetMeter, confirmed, type Field, Form, Loading, ResetAt, Section, Table, Title, useAction, useLoad } from '../components';
+import { list } from '../format';
+import type { Organization, Page } from '../types';
+
+const orgFields: Field[] = [
+  { name: 'organization_alias', label: 'Alias' },
+  { name: 'models', label: 'Models', kind: 'list', hint: 'Comma-separated; empty: every model.' },
+  { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
+  { name: 'budget_duration', label: 'Budget period', hint: 'A period like 30d or 1mo; empty: never resets.' },
+];
+
+export function Organizations() {
+  const orgs = useLoad(() => get<Page<Organization>>('/organization/list', { limit: 1000 }), []);
+  const [editing, setEditing] = useState<Organization | null>(null);
+  const act = useAction();
+  return (
+    <>
+      <Title>Organizations</Title>
+      <Section id="org-list" title="Organizations">
+        {act.view}
+        <Loading state={orgs} what="organizations">
+          {(page) => (
+            <Table
+              caption="Organizations"
+              rows={page.data}
+              rowKey={(o) => o.organization_id}
+              empty="No organizations."
+              columns={[
+                {
+                  header: 'Organization',
+                  cell: (o) => (o.organization_alias ? `${o.organization_alias} (${o.organization_id})` : o.organization_id),
+                },
+                { header: 'Models', cell: (o) => list(o.models) },
+                {
+                  header: 'Spend / budget',
+                  cell: (o) => <BudgetMeter spend={o.spend} max={o.max_budget} label={`Organization ${o.organization_id}`} />,
+                },
+                { header: 'Period', cell: (o) => <ResetAt at={o.budget_reset_at} /> },
+                {
+                  header: 'Actions',
+                  cell: (o) => (
+                    <div class="row-actions">
+                      <button
+                        type="button"
+                        class="secondary"
+                        aria-label={`Edit organization ${o.organization_id}`}
+                        onClick={() => setEditing(o)}
+                      >
+                        Edit
+                      </button>
+                      <button
+                        type="button"
+                        class="danger"
+                        aria-label={`Delete organization ${o.organization_id}`}
+                        disabled={act.busy}
+                        onClick={() =>
+                          confirmed(`Delete organization ${o.organization_id}?`) &&
+                          act
+                            .run(
+                              () => post('/organization/delete', { organization_ids: [o.organization_id] }),
+                              `Organization ${o.organization_id} deleted.`,
+                            )
+                            .then(orgs.reload)
+                        }
+                      >
+                        Delete
+                      </button>
+                    </div>
+                  ),
+                },
+              ]}
+            />
+          )}
+        </Loading>
+        {editing ? (
+          <div class="panel">
+            <Form
+              key={editing.organization_id}
+              id="edit-org"
+              title={`Edit organization ${editing.organization_id}`}
+              submitLabel="Save organization"
+              mode="edit"
+              initial={editing as unknown as Record<string, unknown>}
+              fixed={{ organization_id: editing.organization_id }}
+              fields={orgFields}
+              onSubmit={async (body) => {
+                await post('/organization/update', body);
+                orgs.reload();
+                return `Organization ${editing.organization_id} saved.`;
+              }}
+            />
+            <button type="button" class="secondary" onClick={() => setEditing(null)}>
+              Close the editor
+            </button>
+          </div>
+        ) : null}
+      </Section>
+      <Section id="org-new" title="Create an organization">
+        <div class="two">
+          <Form
+            id="new-org"
+            title="New organization"
+            submitLabel="Create organization"
+            fields={[{ name: 'organization_id', label: 'Organization id', hint: 'Empty: a random id.' }, ...orgFields]}
+            onSubmit={async (body) => {
+              const org = await post<Organization>('/organization/new', body);
+              orgs.reload();
+              return `Organization ${org.organization_id} created.`;
+            }}
+          />
+          <Form
+            id="org-member"
+            title="Add a member"
+            submitLabel="Add member"
+            fields={[
+              { name: 'organization_id', label: 'Organization id' },
+              { name: 'member.user_id', label: 'User id' },
+              {
+                name: 'member.role',
+                label: 'Role',
+                kind: 'select',
+                options: [
+                  ['internal_user', 'internal user'],
+                  ['internal_user_viewer', 'internal user (viewer)'],
+                  ['org_admin', 'organization admin'],
+                ],
+              },
+            ]}
+            onSubmit={async (body) => {
+              await post('/organization/member_add', body);
+              return 'Member added.';
+            }}
+          />
+        </div>
+      </Section>
+    </>
+  );
+}

@@ -1,0 +1,176 @@
+/**
+ * Overview: spend against each budget for what the caller may list (keys, teams, users,
+ * organizations, end users), budgets reached, and, where the deployment serves spend reports,
+ * today's spend and the top models. Each list is the API's answer to this credential: an
+ * internal user sees their own keys and teams, and a refusal for the rest.
+ */
+import { get } from '../api';
+import { BudgetMeter, type Column, type Loaded, Loading, ResetAt, Section, Table, Title, useLoad } from '../components';
+import { count, day, money } from '../format';
+import { modelTotals, parseReport } from '../reports';
+import type { Budgeted, EndUser, Key, Organization, Page, Team, User } from '../types';
+
+const TOP = 10;
+
+interface Row extends Budgeted {
+  kind: string;
+  id: string;
+  name: string;
+  href?: string;
+}
+
+const rowsOf = <T extends Budgeted>(
+  state: Loaded<Page<T>>,
+  kind: string,
+  id: (x: T) => string,
+  name: (x: T) => string,
+  href?: (x: T) => string,
+): Row[] => (state.data?.data ?? []).map((x) => ({ ...x, kind, id: id(x), name: name(x), ...(href ? { href: href(x) } : {}) }));
+
+const named = (alias: string | null | undefined, id: string) => (alias ? `${alias} (${id})` : id);
+
+const bySpend = (a: Row, b: Row) => (b.spend ?? 0) - (a.spend ?? 0);
+
+const columns = (what: string): Column<Row>[] => [
+  { header: what, cell: (r) => (r.href ? <a href={r.href}>{r.name}</a> : r.name) },
+  { header: 'Spend this period / budget', cell: (r) => <BudgetMeter spend={r.spend} max={r.max_budget} label={`${what} ${r.name}`} /> },
+  { header: 'Period', cell: (r) => <ResetAt at={r.budget_reset_at} /> },
+  { header: 'Total spend', cell: (r) => money(r.total_spend ?? r.spend), numeric: true },
+];
+
+function Top({ id, title, what, state, rows }: { id: string; title: string; what: string; state: Loaded<Page<unknown>>; rows: Row[] }) {
+  return (
+    <Section id={id} title={title}>
+      <Loading state={state} what={title.toLowerCase()}>
+        {() => (
+          <>
+            <Table
+              caption={`${title}, highest spend first`}
+              rows={[...rows].sort(bySpend).slice(0, TOP)}
+              columns={columns(what)}
+              empty={`No ${what.toLowerCase()}s yet.`}
+              rowKey={(r) => r.id}
+            />
+            {rows.length > TOP ? (
+              <p class="muted">
+                The {TOP} highest of the {count(rows.length)} listed.
+              </p>
+            ) : null}
+          </>
+        )}
+      </Loading>
+    </Section>
+  );
+}
+
+export function Overview() {
+  const keys = useLoad(() => get<Page<Key>>('/key/list', { return_full_object: true, limit: 1000 }), []);
+  const teams = useLoad(() => get<Page<Team>>('/team/list', { limit: 1000 }), []);
+  const users = useLoad(() => get<Page<User>>('/user/list', { limit: 1000 }), []);
+  const orgs = useLoad(() => get<Page<Organization>>('/organization/list', { limit: 1000 }), []);
+  const endUsers = useLoad(() => get<Page<EndUser>>('/customer/list', { limit: 1000 }), []);
+  const today = day(new Date());
+  const report = useLoad(() => get<unknown>('/global/spend/report', { start_date: today, end_date: today }).then(parseReport), []);
+  const proxy = useLoad(() => get<{ spend: number; max_budget?: number | null }>('/global/spend'), []);
+
+  const keyRows = rowsOf(
+    keys,
+    'key',
+    (k) => k.token,
+    (k) => named(k.key_alias, k.key_name),
+  );
+  const teamRows = rowsOf(
+    teams,
+    'team',
+    (t) => t.team_id,
+    (t) => named(t.team_alias, t.team_id),
+    (t) => `#/teams/${encodeURIComponent(t.team_id)}`,
+  );
+  const userRows = rowsOf(
+    users,
+    'user',
+    (u) => u.user_id,
+    (u) => named(u.user_alias, u.user_id),
+    (u) => `#/users/${encodeURIComponent(u.user_id)}`,
+  );
+  const orgRows = rowsOf(
+    orgs,
+    'organization',
+    (o) => o.organization_id,
+    (o) => named(o.organization_alias, o.organization_id),
+  );
+  const endUserRows = rowsOf(
+    endUsers,
+    'end user',
+    (e) => e.user_id,
+    (e) => named(e.alias, e.user_id),
+  );
+  const all = [...keyRows, ...teamRows, ...userRows, ...orgRows, ...endUserRows];
+  const limited = all.filter((r) => r.max_budget !== null && r.max_budget !== undefined);
+  const reached = limited.filter((r) => (r.spend ?? 0) >= (r.max_budget as number));
+  const near = limited.filter((r) => (r.spend ?? 0) < (r.max_budget as number) && (r.spend ?? 0) >= 0.8 * (r.max_budget as number));
+
+  const alertColumns: Column<Row>[] = [{ header: 'Kind', cell: (r) => r.kind }, ...columns('Name').slice(0, 3)];
+
+  return (
+    <>
+      <Title>Overview</Title>
+      <Section id="today" title="Spend today">
+        <Loading state={report} what="GET /global/spend/report">
+          {(days) => {
+            const models = modelTotals(days);
+            return (
+              <>
+                <p class="big">
+                  {money(days.reduce((s, d) => s + d.total, 0))} <span class="muted">on {today} (UTC)</span>
+                </p>
+                <Table
+                  caption="Top models today"
+                  rows={models.slice(0, TOP)}
+                  columns={[
+                    { header: 'Model', cell: (m) => m.model },
+                    { header: 'Spend', cell: (m) => money(m.spend), numeric: true },
+                    { header: 'Tokens', cell: (m) => count(m.tokens), numeric: true },
+                  ]}
+                  empty="No model spend today."
+                  rowKey={(m) => m.model}
+                />
+              </>
+            );
+          }}
+        </Loading>
+        <Loading state={proxy} what="GET /global/spend">
+          {(g) => (
+            <p>
+              Proxy-wide: <BudgetMeter spend={g.spend} max={g.max_budget} label="Proxy" />
+            </p>
+          )}
+        </Loading>
+      </Section>
+
+      <Section id="alerts" title="Budgets reached">
+        <p class="muted">Among what this credential may list; the API refuses calls once spend reaches the budget.</p>
+        <Table
+          caption="Budgets reached"
+          rows={reached.sort(bySpend)}
+          columns={alertColumns}
+          empty="No budget reached."
+          rowKey={(r) => `${r.kind}:${r.id}`}
+        />
+        <Table
+          caption="At 80 % of their budget or more"
+          rows={near.sort(bySpend)}
+          columns={alertColumns}
+          empty="Nothing at 80 % of its budget."
+          rowKey={(r) => `${r.kind}:${r.id}`}
+        />
+      </Section>
+
+      <Top id="top-keys" title="Top keys" what="Key" state={keys} rows={keyRows} />
+      <Top id="top-teams" title="Top teams" what="Team" state={teams} rows={teamRows} />
+      <Top id="top-users" title="Top users" what="User" state={users} rows={userRows} />
+      <Top id="top-orgs" title="Top organizations" what="Organization" state={orgs} rows={orgRows} />
+      <Top id="top-end-users" title="Top end users" what="End user" state={endUsers} rows={endUserRows} />
+    </>
+  );
+}

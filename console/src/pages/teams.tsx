@@ -1,0 +1,271 @@
+/** Teams: list and create; one team: edit, block, delete, its members and their budgets, its keys. */
+import { useState } from 'preact/hooks';
+import { get, post } from '../api';
+import { BudgetMeter, confirmed, type Field, Form, Loading, More, ResetAt, Section, Table, Title, useAction, useLoad } from '../components';
+import { list, money, when } from '../format';
+import type { Member, Page, Team, TeamInfo } from '../types';
+import { KeyTable } from './keys';
+
+const DURATION_HINT = 'A period like 30d, 24h or 1mo; empty: the budget never resets.';
+
+export const teamFields: Field[] = [
+  { name: 'team_alias', label: 'Alias' },
+  { name: 'organization_id', label: 'Organization id' },
+  { name: 'models', label: 'Models', kind: 'list', hint: 'Comma-separated; empty: every model.' },
+  { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
+  { name: 'budget_duration', label: 'Budget period', hint: DURATION_HINT },
+];
+
+const teamHref = (id: string) => `#/teams/${encodeURIComponent(id)}`;
+
+export function Teams() {
+  const [pages, setPages] = useState<string[]>(['']);
+  const teams = useLoad(async () => {
+    const all: Team[] = [];
+    let next: string | null = null;
+    for (const cursor of pages) {
+      const page: Page<Team> = await get<Page<Team>>('/team/list', { cursor });
+      all.push(...page.data);
+      next = page.next_cursor;
+    }
+    return { data: all, next_cursor: next };
+  }, [pages.join('|')]);
+
+  return (
+    <>
+      <Title>Teams</Title>
+      <Section id="team-list" title="Teams you may see">
+        <Loading state={teams} what="teams">
+          {(page) => (
+            <>
+              <Table
+                caption="Teams"
+                rows={page.data}
+                rowKey={(t) => t.team_id}
+                empty="No teams."
+                columns={[
+                  {
+                    header: 'Team',
+                    cell: (t) => <a href={teamHref(t.team_id)}>{t.team_alias ? `${t.team_alias} (${t.team_id})` : t.team_id}</a>,
+                  },
+                  { header: 'Organization', cell: (t) => t.organization_id ?? '—' },
+                  { header: 'Models', cell: (t) => list(t.models) },
+                  { header: 'Spend / budget', cell: (t) => <BudgetMeter spend={t.spend} max={t.max_budget} label={`Team ${t.team_id}`} /> },
+                  { header: 'Period', cell: (t) => <ResetAt at={t.budget_reset_at} /> },
+                  { header: 'Status', cell: (t) => (t.blocked ? <strong class="reached">blocked</strong> : 'active') },
+                ]}
+              />
+              <More cursor={page.next_cursor} what="teams" onMore={(c) => setPages((p) => [...p, c])} />
+            </>
+          )}
+        </Loading>
+      </Section>
+      <Section id="team-new" title="Create a team">
+        <Form
+          id="new-team"
+          title="New team"
+          submitLabel="Create team"
+          fields={[{ name: 'team_id', label: 'Team id', hint: 'Empty: a random id.' }, ...teamFields]}
+          onSubmit={async (body) => {
+            const team = await post<Team>('/team/new', body);
+            teams.reload();
+            return `Team ${team.team_id} created.`;
+          }}
+        />
+      </Section>
+    </>
+  );
+}
+
+export function TeamDetail({ teamId }: { teamId: string }) {
+  const info = useLoad(() => get<TeamInfo>('/team/info', { team_id: teamId }), [teamId]);
+  const act = useAction();
+  const reload = info.reload;
+
+  return (
+    <>
+      <Title>Team {teamId}</Title>
+      <p>
+        <a href="#/teams">All teams</a>
+      </p>
+      {act.view}
+      <Loading state={info} what={`team ${teamId}`}>
+        {(t) => {
+          const team = t.team_info;
+          return (
+            <>
+              <Section id="team-summary" title="Summary">
+                <dl class="facts">
+                  <dt>Alias</dt>
+                  <dd>{team.team_alias ?? '—'}</dd>
+                  <dt>Organization</dt>
+                  <dd>{team.organization_id ?? '—'}</dd>
+                  <dt>Models</dt>
+                  <dd>{list(team.models)}</dd>
+                  <dt>Spend / budget</dt>
+                  <dd>
+                    <BudgetMeter spend={team.spend} max={team.max_budget} label={`Team ${teamId}`} /> <ResetAt at={team.budget_reset_at} />
+                  </dd>
+                  <dt>Total spend</dt>
+                  <dd>{money(team.total_spend ?? team.spend)}</dd>
+                  <dt>Status</dt>
+                  <dd>{team.blocked ? <strong class="reached">blocked: its keys are refused</strong> : 'active'}</dd>
+                </dl>
+                <div class="actions">
+                  <button
+                    type="button"
+                    disabled={act.busy}
+                    onClick={() =>
+                      act
+                        .run(
+                          () => post(team.blocked ? '/team/unblock' : '/team/block', { team_id: teamId }),
+                          team.blocked ? `Team ${teamId} unblocked.` : `Team ${teamId} blocked.`,
+                        )
+                        .then(reload)
+                    }
+                  >
+                    {team.blocked ? 'Unblock team' : 'Block team'}
+                  </button>
+                  <button
+                    type="button"
+                    class="danger"
+                    disabled={act.busy}
+                    onClick={() => {
+                      if (!confirmed(`Delete team ${teamId} with its keys and memberships?`)) return;
+                      act
+                        .run(() => post('/team/delete', { team_ids: [teamId] }), `Team ${teamId} deleted.`)
+                        .then((ok) => {
+                          if (ok) location.hash = '#/teams';
+                        });
+                    }}
+                  >
+                    Delete team
+                  </button>
+                </div>
+              </Section>
+              <Section id="team-edit" title="Edit">
+                <Form
+                  id="edit-team"
+                  title={`Edit team ${teamId}`}
+                  submitLabel="Save team"
+                  mode="edit"
+                  initial={team as unknown as Record<string, unknown>}
+                  fixed={{ team_id: teamId }}
+                  fields={teamFields}
+                  onSubmit={async (body) => {
+                    await post('/team/update', body);
+                    reload();
+                    return `Team ${teamId} saved.`;
+                  }}
+                />
+              </Section>
+              <Members teamId={teamId} members={t.team_memberships} reload={reload} />
+              <Section id="team-keys" title="Keys of the team">
+                <KeyTable keys={t.keys} onChange={reload} />
+                {t.keys_next_cursor ? <p class="muted">More keys: the Keys page, filtered by this team.</p> : null}
+              </Section>
+            </>
+          );
+        }}
+      </Loading>
+    </>
+  );
+}
+
+function Members({ teamId, members, reload }: { teamId: string; members: Member[]; reload(): void }) {
+  const act = useAction();
+  return (
+    <Section id="team-members" title="Members">
+      {act.view}
+      <Table
+        caption={`Members of team ${teamId}`}
+        rows={members}
+        rowKey={(m) => m.user_id}
+        empty="No members."
+        columns={[
+          { header: 'User', cell: (m) => <a href={`#/users/${encodeURIComponent(m.user_id)}`}>{m.user_id}</a> },
+          { header: 'Role', cell: (m) => m.role },
+          {
+            header: 'Spend / member budget',
+            cell: (m) => <BudgetMeter spend={m.spend} max={m.max_budget_in_team} label={`Member ${m.user_id}`} />,
+          },
+          { header: 'Since', cell: (m) => when((m as Member & { created_at?: string }).created_at) },
+          {
+            header: 'Actions',
+            cell: (m) => (
+              <button
+                type="button"
+                class="danger"
+                aria-label={`Remove ${m.user_id} from team ${teamId}`}
+                disabled={act.busy}
+                onClick={() => {
+                  if (!confirmed(`Remove ${m.user_id} from team ${teamId}? Their keys in the team are deleted too.`)) return;
+                  act
+                    .run(
+                      () => post('/team/member_delete', { team_id: teamId, user_id: m.user_id }),
+                      `${m.user_id} removed from team ${teamId}.`,
+                    )
+                    .then(reload);
+                }}
+              >
+                Remove
+              </button>
+            ),
+          },
+        ]}
+      />
+      <div class="two">
+        <Form
+          id="member-add"
+          title="Add a member"
+          submitLabel="Add member"
+          fixed={{ team_id: teamId }}
+          fields={[
+            { name: 'member.user_id', label: 'User id' },
+            {
+              name: 'member.role',
+              label: 'Role',
+              kind: 'select',
+              options: [
+                ['user', 'user'],
+                ['admin', 'admin'],
+              ],
+            },
+            { name: 'max_budget_in_team', label: 'Member budget (USD)', kind: 'number', hint: 'Empty: no member budget.' },
+          ]}
+          onSubmit={async (body) => {
+            await post('/team/member_add', body);
+            reload();
+            return 'Member added.';
+          }}
+        />
+        <Form
+          id="member-update"
+          title="Change a member"
+          submitLabel="Change member"
+          mode="filter"
+          fixed={{ team_id: teamId }}
+          fields={[
+            { name: 'user_id', label: 'User id' },
+            {
+              name: 'role',
+              label: 'Role',
+              kind: 'select',
+              options: [
+                ['', 'unchanged'],
+                ['user', 'user'],
+                ['admin', 'admin'],
+              ],
+            },
+            { name: 'max_budget_in_team', label: 'Member budget (USD)', kind: 'number', hint: 'Empty: unchanged.' },
+          ]}
+          onSubmit={async (body) => {
+            await post('/team/member_update', body);
+            reload();
+            return 'Member changed.';
+          }}
+        />
+      </div>
+    </Section>
+  );
+}

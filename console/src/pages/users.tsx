@@ -1,0 +1,217 @@
+/** Users: list and create (with their first key, shown once); one user: edit, delete, keys, teams. */
+import { useState } from 'preact/hooks';
+import { get, post } from '../api';
+import {
+  BudgetMeter,
+  confirmed,
+  type Field,
+  Form,
+  Loading,
+  More,
+  ResetAt,
+  SecretOnce,
+  Section,
+  Table,
+  Title,
+  useAction,
+  useLoad,
+} from '../components';
+import { list, money } from '../format';
+import type { Page, User, UserInfo } from '../types';
+import { KeyTable } from './keys';
+
+const ROLES = [
+  ['internal_user', 'internal user'],
+  ['internal_user_viewer', 'internal user (viewer)'],
+  ['proxy_admin', 'proxy admin'],
+] as const;
+
+const userFields: Field[] = [
+  { name: 'user_email', label: 'Email', kind: 'email' },
+  { name: 'user_alias', label: 'Alias' },
+  { name: 'user_role', label: 'Role', kind: 'select', options: ROLES },
+  { name: 'models', label: 'Models', kind: 'list', hint: 'Comma-separated; empty: every model.' },
+  { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
+  { name: 'budget_duration', label: 'Budget period', hint: 'A period like 30d or 1mo; empty: never resets.' },
+];
+
+const userHref = (id: string) => `#/users/${encodeURIComponent(id)}`;
+
+export function Users() {
+  const [pages, setPages] = useState<string[]>(['']);
+  const [created, setCreated] = useState<{ key: string; key_name: string; user_id: string } | null>(null);
+  const users = useLoad(async () => {
+    const all: User[] = [];
+    let next: string | null = null;
+    for (const cursor of pages) {
+      const page: Page<User> = await get<Page<User>>('/user/list', { cursor });
+      all.push(...page.data);
+      next = page.next_cursor;
+    }
+    return { data: all, next_cursor: next };
+  }, [pages.join('|')]);
+  const me = useLoad(() => get<UserInfo>('/user/info'), []);
+  const act = useAction();
+
+  return (
+    <>
+      <Title>Users</Title>
+      {me.data ? (
+        <Section id="me" title="Your user">
+          <p>
+            <a href={userHref(me.data.user_id)}>{me.data.user_id}</a> ({me.data.user_info.user_role}),{' '}
+            <BudgetMeter spend={me.data.user_info.spend} max={me.data.user_info.max_budget} label="Your budget" />
+          </p>
+        </Section>
+      ) : null}
+      <Section id="user-list" title="Users">
+        {act.view}
+        <Loading state={users} what="users">
+          {(page) => (
+            <>
+              <Table
+                caption="Users"
+                rows={page.data}
+                rowKey={(u) => u.user_id}
+                empty="No users."
+                columns={[
+                  {
+                    header: 'User',
+                    cell: (u) => <a href={userHref(u.user_id)}>{u.user_alias ? `${u.user_alias} (${u.user_id})` : u.user_id}</a>,
+                  },
+                  { header: 'Email', cell: (u) => u.user_email ?? '—' },
+                  { header: 'Role', cell: (u) => u.user_role ?? '—' },
+                  { header: 'Models', cell: (u) => list(u.models) },
+                  { header: 'Spend / budget', cell: (u) => <BudgetMeter spend={u.spend} max={u.max_budget} label={`User ${u.user_id}`} /> },
+                  { header: 'Period', cell: (u) => <ResetAt at={u.budget_reset_at} /> },
+                  {
+                    header: 'Actions',
+                    cell: (u) => (
+                      <button
+                        type="button"
+                        class="danger"
+                        aria-label={`Delete user ${u.user_id}`}
+                        disabled={act.busy}
+                        onClick={() =>
+                          confirmed(`Delete user ${u.user_id} with their keys and memberships?`) &&
+                          act.run(() => post('/user/delete', { user_ids: [u.user_id] }), `User ${u.user_id} deleted.`).then(users.reload)
+                        }
+                      >
+                        Delete
+                      </button>
+                    ),
+                  },
+                ]}
+              />
+              <More cursor={page.next_cursor} what="users" onMore={(c) => setPages((p) => [...p, c])} />
+            </>
+          )}
+        </Loading>
+      </Section>
+      <Section id="user-new" title="Create a user">
+        {created ? (
+          <SecretOnce
+            id="user-key"
+            secret={created.key}
+            name={`${created.key_name} of user ${created.user_id}`}
+            onDismiss={() => setCreated(null)}
+          />
+        ) : null}
+        <Form
+          id="new-user"
+          title="New user"
+          submitLabel="Create user"
+          initial={{ auto_create_key: true, user_role: 'internal_user' }}
+          fields={[
+            { name: 'user_id', label: 'User id', hint: 'Empty: a random id.' },
+            ...userFields,
+            { name: 'teams', label: 'Teams', kind: 'list', hint: 'Team ids to join as a member (comma-separated).' },
+            { name: 'auto_create_key', label: 'Create a personal key for the user', kind: 'checkbox' },
+            { name: 'key_alias', label: 'Alias of that key' },
+          ]}
+          onSubmit={async (body) => {
+            const user = await post<User & { key?: string; key_name?: string }>('/user/new', body);
+            if (user.key) setCreated({ key: user.key, key_name: user.key_name ?? '', user_id: user.user_id });
+            users.reload();
+            return `User ${user.user_id} created.`;
+          }}
+        />
+      </Section>
+    </>
+  );
+}
+
+export function UserDetail({ userId }: { userId: string }) {
+  const info = useLoad(() => get<UserInfo>('/user/info', { user_id: userId }), [userId]);
+  return (
+    <>
+      <Title>User {userId}</Title>
+      <p>
+        <a href="#/users">All users</a>
+      </p>
+      <Loading state={info} what={`user ${userId}`}>
+        {(u) => (
+          <>
+            <Section id="user-summary" title="Summary">
+              <dl class="facts">
+                <dt>Role</dt>
+                <dd>{u.user_info.user_role ?? '—'}</dd>
+                <dt>Email</dt>
+                <dd>{u.user_info.user_email ?? '—'}</dd>
+                <dt>Models</dt>
+                <dd>{list(u.user_info.models)}</dd>
+                <dt>Spend / budget</dt>
+                <dd>
+                  <BudgetMeter spend={u.user_info.spend} max={u.user_info.max_budget} label={`User ${userId}`} />{' '}
+                  <ResetAt at={u.user_info.budget_reset_at} />
+                </dd>
+                <dt>Total spend</dt>
+                <dd>{money(u.user_info.total_spend ?? u.user_info.spend)}</dd>
+              </dl>
+            </Section>
+            <Section id="user-edit" title="Edit">
+              <Form
+                id="edit-user"
+                title={`Edit user ${userId}`}
+                submitLabel="Save user"
+                mode="edit"
+                initial={u.user_info as unknown as Record<string, unknown>}
+                fixed={{ user_id: userId }}
+                fields={userFields}
+                onSubmit={async (body) => {
+                  await post('/user/update', body);
+                  info.reload();
+                  return `User ${userId} saved.`;
+                }}
+              />
+            </Section>
+            <Section id="user-teams" title="Teams">
+              <Table
+                caption={`Teams of user ${userId}`}
+                rows={u.teams}
+                rowKey={(t) => t.team_id}
+                empty="Member of no team."
+                columns={[
+                  {
+                    header: 'Team',
+                    cell: (t) => (
+                      <a href={`#/teams/${encodeURIComponent(t.team_id)}`}>{t.team_alias ? `${t.team_alias} (${t.team_id})` : t.team_id}</a>
+                    ),
+                  },
+                  { header: 'Role', cell: (t) => t.role },
+                  {
+                    header: 'Spend / member budget',
+                    cell: (t) => <BudgetMeter spend={t.spend} max={t.max_budget_in_team} label={`Member budget in ${t.team_id}`} />,
+                  },
+                ]}
+              />
+            </Section>
+            <Section id="user-keys" title="Keys">
+              <KeyTable keys={u.keys} onChange={info.reload} />
+            </Section>
+          </>
+        )}
+      </Loading>
+    </>
+  );
+}
