@@ -9,8 +9,9 @@
  */
 
 import type { ModelRecord } from '../domain/records.js';
-import { InvalidPathError, TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import { InvalidPathError, type TollgateError, UpstreamFailedError } from '../errors.js';
 import { logger } from '../telemetry.js';
+import { causeCode, Deadline, upstreamFailure } from './deadline.js';
 
 /** Caller headers an upstream may see. Credentials, cookies and hop-by-hop headers never are. */
 const FORWARDED_HEADERS = ['accept', 'openai-beta', 'anthropic-version', 'anthropic-beta'] as const;
@@ -32,12 +33,12 @@ export interface UpstreamRequest {
 }
 
 export class UpstreamCall {
-  private timer: NodeJS.Timeout | undefined;
-  private expired = false;
-  readonly controller = new AbortController();
+  private readonly deadline: Deadline;
   response: Response | undefined;
 
-  constructor(readonly req: UpstreamRequest) {}
+  constructor(readonly req: UpstreamRequest) {
+    this.deadline = new Deadline(req.timeoutMs);
+  }
 
   /** Sends the request; resolves with the response once its headers arrive. */
   async start(fetchImpl: FetchLike): Promise<Response> {
@@ -47,7 +48,7 @@ export class UpstreamCall {
         method: this.req.method,
         headers: this.headers(),
         body: requestBody(this.req.body),
-        signal: this.controller.signal,
+        signal: this.deadline.signal,
       });
       this.touch();
       return this.response;
@@ -93,8 +94,7 @@ export class UpstreamCall {
 
   /** Gives up on the call (the caller went away, or we are done with it). */
   cancel(): void {
-    this.stop();
-    if (!this.controller.signal.aborted) this.controller.abort();
+    this.deadline.abort();
   }
 
   /** Headers to hand back to the caller. */
@@ -109,14 +109,10 @@ export class UpstreamCall {
 
   /** Network trouble and timeouts as Tollgate's upstream errors, never a raw fetch error. */
   failure(e: unknown): TollgateError {
-    if (e instanceof TollgateError) return e;
-    const model = this.req.model.model_name;
-    const code = causeCode(e);
-    if (this.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return new UpstreamTimeoutError(model, this.req.timeoutMs);
-    }
-    logger().warn('upstream call failed', { model, code: code ?? (e as Error)?.name });
-    return new UpstreamFailedError(`the upstream for \`${model}\` failed${code ? ` (${code})` : ''}`);
+    const failure = upstreamFailure(e, this.deadline, this.req.model.model_name);
+    if (failure instanceof UpstreamFailedError && failure !== e)
+      logger().warn('upstream call failed', { model: this.req.model.model_name, code: causeCode(e) ?? (e as Error)?.name });
+    return failure;
   }
 
   private headers(): Headers {
@@ -132,16 +128,11 @@ export class UpstreamCall {
   }
 
   private touch(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.expired = true;
-      this.controller.abort();
-    }, this.req.timeoutMs);
+    this.deadline.touch();
   }
 
   private stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.deadline.stop();
   }
 }
 
@@ -189,11 +180,4 @@ const decodeEscapes = (p: string): string => p.replace(/%([0-9a-f]{2})/gi, (_, h
 function requestBody(body: UpstreamRequest['body']): RequestInit['body'] {
   if (!body) return undefined;
   return 'form' in body ? body.form : body.bytes;
-}
-
-/** undici reports the reason under `cause` (ECONNREFUSED, UND_ERR_SOCKET, ...). */
-function causeCode(e: unknown): string | undefined {
-  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
-  const code = cause?.code ?? (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : undefined;
 }

@@ -6,9 +6,9 @@
  * talking is never cut), and maps network trouble to Tollgate's upstream errors.
  * The same contract as lib/llm/upstream's UpstreamCall, for any target.
  */
-import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import type { TollgateError } from '../errors.js';
+import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
-import { Deadline } from './deadline.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -119,11 +119,7 @@ export class HttpExchange {
 
   /** Network trouble and timeouts as Tollgate's upstream errors, never a raw fetch error. */
   failure(e: unknown): TollgateError {
-    if (e instanceof TollgateError) return e;
-    const code = causeCode(e);
-    if (this.deadline.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-      return new UpstreamTimeoutError(this.opts.model, this.opts.timeoutMs);
-    return new UpstreamFailedError(`the upstream for \`${this.opts.model}\` failed${code ? ` (${code})` : ''}`);
+    return upstreamFailure(e, this.deadline, this.opts.model);
   }
 
   private touch(): void {
@@ -133,13 +129,6 @@ export class HttpExchange {
   private stop(): void {
     this.deadline.stop();
   }
-}
-
-/** undici reports the reason under `cause` (ECONNREFUSED, UND_ERR_SOCKET, ...). */
-function causeCode(e: unknown): string | undefined {
-  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
-  const code = cause?.code ?? (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : undefined;
 }
 
 /** One event on the wire: its lines, then the blank line that ends it. */

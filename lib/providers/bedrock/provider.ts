@@ -7,7 +7,7 @@
  */
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { TollgateError } from '../../errors.js';
-import { Deadline } from '../deadline.js';
+import { Deadline } from '../../llm/deadline.js';
 import { anthropicErrorBody, UnsupportedParameterError } from '../errors.js';
 import { SSE_DONE, SSE_HEADERS, sseData, sseNamed } from '../http.js';
 import type {

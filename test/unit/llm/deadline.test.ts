@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Deadline } from '../../../lib/providers/deadline.js';
+import { Deadline } from '../../../lib/llm/deadline.js';
 
 describe('the upstream deadline', () => {
   beforeEach(() => vi.useFakeTimers());

@@ -1,3 +1,5 @@
+import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+
 /**
  * One deadline for an upstream call: it covers the wait for the first answer and every silence
  * after it. Each sign of life (headers, a chunk, a stream event) resets it, so a long answer that
@@ -44,4 +46,24 @@ export class Deadline {
     this.stop();
     if (!this.controller.signal.aborted) this.controller.abort();
   }
+}
+
+/**
+ * Network trouble and timeouts of an upstream call as Tollgate's upstream errors, never a raw
+ * fetch error: the deadline's expiry or undici's own timeouts are a timeout, the rest a failure
+ * named by undici's code (ECONNREFUSED, UND_ERR_SOCKET, ...) when it has one.
+ */
+export function upstreamFailure(e: unknown, deadline: Deadline, model: string): TollgateError {
+  if (e instanceof TollgateError) return e;
+  const code = causeCode(e);
+  if (deadline.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return new UpstreamTimeoutError(model, deadline.timeoutMs);
+  return new UpstreamFailedError(`the upstream for \`${model}\` failed${code ? ` (${code})` : ''}`);
+}
+
+/** undici reports the reason under `cause` (ECONNREFUSED, UND_ERR_SOCKET, ...). */
+export function causeCode(e: unknown): string | undefined {
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  const code = cause?.code ?? (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : undefined;
 }
