@@ -481,6 +481,48 @@ export function SecretOnce({ id, secret, name, onDismiss }: { id: string; secret
   );
 }
 
+export interface EditPanelProps {
+  /** The form's id. */
+  id: string;
+  /** What is edited, in lower case: `key`, `budget`, `end user`. */
+  noun: string;
+  /** The record's name in the title (and the saved message unless `savedName` says otherwise). */
+  name: string;
+  savedName?: string;
+  record: object;
+  /** Fields always sent: the id the update is about. */
+  fixed: Body;
+  fields: Field[];
+  /** Sends the changed fields (the update route); then the page reloads what it shows. */
+  save(body: Body): Promise<unknown>;
+  onClose(): void;
+}
+
+/** One record's editor under its list: the form with only what changed sent, and a close button. */
+export function EditPanel({ id, noun, name, savedName, record, fixed, fields, save, onClose }: EditPanelProps) {
+  return (
+    <div class="panel">
+      <Form
+        key={JSON.stringify(fixed)}
+        id={id}
+        title={`Edit ${noun} ${name}`}
+        submitLabel={`Save ${noun}`}
+        mode="edit"
+        initial={record as Body}
+        fixed={fixed}
+        fields={fields}
+        onSubmit={async (body) => {
+          await save(body);
+          return `${noun[0]?.toUpperCase()}${noun.slice(1)} ${savedName ?? name} saved.`;
+        }}
+      />
+      <button type="button" class="secondary" onClick={onClose}>
+        Close the editor
+      </button>
+    </div>
+  );
+}
+
 export function Section({ title, id, children }: { title: string; id: string; children: ComponentChildren }) {
   return (
     <section aria-labelledby={id} class="section">

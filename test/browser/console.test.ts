@@ -47,6 +47,25 @@ async function accessibleAndSaved(name: string): Promise<void> {
   await screenshot(page, name);
 }
 
+/** Opens a record's editor from its list, changes one field, saves, sees it saved and listed, and closes the editor. */
+async function editThrough(
+  list: string,
+  editLabel: string,
+  field: string,
+  value: string,
+  seen: { saved: string; row: string },
+): Promise<void> {
+  await section(list).getByRole('button', { name: editLabel, exact: true }).click();
+  await page.fill(field, value);
+  await section(list)
+    .getByRole('button', { name: /^Save /, exact: false })
+    .click();
+  await page.getByText(seen.saved, { exact: true }).waitFor();
+  await row(section(list), seen.row).waitFor();
+  await section(list).getByRole('button', { name: 'Close the editor', exact: true }).click();
+  expect(await page.locator(field).count()).toBe(0);
+}
+
 async function signIn(credential: string): Promise<void> {
   await page.getByLabel('Master key, virtual key or JWT').fill(credential);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -275,6 +294,10 @@ describe('the console, as a proxy admin', () => {
     await page.fill('#new-org-max_budget', '100');
     await page.getByRole('button', { name: 'Create organization', exact: true }).click();
     await row(section('org-list'), 'Console org (console-org)').waitFor();
+    await editThrough('org-list', 'Edit organization console-org', '#edit-org-organization_alias', 'Console organization', {
+      saved: 'Organization console-org saved.',
+      row: 'Console organization (console-org)',
+    });
     await accessibleAndSaved('organizations');
 
     await open('end-users', 'End users');
@@ -285,6 +308,10 @@ describe('the console, as a proxy admin', () => {
     const customer = row(section('end-user-list'), 'customer-1');
     await customer.getByRole('button', { name: 'Block end user customer-1', exact: true }).click();
     await customer.filter({ hasText: 'blocked' }).waitFor();
+    await editThrough('end-user-list', 'Edit end user customer-1', '#edit-end-user-alias', 'Renamed customer', {
+      saved: 'End user customer-1 saved.',
+      row: 'Renamed customer',
+    });
     await accessibleAndSaved('end-users');
 
     await open('budgets', 'Budgets');
@@ -293,6 +320,11 @@ describe('the console, as a proxy admin', () => {
     await page.fill('#new-budget-budget_duration', '1mo');
     await page.getByRole('button', { name: 'Create budget', exact: true }).click();
     expect(await row(section('budget-list'), 'console-budget').textContent()).toContain('$25.00');
+    await editThrough('budget-list', 'Edit budget console-budget', '#edit-budget-max_budget', '30', {
+      saved: 'Budget console-budget saved.',
+      row: 'console-budget',
+    });
+    expect(await row(section('budget-list'), 'console-budget').textContent()).toContain('$30.00');
     await accessibleAndSaved('budgets');
 
     await open('models', 'Models');

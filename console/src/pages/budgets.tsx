@@ -1,7 +1,7 @@
 /** Reusable budgets (end users point to them): list, create, edit, delete. */
 import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import { confirmed, type Field, Form, Loading, Section, Table, Title, useAction, useLoad } from '../components';
+import { confirmed, EditPanel, type Field, Form, Loading, Section, Table, Title, useAction, useLoad } from '../components';
 import { budget, when } from '../format';
 import type { BudgetRecord, Page } from '../types';
 
@@ -58,26 +58,16 @@ export function Budgets() {
           )}
         </Loading>
         {editing ? (
-          <div class="panel">
-            <Form
-              key={editing.budget_id}
-              id="edit-budget"
-              title={`Edit budget ${editing.budget_id}`}
-              submitLabel="Save budget"
-              mode="edit"
-              initial={editing as unknown as Record<string, unknown>}
-              fixed={{ budget_id: editing.budget_id }}
-              fields={budgetFields}
-              onSubmit={async (body) => {
-                await post('/budget/update', body);
-                budgets.reload();
-                return `Budget ${editing.budget_id} saved.`;
-              }}
-            />
-            <button type="button" class="secondary" onClick={() => setEditing(null)}>
-              Close the editor
-            </button>
-          </div>
+          <EditPanel
+            id="edit-budget"
+            noun="budget"
+            name={editing.budget_id}
+            record={editing}
+            fixed={{ budget_id: editing.budget_id }}
+            fields={budgetFields}
+            save={(body) => post('/budget/update', body).then(budgets.reload)}
+            onClose={() => setEditing(null)}
+          />
         ) : null}
       </Section>
       <Section id="budget-new" title="Create a budget">

@@ -1,7 +1,20 @@
 /** End users (LiteLLM's customers: the `user` of a request): list, create, edit, block, delete. */
 import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import { BudgetMeter, confirmed, type Field, Form, Loading, ResetAt, Section, Table, Title, useAction, useLoad } from '../components';
+import {
+  BudgetMeter,
+  confirmed,
+  EditPanel,
+  type Field,
+  Form,
+  Loading,
+  ResetAt,
+  Section,
+  Table,
+  Title,
+  useAction,
+  useLoad,
+} from '../components';
 import type { EndUser, Page } from '../types';
 
 const endUserFields: Field[] = [
@@ -80,26 +93,16 @@ export function EndUsers() {
           )}
         </Loading>
         {editing ? (
-          <div class="panel">
-            <Form
-              key={editing.user_id}
-              id="edit-end-user"
-              title={`Edit end user ${editing.user_id}`}
-              submitLabel="Save end user"
-              mode="edit"
-              initial={editing as unknown as Record<string, unknown>}
-              fixed={{ user_id: editing.user_id }}
-              fields={endUserFields}
-              onSubmit={async (body) => {
-                await post('/customer/update', body);
-                endUsers.reload();
-                return `End user ${editing.user_id} saved.`;
-              }}
-            />
-            <button type="button" class="secondary" onClick={() => setEditing(null)}>
-              Close the editor
-            </button>
-          </div>
+          <EditPanel
+            id="edit-end-user"
+            noun="end user"
+            name={editing.user_id}
+            record={editing}
+            fixed={{ user_id: editing.user_id }}
+            fields={endUserFields}
+            save={(body) => post('/customer/update', body).then(endUsers.reload)}
+            onClose={() => setEditing(null)}
+          />
         ) : null}
       </Section>
       <Section id="end-user-new" title="Create an end user">

@@ -8,6 +8,7 @@ import { get, post } from '../api';
 import {
   BudgetMeter,
   confirmed,
+  EditPanel,
   type Field,
   Form,
   Loading,
@@ -118,26 +119,17 @@ export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange():
         ]}
       />
       {editing ? (
-        <div class="panel">
-          <Form
-            key={editing.token}
-            id="edit-key"
-            title={`Edit key ${keyLabel(editing)}`}
-            submitLabel="Save key"
-            mode="edit"
-            initial={editing as unknown as Record<string, unknown>}
-            fixed={{ key: editing.token }}
-            fields={limitFields}
-            onSubmit={async (body) => {
-              await post('/key/update', body);
-              onChange();
-              return `Key ${editing.key_name} saved.`;
-            }}
-          />
-          <button type="button" class="secondary" onClick={() => setEditing(null)}>
-            Close the editor
-          </button>
-        </div>
+        <EditPanel
+          id="edit-key"
+          noun="key"
+          name={keyLabel(editing)}
+          savedName={editing.key_name}
+          record={editing}
+          fixed={{ key: editing.token }}
+          fields={limitFields}
+          save={(body) => post('/key/update', body).then(onChange)}
+          onClose={() => setEditing(null)}
+        />
       ) : null}
     </>
   );

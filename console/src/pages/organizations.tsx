@@ -1,7 +1,20 @@
 /** Organizations: list, create, edit, delete, add members. Proxy admins only (the API says so to others). */
 import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import { BudgetMeter, confirmed, type Field, Form, Loading, ResetAt, Section, Table, Title, useAction, useLoad } from '../components';
+import {
+  BudgetMeter,
+  confirmed,
+  EditPanel,
+  type Field,
+  Form,
+  Loading,
+  ResetAt,
+  Section,
+  Table,
+  Title,
+  useAction,
+  useLoad,
+} from '../components';
 import { list } from '../format';
 import type { Organization, Page } from '../types';
 
@@ -76,26 +89,16 @@ export function Organizations() {
           )}
         </Loading>
         {editing ? (
-          <div class="panel">
-            <Form
-              key={editing.organization_id}
-              id="edit-org"
-              title={`Edit organization ${editing.organization_id}`}
-              submitLabel="Save organization"
-              mode="edit"
-              initial={editing as unknown as Record<string, unknown>}
-              fixed={{ organization_id: editing.organization_id }}
-              fields={orgFields}
-              onSubmit={async (body) => {
-                await post('/organization/update', body);
-                orgs.reload();
-                return `Organization ${editing.organization_id} saved.`;
-              }}
-            />
-            <button type="button" class="secondary" onClick={() => setEditing(null)}>
-              Close the editor
-            </button>
-          </div>
+          <EditPanel
+            id="edit-org"
+            noun="organization"
+            name={editing.organization_id}
+            record={editing}
+            fixed={{ organization_id: editing.organization_id }}
+            fields={orgFields}
+            save={(body) => post('/organization/update', body).then(orgs.reload)}
+            onClose={() => setEditing(null)}
+          />
         ) : null}
       </Section>
       <Section id="org-new" title="Create an organization">
