@@ -43,7 +43,13 @@ export default async function rateLimitBench(): Promise<BenchSection> {
   const stack = await startLlmBenchStack('bench-rate');
   const { llm, tableName } = stack;
   try {
-    const caller = (key: KeyRecord): Caller => ({ principal: 'virtual_key', role: 'internal_user', keyHash: key.token, keyName: key.key_name, state: { key } });
+    const caller = (key: KeyRecord): Caller => ({
+      principal: 'virtual_key',
+      role: 'internal_user',
+      keyHash: key.token,
+      keyName: key.key_name,
+      state: { key },
+    });
     const { record: free } = await seedKey({});
     const { record: limited } = await seedKey({ rpm_limit: 1_000_000, tpm_limit: 1_000_000_000, max_parallel_requests: 1000 });
     const meters = { free: metered(documentClient()), limited: metered(documentClient()) };

@@ -17,7 +17,11 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   const config = configureApp({
-    config: { TOLLGATE_TABLE_NAME: `e2e-${randomUUID().slice(0, 8)}`, TOLLGATE_MASTER_KEY: `sk-master-${randomUUID()}`, TOLLGATE_LOG_LEVEL: 'SILENT' },
+    config: {
+      TOLLGATE_TABLE_NAME: `e2e-${randomUUID().slice(0, 8)}`,
+      TOLLGATE_MASTER_KEY: `sk-master-${randomUUID()}`,
+      TOLLGATE_LOG_LEVEL: 'SILENT',
+    },
   });
   stack = await startLocalStack({ config, dynamoEndpoint: inject('dynamoEndpoint'), port: 0 });
   const mini = stack.models.find((m) => m.model_name === 'gpt-4o-mini');

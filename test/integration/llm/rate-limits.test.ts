@@ -93,21 +93,23 @@ describe('requests per minute', () => {
 });
 
 describe('every entity kind, and the tightest names itself', () => {
-  it.each([
-    ['user', 'user_rpm_exceeded'],
-    ['team', 'team_rpm_exceeded'],
-    ['team_member', 'team_member_rpm_exceeded'],
-    ['organization', 'organization_rpm_exceeded'],
-  ] as const)('a %s rpm_limit is enforced on its calls', async (kind, code) => {
-    const id = `${kind}-${now}`;
-    const limited = { rpm_limit: 1 };
-    await seedOrg({ organization_id: `o-${id}`, ...(kind === 'organization' ? limited : {}) });
-    await seedTeam({ team_id: `t-${id}`, organization_id: `o-${id}`, ...(kind === 'team' ? limited : {}) });
-    await seedUser({ user_id: `u-${id}`, user_role: 'internal_user', ...(kind === 'user' ? limited : {}) });
-    await seedMember({ team_id: `t-${id}`, user_id: `u-${id}`, role: 'user', ...(kind === 'team_member' ? limited : {}) });
-    const { key } = await seedKey({ team_id: `t-${id}`, user_id: `u-${id}`, organization_id: `o-${id}` }, { member: false });
-    const [a, b] = await Promise.all([ask(key), ask(key)]);
+  const kinds = ['key', 'user', 'team', 'team_member', 'organization'] as const;
+  const fields = { rpm: 'rpm_limit', tpm: 'tpm_limit', parallel: 'max_parallel_requests' } as const;
+  const cases = kinds.flatMap((kind) => (['rpm', 'tpm', 'parallel'] as const).map((limit) => [kind, limit] as const));
+  it.each(cases)('a %s %s limit is enforced on its calls', async (kind, limit) => {
+    const id = `${kind}-${limit}-${now}`;
+    const limited = { [fields[limit]]: 1 };
+    const on = (k: (typeof kinds)[number]) => (k === kind ? limited : {});
+    await seedOrg({ organization_id: `o-${id}`, ...on('organization') });
+    await seedTeam({ team_id: `t-${id}`, organization_id: `o-${id}`, ...on('team') });
+    await seedUser({ user_id: `u-${id}`, user_role: 'internal_user', ...on('user') });
+    await seedMember({ team_id: `t-${id}`, user_id: `u-${id}`, role: 'user', ...on('team_member') });
+    const { key } = await seedKey({ team_id: `t-${id}`, user_id: `u-${id}`, organization_id: `o-${id}`, ...on('key') }, { member: false });
+    // rpm 1: the second call of the minute is refused. tpm 1: the first call's 6 tokens fill the
+    // minute, so the next is refused. parallel 1: of two slow calls at once, one is refused.
+    const [a, b] = limit === 'parallel' ? await Promise.all([ask(key, 'slow'), ask(key, 'slow')]) : [await ask(key), await ask(key)];
     expect([a?.status, b?.status].sort()).toEqual([200, 429]);
+    const code = limit === 'parallel' ? 'max_parallel_requests_exceeded' : `${kind}_${limit}_exceeded`;
     expect([a, b].find((r) => r?.status === 429)?.json.error.code).toBe(code);
   });
 
