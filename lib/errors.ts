@@ -5,6 +5,7 @@
  * never a secret.
  */
 import { type BudgetEntity, budgetEntityLabel } from './domain/budget-entity.js';
+import type { RateLimitDenialCode } from './domain/rate-limits.js';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -87,8 +88,8 @@ export type ConflictCode =
   | 'model_alias_taken';
 export type BudgetCode = `${BudgetEntity}_budget_exceeded`;
 export type UpstreamCode = 'upstream_failed' | 'upstream_timeout' | 'upstream_model_not_found';
-/** 429: a rate limit in the chain, or the upstream's own. */
-export type RateLimitCode = 'upstream_rate_limited';
+/** 429: a rate limit in the chain (lib/domain/rate-limits), or the upstream's own. */
+export type RateLimitCode = 'upstream_rate_limited' | RateLimitDenialCode;
 
 /** Every code a TollgateError can carry: a closed set, so a code is a contract, not a string. */
 export type ErrorCode =
@@ -261,6 +262,17 @@ export class BudgetExceededError extends TollgateError {
   }
 }
 
+// 429
+/** A rate limit of the caller's chain refused the call; `headers` carry retry-after and OpenAI's x-ratelimit-*. */
+export class RateLimitedError extends TollgateError {
+  constructor(
+    code: RateLimitDenialCode,
+    message: string,
+    readonly headers: Readonly<Record<string, string>>,
+  ) {
+    super(429, 'rate_limit_error', code, message);
+  }
+}
 // 404 / 409
 export class NotFoundError extends TollgateError {
   constructor(entity: NotFoundEntity, id: string) {

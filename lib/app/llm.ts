@@ -1,8 +1,9 @@
 /** The llm function's dependencies (lib/app/wiring.ts is the seam). */
 import { ModelRegistry } from '../registry/registry.js';
 import { DynamoModelSource } from '../store/models.js';
+import { DynamoRateLimiter } from '../store/rate-limits.js';
 import { DynamoSettler, followMoves } from '../store/spend-ledger.js';
-import { dependency, documentClient, entityReader } from './wiring.js';
+import { clock, dependency, documentClient, entityReader } from './wiring.js';
 
 /** The model registry (one cached list per instance, kept for the cache TTL). */
 export const modelRegistry = /* @__PURE__ */ dependency(
@@ -21,3 +22,6 @@ export const spendSettler = /* @__PURE__ */ dependency(
       onChanged: (moved) => followMoves(entityReader().loader, moved),
     }),
 );
+
+/** Rate-limit counters (lib/store/rate-limits): touched only by callers that have a limit. */
+export const rateLimiter = /* @__PURE__ */ dependency('rateLimiter', (c) => new DynamoRateLimiter(documentClient(), c.tableName, clock()));

@@ -24,6 +24,7 @@ import { masterKey as readMasterKey } from '../secrets.js';
 import { createDocumentClient } from '../store/client.js';
 import { EntityReader } from '../store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
+import type { RateLimiter } from '../store/rate-limits.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 
 /** Everything that can be swapped. */
@@ -32,6 +33,7 @@ export interface AppDeps {
   entityReader: EntityReader;
   modelRegistry: ModelRegistry;
   spendSettler: SpendSettler;
+  rateLimiter: RateLimiter;
   adminStore: AdminStore;
   /** The master key (TOLLGATE_MASTER_KEY or its secret), undefined when none is configured. */
   masterKey: () => Promise<string | undefined>;

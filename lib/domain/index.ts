@@ -7,5 +7,6 @@ export * from './chain.js';
 export * from './cost.js';
 export * from './enforcement.js';
 export * from './periods.js';
+export * from './rate-limits.js';
 export * from './records.js';
 export * from './sharding.js';

@@ -74,3 +74,39 @@ export const loosened = (directions: Readonly<Record<string, Direction>>): strin
   Object.entries(directions)
     .filter(([, d]) => d === 'looser')
     .map(([field]) => field);
+
+/**
+ * Per-model caps (`model_rpm_limit`): tighter when no model's cap rises and none is removed.
+ * A model with no entry has no cap of its own, so adding one tightens and removing one loosens.
+ */
+export function compareModelCaps(
+  current: Readonly<Record<string, number>> | null | undefined,
+  next: Readonly<Record<string, number>> | null | undefined,
+): Direction {
+  const c = current ?? {};
+  const n = next ?? {};
+  const models = new Set([...Object.keys(c), ...Object.keys(n)]);
+  let tighter = false;
+  for (const m of models) {
+    const d = compareCap(Object.hasOwn(c, m) ? c[m] : undefined, Object.hasOwn(n, m) ? n[m] : undefined);
+    if (d === 'looser') return 'looser';
+    if (d === 'tighter') tighter = true;
+  }
+  return tighter ? 'tighter' : 'same';
+}
+
+/** The rate-limit fields of every entity that takes them (lib/domain/rate-limits). */
+export const RATE_LIMIT_FIELDS = ['rpm_limit', 'tpm_limit', 'max_parallel_requests'] as const;
+/** The per-model ones, on keys and teams. */
+export const MODEL_RATE_LIMIT_FIELDS = ['model_rpm_limit', 'model_tpm_limit'] as const;
+
+type RateFields = Partial<Record<(typeof RATE_LIMIT_FIELDS)[number], number | null>> &
+  Partial<Record<(typeof MODEL_RATE_LIMIT_FIELDS)[number], Readonly<Record<string, number>> | null>>;
+
+/** Which way a change moves each rate limit it names (a field not named stays the same). */
+export function rateDirections(current: RateFields, set: RateFields): Record<string, Direction> {
+  const out: Record<string, Direction> = {};
+  for (const f of RATE_LIMIT_FIELDS) if (set[f] !== undefined) out[f] = compareCap(current[f], set[f]);
+  for (const f of MODEL_RATE_LIMIT_FIELDS) if (set[f] !== undefined) out[f] = compareModelCaps(current[f], set[f]);
+  return out;
+}

@@ -6,6 +6,7 @@
  */
 
 import type { Authority } from './actor.js';
+import type { ModelRateLimited, RateLimited } from './rate-limits.js';
 
 export type UserRole = 'proxy_admin' | 'internal_user' | 'internal_user_viewer';
 export type MemberRole = 'admin' | 'user';
@@ -34,7 +35,7 @@ export interface Budgeted {
   enforcement?: EnforcementMode | null;
 }
 
-export interface KeyRecord extends Budgeted {
+export interface KeyRecord extends Budgeted, RateLimited, ModelRateLimited {
   token: string; // sha256 hex of the full key
   key_name: string; // sk-...last4
   key_alias?: string | null;
@@ -55,7 +56,7 @@ export interface KeyRecord extends Budgeted {
   replaced_by?: string | null;
 }
 
-export interface UserRecord extends Budgeted {
+export interface UserRecord extends Budgeted, RateLimited {
   user_id: string;
   user_email?: string | null;
   user_alias?: string | null;
@@ -68,7 +69,7 @@ export interface UserRecord extends Budgeted {
   updated_at?: string;
 }
 
-export interface TeamRecord extends Budgeted {
+export interface TeamRecord extends Budgeted, RateLimited, ModelRateLimited {
   team_id: string;
   team_alias?: string | null;
   organization_id?: string | null;
@@ -79,7 +80,7 @@ export interface TeamRecord extends Budgeted {
   updated_at?: string;
 }
 
-export interface MemberRecord extends Budgeted {
+export interface MemberRecord extends Budgeted, RateLimited {
   team_id: string;
   user_id: string;
   role: MemberRole;
@@ -99,7 +100,7 @@ export interface OrgMemberRecord {
   created_at: string;
 }
 
-export interface OrgRecord extends Budgeted {
+export interface OrgRecord extends Budgeted, RateLimited {
   organization_id: string;
   organization_alias?: string | null;
   models?: string[];
@@ -144,6 +145,9 @@ export interface ModelRecord {
   output_cost_per_million: number;
   access_groups?: string[];
   aliases?: string[];
+  /** The upstream's own limits, shared by every caller of this model (lib/domain/rate-limits). */
+  rpm?: number | null;
+  tpm?: number | null;
   created_at: string;
   updated_at?: string;
 }

@@ -1,12 +1,13 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
 
-import { modelRegistry, spendSettler } from '../app/llm.js';
+import { modelRegistry, rateLimiter, spendSettler } from '../app/llm.js';
 import { checkSettings, clock, entityReader, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
 import type { EnforcementMode } from '../domain/records.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { EntityReader } from '../store/entities.js';
+import type { RateLimiter } from '../store/rate-limits.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 import type { FetchLike } from './upstream.js';
 
@@ -14,6 +15,7 @@ export interface LlmDeps {
   reader: EntityReader;
   registry: ModelRegistry;
   settler: SpendSettler;
+  rateLimiter: RateLimiter;
   settings: CheckSettings;
   /** The mode of requests whose key, team and organization name none (TOLLGATE_ENFORCEMENT). */
   enforcement: EnforcementMode;
@@ -33,6 +35,7 @@ export function llmDeps(): LlmDeps {
     reader: entityReader(),
     registry: modelRegistry(),
     settler: spendSettler(),
+    rateLimiter: rateLimiter(),
     settings: checkSettings(c),
     enforcement: c.enforcement,
     strictDefaultMaxTokens: c.strictDefaultMaxTokens,

@@ -38,6 +38,7 @@ import { loadCaller } from './caller.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
+import { type Admitted, admitCall, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
@@ -225,7 +226,7 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
 }
 
 function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
-  return withSpend(call, model, requestId, async (finish) => {
+  return withSpend(call, model, requestId, async (finish, rate) => {
     const { body, stripUsage } = upstreamBody(call.req, model);
     const upstream = await startCall(call, model, body);
     const res = upstream.response as Response;
@@ -239,7 +240,12 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
       out.once('close', () => call.defer(finish(undefined, false)));
       return {
         statusCode: res.status,
-        headers: { ...upstream.returnedHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+        headers: {
+          ...upstream.returnedHeaders(),
+          ...rate.headers,
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+        },
         body: out,
       };
     }
@@ -247,7 +253,7 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
     const answer = await complete(model, upstream, async (usage, answered) => call.defer(finish(usage, answered)));
     return {
       statusCode: answer.status,
-      headers: answer.headers,
+      headers: { ...answer.headers, ...rate.headers },
       body: isTextual(answer.headers['content-type']) ? answer.bytes.toString('utf8') : Readable.from([answer.bytes]),
     };
   });
@@ -261,15 +267,29 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
 type Finish = (usage: Usage | undefined, answered: boolean) => Promise<void>;
 
 /**
- * One upstream call with its spend: reserved first when strict (throwing the denial), settled
- * by `run` through `finish`, and released should `run` throw.
+ * One upstream call with its spend: admitted by its rate limits (throwing the 429), reserved
+ * when strict (throwing the denial), settled by `run` through `finish`, and released should
+ * `run` throw.
  */
-async function withSpend<T>(call: Call, model: ModelRecord, requestId: string, run: (finish: Finish) => Promise<T>): Promise<T> {
-  const hold = call.mode === 'strict' ? await reserveCall(call, model, requestId) : undefined;
-  let done: Promise<void> | undefined;
-  const finish: Finish = (usage, answered) => (done ??= settle(call, model, usage, answered, requestId, hold));
+async function withSpend<T>(
+  call: Call,
+  model: ModelRecord,
+  requestId: string,
+  run: (finish: Finish, rate: Admitted) => Promise<T>,
+): Promise<T> {
+  const rate = await admitCall(call, model, requestId);
+  let hold: Hold | undefined;
   try {
-    return await run(finish);
+    hold = call.mode === 'strict' ? await reserveCall(call, model, requestId) : undefined;
+  } catch (e) {
+    // Refused by its budget: the call never ran, so it holds no slot and used no tokens.
+    if (rate.ticket) call.defer(call.deps.rateLimiter.finish(rate.ticket, 0));
+    throw e;
+  }
+  let done: Promise<void> | undefined;
+  const finish: Finish = (usage, answered) => (done ??= settle(call, model, usage, answered, requestId, hold, rate));
+  try {
+    return await run(finish, rate);
   } catch (e) {
     await finish(undefined, false);
     throw e;
@@ -381,10 +401,13 @@ async function settle(
   answered: boolean,
   requestId: string,
   hold: Hold | undefined,
+  rate: Admitted,
 ): Promise<void> {
   // Answered without usable usage (none, negative, fractional, "NaN"): charged the estimate.
   const usage = reported ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
   const usageSource = reported ? 'reported' : usage ? 'estimated' : 'none';
+  // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
+  const counted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
   const costNanos = await recordSpend(call.deps.settler, call.deps.settings, {
     caller: call.caller,
     model,
@@ -404,6 +427,7 @@ async function settle(
     usageSource,
     costNanos,
   });
+  await counted;
 }
 
 const isUsageOnlyChunk = (p: unknown): boolean => isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);

@@ -17,7 +17,8 @@ export const jsonResponse = (statusCode: number, value: unknown, headers: Record
 });
 
 /** Every error leaves as OpenAI's `{"error": {message, type, param, code}}`. */
-export const errorResponse = (e: TollgateError): LlmResponse => jsonResponse(e.status, e.toBody());
+export const errorResponse = (e: TollgateError): LlmResponse =>
+  jsonResponse(e.status, e.toBody(), 'headers' in e ? { ...(e.headers as Record<string, string>) } : {});
 
 /** Text answers go back as strings; anything else (audio, files) as bytes. */
 export const isTextual = (contentType: string | undefined): boolean =>

@@ -33,7 +33,7 @@ export type Kind = 'key' | 'user' | 'team' | 'member' | 'org' | 'end_user' | 'bu
  * string: its keys are data, never attribute names the document marshaller would interpret (a key
  * named `constructor` made it take the map for a class instance) or that could reach a prototype.
  */
-const JSON_ATTRIBUTES = new Set(['metadata', 'changes']);
+const JSON_ATTRIBUTES = new Set(['metadata', 'changes', 'model_rpm_limit', 'model_tpm_limit']);
 
 /** An attribute's value as stored. */
 export const storedValue = (name: string, value: unknown): unknown =>

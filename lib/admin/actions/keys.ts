@@ -26,7 +26,17 @@ import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
 import { effectiveModels, isUnrestricted, restrictionsOf } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
-import { compareCap, compareEnforcement, compareExpiry, compareModels, compareWindow, type Direction } from '../../domain/limits.js';
+import {
+  compareCap,
+  compareEnforcement,
+  compareExpiry,
+  compareModels,
+  compareWindow,
+  type Direction,
+  MODEL_RATE_LIMIT_FIELDS,
+  RATE_LIMIT_FIELDS,
+  rateDirections,
+} from '../../domain/limits.js';
 import { addDuration, parseDuration } from '../../domain/periods.js';
 import type { KeyRecord, TeamRecord } from '../../domain/records.js';
 import {
@@ -60,7 +70,7 @@ import {
 } from '../rules/keys.js';
 import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
-import { budgetFields, duration, id, limit, metadata, models, money } from '../schema/fields.js';
+import { budgetFields, duration, id, limit, metadata, modelRateLimitFields, models, money, rateLimitFields } from '../schema/fields.js';
 
 /** A key item as stored: the record plus the predecessors still in their grace period. */
 export interface StoredKey extends KeyRecord {
@@ -209,6 +219,11 @@ export interface NewKeyFields {
   max_budget?: number | null | undefined;
   budget_duration?: string | null | undefined;
   enforcement?: KeyRecord['enforcement'] | undefined;
+  rpm_limit?: number | null | undefined;
+  tpm_limit?: number | null | undefined;
+  max_parallel_requests?: number | null | undefined;
+  model_rpm_limit?: Record<string, number> | null | undefined;
+  model_tpm_limit?: Record<string, number> | null | undefined;
   spend?: number | undefined;
   team_id?: string | null | undefined;
   user_id?: string | null | undefined;
@@ -229,6 +244,16 @@ export interface NewKeyPlan {
   audit: AuditEntry;
 }
 
+/** The rate limits a new key was given (absent ones are not stored: no limit). */
+const rateLimitsOfInput = (f: NewKeyFields) =>
+  definedFields({
+    rpm_limit: f.rpm_limit ?? undefined,
+    tpm_limit: f.tpm_limit ?? undefined,
+    max_parallel_requests: f.max_parallel_requests ?? undefined,
+    model_rpm_limit: f.model_rpm_limit ?? undefined,
+    model_tpm_limit: f.model_tpm_limit ?? undefined,
+  });
+
 /** A new key's record, its writes (the key and its alias marker) and its audit entry. */
 export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan {
   const key = generateKey();
@@ -244,6 +269,7 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
     max_budget: f.max_budget ?? null,
     budget_duration: f.budget_duration ?? null,
     enforcement: f.enforcement ?? null,
+    ...rateLimitsOfInput(f),
     ...spendFields(f.spend ?? 0, f.budget_duration, now),
     blocked: f.blocked ?? false,
     ...(f.blocked ? { blocked_by: f.blocked_by ?? 'proxy_admin' } : {}),
@@ -296,6 +322,8 @@ export const keyFields = {
   duration: keyDuration.optional(),
   models: models.optional(),
   ...budgetFields,
+  ...rateLimitFields,
+  ...modelRateLimitFields,
   spend: money.optional(),
   team_id: id.nullable().optional(),
   user_id: id.nullable().optional(),
@@ -341,7 +369,15 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
 }
 
 /** A key's limits: less authority than the one that set them may only tighten them (lib/admin/rules/limits). */
-export const KEY_LIMIT_FIELDS = ['max_budget', 'budget_duration', 'models', 'duration', 'enforcement'] as const;
+export const KEY_LIMIT_FIELDS = [
+  'max_budget',
+  'budget_duration',
+  'models',
+  'duration',
+  'enforcement',
+  ...RATE_LIMIT_FIELDS,
+  ...MODEL_RATE_LIMIT_FIELDS,
+] as const;
 /** Every other field a key takes, and why it is not a limit: each is guarded its own way. */
 export const KEY_OTHER_FIELDS = {
   key_alias: 'a name',
@@ -378,6 +414,11 @@ async function limitDirections(
     models?: string[];
     duration?: KeyDuration;
     enforcement?: KeyRecord['enforcement'];
+    rpm_limit?: number | null;
+    tpm_limit?: number | null;
+    max_parallel_requests?: number | null;
+    model_rpm_limit?: Record<string, number> | null;
+    model_tpm_limit?: Record<string, number> | null;
   },
   now: Date,
 ): Promise<Record<(typeof KEY_LIMIT_FIELDS)[number], Direction>> {
@@ -396,6 +437,12 @@ async function limitDirections(
     models,
     duration: set.duration !== undefined ? compareExpiry(current.expires, expiresAt(set.duration, now)) : 'same',
     enforcement: set.enforcement !== undefined ? compareEnforcement(current.enforcement, set.enforcement) : 'same',
+    rpm_limit: 'same',
+    tpm_limit: 'same',
+    max_parallel_requests: 'same',
+    model_rpm_limit: 'same',
+    model_tpm_limit: 'same',
+    ...rateDirections(current, set),
   };
 }
 

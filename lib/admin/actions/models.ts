@@ -29,7 +29,7 @@ import { logger } from '../../telemetry.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
-import { money } from '../schema/fields.js';
+import { money, rateCap } from '../schema/fields.js';
 
 const NAME = /^[A-Za-z0-9._:@+=/-]{1,256}$/;
 const NAME_RULE = 'must be 1-256 characters of letters, digits and . _ : @ + = / - (no spaces, commas or *)';
@@ -66,6 +66,9 @@ const litellmParams = z
     // Accepted only to refuse a literal key with a clear error (see keySecretOf).
     api_key: z.string().max(8192).optional(),
     api_key_secret: secretName.nullable().optional(),
+    // The upstream's own limits, shared by every caller of the model (lib/domain/rate-limits).
+    rpm: rateCap,
+    tpm: rateCap,
   })
   .strict();
 
@@ -162,6 +165,8 @@ function modelView(m: ModelRecord, admin: boolean) {
     litellm_params: {
       model: m.upstream_model,
       ...(admin ? { api_base: m.upstream_base_url, api_key_secret: m.api_key_secret ?? null } : {}),
+      ...(m.rpm != null ? { rpm: m.rpm } : {}),
+      ...(m.tpm != null ? { tpm: m.tpm } : {}),
     },
     model_info: {
       id: m.model_name,
@@ -244,6 +249,7 @@ export const modelActions: Actions = {
         output_cost_per_million: output_cost_per_million as number,
         access_groups: input.model_info?.access_groups ?? [],
         aliases: aliases ?? [],
+        ...definedFields({ rpm: input.litellm_params.rpm ?? undefined, tpm: input.litellm_params.tpm ?? undefined }),
         created_at: now.toISOString(),
       };
       const aliasOwner = await find('model_alias', modelName);
@@ -278,6 +284,8 @@ export const modelActions: Actions = {
         upstream_model: p?.model,
         upstream_base_url: p?.api_base,
         api_key_secret: keySecretOf(p),
+        rpm: p?.rpm,
+        tpm: p?.tpm,
         input_cost_per_million: priceOf(input.model_info, 'input'),
         output_cost_per_million: priceOf(input.model_info, 'output'),
         access_groups: input.model_info?.access_groups,

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Authority } from '../../domain/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
-import { compareCap } from '../../domain/limits.js';
+import { compareCap, rateDirections } from '../../domain/limits.js';
 import type { MemberRecord, OrgRecord, TeamRecord } from '../../domain/records.js';
 import { ConflictError, ForbiddenError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
@@ -34,7 +34,17 @@ import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js'
 import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
-import { budgetFields, id, limit, metadata, models, money, optionalMoney } from '../schema/fields.js';
+import {
+  budgetFields,
+  id,
+  limit,
+  metadata,
+  modelRateLimitFields,
+  models,
+  money,
+  optionalMoney,
+  rateLimitFields,
+} from '../schema/fields.js';
 import { keyDeleteOps, keyView, type StoredKey, teamKeysPage, teamLabel } from './keys.js';
 
 const MEMBER_ROLES = ['admin', 'user'] as const;
@@ -45,6 +55,8 @@ const teamFields = {
   organization_id: id.nullable().optional(),
   models: models.optional(),
   ...budgetFields,
+  ...rateLimitFields,
+  ...modelRateLimitFields,
   spend: money.optional(),
   metadata: metadata.optional(),
   blocked: z.boolean().optional(),
@@ -373,18 +385,29 @@ export const teamActions: Actions = {
   ),
 
   member_update: action(
-    z.object({ team_id: id, user_id: id, role: z.enum(MEMBER_ROLES).optional(), max_budget_in_team: optionalMoney }).strict(),
+    z
+      .object({ team_id: id, user_id: id, role: z.enum(MEMBER_ROLES).optional(), max_budget_in_team: optionalMoney, ...rateLimitFields })
+      .strict(),
     async (input, { actor, now }) => {
       const { team_id: teamId, user_id: userId } = input;
       await requireTeamManager(actor, teamId, `update members of team \`${teamId}\``);
-      // A team admin sets the budgets of members, never their own.
-      if (!isProxyAdmin(actor) && userId === actor.userId && input.max_budget_in_team !== undefined) {
+      const rates = definedFields({
+        rpm_limit: input.rpm_limit,
+        tpm_limit: input.tpm_limit,
+        max_parallel_requests: input.max_parallel_requests,
+      });
+      const limited = input.max_budget_in_team !== undefined || Object.keys(rates).length > 0;
+      // A team admin sets the budgets and rate limits of members, never their own.
+      if (!isProxyAdmin(actor) && userId === actor.userId && limited) {
         throw new ForbiddenError(
-          `only a proxy admin may change the member budget of user \`${userId}\` in team \`${teamId}\`: a team admin may not change their own`,
+          `only a proxy admin may change the member budget or rate limits of user \`${userId}\` in team \`${teamId}\`: a team admin may not change their own`,
         );
       }
-      if (input.role === undefined && input.max_budget_in_team === undefined) {
-        throw new InvalidRequestError('nothing to update: give `role` or `max_budget_in_team`', 'nothing_to_update');
+      if (input.role === undefined && !limited) {
+        throw new InvalidRequestError(
+          'nothing to update: give `role`, `max_budget_in_team`, `rpm_limit`, `tpm_limit` or `max_parallel_requests`',
+          'nothing_to_update',
+        );
       }
       const team = await load('team', teamId);
       const current = await find('team_member', teamId, userId);
@@ -395,18 +418,25 @@ export const teamActions: Actions = {
       const limits = {
         max_budget_in_team:
           input.max_budget_in_team !== undefined ? compareCap(current.max_budget, input.max_budget_in_team) : ('same' as const),
+        ...rateDirections(current, rates),
       };
       const denial = limitsDenial(authority, current.limits_set_by, `member \`${userId}\` of team \`${teamId}\``, limits);
       if (denial) throw denial;
       const fields = definedFields({
         role: input.role,
         max_budget: input.max_budget_in_team,
+        ...rates,
         limits_set_by: setterAfter(authority, current.limits_set_by, limits),
       });
       await transact(
         [setFields(refs.member(teamId, userId), { ...fields, updated_at: now.toISOString() }, notFound('team_member', teamId, userId))],
         actor,
-        memberAudit('member_update', teamId, userId, definedFields({ role: input.role, max_budget_in_team: input.max_budget_in_team })),
+        memberAudit(
+          'member_update',
+          teamId,
+          userId,
+          definedFields({ role: input.role, max_budget_in_team: input.max_budget_in_team, ...rates }),
+        ),
         now,
       );
       return memberView((await find('team_member', teamId, userId)) as MemberRecord, now);

@@ -25,7 +25,7 @@ import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '
 import { requireProxyAdmin } from '../rules/actor.js';
 import { selfOrAdminDenial } from '../rules/teams.js';
 import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
-import { budgetLimitFields, id, limit, metadata, models, money } from '../schema/fields.js';
+import { budgetLimitFields, id, limit, metadata, models, money, rateLimitFields } from '../schema/fields.js';
 import { keyAlias, keyDuration, keyView, planNewKey, userKeysPage } from './keys.js';
 import { memberView } from './teams.js';
 
@@ -37,6 +37,7 @@ const userFields = {
   user_role: z.enum(USER_ROLES).optional(),
   models: models.optional(),
   ...budgetLimitFields,
+  ...rateLimitFields,
   spend: money.optional(),
   metadata: metadata.optional(),
   // No `blocked`: the authorizer checks no user flag (only keys, teams and end users), and a

@@ -79,3 +79,48 @@ export const budgetFields = {
   ...budgetLimitFields,
   enforcement: enforcement.nullable().optional(),
 };
+
+/** A rate limit (requests, tokens or calls in flight): a whole number >= 0, null to remove it. */
+export const rateCap = z
+  .number()
+  .int('must be a whole number')
+  .nonnegative('must be 0 or more')
+  .max(Number.MAX_SAFE_INTEGER, 'is too large')
+  .nullable()
+  .optional();
+export const MAX_MODEL_LIMITS = 1000;
+
+/**
+ * Per-model limits (`{"gpt-4o": 100}`): model name -> whole number >= 0, kept exactly as sent.
+ * Not z.record: it rebuilds the object by assignment, which drops a `__proto__` entry.
+ */
+export const modelCaps = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      ctx.addIssue({ code: 'invalid_type', expected: 'object', input: v, message: 'must be a JSON object of model name -> limit' });
+      return;
+    }
+    const entries = Object.entries(v);
+    if (entries.length > MAX_MODEL_LIMITS) ctx.addIssue({ code: 'custom', message: `must name at most ${MAX_MODEL_LIMITS} models` });
+    for (const [model, n] of entries) {
+      if (model.length < 1 || model.length > 256) ctx.addIssue({ code: 'custom', message: 'model names must be 1 to 256 characters' });
+      else if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+        ctx.addIssue({ code: 'custom', path: [model], message: 'must be a whole number, 0 or more' });
+    }
+  })
+  .transform((v) => v as Record<string, number>)
+  .nullable()
+  .optional();
+
+/** LiteLLM's rate-limit fields of keys, users, teams, team members and organizations (lib/domain/rate-limits). */
+export const rateLimitFields = {
+  rpm_limit: rateCap,
+  tpm_limit: rateCap,
+  max_parallel_requests: rateCap,
+};
+/** Per-model rate limits: keys and teams. */
+export const modelRateLimitFields = {
+  model_rpm_limit: modelCaps,
+  model_tpm_limit: modelCaps,
+};

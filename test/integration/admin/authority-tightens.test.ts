@@ -27,6 +27,11 @@ async function adminIssuedKey(): Promise<string> {
     models: ['gpt-4o-mini'],
     duration: '1h',
     enforcement: 'strict',
+    rpm_limit: 10,
+    tpm_limit: 1000,
+    max_parallel_requests: 2,
+    model_rpm_limit: { 'gpt-4o-mini': 5 },
+    model_tpm_limit: { 'gpt-4o-mini': 500 },
   });
   expect(res.status).toBe(200);
   return res.body.key as string;
@@ -44,6 +49,17 @@ describe("a key's owner cannot loosen what a proxy admin set", () => {
     ['expiry pushed out', { duration: '30d' }],
     ['enforcement fast', { enforcement: 'fast' }],
     ['enforcement back to the default', { enforcement: null }],
+    ['rpm_limit raised', { rpm_limit: 11 }],
+    ['rpm_limit removed', { rpm_limit: null }],
+    ['tpm_limit raised', { tpm_limit: 1001 }],
+    ['tpm_limit removed', { tpm_limit: null }],
+    ['max_parallel_requests raised', { max_parallel_requests: 3 }],
+    ['max_parallel_requests removed', { max_parallel_requests: null }],
+    ['model_rpm_limit raised', { model_rpm_limit: { 'gpt-4o-mini': 6 } }],
+    ['model_rpm_limit entry dropped', { model_rpm_limit: { 'gpt-4o': 1 } }],
+    ['model_rpm_limit removed', { model_rpm_limit: null }],
+    ['model_tpm_limit raised', { model_tpm_limit: { 'gpt-4o-mini': 501 } }],
+    ['model_tpm_limit removed', { model_tpm_limit: {} }],
   ];
   for (const [what, change] of loosening) {
     it(`${what}: 403, and the key is unchanged`, async () => {
@@ -60,9 +76,20 @@ describe("a key's owner cannot loosen what a proxy admin set", () => {
 
   it('tightening every limit is allowed, and the proxy admin stays their setter', async () => {
     const key = await adminIssuedKey();
-    const res = await callApi(keys, 'POST', '/key/update', { key, max_budget: 0.000001, models: ['gpt-4o-mini'], duration: '10m' }, alice);
+    const tighter = {
+      max_budget: 0.000001,
+      models: ['gpt-4o-mini'],
+      duration: '10m',
+      rpm_limit: 9,
+      tpm_limit: 999,
+      max_parallel_requests: 1,
+      model_rpm_limit: { 'gpt-4o-mini': 4, 'gpt-4o': 1 },
+      model_tpm_limit: { 'gpt-4o-mini': 0 },
+    };
+    const res = await callApi(keys, 'POST', '/key/update', { key, ...tighter }, alice);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ max_budget: 0.000001, models: ['gpt-4o-mini'], limits_set_by: 'proxy_admin' });
+    const { duration: _d, ...stored } = tighter;
+    expect(res.body).toMatchObject({ ...stored, limits_set_by: 'proxy_admin' });
     // Still only tighter after that: back up to the admin's figure is looser than now.
     expect((await callApi(keys, 'POST', '/key/update', { key, max_budget: 0.00001 }, alice)).status).toBe(403);
   });
@@ -79,6 +106,25 @@ describe("a key's owner cannot loosen what a proxy admin set", () => {
     const made = await callApi(keys, 'POST', '/key/generate', { max_budget: 1 }, alice);
     expect(made.body.limits_set_by).toBe('owner');
     expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 5 }, alice)).status).toBe(200);
+  });
+});
+
+describe('a team admin cannot loosen member rate limits a proxy admin set', () => {
+  it.each(['rpm_limit', 'tpm_limit', 'max_parallel_requests'])('%s: raising or removing is refused; lowering is allowed', async (field) => {
+    const user = `m-${field}`;
+    await callApi(users, 'POST', '/user/new', { user_id: user });
+    await callApi(teams, 'POST', '/team/member_add', { team_id: 't-lim', member: { user_id: user } });
+    const update = (value: number | null, ctx = userCtx('tadmin')) =>
+      callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: user, [field]: value }, ctx);
+    expect((await update(10, adminCtx)).status).toBe(200);
+    for (const value of [11, null]) expect([value, (await update(value)).body.error?.code]).toEqual([value, 'forbidden']);
+    const lowered = await update(4);
+    expect(lowered.status).toBe(200);
+    expect(lowered.body[field]).toBe(4);
+    // A team admin may not set their own.
+    expect(
+      (await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'tadmin', [field]: 1 }, userCtx('tadmin'))).status,
+    ).toBe(403);
   });
 });
 

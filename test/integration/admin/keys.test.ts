@@ -442,7 +442,7 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
     ['generate', 'POST', '/key/generate', { budget_duration: 'monthly' }, 400, 'invalid_field', 'budget_duration'],
     ['generate', 'POST', '/key/generate', { team_id: 'a\u0000b' }, 400, 'invalid_field', 'team_id'],
     ['generate', 'POST', '/key/generate', { blocked: 'yes' }, 400, 'invalid_type', 'blocked'],
-    ['generate', 'POST', '/key/generate', { tpm_limit: 5 }, 400, 'unknown_field', 'tpm_limit'],
+    ['generate', 'POST', '/key/generate', { guardrails: ['pii'] }, 400, 'unknown_field', 'guardrails'],
     ['generate', 'POST', '/key/generate', { key_alias: '' }, 400, 'invalid_field', 'key_alias'],
     ['generate', 'POST', '/key/generate', { team_id: 'missing' }, 404, 'team_not_found', null],
     ['generate', 'POST', '/key/generate', { user_id: 'missing' }, 404, 'user_not_found', null],

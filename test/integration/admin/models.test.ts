@@ -358,8 +358,8 @@ describe('models', () => {
       [
         'POST /model/new',
         'new',
-        { model_name: 'm-bad', litellm_params: { ...lp, rpm: 5 }, model_info: mi },
-        'unknown_field',
+        { model_name: 'm-bad', litellm_params: { ...lp, rpm: 1.5 }, model_info: mi },
+        'invalid_type',
         'litellm_params.rpm',
       ],
       [

@@ -407,7 +407,7 @@ describe('bad input: 400 naming the field, 404, 409; the table unchanged', () =>
       'unknown_field',
       'members_with_roles.0.email',
     ],
-    ['new', 'POST', '/team/new', { tpm_limit: 1 }, 400, 'unknown_field', 'tpm_limit'],
+    ['new', 'POST', '/team/new', { guardrails: ['pii'] }, 400, 'unknown_field', 'guardrails'],
     ['new', 'POST', '/team/new', { team_id: 't-bad' }, 409, 'team_exists', 'team_id'],
     ['update', 'POST', '/team/update', { team_id: 't-bad' }, 400, 'nothing_to_update', null],
     ['update', 'POST', '/team/update', { team_alias: 'x' }, 400, 'invalid_type', 'team_id'],

@@ -1,0 +1,282 @@
+/**
+ * Rate limits: which limits govern a call, and what an answer says about them. Pure.
+ *
+ * LiteLLM's fields: `rpm_limit`, `tpm_limit` and `max_parallel_requests` on keys, users, teams,
+ * team members and organizations; `model_rpm_limit` / `model_tpm_limit` (per model) on keys and
+ * teams; `rpm` / `tpm` on a registry model (the upstream's own limit, shared by every caller).
+ *
+ * Semantics (docs/rate-limits.md):
+ * - windows are fixed UTC minutes; a request is counted when admitted, in the minute it was
+ *   admitted. A burst at a window's edge may admit up to twice a limit within 60 seconds
+ *   (the end of one minute and the start of the next), never more than the limit in one minute.
+ * - tokens are counted from the settled usage into the minute the call was admitted; a strict
+ *   caller's estimate is counted when admitted and corrected at settlement. A call is admitted
+ *   while the minute's tokens are below the limit (strict: while they leave room for its estimate).
+ * - parallel requests are counted from admission to the call's end (answered, failed, cancelled
+ *   or timed out). A lease left by an instance that died expires after the longest a call can run.
+ *
+ * Every limit that applies is checked, as budgets are; of those a call exceeds, the tightest
+ * (lowest limit) names itself in the denial. A user's limits apply to all of their calls (in any
+ * team), a member's to their calls in that team.
+ */
+import type { Caller } from './caller.js';
+
+/** Who a limit belongs to. `key_model`/`team_model` are a key's or team's per-model limits. */
+export type RateScope = 'key' | 'user' | 'team' | 'team_member' | 'organization' | 'model' | 'key_model' | 'team_model';
+
+export const RATE_SCOPES: readonly RateScope[] = ['key', 'user', 'team', 'team_member', 'organization', 'key_model', 'team_model', 'model'];
+
+export const rateScopeLabel: Readonly<Record<RateScope, string>> = {
+  key: 'key',
+  user: 'user',
+  team: 'team',
+  team_member: 'team member',
+  organization: 'organization',
+  model: 'model',
+  key_model: 'key',
+  team_model: 'team',
+};
+
+/** The rate-limit fields of an entity, with LiteLLM's names (null or absent: no limit). */
+export interface RateLimited {
+  rpm_limit?: number | null;
+  tpm_limit?: number | null;
+  max_parallel_requests?: number | null;
+}
+
+/** Per-model limits: model name -> limit. Stored as JSON text (lib/store/codec), read as own keys only. */
+export type ModelLimits = Readonly<Record<string, number>>;
+
+export interface ModelRateLimited {
+  model_rpm_limit?: ModelLimits | null;
+  model_tpm_limit?: ModelLimits | null;
+}
+
+/** One subject's limits on a call. `owner` + `id` (+ `model`) address its counters in the store. */
+export interface RateLimit {
+  scope: RateScope;
+  /** The counter's owner: the entity kind whose id `id` is. */
+  owner: 'key' | 'user' | 'team' | 'team_member' | 'organization' | 'model';
+  /** The stored id: the key's hash, `user@team` for a member, the model's name. */
+  id: string;
+  /** How messages name it: `sk-...abcd`, `u-1@t-1`. */
+  label: string;
+  /** For per-model limits of a key or team: the model they count. */
+  model?: string | undefined;
+  rpm?: number | undefined;
+  tpm?: number | undefined;
+  parallel?: number | undefined;
+}
+
+export type LimitKind = 'rpm' | 'tpm' | 'parallel';
+
+export const MINUTE_MS = 60_000;
+
+/** The fixed UTC minute a moment falls in, and when it ends. */
+export const minuteOf = (at: number): { id: number; endsAt: number } => {
+  const id = Math.floor(at / MINUTE_MS);
+  return { id, endsAt: (id + 1) * MINUTE_MS };
+};
+
+/** A limit as the checks use it: a non-negative whole number, else none. */
+const cap = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined);
+
+/** A per-model limit, by the model's own name only (never an inherited property). */
+export function modelLimit(limits: ModelLimits | null | undefined, model: string): number | undefined {
+  if (!limits || typeof limits !== 'object' || !Object.hasOwn(limits, model)) return undefined;
+  return cap(limits[model]);
+}
+
+const hasAny = (l: RateLimit): boolean => l.rpm !== undefined || l.tpm !== undefined || l.parallel !== undefined;
+
+function entityLimit(scope: RateScope & RateLimit['owner'], id: string, label: string, r: RateLimited | undefined): RateLimit | undefined {
+  if (!r) return undefined;
+  const l: RateLimit = {
+    scope,
+    owner: scope,
+    id,
+    label,
+    rpm: cap(r.rpm_limit),
+    tpm: cap(r.tpm_limit),
+    parallel: cap(r.max_parallel_requests),
+  };
+  return hasAny(l) ? l : undefined;
+}
+
+function perModel(
+  scope: 'key_model' | 'team_model',
+  owner: 'key' | 'team',
+  id: string,
+  label: string,
+  r: ModelRateLimited | undefined,
+  model: string,
+): RateLimit | undefined {
+  if (!r) return undefined;
+  const l: RateLimit = {
+    scope,
+    owner,
+    id,
+    label,
+    model,
+    rpm: modelLimit(r.model_rpm_limit, model),
+    tpm: modelLimit(r.model_tpm_limit, model),
+  };
+  return hasAny(l) ? l : undefined;
+}
+
+/** The registry model's own limits (the upstream's, shared by every caller). */
+export interface ModelRates {
+  model_name: string;
+  rpm?: number | null;
+  tpm?: number | null;
+}
+
+/**
+ * Every rate limit that governs a call of `caller` to `model`, in check order: key, user, team,
+ * member, organization, the key's and team's per-model limits, the registry model. Empty for a
+ * caller with no limit at all: such a call makes no rate-limit read or write.
+ */
+export function rateLimitsOf(caller: Caller, model: ModelRates): RateLimit[] {
+  const { key, user, team, member, org } = caller.state;
+  const name = model.model_name;
+  const memberOfTeam = member && team && member.team_id === team.team_id ? member : undefined;
+  const out = [
+    key && entityLimit('key', key.token, key.key_name, key),
+    user && entityLimit('user', user.user_id, user.user_id, user),
+    team && entityLimit('team', team.team_id, team.team_id, team),
+    memberOfTeam &&
+      entityLimit(
+        'team_member',
+        `${memberOfTeam.user_id}@${memberOfTeam.team_id}`,
+        `${memberOfTeam.user_id}@${memberOfTeam.team_id}`,
+        memberOfTeam,
+      ),
+    org && entityLimit('organization', org.organization_id, org.organization_id, org),
+    key && perModel('key_model', 'key', key.token, key.key_name, key, name),
+    team && perModel('team_model', 'team', team.team_id, team.team_id, team, name),
+  ];
+  const registry: RateLimit = { scope: 'model', owner: 'model', id: name, label: name, rpm: cap(model.rpm), tpm: cap(model.tpm) };
+  if (hasAny(registry)) out.push(registry);
+  return out.filter((l): l is RateLimit => l !== undefined);
+}
+
+/** The counts a limit's counters held after a call was admitted (this call included). */
+export interface RateCounts {
+  requests: number;
+  tokens: number;
+}
+
+/** A limit the call exceeded, and what it found. */
+export interface RateDenial {
+  limit: RateLimit;
+  kind: LimitKind;
+  /** The limit's value for `kind`. */
+  value: number;
+  /** When to retry: the window's end (rpm, tpm), or shortly (parallel). */
+  retryAt: number;
+}
+
+/** Of the limits a call exceeded, the tightest (lowest value); ties go to check order. */
+export function tightest(denials: readonly RateDenial[]): RateDenial | undefined {
+  let best: RateDenial | undefined;
+  for (const d of denials) if (!best || d.value < best.value) best = d;
+  return best;
+}
+
+/** How long a caller refused for parallel requests is told to wait before retrying. */
+export const PARALLEL_RETRY_MS = 1_000;
+
+const CODE_SCOPE: Readonly<Record<RateScope, string>> = {
+  key: 'key',
+  user: 'user',
+  team: 'team',
+  team_member: 'team_member',
+  organization: 'organization',
+  model: 'model',
+  key_model: 'key_model',
+  team_model: 'team_model',
+};
+
+/** The denial's code, as the error contract names it: `key_rpm_exceeded`, `max_parallel_requests_exceeded`. */
+export function denialCode(d: Pick<RateDenial, 'limit' | 'kind'>): RateLimitDenialCode {
+  if (d.kind === 'parallel') return 'max_parallel_requests_exceeded';
+  return `${CODE_SCOPE[d.limit.scope] as RateScope}_${d.kind}_exceeded`;
+}
+
+export type RateLimitDenialCode = `${RateScope}_${'rpm' | 'tpm'}_exceeded` | 'max_parallel_requests_exceeded';
+
+/** The message of a denial: names the entity, the limit and its value. */
+export function denialMessage(d: RateDenial): string {
+  const who = `${rateScopeLabel[d.limit.scope]} \`${d.limit.label}\``;
+  const onModel = d.limit.model !== undefined ? ` for model \`${d.limit.model}\`` : '';
+  switch (d.kind) {
+    case 'rpm':
+      return `${who} reached its limit of ${d.value} requests per minute${onModel}`;
+    case 'tpm':
+      return `${who} reached its limit of ${d.value} tokens per minute${onModel}`;
+    case 'parallel':
+      return `${who} has ${d.value} requests in flight, its max_parallel_requests`;
+  }
+}
+
+/** OpenAI's duration format for reset headers: `1s`, `6m0s`, `20ms`. */
+export function formatReset(ms: number): string {
+  const clamped = Math.max(0, Math.ceil(ms));
+  if (clamped < 1000) return `${clamped}ms`;
+  const s = Math.ceil(clamped / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
+}
+
+/** What the answer's `x-ratelimit-*` headers report: the tightest remaining of each kind. */
+export interface RateHeaderInput {
+  limit: RateLimit;
+  counts: RateCounts;
+}
+
+/**
+ * OpenAI's rate-limit headers for an admitted call: for requests and for tokens, the limit with
+ * the least remaining. No header for a kind no limit counts.
+ */
+export function rateHeaders(admitted: readonly RateHeaderInput[], at: number): Record<string, string> {
+  const resetIn = formatReset(minuteOf(at).endsAt - at);
+  const out: Record<string, string> = {};
+  const pick = (kind: 'rpm' | 'tpm', used: (c: RateCounts) => number) => {
+    let best: { limit: number; remaining: number } | undefined;
+    for (const a of admitted) {
+      const value = a.limit[kind];
+      if (value === undefined) continue;
+      const remaining = Math.max(0, value - used(a.counts));
+      if (!best || remaining < best.remaining) best = { limit: value, remaining };
+    }
+    return best;
+  };
+  const requests = pick('rpm', (c) => c.requests);
+  if (requests) {
+    out['x-ratelimit-limit-requests'] = String(requests.limit);
+    out['x-ratelimit-remaining-requests'] = String(requests.remaining);
+    out['x-ratelimit-reset-requests'] = resetIn;
+  }
+  const tokens = pick('tpm', (c) => c.tokens);
+  if (tokens) {
+    out['x-ratelimit-limit-tokens'] = String(tokens.limit);
+    out['x-ratelimit-remaining-tokens'] = String(tokens.remaining);
+    out['x-ratelimit-reset-tokens'] = resetIn;
+  }
+  return out;
+}
+
+/** The headers of a denial: OpenAI's, with nothing remaining of the exceeded kind, and `retry-after`. */
+export function denialHeaders(d: RateDenial, at: number): Record<string, string> {
+  const waitMs = Math.max(0, d.retryAt - at);
+  const out: Record<string, string> = {
+    'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+    'retry-after-ms': String(Math.max(1, Math.ceil(waitMs))),
+  };
+  if (d.kind === 'rpm' || d.kind === 'tpm') {
+    const noun = d.kind === 'rpm' ? 'requests' : 'tokens';
+    out[`x-ratelimit-limit-${noun}`] = String(d.value);
+    out[`x-ratelimit-remaining-${noun}`] = '0';
+    out[`x-ratelimit-reset-${noun}`] = formatReset(waitMs);
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * Rate limits in the llm function (lib/domain/rate-limits, lib/store/rate-limits). They run here,
+ * not in the authorizer: the authorizer cannot see the model of a JSON body, nor tokens, and API
+ * Gateway may cache its decision; the llm function sees every call and its usage. A call is
+ * admitted before its strict reservation and its upstream call; its tokens are counted and its
+ * parallel lease released with its settlement, after the answer.
+ */
+
+import type { Caller } from '../domain/caller.js';
+import type { Usage } from '../domain/cost.js';
+import { denialCode, denialHeaders, denialMessage, rateHeaders, rateLimitsOf, tightest } from '../domain/rate-limits.js';
+import type { EnforcementMode, ModelRecord } from '../domain/records.js';
+import { RateLimitedError } from '../errors.js';
+import type { RateTicket } from '../store/rate-limits.js';
+import type { LlmDeps } from './deps.js';
+import { estimateUsage } from './estimate.js';
+import type { LlmRequest } from './request.js';
+
+export interface Admitted {
+  /** Undefined when no limit governs the call (nothing was written). */
+  ticket: RateTicket | undefined;
+  /** OpenAI's x-ratelimit-* headers for the answer. */
+  headers: Record<string, string>;
+}
+
+export interface AdmittingCall {
+  caller: Caller;
+  req: Pick<LlmRequest, 'body' | 'route'>;
+  now: number;
+  mode: EnforcementMode;
+  deps: Pick<LlmDeps, 'rateLimiter' | 'strictDefaultMaxTokens' | 'reservationTtlMs' | 'clock'>;
+}
+
+export const tokensOf = (usage: Usage | undefined): number => (usage ? usage.inputTokens + usage.outputTokens : 0);
+
+/** Admits the call under every rate limit that governs it, or throws the tightest one's 429. */
+export async function admitCall(call: AdmittingCall, model: ModelRecord, requestId: string): Promise<Admitted> {
+  const limits = rateLimitsOf(call.caller, model);
+  if (limits.length === 0) return { ticket: undefined, headers: {} };
+  const { deps } = call;
+  const estimateTokens = call.mode === 'strict' ? tokensOf(estimateUsage(call.req, deps.strictDefaultMaxTokens)) : 0;
+  const out = await deps.rateLimiter.admit({
+    requestId,
+    at: call.now,
+    limits,
+    estimateTokens,
+    leaseUntil: call.now + deps.reservationTtlMs,
+  });
+  if (!out.admitted) {
+    const d = tightest(out.denials);
+    if (!d) throw new Error('a refused admission names no limit');
+    throw new RateLimitedError(denialCode(d), denialMessage(d), denialHeaders(d, deps.clock()));
+  }
+  return { ticket: out.ticket, headers: rateHeaders(out.counts, call.now) };
+}

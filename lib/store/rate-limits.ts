@@ -1,0 +1,290 @@
+/**
+ * Rate-limit counters in the table (lib/domain/rate-limits has the semantics).
+ *
+ * - A minute window per subject: `RATE#<owner>#<id>` / `MIN#<minute>` (a key's or team's
+ *   per-model limits: `MIN#<minute>#<model>`) with `requests` and `tokens`, expiring with `ttl`
+ *   a few minutes after the window. Admission is one conditional UpdateItem per limited subject:
+ *   it adds the request (and a strict caller's token estimate) only if the window still has room,
+ *   so concurrent instances never admit more than the limit. ALL_NEW gives the counts the
+ *   answer's headers report; on a refusal ALL_OLD says which limit was full.
+ * - Parallel requests per subject: `RATE#<owner>#<id>` / `PARALLEL`, a count `inflight` and one
+ *   lease attribute per call in flight holding when it expires. Admission adds a lease under the
+ *   condition that fewer than the limit are in flight; the call's end removes it. A lease left by
+ *   a dead instance is removed by the next admission that finds the limit full (the refusal
+ *   returns the item: expired leases are cleared, and the admission tried again).
+ *
+ * The updates of one call run concurrently (one round trip). If any limit refuses, the counts
+ * already added are taken back: a refused call is not counted, and concurrent callers never see
+ * more admitted than a limit; they may, for that instant, see a count one too high and be refused
+ * (never admitted) by it. A caller with no limit makes no read and no write here.
+ */
+import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  type LimitKind,
+  MINUTE_MS,
+  minuteOf,
+  PARALLEL_RETRY_MS,
+  type RateDenial,
+  type RateHeaderInput,
+  type RateLimit,
+} from '../domain/rate-limits.js';
+import { StoreUnavailableError } from '../errors.js';
+import { logger } from '../telemetry.js';
+import { isConditionalCheckFailed } from './errors.js';
+import type { ItemRef } from './keys.js';
+
+const REQUESTS = 'requests';
+const TOKENS = 'tokens';
+const INFLIGHT = 'inflight';
+const LEASE_PREFIX = 'lease#';
+const TTL = 'ttl';
+/** A window's counters are kept this long after it ends (for inspection), then expire. */
+const WINDOW_KEEP_S = 300;
+
+export const rateRefs = {
+  window: (l: Pick<RateLimit, 'owner' | 'id' | 'model'>, minute: number): ItemRef => ({
+    PK: `RATE#${l.owner}#${l.id}`,
+    SK: l.model === undefined ? `MIN#${minute}` : `MIN#${minute}#${l.model}`,
+  }),
+  parallel: (l: Pick<RateLimit, 'owner' | 'id'>): ItemRef => ({ PK: `RATE#${l.owner}#${l.id}`, SK: 'PARALLEL' }),
+};
+
+export interface RateAdmission {
+  /** Unique per upstream call: names its lease. */
+  requestId: string;
+  at: number;
+  limits: readonly RateLimit[];
+  /** Tokens counted at admission (a strict caller's estimate; 0 otherwise). */
+  estimateTokens: number;
+  /** When this call's parallel lease expires if it is never released (its instance died). */
+  leaseUntil: number;
+}
+
+/** What an admitted call holds, handed back to `finish`. */
+export interface RateTicket {
+  requestId: string;
+  minute: number;
+  estimateTokens: number;
+  /** The limits that count this call's tokens (their windows get the settled tokens). */
+  tokenLimits: readonly RateLimit[];
+  /** The limits that hold a lease for this call. */
+  leased: readonly RateLimit[];
+}
+
+export type AdmissionOutcome =
+  | { admitted: true; ticket: RateTicket; counts: RateHeaderInput[] }
+  | { admitted: false; denials: RateDenial[] };
+
+export interface RateLimiter {
+  admit(a: RateAdmission): Promise<AdmissionOutcome>;
+  /** The call is over: its tokens (settled usage) are counted and its leases released. */
+  finish(ticket: RateTicket, tokens: number): Promise<void>;
+}
+
+type Step = { ok: true; counts?: RateHeaderInput; undo: () => Promise<unknown> } | { ok: false; denial: RateDenial };
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
+
+export class DynamoRateLimiter implements RateLimiter {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async admit(a: RateAdmission): Promise<AdmissionOutcome> {
+    const minute = minuteOf(a.at);
+    const steps: Promise<Step>[] = [];
+    for (const l of a.limits) {
+      if (l.rpm !== undefined || l.tpm !== undefined) steps.push(this.countRequest(l, minute.id, a.estimateTokens));
+      if (l.parallel !== undefined) steps.push(this.lease(l, a.requestId, a.leaseUntil));
+    }
+    const settled = await Promise.allSettled(steps);
+    const failure = settled.find((s) => s.status === 'rejected');
+    const denials = settled.flatMap((s) => (s.status === 'fulfilled' && !s.value.ok ? [s.value.denial] : []));
+    if (failure || denials.length > 0) {
+      await Promise.allSettled(settled.map((s) => (s.status === 'fulfilled' && s.value.ok ? s.value.undo() : undefined)));
+      if (failure) {
+        logger().error('rate limit admission failed', { error: ((failure as PromiseRejectedResult).reason as Error)?.name });
+        throw new StoreUnavailableError();
+      }
+      return { admitted: false, denials };
+    }
+    const counts = settled.flatMap((s) => (s.status === 'fulfilled' && s.value.ok && s.value.counts ? [s.value.counts] : []));
+    return {
+      admitted: true,
+      counts,
+      ticket: {
+        requestId: a.requestId,
+        minute: minute.id,
+        estimateTokens: a.estimateTokens,
+        tokenLimits: a.limits.filter((l) => l.tpm !== undefined),
+        leased: a.limits.filter((l) => l.parallel !== undefined),
+      },
+    };
+  }
+
+  async finish(ticket: RateTicket, tokens: number): Promise<void> {
+    const delta = Math.max(0, Math.round(tokens)) - ticket.estimateTokens;
+    const work: Promise<unknown>[] = [
+      ...(delta === 0 ? [] : ticket.tokenLimits.map((l) => this.addTokens(rateRefs.window(l, ticket.minute), delta))),
+      ...ticket.leased.map((l) => this.release(l, ticket.requestId)),
+    ];
+    const results = await Promise.allSettled(work);
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    // Rate counters are not money: a lost token count under-counts one minute, a lost release
+    // holds a slot until its lease expires. Logged, not retried forever.
+    if (failed > 0) logger().warn('rate limit counters not updated', { requestId: ticket.requestId, failed });
+  }
+
+  /** Adds one request (and the estimate) to the subject's minute if its rpm and tpm leave room. */
+  private async countRequest(l: RateLimit, minute: number, estimate: number): Promise<Step> {
+    const ref = rateRefs.window(l, minute);
+    const retryAt = (minute + 1) * MINUTE_MS;
+    const conditions: string[] = [];
+    const values: Record<string, unknown> = { ':one': 1, ':est': estimate, ':ttl': Math.ceil(retryAt / 1000) + WINDOW_KEEP_S };
+    if (l.rpm !== undefined) {
+      if (l.rpm <= 0) return { ok: false, denial: { limit: l, kind: 'rpm', value: l.rpm, retryAt } };
+      conditions.push('(attribute_not_exists(#r) OR #r < :rpm)');
+      values[':rpm'] = l.rpm;
+    }
+    if (l.tpm !== undefined) {
+      // Fast callers: admitted while the minute's tokens are below the limit. Strict: while the
+      // estimate still fits.
+      const most = l.tpm - Math.max(1, estimate);
+      if (most < 0) return { ok: false, denial: { limit: l, kind: 'tpm', value: l.tpm, retryAt } };
+      conditions.push('(attribute_not_exists(#t) OR #t <= :tmax)');
+      values[':tmax'] = most;
+    }
+    const input: UpdateCommandInput = {
+      TableName: this.tableName,
+      Key: ref,
+      UpdateExpression: 'ADD #r :one, #t :est SET #ttl = :ttl',
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS, '#ttl': TTL },
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
+    try {
+      const out = await this.client.send(new UpdateCommand(input));
+      const item = out.Attributes ?? {};
+      return {
+        ok: true,
+        counts: { limit: l, counts: { requests: num(item[REQUESTS]), tokens: num(item[TOKENS]) } },
+        undo: () => this.addCounts(ref, -1, -estimate),
+      };
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+      const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+      const kind: LimitKind = l.rpm !== undefined && num(old[REQUESTS]) >= l.rpm ? 'rpm' : 'tpm';
+      return { ok: false, denial: { limit: l, kind, value: (kind === 'rpm' ? l.rpm : l.tpm) as number, retryAt } };
+    }
+  }
+
+  /** Takes a parallel slot for the call, clearing leases of dead instances when the limit is full. */
+  private async lease(l: RateLimit, requestId: string, until: number): Promise<Step> {
+    const max = l.parallel as number;
+    const denial: Step = { ok: false, denial: { limit: l, kind: 'parallel', value: max, retryAt: this.clock() + PARALLEL_RETRY_MS } };
+    if (max <= 0) return denial;
+    const ref = rateRefs.parallel(l);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: ref,
+            UpdateExpression: 'SET #lease = :until, #ttl = :ttl ADD #n :one',
+            ConditionExpression: 'attribute_not_exists(#n) OR #n < :max',
+            ExpressionAttributeNames: { '#lease': LEASE_PREFIX + requestId, '#n': INFLIGHT, '#ttl': TTL },
+            ExpressionAttributeValues: { ':until': until, ':ttl': Math.ceil(until / 1000) + WINDOW_KEEP_S, ':one': 1, ':max': max },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { ok: true, undo: () => this.release(l, requestId) };
+      } catch (e) {
+        if (!isConditionalCheckFailed(e)) throw e;
+        const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+        if (attempt > 0 || !(await this.clearExpired(ref, old))) return denial;
+      }
+    }
+    return denial;
+  }
+
+  /** Removes the leases that expired (their calls' instances died); true when any were. */
+  private async clearExpired(ref: ItemRef, item: Record<string, unknown>): Promise<boolean> {
+    const now = this.clock();
+    const expired = Object.entries(item).filter(([name, v]) => name.startsWith(LEASE_PREFIX) && num(v) < now);
+    if (expired.length === 0) return false;
+    const names: Record<string, string> = { '#n': INFLIGHT };
+    const values: Record<string, unknown> = { ':gone': -expired.length };
+    const conditions: string[] = [];
+    expired.forEach(([name, v], i) => {
+      names[`#l${i}`] = name;
+      values[`:v${i}`] = v;
+      conditions.push(`#l${i} = :v${i}`);
+    });
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ref,
+          UpdateExpression: `REMOVE ${expired.map((_, i) => `#l${i}`).join(', ')} ADD #n :gone`,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      logger().warn('expired parallel-request leases cleared', { count: expired.length });
+      return true;
+    } catch (e) {
+      // Another instance cleared them first: its admission took the freed slot or left it free.
+      if (isConditionalCheckFailed(e)) return true;
+      throw e;
+    }
+  }
+
+  private release(l: RateLimit, requestId: string): Promise<unknown> {
+    return this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: rateRefs.parallel(l),
+          UpdateExpression: 'REMOVE #lease ADD #n :minus',
+          ConditionExpression: 'attribute_exists(#lease)',
+          ExpressionAttributeNames: { '#lease': LEASE_PREFIX + requestId, '#n': INFLIGHT },
+          ExpressionAttributeValues: { ':minus': -1 },
+        }),
+      )
+      .catch((e) => {
+        // Already released, or cleared as expired: nothing to give back.
+        if (!isConditionalCheckFailed(e)) throw e;
+      });
+  }
+
+  private addTokens(ref: ItemRef, delta: number): Promise<unknown> {
+    return this.addCounts(ref, 0, delta);
+  }
+
+  private addCounts(ref: ItemRef, requests: number, tokens: number): Promise<unknown> {
+    return this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: ref,
+        UpdateExpression: 'ADD #r :r, #t :t',
+        ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS },
+        ExpressionAttributeValues: { ':r': requests, ':t': tokens },
+      }),
+    );
+  }
+}
+
+/** The item a refused update returned, as plain values (the document client leaves it raw). */
+function unmarshalled(item: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item ?? {})) {
+    const av = v as { N?: string; S?: string } | number | string;
+    out[k] = typeof av === 'object' && av !== null ? (av.N !== undefined ? Number(av.N) : av.S) : av;
+  }
+  return out;
+}

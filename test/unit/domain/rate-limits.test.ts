@@ -1,0 +1,218 @@
+/** Which rate limits govern a call, and what its answer says about them. */
+import { describe, expect, it } from 'vitest';
+import type { Caller } from '../../../lib/domain/caller.js';
+import { compareModelCaps, rateDirections } from '../../../lib/domain/limits.js';
+import {
+  denialCode,
+  denialHeaders,
+  denialMessage,
+  formatReset,
+  MINUTE_MS,
+  minuteOf,
+  modelLimit,
+  RATE_SCOPES,
+  type RateDenial,
+  type RateLimit,
+  rateHeaders,
+  rateLimitsOf,
+  tightest,
+} from '../../../lib/domain/rate-limits.js';
+
+const at = Date.UTC(2026, 11, 5, 12, 0, 15);
+const key = { token: 'h1', key_name: 'sk-...abcd', created_at: '' };
+const caller = (state: Caller['state'] = {}): Caller => ({ principal: 'virtual_key', role: 'internal_user', state });
+const model = { model_name: 'gpt-4o' };
+
+describe('rateLimitsOf: every limit that governs a call, in check order', () => {
+  it('a caller with no limit has none (no read, no write)', () => {
+    expect(rateLimitsOf(caller({ key }), model)).toEqual([]);
+    expect(rateLimitsOf(caller({ key: { ...key, rpm_limit: null, tpm_limit: null, max_parallel_requests: null } }), model)).toEqual([]);
+  });
+
+  it('each entity kind contributes its own rpm, tpm and max_parallel_requests', () => {
+    const limits = rateLimitsOf(
+      caller({
+        key: { ...key, rpm_limit: 1 },
+        user: { user_id: 'u1', user_role: 'internal_user', created_at: '', tpm_limit: 2 },
+        team: { team_id: 't1', created_at: '', max_parallel_requests: 3 },
+        member: { team_id: 't1', user_id: 'u1', role: 'user', created_at: '', rpm_limit: 4 },
+        org: { organization_id: 'o1', created_at: '', tpm_limit: 5 },
+      }),
+      { model_name: 'gpt-4o', rpm: 6, tpm: 7 },
+    );
+    expect(limits.map((l) => [l.scope, l.owner, l.id, l.rpm, l.tpm, l.parallel])).toEqual([
+      ['key', 'key', 'h1', 1, undefined, undefined],
+      ['user', 'user', 'u1', undefined, 2, undefined],
+      ['team', 'team', 't1', undefined, undefined, 3],
+      ['team_member', 'team_member', 'u1@t1', 4, undefined, undefined],
+      ['organization', 'organization', 'o1', undefined, 5, undefined],
+      ['model', 'model', 'gpt-4o', 6, 7, undefined],
+    ]);
+  });
+
+  it("a key's and a team's per-model limits count only that model", () => {
+    const state = {
+      key: { ...key, model_rpm_limit: { 'gpt-4o': 2 }, model_tpm_limit: { other: 9 } },
+      team: { team_id: 't1', created_at: '', model_tpm_limit: { 'gpt-4o': 100 } },
+    };
+    const limits = rateLimitsOf(caller(state), model);
+    expect(limits.map((l) => [l.scope, l.owner, l.id, l.model, l.rpm, l.tpm])).toEqual([
+      ['key_model', 'key', 'h1', 'gpt-4o', 2, undefined],
+      ['team_model', 'team', 't1', 'gpt-4o', undefined, 100],
+    ]);
+    expect(rateLimitsOf(caller(state), { model_name: 'other' }).map((l) => [l.scope, l.tpm])).toEqual([['key_model', 9]]);
+  });
+
+  it('a membership of another team is not counted', () => {
+    const limits = rateLimitsOf(
+      caller({
+        team: { team_id: 't1', created_at: '' },
+        member: { team_id: 't2', user_id: 'u1', role: 'user', created_at: '', rpm_limit: 1 },
+      }),
+      model,
+    );
+    expect(limits).toEqual([]);
+  });
+
+  it('0 is a limit (nothing admitted); fractions, negatives and non-numbers are none', () => {
+    expect(rateLimitsOf(caller({ key: { ...key, rpm_limit: 0 } }), model)[0]?.rpm).toBe(0);
+    for (const bad of [1.5, -1, Number.NaN, '5' as unknown as number])
+      expect(rateLimitsOf(caller({ key: { ...key, rpm_limit: bad } }), model)).toEqual([]);
+  });
+
+  it.each(Object.getOwnPropertyNames(Object.prototype))('model `%s` takes no inherited per-model limit', (name) => {
+    expect(modelLimit({}, name)).toBeUndefined();
+    expect(rateLimitsOf(caller({ key: { ...key, model_rpm_limit: {} } }), { model_name: name })).toEqual([]);
+    expect(modelLimit(JSON.parse(`{"${name}": 3}`), name)).toBe(3);
+  });
+});
+
+describe('windows are fixed UTC minutes', () => {
+  it('a moment falls in its minute, which ends at the next', () => {
+    expect(minuteOf(at)).toEqual({ id: Math.floor(at / MINUTE_MS), endsAt: Date.UTC(2026, 11, 5, 12, 1) });
+    expect(minuteOf(Date.UTC(2026, 11, 5, 12, 1)).id).toBe(minuteOf(at).id + 1);
+  });
+  it.each([
+    [0, '0ms'],
+    [20, '20ms'],
+    [999.2, '1s'],
+    [1000, '1s'],
+    [45_000, '45s'],
+    [60_000, '1m0s'],
+    [360_000, '6m0s'],
+    [-5, '0ms'],
+  ])('formatReset(%s) is %s', (ms, want) => {
+    expect(formatReset(ms)).toBe(want);
+  });
+});
+
+const limit = (scope: RateLimit['scope'], extra: Partial<RateLimit> = {}): RateLimit => ({
+  scope,
+  owner: scope === 'key_model' ? 'key' : scope === 'team_model' ? 'team' : (scope as RateLimit['owner']),
+  id: 'x',
+  label: 'x',
+  ...extra,
+});
+
+describe('denials', () => {
+  it.each(RATE_SCOPES)('scope %s has an rpm and a tpm code, and parallel one shared code', (scope) => {
+    expect(denialCode({ limit: limit(scope), kind: 'rpm' })).toBe(`${scope}_rpm_exceeded`);
+    expect(denialCode({ limit: limit(scope), kind: 'tpm' })).toBe(`${scope}_tpm_exceeded`);
+    expect(denialCode({ limit: limit(scope), kind: 'parallel' })).toBe('max_parallel_requests_exceeded');
+  });
+
+  it('the tightest denial (lowest limit) names itself; ties go to check order', () => {
+    const d = (scope: RateLimit['scope'], value: number): RateDenial => ({ limit: limit(scope), kind: 'rpm', value, retryAt: 0 });
+    expect(tightest([d('key', 10), d('team', 5), d('model', 7)])?.limit.scope).toBe('team');
+    expect(tightest([d('key', 5), d('team', 5)])?.limit.scope).toBe('key');
+    expect(tightest([])).toBeUndefined();
+  });
+
+  it('messages name the entity, the model and the limit', () => {
+    const l = limit('team_model', { label: 't-1', model: 'gpt-4o' });
+    expect(denialMessage({ limit: l, kind: 'tpm', value: 100, retryAt: 0 })).toBe(
+      'team `t-1` reached its limit of 100 tokens per minute for model `gpt-4o`',
+    );
+    expect(denialMessage({ limit: limit('key', { label: 'sk-...abcd' }), kind: 'rpm', value: 5, retryAt: 0 })).toBe(
+      'key `sk-...abcd` reached its limit of 5 requests per minute',
+    );
+    expect(denialMessage({ limit: limit('user', { label: 'u1' }), kind: 'parallel', value: 2, retryAt: 0 })).toBe(
+      'user `u1` has 2 requests in flight, its max_parallel_requests',
+    );
+  });
+
+  it('headers: retry-after (whole seconds, at least 1) and nothing remaining of the exceeded kind', () => {
+    const end = minuteOf(at).endsAt;
+    expect(denialHeaders({ limit: limit('key'), kind: 'rpm', value: 5, retryAt: end }, at)).toEqual({
+      'retry-after': '45',
+      'retry-after-ms': '45000',
+      'x-ratelimit-limit-requests': '5',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '45s',
+    });
+    expect(denialHeaders({ limit: limit('key'), kind: 'tpm', value: 50, retryAt: end }, at)['x-ratelimit-limit-tokens']).toBe('50');
+    expect(denialHeaders({ limit: limit('key'), kind: 'parallel', value: 2, retryAt: at + 200 }, at)).toEqual({
+      'retry-after': '1',
+      'retry-after-ms': '200',
+    });
+  });
+});
+
+describe('rateHeaders: what an admitted answer reports', () => {
+  it('for each kind, the limit with the least remaining', () => {
+    const h = rateHeaders(
+      [
+        { limit: limit('key', { rpm: 10, tpm: 1000 }), counts: { requests: 3, tokens: 100 } },
+        { limit: limit('team', { rpm: 100, tpm: 500 }), counts: { requests: 98, tokens: 450 } },
+      ],
+      at,
+    );
+    expect(h).toEqual({
+      'x-ratelimit-limit-requests': '100',
+      'x-ratelimit-remaining-requests': '2',
+      'x-ratelimit-reset-requests': '45s',
+      'x-ratelimit-limit-tokens': '500',
+      'x-ratelimit-remaining-tokens': '50',
+      'x-ratelimit-reset-tokens': '45s',
+    });
+  });
+  it('no header for a kind no limit counts; remaining never below 0', () => {
+    expect(rateHeaders([{ limit: limit('key', { rpm: 2 }), counts: { requests: 5, tokens: 9 } }], at)).toEqual({
+      'x-ratelimit-limit-requests': '2',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '45s',
+    });
+    expect(rateHeaders([{ limit: limit('key', { parallel: 2 }), counts: { requests: 1, tokens: 0 } }], at)).toEqual({});
+  });
+});
+
+describe('authority only tightens rate limits', () => {
+  it.each([
+    [{ a: 10 }, { a: 5 }, 'tighter'],
+    [{ a: 10 }, { a: 10 }, 'same'],
+    [{ a: 10 }, { a: 11 }, 'looser'],
+    [{ a: 10 }, {}, 'looser'],
+    [{}, { a: 1 }, 'tighter'],
+    [null, { a: 1 }, 'tighter'],
+    [{ a: 1 }, null, 'looser'],
+    [{ a: 10, b: 1 }, { a: 5, b: 2 }, 'looser'],
+    [{ a: 10 }, { a: 5, b: 7 }, 'tighter'],
+  ] as const)('%j -> %j is %s', (current, next, want) => {
+    expect(compareModelCaps(current, next)).toBe(want);
+  });
+
+  it('a prototype name is a model like any other', () => {
+    expect(compareModelCaps(JSON.parse('{"__proto__": 5}'), {})).toBe('looser');
+    expect(compareModelCaps({}, JSON.parse('{"constructor": 5}'))).toBe('tighter');
+  });
+
+  it('rateDirections names each field changed', () => {
+    expect(
+      rateDirections(
+        { rpm_limit: 10, tpm_limit: null, max_parallel_requests: 2, model_rpm_limit: { a: 1 } },
+        { rpm_limit: 20, tpm_limit: 5, max_parallel_requests: 2, model_rpm_limit: null },
+      ),
+    ).toEqual({ rpm_limit: 'looser', tpm_limit: 'tighter', max_parallel_requests: 'same', model_rpm_limit: 'looser' });
+    expect(rateDirections({ rpm_limit: 1 }, {})).toEqual({});
+  });
+});
