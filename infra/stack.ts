@@ -153,7 +153,7 @@ export class TollgateStack extends Stack {
     }
 
     // The admin console on CloudFront, with the API behind the same origin (docs/deploy.md).
-    this.console = new TollgateConsole(this, 'Console', { api: this.api.api, logRetention: o.logRetention });
+    this.console = new TollgateConsole(this, 'Console', { api: this.api.api, logRetention: o.logRetention, oidc: o.consoleOidc });
 
     new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: 'The admin console; the API answers on the same origin' });
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL (the stage); OpenAI clients use <ApiUrl>v1' });

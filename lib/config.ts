@@ -138,6 +138,11 @@ const envSchema = z.object({
   TOLLGATE_JWT_ADMIN_ROUTES: list,
   TOLLGATE_UPSTREAM_TIMEOUT_MS: number(600_000, 1),
   TOLLGATE_LOCAL_SECRETS: secretMap,
+  TOLLGATE_CONSOLE_OIDC_CLIENT_ID: str(),
+  TOLLGATE_CONSOLE_OIDC_ISSUER: str(),
+  TOLLGATE_CONSOLE_OIDC_SCOPE: str(),
+  TOLLGATE_CONSOLE_OIDC_TOKEN: str(),
+  TOLLGATE_CONSOLE_OIDC_TOKEN_ENDPOINT: str(),
   TOLLGATE_PASSTHROUGH_MODEL: str(),
   TOLLGATE_SETTLEMENT_TTL_SECONDS: number(7 * 86_400, 60),
   TOLLGATE_LOG_LEVEL: logLevel,
@@ -196,6 +201,14 @@ export interface Config {
     adminRoutes: string[];
   };
   upstreamTimeoutMs: number;
+  /** The console's single sign-on (infra/console-site consoleOidcOf checks it): off without a client id. */
+  consoleOidc: {
+    clientId: string | undefined;
+    issuer: string | undefined;
+    scope: string | undefined;
+    token: string | undefined;
+    tokenEndpoint: string | undefined;
+  };
   /**
    * Local mode: secret name -> value (TOLLGATE_LOCAL_SECRETS, JSON). When set, upstream keys are
    * looked up here only and Secrets Manager is never called.
@@ -276,6 +289,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       adminRoutes: e.TOLLGATE_JWT_ADMIN_ROUTES.length > 0 ? e.TOLLGATE_JWT_ADMIN_ROUTES : ['management', 'info'],
     },
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
+    consoleOidc: {
+      clientId: e.TOLLGATE_CONSOLE_OIDC_CLIENT_ID || undefined,
+      issuer: e.TOLLGATE_CONSOLE_OIDC_ISSUER || undefined,
+      scope: e.TOLLGATE_CONSOLE_OIDC_SCOPE || undefined,
+      token: e.TOLLGATE_CONSOLE_OIDC_TOKEN || undefined,
+      tokenEndpoint: e.TOLLGATE_CONSOLE_OIDC_TOKEN_ENDPOINT || undefined,
+    },
     localSecrets: e.TOLLGATE_LOCAL_SECRETS,
     passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,

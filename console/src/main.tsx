@@ -18,6 +18,7 @@ import { Spend } from './pages/spend';
 import { TeamDetail, Teams } from './pages/teams';
 import { UserDetail, Users } from './pages/users';
 import { credential, forgetCredential, rememberCredential } from './session';
+import { completeSignIn, isSignInReturn, loadSso, type Sso, startSignIn } from './sso';
 import './styles.css';
 import type { Key, UserInfo } from './types';
 
@@ -71,7 +72,46 @@ function useRoute(): string[] {
   return route;
 }
 
-function SignIn({ onSignedIn }: { onSignedIn(who: Identity): void }) {
+function SingleSignOn({ sso, problem }: { sso: Sso | null | undefined; problem: string | undefined }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <section aria-labelledby="sso-title">
+      <h2 id="sso-title">Single sign-on</h2>
+      {problem ? (
+        <p role="alert" class="notice error">
+          {problem}
+        </p>
+      ) : null}
+      {sso ? (
+        <button
+          type="button"
+          id="sso"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            void startSignIn(sso);
+          }}
+        >
+          Sign in with {new URL(sso.settings.issuer).host}
+        </button>
+      ) : sso === null ? (
+        <p class="muted">Single sign-on is not set up for this console: paste a token your identity provider issued.</p>
+      ) : (
+        <p class="muted">Looking for single sign-on…</p>
+      )}
+    </section>
+  );
+}
+
+function SignIn({
+  onSignedIn,
+  sso,
+  problem,
+}: {
+  onSignedIn(who: Identity): void;
+  sso: Sso | null | undefined;
+  problem: string | undefined;
+}) {
   return (
     <main id="main" class="signin">
       <h1>Tollgate console</h1>
@@ -105,7 +145,7 @@ function SignIn({ onSignedIn }: { onSignedIn(who: Identity): void }) {
           }
         }}
       />
-      <p class="muted">Single sign-on (OIDC) is not offered by this console: paste a token your identity provider issued.</p>
+      <SingleSignOn sso={sso} problem={problem} />
     </main>
   );
 }
@@ -117,11 +157,24 @@ function App() {
   const entry = PAGES.find(([r]) => r === section) ?? PAGES[0];
   const [, title, Listing, Detail] = entry as (typeof PAGES)[number];
 
-  // A tab that still holds a credential (a reload) signs itself back in.
+  const [sso, setSso] = useState<Sso | null | undefined>(undefined);
+  const [ssoProblem, setSsoProblem] = useState<string | undefined>(undefined);
+
+  // A return from the identity provider completes its sign-in; a tab that still holds a
+  // credential (a reload) signs itself back in.
   useEffect(() => {
-    if (!credential()) return setWho(null);
-    whoAmI().then(setWho, () => {
+    const found = loadSso().catch(() => null);
+    void found.then(setSso);
+    const returning = isSignInReturn();
+    const signIn = async () => {
+      if (returning) await completeSignIn(await found);
+      if (!credential()) return setWho(null);
+      setWho(await whoAmI());
+    };
+    signIn().catch((e: unknown) => {
       forgetCredential();
+      // A failed return from the identity provider says why; a stale credential just signs out.
+      if (returning) setSsoProblem(asApiError(e).message);
       setWho(null);
     });
   }, []);
@@ -132,7 +185,7 @@ function App() {
   }, [route.join('/'), who === undefined]);
 
   if (who === undefined) return <p class="muted">Loading…</p>;
-  if (who === null) return <SignIn onSignedIn={setWho} />;
+  if (who === null) return <SignIn onSignedIn={setWho} sso={sso} problem={ssoProblem} />;
 
   const signOut = () => {
     forgetCredential();

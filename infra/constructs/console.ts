@@ -10,6 +10,7 @@
  * may read that one asset and write under ui/ in this bucket, nothing else.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerImage, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
@@ -38,7 +39,17 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { PROJECT_ROOT } from '../bundling.js';
-import { CACHE_IMMUTABLE, CACHE_REVALIDATE, CONSOLE_ASSETS_DIR, CONSOLE_CSP, CONSOLE_PATH, CONSOLE_SOURCE_DIR } from '../console-site.js';
+import {
+  CACHE_IMMUTABLE,
+  CACHE_REVALIDATE,
+  CONSOLE_ASSETS_DIR,
+  CONSOLE_PATH,
+  CONSOLE_SETTINGS_FILE,
+  CONSOLE_SOURCE_DIR,
+  type ConsoleOidc,
+  type ConsoleSettings,
+  consoleCsp,
+} from '../console-site.js';
 
 /** Where the files live in the bucket: the path CloudFront asks for is the object key. */
 export const CONSOLE_KEY_PREFIX = `${CONSOLE_PATH.slice(1)}/`;
@@ -59,6 +70,8 @@ export const CONSOLE_REWRITE_CODE = `function handler(event) {
 export interface TollgateConsoleProps {
   api: RestApi;
   logRetention: RetentionDays;
+  /** Single sign-on (OIDC with PKCE): written to the console's config.json and allowed by its CSP. */
+  oidc?: ConsoleOidc | null;
 }
 
 export class TollgateConsole extends Construct {
@@ -93,7 +106,7 @@ export class TollgateConsole extends Construct {
     const headers = new ResponseHeadersPolicy(this, 'Headers', {
       comment: 'Tollgate console: CSP (this origin only) and security headers',
       securityHeadersBehavior: {
-        contentSecurityPolicy: { contentSecurityPolicy: CONSOLE_CSP, override: true },
+        contentSecurityPolicy: { contentSecurityPolicy: consoleCsp(props.oidc ?? null), override: true },
         contentTypeOptions: { override: true },
         frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
         referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.NO_REFERRER, override: true },
@@ -148,11 +161,14 @@ export class TollgateConsole extends Construct {
     );
 
     // The build: the local Vite at synth time (like the functions' local esbuild); Docker is never used.
+    const settings: ConsoleSettings = { oidc: props.oidc ?? null };
     const build = new Asset(this, 'Build', {
       path: CONSOLE_SOURCE_DIR,
       exclude: ['dist', '.dist-*', 'node_modules'],
       bundling: {
         image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:24-slim'),
+        // Hashed with the bundling options: other settings, another asset (config.json differs).
+        environment: { TOLLGATE_CONSOLE_SETTINGS: JSON.stringify(settings) },
         local: {
           tryBundle(outputDir: string): boolean {
             const vite = join(PROJECT_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
@@ -162,6 +178,8 @@ export class TollgateConsole extends Construct {
               { stdio: 'inherit' },
             );
             if (r.status !== 0) throw new Error(`the console build failed (vite build exited with ${r.status ?? r.signal})`);
+            // The deployment's settings beside the files (part of the asset, so its hash follows them).
+            writeFileSync(join(outputDir, CONSOLE_SETTINGS_FILE), JSON.stringify(settings));
             return true;
           },
         },

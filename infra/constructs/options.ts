@@ -7,6 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { isDuration } from '../../lib/domain/periods.js';
 import { parseShardCounts } from '../../lib/domain/sharding.js';
+import { type ConsoleOidc, consoleOidcOf } from '../console-site.js';
 
 export type TableRemovalPolicy = 'retain' | 'destroy';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -74,6 +75,16 @@ export interface TollgateOptions {
   wafRateLimit?: number;
   /** The registry model that serves requests naming no model (TOLLGATE_PASSTHROUGH_MODEL). */
   passthroughModel?: string;
+  /** The console's OIDC client id (a public client, PKCE): turns single sign-on on. */
+  consoleOidcClientId?: string;
+  /** The issuer the console signs in with (default: the first jwtIssuer; it must be one of them). */
+  consoleOidcIssuer?: string;
+  /** The scope the console asks for (default `openid`). */
+  consoleOidcScope?: string;
+  /** Which token signs the console in: `id_token` (default) or `access_token`. */
+  consoleOidcToken?: string;
+  /** The token endpoint, when it is not on the issuer's origin (it is then allowed by the console's CSP). */
+  consoleOidcTokenEndpoint?: string;
 }
 
 /** Every option with its default applied. */
@@ -117,6 +128,8 @@ export interface ResolvedOptions {
   throttleBurstLimit: number;
   wafRateLimit: number | undefined;
   passthroughModel: string | undefined;
+  /** The console's single sign-on; null: off. */
+  consoleOidc: ConsoleOidc | null;
 }
 
 export const OPTION_NAMES = [
@@ -159,6 +172,11 @@ export const OPTION_NAMES = [
   'throttleBurstLimit',
   'wafRateLimit',
   'passthroughModel',
+  'consoleOidcClientId',
+  'consoleOidcIssuer',
+  'consoleOidcScope',
+  'consoleOidcToken',
+  'consoleOidcTokenEndpoint',
 ] as const satisfies readonly (keyof TollgateOptions)[];
 
 export class OptionError extends Error {
@@ -308,7 +326,24 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     throttleBurstLimit,
     wafRateLimit,
     passthroughModel: str('passthroughModel', raw.passthroughModel),
+    consoleOidc: consoleOidcOption(raw, jwtIssuer),
   };
+}
+
+function consoleOidcOption(raw: Partial<Record<keyof TollgateOptions, unknown>>, jwtIssuers: string[]): ConsoleOidc | null {
+  try {
+    return consoleOidcOf({
+      clientId: str('consoleOidcClientId', raw.consoleOidcClientId),
+      issuer: str('consoleOidcIssuer', raw.consoleOidcIssuer),
+      scope: str('consoleOidcScope', raw.consoleOidcScope),
+      token: str('consoleOidcToken', raw.consoleOidcToken),
+      tokenEndpoint: str('consoleOidcTokenEndpoint', raw.consoleOidcTokenEndpoint),
+      jwtIssuers,
+    });
+  } catch (e) {
+    if (e instanceof OptionError) throw e;
+    throw new OptionError('consoleOidcClientId', (e as Error).message);
+  }
 }
 
 /** The options found in CDK context under their own names (`-c name=value` or cdk.json). */

@@ -13,9 +13,11 @@ import {
   CACHE_REVALIDATE,
   CONSOLE_ASSETS_DIR,
   CONSOLE_DIST_DIR,
-  CONSOLE_HEADERS,
   CONSOLE_PATH,
+  CONSOLE_SETTINGS_FILE,
   CONSOLE_SOURCE_DIR,
+  type ConsoleSettings,
+  consoleHeaders,
 } from '../console-site.js';
 
 /** Newest modification time under a folder (the build output and other builds' scratch folders skipped). */
@@ -95,8 +97,16 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   res.end(body);
 }
 
-/** Serves a console file from `dir`: GET and HEAD only, nothing outside `dir`. */
-export async function serveConsole(req: IncomingMessage, res: ServerResponse, dir = CONSOLE_DIST_DIR): Promise<void> {
+/**
+ * Serves a console file from `dir`: GET and HEAD only, nothing outside `dir`. `config.json` is
+ * the deployment's settings (single sign-on), as the stack writes it beside the files in AWS.
+ */
+export async function serveConsole(
+  req: IncomingMessage,
+  res: ServerResponse,
+  dir = CONSOLE_DIST_DIR,
+  settings: ConsoleSettings = { oidc: null },
+): Promise<void> {
   const method = req.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
@@ -123,6 +133,18 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, di
   } catch {
     return sendError(res, 404, 'console_file_not_found', 'no such console file');
   }
+  const headers = consoleHeaders(settings.oidc);
+  if (rel === CONSOLE_SETTINGS_FILE) {
+    const json = Buffer.from(JSON.stringify(settings));
+    res.writeHead(200, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-length': json.length,
+      'cache-control': CACHE_REVALIDATE,
+    });
+    res.end(method === 'HEAD' ? undefined : json);
+    return;
+  }
   const root = resolve(dir);
   const file = resolve(root, rel);
   if (rel.includes('\0') || !file.startsWith(root + sep)) return sendError(res, 404, 'console_file_not_found', 'no such console file');
@@ -133,7 +155,7 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, di
     return sendError(res, 404, 'console_file_not_found', 'no such console file');
   }
   res.writeHead(200, {
-    ...CONSOLE_HEADERS,
+    ...headers,
     'content-type': TYPES.get(extname(file)) ?? 'application/octet-stream',
     'content-length': body.length,
     'cache-control': rel.startsWith(`${CONSOLE_ASSETS_DIR}/`) ? CACHE_IMMUTABLE : CACHE_REVALIDATE,

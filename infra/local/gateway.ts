@@ -23,6 +23,7 @@ import { RequestTooLargeError } from '../../lib/errors.js';
 import { type GatewayResponseType, renderGatewayResponse } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, matchRoute, type RouteMatch } from '../../lib/routes.js';
 import { logger } from '../../lib/telemetry.js';
+import type { ConsoleSettings } from '../console-site.js';
 import { installAwsLambdaGlobal, invokeStreaming, isStreamingHandler, type StreamingHandler } from './awslambda.js';
 import { isConsolePath, serveConsole } from './console.js';
 
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   onRequest?: (entry: { method: string; path: string; status: number; ms: number }) => void;
   /** The built console served at /ui/ (default console/dist). */
   consoleDir?: string;
+  /** What the console's `config.json` says (single sign-on); none by default. */
+  consoleSettings?: ConsoleSettings;
 }
 
 export interface Gateway {
@@ -69,7 +72,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     res.once('close', () => opts.onRequest?.({ method, path, status: res.statusCode, ms: Date.now() - started }));
     // The console's static files, on the API's origin as CloudFront serves them in AWS.
-    const served = isConsolePath(path) ? serveConsole(req, res, opts.consoleDir) : serve(req, res, loadHandler);
+    const served = isConsolePath(path) ? serveConsole(req, res, opts.consoleDir, opts.consoleSettings) : serve(req, res, loadHandler);
     served.catch((e: unknown) => {
       logger().error('local gateway failed', { error: e as Error });
       if (!res.headersSent) sendGatewayResponse(res, 'DEFAULT_5XX');

@@ -15,6 +15,7 @@ import type { ModelRecord } from '../../lib/domain/records.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
 import { runSweep, SWEEP_EVERY_MINUTES } from '../../lib/store/sweep.js';
+import { consoleOidcOf } from '../console-site.js';
 import { type LocalDynamo, startLocalDynamo } from './dynamodb.js';
 import { type GatewayOptions, startGateway } from './gateway.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from './mock-models.js';
@@ -66,6 +67,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const base = opts.config ?? processConfig();
   const port = opts.port ?? base.port;
   const host = opts.host ?? base.local.host;
+  // The console's single sign-on, checked before anything starts: a bad setting is one line.
+  const consoleSettings = { oidc: consoleOidcOf({ ...base.consoleOidc, jwtIssuers: base.jwt.issuers.map((i) => i.issuer) }) };
   await assertPortFree(port, host);
 
   // Undone in reverse order if a later step fails, so no Java process outlives a failed start.
@@ -121,7 +124,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     for (const m of models) await documentClient().send(new PutCommand({ TableName: cfg.tableName, Item: encode.model(m) }));
     modelRegistry().invalidate();
 
-    const gateway = await startGateway({ port, host, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
+    const gateway = await startGateway({ port, host, consoleSettings, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
     cleanups.push(() => gateway.close());
 
     // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled

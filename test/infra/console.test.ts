@@ -189,3 +189,43 @@ describe('the deployment of the files', () => {
     for (const st of statements) expect(st.Effect).toBe('Allow');
   });
 });
+
+describe('single sign-on (consoleOidcClientId)', () => {
+  const issuer = 'https://idp.example.com/tenant/';
+  const withSso = synth({
+    logRetentionDays: 14,
+    jwtIssuer: [issuer],
+    jwtJwksUri: ['https://idp.example.com/tenant/jwks'],
+    consoleOidcClientId: 'tollgate-console',
+    consoleOidcTokenEndpoint: 'https://login.example.net/oauth2/token',
+  });
+  const csp = (t: typeof s) =>
+    (ofType(t, 'AWS::CloudFront::ResponseHeadersPolicy')[0]?.[1].Properties.ResponseHeadersPolicyConfig as Record<string, any>)
+      .SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy as string;
+
+  it("the console's CSP lets it reach the issuer and the token endpoint, and nothing else", () => {
+    expect(csp(withSso)).toContain("connect-src 'self' https://idp.example.com https://login.example.net;");
+    expect(csp(s)).toContain("connect-src 'self';");
+  });
+
+  it("the settings are part of the console's asset (config.json): other settings, another asset", () => {
+    const assetKey = (t: typeof s) =>
+      JSON.stringify(ofType(t, 'Custom::CDKBucketDeployment').map(([, r]) => r.Properties.SourceObjectKeys));
+    expect(assetKey(withSso)).not.toBe(assetKey(s));
+  });
+
+  it('an issuer Tollgate does not trust, or no https, is refused at synth', () => {
+    expect(() => synth({ consoleOidcClientId: 'c' })).toThrow(/needs an issuer/);
+    expect(() =>
+      synth({
+        jwtIssuer: [issuer],
+        jwtJwksUri: ['https://idp.example.com/j'],
+        consoleOidcClientId: 'c',
+        consoleOidcIssuer: 'https://other.example/',
+      }),
+    ).toThrow(/not a trusted JWT issuer/);
+    expect(() =>
+      synth({ jwtIssuer: ['http://idp.example.com/'], jwtJwksUri: ['https://idp.example.com/j'], consoleOidcClientId: 'c' }),
+    ).toThrow(/must be https/);
+  });
+});
