@@ -129,6 +129,13 @@ export interface Field {
   autocomplete?: string;
 }
 
+/** LiteLLM's rate limits (docs/rate-limits.md), on keys, users, teams and organizations. */
+export const RATE_LIMIT_FIELDS: Field[] = [
+  { name: 'rpm_limit', label: 'Requests per minute', kind: 'number', hint: 'Empty: no limit.' },
+  { name: 'tpm_limit', label: 'Tokens per minute', kind: 'number', hint: 'Empty: no limit.' },
+  { name: 'max_parallel_requests', label: 'Parallel requests', kind: 'number', hint: 'Calls in flight at once; empty: no limit.' },
+];
+
 type Value = string | boolean;
 type Body = Record<string, unknown>;
 

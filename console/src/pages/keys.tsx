@@ -13,6 +13,7 @@ import {
   Form,
   Loading,
   More,
+  RATE_LIMIT_FIELDS,
   ResetAt,
   SecretOnce,
   Section,
@@ -29,6 +30,7 @@ const limitFields: Field[] = [
   { name: 'models', label: 'Models', kind: 'list', hint: "Comma-separated; empty: the team's models (or every model)." },
   { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
   { name: 'budget_duration', label: 'Budget period', hint: 'A period like 30d, 24h or 1mo; empty: never resets.' },
+  ...RATE_LIMIT_FIELDS,
 ];
 
 const generateFields: Field[] = [

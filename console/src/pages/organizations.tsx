@@ -8,6 +8,7 @@ import {
   type Field,
   Form,
   Loading,
+  RATE_LIMIT_FIELDS,
   ResetAt,
   Section,
   Table,
@@ -23,6 +24,7 @@ const orgFields: Field[] = [
   { name: 'models', label: 'Models', kind: 'list', hint: 'Comma-separated; empty: every model.' },
   { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
   { name: 'budget_duration', label: 'Budget period', hint: 'A period like 30d or 1mo; empty: never resets.' },
+  ...RATE_LIMIT_FIELDS,
 ];
 
 export function Organizations() {

@@ -1,7 +1,21 @@
 /** Teams: list and create; one team: edit, block, delete, its members and their budgets, its keys. */
 import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import { BudgetMeter, confirmed, type Field, Form, Loading, More, ResetAt, Section, Table, Title, useAction, useLoad } from '../components';
+import {
+  BudgetMeter,
+  confirmed,
+  type Field,
+  Form,
+  Loading,
+  More,
+  RATE_LIMIT_FIELDS,
+  ResetAt,
+  Section,
+  Table,
+  Title,
+  useAction,
+  useLoad,
+} from '../components';
 import { list, money, when } from '../format';
 import type { Member, Page, Team, TeamInfo } from '../types';
 import { KeyTable } from './keys';
@@ -14,6 +28,7 @@ export const teamFields: Field[] = [
   { name: 'models', label: 'Models', kind: 'list', hint: 'Comma-separated; empty: every model.' },
   { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
   { name: 'budget_duration', label: 'Budget period', hint: DURATION_HINT },
+  ...RATE_LIMIT_FIELDS,
 ];
 
 const teamHref = (id: string) => `#/teams/${encodeURIComponent(id)}`;

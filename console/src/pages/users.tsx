@@ -8,6 +8,7 @@ import {
   Form,
   Loading,
   More,
+  RATE_LIMIT_FIELDS,
   ResetAt,
   SecretOnce,
   Section,
@@ -33,6 +34,7 @@ const userFields: Field[] = [
   { name: 'models', label: 'Models', kind: 'list', hint: 'Comma-separated; empty: every model.' },
   { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
   { name: 'budget_duration', label: 'Budget period', hint: 'A period like 30d or 1mo; empty: never resets.' },
+  ...RATE_LIMIT_FIELDS,
 ];
 
 const userHref = (id: string) => `#/users/${encodeURIComponent(id)}`;
