@@ -70,6 +70,45 @@ export interface RateLimit {
 
 export type LimitKind = 'rpm' | 'tpm' | 'parallel';
 
+/**
+ * Hot subjects: one DynamoDB item takes about 1,000 writes a second, and a big item costs a write
+ * unit per KB on every write. A limit is spread over shards, each holding its share of it (the
+ * shares sum to the limit exactly, so the shards together never admit more): a window shard per
+ * 30,000 requests (or 3,000,000 tokens) a minute, a parallel shard per 32 calls in flight (its
+ * leases then fit in 1 KB). Below those every limit is one item, and exact to the request.
+ */
+export const RPM_PER_SHARD = 30_000;
+export const TPM_PER_SHARD = 3_000_000;
+export const LEASES_PER_SHARD = 32;
+export const MAX_RATE_SHARDS = 32;
+
+const shardsFor = (...needs: number[]): number => Math.min(MAX_RATE_SHARDS, Math.max(1, ...needs.map((n) => Math.ceil(n))));
+
+/** What one shard holds at most (the defaults above; tests use small ones). */
+export interface ShardSizes {
+  rpm: number;
+  tpm: number;
+  leases: number;
+}
+export const SHARD_SIZES: ShardSizes = { rpm: RPM_PER_SHARD, tpm: TPM_PER_SHARD, leases: LEASES_PER_SHARD };
+
+/** How many items a limit's minute window is spread over. */
+export const windowShards = (l: Pick<RateLimit, 'rpm' | 'tpm'>, sizes: ShardSizes = SHARD_SIZES): number =>
+  shardsFor((l.rpm ?? 0) / sizes.rpm, (l.tpm ?? 0) / sizes.tpm);
+
+/** How many items a limit's parallel leases are spread over. */
+export const parallelShards = (l: Pick<RateLimit, 'parallel'>, sizes: ShardSizes = SHARD_SIZES): number =>
+  shardsFor((l.parallel ?? 0) / sizes.leases);
+
+/** Shard k's share of `total` over n shards: the shares sum to `total` exactly. */
+export const shareOf = (total: number, n: number, k: number): number => Math.floor(total / n) + (k < total % n ? 1 : 0);
+
+/** The order shards are tried in: every one, from a random start. */
+export function shardOrder(n: number, random: () => number = Math.random): number[] {
+  const start = Math.min(n - 1, Math.floor(random() * n));
+  return Array.from({ length: n }, (_, i) => (start + i) % n);
+}
+
 export const MINUTE_MS = 60_000;
 
 /** The fixed UTC minute a moment falls in, and when it ends. */

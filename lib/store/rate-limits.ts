@@ -18,15 +18,23 @@
  * more admitted than a limit; they may, for that instant, see a count one too high and be refused
  * (never admitted) by it. A caller with no limit makes no read and no write here.
  */
+
+import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   type LimitKind,
   MINUTE_MS,
   minuteOf,
   PARALLEL_RETRY_MS,
+  parallelShards,
   type RateDenial,
   type RateHeaderInput,
   type RateLimit,
+  SHARD_SIZES,
+  type ShardSizes,
+  shardOrder,
+  shareOf,
+  windowShards,
 } from '../domain/rate-limits.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
@@ -42,12 +50,22 @@ const TTL = 'ttl';
 const WINDOW_KEEP_S = 300;
 
 export const rateRefs = {
-  window: (l: Pick<RateLimit, 'owner' | 'id' | 'model'>, minute: number): ItemRef => ({
+  window: (l: Pick<RateLimit, 'owner' | 'id' | 'model'>, minute: number, shard = 0): ItemRef => ({
     PK: `RATE#${l.owner}#${l.id}`,
-    SK: l.model === undefined ? `MIN#${minute}` : `MIN#${minute}#${l.model}`,
+    SK: `MIN#${minute}#${shard}${l.model === undefined ? '' : `#${l.model}`}`,
   }),
-  parallel: (l: Pick<RateLimit, 'owner' | 'id'>): ItemRef => ({ PK: `RATE#${l.owner}#${l.id}`, SK: 'PARALLEL' }),
+  parallel: (l: Pick<RateLimit, 'owner' | 'id'>, shard = 0): ItemRef => ({ PK: `RATE#${l.owner}#${l.id}`, SK: `PARALLEL#${shard}` }),
 };
+
+/** A call's lease attribute: short (a hash of the request id), so a shard's leases fit in 1 KB. */
+export const leaseName = (requestId: string): string =>
+  LEASE_PREFIX + createHash('sha256').update(requestId).digest('base64url').slice(0, 12);
+
+/** A limit and the shard that counted the call. */
+export interface Counted {
+  limit: RateLimit;
+  shard: number;
+}
 
 export interface RateAdmission {
   /** Unique per upstream call: names its lease. */
@@ -65,10 +83,10 @@ export interface RateTicket {
   requestId: string;
   minute: number;
   estimateTokens: number;
-  /** The limits that count this call's tokens (their windows get the settled tokens). */
-  tokenLimits: readonly RateLimit[];
-  /** The limits that hold a lease for this call. */
-  leased: readonly RateLimit[];
+  /** The limits that count this call's tokens (their window shards get the settled tokens). */
+  tokenLimits: readonly Counted[];
+  /** The limits (and shards) that hold a lease for this call. */
+  leased: readonly Counted[];
 }
 
 export type AdmissionOutcome =
@@ -81,7 +99,9 @@ export interface RateLimiter {
   finish(ticket: RateTicket, tokens: number): Promise<void>;
 }
 
-type Step = { ok: true; counts?: RateHeaderInput; undo: () => Promise<unknown> } | { ok: false; denial: RateDenial };
+type Step =
+  | { ok: true; kind: 'window' | 'lease'; counted: Counted; counts?: RateHeaderInput; undo: () => Promise<unknown> }
+  | { ok: false; denial: RateDenial };
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
 
@@ -90,6 +110,7 @@ export class DynamoRateLimiter implements RateLimiter {
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly clock: () => number = Date.now,
+    private readonly sizes: ShardSizes = SHARD_SIZES,
   ) {}
 
   async admit(a: RateAdmission): Promise<AdmissionOutcome> {
@@ -110,16 +131,16 @@ export class DynamoRateLimiter implements RateLimiter {
       }
       return { admitted: false, denials };
     }
-    const counts = settled.flatMap((s) => (s.status === 'fulfilled' && s.value.ok && s.value.counts ? [s.value.counts] : []));
+    const ok = settled.flatMap((s) => (s.status === 'fulfilled' && s.value.ok ? [s.value] : []));
     return {
       admitted: true,
-      counts,
+      counts: ok.flatMap((s) => (s.counts ? [s.counts] : [])),
       ticket: {
         requestId: a.requestId,
         minute: minute.id,
         estimateTokens: a.estimateTokens,
-        tokenLimits: a.limits.filter((l) => l.tpm !== undefined),
-        leased: a.limits.filter((l) => l.parallel !== undefined),
+        tokenLimits: ok.filter((s) => s.kind === 'window' && s.counted.limit.tpm !== undefined).map((s) => s.counted),
+        leased: ok.filter((s) => s.kind === 'lease').map((s) => s.counted),
       },
     };
   }
@@ -127,8 +148,8 @@ export class DynamoRateLimiter implements RateLimiter {
   async finish(ticket: RateTicket, tokens: number): Promise<void> {
     const delta = Math.max(0, Math.round(tokens)) - ticket.estimateTokens;
     const work: Promise<unknown>[] = [
-      ...(delta === 0 ? [] : ticket.tokenLimits.map((l) => this.addTokens(rateRefs.window(l, ticket.minute), delta))),
-      ...ticket.leased.map((l) => this.release(l, ticket.requestId)),
+      ...(delta === 0 ? [] : ticket.tokenLimits.map((c) => this.addTokens(rateRefs.window(c.limit, ticket.minute, c.shard), delta))),
+      ...ticket.leased.map((c) => this.release(c, ticket.requestId)),
     ];
     const results = await Promise.allSettled(work);
     const failed = results.filter((r) => r.status === 'rejected').length;
@@ -137,75 +158,100 @@ export class DynamoRateLimiter implements RateLimiter {
     if (failed > 0) logger().warn('rate limit counters not updated', { requestId: ticket.requestId, failed });
   }
 
-  /** Adds one request (and the estimate) to the subject's minute if its rpm and tpm leave room. */
+  /**
+   * Adds one request (and the estimate) to the subject's minute if its rpm and tpm leave room: on
+   * one of its shards, each holding its share of the limits, tried from a random one.
+   */
   private async countRequest(l: RateLimit, minute: number, estimate: number): Promise<Step> {
-    const ref = rateRefs.window(l, minute);
     const retryAt = (minute + 1) * MINUTE_MS;
-    const conditions: string[] = [];
-    const values: Record<string, unknown> = { ':one': 1, ':est': estimate, ':ttl': Math.ceil(retryAt / 1000) + WINDOW_KEEP_S };
-    if (l.rpm !== undefined) {
-      if (l.rpm <= 0) return { ok: false, denial: { limit: l, kind: 'rpm', value: l.rpm, retryAt } };
-      conditions.push('(attribute_not_exists(#r) OR #r < :rpm)');
-      values[':rpm'] = l.rpm;
-    }
-    if (l.tpm !== undefined) {
-      // Fast callers: admitted while the minute's tokens are below the limit. Strict: while the
-      // estimate still fits.
-      const most = l.tpm - Math.max(1, estimate);
-      if (most < 0) return { ok: false, denial: { limit: l, kind: 'tpm', value: l.tpm, retryAt } };
-      conditions.push('(attribute_not_exists(#t) OR #t <= :tmax)');
-      values[':tmax'] = most;
-    }
-    const input: UpdateCommandInput = {
-      TableName: this.tableName,
-      Key: ref,
-      UpdateExpression: 'ADD #r :one, #t :est SET #ttl = :ttl',
-      ConditionExpression: conditions.join(' AND '),
-      ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS, '#ttl': TTL },
-      ExpressionAttributeValues: values,
-      ReturnValues: 'ALL_NEW',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    };
-    try {
-      const out = await this.client.send(new UpdateCommand(input));
-      const item = out.Attributes ?? {};
-      return {
-        ok: true,
-        counts: { limit: l, counts: { requests: num(item[REQUESTS]), tokens: num(item[TOKENS]) } },
-        undo: () => this.addCounts(ref, -1, -estimate),
+    if (l.rpm !== undefined && l.rpm <= 0) return { ok: false, denial: { limit: l, kind: 'rpm', value: l.rpm, retryAt } };
+    if (l.tpm !== undefined && l.tpm - Math.max(1, estimate) < 0)
+      return { ok: false, denial: { limit: l, kind: 'tpm', value: l.tpm, retryAt } };
+    const n = windowShards(l, this.sizes);
+    let refusedBy: LimitKind = 'rpm';
+    for (const shard of shardOrder(n)) {
+      const rpm = l.rpm === undefined ? undefined : shareOf(l.rpm, n, shard);
+      const tpm = l.tpm === undefined ? undefined : shareOf(l.tpm, n, shard);
+      const conditions: string[] = [];
+      const ref = rateRefs.window(l, minute, shard);
+      const values: Record<string, unknown> = { ':one': 1, ':est': estimate, ':ttl': Math.ceil(retryAt / 1000) + WINDOW_KEEP_S };
+      if (rpm !== undefined) {
+        conditions.push('(attribute_not_exists(#r) OR #r < :rpm)');
+        values[':rpm'] = rpm;
+      }
+      if (tpm !== undefined) {
+        // Fast callers: admitted while the minute's tokens are below the limit. Strict: while the
+        // estimate still fits.
+        const most = tpm - Math.max(1, estimate);
+        if (most < 0) {
+          refusedBy = 'tpm';
+          continue;
+        }
+        conditions.push('(attribute_not_exists(#t) OR #t <= :tmax)');
+        values[':tmax'] = most;
+      }
+      const input: UpdateCommandInput = {
+        TableName: this.tableName,
+        Key: ref,
+        UpdateExpression: 'ADD #r :one, #t :est SET #ttl = :ttl',
+        ConditionExpression: conditions.join(' AND '),
+        ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS, '#ttl': TTL },
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       };
-    } catch (e) {
-      if (!isConditionalCheckFailed(e)) throw e;
-      const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
-      const kind: LimitKind = l.rpm !== undefined && num(old[REQUESTS]) >= l.rpm ? 'rpm' : 'tpm';
-      return { ok: false, denial: { limit: l, kind, value: (kind === 'rpm' ? l.rpm : l.tpm) as number, retryAt } };
+      try {
+        const out = await this.client.send(new UpdateCommand(input));
+        const item = out.Attributes ?? {};
+        // What the answer's headers report: exact on one shard, scaled from this one's over several.
+        return {
+          ok: true,
+          kind: 'window',
+          counted: { limit: l, shard },
+          counts: { limit: l, counts: { requests: num(item[REQUESTS]) * n, tokens: num(item[TOKENS]) * n } },
+          undo: () => this.addCounts(ref, -1, -estimate),
+        };
+      } catch (e) {
+        if (!isConditionalCheckFailed(e)) throw e;
+        const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+        refusedBy = rpm !== undefined && num(old[REQUESTS]) >= rpm ? 'rpm' : 'tpm';
+      }
     }
+    return { ok: false, denial: { limit: l, kind: refusedBy, value: (refusedBy === 'rpm' ? l.rpm : l.tpm) as number, retryAt } };
   }
 
-  /** Takes a parallel slot for the call, clearing leases of dead instances when the limit is full. */
+  /**
+   * Takes a parallel slot for the call on one of the subject's shards (each holding its share of
+   * the limit), clearing leases of dead instances from a shard found full.
+   */
   private async lease(l: RateLimit, requestId: string, until: number): Promise<Step> {
     const max = l.parallel as number;
     const denial: Step = { ok: false, denial: { limit: l, kind: 'parallel', value: max, retryAt: this.clock() + PARALLEL_RETRY_MS } };
     if (max <= 0) return denial;
-    const ref = rateRefs.parallel(l);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: ref,
-            UpdateExpression: 'SET #lease = :until, #ttl = :ttl ADD #n :one',
-            ConditionExpression: 'attribute_not_exists(#n) OR #n < :max',
-            ExpressionAttributeNames: { '#lease': LEASE_PREFIX + requestId, '#n': INFLIGHT, '#ttl': TTL },
-            ExpressionAttributeValues: { ':until': until, ':ttl': Math.ceil(until / 1000) + WINDOW_KEEP_S, ':one': 1, ':max': max },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return { ok: true, undo: () => this.release(l, requestId) };
-      } catch (e) {
-        if (!isConditionalCheckFailed(e)) throw e;
-        const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
-        if (attempt > 0 || !(await this.clearExpired(ref, old))) return denial;
+    const n = parallelShards(l, this.sizes);
+    for (const shard of shardOrder(n)) {
+      const ref = rateRefs.parallel(l, shard);
+      const share = shareOf(max, n, shard);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await this.client.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: ref,
+              UpdateExpression: 'SET #lease = :until, #ttl = :ttl ADD #n :one',
+              ConditionExpression: 'attribute_not_exists(#n) OR #n < :max',
+              ExpressionAttributeNames: { '#lease': leaseName(requestId), '#n': INFLIGHT, '#ttl': TTL },
+              ExpressionAttributeValues: { ':until': until, ':ttl': Math.ceil(until / 1000) + WINDOW_KEEP_S, ':one': 1, ':max': share },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          );
+          const counted = { limit: l, shard };
+          return { ok: true, kind: 'lease', counted, undo: () => this.release(counted, requestId) };
+        } catch (e) {
+          if (!isConditionalCheckFailed(e)) throw e;
+          const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+          if (attempt > 0 || !(await this.clearExpired(ref, old))) break;
+        }
       }
     }
     return denial;
@@ -244,15 +290,15 @@ export class DynamoRateLimiter implements RateLimiter {
     }
   }
 
-  private release(l: RateLimit, requestId: string): Promise<unknown> {
+  private release(c: Counted, requestId: string): Promise<unknown> {
     return this.client
       .send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: rateRefs.parallel(l),
+          Key: rateRefs.parallel(c.limit, c.shard),
           UpdateExpression: 'REMOVE #lease ADD #n :minus',
           ConditionExpression: 'attribute_exists(#lease)',
-          ExpressionAttributeNames: { '#lease': LEASE_PREFIX + requestId, '#n': INFLIGHT },
+          ExpressionAttributeNames: { '#lease': leaseName(requestId), '#n': INFLIGHT },
           ExpressionAttributeValues: { ':minus': -1 },
         }),
       )

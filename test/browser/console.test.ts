@@ -301,11 +301,15 @@ describe('the console, as a proxy admin', () => {
     // A rate limit through the same editor: the API's refusal lands on its field, then it saves.
     await section('org-list').getByRole('button', { name: 'Edit organization console-org', exact: true }).click();
     await page.fill('#edit-org-rpm_limit', '1.5');
-    await section('org-list').getByRole('button', { name: /^Save /, exact: false }).click();
+    await section('org-list')
+      .getByRole('button', { name: /^Save /, exact: false })
+      .click();
     await page.locator('#edit-org-rpm_limit[aria-invalid="true"]').waitFor();
     await page.locator('#edit-org-rpm_limit-error', { hasText: 'whole number' }).waitFor();
     await page.fill('#edit-org-rpm_limit', '600');
-    await section('org-list').getByRole('button', { name: /^Save /, exact: false }).click();
+    await section('org-list')
+      .getByRole('button', { name: /^Save /, exact: false })
+      .click();
     await page.getByText('Organization console-org saved.', { exact: true }).waitFor();
     await section('org-list').getByRole('button', { name: 'Close the editor', exact: true }).click();
     expect((await call(app.url, '/organization/info?organization_id=console-org', MASTER)).json.rpm_limit).toBe(600);

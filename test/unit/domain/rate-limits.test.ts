@@ -10,12 +10,16 @@ import {
   MINUTE_MS,
   minuteOf,
   modelLimit,
+  parallelShards,
   RATE_SCOPES,
   type RateDenial,
   type RateLimit,
   rateHeaders,
   rateLimitsOf,
+  shardOrder,
+  shareOf,
   tightest,
+  windowShards,
 } from '../../../lib/domain/rate-limits.js';
 
 const at = Date.UTC(2026, 11, 5, 12, 0, 15);
@@ -214,5 +218,46 @@ describe('authority only tightens rate limits', () => {
       ),
     ).toEqual({ rpm_limit: 'looser', tpm_limit: 'tighter', max_parallel_requests: 'same', model_rpm_limit: 'looser' });
     expect(rateDirections({ rpm_limit: 1 }, {})).toEqual({});
+  });
+});
+
+describe('hot subjects: a limit spread over shards whose shares sum to it', () => {
+  it.each([
+    [{ rpm: 10 }, 1],
+    [{ rpm: 30_000 }, 1],
+    [{ rpm: 30_001 }, 2],
+    [{ rpm: 90_000, tpm: 100 }, 3],
+    [{ tpm: 3_000_001 }, 2],
+    [{ rpm: 10_000_000 }, 32],
+    [{}, 1],
+  ])('window %j: %i shards', (l, n) => {
+    expect(windowShards(l)).toBe(n);
+  });
+  it.each([
+    [5, 1],
+    [32, 1],
+    [33, 2],
+    [100, 4],
+    [100_000, 32],
+  ])('parallel %i: %i shards', (parallel, n) => {
+    expect(parallelShards({ parallel })).toBe(n);
+  });
+  it('shares sum to the limit exactly and differ by at most one', () => {
+    for (const total of [0, 1, 7, 50, 100, 60_001, 1_000_003])
+      for (const n of [1, 2, 3, 5, 32]) {
+        const shares = Array.from({ length: n }, (_, k) => shareOf(total, n, k));
+        expect(shares.reduce((a, b) => a + b, 0)).toBe(total);
+        expect(Math.max(...shares) - Math.min(...shares)).toBeLessThanOrEqual(1);
+      }
+  });
+  it('every shard is tried once, from a random start', () => {
+    expect(shardOrder(1)).toEqual([0]);
+    expect(shardOrder(4, () => 0.6)).toEqual([2, 3, 0, 1]);
+    expect(shardOrder(4, () => 0.9999)).toEqual([3, 0, 1, 2]);
+    expect([...shardOrder(7)].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+  it('smaller shard sizes (tests) shard sooner', () => {
+    expect(windowShards({ rpm: 50 }, { rpm: 10, tpm: 1000, leases: 2 })).toBe(5);
+    expect(parallelShards({ parallel: 5 }, { rpm: 10, tpm: 1000, leases: 2 })).toBe(3);
   });
 });
