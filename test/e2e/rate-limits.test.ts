@@ -56,7 +56,8 @@ describe('through the local gateway', () => {
       ),
     );
     expect(outcomes.filter((o) => o === 'ok').length).toBe(50);
-    expect(outcomes.filter((o) => o === 'key_rpm_exceeded').length).toBe(150);
+    // Every other call was refused by the limit (anything else is listed by the failure).
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'key_rpm_exceeded')).toEqual([]);
   });
 
   it("every answer carries OpenAI's x-ratelimit headers; a refusal is a RateLimitError with retry-after", async () => {
