@@ -11,7 +11,9 @@ import { type LocalStack, startLocalStack } from '../../infra/local/stack.js';
 import { configureApp, documentClient } from '../../lib/app/index.js';
 import { MINUTE_MS } from '../../lib/domain/rate-limits.js';
 import { encode } from '../../lib/store/codec.js';
+import { rateRefs } from '../../lib/store/rate-limits.js';
 import { seedKey } from '../support/seed.js';
+import { readItem } from '../support/spend.js';
 
 let stack: LocalStack;
 
@@ -28,7 +30,7 @@ beforeAll(async () => {
   stack = await startLocalStack({ config, dynamoEndpoint: inject('dynamoEndpoint'), port: 0 });
   const mini = stack.models.find((m) => m.model_name === 'gpt-4o-mini');
   if (!mini) throw new Error('no gpt-4o-mini in the local stack');
-  const slow = { ...mini, model_name: 'slow-rl', upstream_model: 'gpt-4o-mini+delay=300', aliases: [], access_groups: [] };
+  const slow = { ...mini, model_name: 'slow-rl', upstream_model: 'gpt-4o-mini+delay=1500', aliases: [], access_groups: [] };
   await documentClient().send(new PutCommand({ TableName: stack.tableName, Item: encode.model(slow) }));
 });
 afterAll(async () => {
@@ -80,9 +82,12 @@ describe('through the local gateway', () => {
   });
 
   it("the openai client's retry honours retry-after: refused while another call is in flight, answered on retry", async () => {
-    const { key } = await seedKey({ max_parallel_requests: 1 });
+    const { key, record } = await seedKey({ max_parallel_requests: 1 });
     const first = client(key).chat.completions.create({ ...hello, model: 'slow-rl' });
-    await new Promise((r) => setTimeout(r, 100));
+    // Once the first call holds the one slot (its lease is in the table):
+    await expect
+      .poll(async () => (await readItem(rateRefs.parallel({ owner: 'key', id: record.token })))?.inflight, { interval: 10 })
+      .toBe(1);
     // With retries off the second call is refused at once...
     const refused = await client(key)
       .chat.completions.create(hello)
@@ -92,7 +97,7 @@ describe('through the local gateway', () => {
     expect(refused.headers.get('retry-after')).toBe('1');
     // ...with the client's default retries it waits as told and gets its answer.
     const started = Date.now();
-    const second = client(key, 2).chat.completions.create(hello).withResponse();
+    const second = client(key, 5).chat.completions.create(hello).withResponse();
     const [a, b] = await Promise.all([first, second]);
     expect(a.choices[0]?.message.content).toMatch(/^Mock answer/);
     expect(b.data.choices[0]?.message.content).toBe('Mock answer: Hello there');
