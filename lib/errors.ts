@@ -67,7 +67,12 @@ export type NotFoundEntity =
   | 'end_user'
   | 'budget'
   | 'model'
-  | 'route';
+  | 'route'
+  | 'response'
+  | 'file'
+  | 'batch'
+  | 'assistant'
+  | 'thread';
 export type NotFoundCode = `${NotFoundEntity}_not_found`;
 /** 409: the request conflicts with what is stored. */
 export type ConflictCode =

@@ -118,6 +118,74 @@ function embeddingOf(text: string): number[] {
 
 export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise<MockUpstream> {
   const requests: MockRequest[] = [];
+  // Objects the upstream keeps, as OpenAI does: stored responses, files, batches. One upstream
+  // key sees them all: tenancy is Tollgate's to keep.
+  const stored = new Map<string, Json>();
+  const kindOf: Record<string, string> = { responses: 'response', files: 'file', batches: 'batch' };
+
+  /** Files, batches, and reading or deleting stored responses; false for any other route. */
+  function serveStored(route: string, raw: string, body: unknown, send: (status: number, payload: string) => void): boolean {
+    const [method, path = ''] = route.split(' ');
+    const [collection = '', id, ...rest] = path.split('/').filter((s) => s.length > 0);
+    const kind = kindOf[collection];
+    if (!kind || (collection === 'responses' && id === undefined)) return false;
+    const n = requests.length;
+    const created_at = Math.floor(Date.now() / 1000);
+    if (id === undefined && method === 'GET') {
+      const data = [...stored.values()].filter((o) => o.object === kind).map((o) => (kind === 'batch' ? (o.done as Json) : o));
+      send(200, JSON.stringify({ object: 'list', data, has_more: false }));
+      return true;
+    }
+    if (id === undefined && method === 'POST' && kind === 'file') {
+      const file = {
+        id: `file-mock${n}`,
+        object: 'file',
+        bytes: Buffer.byteLength(raw),
+        created_at,
+        filename: 'upload.jsonl',
+        purpose: 'batch',
+      };
+      stored.set(file.id, file);
+      send(200, JSON.stringify(file));
+      return true;
+    }
+    if (id === undefined && method === 'POST' && kind === 'batch') {
+      const b = (body ?? {}) as Json;
+      const batch = {
+        id: `batch_mock${n}`,
+        object: 'batch',
+        endpoint: b.endpoint,
+        input_file_id: b.input_file_id,
+        completion_window: '24h',
+        created_at,
+      };
+      // Finished by the time anyone looks again: 10 requests of 2 prompt and 4 completion tokens.
+      const done = {
+        ...batch,
+        status: 'completed',
+        request_counts: { total: 10, completed: 10, failed: 0 },
+        usage: { input_tokens: 20, output_tokens: 40, total_tokens: 60 },
+      };
+      stored.set(batch.id, { ...batch, object: 'batch', done });
+      send(200, JSON.stringify({ ...batch, status: 'validating', usage: null }));
+      return true;
+    }
+    const object = id === undefined ? undefined : stored.get(id);
+    if (!object || object.object !== kind) {
+      send(404, errorBody(`No such ${kind}: '${id}'`, 'invalid_request_error', null));
+      return true;
+    }
+    const current = kind === 'batch' ? (object.done as Json) : object;
+    if (method === 'GET' && rest.length === 0) send(200, JSON.stringify(current));
+    else if (method === 'GET' && kind === 'file' && rest[0] === 'content') send(200, '{"custom_id":"1"}\n');
+    else if (method === 'DELETE' && rest.length === 0) {
+      stored.delete(id as string);
+      send(200, JSON.stringify({ id, object: kind, deleted: true }));
+    } else if (method === 'POST' && kind === 'batch' && rest[0] === 'cancel')
+      send(200, JSON.stringify({ ...current, status: 'cancelling' }));
+    else send(404, errorBody(`the mock upstream does not serve ${route}`, 'invalid_request_error', 'not_found'));
+    return true;
+  }
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -146,6 +214,7 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       return send(401, errorBody('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key'));
     }
     const route = `${req.method} ${path.split('?')[0]}`;
+    if (serveStored(route, raw, body, send)) return;
     if (!['POST /chat/completions', 'POST /completions', 'POST /embeddings', 'POST /responses'].includes(route)) {
       return send(404, errorBody(`the mock upstream does not serve ${route}`, 'invalid_request_error', 'not_found'));
     }
@@ -342,6 +411,9 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       metadata: {},
     });
     const final = response(incomplete ? 'incomplete' : 'completed', [item], true);
+    if (json.store !== false) stored.set(id, final);
+    // In the background: queued now, done (with its usage) when it is next read.
+    if (json.background === true) return send(200, JSON.stringify(response('queued', [], false)));
     await sleep(knobs.delayMs);
     if (json.stream !== true) return send(200, JSON.stringify(final));
 

@@ -1,6 +1,7 @@
 /** The llm function's dependencies (lib/app/wiring.ts is the seam). */
 import { ModelRegistry } from '../registry/registry.js';
 import { DynamoModelSource } from '../store/models.js';
+import { DynamoObjectOwners } from '../store/objects.js';
 import { DynamoRateLimiter } from '../store/rate-limits.js';
 import { DynamoSettler, followMoves } from '../store/spend-ledger.js';
 import { clock, dependency, documentClient, entityReader } from './wiring.js';
@@ -25,3 +26,6 @@ export const spendSettler = /* @__PURE__ */ dependency(
 
 /** Rate-limit counters (lib/store/rate-limits): touched only by callers that have a limit. */
 export const rateLimiter = /* @__PURE__ */ dependency('rateLimiter', (c) => new DynamoRateLimiter(documentClient(), c.tableName, clock()));
+
+/** Who made each upstream object (stored responses, files, batches): lib/llm/objects. */
+export const objectOwners = /* @__PURE__ */ dependency('objectOwners', (c) => new DynamoObjectOwners(documentClient(), c.tableName));

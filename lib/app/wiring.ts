@@ -24,6 +24,7 @@ import { masterKey as readMasterKey } from '../secrets.js';
 import { createDocumentClient } from '../store/client.js';
 import { EntityReader } from '../store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
+import type { ObjectOwners } from '../store/objects.js';
 import type { RateLimiter } from '../store/rate-limits.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 
@@ -34,6 +35,7 @@ export interface AppDeps {
   modelRegistry: ModelRegistry;
   spendSettler: SpendSettler;
   rateLimiter: RateLimiter;
+  objectOwners: ObjectOwners;
   adminStore: AdminStore;
   /** The master key (TOLLGATE_MASTER_KEY or its secret), undefined when none is configured. */
   masterKey: () => Promise<string | undefined>;

@@ -1,12 +1,13 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
 
-import { modelRegistry, rateLimiter, spendSettler } from '../app/llm.js';
+import { modelRegistry, objectOwners, rateLimiter, spendSettler } from '../app/llm.js';
 import { checkSettings, clock, entityReader, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
 import type { EnforcementMode } from '../domain/records.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { EntityReader } from '../store/entities.js';
+import type { ObjectOwners } from '../store/objects.js';
 import type { RateLimiter } from '../store/rate-limits.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 import type { FetchLike } from './upstream.js';
@@ -16,6 +17,7 @@ export interface LlmDeps {
   registry: ModelRegistry;
   settler: SpendSettler;
   rateLimiter: RateLimiter;
+  objects: ObjectOwners;
   settings: CheckSettings;
   /** The mode of requests whose key, team and organization name none (TOLLGATE_ENFORCEMENT). */
   enforcement: EnforcementMode;
@@ -36,6 +38,7 @@ export function llmDeps(): LlmDeps {
     registry: modelRegistry(),
     settler: spendSettler(),
     rateLimiter: rateLimiter(),
+    objects: objectOwners(),
     settings: checkSettings(c),
     enforcement: c.enforcement,
     strictDefaultMaxTokens: c.strictDefaultMaxTokens,

@@ -23,6 +23,7 @@ import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
+import type { ObjectOwner } from '../domain/tenancy.js';
 import {
   InvalidApiKeyError,
   InvalidRequestError,
@@ -38,6 +39,7 @@ import { loadCaller } from './caller.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
+import { finishedUsage, guardObject, meteringOf, type ObjectCall, objectCallOf, ownOnly, recordCreated } from './objects.js';
 import { type Admitted, admitCall, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
@@ -90,6 +92,9 @@ interface Call {
   recheck(): Promise<void>;
   /** Lets a settlement complete after the answer: the invocation awaits it (settlementsOf). */
   defer(settlement: Promise<unknown>): void;
+  /** The upstream object the call names or creates (lib/llm/objects), and who made it. */
+  object?: ObjectCall | undefined;
+  owner?: ObjectOwner | undefined;
 }
 
 async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmResponse> {
@@ -118,7 +123,10 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     recheck: async () => {
       call.caller = checked(await loadCallerFor(ctx, req, deps), req, models, deps, registry, now);
     },
+    object: objectCallOf(req),
   };
+  // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call.
+  if (call.object) call.owner = await guardObject(deps.objects, caller, call.object);
   return forward(call, registry);
 }
 
@@ -232,8 +240,16 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
     const res = upstream.response as Response;
     // Whatever the request said, an event stream is relayed as one and metered from its events.
     if (res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const object = call.object?.op === 'create' ? call.object : undefined;
+      const onPayload = object
+        ? once((payload: unknown) => {
+            const created = isObject(payload) && isObject(payload.response) ? payload.response : undefined;
+            if (created) call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), model.model_name));
+            return created !== undefined;
+          })
+        : undefined;
       const out = Readable.from(
-        relay(upstream, stripUsage, (usage, answered) => call.defer(finish(usage, answered))),
+        relay(upstream, stripUsage, (usage, answered) => call.defer(finish(usage, answered)), onPayload),
         { objectMode: false },
       );
       // A body abandoned before its first read never runs relay's `finally`: release here then.
@@ -250,7 +266,14 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
       };
     }
     // The whole answer goes out as soon as it is read; its settlement follows.
-    const answer = await complete(model, upstream, async (usage, answered) => call.defer(finish(usage, answered)));
+    const answer = await complete(
+      model,
+      upstream,
+      async (usage, answered) => call.defer(finish(usage, answered)),
+      // Reading, listing or deleting an object, or making one whose usage comes later, is not charged now.
+      (json) => (meteringOf(call.object, json) === 'charge' ? [usageOf(json), true] : [undefined, false]),
+    );
+    if (call.object && answer.status < 300) answer.bytes = await afterObjectCall(call, call.object, model, answer.bytes);
     return {
       statusCode: answer.status,
       headers: { ...answer.headers, ...rate.headers },
@@ -302,8 +325,61 @@ interface Answer {
   bytes: Buffer;
 }
 
+/** What a successful object call leaves behind: its owner recorded, a list narrowed, a deletion, a deferred bill. */
+async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecord, bytes: Buffer): Promise<Buffer> {
+  const { objects } = call.deps;
+  const json = parseJson(bytes);
+  switch (object.op) {
+    case 'create':
+      await recordCreated(objects, call.caller, object, json, new Date(call.now), model.model_name);
+      return bytes;
+    case 'list':
+      return Buffer.from(JSON.stringify(await ownOnly(objects, call.caller, json)));
+    case 'delete':
+      if (object.id) call.defer(objects.remove(object.id));
+      return bytes;
+    case 'read': {
+      // A background response or a batch is billed once, by the first read that finds it done.
+      const usage = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json) : undefined;
+      if (usage && object.id) call.defer(billOnce(call, model, object.id, usage));
+      return bytes;
+    }
+    default:
+      return bytes;
+  }
+}
+
+/**
+ * Bills a deferred object's usage once, at the prices of the model that made it: the object's id
+ * is the settlement's idempotency token, and only the read that claims the bill settles it.
+ */
+async function billOnce(call: Call, serving: ModelRecord, objectId: string, usage: Usage): Promise<void> {
+  const made = call.owner?.model ? (await call.deps.registry.snapshot()).resolve(call.owner.model) : undefined;
+  if (!(await call.deps.objects.claimBilling(objectId))) return;
+  await recordSpend(call.deps.settler, call.deps.settings, {
+    caller: call.caller,
+    model: made ?? serving,
+    usage,
+    usageSource: 'reported',
+    requestId: `object:${objectId}`,
+    at: call.now,
+  });
+}
+
+const once = <A>(fn: (a: A) => boolean) => {
+  let done = false;
+  return (a: A) => {
+    if (!done) done = fn(a);
+  };
+};
+
 /** A whole answer read, checked and settled. Upstream errors pass through when OpenAI-shaped. */
-async function complete(model: ModelRecord, upstream: UpstreamCall, finish: Finish): Promise<Answer> {
+async function complete(
+  model: ModelRecord,
+  upstream: UpstreamCall,
+  finish: Finish,
+  meter: (json: unknown) => [Usage | undefined, boolean] = (json) => [usageOf(json), true],
+): Promise<Answer> {
   const res = upstream.response as Response;
   const bytes = await upstream.readAll();
   const headers = upstream.returnedHeaders();
@@ -313,7 +389,7 @@ async function complete(model: ModelRecord, upstream: UpstreamCall, finish: Fini
     if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
     throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
-  await finish(usageOf(json), true);
+  await finish(...meter(json));
   return { status: res.status, headers, bytes };
 }
 
@@ -361,6 +437,8 @@ async function* relay(
   upstream: UpstreamCall,
   stripUsage: boolean,
   onDone: (usage: Usage | undefined, answered: boolean) => void,
+  /** Sees every event's payload (a created object's id is in the first). */
+  onPayload?: (payload: unknown) => void,
 ): AsyncGenerator<Buffer> {
   const framer = new SseFramer();
   let usage: Usage | undefined;
@@ -370,6 +448,7 @@ async function* relay(
     let out = '';
     for (const ev of events) {
       const payload = ev.data === undefined ? undefined : parseJson(ev.data);
+      onPayload?.(payload);
       usage = mergeUsage(usage, usageOf(payload));
       if (stripUsage && isUsageOnlyChunk(payload)) continue;
       out += frame(ev.raw);

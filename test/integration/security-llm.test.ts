@@ -111,7 +111,7 @@ describe('a request that names no model is checked against the passthrough model
       const res = await call({ method: 'GET', path: '/v1/files', headers: bearer(key) });
       expect(res.by).toBe('llm');
       expect(mock.requests.at(-1)?.path).toBe('/files');
-      expect(res.status).toBe(404); // the mock serves no files
+      expect(res.status).toBe(200); // the mock's file list (narrowed to this caller's files)
     }));
 
   it('`/models` is not a passthrough call: a restricted key still lists its models', () =>

@@ -1,0 +1,52 @@
+/**
+ * Objects an upstream keeps (stored responses, files, batches, assistants, threads) belong to the
+ * tenant that created them through Tollgate: one upstream key sees every tenant's objects, so
+ * Tollgate keeps who made each and lets only that tenant near it. Pure.
+ *
+ * The tenant is the narrowest of: the creator's team (any caller of that team), else its user
+ * (any of the user's personal calls), else its key. A proxy admin reaches every object. An object
+ * Tollgate has no record of (made before, or directly at the upstream) is nobody's: 404.
+ */
+import type { Caller } from './caller.js';
+
+export const OBJECT_KINDS = ['response', 'file', 'batch', 'assistant', 'thread'] as const;
+export type ObjectKind = (typeof OBJECT_KINDS)[number];
+
+/** Who made an object, as Tollgate recorded it. */
+export interface ObjectOwner {
+  object_id: string;
+  object_kind: ObjectKind;
+  key_hash?: string | null;
+  user_id?: string | null;
+  team_id?: string | null;
+  organization_id?: string | null;
+  /** `pending`: its usage was not known when it was made (a background response, a batch); billed once, when it is. */
+  billing?: 'pending' | 'billed' | null;
+  /** The registry model that made it: a deferred bill is priced by it. */
+  model?: string | null;
+  created_at: string;
+}
+
+/** The owner record of an object a caller just created. */
+export function ownerOf(caller: Caller, kind: ObjectKind, objectId: string, at: Date, model: string, billing?: 'pending'): ObjectOwner {
+  return {
+    object_id: objectId,
+    object_kind: kind,
+    model,
+    key_hash: caller.keyHash ?? null,
+    user_id: caller.userId ?? null,
+    team_id: caller.teamId ?? null,
+    organization_id: caller.orgId ?? null,
+    ...(billing ? { billing } : {}),
+    created_at: at.toISOString(),
+  };
+}
+
+/** Whether a caller may use an object: same team, else same user (personal), else same key. */
+export function mayUse(caller: Caller, owner: ObjectOwner | undefined): boolean {
+  if (caller.role === 'proxy_admin') return true;
+  if (!owner) return false;
+  if (owner.team_id) return caller.teamId === owner.team_id;
+  if (owner.user_id) return !caller.teamId && caller.userId === owner.user_id;
+  return !!owner.key_hash && caller.keyHash === owner.key_hash;
+}

@@ -1,0 +1,82 @@
+/**
+ * Who made each upstream object (lib/domain/tenancy): one item per object, `OBJECT#<id>` /
+ * `OBJECT`, written when Tollgate relays its creation and read when anyone names it. Nothing here
+ * is cached: a deleted object must be gone for everyone at once.
+ */
+import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ObjectOwner } from '../domain/tenancy.js';
+import { decode, type Item } from './codec.js';
+import { isConditionalCheckFailed } from './errors.js';
+import type { ItemRef } from './keys.js';
+
+export const objectRef = (objectId: string): ItemRef => ({ PK: `OBJECT#${objectId}`, SK: 'OBJECT' });
+
+export interface ObjectOwners {
+  get(objectId: string): Promise<ObjectOwner | undefined>;
+  /** The owners of many objects at once (a list answer's page); unknown ones are absent. */
+  getMany(objectIds: readonly string[]): Promise<Map<string, ObjectOwner>>;
+  put(owner: ObjectOwner): Promise<void>;
+  remove(objectId: string): Promise<void>;
+  /** Marks a pending object billed; true for the one caller that moved it (it bills), false after. */
+  claimBilling(objectId: string): Promise<boolean>;
+}
+
+const BATCH = 100;
+
+export class DynamoObjectOwners implements ObjectOwners {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(objectId: string): Promise<ObjectOwner | undefined> {
+    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: objectRef(objectId), ConsistentRead: true }));
+    return out.Item ? decode<ObjectOwner>(out.Item) : undefined;
+  }
+
+  async getMany(objectIds: readonly string[]): Promise<Map<string, ObjectOwner>> {
+    const found = new Map<string, ObjectOwner>();
+    const ids = [...new Set(objectIds)];
+    for (let i = 0; i < ids.length; i += BATCH) {
+      let keys: Item[] = ids.slice(i, i + BATCH).map(objectRef) as unknown as Item[];
+      for (let round = 0; keys.length > 0 && round < 5; round++) {
+        const out = await this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const owner = decode<ObjectOwner>(item);
+          found.set(owner.object_id, owner);
+        }
+        keys = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Item[];
+      }
+    }
+    return found;
+  }
+
+  async put(owner: ObjectOwner): Promise<void> {
+    const item = { ...objectRef(owner.object_id), kind: 'object', ...owner };
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  async remove(objectId: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) }));
+  }
+
+  async claimBilling(objectId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: objectRef(objectId),
+          UpdateExpression: 'SET billing = :billed',
+          ConditionExpression: 'billing = :pending',
+          ExpressionAttributeValues: { ':billed': 'billed', ':pending': 'pending' },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) return false;
+      throw e;
+    }
+  }
+}

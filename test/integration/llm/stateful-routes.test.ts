@@ -1,0 +1,172 @@
+/**
+ * Stateful routes (issue 11): objects made through Tollgate (stored responses, files, batches)
+ * belong to the tenant that made them. Another tenant gets 404 for them and never sees them in a
+ * list; reading a stored response never bills again; a background response and a batch are billed
+ * once, when a read first finds them done; uploads, reads and deletions are never billed.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { refs } from '../../../lib/store/keys.js';
+import { objectRef } from '../../../lib/store/objects.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { readItem, spendNanos } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, seedModels } from './harness.js';
+
+const MASTER = 'sk-master-stateful';
+let mock: MockUpstream;
+let mini: ModelRecord;
+// Two tenants: team A (two keys) and team B.
+let a1: { key: string; token: string };
+let a2: { key: string; token: string };
+let b: { key: string; token: string };
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  await useTestTable({
+    TOLLGATE_MASTER_KEY: MASTER,
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
+  });
+  mini = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
+  await seedModels(mockModels(mock.url));
+  await seedTeam({ team_id: 'team-a' });
+  await seedTeam({ team_id: 'team-b' });
+  const key = async (team: string) => {
+    const { key, record } = await seedKey({ team_id: team });
+    return { key, token: record.token };
+  };
+  [a1, a2, b] = [await key('team-a'), await key('team-a'), await key('team-b')];
+  return () => mock.close();
+});
+
+const spendOf = (t: { token: string }) => spendNanos(refs.key(t.token));
+/** n input and m output tokens of gpt-4o-mini, in nano-dollars. */
+const price = (input: number, output: number) =>
+  Math.round(input * mini.input_cost_per_million * 1000 + output * mini.output_cost_per_million * 1000);
+
+async function upload(who: { key: string }) {
+  const form = new FormData();
+  form.set('purpose', 'batch');
+  form.set('file', new Blob(['{"custom_id":"1"}\n'], { type: 'application/jsonl' }), 'batch.jsonl');
+  const req = new Request('http://local/', { method: 'POST', body: form });
+  const bytes = Buffer.from(await req.arrayBuffer());
+  return call({
+    path: '/v1/files',
+    headers: { ...bearer(who.key), 'content-type': req.headers.get('content-type') as string },
+    body: bytes.toString('utf8'),
+    base64: true,
+  });
+}
+
+describe('stored responses', () => {
+  it('made by team A: billed once; another team gets 404 and is billed nothing; team A reads it again for free', async () => {
+    const before = { a1: await spendOf(a1), b: await spendOf(b) };
+    const made = await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'Hello there' } });
+    expect(made.status).toBe(200);
+    const id = made.json.id as string;
+    const charged = (await spendOf(a1)) - before.a1;
+    expect(charged).toBe(price(2, 4));
+
+    const other = await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(b.key) });
+    expect(other.status).toBe(404);
+    expect(other.json.error).toMatchObject({ code: 'response_not_found', type: 'not_found_error' });
+    const polled = mock.requests.filter((r) => r.method === 'GET' && r.path === `/responses/${id}`).length;
+    expect(polled).toBe(0); // refused before any upstream call
+
+    for (const who of [a1, a2, a1]) {
+      const read = await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(who.key) });
+      expect(read.status).toBe(200);
+      expect(read.json.usage.output_tokens).toBe(4);
+    }
+    expect((await spendOf(a1)) - before.a1).toBe(charged);
+    expect(await spendOf(a2)).toBe(0);
+    expect(await spendOf(b)).toBe(before.b);
+
+    const gone = await call({ method: 'DELETE', path: `/v1/responses/${id}`, headers: bearer(b.key) });
+    expect(gone.status).toBe(404);
+    expect((await call({ method: 'DELETE', path: `/v1/responses/${id}`, headers: bearer(a2.key) })).status).toBe(200);
+    expect(await readItem(objectRef(id))).toBeUndefined();
+  });
+
+  it('an object Tollgate never saw made is nobody’s: 404, except to a proxy admin', async () => {
+    expect((await call({ method: 'GET', path: '/v1/responses/resp_elsewhere', headers: bearer(a1.key) })).json.error.code).toBe(
+      'response_not_found',
+    );
+    const admin = await call({ method: 'GET', path: '/v1/responses/resp_elsewhere', headers: bearer(MASTER) });
+    expect(admin.status).toBe(404); // the upstream's own answer: the master key reaches the upstream
+    expect(admin.json.error.code).toBeNull();
+  });
+
+  it('made in the background: nothing billed until a read finds it done, then exactly its usage, once', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const made = await call({
+      path: '/v1/responses',
+      headers: bearer(key),
+      body: { model: 'gpt-4o-mini', input: 'Hello there', background: true },
+    });
+    expect(made.json.status).toBe('queued');
+    expect(await spendNanos(refs.key(record.token))).toBe(0);
+    expect((await readItem(objectRef(made.json.id)))?.billing).toBe('pending');
+    // Two reads at once, and a third after: one bill.
+    const reads = await Promise.all([0, 1].map(() => call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })));
+    expect(reads.map((r) => r.json.status)).toEqual(['completed', 'completed']);
+    await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) });
+    expect(await spendNanos(refs.key(record.token))).toBe(price(2, 4));
+    expect((await readItem(objectRef(made.json.id)))?.billing).toBe('billed');
+  });
+});
+
+describe('files and batches', () => {
+  it('an upload is not billed; lists show each tenant only its own; another tenant gets 404', async () => {
+    const before = await spendOf(a1);
+    const up = await upload(a1);
+    expect(up.status).toBe(200);
+    const fileId = up.json.id as string;
+    expect(await spendOf(a1)).toBe(before);
+    const theirs = await upload(b);
+
+    const listA = await call({ method: 'GET', path: '/v1/files', headers: bearer(a2.key) });
+    const listB = await call({ method: 'GET', path: '/v1/files', headers: bearer(b.key) });
+    const ids = (r: typeof listA) => (r.json.data as { id: string }[]).map((f) => f.id);
+    expect(ids(listA)).toContain(fileId);
+    expect(ids(listA)).not.toContain(theirs.json.id);
+    expect(ids(listB)).toEqual([theirs.json.id]);
+    expect(listB.json).toMatchObject({ first_id: theirs.json.id, last_id: theirs.json.id });
+    // The master key sees the upstream's whole list.
+    expect(ids(await call({ method: 'GET', path: '/v1/files', headers: bearer(MASTER) }))).toEqual(
+      expect.arrayContaining([fileId, theirs.json.id]),
+    );
+
+    for (const [method, path] of [
+      ['GET', `/v1/files/${fileId}`],
+      ['GET', `/v1/files/${fileId}/content`],
+      ['DELETE', `/v1/files/${fileId}`],
+    ] as const) {
+      const res = await call({ method, path, headers: bearer(b.key) });
+      expect([method, path, res.status, res.json?.error?.code]).toEqual([method, path, 404, 'file_not_found']);
+    }
+    expect((await call({ method: 'GET', path: `/v1/files/${fileId}`, headers: bearer(a2.key) })).json.id).toBe(fileId);
+  });
+
+  it('a batch is billed once, when a read finds it completed with its usage; never to another tenant', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const made = await call({
+      path: '/v1/batches',
+      headers: bearer(key),
+      body: { input_file_id: 'file-x', endpoint: '/v1/chat/completions', completion_window: '24h' },
+    });
+    expect(made.status).toBe(200);
+    expect(await spendNanos(refs.key(record.token))).toBe(0);
+    expect((await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(b.key) })).status).toBe(404);
+    for (let i = 0; i < 3; i++) {
+      const read = await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(key) });
+      expect(read.json.status).toBe('completed');
+    }
+    expect(await spendNanos(refs.key(record.token))).toBe(price(20, 40));
+    expect(await spendOf(b)).toBe(0);
+  });
+});
