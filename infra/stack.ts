@@ -11,7 +11,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
 import { INDEX } from '../lib/store/keys.js';
-import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/store/sweep.js';
+import { SWEEP_EVERY_MINUTES, SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
 import { TollgateConsole } from './constructs/console.js';
@@ -121,7 +121,7 @@ export class TollgateStack extends Stack {
       timeout: Duration.minutes(2),
       memorySize: 256,
     });
-    grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`, TIDY_PARTITIONS);
+    grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`, TIDY_PARTITIONS, SWEEP_READ_PARTITIONS);
     new Rule(this, 'SpendSweeperSchedule', {
       schedule: Schedule.rate(SWEEP_EVERY),
       targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })],

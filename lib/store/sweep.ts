@@ -53,6 +53,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { isConditionalCheckFailed } from './errors.js';
+import { hydrate } from './hydrate.js';
 import { INDEX, type ItemRef, refs } from './keys.js';
 import { SHARD_SK_PREFIX } from './shards.js';
 import { type CounterMove, commitSpend, RESERVATION_PARTITIONS, reservationPartition } from './spend-ledger.js';
@@ -69,6 +70,7 @@ export interface SweepResult {
 
 interface ReservedRecord {
   request_id: string;
+  state: string;
   estimate: number;
   holds?: { PK: string; SK: string; window?: string }[];
 }
@@ -100,7 +102,15 @@ export async function releaseExpiredReservations(
         logger().error('reservation sweep failed', { error: (e as Error).name });
         throw new StoreUnavailableError();
       }
-      for (const item of (page.Items ?? []) as ReservedRecord[]) {
+      let records: ReservedRecord[];
+      try {
+        records = (await hydrate(client, tableName, page.Items ?? [])) as unknown as ReservedRecord[];
+      } catch (e) {
+        logger().error('reservation sweep failed', { error: (e as Error).name });
+        throw new StoreUnavailableError();
+      }
+      // Settled since the index was read: nothing to release (the release's condition says so too).
+      for (const item of records.filter((r) => r.state === 'reserved')) {
         if (await release(client, tableName, item, opts.maxConflictRetries ?? 8)) out.released++;
         else out.raced++;
       }
@@ -149,6 +159,9 @@ export const TIDY_CURSOR: ItemRef = { PK: 'SWEEP', SK: 'TIDY' };
 export const TIDY_KINDS = ['KEY', 'USER', 'TEAM', 'ORG', 'END_USER'] as const;
 /** The partitions the tidy pass queries on the base table (IAM `dynamodb:LeadingKeys` patterns). */
 export const TIDY_PARTITIONS = [refs.globalSpend().PK, TIDY_CURSOR.PK, 'TEAM#*', 'KEY#*', 'ORG#*'] as const;
+
+/** The partitions of the items the sweeper reads by key after listing them on GSI1 (keys only). */
+export const SWEEP_READ_PARTITIONS = ['REQ#*', 'KEY#*', 'USER#*', 'TEAM#*', 'ORG#*', 'END_USER#*'] as const;
 
 const TIDY_PAGE = 100;
 const TIDY_CONCURRENCY = 8;
@@ -387,7 +400,7 @@ export async function tidyWindowCounters(
       Limit: opts.pageSize ?? TIDY_PAGE,
       ExclusiveStartKey: at.start,
     });
-    await eachLimited((page.Items ?? []) as Item[], TIDY_CONCURRENCY, async (item) => {
+    await eachLimited(await hydrate(client, tableName, page.Items ?? []), TIDY_CONCURRENCY, async (item) => {
       const pk = String(item.PK);
       if (kind === 'TEAM') {
         // The team item (read again, consistently), its members and its shards.

@@ -12,7 +12,7 @@ import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../i
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
-import { TIDY_PARTITIONS } from '../../lib/store/sweep.js';
+import { SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../../lib/store/sweep.js';
 import {
   actionsOf,
   apiMethods,
@@ -51,7 +51,7 @@ describe('the table', () => {
     for (const a of table.Properties.AttributeDefinitions as { AttributeType: string }[]) expect(a.AttributeType).toBe('S');
   });
 
-  it('has every GSI of the schema, keys and full projection', () => {
+  it('has every GSI of the schema, projecting keys only (a counter move writes no index)', () => {
     expect(table.Properties.GlobalSecondaryIndexes).toEqual(
       TABLE_SCHEMA.indexes.map((i) => ({
         IndexName: i.name,
@@ -59,7 +59,7 @@ describe('the table', () => {
           { AttributeName: i.partitionKey, KeyType: 'HASH' },
           { AttributeName: i.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'KEYS_ONLY' },
       })),
     );
   });
@@ -370,9 +370,12 @@ describe('least privilege', () => {
     },
   );
 
-  it('the spend sweeper lists on GSI1, queries only its partitions of the table, and only updates the table', () => {
+  it('the spend sweeper lists on GSI1, queries only its partitions of the table, reads what it listed, and only updates the table', () => {
     const sts = dynamoStatements(statementsOf(base, 'spend-sweeper'));
-    expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', ...SWEEPER_WRITE]));
+    expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', 'dynamodb:BatchGetItem', ...SWEEPER_WRITE]));
+    const reads = sts.filter((st) => actionsOf(st).includes('dynamodb:BatchGetItem'));
+    expect(reads.flatMap(resourcesOf)).toEqual([tableArn(base)]);
+    expect(reads[0]?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SWEEP_READ_PARTITIONS] } });
     const queries = sts.filter((st) => actionsOf(st).includes('dynamodb:Query'));
     expect(queries.flatMap(resourcesOf)).toEqual([indexArn(base, 'GSI1'), tableArn(base)]);
     // On the base table: the proxy's partition, the tidy cursor, teams (members, shards), shards of keys and organizations.
