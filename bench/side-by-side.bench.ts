@@ -68,19 +68,28 @@ const chat = (model: string) => JSON.stringify({ model, messages: [{ role: 'user
 
 async function post(url: string, headers: Record<string, string>, body: string): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-  await res.arrayBuffer();
-  if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
 }
 
-async function perSecond(call: () => Promise<void>, n: number, concurrency: number): Promise<number> {
+/** Requests per second answered 200; the others are counted in `failed` (a shared machine overloads). */
+async function perSecond(call: () => Promise<void>, n: number, concurrency: number, failed: string[]): Promise<number> {
   let next = 0;
+  let ok = 0;
   const t = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next++ < n) await call();
+      while (next++ < n) {
+        try {
+          await call();
+          ok++;
+        } catch (e) {
+          failed.push((e as Error).message);
+        }
+      }
     }),
   );
-  return n / ((performance.now() - t) / 1000);
+  return ok / ((performance.now() - t) / 1000);
 }
 
 const summary = (xs: number[]): string => {
@@ -191,6 +200,7 @@ export default async function sideBySide(): Promise<BenchSection> {
     const load = loadavg()[0] ?? 0;
     const added = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     const rps = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    const failures = new Map<string, string[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
       // Interleaved, so drift in machine load hits every target alike.
@@ -203,7 +213,7 @@ export default async function sideBySide(): Promise<BenchSection> {
       }
       const direct = stats(samples.get('direct') as number[]).p50;
       for (const t of targets) added.get(t.name)?.push(stats(samples.get(t.name) as number[]).p50 - direct);
-      for (const t of targets) rps.get(t.name)?.push(await perSecond(t.call, PARALLEL, CONCURRENCY));
+      for (const t of targets) rps.get(t.name)?.push(await perSecond(t.call, PARALLEL, CONCURRENCY, failures.get(t.name) as string[]));
     }
 
     const ratio = (num: string, den: string, of: Map<string, number[]>) => {
@@ -240,6 +250,14 @@ export default async function sideBySide(): Promise<BenchSection> {
       method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call) and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved (added p50 = the target's p50 minus the direct p50), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
       rows,
       notes: [
+        ...targets.flatMap((t) => {
+          const f = failures.get(t.name) as string[];
+          return f.length === 0
+            ? []
+            : [
+                `${t.name}: ${f.length} of ${ROUNDS * PARALLEL} requests at concurrency ${CONCURRENCY} failed (left out of requests/s), first: ${f[0]}`,
+              ];
+        }),
         'Tollgate here is the local gateway: the authorizer and the llm handler called in one Node process with API Gateway-shaped events. It includes what API Gateway and Lambda would do in AWS only as far as the handlers do it; it excludes their network hops.',
         `Machine load when the timed rounds started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores; the machine is shared, so read the ratios (same moment, same load) rather than the absolute figures.`,
       ],
