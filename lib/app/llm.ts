@@ -1,5 +1,7 @@
 /** The llm function's dependencies (lib/app/wiring.ts is the seam). */
+import { SqsSettlementJournal } from '../aws/settlement-queue.js';
 import { ModelRegistry } from '../registry/registry.js';
+import { FileSettlementJournal } from '../spend/file-journal.js';
 import { DynamoModelSource } from '../store/models.js';
 import { DynamoSettler, followMoves } from '../store/spend-ledger.js';
 import { dependency, documentClient, entityReader } from './wiring.js';
@@ -21,3 +23,10 @@ export const spendSettler = /* @__PURE__ */ dependency(
       onChanged: (moved) => followMoves(entityReader().loader, moved),
     }),
 );
+
+/** Where a settlement that could not be written waits for its replay (lib/store/settlement-journal). */
+export const settlementJournal = /* @__PURE__ */ dependency('settlementJournal', (c) => {
+  const j = c.settlementJournal;
+  if (!j) return undefined;
+  return 'queueUrl' in j ? new SqsSettlementJournal(j.queueUrl, c.region) : new FileSettlementJournal(j.dir);
+});

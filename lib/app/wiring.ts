@@ -24,6 +24,7 @@ import { masterKey as readMasterKey } from '../secrets.js';
 import { createDocumentClient } from '../store/client.js';
 import { EntityReader } from '../store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
+import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 
 /** Everything that can be swapped. */
@@ -32,6 +33,8 @@ export interface AppDeps {
   entityReader: EntityReader;
   modelRegistry: ModelRegistry;
   spendSettler: SpendSettler;
+  /** Keeps settlements that could not be written; undefined when none is configured. */
+  settlementJournal: SettlementJournal | undefined;
   adminStore: AdminStore;
   /** The master key (TOLLGATE_MASTER_KEY or its secret), undefined when none is configured. */
   masterKey: () => Promise<string | undefined>;

@@ -1,12 +1,13 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
 
-import { modelRegistry, spendSettler } from '../app/llm.js';
+import { modelRegistry, settlementJournal, spendSettler } from '../app/llm.js';
 import { checkSettings, clock, entityReader, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
 import type { EnforcementMode } from '../domain/records.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { EntityReader } from '../store/entities.js';
+import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 import type { FetchLike } from './upstream.js';
 
@@ -14,6 +15,8 @@ export interface LlmDeps {
   reader: EntityReader;
   registry: ModelRegistry;
   settler: SpendSettler;
+  /** Keeps a settlement the settler could not write, for its replay. */
+  journal: SettlementJournal | undefined;
   settings: CheckSettings;
   /** The mode of requests whose key, team and organization name none (TOLLGATE_ENFORCEMENT). */
   enforcement: EnforcementMode;
@@ -33,6 +36,7 @@ export function llmDeps(): LlmDeps {
     reader: entityReader(),
     registry: modelRegistry(),
     settler: spendSettler(),
+    journal: settlementJournal(),
     settings: checkSettings(c),
     enforcement: c.enforcement,
     strictDefaultMaxTokens: c.strictDefaultMaxTokens,

@@ -385,7 +385,7 @@ async function settle(
   // Answered without usable usage (none, negative, fractional, "NaN"): charged the estimate.
   const usage = reported ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
   const usageSource = reported ? 'reported' : usage ? 'estimated' : 'none';
-  const costNanos = await recordSpend(call.deps.settler, call.deps.settings, {
+  const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: call.caller,
     model,
     usage,
