@@ -1,6 +1,6 @@
 /**
  * Tollgate in one stack: the table, one function per FunctionName of lib/routes plus the
- * authorizer and the scheduled spend sweeper, the REST API in front of them, and the
+ * authorizer, the scheduled spend sweeper and the settlement replay (with its queue), the REST API in front of them, and the
  * secrets they read. Options come from
  * stack props, else from CDK context under the same names (docs/deploy.md lists them).
  */
@@ -19,11 +19,12 @@ import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './cons
 import { TollgateFunction } from './constructs/function.js';
 import { optionsFromContext, type ResolvedOptions, resolveOptions, type TollgateOptions } from './constructs/options.js';
 import { TollgateSecrets } from './constructs/secrets.js';
+import { SettlementQueue } from './constructs/settlement-queue.js';
 import { TollgateTable } from './constructs/table.js';
 
 /** A function that serves routes: every FunctionName but 'health' (API Gateway answers that). */
 export type ServingFunction = Exclude<FunctionName, 'health'>;
-export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper';
+export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper' | 'settlement-replay';
 
 /** How often the sweeper releases expired strict reservations and tidies ended windows (lib/store/sweep). */
 export const SWEEP_EVERY = Duration.minutes(SWEEP_EVERY_MINUTES);
@@ -46,6 +47,7 @@ export class TollgateStack extends Stack {
   readonly table: TollgateTable;
   readonly secrets: TollgateSecrets;
   readonly functions: ReadonlyMap<DeployedFunction, TollgateFunction>;
+  readonly settlements: SettlementQueue;
   readonly api: TollgateApi;
   readonly console: TollgateConsole;
 
@@ -127,6 +129,22 @@ export class TollgateStack extends Stack {
       targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })],
     });
     functions.set('spend-sweeper', sweeper);
+
+    // Settlements DynamoDB refused wait in a queue and are replayed (lib/store/settlement-journal).
+    const replay = new TollgateFunction(this, 'SettlementReplayFn', {
+      ...common,
+      name: 'settlement-replay',
+      description: 'Tollgate: writes settlements the llm function could not write (from the settlement queue)',
+      environment: sharedEnvironment(o, tableName),
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+    });
+    grantLlmAccess(replay.role, table);
+    functions.set('settlement-replay', replay);
+    this.settlements = new SettlementQueue(this, 'Settlements', {
+      consumer: replay,
+      producers: [functions.get('llm') as TollgateFunction],
+    });
     this.functions = functions;
 
     const serving = new Map<FunctionName, TollgateFunction['function']>();

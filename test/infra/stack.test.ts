@@ -27,7 +27,7 @@ import {
 } from './template.js';
 
 const base = synth();
-const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper'];
+const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper', 'settlement-replay'];
 const fnId = (s: Synth, fn: DeployedFunction) =>
   logicalId(s, (s.stack.functions.get(fn) as NonNullable<ReturnType<typeof s.stack.functions.get>>).function);
 const lambdaOf = (s: Synth, fn: DeployedFunction) => s.resources[fnId(s, fn)] as CfnResource;
@@ -85,7 +85,7 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are one per function of lib/routes (health aside) plus the authorizer and the spend sweeper', () => {
+  it('are one per function of lib/routes (health aside) plus the authorizer, the spend sweeper and the settlement replay', () => {
     const fromRoutes = new Set(routes.map((r) => r.fn).filter((fn) => fn !== 'health'));
     expect(new Set(SERVING_FUNCTIONS)).toEqual(fromRoutes);
     // Besides these, only CDK's deploy-time copier of the console files (test/infra/console.test.ts).
@@ -93,7 +93,7 @@ describe('the functions', () => {
     const [copiers, functions] = [true, false].map((copier) =>
       ofType(base, 'AWS::Lambda::Function').filter(([, f]) => (JSON.stringify(f.Properties.Role) === consoleDeploy) === copier),
     );
-    expect(functions).toHaveLength(fromRoutes.size + 2);
+    expect(functions).toHaveLength(fromRoutes.size + 3);
     expect(copiers).toHaveLength(1);
   });
 
@@ -170,7 +170,7 @@ describe('the functions', () => {
         expect(Number(p.Environment.Variables.TOLLGATE_UPSTREAM_TIMEOUT_MS)).toBeLessThan(300_000);
       } else {
         // API Gateway's integration timeout; the sweeper answers to a schedule, not to it.
-        if (fn !== 'spend-sweeper') expect(p.Timeout).toBeLessThanOrEqual(29);
+        if (fn !== 'spend-sweeper' && fn !== 'settlement-replay') expect(p.Timeout).toBeLessThanOrEqual(29);
       }
     }
   });
@@ -251,7 +251,7 @@ describe('the REST API, built from lib/routes', () => {
 
   it('one invoke permission per function for the whole API (a per-method one would overflow the llm policy)', () => {
     const perms = ofType(base, 'AWS::Lambda::Permission');
-    for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper')) {
+    for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper' && f !== 'settlement-replay')) {
       const mine = perms.filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, fn)));
       expect(mine, fn).toHaveLength(1);
       expect(mine[0]?.[1].Properties.Principal).toBe('apigateway.amazonaws.com');
