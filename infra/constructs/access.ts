@@ -57,8 +57,9 @@ export function grantLlmAccess(role: IRole, table: TableRef): void {
  * The spend sweeper (lib/store/sweep) lists expired reservations and entities by kind on GSI1,
  * queries a few partitions of the base table (the proxy's, its own cursor's, teams' and sharded
  * kinds' for members and counter shards: `partitions`, as `dynamodb:LeadingKeys` patterns), reads
- * the items it listed by key (the index holds keys only: `readPartitions`), and only ever updates items: it releases reservations (in transactions) and REMOVEs the counters of
- * ended windows.
+ * the items it listed by key (the index holds keys only: `readPartitions`), and only ever
+ * updates items: it releases reservations (in transactions) and REMOVEs the counters of ended
+ * windows.
  */
 export const SWEEPER_WRITE = ['dynamodb:UpdateItem'] as const;
 export function grantSweeperAccess(
