@@ -35,6 +35,7 @@ import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
+import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
@@ -232,7 +233,7 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
     // Whatever the request said, an event stream is relayed as one and metered from its events.
     if (res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const out = Readable.from(
-        relay(upstream, stripUsage, (usage, answered) => call.defer(finish(usage, answered))),
+        relay(upstream, stripUsage, (usage, answered, received) => call.defer(finish(usage, answered, received))),
         { objectMode: false },
       );
       // A body abandoned before its first read never runs relay's `finally`: release here then.
@@ -244,7 +245,7 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
       };
     }
     // The whole answer goes out as soon as it is read; its settlement follows.
-    const answer = await complete(model, upstream, async (usage, answered) => call.defer(finish(usage, answered)));
+    const answer = await complete(model, upstream, async (usage, answered, received) => call.defer(finish(usage, answered, received)));
     return {
       statusCode: answer.status,
       headers: answer.headers,
@@ -258,7 +259,7 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
  * end (or broke off), so the call is charged: its reported usage, else the estimate, never $0.
  * Not answered (failed, refused, or the client left first): its reported usage, else released.
  */
-type Finish = (usage: Usage | undefined, answered: boolean) => Promise<void>;
+type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText) => Promise<void>;
 
 /**
  * One upstream call with its spend: reserved first when strict (throwing the denial), settled
@@ -267,7 +268,7 @@ type Finish = (usage: Usage | undefined, answered: boolean) => Promise<void>;
 async function withSpend<T>(call: Call, model: ModelRecord, requestId: string, run: (finish: Finish) => Promise<T>): Promise<T> {
   const hold = call.mode === 'strict' ? await reserveCall(call, model, requestId) : undefined;
   let done: Promise<void> | undefined;
-  const finish: Finish = (usage, answered) => (done ??= settle(call, model, usage, answered, requestId, hold));
+  const finish: Finish = (usage, answered, received) => (done ??= settle(call, model, usage, answered, requestId, hold, received));
   try {
     return await run(finish);
   } catch (e) {
@@ -293,7 +294,9 @@ async function complete(model: ModelRecord, upstream: UpstreamCall, finish: Fini
     if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
     throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
-  await finish(usageOf(json), true);
+  const received = new ReceivedText();
+  received.add(json);
+  await finish(usageOf(json), true, received);
   return { status: res.status, headers, bytes };
 }
 
@@ -340,9 +343,10 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
 async function* relay(
   upstream: UpstreamCall,
   stripUsage: boolean,
-  onDone: (usage: Usage | undefined, answered: boolean) => void,
+  onDone: (usage: Usage | undefined, answered: boolean, received: ReceivedText) => void,
 ): AsyncGenerator<Buffer> {
   const framer = new SseFramer();
+  const received = new ReceivedText();
   let usage: Usage | undefined;
   // The upstream's stream ended, whole or cut: it was answered (and is charged). Else the client left.
   let ended = false;
@@ -351,6 +355,7 @@ async function* relay(
     for (const ev of events) {
       const payload = ev.data === undefined ? undefined : parseJson(ev.data);
       usage = mergeUsage(usage, usageOf(payload));
+      received.addEvent(payload);
       if (stripUsage && isUsageOnlyChunk(payload)) continue;
       out += frame(ev.raw);
     }
@@ -370,7 +375,7 @@ async function* relay(
   } finally {
     upstream.cancel();
     // Settled after the stream's end (deferred): the client's last byte does not wait for it.
-    onDone(usage, ended);
+    onDone(usage, ended, received);
   }
 }
 
@@ -381,10 +386,13 @@ async function settle(
   answered: boolean,
   requestId: string,
   hold: Hold | undefined,
+  received?: ReceivedText,
 ): Promise<void> {
-  // Answered without usable usage (none, negative, fractional, "NaN"): charged the estimate.
-  const usage = reported ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
-  const usageSource = reported ? 'reported' : usage ? 'estimated' : 'none';
+  // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
+  // the text sent and received is counted; with no text to count, the estimate is charged.
+  const counted = !reported && answered ? await countUsage(call.req, received) : undefined;
+  const usage = reported ?? counted ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
+  const usageSource = reported ? 'reported' : counted ? 'counted' : usage ? 'estimated' : 'none';
   const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: call.caller,
     model,

@@ -73,8 +73,11 @@ export interface Hold {
   targets: readonly SpendTarget[];
 }
 
-/** Where a settlement's usage came from: the upstream's report, or the estimate when it reported none. */
-export type UsageSource = 'reported' | 'estimated' | 'none';
+/**
+ * Where a settlement's usage came from: the upstream's report; else the tokens of the text sent and
+ * received, counted; else the estimate; `none` when the call was not answered.
+ */
+export type UsageSource = 'reported' | 'counted' | 'estimated' | 'none';
 
 export interface Settlement {
   /** Unique per upstream call (API Gateway's request id): the idempotency token. */
