@@ -47,7 +47,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { BudgetEntity } from '../domain/budget-entity.js';
 import { dollarsToNanos } from '../domain/cost.js';
-import { isDuration, parseDuration, windowOf } from '../domain/periods.js';
+import { isDuration, windowEndedBefore } from '../domain/periods.js';
 import { type ShardCounts, shardCount } from '../domain/sharding.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
@@ -203,8 +203,6 @@ const WINDOW_START = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[
  * one (nor a later one). Anything else, and any id that does not parse, is kept.
  */
 export function endedWindowTest(now: number): (attribute: string) => boolean {
-  // The start of the previous window, per duration (null: cannot be computed, keep everything).
-  const keepFrom = new Map<string, number | null>();
   return (attribute) => {
     const prefix = attribute.startsWith(WINDOW_SPEND_PREFIX)
       ? WINDOW_SPEND_PREFIX
@@ -216,22 +214,9 @@ export function endedWindowTest(now: number): (attribute: string) => boolean {
     const at = id.indexOf('@');
     if (at < 0) return false;
     const label = id.slice(0, at);
-    const startText = id.slice(at + 1);
-    if (label !== label.trim() || !isDuration(label) || !WINDOW_START.test(startText)) return false;
-    const start = Date.parse(startText);
-    if (!Number.isFinite(start)) return false;
-    let from = keepFrom.get(label);
-    if (from === undefined) {
-      try {
-        const d = parseDuration(label);
-        const current = windowOf(`${d.n}${d.unit}`, now);
-        from = windowOf(`${d.n}${d.unit}`, current.start - 1).start;
-      } catch {
-        from = null; // out of Date's range: nothing of this duration can have ended twice
-      }
-      keepFrom.set(label, from);
-    }
-    return from !== null && start < from;
+    if (label !== label.trim() || !isDuration(label) || !WINDOW_START.test(id.slice(at + 1))) return false;
+    // Judged by the id alone (its length and start), so windows anchored anywhere are judged alike.
+    return windowEndedBefore(id, now) === true;
   };
 }
 
