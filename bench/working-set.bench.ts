@@ -139,7 +139,7 @@ export default async function workingSetBench(): Promise<BenchSection> {
       notes: [
         'The bound counts entities; counter shards are kept beside them (31 per entity at most) and never push an entity out (lib/store/loader.ts).',
         'With a bound smaller than the working set, random callers miss: each miss is a BatchGetItem (the key, then its chain) on a real table.',
-        'The deployed authorizer and llm function have 1024 MB; 100,000 cached entities take about a tenth of it. Lower TOLLGATE_CACHE_MAX_ENTRIES for smaller functions.',
+        'The deployed authorizer and llm function have 1024 MB; the heap figure above is an upper bound of what 60,000 cached entities take (it includes the source copy of them). Lower TOLLGATE_CACHE_MAX_ENTRIES for smaller functions.',
       ],
     };
   } finally {
