@@ -9,35 +9,96 @@
  * Starts its own DynamoDB Local and mock upstream; touches no network.
  */
 import { cpus, loadavg } from 'node:os';
-import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { invokeStreaming } from '../infra/local/awslambda.js';
 import { configureApp, documentClient, entityReader } from '../lib/app/index.js';
 import { callerContext } from '../lib/authorizer/context.js';
 import { config } from '../lib/config.js';
 import type { Caller } from '../lib/domain/caller.js';
 import { spendTargets } from '../lib/spend/targets.js';
+import { TABLE_SCHEMA } from '../lib/store/schema.js';
 import { DynamoSettler, followMoves } from '../lib/store/spend-ledger.js';
 import { seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
-import { chatEvent, ms, p50p99 as p, startLlmBenchStack, stats } from './support.js';
+import { chatEvent, itemBytes, ms, p50p99 as p, startLlmBenchStack, stats } from './support.js';
 
 const RUNS = 300;
 const WARMUP = 40;
 
-/** The document client, counting transactions and the items they wrote. */
+/** DynamoDB on-demand price per million write request units (us-east-1, since November 2024). */
+const DOLLARS_PER_MILLION_WRITE_UNITS = 0.625;
+
+/** One Put or Update part of a spend transaction, as sent. */
+interface TxWrite {
+  key: { PK: string; SK: string };
+  /** A Put's item (its size is known as sent); an Update's item is read after the run. */
+  put?: Record<string, unknown>;
+  /** Indexes whose keys the write sets or removes (the item enters or leaves them). */
+  movesIndexKeys: readonly string[];
+}
+
+/** The document client, counting transactions and recording the items they wrote. */
 function counting(real: DynamoDBDocumentClient) {
   const count = { transactions: 0, items: 0 };
+  const writes: TxWrite[] = [];
   const client = {
     send: async (command: unknown) => {
       const out = await real.send(command as TransactWriteCommand);
       if (command instanceof TransactWriteCommand) {
         count.transactions++;
+        for (const i of command.input.TransactItems ?? []) {
+          if (i.Put)
+            writes.push({
+              key: { PK: String(i.Put.Item?.PK), SK: String(i.Put.Item?.SK) },
+              put: i.Put.Item,
+              movesIndexKeys: TABLE_SCHEMA.indexes.map((x) => x.name),
+            });
+          if (i.Update)
+            writes.push({
+              key: i.Update.Key as TxWrite['key'],
+              movesIndexKeys: TABLE_SCHEMA.indexes
+                .filter((x) => (i.Update?.UpdateExpression ?? '').includes(x.partitionKey))
+                .map((x) => x.name),
+            });
+        }
         count.items += (command.input.TransactItems ?? []).filter((i) => i.Put || i.Update).length;
       }
       return out;
     },
   } as unknown as DynamoDBDocumentClient;
-  return { client, count };
+  return { client, count, writes };
+}
+
+/**
+ * Write units of the recorded writes by AWS's rules: a transactional write costs 2 units per KB
+ * (the larger of the item before and after: here its size after the run) on the table, and the
+ * same on every index it writes. An index is written when an update changes what it projects:
+ * with keys-only projection only when the item enters or leaves it; with every attribute
+ * projected whenever a counter moves on an item in it. DynamoDB Local's own ConsumedCapacity for
+ * transactions is not a sum over items (three updates report 2 units), so it is not used.
+ */
+async function writeUnits(client: DynamoDBDocumentClient, tableName: string, writes: readonly TxWrite[]) {
+  const units = (bytes: number) => 2 * Math.max(1, Math.ceil(bytes / 1024));
+  const items = new Map<string, Record<string, unknown> | undefined>();
+  for (const w of writes) {
+    const k = `${w.key.PK}|${w.key.SK}`;
+    if (w.put || items.has(k)) continue;
+    items.set(k, (await client.send(new GetCommand({ TableName: tableName, Key: w.key }))).Item);
+  }
+  const out = { table: 0, keysOnly: 0, all: 0 };
+  for (const w of writes) {
+    const item: Record<string, unknown> = w.put ?? items.get(`${w.key.PK}|${w.key.SK}`) ?? w.key;
+    out.table += units(itemBytes(item));
+    for (const index of TABLE_SCHEMA.indexes) {
+      const inIndex = item[index.partitionKey] !== undefined;
+      // A Put enters the indexes whose keys it has; an Update naming an index's keys enters or leaves it.
+      const moved = w.movesIndexKeys.includes(index.name) && (inIndex || !w.put);
+      const keys = { ...w.key, [index.partitionKey]: item[index.partitionKey] ?? '', [index.sortKey]: item[index.sortKey] ?? '' };
+      if (moved) out.keysOnly += units(itemBytes(keys));
+      if (moved || inIndex) out.all += units(itemBytes(item));
+    }
+  }
+  return out;
 }
 
 export default async function spendBench(): Promise<BenchSection[]> {
@@ -135,8 +196,11 @@ export default async function spendBench(): Promise<BenchSection[]> {
       await through('fast', 1_000_000 + i);
       await through('strict', 1_000_000 + i);
     }
-    counters.fast.count.transactions = counters.fast.count.items = 0;
-    counters.strict.count.transactions = counters.strict.count.items = 0;
+    for (const { count, writes } of Object.values(counters)) {
+      Object.assign(count, { transactions: 0, items: 0 });
+      writes.length = 0;
+    }
+    const readsBefore = entityReader().loader.stats.batches;
     const load = loadavg()[0] ?? 0;
     const hf: number[] = [];
     const hs: number[] = [];
@@ -144,10 +208,24 @@ export default async function spendBench(): Promise<BenchSection[]> {
       hf.push(await through('fast', i));
       hs.push(await through('strict', i));
     }
+    const reads = (entityReader().loader.stats.batches - readsBefore) / (2 * RUNS);
     const perRequest = (mode: 'fast' | 'strict') => {
       const { transactions, items } = counters[mode].count;
       return `${(transactions / RUNS).toFixed(2)} transactions, ${(items / RUNS).toFixed(2)} items written`;
     };
+    const wu = {
+      fast: await writeUnits(documentClient(), tableName, counters.fast.writes),
+      strict: await writeUnits(documentClient(), tableName, counters.strict.writes),
+    };
+    const perReq = (n: number) => (n / RUNS).toFixed(1);
+    const unitsRow = (mode: 'fast' | 'strict') => {
+      const u = wu[mode];
+      return `${perReq(u.table + u.keysOnly)} (table ${perReq(u.table)}, indexes ${perReq(u.keysOnly)}); with every attribute projected, as before: ${perReq(u.table + u.all)}`;
+    };
+    const dollars = (mode: 'fast' | 'strict') =>
+      `$${(((wu[mode].table + wu[mode].keysOnly) / RUNS) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(2)}`;
+    const dollarsBefore = (mode: 'fast' | 'strict') =>
+      `$${(((wu[mode].table + wu[mode].all) / RUNS) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(2)}`;
     const [f, s] = [stats(hf), stats(hs)];
     const shards = Object.entries(c.spendShards)
       .map(([k, n]) => `${k}=${n}`)
@@ -166,9 +244,21 @@ export default async function spendBench(): Promise<BenchSection[]> {
           { metric: 'added by strict mode p50 / p99', value: `${ms(s.p50 - f.p50)} / ${ms(s.p99 - f.p99)}` },
           { metric: 'DynamoDB writes per request, fast', value: perRequest('fast') },
           { metric: 'DynamoDB writes per request, strict', value: perRequest('strict') },
+          {
+            metric: 'write units per request, fast',
+            value: unitsRow('fast'),
+            target: '≤ 6',
+          },
+          { metric: 'write units per request, strict', value: unitsRow('strict') },
+          { metric: 'read round trips per request (warm, both modes)', value: reads.toFixed(2), target: '0' },
+          {
+            metric: 'DynamoDB $ per million requests (writes), fast / strict',
+            value: `${dollars('fast')} / ${dollars('strict')} (every attribute projected: ${dollarsBefore('fast')} / ${dollarsBefore('strict')})`,
+          },
         ],
         notes: [
           'Items written count the REQ# record and every counter item a transaction changed (Put and Update parts). A strict request writes twice: the reservation (the record and each budgeted counter, on shard 0) before the call, the settlement after it.',
+          `Write units counted from the items each TransactWriteItems wrote, by AWS's rules: 2 units per KB of item for a transactional write, on the table and on every index the write changes (keys-only indexes change only when an item enters or leaves them: a reservation's record, and its settlement). The "as before" figure prices the same writes with every attribute projected into the indexes (each counter move rewrites the item in each index it is in). DynamoDB Local's own ConsumedCapacity for transactions is not a sum over the items (three updates report 2 units), so it is not used. Dollars at $${DOLLARS_PER_MILLION_WRITE_UNITS} per million write request units (on-demand, us-east-1). Reads: none on a warm instance.`,
           'The reservation happens before the upstream is called, so it adds to the time to first byte; the settlement happens after the answer (after the last event of a stream) and delays only its end.',
           'DynamoDB Local is slower per transaction than DynamoDB in a region seen from Lambda (single-digit ms); read the settler rows as relative costs.',
           `Machine load when the handler runs started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores.`,

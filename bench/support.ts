@@ -127,3 +127,23 @@ export const chatEvent = (requestId: string, authorizer: CallerContext, body: st
     body,
     isBase64Encoded: false,
   }) as unknown as APIGatewayProxyEvent;
+
+/**
+ * An item's size as DynamoDB bills it, from its plain (document client) form: attribute names
+ * and values in UTF-8 bytes, numbers at about one byte per two digits plus one, 3 bytes of
+ * overhead per list or map and 1 per element (AWS's published item-size rules).
+ */
+export function itemBytes(value: unknown): number {
+  const text = (s: string) => Buffer.byteLength(s, 'utf8');
+  const size = (v: unknown): number => {
+    if (v === null || v === undefined || typeof v === 'boolean') return 1;
+    if (typeof v === 'string') return text(v);
+    if (typeof v === 'number' || typeof v === 'bigint') return Math.ceil(String(v).replace(/[-.]/g, '').replace(/^0+/, '').length / 2) + 1;
+    if (typeof v === 'object' && 'value' in (v as object) && Object.keys(v as object).length === 1)
+      return size(Number((v as { value: string }).value));
+    if (Array.isArray(v)) return 3 + v.reduce((n: number, e) => n + 1 + size(e), 0);
+    if (v instanceof Set) return [...v].reduce((n: number, e) => n + size(e), 0);
+    return 3 + Object.entries(v as object).reduce((n, [k, e]) => n + 1 + text(k) + size(e), 0);
+  };
+  return Object.entries(value as object).reduce((n, [k, v]) => n + text(k) + size(v), 0);
+}

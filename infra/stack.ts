@@ -1,6 +1,6 @@
 /**
  * Tollgate in one stack: the table, one function per FunctionName of lib/routes plus the
- * authorizer and the scheduled spend sweeper, the REST API in front of them, and the
+ * authorizer, the scheduled spend sweeper and the settlement replay (with its queue), the REST API in front of them, and the
  * secrets they read. Options come from
  * stack props, else from CDK context under the same names (docs/deploy.md lists them).
  */
@@ -11,7 +11,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
 import { INDEX } from '../lib/store/keys.js';
-import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/store/sweep.js';
+import { SWEEP_EVERY_MINUTES, SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
 import { TollgateConsole } from './constructs/console.js';
@@ -19,11 +19,12 @@ import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './cons
 import { TollgateFunction } from './constructs/function.js';
 import { optionsFromContext, type ResolvedOptions, resolveOptions, type TollgateOptions } from './constructs/options.js';
 import { TollgateSecrets } from './constructs/secrets.js';
+import { SettlementQueue } from './constructs/settlement-queue.js';
 import { TollgateTable } from './constructs/table.js';
 
 /** A function that serves routes: every FunctionName but 'health' (API Gateway answers that). */
 export type ServingFunction = Exclude<FunctionName, 'health'>;
-export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper';
+export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper' | 'settlement-replay';
 
 /** How often the sweeper releases expired strict reservations and tidies ended windows (lib/store/sweep). */
 export const SWEEP_EVERY = Duration.minutes(SWEEP_EVERY_MINUTES);
@@ -46,6 +47,7 @@ export class TollgateStack extends Stack {
   readonly table: TollgateTable;
   readonly secrets: TollgateSecrets;
   readonly functions: ReadonlyMap<DeployedFunction, TollgateFunction>;
+  readonly settlements: SettlementQueue;
   readonly api: TollgateApi;
   readonly console: TollgateConsole;
 
@@ -121,12 +123,28 @@ export class TollgateStack extends Stack {
       timeout: Duration.minutes(2),
       memorySize: 256,
     });
-    grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`, TIDY_PARTITIONS);
+    grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`, TIDY_PARTITIONS, SWEEP_READ_PARTITIONS);
     new Rule(this, 'SpendSweeperSchedule', {
       schedule: Schedule.rate(SWEEP_EVERY),
       targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })],
     });
     functions.set('spend-sweeper', sweeper);
+
+    // Settlements DynamoDB refused wait in a queue and are replayed (lib/store/settlement-journal).
+    const replay = new TollgateFunction(this, 'SettlementReplayFn', {
+      ...common,
+      name: 'settlement-replay',
+      description: 'Tollgate: writes settlements the llm function could not write (from the settlement queue)',
+      environment: sharedEnvironment(o, tableName),
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+    });
+    grantLlmAccess(replay.role, table);
+    functions.set('settlement-replay', replay);
+    this.settlements = new SettlementQueue(this, 'Settlements', {
+      consumer: replay,
+      producers: [functions.get('llm') as TollgateFunction],
+    });
     this.functions = functions;
 
     const serving = new Map<FunctionName, TollgateFunction['function']>();

@@ -3,6 +3,7 @@
  * once, and is handed around as a typed object.
  */
 // zod/mini: the same validation, tree-shakable (the full build would add ~70 KB to every bundle).
+import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { isDuration } from './domain/periods.js';
 import type { EnforcementMode } from './domain/records.js';
@@ -109,7 +110,7 @@ const envSchema = z.object({
   TOLLGATE_MASTER_KEY: str(),
   TOLLGATE_MASTER_KEY_SECRET_ARN: str(),
   TOLLGATE_CACHE_TTL_SECONDS: number(10),
-  TOLLGATE_CACHE_MAX_ENTRIES: number(10_000, 1, true),
+  TOLLGATE_CACHE_MAX_ENTRIES: number(100_000, 1, true),
   TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS: optionalNumber,
   TOLLGATE_CONSISTENT_READS: bool(true),
   TOLLGATE_STORE_TIMEOUT_MS: number(2000, 100, true),
@@ -145,6 +146,8 @@ const envSchema = z.object({
   TOLLGATE_CONSOLE_OIDC_TOKEN_ENDPOINT: str(),
   TOLLGATE_PASSTHROUGH_MODEL: str(),
   TOLLGATE_SETTLEMENT_TTL_SECONDS: number(7 * 86_400, 60),
+  TOLLGATE_SETTLEMENT_QUEUE_URL: str(),
+  TOLLGATE_SETTLEMENT_JOURNAL_DIR: str(),
   TOLLGATE_LOG_LEVEL: logLevel,
   PORT: number(4000, 0, true),
   TOLLGATE_LOCAL_HOST: strWithDefault('127.0.0.1'),
@@ -183,6 +186,12 @@ export interface Config {
    * than any llm invocation (Lambda stops at 15 minutes), so only a lost one is released.
    */
   reservationTtlSeconds: number;
+  /**
+   * Where a settlement that could not be written is kept until it is replayed (lib/store/settlement-journal):
+   * an SQS queue (deployed; TOLLGATE_SETTLEMENT_QUEUE_URL), else a folder (local mode;
+   * TOLLGATE_SETTLEMENT_JOURNAL_DIR, default `<TOLLGATE_LOCAL_DATA_DIR>/settlement-journal`).
+   */
+  settlementJournal: { queueUrl: string } | { dir: string } | undefined;
   jwt: {
     issuers: JwtIssuerConfig[];
     audience: string[];
@@ -273,6 +282,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     strictDefaultMaxTokens: e.TOLLGATE_STRICT_DEFAULT_MAX_TOKENS,
     spendShards: e.TOLLGATE_SPEND_SHARDS,
     reservationTtlSeconds: e.TOLLGATE_RESERVATION_TTL_SECONDS,
+    settlementJournal: e.TOLLGATE_SETTLEMENT_QUEUE_URL
+      ? { queueUrl: e.TOLLGATE_SETTLEMENT_QUEUE_URL }
+      : e.TOLLGATE_SETTLEMENT_JOURNAL_DIR
+        ? { dir: e.TOLLGATE_SETTLEMENT_JOURNAL_DIR }
+        : e.TOLLGATE_LOCAL_DATA_DIR
+          ? { dir: join(e.TOLLGATE_LOCAL_DATA_DIR, 'settlement-journal') }
+          : undefined,
     jwt: {
       issuers: issuers.map((issuer, i) => ({ issuer, jwksUri: jwks[i] as string })),
       audience: e.TOLLGATE_JWT_AUDIENCE,

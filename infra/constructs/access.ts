@@ -56,13 +56,27 @@ export function grantLlmAccess(role: IRole, table: TableRef): void {
 /**
  * The spend sweeper (lib/store/sweep) lists expired reservations and entities by kind on GSI1,
  * queries a few partitions of the base table (the proxy's, its own cursor's, teams' and sharded
- * kinds' for members and counter shards: `partitions`, as `dynamodb:LeadingKeys` patterns), and
- * only ever updates items: it releases reservations (in transactions) and REMOVEs the counters of
- * ended windows.
+ * kinds' for members and counter shards: `partitions`, as `dynamodb:LeadingKeys` patterns), reads
+ * the items it listed by key (the index holds keys only: `readPartitions`), and only ever
+ * updates items: it releases reservations (in transactions) and REMOVEs the counters of ended
+ * windows.
  */
 export const SWEEPER_WRITE = ['dynamodb:UpdateItem'] as const;
-export function grantSweeperAccess(role: IRole, table: TableRef, reservationIndexArn: string, partitions: readonly string[]): void {
+export function grantSweeperAccess(
+  role: IRole,
+  table: TableRef,
+  reservationIndexArn: string,
+  partitions: readonly string[],
+  readPartitions: readonly string[],
+): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [reservationIndexArn] }));
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:BatchGetItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...readPartitions] } },
+    }),
+  );
   role.addToPrincipalPolicy(
     new PolicyStatement({
       actions: ['dynamodb:Query'],

@@ -1,10 +1,10 @@
 /**
  * The single table, shaped by lib/store/schema.ts (the same description local mode creates its
- * table from): string keys PK/SK, the generic GSIs, TTL on `ttl`, on-demand, point-in-time
+ * table from): string keys PK/SK, the generic GSIs (keys only), TTL on `ttl`, on-demand, point-in-time
  * recovery always on.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
 import type { TableRemovalPolicy } from './options.js';
@@ -34,6 +34,7 @@ export class TollgateTable extends Construct {
         indexName: i.name,
         partitionKey: s(i.partitionKey),
         sortKey: s(i.sortKey),
+        projectionType: ProjectionType[TABLE_SCHEMA.indexProjection],
       })),
     });
     this.indexArns = TABLE_SCHEMA.indexes.map((i) => `${this.table.tableArn}/index/${i.name}`);

@@ -3,15 +3,17 @@
  * table, the master key, the mock upstream with its priced models, and the local gateway. The
  * e2e tests start the same stack against their shared DynamoDB Local.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { configureApp, documentClient, modelRegistry, resetApp } from '../../lib/app/index.js';
+import { configureApp, documentClient, modelRegistry, resetApp, settlementJournal, spendSettler } from '../../lib/app/index.js';
 import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
+import { FileSettlementJournal } from '../../lib/spend/file-journal.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
 import { runSweep, SWEEP_EVERY_MINUTES } from '../../lib/store/sweep.js';
@@ -20,6 +22,9 @@ import { type LocalDynamo, startLocalDynamo } from './dynamodb.js';
 import { type GatewayOptions, startGateway } from './gateway.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from './mock-models.js';
 import { startMockUpstream } from './mock-upstream.js';
+
+/** How often the local gateway replays kept settlements (lib/spend/file-journal). */
+export const JOURNAL_REPLAY_EVERY_MS = 5000;
 
 export interface LocalStackOptions {
   /** Default: the process configuration (the environment). */
@@ -101,6 +106,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         port,
         // The mock models' upstream key is a secret like any other, resolved in local mode from here.
         localSecrets: { ...mockLocalSecrets(), ...base.localSecrets },
+        // Settlements DynamoDB refused wait here for their replay (below). With a data folder the
+        // journal is kept beside it; else it lives as long as this run (so does an in-memory table).
+        settlementJournal: base.settlementJournal ?? { dir: mkdtempSync(join(tmpdir(), 'tollgate-settlement-journal-')) },
       },
     });
     cleanups.push(async () => {
@@ -135,6 +143,24 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     );
     sweep.unref();
     cleanups.push(async () => clearInterval(sweep));
+
+    // The deployed stack's settlement queue consumer: lands kept settlements once DynamoDB answers.
+    const journal = settlementJournal();
+    if (journal instanceof FileSettlementJournal) {
+      let replaying = false;
+      const replay = setInterval(() => {
+        if (replaying) return;
+        replaying = true;
+        void journal
+          .replay(spendSettler())
+          .catch(() => undefined)
+          .finally(() => {
+            replaying = false;
+          });
+      }, JOURNAL_REPLAY_EVERY_MS);
+      replay.unref();
+      cleanups.push(async () => clearInterval(replay));
+    }
 
     return {
       url: gateway.url,

@@ -1,5 +1,7 @@
 /** The llm function's dependencies (lib/app/wiring.ts is the seam). */
+import { SqsSettlementJournal } from '../aws/settlement-queue.js';
 import { ModelRegistry } from '../registry/registry.js';
+import { FileSettlementJournal } from '../spend/file-journal.js';
 import { DynamoModelSource } from '../store/models.js';
 import { DynamoObjectOwners } from '../store/objects.js';
 import { DynamoRateLimiter } from '../store/rate-limits.js';
@@ -29,3 +31,10 @@ export const rateLimiter = /* @__PURE__ */ dependency('rateLimiter', (c) => new 
 
 /** Who made each upstream object (stored responses, files, batches): lib/llm/objects. */
 export const objectOwners = /* @__PURE__ */ dependency('objectOwners', (c) => new DynamoObjectOwners(documentClient(), c.tableName));
+
+/** Where a settlement that could not be written waits for its replay (lib/store/settlement-journal). */
+export const settlementJournal = /* @__PURE__ */ dependency('settlementJournal', (c) => {
+  const j = c.settlementJournal;
+  if (!j) return undefined;
+  return 'queueUrl' in j ? new SqsSettlementJournal(j.queueUrl, c.region) : new FileSettlementJournal(j.dir);
+});

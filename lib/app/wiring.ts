@@ -26,6 +26,7 @@ import { EntityReader } from '../store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
 import type { ObjectOwners } from '../store/objects.js';
 import type { RateLimiter } from '../store/rate-limits.js';
+import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 
 /** Everything that can be swapped. */
@@ -36,6 +37,8 @@ export interface AppDeps {
   spendSettler: SpendSettler;
   rateLimiter: RateLimiter;
   objectOwners: ObjectOwners;
+  /** Keeps settlements that could not be written; undefined when none is configured. */
+  settlementJournal: SettlementJournal | undefined;
   adminStore: AdminStore;
   /** The master key (TOLLGATE_MASTER_KEY or its secret), undefined when none is configured. */
   masterKey: () => Promise<string | undefined>;

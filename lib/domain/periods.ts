@@ -1,13 +1,14 @@
 /**
- * Budget periods. Windows are calendar-aligned in UTC, so every instance agrees on which
- * window a moment belongs to without coordination, and a new window starts at zero by
- * construction (its counter does not exist yet):
- * - `Ns`, `Nm`, `Nh`: blocks of that length counted from 1970-01-01T00:00Z (`24h` and `1h`
- *   therefore start on the hour / at midnight UTC);
- * - `Nd`: blocks of N days counted from Monday 1970-01-05, so `1d` resets at 00:00 UTC and
- *   `7d` on Mondays at 00:00 UTC;
- * - `Nw`: the same as `(7N)d`;
- * - `Nmo`: blocks of N calendar months counted from January 1970, so `1mo` resets on the 1st.
+ * Budget periods. Every instance computes the same window for a moment without coordination,
+ * and a new window starts at zero by construction (its counter does not exist yet):
+ * - `Ns`, `Nm`, `Nh`, `Nd`, `Nw` on an entity: blocks of that length counted from the moment the
+ *   budget was set on the entity (its anchor: `budget_set_at`, else `created_at`), as LiteLLM
+ *   resets a `30d` budget 30 days after it was created, then every 30 days;
+ * - the same without an anchor (the proxy-wide budget): blocks counted from 1970-01-01T00:00Z
+ *   (`24h` and `1h` start on the hour / at midnight UTC), days and weeks from Monday 1970-01-05
+ *   (`1d` at 00:00 UTC, `7d` on Mondays);
+ * - `Nmo`: blocks of N calendar months counted from January 1970, anchor or not, so `1mo`
+ *   resets on the 1st.
  */
 import { InvalidRequestError } from '../errors.js';
 import type { Budgeted } from './records.js';
@@ -89,7 +90,21 @@ export interface Window {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
-export function windowOf(durationText: string, now: number): Window {
+/**
+ * Where an entity's fixed-length windows count from: when its budget was set, else when it was
+ * created, in whole seconds (window ids stay short); undefined for neither or an unreadable time.
+ */
+export function budgetAnchor(b: Pick<Budgeted, 'budget_set_at' | 'created_at'> | undefined): number | undefined {
+  for (const text of [b?.budget_set_at, b?.created_at]) {
+    if (typeof text !== 'string') continue;
+    const t = Date.parse(text);
+    if (Number.isFinite(t)) return Math.floor(t / SECOND) * SECOND;
+  }
+  return undefined;
+}
+
+/** The window `now` falls in: counted from `anchor` for fixed lengths when given (see above). */
+export function windowOf(durationText: string, now: number, anchor?: number): Window {
   const d = parseDuration(durationText);
   const label = `${d.n}${d.unit}`;
   let start: number;
@@ -103,7 +118,7 @@ export function windowOf(durationText: string, now: number): Window {
     end = Date.UTC(1970, first + d.n, 1);
   } else {
     const size = d.unit === 'd' ? d.n * DAY : d.unit === 'w' ? d.n * 7 * DAY : d.n * FIXED_MS[d.unit];
-    const origin = d.unit === 'd' || d.unit === 'w' ? MONDAY_EPOCH : 0;
+    const origin = anchor ?? (d.unit === 'd' || d.unit === 'w' ? MONDAY_EPOCH : 0);
     start = origin + Math.floor((now - origin) / size) * size;
     end = start + size;
   }
@@ -112,15 +127,30 @@ export function windowOf(durationText: string, now: number): Window {
 
 /** The spend that counts against `max_budget` now: the current window's, or lifetime spend. */
 export function currentSpend(
-  b: Pick<Budgeted, 'spend' | 'window_spend' | 'budget_duration'>,
+  b: Pick<Budgeted, 'spend' | 'window_spend' | 'budget_duration' | 'budget_set_at' | 'created_at'>,
   now: number,
   duration = b.budget_duration,
 ): number {
   if (!duration) return b.spend ?? 0;
-  return b.window_spend?.[windowOf(duration, now).id] ?? 0;
+  return b.window_spend?.[windowOf(duration, now, budgetAnchor(b)).id] ?? 0;
 }
 
 /** When the current budget window ends (`budget_reset_at`), or null without a period. */
-export function budgetResetAt(duration: string | null | undefined, now: number): string | null {
-  return duration ? new Date(windowOf(duration, now).end).toISOString() : null;
+export function budgetResetAt(duration: string | null | undefined, now: number, anchor?: number): string | null {
+  return duration ? new Date(windowOf(duration, now, anchor).end).toISOString() : null;
+}
+
+/**
+ * Whether a window (by its id, `<duration>@<start>`) ended more than one full window before
+ * `now`: no budget reads its counter any more (the current and the previous window are kept).
+ * Undefined for an id it cannot read.
+ */
+export function windowEndedBefore(id: string, now: number): boolean | undefined {
+  const at = id.indexOf('@');
+  if (at < 0) return undefined;
+  const d = durationOf(id.slice(0, at));
+  const start = Date.parse(id.slice(at + 1));
+  if (!d || !Number.isFinite(start)) return undefined;
+  // The window two after this one has started: this one is neither the current nor the previous.
+  return addDuration(start, { n: d.n * 2, unit: d.unit }) <= now;
 }

@@ -24,6 +24,12 @@ export interface CommittedElsewhere {
 export interface Budgeted {
   max_budget?: number | null;
   budget_duration?: string | null;
+  /**
+   * When the budget period was set on this entity (ISO time): fixed-length windows (`30d`, `24h`)
+   * count from it (lib/domain/periods). Absent: from the entity's `created_at`.
+   */
+  budget_set_at?: string | null;
+  created_at?: string;
   spend?: number;
   window_spend?: WindowSpend;
   /** Lifetime settled spend plus reservations outstanding (strict mode). */

@@ -1,6 +1,6 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
 
-import { modelRegistry, objectOwners, rateLimiter, spendSettler } from '../app/llm.js';
+import { modelRegistry, objectOwners, rateLimiter, settlementJournal, spendSettler } from '../app/llm.js';
 import { checkSettings, clock, entityReader, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
@@ -9,6 +9,7 @@ import type { ModelRegistry } from '../registry/index.js';
 import type { EntityReader } from '../store/entities.js';
 import type { ObjectOwners } from '../store/objects.js';
 import type { RateLimiter } from '../store/rate-limits.js';
+import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 import type { FetchLike } from './upstream.js';
 
@@ -18,6 +19,8 @@ export interface LlmDeps {
   settler: SpendSettler;
   rateLimiter: RateLimiter;
   objects: ObjectOwners;
+  /** Keeps a settlement the settler could not write, for its replay. */
+  journal: SettlementJournal | undefined;
   settings: CheckSettings;
   /** The mode of requests whose key, team and organization name none (TOLLGATE_ENFORCEMENT). */
   enforcement: EnforcementMode;
@@ -39,6 +42,7 @@ export function llmDeps(): LlmDeps {
     settler: spendSettler(),
     rateLimiter: rateLimiter(),
     objects: objectOwners(),
+    journal: settlementJournal(),
     settings: checkSettings(c),
     enforcement: c.enforcement,
     strictDefaultMaxTokens: c.strictDefaultMaxTokens,

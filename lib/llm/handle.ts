@@ -36,6 +36,7 @@ import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
+import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
@@ -249,7 +250,7 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
           })
         : undefined;
       const out = Readable.from(
-        relay(upstream, stripUsage, (usage, answered) => call.defer(finish(usage, answered)), onPayload),
+        relay(upstream, stripUsage, (usage, answered, received) => call.defer(finish(usage, answered, received)), onPayload),
         { objectMode: false },
       );
       // A body abandoned before its first read never runs relay's `finally`: release here then.
@@ -269,7 +270,7 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
     const answer = await complete(
       model,
       upstream,
-      async (usage, answered) => call.defer(finish(usage, answered)),
+      async (usage, answered, received) => call.defer(finish(usage, answered, received)),
       // Reading, listing or deleting an object, or making one whose usage comes later, is not charged now.
       (json) => (meteringOf(call.object, json) === 'charge' ? [usageOf(json), true] : [undefined, false]),
     );
@@ -287,7 +288,7 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
  * end (or broke off), so the call is charged: its reported usage, else the estimate, never $0.
  * Not answered (failed, refused, or the client left first): its reported usage, else released.
  */
-type Finish = (usage: Usage | undefined, answered: boolean) => Promise<void>;
+type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText) => Promise<void>;
 
 /**
  * One upstream call with its spend: admitted by its rate limits (throwing the 429), reserved
@@ -310,7 +311,7 @@ async function withSpend<T>(
     throw e;
   }
   let done: Promise<void> | undefined;
-  const finish: Finish = (usage, answered) => (done ??= settle(call, model, usage, answered, requestId, hold, rate));
+  const finish: Finish = (usage, answered, received) => (done ??= settle(call, model, usage, answered, requestId, hold, rate, received));
   try {
     return await run(finish, rate);
   } catch (e) {
@@ -356,7 +357,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
 async function billOnce(call: Call, serving: ModelRecord, objectId: string, usage: Usage): Promise<void> {
   const made = call.owner?.model ? (await call.deps.registry.snapshot()).resolve(call.owner.model) : undefined;
   if (!(await call.deps.objects.claimBilling(objectId))) return;
-  await recordSpend(call.deps.settler, call.deps.settings, {
+  await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: call.caller,
     model: made ?? serving,
     usage,
@@ -389,7 +390,10 @@ async function complete(
     if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
     throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
-  await finish(...meter(json));
+  const received = new ReceivedText();
+  received.add(json);
+  const [usage, answered] = meter(json);
+  await finish(usage, answered, received);
   return { status: res.status, headers, bytes };
 }
 
@@ -436,11 +440,12 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
 async function* relay(
   upstream: UpstreamCall,
   stripUsage: boolean,
-  onDone: (usage: Usage | undefined, answered: boolean) => void,
+  onDone: (usage: Usage | undefined, answered: boolean, received: ReceivedText) => void,
   /** Sees every event's payload (a created object's id is in the first). */
   onPayload?: (payload: unknown) => void,
 ): AsyncGenerator<Buffer> {
   const framer = new SseFramer();
+  const received = new ReceivedText();
   let usage: Usage | undefined;
   // The upstream's stream ended, whole or cut: it was answered (and is charged). Else the client left.
   let ended = false;
@@ -450,6 +455,7 @@ async function* relay(
       const payload = ev.data === undefined ? undefined : parseJson(ev.data);
       onPayload?.(payload);
       usage = mergeUsage(usage, usageOf(payload));
+      received.addEvent(payload);
       if (stripUsage && isUsageOnlyChunk(payload)) continue;
       out += frame(ev.raw);
     }
@@ -469,7 +475,7 @@ async function* relay(
   } finally {
     upstream.cancel();
     // Settled after the stream's end (deferred): the client's last byte does not wait for it.
-    onDone(usage, ended);
+    onDone(usage, ended, received);
   }
 }
 
@@ -481,13 +487,16 @@ async function settle(
   requestId: string,
   hold: Hold | undefined,
   rate: Admitted,
+  received?: ReceivedText,
 ): Promise<void> {
-  // Answered without usable usage (none, negative, fractional, "NaN"): charged the estimate.
-  const usage = reported ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
-  const usageSource = reported ? 'reported' : usage ? 'estimated' : 'none';
+  // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
+  // the text sent and received is counted; with no text to count, the estimate is charged.
+  const counted = !reported && answered ? await countUsage(call.req, received) : undefined;
+  const usage = reported ?? counted ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
+  const usageSource = reported ? 'reported' : counted ? 'counted' : usage ? 'estimated' : 'none';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
-  const counted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
-  const costNanos = await recordSpend(call.deps.settler, call.deps.settings, {
+  const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
+  const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: call.caller,
     model,
     usage,
@@ -506,7 +515,7 @@ async function settle(
     usageSource,
     costNanos,
   });
-  await counted;
+  await rateCounted;
 }
 
 const isUsageOnlyChunk = (p: unknown): boolean => isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);

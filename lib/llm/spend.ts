@@ -1,18 +1,21 @@
 /**
  * Recording what a call cost: usage priced by the registry, then one settlement along the
  * caller's chain. Runs after the answer is complete (after the last byte of a stream) and
- * before the handler returns. A settlement that keeps failing is logged with everything needed
- * to replay it (request id, cost, model) and does not turn a delivered answer into an error;
- * retrying is safe because a settlement counts once per request id. A strict call's
- * reservation is settled here too: with the actual cost, or with 0 (released) when the call
- * failed, was cancelled or reported no usage. If that settlement keeps failing, the sweeper
- * releases the reservation after it expires.
+ * before the handler returns. A settlement that keeps failing does not turn a delivered answer
+ * into an error: it is handed to the settlement journal (lib/store/settlement-journal: SQS deployed, a
+ * folder locally), which keeps it until a replay lands it; retrying and replaying are safe
+ * because a settlement counts once per request id. A strict call's reservation is settled here
+ * too (with the actual cost, or with 0 when the call failed, was cancelled or reported no
+ * usage), and travels with a kept settlement, so the replay settles it rather than the sweeper.
+ * Only when the journal fails as well is the settlement logged as not recorded.
  */
 import type { Caller } from '../domain/caller.js';
 import type { ProxyBudget } from '../domain/chain.js';
 import { costNanos, type Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
+import { countMetric } from '../metrics.js';
 import { spendTargets } from '../spend/targets.js';
+import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { Hold, SpendSettler, UsageSource } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 
@@ -31,8 +34,13 @@ export interface SpendRecord {
 
 const ATTEMPTS = 3;
 
-/** The cost in nano-dollars that was settled (0 when there was nothing to count). */
-export async function recordSpend(settler: SpendSettler, proxy: ProxyBudget, r: SpendRecord): Promise<number> {
+/** The cost in nano-dollars that was settled or kept for replay (0 when there was nothing to count). */
+export async function recordSpend(
+  settler: SpendSettler,
+  journal: SettlementJournal | undefined,
+  proxy: ProxyBudget,
+  r: SpendRecord,
+): Promise<number> {
   const nanos = r.usage ? costNanos(r.usage, r.model) : 0;
   if (nanos <= 0 && !r.hold) return 0;
   const settlement = {
@@ -50,11 +58,25 @@ export async function recordSpend(settler: SpendSettler, proxy: ProxyBudget, r: 
       return settlement.costNanos;
     } catch (e) {
       if (attempt >= ATTEMPTS) {
-        logger().error('spend not recorded', {
+        const facts = {
           requestId: r.requestId,
           model: r.model.model_name,
           costNanos: settlement.costNanos,
           reserved: r.hold?.estimateNanos,
+        };
+        if (journal) {
+          try {
+            await journal.keep(settlement);
+            logger().warn('settlement kept for replay', { ...facts, error: (e as Error).name });
+            await countMetric('SettlementsDeferred');
+            return settlement.costNanos;
+          } catch (kept) {
+            logger().error('settlement journal failed', { requestId: r.requestId, error: (kept as Error).name });
+          }
+        }
+        await countMetric('SettlementsLost');
+        logger().error('spend not recorded', {
+          ...facts,
           at: r.at,
           targets: settlement.targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
           error: (e as Error).name,

@@ -7,7 +7,7 @@
 import type { Caller } from '../domain/caller.js';
 import { type ChainLink, governingChain, type ProxyBudget } from '../domain/chain.js';
 import { dollarsToNanos } from '../domain/cost.js';
-import { windowOf } from '../domain/periods.js';
+import { budgetAnchor, windowOf } from '../domain/periods.js';
 import type { Budgeted, EndUserRecord } from '../domain/records.js';
 import { counterRef, createdOnFirstSpend, refs } from '../store/keys.js';
 import type { SpendTarget, TargetBudget } from '../store/spend-ledger.js';
@@ -26,6 +26,7 @@ export function spendTargets(caller: Caller, opts: TargetOptions): SpendTarget[]
     id: link.id,
     ref: counterRef(link, caller),
     duration: link.duration,
+    anchor: budgetAnchor(link.record),
     createWith: createdOnFirstSpend(link, now),
     budget: linkBudget(link, now),
   }));
@@ -63,12 +64,13 @@ function ownBudget(b: Budgeted, now: number): TargetBudget | undefined {
   return {
     maxNanos: dollarsToNanos(b.max_budget),
     elsewhereNanos: elsewhere(b, b.budget_duration, now),
-    expect: { max_budget: b.max_budget, budget_duration: b.budget_duration ?? null },
+    // The anchor too: a window that starts elsewhere must be read again, as a changed period is.
+    expect: { max_budget: b.max_budget, budget_duration: b.budget_duration ?? null, budget_set_at: b.budget_set_at ?? null },
   };
 }
 
 const elsewhere = (b: Budgeted, duration: string | null | undefined, now: number): number => {
   const e = b.committed_elsewhere;
   if (!e) return 0;
-  return dollarsToNanos((duration ? e.windows[windowOf(duration, now).id] : e.lifetime) ?? 0);
+  return dollarsToNanos((duration ? e.windows[windowOf(duration, now, budgetAnchor(b)).id] : e.lifetime) ?? 0);
 };

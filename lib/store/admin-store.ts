@@ -20,6 +20,7 @@ import { logger } from '../telemetry.js';
 import { auditItem } from './audit.js';
 import { decode, type Item } from './codec.js';
 import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { hydrate } from './hydrate.js';
 import { type ItemRef, refKey } from './keys.js';
 import type { Listing } from './listings.js';
 import { DynamoBatchSource } from './loader.js';
@@ -188,7 +189,9 @@ export class DynamoAdminStore {
         }),
       ),
     );
-    return { data: (await this.withShardSpend(res.Items ?? [])).map((i) => decode<T>(i)), next_cursor: encodeCursor(res.LastEvaluatedKey) };
+    // An index holds keys only: the items are read from the table.
+    const items = o.index ? await send(() => hydrate(this.client, this.table, res.Items ?? [])) : (res.Items ?? []);
+    return { data: (await this.withShardSpend(items)).map((i) => decode<T>(i)), next_cursor: encodeCursor(res.LastEvaluatedKey) };
   }
 
   /** Every item of a partition or index partition (for cascades; bounded by `max`). */

@@ -11,6 +11,7 @@ import { isTollgateError, StoreUnavailableError } from '../errors.js';
 import { logger, traced } from '../telemetry.js';
 import type { Item } from './codec.js';
 import { type ItemRef, parseRefKey, refKey } from './keys.js';
+import { SHARD_SK_PREFIX } from './shards.js';
 
 /** Reads many items in one round trip. */
 export interface BatchSource {
@@ -20,9 +21,19 @@ export interface BatchSource {
 const ABSENT = Symbol('absent');
 type Cached = Item | typeof ABSENT;
 
+/**
+ * The bound counts entities: `maxEntries` entity items (or absences) in one LRU, and their
+ * counter shards (lib/store/shards) in another, bounded at 31 per entity (the most an entity
+ * has), so a team read with its 7 other shards is one entity, not 8 entries, and shards never
+ * push a caller's entities out.
+ */
+const SHARDS_PER_ENTITY = 31;
+const isShard = (id: string): boolean => parseRefKey(id).SK.startsWith(SHARD_SK_PREFIX);
+
 export interface LoaderOptions {
   ttlMs: number;
   negativeTtlMs: number;
+  /** Entities kept (their counter shards beside them, see SHARDS_PER_ENTITY). */
   maxEntries: number;
 }
 
@@ -35,7 +46,8 @@ export interface LoaderStats {
 
 export class CachedLoader {
   readonly stats: LoaderStats = { hits: 0, misses: 0, batches: 0 };
-  private readonly cache: LRUCache<string, Cached, ItemRef>;
+  private readonly entities: LRUCache<string, Cached, ItemRef>;
+  private readonly shards: LRUCache<string, Cached, ItemRef>;
   private readonly batcher: DataLoader<string, Cached>;
 
   constructor(
@@ -43,36 +55,44 @@ export class CachedLoader {
     private readonly options: LoaderOptions,
   ) {
     this.batcher = new DataLoader<string, Cached>((ids) => this.readBatch(ids), { cache: false, maxBatchSize: 100 });
-    this.cache = new LRUCache<string, Cached, ItemRef>({
-      max: options.maxEntries,
-      ttl: Math.max(1, options.ttlMs),
-      ttlAutopurge: false,
-      // invalidate() during a read of the same item must not fail that read (lru-cache aborts it
-      // by default): the reader gets what it read, and the cache does not keep it.
-      ignoreFetchAbort: true,
-      fetchMethod: async (id, _stale, { options: fetchOptions }) => {
-        this.stats.misses++;
-        // The TTL counts from before the read, not from its answer: a change written while the
-        // read was in flight is served for at most the TTL, however slow the read.
-        const started = performance.now();
-        const value = await this.batcher.load(id);
-        const ttl = value === ABSENT ? this.options.negativeTtlMs : this.options.ttlMs;
-        fetchOptions.ttl = Math.max(1, ttl - (performance.now() - started));
-        return value;
-      },
-    });
+    const lru = (max: number) =>
+      new LRUCache<string, Cached, ItemRef>({
+        max,
+        ttl: Math.max(1, options.ttlMs),
+        ttlAutopurge: false,
+        // invalidate() during a read of the same item must not fail that read (lru-cache aborts it
+        // by default): the reader gets what it read, and the cache does not keep it.
+        ignoreFetchAbort: true,
+        fetchMethod: async (id, _stale, { options: fetchOptions }) => {
+          this.stats.misses++;
+          // The TTL counts from before the read, not from its answer: a change written while the
+          // read was in flight is served for at most the TTL, however slow the read.
+          const started = performance.now();
+          const value = await this.batcher.load(id);
+          const ttl = value === ABSENT ? this.options.negativeTtlMs : this.options.ttlMs;
+          fetchOptions.ttl = Math.max(1, ttl - (performance.now() - started));
+          return value;
+        },
+      });
+    this.entities = lru(Math.max(1, options.maxEntries));
+    this.shards = lru(Math.max(1, options.maxEntries) * SHARDS_PER_ENTITY);
+  }
+
+  private cacheOf(id: string): LRUCache<string, Cached, ItemRef> {
+    return isShard(id) ? this.shards : this.entities;
   }
 
   /** The item, or undefined when it does not exist. Throws StoreUnavailableError when the store fails. */
   async load(ref: ItemRef): Promise<Item | undefined> {
     const id = refKey(ref);
-    const cached = this.cache.get(id);
+    const cache = this.cacheOf(id);
+    const cached = cache.get(id);
     if (cached !== undefined) {
       this.stats.hits++;
       return cached === ABSENT ? undefined : cached;
     }
     try {
-      const value = await this.cache.fetch(id, { context: ref });
+      const value = await cache.fetch(id, { context: ref });
       return value === ABSENT || value === undefined ? undefined : value;
     } catch (e) {
       if (isTollgateError(e)) throw e;
@@ -91,7 +111,8 @@ export class CachedLoader {
     for (let i = 0; i < refsToLoad.length; i++) {
       const ref = refsToLoad[i];
       if (!ref) continue;
-      const cached = this.cache.get(refKey(ref));
+      const id = refKey(ref);
+      const cached = this.cacheOf(id).get(id);
       if (cached === undefined) return Promise.all(refsToLoad.map((r) => (r ? this.load(r) : Promise.resolve(undefined))));
       out[i] = cached === ABSENT ? undefined : cached;
       hits++;
@@ -109,28 +130,32 @@ export class CachedLoader {
    */
   follow(ref: ItemRef, change: (item: Item) => Item, created?: () => Item): void {
     const id = refKey(ref);
-    const cached = this.cache.get(id, { updateAgeOnGet: false });
+    const cache = this.cacheOf(id);
+    const cached = cache.get(id, { updateAgeOnGet: false });
     if (cached === undefined) return;
-    const ttl = this.cache.getRemainingTTL(id);
-    if (ttl <= 0) return void this.cache.delete(id);
+    const ttl = cache.getRemainingTTL(id);
+    if (ttl <= 0) return void cache.delete(id);
     if (cached === ABSENT) {
-      if (created) this.cache.set(id, created(), { ttl });
-      else this.cache.delete(id);
+      if (created) cache.set(id, created(), { ttl });
+      else cache.delete(id);
       return;
     }
-    this.cache.set(id, change(cached), { ttl });
+    cache.set(id, change(cached), { ttl });
   }
 
   invalidate(ref: ItemRef): void {
-    this.cache.delete(refKey(ref));
+    const id = refKey(ref);
+    this.cacheOf(id).delete(id);
   }
 
   clear(): void {
-    this.cache.clear();
+    this.entities.clear();
+    this.shards.clear();
   }
 
+  /** Entities cached (their counter shards not counted). */
   get size(): number {
-    return this.cache.size;
+    return this.entities.size;
   }
 
   private async readBatch(ids: readonly string[]): Promise<Cached[]> {

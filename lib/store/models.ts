@@ -4,6 +4,7 @@ import type { ModelRecord } from '../domain/records.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger, traced } from '../telemetry.js';
 import { decode } from './codec.js';
+import { hydrate } from './hydrate.js';
 import { INDEX } from './keys.js';
 
 /** All models through GSI1, every page. */
@@ -28,7 +29,7 @@ export class DynamoModelSource {
               ExclusiveStartKey: start,
             }),
           );
-          for (const item of res.Items ?? []) out.push(decode<ModelRecord>(item));
+          for (const item of await hydrate(this.client, this.tableName, res.Items ?? [])) out.push(decode<ModelRecord>(item));
           start = res.LastEvaluatedKey;
         } while (start);
       } catch (e) {

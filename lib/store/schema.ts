@@ -2,7 +2,11 @@
  * The table's shape, in one place: the CDK stack and the local table creation both read it.
  * GSI1 lists one kind of item (all teams, all keys); GSI2 lists by owning user (a user's keys
  * and memberships); GSI3 lists by parent (a team's keys, an organization's teams). All three are
- * sparse: an item appears only where it has the attribute.
+ * sparse: an item appears only where it has the attribute. They project keys only: a settlement
+ * moving the counters of a key, team or organization then writes no index (with every attribute
+ * projected, each counter move was written again to each index its item is in: more than half of
+ * a settlement's write units). Readers of an index read the items from the base table
+ * (lib/store/hydrate).
  */
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
@@ -15,6 +19,7 @@ export const TABLE_SCHEMA = {
     { name: 'GSI2', partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
     { name: 'GSI3', partitionKey: 'GSI3PK', sortKey: 'GSI3SK' },
   ],
+  indexProjection: 'KEYS_ONLY',
 } as const;
 
 /**
@@ -58,7 +63,7 @@ async function createTableUnlessExists(client: DynamoDBClient, tableName: string
           { AttributeName: i.partitionKey, KeyType: 'HASH' },
           { AttributeName: i.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: TABLE_SCHEMA.indexProjection },
       })),
     }),
   );

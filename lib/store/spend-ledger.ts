@@ -58,6 +58,8 @@ export interface SpendTarget {
   ref: ItemRef;
   /** The entity's budget_duration: its current window's counters move too. */
   duration?: string | null | undefined;
+  /** Where the entity's fixed-length windows count from (lib/domain/periods budgetAnchor). */
+  anchor?: number | undefined;
   /** Create the item when absent with these attributes (end users, the proxy); else it must exist. */
   createWith?: Item | undefined;
   /** Set when the entity has a budget: strict mode reserves against it. */
@@ -73,8 +75,11 @@ export interface Hold {
   targets: readonly SpendTarget[];
 }
 
-/** Where a settlement's usage came from: the upstream's report, or the estimate when it reported none. */
-export type UsageSource = 'reported' | 'estimated' | 'none';
+/**
+ * Where a settlement's usage came from: the upstream's report; else the tokens of the text sent and
+ * received, counted; else the estimate; `none` when the call was not answered.
+ */
+export type UsageSource = 'reported' | 'counted' | 'estimated' | 'none';
 
 export interface Settlement {
   /** Unique per upstream call (API Gateway's request id): the idempotency token. */
@@ -118,8 +123,8 @@ export interface SpendSettler {
   reserve(r: Reservation): Promise<ReservationOutcome>;
 }
 
-export const windowIdOf = (duration: string | null | undefined, at: number): string | undefined =>
-  duration && isDuration(duration) ? windowOf(duration, at).id : undefined;
+export const windowIdOf = (duration: string | null | undefined, at: number, anchor?: number): string | undefined =>
+  duration && isDuration(duration) ? windowOf(duration, at, anchor).id : undefined;
 
 export interface DynamoSettlerOptions {
   /** Seconds the idempotency record is kept. */
@@ -350,7 +355,7 @@ export class DynamoSettler implements SpendSettler {
     const gone = old === undefined && !target.createWith;
     const changed = Object.entries(budget.expect).some(([attr, want]) => !sameValue(rawValue(old, attr), want));
     if (gone || changed) return { status: 'stale', target };
-    const windowId = windowIdOf(target.duration, r.at);
+    const windowId = windowIdOf(target.duration, r.at, target.anchor);
     const counter = windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR;
     const here = rawValue(old, counter);
     return { status: 'denied', target, committedNanos: dollarsToNanos(typeof here === 'number' ? here : 0) + budget.elsewhereNanos };
@@ -367,7 +372,7 @@ export class DynamoSettler implements SpendSettler {
       ref: shardRef(t.ref, shard),
       spendNanos: s.costNanos,
       committedNanos: s.costNanos - (heldEstimate ?? 0),
-      windowId: windowIdOf(t.duration, s.at),
+      windowId: windowIdOf(t.duration, s.at, t.anchor),
       createWith: shard === 0 ? t.createWith : undefined,
       mustExist: shard === 0 && !t.createWith,
     };
@@ -380,7 +385,7 @@ export class DynamoSettler implements SpendSettler {
    */
   private reserveMove(t: SpendTarget, r: Reservation): CounterMove {
     const budget = t.budget as TargetBudget;
-    const windowId = windowIdOf(t.duration, r.at);
+    const windowId = windowIdOf(t.duration, r.at, t.anchor);
     const cap = budget.maxNanos - budget.elsewhereNanos;
     const limit = cap - r.estimateNanos;
     const names: Record<string, string> = { '#xc': windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR };
@@ -471,7 +476,7 @@ export class DynamoSettler implements SpendSettler {
           holds: held.map((t) => ({
             PK: t.ref.PK,
             SK: t.ref.SK,
-            ...(windowIdOf(t.duration, r.at) ? { window: windowIdOf(t.duration, r.at) } : {}),
+            ...(windowIdOf(t.duration, r.at, t.anchor) ? { window: windowIdOf(t.duration, r.at, t.anchor) } : {}),
           })),
           targets: r.targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
           created_at: new Date(r.at).toISOString(),

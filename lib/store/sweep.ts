@@ -47,12 +47,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { BudgetEntity } from '../domain/budget-entity.js';
 import { dollarsToNanos } from '../domain/cost.js';
-import { isDuration, parseDuration, windowOf } from '../domain/periods.js';
+import { isDuration, windowEndedBefore } from '../domain/periods.js';
 import { type ShardCounts, shardCount } from '../domain/sharding.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { isConditionalCheckFailed } from './errors.js';
+import { hydrate } from './hydrate.js';
 import { INDEX, type ItemRef, refs } from './keys.js';
 import { SHARD_SK_PREFIX } from './shards.js';
 import { type CounterMove, commitSpend, RESERVATION_PARTITIONS, reservationPartition } from './spend-ledger.js';
@@ -69,6 +70,7 @@ export interface SweepResult {
 
 interface ReservedRecord {
   request_id: string;
+  state: string;
   estimate: number;
   holds?: { PK: string; SK: string; window?: string }[];
 }
@@ -100,7 +102,15 @@ export async function releaseExpiredReservations(
         logger().error('reservation sweep failed', { error: (e as Error).name });
         throw new StoreUnavailableError();
       }
-      for (const item of (page.Items ?? []) as ReservedRecord[]) {
+      let records: ReservedRecord[];
+      try {
+        records = (await hydrate(client, tableName, page.Items ?? [])) as unknown as ReservedRecord[];
+      } catch (e) {
+        logger().error('reservation sweep failed', { error: (e as Error).name });
+        throw new StoreUnavailableError();
+      }
+      // Settled since the index was read: nothing to release (the release's condition says so too).
+      for (const item of records.filter((r) => r.state === 'reserved')) {
         if (await release(client, tableName, item, opts.maxConflictRetries ?? 8)) out.released++;
         else out.raced++;
       }
@@ -150,6 +160,9 @@ export const TIDY_KINDS = ['KEY', 'USER', 'TEAM', 'ORG', 'END_USER'] as const;
 /** The partitions the tidy pass queries on the base table (IAM `dynamodb:LeadingKeys` patterns). */
 export const TIDY_PARTITIONS = [refs.globalSpend().PK, TIDY_CURSOR.PK, 'TEAM#*', 'KEY#*', 'ORG#*'] as const;
 
+/** The partitions of the items the sweeper reads by key after listing them on GSI1 (keys only). */
+export const SWEEP_READ_PARTITIONS = ['REQ#*', 'KEY#*', 'USER#*', 'TEAM#*', 'ORG#*', 'END_USER#*'] as const;
+
 const TIDY_PAGE = 100;
 const TIDY_CONCURRENCY = 8;
 const REMOVE_PER_UPDATE = 100;
@@ -190,8 +203,6 @@ const WINDOW_START = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[
  * one (nor a later one). Anything else, and any id that does not parse, is kept.
  */
 export function endedWindowTest(now: number): (attribute: string) => boolean {
-  // The start of the previous window, per duration (null: cannot be computed, keep everything).
-  const keepFrom = new Map<string, number | null>();
   return (attribute) => {
     const prefix = attribute.startsWith(WINDOW_SPEND_PREFIX)
       ? WINDOW_SPEND_PREFIX
@@ -203,22 +214,9 @@ export function endedWindowTest(now: number): (attribute: string) => boolean {
     const at = id.indexOf('@');
     if (at < 0) return false;
     const label = id.slice(0, at);
-    const startText = id.slice(at + 1);
-    if (label !== label.trim() || !isDuration(label) || !WINDOW_START.test(startText)) return false;
-    const start = Date.parse(startText);
-    if (!Number.isFinite(start)) return false;
-    let from = keepFrom.get(label);
-    if (from === undefined) {
-      try {
-        const d = parseDuration(label);
-        const current = windowOf(`${d.n}${d.unit}`, now);
-        from = windowOf(`${d.n}${d.unit}`, current.start - 1).start;
-      } catch {
-        from = null; // out of Date's range: nothing of this duration can have ended twice
-      }
-      keepFrom.set(label, from);
-    }
-    return from !== null && start < from;
+    if (label !== label.trim() || !isDuration(label) || !WINDOW_START.test(id.slice(at + 1))) return false;
+    // Judged by the id alone (its length and start), so windows anchored anywhere are judged alike.
+    return windowEndedBefore(id, now) === true;
   };
 }
 
@@ -387,7 +385,7 @@ export async function tidyWindowCounters(
       Limit: opts.pageSize ?? TIDY_PAGE,
       ExclusiveStartKey: at.start,
     });
-    await eachLimited((page.Items ?? []) as Item[], TIDY_CONCURRENCY, async (item) => {
+    await eachLimited(await hydrate(client, tableName, page.Items ?? []), TIDY_CONCURRENCY, async (item) => {
       const pk = String(item.PK);
       if (kind === 'TEAM') {
         // The team item (read again, consistently), its members and its shards.

@@ -12,7 +12,7 @@ import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../i
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
-import { TIDY_PARTITIONS } from '../../lib/store/sweep.js';
+import { SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../../lib/store/sweep.js';
 import {
   actionsOf,
   apiMethods,
@@ -27,7 +27,7 @@ import {
 } from './template.js';
 
 const base = synth();
-const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper'];
+const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper', 'settlement-replay'];
 const fnId = (s: Synth, fn: DeployedFunction) =>
   logicalId(s, (s.stack.functions.get(fn) as NonNullable<ReturnType<typeof s.stack.functions.get>>).function);
 const lambdaOf = (s: Synth, fn: DeployedFunction) => s.resources[fnId(s, fn)] as CfnResource;
@@ -51,7 +51,7 @@ describe('the table', () => {
     for (const a of table.Properties.AttributeDefinitions as { AttributeType: string }[]) expect(a.AttributeType).toBe('S');
   });
 
-  it('has every GSI of the schema, keys and full projection', () => {
+  it('has every GSI of the schema, projecting keys only (a counter move writes no index)', () => {
     expect(table.Properties.GlobalSecondaryIndexes).toEqual(
       TABLE_SCHEMA.indexes.map((i) => ({
         IndexName: i.name,
@@ -59,7 +59,7 @@ describe('the table', () => {
           { AttributeName: i.partitionKey, KeyType: 'HASH' },
           { AttributeName: i.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'KEYS_ONLY' },
       })),
     );
   });
@@ -85,7 +85,7 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are one per function of lib/routes (health aside) plus the authorizer and the spend sweeper', () => {
+  it('are one per function of lib/routes (health aside) plus the authorizer, the spend sweeper and the settlement replay', () => {
     const fromRoutes = new Set(routes.map((r) => r.fn).filter((fn) => fn !== 'health'));
     expect(new Set(SERVING_FUNCTIONS)).toEqual(fromRoutes);
     // Besides these, only CDK's deploy-time copier of the console files (test/infra/console.test.ts).
@@ -93,7 +93,7 @@ describe('the functions', () => {
     const [copiers, functions] = [true, false].map((copier) =>
       ofType(base, 'AWS::Lambda::Function').filter(([, f]) => (JSON.stringify(f.Properties.Role) === consoleDeploy) === copier),
     );
-    expect(functions).toHaveLength(fromRoutes.size + 2);
+    expect(functions).toHaveLength(fromRoutes.size + 3);
     expect(copiers).toHaveLength(1);
   });
 
@@ -170,7 +170,7 @@ describe('the functions', () => {
         expect(Number(p.Environment.Variables.TOLLGATE_UPSTREAM_TIMEOUT_MS)).toBeLessThan(300_000);
       } else {
         // API Gateway's integration timeout; the sweeper answers to a schedule, not to it.
-        if (fn !== 'spend-sweeper') expect(p.Timeout).toBeLessThanOrEqual(29);
+        if (fn !== 'spend-sweeper' && fn !== 'settlement-replay') expect(p.Timeout).toBeLessThanOrEqual(29);
       }
     }
   });
@@ -251,7 +251,7 @@ describe('the REST API, built from lib/routes', () => {
 
   it('one invoke permission per function for the whole API (a per-method one would overflow the llm policy)', () => {
     const perms = ofType(base, 'AWS::Lambda::Permission');
-    for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper')) {
+    for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper' && f !== 'settlement-replay')) {
       const mine = perms.filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, fn)));
       expect(mine, fn).toHaveLength(1);
       expect(mine[0]?.[1].Properties.Principal).toBe('apigateway.amazonaws.com');
@@ -370,9 +370,12 @@ describe('least privilege', () => {
     },
   );
 
-  it('the spend sweeper lists on GSI1, queries only its partitions of the table, and only updates the table', () => {
+  it('the spend sweeper lists on GSI1, queries only its partitions of the table, reads what it listed, and only updates the table', () => {
     const sts = dynamoStatements(statementsOf(base, 'spend-sweeper'));
-    expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', ...SWEEPER_WRITE]));
+    expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', 'dynamodb:BatchGetItem', ...SWEEPER_WRITE]));
+    const reads = sts.filter((st) => actionsOf(st).includes('dynamodb:BatchGetItem'));
+    expect(reads.flatMap(resourcesOf)).toEqual([tableArn(base)]);
+    expect(reads[0]?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SWEEP_READ_PARTITIONS] } });
     const queries = sts.filter((st) => actionsOf(st).includes('dynamodb:Query'));
     expect(queries.flatMap(resourcesOf)).toEqual([indexArn(base, 'GSI1'), tableArn(base)]);
     // On the base table: the proxy's partition, the tidy cursor, teams (members, shards), shards of keys and organizations.

@@ -231,9 +231,12 @@ describe('budgets: spend equal to the budget denies, every entity in the chain',
   });
 
   // Counters for the window now and the one a few seconds on: a window boundary during the test changes nothing.
+  // The teams' 30d windows count from when their budget was set (lib/domain/periods).
+  const setAt = iso(Date.now() - 45 * 86_400_000);
   const windows = (spend: number) => {
     const now = Date.now();
-    return { [windowOf('30d', now).id]: spend, [windowOf('30d', now + 10_000).id]: spend };
+    const anchor = Math.floor(Date.parse(setAt) / 1000) * 1000;
+    return { [windowOf('30d', now, anchor).id]: spend, [windowOf('30d', now + 10_000, anchor).id]: spend };
   };
 
   it('with a budget window, lifetime spend over the budget passes while the window is under it', async () => {
@@ -242,6 +245,7 @@ describe('budgets: spend equal to the budget denies, every entity in the chain',
       encode.team({
         team_id: 't-window',
         created_at: iso(Date.now()),
+        budget_set_at: setAt,
         max_budget: 10,
         budget_duration: '30d',
         spend: 500,
@@ -257,6 +261,7 @@ describe('budgets: spend equal to the budget denies, every entity in the chain',
       encode.team({
         team_id: 't-window-2',
         created_at: iso(Date.now()),
+        budget_set_at: setAt,
         max_budget: 10,
         budget_duration: '30d',
         spend: 10,

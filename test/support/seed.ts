@@ -16,6 +16,12 @@ import { tableName } from '../../lib/store/client.js';
 import { encode, type Item } from '../../lib/store/codec.js';
 
 const now = () => new Date().toISOString();
+/**
+ * When a seeded entity's budget period was set, unless a test says otherwise: Monday 2026-01-05
+ * 00:00 UTC, so fixed-length windows (`1h`, `1d`, `7d`, `1w`), which count from it
+ * (lib/domain/periods), meet the calendar boundaries the tests step across.
+ */
+export const SEEDED_BUDGET_SET_AT = '2026-01-05T00:00:00.000Z';
 
 export async function put(item: Item): Promise<void> {
   await documentClient().send(new PutCommand({ TableName: tableName(), Item: item }));
@@ -30,7 +36,14 @@ export async function seedKey(
   opts: { member?: boolean } = {},
 ): Promise<{ key: string; record: KeyRecord }> {
   const key = generateKey();
-  const record: KeyRecord = { token: hashKey(key), key_name: keyName(key), created_at: now(), spend: 0, ...fields };
+  const record: KeyRecord = {
+    token: hashKey(key),
+    key_name: keyName(key),
+    created_at: now(),
+    budget_set_at: SEEDED_BUDGET_SET_AT,
+    spend: 0,
+    ...fields,
+  };
   await put(encode.key(record));
   if (record.team_id && record.user_id && opts.member !== false) {
     const member: MemberRecord = { team_id: record.team_id, user_id: record.user_id, role: 'user', created_at: now(), spend: 0 };
@@ -46,27 +59,27 @@ export async function seedKey(
 }
 
 export const seedUser = async (f: Partial<UserRecord> & { user_id: string }) => {
-  const r: UserRecord = { user_role: 'internal_user', created_at: now(), spend: 0, ...f };
+  const r: UserRecord = { user_role: 'internal_user', created_at: now(), budget_set_at: SEEDED_BUDGET_SET_AT, spend: 0, ...f };
   await put(encode.user(r));
   return r;
 };
 export const seedTeam = async (f: Partial<TeamRecord> & { team_id: string }) => {
-  const r: TeamRecord = { created_at: now(), spend: 0, ...f };
+  const r: TeamRecord = { created_at: now(), budget_set_at: SEEDED_BUDGET_SET_AT, spend: 0, ...f };
   await put(encode.team(r));
   return r;
 };
 export const seedMember = async (f: Partial<MemberRecord> & { team_id: string; user_id: string }) => {
-  const r: MemberRecord = { role: 'user', created_at: now(), spend: 0, ...f };
+  const r: MemberRecord = { role: 'user', created_at: now(), budget_set_at: SEEDED_BUDGET_SET_AT, spend: 0, ...f };
   await put(encode.member(r));
   return r;
 };
 export const seedOrg = async (f: Partial<OrgRecord> & { organization_id: string }) => {
-  const r: OrgRecord = { created_at: now(), spend: 0, ...f };
+  const r: OrgRecord = { created_at: now(), budget_set_at: SEEDED_BUDGET_SET_AT, spend: 0, ...f };
   await put(encode.org(r));
   return r;
 };
 export const seedEndUser = async (f: Partial<EndUserRecord> & { user_id: string }) => {
-  const r: EndUserRecord = { created_at: now(), spend: 0, ...f };
+  const r: EndUserRecord = { created_at: now(), budget_set_at: SEEDED_BUDGET_SET_AT, spend: 0, ...f };
   await put(encode.endUser(r));
   return r;
 };

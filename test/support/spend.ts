@@ -5,7 +5,8 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lib/app/index.js';
 import { dollarsToNanos } from '../../lib/domain/cost.js';
-import { windowOf } from '../../lib/domain/periods.js';
+import { budgetAnchor, windowOf } from '../../lib/domain/periods.js';
+import type { Budgeted } from '../../lib/domain/records.js';
 import { tableName } from '../../lib/store/client.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../lib/store/codec.js';
 import type { ItemRef } from '../../lib/store/keys.js';
@@ -47,12 +48,13 @@ export interface Counters {
   window?: { spend: number; committed: number };
 }
 
-/** All four counters of an entity in nano-dollars; the window of `duration` at `at`. */
+/** All four counters of an entity in nano-dollars; the window of `duration` at `at`, counted from the entity's anchor. */
 export async function countersOf(ref: ItemRef, duration?: string, at = Date.now()): Promise<Counters> {
   const items = await counterItems(ref);
   const out: Counters = { spend: sum(items, 'spend'), committed: sum(items, COMMITTED_ATTR) };
   if (duration) {
-    const id = windowOf(duration, at).id;
+    const entity = items.find((i) => i.SK === ref.SK) as Budgeted | undefined;
+    const id = windowOf(duration, at, budgetAnchor(entity)).id;
     out.window = { spend: sum(items, WINDOW_SPEND_PREFIX + id), committed: sum(items, WINDOW_COMMITTED_PREFIX + id) };
   }
   return out;

@@ -21,7 +21,7 @@ describe('defaults', () => {
       region: 'us-east-1',
       masterKey: undefined,
       masterKeySecretArn: undefined,
-      cache: { ttlMs: 10_000, maxEntries: 10_000, negativeTtlMs: 10_000 },
+      cache: { ttlMs: 10_000, maxEntries: 100_000, negativeTtlMs: 10_000 },
       consistentReads: true,
       maxBudget: undefined,
       budgetDuration: undefined,
@@ -48,7 +48,7 @@ describe('defaults', () => {
   });
 
   it('the negative-cache TTL follows the cache TTL unless set', () => {
-    expect(parseConfig({ TOLLGATE_CACHE_TTL_SECONDS: '3' }).cache).toEqual({ ttlMs: 3000, maxEntries: 10_000, negativeTtlMs: 3000 });
+    expect(parseConfig({ TOLLGATE_CACHE_TTL_SECONDS: '3' }).cache).toEqual({ ttlMs: 3000, maxEntries: 100_000, negativeTtlMs: 3000 });
     expect(parseConfig({ TOLLGATE_CACHE_TTL_SECONDS: '3', TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS: '0.5' }).cache.negativeTtlMs).toBe(500);
   });
 

@@ -69,7 +69,7 @@ import {
   unblockDenial,
 } from '../rules/keys.js';
 import { limitsDenial, setterAfter } from '../rules/limits.js';
-import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
+import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import { budgetFields, duration, id, limit, metadata, modelRateLimitFields, models, money, rateLimitFields } from '../schema/fields.js';
 
 /** A key item as stored: the record plus the predecessors still in their grace period. */
@@ -526,8 +526,7 @@ export const keyActions: Actions = {
     const attrs: Record<string, unknown> = { ...plain, updated_at: at };
     const remove: string[] = [];
     if (dur !== undefined) attrs.expires = expiresAt(dur, now);
-    if (spend !== undefined)
-      Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    Object.assign(attrs, budgetUpdateAttributes(current, set.budget_duration, spend, now));
     if (teamMoved) {
       attrs.team_id = next.team_id;
       attrs.organization_id = team?.organization_id ?? null;

@@ -33,7 +33,7 @@ import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
-import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
+import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import {
   budgetFields,
   id,
@@ -243,8 +243,7 @@ export const teamActions: Actions = {
 
     const { spend, ...plain } = set;
     const attrs: Record<string, unknown> = { ...plain, updated_at: now.toISOString() };
-    if (spend !== undefined)
-      Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    Object.assign(attrs, budgetUpdateAttributes(current, set.budget_duration, spend, now));
     const remove: string[] = [];
     if (orgMoved) {
       const listed = reindex.teamOrg(teamId, nextOrg);

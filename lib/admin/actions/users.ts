@@ -24,7 +24,7 @@ import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
 import { selfOrAdminDenial } from '../rules/teams.js';
-import { budgetView, spendAttributes, spendFields } from '../schema/budget-view.js';
+import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import { budgetLimitFields, id, limit, metadata, models, money, rateLimitFields } from '../schema/fields.js';
 import { keyAlias, keyDuration, keyView, planNewKey, userKeysPage } from './keys.js';
 import { memberView } from './teams.js';
@@ -141,8 +141,7 @@ export const userActions: Actions = {
       throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('user', userId);
     const attrs: Record<string, unknown> = { ...set, updated_at: now.toISOString() };
-    if (spend !== undefined)
-      Object.assign(attrs, spendAttributes(spend, set.budget_duration !== undefined ? set.budget_duration : current.budget_duration, now));
+    Object.assign(attrs, budgetUpdateAttributes(current, set.budget_duration, spend, now));
     await transact(
       [setFields(refs.user(userId), attrs, notFound('user', userId))],
       actor,

@@ -1,6 +1,6 @@
 /** How budgeted records are shown and how their spend is set by the admin API. */
 
-import { budgetResetAt, currentSpend, windowOf } from '../../domain/periods.js';
+import { budgetAnchor, budgetResetAt, currentSpend, windowOf } from '../../domain/periods.js';
 import type { Budgeted, WindowSpend } from '../../domain/records.js';
 import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../store/codec.js';
 
@@ -20,7 +20,7 @@ export function budgetView<T extends Budgeted>(
     ...rest,
     spend: currentSpend(record, now.getTime()),
     total_spend: record.spend ?? 0,
-    budget_reset_at: budgetResetAt(record.budget_duration, now.getTime()),
+    budget_reset_at: budgetResetAt(record.budget_duration, now.getTime(), budgetAnchor(record)),
   };
 }
 
@@ -38,17 +38,50 @@ export interface SpendFields {
  * value: reservations in flight at that moment are forgotten, and their settlements later
  * move committed by (actual - estimate) only (docs/spend.md).
  */
-export function spendFields(spend: number, duration: string | null | undefined, now: Date): SpendFields {
+export function spendFields(
+  spend: number,
+  duration: string | null | undefined,
+  now: Date,
+  // A new entity's windows count from its creation, now.
+  anchor = budgetAnchor({ created_at: now.toISOString() }),
+): SpendFields {
   if (!duration) return { spend, committed: spend };
-  const id = windowOf(duration, now.getTime()).id;
+  const id = windowOf(duration, now.getTime(), anchor).id;
   return { spend, committed: spend, window_spend: { [id]: spend }, window_committed: { [id]: spend } };
 }
 
 /** The same as item attributes, for updates of an existing item. */
-export function spendAttributes(spend: number, duration: string | null | undefined, now: Date): Record<string, number> {
-  const f = spendFields(spend, duration, now);
+export function spendAttributes(
+  spend: number,
+  duration: string | null | undefined,
+  now: Date,
+  anchor: number | undefined,
+): Record<string, number> {
+  const f = spendFields(spend, duration, now, anchor);
   const out: Record<string, number> = { spend: f.spend, [COMMITTED_ATTR]: f.committed };
   for (const [id, v] of Object.entries(f.window_spend ?? {})) out[WINDOW_SPEND_PREFIX + id] = v;
   for (const [id, v] of Object.entries(f.window_committed ?? {})) out[WINDOW_COMMITTED_PREFIX + id] = v;
+  return out;
+}
+
+/**
+ * What an update of an entity sets for its budget period and spend. A new period (a duration
+ * other than the current one) is set from now: `budget_set_at`, from which its windows count
+ * (so it starts at zero). A `spend` given is set in the window the period now has.
+ */
+export function budgetUpdateAttributes(
+  current: Budgeted,
+  setDuration: string | null | undefined,
+  spend: number | undefined,
+  now: Date,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const newPeriod = typeof setDuration === 'string' && setDuration !== current.budget_duration;
+  if (newPeriod) out.budget_set_at = now.toISOString();
+  if (spend !== undefined) {
+    const duration = setDuration !== undefined ? setDuration : current.budget_duration;
+    const anchor = budgetAnchor(newPeriod ? { budget_set_at: now.toISOString() } : current);
+    Object.assign(out, spendAttributes(spend, duration, now, anchor));
+  }
   return out;
 }

@@ -1,7 +1,8 @@
 /**
  * A call never costs $0 because usage was missing or malformed (issue 11): coerced `stream`
  * values stream and are metered, a stream the upstream cuts is charged, an answer without usable
- * usage is charged the estimate, and the settlement record says which. Output limits out of range
+ * usage is charged the tokens counted in what was sent and received (lib/llm/count), and the
+ * settlement record says which. Output limits out of range
  * are a 400 naming the field, and strict mode's estimate is an upper bound over all of them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,7 @@ beforeAll(async () => {
   await seedModels([
     base,
     knob('coercing', 'coerce'),
+    knob('coercing-no-usage', 'coerce+no_usage'),
     knob('no-usage', 'no_usage'),
     knob('bad-usage', 'bad_usage'),
     knob('no-usage-cut', 'no_usage+drop_after=3'),
@@ -64,22 +66,35 @@ describe('never $0', () => {
     },
   );
 
-  it('an answer with no usage is charged the estimate, and says so', async () => {
+  it('an answer with no usage is charged the tokens counted in what was sent and received, and says so', async () => {
     const { res, nanos, source } = await costOf('no-usage');
     expect(res.status).toBe(200);
     expect(nanos).toBeGreaterThan(0);
-    expect(source).toBe('estimated');
+    expect(source).toBe('counted');
+    // The same call with usage reported: the count is of the same text, so of the same order.
+    const reported = await costOf('gpt-4o-mini');
+    expect(reported.source).toBe('reported');
+    expect(nanos).toBeGreaterThan(reported.nanos / 4);
+    expect(nanos).toBeLessThan(reported.nanos * 4);
   });
 
-  it('usage nobody can count (negative, fractional, "NaN") is charged the estimate', async () => {
+  it('a coerced stream "true" from an upstream that reports no usage is metered by counting', async () => {
+    const { res, nanos, source } = await costOf('coercing-no-usage', { stream: 'true' });
+    expect(res.headers['content-type']).toContain('text/event-stream');
+    expect([nanos > 0, source]).toEqual([true, 'counted']);
+  });
+
+  it('usage nobody can use (negative, fractional, "NaN") is replaced by counting', async () => {
     const { nanos, source } = await costOf('bad-usage');
     expect(nanos).toBeGreaterThan(0);
-    expect(source).toBe('estimated');
+    expect(source).toBe('counted');
   });
 
-  it('a stream the upstream cuts before its usage is charged the estimate; a whole stream its usage', async () => {
+  it('a stream the upstream cuts before its usage is charged what was counted; a whole stream its usage', async () => {
     const cut = await costOf('no-usage-cut', { stream: true });
-    expect([cut.nanos > 0, cut.source]).toEqual([true, 'estimated']);
+    expect([cut.nanos > 0, cut.source]).toEqual([true, 'counted']);
+    const cutWithUsageAsked = await costOf('cut', { stream: true });
+    expect([cutWithUsageAsked.nanos > 0, cutWithUsageAsked.source]).toEqual([true, 'counted']);
     const whole = await costOf('gpt-4o-mini', { stream: true });
     expect([whole.nanos > 0, whole.source]).toEqual([true, 'reported']);
   });

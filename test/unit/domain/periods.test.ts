@@ -1,7 +1,16 @@
 /** Budget periods: parsing, calendar-aligned UTC windows, month arithmetic, the spend that counts. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addDuration, budgetResetAt, currentSpend, isDuration, parseDuration, windowOf } from '../../../lib/domain/periods.js';
+import {
+  addDuration,
+  budgetAnchor,
+  budgetResetAt,
+  currentSpend,
+  isDuration,
+  parseDuration,
+  windowEndedBefore,
+  windowOf,
+} from '../../../lib/domain/periods.js';
 import { InvalidRequestError } from '../../../lib/errors.js';
 
 const t = (iso: string) => Date.parse(iso);
@@ -252,5 +261,96 @@ describe('budgetResetAt: the end of the current window', () => {
 
   it.each([null, undefined, ''])('no period (%j): null', (d) => {
     expect(budgetResetAt(d, now)).toBeNull();
+  });
+});
+
+describe('windows anchored where the budget was set: fixed lengths count from it, months stay calendar', () => {
+  const anchor = t('2026-11-03T13:45:12.000Z');
+  const DAY = 86_400_000;
+
+  it('a 30d budget set at 13:45:12 resets 30 days later at 13:45:12, then every 30 days', () => {
+    expect(windowOf('30d', anchor, anchor)).toMatchObject({ start: anchor, end: anchor + 30 * DAY, id: '30d@2026-11-03T13:45:12Z' });
+    expect(windowOf('30d', anchor + 30 * DAY - 1, anchor).start).toBe(anchor);
+    expect(windowOf('30d', anchor + 30 * DAY, anchor).start).toBe(anchor + 30 * DAY);
+    expect(windowOf('30d', anchor + 95 * DAY, anchor)).toMatchObject({ start: anchor + 90 * DAY, end: anchor + 120 * DAY });
+    expect(budgetResetAt('30d', anchor + DAY, anchor)).toBe('2026-12-03T13:45:12.000Z');
+  });
+
+  it.each([
+    ['1d', '2026-11-04T13:45:12.000Z'],
+    ['24h', '2026-11-04T13:45:12.000Z'],
+    ['1h', '2026-11-03T14:45:12.000Z'],
+    ['2w', '2026-11-17T13:45:12.000Z'],
+    ['45m', '2026-11-03T14:30:12.000Z'],
+  ])('%s counts from the anchor too: the first reset at %s', (d, at) => {
+    expect(budgetResetAt(d, anchor + 1000, anchor)).toBe(at);
+  });
+
+  it('1mo ignores the anchor: calendar months, reset on the 1st', () => {
+    expect(windowOf('1mo', anchor + DAY, anchor)).toEqual(windowOf('1mo', anchor + DAY));
+    expect(budgetResetAt('1mo', anchor + DAY, anchor)).toBe('2026-12-01T00:00:00.000Z');
+  });
+
+  it('a moment before the anchor (a clock behind) falls in the window before it, not in the first', () => {
+    expect(windowOf('30d', anchor - 1, anchor)).toMatchObject({ start: anchor - 30 * DAY, end: anchor });
+  });
+
+  it('without an anchor (the proxy-wide budget), the calendar-aligned blocks as before', () => {
+    expect(windowOf('1d', anchor, undefined).start).toBe(t('2026-11-03T00:00:00.000Z'));
+  });
+
+  it('property: now is inside its window, whole windows from the anchor', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4_000_000_000 }).map((s) => s * 1000),
+        fc.integer({ min: -1e11, max: 1e11 }),
+        fc.constantFrom('30s', '15m', '1h', '24h', '1d', '30d', '2w'),
+        (a, offset, d) => {
+          const w = windowOf(d, a + offset, a);
+          const size = w.end - w.start;
+          return w.start <= a + offset && a + offset < w.end && (w.start - a) % size === 0;
+        },
+      ),
+    );
+  });
+});
+
+describe('budgetAnchor: when the budget was set, else when the entity was created, in whole seconds', () => {
+  it('prefers budget_set_at', () => {
+    expect(budgetAnchor({ budget_set_at: '2026-11-03T13:45:12.789Z', created_at: '2025-01-01T00:00:00.000Z' })).toBe(
+      t('2026-11-03T13:45:12.000Z'),
+    );
+  });
+  it('falls back to created_at', () => {
+    expect(budgetAnchor({ budget_set_at: null, created_at: '2025-01-01T10:00:00.500Z' })).toBe(t('2025-01-01T10:00:00.000Z'));
+  });
+  it.each([[undefined], [{}], [{ created_at: 'not a time' }], [{ budget_set_at: 'garbage' }]])('none for %j', (b) => {
+    expect(budgetAnchor(b as never)).toBeUndefined();
+  });
+  it('currentSpend reads the window counted from the record’s own anchor', () => {
+    const record = {
+      budget_duration: '30d',
+      budget_set_at: '2026-11-03T13:45:12.000Z',
+      spend: 9,
+      window_spend: { '30d@2026-11-03T13:45:12Z': 4 },
+    };
+    expect(currentSpend(record, t('2026-11-20T00:00:00.000Z'))).toBe(4);
+    expect(currentSpend(record, t('2026-12-03T13:45:12.000Z'))).toBe(0);
+  });
+});
+
+describe('windowEndedBefore: a window no budget reads any more (the current and the previous are kept)', () => {
+  it.each([
+    ['30d@2026-11-03T13:45:12Z', '2027-01-02T13:45:11.999Z', false],
+    ['30d@2026-11-03T13:45:12Z', '2027-01-02T13:45:12.000Z', true],
+    ['1h@2026-11-28T10:00:00Z', '2026-11-28T11:59:59.999Z', false],
+    ['1h@2026-11-28T10:00:00Z', '2026-11-28T12:00:00.000Z', true],
+    ['1mo@2026-10-01T00:00:00Z', '2026-11-30T23:59:59.999Z', false],
+    ['1mo@2026-10-01T00:00:00Z', '2026-12-01T00:00:00.000Z', true],
+  ])('%s at %s: %s', (id, now, ended) => {
+    expect(windowEndedBefore(id, t(now))).toBe(ended);
+  });
+  it.each([['no-at-sign'], ['30x@2026-11-03T13:45:12Z'], ['30d@yesterday']])('%s: unreadable', (id) => {
+    expect(windowEndedBefore(id, Date.now())).toBeUndefined();
   });
 });

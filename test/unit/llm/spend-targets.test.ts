@@ -81,6 +81,8 @@ describe('spendTargets: the budgets a strict reservation checks', () => {
           token: 'abc',
           key_name: 'sk-...abcd',
           created_at: at,
+          // The day's windows count from midnight: that is when this key's period was set.
+          budget_set_at: '2026-11-28T00:00:00.000Z',
           max_budget: 5,
           budget_duration: '1d',
           committed_elsewhere: { lifetime: 9, windows: { [windowId]: 0.25 } },
@@ -91,8 +93,23 @@ describe('spendTargets: the budgets a strict reservation checks', () => {
       },
     };
     const byEntity = Object.fromEntries(spendTargets(c, { budgetDuration: '1mo', maxBudget: 1000, now }).map((t) => [t.entity, t.budget]));
-    expect(byEntity.key).toEqual({ maxNanos: 5e9, elsewhereNanos: 0.25e9, expect: { max_budget: 5, budget_duration: '1d' } });
-    expect(byEntity.team).toEqual({ maxNanos: 100e9, elsewhereNanos: 1.5e9, expect: { max_budget: 100, budget_duration: null } });
+    expect(byEntity.key).toEqual({
+      maxNanos: 5e9,
+      elsewhereNanos: 0.25e9,
+      expect: { max_budget: 5, budget_duration: '1d', budget_set_at: '2026-11-28T00:00:00.000Z' },
+    });
+    expect(byEntity.team).toEqual({
+      maxNanos: 100e9,
+      elsewhereNanos: 1.5e9,
+      expect: { max_budget: 100, budget_duration: null, budget_set_at: null },
+    });
+    // Each target carries where its windows count from; the proxy's are calendar blocks.
+    const anchors = Object.fromEntries(spendTargets(c, { budgetDuration: '1mo', maxBudget: 1000, now }).map((t) => [t.entity, t.anchor]));
+    expect(anchors).toMatchObject({
+      key: Date.parse('2026-11-28T00:00:00.000Z'),
+      team: Math.floor(Date.parse(at) / 1000) * 1000,
+      global: undefined,
+    });
     expect(byEntity.global).toEqual({ maxNanos: 1000e9, elsewhereNanos: 0.5e9, expect: {} });
     // No budget, nothing to reserve against.
     expect(byEntity.organization).toBeUndefined();

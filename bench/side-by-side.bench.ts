@@ -1,0 +1,272 @@
+/**
+ * Tollgate beside the Portkey AI gateway, in one run, against one mock upstream. Four targets:
+ * the mock itself (direct), Tollgate with a priced model (every call settled in DynamoDB
+ * Local), Tollgate with a zero-priced model (nothing to settle) and Portkey (no accounting).
+ * Each runs in its own process (the mock, `npm start`'s entry point, Portkey's `start-server`),
+ * so the client here shares an event loop with none of them. Per round: the p50 each adds to
+ * the direct call at concurrency 1 (sequential, interleaved), and requests per second at
+ * concurrency 16. Three rounds; the ratios to Portkey are printed min / median / max.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { freePort, startLocalDynamo } from '../infra/local/dynamodb.js';
+import { MOCK_UPSTREAM_KEY, MOCK_UPSTREAM_SECRET, mockLocalSecrets } from '../infra/local/mock-models.js';
+import { configureApp, resetApp } from '../lib/app/index.js';
+import type { ModelRecord } from '../lib/domain/records.js';
+import { createDocumentClient } from '../lib/store/client.js';
+import { encode } from '../lib/store/codec.js';
+import { ensureTable } from '../lib/store/schema.js';
+import { put } from '../test/support/seed.js';
+import type { BenchSection } from './run.js';
+import { ms, stats } from './support.js';
+
+const ROUNDS = 3;
+/** BENCH_SCALE below 1 shortens every round (for developing the bench, not for the figures). */
+const scale = Number(process.env.BENCH_SCALE ?? '1');
+const SEQUENTIAL = Math.max(20, Math.round(300 * scale));
+const PARALLEL = Math.max(64, Math.round(1600 * scale));
+const CONCURRENCY = 16;
+const TABLE = 'bench-side-by-side';
+const MASTER_KEY = 'sk-bench-master-side-by-side';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+
+/** Spawns a server and resolves once `ready` answers; its output is dropped (they log every request). */
+async function serve(cmd: string, args: string[], env: Record<string, string>, ready: () => Promise<boolean>): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: 'ignore' });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+    if (await ready().catch(() => false)) return child;
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`${args.join(' ')} did not start within a minute`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const stop = (child: ChildProcess | undefined): Promise<void> =>
+  new Promise((done) => {
+    if (!child || child.exitCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+
+interface Target {
+  name: string;
+  call(): Promise<void>;
+}
+
+const chat = (model: string) => JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark this short prompt please' }] });
+
+async function post(url: string, headers: Record<string, string>, body: string): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 300)}`);
+}
+
+/** Requests per second answered 200; the others are counted in `failed` (a shared machine overloads). */
+async function perSecond(call: () => Promise<void>, n: number, concurrency: number, failed: string[]): Promise<number> {
+  let next = 0;
+  let ok = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < n) {
+        try {
+          await call();
+          ok++;
+        } catch (e) {
+          failed.push((e as Error).message);
+        }
+      }
+    }),
+  );
+  return ok / ((performance.now() - t) / 1000);
+}
+
+const summary = (xs: number[]): string => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${(s[0] as number).toFixed(2)} / ${(s[Math.floor(s.length / 2)] as number).toFixed(2)} / ${(s[s.length - 1] as number).toFixed(2)}`;
+};
+
+export default async function sideBySide(): Promise<BenchSection> {
+  const dynamo = await startLocalDynamo();
+  let mock: ChildProcess | undefined;
+  let tollgate: ChildProcess | undefined;
+  let portkey: ChildProcess | undefined;
+  try {
+    const raw = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await ensureTable(raw, TABLE);
+    raw.destroy();
+    resetApp();
+    configureApp({ config: { TOLLGATE_TABLE_NAME: TABLE, TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint } });
+    configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });
+
+    // The mock upstream, alone in its process: it prints its URL.
+    let mockUrl = '';
+    mock = spawn(tsx, [join(root, 'bench', 'procs', 'mock-upstream.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    mockUrl = await new Promise<string>((done, fail) => {
+      mock?.stdout?.once('data', (d: Buffer) => done(d.toString().trim()));
+      mock?.once('exit', (code) => fail(new Error(`the mock upstream exited with ${code}`)));
+    });
+
+    const model = (name: string, input: number, output: number): ModelRecord => ({
+      model_name: name,
+      upstream_base_url: mockUrl,
+      upstream_model: 'gpt-4o-mini',
+      api_key_secret: MOCK_UPSTREAM_SECRET,
+      input_cost_per_million: input,
+      output_cost_per_million: output,
+      access_groups: [],
+      aliases: [],
+      created_at: '2024-07-18T00:00:00.000Z',
+    });
+    await put(encode.model(model('bench-priced', 0.15, 0.6)));
+    await put(encode.model(model('bench-free', 0, 0)));
+
+    const tgPort = await freePort();
+    const tgUrl = `http://127.0.0.1:${tgPort}`;
+    tollgate = await serve(
+      tsx,
+      [join(root, 'infra', 'local', 'main.ts')],
+      {
+        PORT: String(tgPort),
+        TOLLGATE_LOCAL_HOST: '127.0.0.1',
+        TOLLGATE_TABLE_NAME: TABLE,
+        TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+        TOLLGATE_MASTER_KEY: MASTER_KEY,
+        TOLLGATE_LOG_LEVEL: 'ERROR',
+        TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+      },
+      async () => (await fetch(`${tgUrl}/health`)).status === 200,
+    );
+    const pkPort = await freePort();
+    const pkUrl = `http://127.0.0.1:${pkPort}`;
+    const portkeyMain = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+    portkey = await serve(process.execPath, [portkeyMain, `--port=${pkPort}`, '--headless'], { NODE_ENV: 'production' }, async () => {
+      await fetch(pkUrl);
+      return true;
+    });
+
+    // A caller with the usual chain: a key with a budget, in a team with a budget.
+    const admin = { authorization: `Bearer ${MASTER_KEY}` };
+    const team = await fetch(`${tgUrl}/team/new`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ team_alias: 'bench', max_budget: 1_000_000 }),
+    }).then((r) => r.json() as Promise<{ team_id: string }>);
+    const generated = await fetch(`${tgUrl}/key/generate`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ team_id: team.team_id, max_budget: 1_000_000 }),
+    }).then((r) => r.json() as Promise<{ key: string }>);
+    const caller = { authorization: `Bearer ${generated.key}` };
+
+    const targets: Target[] = [
+      {
+        name: 'direct',
+        call: () => post(`${mockUrl}/chat/completions`, { authorization: `Bearer ${MOCK_UPSTREAM_KEY}` }, chat('gpt-4o-mini')),
+      },
+      { name: 'tollgate priced', call: () => post(`${tgUrl}/v1/chat/completions`, caller, chat('bench-priced')) },
+      { name: 'tollgate zero-priced', call: () => post(`${tgUrl}/v1/chat/completions`, caller, chat('bench-free')) },
+      {
+        name: 'portkey',
+        call: () =>
+          post(
+            `${pkUrl}/v1/chat/completions`,
+            {
+              authorization: `Bearer ${MOCK_UPSTREAM_KEY}`,
+              'x-portkey-provider': 'openai',
+              'x-portkey-custom-host': mockUrl,
+            },
+            chat('gpt-4o-mini'),
+          ),
+      },
+    ];
+    for (const t of targets) for (let i = 0; i < 50; i++) await t.call();
+
+    const load = loadavg()[0] ?? 0;
+    const added = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    const rps = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    const failures = new Map<string, string[]>(targets.map((t) => [t.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+      // Interleaved, so drift in machine load hits every target alike.
+      for (let i = 0; i < SEQUENTIAL; i++) {
+        for (const t of targets) {
+          const start = performance.now();
+          await t.call();
+          samples.get(t.name)?.push(performance.now() - start);
+        }
+      }
+      const direct = stats(samples.get('direct') as number[]).p50;
+      for (const t of targets) added.get(t.name)?.push(stats(samples.get(t.name) as number[]).p50 - direct);
+      for (const t of targets) rps.get(t.name)?.push(await perSecond(t.call, PARALLEL, CONCURRENCY, failures.get(t.name) as string[]));
+    }
+
+    const ratio = (num: string, den: string, of: Map<string, number[]>) => {
+      const a = of.get(num) as number[];
+      const b = of.get(den) as number[];
+      return a.map((x, i) => x / (b[i] as number));
+    };
+    const rows: BenchSection['rows'] = [];
+    for (const t of targets) {
+      if (t.name !== 'direct')
+        rows.push({ metric: `${t.name}: added p50, concurrency 1 (per round)`, value: (added.get(t.name) as number[]).map(ms).join(', ') });
+    }
+    for (const t of targets)
+      rows.push({
+        metric: `${t.name}: requests/s, concurrency ${CONCURRENCY} (per round)`,
+        value: (rps.get(t.name) as number[]).map((x) => x.toFixed(0)).join(', '),
+      });
+    rows.push(
+      {
+        metric: 'priced ÷ Portkey, added p50 at c1 (min / median / max)',
+        value: summary(ratio('tollgate priced', 'portkey', added)),
+        target: '≤ 1.5',
+      },
+      { metric: 'zero-priced ÷ Portkey, added p50 at c1', value: summary(ratio('tollgate zero-priced', 'portkey', added)) },
+      {
+        metric: `priced ÷ Portkey, requests/s at c${CONCURRENCY} (min / median / max)`,
+        value: summary(ratio('tollgate priced', 'portkey', rps)),
+        target: '≥ 0.5',
+      },
+      { metric: `zero-priced ÷ Portkey, requests/s at c${CONCURRENCY}`, value: summary(ratio('tollgate zero-priced', 'portkey', rps)) },
+    );
+    return {
+      title: 'Side by side: Tollgate and the Portkey gateway',
+      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call) and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved (added p50 = the target's p50 minus the direct p50), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
+      rows,
+      notes: [
+        ...targets.flatMap((t) => {
+          const f = failures.get(t.name) as string[];
+          return f.length === 0
+            ? []
+            : [
+                `${t.name}: ${f.length} of ${ROUNDS * PARALLEL} requests at concurrency ${CONCURRENCY} failed (left out of requests/s), first: ${f[0]}`,
+              ];
+        }),
+        'Tollgate here is the local gateway: the authorizer and the llm handler called in one Node process with API Gateway-shaped events. It includes what API Gateway and Lambda would do in AWS only as far as the handlers do it; it excludes their network hops.',
+        `Machine load when the timed rounds started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores; the machine is shared, so read the ratios (same moment, same load) rather than the absolute figures.`,
+      ],
+    };
+  } finally {
+    await stop(portkey);
+    await stop(tollgate);
+    await stop(mock);
+    resetApp();
+    await dynamo.stop();
+  }
+}

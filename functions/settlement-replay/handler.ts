@@ -1,0 +1,36 @@
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { spendSettler } from '../../lib/app/llm.js';
+import { countMetric } from '../../lib/metrics.js';
+import { JournalRecordError, replaySettlement } from '../../lib/store/settlement-journal.js';
+import { logger, tracer } from '../../lib/telemetry.js';
+
+/**
+ * Consumes the settlement queue (lib/aws/settlement-queue.ts): each message is a settlement the
+ * llm function could not write; it is written now, counting once per request id (a message
+ * delivered twice, or one whose settlement had landed after all, changes nothing). A message
+ * that fails is reported back and retried by SQS after its visibility timeout, until the queue's
+ * maxReceiveCount sends it to the dead-letter queue (alarmed; redrive it once DynamoDB is back).
+ */
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .handler(async (event) => {
+    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+    let landed = 0;
+    for (const record of event.Records) {
+      try {
+        await replaySettlement(spendSettler(), record.body);
+        landed++;
+      } catch (e) {
+        const malformed = e instanceof JournalRecordError;
+        logger().error(malformed ? 'settlement message rejected' : 'settlement replay failed', {
+          messageId: record.messageId,
+          error: malformed ? e.message : (e as Error).name,
+        });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    if (landed > 0) await countMetric('SettlementsReplayed', landed);
+    return { batchItemFailures };
+  });

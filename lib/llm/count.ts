@@ -1,0 +1,85 @@
+/**
+ * Counting tokens when the upstream reports no usable usage (none, malformed, or a stream cut
+ * before its usage event): the text that was sent and the text that came back, counted with
+ * gpt-tokenizer's o200k_base encoding (the GPT-4o/o-series tokenizer; a maintained library on npm,
+ * pure JavaScript, no native code). It is a count of the text, not of the upstream's own
+ * tokenizer or chat template; it is charged as `usage_source: counted`. When there is no text to
+ * count (a raw or multipart body, an answer with no text), the strict estimate is charged instead.
+ *
+ * The tokenizer's tables are about 2 MB: they are loaded on first use, so an instance whose
+ * upstreams report usage never pays for them.
+ */
+import type { Usage } from '../domain/cost.js';
+import type { LlmRequest } from './request.js';
+
+/** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
+const ANSWER_KEYS: ReadonlySet<string> = new Set([
+  'content',
+  'text',
+  'arguments',
+  'refusal',
+  'reasoning_content',
+  'output_text',
+  'delta',
+  'partial_json',
+]);
+/** And those it reads (requests). */
+const REQUEST_KEYS: ReadonlySet<string> = new Set([...ANSWER_KEYS, 'prompt', 'input', 'instructions', 'system']);
+
+function collect(v: unknown, keys: ReadonlySet<string>, isText: boolean, out: string[]): void {
+  if (typeof v === 'string') {
+    if (isText) out.push(v);
+  } else if (Array.isArray(v)) {
+    for (const e of v) collect(e, keys, isText, out);
+  } else if (typeof v === 'object' && v !== null) {
+    for (const [k, e] of Object.entries(v)) collect(e, keys, keys.has(k), out);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The text of an answer as it arrives: the whole JSON answer, or each stream event in turn. */
+export class ReceivedText {
+  private readonly parts: string[] = [];
+
+  /** A whole (JSON) answer. */
+  add(payload: unknown): void {
+    collect(payload, ANSWER_KEYS, false, this.parts);
+  }
+
+  /**
+   * A stream event: only what it adds (`choices[].delta`/`text`, a `delta`), since events that
+   * close a stream (`response.output_text.done`, `response.completed`) repeat the whole text.
+   */
+  addEvent(payload: unknown): void {
+    if (!isObject(payload)) return;
+    if (Array.isArray(payload.choices)) collect(payload.choices, ANSWER_KEYS, false, this.parts);
+    else if (payload.delta !== undefined) collect(payload.delta, ANSWER_KEYS, true, this.parts);
+  }
+
+  get text(): string {
+    return this.parts.join('');
+  }
+}
+
+/** The text a request sent (a JSON body's text fields); undefined when its body is not JSON. */
+export function sentText(req: Pick<LlmRequest, 'body'>): string | undefined {
+  if (req.body.kind !== 'json') return undefined;
+  const out: string[] = [];
+  collect(req.body.value, REQUEST_KEYS, false, out);
+  return out.join('\n');
+}
+
+let tokenizer: Promise<(text: string) => number> | undefined;
+const countTokens = async (text: string): Promise<number> => {
+  tokenizer ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => m.countTokens);
+  return text.length === 0 ? 0 : (await tokenizer)(text);
+};
+
+/** The usage counted from the text sent and received, or undefined when there is none to count. */
+export async function countUsage(req: Pick<LlmRequest, 'body'>, received: ReceivedText | undefined): Promise<Usage | undefined> {
+  const sent = sentText(req);
+  if (sent === undefined) return undefined;
+  const usage = { inputTokens: await countTokens(sent), outputTokens: await countTokens(received?.text ?? '') };
+  return usage.inputTokens + usage.outputTokens > 0 ? usage : undefined;
+}

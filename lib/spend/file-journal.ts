@@ -1,0 +1,68 @@
+/**
+ * Local mode's settlement journal: one file per kept settlement in a folder, written to a
+ * temporary name, flushed to disk and renamed, so a file is either whole or absent. It survives a
+ * DynamoDB Local restart and a restart of the gateway. The local gateway replays the folder every
+ * few seconds (infra/local/stack.ts); a file is deleted only once its settlement has landed (or
+ * had landed before). A file that cannot be read as a settlement is moved aside to `rejected/`,
+ * as an SQS message would go to its dead-letter queue, never deleted.
+ */
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { JournalRecordError, journalRecord, replaySettlement, type SettlementJournal } from '../store/settlement-journal.js';
+import type { Settlement, SpendSettler } from '../store/spend-ledger.js';
+import { logger } from '../telemetry.js';
+
+const fileOf = (requestId: string): string => `${Buffer.from(requestId, 'utf8').toString('base64url')}.json`;
+
+export class FileSettlementJournal implements SettlementJournal {
+  constructor(private readonly dir: string) {}
+
+  async keep(s: Settlement): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const name = fileOf(s.requestId);
+    const tmp = join(this.dir, `.${name}.${process.pid}.tmp`);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(journalRecord(s));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(this.dir, name));
+  }
+
+  /** Settlements kept and not yet landed. */
+  async waiting(): Promise<number> {
+    return (await this.files()).length;
+  }
+
+  /** Lands every kept settlement it can; the rest stay for the next replay. */
+  async replay(settler: SpendSettler): Promise<{ landed: number; waiting: number; rejected: number }> {
+    const out = { landed: 0, waiting: 0, rejected: 0 };
+    for (const name of await this.files()) {
+      const path = join(this.dir, name);
+      try {
+        await replaySettlement(settler, await readFile(path, 'utf8'));
+        await unlink(path);
+        out.landed++;
+      } catch (e) {
+        if (e instanceof JournalRecordError) {
+          await mkdir(join(this.dir, 'rejected'), { recursive: true });
+          await rename(path, join(this.dir, 'rejected', name));
+          logger().error('settlement journal record rejected', { file: name, reason: e.message });
+          out.rejected++;
+        } else out.waiting++;
+      }
+    }
+    return out;
+  }
+
+  private async files(): Promise<string[]> {
+    try {
+      return (await readdir(this.dir)).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Windows users expect (issue 11): a `30d` budget resets 30 days after it was set on the entity
+ * (LiteLLM resets 30 days from creation), a new period set by an update counts from the update
+ * and starts at zero, `1mo` stays calendar monthly; `budget_reset_at` shows the real next reset.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as teams } from '../../../functions/teams/handler.js';
+import { adminCtx, callApi } from '../../support/admin.js';
+import { useTestTable } from '../../support/table.js';
+
+const DAY = 86_400_000;
+const post = (fn: typeof teams, path: string, input: unknown) => callApi(fn, 'POST', path, input, adminCtx);
+const get = (fn: typeof teams, path: string, input: unknown) => callApi(fn, 'GET', path, input, adminCtx);
+const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+beforeAll(async () => {
+  await useTestTable();
+});
+
+describe('budget_reset_at is the real next reset', () => {
+  it('a team created with 30d resets 30 days after its creation, to the second', async () => {
+    const before = second(Date.now());
+    const created = (await post(teams, '/team/new', { team_id: 't-30d', max_budget: 10, budget_duration: '30d' })).body;
+    const after = Date.now();
+    const reset = Date.parse(created.budget_reset_at);
+    expect(reset).toBe(second(Date.parse(created.created_at)) + 30 * DAY);
+    expect(reset).toBeGreaterThanOrEqual(before + 30 * DAY);
+    expect(reset).toBeLessThanOrEqual(after + 30 * DAY);
+    expect((await get(teams, '/team/info', { team_id: 't-30d' })).body.team_info.budget_reset_at).toBe(created.budget_reset_at);
+  });
+
+  it('a new period set by an update counts from the update, and its spend starts at zero', async () => {
+    await post(teams, '/team/new', { team_id: 't-moved', max_budget: 10, budget_duration: '30d', spend: 4 });
+    expect((await get(teams, '/team/info', { team_id: 't-moved' })).body.team_info.spend).toBe(4);
+    await new Promise((r) => setTimeout(r, 1100));
+    const at = second(Date.now());
+    await post(teams, '/team/update', { team_id: 't-moved', budget_duration: '7d' });
+    const info = (await get(teams, '/team/info', { team_id: 't-moved' })).body.team_info;
+    expect(Date.parse(info.budget_reset_at) - 7 * DAY).toBeGreaterThanOrEqual(at);
+    expect(Date.parse(info.budget_reset_at) - 7 * DAY).toBeLessThanOrEqual(Date.now());
+    expect([info.spend, info.total_spend]).toEqual([0, 4]);
+    // The same period again is no new period: nothing moves.
+    await post(teams, '/team/update', { team_id: 't-moved', budget_duration: '7d' });
+    expect((await get(teams, '/team/info', { team_id: 't-moved' })).body.team_info.budget_reset_at).toBe(info.budget_reset_at);
+  });
+
+  it('spend set with the new period lands in the new window', async () => {
+    await post(teams, '/team/new', { team_id: 't-both', max_budget: 10, budget_duration: '1d' });
+    await post(teams, '/team/update', { team_id: 't-both', budget_duration: '30d', spend: 3 });
+    expect((await get(teams, '/team/info', { team_id: 't-both' })).body.team_info.spend).toBe(3);
+  });
+
+  it('1mo stays calendar monthly: the 1st of next month, 00:00 UTC', async () => {
+    const res = (await post(keys, '/key/generate', { max_budget: 5, budget_duration: '1mo' })).body;
+    const now = new Date();
+    expect(res.budget_reset_at).toBe(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString());
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Never lost (issue 11): DynamoDB dies while answers are streaming. The answers still reach the
+ * clients; their settlements, refused by the dead store, are kept in the settlement journal (the
+ * local folder journal, as `npm start` runs it; SQS when deployed); once DynamoDB is back a replay
+ * lands each exactly once, a strict call's reservation settled with the actual cost (not left to
+ * the sweeper). Replaying again changes nothing. This file runs its own DynamoDB Local with its
+ * data on disk, so it can be killed and started again with what it held.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type LocalDynamo, startLocalDynamo } from '../../../infra/local/dynamodb.js';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { configureApp, documentClient, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
+import { FileSettlementJournal } from '../../../lib/spend/file-journal.js';
+import { refs } from '../../../lib/store/keys.js';
+import { ensureTable } from '../../../lib/store/schema.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { countersOf, readItem } from '../../support/spend.js';
+import { call, chat, seedModels, sseData } from '../llm/harness.js';
+
+const TABLE = 'never-lost';
+let dynamo: LocalDynamo;
+let port: number;
+let mock: MockUpstream;
+const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-never-lost-db-'));
+const journalDir = mkdtempSync(join(tmpdir(), 'tollgate-never-lost-journal-'));
+
+beforeAll(async () => {
+  port = await freePort();
+  dynamo = await startLocalDynamo({ port, dataDir });
+  mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  resetApp();
+  configureApp({
+    config: {
+      TOLLGATE_TABLE_NAME: TABLE,
+      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+      TOLLGATE_LOG_LEVEL: 'SILENT',
+      TOLLGATE_STORE_TIMEOUT_MS: '500',
+      TOLLGATE_STORE_MAX_ATTEMPTS: '1',
+      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+      TOLLGATE_SETTLEMENT_JOURNAL_DIR: journalDir,
+    },
+  });
+  const raw = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+  });
+  await ensureTable(raw, TABLE);
+  raw.destroy();
+  const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini');
+  if (!base) throw new Error('the mock models changed');
+  // Ten words streamed 150 ms apart: time enough to kill DynamoDB mid-answer.
+  await seedModels([{ ...base, model_name: 'slow', upstream_model: 'gpt-4o-mini+delay=150', aliases: [], access_groups: [] }]);
+}, 120_000);
+
+afterAll(async () => {
+  await mock?.close();
+  await dynamo?.stop();
+  documentClient().destroy();
+  resetApp();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(journalDir, { recursive: true, force: true });
+});
+
+const journal = () => settlementJournal() as FileSettlementJournal;
+
+describe('DynamoDB killed mid-stream, then restarted', () => {
+  it('every answer is delivered; each spend arrives exactly once, a strict reservation settled by the replay', async () => {
+    const fastTeam = await seedTeam({ team_id: 't-lost-fast', max_budget: 100 });
+    const strictTeam = await seedTeam({ team_id: 't-lost-strict', max_budget: 100, enforcement: 'strict' });
+    const fast = await seedKey({ team_id: fastTeam.team_id });
+    const strict = await seedKey({ team_id: strictTeam.team_id });
+    expect(journal()).toBeInstanceOf(FileSettlementJournal);
+
+    const forwarded = mock.requests.length;
+    const body = chat('slow', 'kill the store while this streams', {
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 64,
+    });
+    const calls = [
+      call({ path: '/v1/chat/completions', headers: bearer(fast.key), body, requestId: 'req-lost-fast' }),
+      call({ path: '/v1/chat/completions', headers: bearer(strict.key), body, requestId: 'req-lost-strict' }),
+    ];
+    // Both reached the upstream (the strict one has reserved) and are streaming: DynamoDB dies, with SIGKILL.
+    while (mock.requests.length < forwarded + 2) await new Promise((r) => setTimeout(r, 10));
+    dynamo.process.kill('SIGKILL');
+    await new Promise((r) => dynamo.process.once('exit', r));
+
+    const answers = await Promise.all(calls);
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(sseData(a.text).at(-1)).toBe('[DONE]');
+    }
+    // Nothing landed; both settlements wait in the journal.
+    expect(await journal().waiting()).toBe(2);
+
+    // DynamoDB comes back with what it held (the strict reservation), on the same port.
+    dynamo = await startLocalDynamo({ port, dataDir });
+    const strictRef = refs.team(strictTeam.team_id);
+    const held = await countersOf(strictRef);
+    expect(held.spend).toBe(0);
+    expect(held.committed).toBeGreaterThan(0);
+    expect((await readItem(refs.settlement('req-lost-strict')))?.state).toBe('reserved');
+
+    expect(await journal().replay(spendSettler())).toEqual({ landed: 2, waiting: 0, rejected: 0 });
+    expect(await journal().waiting()).toBe(0);
+
+    const fastCost = (await countersOf(refs.team(fastTeam.team_id))).spend;
+    const strictAfter = await countersOf(strictRef);
+    expect(fastCost).toBeGreaterThan(0);
+    // The same call on each team: the same cost, and the reservation released down to it.
+    expect(strictAfter.spend).toBe(fastCost);
+    expect(strictAfter.committed).toBe(fastCost);
+    expect((await countersOf(refs.key(fast.record.token))).spend).toBe(fastCost);
+    expect((await readItem(refs.settlement('req-lost-strict')))?.state).toBe('settled');
+
+    // Kept again (a settlement that landed but whose answer was lost is kept too): counted once.
+    const settlement = (await readItem(refs.settlement('req-lost-fast'))) ?? {};
+    expect(settlement.state).toBe('settled');
+    const again = await countersOf(refs.team(fastTeam.team_id));
+    await journal().keep({
+      requestId: 'req-lost-fast',
+      at: Date.now(),
+      costNanos: fastCost,
+      model: 'slow',
+      targets: [{ entity: 'team', id: fastTeam.team_id, ref: refs.team(fastTeam.team_id) }],
+    });
+    expect(await journal().replay(spendSettler())).toEqual({ landed: 1, waiting: 0, rejected: 0 });
+    expect(await countersOf(refs.team(fastTeam.team_id))).toEqual(again);
+  }, 120_000);
+
+  it('a journal record that is not a settlement is set aside, not replayed and not deleted', async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(journalDir, 'garbage.json'), '{"version":1,"settlement":{"requestId":""}}');
+    expect(await journal().replay(spendSettler())).toEqual({ landed: 0, waiting: 0, rejected: 1 });
+    expect(readdirSync(join(journalDir, 'rejected'))).toEqual(['garbage.json']);
+  });
+});

@@ -1,0 +1,69 @@
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { describe, expect, it } from 'vitest';
+import { countUsage, ReceivedText, sentText } from '../../../lib/llm/count.js';
+
+const json = (value: Record<string, unknown>) => ({ body: { kind: 'json' as const, value } });
+
+describe('what was sent', () => {
+  it('is the text fields of a JSON body (messages, parts, prompt, input, instructions), not its settings', () => {
+    const text = sentText(
+      json({
+        model: 'gpt-4o-mini',
+        user: 'eu-1',
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: [{ type: 'text', text: 'hello there' }] },
+        ],
+        instructions: 'answer in French',
+        max_tokens: 5,
+      }),
+    );
+    expect(text?.split('\n').sort()).toEqual(['answer in French', 'be brief', 'hello there']);
+    expect(sentText(json({ input: ['one', 'two'] }))).toBe('one\ntwo');
+  });
+
+  it('is nothing to count for a raw or multipart body: the estimate applies', async () => {
+    const raw = { body: { kind: 'raw' as const, bytes: Buffer.from('x'), contentType: 'application/octet-stream' } };
+    expect(sentText(raw)).toBeUndefined();
+    expect(await countUsage(raw, undefined)).toBeUndefined();
+  });
+});
+
+describe('what was received', () => {
+  it('a JSON answer: its message text, tool arguments and refusal', () => {
+    const r = new ReceivedText();
+    r.add({
+      id: 'x',
+      model: 'm',
+      choices: [{ message: { role: 'assistant', content: 'Hi.', tool_calls: [{ function: { name: 'f', arguments: '{"a":1}' } }] } }],
+    });
+    expect(r.text).toBe('Hi.{"a":1}');
+  });
+
+  it('a stream: each delta once, not the events that repeat the whole text', () => {
+    const r = new ReceivedText();
+    r.addEvent({ choices: [{ delta: { role: 'assistant', content: 'Hel' } }] });
+    r.addEvent({ choices: [{ delta: { content: 'lo' } }] });
+    r.addEvent({ type: 'response.output_text.delta', delta: ' world' });
+    r.addEvent({ type: 'response.output_text.done', text: 'Hello world' });
+    r.addEvent({ type: 'response.completed', response: { output: [{ content: [{ text: 'Hello world' }] }] } });
+    expect(r.text).toBe('Hello world');
+  });
+});
+
+describe('the count', () => {
+  it('is o200k_base tokens of each side', async () => {
+    const r = new ReceivedText();
+    r.add({ choices: [{ message: { content: 'The answer is forty-two.' } }] });
+    const usage = await countUsage(json({ messages: [{ role: 'user', content: 'What is the answer to everything?' }] }), r);
+    expect(usage).toEqual({
+      inputTokens: countTokens('What is the answer to everything?'),
+      outputTokens: countTokens('The answer is forty-two.'),
+    });
+    expect(usage?.inputTokens).toBeGreaterThan(0);
+  });
+
+  it('of nothing at all is no count (the estimate applies), never a usage of 0', async () => {
+    expect(await countUsage(json({ messages: [] }), new ReceivedText())).toBeUndefined();
+  });
+});
