@@ -4,15 +4,26 @@
  * secrets they read. Options come from
  * stack props, else from CDK context under the same names (docs/deploy.md lists them).
  */
+
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
 import { INDEX } from '../lib/store/keys.js';
 import { SWEEP_EVERY_MINUTES, SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../lib/store/sweep.js';
-import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
+import {
+  grantAuthorizerAccess,
+  grantEntityAccess,
+  grantLlmAccess,
+  grantSecretRead,
+  grantSweeperAccess,
+  grantTableStreamAccess,
+} from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
 import { TollgateConsole } from './constructs/console.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
@@ -24,7 +35,7 @@ import { TollgateTable } from './constructs/table.js';
 
 /** A function that serves routes: every FunctionName but 'health' (API Gateway answers that). */
 export type ServingFunction = Exclude<FunctionName, 'health'>;
-export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper' | 'settlement-replay';
+export type DeployedFunction = ServingFunction | 'authorizer' | 'spend-sweeper' | 'settlement-replay' | 'table-stream';
 
 /** How often the sweeper releases expired strict reservations and tidies ended windows (lib/store/sweep). */
 export const SWEEP_EVERY = Duration.minutes(SWEEP_EVERY_MINUTES);
@@ -35,7 +46,7 @@ export const SERVING_FUNCTIONS: readonly ServingFunction[] = [
 ];
 
 /** Entity functions that only read (everything else that manages entities also writes). */
-const READ_ONLY: ReadonlySet<ServingFunction> = new Set(['audit']);
+const READ_ONLY: ReadonlySet<ServingFunction> = new Set(['audit', 'spend']);
 
 export interface TollgateStackProps extends StackProps {
   /** Options in code; any option left out is taken from CDK context, then from its default. */
@@ -48,6 +59,8 @@ export class TollgateStack extends Stack {
   readonly secrets: TollgateSecrets;
   readonly functions: ReadonlyMap<DeployedFunction, TollgateFunction>;
   readonly settlements: SettlementQueue;
+  /** Stream batches the table-stream function gave up on (their records' metadata). */
+  readonly tableStreamFailures: Queue;
   readonly api: TollgateApi;
   readonly console: TollgateConsole;
 
@@ -145,6 +158,38 @@ export class TollgateStack extends Stack {
       consumer: replay,
       producers: [functions.get('llm') as TollgateFunction],
     });
+    // Spend logs and daily rollups, from the table's stream (functions/table-stream).
+    const tableStream = new TollgateFunction(this, 'TableStreamFn', {
+      ...common,
+      name: 'table-stream',
+      description: "Tollgate: indexes spend logs and adds them to the daily rollups, from the table's stream",
+      environment: sharedEnvironment(o, tableName),
+      timeout: Duration.minutes(1),
+      memorySize: 256,
+    });
+    grantTableStreamAccess(tableStream.role, table);
+    this.tableStreamFailures = new Queue(this, 'TableStreamFailures', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.tableStreamFailures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is the dead-letter destination of the table stream's event source mapping: a queue for failures has none of its own.",
+    });
+    tableStream.function.addEventSource(
+      new DynamoEventSource(this.table.table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(5),
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        retryAttempts: 20,
+        onFailure: new SqsDlq(this.tableStreamFailures),
+      }),
+    );
+    functions.set('table-stream', tableStream);
     this.functions = functions;
 
     const serving = new Map<FunctionName, TollgateFunction['function']>();

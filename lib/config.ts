@@ -146,6 +146,7 @@ const envSchema = z.object({
   TOLLGATE_CONSOLE_OIDC_TOKEN_ENDPOINT: str(),
   TOLLGATE_PASSTHROUGH_MODEL: str(),
   TOLLGATE_SETTLEMENT_TTL_SECONDS: number(7 * 86_400, 60),
+  TOLLGATE_SPEND_LOG_RETENTION_DAYS: number(30, 1, true),
   TOLLGATE_SETTLEMENT_QUEUE_URL: str(),
   TOLLGATE_SETTLEMENT_JOURNAL_DIR: str(),
   TOLLGATE_LOG_LEVEL: logLevel,
@@ -227,6 +228,8 @@ export interface Config {
   passthroughModel: string | undefined;
   /** How long a settlement's idempotency record is kept (a retry later than this counts again). */
   settlementTtlSeconds: number;
+  /** How long spend log records are kept (DynamoDB TTL), in days. */
+  spendLogRetentionDays: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   port: number;
   /** `npm start` only: the address the local gateway binds, and DynamoDB Local's data folder (in memory when unset). */
@@ -315,6 +318,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     localSecrets: e.TOLLGATE_LOCAL_SECRETS,
     passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,
+    spendLogRetentionDays: e.TOLLGATE_SPEND_LOG_RETENTION_DAYS,
     logLevel: e.TOLLGATE_LOG_LEVEL,
     port: e.PORT,
     local: { host: e.TOLLGATE_LOCAL_HOST, dataDir: e.TOLLGATE_LOCAL_DATA_DIR === '' ? undefined : e.TOLLGATE_LOCAL_DATA_DIR },

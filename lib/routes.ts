@@ -7,7 +7,18 @@
 export type RouteGroup = 'llm' | 'info' | 'management' | 'public';
 
 /** The function that serves a route: one Lambda each (public health is answered by the gateway). */
-export type FunctionName = 'llm' | 'keys' | 'teams' | 'users' | 'organizations' | 'customers' | 'budgets' | 'models' | 'audit' | 'health';
+export type FunctionName =
+  | 'llm'
+  | 'keys'
+  | 'teams'
+  | 'users'
+  | 'organizations'
+  | 'customers'
+  | 'budgets'
+  | 'models'
+  | 'audit'
+  | 'spend'
+  | 'health';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -149,6 +160,8 @@ const customerSpecs = (base: '/customer' | '/end_user'): AdminSpec[] => [
 
 export const routes: readonly RouteDef[] = [
   { path: '/health', methods: ['GET'], group: 'public', fn: 'health' },
+  { path: '/health/liveliness', methods: ['GET'], group: 'public', fn: 'health' },
+  { path: '/health/readiness', methods: ['GET'], group: 'public', fn: 'spend' },
   ...openAiRoutes(''),
   ...openAiRoutes('/v1'),
   ...azureRoutes,
@@ -216,6 +229,13 @@ export const routes: readonly RouteDef[] = [
     ['/v1/model/info', ['GET'], 'info', 'info'],
   ]),
   ...admin('audit', [['/audit', ['GET'], 'list']]),
+  ...admin('spend', [
+    ['/spend/logs', ['GET'], 'logs', 'info'],
+    ['/global/spend', ['GET'], 'global_spend', 'info'],
+    ['/global/spend/report', ['GET'], 'global_report', 'info'],
+    ['/spend/tags', ['GET'], 'tags', 'info'],
+    ['/user/daily/activity', ['GET'], 'daily_activity', 'info'],
+  ]),
 ];
 
 export interface RouteMatch {

@@ -51,6 +51,31 @@ export function grantEntityAccess(role: IRole, table: TableRef, opts: { write: b
 export function grantLlmAccess(role: IRole, table: TableRef): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_READ], resources: [table.tableArn, ...table.indexArns] }));
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SPEND_WRITE], resources: [table.tableArn] }));
+  // A deleted upstream object's owner record (lib/store/objects) goes with it: nothing else is ever deleted.
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:DeleteItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${OBJECT_ITEM_PREFIX}*`] } },
+    }),
+  );
+}
+
+/** The key prefix of upstream objects' owner records (lib/store/objects). */
+export const OBJECT_ITEM_PREFIX = 'OBJECT#';
+/** What the table-stream function writes (lib/store/spend-logs): log index items, rollups and their markers. */
+export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*'] as const;
+
+/** The table-stream function reads settlements by key and writes only spend-log items. */
+export function grantTableStreamAccess(role: IRole, table: TableRef): void {
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES] } },
+    }),
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
  * recovery always on.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, ProjectionType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
 import type { TableRemovalPolicy } from './options.js';
@@ -27,6 +27,8 @@ export class TollgateTable extends Construct {
       sortKey: s(TABLE_SCHEMA.sortKey),
       billing: Billing.onDemand(),
       timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
+      // Spend logs and rollups are built from it, off the request path (functions/table-stream).
+      dynamoStream: StreamViewType[TABLE_SCHEMA.streamView],
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,

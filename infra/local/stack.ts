@@ -10,18 +10,22 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { configureApp, documentClient, modelRegistry, resetApp, settlementJournal, spendSettler } from '../../lib/app/index.js';
+import { spendLogStore } from '../../lib/app/spend.js';
 import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
 import { FileSettlementJournal } from '../../lib/spend/file-journal.js';
+import { spendLogConsumer } from '../../lib/spend/stream.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
 import { runSweep, SWEEP_EVERY_MINUTES } from '../../lib/store/sweep.js';
+import { logger } from '../../lib/telemetry.js';
 import { consoleOidcOf } from '../console-site.js';
 import { type LocalDynamo, startLocalDynamo } from './dynamodb.js';
 import { type GatewayOptions, startGateway } from './gateway.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from './mock-models.js';
 import { startMockUpstream } from './mock-upstream.js';
+import { startTableStream, type TableStream } from './table-stream.js';
 
 /** How often the local gateway replays kept settlements (lib/spend/file-journal). */
 export const JOURNAL_REPLAY_EVERY_MS = 5000;
@@ -55,6 +59,8 @@ export interface LocalStack {
   /** True when no master key was configured and this one was made up (main.ts prints it once). */
   masterKeyGenerated: boolean;
   config: Config;
+  /** The table stream's poller: `drain()` waits until spend logs and rollups are caught up. */
+  tableStream: TableStream;
   stop(): Promise<void>;
 }
 
@@ -135,6 +141,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const gateway = await startGateway({ port, host, consoleSettings, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
     cleanups.push(() => gateway.close());
 
+    // The table stream's consumers, as the deployed table-stream function runs them: spend logs
+    // and the daily rollups the reports read (lib/spend/stream).
+    const tableStream = await startTableStream({
+      endpoint,
+      tableName: cfg.tableName,
+      consumers: [spendLogConsumer(spendLogStore)],
+      onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
+    });
+    cleanups.push(() => tableStream.stop());
+
     // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled
     // and tidy the counters of ended budget windows (lib/store/sweep).
     const sweep = setInterval(
@@ -173,6 +189,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       tableName: cfg.tableName,
       masterKey,
       masterKeyGenerated: base.masterKey === undefined,
+      tableStream,
       config: cfg,
       stop,
     };

@@ -2,4 +2,5 @@
 export * from './admin.js';
 export * from './authorizer.js';
 export * from './llm.js';
+export * from './spend.js';
 export * from './wiring.js';

@@ -28,6 +28,7 @@ import type { ObjectOwners } from '../store/objects.js';
 import type { RateLimiter } from '../store/rate-limits.js';
 import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
+import type { SpendLogStore } from '../store/spend-logs.js';
 
 /** Everything that can be swapped. */
 export interface AppDeps {
@@ -37,6 +38,7 @@ export interface AppDeps {
   spendSettler: SpendSettler;
   rateLimiter: RateLimiter;
   objectOwners: ObjectOwners;
+  spendLogStore: SpendLogStore;
   /** Keeps settlements that could not be written; undefined when none is configured. */
   settlementJournal: SettlementJournal | undefined;
   adminStore: AdminStore;

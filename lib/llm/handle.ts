@@ -23,6 +23,7 @@ import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
+import { requestTags, type SpendLog } from '../domain/spend-log.js';
 import type { ObjectOwner } from '../domain/tenancy.js';
 import {
   InvalidApiKeyError,
@@ -504,6 +505,7 @@ async function settle(
     requestId,
     at: call.now,
     hold,
+    log: spendLogOf(call, model, requestId, usage, usageSource, answered),
   });
   logger().info('llm call', {
     requestId,
@@ -516,6 +518,44 @@ async function settle(
     costNanos,
   });
   await rateCounted;
+}
+
+/** The request's spend log (lib/domain/spend-log): who, what, how many tokens; never the text. */
+function spendLogOf(
+  call: Call,
+  model: ModelRecord,
+  requestId: string,
+  usage: Usage | undefined,
+  usageSource: string,
+  answered: boolean,
+): Omit<SpendLog, 'spend'> {
+  const { caller, req } = call;
+  const input = usage?.inputTokens ?? 0;
+  const output = usage?.outputTokens ?? 0;
+  return {
+    request_id: requestId,
+    call_type: req.route.path,
+    model: model.model_name,
+    model_group: req.pathModel ?? (req.model && !req.model.includes(',') ? req.model : model.model_name),
+    api_key: caller.keyHash ?? null,
+    key_alias: caller.state.key?.key_alias ?? null,
+    user: caller.userId ?? null,
+    team_id: caller.teamId ?? null,
+    organization_id: caller.orgId ?? null,
+    end_user: caller.endUserId ?? null,
+    prompt_tokens: input,
+    completion_tokens: output,
+    total_tokens: input + output,
+    usage_source: usageSource,
+    startTime: new Date(call.now).toISOString(),
+    endTime: new Date(call.deps.clock()).toISOString(),
+    status: answered ? 'success' : 'failure',
+    request_tags: requestTags(
+      req.body.kind === 'json' ? req.body.value : undefined,
+      caller.state.key?.metadata,
+      caller.state.team?.metadata,
+    ),
+  };
 }
 
 const isUsageOnlyChunk = (p: unknown): boolean => isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);

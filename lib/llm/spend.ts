@@ -11,8 +11,9 @@
  */
 import type { Caller } from '../domain/caller.js';
 import type { ProxyBudget } from '../domain/chain.js';
-import { costNanos, type Usage } from '../domain/cost.js';
+import { costNanos, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
+import type { SpendLog } from '../domain/spend-log.js';
 import { countMetric } from '../metrics.js';
 import { spendTargets } from '../spend/targets.js';
 import type { SettlementJournal } from '../store/settlement-journal.js';
@@ -30,6 +31,8 @@ export interface SpendRecord {
   at: number;
   /** The strict reservation made for this call, if any. */
   hold?: Hold | undefined;
+  /** The request's spend log, completed here with its cost. */
+  log?: Omit<SpendLog, 'spend'> | undefined;
 }
 
 const ATTEMPTS = 3;
@@ -51,6 +54,7 @@ export async function recordSpend(
     usageSource: r.usageSource,
     targets: r.hold?.targets ?? spendTargets(r.caller, { ...proxy, now: r.at }),
     hold: r.hold,
+    ...(r.log ? { log: { ...r.log, spend: Math.max(0, nanos) / NANOS_PER_DOLLAR } } : {}),
   };
   for (let attempt = 1; ; attempt++) {
     try {

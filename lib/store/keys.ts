@@ -40,11 +40,15 @@ export const refs = {
   keyAlias: (alias: string): ItemRef => ({ PK: `KEY_ALIAS#${alias}`, SK: 'KEY_ALIAS' }),
   /** The marker that makes a model alias unique (it names the model). */
   modelAlias: (alias: string): ItemRef => ({ PK: `MODEL_ALIAS#${alias}`, SK: 'MODEL_ALIAS' }),
+  /** An item nobody writes: the readiness probe reads it to see the table answer. */
+  readiness: (): ItemRef => ({ PK: 'HEALTH', SK: 'READINESS' }),
   /** A user's membership of an organization, beside the organization. */
   orgMember: (orgId: string, userId: string): ItemRef => ({ PK: `ORG#${orgId}`, SK: `MEMBER#${userId}` }),
 } as const;
 
 /** Index names: GSI1 lists one kind of item; GSI2 lists by owning user; GSI3 by parent team or org. */
+export const readinessRef = (): ItemRef => refs.readiness();
+
 export const INDEX = { byKind: 'GSI1', byUser: 'GSI2', byParent: 'GSI3' } as const;
 
 /** The item an entity of the governing chain keeps its spend counters on (shard 0). */

@@ -8,7 +8,7 @@
  * a settlement's write units). Readers of an index read the items from the base table
  * (lib/store/hydrate).
  */
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 
 export const TABLE_SCHEMA = {
   partitionKey: 'PK',
@@ -20,6 +20,8 @@ export const TABLE_SCHEMA = {
     { name: 'GSI3', partitionKey: 'GSI3PK', sortKey: 'GSI3SK' },
   ],
   indexProjection: 'KEYS_ONLY',
+  /** The stream the spend logs and rollups are built from, off the request path (lib/spend/stream). */
+  streamView: 'NEW_AND_OLD_IMAGES',
 } as const;
 
 /**
@@ -42,7 +44,15 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, ret
 
 async function createTableUnlessExists(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    // A table made before it had a stream (a kept local data folder) gets one.
+    if (!Table?.StreamSpecification?.StreamEnabled)
+      await client.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamView },
+        }),
+      );
     return;
   } catch (e) {
     if ((e as { name?: string }).name !== 'ResourceNotFoundException') throw e;
@@ -52,6 +62,7 @@ async function createTableUnlessExists(client: DynamoDBClient, tableName: string
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
+      StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamView },
       AttributeDefinitions: attrs.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
       KeySchema: [
         { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },

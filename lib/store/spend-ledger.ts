@@ -24,11 +24,13 @@
  * user, or the proxy-wide item, that does not exist yet is created as a spend-tracking item,
  * as LiteLLM does for customers it first sees in a `user` field.
  */
+
 import { type DynamoDBDocumentClient, NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { BudgetEntity } from '../domain/budget-entity.js';
 import { dollarsToNanos, NANOS_PER_DOLLAR, nanosToDecimal } from '../domain/cost.js';
 import { isDuration, windowOf } from '../domain/periods.js';
 import { pickShard, type ShardCounts, shardCount } from '../domain/sharding.js';
+import type { SpendLog } from '../domain/spend-log.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
@@ -36,6 +38,9 @@ import { cancellationCodes, isTransactionCanceled } from './errors.js';
 import { type ItemRef, refKey, refs } from './keys.js';
 import type { CachedLoader } from './loader.js';
 import { shardRef } from './shards.js';
+
+/** The settlement item's attribute holding its spend log (JSON text). */
+export const SPEND_LOG_ATTR = 'spend_log';
 
 /** Attribute values a reservation asserts on an item (null: absent or null). */
 export type Expectation = Readonly<Record<string, number | string | null>>;
@@ -92,6 +97,8 @@ export interface Settlement {
   targets: readonly SpendTarget[];
   /** The reservation to settle (strict mode); the difference to the estimate is released. */
   hold?: Hold | undefined;
+  /** The request's spend log (lib/domain/spend-log), kept on the settlement's own item. */
+  log?: SpendLog | undefined;
 }
 
 export interface Reservation {
@@ -438,6 +445,7 @@ export class DynamoSettler implements SpendSettler {
             model: s.model,
             cost,
             ...(s.usageSource ? { usage_source: s.usageSource } : {}),
+            ...(s.log ? { [SPEND_LOG_ATTR]: JSON.stringify(s.log) } : {}),
             targets: targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
             created_at: new Date(s.at).toISOString(),
             ttl: Math.floor(s.at / 1000) + this.options.ttlSeconds,
@@ -451,10 +459,16 @@ export class DynamoSettler implements SpendSettler {
       Update: {
         TableName: this.tableName,
         Key: ref,
-        UpdateExpression: 'SET #state = :settled, cost = :cost, usage_source = :source REMOVE GSI1PK, GSI1SK',
+        UpdateExpression: `SET #state = :settled, cost = :cost, usage_source = :source${s.log ? ', #log = :log' : ''} REMOVE GSI1PK, GSI1SK`,
         ConditionExpression: '#state = :prior',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':settled': 'settled', ':cost': cost, ':prior': prior, ':source': s.usageSource ?? 'none' },
+        ExpressionAttributeNames: { '#state': 'state', ...(s.log ? { '#log': SPEND_LOG_ATTR } : {}) },
+        ExpressionAttributeValues: {
+          ':settled': 'settled',
+          ':cost': cost,
+          ':prior': prior,
+          ':source': s.usageSource ?? 'none',
+          ...(s.log ? { ':log': JSON.stringify(s.log) } : {}),
+        },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     };

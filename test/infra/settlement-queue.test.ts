@@ -59,7 +59,9 @@ describe('the settlement queue', () => {
   });
 
   it('the replay function consumes it, reporting item failures, and may write spend', () => {
-    const mappings = ofType(s, 'AWS::Lambda::EventSourceMapping');
+    const mappings = ofType(s, 'AWS::Lambda::EventSourceMapping').filter(([, r]) =>
+      JSON.stringify(r.Properties.EventSourceArn).includes(queueId(q.queue)),
+    );
     expect(mappings).toHaveLength(1);
     const m = (mappings[0] as [string, CfnResource])[1].Properties;
     expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': [queueId(q.queue), 'Arn'] });

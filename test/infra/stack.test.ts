@@ -27,7 +27,7 @@ import {
 } from './template.js';
 
 const base = synth();
-const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper', 'settlement-replay'];
+const ALL_FUNCTIONS: DeployedFunction[] = ['authorizer', ...SERVING_FUNCTIONS, 'spend-sweeper', 'settlement-replay', 'table-stream'];
 const fnId = (s: Synth, fn: DeployedFunction) =>
   logicalId(s, (s.stack.functions.get(fn) as NonNullable<ReturnType<typeof s.stack.functions.get>>).function);
 const lambdaOf = (s: Synth, fn: DeployedFunction) => s.resources[fnId(s, fn)] as CfnResource;
@@ -85,7 +85,7 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('are one per function of lib/routes (health aside) plus the authorizer, the spend sweeper and the settlement replay', () => {
+  it('are one per function of lib/routes (health aside) plus the authorizer, the spend sweeper, the settlement replay and the table stream', () => {
     const fromRoutes = new Set(routes.map((r) => r.fn).filter((fn) => fn !== 'health'));
     expect(new Set(SERVING_FUNCTIONS)).toEqual(fromRoutes);
     // Besides these, only CDK's deploy-time copier of the console files (test/infra/console.test.ts).
@@ -93,7 +93,7 @@ describe('the functions', () => {
     const [copiers, functions] = [true, false].map((copier) =>
       ofType(base, 'AWS::Lambda::Function').filter(([, f]) => (JSON.stringify(f.Properties.Role) === consoleDeploy) === copier),
     );
-    expect(functions).toHaveLength(fromRoutes.size + 3);
+    expect(functions).toHaveLength(fromRoutes.size + 4);
     expect(copiers).toHaveLength(1);
   });
 
@@ -170,7 +170,7 @@ describe('the functions', () => {
         expect(Number(p.Environment.Variables.TOLLGATE_UPSTREAM_TIMEOUT_MS)).toBeLessThan(300_000);
       } else {
         // API Gateway's integration timeout; the sweeper answers to a schedule, not to it.
-        if (fn !== 'spend-sweeper' && fn !== 'settlement-replay') expect(p.Timeout).toBeLessThanOrEqual(29);
+        if (fn !== 'spend-sweeper' && fn !== 'settlement-replay' && fn !== 'table-stream') expect(p.Timeout).toBeLessThanOrEqual(29);
       }
     }
   });
@@ -214,14 +214,20 @@ describe('the REST API, built from lib/routes', () => {
     },
   );
 
-  it('/health is public and answered by API Gateway itself', () => {
+  it('/health and /health/liveliness are public and answered by API Gateway itself; /health/readiness public, by the spend function', () => {
     const publicKeys = expected.filter((e) => e.route.group === 'public').map((e) => e.key);
-    expect(publicKeys).toEqual(['GET /health']);
-    const m = methods.get('GET /health') as CfnResource;
-    expect(m.Properties.AuthorizationType).toBe('NONE');
-    expect(m.Properties.AuthorizerId).toBeUndefined();
-    expect(m.Properties.Integration.Type).toBe('MOCK');
-    expect(m.Properties.Integration.IntegrationResponses[0].ResponseTemplates['application/json']).toBe(HEALTH_BODY);
+    expect(publicKeys).toEqual(['GET /health', 'GET /health/liveliness', 'GET /health/readiness']);
+    for (const key of publicKeys) {
+      const m = methods.get(key) as CfnResource;
+      expect(m.Properties.AuthorizationType).toBe('NONE');
+      expect(m.Properties.AuthorizerId).toBeUndefined();
+      if (key === 'GET /health/readiness') {
+        expect(JSON.stringify(m.Properties.Integration.Uri)).toContain(fnId(base, 'spend'));
+        continue;
+      }
+      expect(m.Properties.Integration.Type).toBe('MOCK');
+      expect(m.Properties.Integration.IntegrationResponses[0].ResponseTemplates['application/json']).toBe(HEALTH_BODY);
+    }
   });
 
   it('the authorizer is a REQUEST authorizer with its result cache off and no identity source', () => {
@@ -251,7 +257,7 @@ describe('the REST API, built from lib/routes', () => {
 
   it('one invoke permission per function for the whole API (a per-method one would overflow the llm policy)', () => {
     const perms = ofType(base, 'AWS::Lambda::Permission');
-    for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper' && f !== 'settlement-replay')) {
+    for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper' && f !== 'settlement-replay' && f !== 'table-stream')) {
       const mine = perms.filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, fn)));
       expect(mine, fn).toHaveLength(1);
       expect(mine[0]?.[1].Properties.Principal).toBe('apigateway.amazonaws.com');
@@ -354,7 +360,7 @@ describe('least privilege', () => {
     expect(writes[0]?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['USER#*'] } });
   });
 
-  it.each(SERVING_FUNCTIONS.filter((fn) => fn !== 'llm' && fn !== 'audit'))(
+  it.each(SERVING_FUNCTIONS.filter((fn) => fn !== 'llm' && fn !== 'audit' && fn !== 'spend'))(
     'the %s function reads table and indexes and writes the table',
     (fn) => {
       const sts = dynamoStatements(statementsOf(base, fn));
@@ -386,14 +392,40 @@ describe('least privilege', () => {
     expect(sts.filter((st) => actionsOf(st).includes('dynamodb:UpdateItem')).flatMap(resourcesOf)).toEqual([tableArn(base)]);
   });
 
-  it('the audit function only reads', () => {
-    expect(dynamoActions(statementsOf(base, 'audit'))).toEqual(new Set(TABLE_READ));
+  it.each(['audit', 'spend'] as const)('the %s function only reads', (fn) => {
+    expect(dynamoActions(statementsOf(base, fn))).toEqual(new Set(TABLE_READ));
+  });
+
+  it('the table-stream function reads settlements by key and writes only spend-log items', () => {
+    const sts = dynamoStatements(statementsOf(base, 'table-stream'));
+    const writes = sts.filter((st) => actionsOf(st).includes('dynamodb:PutItem'));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*'] },
+    });
+    expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
+    const mapping = ofType(base, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
+      JSON.stringify(r.Properties.FunctionName).includes(fnId(base, 'table-stream')),
+    );
+    expect(mapping?.[1].Properties).toMatchObject({
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 100,
+    });
+    expect(JSON.stringify(mapping?.[1].Properties.DestinationConfig)).toContain(logicalId(base, base.stack.tableStreamFailures));
+    const table = ofType(base, 'AWS::DynamoDB::GlobalTable')[0]?.[1] ?? ofType(base, 'AWS::DynamoDB::Table')[0]?.[1];
+    expect(table?.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
   });
 
   it('the llm function reads, records spend, and reads only the upstream secrets', () => {
     const sts = statementsOf(full, 'llm');
-    expect(dynamoActions(sts)).toEqual(new Set([...TABLE_READ, ...SPEND_WRITE]));
-    expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
+    expect(dynamoActions(sts)).toEqual(new Set([...TABLE_READ, ...SPEND_WRITE, 'dynamodb:DeleteItem']));
+    // It deletes only the owner records of upstream objects it relays the deletion of.
+    const deletes = sts.filter((st) => actionsOf(st).includes('dynamodb:DeleteItem'));
+    expect(deletes.map((st) => [actionsOf(st), st.Condition])).toEqual([
+      [['dynamodb:DeleteItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['OBJECT#*'] } }],
+    ]);
     const secretResources = sts
       .filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'))
       .flatMap(resourcesOf)

@@ -205,8 +205,12 @@ describe('the table itself', () => {
     expect(paths.filter((p, i) => paths.indexOf(p) !== i)).toEqual([]);
   });
 
-  it('/health is the only public route, answered by the gateway', () => {
-    expect(routes.filter((r) => r.group === 'public')).toEqual([{ path: '/health', methods: ['GET'], group: 'public', fn: 'health' }]);
+  it('the health probes are the only public routes: /health and liveliness by the gateway, readiness by a function', () => {
+    expect(routes.filter((r) => r.group === 'public')).toEqual([
+      { path: '/health', methods: ['GET'], group: 'public', fn: 'health' },
+      { path: '/health/liveliness', methods: ['GET'], group: 'public', fn: 'health' },
+      { path: '/health/readiness', methods: ['GET'], group: 'public', fn: 'spend' },
+    ]);
   });
 
   it('every LLM route is served by the llm function, and only LLM routes are', () => {

@@ -53,6 +53,9 @@ const userAudit = (verb: string, userId: string, changes?: Record<string, unknow
 
 export const userView = (u: UserRecord, now: Date) => budgetView(u, now);
 
+/** Keys summed for a user's `keys_total_spend` (beyond that, the sum is of the first ones). */
+const MAX_KEYS_SUMMED = 10_000;
+
 const membershipsOf = (userId: string) => queryAll<MemberRecord>(listings.membershipsOfUser(userId));
 
 export const userActions: Actions = {
@@ -185,11 +188,20 @@ export const userActions: Actions = {
     const denial = selfOrAdminDenial(actor, userId, 'read this user');
     if (denial) throw denial;
     const user = await load('user', userId);
-    const [keys, memberships] = await Promise.all([userKeysPage(userId), membershipsOf(userId)]);
+    const [keys, memberships, allKeys] = await Promise.all([
+      userKeysPage(userId),
+      membershipsOf(userId),
+      queryAll<{ spend?: number }>(listings.keysOfUser(userId), MAX_KEYS_SUMMED),
+    ]);
     const teams = await Promise.all(memberships.map((m) => find('team', m.team_id)));
     return {
       user_id: userId,
-      user_info: userView(user, now),
+      user_info: {
+        ...userView(user, now),
+        // What the user's keys spent in all (every team and personal), beside the personal budget
+        // window `spend` shows: `/user/info` showed 0 for a user whose team keys spent.
+        keys_total_spend: Math.round(allKeys.reduce((t, k) => t + (k.spend ?? 0), 0) * 1e9) / 1e9,
+      },
       keys: keys.data.map((k) => keyView(k, now)),
       // More keys: `/key/list?user_id=...&cursor=...`.
       keys_next_cursor: keys.next_cursor,

@@ -1,0 +1,119 @@
+/**
+ * Local mode's stand-in for the table stream's event source mapping: reads DynamoDB Local's
+ * stream (every shard, from the start) and hands each batch to the consumers the deployed
+ * table-stream function runs (lib/spend/stream.ts). A batch that fails is read again from the
+ * failed record on the next poll, as Lambda retries it.
+ */
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { consumeAll, type StreamConsumer } from '../../lib/spend/stream.js';
+
+export interface TableStream {
+  /** Reads until every shard is caught up (tests, and a clean stop). */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const LOCAL = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+
+export async function startTableStream(opts: {
+  endpoint: string;
+  tableName: string;
+  consumers: readonly StreamConsumer[];
+  /** Poll period when idle (default 500 ms); 0: no polling, drain() only. */
+  everyMs?: number;
+  onError?: (e: unknown) => void;
+}): Promise<TableStream> {
+  const tables = new DynamoDBClient({ endpoint: opts.endpoint, ...LOCAL });
+  const streams = new DynamoDBStreamsClient({ endpoint: opts.endpoint, ...LOCAL });
+  const described = await tables.send(new DescribeTableCommand({ TableName: opts.tableName }));
+  const streamArn = described.Table?.LatestStreamArn;
+  if (!streamArn) throw new Error(`table ${opts.tableName} has no stream`);
+  // Per shard: the next iterator, or the sequence number to start after (a failed batch).
+  const iterators = new Map<string, string | null>();
+  const retryAt = new Map<string, string>();
+  let running: Promise<boolean> | undefined;
+
+  async function shardsOf(): Promise<string[]> {
+    const out = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    return (out.StreamDescription?.Shards ?? []).flatMap((s) => (s.ShardId ? [s.ShardId] : []));
+  }
+
+  async function iteratorOf(shardId: string): Promise<string | undefined> {
+    const from = retryAt.get(shardId);
+    const out = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ...(from ? { ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: from } : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    retryAt.delete(shardId);
+    return out.ShardIterator;
+  }
+
+  /** One pass over every shard; true when some records were read. */
+  async function pass(): Promise<boolean> {
+    let read = false;
+    for (const shardId of await shardsOf()) {
+      let iterator = iterators.get(shardId);
+      if (iterator === null) continue; // closed and done
+      iterator ??= await iteratorOf(shardId);
+      if (!iterator) continue;
+      const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
+      const records = (out.Records ?? []).map(lambdaRecord);
+      if (records.length > 0) {
+        read = true;
+        const failedAt = await consumeAll(opts.consumers, records);
+        if (failedAt) {
+          retryAt.set(shardId, failedAt);
+          iterators.delete(shardId);
+          continue;
+        }
+      }
+      iterators.set(shardId, out.NextShardIterator ?? null);
+    }
+    return read;
+  }
+
+  const once = (): Promise<boolean> => {
+    running ??= pass().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  let stopped = false;
+  const every = opts.everyMs ?? 500;
+  const timer =
+    every > 0
+      ? setInterval(() => {
+          if (!stopped) once().catch((e: unknown) => opts.onError?.(e));
+        }, every)
+      : undefined;
+  timer?.unref();
+
+  return {
+    async drain() {
+      // Until a pass reads nothing, twice (a record written during a pass is read by the next).
+      for (let quiet = 0; quiet < 2; ) quiet = (await once()) ? 0 : quiet + 1;
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await running?.catch(() => undefined);
+      tables.destroy();
+      streams.destroy();
+    },
+  };
+}
+
+/** The SDK's stream record in the shape Lambda hands an event source mapping's function. */
+const lambdaRecord = (r: StreamRecord): DynamoDBRecord => r as unknown as DynamoDBRecord;

@@ -1,0 +1,258 @@
+/**
+ * Spend you can see, in LiteLLM's paths and shapes (docs/litellm-compatibility.md notes the
+ * differences): `/spend/logs` (one record per settled request), `/global/spend`,
+ * `/global/spend/report`, `/spend/tags` and `/user/daily/activity` (from the daily rollups, so a
+ * month reads one partition a day, not every request).
+ *
+ * Who sees what, as on the info routes: a proxy admin everything; a team's admin that team's
+ * records; an internal user their own (their keys'); a key its own. The records and rollups are
+ * built off the request path from the table's stream (lib/spend/stream.ts): a request shows up
+ * here a moment (about a second) after its settlement.
+ */
+import { z } from 'zod';
+import { spendLogStore } from '../../app/spend.js';
+import { hashKey } from '../../auth/keys.js';
+import { config } from '../../config.js';
+import { daysBetween, type ReportGroup } from '../../domain/spend-log.js';
+import { ForbiddenError, InvalidRequestError } from '../../errors.js';
+import type { LogQuery, RollupItem } from '../../store/spend-logs.js';
+import { type Actions, action } from '../http/handler.js';
+import { isTeamAdmin } from '../membership.js';
+import { find } from '../persistence.js';
+import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
+import { id, limit } from '../schema/fields.js';
+
+const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 2026-12-05');
+/** The longest range a query reads (one rollup or log partition per day). */
+const MAX_DAYS = 366;
+
+function range(start: string | undefined, end: string | undefined, now: Date, defaultDays = 30): string[] {
+  const to = end ?? now.toISOString().slice(0, 10);
+  const from = start ?? new Date(Date.parse(`${to}T00:00:00Z`) - (defaultDays - 1) * 86_400_000).toISOString().slice(0, 10);
+  const days = daysBetween(from, to, MAX_DAYS);
+  if (!days)
+    throw new InvalidRequestError(
+      `\`start_date\` must not be after \`end_date\`, and the range at most ${MAX_DAYS} days`,
+      'invalid_field',
+      'start_date',
+    );
+  return days;
+}
+
+/** The plaintext key or its hash, as the key's hash. */
+const keyHashOf = (k: string): string => (/^[0-9a-f]{64}$/.test(k) ? k : hashKey(k));
+
+/** Which partition a caller's `/spend/logs` query reads, and the filters on it; throws what they may not see. */
+async function logScope(actor: Actor, q: LogsInput): Promise<Pick<LogQuery, 'scope' | 'id' | 'where'>> {
+  const admin = isProxyAdmin(actor);
+  const where: LogQuery['where'] = {};
+  const hash = q.api_key ? keyHashOf(q.api_key) : undefined;
+  if (q.team_id) {
+    if (!admin && !(await isTeamAdmin(actor, q.team_id)))
+      throw new ForbiddenError(`only a proxy admin or an admin of team \`${q.team_id}\` may read its spend logs`);
+    return {
+      scope: 'team',
+      id: q.team_id,
+      where: {
+        ...(hash ? { api_key: hash } : {}),
+        ...(q.user_id ? { user: q.user_id } : {}),
+        ...(q.end_user ? { end_user: q.end_user } : {}),
+      },
+    };
+  }
+  if (hash) {
+    if (!admin && hash !== actor.keyHash) {
+      const key = await find('key', hash);
+      const mine = key && ((actor.userId && key.user_id === actor.userId) || (key.team_id && (await isTeamAdmin(actor, key.team_id))));
+      // Someone else's key reads as no key at all (as /key/info answers it).
+      if (!mine) return { scope: 'key', id: hash, where: { user: '\u0000none' } };
+    }
+    return {
+      scope: 'key',
+      id: hash,
+      where: { ...(q.user_id ? { user: q.user_id } : {}), ...(q.end_user ? { end_user: q.end_user } : {}) },
+    };
+  }
+  if (q.user_id) {
+    if (!admin && q.user_id !== actor.userId)
+      throw new ForbiddenError(`only a proxy admin or user \`${q.user_id}\` may read their spend logs`);
+    return { scope: 'user', id: q.user_id, where: q.end_user ? { end_user: q.end_user } : {} };
+  }
+  if (admin) return q.end_user ? { scope: 'end_user', id: q.end_user, where } : { scope: 'all', where };
+  // No filter: the caller's own records.
+  if (actor.principal === 'virtual_key' && actor.keyHash)
+    return { scope: 'key', id: actor.keyHash, where: q.end_user ? { end_user: q.end_user } : {} };
+  if (actor.userId) return { scope: 'user', id: actor.userId, where: q.end_user ? { end_user: q.end_user } : {} };
+  throw new ForbiddenError('name a `team_id` you administer, or sign in as a user or a key, to read spend logs');
+}
+
+const logsInput = z
+  .object({
+    api_key: z.string().min(1).max(512).optional(),
+    user_id: id.optional(),
+    team_id: id.optional(),
+    end_user: id.optional(),
+    request_id: z.string().min(1).max(300).optional(),
+    start_date: date.optional(),
+    end_date: date.optional(),
+    cursor: z.string().max(4096).optional(),
+    limit: limit.optional(),
+  })
+  .strict();
+type LogsInput = z.output<typeof logsInput>;
+
+const reportInput = z
+  .object({
+    start_date: date.optional(),
+    end_date: date.optional(),
+    group_by: z.enum(['team', 'customer', 'api_key', 'user', 'model']).optional(),
+  })
+  .strict();
+
+/** LiteLLM's report row names per group. */
+const GROUP_FIELD: Record<Exclude<ReportGroup, 'organization' | 'tag'>, string> = {
+  team: 'team_name',
+  customer: 'customer',
+  api_key: 'api_key',
+  user: 'user_id',
+  model: 'model',
+};
+
+const sum = (rows: readonly RollupItem[]) =>
+  rows.reduce(
+    (t, r) => ({
+      spend: t.spend + r.spend,
+      prompt_tokens: t.prompt_tokens + r.prompt_tokens,
+      completion_tokens: t.completion_tokens + r.completion_tokens,
+      requests: t.requests + r.requests,
+    }),
+    { spend: 0, prompt_tokens: 0, completion_tokens: 0, requests: 0 },
+  );
+
+/** Rows grouped by a key, in first-seen order. */
+function groupBy<T>(rows: readonly T[], key: (r: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
+}
+
+/** Money as reports show it: dollars, rounded to the nano-dollar (sums of exact decimals). */
+const dollars = (n: number): number => Math.round(n * 1e9) / 1e9;
+
+export const spendActions: Actions = {
+  logs: action(logsInput, async (q, { actor, now }) => {
+    const store = spendLogStore();
+    if (q.request_id) {
+      const log = await store.byRequest(q.request_id);
+      const visible =
+        log &&
+        (isProxyAdmin(actor) ||
+          log.api_key === actor.keyHash ||
+          (actor.userId && log.user === actor.userId) ||
+          (log.team_id && (await isTeamAdmin(actor, log.team_id))));
+      return { data: visible ? [log] : [], next_cursor: null };
+    }
+    const scope = await logScope(actor, q);
+    const days = range(q.start_date, q.end_date, now);
+    return store.list({
+      ...scope,
+      ...(scope.scope === 'all' ? { days: [...days].reverse() } : { from: days[0], to: days.at(-1) }),
+      cursor: q.cursor,
+      limit: q.limit ?? 100,
+    });
+  }),
+
+  global_spend: action(z.object({}).strict(), async (_q, { actor, now }) => {
+    requireProxyAdmin(actor, 'read the proxy-wide spend');
+    const c = config();
+    const days = range(undefined, undefined, now, 30);
+    const rows = (await spendLogStore().rollups(days)).filter((r) => r.group === 'model');
+    return {
+      spend: dollars(sum(rows).spend),
+      max_budget: c.maxBudget ?? null,
+      budget_duration: c.budgetDuration ?? null,
+      period: { start_date: days[0], end_date: days.at(-1) },
+    };
+  }),
+
+  global_report: action(reportInput, async (q, { actor, now }) => {
+    requireProxyAdmin(actor, 'read spend reports');
+    const group: Exclude<ReportGroup, 'organization' | 'tag'> = q.group_by ?? 'team';
+    const days = range(q.start_date, q.end_date, now);
+    const rows = (await spendLogStore().rollups(days)).filter((r) => r.group === group);
+    const field = GROUP_FIELD[group];
+    const listName =
+      group === 'team'
+        ? 'teams'
+        : group === 'customer'
+          ? 'customers'
+          : group === 'api_key'
+            ? 'api_keys'
+            : group === 'user'
+              ? 'users'
+              : 'models';
+    return [...groupBy(rows, (r) => r.day)].map(([day, dayRows]) => ({
+      group_by_day: day,
+      [listName]: [...groupBy(dayRows, (r) => r.id)].map(([gid, g]) => ({
+        [field]: gid,
+        total_spend: dollars(sum(g).spend),
+        metadata: g.map((r) => ({
+          model: r.model,
+          spend: dollars(r.spend),
+          total_tokens: r.prompt_tokens + r.completion_tokens,
+          requests: r.requests,
+        })),
+      })),
+    }));
+  }),
+
+  tags: action(
+    z.object({ start_date: date.optional(), end_date: date.optional(), tags: z.string().max(4096).optional() }).strict(),
+    async (q, { actor, now }) => {
+      requireProxyAdmin(actor, 'read spend by tag');
+      const wanted = q.tags ? new Set(q.tags.split(',').map((t) => t.trim())) : undefined;
+      const rows = (await spendLogStore().rollups(range(q.start_date, q.end_date, now))).filter(
+        (r) => r.group === 'tag' && (!wanted || wanted.has(r.id)),
+      );
+      return [...groupBy(rows, (r) => r.id)]
+        .map(([name, g]) => ({ individual_request_tag: name, log_count: sum(g).requests, total_spend: dollars(sum(g).spend) }))
+        .sort((a, b) => b.total_spend - a.total_spend);
+    },
+  ),
+
+  daily_activity: action(
+    z.object({ user_id: id.optional(), start_date: date.optional(), end_date: date.optional() }).strict(),
+    async (q, { actor, now }) => {
+      const userId = q.user_id ?? actor.userId;
+      if (!userId) throw new InvalidRequestError('name a `user_id`', 'missing_field', 'user_id');
+      if (!isProxyAdmin(actor) && userId !== actor.userId)
+        throw new ForbiddenError(`only a proxy admin or user \`${userId}\` may read their activity`);
+      const days = range(q.start_date, q.end_date, now);
+      const rows = (await spendLogStore().rollups(days)).filter((r) => r.group === 'user' && r.id === userId);
+      const metrics = (g: readonly RollupItem[]) => {
+        const t = sum(g);
+        return {
+          spend: dollars(t.spend),
+          prompt_tokens: t.prompt_tokens,
+          completion_tokens: t.completion_tokens,
+          total_tokens: t.prompt_tokens + t.completion_tokens,
+          api_requests: t.requests,
+        };
+      };
+      const results = days.map((d) => {
+        const dayRows = rows.filter((r) => r.day === d);
+        return {
+          date: d,
+          metrics: metrics(dayRows),
+          breakdown: { models: Object.fromEntries([...groupBy(dayRows, (r) => r.model)].map(([m, g]) => [m, { metrics: metrics(g) }])) },
+        };
+      });
+      return { results, metadata: { ...metrics(rows), total_spend: metrics(rows).spend, start_date: days[0], end_date: days.at(-1) } };
+    },
+  ),
+};

@@ -1,0 +1,100 @@
+/**
+ * Spend logs: one record per settled request, with LiteLLM's SpendLogs field names (no prompt
+ * or completion text), and the daily rollups the reports read. Pure.
+ *
+ * A record is written with its settlement (the settlement's own item carries it, so a
+ * record and the counters it moved can never disagree) and indexed and rolled up off the request
+ * path, from the table's stream (lib/spend/stream.ts).
+ */
+
+export interface SpendLog {
+  request_id: string;
+  /** The route called (`/v1/chat/completions`); LiteLLM's call type. */
+  call_type: string;
+  /** The registry model that served it. */
+  model: string;
+  /** The name the caller asked for (an alias, or the model itself). */
+  model_group: string;
+  /** The key's hash (never the key). */
+  api_key: string | null;
+  key_alias: string | null;
+  user: string | null;
+  team_id: string | null;
+  organization_id: string | null;
+  end_user: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  /** Dollars. */
+  spend: number;
+  /** `reported` by the upstream, `counted` from the text, or `estimated`. */
+  usage_source: string;
+  startTime: string;
+  endTime: string;
+  status: 'success' | 'failure';
+  request_tags: string[];
+}
+
+export const MAX_TAGS = 20;
+export const MAX_TAG_LENGTH = 128;
+
+/** Tags as LiteLLM takes them: strings, each once, in order, bounded. Anything else is ignored. */
+export function tagsOf(...sources: unknown[]): string[] {
+  const out: string[] = [];
+  for (const source of sources) {
+    if (!Array.isArray(source)) continue;
+    for (const t of source) {
+      if (typeof t !== 'string' || t.length === 0 || t.length > MAX_TAG_LENGTH || out.includes(t)) continue;
+      out.push(t);
+      if (out.length >= MAX_TAGS) return out;
+    }
+  }
+  return out;
+}
+
+/** The tags a request carries: the body's `metadata.tags`, then the key's and the team's own (their metadata's `tags`). */
+export function requestTags(body: unknown, keyMetadata: unknown, teamMetadata: unknown): string[] {
+  const tags = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as { tags?: unknown }).tags : undefined);
+  const bodyMeta = body && typeof body === 'object' && !Array.isArray(body) ? (body as { metadata?: unknown }).metadata : undefined;
+  return tagsOf(tags(bodyMeta), tags(keyMetadata), tags(teamMetadata));
+}
+
+/** The UTC day of an ISO time: `2026-12-05`. */
+export const dayOf = (iso: string): string => iso.slice(0, 10);
+
+/** What a report can group by, with LiteLLM's names. */
+export const REPORT_GROUPS = ['team', 'customer', 'api_key', 'user', 'model', 'organization', 'tag'] as const;
+export type ReportGroup = (typeof REPORT_GROUPS)[number];
+
+/** One rollup row a record adds to: a day, a group, an id in it, and the model (per-model breakdown). */
+export interface RollupRow {
+  group: ReportGroup;
+  id: string;
+  model: string;
+}
+
+/** The rows a record adds to (its spend, tokens and one request each). */
+export function rollupRowsOf(log: SpendLog): RollupRow[] {
+  const rows: RollupRow[] = [{ group: 'model', id: log.model, model: log.model }];
+  const add = (group: ReportGroup, id: string | null) => {
+    if (id) rows.push({ group, id, model: log.model });
+  };
+  add('api_key', log.api_key);
+  add('user', log.user);
+  add('team', log.team_id);
+  add('organization', log.organization_id);
+  add('customer', log.end_user);
+  for (const t of log.request_tags) add('tag', t);
+  return rows;
+}
+
+/** The days from `start` to `end` (inclusive, `YYYY-MM-DD`), at most `max`; undefined when the range is wrong. */
+export function daysBetween(start: string, end: string, max = 366): string[] | undefined {
+  const from = Date.parse(`${start}T00:00:00Z`);
+  const to = Date.parse(`${end}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || !/^\d{4}-\d{2}-\d{2}$/.test(end) || Number.isNaN(from) || Number.isNaN(to) || to < from)
+    return undefined;
+  const n = Math.round((to - from) / 86_400_000) + 1;
+  if (n > max) return undefined;
+  return Array.from({ length: n }, (_, i) => new Date(from + i * 86_400_000).toISOString().slice(0, 10));
+}

@@ -1,0 +1,56 @@
+/**
+ * The table's stream, off the request path: every settlement that lands with a spend log is
+ * indexed for `/spend/logs` and added to the daily rollups the reports read (lib/store/spend-logs).
+ * Consumers are plain functions of a batch of stream records, so the Lambda (functions/table-stream)
+ * and local mode's poller (infra/local/table-stream.ts) run the very same code.
+ *
+ * A batch is processed in order; the first record that fails stops it and is reported, so the
+ * stream hands it (and those after it) back: redelivered records are harmless (index writes are
+ * idempotent, rollups count a request once).
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { SpendLog } from '../domain/spend-log.js';
+import { SPEND_LOG_ATTR } from '../store/spend-ledger.js';
+import type { SpendLogStore } from '../store/spend-logs.js';
+
+export type StreamConsumer = (records: readonly DynamoDBRecord[]) => Promise<{ failedAt?: string | undefined }>;
+
+const image = (i: unknown): Record<string, unknown> | undefined =>
+  i && typeof i === 'object' ? unmarshall(i as Record<string, AttributeValue>) : undefined;
+
+/** The spend log a record brings, when it is a settlement that just landed with one. */
+export function settledLogOf(record: DynamoDBRecord): SpendLog | undefined {
+  if (record.eventName !== 'INSERT' && record.eventName !== 'MODIFY') return undefined;
+  const next = image(record.dynamodb?.NewImage);
+  if (!next || next.kind !== 'settlement' || next.state !== 'settled' || typeof next[SPEND_LOG_ATTR] !== 'string') return undefined;
+  const prior = image(record.dynamodb?.OldImage);
+  if (prior && prior.state === 'settled' && typeof prior[SPEND_LOG_ATTR] === 'string') return undefined;
+  return JSON.parse(next[SPEND_LOG_ATTR] as string) as SpendLog;
+}
+
+/** Indexes and rolls up the spend logs of a batch, in order. */
+export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
+  return async (records) => {
+    for (const record of records) {
+      const log = settledLogOf(record);
+      if (!log) continue;
+      try {
+        await store().apply(log);
+      } catch {
+        return { failedAt: record.dynamodb?.SequenceNumber };
+      }
+    }
+    return {};
+  };
+}
+
+/** Runs every consumer over a batch; the earliest failure is where the stream resumes. */
+export async function consumeAll(consumers: readonly StreamConsumer[], records: readonly DynamoDBRecord[]): Promise<string | undefined> {
+  const results = await Promise.all(consumers.map((c) => c(records)));
+  const failed = results.flatMap((r) => (r.failedAt ? [r.failedAt] : []));
+  if (failed.length === 0) return undefined;
+  const order = records.map((r) => r.dynamodb?.SequenceNumber);
+  return failed.sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+}

@@ -1,0 +1,330 @@
+/**
+ * Spend you can see (issue 12): one log per settled request, indexed and rolled up off the
+ * request path from the table's stream (read here from DynamoDB Local's own stream); `/spend/logs`
+ * shows each caller what the info routes would (a proxy admin everything, a key its own, a team
+ * admin the team's); a record's spend is what its key's counter moved; filters and pagination over
+ * more than 1,000 records; every report's per-day totals equal the sum of the records.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as spendHandler } from '../../../functions/spend/handler.js';
+import { handler as teamsHandler } from '../../../functions/teams/handler.js';
+import { handler as usersHandler } from '../../../functions/users/handler.js';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
+import { spendLogStore, spendSettler } from '../../../lib/app/index.js';
+import type { CallerContext } from '../../../lib/authorizer/context.js';
+import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../../lib/domain/cost.js';
+import type { SpendLog } from '../../../lib/domain/spend-log.js';
+import { spendLogConsumer } from '../../../lib/spend/stream.js';
+import { refs } from '../../../lib/store/keys.js';
+import { adminCtx, callApi, userCtx } from '../../support/admin.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
+import { spendNanos } from '../../support/spend.js';
+import { type TestTable, useTestTable } from '../../support/table.js';
+import { call, seedModels } from '../llm/harness.js';
+
+let mock: MockUpstream;
+let table: TestTable;
+let stream: TableStream;
+const keys: Record<string, { key: string; token: string; team: string; user: string }> = {};
+
+const keyCtx = (k: { token: string; team: string; user: string }): CallerContext => ({
+  principal: 'virtual_key',
+  role: 'internal_user',
+  key_hash: k.token,
+  user_id: k.user,
+  team_id: k.team,
+});
+const logs = (input: Record<string, unknown>, ctx: CallerContext = adminCtx) => callApi(spendHandler, 'GET', '/spend/logs', input, ctx);
+const chat = (k: { key: string }, tags?: string[]) =>
+  call({
+    path: '/v1/chat/completions',
+    headers: bearer(k.key),
+    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello there' }], ...(tags ? { metadata: { tags } } : {}) },
+  });
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  table = await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
+  await seedModels(mockModels(mock.url));
+  stream = await startTableStream({
+    endpoint: table.endpoint,
+    tableName: table.tableName,
+    consumers: [spendLogConsumer(spendLogStore)],
+    everyMs: 0,
+  });
+  for (const [team, users] of [
+    ['team-a', ['alice', 'amir']],
+    ['team-b', ['bea']],
+  ] as const) {
+    await seedTeam({ team_id: team });
+    for (const user of users) {
+      await seedUser({ user_id: user, user_role: 'internal_user' });
+      await seedMember({ team_id: team, user_id: user, role: user === 'amir' ? 'admin' : 'user' });
+      const { key, record } = await seedKey({ team_id: team, user_id: user }, { member: false });
+      keys[user] = { key, token: record.token, team, user };
+    }
+  }
+});
+afterAll(async () => {
+  await stream?.stop();
+  await mock?.close();
+});
+
+describe('spend logs of real calls', () => {
+  const made: Record<string, number> = { alice: 3, amir: 2, bea: 4 };
+  const before: Record<string, number> = {};
+
+  beforeAll(async () => {
+    for (const user of Object.keys(made)) before[user] = await spendNanos(refs.key(keys[user]?.token as string));
+    for (const [user, n] of Object.entries(made))
+      for (let i = 0; i < n; i++)
+        expect((await chat(keys[user] as never, user === 'bea' ? ['batch-job', 'eu'] : undefined)).status).toBe(200);
+    await stream.drain();
+  });
+
+  it('a proxy admin sees exactly those records, with LiteLLM’s fields and no text', async () => {
+    const res = await logs({});
+    expect(res.status).toBe(200);
+    expect(res.body.data).toHaveLength(9);
+    const one = res.body.data[0] as SpendLog;
+    expect(Object.keys(one).sort()).toEqual(
+      [
+        'api_key',
+        'call_type',
+        'completion_tokens',
+        'end_user',
+        'endTime',
+        'key_alias',
+        'model',
+        'model_group',
+        'organization_id',
+        'prompt_tokens',
+        'request_id',
+        'request_tags',
+        'spend',
+        'startTime',
+        'status',
+        'team_id',
+        'total_tokens',
+        'usage_source',
+        'user',
+      ].sort(),
+    );
+    expect(one).toMatchObject({
+      call_type: '/v1/chat/completions',
+      model: 'gpt-4o-mini',
+      prompt_tokens: 2,
+      completion_tokens: 4,
+      total_tokens: 6,
+      status: 'success',
+      usage_source: 'reported',
+    });
+    expect(JSON.stringify(res.body)).not.toContain('Hello there');
+    expect(JSON.stringify(res.body)).not.toContain(keys.alice?.key);
+  });
+
+  it('a key sees only its own; a team admin only the team’s; an internal user only their own', async () => {
+    for (const user of ['alice', 'bea']) {
+      const own = await logs({}, keyCtx(keys[user] as never));
+      expect((own.body.data as SpendLog[]).map((l) => l.api_key)).toEqual(Array(made[user]).fill(keys[user]?.token));
+    }
+    const team = await logs({ team_id: 'team-a' }, userCtx('amir', { team_id: 'team-a' }));
+    expect(team.body.data).toHaveLength(5);
+    expect(new Set((team.body.data as SpendLog[]).map((l) => l.team_id))).toEqual(new Set(['team-a']));
+    // Not an admin of team-b, and not alice's team's admin: refused, or nothing of others.
+    expect((await logs({ team_id: 'team-b' }, userCtx('amir', { team_id: 'team-a' }))).status).toBe(403);
+    expect((await logs({ team_id: 'team-a' }, userCtx('alice', { team_id: 'team-a' }))).status).toBe(403);
+    expect((await logs({ user_id: 'bea' }, userCtx('alice'))).status).toBe(403);
+    expect((await logs({ api_key: keys.bea?.key }, keyCtx(keys.alice as never))).body.data).toEqual([]);
+    expect((await logs({ api_key: keys.bea?.key })).body.data).toHaveLength(4);
+  });
+
+  it("a record's spend equals what its key's counter moved", async () => {
+    for (const user of Object.keys(made)) {
+      const moved = (await spendNanos(refs.key(keys[user]?.token as string))) - (before[user] ?? 0);
+      const recorded = ((await logs({ api_key: keys[user]?.token })).body.data as SpendLog[]).reduce(
+        (t, l) => t + dollarsToNanos(l.spend),
+        0,
+      );
+      expect([user, recorded]).toEqual([user, moved]);
+      expect(moved).toBeGreaterThan(0);
+    }
+  });
+
+  it('request tags come from the body; /spend/tags sums them', async () => {
+    const bea = (await logs({ api_key: keys.bea?.token })).body.data as SpendLog[];
+    expect(bea.every((l) => l.request_tags.join() === 'batch-job,eu')).toBe(true);
+    const tags = await callApi(spendHandler, 'GET', '/spend/tags', {});
+    const total = bea.reduce((t, l) => t + l.spend, 0);
+    expect(tags.body).toEqual(
+      expect.arrayContaining([
+        { individual_request_tag: 'batch-job', log_count: 4, total_spend: Math.round(total * 1e9) / 1e9 },
+        { individual_request_tag: 'eu', log_count: 4, total_spend: Math.round(total * 1e9) / 1e9 },
+      ]),
+    );
+  });
+
+  it('/user/info shows what the user’s keys spent in all, beside the personal window', async () => {
+    const info = await callApi(usersHandler, 'GET', '/user/info', { user_id: 'alice' });
+    expect(info.body.user_info.keys_total_spend * NANOS_PER_DOLLAR).toBeCloseTo(await spendNanos(refs.key(keys.alice?.token as string)), 0);
+    expect(info.body.user_info.keys_total_spend).toBeGreaterThan(0);
+  });
+
+  it('reads by request id, for whoever may see it', async () => {
+    const some = (await logs({ api_key: keys.alice?.token })).body.data[0] as SpendLog;
+    expect((await logs({ request_id: some.request_id })).body.data).toEqual([some]);
+    expect((await logs({ request_id: some.request_id }, keyCtx(keys.bea as never))).body.data).toEqual([]);
+  });
+
+  it('teams handler still answers (the team admin is a real admin of team-a)', async () => {
+    expect((await callApi(teamsHandler, 'GET', '/team/info', { team_id: 'team-a' })).status).toBe(200);
+  });
+});
+
+describe('over 1,000 records', () => {
+  const days = ['2026-11-28', '2026-11-29', '2026-11-30'];
+  const seeded: SpendLog[] = [];
+
+  beforeAll(async () => {
+    const settler = spendSettler();
+    const users = ['u1', 'u2', 'u3', 'u4'];
+    for (let i = 0; i < 1100; i++) {
+      const day = days[i % 3] as string;
+      const user = users[i % 4] as string;
+      const cents = 1 + (i % 7);
+      const log: SpendLog = {
+        request_id: `bulk-${i}`,
+        call_type: '/v1/chat/completions',
+        model: i % 5 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
+        model_group: 'gpt-4o-mini',
+        api_key: `ab${i % 6}`.padEnd(64, '0'),
+        key_alias: null,
+        user,
+        team_id: i % 2 === 0 ? 'bulk-even' : 'bulk-odd',
+        organization_id: null,
+        end_user: i % 10 === 0 ? 'customer-9' : null,
+        prompt_tokens: 10,
+        completion_tokens: i % 50,
+        total_tokens: 10 + (i % 50),
+        spend: cents / 100,
+        usage_source: 'reported',
+        startTime: `${day}T${String(i % 24).padStart(2, '0')}:00:${String(i % 60).padStart(2, '0')}.000Z`,
+        endTime: `${day}T${String(i % 24).padStart(2, '0')}:00:${String(i % 60).padStart(2, '0')}.500Z`,
+        status: 'success',
+        request_tags: i % 3 === 0 ? ['nightly'] : [],
+      };
+      seeded.push(log);
+    }
+    for (let i = 0; i < seeded.length; i += 50)
+      await Promise.all(
+        seeded.slice(i, i + 50).map((log) =>
+          settler.settle({
+            requestId: log.request_id,
+            at: Date.parse(log.startTime),
+            costNanos: dollarsToNanos(log.spend),
+            model: log.model,
+            targets: [],
+            log,
+          }),
+        ),
+      );
+    await stream.drain();
+  }, 240_000);
+
+  const range = { start_date: days[0], end_date: days[2] };
+
+  it('pages through every record once with the cursor, newest first, for each scope', async () => {
+    const cases: [Record<string, unknown>, (l: SpendLog) => boolean][] = [
+      [{}, () => true],
+      [{ team_id: 'bulk-even' }, (l) => l.team_id === 'bulk-even'],
+      [{ user_id: 'u3' }, (l) => l.user === 'u3'],
+      [{ api_key: `ab2`.padEnd(64, '0') }, (l) => l.api_key === `ab2`.padEnd(64, '0')],
+      [{ end_user: 'customer-9' }, (l) => l.end_user === 'customer-9'],
+      [{ team_id: 'bulk-odd', user_id: 'u2' }, (l) => l.team_id === 'bulk-odd' && l.user === 'u2'],
+      [{ start_date: days[1], end_date: days[1] }, (l) => l.startTime.startsWith(days[1] as string)],
+    ];
+    for (const [filter, want] of cases) {
+      const seen: SpendLog[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await logs({ ...range, ...filter, limit: 100, ...(cursor ? { cursor } : {}) });
+        expect([filter, page.status]).toEqual([filter, 200]);
+        seen.push(...(page.body.data as SpendLog[]));
+        cursor = page.body.next_cursor ?? undefined;
+      } while (cursor);
+      const expected = seeded
+        .filter(want)
+        .map((l) => l.request_id)
+        .sort();
+      expect([filter, seen.map((l) => l.request_id).sort()]).toEqual([filter, expected]);
+      expect(new Set(seen.map((l) => l.request_id)).size).toBe(seen.length);
+    }
+  });
+
+  it('a cursor cannot be turned to another partition', async () => {
+    const page = await logs({ ...range, team_id: 'bulk-even', limit: 10 });
+    const cursor = JSON.parse(Buffer.from(page.body.next_cursor, 'base64url').toString());
+    cursor.key.PK = 'SPENDLOG#team#bulk-odd';
+    const forged = Buffer.from(JSON.stringify(cursor)).toString('base64url');
+    const res = await logs({ ...range, team_id: 'bulk-even', cursor: forged });
+    expect([res.status, res.body.error.code]).toEqual([400, 'invalid_cursor']);
+  });
+
+  it('every report’s per-day totals equal the sum of the records, for every group_by', async () => {
+    const field = { team: 'team_id', customer: 'end_user', api_key: 'api_key', user: 'user', model: 'model' } as const;
+    const listName = { team: 'teams', customer: 'customers', api_key: 'api_keys', user: 'users', model: 'models' } as const;
+    const nameField = { team: 'team_name', customer: 'customer', api_key: 'api_key', user: 'user_id', model: 'model' } as const;
+    for (const group of Object.keys(field) as (keyof typeof field)[]) {
+      const res = await callApi(spendHandler, 'GET', '/global/spend/report', { ...range, group_by: group });
+      expect([group, res.status]).toEqual([group, 200]);
+      for (const day of res.body as Record<string, any>[]) {
+        for (const row of day[listName[group]] as Record<string, any>[]) {
+          const records = seeded.filter((l) => l.startTime.startsWith(day.group_by_day) && l[field[group]] === row[nameField[group]]);
+          const want = records.reduce((t, l) => t + dollarsToNanos(l.spend), 0);
+          expect([group, day.group_by_day, row[nameField[group]], dollarsToNanos(row.total_spend)]).toEqual([
+            group,
+            day.group_by_day,
+            row[nameField[group]],
+            want,
+          ]);
+        }
+      }
+      // And no record is missing from the report.
+      const reported = (res.body as Record<string, any>[]).flatMap((d) =>
+        (d[listName[group]] as Record<string, any>[]).map((r) => dollarsToNanos(r.total_spend)),
+      );
+      const all = seeded.filter((l) => l[field[group]] !== null).reduce((t, l) => t + dollarsToNanos(l.spend), 0);
+      expect([group, reported.reduce((a, b) => a + b, 0)]).toEqual([group, all]);
+    }
+  });
+
+  it('/user/daily/activity sums a user’s days; /global/spend the total', async () => {
+    const res = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...range, user_id: 'u1' });
+    for (const day of res.body.results as Record<string, any>[]) {
+      const want = seeded.filter((l) => l.user === 'u1' && l.startTime.startsWith(day.date));
+      expect(dollarsToNanos(day.metrics.spend)).toBe(want.reduce((t, l) => t + dollarsToNanos(l.spend), 0));
+      expect(day.metrics.api_requests).toBe(want.length);
+    }
+    expect((await callApi(spendHandler, 'GET', '/user/daily/activity', { user_id: 'u1' }, userCtx('u2'))).status).toBe(403);
+  });
+
+  it('a stream batch delivered twice counts each request once', async () => {
+    const before = await callApi(spendHandler, 'GET', '/spend/tags', { ...range, tags: 'nightly' });
+    for (const log of seeded.slice(0, 30)) await spendLogStore().apply(log);
+    const after = await callApi(spendHandler, 'GET', '/spend/tags', { ...range, tags: 'nightly' });
+    expect(after.body).toEqual(before.body);
+  });
+});
+
+describe('health', () => {
+  it('readiness: ready while the table answers', async () => {
+    const res = (await spendHandler({ resource: '/health/readiness', httpMethod: 'GET' } as never, {} as never)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect([res.statusCode, JSON.parse(res.body)]).toEqual([200, { status: 'ready' }]);
+  });
+});
