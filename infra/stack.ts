@@ -28,6 +28,7 @@ import { TollgateApi } from './constructs/api.js';
 import { TollgateConsole } from './constructs/console.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
 import { TollgateFunction } from './constructs/function.js';
+import { TollgateObservability } from './constructs/observability.js';
 import { optionsFromContext, type ResolvedOptions, resolveOptions, type TollgateOptions } from './constructs/options.js';
 import { TollgateSecrets } from './constructs/secrets.js';
 import { SettlementQueue } from './constructs/settlement-queue.js';
@@ -59,6 +60,7 @@ export class TollgateStack extends Stack {
   readonly secrets: TollgateSecrets;
   readonly functions: ReadonlyMap<DeployedFunction, TollgateFunction>;
   readonly settlements: SettlementQueue;
+  readonly observability: TollgateObservability;
   /** Stream batches the table-stream function gave up on (their records' metadata). */
   readonly tableStreamFailures: Queue;
   readonly api: TollgateApi;
@@ -214,6 +216,16 @@ export class TollgateStack extends Stack {
         reason: "API Gateway's account-wide logging role: AWS's own managed policy for exactly this role.",
       });
     }
+
+    // Budget alerts, the dashboard and the alarms (infra/constructs/observability.ts).
+    this.observability = new TollgateObservability(this, 'Observability', {
+      options: o,
+      api: this.api.api,
+      table: this.table.table,
+      functions,
+      alerter: tableStream,
+      moreAlarms: [this.settlements.waitingAlarm, this.settlements.deadLetterAlarm],
+    });
 
     // The admin console on CloudFront, with the API behind the same origin (docs/deploy.md).
     this.console = new TollgateConsole(this, 'Console', { api: this.api.api, logRetention: o.logRetention, oidc: o.consoleOidc });

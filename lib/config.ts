@@ -147,6 +147,16 @@ const envSchema = z.object({
   TOLLGATE_PASSTHROUGH_MODEL: str(),
   TOLLGATE_SETTLEMENT_TTL_SECONDS: number(7 * 86_400, 60),
   TOLLGATE_SPEND_LOG_RETENTION_DAYS: number(30, 1, true),
+  TOLLGATE_ALERT_THRESHOLDS: text((s, ctx) => {
+    if (s === undefined) return [50, 80, 100];
+    const parts = s.split(',').map((x) => Number(x.trim()));
+    return parts.length <= 10 && parts.every((n) => Number.isInteger(n) && n >= 1 && n <= 1000)
+      ? [...new Set(parts)].sort((a, b) => a - b)
+      : fail(ctx, s, 'must be up to 10 whole percentages from 1 to 1000, comma-separated');
+  }) as z.ZodMiniType<number[]>,
+  TOLLGATE_ALERT_EVENT_BUS: str(),
+  TOLLGATE_ALERT_WEBHOOK_URL: url,
+  TOLLGATE_ALERT_SLACK_SECRET_ARN: str(),
   TOLLGATE_SETTLEMENT_QUEUE_URL: str(),
   TOLLGATE_SETTLEMENT_JOURNAL_DIR: str(),
   TOLLGATE_LOG_LEVEL: logLevel,
@@ -230,6 +240,8 @@ export interface Config {
   settlementTtlSeconds: number;
   /** How long spend log records are kept (DynamoDB TTL), in days. */
   spendLogRetentionDays: number;
+  /** Budget alerts (lib/alerts): the proxy's thresholds (% of max_budget) and where alerts go. */
+  alerts: { thresholds: number[]; eventBus: string | undefined; webhookUrl: string | undefined; slackSecretArn: string | undefined };
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   port: number;
   /** `npm start` only: the address the local gateway binds, and DynamoDB Local's data folder (in memory when unset). */
@@ -319,6 +331,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,
     spendLogRetentionDays: e.TOLLGATE_SPEND_LOG_RETENTION_DAYS,
+    alerts: {
+      thresholds: e.TOLLGATE_ALERT_THRESHOLDS,
+      eventBus: e.TOLLGATE_ALERT_EVENT_BUS,
+      webhookUrl: e.TOLLGATE_ALERT_WEBHOOK_URL,
+      slackSecretArn: e.TOLLGATE_ALERT_SLACK_SECRET_ARN,
+    },
     logLevel: e.TOLLGATE_LOG_LEVEL,
     port: e.PORT,
     local: { host: e.TOLLGATE_LOCAL_HOST, dataDir: e.TOLLGATE_LOCAL_DATA_DIR === '' ? undefined : e.TOLLGATE_LOCAL_DATA_DIR },

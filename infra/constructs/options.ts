@@ -85,6 +85,14 @@ export interface TollgateOptions {
   consoleOidcToken?: string;
   /** The token endpoint, when it is not on the issuer's origin (it is then allowed by the console's CSP). */
   consoleOidcTokenEndpoint?: string;
+  /** Budget alert thresholds, % of max_budget, for entities that name none (default `50,80,100`). */
+  alertThresholds?: string;
+  /** An email address budget alerts are sent to (an SNS topic subscribed to the alerts' EventBridge rule). */
+  alertEmail?: string;
+  /** A Secrets Manager secret (ARN) holding a Slack incoming-webhook URL budget alerts are posted to. */
+  alertSlackSecretArn?: string;
+  /** An email address the operational alarms (5xx rate, authorizer errors, throttles, settlements waiting) notify. */
+  alarmEmail?: string;
 }
 
 /** Every option with its default applied. */
@@ -130,6 +138,10 @@ export interface ResolvedOptions {
   passthroughModel: string | undefined;
   /** The console's single sign-on; null: off. */
   consoleOidc: ConsoleOidc | null;
+  alertThresholds: string | undefined;
+  alertEmail: string | undefined;
+  alertSlackSecretArn: string | undefined;
+  alarmEmail: string | undefined;
 }
 
 export const OPTION_NAMES = [
@@ -177,6 +189,10 @@ export const OPTION_NAMES = [
   'consoleOidcScope',
   'consoleOidcToken',
   'consoleOidcTokenEndpoint',
+  'alertThresholds',
+  'alertEmail',
+  'alertSlackSecretArn',
+  'alarmEmail',
 ] as const satisfies readonly (keyof TollgateOptions)[];
 
 export class OptionError extends Error {
@@ -327,7 +343,33 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     wafRateLimit,
     passthroughModel: str('passthroughModel', raw.passthroughModel),
     consoleOidc: consoleOidcOption(raw, jwtIssuer),
+    alertThresholds: thresholdsOption(raw.alertThresholds),
+    alertEmail: emailOption('alertEmail', raw.alertEmail),
+    alertSlackSecretArn: arnOption('alertSlackSecretArn', raw.alertSlackSecretArn),
+    alarmEmail: emailOption('alarmEmail', raw.alarmEmail),
   };
+}
+
+function thresholdsOption(v: unknown): string | undefined {
+  const s = str('alertThresholds', v);
+  if (s === undefined) return undefined;
+  const parts = s.split(',').map((x) => Number(x.trim()));
+  if (parts.length > 10 || !parts.every((n) => Number.isInteger(n) && n >= 1 && n <= 1000))
+    throw new OptionError('alertThresholds', 'must be up to 10 whole percentages from 1 to 1000, comma-separated (50,80,100)');
+  return [...new Set(parts)].sort((a, b) => a - b).join(',');
+}
+
+function emailOption(name: 'alertEmail' | 'alarmEmail', v: unknown): string | undefined {
+  const s = str(name, v);
+  if (s !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(s)) throw new OptionError(name, 'must be an email address');
+  return s;
+}
+
+function arnOption(name: 'alertSlackSecretArn', v: unknown): string | undefined {
+  const s = str(name, v);
+  if (s !== undefined && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(s))
+    throw new OptionError(name, 'must be a Secrets Manager secret ARN');
+  return s;
 }
 
 function consoleOidcOption(raw: Partial<Record<keyof TollgateOptions, unknown>>, jwtIssuers: string[]): ConsoleOidc | null {

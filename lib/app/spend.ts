@@ -1,8 +1,46 @@
-/** The spend logs and rollups (lib/store/spend-logs): the table-stream consumer and the spend reports share them. */
+/**
+ * The table stream's consumers and the spend reports: spend logs and rollups (lib/store/spend-logs),
+ * budget alerts (lib/alerts), built once per instance (again when the app is reconfigured).
+ */
+import type { AlertDeps } from '../alerts/consume.js';
+import { alertSinks as buildSinks } from '../alerts/deliver.js';
+import { config } from '../config.js';
+import { AlertMarkers } from '../store/alerts.js';
+import { EntityReader } from '../store/entities.js';
+import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
 import { SpendLogStore } from '../store/spend-logs.js';
-import { dependency, documentClient } from './wiring.js';
+import { clock, dependency, documentClient } from './wiring.js';
 
 export const spendLogStore = /* @__PURE__ */ dependency(
   'spendLogStore',
   (c) => new SpendLogStore(documentClient(), c.tableName, c.spendLogRetentionDays * 86_400),
 );
+
+export const alertSinks = /* @__PURE__ */ dependency('alertSinks', (c) => buildSinks(c));
+
+let parts: { reader: EntityReader; markers: AlertMarkers; table: string; client: unknown } | undefined;
+
+/** A reader that does not cache (alerts judge the counters as they are) and the markers, for the current wiring. */
+function alertParts(): NonNullable<typeof parts> {
+  const c = config();
+  const client = documentClient();
+  if (!parts || parts.table !== c.tableName || parts.client !== client) {
+    const loader = new CachedLoader(new DynamoBatchSource(client, c.tableName, true), { ttlMs: 1, negativeTtlMs: 1, maxEntries: 100 });
+    parts = {
+      reader: new EntityReader(loader, c.spendShards),
+      markers: new AlertMarkers(client, c.tableName, clock()),
+      table: c.tableName,
+      client,
+    };
+  }
+  return parts;
+}
+
+/** What the alert consumer needs, always from the current wiring. */
+export const alertDeps = (): AlertDeps => ({
+  reader: () => alertParts().reader,
+  markers: () => alertParts().markers,
+  sinks: alertSinks,
+  thresholds: () => config().alerts.thresholds,
+  clock: () => clock()(),
+});

@@ -15,6 +15,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AdminStore } from '../admin/persistence.js';
+import type { AlertSink } from '../alerts/deliver.js';
 import type { JwtAuthenticator } from '../auth/jwt.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { type Config, config, setConfig } from '../config.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   rateLimiter: RateLimiter;
   objectOwners: ObjectOwners;
   spendLogStore: SpendLogStore;
+  /** Where budget alerts go (lib/alerts/deliver). */
+  alertSinks: AlertSink[];
   /** Keeps settlements that could not be written; undefined when none is configured. */
   settlementJournal: SettlementJournal | undefined;
   adminStore: AdminStore;

@@ -110,3 +110,33 @@ export function rateDirections(current: RateFields, set: RateFields): Record<str
   for (const f of MODEL_RATE_LIMIT_FIELDS) if (set[f] !== undefined) out[f] = compareModelCaps(current[f], set[f]);
   return out;
 }
+
+/**
+ * Alert thresholds (percentages of max_budget): more alerts are stricter. A new list is tighter
+ * when it keeps every threshold of the current one (absent: the proxy's), looser when it drops one.
+ */
+export function compareThresholds(
+  current: readonly number[] | null | undefined,
+  next: readonly number[] | null | undefined,
+  proxy: readonly number[],
+): Direction {
+  const c = new Set(current ?? proxy);
+  const n = new Set(next ?? proxy);
+  if ([...c].some((p) => !n.has(p))) return 'looser';
+  return n.size > c.size ? 'tighter' : 'same';
+}
+
+/** The alert fields of keys, users, teams and organizations (lib/domain/alerts). */
+export const ALERT_FIELDS = ['soft_budget', 'alert_thresholds'] as const;
+
+/** Which way a change moves each alert field it names. */
+export function alertDirections(
+  current: { soft_budget?: number | null; alert_thresholds?: readonly number[] | null },
+  set: { soft_budget?: number | null; alert_thresholds?: readonly number[] | null },
+  proxy: readonly number[],
+): Record<string, Direction> {
+  const out: Record<string, Direction> = {};
+  if (set.soft_budget !== undefined) out.soft_budget = compareCap(current.soft_budget, set.soft_budget);
+  if (set.alert_thresholds !== undefined) out.alert_thresholds = compareThresholds(current.alert_thresholds, set.alert_thresholds, proxy);
+  return out;
+}

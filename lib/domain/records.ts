@@ -6,6 +6,7 @@
  */
 
 import type { Authority } from './actor.js';
+import type { Alerting } from './alerts.js';
 import type { ModelRateLimited, RateLimited } from './rate-limits.js';
 
 export type UserRole = 'proxy_admin' | 'internal_user' | 'internal_user_viewer';
@@ -41,7 +42,7 @@ export interface Budgeted {
   enforcement?: EnforcementMode | null;
 }
 
-export interface KeyRecord extends Budgeted, RateLimited, ModelRateLimited {
+export interface KeyRecord extends Budgeted, RateLimited, ModelRateLimited, Alerting {
   token: string; // sha256 hex of the full key
   key_name: string; // sk-...last4
   key_alias?: string | null;
@@ -62,7 +63,7 @@ export interface KeyRecord extends Budgeted, RateLimited, ModelRateLimited {
   replaced_by?: string | null;
 }
 
-export interface UserRecord extends Budgeted, RateLimited {
+export interface UserRecord extends Budgeted, RateLimited, Alerting {
   user_id: string;
   user_email?: string | null;
   user_alias?: string | null;
@@ -75,7 +76,7 @@ export interface UserRecord extends Budgeted, RateLimited {
   updated_at?: string;
 }
 
-export interface TeamRecord extends Budgeted, RateLimited, ModelRateLimited {
+export interface TeamRecord extends Budgeted, RateLimited, ModelRateLimited, Alerting {
   team_id: string;
   team_alias?: string | null;
   organization_id?: string | null;
@@ -106,7 +107,7 @@ export interface OrgMemberRecord {
   created_at: string;
 }
 
-export interface OrgRecord extends Budgeted, RateLimited {
+export interface OrgRecord extends Budgeted, RateLimited, Alerting {
   organization_id: string;
   organization_alias?: string | null;
   models?: string[];

@@ -24,7 +24,7 @@ const image = (i: unknown): Record<string, unknown> | undefined =>
 export function settledLogOf(record: DynamoDBRecord): SpendLog | undefined {
   if (record.eventName !== 'INSERT' && record.eventName !== 'MODIFY') return undefined;
   const next = image(record.dynamodb?.NewImage);
-  if (!next || next.kind !== 'settlement' || next.state !== 'settled' || typeof next[SPEND_LOG_ATTR] !== 'string') return undefined;
+  if (next?.kind !== 'settlement' || next.state !== 'settled' || typeof next[SPEND_LOG_ATTR] !== 'string') return undefined;
   const prior = image(record.dynamodb?.OldImage);
   if (prior && prior.state === 'settled' && typeof prior[SPEND_LOG_ATTR] === 'string') return undefined;
   return JSON.parse(next[SPEND_LOG_ATTR] as string) as SpendLog;

@@ -22,11 +22,15 @@
  * at once. During the grace period the old copy keeps its own key counters (the user, team and
  * organization budgets are shared, so they still bound the pair).
  */
+
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
 import { effectiveModels, isUnrestricted, restrictionsOf } from '../../checks/models.js';
+import { config } from '../../config.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import {
+  ALERT_FIELDS,
+  alertDirections,
   compareCap,
   compareEnforcement,
   compareExpiry,
@@ -70,7 +74,18 @@ import {
 } from '../rules/keys.js';
 import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
-import { budgetFields, duration, id, limit, metadata, modelRateLimitFields, models, money, rateLimitFields } from '../schema/fields.js';
+import {
+  alertFields,
+  budgetFields,
+  duration,
+  id,
+  limit,
+  metadata,
+  modelRateLimitFields,
+  models,
+  money,
+  rateLimitFields,
+} from '../schema/fields.js';
 
 /** A key item as stored: the record plus the predecessors still in their grace period. */
 export interface StoredKey extends KeyRecord {
@@ -224,6 +239,8 @@ export interface NewKeyFields {
   max_parallel_requests?: number | null | undefined;
   model_rpm_limit?: Record<string, number> | null | undefined;
   model_tpm_limit?: Record<string, number> | null | undefined;
+  soft_budget?: number | null | undefined;
+  alert_thresholds?: number[] | null | undefined;
   spend?: number | undefined;
   team_id?: string | null | undefined;
   user_id?: string | null | undefined;
@@ -252,6 +269,8 @@ const rateLimitsOfInput = (f: NewKeyFields) =>
     max_parallel_requests: f.max_parallel_requests ?? undefined,
     model_rpm_limit: f.model_rpm_limit ?? undefined,
     model_tpm_limit: f.model_tpm_limit ?? undefined,
+    soft_budget: f.soft_budget ?? undefined,
+    alert_thresholds: f.alert_thresholds ?? undefined,
   });
 
 /** A new key's record, its writes (the key and its alias marker) and its audit entry. */
@@ -324,6 +343,7 @@ export const keyFields = {
   ...budgetFields,
   ...rateLimitFields,
   ...modelRateLimitFields,
+  ...alertFields,
   spend: money.optional(),
   team_id: id.nullable().optional(),
   user_id: id.nullable().optional(),
@@ -377,6 +397,7 @@ export const KEY_LIMIT_FIELDS = [
   'enforcement',
   ...RATE_LIMIT_FIELDS,
   ...MODEL_RATE_LIMIT_FIELDS,
+  ...ALERT_FIELDS,
 ] as const;
 /** Every other field a key takes, and why it is not a limit: each is guarded its own way. */
 export const KEY_OTHER_FIELDS = {
@@ -419,6 +440,8 @@ async function limitDirections(
     max_parallel_requests?: number | null;
     model_rpm_limit?: Record<string, number> | null;
     model_tpm_limit?: Record<string, number> | null;
+    soft_budget?: number | null;
+    alert_thresholds?: number[] | null;
   },
   now: Date,
 ): Promise<Record<(typeof KEY_LIMIT_FIELDS)[number], Direction>> {
@@ -442,7 +465,10 @@ async function limitDirections(
     max_parallel_requests: 'same',
     model_rpm_limit: 'same',
     model_tpm_limit: 'same',
+    soft_budget: 'same',
+    alert_thresholds: 'same',
     ...rateDirections(current, set),
+    ...alertDirections(current, set, config().alerts.thresholds),
   };
 }
 

@@ -23,13 +23,14 @@ import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { budgetView } from '../schema/budget-view.js';
-import { budgetFields, id, limit, metadata, models, rateLimitFields } from '../schema/fields.js';
+import { alertFields, budgetFields, id, limit, metadata, models, rateLimitFields } from '../schema/fields.js';
 
 const orgFields = {
   organization_alias: z.string().min(1).max(256).nullable().optional(),
   models: models.optional(),
   ...budgetFields,
   ...rateLimitFields,
+  ...alertFields,
   metadata: metadata.optional(),
 };
 

@@ -35,6 +35,7 @@ import { limitsDenial, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import {
+  alertFields,
   budgetFields,
   id,
   limit,
@@ -56,6 +57,7 @@ const teamFields = {
   models: models.optional(),
   ...budgetFields,
   ...rateLimitFields,
+  ...alertFields,
   ...modelRateLimitFields,
   spend: money.optional(),
   metadata: metadata.optional(),

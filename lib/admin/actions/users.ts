@@ -25,7 +25,7 @@ import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '
 import { requireProxyAdmin } from '../rules/actor.js';
 import { selfOrAdminDenial } from '../rules/teams.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
-import { budgetLimitFields, id, limit, metadata, models, money, rateLimitFields } from '../schema/fields.js';
+import { alertFields, budgetLimitFields, id, limit, metadata, models, money, rateLimitFields } from '../schema/fields.js';
 import { keyAlias, keyDuration, keyView, planNewKey, userKeysPage } from './keys.js';
 import { memberView } from './teams.js';
 
@@ -38,6 +38,7 @@ const userFields = {
   models: models.optional(),
   ...budgetLimitFields,
   ...rateLimitFields,
+  ...alertFields,
   spend: money.optional(),
   metadata: metadata.optional(),
   // No `blocked`: the authorizer checks no user flag (only keys, teams and end users), and a

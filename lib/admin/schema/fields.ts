@@ -124,3 +124,14 @@ export const modelRateLimitFields = {
   model_rpm_limit: modelCaps,
   model_tpm_limit: modelCaps,
 };
+
+/** Budget alerts (lib/domain/alerts): a soft budget, and thresholds as percentages of max_budget. */
+export const alertFields = {
+  soft_budget: optionalMoney,
+  alert_thresholds: z
+    .array(z.number().int('must be whole percentages').min(1, 'must be 1 to 1000').max(1000, 'must be 1 to 1000'))
+    .max(10, 'at most 10 thresholds')
+    .transform((l) => [...new Set(l)].sort((a, b) => a - b))
+    .nullable()
+    .optional(),
+};

@@ -32,6 +32,8 @@ async function adminIssuedKey(): Promise<string> {
     max_parallel_requests: 2,
     model_rpm_limit: { 'gpt-4o-mini': 5 },
     model_tpm_limit: { 'gpt-4o-mini': 500 },
+    soft_budget: 0.000005,
+    alert_thresholds: [50, 90],
   });
   expect(res.status).toBe(200);
   return res.body.key as string;
@@ -60,6 +62,10 @@ describe("a key's owner cannot loosen what a proxy admin set", () => {
     ['model_rpm_limit removed', { model_rpm_limit: null }],
     ['model_tpm_limit raised', { model_tpm_limit: { 'gpt-4o-mini': 501 } }],
     ['model_tpm_limit removed', { model_tpm_limit: {} }],
+    ['soft_budget raised', { soft_budget: 1 }],
+    ['soft_budget removed', { soft_budget: null }],
+    ['an alert threshold dropped', { alert_thresholds: [50] }],
+    ['alert thresholds removed (back to the proxy’s)', { alert_thresholds: null }],
   ];
   for (const [what, change] of loosening) {
     it(`${what}: 403, and the key is unchanged`, async () => {
@@ -85,6 +91,8 @@ describe("a key's owner cannot loosen what a proxy admin set", () => {
       max_parallel_requests: 1,
       model_rpm_limit: { 'gpt-4o-mini': 4, 'gpt-4o': 1 },
       model_tpm_limit: { 'gpt-4o-mini': 0 },
+      soft_budget: 0.000001,
+      alert_thresholds: [10, 50, 90],
     };
     const res = await callApi(keys, 'POST', '/key/update', { key, ...tighter }, alice);
     expect(res.status).toBe(200);

@@ -68,6 +68,33 @@ describe('stored and shown on every entity that takes them', () => {
   });
 });
 
+describe('alert fields: soft_budget and alert_thresholds', () => {
+  it('are stored on keys, teams, users and organizations; thresholds kept once each, ascending', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { soft_budget: 2, alert_thresholds: [90, 50, 90] });
+    expect(made.body).toMatchObject({ soft_budget: 2, alert_thresholds: [50, 90] });
+    for (const [handler, path, base] of [
+      [teams, '/team/new', { team_id: 't-alerts' }],
+      [users, '/user/new', { user_id: 'u-alerts' }],
+      [organizations, '/organization/new', { organization_id: 'o-alerts' }],
+    ] as const) {
+      const res = await callApi(handler, 'POST', path, { ...base, soft_budget: 1, alert_thresholds: [100] });
+      expect([path, res.status]).toEqual([path, 200]);
+    }
+  });
+  it.each([
+    [{ soft_budget: -1 }, 'soft_budget'],
+    [{ alert_thresholds: [0] }, 'alert_thresholds.0'],
+    [{ alert_thresholds: [1.5] }, 'alert_thresholds.0'],
+    [{ alert_thresholds: [1001] }, 'alert_thresholds.0'],
+    [{ alert_thresholds: Array.from({ length: 11 }, (_, i) => i + 1) }, 'alert_thresholds'],
+  ])('%j is a 400 naming %s', async (input, param) => {
+    await expectUnchanged(async () => {
+      const res = await callApi(keys, 'POST', '/key/generate', input);
+      expect([res.status, res.body.error?.param]).toEqual([400, param]);
+    });
+  });
+});
+
 describe('a bad value is a 400 naming the field; nothing is written', () => {
   const scalars = ['rpm_limit', 'tpm_limit', 'max_parallel_requests'];
   const badScalars: unknown[] = [1.5, -1, '5', true, [], {}, Number.MAX_SAFE_INTEGER + 2];

@@ -1,0 +1,102 @@
+/**
+ * Budget alerts from the table's stream (lib/spend/stream.ts runs this beside the spend logs):
+ * for each settlement that lands with a spend log, the key, user, team and organization it
+ * names are read afresh (their counter shards summed), and every level their spend has reached
+ * in the current window (lib/domain/alerts) is announced once: claimed with a marker
+ * (lib/store/alerts), delivered, confirmed. Off the request path: no write units there.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { Alerting } from '../domain/alerts.js';
+import { type AlertEntity, alertLevels, alertSpend, alertWindow, type BudgetAlert, reached } from '../domain/alerts.js';
+import type { Budgeted } from '../domain/records.js';
+import type { SpendLog } from '../domain/spend-log.js';
+import { type StreamConsumer, settledLogOf } from '../spend/stream.js';
+import { type AlertMarkers, alertRef } from '../store/alerts.js';
+import type { EntityReader } from '../store/entities.js';
+import type { AlertSink } from './deliver.js';
+
+export interface AlertDeps {
+  /** A reader that does not cache: alerts judge the counters as they are. */
+  reader: () => EntityReader;
+  markers: () => AlertMarkers;
+  sinks: () => AlertSink[];
+  thresholds: () => readonly number[];
+  clock: () => number;
+}
+
+type Entity = Budgeted & Alerting;
+
+/** The entities a log names, read afresh, with how alerts name them. */
+async function entitiesOf(
+  log: SpendLog,
+  reader: EntityReader,
+): Promise<{ entity: AlertEntity; id: string; keyHash?: string; record: Entity }[]> {
+  const [key, user, team, org] = await Promise.all([
+    log.api_key ? reader.key(log.api_key) : undefined,
+    log.user ? reader.user(log.user) : undefined,
+    log.team_id ? reader.team(log.team_id) : undefined,
+    log.organization_id ? reader.state({ orgId: log.organization_id }).then((s) => s.org) : undefined,
+  ]);
+  const out: { entity: AlertEntity; id: string; keyHash?: string; record: Entity }[] = [];
+  if (key) out.push({ entity: 'key', id: key.key_name, keyHash: key.token, record: key });
+  if (user) out.push({ entity: 'user', id: user.user_id, record: user });
+  if (team) out.push({ entity: 'team', id: team.team_id, record: team });
+  if (org) out.push({ entity: 'organization', id: org.organization_id, record: org });
+  return out;
+}
+
+/** Announces every level reached by the entities of one settled log; throws when a delivery fails. */
+export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetAlert[]> {
+  const now = deps.clock();
+  const sent: BudgetAlert[] = [];
+  for (const e of await entitiesOf(log, deps.reader())) {
+    const spend = alertSpend(e.record, now);
+    const levels = reached(alertLevels(e.record, deps.thresholds()), spend);
+    if (levels.length === 0) continue;
+    const window = alertWindow(e.record, now);
+    for (const level of levels) {
+      const ref = alertRef(e.entity, e.keyHash ?? e.id, window, level.name);
+      const token = randomUUID();
+      if (!(await deps.markers().claim(ref, token))) continue;
+      const alert: BudgetAlert = {
+        entity: e.entity,
+        id: e.id,
+        ...(e.keyHash ? { key_hash: e.keyHash } : {}),
+        level: level.kind,
+        percent: level.percent ?? null,
+        threshold: level.amount,
+        spend,
+        max_budget: e.record.max_budget ?? null,
+        soft_budget: e.record.soft_budget ?? null,
+        budget_window: window,
+        at: new Date(now).toISOString(),
+      };
+      try {
+        for (const sink of deps.sinks()) await sink(alert);
+      } catch (err) {
+        await deps.markers().release(ref, token);
+        throw err;
+      }
+      await deps.markers().confirm(ref, token, alert.at);
+      sent.push(alert);
+    }
+  }
+  return sent;
+}
+
+/** The stream consumer: alerts for each settled request, in order; a failed delivery stops the batch there. */
+export function alertConsumer(deps: AlertDeps): StreamConsumer {
+  return async (records: readonly DynamoDBRecord[]) => {
+    for (const record of records) {
+      const log = settledLogOf(record);
+      if (!log) continue;
+      try {
+        await alertsFor(log, deps);
+      } catch {
+        return { failedAt: record.dynamodb?.SequenceNumber };
+      }
+    }
+    return {};
+  };
+}

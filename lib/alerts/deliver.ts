@@ -1,0 +1,47 @@
+/**
+ * Where budget alerts go: always the log (local mode's console prints it); an EventBridge event
+ * (`source: tollgate`, detail type `Tollgate Budget Alert`, the detail a BudgetAlert: docs/alerts.md)
+ * when a bus is configured; a webhook (Slack-compatible `text`, and the alert) when a URL is given
+ * directly (local mode) or in a secret (Slack, in AWS). A delivery that fails throws: the alert's
+ * claim is given back and the stream retries it.
+ */
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { Config } from '../config.js';
+import { alertText, type BudgetAlert } from '../domain/alerts.js';
+import { readSecret } from '../secrets.js';
+import { logger } from '../telemetry.js';
+
+export const ALERT_SOURCE = 'tollgate';
+export const ALERT_DETAIL_TYPE = 'Tollgate Budget Alert';
+
+export type AlertSink = (alert: BudgetAlert) => Promise<void>;
+
+let eventBridge: EventBridgeClient | undefined;
+
+export function alertSinks(c: Pick<Config, 'alerts' | 'region'>, fetchFn: typeof fetch = fetch): AlertSink[] {
+  const sinks: AlertSink[] = [async (a) => logger().warn(`budget alert: ${alertText(a)}`, { alert: a })];
+  const { eventBus, webhookUrl, slackSecretArn } = c.alerts;
+  if (eventBus) {
+    sinks.push(async (a) => {
+      eventBridge ??= new EventBridgeClient({ region: c.region });
+      const out = await eventBridge.send(
+        new PutEventsCommand({
+          Entries: [{ Source: ALERT_SOURCE, DetailType: ALERT_DETAIL_TYPE, Detail: JSON.stringify(a), EventBusName: eventBus }],
+        }),
+      );
+      if (out.FailedEntryCount) throw new Error(`EventBridge refused the alert: ${out.Entries?.[0]?.ErrorCode ?? 'unknown'}`);
+    });
+  }
+  const post = async (url: string, a: BudgetAlert) => {
+    const res = await fetchFn(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: `Tollgate: ${alertText(a)}`, alert: a }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) throw new Error(`the alert webhook answered HTTP ${res.status}`);
+  };
+  if (webhookUrl) sinks.push((a) => post(webhookUrl, a));
+  if (slackSecretArn) sinks.push(async (a) => post(await readSecret(slackSecretArn), a));
+  return sinks;
+}

@@ -1,0 +1,87 @@
+/**
+ * Budget alerts: a `soft_budget` (LiteLLM's field) and thresholds of `max_budget` (default 50, 80
+ * and 100 %, per entity `alert_thresholds`, else the proxy's) on keys, users, teams and
+ * organizations. Each level is announced once per budget window (once in all for a budget
+ * without a period), however many settlements or consumers see it crossed. Pure.
+ */
+
+import { budgetAnchor, currentSpend, windowOf } from './periods.js';
+import type { Budgeted } from './records.js';
+
+export const DEFAULT_ALERT_THRESHOLDS: readonly number[] = [50, 80, 100];
+export const MAX_ALERT_THRESHOLDS = 10;
+
+/** The alert fields of an entity. */
+export interface Alerting {
+  soft_budget?: number | null;
+  /** Percentages of `max_budget` that raise an alert; empty: none; absent: the proxy's. */
+  alert_thresholds?: number[] | null;
+}
+
+export type AlertEntity = 'key' | 'user' | 'team' | 'organization';
+
+/** One level an entity's spend can cross. */
+export interface AlertLevel {
+  /** `threshold`: a percentage of max_budget; `soft_budget`: the soft budget. */
+  kind: 'threshold' | 'soft_budget';
+  /** For thresholds: the percentage. */
+  percent?: number;
+  /** Dollars. */
+  amount: number;
+  /** Stable name within a window: `pct:80`, `soft`. */
+  name: string;
+}
+
+/** The levels an entity has: its thresholds of max_budget (when it has one) and its soft budget. */
+export function alertLevels(
+  b: Alerting & Pick<Budgeted, 'max_budget'>,
+  proxyThresholds: readonly number[] = DEFAULT_ALERT_THRESHOLDS,
+): AlertLevel[] {
+  const out: AlertLevel[] = [];
+  const max = b.max_budget;
+  if (typeof max === 'number' && max > 0)
+    for (const p of b.alert_thresholds ?? proxyThresholds)
+      out.push({ kind: 'threshold', percent: p, amount: (max * p) / 100, name: `pct:${p}` });
+  if (typeof b.soft_budget === 'number' && b.soft_budget >= 0) out.push({ kind: 'soft_budget', amount: b.soft_budget, name: 'soft' });
+  return out;
+}
+
+/** The levels `spend` has reached (at or above). */
+export const reached = (levels: readonly AlertLevel[], spend: number): AlertLevel[] => levels.filter((l) => spend >= l.amount && spend > 0);
+
+/** The budget window an entity's spend counts in now, for its alerts: the window's id, or `lifetime`. */
+export function alertWindow(b: Pick<Budgeted, 'budget_duration' | 'budget_set_at' | 'created_at'>, now: number): string {
+  return b.budget_duration ? windowOf(b.budget_duration, now, budgetAnchor(b)).id : 'lifetime';
+}
+
+/** The spend alerts are judged on: the current window's, else lifetime. */
+export const alertSpend = (b: Budgeted, now: number): number => currentSpend(b, now);
+
+/** What an alert says (EventBridge detail, webhook body): ids and amounts, never a key. */
+export interface BudgetAlert {
+  entity: AlertEntity;
+  /** The entity's id; a key's is its `sk-...last4` name and its hash. */
+  id: string;
+  key_hash?: string | undefined;
+  level: AlertLevel['kind'];
+  percent: number | null;
+  /** Dollars: the level's amount, the spend seen, the budget. */
+  threshold: number;
+  spend: number;
+  max_budget: number | null;
+  soft_budget: number | null;
+  budget_window: string;
+  at: string;
+}
+
+/** Thresholds as given: whole percentages 1..1000, each once, ascending. */
+export function normalizeThresholds(list: readonly number[]): number[] {
+  return [...new Set(list)].sort((a, b) => a - b);
+}
+
+/** The words of an alert, for a webhook or the local console. */
+export function alertText(a: BudgetAlert): string {
+  const who = `${a.entity} \`${a.id}\``;
+  const what = a.level === 'soft_budget' ? `its soft budget of $${a.threshold}` : `${a.percent}% of its $${a.max_budget} budget`;
+  return `${who} has spent $${a.spend}, reaching ${what} (${a.budget_window === 'lifetime' ? 'lifetime' : `window ${a.budget_window}`})`;
+}

@@ -1,0 +1,87 @@
+/**
+ * Budget alerts, alarms and the dashboard in the synthesized template: the alert rule matches
+ * Tollgate's events and targets the email topic when asked; the alerting function may put events
+ * on the default bus only and read only the Slack secret it is given; the alarms exist and notify
+ * the alarm topic when asked; the dashboard is there. cdk-nag over these is in stack.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { ALERT_DETAIL_TYPE, ALERT_SOURCE } from '../../lib/alerts/deliver.js';
+import { actionsOf, type CfnResource, logicalId, ofType, resourcesOf, type Statement, synth } from './template.js';
+
+const SLACK = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/slack-AbCdEf';
+const base = synth({});
+const full = synth({
+  alertEmail: 'ops@example.com',
+  alarmEmail: 'oncall@example.com',
+  alertSlackSecretArn: SLACK,
+  alertThresholds: '90,50',
+});
+
+const fnOf = (s: typeof base, name: string) =>
+  logicalId(s, (s.stack.functions.get(name as never) as unknown as { function: never }).function);
+const envOf = (s: typeof base, name: string) =>
+  (s.resources[fnOf(s, name)] as CfnResource).Properties.Environment.Variables as Record<string, string>;
+const statementsOf = (s: typeof base, name: string): Statement[] => {
+  const role = JSON.stringify((s.resources[fnOf(s, name)] as CfnResource).Properties.Role);
+  return ofType(s, 'AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(JSON.parse(role)['Fn::GetAtt']?.[0] ?? '§'))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+};
+
+describe('budget alerts', () => {
+  it("a rule matches Tollgate's alert events; with alertEmail it targets an email topic", () => {
+    const alertRules = (s: typeof base) =>
+      ofType(s, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties.EventPattern ?? {}).includes(ALERT_DETAIL_TYPE));
+    const [[, rule]] = alertRules(full) as [[string, CfnResource]];
+    expect(rule.Properties.EventPattern).toEqual({ source: [ALERT_SOURCE], 'detail-type': [ALERT_DETAIL_TYPE] });
+    expect(JSON.stringify(rule.Properties.Targets)).toContain(logicalId(full, full.stack.observability.alertTopic as never));
+    const subs = ofType(full, 'AWS::SNS::Subscription').map(([, s]) => [s.Properties.Protocol, s.Properties.Endpoint]);
+    expect(subs).toEqual(
+      expect.arrayContaining([
+        ['email', 'ops@example.com'],
+        ['email', 'oncall@example.com'],
+      ]),
+    );
+    expect(alertRules(base)[0]?.[1].Properties.Targets).toBeUndefined();
+    expect(ofType(base, 'AWS::SNS::Topic')).toHaveLength(0);
+  });
+
+  it('the alerting function puts events on the default bus only, reads only the Slack secret, and gets the thresholds', () => {
+    const sts = statementsOf(full, 'table-stream');
+    const puts = sts.filter((st) => actionsOf(st).includes('events:PutEvents'));
+    expect(puts.map((st) => JSON.stringify(resourcesOf(st)))).toEqual([expect.stringContaining('event-bus/default')]);
+    const secrets = sts.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:')));
+    expect(secrets.flatMap(resourcesOf)).toEqual([SLACK]);
+    expect(envOf(full, 'table-stream')).toMatchObject({
+      TOLLGATE_ALERT_EVENT_BUS: 'default',
+      TOLLGATE_ALERT_THRESHOLDS: '50,90',
+      TOLLGATE_ALERT_SLACK_SECRET_ARN: SLACK,
+    });
+    expect(envOf(base, 'table-stream').TOLLGATE_ALERT_SLACK_SECRET_ARN).toBeUndefined();
+  });
+});
+
+describe('alarms and the dashboard', () => {
+  it('5xx rate, authorizer errors, table throttles and the settlement queue alarms notify the alarm topic when asked', () => {
+    const alarms = ofType(full, 'AWS::CloudWatch::Alarm');
+    const described = alarms.map(([, a]) => a.Properties.AlarmDescription as string);
+    for (const want of [/5xx/, /authorizer failed/, /throttled/, /waiting for their replay/, /gave up replaying/])
+      expect(described.some((d) => want.test(d))).toBe(true);
+    const topic = logicalId(full, full.stack.observability.alarmTopic as never);
+    for (const [, a] of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain(topic);
+    for (const [, a] of ofType(base, 'AWS::CloudWatch::Alarm')) expect(a.Properties.AlarmActions).toBeUndefined();
+  });
+
+  it('a dashboard shows the API, every function and the table', () => {
+    const [[, d]] = ofType(base, 'AWS::CloudWatch::Dashboard') as [[string, CfnResource]];
+    const body = JSON.stringify(d.Properties.DashboardBody);
+    for (const want of ['5XXError', 'Latency', 'Errors', 'Duration', 'ConsumedWriteCapacityUnits', 'ThrottledRequests'])
+      expect(body).toContain(want);
+  });
+
+  it('bad options are one line each', () => {
+    expect(() => synth({ alertEmail: 'not-an-email' })).toThrow(/alertEmail/);
+    expect(() => synth({ alertThresholds: '0,50' })).toThrow(/alertThresholds/);
+    expect(() => synth({ alertSlackSecretArn: 'tollgate/slack' })).toThrow(/alertSlackSecretArn/);
+  });
+});
