@@ -388,9 +388,6 @@ async function settle(
   hold: Hold | undefined,
   received?: ReceivedText,
 ): Promise<void> {
-  // A GET retrieves what a POST made (a stored response, a file, a batch): the usage it shows was
-  // billed when it was made, so retrieving it never bills again (a strict hold is released).
-  if (call.req.method === 'GET') [reported, answered] = [undefined, false];
   // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
   // the text sent and received is counted; with no text to count, the estimate is charged.
   const counted = !reported && answered ? await countUsage(call.req, received) : undefined;
