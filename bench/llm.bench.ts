@@ -173,7 +173,7 @@ export default async function llmBench(): Promise<BenchSection[]> {
           { metric: 'DynamoDB round trips per request', value: `${readsPerRequest.toFixed(2)} read + 1 write (TransactWriteItems)` },
         ],
         notes: [
-          "The read: a settlement drops the counters it moved from this instance's cache, so the next request of the same caller reloads them in one BatchGetItem (fresh spend, at one round trip).",
+          "No read: a settlement moves this instance's cached counters by the amounts it wrote (followMoves in lib/store/spend-ledger.ts), so the next request of the same caller reads nothing; other instances see the change within the cache TTL.",
           'The settlement runs after the answer is complete (after the last event of a stream), so it delays the end of the response, not its first byte.',
           'DynamoDB Local on loopback is slower per write than DynamoDB in a region seen from Lambda (single-digit ms); the settlement row is the figure to replace when judging a deployment.',
           `Machine load when the run started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores.`,

@@ -258,6 +258,7 @@ export default async function sideBySide(): Promise<BenchSection> {
                 `${t.name}: ${f.length} of ${ROUNDS * PARALLEL} requests at concurrency ${CONCURRENCY} failed (left out of requests/s), first: ${f[0]}`,
               ];
         }),
+        "Priced requests per second at concurrency 16 are bounded by DynamoDB Local: every priced call is one TransactWriteItems, and DynamoDB Local on this machine commits about 250 a second (docs/spend.md, hot counters). Spreading the key's counters over 8 shards (TOLLGATE_SPEND_SHARDS key=8) measured the same ratio (0.21 median, short rounds), so it is the store's rate, not conflicts on one item. In AWS the bound is DynamoDB's per-item write rate instead (about 1,000 write units a second per item, 2 per transactional write), not this machine's; this ratio is the local figure.",
         'Tollgate here is the local gateway: the authorizer and the llm handler called in one Node process with API Gateway-shaped events. It includes what API Gateway and Lambda would do in AWS only as far as the handlers do it; it excludes their network hops.',
         `Machine load when the timed rounds started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores; the machine is shared, so read the ratios (same moment, same load) rather than the absolute figures.`,
       ],

@@ -55,9 +55,12 @@ export class CachedLoader {
     private readonly options: LoaderOptions,
   ) {
     this.batcher = new DataLoader<string, Cached>((ids) => this.readBatch(ids), { cache: false, maxBatchSize: 100 });
-    const lru = (max: number) =>
+    // Bounded by size (one per item), not by `max`: a `max` makes lru-cache allocate its whole
+    // capacity up front (millions of slots for the shards' bound), at every instance's start.
+    const lru = (bound: number) =>
       new LRUCache<string, Cached, ItemRef>({
-        max,
+        maxSize: bound,
+        sizeCalculation: () => 1,
         ttl: Math.max(1, options.ttlMs),
         ttlAutopurge: false,
         // invalidate() during a read of the same item must not fail that read (lru-cache aborts it
