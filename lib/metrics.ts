@@ -27,3 +27,44 @@ export async function countMetric(name: SpendMetric, value = 1): Promise<void> {
     // A metric never stands in the way of spend: the log line beside it says the same.
   }
 }
+
+/**
+ * One LLM call's figures, in one EMF record with the model as dimension: `Requests`, `SpendUsd`,
+ * `InputTokens`, `OutputTokens`, and the proxy's added latency until the answer went out. Written
+ * after the answer, beside the settlement.
+ */
+export async function callMetrics(c: { model: string; spendUsd: number; inputTokens: number; outputTokens: number }): Promise<void> {
+  metrics ??= loadMetrics();
+  try {
+    const { m, count } = await metrics;
+    // Synchronous from here to the publish: no other call's figures can slip in between.
+    m.addDimension('model', c.model.slice(0, 250));
+    m.addMetric('Requests', count as 'Count', 1);
+    m.addMetric('SpendUsd', 'None' as 'Count', c.spendUsd);
+    m.addMetric('InputTokens', count as 'Count', c.inputTokens);
+    m.addMetric('OutputTokens', count as 'Count', c.outputTokens);
+    m.publishStoredMetrics();
+  } catch {
+    // Metrics never stand in the way of an answer or its spend.
+  }
+}
+
+/** A denial or failure the llm function answered, by its error code. */
+export async function denialMetric(code: string): Promise<void> {
+  metrics ??= loadMetrics();
+  try {
+    const { m, count } = await metrics;
+    m.addDimension('code', code);
+    m.addMetric('Denials', count as 'Count', 1);
+    m.publishStoredMetrics();
+  } catch {
+    // as above
+  }
+}
+
+function loadMetrics(): Promise<{ m: Metrics; count: string }> {
+  return import('@aws-lambda-powertools/metrics').then((mod) => ({
+    m: new mod.Metrics({ namespace: 'Tollgate', serviceName: 'tollgate' }),
+    count: mod.MetricUnit.Count,
+  }));
+}

@@ -2,6 +2,9 @@
  * `npm start`: the whole of Tollgate on this machine (see infra/local/stack.ts), a banner with
  * what to do next, and a clean stop on Ctrl-C or SIGTERM that leaves no Java process behind.
  */
+// Local mode's console is for people: CloudWatch's metric lines (EMF) stay off unless asked for.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
 import { type Config, ConfigError, config } from '../../lib/config.js';
 import { ensureConsoleBuilt } from './console.js';
 import { JavaMissingError } from './dynamodb.js';

@@ -14,13 +14,14 @@
  * The end user is the JWT's end-user claim when there is one (trusted: the issuer signed it),
  * else the body's `user` field, which the client asserts: a key holder can name any end user.
  */
+
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { type CallerContext, readCallerContext } from '../authorizer/context.js';
 import { type CheckInput, runChecks } from '../checks/checks.js';
 import { requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
-import type { Usage } from '../domain/cost.js';
+import { NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { requestTags, type SpendLog } from '../domain/spend-log.js';
@@ -33,6 +34,7 @@ import {
   toTollgateError,
   UpstreamFailedError,
 } from '../errors.js';
+import { callMetrics, denialMetric } from '../metrics.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
@@ -77,6 +79,7 @@ export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps 
   } catch (e) {
     const error = toTollgateError(e);
     // Only codes are logged: an unexpected error's message may hold anything.
+    await denialMetric(error.code);
     if (!isTollgateError(e)) logger().error('llm request failed unexpectedly', { error: (e as Error)?.name });
     else if (error.status >= 500) logger().error('llm request failed', { code: error.code });
     else logger().info('llm request denied', { code: error.code, status: error.status });
@@ -517,7 +520,15 @@ async function settle(
     usageSource,
     costNanos,
   });
-  await rateCounted;
+  await Promise.all([
+    rateCounted,
+    callMetrics({
+      model: model.model_name,
+      spendUsd: costNanos / NANOS_PER_DOLLAR,
+      inputTokens: usage?.inputTokens ?? 0,
+      outputTokens: usage?.outputTokens ?? 0,
+    }),
+  ]);
 }
 
 /** The request's spend log (lib/domain/spend-log): who, what, how many tokens; never the text. */
