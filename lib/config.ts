@@ -137,6 +137,7 @@ const envSchema = z.object({
   TOLLGATE_JWT_TEAM_ROUTES: list,
   TOLLGATE_JWT_ADMIN_ROUTES: list,
   TOLLGATE_UPSTREAM_TIMEOUT_MS: number(600_000, 1),
+  TOLLGATE_BEDROCK_ENDPOINT: str(),
   TOLLGATE_LOCAL_SECRETS: secretMap,
   TOLLGATE_PASSTHROUGH_MODEL: str(),
   TOLLGATE_SETTLEMENT_TTL_SECONDS: number(7 * 86_400, 60),
@@ -196,6 +197,11 @@ export interface Config {
     adminRoutes: string[];
   };
   upstreamTimeoutMs: number;
+  /**
+   * Another Bedrock runtime endpoint than the region's (TOLLGATE_BEDROCK_ENDPOINT): local mode's
+   * mock. A cleartext `http://` endpoint is only ever a mock: it is called with dummy credentials.
+   */
+  bedrockEndpoint: string | undefined;
   /**
    * Local mode: secret name -> value (TOLLGATE_LOCAL_SECRETS, JSON). When set, upstream keys are
    * looked up here only and Secrets Manager is never called.
@@ -276,6 +282,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       adminRoutes: e.TOLLGATE_JWT_ADMIN_ROUTES.length > 0 ? e.TOLLGATE_JWT_ADMIN_ROUTES : ['management', 'info'],
     },
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
+    bedrockEndpoint: e.TOLLGATE_BEDROCK_ENDPOINT,
     localSecrets: e.TOLLGATE_LOCAL_SECRETS,
     passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,

@@ -38,6 +38,7 @@ import { loadCaller } from './caller.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
+import { callProvider, providerOperation } from './providers.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
@@ -225,6 +226,9 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
 }
 
 function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
+  // Bedrock, Azure and Anthropic models go through their provider (lib/llm/providers); OpenAI-compatible ones pass through.
+  const operation = providerOperation(call.req, model);
+  if (operation) return withSpend(call, model, requestId, (finish) => callProvider(call, model, operation, finish));
   return withSpend(call, model, requestId, async (finish) => {
     const { body, stripUsage } = upstreamBody(call.req, model);
     const upstream = await startCall(call, model, body);
@@ -306,6 +310,13 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
   const { req } = call;
   if (req.stream) throw new InvalidRequestError('`stream` cannot be used with several models in `model`', 'invalid_body', 'stream');
   if (req.body.kind !== 'json') throw new InvalidRequestError('several models in `model` need a JSON body', 'invalid_body', 'model');
+  const provided = models.find((m) => (m.provider ?? 'openai') !== 'openai');
+  if (provided)
+    throw new InvalidRequestError(
+      `several models in \`model\` are for OpenAI-compatible models only; \`${provided.model_name}\` is a ${provided.provider} model`,
+      'unsupported_parameter',
+      'model',
+    );
   const results = await Promise.allSettled(
     models.map((model, i) =>
       withSpend(call, model, `${req.requestId}#${i}`, async (finish) =>
