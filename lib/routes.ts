@@ -63,6 +63,8 @@ const LLM_POSTS = new Map<string, PostFacts>([
   ['embeddings', { json: true, noOutput: true }],
   ['moderations', { json: true, noOutput: true }],
   ['responses', { streams: true, json: true }],
+  // Anthropic's Messages API (Claude Code, the Anthropic SDKs): served by Anthropic models and Claude on Bedrock.
+  ['messages', { streams: true, json: true }],
   ['rerank', { json: true }],
   ['images/generations', { json: true }],
   ['images/edits', {}],

@@ -38,9 +38,9 @@ import { loadCaller } from './caller.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
-import { callProvider, providerOperation } from './providers.js';
+import { callProvider, providerOperation, routeErrorResponse } from './providers.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
-import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
+import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { dataEvent, frame, type SseEvent, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
@@ -76,7 +76,7 @@ export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps 
     if (!isTollgateError(e)) logger().error('llm request failed unexpectedly', { error: (e as Error)?.name });
     else if (error.status >= 500) logger().error('llm request failed', { code: error.code });
     else logger().info('llm request denied', { code: error.code, status: error.status });
-    return errorResponse(error);
+    return routeErrorResponse(event.resource ?? event.path, error);
   }
 }
 

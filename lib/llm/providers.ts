@@ -12,12 +12,13 @@
 import { Readable } from 'node:stream';
 import type { Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
-import { InvalidRequestError } from '../errors.js';
+import { InvalidRequestError, type TollgateError } from '../errors.js';
+import { anthropicErrorBody } from '../providers/errors.js';
 import { type Operation, operationOf, type ProviderModel, providerFor } from '../providers/index.js';
 import { upstreamKey } from '../registry/index.js';
 import type { LlmDeps } from './deps.js';
 import type { LlmRequest } from './request.js';
-import { jsonResponse, type LlmResponse } from './response.js';
+import { errorResponse, jsonResponse, type LlmResponse } from './response.js';
 
 export interface ProviderCall {
   req: LlmRequest;
@@ -37,8 +38,15 @@ export type Finish = (usage: Usage | undefined, answered: boolean) => Promise<vo
  */
 export function providerOperation(req: LlmRequest, model: ModelRecord): Operation | undefined {
   const provider = model.provider ?? 'openai';
-  if (provider === 'openai') return undefined;
   const operation = operationOf(req.upstreamPath);
+  if (provider === 'openai') {
+    if (operation !== 'messages') return undefined;
+    throw new InvalidRequestError(
+      `model \`${model.model_name}\` is OpenAI-compatible: ${req.route.path} (Anthropic's Messages API) is served by Anthropic models and Claude models on Bedrock`,
+      'unsupported_parameter',
+      'model',
+    );
+  }
   if (!operation) {
     throw new InvalidRequestError(
       `model \`${model.model_name}\` (${provider}) cannot serve ${req.route.path}: only chat completions, embeddings, responses and messages go to ${provider}`,
@@ -127,4 +135,11 @@ async function* events(
     if (!ended) controller.abort();
     onDone(ended);
   }
+}
+
+/** An error as the route's clients expect it: Anthropic's shape on `/messages`, OpenAI's elsewhere. */
+export function routeErrorResponse(routePath: string | undefined, error: TollgateError): LlmResponse {
+  return routePath !== undefined && /(^|\/)messages$/.test(routePath)
+    ? jsonResponse(error.status, anthropicErrorBody(error))
+    : errorResponse(error);
 }
