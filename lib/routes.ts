@@ -154,17 +154,6 @@ export const routes: readonly RouteDef[] = [
   ...openAiRoutes(''),
   ...openAiRoutes('/v1'),
   ...azureRoutes,
-  {
-    path: '/v1/messages',
-    methods: ['POST'],
-    group: 'llm',
-    fn: 'llm',
-    spends: true,
-    streams: true,
-    body: 'json',
-    model: 'body',
-    generates: true,
-  },
   ...admin('keys', [
     ['/key/generate', ['POST'], 'generate', 'management', true],
     ['/key/update', ['POST'], 'update', 'management', true],
