@@ -14,6 +14,7 @@ import { INDEX } from '../lib/store/keys.js';
 import { SWEEP_EVERY_MINUTES, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import { grantAuthorizerAccess, grantEntityAccess, grantLlmAccess, grantSecretRead, grantSweeperAccess } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
+import { grantBedrockInvoke } from './constructs/bedrock.js';
 import { TollgateConsole } from './constructs/console.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
 import { TollgateFunction } from './constructs/function.js';
@@ -94,6 +95,7 @@ export class TollgateStack extends Stack {
       });
       if (isLlm) {
         grantLlmAccess(f.role, table);
+        grantBedrockInvoke(f.role, o.bedrockModels);
         grantSecretRead(
           f.role,
           this.secrets.upstream.map((s) => s.secret),
