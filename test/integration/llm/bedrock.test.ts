@@ -7,15 +7,17 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invokeStreaming } from '../../../infra/local/awslambda.js';
 import { type Gateway, startGateway } from '../../../infra/local/gateway.js';
 import { type MockBedrock, startMockBedrock } from '../../../infra/local/mock-bedrock.js';
 import { costNanos, type Usage } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { refs } from '../../../lib/store/keys.js';
-import { seedKey } from '../../support/seed.js';
+import { authorize, bearer } from '../../support/authorizer.js';
+import { authorizerEvent, seedKey } from '../../support/seed.js';
 import { spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { seedModels } from './harness.js';
+import { llmHandler, proxyEvent, seedModels } from './harness.js';
 
 const CLAUDE = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const created_at = '2025-01-01T00:00:00.000Z';
@@ -41,11 +43,13 @@ const titan: ModelRecord = {
 const throttled: ModelRecord = { ...claude, model_name: 'claude-throttled', upstream_model: `${CLAUDE}+error=ThrottlingException` };
 const denied: ModelRecord = { ...claude, model_name: 'claude-denied', upstream_model: `${CLAUDE}+error=AccessDeniedException` };
 const secret: ModelRecord = { ...claude, model_name: 'claude-secret' };
+const slow: ModelRecord = { ...claude, model_name: 'claude-slow', upstream_model: `${CLAUDE}+delay=200` };
 
 let mock: MockBedrock;
 let gateway: Gateway;
 let client: OpenAI;
 let keyToken: string;
+let key: string;
 
 /** The key's spend once the deferred settlement of the last call has landed (it follows the answer). */
 async function keySpend(): Promise<number> {
@@ -62,9 +66,10 @@ async function keySpend(): Promise<number> {
 beforeAll(async () => {
   mock = await startMockBedrock();
   await useTestTable({ TOLLGATE_BEDROCK_ENDPOINT: mock.url });
-  await seedModels([claude, titan, throttled, denied, secret]);
-  const { key, record } = await seedKey({ models: ['claude', 'titan-embed', 'claude-throttled', 'claude-denied'] });
-  keyToken = record.token;
+  await seedModels([claude, titan, throttled, denied, secret, slow]);
+  const seeded = await seedKey({ models: ['claude', 'titan-embed', 'claude-throttled', 'claude-denied', 'claude-slow'] });
+  keyToken = seeded.record.token;
+  key = seeded.key;
   gateway = await startGateway({ port: 0 });
   client = new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
 });
@@ -143,6 +148,33 @@ describe('Bedrock through the llm function, with the official openai client', ()
       .catch((e) => e);
     expect(forbidden).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(await keySpend()).toBe(before);
+  });
+
+  it('a client that goes away cancels the Bedrock stream upstream (the mock sees its stream closed)', async () => {
+    // Through the handler as Lambda runs it: the response stream breaks when API Gateway's client leaves
+    // (the local gateway drains instead, so the function is driven directly here).
+    const outcome = await authorize(
+      authorizerEvent({ method: 'POST', resource: '/v1/chat/completions', path: '/v1/chat/completions', headers: bearer(key) }),
+    );
+    expect(outcome.effect).toBe('allow');
+    const event = proxyEvent(
+      {
+        path: '/v1/chat/completions',
+        headers: bearer(key),
+        body: { model: 'claude-slow', messages: [{ role: 'user', content: 'one two three four five six' }], stream: true },
+      },
+      outcome.effect === 'allow' ? outcome.context : null,
+    );
+    const res = await invokeStreaming(llmHandler, event);
+    for await (const chunk of res.body) {
+      if (String(chunk).includes('content')) break;
+    }
+    (res.body as unknown as NodeJS.ReadableStream & { destroy(): void }).destroy();
+    const request = mock.requests.findLast((r) => r.modelId.endsWith('+delay=200'));
+    for (let i = 0; i < 40 && !request?.cancelled; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(request?.operation).toBe('converse-stream');
+    expect(request?.cancelled).toBe(true);
+    await res.done.catch(() => undefined);
   });
 
   it('a model the key may not use is refused before any upstream call', async () => {
