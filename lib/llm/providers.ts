@@ -66,8 +66,17 @@ const providerModel = (m: ModelRecord): ProviderModel => ({
   aws_region_name: m.aws_region_name ?? null,
 });
 
-/** One call through the model's provider; the answer as the route defines it, its settlement deferred. */
-export async function callProvider(call: ProviderCall, model: ModelRecord, operation: Operation, finish: Finish): Promise<LlmResponse> {
+/**
+ * One call through the model's provider; the answer as the route defines it, its settlement
+ * deferred. `extraHeaders` go out with the answer (the rate limiter's `x-ratelimit-*`).
+ */
+export async function callProvider(
+  call: ProviderCall,
+  model: ModelRecord,
+  operation: Operation,
+  finish: Finish,
+  extraHeaders: Record<string, string> = {},
+): Promise<LlmResponse> {
   const { req, deps } = call;
   if (req.body.kind !== 'json')
     throw new InvalidRequestError(`${req.route.path} needs a JSON body for model \`${model.model_name}\``, 'invalid_body');
@@ -97,7 +106,7 @@ export async function callProvider(call: ProviderCall, model: ModelRecord, opera
   if (answer.kind === 'json') {
     // An upstream's error answer carries no usage: released. An answer without usage: the estimate.
     call.defer(finish(answer.usage, answer.status < 400));
-    return jsonResponse(answer.status, answer.body, answer.headers);
+    return jsonResponse(answer.status, answer.body, { ...answer.headers, ...extraHeaders });
   }
   const out = Readable.from(
     events(answer.events, controller, (ended) => call.defer(finish(answer.usage(), ended))),
@@ -112,7 +121,7 @@ export async function callProvider(call: ProviderCall, model: ModelRecord, opera
   });
   return {
     statusCode: answer.status,
-    headers: { ...answer.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+    headers: { ...answer.headers, ...extraHeaders, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
     body: out,
   };
 }
