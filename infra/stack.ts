@@ -25,6 +25,7 @@ import {
   grantTableStreamAccess,
 } from './constructs/access.js';
 import { TollgateApi } from './constructs/api.js';
+import { grantBedrockInvoke } from './constructs/bedrock.js';
 import { TollgateConsole } from './constructs/console.js';
 import { authorizerEnvironment, llmEnvironment, sharedEnvironment } from './constructs/environment.js';
 import { TollgateFunction } from './constructs/function.js';
@@ -111,6 +112,7 @@ export class TollgateStack extends Stack {
       });
       if (isLlm) {
         grantLlmAccess(f.role, table);
+        grantBedrockInvoke(f.role, o.bedrockModels);
         grantSecretRead(
           f.role,
           this.secrets.upstream.map((s) => s.secret),

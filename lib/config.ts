@@ -138,6 +138,7 @@ const envSchema = z.object({
   TOLLGATE_JWT_TEAM_ROUTES: list,
   TOLLGATE_JWT_ADMIN_ROUTES: list,
   TOLLGATE_UPSTREAM_TIMEOUT_MS: number(600_000, 1),
+  TOLLGATE_BEDROCK_ENDPOINT: str(),
   TOLLGATE_LOCAL_SECRETS: secretMap,
   TOLLGATE_CONSOLE_OIDC_CLIENT_ID: str(),
   TOLLGATE_CONSOLE_OIDC_ISSUER: str(),
@@ -229,6 +230,11 @@ export interface Config {
     token: string | undefined;
     tokenEndpoint: string | undefined;
   };
+  /**
+   * Another Bedrock runtime endpoint than the region's (TOLLGATE_BEDROCK_ENDPOINT): local mode's
+   * mock. A cleartext `http://` endpoint is only ever a mock: it is called with dummy credentials.
+   */
+  bedrockEndpoint: string | undefined;
   /**
    * Local mode: secret name -> value (TOLLGATE_LOCAL_SECRETS, JSON). When set, upstream keys are
    * looked up here only and Secrets Manager is never called.
@@ -327,6 +333,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       token: e.TOLLGATE_CONSOLE_OIDC_TOKEN || undefined,
       tokenEndpoint: e.TOLLGATE_CONSOLE_OIDC_TOKEN_ENDPOINT || undefined,
     },
+    bedrockEndpoint: e.TOLLGATE_BEDROCK_ENDPOINT,
     localSecrets: e.TOLLGATE_LOCAL_SECRETS,
     passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,

@@ -74,6 +74,8 @@ const LLM_POSTS = new Map<string, PostFacts>([
   ['embeddings', { json: true, noOutput: true }],
   ['moderations', { json: true, noOutput: true }],
   ['responses', { streams: true, json: true }],
+  // Anthropic's Messages API (Claude Code, the Anthropic SDKs): served by Anthropic models and Claude on Bedrock.
+  ['messages', { streams: true, json: true }],
   ['rerank', { json: true }],
   ['images/generations', { json: true }],
   ['images/edits', {}],
@@ -165,17 +167,6 @@ export const routes: readonly RouteDef[] = [
   ...openAiRoutes(''),
   ...openAiRoutes('/v1'),
   ...azureRoutes,
-  {
-    path: '/v1/messages',
-    methods: ['POST'],
-    group: 'llm',
-    fn: 'llm',
-    spends: true,
-    streams: true,
-    body: 'json',
-    model: 'body',
-    generates: true,
-  },
   ...admin('keys', [
     ['/key/generate', ['POST'], 'generate', 'management', true],
     ['/key/update', ['POST'], 'update', 'management', true],

@@ -34,6 +34,13 @@ export interface TollgateOptions {
   upstreamSecretArns?: string[];
   /** Also let the llm function read every secret whose name starts with this prefix. */
   upstreamSecretPrefix?: string;
+  /**
+   * Bedrock models the llm function may invoke (InvokeModel, InvokeModelWithResponseStream, which
+   * Converse and ConverseStream use): model ids (`anthropic.claude-3-5-sonnet-20240620-v1:0`, in
+   * the stack's region), cross-region inference profile ids (`us.anthropic.claude-...`), or full
+   * foundation-model / inference-profile ARNs (another region). Empty: no Bedrock access.
+   */
+  bedrockModels?: string[];
   /** The in-function cache TTL of table items (the staleness bound of admin changes). */
   cacheTtlSeconds?: number;
   /** API Gateway's authorizer-result cache; 0 (default) turns it off. */
@@ -113,6 +120,7 @@ export interface ResolvedOptions {
   jwtAdminRoutes: string[];
   upstreamSecretArns: string[];
   upstreamSecretPrefix: string | undefined;
+  bedrockModels: string[];
   cacheTtlSeconds: number | undefined;
   authorizerResultTtlSeconds: number;
   authorizerIdentityHeader: string;
@@ -161,6 +169,7 @@ export const OPTION_NAMES = [
   'jwtAdminRoutes',
   'upstreamSecretArns',
   'upstreamSecretPrefix',
+  'bedrockModels',
   'cacheTtlSeconds',
   'authorizerResultTtlSeconds',
   'authorizerIdentityHeader',
@@ -247,6 +256,12 @@ const oneOf = <T extends string>(name: string, v: unknown, allowed: readonly T[]
   return hit;
 };
 
+/** A Bedrock model or inference profile id: `anthropic.claude-3-5-sonnet-20240620-v1:0`, `us.anthropic.claude-...`. */
+export const BEDROCK_MODEL = /^[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9a-z]+)*(:[0-9]+k)?$/;
+/** A foundation-model or inference-profile ARN, fully spelled out. */
+export const BEDROCK_ARN =
+  /^arn:aws[a-z-]*:bedrock:[a-z]{2}(-[a-z]+)+-\d:(\d{12})?:(foundation-model|inference-profile|application-inference-profile)\/[A-Za-z0-9.:_-]+$/;
+
 /** Validates the options and applies the defaults. */
 export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknown>>): ResolvedOptions {
   const jwtIssuer = list('jwtIssuer', raw.jwtIssuer);
@@ -271,6 +286,15 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
   const upstreamSecretPrefix = str('upstreamSecretPrefix', raw.upstreamSecretPrefix);
   if (upstreamSecretPrefix !== undefined && !/^[A-Za-z0-9/_+=.@-]+$/.test(upstreamSecretPrefix)) {
     throw new OptionError('upstreamSecretPrefix', 'must be a secret name prefix (letters, digits and /_+=.@-)');
+  }
+  const bedrockModels = list('bedrockModels', raw.bedrockModels);
+  for (const m of bedrockModels) {
+    if (!BEDROCK_MODEL.test(m) && !BEDROCK_ARN.test(m)) {
+      throw new OptionError(
+        'bedrockModels',
+        `\`${m.slice(0, 80)}\` is not a Bedrock model id, inference profile id, or foundation-model / inference-profile ARN (no wildcards)`,
+      );
+    }
   }
   const budgetDuration = str('budgetDuration', raw.budgetDuration);
   if (budgetDuration !== undefined && !isDuration(budgetDuration)) {
@@ -319,6 +343,7 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     jwtAdminRoutes: list('jwtAdminRoutes', raw.jwtAdminRoutes),
     upstreamSecretArns: list('upstreamSecretArns', raw.upstreamSecretArns),
     upstreamSecretPrefix,
+    bedrockModels,
     cacheTtlSeconds: num('cacheTtlSeconds', raw.cacheTtlSeconds, 0),
     authorizerResultTtlSeconds: num('authorizerResultTtlSeconds', raw.authorizerResultTtlSeconds, 0, 3600) ?? 0,
     authorizerIdentityHeader: identityHeader,

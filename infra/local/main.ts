@@ -23,6 +23,12 @@ function startupProblem(e: unknown, cfg: Config): string {
   return `could not start: ${(e as Error).message}`;
 }
 
+const modelsOf = (stack: LocalStack, provider: 'bedrock' | 'anthropic' | undefined): string =>
+  stack.models
+    .filter((m) => m.provider === provider)
+    .map((m) => m.model_name)
+    .join(', ');
+
 type ConsoleBuild = { ok: true; built: boolean } | { ok: false; message: string };
 
 function banner(stack: LocalStack, ui: ConsoleBuild): string {
@@ -36,7 +42,9 @@ function banner(stack: LocalStack, ui: ConsoleBuild): string {
       ? `  Console        ${stack.url}/ui/ (sign in with the master key)${ui.built ? ', built just now' : ''}`
       : `  Console        not available: its build failed (${ui.message}); the API works without it`,
     `  DynamoDB       ${dynamo}, table ${stack.tableName}`,
-    `  Mock upstream  ${stack.upstreamUrl} (models: ${stack.models.map((m) => m.model_name).join(', ')})`,
+    `  Mock upstream  ${stack.upstreamUrl} (models: ${modelsOf(stack, undefined)})`,
+    `  Mock Bedrock   ${stack.bedrockUrl} (models: ${modelsOf(stack, 'bedrock')})`,
+    `  Mock Anthropic ${stack.anthropicUrl} (models: ${modelsOf(stack, 'anthropic')}; also /v1/messages)`,
   ];
   if (stack.masterKeyGenerated) {
     // The one place a secret is printed: the user needs it, and nobody else knows it.
@@ -51,6 +59,7 @@ function banner(stack: LocalStack, ui: ConsoleBuild): string {
     'Try:',
     `  curl ${stack.url}/v1/chat/completions -H "Authorization: Bearer $TOLLGATE_MASTER_KEY" \\`,
     `    -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'`,
+    '  (or "model":"bedrock-claude-3-5-sonnet" for Bedrock; POST /v1/messages with "model":"claude-3-5-haiku" for Anthropic)',
     '',
     'Ctrl-C to stop.',
     '',

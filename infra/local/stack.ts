@@ -1,6 +1,7 @@
 /**
  * Everything `npm start` runs, in one process: DynamoDB Local (unless an endpoint is given), the
- * table, the master key, the mock upstream with its priced models, and the local gateway. The
+ * table, the master key, the mock upstreams (OpenAI-compatible, Bedrock runtime, Anthropic) with
+ * their priced models, and the local gateway. The
  * e2e tests start the same stack against their shared DynamoDB Local.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -24,7 +25,16 @@ import { logger } from '../../lib/telemetry.js';
 import { consoleOidcOf } from '../console-site.js';
 import { type LocalDynamo, startLocalDynamo } from './dynamodb.js';
 import { type GatewayOptions, startGateway } from './gateway.js';
-import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from './mock-models.js';
+import { type MockAnthropic, startMockAnthropic } from './mock-anthropic.js';
+import { type MockBedrock, startMockBedrock } from './mock-bedrock.js';
+import {
+  MOCK_ANTHROPIC_KEY,
+  MOCK_UPSTREAM_KEY,
+  mockAnthropicModels,
+  mockBedrockModels,
+  mockLocalSecrets,
+  mockModels,
+} from './mock-models.js';
 import { startMockUpstream } from './mock-upstream.js';
 import { startTableStream, type TableStream } from './table-stream.js';
 
@@ -54,6 +64,9 @@ export interface LocalStack {
   /** Its data folder (absolute); undefined when it keeps data in memory or is not ours. */
   dataDir: string | undefined;
   upstreamUrl: string;
+  /** The mock Bedrock runtime's endpoint (TOLLGATE_BEDROCK_ENDPOINT unless one was configured). */
+  bedrockUrl: string;
+  anthropicUrl: string;
   models: ModelRecord[];
   tableName: string;
   masterKey: string;
@@ -102,6 +115,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       endpoint = dynamo.endpoint;
     }
 
+    // The mock Bedrock runtime and Anthropic API start first (milliseconds): the configuration names the Bedrock endpoint.
+    const [bedrock, anthropic]: [MockBedrock, MockAnthropic] = await Promise.all([
+      startMockBedrock({ host: '127.0.0.1' }),
+      startMockAnthropic({ apiKey: MOCK_ANTHROPIC_KEY }),
+    ]);
+    cleanups.push(() => bedrock.close());
+    cleanups.push(() => anthropic.close());
+
     const masterKey = base.masterKey ?? generateKey();
     // Every client and cache of the process is rebuilt from the new configuration.
     resetApp();
@@ -116,6 +137,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         // Settlements DynamoDB refused wait here for their replay (below). With a data folder the
         // journal is kept beside it; else it lives as long as this run (so does an in-memory table).
         settlementJournal: base.settlementJournal ?? { dir: mkdtempSync(join(tmpdir(), 'tollgate-settlement-journal-')) },
+        bedrockEndpoint: base.bedrockEndpoint ?? bedrock.url,
       },
     });
     cleanups.push(async () => {
@@ -131,11 +153,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       raw.destroy();
     }
 
-    opts.onProgress?.('starting the mock upstream and the gateway');
+    opts.onProgress?.('starting the mock upstream (OpenAI-compatible) and the gateway');
     const upstream = await startMockUpstream({ host: '127.0.0.1', apiKey: MOCK_UPSTREAM_KEY });
     cleanups.push(() => upstream.close());
     // Written on every start: the upstream's port is new each time, even over a persistent table.
-    const models = mockModels(upstream.url);
+    const models = [...mockModels(upstream.url), ...mockBedrockModels(), ...mockAnthropicModels(anthropic.url)];
     for (const m of models) await documentClient().send(new PutCommand({ TableName: cfg.tableName, Item: encode.model(m) }));
     modelRegistry().invalidate();
 
@@ -186,6 +208,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       dynamo,
       dataDir,
       upstreamUrl: upstream.url,
+      bedrockUrl: bedrock.url,
+      anthropicUrl: anthropic.url,
       models,
       tableName: cfg.tableName,
       masterKey,

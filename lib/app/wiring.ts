@@ -20,6 +20,8 @@ import type { JwtAuthenticator } from '../auth/jwt.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { type Config, config, setConfig } from '../config.js';
 import type { UserRecord } from '../domain/records.js';
+import { bedrockRuntime } from '../providers/bedrock/client.js';
+import type { ProviderClients } from '../providers/types.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import { masterKey as readMasterKey } from '../secrets.js';
 import { createDocumentClient } from '../store/client.js';
@@ -30,6 +32,7 @@ import type { RateLimiter } from '../store/rate-limits.js';
 import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 import type { SpendLogStore } from '../store/spend-logs.js';
+import { tracer } from '../telemetry.js';
 
 /** Everything that can be swapped. */
 export interface AppDeps {
@@ -52,6 +55,8 @@ export interface AppDeps {
   upsertUser: ((userId: string) => Promise<UserRecord>) | undefined;
   clock: () => number;
   fetch: (input: string, init: RequestInit) => Promise<Response>;
+  /** How providers reach Bedrock, Azure and Anthropic (lib/providers). */
+  providerClients: ProviderClients;
 }
 
 const built = new Map<keyof AppDeps, unknown>();
@@ -89,6 +94,28 @@ export const masterKey = /* @__PURE__ */ dependency('masterKey', () => readMaste
 export const clock = /* @__PURE__ */ dependency('clock', () => Date.now);
 
 export const upstreamFetch = /* @__PURE__ */ dependency('fetch', () => (input: string, init: RequestInit) => fetch(input, init));
+
+/**
+ * The clients a provider reaches its upstream with (lib/providers). Bedrock is called with the
+ * function's role (the SDK's credential chain); a cleartext endpoint (local mode's mock) with dummy
+ * credentials. The Bedrock SDK is imported on the first Bedrock call.
+ */
+export const providerClients = /* @__PURE__ */ dependency(
+  'providerClients',
+  (c): ProviderClients => ({
+    fetch: upstreamFetch(),
+    timeoutMs: c.upstreamTimeoutMs,
+    bedrock: (region) =>
+      bedrockRuntime({
+        region: region ?? c.region,
+        endpoint: c.bedrockEndpoint,
+        credentials: c.bedrockEndpoint?.startsWith('http://')
+          ? { accessKeyId: 'LOCALMOCK', secretAccessKey: 'local-mock-only' }
+          : undefined,
+        instrument: <T>(client: T): T => tracer.captureAWSv3Client(client as never) as T,
+      }),
+  }),
+);
 
 /** The settings the checks run with, from the configuration (the authorizer and the llm function). */
 export function checkSettings(c: Config = config()): CheckSettings {

@@ -11,11 +11,15 @@ export const NANOS_PER_DOLLAR = 1_000_000_000;
 
 /** Tokens a call consumed, as the upstream reported them. */
 export interface Usage {
+  /** Input tokens at the input price: cache reads and writes are counted apart, never inside. */
   inputTokens: number;
   outputTokens: number;
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
 }
 
-export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'>;
+export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'> &
+  Partial<Pick<ModelRecord, 'cache_read_cost_per_million' | 'cache_write_cost_per_million'>>;
 
 /** A price must be a finite number >= 0; anything else would make spend move backwards or vanish. */
 export const isValidPrice = (p: unknown): p is number => typeof p === 'number' && Number.isFinite(p) && p >= 0;
@@ -29,9 +33,17 @@ export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 
 /** The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS). */
 export function costNanos(usage: Usage, prices: Prices): number {
-  const nanos = nanosFor(usage.inputTokens, prices.input_cost_per_million) + nanosFor(usage.outputTokens, prices.output_cost_per_million);
+  // A cache read or write without its own price is charged at the input price, never at zero.
+  const input = prices.input_cost_per_million;
+  const nanos =
+    nanosFor(usage.inputTokens, input) +
+    nanosFor(usage.outputTokens, prices.output_cost_per_million) +
+    nanosFor(usage.cacheReadTokens ?? 0, validOr(prices.cache_read_cost_per_million, input)) +
+    nanosFor(usage.cacheWriteTokens ?? 0, validOr(prices.cache_write_cost_per_million, input));
   return Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS;
 }
+
+const validOr = (price: number | undefined, fallback: number): number => (isValidPrice(price) ? price : fallback);
 
 // Rounding only bites for prices with more than three decimals, and then by at most 0.5 n$ a call.
 const nanosFor = (tokens: number, pricePerMillion: number): number => Math.round(tokens * pricePerMillion * 1000);

@@ -142,14 +142,29 @@ export interface BudgetRecord {
 /** Proxy-wide spend (GLOBAL / SPEND). */
 export type GlobalSpendRecord = Pick<Budgeted, 'spend' | 'window_spend' | 'committed' | 'window_committed' | 'committed_elsewhere'>;
 
+/** Who serves a model, as LiteLLM prefixes `litellm_params.model` (`bedrock/...`); absent: OpenAI-compatible. */
+export type ModelProvider = 'openai' | 'azure' | 'bedrock' | 'anthropic';
+
 export interface ModelRecord {
   model_name: string; // public name
-  upstream_base_url: string;
+  /** Absent on records written before providers: OpenAI-compatible. */
+  provider?: ModelProvider;
+  /** OpenAI-compatible base URL (with `/v1`), Azure `api_base`, Anthropic base; absent for Bedrock (the SDK's regional endpoint). */
+  upstream_base_url?: string;
   upstream_model: string;
+  /** Bedrock: the model's region (LiteLLM's `aws_region_name`); absent: the function's own. */
+  aws_region_name?: string;
+  /** Azure OpenAI: `api-version`. */
+  api_version?: string;
   /** Secrets Manager name of the upstream key; in local mode, an env variable name. */
   api_key_secret?: string | null;
   input_cost_per_million: number;
   output_cost_per_million: number;
+  /** Cache reads and writes per 1M tokens; absent: charged at the input price (never free). */
+  cache_read_cost_per_million?: number;
+  cache_write_cost_per_million?: number;
+  /** Where the prices came from: `registry` (given) or the price library with its version. */
+  price_source?: string;
   access_groups?: string[];
   aliases?: string[];
   /** The upstream's own limits, shared by every caller of this model (lib/domain/rate-limits). */

@@ -1,10 +1,11 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
 
 import { modelRegistry, objectOwners, rateLimiter, settlementJournal, spendSettler } from '../app/llm.js';
-import { checkSettings, clock, entityReader, upstreamFetch } from '../app/wiring.js';
+import { checkSettings, clock, entityReader, providerClients, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
 import type { EnforcementMode } from '../domain/records.js';
+import type { ProviderClients } from '../providers/types.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { EntityReader } from '../store/entities.js';
 import type { ObjectOwners } from '../store/objects.js';
@@ -31,6 +32,8 @@ export interface LlmDeps {
   passthroughModel: string | undefined;
   clock: () => number;
   fetch: FetchLike;
+  /** How Bedrock, Azure and Anthropic models are reached (lib/llm/providers). */
+  providers: ProviderClients;
 }
 
 /** Read per invocation: the instance's dependencies (built once) and the current configuration. */
@@ -51,5 +54,6 @@ export function llmDeps(): LlmDeps {
     passthroughModel: c.passthroughModel,
     clock: clock(),
     fetch: upstreamFetch(),
+    providers: providerClients(),
   };
 }

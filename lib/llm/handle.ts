@@ -45,8 +45,9 @@ import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import { finishedUsage, guardObject, meteringOf, type ObjectCall, objectCallOf, ownOnly, recordCreated } from './objects.js';
 import { type Admitted, admitCall, tokensOf } from './rate.js';
+import { callProvider, providerOperation, routeErrorResponse } from './providers.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
-import { errorResponse, isTextual, jsonResponse, type LlmResponse } from './response.js';
+import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { dataEvent, frame, type SseEvent, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
@@ -83,7 +84,7 @@ export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps 
     if (!isTollgateError(e)) logger().error('llm request failed unexpectedly', { error: (e as Error)?.name });
     else if (error.status >= 500) logger().error('llm request failed', { code: error.code });
     else logger().info('llm request denied', { code: error.code, status: error.status });
-    return errorResponse(error);
+    return routeErrorResponse(event.resource ?? event.path, error);
   }
 }
 
@@ -239,6 +240,9 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
 }
 
 function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
+  // Bedrock, Azure and Anthropic models go through their provider (lib/llm/providers); OpenAI-compatible ones pass through.
+  const operation = providerOperation(call.req, model);
+  if (operation) return withSpend(call, model, requestId, (finish, rate) => callProvider(call, model, operation, finish, rate.headers));
   return withSpend(call, model, requestId, async (finish, rate) => {
     const { body, stripUsage } = upstreamBody(call.req, model);
     const upstream = await startCall(call, model, body);
@@ -410,6 +414,13 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
   const { req } = call;
   if (req.stream) throw new InvalidRequestError('`stream` cannot be used with several models in `model`', 'invalid_body', 'stream');
   if (req.body.kind !== 'json') throw new InvalidRequestError('several models in `model` need a JSON body', 'invalid_body', 'model');
+  const provided = models.find((m) => (m.provider ?? 'openai') !== 'openai');
+  if (provided)
+    throw new InvalidRequestError(
+      `several models in \`model\` are for OpenAI-compatible models only; \`${provided.model_name}\` is a ${provided.provider} model`,
+      'unsupported_parameter',
+      'model',
+    );
   const results = await Promise.allSettled(
     models.map((model, i) =>
       withSpend(call, model, `${req.requestId}#${i}`, async (finish) =>

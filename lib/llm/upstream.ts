@@ -42,9 +42,12 @@ export class UpstreamCall {
 
   /** Sends the request; resolves with the response once its headers arrive. */
   async start(fetchImpl: FetchLike): Promise<Response> {
+    // The registry keeps no OpenAI-compatible model without one; other providers never come here.
+    const base = this.req.model.upstream_base_url;
+    if (!base) throw new UpstreamFailedError(`model \`${this.req.model.model_name}\` has no upstream URL to pass this call to`);
     this.touch();
     try {
-      this.response = await fetchImpl(upstreamUrl(this.req.model.upstream_base_url, this.req.path, this.req.query), {
+      this.response = await fetchImpl(upstreamUrl(base, this.req.path, this.req.query), {
         method: this.req.method,
         headers: this.headers(),
         body: requestBody(this.req.body),

@@ -2,31 +2,15 @@
  * Token usage as upstreams report it, in every shape we pass through: `prompt_tokens` /
  * `completion_tokens` (chat, completions, embeddings), `input_tokens` / `output_tokens`
  * (responses, messages), at the top level or under `response` / `message` (stream events).
- * Cached-input discounts are not applied: input is charged at the full price.
+ * Cached input is split out (OpenAI's `prompt_tokens_details.cached_tokens`, the Responses API's
+ * `input_tokens_details.cached_tokens`) and charged at the model's cache-read price, or at the
+ * input price when it has none: lib/providers/usage reads every shape for both paths.
  */
 import type { Usage } from '../domain/cost.js';
-
-const tokens = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { mergeUsage as mergeTokenUsage, usageOfPayload } from '../providers/usage.js';
 
 /** The usage an answer (or a stream event) carries, or undefined. */
-export function usageOf(payload: unknown): Usage | undefined {
-  if (!isObject(payload)) return undefined;
-  const candidates = [
-    payload.usage,
-    isObject(payload.response) ? payload.response.usage : undefined,
-    isObject(payload.message) ? payload.message.usage : undefined,
-  ];
-  let found: Usage | undefined;
-  for (const u of candidates) {
-    if (!isObject(u)) continue;
-    const input = tokens(u.prompt_tokens) ?? tokens(u.input_tokens);
-    const output = tokens(u.completion_tokens) ?? tokens(u.output_tokens);
-    if (input === undefined && output === undefined) continue;
-    found = mergeUsage(found, { inputTokens: input ?? 0, outputTokens: output ?? 0 });
-  }
-  return found;
-}
+export const usageOf = (payload: unknown): Usage | undefined => compact(usageOfPayload(payload));
 
 /**
  * Combines usage seen across stream events. Upstreams report either once at the end or as running
@@ -35,5 +19,17 @@ export function usageOf(payload: unknown): Usage | undefined {
 export function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
   if (!a) return b;
   if (!b) return a;
-  return { inputTokens: Math.max(a.inputTokens, b.inputTokens), outputTokens: Math.max(a.outputTokens, b.outputTokens) };
+  const full = (u: Usage) => ({ cacheReadTokens: 0, cacheWriteTokens: 0, ...u });
+  return compact(mergeTokenUsage(full(a), full(b)));
+}
+
+/** Cache figures only when there are some (most calls have none). */
+function compact(u: Required<Usage> | undefined): Usage | undefined {
+  if (!u) return undefined;
+  return {
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    ...(u.cacheReadTokens > 0 ? { cacheReadTokens: u.cacheReadTokens } : {}),
+    ...(u.cacheWriteTokens > 0 ? { cacheWriteTokens: u.cacheWriteTokens } : {}),
+  };
 }

@@ -81,22 +81,10 @@ export function pricesForCall(price: KnownPrice, inputTokens: number): TokenPric
 
 /**
  * A call's cost in nano-dollars with cache figures: cache reads and writes at their prices, or at
- * the input price where there is none (never at zero). Exact like lib/spend/cost's costNanos,
- * which prices input and output; the integration moves this beside it.
+ * the input price where there is none (never at zero). The domain's costNanos, which the settlement uses.
  */
 export function costNanosOfUsage(usage: TokenUsage, prices: TokenPrices): number {
-  const input = prices.input_cost_per_million;
-  return (
-    costNanos({ inputTokens: usage.inputTokens, outputTokens: usage.outputTokens }, prices) +
-    costNanos(
-      { inputTokens: usage.cacheReadTokens, outputTokens: 0 },
-      { input_cost_per_million: prices.cache_read_cost_per_million ?? input, output_cost_per_million: 0 },
-    ) +
-    costNanos(
-      { inputTokens: usage.cacheWriteTokens, outputTokens: 0 },
-      { input_cost_per_million: prices.cache_write_cost_per_million ?? input, output_cost_per_million: 0 },
-    )
-  );
+  return costNanos(usage, prices);
 }
 
 /** A Bedrock model id from what LiteLLM and Bedrock accept: a foundation-model or inference-profile ARN ends with the id. */

@@ -9,6 +9,7 @@
 import type { ModelCatalog } from '../checks/models.js';
 import { isValidPrice } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
+import { azureConfigProblem } from '../providers/azure.js';
 import { logger } from '../telemetry.js';
 
 export interface ModelSource {
@@ -23,18 +24,30 @@ export interface RegistrySnapshot {
   resolve(name: string): ModelRecord | undefined;
 }
 
+const PROVIDERS: ReadonlySet<string> = new Set(['openai', 'azure', 'bedrock', 'anthropic']);
+const isHttpUrl = (u: unknown): boolean => typeof u === 'string' && URL.canParse(u) && /^https?:$/.test(new URL(u).protocol);
+
 /** Why a record is unusable, or undefined when it is fine. */
 export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined {
   if (typeof m.model_name !== 'string' || m.model_name.length === 0) return 'no model_name';
   if (typeof m.upstream_model !== 'string' || m.upstream_model.length === 0) return 'no upstream_model';
-  if (
-    typeof m.upstream_base_url !== 'string' ||
-    !URL.canParse(m.upstream_base_url) ||
-    !/^https?:$/.test(new URL(m.upstream_base_url).protocol)
-  ) {
+  const provider = m.provider ?? 'openai';
+  if (!PROVIDERS.has(provider)) return `unknown provider ${String(provider).slice(0, 32)}`;
+  if (provider === 'azure') {
+    const problem = azureConfigProblem({
+      upstream_model: m.upstream_model,
+      upstream_base_url: m.upstream_base_url,
+      api_version: m.api_version,
+    });
+    if (problem) return problem;
+  } else if (provider === 'openai' && !isHttpUrl(m.upstream_base_url)) {
+    return 'upstream_base_url is not an http(s) URL';
+  } else if (m.upstream_base_url !== undefined && !isHttpUrl(m.upstream_base_url)) {
     return 'upstream_base_url is not an http(s) URL';
   }
   if (!isValidPrice(m.input_cost_per_million) || !isValidPrice(m.output_cost_per_million)) return 'prices must be numbers >= 0';
+  for (const p of [m.cache_read_cost_per_million, m.cache_write_cost_per_million])
+    if (p !== undefined && !isValidPrice(p)) return 'prices must be numbers >= 0';
   return undefined;
 }
 

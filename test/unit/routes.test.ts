@@ -103,8 +103,8 @@ describe('Anthropic /v1/messages', () => {
     expect(matchRoute('POST', '/v1/messages')?.route).toMatchObject({ group: 'llm', fn: 'llm', spends: true, streams: true });
   });
 
-  it('there is no /messages without /v1', () => {
-    expect(matchRoute('POST', '/messages')).toBeUndefined();
+  it('POST /messages is the same route without /v1, like every LLM path', () => {
+    expect(matchRoute('POST', '/messages')?.route).toMatchObject({ group: 'llm', fn: 'llm', spends: true, streams: true, body: 'json' });
   });
 });
 

@@ -19,8 +19,11 @@ import { modelRegistry } from '../../app/llm.js';
 import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import type { ModelRecord } from '../../domain/records.js';
-import { ConflictError, InvalidRequestError } from '../../errors.js';
-import { buildSnapshot } from '../../registry/registry.js';
+import { ConflictError, type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
+import { azureConfigProblem } from '../../providers/azure.js';
+import { parseProviderModel } from '../../providers/index.js';
+import { priceOf as knownPrice } from '../../providers/prices.js';
+import { buildSnapshot, modelRecordProblem } from '../../registry/registry.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
@@ -69,6 +72,12 @@ const litellmParams = z
     // The upstream's own limits, shared by every caller of the model (lib/domain/rate-limits).
     rpm: rateCap,
     tpm: rateCap,
+    // Bedrock: the model's region (absent: the llm function's own); Azure OpenAI: `api-version`.
+    aws_region_name: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as us-east-1')
+      .optional(),
+    api_version: z.string().min(1).max(64).optional(),
   })
   .strict();
 
@@ -78,6 +87,8 @@ const modelInfo = z
     output_cost_per_token: money.optional(),
     input_cost_per_million: money.optional(),
     output_cost_per_million: money.optional(),
+    cache_read_cost_per_million: money.optional(),
+    cache_write_cost_per_million: money.optional(),
     access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),
     aliases: z.array(name).max(40).optional(),
   })
@@ -158,13 +169,107 @@ async function claimAliases(modelName: string, added: readonly string[]): Promis
   return ops;
 }
 
+/** Where the model is served, from LiteLLM's `litellm_params` (a clear 400 naming the field otherwise). */
+function upstreamOf(
+  p: Params & { model: string },
+): Pick<ModelRecord, 'provider' | 'upstream_model' | 'upstream_base_url' | 'aws_region_name' | 'api_version'> {
+  let parsed: ReturnType<typeof parseProviderModel>;
+  try {
+    parsed = parseProviderModel(p.model);
+  } catch (e) {
+    if (e instanceof InvalidRequestError) throw new InvalidRequestError(e.message, e.code as InvalidRequestCode, 'litellm_params.model');
+    throw e;
+  }
+  const { provider, upstreamModel } = parsed;
+  const refuse = (field: string, why: string) => {
+    throw new InvalidRequestError(`\`litellm_params.${field}\` ${why}`, 'invalid_field', `litellm_params.${field}`);
+  };
+  if (p.aws_region_name !== undefined && provider !== 'bedrock') refuse('aws_region_name', 'is for `bedrock/` models only');
+  if (p.api_version !== undefined && provider !== 'azure') refuse('api_version', 'is for `azure/` models only');
+  if (provider === 'bedrock' && p.api_base !== undefined)
+    refuse('api_base', 'is not used for `bedrock/` models: they are reached through the AWS SDK in `aws_region_name`');
+  const record = {
+    provider,
+    upstream_model: upstreamModel,
+    ...(provider === 'openai'
+      ? { upstream_base_url: p.api_base ?? DEFAULT_API_BASE }
+      : p.api_base
+        ? { upstream_base_url: p.api_base }
+        : {}),
+    ...(p.aws_region_name ? { aws_region_name: p.aws_region_name } : {}),
+    ...(p.api_version ? { api_version: p.api_version } : {}),
+  };
+  if (provider === 'azure') {
+    const problem = azureConfigProblem(record);
+    if (problem) {
+      const field = problem.startsWith('api_base') ? 'api_base' : problem.startsWith('api_version') ? 'api_version' : 'model';
+      throw new InvalidRequestError(`\`litellm_params.${field}\`: ${problem}`, 'invalid_field', `litellm_params.${field}`);
+    }
+  }
+  return record;
+}
+
+type PriceFields = Pick<
+  ModelRecord,
+  'input_cost_per_million' | 'output_cost_per_million' | 'cache_read_cost_per_million' | 'cache_write_cost_per_million' | 'price_source'
+>;
+
+/**
+ * The model's prices: the ones given, the rest from the price library when it knows the model
+ * (the registry's own prices override it). Undefined sides stay undefined: the caller refuses them.
+ */
+function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider' | 'upstream_model'>, now: Date): Partial<PriceFields> {
+  const given = {
+    input_cost_per_million: priceOf(info, 'input'),
+    output_cost_per_million: priceOf(info, 'output'),
+    cache_read_cost_per_million: info?.cache_read_cost_per_million,
+    cache_write_cost_per_million: info?.cache_write_cost_per_million,
+  };
+  if (given.input_cost_per_million !== undefined && given.output_cost_per_million !== undefined)
+    return { ...definedFields(given), price_source: 'registry' };
+  const known = knownPrice(upstream.provider ?? 'openai', upstream.upstream_model, now);
+  if (!known) return definedFields(given);
+  return {
+    input_cost_per_million: given.input_cost_per_million ?? known.input_cost_per_million,
+    output_cost_per_million: given.output_cost_per_million ?? known.output_cost_per_million,
+    ...definedFields({
+      cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
+      cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
+    }),
+    price_source: `${known.source.name}@${known.source.version}`,
+  };
+}
+
+function requirePrices(p: Partial<PriceFields>): asserts p is PriceFields {
+  for (const side of ['input', 'output'] as const) {
+    if (p[`${side}_cost_per_million`] === undefined) {
+      throw new InvalidRequestError(
+        `\`model_info.${side}_cost_per_million\` (or \`${side}_cost_per_token\`) is required: the price library does not know this model, and a model without a price would be free to call`,
+        'missing_field',
+        `model_info.${side}_cost_per_million`,
+      );
+    }
+  }
+}
+
+/** LiteLLM's model string for a record: `bedrock/<id>`; an OpenAI-compatible model's id as given. */
+const litellmModel = (m: ModelRecord): string =>
+  m.provider && m.provider !== 'openai' ? `${m.provider}/${m.upstream_model}` : m.upstream_model;
+
 /** LiteLLM's `/model/info` entry; admins also see where the model points and which secret it uses. */
 function modelView(m: ModelRecord, admin: boolean) {
   return {
     model_name: m.model_name,
     litellm_params: {
-      model: m.upstream_model,
-      ...(admin ? { api_base: m.upstream_base_url, api_key_secret: m.api_key_secret ?? null } : {}),
+      model: litellmModel(m),
+      ...(admin
+        ? {
+            api_base: m.upstream_base_url ?? null,
+            api_key_secret: m.api_key_secret ?? null,
+            ...(m.aws_region_name ? { aws_region_name: m.aws_region_name } : {}),
+            ...(m.api_version ? { api_version: m.api_version } : {}),
+          }
+        : {}),
       ...(m.rpm != null ? { rpm: m.rpm } : {}),
       ...(m.tpm != null ? { tpm: m.tpm } : {}),
     },
@@ -174,12 +279,23 @@ function modelView(m: ModelRecord, admin: boolean) {
       output_cost_per_million: m.output_cost_per_million,
       input_cost_per_token: m.input_cost_per_million / 1e6,
       output_cost_per_token: m.output_cost_per_million / 1e6,
+      cache_read_cost_per_million: m.cache_read_cost_per_million ?? null,
+      cache_write_cost_per_million: m.cache_write_cost_per_million ?? null,
+      price_source: m.price_source ?? 'registry',
+      price_source_version: priceSourceVersion(m.price_source),
+      litellm_provider: m.provider ?? 'openai',
       access_groups: m.access_groups ?? [],
       aliases: m.aliases ?? [],
       ...(admin ? { created_at: m.created_at, updated_at: m.updated_at ?? null } : {}),
     },
   };
 }
+
+/** The version part of `name@version`; null for registry prices. */
+const priceSourceVersion = (source: string | undefined): string | null => {
+  const at = source?.lastIndexOf('@') ?? -1;
+  return source && at > 0 ? source.slice(at + 1) : null;
+};
 
 const isRestriction = (r: unknown): r is ModelRestriction =>
   !!r &&
@@ -224,29 +340,16 @@ export const modelActions: Actions = {
       requireProxyAdmin(actor, 'add models');
       const modelName = input.model_name;
       const apiKeySecret = keySecretOf(input.litellm_params);
-      const input_cost_per_million = priceOf(input.model_info, 'input');
-      const output_cost_per_million = priceOf(input.model_info, 'output');
-      for (const [side, v] of [
-        ['input', input_cost_per_million],
-        ['output', output_cost_per_million],
-      ] as const) {
-        if (v === undefined) {
-          throw new InvalidRequestError(
-            `\`model_info.${side}_cost_per_million\` (or \`${side}_cost_per_token\`) is required: a model without a price would be free to call`,
-            'missing_field',
-            `model_info.${side}_cost_per_million`,
-          );
-        }
-      }
+      const upstream = upstreamOf(input.litellm_params);
+      const prices = pricesFor(input.model_info, upstream, now);
+      requirePrices(prices);
       const aliases = input.model_info?.aliases;
       checkAliases(modelName, aliases);
       const record: ModelRecord = {
         model_name: modelName,
-        upstream_base_url: input.litellm_params.api_base ?? DEFAULT_API_BASE,
-        upstream_model: input.litellm_params.model,
+        ...upstream,
         ...(apiKeySecret ? { api_key_secret: apiKeySecret } : {}),
-        input_cost_per_million: input_cost_per_million as number,
-        output_cost_per_million: output_cost_per_million as number,
+        ...prices,
         access_groups: input.model_info?.access_groups ?? [],
         aliases: aliases ?? [],
         ...definedFields({ rpm: input.litellm_params.rpm ?? undefined, tpm: input.litellm_params.tpm ?? undefined }),
@@ -280,21 +383,48 @@ export const modelActions: Actions = {
       requireProxyAdmin(actor, 'update models');
       const modelName = input.model_name;
       const p = input.litellm_params;
+      const current = await load('model', modelName);
+      // A changed model string, region, version or base is read again whole, as /model/new reads it.
+      const upstream =
+        p && (p.model !== undefined || p.api_base !== undefined || p.aws_region_name !== undefined || p.api_version !== undefined)
+          ? upstreamOf({
+              model: p.model ?? litellmModel(current),
+              api_base: p.api_base ?? current.upstream_base_url,
+              aws_region_name: p.aws_region_name ?? current.aws_region_name,
+              api_version: p.api_version ?? current.api_version,
+            })
+          : undefined;
+      const modelChanged =
+        upstream !== undefined &&
+        (upstream.provider !== (current.provider ?? 'openai') || upstream.upstream_model !== current.upstream_model);
+      const givenPrices = pricesFor(input.model_info, upstream ?? current, now);
+      // Another model is priced again (its known price, or the prices given); the old model's prices never carry over.
+      const prices: Partial<PriceFields> = modelChanged
+        ? givenPrices
+        : definedFields({
+            input_cost_per_million: priceOf(input.model_info, 'input'),
+            output_cost_per_million: priceOf(input.model_info, 'output'),
+            cache_read_cost_per_million: input.model_info?.cache_read_cost_per_million,
+            cache_write_cost_per_million: input.model_info?.cache_write_cost_per_million,
+          });
+      if (modelChanged) requirePrices(prices);
       const set = definedFields({
-        upstream_model: p?.model,
-        upstream_base_url: p?.api_base,
+        ...(upstream ?? {}),
         api_key_secret: keySecretOf(p),
         rpm: p?.rpm,
         tpm: p?.tpm,
-        input_cost_per_million: priceOf(input.model_info, 'input'),
-        output_cost_per_million: priceOf(input.model_info, 'output'),
+        ...prices,
+        ...(!modelChanged && (prices.input_cost_per_million !== undefined || prices.output_cost_per_million !== undefined)
+          ? { price_source: 'registry' }
+          : {}),
         access_groups: input.model_info?.access_groups,
         aliases: input.model_info?.aliases,
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
-      checkAliases(modelName, set.aliases);
-      const current = await load('model', modelName);
+      checkAliases(modelName, set.aliases as string[] | undefined);
+      const problem = modelRecordProblem({ ...current, ...set } as ModelRecord);
+      if (problem) throw new InvalidRequestError(`the updated model would be unusable: ${problem}`, 'invalid_field', 'litellm_params');
       const ops: TxOp[] = [setFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, notFound('model', modelName))];
       if (set.aliases) {
         const before = new Set(current.aliases ?? []);

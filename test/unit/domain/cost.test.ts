@@ -68,3 +68,22 @@ describe('cost arithmetic cannot overflow (issue 11)', () => {
     expect(() => nanosToDecimal(nanos)).not.toThrow();
   });
 });
+
+describe('cache tokens (providers)', () => {
+  const claude = {
+    input_cost_per_million: 3,
+    output_cost_per_million: 15,
+    cache_read_cost_per_million: 0.3,
+    cache_write_cost_per_million: 3.75,
+  };
+  it('prices cache reads and writes at their own prices, apart from input', () => {
+    // 100 x 3 + 10 x 15 + 1000 x 0.3 + 200 x 3.75 = 300 + 150 + 300 + 750 = 1500 micro-dollars x 1000
+    expect(costNanos({ inputTokens: 100, outputTokens: 10, cacheReadTokens: 1000, cacheWriteTokens: 200 }, claude)).toBe(1_500_000);
+  });
+  it('a cache price that is absent (or invalid) is the input price, never zero', () => {
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 1000, cacheWriteTokens: 1000 }, gpt4o)).toBe(5_000_000);
+    expect(
+      costNanos({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 1000 }, { ...gpt4o, cache_read_cost_per_million: Number.NaN }),
+    ).toBe(2_500_000);
+  });
+});

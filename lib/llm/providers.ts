@@ -1,0 +1,154 @@
+/**
+ * Calls served through the provider layer (lib/providers): a Bedrock, Azure OpenAI or Anthropic
+ * model on one of the four operations (chat, embeddings, messages, responses). OpenAI-compatible
+ * models keep the passthrough in handle.ts. The provider answers in the route's own shape; this
+ * writes it (JSON, or its events as they come), aborts the upstream call when the client goes
+ * away, and hands the usage it metered (cache tokens included) to the call's settlement, which is
+ * deferred: the answer goes out first (handle.ts's withSpend/finish).
+ *
+ * The price library is never imported here: the record carries its prices (resolved when the
+ * model was written).
+ */
+import { Readable } from 'node:stream';
+import type { Usage } from '../domain/cost.js';
+import type { ModelRecord } from '../domain/records.js';
+import { InvalidRequestError, type TollgateError } from '../errors.js';
+import { anthropicErrorBody } from '../providers/errors.js';
+import { type Operation, operationOf, type ProviderModel, providerFor } from '../providers/index.js';
+import { upstreamKey } from '../registry/index.js';
+import type { LlmDeps } from './deps.js';
+import type { LlmRequest } from './request.js';
+import { errorResponse, jsonResponse, type LlmResponse } from './response.js';
+
+export interface ProviderCall {
+  req: LlmRequest;
+  deps: LlmDeps;
+  now: number;
+  /** Lets a settlement complete after the answer: the invocation awaits it. */
+  defer(settlement: Promise<unknown>): void;
+}
+
+/** Settles the call once: the usage metered, and whether the upstream answered (charged) or not (released). */
+export type Finish = (usage: Usage | undefined, answered: boolean) => Promise<void>;
+
+/**
+ * The operation a provider serves for this model on this route; undefined for an
+ * OpenAI-compatible model (the passthrough serves it). A Bedrock, Azure or Anthropic model on a
+ * route its provider does not serve is a 400 naming the model, before any upstream call.
+ */
+export function providerOperation(req: LlmRequest, model: ModelRecord): Operation | undefined {
+  const provider = model.provider ?? 'openai';
+  const operation = operationOf(req.upstreamPath);
+  if (provider === 'openai') {
+    if (operation !== 'messages') return undefined;
+    throw new InvalidRequestError(
+      `model \`${model.model_name}\` is OpenAI-compatible: ${req.route.path} (Anthropic's Messages API) is served by Anthropic models and Claude models on Bedrock`,
+      'unsupported_parameter',
+      'model',
+    );
+  }
+  if (!operation) {
+    throw new InvalidRequestError(
+      `model \`${model.model_name}\` (${provider}) cannot serve ${req.route.path}: only chat completions, embeddings, responses and messages go to ${provider}`,
+      'unsupported_parameter',
+      'model',
+    );
+  }
+  return operation;
+}
+
+const providerModel = (m: ModelRecord): ProviderModel => ({
+  model_name: m.model_name,
+  provider: m.provider ?? 'openai',
+  upstream_model: m.upstream_model,
+  upstream_base_url: m.upstream_base_url ?? null,
+  api_version: m.api_version ?? null,
+  aws_region_name: m.aws_region_name ?? null,
+});
+
+/**
+ * One call through the model's provider; the answer as the route defines it, its settlement
+ * deferred. `extraHeaders` go out with the answer (the rate limiter's `x-ratelimit-*`).
+ */
+export async function callProvider(
+  call: ProviderCall,
+  model: ModelRecord,
+  operation: Operation,
+  finish: Finish,
+  extraHeaders: Record<string, string> = {},
+): Promise<LlmResponse> {
+  const { req, deps } = call;
+  if (req.body.kind !== 'json')
+    throw new InvalidRequestError(`${req.route.path} needs a JSON body for model \`${model.model_name}\``, 'invalid_body');
+  const target = providerModel(model);
+  const provider = await providerFor(target.provider);
+  if (!provider.supports(operation, target)) {
+    throw new InvalidRequestError(
+      `model \`${model.model_name}\` (${target.provider}/${model.upstream_model}) cannot serve ${req.route.path}`,
+      'unsupported_parameter',
+      'model',
+    );
+  }
+  const controller = new AbortController();
+  const answer = await provider.call(
+    {
+      operation,
+      body: req.body.value,
+      model: target,
+      apiKey: await upstreamKey(model),
+      callerHeaders: req.headers,
+      requestId: req.requestId,
+      now: call.now,
+      signal: controller.signal,
+    },
+    deps.providers,
+  );
+  if (answer.kind === 'json') {
+    // An upstream's error answer carries no usage: released. An answer without usage: the estimate.
+    call.defer(finish(answer.usage, answer.status < 400));
+    return jsonResponse(answer.status, answer.body, { ...answer.headers, ...extraHeaders });
+  }
+  const out = Readable.from(
+    events(answer.events, controller, (ended) => call.defer(finish(answer.usage(), ended))),
+    {
+      objectMode: false,
+    },
+  );
+  // A body abandoned before its first read never runs the generator's `finally`: release here then.
+  out.once('close', () => {
+    controller.abort();
+    call.defer(finish(undefined, false));
+  });
+  return {
+    statusCode: answer.status,
+    headers: { ...answer.headers, ...extraHeaders, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+    body: out,
+  };
+}
+
+/**
+ * The provider's events as they come. `ended`: the provider's stream ran to its end (whole, or
+ * ended by its error event), so the call is charged; otherwise the client left and the upstream
+ * call is aborted.
+ */
+async function* events(
+  source: AsyncIterable<string>,
+  controller: AbortController,
+  onDone: (ended: boolean) => void,
+): AsyncGenerator<Buffer> {
+  let ended = false;
+  try {
+    for await (const event of source) yield Buffer.from(event);
+    ended = true;
+  } finally {
+    if (!ended) controller.abort();
+    onDone(ended);
+  }
+}
+
+/** An error as the route's clients expect it: Anthropic's shape on `/messages`, OpenAI's elsewhere. */
+export function routeErrorResponse(routePath: string | undefined, error: TollgateError): LlmResponse {
+  return routePath !== undefined && /(^|\/)messages$/.test(routePath)
+    ? jsonResponse(error.status, anthropicErrorBody(error))
+    : errorResponse(error);
+}
