@@ -99,10 +99,12 @@ export async function completeSignIn(sso: Sso | null): Promise<void> {
   sessionStorage.removeItem(PENDING_KEY);
   history.replaceState(null, '', `${location.pathname}${location.hash}`);
   const pending = raw ? (JSON.parse(raw) as Pending) : undefined;
-  if (q.has('error')) throw new Error(`The identity provider refused the sign-in: ${q.get('error_description') || q.get('error')}`);
+  // Nothing in the address bar is shown or used unless this tab started the sign-in (a crafted
+  // link could otherwise put any text on this origin).
   if (!sso) throw new Error('Single sign-on is not configured for this console.');
   if (!pending || pending.state !== q.get('state'))
     throw new Error('This sign-in was not started from this tab (its state does not match); sign in again.');
+  if (q.has('error')) throw new Error(`The identity provider refused the sign-in: ${q.get('error_description') || q.get('error')}`);
   const res = await fetch(sso.tokenEndpoint, {
     method: 'POST',
     credentials: 'omit',

@@ -180,18 +180,19 @@ export function rateLimitsOf(caller: Caller, model: ModelRates): RateLimit[] {
   const name = model.model_name;
   const memberOfTeam = member && team && member.team_id === team.team_id ? member : undefined;
   const out = [
-    key && entityLimit('key', key.token, key.key_name, key),
+    key && entityLimit('key', key.rate_id ?? key.token, key.key_name, key),
     user && entityLimit('user', user.user_id, user.user_id, user),
     team && entityLimit('team', team.team_id, team.team_id, team),
     memberOfTeam &&
       entityLimit(
         'team_member',
-        `${memberOfTeam.user_id}@${memberOfTeam.team_id}`,
+        // Each part encoded: ids may hold `@` (emails), and two memberships must never share counters.
+        `${encodeURIComponent(memberOfTeam.user_id)}@${encodeURIComponent(memberOfTeam.team_id)}`,
         `${memberOfTeam.user_id}@${memberOfTeam.team_id}`,
         memberOfTeam,
       ),
     org && entityLimit('organization', org.organization_id, org.organization_id, org),
-    key && perModel('key_model', 'key', key.token, key.key_name, key, name),
+    key && perModel('key_model', 'key', key.rate_id ?? key.token, key.key_name, key, name),
     team && perModel('team_model', 'team', team.team_id, team.team_id, team, name),
   ];
   const registry: RateLimit = { scope: 'model', owner: 'model', id: name, label: name, rpm: cap(model.rpm), tpm: cap(model.tpm) };

@@ -58,6 +58,12 @@ export interface KeyRecord extends Budgeted, RateLimited, ModelRateLimited, Aler
   created_by?: string;
   /** The highest authority that set the key's limits: less authority may only tighten them. */
   limits_set_by?: Authority | null;
+  /**
+   * Where the key's rate-limit counters live (lib/domain/rate-limits): the first key's hash,
+   * carried to every key that regenerates it, so a key and its copies in their grace period share
+   * one set of limits.
+   */
+  rate_id?: string | null;
   /** After regeneration with a grace period: the old hash stays valid until then. */
   grace_until?: string | null;
   replaced_by?: string | null;

@@ -308,14 +308,15 @@ async function withSpend<T>(
   model: ModelRecord,
   requestId: string,
   run: (finish: Finish, rate: Admitted) => Promise<T>,
+  admitted?: Admitted,
 ): Promise<T> {
-  const rate = await admitCall(call, model, requestId);
+  const rate = admitted ?? (await admitCall(call, model, requestId));
   let hold: Hold | undefined;
   try {
     hold = call.mode === 'strict' ? await reserveCall(call, model, requestId) : undefined;
   } catch (e) {
-    // Refused by its budget: the call never ran, so it holds no slot and used no tokens.
-    if (rate.ticket) call.defer(call.deps.rateLimiter.finish(rate.ticket, 0));
+    // Refused by its budget: the call never ran, so it counts nowhere and holds no slot.
+    if (rate.ticket) call.defer(call.deps.rateLimiter.cancel(rate.ticket));
     throw e;
   }
   let done: Promise<void> | undefined;
@@ -421,10 +422,22 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
       'unsupported_parameter',
       'model',
     );
+  // Every model is admitted by its rate limits before any is called: a refusal calls (and bills) none.
+  const admissions = await Promise.allSettled(models.map((model, i) => admitCall(call, model, `${req.requestId}#${i}`)));
+  const refusal = admissions.find((a) => a.status === 'rejected');
+  if (refusal) {
+    for (const a of admissions) if (a.status === 'fulfilled' && a.value.ticket) call.defer(call.deps.rateLimiter.cancel(a.value.ticket));
+    throw refusal.reason;
+  }
+  const admitted = admissions.map((a) => (a as PromiseFulfilledResult<Admitted>).value);
   const results = await Promise.allSettled(
     models.map((model, i) =>
-      withSpend(call, model, `${req.requestId}#${i}`, async (finish) =>
-        complete(model, await startCall(call, model, upstreamBody(req, model).body), finish),
+      withSpend(
+        call,
+        model,
+        `${req.requestId}#${i}`,
+        async (finish) => complete(model, await startCall(call, model, upstreamBody(req, model).body), finish),
+        admitted[i],
       ),
     ),
   );
@@ -433,6 +446,8 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
   const answers = results.map((r) => (r as PromiseFulfilledResult<Answer>).value);
   const refused = answers.find((a) => a.status >= 300);
   if (refused) return { statusCode: refused.status, headers: refused.headers, body: refused.bytes.toString('utf8') };
+  // The rate headers of the tightest limit among the models' admissions.
+  const rateHeaders = Object.assign({}, ...admitted.map((a) => a.headers)) as Record<string, string>;
   return jsonResponse(
     200,
     answers.map((a, i) => {
@@ -443,6 +458,7 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
         );
       return parsed;
     }),
+    rateHeaders,
   );
 }
 
@@ -506,7 +522,8 @@ async function settle(
 ): Promise<void> {
   // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
   // the text sent and received is counted; with no text to count, the estimate is charged.
-  const counted = !reported && answered ? await countUsage(call.req, received) : undefined;
+  // A tokenizer that fails to load must not hold the call's rate-limit slot: fall back to the estimate.
+  const counted = !reported && answered ? await countUsage(call.req, received).catch(() => undefined) : undefined;
   const usage = reported ?? counted ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
   const usageSource = reported ? 'reported' : counted ? 'counted' : usage ? 'estimated' : 'none';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.

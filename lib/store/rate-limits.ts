@@ -85,6 +85,8 @@ export interface RateTicket {
   estimateTokens: number;
   /** The limits that count this call's tokens (their window shards get the settled tokens). */
   tokenLimits: readonly Counted[];
+  /** Every window (rpm or tpm) that counted the request: a call refused after admission is taken back from them. */
+  windows: readonly Counted[];
   /** The limits (and shards) that hold a lease for this call. */
   leased: readonly Counted[];
 }
@@ -97,6 +99,8 @@ export interface RateLimiter {
   admit(a: RateAdmission): Promise<AdmissionOutcome>;
   /** The call is over: its tokens (settled usage) are counted and its leases released. */
   finish(ticket: RateTicket, tokens: number): Promise<void>;
+  /** The call never ran (its budget refused it): its request and estimate are taken back, its leases released. */
+  cancel(ticket: RateTicket): Promise<void>;
 }
 
 type Step =
@@ -140,17 +144,44 @@ export class DynamoRateLimiter implements RateLimiter {
         minute: minute.id,
         estimateTokens: a.estimateTokens,
         tokenLimits: ok.filter((s) => s.kind === 'window' && s.counted.limit.tpm !== undefined).map((s) => s.counted),
+        windows: ok.filter((s) => s.kind === 'window').map((s) => s.counted),
         leased: ok.filter((s) => s.kind === 'lease').map((s) => s.counted),
       },
     };
   }
 
+  /**
+   * The call's settled tokens count in the minute the call ends: a call that outlasts its minute
+   * still weighs on the window the next admissions check. A strict caller's estimate is taken back
+   * from the minute it was admitted in.
+   */
   async finish(ticket: RateTicket, tokens: number): Promise<void> {
-    const delta = Math.max(0, Math.round(tokens)) - ticket.estimateTokens;
-    const work: Promise<unknown>[] = [
-      ...(delta === 0 ? [] : ticket.tokenLimits.map((c) => this.addTokens(rateRefs.window(c.limit, ticket.minute, c.shard), delta))),
+    const used = Math.max(0, Math.round(tokens));
+    const now = minuteOf(this.clock()).id;
+    const work: Promise<unknown>[] = [...ticket.leased.map((c) => this.release(c, ticket.requestId))];
+    for (const c of ticket.tokenLimits) {
+      if (now === ticket.minute) {
+        const delta = used - ticket.estimateTokens;
+        if (delta !== 0) work.push(this.addCounts(rateRefs.window(c.limit, now, c.shard), 0, delta, now));
+        continue;
+      }
+      if (ticket.estimateTokens > 0)
+        work.push(this.addCounts(rateRefs.window(c.limit, ticket.minute, c.shard), 0, -ticket.estimateTokens, ticket.minute));
+      if (used > 0) work.push(this.addCounts(rateRefs.window(c.limit, now, c.shard), 0, used, now));
+    }
+    await this.settleAll(ticket, work);
+  }
+
+  async cancel(ticket: RateTicket): Promise<void> {
+    await this.settleAll(ticket, [
+      ...ticket.windows.map((c) =>
+        this.addCounts(rateRefs.window(c.limit, ticket.minute, c.shard), -1, -ticket.estimateTokens, ticket.minute),
+      ),
       ...ticket.leased.map((c) => this.release(c, ticket.requestId)),
-    ];
+    ]);
+  }
+
+  private async settleAll(ticket: RateTicket, work: Promise<unknown>[]): Promise<void> {
     const results = await Promise.allSettled(work);
     const failed = results.filter((r) => r.status === 'rejected').length;
     // Rate counters are not money: a lost token count under-counts one minute, a lost release
@@ -209,7 +240,7 @@ export class DynamoRateLimiter implements RateLimiter {
           kind: 'window',
           counted: { limit: l, shard },
           counts: { limit: l, counts: { requests: num(item[REQUESTS]) * n, tokens: num(item[TOKENS]) * n } },
-          undo: () => this.addCounts(ref, -1, -estimate),
+          undo: () => this.addCounts(ref, -1, -estimate, minute),
         };
       } catch (e) {
         if (!isConditionalCheckFailed(e)) throw e;
@@ -239,7 +270,8 @@ export class DynamoRateLimiter implements RateLimiter {
               TableName: this.tableName,
               Key: ref,
               UpdateExpression: 'SET #lease = :until, #ttl = :ttl ADD #n :one',
-              ConditionExpression: 'attribute_not_exists(#n) OR #n < :max',
+              // A retried write (its first answer lost) must not count the call twice: the lease is new.
+              ConditionExpression: '(attribute_not_exists(#n) OR #n < :max) AND attribute_not_exists(#lease)',
               ExpressionAttributeNames: { '#lease': leaseName(requestId), '#n': INFLIGHT, '#ttl': TTL },
               ExpressionAttributeValues: { ':until': until, ':ttl': Math.ceil(until / 1000) + WINDOW_KEEP_S, ':one': 1, ':max': share },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -250,6 +282,11 @@ export class DynamoRateLimiter implements RateLimiter {
         } catch (e) {
           if (!isConditionalCheckFailed(e)) throw e;
           const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+          // Our own lease is there: an earlier attempt of this very write landed.
+          if (old[leaseName(requestId)] !== undefined) {
+            const counted = { limit: l, shard };
+            return { ok: true, kind: 'lease', counted, undo: () => this.release(counted, requestId) };
+          }
           if (attempt > 0 || !(await this.clearExpired(ref, old))) break;
         }
       }
@@ -308,18 +345,15 @@ export class DynamoRateLimiter implements RateLimiter {
       });
   }
 
-  private addTokens(ref: ItemRef, delta: number): Promise<unknown> {
-    return this.addCounts(ref, 0, delta);
-  }
-
-  private addCounts(ref: ItemRef, requests: number, tokens: number): Promise<unknown> {
+  /** Moves a window's counts; the window expires like any (a late write never makes an immortal item). */
+  private addCounts(ref: ItemRef, requests: number, tokens: number, minute: number): Promise<unknown> {
     return this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: ref,
-        UpdateExpression: 'ADD #r :r, #t :t',
-        ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS },
-        ExpressionAttributeValues: { ':r': requests, ':t': tokens },
+        UpdateExpression: 'ADD #r :r, #t :t SET #ttl = if_not_exists(#ttl, :ttl)',
+        ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS, '#ttl': TTL },
+        ExpressionAttributeValues: { ':r': requests, ':t': tokens, ':ttl': Math.ceil(((minute + 1) * MINUTE_MS) / 1000) + WINDOW_KEEP_S },
       }),
     );
   }

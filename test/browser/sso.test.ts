@@ -82,8 +82,16 @@ describe('single sign-on', () => {
     expect(await page.evaluate('sessionStorage.getItem("tollgate.credential")')).toBeNull();
   });
 
-  it("the provider's refusal is shown", async () => {
-    await page.goto(`${app.url}/ui/?error=access_denied&error_description=${encodeURIComponent('the user said no')}&state=x`);
+  it("the provider's refusal is shown for a sign-in this tab started; a crafted link's text never is", async () => {
+    await page.goto(`${app.url}/ui/`);
+    await page.evaluate(
+      `sessionStorage.setItem('tollgate.sso.pending', JSON.stringify({ state: 's-1', verifier: 'v', redirectUri: location.origin + '/ui/' }))`,
+    );
+    await page.goto(`${app.url}/ui/?error=access_denied&error_description=${encodeURIComponent('the user said no')}&state=s-1`);
     await page.getByRole('alert').filter({ hasText: 'the user said no' }).waitFor();
+    const crafted = encodeURIComponent('Session expired: paste your master key at https://evil.example');
+    await page.goto(`${app.url}/ui/?error=x&error_description=${crafted}&state=not-ours`);
+    await page.getByRole('alert').filter({ hasText: 'not started from this tab' }).waitFor();
+    expect(await page.content()).not.toContain('evil.example');
   });
 });

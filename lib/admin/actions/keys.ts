@@ -138,7 +138,11 @@ export const keyNotFound = (key: string) => () => new NotFoundError('key', key);
 /** The key's own item has not been replaced meanwhile (a concurrent regenerate). */
 const notReplaced: Guard = { expression: 'attribute_not_exists(#rb)', names: { '#rb': 'replaced_by' } };
 
-export const keyView = (k: StoredKey, now: Date) => budgetView(k, now);
+export const keyView = (k: StoredKey, now: Date) => {
+  // Where its rate counters live is Tollgate's business, not the caller's.
+  const { rate_id: _r, ...shown } = k;
+  return budgetView(shown as StoredKey, now);
+};
 
 export const teamLabel = (teamId: string) => `team \`${teamId}\``;
 
@@ -667,7 +671,15 @@ export const keyActions: Actions = {
         ...previous.map((t) => deleteAny(refs.key(t))),
       );
     }
-    const record: StoredKey = { ...rest, token, key_name: keyName(key), updated_at: at, ...(replaces.length ? { replaces } : {}) };
+    // The new key shares the old one's rate-limit counters: copies in their grace period never multiply a limit.
+    const record: StoredKey = {
+      ...rest,
+      token,
+      key_name: keyName(key),
+      rate_id: current.rate_id ?? current.token,
+      updated_at: at,
+      ...(replaces.length ? { replaces } : {}),
+    };
     ops.unshift(
       putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`)),
     );

@@ -447,7 +447,16 @@ export const teamActions: Actions = {
   member_delete: action(z.object({ team_id: id, user_id: id }).strict(), async ({ team_id: teamId, user_id: userId }, { actor, now }) => {
     await requireTeamManager(actor, teamId, `remove members of team \`${teamId}\``);
     await load('team', teamId);
-    if (!(await find('team_member', teamId, userId))) throw notFound('team_member', teamId, userId)();
+    const member = await find('team_member', teamId, userId);
+    if (!member) throw notFound('team_member', teamId, userId)();
+    // Removing and adding back would drop limits a proxy admin set: only a proxy admin may remove such a member.
+    const limited = [member.max_budget, member.rpm_limit, member.tpm_limit, member.max_parallel_requests].some(
+      (v) => v !== null && v !== undefined,
+    );
+    if (!isProxyAdmin(actor) && limited && (member.limits_set_by ?? 'proxy_admin') === 'proxy_admin')
+      throw new ForbiddenError(
+        `member \`${userId}\` of team \`${teamId}\` has limits a proxy admin set: only a proxy admin may remove them (a team admin may only make them stricter)`,
+      );
     // The user's keys in this team go with the membership (listed by user: fewer than the team's).
     const keys = (await queryAll<StoredKey>(listings.keysOfUser(userId))).filter((k) => k.team_id === teamId);
     const units: Unit[] = keys.map((k) => ({

@@ -136,6 +136,17 @@ describe('a team admin cannot loosen member rate limits a proxy admin set', () =
   });
 });
 
+describe('a team admin cannot drop limits a proxy admin set by removing and re-adding the member', () => {
+  it('member_delete is refused to a team admin while proxy-admin limits are set; a proxy admin may', async () => {
+    await callApi(users, 'POST', '/user/new', { user_id: 'carol' });
+    await callApi(teams, 'POST', '/team/member_add', { team_id: 't-lim', member: { user_id: 'carol' } });
+    expect((await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'carol', rpm_limit: 1 })).status).toBe(200);
+    const removed = await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-lim', user_id: 'carol' }, userCtx('tadmin'));
+    expect([removed.status, removed.body.error?.code]).toEqual([403, 'forbidden']);
+    expect((await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-lim', user_id: 'carol' })).status).toBe(200);
+  });
+});
+
 describe('a team admin cannot loosen a member budget a proxy admin set', () => {
   it('raising or removing it is refused; lowering it is allowed', async () => {
     await callApi(teams, 'POST', '/team/member_add', { team_id: 't-lim', member: { user_id: 'bob' }, max_budget_in_team: 5 });

@@ -11,6 +11,7 @@ import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-
 import { configureApp } from '../../../lib/app/index.js';
 import { MINUTE_MS } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
+import { refs } from '../../../lib/store/keys.js';
 import { rateRefs } from '../../../lib/store/rate-limits.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
@@ -25,7 +26,8 @@ let now = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 5_000;
 
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
-  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
+  // Hundreds of calls at once on a busy machine: these tests are about exactness, not store deadlines.
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_STORE_TIMEOUT_MS: '10000' });
   configureApp({ clock: () => now });
   base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
   const variant = (name: string, extra: Partial<ModelRecord> = {}) => ({
@@ -60,7 +62,7 @@ describe('requests per minute', () => {
     const { key } = await seedKey({ rpm_limit: 50 });
     const results = await Promise.all(Array.from({ length: 200 }, () => ask(key)));
     expect(count(results, 200)).toBe(50);
-    expect(count(results, 429)).toBe(150);
+    expect(results.filter((r) => r.status !== 200 && r.status !== 429).map((r) => r.text)).toEqual([]);
     const refused = results.find((r) => r.status === 429) as CallResult;
     expect(refused.json.error).toMatchObject({ type: 'rate_limit_error', code: 'key_rpm_exceeded', param: null });
     expect(refused.json.error.message).toMatch(/reached its limit of 50 requests per minute/);
@@ -119,9 +121,13 @@ describe('every entity kind, and the tightest names itself', () => {
     // An answer reports the limit with the least remaining: the team's (1 of 2 left, the key 4 of 5).
     const first = await ask(key);
     expect(first.headers).toMatchObject({ 'x-ratelimit-limit-requests': '2', 'x-ratelimit-remaining-requests': '1' });
+    // At once, never more than the team's one left; a call both refuse names the tighter, the team.
+    // (Concurrent refusals count for an instant before they are taken back, so fewer may pass.)
     const results = await Promise.all(Array.from({ length: 6 }, () => ask(key)));
-    expect(count(results, 200)).toBe(1);
-    expect(new Set(results.filter((r) => r.status === 429).map((r) => r.json.error.code))).toEqual(new Set(['team_rpm_exceeded']));
+    expect(count(results, 200)).toBeLessThanOrEqual(1);
+    expect(results.filter((r) => r.status === 429).map((r) => r.json.error.code)).toContain('team_rpm_exceeded');
+    const next = await ask(key);
+    expect([next.status, next.json.error.code]).toEqual([429, 'team_rpm_exceeded']);
   });
 
   it("a key's model_rpm_limit counts only that model", async () => {
@@ -234,6 +240,31 @@ describe('parallel requests', () => {
     const { putItem } = await import('../../support/rate.js');
     await putItem({ ...rateRefs.parallel({ owner: 'key', id: record.token }), inflight: 1, 'lease#live': now + 60_000 });
     expect((await ask(key)).json.error.code).toBe('max_parallel_requests_exceeded');
+  });
+});
+
+describe('review findings', () => {
+  it('several models in `model`: one refused by its limit, none called and nothing billed', async () => {
+    const { key, record } = await seedKey({ model_rpm_limit: { other: 0 } });
+    const from = mock.requests.length;
+    const res = await ask(key, 'gpt-4o-mini,other');
+    expect([res.status, res.json.error.code]).toEqual([429, 'key_model_rpm_exceeded']);
+    expect(mock.requests.length).toBe(from);
+    expect((await readItem(refs.key(record.token)))?.spend ?? 0).toBe(0);
+  });
+
+  it('a strict call refused by its budget does not use up the rpm', async () => {
+    const { key, record } = await seedKey({ rpm_limit: 1, enforcement: 'strict', max_budget: 0.000000001 });
+    expect((await ask(key)).json.error.code).toBe('key_budget_exceeded');
+    const window = await readItem(rateRefs.window({ owner: 'key', id: record.token }, Math.floor(now / MINUTE_MS)));
+    expect(window?.requests ?? 0).toBe(0);
+  });
+
+  it('a regenerated key and its copy in the grace period share one set of counters', async () => {
+    const { key, record } = await seedKey({ rpm_limit: 1 });
+    const { key: copy } = await seedKey({ rpm_limit: 1, rate_id: record.token });
+    expect((await ask(key)).status).toBe(200);
+    expect((await ask(copy)).json.error.code).toBe('key_rpm_exceeded');
   });
 });
 

@@ -55,3 +55,52 @@ describe('sharded limits', () => {
     expect((await readItem(rateRefs.window(limit, minute, shard)))?.tokens).toBe(700);
   });
 });
+
+describe('review findings', () => {
+  it('a lease write sent twice (an SDK retry after a lost answer) counts the call once', async () => {
+    const limit: RateLimit = { scope: 'key', owner: 'key', id: 'retried', label: 'sk-...retr', parallel: 2 };
+    const real = documentClient();
+    // A client that sends every lease write twice, as a retry after a timed-out first attempt would.
+    const twice = {
+      send: async (c: never) => {
+        const r = await real.send(c);
+        if (JSON.stringify((c as { input: unknown }).input).includes('lease#')) {
+          try {
+            await real.send(c);
+          } catch {
+            /* the retry's refusal is what we test */
+          }
+        }
+        return r;
+      },
+    };
+    const doubled = new DynamoRateLimiter(twice as never, tableName(), () => at, { rpm: 10, tpm: 1000, leases: 2 });
+    const o = await doubled.admit({ requestId: 'r-1', at, limits: [limit], estimateTokens: 0, leaseUntil: at + 60_000 });
+    if (!o.admitted) throw new Error('refused');
+    expect((await readItem(rateRefs.parallel(limit, 0)))?.inflight).toBe(1);
+    await limiter.finish(o.ticket, 0);
+    expect((await readItem(rateRefs.parallel(limit, 0)))?.inflight).toBe(0);
+  });
+
+  it('tokens of a call that outlasts its minute count in the minute it ends; a strict estimate is taken back from the first', async () => {
+    const limit: RateLimit = { scope: 'key', owner: 'key', id: 'long-call', label: 'sk-...long', tpm: 5000 };
+    let clock = at;
+    const moving = new DynamoRateLimiter(documentClient(), tableName(), () => clock);
+    const o = await moving.admit({ requestId: 'long', at, limits: [limit], estimateTokens: 800, leaseUntil: at + 60_000 });
+    if (!o.admitted) throw new Error('refused');
+    clock = at + 90_000;
+    await moving.finish(o.ticket, 1000);
+    const first = Math.floor(at / MINUTE_MS);
+    expect((await readItem(rateRefs.window(limit, first)))?.tokens).toBe(0);
+    expect((await readItem(rateRefs.window(limit, first + 1)))?.tokens).toBe(1000);
+    expect((await readItem(rateRefs.window(limit, first + 1)))?.ttl).toBeGreaterThan(0);
+  });
+
+  it('a call cancelled after admission (its budget refused it) counts nowhere', async () => {
+    const limit: RateLimit = { scope: 'key', owner: 'key', id: 'cancelled', label: 'sk-...canc', rpm: 1, parallel: 1 };
+    const o = await admit(limit, 1);
+    if (!o.admitted) throw new Error('refused');
+    await limiter.cancel(o.ticket);
+    expect((await admit(limit, 2)).admitted).toBe(true);
+  });
+});

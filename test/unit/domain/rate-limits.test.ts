@@ -261,3 +261,20 @@ describe('hot subjects: a limit spread over shards whose shares sum to it', () =
     expect(parallelShards({ parallel: 5 }, { rpm: 10, tpm: 1000, leases: 2 })).toBe(3);
   });
 });
+
+describe('review findings (pure)', () => {
+  it('two memberships never share counters, whatever `@` their ids hold', () => {
+    const limitOf = (user: string, team: string) =>
+      rateLimitsOf(
+        caller({
+          team: { team_id: team, created_at: '' },
+          member: { team_id: team, user_id: user, role: 'user', created_at: '', rpm_limit: 1 },
+        }),
+        model,
+      )[0]?.id;
+    expect(limitOf('alice@example.com', 'prod')).not.toBe(limitOf('alice', 'example.com@prod'));
+  });
+  it("a regenerated key's limits count under the first key's id", () => {
+    expect(rateLimitsOf(caller({ key: { ...key, rpm_limit: 1, rate_id: 'first' } }), model)[0]?.id).toBe('first');
+  });
+});
