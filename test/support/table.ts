@@ -20,7 +20,15 @@ export async function useTestTable(env: Record<string, string | undefined> = {})
   const tableName = `t-${randomUUID().slice(0, 8)}`;
   resetApp();
   const config = configureApp({
-    config: { TOLLGATE_TABLE_NAME: tableName, TOLLGATE_DYNAMODB_ENDPOINT: endpoint, TOLLGATE_LOG_LEVEL: 'SILENT', ...env },
+    // One DynamoDB Local serves every test file at once: a deadline for a busy machine, not the
+    // production one (tests of the deadline itself set theirs: store-frozen, never-lost).
+    config: {
+      TOLLGATE_TABLE_NAME: tableName,
+      TOLLGATE_DYNAMODB_ENDPOINT: endpoint,
+      TOLLGATE_LOG_LEVEL: 'SILENT',
+      TOLLGATE_STORE_TIMEOUT_MS: '8000',
+      ...env,
+    },
   });
   const raw = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   await ensureTable(raw, tableName);
