@@ -109,7 +109,7 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    await ensureTable(raw, tableName);
+    await ensureTable(raw, tableName, undefined, { stream: false });
     raw.destroy();
     configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });
     configureApp({ entityReader: undefined });

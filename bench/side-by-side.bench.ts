@@ -108,7 +108,7 @@ export default async function sideBySide(): Promise<BenchSection> {
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    await ensureTable(raw, TABLE);
+    await ensureTable(raw, TABLE, undefined, { stream: false });
     raw.destroy();
     resetApp();
     configureApp({ config: { TOLLGATE_TABLE_NAME: TABLE, TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint } });

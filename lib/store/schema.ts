@@ -28,11 +28,20 @@ export const TABLE_SCHEMA = {
  * Creates the table (on-demand) unless it exists; used by local mode and the tests. A failure
  * that is not DynamoDB's own answer (a database still warming up) is retried for a few seconds.
  */
-export async function ensureTable(client: DynamoDBClient, tableName: string, retryForMs = 10_000): Promise<void> {
+/**
+ * `stream: false` leaves the stream off: a table whose spend logs and alerts nobody reads (tests
+ * and benches that do not need them; DynamoDB Local writes every stream record to disk).
+ */
+export async function ensureTable(
+  client: DynamoDBClient,
+  tableName: string,
+  retryForMs = 10_000,
+  opts: { stream?: boolean } = {},
+): Promise<void> {
   const deadline = Date.now() + retryForMs;
   for (;;) {
     try {
-      return await createTableUnlessExists(client, tableName);
+      return await createTableUnlessExists(client, tableName, opts.stream ?? true);
     } catch (e) {
       const name = (e as { name?: string }).name;
       const answered = name !== undefined && /Exception$|^ValidationError$/.test(name) && !/^SyntaxError$/.test(name);
@@ -42,15 +51,15 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, ret
   }
 }
 
-async function createTableUnlessExists(client: DynamoDBClient, tableName: string): Promise<void> {
+async function createTableUnlessExists(client: DynamoDBClient, tableName: string, stream: boolean): Promise<void> {
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     // A table made before it had a stream (a kept local data folder) gets one.
-    if (!Table?.StreamSpecification?.StreamEnabled)
+    if (stream && !Table?.StreamSpecification?.StreamEnabled)
       await client.send(
         new UpdateTableCommand({
           TableName: tableName,
-          StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamView },
+          ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamView } } : {}),
         }),
       );
     return;
@@ -62,7 +71,7 @@ async function createTableUnlessExists(client: DynamoDBClient, tableName: string
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamView },
+      ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamView } } : {}),
       AttributeDefinitions: attrs.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
       KeySchema: [
         { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },

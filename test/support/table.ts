@@ -15,7 +15,8 @@ export interface TestTable {
   config: Config;
 }
 
-export async function useTestTable(env: Record<string, string | undefined> = {}): Promise<TestTable> {
+/** `stream`: the table gets its stream (tests of spend logs and alerts read it); off otherwise, as it slows DynamoDB Local. */
+export async function useTestTable(env: Record<string, string | undefined> = {}, opts: { stream?: boolean } = {}): Promise<TestTable> {
   const endpoint = inject('dynamoEndpoint');
   const tableName = `t-${randomUUID().slice(0, 8)}`;
   resetApp();
@@ -31,7 +32,7 @@ export async function useTestTable(env: Record<string, string | undefined> = {})
     },
   });
   const raw = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await ensureTable(raw, tableName);
+  await ensureTable(raw, tableName, undefined, { stream: opts.stream ?? false });
   raw.destroy();
   return { endpoint, tableName, config };
 }

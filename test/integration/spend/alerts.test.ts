@@ -23,7 +23,7 @@ let now = Date.UTC(2026, 11, 7, 12, 0, 0); // a Monday
 const streams: TableStream[] = [];
 
 beforeAll(async () => {
-  table = await useTestTable();
+  table = await useTestTable({}, { stream: true });
   configureApp({ alertSinks: [async (a) => void seen.push(a)], clock: () => now });
   // Two consumers over the same stream, as two concurrent Lambda invocations could be.
   for (let i = 0; i < 2; i++)

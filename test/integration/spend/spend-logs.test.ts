@@ -47,7 +47,7 @@ const chat = (k: { key: string }, tags?: string[]) =>
 
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
-  table = await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
+  table = await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) }, { stream: true });
   await seedModels(mockModels(mock.url));
   stream = await startTableStream({
     endpoint: table.endpoint,
