@@ -98,3 +98,34 @@ export function daysBetween(start: string, end: string, max = 366): string[] | u
   if (n > max) return undefined;
   return Array.from({ length: n }, (_, i) => new Date(from + i * 86_400_000).toISOString().slice(0, 10));
 }
+
+/** A log as stored: no null or empty field (the settlement item stays small: its write units are per KB). */
+export function packLog(log: SpendLog): string {
+  return JSON.stringify(log, (_k, v) => (v === null || (Array.isArray(v) && v.length === 0) ? undefined : v));
+}
+
+/** A stored log read back, every field present. */
+export function unpackLog(text: string): SpendLog {
+  const l = JSON.parse(text) as Partial<SpendLog>;
+  return {
+    request_id: l.request_id ?? '',
+    call_type: l.call_type ?? '',
+    model: l.model ?? '',
+    model_group: l.model_group ?? l.model ?? '',
+    api_key: l.api_key ?? null,
+    key_alias: l.key_alias ?? null,
+    user: l.user ?? null,
+    team_id: l.team_id ?? null,
+    organization_id: l.organization_id ?? null,
+    end_user: l.end_user ?? null,
+    prompt_tokens: l.prompt_tokens ?? 0,
+    completion_tokens: l.completion_tokens ?? 0,
+    total_tokens: l.total_tokens ?? 0,
+    spend: l.spend ?? 0,
+    usage_source: l.usage_source ?? 'reported',
+    startTime: l.startTime ?? '',
+    endTime: l.endTime ?? l.startTime ?? '',
+    status: l.status ?? 'success',
+    request_tags: l.request_tags ?? [],
+  };
+}

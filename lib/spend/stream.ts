@@ -11,7 +11,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { SpendLog } from '../domain/spend-log.js';
+import { type SpendLog, unpackLog } from '../domain/spend-log.js';
 import { SPEND_LOG_ATTR } from '../store/spend-ledger.js';
 import type { SpendLogStore } from '../store/spend-logs.js';
 
@@ -27,7 +27,7 @@ export function settledLogOf(record: DynamoDBRecord): SpendLog | undefined {
   if (next?.kind !== 'settlement' || next.state !== 'settled' || typeof next[SPEND_LOG_ATTR] !== 'string') return undefined;
   const prior = image(record.dynamodb?.OldImage);
   if (prior && prior.state === 'settled' && typeof prior[SPEND_LOG_ATTR] === 'string') return undefined;
-  return JSON.parse(next[SPEND_LOG_ATTR] as string) as SpendLog;
+  return unpackLog(next[SPEND_LOG_ATTR] as string);
 }
 
 /** Indexes and rolls up the spend logs of a batch, in order. */

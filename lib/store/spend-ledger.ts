@@ -30,7 +30,7 @@ import type { BudgetEntity } from '../domain/budget-entity.js';
 import { dollarsToNanos, NANOS_PER_DOLLAR, nanosToDecimal } from '../domain/cost.js';
 import { isDuration, windowOf } from '../domain/periods.js';
 import { pickShard, type ShardCounts, shardCount } from '../domain/sharding.js';
-import type { SpendLog } from '../domain/spend-log.js';
+import { packLog, type SpendLog } from '../domain/spend-log.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
@@ -445,7 +445,7 @@ export class DynamoSettler implements SpendSettler {
             model: s.model,
             cost,
             ...(s.usageSource ? { usage_source: s.usageSource } : {}),
-            ...(s.log ? { [SPEND_LOG_ATTR]: JSON.stringify(s.log) } : {}),
+            ...(s.log ? { [SPEND_LOG_ATTR]: packLog(s.log) } : {}),
             targets: targets.map((t) => `${t.ref.PK}|${t.ref.SK}`),
             created_at: new Date(s.at).toISOString(),
             ttl: Math.floor(s.at / 1000) + this.options.ttlSeconds,
@@ -459,7 +459,8 @@ export class DynamoSettler implements SpendSettler {
       Update: {
         TableName: this.tableName,
         Key: ref,
-        UpdateExpression: `SET #state = :settled, cost = :cost, usage_source = :source${s.log ? ', #log = :log' : ''} REMOVE GSI1PK, GSI1SK`,
+        // The holds were for the sweeper: a settled record needs none (and stays small).
+        UpdateExpression: `SET #state = :settled, cost = :cost, usage_source = :source${s.log ? ', #log = :log' : ''} REMOVE GSI1PK, GSI1SK, holds`,
         ConditionExpression: '#state = :prior',
         ExpressionAttributeNames: { '#state': 'state', ...(s.log ? { '#log': SPEND_LOG_ATTR } : {}) },
         ExpressionAttributeValues: {
@@ -467,7 +468,7 @@ export class DynamoSettler implements SpendSettler {
           ':cost': cost,
           ':prior': prior,
           ':source': s.usageSource ?? 'none',
-          ...(s.log ? { ':log': JSON.stringify(s.log) } : {}),
+          ...(s.log ? { ':log': packLog(s.log) } : {}),
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },

@@ -20,7 +20,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
-import { dayOf, type ReportGroup, rollupRowsOf, type SpendLog } from '../domain/spend-log.js';
+import { dayOf, type ReportGroup, rollupRowsOf, type SpendLog, unpackLog } from '../domain/spend-log.js';
 import { InvalidRequestError } from '../errors.js';
 import { isTransactionCanceled } from './errors.js';
 import { refs } from './keys.js';
@@ -161,7 +161,7 @@ export class SpendLogStore {
       new GetCommand({ TableName: this.tableName, Key: refs.settlement(requestId), ConsistentRead: true }),
     );
     const text = out.Item?.[SPEND_LOG_ATTR];
-    return typeof text === 'string' ? (JSON.parse(text) as SpendLog) : undefined;
+    return typeof text === 'string' ? unpackLog(text) : undefined;
   }
 
   /** One page of logs, newest first, with a cursor that only resumes this same query. */
@@ -198,7 +198,7 @@ export class SpendLogStore {
             ...(exclusiveStart ? { ExclusiveStartKey: exclusiveStart } : {}),
           }),
         );
-        for (const item of out.Items ?? []) data.push(JSON.parse(item[SPEND_LOG_ATTR] as string) as SpendLog);
+        for (const item of out.Items ?? []) data.push(unpackLog(item[SPEND_LOG_ATTR] as string));
         exclusiveStart = out.LastEvaluatedKey as Record<string, string> | undefined;
         if (data.length >= q.limit) {
           const next = exclusiveStart

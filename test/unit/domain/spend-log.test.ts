@@ -1,0 +1,57 @@
+/** Spend logs as stored (compact) and read back (every field), tags, days and rollup rows. */
+import { describe, expect, it } from 'vitest';
+import { daysBetween, packLog, requestTags, rollupRowsOf, type SpendLog, unpackLog } from '../../../lib/domain/spend-log.js';
+
+const log: SpendLog = {
+  request_id: 'r-1',
+  call_type: '/v1/chat/completions',
+  model: 'gpt-4o-mini',
+  model_group: 'mini',
+  api_key: 'ab',
+  key_alias: null,
+  user: 'u',
+  team_id: null,
+  organization_id: null,
+  end_user: null,
+  prompt_tokens: 1,
+  completion_tokens: 3,
+  total_tokens: 4,
+  spend: 0.00000195,
+  usage_source: 'reported',
+  startTime: '2026-12-05T10:00:00.000Z',
+  endTime: '2026-12-05T10:00:01.000Z',
+  status: 'success',
+  request_tags: [],
+};
+
+describe('spend logs', () => {
+  it('are stored without null or empty fields and read back whole', () => {
+    const packed = packLog(log);
+    expect(packed).not.toContain('null');
+    expect(packed).not.toContain('request_tags');
+    expect(unpackLog(packed)).toEqual(log);
+    expect(packed.length).toBeLessThan(JSON.stringify(log).length);
+  });
+  it('tags: body, then key, then team; strings only, each once, bounded', () => {
+    expect(requestTags({ metadata: { tags: ['a', 'b', 1] } }, { tags: ['b', 'c'] }, { tags: 'x' })).toEqual(['a', 'b', 'c']);
+    expect(requestTags(undefined, undefined, { tags: Array.from({ length: 30 }, (_, i) => `t${i}`) })).toHaveLength(20);
+    expect(requestTags({ metadata: { tags: ['x'.repeat(129)] } }, null, null)).toEqual([]);
+  });
+  it('rows: the model, and every group the log names', () => {
+    expect(rollupRowsOf({ ...log, team_id: 't', request_tags: ['n'] }).map((r) => r.group)).toEqual([
+      'model',
+      'api_key',
+      'user',
+      'team',
+      'tag',
+    ]);
+  });
+  it.each([
+    ['2026-12-01', '2026-12-03', 3],
+    ['2026-12-03', '2026-12-01', undefined],
+    ['2026-02-28', '2026-03-01', 2],
+    ['not', '2026-03-01', undefined],
+  ] as const)('days %s..%s', (a, b, n) => {
+    expect(daysBetween(a, b)?.length).toBe(n);
+  });
+});
