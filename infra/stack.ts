@@ -5,12 +5,13 @@
  * stack props, else from CDK context under the same names (docs/deploy.md lists them).
  */
 
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
@@ -62,6 +63,8 @@ export class TollgateStack extends Stack {
   readonly functions: ReadonlyMap<DeployedFunction, TollgateFunction>;
   readonly settlements: SettlementQueue;
   readonly observability: TollgateObservability;
+  /** With `spendLogExport`: where every spend log is kept. */
+  readonly spendLogBucket: Bucket | undefined;
   /** Stream batches the table-stream function gave up on (their records' metadata). */
   readonly tableStreamFailures: Queue;
   readonly api: TollgateApi;
@@ -194,6 +197,33 @@ export class TollgateStack extends Stack {
       }),
     );
     functions.set('table-stream', tableStream);
+    // Spend logs beyond the table's retention (lib/spend/export): a private bucket, one object per request.
+    if (o.spendLogExport) {
+      this.spendLogBucket = new Bucket(this, 'SpendLogExport', {
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      Validations.of(this.spendLogBucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          'Written only by the table-stream function (its role), read by whoever the deployment grants; CloudTrail data events are the deployment’s choice.',
+      });
+      tableStream.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.spendLogBucket.arnForObjects('spend-logs/*')] }),
+      );
+      Validations.of(tableStream.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.spendLogBucket.node.defaultChild as never)}.Arn>/spend-logs/*]`,
+        reason: 'One object per request, named by its day and request id at run time: the prefix is the scope; the function only puts.',
+      });
+      tableStream.function.addEnvironment('TOLLGATE_SPEND_LOG_EXPORT_BUCKET', this.spendLogBucket.bucketName);
+      new CfnOutput(this, 'SpendLogBucket', {
+        value: this.spendLogBucket.bucketName,
+        description: 'Spend logs by day (spend-logs/dt=YYYY-MM-DD/), for Athena',
+      });
+    }
     this.functions = functions;
 
     const serving = new Map<FunctionName, TollgateFunction['function']>();

@@ -148,6 +148,8 @@ const envSchema = z.object({
   TOLLGATE_PASSTHROUGH_MODEL: str(),
   TOLLGATE_SETTLEMENT_TTL_SECONDS: number(7 * 86_400, 60),
   TOLLGATE_SPEND_LOG_RETENTION_DAYS: number(30, 1, true),
+  TOLLGATE_SPEND_LOG_EXPORT_BUCKET: str(),
+  TOLLGATE_SPEND_LOG_EXPORT_DIR: str(),
   TOLLGATE_ALERT_THRESHOLDS: text((s, ctx) => {
     if (s === undefined) return [50, 80, 100];
     const parts = s.split(',').map((x) => Number(x.trim()));
@@ -246,6 +248,8 @@ export interface Config {
   settlementTtlSeconds: number;
   /** How long spend log records are kept (DynamoDB TTL), in days. */
   spendLogRetentionDays: number;
+  /** Where spend logs are also written for longer history (lib/spend/export): a bucket, or locally a folder. */
+  spendLogExport: { bucket: string | undefined; dir: string | undefined };
   /** Budget alerts (lib/alerts): the proxy's thresholds (% of max_budget) and where alerts go. */
   alerts: { thresholds: number[]; eventBus: string | undefined; webhookUrl: string | undefined; slackSecretArn: string | undefined };
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -338,6 +342,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,
     spendLogRetentionDays: e.TOLLGATE_SPEND_LOG_RETENTION_DAYS,
+    spendLogExport: { bucket: e.TOLLGATE_SPEND_LOG_EXPORT_BUCKET, dir: e.TOLLGATE_SPEND_LOG_EXPORT_DIR },
     alerts: {
       thresholds: e.TOLLGATE_ALERT_THRESHOLDS,
       eventBus: e.TOLLGATE_ALERT_EVENT_BUS,

@@ -33,7 +33,18 @@ export async function countMetric(name: SpendMetric, value = 1): Promise<void> {
  * `InputTokens`, `OutputTokens`, and the proxy's added latency until the answer went out. Written
  * after the answer, beside the settlement.
  */
-export async function callMetrics(c: { model: string; spendUsd: number; inputTokens: number; outputTokens: number }): Promise<void> {
+let cacheSeen = { hits: 0, misses: 0 };
+
+export async function callMetrics(c: {
+  model: string;
+  spendUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Time from the request's arrival to its upstream call: what Tollgate adds before the answer. */
+  addedMs?: number | undefined;
+  /** The instance's entity cache counters (cumulative): the record carries what changed since the last. */
+  cache?: { hits: number; misses: number } | undefined;
+}): Promise<void> {
   metrics ??= loadMetrics();
   try {
     const { m, count } = await metrics;
@@ -43,7 +54,15 @@ export async function callMetrics(c: { model: string; spendUsd: number; inputTok
     m.addMetric('SpendUsd', 'None' as 'Count', c.spendUsd);
     m.addMetric('InputTokens', count as 'Count', c.inputTokens);
     m.addMetric('OutputTokens', count as 'Count', c.outputTokens);
+    if (c.addedMs !== undefined) m.addMetric('AddedLatency', 'Milliseconds' as 'Count', Math.max(0, c.addedMs));
     m.publishStoredMetrics();
+    if (c.cache) {
+      // Hits and misses of the entity cache, without a model dimension (a ratio by metric math).
+      m.addMetric('CacheHits', count as 'Count', Math.max(0, c.cache.hits - cacheSeen.hits));
+      m.addMetric('CacheMisses', count as 'Count', Math.max(0, c.cache.misses - cacheSeen.misses));
+      cacheSeen = { hits: c.cache.hits, misses: c.cache.misses };
+      m.publishStoredMetrics();
+    }
   } catch {
     // Metrics never stand in the way of an answer or its spend.
   }

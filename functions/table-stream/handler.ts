@@ -3,11 +3,10 @@
  * budget alerts announced (lib/alerts/consume.ts), off the request path. A failed record is reported, so the stream redelivers from it.
  */
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { alertConsumer } from '../../lib/alerts/consume.js';
-import { alertDeps, spendLogStore } from '../../lib/app/spend.js';
-import { consumeAll, spendLogConsumer } from '../../lib/spend/stream.js';
+import { tableStreamConsumers } from '../../lib/app/spend.js';
+import { consumeAll } from '../../lib/spend/stream.js';
 
-const consumers = [spendLogConsumer(spendLogStore), alertConsumer(alertDeps())];
+const consumers = tableStreamConsumers();
 
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   const failedAt = await consumeAll(consumers, event.Records);

@@ -100,6 +100,8 @@ export interface TollgateOptions {
   alertSlackSecretArn?: string;
   /** An email address the operational alarms (5xx rate, authorizer errors, throttles, settlements waiting) notify. */
   alarmEmail?: string;
+  /** Also write every spend log to an S3 bucket the stack creates (partitioned by day, for Athena), kept beyond the table's retention. */
+  spendLogExport?: boolean;
 }
 
 /** Every option with its default applied. */
@@ -150,6 +152,7 @@ export interface ResolvedOptions {
   alertEmail: string | undefined;
   alertSlackSecretArn: string | undefined;
   alarmEmail: string | undefined;
+  spendLogExport: boolean;
 }
 
 export const OPTION_NAMES = [
@@ -202,6 +205,7 @@ export const OPTION_NAMES = [
   'alertEmail',
   'alertSlackSecretArn',
   'alarmEmail',
+  'spendLogExport',
 ] as const satisfies readonly (keyof TollgateOptions)[];
 
 export class OptionError extends Error {
@@ -372,6 +376,7 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     alertEmail: emailOption('alertEmail', raw.alertEmail),
     alertSlackSecretArn: arnOption('alertSlackSecretArn', raw.alertSlackSecretArn),
     alarmEmail: emailOption('alarmEmail', raw.alarmEmail),
+    spendLogExport: bool('spendLogExport', raw.spendLogExport, false),
   };
 }
 

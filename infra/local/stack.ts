@@ -10,14 +10,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { alertConsumer } from '../../lib/alerts/consume.js';
 import { configureApp, documentClient, modelRegistry, resetApp, settlementJournal, spendSettler } from '../../lib/app/index.js';
-import { alertDeps, spendLogStore } from '../../lib/app/spend.js';
+import { tableStreamConsumers } from '../../lib/app/spend.js';
 import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
 import { FileSettlementJournal } from '../../lib/spend/file-journal.js';
-import { spendLogConsumer } from '../../lib/spend/stream.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
 import { runSweep, SWEEP_EVERY_MINUTES } from '../../lib/store/sweep.js';
@@ -169,7 +167,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const tableStream = await startTableStream({
       endpoint,
       tableName: cfg.tableName,
-      consumers: [spendLogConsumer(spendLogStore), alertConsumer(alertDeps())],
+      consumers: tableStreamConsumers(),
       onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
     });
     cleanups.push(() => tableStream.stop());

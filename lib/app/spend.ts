@@ -2,9 +2,13 @@
  * The table stream's consumers and the spend reports: spend logs and rollups (lib/store/spend-logs),
  * budget alerts (lib/alerts), built once per instance (again when the app is reconfigured).
  */
+
 import type { AlertDeps } from '../alerts/consume.js';
+import { alertConsumer } from '../alerts/consume.js';
 import { alertSinks as buildSinks } from '../alerts/deliver.js';
 import { config } from '../config.js';
+import { bucketSink, type ExportSink, exportConsumer, folderSink } from '../spend/export.js';
+import { type StreamConsumer, spendLogConsumer } from '../spend/stream.js';
 import { AlertMarkers } from '../store/alerts.js';
 import { EntityReader } from '../store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
@@ -44,3 +48,17 @@ export const alertDeps = (): AlertDeps => ({
   thresholds: () => config().alerts.thresholds,
   clock: () => clock()(),
 });
+
+/** The spend-log export's sink, when one is configured (lib/spend/export). */
+export function exportSink(): ExportSink | undefined {
+  const c = config();
+  if (c.spendLogExport.bucket) return bucketSink(c.spendLogExport.bucket, c.region);
+  if (c.spendLogExport.dir) return folderSink(c.spendLogExport.dir);
+  return undefined;
+}
+
+/** Every consumer of the table's stream, as configured: spend logs and rollups, alerts, the export. */
+export function tableStreamConsumers(): StreamConsumer[] {
+  const sink = exportSink();
+  return [spendLogConsumer(spendLogStore), alertConsumer(alertDeps()), ...(sink ? [exportConsumer(() => sink)] : [])];
+}

@@ -15,6 +15,7 @@
  * else the body's `user` field, which the client asserts: a key holder can name any end user.
  */
 
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { type CallerContext, readCallerContext } from '../authorizer/context.js';
@@ -101,10 +102,14 @@ interface Call {
   /** The upstream object the call names or creates (lib/llm/objects), and who made it. */
   object?: ObjectCall | undefined;
   owner?: ObjectOwner | undefined;
+  /** performance.now() when the request arrived, and when its (first) upstream call went out. */
+  startedMs: number;
+  upstreamAtMs?: number | undefined;
 }
 
 async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmResponse> {
   const now = deps.clock();
+  const startedMs = performance.now();
   const ctx = readCallerContext(event.requestContext?.authorizer as Record<string, unknown> | null | undefined);
   if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
   const req = await parseLlmRequest(event);
@@ -130,6 +135,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
       call.caller = checked(await loadCallerFor(ctx, req, deps), req, models, deps, registry, now);
     },
     object: objectCallOf(req),
+    startedMs,
   };
   // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call.
   if (call.object) call.owner = await guardObject(deps.objects, caller, call.object);
@@ -230,6 +236,7 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
     body,
     timeoutMs: deps.upstreamTimeoutMs,
   });
+  call.upstreamAtMs ??= performance.now();
   const res = await upstream.start(deps.fetch);
   if (res.status === 401 || res.status === 403) {
     // The caller's credential was fine (the authorizer said so); ours was not. Not the caller's 401.
@@ -242,7 +249,11 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
 function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
   // Bedrock, Azure and Anthropic models go through their provider (lib/llm/providers); OpenAI-compatible ones pass through.
   const operation = providerOperation(call.req, model);
-  if (operation) return withSpend(call, model, requestId, (finish, rate) => callProvider(call, model, operation, finish, rate.headers));
+  if (operation)
+    return withSpend(call, model, requestId, (finish, rate) => {
+      call.upstreamAtMs ??= performance.now();
+      return callProvider(call, model, operation, finish, rate.headers);
+    });
   return withSpend(call, model, requestId, async (finish, rate) => {
     const { body, stripUsage } = upstreamBody(call.req, model);
     const upstream = await startCall(call, model, body);
@@ -555,6 +566,8 @@ async function settle(
       spendUsd: costNanos / NANOS_PER_DOLLAR,
       inputTokens: usage?.inputTokens ?? 0,
       outputTokens: usage?.outputTokens ?? 0,
+      addedMs: call.upstreamAtMs === undefined ? undefined : call.upstreamAtMs - call.startedMs,
+      cache: call.deps.reader.loader.stats,
     }),
   ]);
 }

@@ -85,3 +85,18 @@ describe('alarms and the dashboard', () => {
     expect(() => synth({ alertSlackSecretArn: 'tollgate/slack' })).toThrow(/alertSlackSecretArn/);
   });
 });
+
+describe('spend log export (spendLogExport)', () => {
+  const withExport = synth({ spendLogExport: true });
+  it('a private bucket the table-stream function may only put spend-log objects into; nothing without the option', () => {
+    const buckets = (s: typeof base) => ofType(s, 'AWS::S3::Bucket').filter(([id]) => id.includes('SpendLogExport'));
+    expect(buckets(base)).toHaveLength(0);
+    const [[id, bucket]] = buckets(withExport) as [[string, CfnResource]];
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toMatchObject({ BlockPublicAcls: true, RestrictPublicBuckets: true });
+    const puts = statementsOf(withExport, 'table-stream').filter((st) => actionsOf(st).some((a) => a.startsWith('s3:')));
+    expect(puts.map((st) => actionsOf(st))).toEqual([['s3:PutObject']]);
+    expect(JSON.stringify(resourcesOf(puts[0] as Statement))).toContain(id);
+    expect(JSON.stringify(resourcesOf(puts[0] as Statement))).toContain('/spend-logs/*');
+    expect(envOf(withExport, 'table-stream').TOLLGATE_SPEND_LOG_EXPORT_BUCKET).toEqual({ Ref: id });
+  });
+});

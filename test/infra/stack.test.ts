@@ -512,6 +512,11 @@ describe('cdk-nag AwsSolutions', () => {
       authorizerResultTtlSeconds: 300,
       masterKeySecretArn: 'tollgate/master',
       webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/tollgate/0123',
+      spendLogExport: true,
+      alertEmail: 'ops@example.com',
+      alarmEmail: 'oncall@example.com',
+      alertSlackSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/slack-AbCdEf',
+      bedrockModels: ['anthropic.claude-3-5-haiku-20241022-v1:0'],
     });
     expect(violations(s)).toEqual([]);
     expect(violations(synth({ apiLogging: false }))).toEqual([]);

@@ -5,6 +5,9 @@
  * admin the team's); a record's spend is what its key's counter moved; filters and pagination over
  * more than 1,000 records; every report's per-day totals equal the sum of the records.
  */
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as spendHandler } from '../../../functions/spend/handler.js';
 import { handler as teamsHandler } from '../../../functions/teams/handler.js';
@@ -16,6 +19,7 @@ import { spendLogStore, spendSettler } from '../../../lib/app/index.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../../lib/domain/cost.js';
 import type { SpendLog } from '../../../lib/domain/spend-log.js';
+import { exportConsumer, folderSink } from '../../../lib/spend/export.js';
 import { spendLogConsumer } from '../../../lib/spend/stream.js';
 import { refs } from '../../../lib/store/keys.js';
 import { adminCtx, callApi, userCtx } from '../../support/admin.js';
@@ -28,6 +32,7 @@ import { call, seedModels } from '../llm/harness.js';
 let mock: MockUpstream;
 let table: TestTable;
 let stream: TableStream;
+let exportDir: string;
 const keys: Record<string, { key: string; token: string; team: string; user: string }> = {};
 
 const keyCtx = (k: { token: string; team: string; user: string }): CallerContext => ({
@@ -49,10 +54,11 @@ beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
   table = await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) }, { stream: true });
   await seedModels(mockModels(mock.url));
+  exportDir = mkdtempSync(join(tmpdir(), 'tollgate-export-'));
   stream = await startTableStream({
     endpoint: table.endpoint,
     tableName: table.tableName,
-    consumers: [spendLogConsumer(spendLogStore)],
+    consumers: [spendLogConsumer(spendLogStore), exportConsumer(() => folderSink(exportDir))],
     everyMs: 0,
   });
   for (const [team, users] of [
@@ -177,6 +183,16 @@ describe('spend logs of real calls', () => {
     const some = (await logs({ api_key: keys.alice?.token })).body.data[0] as SpendLog;
     expect((await logs({ request_id: some.request_id })).body.data).toEqual([some]);
     expect((await logs({ request_id: some.request_id }, keyCtx(keys.bea as never))).body.data).toEqual([]);
+  });
+
+  it('with an export configured, every record is also one object per request under its day (for Athena)', async () => {
+    const records = (await logs({})).body.data as SpendLog[];
+    for (const l of records) {
+      const file = join(exportDir, 'spend-logs', `dt=${l.startTime.slice(0, 10)}`, `${encodeURIComponent(l.request_id)}.json`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(l);
+    }
+    const days = readdirSync(join(exportDir, 'spend-logs'));
+    expect(days.flatMap((d) => readdirSync(join(exportDir, 'spend-logs', d)))).toHaveLength(records.length);
   });
 
   it('teams handler still answers (the team admin is a real admin of team-a)', async () => {
