@@ -7,7 +7,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { documentClient } from './app/wiring.js';
 import { tableName } from './store/client.js';
-import { readinessRef } from './store/keys.js';
+import { refs } from './store/keys.js';
 
 export async function readiness(): Promise<APIGatewayProxyResult> {
   const json = (statusCode: number, body: unknown) => ({
@@ -16,7 +16,7 @@ export async function readiness(): Promise<APIGatewayProxyResult> {
     body: JSON.stringify(body),
   });
   try {
-    await documentClient().send(new GetCommand({ TableName: tableName(), Key: readinessRef() }));
+    await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.readiness() }));
     return json(200, { status: 'ready' });
   } catch {
     return json(503, { status: 'not_ready' });

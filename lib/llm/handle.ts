@@ -24,6 +24,7 @@ import { requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
 import { NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
+import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { requestTags, type SpendLog } from '../domain/spend-log.js';
 import type { ObjectOwner } from '../domain/tenancy.js';
@@ -457,8 +458,11 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
   const answers = results.map((r) => (r as PromiseFulfilledResult<Answer>).value);
   const refused = answers.find((a) => a.status >= 300);
   if (refused) return { statusCode: refused.status, headers: refused.headers, body: refused.bytes.toString('utf8') };
-  // The rate headers of the tightest limit among the models' admissions.
-  const rateHeaders = Object.assign({}, ...admitted.map((a) => a.headers)) as Record<string, string>;
+  // The tightest limit among every model's admission, as one call's answer reports it.
+  const headers = rateHeaders(
+    admitted.flatMap((a) => a.counts),
+    call.now,
+  );
   return jsonResponse(
     200,
     answers.map((a, i) => {
@@ -469,7 +473,7 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
         );
       return parsed;
     }),
-    rateHeaders,
+    headers,
   );
 }
 

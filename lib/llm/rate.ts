@@ -8,7 +8,15 @@
 
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
-import { denialCode, denialHeaders, denialMessage, rateHeaders, rateLimitsOf, tightest } from '../domain/rate-limits.js';
+import {
+  denialCode,
+  denialHeaders,
+  denialMessage,
+  type RateHeaderInput,
+  rateHeaders,
+  rateLimitsOf,
+  tightest,
+} from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { RateLimitedError } from '../errors.js';
 import type { RateTicket } from '../store/rate-limits.js';
@@ -21,6 +29,8 @@ export interface Admitted {
   ticket: RateTicket | undefined;
   /** OpenAI's x-ratelimit-* headers for the answer. */
   headers: Record<string, string>;
+  /** The counts behind them (a request naming several models reports the tightest of all). */
+  counts: RateHeaderInput[];
 }
 
 export interface AdmittingCall {
@@ -36,7 +46,7 @@ export const tokensOf = (usage: Usage | undefined): number => (usage ? usage.inp
 /** Admits the call under every rate limit that governs it, or throws the tightest one's 429. */
 export async function admitCall(call: AdmittingCall, model: ModelRecord, requestId: string): Promise<Admitted> {
   const limits = rateLimitsOf(call.caller, model);
-  if (limits.length === 0) return { ticket: undefined, headers: {} };
+  if (limits.length === 0) return { ticket: undefined, headers: {}, counts: [] };
   const { deps } = call;
   const estimateTokens = call.mode === 'strict' ? tokensOf(estimateUsage(call.req, deps.strictDefaultMaxTokens)) : 0;
   const out = await deps.rateLimiter.admit({
@@ -51,5 +61,5 @@ export async function admitCall(call: AdmittingCall, model: ModelRecord, request
     if (!d) throw new Error('a refused admission names no limit');
     throw new RateLimitedError(denialCode(d), denialMessage(d), denialHeaders(d, deps.clock()));
   }
-  return { ticket: out.ticket, headers: rateHeaders(out.counts, call.now) };
+  return { ticket: out.ticket, headers: rateHeaders(out.counts, call.now), counts: out.counts };
 }

@@ -47,8 +47,6 @@ export const refs = {
 } as const;
 
 /** Index names: GSI1 lists one kind of item; GSI2 lists by owning user; GSI3 by parent team or org. */
-export const readinessRef = (): ItemRef => refs.readiness();
-
 export const INDEX = { byKind: 'GSI1', byUser: 'GSI2', byParent: 'GSI3' } as const;
 
 /** The item an entity of the governing chain keeps its spend counters on (shard 0). */

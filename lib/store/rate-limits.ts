@@ -20,7 +20,9 @@
  */
 
 import { createHash } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   type LimitKind,
   MINUTE_MS,
@@ -359,12 +361,8 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 }
 
-/** The item a refused update returned, as plain values (the document client leaves it raw). */
+/** The item a refused update returned, as plain values (the document client leaves it in DynamoDB's attribute shapes). */
 function unmarshalled(item: Record<string, unknown> | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(item ?? {})) {
-    const av = v as { N?: string; S?: string } | number | string;
-    out[k] = typeof av === 'object' && av !== null ? (av.N !== undefined ? Number(av.N) : av.S) : av;
-  }
-  return out;
+  const raw = item ?? {};
+  return Object.values(raw).every((v) => typeof v === 'object' && v !== null) ? unmarshall(raw as Record<string, AttributeValue>) : raw;
 }

@@ -42,8 +42,11 @@ function range(start: string | undefined, end: string | undefined, now: Date, de
 /** The plaintext key or its hash, as the key's hash. */
 const keyHashOf = (k: string): string => (/^[0-9a-f]{64}$/.test(k) ? k : hashKey(k));
 
-/** Which partition a caller's `/spend/logs` query reads, and the filters on it; throws what they may not see. */
-async function logScope(actor: Actor, q: LogsInput): Promise<Pick<LogQuery, 'scope' | 'id' | 'where'>> {
+/**
+ * Which partition a caller's `/spend/logs` query reads, and the filters on it; throws what they
+ * may not see; null when the answer is empty by permission (someone else's key).
+ */
+async function logScope(actor: Actor, q: LogsInput): Promise<Pick<LogQuery, 'scope' | 'id' | 'where'> | null> {
   const admin = isProxyAdmin(actor);
   const where: LogQuery['where'] = {};
   const hash = q.api_key ? keyHashOf(q.api_key) : undefined;
@@ -65,7 +68,7 @@ async function logScope(actor: Actor, q: LogsInput): Promise<Pick<LogQuery, 'sco
       const key = await find('key', hash);
       const mine = key && ((actor.userId && key.user_id === actor.userId) || (key.team_id && (await isTeamAdmin(actor, key.team_id))));
       // Someone else's key reads as no key at all (as /key/info answers it).
-      if (!mine) return { scope: 'key', id: hash, where: { user: '\u0000none' } };
+      if (!mine) return null;
     }
     return {
       scope: 'key',
@@ -158,6 +161,7 @@ export const spendActions: Actions = {
       return { data: visible ? [log] : [], next_cursor: null };
     }
     const scope = await logScope(actor, q);
+    if (!scope) return { data: [], next_cursor: null };
     const days = range(q.start_date, q.end_date, now);
     return store.list({
       ...scope,

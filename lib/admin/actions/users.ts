@@ -189,11 +189,11 @@ export const userActions: Actions = {
     const denial = selfOrAdminDenial(actor, userId, 'read this user');
     if (denial) throw denial;
     const user = await load('user', userId);
-    const [keys, memberships, allKeys] = await Promise.all([
-      userKeysPage(userId),
-      membershipsOf(userId),
-      queryAll<{ spend?: number }>(listings.keysOfUser(userId), MAX_KEYS_SUMMED),
-    ]);
+    const [keys, memberships] = await Promise.all([userKeysPage(userId), membershipsOf(userId)]);
+    // The first page is every key unless it says there are more: read the rest only then.
+    const allKeys: { spend?: number }[] = keys.next_cursor
+      ? await queryAll<{ spend?: number }>(listings.keysOfUser(userId), MAX_KEYS_SUMMED)
+      : keys.data;
     const teams = await Promise.all(memberships.map((m) => find('team', m.team_id)));
     return {
       user_id: userId,

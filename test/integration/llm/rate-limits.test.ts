@@ -255,6 +255,13 @@ describe('review findings', () => {
     expect((await readItem(refs.key(record.token)))?.spend ?? 0).toBe(0);
   });
 
+  it('several models answered: the rate headers are the tightest of all their limits', async () => {
+    const { key } = await seedKey({ rpm_limit: 10, model_rpm_limit: { other: 3 } });
+    const res = await ask(key, 'gpt-4o-mini,other');
+    expect(res.status).toBe(200);
+    expect(res.headers).toMatchObject({ 'x-ratelimit-limit-requests': '3', 'x-ratelimit-remaining-requests': '2' });
+  });
+
   it('a strict call refused by its budget does not use up the rpm', async () => {
     const { key, record } = await seedKey({ rpm_limit: 1, enforcement: 'strict', max_budget: 0.000000001 });
     expect((await ask(key)).json.error.code).toBe('key_budget_exceeded');

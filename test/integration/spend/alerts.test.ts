@@ -124,6 +124,26 @@ describe('budget alerts', () => {
   });
 });
 
+describe('a delivery that fails', () => {
+  it('gives its claim back: the stream retries it, and the alert is delivered exactly once', async () => {
+    let failures = 1;
+    configureApp({
+      alertSinks: [
+        async (a) => {
+          if (a.id === 'retried' && failures-- > 0) throw new Error('the webhook is down');
+          seen.push(a);
+        },
+      ],
+    });
+    await seedTeam({ team_id: 'retried', max_budget: 10, budget_duration: '1d', alert_thresholds: [50] });
+    const { record } = await seedKey({ team_id: 'retried' });
+    await spendOnTeam('retried', record.token, record.key_name, 6, 300);
+    await drain();
+    expect(failures).toBeLessThan(1);
+    expect(seen.filter((a) => a.id === 'retried').map((a) => a.percent)).toEqual([50]);
+  });
+});
+
 describe('levels (pure)', () => {
   it.each([
     [{ max_budget: 10 }, [50, 80, 100], 8, ['pct:50', 'pct:80']],
