@@ -23,6 +23,9 @@ export const spendSettler = /* @__PURE__ */ dependency(
       shards: c.spendShards,
       // This instance's cache follows its own settlements: the next request reads nothing.
       onChanged: (moved) => followMoves(entityReader().loader, moved),
+      onUncertain: (refs) => {
+        for (const ref of refs) entityReader().loader.invalidate(ref);
+      },
     }),
 );
 

@@ -140,6 +140,11 @@ export interface DynamoSettlerOptions {
   shards?: ShardCounts | undefined;
   /** Told the counter moves that landed, so the instance's cache can follow them without a read. */
   onChanged?: ((moved: readonly CounterMove[]) => void) | undefined;
+  /**
+   * Told the items a transaction may have changed without this instance knowing how (a store
+   * failure after the commit, a retry the table saw as a duplicate), so the cache reads them again.
+   */
+  onUncertain?: ((refs: readonly ItemRef[]) => void) | undefined;
   /** Attempts when transactions conflict (concurrent settlements on the same counters). */
   maxConflictRetries?: number;
 }
@@ -310,13 +315,15 @@ export class DynamoSettler implements SpendSettler {
       const held = new Set(prior === 'reserved' ? (s.hold?.held ?? []) : []);
       const estimate = s.hold?.estimateNanos ?? 0;
       const moves = targets.map((t) => this.settleMove(t, s, held.has(refKey(t.ref)) ? estimate : undefined));
-      const result = await commitSpend(this.client, this.tableName, {
-        head: this.settledRecord(s, targets, prior),
-        moves,
-        skipGone: true,
-        maxConflictRetries: this.options.maxConflictRetries ?? 8,
-        requestId: s.requestId,
-      });
+      const result = await this.uncertainOnFailure(targets, () =>
+        commitSpend(this.client, this.tableName, {
+          head: this.settledRecord(s, targets, prior),
+          moves,
+          skipGone: true,
+          maxConflictRetries: this.options.maxConflictRetries ?? 8,
+          requestId: s.requestId,
+        }),
+      );
       if (result.ok) {
         this.options.onChanged?.(moves.filter((_, i) => !result.skipped.includes(i)));
         const skipped = result.skipped.map((i) => targets[i] as SpendTarget);
@@ -324,7 +331,11 @@ export class DynamoSettler implements SpendSettler {
           logger().warn('settlement skipped deleted entities', { requestId: s.requestId, entities: skipped.map((t) => t.entity) });
         return { status: 'settled', moved: targets.filter((t) => !skipped.includes(t)), skipped };
       }
-      if (result.failed !== 'head' || prior === 'none' || prior === 'expired') return { status: 'duplicate' };
+      if (result.failed !== 'head' || prior === 'none' || prior === 'expired') {
+        // Settled before, perhaps by this very call's lost first attempt: the cache reads again.
+        this.options.onUncertain?.(this.counterRefs(targets));
+        return { status: 'duplicate' };
+      }
       // The reservation was not there to settle: swept after expiry (count in full), or gone.
       const state = rawValue(result.old, 'state');
       if (state === 'expired') prior = 'expired';
@@ -342,14 +353,16 @@ export class DynamoSettler implements SpendSettler {
       .filter((t) => t.budget?.also)
       .map((t) => this.expectationCheck(t.budget?.also as NonNullable<TargetBudget['also']>));
     const checked = budgeted.filter((t) => t.budget?.also);
-    const result = await commitSpend(this.client, this.tableName, {
-      head: this.reservedRecord(r, budgeted),
-      moves,
-      checks,
-      skipGone: false,
-      maxConflictRetries: this.options.maxConflictRetries ?? 8,
-      requestId: r.requestId,
-    });
+    const result = await this.uncertainOnFailure(budgeted, () =>
+      commitSpend(this.client, this.tableName, {
+        head: this.reservedRecord(r, budgeted),
+        moves,
+        checks,
+        skipGone: false,
+        maxConflictRetries: this.options.maxConflictRetries ?? 8,
+        requestId: r.requestId,
+      }),
+    );
     if (result.ok) {
       this.options.onChanged?.(moves);
       return { status: 'reserved', hold: { estimateNanos: r.estimateNanos, held: budgeted.map((t) => refKey(t.ref)), targets: r.targets } };
@@ -366,6 +379,21 @@ export class DynamoSettler implements SpendSettler {
     const counter = windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR;
     const here = rawValue(old, counter);
     return { status: 'denied', target, committedNanos: dollarsToNanos(typeof here === 'number' ? here : 0) + budget.elsewhereNanos };
+  }
+
+  /** A commit that failed may still have landed: the items it would have moved are read again. */
+  private async uncertainOnFailure<T>(targets: readonly SpendTarget[], commit: () => Promise<T>): Promise<T> {
+    try {
+      return await commit();
+    } catch (e) {
+      this.options.onUncertain?.(this.counterRefs(targets));
+      throw e;
+    }
+  }
+
+  /** Every item holding the targets' counters: the entity item and each of its shards. */
+  private counterRefs(targets: readonly SpendTarget[]): ItemRef[] {
+    return targets.flatMap((t) => Array.from({ length: this.shards(t) }, (_, i) => shardRef(t.ref, i)));
   }
 
   private shards(t: SpendTarget): number {

@@ -3,11 +3,17 @@
  * wrote, so the next priced request on the same instance reads nothing, and the cached view
  * equals what the table holds. Other instances see the change within the cache TTL, as before.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { entityReader } from '../../../lib/app/index.js';
+import { documentClient, entityReader, spendSettler } from '../../../lib/app/index.js';
+import { config } from '../../../lib/config.js';
+import type { Caller } from '../../../lib/domain/caller.js';
+import { spendTargets } from '../../../lib/spend/targets.js';
+import { tableName } from '../../../lib/store/client.js';
 import { refs } from '../../../lib/store/keys.js';
+import { DynamoSettler, type Settlement } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { countersOf } from '../../support/spend.js';
@@ -49,5 +55,54 @@ describe('a warm priced request reads nothing', () => {
     expect(Math.round((cachedTeam?.spend ?? 0) * 1e9)).toBe(tableTeam.spend);
     expect(Math.round((cachedKey?.spend ?? 0) * 1e9)).toBe(tableKey.spend);
     expect(tableTeam.spend).toBeGreaterThan(0);
+  });
+});
+
+describe('a settlement whose outcome this instance cannot know leaves no stale view behind', () => {
+  const settlementOf = async (teamId: string, requestId: string): Promise<Settlement> => {
+    const team = await entityReader().team(teamId);
+    const caller: Caller = { principal: 'jwt', role: 'team', teamId, state: { team } };
+    const targets = spendTargets(caller, { now: Date.now() }).filter((t) => t.entity === 'team');
+    return { requestId, at: Date.now(), costNanos: 7_000, model: 'gpt-4o', targets };
+  };
+
+  it('a settlement the table already holds (an earlier attempt landed) makes this instance read the team again', async () => {
+    await seedTeam({ team_id: 't-dup', max_budget: 100 });
+    const s = await settlementOf('t-dup', `req-dup-${randomUUID()}`);
+    expect((await entityReader().team('t-dup'))?.spend).toBe(0);
+    // Another writer (this call's first attempt whose answer was lost, a replay) landed it first.
+    await new DynamoSettler(documentClient(), tableName(), { ttlSeconds: 3600, shards: config().spendShards }).settle(s);
+    expect((await entityReader().team('t-dup'))?.spend).toBe(0);
+    expect(await spendSettler().settle(s)).toEqual({ status: 'duplicate' });
+    expect((await entityReader().team('t-dup'))?.spend).toBeCloseTo(7e-6, 12);
+  });
+
+  it('a commit whose answer is lost tells the cache which items to read again, settling or reserving', async () => {
+    await seedTeam({ team_id: 't-lost', max_budget: 100 });
+    const s = await settlementOf('t-lost', `req-lost-${randomUUID()}`);
+    const real = documentClient();
+    // The transaction lands, its answer does not (a timeout after the commit).
+    const lossy = {
+      send: async (command: unknown) => {
+        await real.send(command as never);
+        throw new Error('socket hang up');
+      },
+    };
+    const uncertain: string[] = [];
+    const settler = new DynamoSettler(lossy as never, tableName(), {
+      ttlSeconds: 3600,
+      shards: config().spendShards,
+      onChanged: () => uncertain.push('changed'),
+      onUncertain: (refs) => uncertain.push(...refs.map((r) => r.PK)),
+    });
+    await expect(settler.settle(s)).rejects.toThrow();
+    await expect(
+      settler.reserve({ ...s, requestId: `${s.requestId}-r`, estimateNanos: 1, expiresAt: Date.now() + 60_000 }),
+    ).rejects.toThrow();
+    expect(uncertain.length).toBeGreaterThanOrEqual(1);
+    expect(uncertain).not.toContain('changed');
+    // The team item and its 3 other shards (TOLLGATE_SPEND_SHARDS team=4), for each of the two calls.
+    expect(uncertain).toHaveLength(8);
+    expect(uncertain.every((pk) => pk.startsWith(refs.team('t-lost').PK))).toBe(true);
   });
 });
