@@ -185,7 +185,11 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
         method: `esbuild with infra/bundling.ts esbuildOptions('authorizer') (minified ESM, AWS SDK bundled), as deployed. Cold import: a fresh \`node\` (${process.version}) process imports the bundle; median of ${IMPORT_RUNS}.`,
         rows: [
           { metric: 'bundle size', value: `${b.kb.toFixed(0)} KB`, target: '≤ 500 KB' },
-          { metric: 'cold import time', value: `${b.importMs.toFixed(0)} ms` },
+          {
+            metric: 'cold import time (tracing off: the X-Ray SDK is not evaluated)',
+            value: `${b.importMs.toFixed(0)} ms`,
+            target: '≤ 90 ms',
+          },
           { metric: 'whole process (start, import, exit)', value: `${b.processMs.toFixed(0)} ms` },
         ],
       },

@@ -85,7 +85,7 @@ export class TollgateStack extends Stack {
       upstreamSecretPrefix: o.upstreamSecretPrefix,
     });
 
-    const common = { logRetention: o.logRetention, sourceMaps: o.sourceMaps };
+    const common = { logRetention: o.logRetention, sourceMaps: o.sourceMaps, tracing: o.tracing };
     const functions = new Map<DeployedFunction, TollgateFunction>();
 
     const authorizer = new TollgateFunction(this, 'AuthorizerFn', {
@@ -236,6 +236,7 @@ export class TollgateStack extends Stack {
       stageName: o.stageName,
       llmTimeout: Duration.seconds(o.llmTimeoutSeconds),
       logging: o.apiLogging,
+      tracing: o.tracing,
       cloudWatchRole: o.apiGatewayCloudWatchRole,
       logRetention: o.logRetention,
       webAclArn: o.webAclArn,

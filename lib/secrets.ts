@@ -4,7 +4,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { config } from './config.js';
-import { tracer } from './telemetry.js';
+import { instrumented } from './telemetry.js';
 
 /**
  * Secrets read once and kept for a bounded time (TOLLGATE_SECRET_TTL_SECONDS): a rotated or
@@ -38,7 +38,7 @@ let client: SecretsManagerClient | undefined;
 let cache: SecretCache | undefined;
 
 async function fetchFromSecretsManager(secretId: string): Promise<string> {
-  client ??= tracer.captureAWSv3Client(new SecretsManagerClient({ region: config().region }));
+  client ??= instrumented(new SecretsManagerClient({ region: config().region }));
   const r = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (typeof r.SecretString !== 'string' || r.SecretString.length === 0) throw new Error('secret has no string value');
   return r.SecretString;

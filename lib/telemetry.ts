@@ -1,13 +1,32 @@
 /**
- * Tracing and logging, one instance each per process. The tracer switches itself off outside
- * Lambda (no AWS_EXECUTION_ENV), so local mode and tests pay nothing for it.
+ * Tracing and logging, one instance each per process. The tracer, and with it the X-Ray SDK, is
+ * loaded only when tracing is on (in Lambda, unless the stack's tracing option set
+ * POWERTOOLS_TRACE_ENABLED=false): local mode, tests and untraced functions never import it.
  * Logs never carry credentials: callers log codes and hashes, never headers or bodies.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { MiddlewareObj } from '@middy/core';
 import { config } from './config.js';
 
-export const tracer = new Tracer({ serviceName: 'tollgate' });
+/** Powertools' own rule: on in Lambda, off under SAM or Amplify mocks or when switched off. */
+export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  if ((env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() === 'false') return false;
+  if (env.AWS_SAM_LOCAL || env.AWS_EXECUTION_ENV === 'AWS_Lambda_amplify-mock') return false;
+  return Boolean(env.AWS_EXECUTION_ENV);
+}
+
+/** The tracer when tracing is on, else undefined (nothing of it or of the X-Ray SDK is evaluated). */
+export const tracer: Tracer | undefined = tracingEnabled()
+  ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName: 'tollgate' })
+  : undefined;
+
+/** An AWS SDK v3 client, traced when tracing is on. */
+export const instrumented = <T>(client: T): T => (tracer ? (tracer.captureAWSv3Client(client as never) as T) : client);
+
+/** The handler's tracing middleware (the invocation's segment) when tracing is on; none otherwise. */
+export const tracing = (): MiddlewareObj[] => (tracer ? [captureLambdaHandler(tracer, { captureResponse: false })] : []);
 
 let currentLogger: Logger | undefined;
 export function logger(): Logger {
@@ -20,7 +39,7 @@ export function logger(): Logger {
 
 /** Runs `fn` inside a named X-Ray subsegment when tracing is on; otherwise just runs it. */
 export async function traced<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+  const parent = tracer?.getSegment();
   if (!parent) return fn();
   const sub = parent.addNewSubsegment(name);
   try {

@@ -1,4 +1,3 @@
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { identifyDeps } from '../../lib/app/authorizer.js';
@@ -6,7 +5,7 @@ import { checkSettings } from '../../lib/app/wiring.js';
 import { decide } from '../../lib/authorizer/decide.js';
 import { toAuthorizerResult } from '../../lib/authorizer/policy.js';
 import { InternalError, isTollgateError } from '../../lib/errors.js';
-import { logger, tracer } from '../../lib/telemetry.js';
+import { logger, tracing } from '../../lib/telemetry.js';
 
 /** REQUEST authorizer: headers, path and the store decide; the body is the llm function's. */
 async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
@@ -38,4 +37,4 @@ async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGa
   return toAuthorizerResult(decision, event.methodArn);
 }
 
-export const handler = middy(authorize).use(captureLambdaHandler(tracer, { captureResponse: false }));
+export const handler = middy(authorize).use(tracing());

@@ -1,10 +1,9 @@
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handleLlmEvent, settlementsOf } from '../../lib/llm/handle.js';
 import type { LlmResponse } from '../../lib/llm/response.js';
-import { tracer } from '../../lib/telemetry.js';
+import { tracing } from '../../lib/telemetry.js';
 
 /**
  * LLM routes behind the authorizer, with API Gateway REST response streaming: the metadata
@@ -17,5 +16,5 @@ export const handler = middy<APIGatewayProxyEvent, LlmResponse>({
   executionMode: executionModeStreamifyResponse,
   requestEnd: (request) => settlementsOf(request.event as object),
 })
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(tracing())
   .handler((event) => handleLlmEvent(event));

@@ -1,10 +1,9 @@
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { spendSettler } from '../../lib/app/llm.js';
 import { countMetric } from '../../lib/metrics.js';
 import { JournalRecordError, replaySettlement } from '../../lib/store/settlement-journal.js';
-import { logger, tracer } from '../../lib/telemetry.js';
+import { logger, tracing } from '../../lib/telemetry.js';
 
 /**
  * Consumes the settlement queue (lib/aws/settlement-queue.ts): each message is a settlement the
@@ -14,7 +13,7 @@ import { logger, tracer } from '../../lib/telemetry.js';
  * maxReceiveCount sends it to the dead-letter queue (alarmed; redrive it once DynamoDB is back).
  */
 export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(tracing())
   .handler(async (event) => {
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     let landed = 0;

@@ -1,10 +1,9 @@
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { documentClient } from '../../lib/app/wiring.js';
 import { config } from '../../lib/config.js';
 import { runSweep, type SweepRunResult } from '../../lib/store/sweep.js';
-import { tracer } from '../../lib/telemetry.js';
+import { tracing } from '../../lib/telemetry.js';
 
 /** Time kept back from the invocation's timeout: the page in progress and the cursor's write. */
 const TIDY_MARGIN_MS = 30_000;
@@ -18,7 +17,7 @@ const TIDY_MARGIN_MS = 30_000;
  * time, also while a scheduled run is in progress.
  */
 export const handler = middy<unknown, SweepRunResult>()
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(tracing())
   .handler((_event, context: Context) => {
     const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
     const c = config();

@@ -50,6 +50,8 @@ export interface TollgateApiProps {
   stageName: string;
   llmTimeout: Duration;
   logging: boolean;
+  /** X-Ray tracing of the stage (the tracing option). */
+  tracing: boolean;
   cloudWatchRole: boolean;
   logRetention: RetentionDays;
   webAclArn: string | undefined;
@@ -79,7 +81,7 @@ export class TollgateApi extends Construct {
         // The outer guard: every method of the stage, before the authorizer runs.
         throttlingRateLimit: props.throttle.rateLimit,
         throttlingBurstLimit: props.throttle.burstLimit,
-        tracingEnabled: true,
+        tracingEnabled: props.tracing,
         metricsEnabled: true,
         // Errors only, never data traces: bodies carry keys (/key/generate) and prompts.
         loggingLevel: props.logging ? MethodLoggingLevel.ERROR : MethodLoggingLevel.OFF,

@@ -20,6 +20,8 @@ export function sharedEnvironment(o: ResolvedOptions, tableName: string): Record
     // Powertools' own switch: handler responses (a new key's plaintext) never go to X-Ray.
     POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
   };
+  // Powertools' switch, read by lib/telemetry before it loads the tracer (and the X-Ray SDK).
+  if (!o.tracing) env.POWERTOOLS_TRACE_ENABLED = 'false';
   set(env, 'TOLLGATE_CACHE_TTL_SECONDS', o.cacheTtlSeconds);
   set(env, 'TOLLGATE_MAX_BUDGET', o.maxBudget);
   set(env, 'TOLLGATE_BUDGET_DURATION', o.budgetDuration);

@@ -23,6 +23,8 @@ export interface TollgateFunctionProps {
   memorySize: number;
   logRetention: RetentionDays;
   sourceMaps: boolean;
+  /** X-Ray active tracing (the tracing option). */
+  tracing: boolean;
 }
 
 export class TollgateFunction extends Construct {
@@ -64,7 +66,7 @@ export class TollgateFunction extends Construct {
       role: this.role,
       memorySize: props.memorySize,
       timeout: props.timeout,
-      tracing: Tracing.ACTIVE,
+      tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       logGroup: this.logGroup,
       environment: {
         ...props.environment,
@@ -87,10 +89,11 @@ export class TollgateFunction extends Construct {
     });
 
     // Lambda's X-Ray write actions (added by `tracing: ACTIVE`) have no resource-level scope.
-    Validations.of(this.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement names its resources.',
-    });
+    if (props.tracing)
+      Validations.of(this.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement names its resources.',
+      });
   }
 }

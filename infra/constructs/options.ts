@@ -70,6 +70,8 @@ export interface TollgateOptions {
   sourceMaps?: boolean;
   /** Stage access logs and execution error logs; needs the account's API Gateway logging role. */
   apiLogging?: boolean;
+  /** AWS X-Ray traces of the stage and every function; off, the X-Ray SDK is never loaded. */
+  tracing?: boolean;
   /** Create (and set) the account-wide API Gateway CloudWatch role that apiLogging needs. */
   apiGatewayCloudWatchRole?: boolean;
   /** A regional AWS WAFv2 web ACL to associate with the stage. */
@@ -140,6 +142,7 @@ export interface ResolvedOptions {
   llmTimeoutSeconds: number;
   sourceMaps: boolean;
   apiLogging: boolean;
+  tracing: boolean;
   apiGatewayCloudWatchRole: boolean;
   webAclArn: string | undefined;
   throttleRateLimit: number;
@@ -190,6 +193,7 @@ export const OPTION_NAMES = [
   'llmTimeoutSeconds',
   'sourceMaps',
   'apiLogging',
+  'tracing',
   'apiGatewayCloudWatchRole',
   'webAclArn',
   'throttleRateLimit',
@@ -365,6 +369,7 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     llmTimeoutSeconds: num('llmTimeoutSeconds', raw.llmTimeoutSeconds, 1, MAX_LLM_TIMEOUT_SECONDS) ?? MAX_LLM_TIMEOUT_SECONDS,
     sourceMaps: bool('sourceMaps', raw.sourceMaps, false),
     apiLogging: bool('apiLogging', raw.apiLogging, true),
+    tracing: bool('tracing', raw.tracing, true),
     apiGatewayCloudWatchRole: bool('apiGatewayCloudWatchRole', raw.apiGatewayCloudWatchRole, true),
     webAclArn,
     throttleRateLimit,

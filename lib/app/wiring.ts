@@ -32,7 +32,7 @@ import type { RateLimiter } from '../store/rate-limits.js';
 import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { SpendSettler } from '../store/spend-ledger.js';
 import type { SpendLogStore } from '../store/spend-logs.js';
-import { tracer } from '../telemetry.js';
+import { instrumented } from '../telemetry.js';
 
 /** Everything that can be swapped. */
 export interface AppDeps {
@@ -112,7 +112,7 @@ export const providerClients = /* @__PURE__ */ dependency(
         credentials: c.bedrockEndpoint?.startsWith('http://')
           ? { accessKeyId: 'LOCALMOCK', secretAccessKey: 'local-mock-only' }
           : undefined,
-        instrument: <T>(client: T): T => tracer.captureAWSv3Client(client as never) as T,
+        instrument: instrumented,
       }),
   }),
 );

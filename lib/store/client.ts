@@ -10,7 +10,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.js';
-import { tracer } from '../telemetry.js';
+import { instrumented } from '../telemetry.js';
 
 export interface StoreTimeouts {
   timeoutMs: number;
@@ -29,7 +29,7 @@ export function createDocumentClient(opts: {
     requestHandler: { connectionTimeout: Math.ceil(timeoutMs / 2), requestTimeout: timeoutMs, throwOnRequestTimeout: true },
     ...(opts.endpoint ? { endpoint: opts.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
-  return DynamoDBDocumentClient.from(tracer.captureAWSv3Client(base), {
+  return DynamoDBDocumentClient.from(instrumented(base), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
 }

@@ -284,6 +284,23 @@ describe('the REST API, built from lib/routes', () => {
     expect(ofType(base, 'AWS::ApiGateway::Account')).toHaveLength(1);
   });
 
+  it('tracing=false turns X-Ray off on the stage and every function, which then never load the tracer', () => {
+    const s = synth({ tracing: false });
+    const [[, stage]] = ofType(s, 'AWS::ApiGateway::Stage') as [[string, CfnResource]];
+    expect(stage.Properties.TracingEnabled).toBe(false);
+    for (const fn of ALL_FUNCTIONS) {
+      const p = lambdaOf(s, fn).Properties;
+      expect(p.TracingConfig, fn).toBeUndefined();
+      expect(p.Environment.Variables.POWERTOOLS_TRACE_ENABLED, fn).toBe('false');
+      expect(lambdaOf(base, fn).Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED, fn).toBeUndefined();
+    }
+    // No X-Ray permission is granted when nothing traces.
+    const actions = ofType(s, 'AWS::IAM::Policy').flatMap(([, p]) =>
+      (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((st) => st.Action),
+    );
+    expect(actions.filter((a) => a.startsWith('xray:'))).toEqual([]);
+  });
+
   it("stays well under CloudFormation's 500 resources per stack", () => {
     expect(Object.keys(base.resources).length).toBeLessThan(450);
   });
@@ -520,6 +537,7 @@ describe('cdk-nag AwsSolutions', () => {
     });
     expect(violations(s)).toEqual([]);
     expect(violations(synth({ apiLogging: false }))).toEqual([]);
+    expect(violations(synth({ tracing: false }))).toEqual([]);
   });
 
   it('still catches what nobody acknowledged, and fails the synth for it', () => {

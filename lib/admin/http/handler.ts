@@ -8,7 +8,6 @@
  *   thrown as the typed TollgateError so the invocation is marked failed with its message.
  */
 import { randomUUID } from 'node:crypto';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
@@ -22,7 +21,7 @@ import {
   toTollgateError,
 } from '../../errors.js';
 import { type FunctionName, matchRoute, routeByResource } from '../../routes.js';
-import { logger, tracer } from '../../telemetry.js';
+import { logger, tracing } from '../../telemetry.js';
 import { type Actor, actorFromContext, iamActor } from '../rules/actor.js';
 import { parseInput } from '../schema/fields.js';
 
@@ -137,5 +136,5 @@ export function createAdminHandler(fn: FunctionName, actions: Actions) {
       return json(err.status, err.toBody());
     }
   }
-  return middy(handle).use(captureLambdaHandler(tracer, { captureResponse: false }));
+  return middy(handle).use(tracing());
 }
