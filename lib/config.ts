@@ -87,6 +87,12 @@ const enforcement = text((s, ctx) => {
   return (ENFORCEMENT_MODES as readonly string[]).includes(v) ? v : fail(ctx, s, `must be one of ${ENFORCEMENT_MODES.join(', ')}`);
 }) as z.ZodMiniType<EnforcementMode>;
 
+const SPEND_COUNTER_MODES = ['transaction', 'stream'] as const;
+const spendCounters = text((s, ctx) => {
+  const v = (s ?? 'transaction').toLowerCase();
+  return (SPEND_COUNTER_MODES as readonly string[]).includes(v) ? v : fail(ctx, s, `must be one of ${SPEND_COUNTER_MODES.join(', ')}`);
+}) as z.ZodMiniType<(typeof SPEND_COUNTER_MODES)[number]>;
+
 const shards = text((s, ctx) => {
   if (s === undefined) return DEFAULT_SHARDS;
   try {
@@ -122,6 +128,7 @@ const envSchema = z.object({
   TOLLGATE_ENFORCEMENT: enforcement,
   TOLLGATE_STRICT_DEFAULT_MAX_TOKENS: number(4096, 1, true),
   TOLLGATE_SPEND_SHARDS: shards,
+  TOLLGATE_SPEND_COUNTERS: spendCounters,
   TOLLGATE_RESERVATION_TTL_SECONDS: number(960, 60, true),
   TOLLGATE_JWT_ISSUER: list,
   TOLLGATE_JWT_AUDIENCE: list,
@@ -195,6 +202,11 @@ export interface Config {
   strictDefaultMaxTokens: number;
   /** Counter shards per hot kind (lib/store/shards); a kind not named keeps its default. */
   spendShards: ShardCounts;
+  /**
+   * Where fast settlements add their counters (lib/store/spend-ledger): `transaction` (default),
+   * with the record; `stream`, from the record by the table's stream consumer (needs the stream).
+   */
+  spendCounters: 'transaction' | 'stream';
   /**
    * How long a strict reservation may stay unsettled before the sweeper releases it: longer
    * than any llm invocation (Lambda stops at 15 minutes), so only a lost one is released.
@@ -306,6 +318,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     enforcement: e.TOLLGATE_ENFORCEMENT,
     strictDefaultMaxTokens: e.TOLLGATE_STRICT_DEFAULT_MAX_TOKENS,
     spendShards: e.TOLLGATE_SPEND_SHARDS,
+    spendCounters: e.TOLLGATE_SPEND_COUNTERS,
     reservationTtlSeconds: e.TOLLGATE_RESERVATION_TTL_SECONDS,
     settlementJournal: e.TOLLGATE_SETTLEMENT_QUEUE_URL
       ? { queueUrl: e.TOLLGATE_SETTLEMENT_QUEUE_URL }

@@ -21,6 +21,7 @@ export const spendSettler = /* @__PURE__ */ dependency(
     new DynamoSettler(documentClient(), c.tableName, {
       ttlSeconds: c.settlementTtlSeconds,
       shards: c.spendShards,
+      counters: c.spendCounters,
       // This instance's cache follows its own settlements: the next request reads nothing.
       onChanged: (moved) => followMoves(entityReader().loader, moved),
       onUncertain: (refs) => {

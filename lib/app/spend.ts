@@ -8,8 +8,9 @@ import { alertConsumer } from '../alerts/consume.js';
 import { alertSinks as buildSinks } from '../alerts/deliver.js';
 import { config } from '../config.js';
 import { bucketSink, type ExportSink, exportConsumer, folderSink } from '../spend/export.js';
-import { type StreamConsumer, spendLogConsumer } from '../spend/stream.js';
+import { afterward, counterConsumer, type StreamConsumer, spendLogConsumer } from '../spend/stream.js';
 import { AlertMarkers } from '../store/alerts.js';
+import { applyLedger, type LedgerRecord } from '../store/counter-ledger.js';
 import { EntityReader } from '../store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../store/loader.js';
 import { SpendLogStore } from '../store/spend-logs.js';
@@ -57,8 +58,21 @@ export function exportSink(): ExportSink | undefined {
   return undefined;
 }
 
-/** Every consumer of the table's stream, as configured: spend logs and rollups, alerts, the export. */
+/** Adds ledger settlements into the counters (lib/store/counter-ledger); markers outlive the records they guard. */
+export const applyLedgerRecords = (records: LedgerRecord[]) =>
+  applyLedger(documentClient(), config().tableName, records, { markerTtlSeconds: config().settlementTtlSeconds + 86_400 });
+
+/**
+ * Every consumer of the table's stream, as configured: ledger settlements into the counters first
+ * (alerts judge counters), then spend logs and rollups, alerts, the export.
+ */
 export function tableStreamConsumers(): StreamConsumer[] {
   const sink = exportSink();
-  return [spendLogConsumer(spendLogStore), alertConsumer(alertDeps()), ...(sink ? [exportConsumer(() => sink)] : [])];
+  return [
+    afterward(counterConsumer(applyLedgerRecords), [
+      spendLogConsumer(spendLogStore),
+      alertConsumer(alertDeps()),
+      ...(sink ? [exportConsumer(() => sink)] : []),
+    ]),
+  ];
 }

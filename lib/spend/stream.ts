@@ -12,6 +12,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type SpendLog, unpackLog } from '../domain/spend-log.js';
+import { COUNTER_MOVES_ATTR, type LedgerRecord, unpackMoves } from '../store/counter-ledger.js';
 import { SPEND_LOG_ATTR } from '../store/spend-ledger.js';
 import type { SpendLogStore } from '../store/spend-logs.js';
 
@@ -43,6 +44,48 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
       }
     }
     return {};
+  };
+}
+
+/** The counter moves a record brings, when it is a ledger settlement that just landed (lib/store/counter-ledger). */
+export function ledgerRecordOf(record: DynamoDBRecord): LedgerRecord | undefined {
+  if (record.eventName !== 'INSERT') return undefined;
+  const next = image(record.dynamodb?.NewImage);
+  if (next?.kind !== 'settlement' || next.state !== 'settled' || typeof next[COUNTER_MOVES_ATTR] !== 'string') return undefined;
+  return { requestId: String(next.request_id), moves: unpackMoves(next[COUNTER_MOVES_ATTR] as string) };
+}
+
+/**
+ * Adds a batch's ledger settlements into the counters, exactly once each (markers), summed per
+ * counter item. On failure the batch resumes from its first ledger record: those already added
+ * find their markers.
+ */
+export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unknown>): StreamConsumer {
+  return async (records) => {
+    const found = records.flatMap((r) => {
+      const l = ledgerRecordOf(r);
+      return l ? [{ seq: r.dynamodb?.SequenceNumber, l }] : [];
+    });
+    if (found.length === 0) return {};
+    try {
+      await apply(found.map((f) => f.l));
+      return {};
+    } catch {
+      return { failedAt: found[0]?.seq };
+    }
+  };
+}
+
+/**
+ * `first` over the batch, then `then` over what `first` got through: the counters are added
+ * before alerts judge them. The earliest failure is where the stream resumes.
+ */
+export function afterward(first: StreamConsumer, then: readonly StreamConsumer[]): StreamConsumer {
+  return async (records) => {
+    const r = await first(records);
+    const upTo = r.failedAt ? records.findIndex((x) => x.dynamodb?.SequenceNumber === r.failedAt) : records.length;
+    const rest = await consumeAll(then, records.slice(0, upTo < 0 ? records.length : upTo));
+    return { failedAt: rest ?? r.failedAt };
   };
 }
 

@@ -25,7 +25,13 @@
  * as LiteLLM does for customers it first sees in a `user` field.
  */
 
-import { type DynamoDBDocumentClient, NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  NumberValue,
+  PutCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { BudgetEntity } from '../domain/budget-entity.js';
 import { dollarsToNanos, NANOS_PER_DOLLAR, nanosToDecimal } from '../domain/cost.js';
 import { isDuration, windowOf } from '../domain/periods.js';
@@ -34,6 +40,7 @@ import { packLog, type SpendLog } from '../domain/spend-log.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
+import { COUNTER_MOVES_ATTR, packMoves } from './counter-ledger.js';
 import { cancellationCodes, isTransactionCanceled } from './errors.js';
 import { type ItemRef, refKey, refs } from './keys.js';
 import type { CachedLoader } from './loader.js';
@@ -133,6 +140,8 @@ export interface SpendSettler {
 export const windowIdOf = (duration: string | null | undefined, at: number, anchor?: number): string | undefined =>
   duration && isDuration(duration) ? windowOf(duration, at, anchor).id : undefined;
 
+export type SpendCounters = 'transaction' | 'stream';
+
 export interface DynamoSettlerOptions {
   /** Seconds the idempotency record is kept. */
   ttlSeconds: number;
@@ -145,6 +154,13 @@ export interface DynamoSettlerOptions {
    * failure after the commit, a retry the table saw as a duplicate), so the cache reads them again.
    */
   onUncertain?: ((refs: readonly ItemRef[]) => void) | undefined;
+  /**
+   * Where a fast settlement's counters are added: `transaction`, with its record in one
+   * TransactWriteItems; `stream`, its record alone (one PutItem, the moves inside), the counters
+   * added by the table's stream consumer (lib/store/counter-ledger). Strict settlements are always
+   * transactions.
+   */
+  counters?: SpendCounters | undefined;
   /** Attempts when transactions conflict (concurrent settlements on the same counters). */
   maxConflictRetries?: number;
 }
@@ -309,6 +325,7 @@ export class DynamoSettler implements SpendSettler {
   ) {}
 
   async settle(s: Settlement): Promise<SettlementOutcome> {
+    if (!s.hold && this.options.counters === 'stream') return this.record(s);
     const targets = s.hold?.targets ?? s.targets;
     let prior: 'none' | RecordState = s.hold ? 'reserved' : 'none';
     for (;;) {
@@ -379,6 +396,28 @@ export class DynamoSettler implements SpendSettler {
     const counter = windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR;
     const here = rawValue(old, counter);
     return { status: 'denied', target, committedNanos: dollarsToNanos(typeof here === 'number' ? here : 0) + budget.elsewhereNanos };
+  }
+
+  /** A fast settlement as its ledger record alone: the counters follow from the stream. */
+  private async record(s: Settlement): Promise<SettlementOutcome> {
+    const moves = s.targets.map((t) => this.settleMove(t, s, undefined));
+    const head = this.settledRecord(s, s.targets, 'none').Put as NonNullable<TxItem['Put']>;
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: head.TableName,
+          Item: { ...head.Item, [COUNTER_MOVES_ATTR]: packMoves(moves) },
+          ConditionExpression: head.ConditionExpression,
+        }),
+      );
+    } catch (e) {
+      this.options.onUncertain?.(this.counterRefs(s.targets));
+      if ((e as Error).name === 'ConditionalCheckFailedException') return { status: 'duplicate' };
+      logger().error('settlement record failed', { requestId: s.requestId, error: (e as Error).name });
+      throw new StoreUnavailableError();
+    }
+    this.options.onChanged?.(moves);
+    return { status: 'settled', moved: s.targets, skipped: [] };
   }
 
   /** A commit that failed may still have landed: the items it would have moved are read again. */

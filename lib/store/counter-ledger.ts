@@ -1,0 +1,243 @@
+/**
+ * Counters from the ledger (spend counters `stream`, lib/config): a fast settlement writes only its
+ * `REQ#<request id>` record, with the counter moves it would have made (`counter_moves`), in one
+ * conditional PutItem; the table's stream consumer (lib/spend/stream.ts) adds batches of those
+ * records into the counters here, off the request path.
+ *
+ * Exactly once: a record is added together with its marker `SPENDAPPLIED#<request id>`, in the same
+ * transaction, on the condition that the marker is new. A redelivered record (a retried or split
+ * stream batch, a replayed settlement) finds its marker and changes nothing. A batch's moves are
+ * summed per item first, so a counter written by many records of the batch is written once: a
+ * transaction costs 2 units per marker and per distinct counter item, against 2 per counter item
+ * and record when each settlement is its own transaction.
+ *
+ * An entity deleted before its record is added is skipped (never re-created as a bare counter),
+ * as the transactional settlement does.
+ */
+import { type DynamoDBDocumentClient, NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { nanosToDecimal } from '../domain/cost.js';
+import { StoreUnavailableError } from '../errors.js';
+import { logger } from '../telemetry.js';
+import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
+import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { type ItemRef, refKey } from './keys.js';
+import type { CounterMove } from './spend-ledger.js';
+
+/** The settlement record's attribute holding the counter moves still to be added (JSON text). */
+export const COUNTER_MOVES_ATTR = 'counter_moves';
+const MARKER_PREFIX = 'SPENDAPPLIED#';
+/** The key prefix of the markers (infra grants the table-stream function these). */
+export const COUNTER_MARKER_PREFIX = MARKER_PREFIX;
+/** A transaction holds at most 100 items: markers plus distinct counter items. */
+const MAX_TX_ITEMS = 100;
+
+type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** One settlement's moves, as the ledger keeps them. */
+export interface LedgerRecord {
+  requestId: string;
+  moves: readonly CounterMove[];
+}
+
+type PackedMove = [pk: string, sk: string, spend: number, committed: number, window: string | null, mustExist: 0 | 1, createWith?: Item];
+
+export function packMoves(moves: readonly CounterMove[]): string {
+  return JSON.stringify(
+    moves.map((m): PackedMove => {
+      const p: PackedMove = [m.ref.PK, m.ref.SK, m.spendNanos, m.committedNanos, m.windowId ?? null, m.mustExist ? 1 : 0];
+      if (m.createWith) p.push(m.createWith);
+      return p;
+    }),
+  );
+}
+
+export function unpackMoves(text: string): CounterMove[] {
+  const raw = JSON.parse(text) as unknown;
+  if (!Array.isArray(raw)) throw new Error('counter moves: not a list');
+  return raw.map((p: unknown) => {
+    if (!Array.isArray(p) || p.length < 6) throw new Error('counter moves: bad entry');
+    const [PK, SK, spend, committed, window, mustExist, createWith] = p as PackedMove;
+    if (typeof PK !== 'string' || typeof SK !== 'string' || !Number.isSafeInteger(spend) || !Number.isSafeInteger(committed))
+      throw new Error('counter moves: bad entry');
+    return {
+      ref: { PK, SK },
+      spendNanos: spend,
+      committedNanos: committed,
+      windowId: typeof window === 'string' ? window : undefined,
+      mustExist: mustExist === 1,
+      createWith: createWith && typeof createWith === 'object' ? createWith : undefined,
+    };
+  });
+}
+
+/** The moves of a batch summed per item (each window's counters kept apart). */
+interface Summed {
+  ref: ItemRef;
+  spend: number;
+  committed: number;
+  windows: Map<string, { spend: number; committed: number }>;
+  mustExist: boolean;
+  createWith: Item | undefined;
+}
+
+function sumMoves(records: readonly LedgerRecord[], skip: ReadonlySet<string>): Map<string, Summed> {
+  const out = new Map<string, Summed>();
+  for (const r of records) {
+    for (const m of r.moves) {
+      if (m.spendNanos === 0 && m.committedNanos === 0) continue;
+      const id = refKey(m.ref);
+      if (skip.has(id)) continue;
+      let s = out.get(id);
+      if (!s) {
+        s = { ref: m.ref, spend: 0, committed: 0, windows: new Map(), mustExist: m.mustExist, createWith: m.createWith };
+        out.set(id, s);
+      }
+      s.spend += m.spendNanos;
+      s.committed += m.committedNanos;
+      if (m.windowId) {
+        const w = s.windows.get(m.windowId) ?? { spend: 0, committed: 0 };
+        w.spend += m.spendNanos;
+        w.committed += m.committedNanos;
+        s.windows.set(m.windowId, w);
+      }
+    }
+  }
+  return out;
+}
+
+function counterUpdate(tableName: string, s: Summed): TxItem {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const add: string[] = [];
+  let n = 0;
+  const addTo = (attr: string, nanos: number) => {
+    if (nanos === 0) return;
+    const i = n++;
+    names[`#a${i}`] = attr;
+    values[`:a${i}`] = NumberValue.from(nanosToDecimal(nanos));
+    add.push(`#a${i} :a${i}`);
+  };
+  addTo('spend', s.spend);
+  addTo(COMMITTED_ATTR, s.committed);
+  for (const [id, w] of s.windows) {
+    addTo(WINDOW_SPEND_PREFIX + id, w.spend);
+    addTo(WINDOW_COMMITTED_PREFIX + id, w.committed);
+  }
+  const set: string[] = [];
+  const created = s.createWith ?? (s.mustExist ? undefined : { kind: 'spend_shard' });
+  Object.entries(created ?? {}).forEach(([attr, value], i) => {
+    names[`#s${i}`] = attr;
+    values[`:s${i}`] = value;
+    set.push(`#s${i} = if_not_exists(#s${i}, :s${i})`);
+  });
+  return {
+    Update: {
+      TableName: tableName,
+      Key: s.ref,
+      UpdateExpression: `${add.length > 0 ? `ADD ${add.join(', ')}` : ''}${set.length > 0 ? ` SET ${set.join(', ')}` : ''}`.trim(),
+      ...(s.mustExist ? { ConditionExpression: 'attribute_exists(PK)' } : {}),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
+const markerOf = (tableName: string, requestId: string, expiresAt: number): TxItem => ({
+  Put: {
+    TableName: tableName,
+    Item: { PK: MARKER_PREFIX + requestId, SK: MARKER_PREFIX + requestId, kind: 'spend_applied', ttl: expiresAt },
+    ConditionExpression: 'attribute_not_exists(PK)',
+  },
+});
+
+/** Splits records, in order, into groups whose markers and distinct counter items fit one transaction. */
+export function chunksOf(records: readonly LedgerRecord[], maxItems = MAX_TX_ITEMS): LedgerRecord[][] {
+  const out: LedgerRecord[][] = [];
+  let chunk: LedgerRecord[] = [];
+  let items = new Set<string>();
+  for (const r of records) {
+    const mine = r.moves.filter((m) => m.spendNanos !== 0 || m.committedNanos !== 0).map((m) => refKey(m.ref));
+    const grown = new Set([...items, ...mine]);
+    if (chunk.length > 0 && chunk.length + 1 + grown.size > maxItems) {
+      out.push(chunk);
+      chunk = [];
+      items = new Set(mine);
+    } else items = grown;
+    chunk.push(r);
+  }
+  if (chunk.length > 0) out.push(chunk);
+  return out;
+}
+
+export interface LedgerApplyOptions {
+  /** Seconds a marker is kept: longer than a record may be redelivered (the stream keeps 24 h). */
+  markerTtlSeconds: number;
+  maxConflictRetries?: number;
+  now?: () => number;
+}
+
+export interface LedgerApplyResult {
+  /** Records added now. */
+  applied: number;
+  /** Records whose marker was already there (added before). */
+  duplicates: number;
+  /** Counter items skipped because their entity is gone. */
+  skipped: ItemRef[];
+  /** Transactions written. */
+  transactions: number;
+}
+
+/**
+ * Adds the records' moves to the counters, exactly once per record, in as few transactions as
+ * fit. Throws StoreUnavailableError when the store refuses; what was added before stays added.
+ */
+export async function applyLedger(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  records: readonly LedgerRecord[],
+  options: LedgerApplyOptions,
+): Promise<LedgerApplyResult> {
+  const result: LedgerApplyResult = { applied: 0, duplicates: 0, skipped: [], transactions: 0 };
+  const expiresAt = Math.floor((options.now ?? Date.now)() / 1000) + options.markerTtlSeconds;
+  // One record per request id (a batch may bring the same record twice).
+  const unique = [...new Map(records.map((r) => [r.requestId, r])).values()];
+  for (const chunk of chunksOf(unique)) {
+    let live = chunk;
+    const skip = new Set<string>();
+    for (let conflicts = 0; live.length > 0; ) {
+      const summed = [...sumMoves(live, skip).values()];
+      const items = [...live.map((r) => markerOf(tableName, r.requestId, expiresAt)), ...summed.map((s) => counterUpdate(tableName, s))];
+      try {
+        await client.send(new TransactWriteCommand({ TransactItems: items }));
+        result.applied += live.length;
+        result.transactions++;
+        break;
+      } catch (e) {
+        if (!isTransactionCanceled(e)) {
+          logger().error('ledger transaction failed', { error: (e as Error).name });
+          throw new StoreUnavailableError();
+        }
+        const codes = cancellationCodes(e);
+        const seen = live.filter((_, i) => codes[i] === 'ConditionalCheckFailed');
+        const gone = summed.filter((_, j) => codes[live.length + j] === 'ConditionalCheckFailed');
+        if (seen.length > 0 || gone.length > 0) {
+          result.duplicates += seen.length;
+          live = live.filter((r) => !seen.includes(r));
+          for (const g of gone) {
+            skip.add(refKey(g.ref));
+            result.skipped.push(g.ref);
+          }
+          continue;
+        }
+        if (codes.includes('TransactionConflict') && ++conflicts <= (options.maxConflictRetries ?? 8)) {
+          await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(conflicts, 6)));
+          continue;
+        }
+        logger().error('ledger transaction cancelled', { reasons: codes });
+        throw new StoreUnavailableError();
+      }
+    }
+  }
+  if (result.skipped.length > 0) logger().warn('ledger skipped deleted entities', { items: result.skipped.map((r) => r.PK) });
+  return result;
+}

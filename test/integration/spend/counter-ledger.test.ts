@@ -1,0 +1,157 @@
+/**
+ * Counters from the ledger (TOLLGATE_SPEND_COUNTERS=stream, issue 11): a fast settlement writes its
+ * REQ# record alone, with its moves; the table's stream consumer adds them into the counters,
+ * exactly once each, summed per item. Read here from DynamoDB Local's own stream.
+ */
+import { randomUUID } from 'node:crypto';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
+import { documentClient, entityReader, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
+import type { Caller } from '../../../lib/domain/caller.js';
+import { spendTargets } from '../../../lib/spend/targets.js';
+import { tableName } from '../../../lib/store/client.js';
+import { COUNTER_MOVES_ATTR } from '../../../lib/store/counter-ledger.js';
+import { refs } from '../../../lib/store/keys.js';
+import type { Settlement } from '../../../lib/store/spend-ledger.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { countersOf, spendNanos } from '../../support/spend.js';
+import { type TestTable, useTestTable } from '../../support/table.js';
+import { call, chat, seedModels } from '../llm/harness.js';
+
+let mock: MockUpstream;
+let table: TestTable;
+let stream: TableStream;
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  table = await useTestTable(
+    {
+      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+      TOLLGATE_SPEND_COUNTERS: 'stream',
+      TOLLGATE_SPEND_SHARDS: 'team=4,key=2',
+    },
+    { stream: true },
+  );
+  await seedModels(mockModels(mock.url));
+  stream = await startTableStream({ endpoint: table.endpoint, tableName: table.tableName, consumers: tableStreamConsumers(), everyMs: 0 });
+});
+afterAll(async () => {
+  await stream?.stop();
+  await mock?.close();
+});
+
+async function keyTargets(token: string) {
+  const key = await entityReader().key(token);
+  const team = key?.team_id ? await entityReader().team(key.team_id) : undefined;
+  const caller = { principal: 'virtual_key', role: 'internal_user', keyHash: token, teamId: key?.team_id, state: { key, team } } as Caller;
+  return spendTargets(caller, { now: Date.now() }).filter((t) => t.entity === 'key' || t.entity === 'team');
+}
+
+const settlementOf = (targets: Settlement['targets'], costNanos: number): Settlement => ({
+  requestId: `req-ledger-${randomUUID()}`,
+  at: Date.now(),
+  costNanos,
+  model: 'gpt-4o',
+  targets,
+});
+
+describe('a fast settlement writes its record alone; the stream adds the counters, exactly once', () => {
+  it('300 concurrent settlements over three keys of one team: nothing in the counters until the stream runs, then every counter exact', async () => {
+    await seedTeam({ team_id: 't-ledger', max_budget: 1000, budget_duration: '1d' });
+    const keys = await Promise.all([0, 1, 2].map(() => seedKey({ team_id: 't-ledger' })));
+    const targets = await Promise.all(keys.map((k) => keyTargets(k.record.token)));
+    const expected = [0, 0, 0];
+    const all = Array.from({ length: 300 }, (_, i) => {
+      const cost = 1_000 + i * 7;
+      expected[i % 3] = (expected[i % 3] as number) + cost;
+      return settlementOf(targets[i % 3] as Settlement['targets'], cost);
+    });
+    for (let i = 0; i < all.length; i += 32) {
+      const outcomes = await Promise.all(all.slice(i, i + 32).map((s) => spendSettler().settle(s)));
+      expect(outcomes.every((o) => o.status === 'settled')).toBe(true);
+    }
+    const total = expected.reduce((a, b) => a + b, 0);
+    // The table's counters have not moved; this instance's cache followed its own settlements.
+    expect(await countersOf(refs.team('t-ledger'))).toEqual({ spend: 0, committed: 0 });
+    expect(Math.round(((await entityReader().team('t-ledger'))?.spend ?? 0) * 1e9)).toBe(total);
+    const record = await documentClient().send(
+      new GetCommand({ TableName: tableName(), Key: refs.settlement(all[0]?.requestId as string) }),
+    );
+    expect(typeof record.Item?.[COUNTER_MOVES_ATTR]).toBe('string');
+
+    await stream.drain();
+    expect(await countersOf(refs.team('t-ledger'))).toEqual({ spend: total, committed: total });
+    expect((await countersOf(refs.team('t-ledger'), '1d')).window).toEqual({ spend: total, committed: total });
+    for (const [i, k] of keys.entries()) expect(await spendNanos(refs.key(k.record.token))).toBe(expected[i]);
+
+    // Every record delivered again (a new reader from the stream's start): nothing moves twice.
+    const again = await startTableStream({
+      endpoint: table.endpoint,
+      tableName: table.tableName,
+      consumers: tableStreamConsumers(),
+      everyMs: 0,
+    });
+    try {
+      await again.drain();
+    } finally {
+      await again.stop();
+    }
+    expect(await countersOf(refs.team('t-ledger'))).toEqual({ spend: total, committed: total });
+    for (const [i, k] of keys.entries()) expect(await spendNanos(refs.key(k.record.token))).toBe(expected[i]);
+  }, 120_000);
+
+  it('a batch touching more items than a transaction holds is split, and every counter is still exact', async () => {
+    // 40 teams with one key each: 40 markers and 80 counter items, more than the 100 of one transaction.
+    const seeded = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        await seedTeam({ team_id: `t-wide-${i}` });
+        return (await seedKey({ team_id: `t-wide-${i}` })).record.token;
+      }),
+    );
+    const settlements = await Promise.all(seeded.map(async (token, i) => settlementOf(await keyTargets(token), 2_000 + i)));
+    await Promise.all(settlements.map((s) => spendSettler().settle(s)));
+    await stream.drain();
+    for (const [i, token] of seeded.entries()) {
+      expect(await spendNanos(refs.key(token))).toBe(2_000 + i);
+      expect(await spendNanos(refs.team(`t-wide-${i}`))).toBe(2_000 + i);
+    }
+  }, 60_000);
+
+  it('a settlement retried with its request id is a duplicate and counts once', async () => {
+    await seedTeam({ team_id: 't-ledger-dup' });
+    const { record } = await seedKey({ team_id: 't-ledger-dup' });
+    const s = settlementOf(await keyTargets(record.token), 5_000);
+    expect((await spendSettler().settle(s)).status).toBe('settled');
+    expect(await spendSettler().settle(s)).toEqual({ status: 'duplicate' });
+    await stream.drain();
+    expect(await spendNanos(refs.key(record.token))).toBe(5_000);
+    expect(await spendNanos(refs.team('t-ledger-dup'))).toBe(5_000);
+  });
+
+  it('a key deleted before the stream adds its record is skipped, never re-created; its team still counts', async () => {
+    await seedTeam({ team_id: 't-ledger-gone' });
+    const { record } = await seedKey({ team_id: 't-ledger-gone' });
+    const s = settlementOf(await keyTargets(record.token), 9_000);
+    await spendSettler().settle(s);
+    await documentClient().send(new DeleteCommand({ TableName: tableName(), Key: refs.key(record.token) }));
+    await stream.drain();
+    expect((await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.key(record.token) }))).Item).toBeUndefined();
+    expect(await spendNanos(refs.team('t-ledger-gone'))).toBe(9_000);
+  });
+
+  it('a call through the llm function: the answer, its record, then its counters from the stream', async () => {
+    await seedTeam({ team_id: 't-ledger-call' });
+    const { key, record } = await seedKey({ team_id: 't-ledger-call' });
+    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'hello ledger') });
+    expect(res.status).toBe(200);
+    expect(await spendNanos(refs.key(record.token))).toBe(0);
+    await stream.drain();
+    const spent = await spendNanos(refs.key(record.token));
+    expect(spent).toBeGreaterThan(0);
+    expect(await spendNanos(refs.team('t-ledger-call'))).toBe(spent);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { chunksOf, type LedgerRecord, packMoves, unpackMoves } from '../../../lib/store/counter-ledger.js';
+import type { CounterMove } from '../../../lib/store/spend-ledger.js';
+
+const move = (pk: string, over: Partial<CounterMove> = {}): CounterMove => ({
+  ref: { PK: pk, SK: pk },
+  spendNanos: 10,
+  committedNanos: 10,
+  windowId: undefined,
+  mustExist: true,
+  createWith: undefined,
+  ...over,
+});
+
+describe('counter moves as the ledger keeps them', () => {
+  it('round-trip every field, windows and created items included', () => {
+    const moves = [
+      move('KEY#a', { windowId: '1d:20300', spendNanos: 9_007_199_254_740_991 }),
+      move('END_USER#e', { mustExist: false, createWith: { kind: 'end_user', end_user_id: 'e' } }),
+      { ...move('TEAM#t'), ref: { PK: 'TEAM#t', SK: 'SPEND#3' }, mustExist: false },
+    ];
+    expect(unpackMoves(packMoves(moves))).toEqual(moves);
+  });
+
+  it.each([['{}'], ['[1]'], ['[["K","K","x",1,null,1]]'], ['[["K","K",1.5,1,null,1]]'], ['[["K",1,1,1,null,1]]']])(
+    'refuses a malformed list %s',
+    (text) => {
+      expect(() => unpackMoves(text)).toThrow(/counter moves/);
+    },
+  );
+});
+
+describe('a batch in transactions of at most 100 items', () => {
+  const records = (n: number, perRecord: (i: number) => string[]): LedgerRecord[] =>
+    Array.from({ length: n }, (_, i) => ({ requestId: `r${i}`, moves: perRecord(i).map((pk) => move(pk)) }));
+  const itemsOf = (chunk: LedgerRecord[]) => chunk.length + new Set(chunk.flatMap((r) => r.moves.map((m) => m.ref.PK))).size;
+
+  it('shared counters: one transaction for 94 records of one chain', () => {
+    const chunks = chunksOf(records(94, () => ['KEY#k', 'TEAM#t', 'ORG#o', 'USER#u', 'GLOBAL', 'MEMBER#m']));
+    expect(chunks).toHaveLength(1);
+    expect(itemsOf(chunks[0] as LedgerRecord[])).toBe(100);
+  });
+
+  it('distinct counters: split in order, every chunk within 100 items, nothing lost or repeated', () => {
+    const all = records(250, (i) => [`KEY#${i}`, 'TEAM#t', `USER#${i % 7}`]);
+    const chunks = chunksOf(all);
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) expect(itemsOf(c)).toBeLessThanOrEqual(100);
+    expect(chunks.flat()).toEqual(all);
+  });
+
+  it('moves of nothing take no item', () => {
+    const free = records(120, (i) => [`KEY#${i}`]).map((r) => ({
+      ...r,
+      moves: r.moves.map((m) => ({ ...m, spendNanos: 0, committedNanos: 0 })),
+    }));
+    expect(chunksOf(free).map((c) => c.length)).toEqual([100, 20]);
+  });
+});
