@@ -1,7 +1,9 @@
 /**
- * Tollgate beside the Portkey AI gateway, in one run, against one mock upstream. Four targets:
+ * Tollgate beside the Portkey AI gateway, in one run, against one mock upstream. Five targets:
  * the mock itself (direct), Tollgate with a priced model (every call settled in DynamoDB
- * Local), Tollgate with a zero-priced model (nothing to settle) and Portkey (no accounting).
+ * Local: counters in the settlement's transaction, and, in a second Tollgate on a table with its
+ * stream, counters from the stream as deployed by default), Tollgate with a zero-priced model
+ * (nothing to settle) and Portkey (no accounting).
  * Each runs in its own process (the mock, `npm start`'s entry point, Portkey's `start-server`),
  * so the client here shares an event loop with none of them. Per round: the p50 each adds to
  * the direct call at concurrency 1 (sequential, interleaved), and requests per second at
@@ -31,6 +33,8 @@ const SEQUENTIAL = Math.max(20, Math.round(300 * scale));
 const PARALLEL = Math.max(64, Math.round(1600 * scale));
 const CONCURRENCY = 16;
 const TABLE = 'bench-side-by-side';
+/** The second Tollgate's table: with its stream, as deployed, for counters from the stream. */
+const LEDGER_TABLE = 'bench-side-by-side-ledger';
 const MASTER_KEY = 'sk-bench-master-side-by-side';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -101,6 +105,7 @@ export default async function sideBySide(): Promise<BenchSection> {
   const dynamo = await startLocalDynamo();
   let mock: ChildProcess | undefined;
   let tollgate: ChildProcess | undefined;
+  let ledger: ChildProcess | undefined;
   let portkey: ChildProcess | undefined;
   try {
     const raw = new DynamoDBClient({
@@ -109,10 +114,13 @@ export default async function sideBySide(): Promise<BenchSection> {
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     await ensureTable(raw, TABLE, undefined, { stream: false });
+    await ensureTable(raw, LEDGER_TABLE, undefined, { stream: true });
     raw.destroy();
     resetApp();
-    configureApp({ config: { TOLLGATE_TABLE_NAME: TABLE, TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint } });
-    configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });
+    const useTable = (name: string) => {
+      configureApp({ config: { TOLLGATE_TABLE_NAME: name, TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint } });
+      configureApp({ documentClient: createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }) });
+    };
 
     // The mock upstream, alone in its process: it prints its URL.
     let mockUrl = '';
@@ -133,25 +141,48 @@ export default async function sideBySide(): Promise<BenchSection> {
       aliases: [],
       created_at: '2024-07-18T00:00:00.000Z',
     });
-    await put(encode.model(model('bench-priced', 0.15, 0.6)));
-    await put(encode.model(model('bench-free', 0, 0)));
+    for (const name of [TABLE, LEDGER_TABLE]) {
+      useTable(name);
+      await put(encode.model(model('bench-priced', 0.15, 0.6)));
+      await put(encode.model(model('bench-free', 0, 0)));
+    }
 
-    const tgPort = await freePort();
-    const tgUrl = `http://127.0.0.1:${tgPort}`;
-    tollgate = await serve(
-      tsx,
-      [join(root, 'infra', 'local', 'main.ts')],
-      {
-        PORT: String(tgPort),
-        TOLLGATE_LOCAL_HOST: '127.0.0.1',
-        TOLLGATE_TABLE_NAME: TABLE,
-        TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-        TOLLGATE_MASTER_KEY: MASTER_KEY,
-        TOLLGATE_LOG_LEVEL: 'ERROR',
-        TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-      },
-      async () => (await fetch(`${tgUrl}/health`)).status === 200,
-    );
+    /** `npm start`'s entry point on its own table, and a caller with the usual chain: a key with a budget, in a team with one. */
+    const startTollgate = async (table: string, env: Record<string, string>) => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const child = await serve(
+        tsx,
+        [join(root, 'infra', 'local', 'main.ts')],
+        {
+          PORT: String(port),
+          TOLLGATE_LOCAL_HOST: '127.0.0.1',
+          TOLLGATE_TABLE_NAME: table,
+          TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
+          TOLLGATE_MASTER_KEY: MASTER_KEY,
+          TOLLGATE_LOG_LEVEL: 'ERROR',
+          TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+          ...env,
+        },
+        async () => (await fetch(`${url}/health`)).status === 200,
+      );
+      const admin = { authorization: `Bearer ${MASTER_KEY}` };
+      const team = await fetch(`${url}/team/new`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify({ team_alias: 'bench', max_budget: 1_000_000 }),
+      }).then((r) => r.json() as Promise<{ team_id: string }>);
+      const generated = await fetch(`${url}/key/generate`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify({ team_id: team.team_id, max_budget: 1_000_000 }),
+      }).then((r) => r.json() as Promise<{ key: string }>);
+      return { child, url, caller: { authorization: `Bearer ${generated.key}` } };
+    };
+    const tg = await startTollgate(TABLE, { TOLLGATE_SPEND_COUNTERS: 'transaction' });
+    tollgate = tg.child;
+    const tgl = await startTollgate(LEDGER_TABLE, { TOLLGATE_SPEND_COUNTERS: 'stream' });
+    ledger = tgl.child;
     const pkPort = await freePort();
     const pkUrl = `http://127.0.0.1:${pkPort}`;
     const portkeyMain = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
@@ -160,27 +191,17 @@ export default async function sideBySide(): Promise<BenchSection> {
       return true;
     });
 
-    // A caller with the usual chain: a key with a budget, in a team with a budget.
-    const admin = { authorization: `Bearer ${MASTER_KEY}` };
-    const team = await fetch(`${tgUrl}/team/new`, {
-      method: 'POST',
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ team_alias: 'bench', max_budget: 1_000_000 }),
-    }).then((r) => r.json() as Promise<{ team_id: string }>);
-    const generated = await fetch(`${tgUrl}/key/generate`, {
-      method: 'POST',
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ team_id: team.team_id, max_budget: 1_000_000 }),
-    }).then((r) => r.json() as Promise<{ key: string }>);
-    const caller = { authorization: `Bearer ${generated.key}` };
-
     const targets: Target[] = [
       {
         name: 'direct',
         call: () => post(`${mockUrl}/chat/completions`, { authorization: `Bearer ${MOCK_UPSTREAM_KEY}` }, chat('gpt-4o-mini')),
       },
-      { name: 'tollgate priced', call: () => post(`${tgUrl}/v1/chat/completions`, caller, chat('bench-priced')) },
-      { name: 'tollgate zero-priced', call: () => post(`${tgUrl}/v1/chat/completions`, caller, chat('bench-free')) },
+      { name: 'tollgate priced', call: () => post(`${tg.url}/v1/chat/completions`, tg.caller, chat('bench-priced')) },
+      {
+        name: 'tollgate priced, counters from the stream',
+        call: () => post(`${tgl.url}/v1/chat/completions`, tgl.caller, chat('bench-priced')),
+      },
+      { name: 'tollgate zero-priced', call: () => post(`${tg.url}/v1/chat/completions`, tg.caller, chat('bench-free')) },
       {
         name: 'portkey',
         call: () =>
@@ -237,17 +258,27 @@ export default async function sideBySide(): Promise<BenchSection> {
         value: summary(ratio('tollgate priced', 'portkey', added)),
         target: '≤ 1.5',
       },
+      {
+        metric: 'priced with counters from the stream ÷ Portkey, added p50 at c1',
+        value: summary(ratio('tollgate priced, counters from the stream', 'portkey', added)),
+        target: '≤ 1.5',
+      },
       { metric: 'zero-priced ÷ Portkey, added p50 at c1', value: summary(ratio('tollgate zero-priced', 'portkey', added)) },
       {
         metric: `priced ÷ Portkey, requests/s at c${CONCURRENCY} (min / median / max)`,
         value: summary(ratio('tollgate priced', 'portkey', rps)),
         target: '≥ 0.5',
       },
+      {
+        metric: `priced with counters from the stream ÷ Portkey, requests/s at c${CONCURRENCY}`,
+        value: summary(ratio('tollgate priced, counters from the stream', 'portkey', rps)),
+        target: '≥ 0.5',
+      },
       { metric: `zero-priced ÷ Portkey, requests/s at c${CONCURRENCY}`, value: summary(ratio('tollgate zero-priced', 'portkey', rps)) },
     );
     return {
       title: 'Side by side: Tollgate and the Portkey gateway',
-      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call) and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved (added p50 = the target's p50 minus the direct p50), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
+      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call, its counters in the settlement's transaction), again with a priced model in a second gateway whose table has its stream and whose counters come from it (TOLLGATE_SPEND_COUNTERS=stream, the deployed default: one PutItem per call, the stream poller adding batches into the counters in the same process), and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved (added p50 = the target's p50 minus the direct p50), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
       rows,
       notes: [
         ...targets.flatMap((t) => {
@@ -258,7 +289,7 @@ export default async function sideBySide(): Promise<BenchSection> {
                 `${t.name}: ${f.length} of ${ROUNDS * PARALLEL} requests at concurrency ${CONCURRENCY} failed (left out of requests/s), first: ${f[0]}`,
               ];
         }),
-        "Priced requests per second at concurrency 16 are bounded by DynamoDB Local: every priced call is one TransactWriteItems, and DynamoDB Local on this machine commits about 250 a second (docs/spend.md, hot counters). Spreading the key's counters over 8 shards (TOLLGATE_SPEND_SHARDS key=8) measured the same ratio (0.21 median, short rounds), so it is the store's rate, not conflicts on one item. In AWS the bound is DynamoDB's per-item write rate instead (about 1,000 write units a second per item, 2 per transactional write), not this machine's; this ratio is the local figure.",
+        "Priced requests per second at concurrency 16 with counters in the transaction are bounded by DynamoDB Local: every priced call is one TransactWriteItems, and DynamoDB Local on this machine commits about 250 a second (docs/spend.md, hot counters). Spreading the key's counters over 8 shards (TOLLGATE_SPEND_SHARDS key=8) measured the same ratio (0.21 median, short rounds), so it is the store's rate, not conflicts on one item. In AWS the bound is DynamoDB's per-item write rate instead (about 1,000 write units a second per item, 2 per transactional write), not this machine's; this ratio is the local figure.",
         'Tollgate here is the local gateway: the authorizer and the llm handler called in one Node process with API Gateway-shaped events. It includes what API Gateway and Lambda would do in AWS only as far as the handlers do it; it excludes their network hops.',
         `Machine load when the timed rounds started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores; the machine is shared, so read the ratios (same moment, same load) rather than the absolute figures.`,
       ],
@@ -266,6 +297,7 @@ export default async function sideBySide(): Promise<BenchSection> {
   } finally {
     await stop(portkey);
     await stop(tollgate);
+    await stop(ledger);
     await stop(mock);
     resetApp();
     await dynamo.stop();

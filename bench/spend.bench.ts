@@ -9,13 +9,14 @@
  * Starts its own DynamoDB Local and mock upstream; touches no network.
  */
 import { cpus, loadavg } from 'node:os';
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { invokeStreaming } from '../infra/local/awslambda.js';
 import { configureApp, documentClient, entityReader } from '../lib/app/index.js';
 import { callerContext } from '../lib/authorizer/context.js';
 import { config } from '../lib/config.js';
 import type { Caller } from '../lib/domain/caller.js';
 import { spendTargets } from '../lib/spend/targets.js';
+import { applyLedger, type LedgerRecord, ledgerRecordOfItem } from '../lib/store/counter-ledger.js';
 import { TABLE_SCHEMA } from '../lib/store/schema.js';
 import { DynamoSettler, followMoves } from '../lib/store/spend-ledger.js';
 import { seedEndUser, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
@@ -35,15 +36,28 @@ interface TxWrite {
   put?: Record<string, unknown>;
   /** Indexes whose keys the write sets or removes (the item enters or leaves them). */
   movesIndexKeys: readonly string[];
+  /** A single PutItem (1 unit per KB) rather than part of a transaction (2 per KB). */
+  single?: boolean;
 }
 
 /** The document client, counting transactions and recording the items they wrote. */
 function counting(real: DynamoDBDocumentClient) {
-  const count = { transactions: 0, items: 0 };
+  const count = { transactions: 0, items: 0, puts: 0 };
   const writes: TxWrite[] = [];
   const client = {
     send: async (command: unknown) => {
       const out = await real.send(command as TransactWriteCommand);
+      if (command instanceof PutCommand) {
+        count.puts++;
+        count.items++;
+        const item = command.input.Item ?? {};
+        writes.push({
+          key: { PK: String(item.PK), SK: String(item.SK) },
+          put: item,
+          movesIndexKeys: TABLE_SCHEMA.indexes.map((x) => x.name),
+          single: true,
+        });
+      }
       if (command instanceof TransactWriteCommand) {
         count.transactions++;
         for (const i of command.input.TransactItems ?? []) {
@@ -78,7 +92,7 @@ function counting(real: DynamoDBDocumentClient) {
  * transactions is not a sum over items (three updates report 2 units), so it is not used.
  */
 async function writeUnits(client: DynamoDBDocumentClient, tableName: string, writes: readonly TxWrite[]) {
-  const units = (bytes: number) => 2 * Math.max(1, Math.ceil(bytes / 1024));
+  const units = (bytes: number, single = false) => (single ? 1 : 2) * Math.max(1, Math.ceil(bytes / 1024));
   const items = new Map<string, Record<string, unknown> | undefined>();
   for (const w of writes) {
     const k = `${w.key.PK}|${w.key.SK}`;
@@ -88,14 +102,14 @@ async function writeUnits(client: DynamoDBDocumentClient, tableName: string, wri
   const out = { table: 0, keysOnly: 0, all: 0 };
   for (const w of writes) {
     const item: Record<string, unknown> = w.put ?? items.get(`${w.key.PK}|${w.key.SK}`) ?? w.key;
-    out.table += units(itemBytes(item));
+    out.table += units(itemBytes(item), w.single);
     for (const index of TABLE_SCHEMA.indexes) {
       const inIndex = item[index.partitionKey] !== undefined;
       // A Put enters the indexes whose keys it has; an Update naming an index's keys enters or leaves it.
       const moved = w.movesIndexKeys.includes(index.name) && (inIndex || !w.put);
       const keys = { ...w.key, [index.partitionKey]: item[index.partitionKey] ?? '', [index.sortKey]: item[index.sortKey] ?? '' };
-      if (moved) out.keysOnly += units(itemBytes(keys));
-      if (moved || inIndex) out.all += units(itemBytes(item));
+      if (moved) out.keysOnly += units(itemBytes(keys), w.single);
+      if (moved || inIndex) out.all += units(itemBytes(item), w.single);
     }
   }
   return out;
@@ -169,22 +183,27 @@ export default async function spendBench(): Promise<BenchSection[]> {
     }
 
     // Through the handler, interleaved, each mode's writes counted.
-    const counters = { fast: counting(documentClient()), strict: counting(documentClient()) };
+    type Mode = 'fast' | 'strict' | 'ledger';
+    const counters = { fast: counting(documentClient()), strict: counting(documentClient()), ledger: counting(documentClient()) };
     const body = JSON.stringify({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'benchmark this short prompt please' }],
       max_tokens: 16,
     });
-    const event = (mode: 'fast' | 'strict', i: number) => chatEvent(`bench-${mode}-${i}`, (mode === 'fast' ? fast : strict).context, body);
-    const through = async (mode: 'fast' | 'strict', i: number) => {
-      const { client } = counters[mode];
-      configureApp({
-        spendSettler: new DynamoSettler(client, tableName, {
+    const event = (mode: Mode, i: number) => chatEvent(`bench-${mode}-${i}`, (mode === 'strict' ? strict : fast).context, body);
+    const settlers = Object.fromEntries(
+      (['fast', 'strict', 'ledger'] as const).map((mode) => [
+        mode,
+        new DynamoSettler(counters[mode].client, tableName, {
           ttlSeconds: 3600,
           shards: c.spendShards,
+          counters: mode === 'ledger' ? 'stream' : 'transaction',
           onChanged: (moved) => followMoves(entityReader().loader, moved),
         }),
-      });
+      ]),
+    ) as Record<Mode, DynamoSettler>;
+    const through = async (mode: Mode, i: number) => {
+      configureApp({ spendSettler: settlers[mode] });
       const t = performance.now();
       const res = await invokeStreaming(llm, event(mode, i));
       for await (const _ of res.body);
@@ -195,38 +214,78 @@ export default async function spendBench(): Promise<BenchSection[]> {
     for (let i = 0; i < WARMUP; i++) {
       await through('fast', 1_000_000 + i);
       await through('strict', 1_000_000 + i);
+      await through('ledger', 1_000_000 + i);
     }
     for (const { count, writes } of Object.values(counters)) {
-      Object.assign(count, { transactions: 0, items: 0 });
+      Object.assign(count, { transactions: 0, items: 0, puts: 0 });
       writes.length = 0;
     }
     const readsBefore = entityReader().loader.stats.batches;
     const load = loadavg()[0] ?? 0;
     const hf: number[] = [];
     const hs: number[] = [];
+    const hl: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       hf.push(await through('fast', i));
       hs.push(await through('strict', i));
+      hl.push(await through('ledger', i));
     }
-    const reads = (entityReader().loader.stats.batches - readsBefore) / (2 * RUNS);
-    const perRequest = (mode: 'fast' | 'strict') => {
-      const { transactions, items } = counters[mode].count;
-      return `${(transactions / RUNS).toFixed(2)} transactions, ${(items / RUNS).toFixed(2)} items written`;
+    const reads = (entityReader().loader.stats.batches - readsBefore) / (3 * RUNS);
+    const perRequest = (mode: Mode) => {
+      const { transactions, items, puts } = counters[mode].count;
+      return `${(transactions / RUNS).toFixed(2)} transactions${puts > 0 ? `, ${(puts / RUNS).toFixed(2)} PutItem` : ''}, ${(items / RUNS).toFixed(2)} items written`;
     };
     const wu = {
       fast: await writeUnits(documentClient(), tableName, counters.fast.writes),
       strict: await writeUnits(documentClient(), tableName, counters.strict.writes),
+      ledger: await writeUnits(documentClient(), tableName, counters.ledger.writes),
     };
+    // The ledger's counters, as the table-stream function adds them: the same records in stream
+    // batches of 100, 10 and 1 (fresh request ids each time, so none is a duplicate).
+    const recorded: LedgerRecord[] = counters.ledger.writes.flatMap((w) => {
+      const r = w.put && ledgerRecordOfItem(w.put);
+      return r ? [r] : [];
+    });
+    const recordBytes = counters.ledger.writes.flatMap((w) => (w.put ? [itemBytes(w.put)] : []));
+    const streamUnits = new Map<number | 'distinct', { units: number; transactions: number }>();
+    const addAll = async (name: number | 'distinct', batch: number, records: readonly LedgerRecord[]) => {
+      const counted = counting(documentClient());
+      for (let i = 0; i < records.length; i += batch) {
+        const slice = records.slice(i, i + batch).map((r) => ({ ...r, requestId: `${r.requestId}-b${name}` }));
+        await applyLedger(counted.client, tableName, slice, { markerTtlSeconds: 3600 });
+      }
+      const u = await writeUnits(documentClient(), tableName, counted.writes);
+      streamUnits.set(name, { units: u.table + u.keysOnly, transactions: counted.count.transactions });
+    };
+    for (const batch of [100, 10, 1]) await addAll(batch, batch, recorded);
+    // Every record from a different key, user and membership (same team, organization, end user, proxy).
+    const own = (i: number) => (m: LedgerRecord['moves'][number]) =>
+      m.ref.PK.startsWith('KEY#') || m.ref.PK.startsWith('USER#') || m.ref.SK.startsWith('MEMBER#')
+        ? { ...m, ref: { PK: `${m.ref.PK}-${i}`, SK: m.ref.SK }, mustExist: false }
+        : m;
+    await addAll(
+      'distinct',
+      100,
+      recorded.map((r, i) => ({ ...r, moves: r.moves.map(own(i)) })),
+    );
     const perReq = (n: number) => (n / RUNS).toFixed(1);
-    const unitsRow = (mode: 'fast' | 'strict') => {
+    const unitsRow = (mode: Mode) => {
       const u = wu[mode];
       return `${perReq(u.table + u.keysOnly)} (table ${perReq(u.table)}, indexes ${perReq(u.keysOnly)}); with every attribute projected, as before: ${perReq(u.table + u.all)}`;
     };
-    const dollars = (mode: 'fast' | 'strict') =>
-      `$${(((wu[mode].table + wu[mode].keysOnly) / RUNS) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(2)}`;
-    const dollarsBefore = (mode: 'fast' | 'strict') =>
-      `$${(((wu[mode].table + wu[mode].all) / RUNS) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(2)}`;
-    const [f, s] = [stats(hf), stats(hs)];
+    const ledgerInline = wu.ledger.table + wu.ledger.keysOnly;
+    const ledgerTotal = (batch: number) => ledgerInline + (streamUnits.get(batch)?.units ?? Number.NaN);
+    const ledgerRow = [100, 10, 1]
+      .map(
+        (b) =>
+          `${perReq(ledgerTotal(b))} in batches of ${b} (record ${perReq(ledgerInline)} + counters ${perReq(streamUnits.get(b)?.units ?? 0)})`,
+      )
+      .join('; ');
+    const distinctRow = `${perReq(ledgerInline + (streamUnits.get('distinct')?.units ?? Number.NaN))} in batches of 100 (record ${perReq(ledgerInline)} + counters ${perReq(streamUnits.get('distinct')?.units ?? 0)})`;
+    const dollarsOf = (units: number) => `$${((units / RUNS) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(2)}`;
+    const dollars = (mode: 'fast' | 'strict') => dollarsOf(wu[mode].table + wu[mode].keysOnly);
+    const dollarsBefore = (mode: 'fast' | 'strict') => dollarsOf(wu[mode].table + wu[mode].all);
+    const [f, s, l] = [stats(hf), stats(hs), stats(hl)];
     const shards = Object.entries(c.spendShards)
       .map(([k, n]) => `${k}=${n}`)
       .join(', ');
@@ -241,13 +300,21 @@ export default async function spendBench(): Promise<BenchSection[]> {
           { metric: 'strict settlement p50 / p99 (settler)', value: p(settleHeldMs) },
           { metric: 'request through the handler, fast, p50 / p99', value: `${ms(f.p50)} / ${ms(f.p99)}` },
           { metric: 'request through the handler, strict, p50 / p99', value: `${ms(s.p50)} / ${ms(s.p99)}` },
+          { metric: 'request through the handler, fast with counters from the stream, p50 / p99', value: `${ms(l.p50)} / ${ms(l.p99)}` },
           { metric: 'added by strict mode p50 / p99', value: `${ms(s.p50 - f.p50)} / ${ms(s.p99 - f.p99)}` },
           { metric: 'DynamoDB writes per request, fast', value: perRequest('fast') },
           { metric: 'DynamoDB writes per request, strict', value: perRequest('strict') },
+          { metric: 'DynamoDB writes per request on the request path, fast with counters from the stream', value: perRequest('ledger') },
+          { metric: 'write units per request, fast (counters in the settlement transaction)', value: unitsRow('fast') },
           {
-            metric: 'write units per request, fast',
-            value: unitsRow('fast'),
+            metric: 'write units per request, fast with counters from the stream (spendCounters: stream)',
+            value: ledgerRow,
             target: '≤ 6',
+          },
+          { metric: 'the same, every request from a different key, user and membership of one team', value: distinctRow },
+          {
+            metric: 'ledger record size (REQ# with its moves and spend log), median / max',
+            value: `${stats(recordBytes).p50} / ${Math.max(...recordBytes)} bytes`,
           },
           { metric: 'write units per request, strict', value: unitsRow('strict') },
           { metric: 'read round trips per request (warm, both modes)', value: reads.toFixed(2), target: '0' },
@@ -255,9 +322,14 @@ export default async function spendBench(): Promise<BenchSection[]> {
             metric: 'DynamoDB $ per million requests (writes), fast / strict',
             value: `${dollars('fast')} / ${dollars('strict')} (every attribute projected: ${dollarsBefore('fast')} / ${dollarsBefore('strict')})`,
           },
+          {
+            metric: 'DynamoDB $ per million requests (writes), fast with counters from the stream, batches of 100 / 10 / 1',
+            value: `${[100, 10, 1].map((b) => dollarsOf(ledgerTotal(b))).join(' / ')}; every request from a different key: ${dollarsOf(ledgerInline + (streamUnits.get('distinct')?.units ?? Number.NaN))}`,
+          },
         ],
         notes: [
           'Items written count the REQ# record and every counter item a transaction changed (Put and Update parts). A strict request writes twice: the reservation (the record and each budgeted counter, on shard 0) before the call, the settlement after it.',
+          "Counters from the stream: the request writes its REQ# record alone (one PutItem, 1 unit per KB); the table-stream function adds a batch of records in one transaction per 100 items: a marker per record (2 units) and each distinct counter item once (2 units per KB). A ledger record moves each entity's own item (shard 0): the consumer writes it once per batch, so shards would only split a batch's sum over more items. In the first row every record is the same chain, so a batch of 100 writes 93 markers and 7 counter items; in the second every record has its own key, user and membership (3 counter items each, created on first use here, as the table would already hold them), sharing only team, organization, end user and proxy. DynamoDB Streams reads by Lambda cost nothing. Lambda's batching window (5 s, up to 100 records) fills batches when traffic is steady.",
           `Write units counted from the items each TransactWriteItems wrote, by AWS's rules: 2 units per KB of item for a transactional write, on the table and on every index the write changes (keys-only indexes change only when an item enters or leaves them: a reservation's record, and its settlement). The "as before" figure prices the same writes with every attribute projected into the indexes (each counter move rewrites the item in each index it is in). DynamoDB Local's own ConsumedCapacity for transactions is not a sum over the items (three updates report 2 units), so it is not used. Dollars at $${DOLLARS_PER_MILLION_WRITE_UNITS} per million write request units (on-demand, us-east-1). Reads: none on a warm instance.`,
           'The reservation happens before the upstream is called, so it adds to the time to first byte; the settlement happens after the answer (after the last event of a stream) and delays only its end.',
           'DynamoDB Local is slower per transaction than DynamoDB in a region seen from Lambda (single-digit ms); read the settler rows as relative costs.',

@@ -6,6 +6,7 @@
  */
 import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { COUNTER_MARKER_PREFIX } from '../../lib/store/counter-ledger.js';
 
 export const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
 export const TABLE_WRITE = [
@@ -66,16 +67,25 @@ export const OBJECT_ITEM_PREFIX = 'OBJECT#';
 /** What the table-stream function writes (lib/store/spend-logs): log index items, rollups and their markers. */
 export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*'] as const;
 
-/** The table-stream function reads settlements by key and writes only spend-log items. */
-export function grantTableStreamAccess(role: IRole, table: TableRef): void {
+/**
+ * The table-stream function reads settlements by key and writes spend-log items; with counters
+ * from the stream it also adds the ledger's records into the counters (UpdateItem ADD on the
+ * entities' items, never Put or Delete) and puts their markers (lib/store/counter-ledger).
+ */
+export function grantTableStreamAccess(role: IRole, table: TableRef, opts: { counters: boolean }): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
   role.addToPrincipalPolicy(
     new PolicyStatement({
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
       resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES] } },
+      conditions: {
+        'ForAllValues:StringLike': {
+          'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES, ...(opts.counters ? [`${COUNTER_MARKER_PREFIX}*`] : [])],
+        },
+      },
     }),
   );
+  if (opts.counters) role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] }));
 }
 
 /**

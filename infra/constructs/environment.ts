@@ -27,6 +27,8 @@ export function sharedEnvironment(o: ResolvedOptions, tableName: string): Record
   set(env, 'TOLLGATE_BUDGET_DURATION', o.budgetDuration);
   // Every reader of spend (authorizer, llm, admin) must agree on where the counters are.
   set(env, 'TOLLGATE_SPEND_SHARDS', o.spendShards);
+  // The llm function and the settlement replay write records; the table-stream function adds them.
+  set(env, 'TOLLGATE_SPEND_COUNTERS', o.spendCounters);
   setList(env, 'TOLLGATE_JWT_ISSUER', o.jwtIssuer);
   setList(env, 'TOLLGATE_JWT_AUDIENCE', o.jwtAudience);
   setList(env, 'TOLLGATE_JWT_JWKS_URI', o.jwtJwksUri);

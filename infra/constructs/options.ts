@@ -57,6 +57,11 @@ export interface TollgateOptions {
   strictDefaultMaxTokens?: number;
   /** Spend counter shards per hot kind, `global=16,team=8,organization=8` (the default). */
   spendShards?: string;
+  /**
+   * Where fast settlements' counters are added: `stream` (default), from each request's record by
+   * the table-stream function; `transaction`, with the record (docs/spend.md, write units).
+   */
+  spendCounters?: 'stream' | 'transaction';
   enforceUserParam?: boolean;
   tableDeletionProtection?: boolean;
   tableRemovalPolicy?: TableRemovalPolicy;
@@ -133,6 +138,7 @@ export interface ResolvedOptions {
   enforcement: 'fast' | 'strict';
   strictDefaultMaxTokens: number | undefined;
   spendShards: string | undefined;
+  spendCounters: 'stream' | 'transaction';
   enforceUserParam: boolean;
   tableDeletionProtection: boolean;
   tableRemovalPolicy: TableRemovalPolicy;
@@ -184,6 +190,7 @@ export const OPTION_NAMES = [
   'enforcement',
   'strictDefaultMaxTokens',
   'spendShards',
+  'spendCounters',
   'enforceUserParam',
   'tableDeletionProtection',
   'tableRemovalPolicy',
@@ -360,6 +367,7 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     enforcement: oneOf('enforcement', raw.enforcement, ['fast', 'strict'] as const, 'fast'),
     strictDefaultMaxTokens,
     spendShards,
+    spendCounters: oneOf('spendCounters', raw.spendCounters, ['stream', 'transaction'] as const, 'stream'),
     enforceUserParam: bool('enforceUserParam', raw.enforceUserParam, false),
     tableDeletionProtection: bool('tableDeletionProtection', raw.tableDeletionProtection, true),
     tableRemovalPolicy: oneOf('tableRemovalPolicy', raw.tableRemovalPolicy, ['retain', 'destroy'] as const, 'retain'),

@@ -12,7 +12,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type SpendLog, unpackLog } from '../domain/spend-log.js';
-import { COUNTER_MOVES_ATTR, type LedgerRecord, unpackMoves } from '../store/counter-ledger.js';
+import { type LedgerRecord, ledgerRecordOfItem } from '../store/counter-ledger.js';
 import { SPEND_LOG_ATTR } from '../store/spend-ledger.js';
 import type { SpendLogStore } from '../store/spend-logs.js';
 
@@ -51,8 +51,7 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
 export function ledgerRecordOf(record: DynamoDBRecord): LedgerRecord | undefined {
   if (record.eventName !== 'INSERT') return undefined;
   const next = image(record.dynamodb?.NewImage);
-  if (next?.kind !== 'settlement' || next.state !== 'settled' || typeof next[COUNTER_MOVES_ATTR] !== 'string') return undefined;
-  return { requestId: String(next.request_id), moves: unpackMoves(next[COUNTER_MOVES_ATTR] as string) };
+  return next ? ledgerRecordOfItem(next) : undefined;
 }
 
 /**

@@ -20,12 +20,13 @@ import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { cancellationCodes, isTransactionCanceled } from './errors.js';
-import { type ItemRef, refKey } from './keys.js';
+import { type ItemRef, refKey, refs } from './keys.js';
 import type { CounterMove } from './spend-ledger.js';
 
 /** The settlement record's attribute holding the counter moves still to be added (JSON text). */
 export const COUNTER_MOVES_ATTR = 'counter_moves';
 const MARKER_PREFIX = 'SPENDAPPLIED#';
+const SETTLEMENT_PREFIX = refs.settlement('').PK;
 /** The key prefix of the markers (infra grants the table-stream function these). */
 export const COUNTER_MARKER_PREFIX = MARKER_PREFIX;
 /** A transaction holds at most 100 items: markers plus distinct counter items. */
@@ -39,35 +40,63 @@ export interface LedgerRecord {
   moves: readonly CounterMove[];
 }
 
-type PackedMove = [pk: string, sk: string, spend: number, committed: number, window: string | null, mustExist: 0 | 1, createWith?: Item];
+/**
+ * One settlement's moves, compactly (the record should stay within the 1 KB of one write unit):
+ * `{"s":spend,"c":committed,"m":[[PK,SK,window or 0], ...]}`, every move of a settlement moving the
+ * same amounts. A fourth element is what the item is created with when it is new: an object,
+ * or 0 for a bare counter shard; without it the item must exist.
+ */
+interface PackedMoves {
+  s: number;
+  c: number;
+  m: [pk: string, sk: string, window: string | 0, created?: Item | 0][];
+}
 
 export function packMoves(moves: readonly CounterMove[]): string {
-  return JSON.stringify(
-    moves.map((m): PackedMove => {
-      const p: PackedMove = [m.ref.PK, m.ref.SK, m.spendNanos, m.committedNanos, m.windowId ?? null, m.mustExist ? 1 : 0];
-      if (m.createWith) p.push(m.createWith);
-      return p;
+  const first = moves[0];
+  if (moves.some((m) => m.spendNanos !== first?.spendNanos || m.committedNanos !== first?.committedNanos))
+    throw new Error('counter moves: a settlement moves every counter by the same amounts');
+  const packed: PackedMoves = {
+    s: first?.spendNanos ?? 0,
+    c: first?.committedNanos ?? 0,
+    m: moves.map((m) => {
+      const entry: PackedMoves['m'][number] = [m.ref.PK, m.ref.SK, m.windowId ?? 0];
+      if (m.createWith) entry.push(m.createWith);
+      else if (!m.mustExist) entry.push(0);
+      return entry;
     }),
-  );
+  };
+  return JSON.stringify(packed);
 }
 
 export function unpackMoves(text: string): CounterMove[] {
-  const raw = JSON.parse(text) as unknown;
-  if (!Array.isArray(raw)) throw new Error('counter moves: not a list');
-  return raw.map((p: unknown) => {
-    if (!Array.isArray(p) || p.length < 6) throw new Error('counter moves: bad entry');
-    const [PK, SK, spend, committed, window, mustExist, createWith] = p as PackedMove;
-    if (typeof PK !== 'string' || typeof SK !== 'string' || !Number.isSafeInteger(spend) || !Number.isSafeInteger(committed))
+  const raw = JSON.parse(text) as Partial<PackedMoves> | null;
+  if (!raw || typeof raw !== 'object' || !Array.isArray(raw.m)) throw new Error('counter moves: not a list');
+  const { s, c } = raw;
+  if (!Number.isSafeInteger(s) || !Number.isSafeInteger(c)) throw new Error('counter moves: bad amounts');
+  return raw.m.map((p: unknown) => {
+    if (!Array.isArray(p) || p.length < 3) throw new Error('counter moves: bad entry');
+    const [PK, SK, window, created] = p as PackedMoves['m'][number];
+    if (typeof PK !== 'string' || typeof SK !== 'string' || (window !== 0 && typeof window !== 'string'))
       throw new Error('counter moves: bad entry');
     return {
       ref: { PK, SK },
-      spendNanos: spend,
-      committedNanos: committed,
-      windowId: typeof window === 'string' ? window : undefined,
-      mustExist: mustExist === 1,
-      createWith: createWith && typeof createWith === 'object' ? createWith : undefined,
+      spendNanos: s as number,
+      committedNanos: c as number,
+      windowId: window === 0 ? undefined : window,
+      mustExist: p.length < 4,
+      createWith: created && typeof created === 'object' ? created : undefined,
     };
   });
+}
+
+/** The ledger record a settlement item carries, if it is one (a settled fast call with its moves). */
+export function ledgerRecordOfItem(item: Item): LedgerRecord | undefined {
+  const pk = String(item.PK ?? '');
+  if (item.kind !== 'settlement' || item.state !== 'settled' || typeof item[COUNTER_MOVES_ATTR] !== 'string') return undefined;
+  const requestId = pk.slice(SETTLEMENT_PREFIX.length);
+  if (!pk.startsWith(SETTLEMENT_PREFIX) || refs.settlement(requestId).PK !== pk) return undefined;
+  return { requestId, moves: unpackMoves(item[COUNTER_MOVES_ATTR] as string) };
 }
 
 /** The moves of a batch summed per item (each window's counters kept apart). */

@@ -400,13 +400,17 @@ export class DynamoSettler implements SpendSettler {
 
   /** A fast settlement as its ledger record alone: the counters follow from the stream. */
   private async record(s: Settlement): Promise<SettlementOutcome> {
-    const moves = s.targets.map((t) => this.settleMove(t, s, undefined));
+    // Each entity's own item: the stream consumer writes a counter once per batch, so shards
+    // would only spread a batch's sum over more items (more write units), not relieve a hot one.
+    const moves = s.targets.map((t) => this.settleMove(t, s, 0));
     const head = this.settledRecord(s, s.targets, 'none').Put as NonNullable<TxItem['Put']>;
+    // The moves name every counter item, the key names the request: neither said twice.
+    const { targets: _, request_id: __, ...item } = head.Item ?? {};
     try {
       await this.client.send(
         new PutCommand({
           TableName: head.TableName,
-          Item: { ...head.Item, [COUNTER_MOVES_ATTR]: packMoves(moves) },
+          Item: { ...item, [COUNTER_MOVES_ATTR]: packMoves(moves) },
           ConditionExpression: head.ConditionExpression,
         }),
       );

@@ -106,9 +106,15 @@ describe('the environment the functions get', () => {
       'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
       'TOLLGATE_ENFORCE_USER_PARAM',
       'TOLLGATE_LOG_LEVEL',
+      'TOLLGATE_SPEND_COUNTERS',
       'TOLLGATE_TABLE_NAME',
     ]);
     const c = parseConfig(env);
+    // A deployed stack adds fast settlements' counters from the table's stream.
+    expect(c.spendCounters).toBe('stream');
+    expect(parseConfig(sharedEnvironment(resolveOptions({ spendCounters: 'transaction' }), 'tbl')).spendCounters).toBe('transaction');
+    expect(parseConfig({ TOLLGATE_TABLE_NAME: 'tbl' }).spendCounters).toBe('transaction');
+    expect(() => resolveOptions({ spendCounters: 'later' as never })).toThrow(/spendCounters/);
     expect(c.maxBudget).toBeUndefined();
     expect(c.jwt.issuers).toEqual([]);
   });

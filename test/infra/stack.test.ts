@@ -413,13 +413,19 @@ describe('least privilege', () => {
     expect(dynamoActions(statementsOf(base, fn))).toEqual(new Set(TABLE_READ));
   });
 
-  it('the table-stream function reads settlements by key and writes only spend-log items', () => {
+  it('the table-stream function reads settlements by key, puts only spend-log items and ledger markers, and adds to counters', () => {
     const sts = dynamoStatements(statementsOf(base, 'table-stream'));
     const writes = sts.filter((st) => actionsOf(st).includes('dynamodb:PutItem'));
     expect(writes).toHaveLength(1);
     expect(writes[0]?.Condition).toEqual({
-      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*'] },
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*', 'SPENDAPPLIED#*'] },
     });
+    // Counters from the stream (the default): UpdateItem on any item, nothing else unconditioned.
+    const tableWrites = (list: typeof sts) =>
+      list.filter((st) => !st.Condition).flatMap((st) => actionsOf(st).filter((a) => a.endsWith('Item') && a !== 'dynamodb:GetItem'));
+    expect(tableWrites(sts)).toEqual(['dynamodb:UpdateItem']);
+    const transactional = dynamoStatements(statementsOf(synth({ spendCounters: 'transaction' }), 'table-stream'));
+    expect(tableWrites(transactional)).toEqual([]);
     expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
     const mapping = ofType(base, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
       JSON.stringify(r.Properties.FunctionName).includes(fnId(base, 'table-stream')),

@@ -14,20 +14,33 @@ const move = (pk: string, over: Partial<CounterMove> = {}): CounterMove => ({
 
 describe('counter moves as the ledger keeps them', () => {
   it('round-trip every field, windows and created items included', () => {
+    const big = { spendNanos: 9_007_199_254_740_991, committedNanos: 9_007_199_254_740_000 };
     const moves = [
-      move('KEY#a', { windowId: '1d:20300', spendNanos: 9_007_199_254_740_991 }),
-      move('END_USER#e', { mustExist: false, createWith: { kind: 'end_user', end_user_id: 'e' } }),
-      { ...move('TEAM#t'), ref: { PK: 'TEAM#t', SK: 'SPEND#3' }, mustExist: false },
+      move('KEY#a', { windowId: '1d:20300', ...big }),
+      move('END_USER#e', { mustExist: false, createWith: { kind: 'end_user', end_user_id: 'e' }, ...big }),
+      { ...move('TEAM#t', big), ref: { PK: 'TEAM#t', SK: 'SPEND#3' }, mustExist: false },
     ];
     expect(unpackMoves(packMoves(moves))).toEqual(moves);
+    expect(unpackMoves(packMoves([]))).toEqual([]);
   });
 
-  it.each([['{}'], ['[1]'], ['[["K","K","x",1,null,1]]'], ['[["K","K",1.5,1,null,1]]'], ['[["K",1,1,1,null,1]]']])(
-    'refuses a malformed list %s',
-    (text) => {
-      expect(() => unpackMoves(text)).toThrow(/counter moves/);
-    },
-  );
+  it('a settlement moves every counter by the same amounts', () => {
+    expect(() => packMoves([move('KEY#a'), move('TEAM#t', { committedNanos: 3 })])).toThrow(/same amounts/);
+  });
+
+  it.each([
+    ['{}'],
+    ['[]'],
+    ['null'],
+    ['{"s":1,"c":1,"m":[1]}'],
+    ['{"s":1.5,"c":1,"m":[]}'],
+    ['{"s":1,"m":[]}'],
+    ['{"s":1,"c":1,"m":[["K","K"]]}'],
+    ['{"s":1,"c":1,"m":[["K",1,0]]}'],
+    ['{"s":1,"c":1,"m":[["K","K",5]]}'],
+  ])('refuses a malformed record %s', (text) => {
+    expect(() => unpackMoves(text)).toThrow(/counter moves/);
+  });
 });
 
 describe('a batch in transactions of at most 100 items', () => {
