@@ -169,7 +169,8 @@ export class TollgateStack extends Stack {
     const tableStream = new TollgateFunction(this, 'TableStreamFn', {
       ...common,
       name: 'table-stream',
-      description: "Tollgate: indexes spend logs and adds them to the daily rollups, from the table's stream",
+      description:
+        "Tollgate: adds ledger settlements into the counters, indexes spend logs, rolls them up and announces budget alerts, from the table's stream",
       environment: sharedEnvironment(o, tableName),
       timeout: Duration.minutes(1),
       memorySize: 256,
@@ -192,7 +193,9 @@ export class TollgateStack extends Stack {
         maxBatchingWindow: Duration.seconds(5),
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
-        retryAttempts: 20,
+        // Until it lands or the stream drops it (24 hours): with counters from the stream a batch
+        // given up is spend not counted. The iterator-age alarm says when a batch is stuck.
+        retryAttempts: -1,
         onFailure: new SqsDlq(this.tableStreamFailures),
       }),
     );
@@ -258,6 +261,7 @@ export class TollgateStack extends Stack {
       functions,
       alerter: tableStream,
       moreAlarms: [this.settlements.waitingAlarm, this.settlements.deadLetterAlarm],
+      streamFailures: this.tableStreamFailures,
     });
 
     // The admin console on CloudFront, with the API behind the same origin (docs/deploy.md).

@@ -31,6 +31,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ALERT_DETAIL_TYPE, ALERT_SOURCE } from '../../lib/alerts/deliver.js';
 import type { TollgateFunction } from './function.js';
@@ -46,6 +47,8 @@ export interface ObservabilityProps {
   alerter: TollgateFunction;
   /** Alarms made elsewhere that notify the same topic (the settlement queue's). */
   moreAlarms: readonly Alarm[];
+  /** Where the table stream's event source mapping sends the batches it gave up on. */
+  streamFailures: IQueue;
 }
 
 export class TollgateObservability extends Construct {
@@ -92,6 +95,20 @@ export class TollgateObservability extends Construct {
         period: Duration.minutes(5),
       });
     const authorizer = props.functions.get('authorizer') as TollgateFunction;
+    const throttles = new Alarm(this, 'TableThrottles', {
+      alarmDescription: 'Tollgate: DynamoDB throttled requests (hot counters: raise spendShards)',
+      metric: new Metric({
+        namespace: 'AWS/DynamoDB',
+        metricName: 'ThrottledRequests',
+        dimensionsMap: { TableName: props.table.tableName },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
     this.alarms = [
       new Alarm(this, 'Api5xxRate', {
         alarmDescription: 'Tollgate: more than 5% of API requests answered 5xx over 5 minutes',
@@ -114,20 +131,25 @@ export class TollgateObservability extends Construct {
         evaluationPeriods: 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
-      new Alarm(this, 'TableThrottles', {
-        alarmDescription: 'Tollgate: DynamoDB throttled requests (hot counters: raise spendShards)',
-        metric: new Metric({
-          namespace: 'AWS/DynamoDB',
-          metricName: 'ThrottledRequests',
-          dimensionsMap: { TableName: props.table.tableName },
-          statistic: 'Sum',
-          period: Duration.minutes(5),
-        }),
+      new Alarm(this, 'TableStreamBehind', {
+        alarmDescription:
+          "Tollgate: the table stream's consumer is more than 5 minutes behind (counters from the stream, spend logs and budget alerts are late; a batch may be failing)",
+        metric: fn.function.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(5) }),
+        threshold: 5 * 60 * 1000,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'TableStreamGaveUp', {
+        alarmDescription:
+          "Tollgate: the table stream's consumer gave a batch up (24 hours of failures): its counters, spend logs or alerts were not written; see docs/spend.md",
+        metric: props.streamFailures.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(5) }),
         threshold: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
+      throttles,
     ];
     if (this.alarmTopic) {
       const action = new SnsAction(this.alarmTopic);
@@ -169,7 +191,7 @@ export class TollgateObservability extends Construct {
             statistic: 'Sum',
           }),
         ],
-        right: [this.alarms[2]?.metric as Metric],
+        right: [throttles.metric as Metric],
         width: 24,
       }),
     );

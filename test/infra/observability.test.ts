@@ -62,11 +62,21 @@ describe('budget alerts', () => {
 });
 
 describe('alarms and the dashboard', () => {
-  it('5xx rate, authorizer errors, table throttles and the settlement queue alarms notify the alarm topic when asked', () => {
+  it('5xx rate, authorizer errors, table throttles, the table stream and the settlement queue alarms notify the alarm topic when asked', () => {
     const alarms = ofType(full, 'AWS::CloudWatch::Alarm');
     const described = alarms.map(([, a]) => a.Properties.AlarmDescription as string);
-    for (const want of [/5xx/, /authorizer failed/, /throttled/, /waiting for their replay/, /gave up replaying/])
+    for (const want of [
+      /5xx/,
+      /authorizer failed/,
+      /throttled/,
+      /waiting for their replay/,
+      /gave up replaying/,
+      /more than 5 minutes behind/,
+      /gave a batch up/,
+    ])
       expect(described.some((d) => want.test(d))).toBe(true);
+    const behind = alarms.find(([, a]) => /more than 5 minutes behind/.test(a.Properties.AlarmDescription))?.[1].Properties;
+    expect(behind).toMatchObject({ MetricName: 'IteratorAge', Statistic: 'Maximum', Threshold: 300_000 });
     const topic = logicalId(full, full.stack.observability.alarmTopic as never);
     for (const [, a] of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain(topic);
     for (const [, a] of ofType(base, 'AWS::CloudWatch::Alarm')) expect(a.Properties.AlarmActions).toBeUndefined();

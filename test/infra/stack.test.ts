@@ -435,6 +435,8 @@ describe('least privilege', () => {
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BatchSize: 100,
+      // Retried until it lands (or the stream drops it after 24 hours): a counter batch is never given up early.
+      MaximumRetryAttempts: -1,
     });
     expect(JSON.stringify(mapping?.[1].Properties.DestinationConfig)).toContain(logicalId(base, base.stack.tableStreamFailures));
     const table = ofType(base, 'AWS::DynamoDB::GlobalTable')[0]?.[1] ?? ofType(base, 'AWS::DynamoDB::Table')[0]?.[1];
