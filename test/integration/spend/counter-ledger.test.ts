@@ -11,9 +11,10 @@ import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-
 import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
 import { documentClient, entityReader, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
 import type { Caller } from '../../../lib/domain/caller.js';
+import { counterConsumer } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { tableName } from '../../../lib/store/client.js';
-import { COUNTER_MOVES_ATTR } from '../../../lib/store/counter-ledger.js';
+import { applyLedger, COUNTER_MOVES_ATTR } from '../../../lib/store/counter-ledger.js';
 import { refs } from '../../../lib/store/keys.js';
 import type { Settlement } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
@@ -120,6 +121,37 @@ describe('a fast settlement writes its record alone; the stream adds the counter
       expect(await spendNanos(refs.team(`t-wide-${i}`))).toBe(2_000 + i);
     }
   }, 60_000);
+
+  it('a batch whose transaction lands but whose answer is lost is delivered again and counts once', async () => {
+    await seedTeam({ team_id: 't-ledger-lost' });
+    const { record } = await seedKey({ team_id: 't-ledger-lost' });
+    const targets = await keyTargets(record.token);
+    for (const cost of [1_000, 2_000, 3_000]) await spendSettler().settle(settlementOf(targets, cost));
+    const real = documentClient();
+    let lost = 0;
+    // The first transaction commits, then its answer is lost (a timeout after the commit).
+    const lossy = {
+      send: async (command: unknown) => {
+        const out = await real.send(command as never);
+        if (lost++ === 0) throw new Error('socket hang up');
+        return out;
+      },
+    } as unknown as typeof real;
+    const reader = await startTableStream({
+      endpoint: table.endpoint,
+      tableName: table.tableName,
+      consumers: [counterConsumer((records) => applyLedger(lossy, tableName(), records, { markerTtlSeconds: 3600 }))],
+      everyMs: 0,
+    });
+    try {
+      await reader.drain();
+    } finally {
+      await reader.stop();
+    }
+    expect(lost).toBeGreaterThanOrEqual(1);
+    expect(await spendNanos(refs.key(record.token))).toBe(6_000);
+    expect(await spendNanos(refs.team('t-ledger-lost'))).toBe(6_000);
+  });
 
   it('a settlement retried with its request id is a duplicate and counts once', async () => {
     await seedTeam({ team_id: 't-ledger-dup' });
