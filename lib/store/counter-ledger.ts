@@ -20,7 +20,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { cancellationCodes, isTransactionCanceled } from './errors.js';
-import { type ItemRef, refKey, refs } from './keys.js';
+import { createdOnFirstSpendAt, type ItemRef, refKey, refs } from './keys.js';
 import type { CounterMove } from './spend-ledger.js';
 
 /** The settlement record's attribute holding the counter moves still to be added (JSON text). */
@@ -44,15 +44,24 @@ export interface LedgerRecord {
  * One settlement's moves, compactly (the record should stay within the 1 KB of one write unit):
  * `{"s":spend,"c":committed,"m":[[PK,SK,window or 0], ...]}`, every move of a settlement moving the
  * same amounts. A fourth element is what the item is created with when it is new: an object,
- * or 0 for a bare counter shard; without it the item must exist.
+ * 1 for what its kind is created with on first spend (an end user, the proxy: lib/store/keys,
+ * rebuilt from the ref and the settlement's time), or 0 for a bare counter shard; without it the
+ * item must exist.
  */
 interface PackedMoves {
   s: number;
   c: number;
-  m: [pk: string, sk: string, window: string | 0, created?: Item | 0][];
+  m: [pk: string, sk: string, window: string | 0, created?: Item | 0 | 1][];
 }
 
-export function packMoves(moves: readonly CounterMove[]): string {
+/** The same item but for when it says it was created (rebuilt, it is the settlement's time). */
+const sameItem = (a: Item, b: Item | undefined): boolean =>
+  b !== undefined &&
+  Object.keys(a).length === Object.keys(b).length &&
+  Object.entries(a).every(([k, v]) => k === 'created_at' || b[k] === v);
+
+/** `at`: the settlement's time, from which an item created on first spend is rebuilt. */
+export function packMoves(moves: readonly CounterMove[], at?: number): string {
   const first = moves[0];
   if (moves.some((m) => m.spendNanos !== first?.spendNanos || m.committedNanos !== first?.committedNanos))
     throw new Error('counter moves: a settlement moves every counter by the same amounts');
@@ -61,7 +70,7 @@ export function packMoves(moves: readonly CounterMove[]): string {
     c: first?.committedNanos ?? 0,
     m: moves.map((m) => {
       const entry: PackedMoves['m'][number] = [m.ref.PK, m.ref.SK, m.windowId ?? 0];
-      if (m.createWith) entry.push(m.createWith);
+      if (m.createWith) entry.push(at !== undefined && sameItem(m.createWith, createdOnFirstSpendAt(m.ref, at)) ? 1 : m.createWith);
       else if (!m.mustExist) entry.push(0);
       return entry;
     }),
@@ -69,7 +78,7 @@ export function packMoves(moves: readonly CounterMove[]): string {
   return JSON.stringify(packed);
 }
 
-export function unpackMoves(text: string): CounterMove[] {
+export function unpackMoves(text: string, at?: number): CounterMove[] {
   const raw = JSON.parse(text) as Partial<PackedMoves> | null;
   if (!raw || typeof raw !== 'object' || !Array.isArray(raw.m)) throw new Error('counter moves: not a list');
   const { s, c } = raw;
@@ -79,13 +88,15 @@ export function unpackMoves(text: string): CounterMove[] {
     const [PK, SK, window, created] = p as PackedMoves['m'][number];
     if (typeof PK !== 'string' || typeof SK !== 'string' || (window !== 0 && typeof window !== 'string'))
       throw new Error('counter moves: bad entry');
+    const rebuilt = created === 1 && at !== undefined ? createdOnFirstSpendAt({ PK, SK }, at) : undefined;
+    if (created === 1 && !rebuilt) throw new Error('counter moves: bad entry');
     return {
       ref: { PK, SK },
       spendNanos: s as number,
       committedNanos: c as number,
       windowId: window === 0 ? undefined : window,
       mustExist: p.length < 4,
-      createWith: created && typeof created === 'object' ? created : undefined,
+      createWith: rebuilt ?? (created && typeof created === 'object' ? created : undefined),
     };
   });
 }
@@ -96,7 +107,8 @@ export function ledgerRecordOfItem(item: Item): LedgerRecord | undefined {
   if (item.kind !== 'settlement' || item.state !== 'settled' || typeof item[COUNTER_MOVES_ATTR] !== 'string') return undefined;
   const requestId = pk.slice(SETTLEMENT_PREFIX.length);
   if (!pk.startsWith(SETTLEMENT_PREFIX) || refs.settlement(requestId).PK !== pk) return undefined;
-  return { requestId, moves: unpackMoves(item[COUNTER_MOVES_ATTR] as string) };
+  const at = typeof item.created_at === 'string' ? Date.parse(item.created_at) : Number.NaN;
+  return { requestId, moves: unpackMoves(item[COUNTER_MOVES_ATTR] as string, Number.isFinite(at) ? at : undefined) };
 }
 
 /** The moves of a batch summed per item (each window's counters kept apart). */

@@ -76,10 +76,21 @@ export function counterRef(link: ChainLink, caller: Caller): ItemRef {
  * `user` field (as LiteLLM does for customers) and the proxy's item. Anything else must exist: a
  * key deleted mid-call must not come back as a bare counter that looks like a key.
  */
-export function createdOnFirstSpend(link: ChainLink, now: number): Record<string, unknown> | undefined {
+export function createdOnFirstSpend(link: Pick<ChainLink, 'entity' | 'id'>, now: number): Record<string, unknown> | undefined {
   if (link.entity === 'end_user' && link.id) {
     return { kind: 'end_user', user_id: link.id, GSI1PK: 'END_USER', GSI1SK: link.id, created_at: new Date(now).toISOString() };
   }
   if (link.entity === 'global') return { kind: 'global' };
+  return undefined;
+}
+
+/** What `createdOnFirstSpend` gives the item at `ref`, known from the ref alone (undefined: none). */
+export function createdOnFirstSpendAt(ref: ItemRef, now: number): Record<string, unknown> | undefined {
+  if (ref.PK === refs.globalSpend().PK && ref.SK === refs.globalSpend().SK) return createdOnFirstSpend({ entity: 'global', id: null }, now);
+  const endUser = refs.endUser('');
+  if (ref.PK.startsWith(endUser.PK) && ref.SK === endUser.SK) {
+    const id = ref.PK.slice(endUser.PK.length);
+    return createdOnFirstSpend({ entity: 'end_user', id }, now);
+  }
   return undefined;
 }

@@ -410,7 +410,7 @@ export class DynamoSettler implements SpendSettler {
       await this.client.send(
         new PutCommand({
           TableName: head.TableName,
-          Item: { ...item, [COUNTER_MOVES_ATTR]: packMoves(moves) },
+          Item: { ...item, [COUNTER_MOVES_ATTR]: packMoves(moves, s.at) },
           ConditionExpression: head.ConditionExpression,
         }),
       );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chunksOf, type LedgerRecord, packMoves, unpackMoves } from '../../../lib/store/counter-ledger.js';
+import { createdOnFirstSpendAt } from '../../../lib/store/keys.js';
 import type { CounterMove } from '../../../lib/store/spend-ledger.js';
 
 const move = (pk: string, over: Partial<CounterMove> = {}): CounterMove => ({
@@ -68,5 +69,30 @@ describe('a batch in transactions of at most 100 items', () => {
       moves: r.moves.map((m) => ({ ...m, spendNanos: 0, committedNanos: 0 })),
     }));
     expect(chunksOf(free).map((c) => c.length)).toEqual([100, 20]);
+  });
+});
+
+describe('items created on first spend are kept as a mark, rebuilt from the ref and the time', () => {
+  const at = Date.parse('2026-12-05T10:00:00.000Z');
+  it('an end user and the proxy item', () => {
+    const endUser = move('END_USER#eu-1', {
+      mustExist: false,
+      createWith: createdOnFirstSpendAt({ PK: 'END_USER#eu-1', SK: 'END_USER' }, at - 5),
+    });
+    endUser.ref = { PK: 'END_USER#eu-1', SK: 'END_USER' };
+    const proxy = { ...move('GLOBAL'), ref: { PK: 'GLOBAL', SK: 'SPEND' }, mustExist: false, createWith: { kind: 'global' } };
+    const text = packMoves([endUser, proxy], at);
+    expect(text).not.toContain('end_user');
+    expect(unpackMoves(text, at)).toEqual([
+      { ...endUser, createWith: { ...endUser.createWith, created_at: new Date(at).toISOString() } },
+      proxy,
+    ]);
+  });
+
+  it('anything else is kept whole; a mark without a time, or on another item, is refused', () => {
+    const odd = { ...move('END_USER#x'), ref: { PK: 'END_USER#x', SK: 'END_USER' }, mustExist: false, createWith: { kind: 'something' } };
+    expect(unpackMoves(packMoves([odd], at), at)).toEqual([odd]);
+    expect(() => unpackMoves('{"s":1,"c":1,"m":[["END_USER#x","END_USER",0,1]]}')).toThrow(/counter moves/);
+    expect(() => unpackMoves('{"s":1,"c":1,"m":[["KEY#x","KEY",0,1]]}', at)).toThrow(/counter moves/);
   });
 });
