@@ -21,7 +21,7 @@ import { addToCounter, blockEndUser, definedFields, deleteExisting, type Guard, 
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
-import { budgetView } from '../schema/budget-view.js';
+import { budgetUpdateAttributes, budgetView } from '../schema/budget-view.js';
 import { budgetLimitFields, id, limit } from '../schema/fields.js';
 
 /** The attribute on a budget item counting the end users that point to it. */
@@ -84,13 +84,15 @@ export const customerActions: Actions = {
       throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('end_user', userId);
     const movesBudget = set.budget_id !== undefined && set.budget_id !== (current.budget_id ?? null);
+    // A new budget period counts from now (budget_set_at), as for every entity with a budget.
+    const attrs = { ...set, ...budgetUpdateAttributes(current, set.budget_duration, undefined, now), updated_at: now.toISOString() };
     const ops: TxOp[] = [];
     if (movesBudget) {
-      ops.push(setFields(refs.endUser(userId), { ...set, updated_at: now.toISOString() }, concurrent(userId), sameBudget(current)));
+      ops.push(setFields(refs.endUser(userId), attrs, concurrent(userId), sameBudget(current)));
       if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, notFound('budget', set.budget_id)));
       ops.push(...(await leaveBudget(current.budget_id)));
     } else {
-      ops.push(setFields(refs.endUser(userId), { ...set, updated_at: now.toISOString() }, notFound('end_user', userId)));
+      ops.push(setFields(refs.endUser(userId), attrs, notFound('end_user', userId)));
     }
     await transact(ops, actor, audit('update', userId, set), now);
     return budgetView(await load('end_user', userId), now);

@@ -22,7 +22,7 @@ import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFie
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
-import { budgetView } from '../schema/budget-view.js';
+import { budgetUpdateAttributes, budgetView } from '../schema/budget-view.js';
 import { alertFields, budgetFields, id, limit, metadata, models, rateLimitFields } from '../schema/fields.js';
 
 const orgFields = {
@@ -87,10 +87,12 @@ export const organizationActions: Actions = {
     const set = definedFields(fields);
     if (Object.keys(set).length === 0)
       throw new InvalidRequestError('nothing to update: name at least one field besides `organization_id`', 'nothing_to_update');
-    await load('organization', orgId);
+    const current = await load('organization', orgId);
+    // A new budget period counts from now (budget_set_at), as for every entity with a budget.
+    const period = budgetUpdateAttributes(current, set.budget_duration, undefined, now);
     // Narrowing an organization never waits on its teams: every request checks the whole chain.
     await transact(
-      [setFields(refs.org(orgId), { ...set, updated_at: now.toISOString() }, notFound('organization', orgId))],
+      [setFields(refs.org(orgId), { ...set, ...period, updated_at: now.toISOString() }, notFound('organization', orgId))],
       actor,
       audit('update', orgId, set),
       now,

@@ -4,8 +4,11 @@
  * and starts at zero, `1mo` stays calendar monthly; `budget_reset_at` shows the real next reset.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as customers } from '../../../functions/customers/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as organizations } from '../../../functions/organizations/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
+import { handler as users } from '../../../functions/users/handler.js';
 import { adminCtx, callApi } from '../../support/admin.js';
 import { useTestTable } from '../../support/table.js';
 
@@ -55,5 +58,32 @@ describe('budget_reset_at is the real next reset', () => {
     const res = (await post(keys, '/key/generate', { max_budget: 5, budget_duration: '1mo' })).body;
     const now = new Date();
     expect(res.budget_reset_at).toBe(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString());
+  });
+});
+
+describe('every entity with a budget period starts a new one when an update sets it', () => {
+  const cases: [string, typeof teams, string, Record<string, unknown>, (created: Record<string, unknown>) => Record<string, unknown>][] = [
+    ['a user', users, '/user', { user_id: 'u-period' }, () => ({ user_id: 'u-period' })],
+    [
+      'an organization',
+      organizations,
+      '/organization',
+      { organization_id: 'o-period', organization_alias: 'o' },
+      () => ({ organization_id: 'o-period' }),
+    ],
+    ['an end user', customers, '/customer', { user_id: 'eu-period' }, () => ({ user_id: 'eu-period' })],
+    ['a key', keys, '/key', {}, (created) => ({ key: created.key })],
+  ];
+  it.each(cases)('%s: budget_reset_at counts from the update', async (_, fn, base, create, idOf) => {
+    const created = (
+      await post(fn, base === '/key' ? '/key/generate' : `${base}/new`, { ...create, max_budget: 10, budget_duration: '30d' })
+    ).body;
+    await new Promise((r) => setTimeout(r, 1100));
+    const at = second(Date.now());
+    const updated = await post(fn, `${base}/update`, { ...idOf(created), budget_duration: '7d' });
+    expect(updated.status).toBe(200);
+    const view = (updated.body.data ?? updated.body) as { budget_reset_at: string };
+    expect(Date.parse(view.budget_reset_at) - 7 * DAY).toBeGreaterThanOrEqual(at);
+    expect(Date.parse(view.budget_reset_at) - 7 * DAY).toBeLessThanOrEqual(Date.now());
   });
 });
