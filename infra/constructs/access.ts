@@ -70,10 +70,11 @@ export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*']
 
 /**
  * The table-stream function reads settlements and entities by key, writes spend-log items and
- * alert markers; with counters from the stream it also adds the ledger's records into the counters (UpdateItem ADD on the
- * entities' items, never Put or Delete) and puts their markers (lib/store/counter-ledger).
+ * alert markers; it adds the ledger's records into the counters (UpdateItem ADD on the entities'
+ * items, never Put or Delete) and puts their markers (lib/store/counter-ledger), whatever the
+ * spendCounters layout: records written before a switch to `transaction` still arrive.
  */
-export function grantTableStreamAccess(role: IRole, table: TableRef, opts: { counters: boolean }): void {
+export function grantTableStreamAccess(role: IRole, table: TableRef): void {
   // Alerts read the entities a log names by key (lib/store/loader: BatchGetItem).
   role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], resources: [table.tableArn] }));
   // Alert markers (lib/store/alerts): claimed (PutItem), confirmed (UpdateItem), given back (DeleteItem).
@@ -90,12 +91,12 @@ export function grantTableStreamAccess(role: IRole, table: TableRef, opts: { cou
       resources: [table.tableArn],
       conditions: {
         'ForAllValues:StringLike': {
-          'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES, ...(opts.counters ? [`${COUNTER_MARKER_PREFIX}*`] : [])],
+          'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES, `${COUNTER_MARKER_PREFIX}*`],
         },
       },
     }),
   );
-  if (opts.counters) role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] }));
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] }));
 }
 
 /**
