@@ -63,8 +63,18 @@ export function ledgerRecordOf(record: DynamoDBRecord): LedgerRecord | undefined
 export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unknown>): StreamConsumer {
   return async (records) => {
     const found = records.flatMap((r) => {
-      const l = ledgerRecordOf(r);
-      return l ? [{ seq: r.dynamodb?.SequenceNumber, l }] : [];
+      try {
+        const l = ledgerRecordOf(r);
+        return l ? [{ seq: r.dynamodb?.SequenceNumber, l }] : [];
+      } catch (e) {
+        // It would fail every time and hold the stream: said, with its item, and passed over.
+        logger().error('ledger record unreadable: its counters are not added', {
+          item: r.dynamodb?.NewImage?.PK?.S,
+          sequenceNumber: r.dynamodb?.SequenceNumber,
+          error: (e as Error).message,
+        });
+        return [];
+      }
     });
     if (found.length === 0) return {};
     try {

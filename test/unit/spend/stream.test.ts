@@ -2,9 +2,10 @@
  * The table stream's consumers together (lib/spend/stream): counters first, then spend logs,
  * alerts and the export over what the counters got through.
  */
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { afterward, type StreamConsumer } from '../../../lib/spend/stream.js';
+import { afterward, counterConsumer, type StreamConsumer } from '../../../lib/spend/stream.js';
 
 const NOW = Date.parse('2026-12-05T12:00:00.000Z');
 const record = (seq: string, ageMs: number): DynamoDBRecord => ({
@@ -60,5 +61,33 @@ describe('counters first, then the rest', () => {
   it('a record without a time is never given up on', async () => {
     const run = afterward(consumer(new Set(), []), [consumer(new Set(['1']), [])], { now: () => NOW });
     expect((await run([{ eventName: 'INSERT', dynamodb: { SequenceNumber: '1' } }])).failedAt).toBe('1');
+  });
+});
+
+describe('ledger records from the stream', () => {
+  const settled = (seq: string, requestId: string, moves: string): DynamoDBRecord => ({
+    eventName: 'INSERT',
+    dynamodb: {
+      SequenceNumber: seq,
+      NewImage: marshall({
+        PK: `REQ#${requestId}`,
+        SK: 'SETTLEMENT',
+        kind: 'settlement',
+        state: 'settled',
+        created_at: new Date(NOW).toISOString(),
+        counter_moves: moves,
+      }) as never,
+    },
+  });
+  const good = (n: number) => `{"s":${n},"c":${n},"m":[["KEY#k","KEY",0]]}`;
+
+  it('one that cannot be read is a clear error naming it, and does not stop the batch (it would fail every time)', async () => {
+    const applied: string[][] = [];
+    const run = counterConsumer(async (records) => {
+      applied.push(records.map((r) => r.requestId));
+    });
+    const out = await run([settled('1', 'a', good(5)), settled('2', 'b', '{"s":1,"c":1,"m":[["KEY#k"]]}'), settled('3', 'c', good(7))]);
+    expect(out.failedAt).toBeUndefined();
+    expect(applied).toEqual([['a', 'c']]);
   });
 });
