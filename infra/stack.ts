@@ -175,7 +175,7 @@ export class TollgateStack extends Stack {
       timeout: Duration.minutes(1),
       memorySize: 256,
     });
-    grantTableStreamAccess(tableStream.role, table, { counters: o.spendCounters === 'stream' });
+    grantTableStreamAccess(tableStream.role, table);
     this.tableStreamFailures = new Queue(this, 'TableStreamFailures', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

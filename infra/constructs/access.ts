@@ -6,6 +6,7 @@
  */
 import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { ALERT_MARKER_PREFIX } from '../../lib/store/alerts.js';
 import { COUNTER_MARKER_PREFIX } from '../../lib/store/counter-ledger.js';
 
 export const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
@@ -68,24 +69,34 @@ export const OBJECT_ITEM_PREFIX = 'OBJECT#';
 export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*'] as const;
 
 /**
- * The table-stream function reads settlements by key and writes spend-log items; with counters
- * from the stream it also adds the ledger's records into the counters (UpdateItem ADD on the
- * entities' items, never Put or Delete) and puts their markers (lib/store/counter-ledger).
+ * The table-stream function reads settlements and entities by key, writes spend-log items and
+ * alert markers; it adds the ledger's records into the counters (UpdateItem ADD on the entities'
+ * items, never Put or Delete) and puts their markers (lib/store/counter-ledger), whatever the
+ * spendCounters layout: records written before a switch to `transaction` still arrive.
  */
-export function grantTableStreamAccess(role: IRole, table: TableRef, opts: { counters: boolean }): void {
-  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
+export function grantTableStreamAccess(role: IRole, table: TableRef): void {
+  // Alerts read the entities a log names by key (lib/store/loader: BatchGetItem).
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], resources: [table.tableArn] }));
+  // Alert markers (lib/store/alerts): claimed (PutItem), confirmed (UpdateItem), given back (DeleteItem).
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${ALERT_MARKER_PREFIX}*`] } },
+    }),
+  );
   role.addToPrincipalPolicy(
     new PolicyStatement({
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
       resources: [table.tableArn],
       conditions: {
         'ForAllValues:StringLike': {
-          'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES, ...(opts.counters ? [`${COUNTER_MARKER_PREFIX}*`] : [])],
+          'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES, `${COUNTER_MARKER_PREFIX}*`],
         },
       },
     }),
   );
-  if (opts.counters) role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] }));
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] }));
 }
 
 /**

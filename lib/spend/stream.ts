@@ -15,6 +15,7 @@ import { type SpendLog, unpackLog } from '../domain/spend-log.js';
 import { type LedgerRecord, ledgerRecordOfItem } from '../store/counter-ledger.js';
 import { SPEND_LOG_ATTR } from '../store/spend-ledger.js';
 import type { SpendLogStore } from '../store/spend-logs.js';
+import { logger } from '../telemetry.js';
 
 export type StreamConsumer = (records: readonly DynamoDBRecord[]) => Promise<{ failedAt?: string | undefined }>;
 
@@ -62,8 +63,18 @@ export function ledgerRecordOf(record: DynamoDBRecord): LedgerRecord | undefined
 export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unknown>): StreamConsumer {
   return async (records) => {
     const found = records.flatMap((r) => {
-      const l = ledgerRecordOf(r);
-      return l ? [{ seq: r.dynamodb?.SequenceNumber, l }] : [];
+      try {
+        const l = ledgerRecordOf(r);
+        return l ? [{ seq: r.dynamodb?.SequenceNumber, l }] : [];
+      } catch (e) {
+        // It would fail every time and hold the stream: said, with its item, and passed over.
+        logger().error('ledger record unreadable: its counters are not added', {
+          item: r.dynamodb?.NewImage?.PK?.S,
+          sequenceNumber: r.dynamodb?.SequenceNumber,
+          error: (e as Error).message,
+        });
+        return [];
+      }
     });
     if (found.length === 0) return {};
     try {
@@ -75,16 +86,42 @@ export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unkn
   };
 }
 
+/** When a record was written (ms), as Lambda gives it (seconds) or the SDK's stream reader (a Date). */
+function writtenAt(record: DynamoDBRecord): number | undefined {
+  const t = record.dynamodb?.ApproximateCreationDateTime as unknown;
+  if (typeof t === 'number') return t * 1000;
+  return t instanceof Date ? t.getTime() : undefined;
+}
+
+/** How long `afterward`'s later consumers hold the stream on a record that keeps failing them. */
+const GIVE_UP_AFTER_MS = 3_600_000;
+
 /**
  * `first` over the batch, then `then` over what `first` got through: the counters are added
- * before alerts judge them. The earliest failure is where the stream resumes.
+ * before alerts judge them. The earliest failure is where the stream resumes. The stream retries
+ * a failed batch until it lands (the counters must), so a record that keeps failing a later
+ * consumer (an alert webhook gone for good) would hold every record behind it, and their
+ * counters: once it is older than `giveUpAfterMs` it is logged and passed over by them.
  */
-export function afterward(first: StreamConsumer, then: readonly StreamConsumer[]): StreamConsumer {
+export function afterward(
+  first: StreamConsumer,
+  then: readonly StreamConsumer[],
+  opts: { giveUpAfterMs?: number; now?: () => number } = {},
+): StreamConsumer {
   return async (records) => {
     const r = await first(records);
     const upTo = r.failedAt ? records.findIndex((x) => x.dynamodb?.SequenceNumber === r.failedAt) : records.length;
-    const rest = await consumeAll(then, records.slice(0, upTo < 0 ? records.length : upTo));
-    return { failedAt: rest ?? r.failedAt };
+    let rest = records.slice(0, upTo < 0 ? records.length : upTo);
+    for (;;) {
+      const failedAt = await consumeAll(then, rest);
+      if (failedAt === undefined) return { failedAt: r.failedAt };
+      const i = rest.findIndex((x) => x.dynamodb?.SequenceNumber === failedAt);
+      const at = i >= 0 ? writtenAt(rest[i] as DynamoDBRecord) : undefined;
+      if (at === undefined || (opts.now ?? Date.now)() - at <= (opts.giveUpAfterMs ?? GIVE_UP_AFTER_MS)) return { failedAt };
+      logger().error('table stream: spend logs, alerts or export given up on for a record', { sequenceNumber: failedAt });
+      // The others that went through it see the rest again: their writes are idempotent.
+      rest = rest.slice(i + 1);
+    }
   };
 }
 

@@ -10,8 +10,11 @@ import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand }
 import { isConditionalCheckFailed } from './errors.js';
 import type { ItemRef } from './keys.js';
 
+/** The key prefix of alert markers (infra grants the table-stream function these). */
+export const ALERT_MARKER_PREFIX = 'ALERT#';
+
 export const alertRef = (entity: string, id: string, window: string, level: string): ItemRef => ({
-  PK: `ALERT#${entity}#${id}`,
+  PK: `${ALERT_MARKER_PREFIX}${entity}#${id}`,
   SK: `${window}#${level}`,
 });
 

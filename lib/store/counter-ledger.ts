@@ -82,12 +82,17 @@ export function unpackMoves(text: string, at?: number): CounterMove[] {
   const raw = JSON.parse(text) as Partial<PackedMoves> | null;
   if (!raw || typeof raw !== 'object' || !Array.isArray(raw.m)) throw new Error('counter moves: not a list');
   const { s, c } = raw;
-  if (!Number.isSafeInteger(s) || !Number.isSafeInteger(c)) throw new Error('counter moves: bad amounts');
+  // A settlement only adds (a fast one: its cost, to spend and committed alike).
+  if (!Number.isSafeInteger(s) || !Number.isSafeInteger(c) || (s as number) < 0 || (c as number) < 0)
+    throw new Error('counter moves: bad amounts');
   return raw.m.map((p: unknown) => {
-    if (!Array.isArray(p) || p.length < 3) throw new Error('counter moves: bad entry');
+    if (!Array.isArray(p) || p.length < 3 || p.length > 4) throw new Error('counter moves: bad entry');
     const [PK, SK, window, created] = p as PackedMoves['m'][number];
     if (typeof PK !== 'string' || typeof SK !== 'string' || (window !== 0 && typeof window !== 'string'))
       throw new Error('counter moves: bad entry');
+    // Created with: absent (must exist), 0 (a bare shard), 1 (a mark) or the item itself; nothing else.
+    const item = created !== null && typeof created === 'object' && !Array.isArray(created);
+    if (p.length === 4 && created !== 0 && created !== 1 && !item) throw new Error('counter moves: bad entry');
     const rebuilt = created === 1 && at !== undefined ? createdOnFirstSpendAt({ PK, SK }, at) : undefined;
     if (created === 1 && !rebuilt) throw new Error('counter moves: bad entry');
     return {
@@ -96,7 +101,7 @@ export function unpackMoves(text: string, at?: number): CounterMove[] {
       committedNanos: c as number,
       windowId: window === 0 ? undefined : window,
       mustExist: p.length < 4,
-      createWith: rebuilt ?? (created && typeof created === 'object' ? created : undefined),
+      createWith: rebuilt ?? (item ? (created as Item) : undefined),
     };
   });
 }

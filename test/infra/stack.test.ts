@@ -11,6 +11,8 @@ import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js'
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
+import { alertRef } from '../../lib/store/alerts.js';
+import { refs } from '../../lib/store/keys.js';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
 import { SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../../lib/store/sweep.js';
 import {
@@ -416,17 +418,20 @@ describe('least privilege', () => {
   it('the table-stream function reads settlements by key, puts only spend-log items and ledger markers, and adds to counters', () => {
     const sts = dynamoStatements(statementsOf(base, 'table-stream'));
     const writes = sts.filter((st) => actionsOf(st).includes('dynamodb:PutItem'));
-    expect(writes).toHaveLength(1);
-    expect(writes[0]?.Condition).toEqual({
-      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*', 'SPENDAPPLIED#*'] },
-    });
-    // Counters from the stream (the default): UpdateItem on any item, nothing else unconditioned.
+    expect(writes.map((st) => st.Condition)).toEqual([
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ALERT#*'] } },
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*', 'SPENDAPPLIED#*'] } },
+    ]);
+    // Counters added (in either layout): UpdateItem on any item, nothing else unconditioned.
     const tableWrites = (list: typeof sts) =>
-      list.filter((st) => !st.Condition).flatMap((st) => actionsOf(st).filter((a) => a.endsWith('Item') && a !== 'dynamodb:GetItem'));
+      list
+        .filter((st) => !st.Condition)
+        .flatMap((st) => actionsOf(st).filter((a) => a.endsWith('Item') && a !== 'dynamodb:GetItem' && a !== 'dynamodb:BatchGetItem'));
     expect(tableWrites(sts)).toEqual(['dynamodb:UpdateItem']);
-    const transactional = dynamoStatements(statementsOf(synth({ spendCounters: 'transaction' }), 'table-stream'));
-    expect(tableWrites(transactional)).toEqual([]);
-    expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
+    // Only alert markers are ever deleted (a claim given back).
+    expect(sts.filter((st) => actionsOf(st).includes('dynamodb:DeleteItem')).map((st) => st.Condition)).toEqual([
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ALERT#*'] } },
+    ]);
     const mapping = ofType(base, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
       JSON.stringify(r.Properties.FunctionName).includes(fnId(base, 'table-stream')),
     );
@@ -441,6 +446,39 @@ describe('least privilege', () => {
     expect(JSON.stringify(mapping?.[1].Properties.DestinationConfig)).toContain(logicalId(base, base.stack.tableStreamFailures));
     const table = ofType(base, 'AWS::DynamoDB::GlobalTable')[0]?.[1] ?? ofType(base, 'AWS::DynamoDB::Table')[0]?.[1];
     expect(table?.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+  });
+
+  it('with counters in the transaction, the table-stream function still adds the ledger records it finds (those written before a switch from stream)', () => {
+    // lib/app/spend's consumers add every ledger record the stream brings, whatever the layout now.
+    const sts = dynamoStatements(statementsOf(synth({ spendCounters: 'transaction' }), 'table-stream'));
+    const puts = sts.filter((st) => actionsOf(st).includes('dynamodb:PutItem'));
+    expect(JSON.stringify(puts.map((st) => st.Condition))).toContain('SPENDAPPLIED#*');
+    expect(sts.some((st) => !st.Condition && actionsOf(st).includes('dynamodb:UpdateItem'))).toBe(true);
+  });
+
+  it('the table-stream function may do what its consumers do: alerts read the entities (BatchGetItem) and claim, confirm and give back their markers', () => {
+    const sts = dynamoStatements(statementsOf(base, 'table-stream'));
+    // Whether some statement allows `action` on the table for an item whose partition key is `pk`.
+    const allows = (action: string, pk: string) =>
+      sts.some((st) => {
+        if (!actionsOf(st).includes(action) || JSON.stringify(resourcesOf(st)) !== JSON.stringify([tableArn(base)])) return false;
+        if (!st.Condition) return true;
+        const patterns =
+          (st.Condition as Record<string, Record<string, string[]>>)['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] ?? [];
+        return patterns.some((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(pk));
+      });
+    const marker = alertRef('key', 'hash-1', '1d:20300', 'max').PK;
+    for (const s of [base, synth({ spendCounters: 'transaction' })]) {
+      const fnSts = dynamoStatements(statementsOf(s, 'table-stream'));
+      expect(dynamoActions(fnSts).has('dynamodb:BatchGetItem')).toBe(true);
+    }
+    expect(allows('dynamodb:BatchGetItem', refs.key('hash-1').PK)).toBe(true);
+    expect(allows('dynamodb:PutItem', marker)).toBe(true);
+    expect(allows('dynamodb:UpdateItem', marker)).toBe(true);
+    expect(allows('dynamodb:DeleteItem', marker)).toBe(true);
+    // Nothing else is deleted or put.
+    expect(allows('dynamodb:DeleteItem', refs.key('hash-1').PK)).toBe(false);
+    expect(allows('dynamodb:PutItem', refs.key('hash-1').PK)).toBe(false);
   });
 
   it('the llm function reads, records spend, and reads only the upstream secrets', () => {

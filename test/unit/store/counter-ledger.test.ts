@@ -39,6 +39,16 @@ describe('counter moves as the ledger keeps them', () => {
     ['{"s":1,"c":1,"m":[["K","K"]]}'],
     ['{"s":1,"c":1,"m":[["K",1,0]]}'],
     ['{"s":1,"c":1,"m":[["K","K",5]]}'],
+    // What an item is created with: 0, 1 or an object, never anything else (a null or a number
+    // would re-create an entity that must exist as a bare counter shard).
+    ['{"s":1,"c":1,"m":[["KEY#k","KEY",0,null]]}'],
+    ['{"s":1,"c":1,"m":[["KEY#k","KEY",0,7]]}'],
+    ['{"s":1,"c":1,"m":[["KEY#k","KEY",0,"x"]]}'],
+    ['{"s":1,"c":1,"m":[["KEY#k","KEY",0,["kind","x"]]]}'],
+    ['{"s":1,"c":1,"m":[["KEY#k","KEY",0,{"kind":"x"},1]]}'],
+    // A settlement adds, never takes away.
+    ['{"s":-5,"c":-5,"m":[["KEY#k","KEY",0]]}'],
+    ['{"s":5,"c":-5,"m":[["KEY#k","KEY",0]]}'],
   ])('refuses a malformed record %s', (text) => {
     expect(() => unpackMoves(text)).toThrow(/counter moves/);
   });

@@ -1,0 +1,93 @@
+/**
+ * The table stream's consumers together (lib/spend/stream): counters first, then spend logs,
+ * alerts and the export over what the counters got through.
+ */
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { afterward, counterConsumer, type StreamConsumer } from '../../../lib/spend/stream.js';
+
+const NOW = Date.parse('2026-12-05T12:00:00.000Z');
+const record = (seq: string, ageMs: number): DynamoDBRecord => ({
+  eventName: 'INSERT',
+  dynamodb: { SequenceNumber: seq, ApproximateCreationDateTime: (NOW - ageMs) / 1000 },
+});
+
+/** A consumer that fails at every record in `failing`, and notes what it went through. */
+function consumer(failing: ReadonlySet<string>, seen: string[]): StreamConsumer {
+  return async (records) => {
+    for (const r of records) {
+      const seq = r.dynamodb?.SequenceNumber as string;
+      if (failing.has(seq)) return { failedAt: seq };
+      seen.push(seq);
+    }
+    return {};
+  };
+}
+
+describe('counters first, then the rest', () => {
+  it('a failure after the counters is retried from its record while the record is young', async () => {
+    const counted: string[] = [];
+    const logged: string[] = [];
+    const run = afterward(consumer(new Set(), counted), [consumer(new Set(['2']), logged)], { now: () => NOW });
+    const out = await run([record('1', 60_000), record('2', 60_000), record('3', 60_000)]);
+    expect(out.failedAt).toBe('2');
+    expect(counted).toEqual(['1', '2', '3']);
+    expect(logged).toEqual(['1']);
+  });
+
+  it('a record an alert or a spend log keeps failing on does not hold the counters of every later record: given up on after a while, the rest go on', async () => {
+    // A Slack webhook deleted: every alert delivery fails, for good. The stream retries a failed
+    // batch until it lands (counters), so without giving up the shard would wait 24 hours, and
+    // the counters of everything behind it with it.
+    const counted: string[] = [];
+    const logged: string[] = [];
+    const run = afterward(consumer(new Set(), counted), [consumer(new Set(['2']), logged)], { now: () => NOW });
+    const out = await run([record('1', 3 * 3_600_000), record('2', 3 * 3_600_000), record('3', 3 * 3_600_000)]);
+    expect(out.failedAt).toBeUndefined();
+    expect(counted).toEqual(['1', '2', '3']);
+    expect(logged).toEqual(['1', '3']);
+  });
+
+  it('the counters themselves are never given up on, however old the record', async () => {
+    const counted: string[] = [];
+    const logged: string[] = [];
+    const run = afterward(consumer(new Set(['2']), counted), [consumer(new Set(), logged)], { now: () => NOW });
+    const out = await run([record('1', 20 * 3_600_000), record('2', 20 * 3_600_000), record('3', 20 * 3_600_000)]);
+    expect(out.failedAt).toBe('2');
+    expect(logged).toEqual(['1']);
+  });
+
+  it('a record without a time is never given up on', async () => {
+    const run = afterward(consumer(new Set(), []), [consumer(new Set(['1']), [])], { now: () => NOW });
+    expect((await run([{ eventName: 'INSERT', dynamodb: { SequenceNumber: '1' } }])).failedAt).toBe('1');
+  });
+});
+
+describe('ledger records from the stream', () => {
+  const settled = (seq: string, requestId: string, moves: string): DynamoDBRecord => ({
+    eventName: 'INSERT',
+    dynamodb: {
+      SequenceNumber: seq,
+      NewImage: marshall({
+        PK: `REQ#${requestId}`,
+        SK: 'SETTLEMENT',
+        kind: 'settlement',
+        state: 'settled',
+        created_at: new Date(NOW).toISOString(),
+        counter_moves: moves,
+      }) as never,
+    },
+  });
+  const good = (n: number) => `{"s":${n},"c":${n},"m":[["KEY#k","KEY",0]]}`;
+
+  it('one that cannot be read is a clear error naming it, and does not stop the batch (it would fail every time)', async () => {
+    const applied: string[][] = [];
+    const run = counterConsumer(async (records) => {
+      applied.push(records.map((r) => r.requestId));
+    });
+    const out = await run([settled('1', 'a', good(5)), settled('2', 'b', '{"s":1,"c":1,"m":[["KEY#k"]]}'), settled('3', 'c', good(7))]);
+    expect(out.failedAt).toBeUndefined();
+    expect(applied).toEqual([['a', 'c']]);
+  });
+});
