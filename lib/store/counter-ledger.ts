@@ -116,6 +116,23 @@ export function ledgerRecordOfItem(item: Item): LedgerRecord | undefined {
   return { requestId, moves: unpackMoves(item[COUNTER_MOVES_ATTR] as string, Number.isFinite(at) ? at : undefined) };
 }
 
+/**
+ * The SET clauses that give an item written for the first time what it is created with: its
+ * `createWith`, or a bare counter shard's kind when it need not exist; none when it must exist.
+ */
+export function createdClauses(
+  m: Pick<CounterMove, 'createWith' | 'mustExist'>,
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+): string[] {
+  const created = m.createWith ?? (m.mustExist ? undefined : { kind: 'spend_shard' });
+  return Object.entries(created ?? {}).map(([attr, value], i) => {
+    names[`#s${i}`] = attr;
+    values[`:s${i}`] = value;
+    return `#s${i} = if_not_exists(#s${i}, :s${i})`;
+  });
+}
+
 /** The moves of a batch summed per item (each window's counters kept apart). */
 interface Summed {
   ref: ItemRef;
@@ -169,13 +186,7 @@ function counterUpdate(tableName: string, s: Summed): TxItem {
     addTo(WINDOW_SPEND_PREFIX + id, w.spend);
     addTo(WINDOW_COMMITTED_PREFIX + id, w.committed);
   }
-  const set: string[] = [];
-  const created = s.createWith ?? (s.mustExist ? undefined : { kind: 'spend_shard' });
-  Object.entries(created ?? {}).forEach(([attr, value], i) => {
-    names[`#s${i}`] = attr;
-    values[`:s${i}`] = value;
-    set.push(`#s${i} = if_not_exists(#s${i}, :s${i})`);
-  });
+  const set = createdClauses(s, names, values);
   return {
     Update: {
       TableName: tableName,

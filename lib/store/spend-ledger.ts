@@ -40,7 +40,7 @@ import { packLog, type SpendLog } from '../domain/spend-log.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
-import { COUNTER_MOVES_ATTR, packMoves } from './counter-ledger.js';
+import { COUNTER_MOVES_ATTR, createdClauses, packMoves } from './counter-ledger.js';
 import { cancellationCodes, isTransactionCanceled } from './errors.js';
 import { type ItemRef, refKey, refs } from './keys.js';
 import type { CachedLoader } from './loader.js';
@@ -280,13 +280,7 @@ function moveItem(tableName: string, m: CounterMove): TxItem {
     // Nothing to add (a reservation of 0): its condition still holds the transaction.
     return { ConditionCheck: { TableName: tableName, Key: m.ref, ...condition, ConditionExpression: conditions.join(' AND ') } };
   }
-  const set: string[] = [];
-  const created = m.createWith ?? (m.mustExist ? undefined : { kind: 'spend_shard' });
-  Object.entries(created ?? {}).forEach(([attr, value], i) => {
-    names[`#s${i}`] = attr;
-    values[`:s${i}`] = value;
-    set.push(`#s${i} = if_not_exists(#s${i}, :s${i})`);
-  });
+  const set = createdClauses(m, names, values);
   return {
     Update: {
       TableName: tableName,
