@@ -32,19 +32,24 @@ export function settledLogOf(record: DynamoDBRecord): SpendLog | undefined {
   return unpackLog(next[SPEND_LOG_ATTR] as string);
 }
 
-/** Indexes and rolls up the spend logs of a batch, in order. */
+/**
+ * Indexes and rolls up the spend logs of a batch, together (the rollup rows summed over the
+ * batch). On failure the batch resumes from its first log: what was written before changes
+ * nothing when written again, and each request is rolled up once (markers).
+ */
 export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   return async (records) => {
-    for (const record of records) {
-      const log = settledLogOf(record);
-      if (!log) continue;
-      try {
-        await store().apply(log);
-      } catch {
-        return { failedAt: record.dynamodb?.SequenceNumber };
-      }
+    const found = records.flatMap((r) => {
+      const log = settledLogOf(r);
+      return log ? [{ seq: r.dynamodb?.SequenceNumber, log }] : [];
+    });
+    if (found.length === 0) return {};
+    try {
+      await store().applyMany(found.map((f) => f.log));
+      return {};
+    } catch {
+      return { failedAt: found[0]?.seq };
     }
-    return {};
   };
 }
 

@@ -34,10 +34,30 @@ const MAX_TX_ITEMS = 100;
 
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-/** One settlement's moves, as the ledger keeps them. */
+/** One settlement's moves, as the ledger keeps them, and what it adds to the daily rollups. */
 export interface LedgerRecord {
   requestId: string;
   moves: readonly CounterMove[];
+  rollups?: readonly RollupAdd[] | undefined;
+}
+
+/** What one request adds to one daily rollup row (lib/store/spend-logs builds them). */
+export interface RollupAdd {
+  ref: ItemRef;
+  /** Set on the row as is (what the reports read it by). */
+  labels: Readonly<Record<string, string>>;
+  spendNanos: number;
+  promptTokens: number;
+  completionTokens: number;
+  requests: number;
+}
+
+/** The marker that says a record was added: `<prefix><request id>`. */
+export interface LedgerMarker {
+  prefix: string;
+  /** The marker's sort key; the partition key when absent. */
+  sk?: string;
+  kind: string;
 }
 
 /**
@@ -199,13 +219,58 @@ function counterUpdate(tableName: string, s: Summed): TxItem {
   };
 }
 
-const markerOf = (tableName: string, requestId: string, expiresAt: number): TxItem => ({
+const COUNTERS_MARKER: LedgerMarker = { prefix: MARKER_PREFIX, kind: 'spend_applied' };
+
+const markerOf = (tableName: string, marker: LedgerMarker, requestId: string, expiresAt: number): TxItem => ({
   Put: {
     TableName: tableName,
-    Item: { PK: MARKER_PREFIX + requestId, SK: MARKER_PREFIX + requestId, kind: 'spend_applied', ttl: expiresAt },
+    Item: { PK: marker.prefix + requestId, SK: marker.sk ?? marker.prefix + requestId, kind: marker.kind, ttl: expiresAt },
     ConditionExpression: 'attribute_not_exists(PK)',
   },
 });
+
+/** The rollup adds of a batch summed per row. */
+function sumRollups(records: readonly LedgerRecord[]): RollupAdd[] {
+  const out = new Map<string, RollupAdd>();
+  for (const r of records) {
+    for (const a of r.rollups ?? []) {
+      const id = refKey(a.ref);
+      const s = out.get(id);
+      if (!s) out.set(id, { ...a });
+      else {
+        s.spendNanos += a.spendNanos;
+        s.promptTokens += a.promptTokens;
+        s.completionTokens += a.completionTokens;
+        s.requests += a.requests;
+      }
+    }
+  }
+  return [...out.values()];
+}
+
+function rollupUpdate(tableName: string, a: RollupAdd): TxItem {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {
+    ':spend': NumberValue.from(nanosToDecimal(a.spendNanos)),
+    ':p': a.promptTokens,
+    ':c': a.completionTokens,
+    ':n': a.requests,
+  };
+  const set = Object.entries(a.labels).map(([attr, value], i) => {
+    names[`#l${i}`] = attr;
+    values[`:l${i}`] = value;
+    return `#l${i} = :l${i}`;
+  });
+  return {
+    Update: {
+      TableName: tableName,
+      Key: a.ref,
+      UpdateExpression: `SET ${set.join(', ')} ADD spend :spend, prompt_tokens :p, completion_tokens :c, requests :n`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
 
 /** Splits records, in order, into groups whose markers and distinct counter items fit one transaction. */
 export function chunksOf(records: readonly LedgerRecord[], maxItems = MAX_TX_ITEMS): LedgerRecord[][] {
@@ -213,7 +278,10 @@ export function chunksOf(records: readonly LedgerRecord[], maxItems = MAX_TX_ITE
   let chunk: LedgerRecord[] = [];
   let items = new Set<string>();
   for (const r of records) {
-    const mine = r.moves.filter((m) => m.spendNanos !== 0 || m.committedNanos !== 0).map((m) => refKey(m.ref));
+    const mine = [
+      ...r.moves.filter((m) => m.spendNanos !== 0 || m.committedNanos !== 0).map((m) => refKey(m.ref)),
+      ...(r.rollups ?? []).map((a) => refKey(a.ref)),
+    ];
     const grown = new Set([...items, ...mine]);
     if (chunk.length > 0 && chunk.length + 1 + grown.size > maxItems) {
       out.push(chunk);
@@ -229,6 +297,8 @@ export function chunksOf(records: readonly LedgerRecord[], maxItems = MAX_TX_ITE
 export interface LedgerApplyOptions {
   /** Seconds a marker is kept: longer than a record may be redelivered (the stream keeps 24 h). */
   markerTtlSeconds: number;
+  /** The records' markers (default: the counters' own, `SPENDAPPLIED#<request id>`). */
+  marker?: LedgerMarker;
   maxConflictRetries?: number;
   now?: () => number;
 }
@@ -263,7 +333,13 @@ export async function applyLedger(
     const skip = new Set<string>();
     for (let conflicts = 0; live.length > 0; ) {
       const summed = [...sumMoves(live, skip).values()];
-      const items = [...live.map((r) => markerOf(tableName, r.requestId, expiresAt)), ...summed.map((s) => counterUpdate(tableName, s))];
+      const marker = options.marker ?? COUNTERS_MARKER;
+      const items = [
+        ...live.map((r) => markerOf(tableName, marker, r.requestId, expiresAt)),
+        ...summed.map((s) => counterUpdate(tableName, s)),
+        // Rollup rows have no condition: they never cancel a transaction.
+        ...sumRollups(live).map((a) => rollupUpdate(tableName, a)),
+      ];
       try {
         await client.send(new TransactWriteCommand({ TransactItems: items }));
         result.applied += live.length;

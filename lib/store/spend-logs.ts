@@ -8,21 +8,15 @@
  *   each `SK = <startTime>#<request id>` (newest last), holding the log and expiring after the
  *   retention. Writing them again changes nothing, so a redelivered stream batch is harmless.
  * - Rollups: `SPENDROLL#<day>` / one item per (group, id, model) with summed `spend`, tokens and
- *   `requests`. A record is added once: its marker `SPENDROLLED#<request id>` is put in the same
- *   transaction, on the condition that it is new.
+ *   `requests`. A stream batch's rows are summed and written in one transaction (per 100 items)
+ *   with a marker `SPENDROLLED#<request id>` per request, put on the condition that it is new: a
+ *   request is added once however often its record comes (lib/store/counter-ledger).
  */
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  NumberValue,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { dollarsToNanos } from '../domain/cost.js';
 import { dayOf, type ReportGroup, rollupRowsOf, type SpendLog, unpackLog } from '../domain/spend-log.js';
 import { InvalidRequestError } from '../errors.js';
-import { isTransactionCanceled } from './errors.js';
+import { applyLedger, type LedgerMarker, type RollupAdd } from './counter-ledger.js';
 import { refs } from './keys.js';
 import { SPEND_LOG_ATTR } from './spend-ledger.js';
 
@@ -32,6 +26,22 @@ const logPk = (scope: LogScope, id: string): string => `SPENDLOG#${scope}#${id}`
 const logSk = (log: Pick<SpendLog, 'startTime' | 'request_id'>): string => `${log.startTime}#${log.request_id}`;
 const rollPk = (day: string): string => `SPENDROLL#${day}`;
 const MARKER_KEEP_S = 3 * 86_400;
+const BATCH_WRITE_MAX = 25;
+/** A request added to the rollups: `SPENDROLLED#<request id>`. */
+const ROLLED_MARKER: LedgerMarker = { prefix: 'SPENDROLLED#', sk: 'SPENDROLLED', kind: 'spend_rolled' };
+
+/** What one request adds to each of its rollup rows of its day. */
+export function rollupAddsOf(log: SpendLog): RollupAdd[] {
+  const day = dayOf(log.startTime);
+  return rollupRowsOf(log).map((row) => ({
+    ref: { PK: rollPk(day), SK: JSON.stringify([row.group, row.id, row.model]) },
+    labels: { kind: 'spend_rollup', day, group: row.group, id: row.id, model: row.model },
+    spendNanos: dollarsToNanos(log.spend),
+    promptTokens: log.prompt_tokens,
+    completionTokens: log.completion_tokens,
+    requests: 1,
+  }));
+}
 
 /** The partitions a log is listed under. */
 export function logScopes(log: SpendLog): [LogScope, string][] {
@@ -78,80 +88,51 @@ export class SpendLogStore {
   ) {}
 
   /** Indexes a settled request's log and adds it to the rollups (once). */
-  async apply(log: SpendLog): Promise<void> {
-    const ttl = Math.floor(Date.parse(log.startTime) / 1000) + this.retentionSeconds;
-    const items = logScopes(log).map(([scope, id]) => ({
-      PK: logPk(scope, id),
-      SK: logSk(log),
-      kind: 'spend_log',
-      [SPEND_LOG_ATTR]: JSON.stringify(log),
-      request_id: log.request_id,
-      api_key: log.api_key,
-      user: log.user,
-      team_id: log.team_id,
-      end_user: log.end_user,
-      ttl,
-    }));
-    let pending = items.map((Item) => ({ PutRequest: { Item } }));
+  apply(log: SpendLog): Promise<void> {
+    return this.applyMany([log]);
+  }
+
+  /**
+   * Indexes a batch of settled requests' logs (writing an index item again changes nothing) and
+   * adds them to the rollups, each once: a batch's rows are summed and written together with a
+   * marker per request (lib/store/counter-ledger), not one transaction per request.
+   */
+  async applyMany(logs: readonly SpendLog[]): Promise<void> {
+    const requests = logs.flatMap((log) => {
+      const ttl = Math.floor(Date.parse(log.startTime) / 1000) + this.retentionSeconds;
+      return logScopes(log).map(([scope, id]) => ({
+        PutRequest: {
+          Item: {
+            PK: logPk(scope, id),
+            SK: logSk(log),
+            kind: 'spend_log',
+            [SPEND_LOG_ATTR]: JSON.stringify(log),
+            request_id: log.request_id,
+            api_key: log.api_key,
+            user: log.user,
+            team_id: log.team_id,
+            end_user: log.end_user,
+            ttl,
+          },
+        },
+      }));
+    });
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_MAX) await this.writeAll(requests.slice(i, i + BATCH_WRITE_MAX));
+    await applyLedger(
+      this.client,
+      this.tableName,
+      logs.map((log) => ({ requestId: log.request_id, moves: [], rollups: rollupAddsOf(log) })),
+      { markerTtlSeconds: MARKER_KEEP_S, marker: ROLLED_MARKER },
+    );
+  }
+
+  private async writeAll(batch: { PutRequest: { Item: Record<string, unknown> } }[]): Promise<void> {
+    let pending = batch;
     for (let round = 0; pending.length > 0; round++) {
       if (round > 8) throw new Error('spend log index writes kept coming back unprocessed');
       const out = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
       pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
       if (pending.length > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** round));
-    }
-    await this.rollUp(log);
-  }
-
-  private async rollUp(log: SpendLog): Promise<void> {
-    const day = dayOf(log.startTime);
-    const spend = NumberValue.from(nanosToDecimal(dollarsToNanos(log.spend)));
-    const rows = rollupRowsOf(log);
-    const items = [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            PK: `SPENDROLLED#${log.request_id}`,
-            SK: 'SPENDROLLED',
-            kind: 'spend_rolled',
-            ttl: Math.floor(Date.now() / 1000) + MARKER_KEEP_S,
-          },
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      },
-      ...rows.map((row) => ({
-        Update: {
-          TableName: this.tableName,
-          Key: { PK: rollPk(day), SK: JSON.stringify([row.group, row.id, row.model]) },
-          UpdateExpression:
-            'SET kind = :kind, #day = :day, #group = :group, #id = :id, model = :model ADD spend :spend, prompt_tokens :p, completion_tokens :c, requests :one',
-          ExpressionAttributeNames: { '#day': 'day', '#group': 'group', '#id': 'id' },
-          ExpressionAttributeValues: {
-            ':kind': 'spend_rollup',
-            ':day': day,
-            ':group': row.group,
-            ':id': row.id,
-            ':model': row.model,
-            ':spend': spend,
-            ':p': log.prompt_tokens,
-            ':c': log.completion_tokens,
-            ':one': 1,
-          },
-        },
-      })),
-    ];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
-        return;
-      } catch (e) {
-        if (!isTransactionCanceled(e)) throw e;
-        const codes = ((e as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).map((r) => r.Code);
-        // Rolled up before (a redelivered batch): nothing to add.
-        if (codes[0] === 'ConditionalCheckFailed') return;
-        if (attempt >= 8) throw e;
-        await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attempt));
-      }
     }
   }
 
