@@ -8,6 +8,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as spendHandler } from '../../../functions/spend/handler.js';
 import { handler as teamsHandler } from '../../../functions/teams/handler.js';
@@ -15,13 +16,15 @@ import { handler as usersHandler } from '../../../functions/users/handler.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
-import { spendLogStore, spendSettler } from '../../../lib/app/index.js';
+import { documentClient, spendLogStore, spendSettler } from '../../../lib/app/index.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../../lib/domain/cost.js';
 import type { SpendLog } from '../../../lib/domain/spend-log.js';
 import { exportConsumer, folderSink } from '../../../lib/spend/export.js';
 import { spendLogConsumer } from '../../../lib/spend/stream.js';
+import { tableName } from '../../../lib/store/client.js';
 import { refs } from '../../../lib/store/keys.js';
+import { SpendLogStore } from '../../../lib/store/spend-logs.js';
 import { adminCtx, callApi, userCtx } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
@@ -330,8 +333,30 @@ describe('over 1,000 records', () => {
   it('a stream batch delivered twice counts each request once', async () => {
     const before = await callApi(spendHandler, 'GET', '/spend/tags', { ...range, tags: 'nightly' });
     for (const log of seeded.slice(0, 30)) await spendLogStore().apply(log);
+    await spendLogStore().applyMany(seeded.slice(0, 90));
     const after = await callApi(spendHandler, 'GET', '/spend/tags', { ...range, tags: 'nightly' });
     expect(after.body).toEqual(before.body);
+  });
+
+  it("a batch's rollups are summed and written in one transaction, not one per request", async () => {
+    const real = documentClient();
+    let transactions = 0;
+    const counted = {
+      send: (command: unknown) => {
+        if (command instanceof TransactWriteCommand) transactions++;
+        return real.send(command as never);
+      },
+    } as unknown as typeof real;
+    const fresh = seeded.slice(0, 40).map((l) => ({ ...l, request_id: `${l.request_id}-again`, request_tags: [] }));
+    const before = await callApi(spendHandler, 'GET', '/global/spend/report', { ...range, group_by: 'team' });
+    await new SpendLogStore(counted, tableName(), 86_400).applyMany(fresh);
+    expect(transactions).toBe(1);
+    const after = await callApi(spendHandler, 'GET', '/global/spend/report', { ...range, group_by: 'team' });
+    const total = (body: unknown) =>
+      (body as Record<string, any>[])
+        .flatMap((d) => d.teams as Record<string, any>[])
+        .reduce((t, r) => t + dollarsToNanos(r.total_spend), 0);
+    expect(total(after.body) - total(before.body)).toBe(fresh.reduce((t, l) => t + dollarsToNanos(l.spend), 0));
   });
 });
 
