@@ -13,22 +13,13 @@ import { costNanos } from '../../lib/domain/cost.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
 import { refs } from '../../lib/store/keys.js';
 import { seedKey } from '../support/seed.js';
-import { spendNanos } from '../support/spend.js';
+import { settledSpendNanos } from '../support/spend.js';
 
 let stack: LocalStack;
 let key: string;
 let token: string;
 
-const settled = async (): Promise<number> => {
-  let last = await spendNanos(refs.key(token));
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    const now = await spendNanos(refs.key(token));
-    if (now === last && i >= 2) return now;
-    last = now;
-  }
-  return last;
-};
+const settled = () => settledSpendNanos(refs.key(token));
 const model = (name: string): ModelRecord => stack.models.find((m) => m.model_name === name) as ModelRecord;
 
 beforeAll(async () => {

@@ -61,5 +61,20 @@ export async function countersOf(ref: ItemRef, duration?: string, at = Date.now(
 }
 
 export const spendNanos = async (ref: ItemRef): Promise<number> => (await countersOf(ref)).spend;
+
+/**
+ * An entity's spend once the deferred settlement of its last call has landed (a settlement
+ * follows the answer): read until it holds still over three reads 50 ms apart, at most 0.5 s.
+ */
+export async function settledSpendNanos(ref: ItemRef): Promise<number> {
+  let last = await spendNanos(ref);
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = await spendNanos(ref);
+    if (now === last && i >= 2) return now;
+    last = now;
+  }
+  return last;
+}
 export const windowNanos = async (ref: ItemRef, duration: string, at = Date.now()): Promise<number> =>
   (await countersOf(ref, duration, at)).window?.spend ?? 0;

@@ -14,7 +14,7 @@ import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { refs } from '../../../lib/store/keys.js';
 import { seedKey } from '../../support/seed.js';
-import { spendNanos } from '../../support/spend.js';
+import { settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { seedModels } from './harness.js';
 
@@ -55,16 +55,7 @@ async function startAzureResource(): Promise<string> {
 }
 
 const prices = { input_cost_per_million: 2.5, output_cost_per_million: 10, cache_read_cost_per_million: 1.25 };
-const spent = async () => {
-  let last = await spendNanos(refs.key(token));
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    const now = await spendNanos(refs.key(token));
-    if (now === last && i >= 2) return now;
-    last = now;
-  }
-  return last;
-};
+const spent = () => settledSpendNanos(refs.key(token));
 
 beforeAll(async () => {
   upstream = await startMockUpstream({ apiKey: UPSTREAM_KEY });

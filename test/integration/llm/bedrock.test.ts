@@ -15,7 +15,7 @@ import type { ModelRecord } from '../../../lib/domain/records.js';
 import { refs } from '../../../lib/store/keys.js';
 import { authorize, bearer } from '../../support/authorizer.js';
 import { authorizerEvent, seedKey } from '../../support/seed.js';
-import { spendNanos } from '../../support/spend.js';
+import { settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { llmHandler, proxyEvent, seedModels } from './harness.js';
 
@@ -51,17 +51,7 @@ let client: OpenAI;
 let keyToken: string;
 let key: string;
 
-/** The key's spend once the deferred settlement of the last call has landed (it follows the answer). */
-async function keySpend(): Promise<number> {
-  let last = await spendNanos(refs.key(keyToken));
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    const now = await spendNanos(refs.key(keyToken));
-    if (now === last && i >= 2) return now;
-    last = now;
-  }
-  return last;
-}
+const keySpend = () => settledSpendNanos(refs.key(keyToken));
 
 beforeAll(async () => {
   mock = await startMockBedrock();

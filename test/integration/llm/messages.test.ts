@@ -15,7 +15,7 @@ import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { refs } from '../../../lib/store/keys.js';
 import { seedKey } from '../../support/seed.js';
-import { spendNanos } from '../../support/spend.js';
+import { settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { seedModels } from './harness.js';
 
@@ -51,17 +51,7 @@ let gateway: Gateway;
 let client: Anthropic;
 let token: string;
 
-/** The key's spend once the deferred settlement of the last call has landed (it follows the answer). */
-const spent = async () => {
-  let last = await spendNanos(refs.key(token));
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    const now = await spendNanos(refs.key(token));
-    if (now === last && i >= 2) return now;
-    last = now;
-  }
-  return last;
-};
+const spent = () => settledSpendNanos(refs.key(token));
 
 beforeAll(async () => {
   anthropicMock = await startMockAnthropic({ apiKey: ANTHROPIC_KEY });

@@ -14,7 +14,7 @@ import { costNanos, type Prices } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { refs } from '../../../lib/store/keys.js';
 import { seedKey } from '../../support/seed.js';
-import { spendNanos } from '../../support/spend.js';
+import { settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { seedModels } from './harness.js';
 
@@ -34,16 +34,7 @@ let gateway: Gateway;
 let client: OpenAI;
 let token: string;
 
-const spent = async () => {
-  let last = await spendNanos(refs.key(token));
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    const now = await spendNanos(refs.key(token));
-    if (now === last && i >= 2) return now;
-    last = now;
-  }
-  return last;
-};
+const spent = () => settledSpendNanos(refs.key(token));
 
 const cost = (u: OpenAI.Responses.ResponseUsage | undefined, prices: Prices) => {
   const cached = u?.input_tokens_details?.cached_tokens ?? 0;
