@@ -3,7 +3,8 @@
  * clients; their settlements, refused by the dead store, are kept in the settlement journal (the
  * local folder journal, as `npm start` runs it; SQS when deployed); once DynamoDB is back a replay
  * lands each exactly once, a strict call's reservation settled with the actual cost (not left to
- * the sweeper). Replaying again changes nothing. This file runs its own DynamoDB Local with its
+ * the sweeper). Replaying again changes nothing. The same when DynamoDB is paused (SIGSTOP) instead:
+ * the requests it held may still land when it resumes, and the replay counts each once. This file runs its own DynamoDB Local with its
  * data on disk, so it can be killed and started again with what it held.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -70,7 +71,7 @@ afterAll(async () => {
 
 const journal = () => settlementJournal() as FileSettlementJournal;
 
-describe('DynamoDB killed mid-stream, then restarted', () => {
+describe('DynamoDB killed or paused mid-stream, then back', () => {
   it('every answer is delivered; each spend arrives exactly once, a strict reservation settled by the replay', async () => {
     const fastTeam = await seedTeam({ team_id: 't-lost-fast', max_budget: 100 });
     const strictTeam = await seedTeam({ team_id: 't-lost-strict', max_budget: 100, enforcement: 'strict' });
@@ -134,6 +135,46 @@ describe('DynamoDB killed mid-stream, then restarted', () => {
     });
     expect(await journal().replay(spendSettler())).toEqual({ landed: 1, waiting: 0, rejected: 0 });
     expect(await countersOf(refs.team(fastTeam.team_id))).toEqual(again);
+  }, 120_000);
+
+  it('DynamoDB paused mid-stream (SIGSTOP), then resumed: a settlement that may still land late and is replayed counts once', async () => {
+    const fastTeam = await seedTeam({ team_id: 't-paused-fast', max_budget: 100 });
+    const strictTeam = await seedTeam({ team_id: 't-paused-strict', max_budget: 100, enforcement: 'strict' });
+    const fast = await seedKey({ team_id: fastTeam.team_id });
+    const strict = await seedKey({ team_id: strictTeam.team_id });
+    const forwarded = mock.requests.length;
+    const body = chat('slow', 'pause the store while this streams', {
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 64,
+    });
+    const calls = [
+      call({ path: '/v1/chat/completions', headers: bearer(fast.key), body, requestId: 'req-paused-fast' }),
+      call({ path: '/v1/chat/completions', headers: bearer(strict.key), body, requestId: 'req-paused-strict' }),
+    ];
+    while (mock.requests.length < forwarded + 2) await new Promise((r) => setTimeout(r, 10));
+    // Frozen, not gone: the settlements' requests reach it and wait, unanswered, past the deadline.
+    dynamo.process.kill('SIGSTOP');
+    let answers: Awaited<(typeof calls)[number]>[];
+    try {
+      answers = await Promise.all(calls);
+    } finally {
+      dynamo.process.kill('SIGCONT');
+    }
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(sseData(a.text).at(-1)).toBe('[DONE]');
+    }
+    expect(await journal().waiting()).toBe(2);
+    // Whatever the resumed store still does with the requests it held, the replay completes them once.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await journal().replay(spendSettler())).toMatchObject({ waiting: 0, rejected: 0 });
+    expect(await journal().waiting()).toBe(0);
+    const fastCost = (await countersOf(refs.team(fastTeam.team_id))).spend;
+    expect(fastCost).toBeGreaterThan(0);
+    expect((await countersOf(refs.key(fast.record.token))).spend).toBe(fastCost);
+    expect(await countersOf(refs.team(strictTeam.team_id))).toEqual({ spend: fastCost, committed: fastCost });
+    expect((await readItem(refs.settlement('req-paused-strict')))?.state).toBe('settled');
   }, 120_000);
 
   it('a journal record that is not a settlement is set aside, not replayed and not deleted', async () => {
