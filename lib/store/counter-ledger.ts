@@ -12,7 +12,8 @@
  * and record when each settlement is its own transaction.
  *
  * An entity deleted before its record is added is skipped (never re-created as a bare counter),
- * as the transactional settlement does.
+ * as the transactional settlement does. The same engine adds a batch's spend logs into the daily
+ * rollups (lib/store/spend-logs), with markers of their own.
  */
 import { type DynamoDBDocumentClient, NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { nanosToDecimal } from '../domain/cost.js';
@@ -25,10 +26,9 @@ import type { CounterMove } from './spend-ledger.js';
 
 /** The settlement record's attribute holding the counter moves still to be added (JSON text). */
 export const COUNTER_MOVES_ATTR = 'counter_moves';
-const MARKER_PREFIX = 'SPENDAPPLIED#';
+/** The key prefix of the counters' markers (infra grants the table-stream function these). */
+export const COUNTER_MARKER_PREFIX = 'SPENDAPPLIED#';
 const SETTLEMENT_PREFIX = refs.settlement('').PK;
-/** The key prefix of the markers (infra grants the table-stream function these). */
-export const COUNTER_MARKER_PREFIX = MARKER_PREFIX;
 /** A transaction holds at most 100 items: markers plus distinct counter items. */
 const MAX_TX_ITEMS = 100;
 
@@ -219,7 +219,7 @@ function counterUpdate(tableName: string, s: Summed): TxItem {
   };
 }
 
-const COUNTERS_MARKER: LedgerMarker = { prefix: MARKER_PREFIX, kind: 'spend_applied' };
+const COUNTERS_MARKER: LedgerMarker = { prefix: COUNTER_MARKER_PREFIX, kind: 'spend_applied' };
 
 const markerOf = (tableName: string, marker: LedgerMarker, requestId: string, expiresAt: number): TxItem => ({
   Put: {
