@@ -251,6 +251,23 @@ describe('the console, as a proxy admin', () => {
     }
   });
 
+  it('a deployment that does not serve the spend routes gets a plain "not available", never a made-up chart (answers supplied by the test)', async () => {
+    const missing = (url: URL) => url.pathname.endsWith('/global/spend/report') || url.pathname.endsWith('/spend/logs');
+    const body = { error: { message: 'No such route', type: 'not_found_error', param: null, code: 'route_not_found' } };
+    await page.route(missing, (route) => route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify(body) }));
+    try {
+      await open('spend', 'Spend');
+      const chart = section('spend-chart');
+      const logSection = section('spend-logs');
+      expect(await chart.textContent()).toContain('Not available on this deployment');
+      expect(await chart.locator('canvas').count()).toBe(0);
+      expect(await logSection.textContent()).toContain('Not available on this deployment');
+      expect(await row(logSection, 'gpt-4o-mini').count()).toBe(0);
+    } finally {
+      await page.unroute(missing);
+    }
+  });
+
   it('blocks the key from the keys page, and the next chat with it is refused', async () => {
     await open('keys', 'Keys');
     const keyRow = row(section('key-list'), 'console-key');

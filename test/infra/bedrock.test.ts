@@ -47,7 +47,10 @@ describe('Bedrock access of the llm function', () => {
   });
 
   it('no bedrock:* and no Resource * anywhere; no other function may call Bedrock', () => {
-    for (const fn of [...SERVING_FUNCTIONS, 'authorizer', 'spend-sweeper'] as DeployedFunction[]) {
+    // Every function the stack deploys, the settlement replay and the table stream included.
+    const all = [...s.stack.functions.keys()];
+    expect(all).toEqual(expect.arrayContaining([...SERVING_FUNCTIONS, 'authorizer', 'spend-sweeper', 'settlement-replay', 'table-stream']));
+    for (const fn of all) {
       for (const st of statementsOf(s, fn)) {
         for (const a of actionsOf(st)) expect(a).not.toMatch(/^bedrock:.*\*/);
         if (actionsOf(st).some((a) => a.startsWith('bedrock:'))) expect(resourcesOf(st)).not.toContain('*');

@@ -50,8 +50,17 @@ describe('stored and shown on every entity that takes them', () => {
       const record = info.team_info ?? info.user_info ?? info;
       expect([create, record]).toMatchObject([create, scalar]);
     }
+    // The team's per-model maps, stored as sent (any model name).
+    const team = (await callApi(teams, 'GET', '/team/info', { team_id: 't-rl' })).body.team_info;
+    expect(JSON.stringify(team.model_rpm_limit)).toBe(JSON.stringify(perModelJson.model_rpm_limit));
+    expect(team.model_tpm_limit).toEqual(perModelJson.model_tpm_limit);
     const updated = await callApi(teams, 'POST', '/team/update', { team_id: 't-rl', rpm_limit: null, model_tpm_limit: { x: 3 } });
     expect(updated.status).toBe(200);
+    // `null` removes a limit; a map is replaced by the one sent; the rest stays.
+    const after = (await callApi(teams, 'GET', '/team/info', { team_id: 't-rl' })).body.team_info;
+    expect(after.rpm_limit ?? null).toBeNull();
+    expect(after.model_tpm_limit).toEqual({ x: 3 });
+    expect(after).toMatchObject({ tpm_limit: scalar.tpm_limit, max_parallel_requests: scalar.max_parallel_requests });
   });
 
   it('a team member (member_update) and a registry model (litellm_params.rpm / tpm)', async () => {

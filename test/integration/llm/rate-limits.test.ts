@@ -5,19 +5,21 @@
  * model's own; the tightest limit names itself; OpenAI's 429 shape and headers; and no table
  * access at all for a caller with no limit.
  */
+import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { configureApp } from '../../../lib/app/index.js';
 import { MINUTE_MS } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
+import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
 import { rateRefs } from '../../../lib/store/rate-limits.js';
-import { bearer } from '../../support/authorizer.js';
-import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
+import { authorize, bearer } from '../../support/authorizer.js';
+import { authorizerEvent, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { type CallResult, call, chat, seedModels } from './harness.js';
+import { type CallResult, call, chat, proxyEvent, seedModels } from './harness.js';
 
 let mock: MockUpstream;
 let base: ModelRecord;
@@ -223,6 +225,27 @@ describe('parallel requests', () => {
     const { key, record } = await seedKey({ max_parallel_requests: 1 });
     for (let i = 0; i < 3; i++) expect((await ask(key, 'failing')).status).toBe(500);
     expect((await readItem(rateRefs.parallel({ owner: 'key', id: record.token })))?.inflight).toBe(0);
+  });
+
+  it('a client that goes away mid-stream releases its slot (docs/rate-limits.md: "cancelled by the client")', async () => {
+    const { key, record } = await seedKey({ max_parallel_requests: 1 });
+    const opts = { path: '/v1/chat/completions', headers: bearer(key), body: chat('slow', 'Hello there', { stream: true }) };
+    const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
+    if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
+    const res = await handleLlmEvent(proxyEvent(opts, auth.context));
+    expect(res.statusCode).toBe(200);
+    const body = res.body as Readable;
+    await new Promise((r) => body.once('readable', r));
+    expect(body.read()).not.toBeNull();
+    // The slot is held while the stream runs...
+    const slot = () => readItem(rateRefs.parallel({ owner: 'key', id: record.token }));
+    expect((await slot())?.inflight).toBe(1);
+    expect((await ask(key, 'slow')).json.error.code).toBe('max_parallel_requests_exceeded');
+    body.destroy();
+    await new Promise((r) => body.once('close', r));
+    // ...and freed once the client has left.
+    await expect.poll(async () => (await slot())?.inflight, { timeout: 5000 }).toBe(0);
+    expect((await ask(key, 'slow')).status).toBe(200);
   });
 
   it("a dead instance's lease expires and is cleared by the next admission", async () => {

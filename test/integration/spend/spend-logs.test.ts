@@ -328,6 +328,18 @@ describe('over 1,000 records', () => {
       expect(day.metrics.api_requests).toBe(want.length);
     }
     expect((await callApi(spendHandler, 'GET', '/user/daily/activity', { user_id: 'u1' }, userCtx('u2'))).status).toBe(403);
+    // /global/spend: the total of the last 30 days' rollups, what the report over the same days adds up to.
+    const global = await callApi(spendHandler, 'GET', '/global/spend', {});
+    expect(global.status).toBe(200);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(global.body.period.end_date).toBe(today);
+    const report = await callApi(spendHandler, 'GET', '/global/spend/report', { group_by: 'model', end_date: today });
+    expect(report.body[0]?.group_by_day >= global.body.period.start_date).toBe(true);
+    const reported = (report.body as Record<string, any>[])
+      .flatMap((d) => d.models as Record<string, any>[])
+      .reduce((t, r) => t + dollarsToNanos(r.total_spend), 0);
+    expect(reported).toBeGreaterThan(0);
+    expect(dollarsToNanos(global.body.spend)).toBe(reported);
   });
 
   it('a stream batch delivered twice counts each request once', async () => {

@@ -49,6 +49,12 @@ describe('counters first, then the rest', () => {
     expect(logged).toEqual(['1', '3']);
   });
 
+  it('"after a while" is an hour (docs/spend.md): retried at 59 minutes, passed over at 61', async () => {
+    const run = afterward(consumer(new Set(), []), [consumer(new Set(['1']), [])], { now: () => NOW });
+    expect((await run([record('1', 59 * 60_000)])).failedAt).toBe('1');
+    expect((await run([record('1', 61 * 60_000)])).failedAt).toBeUndefined();
+  });
+
   it('the counters themselves are never given up on, however old the record', async () => {
     const counted: string[] = [];
     const logged: string[] = [];
