@@ -1,14 +1,15 @@
 /**
  * Rate-limit counters in the table (lib/domain/rate-limits has the semantics).
  *
- * - A minute window per subject: `RATE#<owner>#<id>` / `MIN#<minute>` (a key's or team's
- *   per-model limits: `MIN#<minute>#<model>`) with `requests` and `tokens`, expiring with `ttl`
+ * - A minute window per subject: `RATE#<owner>#<id>` / `MIN#<minute>#<shard>` (a key's or team's
+ *   per-model limits: `MIN#<minute>#<shard>#<model>`; a hot limit is spread over shards, each
+ *   holding its share) with `requests` and `tokens`, expiring with `ttl`
  *   a few minutes after the window. Admission is one conditional UpdateItem per limited subject:
  *   it adds the request (and a strict caller's token estimate) only if the window still has room,
  *   so concurrent instances never admit more than the limit. ALL_NEW gives the counts the
  *   answer's headers report; on a refusal ALL_OLD says which limit was full.
- * - Parallel requests per subject: `RATE#<owner>#<id>` / `PARALLEL`, a count `inflight` and one
- *   lease attribute per call in flight holding when it expires. Admission adds a lease under the
+ * - Parallel requests per subject: `RATE#<owner>#<id>` / `PARALLEL#<shard>`, a count `inflight`
+ *   and one lease attribute per call in flight (`lease#<hash>`) holding when it expires. Admission adds a lease under the
  *   condition that fewer than the limit are in flight; the call's end removes it. A lease left by
  *   a dead instance is removed by the next admission that finds the limit full (the refusal
  *   returns the item: expired leases are cleared, and the admission tried again).

@@ -16,7 +16,7 @@ import { handler as usersHandler } from '../../../functions/users/handler.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
-import { documentClient, spendLogStore, spendSettler } from '../../../lib/app/index.js';
+import { documentClient, modelRegistry, spendLogStore, spendSettler } from '../../../lib/app/index.js';
 import type { CallerContext } from '../../../lib/authorizer/context.js';
 import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../../lib/domain/cost.js';
 import type { SpendLog } from '../../../lib/domain/spend-log.js';
@@ -28,7 +28,7 @@ import { SpendLogStore } from '../../../lib/store/spend-logs.js';
 import { adminCtx, callApi, userCtx } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
-import { spendNanos } from '../../support/spend.js';
+import { readItem, spendNanos } from '../../support/spend.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
 import { call, seedModels } from '../llm/harness.js';
 
@@ -200,6 +200,29 @@ describe('spend logs of real calls', () => {
 
   it('teams handler still answers (the team admin is a real admin of team-a)', async () => {
     expect((await callApi(teamsHandler, 'GET', '/team/info', { team_id: 'team-a' })).status).toBe(200);
+  });
+});
+
+describe('a call that costs nothing', () => {
+  it('a zero-priced model is answered and leaves no settlement and no spend log (nothing was settled)', async () => {
+    const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini');
+    if (!base) throw new Error('the mock models changed');
+    await seedModels([
+      { ...base, model_name: 'free-model', input_cost_per_million: 0, output_cost_per_million: 0, aliases: [], access_groups: [] },
+    ]);
+    modelRegistry().invalidate();
+    const bea = keys.bea as { key: string; token: string };
+    const requestId = 'req-free-model';
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(bea.key),
+      body: { model: 'free-model', messages: [{ role: 'user', content: 'free' }] },
+      requestId,
+    });
+    expect(res.status).toBe(200);
+    await stream.drain();
+    expect(await readItem(refs.settlement(requestId))).toBeUndefined();
+    expect((await logs({ request_id: requestId })).body.data).toEqual([]);
   });
 });
 
