@@ -92,13 +92,27 @@ export async function startTableStream(opts: {
 
   let stopped = false;
   const every = opts.everyMs ?? 500;
-  const timer =
-    every > 0
-      ? setInterval(() => {
-          if (!stopped) once().catch((e: unknown) => opts.onError?.(e));
-        }, every)
-      : undefined;
-  timer?.unref();
+  let timer: NodeJS.Timeout | undefined;
+  /**
+   * Polls again at once while a pass reads records, as Lambda's event source mapping reads a
+   * shard with a backlog without waiting; waits `every` ms once a pass finds nothing (or fails).
+   */
+  const poll = (): void => {
+    if (stopped) return;
+    once().then(
+      (read) => schedule(read ? 0 : every),
+      (e: unknown) => {
+        opts.onError?.(e);
+        schedule(every);
+      },
+    );
+  };
+  const schedule = (delay: number): void => {
+    if (stopped) return;
+    timer = setTimeout(poll, delay);
+    timer.unref();
+  };
+  if (every > 0) schedule(every);
 
   return {
     async drain() {
@@ -107,7 +121,7 @@ export async function startTableStream(opts: {
     },
     async stop() {
       stopped = true;
-      if (timer) clearInterval(timer);
+      if (timer) clearTimeout(timer);
       await running?.catch(() => undefined);
       tables.destroy();
       streams.destroy();

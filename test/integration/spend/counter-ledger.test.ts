@@ -186,4 +186,45 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     expect(spent).toBeGreaterThan(0);
     expect(await spendNanos(refs.team('t-ledger-call'))).toBe(spent);
   });
+
+  it('the local poller reads a backlog batch after batch without waiting its idle period, as an event source mapping does', async () => {
+    // The stream holds every record of the tests above (hundreds): counted by a drain first.
+    const counting = () => {
+      const seen = { records: 0, batches: 0 };
+      const consumer = async (records: readonly unknown[]) => {
+        seen.records += records.length;
+        seen.batches++;
+        return {};
+      };
+      return { seen, consumer };
+    };
+    const all = counting();
+    const drained = await startTableStream({ endpoint: table.endpoint, tableName: table.tableName, consumers: [all.consumer], everyMs: 0 });
+    try {
+      await drained.drain();
+    } finally {
+      await drained.stop();
+    }
+    expect(all.seen.records).toBeGreaterThan(500);
+
+    // A polling reader whose idle period is long: after its first poll, the rest of the backlog
+    // (five batches and more) comes before a second idle period has passed. Waiting the idle period
+    // between batches, it would take more than a minute.
+    const idleMs = 6_000;
+    const polled = counting();
+    const started = Date.now();
+    const poller = await startTableStream({
+      endpoint: table.endpoint,
+      tableName: table.tableName,
+      consumers: [polled.consumer],
+      everyMs: idleMs,
+    });
+    try {
+      while (polled.seen.records < all.seen.records && Date.now() - started < 2 * idleMs - 500) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await poller.stop();
+    }
+    expect(polled.seen.batches).toBeGreaterThan(5);
+    expect(polled.seen.records).toBe(all.seen.records);
+  }, 60_000);
 });
