@@ -25,7 +25,7 @@ import { encode } from '../lib/store/codec.js';
 import { ensureTable } from '../lib/store/schema.js';
 import { put } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
-import { ms, stats } from './support.js';
+import { ms, stats, untilQuiet } from './support.js';
 
 const ROUNDS = 3;
 /** BENCH_SCALE below 1 shortens every round (for developing the bench, not for the figures). */
@@ -217,12 +217,25 @@ export default async function sideBySide(): Promise<BenchSection> {
           ),
       },
     ];
-    for (const t of targets) for (let i = 0; i < 50; i++) await t.call();
+    // Every process measured, with its children (tsx runs node in a child): a phase starts only
+    // once they are idle, so no target's leftovers (settlements after their answers, a stream
+    // consumer catching up, DynamoDB Local's writes) run into the next target's figures.
+    const measured = [dynamo.process, mock, tollgate, ledger, portkey].flatMap((c) => (c?.pid ? [c.pid] : []));
+    const quiet = () => untilQuiet(measured);
+    // Warm-up, unmeasured: every target at concurrency 16 too, so the JIT of each process
+    // (DynamoDB Local's JVM most of all) has compiled the paths the rounds take.
+    for (const t of targets) {
+      for (let i = 0; i < 50; i++) await t.call();
+      await perSecond(t.call, Math.round(PARALLEL / 2), CONCURRENCY, []);
+      await quiet();
+    }
 
     const load = loadavg()[0] ?? 0;
     const added = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     const rps = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     const failures = new Map<string, string[]>(targets.map((t) => [t.name, []]));
+    /** Per target, how long its processes stayed busy after its phase at concurrency 16 ended. */
+    const after = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
       // Interleaved, so drift in machine load hits every target alike.
@@ -235,7 +248,11 @@ export default async function sideBySide(): Promise<BenchSection> {
       }
       const direct = stats(samples.get('direct') as number[]).p50;
       for (const t of targets) added.get(t.name)?.push(stats(samples.get(t.name) as number[]).p50 - direct);
-      for (const t of targets) rps.get(t.name)?.push(await perSecond(t.call, PARALLEL, CONCURRENCY, failures.get(t.name) as string[]));
+      for (const t of targets) {
+        await quiet();
+        rps.get(t.name)?.push(await perSecond(t.call, PARALLEL, CONCURRENCY, failures.get(t.name) as string[]));
+        after.get(t.name)?.push(await quiet());
+      }
     }
 
     // The store's own ceiling: DynamoDB Local alone taking conditional PutItems the size of a
@@ -275,6 +292,12 @@ export default async function sideBySide(): Promise<BenchSection> {
         metric: `${t.name}: requests/s, concurrency ${CONCURRENCY} (per round)`,
         value: (rps.get(t.name) as number[]).map((x) => x.toFixed(0)).join(', '),
       });
+    for (const t of targets)
+      if (t.name.startsWith('tollgate priced'))
+        rows.push({
+          metric: `${t.name}: busy after its concurrency ${CONCURRENCY} phase ended (per round; settling, stream consumer)`,
+          value: (after.get(t.name) as number[]).map((x) => `${(x / 1000).toFixed(1)} s`).join(', '),
+        });
     rows.push(
       {
         metric: `DynamoDB Local alone: conditional PutItem/s of a ledger record's size at c${CONCURRENCY}, table with a stream`,
@@ -305,7 +328,7 @@ export default async function sideBySide(): Promise<BenchSection> {
     );
     return {
       title: 'Side by side: Tollgate and the Portkey gateway',
-      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call, its counters in the settlement's transaction), again with a priced model in a second gateway whose table has its stream and whose counters come from it (TOLLGATE_SPEND_COUNTERS=stream, the deployed default: one PutItem per call, the stream poller adding batches into the counters in the same process), and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved (added p50 = the target's p50 minus the direct p50), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
+      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call, its counters in the settlement's transaction), again with a priced model in a second gateway whose table has its stream and whose counters come from it (TOLLGATE_SPEND_COUNTERS=stream, the deployed default: one PutItem per call, the stream poller adding batches into the counters in the same process), and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved (added p50 = the target's p50 minus the direct p50), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}, each phase starting once every process measured (DynamoDB Local, the mock, both gateways, Portkey, with their children) is idle: under 5 % of a core over 0.5 s. Before the rounds every target is warmed up, unmeasured: 50 sequential requests, then ${Math.round(PARALLEL / 2)} at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
       rows,
       notes: [
         ...targets.flatMap((t) => {

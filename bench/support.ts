@@ -3,7 +3,7 @@
  * in-process llm stack (its own DynamoDB Local, table, mock upstream and priced models) with the
  * REST proxy event API Gateway would hand the llm function. Loopback only.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -146,4 +146,50 @@ export function itemBytes(value: unknown): number {
     return 3 + Object.entries(v as object).reduce((n, [k, e]) => n + 1 + text(k) + size(e), 0);
   };
   return Object.entries(value as object).reduce((n, [k, v]) => n + text(k) + size(v), 0);
+}
+
+/** CPU time (utime + stime, in clock ticks) of a process and every descendant, from /proc. */
+export function treeCpuTicks(rootPids: readonly number[]): number {
+  const procs: { pid: number; ppid: number; ticks: number }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces and parentheses: fields are counted after its last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.push({ pid: Number(entry), ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const inTree = new Set(rootPids);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs)
+      if (!inTree.has(p.pid) && inTree.has(p.ppid)) {
+        inTree.add(p.pid);
+        grew = true;
+      }
+  }
+  return procs.reduce((sum, p) => sum + (inTree.has(p.pid) ? p.ticks : 0), 0);
+}
+
+/**
+ * Waits until the processes (and their children) are idle: under `busy` of one core over a
+ * 500 ms sample (clock ticks are 1/100 s). So a phase's leftovers (a gateway still settling, a
+ * stream consumer catching up, DynamoDB Local writing) do not run into the next one's figures.
+ * Resolves with the time waited; gives up after `maxMs`, resolving with it.
+ */
+export async function untilQuiet(pids: readonly number[], opts: { busy?: number; maxMs?: number } = {}): Promise<number> {
+  const busy = opts.busy ?? 0.05;
+  const maxMs = opts.maxMs ?? 60_000;
+  const start = performance.now();
+  let before = treeCpuTicks(pids);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = treeCpuTicks(pids);
+    const waited = performance.now() - start;
+    if (now - before <= busy * 50 || waited >= maxMs) return waited;
+    before = now;
+  }
 }
