@@ -9,13 +9,14 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
 import { INDEX } from '../lib/store/keys.js';
+import { SETTLED_RECORD_FILTER } from '../lib/store/spend-ledger.js';
 import { SWEEP_EVERY_MINUTES, SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import {
   grantAuthorizerAccess,
@@ -197,6 +198,10 @@ export class TollgateStack extends Stack {
         // given up is spend not counted. The iterator-age alarm says when a batch is stuck.
         retryAttempts: -1,
         onFailure: new SqsDlq(this.tableStreamFailures),
+        // Only settled settlements invoke it: the table's other writes (about a dozen stream
+        // records per settled call: counters, spend-log index items, markers, rollups) are
+        // dropped by the mapping, at no charge, instead of each invocation reading them to skip.
+        filters: [FilterCriteria.filter(SETTLED_RECORD_FILTER)],
       }),
     );
     functions.set('table-stream', tableStream);

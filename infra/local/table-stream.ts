@@ -14,6 +14,26 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { consumeAll, type StreamConsumer } from '../../lib/spend/stream.js';
+import { SETTLED_RECORD_FILTER } from '../../lib/store/spend-ledger.js';
+
+/**
+ * An event source mapping's filter pattern, in the part of Lambda's syntax Tollgate uses: nested
+ * objects, and at the leaves the list of values allowed (exact match). An operator (`prefix`,
+ * `numeric`, `exists`...) is refused rather than misread.
+ */
+export type FilterPattern = { readonly [field: string]: FilterPattern | readonly (string | number)[] };
+
+/** Whether a record passes the pattern, as Lambda's event filtering decides it. */
+export function matchesFilter(pattern: FilterPattern, value: unknown): boolean {
+  if (!value || typeof value !== 'object') return false;
+  return Object.entries(pattern).every(([field, rule]) => {
+    const v = (value as Record<string, unknown>)[field];
+    if (!Array.isArray(rule)) return matchesFilter(rule as FilterPattern, v);
+    if (rule.some((allowed) => typeof allowed !== 'string' && typeof allowed !== 'number'))
+      throw new Error(`filter pattern on ${field}: only lists of exact values are supported locally`);
+    return rule.includes(v as string | number);
+  });
+}
 
 export interface TableStream {
   /** Reads until every shard is caught up (tests, and a clean stop). */
@@ -29,6 +49,11 @@ export async function startTableStream(opts: {
   consumers: readonly StreamConsumer[];
   /** Poll period when idle (default 500 ms); 0: no polling, drain() only. */
   everyMs?: number;
+  /**
+   * The records handed to the consumers, as the deployed mapping filters them (default: the
+   * table-stream function's, lib/store/spend-ledger); null: every record.
+   */
+  filter?: FilterPattern | null;
   onError?: (e: unknown) => void;
 }): Promise<TableStream> {
   const tables = new DynamoDBClient({ endpoint: opts.endpoint, ...LOCAL });
@@ -68,9 +93,11 @@ export async function startTableStream(opts: {
       iterator ??= await iteratorOf(shardId);
       if (!iterator) continue;
       const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
-      const records = (out.Records ?? []).map(lambdaRecord);
+      const filter = opts.filter === undefined ? SETTLED_RECORD_FILTER : opts.filter;
+      const all = out.Records ?? [];
+      if (all.length > 0) read = true;
+      const records = all.map(lambdaRecord).filter((r) => !filter || matchesFilter(filter, r));
       if (records.length > 0) {
-        read = true;
         const failedAt = await consumeAll(opts.consumers, records);
         if (failedAt) {
           retryAt.set(shardId, failedAt);

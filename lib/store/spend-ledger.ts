@@ -49,6 +49,18 @@ import { shardRef } from './shards.js';
 /** The settlement item's attribute holding its spend log (JSON text). */
 export const SPEND_LOG_ATTR = 'spend_log';
 
+/**
+ * The table stream's records its consumers read (lib/spend/stream): a settlement item inserted
+ * or modified into the settled state. In Lambda's filter syntax, as the table-stream function's
+ * event source mapping filters (infra/stack.ts) and the local poller does too
+ * (infra/local/table-stream.ts). Every other record (counters, spend-log index items, markers,
+ * rollups, admin writes, TTL removals) never invokes the function.
+ */
+export const SETTLED_RECORD_FILTER = {
+  eventName: ['INSERT', 'MODIFY'],
+  dynamodb: { NewImage: { kind: { S: ['settlement'] }, state: { S: ['settled'] } } },
+} as const;
+
 /** Attribute values a reservation asserts on an item (null: absent or null). */
 export type Expectation = Readonly<Record<string, number | string | null>>;
 

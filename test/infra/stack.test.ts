@@ -14,6 +14,7 @@ import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
 import { alertRef } from '../../lib/store/alerts.js';
 import { refs } from '../../lib/store/keys.js';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
+import { SETTLED_RECORD_FILTER } from '../../lib/store/spend-ledger.js';
 import { SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../../lib/store/sweep.js';
 import {
   actionsOf,
@@ -442,6 +443,9 @@ describe('least privilege', () => {
       BatchSize: 100,
       // Retried until it lands (or the stream drops it after 24 hours): a counter batch is never given up early.
       MaximumRetryAttempts: -1,
+      // Only settled settlements invoke it, by the same pattern the local poller applies (the
+      // integration test counter-ledger.test.ts checks it lets through every record a consumer reads).
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(SETTLED_RECORD_FILTER) }] },
     });
     expect(JSON.stringify(mapping?.[1].Properties.DestinationConfig)).toContain(logicalId(base, base.stack.tableStreamFailures));
     const table = ofType(base, 'AWS::DynamoDB::GlobalTable')[0]?.[1] ?? ofType(base, 'AWS::DynamoDB::Table')[0]?.[1];

@@ -5,18 +5,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
+import { matchesFilter, startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
 import { documentClient, entityReader, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
 import type { Caller } from '../../../lib/domain/caller.js';
-import { counterConsumer } from '../../../lib/spend/stream.js';
+import { counterConsumer, ledgerRecordOf, settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { tableName } from '../../../lib/store/client.js';
 import { applyLedger, COUNTER_MOVES_ATTR } from '../../../lib/store/counter-ledger.js';
 import { refs } from '../../../lib/store/keys.js';
 import type { Settlement } from '../../../lib/store/spend-ledger.js';
+import { SETTLED_RECORD_FILTER } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, spendNanos } from '../../support/spend.js';
@@ -199,7 +201,13 @@ describe('a fast settlement writes its record alone; the stream adds the counter
       return { seen, consumer };
     };
     const all = counting();
-    const drained = await startTableStream({ endpoint: table.endpoint, tableName: table.tableName, consumers: [all.consumer], everyMs: 0 });
+    const drained = await startTableStream({
+      endpoint: table.endpoint,
+      tableName: table.tableName,
+      consumers: [all.consumer],
+      everyMs: 0,
+      filter: null,
+    });
     try {
       await drained.drain();
     } finally {
@@ -218,6 +226,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
       tableName: table.tableName,
       consumers: [polled.consumer],
       everyMs: idleMs,
+      filter: null,
     });
     try {
       while (polled.seen.records < all.seen.records && Date.now() - started < 2 * idleMs - 500) await new Promise((r) => setTimeout(r, 50));
@@ -227,4 +236,49 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     expect(polled.seen.batches).toBeGreaterThan(5);
     expect(polled.seen.records).toBe(all.seen.records);
   }, 60_000);
+
+  it("the event source mapping's filter lets through every record a consumer reads, strict settlements included, and drops the rest", async () => {
+    // A strict call (its record inserted reserved, then modified to settled) and a fast one.
+    await seedTeam({ team_id: 't-filter-strict', max_budget: 10, enforcement: 'strict' });
+    const strict = await seedKey({ team_id: 't-filter-strict' });
+    await seedTeam({ team_id: 't-filter-fast' });
+    const fast = await seedKey({ team_id: 't-filter-fast' });
+    for (const key of [strict.key, fast.key]) {
+      const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'hello filter') });
+      expect(res.status).toBe(200);
+    }
+    // Every record of this table's stream so far: admin writes, counters, index items, markers,
+    // and the key deleted above (a REMOVE).
+    const records: DynamoDBRecord[] = [];
+    const reader = await startTableStream({
+      endpoint: table.endpoint,
+      tableName: table.tableName,
+      consumers: [
+        async (batch) => {
+          records.push(...batch);
+          return {};
+        },
+      ],
+      everyMs: 0,
+      filter: null,
+    });
+    try {
+      await reader.drain();
+    } finally {
+      await reader.stop();
+    }
+    const read = records.filter((r) => settledLogOf(r) !== undefined || ledgerRecordOf(r) !== undefined);
+    const passed = records.filter((r) => matchesFilter(SETTLED_RECORD_FILTER, r));
+    // Nothing a consumer reads is dropped: the strict call's MODIFY to settled among them.
+    expect(read.length).toBeGreaterThan(300);
+    expect(read.filter((r) => !matchesFilter(SETTLED_RECORD_FILTER, r))).toEqual([]);
+    expect(read.some((r) => r.eventName === 'MODIFY' && r.dynamodb?.Keys?.PK?.S?.startsWith('REQ#'))).toBe(true);
+    // What passes is settled settlements only; the rest (most of the stream) never reaches the function.
+    for (const r of passed) {
+      expect(r.dynamodb?.NewImage?.kind?.S).toBe('settlement');
+      expect(r.dynamodb?.NewImage?.state?.S).toBe('settled');
+    }
+    expect(records.some((r) => r.eventName === 'REMOVE')).toBe(true);
+    expect(passed.length).toBeLessThan(records.length / 2);
+  });
 });
