@@ -7,6 +7,10 @@
  *   `SPENDLOG#user#<id>`, `SPENDLOG#team#<id>`, `SPENDLOG#org#<id>`, `SPENDLOG#end_user#<id>`,
  *   each `SK = <startTime>#<request id>` (newest last), holding the log and expiring after the
  *   retention. Writing them again changes nothing, so a redelivered stream batch is harmless.
+ *   A partition takes about 1,000 writes a second and a time-ordered sort key defeats DynamoDB's
+ *   split for heat, so each scope's partition is spread over `LOG_SHARDS[scope]` partitions by a
+ *   hash of the request id: shard 0 is the partition above, shard n is `SPENDLOG#<n>#<scope>#<id>`
+ *   (a scope name never starts with a digit). A listing merges the shards newest first.
  * - Rollups: `SPENDROLL#<day>` / one item per (group, id, model) with summed `spend`, tokens and
  *   `requests`. A stream batch's rows are summed and written in one transaction (per 100 items)
  *   with a marker `SPENDROLLED#<request id>` per request, put on the condition that it is new: a
@@ -22,7 +26,35 @@ import { SPEND_LOG_ATTR } from './spend-ledger.js';
 
 export type LogScope = 'all' | 'key' | 'user' | 'team' | 'org' | 'end_user';
 
-const logPk = (scope: LogScope, id: string): string => `SPENDLOG#${scope}#${id}`;
+/**
+ * Index partitions per scope. Every settled call writes one item into one of its day's `all`
+ * partitions and one into its team's, organization's, key's and user's: each spread takes about
+ * 1,000 × N of them a second. An end user is one person. A listing page queries every shard.
+ */
+export const LOG_SHARDS: Readonly<Record<LogScope, number>> = { all: 8, org: 4, team: 4, key: 4, user: 4, end_user: 1 };
+
+const logPk = (scope: LogScope, id: string, shard = 0): string =>
+  shard === 0 ? `SPENDLOG#${scope}#${id}` : `SPENDLOG#${shard}#${scope}#${id}`;
+
+/** FNV-1a: a request's shard, the same on every delivery of its record. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** Every index partition of a scope's id, shard 0 first. */
+export const logPartitionsOf = (scope: LogScope, id: string): string[] =>
+  Array.from({ length: LOG_SHARDS[scope] }, (_, n) => logPk(scope, id, n));
+
+/** The index partition a request's log is written to, in a scope. */
+export const logShardOf = (requestId: string, scope: LogScope): number => fnv1a(requestId) % LOG_SHARDS[scope];
+
+/** The index item's key of a log in a scope (its shard from the request id). */
+export const logIndexRef = (log: Pick<SpendLog, 'startTime' | 'request_id'>, scope: LogScope, id: string): { PK: string; SK: string } => ({
+  PK: logPk(scope, id, logShardOf(log.request_id, scope)),
+  SK: logSk(log),
+});
 const logSk = (log: Pick<SpendLog, 'startTime' | 'request_id'>): string => `${log.startTime}#${log.request_id}`;
 const rollPk = (day: string): string => `SPENDROLL#${day}`;
 const MARKER_KEEP_S = 3 * 86_400;
@@ -103,8 +135,7 @@ export class SpendLogStore {
       return logScopes(log).map(([scope, id]) => ({
         PutRequest: {
           Item: {
-            PK: logPk(scope, id),
-            SK: logSk(log),
+            ...logIndexRef(log, scope, id),
             kind: 'spend_log',
             [SPEND_LOG_ATTR]: JSON.stringify(log),
             request_id: log.request_id,
@@ -145,27 +176,67 @@ export class SpendLogStore {
     return typeof text === 'string' ? unpackLog(text) : undefined;
   }
 
-  /** One page of logs, newest first, with a cursor that only resumes this same query. */
+  /**
+   * One page of logs, newest first, with a cursor that only resumes this same query. A scope's
+   * shards are merged: each is read newest first in chunks, as the merge needs them. The cursor
+   * holds the group (a day of `all`) and the sort key of the last log returned; the partitions are
+   * always this query's own, so a cursor cannot name another's.
+   */
   async list(q: LogQuery): Promise<{ data: SpendLog[]; next_cursor: string | null }> {
-    const partitions = q.scope === 'all' ? (q.days ?? []).map((d) => logPk('all', d)) : [logPk(q.scope, q.id ?? '')];
-    const start = decodeLogCursor(q.cursor, partitions);
+    const groups: [LogScope, string][] = q.scope === 'all' ? (q.days ?? []).map((d) => ['all', d]) : [[q.scope, q.id ?? '']];
+    const start = decodeLogCursor(
+      q.cursor,
+      groups.map(([scope, id]) => logPk(scope, id)),
+    );
     const data: SpendLog[] = [];
-    for (let p = start?.partition ?? 0; p < partitions.length; p++) {
-      let exclusiveStart = p === start?.partition ? start.key : undefined;
-      do {
-        const names: Record<string, string> = {};
-        const values: Record<string, unknown> = { ':pk': partitions[p] };
-        let condition = 'PK = :pk';
-        if (q.from && q.to) {
-          condition += ' AND SK BETWEEN :from AND :to';
-          values[':from'] = q.from;
-          values[':to'] = `${q.to}\uffff`;
-        }
-        const filters = Object.entries(q.where ?? {}).filter(([, v]) => v !== undefined);
-        filters.forEach(([k, v], i) => {
-          names[`#f${i}`] = k;
-          values[`:f${i}`] = v;
-        });
+    for (let g = start?.group ?? 0; g < groups.length; g++) {
+      const [scope, id] = groups[g] as [LogScope, string];
+      const before = g === start?.group ? start.before : undefined;
+      const need = q.limit - data.length;
+      const chunk = Math.min(need + 1, Math.ceil(need / LOG_SHARDS[scope]) + 5);
+      const shards = logPartitionsOf(scope, id).map((pk) => this.shardReader(pk, q, before, chunk));
+      let last: string | undefined;
+      while (data.length < q.limit) {
+        await Promise.all(shards.map((r) => r.ready()));
+        let newest: (typeof shards)[number] | undefined;
+        for (const r of shards) if (r.head() && (!newest || (r.head()?.sk as string) > (newest.head()?.sk as string))) newest = r;
+        if (!newest) break;
+        const taken = newest.take();
+        data.push(taken.log);
+        last = taken.sk;
+      }
+      if (data.length >= q.limit) return { data, next_cursor: encodeLogCursor({ group: g, before: last ?? before }) };
+    }
+    return { data, next_cursor: null };
+  }
+
+  /** One shard's logs newest first, below `before`, read `chunk` at a time when the merge needs more. */
+  private shardReader(pk: string, q: LogQuery, before: string | undefined, chunk: number) {
+    const buffer: { sk: string; log: SpendLog }[] = [];
+    let next: Record<string, unknown> | undefined;
+    let done = false;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':pk': pk };
+    let condition = 'PK = :pk';
+    if (q.from && q.to) {
+      let hi = `${q.to}\uffff`;
+      if (before !== undefined && before < hi) hi = before;
+      if (hi < q.from) done = true;
+      condition += ' AND SK BETWEEN :from AND :hi';
+      values[':from'] = q.from;
+      values[':hi'] = hi;
+    } else if (before !== undefined) {
+      condition += ' AND SK < :before';
+      values[':before'] = before;
+    }
+    const filters = Object.entries(q.where ?? {}).filter(([, v]) => v !== undefined);
+    filters.forEach(([k, v], i) => {
+      names[`#f${i}`] = k;
+      values[`:f${i}`] = v;
+    });
+    const fill = async (): Promise<void> => {
+      // Until something is buffered or the shard is read to its end (a filter may empty a page).
+      while (!done && buffer.length === 0) {
         const out = await this.client.send(
           new QueryCommand({
             TableName: this.tableName,
@@ -175,23 +246,25 @@ export class SpendLogStore {
               : {}),
             ExpressionAttributeValues: values,
             ScanIndexForward: false,
-            Limit: q.limit - data.length,
-            ...(exclusiveStart ? { ExclusiveStartKey: exclusiveStart } : {}),
+            Limit: chunk,
+            ...(next ? { ExclusiveStartKey: next } : {}),
           }),
         );
-        for (const item of out.Items ?? []) data.push(unpackLog(item[SPEND_LOG_ATTR] as string));
-        exclusiveStart = out.LastEvaluatedKey as Record<string, string> | undefined;
-        if (data.length >= q.limit) {
-          const next = exclusiveStart
-            ? { partition: p, key: exclusiveStart }
-            : p + 1 < partitions.length
-              ? { partition: p + 1 }
-              : undefined;
-          return { data, next_cursor: next ? encodeLogCursor(next) : null };
+        for (const item of out.Items ?? []) {
+          const sk = String(item.SK);
+          // BETWEEN is inclusive: the log the cursor names was returned already.
+          if (before !== undefined && sk >= before) continue;
+          buffer.push({ sk, log: unpackLog(item[SPEND_LOG_ATTR] as string) });
         }
-      } while (exclusiveStart);
-    }
-    return { data, next_cursor: null };
+        next = out.LastEvaluatedKey;
+        if (!next) done = true;
+      }
+    };
+    return {
+      ready: fill,
+      head: () => buffer[0],
+      take: () => buffer.shift() as { sk: string; log: SpendLog },
+    };
   }
 
   /** Every rollup row of these days. */
@@ -227,14 +300,19 @@ export class SpendLogStore {
 }
 
 interface LogCursor {
-  partition: number;
-  key?: Record<string, string> | undefined;
+  /** The group (a day of `all`, else the scope's only one) the page ended in. */
+  group: number;
+  /** The sort key of the last log returned: the next page reads below it. */
+  before?: string | undefined;
 }
 
 const encodeLogCursor = (c: LogCursor): string => Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
 
-/** A cursor this query returned: its partition index in range, its key inside that partition (never another scope's). */
-function decodeLogCursor(cursor: string | undefined, partitions: readonly string[]): LogCursor | undefined {
+/**
+ * A cursor this query returned: its group in range and a sort key. One written before the shards
+ * (`{partition, key}`, the key in shard 0 of that group) is read as the same position.
+ */
+function decodeLogCursor(cursor: string | undefined, groupPks: readonly string[]): LogCursor | undefined {
   if (!cursor) return undefined;
   const bad = () => new InvalidRequestError('`cursor` is not a cursor this query returned', 'invalid_cursor', 'cursor');
   let c: unknown;
@@ -243,18 +321,24 @@ function decodeLogCursor(cursor: string | undefined, partitions: readonly string
   } catch {
     throw bad();
   }
-  const v = c as LogCursor;
-  if (!v || typeof v !== 'object' || !Number.isInteger(v.partition) || v.partition < 0 || v.partition >= partitions.length) throw bad();
-  if (v.key !== undefined) {
+  if (!c || typeof c !== 'object' || Array.isArray(c)) throw bad();
+  const v = c as Record<string, unknown>;
+  const inRange = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) < groupPks.length;
+  if ('partition' in v) {
+    if (!inRange(v.partition) || Object.keys(v).some((k) => k !== 'partition' && k !== 'key')) throw bad();
+    if (v.key === undefined) return { group: v.partition };
     const k = v.key as Record<string, unknown>;
     if (
       typeof k !== 'object' ||
       k === null ||
       Object.keys(k).sort().join() !== 'PK,SK' ||
-      k.PK !== partitions[v.partition] ||
+      k.PK !== groupPks[v.partition] ||
       typeof k.SK !== 'string'
     )
       throw bad();
+    return { group: v.partition, before: k.SK };
   }
-  return v;
+  if (!inRange(v.group) || Object.keys(v).some((k) => k !== 'group' && k !== 'before')) throw bad();
+  if (v.before !== undefined && (typeof v.before !== 'string' || v.before.length === 0 || v.before.length > 1024)) throw bad();
+  return { group: v.group, ...(v.before !== undefined ? { before: v.before as string } : {}) };
 }

@@ -8,7 +8,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as spendHandler } from '../../../functions/spend/handler.js';
 import { handler as teamsHandler } from '../../../functions/teams/handler.js';
@@ -24,7 +24,7 @@ import { exportConsumer, folderSink } from '../../../lib/spend/export.js';
 import { spendLogConsumer } from '../../../lib/spend/stream.js';
 import { tableName } from '../../../lib/store/client.js';
 import { refs } from '../../../lib/store/keys.js';
-import { SpendLogStore } from '../../../lib/store/spend-logs.js';
+import { LOG_SHARDS, logIndexRef, logPartitionsOf, logShardOf, SpendLogStore } from '../../../lib/store/spend-logs.js';
 import { adminCtx, callApi, userCtx } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
@@ -306,14 +306,85 @@ describe('over 1,000 records', () => {
     }
   });
 
-  it('a cursor cannot be turned to another partition', async () => {
+  it('a cursor cannot be turned to another partition: it names none, and one that tries is refused', async () => {
     const page = await logs({ ...range, team_id: 'bulk-even', limit: 10 });
     const cursor = JSON.parse(Buffer.from(page.body.next_cursor, 'base64url').toString());
-    cursor.key.PK = 'SPENDLOG#team#bulk-odd';
-    const forged = Buffer.from(JSON.stringify(cursor)).toString('base64url');
-    const res = await logs({ ...range, team_id: 'bulk-even', cursor: forged });
-    expect([res.status, res.body.error.code]).toEqual([400, 'invalid_cursor']);
+    const encode = (c: unknown) => Buffer.from(JSON.stringify(c)).toString('base64url');
+    // A position only: the next page reads the query's own partitions, whoever's cursor it is.
+    expect(Object.keys(cursor).sort()).toEqual(['before', 'group']);
+    const other = await logs({ ...range, team_id: 'bulk-odd', limit: 10, cursor: page.body.next_cursor });
+    expect(other.status).toBe(200);
+    expect((other.body.data as SpendLog[]).every((l) => l.team_id === 'bulk-odd')).toBe(true);
+    for (const forged of [
+      { ...cursor, key: { PK: 'SPENDLOG#team#bulk-odd', SK: cursor.before } },
+      { ...cursor, group: 1 },
+      { ...cursor, group: -1 },
+      { ...cursor, before: 7 },
+      { ...cursor, before: '' },
+      // The format before the shards: its key must be in this query's partition.
+      { partition: 0, key: { PK: 'SPENDLOG#team#bulk-odd', SK: cursor.before } },
+      { partition: 0, key: { PK: 'SPENDLOG#1#team#bulk-even', SK: cursor.before } },
+      [cursor],
+    ]) {
+      const res = await logs({ ...range, team_id: 'bulk-even', cursor: encode(forged) });
+      expect([forged, res.status, res.body.error?.code]).toEqual([forged, 400, 'invalid_cursor']);
+    }
+    // A cursor of the format before the shards still resumes where it pointed.
+    const old = await logs({
+      ...range,
+      team_id: 'bulk-even',
+      limit: 10,
+      cursor: encode({ partition: 0, key: { PK: 'SPENDLOG#team#bulk-even', SK: cursor.before } }),
+    });
+    const resumed = await logs({ ...range, team_id: 'bulk-even', limit: 10, cursor: page.body.next_cursor });
+    expect(old.status).toBe(200);
+    expect((old.body.data as SpendLog[]).map((l) => l.request_id)).toEqual((resumed.body.data as SpendLog[]).map((l) => l.request_id));
   });
+
+  it("each scope's index is spread over its shards by request id, and a page merges them newest first", async () => {
+    const count = async (pk: string) => {
+      let n = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await documentClient().send(
+          new QueryCommand({
+            TableName: tableName(),
+            KeyConditionExpression: 'PK = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        n += out.Count ?? 0;
+        start = out.LastEvaluatedKey;
+      } while (start);
+      return n;
+    };
+    const team = await Promise.all(logPartitionsOf('team', 'bulk-even').map(count));
+    expect(team).toHaveLength(LOG_SHARDS.team);
+    expect(team.reduce((a, b) => a + b, 0)).toBe(550);
+    expect(Math.min(...team)).toBeGreaterThan(550 / LOG_SHARDS.team / 2);
+    const day = await Promise.all(logPartitionsOf('all', days[1] as string).map(count));
+    expect(day).toHaveLength(LOG_SHARDS.all);
+    expect(day.every((n) => n > 0)).toBe(true);
+    // Every log is where its request id says.
+    const sample = seeded[7] as SpendLog;
+    const ref = logIndexRef(sample, 'team', 'bulk-odd');
+    expect(ref.PK).toBe(logPartitionsOf('team', 'bulk-odd')[logShardOf(sample.request_id, 'team')]);
+    expect((await documentClient().send(new GetCommand({ TableName: tableName(), Key: ref }))).Item?.request_id).toBe(sample.request_id);
+
+    // Pages of 7 over four shards of one team, and over eight of each day: newest first throughout.
+    for (const filter of [{ team_id: 'bulk-odd' }, {}]) {
+      const order: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await logs({ ...range, ...filter, limit: 7, ...(cursor ? { cursor } : {}) });
+        order.push(...(page.body.data as SpendLog[]).map((l) => `${l.startTime}#${l.request_id}`));
+        cursor = page.body.next_cursor ?? undefined;
+      } while (cursor);
+      expect(order.length).toBe(filter.team_id ? 550 : 1100);
+      expect(order).toEqual([...order].sort().reverse());
+    }
+  }, 60_000);
 
   it('every report’s per-day totals equal the sum of the records, for every group_by', async () => {
     const field = { team: 'team_id', customer: 'end_user', api_key: 'api_key', user: 'user', model: 'model' } as const;
