@@ -12,9 +12,10 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type SpendLog, unpackLog } from '../domain/spend-log.js';
-import { type LedgerRecord, ledgerRecordOfItem } from '../store/counter-ledger.js';
+import type { Item } from '../store/codec.js';
+import { type LedgerRecord, ledgerRecordOfItem, type RollupAdd } from '../store/counter-ledger.js';
 import { SPEND_LOG_ATTR } from '../store/spend-ledger.js';
-import type { SpendLogStore } from '../store/spend-logs.js';
+import { rollupAddsOf, type SpendLogStore } from '../store/spend-logs.js';
 import { logger } from '../telemetry.js';
 
 export type StreamConsumer = (records: readonly DynamoDBRecord[]) => Promise<{ failedAt?: string | undefined }>;
@@ -41,11 +42,14 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   return async (records) => {
     const found = records.flatMap((r) => {
       const log = settledLogOf(r);
-      return log ? [{ seq: r.dynamodb?.SequenceNumber, log }] : [];
+      return log ? [{ seq: r.dynamodb?.SequenceNumber, log, rolledUp: rolledUpWithCounters(r) }] : [];
     });
     if (found.length === 0) return {};
     try {
-      await store().applyMany(found.map((f) => f.log));
+      await store().applyMany(
+        found.map((f) => f.log),
+        found.filter((f) => !f.rolledUp).map((f) => f.log),
+      );
       return {};
     } catch {
       return { failedAt: found[0]?.seq };
@@ -53,11 +57,45 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   };
 }
 
-/** The counter moves a record brings, when it is a ledger settlement that just landed (lib/store/counter-ledger). */
+/**
+ * A ledger settlement item's counter moves (lib/store/counter-ledger) and its spend log's daily
+ * rollup rows: added together, in the counters' transactions, under the one marker
+ * `SPENDAPPLIED#<request id>` (a second marker per request for the rollups cost 2 write units).
+ * A log that cannot be read leaves the moves alone, without rollups: the counters never wait on
+ * the log.
+ */
+export function ledgerRecordWithRollups(item: Item): LedgerRecord | undefined {
+  const record = ledgerRecordOfItem(item);
+  if (!record || typeof item[SPEND_LOG_ATTR] !== 'string') return record;
+  let rollups: RollupAdd[];
+  try {
+    rollups = rollupAddsOf(unpackLog(item[SPEND_LOG_ATTR] as string));
+  } catch {
+    return record;
+  }
+  return rollups.every(saneRollup) ? { ...record, rollups } : record;
+}
+
+/** A row the counters' transaction can carry: whole non-negative amounts, on a real day. */
+const saneRollup = (a: RollupAdd): boolean =>
+  [a.spendNanos, a.promptTokens, a.completionTokens, a.requests].every((n) => Number.isSafeInteger(n) && n >= 0) &&
+  /^\d{4}-\d{2}-\d{2}$/.test(a.labels.day ?? '') &&
+  Object.values(a.labels).every((v) => typeof v === 'string' && v.length > 0);
+
+/** What a record brings to the counters, when it is a ledger settlement that just landed. */
 export function ledgerRecordOf(record: DynamoDBRecord): LedgerRecord | undefined {
   if (record.eventName !== 'INSERT') return undefined;
   const next = image(record.dynamodb?.NewImage);
-  return next ? ledgerRecordOfItem(next) : undefined;
+  return next ? ledgerRecordWithRollups(next) : undefined;
+}
+
+/** Whether the counters' consumer rolled this record's log up (so the spend logs' must not). */
+function rolledUpWithCounters(record: DynamoDBRecord): boolean {
+  try {
+    return ledgerRecordOf(record)?.rollups !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -60,7 +60,7 @@ const rollPk = (day: string): string => `SPENDROLL#${day}`;
 const MARKER_KEEP_S = 3 * 86_400;
 const BATCH_WRITE_MAX = 25;
 /** A request added to the rollups: `SPENDROLLED#<request id>`. */
-const ROLLED_MARKER: LedgerMarker = { prefix: 'SPENDROLLED#', sk: 'SPENDROLLED', kind: 'spend_rolled' };
+export const ROLLED_MARKER: LedgerMarker = { prefix: 'SPENDROLLED#', sk: 'SPENDROLLED', kind: 'spend_rolled' };
 
 /** What one request adds to each of its rollup rows of its day. */
 export function rollupAddsOf(log: SpendLog): RollupAdd[] {
@@ -126,10 +126,12 @@ export class SpendLogStore {
 
   /**
    * Indexes a batch of settled requests' logs (writing an index item again changes nothing) and
-   * adds them to the rollups, each once: a batch's rows are summed and written together with a
-   * marker per request (lib/store/counter-ledger), not one transaction per request.
+   * adds `rollUp` (by default all of them) to the rollups, each once: a batch's rows are summed
+   * and written together with a marker per request (lib/store/counter-ledger), not one
+   * transaction per request. Logs whose rows came with their ledger record's counters are left
+   * out of `rollUp` (lib/spend/stream).
    */
-  async applyMany(logs: readonly SpendLog[]): Promise<void> {
+  async applyMany(logs: readonly SpendLog[], rollUp: readonly SpendLog[] = logs): Promise<void> {
     const requests = logs.flatMap((log) => {
       const ttl = Math.floor(Date.parse(log.startTime) / 1000) + this.retentionSeconds;
       return logScopes(log).map(([scope, id]) => ({
@@ -149,10 +151,11 @@ export class SpendLogStore {
       }));
     });
     for (let i = 0; i < requests.length; i += BATCH_WRITE_MAX) await this.writeAll(requests.slice(i, i + BATCH_WRITE_MAX));
+    if (rollUp.length === 0) return;
     await applyLedger(
       this.client,
       this.tableName,
-      logs.map((log) => ({ requestId: log.request_id, moves: [], rollups: rollupAddsOf(log) })),
+      rollUp.map((log) => ({ requestId: log.request_id, moves: [], rollups: rollupAddsOf(log) })),
       { markerTtlSeconds: MARKER_KEEP_S, marker: ROLLED_MARKER },
     );
   }

@@ -10,15 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { matchesFilter, startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
-import { documentClient, entityReader, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
+import { documentClient, entityReader, spendLogStore, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { counterConsumer, ledgerRecordOf, settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { tableName } from '../../../lib/store/client.js';
-import { applyLedger, COUNTER_MOVES_ATTR } from '../../../lib/store/counter-ledger.js';
+import { applyLedger, COUNTER_MARKER_PREFIX, COUNTER_MOVES_ATTR } from '../../../lib/store/counter-ledger.js';
 import { refs } from '../../../lib/store/keys.js';
 import type { Settlement } from '../../../lib/store/spend-ledger.js';
 import { SETTLED_RECORD_FILTER } from '../../../lib/store/spend-ledger.js';
+import { ROLLED_MARKER } from '../../../lib/store/spend-logs.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, spendNanos } from '../../support/spend.js';
@@ -280,5 +281,45 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     }
     expect(records.some((r) => r.eventName === 'REMOVE')).toBe(true);
     expect(passed.length).toBeLessThan(records.length / 2);
+  });
+
+  it("a ledger record's spend-log rollups are added with its counters, under its one marker, once however often it comes", async () => {
+    await seedTeam({ team_id: 't-ledger-rollup' });
+    const { key, record } = await seedKey({ team_id: 't-ledger-rollup' });
+    const day = new Date().toISOString().slice(0, 10);
+    const teamRow = async () => (await spendLogStore().rollups([day])).find((r) => r.group === 'team' && r.id === 't-ledger-rollup');
+    const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'hello rollups') });
+    expect(res.status).toBe(200);
+    await stream.drain();
+    const spent = await spendNanos(refs.key(record.token));
+    expect(spent).toBeGreaterThan(0);
+    const row = await teamRow();
+    expect([row?.requests, Math.round((row?.spend ?? 0) * 1e9)]).toEqual([1, spent]);
+    // One marker for both: the counters' (SPENDAPPLIED#); none of the rollups' own (SPENDROLLED#).
+    const [log] = (await spendLogStore().list({ scope: 'key', id: record.token, limit: 5 })).data;
+    const requestId = log?.request_id as string;
+    const marker = async (prefix: string, sk?: string) =>
+      (
+        await documentClient().send(
+          new GetCommand({ TableName: tableName(), Key: { PK: prefix + requestId, SK: sk ?? prefix + requestId } }),
+        )
+      ).Item;
+    expect(await marker(COUNTER_MARKER_PREFIX)).toBeDefined();
+    expect(await marker(ROLLED_MARKER.prefix, ROLLED_MARKER.sk)).toBeUndefined();
+
+    // Every record again, from the stream's start: the row does not grow.
+    const again = await startTableStream({
+      endpoint: table.endpoint,
+      tableName: table.tableName,
+      consumers: tableStreamConsumers(),
+      everyMs: 0,
+    });
+    try {
+      await again.drain();
+    } finally {
+      await again.stop();
+    }
+    const after = await teamRow();
+    expect([after?.requests, Math.round((after?.spend ?? 0) * 1e9)]).toEqual([1, spent]);
   });
 });

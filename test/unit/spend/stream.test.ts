@@ -5,7 +5,10 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { afterward, counterConsumer, type StreamConsumer } from '../../../lib/spend/stream.js';
+import type { SpendLog } from '../../../lib/domain/spend-log.js';
+import { afterward, counterConsumer, ledgerRecordOf, type StreamConsumer, spendLogConsumer } from '../../../lib/spend/stream.js';
+import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
+import type { SpendLogStore } from '../../../lib/store/spend-logs.js';
 
 const NOW = Date.parse('2026-12-05T12:00:00.000Z');
 const record = (seq: string, ageMs: number): DynamoDBRecord => ({
@@ -71,7 +74,7 @@ describe('counters first, then the rest', () => {
 });
 
 describe('ledger records from the stream', () => {
-  const settled = (seq: string, requestId: string, moves: string): DynamoDBRecord => ({
+  const settled = (seq: string, requestId: string, moves: string, log?: string): DynamoDBRecord => ({
     eventName: 'INSERT',
     dynamodb: {
       SequenceNumber: seq,
@@ -82,6 +85,7 @@ describe('ledger records from the stream', () => {
         state: 'settled',
         created_at: new Date(NOW).toISOString(),
         counter_moves: moves,
+        ...(log === undefined ? {} : { [SPEND_LOG_ATTR]: log }),
       }) as never,
     },
   });
@@ -95,5 +99,67 @@ describe('ledger records from the stream', () => {
     const out = await run([settled('1', 'a', good(5)), settled('2', 'b', '{"s":1,"c":1,"m":[["KEY#k"]]}'), settled('3', 'c', good(7))]);
     expect(out.failedAt).toBeUndefined();
     expect(applied).toEqual([['a', 'c']]);
+  });
+
+  it("brings its spend log's rollup rows with its moves (one marker for both); a log that cannot be read leaves the moves, and the spend logs roll nothing up twice", async () => {
+    const log = JSON.stringify({
+      request_id: 'a',
+      call_type: '/v1/chat/completions',
+      model: 'gpt-4o-mini',
+      model_group: 'gpt-4o-mini',
+      api_key: 'k',
+      key_alias: null,
+      user: null,
+      team_id: 't',
+      organization_id: null,
+      end_user: null,
+      prompt_tokens: 3,
+      completion_tokens: 4,
+      total_tokens: 7,
+      spend: 0.000005,
+      usage_source: 'reported',
+      startTime: new Date(NOW).toISOString(),
+      endTime: new Date(NOW).toISOString(),
+      status: 'success',
+      request_tags: [],
+    });
+    const withLog = ledgerRecordOf(settled('1', 'a', good(5000), log));
+    expect(withLog?.moves).toHaveLength(1);
+    expect(withLog?.rollups?.map((r) => r.labels.group).sort()).toEqual(['api_key', 'model', 'team']);
+    expect(withLog?.rollups?.every((r) => r.spendNanos === 5000 && r.requests === 1)).toBe(true);
+    for (const unreadable of [
+      'not json',
+      '{"request_id":5}',
+      log.replace('0.000005', '"x"'),
+      log.replace('"prompt_tokens":3', '"prompt_tokens":-3'),
+      log.replace('"gpt-4o-mini"', '""'),
+    ]) {
+      const r = ledgerRecordOf(settled('2', 'b', good(7), unreadable));
+      expect([unreadable, r?.moves.length, r?.rollups]).toEqual([unreadable, 1, undefined]);
+    }
+    expect(ledgerRecordOf(settled('3', 'c', good(7)))?.rollups).toBeUndefined();
+
+    // The spend logs' consumer indexes every log, and rolls up only those the counters did not.
+    const calls: [string[], string[]][] = [];
+    const store = {
+      applyMany: async (logs: readonly SpendLog[], rollUp: readonly SpendLog[] = logs) => {
+        calls.push([logs.map((l) => l.request_id), rollUp.map((l) => l.request_id)]);
+      },
+    } as unknown as SpendLogStore;
+    const transactionLayout: DynamoDBRecord = {
+      eventName: 'INSERT',
+      dynamodb: {
+        SequenceNumber: '4',
+        NewImage: marshall({
+          PK: 'REQ#d',
+          SK: 'SETTLEMENT',
+          kind: 'settlement',
+          state: 'settled',
+          [SPEND_LOG_ATTR]: log.replace('"a"', '"d"'),
+        }) as never,
+      },
+    };
+    await spendLogConsumer(() => store)([settled('1', 'a', good(5000), log), transactionLayout]);
+    expect(calls).toEqual([[['a', 'd'], ['d']]]);
   });
 });
