@@ -60,7 +60,7 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
 /**
  * A ledger settlement item's counter moves (lib/store/counter-ledger) and its spend log's daily
  * rollup rows: added together, in the counters' transactions, under the one marker
- * `SPENDAPPLIED#<request id>` (a second marker per request for the rollups cost 2 write units).
+ * of the counters (a second marker per request for the rollups cost 2 write units).
  * A log that cannot be read leaves the moves alone, without rollups: the counters never wait on
  * the log.
  */
