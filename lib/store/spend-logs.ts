@@ -324,21 +324,17 @@ function decodeLogCursor(cursor: string | undefined, groupPks: readonly string[]
   if (!c || typeof c !== 'object' || Array.isArray(c)) throw bad();
   const v = c as Record<string, unknown>;
   const inRange = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) < groupPks.length;
+  // A sort key DynamoDB takes in a key condition: not empty, at most 1,024 bytes (UTF-8, not characters).
+  const sortKey = (sk: unknown): sk is string => typeof sk === 'string' && sk.length > 0 && Buffer.byteLength(sk, 'utf8') <= 1024;
   if ('partition' in v) {
     if (!inRange(v.partition) || Object.keys(v).some((k) => k !== 'partition' && k !== 'key')) throw bad();
     if (v.key === undefined) return { group: v.partition };
     const k = v.key as Record<string, unknown>;
-    if (
-      typeof k !== 'object' ||
-      k === null ||
-      Object.keys(k).sort().join() !== 'PK,SK' ||
-      k.PK !== groupPks[v.partition] ||
-      typeof k.SK !== 'string'
-    )
+    if (typeof k !== 'object' || k === null || Object.keys(k).sort().join() !== 'PK,SK' || k.PK !== groupPks[v.partition] || !sortKey(k.SK))
       throw bad();
-    return { group: v.partition, before: k.SK };
+    return { group: v.partition, before: k.SK as string };
   }
   if (!inRange(v.group) || Object.keys(v).some((k) => k !== 'group' && k !== 'before')) throw bad();
-  if (v.before !== undefined && (typeof v.before !== 'string' || v.before.length === 0 || v.before.length > 1024)) throw bad();
+  if (v.before !== undefined && !sortKey(v.before)) throw bad();
   return { group: v.group, ...(v.before !== undefined ? { before: v.before as string } : {}) };
 }
