@@ -187,6 +187,7 @@ export class SpendLogStore {
     const start = decodeLogCursor(
       q.cursor,
       groups.map(([scope, id]) => logPk(scope, id)),
+      q.scope === 'all' ? groups.map(([, day]) => day) : undefined,
     );
     const data: SpendLog[] = [];
     for (let g = start?.group ?? 0; g < groups.length; g++) {
@@ -310,11 +311,24 @@ const encodeLogCursor = (c: LogCursor): string => Buffer.from(JSON.stringify(c),
 
 /**
  * A cursor this query returned: its group in range and a sort key. One written before the shards
- * (`{partition, key}`, the key in shard 0 of that group) is read as the same position.
+ * (`{partition, key}`, the key in shard 0 of that group) is read as the same position. With `days`
+ * (the `all` scope's groups), a sort key's group is its own day's: without dates a query's days
+ * move on at midnight, and a group index alone would then name the next day's partition (the
+ * page read from the top of the day the cursor was in, every log it had returned again).
  */
-function decodeLogCursor(cursor: string | undefined, groupPks: readonly string[]): LogCursor | undefined {
+function decodeLogCursor(cursor: string | undefined, groupPks: readonly string[], days?: readonly string[]): LogCursor | undefined {
+  const c = decodeLogPosition(cursor, groupPks);
+  if (!c || c.before === undefined || !days) return c;
+  const group = days.indexOf(dayOf(c.before));
+  if (group < 0) throw badCursor();
+  return { ...c, group };
+}
+
+const badCursor = () => new InvalidRequestError('`cursor` is not a cursor this query returned', 'invalid_cursor', 'cursor');
+
+function decodeLogPosition(cursor: string | undefined, groupPks: readonly string[]): LogCursor | undefined {
   if (!cursor) return undefined;
-  const bad = () => new InvalidRequestError('`cursor` is not a cursor this query returned', 'invalid_cursor', 'cursor');
+  const bad = badCursor;
   let c: unknown;
   try {
     c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
