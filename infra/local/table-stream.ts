@@ -35,6 +35,11 @@ export function matchesFilter(pattern: FilterPattern, value: unknown): boolean {
   });
 }
 
+interface Pass {
+  read: boolean;
+  failed: boolean;
+}
+
 export interface TableStream {
   /** Reads until every shard is caught up (tests, and a clean stop). */
   drain(): Promise<void>;
@@ -64,7 +69,7 @@ export async function startTableStream(opts: {
   // Per shard: the next iterator, or the sequence number to start after (a failed batch).
   const iterators = new Map<string, string | null>();
   const retryAt = new Map<string, string>();
-  let running: Promise<boolean> | undefined;
+  let running: Promise<Pass> | undefined;
 
   async function shardsOf(): Promise<string[]> {
     const out = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
@@ -84,9 +89,10 @@ export async function startTableStream(opts: {
     return out.ShardIterator;
   }
 
-  /** One pass over every shard; true when some records were read. */
-  async function pass(): Promise<boolean> {
+  /** One pass over every shard: whether some records were read, and whether a consumer failed some. */
+  async function pass(): Promise<Pass> {
     let read = false;
+    let failed = false;
     for (const shardId of await shardsOf()) {
       let iterator = iterators.get(shardId);
       if (iterator === null) continue; // closed and done
@@ -100,6 +106,7 @@ export async function startTableStream(opts: {
       if (records.length > 0) {
         const failedAt = await consumeAll(opts.consumers, records);
         if (failedAt) {
+          failed = true;
           retryAt.set(shardId, failedAt);
           iterators.delete(shardId);
           continue;
@@ -107,10 +114,10 @@ export async function startTableStream(opts: {
       }
       iterators.set(shardId, out.NextShardIterator ?? null);
     }
-    return read;
+    return { read, failed };
   }
 
-  const once = (): Promise<boolean> => {
+  const once = (): Promise<Pass> => {
     running ??= pass().finally(() => {
       running = undefined;
     });
@@ -122,12 +129,13 @@ export async function startTableStream(opts: {
   let timer: NodeJS.Timeout | undefined;
   /**
    * Polls again at once while a pass reads records, as Lambda's event source mapping reads a
-   * shard with a backlog without waiting; waits `every` ms once a pass finds nothing (or fails).
+   * shard with a backlog without waiting; waits `every` ms once a pass finds nothing, or fails,
+   * or a consumer fails a batch (retried then, not in a busy loop).
    */
   const poll = (): void => {
     if (stopped) return;
     once().then(
-      (read) => schedule(read ? 0 : every),
+      ({ read, failed }) => schedule(read && !failed ? 0 : every),
       (e: unknown) => {
         opts.onError?.(e);
         schedule(every);
@@ -144,7 +152,7 @@ export async function startTableStream(opts: {
   return {
     async drain() {
       // Until a pass reads nothing, twice (a record written during a pass is read by the next).
-      for (let quiet = 0; quiet < 2; ) quiet = (await once()) ? 0 : quiet + 1;
+      for (let quiet = 0; quiet < 2; ) quiet = (await once()).read ? 0 : quiet + 1;
     },
     async stop() {
       stopped = true;

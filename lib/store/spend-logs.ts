@@ -190,6 +190,7 @@ export class SpendLogStore {
     const start = decodeLogCursor(
       q.cursor,
       groups.map(([scope, id]) => logPk(scope, id)),
+      q.scope === 'all' ? groups.map(([, day]) => day) : undefined,
     );
     const data: SpendLog[] = [];
     for (let g = start?.group ?? 0; g < groups.length; g++) {
@@ -313,11 +314,24 @@ const encodeLogCursor = (c: LogCursor): string => Buffer.from(JSON.stringify(c),
 
 /**
  * A cursor this query returned: its group in range and a sort key. One written before the shards
- * (`{partition, key}`, the key in shard 0 of that group) is read as the same position.
+ * (`{partition, key}`, the key in shard 0 of that group) is read as the same position. With `days`
+ * (the `all` scope's groups), a sort key's group is its own day's: without dates a query's days
+ * move on at midnight, and a group index alone would then name the next day's partition (the
+ * page read from the top of the day the cursor was in, every log it had returned again).
  */
-function decodeLogCursor(cursor: string | undefined, groupPks: readonly string[]): LogCursor | undefined {
+function decodeLogCursor(cursor: string | undefined, groupPks: readonly string[], days?: readonly string[]): LogCursor | undefined {
+  const c = decodeLogPosition(cursor, groupPks);
+  if (!c || c.before === undefined || !days) return c;
+  const group = days.indexOf(dayOf(c.before));
+  if (group < 0) throw badCursor();
+  return { ...c, group };
+}
+
+const badCursor = () => new InvalidRequestError('`cursor` is not a cursor this query returned', 'invalid_cursor', 'cursor');
+
+function decodeLogPosition(cursor: string | undefined, groupPks: readonly string[]): LogCursor | undefined {
   if (!cursor) return undefined;
-  const bad = () => new InvalidRequestError('`cursor` is not a cursor this query returned', 'invalid_cursor', 'cursor');
+  const bad = badCursor;
   let c: unknown;
   try {
     c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -327,21 +341,17 @@ function decodeLogCursor(cursor: string | undefined, groupPks: readonly string[]
   if (!c || typeof c !== 'object' || Array.isArray(c)) throw bad();
   const v = c as Record<string, unknown>;
   const inRange = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) < groupPks.length;
+  // A sort key DynamoDB takes in a key condition: not empty, at most 1,024 bytes (UTF-8, not characters).
+  const sortKey = (sk: unknown): sk is string => typeof sk === 'string' && sk.length > 0 && Buffer.byteLength(sk, 'utf8') <= 1024;
   if ('partition' in v) {
     if (!inRange(v.partition) || Object.keys(v).some((k) => k !== 'partition' && k !== 'key')) throw bad();
     if (v.key === undefined) return { group: v.partition };
     const k = v.key as Record<string, unknown>;
-    if (
-      typeof k !== 'object' ||
-      k === null ||
-      Object.keys(k).sort().join() !== 'PK,SK' ||
-      k.PK !== groupPks[v.partition] ||
-      typeof k.SK !== 'string'
-    )
+    if (typeof k !== 'object' || k === null || Object.keys(k).sort().join() !== 'PK,SK' || k.PK !== groupPks[v.partition] || !sortKey(k.SK))
       throw bad();
-    return { group: v.partition, before: k.SK };
+    return { group: v.partition, before: k.SK as string };
   }
   if (!inRange(v.group) || Object.keys(v).some((k) => k !== 'group' && k !== 'before')) throw bad();
-  if (v.before !== undefined && (typeof v.before !== 'string' || v.before.length === 0 || v.before.length > 1024)) throw bad();
+  if (v.before !== undefined && !sortKey(v.before)) throw bad();
   return { group: v.group, ...(v.before !== undefined ? { before: v.before as string } : {}) };
 }
