@@ -50,14 +50,15 @@ import { shardRef } from './shards.js';
 export const SPEND_LOG_ATTR = 'spend_log';
 
 /**
- * The table stream's records its consumers read (lib/spend/stream): a settlement item inserted
- * or modified into the settled state. In Lambda's filter syntax, as the table-stream function's
- * event source mapping filters (infra/stack.ts) and the local poller does too
- * (infra/local/table-stream.ts). Every other record (counters, spend-log index items, markers,
- * rollups, admin writes, TTL removals) never invokes the function.
+ * The table stream's records its consumers read (lib/spend/stream): a settlement item whose new
+ * image is settled (inserted so, or modified into it; a removal carries no new image). In
+ * Lambda's filter syntax, as the table-stream function's event source mapping filters
+ * (infra/stack.ts) and the local poller does too (infra/local/table-stream.ts). DynamoDB mappings
+ * filter only on the record's `dynamodb` key, so the pattern names nothing else. Every other
+ * record (counters, spend-log index items, markers, rollups, admin writes, TTL removals) never
+ * invokes the function.
  */
 export const SETTLED_RECORD_FILTER = {
-  eventName: ['INSERT', 'MODIFY'],
   dynamodb: { NewImage: { kind: { S: ['settlement'] }, state: { S: ['settled'] } } },
 } as const;
 
