@@ -26,6 +26,9 @@ import { SPEND_LOG_ATTR } from './spend-ledger.js';
 
 export type LogScope = 'all' | 'key' | 'user' | 'team' | 'org' | 'end_user';
 
+/** Days of `all` a listing reads ahead of the one it merges (their shards at once). */
+const READ_AHEAD_GROUPS = 3;
+
 /**
  * Index partitions per scope. Every settled call writes one item into one of its day's `all`
  * partitions and one into its team's, organization's, key's and user's: each spread takes about
@@ -193,12 +196,27 @@ export class SpendLogStore {
       q.scope === 'all' ? groups.map(([, day]) => day) : undefined,
     );
     const data: SpendLog[] = [];
+    // Each group's shard readers, made when first needed: the next days of `all` are read ahead,
+    // so days with few or no logs do not cost a round trip each.
+    const readers = new Map<number, ReturnType<SpendLogStore['shardReader']>[]>();
+    const readersOf = (g: number) => {
+      let made = readers.get(g);
+      if (!made) {
+        const [scope, id] = groups[g] as [LogScope, string];
+        const before = g === start?.group ? start.before : undefined;
+        // A filter drops most of what a query reads: then each shard reads a whole page at a time.
+        const filtered = Object.values(q.where ?? {}).some((v) => v !== undefined);
+        const chunk = filtered ? q.limit + 1 : Math.min(q.limit + 1, Math.ceil(q.limit / LOG_SHARDS[scope]) + 5);
+        made = logPartitionsOf(scope, id).map((pk) => this.shardReader(pk, q, before, chunk));
+        readers.set(g, made);
+      }
+      return made;
+    };
     for (let g = start?.group ?? 0; g < groups.length; g++) {
-      const [scope, id] = groups[g] as [LogScope, string];
+      for (let ahead = g + 1; ahead < Math.min(groups.length, g + READ_AHEAD_GROUPS); ahead++)
+        for (const r of readersOf(ahead)) r.ready().catch(() => undefined); // awaited when its day comes
+      const shards = readersOf(g);
       const before = g === start?.group ? start.before : undefined;
-      const need = q.limit - data.length;
-      const chunk = Math.min(need + 1, Math.ceil(need / LOG_SHARDS[scope]) + 5);
-      const shards = logPartitionsOf(scope, id).map((pk) => this.shardReader(pk, q, before, chunk));
       let last: string | undefined;
       while (data.length < q.limit) {
         await Promise.all(shards.map((r) => r.ready()));
@@ -264,8 +282,15 @@ export class SpendLogStore {
         if (!next) done = true;
       }
     };
+    // One read at a time: a read ahead and the merge may both ask.
+    let reading: Promise<void> | undefined;
     return {
-      ready: fill,
+      ready: (): Promise<void> => {
+        reading ??= fill().finally(() => {
+          reading = undefined;
+        });
+        return reading;
+      },
       head: () => buffer[0],
       take: () => buffer.shift() as { sk: string; log: SpendLog },
     };

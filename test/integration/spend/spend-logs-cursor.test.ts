@@ -1,9 +1,12 @@
 /**
- * Review probes of the sharded spend-log listing (lib/store/spend-logs list / cursor).
+ * The sharded spend-log listing (lib/store/spend-logs list / cursor): forged cursors, days that
+ * move under a cursor, and how many reads a listing of mostly empty days makes.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spendLogStore } from '../../../lib/app/index.js';
+import { documentClient, spendLogStore } from '../../../lib/app/index.js';
 import type { SpendLog } from '../../../lib/domain/spend-log.js';
+import { tableName } from '../../../lib/store/client.js';
+import { LOG_SHARDS, SpendLogStore } from '../../../lib/store/spend-logs.js';
 import { useTestTable } from '../../support/table.js';
 
 const day = '2026-11-29';
@@ -109,5 +112,38 @@ describe('the `all` scope over days', () => {
       expect((e as Error).name).toBe('InvalidRequestError');
     }
     expect(seen.length - new Set(seen).size).toBe(0);
+  });
+});
+
+describe('a listing of many days reads ahead', () => {
+  it('days with no logs are read a few at a time, each shard once, and the page is the same', async () => {
+    const real = documentClient();
+    let inFlight = 0;
+    let most = 0;
+    let queries = 0;
+    const counting = {
+      send: async (command: unknown) => {
+        queries++;
+        most = Math.max(most, ++inFlight);
+        try {
+          return await real.send(command as never);
+        } finally {
+          inFlight--;
+        }
+      },
+    } as unknown as typeof real;
+    const store = new SpendLogStore(counting, tableName(), 86_400);
+    // Ten empty days newest first, then the three days that hold logs.
+    const empty = Array.from({ length: 10 }, (_, i) => `2026-12-${String(10 - i).padStart(2, '0')}`);
+    const page = await store.list({ scope: 'all', days: [...empty, day, ...[...days.slice(0, 2)].reverse()], limit: 100 });
+    expect(page.data.map((l) => l.request_id)).toEqual(
+      (await spendLogStore().list({ scope: 'all', days: [day, days[1] as string, days[0] as string], limit: 100 })).data.map(
+        (l) => l.request_id,
+      ),
+    );
+    expect(page.data).toHaveLength(32);
+    // Every shard of every day read once (none holds more than a read), more than one day at once.
+    expect(queries).toBe(13 * LOG_SHARDS.all);
+    expect(most).toBeGreaterThan(LOG_SHARDS.all);
   });
 });
