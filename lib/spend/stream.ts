@@ -11,7 +11,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { type SpendLog, unpackLog } from '../domain/spend-log.js';
+import { MAX_TAGS, type SpendLog, unpackLog } from '../domain/spend-log.js';
 import type { Item } from '../store/codec.js';
 import { type LedgerRecord, ledgerRecordOfItem, type RollupAdd } from '../store/counter-ledger.js';
 import { SPEND_LOG_ATTR } from '../store/spend-ledger.js';
@@ -73,8 +73,14 @@ export function ledgerRecordWithRollups(item: Item): LedgerRecord | undefined {
   } catch {
     return record;
   }
-  return rollups.every(saneRollup) ? { ...record, rollups } : record;
+  return rollups.length <= MAX_ROLLUP_ROWS && rollups.every(saneRollup) ? { ...record, rollups } : record;
 }
+
+/**
+ * The most rows a settlement's log makes (model, key, user, team, organization, end user, and its
+ * tags), so a record's moves, rows and marker always fit one transaction of 100 items.
+ */
+const MAX_ROLLUP_ROWS = 6 + MAX_TAGS;
 
 /** A row the counters' transaction can carry: whole non-negative amounts, on a real day. */
 const saneRollup = (a: RollupAdd): boolean =>

@@ -133,6 +133,7 @@ describe('ledger records from the stream', () => {
       log.replace('0.000005', '"x"'),
       log.replace('"prompt_tokens":3', '"prompt_tokens":-3'),
       log.replace('"gpt-4o-mini"', '""'),
+      log.replace('"request_tags":[]', `"request_tags":${JSON.stringify(Array.from({ length: 120 }, (_, i) => `t${i}`))}`),
     ]) {
       const r = ledgerRecordOf(settled('2', 'b', good(7), unreadable));
       expect([unreadable, r?.moves.length, r?.rollups]).toEqual([unreadable, 1, undefined]);
