@@ -295,7 +295,7 @@ export default async function sideBySide(): Promise<BenchSection> {
     for (const t of targets)
       if (t.name.startsWith('tollgate priced'))
         rows.push({
-          metric: `${t.name}: busy after its concurrency ${CONCURRENCY} phase ended (per round; settling, stream consumer)`,
+          metric: `${t.name}: busy after its concurrency ${CONCURRENCY} phase ended (per round, in samples of 0.5 s: settling, stream consumer)`,
           value: (after.get(t.name) as number[]).map((x) => `${(x / 1000).toFixed(1)} s`).join(', '),
         });
     rows.push(

@@ -148,8 +148,8 @@ export function itemBytes(value: unknown): number {
   return Object.entries(value as object).reduce((n, [k, v]) => n + text(k) + size(v), 0);
 }
 
-/** CPU time (utime + stime, in clock ticks) of a process and every descendant, from /proc. */
-export function treeCpuTicks(rootPids: readonly number[]): number {
+/** CPU time (utime + stime, in clock ticks) of a process and every descendant, per pid, from /proc. */
+export function treeCpuTicks(rootPids: readonly number[]): Map<number, number> {
   const procs: { pid: number; ppid: number; ticks: number }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -171,14 +171,18 @@ export function treeCpuTicks(rootPids: readonly number[]): number {
         grew = true;
       }
   }
-  return procs.reduce((sum, p) => sum + (inTree.has(p.pid) ? p.ticks : 0), 0);
+  return new Map(procs.filter((p) => inTree.has(p.pid)).map((p) => [p.pid, p.ticks]));
 }
+
+/** Ticks spent between two samples: by the processes alive at the second (one born since counts whole; one gone is not). */
+const ticksBetween = (before: Map<number, number>, after: Map<number, number>): number =>
+  [...after].reduce((sum, [pid, t]) => sum + Math.max(0, t - (before.get(pid) ?? 0)), 0);
 
 /**
  * Waits until the processes (and their children) are idle: under `busy` of one core over a
  * 500 ms sample (clock ticks are 1/100 s). So a phase's leftovers (a gateway still settling, a
  * stream consumer catching up, DynamoDB Local writing) do not run into the next one's figures.
- * Resolves with the time waited; gives up after `maxMs`, resolving with it.
+ * Resolves with the time waited (at least one sample); gives up after `maxMs`, resolving with it.
  */
 export async function untilQuiet(pids: readonly number[], opts: { busy?: number; maxMs?: number } = {}): Promise<number> {
   const busy = opts.busy ?? 0.05;
@@ -189,7 +193,7 @@ export async function untilQuiet(pids: readonly number[], opts: { busy?: number;
     await new Promise((r) => setTimeout(r, 500));
     const now = treeCpuTicks(pids);
     const waited = performance.now() - start;
-    if (now - before <= busy * 50 || waited >= maxMs) return waited;
+    if (ticksBetween(before, now) <= busy * 50 || waited >= maxMs) return waited;
     before = now;
   }
 }
