@@ -307,6 +307,12 @@ export default async function spendBench(): Promise<BenchSection[]> {
         const u = await writeUnits(documentClient(), tableName, counted.writes);
         logUnits.set(`${batch}${rollUp}`, u.table + u.keysOnly);
       }
+    // Without the index (spendLogIndex: false): the rollups alone, with their own markers.
+    const unindexed = counting(documentClient());
+    const rollupsOnly = new SpendLogStore(unindexed.client, tableName, 86_400, { index: false });
+    for (let i = 0; i < logs.length; i += 100)
+      await rollupsOnly.applyMany(logs.slice(i, i + 100).map((l) => ({ ...l, request_id: `${l.request_id}-unindexed` })));
+    const unindexedUnits = await writeUnits(documentClient(), tableName, unindexed.writes);
     const logOf = (batch: number, layout: 'transaction' | 'stream') =>
       layout === 'transaction'
         ? (logUnits.get(`${batch}true`) ?? Number.NaN)
@@ -364,6 +370,11 @@ export default async function spendBench(): Promise<BenchSection[]> {
             metric:
               'write units per request of the spend log with counters from the stream (index items; rollup rows in the counters’ transactions, under their marker), batches of 100 / 1',
             value: `${perReq(logOf(100, 'stream'))} / ${perReq(logOf(1, 'stream'))}`,
+          },
+          {
+            metric:
+              'the same without the index (spendLogIndex: false: rollups only), counters in the transaction / from the stream, batches of 100',
+            value: `${perReq(unindexedUnits.table + unindexedUnits.keysOnly)} / ${perReq(rollupsWithCounters(100))}`,
           },
           {
             metric: 'ledger record size (REQ# with its moves and spend log), median / max',

@@ -157,6 +157,7 @@ const envSchema = z.object({
   TOLLGATE_SPEND_LOG_RETENTION_DAYS: number(30, 1, true),
   TOLLGATE_SPEND_LOG_EXPORT_BUCKET: str(),
   TOLLGATE_SPEND_LOG_EXPORT_DIR: str(),
+  TOLLGATE_SPEND_LOG_INDEX: bool(true),
   TOLLGATE_ALERT_THRESHOLDS: text((s, ctx) => {
     if (s === undefined) return [50, 80, 100];
     const parts = s.split(',').map((x) => Number(x.trim()));
@@ -262,6 +263,12 @@ export interface Config {
   spendLogRetentionDays: number;
   /** Where spend logs are also written for longer history (lib/spend/export): a bucket, or locally a folder. */
   spendLogExport: { bucket: string | undefined; dir: string | undefined };
+  /**
+   * Whether spend logs are indexed for `/spend/logs` listings (one item per scope a request is
+   * listed under). Off, LiteLLM's `disable_spend_logs`: the reports, alerts, export and reads by
+   * request id stay; listings answer a clear error.
+   */
+  spendLogIndex: boolean;
   /** Budget alerts (lib/alerts): the proxy's thresholds (% of max_budget) and where alerts go. */
   alerts: { thresholds: number[]; eventBus: string | undefined; webhookUrl: string | undefined; slackSecretArn: string | undefined };
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -356,6 +363,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,
     spendLogRetentionDays: e.TOLLGATE_SPEND_LOG_RETENTION_DAYS,
     spendLogExport: { bucket: e.TOLLGATE_SPEND_LOG_EXPORT_BUCKET, dir: e.TOLLGATE_SPEND_LOG_EXPORT_DIR },
+    spendLogIndex: e.TOLLGATE_SPEND_LOG_INDEX,
     alerts: {
       thresholds: e.TOLLGATE_ALERT_THRESHOLDS,
       eventBus: e.TOLLGATE_ALERT_EVENT_BUS,

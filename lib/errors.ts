@@ -41,7 +41,8 @@ export type InvalidRequestCode =
   | 'literal_api_key'
   | 'not_team_member'
   | 'unsupported_parameter'
-  | 'upstream_invalid_request';
+  | 'upstream_invalid_request'
+  | 'spend_logs_not_indexed';
 export type AuthenticationCode = 'missing_credentials' | 'invalid_api_key' | 'invalid_jwt';
 /** 403 permission_error: a known caller that may not do this. */
 export type PermissionCode =

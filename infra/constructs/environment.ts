@@ -29,6 +29,8 @@ export function sharedEnvironment(o: ResolvedOptions, tableName: string): Record
   set(env, 'TOLLGATE_SPEND_SHARDS', o.spendShards);
   // The llm function and the settlement replay write records; the table-stream function adds them.
   set(env, 'TOLLGATE_SPEND_COUNTERS', o.spendCounters);
+  // The table-stream function writes the index; the spend function lists it (or says it is off).
+  if (!o.spendLogIndex) env.TOLLGATE_SPEND_LOG_INDEX = 'false';
   setList(env, 'TOLLGATE_JWT_ISSUER', o.jwtIssuer);
   setList(env, 'TOLLGATE_JWT_AUDIENCE', o.jwtAudience);
   setList(env, 'TOLLGATE_JWT_JWKS_URI', o.jwtJwksUri);

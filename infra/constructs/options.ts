@@ -109,6 +109,12 @@ export interface TollgateOptions {
   alarmEmail?: string;
   /** Also write every spend log to an S3 bucket the stack creates (partitioned by day, for Athena), kept beyond the table's retention. */
   spendLogExport?: boolean;
+  /**
+   * Index spend logs for `/spend/logs` listings (default true). Off, as LiteLLM's
+   * `disable_spend_logs`: about 4 to 6 write units a request fewer; reports, alerts, the export and
+   * reads by request id stay.
+   */
+  spendLogIndex?: boolean;
 }
 
 /** Every option with its default applied. */
@@ -162,6 +168,7 @@ export interface ResolvedOptions {
   alertSlackSecretArn: string | undefined;
   alarmEmail: string | undefined;
   spendLogExport: boolean;
+  spendLogIndex: boolean;
 }
 
 export const OPTION_NAMES = [
@@ -217,6 +224,7 @@ export const OPTION_NAMES = [
   'alertSlackSecretArn',
   'alarmEmail',
   'spendLogExport',
+  'spendLogIndex',
 ] as const satisfies readonly (keyof TollgateOptions)[];
 
 export class OptionError extends Error {
@@ -390,6 +398,7 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     alertSlackSecretArn: arnOption('alertSlackSecretArn', raw.alertSlackSecretArn),
     alarmEmail: emailOption('alarmEmail', raw.alarmEmail),
     spendLogExport: bool('spendLogExport', raw.spendLogExport, false),
+    spendLogIndex: bool('spendLogIndex', raw.spendLogIndex, true),
   };
 }
 

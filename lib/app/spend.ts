@@ -18,7 +18,7 @@ import { clock, dependency, documentClient } from './wiring.js';
 
 export const spendLogStore = /* @__PURE__ */ dependency(
   'spendLogStore',
-  (c) => new SpendLogStore(documentClient(), c.tableName, c.spendLogRetentionDays * 86_400),
+  (c) => new SpendLogStore(documentClient(), c.tableName, c.spendLogRetentionDays * 86_400, { index: c.spendLogIndex }),
 );
 
 export const alertSinks = /* @__PURE__ */ dependency('alertSinks', (c) => buildSinks(c));

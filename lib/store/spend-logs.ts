@@ -120,7 +120,14 @@ export class SpendLogStore {
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly retentionSeconds: number,
+    /** `index: false`: no index items are written (config spendLogIndex); listings are refused. */
+    private readonly options: { index?: boolean } = {},
   ) {}
+
+  /** Whether logs are indexed for listings. */
+  get indexed(): boolean {
+    return this.options.index !== false;
+  }
 
   /** Indexes a settled request's log and adds it to the rollups (once). */
   apply(log: SpendLog): Promise<void> {
@@ -135,7 +142,7 @@ export class SpendLogStore {
    * out of `rollUp` (lib/spend/stream).
    */
   async applyMany(logs: readonly SpendLog[], rollUp: readonly SpendLog[] = logs): Promise<void> {
-    const requests = logs.flatMap((log) => {
+    const requests = (this.indexed ? logs : []).flatMap((log) => {
       const ttl = Math.floor(Date.parse(log.startTime) / 1000) + this.retentionSeconds;
       return logScopes(log).map(([scope, id]) => ({
         PutRequest: {
@@ -189,6 +196,12 @@ export class SpendLogStore {
    * always this query's own, so a cursor cannot name another's.
    */
   async list(q: LogQuery): Promise<{ data: SpendLog[]; next_cursor: string | null }> {
+    if (!this.indexed)
+      throw new InvalidRequestError(
+        'spend logs are not indexed on this deployment (spendLogIndex is off): ask for one by `request_id`, or read the spend-log export; the reports still count every request',
+        'spend_logs_not_indexed',
+        'request_id',
+      );
     const groups: [LogScope, string][] = q.scope === 'all' ? (q.days ?? []).map((d) => ['all', d]) : [[q.scope, q.id ?? '']];
     const start = decodeLogCursor(
       q.cursor,

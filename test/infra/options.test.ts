@@ -115,6 +115,10 @@ describe('the environment the functions get', () => {
     expect(parseConfig(sharedEnvironment(resolveOptions({ spendCounters: 'transaction' }), 'tbl')).spendCounters).toBe('transaction');
     expect(parseConfig({ TOLLGATE_TABLE_NAME: 'tbl' }).spendCounters).toBe('transaction');
     expect(() => resolveOptions({ spendCounters: 'later' as never })).toThrow(/spendCounters/);
+    // Spend logs are indexed unless the option turns it off, and the functions read it back so.
+    expect(c.spendLogIndex).toBe(true);
+    expect(parseConfig(sharedEnvironment(resolveOptions({ spendLogIndex: false }), 'tbl')).spendLogIndex).toBe(false);
+    expect(() => resolveOptions({ spendLogIndex: 'no' as never })).toThrow(/spendLogIndex/);
     expect(c.maxBudget).toBeUndefined();
     expect(c.jwt.issuers).toEqual([]);
   });

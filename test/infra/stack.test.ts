@@ -126,6 +126,14 @@ describe('the functions', () => {
     for (const fn of ALL_FUNCTIONS) expect(lambdaOf(s, fn).Properties.Environment.Variables.TOLLGATE_SPEND_SHARDS).toBe('team=4');
   });
 
+  it('spendLogIndex off reaches the function that writes the index and the one that lists it', () => {
+    const off = synth({ spendLogIndex: false });
+    for (const fn of ['table-stream', 'spend'] as const) {
+      expect(lambdaOf(off, fn).Properties.Environment.Variables.TOLLGATE_SPEND_LOG_INDEX).toBe('false');
+      expect(lambdaOf(base, fn).Properties.Environment.Variables.TOLLGATE_SPEND_LOG_INDEX).toBeUndefined();
+    }
+  });
+
   it.each(ALL_FUNCTIONS)('%s runs nodejs24.x on arm64 with X-Ray active and an ESM handler', (fn) => {
     const p = lambdaOf(base, fn).Properties;
     expect(p.Runtime).toBe('nodejs24.x');

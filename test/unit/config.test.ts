@@ -109,6 +109,12 @@ describe('booleans', () => {
     expect(parseConfig({ TOLLGATE_CONSISTENT_READS: '' }).consistentReads).toBe(true);
   });
 
+  it('TOLLGATE_SPEND_LOG_INDEX: spend logs are indexed unless it says false', () => {
+    expect(parseConfig({}).spendLogIndex).toBe(true);
+    expect(parseConfig({ TOLLGATE_SPEND_LOG_INDEX: 'false' }).spendLogIndex).toBe(false);
+    expect(configError({ TOLLGATE_SPEND_LOG_INDEX: 'off' }).message).toContain('TOLLGATE_SPEND_LOG_INDEX');
+  });
+
   it('anything else is a ConfigError naming the variable', () => {
     expect(configError({ TOLLGATE_ENFORCE_USER_PARAM: 'maybe' }).message).toContain('TOLLGATE_ENFORCE_USER_PARAM');
   });
