@@ -23,6 +23,7 @@ import { ROLLED_MARKER } from '../../../lib/store/spend-logs.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, spendNanos } from '../../support/spend.js';
+import { drainOnce } from '../../support/stream.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
 import { call, chat, seedModels } from '../llm/harness.js';
 
@@ -93,17 +94,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     for (const [i, k] of keys.entries()) expect(await spendNanos(refs.key(k.record.token))).toBe(expected[i]);
 
     // Every record delivered again (a new reader from the stream's start): nothing moves twice.
-    const again = await startTableStream({
-      endpoint: table.endpoint,
-      tableName: table.tableName,
-      consumers: tableStreamConsumers(),
-      everyMs: 0,
-    });
-    try {
-      await again.drain();
-    } finally {
-      await again.stop();
-    }
+    await drainOnce(table, tableStreamConsumers());
     expect(await countersOf(refs.team('t-ledger'))).toEqual({ spend: total, committed: total });
     for (const [i, k] of keys.entries()) expect(await spendNanos(refs.key(k.record.token))).toBe(expected[i]);
   }, 120_000);
@@ -140,17 +131,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
         return out;
       },
     } as unknown as typeof real;
-    const reader = await startTableStream({
-      endpoint: table.endpoint,
-      tableName: table.tableName,
-      consumers: [counterConsumer((records) => applyLedger(lossy, tableName(), records, { markerTtlSeconds: 3600 }))],
-      everyMs: 0,
-    });
-    try {
-      await reader.drain();
-    } finally {
-      await reader.stop();
-    }
+    await drainOnce(table, [counterConsumer((records) => applyLedger(lossy, tableName(), records, { markerTtlSeconds: 3600 }))]);
     expect(lost).toBeGreaterThanOrEqual(1);
     expect(await spendNanos(refs.key(record.token))).toBe(6_000);
     expect(await spendNanos(refs.team('t-ledger-lost'))).toBe(6_000);
@@ -202,18 +183,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
       return { seen, consumer };
     };
     const all = counting();
-    const drained = await startTableStream({
-      endpoint: table.endpoint,
-      tableName: table.tableName,
-      consumers: [all.consumer],
-      everyMs: 0,
-      filter: null,
-    });
-    try {
-      await drained.drain();
-    } finally {
-      await drained.stop();
-    }
+    await drainOnce(table, [all.consumer], null);
     expect(all.seen.records).toBeGreaterThan(500);
 
     // A polling reader whose idle period is long: after its first poll, the rest of the backlog
@@ -251,23 +221,16 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     // Every record of this table's stream so far: admin writes, counters, index items, markers,
     // and the key deleted above (a REMOVE).
     const records: DynamoDBRecord[] = [];
-    const reader = await startTableStream({
-      endpoint: table.endpoint,
-      tableName: table.tableName,
-      consumers: [
+    await drainOnce(
+      table,
+      [
         async (batch) => {
           records.push(...batch);
           return {};
         },
       ],
-      everyMs: 0,
-      filter: null,
-    });
-    try {
-      await reader.drain();
-    } finally {
-      await reader.stop();
-    }
+      null,
+    );
     const read = records.filter((r) => settledLogOf(r) !== undefined || ledgerRecordOf(r) !== undefined);
     const passed = records.filter((r) => matchesFilter(SETTLED_RECORD_FILTER, r));
     // Nothing a consumer reads is dropped: the strict call's MODIFY to settled among them.
@@ -308,17 +271,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     expect(await marker(ROLLED_MARKER.prefix, ROLLED_MARKER.sk)).toBeUndefined();
 
     // Every record again, from the stream's start: the row does not grow.
-    const again = await startTableStream({
-      endpoint: table.endpoint,
-      tableName: table.tableName,
-      consumers: tableStreamConsumers(),
-      everyMs: 0,
-    });
-    try {
-      await again.drain();
-    } finally {
-      await again.stop();
-    }
+    await drainOnce(table, tableStreamConsumers());
     const after = await teamRow();
     expect([after?.requests, Math.round((after?.spend ?? 0) * 1e9)]).toEqual([1, spent]);
   });

@@ -1,19 +1,11 @@
-/**
- * Spend logs without their index (TOLLGATE_SPEND_LOG_INDEX=false, stack option spendLogIndex:
- * false; LiteLLM's `disable_spend_logs`): the table-stream function writes no index item, the
- * reports still count every request, a log is still read by its request id, and a listing is a
- * clear error rather than an empty page that looks like no traffic.
- */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as spendHandler } from '../../../functions/spend/handler.js';
-import { startTableStream } from '../../../infra/local/table-stream.js';
-import { documentClient, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
+import { tableStreamConsumers } from '../../../lib/app/index.js';
 import { dollarsToNanos } from '../../../lib/domain/cost.js';
 import type { SpendLog } from '../../../lib/domain/spend-log.js';
-import { tableName } from '../../../lib/store/client.js';
 import { type LogScope, logPartitionsOf } from '../../../lib/store/spend-logs.js';
 import { callApi } from '../../support/admin.js';
+import { drainOnce, partitionItems, settleLogs } from '../../support/stream.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
 
 const day = '2026-12-01';
@@ -42,26 +34,8 @@ let table: TestTable;
 
 beforeAll(async () => {
   table = await useTestTable({ TOLLGATE_SPEND_LOG_INDEX: 'false' }, { stream: true });
-  for (const log of logs)
-    await spendSettler().settle({
-      requestId: log.request_id,
-      at: Date.parse(log.startTime),
-      costNanos: dollarsToNanos(log.spend),
-      model: log.model,
-      targets: [],
-      log,
-    });
-  const stream = await startTableStream({
-    endpoint: table.endpoint,
-    tableName: table.tableName,
-    consumers: tableStreamConsumers(),
-    everyMs: 0,
-  });
-  try {
-    await stream.drain();
-  } finally {
-    await stream.stop();
-  }
+  await settleLogs(logs);
+  await drainOnce(table, tableStreamConsumers());
 }, 60_000);
 
 describe('spend logs not indexed', () => {
@@ -76,10 +50,7 @@ describe('spend logs not indexed', () => {
     ];
     for (const [scope, id] of scopes)
       for (const pk of logPartitionsOf(scope, id)) {
-        const out = await documentClient().send(
-          new QueryCommand({ TableName: tableName(), KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': pk } }),
-        );
-        expect([pk, out.Count]).toEqual([pk, 0]);
+        expect([pk, (await partitionItems(pk)).length]).toEqual([pk, 0]);
       }
   });
 

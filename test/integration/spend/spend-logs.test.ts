@@ -8,7 +8,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as spendHandler } from '../../../functions/spend/handler.js';
 import { handler as teamsHandler } from '../../../functions/teams/handler.js';
@@ -29,6 +29,7 @@ import { adminCtx, callApi, userCtx } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
+import { partitionItems, settleLogs } from '../../support/stream.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
 import { call, seedModels } from '../llm/harness.js';
 
@@ -231,7 +232,7 @@ describe('over 1,000 records', () => {
   const seeded: SpendLog[] = [];
 
   beforeAll(async () => {
-    const settler = spendSettler();
+    const _settler = spendSettler();
     const users = ['u1', 'u2', 'u3', 'u4'];
     for (let i = 0; i < 1100; i++) {
       const day = days[i % 3] as string;
@@ -260,19 +261,7 @@ describe('over 1,000 records', () => {
       };
       seeded.push(log);
     }
-    for (let i = 0; i < seeded.length; i += 50)
-      await Promise.all(
-        seeded.slice(i, i + 50).map((log) =>
-          settler.settle({
-            requestId: log.request_id,
-            at: Date.parse(log.startTime),
-            costNanos: dollarsToNanos(log.spend),
-            model: log.model,
-            targets: [],
-            log,
-          }),
-        ),
-      );
+    await settleLogs(seeded, 50);
     await stream.drain();
   }, 240_000);
 
@@ -342,23 +331,7 @@ describe('over 1,000 records', () => {
   });
 
   it("each scope's index is spread over its shards by request id, and a page merges them newest first", async () => {
-    const count = async (pk: string) => {
-      let n = 0;
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await documentClient().send(
-          new QueryCommand({
-            TableName: tableName(),
-            KeyConditionExpression: 'PK = :pk',
-            ExpressionAttributeValues: { ':pk': pk },
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-        n += out.Count ?? 0;
-        start = out.LastEvaluatedKey;
-      } while (start);
-      return n;
-    };
+    const count = async (pk: string) => (await partitionItems(pk)).length;
     const team = await Promise.all(logPartitionsOf('team', 'bulk-even').map(count));
     expect(team).toHaveLength(LOG_SHARDS.team);
     expect(team.reduce((a, b) => a + b, 0)).toBe(550);
