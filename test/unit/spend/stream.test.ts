@@ -133,6 +133,9 @@ describe('ledger records from the stream', () => {
       log.replace('0.000005', '"x"'),
       log.replace('"prompt_tokens":3', '"prompt_tokens":-3'),
       log.replace('"gpt-4o-mini"', '""'),
+      // A caller's own `user` (an end user id, 256 characters), each lone surrogate written `\udxxx`
+      // in the row's sort key: over the 1,024 bytes DynamoDB takes, the counters' transaction refused.
+      log.replace('"end_user":null', `"end_user":${JSON.stringify('\ud800'.repeat(256))}`),
       log.replace('"request_tags":[]', `"request_tags":${JSON.stringify(Array.from({ length: 120 }, (_, i) => `t${i}`))}`),
     ]) {
       const r = ledgerRecordOf(settled('2', 'b', good(7), unreadable));
