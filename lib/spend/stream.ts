@@ -41,7 +41,18 @@ export function settledLogOf(record: DynamoDBRecord): SpendLog | undefined {
 export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   return async (records) => {
     const found = records.flatMap((r) => {
-      const log = settledLogOf(r);
+      let log: SpendLog | undefined;
+      try {
+        log = settledLogOf(r);
+      } catch (e) {
+        // It would fail every time and, thrown, hold the stream and every counter behind it.
+        logger().error('spend log unreadable: not indexed or rolled up', {
+          item: r.dynamodb?.NewImage?.PK?.S,
+          sequenceNumber: r.dynamodb?.SequenceNumber,
+          error: (e as Error).message,
+        });
+        return [];
+      }
       return log ? [{ seq: r.dynamodb?.SequenceNumber, log, rolledUp: rolledUpWithCounters(r) }] : [];
     });
     if (found.length === 0) return {};

@@ -166,4 +166,24 @@ describe('ledger records from the stream', () => {
     await spendLogConsumer(() => store)([settled('1', 'a', good(5000), log), transactionLayout]);
     expect(calls).toEqual([[['a', 'd'], ['d']]]);
   });
+
+  it('a settlement whose log cannot be read does not hold the stream: its counters are added, the other logs indexed', async () => {
+    const applied: string[][] = [];
+    const indexed: string[][] = [];
+    const store = {
+      applyMany: async (logs: readonly SpendLog[]) => {
+        indexed.push(logs.map((l) => l.request_id));
+      },
+    } as unknown as SpendLogStore;
+    const run = afterward(
+      counterConsumer(async (records) => {
+        applied.push(records.map((r) => r.requestId));
+      }),
+      [spendLogConsumer(() => store)],
+    );
+    const out = await run([settled('1', 'a', good(5), 'not json'), settled('2', 'b', good(7), '{"request_id":"b"}')]);
+    expect(out.failedAt).toBeUndefined();
+    expect(applied).toEqual([['a', 'b']]);
+    expect(indexed).toEqual([['b']]);
+  });
 });
