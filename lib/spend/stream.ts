@@ -41,7 +41,18 @@ export function settledLogOf(record: DynamoDBRecord): SpendLog | undefined {
 export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   return async (records) => {
     const found = records.flatMap((r) => {
-      const log = settledLogOf(r);
+      let log: SpendLog | undefined;
+      try {
+        log = settledLogOf(r);
+      } catch (e) {
+        // It would fail every time and, thrown, hold the stream and every counter behind it.
+        logger().error('spend log unreadable: not indexed or rolled up', {
+          item: r.dynamodb?.NewImage?.PK?.S,
+          sequenceNumber: r.dynamodb?.SequenceNumber,
+          error: (e as Error).message,
+        });
+        return [];
+      }
       return log ? [{ seq: r.dynamodb?.SequenceNumber, log, rolledUp: rolledUpWithCounters(r) }] : [];
     });
     if (found.length === 0) return {};
@@ -82,8 +93,15 @@ export function ledgerRecordWithRollups(item: Item): LedgerRecord | undefined {
  */
 const MAX_ROLLUP_ROWS = 6 + MAX_TAGS;
 
-/** A row the counters' transaction can carry: whole non-negative amounts, on a real day. */
+/**
+ * A row the counters' transaction can carry: whole non-negative amounts, on a real day, under a
+ * key DynamoDB takes (a sort key of at most 1,024 bytes, a partition key of 2,048: the row's key
+ * holds ids and the model, an end user's id is the caller's own `user`), else the transaction
+ * would be refused every time and hold the counters.
+ */
 const saneRollup = (a: RollupAdd): boolean =>
+  Buffer.byteLength(a.ref.PK, 'utf8') <= 2048 &&
+  Buffer.byteLength(a.ref.SK, 'utf8') <= 1024 &&
   [a.spendNanos, a.promptTokens, a.completionTokens, a.requests].every((n) => Number.isSafeInteger(n) && n >= 0) &&
   /^\d{4}-\d{2}-\d{2}$/.test(a.labels.day ?? '') &&
   Object.values(a.labels).every((v) => typeof v === 'string' && v.length > 0);

@@ -26,7 +26,7 @@ import { SPEND_LOG_ATTR } from './spend-ledger.js';
 
 export type LogScope = 'all' | 'key' | 'user' | 'team' | 'org' | 'end_user';
 
-/** Days of `all` a listing reads ahead of the one it merges (their shards at once). */
+/** Days of `all` a listing covers at once: the one it merges and, once that one cannot fill the page, the next two (their shards at once). */
 const READ_AHEAD_GROUPS = 3;
 
 /**
@@ -226,13 +226,19 @@ export class SpendLogStore {
       return made;
     };
     for (let g = start?.group ?? 0; g < groups.length; g++) {
-      for (let ahead = g + 1; ahead < Math.min(groups.length, g + READ_AHEAD_GROUPS); ahead++)
-        for (const r of readersOf(ahead)) r.ready().catch(() => undefined); // awaited when its day comes
       const shards = readersOf(g);
       const before = g === start?.group ? start.before : undefined;
       let last: string | undefined;
+      let aheadStarted = false;
       while (data.length < q.limit) {
         await Promise.all(shards.map((r) => r.ready()));
+        // Once this day is read to its end and cannot fill the page, the next days are read
+        // ahead (awaited when their day comes); a page this day fills reads no other.
+        if (!aheadStarted && shards.every((r) => r.exhausted()) && data.length + shards.reduce((n, r) => n + r.buffered(), 0) < q.limit) {
+          aheadStarted = true;
+          for (let ahead = g + 1; ahead < Math.min(groups.length, g + READ_AHEAD_GROUPS); ahead++)
+            for (const r of readersOf(ahead)) r.ready().catch(() => undefined);
+        }
         let newest: (typeof shards)[number] | undefined;
         for (const r of shards) if (r.head() && (!newest || (r.head()?.sk as string) > (newest.head()?.sk as string))) newest = r;
         if (!newest) break;
@@ -306,6 +312,9 @@ export class SpendLogStore {
       },
       head: () => buffer[0],
       take: () => buffer.shift() as { sk: string; log: SpendLog },
+      /** Read to its end: nothing more than what is buffered. */
+      exhausted: () => done,
+      buffered: () => buffer.length,
     };
   }
 

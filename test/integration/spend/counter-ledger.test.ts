@@ -5,20 +5,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { matchesFilter, startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
 import { documentClient, entityReader, spendLogStore, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
+import { applyLedgerRecords } from '../../../lib/app/spend.js';
 import type { Caller } from '../../../lib/domain/caller.js';
+import { packLog, type SpendLog } from '../../../lib/domain/spend-log.js';
 import { counterConsumer, ledgerRecordOf, settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { tableName } from '../../../lib/store/client.js';
-import { applyLedger, COUNTER_MARKER_PREFIX, COUNTER_MOVES_ATTR } from '../../../lib/store/counter-ledger.js';
+import { applyLedger, COUNTER_MARKER_PREFIX, COUNTER_MOVES_ATTR, packMoves } from '../../../lib/store/counter-ledger.js';
 import { refs } from '../../../lib/store/keys.js';
 import type { Settlement } from '../../../lib/store/spend-ledger.js';
-import { SETTLED_RECORD_FILTER } from '../../../lib/store/spend-ledger.js';
+import { SETTLED_RECORD_FILTER, SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import { ROLLED_MARKER } from '../../../lib/store/spend-logs.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
@@ -274,5 +277,47 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     await drainOnce(table, tableStreamConsumers());
     const after = await teamRow();
     expect([after?.requests, Math.round((after?.spend ?? 0) * 1e9)]).toEqual([1, spent]);
+  });
+
+  it("a log whose rollup row's key DynamoDB refuses (over 1,024 bytes) does not hold the counters: they are added, the rollups left to the spend logs", async () => {
+    await seedTeam({ team_id: 't-ledger-bigkey' });
+    const { record } = await seedKey({ team_id: 't-ledger-bigkey' });
+    const requestId = `req-ledger-${randomUUID()}`;
+    const at = Date.now();
+    // An end user id as a caller may send it (the body's `user`, 256 characters, each written
+    // 3 bytes in UTF-8): with a long model name its rollup row's sort key is over 1,024 bytes.
+    const log: SpendLog = {
+      request_id: requestId,
+      call_type: '/v1/chat/completions',
+      model: 'm'.repeat(256),
+      model_group: 'm'.repeat(256),
+      api_key: record.token,
+      key_alias: null,
+      user: null,
+      team_id: 't-ledger-bigkey',
+      organization_id: null,
+      end_user: '\u754c'.repeat(256),
+      prompt_tokens: 1,
+      completion_tokens: 1,
+      total_tokens: 2,
+      spend: 0.000004,
+      usage_source: 'reported',
+      startTime: new Date(at).toISOString(),
+      endTime: new Date(at).toISOString(),
+      status: 'success',
+      request_tags: [],
+    };
+    const moves = [{ ref: refs.key(record.token), spendNanos: 4_000, committedNanos: 4_000, mustExist: true }];
+    const item = {
+      ...refs.settlement(requestId),
+      kind: 'settlement',
+      state: 'settled',
+      created_at: new Date(at).toISOString(),
+      [COUNTER_MOVES_ATTR]: packMoves(moves, at),
+      [SPEND_LOG_ATTR]: packLog(log),
+    };
+    const rec = { eventName: 'INSERT', dynamodb: { SequenceNumber: '1', NewImage: marshall(item) } } as unknown as DynamoDBRecord;
+    expect(await counterConsumer(applyLedgerRecords)([rec])).toEqual({});
+    expect(await spendNanos(refs.key(record.token))).toBe(4_000);
   });
 });

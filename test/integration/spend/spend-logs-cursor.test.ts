@@ -146,4 +146,20 @@ describe('a listing of many days reads ahead', () => {
     expect(queries).toBe(13 * LOG_SHARDS.all);
     expect(most).toBeGreaterThan(LOG_SHARDS.all);
   });
+
+  it('a page its first day fills reads no other day', async () => {
+    const real = documentClient();
+    const read: string[] = [];
+    const counting = {
+      send: async (command: { input?: { ExpressionAttributeValues?: Record<string, unknown> } }) => {
+        read.push(String(command.input?.ExpressionAttributeValues?.[':pk']));
+        return real.send(command as never);
+      },
+    } as unknown as typeof real;
+    const store = new SpendLogStore(counting, tableName(), 86_400);
+    const page = await store.list({ scope: 'all', days: [day, days[1] as string, days[0] as string], limit: 5 });
+    expect(page.data).toHaveLength(5);
+    expect(read.filter((pk) => !pk.endsWith(day))).toEqual([]);
+    expect(read).toHaveLength(LOG_SHARDS.all);
+  });
 });

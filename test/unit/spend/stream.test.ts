@@ -133,6 +133,9 @@ describe('ledger records from the stream', () => {
       log.replace('0.000005', '"x"'),
       log.replace('"prompt_tokens":3', '"prompt_tokens":-3'),
       log.replace('"gpt-4o-mini"', '""'),
+      // A caller's own `user` (an end user id, 256 characters), each lone surrogate written `\udxxx`
+      // in the row's sort key: over the 1,024 bytes DynamoDB takes, the counters' transaction refused.
+      log.replace('"end_user":null', `"end_user":${JSON.stringify('\ud800'.repeat(256))}`),
       log.replace('"request_tags":[]', `"request_tags":${JSON.stringify(Array.from({ length: 120 }, (_, i) => `t${i}`))}`),
     ]) {
       const r = ledgerRecordOf(settled('2', 'b', good(7), unreadable));
@@ -162,5 +165,25 @@ describe('ledger records from the stream', () => {
     };
     await spendLogConsumer(() => store)([settled('1', 'a', good(5000), log), transactionLayout]);
     expect(calls).toEqual([[['a', 'd'], ['d']]]);
+  });
+
+  it('a settlement whose log cannot be read does not hold the stream: its counters are added, the other logs indexed', async () => {
+    const applied: string[][] = [];
+    const indexed: string[][] = [];
+    const store = {
+      applyMany: async (logs: readonly SpendLog[]) => {
+        indexed.push(logs.map((l) => l.request_id));
+      },
+    } as unknown as SpendLogStore;
+    const run = afterward(
+      counterConsumer(async (records) => {
+        applied.push(records.map((r) => r.requestId));
+      }),
+      [spendLogConsumer(() => store)],
+    );
+    const out = await run([settled('1', 'a', good(5), 'not json'), settled('2', 'b', good(7), '{"request_id":"b"}')]);
+    expect(out.failedAt).toBeUndefined();
+    expect(applied).toEqual([['a', 'b']]);
+    expect(indexed).toEqual([['b']]);
   });
 });
