@@ -63,7 +63,17 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
       );
       return {};
     } catch {
-      return { failedAt: found[0]?.seq };
+      // Which record fails: those before it are written one by one (writing again changes
+      // nothing), so the stream resumes at it, and a record given up on later is that one, not
+      // the batch's first.
+      for (const f of found) {
+        try {
+          await store().applyMany([f.log], f.rolledUp ? [] : [f.log]);
+        } catch {
+          return { failedAt: f.seq };
+        }
+      }
+      return {};
     }
   };
 }

@@ -16,6 +16,7 @@
  *   with a marker `SPENDROLLED#<request id>` per request, put on the condition that it is new: a
  *   request is added once however often its record comes (lib/store/counter-ledger).
  */
+import { createHash } from 'node:crypto';
 import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { dollarsToNanos } from '../domain/cost.js';
 import { dayOf, type ReportGroup, rollupRowsOf, type SpendLog, unpackLog } from '../domain/spend-log.js';
@@ -65,11 +66,24 @@ const BATCH_WRITE_MAX = 25;
 /** A request added to the rollups: `SPENDROLLED#<request id>`. */
 export const ROLLED_MARKER: LedgerMarker = { prefix: 'SPENDROLLED#', sk: 'SPENDROLLED', kind: 'spend_rolled' };
 
+/** DynamoDB's bound on a sort key, in UTF-8 bytes. */
+const MAX_SORT_KEY_BYTES = 1024;
+
+/**
+ * A rollup row's sort key: its group, id and model as JSON; when that is longer than a sort key
+ * may be (an end user id is the caller's own, up to 256 characters, and a model name is long),
+ * a digest of it. The row still carries its id and model as labels, which the reports read.
+ */
+export function rollupSk(group: string, id: string, model: string): string {
+  const json = JSON.stringify([group, id, model]);
+  return Buffer.byteLength(json, 'utf8') <= MAX_SORT_KEY_BYTES ? json : `#sha256:${createHash('sha256').update(json).digest('hex')}`;
+}
+
 /** What one request adds to each of its rollup rows of its day. */
 export function rollupAddsOf(log: SpendLog): RollupAdd[] {
   const day = dayOf(log.startTime);
   return rollupRowsOf(log).map((row) => ({
-    ref: { PK: rollPk(day), SK: JSON.stringify([row.group, row.id, row.model]) },
+    ref: { PK: rollPk(day), SK: rollupSk(row.group, row.id, row.model) },
     labels: { kind: 'spend_rollup', day, group: row.group, id: row.id, model: row.model },
     spendNanos: dollarsToNanos(log.spend),
     promptTokens: log.prompt_tokens,

@@ -279,7 +279,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     expect([after?.requests, Math.round((after?.spend ?? 0) * 1e9)]).toEqual([1, spent]);
   });
 
-  it("a log whose rollup row's key DynamoDB refuses (over 1,024 bytes) does not hold the counters: they are added, the rollups left to the spend logs", async () => {
+  it("a log whose rollup row's key would be over the 1,024 bytes DynamoDB takes: the row is keyed by a digest and added with the counters, its id intact", async () => {
     await seedTeam({ team_id: 't-ledger-bigkey' });
     const { record } = await seedKey({ team_id: 't-ledger-bigkey' });
     const requestId = `req-ledger-${randomUUID()}`;
@@ -319,5 +319,8 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     const rec = { eventName: 'INSERT', dynamodb: { SequenceNumber: '1', NewImage: marshall(item) } } as unknown as DynamoDBRecord;
     expect(await counterConsumer(applyLedgerRecords)([rec])).toEqual({});
     expect(await spendNanos(refs.key(record.token))).toBe(4_000);
+    const rows = await spendLogStore().rollups([new Date(at).toISOString().slice(0, 10)]);
+    const customer = rows.filter((r) => r.group === 'customer' && r.id === log.end_user);
+    expect(customer.map((r) => [r.model, Math.round(r.spend * 1e9), r.requests])).toEqual([['m'.repeat(256), 4_000, 1]]);
   });
 });

@@ -133,15 +133,21 @@ describe('ledger records from the stream', () => {
       log.replace('0.000005', '"x"'),
       log.replace('"prompt_tokens":3', '"prompt_tokens":-3'),
       log.replace('"gpt-4o-mini"', '""'),
-      // A caller's own `user` (an end user id, 256 characters), each lone surrogate written `\udxxx`
-      // in the row's sort key: over the 1,024 bytes DynamoDB takes, the counters' transaction refused.
-      log.replace('"end_user":null', `"end_user":${JSON.stringify('\ud800'.repeat(256))}`),
       log.replace('"request_tags":[]', `"request_tags":${JSON.stringify(Array.from({ length: 120 }, (_, i) => `t${i}`))}`),
     ]) {
       const r = ledgerRecordOf(settled('2', 'b', good(7), unreadable));
       expect([unreadable, r?.moves.length, r?.rollups]).toEqual([unreadable, 1, undefined]);
     }
     expect(ledgerRecordOf(settled('3', 'c', good(7)))?.rollups).toBeUndefined();
+    // A caller's own `user` (an end user id, 256 characters), each lone surrogate written `\udxxx`
+    // in JSON: its row's key would be over the 1,024 bytes DynamoDB takes, so it is a digest; the
+    // row still names the id, and rides with the counters.
+    const longId = '\ud800'.repeat(256);
+    const long = ledgerRecordOf(settled('4', 'd', good(7), log.replace('"end_user":null', `"end_user":${JSON.stringify(longId)}`)));
+    const customer = long?.rollups?.find((r) => r.labels.group === 'customer');
+    expect(customer?.labels.id).toBe(longId);
+    expect(customer?.ref.SK).toMatch(/^#sha256:[0-9a-f]{64}$/);
+    expect(long?.rollups?.filter((r) => r.labels.group !== 'customer').every((r) => r.ref.SK.startsWith('['))).toBe(true);
 
     // The spend logs' consumer indexes every log, and rolls up only those the counters did not.
     const calls: [string[], string[]][] = [];
@@ -165,6 +171,32 @@ describe('ledger records from the stream', () => {
     };
     await spendLogConsumer(() => store)([settled('1', 'a', good(5000), log), transactionLayout]);
     expect(calls).toEqual([[['a', 'd'], ['d']]]);
+
+    // A batch the store refuses: written one by one up to the record that fails, which is where
+    // the stream resumes (and the one a give-up would pass over), not the batch's first.
+    const written: string[] = [];
+    const refusing = {
+      applyMany: async (logs: readonly SpendLog[]) => {
+        if (logs.some((l) => l.request_id === 'bad')) throw new Error('ValidationException');
+        written.push(...logs.map((l) => l.request_id));
+      },
+    } as unknown as SpendLogStore;
+    const plain = (seq: string, id: string): DynamoDBRecord => ({
+      eventName: 'INSERT',
+      dynamodb: {
+        SequenceNumber: seq,
+        NewImage: marshall({
+          PK: `REQ#${id}`,
+          SK: 'SETTLEMENT',
+          kind: 'settlement',
+          state: 'settled',
+          [SPEND_LOG_ATTR]: log.replace('"a"', `"${id}"`),
+        }) as never,
+      },
+    });
+    const out = await spendLogConsumer(() => refusing)([plain('10', 'e'), plain('11', 'f'), plain('12', 'bad'), plain('13', 'g')]);
+    expect(out).toEqual({ failedAt: '12' });
+    expect(written).toEqual(['e', 'f']);
   });
 
   it('a settlement whose log cannot be read does not hold the stream: its counters are added, the other logs indexed', async () => {
