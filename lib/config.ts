@@ -147,6 +147,7 @@ const envSchema = z.object({
   TOLLGATE_UPSTREAM_TIMEOUT_MS: number(600_000, 1),
   TOLLGATE_BEDROCK_ENDPOINT: str(),
   TOLLGATE_LOCAL_SECRETS: secretMap,
+  TOLLGATE_LOCAL_CONCURRENCY: number(64, 1, true),
   TOLLGATE_CONSOLE_OIDC_CLIENT_ID: str(),
   TOLLGATE_CONSOLE_OIDC_ISSUER: str(),
   TOLLGATE_CONSOLE_OIDC_SCOPE: str(),
@@ -255,6 +256,11 @@ export interface Config {
    * looked up here only and Secrets Manager is never called.
    */
   localSecrets: Readonly<Record<string, string>> | undefined;
+  /**
+   * Local mode: invocations of one function the local gateway runs at once (each until its
+   * handler returns, a settlement after the answer included, as a Lambda instance is busy).
+   */
+  localConcurrency: number;
   /** The registry model whose upstream serves requests that name no model (files, batches, ...). */
   passthroughModel: string | undefined;
   /** How long a settlement's idempotency record is kept (a retry later than this counts again). */
@@ -359,6 +365,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     bedrockEndpoint: e.TOLLGATE_BEDROCK_ENDPOINT,
     localSecrets: e.TOLLGATE_LOCAL_SECRETS,
+    localConcurrency: e.TOLLGATE_LOCAL_CONCURRENCY,
     passthroughModel: e.TOLLGATE_PASSTHROUGH_MODEL === '' ? undefined : e.TOLLGATE_PASSTHROUGH_MODEL,
     settlementTtlSeconds: e.TOLLGATE_SETTLEMENT_TTL_SECONDS,
     spendLogRetentionDays: e.TOLLGATE_SPEND_LOG_RETENTION_DAYS,

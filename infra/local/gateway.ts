@@ -19,6 +19,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   Context,
 } from 'aws-lambda';
+import { config } from '../../lib/config.js';
 import { RequestTooLargeError } from '../../lib/errors.js';
 import { type GatewayResponseType, renderGatewayResponse } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, matchRoute, type RouteMatch } from '../../lib/routes.js';
@@ -45,6 +46,13 @@ export interface GatewayOptions {
   onRequest?: (entry: { method: string; path: string; status: number; ms: number }) => void;
   /** The built console served at /ui/ (default console/dist). */
   consoleDir?: string;
+  /**
+   * Invocations of one function run at once (default TOLLGATE_LOCAL_CONCURRENCY, 64); the others
+   * wait their turn. A Lambda instance is busy until its handler returns, a settlement after the
+   * answer included; one process running every invocation without bound let that work pile up
+   * under load (a backlog of settlements starved the authorizer's reads past the store deadline).
+   */
+  concurrency?: number;
   /** What the console's `config.json` says (single sign-on); none by default. */
   consoleSettings?: ConsoleSettings;
 }
@@ -65,6 +73,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   installAwsLambdaGlobal();
   const host = opts.host ?? '127.0.0.1';
   const loadHandler = handlerLoader(opts.modules ?? {});
+  const limit = opts.concurrency ?? config().localConcurrency;
+  const slots = new Map<string, Slots>();
+  const slotsOf = (fn: string): Slots => {
+    let s = slots.get(fn);
+    if (!s) slots.set(fn, (s = new Slots(limit)));
+    return s;
+  };
 
   const server = createServer((req, res) => {
     const started = Date.now();
@@ -72,7 +87,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     res.once('close', () => opts.onRequest?.({ method, path, status: res.statusCode, ms: Date.now() - started }));
     // The console's static files, on the API's origin as CloudFront serves them in AWS.
-    const served = isConsolePath(path) ? serveConsole(req, res, opts.consoleDir, opts.consoleSettings) : serve(req, res, loadHandler);
+    const served = isConsolePath(path)
+      ? serveConsole(req, res, opts.consoleDir, opts.consoleSettings)
+      : serve(req, res, loadHandler, slotsOf);
     served.catch((e: unknown) => {
       logger().error('local gateway failed', { error: e as Error });
       if (!res.headersSent) sendGatewayResponse(res, 'DEFAULT_5XX');
@@ -100,7 +117,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, loadHandler: (fn: string) => Promise<Handler>): Promise<void> {
+/** At most `limit` holders at once; the others wait, first come first served. */
+class Slots {
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.held >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.held++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.held--;
+    };
+  }
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  loadHandler: (fn: string) => Promise<Handler>,
+  slotsOf: (fn: string) => Slots,
+): Promise<void> {
   const requestId = randomUUID();
   res.setHeader('x-amzn-RequestId', requestId);
   const url = new URL(req.url ?? '/', 'http://local');
@@ -193,17 +235,32 @@ async function serve(req: IncomingMessage, res: ServerResponse, loadHandler: (fn
     return sendGatewayResponse(res, 'DEFAULT_5XX');
   }
   const context = lambdaContext(match.route.fn, 900_000);
-  if (isStreamingHandler(handler)) return relayStream(res, handler, event, context);
+  // Held until the invocation ends, not the answer: as an instance is, while it settles.
+  const release = await slotsOf(match.route.fn).acquire();
+  try {
+    if (isStreamingHandler(handler)) return await relayStream(res, handler, event, context);
+    return await answerProxy(res, handler as ProxyHandler, event, context, match.route.fn);
+  } finally {
+    release();
+  }
+}
 
+async function answerProxy(
+  res: ServerResponse,
+  handler: ProxyHandler,
+  event: APIGatewayProxyEvent,
+  context: Context,
+  fn: string,
+): Promise<void> {
   let result: unknown;
   try {
-    result = await (handler as ProxyHandler)(event, context);
+    result = await handler(event, context);
   } catch (e) {
     // A function error behind a Lambda proxy integration is API Gateway's 502.
-    logger().error('local gateway: the function failed', { fn: match.route.fn, error: e as Error });
+    logger().error('local gateway: the function failed', { fn, error: e as Error });
     return sendGatewayResponse(res, 'DEFAULT_5XX');
   }
-  sendProxyResult(res, result, match.route.fn);
+  sendProxyResult(res, result, fn);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,6 +35,17 @@ const modules: Record<string, string> = {
     await new Promise((r) => setTimeout(r, 20));
     throw new Error('boom');
   });`,
+  // Answers at once, then stays busy 300 ms (a settlement after the answer), counting how many
+  // of its invocations run at the same moment.
+  lingers: `export const handler = awslambda.streamifyResponse(async (event, stream) => {
+    const g = globalThis;
+    g.__active = (g.__active ?? 0) + 1;
+    g.__most = Math.max(g.__most ?? 0, g.__active);
+    const out = awslambda.HttpResponseStream.from(stream, { statusCode: 200, headers: { 'content-type': 'application/json' } });
+    out.end('{"ok":true}');
+    await new Promise((r) => setTimeout(r, 300));
+    g.__active--;
+  });`,
   throws: `export const handler = async () => { throw new Error('boom'); };`,
   malformed: `export const handler = async () => ({ body: 'no status' });`,
   binary: `export const handler = async () => ({
@@ -320,5 +331,29 @@ describe('policy evaluation like IAM', () => {
     expect(evaluatePolicy({ Statement: { Effect: 'Allow', Action: 'EXECUTE-API:invoke', Resource: arn } }, arn)).toBe('allow');
     expect(evaluatePolicy({ Statement: [] }, arn)).toBe('deny');
     expect(evaluatePolicy(null, arn)).toBe('deny');
+  });
+});
+
+describe('invocations of a function at once, as Lambda instances are busy until their handler returns', () => {
+  it('runs at most `concurrency` at once, each until its work after the answer ends; the others wait their turn and are answered', async () => {
+    const bounded = await startGateway({ port: 0, concurrency: 2, modules: { authorizer: file('authorizer'), llm: file('lingers') } });
+    const g = globalThis as { __most?: number; __active?: number };
+    g.__most = 0;
+    try {
+      const started = Date.now();
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          fetch(`${bounded.url}/v1/chat/completions`, { method: 'POST', headers: { 'x-policy': 'allow-stage' }, body: '{}' }).then(
+            async (r) => [r.status, await r.json()],
+          ),
+        ),
+      );
+      expect(answers).toEqual(Array.from({ length: 6 }, () => [200, { ok: true }]));
+      expect(g.__most).toBe(2);
+      // Six invocations of 300 ms through two slots: three rounds, whatever the machine's speed.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2 * 300);
+    } finally {
+      await bounded.close();
+    }
   });
 });

@@ -109,6 +109,13 @@ describe('booleans', () => {
     expect(parseConfig({ TOLLGATE_CONSISTENT_READS: '' }).consistentReads).toBe(true);
   });
 
+  it('TOLLGATE_LOCAL_CONCURRENCY: 64 by default, a whole number of at least 1', () => {
+    expect(parseConfig({}).localConcurrency).toBe(64);
+    expect(parseConfig({ TOLLGATE_LOCAL_CONCURRENCY: '8' }).localConcurrency).toBe(8);
+    for (const bad of ['0', '2.5', 'many'])
+      expect(configError({ TOLLGATE_LOCAL_CONCURRENCY: bad }).message).toContain('TOLLGATE_LOCAL_CONCURRENCY');
+  });
+
   it('TOLLGATE_SPEND_LOG_INDEX: spend logs are indexed unless it says false', () => {
     expect(parseConfig({}).spendLogIndex).toBe(true);
     expect(parseConfig({ TOLLGATE_SPEND_LOG_INDEX: 'false' }).spendLogIndex).toBe(false);
