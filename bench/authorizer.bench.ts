@@ -162,7 +162,7 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
           { metric: 'DynamoDB round trips during the timed warm runs', value: String(warmKey.trips + warmJwt.trips), target: '0' },
         ],
         notes: [
-          'A warm JWT decision finds its token among those verified before (lib/auth/jwt: up to 10,000 tokens, each for at most 60 s and never past its `exp`), so it costs about what a key decision costs; a token's first decision verifies its signature (aws-jwt-verify caches the public key).',
+          'A warm JWT decision finds its token among those verified before (lib/auth/jwt: up to 10,000 tokens, each for at most 60 s and never past its `exp`), so it costs about what a key decision costs; the first decision of a token verifies its signature (aws-jwt-verify caches the public key).',
           `Machine load when the run started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores; the tail percentiles grow with contention (preemption, not work).`,
         ],
       },
