@@ -34,9 +34,19 @@ export function settledLogOf(record: DynamoDBRecord): SpendLog | undefined {
 }
 
 /**
+ * A record that would fail every time: said, with its item, and passed over. Thrown, it would
+ * hold the stream, and every counter behind it, until the stream drops it.
+ */
+function passOver(r: DynamoDBRecord, message: string, e: unknown): [] {
+  logger().error(message, { item: r.dynamodb?.NewImage?.PK?.S, sequenceNumber: r.dynamodb?.SequenceNumber, error: (e as Error).message });
+  return [];
+}
+
+/**
  * Indexes and rolls up the spend logs of a batch, together (the rollup rows summed over the
- * batch). On failure the batch resumes from its first log: what was written before changes
- * nothing when written again, and each request is rolled up once (markers).
+ * batch); the rows of a record whose counters came from it were added with them. On failure the
+ * batch is written record by record up to the one that fails, where the stream resumes: what was
+ * written before changes nothing when written again, and each request is rolled up once (markers).
  */
 export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   return async (records) => {
@@ -45,13 +55,7 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
       try {
         log = settledLogOf(r);
       } catch (e) {
-        // It would fail every time and, thrown, hold the stream and every counter behind it.
-        logger().error('spend log unreadable: not indexed or rolled up', {
-          item: r.dynamodb?.NewImage?.PK?.S,
-          sequenceNumber: r.dynamodb?.SequenceNumber,
-          error: (e as Error).message,
-        });
-        return [];
+        return passOver(r, 'spend log unreadable: not indexed or rolled up', e);
       }
       return log ? [{ seq: r.dynamodb?.SequenceNumber, log, rolledUp: rolledUpWithCounters(r) }] : [];
     });
@@ -144,13 +148,7 @@ export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unkn
         const l = ledgerRecordOf(r);
         return l ? [{ seq: r.dynamodb?.SequenceNumber, l }] : [];
       } catch (e) {
-        // It would fail every time and hold the stream: said, with its item, and passed over.
-        logger().error('ledger record unreadable: its counters are not added', {
-          item: r.dynamodb?.NewImage?.PK?.S,
-          sequenceNumber: r.dynamodb?.SequenceNumber,
-          error: (e as Error).message,
-        });
-        return [];
+        return passOver(r, 'ledger record unreadable: its counters are not added', e);
       }
     });
     if (found.length === 0) return {};

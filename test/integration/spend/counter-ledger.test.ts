@@ -14,7 +14,7 @@ import { matchesFilter, startTableStream, type TableStream } from '../../../infr
 import { documentClient, entityReader, spendLogStore, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
 import { applyLedgerRecords } from '../../../lib/app/spend.js';
 import type { Caller } from '../../../lib/domain/caller.js';
-import { packLog, type SpendLog } from '../../../lib/domain/spend-log.js';
+import { packLog } from '../../../lib/domain/spend-log.js';
 import { counterConsumer, ledgerRecordOf, settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { tableName } from '../../../lib/store/client.js';
@@ -26,6 +26,7 @@ import { ROLLED_MARKER } from '../../../lib/store/spend-logs.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, spendNanos } from '../../support/spend.js';
+import { spendLogFixture } from '../../support/spend-log.js';
 import { drainOnce } from '../../support/stream.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
 import { call, chat, seedModels } from '../llm/harness.js';
@@ -286,27 +287,16 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     const at = Date.now();
     // An end user id as a caller may send it (the body's `user`, 256 characters, each written
     // 3 bytes in UTF-8): with a long model name its rollup row's sort key is over 1,024 bytes.
-    const log: SpendLog = {
+    const log = spendLogFixture({
       request_id: requestId,
-      call_type: '/v1/chat/completions',
       model: 'm'.repeat(256),
       model_group: 'm'.repeat(256),
       api_key: record.token,
-      key_alias: null,
-      user: null,
       team_id: 't-ledger-bigkey',
-      organization_id: null,
       end_user: '\u754c'.repeat(256),
-      prompt_tokens: 1,
-      completion_tokens: 1,
-      total_tokens: 2,
       spend: 0.000004,
-      usage_source: 'reported',
       startTime: new Date(at).toISOString(),
-      endTime: new Date(at).toISOString(),
-      status: 'success',
-      request_tags: [],
-    };
+    });
     const moves = [{ ref: refs.key(record.token), spendNanos: 4_000, committedNanos: 4_000, mustExist: true }];
     const item = {
       ...refs.settlement(requestId),

@@ -9,6 +9,7 @@ import type { SpendLog } from '../../../lib/domain/spend-log.js';
 import { afterward, counterConsumer, ledgerRecordOf, type StreamConsumer, spendLogConsumer } from '../../../lib/spend/stream.js';
 import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import type { SpendLogStore } from '../../../lib/store/spend-logs.js';
+import { spendLogFixture } from '../../support/spend-log.js';
 
 const NOW = Date.parse('2026-12-05T12:00:00.000Z');
 const record = (seq: string, ageMs: number): DynamoDBRecord => ({
@@ -102,27 +103,18 @@ describe('ledger records from the stream', () => {
   });
 
   it("brings its spend log's rollup rows with its moves (one marker for both); a log that cannot be read leaves the moves, and the spend logs roll nothing up twice", async () => {
-    const log = JSON.stringify({
-      request_id: 'a',
-      call_type: '/v1/chat/completions',
-      model: 'gpt-4o-mini',
-      model_group: 'gpt-4o-mini',
-      api_key: 'k',
-      key_alias: null,
-      user: null,
-      team_id: 't',
-      organization_id: null,
-      end_user: null,
-      prompt_tokens: 3,
-      completion_tokens: 4,
-      total_tokens: 7,
-      spend: 0.000005,
-      usage_source: 'reported',
-      startTime: new Date(NOW).toISOString(),
-      endTime: new Date(NOW).toISOString(),
-      status: 'success',
-      request_tags: [],
-    });
+    const log = JSON.stringify(
+      spendLogFixture({
+        request_id: 'a',
+        api_key: 'k',
+        team_id: 't',
+        prompt_tokens: 3,
+        completion_tokens: 4,
+        total_tokens: 7,
+        spend: 0.000005,
+        startTime: new Date(NOW).toISOString(),
+      }),
+    );
     const withLog = ledgerRecordOf(settled('1', 'a', good(5000), log));
     expect(withLog?.moves).toHaveLength(1);
     expect(withLog?.rollups?.map((r) => r.labels.group).sort()).toEqual(['api_key', 'model', 'team']);
