@@ -5,9 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { installAwsLambdaGlobal, invokeStreaming, type StreamingHandler } from '../../../infra/local/awslambda.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
+import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { encode } from '../../../lib/store/codec.js';
 import { authorize } from '../../support/authorizer.js';
@@ -92,6 +94,20 @@ export async function invokeLlm(event: APIGatewayProxyEvent): Promise<CallResult
     json = undefined;
   }
   return { status: res.statusCode, headers: res.headers, text, json, chunks, by: 'llm' };
+}
+
+/**
+ * A streamed call its client holds open: authorized, handled, its first chunk read. The body is
+ * the client's, to read on or destroy (a client that leaves mid-stream).
+ */
+export async function openStream(opts: CallOptions): Promise<{ status: number; first: unknown; body: Readable }> {
+  const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers ?? {} }));
+  if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
+  const res = await handleLlmEvent(proxyEvent(opts, auth.context));
+  const body = res.body as Readable;
+  if (res.statusCode !== 200) return { status: res.statusCode, first: null, body };
+  await new Promise((r) => body.once('readable', r));
+  return { status: res.statusCode, first: body.read(), body };
 }
 
 /** The `data:` payloads of an SSE body, in order. */

@@ -1,25 +1,16 @@
-/**
- * Rate limits (issue 13) through the llm function and the table: rpm counted at admission,
- * exactly, under concurrency; max_parallel_requests measured at the mock upstream; tpm from the
- * settled usage, re-armed by the next window; every entity kind, per-model limits and a registry
- * model's own; the tightest limit names itself; OpenAI's 429 shape and headers; and no table
- * access at all for a caller with no limit.
- */
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { configureApp } from '../../../lib/app/index.js';
 import { MINUTE_MS } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
-import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
 import { rateRefs } from '../../../lib/store/rate-limits.js';
-import { authorize, bearer } from '../../support/authorizer.js';
-import { authorizerEvent, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { type CallResult, call, chat, proxyEvent, seedModels } from './harness.js';
+import { type CallResult, call, chat, openStream, seedModels } from './harness.js';
 
 let mock: MockUpstream;
 let base: ModelRecord;
@@ -230,13 +221,9 @@ describe('parallel requests', () => {
   it('a client that goes away mid-stream releases its slot (docs/rate-limits.md: "cancelled by the client")', async () => {
     const { key, record } = await seedKey({ max_parallel_requests: 1 });
     const opts = { path: '/v1/chat/completions', headers: bearer(key), body: chat('slow', 'Hello there', { stream: true }) };
-    const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
-    if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
-    const res = await handleLlmEvent(proxyEvent(opts, auth.context));
-    expect(res.statusCode).toBe(200);
-    const body = res.body as Readable;
-    await new Promise((r) => body.once('readable', r));
-    expect(body.read()).not.toBeNull();
+    const { status, first, body } = await openStream(opts);
+    expect(status).toBe(200);
+    expect(first).not.toBeNull();
     // The slot is held while the stream runs...
     const slot = () => readItem(rateRefs.parallel({ owner: 'key', id: record.token }));
     expect((await slot())?.inflight).toBe(1);

@@ -10,7 +10,6 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,14 +19,13 @@ import { configureApp, entityReader } from '../../../lib/app/index.js';
 import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { estimateUsage } from '../../../lib/llm/estimate.js';
-import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { refs } from '../../../lib/store/keys.js';
-import { authorize, bearer } from '../../support/authorizer.js';
-import { authorizerEvent, seedKey, seedTeam } from '../../support/seed.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { reconfigure, type TestTable, useTestTable } from '../../support/table.js';
-import { call, chat, proxyEvent, seedModels } from '../llm/harness.js';
+import { call, chat, openStream, seedModels } from '../llm/harness.js';
 
 let mock: MockUpstream;
 let table: TestTable;
@@ -169,13 +167,9 @@ describe('a strict call that does not complete releases its whole reservation', 
       body: { ...BODY, model: 'gpt-4o-slow', stream: true },
       requestId: `req-gone-${randomUUID()}`,
     };
-    const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
-    if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
-    const res = await handleLlmEvent(proxyEvent(opts, auth.context));
-    expect(res.statusCode).toBe(200);
-    const body = res.body as Readable;
-    await new Promise((r) => body.once('readable', r));
-    expect(body.read()).not.toBeNull();
+    const { status, first, body } = await openStream(opts);
+    expect(status).toBe(200);
+    expect(first).not.toBeNull();
     // Reserved while the stream runs...
     expect((await countersOf(refs.team('t-gone'))).committed).toBe(ESTIMATE(opts.body));
     body.destroy();
