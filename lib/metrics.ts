@@ -28,13 +28,14 @@ export async function countMetric(name: SpendMetric, value = 1): Promise<void> {
   }
 }
 
-/**
- * One LLM call's figures, in one EMF record with the model as dimension: `Requests`, `SpendUsd`,
- * `InputTokens`, `OutputTokens`, and the proxy's added latency until the answer went out. Written
- * after the answer, beside the settlement.
- */
+/** The entity cache's counters at the last record (they are cumulative per instance). */
 let cacheSeen = { hits: 0, misses: 0 };
 
+/**
+ * One LLM call's figures, in one EMF record with the model as dimension: `Requests`, `SpendUsd`,
+ * `InputTokens`, `OutputTokens`, and `AddedLatency`, from the request's arrival to its upstream call. Written
+ * after the answer, beside the settlement.
+ */
 export async function callMetrics(c: {
   model: string;
   spendUsd: number;

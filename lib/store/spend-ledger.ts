@@ -41,7 +41,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { COUNTER_MOVES_ATTR, createdClauses, packMoves } from './counter-ledger.js';
-import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { cancellationCodes, isConditionalCheckFailed, isTransactionCanceled } from './errors.js';
 import { type ItemRef, refKey, refs } from './keys.js';
 import type { CachedLoader } from './loader.js';
 import { shardRef } from './shards.js';
@@ -423,7 +423,7 @@ export class DynamoSettler implements SpendSettler {
       );
     } catch (e) {
       this.options.onUncertain?.(this.counterRefs(s.targets));
-      if ((e as Error).name === 'ConditionalCheckFailedException') return { status: 'duplicate' };
+      if (isConditionalCheckFailed(e)) return { status: 'duplicate' };
       logger().error('settlement record failed', { requestId: s.requestId, error: (e as Error).name });
       throw new StoreUnavailableError();
     }
