@@ -25,7 +25,7 @@ import { encode } from '../lib/store/codec.js';
 import { ensureTable } from '../lib/store/schema.js';
 import { put } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
-import { ms, stats, untilQuiet } from './support.js';
+import { ms, stats, treeCpuTicks, untilQuiet } from './support.js';
 
 const ROUNDS = 3;
 /** BENCH_SCALE below 1 shortens every round (for developing the bench, not for the figures). */
@@ -95,6 +95,23 @@ async function perSecond(call: () => Promise<void>, n: number, concurrency: numb
     }),
   );
   return ok / ((performance.now() - t) / 1000);
+}
+
+/** Clock ticks in /proc are 1/100 s. */
+const TICK_US = 10_000;
+
+interface CpuPerRequest {
+  gateway: number;
+  dynamo: number;
+  mock: number;
+  client: number;
+  after: number;
+}
+
+/** CPU ticks so far of each group of processes (with their children). */
+function cpuOf<K extends string>(groups: Record<K, readonly number[]>): Record<K, number> {
+  const sum = (pids: readonly number[]) => (pids.length === 0 ? 0 : [...treeCpuTicks(pids).values()].reduce((a, b) => a + b, 0));
+  return Object.fromEntries(Object.entries<readonly number[]>(groups).map(([k, pids]) => [k, sum(pids)])) as Record<K, number>;
 }
 
 const summary = (xs: number[]): string => {
@@ -222,6 +239,14 @@ export default async function sideBySide(): Promise<BenchSection> {
     // consumer catching up, DynamoDB Local's writes) run into the next target's figures.
     const measured = [dynamo.process, mock, tollgate, ledger, portkey].flatMap((c) => (c?.pid ? [c.pid] : []));
     const quiet = () => untilQuiet(measured);
+    /** Whose CPU a target's phase is charged: its own gateway, DynamoDB Local, the mock, this process (the client). */
+    const pidsOf = (c: ChildProcess | undefined): number[] => (c?.pid ? [c.pid] : []);
+    const own = new Map<string, number[]>([
+      ['tollgate priced', pidsOf(tollgate)],
+      ['tollgate priced, counters from the stream', pidsOf(ledger)],
+      ['tollgate zero-priced', pidsOf(tollgate)],
+      ['portkey', pidsOf(portkey)],
+    ]);
     // Warm-up, unmeasured: every target at concurrency 16 too, so the JIT of each process
     // (DynamoDB Local's JVM most of all) has compiled the paths the rounds take.
     for (const t of targets) {
@@ -236,6 +261,8 @@ export default async function sideBySide(): Promise<BenchSection> {
     const failures = new Map<string, string[]>(targets.map((t) => [t.name, []]));
     /** Per target, how long its processes stayed busy after its phase at concurrency 16 ended. */
     const after = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    /** Per target and round, CPU per request (µs) at concurrency 16, in its phase and until idle after it. */
+    const cpu = new Map<string, CpuPerRequest[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
       // Interleaved, so drift in machine load hits every target alike.
@@ -250,8 +277,22 @@ export default async function sideBySide(): Promise<BenchSection> {
       for (const t of targets) added.get(t.name)?.push(stats(samples.get(t.name) as number[]).p50 - direct);
       for (const t of targets) {
         await quiet();
+        const groups = { gateway: own.get(t.name) ?? [], dynamo: pidsOf(dynamo.process), mock: pidsOf(mock) };
+        const start = cpuOf(groups);
+        const client = process.cpuUsage();
         rps.get(t.name)?.push(await perSecond(t.call, PARALLEL, CONCURRENCY, failures.get(t.name) as string[]));
+        const clientUs = process.cpuUsage(client);
+        const phase = cpuOf(groups);
         after.get(t.name)?.push(await quiet());
+        const end = cpuOf(groups);
+        const perRequest = (ticks: number) => (ticks * TICK_US) / PARALLEL;
+        cpu.get(t.name)?.push({
+          gateway: perRequest(phase.gateway - start.gateway),
+          dynamo: perRequest(phase.dynamo - start.dynamo),
+          mock: perRequest(phase.mock - start.mock),
+          client: (clientUs.user + clientUs.system) / PARALLEL,
+          after: perRequest(end.gateway - phase.gateway + end.dynamo - phase.dynamo),
+        });
       }
     }
 
@@ -260,6 +301,8 @@ export default async function sideBySide(): Promise<BenchSection> {
     const store = createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' });
     const filler = 'x'.repeat(800);
     let n = 0;
+    const storeStart = cpuOf({ gateway: [], dynamo: pidsOf(dynamo.process), mock: [] });
+    const storeClient = process.cpuUsage();
     const storeRps = await perSecond(
       async () => {
         const id = `REQ#ceiling-${n++}`;
@@ -275,6 +318,10 @@ export default async function sideBySide(): Promise<BenchSection> {
       CONCURRENCY,
       [],
     );
+    const storeClientUs = process.cpuUsage(storeClient);
+    const storeJavaUs =
+      ((cpuOf({ gateway: [], dynamo: pidsOf(dynamo.process), mock: [] }).dynamo - storeStart.dynamo) * TICK_US) / PARALLEL;
+    const storeSdkUs = (storeClientUs.user + storeClientUs.system) / PARALLEL;
     store.destroy();
 
     const ratio = (num: string, den: string, of: Map<string, number[]>) => {
@@ -298,10 +345,32 @@ export default async function sideBySide(): Promise<BenchSection> {
           metric: `${t.name}: busy after its concurrency ${CONCURRENCY} phase ended (per round, in samples of 0.5 s: settling, stream consumer)`,
           value: (after.get(t.name) as number[]).map((x) => `${(x / 1000).toFixed(1)} s`).join(', '),
         });
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    const us = (x: number): string => `${x.toFixed(0)} µs`;
+    const total = (c: CpuPerRequest): number => c.gateway + c.dynamo + c.mock + c.client + c.after;
+    for (const t of targets)
+      if (t.name !== 'direct') {
+        const c = cpu.get(t.name) as CpuPerRequest[];
+        const m = (f: (x: CpuPerRequest) => number) => us(median(c.map(f)));
+        rows.push({
+          metric: `${t.name}: CPU per request at c${CONCURRENCY} (median of rounds): its gateway / DynamoDB Local / the mock / the client; after the phase (gateway and DynamoDB Local until idle); all`,
+          value: `${m((x) => x.gateway)} / ${m((x) => x.dynamo)} / ${m((x) => x.mock)} / ${m((x) => x.client)}; ${m((x) => x.after)}; ${m(total)}`,
+        });
+      }
+    const portkeyCpu = median((cpu.get('portkey') as CpuPerRequest[]).map(total));
+    const zeroCpu = median((cpu.get('tollgate zero-priced') as CpuPerRequest[]).map(total));
     rows.push(
       {
         metric: `DynamoDB Local alone: conditional PutItem/s of a ledger record's size at c${CONCURRENCY}, table with a stream`,
         value: storeRps.toFixed(0),
+      },
+      {
+        metric: 'DynamoDB Local alone: CPU per PutItem, its JVM / the SDK client in this process',
+        value: `${us(storeJavaUs)} / ${us(storeSdkUs)}`,
+      },
+      {
+        metric: `CPU-bound ceiling of requests/s at c${CONCURRENCY} ÷ Portkey for any call that writes one item (Portkey's CPU per request ÷ (zero-priced Tollgate's + one PutItem's))`,
+        value: (portkeyCpu / (zeroCpu + storeJavaUs + storeSdkUs)).toFixed(2),
       },
       {
         metric: 'priced ÷ Portkey, added p50 at c1 (min / median / max)',
@@ -339,7 +408,7 @@ export default async function sideBySide(): Promise<BenchSection> {
                 `${t.name}: ${f.length} of ${ROUNDS * PARALLEL} requests at concurrency ${CONCURRENCY} failed (left out of requests/s), first: ${f[0]}`,
               ];
         }),
-        "With counters from the stream a priced call writes one PutItem on the request path. Its requests per second at concurrency 16 share DynamoDB Local with what the stream consumer writes for each call in the same process, off the request path: the ledger's marker, counters and daily rollup rows (one transaction per batch) and the spend log's index items (one per scope, about six, BatchWriteItem); the poller hands the consumers only settled settlements, as the deployed mapping's filter does, but reads every record of the stream. So each priced call costs DynamoDB Local several writes, against the single PutItem of the row above (the store alone, no Tollgate, measured after the rounds). In AWS a 1 KB PutItem is 1 write unit, the stream consumer runs in its own Lambda, and a table takes thousands of writes a second.",
+        `Requests per second at concurrency ${CONCURRENCY} are CPU-bound here: ${cpus().length} cores, shared by the client, the mock, the gateway and DynamoDB Local, so a target's requests per second follow the CPU a request costs all of them (the CPU rows, from /proc, in its phase and until every process is idle again). A priced call writes at least one item, and one conditional PutItem costs DynamoDB Local's JVM and the SDK client ${us(storeJavaUs + storeSdkUs)} of CPU, against ${us(portkeyCpu)} for a whole request through Portkey. The ceiling row is what any layout that writes one item per call could reach on this machine: Portkey's CPU per request over zero-priced Tollgate's plus one PutItem's (${(portkeyCpu / (zeroCpu + storeJavaUs + storeSdkUs)).toFixed(2)} this run, against the target of 0.5). With counters from the stream a priced call costs ${us(median((cpu.get('tollgate priced, counters from the stream') as CpuPerRequest[]).map(total)))} in all: beyond that one write, the stream consumer's work (${us(median((cpu.get('tollgate priced, counters from the stream') as CpuPerRequest[]).map((c) => c.after)))} after the phase, more during it: reading every stream record, the counters' and rollups' transaction per batch, the spend log's index items), which in AWS runs in its own Lambda and DynamoDB's own servers, not beside the request path.`,
         "Priced requests per second at concurrency 16 with counters in the transaction are bounded by DynamoDB Local: every priced call is one TransactWriteItems, and DynamoDB Local on this machine commits about 250 a second (docs/spend.md, hot counters). Spreading the key's counters over 8 shards (TOLLGATE_SPEND_SHARDS key=8) measured the same ratio (0.21 median, short rounds), so it is the store's rate, not conflicts on one item. In AWS the bound is DynamoDB's per-item write rate instead (about 1,000 write units a second per item, 2 per transactional write), not this machine's; this ratio is the local figure.",
         'Tollgate here is the local gateway: the authorizer and the llm handler called in one Node process with API Gateway-shaped events. It includes what API Gateway and Lambda would do in AWS only as far as the handlers do it; it excludes their network hops.',
         `Machine load when the timed rounds started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores; the machine is shared, so read the ratios (same moment, same load) rather than the absolute figures.`,
