@@ -9,13 +9,12 @@ import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   GetRecordsCommand,
-  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { consumeAll, type StreamConsumer } from '../../lib/spend/stream.js';
-import { SETTLED_RECORD_FILTER, TABLE_STREAM_BATCH } from '../../lib/store/spend-ledger.js';
+import { SETTLED_RECORD_FILTER } from '../../lib/store/spend-ledger.js';
 
 /**
  * An event source mapping's filter pattern, in the part of Lambda's syntax Tollgate uses: nested
@@ -37,17 +36,12 @@ export function matchesFilter(pattern: FilterPattern, value: unknown): boolean {
 }
 
 interface Pass {
-  /** Some records were read from a shard, or handed to the consumers. */
   read: boolean;
   failed: boolean;
-  /** A shard holds more than was read: a full batch was handed over. */
-  backlog: boolean;
-  /** The soonest a held batch's window ends (ms from now), when some records are held. */
-  holdMs: number | undefined;
 }
 
 export interface TableStream {
-  /** Reads and hands over everything, held batches too, until every shard is caught up (tests, and a clean stop). */
+  /** Reads until every shard is caught up (tests, and a clean stop). */
   drain(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -65,13 +59,6 @@ export async function startTableStream(opts: {
    * table-stream function's, lib/store/spend-ledger); null: every record.
    */
   filter?: FilterPattern | null;
-  /** Records a batch holds at most (default: the deployed mapping's, TABLE_STREAM_BATCH). */
-  batchSize?: number;
-  /**
-   * How long records that pass the filter are gathered before a batch short of `batchSize` is
-   * handed over (default: the deployed mapping's batching window); 0: at once.
-   */
-  windowMs?: number;
   onError?: (e: unknown) => void;
 }): Promise<TableStream> {
   const tables = new DynamoDBClient({ endpoint: opts.endpoint, ...LOCAL });
@@ -79,14 +66,9 @@ export async function startTableStream(opts: {
   const described = await tables.send(new DescribeTableCommand({ TableName: opts.tableName }));
   const streamArn = described.Table?.LatestStreamArn;
   if (!streamArn) throw new Error(`table ${opts.tableName} has no stream`);
-  const filter = opts.filter === undefined ? SETTLED_RECORD_FILTER : opts.filter;
-  const batchSize = opts.batchSize ?? TABLE_STREAM_BATCH.size;
-  const windowMs = opts.windowMs ?? TABLE_STREAM_BATCH.windowSeconds * 1000;
-  // Per shard: the next iterator (past the records held), or the sequence number to start at (a failed batch).
+  // Per shard: the next iterator, or the sequence number to start after (a failed batch).
   const iterators = new Map<string, string | null>();
   const retryAt = new Map<string, string>();
-  // Per shard: records read that passed the filter, not yet handed over, and since when the first waits.
-  const held = new Map<string, { records: DynamoDBRecord[]; since: number }>();
   let running: Promise<Pass> | undefined;
 
   async function shardsOf(): Promise<string[]> {
@@ -107,53 +89,36 @@ export async function startTableStream(opts: {
     return out.ShardIterator;
   }
 
-  /**
-   * One pass over every shard, as the deployed mapping batches: reads what a shard holds until a
-   * batch is full, hands over full batches, and a short one once its first record has waited the
-   * window (`force`: at once). A batch a consumer fails is read again from the failed record.
-   */
-  async function pass(force: boolean): Promise<Pass> {
-    const result: Pass = { read: false, failed: false, backlog: false, holdMs: undefined };
+  /** One pass over every shard: whether some records were read, and whether a consumer failed some. */
+  async function pass(): Promise<Pass> {
+    let read = false;
+    let failed = false;
     for (const shardId of await shardsOf()) {
-      const hold = held.get(shardId) ?? { records: [], since: 0 };
       let iterator = iterators.get(shardId);
-      if (iterator !== null) iterator ??= (await iteratorOf(shardId)) ?? null;
-      while (iterator && hold.records.length < batchSize) {
-        const out: GetRecordsCommandOutput = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
-        iterator = out.NextShardIterator ?? null;
-        const all = out.Records ?? [];
-        if (all.length === 0) break;
-        result.read = true;
-        const passing = all.map(lambdaRecord).filter((r) => !filter || matchesFilter(filter, r));
-        if (passing.length > 0 && hold.records.length === 0) hold.since = Date.now();
-        hold.records.push(...passing);
-      }
-      iterators.set(shardId, iterator ?? null);
-      if (hold.records.length >= batchSize) result.backlog = true;
-      while (hold.records.length >= batchSize || (hold.records.length > 0 && (force || Date.now() - hold.since >= windowMs))) {
-        const batch = hold.records.splice(0, batchSize);
-        result.read = true;
-        const failedAt = await consumeAll(opts.consumers, batch);
+      if (iterator === null) continue; // closed and done
+      iterator ??= await iteratorOf(shardId);
+      if (!iterator) continue;
+      const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
+      const filter = opts.filter === undefined ? SETTLED_RECORD_FILTER : opts.filter;
+      const all = out.Records ?? [];
+      if (all.length > 0) read = true;
+      const records = all.map(lambdaRecord).filter((r) => !filter || matchesFilter(filter, r));
+      if (records.length > 0) {
+        const failedAt = await consumeAll(opts.consumers, records);
         if (failedAt) {
-          result.failed = true;
+          failed = true;
           retryAt.set(shardId, failedAt);
           iterators.delete(shardId);
-          hold.records = [];
-          break;
+          continue;
         }
       }
-      if (hold.records.length === 0) held.delete(shardId);
-      else {
-        held.set(shardId, hold);
-        const left = Math.max(0, hold.since + windowMs - Date.now());
-        result.holdMs = Math.min(result.holdMs ?? left, left);
-      }
+      iterators.set(shardId, out.NextShardIterator ?? null);
     }
-    return result;
+    return { read, failed };
   }
 
-  const once = (force = false): Promise<Pass> => {
-    running ??= pass(force).finally(() => {
+  const once = (): Promise<Pass> => {
+    running ??= pass().finally(() => {
       running = undefined;
     });
     return running;
@@ -163,14 +128,14 @@ export async function startTableStream(opts: {
   const every = opts.everyMs ?? 500;
   let timer: NodeJS.Timeout | undefined;
   /**
-   * Polls again at once while a shard has a backlog (full batches), as Lambda's event source
-   * mapping reads a shard behind without waiting; else waits `every` ms, or less when a held
-   * batch's window ends sooner. A failed batch is retried `every` ms later, not in a busy loop.
+   * Polls again at once while a pass reads records, as Lambda's event source mapping reads a
+   * shard with a backlog without waiting; waits `every` ms once a pass finds nothing, or fails,
+   * or a consumer fails a batch (retried then, not in a busy loop).
    */
   const poll = (): void => {
     if (stopped) return;
     once().then(
-      ({ failed, backlog, holdMs }) => schedule(failed ? every : backlog ? 0 : Math.min(every, holdMs ?? every)),
+      ({ read, failed }) => schedule(read && !failed ? 0 : every),
       (e: unknown) => {
         opts.onError?.(e);
         schedule(every);
@@ -186,15 +151,10 @@ export async function startTableStream(opts: {
 
   return {
     async drain() {
-      // Until a pass reads nothing and holds nothing, twice (a record written during a pass is read by the next).
-      for (let quiet = 0; quiet < 2; ) {
-        const p = await once(true);
-        quiet = p.read || p.holdMs !== undefined ? 0 : quiet + 1;
-      }
+      // Until a pass reads nothing, twice (a record written during a pass is read by the next).
+      for (let quiet = 0; quiet < 2; ) quiet = (await once()).read ? 0 : quiet + 1;
     },
     async stop() {
-      // Records held are not handed over: a poller started again reads the stream from its start,
-      // and what was handed over before changes nothing when handed again.
       stopped = true;
       if (timer) clearTimeout(timer);
       await running?.catch(() => undefined);

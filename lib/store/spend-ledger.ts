@@ -62,15 +62,6 @@ export const SETTLED_RECORD_FILTER = {
   dynamodb: { NewImage: { kind: { S: ['settlement'] }, state: { S: ['settled'] } } },
 } as const;
 
-/**
- * How the table-stream function's event source mapping batches (infra/stack.ts), and the local
- * poller as well: at most `size` records (those the filter lets through) a batch, gathered for at
- * most `windowSeconds`. A larger batch adds more settlements per counter transaction (one marker
- * each, the counters and rollup rows they share written once), and the window bounds how far
- * counters from the stream trail the calls.
- */
-export const TABLE_STREAM_BATCH = { size: 100, windowSeconds: 5 } as const;
-
 /** Attribute values a reservation asserts on an item (null: absent or null). */
 export type Expectation = Readonly<Record<string, number | string | null>>;
 

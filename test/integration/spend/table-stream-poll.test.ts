@@ -1,8 +1,6 @@
 /**
- * The local poller (infra/local/table-stream.ts) batches as the deployed mapping does: batches of
- * at most the batch size, gathered over GetRecords calls, a short one handed over once its window
- * ends; it polls again at once while a shard has a backlog, but a batch a consumer keeps failing
- * is retried at the poll period, not in a busy loop.
+ * The local poller (infra/local/table-stream.ts): it polls again at once while a pass reads
+ * records, but a batch a consumer keeps failing is retried at the poll period, not in a busy loop.
  */
 import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
@@ -40,7 +38,6 @@ it('retries a failing batch every poll period, not at once', async () => {
       },
     ],
     everyMs: 200,
-    windowMs: 0,
   });
   await new Promise((r) => setTimeout(r, 1_500));
   await stream.stop();
@@ -64,56 +61,27 @@ async function settled(prefix: string, n: number): Promise<void> {
 
 const idsOf = (batch: readonly DynamoDBRecord[]) => batch.map((r) => r.dynamodb?.NewImage?.request_id?.S);
 
-it('hands a backlog over in full batches, gathered over several reads, and the rest once its window ends', async () => {
-  // 230 records of which 115 pass the filter, after the one of the test above: three reads of
-  // 100 hold what the first two full batches need.
-  await settled('backlog', 115);
-  const batches: (string | undefined)[][] = [];
-  const handed: number[] = [];
-  const started = Date.now();
-  stream = await startTableStream({
-    endpoint: table.endpoint,
-    tableName: table.tableName,
-    consumers: [
-      async (records) => {
-        batches.push(idsOf(records));
-        handed.push(Date.now());
-        return {};
-      },
-    ],
-    everyMs: 50,
-    batchSize: 40,
-    windowMs: 1_500,
-  });
-  await expect.poll(() => batches.flat().length, { timeout: 10_000, interval: 50 }).toBe(116);
-  await stream.stop();
-  stream = undefined;
-  // In stream order, each once; full batches of 40 at once, then the 36 left over in one, once the window ended.
-  expect(batches.flat()).toEqual(['poll-1', ...Array.from({ length: 115 }, (_, i) => `backlog-${i}`)]);
-  expect(batches.map((b) => b.length)).toEqual([40, 40, 36]);
-  expect((handed[1] as number) - started).toBeLessThan(1_500);
-  expect((handed[2] as number) - started).toBeGreaterThanOrEqual(1_500);
-});
-
-it('holds a short batch for its window; drain() hands it over at once', async () => {
+it('a consumer that throws fails its batch, which is handed over again, nothing skipped', async () => {
   const seen: (string | undefined)[] = [];
+  let throws = 1;
   stream = await startTableStream({
     endpoint: table.endpoint,
     tableName: table.tableName,
     consumers: [
       async (records) => {
-        seen.push(...idsOf(records).filter((id) => id?.startsWith('held-')));
+        const ids = idsOf(records).filter((id) => id?.startsWith('thrown-'));
+        if (ids.length > 0 && throws-- > 0) throw new Error('consumer down');
+        seen.push(...ids);
         return {};
       },
     ],
-    everyMs: 50,
-    windowMs: 60_000,
+    everyMs: 0,
   });
-  await settled('held', 3);
-  await new Promise((r) => setTimeout(r, 1_000));
-  expect(seen).toEqual([]);
+  await settled('thrown', 3);
+  // The first drain fails with the consumer; the batch is read again by the next.
+  await expect(stream.drain()).rejects.toThrow('consumer down');
   await stream.drain();
-  expect(seen).toEqual(['held-0', 'held-1', 'held-2']);
+  expect(seen).toEqual(['thrown-0', 'thrown-1', 'thrown-2']);
   await stream.stop();
   stream = undefined;
 });
