@@ -5,8 +5,9 @@
  *    adds, so text prompts never tokenize to more. Images, audio and files can: their tokens
  *    are not bounded by their bytes, and what they cost beyond the estimate is the overshoot.
  *  - output: the largest of `max_tokens`, `max_completion_tokens` and `max_output_tokens` (else the
- *    configured default, TOLLGATE_STRICT_DEFAULT_MAX_TOKENS) times the larger of `n` and `best_of`;
- *    none for embeddings. Limits out of range never get here: they are a 400 (lib/llm/request).
+ *    configured default, TOLLGATE_STRICT_DEFAULT_MAX_TOKENS) times `n` times `best_of`: OpenAI
+ *    generates `best_of` candidates and returns `n` of them, but an upstream may read them otherwise
+ *    (one `n` per candidate), and an upper bound must hold for every reading; none for embeddings. Limits out of range never get here: they are a 400 (lib/llm/request).
  */
 import type { Usage } from '../domain/cost.js';
 import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
@@ -18,10 +19,10 @@ export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMa
   if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;
   // An upper bound: the largest of every output limit given (an upstream may honour any of them),
-  // times every choice it may generate (`n`, and `best_of` candidates are generated and billed).
+  // times every choice it may generate (`n` answers of `best_of` candidates each, at most).
   const limits = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(json?.[f])).filter((v): v is number => v !== undefined);
   const limit = limits.length > 0 ? Math.max(...limits) : defaultMaxTokens;
-  const choices = Math.max(positiveInt(json?.n) ?? 1, positiveInt(json?.best_of) ?? 1);
+  const choices = (positiveInt(json?.n) ?? 1) * (positiveInt(json?.best_of) ?? 1);
   return { inputTokens, outputTokens: limit * choices };
 }
 

@@ -61,8 +61,11 @@ describe('the strict estimate is an upper bound over every output limit (issue 1
     expect(estimateUsage(json({ max_completion_tokens: 100000, max_tokens: 1 }), 4096).outputTokens).toBe(100000);
     expect(estimateUsage(json({ max_tokens: 7, max_output_tokens: 70, max_completion_tokens: 9 }), 4096).outputTokens).toBe(70);
   });
-  it('times the larger of n and best_of (best_of candidates are generated and billed)', () => {
-    expect(estimateUsage(json({ max_tokens: 10, n: 2, best_of: 5 }), 4096).outputTokens).toBe(50);
+  it('times n times best_of: an upper bound however an upstream reads them', () => {
+    expect(estimateUsage(json({ max_tokens: 10, n: 2, best_of: 5 }), 4096).outputTokens).toBe(100);
+    expect(estimateUsage(json({ max_tokens: 10, best_of: 5 }), 4096).outputTokens).toBe(50);
     expect(estimateUsage(json({ max_tokens: 10, n: 3 }), 4096).outputTokens).toBe(30);
+    // The largest of every bound at once stays a safe integer.
+    expect(estimateUsage(json({ max_output_tokens: 10_000_000, n: 128, best_of: 128 }), 4096).outputTokens).toBe(163_840_000_000);
   });
 });
