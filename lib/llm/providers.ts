@@ -16,6 +16,7 @@ import { InvalidRequestError, type TollgateError } from '../errors.js';
 import { anthropicErrorBody } from '../providers/errors.js';
 import { type Operation, operationOf, type ProviderModel, providerFor } from '../providers/index.js';
 import { upstreamKey } from '../registry/index.js';
+import { ReceivedText } from './count.js';
 import type { LlmDeps } from './deps.js';
 import type { LlmRequest } from './request.js';
 import { errorResponse, jsonResponse, type LlmResponse } from './response.js';
@@ -28,8 +29,11 @@ export interface ProviderCall {
   defer(settlement: Promise<unknown>): void;
 }
 
-/** Settles the call once: the usage metered, and whether the upstream answered (charged) or not (released). */
-export type Finish = (usage: Usage | undefined, answered: boolean) => Promise<void>;
+/**
+ * Settles the call once: the usage metered, whether the upstream answered (charged) or not
+ * (released), and the text received, counted when the answer has no usable usage.
+ */
+export type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText) => Promise<void>;
 
 /**
  * The operation a provider serves for this model on this route; undefined for an
@@ -105,11 +109,14 @@ export async function callProvider(
   );
   if (answer.kind === 'json') {
     // An upstream's error answer carries no usage: released. An answer without usage: the estimate.
-    call.defer(finish(answer.usage, answer.status < 400));
+    call.defer(finish(answer.usage, answer.status < 400, answer.usage ? undefined : receivedOf(answer.body)));
     return jsonResponse(answer.status, answer.body, { ...answer.headers, ...extraHeaders });
   }
   const out = Readable.from(
-    events(answer.events, controller, (ended) => call.defer(finish(answer.usage(), ended))),
+    events(answer.events, controller, (ended, sent) => {
+      const usage = answer.usage();
+      call.defer(finish(usage, ended, usage ? undefined : receivedOfEvents(sent)));
+    }),
     {
       objectMode: false,
     },
@@ -134,16 +141,43 @@ export async function callProvider(
 async function* events(
   source: AsyncIterable<string>,
   controller: AbortController,
-  onDone: (ended: boolean) => void,
+  onDone: (ended: boolean, sent: readonly string[]) => void,
 ): AsyncGenerator<Buffer> {
   let ended = false;
+  // Kept until the settlement: read only when the stream brought no usable usage.
+  const sent: string[] = [];
   try {
-    for await (const event of source) yield Buffer.from(event);
+    for await (const event of source) {
+      sent.push(event);
+      yield Buffer.from(event);
+    }
     ended = true;
   } finally {
     if (!ended) controller.abort();
-    onDone(ended);
+    onDone(ended, sent);
   }
+}
+
+/** The text of a whole (JSON) answer, to count. */
+function receivedOf(body: unknown): ReceivedText {
+  const received = new ReceivedText();
+  received.add(body);
+  return received;
+}
+
+/** The text of the server-sent events a provider wrote (each event's `data:` lines), to count. */
+function receivedOfEvents(sent: readonly string[]): ReceivedText {
+  const received = new ReceivedText();
+  for (const event of sent)
+    for (const line of event.split('\n')) {
+      if (!line.startsWith('data:')) continue;
+      try {
+        received.addEvent(JSON.parse(line.slice(5)));
+      } catch {
+        // `[DONE]` and anything else that is not JSON carries no text.
+      }
+    }
+  return received;
 }
 
 /** An error as the route's clients expect it: Anthropic's shape on `/messages`, OpenAI's elsewhere. */

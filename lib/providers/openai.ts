@@ -11,6 +11,7 @@
  * its status (a 429 stays a 429); an error without one is a 502.
  */
 import { UpstreamFailedError } from '../errors.js';
+import { streamRequested } from '../llm/request.js';
 import { upstreamUrl } from '../llm/upstream.js';
 import { UnsupportedParameterError } from './errors.js';
 import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame } from './http.js';
@@ -61,7 +62,7 @@ export function openaiBody(req: Pick<ProviderRequest, 'body' | 'operation' | 'mo
 } {
   const body: Record<string, unknown> = { ...req.body, model: req.model.upstream_model };
   let clientWantsUsage = true;
-  if (req.operation === 'chat' && body.stream === true) {
+  if (req.operation === 'chat' && streamRequested(body.stream)) {
     const asked = isObject(body.stream_options) ? body.stream_options : {};
     clientWantsUsage = asked.include_usage === true;
     body.stream_options = { ...asked, include_usage: true };

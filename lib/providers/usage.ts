@@ -13,9 +13,28 @@ export const isObject = (v: unknown): v is Record<string, unknown> => typeof v =
 
 export const ZERO_USAGE: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 });
 
-/** OpenAI's and Anthropic's usage objects, whichever this is; undefined when it holds no figure. */
+/** Figures a usage object may carry (OpenAI's, Anthropic's, and their details). */
+const FIGURES = [
+  'prompt_tokens',
+  'input_tokens',
+  'completion_tokens',
+  'output_tokens',
+  'cache_read_input_tokens',
+  'cache_creation_input_tokens',
+];
+
+/** A figure given (not absent, not null) that is no token count: negative, fractional, a string, "NaN". */
+const badFigure = (v: unknown): boolean => v !== undefined && v !== null && tokens(v) === undefined;
+
+/**
+ * OpenAI's and Anthropic's usage objects, whichever this is; undefined when it holds no figure,
+ * or when any figure it gives is not a token count (the call is then counted, not billed from a
+ * usage that reads some of its figures as 0).
+ */
 export function usageFromObject(u: unknown): TokenUsage | undefined {
   if (!isObject(u)) return undefined;
+  const detailed = [u.prompt_tokens_details, u.input_tokens_details].filter(isObject);
+  if (FIGURES.some((f) => badFigure(u[f])) || detailed.some((d) => badFigure(d.cached_tokens))) return undefined;
   const prompt = tokens(u.prompt_tokens);
   const input = tokens(u.input_tokens);
   const output = tokens(u.completion_tokens) ?? tokens(u.output_tokens);

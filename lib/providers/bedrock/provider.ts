@@ -8,6 +8,7 @@
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { TollgateError } from '../../errors.js';
 import { Deadline } from '../../llm/deadline.js';
+import { streamRequested } from '../../llm/request.js';
 import { anthropicErrorBody, UnsupportedParameterError } from '../errors.js';
 import { SSE_DONE, SSE_HEADERS, sseData, sseNamed } from '../http.js';
 import type {
@@ -95,7 +96,7 @@ class BedrockCall {
   async chat(runtime: BedrockRuntime): Promise<JsonAnswer | StreamAnswer> {
     const input = toConverseRequest(this.req.body, this.modelId);
     const ctx = { id: `chatcmpl-${this.req.requestId}`, created: Math.floor(this.req.now / 1000), model: this.model };
-    if (this.req.body.stream !== true) {
+    if (!streamRequested(this.req.body.stream)) {
       const out = await this.once((signal) => runtime.converse(input, signal));
       const { body, usage } = fromConverseResponse(out, ctx);
       return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
@@ -113,7 +114,7 @@ class BedrockCall {
   async messages(runtime: BedrockRuntime): Promise<JsonAnswer | StreamAnswer> {
     const input = messagesToConverse(this.req.body, this.modelId);
     const ctx = { id: `msg_${this.req.requestId.replace(/[^A-Za-z0-9]/g, '')}`, model: this.model };
-    if (this.req.body.stream !== true) {
+    if (!streamRequested(this.req.body.stream)) {
       const out: ConverseCommandOutput = await this.once((signal) => runtime.converse(input, signal));
       const { body, usage } = converseToMessage(out, ctx);
       return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
@@ -135,7 +136,7 @@ class BedrockCall {
       model: this.model,
       request: this.req.body,
     };
-    if (this.req.body.stream !== true) {
+    if (!streamRequested(this.req.body.stream)) {
       const out = await this.once((signal) => runtime.converse(input, signal));
       const { body, usage } = converseToResponse(out, ctx);
       return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };

@@ -27,7 +27,7 @@ import type {
 import { InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { isObject } from '../usage.js';
+import { isObject, tokens } from '../usage.js';
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI's answer shapes (what the translation produces)
@@ -447,15 +447,21 @@ const FINISH: Readonly<Record<StopReason, FinishReason>> = {
 export const finishReasonOf = (reason: string | undefined): FinishReason =>
   reason !== undefined && Object.hasOwn(FINISH, reason) ? FINISH[reason as StopReason] : 'stop';
 
-/** Bedrock's usage in Tollgate's split (Converse's inputTokens exclude cache reads and writes). */
+/**
+ * Bedrock's usage in Tollgate's split (Converse's inputTokens exclude cache reads and writes);
+ * undefined when it gives no input or output count, or any figure that is not a token count (the
+ * call is then counted, not billed as 0 tokens).
+ */
 export function usageOfConverse(u: BedrockTokenUsage | undefined): TokenUsage | undefined {
   if (!u) return undefined;
-  const n = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
+  const figures = [u.inputTokens, u.outputTokens, u.cacheReadInputTokens, u.cacheWriteInputTokens] as unknown[];
+  if (figures.some((v) => v !== undefined && v !== null && tokens(v) === undefined)) return undefined;
+  if (tokens(u.inputTokens) === undefined && tokens(u.outputTokens) === undefined) return undefined;
   return {
-    inputTokens: n(u.inputTokens),
-    outputTokens: n(u.outputTokens),
-    cacheReadTokens: n(u.cacheReadInputTokens),
-    cacheWriteTokens: n(u.cacheWriteInputTokens),
+    inputTokens: tokens(u.inputTokens) ?? 0,
+    outputTokens: tokens(u.outputTokens) ?? 0,
+    cacheReadTokens: tokens(u.cacheReadInputTokens) ?? 0,
+    cacheWriteTokens: tokens(u.cacheWriteInputTokens) ?? 0,
   };
 }
 

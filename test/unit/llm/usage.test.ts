@@ -19,12 +19,18 @@ describe('usageOf', () => {
     });
   });
 
-  it('ignores absent, null and nonsensical figures', () => {
+  it('ignores absent and null usage; any figure that is no token count makes it unusable (counted instead)', () => {
     expect(usageOf({ usage: null })).toBeUndefined();
     expect(usageOf({ choices: [] })).toBeUndefined();
     expect(usageOf('[DONE]')).toBeUndefined();
     expect(usageOf({ usage: { prompt_tokens: -5, completion_tokens: 2.5 } })).toBeUndefined();
-    expect(usageOf({ usage: { prompt_tokens: '10', completion_tokens: 3 } })).toEqual({ inputTokens: 0, outputTokens: 3 });
+    expect(usageOf({ usage: { prompt_tokens: '10', completion_tokens: 3 } })).toBeUndefined();
+    expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: 3, prompt_tokens_details: { cached_tokens: -1 } } })).toBeUndefined();
+    // Null figures are absent ones (some servers send `cached_tokens: null`).
+    expect(usageOf({ usage: { prompt_tokens: 10, completion_tokens: 3, prompt_tokens_details: { cached_tokens: null } } })).toEqual({
+      inputTokens: 10,
+      outputTokens: 3,
+    });
   });
 });
 
