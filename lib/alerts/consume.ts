@@ -11,7 +11,7 @@ import type { Alerting } from '../domain/alerts.js';
 import { type AlertEntity, alertLevels, alertSpend, alertWindow, type BudgetAlert, reached } from '../domain/alerts.js';
 import type { Budgeted } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
-import { type StreamConsumer, settledLogOf } from '../spend/stream.js';
+import { readableLogOf, type StreamConsumer } from '../spend/stream.js';
 import { type AlertMarkers, alertRef } from '../store/alerts.js';
 import type { EntityReader } from '../store/entities.js';
 import type { AlertSink } from './deliver.js';
@@ -89,7 +89,7 @@ export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetA
 export function alertConsumer(deps: AlertDeps): StreamConsumer {
   return async (records: readonly DynamoDBRecord[]) => {
     for (const record of records) {
-      const log = settledLogOf(record);
+      const log = readableLogOf(record, 'budget alerts');
       if (!log) continue;
       try {
         await alertsFor(log, deps);

@@ -104,9 +104,16 @@ export function packLog(log: SpendLog): string {
   return JSON.stringify(log, (_k, v) => (v === null || (Array.isArray(v) && v.length === 0) ? undefined : v));
 }
 
-/** A stored log read back, every field present. */
+/**
+ * A stored log read back, every field present. Throws when the text is no log: not a JSON
+ * object, or without the request id and start time every log is indexed and rolled up by.
+ */
 export function unpackLog(text: string): SpendLog {
-  const l = JSON.parse(text) as Partial<SpendLog>;
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('spend log: not an object');
+  const l = parsed as Partial<SpendLog>;
+  if (typeof l.request_id !== 'string' || l.request_id.length === 0) throw new Error('spend log: no request_id');
+  if (typeof l.startTime !== 'string' || Number.isNaN(Date.parse(l.startTime))) throw new Error('spend log: no startTime');
   return {
     request_id: l.request_id ?? '',
     call_type: l.call_type ?? '',

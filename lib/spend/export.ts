@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dayOf, type SpendLog } from '../domain/spend-log.js';
-import { type StreamConsumer, settledLogOf } from './stream.js';
+import { readableLogOf, type StreamConsumer } from './stream.js';
 
 export type ExportSink = (key: string, body: string) => Promise<void>;
 
@@ -18,7 +18,7 @@ export const exportKey = (log: SpendLog): string => `spend-logs/dt=${dayOf(log.s
 export function exportConsumer(sink: () => ExportSink): StreamConsumer {
   return async (records) => {
     for (const record of records) {
-      const log = settledLogOf(record);
+      const log = readableLogOf(record, 'the export');
       if (!log) continue;
       try {
         await sink()(exportKey(log), `${JSON.stringify(log)}\n`);

@@ -43,6 +43,19 @@ function passOver(r: DynamoDBRecord, message: string, e: unknown): [] {
 }
 
 /**
+ * The spend log a record brings (settledLogOf), for a consumer of logs (index and rollups,
+ * alerts, export): one that cannot be read is said and passed over by each, never thrown.
+ */
+export function readableLogOf(record: DynamoDBRecord, consumer: string): SpendLog | undefined {
+  try {
+    return settledLogOf(record);
+  } catch (e) {
+    passOver(record, `spend log unreadable: passed over by ${consumer}`, e);
+    return undefined;
+  }
+}
+
+/**
  * Indexes and rolls up the spend logs of a batch, together (the rollup rows summed over the
  * batch); the rows of a record whose counters came from it were added with them. On failure the
  * batch is written record by record up to the one that fails, where the stream resumes: what was
@@ -51,12 +64,7 @@ function passOver(r: DynamoDBRecord, message: string, e: unknown): [] {
 export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   return async (records) => {
     const found = records.flatMap((r) => {
-      let log: SpendLog | undefined;
-      try {
-        log = settledLogOf(r);
-      } catch (e) {
-        return passOver(r, 'spend log unreadable: not indexed or rolled up', e);
-      }
+      const log = readableLogOf(r, 'the spend-log index and rollups');
       return log ? [{ seq: r.dynamodb?.SequenceNumber, log, rolledUp: rolledUpWithCounters(r) }] : [];
     });
     if (found.length === 0) return {};
@@ -184,7 +192,7 @@ export function afterward(
   opts: { giveUpAfterMs?: number; now?: () => number } = {},
 ): StreamConsumer {
   return async (records) => {
-    const r = await first(records);
+    const r = await safely(first, records);
     const upTo = r.failedAt ? records.findIndex((x) => x.dynamodb?.SequenceNumber === r.failedAt) : records.length;
     let rest = records.slice(0, upTo < 0 ? records.length : upTo);
     for (;;) {
@@ -200,9 +208,27 @@ export function afterward(
   };
 }
 
+/**
+ * A consumer over a batch, whatever it does: one that throws (a defect, a record no one foresaw)
+ * fails the batch from its first record, said, instead of failing the whole invocation. So the
+ * stream retries it as any failed batch, and `afterward` passes the record over in time, where a
+ * thrown invocation would be retried until the stream drops it, holding every counter behind it.
+ */
+async function safely(consumer: StreamConsumer, records: readonly DynamoDBRecord[]): Promise<{ failedAt?: string | undefined }> {
+  try {
+    return await consumer(records);
+  } catch (e) {
+    logger().error('table stream: a consumer threw; the batch is retried from its first record', {
+      sequenceNumber: records[0]?.dynamodb?.SequenceNumber,
+      error: (e as Error)?.message,
+    });
+    return { failedAt: records[0]?.dynamodb?.SequenceNumber };
+  }
+}
+
 /** Runs every consumer over a batch; the earliest failure is where the stream resumes. */
 export async function consumeAll(consumers: readonly StreamConsumer[], records: readonly DynamoDBRecord[]): Promise<string | undefined> {
-  const results = await Promise.all(consumers.map((c) => c(records)));
+  const results = await Promise.all(consumers.map((c) => safely(c, records)));
   const failed = results.flatMap((r) => (r.failedAt ? [r.failedAt] : []));
   if (failed.length === 0) return undefined;
   const order = records.map((r) => r.dynamodb?.SequenceNumber);

@@ -200,7 +200,12 @@ export class SpendLogStore {
       new GetCommand({ TableName: this.tableName, Key: refs.settlement(requestId), ConsistentRead: true }),
     );
     const text = out.Item?.[SPEND_LOG_ATTR];
-    return typeof text === 'string' ? unpackLog(text) : undefined;
+    if (typeof text !== 'string') return undefined;
+    try {
+      return unpackLog(text);
+    } catch {
+      return undefined; // a log that cannot be read is not listed either (lib/spend/stream)
+    }
   }
 
   /**

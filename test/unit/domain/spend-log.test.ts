@@ -32,6 +32,14 @@ describe('spend logs', () => {
     expect(unpackLog(packed)).toEqual(log);
     expect(packed.length).toBeLessThan(JSON.stringify(log).length);
   });
+  it('a text that is no log is refused when read back, never read as a log of defaults', () => {
+    const packed = JSON.parse(packLog(log)) as Record<string, unknown>;
+    const without = (field: string) => JSON.stringify({ ...packed, [field]: undefined });
+    for (const text of ['not json', 'null', '[]', '"text"', '5', without('request_id'), without('startTime')])
+      expect(() => unpackLog(text), text).toThrow();
+    expect(() => unpackLog(JSON.stringify({ ...packed, request_id: 5 }))).toThrow('request_id');
+    expect(() => unpackLog(JSON.stringify({ ...packed, startTime: 'yesterday' }))).toThrow('startTime');
+  });
   it('tags: body, then key, then team; strings only, each once, bounded', () => {
     expect(requestTags({ metadata: { tags: ['a', 'b', 1] } }, { tags: ['b', 'c'] }, { tags: 'x' })).toEqual(['a', 'b', 'c']);
     expect(requestTags(undefined, undefined, { tags: Array.from({ length: 30 }, (_, i) => `t${i}`) })).toHaveLength(20);

@@ -205,7 +205,10 @@ describe('ledger records from the stream', () => {
       }),
       [spendLogConsumer(() => store)],
     );
-    const out = await run([settled('1', 'a', good(5), 'not json'), settled('2', 'b', good(7), '{"request_id":"b"}')]);
+    const out = await run([
+      settled('1', 'a', good(5), 'not json'),
+      settled('2', 'b', good(7), '{"request_id":"b","startTime":"2026-01-01T00:00:00.000Z"}'),
+    ]);
     expect(out.failedAt).toBeUndefined();
     expect(applied).toEqual([['a', 'b']]);
     expect(indexed).toEqual([['b']]);
