@@ -45,7 +45,16 @@ import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
-import { finishedUsage, guardObject, meteringOf, type ObjectCall, objectCallOf, ownOnly, recordCreated } from './objects.js';
+import {
+  finishedUsage,
+  guardObject,
+  guardReferences,
+  meteringOf,
+  type ObjectCall,
+  objectCallOf,
+  ownOnly,
+  recordCreated,
+} from './objects.js';
 import { callProvider, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
@@ -247,9 +256,13 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
   return upstream;
 }
 
-function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
+async function callModel(call: Call, model: ModelRecord, requestId: string): Promise<LlmResponse> {
   // Bedrock, Azure and Anthropic models go through their provider (lib/llm/providers); OpenAI-compatible ones pass through.
   const operation = providerOperation(call.req, model);
+  // Objects the body names (a response continued, a batch's file) must be the caller's own, as in
+  // the path, wherever the body reaches an upstream that stores them (OpenAI-compatible, Azure).
+  if ((!operation || model.provider === 'azure') && call.req.body.kind === 'json')
+    await guardReferences(call.deps.objects, call.caller, call.req.body.value);
   if (operation)
     return withSpend(call, model, requestId, (finish, rate) => {
       call.upstreamAtMs ??= performance.now();
@@ -262,15 +275,24 @@ function callModel(call: Call, model: ModelRecord, requestId: string): Promise<L
     // Whatever the request said, an event stream is relayed as one and metered from its events.
     if (res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const object = call.object?.op === 'create' ? call.object : undefined;
+      // A response made as a stream is metered by its stream, never again when read (not pending).
       const onPayload = object
         ? once((payload: unknown) => {
             const created = isObject(payload) && isObject(payload.response) ? payload.response : undefined;
-            if (created) call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), model.model_name));
+            if (created)
+              call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), model.model_name, false));
             return created !== undefined;
           })
         : undefined;
+      // A stored object read (or changed) as a stream is not a new call: its events' usage is not charged.
+      const charged = meteringOf(call.object, undefined) === 'charge';
       const out = Readable.from(
-        relay(upstream, stripUsage, (usage, answered, received) => call.defer(finish(usage, answered, received)), onPayload),
+        relay(
+          upstream,
+          stripUsage,
+          (usage, answered, received) => call.defer(charged ? finish(usage, answered, received) : finish(undefined, false)),
+          onPayload,
+        ),
         { objectMode: false },
       );
       // A body abandoned before its first read never runs relay's `finally`: release here then.
@@ -360,10 +382,11 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
     case 'delete':
       if (object.id) call.defer(objects.remove(object.id));
       return bytes;
-    case 'read': {
-      // A background response or a batch is billed once, by the first read that finds it done.
+    case 'read':
+    case 'change': {
+      // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.
       const usage = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json) : undefined;
-      if (usage && object.id) call.defer(billOnce(call, model, object.id, usage));
+      if (usage && object.id && call.owner) call.defer(billOnce(call, model, call.owner, usage));
       return bytes;
     }
     default:
@@ -372,20 +395,56 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
 }
 
 /**
- * Bills a deferred object's usage once, at the prices of the model that made it: the object's id
- * is the settlement's idempotency token, and only the read that claims the bill settles it.
+ * Bills a deferred object's usage once, to the key, user, team and organization that made it
+ * (whoever reads it first: its maker, a teammate, an admin), at the prices of the model that
+ * made it: the object's id is the settlement's idempotency token, and only the read that claims
+ * the bill settles it.
  */
-async function billOnce(call: Call, serving: ModelRecord, objectId: string, usage: Usage): Promise<void> {
-  const made = call.owner?.model ? (await call.deps.registry.snapshot()).resolve(call.owner.model) : undefined;
-  if (!(await call.deps.objects.claimBilling(objectId))) return;
+async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, usage: Usage): Promise<void> {
+  const made = owner.model ? (await call.deps.registry.snapshot()).resolve(owner.model) : undefined;
+  const maker = await makerOf(call, owner);
+  if (!(await call.deps.objects.claimBilling(owner.object_id))) return;
   await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
-    caller: call.caller,
+    caller: maker,
     model: made ?? serving,
     usage,
     usageSource: 'reported',
-    requestId: `object:${objectId}`,
+    requestId: `object:${owner.object_id}`,
     at: call.now,
   });
+}
+
+/**
+ * Who made an object, as a caller to bill: the one reading it when it is its maker, else its
+ * maker's entities loaded now. One of them deleted since is billed as far as it still exists
+ * (a settlement skips entities that are gone).
+ */
+async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
+  const ids = {
+    userId: owner.user_id ?? undefined,
+    teamId: owner.team_id ?? undefined,
+    orgId: owner.organization_id ?? undefined,
+    keyHash: owner.key_hash ?? undefined,
+  };
+  const { caller } = call;
+  if (caller.keyHash === ids.keyHash && caller.userId === ids.userId && caller.teamId === ids.teamId && caller.orgId === ids.orgId)
+    return caller;
+  const [key, state] = await Promise.all([
+    ids.keyHash ? call.deps.reader.key(ids.keyHash) : Promise.resolve(undefined),
+    call.deps.reader.state({
+      userId: ids.userId,
+      teamId: ids.teamId,
+      orgId: ids.orgId,
+      global: call.deps.settings.maxBudget !== undefined,
+    }),
+  ]);
+  return {
+    principal: ids.keyHash ? 'virtual_key' : 'jwt',
+    role: 'internal_user',
+    ...ids,
+    keyName: key?.key_name,
+    state: { ...state, key },
+  };
 }
 
 const once = <A>(fn: (a: A) => boolean) => {

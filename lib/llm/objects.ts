@@ -11,7 +11,7 @@
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
 import { mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
-import { NotFoundError } from '../errors.js';
+import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { ObjectOwners } from '../store/objects.js';
 import type { LlmRequest } from './request.js';
 import { usageOf } from './usage.js';
@@ -31,6 +31,8 @@ export interface ObjectCall {
   op: ObjectOp;
   /** The object the path names (read, delete, change). */
   id?: string | undefined;
+  /** What follows the id in the path (`cancel`, `runs`, `runs/run_1/submit_tool_outputs`); `runs` for `POST /threads/runs`. */
+  action?: string | undefined;
 }
 
 /** What a call does to an upstream object, if it names one (`POST /v1/files`, `GET /v1/responses/resp_1`). */
@@ -39,9 +41,14 @@ export function objectCallOf(req: Pick<LlmRequest, 'method' | 'upstreamPath'>): 
   const kind = COLLECTIONS.get(collection);
   if (!kind) return undefined;
   if (id === undefined) return req.method === 'POST' ? { kind, op: 'create' } : req.method === 'GET' ? { kind, op: 'list' } : undefined;
+  // `POST /threads/runs` makes a thread and runs it: no thread is named.
+  if (kind === 'thread' && id === 'runs' && rest.length === 0 && req.method === 'POST') return { kind, op: 'create', action: 'runs' };
   const op: ObjectOp = req.method === 'DELETE' && rest.length === 0 ? 'delete' : req.method === 'GET' ? 'read' : 'change';
-  return { kind, op, id };
+  return { kind, op, id, ...(rest.length > 0 ? { action: rest.join('/') } : {}) };
 }
+
+/** Whether a call makes the model generate: a run on a thread (its create, its tool outputs). */
+const generates = (object: ObjectCall): boolean => object.kind === 'thread' && (object.action ?? '').split('/')[0] === 'runs';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -59,20 +66,28 @@ export function meteringOf(object: ObjectCall | undefined, answer: unknown): 'ch
   if (!object) return 'charge';
   switch (object.op) {
     case 'create':
+      if (generates(object)) return 'charge';
       if (object.kind === 'file' || object.kind === 'assistant' || object.kind === 'thread') return 'none';
       return isPending(object.kind, answer) ? 'deferred' : 'charge';
     case 'change':
-      return 'charge';
+      // A run makes the model generate; cancelling, modifying or adding a message does not (a
+      // cancelled batch or response is billed once, by what it did, as a read finds it ended).
+      return generates(object) ? 'charge' : 'none';
     default:
       return 'none';
   }
 }
 
-/** The usage a pending object's read brings, when it is done: billed then, once. */
+/** Where a batch or a response has ended: its usage is what it will ever cost. */
+const ENDED: Readonly<Record<string, readonly string[]>> = {
+  batch: ['completed', 'cancelled', 'expired', 'failed'],
+  response: ['completed', 'incomplete', 'cancelled', 'failed'],
+};
+
+/** The usage a pending object's answer (read or cancel) brings, once it has ended: billed then, once. */
 export function finishedUsage(kind: ObjectKind, answer: unknown): Usage | undefined {
-  if (!isObject(answer)) return undefined;
-  const done = kind === 'batch' ? answer.status === 'completed' : answer.status === 'completed' || answer.status === 'incomplete';
-  return done ? usageOf(answer) : undefined;
+  if (!isObject(answer) || typeof answer.status !== 'string') return undefined;
+  return ENDED[kind]?.includes(answer.status) ? usageOf(answer) : undefined;
 }
 
 /** The 404 a caller gets for an object it may not use, or that Tollgate never saw made. */
@@ -83,6 +98,60 @@ export async function guardObject(owners: ObjectOwners, caller: Caller, object: 
   return owner;
 }
 
+/** The longest object id Tollgate records an owner for. */
+const MAX_ID_LENGTH = 512;
+
+/** Body fields that name an upstream object, and what kind (a string, or a list of them). */
+const REFERENCES: Readonly<Record<string, ObjectKind>> = {
+  previous_response_id: 'response',
+  input_file_id: 'file',
+  file_id: 'file',
+  file_ids: 'file',
+  assistant_id: 'assistant',
+  thread_id: 'thread',
+};
+/** The most ids a body may name (each is a read of its owner): more is a 400, never a slow guard. */
+const MAX_REFERENCES = 100;
+
+/** Every object a request body names, at any depth (`input[].content[].file_id` too). */
+export function referencedObjects(body: unknown): { kind: ObjectKind; id: string }[] {
+  const out = new Map<string, { kind: ObjectKind; id: string }>();
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 32 || typeof v !== 'object' || v === null) return;
+    if (Array.isArray(v)) {
+      for (const e of v) walk(e, depth + 1);
+      return;
+    }
+    for (const [k, e] of Object.entries(v)) {
+      const kind = Object.hasOwn(REFERENCES, k) ? REFERENCES[k] : undefined;
+      if (kind)
+        for (const id of Array.isArray(e) ? e : [e]) if (typeof id === 'string' && id.length > 0) out.set(`${kind}:${id}`, { kind, id });
+      walk(e, depth + 1);
+    }
+  };
+  walk(body, 0);
+  if (out.size > MAX_REFERENCES)
+    throw new InvalidRequestError(`the body names ${out.size} stored objects; at most ${MAX_REFERENCES}`, 'invalid_body');
+  return [...out.values()];
+}
+
+/**
+ * The 404 a caller gets for a body that names another tenant's object (or one Tollgate never saw
+ * made): continuing a response (`previous_response_id`), a batch over a file (`input_file_id`), a
+ * file in a message, a run of an assistant; as for the object in the path.
+ */
+export async function guardReferences(owners: ObjectOwners, caller: Caller, body: unknown): Promise<void> {
+  if (caller.role === 'proxy_admin') return;
+  const refs = referencedObjects(body);
+  if (refs.length === 0) return;
+  // Longer than any id Tollgate records (recordCreated): nobody's, and no key DynamoDB takes.
+  const long = refs.find((r) => r.id.length > MAX_ID_LENGTH);
+  if (long) throw new NotFoundError(long.kind, long.id.slice(0, 64));
+  const found = await owners.getMany(refs.map((r) => r.id));
+  const denied = refs.find((r) => !mayUse(caller, found.get(r.id)) || found.get(r.id)?.object_kind !== r.kind);
+  if (denied) throw new NotFoundError(denied.kind, denied.id);
+}
+
 /** Records who made the object an answer describes (its `id`), before the answer goes out. */
 export async function recordCreated(
   owners: ObjectOwners,
@@ -91,9 +160,11 @@ export async function recordCreated(
   answer: unknown,
   at: Date,
   model: string,
+  /** Whether its usage comes later; by default what the answer says. A streamed response is metered by its stream: never. */
+  pending: boolean = isPending(object.kind, answer),
 ): Promise<void> {
-  if (!isObject(answer) || typeof answer.id !== 'string' || answer.id.length === 0 || answer.id.length > 512) return;
-  await owners.put(ownerOf(caller, object.kind, answer.id, at, model, isPending(object.kind, answer) ? 'pending' : undefined));
+  if (!isObject(answer) || typeof answer.id !== 'string' || answer.id.length === 0 || answer.id.length > MAX_ID_LENGTH) return;
+  await owners.put(ownerOf(caller, object.kind, answer.id, at, model, pending ? 'pending' : undefined));
 }
 
 /** A list answer with only the caller's objects in its `data`. */

@@ -62,6 +62,16 @@ async function upload(who: { key: string }) {
   });
 }
 
+/** A batch made by `key` over a file it uploaded. */
+async function batchOf(key: string) {
+  const file = await upload({ key });
+  return call({
+    path: '/v1/batches',
+    headers: bearer(key),
+    body: { input_file_id: file.json.id, endpoint: '/v1/chat/completions', completion_window: '24h' },
+  });
+}
+
 describe('stored responses', () => {
   it('made by team A: billed once; another team gets 404 and is billed nothing; team A reads it again for free', async () => {
     const before = { a1: await spendOf(a1), b: await spendOf(b) };
@@ -154,11 +164,7 @@ describe('files and batches', () => {
 
   it('a batch is billed once, when a read finds it completed with its usage; never to another tenant', async () => {
     const { key, record } = await seedKey({ team_id: 'team-a' });
-    const made = await call({
-      path: '/v1/batches',
-      headers: bearer(key),
-      body: { input_file_id: 'file-x', endpoint: '/v1/chat/completions', completion_window: '24h' },
-    });
+    const made = await batchOf(key);
     expect(made.status).toBe(200);
     expect(await spendNanos(refs.key(record.token))).toBe(0);
     expect((await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(b.key) })).status).toBe(404);
@@ -168,5 +174,85 @@ describe('files and batches', () => {
     }
     expect(await spendNanos(refs.key(record.token))).toBe(price(20, 40));
     expect(await spendOf(b)).toBe(0);
+  });
+});
+
+describe('billing of stored objects, once and to their maker (found by review)', () => {
+  it('a response made as a stream is billed by its stream; reading it again, as JSON or as a stream, bills nothing', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const made = await call({
+      path: '/v1/responses',
+      headers: bearer(key),
+      body: { model: 'gpt-4o-mini', input: 'Hello there', stream: true },
+    });
+    expect(made.text).toContain('response.completed');
+    const id = /"id":"(resp_[A-Za-z0-9]+)"/.exec(made.text)?.[1] as string;
+    expect(await spendNanos(refs.key(record.token))).toBe(price(2, 4));
+    expect((await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key) })).status).toBe(200);
+    expect(await spendNanos(refs.key(record.token))).toBe(price(2, 4));
+  });
+
+  it('cancelling a batch bills nothing by itself; the batch is billed once, for what it did', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const made = await batchOf(key);
+    expect((await call({ method: 'POST', path: `/v1/batches/${made.json.id}/cancel`, headers: bearer(key) })).status).toBe(200);
+    await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(key) });
+    await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(key) });
+    expect(await spendNanos(refs.key(record.token))).toBe(price(20, 40));
+  });
+
+  it.each([
+    ['a proxy admin', () => MASTER],
+    ['a teammate', () => a2.key],
+  ])('a pending batch first read by %s is billed to the key that made it', async (_, reader) => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const readerBefore = await spendOf(a2);
+    const made = await batchOf(key);
+    expect((await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(reader()) })).json.status).toBe('completed');
+    await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(key) });
+    expect(await spendNanos(refs.key(record.token))).toBe(price(20, 40));
+    expect(await spendNanos(refs.team('team-a'))).toBeGreaterThanOrEqual(price(20, 40));
+    expect(await spendOf(a2)).toBe(readerBefore);
+  });
+});
+
+describe("objects a body names are the caller's own, as in the path (found by review)", () => {
+  it("another team can neither continue team A's response nor batch over its file: 404, nothing forwarded", async () => {
+    const response = (await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'secret plan' } }))
+      .json.id as string;
+    const file = (await upload(a1)).json.id as string;
+    const bodies: [string, Record<string, unknown>][] = [
+      ['/v1/responses', { model: 'gpt-4o-mini', input: 'repeat', previous_response_id: response }],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: [{ role: 'user', content: [{ type: 'input_file', file_id: file }] }] }],
+      ['/v1/batches', { input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' }],
+    ];
+    for (const [path, body] of bodies) {
+      const before = mock.requests.length;
+      const res = await call({ path, headers: bearer(b.key), body });
+      expect([path, res.status, res.json.error?.type, mock.requests.length - before]).toEqual([path, 404, 'not_found_error', 0]);
+    }
+    // Its own team may, and so may a proxy admin.
+    expect((await call({ path: '/v1/responses', headers: bearer(a2.key), body: bodies[0]?.[1] })).status).toBe(200);
+    expect((await call({ path: '/v1/batches', headers: bearer(MASTER), body: bodies[2]?.[1] })).status).toBe(200);
+  });
+
+  it.each([
+    ['previous_response_id', { previous_response_id: 'resp_never_made' }],
+    ['input_file_id', { input_file_id: 'file-never-made' }],
+    ['file_id, nested', { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-never-made' }] }] }],
+    ['file_ids', { file_ids: ['file-never-made'] }],
+    ['assistant_id', { assistant_id: 'asst_never_made' }],
+    ['thread_id', { thread_id: 'thread_never_made' }],
+    ['an id longer than any recorded', { previous_response_id: 'r'.repeat(5000) }],
+  ])('%s that Tollgate never saw made: 404 before any upstream call', async (_, extra) => {
+    const before = mock.requests.length;
+    const res = await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'x', ...extra } });
+    expect([res.status, res.json.error?.type, mock.requests.length - before]).toEqual([404, 'not_found_error', 0]);
+  });
+
+  it('a body naming more than 100 objects is a 400', async () => {
+    const file_ids = Array.from({ length: 101 }, (_, i) => `file-${i}`);
+    const res = await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'x', file_ids } });
+    expect([res.status, res.json.error?.code]).toEqual([400, 'invalid_body']);
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * A stored response read again as a stream (`GET /v1/responses/{id}?stream=true`) is not a new
+ * call: its events carry the old usage, which is not charged again (found by review).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { beforeAll, expect, it } from 'vitest';
+import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { refs } from '../../../lib/store/keys.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { spendNanos } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, seedModels } from './harness.js';
+
+let server: Server;
+const usage = { input_tokens: 2, output_tokens: 4, total_tokens: 6 };
+const resp = (status: string, withUsage: boolean) => ({
+  id: 'resp_custom1',
+  object: 'response',
+  status,
+  output: [],
+  usage: withUsage ? usage : null,
+});
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'POST' && url.pathname === '/v1/responses') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(resp('completed', true)));
+      }
+      if (req.method === 'GET' && url.pathname === '/v1/responses/resp_custom1' && url.searchParams.get('stream') === 'true') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          `event: response.created\ndata: ${JSON.stringify({ type: 'response.created', response: resp('in_progress', false) })}\n\n`,
+        );
+        return res.end(
+          `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: resp('completed', true) })}\n\n`,
+        );
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(resp('completed', true)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  await useTestTable({
+    TOLLGATE_MASTER_KEY: 'sk-master-rc',
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
+  });
+  await seedModels(mockModels(url));
+  await seedTeam({ team_id: 'team-a' });
+  return () => new Promise<void>((r) => server.close(() => r()));
+});
+
+it('reading a stored response again as a stream never bills again', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  const made = await call({ path: '/v1/responses', headers: bearer(key), body: { model: 'gpt-4o-mini', input: 'Hello there' } });
+  expect(made.json.id).toBe('resp_custom1');
+  const once = await spendNanos(refs.key(record.token));
+  expect(once).toBeGreaterThan(0);
+  const read = await call({ method: 'GET', path: '/v1/responses/resp_custom1', query: { stream: 'true' }, headers: bearer(key) });
+  expect(read.status).toBe(200);
+  expect(read.text).toContain('response.completed');
+  expect(await spendNanos(refs.key(record.token))).toBe(once);
+});

@@ -1,0 +1,90 @@
+/**
+ * What a call does to a stored object and how it is metered (lib/llm/objects): only what makes
+ * the model generate is charged, a pending object is billed once it has ended, and every object
+ * a body names is found, at any depth.
+ */
+import { describe, expect, it } from 'vitest';
+import { finishedUsage, meteringOf, objectCallOf, referencedObjects } from '../../../lib/llm/objects.js';
+
+const op = (method: string, upstreamPath: string) => objectCallOf({ method: method as 'GET', upstreamPath });
+
+describe('objectCallOf', () => {
+  it.each([
+    ['POST', 'files', { kind: 'file', op: 'create' }],
+    ['GET', 'batches', { kind: 'batch', op: 'list' }],
+    ['GET', 'responses/resp_1', { kind: 'response', op: 'read', id: 'resp_1' }],
+    ['GET', 'responses/resp_1/input_items', { kind: 'response', op: 'read', id: 'resp_1', action: 'input_items' }],
+    ['DELETE', 'files/file-1', { kind: 'file', op: 'delete', id: 'file-1' }],
+    ['POST', 'batches/batch_1/cancel', { kind: 'batch', op: 'change', id: 'batch_1', action: 'cancel' }],
+    ['POST', 'threads/thread_1/runs', { kind: 'thread', op: 'change', id: 'thread_1', action: 'runs' }],
+    ['POST', 'threads/runs', { kind: 'thread', op: 'create', action: 'runs' }],
+    ['POST', 'chat/completions', undefined],
+  ])('%s %s', (method, path, expected) => {
+    expect(op(method, path)).toEqual(expected);
+  });
+});
+
+describe('meteringOf', () => {
+  it.each([
+    ['POST', 'responses', { status: 'completed', usage: { input_tokens: 1, output_tokens: 1 } }, 'charge'],
+    ['POST', 'responses', { status: 'queued' }, 'deferred'],
+    ['POST', 'batches', { status: 'validating' }, 'deferred'],
+    ['POST', 'files', {}, 'none'],
+    ['POST', 'threads', {}, 'none'],
+    ['POST', 'threads/runs', {}, 'charge'],
+    ['POST', 'threads/thread_1/runs', {}, 'charge'],
+    ['POST', 'threads/thread_1/runs/run_1/submit_tool_outputs', {}, 'charge'],
+    ['POST', 'threads/thread_1/messages', {}, 'none'],
+    ['POST', 'batches/batch_1/cancel', { status: 'cancelling' }, 'none'],
+    ['POST', 'responses/resp_1/cancel', { status: 'cancelled' }, 'none'],
+    ['POST', 'assistants/asst_1', {}, 'none'],
+    ['GET', 'responses/resp_1', { status: 'completed', usage: { input_tokens: 1, output_tokens: 1 } }, 'none'],
+    ['DELETE', 'responses/resp_1', {}, 'none'],
+  ])('%s %s: %j is %s', (method, path, answer, expected) => {
+    expect(meteringOf(op(method, path), answer)).toBe(expected);
+  });
+});
+
+describe('finishedUsage', () => {
+  const usage = { input_tokens: 2, output_tokens: 3 };
+  it.each(['completed', 'cancelled', 'expired', 'failed'])('a batch %s with usage is billed', (status) => {
+    expect(finishedUsage('batch', { status, usage })).toEqual({ inputTokens: 2, outputTokens: 3 });
+  });
+  it.each(['completed', 'incomplete', 'cancelled', 'failed'])('a response %s with usage is billed', (status) => {
+    expect(finishedUsage('response', { status, usage })).toEqual({ inputTokens: 2, outputTokens: 3 });
+  });
+  it.each(['validating', 'in_progress', 'finalizing', 'cancelling', 'queued', undefined])('not yet ended (%s): nothing', (status) => {
+    expect(finishedUsage('batch', { status, usage })).toBeUndefined();
+    expect(finishedUsage('response', { status, usage })).toBeUndefined();
+  });
+});
+
+describe('referencedObjects', () => {
+  it('every id a body names, at any depth, each once', () => {
+    const body = {
+      previous_response_id: 'resp_1',
+      input_file_id: 'file-1',
+      assistant_id: 'asst_1',
+      thread_id: 'thread_1',
+      file_ids: ['file-2', 'file-1'],
+      input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-3' }] }],
+      tool_resources: { code_interpreter: { file_ids: ['file-4'] } },
+    };
+    expect(referencedObjects(body)).toEqual([
+      { kind: 'response', id: 'resp_1' },
+      { kind: 'file', id: 'file-1' },
+      { kind: 'assistant', id: 'asst_1' },
+      { kind: 'thread', id: 'thread_1' },
+      { kind: 'file', id: 'file-2' },
+      { kind: 'file', id: 'file-3' },
+      { kind: 'file', id: 'file-4' },
+    ]);
+  });
+  it('no ids: none; a field on the prototype chain names nothing', () => {
+    expect(referencedObjects({ model: 'gpt-4o', input: 'hi', previous_response_id: null, file_id: '' })).toEqual([]);
+    expect(referencedObjects(JSON.parse('{"__proto__":{"file_id":"x"},"constructor":"y"}'))).toEqual([{ kind: 'file', id: 'x' }]);
+  });
+  it('more than 100 is a 400', () => {
+    expect(() => referencedObjects({ file_ids: Array.from({ length: 101 }, (_, i) => `f${i}`) })).toThrow('at most 100');
+  });
+});
