@@ -17,6 +17,12 @@ import type { TollgateFunction } from './function.js';
 export const REPLAY_VISIBILITY = Duration.minutes(3);
 /** Receives before the dead-letter queue: 480 × 3 minutes = a day of DynamoDB outage. */
 export const REPLAY_MAX_RECEIVES = 480;
+/**
+ * How long the queue and its dead-letter queue keep a message: shorter than a settlement's record
+ * is kept (TOLLGATE_SETTLEMENT_TTL_SECONDS, 15 days by default), so a replayed or redriven
+ * settlement still finds its record and counts once.
+ */
+export const SETTLEMENT_RETENTION = Duration.days(14);
 
 export interface SettlementQueueProps {
   /** The function that writes kept settlements (functions/settlement-replay). */
@@ -36,12 +42,12 @@ export class SettlementQueue extends Construct {
     this.deadLetters = new Queue(this, 'DeadLetters', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: SETTLEMENT_RETENTION,
     });
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: SETTLEMENT_RETENTION,
       visibilityTimeout: REPLAY_VISIBILITY,
       deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: REPLAY_MAX_RECEIVES },
     });

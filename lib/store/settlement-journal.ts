@@ -8,6 +8,7 @@
  * changes nothing. A strict call's reservation travels with it (`hold`) and is settled by the
  * replay with the actual cost; should the sweeper release it first, the replay still counts in full.
  */
+import { config } from '../config.js';
 import type { Settlement, SettlementOutcome, SpendSettler } from './spend-ledger.js';
 
 export interface SettlementJournal {
@@ -52,19 +53,44 @@ export function parseJournalRecord(text: string): Settlement {
   const s = parsed.settlement;
   if (!isObject(s)) throw new JournalRecordError('no settlement');
   if (typeof s.requestId !== 'string' || s.requestId.length === 0) throw new JournalRecordError('no request id');
-  if (typeof s.at !== 'number' || !Number.isFinite(s.at)) throw new JournalRecordError('no time');
+  // A time a Date holds (a settlement's record and its windows are dated by it), else it could never land.
+  if (typeof s.at !== 'number' || !Number.isSafeInteger(s.at) || s.at < 0 || s.at > MAX_DATE_MS) throw new JournalRecordError('no time');
   if (!isNanos(s.costNanos)) throw new JournalRecordError('the cost is not a whole number of nano-dollars');
   if (typeof s.model !== 'string') throw new JournalRecordError('no model');
   assertTargets(s.targets, 'targets');
   if (s.hold !== undefined) {
-    if (!isObject(s.hold) || !isNanos(s.hold.estimateNanos) || !Array.isArray(s.hold.held))
+    if (
+      !isObject(s.hold) ||
+      !isNanos(s.hold.estimateNanos) ||
+      !Array.isArray(s.hold.held) ||
+      !s.hold.held.every((h) => typeof h === 'string')
+    )
       throw new JournalRecordError('a malformed hold');
     assertTargets(s.hold.targets, 'hold.targets');
   }
   return s as unknown as Settlement;
 }
 
-/** Lands one kept settlement; `duplicate` when it had landed already (it counts once either way). */
-export function replaySettlement(settler: SpendSettler, text: string): Promise<SettlementOutcome> {
-  return settler.settle(parseJournalRecord(text));
+/** The latest time a Date holds. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * Lands one kept settlement; `duplicate` when it had landed already (it counts once either way).
+ * Counting once rests on the settlement's record (`REQ#<request id>`), which is kept
+ * `keptForMs` after the call: a settlement older than that is refused, never replayed, since its
+ * record may be gone and a settlement that had landed would count twice. The default keeps
+ * records longer than the queue keeps messages (14 days), so in AWS none gets that old.
+ */
+export async function replaySettlement(
+  settler: SpendSettler,
+  text: string,
+  opts: { now?: number; keptForMs?: number } = {},
+): Promise<SettlementOutcome> {
+  const s = parseJournalRecord(text);
+  const keptForMs = opts.keptForMs ?? config().settlementTtlSeconds * 1000;
+  if ((opts.now ?? Date.now()) - s.at > keptForMs)
+    throw new JournalRecordError(
+      'older than its settlement record is kept (TOLLGATE_SETTLEMENT_TTL_SECONDS): replayed, it could count twice',
+    );
+  return settler.settle(s);
 }

@@ -34,7 +34,7 @@ describe('TOLLGATE_LOCAL_SECRETS', () => {
 describe('settlement and passthrough settings', () => {
   it('default to a week of idempotency and no passthrough model', () => {
     const c = parseConfig({});
-    expect(c.settlementTtlSeconds).toBe(604_800);
+    expect(c.settlementTtlSeconds).toBe(1_296_000);
     expect(c.passthroughModel).toBeUndefined();
   });
 
