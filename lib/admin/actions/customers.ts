@@ -128,13 +128,19 @@ export const customerActions: Actions = {
     if (!userId) throw new InvalidRequestError('`end_user_id` is required', 'missing_field', 'end_user_id');
     const endUser = await load('end_user', userId);
     const budget = endUser.budget_id ? await find('budget', endUser.budget_id) : undefined;
-    return { ...budgetView(endUser, now), litellm_budget_table: budget ?? null };
+    return { ...budgetView(endUser, now, endUser.budget_duration ?? budget?.budget_duration), litellm_budget_table: budget ?? null };
   }),
 
   list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor, now }) => {
     requireProxyAdmin(actor, 'list end users');
     const page = await queryPage<EndUserRecord>({ ...listings.all('end_user'), cursor: q.cursor, limit: q.limit ?? 100 });
-    return { data: page.data.map((e) => budgetView(e, now)), next_cursor: page.next_cursor };
+    // An end user without a period of its own counts its budget's, as its checks do (lib/domain/chain).
+    const ids = [...new Set(page.data.flatMap((e) => (!e.budget_duration && e.budget_id ? [e.budget_id] : [])))];
+    const budgets = new Map(
+      (await Promise.all(ids.map(async (b) => [b, await find('budget', b)] as const))).map(([b, r]) => [b, r?.budget_duration]),
+    );
+    const durationOf = (e: EndUserRecord) => e.budget_duration ?? (e.budget_id ? budgets.get(e.budget_id) : undefined);
+    return { data: page.data.map((e) => budgetView(e, now, durationOf(e))), next_cursor: page.next_cursor };
   }),
 
   block: action(userIds(50), async ({ user_ids }, { actor, now }) => {

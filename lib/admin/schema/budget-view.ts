@@ -14,13 +14,15 @@ type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_e
 export function budgetView<T extends Budgeted>(
   record: T,
   now: Date,
+  /** The period its budget checks count (an end user without one of its own follows its budget's). */
+  duration: string | null | undefined = record.budget_duration,
 ): Omit<T, Internal> & { spend: number; total_spend: number; budget_reset_at: string | null } {
   const { window_spend: _ws, window_committed: _wc, committed: _c, committed_elsewhere: _ce, ...rest } = record;
   return {
     ...rest,
-    spend: currentSpend(record, now.getTime()),
+    spend: currentSpend(record, now.getTime(), duration ?? undefined),
     total_spend: record.spend ?? 0,
-    budget_reset_at: budgetResetAt(record.budget_duration, now.getTime(), budgetAnchor(record)),
+    budget_reset_at: budgetResetAt(duration, now.getTime(), budgetAnchor(record)),
   };
 }
 

@@ -4,12 +4,15 @@
  * and starts at zero, `1mo` stays calendar monthly; `budget_reset_at` shows the real next reset.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as organizations } from '../../../functions/organizations/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
-import { adminCtx, callApi } from '../../support/admin.js';
+import { budgetAnchor, windowOf } from '../../../lib/domain/periods.js';
+import { adminCtx, callApi, invokeDirect } from '../../support/admin.js';
+import { seedEndUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 
 const DAY = 86_400_000;
@@ -85,5 +88,24 @@ describe('every entity with a budget period starts a new one when an update sets
     const view = (updated.body.data ?? updated.body) as { budget_reset_at: string };
     expect(Date.parse(view.budget_reset_at) - 7 * DAY).toBeGreaterThanOrEqual(at);
     expect(Date.parse(view.budget_reset_at) - 7 * DAY).toBeLessThanOrEqual(Date.now());
+  });
+});
+
+describe('an end user following a reusable budget shows the period its checks count (found by review)', () => {
+  it('info and list: the current window of the budget period, and its real next reset', async () => {
+    await invokeDirect(budgets, { action: 'new', budget_id: 'b-follow-day', max_budget: 5, budget_duration: '1d' });
+    const rec = await seedEndUser({ user_id: 'eu-follow', budget_id: 'b-follow-day' });
+    // $2 spent two days ago, in a window that has ended.
+    const old = windowOf('1d', Date.now() - 2 * DAY, budgetAnchor(rec)).id;
+    await seedEndUser({ ...rec, spend: 2, window_spend: { [old]: 2 } });
+    const expected = {
+      spend: 0,
+      total_spend: 2,
+      budget_reset_at: new Date(windowOf('1d', Date.now(), budgetAnchor(rec)).end).toISOString(),
+    };
+    const info = (await invokeDirect(customers, { action: 'info', end_user_id: 'eu-follow' })) as Record<string, unknown>;
+    expect(info).toMatchObject(expected);
+    const listed = (await invokeDirect(customers, { action: 'list', limit: 100 })) as { data: Record<string, unknown>[] };
+    expect(listed.data.find((e) => e.user_id === 'eu-follow')).toMatchObject(expected);
   });
 });
