@@ -23,6 +23,9 @@ export async function createUserIfAbsent(
     return user;
   } catch (e) {
     if (isConditionalCheckFailed(e)) {
+      // Made meanwhile (another instance, an admin): read it from the table, not from this
+      // instance's cache, which may remember it as absent (a 503 until that entry expired).
+      reader.loader.invalidate(refs.user(userId));
       const existing = await reader.user(userId);
       if (existing) return existing;
     }

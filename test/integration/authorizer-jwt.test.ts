@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as teams } from '../../functions/teams/handler.js';
 import { handler as users } from '../../functions/users/handler.js';
@@ -208,6 +208,16 @@ describe('default team and user upsert', () => {
     expect((await read()).Item).toMatchObject({ PK: 'USER#u-new', SK: 'USER', kind: 'user', user_id: 'u-new', user_role: 'internal_user' });
     // A second request finds the user (created once, not overwritten).
     expect((await authorize(chat(token({ sub: 'u-new' })))).effect).toBe('allow');
+  });
+
+  it('a user made by another instance while this one remembers it as absent is allowed, not a 503 (found by review)', async () => {
+    configure({ TOLLGATE_JWT_UPSERT_USER: 'true' });
+    // An admin-scoped token never upserts: this instance reads `u-elsewhere` and caches it as absent.
+    await authorize(at('/team/new', token({ sub: 'u-elsewhere', scope: 'litellm_proxy_admin' })));
+    // Another instance (or the admin API) makes the user; nothing tells this one.
+    const user = { user_id: 'u-elsewhere', user_role: 'internal_user' as const, spend: 0, created_at: new Date().toISOString() };
+    await documentClient().send(new PutCommand({ TableName: tableName(), Item: encode.user(user) }));
+    for (let i = 0; i < 3; i++) expect((await authorize(chat(token({ sub: 'u-elsewhere' })))).effect).toBe('allow');
   });
 
   it('a user created from an IdP subject (`auth0|…`) is one the admin API manages (issue 10, item 4)', async () => {
