@@ -22,8 +22,8 @@ const ABSENT = Symbol('absent');
 type Cached = Item | typeof ABSENT;
 
 /**
- * The bound counts entities: `maxEntries` entity items (or absences) in one LRU, and their
- * counter shards (lib/store/shards) in another, bounded at 31 per entity (the most an entity
+ * The bound counts entities: `maxEntries` entity items in one LRU, as many absences in another
+ * (so made-up ids never evict real entities), and their counter shards (lib/store/shards) in a third, bounded at 31 per entity (the most an entity
  * has), so a team read with its 7 other shards is one entity, not 8 entries, and shards never
  * push a caller's entities out.
  */
@@ -48,6 +48,11 @@ export class CachedLoader {
   readonly stats: LoaderStats = { hits: 0, misses: 0, batches: 0 };
   private readonly entities: LRUCache<string, Cached, ItemRef>;
   private readonly shards: LRUCache<string, Cached, ItemRef>;
+  /**
+   * Entities remembered as absent, apart: made-up credentials (anyone can send them) fill this
+   * one and never push a real entity out of `entities`.
+   */
+  private readonly absences: LRUCache<string, Cached, ItemRef>;
   private readonly batcher: DataLoader<string, Cached>;
 
   constructor(
@@ -79,23 +84,38 @@ export class CachedLoader {
       });
     this.entities = lru(Math.max(1, options.maxEntries));
     this.shards = lru(Math.max(1, options.maxEntries) * SHARDS_PER_ENTITY);
+    this.absences = lru(Math.max(1, options.maxEntries));
   }
 
   private cacheOf(id: string): LRUCache<string, Cached, ItemRef> {
     return isShard(id) ? this.shards : this.entities;
   }
 
+  /** What is cached for an item: the item, ABSENT, or undefined (not cached). */
+  private cached(id: string, opts?: { updateAgeOnGet: false }): Cached | undefined {
+    if (isShard(id)) return this.shards.get(id, opts);
+    return this.entities.get(id, opts) ?? this.absences.get(id, opts);
+  }
+
+  /** An entity read as absent moves to `absences`, with the TTL its read gave it. */
+  private keepAbsence(id: string): void {
+    if (isShard(id) || this.entities.get(id, { updateAgeOnGet: false }) !== ABSENT) return;
+    const ttl = this.entities.getRemainingTTL(id);
+    this.entities.delete(id);
+    if (ttl > 0) this.absences.set(id, ABSENT, { ttl });
+  }
+
   /** The item, or undefined when it does not exist. Throws StoreUnavailableError when the store fails. */
   async load(ref: ItemRef): Promise<Item | undefined> {
     const id = refKey(ref);
-    const cache = this.cacheOf(id);
-    const cached = cache.get(id);
+    const cached = this.cached(id);
     if (cached !== undefined) {
       this.stats.hits++;
       return cached === ABSENT ? undefined : cached;
     }
     try {
-      const value = await cache.fetch(id, { context: ref });
+      const value = await this.cacheOf(id).fetch(id, { context: ref });
+      if (value === ABSENT) this.keepAbsence(id);
       return value === ABSENT || value === undefined ? undefined : value;
     } catch (e) {
       if (isTollgateError(e)) throw e;
@@ -115,7 +135,7 @@ export class CachedLoader {
       const ref = refsToLoad[i];
       if (!ref) continue;
       const id = refKey(ref);
-      const cached = this.cacheOf(id).get(id);
+      const cached = this.cached(id);
       if (cached === undefined) return Promise.all(refsToLoad.map((r) => (r ? this.load(r) : Promise.resolve(undefined))));
       out[i] = cached === ABSENT ? undefined : cached;
       hits++;
@@ -134,13 +154,15 @@ export class CachedLoader {
   follow(ref: ItemRef, change: (item: Item) => Item, created?: () => Item): void {
     const id = refKey(ref);
     const cache = this.cacheOf(id);
-    const cached = cache.get(id, { updateAgeOnGet: false });
+    const absent = !isShard(id) && this.absences.has(id);
+    const holder = absent ? this.absences : cache;
+    const cached = holder.get(id, { updateAgeOnGet: false });
     if (cached === undefined) return;
-    const ttl = cache.getRemainingTTL(id);
-    if (ttl <= 0) return void cache.delete(id);
+    const ttl = holder.getRemainingTTL(id);
+    if (ttl <= 0) return void holder.delete(id);
     if (cached === ABSENT) {
+      holder.delete(id);
       if (created) cache.set(id, created(), { ttl });
-      else cache.delete(id);
       return;
     }
     cache.set(id, change(cached), { ttl });
@@ -149,11 +171,13 @@ export class CachedLoader {
   invalidate(ref: ItemRef): void {
     const id = refKey(ref);
     this.cacheOf(id).delete(id);
+    this.absences.delete(id);
   }
 
   clear(): void {
     this.entities.clear();
     this.shards.clear();
+    this.absences.clear();
   }
 
   /** Entities cached (their counter shards not counted). */
