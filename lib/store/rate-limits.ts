@@ -112,6 +112,9 @@ type Step =
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
 
+/** Attempts to give a parallel slot back (each after the SDK's own retries), 100 ms then 400 ms apart. */
+const RELEASE_ATTEMPTS = 3;
+
 export class DynamoRateLimiter implements RateLimiter {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -330,22 +333,32 @@ export class DynamoRateLimiter implements RateLimiter {
     }
   }
 
-  private release(c: Counted, requestId: string): Promise<unknown> {
-    return this.client
-      .send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: rateRefs.parallel(c.limit, c.shard),
-          UpdateExpression: 'REMOVE #lease ADD #n :minus',
-          ConditionExpression: 'attribute_exists(#lease)',
-          ExpressionAttributeNames: { '#lease': leaseName(requestId), '#n': INFLIGHT },
-          ExpressionAttributeValues: { ':minus': -1 },
-        }),
-      )
-      .catch((e) => {
+  /**
+   * Gives a parallel slot back. Tried again on a store error (a release that landed and is tried
+   * again finds no lease: nothing happens), since a lost release holds the slot until its lease
+   * expires, which is up to the llm function's timeout plus a minute.
+   */
+  private async release(c: Counted, requestId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: rateRefs.parallel(c.limit, c.shard),
+            UpdateExpression: 'REMOVE #lease ADD #n :minus',
+            ConditionExpression: 'attribute_exists(#lease)',
+            ExpressionAttributeNames: { '#lease': leaseName(requestId), '#n': INFLIGHT },
+            ExpressionAttributeValues: { ':minus': -1 },
+          }),
+        );
+        return;
+      } catch (e) {
         // Already released, or cleared as expired: nothing to give back.
-        if (!isConditionalCheckFailed(e)) throw e;
-      });
+        if (isConditionalCheckFailed(e)) return;
+        if (attempt >= RELEASE_ATTEMPTS) throw e;
+        await new Promise((r) => setTimeout(r, 100 * 4 ** (attempt - 1)));
+      }
+    }
   }
 
   /** Moves a window's counts; the window expires like any (a late write never makes an immortal item). */
