@@ -62,7 +62,7 @@ import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { dataEvent, frame, type SseEvent, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
-import { UpstreamCall, type UpstreamRequest } from './upstream.js';
+import { isRedirect, UpstreamCall, type UpstreamRequest } from './upstream.js';
 import { mergeUsage, usageOf } from './usage.js';
 
 /**
@@ -252,6 +252,13 @@ async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['
     // The caller's credential was fine (the authorizer said so); ours was not. Not the caller's 401.
     upstream.cancel();
     throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` refused Tollgate's credentials (HTTP ${res.status})`);
+  }
+  if (isRedirect(res.status)) {
+    // Never followed: the call (and its prompt) goes nowhere but under the model's base URL.
+    upstream.cancel();
+    throw new UpstreamFailedError(
+      `the upstream for \`${model.model_name}\` answered a redirect (HTTP ${res.status}), which Tollgate does not follow`,
+    );
   }
   return upstream;
 }
@@ -566,19 +573,32 @@ async function* relay(
     }
     return out ? Buffer.from(out) : undefined;
   };
+  const source = upstream.chunks()[Symbol.asyncIterator]();
   try {
-    for await (const chunk of upstream.chunks()) {
-      const out = pass(framer.push(chunk));
+    // Only the upstream's own failure (a cut, a timeout) ends it as answered: an error thrown in
+    // at a `yield` is the client's (it went away), and leaves the call unanswered.
+    let failed: unknown;
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await source.next();
+      } catch (e) {
+        failed = e ?? new Error('upstream stream failed');
+        break;
+      }
+      if (next.done) break;
+      const out = pass(framer.push(next.value));
       if (out) yield out;
     }
     ended = true;
-    const rest = pass(framer.end());
-    if (rest) yield rest;
-  } catch (e) {
-    ended = true;
-    yield Buffer.from(dataEvent(upstream.failure(e).toBody()));
+    if (failed !== undefined) yield Buffer.from(dataEvent(upstream.failure(failed).toBody()));
+    else {
+      const rest = pass(framer.end());
+      if (rest) yield rest;
+    }
   } finally {
     upstream.cancel();
+    void source.return?.(undefined)?.catch(() => undefined);
     // Settled after the stream's end (deferred): the client's last byte does not wait for it.
     onDone(usage, ended, received);
   }

@@ -52,6 +52,8 @@ export class UpstreamCall {
         headers: this.headers(),
         body: requestBody(this.req.body),
         signal: this.deadline.signal,
+        // A redirect is answered, never followed (the caller's prompt stays under the base URL).
+        redirect: 'manual',
       });
       this.touch();
       return this.response;
@@ -184,3 +186,6 @@ function requestBody(body: UpstreamRequest['body']): RequestInit['body'] {
   if (!body) return undefined;
   return 'form' in body ? body.form : body.bytes;
 }
+
+/** A 3xx: an upstream is never followed away from its model's base URL. */
+export const isRedirect = (status: number): boolean => status >= 300 && status < 400;

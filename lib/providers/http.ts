@@ -6,9 +6,10 @@
  * talking is never cut), and maps network trouble to Tollgate's upstream errors.
  * The same contract as lib/llm/upstream's UpstreamCall, for any target.
  */
-import type { TollgateError } from '../errors.js';
+import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
+import { isRedirect } from '../llm/upstream.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -58,13 +59,20 @@ export class HttpExchange {
         headers,
         body: JSON.stringify(body),
         signal: this.deadline.signal,
+        // Never followed: fetch strips only Authorization when a redirect changes origin, so
+        // `x-api-key` (Anthropic) and `api-key` (Azure) would go to the other host.
+        redirect: 'manual',
       });
       this.touch();
-      return this.response;
     } catch (e) {
       this.stop();
       throw this.failure(e);
     }
+    if (isRedirect(this.response.status)) {
+      this.stop();
+      throw new UpstreamFailedError(`the upstream answered a redirect (HTTP ${this.response.status}), which Tollgate does not follow`);
+    }
+    return this.response;
   }
 
   /** The whole body, under the same deadline. */

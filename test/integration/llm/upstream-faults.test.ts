@@ -1,0 +1,129 @@
+/**
+ * Upstream faults found by review: a redirect is never followed (the prompt and Tollgate's
+ * upstream key stay under the model's base URL; fetch strips only Authorization on a change of
+ * origin, so Anthropic's `x-api-key` and Azure's `api-key` went along), and a streaming client
+ * that goes away leaves the call unanswered however its connection ends.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { handleLlmEvent, settlementsOf } from '../../../lib/llm/handle.js';
+import { refs } from '../../../lib/store/keys.js';
+import { authorize, bearer } from '../../support/authorizer.js';
+import { authorizerEvent, seedKey } from '../../support/seed.js';
+import { settledSpendNanos } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, chat, proxyEvent, seedModels } from './harness.js';
+
+const SECRET = 'tollgate/upstream-faults';
+const UPSTREAM_KEY = 'sk-upstream-faults-SECRET';
+const prices = { input_cost_per_million: 1, output_cost_per_million: 10 };
+const created_at = '2025-01-01T00:00:00.000Z';
+let server: Server;
+let elsewhere: Server;
+const seenElsewhere: IncomingHttpHeaders[] = [];
+
+const listen = (s: Server) =>
+  new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)));
+
+beforeAll(async () => {
+  elsewhere = createServer((req, res) => {
+    seenElsewhere.push(req.headers);
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1 } }));
+  });
+  const other = await listen(elsewhere);
+  server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+      if (String(body.model).includes('redirect')) {
+        res.writeHead(307, { location: `${other}${req.url}` });
+        return res.end();
+      }
+      // A slow stream: a chunk every 30 ms.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let i = 0;
+      const t = setInterval(() => {
+        if (res.destroyed || i++ > 30) {
+          clearInterval(t);
+          return res.end();
+        }
+        res.write(`data: {"id":"c","choices":[{"index":0,"delta":{"content":"word${i} "}}]}\n\n`);
+      }, 30);
+      res.on('close', () => clearInterval(t));
+    });
+  });
+  const base = await listen(server);
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify({ [SECRET]: UPSTREAM_KEY }) });
+  const model = (name: string, extra: Partial<ModelRecord>): ModelRecord => ({
+    model_name: name,
+    upstream_model: name,
+    upstream_base_url: `${base}/v1`,
+    api_key_secret: SECRET,
+    ...prices,
+    created_at,
+    ...extra,
+  });
+  await seedModels([
+    model('oa-redirect', {}),
+    model('oa-slow', {}),
+    model('anthropic-redirect', { provider: 'anthropic', upstream_base_url: base }),
+    model('azure-redirect', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+  ]);
+});
+afterAll(() => {
+  server?.close();
+  elsewhere?.close();
+});
+
+describe('a redirect is never followed', () => {
+  it.each([
+    ['OpenAI-compatible', '/v1/chat/completions', chat('oa-redirect', 'my secret prompt'), 'upstream_failed'],
+    ['Azure', '/v1/chat/completions', chat('azure-redirect', 'my secret prompt'), 'upstream_failed'],
+    [
+      'Anthropic',
+      '/v1/messages',
+      { model: 'anthropic-redirect', max_tokens: 5, messages: [{ role: 'user', content: 'my secret prompt' }] },
+      'api_error',
+    ],
+  ])('%s: a 502 naming the redirect; the other host sees nothing, no key, no prompt; nothing billed', async (_, path, body, shape) => {
+    const { key, record } = await seedKey({});
+    const res = await call({ path, headers: bearer(key), body });
+    expect(res.status).toBe(502);
+    expect(res.text).toContain('redirect (HTTP 307)');
+    expect(res.text).not.toContain(UPSTREAM_KEY);
+    expect(JSON.stringify(res.json)).toContain(shape);
+    expect(seenElsewhere).toEqual([]);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+  });
+});
+
+describe('a streaming client that goes away leaves the call unanswered', () => {
+  it.each([
+    ['closed', undefined],
+    ['reset (destroyed with an error, as a pipeline does)', new Error('client went away')],
+  ])('%s: released, nothing charged', async (_, error) => {
+    const { key, record } = await seedKey({});
+    const opts = {
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chat('oa-slow', 'hi', { stream: true }),
+      requestId: `req-${Math.random()}`,
+    };
+    const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
+    const event = proxyEvent(opts, (auth as { context: Record<string, unknown> }).context);
+    const res = await handleLlmEvent(event);
+    const body = res.body as Readable;
+    body.on('error', () => undefined);
+    await new Promise((r) => body.once('data', r));
+    body.pause();
+    body.destroy(error);
+    await settlementsOf(event);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+  });
+});
