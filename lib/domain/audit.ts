@@ -20,9 +20,14 @@ export interface AuditRecord extends AuditEntry {
 }
 
 /** Field names that hold credentials: `api_key`, `x-api-key`, `Authorization`, `client_secret`, `password`... */
-const SECRET_FIELD = /(^|[_-])(key|token|secret|password|passwd|api[_-]?key|master[_-]?key|authorization|credentials?)$/i;
+const SECRET_FIELD =
+  /(^|[_-])(key|token|secret|password|passwd|api[_-]?key|master[_-]?key|authorization|credentials?|webhook(?:[_-]?url)?)$/i;
+/** And in camelCase: `clientSecret`, `accessToken`, `slackWebhookUrl`. */
+const SECRET_CAMEL = /[a-z0-9](Key|Token|Secret|Password|Passwd|Authorization|Credentials?|Webhook(?:Url)?)$/;
+const isSecretField = (k: string): boolean => SECRET_FIELD.test(k) || SECRET_CAMEL.test(k);
 /** Values shaped like credentials wherever they appear: `sk-...` keys, bearer tokens, JWTs. */
-const SECRET_VALUE = /\bsk-[A-Za-z0-9_-]{8,}|\bbearer\s+[A-Za-z0-9._~+/-]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/i;
+const SECRET_VALUE =
+  /\bsk-[A-Za-z0-9_-]{8,}|\bbearer\s+[A-Za-z0-9._~+/-]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|\b(?:ghp|gho|ghu|ghs|github_pat|xox[abpr]|glpat)[-_][A-Za-z0-9_-]{8,}|https?:\/\/hooks\.slack\.com\/\S+|https?:\/\/[^\s/]*\b(?:webhook\.office|discord(?:app)?\.com\/api\/webhooks)\S*|https?:\/\/[^\s/@]+:[^\s/@]+@/i;
 const REDACTED = '[redacted]';
 /** Deeper than any metadata the admin API accepts; past it, nothing is kept. */
 const MAX_DEPTH = 32;
@@ -37,7 +42,7 @@ function redactValue(value: unknown, depth: number): unknown {
     if (v === undefined) continue;
     // defineProperty: a field named `__proto__` is kept as data, never as the prototype.
     Object.defineProperty(out, k, {
-      value: SECRET_FIELD.test(k) ? REDACTED : redactValue(v, depth + 1),
+      value: isSecretField(k) ? REDACTED : redactValue(v, depth + 1),
       enumerable: true,
       writable: true,
       configurable: true,

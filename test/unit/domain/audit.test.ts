@@ -30,6 +30,40 @@ describe('redact', () => {
     expect(JSON.stringify(out)).not.toContain(KEY);
   });
 
+  it('camelCase credential names, webhook URLs and platform tokens are redacted too (found by review)', () => {
+    const out = redact({
+      metadata: {
+        clientSecret: 'abcdefgh12345678',
+        accessToken: 'opaque-value-1234',
+        slackWebhookUrl: 'https://example.org/x',
+        webhook_url: 'https://example.org/y',
+        note: 'https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX',
+        gh: 'ghp_abcdefghijklmnop',
+        slack: 'xoxb-1234567890-abcdefgh',
+        basic: 'https://user:pass@example.org/path',
+        // Not credentials: kept.
+        monkey: 'banana',
+        keyAlias: 'mine',
+        url: 'https://example.org/docs',
+      },
+    });
+    expect(out).toEqual({
+      metadata: {
+        clientSecret: '[redacted]',
+        accessToken: '[redacted]',
+        slackWebhookUrl: '[redacted]',
+        webhook_url: '[redacted]',
+        note: '[redacted]',
+        gh: '[redacted]',
+        slack: '[redacted]',
+        basic: '[redacted]',
+        monkey: 'banana',
+        keyAlias: 'mine',
+        url: 'https://example.org/docs',
+      },
+    });
+  });
+
   it('field names are kept so the log says what changed; numbers, booleans and nulls stay', () => {
     expect(redact({ max_budget: 5, blocked: true, key_alias: null, models: ['gpt-4o'] })).toEqual({
       max_budget: 5,
