@@ -11,11 +11,16 @@ export const MAX_ID_LENGTH = 256;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** What is wrong with an id, or undefined when it is one. */
+/** Half of a UTF-16 surrogate pair without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function idProblem(id: string): string | undefined {
   if (id.length === 0) return 'must not be empty';
   if (id.length > MAX_ID_LENGTH) return `must be at most ${MAX_ID_LENGTH} characters`;
   if (id.trim() !== id) return 'must not start or end with white space';
   if (CONTROL.test(id)) return 'must not contain control characters';
+  // A lone surrogate is no text: stored as U+FFFD, two such ids would name one entity.
+  if (LONE_SURROGATE.test(id)) return 'must be well-formed Unicode (no lone surrogate)';
   return undefined;
 }
 

@@ -26,7 +26,16 @@ export const id = z.string().superRefine((s, ctx) => {
   const problem = idProblem(s);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-export const money = z.number().finite().nonnegative('must be a non-negative number');
+/** The largest amount of dollars taken: far above any budget, and within what DynamoDB stores exactly enough. */
+export const MAX_MONEY = 1e12;
+export const money = z
+  .number()
+  .finite()
+  .nonnegative('must be a non-negative number')
+  .max(MAX_MONEY, `must be at most ${MAX_MONEY} dollars`)
+  // Below a nano-dollar (Tollgate's unit) a figure is 0 for every check, and DynamoDB cannot store
+  // the smallest doubles at all: refused, not rounded away.
+  .refine((v) => v === 0 || v >= 1e-9, 'must be 0 or at least 0.000000001 (a nano-dollar)');
 export const optionalMoney = money.nullable().optional();
 export const duration = z.string().refine(isDuration, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo, at most ten years');
 export const models = z.array(z.string().min(1).max(256)).max(1000);

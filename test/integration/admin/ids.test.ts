@@ -90,3 +90,29 @@ describe('periods are one spelling and at most ten years', () => {
     });
   }
 });
+
+describe('ids are well-formed text (found by review)', () => {
+  it.each(['u-\ud800', 'u-\udfff', '\udc00x', 'x\ud83d'])('%j: a 400 naming the field; nothing made', async (userId) => {
+    const res = await callApi(users, 'POST', '/user/new', { user_id: userId });
+    expect([res.status, res.body.error?.param]).toEqual([400, 'user_id']);
+    expect(res.body.error.message).toContain('lone surrogate');
+    const team = await callApi(teams, 'POST', '/team/new', { team_id: userId });
+    expect([team.status, team.body.error?.param]).toEqual([400, 'team_id']);
+  });
+  it('a whole surrogate pair (an emoji) is an id like any other', async () => {
+    expect((await callApi(users, 'POST', '/user/new', { user_id: 'u-\ud83d\ude00' })).status).toBe(200);
+  });
+});
+
+describe('amounts are within what budgets and DynamoDB hold (found by review)', () => {
+  it.each([1e308, 1e200, 1e13, 1e-320, 1e-10])('max_budget %d: a 400 naming it, nothing made (never a 503)', async (max_budget) => {
+    const user = await callApi(users, 'POST', '/user/new', { user_id: `u-amount-${String(max_budget)}`, max_budget });
+    expect([user.status, user.body.error?.param]).toEqual([400, 'max_budget']);
+    expect((await callApi(users, 'GET', '/user/info', { user_id: `u-amount-${String(max_budget)}` })).status).toBe(404);
+    const key = await callApi(keys, 'POST', '/key/generate', { max_budget });
+    expect([key.status, key.body.error?.param]).toEqual([400, 'max_budget']);
+  });
+  it.each([0, 1e-9, 1e12])('max_budget %d is taken', async (max_budget) => {
+    expect((await callApi(keys, 'POST', '/key/generate', { max_budget })).status).toBe(200);
+  });
+});
