@@ -62,7 +62,7 @@ import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { dataEvent, frame, type SseEvent, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
-import { isRedirect, UpstreamCall, type UpstreamRequest } from './upstream.js';
+import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
 import { mergeUsage, usageOf } from './usage.js';
 
 /**
@@ -474,7 +474,8 @@ async function complete(
   const json = (headers['content-type'] ?? '').includes('json') ? parseJson(bytes) : undefined;
   if (!res.ok) {
     await finish(undefined, false);
-    if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
+    if (isObject(json) && isObject(json.error))
+      return { status: res.status, headers, bytes: Buffer.from(withoutSecret(bytes.toString('utf8'), upstream.req.apiKey)) };
     throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
   const received = new ReceivedText();

@@ -189,3 +189,18 @@ function requestBody(body: UpstreamRequest['body']): RequestInit['body'] {
 
 /** A 3xx: an upstream is never followed away from its model's base URL. */
 export const isRedirect = (status: number): boolean => status >= 300 && status < 400;
+
+/**
+ * A text an upstream wrote, without the credential Tollgate sent it: an upstream that repeats the
+ * key it was given (in an error's message, say) must not hand it to the caller.
+ */
+export function withoutSecret(text: string, secret: string | undefined): string {
+  return secret && secret.length >= 8 && text.includes(secret) ? text.split(secret).join('[redacted]') : text;
+}
+
+/** The same for a JSON body. */
+export function jsonWithoutSecret<T>(json: T, secret: string | undefined): T {
+  if (!secret || secret.length < 8) return json;
+  const text = JSON.stringify(json);
+  return text.includes(secret) ? (JSON.parse(withoutSecret(text, secret)) as T) : json;
+}

@@ -10,7 +10,7 @@
  * (429 and 529 included); an error without one is a 502.
  */
 import { UpstreamFailedError } from '../errors.js';
-import { upstreamUrl } from '../llm/upstream.js';
+import { jsonWithoutSecret, upstreamUrl } from '../llm/upstream.js';
 import { anthropicErrorBody, UnsupportedParameterError } from './errors.js';
 import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame, sseNamed } from './http.js';
 import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
@@ -67,7 +67,13 @@ export const anthropicProvider: Provider = {
     const json = parseJson(await exchange.text());
     if (!res.ok) {
       if (isAnthropicError(json))
-        return { kind: 'json', status: res.status, body: json, usage: undefined, headers: exchange.returnedHeaders() };
+        return {
+          kind: 'json',
+          status: res.status,
+          body: jsonWithoutSecret(json, req.apiKey),
+          usage: undefined,
+          headers: exchange.returnedHeaders(),
+        };
       throw new UpstreamFailedError(
         `the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an Anthropic error body`,
       );

@@ -41,6 +41,13 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+      if (String(body.model).includes('echo')) {
+        // An upstream that repeats the credential it got in its error message.
+        const got = `${req.headers.authorization ?? ''} ${req.headers['x-api-key'] ?? ''} ${req.headers['api-key'] ?? ''}`;
+        const error = { type: 'invalid_request_error', message: `bad request from ${got}` };
+        res.writeHead(400, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify((req.url ?? '').includes('/messages') ? { type: 'error', error } : { error }));
+      }
       if (String(body.model).includes('redirect')) {
         res.writeHead(307, { location: `${other}${req.url}` });
         return res.end();
@@ -73,6 +80,9 @@ beforeAll(async () => {
     model('oa-redirect', {}),
     model('oa-slow', {}),
     model('anthropic-redirect', { provider: 'anthropic', upstream_base_url: base }),
+    model('oa-echo', {}),
+    model('anthropic-echo', { provider: 'anthropic', upstream_base_url: base }),
+    model('azure-echo', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('azure-redirect', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
   ]);
 });
@@ -100,6 +110,21 @@ describe('a redirect is never followed', () => {
     expect(JSON.stringify(res.json)).toContain(shape);
     expect(seenElsewhere).toEqual([]);
     expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+  });
+});
+
+describe("an upstream's error never hands the caller Tollgate's upstream key (found by review)", () => {
+  it.each([
+    ['OpenAI-compatible', '/v1/chat/completions', chat('oa-echo', 'x')],
+    ['Azure', '/v1/chat/completions', chat('azure-echo', 'x')],
+    ['Anthropic', '/v1/messages', { model: 'anthropic-echo', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }],
+  ])('%s: the error is relayed with the key redacted', async (_, path, body) => {
+    const { key } = await seedKey({});
+    const res = await call({ path, headers: bearer(key), body });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('bad request from');
+    expect(res.text).toContain('[redacted]');
+    expect(res.text).not.toContain(UPSTREAM_KEY);
   });
 });
 
