@@ -10,7 +10,7 @@
  * (429 and 529 included); an error without one is a 502.
  */
 import { UpstreamFailedError } from '../errors.js';
-import { jsonWithoutSecret, upstreamUrl } from '../llm/upstream.js';
+import { upstreamUrl } from '../llm/upstream.js';
 import { anthropicErrorBody, UnsupportedParameterError } from './errors.js';
 import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame, sseNamed } from './http.js';
 import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
@@ -66,14 +66,7 @@ export const anthropicProvider: Provider = {
     if (res.ok && (res.headers.get('content-type') ?? '').includes('text/event-stream')) return relayMessages(exchange, res.status);
     const json = parseJson(await exchange.text());
     if (!res.ok) {
-      if (isAnthropicError(json))
-        return {
-          kind: 'json',
-          status: res.status,
-          body: jsonWithoutSecret(json, req.apiKey),
-          usage: undefined,
-          headers: exchange.returnedHeaders(),
-        };
+      if (isAnthropicError(json)) return exchange.errorAnswer(res.status, json, req.apiKey);
       throw new UpstreamFailedError(
         `the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an Anthropic error body`,
       );

@@ -9,7 +9,8 @@
 import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
-import { isRedirect } from '../llm/upstream.js';
+import { isRedirect, jsonWithoutSecret } from '../llm/upstream.js';
+import type { JsonAnswer } from './types.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -114,6 +115,14 @@ export class HttpExchange {
   /** Gives up on the exchange (the caller went away, or we are done). */
   cancel(): void {
     this.deadline.abort();
+  }
+
+  /**
+   * The upstream's own error (in the route's shape), relayed with its status, without the
+   * credential Tollgate sent it: an upstream that repeats the key must not hand it to the caller.
+   */
+  errorAnswer(status: number, body: unknown, secret: string | undefined): JsonAnswer {
+    return { kind: 'json', status, body: jsonWithoutSecret(body, secret), usage: undefined, headers: this.returnedHeaders() };
   }
 
   returnedHeaders(): Record<string, string> {

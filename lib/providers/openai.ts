@@ -12,7 +12,7 @@
  */
 import { UpstreamFailedError } from '../errors.js';
 import { streamRequested } from '../llm/request.js';
-import { jsonWithoutSecret, upstreamUrl } from '../llm/upstream.js';
+import { upstreamUrl } from '../llm/upstream.js';
 import { UnsupportedParameterError } from './errors.js';
 import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame } from './http.js';
 import type {
@@ -96,14 +96,7 @@ export async function forwardOpenAiShaped(
   const text = await exchange.text();
   const json = parseJson(text);
   if (!res.ok) {
-    if (isOpenAiError(json))
-      return {
-        kind: 'json',
-        status: res.status,
-        body: jsonWithoutSecret(json, req.apiKey),
-        usage: undefined,
-        headers: exchange.returnedHeaders(),
-      };
+    if (isOpenAiError(json)) return exchange.errorAnswer(res.status, json, req.apiKey);
     throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
   if (json === undefined)
