@@ -303,7 +303,11 @@ export class ConcurrentUpdateError extends ConflictError {
 
 // 502 / 504
 export class UpstreamFailedError extends TollgateError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The upstream did answer (a 200 whose body is unreadable): the call is charged, not released. */
+    readonly answered = false,
+  ) {
     super(502, 'upstream_error', 'upstream_failed', message);
   }
 }

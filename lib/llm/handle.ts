@@ -365,7 +365,8 @@ async function withSpend<T>(
   try {
     return await run(finish, rate);
   } catch (e) {
-    await finish(undefined, false);
+    // An upstream that answered, unreadably, is charged (counted, else the estimate), never $0.
+    await finish(undefined, e instanceof UpstreamFailedError && e.answered);
     throw e;
   }
 }

@@ -72,7 +72,7 @@ export const anthropicProvider: Provider = {
       );
     }
     if (json === undefined)
-      throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`);
+      throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`, true);
     return {
       kind: 'json',
       status: res.status,

@@ -100,7 +100,7 @@ export async function forwardOpenAiShaped(
     throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
   }
   if (json === undefined)
-    throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`);
+    throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`, true);
   return {
     kind: 'json',
     status: res.status,

@@ -41,6 +41,10 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+      if (String(body.model).includes('garbled')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end('<html>oops</html>');
+      }
       if (String(body.model).includes('echo')) {
         // An upstream that repeats the credential it got in its error message.
         const got = `${req.headers.authorization ?? ''} ${req.headers['x-api-key'] ?? ''} ${req.headers['api-key'] ?? ''}`;
@@ -81,6 +85,8 @@ beforeAll(async () => {
     model('oa-slow', {}),
     model('anthropic-redirect', { provider: 'anthropic', upstream_base_url: base }),
     model('oa-echo', {}),
+    model('anthropic-garbled', { provider: 'anthropic', upstream_base_url: base }),
+    model('azure-garbled', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('anthropic-echo', { provider: 'anthropic', upstream_base_url: base }),
     model('azure-echo', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('azure-redirect', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
@@ -125,6 +131,24 @@ describe("an upstream's error never hands the caller Tollgate's upstream key (fo
     expect(res.text).toContain('bad request from');
     expect(res.text).toContain('[redacted]');
     expect(res.text).not.toContain(UPSTREAM_KEY);
+  });
+});
+
+describe('a 200 whose body is not JSON (found by review)', () => {
+  it.each([
+    ['Azure', '/v1/chat/completions', chat('azure-garbled', 'hello there'), 'upstream_failed'],
+    [
+      'Anthropic',
+      '/v1/messages',
+      { model: 'anthropic-garbled', max_tokens: 5, messages: [{ role: 'user', content: 'hello there' }] },
+      'api_error',
+    ],
+  ])("%s: a 502 in the route's shape, and the call is charged: the upstream answered", async (_, path, body, shape) => {
+    const { key, record } = await seedKey({});
+    const res = await call({ path, headers: bearer(key), body });
+    expect(res.status).toBe(502);
+    expect(res.text).toContain(shape);
+    expect(await settledSpendNanos(refs.key(record.token))).toBeGreaterThan(0);
   });
 });
 
