@@ -571,7 +571,8 @@ async function* relay(
       usage = mergeUsage(usage, usageOf(payload));
       received.addEvent(payload);
       if (stripUsage && isUsageOnlyChunk(payload)) continue;
-      out += frame(ev.raw);
+      // An upstream's error event that repeats its credential must not hand it on.
+      out += frame(withoutSecret(ev.raw, upstream.req.apiKey));
     }
     return out ? Buffer.from(out) : undefined;
   };

@@ -20,6 +20,7 @@ import { ReceivedText } from './count.js';
 import type { LlmDeps } from './deps.js';
 import type { LlmRequest } from './request.js';
 import { errorResponse, jsonResponse, type LlmResponse } from './response.js';
+import { withoutSecret } from './upstream.js';
 
 export interface ProviderCall {
   req: LlmRequest;
@@ -94,12 +95,13 @@ export async function callProvider(
     );
   }
   const controller = new AbortController();
+  const apiKey = await upstreamKey(model);
   const answer = await provider.call(
     {
       operation,
       body: req.body.value,
       model: target,
-      apiKey: await upstreamKey(model),
+      apiKey,
       callerHeaders: req.headers,
       requestId: req.requestId,
       now: call.now,
@@ -113,7 +115,7 @@ export async function callProvider(
     return jsonResponse(answer.status, answer.body, { ...answer.headers, ...extraHeaders });
   }
   const out = Readable.from(
-    events(answer.events, controller, (ended, sent) => {
+    events(answer.events, controller, apiKey, (ended, sent) => {
       const usage = answer.usage();
       call.defer(finish(usage, ended, usage ? undefined : receivedOfEvents(sent)));
     }),
@@ -141,6 +143,8 @@ export async function callProvider(
 async function* events(
   source: AsyncIterable<string>,
   controller: AbortController,
+  /** The key Tollgate sent the upstream: an event that repeats it (an error's message) does not hand it on. */
+  secret: string | undefined,
   onDone: (ended: boolean, sent: readonly string[]) => void,
 ): AsyncGenerator<Buffer> {
   let ended = false;
@@ -149,7 +153,7 @@ async function* events(
   try {
     for await (const event of source) {
       sent.push(event);
-      yield Buffer.from(event);
+      yield Buffer.from(withoutSecret(event, secret));
     }
     ended = true;
   } finally {

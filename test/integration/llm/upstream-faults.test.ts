@@ -45,6 +45,16 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end('<html>oops</html>');
       }
+      if (String(body.model).includes('echostream')) {
+        // A stream whose error event repeats the credential it got.
+        const got = `${req.headers.authorization ?? ''} ${req.headers['x-api-key'] ?? ''} ${req.headers['api-key'] ?? ''}`;
+        const error = { type: 'server_error', message: `failed for ${got}` };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const anthropic = (req.url ?? '').includes('/messages');
+        return res.end(
+          anthropic ? `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n` : `data: ${JSON.stringify({ error })}\n\n`,
+        );
+      }
       if (String(body.model).includes('echo')) {
         // An upstream that repeats the credential it got in its error message.
         const got = `${req.headers.authorization ?? ''} ${req.headers['x-api-key'] ?? ''} ${req.headers['api-key'] ?? ''}`;
@@ -85,6 +95,8 @@ beforeAll(async () => {
     model('oa-slow', {}),
     model('anthropic-redirect', { provider: 'anthropic', upstream_base_url: base }),
     model('oa-echo', {}),
+    model('oa-echostream', {}),
+    model('anthropic-echostream', { provider: 'anthropic', upstream_base_url: base }),
     model('anthropic-garbled', { provider: 'anthropic', upstream_base_url: base }),
     model('azure-garbled', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('anthropic-echo', { provider: 'anthropic', upstream_base_url: base }),
@@ -129,6 +141,23 @@ describe("an upstream's error never hands the caller Tollgate's upstream key (fo
     const res = await call({ path, headers: bearer(key), body });
     expect(res.status).toBe(400);
     expect(res.text).toContain('bad request from');
+    expect(res.text).toContain('[redacted]');
+    expect(res.text).not.toContain(UPSTREAM_KEY);
+  });
+});
+
+describe("an upstream's error event mid-stream never hands the caller Tollgate's upstream key", () => {
+  it.each([
+    ['OpenAI-compatible', '/v1/chat/completions', chat('oa-echostream', 'x', { stream: true })],
+    [
+      'Anthropic',
+      '/v1/messages',
+      { model: 'anthropic-echostream', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] },
+    ],
+  ])('%s: relayed with the key redacted', async (_, path, body) => {
+    const { key } = await seedKey({});
+    const res = await call({ path, headers: bearer(key), body });
+    expect(res.text).toContain('failed for');
     expect(res.text).toContain('[redacted]');
     expect(res.text).not.toContain(UPSTREAM_KEY);
   });
