@@ -93,6 +93,8 @@ export function finishedUsage(kind: ObjectKind, answer: unknown): Usage | undefi
 /** The 404 a caller gets for an object it may not use, or that Tollgate never saw made. */
 export async function guardObject(owners: ObjectOwners, caller: Caller, object: ObjectCall): Promise<ObjectOwner | undefined> {
   if (!object.id) return undefined;
+  // Longer than any id Tollgate records: nobody's, and no key DynamoDB takes (a read would fail).
+  if (object.id.length > MAX_ID_LENGTH) throw new NotFoundError(object.kind, object.id.slice(0, 64));
   const owner = await owners.get(object.id);
   if (!mayUse(caller, owner)) throw new NotFoundError(object.kind, object.id);
   return owner;

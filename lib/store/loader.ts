@@ -92,9 +92,9 @@ export class CachedLoader {
   }
 
   /** What is cached for an item: the item, ABSENT, or undefined (not cached). */
-  private cached(id: string, opts?: { updateAgeOnGet: false }): Cached | undefined {
-    if (isShard(id)) return this.shards.get(id, opts);
-    return this.entities.get(id, opts) ?? this.absences.get(id, opts);
+  private cached(id: string): Cached | undefined {
+    if (isShard(id)) return this.shards.get(id);
+    return this.entities.get(id) ?? this.absences.get(id);
   }
 
   /** An entity read as absent moves to `absences`, with the TTL its read gave it. */

@@ -250,6 +250,12 @@ describe("objects a body names are the caller's own, as in the path (found by re
     expect([res.status, res.json.error?.type, mock.requests.length - before]).toEqual([404, 'not_found_error', 0]);
   });
 
+  it('a path naming an id longer than any recorded: 404 before any read or upstream call', async () => {
+    const before = mock.requests.length;
+    const res = await call({ method: 'GET', path: `/v1/files/${'f'.repeat(5000)}`, headers: bearer(a1.key) });
+    expect([res.status, res.json.error?.type, mock.requests.length - before]).toEqual([404, 'not_found_error', 0]);
+  });
+
   it('a body naming more than 100 objects is a 400', async () => {
     const file_ids = Array.from({ length: 101 }, (_, i) => `file-${i}`);
     const res = await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'x', file_ids } });
