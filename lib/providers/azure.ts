@@ -11,7 +11,7 @@
 import { UpstreamFailedError } from '../errors.js';
 import { assertUpstreamPath } from '../llm/upstream.js';
 import { UnsupportedParameterError } from './errors.js';
-import type { HttpTarget } from './http.js';
+import { baseUrlProblem, type HttpTarget } from './http.js';
 import { forwardOpenAiShaped } from './openai.js';
 import type { Operation, Provider, ProviderModel } from './types.js';
 
@@ -30,9 +30,8 @@ const V1_VERSIONS = new Set(['v1', 'preview', 'latest']);
 export function azureConfigProblem(model: Pick<ProviderModel, 'upstream_model' | 'upstream_base_url' | 'api_version'>): string | undefined {
   const base = model.upstream_base_url;
   if (!base || !URL.canParse(base)) return 'api_base must be the resource URL, e.g. https://my-resource.openai.azure.com';
-  const url = new URL(base);
-  if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password)
-    return 'api_base must be an http(s) URL without query, fragment or credentials';
+  const problem = baseUrlProblem(base);
+  if (problem) return `api_base ${problem}`;
   if (!DEPLOYMENT.test(model.upstream_model) || model.upstream_model.includes('..'))
     return 'the deployment name must be 1-64 letters, digits, `-`, `_` or `.`';
   if (!model.api_version || !API_VERSION.test(model.api_version))

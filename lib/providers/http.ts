@@ -14,6 +14,21 @@ import type { JsonAnswer } from './types.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * Why a string cannot be an upstream's base URL, or undefined when it can. Paths are appended to
+ * a base, so it holds no query or fragment; and a credential in it (`user:pass@`, `?api-key=`)
+ * would be shown wherever the model is, so it belongs in a secret (`api_key_secret`).
+ */
+export function baseUrlProblem(u: unknown): string | undefined {
+  if (typeof u !== 'string' || !URL.canParse(u)) return 'must be an http(s) URL';
+  const url = new URL(u);
+  if (!/^https?:$/.test(url.protocol)) return 'must be an http(s) URL';
+  if (url.username || url.password) return 'must not carry credentials (user:password@); name a secret in `api_key_secret`';
+  if (u.includes('?') || u.includes('#'))
+    return 'must have no query or fragment: paths are appended to it, and a key belongs in a secret (`api_key_secret`)';
+  return undefined;
+}
+
 export interface HttpTarget {
   url: string;
   headers: Headers;

@@ -10,6 +10,7 @@ import type { ModelCatalog } from '../checks/models.js';
 import { isValidPrice } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { azureConfigProblem } from '../providers/azure.js';
+import { baseUrlProblem } from '../providers/http.js';
 import { logger } from '../telemetry.js';
 
 export interface ModelSource {
@@ -25,7 +26,6 @@ export interface RegistrySnapshot {
 }
 
 const PROVIDERS: ReadonlySet<string> = new Set(['openai', 'azure', 'bedrock', 'anthropic']);
-const isHttpUrl = (u: unknown): boolean => typeof u === 'string' && URL.canParse(u) && /^https?:$/.test(new URL(u).protocol);
 
 /** Why a record is unusable, or undefined when it is fine. */
 export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined {
@@ -40,10 +40,9 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
       api_version: m.api_version,
     });
     if (problem) return problem;
-  } else if (provider === 'openai' && !isHttpUrl(m.upstream_base_url)) {
-    return 'upstream_base_url is not an http(s) URL';
-  } else if (m.upstream_base_url !== undefined && !isHttpUrl(m.upstream_base_url)) {
-    return 'upstream_base_url is not an http(s) URL';
+  } else if (provider === 'openai' || m.upstream_base_url != null) {
+    const problem = baseUrlProblem(m.upstream_base_url);
+    if (problem) return `upstream_base_url ${problem}`;
   }
   if (!isValidPrice(m.input_cost_per_million) || !isValidPrice(m.output_cost_per_million)) return 'prices must be numbers >= 0';
   for (const p of [m.cache_read_cost_per_million, m.cache_write_cost_per_million])

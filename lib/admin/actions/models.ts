@@ -21,6 +21,7 @@ import type { AuditEntry } from '../../domain/audit.js';
 import type { ModelRecord } from '../../domain/records.js';
 import { ConflictError, type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
 import { azureConfigProblem } from '../../providers/azure.js';
+import { baseUrlProblem } from '../../providers/http.js';
 import { parseProviderModel } from '../../providers/index.js';
 import { priceOf as knownPrice } from '../../providers/prices.js';
 import { buildSnapshot, modelRecordProblem } from '../../registry/registry.js';
@@ -53,13 +54,8 @@ const httpUrl = z
   .string()
   .max(2048)
   .superRefine((u, ctx) => {
-    if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) {
-      ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
-      return;
-    }
-    const url = new URL(u);
-    if (url.username || url.password)
-      ctx.addIssue({ code: 'custom', message: 'must not carry credentials (user:password@); name a secret in `api_key_secret`' });
+    const problem = baseUrlProblem(u);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
 const litellmParams = z

@@ -108,6 +108,51 @@ describe('models with providers', () => {
     expect(await item('refused')).toBeUndefined();
   });
 
+  // A base URL is joined to paths, and whatever it holds is shown wherever the model is: a key in
+  // its query or user info would be too. Every provider that takes one, on create and on update.
+  const BASES_WITH_SECRETS = [
+    'https://up.example/v1?api-key=sk-in-the-query-123',
+    'https://up.example/v1?',
+    'https://up.example/v1#sk-in-the-fragment-123',
+    'https://user:sk-in-the-userinfo-123@up.example/v1',
+    'https://sk-in-the-userinfo-123@up.example/v1',
+  ];
+  const PROVIDER_PARAMS = [
+    { model: 'gpt-4o-mini' },
+    { model: 'openai/gpt-4o-mini' },
+    { model: 'azure/gpt-4o', api_version: '2024-10-21' },
+    { model: 'anthropic/claude-3-5-haiku-latest' },
+  ];
+  it.each(PROVIDER_PARAMS.flatMap((p) => BASES_WITH_SECRETS.map((api_base) => [p.model, api_base, p] as const)))(
+    '400 for %s with api_base %s, on /model/new and /model/update; nothing written, no secret echoed',
+    async (_, api_base, params) => {
+      const input = {
+        model_name: 'refused',
+        litellm_params: { ...params, api_base },
+        model_info: { input_cost_per_million: 1, output_cost_per_million: 1 },
+      };
+      await expectRefused(models, {
+        route: 'POST /model/new',
+        action: 'new',
+        input,
+        status: 400,
+        code: 'invalid_field',
+        param: 'litellm_params.api_base',
+      });
+      const refused = await callApi(models, 'POST', '/model/new', input);
+      expect(JSON.stringify(refused.body)).not.toMatch(/sk-in-the/);
+      expect(await item('refused')).toBeUndefined();
+      await expectRefused(models, {
+        route: 'POST /model/update',
+        action: 'update',
+        input: { model_name: 'claude', litellm_params: { ...params, api_base } },
+        status: 400,
+        code: 'invalid_field',
+        param: 'litellm_params.api_base',
+      });
+    },
+  );
+
   it('/model/update to another model prices it again; the old prices never carry over', async () => {
     const res = await callApi(models, 'POST', '/model/update', {
       model_name: 'claude',

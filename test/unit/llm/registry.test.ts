@@ -51,11 +51,20 @@ describe('records the function cannot use are left out', () => {
   it.each([
     ['a negative price', { input_cost_per_million: -1 }, 'prices must be numbers >= 0'],
     ['a missing price', { output_cost_per_million: undefined as unknown as number }, 'prices must be numbers >= 0'],
-    ['a non-http base URL', { upstream_base_url: 'file:///etc/passwd' }, 'upstream_base_url is not an http(s) URL'],
-    ['an unparsable base URL', { upstream_base_url: 'not a url' }, 'upstream_base_url is not an http(s) URL'],
+    ['a non-http base URL', { upstream_base_url: 'file:///etc/passwd' }, 'upstream_base_url must be an http(s) URL'],
+    ['an unparsable base URL', { upstream_base_url: 'not a url' }, 'upstream_base_url must be an http(s) URL'],
+    ['a base URL with a query', { upstream_base_url: 'https://up.example/v1?api-key=k' }, /^upstream_base_url must have no query/],
+    ['a base URL with an empty query', { upstream_base_url: 'https://up.example/v1?' }, /^upstream_base_url must have no query/],
+    ['a base URL with a fragment', { upstream_base_url: 'https://up.example/v1#k' }, /^upstream_base_url must have no query/],
+    ['a base URL with credentials', { upstream_base_url: 'https://u:k@up.example/v1' }, /^upstream_base_url must not carry credentials/],
+    [
+      'an Anthropic base URL with a query',
+      { provider: 'anthropic' as const, upstream_base_url: 'https://up.example?k=1' },
+      /^upstream_base_url must have no query/,
+    ],
     ['no upstream model', { upstream_model: '' }, 'no upstream_model'],
   ])('%s', (_, patch, problem) => {
-    expect(modelRecordProblem(m('x', patch))).toBe(problem);
+    expect(modelRecordProblem(m('x', patch))).toMatch(problem);
     expect(buildSnapshot([m('x', patch), m('y')]).models.map((r) => r.model_name)).toEqual(['y']);
   });
 });
