@@ -37,6 +37,7 @@ import {
   UpstreamFailedError,
 } from '../errors.js';
 import { callMetrics, denialMetric } from '../metrics.js';
+import { unshapedUpstreamError } from '../providers/errors.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
@@ -477,7 +478,7 @@ async function complete(
     await finish(undefined, false);
     if (isObject(json) && isObject(json.error))
       return { status: res.status, headers, bytes: Buffer.from(withoutSecret(bytes.toString('utf8'), upstream.req.apiKey)) };
-    throw new UpstreamFailedError(`the upstream for \`${model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
+    throw unshapedUpstreamError(model.model_name, res, 'an OpenAI');
   }
   const received = new ReceivedText();
   received.add(json);

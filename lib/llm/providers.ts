@@ -19,7 +19,7 @@ import { upstreamKey } from '../registry/index.js';
 import { ReceivedText } from './count.js';
 import type { LlmDeps } from './deps.js';
 import type { LlmRequest } from './request.js';
-import { errorResponse, jsonResponse, type LlmResponse } from './response.js';
+import { errorHeaders, errorResponse, jsonResponse, type LlmResponse } from './response.js';
 import { withoutSecret } from './upstream.js';
 
 export interface ProviderCall {
@@ -187,6 +187,6 @@ function receivedOfEvents(sent: readonly string[]): ReceivedText {
 /** An error as the route's clients expect it: Anthropic's shape on `/messages`, OpenAI's elsewhere. */
 export function routeErrorResponse(routePath: string | undefined, error: TollgateError): LlmResponse {
   return routePath !== undefined && /(^|\/)messages$/.test(routePath)
-    ? jsonResponse(error.status, anthropicErrorBody(error))
+    ? jsonResponse(error.status, anthropicErrorBody(error), errorHeaders(error))
     : errorResponse(error);
 }

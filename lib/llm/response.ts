@@ -16,9 +16,12 @@ export const jsonResponse = (statusCode: number, value: unknown, headers: Record
   body: JSON.stringify(value),
 });
 
+/** The headers an error carries (a 429's `retry-after`), whatever shape its body takes. */
+export const errorHeaders = (e: TollgateError): Record<string, string> =>
+  'headers' in e ? { ...(e.headers as Record<string, string>) } : {};
+
 /** Every error leaves as OpenAI's `{"error": {message, type, param, code}}`. */
-export const errorResponse = (e: TollgateError): LlmResponse =>
-  jsonResponse(e.status, e.toBody(), 'headers' in e ? { ...(e.headers as Record<string, string>) } : {});
+export const errorResponse = (e: TollgateError): LlmResponse => jsonResponse(e.status, e.toBody(), errorHeaders(e));
 
 /** Text answers go back as strings; anything else (audio, files) as bytes. */
 export const isTextual = (contentType: string | undefined): boolean =>

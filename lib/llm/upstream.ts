@@ -16,7 +16,15 @@ import { causeCode, Deadline, upstreamFailure } from './deadline.js';
 /** Caller headers an upstream may see. Credentials, cookies and hop-by-hop headers never are. */
 const FORWARDED_HEADERS = ['accept', 'openai-beta', 'anthropic-version', 'anthropic-beta'] as const;
 /** Upstream headers the caller may see; content-length/encoding are recomputed on the way back. */
-const RETURNED_HEADERS = ['content-type', 'content-disposition', 'openai-processing-ms', 'openai-version', 'x-request-id'] as const;
+const RETURNED_HEADERS = [
+  'content-type',
+  'content-disposition',
+  'openai-processing-ms',
+  'openai-version',
+  'x-request-id',
+  'retry-after',
+  'retry-after-ms',
+] as const;
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 

@@ -7,11 +7,11 @@
  *
  * Upstream answers: 2xx is relayed; 401/403 means Tollgate's key was refused (a 502, not the
  * caller's 401); other errors with Anthropic's error body pass through with their status
- * (429 and 529 included); an error without one is a 502.
+ * (429 and 529 included); an error without one is a 502, but a 429 stays a 429 (errors.ts).
  */
 import { UpstreamFailedError } from '../errors.js';
 import { upstreamUrl } from '../llm/upstream.js';
-import { anthropicErrorBody, UnsupportedParameterError } from './errors.js';
+import { anthropicErrorBody, UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
 import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame, sseNamed } from './http.js';
 import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
 import { isObject, mergeUsage, usageOfPayload } from './usage.js';
@@ -67,9 +67,7 @@ export const anthropicProvider: Provider = {
     const json = parseJson(await exchange.text());
     if (!res.ok) {
       if (isAnthropicError(json)) return exchange.errorAnswer(res.status, json, req.apiKey);
-      throw new UpstreamFailedError(
-        `the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an Anthropic error body`,
-      );
+      throw unshapedUpstreamError(req.model.model_name, res, 'an Anthropic');
     }
     if (json === undefined)
       throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`, true);

@@ -5,16 +5,44 @@
  * happened, never a key; an upstream's own message is kept only where it speaks about the
  * request (a validation message), and shortened.
  */
-import { InvalidRequestError, PermissionDeniedError, TollgateError } from '../errors.js';
+import { InvalidRequestError, PermissionDeniedError, TollgateError, UpstreamFailedError } from '../errors.js';
 
-/** 429 `rate_limit_error`: the upstream throttles (its own limit, not a Tollgate one). */
+/** 429 `rate_limit_error`: the upstream throttles (its own limit, not a Tollgate one); its wait, when it said one, goes on. */
 export class UpstreamRateLimitError extends TollgateError {
-  constructor(
-    model: string,
-    readonly retryAfterSeconds?: number,
-  ) {
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(model: string, upstreamHeaders?: Headers, now = Date.now()) {
     super(429, 'rate_limit_error', 'upstream_rate_limited', `the upstream for \`${model}\` is throttling requests; retry later`);
+    this.headers = upstreamHeaders ? retryHeaders(upstreamHeaders, now) : {};
   }
+}
+
+/** Longest wait relayed: a day. An upstream's larger figure, or a date further off, is cut to it. */
+const MAX_RETRY_AFTER_S = 86_400;
+
+/**
+ * An upstream's `retry-after` (seconds or an HTTP date, as RFC 9110 has it) as seconds, and its
+ * `retry-after-ms` (OpenAI's), when they are well formed; anything else is dropped, not relayed.
+ */
+export function retryHeaders(h: Headers, now: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  const after = h.get('retry-after')?.trim();
+  if (after && /^\d{1,10}$/.test(after)) out['retry-after'] = String(Math.min(Number(after), MAX_RETRY_AFTER_S));
+  else if (after && /[a-z]/i.test(after) && Number.isFinite(Date.parse(after)))
+    out['retry-after'] = String(Math.min(Math.max(0, Math.ceil((Date.parse(after) - now) / 1000)), MAX_RETRY_AFTER_S));
+  const ms = h.get('retry-after-ms')?.trim();
+  if (ms && /^\d{1,12}(\.\d{1,6})?$/.test(ms)) out['retry-after-ms'] = String(Math.min(Number(ms), MAX_RETRY_AFTER_S * 1000));
+  return out;
+}
+
+/**
+ * An upstream's error answer without an error body Tollgate can relay (`shape`: "an OpenAI" or
+ * "an Anthropic"): a 429 stays a 429 (a client waits and retries it, with the upstream's
+ * `retry-after`), anything else is a 502 naming the status.
+ */
+export function unshapedUpstreamError(model: string, res: Pick<Response, 'status' | 'headers'>, shape: string): TollgateError {
+  if (res.status === 429) return new UpstreamRateLimitError(model, res.headers);
+  return new UpstreamFailedError(`the upstream for \`${model}\` answered HTTP ${res.status} without ${shape} error body`);
 }
 
 /** A request field the upstream cannot express (`n > 1` on Bedrock, an image URL it cannot fetch). */

@@ -51,6 +51,7 @@ export const RETURNED_HEADERS = [
   'openai-version',
   'apim-request-id',
   'retry-after',
+  'retry-after-ms',
 ] as const;
 
 export class HttpExchange {

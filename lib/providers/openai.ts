@@ -8,12 +8,12 @@
  *
  * Upstream answers: 2xx is relayed with its usage; 401/403 means Tollgate's key was refused
  * (a 502, not the caller's 401); any other error with OpenAI's error body passes through with
- * its status (a 429 stays a 429); an error without one is a 502.
+ * its status (a 429 stays a 429); an error without one is a 502, but a 429 stays a 429 (errors.ts).
  */
 import { UpstreamFailedError } from '../errors.js';
 import { streamRequested } from '../llm/request.js';
 import { upstreamUrl } from '../llm/upstream.js';
-import { UnsupportedParameterError } from './errors.js';
+import { UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
 import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame } from './http.js';
 import type {
   JsonAnswer,
@@ -97,7 +97,7 @@ export async function forwardOpenAiShaped(
   const json = parseJson(text);
   if (!res.ok) {
     if (isOpenAiError(json)) return exchange.errorAnswer(res.status, json, req.apiKey);
-    throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered HTTP ${res.status} without an OpenAI error body`);
+    throw unshapedUpstreamError(req.model.model_name, res, 'an OpenAI');
   }
   if (json === undefined)
     throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`, true);

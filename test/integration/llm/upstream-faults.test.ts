@@ -24,6 +24,7 @@ const created_at = '2025-01-01T00:00:00.000Z';
 let server: Server;
 let elsewhere: Server;
 const seenElsewhere: IncomingHttpHeaders[] = [];
+const THROTTLES = ['seconds', 'date', 'junk', 'huge', 'json'] as const;
 
 const listen = (s: Server) =>
   new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)));
@@ -41,6 +42,25 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+      const throttled = /throttled-(\w+)/.exec(String(body.model))?.[1];
+      if (throttled) {
+        // A 429 without an error body Tollgate can relay (a load balancer's, a gateway's).
+        const after: Record<string, Record<string, string>> = {
+          seconds: { 'retry-after': '7', 'retry-after-ms': '6500' },
+          date: { 'retry-after': new Date(Date.now() + 30_000).toUTCString() },
+          junk: { 'retry-after': 'soon', 'retry-after-ms': '-1' },
+          huge: { 'retry-after': '99999999' },
+          json: { 'retry-after': '3' },
+        };
+        if (throttled === 'json') {
+          // The upstream's own error body: relayed as it came, its retry-after with it.
+          const error = { type: 'rate_limit_error', code: 'rate_limit_exceeded', message: 'slow down' };
+          res.writeHead(429, { 'content-type': 'application/json', ...after.json });
+          return res.end(JSON.stringify((req.url ?? '').includes('/messages') ? { type: 'error', error } : { error }));
+        }
+        res.writeHead(429, { 'content-type': 'text/plain', ...after[throttled] });
+        return res.end('slow down');
+      }
       if (String(body.model).includes('garbled')) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end('<html>oops</html>');
@@ -102,6 +122,11 @@ beforeAll(async () => {
     model('anthropic-echo', { provider: 'anthropic', upstream_base_url: base }),
     model('azure-echo', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('azure-redirect', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+    ...THROTTLES.flatMap((t) => [
+      model(`oa-throttled-${t}`, {}),
+      model(`azure-throttled-${t}`, { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+      model(`anthropic-throttled-${t}`, { provider: 'anthropic', upstream_base_url: base }),
+    ]),
   ]);
 });
 afterAll(() => {
@@ -203,5 +228,49 @@ describe('a streaming client that goes away leaves the call unanswered', () => {
     body.destroy(error);
     await settlementsOf(event);
     expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+  });
+});
+
+describe('a 429 stays a 429, with the wait the upstream asked for, with or without an error body (found by review)', () => {
+  const relayed: Record<(typeof THROTTLES)[number], (h: Record<string, string>) => void> = {
+    seconds: (h) => expect(h).toMatchObject({ 'retry-after': '7', 'retry-after-ms': '6500' }),
+    date: (h) => expect(Number(h['retry-after'])).toBeGreaterThanOrEqual(28),
+    junk: (h) => {
+      expect(h['retry-after']).toBeUndefined();
+      expect(h['retry-after-ms']).toBeUndefined();
+    },
+    huge: (h) => expect(h['retry-after']).toBe('86400'),
+    json: (h) => expect(h['retry-after']).toBe('3'),
+  };
+  const routes = [
+    ['OpenAI-compatible', 'oa', '/v1/chat/completions', 'rate_limit_error'],
+    ['Azure', 'azure', '/v1/chat/completions', 'rate_limit_error'],
+    ['Anthropic', 'anthropic', '/v1/messages', 'rate_limit_error'],
+  ] as const;
+  it.each(routes.flatMap(([name, prefix, path, type]) => THROTTLES.map((t) => [name, t, prefix, path, type] as const)))(
+    "%s, retry-after given as %s: a 429 in the route's shape, nothing billed",
+    async (_, throttle, prefix, path, type) => {
+      const { key, record } = await seedKey({});
+      const model = `${prefix}-throttled-${throttle}`;
+      const body = prefix === 'anthropic' ? { model, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } : chat(model, 'x');
+      for (const stream of [false, true]) {
+        const res = await call({ path, headers: bearer(key), body: { ...body, stream } });
+        expect(res.status).toBe(429);
+        expect(res.text).toContain(type);
+        expect(res.text).toContain(throttle === 'json' ? 'slow down' : 'upstream_rate_limited');
+        relayed[throttle](res.headers);
+      }
+      expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+    },
+  );
+
+  it("Tollgate's own 429 on Anthropic's route carries retry-after as on OpenAI's", async () => {
+    const { key } = await seedKey({ rpm_limit: 1 });
+    const body = { model: 'anthropic-echo', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+    await call({ path: '/v1/messages', headers: bearer(key), body });
+    const res = await call({ path: '/v1/messages', headers: bearer(key), body });
+    expect(res.status).toBe(429);
+    expect(res.json).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 });
