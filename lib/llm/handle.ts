@@ -559,7 +559,7 @@ async function* relay(
   /** Sees every event's payload (a created object's id is in the first). */
   onPayload?: (payload: unknown) => void,
 ): AsyncGenerator<Buffer> {
-  const framer = new SseFramer();
+  const framer = new SseFramer(upstream.req.model.model_name);
   const received = new ReceivedText();
   let usage: Usage | undefined;
   // The upstream's stream ended, whole or cut: it was answered (and is charged). Else the client left.
@@ -583,15 +583,17 @@ async function* relay(
     // at a `yield` is the client's (it went away), and leaves the call unanswered.
     let failed: unknown;
     for (;;) {
-      let next: IteratorResult<Uint8Array>;
+      let events: SseEvent[];
       try {
-        next = await source.next();
+        const next = await source.next();
+        if (next.done) break;
+        // An event past MAX_ANSWER_BYTES is the upstream's failure too.
+        events = framer.push(next.value);
       } catch (e) {
         failed = e ?? new Error('upstream stream failed');
         break;
       }
-      if (next.done) break;
-      const out = pass(framer.push(next.value));
+      const out = pass(events);
       if (out) yield out;
     }
     ended = true;

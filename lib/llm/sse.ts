@@ -4,6 +4,7 @@
  * Each event is re-emitted exactly as received (`event:`/`data:` lines kept, line ends
  * normalised to LF) and terminated by one blank line, as OpenAI clients expect.
  */
+import { MAX_ANSWER_BYTES, oversizedAnswer } from './upstream.js';
 
 export interface SseEvent {
   /** The event's lines, without the terminating blank line. */
@@ -14,7 +15,17 @@ export interface SseEvent {
 
 export class SseFramer {
   private readonly decoder = new TextDecoder();
-  private buffer = '';
+  /** Text of the event under way (line ends normalised, no blank line in it), in the pieces it came in. */
+  private pending: string[] = [];
+  private pendingChars = 0;
+  /** The last chunk ended with a CR: maybe the first half of a CRLF split across chunks. */
+  private heldCr = false;
+
+  /** `model` names the upstream in the error when one event runs past `maxEventChars` (MAX_ANSWER_BYTES). */
+  constructor(
+    private readonly model: string,
+    private readonly maxEventChars = MAX_ANSWER_BYTES,
+  ) {}
 
   /** The events completed by this chunk. */
   push(chunk: Uint8Array): SseEvent[] {
@@ -26,22 +37,36 @@ export class SseFramer {
     return this.take(this.decoder.decode(), true);
   }
 
+  /** Each character is looked at a bounded number of times, however long an event grows. */
   private take(text: string, final: boolean): SseEvent[] {
-    this.buffer += text;
-    // A CR at the very end may be the first half of a CRLF split across chunks.
-    const held = !final && this.buffer.endsWith('\r') ? '\r' : '';
-    let ready = (held ? this.buffer.slice(0, -1) : this.buffer).replace(/\r\n?/g, '\n');
+    let t = (this.heldCr ? '\r' : '') + text;
+    this.heldCr = !final && t.endsWith('\r');
+    t = (this.heldCr ? t.slice(0, -1) : t).replace(/\r\n?/g, '\n');
+    const last = this.pending.at(-1) ?? '';
+    const spans = last.endsWith('\n') && t.startsWith('\n');
+    if (!final && !spans && !t.includes('\n\n')) {
+      if (t) this.pending.push(t);
+      this.pendingChars += t.length;
+      // An event never ended (no blank line) would grow for as long as the upstream talks.
+      if (this.pendingChars > this.maxEventChars) throw oversizedAnswer(this.model, 'a stream event');
+      return [];
+    }
+    let ready = this.pending.join('') + t;
     const events: SseEvent[] = [];
-    for (let at = ready.indexOf('\n\n'); at !== -1; at = ready.indexOf('\n\n')) {
-      const block = ready.slice(0, at);
-      ready = ready.slice(at + 2);
+    let from = 0;
+    for (let at = ready.indexOf('\n\n'); at !== -1; at = ready.indexOf('\n\n', from)) {
+      const block = ready.slice(from, at);
+      from = at + 2;
       if (block.length > 0) events.push(parseEvent(block));
     }
+    ready = ready.slice(from);
     if (final && ready.trim().length > 0) {
       events.push(parseEvent(ready.replace(/\n+$/, '')));
       ready = '';
     }
-    this.buffer = ready + held;
+    this.pending = ready ? [ready] : [];
+    this.pendingChars = ready.length;
+    if (this.pendingChars > this.maxEventChars) throw oversizedAnswer(this.model, 'a stream event');
     return events;
   }
 }

@@ -28,6 +28,38 @@ const RETURNED_HEADERS = [
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * The largest answer read whole (not an event stream), and the largest single event of a stream.
+ * An upstream that sends more (a fault, or a body that never ends) is cut there: a 502, charged,
+ * since it answered. Memory stays bounded whatever the upstream does.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** An answer past MAX_ANSWER_BYTES: the upstream answered (so the call is charged), but not one Tollgate relays. */
+export const oversizedAnswer = (model: string, what: string): UpstreamFailedError =>
+  new UpstreamFailedError(
+    `the upstream for \`${model}\` sent ${what} over ${MAX_ANSWER_BYTES / 1024 / 1024} MiB, which Tollgate does not relay`,
+    true,
+  );
+
+/** A whole body, each chunk a sign of life (`touch`); past `max` bytes it stops reading and throws oversizedAnswer. */
+export async function readWhole(
+  body: AsyncIterable<Uint8Array>,
+  touch: () => void,
+  model: string,
+  max = MAX_ANSWER_BYTES,
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    touch();
+    size += chunk.byteLength;
+    if (size > max) throw oversizedAnswer(model, 'an answer');
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts, size);
+}
+
 export interface UpstreamRequest {
   model: ModelRecord;
   method: string;
@@ -71,17 +103,12 @@ export class UpstreamCall {
     }
   }
 
-  /** The whole body (for answers that are not streamed), under the same deadline. */
+  /** The whole body (for answers that are not streamed), under the same deadline, at most MAX_ANSWER_BYTES. */
   async readAll(): Promise<Buffer> {
     const body = this.response?.body;
     if (!body) return Buffer.alloc(0);
-    const parts: Buffer[] = [];
     try {
-      for await (const chunk of body) {
-        this.touch();
-        parts.push(Buffer.from(chunk));
-      }
-      return Buffer.concat(parts);
+      return await readWhole(body, () => this.touch(), this.req.model.model_name);
     } catch (e) {
       throw this.failure(e);
     } finally {

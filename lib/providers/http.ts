@@ -9,7 +9,7 @@
 import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
-import { isRedirect, jsonWithoutSecret } from '../llm/upstream.js';
+import { isRedirect, jsonWithoutSecret, readWhole } from '../llm/upstream.js';
 import type { JsonAnswer } from './types.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -96,13 +96,8 @@ export class HttpExchange {
   async text(): Promise<string> {
     const body = this.response?.body;
     if (!body) return '';
-    const parts: Buffer[] = [];
     try {
-      for await (const chunk of body) {
-        this.touch();
-        parts.push(Buffer.from(chunk));
-      }
-      return Buffer.concat(parts).toString('utf8');
+      return (await readWhole(body, () => this.touch(), this.opts.model)).toString('utf8');
     } catch (e) {
       throw this.failure(e);
     } finally {
@@ -114,7 +109,7 @@ export class HttpExchange {
   async *events(): AsyncGenerator<SseEvent> {
     const body = this.response?.body;
     if (!body) return;
-    const framer = new SseFramer();
+    const framer = new SseFramer(this.opts.model);
     try {
       for await (const chunk of body) {
         this.touch();

@@ -24,6 +24,7 @@ const created_at = '2025-01-01T00:00:00.000Z';
 let server: Server;
 let elsewhere: Server;
 const seenElsewhere: IncomingHttpHeaders[] = [];
+const endlessClosed: string[] = [];
 const THROTTLES = ['seconds', 'date', 'junk', 'huge', 'json'] as const;
 
 const listen = (s: Server) =>
@@ -42,6 +43,19 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+      if (String(body.model).includes('endless')) {
+        // A body that never ends: Tollgate must stop reading it, however it is framed.
+        const event = String(body.model).includes('endlessevent');
+        res.writeHead(200, { 'content-type': event ? 'text/event-stream' : 'application/json' });
+        const piece = Buffer.alloc(1024 * 1024, event ? 'x' : ' ');
+        res.write(event ? 'data: ' : '{"choices": [');
+        const more = () => {
+          while (!res.destroyed && res.write(piece));
+        };
+        res.on('drain', more);
+        res.on('close', () => endlessClosed.push(String(body.model)));
+        return more();
+      }
       const throttled = /throttled-(\w+)/.exec(String(body.model))?.[1];
       if (throttled) {
         // A 429 without an error body Tollgate can relay (a load balancer's, a gateway's).
@@ -122,6 +136,12 @@ beforeAll(async () => {
     model('anthropic-echo', { provider: 'anthropic', upstream_base_url: base }),
     model('azure-echo', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('azure-redirect', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+    model('oa-endless', {}),
+    model('oa-endlessevent', {}),
+    model('azure-endless', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+    model('azure-endlessevent', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+    model('anthropic-endless', { provider: 'anthropic', upstream_base_url: base }),
+    model('anthropic-endlessevent', { provider: 'anthropic', upstream_base_url: base }),
     ...THROTTLES.flatMap((t) => [
       model(`oa-throttled-${t}`, {}),
       model(`azure-throttled-${t}`, { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
@@ -272,5 +292,36 @@ describe('a 429 stays a 429, with the wait the upstream asked for, with or witho
     expect(res.status).toBe(429);
     expect(res.json).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('an answer that never ends is cut at 64 MiB: memory stays bounded (found by review)', () => {
+  it.each([
+    ['OpenAI-compatible, a JSON answer', '/v1/chat/completions', chat('oa-endless', 'hello there'), false],
+    ['OpenAI-compatible, one stream event', '/v1/chat/completions', chat('oa-endlessevent', 'hello there', { stream: true }), true],
+    ['Azure, a JSON answer', '/v1/chat/completions', chat('azure-endless', 'hello there'), false],
+    ['Azure, one stream event', '/v1/chat/completions', chat('azure-endlessevent', 'hello there', { stream: true }), true],
+    [
+      'Anthropic, a JSON answer',
+      '/v1/messages',
+      { model: 'anthropic-endless', max_tokens: 5, messages: [{ role: 'user', content: 'hello there' }] },
+      false,
+    ],
+    [
+      'Anthropic, one stream event',
+      '/v1/messages',
+      { model: 'anthropic-endlessevent', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hello there' }] },
+      true,
+    ],
+  ])('%s: the upstream is cut off, the caller told, the call charged (it answered)', async (_, path, body, streamed) => {
+    const { key, record } = await seedKey({});
+    const model = (body as { model: string }).model;
+    const res = await call({ path, headers: bearer(key), body });
+    if (streamed) expect(res.status).toBe(200);
+    else expect(res.status).toBe(502);
+    expect(res.text).toContain('over 64 MiB, which Tollgate does not relay');
+    expect(res.text.length).toBeLessThan(10_000);
+    await expect.poll(() => endlessClosed.includes(model)).toBe(true);
+    expect(await settledSpendNanos(refs.key(record.token))).toBeGreaterThan(0);
   });
 });
