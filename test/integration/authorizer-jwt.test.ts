@@ -233,6 +233,14 @@ describe('default team and user upsert', () => {
     expect((await authorize(chat(token({ sub: 'u-jwt ' })))).status).toBe(401);
   });
 
+  it.each([
+    ['a zero-width space', 'u-\u200bjwt'],
+    ['a right-to-left override', 'u-jwt\u202e'],
+    ['a combining accent (not NFC)', 'u-jwte\u0301'],
+  ])('a token whose subject hides %s is refused: no look-alike of another user', async (_, sub) => {
+    expect((await authorize(chat(token({ sub })))).status).toBe(401);
+  });
+
   it('never upserts for an admin-scoped token', async () => {
     configure({ TOLLGATE_JWT_UPSERT_USER: 'true' });
     await authorize(at('/team/new', token({ sub: 'u-admin-new', scope: 'litellm_proxy_admin' })));

@@ -4,8 +4,10 @@
  * names the field, never trimmed into another entity; periods are bounded.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as organizations } from '../../../functions/organizations/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
 import { callApi } from '../../support/admin.js';
@@ -71,6 +73,31 @@ describe('white space around an id is refused, not trimmed into another entity',
       const res = await callApi(handler, 'POST', path, body);
       expect([path, res.status, res.body.error?.param]).toEqual([path, 400, param]);
       expect(res.body.error.message).toContain('must not start or end with white space');
+    }
+  });
+});
+
+describe('an id that looks like another and differs is refused, wherever ids enter (found by review)', () => {
+  const LOOK_ALIKES = [
+    ['a zero-width space', 'al\u200bice', /invisible formatting characters/],
+    ['a right-to-left override', 'alice\u202egpj.exe', /invisible formatting characters/],
+    ['a combining accent', 'jose\u0301', /composed form \(NFC\)/],
+  ] as const;
+  const entries = (id: string) =>
+    [
+      [users, '/user/new', { user_id: id }, 'user_id'],
+      [teams, '/team/new', { team_id: id }, 'team_id'],
+      [organizations, '/organization/new', { organization_id: id }, 'organization_id'],
+      [customers, '/customer/new', { user_id: id }, 'user_id'],
+      [budgets, '/budget/new', { budget_id: id, max_budget: 1 }, 'budget_id'],
+      [keys, '/key/generate', { key_alias: id }, 'key_alias'],
+      [teams, '/team/member_add', { team_id: 't-ids', member: { user_id: id } }, 'member.0.user_id'],
+    ] as const;
+  it.each(LOOK_ALIKES)('%s: 400 naming the field, on every route that creates an entity', async (_, id, message) => {
+    for (const [handler, path, body, param] of entries(id)) {
+      const res = await callApi(handler, 'POST', path, body);
+      expect([path, res.status, res.body.error?.code, res.body.error?.param]).toEqual([path, 400, 'invalid_field', param]);
+      expect(res.body.error.message).toMatch(message);
     }
   });
 });

@@ -105,6 +105,8 @@ describe('parseLlmRequest', () => {
     ['a trailing space', 'eu-blocked ', '`user` must not start or end with white space'],
     ['a leading tab', '\teu-1', '`user` must not start or end with white space'],
     ['a control character', 'eu\u0000-1', '`user` must not contain control characters'],
+    ['a zero-width space', 'eu\u200b-1', '`user` must not contain invisible formatting characters (zero-width, direction marks)'],
+    ['a combining accent', 'eu-e\u0301', "`user` must be in Unicode's composed form (NFC), as `é` rather than `e` and a combining accent"],
   ])('answers 400 invalid_field for a user with %s', async (_, user, message) => {
     const e = await parseLlmRequest(event({ body: JSON.stringify({ model: 'gpt-4o', user }) })).catch((x: unknown) => x);
     expect((e as InvalidRequestError).toBody().error).toEqual({
