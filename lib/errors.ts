@@ -22,6 +22,7 @@ export type ErrorType =
 /** 400: the request itself is wrong; nothing changed. */
 export type InvalidRequestCode =
   | 'invalid_body'
+  | 'duplicate_field'
   | 'invalid_field'
   | 'invalid_type'
   | 'invalid_duration'

@@ -24,6 +24,7 @@ import { type FunctionName, matchRoute, routeByResource } from '../../routes.js'
 import { logger, tracing } from '../../telemetry.js';
 import { type Actor, actorFromContext, iamActor } from '../rules/actor.js';
 import { parseInput } from '../schema/fields.js';
+import { apiInput } from './body.js';
 
 export interface ActionContext {
   actor: Actor;
@@ -64,23 +65,6 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(body),
 });
-
-/** The request body (POST/PATCH/DELETE) or the query string (GET) as the action's raw input. */
-export function apiInput(event: APIGatewayProxyEvent): unknown {
-  if (event.httpMethod === 'GET') return { ...(event.queryStringParameters ?? {}) };
-  if (!event.body) return {};
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new InvalidRequestError('the request body is not valid JSON', 'invalid_body');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new InvalidRequestError('the request body must be a JSON object', 'invalid_body');
-  }
-  return parsed;
-}
 
 async function runAction(
   actions: Actions,
