@@ -48,6 +48,25 @@ export interface TableStream {
 
 const LOCAL = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 
+/** How long a pass trusts the shard list it read. */
+const SHARD_LIST_TTL_MS = 10_000;
+
+type DescribeStream = (input: { StreamArn: string; ExclusiveStartShardId?: string }) => Promise<{
+  StreamDescription?: { Shards?: { ShardId?: string }[]; LastEvaluatedShardId?: string };
+}>;
+
+/** Every shard of a stream, page after page (DescribeStream returns up to 100 at a time). */
+export async function listShards(describe: DescribeStream, streamArn: string): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | undefined;
+  do {
+    const out = await describe({ StreamArn: streamArn, ...(after ? { ExclusiveStartShardId: after } : {}) });
+    for (const s of out.StreamDescription?.Shards ?? []) if (s.ShardId) ids.push(s.ShardId);
+    after = out.StreamDescription?.LastEvaluatedShardId;
+  } while (after);
+  return ids;
+}
+
 export async function startTableStream(opts: {
   endpoint: string;
   tableName: string;
@@ -64,16 +83,22 @@ export async function startTableStream(opts: {
   const tables = new DynamoDBClient({ endpoint: opts.endpoint, ...LOCAL });
   const streams = new DynamoDBStreamsClient({ endpoint: opts.endpoint, ...LOCAL });
   const described = await tables.send(new DescribeTableCommand({ TableName: opts.tableName }));
-  const streamArn = described.Table?.LatestStreamArn;
-  if (!streamArn) throw new Error(`table ${opts.tableName} has no stream`);
+  const latest = described.Table?.LatestStreamArn;
+  if (!latest) throw new Error(`table ${opts.tableName} has no stream`);
+  const streamArn: string = latest;
   // Per shard: the next iterator, or the sequence number to start after (a failed batch).
   const iterators = new Map<string, string | null>();
   const retryAt = new Map<string, string>();
   let running: Promise<Pass> | undefined;
 
+  // The shard list, read again once a shard has ended (its child holds what follows) or after
+  // SHARD_LIST_TTL_MS; not before every pass: the mapping does not describe the stream per batch.
+  let shards: { ids: string[]; at: number } | undefined;
   async function shardsOf(): Promise<string[]> {
-    const out = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
-    return (out.StreamDescription?.Shards ?? []).flatMap((s) => (s.ShardId ? [s.ShardId] : []));
+    if (shards && Date.now() - shards.at < SHARD_LIST_TTL_MS) return shards.ids;
+    const ids = await listShards((input) => streams.send(new DescribeStreamCommand(input)), streamArn);
+    shards = { ids, at: Date.now() };
+    return ids;
   }
 
   async function iteratorOf(shardId: string): Promise<string | undefined> {
@@ -113,6 +138,7 @@ export async function startTableStream(opts: {
         }
       }
       iterators.set(shardId, out.NextShardIterator ?? null);
+      if (!out.NextShardIterator) shards = undefined;
     }
     return { read, failed };
   }

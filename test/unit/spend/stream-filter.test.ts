@@ -3,7 +3,7 @@
  * its syntax the table-stream function's mapping uses (lib/store/spend-ledger SETTLED_RECORD_FILTER).
  */
 import { describe, expect, it } from 'vitest';
-import { matchesFilter } from '../../../infra/local/table-stream.js';
+import { listShards, matchesFilter } from '../../../infra/local/table-stream.js';
 import { SETTLED_RECORD_FILTER } from '../../../lib/store/spend-ledger.js';
 
 const record = (eventName: string, image?: Record<string, unknown>) => ({
@@ -46,5 +46,28 @@ describe('matchesFilter', () => {
   it('refuses an operator it does not implement rather than misread it', () => {
     const prefix = { dynamodb: { Keys: { PK: { S: [{ prefix: 'REQ#' }] } } } } as never;
     expect(() => matchesFilter(prefix, record('INSERT', settlement('settled')))).toThrow(/only lists of exact values/);
+  });
+});
+
+describe('listShards (found by review: one DescribeStream lists at most 100 shards)', () => {
+  it('reads every page, in order, starting each after the last shard of the one before', async () => {
+    const all = Array.from({ length: 250 }, (_, i) => `shardId-${String(i).padStart(4, '0')}`);
+    const asked: (string | undefined)[] = [];
+    const ids = await listShards(async ({ StreamArn, ExclusiveStartShardId }) => {
+      expect(StreamArn).toBe('arn:stream');
+      asked.push(ExclusiveStartShardId);
+      const from = ExclusiveStartShardId ? all.indexOf(ExclusiveStartShardId) + 1 : 0;
+      const page = all.slice(from, from + 100);
+      const more = from + 100 < all.length;
+      return {
+        StreamDescription: { Shards: page.map((ShardId) => ({ ShardId })), ...(more ? { LastEvaluatedShardId: page.at(-1) } : {}) },
+      };
+    }, 'arn:stream');
+    expect(ids).toEqual(all);
+    expect(asked).toEqual([undefined, 'shardId-0099', 'shardId-0199']);
+  });
+
+  it('a stream without shards lists none', async () => {
+    expect(await listShards(async () => ({ StreamDescription: { Shards: [] } }), 'arn:stream')).toEqual([]);
   });
 });
