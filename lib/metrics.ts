@@ -7,10 +7,12 @@
  *    settlements are waiting; the queue's depth says how many still are).
  *  - SettlementsLost: neither written nor kept (the journal failed too): page someone.
  *  - SettlementsReplayed: landed from the journal.
+ *  - SettlementsWaiting: local mode's gauge of the journal (lib/spend/file-journal replayAndReport);
+ *    in AWS the settlement queue's own metrics count them.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 
-export type SpendMetric = 'SettlementsDeferred' | 'SettlementsLost' | 'SettlementsReplayed';
+export type SpendMetric = 'SettlementsDeferred' | 'SettlementsLost' | 'SettlementsReplayed' | 'SettlementsWaiting';
 
 let metrics: Promise<{ m: Metrics; count: string }> | undefined;
 

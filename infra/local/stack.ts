@@ -15,7 +15,7 @@ import { tableStreamConsumers } from '../../lib/app/spend.js';
 import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
-import { FileSettlementJournal } from '../../lib/spend/file-journal.js';
+import { FileSettlementJournal, replayAndReport } from '../../lib/spend/file-journal.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
 import { runSweep, SWEEP_EVERY_MINUTES } from '../../lib/store/sweep.js';
@@ -185,11 +185,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const journal = settlementJournal();
     if (journal instanceof FileSettlementJournal) {
       let replaying = false;
+      let waiting = 0;
       const replay = setInterval(() => {
         if (replaying) return;
         replaying = true;
-        void journal
-          .replay(spendSettler())
+        void replayAndReport(journal, spendSettler(), waiting)
+          .then((n) => {
+            waiting = n;
+          })
           .catch(() => undefined)
           .finally(() => {
             replaying = false;

@@ -8,9 +8,24 @@
  */
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { countMetric } from '../metrics.js';
 import { JournalRecordError, journalRecord, replaySettlement, type SettlementJournal } from '../store/settlement-journal.js';
 import type { Settlement, SpendSettler } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
+
+/**
+ * One replay of the journal, reported as the deployed stack reports its settlement queue's depth:
+ * while some settlements wait, a `SettlementsWaiting` metric (EMF, when metrics are on) and a
+ * warning with the count, at each replay; once more, with 0, when the last has landed. `before`:
+ * how many waited after the previous replay. Resolves with how many wait now.
+ */
+export async function replayAndReport(journal: FileSettlementJournal, settler: SpendSettler, before: number): Promise<number> {
+  const { waiting, landed, rejected } = await journal.replay(settler);
+  if (waiting > 0 || before > 0) await countMetric('SettlementsWaiting', waiting);
+  if (waiting > 0) logger().warn('settlements waiting in the local journal: DynamoDB does not take them yet', { waiting, landed });
+  else if (before > 0) logger().info('settlements waiting in the local journal: none left', { landed, rejected });
+  return waiting;
+}
 
 const fileOf = (requestId: string): string => `${Buffer.from(requestId, 'utf8').toString('base64url')}.json`;
 

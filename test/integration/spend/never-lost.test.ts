@@ -11,12 +11,12 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort, type LocalDynamo, startLocalDynamo } from '../../../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { configureApp, documentClient, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
-import { FileSettlementJournal } from '../../../lib/spend/file-journal.js';
+import { FileSettlementJournal, replayAndReport } from '../../../lib/spend/file-journal.js';
 import { refs } from '../../../lib/store/keys.js';
 import { ensureTable } from '../../../lib/store/schema.js';
 import { bearer } from '../../support/authorizer.js';
@@ -31,7 +31,28 @@ let mock: MockUpstream;
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-never-lost-db-'));
 const journalDir = mkdtempSync(join(tmpdir(), 'tollgate-never-lost-journal-'));
 
+/** The EMF records a replay writes (the metric local mode and an operator's log pipeline read). */
+async function waitingMetrics(run: () => Promise<number>): Promise<{ waiting: number; metrics: number[] }> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    const waiting = await run();
+    const metrics = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('"SettlementsWaiting"'))
+      .map((l) => (JSON.parse(l) as { SettlementsWaiting: number }).SettlementsWaiting);
+    return { waiting, metrics };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 beforeAll(async () => {
+  // Metrics on, for the SettlementsWaiting gauge (before the first metric is made).
+  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
   port = await freePort();
   dynamo = await startLocalDynamo({ port, dataDir });
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
@@ -61,6 +82,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  vi.unstubAllEnvs();
   await mock?.close();
   await dynamo?.stop();
   documentClient().destroy();
@@ -99,8 +121,9 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
       expect(a.status).toBe(200);
       expect(sseData(a.text).at(-1)).toBe('[DONE]');
     }
-    // Nothing landed; both settlements wait in the journal.
+    // Nothing landed; both settlements wait in the journal, and the replay says so, as a metric.
     expect(await journal().waiting()).toBe(2);
+    expect(await waitingMetrics(() => replayAndReport(journal(), spendSettler(), 0))).toEqual({ waiting: 2, metrics: [2] });
 
     // DynamoDB comes back with what it held (the strict reservation), on the same port.
     dynamo = await startLocalDynamo({ port, dataDir });
@@ -110,8 +133,10 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
     expect(held.committed).toBeGreaterThan(0);
     expect((await readItem(refs.settlement('req-lost-strict')))?.state).toBe('reserved');
 
-    expect(await journal().replay(spendSettler())).toEqual({ landed: 2, waiting: 0, rejected: 0 });
+    // Both land; the gauge says 0 once, then nothing more while none wait.
+    expect(await waitingMetrics(() => replayAndReport(journal(), spendSettler(), 2))).toEqual({ waiting: 0, metrics: [0] });
     expect(await journal().waiting()).toBe(0);
+    expect(await waitingMetrics(() => replayAndReport(journal(), spendSettler(), 0))).toEqual({ waiting: 0, metrics: [] });
 
     const fastCost = (await countersOf(refs.team(fastTeam.team_id))).spend;
     const strictAfter = await countersOf(strictRef);
