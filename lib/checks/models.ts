@@ -78,6 +78,15 @@ export interface ModelRestriction {
 }
 
 /**
+ * Whether a key's own list restricts nothing: unrestricted, or naming `all-team-models` (the key
+ * defers to its team, whatever else it lists). One rule for the checks and for the admin API's
+ * "only tighter" comparison of a key's models.
+ */
+export function keyUnrestricted(list: readonly string[] | null | undefined): boolean {
+  return isUnrestricted(list) || (list ?? []).includes(ALL_TEAM_MODELS);
+}
+
+/**
  * The restricting lists that apply, in order. A key's `all-team-models` defers to the team: the
  * key then adds no restriction of its own.
  */
@@ -91,8 +100,7 @@ export function restrictionsOf(entities: {
   const add = (entity: string, models: readonly string[] | undefined) => {
     if (!isUnrestricted(models)) out.push({ entity, models: models as readonly string[] });
   };
-  const keyModels = entities.key?.models;
-  if (entities.key && !(keyModels ?? []).includes(ALL_TEAM_MODELS)) add(`key \`${entities.key.name}\``, keyModels);
+  if (entities.key && !keyUnrestricted(entities.key.models)) add(`key \`${entities.key.name}\``, entities.key.models);
   if (entities.team) add(`team \`${entities.team.id}\``, entities.team.models);
   if (entities.user) add(`user \`${entities.user.id}\``, entities.user.models);
   if (entities.org) add(`organization \`${entities.org.id}\``, entities.org.models);

@@ -25,7 +25,7 @@
 
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
-import { effectiveModels, isUnrestricted, restrictionsOf } from '../../checks/models.js';
+import { effectiveModels, keyUnrestricted, restrictionsOf } from '../../checks/models.js';
 import { config } from '../../config.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import {
@@ -451,11 +451,11 @@ async function limitDirections(
 ): Promise<Record<(typeof KEY_LIMIT_FIELDS)[number], Direction>> {
   let models: Direction = 'same';
   if (set.models !== undefined) {
-    models = compareModels(current.models, set.models, { unrestricted: isUnrestricted, outside: (c, p) => modelOutside(c, p) });
+    models = compareModels(current.models, set.models, { unrestricted: keyUnrestricted, outside: (c, p) => modelOutside(c, p) });
     // Aliases and access groups can still put the new list within the old one.
     if (models === 'looser') {
       const catalog = await loadCatalog();
-      models = compareModels(current.models, set.models, { unrestricted: isUnrestricted, outside: (c, p) => modelOutside(c, p, catalog) });
+      models = compareModels(current.models, set.models, { unrestricted: keyUnrestricted, outside: (c, p) => modelOutside(c, p, catalog) });
     }
   }
   return {
