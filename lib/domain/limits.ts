@@ -18,6 +18,11 @@ export function compareCap(current: number | null | undefined, next: number | nu
   return by(n === c ? 0 : n < c ? -1 : 1);
 }
 
+/** Spend counted against a budget: more is tighter (less budget left), lowering it loosens. */
+export function compareSpend(current: number, next: number): Direction {
+  return by(next === current ? 0 : next > current ? -1 : 1);
+}
+
 /** An expiry (ISO time) where null means never: earlier is tighter, removing it loosens. */
 export function compareExpiry(current: string | null | undefined, next: string | null | undefined): Direction {
   const c = current ? Date.parse(current) : Number.POSITIVE_INFINITY;

@@ -13,8 +13,9 @@
  * or a proxy admin may come to hold a key of theirs: a team admin manages members' keys (limits,
  * block, delete) but never generates, regenerates or moves one onto another user. A block records
  * the authority of whoever set it (`blocked_by`: proxy admin, team admin, owner) and is lifted only
- * by as much authority; a key's `spend` and `budget_duration` (a new period restarts its spend)
- * are changed by a proxy admin or the team's admin, not by the key's own user.
+ * by as much authority; a key's `spend` and `budget_duration` are changed by a proxy admin or the
+ * team's admin, not by the key's own user, and lowering `spend` loosens the budget as raising
+ * `max_budget` does (a new period carries the spend that counted: lib/admin/schema/budget-view).
  *
  * Regenerating with a grace period keeps the old item, marked `replaced_by`/`grace_until` (the
  * authorizer honours both), taken out of every listing and expired by the table's TTL; the new
@@ -35,13 +36,14 @@ import {
   compareEnforcement,
   compareExpiry,
   compareModels,
+  compareSpend,
   compareWindow,
   type Direction,
   MODEL_RATE_LIMIT_FIELDS,
   RATE_LIMIT_FIELDS,
   rateDirections,
 } from '../../domain/limits.js';
-import { addDuration, parseDuration } from '../../domain/periods.js';
+import { addDuration, currentSpend, parseDuration } from '../../domain/periods.js';
 import type { KeyRecord, TeamRecord } from '../../domain/records.js';
 import {
   ConflictError,
@@ -524,12 +526,14 @@ export const keyActions: Actions = {
     if ((set.spend !== undefined || set.budget_duration !== undefined) && rank(authority) < rank('team_admin')) {
       const field = set.spend !== undefined ? 'spend' : 'budget_duration';
       throw new ForbiddenError(
-        `only a proxy admin${current.team_id ? ` or an admin of team \`${current.team_id}\`` : ''} may change \`${field}\` of key \`${current.key_name}\` (a new period restarts its spend)`,
+        `only a proxy admin${current.team_id ? ` or an admin of team \`${current.team_id}\`` : ''} may change \`${field}\` of key \`${current.key_name}\``,
       );
     }
     if (set.blocked === false) refuse(unblockDenial(authority, current));
     const limits = await limitDirections(current, set, now);
-    refuse(limitsDenial(authority, current.limits_set_by, `key \`${current.key_name}\``, limits));
+    // Lowering `spend` hands budget back: as loose as raising `max_budget`, and guarded the same way.
+    const spendDirection = set.spend !== undefined ? compareSpend(currentSpend(current, now.getTime()), set.spend) : 'same';
+    refuse(limitsDenial(authority, current.limits_set_by, `key \`${current.key_name}\``, { ...limits, spend: spendDirection }));
     const next = {
       user_id: set.user_id !== undefined ? set.user_id : (current.user_id ?? null),
       team_id: set.team_id !== undefined ? set.team_id : (current.team_id ?? null),

@@ -68,8 +68,11 @@ export function spendAttributes(
 
 /**
  * What an update of an entity sets for its budget period and spend. A new period (a duration
- * other than the current one) is set from now: `budget_set_at`, from which its windows count
- * (so it starts at zero). A `spend` given is set in the window the period now has.
+ * other than the current one) is set from now: `budget_set_at`, from which its windows count. Its
+ * first window carries the spend (and strict mode's committed amount) of the window that counted
+ * until now, as LiteLLM keeps `spend` when `budget_duration` changes: changing the period never
+ * hands a spent budget back (found by review: `24h` to `1d` restarted an exhausted key at zero).
+ * A `spend` given is set in the window the period now has instead.
  */
 export function budgetUpdateAttributes(
   current: Budgeted,
@@ -84,6 +87,17 @@ export function budgetUpdateAttributes(
     const duration = setDuration !== undefined ? setDuration : current.budget_duration;
     const anchor = budgetAnchor(newPeriod ? { budget_set_at: now.toISOString() } : current);
     Object.assign(out, spendAttributes(spend, duration, now, anchor));
+  } else if (newPeriod) {
+    const at = now.getTime();
+    const id = windowOf(setDuration, at, budgetAnchor({ budget_set_at: now.toISOString() })).id;
+    out[WINDOW_SPEND_PREFIX + id] = currentSpend(current, at);
+    out[WINDOW_COMMITTED_PREFIX + id] = currentCommitted(current, at);
   }
   return out;
+}
+
+/** What strict mode counts as committed now (the current window's, else lifetime): never below the spend. */
+function currentCommitted(b: Budgeted, now: number): number {
+  const committed = b.budget_duration ? b.window_committed?.[windowOf(b.budget_duration, now, budgetAnchor(b)).id] : b.committed;
+  return Math.max(committed ?? 0, currentSpend(b, now));
 }

@@ -4,7 +4,15 @@ import { KEY_LIMIT_FIELDS, KEY_OTHER_FIELDS, keyFields } from '../../../lib/admi
 import { modelOutside } from '../../../lib/admin/rules/hierarchy.js';
 import { limitsDenial, setterAfter } from '../../../lib/admin/rules/limits.js';
 import { isUnrestricted } from '../../../lib/checks/models.js';
-import { compareCap, compareEnforcement, compareExpiry, compareModels, compareWindow, loosened } from '../../../lib/domain/limits.js';
+import {
+  compareCap,
+  compareEnforcement,
+  compareExpiry,
+  compareModels,
+  compareSpend,
+  compareWindow,
+  loosened,
+} from '../../../lib/domain/limits.js';
 
 describe('compareCap: a lower cap is tighter; no cap is the loosest', () => {
   it.each([
@@ -121,5 +129,16 @@ describe('every field a key takes is classified: a limit, or not one for a state
     const classified = [...KEY_LIMIT_FIELDS, ...Object.keys(KEY_OTHER_FIELDS)].sort();
     expect(Object.keys(keyFields).sort()).toEqual(classified);
     expect(KEY_LIMIT_FIELDS.filter((f) => f in KEY_OTHER_FIELDS)).toEqual([]);
+  });
+});
+
+describe('compareSpend', () => {
+  it.each([
+    [1, 1, 'same'],
+    [1, 2, 'tighter'],
+    [1, 0, 'looser'],
+    [0, 0.5, 'tighter'],
+  ] as const)('from %s to %s: %s', (current, next, direction) => {
+    expect(compareSpend(current, next)).toBe(direction);
   });
 });
