@@ -38,6 +38,7 @@ export type InvalidRequestCode =
   | 'model_required'
   | 'too_many_models'
   | 'too_many_items'
+  | 'item_too_large'
   | 'duplicate_member'
   | 'literal_api_key'
   | 'not_team_member'
@@ -266,6 +267,16 @@ export class BudgetExceededError extends TollgateError {
         ? `${who} spent ${money(spend)} of its ${money(maxBudget)} budget`
         : `${who} spent or reserved ${money(spend)} of its ${money(maxBudget)} budget; this call may cost up to ${money(estimate)}`;
     super(403, 'budget_exceeded', `${entity}_budget_exceeded`, message);
+  }
+}
+
+/** Fields each within bounds that together make an item larger than DynamoDB stores (400 KB). */
+export class ItemTooLargeError extends InvalidRequestError {
+  constructor() {
+    super(
+      'this change would make the record larger than the store holds (400 KB): shorten its lists and maps, such as `models`, `model_rpm_limit`, `model_tpm_limit` or `metadata`',
+      'item_too_large',
+    );
   }
 }
 

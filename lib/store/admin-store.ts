@@ -15,11 +15,18 @@ import { GetCommand, QueryCommand, TransactWriteCommand, type TransactWriteComma
 import type { Actor } from '../domain/actor.js';
 import type { AuditEntry } from '../domain/audit.js';
 import { type ShardCounts, shardCount } from '../domain/sharding.js';
-import { ConcurrentUpdateError, InvalidRequestError, isTollgateError, StoreUnavailableError, type TollgateError } from '../errors.js';
+import {
+  ConcurrentUpdateError,
+  InvalidRequestError,
+  ItemTooLargeError,
+  isTollgateError,
+  StoreUnavailableError,
+  type TollgateError,
+} from '../errors.js';
 import { logger } from '../telemetry.js';
 import { auditItem } from './audit.js';
 import { decode, type Item } from './codec.js';
-import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { cancellationCodes, isItemTooLarge, isTransactionCanceled } from './errors.js';
 import { hydrate } from './hydrate.js';
 import { type ItemRef, refKey } from './keys.js';
 import type { Listing } from './listings.js';
@@ -44,6 +51,7 @@ async function send<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (isTollgateError(e)) throw e;
+    if (isItemTooLarge(e)) throw new ItemTooLargeError();
     logger().error('store write failed', { error: (e as Error).name });
     throw new StoreUnavailableError();
   }
@@ -151,6 +159,7 @@ export class DynamoAdminStore {
         }
       }
       if (isTollgateError(e)) throw e;
+      if (isItemTooLarge(e)) throw new ItemTooLargeError();
       logger().error('store transaction failed', { error: (e as Error).name });
       throw new StoreUnavailableError();
     } finally {

@@ -7,3 +7,14 @@ export const isTransactionCanceled = (e: unknown): boolean => (e as { name?: str
 /** The cancellation reason codes of a TransactWriteItems, in the order of its items. */
 export const cancellationCodes = (e: unknown): (string | undefined)[] =>
   ((e as { CancellationReasons?: { Code?: string }[] } | null)?.CancellationReasons ?? []).map((r) => r.Code);
+
+/**
+ * DynamoDB refused an item over its 400 KB: a ValidationException, or a transaction cancelled
+ * for it (a `ValidationError` reason that speaks of the item's size).
+ */
+export function isItemTooLarge(e: unknown): boolean {
+  const err = e as { name?: string; message?: string; CancellationReasons?: { Code?: string; Message?: string }[] } | null;
+  if (err?.name === 'ValidationException') return /item size/i.test(err.message ?? '');
+  if (err?.name !== 'TransactionCanceledException') return false;
+  return (err.CancellationReasons ?? []).some((r) => r.Code === 'ValidationError' && /size/i.test(r.Message ?? ''));
+}
