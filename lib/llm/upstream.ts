@@ -108,7 +108,8 @@ export class UpstreamCall {
     const body = this.response?.body;
     if (!body) return Buffer.alloc(0);
     try {
-      return await readWhole(body, () => this.touch(), this.req.model.model_name);
+      // An upstream may repeat the credential it got in any answer, a 200 too (some answer errors so).
+      return bytesWithoutSecret(await readWhole(body, () => this.touch(), this.req.model.model_name), this.req.apiKey);
     } catch (e) {
       throw this.failure(e);
     } finally {
@@ -232,6 +233,22 @@ export const isRedirect = (status: number): boolean => status >= 300 && status <
 export function withoutSecret(text: string, secret: string | undefined): string {
   return secret && secret.length >= 8 && text.includes(secret) ? text.split(secret).join('[redacted]') : text;
 }
+
+/** The same for a body as bytes, looked at as text only when it holds the secret. */
+export function bytesWithoutSecret(bytes: Buffer, secret: string | undefined): Buffer {
+  if (!secret || secret.length < 8 || !bytes.includes(secret)) return bytes;
+  // Byte by byte: a body that is not UTF-8 text (a file) keeps every other byte as it was.
+  const needle = Buffer.from(secret);
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = bytes.indexOf(needle); at !== -1; at = bytes.indexOf(needle, from)) {
+    parts.push(bytes.subarray(from, at), REDACTED);
+    from = at + needle.length;
+  }
+  parts.push(bytes.subarray(from));
+  return Buffer.concat(parts);
+}
+const REDACTED = Buffer.from('[redacted]');
 
 /** The same for a JSON body. */
 export function jsonWithoutSecret<T>(json: T, secret: string | undefined): T {

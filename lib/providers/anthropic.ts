@@ -57,6 +57,7 @@ export const anthropicProvider: Provider = {
       timeoutMs: clients.timeoutMs,
       model: req.model.model_name,
       signal: req.signal,
+      secret: req.apiKey,
     });
     const res = await exchange.send({ ...req.body, model: req.model.upstream_model });
     if (res.status === 401 || res.status === 403) {

@@ -9,7 +9,7 @@
 import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
-import { isRedirect, jsonWithoutSecret, readWhole } from '../llm/upstream.js';
+import { isRedirect, jsonWithoutSecret, readWhole, withoutSecret } from '../llm/upstream.js';
 import type { JsonAnswer } from './types.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -40,6 +40,8 @@ export interface ExchangeOptions {
   /** The public model name, for error messages. */
   model: string;
   signal?: AbortSignal | undefined;
+  /** The credential the target carries: redacted from every body read whole, whatever its status. */
+  secret?: string | undefined;
 }
 
 /** Headers of an upstream answer a caller may see; content-length/encoding are recomputed on the way back. */
@@ -97,7 +99,8 @@ export class HttpExchange {
     const body = this.response?.body;
     if (!body) return '';
     try {
-      return (await readWhole(body, () => this.touch(), this.opts.model)).toString('utf8');
+      // An upstream may repeat the credential it got in any answer, a 200 too (some answer errors so).
+      return withoutSecret((await readWhole(body, () => this.touch(), this.opts.model)).toString('utf8'), this.opts.secret);
     } catch (e) {
       throw this.failure(e);
     } finally {

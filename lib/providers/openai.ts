@@ -85,6 +85,7 @@ export async function forwardOpenAiShaped(
     timeoutMs: clients.timeoutMs,
     model: req.model.model_name,
     signal: req.signal,
+    secret: req.apiKey,
   });
   const res = await exchange.send(body);
   if (res.status === 401 || res.status === 403) {

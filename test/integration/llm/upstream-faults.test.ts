@@ -89,6 +89,13 @@ beforeAll(async () => {
           anthropic ? `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n` : `data: ${JSON.stringify({ error })}\n\n`,
         );
       }
+      if (String(body.model).includes('echo200')) {
+        // The same, answered with HTTP 200: some OpenAI-compatible servers and gateways answer errors so.
+        const got = `${req.headers.authorization ?? ''} ${req.headers['x-api-key'] ?? ''} ${req.headers['api-key'] ?? ''}`;
+        const error = { type: 'invalid_request_error', message: `bad request from ${got}` };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify((req.url ?? '').includes('/messages') ? { type: 'error', error } : { error }));
+      }
       if (String(body.model).includes('echo')) {
         // An upstream that repeats the credential it got in its error message.
         const got = `${req.headers.authorization ?? ''} ${req.headers['x-api-key'] ?? ''} ${req.headers['api-key'] ?? ''}`;
@@ -135,6 +142,9 @@ beforeAll(async () => {
     model('azure-garbled', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('anthropic-echo', { provider: 'anthropic', upstream_base_url: base }),
     model('azure-echo', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+    model('oa-echo200', {}),
+    model('azure-echo200', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
+    model('anthropic-echo200', { provider: 'anthropic', upstream_base_url: base }),
     model('azure-redirect', { provider: 'azure', upstream_base_url: base, api_version: '2024-10-21' }),
     model('oa-endless', {}),
     model('oa-endlessevent', {}),
@@ -185,6 +195,19 @@ describe("an upstream's error never hands the caller Tollgate's upstream key (fo
     const { key } = await seedKey({});
     const res = await call({ path, headers: bearer(key), body });
     expect(res.status).toBe(400);
+    expect(res.text).toContain('bad request from');
+    expect(res.text).toContain('[redacted]');
+    expect(res.text).not.toContain(UPSTREAM_KEY);
+  });
+
+  it.each([
+    ['OpenAI-compatible', '/v1/chat/completions', chat('oa-echo200', 'x')],
+    ['Azure', '/v1/chat/completions', chat('azure-echo200', 'x')],
+    ['Anthropic', '/v1/messages', { model: 'anthropic-echo200', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }],
+  ])('%s: an error answered with HTTP 200 is relayed with the key redacted too', async (_, path, body) => {
+    const { key } = await seedKey({});
+    const res = await call({ path, headers: bearer(key), body });
+    expect(res.status).toBe(200);
     expect(res.text).toContain('bad request from');
     expect(res.text).toContain('[redacted]');
     expect(res.text).not.toContain(UPSTREAM_KEY);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPathError } from '../../../lib/errors.js';
-import { upstreamUrl } from '../../../lib/llm/upstream.js';
+import { bytesWithoutSecret, upstreamUrl } from '../../../lib/llm/upstream.js';
 
 const BASE = 'https://api.example.com/v1';
 const none = new URLSearchParams();
@@ -48,5 +48,21 @@ describe('upstreamUrl keeps every URL under the base URL', () => {
       type: 'invalid_request_error',
     });
     expect((thrown as InvalidPathError).status).toBe(400);
+  });
+});
+
+describe('bytesWithoutSecret', () => {
+  const secret = 'sk-upstream-0123456789';
+  it('redacts every copy of the credential and keeps every other byte, text or not', () => {
+    const binary = Buffer.from([0xff, 0x00, 0xfe]);
+    const body = Buffer.concat([binary, Buffer.from(secret), Buffer.from(' and '), Buffer.from(secret), binary]);
+    expect(bytesWithoutSecret(body, secret)).toEqual(Buffer.concat([binary, Buffer.from('[redacted] and [redacted]'), binary]));
+  });
+
+  it('hands back the same buffer when the credential is absent, unknown or too short to look for', () => {
+    const body = Buffer.from('{"ok":true}');
+    expect(bytesWithoutSecret(body, secret)).toBe(body);
+    expect(bytesWithoutSecret(body, undefined)).toBe(body);
+    expect(bytesWithoutSecret(Buffer.from('abc'), 'abc')).toEqual(Buffer.from('abc'));
   });
 });
