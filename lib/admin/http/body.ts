@@ -6,7 +6,7 @@
  * a 400 naming the field instead.
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { type JSONPath, visit } from 'jsonc-parser';
+import { createScanner, type SyntaxKind } from 'jsonc-parser';
 import { InvalidRequestError } from '../../errors.js';
 
 /** The request body (POST/PATCH/DELETE) or the query string (GET) as the action's raw input. */
@@ -39,22 +39,45 @@ function queryInput(event: APIGatewayProxyEvent): Record<string, string | undefi
   return { ...(event.queryStringParameters ?? {}) };
 }
 
-/** The path (`a.b.0.c`) of the first key an object of `text` (valid JSON) names twice, or undefined. */
+/** jsonc-parser's token kinds (a const enum, which this build cannot read at run time). */
+const T = {
+  OpenBrace: 1 as SyntaxKind,
+  CloseBrace: 2 as SyntaxKind,
+  OpenBracket: 3 as SyntaxKind,
+  CloseBracket: 4 as SyntaxKind,
+  Comma: 5 as SyntaxKind,
+  String: 10 as SyntaxKind,
+  EOF: 17 as SyntaxKind,
+};
+
+type Frame = { kind: 'object'; keys: Set<string>; key: string; expectKey: boolean } | { kind: 'array'; index: number };
+
+/**
+ * The path (`a.b.0.c`) of the first key an object of `text` (valid JSON) names twice, or
+ * undefined. Token by token with a stack of its own, so no nesting depth can overflow the call
+ * stack (the metadata depth bound is checked after this).
+ */
 export function duplicateKey(text: string): string | undefined {
-  const open: Set<string>[] = [];
-  let found: JSONPath | undefined;
-  visit(text, {
-    onObjectBegin: () => {
-      open.push(new Set());
-    },
-    onObjectEnd: () => {
-      open.pop();
-    },
-    onObjectProperty: (name, _offset, _length, _line, _column, path) => {
-      const keys = open.at(-1) as Set<string>;
-      if (keys.has(name)) found ??= [...path(), name];
-      keys.add(name);
-    },
-  });
-  return found?.map(String).join('.').slice(0, 256);
+  const scanner = createScanner(text, true);
+  const frames: Frame[] = [];
+  for (let t = scanner.scan(); t !== T.EOF; t = scanner.scan()) {
+    const top = frames.at(-1);
+    if (t === T.OpenBrace) frames.push({ kind: 'object', keys: new Set(), key: '', expectKey: true });
+    else if (t === T.OpenBracket) frames.push({ kind: 'array', index: 0 });
+    else if (t === T.CloseBrace || t === T.CloseBracket) frames.pop();
+    else if (t === T.Comma && top) {
+      if (top.kind === 'object') top.expectKey = true;
+      else top.index++;
+    } else if (t === T.String && top?.kind === 'object' && top.expectKey) {
+      const name = scanner.getTokenValue();
+      if (top.keys.has(name)) {
+        const path = frames.slice(0, -1).map((f) => (f.kind === 'object' ? f.key : String(f.index)));
+        return [...path, name].join('.').slice(0, 256);
+      }
+      top.keys.add(name);
+      top.key = name;
+      top.expectKey = false;
+    }
+  }
+  return undefined;
 }
