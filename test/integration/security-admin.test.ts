@@ -8,7 +8,7 @@ import { handler as keys } from '../../functions/keys/handler.js';
 import { handler as teams } from '../../functions/teams/handler.js';
 import { checkSettings, identifyDeps } from '../../lib/app/index.js';
 import { decide } from '../../lib/authorizer/decide.js';
-import { callApi, userCtx } from '../support/admin.js';
+import { adminCtx, callApi, userCtx } from '../support/admin.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../support/seed.js';
 import { useTestTable } from '../support/table.js';
 
@@ -132,7 +132,11 @@ describe("a key's own user cannot reset what was spent on it", () => {
     const { key } = await seedKey({ team_id: 't-sec', user_id: 'tm', max_budget: 5, spend: 5 });
     expect((await post('/key/update', { key, spend: 0 }, userCtx('tm'))).status).toBe(403);
     expect((await post('/key/update', { key, budget_duration: '1mo' }, userCtx('tm'))).status).toBe(403);
-    expect((await post('/key/update', { key, spend: 0 }, userCtx('ta'))).status).toBe(200);
+    // The team's admin may charge it more, but not hand back the budget a proxy admin set.
+    const raised = await post('/key/update', { key, spend: 6 }, userCtx('ta'));
+    expect(raised.status, JSON.stringify(raised.body)).toBe(200);
+    expect((await post('/key/update', { key, spend: 0 }, userCtx('ta'))).status).toBe(403);
+    expect((await post('/key/update', { key, spend: 0 }, adminCtx)).status).toBe(200);
   });
 
   it('the same for a personal key: its spend is reset by a proxy admin only', async () => {
