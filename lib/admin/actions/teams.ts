@@ -31,7 +31,7 @@ import { memberRole } from '../membership.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
-import { limitsDenial, setterAfter } from '../rules/limits.js';
+import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import {
@@ -450,13 +450,14 @@ export const teamActions: Actions = {
     const member = await find('team_member', teamId, userId);
     if (!member) throw notFound('team_member', teamId, userId)();
     // Removing and adding back would drop limits a proxy admin set: only a proxy admin may remove such a member.
-    const limited = [member.max_budget, member.rpm_limit, member.tpm_limit, member.max_parallel_requests].some(
-      (v) => v !== null && v !== undefined,
+    const denial = dropLimitsDenial(
+      isProxyAdmin(actor) ? 'proxy_admin' : 'team_admin',
+      member.limits_set_by,
+      memberLimits(member),
+      `member \`${userId}\` of team \`${teamId}\``,
+      'remove them',
     );
-    if (!isProxyAdmin(actor) && limited && (member.limits_set_by ?? 'proxy_admin') === 'proxy_admin')
-      throw new ForbiddenError(
-        `member \`${userId}\` of team \`${teamId}\` has limits a proxy admin set: only a proxy admin may remove them (a team admin may only make them stricter)`,
-      );
+    if (denial) throw denial;
     // The user's keys in this team go with the membership (listed by user: fewer than the team's).
     const keys = (await queryAll<StoredKey>(listings.keysOfUser(userId))).filter((k) => k.team_id === teamId);
     const units: Unit[] = keys.map((k) => ({

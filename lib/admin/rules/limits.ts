@@ -6,6 +6,7 @@
 
 import { type Authority, rank } from '../../domain/actor.js';
 import { type Direction, loosened } from '../../domain/limits.js';
+import type { MemberRecord, UserRecord } from '../../domain/records.js';
 import { ForbiddenError } from '../../errors.js';
 
 /** Who counts as having set limits that do not say. */
@@ -42,3 +43,48 @@ export function setterAfter(
   const setter = setterOf(setBy);
   return changed && rank(authority) > rank(setter) ? authority : setter;
 }
+
+/** Who has at least `setter`'s authority, for messages. */
+const atLeast: Record<Authority, string> = {
+  owner: 'whoever manages it',
+  team_admin: 'a proxy admin or a team admin',
+  proxy_admin: 'a proxy admin',
+};
+
+/**
+ * The denial when an actor with `authority` would drop, whole, limits one with more set (removing
+ * a team member, moving a key out from under the member or user whose limits governed it): the
+ * limits would stop applying, the loosest change there is. Undefined when none of `values` is set
+ * (null, undefined and an empty list are no limit) or the actor has as much authority as the setter.
+ * `what` names the entity, `how` the change: "remove them".
+ */
+export function dropLimitsDenial(
+  authority: Authority,
+  setBy: Authority | null | undefined,
+  values: readonly unknown[],
+  what: string,
+  how: string,
+): ForbiddenError | undefined {
+  const setter = setterOf(setBy);
+  if (rank(authority) >= rank(setter)) return undefined;
+  const limited = values.some((v) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0));
+  if (!limited) return undefined;
+  return new ForbiddenError(
+    `${what} has limits ${label[setter]} set: only ${atLeast[setter]} may ${how} (${label[authority]} may only make them stricter)`,
+  );
+}
+
+/** A team member's limits: its budget in the team and its rate limits. */
+export const memberLimits = (m: MemberRecord): unknown[] => [m.max_budget, m.rpm_limit, m.tpm_limit, m.max_parallel_requests];
+
+/**
+ * A user's limits that govern a key of theirs: rate limits always; budget and models only on a
+ * personal key (inside a team the member's budget and the team's models govern instead). Only a
+ * proxy admin sets a user's limits.
+ */
+export const userLimits = (u: UserRecord, personal: boolean): unknown[] => [
+  u.rpm_limit,
+  u.tpm_limit,
+  u.max_parallel_requests,
+  ...(personal ? [u.max_budget, u.models] : []),
+];

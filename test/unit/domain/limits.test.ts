@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { KEY_LIMIT_FIELDS, KEY_OTHER_FIELDS, keyFields } from '../../../lib/admin/actions/keys.js';
 import { modelOutside } from '../../../lib/admin/rules/hierarchy.js';
-import { limitsDenial, setterAfter } from '../../../lib/admin/rules/limits.js';
+import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter, userLimits } from '../../../lib/admin/rules/limits.js';
 import { isUnrestricted } from '../../../lib/checks/models.js';
 import {
   compareCap,
@@ -140,5 +140,31 @@ describe('compareSpend', () => {
     [0, 0.5, 'tighter'],
   ] as const)('from %s to %s: %s', (current, next, direction) => {
     expect(compareSpend(current, next)).toBe(direction);
+  });
+});
+
+describe('dropLimitsDenial: dropping limits whole (removing a member, moving a key off them) needs the setter’s authority', () => {
+  const member = { team_id: 't', user_id: 'u', role: 'user' as const, created_at: '' };
+  it('refuses less authority than the setter when a limit is set', () => {
+    const denial = dropLimitsDenial('team_admin', 'proxy_admin', memberLimits({ ...member, rpm_limit: 5 }), 'member `u`', 'remove them');
+    expect(denial?.message).toBe(
+      'member `u` has limits a proxy admin set: only a proxy admin may remove them (a team admin may only make them stricter)',
+    );
+    expect(dropLimitsDenial('owner', 'team_admin', [1], 'x', 'y')?.message).toContain('only a proxy admin or a team admin may y');
+  });
+  it('allows as much authority, and nothing set', () => {
+    expect(dropLimitsDenial('proxy_admin', 'proxy_admin', [1], 'x', 'y')).toBeUndefined();
+    expect(dropLimitsDenial('team_admin', 'team_admin', [1], 'x', 'y')).toBeUndefined();
+    expect(dropLimitsDenial('team_admin', 'proxy_admin', memberLimits(member), 'x', 'y')).toBeUndefined();
+    expect(dropLimitsDenial('owner', undefined, [null, undefined, []], 'x', 'y')).toBeUndefined();
+  });
+  it('a setter not recorded is a proxy admin', () => {
+    expect(dropLimitsDenial('team_admin', undefined, [0], 'x', 'y')).toBeDefined();
+  });
+  it('a user’s budget and models govern only personal keys; rate limits every key', () => {
+    const user = { user_id: 'u', user_role: 'internal_user' as const, created_at: '', max_budget: 1, models: ['gpt-4o'] };
+    expect(dropLimitsDenial('owner', 'proxy_admin', userLimits(user, false), 'x', 'y')).toBeUndefined();
+    expect(dropLimitsDenial('owner', 'proxy_admin', userLimits(user, true), 'x', 'y')).toBeDefined();
+    expect(dropLimitsDenial('owner', 'proxy_admin', userLimits({ ...user, tpm_limit: 9 }, false), 'x', 'y')).toBeDefined();
   });
 });
