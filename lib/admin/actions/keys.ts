@@ -6,7 +6,8 @@
  * Who may manage a key (generate, update, delete, block, unblock, regenerate), one rule for all:
  * proxy admins; an admin of the key's team, for team keys owned by nobody or by a member of the
  * team; an internal user, for their own keys (personal, or in a team they belong to). A change
- * that moves a key (user_id, team_id) must be allowed for both the old and the new owner.
+ * that moves a key (user_id, team_id) must be allowed for both the old and the new owner, and
+ * needs as much authority as set the member or user limits that governed the key (it leaves them).
  * Reading adds the key itself and a team JWT for its own team's keys. Nobody else writes.
  *
  * A key acts as its user everywhere (their role, their teams, their own keys), so only that user
@@ -74,7 +75,7 @@ import {
   rank,
   unblockDenial,
 } from '../rules/keys.js';
-import { limitsDenial, setterAfter } from '../rules/limits.js';
+import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter, userLimits } from '../rules/limits.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import {
   alertFields,
@@ -409,8 +410,10 @@ export const KEY_LIMIT_FIELDS = [
 export const KEY_OTHER_FIELDS = {
   key_alias: 'a name',
   spend: 'set only by a proxy admin or the team admin',
-  team_id: 'ownership: the manager rule holds for the old and the new team',
-  user_id: 'ownership: only that user or a proxy admin may come to hold the key',
+  team_id:
+    'ownership: the manager rule holds for the old and the new team, and the limits that governed the key stay (governingLimitsDenial)',
+  user_id:
+    'ownership: only that user or a proxy admin may come to hold the key, and the limits that governed it stay (governingLimitsDenial)',
   organization_id: "follows the key's team",
   metadata: 'free data',
   blocked: 'a block is lifted only by as much authority as set it',
@@ -476,6 +479,38 @@ async function limitDirections(
     ...rateDirections(current, set),
     ...alertDirections(current, set, config().alerts.thresholds),
   };
+}
+
+/**
+ * Moved, a key leaves the member limits (and the user limits) that governed it (lib/domain/chain,
+ * lib/domain/rate-limits): as dropping them whole, only as much authority as set them may move it
+ * (the rule /team/member_delete applies). A user's limits are a proxy admin's.
+ */
+async function governingLimitsDenial(authority: Authority, current: StoredKey, next: Ownership): Promise<TollgateError | undefined> {
+  const userId = current.user_id ?? null;
+  const teamId = current.team_id ?? null;
+  if (!userId) return undefined;
+  const what = `key \`${current.key_name}\``;
+  if (teamId) {
+    const member = await find('team_member', teamId, userId);
+    const denial =
+      member &&
+      dropLimitsDenial(
+        authority,
+        member.limits_set_by,
+        memberLimits(member),
+        `member \`${userId}\` of team \`${teamId}\``,
+        `move ${what} out from under them`,
+      );
+    if (denial) return denial;
+  }
+  // A personal key moved into a team leaves its user's budget and models; any key moved off its user, all of them.
+  const leavesUser = next.user_id !== userId || (!teamId && next.team_id);
+  if (!leavesUser) return undefined;
+  const user = await find('user', userId);
+  return (
+    user && dropLimitsDenial(authority, 'proxy_admin', userLimits(user, !teamId), `user \`${userId}\``, `move ${what} out from under them`)
+  );
 }
 
 export const keyActions: Actions = {
@@ -544,6 +579,7 @@ export const keyActions: Actions = {
     if (userMoved) refuse(holdKeyDenial(actor, next.user_id, `move key \`${current.key_name}\` onto them`));
     // Moved, a blocked key could land where its owner has more say: move it only if you may unblock it.
     if (teamMoved || userMoved) refuse(unblockDenial(authority, current));
+    if (teamMoved || userMoved) refuse(await governingLimitsDenial(authority, current, next));
     const team = next.team_id ? await load('team', next.team_id) : undefined;
     if (userMoved && next.user_id) await load('user', next.user_id);
     requireOrgOfTeam(set.organization_id, team);

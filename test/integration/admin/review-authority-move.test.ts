@@ -1,0 +1,147 @@
+/**
+ * Review: a team admin may not raise or remove a member's limits a proxy admin set
+ * (member_update, member_delete refuse it), but may move that member's key off the member
+ * (`user_id: null` makes it a team key of nobody), after which no member limit governs it
+ * (lib/domain/chain: the team_member link needs the key's user). The member still holds the plaintext.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as teams } from '../../../functions/teams/handler.js';
+import { handler as users } from '../../../functions/users/handler.js';
+import { callApi, userCtx } from '../../support/admin.js';
+import { useTestTable } from '../../support/table.js';
+
+const tadmin = userCtx('tadmin');
+
+beforeAll(async () => {
+  await useTestTable();
+  for (const u of ['tadmin', 'bob']) await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
+  await callApi(teams, 'POST', '/team/new', {
+    team_id: 't-m',
+    members_with_roles: [
+      { user_id: 'tadmin', role: 'admin' },
+      { user_id: 'bob', role: 'user' },
+    ],
+  });
+  // The proxy admin caps bob in the team: $1 and 5 requests a minute.
+  const capped = await callApi(teams, 'POST', '/team/member_update', {
+    team_id: 't-m',
+    user_id: 'bob',
+    max_budget_in_team: 1,
+    rpm_limit: 5,
+  });
+  expect(capped.status).toBe(200);
+});
+
+describe('a team admin cannot lift member limits a proxy admin set by moving the member’s key off the member', () => {
+  it('member_update raising them is refused (as designed)', async () => {
+    const res = await callApi(teams, 'POST', '/team/member_update', { team_id: 't-m', user_id: 'bob', max_budget_in_team: 100 }, tadmin);
+    expect(res.status).toBe(403);
+  });
+
+  it('key/update user_id: null on bob’s key is refused, and the key stays bob’s', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'bob', team_id: 't-m' });
+    expect(made.status).toBe(200);
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.token_id, user_id: null }, tadmin);
+    const info = (await callApi(keys, 'GET', '/key/info', { key: made.body.token_id })).body.info;
+    // What happens: 200, user_id null: bob's plaintext now runs with no member budget or rpm_limit.
+    expect({ status: res.status, user_id: info.user_id }).toEqual({ status: 403, user_id: 'bob' });
+  });
+
+  it('the team admin’s own member limits (set by a proxy admin) cannot be escaped either', async () => {
+    const capped = await callApi(teams, 'POST', '/team/member_update', { team_id: 't-m', user_id: 'tadmin', max_budget_in_team: 1 });
+    expect(capped.status).toBe(200);
+    // The team admin may not raise their own (as designed)...
+    expect(
+      (await callApi(teams, 'POST', '/team/member_update', { team_id: 't-m', user_id: 'tadmin', max_budget_in_team: 100 }, tadmin)).status,
+    ).toBe(403);
+    // ...but moves their own key off themself: it then answers to no member budget.
+    const mine = await callApi(keys, 'POST', '/key/generate', { team_id: 't-m' }, tadmin);
+    expect(mine.status).toBe(200);
+    expect(mine.body.user_id).toBe('tadmin');
+    const res = await callApi(keys, 'POST', '/key/update', { key: mine.body.key, user_id: null }, tadmin);
+    expect(res.status).toBe(403);
+  });
+
+  it('a capped team admin may still generate a team service key (policy: a new key under the team budget)', async () => {
+    // tadmin's own member budget is $1, set by a proxy admin (previous test). A key owned by nobody
+    // acts as no user: it answers to the team's budget and its own, which a team admin may set
+    // (LiteLLM's service-account keys). It moves no existing credential out from under a limit.
+    const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-m', user_id: null, max_budget: 1 }, tadmin);
+    expect(res.status).toBe(200);
+    expect(res.body.user_id).toBeNull();
+    // Its limits are a team admin's: another team admin may loosen them, bob's and tadmin's member limits stay.
+    expect(res.body.limits_set_by).toBe('team_admin');
+  });
+});
+
+describe('moving a key out from under the limits that governed it', () => {
+  beforeAll(async () => {
+    for (const u of ['carol', 'dave']) await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
+    await callApi(teams, 'POST', '/team/new', {
+      team_id: 't-n',
+      members_with_roles: [
+        { user_id: 'tadmin', role: 'admin' },
+        { user_id: 'bob', role: 'user' },
+        { user_id: 'carol', role: 'user' },
+      ],
+    });
+    // Added by the team admin: carol's member limits are a team admin's.
+    const added = await callApi(
+      teams,
+      'POST',
+      '/team/member_add',
+      { team_id: 't-m', member: [{ user_id: 'carol', role: 'user' }] },
+      tadmin,
+    );
+    expect(added.status).toBe(200);
+  });
+
+  it('says why, and writes nothing: onto the team admin, or into another team', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'bob', team_id: 't-m' });
+    const onto = await callApi(keys, 'POST', '/key/update', { key: made.body.token_id, user_id: 'tadmin' }, tadmin);
+    expect(onto.status).toBe(403);
+    expect(onto.body.error.message).toContain('member `bob` of team `t-m` has limits a proxy admin set');
+    const away = await callApi(keys, 'POST', '/key/update', { key: made.body.token_id, team_id: 't-n' }, tadmin);
+    expect(away.status).toBe(403);
+    const info = (await callApi(keys, 'GET', '/key/info', { key: made.body.token_id })).body.info;
+    expect({ user_id: info.user_id, team_id: info.team_id }).toEqual({ user_id: 'bob', team_id: 't-m' });
+  });
+
+  it('a proxy admin may move it', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'bob', team_id: 't-m' });
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.token_id, user_id: null });
+    expect(res.status).toBe(200);
+    expect(res.body.user_id).toBeNull();
+  });
+
+  it('a team admin may move the key of a member with no limits, or with limits a team admin set', async () => {
+    const free = await callApi(keys, 'POST', '/key/generate', { user_id: 'carol', team_id: 't-m' });
+    expect((await callApi(keys, 'POST', '/key/update', { key: free.body.token_id, user_id: null }, tadmin)).status).toBe(200);
+    expect(
+      (await callApi(teams, 'POST', '/team/member_update', { team_id: 't-m', user_id: 'carol', max_budget_in_team: 5 }, tadmin)).status,
+    ).toBe(200);
+    const capped = await callApi(keys, 'POST', '/key/generate', { user_id: 'carol', team_id: 't-m' });
+    expect((await callApi(keys, 'POST', '/key/update', { key: capped.body.token_id, user_id: null }, tadmin)).status).toBe(200);
+  });
+
+  it('a key’s own user may not lift member limits a team admin set by moving it to another team', async () => {
+    // carol's member budget in t-m was set by a team admin (previous test); her key's owner has less authority.
+    const mine = await callApi(keys, 'POST', '/key/generate', { team_id: 't-m' }, userCtx('carol'));
+    expect(mine.status).toBe(200);
+    const res = await callApi(keys, 'POST', '/key/update', { key: mine.body.key, team_id: 't-n' }, userCtx('carol'));
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toContain('has limits a team admin set');
+  });
+
+  it('a user whose budget a proxy admin set may not move a personal key into a team (the user budget stops governing it)', async () => {
+    await callApi(users, 'POST', '/user/update', { user_id: 'dave', max_budget: 1 });
+    await callApi(teams, 'POST', '/team/member_add', { team_id: 't-n', member: [{ user_id: 'dave', role: 'user' }] });
+    const mine = await callApi(keys, 'POST', '/key/generate', {}, userCtx('dave'));
+    expect(mine.status).toBe(200);
+    expect(mine.body.team_id).toBeNull();
+    const res = await callApi(keys, 'POST', '/key/update', { key: mine.body.key, team_id: 't-n' }, userCtx('dave'));
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toContain('user `dave` has limits a proxy admin set');
+  });
+});
