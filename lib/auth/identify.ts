@@ -63,9 +63,12 @@ async function isMasterKey(digest: Buffer, deps: IdentifyDeps): Promise<boolean>
 /** A replaced key stays valid only until the end of its grace period. */
 const isRetired = (key: KeyRecord, now: number): boolean => !!key.replaced_by && !(key.grace_until && Date.parse(key.grace_until) >= now);
 
-async function identifyVirtualKey(key: KeyRecord, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
+async function identifyVirtualKey(presented: KeyRecord, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
+  if (isRetired(presented, req.now)) throw new InvalidApiKeyError();
+  // A copy in its grace period acts as the newest key: one budget, one set of counters and limits.
+  const key = await deps.reader.newestKey(presented);
+  if (!key) throw new InvalidApiKeyError();
   const keyHash = key.token;
-  if (isRetired(key, req.now)) throw new InvalidApiKeyError();
   const teamId = key.team_id ?? undefined;
   const userId = key.user_id ?? undefined;
   const state = await deps.reader.state({ userId, teamId, orgId: key.organization_id ?? undefined, global: req.needGlobal });

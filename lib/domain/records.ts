@@ -64,7 +64,10 @@ export interface KeyRecord extends Budgeted, RateLimited, ModelRateLimited, Aler
    * one set of limits.
    */
   rate_id?: string | null;
-  /** After regeneration with a grace period: the old hash stays valid until then. */
+  /**
+   * After regeneration with a grace period: the old hash stays valid until then, acting as the key
+   * `replaced_by` names (the newest: its budget, counters and limits govern every copy).
+   */
   grace_until?: string | null;
   replaced_by?: string | null;
 }

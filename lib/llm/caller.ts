@@ -17,10 +17,12 @@ export interface CallerOptions {
 }
 
 export async function loadCaller(ctx: CallerContext, reader: EntityReader, opts: CallerOptions): Promise<Caller> {
-  const [key, state] = await Promise.all([
+  const [found, state] = await Promise.all([
     ctx.key_hash ? reader.key(ctx.key_hash) : Promise.resolve(undefined),
     reader.state({ userId: ctx.user_id, teamId: ctx.team_id, orgId: ctx.org_id, endUserId: opts.endUserId, global: opts.needGlobal }),
   ]);
+  // Regenerated since the authorizer answered (its answer cached): the newest key governs, as it would now.
+  const key = found?.replaced_by ? await reader.newestKey(found) : found;
   // Deleted between the authorizer and here: the same answers the authorizer would now give.
   if (ctx.principal === 'virtual_key' && !key) throw new InvalidApiKeyError();
   if (ctx.team_id && !state.team) throw new PermissionDeniedError('team_not_found', `team \`${ctx.team_id}\` does not exist`);
@@ -31,8 +33,8 @@ export async function loadCaller(ctx: CallerContext, reader: EntityReader, opts:
     teamId: ctx.team_id,
     orgId: state.org?.organization_id ?? ctx.org_id,
     endUserId: opts.endUserId,
-    keyHash: ctx.key_hash,
-    keyName: ctx.key_name,
+    keyHash: key?.token ?? ctx.key_hash,
+    keyName: key?.key_name ?? ctx.key_name,
     // As in the authorizer: a JWT's membership counts only for a known user.
     state: { ...state, key, member: ctx.principal === 'jwt' && !state.user ? undefined : state.member },
   };

@@ -438,7 +438,7 @@ async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
   const { caller } = call;
   if (caller.keyHash === ids.keyHash && caller.userId === ids.userId && caller.teamId === ids.teamId && caller.orgId === ids.orgId)
     return caller;
-  const [key, state] = await Promise.all([
+  const [found, state] = await Promise.all([
     ids.keyHash ? call.deps.reader.key(ids.keyHash) : Promise.resolve(undefined),
     call.deps.reader.state({
       userId: ids.userId,
@@ -447,10 +447,13 @@ async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
       global: call.deps.settings.maxBudget !== undefined,
     }),
   ]);
+  // Made by a copy since regenerated: billed to the newest key, which holds the budget of every copy.
+  const key = found?.replaced_by ? await call.deps.reader.newestKey(found) : found;
   return {
     principal: ids.keyHash ? 'virtual_key' : 'jwt',
     role: 'internal_user',
     ...ids,
+    ...(key ? { keyHash: key.token } : {}),
     keyName: key?.key_name,
     state: { ...state, key },
   };

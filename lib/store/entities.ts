@@ -3,7 +3,8 @@
  * then team, user, member, organization, end user and proxy spend in one batch), a JWT one
  * (everything named by its claims in one batch), and none warm. One more is needed only when an
  * organization is known solely through a team that is not cached (a key made before its team
- * joined the organization, or a JWT without an org claim), or an end user points to a reusable budget.
+ * joined the organization, or a JWT without an org claim), an end user points to a reusable budget,
+ * or the key is a copy in its grace period (its newest key is read: it governs the call).
  * The counter shards of sharded kinds (lib/store/shards) ride in the same batch as their entity.
  */
 import type { BudgetEntity } from '../domain/budget-entity.js';
@@ -60,6 +61,9 @@ function mergeShardsOnce(item: Item | undefined, shards: readonly (Item | undefi
   return sum;
 }
 
+/** Hops from a replaced key to the newest: one for copies regenerate made (it repoints older copies too). */
+const MAX_REPLACED_HOPS = 8;
+
 /** Bound on remembered shard-ref lists (one per sharded entity seen by this instance). */
 const MAX_REMEMBERED_SHARD_REFS = 10_000;
 
@@ -71,6 +75,23 @@ export class EntityReader {
 
   async key(tokenHash: string): Promise<KeyRecord | undefined> {
     return as<KeyRecord>(await this.loadWithShards(refs.key(tokenHash), 'key'));
+  }
+
+  /**
+   * The key a copy in its grace period answers to: the newest key that replaced it, whose budget,
+   * counters and limits govern every copy (so regenerating never multiplies a budget). The key
+   * itself when never replaced; undefined when the newest is gone (deleting it ends its copies) or
+   * the chain is longer than any regeneration makes (each points its copies at the newest).
+   */
+  async newestKey(key: KeyRecord): Promise<KeyRecord | undefined> {
+    let k = key;
+    for (let hops = 0; k.replaced_by; hops++) {
+      if (hops === MAX_REPLACED_HOPS) return undefined;
+      const next = await this.key(k.replaced_by);
+      if (!next) return undefined;
+      k = next;
+    }
+    return k;
   }
 
   async user(userId: string): Promise<UserRecord | undefined> {

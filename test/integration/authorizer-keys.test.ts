@@ -307,9 +307,29 @@ describe('a regenerated key (replaced_by + grace_until)', () => {
     reconfigure(table.config, { TOLLGATE_MASTER_KEY: MASTER });
   });
 
-  it('still works within its grace period', async () => {
+  it('still works within its grace period, as the key that replaced it', async () => {
+    const { record: newest } = await seedKey({});
+    const { key } = await seedKey({ replaced_by: newest.token, grace_until: iso(Date.now() + 60_000) });
+    // Its budget, counters and limits are the newest key's: the copies never multiply a budget.
+    expect(await authorize(chat(bearer(key)))).toMatchObject({ effect: 'allow', context: { key_hash: newest.token } });
+  });
+
+  it('follows older copies to the newest key', async () => {
+    const { record: newest } = await seedKey({});
+    const { record: middle } = await seedKey({ replaced_by: newest.token, grace_until: iso(Date.now() - 1) });
+    const { key } = await seedKey({ replaced_by: middle.token, grace_until: iso(Date.now() + 60_000) });
+    expect(await authorize(chat(bearer(key)))).toMatchObject({ effect: 'allow', context: { key_hash: newest.token } });
+  });
+
+  it('is unknown (401) when the key that replaced it is gone (deleting a key ends its copies)', async () => {
     const { key } = await seedKey({ replaced_by: 'f'.repeat(64), grace_until: iso(Date.now() + 60_000) });
-    expect((await authorize(chat(bearer(key)))).effect).toBe('allow');
+    expect((await authorize(chat(bearer(key)))).status).toBe(401);
+  });
+
+  it('is denied when the key that replaced it is blocked', async () => {
+    const { record: newest } = await seedKey({ blocked: true });
+    const { key } = await seedKey({ replaced_by: newest.token, grace_until: iso(Date.now() + 60_000) });
+    expect((await authorize(chat(bearer(key)))).effect).not.toBe('allow');
   });
 
   it('is unknown (401) once the grace period is over', async () => {

@@ -21,8 +21,11 @@
  * Regenerating with a grace period keeps the old item, marked `replaced_by`/`grace_until` (the
  * authorizer honours both), taken out of every listing and expired by the table's TTL; the new
  * item lists its predecessors in `replaces`, so blocking or deleting the new key ends their grace
- * at once. During the grace period the old copy keeps its own key counters (the user, team and
- * organization budgets are shared, so they still bound the pair).
+ * at once. During the grace period the old copy acts as the newest key (lib/store/entities
+ * newestKey, followed by the authorizer and the llm function): its calls are checked against and
+ * charged to the newest key's budget, counters and limits, so the copies together never spend more
+ * than the key's budget (the new key starts with the old one's spend). Regenerating again points
+ * every copy still in its grace period at the newest key.
  */
 
 import { z } from 'zod';
@@ -691,10 +694,12 @@ export const keyActions: Actions = {
       graceUntil = new Date(until).toISOString();
       // Predecessors still inside their own grace period stay tied to the newest key.
       const prev = await Promise.all(previous.map((t) => find('key', t)));
-      replaces = [
-        current.token,
-        ...prev.filter((p): p is StoredKey => !!p?.grace_until && Date.parse(p.grace_until) >= now.getTime()).map((p) => p.token),
-      ];
+      const inGrace = prev.filter((p): p is StoredKey => !!p?.grace_until && Date.parse(p.grace_until) >= now.getTime());
+      replaces = [current.token, ...inGrace.map((p) => p.token)];
+      // Every copy answers to the newest key (the authorizer follows `replaced_by`): one hop, one budget.
+      for (const p of inGrace) {
+        ops.push(updateFields(refs.key(p.token), { replaced_by: token, updated_at: at }, [], changedMeanwhile(current)));
+      }
       ops.push(
         updateFields(
           refs.key(current.token),
