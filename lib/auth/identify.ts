@@ -66,7 +66,7 @@ const isRetired = (key: KeyRecord, now: number): boolean => !!key.replaced_by &&
 async function identifyVirtualKey(presented: KeyRecord, req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
   if (isRetired(presented, req.now)) throw new InvalidApiKeyError();
   // A copy in its grace period acts as the newest key: one budget, one set of counters and limits.
-  const key = await deps.reader.newestKey(presented);
+  const key = presented.replaced_by ? await deps.reader.newestKey(presented) : presented;
   if (!key) throw new InvalidApiKeyError();
   const keyHash = key.token;
   const teamId = key.team_id ?? undefined;
