@@ -1,8 +1,10 @@
 /**
  * The audit log's records: who changed what, when, with the changed fields and never a secret.
  * Redaction happens here, before anything is stored: by field name and by value shape, at any
- * depth of nesting.
+ * depth of nesting, with the one detector of lib/domain/secrets.
  */
+import { hasCredentialShape, isSecretName, looksLikeSecret, REDACTED, redactQuery } from './secrets.js';
+
 export interface AuditEntry {
   /** e.g. `team.new`, `key.block` */
   action: string;
@@ -19,30 +21,42 @@ export interface AuditRecord extends AuditEntry {
   at: string;
 }
 
-/** Field names that hold credentials: `api_key`, `x-api-key`, `Authorization`, `client_secret`, `password`... */
-const SECRET_FIELD =
-  /(^|[_-])(key|token|secret|password|passwd|api[_-]?key|master[_-]?key|authorization|credentials?|webhook(?:[_-]?url)?)$/i;
-/** And in camelCase: `clientSecret`, `accessToken`, `slackWebhookUrl`. */
-const SECRET_CAMEL = /[a-z0-9](Key|Token|Secret|Password|Passwd|Authorization|Credentials?|Webhook(?:Url)?)$/;
-const isSecretField = (k: string): boolean => SECRET_FIELD.test(k) || SECRET_CAMEL.test(k);
-/** Values shaped like credentials wherever they appear: `sk-...` keys, bearer tokens, JWTs. */
-const SECRET_VALUE =
-  /\bsk-[A-Za-z0-9_-]{8,}|\bbearer\s+[A-Za-z0-9._~+/-]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|\b(?:ghp|gho|ghu|ghs|github_pat|xox[abpr]|glpat)[-_][A-Za-z0-9_-]{8,}|https?:\/\/hooks\.slack\.com\/\S+|https?:\/\/[^\s/]*\b(?:webhook\.office|discord(?:app)?\.com\/api\/webhooks)\S*|https?:\/\/[^\s/@]+:[^\s/@]+@/i;
-const REDACTED = '[redacted]';
 /** Deeper than any metadata the admin API accepts; past it, nothing is kept. */
 const MAX_DEPTH = 32;
+/** Fields that name the entry's other fields, as in a header list: `{name: "Authorization", value: "..."}`. */
+const NAMING_FIELDS = ['name', 'key', 'header', 'field'];
+
+/** A string with its secrets removed: a URL keeps its shape with `?token=[redacted]`; other credentials go whole. */
+function redactString(s: string): string {
+  const kept = redactQuery(s);
+  return hasCredentialShape(kept) ? REDACTED : kept;
+}
+
+/** `{name: "x-api-key", value: "..."}`: an object one of whose naming fields names a credential. */
+function namesASecret(o: Record<string, unknown>): string | undefined {
+  return NAMING_FIELDS.find((f) => Object.hasOwn(o, f) && typeof o[f] === 'string' && isSecretName(o[f] as string));
+}
 
 function redactValue(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return SECRET_VALUE.test(value) ? REDACTED : value;
+  if (typeof value === 'string') return redactString(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return REDACTED;
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (Array.isArray(value)) {
+    // A header pair: `["Authorization", "Token ..."]`.
+    if (value.length === 2 && typeof value[0] === 'string' && isSecretName(value[0])) return [redactString(value[0]), REDACTED];
+    return value.map((v) => redactValue(v, depth + 1));
+  }
+  const naming = namesASecret(value as Record<string, unknown>);
   const out: Record<string, unknown> = {};
+  let hidden = 0;
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined) continue;
+    // A key used as a field name (`{"sk-...": "alice laptop"}`): the name goes, the value stays.
+    const name = looksLikeSecret(k) ? `${REDACTED}${hidden++ ? ` ${hidden}` : ''}` : k;
+    const secret = naming !== undefined ? k !== naming : isSecretName(k);
     // defineProperty: a field named `__proto__` is kept as data, never as the prototype.
-    Object.defineProperty(out, k, {
-      value: isSecretField(k) ? REDACTED : redactValue(v, depth + 1),
+    Object.defineProperty(out, name, {
+      value: secret ? REDACTED : redactValue(v, depth + 1),
       enumerable: true,
       writable: true,
       configurable: true,
@@ -52,8 +66,10 @@ function redactValue(value: unknown, depth: number): unknown {
 }
 
 /**
- * Drops anything that could be a credential, at any depth: fields named like one and values
- * shaped like one. Field names are kept, so the log still says what changed.
+ * Drops anything that could be a credential, at any depth: fields named like one (any case,
+ * separator or number), the values of header lists and pairs naming one, values shaped like one
+ * (also URL-encoded), the secret query parameters of URLs. Field names are kept, so the log still
+ * says what changed, unless a name is itself a key.
  */
 export function redact(changes: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!changes) return undefined;

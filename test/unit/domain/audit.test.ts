@@ -87,3 +87,43 @@ describe('redact', () => {
     expect(JSON.stringify(redact(deep))).not.toContain(KEY);
   });
 });
+
+describe('redact: the class of credential shapes (found by review)', () => {
+  it('header lists and pairs that name a credential lose their values, not their names', () => {
+    const out = redact({
+      headers: [
+        { name: 'Authorization', value: 'Basic dXNlcjpz' },
+        { name: 'Accept', value: 'application/json' },
+      ],
+      pairs: [['x-api-key', 'abc']],
+    });
+    expect(out).toEqual({
+      headers: [
+        { name: 'Authorization', value: '[redacted]' },
+        { name: 'Accept', value: 'application/json' },
+      ],
+      pairs: [['x-api-key', '[redacted]']],
+    });
+  });
+
+  it('a URL keeps its shape, its secret query parameters go', () => {
+    expect(redact({ url: 'https://ops.example.org/hook?token=t0k3n&page=2' })).toEqual({
+      url: 'https://ops.example.org/hook?token=[redacted]&page=2',
+    });
+  });
+
+  it('a key used as a field name is replaced, its value kept', () => {
+    expect(redact({ [KEY]: 'alice laptop', [`${KEY}B`]: 'bob' })).toEqual({ '[redacted]': 'alice laptop', '[redacted] 2': 'bob' });
+  });
+
+  it('ids, budgets and model names stay', () => {
+    const data = {
+      team_id: 't-1',
+      max_budget: 10,
+      models: ['gpt-4o', 'sk-learn-team'],
+      max_tokens: 100,
+      metadata: { owner: 'ada@example.com' },
+    };
+    expect(redact(data)).toEqual(data);
+  });
+});

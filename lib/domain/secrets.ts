@@ -1,0 +1,140 @@
+/**
+ * What a credential looks like: one detector for every place that must keep secrets out (audit
+ * redaction, ids, request tags, error messages). A name says a value is secret (`api_key`,
+ * `OpenAIKey`, `slackWebhookURL`, `pwd`); a value can say so itself (`sk-...`, `Basic ...`,
+ * a JWT, a URL with `?token=...`), also URL-encoded. Pure.
+ */
+
+/** What stands in for a secret that was removed. */
+export const REDACTED = '[redacted]';
+
+/** Key and token shapes that are secret wherever they stand, in any text. */
+const CREDENTIAL =
+  /\b(?:sk|rk|pk|sess)[-_][A-Za-z0-9_-]{16,}|\bAIza[A-Za-z0-9_-]{30,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|\b(?:ghp|gho|ghu|ghs|ghr|github_pat|xox[abprse]|glpat|hf|npm)[-_][A-Za-z0-9_-]{8,}|\bbearer\s+[A-Za-z0-9._~+/=-]{8,}|https?:\/\/hooks\.slack\.com\/\S+|https?:\/\/[^\s/]*\b(?:webhook\.office|discord(?:app)?\.com\/api\/webhooks)\S*|https?:\/\/[^\s/@]+:[^\s/@]+@/i;
+/** An Authorization header's value under any name: `Basic dXNlcjpw...`, `Token 9f8e...`, `Digest username=...`. */
+const AUTH_HEADER_VALUE = /^\s*(?:(?:basic|token)\s+[A-Za-z0-9._~+/-]{8,}={0,2}\s*$|digest\s+[a-z]+=)/i;
+
+/** Words that, as a name's last word, mark its value as a credential: `api_key`, `x-api-key`, `clientSecret`. */
+const SECRET_WORDS = new Set([
+  'key',
+  'apikey',
+  'apikeys',
+  'token',
+  'secret',
+  'secrets',
+  'password',
+  'passwords',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'authorization',
+  'credential',
+  'credentials',
+  'cookie',
+  'webhook',
+  'webhooks',
+]);
+/**
+ * Last two words that do: `webhook_url`, `slackWebhookURL`, `access_tokens`, `api_keys` (a
+ * plain `keys` is a list or a count: `deleted_keys`).
+ */
+const SECRET_PAIRS = new Set([
+  'webhook url',
+  'webhook uri',
+  'api keys',
+  'secret keys',
+  'access keys',
+  'private keys',
+  'upstream keys',
+  'provider keys',
+  'access tokens',
+  'refresh tokens',
+  'auth tokens',
+  'api tokens',
+]);
+/**
+ * Names written as one word (`OPENAIAPIKEY`, `accesstoken`) that end with a credential: only
+ * compounds, never a bare `key` (`monkey`, `turkey`).
+ */
+const SECRET_SUFFIX =
+  /(?:apikeys?|accesskey|secretkey|privatekey|masterkey|signingkey|accesstokens?|refreshtokens?|authtokens?|apitokens?|idtoken|bearertoken|secrets?|passwords?|passwd|passphrase|authorization|credentials?|webhooks?|webhookurl)$/;
+
+/** A name's words, lower case, trailing numbers dropped: `OpenAIKey2` -> open, ai, key. */
+function wordsOf(name: string): string[] {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .replace(/([A-Za-z])([0-9])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  while (words.length > 0 && /^[0-9]+$/.test(words[words.length - 1] as string)) words.pop();
+  return words;
+}
+
+/** Whether a field, header or parameter name says its value is a credential (any case, separator or number). */
+export function isSecretName(name: string): boolean {
+  const words = wordsOf(name);
+  const last = words[words.length - 1];
+  if (last === undefined) return false;
+  if (SECRET_WORDS.has(last)) return true;
+  if (words.length >= 2 && SECRET_PAIRS.has(`${words[words.length - 2]} ${last}`)) return true;
+  return words.length === 1 && SECRET_SUFFIX.test(last);
+}
+
+/** Query parameters whose value is a credential even where the name is short: `?sig=`, `?code=`. */
+const SECRET_QUERY_NAMES = new Set(['sig', 'signature', 'code', 'auth', 'access_token', 'client_secret', 'x-amz-signature']);
+const isSecretQueryName = (name: string): boolean => SECRET_QUERY_NAMES.has(name.toLowerCase()) || isSecretName(name);
+
+/** `?name=value` and `&name=value` in a URL (or any text). */
+const QUERY_PARAM = /([?&;])([^=&#;\s?]+)=([^&#;\s]*)/g;
+
+function decoded(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Whether text is, or holds, a key or token by its shape alone (also URL-encoded). */
+export function hasCredentialShape(s: string): boolean {
+  for (const v of new Set([s, decoded(s), decoded(s.replace(/\+/g, ' '))])) {
+    if (CREDENTIAL.test(v) || AUTH_HEADER_VALUE.test(v)) return true;
+  }
+  return false;
+}
+
+/** Whether text carries a query parameter with a secret's name and a value (`?token=...`, `&key=AIza...`). */
+function hasSecretQuery(s: string): boolean {
+  for (const m of s.matchAll(QUERY_PARAM)) if (m[3] && m[3] !== REDACTED && isSecretQueryName(decoded(m[2] ?? ''))) return true;
+  return false;
+}
+
+/** Whether text looks like a credential, or holds one: what no id, tag or message may be. */
+export function looksLikeSecret(s: string): boolean {
+  return hasCredentialShape(s) || hasSecretQuery(s);
+}
+
+/** Text with the values of its secret query parameters replaced: `?token=[redacted]`, the rest of the URL kept. */
+export function redactQuery(s: string): string {
+  if (!s.includes('=')) return s;
+  return s.replace(QUERY_PARAM, (whole, sep: string, name: string, value: string) =>
+    value !== '' && isSecretQueryName(decoded(name)) ? `${sep}${name}=${REDACTED}` : whole,
+  );
+}
+
+/** How an error names input that looks like a credential: never the input itself. */
+export const NOT_REPEATED = '(looks like a key or token: not repeated)';
+
+/** Text for a message: any part shaped like a credential replaced, so an error never repeats one. */
+export function withoutSecrets(s: string): string {
+  if (!looksLikeSecret(s)) return s;
+  // Word by word: the message around the secret still says what went wrong.
+  const out = redactQuery(s.replace(new RegExp(CREDENTIAL.source, 'gi'), NOT_REPEATED))
+    .split(/(\s+|`)/)
+    .map((part) => (looksLikeSecret(part) ? NOT_REPEATED : part))
+    .join('');
+  return looksLikeSecret(out) ? `a message that would repeat a key or token ${NOT_REPEATED}` : out;
+}
