@@ -6,8 +6,11 @@
  * refused, never trimmed silently. Nor may two ids look alike and differ: invisible formatting
  * characters (zero-width, direction marks and overrides, the BOM, soft hyphens, the word
  * joiner) and line or paragraph separators are refused, and an id is in Unicode's composed form
- * (NFC), so `José` typed with a combining accent is not a second José.
+ * (NFC), so `José` typed with a combining accent is not a second José. And an id is never a
+ * secret: a key or token put where an id goes (`"user": "sk-..."`) would be stored, logged and
+ * listed as a name, so it is refused (lib/domain/secrets).
  */
+import { looksLikeSecret } from './secrets.js';
 
 export const MAX_ID_LENGTH = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what an id may not hold.
@@ -28,6 +31,7 @@ export function idProblem(id: string): string | undefined {
   // A lone surrogate is no text: stored as U+FFFD, two such ids would name one entity.
   if (LONE_SURROGATE.test(id)) return 'must be well-formed Unicode (no lone surrogate)';
   if (id.normalize('NFC') !== id) return "must be in Unicode's composed form (NFC), as `é` rather than `e` and a combining accent";
+  if (looksLikeSecret(id)) return 'must not be a secret: it looks like an API key or token';
   return undefined;
 }
 

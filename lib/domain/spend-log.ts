@@ -6,6 +6,7 @@
  * record and the counters it moved can never disagree) and indexed and rolled up off the request
  * path, from the table's stream (lib/spend/stream.ts).
  */
+import { looksLikeSecret } from './secrets.js';
 
 export interface SpendLog {
   request_id: string;
@@ -38,13 +39,26 @@ export interface SpendLog {
 export const MAX_TAGS = 20;
 export const MAX_TAG_LENGTH = 128;
 
-/** Tags as LiteLLM takes them: strings, each once, in order, bounded. Anything else is ignored. */
+/**
+ * The first tag of a list that looks like a key or token (lib/domain/secrets), if any: tags are
+ * stored in every spend log and listed by /spend/tags, so such a tag is refused where it enters.
+ */
+export function secretTagIndex(tags: unknown): number | undefined {
+  if (!Array.isArray(tags)) return undefined;
+  const i = tags.findIndex((t) => typeof t === 'string' && looksLikeSecret(t));
+  return i < 0 ? undefined : i;
+}
+
+/**
+ * Tags as LiteLLM takes them: strings, each once, in order, bounded. Anything else is ignored,
+ * and so is a tag that looks like a secret (refused where tags enter; never logged from older data).
+ */
 export function tagsOf(...sources: unknown[]): string[] {
   const out: string[] = [];
   for (const source of sources) {
     if (!Array.isArray(source)) continue;
     for (const t of source) {
-      if (typeof t !== 'string' || t.length === 0 || t.length > MAX_TAG_LENGTH || out.includes(t)) continue;
+      if (typeof t !== 'string' || t.length === 0 || t.length > MAX_TAG_LENGTH || out.includes(t) || looksLikeSecret(t)) continue;
       out.push(t);
       if (out.length >= MAX_TAGS) return out;
     }

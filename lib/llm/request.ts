@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { headerValues } from '../auth/credentials.js';
 import { idProblem } from '../domain/ids.js';
+import { looksLikeSecret } from '../domain/secrets.js';
+import { secretTagIndex } from '../domain/spend-log.js';
 import { InvalidRequestError, RouteNotFoundError } from '../errors.js';
 import { type HttpMethod, matchRoute, type RouteDef, routeByResource } from '../routes.js';
 import { assertUpstreamPath } from './upstream.js';
@@ -203,6 +205,18 @@ function checkOutputLimits(value: Record<string, unknown>): void {
   bounded('best_of', MAX_CHOICES);
 }
 
+/** Tags are stored in every spend log (lib/domain/spend-log): one that looks like a key or token is a 400, never logged. */
+function checkTags(metadata: unknown): void {
+  if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) return;
+  const i = secretTagIndex((metadata as { tags?: unknown }).tags);
+  if (i !== undefined)
+    throw new InvalidRequestError(
+      `\`metadata.tags.${i}\` must not be a secret: it looks like an API key or token`,
+      'invalid_field',
+      `metadata.tags.${i}`,
+    );
+}
+
 function bodyFields(body: LlmBody): { model: string | undefined; user: string | undefined; stream: boolean } {
   let model: unknown;
   let user: unknown;
@@ -211,12 +225,16 @@ function bodyFields(body: LlmBody): { model: string | undefined; user: string | 
     ({ model, user } = body.value);
     stream = streamRequested(body.value.stream);
     checkOutputLimits(body.value);
+    checkTags(body.value.metadata);
   } else if (body.kind === 'form') {
     model = body.value.get('model') ?? undefined;
     user = body.value.get('user') ?? undefined;
   }
   if (model !== undefined && model !== null && typeof model !== 'string')
     throw new InvalidRequestError('`model` must be a string', 'invalid_body', 'model');
+  // The model asked for is logged as the request's model group.
+  if (typeof model === 'string' && looksLikeSecret(model))
+    throw new InvalidRequestError('`model` must not be a secret: it looks like an API key or token', 'invalid_field', 'model');
   if (user !== undefined && user !== null && typeof user !== 'string')
     throw new InvalidRequestError('`user` must be a string', 'invalid_body', 'user');
   // The end user is an id like any other (lib/domain/ids): `eu-1 ` is refused, not taken for `eu-1`.

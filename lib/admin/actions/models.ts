@@ -19,6 +19,7 @@ import { modelRegistry } from '../../app/llm.js';
 import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import type { ModelRecord } from '../../domain/records.js';
+import { looksLikeSecret } from '../../domain/secrets.js';
 import { ConflictError, type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
 import { azureConfigProblem } from '../../providers/azure.js';
 import { baseUrlProblem } from '../../providers/http.js';
@@ -40,15 +41,15 @@ const NAME_RULE = 'must be 1-256 characters of letters, digits and . _ : @ + = /
 const name = z
   .string()
   .regex(NAME, NAME_RULE)
-  .refine((n) => n !== ALL_PROXY_MODELS && n !== ALL_TEAM_MODELS, 'is a reserved name');
-
-/** Provider keys (`sk-...`, `sk-ant-...`, `rk-...`) look like this; a secret's name does not. */
-const looksLikeKey = (s: string): boolean => /^(sk|rk|pk|sess)[-_][A-Za-z0-9_-]{16,}$/.test(s);
+  .refine((n) => n !== ALL_PROXY_MODELS && n !== ALL_TEAM_MODELS, 'is a reserved name')
+  // A model name is logged with every request it serves.
+  .refine((n) => !looksLikeSecret(n), 'must not be a secret: it looks like an API key or token');
 
 const secretName = z
   .string()
   .regex(/^[A-Za-z0-9/_+=.@:-]{1,512}$/, 'must be the name (or ARN) of a secret: letters, digits and / _ + = . @ : -')
-  .refine((s) => !looksLikeKey(s), 'looks like a key itself: give the name of the secret that holds the key');
+  // Provider keys (`sk-...`, `sk-ant-...`, `AIza...`) look like this; a secret's name does not.
+  .refine((s) => !looksLikeSecret(s), 'looks like a key itself: give the name of the secret that holds the key');
 
 const httpUrl = z
   .string()

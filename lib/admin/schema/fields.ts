@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { idProblem } from '../../domain/ids.js';
 import { isDuration } from '../../domain/periods.js';
+import { secretTagIndex } from '../../domain/spend-log.js';
 import { InvalidRequestError, UnknownFieldError } from '../../errors.js';
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
@@ -69,7 +70,13 @@ export const metadata = z
   })
   .transform((v) => v as Record<string, unknown>)
   .refine((m) => depthOf(m) <= MAX_METADATA_DEPTH, { message: `must nest at most ${MAX_METADATA_DEPTH} levels deep`, abort: true })
-  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES / 1024} KB as JSON`);
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES / 1024} KB as JSON`)
+  // `tags` are copied into every spend log of the key's or team's requests (lib/domain/spend-log).
+  .superRefine((m, ctx) => {
+    const i = secretTagIndex(m.tags);
+    if (i !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['tags', i], message: 'must not be a secret: it looks like an API key or token' });
+  });
 export const enforcement = z.enum(['fast', 'strict']);
 export const limit = z.coerce.number().int().min(1).max(1000);
 /** Query-string numbers arrive as strings. */

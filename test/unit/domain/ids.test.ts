@@ -87,3 +87,17 @@ describe('ids refused', () => {
     expect(idProblem(id)).toBe(problem);
   });
 });
+
+describe('an id is never a secret (lib/domain/secrets)', () => {
+  it.each([
+    'sk-proj-Qw3rTy8UiOp2AsDfGhJkLzXcVbNm1234',
+    'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJl',
+    'Bearer abcdefgh12345678',
+    'alice sk-Zq3vQm8TnR2pL5xW7yK9bC1dF4gH6jA0',
+    'AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI',
+  ])('%j is refused', (id) => {
+    expect(idProblem(id)).toBe('must not be a secret: it looks like an API key or token');
+  });
+
+  it.each(['sk-learn-team', 'team-key-1', 'token-budget'])('%j is an id', (id) => expect(idProblem(id)).toBeUndefined());
+});

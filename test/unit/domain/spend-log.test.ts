@@ -1,6 +1,14 @@
 /** Spend logs as stored (compact) and read back (every field), tags, days and rollup rows. */
 import { describe, expect, it } from 'vitest';
-import { daysBetween, packLog, requestTags, rollupRowsOf, type SpendLog, unpackLog } from '../../../lib/domain/spend-log.js';
+import {
+  daysBetween,
+  packLog,
+  requestTags,
+  rollupRowsOf,
+  type SpendLog,
+  secretTagIndex,
+  unpackLog,
+} from '../../../lib/domain/spend-log.js';
 
 const log: SpendLog = {
   request_id: 'r-1',
@@ -61,5 +69,17 @@ describe('spend logs', () => {
     ['not', '2026-03-01', undefined],
   ] as const)('days %s..%s', (a, b, n) => {
     expect(daysBetween(a, b)?.length).toBe(n);
+  });
+});
+
+describe('tags never hold a secret', () => {
+  const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJl';
+  it('secretTagIndex names the first tag that looks like a key or token', () => {
+    expect(secretTagIndex(['prod', `Bearer ${JWT}`, 'sk-Zq3vQm8TnR2pL5xW7yK9bC1dF4gH6jA0'])).toBe(1);
+    expect(secretTagIndex(['prod', 'team-a'])).toBeUndefined();
+    expect(secretTagIndex('prod')).toBeUndefined();
+  });
+  it('a key or team metadata tag that looks like one is left out of the log', () => {
+    expect(requestTags({}, { tags: ['a', JWT] }, { tags: ['https://x.org/h?token=abc123', 'b'] })).toEqual(['a', 'b']);
   });
 });
