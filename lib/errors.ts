@@ -2,10 +2,11 @@
  * The one error family of Tollgate. Every denial and failure that reaches a caller is a
  * TollgateError with a stable HTTP status, `type` and `code`, rendered everywhere as
  * `{"error": {"message", "type", "param", "code"}}`. Messages name the entity and the limit,
- * never a secret.
+ * never a secret: whatever input a message or param quotes is passed through lib/domain/secrets.
  */
 import { type BudgetEntity, budgetEntityLabel } from './domain/budget-entity.js';
 import type { RateLimitDenialCode } from './domain/rate-limits.js';
+import { looksLikeSecret, withoutSecrets } from './domain/secrets.js';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -124,11 +125,15 @@ export abstract class TollgateError extends Error {
     readonly type: ErrorType,
     readonly code: ErrorCode,
     message: string,
-    readonly param: string | null = null,
+    param: string | null = null,
   ) {
-    super(message);
+    // Messages and params quote input (a field name, an id, a model): never one shaped like a key or token.
+    super(withoutSecrets(message));
+    this.param = param === null ? null : withoutSecrets(param);
     this.name = new.target.name;
   }
+
+  readonly param: string | null;
 
   toBody(): ErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
@@ -154,7 +159,9 @@ export class InvalidRequestError extends TollgateError {
 }
 export class UnknownFieldError extends InvalidRequestError {
   constructor(field: string) {
-    super(`unknown field \`${field}\``, 'unknown_field', field);
+    // A key where a field name goes (`GET /key/info?sk-...`, the `key=` forgotten) is not repeated back.
+    if (looksLikeSecret(field)) super('an unknown field whose name looks like a key (not repeated)', 'unknown_field', field);
+    else super(`unknown field \`${field}\``, 'unknown_field', field);
   }
 }
 export class UserParamRequiredError extends InvalidRequestError {
