@@ -2,13 +2,14 @@
  * The DynamoDB document client (lib/app builds one per instance), traced by the Powertools tracer
  * (every SDK call becomes a subsegment). Every store call fails within its deadline, so a frozen
  * or unreachable DynamoDB answers 503 `store_unavailable` instead of holding the request until the
- * Lambda times out: each attempt ends after `timeoutMs` (connecting after at most half of it) and
- * a call makes at most `maxAttempts`, so with the defaults (2000 ms, 2) a call fails after about
- * 4.1 s. The installed HTTP handler only warns when a request times out unless
- * `throwOnRequestTimeout` is set.
+ * Lambda times out: each attempt ends after `timeoutMs` (connecting after at most half of it),
+ * its response body included (lib/aws/attempt-deadline: the HTTP handler's own timeout stops at
+ * the headers), and a call makes at most `maxAttempts`, so with the defaults (2000 ms, 2) a call
+ * fails after about 4.1 s.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { boundAttempts, boundedClientConfig } from '../aws/attempt-deadline.js';
 import { config } from '../config.js';
 import { instrumented } from '../telemetry.js';
 
@@ -22,13 +23,13 @@ export function createDocumentClient(opts: {
   region: string;
   timeouts?: StoreTimeouts;
 }): DynamoDBDocumentClient {
-  const { timeoutMs, maxAttempts } = opts.timeouts ?? config().store;
+  const timeouts = opts.timeouts ?? config().store;
   const base = new DynamoDBClient({
     region: opts.region,
-    maxAttempts,
-    requestHandler: { connectionTimeout: Math.ceil(timeoutMs / 2), requestTimeout: timeoutMs, throwOnRequestTimeout: true },
+    ...boundedClientConfig(timeouts),
     ...(opts.endpoint ? { endpoint: opts.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
+  boundAttempts(base, timeouts.timeoutMs);
   return DynamoDBDocumentClient.from(instrumented(base), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
