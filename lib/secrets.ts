@@ -3,6 +3,7 @@
  * instance and cached; in local mode they come from the environment through lib/config.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { boundAttempts, boundedClientConfig } from './aws/attempt-deadline.js';
 import { config } from './config.js';
 import { instrumented } from './telemetry.js';
 
@@ -37,8 +38,20 @@ export class SecretCache {
 let client: SecretsManagerClient | undefined;
 let cache: SecretCache | undefined;
 
+/**
+ * Secrets Manager gets the store's deadline (TOLLGATE_STORE_TIMEOUT_MS per attempt, headers and
+ * body, TOLLGATE_STORE_MAX_ATTEMPTS attempts): a stalled or unreachable Secrets Manager fails
+ * the read after about 4 s with the defaults, and the request that needed the secret is denied
+ * (503 for the master key, 502 for an upstream key) instead of held until the Lambda times out.
+ */
+function secretsManager(): SecretsManagerClient {
+  const c = config();
+  const base = new SecretsManagerClient({ region: c.region, ...boundedClientConfig(c.store) });
+  return instrumented(boundAttempts(base, c.store.timeoutMs));
+}
+
 async function fetchFromSecretsManager(secretId: string): Promise<string> {
-  client ??= instrumented(new SecretsManagerClient({ region: config().region }));
+  client ??= secretsManager();
   const r = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (typeof r.SecretString !== 'string' || r.SecretString.length === 0) throw new Error('secret has no string value');
   return r.SecretString;
