@@ -40,5 +40,5 @@ export const objectOwners = /* @__PURE__ */ dependency('objectOwners', (c) => ne
 export const settlementJournal = /* @__PURE__ */ dependency('settlementJournal', (c) => {
   const j = c.settlementJournal;
   if (!j) return undefined;
-  return 'queueUrl' in j ? new SqsSettlementJournal(j.queueUrl, c.region) : new FileSettlementJournal(j.dir);
+  return 'queueUrl' in j ? new SqsSettlementJournal(j.queueUrl, c.region, c.store) : new FileSettlementJournal(j.dir);
 });

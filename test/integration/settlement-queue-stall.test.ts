@@ -1,0 +1,93 @@
+/**
+ * Faults: the settlement journal in AWS (SQS) is written while the llm invocation waits, right
+ * after the store refused the settlement. An SQS that never answers, or that answers a 200's
+ * headers and then stalls the body, fails the write within the deadline (timeout x attempts)
+ * instead of holding the invocation until the Lambda times out; each stalled connection is
+ * closed, not left in the agent's pool.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqsSettlementJournal } from '../../lib/aws/settlement-queue.js';
+import { refs } from '../../lib/store/keys.js';
+
+const TIMEOUT_MS = 400;
+const ATTEMPTS = 2;
+const BOUND_MS = TIMEOUT_MS * ATTEMPTS + 2000;
+const GIVE_UP_MS = 15_000;
+
+let server: Server;
+const sockets = new Set<Socket>();
+let mode: 'silent' | 'headers' = 'silent';
+let requests = 0;
+/** The queue's URL, on the stalled endpoint (SQS sends to the queue URL's host). */
+let queueUrl = '';
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.once('data', () => {
+      requests++;
+      if (mode === 'headers')
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 4096\r\n\r\n{"Mes');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  queueUrl = `http://127.0.0.1:${port}/123456789012/settlements`;
+  const env = { AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => server.close(r));
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+const settlement = {
+  requestId: 'r-stall',
+  at: Date.now(),
+  costNanos: 1,
+  model: 'm',
+  targets: [{ entity: 'team' as const, id: 't', ref: refs.team('t') }],
+};
+
+async function socketsClosed(): Promise<number> {
+  for (let i = 0; i < 20 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return sockets.size;
+}
+
+describe('the SQS settlement journal stalls', () => {
+  for (const m of ['silent', 'headers'] as const) {
+    it(`${m === 'silent' ? 'never answers' : 'stalls after its headers'}: the write fails within the deadline`, async () => {
+      mode = m;
+      requests = 0;
+      const journal = new SqsSettlementJournal(queueUrl, 'us-east-1', {
+        timeoutMs: TIMEOUT_MS,
+        maxAttempts: ATTEMPTS,
+      });
+      const t = performance.now();
+      const out = await Promise.race([
+        journal.keep(settlement).then(
+          () => 'kept',
+          (e: Error) => e.name,
+        ),
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), GIVE_UP_MS)),
+      ]);
+      const ms = performance.now() - t;
+      expect(out).toBe('TimeoutError');
+      expect(ms).toBeLessThanOrEqual(BOUND_MS);
+      expect(requests).toBe(ATTEMPTS);
+      expect(await socketsClosed()).toBe(0);
+    }, 30_000);
+  }
+});
