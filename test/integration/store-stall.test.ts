@@ -24,8 +24,11 @@ const MASTER = 'sk-master-stall';
 let server: Server;
 const sockets = new Set<Socket>();
 let endpoint = '';
-/** `silent`: never answers (what store-frozen covers); `headers`: answers the headers, then stalls. */
-let mode: 'silent' | 'headers' = 'headers';
+/**
+ * `silent`: never answers (what store-frozen covers); `headers`: answers the headers, then stalls;
+ * `slow`: answers the headers, then the rest of an empty Query's body in pieces, all within the deadline.
+ */
+let mode: 'silent' | 'headers' | 'slow' = 'headers';
 /** Requests answered with headers and a stalled body. */
 let stalled = 0;
 
@@ -36,6 +39,15 @@ beforeAll(async () => {
     socket.on('close', () => sockets.delete(socket));
     socket.once('data', () => {
       if (mode === 'silent') return;
+      if (mode === 'slow') {
+        const body = '{"Items":[],"Count":0,"ScannedCount":0}';
+        socket.write(
+          `HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+        );
+        setTimeout(() => socket.write(body.slice(5, 20)), TIMEOUT_MS / 4);
+        setTimeout(() => socket.write(body.slice(20)), TIMEOUT_MS / 2);
+        return;
+      }
       stalled++;
       socket.write(
         'HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: stall\r\ncontent-length: 4096\r\n\r\n{"Ite',
@@ -108,5 +120,15 @@ describe('DynamoDB stalls after its response headers', () => {
     expect(ms).toBeLessThanOrEqual(BOUND_MS);
     expect(out).toMatchObject({ status: 503 });
     expect(await socketsClosed()).toBe(0);
+  }, 30_000);
+
+  it('a body that arrives in pieces within the deadline is read, not cut', async () => {
+    mode = 'slow';
+    try {
+      const { out } = await within(() => callApi(teams, 'GET', '/team/list', {}));
+      expect(out).toMatchObject({ status: 200 });
+    } finally {
+      mode = 'headers';
+    }
   }, 30_000);
 });
