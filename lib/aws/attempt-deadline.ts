@@ -58,6 +58,9 @@ export function boundAttempts<C extends StackOwner>(client: C, timeoutMs: number
         // handed back to the agent's pool.
         const timer = setTimeout(() => body.destroy(bodyTimeout(timeoutMs)), left);
         body.once('close', () => clearTimeout(timer));
+        // The reader (the deserializer) gets the error through its own listener; this one only
+        // keeps a body nobody reads from crashing the process when it is destroyed.
+        body.on('error', () => {});
       }
       return out;
     },

@@ -9,14 +9,11 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { boundAttempts, boundedClientConfig } from '../aws/attempt-deadline.js';
+import { type AttemptTimeouts, boundAttempts, boundedClientConfig } from '../aws/attempt-deadline.js';
 import { config } from '../config.js';
 import { instrumented } from '../telemetry.js';
 
-export interface StoreTimeouts {
-  timeoutMs: number;
-  maxAttempts: number;
-}
+export type StoreTimeouts = AttemptTimeouts;
 
 export function createDocumentClient(opts: {
   endpoint?: string | undefined;
