@@ -3,8 +3,8 @@
  * instance and cached; in local mode they come from the environment through lib/config.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { boundAttempts, boundedClientConfig } from './aws/attempt-deadline.js';
 import { config } from './config.js';
+import { boundAttempts, boundedClientConfig } from './store/attempt-deadline.js';
 import { instrumented } from './telemetry.js';
 
 /**

@@ -3,15 +3,15 @@
  * settlement-queue.ts) consumed by the settlement-replay function. The SQS client is loaded on
  * first use only: an llm instance whose settlements all land never pays for it at cold start.
  * The journal is written while the llm invocation waits (the store has just refused the
- * settlement), so its calls have a deadline, the store's by default (lib/aws/attempt-deadline):
+ * settlement), so its calls have a deadline, the store's by default (lib/store/attempt-deadline):
  * a stalled SQS fails the write (the settlement is then logged as not recorded) instead of
  * holding the invocation until the Lambda times out. A retried SendMessage whose first answer
  * was lost may queue a settlement twice; its replay counts it once (the request id).
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type AttemptTimeouts, boundAttempts, boundedClientConfig } from '../store/attempt-deadline.js';
 import { journalRecord, type SettlementJournal } from '../store/settlement-journal.js';
 import type { Settlement } from '../store/spend-ledger.js';
-import { type AttemptTimeouts, boundAttempts, boundedClientConfig } from './attempt-deadline.js';
 
 export class SqsSettlementJournal implements SettlementJournal {
   private client: Promise<{ sqs: SQSClient; send: typeof import('@aws-sdk/client-sqs').SendMessageCommand }> | undefined;
