@@ -1,8 +1,8 @@
 /**
- * Review: a team admin may not raise or remove a member's limits a proxy admin set
- * (member_update, member_delete refuse it), but may move that member's key off the member
- * (`user_id: null` makes it a team key of nobody), after which no member limit governs it
- * (lib/domain/chain: the team_member link needs the key's user). The member still holds the plaintext.
+ * Moving a key out from under the limits that governed it (found by review): a team admin may
+ * not raise or remove a member's limits a proxy admin set, and so may not move that member's key
+ * off the member either (`user_id: null` would make it a team key of nobody, governed by no
+ * member limit: lib/domain/chain). The same for a key's team, and for a user's own limits.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';

@@ -1,7 +1,7 @@
 /**
- * Review: a key's owner multiplies the max_budget a proxy admin set by regenerating with a grace
- * period: the old copy keeps its own key counters (keys.ts header), so old and new each spend up
- * to the key's budget. Through the authorizer and the llm function against the mock upstream.
+ * Regenerating with a grace period never multiplies a budget (found by review): while its grace
+ * lasts, the old key acts as the newest one, checked, reserved and charged on the newest key's
+ * budget and counters. Through the authorizer and the llm function against the mock upstream.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
