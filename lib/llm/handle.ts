@@ -479,8 +479,8 @@ async function complete(
   const json = (headers['content-type'] ?? '').includes('json') ? parseJson(bytes) : undefined;
   if (!res.ok) {
     await finish(undefined, false);
-    if (isObject(json) && isObject(json.error))
-      return { status: res.status, headers, bytes: Buffer.from(withoutSecret(bytes.toString('utf8'), upstream.req.apiKey)) };
+    // readAll has taken Tollgate's upstream key out of the body already.
+    if (isObject(json) && isObject(json.error)) return { status: res.status, headers, bytes };
     throw unshapedUpstreamError(model.model_name, res, 'an OpenAI');
   }
   const received = new ReceivedText();

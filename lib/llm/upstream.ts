@@ -249,10 +249,3 @@ export function bytesWithoutSecret(bytes: Buffer, secret: string | undefined): B
   return Buffer.concat(parts);
 }
 const REDACTED = Buffer.from('[redacted]');
-
-/** The same for a JSON body. */
-export function jsonWithoutSecret<T>(json: T, secret: string | undefined): T {
-  if (!secret || secret.length < 8) return json;
-  const text = JSON.stringify(json);
-  return text.includes(secret) ? (JSON.parse(withoutSecret(text, secret)) as T) : json;
-}

@@ -67,7 +67,7 @@ export const anthropicProvider: Provider = {
     if (res.ok && (res.headers.get('content-type') ?? '').includes('text/event-stream')) return relayMessages(exchange, res.status);
     const json = parseJson(await exchange.text());
     if (!res.ok) {
-      if (isAnthropicError(json)) return exchange.errorAnswer(res.status, json, req.apiKey);
+      if (isAnthropicError(json)) return exchange.errorAnswer(res.status, json);
       throw unshapedUpstreamError(req.model.model_name, res, 'an Anthropic');
     }
     if (json === undefined)

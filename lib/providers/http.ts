@@ -9,7 +9,7 @@
 import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
-import { isRedirect, jsonWithoutSecret, readWhole, withoutSecret } from '../llm/upstream.js';
+import { isRedirect, readWhole, withoutSecret } from '../llm/upstream.js';
 import type { JsonAnswer } from './types.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -41,7 +41,7 @@ export interface ExchangeOptions {
   model: string;
   signal?: AbortSignal | undefined;
   /** The credential the target carries: redacted from every body read whole, whatever its status. */
-  secret?: string | undefined;
+  secret: string | undefined;
 }
 
 /** Headers of an upstream answer a caller may see; content-length/encoding are recomputed on the way back. */
@@ -132,11 +132,11 @@ export class HttpExchange {
   }
 
   /**
-   * The upstream's own error (in the route's shape), relayed with its status, without the
-   * credential Tollgate sent it: an upstream that repeats the key must not hand it to the caller.
+   * The upstream's own error (in the route's shape), relayed with its status; read through text(),
+   * it holds no copy of the credential Tollgate sent.
    */
-  errorAnswer(status: number, body: unknown, secret: string | undefined): JsonAnswer {
-    return { kind: 'json', status, body: jsonWithoutSecret(body, secret), usage: undefined, headers: this.returnedHeaders() };
+  errorAnswer(status: number, body: unknown): JsonAnswer {
+    return { kind: 'json', status, body, usage: undefined, headers: this.returnedHeaders() };
   }
 
   returnedHeaders(): Record<string, string> {

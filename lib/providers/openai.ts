@@ -97,7 +97,7 @@ export async function forwardOpenAiShaped(
   const text = await exchange.text();
   const json = parseJson(text);
   if (!res.ok) {
-    if (isOpenAiError(json)) return exchange.errorAnswer(res.status, json, req.apiKey);
+    if (isOpenAiError(json)) return exchange.errorAnswer(res.status, json);
     throw unshapedUpstreamError(req.model.model_name, res, 'an OpenAI');
   }
   if (json === undefined)
