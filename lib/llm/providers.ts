@@ -14,12 +14,14 @@ import type { Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { InvalidRequestError, type TollgateError } from '../errors.js';
 import { anthropicErrorBody } from '../providers/errors.js';
+import { parseJson } from '../providers/http.js';
 import { type Operation, operationOf, type ProviderModel, providerFor } from '../providers/index.js';
 import { upstreamKey } from '../registry/index.js';
 import { ReceivedText } from './count.js';
 import type { LlmDeps } from './deps.js';
 import type { LlmRequest } from './request.js';
 import { errorHeaders, errorResponse, jsonResponse, type LlmResponse } from './response.js';
+import { SseFramer } from './sse.js';
 import { withoutSecret } from './upstream.js';
 
 export interface ProviderCall {
@@ -117,7 +119,7 @@ export async function callProvider(
   const out = Readable.from(
     events(answer.events, controller, apiKey, (ended, sent) => {
       const usage = answer.usage();
-      call.defer(finish(usage, ended, usage ? undefined : receivedOfEvents(sent)));
+      call.defer(finish(usage, ended, usage ? undefined : receivedOfEvents(sent, model.model_name)));
     }),
     {
       objectMode: false,
@@ -169,17 +171,14 @@ function receivedOf(body: unknown): ReceivedText {
   return received;
 }
 
-/** The text of the server-sent events a provider wrote (each event's `data:` lines), to count. */
-function receivedOfEvents(sent: readonly string[]): ReceivedText {
+/** The text of the server-sent events a provider wrote, framed as every stream is (lib/llm/sse), to count. */
+function receivedOfEvents(sent: readonly string[], model: string): ReceivedText {
   const received = new ReceivedText();
+  const framer = new SseFramer(model);
   for (const event of sent)
-    for (const line of event.split('\n')) {
-      if (!line.startsWith('data:')) continue;
-      try {
-        received.addEvent(JSON.parse(line.slice(5)));
-      } catch {
-        // `[DONE]` and anything else that is not JSON carries no text.
-      }
+    for (const { data } of framer.push(Buffer.from(event))) {
+      // `[DONE]` and anything else that is not JSON carries no text.
+      if (data !== undefined) received.addEvent(parseJson(data));
     }
   return received;
 }
