@@ -129,7 +129,7 @@ export function unpackLog(text: string): SpendLog {
   if (typeof l.request_id !== 'string' || l.request_id.length === 0) throw new Error('spend log: no request_id');
   if (typeof l.startTime !== 'string' || Number.isNaN(Date.parse(l.startTime))) throw new Error('spend log: no startTime');
   return {
-    request_id: l.request_id ?? '',
+    request_id: l.request_id,
     call_type: l.call_type ?? '',
     model: l.model ?? '',
     model_group: l.model_group ?? l.model ?? '',
@@ -144,7 +144,7 @@ export function unpackLog(text: string): SpendLog {
     total_tokens: l.total_tokens ?? 0,
     spend: l.spend ?? 0,
     usage_source: l.usage_source ?? 'reported',
-    startTime: l.startTime ?? '',
+    startTime: l.startTime,
     endTime: l.endTime ?? l.startTime ?? '',
     status: l.status ?? 'success',
     request_tags: l.request_tags ?? [],

@@ -6,7 +6,7 @@
  * `sk-...`) holds the authorizer until Lambda kills it, instead of the documented 503.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mockModels } from '../../infra/local/mock-models.js';
 import { authorize, bearer } from '../support/authorizer.js';
 import { authorizerEvent, seedKey } from '../support/seed.js';
@@ -22,7 +22,6 @@ const BOUND_MS = TIMEOUT_MS * ATTEMPTS + 2500;
 
 let server: Server;
 const sockets = new Set<Socket>();
-const saved: Record<string, string | undefined> = {};
 let requests = 0;
 /** `silent`: accepts, reads the request, never answers; `headers`: answers a 200's headers, then stalls the body. */
 let mode: 'silent' | 'headers' = 'silent';
@@ -47,10 +46,7 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_REGION: 'us-east-1',
   };
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
   await useTestTable({
     TOLLGATE_MASTER_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate-master',
     TOLLGATE_STORE_TIMEOUT_MS: String(TIMEOUT_MS),
@@ -63,10 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of sockets) s.destroy();
   await new Promise((r) => server.close(r));
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  vi.unstubAllEnvs();
 });
 
 describe('Secrets Manager stalls', () => {

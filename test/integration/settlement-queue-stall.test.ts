@@ -6,7 +6,7 @@
  * closed, not left in the agent's pool.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SqsSettlementJournal } from '../../lib/aws/settlement-queue.js';
 import { refs } from '../../lib/store/keys.js';
 
@@ -21,7 +21,6 @@ let mode: 'silent' | 'headers' = 'silent';
 let requests = 0;
 /** The queue's URL, on the stalled endpoint (SQS sends to the queue URL's host). */
 let queueUrl = '';
-const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
   server = createServer((socket) => {
@@ -38,19 +37,13 @@ beforeAll(async () => {
   const { port } = server.address() as { port: number };
   queueUrl = `http://127.0.0.1:${port}/123456789012/settlements`;
   const env = { AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
 });
 
 afterAll(async () => {
   for (const s of sockets) s.destroy();
   await new Promise((r) => server.close(r));
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  vi.unstubAllEnvs();
 });
 
 const settlement = {

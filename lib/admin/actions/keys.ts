@@ -412,7 +412,7 @@ export const KEY_LIMIT_FIELDS = [
 /** Every other field a key takes, and why it is not a limit: each is guarded its own way. */
 export const KEY_OTHER_FIELDS = {
   key_alias: 'a name',
-  spend: 'set only by a proxy admin or the team admin',
+  spend: 'set only by a proxy admin or the team admin; lowering it loosens the budget, guarded with the limits (compareSpend)',
   team_id:
     'ownership: the manager rule holds for the old and the new team, and the limits that governed the key stay (governingLimitsDenial)',
   user_id:
