@@ -37,8 +37,9 @@ async function open(route: string, title: string | RegExp): Promise<void> {
   if (page.url() === target) await page.reload();
   else await page.goto(target);
   await page.locator('h1', { hasText: title }).waitFor();
-  // Let the page's reads settle (every list shows its rows, its refusal or "no ...").
-  await expect.poll(() => page.locator('p.muted', { hasText: /^Loading/ }).count()).toBe(0);
+  // Let the page's reads settle (every list shows its rows, its refusal or "no ..."): on a loaded
+  // 2-core machine the spend page's reads took longer than expect.poll's default second.
+  await expect.poll(() => page.locator('p.muted', { hasText: /^Loading/ }).count(), { timeout: 10_000 }).toBe(0);
 }
 
 /** axe-core finds nothing serious or critical; the page is saved for the docs. */
