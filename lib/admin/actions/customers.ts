@@ -58,6 +58,31 @@ async function leaveBudget(budgetId: string | null | undefined, count = 1): Prom
   return [addToCounter(refs.budget(budgetId), END_USER_COUNT, -count, notFound('budget', budgetId))];
 }
 
+/** The period an end user's checks count: its own, else its budget's (lib/domain/chain). */
+async function periodOf(own: string | null | undefined, budgetId: string | null | undefined): Promise<string | null> {
+  if (own) return own;
+  return (budgetId ? (await find('budget', budgetId))?.budget_duration : undefined) ?? null;
+}
+
+/**
+ * A new budget period counts from now (budget_set_at) and carries the spend that counted, as for
+ * every entity with a budget (budgetUpdateAttributes). An end user's period is its own or its
+ * budget's, so pointing it to a budget with another period, or dropping its own in favour of its
+ * budget's, is a new period too (found by review: the windows kept counting from its creation).
+ */
+async function periodChange(
+  current: EndUserRecord,
+  set: { budget_duration?: string | null | undefined; budget_id?: string | null | undefined },
+  now: Date,
+): Promise<Record<string, unknown>> {
+  const was = await periodOf(current.budget_duration, current.budget_id);
+  const next = await periodOf(
+    set.budget_duration !== undefined ? set.budget_duration : current.budget_duration,
+    set.budget_id !== undefined ? set.budget_id : current.budget_id,
+  );
+  return budgetUpdateAttributes({ ...current, budget_duration: was }, next ?? undefined, undefined, now);
+}
+
 export const customerActions: Actions = {
   new: action(z.object({ user_id: id, ...customerFields }).strict(), async (input, { actor, now }) => {
     requireProxyAdmin(actor, 'create end users');
@@ -84,8 +109,7 @@ export const customerActions: Actions = {
       throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('end_user', userId);
     const movesBudget = set.budget_id !== undefined && set.budget_id !== (current.budget_id ?? null);
-    // A new budget period counts from now (budget_set_at), as for every entity with a budget.
-    const attrs = { ...set, ...budgetUpdateAttributes(current, set.budget_duration, undefined, now), updated_at: now.toISOString() };
+    const attrs = { ...set, ...(await periodChange(current, set, now)), updated_at: now.toISOString() };
     const ops: TxOp[] = [];
     if (movesBudget) {
       ops.push(setFields(refs.endUser(userId), attrs, concurrent(userId), sameBudget(current)));

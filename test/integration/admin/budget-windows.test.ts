@@ -110,3 +110,45 @@ describe('an end user following a reusable budget shows the period its checks co
     expect(listed.data.find((e) => e.user_id === 'eu-follow')).toMatchObject(expected);
   });
 });
+
+describe('an end user whose period comes from its budget starts a new one when its budget changes (found by review)', () => {
+  const info = async (userId: string) =>
+    (await invokeDirect(customers, { action: 'info', end_user_id: userId })) as { spend: number; budget_reset_at: string | null };
+
+  it.each([
+    ['pointed to a budget with a period, from none', { budget_id: 'b-move-30d' }, {}, 30],
+    ['pointed from a 1d budget to a 30d one', { budget_id: 'b-move-30d' }, { budget_id: 'b-move-1d' }, 30],
+    ['its own period dropped for its budget’s', { budget_duration: null }, { budget_id: 'b-move-30d', budget_duration: '1d' }, 30],
+    ['its own period set over its budget’s', { budget_duration: '7d' }, { budget_id: 'b-move-30d' }, 7],
+  ] as const)('%s: the windows count from the change, and the spend that counted is carried', async (_, change, start, days) => {
+    await invokeDirect(budgets, { action: 'new', budget_id: 'b-move-30d', max_budget: 5, budget_duration: '30d' }).catch(() => undefined);
+    await invokeDirect(budgets, { action: 'new', budget_id: 'b-move-1d', max_budget: 5, budget_duration: '1d' }).catch(() => undefined);
+    const userId = `eu-move-${Object.keys(change).join()}-${Object.values(start).join()}`.replace(/[^a-z0-9-]/gi, '');
+    // Created three days ago, $2 spent in the period that counts now.
+    const rec = await seedEndUser({ user_id: userId, ...start, created_at: new Date(Date.now() - 3 * DAY).toISOString() });
+    const periods: Record<string, string> = { 'b-move-30d': '30d', 'b-move-1d': '1d' };
+    const was = (start as { budget_duration?: string }).budget_duration ?? periods[(start as { budget_id?: string }).budget_id ?? ''];
+    const counting = was ? { window_spend: { [windowOf(was, Date.now(), budgetAnchor(rec)).id]: 2 } } : {};
+    await seedEndUser({ ...rec, spend: 2, ...counting });
+    expect((await info(userId)).spend).toBe(2);
+
+    await new Promise((r) => setTimeout(r, 1100));
+    const at = second(Date.now());
+    const updated = await post(customers, '/customer/update', { user_id: userId, ...change });
+    expect(updated.status).toBe(200);
+    const after = await info(userId);
+    expect(Date.parse(after.budget_reset_at as string) - days * DAY).toBeGreaterThanOrEqual(at);
+    expect(Date.parse(after.budget_reset_at as string) - days * DAY).toBeLessThanOrEqual(Date.now());
+    expect(after.spend).toBe(2);
+  });
+
+  it('another budget with the same period is no new period: the windows and spend stay', async () => {
+    await invokeDirect(budgets, { action: 'new', budget_id: 'b-same-a', max_budget: 5, budget_duration: '1d' });
+    await invokeDirect(budgets, { action: 'new', budget_id: 'b-same-b', max_budget: 9, budget_duration: '1d' });
+    const rec = await seedEndUser({ user_id: 'eu-same', budget_id: 'b-same-a', created_at: new Date(Date.now() - 3 * DAY).toISOString() });
+    const before = await info('eu-same');
+    await post(customers, '/customer/update', { user_id: 'eu-same', budget_id: 'b-same-b' });
+    expect((await info('eu-same')).budget_reset_at).toBe(before.budget_reset_at);
+    expect(before.budget_reset_at).toBe(new Date(windowOf('1d', Date.now(), budgetAnchor(rec)).end).toISOString());
+  });
+});
