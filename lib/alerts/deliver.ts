@@ -9,6 +9,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import type { Config } from '../config.js';
 import { alertText, type BudgetAlert } from '../domain/alerts.js';
 import { readSecret } from '../secrets.js';
+import { boundAttempts, boundedClientConfig } from '../store/attempt-deadline.js';
 import { logger } from '../telemetry.js';
 
 export const ALERT_SOURCE = 'tollgate';
@@ -16,14 +17,18 @@ export const ALERT_DETAIL_TYPE = 'Tollgate Budget Alert';
 
 export type AlertSink = (alert: BudgetAlert) => Promise<void>;
 
-let eventBridge: EventBridgeClient | undefined;
-
-export function alertSinks(c: Pick<Config, 'alerts' | 'region'>, fetchFn: typeof fetch = fetch): AlertSink[] {
+/**
+ * `c.store` bounds each EventBridge attempt, its body included (lib/store/attempt-deadline), as
+ * the webhook's fetch is bounded by its signal: a stalled endpoint fails the delivery (the stream
+ * retries it) instead of holding the table-stream function until its timeout.
+ */
+export function alertSinks(c: Pick<Config, 'alerts' | 'region' | 'store'>, fetchFn: typeof fetch = fetch): AlertSink[] {
   const sinks: AlertSink[] = [async (a) => logger().warn(`budget alert: ${alertText(a)}`, { alert: a })];
   const { eventBus, webhookUrl, slackSecretArn } = c.alerts;
   if (eventBus) {
+    let eventBridge: EventBridgeClient | undefined;
     sinks.push(async (a) => {
-      eventBridge ??= new EventBridgeClient({ region: c.region });
+      eventBridge ??= boundAttempts(new EventBridgeClient({ region: c.region, ...boundedClientConfig(c.store) }), c.store.timeoutMs);
       const out = await eventBridge.send(
         new PutEventsCommand({
           Entries: [{ Source: ALERT_SOURCE, DetailType: ALERT_DETAIL_TYPE, Detail: JSON.stringify(a), EventBusName: eventBus }],

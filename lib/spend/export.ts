@@ -8,6 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dayOf, type SpendLog } from '../domain/spend-log.js';
+import { type AttemptTimeouts, boundAttempts, boundedClientConfig } from '../store/attempt-deadline.js';
 import { readableLogOf, type StreamConsumer } from './stream.js';
 
 export type ExportSink = (key: string, body: string) => Promise<void>;
@@ -39,12 +40,19 @@ export const folderSink =
     await writeFile(file, body);
   };
 
+/**
+ * Each attempt of an export's upload: its body is a stream batch's logs (up to about a megabyte),
+ * so longer than the store's; a stalled S3 fails the batch within about 30 s, and the stream
+ * retries it, instead of holding the table-stream function until its timeout.
+ */
+export const EXPORT_TIMEOUTS: AttemptTimeouts = { timeoutMs: 10_000, maxAttempts: 3 };
+
 /** AWS: a bucket (the S3 client loaded on first use: only the table-stream function carries it). */
-export function bucketSink(bucket: string, region: string): ExportSink {
+export function bucketSink(bucket: string, region: string, timeouts: AttemptTimeouts = EXPORT_TIMEOUTS): ExportSink {
   let client: Promise<{ put: (key: string, body: string) => Promise<unknown> }> | undefined;
   return async (key, body) => {
     client ??= import('@aws-sdk/client-s3').then(({ S3Client, PutObjectCommand }) => {
-      const s3 = new S3Client({ region });
+      const s3 = boundAttempts(new S3Client({ region, ...boundedClientConfig(timeouts) }), timeouts.timeoutMs);
       return {
         put: (k: string, b: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: b, ContentType: 'application/json' })),
       };

@@ -1,13 +1,18 @@
 /**
- * Faults: the settlement journal in AWS (SQS) is written while the llm invocation waits, right
- * after the store refused the settlement. An SQS that never answers, or that answers a 200's
- * headers and then stalls the body, fails the write within the deadline (timeout x attempts)
- * instead of holding the invocation until the Lambda times out; each stalled connection is
- * closed, not left in the agent's pool.
+ * Faults: the AWS services Tollgate writes to besides DynamoDB and Secrets Manager (their own
+ * tests: store-stall, secrets-stall). The settlement journal (SQS) is written while the llm
+ * invocation waits, right after the store refused the settlement; the spend-log export (S3) and
+ * budget alerts (EventBridge) while the table-stream function holds its batch. An endpoint that
+ * never answers, or that answers a 200's headers and then stalls the body, fails the call within
+ * the deadline (timeout x attempts) instead of holding the function until its timeout; each
+ * stalled connection is closed, not left in the agent's pool.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type AlertSink, alertSinks } from '../../lib/alerts/deliver.js';
 import { SqsSettlementJournal } from '../../lib/aws/settlement-queue.js';
+import type { BudgetAlert } from '../../lib/domain/alerts.js';
+import { bucketSink } from '../../lib/spend/export.js';
 import { refs } from '../../lib/store/keys.js';
 
 const TIMEOUT_MS = 400;
@@ -36,7 +41,14 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   queueUrl = `http://127.0.0.1:${port}/123456789012/settlements`;
-  const env = { AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  const endpoint = `http://127.0.0.1:${port}`;
+  const env = {
+    AWS_ENDPOINT_URL_SQS: endpoint,
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: endpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
 });
 
@@ -59,19 +71,40 @@ async function socketsClosed(): Promise<number> {
   return sockets.size;
 }
 
-describe('the SQS settlement journal stalls', () => {
+const timeouts = { timeoutMs: TIMEOUT_MS, maxAttempts: ATTEMPTS };
+const alert: BudgetAlert = {
+  entity: 'team',
+  id: 't',
+  level: 'threshold',
+  percent: 100,
+  threshold: 1,
+  spend: 1,
+  max_budget: 1,
+  soft_budget: null,
+  budget_window: 'lifetime',
+  at: new Date().toISOString(),
+};
+const calls: [string, () => Promise<unknown>][] = [
+  ['the SQS settlement journal', () => new SqsSettlementJournal(queueUrl, 'us-east-1', timeouts).keep(settlement)],
+  ['the S3 spend-log export', () => bucketSink('tollgate-export', 'us-east-1', timeouts)('logs/day.json', '[]')],
+  [
+    'the EventBridge budget alert',
+    () => {
+      const sinks = alertSinks({ region: 'us-east-1', store: timeouts, alerts: { eventBus: 'tollgate-bus' } as never });
+      return (sinks[1] as AlertSink)(alert);
+    },
+  ],
+];
+
+describe.each(calls)('%s stalls', (_, call) => {
   for (const m of ['silent', 'headers'] as const) {
-    it(`${m === 'silent' ? 'never answers' : 'stalls after its headers'}: the write fails within the deadline`, async () => {
+    it(`${m === 'silent' ? 'never answers' : 'stalls after its headers'}: the call fails within the deadline`, async () => {
       mode = m;
       requests = 0;
-      const journal = new SqsSettlementJournal(queueUrl, 'us-east-1', {
-        timeoutMs: TIMEOUT_MS,
-        maxAttempts: ATTEMPTS,
-      });
       const t = performance.now();
       const out = await Promise.race([
-        journal.keep(settlement).then(
-          () => 'kept',
+        call().then(
+          () => 'done',
           (e: Error) => e.name,
         ),
         new Promise<'hung'>((r) => setTimeout(() => r('hung'), GIVE_UP_MS)),
