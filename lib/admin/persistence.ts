@@ -31,6 +31,8 @@ import type { StoredKey } from './actions/keys.js';
 export interface AdminStore {
   /** One record, read consistently with its counters summed; undefined when absent. */
   getRecord<T>(ref: ItemRef): Promise<T | undefined>;
+  /** The entity item alone (its own counters, no shard summed in); undefined when absent. */
+  getOwnRecord<T>(ref: ItemRef): Promise<T | undefined>;
   /** Commits the writes and their audit entries atomically, or nothing at all. */
   transact(ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void>;
   /** One page of a listing. */
@@ -89,6 +91,15 @@ const notFoundName = (kind: EntityKind, ids: readonly string[]): [NotFoundEntity
 /** The record, or undefined when it does not exist. */
 export function find<K extends EntityKind>(kind: K, ...ids: Entities[K]['ids']): Promise<Entities[K]['record'] | undefined> {
   return adminStore().getRecord<Entities[K]['record']>((refOf[kind] as (...a: string[]) => ItemRef)(...ids));
+}
+
+/**
+ * The entity item alone, without the counters of its other shards: what a write that moves its
+ * own counters relative to what they hold needs (setting `spend` keeps the strict reservations
+ * held on it).
+ */
+export function findOwn<K extends EntityKind>(kind: K, ...ids: Entities[K]['ids']): Promise<Entities[K]['record'] | undefined> {
+  return adminStore().getOwnRecord<Entities[K]['record']>((refOf[kind] as (...a: string[]) => ItemRef)(...ids));
 }
 
 /** The record, or a 404 naming it (`shown` replaces the id in the message, e.g. `sk-...abcd` for a token). */

@@ -88,6 +88,12 @@ export class DynamoAdminStore {
     return decode<T>(item as Item);
   }
 
+  /** The entity item alone, read consistently: its own counters, no shard summed in. */
+  async getOwnRecord<T>(ref: ItemRef): Promise<T | undefined> {
+    const res = await send(() => this.client.send(new GetCommand({ TableName: this.table, Key: ref, ConsistentRead: true })));
+    return res.Item ? decode<T>(res.Item as Item) : undefined;
+  }
+
   /** The other counter shards of an item of a sharded kind (none for anything else). */
   private shardsOf(ref: ItemRef): ItemRef[] {
     const kind = shardedKindOf(ref);

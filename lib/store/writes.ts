@@ -10,6 +10,14 @@ import type { Item } from './codec.js';
 import { encode, storedValue } from './codec.js';
 import { type ItemRef, refs } from './keys.js';
 
+/**
+ * A number added to what the attribute holds when the write lands (0 when absent), instead of a
+ * value set: for counters other writers move meanwhile (strict reservations on `committed`).
+ */
+export class Added {
+  constructor(readonly delta: number) {}
+}
+
 /** An extra condition on an op; its names and values must not clash with the op's own (`#u<n>`, `#r<n>`, `:u<n>`). */
 export interface Guard {
   expression: string;
@@ -60,6 +68,12 @@ export function updateFields(
     .filter(([, v]) => v !== undefined)
     .forEach(([name, value], i) => {
       names[`#u${i}`] = name;
+      if (value instanceof Added) {
+        values[`:u${i}`] = value.delta;
+        values[':zero'] = 0;
+        sets.push(`#u${i} = if_not_exists(#u${i}, :zero) + :u${i}`);
+        return;
+      }
       values[`:u${i}`] = storedValue(name, value);
       sets.push(`#u${i} = :u${i}`);
     });

@@ -64,7 +64,7 @@ import type { Page } from '../../store/pagination.js';
 import { definedFields, deleteAny, deleteExisting, type Guard, putAny, putNew, requireExists, updateFields } from '../../store/writes.js';
 import { type Actions, action } from '../http/handler.js';
 import { isTeamAdmin, keyFacts } from '../membership.js';
-import { find, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
+import { find, findOwn, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, actorLabel, isProxyAdmin } from '../rules/actor.js';
 import { loadCatalog, modelOutside, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import {
@@ -599,7 +599,10 @@ export const keyActions: Actions = {
     const attrs: Record<string, unknown> = { ...plain, updated_at: at };
     const remove: string[] = [];
     if (dur !== undefined) attrs.expires = expiresAt(dur, now);
-    Object.assign(attrs, budgetUpdateAttributes(current, set.budget_duration, spend, now));
+    Object.assign(
+      attrs,
+      budgetUpdateAttributes(current, set.budget_duration, spend, now, spend !== undefined ? await findOwn('key', token) : undefined),
+    );
     if (teamMoved) {
       attrs.team_id = next.team_id;
       attrs.organization_id = team?.organization_id ?? null;

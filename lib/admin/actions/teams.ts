@@ -28,7 +28,7 @@ import { definedFields, deleteExisting, putNew, requireExists, setFields, update
 import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { memberRole } from '../membership.js';
-import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
+import { find, findOwn, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter } from '../rules/limits.js';
@@ -245,7 +245,10 @@ export const teamActions: Actions = {
 
     const { spend, ...plain } = set;
     const attrs: Record<string, unknown> = { ...plain, updated_at: now.toISOString() };
-    Object.assign(attrs, budgetUpdateAttributes(current, set.budget_duration, spend, now));
+    Object.assign(
+      attrs,
+      budgetUpdateAttributes(current, set.budget_duration, spend, now, spend !== undefined ? await findOwn('team', teamId) : undefined),
+    );
     const remove: string[] = [];
     if (orgMoved) {
       const listed = reindex.teamOrg(teamId, nextOrg);

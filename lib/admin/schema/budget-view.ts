@@ -1,8 +1,10 @@
 /** How budgeted records are shown and how their spend is set by the admin API. */
 
+import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../domain/cost.js';
 import { budgetAnchor, budgetResetAt, currentSpend, windowOf } from '../../domain/periods.js';
 import type { Budgeted, WindowSpend } from '../../domain/records.js';
 import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../store/codec.js';
+import { Added } from '../../store/writes.js';
 
 type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_elsewhere';
 
@@ -37,8 +39,7 @@ export interface SpendFields {
  * Setting `spend` (LiteLLM allows it on generate and update) sets lifetime spend and, with a
  * budget period, the current window's counter, so the budget check sees the value given. The
  * committed counters (which strict reservations are checked against) are set to the same
- * value: reservations in flight at that moment are forgotten, and their settlements later
- * move committed by (actual - estimate) only (docs/spend.md).
+ * value: a new entity holds no reservation yet. An update moves them instead (spendAttributes).
  */
 export function spendFields(
   spend: number,
@@ -52,17 +53,28 @@ export function spendFields(
   return { spend, committed: spend, window_spend: { [id]: spend }, window_committed: { [id]: spend } };
 }
 
-/** The same as item attributes, for updates of an existing item. */
+/**
+ * The same as item attributes, for updates of an existing item. Spend is set; each committed
+ * counter is moved by the change of its spend counter on the entity item as read (`own`, no
+ * shard summed in: reservations live on that item, lib/store/spend-ledger), so the strict
+ * reservations in flight, those read and those landing before the write, stay counted (they
+ * were forgotten: found by review). Another shard's counters are deleted with the write (lib/store/
+ * admin-store), theirs are settled spend only. A settlement landing between the read and the
+ * write is overwritten in spend and kept in committed: stricter by that call, never looser.
+ */
 export function spendAttributes(
   spend: number,
   duration: string | null | undefined,
   now: Date,
   anchor: number | undefined,
-): Record<string, number> {
+  own: Pick<Budgeted, 'spend' | 'window_spend'> | undefined,
+): Record<string, number | Added> {
   const f = spendFields(spend, duration, now, anchor);
-  const out: Record<string, number> = { spend: f.spend, [COMMITTED_ATTR]: f.committed };
+  const moved = (held: number | undefined): Added => new Added((dollarsToNanos(spend) - dollarsToNanos(held ?? 0)) / NANOS_PER_DOLLAR);
+  const out: Record<string, number | Added> = { spend: f.spend, [COMMITTED_ATTR]: own ? moved(own.spend) : f.committed };
   for (const [id, v] of Object.entries(f.window_spend ?? {})) out[WINDOW_SPEND_PREFIX + id] = v;
-  for (const [id, v] of Object.entries(f.window_committed ?? {})) out[WINDOW_COMMITTED_PREFIX + id] = v;
+  for (const [id, v] of Object.entries(f.window_committed ?? {}))
+    out[WINDOW_COMMITTED_PREFIX + id] = own ? moved(own.window_spend?.[id]) : v;
   return out;
 }
 
@@ -79,6 +91,8 @@ export function budgetUpdateAttributes(
   setDuration: string | null | undefined,
   spend: number | undefined,
   now: Date,
+  /** The entity item alone (persistence's findOwn), read when `spend` is set. */
+  own?: Pick<Budgeted, 'spend' | 'window_spend'>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const newPeriod = typeof setDuration === 'string' && setDuration !== current.budget_duration;
@@ -86,7 +100,7 @@ export function budgetUpdateAttributes(
   if (spend !== undefined) {
     const duration = setDuration !== undefined ? setDuration : current.budget_duration;
     const anchor = budgetAnchor(newPeriod ? { budget_set_at: now.toISOString() } : current);
-    Object.assign(out, spendAttributes(spend, duration, now, anchor));
+    Object.assign(out, spendAttributes(spend, duration, now, anchor, own ?? current));
   } else if (newPeriod) {
     const at = now.getTime();
     const id = windowOf(setDuration, at, budgetAnchor({ budget_set_at: now.toISOString() })).id;

@@ -120,7 +120,13 @@ describe('admin writes and the shards', () => {
 
     const now = new Date();
     await adminStore().transact(
-      [setFields(refs.team('t-set'), spendAttributes(2.5, null, now, undefined), () => new NotFoundError('team', 't-set'))],
+      [
+        setFields(
+          refs.team('t-set'),
+          spendAttributes(2.5, null, now, undefined, await adminStore().getOwnRecord<TeamRecord>(refs.team('t-set'))),
+          () => new NotFoundError('team', 't-set'),
+        ),
+      ],
       actor,
       { action: 'team.update', entity_type: 'team', entity_id: 't-set' },
       now,

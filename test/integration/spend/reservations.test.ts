@@ -8,7 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as keysApi } from '../../../functions/keys/handler.js';
 import { handler } from '../../../functions/spend-sweeper/handler.js';
+import { handler as teamsApi } from '../../../functions/teams/handler.js';
+import { handler as usersApi } from '../../../functions/users/handler.js';
 import { documentClient, entityReader } from '../../../lib/app/index.js';
 import { config } from '../../../lib/config.js';
 import type { Caller } from '../../../lib/domain/caller.js';
@@ -18,6 +21,7 @@ import { encode } from '../../../lib/store/codec.js';
 import { refs } from '../../../lib/store/keys.js';
 import { DynamoSettler, type Hold, type SpendTarget } from '../../../lib/store/spend-ledger.js';
 import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
+import { adminCtx, callApi } from '../../support/admin.js';
 import { put, seedEndUser, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
@@ -192,5 +196,67 @@ describe('leaked reservations', () => {
       releaseExpiredReservations(documentClient(), tableName(), now),
     ]);
     expect(await countersOf(refs.team('t-race'))).toEqual({ spend: 7 * CENT, committed: 7 * CENT });
+  });
+});
+
+describe('spend set by hand keeps the reservations in flight (found by review: they were forgotten)', () => {
+  type Kind = 'key' | 'team' | 'user';
+  const ref = (kind: Kind, id: string) => (kind === 'key' ? refs.key(id) : kind === 'team' ? refs.team(id) : refs.user(id));
+  /** Made through the admin API; its id as the store names it (a key's hash), and how /update names it. */
+  async function made(kind: Kind, name: string, budget: Record<string, unknown>): Promise<{ id: string; named: Record<string, string> }> {
+    if (kind === 'key') {
+      const { key, token } = (await callApi(keysApi, 'POST', '/key/generate', budget, adminCtx)).body as { key: string; token: string };
+      return { id: token, named: { key } };
+    }
+    const named: Record<string, string> = kind === 'team' ? { team_id: name } : { user_id: name };
+    expect((await callApi(kind === 'team' ? teamsApi : usersApi, 'POST', `/${kind}/new`, { ...named, ...budget }, adminCtx)).status).toBe(
+      200,
+    );
+    return { id: name, named };
+  }
+  async function targetsOf(kind: Kind, id: string): Promise<SpendTarget[]> {
+    entityReader().loader.clear();
+    const state =
+      kind === 'key'
+        ? { key: await entityReader().key(id) }
+        : kind === 'team'
+          ? { team: await entityReader().team(id) }
+          : { user: await entityReader().user(id) };
+    const caller: Caller = {
+      principal: 'jwt',
+      role: 'internal_user',
+      ...(kind === 'key' ? { keyHash: id } : kind === 'team' ? { teamId: id } : { userId: id }),
+      state,
+    };
+    return spendTargets(caller, { now: Date.now() }).filter((t) => t.entity === kind);
+  }
+
+  it.each([
+    ['key', undefined],
+    ['key', '1d'],
+    ['team', undefined],
+    ['team', '30d'],
+    ['user', undefined],
+    ['user', '1mo'],
+  ] as const)('%s, period %s: committed is the spend set plus what is reserved, and settles back to the spend', async (kind, period) => {
+    const name = `set-held-${kind}-${period ?? 'none'}`;
+    const budget = { max_budget: 10, ...(period ? { budget_duration: period } : {}) };
+    const { id, named } = await made(kind, name, budget);
+    const targets = await targetsOf(kind, id);
+    expect(targets).toHaveLength(1);
+    for (let i = 0; i < 6; i++)
+      await settler().settle({ requestId: `${name}-fast-${i}`, at: Date.now(), costNanos: 50 * CENT, model: 'gpt-4o', targets });
+    const hold = await held(`${name}-strict`, targets, 2 * DOLLAR);
+    const api = kind === 'key' ? keysApi : kind === 'team' ? teamsApi : usersApi;
+    expect((await callApi(api, 'POST', `/${kind}/update`, { ...named, spend: 1 }, adminCtx)).status).toBe(200);
+    const expectation = (spend: number, committed: number) => ({
+      spend,
+      committed,
+      ...(period ? { window: { spend, committed } } : {}),
+    });
+    expect(await countersOf(ref(kind, id), period)).toEqual(expectation(DOLLAR, 3 * DOLLAR));
+
+    await settler().settle({ requestId: `${name}-strict`, at: Date.now(), costNanos: 50 * CENT, model: 'gpt-4o', targets, hold });
+    expect(await countersOf(ref(kind, id), period)).toEqual(expectation(150 * CENT, 150 * CENT));
   });
 });
