@@ -64,17 +64,18 @@ async function logScope(actor: Actor, q: LogsInput): Promise<Pick<LogQuery, 'sco
     };
   }
   if (hash) {
-    if (!admin && hash !== actor.keyHash) {
-      const key = await find('key', hash);
-      const mine = key && ((actor.userId && key.user_id === actor.userId) || (key.team_id && (await isTeamAdmin(actor, key.team_id))));
-      // Someone else's key reads as no key at all (as /key/info answers it).
-      if (!mine) return null;
-    }
-    return {
-      scope: 'key',
-      id: hash,
-      where: { ...(q.user_id ? { user: q.user_id } : {}), ...(q.end_user ? { end_user: q.end_user } : {}) },
-    };
+    const filters = { ...(q.user_id ? { user: q.user_id } : {}), ...(q.end_user ? { end_user: q.end_user } : {}) };
+    if (admin || hash === actor.keyHash) return { scope: 'key', id: hash, where: filters };
+    // A key's records are of whoever held it and of the teams it was in: one that was moved to
+    // this team or this user shows the admin the team's records only, the user their own, as
+    // `team_id` and `user_id` would (found by review: the key's earlier team's and user's showed).
+    const key = await find('key', hash);
+    if (key?.team_id && (await isTeamAdmin(actor, key.team_id)))
+      return { scope: 'key', id: hash, where: { ...filters, team_id: key.team_id } };
+    if (key && actor.userId && key.user_id === actor.userId && (!q.user_id || q.user_id === actor.userId))
+      return { scope: 'key', id: hash, where: { ...filters, user: actor.userId } };
+    // Someone else's key reads as no key at all (as /key/info answers it).
+    return null;
   }
   if (q.user_id) {
     if (!admin && q.user_id !== actor.userId)
