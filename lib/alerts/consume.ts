@@ -2,7 +2,7 @@
  * Budget alerts from the table's stream (lib/spend/stream.ts runs this beside the spend logs):
  * for each settlement that lands with a spend log, the key, user, team and organization it
  * names are read afresh (their counter shards summed), and every level their spend has reached
- * in the current window (lib/domain/alerts) is announced once: claimed with a marker
+ * in the window the request counted in (lib/domain/alerts) is announced once: claimed with a marker
  * (lib/store/alerts), delivered, confirmed. Off the request path: no write units there.
  */
 import { randomUUID } from 'node:crypto';
@@ -49,12 +49,15 @@ async function entitiesOf(
 /** Announces every level reached by the entities of one settled log; throws when a delivery fails. */
 export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetAlert[]> {
   const now = deps.clock();
+  // The window the request counted in (its settlement's), not the one the stream hands it over
+  // in: a level crossed in a window's last moments is judged on that window's counter.
+  const counted = Date.parse(log.startTime);
   const sent: BudgetAlert[] = [];
   for (const e of await entitiesOf(log, deps.reader())) {
-    const spend = alertSpend(e.record, now);
+    const spend = alertSpend(e.record, counted);
     const levels = reached(alertLevels(e.record, deps.thresholds()), spend);
     if (levels.length === 0) continue;
-    const window = alertWindow(e.record, now);
+    const window = alertWindow(e.record, counted);
     for (const level of levels) {
       const ref = alertRef(e.entity, e.keyHash ?? e.id, window, level.name);
       const token = randomUUID();
