@@ -77,7 +77,7 @@ export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*']
 export function grantTableStreamAccess(role: IRole, table: TableRef): void {
   // Alerts read the entities a log names by key (lib/store/loader: BatchGetItem).
   role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], resources: [table.tableArn] }));
-  // Alert markers (lib/store/alerts): claimed (PutItem), confirmed (UpdateItem), given back (DeleteItem).
+  // Alert markers (lib/store/alerts): claimed, confirmed and given back with the sinks that took it (UpdateItem).
   role.addToPrincipalPolicy(
     new PolicyStatement({
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],

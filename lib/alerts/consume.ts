@@ -61,7 +61,8 @@ export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetA
     for (const level of levels) {
       const ref = alertRef(e.entity, e.keyHash ?? e.id, window, level.name);
       const token = randomUUID();
-      if (!(await deps.markers().claim(ref, token))) continue;
+      const claim = await deps.markers().claim(ref, token);
+      if (!claim) continue;
       const alert: BudgetAlert = {
         entity: e.entity,
         id: e.id,
@@ -75,10 +76,16 @@ export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetA
         budget_window: window,
         at: new Date(now).toISOString(),
       };
+      // A sink that took it on an earlier try is not sent it again (the others failed then).
+      const delivered = new Set(claim.delivered);
       try {
-        for (const sink of deps.sinks()) await sink(alert);
+        for (const [i, sink] of deps.sinks().entries()) {
+          if (delivered.has(i)) continue;
+          await sink(alert);
+          delivered.add(i);
+        }
       } catch (err) {
-        await deps.markers().release(ref, token);
+        await deps.markers().release(ref, token, delivered);
         throw err;
       }
       await deps.markers().confirm(ref, token, alert.at);

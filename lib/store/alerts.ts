@@ -2,11 +2,12 @@
  * Alert markers: one item per (entity, window, level) announced, `ALERT#<entity>#<id>` /
  * `<window>#<level>`. Announcing is two-phase: a consumer claims the marker (conditional put:
  * absent, or claimed by one that died more than a lease ago), delivers, then confirms it; a
- * delivery that fails gives the claim back, so the stream's retry delivers it. Exactly once in
- * the normal case, however many consumers see the crossing; at least once should one die between
- * delivering and confirming (its claim lapses and the next consumer delivers again).
+ * delivery that fails gives the claim back with the sinks that did take it, so the stream's retry
+ * delivers to the others only. Exactly once per sink in the normal case, however many consumers
+ * see the crossing; at least once should one die between delivering and confirming (its claim
+ * lapses and the next consumer delivers again).
  */
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from './errors.js';
 import type { ItemRef } from './keys.js';
 
@@ -29,22 +30,35 @@ export class AlertMarkers {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** True when this caller may announce the level now (it holds the claim `token`). */
-  async claim(ref: ItemRef, token: string): Promise<boolean> {
+  /**
+   * The sinks (by their place in the list) that took the level already when this caller may
+   * announce it now (it holds the claim `token`); undefined when someone else has or does.
+   */
+  async claim(ref: ItemRef, token: string): Promise<{ delivered: ReadonlySet<number> } | undefined> {
     const now = this.clock();
     try {
-      await this.client.send(
-        new PutCommand({
+      const out = await this.client.send(
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: { ...ref, kind: 'alert', state: 'claimed', token, lease_until: now + LEASE_MS, ttl: Math.floor(now / 1000) + KEEP_S },
+          Key: ref,
+          UpdateExpression: 'SET kind = :kind, #state = :claimed, #token = :token, lease_until = :lease, #ttl = :ttl',
           ConditionExpression: 'attribute_not_exists(PK) OR (#state = :claimed AND lease_until < :now)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':claimed': 'claimed', ':now': now },
+          ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':kind': 'alert',
+            ':claimed': 'claimed',
+            ':token': token,
+            ':lease': now + LEASE_MS,
+            ':ttl': Math.floor(now / 1000) + KEEP_S,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
         }),
       );
-      return true;
+      const delivered = out.Attributes?.delivered;
+      return { delivered: new Set(Array.isArray(delivered) ? delivered.filter((n): n is number => typeof n === 'number') : []) };
     } catch (e) {
-      if (isConditionalCheckFailed(e)) return false;
+      if (isConditionalCheckFailed(e)) return undefined;
       throw e;
     }
   }
@@ -62,16 +76,25 @@ export class AlertMarkers {
     );
   }
 
-  /** Gives a claim back after a failed delivery (only our own). */
-  async release(ref: ItemRef, token: string): Promise<void> {
+  /**
+   * Gives a claim back after a failed delivery (only our own), with the sinks that took it: the
+   * next claim, at once, delivers to the others only.
+   */
+  async release(ref: ItemRef, token: string, delivered: ReadonlySet<number>): Promise<void> {
     await this.client
       .send(
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: this.tableName,
           Key: ref,
+          UpdateExpression: 'SET delivered = :delivered, lease_until = :lapsed',
           ConditionExpression: '#state = :claimed AND #token = :token',
           ExpressionAttributeNames: { '#state': 'state', '#token': 'token' },
-          ExpressionAttributeValues: { ':claimed': 'claimed', ':token': token },
+          ExpressionAttributeValues: {
+            ':claimed': 'claimed',
+            ':token': token,
+            ':delivered': [...delivered].sort((a, b) => a - b),
+            ':lapsed': 0,
+          },
         }),
       )
       .catch((e) => {
