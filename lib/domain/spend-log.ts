@@ -102,12 +102,22 @@ export function rollupRowsOf(log: SpendLog): RollupRow[] {
   return rows;
 }
 
+/**
+ * Whether a text is a day of the calendar, `YYYY-MM-DD`: not one that rolls over (`2026-02-30`
+ * parses as March 2nd).
+ */
+export function isCalendarDay(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const t = Date.parse(`${text}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === text;
+}
+
 /** The days from `start` to `end` (inclusive, `YYYY-MM-DD`), at most `max`; undefined when the range is wrong. */
 export function daysBetween(start: string, end: string, max = 366): string[] | undefined {
+  if (!isCalendarDay(start) || !isCalendarDay(end)) return undefined;
   const from = Date.parse(`${start}T00:00:00Z`);
   const to = Date.parse(`${end}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || !/^\d{4}-\d{2}-\d{2}$/.test(end) || Number.isNaN(from) || Number.isNaN(to) || to < from)
-    return undefined;
+  if (to < from) return undefined;
   const n = Math.round((to - from) / 86_400_000) + 1;
   if (n > max) return undefined;
   return Array.from({ length: n }, (_, i) => new Date(from + i * 86_400_000).toISOString().slice(0, 10));

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { spendLogStore } from '../../app/spend.js';
 import { hashKey } from '../../auth/keys.js';
 import { config } from '../../config.js';
-import { daysBetween, type ReportGroup } from '../../domain/spend-log.js';
+import { daysBetween, isCalendarDay, type ReportGroup } from '../../domain/spend-log.js';
 import { ForbiddenError, InvalidRequestError } from '../../errors.js';
 import type { LogQuery, RollupItem } from '../../store/spend-logs.js';
 import { type Actions, action } from '../http/handler.js';
@@ -22,7 +22,7 @@ import { find } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { id, limit } from '../schema/fields.js';
 
-const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date like 2026-12-05');
+const date = z.string().refine(isCalendarDay, 'must be a day of the calendar like 2026-12-05');
 /** The longest range a query reads (one rollup or log partition per day). */
 const MAX_DAYS = 366;
 

@@ -67,6 +67,9 @@ describe('spend logs', () => {
     ['2026-12-03', '2026-12-01', undefined],
     ['2026-02-28', '2026-03-01', 2],
     ['not', '2026-03-01', undefined],
+    ['2026-02-30', '2026-03-05', undefined],
+    ['2026-03-01', '2026-04-31', undefined],
+    ['2028-02-29', '2028-03-01', 2],
   ] as const)('days %s..%s', (a, b, n) => {
     expect(daysBetween(a, b)?.length).toBe(n);
   });

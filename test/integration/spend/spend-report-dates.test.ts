@@ -1,0 +1,33 @@
+/**
+ * Dates the spend routes take (found by review): a day that is not on the calendar
+ * (`2026-02-30`, `2026-04-31`, `2026-13-01`) was read as the day it rolls over to (2026-02-30 as
+ * March 2nd) or refused as if the range were backwards. It is a 400 naming the field that holds it.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as spendHandler } from '../../../functions/spend/handler.js';
+import { callApi } from '../../support/admin.js';
+import { useTestTable } from '../../support/table.js';
+
+beforeAll(async () => {
+  await useTestTable();
+});
+
+describe('a day not on the calendar is a 400 naming its field', () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ['/spend/logs', { start_date: '2026-02-30', end_date: '2026-03-05' }, 'start_date'],
+    ['/spend/logs', { start_date: '2026-03-01', end_date: '2026-04-31' }, 'end_date'],
+    ['/global/spend/report', { start_date: '2026-02-29', end_date: '2026-03-05' }, 'start_date'],
+    ['/spend/tags', { start_date: '2026-13-01', end_date: '2026-12-31' }, 'start_date'],
+    ['/user/daily/activity', { user_id: 'u-1', start_date: '2026-06-00' }, 'start_date'],
+  ];
+  for (const [path, q, param] of cases)
+    it(`${path} ${JSON.stringify(q)}`, async () => {
+      const res = await callApi(spendHandler, 'GET', path, q);
+      expect([res.status, res.body.error?.param, res.body.error?.type]).toEqual([400, param, 'invalid_request_error']);
+    });
+
+  it('a leap day is a day', async () => {
+    const res = await callApi(spendHandler, 'GET', '/global/spend/report', { start_date: '2028-02-29', end_date: '2028-03-01' });
+    expect(res.status).toBe(200);
+  });
+});
