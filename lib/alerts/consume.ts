@@ -11,7 +11,7 @@ import type { Alerting } from '../domain/alerts.js';
 import { type AlertEntity, alertLevels, alertSpend, alertWindow, type BudgetAlert, reached } from '../domain/alerts.js';
 import type { Budgeted } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
-import { readableLogOf, type StreamConsumer } from '../spend/stream.js';
+import { failedOn, readableLogOf, type StreamConsumer } from '../spend/stream.js';
 import { type AlertMarkers, alertRef } from '../store/alerts.js';
 import type { EntityReader } from '../store/entities.js';
 import type { AlertSink } from './deliver.js';
@@ -103,8 +103,8 @@ export function alertConsumer(deps: AlertDeps): StreamConsumer {
       if (!log) continue;
       try {
         await alertsFor(log, deps);
-      } catch {
-        return { failedAt: record.dynamodb?.SequenceNumber };
+      } catch (e) {
+        return failedOn(record, 'budget alerts', e);
       }
     }
     return {};

@@ -43,6 +43,11 @@ export function alertSinks(c: Pick<Config, 'alerts' | 'region' | 'store'>, fetch
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: `Tollgate: ${alertText(a)}`, alert: a }),
       signal: AbortSignal.timeout(5_000),
+    }).catch((e: unknown) => {
+      // The URL is a secret (a Slack webhook's path is its credential), and fetch's errors may
+      // repeat it: the failure is said by its kind only.
+      const cause = (e as { cause?: { code?: unknown } })?.cause?.code;
+      throw new Error(`the alert webhook could not be reached (${typeof cause === 'string' ? cause : (e as Error)?.name})`);
     });
     if (!res.ok) throw new Error(`the alert webhook answered HTTP ${res.status}`);
   };

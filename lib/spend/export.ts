@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dayOf, type SpendLog } from '../domain/spend-log.js';
 import { type AttemptTimeouts, boundAttempts, boundedClientConfig } from '../store/attempt-deadline.js';
-import { readableLogOf, type StreamConsumer } from './stream.js';
+import { failedOn, readableLogOf, type StreamConsumer } from './stream.js';
 
 export type ExportSink = (key: string, body: string) => Promise<void>;
 
@@ -23,8 +23,8 @@ export function exportConsumer(sink: () => ExportSink): StreamConsumer {
       if (!log) continue;
       try {
         await sink()(exportKey(log), `${JSON.stringify(log)}\n`);
-      } catch {
-        return { failedAt: record.dynamodb?.SequenceNumber };
+      } catch (e) {
+        return failedOn(record, 'the spend-log export', e);
       }
     }
     return {};

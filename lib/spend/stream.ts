@@ -11,6 +11,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { withoutSecrets } from '../domain/secrets.js';
 import { MAX_TAGS, type SpendLog, unpackLog } from '../domain/spend-log.js';
 import type { Item } from '../store/codec.js';
 import { type LedgerRecord, ledgerRecordOfItem, type RollupAdd } from '../store/counter-ledger.js';
@@ -43,6 +44,20 @@ function passOver(r: DynamoDBRecord, message: string, e: unknown): [] {
 }
 
 /**
+ * A consumer's failure at a record, said (the consumer, the record, the error without a secret)
+ * and where the stream resumes: the stream's retry and a later give-up carry no reason.
+ */
+export function failedOn(record: DynamoDBRecord | undefined, consumer: string, e: unknown): { failedAt: string | undefined } {
+  const sequenceNumber = record?.dynamodb?.SequenceNumber;
+  logger().error(`table stream: ${consumer} failed; the stream retries from this record`, {
+    item: record?.dynamodb?.NewImage?.PK?.S,
+    sequenceNumber,
+    error: e instanceof Error ? `${e.name}: ${withoutSecrets(e.message)}` : 'not an Error',
+  });
+  return { failedAt: sequenceNumber };
+}
+
+/**
  * The spend log a record brings (settledLogOf), for a consumer of logs (index and rollups,
  * alerts, export): one that cannot be read is said and passed over by each, never thrown.
  */
@@ -65,7 +80,7 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
   return async (records) => {
     const found = records.flatMap((r) => {
       const log = readableLogOf(r, 'the spend-log index and rollups');
-      return log ? [{ seq: r.dynamodb?.SequenceNumber, log, rolledUp: rolledUpWithCounters(r) }] : [];
+      return log ? [{ record: r, log, rolledUp: rolledUpWithCounters(r) }] : [];
     });
     if (found.length === 0) return {};
     try {
@@ -81,8 +96,8 @@ export function spendLogConsumer(store: () => SpendLogStore): StreamConsumer {
       for (const f of found) {
         try {
           await store().applyMany([f.log], f.rolledUp ? [] : [f.log]);
-        } catch {
-          return { failedAt: f.seq };
+        } catch (e) {
+          return failedOn(f.record, 'the spend-log index and rollups', e);
         }
       }
       return {};
@@ -154,7 +169,7 @@ export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unkn
     const found = records.flatMap((r) => {
       try {
         const l = ledgerRecordOf(r);
-        return l ? [{ seq: r.dynamodb?.SequenceNumber, l }] : [];
+        return l ? [{ record: r, l }] : [];
       } catch (e) {
         return passOver(r, 'ledger record unreadable: its counters are not added', e);
       }
@@ -163,8 +178,8 @@ export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unkn
     try {
       await apply(found.map((f) => f.l));
       return {};
-    } catch {
-      return { failedAt: found[0]?.seq };
+    } catch (e) {
+      return failedOn(found[0]?.record, 'the counters', e);
     }
   };
 }
