@@ -17,7 +17,7 @@
  *   request is added once however often its record comes (lib/store/counter-ledger).
  */
 import { createHash } from 'node:crypto';
-import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dollarsToNanos } from '../domain/cost.js';
 import { dayOf, type ReportGroup, rollupRowsOf, type SpendLog, unpackLog } from '../domain/spend-log.js';
 import { InvalidRequestError } from '../errors.js';
@@ -66,6 +66,11 @@ const BATCH_WRITE_MAX = 25;
 /** A request added to the rollups: `SPENDROLLED#<request id>`. */
 export const ROLLED_MARKER: LedgerMarker = { prefix: 'SPENDROLLED#', sk: 'SPENDROLLED', kind: 'spend_rolled' };
 
+/** A rollup row's sort key when its group, id and model are too long for one (rollupSk). */
+const ROLLUP_DIGEST_PREFIX = '#sha256:';
+/** Days of rollups a report reads at once. */
+const ROLLUP_DAYS_AT_ONCE = 8;
+
 /** DynamoDB's bound on a sort key, in UTF-8 bytes. */
 const MAX_SORT_KEY_BYTES = 1024;
 
@@ -76,7 +81,9 @@ const MAX_SORT_KEY_BYTES = 1024;
  */
 export function rollupSk(group: string, id: string, model: string): string {
   const json = JSON.stringify([group, id, model]);
-  return Buffer.byteLength(json, 'utf8') <= MAX_SORT_KEY_BYTES ? json : `#sha256:${createHash('sha256').update(json).digest('hex')}`;
+  return Buffer.byteLength(json, 'utf8') <= MAX_SORT_KEY_BYTES
+    ? json
+    : `${ROLLUP_DIGEST_PREFIX}${createHash('sha256').update(json).digest('hex')}`;
 }
 
 /** What one request adds to each of its rollup rows of its day. */
@@ -337,35 +344,65 @@ export class SpendLogStore {
     };
   }
 
-  /** Every rollup row of these days. */
-  async rollups(days: readonly string[]): Promise<RollupItem[]> {
-    const out: RollupItem[] = [];
-    for (const day of days) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'PK = :pk',
-            ExpressionAttributeValues: { ':pk': rollPk(day) },
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-        for (const i of page.Items ?? [])
-          out.push({
-            day,
-            group: i.group as ReportGroup,
-            id: String(i.id),
-            model: String(i.model),
-            spend: Number(i.spend ?? 0),
-            prompt_tokens: Number(i.prompt_tokens ?? 0),
-            completion_tokens: Number(i.completion_tokens ?? 0),
-            requests: Number(i.requests ?? 0),
-          });
-        start = page.LastEvaluatedKey;
-      } while (start);
-    }
-    return out;
+  /**
+   * The rollup rows of these days, of one group (and one id in it) when asked: a row's sort key
+   * begins with its group and id (rollupSk), so only those are read, plus the few whose key is a
+   * digest (filtered by their labels). Days are read a few at a time.
+   */
+  async rollups(days: readonly string[], only?: { group: ReportGroup; id?: string }): Promise<RollupItem[]> {
+    const perDay: RollupItem[][] = Array.from({ length: days.length }, () => []);
+    const readDay = async (d: number): Promise<void> => {
+      const day = days[d] as string;
+      const queries: Partial<QueryCommandInput>[] = [{}];
+      if (only) {
+        const prefix = `${JSON.stringify(only.id === undefined ? [only.group] : [only.group, only.id]).slice(0, -1)},`;
+        queries[0] = {
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          ExpressionAttributeValues: { ':pk': rollPk(day), ':prefix': prefix },
+        };
+        queries.push({
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :digest)',
+          FilterExpression: only.id === undefined ? '#group = :group' : '#group = :group AND #id = :id',
+          ExpressionAttributeNames: { '#group': 'group', ...(only.id === undefined ? {} : { '#id': 'id' }) },
+          ExpressionAttributeValues: {
+            ':pk': rollPk(day),
+            ':digest': ROLLUP_DIGEST_PREFIX,
+            ':group': only.group,
+            ...(only.id === undefined ? {} : { ':id': only.id }),
+          },
+        });
+      }
+      for (const query of queries) {
+        let start: Record<string, unknown> | undefined;
+        do {
+          const page = await this.client.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              KeyConditionExpression: 'PK = :pk',
+              ExpressionAttributeValues: { ':pk': rollPk(day) },
+              ...query,
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          );
+          for (const i of page.Items ?? [])
+            (perDay[d] as RollupItem[]).push({
+              day,
+              group: i.group as ReportGroup,
+              id: String(i.id),
+              model: String(i.model),
+              spend: Number(i.spend ?? 0),
+              prompt_tokens: Number(i.prompt_tokens ?? 0),
+              completion_tokens: Number(i.completion_tokens ?? 0),
+              requests: Number(i.requests ?? 0),
+            });
+          start = page.LastEvaluatedKey;
+        } while (start);
+      }
+    };
+    for (let d = 0; d < days.length; d += ROLLUP_DAYS_AT_ONCE)
+      await Promise.all(days.slice(d, d + ROLLUP_DAYS_AT_ONCE).map((_, i) => readDay(d + i)));
+    // Rows of a group only (a digest row's labels say which it is); in the days' order.
+    return perDay.flat().filter((r) => !only || (r.group === only.group && (only.id === undefined || r.id === only.id)));
   }
 }
 

@@ -176,7 +176,7 @@ export const spendActions: Actions = {
     requireProxyAdmin(actor, 'read the proxy-wide spend');
     const c = config();
     const days = range(undefined, undefined, now, 30);
-    const rows = (await spendLogStore().rollups(days)).filter((r) => r.group === 'model');
+    const rows = await spendLogStore().rollups(days, { group: 'model' });
     return {
       spend: dollars(sum(rows).spend),
       max_budget: c.maxBudget ?? null,
@@ -189,7 +189,7 @@ export const spendActions: Actions = {
     requireProxyAdmin(actor, 'read spend reports');
     const group: Exclude<ReportGroup, 'organization' | 'tag'> = q.group_by ?? 'team';
     const days = range(q.start_date, q.end_date, now);
-    const rows = (await spendLogStore().rollups(days)).filter((r) => r.group === group);
+    const rows = await spendLogStore().rollups(days, { group });
     const field = GROUP_FIELD[group];
     const listName =
       group === 'team'
@@ -221,8 +221,8 @@ export const spendActions: Actions = {
     async (q, { actor, now }) => {
       requireProxyAdmin(actor, 'read spend by tag');
       const wanted = q.tags ? new Set(q.tags.split(',').map((t) => t.trim())) : undefined;
-      const rows = (await spendLogStore().rollups(range(q.start_date, q.end_date, now))).filter(
-        (r) => r.group === 'tag' && (!wanted || wanted.has(r.id)),
+      const rows = (await spendLogStore().rollups(range(q.start_date, q.end_date, now), { group: 'tag' })).filter(
+        (r) => !wanted || wanted.has(r.id),
       );
       return [...groupBy(rows, (r) => r.id)]
         .map(([name, g]) => ({ individual_request_tag: name, log_count: sum(g).requests, total_spend: dollars(sum(g).spend) }))
@@ -238,7 +238,7 @@ export const spendActions: Actions = {
       if (!isProxyAdmin(actor) && userId !== actor.userId)
         throw new ForbiddenError(`only a proxy admin or user \`${userId}\` may read their activity`);
       const days = range(q.start_date, q.end_date, now);
-      const rows = (await spendLogStore().rollups(days)).filter((r) => r.group === 'user' && r.id === userId);
+      const rows = await spendLogStore().rollups(days, { group: 'user', id: userId });
       const metrics = (g: readonly RollupItem[]) => {
         const t = sum(g);
         return {
