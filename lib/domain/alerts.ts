@@ -5,6 +5,7 @@
  * without a period), however many settlements or consumers see it crossed. Pure.
  */
 
+import { dollarsToNanos, NANOS_PER_DOLLAR } from './cost.js';
 import { budgetAnchor, currentSpend, windowOf } from './periods.js';
 import type { Budgeted } from './records.js';
 
@@ -41,13 +42,20 @@ export function alertLevels(
   const max = b.max_budget;
   if (typeof max === 'number' && max > 0)
     for (const p of b.alert_thresholds ?? proxyThresholds)
-      out.push({ kind: 'threshold', percent: p, amount: (max * p) / 100, name: `pct:${p}` });
+      out.push({ kind: 'threshold', percent: p, amount: percentOf(max, p), name: `pct:${p}` });
   if (typeof b.soft_budget === 'number' && b.soft_budget >= 0) out.push({ kind: 'soft_budget', amount: b.soft_budget, name: 'soft' });
   return out;
 }
 
-/** The levels `spend` has reached (at or above). */
-export const reached = (levels: readonly AlertLevel[], spend: number): AlertLevel[] => levels.filter((l) => spend >= l.amount && spend > 0);
+/**
+ * `p` % of a budget in exact money: whole nano-dollars, rounded up (the first spend that is at
+ * least that much), never a binary fraction above it (80 % of 0.07 is not 0.05600000000000001).
+ */
+const percentOf = (max: number, p: number): number => Math.ceil((dollarsToNanos(max) * p) / 100) / NANOS_PER_DOLLAR;
+
+/** The levels `spend` has reached (at or above), compared in nano-dollars. */
+export const reached = (levels: readonly AlertLevel[], spend: number): AlertLevel[] =>
+  levels.filter((l) => dollarsToNanos(spend) >= dollarsToNanos(l.amount) && spend > 0);
 
 /** The budget window an entity's spend counts in now, for its alerts: the window's id, or `lifetime`. */
 export function alertWindow(b: Pick<Budgeted, 'budget_duration' | 'budget_set_at' | 'created_at'>, now: number): string {
