@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { spendLogStore } from '../../app/spend.js';
 import { hashKey } from '../../auth/keys.js';
 import { config } from '../../config.js';
+import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../domain/cost.js';
 import { daysBetween, isCalendarDay, type ReportGroup } from '../../domain/spend-log.js';
 import { ForbiddenError, InvalidRequestError } from '../../errors.js';
 import type { LogQuery, RollupItem } from '../../store/spend-logs.js';
@@ -122,10 +123,11 @@ const GROUP_FIELD: Record<Exclude<ReportGroup, 'organization' | 'tag'>, string> 
   model: 'model',
 };
 
+/** Rows summed; `spend` in nano-dollars (each row's is an exact decimal: added as such, not as binary fractions). */
 const sum = (rows: readonly RollupItem[]) =>
   rows.reduce(
     (t, r) => ({
-      spend: t.spend + r.spend,
+      spend: t.spend + dollarsToNanos(r.spend),
       prompt_tokens: t.prompt_tokens + r.prompt_tokens,
       completion_tokens: t.completion_tokens + r.completion_tokens,
       requests: t.requests + r.requests,
@@ -145,8 +147,8 @@ function groupBy<T>(rows: readonly T[], key: (r: T) => string): Map<string, T[]>
   return out;
 }
 
-/** Money as reports show it: dollars, rounded to the nano-dollar (sums of exact decimals). */
-const dollars = (n: number): number => Math.round(n * 1e9) / 1e9;
+/** Money as reports show it: nano-dollars (a sum) as dollars. */
+const dollars = (nanos: number): number => nanos / NANOS_PER_DOLLAR;
 
 export const spendActions: Actions = {
   logs: action(logsInput, async (q, { actor, now }) => {
@@ -208,7 +210,7 @@ export const spendActions: Actions = {
         total_spend: dollars(sum(g).spend),
         metadata: g.map((r) => ({
           model: r.model,
-          spend: dollars(r.spend),
+          spend: r.spend,
           total_tokens: r.prompt_tokens + r.completion_tokens,
           requests: r.requests,
         })),

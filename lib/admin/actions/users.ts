@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AuditEntry } from '../../domain/audit.js';
+import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../domain/cost.js';
 import type { MemberRecord, UserRecord } from '../../domain/records.js';
 import { ConflictError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
@@ -204,7 +205,7 @@ export const userActions: Actions = {
         ...userView(user, now),
         // What the user's keys spent in all (every team and personal), beside the personal budget
         // window `spend` shows: `/user/info` showed 0 for a user whose team keys spent.
-        keys_total_spend: Math.round(allKeys.reduce((t, k) => t + (k.spend ?? 0), 0) * 1e9) / 1e9,
+        keys_total_spend: allKeys.reduce((t, k) => t + dollarsToNanos(k.spend ?? 0), 0) / NANOS_PER_DOLLAR,
       },
       keys: keys.data.map((k) => keyView(k, now)),
       // More keys: `/key/list?user_id=...&cursor=...`.
