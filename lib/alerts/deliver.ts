@@ -18,6 +18,12 @@ export const ALERT_DETAIL_TYPE = 'Tollgate Budget Alert';
 export type AlertSink = (alert: BudgetAlert) => Promise<void>;
 
 /**
+ * Text as Slack shows it, not as markup: an id is the entity's own name (a JWT user's comes from
+ * the identity provider) and `<!channel>` or `<url|label>` in it would mention everyone or link.
+ */
+const slackEscaped = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
  * `c.store` bounds each EventBridge attempt, its body included (lib/store/attempt-deadline), as
  * the webhook's fetch is bounded by its signal: a stalled endpoint fails the delivery (the stream
  * retries it) instead of holding the table-stream function until its timeout.
@@ -41,7 +47,7 @@ export function alertSinks(c: Pick<Config, 'alerts' | 'region' | 'store'>, fetch
     const res = await fetchFn(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text: `Tollgate: ${alertText(a)}`, alert: a }),
+      body: JSON.stringify({ text: slackEscaped(`Tollgate: ${alertText(a)}`), alert: a }),
       signal: AbortSignal.timeout(5_000),
     }).catch((e: unknown) => {
       // The URL is a secret (a Slack webhook's path is its credential), and fetch's errors may

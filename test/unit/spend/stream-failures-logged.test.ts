@@ -76,7 +76,10 @@ describe('a consumer that fails logs why', () => {
       throw new TypeError(`Failed to parse URL from ${WEBHOOK}`);
     }) as unknown as typeof fetch;
     for (const fetchFn of [answering, unreachable]) {
-      const [, webhook] = alertSinks({ alerts: { webhookUrl: WEBHOOK, thresholds: [] } as never, region: 'us-east-1' }, fetchFn);
+      const [, webhook] = alertSinks(
+        { alerts: { webhookUrl: WEBHOOK, thresholds: [] } as never, region: 'us-east-1', store: { timeoutMs: 2000, maxAttempts: 2 } },
+        fetchFn,
+      );
       const record = { token: 'h', key_name: 'sk-...abcd', max_budget: 1, spend: 2 };
       const out = await alertConsumer({
         reader: () =>
