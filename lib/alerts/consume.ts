@@ -27,22 +27,32 @@ export interface AlertDeps {
 
 type Entity = Budgeted & Alerting;
 
-/** The entities a log names, read afresh, with how alerts name them. */
-async function entitiesOf(
-  log: SpendLog,
-  reader: EntityReader,
-): Promise<{ entity: AlertEntity; id: string; keyHash?: string; record: Entity }[]> {
+/**
+ * An entity a log names: how alerts name it (`id`, and a key's hash) and what its markers are
+ * named by (`lasting`): a key's `rate_id`, which a regenerated key keeps with its spend and budget,
+ * so the new hash does not announce again what the key already reached.
+ */
+interface Alerted {
+  entity: AlertEntity;
+  id: string;
+  keyHash?: string;
+  lasting: string;
+  record: Entity;
+}
+
+/** The entities a log names, read afresh. */
+async function entitiesOf(log: SpendLog, reader: EntityReader): Promise<Alerted[]> {
   const [key, user, team, org] = await Promise.all([
     log.api_key ? reader.key(log.api_key) : undefined,
     log.user ? reader.user(log.user) : undefined,
     log.team_id ? reader.team(log.team_id) : undefined,
     log.organization_id ? reader.state({ orgId: log.organization_id }).then((s) => s.org) : undefined,
   ]);
-  const out: { entity: AlertEntity; id: string; keyHash?: string; record: Entity }[] = [];
-  if (key) out.push({ entity: 'key', id: key.key_name, keyHash: key.token, record: key });
-  if (user) out.push({ entity: 'user', id: user.user_id, record: user });
-  if (team) out.push({ entity: 'team', id: team.team_id, record: team });
-  if (org) out.push({ entity: 'organization', id: org.organization_id, record: org });
+  const out: Alerted[] = [];
+  if (key) out.push({ entity: 'key', id: key.key_name, keyHash: key.token, lasting: key.rate_id ?? key.token, record: key });
+  if (user) out.push({ entity: 'user', id: user.user_id, lasting: user.user_id, record: user });
+  if (team) out.push({ entity: 'team', id: team.team_id, lasting: team.team_id, record: team });
+  if (org) out.push({ entity: 'organization', id: org.organization_id, lasting: org.organization_id, record: org });
   return out;
 }
 
@@ -59,7 +69,7 @@ export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetA
     if (levels.length === 0) continue;
     const window = alertWindow(e.record, counted);
     for (const level of levels) {
-      const ref = alertRef(e.entity, e.keyHash ?? e.id, window, level.name);
+      const ref = alertRef(e.entity, e.lasting, window, level.name);
       const token = randomUUID();
       const claim = await deps.markers().claim(ref, token);
       if (!claim) continue;
