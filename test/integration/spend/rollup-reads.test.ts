@@ -77,6 +77,13 @@ describe('a report reads its own rows', () => {
     expect(n).toBeLessThanOrEqual(10);
   });
 
+  it('a report by model has the model whose row key is a digest', async () => {
+    const res = await callApi(spendHandler, 'GET', '/global/spend/report', { ...range, group_by: 'model' });
+    const models = res.body[0].models as { model: string; total_spend: number }[];
+    expect(models.map((m) => m.model).sort()).toEqual(['gpt-4o-mini', LONG_MODEL].sort());
+    expect(models.reduce((t, r) => t + dollarsToNanos(r.total_spend), 0)).toBe(logs.reduce((t, l) => t + dollarsToNanos(l.spend), 0));
+  });
+
   it('/global/spend reads the model rows; /spend/tags the tag rows', async () => {
     const [global, g] = await reading(() => callApi(spendHandler, 'GET', '/global/spend', {}));
     expect(global.status).toBe(200);
