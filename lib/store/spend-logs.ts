@@ -4,7 +4,7 @@
  * log; read by the spend reports (lib/admin/actions/spend.ts).
  *
  * - Index items, one per scope a log is listed under: `SPENDLOG#all#<day>`, `SPENDLOG#key#<hash>`,
- *   `SPENDLOG#user#<id>`, `SPENDLOG#team#<id>`, `SPENDLOG#org#<id>`, `SPENDLOG#end_user#<id>`,
+ *   `SPENDLOG#user#<id>`, `SPENDLOG#team#<id>`, `SPENDLOG#end_user#<id>`,
  *   each `SK = <startTime>#<request id>` (newest last), holding the log and expiring after the
  *   retention. Writing them again changes nothing, so a redelivered stream batch is harmless.
  *   A partition takes about 1,000 writes a second and a time-ordered sort key defeats DynamoDB's
@@ -25,17 +25,22 @@ import { applyLedger, type LedgerMarker, type RollupAdd } from './counter-ledger
 import { refs } from './keys.js';
 import { SPEND_LOG_ATTR } from './spend-ledger.js';
 
-export type LogScope = 'all' | 'key' | 'user' | 'team' | 'org' | 'end_user';
+/**
+ * The scopes `/spend/logs` lists by (lib/admin/actions/spend). None by organization: no route
+ * reads one, so an index item there cost a write unit per request for nothing (found by review);
+ * an organization's spend is in the reports (rollups by organization).
+ */
+export type LogScope = 'all' | 'key' | 'user' | 'team' | 'end_user';
 
 /** Days of `all` a listing covers at once: the one it merges and, once that one cannot fill the page, the next two (their shards at once). */
 const READ_AHEAD_GROUPS = 3;
 
 /**
  * Index partitions per scope. Every settled call writes one item into one of its day's `all`
- * partitions and one into its team's, organization's, key's and user's: each spread takes about
+ * partitions and one into its team's, key's and user's: each spread takes about
  * 1,000 × N of them a second. An end user is one person. A listing page queries every shard.
  */
-export const LOG_SHARDS: Readonly<Record<LogScope, number>> = { all: 8, org: 4, team: 4, key: 4, user: 4, end_user: 1 };
+export const LOG_SHARDS: Readonly<Record<LogScope, number>> = { all: 8, team: 4, key: 4, user: 4, end_user: 1 };
 
 const logPk = (scope: LogScope, id: string, shard = 0): string =>
   shard === 0 ? `SPENDLOG#${scope}#${id}` : `SPENDLOG#${shard}#${scope}#${id}`;
@@ -105,7 +110,6 @@ export function logScopes(log: SpendLog): [LogScope, string][] {
   if (log.api_key) out.push(['key', log.api_key]);
   if (log.user) out.push(['user', log.user]);
   if (log.team_id) out.push(['team', log.team_id]);
-  if (log.organization_id) out.push(['org', log.organization_id]);
   if (log.end_user) out.push(['end_user', log.end_user]);
   return out;
 }

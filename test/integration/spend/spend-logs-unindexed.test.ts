@@ -45,7 +45,6 @@ describe('spend logs not indexed', () => {
       ['key', logs[0]?.api_key as string],
       ['user', 'u0'],
       ['team', 'team-unindexed'],
-      ['org', 'org-unindexed'],
       ['end_user', 'customer-1'],
     ];
     for (const [scope, id] of scopes)
