@@ -62,6 +62,10 @@ export function listAllows(list: readonly string[] | null | undefined, model: st
 /** The public name a requested model stands for. */
 export const resolveAlias = (model: string, catalog: ModelCatalog = emptyCatalog): string => catalog.aliases.get(model) ?? model;
 
+/** The aliases that resolve to a public model name. */
+export const aliasesOf = (model: string, catalog: ModelCatalog = emptyCatalog): string[] =>
+  [...catalog.aliases].filter(([, target]) => target === model).map(([alias]) => alias);
+
 /** Splits a requested `model` value: a comma-separated list names several models, each checked. */
 export function requestedModels(model: unknown): string[] {
   if (typeof model !== 'string') return [];

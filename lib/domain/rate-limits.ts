@@ -126,6 +126,19 @@ export function modelLimit(limits: ModelLimits | null | undefined, model: string
   return cap(limits[model]);
 }
 
+/**
+ * A model's per-model limit under any of the names it answers to (its public name, its aliases):
+ * one model, whichever name a call uses; two entries for one model, the tighter.
+ */
+export function modelLimitByNames(limits: ModelLimits | null | undefined, names: readonly string[]): number | undefined {
+  let out: number | undefined;
+  for (const name of names) {
+    const v = modelLimit(limits, name);
+    if (v !== undefined && (out === undefined || v < out)) out = v;
+  }
+  return out;
+}
+
 const hasAny = (l: RateLimit): boolean => l.rpm !== undefined || l.tpm !== undefined || l.parallel !== undefined;
 
 function entityLimit(scope: RateScope & RateLimit['owner'], id: string, label: string, r: RateLimited | undefined): RateLimit | undefined {
@@ -148,17 +161,19 @@ function perModel(
   id: string,
   label: string,
   r: ModelRateLimited | undefined,
-  model: string,
+  model: ModelRates,
 ): RateLimit | undefined {
   if (!r) return undefined;
+  const names = [model.model_name, ...(model.resolvedAliases ?? [])];
   const l: RateLimit = {
     scope,
     owner,
     id,
     label,
-    model,
-    rpm: modelLimit(r.model_rpm_limit, model),
-    tpm: modelLimit(r.model_tpm_limit, model),
+    // Counted under the public name: one counter per model, whichever name the call used.
+    model: model.model_name,
+    rpm: modelLimitByNames(r.model_rpm_limit, names),
+    tpm: modelLimitByNames(r.model_tpm_limit, names),
   };
   return hasAny(l) ? l : undefined;
 }
@@ -166,6 +181,12 @@ function perModel(
 /** The registry model's own limits (the upstream's, shared by every caller). */
 export interface ModelRates {
   model_name: string;
+  /**
+   * The aliases that resolve to this model in the registry (lib/checks/models aliasesOf; not the
+   * record's own `aliases`, some of which the registry may ignore): a per-model limit set under
+   * one of them limits the model as under its public name.
+   */
+  resolvedAliases?: readonly string[] | undefined;
   rpm?: number | null;
   tpm?: number | null;
 }
@@ -192,8 +213,8 @@ export function rateLimitsOf(caller: Caller, model: ModelRates): RateLimit[] {
         memberOfTeam,
       ),
     org && entityLimit('organization', org.organization_id, org.organization_id, org),
-    key && perModel('key_model', 'key', key.rate_id ?? key.token, key.key_name, key, name),
-    team && perModel('team_model', 'team', team.team_id, team.team_id, team, name),
+    key && perModel('key_model', 'key', key.rate_id ?? key.token, key.key_name, key, model),
+    team && perModel('team_model', 'team', team.team_id, team.team_id, team, model),
   ];
   const registry: RateLimit = { scope: 'model', owner: 'model', id: name, label: name, rpm: cap(model.rpm), tpm: cap(model.tpm) };
   if (hasAny(registry)) out.push(registry);

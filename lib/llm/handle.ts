@@ -20,7 +20,7 @@ import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { type CallerContext, readCallerContext } from '../authorizer/context.js';
 import { type CheckInput, runChecks } from '../checks/checks.js';
-import { requestedModels } from '../checks/models.js';
+import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
 import { NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
@@ -103,6 +103,8 @@ export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps 
 interface Call {
   req: LlmRequest;
   caller: Caller;
+  /** The registry's aliases and access groups, as the checks saw them. */
+  catalog: ModelCatalog;
   deps: LlmDeps;
   now: number;
   mode: EnforcementMode;
@@ -134,6 +136,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const call: Call = {
     req,
     caller,
+    catalog: registry.catalog,
     deps,
     now,
     mode: enforcementOf(caller.state, deps.enforcement),

@@ -6,6 +6,7 @@
  * parallel lease released with its settlement, after the answer.
  */
 
+import { aliasesOf, type ModelCatalog } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
 import {
@@ -35,6 +36,8 @@ export interface Admitted {
 
 export interface AdmittingCall {
   caller: Caller;
+  /** The registry's aliases: a per-model limit set under an alias of the model called applies. */
+  catalog: ModelCatalog;
   req: Pick<LlmRequest, 'body' | 'route'>;
   now: number;
   mode: EnforcementMode;
@@ -45,7 +48,7 @@ export const tokensOf = (usage: Usage | undefined): number => (usage ? usage.inp
 
 /** Admits the call under every rate limit that governs it, or throws the tightest one's 429. */
 export async function admitCall(call: AdmittingCall, model: ModelRecord, requestId: string): Promise<Admitted> {
-  const limits = rateLimitsOf(call.caller, model);
+  const limits = rateLimitsOf(call.caller, { ...model, resolvedAliases: aliasesOf(model.model_name, call.catalog) });
   if (limits.length === 0) return { ticket: undefined, headers: {}, counts: [] };
   const { deps } = call;
   const estimateTokens = call.mode === 'strict' ? tokensOf(estimateUsage(call.req, deps.strictDefaultMaxTokens)) : 0;
