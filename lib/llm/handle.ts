@@ -57,7 +57,7 @@ import {
   recordCreated,
 } from './objects.js';
 import { callProvider, providerOperation, routeErrorResponse } from './providers.js';
-import { type Admitted, admitCall, tokensOf } from './rate.js';
+import { type Admitted, admitCall, countLaterTokens, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
@@ -416,6 +416,8 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, us
   const made = owner.model ? (await call.deps.registry.snapshot()).resolve(owner.model) : undefined;
   const maker = await makerOf(call, owner);
   if (!(await call.deps.objects.claimBilling(owner.object_id))) return;
+  // Its tokens join its maker's tpm windows beside the bill (the call they came from counted none).
+  const counted = countLaterTokens(call, maker, made ?? serving, usage);
   await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: maker,
     model: made ?? serving,
@@ -424,6 +426,7 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, us
     requestId: `object:${owner.object_id}`,
     at: call.now,
   });
+  await counted;
 }
 
 /**

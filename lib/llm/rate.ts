@@ -66,3 +66,19 @@ export async function admitCall(call: AdmittingCall, model: ModelRecord, request
   }
   return { ticket: out.ticket, headers: rateHeaders(out.counts, call.now), counts: out.counts };
 }
+
+/**
+ * The tokens of a call billed after it ended (a background response or a batch, by the read that
+ * found it done) join the tpm windows of whoever made it, in this minute, as a call's settled
+ * tokens do: usage that comes later is still usage.
+ */
+export function countLaterTokens(
+  call: Pick<AdmittingCall, 'catalog' | 'deps'>,
+  maker: Caller,
+  model: ModelRecord,
+  usage: Usage,
+): Promise<void> {
+  const limits = rateLimitsOf(maker, { ...model, resolvedAliases: aliasesOf(model.model_name, call.catalog) });
+  if (!limits.some((l) => l.tpm !== undefined)) return Promise.resolve();
+  return call.deps.rateLimiter.countTokens(limits, tokensOf(usage));
+}

@@ -104,6 +104,11 @@ export interface RateLimiter {
   finish(ticket: RateTicket, tokens: number): Promise<void>;
   /** The call never ran (its budget refused it): its request and estimate are taken back, its leases released. */
   cancel(ticket: RateTicket): Promise<void>;
+  /**
+   * Tokens of a call whose usage came after it ended (a background response, a batch, billed by
+   * a later read): counted now, in the current minute, by every limit of `limits` with a tpm.
+   */
+  countTokens(limits: readonly RateLimit[], tokens: number): Promise<void>;
 }
 
 type Step =
@@ -187,12 +192,23 @@ export class DynamoRateLimiter implements RateLimiter {
     ]);
   }
 
-  private async settleAll(ticket: RateTicket, work: Promise<unknown>[]): Promise<void> {
+  async countTokens(limits: readonly RateLimit[], tokens: number): Promise<void> {
+    const used = Math.max(0, Math.round(tokens));
+    if (used === 0) return;
+    const minute = minuteOf(this.clock()).id;
+    const work = limits
+      .filter((l) => l.tpm !== undefined)
+      // Any one shard: the shards' sum is what the limit holds.
+      .map((l) => this.addCounts(rateRefs.window(l, minute, shardOrder(windowShards(l, this.sizes))[0]), 0, used, minute));
+    await this.settleAll(undefined, work);
+  }
+
+  private async settleAll(ticket: RateTicket | undefined, work: Promise<unknown>[]): Promise<void> {
     const results = await Promise.allSettled(work);
     const failed = results.filter((r) => r.status === 'rejected').length;
     // Rate counters are not money: a lost token count under-counts one minute, a lost release
     // holds a slot until its lease expires. Logged, not retried forever.
-    if (failed > 0) logger().warn('rate limit counters not updated', { requestId: ticket.requestId, failed });
+    if (failed > 0) logger().warn('rate limit counters not updated', { requestId: ticket?.requestId, failed });
   }
 
   /**
