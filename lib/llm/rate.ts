@@ -44,7 +44,12 @@ export interface AdmittingCall {
   deps: Pick<LlmDeps, 'rateLimiter' | 'strictDefaultMaxTokens' | 'reservationTtlMs' | 'clock'>;
 }
 
-export const tokensOf = (usage: Usage | undefined): number => (usage ? usage.inputTokens + usage.outputTokens : 0);
+/**
+ * Every token a call used, as `total_tokens` counts them: input, cache reads and writes (Usage
+ * keeps them apart from `inputTokens` only to price them apart) and output.
+ */
+export const tokensOf = (usage: Usage | undefined): number =>
+  usage ? usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0) + usage.outputTokens : 0;
 
 /** Admits the call under every rate limit that governs it, or throws the tightest one's 429. */
 export async function admitCall(call: AdmittingCall, model: ModelRecord, requestId: string): Promise<Admitted> {
