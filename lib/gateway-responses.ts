@@ -10,6 +10,7 @@ export type GatewayResponseType =
   | 'AUTHORIZER_FAILURE'
   | 'AUTHORIZER_CONFIGURATION_ERROR'
   | 'MISSING_AUTHENTICATION_TOKEN'
+  | 'THROTTLED'
   | 'DEFAULT_4XX'
   | 'DEFAULT_5XX';
 
@@ -17,6 +18,8 @@ export interface GatewayResponseDef {
   statusCode: number;
   /** application/json template; `$context.authorizer.<name>` is filled from the Deny's context. */
   template: string;
+  /** Headers beside Content-Type, static. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 const body = (message: string, type: string, code: string) => JSON.stringify({ error: { message, type, param: null, code } });
@@ -61,6 +64,14 @@ export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> 
     statusCode: 404,
     template: body('No such route', 'not_found_error', 'route_not_found'),
   },
+  // The stage throttle (the outer guard, docs/rate-limits.md): a 429 like every other, a
+  // rate_limit_error with retry-after (the throttle's bucket refills each second), not DEFAULT_4XX's
+  // invalid_request_error that clients do not retry.
+  THROTTLED: {
+    statusCode: 429,
+    template: body('Too many requests: the gateway throttled this one; retry in a second', 'rate_limit_error', 'gateway_throttled'),
+    headers: { 'retry-after': '1' },
+  },
   DEFAULT_4XX: { statusCode: 400, template: body('The request was rejected by the gateway', 'invalid_request_error', 'gateway_rejected') },
   DEFAULT_5XX: { statusCode: 502, template: body('The gateway could not complete the request', 'upstream_error', 'gateway_error') },
 };
@@ -69,11 +80,11 @@ export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> 
 export function renderGatewayResponse(
   type: GatewayResponseType,
   authorizerContext: Record<string, unknown> = {},
-): { statusCode: number; body: string } {
+): { statusCode: number; body: string; headers: Record<string, string> } {
   const def = GATEWAY_RESPONSES[type];
   const filled = def.template.replace(/\$context\.authorizer\.(\w+)/g, (_, name: string) => {
     const v = authorizerContext[name];
     return v === undefined || v === null ? '' : String(v);
   });
-  return { statusCode: def.statusCode, body: filled };
+  return { statusCode: def.statusCode, body: filled, headers: { ...def.headers } };
 }

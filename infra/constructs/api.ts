@@ -168,7 +168,10 @@ export class TollgateApi extends Construct {
       this.api.addGatewayResponse(`Response${type}`, {
         type: ResponseType.of(type),
         ...(KEEP_GATEWAY_STATUS.has(type) ? {} : { statusCode: String(def.statusCode) }),
-        responseHeaders: { 'Content-Type': "'application/json'" },
+        responseHeaders: {
+          'Content-Type': "'application/json'",
+          ...Object.fromEntries(Object.entries(def.headers ?? {}).map(([k, v]) => [k, `'${v}'`])),
+        },
         templates: { 'application/json': def.template },
       });
     }

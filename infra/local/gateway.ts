@@ -505,15 +505,15 @@ function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
 // ---------------------------------------------------------------------------------------------
 // Responses
 
-function sendJson(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
 /** `status` stands for API Gateway's own status where the stack keeps it (DEFAULT_5XX only replaces the body). */
 function sendGatewayResponse(res: ServerResponse, type: GatewayResponseType, context: Record<string, unknown> = {}, status?: number): void {
-  const { statusCode, body } = renderGatewayResponse(type, context);
-  sendJson(res, status ?? statusCode, body);
+  const { statusCode, body, headers } = renderGatewayResponse(type, context);
+  sendJson(res, status ?? statusCode, body, headers);
 }
 
 // Framing is the gateway's business, whatever the function says.

@@ -329,7 +329,11 @@ describe('gateway responses (lib/gateway-responses)', () => {
     (type, def) => {
       const r = responses.get(type) as CfnResource;
       expect(r.Properties.ResponseTemplates).toEqual({ 'application/json': def.template });
-      expect(r.Properties.ResponseParameters).toEqual({ 'gatewayresponse.header.Content-Type': "'application/json'" });
+      const headers = Object.entries((def as { headers?: Record<string, string> }).headers ?? {});
+      expect(r.Properties.ResponseParameters).toEqual({
+        'gatewayresponse.header.Content-Type': "'application/json'",
+        ...Object.fromEntries(headers.map(([k, v]) => [`gatewayresponse.header.${k}`, `'${v}'`])),
+      });
       if (KEEP_GATEWAY_STATUS.has(type)) expect(r.Properties.StatusCode).toBeUndefined();
       else expect(r.Properties.StatusCode).toBe(String(def.statusCode));
     },
@@ -344,6 +348,13 @@ describe('gateway responses (lib/gateway-responses)', () => {
     // A throwing authorizer is API Gateway's AUTHORIZER_CONFIGURATION_ERROR: the same 503, not its 500.
     expect(responses.get('AUTHORIZER_CONFIGURATION_ERROR')?.Properties.StatusCode).toBe('503');
     expect(responses.get('MISSING_AUTHENTICATION_TOKEN')?.Properties.StatusCode).toBe('404');
+  });
+
+  it("the stage throttle's 429 is a rate_limit_error with retry-after, not DEFAULT_4XX's invalid_request_error", () => {
+    const throttled = responses.get('THROTTLED');
+    expect(throttled?.Properties.StatusCode).toBe('429');
+    expect(JSON.parse(throttled?.Properties.ResponseTemplates['application/json'] as string).error.type).toBe('rate_limit_error');
+    expect(throttled?.Properties.ResponseParameters['gatewayresponse.header.retry-after']).toBe("'1'");
   });
 });
 

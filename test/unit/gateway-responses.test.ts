@@ -19,7 +19,7 @@ describe('static responses', () => {
   });
 
   it('every response type is covered here or below', () => {
-    expect(Object.keys(GATEWAY_RESPONSES).sort()).toEqual([...STATIC.map((s) => s[0]), 'ACCESS_DENIED'].sort());
+    expect(Object.keys(GATEWAY_RESPONSES).sort()).toEqual([...STATIC.map((s) => s[0]), 'ACCESS_DENIED', 'THROTTLED'].sort());
   });
 });
 
@@ -44,5 +44,16 @@ describe('ACCESS_DENIED carries the Deny context', () => {
 
   it('`$` patterns in a value are inserted literally', () => {
     expect(JSON.parse(renderGatewayResponse('ACCESS_DENIED', { message: "cost $& $1 $$ $'" }).body).error.message).toBe("cost $& $1 $$ $'");
+  });
+});
+
+describe("the stage throttle's 429 (THROTTLED)", () => {
+  it('answers rate_limit_error with retry-after, as every 429 of the error contract does', () => {
+    const { statusCode, body, headers } = renderGatewayResponse('THROTTLED');
+    expect(statusCode).toBe(429);
+    expect(JSON.parse(body)).toEqual({
+      error: { message: expect.any(String), type: 'rate_limit_error', param: null, code: 'gateway_throttled' },
+    });
+    expect(headers).toEqual({ 'retry-after': '1' });
   });
 });
