@@ -326,18 +326,25 @@ export function rateHeaders(admitted: readonly RateHeaderInput[], at: number): R
   return out;
 }
 
-/** The headers of a denial: OpenAI's, with nothing remaining of the exceeded kind, and `retry-after`. */
-export function denialHeaders(d: RateDenial, at: number): Record<string, string> {
-  const waitMs = Math.max(0, d.retryAt - at);
+/**
+ * The headers of a refusal, from every limit that refused the call: `retry-after` is the latest of
+ * their waits (the call is admitted only once every one of them would admit it: a parallel slot
+ * frees within a second, a full window only when its minute ends), and OpenAI's headers report,
+ * for each window kind exceeded, its tightest limit with nothing remaining.
+ */
+export function denialHeaders(denials: readonly RateDenial[], at: number): Record<string, string> {
+  const waitMs = Math.max(0, ...denials.map((d) => d.retryAt - at));
   const out: Record<string, string> = {
     'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
     'retry-after-ms': String(Math.max(1, Math.ceil(waitMs))),
   };
-  if (d.kind === 'rpm' || d.kind === 'tpm') {
-    const noun = d.kind === 'rpm' ? 'requests' : 'tokens';
+  for (const kind of ['rpm', 'tpm'] as const) {
+    const d = tightest(denials.filter((x) => x.kind === kind));
+    if (!d) continue;
+    const noun = kind === 'rpm' ? 'requests' : 'tokens';
     out[`x-ratelimit-limit-${noun}`] = String(d.value);
     out[`x-ratelimit-remaining-${noun}`] = '0';
-    out[`x-ratelimit-reset-${noun}`] = formatReset(waitMs);
+    out[`x-ratelimit-reset-${noun}`] = formatReset(Math.max(0, d.retryAt - at));
   }
   return out;
 }

@@ -67,7 +67,7 @@ export async function admitCall(call: AdmittingCall, model: ModelRecord, request
   if (!out.admitted) {
     const d = tightest(out.denials);
     if (!d) throw new Error('a refused admission names no limit');
-    throw new RateLimitedError(denialCode(d), denialMessage(d), denialHeaders(d, deps.clock()));
+    throw new RateLimitedError(denialCode(d), denialMessage(d), denialHeaders(out.denials, deps.clock()));
   }
   return { ticket: out.ticket, headers: rateHeaders(out.counts, call.now), counts: out.counts };
 }

@@ -147,17 +147,40 @@ describe('denials', () => {
 
   it('headers: retry-after (whole seconds, at least 1) and nothing remaining of the exceeded kind', () => {
     const end = minuteOf(at).endsAt;
-    expect(denialHeaders({ limit: limit('key'), kind: 'rpm', value: 5, retryAt: end }, at)).toEqual({
+    expect(denialHeaders([{ limit: limit('key'), kind: 'rpm', value: 5, retryAt: end }], at)).toEqual({
       'retry-after': '45',
       'retry-after-ms': '45000',
       'x-ratelimit-limit-requests': '5',
       'x-ratelimit-remaining-requests': '0',
       'x-ratelimit-reset-requests': '45s',
     });
-    expect(denialHeaders({ limit: limit('key'), kind: 'tpm', value: 50, retryAt: end }, at)['x-ratelimit-limit-tokens']).toBe('50');
-    expect(denialHeaders({ limit: limit('key'), kind: 'parallel', value: 2, retryAt: at + 200 }, at)).toEqual({
+    expect(denialHeaders([{ limit: limit('key'), kind: 'tpm', value: 50, retryAt: end }], at)['x-ratelimit-limit-tokens']).toBe('50');
+    expect(denialHeaders([{ limit: limit('key'), kind: 'parallel', value: 2, retryAt: at + 200 }], at)).toEqual({
       'retry-after': '1',
       'retry-after-ms': '200',
+    });
+  });
+
+  it('several limits refused: retry-after is the latest wait; each exceeded window kind reports its tightest limit', () => {
+    const end = minuteOf(at).endsAt;
+    const h = denialHeaders(
+      [
+        { limit: limit('key'), kind: 'parallel', value: 1, retryAt: at + 1000 },
+        { limit: limit('team'), kind: 'rpm', value: 10, retryAt: end },
+        { limit: limit('user'), kind: 'rpm', value: 3, retryAt: end },
+        { limit: limit('organization'), kind: 'tpm', value: 500, retryAt: end },
+      ],
+      at,
+    );
+    expect(h).toEqual({
+      'retry-after': '45',
+      'retry-after-ms': '45000',
+      'x-ratelimit-limit-requests': '3',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '45s',
+      'x-ratelimit-limit-tokens': '500',
+      'x-ratelimit-remaining-tokens': '0',
+      'x-ratelimit-reset-tokens': '45s',
     });
   });
 });
