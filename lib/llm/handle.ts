@@ -57,7 +57,7 @@ import {
   recordCreated,
 } from './objects.js';
 import { callProvider, providerOperation, routeErrorResponse } from './providers.js';
-import { type Admitted, admitCall, countLaterTokens, tokensOf } from './rate.js';
+import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
@@ -514,10 +514,10 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
     );
   // Every model is admitted by its rate limits before any is called: a refusal calls (and bills) none.
   const admissions = await Promise.allSettled(models.map((model, i) => admitCall(call, model, `${req.requestId}#${i}`)));
-  const refusal = admissions.find((a) => a.status === 'rejected');
-  if (refusal) {
+  const refusals = admissions.flatMap((a) => (a.status === 'rejected' ? [a.reason as unknown] : []));
+  if (refusals.length > 0) {
     for (const a of admissions) if (a.status === 'fulfilled' && a.value.ticket) call.defer(call.deps.rateLimiter.cancel(a.value.ticket));
-    throw refusal.reason;
+    throw refusalOf(refusals);
   }
   const admitted = admissions.map((a) => (a as PromiseFulfilledResult<Admitted>).value);
   const results = await Promise.allSettled(

@@ -73,6 +73,18 @@ export async function admitCall(call: AdmittingCall, model: ModelRecord, request
 }
 
 /**
+ * The answer for admissions refused together (several models in `model`): a failure that is not
+ * a rate limit's (the store) first; else the refusal that waits longest, since the request is
+ * admitted only once every model's limits would admit it.
+ */
+export function refusalOf(refusals: readonly unknown[]): unknown {
+  const other = refusals.find((e) => !(e instanceof RateLimitedError));
+  if (other !== undefined) return other;
+  const wait = (e: unknown) => Number((e as RateLimitedError).headers['retry-after-ms'] ?? 0);
+  return refusals.reduce((a, b) => (wait(b) > wait(a) ? b : a));
+}
+
+/**
  * The tokens of a call billed after it ended (a background response or a batch, by the read that
  * found it done) join the tpm windows of whoever made it, in this minute, as a call's settled
  * tokens do: usage that comes later is still usage.

@@ -11,6 +11,7 @@ import { MINUTE_MS } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { rateRefs } from '../../../lib/store/rate-limits.js';
 import { bearer } from '../../support/authorizer.js';
+import { putItem } from '../../support/rate.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
@@ -24,7 +25,11 @@ beforeAll(async () => {
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
   configureApp({ clock: () => now });
   const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
-  await seedModels([{ ...base, model_name: 'slow', upstream_model: 'gpt-4o-mini+delay=3000', aliases: [], access_groups: [] }]);
+  await seedModels([
+    { ...base, aliases: [], access_groups: [] },
+    { ...base, model_name: 'other', aliases: [], access_groups: [] },
+    { ...base, model_name: 'slow', upstream_model: 'gpt-4o-mini+delay=3000', aliases: [], access_groups: [] },
+  ]);
 });
 afterAll(() => mock.close());
 
@@ -43,5 +48,16 @@ describe('retry-after of a call several limits refuse', () => {
     expect(refused.headers['retry-after']).toBe(String(untilMinuteEnds));
     expect(refused.headers['x-ratelimit-remaining-requests']).toBe('0');
     expect((await first).status).toBe(200);
+  });
+});
+
+describe('retry-after of several models in `model`', () => {
+  it('each refused: the answer waits for the model whose limits free last', async () => {
+    const { key, record } = await seedKey({ max_parallel_requests: 1, model_rpm_limit: { other: 0 } });
+    // The key's one slot is held by a live call: both models are refused it (1 s); `other` also by its rpm (the minute).
+    await putItem({ ...rateRefs.parallel({ owner: 'key', id: record.token }), inflight: 1, 'lease#live': now + 60_000 });
+    const refused = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini,other', 'Hello') });
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe(String(Math.ceil((MINUTE_MS - (now % MINUTE_MS)) / 1000)));
   });
 });
