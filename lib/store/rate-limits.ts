@@ -225,6 +225,12 @@ export class DynamoRateLimiter implements RateLimiter {
     for (const shard of shardOrder(n)) {
       const rpm = l.rpm === undefined ? undefined : shareOf(l.rpm, n, shard);
       const tpm = l.tpm === undefined ? undefined : shareOf(l.tpm, n, shard);
+      // A shard with no share of the rpm (more shards for the tpm than requests a minute) never
+      // admits: its condition would pass on an empty item, so it is not written to at all.
+      if (rpm !== undefined && rpm <= 0) {
+        refusedBy = 'rpm';
+        continue;
+      }
       const conditions: string[] = [];
       const ref = rateRefs.window(l, minute, shard);
       const values: Record<string, unknown> = { ':one': 1, ':est': estimate, ':ttl': Math.ceil(retryAt / 1000) + WINDOW_KEEP_S };
@@ -285,6 +291,8 @@ export class DynamoRateLimiter implements RateLimiter {
     for (const shard of shardOrder(n)) {
       const ref = rateRefs.parallel(l, shard);
       const share = shareOf(max, n, shard);
+      // As for windows: an empty item would pass the condition of a shard with no share.
+      if (share <= 0) continue;
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
           await this.client.send(
