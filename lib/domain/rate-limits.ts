@@ -103,6 +103,30 @@ export const parallelShards = (l: Pick<RateLimit, 'parallel'>, sizes: ShardSizes
 /** Shard k's share of `total` over n shards: the shares sum to `total` exactly. */
 export const shareOf = (total: number, n: number, k: number): number => Math.floor(total / n) + (k < total % n ? 1 : 0);
 
+/**
+ * Tokens counted outside an admission (a call billed after it ended) over a limit's window shards:
+ * over the shards that admit (a share of the tpm, and of the rpm when there is one), by their tpm
+ * shares, so that every admitting shard sees its part of them.
+ */
+export function tokenSpread(
+  l: Pick<RateLimit, 'rpm' | 'tpm'>,
+  tokens: number,
+  sizes: ShardSizes = SHARD_SIZES,
+): { shard: number; tokens: number }[] {
+  if (l.tpm === undefined || tokens <= 0) return [];
+  const tpm = l.tpm;
+  const n = windowShards(l, sizes);
+  const admitting = Array.from({ length: n }, (_, shard) => ({ shard, share: shareOf(tpm, n, shard) })).filter(
+    ({ shard, share }) => share > 0 && (l.rpm === undefined || shareOf(l.rpm, n, shard) > 0),
+  );
+  if (admitting.length === 0) return [];
+  const total = admitting.reduce((sum, a) => sum + a.share, 0);
+  const out = admitting.map((a) => ({ shard: a.shard, tokens: Math.floor((tokens * a.share) / total) }));
+  const rest = tokens - out.reduce((sum, o) => sum + o.tokens, 0);
+  for (let i = 0; i < rest; i++) (out[i % out.length] as { tokens: number }).tokens++;
+  return out.filter((o) => o.tokens > 0);
+}
+
 /** The order shards are tried in: every one, from a random start. */
 export function shardOrder(n: number, random: () => number = Math.random): number[] {
   const start = Math.min(n - 1, Math.floor(random() * n));

@@ -37,6 +37,7 @@ import {
   type ShardSizes,
   shardOrder,
   shareOf,
+  tokenSpread,
   windowShards,
 } from '../domain/rate-limits.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -196,10 +197,9 @@ export class DynamoRateLimiter implements RateLimiter {
     const used = Math.max(0, Math.round(tokens));
     if (used === 0) return;
     const minute = minuteOf(this.clock()).id;
-    const work = limits
-      .filter((l) => l.tpm !== undefined)
-      // Any one shard: the shards' sum is what the limit holds.
-      .map((l) => this.addCounts(rateRefs.window(l, minute, shardOrder(windowShards(l, this.sizes))[0]), 0, used, minute));
+    const work = limits.flatMap((l) =>
+      tokenSpread(l, used, this.sizes).map((p) => this.addCounts(rateRefs.window(l, minute, p.shard), 0, p.tokens, minute)),
+    );
     await this.settleAll(undefined, work);
   }
 
