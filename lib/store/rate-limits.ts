@@ -221,14 +221,16 @@ export class DynamoRateLimiter implements RateLimiter {
     if (l.tpm !== undefined && l.tpm - Math.max(1, estimate) < 0)
       return { ok: false, denial: { limit: l, kind: 'tpm', value: l.tpm, retryAt } };
     const n = windowShards(l, this.sizes);
-    let refusedBy: LimitKind = 'rpm';
+    // What refused the call: a shard that was written to and said no, else one skipped for having no share.
+    let refusedBy: LimitKind | undefined;
+    let skippedBy: LimitKind | undefined;
     for (const shard of shardOrder(n)) {
       const rpm = l.rpm === undefined ? undefined : shareOf(l.rpm, n, shard);
       const tpm = l.tpm === undefined ? undefined : shareOf(l.tpm, n, shard);
       // A shard with no share of the rpm (more shards for the tpm than requests a minute) never
       // admits: its condition would pass on an empty item, so it is not written to at all.
       if (rpm !== undefined && rpm <= 0) {
-        refusedBy = 'rpm';
+        skippedBy ??= 'rpm';
         continue;
       }
       const conditions: string[] = [];
@@ -243,7 +245,8 @@ export class DynamoRateLimiter implements RateLimiter {
         // estimate still fits.
         const most = tpm - Math.max(1, estimate);
         if (most < 0) {
-          refusedBy = 'tpm';
+          // A shard that could admit, but not this estimate: a better reason than one with no rpm share.
+          skippedBy = 'tpm';
           continue;
         }
         conditions.push('(attribute_not_exists(#t) OR #t <= :tmax)');
@@ -276,7 +279,8 @@ export class DynamoRateLimiter implements RateLimiter {
         refusedBy = rpm !== undefined && num(old[REQUESTS]) >= rpm ? 'rpm' : 'tpm';
       }
     }
-    return { ok: false, denial: { limit: l, kind: refusedBy, value: (refusedBy === 'rpm' ? l.rpm : l.tpm) as number, retryAt } };
+    const kind = refusedBy ?? skippedBy ?? 'rpm';
+    return { ok: false, denial: { limit: l, kind, value: (kind === 'rpm' ? l.rpm : l.tpm) as number, retryAt } };
   }
 
   /**

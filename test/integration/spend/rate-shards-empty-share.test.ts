@@ -4,7 +4,7 @@
  * `attribute_not_exists(requests) OR requests < 0`, so each admitted one request a minute beyond
  * the limit), and is not written to (a round trip, and a write unit even when refused).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../../lib/app/index.js';
 import { type RateLimit, TPM_PER_SHARD } from '../../../lib/domain/rate-limits.js';
 import { tableName } from '../../../lib/store/client.js';
@@ -50,5 +50,18 @@ describe('shards with no share of the rpm', () => {
     const admit = admitter(real, { scope: 'team', owner: 'team', id: 'wide-default', label: 'wide', rpm: 5, tpm: 10 * TPM_PER_SHARD });
     const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => admit(i)));
     expect(outcomes.filter((o) => o.admitted).length).toBe(5);
+  });
+
+  it('refused for its tokens on every shard that admits: named a tpm refusal, whatever shard was looked at last', async () => {
+    const limit: RateLimit = { scope: 'team', owner: 'team', id: 'wide-full', label: 'wide-full', rpm: 4, tpm: 64_000 };
+    await small.countTokens([limit], 64_000);
+    // From shard 0: the last looked at is shard 31, one with no share of the rpm.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0);
+    try {
+      const o = await admitter(small, limit)(1);
+      expect(o.admitted === false && o.denials.map((d) => d.kind)).toEqual(['tpm']);
+    } finally {
+      random.mockRestore();
+    }
   });
 });
