@@ -56,7 +56,7 @@ import {
   ownOnly,
   recordCreated,
 } from './objects.js';
-import { callProvider, providerOperation, routeErrorResponse } from './providers.js';
+import { callProvider, type Finish, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
@@ -301,7 +301,8 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
         relay(
           upstream,
           stripUsage,
-          (usage, answered, received) => call.defer(charged ? finish(usage, answered, received) : finish(undefined, false)),
+          (usage, answered, received, partial) =>
+            call.defer(charged ? finish(usage, answered, received, partial) : finish(undefined, false)),
           onPayload,
         ),
         { objectMode: false },
@@ -337,13 +338,6 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
 }
 
 /**
- * Settles a call's spend once, whichever way it ends. `answered`: the upstream's answer ran to its
- * end (or broke off), so the call is charged: its reported usage, else the estimate, never $0.
- * Not answered (failed, refused, or the client left first): its reported usage, else released.
- */
-type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText) => Promise<void>;
-
-/**
  * One upstream call with its spend: admitted by its rate limits (throwing the 429), reserved
  * when strict (throwing the denial), settled by `run` through `finish`, and released should
  * `run` throw.
@@ -365,7 +359,8 @@ async function withSpend<T>(
     throw e;
   }
   let done: Promise<void> | undefined;
-  const finish: Finish = (usage, answered, received) => (done ??= settle(call, model, usage, answered, requestId, hold, rate, received));
+  const finish: Finish = (usage, answered, received, partial) =>
+    (done ??= settle(call, model, usage, answered, requestId, hold, rate, received, partial));
   try {
     return await run(finish, rate);
   } catch (e) {
@@ -559,12 +554,14 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
  * The stream relay: each complete server-sent event is passed on as soon as it arrives, its
  * usage noted on the way. A stream that breaks after the status went out ends with an error
  * event (OpenAI clients raise it). The settlement runs when the upstream is done, before the
- * stream ends, so the handler does not finish before the spend is recorded.
+ * stream ends, so the handler does not finish before the spend is recorded. A client that
+ * leaves once the answer has begun is charged what it was sent (found by review: leaving before
+ * the usage event got most of an answer for nothing).
  */
 async function* relay(
   upstream: UpstreamCall,
   stripUsage: boolean,
-  onDone: (usage: Usage | undefined, answered: boolean, received: ReceivedText) => void,
+  onDone: (usage: Usage | undefined, answered: boolean, received: ReceivedText, partial: boolean) => void,
   /** Sees every event's payload (a created object's id is in the first). */
   onPayload?: (payload: unknown) => void,
 ): AsyncGenerator<Buffer> {
@@ -573,6 +570,9 @@ async function* relay(
   let usage: Usage | undefined;
   // The upstream's stream ended, whole or cut: it was answered (and is charged). Else the client left.
   let ended = false;
+  // The upstream's answer began: some of it reached the client, or could have.
+  let began = false;
+  let failed: unknown;
   const pass = (events: SseEvent[]): Buffer | undefined => {
     let out = '';
     for (const ev of events) {
@@ -589,13 +589,13 @@ async function* relay(
   const source = upstream.chunks()[Symbol.asyncIterator]();
   try {
     // Only the upstream's own failure (a cut, a timeout) ends it as answered: an error thrown in
-    // at a `yield` is the client's (it went away), and leaves the call unanswered.
-    let failed: unknown;
+    // at a `yield` is the client's (it went away), and is charged only once the answer began.
     for (;;) {
       let events: SseEvent[];
       try {
         const next = await source.next();
         if (next.done) break;
+        began = true;
         // An event past MAX_ANSWER_BYTES is the upstream's failure too.
         events = framer.push(next.value);
       } catch (e) {
@@ -615,7 +615,7 @@ async function* relay(
     upstream.cancel();
     void source.return?.(undefined)?.catch(() => undefined);
     // Settled after the stream's end (deferred): the client's last byte does not wait for it.
-    onDone(usage, ended, received);
+    onDone(usage, ended || began, received, failed !== undefined || !ended);
   }
 }
 
@@ -628,13 +628,16 @@ async function settle(
   hold: Hold | undefined,
   rate: Admitted,
   received?: ReceivedText,
+  partial = false,
 ): Promise<void> {
   // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
   // the text sent and received is counted; with no text to count, the estimate is charged.
+  // Broken off, what was reported so far and what was counted: the larger of each.
   // A tokenizer that fails to load must not hold the call's rate-limit slot: fall back to the estimate.
-  const counted = !reported && answered ? await countUsage(call.req, received).catch(() => undefined) : undefined;
-  const usage = reported ?? counted ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
-  const usageSource = reported ? 'reported' : counted ? 'counted' : usage ? 'estimated' : 'none';
+  const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
+  const measured = partial ? mergeUsage(reported, counted) : (reported ?? counted);
+  const usage = measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
+  const usageSource = !measured ? (usage ? 'estimated' : 'none') : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
   const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
   const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
@@ -669,6 +672,12 @@ async function settle(
     }),
   ]);
 }
+
+const sameUsage = (a: Usage, b: Usage): boolean =>
+  a.inputTokens === b.inputTokens &&
+  a.outputTokens === b.outputTokens &&
+  (a.cacheReadTokens ?? 0) === (b.cacheReadTokens ?? 0) &&
+  (a.cacheWriteTokens ?? 0) === (b.cacheWriteTokens ?? 0);
 
 /** The request's spend log (lib/domain/spend-log): who, what, how many tokens; never the text. */
 function spendLogOf(

@@ -33,10 +33,14 @@ export interface ProviderCall {
 }
 
 /**
- * Settles the call once: the usage metered, whether the upstream answered (charged) or not
- * (released), and the text received, counted when the answer has no usable usage.
+ * Settles a call's spend once, whichever way it ends. `answered`: the upstream's answer ran to its
+ * end, or broke off, or began before the client left, so the call is charged: its reported usage,
+ * else the text counted, else the estimate, never $0. Not answered (failed, refused, or the client
+ * left before the answer began): its reported usage, else released. `partial`: the answer broke
+ * off (the upstream cut it, or the client left): what was reported so far (an input count in a
+ * first event) may be short of what was received, so the larger of each is charged.
  */
-export type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText) => Promise<void>;
+export type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText, partial?: boolean) => Promise<void>;
 
 /**
  * The operation a provider serves for this model on this route; undefined for an
@@ -119,7 +123,11 @@ export async function callProvider(
   const out = Readable.from(
     events(answer.events, controller, apiKey, (ended, sent) => {
       const usage = answer.usage();
-      call.defer(finish(usage, ended, usage ? undefined : receivedOfEvents(sent, model.model_name)));
+      // Begun, it is charged even if the client left: what it was sent is counted (found by review).
+      const partial = !ended || answer.broken();
+      call.defer(
+        finish(usage, ended || sent.length > 0, usage && !partial ? undefined : receivedOfEvents(sent, model.model_name), partial),
+      );
     }),
     {
       objectMode: false,
@@ -139,8 +147,8 @@ export async function callProvider(
 
 /**
  * The provider's events as they come. `ended`: the provider's stream ran to its end (whole, or
- * ended by its error event), so the call is charged; otherwise the client left and the upstream
- * call is aborted.
+ * ended by its error event), so the call is charged; otherwise the client left, the upstream call
+ * is aborted, and what was sent before is charged.
  */
 async function* events(
   source: AsyncIterable<string>,

@@ -85,6 +85,7 @@ export const anthropicProvider: Provider = {
 /** Relays Anthropic's stream as it comes, metering message_start and message_delta usage; a break ends with an `error` event. */
 function relayMessages(exchange: HttpExchange, status: number): StreamAnswer {
   let usage: TokenUsage | undefined;
+  let broken = false;
   async function* events(): AsyncGenerator<string> {
     try {
       for await (const ev of exchange.events()) {
@@ -92,10 +93,18 @@ function relayMessages(exchange: HttpExchange, status: number): StreamAnswer {
         yield sseFrame(ev.raw);
       }
     } catch (e) {
+      broken = true;
       yield sseNamed('error', anthropicErrorBody(exchange.failure(e)));
     } finally {
       exchange.cancel();
     }
   }
-  return { kind: 'stream', status, headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS }, events: events(), usage: () => usage };
+  return {
+    kind: 'stream',
+    status,
+    headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS },
+    events: events(),
+    usage: () => usage,
+    broken: () => broken,
+  };
 }

@@ -117,6 +117,7 @@ export async function forwardOpenAiShaped(
  */
 function relayOpenAiStream(exchange: HttpExchange, status: number, stripUsage: boolean): StreamAnswer {
   let usage: TokenUsage | undefined;
+  let broken = false;
   async function* events(): AsyncGenerator<string> {
     try {
       for await (const ev of exchange.events()) {
@@ -126,10 +127,18 @@ function relayOpenAiStream(exchange: HttpExchange, status: number, stripUsage: b
         yield sseFrame(ev.raw);
       }
     } catch (e) {
+      broken = true;
       yield sseFrame(`data: ${JSON.stringify(exchange.failure(e).toBody())}`);
     } finally {
       exchange.cancel();
     }
   }
-  return { kind: 'stream', status, headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS }, events: events(), usage: () => usage };
+  return {
+    kind: 'stream',
+    status,
+    headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS },
+    events: events(),
+    usage: () => usage,
+    broken: () => broken,
+  };
 }

@@ -78,6 +78,11 @@ export interface StreamAnswer {
   events: AsyncIterable<string>;
   /** The usage seen so far; final once `events` is done. */
   usage(): TokenUsage | undefined;
+  /**
+   * The stream broke off (cut, stalled, an error in it) and ended with an error event: the usage
+   * seen so far may be short of what was sent (Anthropic reports the output in its last event).
+   */
+  broken(): boolean;
 }
 
 export type ProviderAnswer = JsonAnswer | StreamAnswer;

@@ -169,12 +169,14 @@ class BedrockCall {
       throw this.failure(e, deadline);
     }
     const self = this;
+    let broken = false;
     async function* events(): AsyncGenerator<string> {
       try {
         for await (const event of source) {
           deadline.touch();
           const failed = streamFailureOf(event);
           if (failed) {
+            broken = true;
             yield shape.error(bedrockError(failed, { model: self.model, region: self.region }));
             return;
           }
@@ -182,12 +184,13 @@ class BedrockCall {
         }
         yield* shape.end();
       } catch (e) {
+        broken = true;
         yield shape.error(self.failure(e, deadline));
       } finally {
         deadline.abort();
       }
     }
-    return { kind: 'stream', status: 200, headers: { ...SSE_HEADERS }, events: events(), usage: shape.usage };
+    return { kind: 'stream', status: 200, headers: { ...SSE_HEADERS }, events: events(), usage: shape.usage, broken: () => broken };
   }
 
   async embeddings(runtime: BedrockRuntime): Promise<JsonAnswer> {

@@ -6,7 +6,7 @@
  * included; a model the key may not use is refused before any upstream call.
  */
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { invokeStreaming } from '../../../infra/local/awslambda.js';
 import { type Gateway, startGateway } from '../../../infra/local/gateway.js';
 import { type MockBedrock, startMockBedrock } from '../../../infra/local/mock-bedrock.js';
@@ -140,7 +140,8 @@ describe('Bedrock through the llm function, with the official openai client', ()
     expect(await keySpend()).toBe(before);
   });
 
-  it('a client that goes away cancels the Bedrock stream upstream (the mock sees its stream closed)', async () => {
+  it('a client that goes away cancels the Bedrock stream upstream (the mock sees its stream closed), and pays what it was sent', async () => {
+    const spentBefore = await keySpend();
     // Through the handler as Lambda runs it: the response stream breaks when API Gateway's client leaves
     // (the local gateway drains instead, so the function is driven directly here).
     const outcome = await authorize(
@@ -165,6 +166,8 @@ describe('Bedrock through the llm function, with the official openai client', ()
     expect(request?.operation).toBe('converse-stream');
     expect(request?.cancelled).toBe(true);
     await res.done.catch(() => undefined);
+    // What it was sent is charged (counted): leaving before the usage event is not free.
+    await vi.waitFor(async () => expect(await keySpend()).toBeGreaterThan(spentBefore), { timeout: 5000, interval: 50 });
   });
 
   it('a model the key may not use is refused before any upstream call', async () => {

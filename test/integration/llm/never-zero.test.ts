@@ -6,9 +6,17 @@
  * are a 400 naming the field, and strict mode's estimate is an upper bound over all of them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockAnthropic, startMockAnthropic } from '../../../infra/local/mock-anthropic.js';
+import {
+  MOCK_ANTHROPIC_KEY,
+  MOCK_UPSTREAM_KEY,
+  mockAnthropicModels,
+  mockLocalSecrets,
+  mockModels,
+} from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { refs } from '../../../lib/store/keys.js';
+import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
@@ -16,9 +24,12 @@ import { useTestTable } from '../../support/table.js';
 import { call, chat, seedModels } from './harness.js';
 
 let mock: MockUpstream;
+let anthropic: MockAnthropic;
 
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  anthropic = await startMockAnthropic({ apiKey: MOCK_ANTHROPIC_KEY });
+  const claude = mockAnthropicModels(anthropic.url)[0]!;
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
   const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini')!;
   const knob = (name: string, knobs: string) => ({
@@ -37,9 +48,14 @@ beforeAll(async () => {
     knob('no-usage-cut', 'no_usage+drop_after=3'),
     knob('cut', 'drop_after=3'),
     knob('failing', 'status=500'),
+    // Anthropic reports the input in its first event and the output in its last: cut between them.
+    { ...claude, model_name: 'claude-cut', upstream_model: `${claude.upstream_model}+drop_after=30`, aliases: [], access_groups: [] },
   ]);
 });
-afterAll(() => mock.close());
+afterAll(async () => {
+  await mock.close();
+  await anthropic.close();
+});
 
 /** A call through a fresh key; what it cost that key, and how its settlement counted it. */
 async function costOf(model: string, extra: Record<string, unknown> = {}) {
@@ -137,5 +153,26 @@ describe('output limits are numbers in range, and the strict estimate bounds the
     // The estimate is the largest limit (100000 output tokens, $0.06 at gpt-4o-mini's price): none fits.
     expect(answers.every((a) => a.status === 403 && a.json.error.code === 'team_budget_exceeded')).toBe(true);
     expect(await spendNanos(refs.team('t-bound'))).toBeLessThanOrEqual(1_000_000);
+  });
+});
+
+describe('an answer that breaks off after reporting part of its usage (found by review)', () => {
+  it('is charged the larger of what was reported and what was counted: the output received, not the first event’s 1 token', async () => {
+    const { key, record } = await seedKey({});
+    const requestId = `req-claude-cut-${Math.random().toString(36).slice(2)}`;
+    const words = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+    const res = await call({
+      path: '/v1/messages',
+      headers: bearer(key),
+      body: { model: 'claude-cut', max_tokens: 500, stream: true, messages: [{ role: 'user', content: words }] },
+      requestId,
+    });
+    expect(res.status).toBe(200);
+    const settlement = await readItem(refs.settlement(requestId));
+    expect(settlement?.usage_source).toBe('counted');
+    const log = JSON.parse(String(settlement?.[SPEND_LOG_ATTR])) as { prompt_tokens: number; completion_tokens: number };
+    // About 27 words of the answer arrived before the cut; the first event said 1 output token.
+    expect(log.completion_tokens).toBeGreaterThan(20);
+    expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(0);
   });
 });

@@ -13,7 +13,7 @@ import { handleLlmEvent, settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
 import { authorize, bearer } from '../../support/authorizer.js';
 import { authorizerEvent, seedKey } from '../../support/seed.js';
-import { settledSpendNanos } from '../../support/spend.js';
+import { readItem, settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { call, chat, proxyEvent, seedModels } from './harness.js';
 
@@ -241,12 +241,8 @@ describe('a 200 whose body is not JSON (found by review)', () => {
   });
 });
 
-describe('a streaming client that goes away leaves the call unanswered', () => {
-  it.each([
-    ['closed', undefined],
-    ['reset (destroyed with an error, as a pipeline does)', new Error('client went away')],
-  ])('%s: released, nothing charged', async (_, error) => {
-    const { key, record } = await seedKey({});
+describe('a streaming client that goes away', () => {
+  const open = async (key: string) => {
     const opts = {
       path: '/v1/chat/completions',
       headers: bearer(key),
@@ -258,9 +254,28 @@ describe('a streaming client that goes away leaves the call unanswered', () => {
     const res = await handleLlmEvent(event);
     const body = res.body as Readable;
     body.on('error', () => undefined);
+    return { event, body };
+  };
+
+  it.each([
+    ['closed', undefined],
+    ['reset (destroyed with an error, as a pipeline does)', new Error('client went away')],
+  ])('%s once the answer began: charged what it was sent, counted (found by review: it was free)', async (_, error) => {
+    const { key, record } = await seedKey({});
+    const { event, body } = await open(key);
     await new Promise((r) => body.once('data', r));
     body.pause();
     body.destroy(error);
+    await settlementsOf(event);
+    expect(await settledSpendNanos(refs.key(record.token))).toBeGreaterThan(0);
+    const settled = await readItem(refs.settlement(event.requestContext.requestId));
+    expect(settled?.usage_source).toBe('counted');
+  });
+
+  it('before the answer began: released, nothing charged', async () => {
+    const { key, record } = await seedKey({});
+    const { event, body } = await open(key);
+    body.destroy();
     await settlementsOf(event);
     expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
   });
