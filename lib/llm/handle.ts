@@ -500,6 +500,14 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
   const { req } = call;
   if (req.stream) throw new InvalidRequestError('`stream` cannot be used with several models in `model`', 'invalid_body', 'stream');
   if (req.body.kind !== 'json') throw new InvalidRequestError('several models in `model` need a JSON body', 'invalid_body', 'model');
+  // A stored object (a response, a batch) is one upstream's, made once: it is never fanned out,
+  // which would bypass its tenancy (the objects its body names, its owner record, its deferred bill).
+  if (call.object)
+    throw new InvalidRequestError(
+      `several models in \`model\` cannot be used on ${req.route.path}: it makes or names a stored object`,
+      'unsupported_parameter',
+      'model',
+    );
   const provided = models.find((m) => (m.provider ?? 'openai') !== 'openai');
   if (provided)
     throw new InvalidRequestError(

@@ -262,3 +262,30 @@ describe("objects a body names are the caller's own, as in the path (found by re
     expect([res.status, res.json.error?.code]).toEqual([400, 'invalid_body']);
   });
 });
+
+describe('several models in `model` on a stateful route (found by review)', () => {
+  // A comma list fans out past the stateful handling: references unguarded, objects unrecorded, a pending bill charged as an estimate.
+  it("another team cannot continue team A's response, nor batch over its file, by naming two models: 400, nothing forwarded", async () => {
+    const response = (await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'secret plan' } }))
+      .json.id as string;
+    const file = (await upload(a1)).json.id as string;
+    const bodies: [string, Record<string, unknown>][] = [
+      ['/v1/responses', { model: 'gpt-4o-mini,gpt-4o-mini', input: 'repeat', previous_response_id: response }],
+      [
+        '/v1/batches',
+        { model: 'gpt-4o-mini,gpt-4o-mini', input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' },
+      ],
+    ];
+    for (const [path, body] of bodies) {
+      const before = mock.requests.length;
+      const res = await call({ path, headers: bearer(b.key), body });
+      expect([path, res.status, mock.requests.length - before]).toEqual([path, 400, 0]);
+    }
+  });
+
+  it('a response asked of two models is a 400 naming `model`, never made unrecorded (its maker could not read it)', async () => {
+    const before = mock.requests.length;
+    const made = await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini,gpt-4o-mini', input: 'Hello' } });
+    expect([made.status, made.json.error?.param, mock.requests.length - before]).toEqual([400, 'model', 0]);
+  });
+});
