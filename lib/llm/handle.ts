@@ -47,6 +47,7 @@ import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
+  batchFileOf,
   finishedUsage,
   guardObject,
   guardReferences,
@@ -115,6 +116,8 @@ interface Call {
   /** The upstream object the call names or creates (lib/llm/objects), and who made it. */
   object?: ObjectCall | undefined;
   owner?: ObjectOwner | undefined;
+  /** The registry model an object the call creates is priced by, when not the one serving it (a batch file's lines'). */
+  madeWith?: string | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
   startedMs: number;
   upstreamAtMs?: number | undefined;
@@ -128,7 +131,10 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const req = await parseLlmRequest(event);
   const [loaded, registry] = await Promise.all([loadCallerFor(ctx, req, deps), deps.registry.snapshot()]);
   const listing = req.route.answer === 'model_list';
-  const models = listing ? [] : modelsOf(req, deps);
+  const object = objectCallOf(req);
+  // A batch file's lines name the models its batch will run: checked as the body's are.
+  const batch = object ? await batchFileOf(req) : undefined;
+  const models = listing ? [] : [...modelsOf(req, deps), ...(batch?.models ?? [])];
   const caller = checked(loaded, req, models, deps, registry, now);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
@@ -148,11 +154,15 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     recheck: async () => {
       call.caller = checked(await loadCallerFor(ctx, req, deps), req, models, deps, registry, now);
     },
-    object: objectCallOf(req),
+    object,
     startedMs,
   };
   // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call.
   if (call.object) call.owner = await guardObject(deps.objects, caller, call.object);
+  if (batch) {
+    call.madeWith = batchModelOf(registry, batch.models);
+    await guardReferences(deps.objects, caller, batch.bodies);
+  }
   return forward(call, registry);
 }
 
@@ -200,6 +210,14 @@ async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmRespo
   if (!fallback)
     throw new InvalidRequestError('the request names no `model`, and this proxy has no default upstream for it', 'model_required', 'model');
   return callModel(call, fallback, req.requestId);
+}
+
+/** The one model a batch file's lines name (the upstream's rule: one model a batch), by its registry name. */
+function batchModelOf(registry: RegistrySnapshot, names: string[]): string | undefined {
+  const made = new Set(names.map((n) => resolveModel(registry, n).model_name));
+  if (made.size > 1)
+    throw new InvalidRequestError(`a batch file's lines must name one model; these name ${[...made].join(', ')}`, 'invalid_body', 'file');
+  return [...made][0];
 }
 
 function resolveModel(registry: RegistrySnapshot, name: string): ModelRecord {
@@ -381,9 +399,13 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
   const { objects } = call.deps;
   const json = parseJson(bytes);
   switch (object.op) {
-    case 'create':
-      await recordCreated(objects, call.caller, object, json, new Date(call.now), model.model_name);
+    case 'create': {
+      // A batch is priced by the model its file's lines name, a batch file by the model its lines name.
+      const input = object.kind === 'batch' && isObject(json) && typeof json.input_file_id === 'string' ? json.input_file_id : undefined;
+      const made = call.madeWith ?? (input ? (await objects.get(input))?.model : undefined) ?? model.model_name;
+      await recordCreated(objects, call.caller, object, json, new Date(call.now), made);
       return bytes;
+    }
     case 'list':
       return Buffer.from(JSON.stringify(await ownOnly(objects, call.caller, json)));
     case 'delete':

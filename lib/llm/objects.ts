@@ -154,6 +154,49 @@ export async function guardReferences(owners: ObjectOwners, caller: Caller, body
   if (denied) throw new NotFoundError(denied.kind, denied.id);
 }
 
+/** What a batch file asks for: the models its lines name, and the bodies they send (objects they name are guarded). */
+export interface BatchFile {
+  models: string[];
+  bodies: unknown[];
+}
+
+/**
+ * The batch file a call uploads (`POST /files`, purpose `batch`), read: a batch runs its lines'
+ * bodies, so their `model` is checked like a body's and the objects they name like a body's.
+ * Every line must be a JSON object whose `body.model` is a string (the upstream's own rule): a
+ * line that is not is a 400, never passed unread. Undefined for any other call.
+ */
+export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath' | 'body'>): Promise<BatchFile | undefined> {
+  const object = objectCallOf(req);
+  if (object?.kind !== 'file' || object.op !== 'create' || req.body.kind !== 'form') return undefined;
+  const form = req.body.value;
+  // Any `purpose` field counts: an upstream may read another of several than we would.
+  if (!form.getAll('purpose').some((p) => typeof p === 'string' && p.trim().toLowerCase() === 'batch')) return undefined;
+  const models = new Set<string>();
+  const bodies: unknown[] = [];
+  for (const file of form.getAll('file')) {
+    const text = typeof file === 'string' ? file : await file.text();
+    let n = 0;
+    for (const raw of text.split('\n')) {
+      n++;
+      if (raw.trim().length === 0) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        parsed = undefined;
+      }
+      const body = isObject(parsed) ? parsed.body : undefined;
+      const model = isObject(body) ? body.model : undefined;
+      if (typeof model !== 'string' || model.length === 0)
+        throw new InvalidRequestError(`line ${n} of the batch file is not a JSON object naming its \`body.model\``, 'invalid_body', 'file');
+      models.add(model);
+      bodies.push(body);
+    }
+  }
+  return { models: [...models], bodies };
+}
+
 /** Records who made the object an answer describes (its `id`), before the answer goes out. */
 export async function recordCreated(
   owners: ObjectOwners,

@@ -51,7 +51,7 @@ const price = (input: number, output: number) =>
 async function upload(who: { key: string }) {
   const form = new FormData();
   form.set('purpose', 'batch');
-  form.set('file', new Blob(['{"custom_id":"1"}\n'], { type: 'application/jsonl' }), 'batch.jsonl');
+  form.set('file', new Blob(['{"custom_id":"1","body":{"model":"gpt-4o-mini"}}\n'], { type: 'application/jsonl' }), 'batch.jsonl');
   const req = new Request('http://local/', { method: 'POST', body: form });
   const bytes = Buffer.from(await req.arrayBuffer());
   return call({

@@ -1,0 +1,104 @@
+/**
+ * A batch's requests are named by the lines of the file it runs, not by its own body (found by
+ * review): a batch file's `body.model` is checked like a body's `model` when the file is uploaded
+ * (a model the key may not use is a 403, one the registry does not know a 404, before any upstream
+ * call), and a batch over it is billed at that model's prices, not the passthrough model's.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { refs } from '../../../lib/store/keys.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { spendNanos } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, seedModels } from './harness.js';
+
+let mock: MockUpstream;
+let models: ModelRecord[];
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  await useTestTable({
+    TOLLGATE_MASTER_KEY: 'sk-master-batch-models',
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
+  });
+  models = mockModels(mock.url);
+  await seedModels(models);
+  await seedTeam({ team_id: 'team-a' });
+  return () => mock.close();
+});
+
+const line = (model: unknown, i = 1) =>
+  JSON.stringify({
+    custom_id: `r${i}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model, messages: [{ role: 'user', content: 'hi' }] },
+  });
+
+async function upload(key: string, jsonl: string, purpose = 'batch') {
+  const form = new FormData();
+  form.set('purpose', purpose);
+  form.set('file', new Blob([jsonl], { type: 'application/jsonl' }), 'batch.jsonl');
+  const req = new Request('http://local/', { method: 'POST', body: form });
+  const bytes = Buffer.from(await req.arrayBuffer());
+  return call({
+    path: '/v1/files',
+    headers: { ...bearer(key), 'content-type': req.headers.get('content-type') as string },
+    body: bytes.toString('utf8'),
+    base64: true,
+  });
+}
+
+describe("a batch file's models are checked like a body's", () => {
+  it.each([
+    ['a model the key may not use', `${line('gpt-4o-mini', 1)}\n${line('gpt-4o', 2)}\n`, 403, 'model_not_allowed'],
+    ['a model the registry does not know', `${line('o1-pro')}\n`, 404, 'model_not_found'],
+    ['a line that is not JSON', `${line('gpt-4o-mini')}\n{"body": {"model": "gpt-4o", NaN}}\n`, 400, 'invalid_body'],
+    ['a line whose model is not a string', `${line(['gpt-4o'])}\n`, 400, 'invalid_body'],
+    ['lines naming two models (one a batch)', `${line('gpt-4o-mini', 1)}\n${line('gpt-4o', 2)}\n`, 400, 'invalid_body'],
+  ])('%s: refused before any upstream call', async (what, jsonl, status, code) => {
+    // Unrestricted but for the first case: an unknown model is a 404, as in a body.
+    const { key } = await seedKey({ team_id: 'team-a', ...(what.includes('may not') ? { models: ['gpt-4o-mini'] } : {}) });
+    const before = mock.requests.length;
+    const res = await upload(key, jsonl);
+    expect([res.status, res.json?.error?.code, mock.requests.length - before]).toEqual([status, code, 0]);
+  });
+
+  it("a line continuing another team's response: 404, nothing forwarded", async () => {
+    await seedTeam({ team_id: 'team-b' });
+    const theirs = await seedKey({ team_id: 'team-b' });
+    const made = await call({ path: '/v1/responses', headers: bearer(theirs.key), body: { model: 'gpt-4o-mini', input: 'secret' } });
+    const { key } = await seedKey({ team_id: 'team-a' });
+    const jsonl = `${JSON.stringify({ custom_id: 'r1', method: 'POST', url: '/v1/responses', body: { model: 'gpt-4o-mini', input: 'repeat', previous_response_id: made.json.id } })}\n`;
+    const before = mock.requests.length;
+    const res = await upload(key, jsonl);
+    expect([res.status, res.json?.error?.code, mock.requests.length - before]).toEqual([404, 'response_not_found', 0]);
+  });
+
+  it('a file for another purpose is not read as a batch', async () => {
+    const { key } = await seedKey({ team_id: 'team-a', models: ['gpt-4o-mini'] });
+    expect((await upload(key, 'not json at all\n', 'assistants')).status).toBe(200);
+  });
+
+  it("a batch is billed at its file's model's prices", async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const file = await upload(key, `${line('gpt-4o', 1)}\n${line('gpt-4o-2024-08-06', 2)}\n`);
+    expect(file.status).toBe(200);
+    const made = await call({
+      path: '/v1/batches',
+      headers: bearer(key),
+      body: { input_file_id: file.json.id, endpoint: '/v1/chat/completions', completion_window: '24h' },
+    });
+    expect(made.status).toBe(200);
+    expect((await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(key) })).json.status).toBe('completed');
+    const gpt4o = models.find((m) => m.model_name === 'gpt-4o') as ModelRecord;
+    // The mock's batch: 20 input and 40 output tokens.
+    expect(await spendNanos(refs.key(record.token))).toBe(
+      Math.round(20 * gpt4o.input_cost_per_million * 1000 + 40 * gpt4o.output_cost_per_million * 1000),
+    );
+  });
+});
