@@ -312,7 +312,7 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
               call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), model.model_name, false));
             return created !== undefined;
           })
-        : undefined;
+        : pendingBill(call, model);
       // A stored object read (or changed) as a stream is not a new call: its events' usage is not charged.
       const charged = meteringOf(call.object, undefined) === 'charge';
       const out = Readable.from(
@@ -480,6 +480,20 @@ async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
     keyName: key?.key_name,
     state: { ...state, key },
   };
+}
+
+/**
+ * A pending object (a background response) read or cancelled as a stream: billed by the first
+ * event that shows it ended with its usage, once, as a JSON read would be.
+ */
+function pendingBill(call: Call, model: ModelRecord): ((payload: unknown) => void) | undefined {
+  const { object, owner } = call;
+  if (!object || !owner || owner.billing !== 'pending' || object.op === 'create') return undefined;
+  return once((payload: unknown) => {
+    const usage = isObject(payload) && isObject(payload.response) ? finishedUsage(object.kind, payload.response) : undefined;
+    if (usage) call.defer(billOnce(call, model, owner, usage));
+    return usage !== undefined;
+  });
 }
 
 const once = <A>(fn: (a: A) => boolean) => {

@@ -15,8 +15,8 @@ import { call, seedModels } from './harness.js';
 
 let server: Server;
 const usage = { input_tokens: 2, output_tokens: 4, total_tokens: 6 };
-const resp = (status: string, withUsage: boolean) => ({
-  id: 'resp_custom1',
+const resp = (status: string, withUsage: boolean, id = 'resp_custom1') => ({
+  id,
   object: 'response',
   status,
   output: [],
@@ -25,9 +25,29 @@ const resp = (status: string, withUsage: boolean) => ({
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    req.resume();
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'POST' && url.pathname === '/v1/responses' && raw.includes('"background":true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(resp('queued', false, 'resp_bg1')));
+      }
+      if (req.method === 'GET' && url.pathname === '/v1/responses/resp_bg1' && url.searchParams.get('stream') === 'true') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          `event: response.in_progress\ndata: ${JSON.stringify({ type: 'response.in_progress', response: resp('in_progress', false, 'resp_bg1') })}\n\n`,
+        );
+        return res.end(
+          `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: resp('completed', true, 'resp_bg1') })}\n\n`,
+        );
+      }
+      if (req.method === 'DELETE' && url.pathname === '/v1/responses/resp_bg1') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ id: 'resp_bg1', object: 'response', deleted: true }));
+      }
       if (req.method === 'POST' && url.pathname === '/v1/responses') {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify(resp('completed', true)));
@@ -67,4 +87,23 @@ it('reading a stored response again as a stream never bills again', async () => 
   expect(read.status).toBe(200);
   expect(read.text).toContain('response.completed');
   expect(await spendNanos(refs.key(record.token))).toBe(once);
+});
+
+it('a background response read to its end as a stream is billed then, once (never $0 when it is deleted after)', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  const made = await call({
+    path: '/v1/responses',
+    headers: bearer(key),
+    body: { model: 'gpt-4o-mini', input: 'Hello there', background: true },
+  });
+  expect(made.json.status).toBe('queued');
+  expect(await spendNanos(refs.key(record.token))).toBe(0);
+  for (let i = 0; i < 2; i++) {
+    const read = await call({ method: 'GET', path: '/v1/responses/resp_bg1', query: { stream: 'true' }, headers: bearer(key) });
+    expect(read.text).toContain('response.completed');
+  }
+  expect((await call({ method: 'DELETE', path: '/v1/responses/resp_bg1', headers: bearer(key) })).status).toBe(200);
+  const billed = await spendNanos(refs.key(record.token));
+  // gpt-4o-mini: 2 input and 4 output tokens.
+  expect(billed).toBe(Math.round(2 * 0.15 * 1000 + 4 * 0.6 * 1000));
 });
