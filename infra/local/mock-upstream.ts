@@ -159,9 +159,13 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
         completion_window: '24h',
         created_at,
       };
-      // Finished by the time anyone looks again: 10 requests of 2 prompt and 4 completion tokens.
+      // Finished by the time anyone looks again: 10 requests of 2 prompt and 4 completion tokens,
+      // their answers in an output file the upstream made (as OpenAI does).
+      const output = { id: `file-out${n}`, object: 'file', bytes: 18, created_at, filename: 'batch_output.jsonl', purpose: 'batch_output' };
+      stored.set(output.id, output);
       const done = {
         ...batch,
+        output_file_id: output.id,
         status: 'completed',
         request_counts: { total: 10, completed: 10, failed: 0 },
         usage: { input_tokens: 20, output_tokens: 40, total_tokens: 60 },

@@ -42,6 +42,20 @@ export function ownerOf(caller: Caller, kind: ObjectKind, objectId: string, at: 
   };
 }
 
+/** The owner record of an object the upstream made for another (a batch's output file): its maker's, never billed. */
+export function madeFor(owner: ObjectOwner, kind: ObjectKind, objectId: string, at: Date): ObjectOwner {
+  return {
+    object_id: objectId,
+    object_kind: kind,
+    model: owner.model ?? null,
+    key_hash: owner.key_hash ?? null,
+    user_id: owner.user_id ?? null,
+    team_id: owner.team_id ?? null,
+    organization_id: owner.organization_id ?? null,
+    created_at: at.toISOString(),
+  };
+}
+
 /** Whether a caller may use an object: same team, else same user (personal), else same key. */
 export function mayUse(caller: Caller, owner: ObjectOwner | undefined): boolean {
   if (caller.role === 'proxy_admin') return true;

@@ -56,6 +56,7 @@ import {
   objectCallOf,
   ownOnly,
   recordCreated,
+  recordOutputs,
 } from './objects.js';
 import { callProvider, type Finish, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
@@ -413,6 +414,8 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       return bytes;
     case 'read':
     case 'change': {
+      // A finished batch's output files are its maker's, recorded before the answer names them to anyone.
+      if (object.id) await recordOutputs(objects, call.owner, json, new Date(call.now));
       // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.
       const usage = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json) : undefined;
       if (usage && object.id && call.owner) call.defer(billOnce(call, model, call.owner, usage));

@@ -10,7 +10,7 @@
  */
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
-import { mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
+import { madeFor, mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { ObjectOwners } from '../store/objects.js';
 import type { LlmRequest } from './request.js';
@@ -210,6 +210,22 @@ export async function recordCreated(
 ): Promise<void> {
   if (!isObject(answer) || typeof answer.id !== 'string' || answer.id.length === 0 || answer.id.length > MAX_ID_LENGTH) return;
   await owners.put(ownerOf(caller, object.kind, answer.id, at, model, pending ? 'pending' : undefined));
+}
+
+/** Fields of an answer that name an object the upstream made for it: a batch's output and error files. */
+const OUTPUTS: Readonly<Record<string, readonly string[]>> = { batch: ['output_file_id', 'error_file_id'] };
+
+/**
+ * Records the objects an answer about an owned object says the upstream made for it (a finished
+ * batch's output and error files) as its owner's: the batch's team reads its output, nobody else.
+ */
+export async function recordOutputs(owners: ObjectOwners, owner: ObjectOwner | undefined, answer: unknown, at: Date): Promise<void> {
+  const fields = owner ? OUTPUTS[owner.object_kind] : undefined;
+  if (!owner || !fields || !isObject(answer)) return;
+  const ids = fields
+    .map((f) => answer[f])
+    .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH);
+  await Promise.all(ids.map((id) => owners.putNew(madeFor(owner, 'file', id, at))));
 }
 
 /** A list answer with only the caller's objects in its `data`. */

@@ -16,6 +16,8 @@ export interface ObjectOwners {
   /** The owners of many objects at once (a list answer's page); unknown ones are absent. */
   getMany(objectIds: readonly string[]): Promise<Map<string, ObjectOwner>>;
   put(owner: ObjectOwner): Promise<void>;
+  /** Records an owner unless the object has one already (never takes an object from its owner). */
+  putNew(owner: ObjectOwner): Promise<void>;
   remove(objectId: string): Promise<void>;
   /** Marks a pending object billed; true for the one caller that moved it (it bills), false after. */
   claimBilling(objectId: string): Promise<boolean>;
@@ -56,6 +58,15 @@ export class DynamoObjectOwners implements ObjectOwners {
   async put(owner: ObjectOwner): Promise<void> {
     const item = { ...objectRef(owner.object_id), kind: 'object', ...owner };
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  async putNew(owner: ObjectOwner): Promise<void> {
+    const item = { ...objectRef(owner.object_id), kind: 'object', ...owner };
+    try {
+      await this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(PK)' }));
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+    }
   }
 
   async remove(objectId: string): Promise<void> {

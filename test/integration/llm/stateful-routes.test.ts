@@ -177,6 +177,23 @@ describe('files and batches', () => {
   });
 });
 
+describe("a batch's output is its maker's (found by review)", () => {
+  it("the output file a finished batch names is readable by the batch's team, and by no other", async () => {
+    const made = await batchOf(a1.key);
+    const done = await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(a1.key) });
+    const output = done.json.output_file_id as string;
+    expect(output).toMatch(/^file-out/);
+    for (const who of [a1, a2]) {
+      const read = await call({ method: 'GET', path: `/v1/files/${output}/content`, headers: bearer(who.key) });
+      expect(read.status).toBe(200);
+    }
+    expect(
+      (await call({ method: 'GET', path: '/v1/files', headers: bearer(a2.key) })).json.data.map((f: { id: string }) => f.id),
+    ).toContain(output);
+    expect((await call({ method: 'GET', path: `/v1/files/${output}/content`, headers: bearer(b.key) })).status).toBe(404);
+  });
+});
+
 describe('billing of stored objects, once and to their maker (found by review)', () => {
   it('a response made as a stream is billed by its stream; reading it again, as JSON or as a stream, bills nothing', async () => {
     const { key, record } = await seedKey({ team_id: 'team-a' });
