@@ -76,7 +76,10 @@ export type NotFoundEntity =
   | 'file'
   | 'batch'
   | 'assistant'
-  | 'thread';
+  | 'thread'
+  | 'container'
+  | 'vector_store'
+  | 'conversation';
 export type NotFoundCode = `${NotFoundEntity}_not_found`;
 /** 409: the request conflicts with what is stored. */
 export type ConflictCode =

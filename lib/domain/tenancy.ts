@@ -9,7 +9,12 @@
  */
 import type { Caller } from './caller.js';
 
-export const OBJECT_KINDS = ['response', 'file', 'batch', 'assistant', 'thread'] as const;
+/**
+ * `container`, `vector_store` and `conversation` have no route through Tollgate: the first two are
+ * made inside a call (a code interpreter's sandbox, a thread's file search) and recorded from its
+ * answer; a body naming one is guarded like any other reference.
+ */
+export const OBJECT_KINDS = ['response', 'file', 'batch', 'assistant', 'thread', 'container', 'vector_store', 'conversation'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 /** Who made an object, as Tollgate recorded it. */
@@ -43,7 +48,12 @@ export function ownerOf(caller: Caller, kind: ObjectKind, objectId: string, at: 
 }
 
 /** The owner record of an object the upstream made for another (a batch's output file): its maker's, never billed. */
-export function madeFor(owner: ObjectOwner, kind: ObjectKind, objectId: string, at: Date): ObjectOwner {
+export function madeFor(
+  owner: Pick<ObjectOwner, 'model' | 'key_hash' | 'user_id' | 'team_id' | 'organization_id'>,
+  kind: ObjectKind,
+  objectId: string,
+  at: Date,
+): ObjectOwner {
   return {
     object_id: objectId,
     object_kind: kind,

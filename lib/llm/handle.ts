@@ -27,7 +27,7 @@ import { enforcementOf } from '../domain/enforcement.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { requestTags, type SpendLog } from '../domain/spend-log.js';
-import type { ObjectOwner } from '../domain/tenancy.js';
+import { type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
   InvalidApiKeyError,
   InvalidRequestError,
@@ -51,12 +51,14 @@ import {
   finishedUsage,
   guardObject,
   guardReferences,
+  madeInside,
+  madeInsideEvent,
   meteringOf,
   type ObjectCall,
   objectCallOf,
   ownOnly,
   recordCreated,
-  recordOutputs,
+  recordMadeInside,
 } from './objects.js';
 import { callProvider, type Finish, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
@@ -306,7 +308,7 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
     if (res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const object = call.object?.op === 'create' ? call.object : undefined;
       // A response made as a stream is metered by its stream, never again when read (not pending).
-      const onPayload = object
+      const onCreated = object
         ? once((payload: unknown) => {
             const created = isObject(payload) && isObject(payload.response) ? payload.response : undefined;
             if (created)
@@ -314,6 +316,11 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
             return created !== undefined;
           })
         : pendingBill(call, model);
+      const onMadeInside = madeInsideStream(call, model);
+      const onPayload = (payload: unknown) => {
+        onCreated?.(payload);
+        onMadeInside?.(payload);
+      };
       // A stored object read (or changed) as a stream is not a new call: its events' usage is not charged.
       const charged = meteringOf(call.object, undefined) === 'charge';
       const out = Readable.from(
@@ -414,8 +421,8 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       return bytes;
     case 'read':
     case 'change': {
-      // A finished batch's output files are its maker's, recorded before the answer names them to anyone.
-      if (object.id) await recordOutputs(objects, call.owner, json, new Date(call.now));
+      // What the upstream made inside it (a finished batch's output files) is its maker's, recorded before the answer names it.
+      await recordMadeInside(objects, call.owner, madeInside(object.kind, json), new Date(call.now));
       // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.
       const usage = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json) : undefined;
       if (usage && object.id && call.owner) call.defer(billOnce(call, model, call.owner, usage));
@@ -482,6 +489,19 @@ async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
     ...(key ? { keyHash: key.token } : {}),
     keyName: key?.key_name,
     state: { ...state, key },
+  };
+}
+
+/** What a stream's events show the upstream made inside the object (a code interpreter's container): its owner's, or the caller's that makes it. */
+function madeInsideStream(call: Call, model: ModelRecord): ((payload: unknown) => void) | undefined {
+  const { object } = call;
+  if (!object) return undefined;
+  const at = new Date(call.now);
+  const tenant = call.owner ?? (object.op === 'create' ? ownerOf(call.caller, object.kind, '', at, model.model_name) : undefined);
+  if (!tenant) return undefined;
+  return (payload) => {
+    const made = madeInsideEvent(object.kind, payload);
+    if (made.length > 0) call.defer(recordMadeInside(call.deps.objects, tenant, made, at));
   };
 }
 

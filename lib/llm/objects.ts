@@ -111,6 +111,10 @@ const REFERENCES: Readonly<Record<string, ObjectKind>> = {
   file_ids: 'file',
   assistant_id: 'assistant',
   thread_id: 'thread',
+  // A code interpreter's sandbox (its files), a file search's store, a conversation's items.
+  container: 'container',
+  vector_store_ids: 'vector_store',
+  conversation: 'conversation',
 };
 /** The most ids a body may name (each is a read of its owner): more is a 400, never a slow guard. */
 const MAX_REFERENCES = 100;
@@ -126,8 +130,11 @@ export function referencedObjects(body: unknown): { kind: ObjectKind; id: string
     }
     for (const [k, e] of Object.entries(v)) {
       const kind = Object.hasOwn(REFERENCES, k) ? REFERENCES[k] : undefined;
+      // A reference is an id, a list of them, or an object naming one by its `id` (`conversation: {id}`).
+      const named = (x: unknown) => (isObject(x) && typeof x.id === 'string' ? x.id : x);
       if (kind)
-        for (const id of Array.isArray(e) ? e : [e]) if (typeof id === 'string' && id.length > 0) out.set(`${kind}:${id}`, { kind, id });
+        for (const id of (Array.isArray(e) ? e : [e]).map(named))
+          if (typeof id === 'string' && id.length > 0) out.set(`${kind}:${id}`, { kind, id });
       walk(e, depth + 1);
     }
   };
@@ -209,23 +216,55 @@ export async function recordCreated(
   pending: boolean = isPending(object.kind, answer),
 ): Promise<void> {
   if (!isObject(answer) || typeof answer.id !== 'string' || answer.id.length === 0 || answer.id.length > MAX_ID_LENGTH) return;
-  await owners.put(ownerOf(caller, object.kind, answer.id, at, model, pending ? 'pending' : undefined));
+  const owner = ownerOf(caller, object.kind, answer.id, at, model, pending ? 'pending' : undefined);
+  await Promise.all([owners.put(owner), recordMadeInside(owners, owner, madeInside(object.kind, answer), at)]);
 }
 
-/** Fields of an answer that name an object the upstream made for it: a batch's output and error files. */
-const OUTPUTS: Readonly<Record<string, readonly string[]>> = { batch: ['output_file_id', 'error_file_id'] };
-
 /**
- * Records the objects an answer about an owned object says the upstream made for it (a finished
- * batch's output and error files) as its owner's: the batch's team reads its output, nobody else.
+ * The objects an answer about an object says the upstream made for it, in places only the
+ * upstream writes (never an echo of the request): a finished batch's output and error files, the
+ * containers a response's code interpreter ran in, the vector stores a thread or assistant got.
  */
-export async function recordOutputs(owners: ObjectOwners, owner: ObjectOwner | undefined, answer: unknown, at: Date): Promise<void> {
-  const fields = owner ? OUTPUTS[owner.object_kind] : undefined;
-  if (!owner || !fields || !isObject(answer)) return;
-  const ids = fields
-    .map((f) => answer[f])
-    .filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH);
-  await Promise.all(ids.map((id) => owners.putNew(madeFor(owner, 'file', id, at))));
+export function madeInside(kind: ObjectKind, answer: unknown): { kind: ObjectKind; id: string }[] {
+  if (!isObject(answer)) return [];
+  const ids = (k: ObjectKind, vs: unknown[]) =>
+    vs.flatMap((id) => (typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH ? [{ kind: k, id }] : []));
+  switch (kind) {
+    case 'batch':
+      return ids('file', [answer.output_file_id, answer.error_file_id]);
+    case 'response': {
+      const output = Array.isArray(answer.output) ? answer.output : [];
+      return ids(
+        'container',
+        output.map((item) => (isObject(item) && item.type === 'code_interpreter_call' ? item.container_id : undefined)),
+      );
+    }
+    case 'thread':
+    case 'assistant': {
+      const search = isObject(answer.tool_resources) ? answer.tool_resources.file_search : undefined;
+      return ids('vector_store', isObject(search) && Array.isArray(search.vector_store_ids) ? search.vector_store_ids : []);
+    }
+    default:
+      return [];
+  }
+}
+
+/** The same, as one event of a stream shows it: a response whole (`response.completed`), or one output item. */
+export function madeInsideEvent(kind: ObjectKind, payload: unknown): { kind: ObjectKind; id: string }[] {
+  if (!isObject(payload)) return [];
+  if (isObject(payload.response)) return madeInside(kind, payload.response);
+  return isObject(payload.item) && kind === 'response' ? madeInside(kind, { output: [payload.item] }) : [];
+}
+
+/** Records objects made inside another as its owner's (never taking one another owns): its team uses them, nobody else. */
+export async function recordMadeInside(
+  owners: ObjectOwners,
+  owner: Parameters<typeof madeFor>[0] | undefined,
+  made: readonly { kind: ObjectKind; id: string }[],
+  at: Date,
+): Promise<void> {
+  if (!owner) return;
+  await Promise.all(made.map((m) => owners.putNew(madeFor(owner, m.kind, m.id, at))));
 }
 
 /** A list answer with only the caller's objects in its `data`. */

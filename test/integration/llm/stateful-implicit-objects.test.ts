@@ -1,0 +1,128 @@
+/**
+ * Objects an upstream makes inside a call, with no route of their own through Tollgate (found by
+ * review): a code interpreter's container (a sandbox holding the files its code wrote), a vector
+ * store made with a thread. A body naming one (`container`, `vector_store_ids`, `conversation`)
+ * reaches only its maker's; one Tollgate never saw made is nobody's, as for any stored object.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { useTestTable } from '../../support/table.js';
+import { call, seedModels } from './harness.js';
+
+let server: Server;
+const received: { method: string; path: string; body: string }[] = [];
+let n = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => {
+      received.push({ method: req.method ?? '', path: req.url ?? '', body: raw });
+      const url = new URL(req.url ?? '/', 'http://x');
+      n++;
+      if (req.method === 'POST' && url.pathname === '/v1/responses' && raw.includes('"stream":true')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const response = { id: `resp_${n}`, object: 'response', status: 'in_progress', output: [], usage: null };
+        const item = { type: 'code_interpreter_call', id: `ci_${n}`, container_id: `cntr_${n}`, status: 'completed' };
+        const usage = { input_tokens: 2, output_tokens: 4, total_tokens: 6 };
+        const event = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
+        return res.end(
+          event({ type: 'response.created', response }) +
+            event({ type: 'response.output_item.done', item }) +
+            event({ type: 'response.completed', response: { ...response, status: 'completed', output: [item], usage } }),
+        );
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.method === 'POST' && url.pathname === '/v1/responses') {
+        const usage = { input_tokens: 2, output_tokens: 4, total_tokens: 6 };
+        const output = [
+          { type: 'code_interpreter_call', id: `ci_${n}`, container_id: `cntr_${n}`, code: 'print(1)', status: 'completed' },
+          { type: 'message', id: `msg_${n}`, role: 'assistant', content: [{ type: 'output_text', text: 'ok' }] },
+        ];
+        return res.end(JSON.stringify({ id: `resp_${n}`, object: 'response', status: 'completed', output, usage }));
+      }
+      if (req.method === 'POST' && url.pathname === '/v1/threads') {
+        const tool_resources = { file_search: { vector_store_ids: [`vs_${n}`] } };
+        return res.end(JSON.stringify({ id: `thread_${n}`, object: 'thread', tool_resources }));
+      }
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await useTestTable({
+    TOLLGATE_MASTER_KEY: 'sk-master-implicit',
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
+  });
+  await seedModels(mockModels(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`));
+  await seedTeam({ team_id: 'team-a' });
+  await seedTeam({ team_id: 'team-b' });
+  return () => new Promise<void>((r) => server.close(() => r()));
+});
+
+const respond = (key: string, extra: Record<string, unknown>) =>
+  call({ path: '/v1/responses', headers: bearer(key), body: { model: 'gpt-4o-mini', input: 'x', ...extra } });
+
+describe('a container a code interpreter made', () => {
+  it("is reused by its maker's team; another team naming it gets 404, nothing forwarded", async () => {
+    const a = await seedKey({ team_id: 'team-a' });
+    const a2 = await seedKey({ team_id: 'team-a' });
+    const b = await seedKey({ team_id: 'team-b' });
+    const made = await respond(a.key, { tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] });
+    const container = made.json.output[0].container_id as string;
+    const tools = [{ type: 'code_interpreter', container }];
+    const before = received.length;
+    const theirs = await respond(b.key, { tools });
+    expect([theirs.status, theirs.json.error?.type, received.length - before]).toEqual([404, 'not_found_error', 0]);
+    expect((await respond(a2.key, { tools })).status).toBe(200);
+  });
+
+  it('made in a streamed response: its maker reuses it, another team gets 404', async () => {
+    const a = await seedKey({ team_id: 'team-a' });
+    const b = await seedKey({ team_id: 'team-b' });
+    const made = await respond(a.key, { stream: true, tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] });
+    const container = /"container_id":"(cntr_\d+)"/.exec(made.text)?.[1] as string;
+    const tools = [{ type: 'code_interpreter', container }];
+    expect((await respond(b.key, { tools })).status).toBe(404);
+    expect((await respond(a.key, { tools })).status).toBe(200);
+  });
+});
+
+describe('a vector store made with a thread', () => {
+  it("is searched by its maker's team; another team naming it gets 404, nothing forwarded", async () => {
+    const a = await seedKey({ team_id: 'team-a' });
+    const b = await seedKey({ team_id: 'team-b' });
+    const thread = await call({
+      path: '/v1/threads',
+      headers: bearer(a.key),
+      body: { tool_resources: { file_search: { vector_stores: [{ file_ids: [] }] } } },
+    });
+    const store = thread.json.tool_resources.file_search.vector_store_ids[0] as string;
+    const tools = [{ type: 'file_search', vector_store_ids: [store] }];
+    const before = received.length;
+    const theirs = await respond(b.key, { tools });
+    expect([theirs.status, theirs.json.error?.type, received.length - before]).toEqual([404, 'not_found_error', 0]);
+    expect((await respond(a.key, { tools })).status).toBe(200);
+  });
+});
+
+describe('ids Tollgate never saw made', () => {
+  it.each([
+    ['a container', { tools: [{ type: 'code_interpreter', container: 'cntr_elsewhere' }] }],
+    ['a vector store', { tools: [{ type: 'file_search', vector_store_ids: ['vs_elsewhere'] }] }],
+    ['a conversation', { conversation: 'conv_elsewhere' }],
+    ['a conversation, as an object', { conversation: { id: 'conv_elsewhere' } }],
+  ])('%s: 404 before any upstream call', async (_, extra) => {
+    const a = await seedKey({ team_id: 'team-a' });
+    const before = received.length;
+    const res = await respond(a.key, extra);
+    expect([res.status, res.json.error?.type, received.length - before]).toEqual([404, 'not_found_error', 0]);
+  });
+});
