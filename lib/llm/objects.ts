@@ -129,6 +129,8 @@ export function referencedObjects(body: unknown): { kind: ObjectKind; id: string
       return;
     }
     for (const [k, e] of Object.entries(v)) {
+      // The caller's own tags (`metadata: {thread_id: "t-42"}`): names nothing upstream.
+      if (k === 'metadata') continue;
       const kind = Object.hasOwn(REFERENCES, k) ? REFERENCES[k] : undefined;
       // A reference is an id, a list of them, or an object naming one by its `id` (`conversation: {id}`).
       const named = (x: unknown) => (isObject(x) && typeof x.id === 'string' ? x.id : x);

@@ -84,6 +84,12 @@ describe('referencedObjects', () => {
     expect(referencedObjects({ model: 'gpt-4o', input: 'hi', previous_response_id: null, file_id: '' })).toEqual([]);
     expect(referencedObjects(JSON.parse('{"__proto__":{"file_id":"x"},"constructor":"y"}'))).toEqual([{ kind: 'file', id: 'x' }]);
   });
+  it("metadata is the caller's own key-value tags, never a reference (found by review)", () => {
+    expect(referencedObjects({ model: 'gpt-4o', metadata: { thread_id: 't-42', conversation: 'c-1', file_id: 'f' } })).toEqual([]);
+    expect(referencedObjects({ input: [{ metadata: { file_id: 'f' } }], previous_response_id: 'resp_1' })).toEqual([
+      { kind: 'response', id: 'resp_1' },
+    ]);
+  });
   it('more than 100 is a 400', () => {
     expect(() => referencedObjects({ file_ids: Array.from({ length: 101 }, (_, i) => `f${i}`) })).toThrow('at most 100');
   });
