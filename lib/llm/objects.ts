@@ -217,8 +217,11 @@ export async function recordCreated(
   /** Whether its usage comes later; by default what the answer says. A streamed response is metered by its stream: never. */
   pending: boolean = isPending(object.kind, answer),
 ): Promise<void> {
-  if (!isObject(answer) || typeof answer.id !== 'string' || answer.id.length === 0 || answer.id.length > MAX_ID_LENGTH) return;
-  const owner = ownerOf(caller, object.kind, answer.id, at, model, pending ? 'pending' : undefined);
+  if (!isObject(answer)) return;
+  // `POST /threads/runs` answers with the run: the object it made is the run's thread.
+  const id = object.kind === 'thread' && object.action === 'runs' ? answer.thread_id : answer.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) return;
+  const owner = ownerOf(caller, object.kind, id, at, model, pending ? 'pending' : undefined);
   await Promise.all([owners.put(owner), recordMadeInside(owners, owner, madeInside(object.kind, answer), at)]);
 }
 

@@ -48,6 +48,12 @@ beforeAll(async () => {
         ];
         return res.end(JSON.stringify({ id: `resp_${n}`, object: 'response', status: 'completed', output, usage }));
       }
+      if (req.method === 'POST' && url.pathname === '/v1/threads/runs') {
+        const usage = { prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 };
+        return res.end(JSON.stringify({ id: `run_${n}`, object: 'thread.run', thread_id: `thread_${n}`, status: 'queued', usage }));
+      }
+      if (req.method === 'GET' && /^\/v1\/threads\/thread_\d+/.test(url.pathname))
+        return res.end(JSON.stringify({ id: 'x', object: 'thread' }));
       if (req.method === 'POST' && url.pathname === '/v1/threads') {
         const tool_resources = { file_search: { vector_store_ids: [`vs_${n}`] } };
         return res.end(JSON.stringify({ id: `thread_${n}`, object: 'thread', tool_resources }));
@@ -110,6 +116,19 @@ describe('a vector store made with a thread', () => {
     const theirs = await respond(b.key, { tools });
     expect([theirs.status, theirs.json.error?.type, received.length - before]).toEqual([404, 'not_found_error', 0]);
     expect((await respond(a.key, { tools })).status).toBe(200);
+  });
+});
+
+describe('a thread made and run at once (`POST /threads/runs`)', () => {
+  it("is its maker's (not the run's id taken for a thread): its maker reads it and its run, another team gets 404", async () => {
+    const a = await seedKey({ team_id: 'team-a' });
+    const b = await seedKey({ team_id: 'team-b' });
+    const run = await call({ path: '/v1/threads/runs', headers: bearer(a.key), body: { assistant_id: undefined, model: 'gpt-4o-mini' } });
+    expect(run.status).toBe(200);
+    const thread = run.json.thread_id as string;
+    for (const path of [`/v1/threads/${thread}`, `/v1/threads/${thread}/runs/${run.json.id}`])
+      expect([path, (await call({ method: 'GET', path, headers: bearer(a.key) })).status]).toEqual([path, 200]);
+    expect((await call({ method: 'GET', path: `/v1/threads/${thread}`, headers: bearer(b.key) })).status).toBe(404);
   });
 });
 
