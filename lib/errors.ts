@@ -97,7 +97,8 @@ export type ConflictCode =
   | 'budget_in_use'
   | 'model_exists'
   | 'model_name_taken'
-  | 'model_alias_taken';
+  | 'model_alias_taken'
+  | 'object_pending';
 export type BudgetCode = `${BudgetEntity}_budget_exceeded`;
 export type UpstreamCode = 'upstream_failed' | 'upstream_timeout' | 'upstream_model_not_found';
 /** 429: a rate limit in the chain (lib/domain/rate-limits), or the upstream's own. */

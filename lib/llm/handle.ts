@@ -29,6 +29,7 @@ import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { requestTags, type SpendLog } from '../domain/spend-log.js';
 import { type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
+  ConflictError,
   InvalidApiKeyError,
   InvalidRequestError,
   isTollgateError,
@@ -259,13 +260,19 @@ function upstreamBody(req: LlmRequest, model: ModelRecord): { body: UpstreamRequ
   }
 }
 
-async function startCall(call: Call, model: ModelRecord, body: UpstreamRequest['body']): Promise<UpstreamCall> {
+async function startCall(
+  call: Call,
+  model: ModelRecord,
+  body: UpstreamRequest['body'],
+  /** Another method and query on the same path (a read before a deletion). */
+  as?: { method: string; query: URLSearchParams },
+): Promise<UpstreamCall> {
   const { req, deps } = call;
   const upstream = new UpstreamCall({
     model,
-    method: req.method,
+    method: as?.method ?? req.method,
     path: req.upstreamPath,
-    query: req.query,
+    query: as?.query ?? req.query,
     callerHeaders: req.headers,
     apiKey: await upstreamKey(model),
     body,
@@ -301,6 +308,7 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
       return callProvider(call, model, operation, finish, rate.headers);
     });
   return withSpend(call, model, requestId, async (finish, rate) => {
+    await billBeforeDelete(call, model);
     const { body, stripUsage } = upstreamBody(call.req, model);
     const upstream = await startCall(call, model, body);
     const res = upstream.response as Response;
@@ -454,6 +462,29 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, us
     at: call.now,
   });
   await counted;
+}
+
+/**
+ * Deleting a pending object (a background response no read has found ended) would lose its bill:
+ * it is read first and billed once if it has ended; one still running is a 409 (cancel it first:
+ * the cancel's answer bills it), never deleted unbilled.
+ */
+async function billBeforeDelete(call: Call, model: ModelRecord): Promise<void> {
+  const { object, owner } = call;
+  if (object?.op !== 'delete' || !object.id || owner?.billing !== 'pending') return;
+  const read = await startCall(call, model, undefined, { method: 'GET', query: new URLSearchParams() });
+  const res = read.response as Response;
+  if (res.status === 404) return read.cancel(); // gone upstream already: nothing it says can be billed
+  if (!res.ok) {
+    read.cancel();
+    throw new UpstreamFailedError(
+      `the upstream for \`${model.model_name}\` could not say what ${object.kind} \`${object.id}\` cost (HTTP ${res.status})`,
+    );
+  }
+  const usage = finishedUsage(object.kind, parseJson(await read.readAll()));
+  if (!usage)
+    throw new ConflictError('object_pending', `${object.kind} \`${object.id}\` has not ended: cancel it before deleting it`, 'id');
+  await billOnce(call, model, owner, usage);
 }
 
 /**

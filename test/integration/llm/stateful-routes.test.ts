@@ -209,6 +209,19 @@ describe('billing of stored objects, once and to their maker (found by review)',
     expect(await spendNanos(refs.key(record.token))).toBe(price(2, 4));
   });
 
+  it('a background response deleted before any read found it ended is billed once, for what it did, not $0', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const made = await call({
+      path: '/v1/responses',
+      headers: bearer(key),
+      body: { model: 'gpt-4o-mini', input: 'Hello there', background: true },
+    });
+    expect(made.json.status).toBe('queued');
+    expect((await call({ method: 'DELETE', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })).status).toBe(200);
+    expect(await spendNanos(refs.key(record.token))).toBe(price(2, 4));
+    expect((await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })).status).toBe(404);
+  });
+
   it('cancelling a batch bills nothing by itself; the batch is billed once, for what it did', async () => {
     const { key, record } = await seedKey({ team_id: 'team-a' });
     const made = await batchOf(key);

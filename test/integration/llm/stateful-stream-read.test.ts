@@ -31,6 +31,10 @@ beforeAll(async () => {
     });
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/v1/responses/resp_bg2' || (url.pathname === '/v1/responses' && raw.includes('still running'))) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(resp('in_progress', false, 'resp_bg2')));
+      }
       if (req.method === 'POST' && url.pathname === '/v1/responses' && raw.includes('"background":true')) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify(resp('queued', false, 'resp_bg1')));
@@ -106,4 +110,17 @@ it('a background response read to its end as a stream is billed then, once (neve
   const billed = await spendNanos(refs.key(record.token));
   // gpt-4o-mini: 2 input and 4 output tokens.
   expect(billed).toBe(Math.round(2 * 0.15 * 1000 + 4 * 0.6 * 1000));
+});
+
+it('a background response still running is not deleted unbilled: 409, its record kept', async () => {
+  const { key } = await seedKey({ team_id: 'team-a' });
+  const made = await call({
+    path: '/v1/responses',
+    headers: bearer(key),
+    body: { model: 'gpt-4o-mini', input: 'still running', background: true },
+  });
+  expect(made.json.status).toBe('in_progress');
+  const del = await call({ method: 'DELETE', path: '/v1/responses/resp_bg2', headers: bearer(key) });
+  expect([del.status, del.json.error?.code]).toEqual([409, 'object_pending']);
+  expect((await call({ method: 'GET', path: '/v1/responses/resp_bg2', headers: bearer(key) })).status).toBe(200);
 });
