@@ -29,15 +29,25 @@ export interface ObjectOwner {
   billing?: 'pending' | 'billed' | null;
   /** The registry model that made it: a deferred bill is priced by it. */
   model?: string | null;
+  /** The registry model whose upstream keeps it: a call naming no model that reads, cancels or deletes it goes there. */
+  served_by?: string | null;
   created_at: string;
 }
 
 /** The owner record of an object a caller just created. */
-export function ownerOf(caller: Caller, kind: ObjectKind, objectId: string, at: Date, model: string, billing?: 'pending'): ObjectOwner {
+export function ownerOf(
+  caller: Caller,
+  kind: ObjectKind,
+  objectId: string,
+  at: Date,
+  models: { priced: string; served: string },
+  billing?: 'pending',
+): ObjectOwner {
   return {
     object_id: objectId,
     object_kind: kind,
-    model,
+    model: models.priced,
+    served_by: models.served,
     key_hash: caller.keyHash ?? null,
     user_id: caller.userId ?? null,
     team_id: caller.teamId ?? null,
@@ -49,7 +59,7 @@ export function ownerOf(caller: Caller, kind: ObjectKind, objectId: string, at: 
 
 /** The owner record of an object the upstream made for another (a batch's output file): its maker's, never billed. */
 export function madeFor(
-  owner: Pick<ObjectOwner, 'model' | 'key_hash' | 'user_id' | 'team_id' | 'organization_id'>,
+  owner: Pick<ObjectOwner, 'model' | 'served_by' | 'key_hash' | 'user_id' | 'team_id' | 'organization_id'>,
   kind: ObjectKind,
   objectId: string,
   at: Date,
@@ -58,6 +68,7 @@ export function madeFor(
     object_id: objectId,
     object_kind: kind,
     model: owner.model ?? null,
+    served_by: owner.served_by ?? null,
     key_hash: owner.key_hash ?? null,
     user_id: owner.user_id ?? null,
     team_id: owner.team_id ?? null,

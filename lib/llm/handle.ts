@@ -122,6 +122,8 @@ interface Call {
   owner?: ObjectOwner | undefined;
   /** The registry model an object the call creates is priced by, when not the one serving it (a batch file's lines'). */
   madeWith?: string | undefined;
+  /** The registry model whose upstream keeps the object the call names (its owner's `served_by`). */
+  keeper?: string | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
   startedMs: number;
   upstreamAtMs?: number | undefined;
@@ -138,7 +140,11 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const object = objectCallOf(req);
   // A batch file's lines name the models its batch will run: checked as the body's are.
   const batch = object ? await batchFileOf(req) : undefined;
-  const models = listing ? [] : [...modelsOf(req, deps), ...(batch?.models ?? [])];
+  // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call.
+  const owner = object ? await guardObject(deps.objects, loaded, object) : undefined;
+  // A call on an object that names no model goes to the upstream that keeps it: that model is checked.
+  const keeper = owner?.served_by && registry.resolve(owner.served_by) ? owner.served_by : undefined;
+  const models = listing ? [] : [...modelsOf(req, deps, keeper), ...(batch?.models ?? [])];
   const caller = checked(loaded, req, models, deps, registry, now);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
@@ -159,10 +165,10 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
       call.caller = checked(await loadCallerFor(ctx, req, deps), req, models, deps, registry, now);
     },
     object,
+    owner,
+    keeper,
     startedMs,
   };
-  // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call.
-  if (call.object) call.owner = await guardObject(deps.objects, caller, call.object);
   if (batch) {
     call.madeWith = batchModelOf(registry, batch.models);
     await guardReferences(deps.objects, caller, batch.bodies);
@@ -183,10 +189,11 @@ const loadCallerFor = (ctx: CallerContext, req: LlmRequest, deps: LlmDeps): Prom
  * The models the body asks for; when neither body nor path names one, the passthrough model that
  * will serve the call, so the caller must be allowed it like any model it names.
  */
-function modelsOf(req: LlmRequest, deps: LlmDeps): string[] {
+function modelsOf(req: LlmRequest, deps: LlmDeps, keeper: string | undefined): string[] {
   const named = requestedModels(req.model);
-  if (named.length > 0 || req.pathModel !== undefined || !deps.passthroughModel) return named;
-  return [deps.passthroughModel];
+  if (named.length > 0 || req.pathModel !== undefined) return named;
+  const serving = keeper ?? deps.passthroughModel;
+  return serving ? [serving] : [];
 }
 
 /** The caller, through the body-aware checks (throws their denial). */
@@ -210,7 +217,8 @@ async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmRespo
       names.map((n) => resolveModel(registry, n)),
     );
   if (names.length === 1) return callModel(call, resolveModel(registry, names[0] as string), req.requestId);
-  const fallback = deps.passthroughModel ? registry.resolve(deps.passthroughModel) : undefined;
+  const serving = call.keeper ?? deps.passthroughModel;
+  const fallback = serving ? registry.resolve(serving) : undefined;
   if (!fallback)
     throw new InvalidRequestError('the request names no `model`, and this proxy has no default upstream for it', 'model_required', 'model');
   return callModel(call, fallback, req.requestId);
@@ -320,7 +328,7 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
         ? once((payload: unknown) => {
             const created = isObject(payload) && isObject(payload.response) ? payload.response : undefined;
             if (created)
-              call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), model.model_name, false));
+              call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), servedBy(model), false));
             return created !== undefined;
           })
         : pendingBill(call, model);
@@ -419,7 +427,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       // A batch is priced by the model its file's lines name, a batch file by the model its lines name.
       const input = object.kind === 'batch' && isObject(json) && typeof json.input_file_id === 'string' ? json.input_file_id : undefined;
       const made = call.madeWith ?? (input ? (await objects.get(input))?.model : undefined) ?? model.model_name;
-      await recordCreated(objects, call.caller, object, json, new Date(call.now), made);
+      await recordCreated(objects, call.caller, object, json, new Date(call.now), { priced: made, served: model.model_name });
       return bytes;
     }
     case 'list':
@@ -528,7 +536,7 @@ function madeInsideStream(call: Call, model: ModelRecord): ((payload: unknown) =
   const { object } = call;
   if (!object) return undefined;
   const at = new Date(call.now);
-  const tenant = call.owner ?? (object.op === 'create' ? ownerOf(call.caller, object.kind, '', at, model.model_name) : undefined);
+  const tenant = call.owner ?? (object.op === 'create' ? ownerOf(call.caller, object.kind, '', at, servedBy(model)) : undefined);
   if (!tenant) return undefined;
   return (payload) => {
     const made = madeInsideEvent(object.kind, payload);
@@ -549,6 +557,8 @@ function pendingBill(call: Call, model: ModelRecord): ((payload: unknown) => voi
     return usage !== undefined;
   });
 }
+
+const servedBy = (model: ModelRecord) => ({ priced: model.model_name, served: model.model_name });
 
 const once = <A>(fn: (a: A) => boolean) => {
   let done = false;

@@ -213,7 +213,8 @@ export async function recordCreated(
   object: ObjectCall,
   answer: unknown,
   at: Date,
-  model: string,
+  /** The model a deferred bill is priced by, and the one whose upstream keeps the object. */
+  models: { priced: string; served: string },
   /** Whether its usage comes later; by default what the answer says. A streamed response is metered by its stream: never. */
   pending: boolean = isPending(object.kind, answer),
 ): Promise<void> {
@@ -221,7 +222,7 @@ export async function recordCreated(
   // `POST /threads/runs` answers with the run: the object it made is the run's thread.
   const id = object.kind === 'thread' && object.action === 'runs' ? answer.thread_id : answer.id;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) return;
-  const owner = ownerOf(caller, object.kind, id, at, model, pending ? 'pending' : undefined);
+  const owner = ownerOf(caller, object.kind, id, at, models, pending ? 'pending' : undefined);
   await Promise.all([owners.put(owner), recordMadeInside(owners, owner, madeInside(object.kind, answer), at)]);
 }
 
