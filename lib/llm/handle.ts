@@ -54,6 +54,7 @@ import {
   guardReferences,
   madeInside,
   madeInsideEvent,
+  messageContainer,
   meteringOf,
   type ObjectCall,
   objectCallOf,
@@ -308,12 +309,13 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
   const operation = providerOperation(call.req, model);
   // Objects the body names (a response continued, a batch's file) must be the caller's own, as in
   // the path, wherever the body reaches an upstream that stores them (OpenAI-compatible, Azure).
-  if ((!operation || model.provider === 'azure') && call.req.body.kind === 'json')
-    await guardReferences(call.deps.objects, call.caller, call.req.body.value);
+  // Anthropic keeps code execution containers: a body naming one is guarded, one its answer names recorded.
+  const keeps = !operation || model.provider === 'azure' || model.provider === 'anthropic';
+  if (keeps && call.req.body.kind === 'json') await guardReferences(call.deps.objects, call.caller, call.req.body.value);
   if (operation)
     return withSpend(call, model, requestId, (finish, rate) => {
       call.upstreamAtMs ??= performance.now();
-      return callProvider(call, model, operation, finish, rate.headers);
+      return callProvider(call, model, operation, finish, rate.headers, providerMade(call, model));
     });
   return withSpend(call, model, requestId, async (finish, rate) => {
     await billBeforeDelete(call, model);
@@ -540,6 +542,19 @@ function madeInsideStream(call: Call, model: ModelRecord): ((payload: unknown) =
   if (!tenant) return undefined;
   return (payload) => {
     const made = madeInsideEvent(object.kind, payload);
+    if (made.length > 0) call.defer(recordMadeInside(call.deps.objects, tenant, made, at));
+  };
+}
+
+/** What an Anthropic model's answer shows it made (a code execution container): the caller's. */
+function providerMade(call: Call, model: ModelRecord): ((payload: unknown) => void) | undefined {
+  if (model.provider !== 'anthropic') return undefined;
+  const at = new Date(call.now);
+  const tenant = ownerOf(call.caller, 'container', '', at, servedBy(model));
+  const seen = new Set<string>();
+  return (payload) => {
+    const made = messageContainer(payload).filter((m) => !seen.has(m.id));
+    for (const m of made) seen.add(m.id);
     if (made.length > 0) call.defer(recordMadeInside(call.deps.objects, tenant, made, at));
   };
 }

@@ -262,6 +262,17 @@ export function madeInsideEvent(kind: ObjectKind, payload: unknown): { kind: Obj
   return isObject(payload.item) && kind === 'response' ? madeInside(kind, { output: [payload.item] }) : [];
 }
 
+/**
+ * The container an Anthropic message's code execution ran in, as its answer or a stream event
+ * names it (`container`, `message.container`, `delta.container`).
+ */
+export function messageContainer(payload: unknown): { kind: ObjectKind; id: string }[] {
+  if (!isObject(payload)) return [];
+  const holder = [payload, payload.message, payload.delta].find((h) => isObject(h) && isObject(h.container));
+  const id = isObject(holder) && isObject(holder.container) ? holder.container.id : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH ? [{ kind: 'container', id }] : [];
+}
+
 /** Records objects made inside another as its owner's (never taking one another owns): its team uses them, nobody else. */
 export async function recordMadeInside(
   owners: ObjectOwners,

@@ -87,6 +87,8 @@ export async function callProvider(
   operation: Operation,
   finish: Finish,
   extraHeaders: Record<string, string> = {},
+  /** Sees the answer's payload, or each event's (what the provider made: an Anthropic container). */
+  onPayload?: (payload: unknown) => void,
 ): Promise<LlmResponse> {
   const { req, deps } = call;
   if (req.body.kind !== 'json')
@@ -116,12 +118,13 @@ export async function callProvider(
     deps.providers,
   );
   if (answer.kind === 'json') {
+    if (answer.status < 400) onPayload?.(answer.body);
     // An upstream's error answer carries no usage: released. An answer without usage: the estimate.
     call.defer(finish(answer.usage, answer.status < 400, answer.usage ? undefined : receivedOf(answer.body)));
     return jsonResponse(answer.status, answer.body, { ...answer.headers, ...extraHeaders });
   }
   const out = Readable.from(
-    events(answer.events, controller, apiKey, (ended, sent) => {
+    events(answer.events, controller, apiKey, watched(onPayload, model.model_name), (ended, sent) => {
       const usage = answer.usage();
       // Begun, it is charged even if the client left: what it was sent is counted (found by review).
       const partial = !ended || answer.broken();
@@ -155,6 +158,7 @@ async function* events(
   controller: AbortController,
   /** The key Tollgate sent the upstream: an event that repeats it (an error's message) does not hand it on. */
   secret: string | undefined,
+  onEvent: ((event: string) => void) | undefined,
   onDone: (ended: boolean, sent: readonly string[]) => void,
 ): AsyncGenerator<Buffer> {
   let ended = false;
@@ -163,6 +167,7 @@ async function* events(
   try {
     for await (const event of source) {
       sent.push(event);
+      onEvent?.(event);
       yield Buffer.from(withoutSecret(event, secret));
     }
     ended = true;
@@ -170,6 +175,15 @@ async function* events(
     if (!ended) controller.abort();
     onDone(ended, sent);
   }
+}
+
+/** Each event's JSON payload handed to `onPayload`, framed as every stream is. */
+function watched(onPayload: ((payload: unknown) => void) | undefined, model: string): ((event: string) => void) | undefined {
+  if (!onPayload) return undefined;
+  const framer = new SseFramer(model);
+  return (event) => {
+    for (const { data } of framer.push(Buffer.from(event))) if (data !== undefined) onPayload(parseJson(data));
+  };
 }
 
 /** The text of a whole (JSON) answer, to count. */

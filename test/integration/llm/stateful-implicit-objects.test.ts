@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { MOCK_ANTHROPIC_SECRET, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
@@ -48,6 +48,12 @@ beforeAll(async () => {
         ];
         return res.end(JSON.stringify({ id: `resp_${n}`, object: 'response', status: 'completed', output, usage }));
       }
+      if (req.method === 'POST' && url.pathname === '/v1/messages') {
+        const usage = { input_tokens: 2, output_tokens: 4 };
+        const container = { id: `container_${n}`, expires_at: '2030-01-01T00:00:00Z' };
+        const content = [{ type: 'text', text: 'ok' }];
+        return res.end(JSON.stringify({ id: `msg_${n}`, type: 'message', role: 'assistant', content, container, usage }));
+      }
       if (req.method === 'POST' && url.pathname === '/v1/threads/runs') {
         const usage = { prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 };
         return res.end(JSON.stringify({ id: `run_${n}`, object: 'thread.run', thread_id: `thread_${n}`, status: 'queued', usage }));
@@ -67,7 +73,20 @@ beforeAll(async () => {
     TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
     TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
   });
-  await seedModels(mockModels(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await seedModels([
+    ...mockModels(`${base}/v1`),
+    {
+      model_name: 'claude',
+      provider: 'anthropic',
+      upstream_model: 'claude-sonnet-4-5',
+      upstream_base_url: base,
+      api_key_secret: MOCK_ANTHROPIC_SECRET,
+      input_cost_per_million: 3,
+      output_cost_per_million: 15,
+      created_at: '2025-01-01T00:00:00.000Z',
+    },
+  ]);
   await seedTeam({ team_id: 'team-a' });
   await seedTeam({ team_id: 'team-b' });
   return () => new Promise<void>((r) => server.close(() => r()));
@@ -98,6 +117,25 @@ describe('a container a code interpreter made', () => {
     const tools = [{ type: 'code_interpreter', container }];
     expect((await respond(b.key, { tools })).status).toBe(404);
     expect((await respond(a.key, { tools })).status).toBe(200);
+  });
+});
+
+describe("a container Anthropic's code execution made", () => {
+  const ask = (key: string, extra: Record<string, unknown> = {}) =>
+    call({
+      path: '/v1/messages',
+      headers: { ...bearer(key), 'anthropic-beta': 'code-execution-2025-08-25' },
+      body: { model: 'claude', max_tokens: 50, messages: [{ role: 'user', content: 'run it' }], ...extra },
+    });
+  it('is reused by its maker; another team naming it gets 404, nothing forwarded', async () => {
+    const a = await seedKey({ team_id: 'team-a' });
+    const b = await seedKey({ team_id: 'team-b' });
+    const made = await ask(a.key, { tools: [{ type: 'code_execution_20250825', name: 'code_execution' }] });
+    const container = made.json.container.id as string;
+    const before = received.length;
+    const theirs = await ask(b.key, { container });
+    expect([theirs.status, theirs.json.error?.type, received.length - before]).toEqual([404, 'not_found_error', 0]);
+    expect((await ask(a.key, { container })).status).toBe(200);
   });
 });
 
