@@ -79,7 +79,8 @@ export type NotFoundEntity =
   | 'thread'
   | 'container'
   | 'vector_store'
-  | 'conversation';
+  | 'conversation'
+  | 'item';
 export type NotFoundCode = `${NotFoundEntity}_not_found`;
 /** 409: the request conflicts with what is stored. */
 export type ConflictCode =

@@ -10,11 +10,22 @@
 import type { Caller } from './caller.js';
 
 /**
+ * `item` is one item of a response's output, which a later input may name (`item_reference`).
  * `container`, `vector_store` and `conversation` have no route through Tollgate: the first two are
  * made inside a call (a code interpreter's sandbox, a thread's file search) and recorded from its
  * answer; a body naming one is guarded like any other reference.
  */
-export const OBJECT_KINDS = ['response', 'file', 'batch', 'assistant', 'thread', 'container', 'vector_store', 'conversation'] as const;
+export const OBJECT_KINDS = [
+  'response',
+  'file',
+  'batch',
+  'assistant',
+  'thread',
+  'container',
+  'vector_store',
+  'conversation',
+  'item',
+] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 /** Who made an object, as Tollgate recorded it. */

@@ -440,7 +440,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
     case 'read':
     case 'change': {
       // What the upstream made inside it (a finished batch's output files) is its maker's, recorded before the answer names it.
-      await recordMadeInside(objects, call.owner, madeInside(object.kind, json), new Date(call.now));
+      await recordMadeInside(objects, recordsInside(call), madeInside(object.kind, json), new Date(call.now));
       // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.
       const usage = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json) : undefined;
       if (usage && object.id && call.owner) call.defer(billOnce(call, model, call.owner, usage));
@@ -533,15 +533,25 @@ async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
   };
 }
 
+/**
+ * The owner to record what a read or change of an object shows made inside it: a change's (a
+ * thread given a vector store), or a pending object's (a background response's output, a batch's
+ * files, first seen ended); an object made whole was recorded with its creation.
+ */
+const recordsInside = (call: Call): ObjectOwner | undefined =>
+  call.object?.op === 'change' || call.owner?.billing === 'pending' ? call.owner : undefined;
+
 /** What a stream's events show the upstream made inside the object (a code interpreter's container): its owner's, or the caller's that makes it. */
 function madeInsideStream(call: Call, model: ModelRecord): ((payload: unknown) => void) | undefined {
   const { object } = call;
   if (!object) return undefined;
   const at = new Date(call.now);
-  const tenant = call.owner ?? (object.op === 'create' ? ownerOf(call.caller, object.kind, '', at, servedBy(model)) : undefined);
+  const tenant = object.op === 'create' ? ownerOf(call.caller, object.kind, '', at, servedBy(model)) : recordsInside(call);
   if (!tenant) return undefined;
+  const seen = new Set<string>();
   return (payload) => {
-    const made = madeInsideEvent(object.kind, payload);
+    const made = madeInsideEvent(object.kind, payload).filter((m) => !seen.has(m.id));
+    for (const m of made) seen.add(m.id);
     if (made.length > 0) call.defer(recordMadeInside(call.deps.objects, tenant, made, at));
   };
 }

@@ -128,6 +128,10 @@ export function referencedObjects(body: unknown): { kind: ObjectKind; id: string
       for (const e of v) walk(e, depth + 1);
       return;
     }
+    // An input item naming a stored one (another response's output) by its id.
+    const ref = v as Record<string, unknown>;
+    if (ref.type === 'item_reference' && typeof ref.id === 'string' && ref.id.length > 0)
+      out.set(`item:${ref.id}`, { kind: 'item', id: ref.id });
     for (const [k, e] of Object.entries(v)) {
       // The caller's own tags (`metadata: {thread_id: "t-42"}`): names nothing upstream.
       if (k === 'metadata') continue;
@@ -228,8 +232,9 @@ export async function recordCreated(
 
 /**
  * The objects an answer about an object says the upstream made for it, in places only the
- * upstream writes (never an echo of the request): a finished batch's output and error files, the
- * containers a response's code interpreter ran in, the vector stores a thread or assistant got.
+ * upstream writes (never an echo of the request): a finished batch's output and error files, a
+ * response's output items and the containers its code interpreter ran in, the vector stores a
+ * thread or assistant got.
  */
 export function madeInside(kind: ObjectKind, answer: unknown): { kind: ObjectKind; id: string }[] {
   if (!isObject(answer)) return [];
@@ -239,11 +244,17 @@ export function madeInside(kind: ObjectKind, answer: unknown): { kind: ObjectKin
     case 'batch':
       return ids('file', [answer.output_file_id, answer.error_file_id]);
     case 'response': {
-      const output = Array.isArray(answer.output) ? answer.output : [];
-      return ids(
-        'container',
-        output.map((item) => (isObject(item) && item.type === 'code_interpreter_call' ? item.container_id : undefined)),
-      );
+      const output = (Array.isArray(answer.output) ? answer.output : []).filter(isObject);
+      return [
+        ...ids(
+          'item',
+          output.map((item) => item.id),
+        ),
+        ...ids(
+          'container',
+          output.map((item) => (item.type === 'code_interpreter_call' ? item.container_id : undefined)),
+        ),
+      ];
     }
     case 'thread':
     case 'assistant': {

@@ -266,7 +266,18 @@ describe("objects a body names are the caller's own, as in the path (found by re
     expect((await call({ path: '/v1/batches', headers: bearer(MASTER), body: bodies[2]?.[1] })).status).toBe(200);
   });
 
+  it("another team cannot pull team A's output into its input by reference (`item_reference`): 404, nothing forwarded", async () => {
+    const made = await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'secret plan' } });
+    const item = made.json.output[0].id as string;
+    const input = [{ type: 'item_reference', id: item }];
+    const before = mock.requests.length;
+    const res = await call({ path: '/v1/responses', headers: bearer(b.key), body: { model: 'gpt-4o-mini', input } });
+    expect([res.status, res.json.error?.type, mock.requests.length - before]).toEqual([404, 'not_found_error', 0]);
+    expect((await call({ path: '/v1/responses', headers: bearer(a2.key), body: { model: 'gpt-4o-mini', input } })).status).toBe(200);
+  });
+
   it.each([
+    ['an item reference', { input: [{ type: 'item_reference', id: 'msg_never_made' }] }],
     ['previous_response_id', { previous_response_id: 'resp_never_made' }],
     ['input_file_id', { input_file_id: 'file-never-made' }],
     ['file_id, nested', { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-never-made' }] }] }],
