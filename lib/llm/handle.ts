@@ -141,12 +141,14 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const object = objectCallOf(req);
   // A batch file's lines name the models its batch will run: checked as the body's are.
   const batch = object ? await batchFileOf(req) : undefined;
-  // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call.
-  const owner = object ? await guardObject(deps.objects, loaded, object) : undefined;
-  // A call on an object that names no model goes to the upstream that keeps it: that model is checked.
+  // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call;
+  // a call on one that names no model goes to the upstream that keeps it, so that model is checked.
+  const namesModel = requestedModels(req.model).length > 0 || req.pathModel !== undefined;
+  let owner = object && !namesModel ? await guardObject(deps.objects, loaded, object) : undefined;
   const keeper = owner?.served_by && registry.resolve(owner.served_by) ? owner.served_by : undefined;
   const models = listing ? [] : [...modelsOf(req, deps, keeper), ...(batch?.models ?? [])];
   const caller = checked(loaded, req, models, deps, registry, now);
+  if (object && namesModel) owner = await guardObject(deps.objects, caller, object);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.route.answer === 'model_info') return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
