@@ -42,6 +42,8 @@ export interface ObjectOwner {
   model?: string | null;
   /** The registry model whose upstream keeps it: a call naming no model that reads, cancels or deletes it goes there. */
   served_by?: string | null;
+  /** A file whose lines Tollgate checked as a batch's when it was uploaded: only such a file is a batch's input. */
+  batch_input?: boolean | null;
   created_at: string;
 }
 
@@ -51,7 +53,7 @@ export function ownerOf(
   kind: ObjectKind,
   objectId: string,
   at: Date,
-  models: { priced: string; served: string },
+  models: { priced: string; served: string; batchInput?: boolean },
   billing?: 'pending',
 ): ObjectOwner {
   return {
@@ -59,6 +61,7 @@ export function ownerOf(
     object_kind: kind,
     model: models.priced,
     served_by: models.served,
+    ...(models.batchInput ? { batch_input: true } : {}),
     key_hash: caller.keyHash ?? null,
     user_id: caller.userId ?? null,
     team_id: caller.teamId ?? null,

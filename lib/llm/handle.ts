@@ -50,6 +50,7 @@ import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
   batchFileOf,
   finishedUsage,
+  guardBatchInput,
   guardObject,
   guardReferences,
   madeInside,
@@ -123,6 +124,8 @@ interface Call {
   owner?: ObjectOwner | undefined;
   /** The registry model an object the call creates is priced by, when not the one serving it (a batch file's lines'). */
   madeWith?: string | undefined;
+  /** The call uploads a batch file, its lines checked. */
+  batchInput?: boolean | undefined;
   /** The registry model whose upstream keeps the object the call names (its owner's `served_by`). */
   keeper?: string | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
@@ -173,6 +176,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     startedMs,
   };
   if (batch) {
+    call.batchInput = true;
     call.madeWith = batchModelOf(registry, batch.models);
     await guardReferences(deps.objects, caller, batch.bodies);
   }
@@ -313,7 +317,10 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
   // the path, wherever the body reaches an upstream that stores them (OpenAI-compatible, Azure).
   // Anthropic keeps code execution containers: a body naming one is guarded, one its answer names recorded.
   const keeps = !operation || model.provider === 'azure' || model.provider === 'anthropic';
-  if (keeps && call.req.body.kind === 'json') await guardReferences(call.deps.objects, call.caller, call.req.body.value);
+  if (keeps && call.req.body.kind === 'json') {
+    await guardReferences(call.deps.objects, call.caller, call.req.body.value);
+    if (call.object) await guardBatchInput(call.deps.objects, call.caller, call.object, call.req.body.value);
+  }
   if (operation)
     return withSpend(call, model, requestId, (finish, rate) => {
       call.upstreamAtMs ??= performance.now();
@@ -431,7 +438,11 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       // A batch is priced by the model its file's lines name, a batch file by the model its lines name.
       const input = object.kind === 'batch' && isObject(json) && typeof json.input_file_id === 'string' ? json.input_file_id : undefined;
       const made = call.madeWith ?? (input ? (await objects.get(input))?.model : undefined) ?? model.model_name;
-      await recordCreated(objects, call.caller, object, json, new Date(call.now), { priced: made, served: model.model_name });
+      await recordCreated(objects, call.caller, object, json, new Date(call.now), {
+        priced: made,
+        served: model.model_name,
+        batchInput: call.batchInput === true,
+      });
       return bytes;
     }
     case 'list':

@@ -210,6 +210,22 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
   return { models: [...models], bodies };
 }
 
+/**
+ * A batch runs its input file's lines: only a file whose lines were checked when it was uploaded
+ * (batchFileOf: their models, the objects they name) may be one. A proxy admin's batch may run any.
+ */
+export async function guardBatchInput(owners: ObjectOwners, caller: Caller, object: ObjectCall, body: unknown): Promise<void> {
+  if (caller.role === 'proxy_admin' || object.kind !== 'batch' || object.op !== 'create' || !isObject(body)) return;
+  const id = body.input_file_id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) return; // none: the upstream's 400
+  if ((await owners.get(id))?.batch_input !== true)
+    throw new InvalidRequestError(
+      `file \`${id}\` was not uploaded through Tollgate as a batch file (purpose \`batch\`): a batch cannot run it`,
+      'invalid_field',
+      'input_file_id',
+    );
+}
+
 /** Records who made the object an answer describes (its `id`), before the answer goes out. */
 export async function recordCreated(
   owners: ObjectOwners,
@@ -218,7 +234,7 @@ export async function recordCreated(
   answer: unknown,
   at: Date,
   /** The model a deferred bill is priced by, and the one whose upstream keeps the object. */
-  models: { priced: string; served: string },
+  models: { priced: string; served: string; batchInput?: boolean },
   /** Whether its usage comes later; by default what the answer says. A streamed response is metered by its stream: never. */
   pending: boolean = isPending(object.kind, answer),
 ): Promise<void> {

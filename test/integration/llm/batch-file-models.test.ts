@@ -79,6 +79,19 @@ describe("a batch file's models are checked like a body's", () => {
     expect([res.status, res.json?.error?.code, mock.requests.length - before]).toEqual([404, 'response_not_found', 0]);
   });
 
+  it('a batch over a file not uploaded as a batch file (its lines never checked) is a 400, nothing forwarded', async () => {
+    const { key } = await seedKey({ team_id: 'team-a', models: ['gpt-4o-mini'] });
+    const file = await upload(key, `${line('gpt-4o')}\n`, 'assistants');
+    expect(file.status).toBe(200);
+    const before = mock.requests.length;
+    const res = await call({
+      path: '/v1/batches',
+      headers: bearer(key),
+      body: { input_file_id: file.json.id, endpoint: '/v1/chat/completions', completion_window: '24h' },
+    });
+    expect([res.status, res.json?.error?.param, mock.requests.length - before]).toEqual([400, 'input_file_id', 0]);
+  });
+
   it('a file for another purpose is not read as a batch', async () => {
     const { key } = await seedKey({ team_id: 'team-a', models: ['gpt-4o-mini'] });
     expect((await upload(key, 'not json at all\n', 'assistants')).status).toBe(200);
