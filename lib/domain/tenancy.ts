@@ -44,6 +44,8 @@ export interface ObjectOwner {
   served_by?: string | null;
   /** A file whose lines Tollgate checked as a batch's when it was uploaded: only such a file is a batch's input. */
   batch_input?: boolean | null;
+  /** What a pending object is charged if it ends with no usage reported (a batch: its completed requests' share). */
+  estimate?: { input_tokens: number; output_tokens: number } | null;
   created_at: string;
 }
 
@@ -53,7 +55,7 @@ export function ownerOf(
   kind: ObjectKind,
   objectId: string,
   at: Date,
-  models: { priced: string; served: string; batchInput?: boolean },
+  models: { priced: string; served: string; batchInput?: boolean; estimate?: { inputTokens: number; outputTokens: number } | undefined },
   billing?: 'pending',
 ): ObjectOwner {
   return {
@@ -62,6 +64,7 @@ export function ownerOf(
     model: models.priced,
     served_by: models.served,
     ...(models.batchInput ? { batch_input: true } : {}),
+    ...(models.estimate ? { estimate: { input_tokens: models.estimate.inputTokens, output_tokens: models.estimate.outputTokens } } : {}),
     key_hash: caller.keyHash ?? null,
     user_id: caller.userId ?? null,
     team_id: caller.teamId ?? null,

@@ -48,11 +48,14 @@ import { type LlmDeps, llmDeps } from './deps.js';
 import { estimateUsage } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
+  type BatchFile,
   batchFileOf,
+  type FinishedBill,
   finishedUsage,
   guardBatchInput,
   guardObject,
   guardReferences,
+  isPending,
   madeInside,
   madeInsideEvent,
   messageContainer,
@@ -126,6 +129,8 @@ interface Call {
   madeWith?: string | undefined;
   /** The call uploads a batch file, its lines checked. */
   batchInput?: boolean | undefined;
+  /** What an object the call creates is charged if it ends with no usage reported (a batch file's: its lines'). */
+  estimate?: Usage | undefined;
   /** The registry model whose upstream keeps the object the call names (its owner's `served_by`). */
   keeper?: string | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
@@ -178,7 +183,12 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   if (batch) {
     call.batchInput = true;
     call.madeWith = batchModelOf(registry, batch.models);
-    await guardReferences(deps.objects, caller, batch.bodies);
+    call.estimate = batchEstimate(call, batch);
+    await guardReferences(
+      deps.objects,
+      caller,
+      batch.requests.map((r) => r.body),
+    );
   }
   return forward(call, registry);
 }
@@ -229,6 +239,18 @@ async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmRespo
   if (!fallback)
     throw new InvalidRequestError('the request names no `model`, and this proxy has no default upstream for it', 'model_required', 'model');
   return callModel(call, fallback, req.requestId);
+}
+
+/** A batch file's estimate: each line's, as a call with its body would be estimated (embeddings generate nothing). */
+function batchEstimate(call: Call, batch: BatchFile): Usage {
+  const total = { inputTokens: 0, outputTokens: 0 };
+  for (const { url, body } of batch.requests) {
+    const route = { ...call.req.route, generates: !url.includes('embeddings') };
+    const one = estimateUsage({ body: { kind: 'json', value: body }, route }, call.deps.strictDefaultMaxTokens);
+    total.inputTokens += one.inputTokens;
+    total.outputTokens += one.outputTokens;
+  }
+  return total;
 }
 
 /** The one model a batch file's lines name (the upstream's rule: one model a batch), by its registry name. */
@@ -436,12 +458,23 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
   switch (object.op) {
     case 'create': {
       // A batch is priced by the model its file's lines name, a batch file by the model its lines name.
-      const input = object.kind === 'batch' && isObject(json) && typeof json.input_file_id === 'string' ? json.input_file_id : undefined;
-      const made = call.madeWith ?? (input ? (await objects.get(input))?.model : undefined) ?? model.model_name;
+      // The batch's input file, as the request named it (guarded: the caller's own, checked as a batch file).
+      const asked = call.req.body.kind === 'json' ? call.req.body.value.input_file_id : undefined;
+      const input = object.kind === 'batch' && typeof asked === 'string' ? asked : undefined;
+      const file = input ? await objects.get(input) : undefined;
+      const made = call.madeWith ?? file?.model ?? model.model_name;
+      // Charged if it ends with no usage reported: a batch its file's estimate, a background response its request's.
+      const estimate =
+        call.estimate ??
+        (file?.estimate ? { inputTokens: file.estimate.input_tokens, outputTokens: file.estimate.output_tokens } : undefined) ??
+        (object.kind === 'response' && isPending(object.kind, json)
+          ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens)
+          : undefined);
       await recordCreated(objects, call.caller, object, json, new Date(call.now), {
         priced: made,
         served: model.model_name,
         batchInput: call.batchInput === true,
+        estimate,
       });
       return bytes;
     }
@@ -455,8 +488,8 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       // What the upstream made inside it (a finished batch's output files) is its maker's, recorded before the answer names it.
       await recordMadeInside(objects, recordsInside(call), madeInside(object.kind, json), new Date(call.now));
       // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.
-      const usage = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json) : undefined;
-      if (usage && object.id && call.owner) call.defer(billOnce(call, model, call.owner, usage));
+      const bill = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json, call.owner.estimate) : undefined;
+      if (bill && object.id && call.owner) call.defer(billOnce(call, model, call.owner, bill));
       return bytes;
     }
     default:
@@ -470,7 +503,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
  * made it: the object's id is the settlement's idempotency token, and only the read that claims
  * the bill settles it.
  */
-async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, usage: Usage): Promise<void> {
+async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { usage, source }: FinishedBill): Promise<void> {
   const made = owner.model ? (await call.deps.registry.snapshot()).resolve(owner.model) : undefined;
   const maker = await makerOf(call, owner);
   if (!(await call.deps.objects.claimBilling(owner.object_id))) return;
@@ -480,7 +513,7 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, us
     caller: maker,
     model: made ?? serving,
     usage,
-    usageSource: 'reported',
+    usageSource: source,
     requestId: `object:${owner.object_id}`,
     at: call.now,
   });
@@ -504,10 +537,9 @@ async function billBeforeDelete(call: Call, model: ModelRecord): Promise<void> {
       `the upstream for \`${model.model_name}\` could not say what ${object.kind} \`${object.id}\` cost (HTTP ${res.status})`,
     );
   }
-  const usage = finishedUsage(object.kind, parseJson(await read.readAll()));
-  if (!usage)
-    throw new ConflictError('object_pending', `${object.kind} \`${object.id}\` has not ended: cancel it before deleting it`, 'id');
-  await billOnce(call, model, owner, usage);
+  const bill = finishedUsage(object.kind, parseJson(await read.readAll()), owner.estimate);
+  if (!bill) throw new ConflictError('object_pending', `${object.kind} \`${object.id}\` has not ended: cancel it before deleting it`, 'id');
+  await billOnce(call, model, owner, bill);
 }
 
 /**
@@ -590,9 +622,9 @@ function pendingBill(call: Call, model: ModelRecord): ((payload: unknown) => voi
   const { object, owner } = call;
   if (!object || !owner || owner.billing !== 'pending' || object.op === 'create') return undefined;
   return once((payload: unknown) => {
-    const usage = isObject(payload) && isObject(payload.response) ? finishedUsage(object.kind, payload.response) : undefined;
-    if (usage) call.defer(billOnce(call, model, owner, usage));
-    return usage !== undefined;
+    const bill = isObject(payload) && isObject(payload.response) ? finishedUsage(object.kind, payload.response, owner.estimate) : undefined;
+    if (bill) call.defer(billOnce(call, model, owner, bill));
+    return bill !== undefined;
   });
 }
 

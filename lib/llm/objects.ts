@@ -84,10 +84,38 @@ const ENDED: Readonly<Record<string, readonly string[]>> = {
   response: ['completed', 'incomplete', 'cancelled', 'failed'],
 };
 
-/** The usage a pending object's answer (read or cancel) brings, once it has ended: billed then, once. */
-export function finishedUsage(kind: ObjectKind, answer: unknown): Usage | undefined {
-  if (!isObject(answer) || typeof answer.status !== 'string') return undefined;
-  return ENDED[kind]?.includes(answer.status) ? usageOf(answer) : undefined;
+/** What an ended object is billed: the usage it reports, else (never $0 for work done) its estimate's share. */
+export interface FinishedBill {
+  usage: Usage;
+  source: 'reported' | 'estimated';
+}
+
+/**
+ * The bill a pending object's answer (read or cancel) brings, once it has ended: billed then,
+ * once. Ended with no usage reported, it is charged its estimate for the work it did: a
+ * response that completed (or stopped incomplete) all of it, a batch its completed requests'
+ * share; a failed or cancelled response, a failed batch, did none worth a bill.
+ */
+export function finishedUsage(kind: ObjectKind, answer: unknown, estimate?: ObjectOwner['estimate']): FinishedBill | undefined {
+  if (!isObject(answer) || typeof answer.status !== 'string' || !ENDED[kind]?.includes(answer.status)) return undefined;
+  const reported = usageOf(answer);
+  if (reported) return { usage: reported, source: 'reported' };
+  const share = estimate ? doneShare(kind, answer) : 0;
+  if (!estimate || share <= 0) return undefined;
+  const usage = { inputTokens: Math.ceil(estimate.input_tokens * share), outputTokens: Math.ceil(estimate.output_tokens * share) };
+  return { usage, source: 'estimated' };
+}
+
+/** How much of its work an ended object did, from 0 to 1. */
+function doneShare(kind: ObjectKind, answer: Record<string, unknown>): number {
+  if (kind === 'response') return answer.status === 'completed' || answer.status === 'incomplete' ? 1 : 0;
+  if (answer.status === 'failed') return 0;
+  const counts = isObject(answer.request_counts) ? answer.request_counts : undefined;
+  const total = Number(counts?.total);
+  const completed = Number(counts?.completed);
+  // No counts to go by: all of it (an estimate is an upper bound, never $0).
+  if (!counts || !Number.isFinite(total) || !Number.isFinite(completed)) return 1;
+  return total > 0 ? Math.min(1, Math.max(0, completed / total)) : 0;
 }
 
 /** The 404 a caller gets for an object it may not use, or that Tollgate never saw made. */
@@ -167,10 +195,10 @@ export async function guardReferences(owners: ObjectOwners, caller: Caller, body
   if (denied) throw new NotFoundError(denied.kind, denied.id);
 }
 
-/** What a batch file asks for: the models its lines name, and the bodies they send (objects they name are guarded). */
+/** What a batch file asks for: the models its lines name, and the requests they send (objects they name are guarded). */
 export interface BatchFile {
   models: string[];
-  bodies: unknown[];
+  requests: { url: string; body: Record<string, unknown> }[];
 }
 
 /**
@@ -186,7 +214,7 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
   // Any `purpose` field counts: an upstream may read another of several than we would.
   if (!form.getAll('purpose').some((p) => typeof p === 'string' && p.trim().toLowerCase() === 'batch')) return undefined;
   const models = new Set<string>();
-  const bodies: unknown[] = [];
+  const requests: BatchFile['requests'] = [];
   for (const file of form.getAll('file')) {
     const text = typeof file === 'string' ? file : await file.text();
     let n = 0;
@@ -201,13 +229,13 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
       }
       const body = isObject(parsed) ? parsed.body : undefined;
       const model = isObject(body) ? body.model : undefined;
-      if (typeof model !== 'string' || model.length === 0)
+      if (!isObject(body) || typeof model !== 'string' || model.length === 0)
         throw new InvalidRequestError(`line ${n} of the batch file is not a JSON object naming its \`body.model\``, 'invalid_body', 'file');
       models.add(model);
-      bodies.push(body);
+      requests.push({ url: isObject(parsed) && typeof parsed.url === 'string' ? parsed.url : '', body });
     }
   }
-  return { models: [...models], bodies };
+  return { models: [...models], requests };
 }
 
 /**
@@ -234,7 +262,7 @@ export async function recordCreated(
   answer: unknown,
   at: Date,
   /** The model a deferred bill is priced by, and the one whose upstream keeps the object. */
-  models: { priced: string; served: string; batchInput?: boolean },
+  models: Parameters<typeof ownerOf>[4],
   /** Whether its usage comes later; by default what the answer says. A streamed response is metered by its stream: never. */
   pending: boolean = isPending(object.kind, answer),
 ): Promise<void> {

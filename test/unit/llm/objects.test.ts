@@ -48,10 +48,28 @@ describe('meteringOf', () => {
 describe('finishedUsage', () => {
   const usage = { input_tokens: 2, output_tokens: 3 };
   it.each(['completed', 'cancelled', 'expired', 'failed'])('a batch %s with usage is billed', (status) => {
-    expect(finishedUsage('batch', { status, usage })).toEqual({ inputTokens: 2, outputTokens: 3 });
+    expect(finishedUsage('batch', { status, usage })).toEqual({ usage: { inputTokens: 2, outputTokens: 3 }, source: 'reported' });
   });
   it.each(['completed', 'incomplete', 'cancelled', 'failed'])('a response %s with usage is billed', (status) => {
-    expect(finishedUsage('response', { status, usage })).toEqual({ inputTokens: 2, outputTokens: 3 });
+    expect(finishedUsage('response', { status, usage })).toEqual({ usage: { inputTokens: 2, outputTokens: 3 }, source: 'reported' });
+  });
+  describe('ended with no usage reported: its estimate for the work it did (found by review)', () => {
+    const estimate = { input_tokens: 100, output_tokens: 1000 };
+    const estimated = (inputTokens: number, outputTokens: number) => ({ usage: { inputTokens, outputTokens }, source: 'estimated' });
+    it.each([
+      ['response', { status: 'completed' }, estimated(100, 1000)],
+      ['response', { status: 'incomplete' }, estimated(100, 1000)],
+      ['response', { status: 'failed' }, undefined],
+      ['response', { status: 'cancelled' }, undefined],
+      ['batch', { status: 'completed', request_counts: { total: 4, completed: 1 } }, estimated(25, 250)],
+      ['batch', { status: 'cancelled', request_counts: { total: 3, completed: 1 } }, estimated(34, 334)],
+      ['batch', { status: 'completed' }, estimated(100, 1000)],
+      ['batch', { status: 'expired', request_counts: { total: 0, completed: 0 } }, undefined],
+      ['batch', { status: 'failed', request_counts: { total: 4, completed: 4 } }, undefined],
+    ] as const)('%s %j', (kind, answer, bill) => {
+      expect(finishedUsage(kind, answer, estimate)).toEqual(bill);
+      expect(finishedUsage(kind, answer)).toBeUndefined();
+    });
   });
   it.each(['validating', 'in_progress', 'finalizing', 'cancelling', 'queued', undefined])('not yet ended (%s): nothing', (status) => {
     expect(finishedUsage('batch', { status, usage })).toBeUndefined();
