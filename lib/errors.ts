@@ -80,7 +80,8 @@ export type NotFoundEntity =
   | 'container'
   | 'vector_store'
   | 'conversation'
-  | 'item';
+  | 'item'
+  | 'run';
 export type NotFoundCode = `${NotFoundEntity}_not_found`;
 /** 409: the request conflicts with what is stored. */
 export type ConflictCode =

@@ -10,6 +10,7 @@
 import type { Caller } from './caller.js';
 
 /**
+ * `run` is a run on a thread, recorded to bill it once when it ends (its thread is what callers name).
  * `item` is one item of a response's output, which a later input may name (`item_reference`).
  * `container`, `vector_store` and `conversation` have no route through Tollgate: the first two are
  * made inside a call (a code interpreter's sandbox, a thread's file search) and recorded from its
@@ -25,6 +26,7 @@ export const OBJECT_KINDS = [
   'vector_store',
   'conversation',
   'item',
+  'run',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 

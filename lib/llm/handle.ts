@@ -27,7 +27,7 @@ import { enforcementOf } from '../domain/enforcement.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { requestTags, type SpendLog } from '../domain/spend-log.js';
-import { type ObjectOwner, ownerOf } from '../domain/tenancy.js';
+import { madeFor, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
   ConflictError,
   InvalidApiKeyError,
@@ -65,6 +65,7 @@ import {
   ownOnly,
   recordCreated,
   recordMadeInside,
+  runOf,
 } from './objects.js';
 import { callProvider, type Finish, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
@@ -455,6 +456,7 @@ interface Answer {
 async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecord, bytes: Buffer): Promise<Buffer> {
   const { objects } = call.deps;
   const json = parseJson(bytes);
+  await billRun(call, object, model, json);
   switch (object.op) {
     case 'create': {
       // A batch is priced by the model its file's lines name, a batch file by the model its lines name.
@@ -496,6 +498,36 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       return bytes;
   }
 }
+
+/**
+ * A run is billed once, when it ends: made (or given tool outputs) under way, it is recorded
+ * pending, to its thread's tenant, with its request's estimate; a later answer that shows it
+ * ended (a read, a cancel) bills it, by its usage, else that estimate.
+ */
+async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answer: unknown): Promise<void> {
+  const run = runOf(object, answer);
+  if (!run) return;
+  const { objects } = call.deps;
+  const at = new Date(call.now);
+  if (isPending('run', run) && (object.op === 'create' || object.op === 'change') && generatesRun(object)) {
+    const tenant = call.owner ?? ownerOf(call.caller, 'thread', '', at, servedBy(model));
+    const estimate = estimateUsage(call.req, call.deps.strictDefaultMaxTokens);
+    const owner = { ...madeFor(tenant, 'run', run.id, at), billing: 'pending' as const };
+    const recorded = {
+      ...owner,
+      model: model.model_name,
+      estimate: { input_tokens: estimate.inputTokens, output_tokens: estimate.outputTokens },
+    };
+    // Tool outputs submitted to a run already recorded add to it: its one bill comes when it ends.
+    await objects.putNew(recorded);
+    return;
+  }
+  const owner = await objects.get(run.id);
+  const bill = owner?.billing === 'pending' ? finishedUsage('run', run, owner.estimate) : undefined;
+  if (owner && bill) call.defer(billOnce(call, model, owner, bill));
+}
+
+const generatesRun = (object: ObjectCall): boolean => (object.action ?? '').split('/')[0] === 'runs';
 
 /**
  * Bills a deferred object's usage once, to the key, user, team and organization that made it

@@ -52,10 +52,23 @@ const generates = (object: ObjectCall): boolean => object.kind === 'thread' && (
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A created object whose usage is not known yet: a batch, or a response made in the background. */
+/** Statuses of a run not ended yet: its usage comes when it ends (tool outputs submitted add to the same run). */
+const RUN_UNDER_WAY = ['queued', 'in_progress', 'requires_action', 'cancelling'];
+
+/** A created object whose usage is not known yet: a batch, a response made in the background, a run under way. */
 export function isPending(kind: ObjectKind, answer: unknown): boolean {
   if (kind === 'batch') return true;
-  return kind === 'response' && isObject(answer) && (answer.status === 'queued' || answer.status === 'in_progress') && !usageOf(answer);
+  if (!isObject(answer) || usageOf(answer)) return false;
+  if (kind === 'run') return typeof answer.status === 'string' && RUN_UNDER_WAY.includes(answer.status);
+  return kind === 'response' && (answer.status === 'queued' || answer.status === 'in_progress');
+}
+
+/** The run an answer about a thread describes (a run made, read, cancelled or given tool outputs). */
+export function runOf(object: ObjectCall, answer: unknown): (Record<string, unknown> & { id: string }) | undefined {
+  if (object.kind !== 'thread' || !isObject(answer) || answer.object !== 'thread.run') return undefined;
+  return typeof answer.id === 'string' && answer.id.length > 0 && answer.id.length <= MAX_ID_LENGTH
+    ? (answer as Record<string, unknown> & { id: string })
+    : undefined;
 }
 
 /**
@@ -66,13 +79,15 @@ export function meteringOf(object: ObjectCall | undefined, answer: unknown): 'ch
   if (!object) return 'charge';
   switch (object.op) {
     case 'create':
-      if (generates(object)) return 'charge';
+      // A run under way is billed once, when it ends, with everything it did (a read finds it so).
+      if (generates(object)) return isPending('run', runOf(object, answer)) ? 'deferred' : 'charge';
       if (object.kind === 'file' || object.kind === 'assistant' || object.kind === 'thread') return 'none';
       return isPending(object.kind, answer) ? 'deferred' : 'charge';
     case 'change':
       // A run makes the model generate; cancelling, modifying or adding a message does not (a
       // cancelled batch or response is billed once, by what it did, as a read finds it ended).
-      return generates(object) ? 'charge' : 'none';
+      if (!generates(object)) return 'none';
+      return isPending('run', runOf(object, answer)) ? 'deferred' : 'charge';
     default:
       return 'none';
   }
@@ -82,6 +97,7 @@ export function meteringOf(object: ObjectCall | undefined, answer: unknown): 'ch
 const ENDED: Readonly<Record<string, readonly string[]>> = {
   batch: ['completed', 'cancelled', 'expired', 'failed'],
   response: ['completed', 'incomplete', 'cancelled', 'failed'],
+  run: ['completed', 'incomplete', 'cancelled', 'failed', 'expired'],
 };
 
 /** What an ended object is billed: the usage it reports, else (never $0 for work done) its estimate's share. */
@@ -108,7 +124,7 @@ export function finishedUsage(kind: ObjectKind, answer: unknown, estimate?: Obje
 
 /** How much of its work an ended object did, from 0 to 1. */
 function doneShare(kind: ObjectKind, answer: Record<string, unknown>): number {
-  if (kind === 'response') return answer.status === 'completed' || answer.status === 'incomplete' ? 1 : 0;
+  if (kind === 'response' || kind === 'run') return answer.status === 'completed' || answer.status === 'incomplete' ? 1 : 0;
   if (answer.status === 'failed') return 0;
   const counts = isObject(answer.request_counts) ? answer.request_counts : undefined;
   const total = Number(counts?.total);

@@ -8,8 +8,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_ANTHROPIC_SECRET, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { refs } from '../../../lib/store/keys.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
+import { spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { call, seedModels } from './harness.js';
 
@@ -53,6 +55,15 @@ beforeAll(async () => {
         const container = { id: `container_${n}`, expires_at: '2030-01-01T00:00:00Z' };
         const content = [{ type: 'text', text: 'ok' }];
         return res.end(JSON.stringify({ id: `msg_${n}`, type: 'message', role: 'assistant', content, container, usage }));
+      }
+      const runOn = /^\/v1\/threads\/(thread_\d+)\/runs(?:\/(run_\d+))?(\/\w+)?$/.exec(url.pathname);
+      if (runOn) {
+        // A run under way when made or given tool outputs; completed, with its whole usage, when read.
+        const [, thread, runId, tail] = runOn;
+        const usage = { prompt_tokens: 100000, completion_tokens: 50000, total_tokens: 150000 };
+        const run = { id: runId ?? `run_${n}`, object: 'thread.run', thread_id: thread };
+        if (req.method === 'GET' && runId && !tail) return res.end(JSON.stringify({ ...run, status: 'completed', usage }));
+        return res.end(JSON.stringify({ ...run, status: 'queued', usage: null }));
       }
       if (req.method === 'POST' && url.pathname === '/v1/threads/runs') {
         const usage = { prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 };
@@ -167,6 +178,21 @@ describe('a thread made and run at once (`POST /threads/runs`)', () => {
     for (const path of [`/v1/threads/${thread}`, `/v1/threads/${thread}/runs/${run.json.id}`])
       expect([path, (await call({ method: 'GET', path, headers: bearer(a.key) })).status]).toEqual([path, 200]);
     expect((await call({ method: 'GET', path: `/v1/threads/${thread}`, headers: bearer(b.key) })).status).toBe(404);
+  });
+});
+
+describe('a run on a thread (found by review)', () => {
+  it('is billed once, by its whole usage, when a read finds it completed (tool outputs submitted bill nothing by themselves)', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const thread = (await call({ path: '/v1/threads', headers: bearer(key), body: {} })).json.id as string;
+    const run = await call({ path: `/v1/threads/${thread}/runs`, headers: bearer(key), body: {} });
+    expect(run.json.status).toBe('queued');
+    const outputs = `/v1/threads/${thread}/runs/${run.json.id}/submit_tool_outputs`;
+    expect((await call({ path: outputs, headers: bearer(key), body: { tool_outputs: [] } })).status).toBe(200);
+    expect(await spendNanos(refs.key(record.token))).toBe(0);
+    for (let i = 0; i < 2; i++) await call({ method: 'GET', path: `/v1/threads/${thread}/runs/${run.json.id}`, headers: bearer(key) });
+    // gpt-4o-mini: 100000 input and 50000 output tokens.
+    expect(await spendNanos(refs.key(record.token))).toBe(100000 * 0.15 * 1000 + 50000 * 0.6 * 1000);
   });
 });
 
