@@ -27,7 +27,7 @@ import { enforcementOf } from '../domain/enforcement.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { requestTags, type SpendLog } from '../domain/spend-log.js';
-import { madeFor, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
+import { type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
   ConflictError,
   InvalidApiKeyError,
@@ -510,14 +510,9 @@ async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answe
   const { objects } = call.deps;
   const at = new Date(call.now);
   if (isPending('run', run) && (object.op === 'create' || object.op === 'change') && generatesRun(object)) {
-    const tenant = call.owner ?? ownerOf(call.caller, 'thread', '', at, servedBy(model));
+    // Billed to whoever started it (its thread may be a teammate's), at the model that serves it.
     const estimate = estimateUsage(call.req, call.deps.strictDefaultMaxTokens);
-    const owner = { ...madeFor(tenant, 'run', run.id, at), billing: 'pending' as const };
-    const recorded = {
-      ...owner,
-      model: model.model_name,
-      estimate: { input_tokens: estimate.inputTokens, output_tokens: estimate.outputTokens },
-    };
+    const recorded = ownerOf(call.caller, 'run', run.id, at, { ...servedBy(model), estimate }, 'pending');
     // Tool outputs submitted to a run already recorded add to it: its one bill comes when it ends.
     await objects.putNew(recorded);
     return;
