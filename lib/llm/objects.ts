@@ -3,10 +3,16 @@
  * tenant, other tenants get 404 for them, lists show a tenant only its own, and billing follows
  * what the object is:
  *  - creating a response is metered as any call; created in the background (its usage unknown
- *    yet) or a batch, it is billed once, when a read first finds it done with its usage (the
- *    settlement's request id is the object's, so it counts once however many read it);
+ *    yet), a batch or a run under way, it is billed once, when a read (a stream too, a cancel, or
+ *    the read a deletion makes first) finds it ended: by its usage, else its estimate kept with
+ *    its record (the settlement's request id is the object's, so it counts once however many
+ *    read it);
  *  - reading, listing or deleting an object, and uploading a file, are never billed (a stored
  *    response read again carries its old usage: that is not a new call).
+ * Objects named in a body (`previous_response_id`, files, containers, vector stores, item
+ * references) are guarded as in the path; a batch file's lines as bodies, when it is uploaded.
+ * What the upstream makes inside an object (a batch's output files, a response's output items and
+ * containers, a thread's vector stores) is recorded as that object's tenant's.
  */
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
