@@ -360,7 +360,8 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
       // A response made as a stream is metered by its stream, never again when read (not pending).
       const onCreated = object
         ? once((payload: unknown) => {
-            const created = isObject(payload) && isObject(payload.response) ? payload.response : undefined;
+            // A response's events carry it in `response`; a run's (`POST /threads/runs`) are the run itself.
+            const created = isObject(payload) ? (isObject(payload.response) ? payload.response : runOf(object, payload)) : undefined;
             if (created)
               call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), servedBy(model), false));
             return created !== undefined;

@@ -29,6 +29,14 @@ beforeAll(async () => {
       received.push({ method: req.method ?? '', path: req.url ?? '', body: raw });
       const url = new URL(req.url ?? '/', 'http://x');
       n++;
+      if (req.method === 'POST' && url.pathname === '/v1/threads/runs' && raw.includes('"stream":true')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const run = { id: `run_${n}`, object: 'thread.run', thread_id: `thread_${n}`, status: 'queued', usage: null };
+        const done = { ...run, status: 'completed', usage: { prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 } };
+        return res.end(
+          `event: thread.run.created\ndata: ${JSON.stringify(run)}\n\nevent: thread.run.completed\ndata: ${JSON.stringify(done)}\n\nevent: done\ndata: [DONE]\n\n`,
+        );
+      }
       if (req.method === 'POST' && url.pathname === '/v1/responses' && raw.includes('"stream":true')) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const response = { id: `resp_${n}`, object: 'response', status: 'in_progress', output: [], usage: null };
@@ -193,6 +201,17 @@ describe('a run on a thread (found by review)', () => {
     for (let i = 0; i < 2; i++) await call({ method: 'GET', path: `/v1/threads/${thread}/runs/${run.json.id}`, headers: bearer(key) });
     // gpt-4o-mini: 100000 input and 50000 output tokens.
     expect(await spendNanos(refs.key(record.token))).toBe(100000 * 0.15 * 1000 + 50000 * 0.6 * 1000);
+  });
+});
+
+describe('a thread made and run at once, as a stream (found by review)', () => {
+  it("is its maker's: its maker reads it, another team gets 404", async () => {
+    const a = await seedKey({ team_id: 'team-a' });
+    const b = await seedKey({ team_id: 'team-b' });
+    const made = await call({ path: '/v1/threads/runs', headers: bearer(a.key), body: { model: 'gpt-4o-mini', stream: true } });
+    const thread = /"thread_id":"(thread_\d+)"/.exec(made.text)?.[1] as string;
+    expect((await call({ method: 'GET', path: `/v1/threads/${thread}`, headers: bearer(a.key) })).status).toBe(200);
+    expect((await call({ method: 'GET', path: `/v1/threads/${thread}`, headers: bearer(b.key) })).status).toBe(404);
   });
 });
 
