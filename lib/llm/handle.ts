@@ -535,18 +535,48 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
   const made = owner.model ? (await call.deps.registry.snapshot()).resolve(owner.model) : undefined;
   const maker = await makerOf(call, owner);
   if (!(await call.deps.objects.claimBilling(owner.object_id))) return;
+  const model = made ?? serving;
+  const requestId = `object:${owner.object_id}`;
   // Its tokens join its maker's tpm windows beside the bill (the call they came from counted none).
-  const counted = countLaterTokens(call, maker, made ?? serving, usage);
+  const counted = countLaterTokens(call, maker, model, usage);
   await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: maker,
-    model: made ?? serving,
+    model,
     usage,
     usageSource: source,
-    requestId: `object:${owner.object_id}`,
+    requestId,
     at: call.now,
+    // Its spend log, as any call's: the maker's, from when it was made to when it was found ended.
+    log: {
+      request_id: requestId,
+      call_type: DEFERRED_CALL_TYPES[owner.object_kind] ?? `/v1/${owner.object_kind}`,
+      model: model.model_name,
+      model_group: model.model_name,
+      api_key: maker.keyHash ?? null,
+      key_alias: maker.state.key?.key_alias ?? null,
+      user: maker.userId ?? null,
+      team_id: maker.teamId ?? null,
+      organization_id: maker.orgId ?? null,
+      end_user: null,
+      prompt_tokens: usage.inputTokens,
+      completion_tokens: usage.outputTokens,
+      total_tokens: usage.inputTokens + usage.outputTokens,
+      usage_source: source,
+      startTime: owner.created_at,
+      endTime: new Date(call.deps.clock()).toISOString(),
+      status: 'success',
+      request_tags: requestTags(undefined, maker.state.key?.metadata, maker.state.team?.metadata),
+    },
   });
   await counted;
 }
+
+/** The route a deferred bill's spend log names: the call that made what it bills. */
+const DEFERRED_CALL_TYPES: Partial<Record<ObjectOwner['object_kind'], string>> = {
+  response: '/v1/responses',
+  batch: '/v1/batches',
+  run: '/v1/threads/runs',
+};
 
 /**
  * Deleting a pending object (a background response no read has found ended) would lose its bill:

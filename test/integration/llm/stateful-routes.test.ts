@@ -8,8 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
+import { unpackLog } from '../../../lib/domain/spend-log.js';
 import { refs } from '../../../lib/store/keys.js';
 import { objectRef } from '../../../lib/store/objects.js';
+import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
@@ -220,6 +222,24 @@ describe('billing of stored objects, once and to their maker (found by review)',
     expect((await call({ method: 'DELETE', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })).status).toBe(200);
     expect(await spendNanos(refs.key(record.token))).toBe(price(2, 4));
     expect((await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })).status).toBe(404);
+  });
+
+  it("a batch's bill has its spend log, as any call's: its maker, its model, its tokens", async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const made = await batchOf(key);
+    await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(a2.key) });
+    const settlement = await readItem(refs.settlement(`object:${made.json.id}`));
+    expect(settlement?.[SPEND_LOG_ATTR]).toBeDefined();
+    expect(unpackLog(settlement?.[SPEND_LOG_ATTR] as string)).toMatchObject({
+      request_id: `object:${made.json.id}`,
+      model: 'gpt-4o-mini',
+      api_key: record.token,
+      team_id: 'team-a',
+      prompt_tokens: 20,
+      completion_tokens: 40,
+      usage_source: 'reported',
+      status: 'success',
+    });
   });
 
   it('cancelling a batch bills nothing by itself; the batch is billed once, for what it did', async () => {
