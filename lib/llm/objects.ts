@@ -41,11 +41,20 @@ export interface ObjectCall {
   action?: string | undefined;
 }
 
+/**
+ * Calls under a collection's path that name no object: OpenAI's `POST /v1/responses/input_tokens`
+ * (counts a request's tokens) and `POST /v1/responses/compact` (compacts a conversation into new
+ * input). Plain calls, metered as any; the objects their body names are guarded as any body's.
+ * They were taken for response ids and answered 404 (found by review).
+ */
+const COLLECTION_CALLS: ReadonlyMap<ObjectKind, ReadonlySet<string>> = new Map([['response', new Set(['input_tokens', 'compact'])]]);
+
 /** What a call does to an upstream object, if it names one (`POST /v1/files`, `GET /v1/responses/resp_1`). */
 export function objectCallOf(req: Pick<LlmRequest, 'method' | 'upstreamPath'>): ObjectCall | undefined {
   const [collection = '', id, ...rest] = (req.upstreamPath.split('?')[0] ?? '').split('/').filter((s) => s.length > 0);
   const kind = COLLECTIONS.get(collection);
   if (!kind) return undefined;
+  if (req.method === 'POST' && id !== undefined && rest.length === 0 && COLLECTION_CALLS.get(kind)?.has(id)) return undefined;
   if (id === undefined) return req.method === 'POST' ? { kind, op: 'create' } : req.method === 'GET' ? { kind, op: 'list' } : undefined;
   // `POST /threads/runs` makes a thread and runs it: no thread is named.
   if (kind === 'thread' && id === 'runs' && rest.length === 0 && req.method === 'POST') return { kind, op: 'create', action: 'runs' };

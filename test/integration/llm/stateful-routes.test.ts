@@ -350,3 +350,28 @@ describe('several models in `model` on a stateful route (found by review)', () =
     expect([made.status, made.json.error?.param, mock.requests.length - before]).toEqual([400, 'model', 0]);
   });
 });
+
+describe('calls under /v1/responses that name no response reach the upstream (found by review: answered 404)', () => {
+  it.each(['input_tokens', 'compact'])('POST /v1/responses/%s', async (action) => {
+    const seen = mock.requests.length;
+    const res = await call({
+      path: `/v1/responses/${action}`,
+      headers: bearer(a1.key),
+      body: { model: 'gpt-4o-mini', input: 'count me' },
+    });
+    expect(res.text).not.toContain('response_not_found');
+    expect(mock.requests.slice(seen).map((r) => `${r.method} ${r.path}`)).toEqual([`POST /responses/${action}`]);
+  });
+
+  it("their body's objects are guarded as any body's: another tenant's previous_response_id is a 404", async () => {
+    const made = await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'hi' } });
+    const seen = mock.requests.length;
+    const res = await call({
+      path: '/v1/responses/compact',
+      headers: bearer(b.key),
+      body: { model: 'gpt-4o-mini', previous_response_id: made.json.id },
+    });
+    expect(res.status).toBe(404);
+    expect(mock.requests.length).toBe(seen);
+  });
+});

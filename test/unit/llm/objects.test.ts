@@ -19,6 +19,11 @@ describe('objectCallOf', () => {
     ['POST', 'threads/thread_1/runs', { kind: 'thread', op: 'change', id: 'thread_1', action: 'runs' }],
     ['POST', 'threads/runs', { kind: 'thread', op: 'create', action: 'runs' }],
     ['POST', 'chat/completions', undefined],
+    // Calls under the collection that name no response (found by review: answered 404).
+    ['POST', 'responses/input_tokens', undefined],
+    ['POST', 'responses/compact', undefined],
+    ['GET', 'responses/input_tokens', { kind: 'response', op: 'read', id: 'input_tokens' }],
+    ['POST', 'responses/compact/cancel', { kind: 'response', op: 'change', id: 'compact', action: 'cancel' }],
   ])('%s %s', (method, path, expected) => {
     expect(op(method, path)).toEqual(expected);
   });
