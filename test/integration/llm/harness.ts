@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { expect } from 'vitest';
 import { installAwsLambdaGlobal, invokeStreaming, type StreamingHandler } from '../../../infra/local/awslambda.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { encode } from '../../../lib/store/codec.js';
-import { authorize } from '../../support/authorizer.js';
-import { authorizerEvent, put } from '../../support/seed.js';
+import { authorize, bearer } from '../../support/authorizer.js';
+import { authorizerEvent, put, seedKey } from '../../support/seed.js';
 
 installAwsLambdaGlobal();
 const { handler } = await import('../../../functions/llm/handler.js');
@@ -133,3 +134,11 @@ export const chat = (model: string, content: string, extra: Record<string, unkno
   messages: [{ role: 'user', content }],
   ...extra,
 });
+
+/** A response made in the background by a fresh key of `team`: queued, its usage not known yet. */
+export async function backgroundResponse(model = 'gpt-4o-mini', team = 'team-a') {
+  const { key, record } = await seedKey({ team_id: team });
+  const made = await call({ path: '/v1/responses', headers: bearer(key), body: { model, input: 'Hello there', background: true } });
+  expect(made.json.status).toBe('queued');
+  return { key, record, made };
+}

@@ -16,7 +16,7 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, seedModels } from './harness.js';
+import { backgroundResponse, call, seedModels } from './harness.js';
 
 const MASTER = 'sk-master-stateful';
 let mock: MockUpstream;
@@ -114,13 +114,7 @@ describe('stored responses', () => {
   });
 
   it('made in the background: nothing billed until a read finds it done, then exactly its usage, once', async () => {
-    const { key, record } = await seedKey({ team_id: 'team-a' });
-    const made = await call({
-      path: '/v1/responses',
-      headers: bearer(key),
-      body: { model: 'gpt-4o-mini', input: 'Hello there', background: true },
-    });
-    expect(made.json.status).toBe('queued');
+    const { key, record, made } = await backgroundResponse('gpt-4o-mini');
     expect(await spendNanos(refs.key(record.token))).toBe(0);
     expect((await readItem(objectRef(made.json.id)))?.billing).toBe('pending');
     // Two reads at once, and a third after: one bill.
@@ -212,13 +206,7 @@ describe('billing of stored objects, once and to their maker (found by review)',
   });
 
   it('a background response deleted before any read found it ended is billed once, for what it did, not $0', async () => {
-    const { key, record } = await seedKey({ team_id: 'team-a' });
-    const made = await call({
-      path: '/v1/responses',
-      headers: bearer(key),
-      body: { model: 'gpt-4o-mini', input: 'Hello there', background: true },
-    });
-    expect(made.json.status).toBe('queued');
+    const { key, record, made } = await backgroundResponse('gpt-4o-mini');
     expect((await call({ method: 'DELETE', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })).status).toBe(200);
     expect(await spendNanos(refs.key(record.token))).toBe(price(2, 4));
     expect((await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })).status).toBe(404);

@@ -11,7 +11,7 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, seedModels } from './harness.js';
+import { backgroundResponse, call, seedModels } from './harness.js';
 
 let server: Server;
 const usage = { input_tokens: 2, output_tokens: 4, total_tokens: 6 };
@@ -94,13 +94,7 @@ it('reading a stored response again as a stream never bills again', async () => 
 });
 
 it('a background response read to its end as a stream is billed then, once (never $0 when it is deleted after)', async () => {
-  const { key, record } = await seedKey({ team_id: 'team-a' });
-  const made = await call({
-    path: '/v1/responses',
-    headers: bearer(key),
-    body: { model: 'gpt-4o-mini', input: 'Hello there', background: true },
-  });
-  expect(made.json.status).toBe('queued');
+  const { key, record } = await backgroundResponse('gpt-4o-mini');
   expect(await spendNanos(refs.key(record.token))).toBe(0);
   for (let i = 0; i < 2; i++) {
     const read = await call({ method: 'GET', path: '/v1/responses/resp_bg1', query: { stream: 'true' }, headers: bearer(key) });

@@ -11,7 +11,7 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, seedModels } from './harness.js';
+import { backgroundResponse, call, seedModels } from './harness.js';
 
 let main: MockUpstream;
 let eu: MockUpstream;
@@ -44,13 +44,7 @@ it('a response made on a second upstream is read, and deleted, there', async () 
 });
 
 it('a background response made on a second upstream is billed when read there', async () => {
-  const { key, record } = await seedKey({ team_id: 'team-a' });
-  const made = await call({
-    path: '/v1/responses',
-    headers: bearer(key),
-    body: { model: 'mini-eu', input: 'Hello there', background: true },
-  });
-  expect(made.json.status).toBe('queued');
+  const { key, record, made } = await backgroundResponse('mini-eu');
   expect((await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) })).json.status).toBe('completed');
   expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(0);
 });
