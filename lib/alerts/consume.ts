@@ -14,7 +14,7 @@ import type { SpendLog } from '../domain/spend-log.js';
 import { failedOn, readableLogOf, type StreamConsumer } from '../spend/stream.js';
 import { type AlertMarkers, alertRef } from '../store/alerts.js';
 import type { EntityReader } from '../store/entities.js';
-import type { AlertSink } from './deliver.js';
+import { type AlertSink, sinkId } from './deliver.js';
 
 export interface AlertDeps {
   /** A reader that does not cache: alerts judge the counters as they are. */
@@ -90,9 +90,9 @@ export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetA
       const delivered = new Set(claim.delivered);
       try {
         for (const [i, sink] of deps.sinks().entries()) {
-          if (delivered.has(i)) continue;
+          if (delivered.has(sinkId(sink, i))) continue;
           await sink(alert);
-          delivered.add(i);
+          delivered.add(sinkId(sink, i));
         }
       } catch (err) {
         await deps.markers().release(ref, token, delivered);

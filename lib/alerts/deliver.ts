@@ -15,7 +15,18 @@ import { logger } from '../telemetry.js';
 export const ALERT_SOURCE = 'tollgate';
 export const ALERT_DETAIL_TYPE = 'Tollgate Budget Alert';
 
-export type AlertSink = (alert: BudgetAlert) => Promise<void>;
+/**
+ * Where an alert goes. `sinkName` says which destination it is, the same across deployments (a
+ * retry skips the sinks that took the alert by their names, so a redeploy that adds or reorders
+ * sinks does not skip or repeat the wrong one); one without a name is known by its place.
+ */
+export type AlertSink = ((alert: BudgetAlert) => Promise<void>) & { sinkName?: string };
+
+/** A sink with its name. */
+export const namedSink = (sinkName: string, send: (alert: BudgetAlert) => Promise<void>): AlertSink => Object.assign(send, { sinkName });
+
+/** How a retry knows a sink that took an alert: its name, else its place in the list. */
+export const sinkId = (sink: AlertSink, place: number): string => sink.sinkName ?? `#${place}`;
 
 /**
  * Text as Slack shows it, not as markup: an id is the entity's own name (a JWT user's comes from
@@ -29,19 +40,21 @@ const slackEscaped = (text: string): string => text.replace(/&/g, '&amp;').repla
  * retries it) instead of holding the table-stream function until its timeout.
  */
 export function alertSinks(c: Pick<Config, 'alerts' | 'region' | 'store'>, fetchFn: typeof fetch = fetch): AlertSink[] {
-  const sinks: AlertSink[] = [async (a) => logger().warn(`budget alert: ${alertText(a)}`, { alert: a })];
+  const sinks: AlertSink[] = [namedSink('log', async (a) => logger().warn(`budget alert: ${alertText(a)}`, { alert: a }))];
   const { eventBus, webhookUrl, slackSecretArn } = c.alerts;
   if (eventBus) {
     let eventBridge: EventBridgeClient | undefined;
-    sinks.push(async (a) => {
-      eventBridge ??= boundAttempts(new EventBridgeClient({ region: c.region, ...boundedClientConfig(c.store) }), c.store.timeoutMs);
-      const out = await eventBridge.send(
-        new PutEventsCommand({
-          Entries: [{ Source: ALERT_SOURCE, DetailType: ALERT_DETAIL_TYPE, Detail: JSON.stringify(a), EventBusName: eventBus }],
-        }),
-      );
-      if (out.FailedEntryCount) throw new Error(`EventBridge refused the alert: ${out.Entries?.[0]?.ErrorCode ?? 'unknown'}`);
-    });
+    sinks.push(
+      namedSink(`eventbridge:${eventBus}`, async (a) => {
+        eventBridge ??= boundAttempts(new EventBridgeClient({ region: c.region, ...boundedClientConfig(c.store) }), c.store.timeoutMs);
+        const out = await eventBridge.send(
+          new PutEventsCommand({
+            Entries: [{ Source: ALERT_SOURCE, DetailType: ALERT_DETAIL_TYPE, Detail: JSON.stringify(a), EventBusName: eventBus }],
+          }),
+        );
+        if (out.FailedEntryCount) throw new Error(`EventBridge refused the alert: ${out.Entries?.[0]?.ErrorCode ?? 'unknown'}`);
+      }),
+    );
   }
   const post = async (url: string, a: BudgetAlert) => {
     const res = await fetchFn(url, {
@@ -57,7 +70,7 @@ export function alertSinks(c: Pick<Config, 'alerts' | 'region' | 'store'>, fetch
     });
     if (!res.ok) throw new Error(`the alert webhook answered HTTP ${res.status}`);
   };
-  if (webhookUrl) sinks.push((a) => post(webhookUrl, a));
-  if (slackSecretArn) sinks.push(async (a) => post(await readSecret(slackSecretArn), a));
+  if (webhookUrl) sinks.push(namedSink('webhook', (a) => post(webhookUrl, a)));
+  if (slackSecretArn) sinks.push(namedSink('slack', async (a) => post(await readSecret(slackSecretArn), a)));
   return sinks;
 }

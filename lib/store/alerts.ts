@@ -31,10 +31,10 @@ export class AlertMarkers {
   ) {}
 
   /**
-   * The sinks (by their place in the list) that took the level already when this caller may
+   * The sinks (lib/alerts/deliver's sinkId) that took the level already when this caller may
    * announce it now (it holds the claim `token`); undefined when someone else has or does.
    */
-  async claim(ref: ItemRef, token: string): Promise<{ delivered: ReadonlySet<number> } | undefined> {
+  async claim(ref: ItemRef, token: string): Promise<{ delivered: ReadonlySet<string> } | undefined> {
     const now = this.clock();
     try {
       const out = await this.client.send(
@@ -56,7 +56,9 @@ export class AlertMarkers {
         }),
       );
       const delivered = out.Attributes?.delivered;
-      return { delivered: new Set(Array.isArray(delivered) ? delivered.filter((n): n is number => typeof n === 'number') : []) };
+      // A place in the list, as written before sinks had names, is the unnamed sink's id.
+      const ids = Array.isArray(delivered) ? delivered.map((d) => (typeof d === 'number' ? `#${d}` : d)) : [];
+      return { delivered: new Set(ids.filter((d): d is string => typeof d === 'string')) };
     } catch (e) {
       if (isConditionalCheckFailed(e)) return undefined;
       throw e;
@@ -80,7 +82,7 @@ export class AlertMarkers {
    * Gives a claim back after a failed delivery (only our own), with the sinks that took it: the
    * next claim, at once, delivers to the others only.
    */
-  async release(ref: ItemRef, token: string, delivered: ReadonlySet<number>): Promise<void> {
+  async release(ref: ItemRef, token: string, delivered: ReadonlySet<string>): Promise<void> {
     await this.client
       .send(
         new UpdateCommand({
@@ -92,7 +94,7 @@ export class AlertMarkers {
           ExpressionAttributeValues: {
             ':claimed': 'claimed',
             ':token': token,
-            ':delivered': [...delivered].sort((a, b) => a - b),
+            ':delivered': [...delivered].sort(),
             ':lapsed': 0,
           },
         }),

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
 import { alertConsumer } from '../../../lib/alerts/consume.js';
+import { namedSink } from '../../../lib/alerts/deliver.js';
 import { alertDeps, configureApp, spendSettler } from '../../../lib/app/index.js';
 import type { BudgetAlert } from '../../../lib/domain/alerts.js';
 import { refs } from '../../../lib/store/keys.js';
@@ -70,5 +71,30 @@ describe('one sink fails, the others delivered', () => {
       [50, 80],
       [50, 80],
     ]);
+  });
+});
+
+describe('sinks are known by name across a redeploy (found by review: by their place, a sink added before one that took the alert took its place)', () => {
+  it('a sink added while a retry waits gets the alert; the one that took it does not get it again', async () => {
+    const [log, eventBridge, webhook, slack]: BudgetAlert[][] = [[], [], [], []];
+    const sink = (name: string, list: BudgetAlert[] | undefined, fail = () => false) =>
+      namedSink(name, async (a) => {
+        if (fail()) throw new Error(`${name} is down`);
+        list?.push(a);
+      });
+    // Slack is down on the first try; before the retry the stack is redeployed with EventBridge,
+    // which comes before the webhook in the list, and Slack is back.
+    const redeploy = () => {
+      configureApp({
+        alertSinks: [sink('log', log), sink('eventbridge:default', eventBridge), sink('webhook', webhook), sink('slack', slack)],
+      });
+      return true;
+    };
+    configureApp({ alertSinks: [sink('log', log), sink('webhook', webhook), sink('slack', slack, redeploy)] });
+    await seedTeam({ team_id: 'redeployed', max_budget: 10, budget_duration: '1d', alert_thresholds: [50] });
+    await spendOnTeam('redeployed', 6, 'redeployed-1');
+    await stream.drain();
+    const levels = (list: BudgetAlert[] | undefined) => (list ?? []).filter((a) => a.id === 'redeployed').map((a) => a.percent);
+    expect([levels(log), levels(eventBridge), levels(webhook), levels(slack)]).toEqual([[50], [50], [50], [50]]);
   });
 });
