@@ -12,9 +12,9 @@
 import { UpstreamFailedError } from '../errors.js';
 import { upstreamUrl } from '../llm/upstream.js';
 import { anthropicErrorBody, UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
-import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame, sseNamed } from './http.js';
-import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer, TokenUsage } from './types.js';
-import { isObject, mergeUsage, usageOfPayload } from './usage.js';
+import { HttpExchange, type HttpTarget, parseJson, relayStream, sseNamed } from './http.js';
+import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer } from './types.js';
+import { isObject, usageOfPayload } from './usage.js';
 
 export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -83,28 +83,5 @@ export const anthropicProvider: Provider = {
 };
 
 /** Relays Anthropic's stream as it comes, metering message_start and message_delta usage; a break ends with an `error` event. */
-function relayMessages(exchange: HttpExchange, status: number): StreamAnswer {
-  let usage: TokenUsage | undefined;
-  let broken = false;
-  async function* events(): AsyncGenerator<string> {
-    try {
-      for await (const ev of exchange.events()) {
-        usage = mergeUsage(usage, ev.data === undefined ? undefined : usageOfPayload(parseJson(ev.data)));
-        yield sseFrame(ev.raw);
-      }
-    } catch (e) {
-      broken = true;
-      yield sseNamed('error', anthropicErrorBody(exchange.failure(e)));
-    } finally {
-      exchange.cancel();
-    }
-  }
-  return {
-    kind: 'stream',
-    status,
-    headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS },
-    events: events(),
-    usage: () => usage,
-    broken: () => broken,
-  };
-}
+const relayMessages = (exchange: HttpExchange, status: number): StreamAnswer =>
+  relayStream(exchange, status, (failure) => sseNamed('error', anthropicErrorBody(failure)));

@@ -10,7 +10,8 @@ import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
 import { isRedirect, readWhole, withoutSecret } from '../llm/upstream.js';
-import type { JsonAnswer } from './types.js';
+import type { JsonAnswer, StreamAnswer, TokenUsage } from './types.js';
+import { mergeUsage, usageOfPayload } from './usage.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -181,4 +182,42 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Relays an upstream's server-sent events as they come, noting the usage each payload reports;
+ * `skip` leaves an event out (it is still metered). A stream that breaks ends with the route's
+ * error event (`errorEvent`) and says so (`broken`): its usage may be short of what was sent.
+ */
+export function relayStream(
+  exchange: HttpExchange,
+  status: number,
+  errorEvent: (failure: TollgateError) => string,
+  skip: (payload: unknown) => boolean = () => false,
+): StreamAnswer {
+  let usage: TokenUsage | undefined;
+  let broken = false;
+  async function* events(): AsyncGenerator<string> {
+    try {
+      for await (const ev of exchange.events()) {
+        const payload = ev.data === undefined || ev.data === '[DONE]' ? undefined : parseJson(ev.data);
+        usage = mergeUsage(usage, usageOfPayload(payload));
+        if (skip(payload)) continue;
+        yield sseFrame(ev.raw);
+      }
+    } catch (e) {
+      broken = true;
+      yield errorEvent(exchange.failure(e));
+    } finally {
+      exchange.cancel();
+    }
+  }
+  return {
+    kind: 'stream',
+    status,
+    headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS },
+    events: events(),
+    usage: () => usage,
+    broken: () => broken,
+  };
 }

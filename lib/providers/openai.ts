@@ -14,18 +14,9 @@ import { UpstreamFailedError } from '../errors.js';
 import { streamRequested } from '../llm/request.js';
 import { upstreamUrl } from '../llm/upstream.js';
 import { UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
-import { HttpExchange, type HttpTarget, parseJson, SSE_HEADERS, sseFrame } from './http.js';
-import type {
-  JsonAnswer,
-  Operation,
-  Provider,
-  ProviderClients,
-  ProviderModel,
-  ProviderRequest,
-  StreamAnswer,
-  TokenUsage,
-} from './types.js';
-import { isObject, mergeUsage, usageOfPayload } from './usage.js';
+import { HttpExchange, type HttpTarget, parseJson, relayStream, sseFrame } from './http.js';
+import type { JsonAnswer, Operation, Provider, ProviderClients, ProviderModel, ProviderRequest, StreamAnswer } from './types.js';
+import { isObject, usageOfPayload } from './usage.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -116,29 +107,10 @@ export async function forwardOpenAiShaped(
  * Responses API's `response.completed`); a stream that breaks ends with an error event.
  */
 function relayOpenAiStream(exchange: HttpExchange, status: number, stripUsage: boolean): StreamAnswer {
-  let usage: TokenUsage | undefined;
-  let broken = false;
-  async function* events(): AsyncGenerator<string> {
-    try {
-      for await (const ev of exchange.events()) {
-        const payload = ev.data === undefined || ev.data === '[DONE]' ? undefined : parseJson(ev.data);
-        usage = mergeUsage(usage, usageOfPayload(payload));
-        if (stripUsage && isUsageOnlyChunk(payload)) continue;
-        yield sseFrame(ev.raw);
-      }
-    } catch (e) {
-      broken = true;
-      yield sseFrame(`data: ${JSON.stringify(exchange.failure(e).toBody())}`);
-    } finally {
-      exchange.cancel();
-    }
-  }
-  return {
-    kind: 'stream',
+  return relayStream(
+    exchange,
     status,
-    headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS },
-    events: events(),
-    usage: () => usage,
-    broken: () => broken,
-  };
+    (failure) => sseFrame(`data: ${JSON.stringify(failure.toBody())}`),
+    (payload) => stripUsage && isUsageOnlyChunk(payload),
+  );
 }
