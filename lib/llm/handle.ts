@@ -547,26 +547,20 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
     requestId,
     at: call.now,
     // Its spend log, as any call's: the maker's, from when it was made to when it was found ended.
-    log: {
-      request_id: requestId,
-      call_type: DEFERRED_CALL_TYPES[owner.object_kind] ?? `/v1/${owner.object_kind}`,
-      model: model.model_name,
-      model_group: model.model_name,
-      api_key: maker.keyHash ?? null,
-      key_alias: maker.state.key?.key_alias ?? null,
-      user: maker.userId ?? null,
-      team_id: maker.teamId ?? null,
-      organization_id: maker.orgId ?? null,
-      end_user: null,
-      prompt_tokens: usage.inputTokens,
-      completion_tokens: usage.outputTokens,
-      total_tokens: usage.inputTokens + usage.outputTokens,
-      usage_source: source,
+    log: logOf({
+      requestId,
+      callType: DEFERRED_CALL_TYPES[owner.object_kind] ?? `/v1/${owner.object_kind}`,
+      model,
+      modelGroup: model.model_name,
+      caller: maker,
+      // The end user of the read that found it ended is not the maker's.
+      endUser: null,
+      usage,
+      usageSource: source,
       startTime: owner.created_at,
       endTime: new Date(call.deps.clock()).toISOString(),
       status: 'success',
-      request_tags: requestTags(undefined, maker.state.key?.metadata, maker.state.team?.metadata),
-    },
+    }),
   });
   await counted;
 }
@@ -925,31 +919,59 @@ function spendLogOf(
   answered: boolean,
 ): Omit<SpendLog, 'spend'> {
   const { caller, req } = call;
-  const input = usage?.inputTokens ?? 0;
-  const output = usage?.outputTokens ?? 0;
+  return logOf({
+    requestId,
+    callType: req.route.path,
+    model,
+    modelGroup: req.pathModel ?? (req.model && !req.model.includes(',') ? req.model : model.model_name),
+    caller,
+    endUser: caller.endUserId ?? null,
+    usage,
+    usageSource,
+    startTime: new Date(call.now).toISOString(),
+    endTime: new Date(call.deps.clock()).toISOString(),
+    status: answered ? 'success' : 'failure',
+    body: req.body.kind === 'json' ? req.body.value : undefined,
+  });
+}
+
+/** A spend log: who (the caller's key, user, team, organization), what, how many tokens; the tags of the body, key and team. */
+function logOf(o: {
+  requestId: string;
+  callType: string;
+  model: ModelRecord;
+  modelGroup: string;
+  caller: Caller;
+  endUser: string | null;
+  usage: Usage | undefined;
+  usageSource: string;
+  startTime: string;
+  endTime: string;
+  status: 'success' | 'failure';
+  body?: unknown;
+}): Omit<SpendLog, 'spend'> {
+  const { caller } = o;
+  const input = o.usage?.inputTokens ?? 0;
+  const output = o.usage?.outputTokens ?? 0;
   return {
-    request_id: requestId,
-    call_type: req.route.path,
-    model: model.model_name,
-    model_group: req.pathModel ?? (req.model && !req.model.includes(',') ? req.model : model.model_name),
+    request_id: o.requestId,
+    call_type: o.callType,
+    model: o.model.model_name,
+    model_group: o.modelGroup,
     api_key: caller.keyHash ?? null,
     key_alias: caller.state.key?.key_alias ?? null,
     user: caller.userId ?? null,
     team_id: caller.teamId ?? null,
     organization_id: caller.orgId ?? null,
-    end_user: caller.endUserId ?? null,
+    end_user: o.endUser,
     prompt_tokens: input,
     completion_tokens: output,
     total_tokens: input + output,
-    usage_source: usageSource,
-    startTime: new Date(call.now).toISOString(),
-    endTime: new Date(call.deps.clock()).toISOString(),
-    status: answered ? 'success' : 'failure',
-    request_tags: requestTags(
-      req.body.kind === 'json' ? req.body.value : undefined,
-      caller.state.key?.metadata,
-      caller.state.team?.metadata,
-    ),
+    usage_source: o.usageSource,
+    startTime: o.startTime,
+    endTime: o.endTime,
+    status: o.status,
+    request_tags: requestTags(o.body, caller.state.key?.metadata, caller.state.team?.metadata),
   };
 }
 
