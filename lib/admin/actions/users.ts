@@ -22,7 +22,7 @@ import { membershipOps } from '../../store/org-members.js';
 import { definedFields, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
 import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
-import { find, findOwn, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
+import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
 import { selfOrAdminDenial } from '../rules/teams.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
@@ -146,10 +146,7 @@ export const userActions: Actions = {
       throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('user', userId);
     const attrs: Record<string, unknown> = { ...set, updated_at: now.toISOString() };
-    Object.assign(
-      attrs,
-      budgetUpdateAttributes(current, set.budget_duration, spend, now, spend !== undefined ? await findOwn('user', userId) : undefined),
-    );
+    Object.assign(attrs, budgetUpdateAttributes(current, set.budget_duration, spend, now));
     await transact(
       [setFields(refs.user(userId), attrs, notFound('user', userId))],
       actor,

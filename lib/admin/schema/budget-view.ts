@@ -91,7 +91,10 @@ export function budgetUpdateAttributes(
   setDuration: string | null | undefined,
   spend: number | undefined,
   now: Date,
-  /** The entity item alone (persistence's findOwn), read when `spend` is set. */
+  /**
+   * The entity item alone (persistence's findOwn), read when `spend` is set on a kind with counter
+   * shards (keys, teams); without it, `current` (a user's counters are all on its own item).
+   */
   own?: Pick<Budgeted, 'spend' | 'window_spend'>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
