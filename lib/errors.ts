@@ -54,6 +54,7 @@ export type PermissionCode =
   | 'team_blocked'
   | 'end_user_blocked'
   | 'route_not_allowed'
+  | 'key_route_not_allowed'
   | 'model_not_allowed'
   | 'team_not_found'
   | 'user_not_found'
@@ -245,6 +246,12 @@ export class EndUserBlockedError extends PermissionDeniedError {
 export class RouteNotAllowedError extends PermissionDeniedError {
   constructor(role: string, method: string, path: string) {
     super('route_not_allowed', `role \`${role}\` may not call ${method} ${path}`);
+  }
+}
+/** A key whose `allowed_routes` does not cover the route called. */
+export class KeyRouteNotAllowedError extends PermissionDeniedError {
+  constructor(keyName: string, method: string, path: string) {
+    super('key_route_not_allowed', `key \`${keyName}\` may not call ${method} ${path}: it is not in the key's \`allowed_routes\``);
   }
 }
 export class ModelNotAllowedError extends PermissionDeniedError {

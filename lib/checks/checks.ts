@@ -18,6 +18,7 @@ import {
   InvalidRequestError,
   KeyBlockedError,
   KeyExpiredError,
+  KeyRouteNotAllowedError,
   ModelNotAllowedError,
   NotTeamMemberError,
   RouteNotAllowedError,
@@ -27,7 +28,7 @@ import {
 } from '../errors.js';
 import type { HttpMethod, RouteDef } from '../routes.js';
 import { emptyCatalog, firstRefusal, type ModelCatalog, restrictionsOf } from './models.js';
-import { canCallRoute, type RouteAccessSettings } from './route-access.js';
+import { canCallRoute, keyMayCallRoute, type RouteAccessSettings } from './route-access.js';
 
 export interface CheckSettings extends RouteAccessSettings {
   /** Proxy-wide budget (TOLLGATE_MAX_BUDGET); undefined = no limit. */
@@ -84,6 +85,12 @@ const isPersonal = (c: Caller) => !c.teamId;
 
 export const checkRouteAllowed: Check = ({ caller, route, method, path, settings }) =>
   canCallRoute(caller, route, settings) ? undefined : new RouteNotAllowedError(caller.role, method, path);
+
+/** A key limited to some routes (`allowed_routes`) calls only those, whatever its role (lib/checks/route-access). */
+export const checkKeyRoutes: Check = ({ caller, route, method, path }) => {
+  const key = caller.state.key;
+  return key && !keyMayCallRoute(key.allowed_routes, route) ? new KeyRouteNotAllowedError(key.key_name, method, path) : undefined;
+};
 
 export const checkKeyBlocked: Check = ({ caller }) => {
   const key = caller.state.key;
@@ -184,6 +191,7 @@ export const checkGlobalBudget: Check = budgetCheck('global');
 /** Every check, in the order they run; the first denial wins. */
 export const allChecks: readonly Check[] = [
   checkRouteAllowed,
+  checkKeyRoutes,
   checkKeyBlocked,
   checkKeyExpired,
   checkKeyOwnerIsMember,

@@ -74,6 +74,12 @@ export function compareModels(
   return rules.outside(next, current) === undefined ? 'tighter' : 'looser';
 }
 
+/** Two sets of what is allowed (routes a key may call): a subset is tighter, anything outside the current set loosens. */
+export function compareAllowed<T>(current: ReadonlySet<T>, next: ReadonlySet<T>): Direction {
+  for (const x of next) if (!current.has(x)) return 'looser';
+  return next.size === current.size ? 'same' : 'tighter';
+}
+
 /** The limits a change loosens, by field name, in the order given. */
 export const loosened = (directions: Readonly<Record<string, Direction>>): string[] =>
   Object.entries(directions)

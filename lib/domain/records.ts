@@ -50,6 +50,8 @@ export interface KeyRecord extends Budgeted, RateLimited, ModelRateLimited, Aler
   team_id?: string | null;
   organization_id?: string | null;
   models?: string[];
+  /** The routes the key may call, within its role's (lib/checks/route-access); empty or absent: any. */
+  allowed_routes?: string[] | null;
   blocked?: boolean;
   expires?: string | null; // ISO 8601
   metadata?: Record<string, unknown>;

@@ -31,11 +31,13 @@
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
 import { effectiveModels, keyUnrestricted, restrictionsOf } from '../../checks/models.js';
+import { routesCovered } from '../../checks/route-access.js';
 import { config } from '../../config.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import {
   ALERT_FIELDS,
   alertDirections,
+  compareAllowed,
   compareCap,
   compareEnforcement,
   compareExpiry,
@@ -82,6 +84,7 @@ import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter, userLimits }
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import {
   alertFields,
+  allowedRoutes,
   budgetFields,
   duration,
   id,
@@ -241,6 +244,7 @@ export interface NewKeyFields {
   key_alias?: string | null | undefined;
   duration?: KeyDuration | undefined;
   models?: string[] | undefined;
+  allowed_routes?: string[] | null | undefined;
   max_budget?: number | null | undefined;
   budget_duration?: string | null | undefined;
   enforcement?: KeyRecord['enforcement'] | undefined;
@@ -295,6 +299,7 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
     team_id: f.team_id ?? null,
     organization_id: f.organization_id ?? null,
     models: f.models ?? [],
+    ...(f.allowed_routes?.length ? { allowed_routes: f.allowed_routes } : {}),
     max_budget: f.max_budget ?? null,
     budget_duration: f.budget_duration ?? null,
     enforcement: f.enforcement ?? null,
@@ -350,6 +355,7 @@ export const keyFields = {
   key_alias: keyAlias.nullable().optional(),
   duration: keyDuration.optional(),
   models: models.optional(),
+  allowed_routes: allowedRoutes.nullable().optional(),
   ...budgetFields,
   ...rateLimitFields,
   ...modelRateLimitFields,
@@ -403,6 +409,7 @@ export const KEY_LIMIT_FIELDS = [
   'max_budget',
   'budget_duration',
   'models',
+  'allowed_routes',
   'duration',
   'enforcement',
   ...RATE_LIMIT_FIELDS,
@@ -445,6 +452,7 @@ async function limitDirections(
     max_budget?: number | null;
     budget_duration?: string | null;
     models?: string[];
+    allowed_routes?: string[] | null;
     duration?: KeyDuration;
     enforcement?: KeyRecord['enforcement'];
     rpm_limit?: number | null;
@@ -470,6 +478,8 @@ async function limitDirections(
     max_budget: set.max_budget !== undefined ? compareCap(current.max_budget, set.max_budget) : 'same',
     budget_duration: set.budget_duration !== undefined ? compareWindow(current.budget_duration, set.budget_duration) : 'same',
     models,
+    allowed_routes:
+      set.allowed_routes !== undefined ? compareAllowed(routesCovered(current.allowed_routes), routesCovered(set.allowed_routes)) : 'same',
     duration: set.duration !== undefined ? compareExpiry(current.expires, expiresAt(set.duration, now)) : 'same',
     enforcement: set.enforcement !== undefined ? compareEnforcement(current.enforcement, set.enforcement) : 'same',
     rpm_limit: 'same',

@@ -4,6 +4,7 @@
  * validation passes.
  */
 import { z } from 'zod';
+import { MAX_ALLOWED_ROUTES, routeEntryProblem } from '../../checks/route-access.js';
 import { idProblem } from '../../domain/ids.js';
 import { isDuration } from '../../domain/periods.js';
 import { secretTagIndex } from '../../domain/spend-log.js';
@@ -40,6 +41,15 @@ export const money = z
 export const optionalMoney = money.nullable().optional();
 export const duration = z.string().refine(isDuration, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo, at most ten years');
 export const models = z.array(z.string().min(1).max(256)).max(1000);
+/** A key's `allowed_routes`: each entry a route group or a path that covers a route (lib/checks/route-access). */
+export const allowedRoutes = z
+  .array(
+    z.string().superRefine((entry, ctx) => {
+      const problem = routeEntryProblem(entry);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  )
+  .max(MAX_ALLOWED_ROUTES);
 /** Bounds on free-form metadata: every self-service caller may write it, to an item and its audit copy. */
 export const MAX_METADATA_BYTES = 16 * 1024;
 export const MAX_METADATA_DEPTH = 16;

@@ -11,6 +11,7 @@ import {
   checkKeyBudget,
   checkKeyExpired,
   checkKeyOwnerIsMember,
+  checkKeyRoutes,
   checkModelAccess,
   checkOrganizationBudget,
   checkRequestedModels,
@@ -190,6 +191,7 @@ describe('check order: the first denial wins', () => {
   it('allChecks lists the checks in the documented order', () => {
     expect(allChecks).toEqual([
       checkRouteAllowed,
+      checkKeyRoutes,
       checkKeyBlocked,
       checkKeyExpired,
       checkKeyOwnerIsMember,
