@@ -66,7 +66,10 @@ export class JwtAuthenticator {
   ) {
     this.clock = remember.clock ?? Date.now;
     this.verified = new LRUCache<string, JwtPayload>({
-      max: Math.max(1, remember.maxEntries),
+      // Bounded by size (one per token), not by `max`: a `max` makes lru-cache allocate its whole
+      // capacity up front, on the first JWT of every instance (as in lib/store/loader.ts).
+      maxSize: Math.max(1, remember.maxEntries),
+      sizeCalculation: () => 1,
       ttlAutopurge: false,
       perf: { now: () => this.clock() },
     });

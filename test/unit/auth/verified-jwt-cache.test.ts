@@ -53,6 +53,15 @@ describe('verified tokens are remembered', () => {
     expect(spy).toHaveBeenCalledTimes(5);
   });
 
+  it('its bound costs nothing up front: a bound of millions builds at once (found by review)', async () => {
+    // lru-cache's `max` allocates every slot when the cache is made: 5M slots took seconds and
+    // hundreds of MB on the authorizer's first JWT. The entity loader already bounds by size.
+    const started = performance.now();
+    const { a } = authenticator({ maxEntries: 5_000_000, ttlMs: 60_000, clock: Date.now });
+    await a.verify(signJwt(issuer.keys.ES256, claims(issuer, { sub: 'u-1' })));
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
   it('a refused token is not remembered', async () => {
     const { a, spy } = authenticator({ maxEntries: 10, ttlMs: 60_000, clock: Date.now });
     const bad = `${signJwt(issuer.keys.ES256, claims(issuer, { sub: 'u-1' }))}x`;
