@@ -302,5 +302,17 @@ export function safeDecode(s: string): string {
   }
 }
 
+/** The route groups, as a route list (TOLLGATE_JWT_TEAM_ROUTES, TOLLGATE_JWT_ADMIN_ROUTES) names them. */
+export const ROUTE_GROUPS: readonly RouteGroup[] = ['llm', 'info', 'management', 'public'];
+
+/**
+ * The entries of a route list that name nothing: neither a group nor a route's path as the table
+ * writes it (`/v1/chat/completions` and `/chat/completions` are two routes; a pattern, not a
+ * concrete path). Such an entry would silently allow nothing, a typo or LiteLLM's `openai_routes` alike.
+ */
+export function unknownRouteNames(entries: readonly string[]): string[] {
+  return entries.filter((e) => !(ROUTE_GROUPS as readonly string[]).includes(e) && !byResource.has(e));
+}
+
 /** Routes served by one function, for wiring infrastructure. */
 export const routesOf = (fn: FunctionName): RouteDef[] => routes.filter((r) => r.fn === fn);

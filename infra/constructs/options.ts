@@ -7,6 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { isDuration } from '../../lib/domain/periods.js';
 import { parseShardCounts } from '../../lib/domain/sharding.js';
+import { ROUTE_GROUPS, unknownRouteNames } from '../../lib/routes.js';
 import { type ConsoleOidc, consoleOidcOf } from '../console-site.js';
 
 export type TableRemovalPolicy = 'retain' | 'destroy';
@@ -255,6 +256,15 @@ const list = (name: string, v: unknown): string[] => {
   return (items as string[]).map((x) => x.trim()).filter((x) => x.length > 0);
 };
 
+/** A JWT route list: each entry a route group or a route's path (an unknown one would allow nothing, silently). */
+const routeList = (name: string, v: unknown): string[] => {
+  const entries = list(name, v);
+  const unknown = unknownRouteNames(entries);
+  if (unknown.length > 0)
+    throw new OptionError(name, `names no route group (${ROUTE_GROUPS.join(', ')}) and no route path: ${unknown.join(', ')}`);
+  return entries;
+};
+
 const num = (name: string, v: unknown, min: number, max = Number.POSITIVE_INFINITY): number | undefined => {
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Number.NaN;
@@ -362,8 +372,8 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     jwtEndUserClaim: str('jwtEndUserClaim', raw.jwtEndUserClaim),
     jwtDefaultTeam: str('jwtDefaultTeam', raw.jwtDefaultTeam),
     jwtUpsertUser: bool('jwtUpsertUser', raw.jwtUpsertUser, false),
-    jwtTeamRoutes: list('jwtTeamRoutes', raw.jwtTeamRoutes),
-    jwtAdminRoutes: list('jwtAdminRoutes', raw.jwtAdminRoutes),
+    jwtTeamRoutes: routeList('jwtTeamRoutes', raw.jwtTeamRoutes),
+    jwtAdminRoutes: routeList('jwtAdminRoutes', raw.jwtAdminRoutes),
     upstreamSecretArns: list('upstreamSecretArns', raw.upstreamSecretArns),
     upstreamSecretPrefix,
     bedrockModels,

@@ -5,6 +5,7 @@
 // Local mode's console is for people: CloudWatch's metric lines (EMF) stay off unless asked for.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
+import { checkSettings } from '../../lib/app/wiring.js';
 import { type Config, ConfigError, config } from '../../lib/config.js';
 import { ensureConsoleBuilt } from './console.js';
 import { JavaMissingError } from './dynamodb.js';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   let cfg: Config;
   try {
     cfg = config();
+    // The JWT route lists are checked against the route table here (lib/config cannot see it).
+    checkSettings(cfg);
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message);
     throw e;

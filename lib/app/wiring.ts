@@ -18,11 +18,12 @@ import type { AdminStore } from '../admin/persistence.js';
 import type { AlertSink } from '../alerts/deliver.js';
 import type { JwtAuthenticator } from '../auth/jwt.js';
 import type { CheckSettings } from '../checks/checks.js';
-import { type Config, config, setConfig } from '../config.js';
+import { type Config, ConfigError, config, setConfig } from '../config.js';
 import type { UserRecord } from '../domain/records.js';
 import { bedrockRuntime } from '../providers/bedrock/client.js';
 import type { ProviderClients } from '../providers/types.js';
 import type { ModelRegistry } from '../registry/registry.js';
+import { ROUTE_GROUPS, unknownRouteNames } from '../routes.js';
 import { masterKey as readMasterKey } from '../secrets.js';
 import { createDocumentClient } from '../store/client.js';
 import { EntityReader } from '../store/entities.js';
@@ -119,6 +120,17 @@ export const providerClients = /* @__PURE__ */ dependency(
 
 /** The settings the checks run with, from the configuration (the authorizer and the llm function). */
 export function checkSettings(c: Config = config()): CheckSettings {
+  for (const [name, list] of [
+    ['TOLLGATE_JWT_TEAM_ROUTES', c.jwt.teamRoutes],
+    ['TOLLGATE_JWT_ADMIN_ROUTES', c.jwt.adminRoutes],
+  ] as const) {
+    const unknown = unknownRouteNames(list);
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        `invalid configuration: ${name} names no route group (${ROUTE_GROUPS.join(', ')}) and no route path: ${unknown.map((u) => `\`${u.slice(0, 120)}\``).join(', ')}`,
+      );
+    }
+  }
   return {
     maxBudget: c.maxBudget,
     budgetDuration: c.budgetDuration,

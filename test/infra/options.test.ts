@@ -41,6 +41,9 @@ describe('resolveOptions', () => {
     [{ spendShards: 'user=4' }, /spendShards/],
     [{ spendShards: 'team=0' }, /spendShards/],
     [{ strictDefaultMaxTokens: 1.5 }, /strictDefaultMaxTokens/],
+    // A route list entry that names nothing would silently allow nothing (found by review).
+    [{ jwtTeamRoutes: 'openai_routes,info_routes' }, /jwtTeamRoutes: .*openai_routes, info_routes/],
+    [{ jwtAdminRoutes: ['management', '/key/generate/'] }, /jwtAdminRoutes: .*\/key\/generate\//],
   ])('refuses %j', (raw, message) => {
     expect(() => resolveOptions(raw)).toThrow(message);
   });

@@ -1,7 +1,9 @@
 /** Route permission by role, as a matrix: each role against each route group. */
 import { describe, expect, it } from 'vitest';
+import { checkSettings } from '../../../lib/app/wiring.js';
 import { checkRouteAllowed } from '../../../lib/checks/checks.js';
 import { canCallRoute, type RouteAccessSettings } from '../../../lib/checks/route-access.js';
+import { parseConfig } from '../../../lib/config.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { RouteNotAllowedError } from '../../../lib/errors.js';
 import { type HttpMethod, routes } from '../../../lib/routes.js';
@@ -150,5 +152,27 @@ describe('route permission over the whole route table', () => {
       expect(canCallRoute(roleCaller('jwt', 'team'), r, none)).toBe(r.group === 'public');
       expect(canCallRoute(roleCaller('jwt', 'proxy_admin'), r, none)).toBe(r.group === 'public');
     }
+  });
+});
+
+describe('a JWT route list names only groups and routes (found by review)', () => {
+  const settingsOf = (env: Record<string, string>) => checkSettings(parseConfig({ TOLLGATE_TABLE_NAME: 't', ...env }));
+
+  it.each([
+    ['LiteLLM’s group names', 'openai_routes,info_routes'],
+    ['a typo of a group', 'llm,infos'],
+    ['a path with a trailing slash', '/v1/chat/completions/'],
+    ['a path not in the table', '/chat/completion'],
+    ['a concrete path of a parameterised route', '/openai/deployments/gpt-4o/chat/completions'],
+    ['a path in another case', '/Key/Generate'],
+  ])('%s is a configuration error, never a list that silently allows nothing', (_what, list) => {
+    expect(() => settingsOf({ TOLLGATE_JWT_TEAM_ROUTES: list })).toThrow(/TOLLGATE_JWT_TEAM_ROUTES names no route group/);
+    expect(() => settingsOf({ TOLLGATE_JWT_ADMIN_ROUTES: list })).toThrow(/TOLLGATE_JWT_ADMIN_ROUTES names no route group/);
+  });
+
+  it('every group and every route path of the table is accepted', () => {
+    const all = ['llm', 'info', 'management', 'public', ...routes.map((r) => r.path)].join(',');
+    const s = settingsOf({ TOLLGATE_JWT_TEAM_ROUTES: all, TOLLGATE_JWT_ADMIN_ROUTES: all });
+    expect(s.jwtTeamRoutes).toContain('/openai/deployments/{model}/chat/completions');
   });
 });
