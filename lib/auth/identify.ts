@@ -93,6 +93,14 @@ async function identifyVirtualKey(presented: KeyRecord, req: IdentifyRequest, de
 async function identifyJwt(token: string, req: IdentifyRequest, deps: IdentifyDeps, jwt: JwtAuthenticator): Promise<Caller> {
   const payload = await jwt.verify(token);
   const id = jwt.identity(payload);
+  // The admin scope makes the proxy admin, as the master key is (and as LiteLLM has it): a team,
+  // organization or end user the token names (or the default team) does not gate it. Else a
+  // blocked team, or an IdP group that is no team yet, would lock every admin token out of the
+  // very routes that unblock or create it.
+  if (id.isAdmin) {
+    const state = await deps.reader.state({ userId: id.userId, global: req.needGlobal });
+    return { principal: 'jwt', role: 'proxy_admin', userId: id.userId, state };
+  }
   const state = await deps.reader.state({
     userId: id.userId,
     teamId: id.teamId,
@@ -101,8 +109,8 @@ async function identifyJwt(token: string, req: IdentifyRequest, deps: IdentifyDe
     global: req.needGlobal,
   });
   if (id.teamId && !state.team) throw new PermissionDeniedError('team_not_found', `team \`${id.teamId}\` named by the JWT does not exist`);
-  if (id.userId && !state.user && deps.upsertUser && !id.isAdmin) state.user = await deps.upsertUser(id.userId);
-  const role = jwtRole(id.isAdmin, state.user?.user_role, id.teamId);
+  if (id.userId && !state.user && deps.upsertUser) state.user = await deps.upsertUser(id.userId);
+  const role = jwtRole(state.user?.user_role, id.teamId);
   if (!role) throw new InvalidJwtError('the token names no known user and no team');
   return {
     principal: 'jwt',
@@ -117,11 +125,10 @@ async function identifyJwt(token: string, req: IdentifyRequest, deps: IdentifyDe
 }
 
 /**
- * The admin scope makes a proxy admin; else a known user's stored role; else a token naming a
- * team acts as that team. A token with neither is nobody we know.
+ * Without the admin scope: a known user's stored role; else a token naming a team acts as that
+ * team. A token with neither is nobody we know.
  */
-function jwtRole(isAdmin: boolean, userRole: Role | undefined, teamId: string | undefined): Role | undefined {
-  if (isAdmin) return 'proxy_admin';
+function jwtRole(userRole: Role | undefined, teamId: string | undefined): Role | undefined {
   if (userRole) return userRole;
   if (teamId) return 'team';
   return undefined;

@@ -2,19 +2,21 @@
  * JWT edge cases found in review: tokens that never expire, claims of the wrong type, claim
  * values holding the table's key separators, and a key of one issuer used for another.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorize, bearer } from '../support/authorizer.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../support/jwt.js';
-import { authorizerEvent, seedMember, seedTeam, seedUser } from '../support/seed.js';
-import { useTestTable } from '../support/table.js';
+import { authorizerEvent, seedEndUser, seedMember, seedTeam, seedUser } from '../support/seed.js';
+import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
 
 const idp = testIssuer('primary');
 const other = testIssuer('secondary');
 const chat = (token: string) => authorizerEvent({ resource: '/chat/completions', method: 'POST', headers: bearer(token) });
 const sign = (payload: Record<string, unknown>) => signJwt(idp.keys.RS256, payload);
 
+let table: TestTable;
+
 beforeAll(async () => {
-  await useTestTable(jwtEnv([idp, other]));
+  table = await useTestTable(jwtEnv([idp, other]));
   installJwtAuthorizer([idp, other]);
   await seedUser({ user_id: 'u-1' });
   await seedTeam({ team_id: 't-1', max_budget: 10 });
@@ -68,5 +70,38 @@ describe('issuers do not lend each other their keys', () => {
   it('a token claiming the primary issuer under a kid only the secondary publishes is refused', async () => {
     const forged = signJwt(other.keys.RS256, claims(idp, { sub: 'u-1' }));
     expect((await authorize(chat(forged))).status).toBe(401);
+  });
+});
+
+describe('the admin scope is the proxy admin, like the master key: no team, organization or end user gates it (found by review)', () => {
+  const at = (resource: string, token: string, method = 'POST') => authorizerEvent({ resource, method, headers: bearer(token) });
+  const admin = (extra: Record<string, unknown>) => sign(claims(idp, { sub: 'admin-person', scope: 'litellm_proxy_admin', ...extra }));
+
+  beforeAll(async () => {
+    await seedTeam({ team_id: 't-blocked', blocked: true });
+    await seedEndUser({ user_id: 'eu-blocked', blocked: true });
+  });
+  afterAll(() => {
+    reconfigure(table.config, jwtEnv([idp, other]));
+    installJwtAuthorizer([idp, other]);
+  });
+
+  it.each([
+    ['a team that does not exist yet (an IdP group), to create it', { team_id: 't-not-yet' }, '/team/new'],
+    ['a blocked team, to unblock it', { team_id: 't-blocked' }, '/team/unblock'],
+    ['a blocked end user, to unblock it', { end_user_id: 'eu-blocked' }, '/customer/unblock'],
+  ])('a token naming %s reaches the admin route, as the proxy admin alone', async (_what, extra, route) => {
+    const out = await authorize(at(route, admin(extra)));
+    expect(out).toMatchObject({ effect: 'allow', context: { role: 'proxy_admin', principal: 'jwt', user_id: 'admin-person' } });
+    expect(out.effect === 'allow' && out.context).not.toHaveProperty('team_id');
+    expect(out.effect === 'allow' && out.context).not.toHaveProperty('end_user_id');
+  });
+
+  it('TOLLGATE_JWT_DEFAULT_TEAM blocked does not lock admins out of unblocking it', async () => {
+    reconfigure(table.config, jwtEnv([idp, other], { TOLLGATE_JWT_DEFAULT_TEAM: 't-blocked' }));
+    installJwtAuthorizer([idp, other]);
+    expect((await authorize(at('/team/unblock', admin({})))).effect).toBe('allow');
+    // A token without the scope is still placed in the default team, and its block holds.
+    expect(await authorize(chat(sign(claims(idp, { sub: 'u-1' }))))).toMatchObject({ effect: 'deny', context: { code: 'team_blocked' } });
   });
 });
