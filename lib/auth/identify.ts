@@ -4,7 +4,7 @@
  * callers that are not allowed are left to the checks (403).
  */
 import type { Caller, Role } from '../domain/caller.js';
-import type { KeyRecord, UserRecord } from '../domain/records.js';
+import type { EntityState, KeyRecord, UserRecord } from '../domain/records.js';
 import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError, SecretUnavailableError } from '../errors.js';
 import type { EntityReader } from '../store/entities.js';
 import { extractCredential, type HeaderBag, headerValues, type MultiHeaderBag } from './credentials.js';
@@ -93,14 +93,7 @@ async function identifyVirtualKey(presented: KeyRecord, req: IdentifyRequest, de
 async function identifyJwt(token: string, req: IdentifyRequest, deps: IdentifyDeps, jwt: JwtAuthenticator): Promise<Caller> {
   const payload = await jwt.verify(token);
   const id = jwt.identity(payload);
-  // The admin scope makes the proxy admin, as the master key is (and as LiteLLM has it): a team,
-  // organization or end user the token names (or the default team) does not gate it. Else a
-  // blocked team, or an IdP group that is no team yet, would lock every admin token out of the
-  // very routes that unblock or create it.
-  if (id.isAdmin) {
-    const state = await deps.reader.state({ userId: id.userId, global: req.needGlobal });
-    return { principal: 'jwt', role: 'proxy_admin', userId: id.userId, state };
-  }
+  if (id.isAdmin) return jwtAdmin(id.userId, await deps.reader.state({ userId: id.userId, global: req.needGlobal }));
   const state = await deps.reader.state({
     userId: id.userId,
     teamId: id.teamId,
@@ -108,6 +101,8 @@ async function identifyJwt(token: string, req: IdentifyRequest, deps: IdentifyDe
     endUserId: id.endUserId,
     global: req.needGlobal,
   });
+  // A user stored as a proxy admin is one too, whatever team the token names (same reason).
+  if (state.user?.user_role === 'proxy_admin') return jwtAdmin(id.userId, state);
   if (id.teamId && !state.team) throw new PermissionDeniedError('team_not_found', `team \`${id.teamId}\` named by the JWT does not exist`);
   if (id.userId && !state.user && deps.upsertUser) state.user = await deps.upsertUser(id.userId);
   const role = jwtRole(state.user?.user_role, id.teamId);
@@ -122,6 +117,16 @@ async function identifyJwt(token: string, req: IdentifyRequest, deps: IdentifyDe
     // A member record only counts for a known user.
     state: state.user ? state : { ...state, member: undefined },
   };
+}
+
+/**
+ * A JWT of a proxy admin (the admin scope, or a user stored as one) is the proxy admin, as the
+ * master key is and as LiteLLM has it: a team, organization or end user the token names (or the
+ * default team) does not gate it. Else a blocked team, or an IdP group that is no team yet, would
+ * lock every admin token out of the very routes that unblock or create it.
+ */
+function jwtAdmin(userId: string | undefined, state: EntityState): Caller {
+  return { principal: 'jwt', role: 'proxy_admin', userId, state: { user: state.user, global: state.global } };
 }
 
 /**

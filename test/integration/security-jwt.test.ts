@@ -97,6 +97,16 @@ describe('the admin scope is the proxy admin, like the master key: no team, orga
     expect(out.effect === 'allow' && out.context).not.toHaveProperty('end_user_id');
   });
 
+  it.each([
+    ['a team that does not exist yet', 't-not-yet', '/team/new'],
+    ['a blocked team', 't-blocked', '/team/unblock'],
+  ])('so is a token without the scope whose user is stored as a proxy admin, naming %s', async (_what, team, route) => {
+    await seedUser({ user_id: 'stored-admin', user_role: 'proxy_admin' });
+    const out = await authorize(at(route, sign(claims(idp, { sub: 'stored-admin', team_id: team }))));
+    expect(out).toMatchObject({ effect: 'allow', context: { role: 'proxy_admin', principal: 'jwt', user_id: 'stored-admin' } });
+    expect(out.effect === 'allow' && out.context).not.toHaveProperty('team_id');
+  });
+
   it('TOLLGATE_JWT_DEFAULT_TEAM blocked does not lock admins out of unblocking it', async () => {
     reconfigure(table.config, jwtEnv([idp, other], { TOLLGATE_JWT_DEFAULT_TEAM: 't-blocked' }));
     installJwtAuthorizer([idp, other]);
