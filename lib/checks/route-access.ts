@@ -37,7 +37,7 @@ export function canCallRoute(caller: Pick<Caller, 'principal' | 'role'>, route: 
  * ending in `*` as a plain prefix (`/key/*`). An LLM path and its `/v1` twin are one route.
  * Entries are read against the route table, so a list is a set of routes: two lists compare as sets.
  */
-const ROUTE_GROUPS: ReadonlyMap<string, RouteGroup> = new Map([
+const ALLOWED_ROUTE_GROUPS: ReadonlyMap<string, RouteGroup> = new Map([
   ['llm', 'llm'],
   ['llm_api_routes', 'llm'],
   ['openai_routes', 'llm'],
@@ -67,7 +67,7 @@ function pathCovers(entry: string, path: string): boolean {
 
 /** Whether one entry of an `allowed_routes` list covers a route of the table. */
 export function routeEntryCovers(entry: string, route: RouteDef): boolean {
-  const group = ROUTE_GROUPS.get(entry);
+  const group = ALLOWED_ROUTE_GROUPS.get(entry);
   if (group !== undefined) return route.group === group;
   return entry.startsWith('/') && formsOf(route.path).some((p) => pathCovers(entry, p));
 }
@@ -84,8 +84,8 @@ export function routesCovered(list: readonly string[] | null | undefined): Set<R
 /** Why an entry cannot be taken (it is neither a group nor a path, or covers no route), else undefined. */
 export function routeEntryProblem(entry: string): string | undefined {
   if (entry.length === 0 || entry.length > MAX_ROUTE_ENTRY) return `must be 1 to ${MAX_ROUTE_ENTRY} characters`;
-  if (!ROUTE_GROUPS.has(entry) && !entry.startsWith('/'))
-    return `must be a route group (${[...ROUTE_GROUPS.keys()].join(', ')}) or a path starting with \`/\``;
+  if (!ALLOWED_ROUTE_GROUPS.has(entry) && !entry.startsWith('/'))
+    return `must be a route group (${[...ALLOWED_ROUTE_GROUPS.keys()].join(', ')}) or a path starting with \`/\``;
   if (!limitable.some((r) => routeEntryCovers(entry, r))) return 'covers no route Tollgate serves';
   return undefined;
 }
