@@ -7,7 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { isDuration } from '../../lib/domain/periods.js';
 import { parseShardCounts } from '../../lib/domain/sharding.js';
-import { ROUTE_GROUPS, unknownRouteNames } from '../../lib/routes.js';
+import { ROUTE_LIST_GROUPS, unknownRouteNames } from '../../lib/routes.js';
 import { type ConsoleOidc, consoleOidcOf } from '../console-site.js';
 
 export type TableRemovalPolicy = 'retain' | 'destroy';
@@ -261,7 +261,10 @@ const routeList = (name: string, v: unknown): string[] => {
   const entries = list(name, v);
   const unknown = unknownRouteNames(entries);
   if (unknown.length > 0)
-    throw new OptionError(name, `names no route group (${ROUTE_GROUPS.join(', ')}) and no route path: ${unknown.join(', ')}`);
+    throw new OptionError(
+      name,
+      `names no route group (${[...ROUTE_LIST_GROUPS.keys()].join(', ')}) and no route path: ${unknown.join(', ')}`,
+    );
   return entries;
 };
 

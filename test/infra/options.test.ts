@@ -42,8 +42,8 @@ describe('resolveOptions', () => {
     [{ spendShards: 'team=0' }, /spendShards/],
     [{ strictDefaultMaxTokens: 1.5 }, /strictDefaultMaxTokens/],
     // A route list entry that names nothing would silently allow nothing (found by review).
-    [{ jwtTeamRoutes: 'openai_routes,info_routes' }, /jwtTeamRoutes: .*openai_routes, info_routes/],
-    [{ jwtAdminRoutes: ['management', '/key/generate/'] }, /jwtAdminRoutes: .*\/key\/generate\//],
+    [{ jwtTeamRoutes: 'openai_routs,info_routes' }, /jwtTeamRoutes: .*openai_routs/],
+    [{ jwtAdminRoutes: ['management', '/key/generat'] }, /jwtAdminRoutes: .*\/key\/generat/],
   ])('refuses %j', (raw, message) => {
     expect(() => resolveOptions(raw)).toThrow(message);
   });

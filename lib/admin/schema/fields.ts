@@ -4,7 +4,7 @@
  * validation passes.
  */
 import { z } from 'zod';
-import { MAX_ALLOWED_ROUTES, routeEntryProblem } from '../../checks/route-access.js';
+import { allowedRouteProblem, MAX_ALLOWED_ROUTES } from '../../checks/route-access.js';
 import { idProblem } from '../../domain/ids.js';
 import { isDuration } from '../../domain/periods.js';
 import { secretTagIndex } from '../../domain/spend-log.js';
@@ -45,7 +45,7 @@ export const models = z.array(z.string().min(1).max(256)).max(1000);
 export const allowedRoutes = z
   .array(
     z.string().superRefine((entry, ctx) => {
-      const problem = routeEntryProblem(entry);
+      const problem = allowedRouteProblem(entry);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
   )

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkKeyRoutes, runChecks } from '../../../lib/checks/checks.js';
-import { keyMayCallRoute, routeEntryProblem, routesCovered } from '../../../lib/checks/route-access.js';
+import { allowedRouteProblem, keyMayCallRoute, routesCovered } from '../../../lib/checks/route-access.js';
 import { compareAllowed } from '../../../lib/domain/limits.js';
 import { KeyRouteNotAllowedError } from '../../../lib/errors.js';
 import { type RouteDef, routes } from '../../../lib/routes.js';
@@ -101,21 +101,22 @@ describe('what an entry may be', () => {
     ['LLM', 'must be a route group'],
     ['/v1/nothing', 'covers no route Tollgate serves'],
     ['/health', 'covers no route Tollgate serves'],
+    ['public', 'covers no route Tollgate serves'],
     ['/v1/files/file-abc', 'covers no route Tollgate serves'],
     ['/chat/completions/x', 'covers no route Tollgate serves'],
   ])('%j is refused: %s', (entry, problem) => {
-    expect(routeEntryProblem(entry)).toContain(problem);
+    expect(allowedRouteProblem(entry)).toContain(problem);
   });
 
   it.each(['llm', '/v1/chat/completions', '/key/*', '/v1/files', '/openai/deployments/{model}/chat/completions', '/'])(
     '%j is taken',
     (e) => {
-      expect(routeEntryProblem(e)).toBeUndefined();
+      expect(allowedRouteProblem(e)).toBeUndefined();
     },
   );
 
   it('an entry never echoes what it was given (it may be a pasted secret)', () => {
-    expect(routeEntryProblem('sk-1234567890abcdef')).not.toContain('sk-');
+    expect(allowedRouteProblem('sk-1234567890abcdef')).not.toContain('sk-');
   });
 });
 

@@ -44,7 +44,8 @@ const matrix: Row[] = [
     who: 'JWT admin, routes info + one path',
     caller: roleCaller('jwt', 'proxy_admin'),
     settings: { jwtAdminRoutes: ['info', '/v1/chat/completions'] },
-    expect: 'N    Y   Y    N    N    Y',
+    // A path and its /v1 twin are one route.
+    expect: 'Y    Y   Y    N    N    Y',
   },
   { who: 'internal_user via a virtual key', caller: roleCaller('virtual_key', 'internal_user'), expect: 'Y    Y   Y    Y    N    Y' },
   { who: 'internal_user via a JWT', caller: roleCaller('jwt', 'internal_user'), expect: 'Y    Y   Y    Y    N    Y' },
@@ -54,7 +55,7 @@ const matrix: Row[] = [
     who: 'team JWT, routes one path only',
     caller: roleCaller('jwt', 'team'),
     settings: { jwtTeamRoutes: ['/v1/chat/completions'] },
-    expect: 'N    Y   N    N    N    Y',
+    expect: 'Y    Y   N    N    N    Y',
   },
   {
     who: 'team JWT, routes management',
@@ -156,13 +157,23 @@ describe('route permission over the whole route table', () => {
 });
 
 describe('a JWT route list names only groups and routes (found by review)', () => {
+  it('reads as a key’s allowed_routes does: LiteLLM’s group names, /v1 twins, whole-segment prefixes and a trailing *', () => {
+    const team = roleCaller('jwt', 'team');
+    const covered = (jwtTeamRoutes: string[]) =>
+      routes.filter((r) => r.group !== 'public' && canCallRoute(team, r, { jwtTeamRoutes, jwtAdminRoutes: [] })).map((r) => r.path);
+    expect(covered(['openai_routes', 'info_routes'])).toEqual(covered(['llm', 'info']));
+    expect(covered(['/v1/chat/completions/'])).toEqual(['/chat/completions', '/v1/chat/completions']);
+    expect(covered(['/key/*'])).toEqual(covered(['/key']));
+    expect(covered(['/key']).length).toBe(routes.filter((r) => r.path.startsWith('/key/')).length);
+  });
+
   const settingsOf = (env: Record<string, string>) => checkSettings(parseConfig({ TOLLGATE_TABLE_NAME: 't', ...env }));
 
   it.each([
-    ['LiteLLM’s group names', 'openai_routes,info_routes'],
     ['a typo of a group', 'llm,infos'],
-    ['a path with a trailing slash', '/v1/chat/completions/'],
+    ['a group in another case', 'LLM'],
     ['a path not in the table', '/chat/completion'],
+    ['a path below a route', '/v1/chat/completions/x'],
     ['a concrete path of a parameterised route', '/openai/deployments/gpt-4o/chat/completions'],
     ['a path in another case', '/Key/Generate'],
   ])('%s is a configuration error, never a list that silently allows nothing', (_what, list) => {
@@ -170,8 +181,9 @@ describe('a JWT route list names only groups and routes (found by review)', () =
     expect(() => settingsOf({ TOLLGATE_JWT_ADMIN_ROUTES: list })).toThrow(/TOLLGATE_JWT_ADMIN_ROUTES names no route group/);
   });
 
-  it('every group and every route path of the table is accepted', () => {
-    const all = ['llm', 'info', 'management', 'public', ...routes.map((r) => r.path)].join(',');
+  it('every group (LiteLLM’s names too) and every route path of the table is accepted', () => {
+    const groups = ['llm', 'info', 'management', 'public', 'openai_routes', 'llm_api_routes', 'info_routes', 'management_routes'];
+    const all = [...groups, ...routes.map((r) => r.path)].join(',');
     const s = settingsOf({ TOLLGATE_JWT_TEAM_ROUTES: all, TOLLGATE_JWT_ADMIN_ROUTES: all });
     expect(s.jwtTeamRoutes).toContain('/openai/deployments/{model}/chat/completions');
   });
