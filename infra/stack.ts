@@ -23,6 +23,7 @@ import {
   grantEntityAccess,
   grantLlmAccess,
   grantSecretRead,
+  grantSettlementAccess,
   grantSweeperAccess,
   grantTableStreamAccess,
 } from './constructs/access.js';
@@ -160,7 +161,7 @@ export class TollgateStack extends Stack {
       timeout: Duration.seconds(30),
       memorySize: 256,
     });
-    grantLlmAccess(replay.role, table);
+    grantSettlementAccess(replay.role, table);
     functions.set('settlement-replay', replay);
     this.settlements = new SettlementQueue(this, 'Settlements', {
       consumer: replay,

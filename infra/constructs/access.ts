@@ -8,6 +8,8 @@ import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { ALERT_MARKER_PREFIX } from '../../lib/store/alerts.js';
 import { COUNTER_MARKER_PREFIX } from '../../lib/store/counter-ledger.js';
+import { refs } from '../../lib/store/keys.js';
+import { objectRef } from '../../lib/store/objects.js';
 
 export const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
 export const TABLE_WRITE = [
@@ -17,8 +19,15 @@ export const TABLE_WRITE = [
   'dynamodb:BatchWriteItem',
   'dynamodb:ConditionCheckItem',
 ] as const;
-/** Spend counters are added to (UpdateItem ADD), settlements recorded once (conditional PutItem), in transactions. */
+/** The key prefix of upstream objects' owner records (lib/store/objects). */
+export const OBJECT_ITEM_PREFIX = objectRef('').PK;
+/**
+ * Spend counters are added to (UpdateItem ADD, on the entities' own items), settlements recorded
+ * once (conditional PutItem), in transactions. PutItem is limited to `SETTLEMENT_PUT_PREFIXES`.
+ */
 export const SPEND_WRITE = ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'] as const;
+/** The only items spend writes create whole (lib/store/spend-ledger): settlement records. */
+export const SETTLEMENT_PUT_PREFIXES = [`${refs.settlement('').PK}*`] as const;
 /** The key prefix of user items (lib/store): all the authorizer may ever create. */
 export const USER_ITEM_PREFIX = 'USER#';
 
@@ -49,22 +58,37 @@ export function grantEntityAccess(role: IRole, table: TableRef, opts: { write: b
   if (opts.write) role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_WRITE], resources: [table.tableArn] }));
 }
 
-/** The llm function reads entities and the model registry, and records spend. */
-export function grantLlmAccess(role: IRole, table: TableRef): void {
+/**
+ * Whoever writes settlements (the llm function, the settlement replay) reads entities and the
+ * model registry, adds to counters and puts settlement records: a PutItem on any other key (a
+ * key, a user and its role, a team) would let it write what only the admin API may.
+ */
+export function grantSettlementAccess(role: IRole, table: TableRef): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_READ], resources: [table.tableArn, ...table.indexArns] }));
-  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SPEND_WRITE], resources: [table.tableArn] }));
-  // A deleted upstream object's owner record (lib/store/objects) goes with it: nothing else is ever deleted.
+  role.addToPrincipalPolicy(
+    new PolicyStatement({ actions: SPEND_WRITE.filter((a) => a !== 'dynamodb:PutItem'), resources: [table.tableArn] }),
+  );
   role.addToPrincipalPolicy(
     new PolicyStatement({
-      actions: ['dynamodb:DeleteItem'],
+      actions: ['dynamodb:PutItem'],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SETTLEMENT_PUT_PREFIXES] } },
+    }),
+  );
+}
+
+/** The llm function records spend, and keeps (puts, deletes) the owner records of upstream objects. */
+export function grantLlmAccess(role: IRole, table: TableRef): void {
+  grantSettlementAccess(role, table);
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
       resources: [table.tableArn],
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${OBJECT_ITEM_PREFIX}*`] } },
     }),
   );
 }
 
-/** The key prefix of upstream objects' owner records (lib/store/objects). */
-export const OBJECT_ITEM_PREFIX = 'OBJECT#';
 /** What the table-stream function writes (lib/store/spend-logs): log index items, rollups and their markers. */
 export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*'] as const;
 

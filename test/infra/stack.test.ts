@@ -13,6 +13,7 @@ import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-r
 import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
 import { alertRef } from '../../lib/store/alerts.js';
 import { refs } from '../../lib/store/keys.js';
+import { objectRef } from '../../lib/store/objects.js';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
 import { SETTLED_RECORD_FILTER } from '../../lib/store/spend-ledger.js';
 import { SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../../lib/store/sweep.js';
@@ -510,7 +511,7 @@ describe('least privilege', () => {
     // It deletes only the owner records of upstream objects it relays the deletion of.
     const deletes = sts.filter((st) => actionsOf(st).includes('dynamodb:DeleteItem'));
     expect(deletes.map((st) => [actionsOf(st), st.Condition])).toEqual([
-      [['dynamodb:DeleteItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['OBJECT#*'] } }],
+      [['dynamodb:DeleteItem', 'dynamodb:PutItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['OBJECT#*'] } }],
     ]);
     const secretResources = sts
       .filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'))
@@ -521,6 +522,60 @@ describe('least privilege', () => {
     expect(secretResources.some((r) => r.includes(':secret:tollgate/upstream/*'))).toBe(true);
     expect(JSON.stringify(sts)).not.toContain('MasterKey');
   });
+
+  // Whether some statement of `sts` allows `action` on the table for an item whose partition key is `pk`.
+  const allowsOnTable = (s: Synth, sts: Statement[], action: string, pk: string) =>
+    sts.some((st) => {
+      if (!actionsOf(st).includes(action) || JSON.stringify(resourcesOf(st)) !== JSON.stringify([tableArn(s)])) return false;
+      if (!st.Condition) return true;
+      const patterns =
+        (st.Condition as Record<string, Record<string, string[]>>)['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] ?? [];
+      return patterns.some((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(pk));
+    });
+  const ENTITY_WRITERS: ReadonlySet<DeployedFunction> = new Set(
+    SERVING_FUNCTIONS.filter((fn) => fn !== 'llm' && fn !== 'audit' && fn !== 'spend'),
+  );
+
+  it.each(['base', 'full', 'transaction counters'] as const)(
+    'only the entity functions may put, delete or batch-write any item: every other such grant is limited to its own key prefixes (%s)',
+    (which) => {
+      const s = which === 'base' ? base : which === 'full' ? full : synth({ spendCounters: 'transaction' });
+      const whole = ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+      for (const fn of ALL_FUNCTIONS.filter((f) => !ENTITY_WRITERS.has(f))) {
+        for (const st of dynamoStatements(statementsOf(s, fn))) {
+          if (!actionsOf(st).some((a) => whole.includes(a))) continue;
+          expect({ fn, condition: st.Condition }).toEqual({
+            fn,
+            condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': expect.any(Array) } },
+          });
+        }
+      }
+    },
+  );
+
+  it.each(['llm', 'settlement-replay'] as const)(
+    "the %s function puts only settlement records (and the llm function upstream objects' owner records), never an admin item",
+    (fn) => {
+      for (const s of [base, synth({ spendCounters: 'transaction' })]) {
+        const sts = dynamoStatements(statementsOf(s, fn));
+        expect(allowsOnTable(s, sts, 'dynamodb:PutItem', refs.settlement('req-1').PK)).toBe(true);
+        expect(allowsOnTable(s, sts, 'dynamodb:PutItem', objectRef('file-1').PK)).toBe(fn === 'llm');
+        for (const admin of [
+          refs.key('hash-1'),
+          refs.user('u-1'),
+          refs.team('t-1'),
+          refs.org('o-1'),
+          refs.endUser('e-1'),
+          refs.budget('b-1'),
+          refs.model('gpt-4o'),
+          refs.keyAlias('a'),
+          refs.globalSpend(),
+        ]) {
+          expect({ pk: admin.PK, put: allowsOnTable(s, sts, 'dynamodb:PutItem', admin.PK) }).toEqual({ pk: admin.PK, put: false });
+        }
+      }
+    },
+  );
 
   it('a given master key secret is used, not created', () => {
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/master-AbCdEf';
