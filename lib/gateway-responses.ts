@@ -11,6 +11,7 @@ export type GatewayResponseType =
   | 'AUTHORIZER_CONFIGURATION_ERROR'
   | 'MISSING_AUTHENTICATION_TOKEN'
   | 'THROTTLED'
+  | 'REQUEST_TOO_LARGE'
   | 'DEFAULT_4XX'
   | 'DEFAULT_5XX';
 
@@ -71,6 +72,12 @@ export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> 
     statusCode: 429,
     template: body('Too many requests: the gateway throttled this one; retry in a second', 'rate_limit_error', 'gateway_throttled'),
     headers: { 'retry-after': '1' },
+  },
+  // A body over API Gateway's 10 MB payload limit: API Gateway refuses it before the authorizer,
+  // so this template is the answer a client sees (the local gateway renders the same one).
+  REQUEST_TOO_LARGE: {
+    statusCode: 413,
+    template: body('The request body is larger than 10 MB', 'invalid_request_error', 'request_too_large'),
   },
   DEFAULT_4XX: { statusCode: 400, template: body('The request was rejected by the gateway', 'invalid_request_error', 'gateway_rejected') },
   DEFAULT_5XX: { statusCode: 502, template: body('The gateway could not complete the request', 'upstream_error', 'gateway_error') },

@@ -20,7 +20,6 @@ import type {
   Context,
 } from 'aws-lambda';
 import { config } from '../../lib/config.js';
-import { RequestTooLargeError } from '../../lib/errors.js';
 import { type GatewayResponseType, renderGatewayResponse } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, matchRoute, type RouteMatch } from '../../lib/routes.js';
 import { logger } from '../../lib/telemetry.js';
@@ -149,12 +148,11 @@ async function serve(
 
   const body = await readBody(req);
   if (body === 'too_large') {
-    const e = new RequestTooLargeError(MAX_BODY_BYTES);
     // The rest of the upload is not read: close the connection once the answer is out.
     res.setHeader('connection', 'close');
     res.once('finish', () => req.destroy());
-    sendJson(res, e.status, JSON.stringify(e.toBody()));
-    return;
+    // API Gateway's own answer (REQUEST_TOO_LARGE), before any route or authorizer.
+    return sendGatewayResponse(res, 'REQUEST_TOO_LARGE');
   }
 
   const match = matchRoute(req.method ?? '', url.pathname);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluatePolicy, type Gateway, MAX_BODY_BYTES, startGateway } from '../../infra/local/gateway.js';
+import { renderGatewayResponse } from '../../lib/gateway-responses.js';
 import { seedKey, seedTeam } from '../support/seed.js';
 import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
 
@@ -130,7 +131,10 @@ describe('routing like API Gateway', () => {
       body: Buffer.alloc(MAX_BODY_BYTES + 1, 0x61),
     });
     expect(res.status).toBe(413);
-    expect(await errorOf(res)).toMatchObject({ type: 'invalid_request_error', code: 'request_too_large' });
+    // API Gateway answers this itself (REQUEST_TOO_LARGE): the body is the stack's gateway response, byte for byte.
+    const text = await res.text();
+    expect(text).toBe(renderGatewayResponse('REQUEST_TOO_LARGE').body);
+    expect(JSON.parse(text).error).toMatchObject({ type: 'invalid_request_error', code: 'request_too_large' });
   });
 });
 

@@ -351,6 +351,15 @@ describe('gateway responses (lib/gateway-responses)', () => {
     expect(responses.get('MISSING_AUTHENTICATION_TOKEN')?.Properties.StatusCode).toBe('404');
   });
 
+  it("a body over API Gateway's 10 MB is a 413 request_too_large, as the local gateway answers, not DEFAULT_4XX's gateway_rejected", () => {
+    const tooLarge = responses.get('REQUEST_TOO_LARGE');
+    expect(tooLarge?.Properties.StatusCode).toBe('413');
+    expect(JSON.parse(tooLarge?.Properties.ResponseTemplates['application/json'] as string).error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'request_too_large',
+    });
+  });
+
   it("the stage throttle's 429 is a rate_limit_error with retry-after, not DEFAULT_4XX's invalid_request_error", () => {
     const throttled = responses.get('THROTTLED');
     expect(throttled?.Properties.StatusCode).toBe('429');
