@@ -10,6 +10,9 @@ export type GatewayResponseType =
   | 'AUTHORIZER_FAILURE'
   | 'AUTHORIZER_CONFIGURATION_ERROR'
   | 'MISSING_AUTHENTICATION_TOKEN'
+  | 'INCOMPLETE_SIGNATURE'
+  | 'INVALID_SIGNATURE'
+  | 'EXPIRED_TOKEN'
   | 'THROTTLED'
   | 'REQUEST_TOO_LARGE'
   | 'DEFAULT_4XX'
@@ -24,6 +27,8 @@ export interface GatewayResponseDef {
 }
 
 const body = (message: string, type: string, code: string) => JSON.stringify({ error: { message, type, param: null, code } });
+
+const ROUTE_NOT_FOUND: GatewayResponseDef = { statusCode: 404, template: body('No such route', 'not_found_error', 'route_not_found') };
 
 export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> = {
   // API Gateway's 401 cannot carry the authorizer's reason; the reason is in the authorizer's log.
@@ -61,10 +66,13 @@ export const GATEWAY_RESPONSES: Record<GatewayResponseType, GatewayResponseDef> 
     ),
   },
   // API Gateway's answer for a path or method no resource has.
-  MISSING_AUTHENTICATION_TOKEN: {
-    statusCode: 404,
-    template: body('No such route', 'not_found_error', 'route_not_found'),
-  },
+  MISSING_AUTHENTICATION_TOKEN: ROUTE_NOT_FOUND,
+  // The same request with an Authorization header (every OpenAI client sends `Bearer ...`): API
+  // Gateway reads the header as an AWS signature on a route it does not have and answers one of
+  // these instead. Every method here has the Lambda authorizer, so they mean a missing route.
+  INCOMPLETE_SIGNATURE: ROUTE_NOT_FOUND,
+  INVALID_SIGNATURE: ROUTE_NOT_FOUND,
+  EXPIRED_TOKEN: ROUTE_NOT_FOUND,
   // The stage throttle (the outer guard, docs/rate-limits.md): a 429 like every other, a
   // rate_limit_error with retry-after (the throttle's bucket refills each second), not DEFAULT_4XX's
   // invalid_request_error that clients do not retry.

@@ -351,6 +351,19 @@ describe('gateway responses (lib/gateway-responses)', () => {
     expect(responses.get('MISSING_AUTHENTICATION_TOKEN')?.Properties.StatusCode).toBe('404');
   });
 
+  it('an unknown route is 404 route_not_found whatever Authorization holds: with a Bearer token API Gateway reports a bad SigV4 signature instead of a missing token', () => {
+    const notFound = responses.get('MISSING_AUTHENTICATION_TOKEN')?.Properties;
+    for (const type of ['MISSING_AUTHENTICATION_TOKEN', 'INCOMPLETE_SIGNATURE', 'INVALID_SIGNATURE', 'EXPIRED_TOKEN']) {
+      const r = responses.get(type)?.Properties;
+      expect({ type, status: r?.StatusCode, body: r?.ResponseTemplates }).toEqual({
+        type,
+        status: '404',
+        body: notFound?.ResponseTemplates,
+      });
+    }
+    expect(JSON.parse(notFound?.ResponseTemplates['application/json'] as string).error.code).toBe('route_not_found');
+  });
+
   it("a body over API Gateway's 10 MB is a 413 request_too_large, as the local gateway answers, not DEFAULT_4XX's gateway_rejected", () => {
     const tooLarge = responses.get('REQUEST_TOO_LARGE');
     expect(tooLarge?.Properties.StatusCode).toBe('413');

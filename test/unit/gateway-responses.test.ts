@@ -7,6 +7,10 @@ const STATIC: [GatewayResponseType, number, string, string][] = [
   ['AUTHORIZER_FAILURE', 503, 'service_unavailable', 'store_unavailable'],
   ['AUTHORIZER_CONFIGURATION_ERROR', 503, 'service_unavailable', 'store_unavailable'],
   ['MISSING_AUTHENTICATION_TOKEN', 404, 'not_found_error', 'route_not_found'],
+  ['INCOMPLETE_SIGNATURE', 404, 'not_found_error', 'route_not_found'],
+  ['INVALID_SIGNATURE', 404, 'not_found_error', 'route_not_found'],
+  ['EXPIRED_TOKEN', 404, 'not_found_error', 'route_not_found'],
+  ['REQUEST_TOO_LARGE', 413, 'invalid_request_error', 'request_too_large'],
   ['DEFAULT_4XX', 400, 'invalid_request_error', 'gateway_rejected'],
   ['DEFAULT_5XX', 502, 'upstream_error', 'gateway_error'],
 ];
