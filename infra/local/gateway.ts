@@ -29,6 +29,12 @@ import { isConsolePath, serveConsole } from './console.js';
 
 /** API Gateway's request payload limit. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Lambda's invocation payload limit, on the event as JSON (a binary body counts base64-encoded)
+ * and on a buffered function's result: below API Gateway's, so an upload API Gateway takes can
+ * still be refused by Lambda (API Gateway then answers 500), and an answer too large is a 502.
+ */
+export const MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 const ACCOUNT = '000000000000';
 const REGION = 'local';
@@ -224,6 +230,12 @@ async function serve(
     body: body.length === 0 ? null : body.toString(binary ? 'base64' : 'utf8'),
     isBase64Encoded: binary && body.length > 0,
   };
+
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_INVOKE_PAYLOAD_BYTES) {
+    logger().error('local gateway: the event is larger than Lambda accepts (6 MB, a binary body base64-encoded)', { fn: match.route.fn });
+    // API Gateway's answer when the Lambda API refuses the invocation: a 500, DEFAULT_5XX's body.
+    return sendGatewayResponse(res, 'DEFAULT_5XX', {}, 500);
+  }
 
   let handler: Handler;
   try {
@@ -542,6 +554,12 @@ function sendProxyResult(res: ServerResponse, result: unknown, fn: string): void
   if (!valid) {
     // API Gateway's "Malformed Lambda proxy response".
     logger().error('local gateway: malformed proxy result', { fn });
+    sendGatewayResponse(res, 'DEFAULT_5XX');
+    return;
+  }
+  if (Buffer.byteLength(JSON.stringify(r)) > MAX_INVOKE_PAYLOAD_BYTES) {
+    // Lambda fails an invocation whose result is over its limit: a function error, API Gateway's 502.
+    logger().error('local gateway: the result is larger than Lambda returns (6 MB)', { fn });
     sendGatewayResponse(res, 'DEFAULT_5XX');
     return;
   }

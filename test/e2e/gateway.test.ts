@@ -48,6 +48,10 @@ const modules: Record<string, string> = {
     g.__active--;
   });`,
   throws: `export const handler = async () => { throw new Error('boom'); };`,
+  // Answers a body of the size the test asks for (x-size), as JSON text.
+  sized: `export const handler = async (event) => ({
+    statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify('a'.repeat(Number(event.headers['x-size']))),
+  });`,
   malformed: `export const handler = async () => ({ body: 'no status' });`,
   binary: `export const handler = async () => ({
     statusCode: 200, headers: { 'content-type': 'audio/mpeg' }, body: Buffer.from([0, 1, 2, 255]).toString('base64'), isBase64Encoded: true,
@@ -91,6 +95,7 @@ beforeAll(async () => {
       organizations: file('malformed'),
       budgets: file('binary'),
       customers: join(dir, 'absent.mjs'),
+      audit: file('sized'),
     },
   });
   fake = await startGateway({ port: 0, modules: { authorizer: file('authorizer'), llm: file('echo') } });
@@ -245,6 +250,36 @@ describe('the proxy event an allowed request becomes', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('audio/mpeg');
     expect(Buffer.from(await res.arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 255]));
+  });
+});
+
+describe("Lambda's 6 MB invocation payload, under API Gateway's 10 MB", () => {
+  const upload = (bytes: number) =>
+    fetch(`${gw.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { ...bearer(MASTER), 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(bytes, 7),
+    });
+
+  it('an upload whose event (base64 body included) Lambda would refuse is the 500 API Gateway answers, not a call', async () => {
+    // 4.8 MB is 6.4 MB once base64-encoded: API Gateway takes it, Lambda refuses the invocation.
+    const res = await upload(4.8 * 1024 * 1024);
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe(renderGatewayResponse('DEFAULT_5XX').body);
+  });
+
+  it('an upload whose event fits reaches the function', async () => {
+    const res = await upload(4 * 1024 * 1024);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { isBase64Encoded: boolean }).isBase64Encoded).toBe(true);
+  });
+
+  it('a buffered answer larger than Lambda returns is a 502, as a function error is', async () => {
+    const big = await fetch(`${gw.url}/audit`, { headers: { ...bearer(MASTER), 'x-size': String(6.5 * 1024 * 1024) } });
+    expect(big.status).toBe(502);
+    expect(await big.text()).toBe(renderGatewayResponse('DEFAULT_5XX').body);
+    const fits = await fetch(`${gw.url}/audit`, { headers: { ...bearer(MASTER), 'x-size': String(5 * 1024 * 1024) } });
+    expect(fits.status).toBe(200);
   });
 });
 
