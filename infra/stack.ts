@@ -37,6 +37,7 @@ import { optionsFromContext, type ResolvedOptions, resolveOptions, type Tollgate
 import { TollgateSecrets } from './constructs/secrets.js';
 import { SettlementQueue } from './constructs/settlement-queue.js';
 import { TollgateTable } from './constructs/table.js';
+import { AUTHORIZER_TIMEOUT_SECONDS, BUFFERED_FUNCTION_TIMEOUT_SECONDS } from './timeouts.js';
 
 /** A function that serves routes: every FunctionName but 'health' (API Gateway answers that). */
 export type ServingFunction = Exclude<FunctionName, 'health'>;
@@ -95,8 +96,7 @@ export class TollgateStack extends Stack {
       name: 'authorizer',
       description: 'Tollgate REQUEST authorizer: identity, route, budgets',
       environment: authorizerEnvironment(o, tableName, this.secrets.masterKey.id),
-      // API Gateway waits at most 10 s for an authorizer; a cold one with a JWKS fetch fits in 1024 MB.
-      timeout: Duration.seconds(10),
+      timeout: Duration.seconds(AUTHORIZER_TIMEOUT_SECONDS),
       memorySize: 1024,
     });
     grantAuthorizerAccess(authorizer.role, table, { upsertUser: o.jwtUpsertUser });
@@ -112,7 +112,7 @@ export class TollgateStack extends Stack {
           ? 'Tollgate LLM routes: body checks, forwarding, streaming, spend'
           : `Tollgate ${fn} admin function (API and direct invocation)`,
         environment: isLlm ? llmEnvironment(o, tableName) : sharedEnvironment(o, tableName),
-        timeout: isLlm ? Duration.seconds(o.llmTimeoutSeconds) : Duration.seconds(29),
+        timeout: Duration.seconds(isLlm ? o.llmTimeoutSeconds : BUFFERED_FUNCTION_TIMEOUT_SECONDS),
         memorySize: isLlm ? 1024 : 512,
       });
       if (isLlm) {

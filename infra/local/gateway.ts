@@ -24,6 +24,7 @@ import { type GatewayResponseType, renderGatewayResponse } from '../../lib/gatew
 import { BINARY_MEDIA_TYPES, matchRoute, type RouteMatch } from '../../lib/routes.js';
 import { logger } from '../../lib/telemetry.js';
 import type { ConsoleSettings } from '../console-site.js';
+import { AUTHORIZER_TIMEOUT_SECONDS, BUFFERED_FUNCTION_TIMEOUT_SECONDS } from '../timeouts.js';
 import { installAwsLambdaGlobal, invokeStreaming, isStreamingHandler, type StreamingHandler } from './awslambda.js';
 import { isConsolePath, serveConsole } from './console.js';
 
@@ -60,6 +61,23 @@ export interface GatewayOptions {
   concurrency?: number;
   /** What the console's `config.json` says (single sign-on); none by default. */
   consoleSettings?: ConsoleSettings;
+  /** How long the authorizer and a buffered function may take (default: as deployed, infra/timeouts). */
+  timeouts?: { authorizerMs?: number; functionMs?: number };
+}
+
+interface Timeouts {
+  authorizerMs: number;
+  functionMs: number;
+}
+
+/** Rejects when `ms` pass first; the work itself goes on (as a timed-out invocation's would, briefly). */
+class DeadlineError extends Error {}
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 export interface Gateway {
@@ -79,6 +97,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const host = opts.host ?? '127.0.0.1';
   const loadHandler = handlerLoader(opts.modules ?? {});
   const limit = opts.concurrency ?? config().localConcurrency;
+  const timeouts: Timeouts = {
+    authorizerMs: opts.timeouts?.authorizerMs ?? AUTHORIZER_TIMEOUT_SECONDS * 1000,
+    functionMs: opts.timeouts?.functionMs ?? BUFFERED_FUNCTION_TIMEOUT_SECONDS * 1000,
+  };
   const slots = new Map<string, Slots>();
   const slotsOf = (fn: string): Slots => {
     let s = slots.get(fn);
@@ -94,7 +116,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // The console's static files, on the API's origin as CloudFront serves them in AWS.
     const served = isConsolePath(path)
       ? serveConsole(req, res, opts.consoleDir, opts.consoleSettings)
-      : serve(req, res, loadHandler, slotsOf);
+      : serve(req, res, loadHandler, slotsOf, timeouts);
     served.catch((e: unknown) => {
       logger().error('local gateway failed', { error: e as Error });
       if (!res.headersSent) sendGatewayResponse(res, 'DEFAULT_5XX');
@@ -147,6 +169,7 @@ async function serve(
   res: ServerResponse,
   loadHandler: (fn: string) => Promise<Handler>,
   slotsOf: (fn: string) => Slots,
+  timeouts: Timeouts,
 ): Promise<void> {
   const requestId = randomUUID();
   res.setHeader('x-amzn-RequestId', requestId);
@@ -196,8 +219,10 @@ async function serve(
     }
     let result: APIGatewayAuthorizerResult;
     try {
-      result = (await authorize(event, lambdaContext('authorizer', 30_000))) as APIGatewayAuthorizerResult;
+      const invocation = authorize(event, lambdaContext('authorizer', timeouts.authorizerMs));
+      result = (await withDeadline(invocation, timeouts.authorizerMs)) as APIGatewayAuthorizerResult;
     } catch (e) {
+      // A timed-out authorizer is a failed one: AUTHORIZER_CONFIGURATION_ERROR below, as in AWS.
       // API Gateway answers 401 exactly when the authorizer fails with the message `Unauthorized`.
       if (e instanceof Error && e.message === 'Unauthorized') return sendGatewayResponse(res, 'UNAUTHORIZED');
       // Any other error is API Gateway's AUTHORIZER_CONFIGURATION_ERROR (AuthorizerConfigurationException).
@@ -249,7 +274,7 @@ async function serve(
   const release = await slotsOf(match.route.fn).acquire();
   try {
     if (isStreamingHandler(handler)) return await relayStream(res, handler, event, context);
-    return await answerProxy(res, handler as ProxyHandler, event, context, match.route.fn);
+    return await answerProxy(res, handler as ProxyHandler, event, lambdaContext(match.route.fn, timeouts.functionMs), match.route.fn);
   } finally {
     release();
   }
@@ -263,9 +288,18 @@ async function answerProxy(
   fn: string,
 ): Promise<void> {
   let result: unknown;
+  const invocation = handler(event, context);
   try {
-    result = await handler(event, context);
+    result = await withDeadline(invocation, context.getRemainingTimeInMillis());
   } catch (e) {
+    if (e instanceof DeadlineError) {
+      // API Gateway's integration timeout (29 s): a 504 with DEFAULT_5XX's body. The invocation
+      // is still awaited below, so its slot stays held until it ends, as an instance would be busy.
+      logger().error('local gateway: the function did not answer in time', { fn });
+      sendGatewayResponse(res, 'DEFAULT_5XX', {}, 504);
+      await invocation.catch(() => undefined);
+      return;
+    }
     // A function error behind a Lambda proxy integration is API Gateway's 502.
     logger().error('local gateway: the function failed', { fn, error: e as Error });
     return sendGatewayResponse(res, 'DEFAULT_5XX');

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluatePolicy, type Gateway, MAX_BODY_BYTES, startGateway } from '../../infra/local/gateway.js';
+import { AUTHORIZER_TIMEOUT_SECONDS, BUFFERED_FUNCTION_TIMEOUT_SECONDS } from '../../infra/timeouts.js';
 import { renderGatewayResponse } from '../../lib/gateway-responses.js';
 import { seedKey, seedTeam } from '../support/seed.js';
 import { reconfigure, type TestTable, useTestTable } from '../support/table.js';
@@ -48,6 +49,17 @@ const modules: Record<string, string> = {
     g.__active--;
   });`,
   throws: `export const handler = async () => { throw new Error('boom'); };`,
+  // Takes as long as the test asks (x-delay ms), then answers; says what time it was given.
+  slow: `export const handler = async (event, context) => {
+    const given = context.getRemainingTimeInMillis();
+    await new Promise((r) => setTimeout(r, Number(event.headers['x-delay'] ?? 0)));
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ given, authorizerGiven: Number(event.requestContext.authorizer.given) }) };
+  };`,
+  slowAuthorizer: `export const handler = async (event, context) => {
+    const given = context.getRemainingTimeInMillis();
+    await new Promise((r) => setTimeout(r, Number(event.headers['x-auth-delay'] ?? 0)));
+    return { principalId: 'p', policyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: '*' }] }, context: { given } };
+  };`,
   // Answers a body of the size the test asks for (x-size), as JSON text.
   sized: `export const handler = async (event) => ({
     statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify('a'.repeat(Number(event.headers['x-size']))),
@@ -280,6 +292,42 @@ describe("Lambda's 6 MB invocation payload, under API Gateway's 10 MB", () => {
     expect(await big.text()).toBe(renderGatewayResponse('DEFAULT_5XX').body);
     const fits = await fetch(`${gw.url}/audit`, { headers: { ...bearer(MASTER), 'x-size': String(5 * 1024 * 1024) } });
     expect(fits.status).toBe(200);
+  });
+});
+
+describe('timeouts as deployed (infra/timeouts)', () => {
+  let timed: Gateway;
+  let deployed: Gateway;
+  beforeAll(async () => {
+    const modules = { authorizer: file('slowAuthorizer'), audit: file('slow') };
+    timed = await startGateway({ port: 0, modules, timeouts: { authorizerMs: 300, functionMs: 300 } });
+    deployed = await startGateway({ port: 0, modules });
+  });
+  afterAll(async () => {
+    await timed?.close();
+    await deployed?.close();
+  });
+
+  it('by default the authorizer is given 10 s and a buffered function 29 s, as the stack gives them', async () => {
+    const res = await fetch(`${deployed.url}/audit`);
+    const { given, authorizerGiven } = (await res.json()) as { given: number; authorizerGiven: number };
+    expect(authorizerGiven).toBeLessThanOrEqual(AUTHORIZER_TIMEOUT_SECONDS * 1000);
+    expect(authorizerGiven).toBeGreaterThan(AUTHORIZER_TIMEOUT_SECONDS * 1000 - 2000);
+    expect(given).toBeLessThanOrEqual(BUFFERED_FUNCTION_TIMEOUT_SECONDS * 1000);
+    expect(given).toBeGreaterThan(BUFFERED_FUNCTION_TIMEOUT_SECONDS * 1000 - 2000);
+  });
+
+  it('a function within its time answers; one past it is the 504 of an integration timeout', async () => {
+    expect((await fetch(`${timed.url}/audit`)).status).toBe(200);
+    const late = await fetch(`${timed.url}/audit`, { headers: { 'x-delay': '400' } });
+    expect(late.status).toBe(504);
+    expect(await late.text()).toBe(renderGatewayResponse('DEFAULT_5XX').body);
+  });
+
+  it('an authorizer past its time is the 503 of a failed authorizer, never an Allow', async () => {
+    const late = await fetch(`${timed.url}/audit`, { headers: { 'x-auth-delay': '400' } });
+    expect(late.status).toBe(503);
+    expect(await late.text()).toBe(renderGatewayResponse('AUTHORIZER_CONFIGURATION_ERROR').body);
   });
 });
 
