@@ -107,6 +107,15 @@ export class TollgateApi extends Construct {
 
     // The stack outputs the URL under a stable name (ApiUrl); drop the construct's own output.
     this.api.node.tryRemoveChild('Endpoint');
+    if (props.logging) {
+      // Execution logs (errors) go to a group API Gateway would create on its first error, kept
+      // forever; made here, it has the retention (docs/deploy.md: upgrading a stack that has one).
+      new LogGroup(this, 'ExecutionLogs', {
+        logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${props.stageName}`,
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+    }
 
     this.authorizer = new RequestAuthorizer(this, 'Authorizer', {
       handler: props.authorizer,

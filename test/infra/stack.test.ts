@@ -153,8 +153,25 @@ describe('the functions', () => {
   it('takes logRetentionDays for every log group, API access logs and the console deployment included', () => {
     const s = synth({ logRetentionDays: 7 });
     const groups = ofType(s, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(ALL_FUNCTIONS.length + 2);
+    expect(groups).toHaveLength(ALL_FUNCTIONS.length + 3);
     for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(7);
+  });
+
+  it("API Gateway's execution log group (errors are logged there) is the stack's, with the retention; none without logging", () => {
+    const named = (s: Synth) =>
+      ofType(s, 'AWS::Logs::LogGroup').filter(([, g]) =>
+        JSON.stringify(g.Properties.LogGroupName ?? '').includes('API-Gateway-Execution-Logs_'),
+      );
+    const s = synth({ logRetentionDays: 7 });
+    const stage = ofType(s, 'AWS::ApiGateway::Stage')[0]?.[1] as CfnResource;
+    expect(stage.Properties.MethodSettings[0].LoggingLevel).toBe('ERROR');
+    const groups = named(s);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]?.[1].Properties.LogGroupName).toEqual({
+      'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: logicalId(s, s.stack.api.api) }, `/${stage.Properties.StageName}`]],
+    });
+    expect(groups[0]?.[1].Properties.RetentionInDays).toBe(7);
+    expect(named(synth({ apiLogging: false }))).toHaveLength(0);
   });
 
   it('every function knows the table; only the authorizer knows the master key secret', () => {
