@@ -336,6 +336,17 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
   if (budgetDuration !== undefined && !isDuration(budgetDuration)) {
     throw new OptionError('budgetDuration', 'must look like 30s, 15m, 24h, 30d, 2w or 1mo');
   }
+  // The llm function may read every secret under the prefix, and a model added at run time names
+  // which one it sends upstream: no other secret may be there.
+  for (const name of ['masterKeySecretArn', 'alertSlackSecretArn'] as const) {
+    const ref = str(name, raw[name]);
+    if (upstreamSecretPrefix !== undefined && ref !== undefined && secretNameOf(ref).startsWith(upstreamSecretPrefix)) {
+      throw new OptionError(
+        name,
+        `is under upstreamSecretPrefix (${upstreamSecretPrefix}), whose secrets the llm function may read and a model may send upstream: keep it elsewhere`,
+      );
+    }
+  }
   const spendShards = str('spendShards', raw.spendShards);
   if (spendShards !== undefined) {
     try {
@@ -414,6 +425,9 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
     spendLogIndex: bool('spendLogIndex', raw.spendLogIndex, true),
   };
 }
+
+/** The name a secret reference holds: an ARN's resource name (after `secret:`), or the name itself. */
+const secretNameOf = (ref: string): string => (ref.startsWith('arn:') ? ref.split(':').slice(6).join(':') : ref);
 
 function thresholdsOption(v: unknown): string | undefined {
   const s = str('alertThresholds', v);

@@ -4,6 +4,27 @@ import { authorizerEnvironment, llmEnvironment, sharedEnvironment, upstreamTimeo
 import { OPTION_NAMES, optionsFromContext, resolveOptions } from '../../infra/constructs/options.js';
 import { parseConfig } from '../../lib/config.js';
 
+describe('upstreamSecretPrefix never covers a secret that is not an upstream key', () => {
+  const prefix = 'tollgate/';
+  it.each([
+    ['masterKeySecretArn', 'tollgate/master'],
+    ['masterKeySecretArn', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/master-AbCdEf'],
+    ['alertSlackSecretArn', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/slack-AbCdEf'],
+  ])('%s %s under the prefix is refused: the llm function may read every secret there', (name, ref) => {
+    expect(() => resolveOptions({ upstreamSecretPrefix: prefix, [name]: ref })).toThrow(new RegExp(`${name}: .*upstreamSecretPrefix`));
+  });
+
+  it('secrets beside the prefix are fine', () => {
+    expect(() =>
+      resolveOptions({
+        upstreamSecretPrefix: 'tollgate/upstream/',
+        masterKeySecretArn: 'tollgate/master',
+        alertSlackSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/slack-AbCdEf',
+      }),
+    ).not.toThrow();
+  });
+});
+
 describe('resolveOptions', () => {
   it('defaults: cache off, table protected and retained, 30-day logs, 15-minute LLM calls', () => {
     const o = resolveOptions({});
