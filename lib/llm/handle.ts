@@ -67,7 +67,7 @@ import {
   recordMadeInside,
   runOf,
 } from './objects.js';
-import { callProvider, type Finish, providerOperation, routeErrorResponse } from './providers.js';
+import { callProvider, type Finish, passthroughTarget, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
@@ -306,11 +306,13 @@ async function startCall(
   as?: { method: string; query: URLSearchParams },
 ): Promise<UpstreamCall> {
   const { req, deps } = call;
+  const query = as?.query ?? req.query;
   const upstream = new UpstreamCall({
     model,
     method: as?.method ?? req.method,
     path: req.upstreamPath,
-    query: as?.query ?? req.query,
+    query,
+    target: passthroughTarget(model, req.upstreamPath, query),
     callerHeaders: req.headers,
     apiKey: await upstreamKey(model),
     body,

@@ -13,16 +13,18 @@ import { Readable } from 'node:stream';
 import type { Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { InvalidRequestError, type TollgateError } from '../errors.js';
+import { azureResponsesUrl } from '../providers/azure.js';
 import { anthropicErrorBody } from '../providers/errors.js';
 import { parseJson } from '../providers/http.js';
 import { type Operation, operationOf, type ProviderModel, providerFor } from '../providers/index.js';
 import { upstreamKey } from '../registry/index.js';
 import { ReceivedText } from './count.js';
 import type { LlmDeps } from './deps.js';
+import { objectCallOf } from './objects.js';
 import type { LlmRequest } from './request.js';
 import { errorHeaders, errorResponse, jsonResponse, type LlmResponse } from './response.js';
 import { SseFramer } from './sse.js';
-import { withoutSecret } from './upstream.js';
+import { type UpstreamRequest, withoutSecret } from './upstream.js';
 
 export interface ProviderCall {
   req: LlmRequest;
@@ -44,11 +46,15 @@ export type Finish = (usage: Usage | undefined, answered: boolean, received?: Re
 
 /**
  * The operation a provider serves for this model on this route; undefined for an
- * OpenAI-compatible model (the passthrough serves it). A Bedrock, Azure or Anthropic model on a
- * route its provider does not serve is a 400 naming the model, before any upstream call.
+ * OpenAI-compatible model (the passthrough serves it), and for an Azure deployment's stored
+ * responses (made, read, cancelled, deleted: the passthrough records and bills them as it does an
+ * OpenAI-compatible model's, at the resource's URL, `passthroughTarget`). A Bedrock, Azure or
+ * Anthropic model on a route its provider does not serve is a 400 naming the model, before any
+ * upstream call.
  */
 export function providerOperation(req: LlmRequest, model: ModelRecord): Operation | undefined {
   const provider = model.provider ?? 'openai';
+  if (provider === 'azure' && objectCallOf(req)?.kind === 'response') return undefined;
   const operation = operationOf(req.upstreamPath);
   if (provider === 'openai') {
     if (operation !== 'messages') return undefined;
@@ -66,6 +72,12 @@ export function providerOperation(req: LlmRequest, model: ModelRecord): Operatio
     );
   }
   return operation;
+}
+
+/** Where a passthrough call goes when not under the model's base URL with a bearer key: an Azure deployment's stored responses. */
+export function passthroughTarget(model: ModelRecord, path: string, query: URLSearchParams): UpstreamRequest['target'] {
+  if (model.provider !== 'azure') return undefined;
+  return { url: azureResponsesUrl(providerModel(model), path, query), keyHeader: 'api-key' };
 }
 
 const providerModel = (m: ModelRecord): ProviderModel => ({

@@ -70,6 +70,11 @@ export interface UpstreamRequest {
   apiKey: string | undefined;
   body: { bytes: Uint8Array; contentType: string | undefined } | { form: FormData } | undefined;
   timeoutMs: number;
+  /**
+   * Where the call goes and the header that carries the key, when not `{base URL}{path}` with a
+   * bearer key: an Azure resource's stored responses (`/openai/responses/{id}`, `api-key`).
+   */
+  target?: { url: string; keyHeader: 'api-key' } | undefined;
 }
 
 export class UpstreamCall {
@@ -84,10 +89,11 @@ export class UpstreamCall {
   async start(fetchImpl: FetchLike): Promise<Response> {
     // The registry keeps no OpenAI-compatible model without one; other providers never come here.
     const base = this.req.model.upstream_base_url;
-    if (!base) throw new UpstreamFailedError(`model \`${this.req.model.model_name}\` has no upstream URL to pass this call to`);
+    const url = this.req.target?.url ?? (base ? upstreamUrl(base, this.req.path, this.req.query) : undefined);
+    if (!url) throw new UpstreamFailedError(`model \`${this.req.model.model_name}\` has no upstream URL to pass this call to`);
     this.touch();
     try {
-      this.response = await fetchImpl(upstreamUrl(base, this.req.path, this.req.query), {
+      this.response = await fetchImpl(url, {
         method: this.req.method,
         headers: this.headers(),
         body: requestBody(this.req.body),
@@ -164,7 +170,10 @@ export class UpstreamCall {
     }
     const body = this.req.body;
     if (body && 'bytes' in body && body.contentType) h.set('content-type', body.contentType);
-    if (this.req.apiKey) h.set('authorization', `Bearer ${this.req.apiKey}`);
+    if (this.req.apiKey) {
+      if (this.req.target) h.set(this.req.target.keyHeader, this.req.apiKey);
+      else h.set('authorization', `Bearer ${this.req.apiKey}`);
+    }
     return h;
   }
 

@@ -6,10 +6,13 @@
  *   responses          {api_base}/openai/responses?api-version={api_version} (the deployment in `model`)
  *   api_version `v1`   {api_base}/openai/v1/{path}, the deployment in `model` (Azure's v1 API;
  *                      `preview` and `latest` add `?api-version=` with that value)
+ *   a stored response  {api_base}/openai/responses/{id}[/...]?api-version= (`/openai/v1/...` for the v1 API):
+ *                      made, read, cancelled and deleted through the passthrough, as on the
+ *                      OpenAI-compatible path, so it is recorded to its tenant (lib/llm/objects)
  * The key goes in the `api-key` header.
  */
 import { UpstreamFailedError } from '../errors.js';
-import { assertUpstreamPath } from '../llm/upstream.js';
+import { assertUpstreamPath, upstreamUrl } from '../llm/upstream.js';
 import { UnsupportedParameterError } from './errors.js';
 import { baseUrlProblem, type HttpTarget } from './http.js';
 import { forwardOpenAiShaped } from './openai.js';
@@ -54,6 +57,24 @@ export function azureUrl(model: ProviderModel, operation: Operation): string {
   else url = `${root}/openai/deployments/${encodeURIComponent(model.upstream_model)}${path}?api-version=${version}`;
   assertUpstreamPath(new URL(url).pathname);
   return url;
+}
+
+/**
+ * The URL of a call on the Responses API's stored objects (`/responses`, `/responses/{id}`,
+ * `/responses/{id}/cancel`, ...): the caller's query kept (`include`, `stream`, ...), the
+ * api-version the model's. Confined under the resource's `/openai` root as every passthrough path is.
+ */
+export function azureResponsesUrl(model: ProviderModel, path: string, query: URLSearchParams): string {
+  if (path !== '/responses' && !path.startsWith('/responses/'))
+    throw new UnsupportedParameterError('model', `is an Azure OpenAI deployment: it cannot serve ${path}`);
+  const problem = azureConfigProblem(model);
+  if (problem) throw new UpstreamFailedError(`model \`${model.model_name}\` is misconfigured for Azure OpenAI: ${problem}`);
+  const root = (model.upstream_base_url as string).replace(/\/+$/, '').replace(/\/openai$/, '');
+  const version = model.api_version as string;
+  const q = new URLSearchParams(query);
+  q.delete('api-version');
+  if (version !== 'v1') q.set('api-version', version);
+  return upstreamUrl(`${root}/openai${V1_VERSIONS.has(version) ? '/v1' : ''}`, path, q);
 }
 
 export function azureTarget(model: ProviderModel, operation: Operation, apiKey: string | undefined): HttpTarget {
