@@ -38,7 +38,7 @@ import {
   UpstreamFailedError,
 } from '../errors.js';
 import { callMetrics, denialMetric } from '../metrics.js';
-import { unshapedUpstreamError } from '../providers/errors.js';
+import { isStreamError, unshapedUpstreamError } from '../providers/errors.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
@@ -805,12 +805,15 @@ async function* relay(
   // The upstream's answer began: some of it reached the client, or could have.
   let began = false;
   let failed: unknown;
+  // The upstream ended it with its own error event: broken off, its usage so far may be short.
+  let errored = false;
   const pass = (events: SseEvent[]): Buffer | undefined => {
     let out = '';
     for (const ev of events) {
       const payload = ev.data === undefined ? undefined : parseJson(ev.data);
       onPayload?.(payload);
       usage = mergeUsage(usage, usageOf(payload));
+      if (isStreamError(payload)) errored = true;
       received.addEvent(payload);
       if (stripUsage && isUsageOnlyChunk(payload)) continue;
       // An upstream's error event that repeats its credential must not hand it on.
@@ -847,7 +850,7 @@ async function* relay(
     upstream.cancel();
     void source.return?.(undefined)?.catch(() => undefined);
     // Settled after the stream's end (deferred): the client's last byte does not wait for it.
-    onDone(usage, ended || began, received, failed !== undefined || !ended);
+    onDone(usage, ended || began, received, failed !== undefined || errored || !ended);
   }
 }
 

@@ -6,6 +6,7 @@
  * request (a validation message), and shortened.
  */
 import { InvalidRequestError, PermissionDeniedError, TollgateError, UpstreamFailedError } from '../errors.js';
+import { isObject } from './usage.js';
 
 /** 429 `rate_limit_error`: the upstream throttles (its own limit, not a Tollgate one); its wait, when it said one, goes on. */
 export class UpstreamRateLimitError extends TollgateError {
@@ -108,3 +109,10 @@ const ANTHROPIC_ERROR_TYPES: ReadonlyMap<number, string> = new Map([
 export function anthropicErrorBody(e: TollgateError): { type: 'error'; error: { type: string; message: string; code: string } } {
   return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES.get(e.status) ?? 'api_error', message: e.message, code: e.code } };
 }
+
+/**
+ * An upstream's own error event in a stream that had begun: OpenAI's `data: {"error": {...}}`,
+ * Anthropic's and the Responses API's `{"type": "error", ...}`. The stream broke off there: the
+ * usage reported before it (Anthropic's input count in message_start) is short of what was sent.
+ */
+export const isStreamError = (payload: unknown): boolean => isObject(payload) && (isObject(payload.error) || payload.type === 'error');

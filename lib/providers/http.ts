@@ -10,6 +10,7 @@ import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { type SseEvent, SseFramer } from '../llm/sse.js';
 import { isRedirect, readWhole, withoutSecret } from '../llm/upstream.js';
+import { isStreamError } from './errors.js';
 import type { JsonAnswer, StreamAnswer, TokenUsage } from './types.js';
 import { mergeUsage, usageOfPayload } from './usage.js';
 
@@ -187,7 +188,8 @@ export function parseJson(text: string): unknown {
 /**
  * Relays an upstream's server-sent events as they come, noting the usage each payload reports;
  * `skip` leaves an event out (it is still metered). A stream that breaks ends with the route's
- * error event (`errorEvent`) and says so (`broken`): its usage may be short of what was sent.
+ * error event (`errorEvent`), or the upstream's own, and says so (`broken`): its usage may be
+ * short of what was sent.
  */
 export function relayStream(
   exchange: HttpExchange,
@@ -202,6 +204,8 @@ export function relayStream(
       for await (const ev of exchange.events()) {
         const payload = ev.data === undefined || ev.data === '[DONE]' ? undefined : parseJson(ev.data);
         usage = mergeUsage(usage, usageOfPayload(payload));
+        // The upstream's own error event: relayed, and the stream is broken (its usage may be short).
+        if (isStreamError(payload)) broken = true;
         if (skip(payload)) continue;
         yield sseFrame(ev.raw);
       }

@@ -74,6 +74,14 @@ function start(): Promise<string> {
         for (const e of events) res.write(e);
         res.end();
       };
+      if (url.startsWith('/v1/messages') && body.model === 'claude-broken')
+        // Anthropic's stream: its input counted in message_start, then the answer, then its own error event (overloaded).
+        return sse([
+          `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'msg_2', type: 'message', role: 'assistant', content: [], model: body.model, usage: { input_tokens: 10, output_tokens: 1 } } })}\n\n`,
+          `event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })}\n\n`,
+          `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: LONG } })}\n\n`,
+          `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`,
+        ]);
       if (url.startsWith('/v1/messages')) {
         // Anthropic's shape, without usage, as JSON or as a stream.
         if (body.stream === true)
@@ -93,6 +101,21 @@ function start(): Promise<string> {
           content: [{ type: 'text', text: LONG }],
           stop_reason: 'end_turn',
         });
+      }
+      if (url.includes('/chat/completions') && body.model === 'oai-broken') {
+        // vLLM-style running usage in every chunk, then the upstream's own error event.
+        const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+        const running = { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 };
+        return sse([
+          chunk({
+            id: 'c',
+            object: 'chat.completion.chunk',
+            choices: [{ index: 0, delta: { role: 'assistant', content: '' } }],
+            usage: running,
+          }),
+          chunk({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: LONG } }], usage: running }),
+          chunk({ error: { message: 'the model crashed', type: 'server_error', code: null } }),
+        ]);
       }
       if (url.includes('/chat/completions')) {
         const usage = usageOf(String(body.model));
@@ -139,6 +162,7 @@ beforeAll(async () => {
   await seedModels([
     openai('good'),
     openai('no-usage'),
+    openai('oai-broken'),
     ...badCases.map((c) => openai(c.model, c.upstream)),
     {
       model_name: 'azure-dep',
@@ -154,6 +178,15 @@ beforeAll(async () => {
       model_name: 'claude',
       provider: 'anthropic',
       upstream_model: 'claude-x',
+      upstream_base_url: base,
+      api_key_secret: SECRET,
+      ...prices,
+      created_at,
+    },
+    {
+      model_name: 'claude-broken',
+      provider: 'anthropic',
+      upstream_model: 'claude-broken',
       upstream_base_url: base,
       api_key_secret: SECRET,
       ...prices,
@@ -285,6 +318,21 @@ describe('a provider answer without usage is counted, the answer as well as the 
   ])('Bedrock %s stream without its metadata event', async (_, path, body) => {
     const cost = await bedrockCostOf(path, body, { converseStream: async () => converseEvents() });
     expect([cost.status, cost.source, cost.nanos >= ANSWER_NANOS]).toEqual([200, 'counted', true]);
+  });
+});
+
+describe("an upstream's own error event ends its stream broken: what was sent is counted, not only what was reported", () => {
+  it('Anthropic: message_start reported the input, the answer came, then `event: error`', async () => {
+    const body = { model: 'claude-broken', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'hi' }] };
+    const cost = await costOf('/v1/messages', body);
+    expect(cost.contentType).toContain('text/event-stream');
+    expect([cost.status, cost.nanos >= ANSWER_NANOS]).toEqual([200, true]);
+  });
+
+  it('OpenAI-compatible (the passthrough): running usage in each chunk, the answer, then `data: {"error": ...}`', async () => {
+    const cost = await costOf('/v1/chat/completions', chat('oai-broken', 'hi', { stream: true }));
+    expect(cost.contentType).toContain('text/event-stream');
+    expect([cost.status, cost.nanos >= ANSWER_NANOS]).toEqual([200, true]);
   });
 });
 
