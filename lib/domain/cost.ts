@@ -15,11 +15,14 @@ export interface Usage {
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens?: number;
+  /** Every cache write, whatever its lifetime. */
   cacheWriteTokens?: number;
+  /** Of `cacheWriteTokens`, those written for an hour (Anthropic's `ttl: "1h"`), priced apart. */
+  cacheWrite1hTokens?: number;
 }
 
 export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'> &
-  Partial<Pick<ModelRecord, 'cache_read_cost_per_million' | 'cache_write_cost_per_million'>>;
+  Partial<Pick<ModelRecord, 'cache_read_cost_per_million' | 'cache_write_cost_per_million' | 'cache_write_1h_cost_per_million'>>;
 
 /** A price must be a finite number >= 0; anything else would make spend move backwards or vanish. */
 export const isValidPrice = (p: unknown): p is number => typeof p === 'number' && Number.isFinite(p) && p >= 0;
@@ -33,13 +36,18 @@ export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 
 /** The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS). */
 export function costNanos(usage: Usage, prices: Prices): number {
-  // A cache read or write without its own price is charged at the input price, never at zero.
+  // A cache read or write without its own price is charged at the input price, never at zero;
+  // an hour's write without its own price at the write price.
   const input = prices.input_cost_per_million;
+  const write = validOr(prices.cache_write_cost_per_million, input);
+  const writes = usage.cacheWriteTokens ?? 0;
+  const hour = Math.min(usage.cacheWrite1hTokens ?? 0, writes);
   const nanos =
     nanosFor(usage.inputTokens, input) +
     nanosFor(usage.outputTokens, prices.output_cost_per_million) +
     nanosFor(usage.cacheReadTokens ?? 0, validOr(prices.cache_read_cost_per_million, input)) +
-    nanosFor(usage.cacheWriteTokens ?? 0, validOr(prices.cache_write_cost_per_million, input));
+    nanosFor(writes - hour, write) +
+    nanosFor(hour, validOr(prices.cache_write_1h_cost_per_million, write));
   return Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS;
 }
 

@@ -174,6 +174,8 @@ export interface ModelRecord {
   /** Cache reads and writes per 1M tokens; absent: charged at the input price (never free). */
   cache_read_cost_per_million?: number;
   cache_write_cost_per_million?: number;
+  /** Anthropic's 1-hour cache writes per 1M tokens; absent: charged at the cache write price. */
+  cache_write_1h_cost_per_million?: number;
   /** Where the prices came from: `registry` (given) or the price library with its version. */
   price_source?: string;
   access_groups?: string[];

@@ -912,7 +912,8 @@ const sameUsage = (a: Usage, b: Usage): boolean =>
   a.inputTokens === b.inputTokens &&
   a.outputTokens === b.outputTokens &&
   (a.cacheReadTokens ?? 0) === (b.cacheReadTokens ?? 0) &&
-  (a.cacheWriteTokens ?? 0) === (b.cacheWriteTokens ?? 0);
+  (a.cacheWriteTokens ?? 0) === (b.cacheWriteTokens ?? 0) &&
+  (a.cacheWrite1hTokens ?? 0) === (b.cacheWrite1hTokens ?? 0);
 
 /** The request's spend log (lib/domain/spend-log): who, what, how many tokens; never the text. */
 function spendLogOf(

@@ -24,12 +24,13 @@ export function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | 
 }
 
 /** Cache figures only when there are some (most calls have none). */
-function compact(u: Required<Usage> | undefined): Usage | undefined {
+function compact(u: (Required<Omit<Usage, 'cacheWrite1hTokens'>> & Pick<Usage, 'cacheWrite1hTokens'>) | undefined): Usage | undefined {
   if (!u) return undefined;
   return {
     inputTokens: u.inputTokens,
     outputTokens: u.outputTokens,
     ...(u.cacheReadTokens > 0 ? { cacheReadTokens: u.cacheReadTokens } : {}),
     ...(u.cacheWriteTokens > 0 ? { cacheWriteTokens: u.cacheWriteTokens } : {}),
+    ...((u.cacheWrite1hTokens ?? 0) > 0 ? { cacheWrite1hTokens: u.cacheWrite1hTokens } : {}),
   };
 }

@@ -38,7 +38,10 @@ export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
+  /** Every cache write, whatever its lifetime. */
   cacheWriteTokens: number;
+  /** Of `cacheWriteTokens`, those written for an hour (Anthropic's `cache_creation.ephemeral_1h_input_tokens`). */
+  cacheWrite1hTokens?: number;
 }
 
 /** What the route asks for, whatever the upstream speaks. */

@@ -2,7 +2,8 @@
  * Token usage as upstreams report it, split the way prices are (see TokenUsage):
  *  - OpenAI (chat, completions, embeddings): `prompt_tokens` include `prompt_tokens_details.cached_tokens`;
  *  - OpenAI Responses: `input_tokens` include `input_tokens_details.cached_tokens`;
- *  - Anthropic: `input_tokens` exclude `cache_read_input_tokens` and `cache_creation_input_tokens`;
+ *  - Anthropic: `input_tokens` exclude `cache_read_input_tokens` and `cache_creation_input_tokens`,
+ *    of which `cache_creation.ephemeral_1h_input_tokens` were written for an hour (priced apart);
  *  - Bedrock Converse: `inputTokens` exclude `cacheReadInputTokens` and `cacheWriteInputTokens`.
  * Figures are read at the top level or under `response` / `message` (stream events).
  */
@@ -34,7 +35,13 @@ const badFigure = (v: unknown): boolean => v !== undefined && v !== null && toke
 export function usageFromObject(u: unknown): TokenUsage | undefined {
   if (!isObject(u)) return undefined;
   const detailed = [u.prompt_tokens_details, u.input_tokens_details].filter(isObject);
-  if (FIGURES.some((f) => badFigure(u[f])) || detailed.some((d) => badFigure(d.cached_tokens))) return undefined;
+  const creation = isObject(u.cache_creation) ? u.cache_creation : undefined;
+  if (
+    FIGURES.some((f) => badFigure(u[f])) ||
+    detailed.some((d) => badFigure(d.cached_tokens)) ||
+    badFigure(creation?.ephemeral_1h_input_tokens)
+  )
+    return undefined;
   const prompt = tokens(u.prompt_tokens);
   const input = tokens(u.input_tokens);
   const output = tokens(u.completion_tokens) ?? tokens(u.output_tokens);
@@ -44,7 +51,15 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
     return undefined;
   if (prompt === undefined && (cacheRead !== undefined || cacheWrite !== undefined)) {
     // Anthropic's shape: input excludes the cache figures.
-    return { inputTokens: input ?? 0, outputTokens: output ?? 0, cacheReadTokens: cacheRead ?? 0, cacheWriteTokens: cacheWrite ?? 0 };
+    const writes = cacheWrite ?? 0;
+    const hour = Math.min(tokens(creation?.ephemeral_1h_input_tokens) ?? 0, writes);
+    return {
+      inputTokens: input ?? 0,
+      outputTokens: output ?? 0,
+      cacheReadTokens: cacheRead ?? 0,
+      cacheWriteTokens: writes,
+      ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
+    };
   }
   // OpenAI's shapes: the total input includes what was read from (and, LiteLLM-style, written to) the cache.
   const total = prompt ?? input ?? 0;
@@ -79,20 +94,24 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
 export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined): TokenUsage | undefined {
   if (!a) return b;
   if (!b) return a;
+  const hour = Math.max(a.cacheWrite1hTokens ?? 0, b.cacheWrite1hTokens ?? 0);
   return {
     inputTokens: Math.max(a.inputTokens, b.inputTokens),
     outputTokens: Math.max(a.outputTokens, b.outputTokens),
     cacheReadTokens: Math.max(a.cacheReadTokens, b.cacheReadTokens),
     cacheWriteTokens: Math.max(a.cacheWriteTokens, b.cacheWriteTokens),
+    ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
   };
 }
 
 /** Sums usage of separate calls (one InvokeModel per embedded text). */
 export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  const hour = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
   return {
     inputTokens: a.inputTokens + b.inputTokens,
     outputTokens: a.outputTokens + b.outputTokens,
     cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
   };
 }

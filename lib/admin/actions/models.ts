@@ -86,6 +86,7 @@ const modelInfo = z
     output_cost_per_million: money.optional(),
     cache_read_cost_per_million: money.optional(),
     cache_write_cost_per_million: money.optional(),
+    cache_write_1h_cost_per_million: money.optional(),
     access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),
     aliases: z.array(name).max(40).optional(),
   })
@@ -208,7 +209,12 @@ function upstreamOf(
 
 type PriceFields = Pick<
   ModelRecord,
-  'input_cost_per_million' | 'output_cost_per_million' | 'cache_read_cost_per_million' | 'cache_write_cost_per_million' | 'price_source'
+  | 'input_cost_per_million'
+  | 'output_cost_per_million'
+  | 'cache_read_cost_per_million'
+  | 'cache_write_cost_per_million'
+  | 'cache_write_1h_cost_per_million'
+  | 'price_source'
 >;
 
 /**
@@ -221,6 +227,7 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
     output_cost_per_million: priceOf(info, 'output'),
     cache_read_cost_per_million: info?.cache_read_cost_per_million,
     cache_write_cost_per_million: info?.cache_write_cost_per_million,
+    cache_write_1h_cost_per_million: info?.cache_write_1h_cost_per_million,
   };
   if (given.input_cost_per_million !== undefined && given.output_cost_per_million !== undefined)
     return { ...definedFields(given), price_source: 'registry' };
@@ -232,6 +239,7 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
     ...definedFields({
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
+      cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
     }),
     price_source: `${known.source.name}@${known.source.version}`,
   };
@@ -278,6 +286,7 @@ function modelView(m: ModelRecord, admin: boolean) {
       output_cost_per_token: m.output_cost_per_million / 1e6,
       cache_read_cost_per_million: m.cache_read_cost_per_million ?? null,
       cache_write_cost_per_million: m.cache_write_cost_per_million ?? null,
+      cache_write_1h_cost_per_million: m.cache_write_1h_cost_per_million ?? null,
       price_source: m.price_source ?? 'registry',
       price_source_version: priceSourceVersion(m.price_source),
       litellm_provider: m.provider ?? 'openai',
@@ -403,6 +412,7 @@ export const modelActions: Actions = {
             output_cost_per_million: priceOf(input.model_info, 'output'),
             cache_read_cost_per_million: input.model_info?.cache_read_cost_per_million,
             cache_write_cost_per_million: input.model_info?.cache_write_cost_per_million,
+            cache_write_1h_cost_per_million: input.model_info?.cache_write_1h_cost_per_million,
           });
       if (modelChanged) requirePrices(prices);
       const set = definedFields({

@@ -457,11 +457,18 @@ export function usageOfConverse(u: BedrockTokenUsage | undefined): TokenUsage | 
   const figures = [u.inputTokens, u.outputTokens, u.cacheReadInputTokens, u.cacheWriteInputTokens] as unknown[];
   if (figures.some((v) => v !== undefined && v !== null && tokens(v) === undefined)) return undefined;
   if (tokens(u.inputTokens) === undefined && tokens(u.outputTokens) === undefined) return undefined;
+  const writes = tokens(u.cacheWriteInputTokens) ?? 0;
+  // Writes for an hour (`cacheDetails` by TTL) are priced apart, as Anthropic's are.
+  const hour = Math.min(
+    (u.cacheDetails ?? []).reduce((n, d) => n + (d?.ttl === '1h' ? (tokens(d.inputTokens) ?? 0) : 0), 0),
+    writes,
+  );
   return {
     inputTokens: tokens(u.inputTokens) ?? 0,
     outputTokens: tokens(u.outputTokens) ?? 0,
     cacheReadTokens: tokens(u.cacheReadInputTokens) ?? 0,
-    cacheWriteTokens: tokens(u.cacheWriteInputTokens) ?? 0,
+    cacheWriteTokens: writes,
+    ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
   };
 }
 

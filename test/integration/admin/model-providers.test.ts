@@ -83,6 +83,7 @@ describe('models with providers', () => {
       input_cost_per_million: 0.8,
       output_cost_per_million: 4,
       cache_write_cost_per_million: 1,
+      cache_write_1h_cost_per_million: 1.6,
     });
   });
 

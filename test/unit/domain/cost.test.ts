@@ -80,6 +80,14 @@ describe('cache tokens (providers)', () => {
     // 100 x 3 + 10 x 15 + 1000 x 0.3 + 200 x 3.75 = 300 + 150 + 300 + 750 = 1500 micro-dollars x 1000
     expect(costNanos({ inputTokens: 100, outputTokens: 10, cacheReadTokens: 1000, cacheWriteTokens: 200 }, claude)).toBe(1_500_000);
   });
+  it('1-hour cache writes (a part of the writes) at their own price; without one, at the write price', () => {
+    const usage = { inputTokens: 0, outputTokens: 0, cacheWriteTokens: 3000, cacheWrite1hTokens: 2000 };
+    // 1000 x 3.75 + 2000 x 6 = 15750 micro-dollars
+    expect(costNanos(usage, { ...claude, cache_write_1h_cost_per_million: 6 })).toBe(15_750_000);
+    expect(costNanos(usage, claude)).toBe(11_250_000);
+    // More hour-long writes than writes: never more than the writes themselves.
+    expect(costNanos({ ...usage, cacheWrite1hTokens: 9000 }, { ...claude, cache_write_1h_cost_per_million: 6 })).toBe(18_000_000);
+  });
   it('a cache price that is absent (or invalid) is the input price, never zero', () => {
     expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 1000, cacheWriteTokens: 1000 }, gpt4o)).toBe(5_000_000);
     expect(

@@ -1,7 +1,7 @@
 import type { ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../lib/errors.js';
-import { fromConverseResponse, toConverseRequest } from '../../../lib/providers/bedrock/translate.js';
+import { fromConverseResponse, toConverseRequest, usageOfConverse } from '../../../lib/providers/bedrock/translate.js';
 
 const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
@@ -537,5 +537,28 @@ describe('Converse answer -> OpenAI chat completion', () => {
 
   it('an answer without usage meters none (the caller charges its estimate)', () => {
     expect(fromConverseResponse(answer([{ text: 'x' }], 'end_turn'), ctx).usage).toBeUndefined();
+  });
+});
+
+describe("Converse usage: cache writes for an hour (cacheDetails' ttl) told apart", () => {
+  it('sums the 1h details, at most the writes', () => {
+    const usage = {
+      inputTokens: 10,
+      outputTokens: 5,
+      totalTokens: 3015,
+      cacheWriteInputTokens: 3000,
+      cacheDetails: [
+        { ttl: '5m' as const, inputTokens: 1000 },
+        { ttl: '1h' as const, inputTokens: 2000 },
+      ],
+    };
+    expect(usageOfConverse(usage)).toEqual({
+      inputTokens: 10,
+      outputTokens: 5,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 3000,
+      cacheWrite1hTokens: 2000,
+    });
+    expect(usageOfConverse({ ...usage, cacheDetails: undefined })?.cacheWrite1hTokens).toBeUndefined();
   });
 });

@@ -43,6 +43,20 @@ describe('usage, split the way prices are', () => {
     expect(usageFromObject(usage)).toEqual(expected);
   });
 
+  it("Anthropic's 1-hour cache writes are told apart (cache_creation.ephemeral_1h_input_tokens), and kept by merges and sums", () => {
+    const hour = usageFromObject({
+      input_tokens: 10,
+      output_tokens: 5,
+      cache_creation_input_tokens: 3000,
+      cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+    });
+    expect(hour).toEqual({ ...u(10, 5, 0, 3000), cacheWrite1hTokens: 2000 });
+    expect(mergeUsage(u(10, 1, 0, 3000), hour)).toEqual({ ...u(10, 5, 0, 3000), cacheWrite1hTokens: 2000 });
+    expect(addUsage(hour as ReturnType<typeof u>, hour as ReturnType<typeof u>).cacheWrite1hTokens).toBe(4000);
+    expect(usageFromObject({ input_tokens: 1, cache_creation_input_tokens: 5, cache_creation: { ephemeral_1h_input_tokens: -1 } })).toBe(
+      undefined,
+    );
+  });
   it('nothing, or nonsense, is no usage', () => {
     for (const v of [undefined, null, 'x', [], {}, { prompt_tokens: -1 }, { input_tokens: 1.5 }, { completion_tokens: '3' }])
       expect(usageFromObject(v)).toBeUndefined();
