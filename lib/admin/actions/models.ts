@@ -29,7 +29,7 @@ import { buildSnapshot, modelRecordProblem } from '../../registry/registry.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, setFields } from '../../store/writes.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, updateFields } from '../../store/writes.js';
 import { logger } from '../../telemetry.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, type TxOp, transact } from '../persistence.js';
@@ -245,6 +245,9 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
   };
 }
 
+/** Prices a model may lack (then charged at the input price, or the write price for 1-hour writes). */
+const OPTIONAL_PRICES = ['cache_read_cost_per_million', 'cache_write_cost_per_million', 'cache_write_1h_cost_per_million'] as const;
+
 function requirePrices(p: Partial<PriceFields>): asserts p is PriceFields {
   for (const side of ['input', 'output'] as const) {
     if (p[`${side}_cost_per_million`] === undefined) {
@@ -432,7 +435,11 @@ export const modelActions: Actions = {
       checkAliases(modelName, set.aliases as string[] | undefined);
       const problem = modelRecordProblem({ ...current, ...set } as ModelRecord);
       if (problem) throw new InvalidRequestError(`the updated model would be unusable: ${problem}`, 'invalid_field', 'litellm_params');
-      const ops: TxOp[] = [setFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, notFound('model', modelName))];
+      // Another model's prices replace the old model's whole: a cache price it has none of is removed, never kept.
+      const dropped = modelChanged ? OPTIONAL_PRICES.filter((f) => prices[f] === undefined && current[f] !== undefined) : [];
+      const ops: TxOp[] = [
+        updateFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, dropped, notFound('model', modelName)),
+      ];
       if (set.aliases) {
         const before = new Set(current.aliases ?? []);
         const after = new Set(set.aliases);

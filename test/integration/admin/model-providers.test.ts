@@ -174,4 +174,26 @@ describe('models with providers', () => {
     const priced = await callApi(models, 'POST', '/model/update', { model_name: 'claude', model_info: { output_cost_per_million: 5 } });
     expect(priced.body.model_info).toMatchObject({ input_cost_per_million: 0.8, output_cost_per_million: 5, price_source: 'registry' });
   });
+
+  it('/model/update to a model without cache write prices drops the old ones (found by review: Nova was charged Claude’s writes)', async () => {
+    const made = await callApi(models, 'POST', '/model/new', {
+      model_name: 'claude-then-nova',
+      litellm_params: { model: 'anthropic/claude-3-5-haiku-20241022', api_key_secret: 'tollgate/anthropic' },
+    });
+    expect(made.body.model_info).toMatchObject({ cache_write_cost_per_million: 1, cache_write_1h_cost_per_million: 1.6 });
+    const res = await callApi(models, 'POST', '/model/update', {
+      model_name: 'claude-then-nova',
+      litellm_params: { model: 'bedrock/amazon.nova-lite-v1:0', aws_region_name: 'us-east-1' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.model_info).toMatchObject({
+      input_cost_per_million: 0.06,
+      output_cost_per_million: 0.24,
+      cache_read_cost_per_million: 0.015,
+      cache_write_cost_per_million: null,
+      cache_write_1h_cost_per_million: null,
+    });
+    const stored = await item('claude-then-nova');
+    expect([stored?.cache_write_cost_per_million, stored?.cache_write_1h_cost_per_million]).toEqual([undefined, undefined]);
+  });
 });
