@@ -5,7 +5,7 @@
  * exact, their sums are exact, and the decimal written to DynamoDB (a decimal number type,
  * summed exactly by `ADD`) is exact too. Money never goes through a binary fraction on the way in.
  */
-import type { ModelRecord } from './records.js';
+import type { ModelRecord, PriceTier } from './records.js';
 
 export const NANOS_PER_DOLLAR = 1_000_000_000;
 
@@ -22,7 +22,9 @@ export interface Usage {
 }
 
 export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'> &
-  Partial<Pick<ModelRecord, 'cache_read_cost_per_million' | 'cache_write_cost_per_million' | 'cache_write_1h_cost_per_million'>>;
+  Partial<
+    Pick<ModelRecord, 'cache_read_cost_per_million' | 'cache_write_cost_per_million' | 'cache_write_1h_cost_per_million' | 'price_tiers'>
+  >;
 
 /** A price must be a finite number >= 0; anything else would make spend move backwards or vanish. */
 export const isValidPrice = (p: unknown): p is number => typeof p === 'number' && Number.isFinite(p) && p >= 0;
@@ -35,7 +37,8 @@ export const isValidPrice = (p: unknown): p is number => typeof p === 'number' &
 export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 
 /** The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS). */
-export function costNanos(usage: Usage, prices: Prices): number {
+export function costNanos(usage: Usage, base: Prices): number {
+  const prices = pricesForCall(base, usage);
   // A cache read or write without its own price is charged at the input price, never at zero;
   // an hour's write without its own price at the write price.
   const input = prices.input_cost_per_million;
@@ -49,6 +52,21 @@ export function costNanos(usage: Usage, prices: Prices): number {
     nanosFor(writes - hour, write) +
     nanosFor(hour, validOr(prices.cache_write_1h_cost_per_million, write));
   return Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS;
+}
+
+/**
+ * The prices a call is charged at: its long-context tier when its input tokens (cache reads and
+ * writes included, as Anthropic counts them) pass the tier's threshold, the whole call at that
+ * tier; else the base prices. A tier's 1-hour write price is its write price.
+ */
+export function pricesForCall(prices: Prices, usage: Usage): Prices {
+  const input = usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0);
+  let tier: PriceTier | undefined;
+  for (const t of prices.price_tiers ?? [])
+    if (input > t.above_input_tokens && (!tier || t.above_input_tokens > tier.above_input_tokens)) tier = t;
+  if (!tier) return prices;
+  const { above_input_tokens: _, ...tierPrices } = tier;
+  return tierPrices;
 }
 
 const validOr = (price: number | undefined, fallback: number): number => (isValidPrice(price) ? price : fallback);

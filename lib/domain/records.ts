@@ -156,6 +156,15 @@ export type GlobalSpendRecord = Pick<Budgeted, 'spend' | 'window_spend' | 'commi
 /** Who serves a model, as LiteLLM prefixes `litellm_params.model` (`bedrock/...`); absent: OpenAI-compatible. */
 export type ModelProvider = 'openai' | 'azure' | 'bedrock' | 'anthropic';
 
+/** A long-context price: above `above_input_tokens` input tokens (cache reads and writes included), the call's prices. */
+export interface PriceTier {
+  above_input_tokens: number;
+  input_cost_per_million: number;
+  output_cost_per_million: number;
+  cache_read_cost_per_million?: number;
+  cache_write_cost_per_million?: number;
+}
+
 export interface ModelRecord {
   model_name: string; // public name
   /** Absent on records written before providers: OpenAI-compatible. */
@@ -176,6 +185,8 @@ export interface ModelRecord {
   cache_write_cost_per_million?: number;
   /** Anthropic's 1-hour cache writes per 1M tokens; absent: charged at the cache write price. */
   cache_write_1h_cost_per_million?: number;
+  /** Long-context prices, ascending: a call with more input tokens than a tier's threshold is priced at it whole. */
+  price_tiers?: PriceTier[];
   /** Where the prices came from: `registry` (given) or the price library with its version. */
   price_source?: string;
   access_groups?: string[];

@@ -214,6 +214,7 @@ type PriceFields = Pick<
   | 'cache_read_cost_per_million'
   | 'cache_write_cost_per_million'
   | 'cache_write_1h_cost_per_million'
+  | 'price_tiers'
   | 'price_source'
 >;
 
@@ -240,13 +241,20 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
+      // The library's long-context tiers hold every price: kept only when none was given.
+      price_tiers: Object.values(given).every((v) => v === undefined) && known.tiers?.length ? known.tiers : undefined,
     }),
     price_source: `${known.source.name}@${known.source.version}`,
   };
 }
 
 /** Prices a model may lack (then charged at the input price, or the write price for 1-hour writes). */
-const OPTIONAL_PRICES = ['cache_read_cost_per_million', 'cache_write_cost_per_million', 'cache_write_1h_cost_per_million'] as const;
+const OPTIONAL_PRICES = [
+  'cache_read_cost_per_million',
+  'cache_write_cost_per_million',
+  'cache_write_1h_cost_per_million',
+  'price_tiers',
+] as const;
 
 function requirePrices(p: Partial<PriceFields>): asserts p is PriceFields {
   for (const side of ['input', 'output'] as const) {
@@ -290,6 +298,7 @@ function modelView(m: ModelRecord, admin: boolean) {
       cache_read_cost_per_million: m.cache_read_cost_per_million ?? null,
       cache_write_cost_per_million: m.cache_write_cost_per_million ?? null,
       cache_write_1h_cost_per_million: m.cache_write_1h_cost_per_million ?? null,
+      price_tiers: m.price_tiers ?? null,
       price_source: m.price_source ?? 'registry',
       price_source_version: priceSourceVersion(m.price_source),
       litellm_provider: m.provider ?? 'openai',
@@ -436,7 +445,13 @@ export const modelActions: Actions = {
       const problem = modelRecordProblem({ ...current, ...set } as ModelRecord);
       if (problem) throw new InvalidRequestError(`the updated model would be unusable: ${problem}`, 'invalid_field', 'litellm_params');
       // Another model's prices replace the old model's whole: a cache price it has none of is removed, never kept.
-      const dropped = modelChanged ? OPTIONAL_PRICES.filter((f) => prices[f] === undefined && current[f] !== undefined) : [];
+      // Prices given for the same model replace the library's, its tiers too.
+      const given = prices.input_cost_per_million !== undefined || prices.output_cost_per_million !== undefined;
+      const dropped = modelChanged
+        ? OPTIONAL_PRICES.filter((f) => prices[f] === undefined && current[f] !== undefined)
+        : given && current.price_tiers !== undefined
+          ? ['price_tiers']
+          : [];
       const ops: TxOp[] = [
         updateFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, dropped, notFound('model', modelName)),
       ];

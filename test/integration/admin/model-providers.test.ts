@@ -175,6 +175,28 @@ describe('models with providers', () => {
     expect(priced.body.model_info).toMatchObject({ input_cost_per_million: 0.8, output_cost_per_million: 5, price_source: 'registry' });
   });
 
+  it("/model/new keeps the library's long-context tiers; /model/update to a model without them drops them", async () => {
+    const made = await callApi(models, 'POST', '/model/new', {
+      model_name: 'sonnet-45',
+      litellm_params: { model: 'anthropic/claude-sonnet-4-5', api_key_secret: 'tollgate/anthropic' },
+    });
+    expect(made.body.model_info.price_tiers).toEqual([
+      {
+        above_input_tokens: 200_000,
+        input_cost_per_million: 6,
+        output_cost_per_million: 22.5,
+        cache_read_cost_per_million: 0.6,
+        cache_write_cost_per_million: 7.5,
+      },
+    ]);
+    const updated = await callApi(models, 'POST', '/model/update', {
+      model_name: 'sonnet-45',
+      litellm_params: { model: 'anthropic/claude-3-5-haiku-20241022' },
+    });
+    expect(updated.body.model_info.price_tiers).toBeNull();
+    expect((await item('sonnet-45'))?.price_tiers).toBeUndefined();
+  });
+
   it('/model/update to a model without cache write prices drops the old ones (found by review: Nova was charged Claude’s writes)', async () => {
     const made = await callApi(models, 'POST', '/model/new', {
       model_name: 'claude-then-nova',

@@ -95,3 +95,31 @@ describe('cache tokens (providers)', () => {
     ).toBe(2_500_000);
   });
 });
+
+describe('long-context tiers (found by review: a call past 200k input tokens was billed at the base price)', () => {
+  const sonnet = {
+    input_cost_per_million: 3,
+    output_cost_per_million: 15,
+    cache_read_cost_per_million: 0.3,
+    cache_write_cost_per_million: 3.75,
+    price_tiers: [
+      {
+        above_input_tokens: 200_000,
+        input_cost_per_million: 6,
+        output_cost_per_million: 22.5,
+        cache_read_cost_per_million: 0.6,
+        cache_write_cost_per_million: 7.5,
+      },
+    ],
+  };
+  it('a call with exactly the threshold of input tokens is at the base price', () => {
+    expect(costNanos({ inputTokens: 200_000, outputTokens: 1000 }, sonnet)).toBe(
+      costNanos({ inputTokens: 200_000, outputTokens: 1000 }, { input_cost_per_million: 3, output_cost_per_million: 15 }),
+    );
+  });
+  it('one more input token (cache reads and writes count as input) prices the whole call at the tier', () => {
+    const usage = { inputTokens: 1, outputTokens: 1000, cacheReadTokens: 150_000, cacheWriteTokens: 50_000 };
+    // 1 x 6 + 1000 x 22.5 + 150000 x 0.6 + 50000 x 7.5 = 6 + 22500 + 90000 + 375000 micro-dollars
+    expect(costNanos(usage, sonnet)).toBe(487_506_000);
+  });
+});
