@@ -57,7 +57,7 @@ const DOCUMENT_TYPES: ReadonlyMap<string, DocumentFormat> = new Map([
   ['application/pdf', 'pdf'],
   ['text/plain', 'txt'],
 ]);
-const CACHE_POINT = { cachePoint: { type: 'default' as const } };
+const CACHE_POINT: { cachePoint: { type: 'default'; ttl?: '5m' | '1h' } } = { cachePoint: { type: 'default' } };
 
 const invalid = (param: string, why: string): never => {
   throw new InvalidRequestError(`\`${param}\` ${why}`, 'invalid_body', param);
@@ -120,11 +120,17 @@ function inference(body: Record<string, unknown>): InferenceConfiguration {
   return config;
 }
 
-const cacheControlled = (block: Record<string, unknown>, at: string): boolean => {
+/**
+ * The cache point a block's `cache_control` asks for after it, or undefined: its `ttl` (`5m`,
+ * `1h`) goes along (found by review: a 1-hour cache point became a 5-minute one).
+ */
+const cachePointOf = (block: Record<string, unknown>, at: string): typeof CACHE_POINT | undefined => {
   const c = block.cache_control;
-  if (c === undefined || c === null) return false;
-  if (!isObject(c) || c.type !== 'ephemeral') invalid(`${at}.cache_control`, 'must be {"type": "ephemeral"}');
-  return true;
+  if (c === undefined || c === null) return undefined;
+  if (!isObject(c) || c.type !== 'ephemeral') return invalid(`${at}.cache_control`, 'must be {"type": "ephemeral"}');
+  if (c.ttl === undefined || c.ttl === null) return CACHE_POINT;
+  if (c.ttl !== '5m' && c.ttl !== '1h') return invalid(`${at}.cache_control.ttl`, 'must be "5m" or "1h"');
+  return { cachePoint: { ...CACHE_POINT.cachePoint, ttl: c.ttl } };
 };
 
 function systemBlocks(value: unknown): SystemContentBlock[] {
@@ -136,7 +142,8 @@ function systemBlocks(value: unknown): SystemContentBlock[] {
     const at = `system[${i}]`;
     if (!isObject(block) || block.type !== 'text' || typeof block.text !== 'string') return invalid(at, 'must be a text block');
     if (hasText(block.text)) out.push({ text: block.text });
-    if (cacheControlled(block, at)) out.push(CACHE_POINT);
+    const point = cachePointOf(block, at);
+    if (point) out.push(point);
   });
   return out;
 }
@@ -202,7 +209,8 @@ function contentBlocks(content: unknown, role: 'user' | 'assistant', at: string)
         `${p}.type`,
         `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` is not supported in a ${role} message for Claude on Bedrock`,
       );
-    if (cacheControlled(block, p)) out.push(CACHE_POINT);
+    const point = cachePointOf(block, p);
+    if (point) out.push(point);
   });
   return out;
 }
@@ -289,7 +297,8 @@ function tools(value: unknown, choice: unknown, historyHasToolBlocks: boolean): 
       if (!isObject(tool.input_schema)) return invalid(`${at}.input_schema`, 'must be a JSON schema object');
       const description = typeof tool.description === 'string' && tool.description.length > 0 ? { description: tool.description } : {};
       specs.push({ toolSpec: { name: tool.name, ...description, inputSchema: { json: tool.input_schema as Json } } });
-      if (cacheControlled(tool, at)) specs.push(CACHE_POINT);
+      const point = cachePointOf(tool, at);
+      if (point) specs.push(point);
     });
   }
   if (historyHasToolBlocks && names.size === 0)

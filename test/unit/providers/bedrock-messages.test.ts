@@ -338,3 +338,28 @@ describe('ConverseStream -> Anthropic stream events', () => {
     expect(s.usage).toBeUndefined();
   });
 });
+
+describe("cache_control's ttl reaches Bedrock (found by review: a 1-hour cache point became a 5-minute one)", () => {
+  it('ttl 1h and 5m become the cache point ttl, in system, messages and tools', () => {
+    const out = messagesToConverse(
+      {
+        ...base,
+        system: [{ type: 'text', text: 'Long rules', cache_control: { type: 'ephemeral', ttl: '1h' } }],
+        messages: [user([{ type: 'text', text: 'doc', cache_control: { type: 'ephemeral', ttl: '5m' } }])],
+        tools: [{ ...tool, cache_control: { type: 'ephemeral', ttl: '1h' } }],
+      },
+      MODEL,
+    );
+    expect(out.system).toEqual([{ text: 'Long rules' }, { cachePoint: { type: 'default', ttl: '1h' } }]);
+    expect(out.messages?.[0]?.content).toEqual([{ text: 'doc' }, { cachePoint: { type: 'default', ttl: '5m' } }]);
+    expect(out.toolConfig?.tools?.[1]).toEqual({ cachePoint: { type: 'default', ttl: '1h' } });
+  });
+  it('another ttl is a 400 naming the field', () => {
+    expect(() =>
+      messagesToConverse(
+        { ...base, messages: [user([{ type: 'text', text: 'doc', cache_control: { type: 'ephemeral', ttl: '2h' } }])] },
+        MODEL,
+      ),
+    ).toThrow(/messages\[0\]\.content\[0\]\.cache_control/);
+  });
+});
