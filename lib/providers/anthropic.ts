@@ -84,4 +84,11 @@ export const anthropicProvider: Provider = {
 
 /** Relays Anthropic's stream as it comes, metering message_start and message_delta usage; a break ends with an `error` event. */
 const relayMessages = (exchange: HttpExchange, status: number): StreamAnswer =>
-  relayStream(exchange, status, (failure) => sseNamed('error', anthropicErrorBody(failure)));
+  relayStream(
+    exchange,
+    status,
+    (failure) => sseNamed('error', anthropicErrorBody(failure)),
+    undefined,
+    // Its output count comes in message_delta, just before message_stop: a stream without it was cut.
+    { name: '`message_stop`', is: (p) => isObject(p) && p.type === 'message_stop' },
+  );

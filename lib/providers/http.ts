@@ -128,6 +128,11 @@ export class HttpExchange {
     }
   }
 
+  /** The public model name, for error messages. */
+  get model(): string {
+    return this.opts.model;
+  }
+
   /** Gives up on the exchange (the caller went away, or we are done). */
   cancel(): void {
     this.deadline.abort();
@@ -196,18 +201,27 @@ export function relayStream(
   status: number,
   errorEvent: (failure: TollgateError) => string,
   skip: (payload: unknown) => boolean = () => false,
+  /** The event that ends a whole stream (Anthropic's `message_stop`): a stream that ends without it was cut. */
+  last?: { name: string; is: (payload: unknown) => boolean },
 ): StreamAnswer {
   let usage: TokenUsage | undefined;
   let broken = false;
   async function* events(): AsyncGenerator<string> {
     try {
+      let whole = last === undefined;
       for await (const ev of exchange.events()) {
         const payload = ev.data === undefined || ev.data === '[DONE]' ? undefined : parseJson(ev.data);
         usage = mergeUsage(usage, usageOfPayload(payload));
         // The upstream's own error event: relayed, and the stream is broken (its usage may be short).
         if (isStreamError(payload)) broken = true;
+        if (last?.is(payload)) whole = true;
         if (skip(payload)) continue;
         yield sseFrame(ev.raw);
+      }
+      if (!whole && !broken) {
+        // Ended cleanly but short of its end (found by review): billed as a cut stream, and the client told.
+        broken = true;
+        yield errorEvent(new UpstreamFailedError(`the upstream for \`${exchange.model}\` ended its stream before ${last?.name}`, true));
       }
     } catch (e) {
       broken = true;

@@ -82,6 +82,13 @@ function start(): Promise<string> {
           `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: LONG } })}\n\n`,
           `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`,
         ]);
+      if (url.startsWith('/v1/messages') && body.model === 'claude-cut')
+        // Anthropic's stream ending cleanly before its end: no message_delta (the output count), no message_stop.
+        return sse([
+          `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'msg_3', type: 'message', role: 'assistant', content: [], model: body.model, usage: { input_tokens: 10, output_tokens: 1 } } })}\n\n`,
+          `event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })}\n\n`,
+          `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: LONG } })}\n\n`,
+        ]);
       if (url.startsWith('/v1/messages')) {
         // Anthropic's shape, without usage, as JSON or as a stream.
         if (body.stream === true)
@@ -178,6 +185,15 @@ beforeAll(async () => {
       model_name: 'claude',
       provider: 'anthropic',
       upstream_model: 'claude-x',
+      upstream_base_url: base,
+      api_key_secret: SECRET,
+      ...prices,
+      created_at,
+    },
+    {
+      model_name: 'claude-cut',
+      provider: 'anthropic',
+      upstream_model: 'claude-cut',
       upstream_base_url: base,
       api_key_secret: SECRET,
       ...prices,
@@ -327,6 +343,14 @@ describe("an upstream's own error event ends its stream broken: what was sent is
     const cost = await costOf('/v1/messages', body);
     expect(cost.contentType).toContain('text/event-stream');
     expect([cost.status, cost.nanos >= ANSWER_NANOS]).toEqual([200, true]);
+  });
+
+  it('Anthropic: a stream that ends before message_stop is cut: what was sent is counted, and it ends with an error event', async () => {
+    const body = { model: 'claude-cut', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'hi' }] };
+    const { key, record } = await seedKey({});
+    const res = await call({ path: '/v1/messages', headers: bearer(key), body });
+    expect(res.text.trimEnd().split('\n\n').at(-1)).toMatch(/^event: error\n/);
+    expect((await settledSpendNanos(refs.key(record.token))) >= ANSWER_NANOS).toBe(true);
   });
 
   it('OpenAI-compatible (the passthrough): running usage in each chunk, the answer, then `data: {"error": ...}`', async () => {
