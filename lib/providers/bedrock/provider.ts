@@ -6,7 +6,7 @@
  * under the upstream deadline and maps Bedrock's errors (errors.ts).
  */
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
-import type { TollgateError } from '../../errors.js';
+import { type TollgateError, UpstreamFailedError } from '../../errors.js';
 import { Deadline } from '../../llm/deadline.js';
 import { streamRequested } from '../../llm/request.js';
 import { anthropicErrorBody, UnsupportedParameterError } from '../errors.js';
@@ -172,6 +172,7 @@ class BedrockCall {
     let broken = false;
     async function* events(): AsyncGenerator<string> {
       try {
+        let stopped = false;
         for await (const event of source) {
           deadline.touch();
           const failed = streamFailureOf(event);
@@ -180,7 +181,14 @@ class BedrockCall {
             yield shape.error(bedrockError(failed, { model: self.model, region: self.region }));
             return;
           }
+          if (event.messageStop) stopped = true;
           yield* shape.events(event);
+        }
+        if (!stopped) {
+          // Ended short of messageStop (found by review): cut, never shown as a complete answer.
+          broken = true;
+          yield shape.error(new UpstreamFailedError(`the upstream for \`${self.model}\` ended its stream before the answer ended`, true));
+          return;
         }
         yield* shape.end();
       } catch (e) {

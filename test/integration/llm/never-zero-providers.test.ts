@@ -225,6 +225,7 @@ interface Cost {
   contentType: string;
   nanos: number;
   source: unknown;
+  text?: string;
 }
 
 async function costOf(path: string, body: Record<string, unknown>): Promise<Cost> {
@@ -260,9 +261,11 @@ async function bedrockCostOf(path: string, body: Record<string, unknown>, runtim
     ...runtime,
   };
   const res = await handleLlmEvent(event, { ...deps, providers: { ...deps.providers, bedrock: async () => fake } });
-  if (res.body && typeof res.body !== 'string') for await (const _ of res.body as AsyncIterable<unknown>);
+  let text = typeof res.body === 'string' ? res.body : '';
+  if (res.body && typeof res.body !== 'string') for await (const chunk of res.body as AsyncIterable<Buffer>) text += chunk.toString('utf8');
   await settlementsOf(event);
   return {
+    text,
     status: res.statusCode,
     contentType: String(res.headers?.['content-type']),
     nanos: await settledSpendNanos(refs.key(record.token)),
@@ -281,6 +284,7 @@ const converseAnswer = (usage: unknown): ConverseCommandOutput =>
 async function* converseEvents(usage?: unknown): AsyncIterable<ConverseStreamOutput> {
   yield { messageStart: { role: 'assistant' } } as ConverseStreamOutput;
   yield { contentBlockDelta: { contentBlockIndex: 0, delta: { text: LONG } } } as ConverseStreamOutput;
+  if (usage === 'cut') return;
   yield { contentBlockStop: { contentBlockIndex: 0 } } as ConverseStreamOutput;
   yield { messageStop: { stopReason: 'end_turn' } } as ConverseStreamOutput;
   if (usage) yield { metadata: { usage, metrics: { latencyMs: 1 } } } as ConverseStreamOutput;
@@ -352,6 +356,25 @@ describe("an upstream's own error event ends its stream broken: what was sent is
     expect(res.text.trimEnd().split('\n\n').at(-1)).toMatch(/^event: error\n/);
     expect((await settledSpendNanos(refs.key(record.token))) >= ANSWER_NANOS).toBe(true);
   });
+
+  it.each([
+    ['chat', '/v1/chat/completions', chat('br', 'hi', { stream: true }), /^data: \{"error"/],
+    [
+      'messages',
+      '/v1/messages',
+      { model: 'br', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'hi' }] },
+      /^event: error\n/,
+    ],
+    ['responses', '/v1/responses', { model: 'br', stream: true, input: 'hi' }, /^event: error\n/],
+  ])(
+    'Bedrock %s: a ConverseStream that ends before messageStop ends with an error event, never as complete',
+    async (_, path, body, last) => {
+      const cost = await bedrockCostOf(path, body, { converseStream: async () => converseEvents('cut') });
+      expect(cost.text?.trimEnd().split('\n\n').at(-1)).toMatch(last);
+      expect(cost.text).not.toContain('response.completed');
+      expect([cost.status, cost.nanos >= ANSWER_NANOS]).toEqual([200, true]);
+    },
+  );
 
   it('OpenAI-compatible (the passthrough): running usage in each chunk, the answer, then `data: {"error": ...}`', async () => {
     const cost = await costOf('/v1/chat/completions', chat('oai-broken', 'hi', { stream: true }));
