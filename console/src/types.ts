@@ -16,6 +16,8 @@ export interface Key extends Budgeted {
   team_id?: string | null;
   organization_id?: string | null;
   models?: string[];
+  /** Route groups or paths the key may call (within its role's); empty or absent: any. */
+  allowed_routes?: string[] | null;
   blocked?: boolean;
   expires?: string | null;
   created_at?: string;

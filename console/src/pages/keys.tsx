@@ -1,7 +1,7 @@
 /**
  * Keys: the ones this credential may list (an internal user's own, a team's for its admin,
- * all for a proxy admin); generate (the plaintext shown once, with a copy button), edit, block,
- * unblock, regenerate, delete.
+ * all for a proxy admin); generate (the plaintext shown once, with a copy button), edit (models,
+ * allowed routes, budget, rate limits), block, unblock, regenerate, delete.
  */
 import { useState } from 'preact/hooks';
 import { get, post } from '../api';
@@ -28,6 +28,12 @@ import type { Key, NewKey, Page } from '../types';
 const limitFields: Field[] = [
   { name: 'key_alias', label: 'Alias', hint: 'Unique among keys.' },
   { name: 'models', label: 'Models', kind: 'list', hint: "Comma-separated; empty: the team's models (or every model)." },
+  {
+    name: 'allowed_routes',
+    label: 'Allowed routes',
+    kind: 'list',
+    hint: "Comma-separated route groups (llm, info, management) or paths (/key/info, /v1/files, /key/*); empty: every route the key's role may call.",
+  },
   { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
   { name: 'budget_duration', label: 'Budget period', hint: 'A period like 30d, 24h or 1mo; empty: never resets.' },
   ...RATE_LIMIT_FIELDS,
@@ -63,6 +69,7 @@ export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange():
           { header: 'Team', cell: (k) => (k.team_id ? <a href={`#/teams/${encodeURIComponent(k.team_id)}`}>{k.team_id}</a> : '—') },
           { header: 'User', cell: (k) => k.user_id ?? '—' },
           { header: 'Models', cell: (k) => list(k.models) },
+          { header: 'Allowed routes', cell: (k) => list(k.allowed_routes) },
           { header: 'Spend / budget', cell: (k) => <BudgetMeter spend={k.spend} max={k.max_budget} label={`Key ${k.key_name}`} /> },
           { header: 'Period', cell: (k) => <ResetAt at={k.budget_reset_at} /> },
           { header: 'Expires', cell: (k) => (k.expires ? when(k.expires) : 'never') },
