@@ -1,8 +1,8 @@
 /** Reusable budgets (end users point to them): list, create, edit, delete. */
-import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import { confirmed, EditPanel, type Field, Form, Loading, Section, Table, Title, useAction, useLoad } from '../components';
+import { type Field, Form, Loading, Section, Title, useAction, useLoad } from '../components';
 import { budget, when } from '../format';
+import { RecordTable } from '../lists';
 import type { BudgetRecord, Page } from '../types';
 
 const budgetFields: Field[] = [
@@ -12,7 +12,6 @@ const budgetFields: Field[] = [
 
 export function Budgets() {
   const budgets = useLoad(() => get<Page<BudgetRecord>>('/budget/list', { limit: 1000 }), []);
-  const [editing, setEditing] = useState<BudgetRecord | null>(null);
   const act = useAction();
   return (
     <>
@@ -21,7 +20,7 @@ export function Budgets() {
         {act.view}
         <Loading state={budgets} what="budgets">
           {(page) => (
-            <Table
+            <RecordTable
               caption="Budgets"
               rows={page.data}
               rowKey={(b) => b.budget_id}
@@ -31,44 +30,23 @@ export function Budgets() {
                 { header: 'Max budget', cell: (b) => budget(b.max_budget), numeric: true },
                 { header: 'Period', cell: (b) => b.budget_duration ?? 'never resets' },
                 { header: 'Created', cell: (b) => when(b.created_at) },
-                {
-                  header: 'Actions',
-                  cell: (b) => (
-                    <div class="row-actions">
-                      <button type="button" class="secondary" aria-label={`Edit budget ${b.budget_id}`} onClick={() => setEditing(b)}>
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        class="danger"
-                        disabled={act.busy}
-                        aria-label={`Delete budget ${b.budget_id}`}
-                        onClick={() =>
-                          confirmed(`Delete budget ${b.budget_id}?`) &&
-                          act.run(() => post('/budget/delete', { id: b.budget_id }), `Budget ${b.budget_id} deleted.`).then(budgets.reload)
-                        }
-                      >
-                        Delete
-                      </button>
-                    </div>
-                  ),
-                },
               ]}
+              noun="budget"
+              name={(b) => b.budget_id}
+              busy={act.busy}
+              edit={{
+                id: 'edit-budget',
+                fields: budgetFields,
+                fixed: (b) => ({ budget_id: b.budget_id }),
+                save: (body) => post('/budget/update', body).then(budgets.reload),
+              }}
+              remove={{
+                run: (b) =>
+                  act.run(() => post('/budget/delete', { id: b.budget_id }), `Budget ${b.budget_id} deleted.`).then(budgets.reload),
+              }}
             />
           )}
         </Loading>
-        {editing ? (
-          <EditPanel
-            id="edit-budget"
-            noun="budget"
-            name={editing.budget_id}
-            record={editing}
-            fixed={{ budget_id: editing.budget_id }}
-            fields={budgetFields}
-            save={(body) => post('/budget/update', body).then(budgets.reload)}
-            onClose={() => setEditing(null)}
-          />
-        ) : null}
       </Section>
       <Section id="budget-new" title="Create a budget">
         <Form

@@ -1,20 +1,7 @@
 /** End users (LiteLLM's customers: the `user` of a request): list, create, edit, block, delete. */
-import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import {
-  BudgetMeter,
-  confirmed,
-  EditPanel,
-  type Field,
-  Form,
-  Loading,
-  ResetAt,
-  Section,
-  Table,
-  Title,
-  useAction,
-  useLoad,
-} from '../components';
+import { BudgetMeter, type Field, Form, Loading, ResetAt, Section, Title, useAction, useLoad } from '../components';
+import { RecordTable } from '../lists';
 import type { EndUser, Page } from '../types';
 
 const endUserFields: Field[] = [
@@ -26,7 +13,6 @@ const endUserFields: Field[] = [
 
 export function EndUsers() {
   const endUsers = useLoad(() => get<Page<EndUser>>('/customer/list', { limit: 1000 }), []);
-  const [editing, setEditing] = useState<EndUser | null>(null);
   const act = useAction();
   return (
     <>
@@ -35,7 +21,7 @@ export function EndUsers() {
         {act.view}
         <Loading state={endUsers} what="end users">
           {(page) => (
-            <Table
+            <RecordTable
               caption="End users"
               rows={page.data}
               rowKey={(e) => e.user_id}
@@ -49,61 +35,42 @@ export function EndUsers() {
                 { header: 'Period', cell: (e) => <ResetAt at={e.budget_reset_at} /> },
                 { header: 'Shared budget', cell: (e) => e.budget_id ?? '—' },
                 { header: 'Status', cell: (e) => (e.blocked ? <strong class="reached">blocked</strong> : 'active') },
-                {
-                  header: 'Actions',
-                  cell: (e) => (
-                    <div class="row-actions">
-                      <button type="button" class="secondary" aria-label={`Edit end user ${e.user_id}`} onClick={() => setEditing(e)}>
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        disabled={act.busy}
-                        aria-label={`${e.blocked ? 'Unblock' : 'Block'} end user ${e.user_id}`}
-                        onClick={() =>
-                          act
-                            .run(
-                              () => post(e.blocked ? '/customer/unblock' : '/customer/block', { user_ids: [e.user_id] }),
-                              `End user ${e.user_id} ${e.blocked ? 'unblocked' : 'blocked'}.`,
-                            )
-                            .then(endUsers.reload)
-                        }
-                      >
-                        {e.blocked ? 'Unblock' : 'Block'}
-                      </button>
-                      <button
-                        type="button"
-                        class="danger"
-                        disabled={act.busy}
-                        aria-label={`Delete end user ${e.user_id}`}
-                        onClick={() =>
-                          confirmed(`Delete end user ${e.user_id}?`) &&
-                          act
-                            .run(() => post('/customer/delete', { user_ids: [e.user_id] }), `End user ${e.user_id} deleted.`)
-                            .then(endUsers.reload)
-                        }
-                      >
-                        Delete
-                      </button>
-                    </div>
-                  ),
-                },
               ]}
+              noun="end user"
+              name={(e) => e.user_id}
+              busy={act.busy}
+              edit={{
+                id: 'edit-end-user',
+                fields: endUserFields,
+                fixed: (e) => ({ user_id: e.user_id }),
+                save: (body) => post('/customer/update', body).then(endUsers.reload),
+              }}
+              actions={(e) => (
+                <button
+                  type="button"
+                  disabled={act.busy}
+                  aria-label={`${e.blocked ? 'Unblock' : 'Block'} end user ${e.user_id}`}
+                  onClick={() =>
+                    act
+                      .run(
+                        () => post(e.blocked ? '/customer/unblock' : '/customer/block', { user_ids: [e.user_id] }),
+                        `End user ${e.user_id} ${e.blocked ? 'unblocked' : 'blocked'}.`,
+                      )
+                      .then(endUsers.reload)
+                  }
+                >
+                  {e.blocked ? 'Unblock' : 'Block'}
+                </button>
+              )}
+              remove={{
+                run: (e) =>
+                  act
+                    .run(() => post('/customer/delete', { user_ids: [e.user_id] }), `End user ${e.user_id} deleted.`)
+                    .then(endUsers.reload),
+              }}
             />
           )}
         </Loading>
-        {editing ? (
-          <EditPanel
-            id="edit-end-user"
-            noun="end user"
-            name={editing.user_id}
-            record={editing}
-            fixed={{ user_id: editing.user_id }}
-            fields={endUserFields}
-            save={(body) => post('/customer/update', body).then(endUsers.reload)}
-            onClose={() => setEditing(null)}
-          />
-        ) : null}
       </Section>
       <Section id="end-user-new" title="Create an end user">
         <Form

@@ -4,11 +4,9 @@
  * allowed routes, budget, rate limits), block, unblock, regenerate, delete.
  */
 import { useState } from 'preact/hooks';
-import { get, post } from '../api';
+import { post, type Query } from '../api';
 import {
   BudgetMeter,
-  confirmed,
-  EditPanel,
   type Field,
   Form,
   Loading,
@@ -17,13 +15,12 @@ import {
   ResetAt,
   SecretOnce,
   Section,
-  Table,
   Title,
   useAction,
-  useLoad,
 } from '../components';
 import { list, when } from '../format';
-import type { Key, NewKey, Page } from '../types';
+import { ConfirmButton, RecordTable, usePages } from '../lists';
+import type { Key, NewKey } from '../types';
 
 const limitFields: Field[] = [
   { name: 'key_alias', label: 'Alias', hint: 'Unique among keys.' },
@@ -50,7 +47,6 @@ const keyLabel = (k: Key) => (k.key_alias ? `${k.key_alias} (${k.key_name})` : k
 
 export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange(): void }) {
   const act = useAction();
-  const [editing, setEditing] = useState<Key | null>(null);
   const [secret, setSecret] = useState<NewKey | null>(null);
   const keyAction = (path: string, k: Key, done: string, body: Record<string, unknown> = { key: k.token }) =>
     act.run(() => post(path, body), done).then(onChange);
@@ -59,7 +55,7 @@ export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange():
     <>
       {act.view}
       {secret ? <SecretOnce id="regenerated" secret={secret.key} name={keyLabel(secret)} onDismiss={() => setSecret(null)} /> : null}
-      <Table
+      <RecordTable
         caption="Keys"
         rows={keys}
         rowKey={(k) => k.token}
@@ -74,94 +70,63 @@ export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange():
           { header: 'Period', cell: (k) => <ResetAt at={k.budget_reset_at} /> },
           { header: 'Expires', cell: (k) => (k.expires ? when(k.expires) : 'never') },
           { header: 'Status', cell: (k) => (k.blocked ? <strong class="reached">blocked</strong> : 'active') },
-          {
-            header: 'Actions',
-            cell: (k) => (
-              <div class="row-actions">
-                <button type="button" class="secondary" aria-label={`Edit key ${keyLabel(k)}`} onClick={() => setEditing(k)}>
-                  Edit
-                </button>
-                <button
-                  type="button"
-                  disabled={act.busy}
-                  aria-label={`${k.blocked ? 'Unblock' : 'Block'} key ${keyLabel(k)}`}
-                  onClick={() =>
-                    keyAction(k.blocked ? '/key/unblock' : '/key/block', k, `Key ${k.key_name} ${k.blocked ? 'unblocked' : 'blocked'}.`)
-                  }
-                >
-                  {k.blocked ? 'Unblock' : 'Block'}
-                </button>
-                <button
-                  type="button"
-                  class="secondary"
-                  disabled={act.busy}
-                  aria-label={`Regenerate key ${keyLabel(k)}`}
-                  onClick={() => {
-                    if (!confirmed(`Regenerate key ${k.key_name}? The current key stops working now.`)) return;
-                    let fresh: NewKey | undefined;
-                    act
-                      .run(async () => {
-                        fresh = await post<NewKey>('/key/regenerate', { key: k.token });
-                      }, `Key ${k.key_name} regenerated.`)
-                      .then(() => {
-                        if (fresh) setSecret(fresh);
-                        onChange();
-                      });
-                  }}
-                >
-                  Regenerate
-                </button>
-                <button
-                  type="button"
-                  class="danger"
-                  disabled={act.busy}
-                  aria-label={`Delete key ${keyLabel(k)}`}
-                  onClick={() =>
-                    confirmed(`Delete key ${k.key_name}?`) && keyAction('/key/delete', k, `Key ${k.key_name} deleted.`, { keys: [k.token] })
-                  }
-                >
-                  Delete
-                </button>
-              </div>
-            ),
-          },
         ]}
+        noun="key"
+        name={keyLabel}
+        busy={act.busy}
+        edit={{
+          id: 'edit-key',
+          fields: limitFields,
+          fixed: (k) => ({ key: k.token }),
+          save: (body) => post('/key/update', body).then(onChange),
+          savedName: (k) => k.key_name,
+        }}
+        actions={(k) => (
+          <>
+            <button
+              type="button"
+              disabled={act.busy}
+              aria-label={`${k.blocked ? 'Unblock' : 'Block'} key ${keyLabel(k)}`}
+              onClick={() =>
+                keyAction(k.blocked ? '/key/unblock' : '/key/block', k, `Key ${k.key_name} ${k.blocked ? 'unblocked' : 'blocked'}.`)
+              }
+            >
+              {k.blocked ? 'Unblock' : 'Block'}
+            </button>
+            <ConfirmButton
+              class="secondary"
+              busy={act.busy}
+              label={`Regenerate key ${keyLabel(k)}`}
+              question={`Regenerate key ${k.key_name}? The current key stops working now.`}
+              onConfirm={() => {
+                let fresh: NewKey | undefined;
+                act
+                  .run(async () => {
+                    fresh = await post<NewKey>('/key/regenerate', { key: k.token });
+                  }, `Key ${k.key_name} regenerated.`)
+                  .then(() => {
+                    if (fresh) setSecret(fresh);
+                    onChange();
+                  });
+              }}
+            >
+              Regenerate
+            </ConfirmButton>
+          </>
+        )}
+        remove={{
+          question: (k) => `Delete key ${k.key_name}?`,
+          run: (k) => keyAction('/key/delete', k, `Key ${k.key_name} deleted.`, { keys: [k.token] }),
+        }}
       />
-      {editing ? (
-        <EditPanel
-          id="edit-key"
-          noun="key"
-          name={keyLabel(editing)}
-          savedName={editing.key_name}
-          record={editing}
-          fixed={{ key: editing.token }}
-          fields={limitFields}
-          save={(body) => post('/key/update', body).then(onChange)}
-          onClose={() => setEditing(null)}
-        />
-      ) : null}
     </>
   );
 }
 
 export function Keys() {
-  const [filter, setFilter] = useState<Record<string, unknown>>({});
-  const [pages, setPages] = useState<string[]>(['']);
+  const [filter, setFilter] = useState<Query>({});
   const [secret, setSecret] = useState<NewKey | null>(null);
-  const keys = useLoad(async () => {
-    const all: Key[] = [];
-    let next: string | null = null;
-    for (const cursor of pages) {
-      const page: Page<Key> = await get<Page<Key>>('/key/list', {
-        ...(filter as Record<string, string>),
-        return_full_object: true,
-        cursor,
-      });
-      all.push(...page.data);
-      next = page.next_cursor;
-    }
-    return { data: all, next_cursor: next };
-  }, [JSON.stringify(filter), pages.join('|')]);
+  const keys = usePages<Key>('/key/list', { ...filter, return_full_object: true });
 
   return (
     <>
@@ -177,8 +142,8 @@ export function Keys() {
             { name: 'user_id', label: 'User id' },
           ]}
           onSubmit={async (body) => {
-            setFilter(body);
-            setPages(['']);
+            setFilter(body as Query);
+            keys.reset();
             return undefined;
           }}
         />
@@ -186,7 +151,7 @@ export function Keys() {
           {(page) => (
             <>
               <KeyTable keys={page.data} onChange={keys.reload} />
-              <More cursor={page.next_cursor} what="keys" onMore={(c) => setPages((p) => [...p, c])} />
+              <More cursor={page.next_cursor} what="keys" onMore={keys.more} />
             </>
           )}
         </Loading>

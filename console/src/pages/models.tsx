@@ -1,7 +1,8 @@
 /** The model registry: what this credential may use (everything, with upstreams, for a proxy admin); add, delete. */
 import { get, post } from '../api';
-import { confirmed, Form, Loading, Section, Table, Title, useAction, useLoad } from '../components';
+import { Form, Loading, Section, Table, Title, useAction, useLoad } from '../components';
 import { list, money } from '../format';
+import { DeleteButton } from '../lists';
 import type { ModelEntry } from '../types';
 
 export function Models() {
@@ -30,20 +31,15 @@ export function Models() {
                 {
                   header: 'Actions',
                   cell: (m) => (
-                    <button
-                      type="button"
-                      class="danger"
-                      disabled={act.busy}
-                      aria-label={`Delete model ${m.model_name}`}
-                      onClick={() =>
-                        confirmed(`Delete model ${m.model_name}?`) &&
+                    <DeleteButton
+                      what={`model ${m.model_name}`}
+                      busy={act.busy}
+                      onDelete={() =>
                         act
                           .run(() => post('/model/delete', { model_name: m.model_name }), `Model ${m.model_name} deleted.`)
                           .then(models.reload)
                       }
-                    >
-                      Delete
-                    </button>
+                    />
                   ),
                 },
               ]}

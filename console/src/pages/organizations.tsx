@@ -1,22 +1,8 @@
 /** Organizations: list, create, edit, delete, add members. Proxy admins only (the API says so to others). */
-import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import {
-  BudgetMeter,
-  confirmed,
-  EditPanel,
-  type Field,
-  Form,
-  Loading,
-  RATE_LIMIT_FIELDS,
-  ResetAt,
-  Section,
-  Table,
-  Title,
-  useAction,
-  useLoad,
-} from '../components';
+import { BudgetMeter, type Field, Form, Loading, RATE_LIMIT_FIELDS, ResetAt, Section, Title, useAction, useLoad } from '../components';
 import { list } from '../format';
+import { RecordTable } from '../lists';
 import type { Organization, Page } from '../types';
 
 const orgFields: Field[] = [
@@ -29,7 +15,6 @@ const orgFields: Field[] = [
 
 export function Organizations() {
   const orgs = useLoad(() => get<Page<Organization>>('/organization/list', { limit: 1000 }), []);
-  const [editing, setEditing] = useState<Organization | null>(null);
   const act = useAction();
   return (
     <>
@@ -38,7 +23,7 @@ export function Organizations() {
         {act.view}
         <Loading state={orgs} what="organizations">
           {(page) => (
-            <Table
+            <RecordTable
               caption="Organizations"
               rows={page.data}
               rowKey={(o) => o.organization_id}
@@ -54,54 +39,28 @@ export function Organizations() {
                   cell: (o) => <BudgetMeter spend={o.spend} max={o.max_budget} label={`Organization ${o.organization_id}`} />,
                 },
                 { header: 'Period', cell: (o) => <ResetAt at={o.budget_reset_at} /> },
-                {
-                  header: 'Actions',
-                  cell: (o) => (
-                    <div class="row-actions">
-                      <button
-                        type="button"
-                        class="secondary"
-                        aria-label={`Edit organization ${o.organization_id}`}
-                        onClick={() => setEditing(o)}
-                      >
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        class="danger"
-                        aria-label={`Delete organization ${o.organization_id}`}
-                        disabled={act.busy}
-                        onClick={() =>
-                          confirmed(`Delete organization ${o.organization_id}?`) &&
-                          act
-                            .run(
-                              () => post('/organization/delete', { organization_ids: [o.organization_id] }),
-                              `Organization ${o.organization_id} deleted.`,
-                            )
-                            .then(orgs.reload)
-                        }
-                      >
-                        Delete
-                      </button>
-                    </div>
-                  ),
-                },
               ]}
+              noun="organization"
+              name={(o) => o.organization_id}
+              busy={act.busy}
+              edit={{
+                id: 'edit-org',
+                fields: orgFields,
+                fixed: (o) => ({ organization_id: o.organization_id }),
+                save: (body) => post('/organization/update', body).then(orgs.reload),
+              }}
+              remove={{
+                run: (o) =>
+                  act
+                    .run(
+                      () => post('/organization/delete', { organization_ids: [o.organization_id] }),
+                      `Organization ${o.organization_id} deleted.`,
+                    )
+                    .then(orgs.reload),
+              }}
             />
           )}
         </Loading>
-        {editing ? (
-          <EditPanel
-            id="edit-org"
-            noun="organization"
-            name={editing.organization_id}
-            record={editing}
-            fixed={{ organization_id: editing.organization_id }}
-            fields={orgFields}
-            save={(body) => post('/organization/update', body).then(orgs.reload)}
-            onClose={() => setEditing(null)}
-          />
-        ) : null}
       </Section>
       <Section id="org-new" title="Create an organization">
         <div class="two">

@@ -1,9 +1,7 @@
 /** Teams: list and create; one team: edit, block, delete, its members and their budgets, its keys. */
-import { useState } from 'preact/hooks';
 import { get, post } from '../api';
 import {
   BudgetMeter,
-  confirmed,
   type Field,
   Form,
   Loading,
@@ -17,7 +15,8 @@ import {
   useLoad,
 } from '../components';
 import { list, money, when } from '../format';
-import type { Member, Page, Team, TeamInfo } from '../types';
+import { ConfirmButton, usePages } from '../lists';
+import type { Member, Team, TeamInfo } from '../types';
 import { KeyTable } from './keys';
 
 const DURATION_HINT = 'A period like 30d, 24h or 1mo; empty: the budget never resets.';
@@ -34,17 +33,7 @@ export const teamFields: Field[] = [
 const teamHref = (id: string) => `#/teams/${encodeURIComponent(id)}`;
 
 export function Teams() {
-  const [pages, setPages] = useState<string[]>(['']);
-  const teams = useLoad(async () => {
-    const all: Team[] = [];
-    let next: string | null = null;
-    for (const cursor of pages) {
-      const page: Page<Team> = await get<Page<Team>>('/team/list', { cursor });
-      all.push(...page.data);
-      next = page.next_cursor;
-    }
-    return { data: all, next_cursor: next };
-  }, [pages.join('|')]);
+  const teams = usePages<Team>('/team/list');
 
   return (
     <>
@@ -70,7 +59,7 @@ export function Teams() {
                   { header: 'Status', cell: (t) => (t.blocked ? <strong class="reached">blocked</strong> : 'active') },
                 ]}
               />
-              <More cursor={page.next_cursor} what="teams" onMore={(c) => setPages((p) => [...p, c])} />
+              <More cursor={page.next_cursor} what="teams" onMore={teams.more} />
             </>
           )}
         </Loading>
@@ -141,21 +130,20 @@ export function TeamDetail({ teamId }: { teamId: string }) {
                   >
                     {team.blocked ? 'Unblock team' : 'Block team'}
                   </button>
-                  <button
-                    type="button"
+                  <ConfirmButton
                     class="danger"
-                    disabled={act.busy}
-                    onClick={() => {
-                      if (!confirmed(`Delete team ${teamId} with its keys and memberships?`)) return;
+                    busy={act.busy}
+                    question={`Delete team ${teamId} with its keys and memberships?`}
+                    onConfirm={() =>
                       act
                         .run(() => post('/team/delete', { team_ids: [teamId] }), `Team ${teamId} deleted.`)
                         .then((ok) => {
                           if (ok) location.hash = '#/teams';
-                        });
-                    }}
+                        })
+                    }
                   >
                     Delete team
-                  </button>
+                  </ConfirmButton>
                 </div>
               </Section>
               <Section id="team-edit" title="Edit">
@@ -208,23 +196,22 @@ function Members({ teamId, members, reload }: { teamId: string; members: Member[
           {
             header: 'Actions',
             cell: (m) => (
-              <button
-                type="button"
+              <ConfirmButton
                 class="danger"
-                aria-label={`Remove ${m.user_id} from team ${teamId}`}
-                disabled={act.busy}
-                onClick={() => {
-                  if (!confirmed(`Remove ${m.user_id} from team ${teamId}? Their keys in the team are deleted too.`)) return;
+                label={`Remove ${m.user_id} from team ${teamId}`}
+                question={`Remove ${m.user_id} from team ${teamId}? Their keys in the team are deleted too.`}
+                busy={act.busy}
+                onConfirm={() =>
                   act
                     .run(
                       () => post('/team/member_delete', { team_id: teamId, user_id: m.user_id }),
                       `${m.user_id} removed from team ${teamId}.`,
                     )
-                    .then(reload);
-                }}
+                    .then(reload)
+                }
               >
                 Remove
-              </button>
+              </ConfirmButton>
             ),
           },
         ]}

@@ -3,7 +3,6 @@ import { useState } from 'preact/hooks';
 import { get, post } from '../api';
 import {
   BudgetMeter,
-  confirmed,
   type Field,
   Form,
   Loading,
@@ -18,7 +17,8 @@ import {
   useLoad,
 } from '../components';
 import { list, money } from '../format';
-import type { Page, User, UserInfo } from '../types';
+import { DeleteButton, usePages } from '../lists';
+import type { User, UserInfo } from '../types';
 import { KeyTable } from './keys';
 
 const ROLES = [
@@ -40,18 +40,8 @@ const userFields: Field[] = [
 const userHref = (id: string) => `#/users/${encodeURIComponent(id)}`;
 
 export function Users() {
-  const [pages, setPages] = useState<string[]>(['']);
   const [created, setCreated] = useState<{ key: string; key_name: string; user_id: string } | null>(null);
-  const users = useLoad(async () => {
-    const all: User[] = [];
-    let next: string | null = null;
-    for (const cursor of pages) {
-      const page: Page<User> = await get<Page<User>>('/user/list', { cursor });
-      all.push(...page.data);
-      next = page.next_cursor;
-    }
-    return { data: all, next_cursor: next };
-  }, [pages.join('|')]);
+  const users = usePages<User>('/user/list');
   const me = useLoad(() => get<UserInfo>('/user/info'), []);
   const act = useAction();
 
@@ -89,23 +79,19 @@ export function Users() {
                   {
                     header: 'Actions',
                     cell: (u) => (
-                      <button
-                        type="button"
-                        class="danger"
-                        aria-label={`Delete user ${u.user_id}`}
-                        disabled={act.busy}
-                        onClick={() =>
-                          confirmed(`Delete user ${u.user_id} with their keys and memberships?`) &&
+                      <DeleteButton
+                        what={`user ${u.user_id}`}
+                        question={`Delete user ${u.user_id} with their keys and memberships?`}
+                        busy={act.busy}
+                        onDelete={() =>
                           act.run(() => post('/user/delete', { user_ids: [u.user_id] }), `User ${u.user_id} deleted.`).then(users.reload)
                         }
-                      >
-                        Delete
-                      </button>
+                      />
                     ),
                   },
                 ]}
               />
-              <More cursor={page.next_cursor} what="users" onMore={(c) => setPages((p) => [...p, c])} />
+              <More cursor={page.next_cursor} what="users" onMore={users.more} />
             </>
           )}
         </Loading>
