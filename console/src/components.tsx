@@ -442,6 +442,32 @@ export function BudgetMeter({ spend, max, label }: { spend: number | undefined; 
 
 export const ResetAt = ({ at }: { at: string | null | undefined }) => <span class="muted">{at ? `resets ${when(at)}` : 'no period'}</span>;
 
+/** What a budgeted record reports of its spend (the API's `spend`, `max_budget`, `budget_reset_at`, `total_spend`). */
+export interface Spending {
+  spend?: number | undefined;
+  total_spend?: number | undefined;
+  max_budget?: number | null | undefined;
+  budget_reset_at?: string | null | undefined;
+}
+
+/** A list's budget columns: spend against the budget (the meter named by `label`), and when the period resets. */
+export const budgetColumns = <T extends Spending>(label: (row: T) => string, header = 'Spend / budget'): Column<T>[] => [
+  { header, cell: (r) => <BudgetMeter spend={r.spend} max={r.max_budget} label={label(r)} /> },
+  { header: 'Period', cell: (r) => <ResetAt at={r.budget_reset_at} /> },
+];
+
+/** A record's spend in its summary's facts: against its budget with the reset, and in all. */
+export const SpendFacts = ({ record, label }: { record: Spending; label: string }) => (
+  <>
+    <dt>Spend / budget</dt>
+    <dd>
+      <BudgetMeter spend={record.spend} max={record.max_budget} label={label} /> <ResetAt at={record.budget_reset_at} />
+    </dd>
+    <dt>Total spend</dt>
+    <dd>{money(record.total_spend ?? record.spend)}</dd>
+  </>
+);
+
 // ---------------------------------------------------------------------------------------------
 // A new key's plaintext, shown once
 
@@ -488,7 +514,7 @@ export function SecretOnce({ id, secret, name, onDismiss }: { id: string; secret
   );
 }
 
-export interface EditPanelProps {
+export interface EditFormProps {
   /** The form's id. */
   id: string;
   /** What is edited, in lower case: `key`, `budget`, `end user`. */
@@ -502,27 +528,36 @@ export interface EditPanelProps {
   fields: Field[];
   /** Sends the changed fields (the update route); then the page reloads what it shows. */
   save(body: Body): Promise<unknown>;
+}
+
+export interface EditPanelProps extends EditFormProps {
   onClose(): void;
 }
 
-/** One record's editor under its list: the form with only what changed sent, and a close button. */
-export function EditPanel({ id, noun, name, savedName, record, fixed, fields, save, onClose }: EditPanelProps) {
+/** One record's edit form: only what changed is sent, then `<Noun> <name> saved.` is announced. */
+export function EditForm({ id, noun, name, savedName, record, fixed, fields, save }: EditFormProps) {
+  return (
+    <Form
+      id={id}
+      title={`Edit ${noun} ${name}`}
+      submitLabel={`Save ${noun}`}
+      mode="edit"
+      initial={record as Body}
+      fixed={fixed}
+      fields={fields}
+      onSubmit={async (body) => {
+        await save(body);
+        return `${noun[0]?.toUpperCase()}${noun.slice(1)} ${savedName ?? name} saved.`;
+      }}
+    />
+  );
+}
+
+/** One record's editor under its list: its edit form, and a close button. */
+export function EditPanel({ onClose, ...form }: EditPanelProps) {
   return (
     <div class="panel">
-      <Form
-        key={JSON.stringify(fixed)}
-        id={id}
-        title={`Edit ${noun} ${name}`}
-        submitLabel={`Save ${noun}`}
-        mode="edit"
-        initial={record as Body}
-        fixed={fixed}
-        fields={fields}
-        onSubmit={async (body) => {
-          await save(body);
-          return `${noun[0]?.toUpperCase()}${noun.slice(1)} ${savedName ?? name} saved.`;
-        }}
-      />
+      <EditForm key={JSON.stringify(form.fixed)} {...form} />
       <button type="button" class="secondary" onClick={onClose}>
         Close the editor
       </button>

@@ -33,6 +33,9 @@ export function list(items: readonly string[] | null | undefined, empty = 'all')
   return items && items.length > 0 ? items.join(', ') : empty;
 }
 
+/** A record's name as the console shows it: `alias (id)`, or the id alone. */
+export const named = (alias: string | null | undefined, id: string): string => (alias ? `${alias} (${id})` : id);
+
 export const count = (n: number): string => new Intl.NumberFormat('en-US').format(n);
 
 /** `YYYY-MM-DD` of a date, in UTC (the API's days are UTC days). */

@@ -5,7 +5,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { get, type Query } from './api';
-import { type Column, confirmed, EditPanel, type Field, type Loaded, Table, useLoad } from './components';
+import { type Column, confirmed, EditPanel, type Field, type Loaded, Loading, More, Table, useLoad } from './components';
 import type { Page } from './types';
 
 type Body = Record<string, unknown>;
@@ -40,6 +40,28 @@ export function usePages<T>(path: string, query: Query = {}): Pages<T> {
     more: (cursor) => setRead({ asked, cursors: [...cursors, cursor] }),
     reset: () => setRead({ asked, cursors: [''] }),
   };
+}
+
+/** A paged list as it loads (or its refusal): what `children` makes of its rows, then a button for more. */
+export function PagedList<T>({
+  pages,
+  what,
+  children,
+}: {
+  pages: Pages<T>;
+  what: string;
+  children(rows: readonly T[]): ComponentChildren;
+}) {
+  return (
+    <Loading state={pages} what={what}>
+      {(page) => (
+        <>
+          {children(page.data)}
+          <More cursor={page.next_cursor} what={what} onMore={pages.more} />
+        </>
+      )}
+    </Loading>
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /** End users (LiteLLM's customers: the `user` of a request): list, create, edit, block, delete. */
 import { get, post } from '../api';
-import { BudgetMeter, type Field, Form, Loading, ResetAt, Section, Title, useAction, useLoad } from '../components';
+import { budgetColumns, type Field, Form, Loading, Section, Title, useAction, useLoad } from '../components';
+import { named } from '../format';
 import { RecordTable } from '../lists';
 import type { EndUser, Page } from '../types';
 
@@ -27,12 +28,8 @@ export function EndUsers() {
               rowKey={(e) => e.user_id}
               empty="No end users."
               columns={[
-                { header: 'End user', cell: (e) => (e.alias ? `${e.alias} (${e.user_id})` : e.user_id) },
-                {
-                  header: 'Spend / budget',
-                  cell: (e) => <BudgetMeter spend={e.spend} max={e.max_budget} label={`End user ${e.user_id}`} />,
-                },
-                { header: 'Period', cell: (e) => <ResetAt at={e.budget_reset_at} /> },
+                { header: 'End user', cell: (e) => named(e.alias, e.user_id) },
+                ...budgetColumns<EndUser>((e) => `End user ${e.user_id}`),
                 { header: 'Shared budget', cell: (e) => e.budget_id ?? '—' },
                 { header: 'Status', cell: (e) => (e.blocked ? <strong class="reached">blocked</strong> : 'active') },
               ]}

@@ -5,21 +5,9 @@
  */
 import { useState } from 'preact/hooks';
 import { post, type Query } from '../api';
-import {
-  BudgetMeter,
-  type Field,
-  Form,
-  Loading,
-  More,
-  RATE_LIMIT_FIELDS,
-  ResetAt,
-  SecretOnce,
-  Section,
-  Title,
-  useAction,
-} from '../components';
-import { list, when } from '../format';
-import { ConfirmButton, RecordTable, usePages } from '../lists';
+import { budgetColumns, type Field, Form, RATE_LIMIT_FIELDS, SecretOnce, Section, Title, useAction } from '../components';
+import { list, named, when } from '../format';
+import { ConfirmButton, PagedList, RecordTable, usePages } from '../lists';
 import type { Key, NewKey } from '../types';
 
 const limitFields: Field[] = [
@@ -43,7 +31,7 @@ const generateFields: Field[] = [
   { name: 'duration', label: 'Expires after', hint: 'A period like 30d; empty: never.' },
 ];
 
-const keyLabel = (k: Key) => (k.key_alias ? `${k.key_alias} (${k.key_name})` : k.key_name);
+const keyLabel = (k: Key) => named(k.key_alias, k.key_name);
 
 export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange(): void }) {
   const act = useAction();
@@ -66,8 +54,7 @@ export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange():
           { header: 'User', cell: (k) => k.user_id ?? '—' },
           { header: 'Models', cell: (k) => list(k.models) },
           { header: 'Allowed routes', cell: (k) => list(k.allowed_routes) },
-          { header: 'Spend / budget', cell: (k) => <BudgetMeter spend={k.spend} max={k.max_budget} label={`Key ${k.key_name}`} /> },
-          { header: 'Period', cell: (k) => <ResetAt at={k.budget_reset_at} /> },
+          ...budgetColumns<Key>((k) => `Key ${k.key_name}`),
           { header: 'Expires', cell: (k) => (k.expires ? when(k.expires) : 'never') },
           { header: 'Status', cell: (k) => (k.blocked ? <strong class="reached">blocked</strong> : 'active') },
         ]}
@@ -147,14 +134,9 @@ export function Keys() {
             return undefined;
           }}
         />
-        <Loading state={keys} what="keys">
-          {(page) => (
-            <>
-              <KeyTable keys={page.data} onChange={keys.reload} />
-              <More cursor={page.next_cursor} what="keys" onMore={keys.more} />
-            </>
-          )}
-        </Loading>
+        <PagedList pages={keys} what="keys">
+          {(rows) => <KeyTable keys={rows} onChange={keys.reload} />}
+        </PagedList>
       </Section>
       <Section id="key-new" title="Generate a key">
         {secret ? <SecretOnce id="generated" secret={secret.key} name={keyLabel(secret)} onDismiss={() => setSecret(null)} /> : null}

@@ -1,7 +1,7 @@
 /** Organizations: list, create, edit, delete, add members. Proxy admins only (the API says so to others). */
 import { get, post } from '../api';
-import { BudgetMeter, type Field, Form, Loading, RATE_LIMIT_FIELDS, ResetAt, Section, Title, useAction, useLoad } from '../components';
-import { list } from '../format';
+import { budgetColumns, type Field, Form, Loading, RATE_LIMIT_FIELDS, Section, Title, useAction, useLoad } from '../components';
+import { list, named } from '../format';
 import { RecordTable } from '../lists';
 import type { Organization, Page } from '../types';
 
@@ -29,16 +29,9 @@ export function Organizations() {
               rowKey={(o) => o.organization_id}
               empty="No organizations."
               columns={[
-                {
-                  header: 'Organization',
-                  cell: (o) => (o.organization_alias ? `${o.organization_alias} (${o.organization_id})` : o.organization_id),
-                },
+                { header: 'Organization', cell: (o) => named(o.organization_alias, o.organization_id) },
                 { header: 'Models', cell: (o) => list(o.models) },
-                {
-                  header: 'Spend / budget',
-                  cell: (o) => <BudgetMeter spend={o.spend} max={o.max_budget} label={`Organization ${o.organization_id}`} />,
-                },
-                { header: 'Period', cell: (o) => <ResetAt at={o.budget_reset_at} /> },
+                ...budgetColumns<Organization>((o) => `Organization ${o.organization_id}`),
               ]}
               noun="organization"
               name={(o) => o.organization_id}

@@ -5,8 +5,8 @@
  * internal user sees their own keys and teams, and a refusal for the rest.
  */
 import { get } from '../api';
-import { BudgetMeter, type Column, type Loaded, Loading, ResetAt, Section, Table, Title, useLoad } from '../components';
-import { count, day, money } from '../format';
+import { BudgetMeter, budgetColumns, type Column, type Loaded, Loading, Section, Table, Title, useLoad } from '../components';
+import { count, day, money, named } from '../format';
 import { modelTotals, parseReport } from '../reports';
 import type { Budgeted, EndUser, Key, Organization, Page, Team, User } from '../types';
 
@@ -27,14 +27,11 @@ const rowsOf = <T extends Budgeted>(
   href?: (x: T) => string,
 ): Row[] => (state.data?.data ?? []).map((x) => ({ ...x, kind, id: id(x), name: name(x), ...(href ? { href: href(x) } : {}) }));
 
-const named = (alias: string | null | undefined, id: string) => (alias ? `${alias} (${id})` : id);
-
 const bySpend = (a: Row, b: Row) => (b.spend ?? 0) - (a.spend ?? 0);
 
 const columns = (what: string): Column<Row>[] => [
   { header: what, cell: (r) => (r.href ? <a href={r.href}>{r.name}</a> : r.name) },
-  { header: 'Spend this period / budget', cell: (r) => <BudgetMeter spend={r.spend} max={r.max_budget} label={`${what} ${r.name}`} /> },
-  { header: 'Period', cell: (r) => <ResetAt at={r.budget_reset_at} /> },
+  ...budgetColumns<Row>((r) => `${what} ${r.name}`, 'Spend this period / budget'),
   { header: 'Total spend', cell: (r) => money(r.total_spend ?? r.spend), numeric: true },
 ];
 

@@ -2,20 +2,21 @@
 import { get, post } from '../api';
 import {
   BudgetMeter,
+  budgetColumns,
+  EditForm,
   type Field,
   Form,
   Loading,
-  More,
   RATE_LIMIT_FIELDS,
-  ResetAt,
   Section,
+  SpendFacts,
   Table,
   Title,
   useAction,
   useLoad,
 } from '../components';
-import { list, money, when } from '../format';
-import { ConfirmButton, usePages } from '../lists';
+import { list, named, when } from '../format';
+import { ConfirmButton, PagedList, usePages } from '../lists';
 import type { Member, Team, TeamInfo } from '../types';
 import { KeyTable } from './keys';
 
@@ -30,6 +31,18 @@ export const teamFields: Field[] = [
   ...RATE_LIMIT_FIELDS,
 ];
 
+const MEMBER_ROLES = [
+  ['user', 'user'],
+  ['admin', 'admin'],
+] as const;
+
+/** A member form's fields: the user, their role and their budget in the team (`prefix`: where the route nests them). */
+const memberFields = (prefix: '' | 'member.', roles: NonNullable<Field['options']>, budgetHint: string): Field[] => [
+  { name: `${prefix}user_id`, label: 'User id' },
+  { name: `${prefix}role`, label: 'Role', kind: 'select', options: roles },
+  { name: 'max_budget_in_team', label: 'Member budget (USD)', kind: 'number', hint: budgetHint },
+];
+
 const teamHref = (id: string) => `#/teams/${encodeURIComponent(id)}`;
 
 export function Teams() {
@@ -39,30 +52,23 @@ export function Teams() {
     <>
       <Title>Teams</Title>
       <Section id="team-list" title="Teams you may see">
-        <Loading state={teams} what="teams">
-          {(page) => (
-            <>
-              <Table
-                caption="Teams"
-                rows={page.data}
-                rowKey={(t) => t.team_id}
-                empty="No teams."
-                columns={[
-                  {
-                    header: 'Team',
-                    cell: (t) => <a href={teamHref(t.team_id)}>{t.team_alias ? `${t.team_alias} (${t.team_id})` : t.team_id}</a>,
-                  },
-                  { header: 'Organization', cell: (t) => t.organization_id ?? '—' },
-                  { header: 'Models', cell: (t) => list(t.models) },
-                  { header: 'Spend / budget', cell: (t) => <BudgetMeter spend={t.spend} max={t.max_budget} label={`Team ${t.team_id}`} /> },
-                  { header: 'Period', cell: (t) => <ResetAt at={t.budget_reset_at} /> },
-                  { header: 'Status', cell: (t) => (t.blocked ? <strong class="reached">blocked</strong> : 'active') },
-                ]}
-              />
-              <More cursor={page.next_cursor} what="teams" onMore={teams.more} />
-            </>
+        <PagedList pages={teams} what="teams">
+          {(rows) => (
+            <Table
+              caption="Teams"
+              rows={rows}
+              rowKey={(t) => t.team_id}
+              empty="No teams."
+              columns={[
+                { header: 'Team', cell: (t) => <a href={teamHref(t.team_id)}>{named(t.team_alias, t.team_id)}</a> },
+                { header: 'Organization', cell: (t) => t.organization_id ?? '—' },
+                { header: 'Models', cell: (t) => list(t.models) },
+                ...budgetColumns<Team>((t) => `Team ${t.team_id}`),
+                { header: 'Status', cell: (t) => (t.blocked ? <strong class="reached">blocked</strong> : 'active') },
+              ]}
+            />
           )}
-        </Loading>
+        </PagedList>
       </Section>
       <Section id="team-new" title="Create a team">
         <Form
@@ -106,12 +112,7 @@ export function TeamDetail({ teamId }: { teamId: string }) {
                   <dd>{team.organization_id ?? '—'}</dd>
                   <dt>Models</dt>
                   <dd>{list(team.models)}</dd>
-                  <dt>Spend / budget</dt>
-                  <dd>
-                    <BudgetMeter spend={team.spend} max={team.max_budget} label={`Team ${teamId}`} /> <ResetAt at={team.budget_reset_at} />
-                  </dd>
-                  <dt>Total spend</dt>
-                  <dd>{money(team.total_spend ?? team.spend)}</dd>
+                  <SpendFacts record={team} label={`Team ${teamId}`} />
                   <dt>Status</dt>
                   <dd>{team.blocked ? <strong class="reached">blocked: its keys are refused</strong> : 'active'}</dd>
                 </dl>
@@ -147,19 +148,14 @@ export function TeamDetail({ teamId }: { teamId: string }) {
                 </div>
               </Section>
               <Section id="team-edit" title="Edit">
-                <Form
+                <EditForm
                   id="edit-team"
-                  title={`Edit team ${teamId}`}
-                  submitLabel="Save team"
-                  mode="edit"
-                  initial={team as unknown as Record<string, unknown>}
+                  noun="team"
+                  name={teamId}
+                  record={team}
                   fixed={{ team_id: teamId }}
                   fields={teamFields}
-                  onSubmit={async (body) => {
-                    await post('/team/update', body);
-                    reload();
-                    return `Team ${teamId} saved.`;
-                  }}
+                  save={(body) => post('/team/update', body).then(reload)}
                 />
               </Section>
               <Members teamId={teamId} members={t.team_memberships} reload={reload} />
@@ -222,19 +218,7 @@ function Members({ teamId, members, reload }: { teamId: string; members: Member[
           title="Add a member"
           submitLabel="Add member"
           fixed={{ team_id: teamId }}
-          fields={[
-            { name: 'member.user_id', label: 'User id' },
-            {
-              name: 'member.role',
-              label: 'Role',
-              kind: 'select',
-              options: [
-                ['user', 'user'],
-                ['admin', 'admin'],
-              ],
-            },
-            { name: 'max_budget_in_team', label: 'Member budget (USD)', kind: 'number', hint: 'Empty: no member budget.' },
-          ]}
+          fields={memberFields('member.', MEMBER_ROLES, 'Empty: no member budget.')}
           onSubmit={async (body) => {
             await post('/team/member_add', body);
             reload();
@@ -247,20 +231,7 @@ function Members({ teamId, members, reload }: { teamId: string; members: Member[
           submitLabel="Change member"
           mode="filter"
           fixed={{ team_id: teamId }}
-          fields={[
-            { name: 'user_id', label: 'User id' },
-            {
-              name: 'role',
-              label: 'Role',
-              kind: 'select',
-              options: [
-                ['', 'unchanged'],
-                ['user', 'user'],
-                ['admin', 'admin'],
-              ],
-            },
-            { name: 'max_budget_in_team', label: 'Member budget (USD)', kind: 'number', hint: 'Empty: unchanged.' },
-          ]}
+          fields={memberFields('', [['', 'unchanged'], ...MEMBER_ROLES], 'Empty: unchanged.')}
           onSubmit={async (body) => {
             await post('/team/member_update', body);
             reload();

@@ -3,21 +3,22 @@ import { useState } from 'preact/hooks';
 import { get, post } from '../api';
 import {
   BudgetMeter,
+  budgetColumns,
+  EditForm,
   type Field,
   Form,
   Loading,
-  More,
   RATE_LIMIT_FIELDS,
-  ResetAt,
   SecretOnce,
   Section,
+  SpendFacts,
   Table,
   Title,
   useAction,
   useLoad,
 } from '../components';
-import { list, money } from '../format';
-import { DeleteButton, usePages } from '../lists';
+import { list, named } from '../format';
+import { DeleteButton, PagedList, usePages } from '../lists';
 import type { User, UserInfo } from '../types';
 import { KeyTable } from './keys';
 
@@ -58,43 +59,36 @@ export function Users() {
       ) : null}
       <Section id="user-list" title="Users">
         {act.view}
-        <Loading state={users} what="users">
-          {(page) => (
-            <>
-              <Table
-                caption="Users"
-                rows={page.data}
-                rowKey={(u) => u.user_id}
-                empty="No users."
-                columns={[
-                  {
-                    header: 'User',
-                    cell: (u) => <a href={userHref(u.user_id)}>{u.user_alias ? `${u.user_alias} (${u.user_id})` : u.user_id}</a>,
-                  },
-                  { header: 'Email', cell: (u) => u.user_email ?? '—' },
-                  { header: 'Role', cell: (u) => u.user_role ?? '—' },
-                  { header: 'Models', cell: (u) => list(u.models) },
-                  { header: 'Spend / budget', cell: (u) => <BudgetMeter spend={u.spend} max={u.max_budget} label={`User ${u.user_id}`} /> },
-                  { header: 'Period', cell: (u) => <ResetAt at={u.budget_reset_at} /> },
-                  {
-                    header: 'Actions',
-                    cell: (u) => (
-                      <DeleteButton
-                        what={`user ${u.user_id}`}
-                        question={`Delete user ${u.user_id} with their keys and memberships?`}
-                        busy={act.busy}
-                        onDelete={() =>
-                          act.run(() => post('/user/delete', { user_ids: [u.user_id] }), `User ${u.user_id} deleted.`).then(users.reload)
-                        }
-                      />
-                    ),
-                  },
-                ]}
-              />
-              <More cursor={page.next_cursor} what="users" onMore={users.more} />
-            </>
+        <PagedList pages={users} what="users">
+          {(rows) => (
+            <Table
+              caption="Users"
+              rows={rows}
+              rowKey={(u) => u.user_id}
+              empty="No users."
+              columns={[
+                { header: 'User', cell: (u) => <a href={userHref(u.user_id)}>{named(u.user_alias, u.user_id)}</a> },
+                { header: 'Email', cell: (u) => u.user_email ?? '—' },
+                { header: 'Role', cell: (u) => u.user_role ?? '—' },
+                { header: 'Models', cell: (u) => list(u.models) },
+                ...budgetColumns<User>((u) => `User ${u.user_id}`),
+                {
+                  header: 'Actions',
+                  cell: (u) => (
+                    <DeleteButton
+                      what={`user ${u.user_id}`}
+                      question={`Delete user ${u.user_id} with their keys and memberships?`}
+                      busy={act.busy}
+                      onDelete={() =>
+                        act.run(() => post('/user/delete', { user_ids: [u.user_id] }), `User ${u.user_id} deleted.`).then(users.reload)
+                      }
+                    />
+                  ),
+                },
+              ]}
+            />
           )}
-        </Loading>
+        </PagedList>
       </Section>
       <Section id="user-new" title="Create a user">
         {created ? (
@@ -148,29 +142,18 @@ export function UserDetail({ userId }: { userId: string }) {
                 <dd>{u.user_info.user_email ?? '—'}</dd>
                 <dt>Models</dt>
                 <dd>{list(u.user_info.models)}</dd>
-                <dt>Spend / budget</dt>
-                <dd>
-                  <BudgetMeter spend={u.user_info.spend} max={u.user_info.max_budget} label={`User ${userId}`} />{' '}
-                  <ResetAt at={u.user_info.budget_reset_at} />
-                </dd>
-                <dt>Total spend</dt>
-                <dd>{money(u.user_info.total_spend ?? u.user_info.spend)}</dd>
+                <SpendFacts record={u.user_info} label={`User ${userId}`} />
               </dl>
             </Section>
             <Section id="user-edit" title="Edit">
-              <Form
+              <EditForm
                 id="edit-user"
-                title={`Edit user ${userId}`}
-                submitLabel="Save user"
-                mode="edit"
-                initial={u.user_info as unknown as Record<string, unknown>}
+                noun="user"
+                name={userId}
+                record={u.user_info}
                 fixed={{ user_id: userId }}
                 fields={userFields}
-                onSubmit={async (body) => {
-                  await post('/user/update', body);
-                  info.reload();
-                  return `User ${userId} saved.`;
-                }}
+                save={(body) => post('/user/update', body).then(info.reload)}
               />
             </Section>
             <Section id="user-teams" title="Teams">
@@ -182,9 +165,7 @@ export function UserDetail({ userId }: { userId: string }) {
                 columns={[
                   {
                     header: 'Team',
-                    cell: (t) => (
-                      <a href={`#/teams/${encodeURIComponent(t.team_id)}`}>{t.team_alias ? `${t.team_alias} (${t.team_id})` : t.team_id}</a>
-                    ),
+                    cell: (t) => <a href={`#/teams/${encodeURIComponent(t.team_id)}`}>{named(t.team_alias, t.team_id)}</a>,
                   },
                   { header: 'Role', cell: (t) => t.role },
                   {
