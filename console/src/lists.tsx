@@ -20,16 +20,19 @@ export interface Pages<T> extends Loaded<Page<T>> {
   reset(): void;
 }
 
-/** Every page of a list read so far, as one page; another query starts from the first page again. */
-export function usePages<T>(path: string, query: Query = {}): Pages<T> {
+/**
+ * Every page of a list read so far, as one page; another query starts from the first page again.
+ * `read` makes a page of the API's answer where its shape is not `{data, next_cursor}` for sure.
+ */
+export function usePages<T>(path: string, query: Query = {}, read: (answer: unknown) => Page<T> = (a) => a as Page<T>): Pages<T> {
   const asked = JSON.stringify(query);
-  const [read, setRead] = useState({ asked, cursors: [''] });
-  const cursors = read.asked === asked ? read.cursors : [''];
+  const [asking, setAsking] = useState({ asked, cursors: [''] });
+  const cursors = asking.asked === asked ? asking.cursors : [''];
   const state = useLoad(async () => {
     const data: T[] = [];
     let next: string | null = null;
     for (const cursor of cursors) {
-      const page: Page<T> = await get<Page<T>>(path, { ...query, cursor });
+      const page = read(await get<unknown>(path, { ...query, cursor }));
       data.push(...page.data);
       next = page.next_cursor;
     }
@@ -37,8 +40,8 @@ export function usePages<T>(path: string, query: Query = {}): Pages<T> {
   }, [path, asked, cursors.join('|')]);
   return {
     ...state,
-    more: (cursor) => setRead({ asked, cursors: [...cursors, cursor] }),
-    reset: () => setRead({ asked, cursors: [''] }),
+    more: (cursor) => setAsking({ asked, cursors: [...cursors, cursor] }),
+    reset: () => setAsking({ asked, cursors: [''] }),
   };
 }
 

@@ -4,9 +4,10 @@
  * that does not serve them yet answers 404, and the page says so instead of drawing anything.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get } from '../api';
+import { get, type Query } from '../api';
 import { Form, Loading, More, Section, Table, Title, useLoad } from '../components';
 import { count, day, money, when } from '../format';
+import { usePages } from '../lists';
 import { parseLogs, parseReport, type ReportDay, type SpendLog } from '../reports';
 
 const GROUPS = [
@@ -75,18 +76,11 @@ export function Spend() {
     [JSON.stringify(range)],
   );
 
-  const [filter, setFilter] = useState<Record<string, unknown>>({});
-  const [pages, setPages] = useState<string[]>(['']);
-  const logs = useLoad(async () => {
-    const rows: SpendLog[] = [];
-    let next: string | null = null;
-    for (const cursor of pages) {
-      const page = parseLogs(await get<unknown>('/spend/logs', { ...(filter as Record<string, string>), cursor }));
-      rows.push(...page.rows);
-      next = page.next;
-    }
-    return { rows, next };
-  }, [JSON.stringify(filter), pages.join('|')]);
+  const [filter, setFilter] = useState<Query>({});
+  const logs = usePages<SpendLog>('/spend/logs', filter, (answer) => {
+    const { rows, next } = parseLogs(answer);
+    return { data: rows, next_cursor: next };
+  });
 
   return (
     <>
@@ -153,8 +147,8 @@ export function Spend() {
             { name: 'end_date', label: 'To', kind: 'date' },
           ]}
           onSubmit={async (body) => {
-            setFilter(body);
-            setPages(['']);
+            setFilter(body as Query);
+            logs.reset();
             return undefined;
           }}
         />
@@ -163,7 +157,7 @@ export function Spend() {
             <>
               <Table
                 caption="Spend logs, newest first"
-                rows={page.rows}
+                rows={page.data}
                 rowKey={(r) => r.request_id}
                 empty="No spend logs match."
                 columns={[
@@ -178,7 +172,7 @@ export function Spend() {
                   { header: 'Spend', cell: (r) => money(r.spend ?? 0), numeric: true },
                 ]}
               />
-              <More cursor={page.next} what="logs" onMore={(c) => setPages((p) => [...p, c])} />
+              <More cursor={page.next_cursor} what="logs" onMore={logs.more} />
             </>
           )}
         </Loading>
