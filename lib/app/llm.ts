@@ -1,5 +1,6 @@
 /** The llm function's dependencies (lib/app/wiring.ts is the seam). */
 import { SqsSettlementJournal } from '../aws/settlement-queue.js';
+import { SHARD_SIZES } from '../domain/rate-limits.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { FileSettlementJournal } from '../spend/file-journal.js';
 import { DynamoModelSource } from '../store/models.js';
@@ -31,7 +32,11 @@ export const spendSettler = /* @__PURE__ */ dependency(
 );
 
 /** Rate-limit counters (lib/store/rate-limits): touched only by callers that have a limit. */
-export const rateLimiter = /* @__PURE__ */ dependency('rateLimiter', (c) => new DynamoRateLimiter(documentClient(), c.tableName, clock()));
+export const rateLimiter = /* @__PURE__ */ dependency(
+  'rateLimiter',
+  // The cache TTL: how long an instance may go on using a limit that changed (its old layout's counts still count).
+  (c) => new DynamoRateLimiter(documentClient(), c.tableName, clock(), SHARD_SIZES, c.cache.ttlMs),
+);
 
 /** Who made each upstream object (stored responses, files, batches): lib/llm/objects. */
 export const objectOwners = /* @__PURE__ */ dependency('objectOwners', (c) => new DynamoObjectOwners(documentClient(), c.tableName));

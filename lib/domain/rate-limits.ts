@@ -42,6 +42,8 @@ export interface RateLimited {
   rpm_limit?: number | null;
   tpm_limit?: number | null;
   max_parallel_requests?: number | null;
+  /** When any rate limit of the entity last changed (ISO 8601; `rateChangeStamp`). Not an API field. */
+  rate_changed_at?: string | null;
 }
 
 /** Per-model limits: model name -> limit. Stored as JSON text (lib/store/codec), read as own keys only. */
@@ -66,6 +68,11 @@ export interface RateLimit {
   rpm?: number | undefined;
   tpm?: number | undefined;
   parallel?: number | undefined;
+  /**
+   * When the entity holding the limit last changed (ms): until the old limit can no longer be in
+   * use, its counts may sit on another layout's items (`layoutsMayDiffer`).
+   */
+  changedAt?: number | undefined;
 }
 
 export type LimitKind = 'rpm' | 'tpm' | 'parallel';
@@ -102,6 +109,69 @@ export const parallelShards = (l: Pick<RateLimit, 'parallel'>, sizes: ShardSizes
 
 /** Shard k's share of `total` over n shards: the shares sum to `total` exactly. */
 export const shareOf = (total: number, n: number, k: number): number => Math.floor(total / n) + (k < total % n ? 1 : 0);
+
+/**
+ * Which set of items a limit's minute window is counted on: '' for one item (its address never
+ * changes, and one item is exact whatever the limit), else the shard count and the limits the
+ * shards hold shares of. A limit changed so that its shards or their shares change counts on a
+ * fresh set of items, whose shares then start from what the other sets counted (`shareAfter`):
+ * the old shards' counts would otherwise be ignored (fewer shards) or exceed the new shares
+ * (more shards, other shares) and leave the new limit admitted again on top of them.
+ */
+export function windowLayout(l: Pick<RateLimit, 'rpm' | 'tpm'>, sizes: ShardSizes = SHARD_SIZES): string {
+  const n = windowShards(l, sizes);
+  return n === 1 ? '' : `${n}.${l.rpm ?? ''}.${l.tpm ?? ''}`;
+}
+
+/** As `windowLayout`, for a limit's parallel leases. */
+export function parallelLayout(l: Pick<RateLimit, 'parallel'>, sizes: ShardSizes = SHARD_SIZES): string {
+  const n = parallelShards(l, sizes);
+  return n === 1 ? '' : `${n}.${l.parallel ?? ''}`;
+}
+
+/**
+ * Shard k's share of what is left of `total` once `carried` (what other layouts counted) is
+ * taken off: the shares sum to the rest exactly, and to nothing when the others reached `total`.
+ */
+export const shareAfter = (total: number, carried: number, n: number, k: number): number => shareOf(Math.max(0, total - carried), n, k);
+
+/**
+ * Whether another layout may hold counts a limit must see at `since` (a window's start, or now
+ * for leases): an instance may use a limit for `cacheTtlMs` after it changed (its entity cache),
+ * and a call it admitted runs for up to `callMs`, settling its tokens or holding its lease on the
+ * old layout meanwhile. A limit whose entity did not change that recently reads nothing more.
+ */
+export const layoutsMayDiffer = (l: Pick<RateLimit, 'changedAt'>, since: number, cacheTtlMs: number, callMs: number): boolean =>
+  l.changedAt !== undefined && l.changedAt + cacheTtlMs + callMs >= since;
+
+/** When an entity's rate limits last changed, as the rate limits carry it (`rate_changed_at`). */
+export function changedAtOf(r: { rate_changed_at?: string | null | undefined } | undefined): number | undefined {
+  const t = r?.rate_changed_at ? Date.parse(r.rate_changed_at) : Number.NaN;
+  return Number.isFinite(t) ? t : undefined;
+}
+
+/** Every field that holds a rate limit, on any entity (a registry model's are `rpm` and `tpm`). */
+export const RATE_FIELDS = ['rpm_limit', 'tpm_limit', 'max_parallel_requests', 'model_rpm_limit', 'model_tpm_limit', 'rpm', 'tpm'] as const;
+
+/** One limit's value as compared: none (null, absent) alike, a per-model map by its own entries. */
+const limitValue = (v: unknown): string =>
+  v === null || v === undefined
+    ? ''
+    : typeof v === 'object'
+      ? JSON.stringify(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : JSON.stringify(v);
+
+/**
+ * What a write stores besides `set` when it changes a rate limit: `rate_changed_at`, the moment,
+ * which tells the instances that see the new limit to look for counts on the old one's layout
+ * (`layoutsMayDiffer`). A write that changes no limit adds nothing, so its callers read nothing more.
+ */
+export function rateChangeStamp(current: object | undefined, set: object, now: Date): { rate_changed_at?: string } {
+  const was = (current ?? {}) as Record<string, unknown>;
+  const next = set as Record<string, unknown>;
+  const changed = RATE_FIELDS.some((f) => Object.hasOwn(next, f) && next[f] !== undefined && limitValue(was[f]) !== limitValue(next[f]));
+  return changed ? { rate_changed_at: now.toISOString() } : {};
+}
 
 /**
  * Tokens counted outside an admission (a call billed after it ended) over a limit's window shards:
@@ -165,7 +235,17 @@ export function modelLimitByNames(limits: ModelLimits | null | undefined, names:
 
 const hasAny = (l: RateLimit): boolean => l.rpm !== undefined || l.tpm !== undefined || l.parallel !== undefined;
 
-function entityLimit(scope: RateScope & RateLimit['owner'], id: string, label: string, r: RateLimited | undefined): RateLimit | undefined {
+/** When an entity's rate limits last changed (ISO 8601; lib/admin stamps it, `rateChangeStamp`). */
+interface Stamped {
+  rate_changed_at?: string | null | undefined;
+}
+
+function entityLimit(
+  scope: RateScope & RateLimit['owner'],
+  id: string,
+  label: string,
+  r: (RateLimited & Stamped) | undefined,
+): RateLimit | undefined {
   if (!r) return undefined;
   const l: RateLimit = {
     scope,
@@ -175,6 +255,7 @@ function entityLimit(scope: RateScope & RateLimit['owner'], id: string, label: s
     rpm: cap(r.rpm_limit),
     tpm: cap(r.tpm_limit),
     parallel: cap(r.max_parallel_requests),
+    changedAt: changedAtOf(r),
   };
   return hasAny(l) ? l : undefined;
 }
@@ -184,7 +265,7 @@ function perModel(
   owner: 'key' | 'team',
   id: string,
   label: string,
-  r: ModelRateLimited | undefined,
+  r: (ModelRateLimited & Stamped) | undefined,
   model: ModelRates,
 ): RateLimit | undefined {
   if (!r) return undefined;
@@ -198,6 +279,7 @@ function perModel(
     model: model.model_name,
     rpm: modelLimitByNames(r.model_rpm_limit, names),
     tpm: modelLimitByNames(r.model_tpm_limit, names),
+    changedAt: changedAtOf(r),
   };
   return hasAny(l) ? l : undefined;
 }
@@ -213,6 +295,7 @@ export interface ModelRates {
   resolvedAliases?: readonly string[] | undefined;
   rpm?: number | null;
   tpm?: number | null;
+  rate_changed_at?: string | null | undefined;
 }
 
 /**
@@ -240,7 +323,15 @@ export function rateLimitsOf(caller: Caller, model: ModelRates): RateLimit[] {
     key && perModel('key_model', 'key', key.rate_id ?? key.token, key.key_name, key, model),
     team && perModel('team_model', 'team', team.team_id, team.team_id, team, model),
   ];
-  const registry: RateLimit = { scope: 'model', owner: 'model', id: name, label: name, rpm: cap(model.rpm), tpm: cap(model.tpm) };
+  const registry: RateLimit = {
+    scope: 'model',
+    owner: 'model',
+    id: name,
+    label: name,
+    rpm: cap(model.rpm),
+    tpm: cap(model.tpm),
+    changedAt: changedAtOf(model),
+  };
   if (hasAny(registry)) out.push(registry);
   return out.filter((l): l is RateLimit => l !== undefined);
 }

@@ -194,6 +194,8 @@ export interface ModelRecord {
   /** The upstream's own limits, shared by every caller of this model (lib/domain/rate-limits). */
   rpm?: number | null;
   tpm?: number | null;
+  /** When `rpm` or `tpm` last changed (lib/domain/rate-limits rateChangeStamp). */
+  rate_changed_at?: string | null;
   created_at: string;
   updated_at?: string;
 }

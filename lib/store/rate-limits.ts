@@ -14,6 +14,12 @@
  *   a dead instance is removed by the next admission that finds the limit full (the refusal
  *   returns the item: expired leases are cleared, and the admission tried again).
  *
+ * - A hot limit's items are named by its layout (lib/domain/rate-limits windowLayout): a limit
+ *   changed so that its shards or their shares change counts on fresh items. While another layout
+ *   may hold counts of the same minute (or live leases), that is within the cache TTL and the
+ *   longest call after the entity's `rate_changed_at`, an admission first reads them (one Query)
+ *   and the new layout's shares are of what they leave. A limit that did not change reads nothing.
+ *
  * The updates of one call run concurrently (one round trip). If any limit refuses, the counts
  * already added are taken back: a refused call is not counted, and concurrent callers never see
  * more admitted than a limit; they may, for that instant, see a count one too high and be refused
@@ -22,13 +28,15 @@
 
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   type LimitKind,
+  layoutsMayDiffer,
   MINUTE_MS,
   minuteOf,
   PARALLEL_RETRY_MS,
+  parallelLayout,
   parallelShards,
   type RateDenial,
   type RateHeaderInput,
@@ -36,8 +44,9 @@ import {
   SHARD_SIZES,
   type ShardSizes,
   shardOrder,
-  shareOf,
+  shareAfter,
   tokenSpread,
+  windowLayout,
   windowShards,
 } from '../domain/rate-limits.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -53,13 +62,36 @@ const TTL = 'ttl';
 /** A window's counters are kept this long after it ends (for inspection), then expire. */
 const WINDOW_KEEP_S = 300;
 
+const WINDOW_PREFIX = (minute: number) => `MIN#${minute}#`;
+const PARALLEL_PREFIX = 'PARALLEL#';
+/** A layout's part of a sort key: none for one item, so a limit of one item keeps one address. */
+const layoutPart = (layout: string) => (layout === '' ? '' : `${layout}#`);
+
+/**
+ * Where a limit's counters are, in the layout its values give (lib/domain/rate-limits
+ * windowLayout, parallelLayout): one item is `MIN#<minute>#0` / `PARALLEL#0`, a sharded one
+ * `MIN#<minute>#<layout>#<shard>` / `PARALLEL#<layout>#<shard>`.
+ */
 export const rateRefs = {
-  window: (l: Pick<RateLimit, 'owner' | 'id' | 'model'>, minute: number, shard = 0): ItemRef => ({
+  window: (l: Pick<RateLimit, 'owner' | 'id' | 'model' | 'rpm' | 'tpm'>, minute: number, shard = 0, sizes = SHARD_SIZES): ItemRef => ({
     PK: `RATE#${l.owner}#${l.id}`,
-    SK: `MIN#${minute}#${shard}${l.model === undefined ? '' : `#${l.model}`}`,
+    SK: `${WINDOW_PREFIX(minute)}${layoutPart(windowLayout(l, sizes))}${shard}${l.model === undefined ? '' : `#${l.model}`}`,
   }),
-  parallel: (l: Pick<RateLimit, 'owner' | 'id'>, shard = 0): ItemRef => ({ PK: `RATE#${l.owner}#${l.id}`, SK: `PARALLEL#${shard}` }),
+  parallel: (l: Pick<RateLimit, 'owner' | 'id' | 'parallel'>, shard = 0, sizes = SHARD_SIZES): ItemRef => ({
+    PK: `RATE#${l.owner}#${l.id}`,
+    SK: `${PARALLEL_PREFIX}${layoutPart(parallelLayout(l, sizes))}${shard}`,
+  }),
 };
+
+/**
+ * The model a window item of `minute` counts (undefined: the subject's own limits), from its sort
+ * key: after the minute, a sharded layout's name (it holds a `.`) and the shard, or the shard alone.
+ */
+function windowModel(sk: string, minute: number): string | undefined {
+  const parts = sk.slice(WINDOW_PREFIX(minute).length).split('#');
+  const rest = parts.slice(parts[0]?.includes('.') ? 2 : 1).join('#');
+  return rest === '' ? undefined : rest;
+}
 
 /** A call's lease attribute: short (a hash of the request id), so a shard's leases fit in 1 KB. */
 export const leaseName = (requestId: string): string =>
@@ -127,14 +159,18 @@ export class DynamoRateLimiter implements RateLimiter {
     private readonly tableName: string,
     private readonly clock: () => number = Date.now,
     private readonly sizes: ShardSizes = SHARD_SIZES,
+    /** How long an instance may go on using a limit after it changed: the entity cache's TTL. */
+    private readonly cacheTtlMs = 10_000,
   ) {}
 
   async admit(a: RateAdmission): Promise<AdmissionOutcome> {
     const minute = minuteOf(a.at);
     const steps: Promise<Step>[] = [];
     for (const l of a.limits) {
-      if (l.rpm !== undefined || l.tpm !== undefined) steps.push(this.countRequest(l, minute.id, a.estimateTokens));
-      if (l.parallel !== undefined) steps.push(this.lease(l, a.requestId, a.leaseUntil));
+      // The longest a call admitted under an older limit may still run, settling on its layout.
+      const callMs = Math.max(0, a.leaseUntil - a.at);
+      if (l.rpm !== undefined || l.tpm !== undefined) steps.push(this.countRequest(l, minute.id, a.estimateTokens, callMs));
+      if (l.parallel !== undefined) steps.push(this.lease(l, a.requestId, a.leaseUntil, callMs));
     }
     const settled = await Promise.allSettled(steps);
     const failure = settled.find((s) => s.status === 'rejected');
@@ -174,12 +210,12 @@ export class DynamoRateLimiter implements RateLimiter {
     for (const c of ticket.tokenLimits) {
       if (now === ticket.minute) {
         const delta = used - ticket.estimateTokens;
-        if (delta !== 0) work.push(this.addCounts(rateRefs.window(c.limit, now, c.shard), 0, delta, now));
+        if (delta !== 0) work.push(this.addCounts(rateRefs.window(c.limit, now, c.shard, this.sizes), 0, delta, now));
         continue;
       }
       if (ticket.estimateTokens > 0)
-        work.push(this.addCounts(rateRefs.window(c.limit, ticket.minute, c.shard), 0, -ticket.estimateTokens, ticket.minute));
-      if (used > 0) work.push(this.addCounts(rateRefs.window(c.limit, now, c.shard), 0, used, now));
+        work.push(this.addCounts(rateRefs.window(c.limit, ticket.minute, c.shard, this.sizes), 0, -ticket.estimateTokens, ticket.minute));
+      if (used > 0) work.push(this.addCounts(rateRefs.window(c.limit, now, c.shard, this.sizes), 0, used, now));
     }
     await this.settleAll(ticket, work);
   }
@@ -187,7 +223,7 @@ export class DynamoRateLimiter implements RateLimiter {
   async cancel(ticket: RateTicket): Promise<void> {
     await this.settleAll(ticket, [
       ...ticket.windows.map((c) =>
-        this.addCounts(rateRefs.window(c.limit, ticket.minute, c.shard), -1, -ticket.estimateTokens, ticket.minute),
+        this.addCounts(rateRefs.window(c.limit, ticket.minute, c.shard, this.sizes), -1, -ticket.estimateTokens, ticket.minute),
       ),
       ...ticket.leased.map((c) => this.release(c, ticket.requestId)),
     ]);
@@ -198,7 +234,7 @@ export class DynamoRateLimiter implements RateLimiter {
     if (used === 0) return;
     const minute = minuteOf(this.clock()).id;
     const work = limits.flatMap((l) =>
-      tokenSpread(l, used, this.sizes).map((p) => this.addCounts(rateRefs.window(l, minute, p.shard), 0, p.tokens, minute)),
+      tokenSpread(l, used, this.sizes).map((p) => this.addCounts(rateRefs.window(l, minute, p.shard, this.sizes), 0, p.tokens, minute)),
     );
     await this.settleAll(undefined, work);
   }
@@ -213,20 +249,28 @@ export class DynamoRateLimiter implements RateLimiter {
 
   /**
    * Adds one request (and the estimate) to the subject's minute if its rpm and tpm leave room: on
-   * one of its shards, each holding its share of the limits, tried from a random one.
+   * one of its shards, each holding its share of the limits, tried from a random one. A limit that
+   * changed lately first reads what its other layouts counted this minute: the shares are of what
+   * that leaves.
    */
-  private async countRequest(l: RateLimit, minute: number, estimate: number): Promise<Step> {
+  private async countRequest(l: RateLimit, minute: number, estimate: number, callMs: number): Promise<Step> {
     const retryAt = (minute + 1) * MINUTE_MS;
-    if (l.rpm !== undefined && l.rpm <= 0) return { ok: false, denial: { limit: l, kind: 'rpm', value: l.rpm, retryAt } };
-    if (l.tpm !== undefined && l.tpm - Math.max(1, estimate) < 0)
+    // Requests count at admission; tokens also when a call ends, on the layout it was admitted on.
+    const carried = layoutsMayDiffer(l, minute * MINUTE_MS, this.cacheTtlMs, l.tpm === undefined ? 0 : callMs)
+      ? await this.otherWindows(l, minute)
+      : { requests: 0, tokens: 0 };
+    const rpmLeft = l.rpm === undefined ? undefined : l.rpm - carried.requests;
+    const tpmLeft = l.tpm === undefined ? undefined : l.tpm - carried.tokens;
+    if (l.rpm !== undefined && (rpmLeft as number) <= 0) return { ok: false, denial: { limit: l, kind: 'rpm', value: l.rpm, retryAt } };
+    if (l.tpm !== undefined && (tpmLeft as number) - Math.max(1, estimate) < 0)
       return { ok: false, denial: { limit: l, kind: 'tpm', value: l.tpm, retryAt } };
     const n = windowShards(l, this.sizes);
     // What refused the call: a shard that was written to and said no, else one skipped for having no share.
     let refusedBy: LimitKind | undefined;
     let skippedBy: LimitKind | undefined;
     for (const shard of shardOrder(n)) {
-      const rpm = l.rpm === undefined ? undefined : shareOf(l.rpm, n, shard);
-      const tpm = l.tpm === undefined ? undefined : shareOf(l.tpm, n, shard);
+      const rpm = l.rpm === undefined ? undefined : shareAfter(l.rpm, carried.requests, n, shard);
+      const tpm = l.tpm === undefined ? undefined : shareAfter(l.tpm, carried.tokens, n, shard);
       // A shard with no share of the rpm (more shards for the tpm than requests a minute) never
       // admits: its condition would pass on an empty item, so it is not written to at all.
       if (rpm !== undefined && rpm <= 0) {
@@ -234,7 +278,7 @@ export class DynamoRateLimiter implements RateLimiter {
         continue;
       }
       const conditions: string[] = [];
-      const ref = rateRefs.window(l, minute, shard);
+      const ref = rateRefs.window(l, minute, shard, this.sizes);
       const values: Record<string, unknown> = { ':one': 1, ':est': estimate, ':ttl': Math.ceil(retryAt / 1000) + WINDOW_KEEP_S };
       if (rpm !== undefined) {
         conditions.push('(attribute_not_exists(#r) OR #r < :rpm)');
@@ -270,7 +314,10 @@ export class DynamoRateLimiter implements RateLimiter {
           ok: true,
           kind: 'window',
           counted: { limit: l, shard },
-          counts: { limit: l, counts: { requests: num(item[REQUESTS]) * n, tokens: num(item[TOKENS]) * n } },
+          counts: {
+            limit: l,
+            counts: { requests: num(item[REQUESTS]) * n + carried.requests, tokens: num(item[TOKENS]) * n + carried.tokens },
+          },
           undo: () => this.addCounts(ref, -1, -estimate, minute),
         };
       } catch (e) {
@@ -287,14 +334,16 @@ export class DynamoRateLimiter implements RateLimiter {
    * Takes a parallel slot for the call on one of the subject's shards (each holding its share of
    * the limit), clearing leases of dead instances from a shard found full.
    */
-  private async lease(l: RateLimit, requestId: string, until: number): Promise<Step> {
+  private async lease(l: RateLimit, requestId: string, until: number, callMs: number): Promise<Step> {
     const max = l.parallel as number;
     const denial: Step = { ok: false, denial: { limit: l, kind: 'parallel', value: max, retryAt: this.clock() + PARALLEL_RETRY_MS } };
-    if (max <= 0) return denial;
+    // Calls still running on another layout's leases (a limit changed lately) hold slots too.
+    const carried = layoutsMayDiffer(l, this.clock(), this.cacheTtlMs, callMs) ? await this.otherLeases(l) : 0;
+    if (max - carried <= 0) return denial;
     const n = parallelShards(l, this.sizes);
     for (const shard of shardOrder(n)) {
-      const ref = rateRefs.parallel(l, shard);
-      const share = shareOf(max, n, shard);
+      const ref = rateRefs.parallel(l, shard, this.sizes);
+      const share = shareAfter(max, carried, n, shard);
       // As for windows: an empty item would pass the condition of a shard with no share.
       if (share <= 0) continue;
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -326,6 +375,47 @@ export class DynamoRateLimiter implements RateLimiter {
       }
     }
     return denial;
+  }
+
+  /** Every item under a subject whose sort key starts with `prefix` (one subject: a few dozen at most). */
+  private async itemsOf(pk: string, prefix: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items ?? []) as Record<string, unknown>[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  /** What the limit's other layouts (of its model) counted in `minute`. */
+  private async otherWindows(l: RateLimit, minute: number): Promise<{ requests: number; tokens: number }> {
+    const own = new Set(Array.from({ length: windowShards(l, this.sizes) }, (_, k) => rateRefs.window(l, minute, k, this.sizes).SK));
+    const items = await this.itemsOf(rateRefs.window(l, minute, 0, this.sizes).PK, WINDOW_PREFIX(minute));
+    const others = items.filter((i) => !own.has(String(i.SK)) && windowModel(String(i.SK), minute) === l.model);
+    return {
+      requests: others.reduce((sum, i) => sum + num(i[REQUESTS]), 0),
+      tokens: others.reduce((sum, i) => sum + num(i[TOKENS]), 0),
+    };
+  }
+
+  /** The live leases on the limit's other parallel layouts: calls admitted under another limit, still running. */
+  private async otherLeases(l: RateLimit): Promise<number> {
+    const own = new Set(Array.from({ length: parallelShards(l, this.sizes) }, (_, k) => rateRefs.parallel(l, k, this.sizes).SK));
+    const items = await this.itemsOf(rateRefs.parallel(l, 0, this.sizes).PK, PARALLEL_PREFIX);
+    const now = this.clock();
+    return items
+      .filter((i) => !own.has(String(i.SK)))
+      .reduce((sum, i) => sum + Object.entries(i).filter(([name, v]) => name.startsWith(LEASE_PREFIX) && num(v) >= now).length, 0);
   }
 
   /** Removes the leases that expired (their calls' instances died); true when any were. */
@@ -372,7 +462,7 @@ export class DynamoRateLimiter implements RateLimiter {
         await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: rateRefs.parallel(c.limit, c.shard),
+            Key: rateRefs.parallel(c.limit, c.shard, this.sizes),
             UpdateExpression: 'REMOVE #lease ADD #n :minus',
             ConditionExpression: 'attribute_exists(#lease)',
             ExpressionAttributeNames: { '#lease': leaseName(requestId), '#n': INFLIGHT },

@@ -13,18 +13,21 @@ import { readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 
 const at = Date.UTC(2026, 11, 5, 12, 0, 10);
+const sizes = { rpm: 10, tpm: 1000, leases: 2 };
 let limiter: DynamoRateLimiter;
 
 beforeAll(async () => {
   await useTestTable();
-  limiter = new DynamoRateLimiter(documentClient(), tableName(), () => at, { rpm: 10, tpm: 1000, leases: 2 });
+  limiter = new DynamoRateLimiter(documentClient(), tableName(), () => at, sizes);
 });
 
 const admit = (limit: RateLimit, i: number) =>
   limiter.admit({ requestId: `r-${limit.id}-${i}`, at, limits: [limit], estimateTokens: 0, leaseUntil: at + 60_000 });
 const tokensOn = async (limit: RateLimit, shards: number) => {
   const minute = Math.floor(at / MINUTE_MS);
-  return Promise.all(Array.from({ length: shards }, async (_, k) => (await readItem(rateRefs.window(limit, minute, k)))?.tokens ?? 0));
+  return Promise.all(
+    Array.from({ length: shards }, async (_, k) => (await readItem(rateRefs.window(limit, minute, k, sizes)))?.tokens ?? 0),
+  );
 };
 
 describe('tokens counted later, over shards', () => {

@@ -13,11 +13,12 @@ import { readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 
 const at = Date.UTC(2026, 11, 5, 12, 0, 10);
+const sizes = { rpm: 10, tpm: 1000, leases: 2 };
 let limiter: DynamoRateLimiter;
 
 beforeAll(async () => {
   await useTestTable();
-  limiter = new DynamoRateLimiter(documentClient(), tableName(), () => at, { rpm: 10, tpm: 1000, leases: 2 });
+  limiter = new DynamoRateLimiter(documentClient(), tableName(), () => at, sizes);
 });
 
 const admit = (limit: RateLimit, i: number) =>
@@ -31,7 +32,9 @@ describe('sharded limits', () => {
     const refused = outcomes.find((o) => !o.admitted);
     expect(refused && !refused.admitted && refused.denials[0]?.kind).toBe('rpm');
     const minute = Math.floor(at / MINUTE_MS);
-    const perShard = await Promise.all([0, 1, 2, 3, 4].map(async (k) => (await readItem(rateRefs.window(limit, minute, k)))?.requests));
+    const perShard = await Promise.all(
+      [0, 1, 2, 3, 4].map(async (k) => (await readItem(rateRefs.window(limit, minute, k, sizes)))?.requests),
+    );
     expect(perShard).toEqual([10, 10, 10, 10, 10]);
   });
 
@@ -52,7 +55,7 @@ describe('sharded limits', () => {
     if (!o.admitted) throw new Error('refused');
     await limiter.finish(o.ticket, 700);
     const shard = o.ticket.tokenLimits[0]?.shard as number;
-    expect((await readItem(rateRefs.window(limit, minute, shard)))?.tokens).toBe(700);
+    expect((await readItem(rateRefs.window(limit, minute, shard, sizes)))?.tokens).toBe(700);
   });
 });
 
@@ -74,7 +77,7 @@ describe('review findings', () => {
         return r;
       },
     };
-    const doubled = new DynamoRateLimiter(twice as never, tableName(), () => at, { rpm: 10, tpm: 1000, leases: 2 });
+    const doubled = new DynamoRateLimiter(twice as never, tableName(), () => at, sizes);
     const o = await doubled.admit({ requestId: 'r-1', at, limits: [limit], estimateTokens: 0, leaseUntil: at + 60_000 });
     if (!o.admitted) throw new Error('refused');
     expect((await readItem(rateRefs.parallel(limit, 0)))?.inflight).toBe(1);

@@ -3,22 +3,28 @@ import { describe, expect, it } from 'vitest';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { compareModelCaps, rateDirections } from '../../../lib/domain/limits.js';
 import {
+  changedAtOf,
   denialCode,
   denialHeaders,
   denialMessage,
   formatReset,
+  layoutsMayDiffer,
   MINUTE_MS,
   minuteOf,
   modelLimit,
+  parallelLayout,
   parallelShards,
   RATE_SCOPES,
   type RateDenial,
   type RateLimit,
+  rateChangeStamp,
   rateHeaders,
   rateLimitsOf,
   shardOrder,
+  shareAfter,
   shareOf,
   tightest,
+  windowLayout,
   windowShards,
 } from '../../../lib/domain/rate-limits.js';
 
@@ -299,5 +305,125 @@ describe('review findings (pure)', () => {
   });
   it("a regenerated key's limits count under the first key's id", () => {
     expect(rateLimitsOf(caller({ key: { ...key, rpm_limit: 1, rate_id: 'first' } }), model)[0]?.id).toBe('first');
+  });
+});
+
+describe('a changed limit: its layout, and what other layouts counted', () => {
+  const small = { rpm: 10, tpm: 1000, leases: 2 };
+  it.each([
+    [{ rpm: 10 }, ''],
+    [{ rpm: 5, tpm: 900 }, ''],
+    [{ rpm: 11 }, '2.11.'],
+    [{ rpm: 50 }, '5.50.'],
+    [{ rpm: 45 }, '5.45.'],
+    [{ tpm: 3000 }, '3..3000'],
+    [{ rpm: 2, tpm: 32_000 }, '32.2.32000'],
+  ])('window %j is laid out as %j (one item: no name, whatever its value)', (l, want) => {
+    expect(windowLayout(l, small)).toBe(want);
+  });
+  it('the same shard count with other shares is another layout (its old counts would not match the new shares)', () => {
+    expect(windowLayout({ rpm: 50 }, small)).not.toBe(windowLayout({ rpm: 45 }, small));
+  });
+  it.each([
+    [2, ''],
+    [3, '2.3'],
+    [6, '3.6'],
+  ])('parallel %i is laid out as %j', (parallel, want) => {
+    expect(parallelLayout({ parallel }, small)).toBe(want);
+  });
+  it('default sizes: a limit of one item is one layout', () => {
+    expect(windowLayout({ rpm: 30_000, tpm: 3_000_000 })).toBe('');
+    expect(parallelLayout({ parallel: 32 })).toBe('');
+    expect(windowLayout({ rpm: 30_001 })).toBe('2.30001.');
+  });
+
+  it('shares after what other layouts counted sum to the rest exactly', () => {
+    for (const [total, carried, n] of [
+      [15, 10, 2],
+      [11, 10, 2],
+      [50, 7, 5],
+      [1_000_003, 999, 32],
+    ] as const) {
+      const shares = Array.from({ length: n }, (_, k) => shareAfter(total, carried, n, k));
+      expect(shares.reduce((a, b) => a + b, 0)).toBe(total - carried);
+    }
+  });
+  it('shares after others reached the limit (or passed it) are all 0', () => {
+    expect([0, 1].map((k) => shareAfter(10, 10, 2, k))).toEqual([0, 0]);
+    expect([0, 1, 2].map((k) => shareAfter(8, 30, 3, k))).toEqual([0, 0, 0]);
+  });
+
+  describe('layoutsMayDiffer: only a limit changed lately reads other layouts', () => {
+    const start = Date.UTC(2026, 11, 5, 12, 1);
+    it('never changed: no', () => expect(layoutsMayDiffer({}, start, 10_000, 0)).toBe(false));
+    it('changed in this minute: yes', () => expect(layoutsMayDiffer({ changedAt: start + 5_000 }, start, 10_000, 0)).toBe(true));
+    it('changed before the minute, old limit still cached into it: yes', () =>
+      expect(layoutsMayDiffer({ changedAt: start - 10_000 }, start, 10_000, 0)).toBe(true));
+    it('changed a millisecond too early for any cache to reach the minute: no', () =>
+      expect(layoutsMayDiffer({ changedAt: start - 10_001 }, start, 10_000, 0)).toBe(false));
+    it('a call admitted under the old limit may still run (tokens, leases): yes while it may', () => {
+      expect(layoutsMayDiffer({ changedAt: start - 70_000 }, start, 10_000, 60_000)).toBe(true);
+      expect(layoutsMayDiffer({ changedAt: start - 70_001 }, start, 10_000, 60_000)).toBe(false);
+    });
+  });
+
+  describe('rate_changed_at: stamped when a limit changes, carried by every limit of the entity', () => {
+    const now = new Date(at);
+    it.each([
+      [{ rpm_limit: 10 }, { rpm_limit: 5 }],
+      [{ rpm_limit: 10 }, { rpm_limit: null }],
+      [{}, { tpm_limit: 5 }],
+      [{ max_parallel_requests: 3 }, { max_parallel_requests: 4 }],
+      [{ model_rpm_limit: { a: 1 } }, { model_rpm_limit: { a: 2 } }],
+      [{ model_tpm_limit: { a: 1 } }, { model_tpm_limit: { a: 1, b: 2 } }],
+      [{ rpm: 1 }, { rpm: 2 }],
+      [{ tpm: 1 }, { tpm: null }],
+    ])('%j -> %j is stamped', (current, set) => {
+      expect(rateChangeStamp(current, set, now)).toEqual({ rate_changed_at: now.toISOString() });
+    });
+    it.each([
+      [{ rpm_limit: 10 }, { rpm_limit: 10 }],
+      [{ rpm_limit: 10 }, { max_budget: 5 }],
+      [{}, { rpm_limit: null }],
+      [{ rpm_limit: null }, { rpm_limit: undefined }],
+      [{ model_rpm_limit: { a: 1, b: 2 } }, { model_rpm_limit: { b: 2, a: 1 } }],
+    ])('%j -> %j changes no limit: not stamped', (current, set) => {
+      expect(rateChangeStamp(current, set, now)).toEqual({});
+    });
+    it('a limit on a prototype name is a limit like any other', () => {
+      expect(rateChangeStamp({}, JSON.parse('{"model_rpm_limit": {"__proto__": 1}}'), now)).toEqual({ rate_changed_at: now.toISOString() });
+    });
+
+    it('changedAtOf reads the stamp; none, or unreadable, is never changed', () => {
+      expect(changedAtOf({ rate_changed_at: new Date(at).toISOString() })).toBe(at);
+      expect(changedAtOf({})).toBeUndefined();
+      expect(changedAtOf({ rate_changed_at: null })).toBeUndefined();
+      expect(changedAtOf({ rate_changed_at: 'yesterday' })).toBeUndefined();
+      expect(changedAtOf(undefined)).toBeUndefined();
+    });
+
+    it("every limit carries its own entity's stamp (a per-model limit its key's or team's; the registry model's its own)", () => {
+      const t = (s: number) => new Date(at - s * 1000).toISOString();
+      const limits = rateLimitsOf(
+        caller({
+          key: { ...key, rpm_limit: 1, model_rpm_limit: { 'gpt-4o': 1 }, rate_changed_at: t(1) },
+          user: { user_id: 'u1', user_role: 'internal_user', created_at: '', tpm_limit: 2, rate_changed_at: t(2) },
+          team: { team_id: 't1', created_at: '', max_parallel_requests: 3, model_tpm_limit: { 'gpt-4o': 5 }, rate_changed_at: t(3) },
+          member: { team_id: 't1', user_id: 'u1', role: 'user', created_at: '', rpm_limit: 4, rate_changed_at: t(4) },
+          org: { organization_id: 'o1', created_at: '', tpm_limit: 5 },
+        }),
+        { model_name: 'gpt-4o', rpm: 6, rate_changed_at: t(6) },
+      );
+      expect(limits.map((l) => [l.scope, l.changedAt === undefined ? undefined : (at - l.changedAt) / 1000])).toEqual([
+        ['key', 1],
+        ['user', 2],
+        ['team', 3],
+        ['team_member', 4],
+        ['organization', undefined],
+        ['key_model', 1],
+        ['team_model', 3],
+        ['model', 6],
+      ]);
+    });
   });
 });
