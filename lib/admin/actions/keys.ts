@@ -50,6 +50,7 @@ import {
   rateDirections,
 } from '../../domain/limits.js';
 import { addDuration, currentSpend, parseDuration } from '../../domain/periods.js';
+import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { KeyRecord, TeamRecord } from '../../domain/records.js';
 import {
   ConflictError,
@@ -606,7 +607,7 @@ export const keyActions: Actions = {
     const token = current.token;
     const at = now.toISOString();
     const { key_alias, duration: dur, spend, user_id: _u, team_id: _t, organization_id: _o, ...plain } = set;
-    const attrs: Record<string, unknown> = { ...plain, updated_at: at };
+    const attrs: Record<string, unknown> = { ...plain, ...rateChangeStamp(current, plain, now), updated_at: at };
     const remove: string[] = [];
     if (dur !== undefined) attrs.expires = expiresAt(dur, now);
     Object.assign(

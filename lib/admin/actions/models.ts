@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { modelRegistry } from '../../app/llm.js';
 import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
+import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { ModelRecord } from '../../domain/records.js';
 import { looksLikeSecret } from '../../domain/secrets.js';
 import { ConflictError, type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
@@ -453,7 +454,12 @@ export const modelActions: Actions = {
           ? ['price_tiers']
           : [];
       const ops: TxOp[] = [
-        updateFields(refs.model(modelName), { ...set, updated_at: now.toISOString() }, dropped, notFound('model', modelName)),
+        updateFields(
+          refs.model(modelName),
+          { ...set, ...rateChangeStamp(current, set, now), updated_at: now.toISOString() },
+          dropped,
+          notFound('model', modelName),
+        ),
       ];
       if (set.aliases) {
         const before = new Set(current.aliases ?? []);

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AuditEntry } from '../../domain/audit.js';
+import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { OrgRecord, TeamRecord } from '../../domain/records.js';
 import { ORG_ROLES, type OrgMemberRecord } from '../../domain/records.js';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../../errors.js';
@@ -92,7 +93,13 @@ export const organizationActions: Actions = {
     const period = budgetUpdateAttributes(current, set.budget_duration, undefined, now);
     // Narrowing an organization never waits on its teams: every request checks the whole chain.
     await transact(
-      [setFields(refs.org(orgId), { ...set, ...period, updated_at: now.toISOString() }, notFound('organization', orgId))],
+      [
+        setFields(
+          refs.org(orgId),
+          { ...set, ...period, ...rateChangeStamp(current, set, now), updated_at: now.toISOString() },
+          notFound('organization', orgId),
+        ),
+      ],
       actor,
       audit('update', orgId, set),
       now,

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import type { Authority } from '../../domain/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import { compareCap, rateDirections } from '../../domain/limits.js';
+import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { MemberRecord, OrgRecord, TeamRecord } from '../../domain/records.js';
 import { ConflictError, ForbiddenError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
@@ -244,7 +245,7 @@ export const teamActions: Actions = {
     // is refused that model at once, and /key/info shows what it may still use.
 
     const { spend, ...plain } = set;
-    const attrs: Record<string, unknown> = { ...plain, updated_at: now.toISOString() };
+    const attrs: Record<string, unknown> = { ...plain, ...rateChangeStamp(current, plain, now), updated_at: now.toISOString() };
     Object.assign(
       attrs,
       budgetUpdateAttributes(current, set.budget_duration, spend, now, spend !== undefined ? await findOwn('team', teamId) : undefined),
@@ -433,7 +434,13 @@ export const teamActions: Actions = {
         limits_set_by: setterAfter(authority, current.limits_set_by, limits),
       });
       await transact(
-        [setFields(refs.member(teamId, userId), { ...fields, updated_at: now.toISOString() }, notFound('team_member', teamId, userId))],
+        [
+          setFields(
+            refs.member(teamId, userId),
+            { ...fields, ...rateChangeStamp(current, rates, now), updated_at: now.toISOString() },
+            notFound('team_member', teamId, userId),
+          ),
+        ],
         actor,
         memberAudit(
           'member_update',

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AuditEntry } from '../../domain/audit.js';
 import { dollarsToNanos, NANOS_PER_DOLLAR } from '../../domain/cost.js';
+import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { MemberRecord, UserRecord } from '../../domain/records.js';
 import { ConflictError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
@@ -145,7 +146,7 @@ export const userActions: Actions = {
     if (Object.keys(set).length === 0 && spend === undefined)
       throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('user', userId);
-    const attrs: Record<string, unknown> = { ...set, updated_at: now.toISOString() };
+    const attrs: Record<string, unknown> = { ...set, ...rateChangeStamp(current, set, now), updated_at: now.toISOString() };
     Object.assign(attrs, budgetUpdateAttributes(current, set.budget_duration, spend, now));
     await transact(
       [setFields(refs.user(userId), attrs, notFound('user', userId))],

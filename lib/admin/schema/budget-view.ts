@@ -6,7 +6,8 @@ import type { Budgeted, WindowSpend } from '../../domain/records.js';
 import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../store/codec.js';
 import { Added } from '../../store/writes.js';
 
-type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_elsewhere';
+/** Bookkeeping the API never shows: budget counters, and when the rate limits last changed (lib/domain/rate-limits). */
+type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_elsewhere' | 'rate_changed_at';
 
 /**
  * The record as the API shows it: window counters folded into `spend` (the spend that counts
@@ -19,7 +20,14 @@ export function budgetView<T extends Budgeted>(
   /** The period its budget checks count (an end user without one of its own follows its budget's). */
   duration: string | null | undefined = record.budget_duration,
 ): Omit<T, Internal> & { spend: number; total_spend: number; budget_reset_at: string | null } {
-  const { window_spend: _ws, window_committed: _wc, committed: _c, committed_elsewhere: _ce, ...rest } = record;
+  const {
+    window_spend: _ws,
+    window_committed: _wc,
+    committed: _c,
+    committed_elsewhere: _ce,
+    rate_changed_at: _rc,
+    ...rest
+  } = record as T & { rate_changed_at?: unknown };
   return {
     ...rest,
     spend: currentSpend(record, now.getTime(), duration ?? undefined),
