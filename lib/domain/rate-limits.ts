@@ -139,10 +139,14 @@ export const shareAfter = (total: number, carried: number, n: number, k: number)
  * Whether another layout may hold counts a limit must see at `since` (a window's start, or now
  * for leases): an instance may use a limit for `cacheTtlMs` after it changed (its entity cache),
  * and a call it admitted runs for up to `callMs`, settling its tokens or holding its lease on the
- * old layout meanwhile. A limit whose entity did not change that recently reads nothing more.
+ * old layout meanwhile. `CHANGE_MARGIN_MS` more covers clocks apart and a write still on its way.
+ * A limit whose entity did not change that recently reads nothing more.
  */
 export const layoutsMayDiffer = (l: Pick<RateLimit, 'changedAt'>, since: number, cacheTtlMs: number, callMs: number): boolean =>
-  l.changedAt !== undefined && l.changedAt + cacheTtlMs + callMs >= since;
+  l.changedAt !== undefined && l.changedAt + cacheTtlMs + callMs + CHANGE_MARGIN_MS >= since;
+
+/** How far the admin's clock and an instance's may differ, and a write may take to land. */
+export const CHANGE_MARGIN_MS = 5_000;
 
 /** When an entity's rate limits last changed, as the rate limits carry it (`rate_changed_at`). */
 export function changedAtOf(r: { rate_changed_at?: string | null | undefined } | undefined): number | undefined {

@@ -150,6 +150,9 @@ type Step =
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
 
+/** How many drained parallel layouts an instance remembers (then forgets them all, and reads again). */
+const DRAINED_KEPT = 10_000;
+
 /** Attempts to give a parallel slot back (each after the SDK's own retries), 100 ms then 400 ms apart. */
 const RELEASE_ATTEMPTS = 3;
 
@@ -162,6 +165,9 @@ export class DynamoRateLimiter implements RateLimiter {
     /** How long an instance may go on using a limit after it changed: the entity cache's TTL. */
     private readonly cacheTtlMs = 10_000,
   ) {}
+
+  /** Parallel layouts whose older layouts were found empty after the change settled, by the change they follow. */
+  private readonly drained = new Map<string, number | undefined>();
 
   async admit(a: RateAdmission): Promise<AdmissionOutcome> {
     const minute = minuteOf(a.at);
@@ -338,7 +344,15 @@ export class DynamoRateLimiter implements RateLimiter {
     const max = l.parallel as number;
     const denial: Step = { ok: false, denial: { limit: l, kind: 'parallel', value: max, retryAt: this.clock() + PARALLEL_RETRY_MS } };
     // Calls still running on another layout's leases (a limit changed lately) hold slots too.
-    const carried = layoutsMayDiffer(l, this.clock(), this.cacheTtlMs, callMs) ? await this.otherLeases(l) : 0;
+    const drainKey = `${rateRefs.parallel(l, 0, this.sizes).SK}@${rateRefs.parallel(l, 0, this.sizes).PK}`;
+    const look = layoutsMayDiffer(l, this.clock(), this.cacheTtlMs, callMs) && this.drained.get(drainKey) !== l.changedAt;
+    const carried = look ? await this.otherLeases(l) : 0;
+    // No instance takes a lease on the old layout any more, and none is left there: nothing can
+    // appear on it again, so this instance stops reading it (until the limit changes again).
+    if (look && carried === 0 && !layoutsMayDiffer(l, this.clock(), this.cacheTtlMs, 0)) {
+      if (this.drained.size >= DRAINED_KEPT) this.drained.clear();
+      this.drained.set(drainKey, l.changedAt);
+    }
     if (max - carried <= 0) return denial;
     const n = parallelShards(l, this.sizes);
     for (const shard of shardOrder(n)) {

@@ -137,6 +137,28 @@ describe('parallel requests across a layout change', () => {
   });
 });
 
+describe('a changed parallel limit reads other layouts only while they may hold leases', () => {
+  it('found empty once no instance can use the old limit: this instance stops reading them', async () => {
+    const old: RateLimit = { scope: 'key', owner: 'key', id: 'par-drained', label: 'sk-...dr', parallel: 6 };
+    const [held] = await admitAll(old, 'old', 1);
+    // Changed 30 s ago: past the cache TTL and its margin, within the longest call (60 s here).
+    const next: RateLimit = { ...old, parallel: 2, changedAt: at - 30_000 };
+    const sendsOf = async (tag: string) => {
+      const before = sends;
+      const [o] = await admitAll(next, tag, 1);
+      if (o?.admitted) await limiter.finish(o.ticket, 0);
+      return { admitted: o?.admitted, sends: sends - before };
+    };
+    // A call of the old limit still holds its lease: read every time (a read, the lease, its release).
+    expect(await sendsOf('a')).toEqual({ admitted: true, sends: 3 });
+    expect(await sendsOf('b')).toEqual({ admitted: true, sends: 3 });
+    if (held?.admitted) await limiter.finish(held.ticket, 0);
+    // Found empty once: never read again for this change.
+    expect(await sendsOf('c')).toEqual({ admitted: true, sends: 3 });
+    expect(await sendsOf('d')).toEqual({ admitted: true, sends: 2 });
+  });
+});
+
 describe('a caller whose limits did not change pays nothing more', () => {
   it('one write per admission, as before: no read of other layouts', async () => {
     const limit: RateLimit = { scope: 'team', owner: 'team', id: 'steady', label: 'steady', rpm: 50, parallel: 6 };

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { compareModelCaps, rateDirections } from '../../../lib/domain/limits.js';
 import {
+  CHANGE_MARGIN_MS,
   changedAtOf,
   denialCode,
   denialHeaders,
@@ -357,13 +358,14 @@ describe('a changed limit: its layout, and what other layouts counted', () => {
     const start = Date.UTC(2026, 11, 5, 12, 1);
     it('never changed: no', () => expect(layoutsMayDiffer({}, start, 10_000, 0)).toBe(false));
     it('changed in this minute: yes', () => expect(layoutsMayDiffer({ changedAt: start + 5_000 }, start, 10_000, 0)).toBe(true));
-    it('changed before the minute, old limit still cached into it: yes', () =>
-      expect(layoutsMayDiffer({ changedAt: start - 10_000 }, start, 10_000, 0)).toBe(true));
+    const m = CHANGE_MARGIN_MS;
+    it('changed before the minute, old limit still cached into it (with the margin): yes', () =>
+      expect(layoutsMayDiffer({ changedAt: start - 10_000 - m }, start, 10_000, 0)).toBe(true));
     it('changed a millisecond too early for any cache to reach the minute: no', () =>
-      expect(layoutsMayDiffer({ changedAt: start - 10_001 }, start, 10_000, 0)).toBe(false));
+      expect(layoutsMayDiffer({ changedAt: start - 10_001 - m }, start, 10_000, 0)).toBe(false));
     it('a call admitted under the old limit may still run (tokens, leases): yes while it may', () => {
-      expect(layoutsMayDiffer({ changedAt: start - 70_000 }, start, 10_000, 60_000)).toBe(true);
-      expect(layoutsMayDiffer({ changedAt: start - 70_001 }, start, 10_000, 60_000)).toBe(false);
+      expect(layoutsMayDiffer({ changedAt: start - 70_000 - m }, start, 10_000, 60_000)).toBe(true);
+      expect(layoutsMayDiffer({ changedAt: start - 70_001 - m }, start, 10_000, 60_000)).toBe(false);
     });
   });
 
