@@ -57,7 +57,7 @@ export function costNanos(usage: Usage, base: Prices): number {
 /**
  * The prices a call is charged at: its long-context tier when its input tokens (cache reads and
  * writes included, as Anthropic counts them) pass the tier's threshold, the whole call at that
- * tier; else the base prices. A tier's 1-hour write price is its write price.
+ * tier; else the base prices. A tier without a 1-hour write price charges those writes at its write price.
  */
 export function pricesForCall(prices: Prices, usage: Usage): Prices {
   const input = usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0);
@@ -67,6 +67,31 @@ export function pricesForCall(prices: Prices, usage: Usage): Prices {
   if (!tier) return prices;
   const { above_input_tokens: _, ...tierPrices } = tier;
   return tierPrices;
+}
+
+/**
+ * The most a call can cost whose input is at most `usage.inputTokens` tokens of any kind and whose
+ * output is at most `usage.outputTokens`: strict mode's reservation, an upper bound. The input is
+ * priced at the dearest price an input token can have (plain, cache read, cache write, 1-hour
+ * write), and at every price set such a call can reach (the base, each tier its input passes):
+ * pricing the bound at the plain input and base price let a call of cache writes or one past a
+ * tier settle above what it reserved.
+ */
+export function maxCostNanos(usage: Pick<Usage, 'inputTokens' | 'outputTokens'>, base: Prices): number {
+  let most = 0;
+  for (const prices of [base, ...(base.price_tiers ?? []).filter((t) => usage.inputTokens > t.above_input_tokens)]) {
+    const input = prices.input_cost_per_million;
+    const write = validOr(prices.cache_write_cost_per_million, input);
+    const dearest = Math.max(
+      input,
+      validOr(prices.cache_read_cost_per_million, input),
+      write,
+      validOr(prices.cache_write_1h_cost_per_million, write),
+    );
+    const nanos = nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, prices.output_cost_per_million);
+    most = Math.max(most, Number.isFinite(nanos) ? nanos : MAX_COST_NANOS);
+  }
+  return Math.min(most, MAX_COST_NANOS);
 }
 
 const validOr = (price: number | undefined, fallback: number): number => (isValidPrice(price) ? price : fallback);

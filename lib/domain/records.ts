@@ -163,6 +163,8 @@ export interface PriceTier {
   output_cost_per_million: number;
   cache_read_cost_per_million?: number;
   cache_write_cost_per_million?: number;
+  /** Absent (tiers stored before it was kept): the tier's write price. */
+  cache_write_1h_cost_per_million?: number;
 }
 
 export interface ModelRecord {

@@ -37,7 +37,7 @@ export interface KnownPrice extends TokenPrices {
   batch_input_cost_per_million?: number;
   batch_output_cost_per_million?: number;
   /** Above `above_input_tokens` input tokens in a call, the whole call is priced at the tier, ascending. */
-  tiers?: (TokenPrices & { above_input_tokens: number })[];
+  tiers?: (TokenPrices & { above_input_tokens: number; cache_write_1h_cost_per_million?: number })[];
   source: { name: string; version: string; provider: string; model: string };
 }
 
@@ -115,7 +115,7 @@ const optional = <K extends string>(key: K, value: number | undefined): { [P in 
   value === undefined ? {} : ({ [key]: value } as { [P in K]: number });
 
 /** The long-context tiers, one per threshold, each with every token price at that threshold. */
-function tiersOf(p: ModelPrice): (TokenPrices & { above_input_tokens: number })[] {
+function tiersOf(p: ModelPrice): NonNullable<KnownPrice['tiers']> {
   const starts = new Set<number>();
   for (const v of Object.values(p)) if (v && typeof v === 'object') for (const t of v.tiers) starts.add(t.start);
   const at = (v: PriceValue, start: number): number | undefined => {
@@ -133,5 +133,6 @@ function tiersOf(p: ModelPrice): (TokenPrices & { above_input_tokens: number })[
       output_cost_per_million: at(p.output_mtok, start) ?? 0,
       ...optional('cache_read_cost_per_million', at(p.cache_read_mtok, start)),
       ...optional('cache_write_cost_per_million', at(p.cache_write_mtok, start)),
+      ...optional('cache_write_1h_cost_per_million', at(p.cache_write_1h_mtok, start)),
     }));
 }

@@ -50,7 +50,7 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
   for (const t of m.price_tiers ?? []) {
     if (!Number.isSafeInteger(t.above_input_tokens) || t.above_input_tokens < 0) return 'a price tier needs a whole number of input tokens';
     for (const p of [t.input_cost_per_million, t.output_cost_per_million]) if (!isValidPrice(p)) return 'prices must be numbers >= 0';
-    for (const p of [t.cache_read_cost_per_million, t.cache_write_cost_per_million])
+    for (const p of [t.cache_read_cost_per_million, t.cache_write_cost_per_million, t.cache_write_1h_cost_per_million])
       if (p !== undefined && !isValidPrice(p)) return 'prices must be numbers >= 0';
   }
   return undefined;

@@ -187,6 +187,7 @@ describe('models with providers', () => {
         output_cost_per_million: 22.5,
         cache_read_cost_per_million: 0.6,
         cache_write_cost_per_million: 7.5,
+        cache_write_1h_cost_per_million: 12,
       },
     ]);
     const updated = await callApi(models, 'POST', '/model/update', {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { costNanos, dollarsToNanos, isValidPrice, MAX_COST_NANOS, nanosToDecimal } from '../../../lib/domain/cost.js';
+import { costNanos, dollarsToNanos, isValidPrice, MAX_COST_NANOS, maxCostNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
 
 const gpt4o = { input_cost_per_million: 2.5, output_cost_per_million: 10 };
 const mini = { input_cost_per_million: 0.15, output_cost_per_million: 0.6 };
@@ -121,5 +121,70 @@ describe('long-context tiers (found by review: a call past 200k input tokens was
     const usage = { inputTokens: 1, outputTokens: 1000, cacheReadTokens: 150_000, cacheWriteTokens: 50_000 };
     // 1 x 6 + 1000 x 22.5 + 150000 x 0.6 + 50000 x 7.5 = 6 + 22500 + 90000 + 375000 micro-dollars
     expect(costNanos(usage, sonnet)).toBe(487_506_000);
+  });
+});
+
+describe('1-hour writes past a long-context threshold (found by review: the tiers had no 1-hour price)', () => {
+  const tiered = {
+    input_cost_per_million: 3,
+    output_cost_per_million: 15,
+    cache_write_cost_per_million: 3.75,
+    cache_write_1h_cost_per_million: 6,
+    price_tiers: [{ above_input_tokens: 100, input_cost_per_million: 6, output_cost_per_million: 22.5, cache_write_cost_per_million: 7.5 }],
+  };
+  it("at the tier's 1-hour price", () => {
+    const withHour = { ...tiered, price_tiers: [{ ...tiered.price_tiers[0]!, cache_write_1h_cost_per_million: 12 }] };
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 1000 }, withHour)).toBe(12_000_000);
+  });
+  it("a tier without one: at the tier's write price", () => {
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 1000 }, tiered)).toBe(7_500_000);
+  });
+});
+
+describe('maxCostNanos: the strict estimate is an upper bound at every price (found by review)', () => {
+  const prices = {
+    input_cost_per_million: 3,
+    output_cost_per_million: 15,
+    cache_read_cost_per_million: 0.3,
+    cache_write_cost_per_million: 3.75,
+    cache_write_1h_cost_per_million: 6,
+    price_tiers: [
+      {
+        above_input_tokens: 1000,
+        input_cost_per_million: 6,
+        output_cost_per_million: 22.5,
+        cache_read_cost_per_million: 0.6,
+        cache_write_cost_per_million: 7.5,
+        cache_write_1h_cost_per_million: 12,
+      },
+    ],
+  };
+  it('prices the input at the dearest input price (a 1-hour write), not the plain input price', () => {
+    expect(maxCostNanos({ inputTokens: 1000, outputTokens: 10 }, prices)).toBe((1000 * 6 + 10 * 15) * 1000);
+  });
+  it('past a threshold, at the tier', () => {
+    expect(maxCostNanos({ inputTokens: 1001, outputTokens: 10 }, prices)).toBe((1001 * 12 + 10 * 22.5) * 1000);
+  });
+  it('bounds every split of at most that many input tokens, below and past the threshold', () => {
+    const bound = { inputTokens: 2000, outputTokens: 50 };
+    const most = maxCostNanos(bound, prices);
+    for (const total of [0, 1, 999, 1000, 1001, 1500, 2000])
+      for (const [plain, read, write, hour] of [
+        [total, 0, 0, 0],
+        [0, total, 0, 0],
+        [0, 0, total, 0],
+        [0, 0, total, total],
+        [Math.floor(total / 4), Math.floor(total / 4), total - 2 * Math.floor(total / 4), Math.floor(total / 8)],
+      ] as const)
+        expect(
+          costNanos(
+            { inputTokens: plain, cacheReadTokens: read, cacheWriteTokens: write, cacheWrite1hTokens: hour, outputTokens: 50 },
+            prices,
+          ),
+        ).toBeLessThanOrEqual(most);
+  });
+  it('a tier cheaper than the base (not the library’s, but possible) never lowers the bound', () => {
+    const cheaper = { ...prices, price_tiers: [{ above_input_tokens: 10, input_cost_per_million: 1, output_cost_per_million: 1 }] };
+    expect(maxCostNanos({ inputTokens: 100, outputTokens: 10 }, cheaper)).toBe((100 * 6 + 10 * 15) * 1000);
   });
 });

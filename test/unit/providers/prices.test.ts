@@ -65,7 +65,7 @@ describe('known prices', () => {
     expect(priceOf('bedrock', 'amazon.titan-embed-text-v2:0', AT)).toBeUndefined();
   });
 
-  it('Claude on Anthropic: long-context tiers come with it', () => {
+  it('Claude on Anthropic: long-context tiers come with it, 1-hour writes too (found by review: dropped, so charged the tier’s 5-minute price)', () => {
     const p = priceOf('anthropic', 'claude-sonnet-4-5-20250929', AT);
     expect(p).toMatchObject({
       input_cost_per_million: 3,
@@ -81,6 +81,7 @@ describe('known prices', () => {
         output_cost_per_million: 22.5,
         cache_read_cost_per_million: 0.6,
         cache_write_cost_per_million: 7.5,
+        cache_write_1h_cost_per_million: 12,
       },
     ]);
     expect(pricesForCall(p!, 200000)).toMatchObject({ input_cost_per_million: 3 });

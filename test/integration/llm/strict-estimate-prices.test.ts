@@ -1,0 +1,140 @@
+/**
+ * Strict mode's reservation is an upper bound at every price a call can be charged (found by
+ * review): the estimate bounds the input by the body's bytes, but priced it at the plain input
+ * price and the base tier, while the settlement charges cache writes at 1.25x or 2x (1 hour) and a
+ * call past a long-context threshold at the tier's prices. A call whose input was 1-hour cache
+ * writes settled at twice its reservation, so a strict budget that admitted it was overspent.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { costNanos, dollarsToNanos } from '../../../lib/domain/cost.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { refs } from '../../../lib/store/keys.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { countersOf, readItem } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, seedModels } from './harness.js';
+
+const SECRET = 'tollgate/strict-estimate';
+const MAX_TOKENS = 100;
+let server: Server;
+
+/** Reports every input token the request may hold (one per byte of its body: the estimate's bound) as a 1-hour cache write. */
+function start(): Promise<string> {
+  server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { metadata?: { user_id?: string } };
+      const written = Number(body.metadata?.user_id ?? 0);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'ok' }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: {
+            input_tokens: 0,
+            output_tokens: MAX_TOKENS,
+            cache_read_input_tokens: 0,
+            cache_creation_input_tokens: written,
+            cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: written },
+          },
+        }),
+      );
+    });
+  });
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
+
+// Claude Sonnet 4.5 as the price library prices it.
+const prices = {
+  input_cost_per_million: 3,
+  output_cost_per_million: 15,
+  cache_read_cost_per_million: 0.3,
+  cache_write_cost_per_million: 3.75,
+  cache_write_1h_cost_per_million: 6,
+  price_tiers: [
+    {
+      above_input_tokens: 200_000,
+      input_cost_per_million: 6,
+      output_cost_per_million: 22.5,
+      cache_read_cost_per_million: 0.6,
+      cache_write_cost_per_million: 7.5,
+      cache_write_1h_cost_per_million: 12,
+    },
+  ],
+};
+
+beforeAll(async () => {
+  const base = await start();
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify({ [SECRET]: 'k' }) });
+  const sonnet: ModelRecord = {
+    model_name: 'sonnet-strict',
+    provider: 'anthropic',
+    upstream_model: 'claude-sonnet-4-5',
+    upstream_base_url: base,
+    api_key_secret: SECRET,
+    ...prices,
+    created_at: '2025-01-01T00:00:00.000Z',
+  };
+  await seedModels([sonnet]);
+});
+afterAll(() => server?.close());
+
+/** A body of about `bytes` bytes whose upstream reports as many 1-hour cache writes as it has bytes, less a margin. */
+function body(bytes: number) {
+  const shell = {
+    model: 'sonnet-strict',
+    max_tokens: MAX_TOKENS,
+    metadata: { user_id: '0000000' },
+    messages: [{ role: 'user', content: '' }],
+  };
+  const pad = bytes - Buffer.byteLength(JSON.stringify(shell));
+  const b = { ...shell, messages: [{ role: 'user', content: 'x'.repeat(pad) }] };
+  b.metadata.user_id = String(Buffer.byteLength(JSON.stringify(b)) - 10).padStart(7, '0');
+  return b;
+}
+
+async function strictCall(teamId: string, bytes: number, maxBudget = 100) {
+  await seedTeam({ team_id: teamId, max_budget: maxBudget, enforcement: 'strict' });
+  const { key } = await seedKey({ team_id: teamId });
+  const requestId = `req-${teamId}`;
+  const res = await call({ path: '/v1/messages', headers: bearer(key), body: body(bytes), requestId });
+  return { res, settlement: await readItem(refs.settlement(requestId)) };
+}
+
+describe('the strict reservation bounds the settled cost', () => {
+  it('input written to the cache for an hour (2x the input price)', async () => {
+    const { res, settlement } = await strictCall('t-1h', 10_000);
+    expect(res.status).toBe(200);
+    expect(Number(settlement?.cost)).toBeGreaterThan(0);
+    expect(Number(settlement?.estimate)).toBeGreaterThanOrEqual(Number(settlement?.cost));
+  });
+
+  it('input past the long-context threshold, written for an hour (the tier: 4x the base input price)', async () => {
+    const { res, settlement } = await strictCall('t-tier', 250_000);
+    expect(res.status).toBe(200);
+    const written = 250_000 - 10;
+    expect(Number(settlement?.cost)).toBe(
+      costNanos({ inputTokens: 0, outputTokens: MAX_TOKENS, cacheWriteTokens: written, cacheWrite1hTokens: written }, prices) / 1e9,
+    );
+    expect(Number(settlement?.estimate)).toBeGreaterThanOrEqual(Number(settlement?.cost));
+  });
+
+  it('a strict budget the call could overspend refuses it', async () => {
+    // Room for the call at the plain input price, not at the 1-hour write price it is charged.
+    const atInputPrice = (10_000 * 3 + MAX_TOKENS * 15) / 1e6;
+    const { res } = await strictCall('t-tight', 10_000, atInputPrice * 1.2);
+    expect(res.status).toBe(403);
+    expect(res.json?.error?.code).toBe('team_budget_exceeded');
+    const counters = await countersOf(refs.team('t-tight'));
+    expect(counters.spend).toBeLessThanOrEqual(dollarsToNanos(atInputPrice * 1.2));
+  });
+});
