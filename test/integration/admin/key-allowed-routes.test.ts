@@ -81,6 +81,27 @@ describe('a key limited to some routes', () => {
   });
 });
 
+describe('a regenerated key keeps the list (found by review: checked, it holds)', () => {
+  it('the new key and the old one in its grace period are refused outside the list; narrowing the new key narrows both', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'ana', allowed_routes: ['llm', '/key/info'] });
+    const old = made.body.key as string;
+    const again = await callApi(keys, 'POST', '/key/regenerate', { key: old, grace_period: '1h' }, userCtx('ana'));
+    expect(again.status).toBe(200);
+    const fresh = again.body.key as string;
+    expect(again.body.allowed_routes).toEqual(['llm', '/key/info']);
+    for (const key of [fresh, old]) {
+      expect((await authorize(at('POST', '/v1/chat/completions', key))).effect).toBe('allow');
+      const denied = await authorize(at('GET', '/key/list', key));
+      expect(denied.effect === 'deny' && JSON.parse(denied.body).error.code).toBe('key_route_not_allowed');
+    }
+    expect((await callApi(keys, 'POST', '/key/update', { key: fresh, allowed_routes: ['/key/info'] }, userCtx('ana'))).status).toBe(200);
+    for (const key of [fresh, old]) {
+      const denied = await authorize(at('POST', '/v1/chat/completions', key));
+      expect(denied.effect === 'deny' && JSON.parse(denied.body).error.code).toBe('key_route_not_allowed');
+    }
+  });
+});
+
 describe('a list that cannot be read is a 400 naming the entry, and nothing is written', () => {
   it.each<[unknown, string, string]>([
     [['/v1/chat/completions', '/v1/nope'], 'allowed_routes.1', 'covers no route'],
