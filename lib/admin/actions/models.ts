@@ -242,8 +242,12 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
-      // The library's long-context tiers hold every price: kept only when none was given.
-      price_tiers: Object.values(given).every((v) => v === undefined) && known.tiers?.length ? known.tiers : undefined,
+      // The library's long-context tiers hold every price: dropped when an input or output price is
+      // given (as /model/update on the same model), kept when only a cache price is (never the base price past 200k).
+      price_tiers:
+        given.input_cost_per_million === undefined && given.output_cost_per_million === undefined && known.tiers?.length
+          ? known.tiers
+          : undefined,
     }),
     price_source: `${known.source.name}@${known.source.version}`,
   };

@@ -198,6 +198,33 @@ describe('models with providers', () => {
     expect((await item('sonnet-45'))?.price_tiers).toBeUndefined();
   });
 
+  it("a cache price given alone keeps the library's tiers, as /model/update does (found by review: /model/new dropped them, so a call past 200k was billed at the base price)", async () => {
+    const made = await callApi(models, 'POST', '/model/new', {
+      model_name: 'sonnet-45-cache',
+      litellm_params: { model: 'anthropic/claude-sonnet-4-5', api_key_secret: 'tollgate/anthropic' },
+      model_info: { cache_read_cost_per_million: 0.25 },
+    });
+    expect(made.status).toBe(200);
+    expect(made.body.model_info).toMatchObject({ input_cost_per_million: 3, cache_read_cost_per_million: 0.25 });
+    expect(made.body.model_info.price_tiers).toMatchObject([{ above_input_tokens: 200_000, input_cost_per_million: 6 }]);
+    const same = await callApi(models, 'POST', '/model/update', {
+      model_name: 'sonnet-45-cache',
+      model_info: { cache_write_cost_per_million: 3.5 },
+    });
+    expect(same.body.model_info.price_tiers).toMatchObject([{ above_input_tokens: 200_000 }]);
+    const moved = await callApi(models, 'POST', '/model/update', {
+      model_name: 'sonnet-45-cache',
+      litellm_params: { model: 'anthropic/claude-sonnet-4-5-20250929' },
+      model_info: { cache_read_cost_per_million: 0.25 },
+    });
+    expect(moved.body.model_info.price_tiers).toMatchObject([{ above_input_tokens: 200_000, input_cost_per_million: 6 }]);
+    const priced = await callApi(models, 'POST', '/model/update', {
+      model_name: 'sonnet-45-cache',
+      model_info: { input_cost_per_million: 2 },
+    });
+    expect(priced.body.model_info.price_tiers).toBeNull();
+  });
+
   it('/model/update to a model without cache write prices drops the old ones (found by review: Nova was charged Claude’s writes)', async () => {
     const made = await callApi(models, 'POST', '/model/new', {
       model_name: 'claude-then-nova',
