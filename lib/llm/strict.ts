@@ -8,7 +8,7 @@
  * recordSpend once the call is over.
  */
 import type { Caller } from '../domain/caller.js';
-import { costNanos, NANOS_PER_DOLLAR } from '../domain/cost.js';
+import { maxCostNanos, NANOS_PER_DOLLAR } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { BudgetExceededError, StoreUnavailableError } from '../errors.js';
 import { spendTargets } from '../spend/targets.js';
@@ -31,7 +31,7 @@ const ATTEMPTS = 3;
 /** Reserves the call's estimate; undefined when nothing needs holding (no budget, or a retried request). */
 export async function reserveCall(call: ReservingCall, model: ModelRecord, requestId: string): Promise<Hold | undefined> {
   const { deps, now } = call;
-  const estimateNanos = costNanos(estimateUsage(call.req, deps.strictDefaultMaxTokens), model);
+  const estimateNanos = maxCostNanos(estimateUsage(call.req, deps.strictDefaultMaxTokens), model);
   for (let attempt = 1; ; attempt++) {
     const targets = spendTargets(call.caller, { budgetDuration: deps.settings.budgetDuration, maxBudget: deps.settings.maxBudget, now });
     const outcome = await deps.settler.reserve({
