@@ -75,7 +75,7 @@ import { recordSpend } from './spend.js';
 import { dataEvent, frame, type SseEvent, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
-import { mergeUsage, usageOf } from './usage.js';
+import { brokenUsage, mergeUsage, usageOf } from './usage.js';
 
 /**
  * Settlements still being written for a request. The answer goes out first: its last byte is
@@ -870,7 +870,7 @@ async function settle(
   // Broken off, what was reported so far and what was counted: the larger of each.
   // A tokenizer that fails to load must not hold the call's rate-limit slot: fall back to the estimate.
   const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
-  const measured = partial ? mergeUsage(reported, counted) : (reported ?? counted);
+  const measured = partial ? brokenUsage(reported, counted) : (reported ?? counted);
   const usage = measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
   const usageSource = !measured ? (usage ? 'estimated' : 'none') : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.

@@ -23,6 +23,23 @@ export function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | 
   return compact(mergeTokenUsage(full(a), full(b)));
 }
 
+/**
+ * A broken-off call's usage from what the upstream reported so far and what was counted: the
+ * larger of each. Counted input is the whole prompt, with no cache split, so it is compared with
+ * the reported input of every kind, and only what it counts beyond that is added as plain input:
+ * taken field by field, a prompt reported as cache writes was charged again as input (past a
+ * long-context threshold, at the tier), above what the strict estimate had reserved.
+ */
+export function brokenUsage(reported: Usage | undefined, counted: Usage | undefined): Usage | undefined {
+  if (!reported || !counted) return reported ?? counted;
+  const reportedInput = reported.inputTokens + (reported.cacheReadTokens ?? 0) + (reported.cacheWriteTokens ?? 0);
+  return {
+    ...reported,
+    inputTokens: reported.inputTokens + Math.max(0, counted.inputTokens - reportedInput),
+    outputTokens: Math.max(reported.outputTokens, counted.outputTokens),
+  };
+}
+
 /** Cache figures only when there are some (most calls have none). */
 function compact(u: (Required<Omit<Usage, 'cacheWrite1hTokens'>> & Pick<Usage, 'cacheWrite1hTokens'>) | undefined): Usage | undefined {
   if (!u) return undefined;

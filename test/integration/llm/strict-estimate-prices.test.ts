@@ -27,8 +27,36 @@ function start(): Promise<string> {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { metadata?: { user_id?: string } };
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { stream?: boolean; metadata?: { user_id?: string } };
       const written = Number(body.metadata?.user_id ?? 0);
+      if (body.stream === true) {
+        // Cut after the first words: no message_delta, no message_stop (a broken stream).
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+        ev('message_start', {
+          type: 'message_start',
+          message: {
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            model: 'claude-sonnet-4-5',
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: {
+              input_tokens: 0,
+              output_tokens: 1,
+              cache_read_input_tokens: 0,
+              cache_creation_input_tokens: written,
+              cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: written },
+            },
+          },
+        });
+        ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+        ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'the first words' } });
+        res.end();
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -102,11 +130,12 @@ function body(bytes: number) {
   return b;
 }
 
-async function strictCall(teamId: string, bytes: number, maxBudget = 100) {
+async function strictCall(teamId: string, bytes: number, maxBudget = 100, stream = false) {
   await seedTeam({ team_id: teamId, max_budget: maxBudget, enforcement: 'strict' });
   const { key } = await seedKey({ team_id: teamId });
   const requestId = `req-${teamId}`;
-  const res = await call({ path: '/v1/messages', headers: bearer(key), body: body(bytes), requestId });
+  const b = body(bytes);
+  const res = await call({ path: '/v1/messages', headers: bearer(key), body: stream ? { ...b, stream: true } : b, requestId });
   return { res, settlement: await readItem(refs.settlement(requestId)) };
 }
 
@@ -125,6 +154,17 @@ describe('the strict reservation bounds the settled cost', () => {
     expect(Number(settlement?.cost)).toBe(
       costNanos({ inputTokens: 0, outputTokens: MAX_TOKENS, cacheWriteTokens: written, cacheWrite1hTokens: written }, prices) / 1e9,
     );
+    expect(Number(settlement?.estimate)).toBeGreaterThanOrEqual(Number(settlement?.cost));
+  });
+
+  it('a broken stream: the prompt reported as cache writes is not counted again as input (found by review)', async () => {
+    const { res, settlement } = await strictCall('t-broken', 10_000, 100, true);
+    expect(res.status).toBe(200);
+    const written = 10_000 - 10;
+    const reported = costNanos({ inputTokens: 0, outputTokens: 1, cacheWriteTokens: written, cacheWrite1hTokens: written }, prices) / 1e9;
+    expect(Number(settlement?.cost)).toBeGreaterThanOrEqual(reported);
+    // The counted prompt is within what was reported (as cache writes): only the words sent add to it.
+    expect(Number(settlement?.cost)).toBeLessThan(reported + (100 * 15) / 1e6);
     expect(Number(settlement?.estimate)).toBeGreaterThanOrEqual(Number(settlement?.cost));
   });
 

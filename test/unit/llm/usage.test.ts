@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeUsage, usageOf } from '../../../lib/llm/usage.js';
+import { brokenUsage, mergeUsage, usageOf } from '../../../lib/llm/usage.js';
 
 describe('usageOf', () => {
   it('reads chat, completions and embeddings usage', () => {
@@ -41,5 +41,19 @@ describe('mergeUsage', () => {
     expect(mergeUsage(start, delta)).toEqual({ inputTokens: 12, outputTokens: 40 });
     expect(mergeUsage(undefined, delta)).toBe(delta);
     expect(mergeUsage(start, undefined)).toBe(start);
+  });
+});
+
+describe('brokenUsage: reported so far and counted, the larger (found by review: a cached prompt was charged twice)', () => {
+  const reported = { inputTokens: 10, outputTokens: 1, cacheReadTokens: 500, cacheWriteTokens: 3000, cacheWrite1hTokens: 2000 };
+  it('a counted prompt within the reported input of every kind adds nothing', () => {
+    expect(brokenUsage(reported, { inputTokens: 3510, outputTokens: 40 })).toEqual({ ...reported, outputTokens: 40 });
+  });
+  it('counted beyond it: only the excess, as plain input', () => {
+    expect(brokenUsage(reported, { inputTokens: 3600, outputTokens: 0 })).toEqual({ ...reported, inputTokens: 100 });
+  });
+  it('either missing: the other', () => {
+    expect(brokenUsage(undefined, { inputTokens: 5, outputTokens: 6 })).toEqual({ inputTokens: 5, outputTokens: 6 });
+    expect(brokenUsage(reported, undefined)).toEqual(reported);
   });
 });
