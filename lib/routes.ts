@@ -306,10 +306,13 @@ export function safeDecode(s: string): string {
  * Route lists: what a key's `allowed_routes` and the JWT route settings (TOLLGATE_JWT_TEAM_ROUTES,
  * TOLLGATE_JWT_ADMIN_ROUTES) name, in LiteLLM's words. An entry is a group (`llm`, `info`,
  * `management`, `public`, or LiteLLM's `llm_api_routes`, `openai_routes`, `info_routes`,
- * `management_routes`), or a path of this table: exactly, or as a prefix of whole segments
- * (`/v1/files` covers `/v1/files/{proxy+}`; a trailing `/` is the same path), or ending in `*` as a
- * plain prefix (`/key/*`). An LLM path and its `/v1` twin are one route.
+ * `management_routes`), or a path of this table (a trailing `/` is the same path), or a path
+ * ending in `*` as a plain prefix (`/key/*`). An LLM path and its `/v1` twin are one route.
+ * A plain path is read as LiteLLM reads each list: a key's `allowed_routes` as a prefix of whole
+ * segments too (`/v1/files` covers `/v1/files/{proxy+}`), a JWT route setting exactly.
  */
+export type RouteListReading = 'segments' | 'exact';
+
 export const ROUTE_LIST_GROUPS: ReadonlyMap<string, RouteGroup> = new Map([
   ['llm', 'llm'],
   ['llm_api_routes', 'llm'],
@@ -330,38 +333,41 @@ const formsOf = (path: string): string[] => {
   return byResource.has(twin) ? [path, twin] : [path];
 };
 
-function pathCovers(entry: string, path: string): boolean {
+function pathCovers(entry: string, path: string, reading: RouteListReading): boolean {
   if (entry.endsWith('*')) return path.startsWith(entry.slice(0, -1));
-  // `/` (nothing left once trailing slashes go) is the prefix of every path.
   const e = entry.replace(/\/+$/, '');
+  if (reading === 'exact') return path === e;
+  // `/` (nothing left once trailing slashes go) is the prefix of every path.
   return e === '' || path === e || path.startsWith(`${e}/`);
 }
 
 /** Whether one entry of a route list covers a route of the table. */
-export function routeEntryCovers(entry: string, route: RouteDef): boolean {
+export function routeEntryCovers(entry: string, route: RouteDef, reading: RouteListReading): boolean {
   const group = ROUTE_LIST_GROUPS.get(entry);
   if (group !== undefined) return route.group === group;
-  return entry.startsWith('/') && formsOf(route.path).some((p) => pathCovers(entry, p));
+  return entry.startsWith('/') && formsOf(route.path).some((p) => pathCovers(entry, p, reading));
 }
 
 /** Whether a route list covers a route. */
-export const routeListCovers = (list: readonly string[], route: RouteDef): boolean => list.some((e) => routeEntryCovers(e, route));
+export const routeListCovers = (list: readonly string[], route: RouteDef, reading: RouteListReading): boolean =>
+  list.some((e) => routeEntryCovers(e, route, reading));
 
 /**
  * Why a route list's entry cannot be taken, else undefined: it is neither a group nor a path, or
  * covers no route (a typo, a concrete path of a parameterised route, `LLM`), so it would
  * silently allow nothing. The message never repeats the entry (it may be a pasted secret).
  */
-export function routeEntryProblem(entry: string, among: readonly RouteDef[] = routes): string | undefined {
+export function routeEntryProblem(entry: string, reading: RouteListReading, among: readonly RouteDef[] = routes): string | undefined {
   if (entry.length === 0 || entry.length > MAX_ROUTE_ENTRY) return `must be 1 to ${MAX_ROUTE_ENTRY} characters`;
   if (!ROUTE_LIST_GROUPS.has(entry) && !entry.startsWith('/'))
     return `must be a route group (${[...ROUTE_LIST_GROUPS.keys()].join(', ')}) or a path starting with \`/\``;
-  if (!among.some((r) => routeEntryCovers(entry, r))) return 'covers no route Tollgate serves';
+  if (!among.some((r) => routeEntryCovers(entry, r, reading))) return 'covers no route Tollgate serves';
   return undefined;
 }
 
-/** The entries of a route list that name nothing (routeEntryProblem). */
-export const unknownRouteNames = (entries: readonly string[]): string[] => entries.filter((e) => routeEntryProblem(e) !== undefined);
+/** The entries of a JWT route setting that name nothing (routeEntryProblem). */
+export const unknownRouteNames = (entries: readonly string[]): string[] =>
+  entries.filter((e) => routeEntryProblem(e, 'exact') !== undefined);
 
 /** Routes served by one function, for wiring infrastructure. */
 export const routesOf = (fn: FunctionName): RouteDef[] => routes.filter((r) => r.fn === fn);

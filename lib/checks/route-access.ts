@@ -16,9 +16,9 @@ export function canCallRoute(caller: Pick<Caller, 'principal' | 'role'>, route: 
   switch (caller.role) {
     case 'proxy_admin':
       // The master key and admin users reach everything; an admin JWT reaches what is configured.
-      return caller.principal === 'jwt' ? routeListCovers(settings.jwtAdminRoutes, route) : true;
+      return caller.principal === 'jwt' ? routeListCovers(settings.jwtAdminRoutes, route, 'exact') : true;
     case 'team':
-      return routeListCovers(settings.jwtTeamRoutes, route);
+      return routeListCovers(settings.jwtTeamRoutes, route, 'exact');
     case 'internal_user':
       return route.group === 'llm' || route.group === 'info' || (route.group === 'management' && route.selfService === true);
     case 'internal_user_viewer':
@@ -40,14 +40,14 @@ const limitable: readonly RouteDef[] = routes.filter((r) => r.group !== 'public'
  */
 export function routesCovered(list: readonly string[] | null | undefined): Set<RouteDef> {
   if (!list || list.length === 0) return new Set(limitable);
-  return new Set(limitable.filter((r) => routeListCovers(list, r)));
+  return new Set(limitable.filter((r) => routeListCovers(list, r, 'segments')));
 }
 
 /** Why an entry of a key's `allowed_routes` cannot be taken (lib/routes routeEntryProblem, among the routes a key can be limited to). */
-export const allowedRouteProblem = (entry: string): string | undefined => routeEntryProblem(entry, limitable);
+export const allowedRouteProblem = (entry: string): string | undefined => routeEntryProblem(entry, 'segments', limitable);
 
 /** Whether a key may call a route by its `allowed_routes` (an empty or absent list: any route its role may). */
 export function keyMayCallRoute(allowed: readonly string[] | null | undefined, route: RouteDef): boolean {
   if (!allowed || allowed.length === 0 || route.group === 'public') return true;
-  return routeListCovers(allowed, route);
+  return routeListCovers(allowed, route, 'segments');
 }

@@ -157,14 +157,16 @@ describe('route permission over the whole route table', () => {
 });
 
 describe('a JWT route list names only groups and routes (found by review)', () => {
-  it('reads as a key’s allowed_routes does: LiteLLM’s group names, /v1 twins, whole-segment prefixes and a trailing *', () => {
+  it('reads as LiteLLM’s JWT route lists: its group names, exact paths (a /v1 twin is the same route) and a trailing *', () => {
     const team = roleCaller('jwt', 'team');
     const covered = (jwtTeamRoutes: string[]) =>
       routes.filter((r) => r.group !== 'public' && canCallRoute(team, r, { jwtTeamRoutes, jwtAdminRoutes: [] })).map((r) => r.path);
     expect(covered(['openai_routes', 'info_routes'])).toEqual(covered(['llm', 'info']));
     expect(covered(['/v1/chat/completions/'])).toEqual(['/chat/completions', '/v1/chat/completions']);
-    expect(covered(['/key/*'])).toEqual(covered(['/key']));
-    expect(covered(['/key']).length).toBe(routes.filter((r) => r.path.startsWith('/key/')).length);
+    // Exact: a path does not reach the routes below it (a key's allowed_routes does), `*` does.
+    expect(covered(['/v1/threads'])).toEqual(['/threads', '/v1/threads']);
+    expect(covered(['/global/spend'])).toEqual(['/global/spend']);
+    expect(covered(['/key/*']).length).toBe(routes.filter((r) => r.path.startsWith('/key/')).length);
   });
 
   const settingsOf = (env: Record<string, string>) => checkSettings(parseConfig({ TOLLGATE_TABLE_NAME: 't', ...env }));
@@ -174,6 +176,7 @@ describe('a JWT route list names only groups and routes (found by review)', () =
     ['a group in another case', 'LLM'],
     ['a path not in the table', '/chat/completion'],
     ['a path below a route', '/v1/chat/completions/x'],
+    ['a path above routes (exact, not a prefix)', '/key'],
     ['a concrete path of a parameterised route', '/openai/deployments/gpt-4o/chat/completions'],
     ['a path in another case', '/Key/Generate'],
   ])('%s is a configuration error, never a list that silently allows nothing', (_what, list) => {
