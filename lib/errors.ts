@@ -55,6 +55,7 @@ export type PermissionCode =
   | 'end_user_blocked'
   | 'route_not_allowed'
   | 'key_route_not_allowed'
+  | 'deferred_work_not_allowed'
   | 'model_not_allowed'
   | 'team_not_found'
   | 'user_not_found'
@@ -246,6 +247,16 @@ export class EndUserBlockedError extends PermissionDeniedError {
 export class RouteNotAllowedError extends PermissionDeniedError {
   constructor(role: string, method: string, path: string) {
     super('route_not_allowed', `role \`${role}\` may not call ${method} ${path}`);
+  }
+}
+/** Strict enforcement and work billed after the call (a batch, a background response, a run): its cost cannot be held. */
+export class DeferredWorkNotAllowedError extends PermissionDeniedError {
+  constructor(what: string, param: string | null) {
+    super(
+      'deferred_work_not_allowed',
+      `strict enforcement cannot start ${what}: it is billed when it ends, after this call, so its cost cannot be reserved; start it with fast enforcement`,
+      param,
+    );
   }
 }
 /** A key whose `allowed_routes` does not cover the route called. */

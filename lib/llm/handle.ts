@@ -30,6 +30,7 @@ import { requestTags, type SpendLog } from '../domain/spend-log.js';
 import { type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
   ConflictError,
+  DeferredWorkNotAllowedError,
   InvalidApiKeyError,
   InvalidRequestError,
   isTollgateError,
@@ -50,6 +51,7 @@ import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
   type BatchFile,
   batchFileOf,
+  deferredWorkOf,
   type FinishedBill,
   finishedUsage,
   guardBatchInput,
@@ -181,6 +183,9 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     keeper,
     startedMs,
   };
+  // Strict enforcement holds every call's cost before it runs: work billed after the call cannot be held.
+  const deferred = call.mode === 'strict' ? deferredWorkOf(object, req.body.kind === 'json' ? req.body.value : undefined) : undefined;
+  if (deferred) throw new DeferredWorkNotAllowedError(deferred.what, deferred.param);
   if (batch) {
     call.batchInput = true;
     call.madeWith = batchModelOf(registry, batch.models);

@@ -19,7 +19,7 @@ import type { Usage } from '../domain/cost.js';
 import { madeFor, mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { ObjectOwners } from '../store/objects.js';
-import type { LlmRequest } from './request.js';
+import { type LlmRequest, streamRequested } from './request.js';
 import { usageOf } from './usage.js';
 
 const COLLECTIONS = new Map<string, ObjectKind>([
@@ -66,6 +66,24 @@ export function objectCallOf(req: Pick<LlmRequest, 'method' | 'upstreamPath'>): 
 const generates = (object: ObjectCall): boolean => object.kind === 'thread' && (object.action ?? '').split('/')[0] === 'runs';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The work a call starts that is billed after the call is over (a batch, a response made in the
+ * background, a thread run), named for a message with the field that asks for it; undefined for
+ * any other call. Strict enforcement refuses it: its cost cannot be reserved for as long as it
+ * runs. `background` is read as the upstream reads it (lib/llm/request streamRequested).
+ */
+export function deferredWorkOf(object: ObjectCall | undefined, body: unknown): { what: string; param: string | null } | undefined {
+  if (!object) return undefined;
+  if (object.kind === 'batch' && object.op === 'create') return { what: 'a batch', param: null };
+  if (object.kind === 'response' && object.op === 'create' && isObject(body) && streamRequested(body.background))
+    return { what: 'a background response', param: 'background' };
+  // A run made (`POST /threads/runs`, `POST /threads/{id}/runs`) or given tool outputs to go on; not a read or a cancel.
+  const action = object.action ?? '';
+  if (object.kind === 'thread' && object.op !== 'read' && (action === 'runs' || /^runs\/[^/]+\/submit_tool_outputs$/.test(action)))
+    return { what: 'a thread run', param: null };
+  return undefined;
+}
 
 /** Statuses of a run not ended yet: its usage comes when it ends (tool outputs submitted add to the same run). */
 const RUN_UNDER_WAY = ['queued', 'in_progress', 'requires_action', 'cancelling'];

@@ -4,7 +4,7 @@
  * a body names is found, at any depth.
  */
 import { describe, expect, it } from 'vitest';
-import { finishedUsage, meteringOf, objectCallOf, referencedObjects } from '../../../lib/llm/objects.js';
+import { deferredWorkOf, finishedUsage, meteringOf, objectCallOf, referencedObjects } from '../../../lib/llm/objects.js';
 
 const op = (method: string, upstreamPath: string) => objectCallOf({ method: method as 'GET', upstreamPath });
 
@@ -26,6 +26,34 @@ describe('objectCallOf', () => {
     ['POST', 'responses/compact/cancel', { kind: 'response', op: 'change', id: 'compact', action: 'cancel' }],
   ])('%s %s', (method, path, expected) => {
     expect(op(method, path)).toEqual(expected);
+  });
+});
+
+describe('deferredWorkOf: what strict enforcement refuses', () => {
+  it.each<[string, string, unknown, string | undefined]>([
+    ['POST', 'batches', {}, 'a batch'],
+    ['POST', 'responses', { background: true }, 'a background response'],
+    ['POST', 'responses', { background: 'yes' }, 'a background response'],
+    ['POST', 'threads/runs', {}, 'a thread run'],
+    ['POST', 'threads/thread_1/runs', {}, 'a thread run'],
+    ['POST', 'threads/thread_1/runs/run_1/submit_tool_outputs', {}, 'a thread run'],
+    // Nothing that starts work billed later.
+    ['POST', 'responses', { background: false }, undefined],
+    ['POST', 'responses', { background: 'off' }, undefined],
+    ['POST', 'responses', {}, undefined],
+    ['POST', 'batches/batch_1/cancel', {}, undefined],
+    ['GET', 'batches/batch_1', undefined, undefined],
+    ['POST', 'threads/thread_1/runs/run_1/cancel', {}, undefined],
+    ['GET', 'threads/thread_1/runs/run_1', undefined, undefined],
+    ['POST', 'threads', {}, undefined],
+    ['POST', 'threads/thread_1/messages', {}, undefined],
+    ['POST', 'files', undefined, undefined],
+  ])('%s %s %j', (method, path, body, what) => {
+    expect(deferredWorkOf(op(method, path), body)?.what).toBe(what);
+  });
+
+  it('a plain call starts nothing', () => {
+    expect(deferredWorkOf(undefined, { background: true })).toBeUndefined();
   });
 });
 
