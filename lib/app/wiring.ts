@@ -118,8 +118,16 @@ export const providerClients = /* @__PURE__ */ dependency(
   }),
 );
 
-/** The settings the checks run with, from the configuration (the authorizer and the llm function). */
+const settingsOf = new WeakMap<Config, CheckSettings>();
+
+/**
+ * The settings the checks run with, from the configuration (the authorizer and the llm function),
+ * read once per configuration: the authorizer asks on every decision, and checking the route
+ * lists against the route table each time cost a warm decision a few µs.
+ */
 export function checkSettings(c: Config = config()): CheckSettings {
+  const known = settingsOf.get(c);
+  if (known) return known;
   for (const [name, list] of [
     ['TOLLGATE_JWT_TEAM_ROUTES', c.jwt.teamRoutes],
     ['TOLLGATE_JWT_ADMIN_ROUTES', c.jwt.adminRoutes],
@@ -131,13 +139,15 @@ export function checkSettings(c: Config = config()): CheckSettings {
       );
     }
   }
-  return {
+  const settings: CheckSettings = {
     maxBudget: c.maxBudget,
     budgetDuration: c.budgetDuration,
     enforceUserParam: c.enforceUserParam,
     jwtTeamRoutes: c.jwt.teamRoutes,
     jwtAdminRoutes: c.jwt.adminRoutes,
   };
+  settingsOf.set(c, settings);
+  return settings;
 }
 
 export interface AppSetup extends Partial<AppDeps> {
