@@ -57,16 +57,28 @@ export function costNanos(usage: Usage, base: Prices): number {
 /**
  * The prices a call is charged at: its long-context tier when its input tokens (cache reads and
  * writes included, as Anthropic counts them) pass the tier's threshold, the whole call at that
- * tier; else the base prices. A tier without a 1-hour write price charges those writes at its write price.
+ * tier; else the base prices (a tier without a 1-hour write price: tierPrices).
  */
 export function pricesForCall(prices: Prices, usage: Usage): Prices {
   const input = usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0);
   let tier: PriceTier | undefined;
   for (const t of prices.price_tiers ?? [])
     if (input > t.above_input_tokens && (!tier || t.above_input_tokens > tier.above_input_tokens)) tier = t;
-  if (!tier) return prices;
-  const { above_input_tokens: _, ...tierPrices } = tier;
-  return tierPrices;
+  return tier ? tierPrices(prices, tier) : prices;
+}
+
+/**
+ * A tier's prices as a call is charged them. A tier stored without a 1-hour write price while its
+ * model has one (tiers read from the price library before they carried it) takes the model's
+ * ratio of 1-hour to 5-minute writes (Anthropic: 2x and 1.25x input), never the cheaper 5-minute price.
+ */
+function tierPrices(base: Prices, tier: PriceTier): Prices {
+  const { above_input_tokens: _, ...prices } = tier;
+  if (isValidPrice(prices.cache_write_1h_cost_per_million) || !isValidPrice(base.cache_write_1h_cost_per_million)) return prices;
+  const baseWrite = validOr(base.cache_write_cost_per_million, base.input_cost_per_million);
+  if (!(baseWrite > 0)) return prices;
+  const write = validOr(prices.cache_write_cost_per_million, prices.input_cost_per_million);
+  return { ...prices, cache_write_1h_cost_per_million: (write * base.cache_write_1h_cost_per_million) / baseWrite };
 }
 
 /**
@@ -79,7 +91,8 @@ export function pricesForCall(prices: Prices, usage: Usage): Prices {
  */
 export function maxCostNanos(usage: Pick<Usage, 'inputTokens' | 'outputTokens'>, base: Prices): number {
   let most = 0;
-  for (const prices of [base, ...(base.price_tiers ?? []).filter((t) => usage.inputTokens > t.above_input_tokens)]) {
+  const tiers = (base.price_tiers ?? []).filter((t) => usage.inputTokens > t.above_input_tokens).map((t) => tierPrices(base, t));
+  for (const prices of [base, ...tiers]) {
     const input = prices.input_cost_per_million;
     const write = validOr(prices.cache_write_cost_per_million, input);
     const dearest = Math.max(

@@ -136,8 +136,15 @@ describe('1-hour writes past a long-context threshold (found by review: the tier
     const withHour = { ...tiered, price_tiers: [{ ...tiered.price_tiers[0]!, cache_write_1h_cost_per_million: 12 }] };
     expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 1000 }, withHour)).toBe(12_000_000);
   });
-  it("a tier without one: at the tier's write price", () => {
-    expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 1000 }, tiered)).toBe(7_500_000);
+  it("a tier without one (stored before tiers carried it): at the model's ratio of 1-hour to 5-minute writes, never the 5-minute price", () => {
+    // 7.5 x 6 / 3.75 = 12, Anthropic's 1-hour price for the tier.
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 1000 }, tiered)).toBe(12_000_000);
+    // The strict bound reaches it too.
+    expect(maxCostNanos({ inputTokens: 1000, outputTokens: 0 }, tiered)).toBe(12_000_000);
+  });
+  it("a tier and a model without one: at the tier's write price", () => {
+    const { cache_write_1h_cost_per_million: _, ...noHour } = tiered;
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 1000 }, noHour)).toBe(7_500_000);
   });
 });
 
