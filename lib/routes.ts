@@ -366,8 +366,14 @@ export function routeEntryProblem(entry: string, reading: RouteListReading, amon
 }
 
 /** The entries of a JWT route setting that name nothing (routeEntryProblem). */
-export const unknownRouteNames = (entries: readonly string[]): string[] =>
-  entries.filter((e) => routeEntryProblem(e, 'exact') !== undefined);
+const unknownRouteNames = (entries: readonly string[]): string[] => entries.filter((e) => routeEntryProblem(e, 'exact') !== undefined);
+
+/** What is wrong with a JWT route setting, for its configuration error (the environment and the CDK options alike), else undefined. */
+export function jwtRouteListProblem(entries: readonly string[]): string | undefined {
+  const unknown = unknownRouteNames(entries);
+  if (unknown.length === 0) return undefined;
+  return `names no route group (${[...ROUTE_LIST_GROUPS.keys()].join(', ')}) and no route path: ${unknown.map((u) => `\`${u.slice(0, 120)}\``).join(', ')}`;
+}
 
 /** Routes served by one function, for wiring infrastructure. */
 export const routesOf = (fn: FunctionName): RouteDef[] => routes.filter((r) => r.fn === fn);

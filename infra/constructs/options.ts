@@ -7,7 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { isDuration } from '../../lib/domain/periods.js';
 import { parseShardCounts } from '../../lib/domain/sharding.js';
-import { ROUTE_LIST_GROUPS, unknownRouteNames } from '../../lib/routes.js';
+import { jwtRouteListProblem } from '../../lib/routes.js';
 import { type ConsoleOidc, consoleOidcOf } from '../console-site.js';
 
 export type TableRemovalPolicy = 'retain' | 'destroy';
@@ -259,12 +259,8 @@ const list = (name: string, v: unknown): string[] => {
 /** A JWT route list: each entry a route group or a route's path (an unknown one would allow nothing, silently). */
 const routeList = (name: string, v: unknown): string[] => {
   const entries = list(name, v);
-  const unknown = unknownRouteNames(entries);
-  if (unknown.length > 0)
-    throw new OptionError(
-      name,
-      `names no route group (${[...ROUTE_LIST_GROUPS.keys()].join(', ')}) and no route path: ${unknown.join(', ')}`,
-    );
+  const problem = jwtRouteListProblem(entries);
+  if (problem) throw new OptionError(name, problem);
   return entries;
 };
 

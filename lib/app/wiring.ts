@@ -23,7 +23,7 @@ import type { UserRecord } from '../domain/records.js';
 import { bedrockRuntime } from '../providers/bedrock/client.js';
 import type { ProviderClients } from '../providers/types.js';
 import type { ModelRegistry } from '../registry/registry.js';
-import { ROUTE_LIST_GROUPS, unknownRouteNames } from '../routes.js';
+import { jwtRouteListProblem } from '../routes.js';
 import { masterKey as readMasterKey } from '../secrets.js';
 import { createDocumentClient } from '../store/client.js';
 import { EntityReader } from '../store/entities.js';
@@ -132,12 +132,8 @@ export function checkSettings(c: Config = config()): CheckSettings {
     ['TOLLGATE_JWT_TEAM_ROUTES', c.jwt.teamRoutes],
     ['TOLLGATE_JWT_ADMIN_ROUTES', c.jwt.adminRoutes],
   ] as const) {
-    const unknown = unknownRouteNames(list);
-    if (unknown.length > 0) {
-      throw new ConfigError(
-        `invalid configuration: ${name} names no route group (${[...ROUTE_LIST_GROUPS.keys()].join(', ')}) and no route path: ${unknown.map((u) => `\`${u.slice(0, 120)}\``).join(', ')}`,
-      );
-    }
+    const problem = jwtRouteListProblem(list);
+    if (problem) throw new ConfigError(`invalid configuration: ${name} ${problem}`);
   }
   const settings: CheckSettings = {
     maxBudget: c.maxBudget,

@@ -26,6 +26,10 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
     Pick<ModelRecord, 'cache_read_cost_per_million' | 'cache_write_cost_per_million' | 'cache_write_1h_cost_per_million' | 'price_tiers'>
   >;
 
+/** Every input token of a call, cache reads and writes included (as long-context tiers and tpm count them). */
+export const allInputTokens = (u: Pick<Usage, 'inputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>): number =>
+  u.inputTokens + (u.cacheReadTokens ?? 0) + (u.cacheWriteTokens ?? 0);
+
 /** A price must be a finite number >= 0; anything else would make spend move backwards or vanish. */
 export const isValidPrice = (p: unknown): p is number => typeof p === 'number' && Number.isFinite(p) && p >= 0;
 
@@ -60,7 +64,7 @@ export function costNanos(usage: Usage, base: Prices): number {
  * tier; else the base prices (a tier without a 1-hour write price: tierPrices).
  */
 export function pricesForCall(prices: Prices, usage: Usage): Prices {
-  const input = usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0);
+  const input = allInputTokens(usage);
   let tier: PriceTier | undefined;
   for (const t of prices.price_tiers ?? [])
     if (input > t.above_input_tokens && (!tier || t.above_input_tokens > tier.above_input_tokens)) tier = t;

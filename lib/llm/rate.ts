@@ -8,7 +8,7 @@
 
 import { aliasesOf, type ModelCatalog } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
-import type { Usage } from '../domain/cost.js';
+import { allInputTokens, type Usage } from '../domain/cost.js';
 import {
   denialCode,
   denialHeaders,
@@ -45,11 +45,10 @@ export interface AdmittingCall {
 }
 
 /**
- * Every token a call used, as `total_tokens` counts them: input, cache reads and writes (Usage
- * keeps them apart from `inputTokens` only to price them apart) and output.
+ * Every token a call used, as an OpenAI upstream's `total_tokens` counts them: input, cache reads
+ * and writes (Usage keeps them apart from `inputTokens` only to price them apart) and output.
  */
-export const tokensOf = (usage: Usage | undefined): number =>
-  usage ? usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0) + usage.outputTokens : 0;
+export const tokensOf = (usage: Usage | undefined): number => (usage ? allInputTokens(usage) + usage.outputTokens : 0);
 
 /** Admits the call under every rate limit that governs it, or throws the tightest one's 429. */
 export async function admitCall(call: AdmittingCall, model: ModelRecord, requestId: string): Promise<Admitted> {

@@ -6,7 +6,7 @@
  * `input_tokens_details.cached_tokens`) and charged at the model's cache-read price, or at the
  * input price when it has none: lib/providers/usage reads every shape for both paths.
  */
-import type { Usage } from '../domain/cost.js';
+import { allInputTokens, type Usage } from '../domain/cost.js';
 import { mergeUsage as mergeTokenUsage, usageOfPayload } from '../providers/usage.js';
 
 /** The usage an answer (or a stream event) carries, or undefined. */
@@ -32,7 +32,7 @@ export function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | 
  */
 export function brokenUsage(reported: Usage | undefined, counted: Usage | undefined): Usage | undefined {
   if (!reported || !counted) return reported ?? counted;
-  const reportedInput = reported.inputTokens + (reported.cacheReadTokens ?? 0) + (reported.cacheWriteTokens ?? 0);
+  const reportedInput = allInputTokens(reported);
   return {
     ...reported,
     inputTokens: reported.inputTokens + Math.max(0, counted.inputTokens - reportedInput),

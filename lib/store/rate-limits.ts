@@ -172,9 +172,9 @@ export class DynamoRateLimiter implements RateLimiter {
   async admit(a: RateAdmission): Promise<AdmissionOutcome> {
     const minute = minuteOf(a.at);
     const steps: Promise<Step>[] = [];
+    // The longest a call admitted under an older limit may still run, settling on its layout.
+    const callMs = Math.max(0, a.leaseUntil - a.at);
     for (const l of a.limits) {
-      // The longest a call admitted under an older limit may still run, settling on its layout.
-      const callMs = Math.max(0, a.leaseUntil - a.at);
       if (l.rpm !== undefined || l.tpm !== undefined) steps.push(this.countRequest(l, minute.id, a.estimateTokens, callMs));
       if (l.parallel !== undefined) steps.push(this.lease(l, a.requestId, a.leaseUntil, callMs));
     }
