@@ -132,6 +132,8 @@ interface Call {
   madeWith?: string | undefined;
   /** The call uploads a batch file, its lines checked. */
   batchInput?: boolean | undefined;
+  /** The owner record of the batch file a batch creation names, as its guard read it. */
+  batchFile?: ObjectOwner | undefined;
   /** What an object the call creates is charged if it ends with no usage reported (a batch file's: its lines'). */
   estimate?: Usage | undefined;
   /** The registry model whose upstream keeps the object the call names (its owner's `served_by`). */
@@ -349,7 +351,10 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
   const keeps = !operation || model.provider === 'azure' || model.provider === 'anthropic';
   if (keeps && call.req.body.kind === 'json') {
     await guardReferences(call.deps.objects, call.caller, call.req.body.value);
-    if (call.object) await guardBatchInput(call.deps.objects, call.caller, call.object, call.req.body.value);
+    if (call.object) {
+      const file = await guardBatchInput(call.deps.objects, call.caller, call.object, call.req.body.value);
+      if (file) call.batchFile = file;
+    }
   }
   if (operation)
     return withSpend(call, model, requestId, (finish, rate) => {
@@ -471,7 +476,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       // The batch's input file, as the request named it (guarded: the caller's own, checked as a batch file).
       const asked = call.req.body.kind === 'json' ? call.req.body.value.input_file_id : undefined;
       const input = object.kind === 'batch' && typeof asked === 'string' ? asked : undefined;
-      const file = input ? await objects.get(input) : undefined;
+      const file = input ? (call.batchFile ?? (await objects.get(input))) : undefined;
       const made = call.madeWith ?? file?.model ?? model.model_name;
       // Charged if it ends with no usage reported: a batch its file's estimate, a background response its request's.
       const estimate =

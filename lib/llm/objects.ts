@@ -291,16 +291,23 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
  * A batch runs its input file's lines: only a file whose lines were checked when it was uploaded
  * (batchFileOf: their models, the objects they name) may be one. A proxy admin's batch may run any.
  */
-export async function guardBatchInput(owners: ObjectOwners, caller: Caller, object: ObjectCall, body: unknown): Promise<void> {
-  if (caller.role === 'proxy_admin' || object.kind !== 'batch' || object.op !== 'create' || !isObject(body)) return;
+export async function guardBatchInput(
+  owners: ObjectOwners,
+  caller: Caller,
+  object: ObjectCall,
+  body: unknown,
+): Promise<ObjectOwner | undefined> {
+  if (object.kind !== 'batch' || object.op !== 'create' || !isObject(body)) return undefined;
   const id = body.input_file_id;
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) return; // none: the upstream's 400
-  if ((await owners.get(id))?.batch_input !== true)
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) return undefined; // none: the upstream's 400
+  const file = await owners.get(id);
+  if (caller.role !== 'proxy_admin' && file?.batch_input !== true)
     throw new InvalidRequestError(
       `file \`${id}\` was not uploaded through Tollgate as a batch file (purpose \`batch\`): a batch cannot run it`,
       'invalid_field',
       'input_file_id',
     );
+  return file;
 }
 
 /** Records who made the object an answer describes (its `id`), before the answer goes out. */
