@@ -11,7 +11,7 @@ import type { Alerting } from '../domain/alerts.js';
 import { type AlertEntity, alertLevels, alertSpend, alertWindow, type BudgetAlert, reached } from '../domain/alerts.js';
 import type { Budgeted } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
-import { failedOn, readableLogOf, type StreamConsumer } from '../spend/stream.js';
+import { failedOn, readableLogOf, type StreamConsumer, settledAtOf } from '../spend/stream.js';
 import { type AlertMarkers, alertRef } from '../store/alerts.js';
 import type { EntityReader } from '../store/entities.js';
 import { type AlertSink, sinkId } from './deliver.js';
@@ -57,11 +57,12 @@ async function entitiesOf(log: SpendLog, reader: EntityReader): Promise<Alerted[
 }
 
 /** Announces every level reached by the entities of one settled log; throws when a delivery fails. */
-export async function alertsFor(log: SpendLog, deps: AlertDeps): Promise<BudgetAlert[]> {
+export async function alertsFor(log: SpendLog, deps: AlertDeps, settledAt?: number): Promise<BudgetAlert[]> {
   const now = deps.clock();
   // The window the request counted in (its settlement's), not the one the stream hands it over
-  // in: a level crossed in a window's last moments is judged on that window's counter.
-  const counted = Date.parse(log.startTime);
+  // in: a level crossed in a window's last moments is judged on that window's counter. A deferred
+  // bill (a batch, a background response) counted when it was found ended, not when it began.
+  const counted = settledAt ?? Date.parse(log.startTime);
   const sent: BudgetAlert[] = [];
   for (const e of await entitiesOf(log, deps.reader())) {
     const spend = alertSpend(e.record, counted);
@@ -112,7 +113,7 @@ export function alertConsumer(deps: AlertDeps): StreamConsumer {
       const log = readableLogOf(record, 'budget alerts');
       if (!log) continue;
       try {
-        await alertsFor(log, deps);
+        await alertsFor(log, deps, settledAtOf(record));
       } catch (e) {
         return failedOn(record, 'budget alerts', e);
       }

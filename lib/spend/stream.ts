@@ -61,6 +61,17 @@ export function failedOn(record: DynamoDBRecord | undefined, consumer: string, e
  * The spend log a record brings (settledLogOf), for a consumer of logs (index and rollups,
  * alerts, export): one that cannot be read is said and passed over by each, never thrown.
  */
+/**
+ * When a settlement record counted (its `created_at`: the settlement's own moment, which picks its
+ * budget windows). A deferred bill counts when a read found its work ended, long after its log's
+ * `startTime`; undefined when the record does not say.
+ */
+export function settledAtOf(record: DynamoDBRecord): number | undefined {
+  const at = image(record.dynamodb?.NewImage)?.created_at;
+  const t = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  return Number.isFinite(t) ? t : undefined;
+}
+
 export function readableLogOf(record: DynamoDBRecord, consumer: string): SpendLog | undefined {
   try {
     return settledLogOf(record);

@@ -37,20 +37,27 @@ afterAll(async () => {
 });
 
 /** Settles `dollars` on the team's chain (its key and the team) at `at`, with its spend log. */
-async function spend(teamId: string, keyToken: string, dollars: number, at: number, requestId: string) {
+async function spend(teamId: string, keyToken: string, dollars: number, at: number, requestId: string, startedAt = at) {
   const reader = new EntityReader(
     new CachedLoader(new DynamoBatchSource(documentClient(), table.tableName, true), { ttlMs: 1, negativeTtlMs: 1, maxEntries: 10 }),
   );
   const [key, team] = await Promise.all([reader.key(keyToken), reader.team(teamId)]);
   const caller: Caller = { principal: 'virtual_key', role: 'internal_user', teamId, keyHash: keyToken, state: { key, team } };
-  const startTime = new Date(at).toISOString();
+  const startTime = new Date(startedAt).toISOString();
   await spendSettler().settle({
     requestId,
     at,
     costNanos: Math.round(dollars * 1e9),
     model: 'gpt-4o-mini',
     targets: spendTargets(caller, { now: at }),
-    log: spendLogFixture({ request_id: requestId, api_key: keyToken, team_id: teamId, spend: dollars, startTime, endTime: startTime }),
+    log: spendLogFixture({
+      request_id: requestId,
+      api_key: keyToken,
+      team_id: teamId,
+      spend: dollars,
+      startTime,
+      endTime: new Date(at).toISOString(),
+    }),
   });
 }
 
@@ -79,5 +86,20 @@ describe('a level crossed at the end of a window', () => {
     await spend('fresh', record.token, 1, now, 'fresh-1');
     await stream.drain();
     expect(seen.slice(before)).toEqual([]);
+  });
+});
+
+describe('a deferred bill (a batch, a background response)', () => {
+  it('is judged in the window it was billed in, not the one its work began in', async () => {
+    await seedTeam({ team_id: 'deferred', max_budget: 10, budget_duration: '1d', alert_thresholds: [100] });
+    const { record } = await seedKey({ team_id: 'deferred' });
+    // Made yesterday, found ended and billed today: its spend counts in today's window.
+    const made = Date.UTC(2026, 11, 9, 12, 0, 0);
+    const billed = Date.UTC(2026, 11, 10, 9, 0, 0);
+    now = billed;
+    await spend('deferred', record.token, 10, billed, 'deferred-1', made);
+    await stream.drain();
+    const mine = seen.filter((a) => a.id === 'deferred');
+    expect(mine.map((a) => [a.entity, a.percent, a.spend, a.budget_window])).toEqual([['team', 100, 10, '1d@2026-12-10T00:00:00Z']]);
   });
 });
