@@ -55,7 +55,10 @@ export interface RouteDef {
   generates?: boolean;
   /** Answered by Tollgate from the model registry, not forwarded. */
   answer?: 'model_list' | 'model_info';
-  /** An Azure OpenAI deployment path: the upstream path is this, and `api-version` is Azure's own. */
+  /**
+   * An Azure OpenAI path (`/openai/...`): the upstream path is this, its parameters filled from the
+   * route's, and `api-version` is Azure's own, never passed on.
+   */
   azureUpstreamPath?: string;
 }
 
@@ -103,18 +106,22 @@ function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): Rout
 
 const ANY: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 
+/** An LLM route passed on as it came, its model the passthrough model's (or a stored object's maker's). */
+const passthroughRoute = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef => ({
+  path,
+  methods,
+  group: 'llm',
+  fn: 'llm',
+  spends,
+  body: 'passthrough',
+  model: 'none',
+  generates: true,
+});
+
 function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
   const post = [...LLM_POSTS].map(([p, facts]) => postRoute(`${prefix}/${p}`, facts, 'body'));
-  const llm = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef => ({
-    path: `${prefix}${path}`,
-    methods,
-    group: 'llm',
-    fn: 'llm',
-    spends,
-    body: 'passthrough',
-    model: 'none',
-    generates: true,
-  });
+  const llm = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef =>
+    passthroughRoute(`${prefix}${path}`, methods, spends);
   return [
     ...post,
     { ...llm('/models', ['GET'], false), answer: 'model_list' },
@@ -131,11 +138,23 @@ function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
   ];
 }
 
-/** Azure OpenAI's deployment paths: the model is in the path; the upstream path is the tail. */
-const azureRoutes: RouteDef[] = ['chat/completions', 'completions', 'embeddings'].map((p) => ({
-  ...postRoute(`/openai/deployments/{model}/${p}`, LLM_POSTS.get(p) as PostFacts, 'path'),
-  azureUpstreamPath: `/${p}`,
-}));
+/**
+ * Azure OpenAI's paths, as the `openai` client's AzureOpenAI class calls them: the deployment
+ * paths (the model in the path, the upstream path the tail), and the Responses API at
+ * `/openai/responses[/...]` (an `endpoint`'s) and `/openai/v1/responses[/...]` (a v1 API
+ * `baseURL`'s, which LiteLLM serves too); the deployment is in the body's `model`, and a stored
+ * response is the same object as at `/v1/responses/{id}`.
+ */
+const azureRoutes: RouteDef[] = [
+  ...['chat/completions', 'completions', 'embeddings'].map((p) => ({
+    ...postRoute(`/openai/deployments/{model}/${p}`, LLM_POSTS.get(p) as PostFacts, 'path'),
+    azureUpstreamPath: `/${p}`,
+  })),
+  ...['/openai', '/openai/v1'].flatMap((prefix) => [
+    { ...postRoute(`${prefix}/responses`, LLM_POSTS.get('responses') as PostFacts, 'body'), azureUpstreamPath: '/responses' },
+    { ...passthroughRoute(`${prefix}/responses/{proxy+}`, ANY), azureUpstreamPath: '/responses/{proxy+}' },
+  ]),
+];
 
 type AdminSpec = [path: string, methods: readonly HttpMethod[], action: string, group?: RouteGroup, selfService?: boolean];
 

@@ -47,7 +47,7 @@ export interface LlmRequest {
 export async function parseLlmRequest(event: APIGatewayProxyEvent): Promise<LlmRequest> {
   const { route, method, params } = findRoute(event);
   const path = fillPath(route.path, params) ?? event.path;
-  const upstreamPath = upstreamPathOf(route, path);
+  const upstreamPath = upstreamPathOf(route, path, params, method, event.path);
   assertUpstreamPath(upstreamPath);
   const headers = headerValues(event.headers, event.multiValueHeaders);
   const body = await parseBody(event, headers.get('content-type')?.[0], route.body === 'json');
@@ -93,8 +93,12 @@ function fillPath(template: string, params: Record<string, string>): string | un
   return missing ? undefined : filled;
 }
 
-function upstreamPathOf(route: RouteDef, path: string): string {
-  if (route.azureUpstreamPath) return route.azureUpstreamPath;
+function upstreamPathOf(route: RouteDef, path: string, params: Record<string, string>, method: HttpMethod, calledPath: string): string {
+  if (route.azureUpstreamPath) {
+    const filled = fillPath(route.azureUpstreamPath, params);
+    if (filled === undefined) throw new RouteNotFoundError(method, calledPath);
+    return filled;
+  }
   return path === '/v1' || path.startsWith('/v1/') ? path.slice(3) : path;
 }
 

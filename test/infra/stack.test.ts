@@ -243,6 +243,21 @@ describe('the REST API, built from lib/routes', () => {
     },
   );
 
+  it("serves the paths the openai client's AzureOpenAI class calls for the Responses API, streamed by the llm function", () => {
+    for (const key of ['/openai', '/openai/v1'].flatMap((p) => [
+      `POST ${p}/responses`,
+      `GET ${p}/responses/{proxy+}`,
+      `POST ${p}/responses/{proxy+}`,
+      `DELETE ${p}/responses/{proxy+}`,
+    ])) {
+      const m = methods.get(key);
+      expect(m, key).toBeDefined();
+      expect(m?.Properties.AuthorizationType).toBe('CUSTOM');
+      expect(JSON.stringify(m?.Properties.Integration.Uri)).toContain(fnId(base, 'llm'));
+      expect(m?.Properties.Integration.ResponseTransferMode).toBe('STREAM');
+    }
+  });
+
   it('/health and /health/liveliness are public and answered by API Gateway itself; /health/readiness public, by the spend function', () => {
     const publicKeys = expected.filter((e) => e.route.group === 'public').map((e) => e.key);
     expect(publicKeys).toEqual(['GET /health', 'GET /health/liveliness', 'GET /health/readiness']);

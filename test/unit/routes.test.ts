@@ -366,6 +366,15 @@ describe('route facts: everything code needs to know about an LLM route is in th
     expect(fact('GET', '/v1/models/gpt-4o')?.answer).toBe('model_info');
     expect(llm.filter((r) => r.answer).length).toBe(4);
     expect(fact('POST', '/openai/deployments/d-1/completions')?.azureUpstreamPath).toBe('/completions');
-    expect(llm.filter((r) => r.azureUpstreamPath).every((r) => r.path === `/openai/deployments/{model}${r.azureUpstreamPath}`)).toBe(true);
+    expect(fact('POST', '/openai/responses')?.azureUpstreamPath).toBe('/responses');
+    expect(fact('GET', '/openai/responses/resp_1/input_items')?.azureUpstreamPath).toBe('/responses/{proxy+}');
+    expect(fact('POST', '/openai/v1/responses/resp_1/cancel')?.azureUpstreamPath).toBe('/responses/{proxy+}');
+    // An Azure route is its upstream path below `/openai` (and a deployment, for the deployment paths).
+    for (const r of llm.filter((r) => r.azureUpstreamPath))
+      expect([
+        `/openai${r.azureUpstreamPath}`,
+        `/openai/v1${r.azureUpstreamPath}`,
+        `/openai/deployments/{model}${r.azureUpstreamPath}`,
+      ]).toContain(r.path);
   });
 });

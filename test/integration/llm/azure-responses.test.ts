@@ -7,7 +7,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AzureOpenAI, NotFoundError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Gateway, startGateway } from '../../../infra/local/gateway.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { refs } from '../../../lib/store/keys.js';
@@ -21,6 +23,7 @@ const AZURE_KEY = 'azure-resource-key-responses';
 const UPSTREAM_KEY = 'sk-mock-behind-azure-responses';
 let upstream: MockUpstream;
 let resource: Server;
+let gateway: Gateway;
 const seen: { method: string; url: string; apiKey: string | undefined; authorization: string | undefined }[] = [];
 
 /** An Azure OpenAI resource: checks its key, answers any method through the mock upstream. */
@@ -77,8 +80,10 @@ beforeAll(async () => {
   await seedModels([azure('azure-4o', '2025-04-01-preview'), azure('azure-v1', 'v1')]);
   await seedTeam({ team_id: 'team-az' });
   await seedTeam({ team_id: 'team-other' });
+  gateway = await startGateway({ port: 0 });
 });
 afterAll(async () => {
+  await gateway?.close();
   await new Promise((r) => resource?.close(r));
   await upstream?.close();
 });
@@ -143,6 +148,75 @@ describe('responses on an Azure OpenAI deployment are stateful objects', () => {
     const billed = await settledSpendNanos(refs.key(record.token));
     expect(billed).toBeGreaterThan(0);
     await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) });
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(billed);
+  });
+});
+
+describe('the AzureOpenAI client at Tollgate: its Responses API at /openai/responses', () => {
+  // The client's own api-version is Azure's, never passed on: the resource sees the model's.
+  const azureClient = (apiKey: string) =>
+    new AzureOpenAI({ apiKey, endpoint: gateway.url, apiVersion: '2025-03-01-preview', maxRetries: 0 });
+
+  it('made: metered once, its maker reads it (never billed again), another tenant 404, deleted', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-az' });
+    const azure = azureClient(key);
+    const made = await azure.responses.create({ model: 'azure-4o', input: 'Hello there' });
+    expect(made.status).toBe('completed');
+    expect(seen.at(-1)).toMatchObject({ method: 'POST', url: '/openai/responses?api-version=2025-04-01-preview', apiKey: AZURE_KEY });
+    const billed = await settledSpendNanos(refs.key(record.token));
+    expect(billed).toBeGreaterThan(0);
+
+    const read = await azure.responses.retrieve(made.id);
+    expect(read.id).toBe(made.id);
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: `/openai/responses/${made.id}?api-version=2025-04-01-preview` });
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(billed);
+
+    const other = await seedKey({ team_id: 'team-other' });
+    const before = seen.length;
+    const err = await azureClient(other.key)
+      .responses.retrieve(made.id)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(seen.length - before).toBe(0);
+
+    await azure.responses.delete(made.id);
+    expect(seen.at(-1)).toMatchObject({ method: 'DELETE', url: `/openai/responses/${made.id}?api-version=2025-04-01-preview` });
+  });
+
+  it("at a v1 API baseURL (/openai/v1/responses): the same object, its maker's alone", async () => {
+    const { key } = await seedKey({ team_id: 'team-az' });
+    const v1 = (apiKey: string) => new AzureOpenAI({ apiKey, baseURL: `${gateway.url}/openai/v1`, apiVersion: 'preview', maxRetries: 0 });
+    const made = await v1(key).responses.create({ model: 'azure-4o', input: 'Hello there' });
+    expect(made.status).toBe('completed');
+    expect((await v1(key).responses.retrieve(made.id)).id).toBe(made.id);
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: `/openai/responses/${made.id}?api-version=2025-04-01-preview` });
+    const other = await seedKey({ team_id: 'team-other' });
+    const err = await v1(other.key)
+      .responses.retrieve(made.id)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+  });
+
+  it('made as a stream: recorded from its events, readable by its maker', async () => {
+    const { key } = await seedKey({ team_id: 'team-az' });
+    const azure = azureClient(key);
+    let id: string | undefined;
+    for await (const event of await azure.responses.create({ model: 'azure-4o', input: 'a b c', stream: true }))
+      if (event.type === 'response.created') id = event.response.id;
+    expect(id).toBeDefined();
+    expect((await azure.responses.retrieve(id as string)).id).toBe(id);
+  });
+
+  it('made in the background: not charged when queued, billed once by the retrieve that finds it ended', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-az' });
+    const azure = azureClient(key);
+    const made = await azure.responses.create({ model: 'azure-4o', input: 'Hello there', background: true });
+    expect(made.status).toBe('queued');
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+    expect((await azure.responses.retrieve(made.id)).status).toBe('completed');
+    const billed = await settledSpendNanos(refs.key(record.token));
+    expect(billed).toBeGreaterThan(0);
+    await azure.responses.retrieve(made.id);
     expect(await settledSpendNanos(refs.key(record.token))).toBe(billed);
   });
 });

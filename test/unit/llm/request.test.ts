@@ -51,6 +51,31 @@ describe('parseLlmRequest', () => {
     expect(r.query.toString()).toBe('keep=1');
   });
 
+  it("maps Azure's Responses API paths to the OpenAI path, the stored response's id filled in, and drops api-version", async () => {
+    const made = await parseLlmRequest(
+      event({ resource: '/openai/responses', path: '/openai/responses', queryStringParameters: { 'api-version': '2025-03-01-preview' } }),
+    );
+    expect([made.upstreamPath, made.query.toString()]).toEqual(['/responses', '']);
+    const cancelled = await parseLlmRequest(
+      event({
+        resource: '/openai/responses/{proxy+}',
+        path: '/openai/responses/resp_1/cancel',
+        pathParameters: { proxy: 'resp_1/cancel' },
+        queryStringParameters: { 'api-version': '2025-03-01-preview' },
+      }),
+    );
+    expect([cancelled.upstreamPath, cancelled.query.toString()]).toEqual(['/responses/resp_1/cancel', '']);
+    const climbing = await parseLlmRequest(
+      event({
+        httpMethod: 'GET',
+        resource: '/openai/responses/{proxy+}',
+        path: '/openai/responses/x',
+        pathParameters: { proxy: '../../outside' },
+      }),
+    ).catch((x: unknown) => x);
+    expect(climbing).toBeInstanceOf(InvalidPathError);
+  });
+
   it('fills proxy paths from the path parameters, encoded', async () => {
     const r = await parseLlmRequest(
       event({
