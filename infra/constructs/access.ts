@@ -101,10 +101,11 @@ export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*']
 export function grantTableStreamAccess(role: IRole, table: TableRef): void {
   // Alerts read the entities a log names by key (lib/store/loader: BatchGetItem).
   role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], resources: [table.tableArn] }));
-  // Alert markers (lib/store/alerts): claimed, confirmed and given back with the sinks that took it (UpdateItem).
+  // Alert markers (lib/store/alerts): claimed, confirmed and given back with the sinks that took
+  // it, each a conditional UpdateItem; a marker is never put whole or deleted (it expires by TTL).
   role.addToPrincipalPolicy(
     new PolicyStatement({
-      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      actions: ['dynamodb:UpdateItem'],
       resources: [table.tableArn],
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${ALERT_MARKER_PREFIX}*`] } },
     }),

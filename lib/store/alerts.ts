@@ -1,6 +1,6 @@
 /**
  * Alert markers: one item per (entity, window, level) announced, `ALERT#<entity>#<id>` /
- * `<window>#<level>`. Announcing is two-phase: a consumer claims the marker (conditional put:
+ * `<window>#<level>`. Announcing is two-phase: a consumer claims the marker (a conditional update:
  * absent, or claimed by one that died more than a lease ago), delivers, then confirms it; a
  * delivery that fails gives the claim back with the sinks that did take it, so the stream's retry
  * delivers to the others only. Exactly once per sink in the normal case, however many consumers

@@ -494,7 +494,6 @@ describe('least privilege', () => {
     const sts = dynamoStatements(statementsOf(base, 'table-stream'));
     const writes = sts.filter((st) => actionsOf(st).includes('dynamodb:PutItem'));
     expect(writes.map((st) => st.Condition)).toEqual([
-      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ALERT#*'] } },
       { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*', 'SPENDAPPLIED#*'] } },
     ]);
     // Counters added (in either layout): UpdateItem on any item, nothing else unconditioned.
@@ -503,10 +502,8 @@ describe('least privilege', () => {
         .filter((st) => !st.Condition)
         .flatMap((st) => actionsOf(st).filter((a) => a.endsWith('Item') && a !== 'dynamodb:GetItem' && a !== 'dynamodb:BatchGetItem'));
     expect(tableWrites(sts)).toEqual(['dynamodb:UpdateItem']);
-    // Only alert markers are ever deleted (a claim given back).
-    expect(sts.filter((st) => actionsOf(st).includes('dynamodb:DeleteItem')).map((st) => st.Condition)).toEqual([
-      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ALERT#*'] } },
-    ]);
+    // Nothing is deleted: a claim is given back by an update, and markers expire by TTL.
+    expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
     const mapping = ofType(base, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
       JSON.stringify(r.Properties.FunctionName).includes(fnId(base, 'table-stream')),
     );
@@ -534,7 +531,7 @@ describe('least privilege', () => {
     expect(sts.some((st) => !st.Condition && actionsOf(st).includes('dynamodb:UpdateItem'))).toBe(true);
   });
 
-  it('the table-stream function may do what its consumers do: alerts read the entities (BatchGetItem) and claim, confirm and give back their markers', () => {
+  it('the table-stream function may do what its consumers do: alerts read the entities (BatchGetItem) and claim, confirm and give back their markers (UpdateItem only)', () => {
     const sts = dynamoStatements(statementsOf(base, 'table-stream'));
     // Whether some statement allows `action` on the table for an item whose partition key is `pk`.
     const allows = (action: string, pk: string) =>
@@ -551,10 +548,10 @@ describe('least privilege', () => {
       expect(dynamoActions(fnSts).has('dynamodb:BatchGetItem')).toBe(true);
     }
     expect(allows('dynamodb:BatchGetItem', refs.key('hash-1').PK)).toBe(true);
-    expect(allows('dynamodb:PutItem', marker)).toBe(true);
     expect(allows('dynamodb:UpdateItem', marker)).toBe(true);
-    expect(allows('dynamodb:DeleteItem', marker)).toBe(true);
-    // Nothing else is deleted or put.
+    // lib/store/alerts issues only UpdateItem on a marker: it is never put whole nor deleted.
+    expect(allows('dynamodb:PutItem', marker)).toBe(false);
+    expect(allows('dynamodb:DeleteItem', marker)).toBe(false);
     expect(allows('dynamodb:DeleteItem', refs.key('hash-1').PK)).toBe(false);
     expect(allows('dynamodb:PutItem', refs.key('hash-1').PK)).toBe(false);
   });
