@@ -15,7 +15,6 @@ import type { ModelRecord } from '../domain/records.js';
 import { InvalidRequestError, type TollgateError } from '../errors.js';
 import { azureResponsesUrl } from '../providers/azure.js';
 import { anthropicErrorBody } from '../providers/errors.js';
-import { parseJson } from '../providers/http.js';
 import { type Operation, operationOf, type ProviderModel, providerFor } from '../providers/index.js';
 import { upstreamKey } from '../registry/index.js';
 import { ReceivedText } from './count.js';
@@ -23,7 +22,6 @@ import type { LlmDeps } from './deps.js';
 import { objectCallOf } from './objects.js';
 import type { LlmRequest } from './request.js';
 import { errorHeaders, errorResponse, jsonResponse, type LlmResponse } from './response.js';
-import { SseFramer } from './sse.js';
 import { type UpstreamRequest, withoutSecret } from './upstream.js';
 
 export interface ProviderCall {
@@ -116,6 +114,9 @@ export async function callProvider(
   }
   const controller = new AbortController();
   const apiKey = await upstreamKey(model);
+  // A stream's events, each seen once as the provider parsed (or made) it: the watch, and the text
+  // to count should the usage be missing or cut short.
+  const received = new ReceivedText();
   const answer = await provider.call(
     {
       operation,
@@ -126,6 +127,10 @@ export async function callProvider(
       requestId: req.requestId,
       now: call.now,
       signal: controller.signal,
+      onPayload: (payload) => {
+        received.addEvent(payload);
+        onPayload?.(payload);
+      },
     },
     deps.providers,
   );
@@ -136,13 +141,11 @@ export async function callProvider(
     return jsonResponse(answer.status, answer.body, { ...answer.headers, ...extraHeaders });
   }
   const out = Readable.from(
-    events(answer.events, controller, apiKey, watched(onPayload, model.model_name), (ended, sent) => {
+    events(answer.events, controller, apiKey, (ended, sent) => {
       const usage = answer.usage();
       // Begun, it is charged even if the client left: what it was sent is counted (found by review).
       const partial = !ended || answer.broken();
-      call.defer(
-        finish(usage, ended || sent.length > 0, usage && !partial ? undefined : receivedOfEvents(sent, model.model_name), partial),
-      );
+      call.defer(finish(usage, ended || sent > 0, usage && !partial ? undefined : received, partial));
     }),
     {
       objectMode: false,
@@ -170,16 +173,14 @@ async function* events(
   controller: AbortController,
   /** The key Tollgate sent the upstream: an event that repeats it (an error's message) does not hand it on. */
   secret: string | undefined,
-  onEvent: ((event: string) => void) | undefined,
-  onDone: (ended: boolean, sent: readonly string[]) => void,
+  /** `sent`: how many events went out. */
+  onDone: (ended: boolean, sent: number) => void,
 ): AsyncGenerator<Buffer> {
   let ended = false;
-  // Kept until the settlement: read only when the stream brought no usable usage.
-  const sent: string[] = [];
+  let sent = 0;
   try {
     for await (const event of source) {
-      sent.push(event);
-      onEvent?.(event);
+      sent++;
       yield Buffer.from(withoutSecret(event, secret));
     }
     ended = true;
@@ -189,31 +190,10 @@ async function* events(
   }
 }
 
-/** Each event's JSON payload handed to `onPayload`, framed as every stream is. */
-function watched(onPayload: ((payload: unknown) => void) | undefined, model: string): ((event: string) => void) | undefined {
-  if (!onPayload) return undefined;
-  const framer = new SseFramer(model);
-  return (event) => {
-    for (const { data } of framer.push(Buffer.from(event))) if (data !== undefined) onPayload(parseJson(data));
-  };
-}
-
 /** The text of a whole (JSON) answer, to count. */
 function receivedOf(body: unknown): ReceivedText {
   const received = new ReceivedText();
   received.add(body);
-  return received;
-}
-
-/** The text of the server-sent events a provider wrote, framed as every stream is (lib/llm/sse), to count. */
-function receivedOfEvents(sent: readonly string[], model: string): ReceivedText {
-  const received = new ReceivedText();
-  const framer = new SseFramer(model);
-  for (const event of sent)
-    for (const { data } of framer.push(Buffer.from(event))) {
-      // `[DONE]` and anything else that is not JSON carries no text.
-      if (data !== undefined) received.addEvent(parseJson(data));
-    }
   return received;
 }
 

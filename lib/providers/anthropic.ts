@@ -64,7 +64,8 @@ export const anthropicProvider: Provider = {
       exchange.cancel();
       throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` refused Tollgate's credentials (HTTP ${res.status})`);
     }
-    if (res.ok && (res.headers.get('content-type') ?? '').includes('text/event-stream')) return relayMessages(exchange, res.status);
+    if (res.ok && (res.headers.get('content-type') ?? '').includes('text/event-stream'))
+      return relayMessages(exchange, res.status, req.onPayload);
     const json = parseJson(await exchange.text());
     if (!res.ok) {
       if (isAnthropicError(json)) return exchange.errorAnswer(res.status, json);
@@ -82,13 +83,14 @@ export const anthropicProvider: Provider = {
   },
 };
 
-/** Relays Anthropic's stream as it comes, metering message_start and message_delta usage; a break ends with an `error` event. */
-const relayMessages = (exchange: HttpExchange, status: number): StreamAnswer =>
-  relayStream(
-    exchange,
-    status,
-    (failure) => sseNamed('error', anthropicErrorBody(failure)),
-    undefined,
+/**
+ * Relays Anthropic's stream as it comes, metering message_start and message_delta usage, each
+ * event parsed once for the meter and the watch (`onPayload`: containers); a break ends with an
+ * `error` event.
+ */
+const relayMessages = (exchange: HttpExchange, status: number, onPayload: ProviderRequest['onPayload']): StreamAnswer =>
+  relayStream(exchange, status, (failure) => sseNamed('error', anthropicErrorBody(failure)), {
     // Its output count comes in message_delta, just before message_stop: a stream without it was cut.
-    { name: '`message_stop`', is: (p) => isObject(p) && p.type === 'message_stop' },
-  );
+    last: { name: '`message_stop`', is: (p) => isObject(p) && p.type === 'message_stop' },
+    onPayload,
+  });

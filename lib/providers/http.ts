@@ -177,6 +177,15 @@ export const sseData = (value: unknown): string => sseFrame(`data: ${JSON.string
 export const sseNamed = (event: string, value: unknown): string => sseFrame(`event: ${event}\ndata: ${JSON.stringify(value)}`);
 export const SSE_DONE = sseFrame('data: [DONE]');
 
+/** An event a provider makes: as it goes on the wire, and the JSON it carries (so nothing parses it again). */
+export interface WireEvent {
+  wire: string;
+  payload: unknown;
+}
+export const wireData = (value: unknown): WireEvent => ({ wire: sseData(value), payload: value });
+export const wireNamed = (event: string, value: unknown): WireEvent => ({ wire: sseNamed(event, value), payload: value });
+export const WIRE_DONE: WireEvent = Object.freeze({ wire: SSE_DONE, payload: undefined });
+
 export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
@@ -190,19 +199,26 @@ export function parseJson(text: string): unknown {
   }
 }
 
+export interface RelayOptions {
+  /** Leaves an event out (it is still metered and seen). */
+  skip?: (payload: unknown) => boolean;
+  /** The event that ends a whole stream (Anthropic's `message_stop`): a stream that ends without it was cut. */
+  last?: { name: string; is: (payload: unknown) => boolean };
+  /** Sees each event's JSON, parsed here once (ProviderRequest's `onPayload`). */
+  onPayload?: ((payload: unknown) => void) | undefined;
+}
+
 /**
- * Relays an upstream's server-sent events as they come, noting the usage each payload reports;
- * `skip` leaves an event out (it is still metered). A stream that breaks ends with the route's
- * error event (`errorEvent`), or the upstream's own, and says so (`broken`): its usage may be
- * short of what was sent.
+ * Relays an upstream's server-sent events as they come, each framed and parsed once: its usage
+ * noted, its payload shown to `onPayload`. A stream that breaks ends with the route's error event
+ * (`errorEvent`), or the upstream's own, and says so (`broken`): its usage may be short of what
+ * was sent.
  */
 export function relayStream(
   exchange: HttpExchange,
   status: number,
   errorEvent: (failure: TollgateError) => string,
-  skip: (payload: unknown) => boolean = () => false,
-  /** The event that ends a whole stream (Anthropic's `message_stop`): a stream that ends without it was cut. */
-  last?: { name: string; is: (payload: unknown) => boolean },
+  { skip, last, onPayload }: RelayOptions = {},
 ): StreamAnswer {
   let usage: TokenUsage | undefined;
   let broken = false;
@@ -215,7 +231,8 @@ export function relayStream(
         // The upstream's own error event: relayed, and the stream is broken (its usage may be short).
         if (isStreamError(payload)) broken = true;
         if (last?.is(payload)) whole = true;
-        if (skip(payload)) continue;
+        onPayload?.(payload);
+        if (skip?.(payload)) continue;
         yield sseFrame(ev.raw);
       }
       if (!whole && !broken) {

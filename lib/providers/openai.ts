@@ -84,7 +84,7 @@ export async function forwardOpenAiShaped(
     throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` refused Tollgate's credentials (HTTP ${res.status})`);
   }
   const streamed = (res.headers.get('content-type') ?? '').includes('text/event-stream');
-  if (res.ok && streamed) return relayOpenAiStream(exchange, res.status, !clientWantsUsage);
+  if (res.ok && streamed) return relayOpenAiStream(exchange, res.status, !clientWantsUsage, req.onPayload);
   const text = await exchange.text();
   const json = parseJson(text);
   if (!res.ok) {
@@ -106,11 +106,14 @@ export async function forwardOpenAiShaped(
  * Relays an upstream's SSE stream event by event, noting usage (chat's usage chunk, the
  * Responses API's `response.completed`); a stream that breaks ends with an error event.
  */
-function relayOpenAiStream(exchange: HttpExchange, status: number, stripUsage: boolean): StreamAnswer {
-  return relayStream(
-    exchange,
-    status,
-    (failure) => sseFrame(`data: ${JSON.stringify(failure.toBody())}`),
-    (payload) => stripUsage && isUsageOnlyChunk(payload),
-  );
+function relayOpenAiStream(
+  exchange: HttpExchange,
+  status: number,
+  stripUsage: boolean,
+  onPayload: ProviderRequest['onPayload'],
+): StreamAnswer {
+  return relayStream(exchange, status, (failure) => sseFrame(`data: ${JSON.stringify(failure.toBody())}`), {
+    skip: (payload) => stripUsage && isUsageOnlyChunk(payload),
+    onPayload,
+  });
 }

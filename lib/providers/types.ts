@@ -62,6 +62,12 @@ export interface ProviderRequest {
   now: number;
   /** Aborts the upstream call (the client went away). */
   signal?: AbortSignal | undefined;
+  /**
+   * Sees the JSON of each event of a streamed answer (undefined for `[DONE]` or what is not JSON)
+   * as the provider parsed or made it, once, before the event goes out: what the answer made (an
+   * Anthropic container), and the text to count should its usage be missing or cut short.
+   */
+  onPayload?: ((payload: unknown) => void) | undefined;
 }
 
 export interface JsonAnswer {

@@ -10,7 +10,7 @@ import { type TollgateError, UpstreamFailedError } from '../../errors.js';
 import { Deadline } from '../../llm/deadline.js';
 import { streamRequested } from '../../llm/request.js';
 import { anthropicErrorBody, UnsupportedParameterError } from '../errors.js';
-import { SSE_DONE, SSE_HEADERS, sseData, sseNamed } from '../http.js';
+import { SSE_HEADERS, sseData, sseNamed, WIRE_DONE, type WireEvent, wireData, wireNamed } from '../http.js';
 import type {
   JsonAnswer,
   Operation,
@@ -104,8 +104,8 @@ class BedrockCall {
     const options = this.req.body.stream_options;
     const chunker = new ConverseChunker(ctx, isObject(options) && options.include_usage === true);
     return this.stream(runtime, input, {
-      events: (event) => chunker.push(event).map(sseData),
-      end: () => [SSE_DONE],
+      events: (event) => chunker.push(event).map(wireData),
+      end: () => [WIRE_DONE],
       error: (e) => sseData(e.toBody()),
       usage: () => chunker.usage,
     });
@@ -121,8 +121,8 @@ class BedrockCall {
     }
     const streamer = new MessagesStreamer(ctx);
     return this.stream(runtime, input, {
-      events: (event) => streamer.push(event).map((e) => sseNamed(e.event, e.data)),
-      end: () => streamer.end().map((e) => sseNamed(e.event, e.data)),
+      events: (event) => streamer.push(event).map((e) => wireNamed(e.event, e.data)),
+      end: () => streamer.end().map((e) => wireNamed(e.event, e.data)),
       error: (e) => sseNamed('error', anthropicErrorBody(e)),
       usage: () => streamer.usage,
     });
@@ -143,8 +143,8 @@ class BedrockCall {
     }
     const streamer = new ResponsesStreamer(ctx);
     return this.stream(runtime, input, {
-      events: (event) => streamer.push(event).map((e) => sseNamed(e.event, e.data)),
-      end: () => streamer.end().map((e) => sseNamed(e.event, e.data)),
+      events: (event) => streamer.push(event).map((e) => wireNamed(e.event, e.data)),
+      end: () => streamer.end().map((e) => wireNamed(e.event, e.data)),
       error: (e) => sseNamed('error', { type: 'error', code: e.code, message: e.message, param: e.param }),
       usage: () => streamer.usage,
     });
@@ -157,7 +157,12 @@ class BedrockCall {
   private async stream(
     runtime: BedrockRuntime,
     input: ConverseCommandInput,
-    shape: { events(e: ConverseStreamOutput): string[]; end(): string[]; error(e: TollgateError): string; usage(): TokenUsage | undefined },
+    shape: {
+      events(e: ConverseStreamOutput): WireEvent[];
+      end(): WireEvent[];
+      error(e: TollgateError): string;
+      usage(): TokenUsage | undefined;
+    },
   ): Promise<StreamAnswer> {
     const deadline = new Deadline(this.timeoutMs, this.req.signal);
     deadline.touch();
@@ -170,6 +175,14 @@ class BedrockCall {
     }
     const self = this;
     let broken = false;
+    // Each event made here is shown to the watch as made: nothing parses it again.
+    const onPayload = this.req.onPayload;
+    function* out(made: WireEvent[]): Generator<string> {
+      for (const e of made) {
+        onPayload?.(e.payload);
+        yield e.wire;
+      }
+    }
     async function* events(): AsyncGenerator<string> {
       try {
         let stopped = false;
@@ -182,7 +195,7 @@ class BedrockCall {
             return;
           }
           if (event.messageStop) stopped = true;
-          yield* shape.events(event);
+          yield* out(shape.events(event));
         }
         if (!stopped) {
           // Ended short of messageStop (found by review): cut, never shown as a complete answer.
@@ -190,7 +203,7 @@ class BedrockCall {
           yield shape.error(new UpstreamFailedError(`the upstream for \`${self.model}\` ended its stream before the answer ended`, true));
           return;
         }
-        yield* shape.end();
+        yield* out(shape.end());
       } catch (e) {
         broken = true;
         yield shape.error(self.failure(e, deadline));
