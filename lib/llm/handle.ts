@@ -39,7 +39,9 @@ import {
   UpstreamFailedError,
 } from '../errors.js';
 import { callMetrics, denialMetric } from '../metrics.js';
-import { isStreamError, unshapedUpstreamError } from '../providers/errors.js';
+import { unshapedUpstreamError } from '../providers/errors.js';
+import { type EventSource, relayStream } from '../providers/http.js';
+import { isUsageOnlyChunk } from '../providers/usage.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
@@ -74,10 +76,10 @@ import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from 
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
-import { dataEvent, frame, type SseEvent, SseFramer } from './sse.js';
+import { dataEvent, framedEvents } from './sse.js';
 import { reserveCall } from './strict.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
-import { brokenUsage, mergeUsage, usageOf } from './usage.js';
+import { brokenUsage, fromTokenUsage, usageOf } from './usage.js';
 
 /**
  * Settlements still being written for a request. The answer goes out first: its last byte is
@@ -794,11 +796,11 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
 
 /**
  * The stream relay: each complete server-sent event is passed on as soon as it arrives, its
- * usage noted on the way. A stream that breaks after the status went out ends with an error
- * event (OpenAI clients raise it). The settlement runs when the upstream is done, before the
- * stream ends, so the handler does not finish before the spend is recorded. A client that
- * leaves once the answer has begun is charged what it was sent (found by review: leaving before
- * the usage event got most of an answer for nothing).
+ * usage noted on the way, by the providers' relay loop (relayStream). A stream that breaks after
+ * the status went out ends with an error event (OpenAI clients raise it). The settlement runs
+ * when the upstream is done, before the stream ends, so the handler does not finish before the
+ * spend is recorded. A client that leaves once the answer has begun is charged what it was sent
+ * (found by review: leaving before the usage event got most of an answer for nothing).
  */
 async function* relay(
   upstream: UpstreamCall,
@@ -807,62 +809,41 @@ async function* relay(
   /** Sees every event's payload (a created object's id is in the first). */
   onPayload?: (payload: unknown) => void,
 ): AsyncGenerator<Buffer> {
-  const framer = new SseFramer(upstream.req.model.model_name);
   const received = new ReceivedText();
-  let usage: Usage | undefined;
-  // The upstream's stream ended, whole or cut: it was answered (and is charged). Else the client left.
+  const answer = relayStream(
+    passthroughEvents(upstream),
+    (upstream.response as Response).status,
+    (failure) => dataEvent(failure.toBody()),
+    {
+      skip: (payload) => stripUsage && isUsageOnlyChunk(payload),
+      onPayload: (payload) => {
+        onPayload?.(payload);
+        received.addEvent(payload);
+      },
+    },
+  );
+  // The upstream's stream ended, whole, cut or failed: it was answered (and is charged). Else the client left.
   let ended = false;
-  // The upstream's answer began: some of it reached the client, or could have.
-  let began = false;
-  let failed: unknown;
-  // The upstream ended it with its own error event: broken off, its usage so far may be short.
-  let errored = false;
-  const pass = (events: SseEvent[]): Buffer | undefined => {
-    let out = '';
-    for (const ev of events) {
-      const payload = ev.data === undefined ? undefined : parseJson(ev.data);
-      onPayload?.(payload);
-      usage = mergeUsage(usage, usageOf(payload));
-      if (isStreamError(payload)) errored = true;
-      received.addEvent(payload);
-      if (stripUsage && isUsageOnlyChunk(payload)) continue;
-      // An upstream's error event that repeats its credential must not hand it on.
-      out += frame(withoutSecret(ev.raw, upstream.req.apiKey));
-    }
-    return out ? Buffer.from(out) : undefined;
-  };
-  const source = upstream.chunks()[Symbol.asyncIterator]();
   try {
-    // Only the upstream's own failure (a cut, a timeout) ends it as answered: an error thrown in
-    // at a `yield` is the client's (it went away), and is charged only once the answer began.
-    for (;;) {
-      let events: SseEvent[];
-      try {
-        const next = await source.next();
-        if (next.done) break;
-        began = true;
-        // An event past MAX_ANSWER_BYTES is the upstream's failure too.
-        events = framer.push(next.value);
-      } catch (e) {
-        failed = e ?? new Error('upstream stream failed');
-        break;
-      }
-      const out = pass(events);
-      if (out) yield out;
-    }
+    // An error thrown in at a `yield` is the client's (it went away): not the upstream's failure.
+    for await (const event of answer.events) yield Buffer.from(withoutSecret(event, upstream.req.apiKey));
     ended = true;
-    if (failed !== undefined) yield Buffer.from(dataEvent(upstream.failure(failed).toBody()));
-    else {
-      const rest = pass(framer.end());
-      if (rest) yield rest;
-    }
   } finally {
     upstream.cancel();
-    void source.return?.(undefined)?.catch(() => undefined);
     // Settled after the stream's end (deferred): the client's last byte does not wait for it.
-    onDone(usage, ended || began, received, failed !== undefined || errored || !ended);
+    // Begun (some of the answer arrived), it is answered even if the client left.
+    onDone(fromTokenUsage(answer.usage()), ended || upstream.began, received, answer.broken() || !ended);
   }
 }
+
+/** The passthrough's upstream as the relay loop reads it: its body framed as events (lib/llm/sse). */
+const passthroughEvents = (upstream: UpstreamCall): EventSource => ({
+  model: upstream.req.model.model_name,
+  events: () => framedEvents(upstream.chunks(), upstream.req.model.model_name),
+  failure: (e) => upstream.failure(e),
+  cancel: () => upstream.cancel(),
+  returnedHeaders: () => upstream.returnedHeaders(),
+});
 
 async function settle(
   call: Call,
@@ -990,8 +971,6 @@ function logOf(o: {
     request_tags: requestTags(o.body, caller.state.key?.metadata, caller.state.team?.metadata),
   };
 }
-
-const isUsageOnlyChunk = (p: unknown): boolean => isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

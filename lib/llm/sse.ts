@@ -79,6 +79,13 @@ function parseEvent(block: string): SseEvent {
   return { raw: block, data: data.length > 0 ? data.join('\n') : undefined };
 }
 
+/** Bytes as they come, as complete events as soon as each ends (the last one at the end even without its blank line). */
+export async function* framedEvents(chunks: AsyncIterable<Uint8Array>, model: string): AsyncGenerator<SseEvent> {
+  const framer = new SseFramer(model);
+  for await (const chunk of chunks) yield* framer.push(chunk);
+  yield* framer.end();
+}
+
 /** One event on the wire. */
 export const frame = (raw: string): string => `${raw}\n\n`;
 

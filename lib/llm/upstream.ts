@@ -80,6 +80,8 @@ export interface UpstreamRequest {
 export class UpstreamCall {
   private readonly deadline: Deadline;
   response: Response | undefined;
+  /** Some of the body arrived (read by chunks()): the answer began. */
+  began = false;
 
   constructor(readonly req: UpstreamRequest) {
     this.deadline = new Deadline(req.timeoutMs);
@@ -130,6 +132,7 @@ export class UpstreamCall {
     try {
       for await (const chunk of body) {
         this.touch();
+        this.began = true;
         yield chunk;
       }
     } catch (e) {

@@ -7,10 +7,14 @@
  * input price when it has none: lib/providers/usage reads every shape for both paths.
  */
 import { allInputTokens, type Usage } from '../domain/cost.js';
+import type { TokenUsage } from '../providers/types.js';
 import { mergeUsage as mergeTokenUsage, usageOfPayload } from '../providers/usage.js';
 
 /** The usage an answer (or a stream event) carries, or undefined. */
 export const usageOf = (payload: unknown): Usage | undefined => compact(usageOfPayload(payload));
+
+/** A provider's usage (lib/providers: every figure given) as a Usage (cache figures only when there are some). */
+export const fromTokenUsage = (u: TokenUsage | undefined): Usage | undefined => compact(u);
 
 /**
  * Combines usage seen across stream events. Upstreams report either once at the end or as running

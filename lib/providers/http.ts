@@ -8,7 +8,7 @@
  */
 import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
-import { type SseEvent, SseFramer } from '../llm/sse.js';
+import { framedEvents, type SseEvent } from '../llm/sse.js';
 import { isRedirect, readWhole, withoutSecret } from '../llm/upstream.js';
 import { isStreamError } from './errors.js';
 import type { JsonAnswer, StreamAnswer, TokenUsage } from './types.js';
@@ -58,7 +58,21 @@ export const RETURNED_HEADERS = [
   'retry-after-ms',
 ] as const;
 
-export class HttpExchange {
+/**
+ * What relayStream reads: an upstream's answer as complete server-sent events, and how it fails
+ * and stops. An HttpExchange (the providers), and the passthrough's UpstreamCall (lib/llm/handle).
+ */
+export interface EventSource {
+  /** The public model name, for error messages. */
+  readonly model: string;
+  /** Errors are the upstream's (mapped by failure()); the source stops when they are done. */
+  events(): AsyncIterable<SseEvent>;
+  failure(e: unknown): TollgateError;
+  cancel(): void;
+  returnedHeaders(): Record<string, string>;
+}
+
+export class HttpExchange implements EventSource {
   private readonly deadline: Deadline;
   response: Response | undefined;
 
@@ -114,13 +128,15 @@ export class HttpExchange {
   async *events(): AsyncGenerator<SseEvent> {
     const body = this.response?.body;
     if (!body) return;
-    const framer = new SseFramer(this.opts.model);
-    try {
-      for await (const chunk of body) {
-        this.touch();
-        yield* framer.push(chunk);
+    const self = this;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        self.touch();
+        yield chunk;
       }
-      yield* framer.end();
+    }
+    try {
+      yield* framedEvents(chunks(), this.opts.model);
     } catch (e) {
       throw this.failure(e);
     } finally {
@@ -215,7 +231,7 @@ export interface RelayOptions {
  * was sent.
  */
 export function relayStream(
-  exchange: HttpExchange,
+  exchange: EventSource,
   status: number,
   errorEvent: (failure: TollgateError) => string,
   { skip, last, onPayload }: RelayOptions = {},

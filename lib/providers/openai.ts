@@ -16,7 +16,7 @@ import { upstreamUrl } from '../llm/upstream.js';
 import { UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
 import { HttpExchange, type HttpTarget, parseJson, relayStream, sseFrame } from './http.js';
 import type { JsonAnswer, Operation, Provider, ProviderClients, ProviderModel, ProviderRequest, StreamAnswer } from './types.js';
-import { isObject, usageOfPayload } from './usage.js';
+import { isObject, isUsageOnlyChunk, usageOfPayload } from './usage.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -62,7 +62,6 @@ export function openaiBody(req: Pick<ProviderRequest, 'body' | 'operation' | 'mo
 }
 
 const isOpenAiError = (v: unknown): boolean => isObject(v) && isObject(v.error);
-const isUsageOnlyChunk = (p: unknown): boolean => isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
 
 /** Forwards to an OpenAI-shaped upstream (OpenAI-compatible, Azure OpenAI) and relays the answer with its usage. */
 export async function forwardOpenAiShaped(

@@ -73,6 +73,10 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
   return { inputTokens: total - read - written, outputTokens: output ?? 0, cacheReadTokens: read, cacheWriteTokens: written };
 }
 
+/** A chat stream's usage-only chunk (`choices: []`), which a client that did not ask for it never sees. */
+export const isUsageOnlyChunk = (p: unknown): boolean =>
+  isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
+
 /** The usage an answer or a stream event carries, or undefined. */
 export function usageOfPayload(payload: unknown): TokenUsage | undefined {
   if (!isObject(payload)) return undefined;
