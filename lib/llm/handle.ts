@@ -22,7 +22,7 @@ import { type CallerContext, readCallerContext } from '../authorizer/context.js'
 import { type CheckInput, runChecks } from '../checks/checks.js';
 import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
-import { NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
+import { allInputTokens, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
@@ -948,7 +948,9 @@ function logOf(o: {
   body?: unknown;
 }): Omit<SpendLog, 'spend'> {
   const { caller } = o;
-  const input = o.usage?.inputTokens ?? 0;
+  // LiteLLM's prompt_tokens, whatever the provider: every input token, cache reads and writes
+  // included (Usage keeps them apart to price them), as the tpm limit counts them.
+  const input = o.usage ? allInputTokens(o.usage) : 0;
   const output = o.usage?.outputTokens ?? 0;
   return {
     request_id: o.requestId,
