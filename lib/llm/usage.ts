@@ -8,24 +8,13 @@
  */
 import { allInputTokens, type Usage } from '../domain/cost.js';
 import type { TokenUsage } from '../providers/types.js';
-import { mergeUsage as mergeTokenUsage, usageOfPayload } from '../providers/usage.js';
+import { usageOfPayload } from '../providers/usage.js';
 
 /** The usage an answer (or a stream event) carries, or undefined. */
 export const usageOf = (payload: unknown): Usage | undefined => compact(usageOfPayload(payload));
 
 /** A provider's usage (lib/providers: every figure given) as a Usage (cache figures only when there are some). */
 export const fromTokenUsage = (u: TokenUsage | undefined): Usage | undefined => compact(u);
-
-/**
- * Combines usage seen across stream events. Upstreams report either once at the end or as running
- * totals (Anthropic's message_start then message_delta), so the largest figure per field is the total.
- */
-export function mergeUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  const full = (u: Usage) => ({ cacheReadTokens: 0, cacheWriteTokens: 0, ...u });
-  return compact(mergeTokenUsage(full(a), full(b)));
-}
 
 /**
  * A broken-off call's usage from what the upstream reported so far and what was counted: the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokenUsage, mergeUsage, usageOf } from '../../../lib/llm/usage.js';
+import { brokenUsage, usageOf } from '../../../lib/llm/usage.js';
 
 describe('usageOf', () => {
   it('reads chat, completions and embeddings usage', () => {
@@ -31,16 +31,6 @@ describe('usageOf', () => {
       inputTokens: 10,
       outputTokens: 3,
     });
-  });
-});
-
-describe('mergeUsage', () => {
-  it('takes the largest figure per field (running totals and final reports alike)', () => {
-    const start = { inputTokens: 12, outputTokens: 1 };
-    const delta = { inputTokens: 0, outputTokens: 40 };
-    expect(mergeUsage(start, delta)).toEqual({ inputTokens: 12, outputTokens: 40 });
-    expect(mergeUsage(undefined, delta)).toBe(delta);
-    expect(mergeUsage(start, undefined)).toBe(start);
   });
 });
 
