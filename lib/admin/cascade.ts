@@ -13,7 +13,7 @@ import { refs } from '../store/keys.js';
 import { listings } from '../store/listings.js';
 import { deleteAny } from '../store/writes.js';
 import { keyDeleteOps, type StoredKey } from './actions/keys.js';
-import { queryAll, type TxOp, transact } from './persistence.js';
+import { queryAll, type TxOp, transact, transactionSize } from './persistence.js';
 import type { Actor } from './rules/actor.js';
 
 export interface Unit {
@@ -21,7 +21,8 @@ export interface Unit {
   audit: AuditEntry[];
 }
 
-export const unitSize = (u: Unit): number => u.ops.length + u.audit.length;
+/** The items a unit writes, the counter shards its creates and deletes reset included (lib/store/admin-store). */
+export const unitSize = (u: Unit): number => transactionSize(u.ops, u.audit.length);
 export const totalSize = (units: readonly Unit[]): number => units.reduce((n, u) => n + unitSize(u), 0);
 export const fitsInOne = (units: readonly Unit[]): boolean => totalSize(units) <= MAX_TX_ITEMS;
 

@@ -33,6 +33,8 @@ export interface AdminStore {
   getRecord<T>(ref: ItemRef): Promise<T | undefined>;
   /** The entity item alone (its own counters, no shard summed in); undefined when absent. */
   getOwnRecord<T>(ref: ItemRef): Promise<T | undefined>;
+  /** How many items a transaction of these writes and `audits` audit entries writes, all told (at most MAX_TX_ITEMS). */
+  transactionSize(ops: readonly TxOp[], audits: number): number;
   /** Commits the writes and their audit entries atomically, or nothing at all. */
   transact(ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void>;
   /** One page of a listing. */
@@ -119,6 +121,7 @@ export const notFound =
 
 export const transact = (ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> =>
   adminStore().transact(ops, actor, audit, now);
+export const transactionSize = (ops: readonly TxOp[], audits: number): number => adminStore().transactionSize(ops, audits);
 export const queryPage = <T>(o: QueryOptions): Promise<Page<T>> => adminStore().queryPage<T>(o);
 export const queryAll = <T>(o: Listing, max?: number): Promise<T[]> => adminStore().queryAll<T>(o, max);
 export type { TxOp } from '../store/admin-store.js';

@@ -136,6 +136,14 @@ export class DynamoAdminStore {
     return res.Item;
   }
 
+  /**
+   * How many items a transaction of these ops and `audits` audit entries writes: the ops, the
+   * counter shards they reset and the audit items (what MAX_TX_ITEMS bounds).
+   */
+  transactionSize(ops: readonly TxOp[], audits: number): number {
+    return ops.length + this.shardResets(ops).length + audits;
+  }
+
   /** Commits the ops and their audit entries atomically, or nothing at all. */
   async transact(ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> {
     const entries = Array.isArray(audit) ? audit : [audit];
