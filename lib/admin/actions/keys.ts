@@ -66,7 +66,7 @@ import { type Listing, listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
 import { definedFields, deleteAny, deleteExisting, type Guard, putAny, putNew, requireExists, updateFields } from '../../store/writes.js';
 import { type Actions, action } from '../http/handler.js';
-import { isTeamAdmin, keyFacts } from '../membership.js';
+import { keyFacts, memberRole } from '../membership.js';
 import { find, findOwn, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, actorLabel, isProxyAdmin } from '../rules/actor.js';
 import { loadCatalog, modelOutside, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
@@ -79,6 +79,7 @@ import {
   keyReaderDenial,
   type Ownership,
   rank,
+  readsEveryTeamKey,
   unblockDenial,
 } from '../rules/keys.js';
 import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter, userLimits } from '../rules/limits.js';
@@ -784,10 +785,7 @@ export const keyActions: Actions = {
           : q.user_id
             ? await byUser(q.user_id)
             : await keysPage(listings.all('key'), q.cursor, q.limit);
-      } else if (
-        q.team_id &&
-        ((actor.role === 'team' && actor.teamId === q.team_id) || (actor.role === 'internal_user' && (await isTeamAdmin(actor, q.team_id))))
-      ) {
+      } else if (q.team_id && readsEveryTeamKey(actor, q.team_id, await memberRole(actor, q.team_id))) {
         page = await byTeam(q.team_id);
       } else if (actor.userId) {
         if (q.user_id && q.user_id !== actor.userId)

@@ -25,6 +25,7 @@ import { ConflictError, ForbiddenError, InvalidRequestError } from '../../errors
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings, reindex } from '../../store/listings.js';
+import type { Page } from '../../store/pagination.js';
 import { definedFields, deleteExisting, putNew, requireExists, setFields, updateFields } from '../../store/writes.js';
 import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
@@ -32,6 +33,7 @@ import { memberRole } from '../membership.js';
 import { find, findOwn, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { readsEveryTeamKey } from '../rules/keys.js';
 import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
@@ -47,7 +49,7 @@ import {
   optionalMoney,
   rateLimitFields,
 } from '../schema/fields.js';
-import { keyDeleteOps, keyView, type StoredKey, teamKeysPage, teamLabel } from './keys.js';
+import { keyDeleteOps, keyView, type StoredKey, teamKeysPage, teamLabel, userKeysPage } from './keys.js';
 
 const MEMBER_ROLES = ['admin', 'user'] as const;
 const memberInput = z.object({ user_id: id, role: z.enum(MEMBER_ROLES).default('user') }).strict();
@@ -101,9 +103,15 @@ export async function requireTeamManager(actor: Actor, teamId: string, what: str
   if (denial) throw denial;
 }
 
-async function requireTeamReader(actor: Actor, teamId: string): Promise<void> {
-  const denial = teamReaderDenial(actor, teamId, isProxyAdmin(actor) ? undefined : await memberRole(actor, teamId));
-  if (denial) throw denial;
+/**
+ * The team's keys the actor may read (lib/admin/rules/keys), first page: every one for whoever reads
+ * them all, else the actor's own in the team, paged as `/key/list?team_id=` pages them for it.
+ */
+async function teamKeysFor(actor: Actor, teamId: string, role: MemberRecord['role'] | undefined): Promise<Page<StoredKey>> {
+  if (readsEveryTeamKey(actor, teamId, role)) return teamKeysPage(teamId);
+  if (!actor.userId) return { data: [], next_cursor: null };
+  const page = await userKeysPage(actor.userId);
+  return { data: page.data.filter((k) => k.team_id === teamId), next_cursor: page.next_cursor };
 }
 
 type Limits = { models?: string[] | undefined; max_budget?: number | null | undefined };
@@ -326,9 +334,11 @@ export const teamActions: Actions = {
   }),
 
   info: action(z.object({ team_id: id }).strict(), async ({ team_id: teamId }, { actor, now }) => {
-    await requireTeamReader(actor, teamId);
+    const role = isProxyAdmin(actor) ? undefined : await memberRole(actor, teamId);
+    const denial = teamReaderDenial(actor, teamId, role);
+    if (denial) throw denial;
     const team = await load('team', teamId);
-    const [members, keys] = await Promise.all([membersOf(teamId), teamKeysPage(teamId)]);
+    const [members, keys] = await Promise.all([membersOf(teamId), teamKeysFor(actor, teamId, role)]);
     return {
       team_id: teamId,
       team_info: { ...teamView(team, now), members_with_roles: rolesOf(members) },

@@ -87,6 +87,16 @@ export const blockerAfter = (
   k: { blocked?: boolean | undefined; blocked_by?: Authority | null | undefined },
 ): Authority => (k.blocked && rank(k.blocked_by ?? 'proxy_admin') > rank(authority) ? (k.blocked_by ?? 'proxy_admin') : authority);
 
+/**
+ * Who reads every key of a team (a listing, /team/info): proxy admins, the team's JWT and the
+ * team's admins. Any other member reads only their own there, as keyReaderDenial has it.
+ */
+export function readsEveryTeamKey(actor: Actor, teamId: string, actorTeamRole: MemberRole | undefined): boolean {
+  if (isProxyAdmin(actor)) return true;
+  if (actor.role === 'team') return actor.teamId === teamId;
+  return actor.role === 'internal_user' && actorTeamRole === 'admin';
+}
+
 /** Who may read a key: proxy admins, its user, the key itself, a team JWT or a team admin of its team. */
 export function keyReaderDenial(
   actor: Actor,
@@ -96,10 +106,7 @@ export function keyReaderDenial(
   if (isProxyAdmin(actor)) return undefined;
   if (actor.keyHash === k.token) return undefined;
   if (actor.userId && k.user_id === actor.userId) return undefined;
-  if (k.team_id) {
-    if (actor.role === 'team' && actor.teamId === k.team_id) return undefined;
-    if (actor.role === 'internal_user' && facts.actorTeamRole === 'admin') return undefined;
-  }
+  if (k.team_id && readsEveryTeamKey(actor, k.team_id, facts.actorTeamRole)) return undefined;
   return new ForbiddenError(
     `only a proxy admin, the key's own user, an admin of its team or the key itself may read key \`${k.key_name}\``,
   );
