@@ -1,6 +1,7 @@
 /**
  * `/budget/*`: reusable budgets that end users point to (`budget_id`). Proxy admins only.
- * A budget is deleted only while no end user points to it (409 `budget_in_use`): the count is
+ * A budget is deleted, or given a new period, only while no end user points to it (409
+ * `budget_in_use`; a new period would start every end user following it at zero): the count is
  * kept on the budget item by the customer actions, in their transactions, so the check is exact
  * without an index.
  */
@@ -74,9 +75,28 @@ export const budgetActions: Actions = {
     const set = definedFields(fields);
     if (Object.keys(set).length === 0)
       throw new InvalidRequestError('nothing to update: name at least one field besides `budget_id`', 'nothing_to_update');
-    await load('budget', budgetId);
+    const current = await load('budget', budgetId);
+    // The end users following this budget count their windows by its period: a new one would
+    // start them all at zero (an end user's own change of period carries its spend: /customer/update).
+    const newPeriod = typeof set.budget_duration === 'string' && set.budget_duration !== (current.budget_duration ?? null);
+    const periodInUse = () =>
+      new ConflictError(
+        'budget_in_use',
+        `budget \`${budgetId}\` is used by ${current.end_user_count ?? 'some'} end user(s), whose spend counts in its \`${current.budget_duration ?? 'lifetime'}\` period: a new period would start them at zero. Make a budget with the new period and point them to it (/customer/update \`budget_id\`), which carries their spend`,
+        'budget_duration',
+      );
+    if (newPeriod && (current.end_user_count ?? 0) > 0) throw periodInUse();
     await transact(
-      [setFields(refs.budget(budgetId), { ...set, updated_at: now.toISOString() }, notFound('budget', budgetId))],
+      [
+        setFields(
+          refs.budget(budgetId),
+          { ...set, updated_at: now.toISOString() },
+          newPeriod ? periodInUse : notFound('budget', budgetId),
+          newPeriod
+            ? { expression: 'attribute_not_exists(#n) OR #n <= :none', names: { '#n': END_USER_COUNT }, values: { ':none': 0 } }
+            : undefined,
+        ),
+      ],
       actor,
       audit('update', budgetId, set),
       now,

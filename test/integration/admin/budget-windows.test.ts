@@ -12,6 +12,7 @@ import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
 import { budgetAnchor, windowOf } from '../../../lib/domain/periods.js';
 import { adminCtx, callApi, invokeDirect } from '../../support/admin.js';
+import { expectUnchanged } from '../../support/admin-checks.js';
 import { seedEndUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 
@@ -150,5 +151,48 @@ describe('an end user whose period comes from its budget starts a new one when i
     await post(customers, '/customer/update', { user_id: 'eu-same', budget_id: 'b-same-b' });
     expect((await info('eu-same')).budget_reset_at).toBe(before.budget_reset_at);
     expect(before.budget_reset_at).toBe(new Date(windowOf('1d', Date.now(), budgetAnchor(rec)).end).toISOString());
+  });
+});
+
+describe('a budget in use keeps its period: the end users following it would restart at zero (found by review)', () => {
+  const info = async (userId: string) => (await invokeDirect(customers, { action: 'info', end_user_id: userId })) as { spend: number };
+
+  async function following(budgetId: string, userId: string): Promise<void> {
+    await invokeDirect(budgets, { action: 'new', budget_id: budgetId, max_budget: 5, budget_duration: '1d' });
+    await invokeDirect(customers, { action: 'new', user_id: userId, budget_id: budgetId });
+    const rec = await seedEndUser({ user_id: userId, budget_id: budgetId, created_at: new Date(Date.now() - 3 * DAY).toISOString() });
+    await seedEndUser({ ...rec, spend: 4, window_spend: { [windowOf('1d', Date.now(), budgetAnchor(rec)).id]: 4 } });
+    expect((await info(userId)).spend).toBe(4);
+  }
+
+  it.each(['30d', '1h', '24h', '1mo'])(
+    'budget_duration 1d -> %s: 409 budget_in_use, nothing written, the spend still counts',
+    async (next) => {
+      const budgetId = `b-inuse-${next}`;
+      const userId = `eu-inuse-${next}`;
+      await following(budgetId, userId);
+      await expectUnchanged(async () => {
+        const res = await post(budgets, '/budget/update', { budget_id: budgetId, budget_duration: next });
+        expect(res.status).toBe(409);
+        expect(res.body.error).toMatchObject({ code: 'budget_in_use', param: 'budget_duration' });
+        expect(res.body.error.message).toContain('/customer/update');
+      });
+      expect((await info(userId)).spend).toBe(4);
+    },
+  );
+
+  it('its max_budget still changes, the same period may be named again, and dropping the period (lifetime spend counts, never less) is allowed', async () => {
+    await following('b-inuse-ok', 'eu-inuse-ok');
+    expect((await post(budgets, '/budget/update', { budget_id: 'b-inuse-ok', max_budget: 3, budget_duration: '1d' })).status).toBe(200);
+    expect((await info('eu-inuse-ok')).spend).toBe(4);
+    expect((await post(budgets, '/budget/update', { budget_id: 'b-inuse-ok', budget_duration: null })).status).toBe(200);
+    expect((await info('eu-inuse-ok')).spend).toBe(4);
+  });
+
+  it('a budget nobody follows changes its period freely', async () => {
+    await invokeDirect(budgets, { action: 'new', budget_id: 'b-free', max_budget: 5, budget_duration: '1d' });
+    const res = await post(budgets, '/budget/update', { budget_id: 'b-free', budget_duration: '30d' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ budget_duration: '30d' });
   });
 });
