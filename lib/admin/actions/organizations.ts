@@ -4,7 +4,8 @@
  * own members (the user record's `organization_id`).
  *
  * Deliberate choices: an organization is deleted only once no team belongs to it (409
- * `organization_has_teams`), its members are released in the same transaction; a user belongs
+ * `organization_has_teams`), its members are released in the same transaction when they fit in
+ * one, else in chunks before it (so repeating an interrupted delete finishes it); a user belongs
  * to one organization, so `member_add` moves a user who was in another one (the answer and the
  * audit log name the previous organization).
  */
@@ -20,6 +21,7 @@ import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
 import { membershipOps } from '../../store/org-members.js';
 import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
+import { commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
@@ -110,8 +112,7 @@ export const organizationActions: Actions = {
   delete: action(z.object({ organization_ids: z.array(id).min(1).max(20) }).strict(), async ({ organization_ids }, { actor, now }) => {
     requireProxyAdmin(actor, 'delete organizations');
     const ids = [...new Set(organization_ids)];
-    const ops: TxOp[] = [];
-    const entries: AuditEntry[] = [];
+    const plans: { units: Unit[]; last: Unit }[] = [];
     for (const orgId of ids) {
       await load('organization', orgId);
       const teams = await teamsOf(orgId);
@@ -127,29 +128,61 @@ export const organizationActions: Actions = {
         );
       }
       const released: string[] = [];
+      const units: Unit[] = [];
       for (const m of await membersOf(orgId)) {
-        ops.push(deleteAny(refs.orgMember(orgId, m.user_id)));
+        const ops: TxOp[] = [deleteAny(refs.orgMember(orgId, m.user_id))];
         const user = await find('user', m.user_id);
         // Only users still in this organization are released; a user moved meanwhile is left alone.
-        if (user?.organization_id !== orgId) continue;
-        released.push(m.user_id);
-        ops.push(
-          setFields(
-            refs.user(m.user_id),
-            { organization_id: null, updated_at: now.toISOString() },
-            () => new ConflictError('concurrent_update', `user \`${m.user_id}\` changed meanwhile; retry`),
+        if (user?.organization_id === orgId) {
+          released.push(m.user_id);
+          ops.push(
+            setFields(
+              refs.user(m.user_id),
+              { organization_id: null, updated_at: now.toISOString() },
+              () => new ConflictError('concurrent_update', `user \`${m.user_id}\` changed meanwhile; retry`),
+              {
+                expression: '#org = :org',
+                names: { '#org': 'organization_id' },
+                values: { ':org': orgId },
+              },
+            ),
+          );
+        }
+        units.push({
+          ops,
+          audit: [
             {
-              expression: '#org = :org',
-              names: { '#org': 'organization_id' },
-              values: { ':org': orgId },
+              action: 'organization.member_release',
+              entity_type: 'user',
+              entity_id: m.user_id,
+              changes: { previous_organization_id: orgId, reason: 'organization.delete' },
             },
-          ),
-        );
+          ],
+        });
       }
-      ops.push(deleteExisting(refs.org(orgId), notFound('organization', orgId)));
-      entries.push(audit('delete', orgId, released.length > 0 ? { released_members: released } : undefined));
+      const last: Unit = {
+        ops: [deleteExisting(refs.org(orgId), notFound('organization', orgId))],
+        audit: [audit('delete', orgId, released.length > 0 ? { released_members: released } : undefined)],
+      };
+      plans.push({ units, last });
     }
-    await transact(ops, actor, entries, now);
+    // The organization's own audit entry names every member it released: the members' own go only
+    // where they must land apart from it.
+    const together = (p: { units: Unit[]; last: Unit }): Unit[] => [...p.units.map((u) => ({ ops: u.ops, audit: [] })), p.last];
+    const everything = plans.flatMap(together);
+    if (fitsInOne(everything)) await commitTogether(everything, actor, now);
+    else {
+      for (const p of plans) {
+        if (fitsInOne(together(p))) {
+          await commitTogether(together(p), actor, now);
+          continue;
+        }
+        // Too big for one transaction: members are released first (repeating an interrupted delete
+        // finds the rest), the organization goes last.
+        await commitInChunks(p.units, actor, now);
+        await commitTogether([p.last], actor, now);
+      }
+    }
     return { deleted_organization_ids: ids };
   }),
 

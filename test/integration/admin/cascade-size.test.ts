@@ -7,11 +7,12 @@
  * the team, user or member could never be deleted.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as organizations } from '../../../functions/organizations/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
 import { callApi, invokeDirect } from '../../support/admin.js';
 import { scanTable } from '../../support/admin-checks.js';
-import { seedKey, seedMember, seedTeam, seedUser } from '../../support/seed.js';
+import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 
 const left = async (match: (i: Record<string, unknown>) => boolean) =>
@@ -56,5 +57,32 @@ describe('cascades count the counter shards their deletes reset', () => {
     const res = await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-m', user_id: 'u-m' });
     expect(res.status).toBe(200);
     expect(await left((i) => i.user_id === 'u-m' && String(i.PK) !== 'USER#u-m')).toEqual([]);
+  });
+});
+
+describe('an organization delete that does not fit in one transaction', () => {
+  it('an organization of 50 members (100 items to release them, 9 for itself): released in chunks, then deleted', async () => {
+    await seedOrg({ organization_id: 'o-50' });
+    const members = Array.from({ length: 50 }, (_, i) => `o50-u${i}`);
+    for (const u of members) await seedUser({ user_id: u });
+    for (let i = 0; i < members.length; i += 20)
+      await invokeDirect(organizations, {
+        action: 'member_add',
+        organization_id: 'o-50',
+        member: members.slice(i, i + 20).map((user_id) => ({ user_id })),
+      });
+    const res = await callApi(organizations, 'POST', '/organization/delete', { organization_ids: ['o-50'] });
+    expect(res).toEqual({ status: 200, body: { deleted_organization_ids: ['o-50'] } });
+    expect(await left((i) => String(i.PK).startsWith('ORG#o-50'))).toEqual([]);
+    const users = await left((i) => members.includes(String(i.user_id)));
+    expect(users).toHaveLength(50);
+    expect(users.every((u) => u.organization_id === null)).toBe(true);
+  });
+
+  it('twelve organizations together: more counter shards than one transaction holds', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `o-s${i}`);
+    for (const o of ids) await seedOrg({ organization_id: o });
+    expect(await invokeDirect(organizations, { action: 'delete', organization_ids: ids })).toEqual({ deleted_organization_ids: ids });
+    expect(await left((i) => ids.some((o) => String(i.PK) === `ORG#${o}`))).toEqual([]);
   });
 });
