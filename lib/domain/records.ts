@@ -105,6 +105,7 @@ export interface MemberRecord extends Budgeted, RateLimited {
   /** The highest authority that set the member's budget: less authority may only tighten it. */
   limits_set_by?: Authority | null;
   created_at: string;
+  updated_at?: string;
 }
 
 export const ORG_ROLES = ['org_admin', 'internal_user', 'internal_user_viewer'] as const;

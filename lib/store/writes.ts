@@ -27,6 +27,26 @@ export interface Guard {
 
 const withGuard = (base: string, guard: Guard | undefined): string => (guard ? `${base} AND (${guard.expression})` : base);
 
+/**
+ * The item has not been changed through the admin API since it was read: every admin write sets
+ * `updated_at` (settlements move counters only). A write judged on what it read holds to it.
+ */
+export const unchangedSince = (updatedAt: string | null | undefined): Guard =>
+  updatedAt
+    ? { expression: '#ua = :ua', names: { '#ua': 'updated_at' }, values: { ':ua': updatedAt } }
+    : { expression: 'attribute_not_exists(#ua)', names: { '#ua': 'updated_at' } };
+
+/** Guards that must all hold (their names and values must not clash). */
+export function allOf(...guards: (Guard | undefined)[]): Guard | undefined {
+  const given = guards.filter((g): g is Guard => g !== undefined);
+  if (given.length <= 1) return given[0];
+  return {
+    expression: given.map((g) => `(${g.expression})`).join(' AND '),
+    names: Object.assign({}, ...given.map((g) => g.names ?? {})),
+    values: Object.assign({}, ...given.map((g) => g.values ?? {})),
+  };
+}
+
 /** Creates an item that must not exist yet. */
 export function putNew(ref: ItemRef, item: Item, onExists: () => TollgateError): TxOp {
   return {

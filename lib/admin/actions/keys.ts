@@ -64,7 +64,18 @@ import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { type Listing, listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
-import { definedFields, deleteAny, deleteExisting, type Guard, putAny, putNew, requireExists, updateFields } from '../../store/writes.js';
+import {
+  allOf,
+  definedFields,
+  deleteAny,
+  deleteExisting,
+  type Guard,
+  putAny,
+  putNew,
+  requireExists,
+  unchangedSince,
+  updateFields,
+} from '../../store/writes.js';
 import { type Actions, action } from '../http/handler.js';
 import { keyFacts, memberRole } from '../membership.js';
 import { find, findOwn, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
@@ -638,13 +649,16 @@ export const keyActions: Actions = {
     const ended = set.blocked === true ? (current.replaces ?? []) : [];
     if (ended.length) remove.push('replaces');
     const guarded = set.blocked !== undefined;
+    // Less authority than a proxy admin was judged on the limits (and their setter) it read: a
+    // change landing meanwhile is not overwritten.
+    const locked = !isProxyAdmin(actor);
     ops.unshift(
       updateFields(
         refs.key(token),
         attrs,
         remove,
-        guarded ? changedMeanwhile(current) : keyNotFound(current.key_name),
-        guarded ? sameBlocker(current) : notReplaced,
+        guarded || locked ? changedMeanwhile(current) : keyNotFound(current.key_name),
+        allOf(guarded ? sameBlocker(current) : notReplaced, locked ? unchangedSince(current.updated_at) : undefined),
       ),
     );
     ops.push(...ended.map((t) => deleteAny(refs.key(t))));

@@ -26,7 +26,7 @@ import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
-import { definedFields, deleteExisting, putNew, requireExists, setFields, updateFields } from '../../store/writes.js';
+import { definedFields, deleteExisting, putNew, requireExists, setFields, unchangedSince, updateFields } from '../../store/writes.js';
 import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { memberRole } from '../membership.js';
@@ -82,6 +82,9 @@ const memberAudit = (verb: string, teamId: string, userId: string, changes?: Rec
   entity_id: `${teamId}/${userId}`,
   ...(changes ? { changes } : {}),
 });
+
+const memberChanged = (teamId: string, userId: string) => () =>
+  new ConflictError('concurrent_update', `member \`${userId}\` of team \`${teamId}\` changed meanwhile (or is gone); retry`);
 
 /** A membership as the API shows it: LiteLLM's `max_budget_in_team` for the member budget. */
 export function memberView(m: MemberRecord, now: Date) {
@@ -448,7 +451,9 @@ export const teamActions: Actions = {
           setFields(
             refs.member(teamId, userId),
             { ...fields, ...rateChangeStamp(current, rates, now), updated_at: now.toISOString() },
-            notFound('team_member', teamId, userId),
+            isProxyAdmin(actor) ? notFound('team_member', teamId, userId) : memberChanged(teamId, userId),
+            // A team admin was judged on the limits it read: a proxy admin's change meanwhile is not overwritten.
+            isProxyAdmin(actor) ? undefined : unchangedSince(current.updated_at),
           ),
         ],
         actor,
@@ -487,7 +492,12 @@ export const teamActions: Actions = {
       ],
     }));
     const last: Unit = {
-      ops: [deleteExisting(refs.member(teamId, userId), notFound('team_member', teamId, userId))],
+      ops: [
+        isProxyAdmin(actor)
+          ? deleteExisting(refs.member(teamId, userId), notFound('team_member', teamId, userId))
+          : // The team admin was judged on the limits it read: limits a proxy admin set meanwhile are not dropped.
+            deleteExisting(refs.member(teamId, userId), memberChanged(teamId, userId), unchangedSince(member.updated_at)),
+      ],
       audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })],
     };
     if (fitsInOne([...units, last])) await commitTogether([...units, last], actor, now);

@@ -1,0 +1,111 @@
+/**
+ * Authority only tightens, also against a write that lands meanwhile. A change by less authority
+ * than a proxy admin is judged on the limits it read (and on who set them); found by review: its
+ * write was not held to them, so a proxy admin's change landing between the read and the write
+ * was overwritten (a limit loosened back, `limits_set_by` handed back to the owner or team admin),
+ * and a member whose limits a proxy admin had just set was removed with them. Such a write is now
+ * refused (409 `concurrent_update`, retry) when the entity changed after it was read.
+ */
+
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as teams } from '../../../functions/teams/handler.js';
+import { handler as users } from '../../../functions/users/handler.js';
+import { documentClient } from '../../../lib/app/index.js';
+import { callApi, userCtx } from '../../support/admin.js';
+import { useTestTable } from '../../support/table.js';
+
+/** Runs `meanwhile` just before the next transaction is sent: after its action has read, before it writes. */
+function beforeNextWrite(meanwhile: () => Promise<unknown>): void {
+  const client = documentClient();
+  const send = client.send.bind(client);
+  let armed = true;
+  vi.spyOn(client, 'send').mockImplementation((async (cmd: unknown) => {
+    if (armed && cmd instanceof TransactWriteCommand) {
+      armed = false;
+      await meanwhile();
+    }
+    return send(cmd as never);
+  }) as typeof client.send);
+}
+
+const keyInfo = async (key: string) => (await callApi(keys, 'GET', '/key/info', { key })).body.info;
+const member = async (userId: string) =>
+  (await callApi(teams, 'GET', '/team/info', { team_id: 't-race' })).body.team_memberships.find(
+    (m: { user_id: string }) => m.user_id === userId,
+  );
+
+beforeAll(async () => {
+  await useTestTable();
+  for (const u of ['alice', 'tadmin', 'bob', 'carol']) await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
+  await callApi(teams, 'POST', '/team/new', { team_id: 't-race', members_with_roles: [{ user_id: 'tadmin', role: 'admin' }] });
+  // Added by the team admin: their member limits are a team admin's to change.
+  const added = await callApi(
+    teams,
+    'POST',
+    '/team/member_add',
+    { team_id: 't-race', member: [{ user_id: 'alice' }, { user_id: 'bob' }, { user_id: 'carol' }] },
+    userCtx('tadmin'),
+  );
+  expect(added.status).toBe(200);
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('a change by less authority does not overwrite what a proxy admin wrote meanwhile', () => {
+  it("a key's owner loosening its own limit while a proxy admin tightens it", async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { max_budget: 5 }, userCtx('alice'));
+    expect(made.body.limits_set_by).toBe('owner');
+    beforeNextWrite(() => callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 1 }));
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 50 }, userCtx('alice'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await keyInfo(made.body.key)).toMatchObject({ max_budget: 1, limits_set_by: 'proxy_admin' });
+  });
+
+  it("a key's owner tightening less than a proxy admin did meanwhile", async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', rpm_limit: 10 });
+    beforeNextWrite(() => callApi(keys, 'POST', '/key/update', { key: made.body.key, rpm_limit: 2 }));
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.key, rpm_limit: 8 }, userCtx('alice'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await keyInfo(made.body.key)).toMatchObject({ rpm_limit: 2, limits_set_by: 'proxy_admin' });
+  });
+
+  it("a team admin loosening a member's key while a proxy admin tightens it", async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { team_id: 't-race', max_budget: 5 }, userCtx('alice'));
+    beforeNextWrite(() => callApi(keys, 'POST', '/key/update', { key: made.body.key, models: ['gpt-4o-mini'] }));
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 9 }, userCtx('tadmin'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await keyInfo(made.body.key)).toMatchObject({ max_budget: 5, models: ['gpt-4o-mini'], limits_set_by: 'proxy_admin' });
+  });
+
+  it('a team admin raising a member budget while a proxy admin lowers it', async () => {
+    await callApi(teams, 'POST', '/team/member_update', { team_id: 't-race', user_id: 'bob', max_budget_in_team: 10 }, userCtx('tadmin'));
+    beforeNextWrite(() => callApi(teams, 'POST', '/team/member_update', { team_id: 't-race', user_id: 'bob', max_budget_in_team: 2 }));
+    const res = await callApi(
+      teams,
+      'POST',
+      '/team/member_update',
+      { team_id: 't-race', user_id: 'bob', max_budget_in_team: 20 },
+      userCtx('tadmin'),
+    );
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await member('bob')).toMatchObject({ max_budget_in_team: 2, limits_set_by: 'proxy_admin' });
+  });
+
+  it('a team admin removing a member while a proxy admin sets limits on them', async () => {
+    beforeNextWrite(() => callApi(teams, 'POST', '/team/member_update', { team_id: 't-race', user_id: 'carol', rpm_limit: 1 }));
+    const res = await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-race', user_id: 'carol' }, userCtx('tadmin'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await member('carol')).toMatchObject({ rpm_limit: 1, limits_set_by: 'proxy_admin' });
+  });
+
+  it('with nothing landing meanwhile, the same changes go through', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { max_budget: 5 }, userCtx('alice'));
+    expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 50 }, userCtx('alice'))).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 40 }, userCtx('alice'))).status).toBe(200);
+    const upd = { team_id: 't-race', user_id: 'alice', max_budget_in_team: 3 };
+    expect((await callApi(teams, 'POST', '/team/member_update', upd, userCtx('tadmin'))).status).toBe(200);
+    expect((await callApi(teams, 'POST', '/team/member_update', { ...upd, max_budget_in_team: 4 }, userCtx('tadmin'))).status).toBe(200);
+  });
+});
