@@ -40,10 +40,13 @@ export const unchangedSince = (updatedAt: string | null | undefined): Guard =>
 export function allOf(...guards: (Guard | undefined)[]): Guard | undefined {
   const given = guards.filter((g): g is Guard => g !== undefined);
   if (given.length <= 1) return given[0];
+  const names: Record<string, string> = Object.assign({}, ...given.map((g) => g.names ?? {}));
+  const values: Record<string, unknown> = Object.assign({}, ...given.map((g) => g.values ?? {}));
+  // DynamoDB refuses an empty map of names or values.
   return {
     expression: given.map((g) => `(${g.expression})`).join(' AND '),
-    names: Object.assign({}, ...given.map((g) => g.names ?? {})),
-    values: Object.assign({}, ...given.map((g) => g.values ?? {})),
+    ...(Object.keys(names).length > 0 ? { names } : {}),
+    ...(Object.keys(values).length > 0 ? { values } : {}),
   };
 }
 

@@ -716,6 +716,8 @@ export const keyActions: Actions = {
     const at = now.toISOString();
     const { grace_until: _g, replaced_by: _r, replaces: previous = [], ...rest } = current;
     const ops: TxOp[] = [];
+    // The new key is a copy of the limits read: a change landing meanwhile refuses it (retry), never lost.
+    const copied = allOf(notReplaced, unchangedSince(current.updated_at));
     let replaces: string[] = [];
     let graceUntil: string | null = null;
     if (input.grace_period) {
@@ -734,16 +736,13 @@ export const keyActions: Actions = {
           refs.key(current.token),
           { replaced_by: token, grace_until: graceUntil, ttl: Math.ceil(until / 1000), updated_at: at },
           [...reindex.everyIndex, 'replaces'],
-          keyNotFound(current.key_name),
-          notReplaced,
+          changedMeanwhile(current),
+          copied,
         ),
       );
     } else {
       // No grace: the old key and any predecessors stop now.
-      ops.push(
-        deleteExisting(refs.key(current.token), keyNotFound(current.key_name), notReplaced),
-        ...previous.map((t) => deleteAny(refs.key(t))),
-      );
+      ops.push(deleteExisting(refs.key(current.token), changedMeanwhile(current), copied), ...previous.map((t) => deleteAny(refs.key(t))));
     }
     // The new key shares the old one's rate-limit counters: copies in their grace period never multiply a limit.
     const record: StoredKey = {

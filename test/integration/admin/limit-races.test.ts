@@ -38,14 +38,15 @@ const member = async (userId: string) =>
 
 beforeAll(async () => {
   await useTestTable();
-  for (const u of ['alice', 'tadmin', 'bob', 'carol']) await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
+  for (const u of ['alice', 'tadmin', 'bob', 'carol', 'dan', 'eve'])
+    await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
   await callApi(teams, 'POST', '/team/new', { team_id: 't-race', members_with_roles: [{ user_id: 'tadmin', role: 'admin' }] });
   // Added by the team admin: their member limits are a team admin's to change.
   const added = await callApi(
     teams,
     'POST',
     '/team/member_add',
-    { team_id: 't-race', member: [{ user_id: 'alice' }, { user_id: 'bob' }, { user_id: 'carol' }] },
+    { team_id: 't-race', member: [{ user_id: 'alice' }, { user_id: 'bob' }, { user_id: 'carol' }, { user_id: 'dan' }, { user_id: 'eve' }] },
     userCtx('tadmin'),
   );
   expect(added.status).toBe(200);
@@ -100,6 +101,20 @@ describe('a change by less authority does not overwrite what a proxy admin wrote
     expect(await member('carol')).toMatchObject({ rpm_limit: 1, limits_set_by: 'proxy_admin' });
   });
 
+  it.each([
+    ['without a grace period', {}],
+    ['with a grace period', { grace_period: '1h' }],
+  ])("a key's owner regenerating it (%s) while a proxy admin tightens it: the new key is no copy of the old limits", async (_, grace) => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', max_budget: 5 });
+    beforeNextWrite(() => callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 1 }));
+    const res = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key, ...grace }, userCtx('alice'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await keyInfo(made.body.key)).toMatchObject({ max_budget: 1 });
+    const again = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key, ...grace }, userCtx('alice'));
+    expect(again.status).toBe(200);
+    expect(await keyInfo(again.body.key)).toMatchObject({ max_budget: 1, limits_set_by: 'proxy_admin' });
+  });
+
   it('with nothing landing meanwhile, the same changes go through', async () => {
     const made = await callApi(keys, 'POST', '/key/generate', { max_budget: 5 }, userCtx('alice'));
     expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 50 }, userCtx('alice'))).status).toBe(200);
@@ -107,5 +122,18 @@ describe('a change by less authority does not overwrite what a proxy admin wrote
     const upd = { team_id: 't-race', user_id: 'alice', max_budget_in_team: 3 };
     expect((await callApi(teams, 'POST', '/team/member_update', upd, userCtx('tadmin'))).status).toBe(200);
     expect((await callApi(teams, 'POST', '/team/member_update', { ...upd, max_budget_in_team: 4 }, userCtx('tadmin'))).status).toBe(200);
+    const regenerated = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('alice'));
+    expect(regenerated.status).toBe(200);
+    expect(
+      (await callApi(keys, 'POST', '/key/regenerate', { key: regenerated.body.key, grace_period: '1h' }, userCtx('alice'))).status,
+    ).toBe(200);
+    // A member never updated (no updated_at yet) and one updated since it was added.
+    expect((await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-race', user_id: 'dan' }, userCtx('tadmin'))).status).toBe(
+      200,
+    );
+    await callApi(teams, 'POST', '/team/member_update', { team_id: 't-race', user_id: 'eve', rpm_limit: 5 }, userCtx('tadmin'));
+    expect((await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-race', user_id: 'eve' }, userCtx('tadmin'))).status).toBe(
+      200,
+    );
   });
 });
