@@ -173,6 +173,23 @@ export function requireExists(ref: ItemRef, onMissing: () => TollgateError): TxO
   };
 }
 
+/** Asserts inside the transaction that an item exists and passes the guard. */
+export function requireGuarded(ref: ItemRef, guard: Guard, onFail: () => TollgateError): TxOp {
+  return {
+    ref,
+    item: {
+      ConditionCheck: {
+        TableName: tableName(),
+        Key: ref,
+        ConditionExpression: withGuard('attribute_exists(PK)', guard),
+        ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
+        ...(guard.values ? { ExpressionAttributeValues: guard.values } : {}),
+      },
+    },
+    onConditionFail: onFail,
+  };
+}
+
 /** Asserts inside the transaction that an item does not exist. */
 export function requireAbsent(ref: ItemRef, onPresent: () => TollgateError): TxOp {
   return {

@@ -73,6 +73,7 @@ import {
   putAny,
   putNew,
   requireExists,
+  requireGuarded,
   unchangedSince,
   updateFields,
 } from '../../store/writes.js';
@@ -433,10 +434,8 @@ export const KEY_LIMIT_FIELDS = [
 export const KEY_OTHER_FIELDS = {
   key_alias: 'a name',
   spend: 'set only by a proxy admin or the team admin; lowering it loosens the budget, guarded with the limits (compareSpend)',
-  team_id:
-    'ownership: the manager rule holds for the old and the new team, and the limits that governed the key stay (governingLimitsDenial)',
-  user_id:
-    'ownership: only that user or a proxy admin may come to hold the key, and the limits that governed it stay (governingLimitsDenial)',
+  team_id: 'ownership: the manager rule holds for the old and the new team, and the limits that governed the key stay (governingLimits)',
+  user_id: 'ownership: only that user or a proxy admin may come to hold the key, and the limits that governed it stay (governingLimits)',
   organization_id: "follows the key's team",
   metadata: 'free data',
   blocked: 'a block is lifted only by as much authority as set it',
@@ -510,13 +509,22 @@ async function limitDirections(
 /**
  * Moved, a key leaves the member limits (and the user limits) that governed it (lib/domain/chain,
  * lib/domain/rate-limits): as dropping them whole, only as much authority as set them may move it
- * (the rule /team/member_delete applies). A user's limits are a proxy admin's.
+ * (the rule /team/member_delete applies). A user's limits are a proxy admin's. Less authority than
+ * a proxy admin was judged on the member and user it read: `held` keeps the move to them (a limit
+ * set meanwhile refuses it, 409).
  */
-async function governingLimitsDenial(authority: Authority, current: StoredKey, next: Ownership): Promise<TollgateError | undefined> {
+async function governingLimits(
+  authority: Authority,
+  current: StoredKey,
+  next: Ownership,
+): Promise<{ denial?: TollgateError | undefined; held: TxOp[] }> {
   const userId = current.user_id ?? null;
   const teamId = current.team_id ?? null;
-  if (!userId) return undefined;
+  const held: TxOp[] = [];
+  if (!userId) return { held };
   const what = `key \`${current.key_name}\``;
+  const judged = rank(authority) < rank('proxy_admin');
+  const changed = () => new ConflictError('concurrent_update', `the limits that govern ${what} changed meanwhile; retry`, 'key');
   if (teamId) {
     const member = await find('team_member', teamId, userId);
     const denial =
@@ -528,15 +536,18 @@ async function governingLimitsDenial(authority: Authority, current: StoredKey, n
         `member \`${userId}\` of team \`${teamId}\``,
         `move ${what} out from under them`,
       );
-    if (denial) return denial;
+    if (denial) return { denial, held };
+    if (member && judged) held.push(requireGuarded(refs.member(teamId, userId), unchangedSince(member.updated_at), changed));
   }
   // A personal key moved into a team leaves its user's budget and models; any key moved off its user, all of them.
   const leavesUser = next.user_id !== userId || (!teamId && next.team_id);
-  if (!leavesUser) return undefined;
+  if (!leavesUser) return { held };
   const user = await find('user', userId);
-  return (
-    user && dropLimitsDenial(authority, 'proxy_admin', userLimits(user, !teamId), `user \`${userId}\``, `move ${what} out from under them`)
-  );
+  const denial =
+    user && dropLimitsDenial(authority, 'proxy_admin', userLimits(user, !teamId), `user \`${userId}\``, `move ${what} out from under them`);
+  if (denial) return { denial, held };
+  if (user && judged) held.push(requireGuarded(refs.user(userId), unchangedSince(user.updated_at), changed));
+  return { held };
 }
 
 export const keyActions: Actions = {
@@ -605,7 +616,8 @@ export const keyActions: Actions = {
     if (userMoved) refuse(holdKeyDenial(actor, next.user_id, `move key \`${current.key_name}\` onto them`));
     // Moved, a blocked key could land where its owner has more say: move it only if you may unblock it.
     if (teamMoved || userMoved) refuse(unblockDenial(authority, current));
-    if (teamMoved || userMoved) refuse(await governingLimitsDenial(authority, current, next));
+    const governing = teamMoved || userMoved ? await governingLimits(authority, current, next) : { held: [] };
+    refuse(governing.denial);
     const team = next.team_id ? await load('team', next.team_id) : undefined;
     if (userMoved && next.user_id) await load('user', next.user_id);
     requireOrgOfTeam(set.organization_id, team);
@@ -664,7 +676,7 @@ export const keyActions: Actions = {
     ops.push(...ended.map((t) => deleteAny(refs.key(t))));
     if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), notFound('team', next.team_id)));
     if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), notFound('user', next.user_id)));
-    if (teamMoved || userMoved) ops.push(...(await membershipGuards(next.team_id, next.user_id)));
+    if (teamMoved || userMoved) ops.push(...(await membershipGuards(next.team_id, next.user_id)), ...governing.held);
     const changes: Record<string, unknown> = { ...set, ...(attrs.blocked_by ? { blocked_by: attrs.blocked_by } : {}) };
     if (dur !== undefined) changes.expires = attrs.expires;
     if (teamMoved) changes.organization_id = attrs.organization_id;

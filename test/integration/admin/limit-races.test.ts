@@ -38,7 +38,7 @@ const member = async (userId: string) =>
 
 beforeAll(async () => {
   await useTestTable();
-  for (const u of ['alice', 'tadmin', 'bob', 'carol', 'dan', 'eve'])
+  for (const u of ['alice', 'tadmin', 'bob', 'carol', 'dan', 'eve', 'frank', 'gina'])
     await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
   await callApi(teams, 'POST', '/team/new', { team_id: 't-race', members_with_roles: [{ user_id: 'tadmin', role: 'admin' }] });
   // Added by the team admin: their member limits are a team admin's to change.
@@ -46,7 +46,18 @@ beforeAll(async () => {
     teams,
     'POST',
     '/team/member_add',
-    { team_id: 't-race', member: [{ user_id: 'alice' }, { user_id: 'bob' }, { user_id: 'carol' }, { user_id: 'dan' }, { user_id: 'eve' }] },
+    {
+      team_id: 't-race',
+      member: [
+        { user_id: 'alice' },
+        { user_id: 'bob' },
+        { user_id: 'carol' },
+        { user_id: 'dan' },
+        { user_id: 'eve' },
+        { user_id: 'frank' },
+        { user_id: 'gina' },
+      ],
+    },
     userCtx('tadmin'),
   );
   expect(added.status).toBe(200);
@@ -115,6 +126,22 @@ describe('a change by less authority does not overwrite what a proxy admin wrote
     expect(await keyInfo(again.body.key)).toMatchObject({ max_budget: 1, limits_set_by: 'proxy_admin' });
   });
 
+  it("a team admin moving a member's key off them while a proxy admin sets the member's limits", async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { team_id: 't-race' }, userCtx('frank'));
+    beforeNextWrite(() => callApi(teams, 'POST', '/team/member_update', { team_id: 't-race', user_id: 'frank', max_budget_in_team: 1 }));
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.key, user_id: null }, userCtx('tadmin'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await keyInfo(made.body.key)).toMatchObject({ user_id: 'frank', team_id: 't-race' });
+  });
+
+  it("a key's owner moving a personal key into a team while a proxy admin sets the owner's budget", async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', {}, userCtx('gina'));
+    beforeNextWrite(() => callApi(users, 'POST', '/user/update', { user_id: 'gina', max_budget: 1 }));
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.key, team_id: 't-race' }, userCtx('gina'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await keyInfo(made.body.key)).toMatchObject({ user_id: 'gina', team_id: null });
+  });
+
   it('with nothing landing meanwhile, the same changes go through', async () => {
     const made = await callApi(keys, 'POST', '/key/generate', { max_budget: 5 }, userCtx('alice'));
     expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, max_budget: 50 }, userCtx('alice'))).status).toBe(200);
@@ -127,6 +154,9 @@ describe('a change by less authority does not overwrite what a proxy admin wrote
     expect(
       (await callApi(keys, 'POST', '/key/regenerate', { key: regenerated.body.key, grace_period: '1h' }, userCtx('alice'))).status,
     ).toBe(200);
+    const moved = await callApi(keys, 'POST', '/key/generate', { team_id: 't-race' }, userCtx('dan'));
+    expect((await callApi(keys, 'POST', '/key/update', { key: moved.body.key, team_id: null }, userCtx('dan'))).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/update', { key: moved.body.key, team_id: 't-race' }, userCtx('dan'))).status).toBe(200);
     // A member never updated (no updated_at yet) and one updated since it was added.
     expect((await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-race', user_id: 'dan' }, userCtx('tadmin'))).status).toBe(
       200,
