@@ -68,6 +68,9 @@ function depthOf(value: unknown): number {
   return max;
 }
 
+/** The limits LiteLLM reads from an entity's metadata (its per-model rate limits). */
+export const LITELLM_METADATA_LIMITS = ['model_rpm_limit', 'model_tpm_limit'] as const;
+
 /**
  * Metadata: a JSON object kept exactly as sent. Not z.record: it rebuilds the object by
  * assignment, which turns a `__proto__` key into a prototype and drops it.
@@ -81,6 +84,17 @@ export const metadata = z
   .transform((v) => v as Record<string, unknown>)
   .refine((m) => depthOf(m) <= MAX_METADATA_DEPTH, { message: `must nest at most ${MAX_METADATA_DEPTH} levels deep`, abort: true })
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `must be at most ${MAX_METADATA_BYTES / 1024} KB as JSON`)
+  // LiteLLM reads these limits from metadata; here they are fields of their own (keys and teams),
+  // and a metadata copy would be stored and enforced by nothing.
+  .superRefine((m, ctx) => {
+    for (const f of LITELLM_METADATA_LIMITS)
+      if (Object.hasOwn(m, f))
+        ctx.addIssue({
+          code: 'custom',
+          path: [f],
+          message: `\`${f}\` is not read from metadata here (LiteLLM reads it there): give it as the key's or team's own \`${f}\` field`,
+        });
+  })
   // `tags` are copied into every spend log of the key's or team's requests (lib/domain/spend-log).
   .superRefine((m, ctx) => {
     const i = secretTagIndex(m.tags);
