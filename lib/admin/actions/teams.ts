@@ -270,10 +270,12 @@ export const teamActions: Actions = {
     const ops: TxOp[] = [updateFields(refs.team(teamId), attrs, remove, notFound('team', teamId))];
     if (orgMoved && nextOrg) ops.push(requireExists(refs.org(nextOrg), notFound('organization', nextOrg)));
     await transact(ops, actor, teamAudit('update', teamId, set), now);
-    if (orgMoved) {
+    if (set.organization_id !== undefined) {
       // Keys carry their team's organization (the authorizer reads it with the key). Until this
-      // catches up the reader still finds the team's organization, with one more read.
-      const keys = await keysOf(teamId);
+      // catches up the reader still finds the team's organization, with one more read. Keys that
+      // still name another one (a move interrupted after the team's write) catch up whenever the
+      // organization is named again, moved or not: repeating the move finishes it.
+      const keys = (await keysOf(teamId)).filter((k) => (k.organization_id ?? null) !== nextOrg);
       await commitInChunks(
         keys.map((k) => ({
           ops: [

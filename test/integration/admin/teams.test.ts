@@ -173,6 +173,34 @@ describe('/team/update', () => {
   });
 });
 
+describe('an interrupted move to another organization (found by review)', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('is finished by repeating it: the keys still naming the old organization catch up', async () => {
+    await seedTeam({ team_id: 't-org-int', organization_id: 'org-2' });
+    const made: { key: string }[] = [];
+    for (let i = 0; i < 3; i++) made.push(await seedKey({ team_id: 't-org-int', organization_id: 'org-2' }));
+    const keyOrgs = async () =>
+      Promise.all(made.map(async (k) => (await callApi(keys, 'GET', '/key/info', { key: k.key })).body.info.organization_id));
+    const client = documentClient();
+    const send = client.send.bind(client);
+    let transactions = 0;
+    // The keys' transaction (after the team's) fails as if the function died.
+    vi.spyOn(client, 'send').mockImplementation(((cmd: unknown) => {
+      if (cmd instanceof TransactWriteCommand && ++transactions === 2)
+        return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
+      return send(cmd as never);
+    }) as typeof client.send);
+    expect((await post('/team/update', { team_id: 't-org-int', organization_id: 'org-1' })).status).toBe(503);
+    vi.restoreAllMocks();
+    expect((await teamInfo('t-org-int')).team_info.organization_id).toBe('org-1');
+    expect(await keyOrgs()).toEqual(['org-2', 'org-2', 'org-2']);
+
+    expect((await post('/team/update', { team_id: 't-org-int', organization_id: 'org-1' })).status).toBe(200);
+    expect(await keyOrgs()).toEqual(['org-1', 'org-1', 'org-1']);
+  });
+});
+
 describe('/team/info and /team/list', () => {
   it("shows the team with budget window, members and keys, in LiteLLM's fields", async () => {
     await seedTeam({ team_id: 't-info', max_budget: 20, budget_duration: '30d' });
