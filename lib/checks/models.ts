@@ -18,29 +18,29 @@ export interface ModelCatalog {
 
 export const emptyCatalog: ModelCatalog = { aliases: new Map(), accessGroups: new Map() };
 
-/** Glob match where `*` matches any run of characters (slashes included) and nothing else is special. */
+/**
+ * Glob match where `*` matches any run of characters (slashes included) and nothing else is special.
+ * With `*` the only pattern character, the text between stars can be found leftmost, in order:
+ * no backtracking, so a hostile pattern against a hostile name costs a few searches, not (name
+ * length x pattern length) steps (found by review: a key update comparing 1,000 such pairs by
+ * 1,000 ran for minutes).
+ */
 export function globMatch(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
-  let p = 0;
-  let n = 0;
-  let star = -1;
-  let mark = 0;
-  while (n < name.length) {
-    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === name[n]) {
-      p++;
-      n++;
-    } else if (p < pattern.length && pattern[p] === '*') {
-      star = p++;
-      mark = n;
-    } else if (star !== -1) {
-      p = star + 1;
-      n = ++mark;
-    } else {
-      return false;
-    }
+  const parts = pattern.split('*');
+  const head = parts[0] as string;
+  const tail = parts[parts.length - 1] as string;
+  if (name.length < head.length + tail.length || !name.startsWith(head) || !name.endsWith(tail)) return false;
+  const end = name.length - tail.length;
+  let at = head.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i] as string;
+    if (part.length === 0) continue;
+    const found = name.indexOf(part, at);
+    if (found < 0 || found + part.length > end) return false;
+    at = found + part.length;
   }
-  while (p < pattern.length && pattern[p] === '*') p++;
-  return p === pattern.length;
+  return true;
 }
 
 /** True when the list places no restriction on models. */
