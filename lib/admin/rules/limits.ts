@@ -6,7 +6,7 @@
 
 import { type Authority, rank } from '../../domain/actor.js';
 import { type Direction, loosened } from '../../domain/limits.js';
-import type { MemberRecord, UserRecord } from '../../domain/records.js';
+import type { EnforcementMode, MemberRecord, UserRecord } from '../../domain/records.js';
 import { ForbiddenError } from '../../errors.js';
 
 /** Who counts as having set limits that do not say. */
@@ -88,3 +88,20 @@ export const userLimits = (u: UserRecord, personal: boolean): unknown[] => [
   u.max_parallel_requests,
   ...(personal ? [u.max_budget, u.models] : []),
 ];
+
+/**
+ * A key's `fast` makes its requests fast unless its team or organization says `strict`
+ * (lib/domain/enforcement): while the proxy runs strict (TOLLGATE_ENFORCEMENT, a proxy admin's
+ * setting), that loosens the proxy's default, so only a proxy admin names it. `what` names the key.
+ */
+export function fastKeyDenial(
+  authority: Authority,
+  mode: string | null | undefined,
+  proxyDefault: EnforcementMode,
+  what: string,
+): ForbiddenError | undefined {
+  if (mode !== 'fast' || proxyDefault !== 'strict' || authority === 'proxy_admin') return undefined;
+  return new ForbiddenError(
+    `the proxy enforces budgets strictly (TOLLGATE_ENFORCEMENT=strict): only a proxy admin may make ${what} \`fast\`, which would let its calls spend past their budgets`,
+  );
+}
