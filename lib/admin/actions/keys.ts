@@ -94,7 +94,15 @@ import {
   readsEveryTeamKey,
   unblockDenial,
 } from '../rules/keys.js';
-import { dropLimitsDenial, fastKeyDenial, limitsDenial, memberLimits, setterAfter, userLimits } from '../rules/limits.js';
+import {
+  dropLimitsDenial,
+  fastKeyDenial,
+  limitsDenial,
+  memberLimits,
+  proxyThresholdsDenial,
+  setterAfter,
+  userLimits,
+} from '../rules/limits.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import {
   alertFields,
@@ -559,6 +567,7 @@ export const keyActions: Actions = {
     refuse(holdKeyDenial(actor, userId, 'generate a key for them'));
     const authority = await authorityOn(actor, { user_id: userId, team_id: teamId });
     refuse(fastKeyDenial(authority, input.enforcement, config().enforcement, 'a key'));
+    refuse(proxyThresholdsDenial(authority, undefined, input.alert_thresholds, config().alerts.thresholds, 'a new key'));
     const blockedBy = input.blocked ? authority : undefined;
     const team = teamId ? await load('team', teamId) : undefined;
     if (userId) await load('user', userId);
@@ -605,6 +614,15 @@ export const keyActions: Actions = {
     if (set.blocked === false) refuse(unblockDenial(authority, current));
     if (current.enforcement !== 'fast')
       refuse(fastKeyDenial(authority, set.enforcement, config().enforcement, `key \`${current.key_name}\``));
+    refuse(
+      proxyThresholdsDenial(
+        authority,
+        current.alert_thresholds,
+        set.alert_thresholds,
+        config().alerts.thresholds,
+        `key \`${current.key_name}\``,
+      ),
+    );
     const limits = await limitDirections(current, set, now);
     // Lowering `spend` hands budget back: as loose as raising `max_budget`, and guarded the same way.
     const spendDirection = set.spend !== undefined ? compareSpend(currentSpend(current, now.getTime()), set.spend) : 'same';

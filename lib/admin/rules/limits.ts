@@ -5,7 +5,7 @@
  */
 
 import { type Authority, rank } from '../../domain/actor.js';
-import { type Direction, loosened } from '../../domain/limits.js';
+import { compareThresholds, type Direction, loosened } from '../../domain/limits.js';
 import type { EnforcementMode, MemberRecord, UserRecord } from '../../domain/records.js';
 import { ForbiddenError } from '../../errors.js';
 
@@ -103,5 +103,24 @@ export function fastKeyDenial(
   if (mode !== 'fast' || proxyDefault !== 'strict' || authority === 'proxy_admin') return undefined;
   return new ForbiddenError(
     `the proxy enforces budgets strictly (TOLLGATE_ENFORCEMENT=strict): only a proxy admin may make ${what} \`fast\`, which would let its calls spend past their budgets`,
+  );
+}
+
+/**
+ * A key without `alert_thresholds` is alerted at the proxy's (TOLLGATE_ALERT_THRESHOLDS, a proxy
+ * admin's): less authority may add thresholds to them, never drop one. A list the key holds is
+ * judged by who set it (limitsDenial). `what` names the key.
+ */
+export function proxyThresholdsDenial(
+  authority: Authority,
+  current: readonly number[] | null | undefined,
+  next: readonly number[] | null | undefined,
+  proxy: readonly number[],
+  what: string,
+): ForbiddenError | undefined {
+  if (authority === 'proxy_admin' || next === undefined || (current !== null && current !== undefined)) return undefined;
+  if (compareThresholds(undefined, next, proxy) !== 'looser') return undefined;
+  return new ForbiddenError(
+    `${what} is alerted at the proxy's thresholds (${proxy.join(', ')}%), a proxy admin's setting: ${label[authority]} may add thresholds, never drop one`,
   );
 }
