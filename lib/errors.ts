@@ -56,6 +56,7 @@ export type PermissionCode =
   | 'route_not_allowed'
   | 'key_route_not_allowed'
   | 'deferred_work_not_allowed'
+  | 'unbounded_server_tool'
   | 'model_not_allowed'
   | 'team_not_found'
   | 'user_not_found'
@@ -256,6 +257,16 @@ export class DeferredWorkNotAllowedError extends PermissionDeniedError {
       'deferred_work_not_allowed',
       `strict enforcement cannot start ${what}: it is billed when it ends, after this call, so its cost cannot be reserved; start it with fast enforcement`,
       param,
+    );
+  }
+}
+/** Strict enforcement and a server tool billed per use with no limit on its uses: the call's cost has no bound to reserve. */
+export class UnboundedServerToolError extends PermissionDeniedError {
+  constructor(tool: string, why: string) {
+    super(
+      'unbounded_server_tool',
+      `strict enforcement cannot reserve the cost of the \`${tool}\` tool: ${why}, or call it with fast enforcement`,
+      'tools',
     );
   }
 }

@@ -9,10 +9,12 @@
  *  - SettlementsReplayed: landed from the journal.
  *  - SettlementsWaiting: local mode's gauge of the journal (lib/spend/file-journal replayAndReport);
  *    in AWS the settlement queue's own metrics count them.
+ *  - WebSearchesUnpriced: web searches reported on a model whose record has no per-search price
+ *    (made before it was kept): charged nothing for them until `/model/update` fills it.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 
-export type SpendMetric = 'SettlementsDeferred' | 'SettlementsLost' | 'SettlementsReplayed' | 'SettlementsWaiting';
+export type SpendMetric = 'SettlementsDeferred' | 'SettlementsLost' | 'SettlementsReplayed' | 'SettlementsWaiting' | 'WebSearchesUnpriced';
 
 let metrics: Promise<{ m: Metrics; count: string }> | undefined;
 

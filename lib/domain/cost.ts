@@ -19,11 +19,23 @@ export interface Usage {
   cacheWriteTokens?: number;
   /** Of `cacheWriteTokens`, those written for an hour (Anthropic's `ttl: "1h"`), priced apart. */
   cacheWrite1hTokens?: number;
+  /**
+   * Web searches the upstream ran for the call (Anthropic's `server_tool_use.web_search_requests`,
+   * the Responses API's `web_search_call` items), each charged at the model's per-search price.
+   */
+  webSearches?: number;
 }
 
 export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'> &
   Partial<
-    Pick<ModelRecord, 'cache_read_cost_per_million' | 'cache_write_cost_per_million' | 'cache_write_1h_cost_per_million' | 'price_tiers'>
+    Pick<
+      ModelRecord,
+      | 'cache_read_cost_per_million'
+      | 'cache_write_cost_per_million'
+      | 'cache_write_1h_cost_per_million'
+      | 'price_tiers'
+      | 'search_context_cost_per_query'
+    >
   >;
 
 /** Every input token of a call, cache reads and writes included (as long-context tiers and tpm count them). */
@@ -40,9 +52,13 @@ export const isValidPrice = (p: unknown): p is number => typeof p === 'number' &
  */
 export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 
-/** The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS). */
+/** The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS): its tokens, and its web searches at the per-search price. */
 export function costNanos(usage: Usage, base: Prices): number {
-  const prices = pricesForCall(base, usage);
+  return capped(tokenNanos(usage, pricesForCall(base, usage)) + searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query));
+}
+
+/** A call's tokens at one set of prices, in nano-dollars (uncapped). */
+function tokenNanos(usage: Usage, prices: Prices): number {
   // A cache read or write without its own price is charged at the input price, never at zero;
   // an hour's write without its own price at the write price.
   const input = prices.input_cost_per_million;
@@ -55,8 +71,14 @@ export function costNanos(usage: Usage, base: Prices): number {
     nanosFor(usage.cacheReadTokens ?? 0, validOr(prices.cache_read_cost_per_million, input)) +
     nanosFor(writes - hour, write) +
     nanosFor(hour, validOr(prices.cache_write_1h_cost_per_million, write));
-  return Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS;
+  return nanos;
 }
+
+const capped = (nanos: number): number => (Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS);
+
+/** Searches at a price in dollars each (no price: nothing to charge; recordSpend logs and counts them). */
+const searchNanos = (searches: number, perSearch: number | undefined): number =>
+  searches > 0 && isValidPrice(perSearch) ? Math.round(searches * perSearch * NANOS_PER_DOLLAR) : 0;
 
 /**
  * The prices a call is charged at: its long-context tier when its input tokens (cache reads and
@@ -93,7 +115,7 @@ function tierPrices(base: Prices, tier: PriceTier): Prices {
  * pricing the bound at the plain input and base price let a call of cache writes or one past a
  * tier settle above what it reserved.
  */
-export function maxCostNanos(usage: Pick<Usage, 'inputTokens' | 'outputTokens'>, base: Prices): number {
+export function maxCostNanos(usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches'>, base: Prices): number {
   let most = 0;
   const tiers = (base.price_tiers ?? []).filter((t) => usage.inputTokens > t.above_input_tokens).map((t) => tierPrices(base, t));
   for (const prices of [base, ...tiers]) {
@@ -108,7 +130,8 @@ export function maxCostNanos(usage: Pick<Usage, 'inputTokens' | 'outputTokens'>,
     const nanos = nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, prices.output_cost_per_million);
     most = Math.max(most, Number.isFinite(nanos) ? nanos : MAX_COST_NANOS);
   }
-  return Math.min(most, MAX_COST_NANOS);
+  // At most `webSearches` searches (a web search tool's `max_uses`), each at the per-search price.
+  return capped(most + searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query));
 }
 
 const validOr = (price: number | undefined, fallback: number): number => (isValidPrice(price) ? price : fallback);

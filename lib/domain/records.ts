@@ -190,6 +190,11 @@ export interface ModelRecord {
   cache_write_1h_cost_per_million?: number;
   /** Long-context prices, ascending: a call with more input tokens than a tier's threshold is priced at it whole. */
   price_tiers?: PriceTier[];
+  /**
+   * Dollars per server-side web search (LiteLLM's `search_context_cost_per_query`, its medium
+   * size: Anthropic's $10 per 1,000 is 0.01). Absent: the price library's, when it knows one.
+   */
+  search_context_cost_per_query?: number;
   /** Where the prices came from: `registry` (given) or the price library with its version. */
   price_source?: string;
   access_groups?: string[];

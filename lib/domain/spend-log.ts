@@ -30,6 +30,8 @@ export interface SpendLog {
   spend: number;
   /** `reported` by the upstream, `counted` from the text, or `estimated`. */
   usage_source: string;
+  /** Web searches billed (Anthropic's `server_tool_use.web_search_requests`, Responses `web_search_call` items); absent: none. */
+  web_search_requests?: number;
   startTime: string;
   endTime: string;
   status: 'success' | 'failure';
@@ -154,6 +156,7 @@ export function unpackLog(text: string): SpendLog {
     total_tokens: l.total_tokens ?? 0,
     spend: l.spend ?? 0,
     usage_source: l.usage_source ?? 'reported',
+    ...(typeof l.web_search_requests === 'number' ? { web_search_requests: l.web_search_requests } : {}),
     startTime: l.startTime,
     endTime: l.endTime ?? l.startTime ?? '',
     status: l.status ?? 'success',

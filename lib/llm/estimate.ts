@@ -8,6 +8,9 @@
  *    configured default, TOLLGATE_STRICT_DEFAULT_MAX_TOKENS) times `n` times `best_of`: OpenAI
  *    generates `best_of` candidates and returns `n` of them, but an upstream may read them otherwise
  *    (one `n` per candidate), and an upper bound must hold for every reading; none for embeddings. Limits out of range never get here: they are a 400 (lib/llm/request).
+ *  - web searches (billed per search): at most what the request's web search tools allow, their
+ *    `max_uses` (Anthropic) or the call's `max_tool_calls` (the Responses API); a search tool with
+ *    neither has no bound, and a strict call carrying one is refused (webSearchBound).
  */
 import type { Usage } from '../domain/cost.js';
 import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
@@ -18,12 +21,46 @@ export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMa
   const inputTokens = bodyBytes(req.body);
   if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;
+  const searches = webSearchBound(json);
   // An upper bound: the largest of every output limit given (an upstream may honour any of them),
   // times every choice it may generate (`n` answers of `best_of` candidates each, at most).
   const limits = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(json?.[f])).filter((v): v is number => v !== undefined);
   const limit = limits.length > 0 ? Math.max(...limits) : defaultMaxTokens;
   const choices = (positiveInt(json?.n) ?? 1) * (positiveInt(json?.best_of) ?? 1);
-  return { inputTokens, outputTokens: limit * choices };
+  return {
+    inputTokens,
+    outputTokens: limit * choices,
+    ...(typeof searches === 'number' && searches > 0 ? { webSearches: searches * choices } : {}),
+  };
+}
+
+const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A tool that runs web searches upstream, billed per search: Anthropic's `web_search_2025…`, OpenAI's `web_search`, `web_search_preview…`. */
+export const isWebSearchTool = (t: unknown): t is Record<string, unknown> =>
+  isObject(t) && typeof t.type === 'string' && t.type.startsWith('web_search');
+
+/**
+ * The most web searches a request's tools can run: the sum of their `max_uses` when each has one,
+ * the call's `max_tool_calls` (it bounds every built-in tool call), the smaller of the two when
+ * both bound it; 0 without a web search tool. An unbounded tool: `{ unbounded }`, its type and
+ * the limit that would bound it.
+ */
+export function webSearchBound(json: Record<string, unknown> | undefined): number | { unbounded: string; why: string } {
+  const tools = Array.isArray(json?.tools) ? json.tools.filter(isWebSearchTool) : [];
+  if (tools.length === 0) return 0;
+  const uses = tools.map((t) => count(t.max_uses));
+  const byUses = uses.every((n) => n !== undefined) ? uses.reduce<number>((a, n) => a + (n as number), 0) : undefined;
+  const byCalls = count(json?.max_tool_calls);
+  const bounds = [byUses, byCalls].filter((n): n is number => n !== undefined);
+  if (bounds.length > 0) return Math.min(...bounds);
+  const tool = tools[uses.indexOf(undefined)] as Record<string, unknown>;
+  return {
+    // Named as given only when shaped like a tool type (`web_search_20250305`): never a key glued to it.
+    unbounded: /^web_search[a-z0-9_]{0,30}$/.test(String(tool.type)) ? String(tool.type) : 'web_search',
+    why: 'each use is billed, and nothing bounds how many it runs; give it `max_uses` (or the call `max_tool_calls` on /v1/responses)',
+  };
 }
 
 function bodyBytes(body: LlmRequest['body']): number {

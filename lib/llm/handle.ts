@@ -36,6 +36,7 @@ import {
   isTollgateError,
   NotFoundError,
   toTollgateError,
+  UnboundedServerToolError,
   UpstreamFailedError,
 } from '../errors.js';
 import { callMetrics, denialMetric } from '../metrics.js';
@@ -48,7 +49,7 @@ import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
 import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
-import { estimateUsage } from './estimate.js';
+import { estimateUsage, webSearchBound } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
   type BatchFile,
@@ -190,6 +191,9 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   // Strict enforcement holds every call's cost before it runs: work billed after the call cannot be held.
   const deferred = call.mode === 'strict' ? deferredWorkOf(object, req.body.kind === 'json' ? req.body.value : undefined) : undefined;
   if (deferred) throw new DeferredWorkNotAllowedError(deferred.what, deferred.param);
+  // Nor can it hold the cost of a tool billed per use that nothing bounds (a web search without `max_uses`).
+  const searches = call.mode === 'strict' && req.body.kind === 'json' ? webSearchBound(req.body.value) : 0;
+  if (typeof searches === 'object') throw new UnboundedServerToolError(searches.unbounded, searches.why);
   if (batch) {
     call.batchInput = true;
     call.madeWith = batchModelOf(registry, batch.models);
@@ -904,7 +908,8 @@ const sameUsage = (a: Usage, b: Usage): boolean =>
   a.outputTokens === b.outputTokens &&
   (a.cacheReadTokens ?? 0) === (b.cacheReadTokens ?? 0) &&
   (a.cacheWriteTokens ?? 0) === (b.cacheWriteTokens ?? 0) &&
-  (a.cacheWrite1hTokens ?? 0) === (b.cacheWrite1hTokens ?? 0);
+  (a.cacheWrite1hTokens ?? 0) === (b.cacheWrite1hTokens ?? 0) &&
+  (a.webSearches ?? 0) === (b.webSearches ?? 0);
 
 /** The request's spend log (lib/domain/spend-log): who, what, how many tokens; never the text. */
 function spendLogOf(
@@ -967,11 +972,17 @@ function logOf(o: {
     completion_tokens: output,
     total_tokens: input + output,
     usage_source: o.usageSource,
+    ...billedExtras(o.usage),
     startTime: o.startTime,
     endTime: o.endTime,
     status: o.status,
     request_tags: requestTags(o.body, caller.state.key?.metadata, caller.state.team?.metadata),
   };
+}
+
+/** What a spend log shows beside tokens: the web searches billed. */
+function billedExtras(usage: Usage | undefined): Pick<SpendLog, 'web_search_requests'> {
+  return usage?.webSearches ? { web_search_requests: usage.webSearches } : {};
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

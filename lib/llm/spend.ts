@@ -45,6 +45,12 @@ export async function recordSpend(
   r: SpendRecord,
 ): Promise<number> {
   const nanos = r.usage ? costNanos(r.usage, r.model) : 0;
+  if (r.usage?.webSearches && r.model.search_context_cost_per_query === undefined) {
+    // A record made before it kept a per-search price (/model/update fills it from the price
+    // library): the tokens are charged, the searches are on the spend log, logged and counted.
+    logger().warn('web searches unpriced', { requestId: r.requestId, model: r.model.model_name, webSearches: r.usage.webSearches });
+    await countMetric('WebSearchesUnpriced', r.usage.webSearches);
+  }
   if (nanos <= 0 && !r.hold) return 0;
   const settlement = {
     requestId: r.requestId,

@@ -10,7 +10,7 @@
 import type { Caller } from '../domain/caller.js';
 import { maxCostNanos, NANOS_PER_DOLLAR } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
-import { BudgetExceededError, StoreUnavailableError } from '../errors.js';
+import { BudgetExceededError, StoreUnavailableError, UnboundedServerToolError } from '../errors.js';
 import { spendTargets } from '../spend/targets.js';
 import type { Hold, SpendTarget } from '../store/spend-ledger.js';
 import type { LlmDeps } from './deps.js';
@@ -31,7 +31,14 @@ const ATTEMPTS = 3;
 /** Reserves the call's estimate; undefined when nothing needs holding (no budget, or a retried request). */
 export async function reserveCall(call: ReservingCall, model: ModelRecord, requestId: string): Promise<Hold | undefined> {
   const { deps, now } = call;
-  const estimateNanos = maxCostNanos(estimateUsage(call.req, deps.strictDefaultMaxTokens), model);
+  const estimate = estimateUsage(call.req, deps.strictDefaultMaxTokens);
+  // Searches on a model without a per-search price (a record made before it was kept) have no known cost to hold.
+  if (estimate.webSearches && model.search_context_cost_per_query === undefined)
+    throw new UnboundedServerToolError(
+      'web_search',
+      `model \`${model.model_name}\` has no per-search price (\`search_context_cost_per_query\`) to hold its searches at; an admin's /model/update sets it`,
+    );
+  const estimateNanos = maxCostNanos(estimate, model);
   for (let attempt = 1; ; attempt++) {
     const targets = spendTargets(call.caller, { budgetDuration: deps.settings.budgetDuration, maxBudget: deps.settings.maxBudget, now });
     const outcome = await deps.settler.reserve({

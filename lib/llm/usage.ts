@@ -33,8 +33,13 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
   };
 }
 
-/** Cache figures only when there are some (most calls have none). */
-function compact(u: (Required<Omit<Usage, 'cacheWrite1hTokens'>> & Pick<Usage, 'cacheWrite1hTokens'>) | undefined): Usage | undefined {
+/** Cache figures and searches only when there are some (most calls have none). */
+function compact(
+  u:
+    | (Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> &
+        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches'>)
+    | undefined,
+): Usage | undefined {
   if (!u) return undefined;
   return {
     inputTokens: u.inputTokens,
@@ -42,5 +47,6 @@ function compact(u: (Required<Omit<Usage, 'cacheWrite1hTokens'>> & Pick<Usage, '
     ...(u.cacheReadTokens > 0 ? { cacheReadTokens: u.cacheReadTokens } : {}),
     ...(u.cacheWriteTokens > 0 ? { cacheWriteTokens: u.cacheWriteTokens } : {}),
     ...((u.cacheWrite1hTokens ?? 0) > 0 ? { cacheWrite1hTokens: u.cacheWrite1hTokens } : {}),
+    ...((u.webSearches ?? 0) > 0 ? { webSearches: u.webSearches } : {}),
   };
 }

@@ -36,6 +36,8 @@ export interface KnownPrice extends TokenPrices {
   /** Batch prices, where the source has them (none in this source's data). */
   batch_input_cost_per_million?: number;
   batch_output_cost_per_million?: number;
+  /** Dollars per web search (the library's `web_searches_kcount` per 1,000), LiteLLM's name for it. */
+  search_context_cost_per_query?: number;
   /** Above `above_input_tokens` input tokens in a call, the whole call is priced at the tier, ascending. */
   tiers?: (TokenPrices & { above_input_tokens: number; cache_write_1h_cost_per_million?: number })[];
   source: { name: string; version: string; provider: string; model: string };
@@ -66,6 +68,7 @@ export function priceOf(provider: ProviderName, model: string, at: Date): KnownP
     ...optional('cache_write_1h_cost_per_million', base(p.cache_write_1h_mtok)),
     ...optional('batch_input_cost_per_million', base(p.batch_input_mtok)),
     ...optional('batch_output_cost_per_million', base(p.batch_output_mtok)),
+    ...optional('search_context_cost_per_query', perSearch(base(p.web_searches_kcount))),
     source: { ...PRICE_SOURCE, provider: found.provider.id, model: found.model.id },
   };
   const tiers = tiersOf(p);
@@ -86,6 +89,10 @@ export function pricesForCall(price: KnownPrice, inputTokens: number): TokenPric
 export function costNanosOfUsage(usage: TokenUsage, prices: TokenPrices): number {
   return costNanos(usage, prices);
 }
+
+/** Dollars per 1,000 searches as dollars per search, exact to the nano-dollar ($10 -> 0.01). */
+const perSearch = (kcount: number | undefined): number | undefined =>
+  kcount === undefined ? undefined : Math.round(kcount * 1_000_000) / 1_000_000_000;
 
 /** A Bedrock model id from what LiteLLM and Bedrock accept: a foundation-model or inference-profile ARN ends with the id. */
 function bedrockModelId(model: string): string {

@@ -42,6 +42,8 @@ export interface TokenUsage {
   cacheWriteTokens: number;
   /** Of `cacheWriteTokens`, those written for an hour (Anthropic's `cache_creation.ephemeral_1h_input_tokens`). */
   cacheWrite1hTokens?: number;
+  /** Web searches run upstream (Anthropic's `server_tool_use.web_search_requests`, Responses `web_search_call` items). */
+  webSearches?: number;
 }
 
 /** What the route asks for, whatever the upstream speaks. */

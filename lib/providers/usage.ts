@@ -5,7 +5,9 @@
  *  - Anthropic: `input_tokens` exclude `cache_read_input_tokens` and `cache_creation_input_tokens`,
  *    of which `cache_creation.ephemeral_1h_input_tokens` were written for an hour (priced apart);
  *  - Bedrock Converse: `inputTokens` exclude `cacheReadInputTokens` and `cacheWriteInputTokens`.
- * Figures are read at the top level or under `response` / `message` (stream events).
+ * Figures are read at the top level or under `response` / `message` (stream events). Beside tokens,
+ * web searches: Anthropic's `server_tool_use.web_search_requests`; the Responses API's
+ * `web_search_call` items in the response's `output` (each one search, as OpenAI bills them).
  */
 import type { TokenUsage } from './types.js';
 
@@ -36,12 +38,16 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
   if (!isObject(u)) return undefined;
   const detailed = [u.prompt_tokens_details, u.input_tokens_details].filter(isObject);
   const creation = isObject(u.cache_creation) ? u.cache_creation : undefined;
+  const serverTools = isObject(u.server_tool_use) ? u.server_tool_use : undefined;
   if (
     FIGURES.some((f) => badFigure(u[f])) ||
     detailed.some((d) => badFigure(d.cached_tokens)) ||
-    badFigure(creation?.ephemeral_1h_input_tokens)
+    badFigure(creation?.ephemeral_1h_input_tokens) ||
+    badFigure(serverTools?.web_search_requests)
   )
     return undefined;
+  const searches = tokens(serverTools?.web_search_requests) ?? 0;
+  const withSearches = (t: TokenUsage): TokenUsage => (searches > 0 ? { ...t, webSearches: searches } : t);
   const prompt = tokens(u.prompt_tokens);
   const input = tokens(u.input_tokens);
   const output = tokens(u.completion_tokens) ?? tokens(u.output_tokens);
@@ -53,13 +59,13 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
     // Anthropic's shape: input excludes the cache figures.
     const writes = cacheWrite ?? 0;
     const hour = Math.min(tokens(creation?.ephemeral_1h_input_tokens) ?? 0, writes);
-    return {
+    return withSearches({
       inputTokens: input ?? 0,
       outputTokens: output ?? 0,
       cacheReadTokens: cacheRead ?? 0,
       cacheWriteTokens: writes,
       ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
-    };
+    });
   }
   // OpenAI's shapes: the total input includes what was read from (and, LiteLLM-style, written to) the cache.
   const total = prompt ?? input ?? 0;
@@ -70,26 +76,33 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
       : undefined;
   const read = Math.min(tokens(details?.cached_tokens) ?? cacheRead ?? 0, total);
   const written = Math.min(cacheWrite ?? 0, total - read);
-  return { inputTokens: total - read - written, outputTokens: output ?? 0, cacheReadTokens: read, cacheWriteTokens: written };
+  return withSearches({ inputTokens: total - read - written, outputTokens: output ?? 0, cacheReadTokens: read, cacheWriteTokens: written });
 }
 
 /** A chat stream's usage-only chunk (`choices: []`), which a client that did not ask for it never sees. */
 export const isUsageOnlyChunk = (p: unknown): boolean =>
   isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
 
-/** The usage an answer or a stream event carries, or undefined. */
+/** The usage an answer or a stream event carries, with its web searches, or undefined. */
 export function usageOfPayload(payload: unknown): TokenUsage | undefined {
   if (!isObject(payload)) return undefined;
   let found: TokenUsage | undefined;
-  for (const u of [
-    payload.usage,
-    isObject(payload.response) ? payload.response.usage : undefined,
-    isObject(payload.message) ? payload.message.usage : undefined,
-  ]) {
-    found = mergeUsage(found, usageFromObject(u));
+  for (const holder of [payload, payload.response, payload.message]) {
+    if (!isObject(holder)) continue;
+    const u = usageFromObject(holder.usage);
+    if (!u) continue;
+    const searches = webSearchCalls(holder.output);
+    found = mergeUsage(found, { ...u, ...(searches > (u.webSearches ?? 0) ? { webSearches: searches } : {}) });
   }
   return found;
 }
+
+/** The Responses API's web searches: its `web_search_call` output items (one search each). */
+const webSearchCalls = (output: unknown): number =>
+  Array.isArray(output) ? output.filter((item) => isObject(item) && item.type === 'web_search_call').length : 0;
+
+/** Searches of merged usage, when there are some. */
+const searchesOf = (searches: number): Pick<TokenUsage, 'webSearches'> => (searches > 0 ? { webSearches: searches } : {});
 
 /**
  * Usage seen across stream events. Upstreams report once at the end or as running totals
@@ -105,6 +118,7 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
     cacheReadTokens: Math.max(a.cacheReadTokens, b.cacheReadTokens),
     cacheWriteTokens: Math.max(a.cacheWriteTokens, b.cacheWriteTokens),
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
+    ...searchesOf(Math.max(a.webSearches ?? 0, b.webSearches ?? 0)),
   };
 }
 
@@ -117,5 +131,6 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
+    ...searchesOf((a.webSearches ?? 0) + (b.webSearches ?? 0)),
   };
 }

@@ -45,7 +45,12 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     if (problem) return `upstream_base_url ${problem}`;
   }
   if (!isValidPrice(m.input_cost_per_million) || !isValidPrice(m.output_cost_per_million)) return 'prices must be numbers >= 0';
-  for (const p of [m.cache_read_cost_per_million, m.cache_write_cost_per_million, m.cache_write_1h_cost_per_million])
+  for (const p of [
+    m.cache_read_cost_per_million,
+    m.cache_write_cost_per_million,
+    m.cache_write_1h_cost_per_million,
+    m.search_context_cost_per_query,
+  ])
     if (p !== undefined && !isValidPrice(p)) return 'prices must be numbers >= 0';
   for (const t of m.price_tiers ?? []) {
     if (!Number.isSafeInteger(t.above_input_tokens) || t.above_input_tokens < 0) return 'a price tier needs a whole number of input tokens';

@@ -88,6 +88,19 @@ const modelInfo = z
     cache_read_cost_per_million: money.optional(),
     cache_write_cost_per_million: money.optional(),
     cache_write_1h_cost_per_million: money.optional(),
+    // Dollars per web search: a number, or LiteLLM's `{search_context_size_low, _medium, _high}`.
+    search_context_cost_per_query: z
+      .union([
+        money,
+        z
+          .object({
+            search_context_size_low: money.optional(),
+            search_context_size_medium: money.optional(),
+            search_context_size_high: money.optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
     access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),
     aliases: z.array(name).max(40).optional(),
   })
@@ -144,6 +157,31 @@ function priceOf(info: Info | undefined, side: 'input' | 'output'): number | und
   // Rounded to nano-dollars per 1M so 0.0000025/token is exactly 2.5, not 2.4999999999999996.
   return perMillion ?? (perToken === undefined ? undefined : Number((perToken * 1e6).toFixed(9)));
 }
+
+/**
+ * Dollars per search as given: the number, or the dearest of LiteLLM's context sizes (Anthropic's
+ * are all one price; OpenAI's differ, and a call's size is not known: never charged below it).
+ */
+function searchPriceOf(info: Info | undefined): number | undefined {
+  const given = info?.search_context_cost_per_query;
+  if (given === undefined || typeof given === 'number') return given;
+  const sizes = Object.values(given).filter((v): v is number => v !== undefined);
+  if (sizes.length === 0)
+    throw new InvalidRequestError(
+      '`model_info.search_context_cost_per_query` gives no price: give a number, or `search_context_size_medium`',
+      'invalid_field',
+      'model_info.search_context_cost_per_query',
+    );
+  return Math.max(...sizes);
+}
+
+/** The given prices beside input and output: cache and per-search prices. */
+const otherPricesOf = (info: Info | undefined) => ({
+  cache_read_cost_per_million: info?.cache_read_cost_per_million,
+  cache_write_cost_per_million: info?.cache_write_cost_per_million,
+  cache_write_1h_cost_per_million: info?.cache_write_1h_cost_per_million,
+  search_context_cost_per_query: searchPriceOf(info),
+});
 
 function checkAliases(modelName: string, aliases: readonly string[] | undefined): void {
   if (!aliases) return;
@@ -217,6 +255,7 @@ type PriceFields = Pick<
   | 'cache_write_1h_cost_per_million'
   | 'price_tiers'
   | 'price_source'
+  | 'search_context_cost_per_query'
 >;
 
 /**
@@ -227,9 +266,7 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
   const given = {
     input_cost_per_million: priceOf(info, 'input'),
     output_cost_per_million: priceOf(info, 'output'),
-    cache_read_cost_per_million: info?.cache_read_cost_per_million,
-    cache_write_cost_per_million: info?.cache_write_cost_per_million,
-    cache_write_1h_cost_per_million: info?.cache_write_1h_cost_per_million,
+    ...otherPricesOf(info),
   };
   if (given.input_cost_per_million !== undefined && given.output_cost_per_million !== undefined)
     return { ...definedFields(given), price_source: 'registry' };
@@ -239,6 +276,10 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
     input_cost_per_million: given.input_cost_per_million ?? known.input_cost_per_million,
     output_cost_per_million: given.output_cost_per_million ?? known.output_cost_per_million,
     ...definedFields({
+      ...given,
+      input_cost_per_million: undefined,
+      output_cost_per_million: undefined,
+      search_context_cost_per_query: given.search_context_cost_per_query ?? known.search_context_cost_per_query,
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
@@ -259,6 +300,7 @@ const OPTIONAL_PRICES = [
   'cache_write_cost_per_million',
   'cache_write_1h_cost_per_million',
   'price_tiers',
+  'search_context_cost_per_query',
 ] as const;
 
 function requirePrices(p: Partial<PriceFields>): asserts p is PriceFields {
@@ -304,6 +346,15 @@ function modelView(m: ModelRecord, admin: boolean) {
       cache_write_cost_per_million: m.cache_write_cost_per_million ?? null,
       cache_write_1h_cost_per_million: m.cache_write_1h_cost_per_million ?? null,
       price_tiers: m.price_tiers ?? null,
+      // LiteLLM's shape: one price per search whatever the context size.
+      search_context_cost_per_query:
+        m.search_context_cost_per_query === undefined
+          ? null
+          : {
+              search_context_size_low: m.search_context_cost_per_query,
+              search_context_size_medium: m.search_context_cost_per_query,
+              search_context_size_high: m.search_context_cost_per_query,
+            },
       price_source: m.price_source ?? 'registry',
       price_source_version: priceSourceVersion(m.price_source),
       litellm_provider: m.provider ?? 'openai',
@@ -427,9 +478,7 @@ export const modelActions: Actions = {
         : definedFields({
             input_cost_per_million: priceOf(input.model_info, 'input'),
             output_cost_per_million: priceOf(input.model_info, 'output'),
-            cache_read_cost_per_million: input.model_info?.cache_read_cost_per_million,
-            cache_write_cost_per_million: input.model_info?.cache_write_cost_per_million,
-            cache_write_1h_cost_per_million: input.model_info?.cache_write_1h_cost_per_million,
+            ...otherPricesOf(input.model_info),
           });
       if (modelChanged) requirePrices(prices);
       const set = definedFields({
@@ -446,6 +495,12 @@ export const modelActions: Actions = {
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
+      // A record made before the per-search price was kept takes the library's with any update:
+      // until then its searches are charged nothing (and a strict caller may not search on it).
+      if (!modelChanged && current.search_context_cost_per_query === undefined && set.search_context_cost_per_query === undefined) {
+        const known = knownPrice(current.provider ?? 'openai', current.upstream_model, now)?.search_context_cost_per_query;
+        if (known !== undefined) set.search_context_cost_per_query = known;
+      }
       checkAliases(modelName, set.aliases as string[] | undefined);
       const problem = modelRecordProblem({ ...current, ...set } as ModelRecord);
       if (problem) throw new InvalidRequestError(`the updated model would be unusable: ${problem}`, 'invalid_field', 'litellm_params');

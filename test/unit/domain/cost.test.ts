@@ -195,3 +195,38 @@ describe('maxCostNanos: the strict estimate is an upper bound at every price (fo
     expect(maxCostNanos({ inputTokens: 100, outputTokens: 10 }, cheaper)).toBe((100 * 6 + 10 * 15) * 1000);
   });
 });
+
+describe('web searches (Anthropic server_tool_use, Responses web_search_call): each at the per-search price', () => {
+  const claude = { input_cost_per_million: 3, output_cost_per_million: 15, search_context_cost_per_query: 0.01 };
+
+  it('tokens plus searches x price: 3 searches at $0.01 are 30,000,000 n$ over the tokens', () => {
+    const tokens = costNanos({ inputTokens: 1000, outputTokens: 100 }, claude);
+    expect(costNanos({ inputTokens: 1000, outputTokens: 100, webSearches: 3 }, claude)).toBe(tokens + 30_000_000);
+  });
+
+  it('exact for any per-search price down to a nano-dollar', () => {
+    fc.assert(
+      fc.property(fc.nat(100_000), fc.integer({ min: 0, max: 1_000_000_000 }), (searches, nanosEach) => {
+        const price = { input_cost_per_million: 0, output_cost_per_million: 0, search_context_cost_per_query: nanosEach / 1e9 };
+        return costNanos({ inputTokens: 0, outputTokens: 0, webSearches: searches }, price) === searches * nanosEach;
+      }),
+    );
+  });
+
+  it('absurd counts or prices are capped, never an overflow or NaN', () => {
+    const dear = { ...claude, search_context_cost_per_query: 1e12 };
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, webSearches: Number.MAX_SAFE_INTEGER }, dear)).toBe(MAX_COST_NANOS);
+    expect(maxCostNanos({ inputTokens: 0, outputTokens: 0, webSearches: Number.MAX_SAFE_INTEGER }, dear)).toBe(MAX_COST_NANOS);
+  });
+
+  it('the strict bound holds max_uses searches: at least what any call within it settles at', () => {
+    fc.assert(
+      fc.property(fc.nat(10_000), fc.nat(10_000), fc.nat(20), (input, output, maxUses) => {
+        const bound = maxCostNanos({ inputTokens: input, outputTokens: output, webSearches: maxUses }, claude);
+        const searches = Math.floor(maxUses / 2);
+        return bound >= costNanos({ inputTokens: input, outputTokens: output, webSearches: searches }, claude);
+      }),
+    );
+    expect(maxCostNanos({ inputTokens: 0, outputTokens: 0, webSearches: 5 }, claude)).toBe(50_000_000);
+  });
+});

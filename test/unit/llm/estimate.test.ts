@@ -1,7 +1,7 @@
 /** Strict mode's estimate: the body's bytes for input (an upper bound for text), the output limit for output. */
 import { describe, expect, it } from 'vitest';
 import { countTokens } from '../../../infra/local/mock-upstream.js';
-import { estimateUsage } from '../../../lib/llm/estimate.js';
+import { estimateUsage, webSearchBound } from '../../../lib/llm/estimate.js';
 import { matchRoute } from '../../../lib/routes.js';
 
 const json = (value: Record<string, unknown>, path = '/v1/chat/completions') => ({
@@ -67,5 +67,46 @@ describe('the strict estimate is an upper bound over every output limit (issue 1
     expect(estimateUsage(json({ max_tokens: 10, n: 3 }), 4096).outputTokens).toBe(30);
     // The largest of every bound at once stays a safe integer.
     expect(estimateUsage(json({ max_output_tokens: 10_000_000, n: 128, best_of: 128 }), 4096).outputTokens).toBe(163_840_000_000);
+  });
+});
+
+describe('web searches in the strict estimate: bounded by the tools, or unbounded', () => {
+  const messages = [{ role: 'user', content: 'search' }];
+  const search = (extra: Record<string, unknown> = {}) => ({ type: 'web_search_20250305', name: 'web_search', ...extra });
+
+  it("Anthropic: the sum of the search tools' max_uses", () => {
+    const body = { model: 'claude', max_tokens: 10, messages, tools: [search({ max_uses: 3 }), search({ max_uses: 2 })] };
+    expect(webSearchBound(body)).toBe(5);
+    expect(estimateUsage(json(body, '/v1/messages'), 100).webSearches).toBe(5);
+  });
+
+  it('the Responses API: max_tool_calls bounds every built-in tool call; with both, the smaller', () => {
+    expect(webSearchBound({ input: 'x', tools: [{ type: 'web_search' }], max_tool_calls: 4 })).toBe(4);
+    expect(webSearchBound({ input: 'x', tools: [search({ max_uses: 9 })], max_tool_calls: 4 })).toBe(4);
+    expect(webSearchBound({ input: 'x', tools: [search({ max_uses: 2 })], max_tool_calls: 4 })).toBe(2);
+  });
+
+  it('no search tool: no searches; function tools are not searches', () => {
+    expect(webSearchBound({ messages, tools: [{ type: 'function', function: { name: 'f' } }] })).toBe(0);
+    expect(estimateUsage(json({ model: 'gpt-4o', messages }), 100).webSearches).toBeUndefined();
+  });
+
+  it('a search tool without max_uses (or with one that is no count), and no max_tool_calls: unbounded, naming the tool', () => {
+    for (const tools of [
+      [search()],
+      [search({ max_uses: 2 }), search()],
+      [search({ max_uses: -1 })],
+      [search({ max_uses: '3' })],
+      [{ type: 'web_search_preview' }],
+    ])
+      expect(webSearchBound({ messages, tools })).toMatchObject({ unbounded: tools.at(-1)?.type });
+  });
+});
+
+describe('an unbounded tool is named only by a tool-shaped type (the refusal quotes it)', () => {
+  it('a key glued to the type is not repeated', () => {
+    const key = 'sk-Zq3vQm8TnR2pL5xW7yK9bC1dF4gH6jA0';
+    expect(webSearchBound({ tools: [{ type: `web_search_${key}` }] })).toMatchObject({ unbounded: 'web_search' });
+    expect(webSearchBound({ tools: [{ type: 'web_search_20250305' }] })).toMatchObject({ unbounded: 'web_search_20250305' });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { brokenUsage, usageOf } from '../../../lib/llm/usage.js';
+import { brokenUsage, fromTokenUsage, usageOf } from '../../../lib/llm/usage.js';
+import { mergeUsage, usageOfPayload } from '../../../lib/providers/usage.js';
 
 describe('usageOf', () => {
   it('reads chat, completions and embeddings usage', () => {
@@ -45,5 +46,43 @@ describe('brokenUsage: reported so far and counted, the larger (found by review:
   it('either missing: the other', () => {
     expect(brokenUsage(undefined, { inputTokens: 5, outputTokens: 6 })).toEqual({ inputTokens: 5, outputTokens: 6 });
     expect(brokenUsage(reported, undefined)).toEqual(reported);
+  });
+});
+
+describe('web searches beside the tokens', () => {
+  it("Anthropic's server_tool_use.web_search_requests, in an answer, message_start and message_delta; a stream's running total", () => {
+    const usage = { input_tokens: 100, output_tokens: 50, server_tool_use: { web_search_requests: 2 } };
+    expect(usageOf({ type: 'message', usage })).toEqual({ inputTokens: 100, outputTokens: 50, webSearches: 2 });
+    const start = {
+      type: 'message_start',
+      message: { usage: { ...usage, output_tokens: 1, server_tool_use: { web_search_requests: 0 } } },
+    };
+    const delta = { type: 'message_delta', usage: { output_tokens: 50, server_tool_use: { web_search_requests: 3 } } };
+    expect(usageOf(start)).toEqual({ inputTokens: 100, outputTokens: 1 });
+    // As a stream is metered (lib/providers/http relayStream): each event's usage merged, the largest figure per field.
+    expect(fromTokenUsage(mergeUsage(usageOfPayload(start), usageOfPayload(delta)))).toEqual({
+      inputTokens: 100,
+      outputTokens: 50,
+      webSearches: 3,
+    });
+  });
+
+  it('a search count that is no count makes the usage unusable, as any other figure', () => {
+    expect(usageOf({ usage: { input_tokens: 1, output_tokens: 1, server_tool_use: { web_search_requests: -1 } } })).toBeUndefined();
+    expect(usageOf({ usage: { input_tokens: 1, output_tokens: 1, server_tool_use: { web_search_requests: '2' } } })).toBeUndefined();
+  });
+
+  it("the Responses API's web_search_call items, in a response and in response.completed", () => {
+    const response = {
+      object: 'response',
+      output: [
+        { type: 'web_search_call', id: 'ws_1', status: 'completed' },
+        { type: 'web_search_call', id: 'ws_2', status: 'completed' },
+        { type: 'message', content: [] },
+      ],
+      usage: { input_tokens: 10, output_tokens: 5 },
+    };
+    expect(usageOf(response)).toEqual({ inputTokens: 10, outputTokens: 5, webSearches: 2 });
+    expect(usageOf({ type: 'response.completed', response })).toEqual({ inputTokens: 10, outputTokens: 5, webSearches: 2 });
   });
 });

@@ -19,8 +19,14 @@ describe('known prices', () => {
       input_cost_per_million: 2.5,
       output_cost_per_million: 10,
       cache_read_cost_per_million: 1.25,
+      // The library's web_searches_kcount ($10 per 1,000) as dollars per search.
+      search_context_cost_per_query: 0.01,
       source: source('openai', 'gpt-4o'),
     });
+  });
+
+  it("Claude on Anthropic carries its web search price: $10 per 1,000 searches, 0.01 a search (LiteLLM's search_context_cost_per_query)", () => {
+    expect(priceOf('anthropic', 'claude-sonnet-4-20250514', AT)).toMatchObject({ search_context_cost_per_query: 0.01 });
   });
 
   it('a dated OpenAI snapshot reads as its model', () => {

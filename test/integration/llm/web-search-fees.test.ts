@@ -1,0 +1,228 @@
+/**
+ * Web searches are billed per search, beside tokens (found by review: Tollgate charged only
+ * tokens, so Anthropic's $10 per 1,000 searches went unbilled). Anthropic reports them in
+ * `usage.server_tool_use.web_search_requests`, the Responses API as `web_search_call` output
+ * items; each is charged at the model's `search_context_cost_per_query` (which /model/new takes
+ * from the price library), JSON and streamed, and the spend log says how many were billed. A
+ * record made before it kept that price charges the tokens and logs the searches (the llm function
+ * never loads the price library). A strict caller's reservation holds `max_uses` searches; a
+ * search tool nothing bounds, or on a model with no per-search price, is refused.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { costNanos } from '../../../lib/domain/cost.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { unpackLog } from '../../../lib/domain/spend-log.js';
+import { refs } from '../../../lib/store/keys.js';
+import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { readItem, settledSpendNanos } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, seedModels, sseData } from './harness.js';
+
+const SECRET = 'tollgate/web-search';
+const SEARCHES = 3;
+const usage = { input_tokens: 100, output_tokens: 50, server_tool_use: { web_search_requests: SEARCHES } };
+const received: string[] = [];
+let server: Server;
+
+function start(): Promise<string> {
+  server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      received.push(`${req.method} ${req.url}`);
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+      if (req.url?.startsWith('/v1/responses')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const output = [
+          { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'a' } },
+          { type: 'web_search_call', id: 'ws_2', status: 'completed', action: { type: 'search', query: 'b' } },
+          { type: 'message', id: 'msg_1', role: 'assistant', content: [{ type: 'output_text', text: 'found' }] },
+        ];
+        res.end(
+          JSON.stringify({
+            id: 'resp_1',
+            object: 'response',
+            status: 'completed',
+            output,
+            usage: { input_tokens: 100, output_tokens: 50 },
+          }),
+        );
+        return;
+      }
+      const message = { id: 'msg_1', type: 'message', role: 'assistant', model: body.model, stop_reason: 'end_turn', stop_sequence: null };
+      if (body.stream === true) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+        ev('message_start', {
+          type: 'message_start',
+          message: {
+            ...message,
+            content: [],
+            stop_reason: null,
+            usage: { ...usage, output_tokens: 1, server_tool_use: { web_search_requests: 0 } },
+          },
+        });
+        ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+        ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'found' } });
+        ev('content_block_stop', { type: 'content_block_stop', index: 0 });
+        ev('message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn' },
+          usage: { output_tokens: 50, server_tool_use: { web_search_requests: SEARCHES } },
+        });
+        ev('message_stop', { type: 'message_stop' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...message, content: [{ type: 'text', text: 'found' }], usage }));
+    });
+  });
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
+
+const prices = { input_cost_per_million: 3, output_cost_per_million: 15 };
+const tokens = costNanos({ inputTokens: 100, outputTokens: 50 }, prices);
+const PER_SEARCH_NANOS = 10_000_000; // $0.01
+
+beforeAll(async () => {
+  const base = await start();
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify({ [SECRET]: 'k' }) });
+  const claude = (name: string, extra: Partial<ModelRecord> = {}): ModelRecord => ({
+    model_name: name,
+    provider: 'anthropic',
+    upstream_model: 'claude-sonnet-4-20250514',
+    upstream_base_url: base,
+    api_key_secret: SECRET,
+    ...prices,
+    ...extra,
+    created_at: '2025-01-01T00:00:00.000Z',
+  });
+  await seedModels([
+    claude('claude-search', { search_context_cost_per_query: 0.01 }),
+    // A record made before the per-search price was kept.
+    claude('claude-old'),
+    {
+      model_name: 'gpt-search',
+      upstream_model: 'gpt-4.1',
+      upstream_base_url: `${base}/v1`,
+      api_key_secret: SECRET,
+      ...prices,
+      // The price library's for gpt-4.1, as /model/new fills it.
+      search_context_cost_per_query: 0.01,
+      created_at: '2025-01-01T00:00:00.000Z',
+    },
+  ]);
+  await seedTeam({ team_id: 'team-strict-search', max_budget: 0.01, enforcement: 'strict' });
+  await seedTeam({ team_id: 'team-fast-search', max_budget: 0.01 });
+});
+afterAll(() => server?.close());
+
+const search = (max_uses?: number) => ({
+  type: 'web_search_20250305',
+  name: 'web_search',
+  ...(max_uses === undefined ? {} : { max_uses }),
+});
+const body = (model: string, extra: Record<string, unknown> = {}) => ({
+  model,
+  max_tokens: 100,
+  messages: [{ role: 'user', content: 'what happened today?' }],
+  tools: [search(5)],
+  ...extra,
+});
+const logOf = async (requestId: string) => unpackLog((await readItem(refs.settlement(requestId)))?.[SPEND_LOG_ATTR] as string);
+
+describe('web searches are billed per search', () => {
+  it.each([
+    ['JSON', 'claude-search', {}],
+    ['streamed', 'claude-search', { stream: true }],
+  ])('%s: tokens plus 3 searches at $0.01, and the spend log says 3 searches were billed', async (_what, model, extra) => {
+    const { key, record } = await seedKey({});
+    const requestId = randomUUID();
+    const res = await call({ path: '/v1/messages', headers: bearer(key), body: body(model, extra), requestId });
+    expect(res.status).toBe(200);
+    if ('stream' in extra) expect(sseData(res.text).length).toBeGreaterThan(0);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + SEARCHES * PER_SEARCH_NANOS);
+    expect(await logOf(requestId)).toMatchObject({ web_search_requests: SEARCHES, spend: (tokens + SEARCHES * PER_SEARCH_NANOS) / 1e9 });
+  });
+
+  it.each([
+    ['JSON', {}],
+    ['streamed', { stream: true }],
+  ])('%s, a record without a per-search price: its tokens charged, its 3 searches on the spend log', async (_what, extra) => {
+    const { key, record } = await seedKey({});
+    const requestId = randomUUID();
+    expect((await call({ path: '/v1/messages', headers: bearer(key), body: body('claude-old', extra), requestId })).status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens);
+    expect(await logOf(requestId)).toMatchObject({ web_search_requests: SEARCHES });
+  });
+
+  it("the Responses API's web_search_call items, at the price library's OpenAI web search price", async () => {
+    const { key, record } = await seedKey({});
+    const requestId = randomUUID();
+    const res = await call({
+      path: '/v1/responses',
+      headers: bearer(key),
+      body: { model: 'gpt-search', input: 'news', tools: [{ type: 'web_search' }] },
+      requestId,
+    });
+    expect(res.status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + 2 * PER_SEARCH_NANOS);
+    expect(await logOf(requestId)).toMatchObject({ web_search_requests: 2 });
+  });
+});
+
+describe('a strict caller and web search tools', () => {
+  it.each([
+    ['/v1/messages', body('claude-search', { tools: [search()] }), 'web_search_20250305'],
+    ['/v1/messages', body('claude-search', { tools: [search(2), search()] }), 'web_search_20250305'],
+    ['/v1/responses', { model: 'gpt-search', input: 'news', tools: [{ type: 'web_search' }] }, 'web_search'],
+  ])(
+    '%s with a search tool nothing bounds: 403 unbounded_server_tool naming it, no upstream call, nothing charged',
+    async (path, req, tool) => {
+      const { key, record } = await seedKey({ team_id: 'team-strict-search' });
+      const before = received.length;
+      const res = await call({ path, headers: bearer(key), body: req });
+      expect(res.status).toBe(403);
+      // Anthropic's error shape (/v1/messages) has no `param`; OpenAI's names the field.
+      expect(res.json.error).toMatchObject({ type: 'permission_error', code: 'unbounded_server_tool' });
+      if (path === '/v1/responses') expect(res.json.error.param).toBe('tools');
+      expect(res.json.error.message).toContain(`\`${tool}\``);
+      expect(received.length).toBe(before);
+      expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+    },
+  );
+
+  it('a search tool with max_uses on a model with no per-search price: 403 unbounded_server_tool, no upstream call', async () => {
+    const { key } = await seedKey({ team_id: 'team-strict-search' });
+    const before = received.length;
+    const res = await call({ path: '/v1/messages', headers: bearer(key), body: body('claude-old', { tools: [search(2)] }) });
+    expect(res.status).toBe(403);
+    expect(res.json.error.code).toBe('unbounded_server_tool');
+    expect(res.json.error.message).toContain('claude-old');
+    expect(received.length).toBe(before);
+  });
+
+  it('max_uses bounds the reservation: 5 searches ($0.05) do not fit a $0.01 budget (403 team_budget_exceeded), 0 searches do', async () => {
+    const { key } = await seedKey({ team_id: 'team-strict-search' });
+    const before = received.length;
+    const refused = await call({ path: '/v1/messages', headers: bearer(key), body: body('claude-search', { tools: [search(5)] }) });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('team_budget_exceeded');
+    expect(received.length).toBe(before);
+    const fits = await call({ path: '/v1/messages', headers: bearer(key), body: body('claude-search', { tools: [search(0)] }) });
+    expect(fits.status).toBe(200);
+  });
+
+  it('a fast caller is unchanged: a search tool without max_uses is served, and charged its searches', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-fast-search' });
+    const res = await call({ path: '/v1/messages', headers: bearer(key), body: body('claude-search', { tools: [search()] }) });
+    expect(res.status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + SEARCHES * PER_SEARCH_NANOS);
+  });
+});
