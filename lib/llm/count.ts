@@ -41,20 +41,35 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** The text of an answer as it arrives: the whole JSON answer, or each stream event in turn. */
 export class ReceivedText {
   private readonly parts: string[] = [];
+  /**
+   * Web searches the answer shows started: Anthropic's `server_tool_use` blocks named
+   * `web_search`, the Responses API's `web_search_call` items. A stream cut before its usage
+   * (Anthropic reports the count in its last event) is still charged the searches it ran.
+   */
+  searches = 0;
 
   /** A whole (JSON) answer. */
   add(payload: unknown): void {
     collect(payload, ANSWER_KEYS, false, this.parts);
+    if (!isObject(payload)) return;
+    for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : [])))
+      if (isWebSearch(item)) this.searches++;
   }
 
   /**
    * A stream event: only what it adds (`choices[].delta`/`text`, a `delta`), since events that
    * close a stream (`response.output_text.done`, `response.completed`) repeat the whole text.
+   * A search is counted when its block or item starts (its `.done` event repeats it).
    */
   addEvent(payload: unknown): void {
     if (!isObject(payload)) return;
     if (Array.isArray(payload.choices)) collect(payload.choices, ANSWER_KEYS, false, this.parts);
     else if (payload.delta !== undefined) collect(payload.delta, ANSWER_KEYS, true, this.parts);
+    if (
+      (payload.type === 'content_block_start' && isWebSearch(payload.content_block)) ||
+      (payload.type === 'response.output_item.added' && isWebSearch(payload.item))
+    )
+      this.searches++;
   }
 
   get text(): string {
@@ -81,5 +96,12 @@ export async function countUsage(req: Pick<LlmRequest, 'body'>, received: Receiv
   const sent = sentText(req);
   if (sent === undefined) return undefined;
   const usage = { inputTokens: await countTokens(sent), outputTokens: await countTokens(received?.text ?? '') };
-  return usage.inputTokens + usage.outputTokens > 0 ? usage : undefined;
+  const searches = received?.searches ?? 0;
+  return usage.inputTokens + usage.outputTokens + searches > 0
+    ? { ...usage, ...(searches > 0 ? { webSearches: searches } : {}) }
+    : undefined;
 }
+
+/** One web search started: an Anthropic `server_tool_use` block named `web_search`, or a Responses `web_search_call` item. */
+const isWebSearch = (v: unknown): boolean =>
+  isObject(v) && ((v.type === 'server_tool_use' && v.name === 'web_search') || v.type === 'web_search_call');

@@ -21,15 +21,18 @@ export const fromTokenUsage = (u: TokenUsage | undefined): Usage | undefined => 
  * larger of each. Counted input is the whole prompt, with no cache split, so it is compared with
  * the reported input of every kind, and only what it counts beyond that is added as plain input:
  * taken field by field, a prompt reported as cache writes was charged again as input (past a
- * long-context threshold, at the tier), above what the strict estimate had reserved.
+ * long-context threshold, at the tier), above what the strict estimate had reserved. Web searches:
+ * the larger of those reported and those the answer shows started.
  */
 export function brokenUsage(reported: Usage | undefined, counted: Usage | undefined): Usage | undefined {
   if (!reported || !counted) return reported ?? counted;
   const reportedInput = allInputTokens(reported);
+  const searches = Math.max(reported.webSearches ?? 0, counted.webSearches ?? 0);
   return {
     ...reported,
     inputTokens: reported.inputTokens + Math.max(0, counted.inputTokens - reportedInput),
     outputTokens: Math.max(reported.outputTokens, counted.outputTokens),
+    ...(searches > 0 ? { webSearches: searches } : {}),
   };
 }
 

@@ -27,6 +27,12 @@ const SECRET = 'tollgate/web-search';
 const SEARCHES = 3;
 const usage = { input_tokens: 100, output_tokens: 50, server_tool_use: { web_search_requests: SEARCHES } };
 const received: string[] = [];
+const SEARCH_BLOCKS = [1, 2, 3].map((i) => ({
+  type: 'server_tool_use',
+  id: `srvtoolu_${i}`,
+  name: 'web_search',
+  input: { query: `q${i}` },
+}));
 let server: Server;
 
 function start(): Promise<string> {
@@ -67,9 +73,15 @@ function start(): Promise<string> {
             usage: { ...usage, output_tokens: 1, server_tool_use: { web_search_requests: 0 } },
           },
         });
-        ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
-        ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'found' } });
-        ev('content_block_stop', { type: 'content_block_stop', index: 0 });
+        SEARCH_BLOCKS.forEach((block, index) => {
+          ev('content_block_start', { type: 'content_block_start', index, content_block: block });
+          ev('content_block_stop', { type: 'content_block_stop', index });
+        });
+        ev('content_block_start', { type: 'content_block_start', index: 3, content_block: { type: 'text', text: '' } });
+        ev('content_block_delta', { type: 'content_block_delta', index: 3, delta: { type: 'text_delta', text: 'found' } });
+        // Cut before the usage that counts the searches (a broken stream).
+        if ((body.metadata as { user_id?: string } | undefined)?.user_id === 'cut') return void setTimeout(() => res.destroy(), 50);
+        ev('content_block_stop', { type: 'content_block_stop', index: 3 });
         ev('message_delta', {
           type: 'message_delta',
           delta: { stop_reason: 'end_turn' },
@@ -80,7 +92,7 @@ function start(): Promise<string> {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...message, content: [{ type: 'text', text: 'found' }], usage }));
+      res.end(JSON.stringify({ ...message, content: [...SEARCH_BLOCKS, { type: 'text', text: 'found' }], usage }));
     });
   });
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
@@ -160,6 +172,21 @@ describe('web searches are billed per search', () => {
     expect((await call({ path: '/v1/messages', headers: bearer(key), body: body('claude-old', extra), requestId })).status).toBe(200);
     expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens);
     expect(await logOf(requestId)).toMatchObject({ web_search_requests: SEARCHES });
+  });
+
+  it('a stream cut before its usage event: charged the 3 searches it shows started, never none', async () => {
+    const { key, record } = await seedKey({});
+    const requestId = randomUUID();
+    const res = await call({
+      path: '/v1/messages',
+      headers: bearer(key),
+      body: body('claude-search', { stream: true, metadata: { user_id: 'cut' } }),
+      requestId,
+    });
+    expect(res.status).toBe(200);
+    const spent = await settledSpendNanos(refs.key(record.token));
+    expect(spent).toBeGreaterThanOrEqual(SEARCHES * PER_SEARCH_NANOS);
+    expect(await logOf(requestId)).toMatchObject({ web_search_requests: SEARCHES, usage_source: 'counted' });
   });
 
   it("the Responses API's web_search_call items, at the price library's OpenAI web search price", async () => {

@@ -67,3 +67,44 @@ describe('the count', () => {
     expect(await countUsage(json({ messages: [] }), new ReceivedText())).toBeUndefined();
   });
 });
+
+describe('web searches an answer shows started (a stream cut before its usage still pays for them)', () => {
+  const search = (i: number) => ({ type: 'server_tool_use', id: `srvtoolu_${i}`, name: 'web_search', input: { query: 'q' } });
+
+  it("Anthropic: server_tool_use blocks named web_search, in an answer and as stream events (start only); other tools aren't", () => {
+    const whole = new ReceivedText();
+    whole.add({
+      type: 'message',
+      content: [search(1), search(2), { type: 'server_tool_use', name: 'code_execution' }, { type: 'text', text: 'x' }],
+    });
+    expect(whole.searches).toBe(2);
+    const stream = new ReceivedText();
+    for (const i of [0, 1]) {
+      stream.addEvent({ type: 'content_block_start', index: i, content_block: search(i) });
+      stream.addEvent({ type: 'content_block_stop', index: i });
+    }
+    expect(stream.searches).toBe(2);
+  });
+
+  it('the Responses API: web_search_call items, in a response and as output_item.added (its .done repeats it)', () => {
+    const whole = new ReceivedText();
+    whole.add({
+      object: 'response',
+      output: [
+        { type: 'web_search_call', id: 'ws_1' },
+        { type: 'message', content: [] },
+      ],
+    });
+    expect(whole.searches).toBe(1);
+    const stream = new ReceivedText();
+    stream.addEvent({ type: 'response.output_item.added', item: { type: 'web_search_call', id: 'ws_1' } });
+    stream.addEvent({ type: 'response.output_item.done', item: { type: 'web_search_call', id: 'ws_1' } });
+    expect(stream.searches).toBe(1);
+  });
+
+  it('countUsage carries them', async () => {
+    const received = new ReceivedText();
+    received.addEvent({ type: 'content_block_start', index: 0, content_block: search(0) });
+    expect(await countUsage(json({ messages: [{ role: 'user', content: 'hi' }] }), received)).toMatchObject({ webSearches: 1 });
+  });
+});

@@ -86,3 +86,16 @@ describe('web searches beside the tokens', () => {
     expect(usageOf({ type: 'response.completed', response })).toEqual({ inputTokens: 10, outputTokens: 5, webSearches: 2 });
   });
 });
+
+describe('brokenUsage keeps the larger search count (reported so far, or shown started)', () => {
+  it('a stream cut before the count: the searches it showed', () => {
+    expect(brokenUsage({ inputTokens: 10, outputTokens: 1 }, { inputTokens: 5, outputTokens: 3, webSearches: 2 })).toMatchObject({
+      webSearches: 2,
+    });
+    expect(
+      brokenUsage({ inputTokens: 10, outputTokens: 1, webSearches: 4 }, { inputTokens: 5, outputTokens: 3, webSearches: 2 }),
+    ).toMatchObject({
+      webSearches: 4,
+    });
+  });
+});
