@@ -24,7 +24,13 @@ export interface Usage {
    * the Responses API's `web_search_call` items), each charged at the model's per-search price.
    */
   webSearches?: number;
+  /** The `service_tier` the upstream says served the call (`priority`, `flex`, `default`...), as it said it. */
+  serviceTier?: string;
 }
+
+/** The service tiers with prices of their own. */
+export const PRICED_SERVICE_TIERS = ['priority', 'flex'] as const;
+export type PricedServiceTier = (typeof PRICED_SERVICE_TIERS)[number];
 
 export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'> &
   Partial<
@@ -35,6 +41,7 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
       | 'cache_write_1h_cost_per_million'
       | 'price_tiers'
       | 'search_context_cost_per_query'
+      | `${'input' | 'output' | 'cache_read'}_cost_per_million_${PricedServiceTier}`
     >
   >;
 
@@ -52,9 +59,46 @@ export const isValidPrice = (p: unknown): p is number => typeof p === 'number' &
  */
 export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 
-/** The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS): its tokens, and its web searches at the per-search price. */
+/**
+ * The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS): its tokens at the prices
+ * of the service tier that served it (chargedServiceTier), its web searches at the per-search price.
+ */
 export function costNanos(usage: Usage, base: Prices): number {
-  return capped(tokenNanos(usage, pricesForCall(base, usage)) + searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query));
+  const tier = chargedServiceTier(usage, base);
+  const standard = tokenNanos(usage, pricesForCall(base, usage));
+  // A priority call is never charged below the standard price (a long-context tier may be dearer).
+  const tokens =
+    tier === 'default'
+      ? standard
+      : Math.max(tier === 'priority' ? standard : 0, tokenNanos(usage, serviceTierPrices(base, tier) as Prices));
+  return capped(tokens + searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query));
+}
+
+/**
+ * The tier whose prices a call is charged at: the one the upstream reports when the model has
+ * prices for it, else `default` (standard prices: for flex the dearer, for an unpriced priority
+ * the only price there is; the spend log then shows the reported and the charged tier apart).
+ */
+export function chargedServiceTier(usage: Pick<Usage, 'serviceTier'>, prices: Prices): PricedServiceTier | 'default' {
+  const tier = PRICED_SERVICE_TIERS.find((t) => t === usage.serviceTier);
+  return tier && serviceTierPrices(prices, tier) ? tier : 'default';
+}
+
+/** A model's prices at a service tier; undefined when it lacks the tier's input or output price. */
+export function serviceTierPrices(prices: Prices, tier: PricedServiceTier): Prices | undefined {
+  const input = prices[`input_cost_per_million_${tier}`];
+  const output = prices[`output_cost_per_million_${tier}`];
+  if (!isValidPrice(input) || !isValidPrice(output)) return undefined;
+  return {
+    input_cost_per_million: input,
+    output_cost_per_million: output,
+    // A cached read without its tier's price is charged at the tier's input price, never below it.
+    cache_read_cost_per_million: validOr(prices[`cache_read_cost_per_million_${tier}`], input),
+    ...(prices.cache_write_cost_per_million !== undefined ? { cache_write_cost_per_million: prices.cache_write_cost_per_million } : {}),
+    ...(prices.cache_write_1h_cost_per_million !== undefined
+      ? { cache_write_1h_cost_per_million: prices.cache_write_1h_cost_per_million }
+      : {}),
+  };
 }
 
 /** A call's tokens at one set of prices, in nano-dollars (uncapped). */
@@ -115,10 +159,16 @@ function tierPrices(base: Prices, tier: PriceTier): Prices {
  * pricing the bound at the plain input and base price let a call of cache writes or one past a
  * tier settle above what it reserved.
  */
-export function maxCostNanos(usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches'>, base: Prices): number {
+export function maxCostNanos(
+  usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches'>,
+  base: Prices,
+  /** The service tiers the call may be served at (beside the standard one): each with prices is priced too. */
+  serviceTiers: readonly PricedServiceTier[] = [],
+): number {
   let most = 0;
   const tiers = (base.price_tiers ?? []).filter((t) => usage.inputTokens > t.above_input_tokens).map((t) => tierPrices(base, t));
-  for (const prices of [base, ...tiers]) {
+  const served = serviceTiers.flatMap((t) => serviceTierPrices(base, t) ?? []);
+  for (const prices of [base, ...tiers, ...served]) {
     const input = prices.input_cost_per_million;
     const write = validOr(prices.cache_write_cost_per_million, input);
     const dearest = Math.max(

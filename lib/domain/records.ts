@@ -195,6 +195,19 @@ export interface ModelRecord {
    * size: Anthropic's $10 per 1,000 is 0.01). Absent: the price library's, when it knows one.
    */
   search_context_cost_per_query?: number;
+  /**
+   * OpenAI's `service_tier` prices per 1M tokens (LiteLLM's `input_cost_per_token_priority` and
+   * kin): a call the upstream reports served at `priority` or `flex` is charged at them. A tier
+   * needs its input and output price; its cache reads without their own price are charged at its
+   * input price. Absent: a flex call is charged the standard prices; a priority call is refused
+   * (`service_tier: "priority"`) or, answered priority anyway, charged standard and marked.
+   */
+  input_cost_per_million_priority?: number;
+  output_cost_per_million_priority?: number;
+  cache_read_cost_per_million_priority?: number;
+  input_cost_per_million_flex?: number;
+  output_cost_per_million_flex?: number;
+  cache_read_cost_per_million_flex?: number;
   /** Where the prices came from: `registry` (given) or the price library with its version. */
   price_source?: string;
   access_groups?: string[];

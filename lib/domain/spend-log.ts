@@ -32,6 +32,14 @@ export interface SpendLog {
   usage_source: string;
   /** Web searches billed (Anthropic's `server_tool_use.web_search_requests`, Responses `web_search_call` items); absent: none. */
   web_search_requests?: number;
+  /** The `service_tier` the upstream reported serving the call at; absent: it reported none. */
+  service_tier?: string;
+  /**
+   * The tier whose prices were charged (`priority`, `flex`, `default`), when a tier was reported:
+   * `default` beside a reported `priority` marks a priority call charged standard prices, the
+   * model having no priority price.
+   */
+  service_tier_charged?: string;
   startTime: string;
   endTime: string;
   status: 'success' | 'failure';
@@ -157,6 +165,8 @@ export function unpackLog(text: string): SpendLog {
     spend: l.spend ?? 0,
     usage_source: l.usage_source ?? 'reported',
     ...(typeof l.web_search_requests === 'number' ? { web_search_requests: l.web_search_requests } : {}),
+    ...(typeof l.service_tier === 'string' ? { service_tier: l.service_tier } : {}),
+    ...(typeof l.service_tier_charged === 'string' ? { service_tier_charged: l.service_tier_charged } : {}),
     startTime: l.startTime,
     endTime: l.endTime ?? l.startTime ?? '',
     status: l.status ?? 'success',

@@ -12,7 +12,8 @@
  *    `max_uses` (Anthropic) or the call's `max_tool_calls` (the Responses API); a search tool with
  *    neither has no bound, and a strict call carrying one is refused (webSearchBound).
  */
-import type { Usage } from '../domain/cost.js';
+import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
+import { InvalidRequestError } from '../errors.js';
 import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
@@ -77,4 +78,29 @@ function bodyBytes(body: LlmRequest['body']): number {
       return n;
     }
   }
+}
+
+/**
+ * The priced service tiers a call may be served at, beside the standard one (the strict bound
+ * prices each): the one it asks for; asking none or `auto`, priority too, which a project's
+ * default tier may be.
+ */
+export function reachableTiers(req: Pick<LlmRequest, 'body'>): PricedServiceTier[] {
+  const asked = req.body.kind === 'json' ? req.body.value.service_tier : undefined;
+  if (asked === 'flex') return ['flex'];
+  if (asked === 'default') return [];
+  return ['priority'];
+}
+
+/**
+ * A call asking `service_tier: "priority"` of a model with no priority price is refused (400):
+ * it would be served at priority and could only be charged the cheaper standard price.
+ */
+export function requirePricedTier(req: Pick<LlmRequest, 'body'>, model: Prices & { model_name: string }): void {
+  if (req.body.kind !== 'json' || req.body.value.service_tier !== 'priority' || serviceTierPrices(model, 'priority')) return;
+  throw new InvalidRequestError(
+    `\`service_tier\`: model \`${model.model_name}\` has no priority price (\`input_cost_per_million_priority\` and \`output_cost_per_million_priority\`), so a priority call cannot be charged what it costs; ask \`default\` or \`auto\`, or have an admin set its priority prices`,
+    'invalid_field',
+    'service_tier',
+  );
 }

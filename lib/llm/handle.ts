@@ -22,7 +22,7 @@ import { type CallerContext, readCallerContext } from '../authorizer/context.js'
 import { type CheckInput, runChecks } from '../checks/checks.js';
 import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
-import { allInputTokens, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
+import { allInputTokens, chargedServiceTier, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
@@ -49,7 +49,7 @@ import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
 import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
-import { estimateUsage, webSearchBound } from './estimate.js';
+import { estimateUsage, requirePricedTier, webSearchBound } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
   type BatchFile,
@@ -444,6 +444,7 @@ async function withSpend<T>(
   run: (finish: Finish, rate: Admitted) => Promise<T>,
   admitted?: Admitted,
 ): Promise<T> {
+  if (!admitted) requirePricedTier(call.req, model);
   const rate = admitted ?? (await admitCall(call, model, requestId));
   let hold: Hold | undefined;
   try {
@@ -756,6 +757,7 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
       'model',
     );
   // Every model is admitted by its rate limits before any is called: a refusal calls (and bills) none.
+  for (const model of models) requirePricedTier(req, model);
   const admissions = await Promise.allSettled(models.map((model, i) => admitCall(call, model, `${req.requestId}#${i}`)));
   const refusals = admissions.flatMap((a) => (a.status === 'rejected' ? [a.reason as unknown] : []));
   if (refusals.length > 0) {
@@ -972,7 +974,7 @@ function logOf(o: {
     completion_tokens: output,
     total_tokens: input + output,
     usage_source: o.usageSource,
-    ...billedExtras(o.usage),
+    ...billedExtras(o.usage, o.model),
     startTime: o.startTime,
     endTime: o.endTime,
     status: o.status,
@@ -980,9 +982,15 @@ function logOf(o: {
   };
 }
 
-/** What a spend log shows beside tokens: the web searches billed. */
-function billedExtras(usage: Usage | undefined): Pick<SpendLog, 'web_search_requests'> {
-  return usage?.webSearches ? { web_search_requests: usage.webSearches } : {};
+/** What a spend log shows beside tokens: the web searches billed, the tier reported and the tier charged. */
+function billedExtras(
+  usage: Usage | undefined,
+  model: ModelRecord,
+): Pick<SpendLog, 'web_search_requests' | 'service_tier' | 'service_tier_charged'> {
+  return {
+    ...(usage?.webSearches ? { web_search_requests: usage.webSearches } : {}),
+    ...(usage?.serviceTier ? { service_tier: usage.serviceTier, service_tier_charged: chargedServiceTier(usage, model) } : {}),
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -14,7 +14,7 @@ import { BudgetExceededError, StoreUnavailableError, UnboundedServerToolError } 
 import { spendTargets } from '../spend/targets.js';
 import type { Hold, SpendTarget } from '../store/spend-ledger.js';
 import type { LlmDeps } from './deps.js';
-import { estimateUsage } from './estimate.js';
+import { estimateUsage, reachableTiers } from './estimate.js';
 import type { LlmRequest } from './request.js';
 
 export interface ReservingCall {
@@ -38,7 +38,7 @@ export async function reserveCall(call: ReservingCall, model: ModelRecord, reque
       'web_search',
       `model \`${model.model_name}\` has no per-search price (\`search_context_cost_per_query\`) to hold its searches at; an admin's /model/update sets it`,
     );
-  const estimateNanos = maxCostNanos(estimate, model);
+  const estimateNanos = maxCostNanos(estimate, model, reachableTiers(call.req));
   for (let attempt = 1; ; attempt++) {
     const targets = spendTargets(call.caller, { budgetDuration: deps.settings.budgetDuration, maxBudget: deps.settings.maxBudget, now });
     const outcome = await deps.settler.reserve({

@@ -36,11 +36,11 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
   };
 }
 
-/** Cache figures and searches only when there are some (most calls have none). */
+/** Cache figures, searches and a tier only when there are some (most calls have none). */
 function compact(
   u:
     | (Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> &
-        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches'>)
+        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches' | 'serviceTier'>)
     | undefined,
 ): Usage | undefined {
   if (!u) return undefined;
@@ -51,5 +51,6 @@ function compact(
     ...(u.cacheWriteTokens > 0 ? { cacheWriteTokens: u.cacheWriteTokens } : {}),
     ...((u.cacheWrite1hTokens ?? 0) > 0 ? { cacheWrite1hTokens: u.cacheWrite1hTokens } : {}),
     ...((u.webSearches ?? 0) > 0 ? { webSearches: u.webSearches } : {}),
+    ...(u.serviceTier ? { serviceTier: u.serviceTier } : {}),
   };
 }

@@ -44,6 +44,8 @@ export interface TokenUsage {
   cacheWrite1hTokens?: number;
   /** Web searches run upstream (Anthropic's `server_tool_use.web_search_requests`, Responses `web_search_call` items). */
   webSearches?: number;
+  /** The `service_tier` the answer reports (OpenAI's `priority`, `flex`, `default`...). */
+  serviceTier?: string;
 }
 
 /** What the route asks for, whatever the upstream speaks. */

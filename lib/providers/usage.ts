@@ -5,9 +5,10 @@
  *  - Anthropic: `input_tokens` exclude `cache_read_input_tokens` and `cache_creation_input_tokens`,
  *    of which `cache_creation.ephemeral_1h_input_tokens` were written for an hour (priced apart);
  *  - Bedrock Converse: `inputTokens` exclude `cacheReadInputTokens` and `cacheWriteInputTokens`.
- * Figures are read at the top level or under `response` / `message` (stream events). Beside tokens,
- * web searches: Anthropic's `server_tool_use.web_search_requests`; the Responses API's
- * `web_search_call` items in the response's `output` (each one search, as OpenAI bills them).
+ * Figures are read at the top level or under `response` / `message` (stream events). Beside tokens:
+ *  - web searches: Anthropic's `server_tool_use.web_search_requests`; the Responses API's
+ *    `web_search_call` items in the response's `output` (each one search, as OpenAI bills them);
+ *  - the `service_tier` the answer reports (OpenAI chat and Responses, Azure), next to its usage.
  */
 import type { TokenUsage } from './types.js';
 
@@ -83,7 +84,7 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
 export const isUsageOnlyChunk = (p: unknown): boolean =>
   isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
 
-/** The usage an answer or a stream event carries, with its web searches, or undefined. */
+/** The usage an answer or a stream event carries, with its web searches and service tier, or undefined. */
 export function usageOfPayload(payload: unknown): TokenUsage | undefined {
   if (!isObject(payload)) return undefined;
   let found: TokenUsage | undefined;
@@ -92,7 +93,14 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
     const u = usageFromObject(holder.usage);
     if (!u) continue;
     const searches = webSearchCalls(holder.output);
-    found = mergeUsage(found, { ...u, ...(searches > (u.webSearches ?? 0) ? { webSearches: searches } : {}) });
+    // OpenAI reports it beside the usage, Anthropic inside it.
+    const reported = holder.service_tier ?? (holder.usage as Record<string, unknown>).service_tier;
+    const tier = typeof reported === 'string' && reported.length > 0 && reported.length <= 32 ? reported : undefined;
+    found = mergeUsage(found, {
+      ...u,
+      ...(searches > (u.webSearches ?? 0) ? { webSearches: searches } : {}),
+      ...(tier ? { serviceTier: tier } : {}),
+    });
   }
   return found;
 }
@@ -101,8 +109,11 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
 const webSearchCalls = (output: unknown): number =>
   Array.isArray(output) ? output.filter((item) => isObject(item) && item.type === 'web_search_call').length : 0;
 
-/** Searches of merged usage, when there are some. */
-const searchesOf = (searches: number): Pick<TokenUsage, 'webSearches'> => (searches > 0 ? { webSearches: searches } : {});
+/** Searches and tier of merged usage: the larger count (running totals), the tier the later event reports. */
+function extras(a: TokenUsage, b: TokenUsage, searches: number): Pick<TokenUsage, 'webSearches' | 'serviceTier'> {
+  const tier = b.serviceTier ?? a.serviceTier;
+  return { ...(searches > 0 ? { webSearches: searches } : {}), ...(tier ? { serviceTier: tier } : {}) };
+}
 
 /**
  * Usage seen across stream events. Upstreams report once at the end or as running totals
@@ -118,7 +129,7 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
     cacheReadTokens: Math.max(a.cacheReadTokens, b.cacheReadTokens),
     cacheWriteTokens: Math.max(a.cacheWriteTokens, b.cacheWriteTokens),
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
-    ...searchesOf(Math.max(a.webSearches ?? 0, b.webSearches ?? 0)),
+    ...extras(a, b, Math.max(a.webSearches ?? 0, b.webSearches ?? 0)),
   };
 }
 
@@ -131,6 +142,6 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
-    ...searchesOf((a.webSearches ?? 0) + (b.webSearches ?? 0)),
+    ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0)),
   };
 }

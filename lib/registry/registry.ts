@@ -50,6 +50,12 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     m.cache_write_cost_per_million,
     m.cache_write_1h_cost_per_million,
     m.search_context_cost_per_query,
+    m.input_cost_per_million_priority,
+    m.output_cost_per_million_priority,
+    m.cache_read_cost_per_million_priority,
+    m.input_cost_per_million_flex,
+    m.output_cost_per_million_flex,
+    m.cache_read_cost_per_million_flex,
   ])
     if (p !== undefined && !isValidPrice(p)) return 'prices must be numbers >= 0';
   for (const t of m.price_tiers ?? []) {

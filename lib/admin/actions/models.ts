@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { modelRegistry } from '../../app/llm.js';
 import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
+import { PRICED_SERVICE_TIERS } from '../../domain/cost.js';
 import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { ModelRecord } from '../../domain/records.js';
 import { looksLikeSecret } from '../../domain/secrets.js';
@@ -79,6 +80,21 @@ const litellmParams = z
   })
   .strict();
 
+/** OpenAI's `service_tier` prices, in the registry's names (LiteLLM's `input_cost_per_token_priority` per 1M). */
+const TIER_PRICE_FIELDS = [
+  'input_cost_per_million_priority',
+  'output_cost_per_million_priority',
+  'cache_read_cost_per_million_priority',
+  'input_cost_per_million_flex',
+  'output_cost_per_million_flex',
+  'cache_read_cost_per_million_flex',
+] as const;
+type TierPriceField = (typeof TIER_PRICE_FIELDS)[number];
+const TIER_PRICE_SCHEMA = Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, money.optional()])) as Record<
+  TierPriceField,
+  z.ZodOptional<typeof money>
+>;
+
 const modelInfo = z
   .object({
     input_cost_per_token: money.optional(),
@@ -101,6 +117,7 @@ const modelInfo = z
           .strict(),
       ])
       .optional(),
+    ...TIER_PRICE_SCHEMA,
     access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),
     aliases: z.array(name).max(40).optional(),
   })
@@ -175,13 +192,33 @@ function searchPriceOf(info: Info | undefined): number | undefined {
   return Math.max(...sizes);
 }
 
-/** The given prices beside input and output: cache and per-search prices. */
+/** The given prices beside input and output: cache, per-search and service-tier prices. */
 const otherPricesOf = (info: Info | undefined) => ({
   cache_read_cost_per_million: info?.cache_read_cost_per_million,
   cache_write_cost_per_million: info?.cache_write_cost_per_million,
   cache_write_1h_cost_per_million: info?.cache_write_1h_cost_per_million,
   search_context_cost_per_query: searchPriceOf(info),
+  ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, info?.[f]])),
 });
+
+/**
+ * A service tier is priced by its input and output price together: one without the other is a
+ * 400 naming the missing one (a tier half priced would charge its tokens at nothing we know).
+ */
+function requireTierPairs(m: Partial<ModelRecord>): void {
+  for (const tier of PRICED_SERVICE_TIERS) {
+    const input = m[`input_cost_per_million_${tier}`];
+    const output = m[`output_cost_per_million_${tier}`];
+    const cacheRead = m[`cache_read_cost_per_million_${tier}`];
+    if ((input === undefined) === (output === undefined) && (cacheRead === undefined || input !== undefined)) continue;
+    const missing = input === undefined ? `input_cost_per_million_${tier}` : `output_cost_per_million_${tier}`;
+    throw new InvalidRequestError(
+      `\`model_info.${missing}\` is required with the model's other ${tier} prices: a ${tier} call is priced by its input and output price together`,
+      'missing_field',
+      `model_info.${missing}`,
+    );
+  }
+}
 
 function checkAliases(modelName: string, aliases: readonly string[] | undefined): void {
   if (!aliases) return;
@@ -256,6 +293,7 @@ type PriceFields = Pick<
   | 'price_tiers'
   | 'price_source'
   | 'search_context_cost_per_query'
+  | TierPriceField
 >;
 
 /**
@@ -301,6 +339,7 @@ const OPTIONAL_PRICES = [
   'cache_write_1h_cost_per_million',
   'price_tiers',
   'search_context_cost_per_query',
+  ...TIER_PRICE_FIELDS,
 ] as const;
 
 function requirePrices(p: Partial<PriceFields>): asserts p is PriceFields {
@@ -355,6 +394,7 @@ function modelView(m: ModelRecord, admin: boolean) {
               search_context_size_medium: m.search_context_cost_per_query,
               search_context_size_high: m.search_context_cost_per_query,
             },
+      ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, m[f] ?? null])),
       price_source: m.price_source ?? 'registry',
       price_source_version: priceSourceVersion(m.price_source),
       litellm_provider: m.provider ?? 'openai',
@@ -417,6 +457,7 @@ export const modelActions: Actions = {
       const upstream = upstreamOf(input.litellm_params);
       const prices = pricesFor(input.model_info, upstream, now);
       requirePrices(prices);
+      requireTierPairs(prices);
       const aliases = input.model_info?.aliases;
       checkAliases(modelName, aliases);
       const record: ModelRecord = {
@@ -502,6 +543,7 @@ export const modelActions: Actions = {
         if (known !== undefined) set.search_context_cost_per_query = known;
       }
       checkAliases(modelName, set.aliases as string[] | undefined);
+      requireTierPairs(modelChanged ? prices : { ...current, ...prices });
       const problem = modelRecordProblem({ ...current, ...set } as ModelRecord);
       if (problem) throw new InvalidRequestError(`the updated model would be unusable: ${problem}`, 'invalid_field', 'litellm_params');
       // Another model's prices replace the old model's whole: a cache price it has none of is removed, never kept.

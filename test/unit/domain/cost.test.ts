@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { costNanos, dollarsToNanos, isValidPrice, MAX_COST_NANOS, maxCostNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
+import {
+  chargedServiceTier,
+  costNanos,
+  dollarsToNanos,
+  isValidPrice,
+  MAX_COST_NANOS,
+  maxCostNanos,
+  nanosToDecimal,
+} from '../../../lib/domain/cost.js';
 
 const gpt4o = { input_cost_per_million: 2.5, output_cost_per_million: 10 };
 const mini = { input_cost_per_million: 0.15, output_cost_per_million: 0.6 };
@@ -228,5 +236,57 @@ describe('web searches (Anthropic server_tool_use, Responses web_search_call): e
       }),
     );
     expect(maxCostNanos({ inputTokens: 0, outputTokens: 0, webSearches: 5 }, claude)).toBe(50_000_000);
+  });
+});
+
+describe('service tiers (OpenAI `service_tier`): charged at the tier the answer reports', () => {
+  const gpt = {
+    input_cost_per_million: 1.25,
+    output_cost_per_million: 10,
+    cache_read_cost_per_million: 0.125,
+    input_cost_per_million_priority: 2.5,
+    output_cost_per_million_priority: 20,
+    cache_read_cost_per_million_priority: 0.25,
+    input_cost_per_million_flex: 0.625,
+    output_cost_per_million_flex: 5,
+  };
+  const usage = { inputTokens: 1000, outputTokens: 100, cacheReadTokens: 400 };
+  const standard = 1000 * 1.25 * 1000 + 100 * 10 * 1000 + 400 * 0.125 * 1000;
+
+  it('priority at the priority prices, flex at the flex prices, default and none at the standard ones', () => {
+    expect(costNanos(usage, gpt)).toBe(standard);
+    expect(costNanos({ ...usage, serviceTier: 'default' }, gpt)).toBe(standard);
+    expect(costNanos({ ...usage, serviceTier: 'priority' }, gpt)).toBe(2 * standard);
+    // Flex has no cache-read price of its own: its input price, never below.
+    expect(costNanos({ ...usage, serviceTier: 'flex' }, gpt)).toBe(1000 * 0.625 * 1000 + 100 * 5 * 1000 + 400 * 0.625 * 1000);
+    expect(chargedServiceTier({ serviceTier: 'priority' }, gpt)).toBe('priority');
+  });
+
+  it('a tier the model has no price for is charged the standard prices (flex: dearer; priority: marked on the log)', () => {
+    const plain = { input_cost_per_million: 1.25, output_cost_per_million: 10, cache_read_cost_per_million: 0.125 };
+    expect(costNanos({ ...usage, serviceTier: 'priority' }, plain)).toBe(standard);
+    expect(costNanos({ ...usage, serviceTier: 'flex' }, plain)).toBe(standard);
+    expect(chargedServiceTier({ serviceTier: 'priority' }, plain)).toBe('default');
+    // Half a tier (input without output) is no tier.
+    expect(chargedServiceTier({ serviceTier: 'priority' }, { ...plain, input_cost_per_million_priority: 9 })).toBe('default');
+  });
+
+  it('priority is never charged below standard (a long-context tier may be dearer than the priority price)', () => {
+    const tiered = { ...gpt, price_tiers: [{ above_input_tokens: 500, input_cost_per_million: 5, output_cost_per_million: 40 }] };
+    const past = { inputTokens: 1000, outputTokens: 100, serviceTier: 'priority' };
+    expect(costNanos(past, tiered)).toBe(costNanos({ inputTokens: 1000, outputTokens: 100 }, tiered));
+  });
+
+  it('the strict bound prices every tier the request can reach, so it holds whatever tier answers', () => {
+    const e = { inputTokens: 1000, outputTokens: 100 };
+    expect(maxCostNanos(e, gpt)).toBe(maxCostNanos(e, gpt, ['flex']));
+    expect(maxCostNanos(e, gpt, ['priority'])).toBeGreaterThanOrEqual(costNanos({ ...e, serviceTier: 'priority' }, gpt));
+    expect(maxCostNanos(e, gpt)).toBeLessThan(costNanos({ ...e, serviceTier: 'priority' }, gpt));
+    fc.assert(
+      fc.property(fc.nat(10_000), fc.nat(10_000), fc.nat(10_000), fc.constantFrom('priority', 'flex', 'default'), (i, c, o, tier) => {
+        const bound = maxCostNanos({ inputTokens: i + c, outputTokens: o }, gpt, ['priority']);
+        return bound >= costNanos({ inputTokens: i, cacheReadTokens: c, outputTokens: o, serviceTier: tier }, gpt);
+      }),
+    );
   });
 });

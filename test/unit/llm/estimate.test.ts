@@ -1,7 +1,7 @@
 /** Strict mode's estimate: the body's bytes for input (an upper bound for text), the output limit for output. */
 import { describe, expect, it } from 'vitest';
 import { countTokens } from '../../../infra/local/mock-upstream.js';
-import { estimateUsage, webSearchBound } from '../../../lib/llm/estimate.js';
+import { estimateUsage, reachableTiers, requirePricedTier, webSearchBound } from '../../../lib/llm/estimate.js';
 import { matchRoute } from '../../../lib/routes.js';
 
 const json = (value: Record<string, unknown>, path = '/v1/chat/completions') => ({
@@ -100,6 +100,27 @@ describe('web searches in the strict estimate: bounded by the tools, or unbounde
       [{ type: 'web_search_preview' }],
     ])
       expect(webSearchBound({ messages, tools })).toMatchObject({ unbounded: tools.at(-1)?.type });
+  });
+});
+
+describe('service tiers the strict estimate prices', () => {
+  it('asked priority, none or auto: priority reachable; default: none; flex: flex', () => {
+    expect(reachableTiers(json({ service_tier: 'priority' }))).toEqual(['priority']);
+    expect(reachableTiers(json({}))).toEqual(['priority']);
+    expect(reachableTiers(json({ service_tier: 'auto' }))).toEqual(['priority']);
+    expect(reachableTiers(json({ service_tier: 'default' }))).toEqual([]);
+    expect(reachableTiers(json({ service_tier: 'flex' }))).toEqual(['flex']);
+  });
+
+  it('asking priority of a model with no priority price: a 400 naming service_tier; with one, or asking another tier, fine', () => {
+    const plain = { model_name: 'gpt', input_cost_per_million: 1, output_cost_per_million: 2 };
+    expect(() => requirePricedTier(json({ service_tier: 'priority' }), plain)).toThrow(
+      expect.objectContaining({ status: 400, code: 'invalid_field', param: 'service_tier' }),
+    );
+    const priced = { ...plain, input_cost_per_million_priority: 2, output_cost_per_million_priority: 4 };
+    expect(() => requirePricedTier(json({ service_tier: 'priority' }), priced)).not.toThrow();
+    expect(() => requirePricedTier(json({ service_tier: 'auto' }), plain)).not.toThrow();
+    expect(() => requirePricedTier(json({ service_tier: 'flex' }), plain)).not.toThrow();
   });
 });
 

@@ -49,7 +49,7 @@ describe('brokenUsage: reported so far and counted, the larger (found by review:
   });
 });
 
-describe('web searches beside the tokens', () => {
+describe('web searches and the service tier beside the tokens', () => {
   it("Anthropic's server_tool_use.web_search_requests, in an answer, message_start and message_delta; a stream's running total", () => {
     const usage = { input_tokens: 100, output_tokens: 50, server_tool_use: { web_search_requests: 2 } };
     expect(usageOf({ type: 'message', usage })).toEqual({ inputTokens: 100, outputTokens: 50, webSearches: 2 });
@@ -84,6 +84,25 @@ describe('web searches beside the tokens', () => {
     };
     expect(usageOf(response)).toEqual({ inputTokens: 10, outputTokens: 5, webSearches: 2 });
     expect(usageOf({ type: 'response.completed', response })).toEqual({ inputTokens: 10, outputTokens: 5, webSearches: 2 });
+  });
+
+  it('the service tier an OpenAI answer reports beside its usage (chat, a stream chunk, a response), and Anthropic inside it', () => {
+    expect(usageOf({ service_tier: 'priority', usage: { prompt_tokens: 3, completion_tokens: 1 } })).toEqual({
+      inputTokens: 3,
+      outputTokens: 1,
+      serviceTier: 'priority',
+    });
+    expect(
+      usageOf({ type: 'response.completed', response: { service_tier: 'flex', usage: { input_tokens: 3, output_tokens: 1 } } }),
+    ).toMatchObject({
+      serviceTier: 'flex',
+    });
+    expect(usageOf({ usage: { input_tokens: 3, output_tokens: 1, service_tier: 'priority' } })).toMatchObject({ serviceTier: 'priority' });
+    // A stream's tier is kept across events that do not repeat it.
+    const none = { cacheReadTokens: 0, cacheWriteTokens: 0 };
+    expect(
+      mergeUsage({ inputTokens: 1, outputTokens: 0, serviceTier: 'priority', ...none }, { inputTokens: 1, outputTokens: 2, ...none }),
+    ).toMatchObject({ serviceTier: 'priority' });
   });
 });
 
