@@ -8,9 +8,12 @@
 /** What stands in for a secret that was removed. */
 export const REDACTED = '[redacted]';
 
-/** Key and token shapes that are secret wherever they stand, in any text. */
+/**
+ * Key and token shapes that are secret wherever they stand, in any text: also glued after a name
+ * with `_` (`web_search_sk-...`), which a word boundary (`\b` takes `_` for a letter) missed.
+ */
 const CREDENTIAL =
-  /\b(?:sk|rk|pk|sess)[-_][A-Za-z0-9_-]{16,}|\bAIza[A-Za-z0-9_-]{30,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|\b(?:ghp|gho|ghu|ghs|ghr|github_pat|xox[abprse]|glpat|hf|npm)[-_][A-Za-z0-9_-]{8,}|\bbearer\s+[A-Za-z0-9._~+/=-]{8,}|https?:\/\/hooks\.slack\.com\/\S+|https?:\/\/[^\s/]*\b(?:webhook\.office|discord(?:app)?\.com\/api\/webhooks)\S*|https?:\/\/[^\s/@]+:[^\s/@]+@/i;
+  /(?<![A-Za-z0-9])(?:sk|rk|pk|sess)[-_][A-Za-z0-9_-]{16,}|(?<![A-Za-z0-9])AIza[A-Za-z0-9_-]{30,}|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}\b|(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+)?|(?<![A-Za-z0-9])(?:ghp|gho|ghu|ghs|ghr|github_pat|xox[abprse]|glpat|hf|npm)[-_][A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9])bearer\s+[A-Za-z0-9._~+/=-]{8,}|https?:\/\/hooks\.slack\.com\/\S+|https?:\/\/[^\s/]*\b(?:webhook\.office|discord(?:app)?\.com\/api\/webhooks)\S*|https?:\/\/[^\s/@]+:[^\s/@]+@/i;
 /** An Authorization header's value under any name: `Basic dXNlcjpw...`, `Token 9f8e...`, `Digest username=...`. */
 const AUTH_HEADER_VALUE = /^\s*(?:(?:basic|token)\s+[A-Za-z0-9._~+/-]{8,}={0,2}\s*$|digest\s+[a-z]+=)/i;
 

@@ -72,6 +72,28 @@ describe('looksLikeSecret: by shape, also URL-encoded', () => {
   ])('%j is no secret', (s) => expect(looksLikeSecret(s)).toBe(false));
 });
 
+describe('looksLikeSecret: a key glued after a name with `_` (found by review: `web_search_sk-...` passed)', () => {
+  const shapes = [
+    'sk-proj-Qw3rTy8UiOp2AsDfGhJkLzXcVbNm1234',
+    'rk-live-0123456789abcdef0123',
+    'AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI',
+    'xoxb-1234567890-abcdefgh',
+    'ghp_abcdefghijklmnop',
+    'AKIAIOSFODNN7EXAMPLE',
+    'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJl',
+    'Bearer abcdefgh12345678',
+  ];
+  it.each(shapes)('web_search_%s', (s) => {
+    expect(looksLikeSecret(`web_search_${s}`)).toBe(true);
+    expect(withoutSecrets(`unknown tool type \`web_search_${s}\``)).not.toContain(s.slice(-8));
+  });
+  it('a JWT is replaced whole, its signature too', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJl';
+    expect(withoutSecrets(`token ${jwt} expired`)).toBe(`token ${NOT_REPEATED} expired`);
+  });
+  it.each(['task_sk-learn', 'desk_lamp', 'risk_sk'])('%j is no secret', (s) => expect(looksLikeSecret(s)).toBe(false));
+});
+
 describe('redactQuery', () => {
   it('replaces the values of secret parameters and keeps the rest of the URL', () => {
     expect(redactQuery('https://chat.googleapis.com/v1/spaces/A/messages?key=AIzaSy0123&token=Zx9&thread=t1&page=2')).toBe(
