@@ -60,8 +60,7 @@ async function entitiesOf(log: SpendLog, reader: EntityReader): Promise<Alerted[
 export async function alertsFor(log: SpendLog, deps: AlertDeps, settledAt?: number): Promise<BudgetAlert[]> {
   const now = deps.clock();
   // The window the request counted in (its settlement's), not the one the stream hands it over
-  // in: a level crossed in a window's last moments is judged on that window's counter. A deferred
-  // bill (a batch, a background response) counted when it was found ended, not when it began.
+  // in: a level crossed in a window's last moments is judged on that window's counter.
   const counted = settledAt ?? Date.parse(log.startTime);
   const sent: BudgetAlert[] = [];
   for (const e of await entitiesOf(log, deps.reader())) {

@@ -565,7 +565,9 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
     usageSource: source,
     requestId,
     at: call.now,
-    // Its spend log, as any call's: the maker's, from when it was made to when it was found ended.
+    // Its spend log, as any call's: the maker's, at the moment it counted (its budget windows'),
+    // not when its work began: the reports and listings by day then agree with the budgets, as
+    // LiteLLM logs a batch's cost when it tracks it (found by review: yesterday's report held it).
     log: logOf({
       requestId,
       callType: DEFERRED_CALL_TYPES[owner.object_kind] ?? `/v1/${owner.object_kind}`,
@@ -576,7 +578,7 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
       endUser: null,
       usage,
       usageSource: source,
-      startTime: owner.created_at,
+      startTime: new Date(call.now).toISOString(),
       endTime: new Date(call.deps.clock()).toISOString(),
       status: 'success',
     }),

@@ -63,8 +63,8 @@ export function failedOn(record: DynamoDBRecord | undefined, consumer: string, e
  */
 /**
  * When a settlement record counted (its `created_at`: the settlement's own moment, which picks its
- * budget windows). A deferred bill counts when a read found its work ended, long after its log's
- * `startTime`; undefined when the record does not say.
+ * budget windows; its log's `startTime` names the same moment); undefined when the record does
+ * not say.
  */
 export function settledAtOf(record: DynamoDBRecord): number | undefined {
   const at = image(record.dynamodb?.NewImage)?.created_at;
