@@ -12,8 +12,9 @@ import { type AlertEntity, alertLevels, alertSpend, alertWindow, type BudgetAler
 import type { Budgeted } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
 import { failedOn, readableLogOf, type StreamConsumer, settledAtOf } from '../spend/stream.js';
-import { type AlertMarkers, alertRef } from '../store/alerts.js';
+import { type AlertMarkers, alertRef, type Claim } from '../store/alerts.js';
 import type { EntityReader } from '../store/entities.js';
+import type { ItemRef } from '../store/keys.js';
 import { type AlertSink, sinkId } from './deliver.js';
 
 export interface AlertDeps {
@@ -56,7 +57,28 @@ async function entitiesOf(log: SpendLog, reader: EntityReader): Promise<Alerted[
   return out;
 }
 
-/** Announces every level reached by the entities of one settled log; throws when a delivery fails. */
+/** How long a consumer waits for another's live claim to be confirmed before it fails the record. */
+const CLAIM_WAITS_MS = [50, 100, 200, 400];
+
+/**
+ * A claim of the level, or the word that it was announced. Another consumer's live claim is
+ * waited for a moment (it is usually confirmed within milliseconds); one still live after that
+ * fails the record, which the stream retries until that claim is confirmed or lapses: that
+ * consumer may have died before delivering, and passed over, the level would wait for a later
+ * request of the entity, which a spent budget never lets come.
+ */
+async function claimed(markers: AlertMarkers, ref: ItemRef, token: string, what: string): Promise<Exclude<Claim, { holder: 'other' }>> {
+  for (let attempt = 0; ; attempt++) {
+    const claim = await markers.claim(ref, token);
+    if (claim.holder !== 'other') return claim;
+    const wait = CLAIM_WAITS_MS[attempt];
+    if (wait === undefined)
+      throw new Error(`the alert of ${what} is claimed by another consumer until ${new Date(claim.until).toISOString()}: retried`);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/** Announces every level reached by the entities of one settled log; throws when a delivery fails or a claim is held. */
 export async function alertsFor(log: SpendLog, deps: AlertDeps, settledAt?: number): Promise<BudgetAlert[]> {
   const now = deps.clock();
   // The window the request counted in (its settlement's), not the one the stream hands it over
@@ -71,8 +93,8 @@ export async function alertsFor(log: SpendLog, deps: AlertDeps, settledAt?: numb
     for (const level of levels) {
       const ref = alertRef(e.entity, e.lasting, window, level.name);
       const token = randomUUID();
-      const claim = await deps.markers().claim(ref, token);
-      if (!claim) continue;
+      const claim = await claimed(deps.markers(), ref, token, `${e.entity} \`${e.id}\` at ${level.name} (${window})`);
+      if (claim.holder === 'sent') continue;
       const alert: BudgetAlert = {
         entity: e.entity,
         id: e.id,

@@ -4,12 +4,13 @@
  * absent, or claimed by one that died more than a lease ago), delivers, then confirms it; a
  * delivery that fails gives the claim back with the sinks that did take it, so the stream's retry
  * delivers to the others only. Exactly once per sink in the normal case, however many consumers
- * see the crossing; at least once should one die between delivering and confirming (its claim
- * lapses and the next consumer delivers again).
+ * see the crossing; at least once should one die between claiming and confirming (its claim
+ * lapses, and the retry of the record that found it held delivers again).
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from './errors.js';
 import type { ItemRef } from './keys.js';
+import { rawValue } from './spend-ledger.js';
 
 /** The key prefix of alert markers (infra grants the table-stream function these). */
 export const ALERT_MARKER_PREFIX = 'ALERT#';
@@ -18,6 +19,13 @@ export const alertRef = (entity: string, id: string, window: string, level: stri
   PK: `${ALERT_MARKER_PREFIX}${entity}#${id}`,
   SK: `${window}#${level}`,
 });
+
+/**
+ * A claim's outcome: this caller holds it (with the sinks that took the level already); the level
+ * was announced; or another consumer holds a live claim until `until` (ms), which may yet fail or
+ * die, so the level is not announced until that claim is confirmed or lapses.
+ */
+export type Claim = { holder: 'mine'; delivered: ReadonlySet<string> } | { holder: 'sent' } | { holder: 'other'; until: number };
 
 const LEASE_MS = 60_000;
 /** Markers outlive any budget window they could still matter for (at most ten years), then expire. */
@@ -31,10 +39,11 @@ export class AlertMarkers {
   ) {}
 
   /**
-   * The sinks (lib/alerts/deliver's sinkId) that took the level already when this caller may
-   * announce it now (it holds the claim `token`); undefined when someone else has or does.
+   * Claims a level with `token`: when this caller may announce it now, the sinks
+   * (lib/alerts/deliver's sinkId) that took it already; else whether it was announced or another
+   * consumer's claim is live.
    */
-  async claim(ref: ItemRef, token: string): Promise<{ delivered: ReadonlySet<string> } | undefined> {
+  async claim(ref: ItemRef, token: string): Promise<Claim> {
     const now = this.clock();
     try {
       const out = await this.client.send(
@@ -53,15 +62,19 @@ export class AlertMarkers {
             ':now': now,
           },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       const delivered = out.Attributes?.delivered;
       // A place in the list, as written before sinks had names, is the unnamed sink's id.
       const ids = Array.isArray(delivered) ? delivered.map((d) => (typeof d === 'number' ? `#${d}` : d)) : [];
-      return { delivered: new Set(ids.filter((d): d is string => typeof d === 'string')) };
+      return { holder: 'mine', delivered: new Set(ids.filter((d): d is string => typeof d === 'string')) };
     } catch (e) {
-      if (isConditionalCheckFailed(e)) return undefined;
-      throw e;
+      if (!isConditionalCheckFailed(e)) throw e;
+      const old = (e as { Item?: Record<string, unknown> }).Item;
+      if (rawValue(old, 'state') === 'sent') return { holder: 'sent' };
+      const until = rawValue(old, 'lease_until');
+      return { holder: 'other', until: typeof until === 'number' ? until : now + LEASE_MS };
     }
   }
 

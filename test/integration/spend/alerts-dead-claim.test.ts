@@ -1,0 +1,104 @@
+/**
+ * A level claimed by a consumer that died before delivering it (its Lambda timed out or ran out of
+ * memory between the claim and the confirm) is announced by the retry of that very record once the
+ * claim lapses (found by review): the retry found the claim held, took that as "announced by
+ * someone else" and passed the record over, so the level waited for a later request of the entity,
+ * and a budget spent (100 %) blocks every later request: that alert was never sent.
+ */
+import type { DynamoDBRecord } from 'aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type AlertDeps, alertConsumer } from '../../../lib/alerts/consume.js';
+import { configureApp, documentClient, spendSettler } from '../../../lib/app/index.js';
+import { config } from '../../../lib/config.js';
+import type { BudgetAlert } from '../../../lib/domain/alerts.js';
+import type { Caller } from '../../../lib/domain/caller.js';
+import { spendTargets } from '../../../lib/spend/targets.js';
+import { AlertMarkers, alertRef } from '../../../lib/store/alerts.js';
+import { EntityReader } from '../../../lib/store/entities.js';
+import { CachedLoader, DynamoBatchSource } from '../../../lib/store/loader.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
+import { spendLogFixture } from '../../support/spend-log.js';
+import { drainOnce } from '../../support/stream.js';
+import { type TestTable, useTestTable } from '../../support/table.js';
+
+let table: TestTable;
+let now = Date.UTC(2026, 11, 7, 12, 0, 0);
+const seen: BudgetAlert[] = [];
+let deps: AlertDeps;
+
+beforeAll(async () => {
+  table = await useTestTable({}, { stream: true });
+  configureApp({ clock: () => now });
+  const reader = new EntityReader(
+    new CachedLoader(new DynamoBatchSource(documentClient(), table.tableName, true), { ttlMs: 1, negativeTtlMs: 1, maxEntries: 10 }),
+    config().spendShards,
+  );
+  const markers = new AlertMarkers(documentClient(), table.tableName, () => now);
+  deps = {
+    reader: () => reader,
+    markers: () => markers,
+    sinks: () => [async (a) => void seen.push(a)],
+    thresholds: () => [100],
+    clock: () => now,
+  };
+});
+
+/** The stream records of a team's spend that reaches its whole budget. */
+async function spendAll(teamId: string): Promise<DynamoDBRecord[]> {
+  await seedTeam({ team_id: teamId, max_budget: 10 });
+  const { record } = await seedKey({ team_id: teamId });
+  const reader = deps.reader();
+  const [key, team] = await Promise.all([reader.key(record.token), reader.team(teamId)]);
+  const caller: Caller = { principal: 'virtual_key', role: 'internal_user', teamId, keyHash: record.token, state: { key, team } };
+  const requestId = `spent-${teamId}`;
+  await spendSettler().settle({
+    requestId,
+    at: now,
+    costNanos: 10e9,
+    model: 'gpt-4o-mini',
+    targets: spendTargets(caller, { now }),
+    log: spendLogFixture({
+      request_id: requestId,
+      api_key: record.token,
+      team_id: teamId,
+      spend: 10,
+      startTime: new Date(now).toISOString(),
+    }),
+  });
+  const records: DynamoDBRecord[] = [];
+  await drainOnce(table, [
+    async (batch) => {
+      records.push(...batch.filter((r) => JSON.stringify(r).includes(requestId)));
+      return {};
+    },
+  ]);
+  expect(records).toHaveLength(1);
+  return records;
+}
+
+describe('a claim whose consumer died', () => {
+  it('holds the record while it is live, and the retry after it lapses announces the level once', async () => {
+    const records = await spendAll('orphaned');
+    // A consumer claimed the team's 100 % and died before delivering.
+    expect(await deps.markers().claim(alertRef('team', 'orphaned', 'lifetime', 'pct:100'), 'dead-consumer')).toBeDefined();
+    // The stream retries the batch at once: the claim is live, the record is not done.
+    now += 1_000;
+    const retried = await alertConsumer(deps)(records);
+    expect(retried.failedAt).toBe(records[0]?.dynamodb?.SequenceNumber);
+    expect(seen.filter((a) => a.id === 'orphaned')).toEqual([]);
+    // A minute later the claim has lapsed: the retry announces it, and any retry after that nothing.
+    now += 60_000;
+    expect(await alertConsumer(deps)(records)).toEqual({});
+    expect(await alertConsumer(deps)(records)).toEqual({});
+    expect(seen.filter((a) => a.id === 'orphaned').map((a) => [a.entity, a.percent, a.spend])).toEqual([['team', 100, 10]]);
+  });
+
+  it('a claim that another consumer confirms while the record waits is not announced again, and the record is done', async () => {
+    const records = await spendAll('busy');
+    const ref = alertRef('team', 'busy', 'lifetime', 'pct:100');
+    expect(await deps.markers().claim(ref, 'other-consumer')).toBeDefined();
+    setTimeout(() => void deps.markers().confirm(ref, 'other-consumer', new Date(now).toISOString()), 150);
+    expect(await alertConsumer(deps)(records)).toEqual({});
+    expect(seen.filter((a) => a.id === 'busy')).toEqual([]);
+  });
+});
