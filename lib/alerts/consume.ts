@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { Alerting } from '../domain/alerts.js';
-import { type AlertEntity, alertLevels, alertSpend, alertWindow, type BudgetAlert, reached } from '../domain/alerts.js';
+import { type AlertEntity, type AlertLevel, alertLevels, alertSpend, alertWindow, type BudgetAlert, reached } from '../domain/alerts.js';
+import { dollarsToNanos } from '../domain/cost.js';
 import type { Budgeted } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
 import { failedOn, readableLogOf, type StreamConsumer, settledAtOf } from '../spend/stream.js';
@@ -57,6 +58,17 @@ async function entitiesOf(log: SpendLog, reader: EntityReader): Promise<Alerted[
   return out;
 }
 
+/**
+ * What a level is about: its amount (a budget raised or lowered, a soft budget moved, makes it
+ * another level, announced again when reached), and for an entity named by its id, that entity
+ * (one deleted and made again with the same id has levels of its own). A key's markers follow its
+ * `rate_id`, which a regenerated key keeps with its budget: its amount alone.
+ */
+const basisOf = (e: Alerted, level: AlertLevel): string => {
+  const amount = String(dollarsToNanos(level.amount));
+  return e.entity === 'key' ? amount : `${amount}@${e.record.created_at ?? ''}`;
+};
+
 /** How long a consumer waits for another's live claim to be confirmed before it fails the record. */
 const CLAIM_WAITS_MS = [50, 100, 200, 400];
 
@@ -67,9 +79,15 @@ const CLAIM_WAITS_MS = [50, 100, 200, 400];
  * consumer may have died before delivering, and passed over, the level would wait for a later
  * request of the entity, which a spent budget never lets come.
  */
-async function claimed(markers: AlertMarkers, ref: ItemRef, token: string, what: string): Promise<Exclude<Claim, { holder: 'other' }>> {
+async function claimed(
+  markers: AlertMarkers,
+  ref: ItemRef,
+  token: string,
+  basis: string,
+  what: string,
+): Promise<Exclude<Claim, { holder: 'other' }>> {
   for (let attempt = 0; ; attempt++) {
-    const claim = await markers.claim(ref, token);
+    const claim = await markers.claim(ref, token, basis);
     if (claim.holder !== 'other') return claim;
     const wait = CLAIM_WAITS_MS[attempt];
     if (wait === undefined)
@@ -93,7 +111,7 @@ export async function alertsFor(log: SpendLog, deps: AlertDeps, settledAt?: numb
     for (const level of levels) {
       const ref = alertRef(e.entity, e.lasting, window, level.name);
       const token = randomUUID();
-      const claim = await claimed(deps.markers(), ref, token, `${e.entity} \`${e.id}\` at ${level.name} (${window})`);
+      const claim = await claimed(deps.markers(), ref, token, basisOf(e, level), `${e.entity} \`${e.id}\` at ${level.name} (${window})`);
       if (claim.holder === 'sent') continue;
       const alert: BudgetAlert = {
         entity: e.entity,

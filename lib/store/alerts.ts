@@ -1,6 +1,8 @@
 /**
  * Alert markers: one item per (entity, window, level) announced, `ALERT#<entity>#<id>` /
- * `<window>#<level>`. Announcing is two-phase: a consumer claims the marker (a conditional update:
+ * `<window>#<level>`, with the `basis` it was announced on (the level's amount, the entity's
+ * incarnation): a marker of another basis is claimed afresh. Announcing is two-phase: a consumer
+ * claims the marker (a conditional update:
  * absent, or claimed by one that died more than a lease ago), delivers, then confirms it; a
  * delivery that fails gives the claim back with the sinks that did take it, so the stream's retry
  * delivers to the others only. Exactly once per sink in the normal case, however many consumers
@@ -41,25 +43,49 @@ export class AlertMarkers {
   /**
    * Claims a level with `token`: when this caller may announce it now, the sinks
    * (lib/alerts/deliver's sinkId) that took it already; else whether it was announced or another
-   * consumer's claim is live.
+   * consumer's claim is live. `basis` says what the level is about (its amount, the entity): a
+   * marker of another basis, announced or lapsed, is another level, claimed afresh; one written
+   * before markers had a basis counts as this one's.
    */
-  async claim(ref: ItemRef, token: string): Promise<Claim> {
+  async claim(ref: ItemRef, token: string, basis = ''): Promise<Claim> {
     const now = this.clock();
+    const same = await this.put(
+      ref,
+      { token, basis, now },
+      'attribute_not_exists(PK) OR (#state = :claimed AND lease_until < :now AND (attribute_not_exists(#basis) OR #basis = :basis))',
+    );
+    if ('claim' in same) return same.claim;
+    const before = rawValue(same.old, 'basis');
+    const done = rawValue(same.old, 'state') === 'sent' || Number(rawValue(same.old, 'lease_until') ?? 0) < now;
+    if (typeof before !== 'string' || before === basis || !done) return this.outcome(same.old, now);
+    // Announced (or left) for another amount or entity: its sinks all take this one.
+    const other = await this.put(ref, { token, basis, now, before }, '#basis = :before AND (#state = :sent OR lease_until < :now)');
+    return 'claim' in other ? other.claim : this.outcome(other.old, now);
+  }
+
+  /** A claim put on `condition`; with `before`, the sinks that took the earlier basis are forgotten. */
+  private async put(
+    ref: ItemRef,
+    c: { token: string; basis: string; now: number; before?: string },
+    condition: string,
+  ): Promise<{ claim: Claim } | { old: Record<string, unknown> | undefined }> {
     try {
       const out = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: ref,
-          UpdateExpression: 'SET kind = :kind, #state = :claimed, #token = :token, lease_until = :lease, #ttl = :ttl',
-          ConditionExpression: 'attribute_not_exists(PK) OR (#state = :claimed AND lease_until < :now)',
-          ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': 'ttl' },
+          UpdateExpression: `SET kind = :kind, #state = :claimed, #token = :token, lease_until = :lease, #ttl = :ttl, #basis = :basis${c.before === undefined ? '' : ' REMOVE delivered'}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': 'ttl', '#basis': 'basis' },
           ExpressionAttributeValues: {
             ':kind': 'alert',
             ':claimed': 'claimed',
-            ':token': token,
-            ':lease': now + LEASE_MS,
-            ':ttl': Math.floor(now / 1000) + KEEP_S,
-            ':now': now,
+            ':token': c.token,
+            ':lease': c.now + LEASE_MS,
+            ':ttl': Math.floor(c.now / 1000) + KEEP_S,
+            ':now': c.now,
+            ':basis': c.basis,
+            ...(c.before === undefined ? {} : { ':sent': 'sent', ':before': c.before }),
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -68,14 +94,18 @@ export class AlertMarkers {
       const delivered = out.Attributes?.delivered;
       // A place in the list, as written before sinks had names, is the unnamed sink's id.
       const ids = Array.isArray(delivered) ? delivered.map((d) => (typeof d === 'number' ? `#${d}` : d)) : [];
-      return { holder: 'mine', delivered: new Set(ids.filter((d): d is string => typeof d === 'string')) };
+      return { claim: { holder: 'mine', delivered: new Set(ids.filter((d): d is string => typeof d === 'string')) } };
     } catch (e) {
       if (!isConditionalCheckFailed(e)) throw e;
-      const old = (e as { Item?: Record<string, unknown> }).Item;
-      if (rawValue(old, 'state') === 'sent') return { holder: 'sent' };
-      const until = rawValue(old, 'lease_until');
-      return { holder: 'other', until: typeof until === 'number' ? until : now + LEASE_MS };
+      return { old: (e as { Item?: Record<string, unknown> }).Item };
     }
+  }
+
+  /** What a marker that could not be claimed says: announced, or another's claim live until when. */
+  private outcome(old: Record<string, unknown> | undefined, now: number): Claim {
+    if (rawValue(old, 'state') === 'sent') return { holder: 'sent' };
+    const until = rawValue(old, 'lease_until');
+    return { holder: 'other', until: typeof until === 'number' ? until : now + LEASE_MS };
   }
 
   async confirm(ref: ItemRef, token: string, at: string): Promise<void> {

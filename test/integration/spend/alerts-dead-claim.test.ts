@@ -13,7 +13,7 @@ import { config } from '../../../lib/config.js';
 import type { BudgetAlert } from '../../../lib/domain/alerts.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
-import { AlertMarkers, alertRef } from '../../../lib/store/alerts.js';
+import { AlertMarkers } from '../../../lib/store/alerts.js';
 import { EntityReader } from '../../../lib/store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../../../lib/store/loader.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
@@ -76,11 +76,15 @@ async function spendAll(teamId: string): Promise<DynamoDBRecord[]> {
   return records;
 }
 
+/** Another consumer of the same records whose sink is `sink` (its own alerts kept apart). */
+const consumerWith = (sink: () => Promise<void>): AlertDeps => ({ ...deps, sinks: () => [sink] });
+
 describe('a claim whose consumer died', () => {
   it('holds the record while it is live, and the retry after it lapses announces the level once', async () => {
     const records = await spendAll('orphaned');
-    // A consumer claimed the team's 100 % and died before delivering.
-    expect(await deps.markers().claim(alertRef('team', 'orphaned', 'lifetime', 'pct:100'), 'dead-consumer')).toBeDefined();
+    // A consumer claims the team's 100 % and dies in its delivery (it never returns).
+    void alertConsumer(consumerWith(() => new Promise<void>(() => undefined)))(records);
+    await new Promise((r) => setTimeout(r, 300));
     // The stream retries the batch at once: the claim is live, the record is not done.
     now += 1_000;
     const retried = await alertConsumer(deps)(records);
@@ -95,10 +99,16 @@ describe('a claim whose consumer died', () => {
 
   it('a claim that another consumer confirms while the record waits is not announced again, and the record is done', async () => {
     const records = await spendAll('busy');
-    const ref = alertRef('team', 'busy', 'lifetime', 'pct:100');
-    expect(await deps.markers().claim(ref, 'other-consumer')).toBeDefined();
-    setTimeout(() => void deps.markers().confirm(ref, 'other-consumer', new Date(now).toISOString()), 150);
+    let delivered = 0;
+    const other = alertConsumer(
+      consumerWith(async () => {
+        await new Promise((r) => setTimeout(r, 150));
+        delivered++;
+      }),
+    )(records);
+    await new Promise((r) => setTimeout(r, 30));
     expect(await alertConsumer(deps)(records)).toEqual({});
-    expect(seen.filter((a) => a.id === 'busy')).toEqual([]);
+    expect(await other).toEqual({});
+    expect([delivered, seen.filter((a) => a.id === 'busy')]).toEqual([1, []]);
   });
 });
