@@ -150,7 +150,7 @@ const MAX_ROLLUP_ROWS = 6 + MAX_TAGS;
 const saneRollup = (a: RollupAdd): boolean =>
   Buffer.byteLength(a.ref.PK, 'utf8') <= 2048 &&
   Buffer.byteLength(a.ref.SK, 'utf8') <= 1024 &&
-  [a.spendNanos, a.promptTokens, a.completionTokens, a.requests].every((n) => Number.isSafeInteger(n) && n >= 0) &&
+  [a.spendNanos, a.promptTokens, a.completionTokens, a.requests, a.failedRequests].every((n) => Number.isSafeInteger(n) && n >= 0) &&
   /^\d{4}-\d{2}-\d{2}$/.test(a.labels.day ?? '') &&
   Object.values(a.labels).every((v) => typeof v === 'string' && v.length > 0);
 

@@ -50,6 +50,8 @@ export interface RollupAdd {
   promptTokens: number;
   completionTokens: number;
   requests: number;
+  /** Of `requests`, those whose call failed (its log's status): LiteLLM's failed_requests. */
+  failedRequests: number;
 }
 
 /** The marker that says a record was added: `<prefix><request id>`. */
@@ -242,6 +244,7 @@ function sumRollups(records: readonly LedgerRecord[]): RollupAdd[] {
         s.promptTokens += a.promptTokens;
         s.completionTokens += a.completionTokens;
         s.requests += a.requests;
+        s.failedRequests += a.failedRequests;
       }
     }
   }
@@ -255,6 +258,7 @@ function rollupUpdate(tableName: string, a: RollupAdd): TxItem {
     ':p': a.promptTokens,
     ':c': a.completionTokens,
     ':n': a.requests,
+    ':f': a.failedRequests,
   };
   const set = Object.entries(a.labels).map(([attr, value], i) => {
     names[`#l${i}`] = attr;
@@ -265,7 +269,7 @@ function rollupUpdate(tableName: string, a: RollupAdd): TxItem {
     Update: {
       TableName: tableName,
       Key: a.ref,
-      UpdateExpression: `SET ${set.join(', ')} ADD spend :spend, prompt_tokens :p, completion_tokens :c, requests :n`,
+      UpdateExpression: `SET ${set.join(', ')} ADD spend :spend, prompt_tokens :p, completion_tokens :c, requests :n, failed_requests :f`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     },

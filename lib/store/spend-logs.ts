@@ -101,6 +101,7 @@ export function rollupAddsOf(log: SpendLog): RollupAdd[] {
     promptTokens: log.prompt_tokens,
     completionTokens: log.completion_tokens,
     requests: 1,
+    failedRequests: log.status === 'failure' ? 1 : 0,
   }));
 }
 
@@ -124,6 +125,8 @@ export interface RollupItem {
   prompt_tokens: number;
   completion_tokens: number;
   requests: number;
+  /** Of `requests`, those that failed (rows written before this was counted: none). */
+  failed_requests: number;
 }
 
 export interface LogQuery {
@@ -398,6 +401,7 @@ export class SpendLogStore {
               prompt_tokens: Number(i.prompt_tokens ?? 0),
               completion_tokens: Number(i.completion_tokens ?? 0),
               requests: Number(i.requests ?? 0),
+              failed_requests: Number(i.failed_requests ?? 0),
             });
           start = page.LastEvaluatedKey;
         } while (start);

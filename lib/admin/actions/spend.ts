@@ -131,8 +131,9 @@ const sum = (rows: readonly RollupItem[]) =>
       prompt_tokens: t.prompt_tokens + r.prompt_tokens,
       completion_tokens: t.completion_tokens + r.completion_tokens,
       requests: t.requests + r.requests,
+      failed: t.failed + r.failed_requests,
     }),
-    { spend: 0, prompt_tokens: 0, completion_tokens: 0, requests: 0 },
+    { spend: 0, prompt_tokens: 0, completion_tokens: 0, requests: 0, failed: 0 },
   );
 
 /** Rows grouped by a key, in first-seen order. */
@@ -249,6 +250,8 @@ export const spendActions: Actions = {
           completion_tokens: t.completion_tokens,
           total_tokens: t.prompt_tokens + t.completion_tokens,
           api_requests: t.requests,
+          successful_requests: t.requests - t.failed,
+          failed_requests: t.failed,
         };
       };
       const results = days.map((d) => {
@@ -259,7 +262,25 @@ export const spendActions: Actions = {
           breakdown: { models: Object.fromEntries([...groupBy(dayRows, (r) => r.model)].map(([m, g]) => [m, { metrics: metrics(g) }])) },
         };
       });
-      return { results, metadata: { ...metrics(rows), total_spend: metrics(rows).spend, start_date: days[0], end_date: days.at(-1) } };
+      const all = metrics(rows);
+      // LiteLLM's DailySpendMetadata names (and, as before, the per-day names); one page holds
+      // every day asked (at most 366).
+      const metadata = {
+        ...all,
+        total_spend: all.spend,
+        total_prompt_tokens: all.prompt_tokens,
+        total_completion_tokens: all.completion_tokens,
+        total_tokens: all.total_tokens,
+        total_api_requests: all.api_requests,
+        total_successful_requests: all.successful_requests,
+        total_failed_requests: all.failed_requests,
+        page: 1,
+        total_pages: 1,
+        has_more: false,
+        start_date: days[0],
+        end_date: days.at(-1),
+      };
+      return { results, metadata };
     },
   ),
 };
