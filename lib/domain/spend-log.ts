@@ -76,6 +76,12 @@ export function tagsOf(...sources: unknown[]): string[] {
   return out;
 }
 
+/**
+ * A key's alias as a log holds it: none when it looks like a secret (aliases are checked where
+ * they enter, but one stored before that, a key pasted as its alias, must not reach every log).
+ */
+export const loggedAlias = (alias: string | null | undefined): string | null => (alias && !looksLikeSecret(alias) ? alias : null);
+
 /** The tags a request carries: the body's `metadata.tags`, then the key's and the team's own (their metadata's `tags`). */
 export function requestTags(body: unknown, keyMetadata: unknown, teamMetadata: unknown): string[] {
   const tags = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as { tags?: unknown }).tags : undefined);

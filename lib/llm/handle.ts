@@ -26,7 +26,7 @@ import { allInputTokens, chargedServiceTier, NANOS_PER_DOLLAR, type Usage } from
 import { enforcementOf } from '../domain/enforcement.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
-import { requestTags, type SpendLog } from '../domain/spend-log.js';
+import { loggedAlias, requestTags, type SpendLog } from '../domain/spend-log.js';
 import { type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
   ConflictError,
@@ -967,7 +967,7 @@ function logOf(o: {
     model: o.model.model_name,
     model_group: o.modelGroup,
     api_key: caller.keyHash ?? null,
-    key_alias: caller.state.key?.key_alias ?? null,
+    key_alias: loggedAlias(caller.state.key?.key_alias),
     user: caller.userId ?? null,
     team_id: caller.teamId ?? null,
     organization_id: caller.orgId ?? null,

@@ -1,7 +1,8 @@
 /**
  * Review (secrets): a secret a client puts in a chat request body (`user`, `metadata.tags`)
  * must not reach the spend log (GET /spend/logs, /spend/tags, the S3/folder export): the request
- * is a 400 naming the field, without repeating the secret, and nothing is logged for it.
+ * is a 400 naming the field, without repeating the secret, and nothing is logged for it. A
+ * key_alias stored before aliases were checked (a key pasted as its alias) is not logged either.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,8 @@ import { call, seedModels } from '../llm/harness.js';
 
 const LEAKED_KEY = 'sk-proj-Qw3rTy8UiOp2AsDfGhJkLzXcVbNm1234';
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1LTEiLCJzY29wZSI6ImFkbWluIn0.c2lnbmF0dXJlc2lnbmF0dXJl';
+/** A key_alias from before aliases were checked (a key pasted as its alias): stored, never logged. */
+const OLD_ALIAS = 'sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2';
 
 let mock: MockUpstream;
 let table: TestTable;
@@ -53,6 +56,13 @@ beforeAll(async () => {
   refusedTag = await ask({ metadata: { tags: ['ok', `Bearer ${JWT}`] } });
   const res = await ask({ user: 'eu-rev', metadata: { tags: ['ok'] } });
   expect(res.status).toBe(200);
+  const older = await seedKey({ team_id: 'team-rev', key_alias: OLD_ALIAS }, { member: false });
+  const fromOlder = await call({
+    path: '/v1/chat/completions',
+    headers: bearer(older.key),
+    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+  });
+  expect(fromOlder.status).toBe(200);
   await stream.drain();
 });
 afterAll(async () => {
@@ -77,10 +87,12 @@ describe('spend logs keep no secret from the request body', () => {
   it('GET /spend/logs', async () => {
     const res = await callApi(spendHandler, 'GET', '/spend/logs', {});
     expect(res.status).toBe(200);
-    expect(res.body.data).toHaveLength(1);
+    expect(res.body.data).toHaveLength(2);
     const text = JSON.stringify(res.body);
     expect.soft(text, 'end_user from body `user`').not.toContain(LEAKED_KEY);
     expect.soft(text, 'request_tags from body metadata.tags').not.toContain(JWT);
+    expect.soft(text, 'key_alias from older data').not.toContain(OLD_ALIAS);
+    expect(res.body.data.map((l: { key_alias: unknown }) => l.key_alias)).toEqual([null, null]);
   });
 
   it('the spend log export', () => {
@@ -89,9 +101,10 @@ describe('spend logs keep no secret from the request body', () => {
       for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : files.push(join(d, e.name));
     };
     walk(exportDir);
-    expect(files.length).toBe(1);
-    const text = readFileSync(files[0] as string, 'utf8');
+    expect(files.length).toBe(2);
+    const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
     expect.soft(text, 'end_user from body `user`').not.toContain(LEAKED_KEY);
     expect.soft(text, 'request_tags from body metadata.tags').not.toContain(JWT);
+    expect.soft(text, 'key_alias from older data').not.toContain(OLD_ALIAS);
   });
 });
