@@ -148,6 +148,51 @@ function groupBy<T>(rows: readonly T[], key: (r: T) => string): Map<string, T[]>
   return out;
 }
 
+/** The id of a report's row of requests with no id in its group (shown as null: no real id is one). */
+const UNASSIGNED = '\u0000unassigned';
+
+/**
+ * The requests a group's rows leave out, per day and model: those with no id in the group (a
+ * personal key's call has no team, a JWT's no api_key, most no customer). Every request has a
+ * model row, so they are the model rows less the group's rows, in exact nano-dollars. LiteLLM
+ * reports them as a row of their own (`Unassigned Team`, a null customer); without it a day's
+ * report summed to less than the day's spend (found by review).
+ */
+function unassignedRows(grouped: readonly RollupItem[], byModel: readonly RollupItem[]): RollupItem[] {
+  const assigned = new Map<string, RollupItem[]>();
+  for (const r of grouped) {
+    const at = JSON.stringify([r.day, r.model]);
+    const list = assigned.get(at);
+    if (list) list.push(r);
+    else assigned.set(at, [r]);
+  }
+  return byModel.flatMap((m) => {
+    const total = sum([m]);
+    const taken = sum(assigned.get(JSON.stringify([m.day, m.model])) ?? []);
+    const left = {
+      spend: total.spend - taken.spend,
+      prompt_tokens: total.prompt_tokens - taken.prompt_tokens,
+      completion_tokens: total.completion_tokens - taken.completion_tokens,
+      requests: total.requests - taken.requests,
+      failed: total.failed - taken.failed,
+    };
+    if (left.requests <= 0 && left.spend <= 0) return [];
+    return [
+      {
+        day: m.day,
+        group: m.group,
+        id: UNASSIGNED,
+        model: m.model,
+        spend: dollars(left.spend),
+        prompt_tokens: left.prompt_tokens,
+        completion_tokens: left.completion_tokens,
+        requests: left.requests,
+        failed_requests: left.failed,
+      },
+    ];
+  });
+}
+
 /** Money as reports show it: nano-dollars (a sum) as dollars. */
 const dollars = (nanos: number): number => nanos / NANOS_PER_DOLLAR;
 
@@ -192,7 +237,12 @@ export const spendActions: Actions = {
     requireProxyAdmin(actor, 'read spend reports');
     const group: Exclude<ReportGroup, 'organization' | 'tag'> = q.group_by ?? 'team';
     const days = range(q.start_date, q.end_date, now);
-    const rows = await spendLogStore().rollups(days, { group });
+    const store = spendLogStore();
+    const [grouped, byModel] = await Promise.all([
+      store.rollups(days, { group }),
+      group === 'model' ? undefined : store.rollups(days, { group: 'model' }),
+    ]);
+    const rows = byModel ? [...grouped, ...unassignedRows(grouped, byModel)].sort((a, b) => a.day.localeCompare(b.day)) : grouped;
     const field = GROUP_FIELD[group];
     const listName =
       group === 'team'
@@ -207,7 +257,7 @@ export const spendActions: Actions = {
     return [...groupBy(rows, (r) => r.day)].map(([day, dayRows]) => ({
       group_by_day: day,
       [listName]: [...groupBy(dayRows, (r) => r.id)].map(([gid, g]) => ({
-        [field]: gid,
+        [field]: gid === UNASSIGNED ? null : gid,
         total_spend: dollars(sum(g).spend),
         metadata: g.map((r) => ({
           model: r.model,

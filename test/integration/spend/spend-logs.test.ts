@@ -378,11 +378,11 @@ describe('over 1,000 records', () => {
           ]);
         }
       }
-      // And no record is missing from the report.
+      // And no record is missing from the report (those with no id in the group are a row named null).
       const reported = (res.body as Record<string, any>[]).flatMap((d) =>
         (d[listName[group]] as Record<string, any>[]).map((r) => dollarsToNanos(r.total_spend)),
       );
-      const all = seeded.filter((l) => l[field[group]] !== null).reduce((t, l) => t + dollarsToNanos(l.spend), 0);
+      const all = seeded.reduce((t, l) => t + dollarsToNanos(l.spend), 0);
       expect([group, reported.reduce((a, b) => a + b, 0)]).toEqual([group, all]);
     }
   });
