@@ -102,6 +102,8 @@ const logsInput = z
     end_date: date.optional(),
     cursor: z.string().max(4096).optional(),
     limit: limit.optional(),
+    /** LiteLLM's: `false` lists the logs, as always here; `true` (its per-day sums) is the reports'. */
+    summarize: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
   })
   .strict();
 type LogsInput = z.output<typeof logsInput>;
@@ -198,6 +200,12 @@ const dollars = (nanos: number): number => nanos / NANOS_PER_DOLLAR;
 
 export const spendActions: Actions = {
   logs: action(logsInput, async (q, { actor, now }) => {
+    if (q.summarize)
+      throw new InvalidRequestError(
+        '`summarize=true` (spend per day) is not served by /spend/logs: read /global/spend/report or /user/daily/activity; `summarize=false` lists the logs',
+        'invalid_field',
+        'summarize',
+      );
     const store = spendLogStore();
     if (q.request_id) {
       const log = await store.byRequest(q.request_id);

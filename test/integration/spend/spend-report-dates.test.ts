@@ -31,3 +31,22 @@ describe('a day not on the calendar is a 400 naming its field', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe("LiteLLM's `summarize` on /spend/logs (found by review: any value was a 400 unknown field)", () => {
+  it('`summarize=false` lists the logs, as without it', async () => {
+    const q = { start_date: '2026-11-01', end_date: '2026-11-02' };
+    const res = await callApi(spendHandler, 'GET', '/spend/logs', { ...q, summarize: 'false' });
+    expect([res.status, res.body]).toEqual([200, (await callApi(spendHandler, 'GET', '/spend/logs', q)).body]);
+  });
+
+  it('`summarize=true` is a 400 naming it and the reports that sum by day', async () => {
+    const res = await callApi(spendHandler, 'GET', '/spend/logs', { start_date: '2026-11-01', end_date: '2026-11-02', summarize: 'true' });
+    expect([res.status, res.body.error?.param, res.body.error?.code]).toEqual([400, 'summarize', 'invalid_field']);
+    expect(res.body.error.message).toContain('/global/spend/report');
+  });
+
+  it('any other value is a 400 naming it', async () => {
+    const res = await callApi(spendHandler, 'GET', '/spend/logs', { summarize: 'yes' });
+    expect([res.status, res.body.error?.param]).toEqual([400, 'summarize']);
+  });
+});
