@@ -2,8 +2,8 @@
  * Alert markers: one item per (entity, window, level) announced, `ALERT#<entity>#<id>` /
  * `<window>#<level>`, with the `basis` it was announced on (the level's amount, the entity's
  * incarnation): a marker of another basis is claimed afresh. Announcing is two-phase: a consumer
- * claims the marker (a conditional update:
- * absent, or claimed by one that died more than a lease ago), delivers, then confirms it; a
+ * claims the marker (a conditional update: absent, or claimed by one that died more than a lease
+ * ago), delivers, then confirms it; a
  * delivery that fails gives the claim back with the sinks that did take it, so the stream's retry
  * delivers to the others only. Exactly once per sink in the normal case, however many consumers
  * see the crossing; at least once should one die between claiming and confirming (its claim
