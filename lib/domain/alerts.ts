@@ -50,8 +50,16 @@ export function alertLevels(
 /**
  * `p` % of a budget in exact money: whole nano-dollars, rounded up (the first spend that is at
  * least that much), never a binary fraction above it (80 % of 0.07 is not 0.05600000000000001).
+ * The product is a BigInt: a budget's nano-dollars times the percentage passes 2^53 from about
+ * $90,000, where a float product was rounded (50 % of $923,353.191617566 came out a nano-dollar
+ * above its half, which a spend of exactly half never reached).
  */
-const percentOf = (max: number, p: number): number => Math.ceil((dollarsToNanos(max) * p) / 100) / NANOS_PER_DOLLAR;
+const percentOf = (max: number, p: number): number => {
+  const nanos = dollarsToNanos(max);
+  // Whole percentages only enter (config, admin API); anything else is never a thrown BigInt.
+  if (!Number.isInteger(nanos) || !Number.isInteger(p)) return Math.ceil((nanos * p) / 100) / NANOS_PER_DOLLAR;
+  return Number((BigInt(nanos) * BigInt(p) + 99n) / 100n) / NANOS_PER_DOLLAR;
+};
 
 /** The levels `spend` has reached (at or above), compared in nano-dollars. */
 export const reached = (levels: readonly AlertLevel[], spend: number): AlertLevel[] =>
