@@ -292,7 +292,20 @@ export const spendActions: Actions = {
   ),
 
   daily_activity: action(
-    z.object({ user_id: id.optional(), start_date: date.optional(), end_date: date.optional() }).strict(),
+    z
+      .object({
+        user_id: id.optional(),
+        start_date: date.optional(),
+        end_date: date.optional(),
+        // LiteLLM's paging: one page holds every day asked, so page 1 is the only one.
+        page: z.coerce
+          .number()
+          .int()
+          .refine((n) => n === 1, 'must be 1: one page holds every day asked')
+          .optional(),
+        page_size: z.coerce.number().int().min(1).max(1000).optional(),
+      })
+      .strict(),
     async (q, { actor, now }) => {
       const userId = q.user_id ?? actor.userId;
       if (!userId) throw new InvalidRequestError('name a `user_id`', 'missing_field', 'user_id');

@@ -85,4 +85,13 @@ describe("/user/daily/activity in LiteLLM's shape", () => {
       end_date: '2026-11-03',
     });
   });
+
+  it("LiteLLM's paging parameters: page 1 (of one) and a page_size are taken; another page is a 400 naming it", async () => {
+    const q = { user_id: 'lite', start_date: '2026-11-02', end_date: '2026-11-03' };
+    const plain = await callApi(spendHandler, 'GET', '/user/daily/activity', q);
+    const paged = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...q, page: '1', page_size: '50' });
+    expect([paged.status, paged.body]).toEqual([200, plain.body]);
+    const second = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...q, page: '2' });
+    expect([second.status, second.body.error?.param]).toEqual([400, 'page']);
+  });
 });
