@@ -10,6 +10,7 @@
  * upstreams report usage never pays for them.
  */
 import type { Usage } from '../domain/cost.js';
+import { isObject } from '../domain/json.js';
 import type { LlmRequest } from './request.js';
 
 /** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
@@ -35,8 +36,6 @@ function collect(v: unknown, keys: ReadonlySet<string>, isText: boolean, out: st
     for (const [k, e] of Object.entries(v)) collect(e, keys, keys.has(k), out);
   }
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The text of an answer as it arrives: the whole JSON answer, or each stream event in turn. */
 export class ReceivedText {

@@ -13,6 +13,7 @@
  *    neither has no bound, and a strict call carrying one is refused (webSearchBound).
  */
 import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
+import { isObject } from '../domain/json.js';
 import { InvalidRequestError } from '../errors.js';
 import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 
@@ -36,7 +37,6 @@ export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMa
 }
 
 const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A tool that runs web searches upstream, billed per search: Anthropic's `web_search_2025…`, OpenAI's `web_search`, `web_search_preview…`. */
 export const isWebSearchTool = (t: unknown): t is Record<string, unknown> =>

@@ -24,6 +24,7 @@ import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
 import { allInputTokens, chargedServiceTier, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
+import { isObject, parseJson } from '../domain/json.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { loggedAlias, requestTags, type SpendLog } from '../domain/spend-log.js';
@@ -993,16 +994,4 @@ function billedExtras(
     ...(usage?.webSearches ? { web_search_requests: usage.webSearches } : {}),
     ...(usage?.serviceTier ? { service_tier: usage.serviceTier, service_tier_charged: chargedServiceTier(usage, model) } : {}),
   };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function parseJson(text: Buffer | string): unknown {
-  try {
-    return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

@@ -16,6 +16,7 @@
  */
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
+import { isObject } from '../domain/json.js';
 import { madeFor, mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { ObjectOwners } from '../store/objects.js';
@@ -64,8 +65,6 @@ export function objectCallOf(req: Pick<LlmRequest, 'method' | 'upstreamPath'>): 
 
 /** Whether a call makes the model generate: a run on a thread (its create, its tool outputs). */
 const generates = (object: ObjectCall): boolean => object.kind === 'thread' && (object.action ?? '').split('/')[0] === 'runs';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The work a call starts that is billed after the call is over (a batch, a response made in the

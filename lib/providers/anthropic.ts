@@ -9,12 +9,14 @@
  * caller's 401); other errors with Anthropic's error body pass through with their status
  * (429 and 529 included); an error without one is a 502, but a 429 stays a 429 (errors.ts).
  */
+
+import { isObject, parseJson } from '../domain/json.js';
 import { UpstreamFailedError } from '../errors.js';
 import { upstreamUrl } from '../llm/upstream.js';
 import { anthropicErrorBody, UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
-import { HttpExchange, type HttpTarget, parseJson, relayStream, sseNamed } from './http.js';
+import { HttpExchange, type HttpTarget, relayStream, sseNamed } from './http.js';
 import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer } from './types.js';
-import { isObject, usageOfPayload } from './usage.js';
+import { usageOfPayload } from './usage.js';
 
 export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';

@@ -5,8 +5,9 @@
  * happened, never a key; an upstream's own message is kept only where it speaks about the
  * request (a validation message), and shortened.
  */
+
+import { isObject } from '../domain/json.js';
 import { InvalidRequestError, PermissionDeniedError, TollgateError, UpstreamFailedError } from '../errors.js';
-import { isObject } from './usage.js';
 
 /** 429 `rate_limit_error`: the upstream throttles (its own limit, not a Tollgate one); its wait, when it said one, goes on. */
 export class UpstreamRateLimitError extends TollgateError {

@@ -6,6 +6,8 @@
  * talking is never cut), and maps network trouble to Tollgate's upstream errors.
  * The same contract as lib/llm/upstream's UpstreamCall, for any target.
  */
+
+import { parseJson } from '../domain/json.js';
 import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { framedEvents, type SseEvent } from '../llm/sse.js';
@@ -206,14 +208,6 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
 });
-
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 export interface RelayOptions {
   /** Leaves an event out (it is still metered and seen). */

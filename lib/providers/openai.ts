@@ -10,13 +10,15 @@
  * (a 502, not the caller's 401); any other error with OpenAI's error body passes through with
  * its status (a 429 stays a 429); an error without one is a 502, but a 429 stays a 429 (errors.ts).
  */
+
+import { isObject, parseJson } from '../domain/json.js';
 import { UpstreamFailedError } from '../errors.js';
 import { streamRequested } from '../llm/request.js';
 import { upstreamUrl } from '../llm/upstream.js';
 import { UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
-import { HttpExchange, type HttpTarget, parseJson, relayStream, sseFrame } from './http.js';
+import { HttpExchange, type HttpTarget, relayStream, sseFrame } from './http.js';
 import type { JsonAnswer, Operation, Provider, ProviderClients, ProviderModel, ProviderRequest, StreamAnswer } from './types.js';
-import { isObject, isUsageOnlyChunk, usageOfPayload } from './usage.js';
+import { isUsageOnlyChunk, usageOfPayload } from './usage.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 

@@ -10,10 +10,11 @@
  *    `web_search_call` items in the response's `output` (each one search, as OpenAI bills them);
  *  - the `service_tier` the answer reports (OpenAI chat and Responses, Azure), next to its usage.
  */
+
+import { isObject } from '../domain/json.js';
 import type { TokenUsage } from './types.js';
 
 export const tokens = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export const ZERO_USAGE: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 });
 

@@ -9,6 +9,7 @@
  * replay with the actual cost; should the sweeper release it first, the replay still counts in full.
  */
 import { config } from '../config.js';
+import { isObject } from '../domain/json.js';
 import type { Settlement, SettlementOutcome, SpendSettler } from './spend-ledger.js';
 
 export interface SettlementJournal {
@@ -29,7 +30,6 @@ export class JournalRecordError extends Error {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNanos = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 function assertTargets(v: unknown, field: string): void {

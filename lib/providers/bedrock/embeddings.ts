@@ -9,10 +9,12 @@
  * A batch of inputs becomes as many calls as the family needs; their usage is summed. When a
  * call's token count is missing the usage is undefined, and the caller charges its estimate.
  */
+
+import { isObject } from '../../domain/json.js';
 import { InvalidRequestError, UpstreamFailedError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { isObject, tokens } from '../usage.js';
+import { tokens } from '../usage.js';
 
 export type EmbeddingFamily = 'titan-v2' | 'titan-v1' | 'cohere-v3' | 'cohere-v4';
 

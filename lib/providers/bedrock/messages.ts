@@ -20,10 +20,10 @@ import type {
   ToolConfiguration,
   ToolResultContentBlock,
 } from '@aws-sdk/client-bedrock-runtime';
+import { isObject } from '../../domain/json.js';
 import { InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { isObject } from '../usage.js';
 import { type Json, usageOfConverse } from './translate.js';
 
 /** Whether a Bedrock model id, inference profile or ARN names an Anthropic Claude model. */

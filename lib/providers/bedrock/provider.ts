@@ -6,6 +6,7 @@
  * under the upstream deadline and maps Bedrock's errors (errors.ts).
  */
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
+import { isObject } from '../../domain/json.js';
 import { type TollgateError, UpstreamFailedError } from '../../errors.js';
 import { Deadline } from '../../llm/deadline.js';
 import { streamRequested } from '../../llm/request.js';
@@ -21,7 +22,6 @@ import type {
   StreamAnswer,
   TokenUsage,
 } from '../types.js';
-import { isObject } from '../usage.js';
 import type { BedrockRuntime } from './client.js';
 import { embeddingFamily, fromEmbeddingResults, type InvokeResult, toEmbeddingCalls } from './embeddings.js';
 import { bedrockError } from './errors.js';

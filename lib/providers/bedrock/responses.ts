@@ -14,10 +14,10 @@
  * events, then response.completed (or response.incomplete) carrying the usage.
  */
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
+import { isObject } from '../../domain/json.js';
 import { type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { isObject } from '../usage.js';
 import { toConverseRequest, usageOfConverse } from './translate.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ import type {
   ToolConfiguration,
   ToolUseBlock,
 } from '@aws-sdk/client-bedrock-runtime';
+import { isObject } from '../../domain/json.js';
 import { InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { isObject, tokens } from '../usage.js';
+import { tokens } from '../usage.js';
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI's answer shapes (what the translation produces)
