@@ -5,8 +5,6 @@
  * price (5-minute writes 1.25x), and Tollgate charged every write at the 5-minute price.
  * (`/model/new` fills the 1-hour price from the price library: admin/model-providers.test.ts.)
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
@@ -15,6 +13,7 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey } from '../../support/seed.js';
 import { settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { jsonUpstream, type TestUpstream } from '../../support/upstream.js';
 import { call, seedModels, sseData } from './harness.js';
 
 const SECRET = 'tollgate/anthropic-1h';
@@ -25,36 +24,31 @@ const usage = {
   cache_creation_input_tokens: 3000,
   cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
 };
-let server: Server;
+let upstream: TestUpstream | undefined;
 let base: string;
 
-function start(): Promise<string> {
-  server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
-      const message = { id: 'msg_1', type: 'message', role: 'assistant', model: body.model, stop_reason: 'end_turn', stop_sequence: null };
-      if (body.stream === true) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-        ev('message_start', {
-          type: 'message_start',
-          message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
-        });
-        ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
-        ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'cached' } });
-        ev('content_block_stop', { type: 'content_block_stop', index: 0 });
-        ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 20 } });
-        ev('message_stop', { type: 'message_stop' });
-        res.end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...message, content: [{ type: 'text', text: 'cached' }], usage }));
-    });
+async function start(): Promise<string> {
+  upstream = await jsonUpstream((body, res) => {
+    const message = { id: 'msg_1', type: 'message', role: 'assistant', model: body.model, stop_reason: 'end_turn', stop_sequence: null };
+    if (body.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      ev('message_start', {
+        type: 'message_start',
+        message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
+      });
+      ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'cached' } });
+      ev('content_block_stop', { type: 'content_block_stop', index: 0 });
+      ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 20 } });
+      ev('message_stop', { type: 'message_stop' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...message, content: [{ type: 'text', text: 'cached' }], usage }));
   });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return upstream.url;
 }
 
 const prices = {
@@ -80,7 +74,7 @@ beforeAll(async () => {
   };
   await seedModels([claude]);
 });
-afterAll(() => server?.close());
+afterAll(() => upstream?.close());
 
 const body = (extra: Record<string, unknown> = {}) => ({
   model: 'claude-1h',

@@ -4,8 +4,6 @@
  * prices; Tollgate billed every call at the base price. The tiers come from the price library
  * when `/model/new` fills a model's prices (admin/model-providers.test.ts).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { refs } from '../../../lib/store/keys.js';
@@ -13,35 +11,31 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey } from '../../support/seed.js';
 import { settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { jsonUpstream, type TestUpstream } from '../../support/upstream.js';
 import { call, seedModels } from './harness.js';
 
 const SECRET = 'tollgate/long-context';
-let server: Server;
+let upstream: TestUpstream | undefined;
 
-function start(): Promise<string> {
-  server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { metadata?: { user_id?: string } };
-      // The input size the test wants reported rides in metadata.user_id.
-      const input = Number(body.metadata?.user_id ?? 10);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'msg_1',
-          type: 'message',
-          role: 'assistant',
-          model: 'claude-sonnet-4-5',
-          content: [{ type: 'text', text: 'long' }],
-          stop_reason: 'end_turn',
-          stop_sequence: null,
-          usage: { input_tokens: input, output_tokens: 1000, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
-        }),
-      );
-    });
+async function start(): Promise<string> {
+  upstream = await jsonUpstream<{ metadata?: { user_id?: string } }>((body, res) => {
+    // The input size the test wants reported rides in metadata.user_id.
+    const input = Number(body.metadata?.user_id ?? 10);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [{ type: 'text', text: 'long' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: input, output_tokens: 1000, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      }),
+    );
   });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return upstream.url;
 }
 
 beforeAll(async () => {
@@ -60,7 +54,7 @@ beforeAll(async () => {
   };
   await seedModels([sonnet]);
 });
-afterAll(() => server?.close());
+afterAll(() => upstream?.close());
 
 const costOf = async (input: number) => {
   const { key, record } = await seedKey({});

@@ -8,8 +8,6 @@
  * charged standard. The strict reservation prices the dearest tier the request can reach.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { unpackLog } from '../../../lib/domain/spend-log.js';
@@ -19,44 +17,40 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { jsonUpstream, type TestUpstream } from '../../support/upstream.js';
 import { call, chat, seedModels, sseData } from './harness.js';
 
 const SECRET = 'tollgate/service-tiers';
 const received: string[] = [];
-let server: Server;
+let upstream: TestUpstream | undefined;
 
 /** Answers at the tier asked; `auto` at priority (a project whose default tier is priority). */
-function start(): Promise<string> {
-  server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      received.push(`${req.method} ${req.url}`);
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
-      const tier = body.service_tier === 'auto' ? 'priority' : (body.service_tier ?? 'default');
-      const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100 };
-      const base = { id: 'chatcmpl-1', created: 1, model: body.model, service_tier: tier };
-      if (body.stream === true) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const data = (d: unknown) => res.write(`data: ${JSON.stringify(d)}\n\n`);
-        data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] });
-        data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-        data({ ...base, object: 'chat.completion.chunk', choices: [], usage });
-        res.end('data: [DONE]\n\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          ...base,
-          object: 'chat.completion',
-          choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
-          usage,
-        }),
-      );
-    });
+async function start(): Promise<string> {
+  upstream = await jsonUpstream((body, res, req) => {
+    received.push(`${req.method} ${req.url}`);
+    const tier = body.service_tier === 'auto' ? 'priority' : (body.service_tier ?? 'default');
+    const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100 };
+    const base = { id: 'chatcmpl-1', created: 1, model: body.model, service_tier: tier };
+    if (body.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const data = (d: unknown) => res.write(`data: ${JSON.stringify(d)}\n\n`);
+      data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] });
+      data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+      data({ ...base, object: 'chat.completion.chunk', choices: [], usage });
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        ...base,
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+        usage,
+      }),
+    );
   });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return upstream.url;
 }
 
 const standard = { input_cost_per_million: 1.25, output_cost_per_million: 10 };
@@ -87,7 +81,7 @@ beforeAll(async () => {
   // Room for a standard estimate (about $0.04 for max_tokens 4000; priority $0.08), not for a priority one.
   await seedTeam({ team_id: 'team-strict-tier', max_budget: 0.05, enforcement: 'strict' });
 });
-afterAll(() => server?.close());
+afterAll(() => upstream?.close());
 
 const logOf = async (requestId: string) => unpackLog((await readItem(refs.settlement(requestId)))?.[SPEND_LOG_ATTR] as string);
 

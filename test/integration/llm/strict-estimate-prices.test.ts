@@ -5,8 +5,6 @@
  * call past a long-context threshold at the tier's prices. A call whose input was 1-hour cache
  * writes settled at twice its reservation, so a strict budget that admitted it was overspent.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { costNanos, dollarsToNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
@@ -15,70 +13,66 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { jsonUpstream, type TestUpstream } from '../../support/upstream.js';
 import { call, seedModels } from './harness.js';
 
 const SECRET = 'tollgate/strict-estimate';
 const MAX_TOKENS = 100;
-let server: Server;
+let upstream: TestUpstream | undefined;
 
 /** Reports every input token the request may hold (one per byte of its body: the estimate's bound) as a 1-hour cache write. */
-function start(): Promise<string> {
-  server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { stream?: boolean; metadata?: { user_id?: string } };
-      const written = Number(body.metadata?.user_id ?? 0);
-      if (body.stream === true) {
-        // Cut after the first words: no message_delta, no message_stop (a broken stream).
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-        ev('message_start', {
-          type: 'message_start',
-          message: {
-            id: 'msg_1',
-            type: 'message',
-            role: 'assistant',
-            model: 'claude-sonnet-4-5',
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: {
-              input_tokens: 0,
-              output_tokens: 1,
-              cache_read_input_tokens: 0,
-              cache_creation_input_tokens: written,
-              cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: written },
-            },
-          },
-        });
-        ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
-        ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'the first words' } });
-        res.end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
+async function start(): Promise<string> {
+  upstream = await jsonUpstream<{ stream?: boolean; metadata?: { user_id?: string } }>((body, res) => {
+    const written = Number(body.metadata?.user_id ?? 0);
+    if (body.stream === true) {
+      // Cut after the first words: no message_delta, no message_stop (a broken stream).
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      ev('message_start', {
+        type: 'message_start',
+        message: {
           id: 'msg_1',
           type: 'message',
           role: 'assistant',
           model: 'claude-sonnet-4-5',
-          content: [{ type: 'text', text: 'ok' }],
-          stop_reason: 'end_turn',
+          content: [],
+          stop_reason: null,
           stop_sequence: null,
           usage: {
             input_tokens: 0,
-            output_tokens: MAX_TOKENS,
+            output_tokens: 1,
             cache_read_input_tokens: 0,
             cache_creation_input_tokens: written,
             cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: written },
           },
-        }),
-      );
-    });
+        },
+      });
+      ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'the first words' } });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [{ type: 'text', text: 'ok' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: {
+          input_tokens: 0,
+          output_tokens: MAX_TOKENS,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: written,
+          cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: written },
+        },
+      }),
+    );
   });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return upstream.url;
 }
 
 // Claude Sonnet 4.5 as the price library prices it.
@@ -114,7 +108,7 @@ beforeAll(async () => {
   };
   await seedModels([sonnet]);
 });
-afterAll(() => server?.close());
+afterAll(() => upstream?.close());
 
 /** A body of about `bytes` bytes whose upstream reports as many 1-hour cache writes as it has bytes, less a margin. */
 function body(bytes: number) {

@@ -9,8 +9,6 @@
  * search tool nothing bounds, or on a model with no per-search price, is refused.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
@@ -21,6 +19,7 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
+import { jsonUpstream, type TestUpstream } from '../../support/upstream.js';
 import { call, seedModels, sseData } from './harness.js';
 
 const SECRET = 'tollgate/web-search';
@@ -33,69 +32,64 @@ const SEARCH_BLOCKS = [1, 2, 3].map((i) => ({
   name: 'web_search',
   input: { query: `q${i}` },
 }));
-let server: Server;
+let upstream: TestUpstream | undefined;
 
-function start(): Promise<string> {
-  server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      received.push(`${req.method} ${req.url}`);
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
-      if (req.url?.startsWith('/v1/responses')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        const output = [
-          { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'a' } },
-          { type: 'web_search_call', id: 'ws_2', status: 'completed', action: { type: 'search', query: 'b' } },
-          { type: 'message', id: 'msg_1', role: 'assistant', content: [{ type: 'output_text', text: 'found' }] },
-        ];
-        res.end(
-          JSON.stringify({
-            id: 'resp_1',
-            object: 'response',
-            status: 'completed',
-            output,
-            usage: { input_tokens: 100, output_tokens: 50 },
-          }),
-        );
-        return;
-      }
-      const message = { id: 'msg_1', type: 'message', role: 'assistant', model: body.model, stop_reason: 'end_turn', stop_sequence: null };
-      if (body.stream === true) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-        ev('message_start', {
-          type: 'message_start',
-          message: {
-            ...message,
-            content: [],
-            stop_reason: null,
-            usage: { ...usage, output_tokens: 1, server_tool_use: { web_search_requests: 0 } },
-          },
-        });
-        SEARCH_BLOCKS.forEach((block, index) => {
-          ev('content_block_start', { type: 'content_block_start', index, content_block: block });
-          ev('content_block_stop', { type: 'content_block_stop', index });
-        });
-        ev('content_block_start', { type: 'content_block_start', index: 3, content_block: { type: 'text', text: '' } });
-        ev('content_block_delta', { type: 'content_block_delta', index: 3, delta: { type: 'text_delta', text: 'found' } });
-        // Cut before the usage that counts the searches (a broken stream).
-        if ((body.metadata as { user_id?: string } | undefined)?.user_id === 'cut') return void setTimeout(() => res.destroy(), 50);
-        ev('content_block_stop', { type: 'content_block_stop', index: 3 });
-        ev('message_delta', {
-          type: 'message_delta',
-          delta: { stop_reason: 'end_turn' },
-          usage: { output_tokens: 50, server_tool_use: { web_search_requests: SEARCHES } },
-        });
-        ev('message_stop', { type: 'message_stop' });
-        res.end();
-        return;
-      }
+async function start(): Promise<string> {
+  upstream = await jsonUpstream((body, res, req) => {
+    received.push(`${req.method} ${req.url}`);
+    if (req.url?.startsWith('/v1/responses')) {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...message, content: [...SEARCH_BLOCKS, { type: 'text', text: 'found' }], usage }));
-    });
+      const output = [
+        { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'a' } },
+        { type: 'web_search_call', id: 'ws_2', status: 'completed', action: { type: 'search', query: 'b' } },
+        { type: 'message', id: 'msg_1', role: 'assistant', content: [{ type: 'output_text', text: 'found' }] },
+      ];
+      res.end(
+        JSON.stringify({
+          id: 'resp_1',
+          object: 'response',
+          status: 'completed',
+          output,
+          usage: { input_tokens: 100, output_tokens: 50 },
+        }),
+      );
+      return;
+    }
+    const message = { id: 'msg_1', type: 'message', role: 'assistant', model: body.model, stop_reason: 'end_turn', stop_sequence: null };
+    if (body.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const ev = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      ev('message_start', {
+        type: 'message_start',
+        message: {
+          ...message,
+          content: [],
+          stop_reason: null,
+          usage: { ...usage, output_tokens: 1, server_tool_use: { web_search_requests: 0 } },
+        },
+      });
+      SEARCH_BLOCKS.forEach((block, index) => {
+        ev('content_block_start', { type: 'content_block_start', index, content_block: block });
+        ev('content_block_stop', { type: 'content_block_stop', index });
+      });
+      ev('content_block_start', { type: 'content_block_start', index: 3, content_block: { type: 'text', text: '' } });
+      ev('content_block_delta', { type: 'content_block_delta', index: 3, delta: { type: 'text_delta', text: 'found' } });
+      // Cut before the usage that counts the searches (a broken stream).
+      if ((body.metadata as { user_id?: string } | undefined)?.user_id === 'cut') return void setTimeout(() => res.destroy(), 50);
+      ev('content_block_stop', { type: 'content_block_stop', index: 3 });
+      ev('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn' },
+        usage: { output_tokens: 50, server_tool_use: { web_search_requests: SEARCHES } },
+      });
+      ev('message_stop', { type: 'message_stop' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...message, content: [...SEARCH_BLOCKS, { type: 'text', text: 'found' }], usage }));
   });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return upstream.url;
 }
 
 const prices = { input_cost_per_million: 3, output_cost_per_million: 15 };
@@ -133,7 +127,7 @@ beforeAll(async () => {
   await seedTeam({ team_id: 'team-strict-search', max_budget: 0.01, enforcement: 'strict' });
   await seedTeam({ team_id: 'team-fast-search', max_budget: 0.01 });
 });
-afterAll(() => server?.close());
+afterAll(() => upstream?.close());
 
 const search = (max_uses?: number) => ({
   type: 'web_search_20250305',
