@@ -12,14 +12,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as teamsHandler } from '../../../functions/teams/handler.js';
 import { type AlertDeps, alertConsumer } from '../../../lib/alerts/consume.js';
 import { configureApp, documentClient, spendSettler } from '../../../lib/app/index.js';
-import { config } from '../../../lib/config.js';
 import type { BudgetAlert } from '../../../lib/domain/alerts.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
-import { AlertMarkers, alertRef } from '../../../lib/store/alerts.js';
-import { EntityReader } from '../../../lib/store/entities.js';
-import { CachedLoader, DynamoBatchSource } from '../../../lib/store/loader.js';
+import { alertRef } from '../../../lib/store/alerts.js';
 import { adminCtx, callApi } from '../../support/admin.js';
+import { alertTestDeps } from '../../support/alerts.js';
 import { seedKey } from '../../support/seed.js';
 import { spendLogFixture } from '../../support/spend-log.js';
 import { drainOnce } from '../../support/stream.js';
@@ -34,18 +32,7 @@ let spent = 0;
 beforeAll(async () => {
   table = await useTestTable({}, { stream: true });
   configureApp({ clock: () => now });
-  const reader = new EntityReader(
-    new CachedLoader(new DynamoBatchSource(documentClient(), table.tableName, true), { ttlMs: 1, negativeTtlMs: 1, maxEntries: 10 }),
-    config().spendShards,
-  );
-  const markers = new AlertMarkers(documentClient(), table.tableName, () => now);
-  deps = {
-    reader: () => reader,
-    markers: () => markers,
-    sinks: () => [async (a) => void seen.push(a)],
-    thresholds: () => [80],
-    clock: () => now,
-  };
+  deps = alertTestDeps(table.tableName, { clock: () => now, thresholds: [80], seen });
 });
 
 const team = (input: Record<string, unknown>, path = '/team/update') =>

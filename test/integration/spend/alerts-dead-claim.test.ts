@@ -8,14 +8,11 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AlertDeps, alertConsumer } from '../../../lib/alerts/consume.js';
-import { configureApp, documentClient, spendSettler } from '../../../lib/app/index.js';
-import { config } from '../../../lib/config.js';
+import { configureApp, spendSettler } from '../../../lib/app/index.js';
 import type { BudgetAlert } from '../../../lib/domain/alerts.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
-import { AlertMarkers } from '../../../lib/store/alerts.js';
-import { EntityReader } from '../../../lib/store/entities.js';
-import { CachedLoader, DynamoBatchSource } from '../../../lib/store/loader.js';
+import { alertTestDeps } from '../../support/alerts.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { spendLogFixture } from '../../support/spend-log.js';
 import { drainOnce } from '../../support/stream.js';
@@ -29,18 +26,7 @@ let deps: AlertDeps;
 beforeAll(async () => {
   table = await useTestTable({}, { stream: true });
   configureApp({ clock: () => now });
-  const reader = new EntityReader(
-    new CachedLoader(new DynamoBatchSource(documentClient(), table.tableName, true), { ttlMs: 1, negativeTtlMs: 1, maxEntries: 10 }),
-    config().spendShards,
-  );
-  const markers = new AlertMarkers(documentClient(), table.tableName, () => now);
-  deps = {
-    reader: () => reader,
-    markers: () => markers,
-    sinks: () => [async (a) => void seen.push(a)],
-    thresholds: () => [100],
-    clock: () => now,
-  };
+  deps = alertTestDeps(table.tableName, { clock: () => now, thresholds: [100], seen });
 });
 
 /** The stream records of a team's spend that reaches its whole budget. */
