@@ -114,6 +114,13 @@ export const encode = {
   model: (m: ModelRecord) => item(refs.model(m.model_name), 'model', m, { GSI1PK: 'MODEL', GSI1SK: m.model_name }),
   global: (g: GlobalSpendRecord) => item(refs.globalSpend(), 'global', g),
   keyAlias: (alias: string, token: string): Item => ({ ...refs.keyAlias(alias), kind: 'key_alias', key_alias: alias, token }),
+  /** `ttl`: seconds since the epoch. */
+  keySuccessor: (token: string, successor: string, ttl: number): Item => ({
+    ...refs.keySuccessor(token),
+    kind: 'key_successor',
+    replaced_by: successor,
+    ttl,
+  }),
   modelAlias: (alias: string, modelName: string): Item => ({
     ...refs.modelAlias(alias),
     kind: 'model_alias',

@@ -38,6 +38,8 @@ export const refs = {
   settlement: (requestId: string): ItemRef => ({ PK: `REQ#${requestId}`, SK: 'SETTLEMENT' }),
   /** The marker that makes a key alias unique (it names the key's token). */
   keyAlias: (alias: string): ItemRef => ({ PK: `KEY_ALIAS#${alias}`, SK: 'KEY_ALIAS' }),
+  /** Which key a regenerated key's spend goes to now (lib/store/key-successor), beside the old key. */
+  keySuccessor: (tokenHash: string): ItemRef => ({ PK: `KEY#${tokenHash}`, SK: 'SUCCESSOR' }),
   /** The marker that makes a model alias unique (it names the model). */
   modelAlias: (alias: string): ItemRef => ({ PK: `MODEL_ALIAS#${alias}`, SK: 'MODEL_ALIAS' }),
   /** An item nobody writes: the readiness probe reads it to see the table answer. */

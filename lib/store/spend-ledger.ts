@@ -20,7 +20,9 @@
  * sweeper (lib/store/sweep) releases it; a settlement that comes later still counts, in full.
  *
  * Entities that must exist (key, user, team, member, organization) are updated only if they still
- * do: a key deleted mid-call must not come back as a bare counter that looks like a key. An end
+ * do: a key deleted mid-call must not come back as a bare counter that looks like a key. A key
+ * regenerated mid-call is the exception: its move goes to the key that replaced it (lib/store/
+ * key-successor), which carries its budget and counters now. An end
  * user, or the proxy-wide item, that does not exist yet is created as a spend-tracking item,
  * as LiteLLM does for customers it first sees in a `user` field.
  */
@@ -42,6 +44,7 @@ import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { COUNTER_MOVES_ATTR, createdClauses, packMoves } from './counter-ledger.js';
 import { cancellationCodes, isConditionalCheckFailed, isTransactionCanceled } from './errors.js';
+import { isKeyItem, MAX_SUCCESSOR_HOPS, NOT_REPLACED, successorOf } from './key-successor.js';
 import { type ItemRef, refKey, refs } from './keys.js';
 import type { CachedLoader } from './loader.js';
 import { shardRef } from './shards.js';
@@ -197,7 +200,8 @@ type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 export type RawItem = Record<string, unknown>;
 
 export type CommitResult =
-  | { ok: true; skipped: readonly number[] }
+  /** `moves`: the moves as landed (a regenerated key's move on the key that holds its budget now). */
+  | { ok: true; skipped: readonly number[]; moves: readonly CounterMove[] }
   | { ok: false; failed: 'head'; old: RawItem | undefined }
   | { ok: false; failed: 'move'; index: number; old: RawItem | undefined }
   | { ok: false; failed: 'check'; index: number };
@@ -205,7 +209,9 @@ export type CommitResult =
 /**
  * Commits one spend transaction: `head` (the REQ# record's transition) and the counter moves,
  * plus condition checks. Conflicts with concurrent transactions are retried with jittered
- * backoff. With `skipGone`, a move whose entity was deleted is dropped and the rest retried.
+ * backoff. With `skipGone`, a move on a key regenerated since goes to the key that holds its
+ * budget now (lib/store/key-successor), a move whose entity was deleted is dropped, and the rest
+ * retried.
  */
 export async function commitSpend(
   client: DynamoDBDocumentClient,
@@ -219,20 +225,22 @@ export async function commitSpend(
     requestId: string;
   },
 ): Promise<CommitResult> {
+  const moves = [...tx.moves];
+  const hops = new Map<number, number>();
   // A move that changes nothing and asserts nothing (a release of an entity nothing was held on) is left out.
-  let live = tx.moves
+  let live = moves
     .map((_, i) => i)
     .filter((i) => {
-      const m = tx.moves[i] as CounterMove;
+      const m = moves[i] as CounterMove;
       return m.spendNanos !== 0 || m.committedNanos !== 0 || m.condition !== undefined;
     });
   const skipped: number[] = [];
   const checks = tx.checks ?? [];
   for (let conflicts = 0; ; ) {
-    const items = [tx.head, ...live.map((i) => moveItem(tableName, tx.moves[i] as CounterMove)), ...checks];
+    const items = [tx.head, ...live.map((i) => moveItem(tableName, moves[i] as CounterMove)), ...checks];
     try {
       await client.send(new TransactWriteCommand({ TransactItems: items }));
-      return { ok: true, skipped };
+      return { ok: true, skipped, moves };
     } catch (e) {
       if (!isTransactionCanceled(e)) {
         logger().error('spend transaction failed', { requestId: tx.requestId, error: (e as Error).name });
@@ -249,9 +257,23 @@ export async function commitSpend(
           const index = failedMoves[0] as number;
           return { ok: false, failed: 'move', index, old: reasons[live.indexOf(index) + 1]?.Item };
         }
+        const gone: number[] = [];
+        for (const i of failedMoves) {
+          const m = moves[i] as CounterMove;
+          const hop = hops.get(i) ?? 0;
+          const old = reasons[live.indexOf(i) + 1]?.Item;
+          const next =
+            isKeyItem(m.ref) && hop < MAX_SUCCESSOR_HOPS
+              ? await successorOf(client, tableName, m.ref, rawValue(old, 'replaced_by'))
+              : undefined;
+          if (next) {
+            moves[i] = { ...m, ref: next };
+            hops.set(i, hop + 1);
+          } else gone.push(i);
+        }
         // Deleted since the checks ran: its spend no longer has anywhere to go.
-        skipped.push(...failedMoves);
-        live = live.filter((i) => !failedMoves.includes(i));
+        skipped.push(...gone);
+        live = live.filter((i) => !gone.includes(i));
         continue;
       }
       if (codes.includes('TransactionConflict') && ++conflicts <= tx.maxConflictRetries) {
@@ -282,7 +304,9 @@ function moveItem(tableName: string, m: CounterMove): TxItem {
     addTo(COMMITTED_ATTR, 'cm', m.committedNanos);
     if (m.windowId) addTo(WINDOW_COMMITTED_PREFIX + m.windowId, 'wc', m.committedNanos);
   }
-  const conditions = [...(m.mustExist ? ['attribute_exists(PK)'] : []), ...(m.condition ? [m.condition.expression] : [])];
+  // A key's item must exist and not have been regenerated since: its spend then goes to the successor.
+  const exists = m.mustExist ? ['attribute_exists(PK)', ...(isKeyItem(m.ref) ? [NOT_REPLACED] : [])] : [];
+  const conditions = [...exists, ...(m.condition ? [m.condition.expression] : [])];
   const condition = {
     ...(conditions.length > 0 ? { ConditionExpression: conditions.join(' AND ') } : {}),
     ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
@@ -349,7 +373,7 @@ export class DynamoSettler implements SpendSettler {
         }),
       );
       if (result.ok) {
-        this.options.onChanged?.(moves.filter((_, i) => !result.skipped.includes(i)));
+        this.options.onChanged?.(result.moves.filter((_, i) => !result.skipped.includes(i)));
         const skipped = result.skipped.map((i) => targets[i] as SpendTarget);
         if (skipped.length > 0)
           logger().warn('settlement skipped deleted entities', { requestId: s.requestId, entities: skipped.map((t) => t.entity) });
@@ -397,8 +421,10 @@ export class DynamoSettler implements SpendSettler {
     const budget = target.budget as TargetBudget;
     const old = result.old;
     const gone = old === undefined && !target.createWith;
+    // Regenerated since it was read: the key that holds its budget now is read, and reserved on.
+    const replaced = rawValue(old, 'replaced_by') !== undefined && rawValue(old, 'replaced_by') !== null;
     const changed = Object.entries(budget.expect).some(([attr, want]) => !sameValue(rawValue(old, attr), want));
-    if (gone || changed) return { status: 'stale', target };
+    if (gone || replaced || changed) return { status: 'stale', target };
     const windowId = windowIdOf(target.duration, r.at, target.anchor);
     const counter = windowId ? WINDOW_COMMITTED_PREFIX + windowId : COMMITTED_ATTR;
     const here = rawValue(old, counter);

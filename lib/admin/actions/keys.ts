@@ -25,7 +25,9 @@
  * newestKey, followed by the authorizer and the llm function): its calls are checked against and
  * charged to the newest key's budget, counters and limits, so the copies together never spend more
  * than the key's budget (the new key starts with the old one's spend). Regenerating again points
- * every copy still in its grace period at the newest key.
+ * every copy still in its grace period at the newest key. With or without a grace period,
+ * regenerate leaves a successor record, so a call still in flight under the old key settles on
+ * the new one (lib/store/key-successor).
  */
 
 import { z } from 'zod';
@@ -790,6 +792,11 @@ export const keyActions: Actions = {
       putNew(refs.key(token), encode.key(record), () => new ConflictError('key_exists', `key \`${record.key_name}\` already exists`)),
     );
     if (current.key_alias) ops.push(putAny(refs.keyAlias(current.key_alias), encode.keyAlias(current.key_alias, token)));
+    // A call made with the old key may settle (or be replayed) after this: its spend follows the
+    // new key, which holds the budget now (lib/store/key-successor), as long as a settlement can come.
+    const lastCall = graceUntil ? Date.parse(graceUntil) : now.getTime();
+    const successorTtl = Math.ceil(lastCall / 1000) + config().settlementTtlSeconds;
+    ops.push(putAny(refs.keySuccessor(current.token), encode.keySuccessor(current.token, token, successorTtl)));
     await transact(
       ops,
       actor,

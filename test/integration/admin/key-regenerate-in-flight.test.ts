@@ -1,0 +1,221 @@
+/**
+ * A call in flight when its key is regenerated (found by review): it was admitted under the old
+ * key and settles after `/key/regenerate` copied the old key's spend into the new one. Without a
+ * grace period the old item was gone and the settlement skipped the key; with one it landed on
+ * the old copy, which nothing reads. Either way the new key, which carries the key's budget,
+ * missed the call, and in strict mode its committed counter kept the call's reservation for good.
+ * Its key-level spend now lands on the new key, once, whether settled at once or replayed.
+ * Through the authorizer and the llm function against the mock upstream, the settlement held
+ * until the key is regenerated.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as users } from '../../../functions/users/handler.js';
+import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
+import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { configureApp, documentClient, spendSettler } from '../../../lib/app/index.js';
+import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
+import type { ModelRecord } from '../../../lib/domain/records.js';
+import { tableName } from '../../../lib/store/client.js';
+import { refs } from '../../../lib/store/keys.js';
+import { journalRecord, replaySettlement } from '../../../lib/store/settlement-journal.js';
+import type { Settlement, SpendSettler, SpendTarget } from '../../../lib/store/spend-ledger.js';
+import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
+import { callApi, userCtx } from '../../support/admin.js';
+import { bearer } from '../../support/authorizer.js';
+import { countersOf } from '../../support/spend.js';
+import { useTestTable } from '../../support/table.js';
+import { call, chat, seedModels } from '../llm/harness.js';
+
+let mock: MockUpstream;
+let gpt4o: ModelRecord;
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
+  const models = mockModels(mock.url);
+  gpt4o = models.find((m) => m.model_name === 'gpt-4o') as ModelRecord;
+  await seedModels(models);
+  await callApi(users, 'POST', '/user/new', { user_id: 'alice', auto_create_key: false });
+});
+afterEach(() => {
+  configureApp({ spendSettler: undefined });
+});
+afterAll(async () => {
+  await mock.close();
+});
+
+const BODY = chat('gpt-4o', Array.from({ length: 40 }, (_, i) => `w${i % 10}`).join(' '), { max_tokens: 40 });
+const COST = () => costNanos({ inputTokens: 40, outputTokens: 40 }, gpt4o);
+const dollars = (nanos: number) => Number(nanosToDecimal(nanos));
+
+/** The real settler behind a gate: the call's settlement waits until `open()`, or is handed to `instead`. */
+function heldSettler(instead?: (s: Settlement) => Promise<void>) {
+  configureApp({ spendSettler: undefined });
+  const real = spendSettler();
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let started!: () => void;
+  const waiting = new Promise<void>((r) => (started = r));
+  const settler: SpendSettler = {
+    settle: async (s) => {
+      started();
+      await gate;
+      if (instead) {
+        await instead(s);
+        return { status: 'settled', moved: [], skipped: [] };
+      }
+      return real.settle(s);
+    },
+    reserve: (r) => real.reserve(r),
+  };
+  configureApp({ spendSettler: settler });
+  return { open, waiting, real };
+}
+
+/** The key the last `/key/regenerate` made (its token). */
+let regenerated = '';
+
+/** One call with the old key, its settlement held while the key is regenerated; the new key's token. */
+async function callAcrossRegenerate(opts: {
+  enforcement?: 'strict';
+  grace?: string;
+  instead?: (s: Settlement, real: SpendSettler) => Promise<void>;
+}): Promise<{ token: string; oldToken: string }> {
+  const made = await callApi(keys, 'POST', '/key/generate', {
+    user_id: 'alice',
+    max_budget: dollars(10 * COST()),
+    ...(opts.enforcement ? { enforcement: opts.enforcement } : {}),
+  });
+  expect(made.status).toBe(200);
+  let real: SpendSettler | undefined;
+  const held = heldSettler(opts.instead && ((s) => (opts.instead as NonNullable<typeof opts.instead>)(s, real as SpendSettler)));
+  real = held.real;
+  const pending = call({ path: '/v1/chat/completions', headers: bearer(made.body.key), body: BODY });
+  await held.waiting;
+  const regen = await callApi(
+    keys,
+    'POST',
+    '/key/regenerate',
+    { key: made.body.key, ...(opts.grace ? { grace_period: opts.grace } : {}) },
+    userCtx('alice'),
+  );
+  expect(regen.status).toBe(200);
+  regenerated = regen.body.token_id as string;
+  held.open();
+  expect((await pending).status).toBe(200);
+  return { token: regen.body.token_id as string, oldToken: made.body.token_id as string };
+}
+
+/** The new key: spend is the call's cost, and nothing stays reserved on it. */
+async function expectCharged(token: string) {
+  const info = (await callApi(keys, 'GET', '/key/info', { key: token })).body.info;
+  expect(Number(info.spend)).toBeCloseTo(dollars(COST()), 9);
+  const counters = await countersOf(refs.key(token));
+  expect(counters).toEqual({ spend: COST(), committed: COST() });
+}
+
+describe('a call in flight across /key/regenerate is charged to the new key', () => {
+  it('fast, no grace period', async () => {
+    const { token } = await callAcrossRegenerate({});
+    await expectCharged(token);
+  });
+
+  it('strict, no grace period: the reservation copied with the key is settled on the new key, not left held', async () => {
+    const { token } = await callAcrossRegenerate({ enforcement: 'strict' });
+    await expectCharged(token);
+  });
+
+  it('fast, with a grace period: not on the old copy, which nothing reads', async () => {
+    const { token, oldToken } = await callAcrossRegenerate({ grace: '1h' });
+    await expectCharged(token);
+    expect((await countersOf(refs.key(oldToken))).spend).toBe(0);
+  });
+
+  it('strict, with a grace period', async () => {
+    const { token, oldToken } = await callAcrossRegenerate({ enforcement: 'strict', grace: '1h' });
+    await expectCharged(token);
+    expect((await countersOf(refs.key(oldToken))).spend).toBe(0);
+  });
+
+  it('regenerated twice before it settles: the newest key', async () => {
+    let second: string | undefined;
+    const { token } = await callAcrossRegenerate({
+      instead: async (s, real) => {
+        const again = await callApi(keys, 'POST', '/key/regenerate', { key: regenerated }, userCtx('alice'));
+        second = again.body.token_id as string;
+        await real.settle(s);
+      },
+    });
+    expect(second).toBeDefined();
+    await expectCharged(second as string);
+    expect((await callApi(keys, 'GET', '/key/info', { key: token })).status).toBe(404);
+  });
+});
+
+describe('a kept settlement of the old key, replayed after /key/regenerate', () => {
+  it('fast and strict: lands on the new key, once', async () => {
+    for (const enforcement of [undefined, 'strict'] as const) {
+      let kept: Settlement | undefined;
+      let replayer: SpendSettler | undefined;
+      const { token } = await callAcrossRegenerate({
+        ...(enforcement ? { enforcement } : {}),
+        // Kept as the journal keeps it (JSON), as if DynamoDB had refused it.
+        instead: async (s, real) => {
+          kept = JSON.parse(JSON.stringify(s)) as Settlement;
+          replayer = real;
+        },
+      });
+      const text = journalRecord(kept as Settlement);
+      expect((await replaySettlement(replayer as SpendSettler, text)).status).toBe('settled');
+      expect((await replaySettlement(replayer as SpendSettler, text)).status).toBe('duplicate');
+      await expectCharged(token);
+    }
+  });
+});
+
+/** A strict key target on the key `token`, as a request that read it with this budget holds it. */
+const keyTarget = (token: string, maxNanos: number): SpendTarget => ({
+  entity: 'key',
+  id: token,
+  ref: refs.key(token),
+  budget: { maxNanos, elsewhereNanos: 0, expect: { max_budget: dollars(maxNanos) } },
+});
+
+describe('a strict reservation on the old key', () => {
+  it('whose settlement never comes: the sweeper releases it on the new key, which holds it now', async () => {
+    const max = 10 * COST();
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', max_budget: dollars(max), enforcement: 'strict' });
+    const now = Date.now();
+    const reserved = await spendSettler().reserve({
+      requestId: `dead-${made.body.token_id}`,
+      at: now,
+      estimateNanos: COST(),
+      model: 'gpt-4o',
+      targets: [keyTarget(made.body.token_id, max)],
+      expiresAt: now + 1000,
+    });
+    expect(reserved.status).toBe('reserved');
+    const regen = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('alice'));
+    // The new key starts with what the old one had committed: the reservation.
+    expect(await countersOf(refs.key(regen.body.token_id))).toEqual({ spend: 0, committed: COST() });
+    expect((await releaseExpiredReservations(documentClient(), tableName(), now + 2000)).released).toBe(1);
+    expect(await countersOf(refs.key(regen.body.token_id))).toEqual({ spend: 0, committed: 0 });
+  });
+
+  it('made by an instance that has not seen the regeneration, on a copy in its grace period: read again, never held there', async () => {
+    const max = 10 * COST();
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', max_budget: dollars(max), enforcement: 'strict' });
+    await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key, grace_period: '1h' }, userCtx('alice'));
+    const now = Date.now();
+    const outcome = await spendSettler().reserve({
+      requestId: `stale-${made.body.token_id}`,
+      at: now,
+      estimateNanos: COST(),
+      model: 'gpt-4o',
+      targets: [keyTarget(made.body.token_id, max)],
+      expiresAt: now + 60_000,
+    });
+    expect(outcome.status).toBe('stale');
+  });
+});
