@@ -12,7 +12,8 @@
  * and record when each settlement is its own transaction.
  *
  * An entity deleted before its record is added is skipped (never re-created as a bare counter),
- * as the transactional settlement does. The same engine adds a batch's spend logs into the daily
+ * and a key regenerated since is added to the key that replaced it (lib/store/key-successor), as
+ * the transactional settlement does. The same engine adds a batch's spend logs into the daily
  * rollups (lib/store/spend-logs), with markers of their own.
  */
 import { type DynamoDBDocumentClient, NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -21,6 +22,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { cancellationCodes, isTransactionCanceled } from './errors.js';
+import { isKeyItem, MAX_SUCCESSOR_HOPS, NOT_REPLACED, successorOf } from './key-successor.js';
 import { createdOnFirstSpendAt, type ItemRef, refKey, refs } from './keys.js';
 import type { CounterMove } from './spend-ledger.js';
 
@@ -165,16 +167,24 @@ interface Summed {
   createWith: Item | undefined;
 }
 
-function sumMoves(records: readonly LedgerRecord[], skip: ReadonlySet<string>): Map<string, Summed> {
+/** `redirect`: a regenerated key's item to the key that replaced it (lib/store/key-successor). */
+function sumMoves(
+  records: readonly LedgerRecord[],
+  skip: ReadonlySet<string>,
+  redirect: ReadonlyMap<string, ItemRef>,
+): Map<string, Summed> {
   const out = new Map<string, Summed>();
   for (const r of records) {
     for (const m of r.moves) {
       if (m.spendNanos === 0 && m.committedNanos === 0) continue;
-      const id = refKey(m.ref);
+      let ref = m.ref;
+      for (let hop = 0, next = redirect.get(refKey(ref)); next && hop <= MAX_SUCCESSOR_HOPS; hop++, next = redirect.get(refKey(ref)))
+        ref = next;
+      const id = refKey(ref);
       if (skip.has(id)) continue;
       let s = out.get(id);
       if (!s) {
-        s = { ref: m.ref, spend: 0, committed: 0, windows: new Map(), mustExist: m.mustExist, createWith: m.createWith };
+        s = { ref, spend: 0, committed: 0, windows: new Map(), mustExist: m.mustExist, createWith: m.createWith };
         out.set(id, s);
       }
       s.spend += m.spendNanos;
@@ -214,7 +224,8 @@ function counterUpdate(tableName: string, s: Summed): TxItem {
       TableName: tableName,
       Key: s.ref,
       UpdateExpression: `${add.length > 0 ? `ADD ${add.join(', ')}` : ''}${set.length > 0 ? ` SET ${set.join(', ')}` : ''}`.trim(),
-      ...(s.mustExist ? { ConditionExpression: 'attribute_exists(PK)' } : {}),
+      // A key regenerated since: its spend goes to the key that replaced it.
+      ...(s.mustExist ? { ConditionExpression: `attribute_exists(PK)${isKeyItem(s.ref) ? ` AND ${NOT_REPLACED}` : ''}` } : {}),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     },
@@ -335,8 +346,10 @@ export async function applyLedger(
   for (const chunk of chunksOf(unique)) {
     let live = chunk;
     const skip = new Set<string>();
+    const redirect = new Map<string, ItemRef>();
+    const hops = new Map<string, number>();
     for (let conflicts = 0; live.length > 0; ) {
-      const summed = [...sumMoves(live, skip).values()];
+      const summed = [...sumMoves(live, skip, redirect).values()];
       const marker = options.marker ?? COUNTERS_MARKER;
       const items = [
         ...live.map((r) => markerOf(tableName, marker, r.requestId, expiresAt)),
@@ -361,7 +374,15 @@ export async function applyLedger(
           result.duplicates += seen.length;
           live = live.filter((r) => !seen.includes(r));
           for (const g of gone) {
-            skip.add(refKey(g.ref));
+            const id = refKey(g.ref);
+            const hop = hops.get(id) ?? 0;
+            const next = isKeyItem(g.ref) && hop < MAX_SUCCESSOR_HOPS ? await successorOf(client, tableName, g.ref) : undefined;
+            if (next) {
+              redirect.set(id, next);
+              hops.set(refKey(next), hop + 1);
+              continue;
+            }
+            skip.add(id);
             result.skipped.push(g.ref);
           }
           continue;

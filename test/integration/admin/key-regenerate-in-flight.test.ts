@@ -17,6 +17,7 @@ import { configureApp, documentClient, spendSettler } from '../../../lib/app/ind
 import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { tableName } from '../../../lib/store/client.js';
+import { applyLedger, packMoves, unpackMoves } from '../../../lib/store/counter-ledger.js';
 import { refs } from '../../../lib/store/keys.js';
 import { journalRecord, replaySettlement } from '../../../lib/store/settlement-journal.js';
 import type { Settlement, SpendSettler, SpendTarget } from '../../../lib/store/spend-ledger.js';
@@ -217,5 +218,33 @@ describe('a strict reservation on the old key', () => {
       expiresAt: now + 60_000,
     });
     expect(outcome.status).toBe('stale');
+  });
+});
+
+describe('counters from the stream (TOLLGATE_SPEND_COUNTERS=stream): a record written before /key/regenerate, added after', () => {
+  it.each([
+    ['no grace period', undefined],
+    ['a grace period', '1h'],
+  ])('with %s: added to the new key, once', async (_, grace) => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', max_budget: dollars(10 * COST()) });
+    // The moves a fast settlement of the old key keeps on its record, as the stream consumer reads them back.
+    const moves = unpackMoves(
+      packMoves([{ ref: refs.key(made.body.token_id), spendNanos: COST(), committedNanos: COST(), mustExist: true }]),
+    );
+    const record = { requestId: `stream-${made.body.token_id}`, moves };
+    const regen = await callApi(
+      keys,
+      'POST',
+      '/key/regenerate',
+      { key: made.body.key, ...(grace ? { grace_period: grace } : {}) },
+      userCtx('alice'),
+    );
+    const applied = await applyLedger(documentClient(), tableName(), [record], { markerTtlSeconds: 3600 });
+    expect(applied).toMatchObject({ applied: 1, skipped: [] });
+    expect(await countersOf(refs.key(regen.body.token_id))).toEqual({ spend: COST(), committed: COST() });
+    expect((await countersOf(refs.key(made.body.token_id))).spend).toBe(0);
+    // Delivered again: counted once.
+    expect(await applyLedger(documentClient(), tableName(), [record], { markerTtlSeconds: 3600 })).toMatchObject({ duplicates: 1 });
+    expect(await countersOf(refs.key(regen.body.token_id))).toEqual({ spend: COST(), committed: COST() });
   });
 });
