@@ -68,6 +68,7 @@ import { type Listing, listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
 import {
   allOf,
+  countersUnchanged,
   definedFields,
   deleteAny,
   deleteExisting,
@@ -742,6 +743,8 @@ export const keyActions: Actions = {
   ),
 
   regenerate: action(z.object({ key: keyRef, grace_period: duration.optional() }).strict(), async (input, { actor, now }) => {
+    // Read before the key is copied: a settlement landing in between changes them and refuses the write.
+    const own = await findOwn('key', tokenOf(input.key));
     const current = await loadKey(actor, input.key);
     requireLive(current);
     await requireKeyManager(actor, current, `regenerate key \`${current.key_name}\``);
@@ -752,7 +755,10 @@ export const keyActions: Actions = {
     const { grace_until: _g, replaced_by: _r, replaces: previous = [], ...rest } = current;
     const ops: TxOp[] = [];
     // The new key is a copy of the limits read: a change landing meanwhile refuses it (retry), never lost.
-    const copied = allOf(notReplaced, unchangedSince(current.updated_at));
+    // So is it of the counters (the key's own item, read first): a settlement or reservation landing
+    // before the write refuses it too (found by review: one landing between the read and the write
+    // went to the old key and was lost with it).
+    const copied = allOf(notReplaced, unchangedSince(current.updated_at), countersUnchanged(own ?? {}));
     let replaces: string[] = [];
     let graceUntil: string | null = null;
     if (input.grace_period) {

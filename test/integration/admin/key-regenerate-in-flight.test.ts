@@ -248,3 +248,32 @@ describe('counters from the stream (TOLLGATE_SPEND_COUNTERS=stream): a record wr
     expect(await countersOf(refs.key(regen.body.token_id))).toEqual({ spend: COST(), committed: COST() });
   });
 });
+
+describe('settlements landing while /key/regenerate copies the key', () => {
+  it('none is lost between the copy and the write: every one is in the new key, once', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const token = made.body.token_id as string;
+    const settler = spendSettler();
+    const N = 120;
+    // One settlement of the old key a millisecond, around the regeneration.
+    const settlements = Array.from({ length: N }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i));
+      await settler.settle({
+        requestId: `race-${token}-${i}`,
+        at: Date.now(),
+        costNanos: COST(),
+        model: 'gpt-4o',
+        targets: [{ entity: 'key', id: token, ref: refs.key(token) }],
+      });
+    });
+    await new Promise((r) => setTimeout(r, N / 3));
+    // A 409 concurrent_update says retry, as a client would.
+    let regen = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('alice'));
+    for (let i = 0; regen.status === 409 && i < 50; i++)
+      regen = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('alice'));
+    await Promise.all(settlements);
+    expect(regen.status).toBe(200);
+    const newToken = (regen.body as { token_id: string }).token_id;
+    expect((await countersOf(refs.key(newToken))).spend).toBe(N * COST());
+  });
+});
