@@ -8,6 +8,7 @@
  * Through the authorizer and the llm function against the mock upstream, the settlement held
  * until the key is regenerated.
  */
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
@@ -18,7 +19,7 @@ import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { tableName } from '../../../lib/store/client.js';
 import { applyLedger, packMoves, unpackMoves } from '../../../lib/store/counter-ledger.js';
-import { refs } from '../../../lib/store/keys.js';
+import { type ItemRef, refs } from '../../../lib/store/keys.js';
 import { journalRecord, replaySettlement } from '../../../lib/store/settlement-journal.js';
 import type { Settlement, SpendSettler, SpendTarget } from '../../../lib/store/spend-ledger.js';
 import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
@@ -137,6 +138,19 @@ describe('a call in flight across /key/regenerate is charged to the new key', ()
     const { token, oldToken } = await callAcrossRegenerate({ enforcement: 'strict', grace: '1h' });
     await expectCharged(token);
     expect((await countersOf(refs.key(oldToken))).spend).toBe(0);
+  });
+
+  it('with a grace period that ended before it settles, the old item removed by the table TTL: the successor record names the new key', async () => {
+    const { token } = await callAcrossRegenerate({
+      grace: '1s',
+      instead: async (s, real) => {
+        // DynamoDB Local does not emulate TTL: the old copy is removed as the table's TTL would.
+        const oldRef = s.targets.find((t) => t.entity === 'key')?.ref as ItemRef;
+        await documentClient().send(new DeleteCommand({ TableName: tableName(), Key: oldRef }));
+        await real.settle(s);
+      },
+    });
+    await expectCharged(token);
   });
 
   it('regenerated twice before it settles: the newest key', async () => {
