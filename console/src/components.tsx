@@ -127,6 +127,8 @@ export interface Field {
   hint?: string;
   required?: boolean;
   autocomplete?: string;
+  /** Fields of one group are shown together under its name, collapsed until opened (or an error lands there). */
+  group?: string;
 }
 
 /** LiteLLM's rate limits (docs/rate-limits.md), on keys, users, teams and organizations. */
@@ -223,6 +225,11 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
   const [formError, setFormError] = useState<ApiError | null>(null);
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
+  const [opened, setOpened] = useState<ReadonlySet<string>>(new Set());
+  // After the render that opened the error's group: a field in a closed group cannot take the focus.
+  useEffect(() => {
+    if (fieldError) document.getElementById(domId(id, fieldError.name))?.focus();
+  }, [fieldError]);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -248,107 +255,132 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
       const field = fieldOf(fields, apiError.body.param);
       if (field) {
         setFieldError({ name: field.name, message: apiError.message });
-        document.getElementById(domId(id, field.name))?.focus();
+        if (field.group) setOpened((o) => new Set(o).add(field.group as string));
       } else setFormError(apiError);
     } finally {
       setBusy(false);
     }
   }
 
+  function fieldView(f: Field) {
+    const fid = domId(id, f.name);
+    const error = fieldError?.name === f.name ? fieldError.message : undefined;
+    const describedBy = [f.hint ? `${fid}-hint` : '', error ? `${fid}-error` : ''].filter(Boolean).join(' ') || undefined;
+    const common = {
+      id: fid,
+      name: f.name,
+      'aria-invalid': error ? ('true' as const) : undefined,
+      'aria-describedby': describedBy,
+      'aria-required': f.required ? ('true' as const) : undefined,
+    };
+    const set = (v: Value) => setValues((s) => ({ ...s, [f.name]: v }));
+    const label = (
+      <label for={fid}>
+        {f.label}
+        {f.required ? <span class="req"> (required)</span> : null}
+      </label>
+    );
+    let control: ComponentChildren;
+    if (f.kind === 'checkbox') {
+      control = (
+        <input
+          {...common}
+          type="checkbox"
+          checked={values[f.name] === true}
+          onChange={(e) => set((e.currentTarget as HTMLInputElement).checked)}
+        />
+      );
+    } else if (f.kind === 'select') {
+      control = (
+        <select {...common} value={String(values[f.name] ?? '')} onChange={(e) => set((e.currentTarget as HTMLSelectElement).value)}>
+          {(f.options ?? []).map(([value, text]) => (
+            <option value={value}>{text}</option>
+          ))}
+        </select>
+      );
+    } else {
+      const type =
+        f.kind === 'number'
+          ? 'number'
+          : f.kind === 'password'
+            ? 'password'
+            : f.kind === 'date'
+              ? 'date'
+              : f.kind === 'datetime'
+                ? 'datetime-local'
+                : f.kind === 'email'
+                  ? 'email'
+                  : 'text';
+      control = (
+        <input
+          {...common}
+          // One text-like control for several types (Preact's types split them per type).
+          type={type as 'text'}
+          {...(f.kind === 'number' ? { step: 'any', inputMode: 'decimal' as const } : {})}
+          autocomplete={f.autocomplete ?? 'off'}
+          spellcheck={false}
+          value={String(values[f.name] ?? '')}
+          onInput={(e) => set((e.currentTarget as HTMLInputElement).value)}
+        />
+      );
+    }
+    return (
+      <div class={`field${f.kind === 'checkbox' ? ' check' : ''}`}>
+        {f.kind === 'checkbox' ? (
+          <>
+            {control}
+            {label}
+          </>
+        ) : (
+          <>
+            {label}
+            {control}
+          </>
+        )}
+        {f.hint ? (
+          <p id={`${fid}-hint`} class="hint">
+            {f.hint}
+          </p>
+        ) : null}
+        {error ? (
+          <p id={`${fid}-error`} class="field-error">
+            {error}
+          </p>
+        ) : null}
+      </div>
+    );
+  }
+
   return (
     <form id={id} class="form" onSubmit={submit} noValidate aria-labelledby={`${id}-title`}>
       <h3 id={`${id}-title`}>{title}</h3>
       {children}
-      <div class="fields">
-        {fields.map((f) => {
-          const fid = domId(id, f.name);
-          const error = fieldError?.name === f.name ? fieldError.message : undefined;
-          const describedBy = [f.hint ? `${fid}-hint` : '', error ? `${fid}-error` : ''].filter(Boolean).join(' ') || undefined;
-          const common = {
-            id: fid,
-            name: f.name,
-            'aria-invalid': error ? ('true' as const) : undefined,
-            'aria-describedby': describedBy,
-            'aria-required': f.required ? ('true' as const) : undefined,
-          };
-          const set = (v: Value) => setValues((s) => ({ ...s, [f.name]: v }));
-          const label = (
-            <label for={fid}>
-              {f.label}
-              {f.required ? <span class="req"> (required)</span> : null}
-            </label>
-          );
-          let control: ComponentChildren;
-          if (f.kind === 'checkbox') {
-            control = (
-              <input
-                {...common}
-                type="checkbox"
-                checked={values[f.name] === true}
-                onChange={(e) => set((e.currentTarget as HTMLInputElement).checked)}
-              />
-            );
-          } else if (f.kind === 'select') {
-            control = (
-              <select {...common} value={String(values[f.name] ?? '')} onChange={(e) => set((e.currentTarget as HTMLSelectElement).value)}>
-                {(f.options ?? []).map(([value, text]) => (
-                  <option value={value}>{text}</option>
-                ))}
-              </select>
-            );
-          } else {
-            const type =
-              f.kind === 'number'
-                ? 'number'
-                : f.kind === 'password'
-                  ? 'password'
-                  : f.kind === 'date'
-                    ? 'date'
-                    : f.kind === 'datetime'
-                      ? 'datetime-local'
-                      : f.kind === 'email'
-                        ? 'email'
-                        : 'text';
-            control = (
-              <input
-                {...common}
-                // One text-like control for several types (Preact's types split them per type).
-                type={type as 'text'}
-                {...(f.kind === 'number' ? { step: 'any', inputMode: 'decimal' as const } : {})}
-                autocomplete={f.autocomplete ?? 'off'}
-                spellcheck={false}
-                value={String(values[f.name] ?? '')}
-                onInput={(e) => set((e.currentTarget as HTMLInputElement).value)}
-              />
-            );
-          }
-          return (
-            <div class={`field${f.kind === 'checkbox' ? ' check' : ''}`}>
-              {f.kind === 'checkbox' ? (
-                <>
-                  {control}
-                  {label}
-                </>
-              ) : (
-                <>
-                  {label}
-                  {control}
-                </>
-              )}
-              {f.hint ? (
-                <p id={`${fid}-hint`} class="hint">
-                  {f.hint}
-                </p>
-              ) : null}
-              {error ? (
-                <p id={`${fid}-error`} class="field-error">
-                  {error}
-                </p>
-              ) : null}
-            </div>
-          );
-        })}
-      </div>
+      <div class="fields">{fields.filter((f) => !f.group).map(fieldView)}</div>
+      {[...new Set(fields.flatMap((f) => (f.group ? [f.group] : [])))].map((group) => {
+        const inGroup = fields.filter((f) => f.group === group);
+        const given = inGroup.filter((f) => values[f.name] !== '' && values[f.name] !== false).length;
+        return (
+          <details
+            class="field-group"
+            open={opened.has(group)}
+            onToggle={(e) => {
+              const open = (e.currentTarget as HTMLDetailsElement).open;
+              setOpened((o) => {
+                const next = new Set(o);
+                if (open) next.add(group);
+                else next.delete(group);
+                return next;
+              });
+            }}
+          >
+            <summary>
+              {group}
+              {given > 0 ? ` (${given} given)` : ''}
+            </summary>
+            <div class="fields">{inGroup.map(fieldView)}</div>
+          </details>
+        );
+      })}
       {formError ? <Problem error={formError} /> : null}
       <div class="actions">
         <button type="submit" disabled={busy}>
