@@ -221,6 +221,21 @@ export interface FormProps {
 export function Form({ id, title, fields, submitLabel, mode = 'create', initial, fixed, onSubmit, children }: FormProps) {
   const start = () => Object.fromEntries(fields.map((f) => [f.name, toValue(f, getPath(initial, f.name))]));
   const [values, setValues] = useState<Record<string, Value>>(start);
+  // The record read again (after a save): untouched fields follow it, else an edit would send back
+  // the old value of a field the API changed (as if the admin had changed it).
+  const shown = useRef(values);
+  const startKey = JSON.stringify(start());
+  useEffect(() => {
+    const now = start();
+    setValues(
+      (v) =>
+        Object.fromEntries(fields.map((f) => [f.name, v[f.name] === shown.current[f.name] ? now[f.name] : v[f.name]])) as Record<
+          string,
+          Value
+        >,
+    );
+    shown.current = now;
+  }, [startKey]);
   const [fieldError, setFieldError] = useState<{ name: string; message: string } | null>(null);
   const [formError, setFormError] = useState<ApiError | null>(null);
   const [done, setDone] = useState('');
