@@ -126,6 +126,8 @@ export interface RowEditor<T> {
   fields: Field[];
   fixed(row: T): Body;
   save(body: Body): Promise<unknown>;
+  /** What the form starts from, when the row's shape is not the fields' (default: the row). */
+  initial?(row: T): object;
   /** The record's name in the saved message, when it is not the one in the labels. */
   savedName?(row: T): string;
 }
@@ -172,7 +174,7 @@ export function RecordTable<T>({ noun, name, busy, edit, remove, actions, column
           noun={noun}
           name={name(editing)}
           savedName={edit.savedName?.(editing)}
-          record={editing as object}
+          record={edit.initial?.(editing) ?? (editing as object)}
           fixed={edit.fixed(editing)}
           fields={edit.fields}
           save={edit.save}

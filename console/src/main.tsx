@@ -11,7 +11,7 @@ import { Audit } from './pages/audit';
 import { Budgets } from './pages/budgets';
 import { EndUsers } from './pages/end-users';
 import { Keys } from './pages/keys';
-import { Models } from './pages/models';
+import { ModelDetail, Models } from './pages/models';
 import { Organizations } from './pages/organizations';
 import { Overview } from './pages/overview';
 import { Spend } from './pages/spend';
@@ -52,7 +52,7 @@ const PAGES: readonly (readonly [route: string, title: string, page: Page, detai
   ['organizations', 'Organizations', Organizations],
   ['end-users', 'End users', EndUsers],
   ['budgets', 'Budgets', Budgets],
-  ['models', 'Models', Models],
+  ['models', 'Models', Models, ({ params }) => <ModelDetail modelName={params[0] as string} />],
   ['spend', 'Spend', Spend],
   ['audit', 'Audit log', Audit],
 ];

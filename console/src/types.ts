@@ -87,10 +87,41 @@ export interface BudgetRecord {
   created_at?: string;
 }
 
+/** A long-context tier of the price library: a call whose input passes `above_input_tokens` is priced whole at it. */
+export interface PriceTier {
+  above_input_tokens: number;
+  input_cost_per_million: number;
+  output_cost_per_million: number;
+  cache_read_cost_per_million?: number;
+  cache_write_cost_per_million?: number;
+  cache_write_1h_cost_per_million?: number;
+}
+
+/** `/model/info`'s prices: per 1M tokens unless named otherwise; null: the model has none. */
+export interface ModelPrices {
+  input_cost_per_million: number;
+  output_cost_per_million: number;
+  cache_read_cost_per_million: number | null;
+  cache_write_cost_per_million: number | null;
+  cache_write_1h_cost_per_million: number | null;
+  /** LiteLLM's shape: one price per search for every size. */
+  search_context_cost_per_query: { search_context_size_medium: number } | null;
+  input_cost_per_million_priority: number | null;
+  output_cost_per_million_priority: number | null;
+  cache_read_cost_per_million_priority: number | null;
+  input_cost_per_million_flex: number | null;
+  output_cost_per_million_flex: number | null;
+  cache_read_cost_per_million_flex: number | null;
+  price_tiers: PriceTier[] | null;
+  /** `@pydantic/genai-prices@<version>` (the price library) or `registry` (set by an admin). */
+  price_source: string;
+  price_source_version: string | null;
+}
+
 export interface ModelEntry {
   model_name: string;
-  litellm_params: { model: string; api_base?: string; api_key_secret?: string | null };
-  model_info: { input_cost_per_million: number; output_cost_per_million: number; access_groups: string[]; aliases: string[] };
+  litellm_params: { model: string; api_base?: string | null; api_key_secret?: string | null };
+  model_info: ModelPrices & { access_groups: string[]; aliases: string[] };
 }
 
 export interface AuditRecord {

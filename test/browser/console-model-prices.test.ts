@@ -1,0 +1,190 @@
+/**
+ * A model's prices through the console's Models page, in a real browser against a real
+ * `npm start`: a proxy admin adds a model with a cache price and a priority price pair from the
+ * collapsed price groups, sees them in the model's detail and in /model/info, edits one price (only
+ * that price is sent), and sees a service tier's input price alone refused next to the tier's
+ * output price with nothing written. A model priced by the price library says so, with its
+ * long-context tiers. The steps run in order.
+ */
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { axeViolations, call, launchChromium, npmStart, type Running } from './support.js';
+
+const MASTER = 'sk-browser-prices-master-key';
+const MODEL = 'priced-model';
+const LIBRARY_MODEL = 'library-model';
+
+let app: Running;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+/** The bodies the console posted to the model routes, in order. */
+const sent: { path: string; body: unknown }[] = [];
+
+const section = (id: string): Locator => page.locator(`section[aria-labelledby="${id}"]`);
+const modelRow = (): Locator => section('model-list').locator('tbody tr', { hasText: MODEL });
+const focusedId = () => page.evaluate('document.activeElement ? document.activeElement.id : ""') as Promise<string>;
+/** The value a fact list shows for a label in the detail's Prices section. */
+const price = (label: string) =>
+  section('model-prices').locator(`xpath=.//dt[normalize-space()="${label}"]/following-sibling::dd[1]`).textContent();
+const info = async (name: string) => call(app.url, `/model/info?model_name=${encodeURIComponent(name)}`, MASTER);
+const sentTo = (path: string) => sent.filter((s) => s.path === path).map((s) => s.body);
+const group = (form: string, name: string): Locator => page.locator(`#${form} details`, { hasText: name });
+
+beforeAll(async () => {
+  app = await npmStart({ TOLLGATE_MASTER_KEY: MASTER });
+  browser = await launchChromium();
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  page.on('dialog', (d) => void d.accept());
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith('/model/') && r.method() === 'POST') sent.push({ path, body: r.postDataJSON() });
+  });
+  await page.goto(`${app.url}/ui/`);
+  await page.getByLabel('Master key, virtual key or JWT').fill(MASTER);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe("a model's prices on the Models page", () => {
+  it('a priority input price without its output price is refused next to the output price, and no model is made', async () => {
+    await page.goto(`${app.url}/ui/#/models`);
+    await section('model-list').locator('tbody tr', { hasText: 'gpt-4o-mini' }).first().waitFor();
+    // The cache and tier prices are collapsed until opened.
+    expect(await page.locator('#new-model-model_info-cache_read_cost_per_million').isVisible()).toBe(false);
+    expect(await page.locator('#new-model-model_info-input_cost_per_million_priority').isVisible()).toBe(false);
+
+    await page.fill('#new-model-model_name', MODEL);
+    await page.fill('#new-model-litellm_params-model', 'gpt-4o-mini');
+    await page.fill('#new-model-litellm_params-api_key_secret', 'tollgate/local/mock-upstream');
+    await page.fill('#new-model-model_info-input_cost_per_million', '1');
+    await page.fill('#new-model-model_info-output_cost_per_million', '2');
+    await group('new-model', 'Cache and web-search prices').locator('summary').click();
+    await page.fill('#new-model-model_info-cache_read_cost_per_million', '0.5');
+    await group('new-model', 'Service-tier prices').locator('summary').click();
+    await page.fill('#new-model-model_info-input_cost_per_million_priority', '2');
+    await page.getByRole('button', { name: 'Add model', exact: true }).click();
+
+    const error = page.locator('#new-model-model_info-output_cost_per_million_priority-error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/model_info\.output_cost_per_million_priority.*required/);
+    expect(await page.locator('#new-model-model_info-output_cost_per_million_priority').getAttribute('aria-invalid')).toBe('true');
+    expect(await focusedId()).toBe('new-model-model_info-output_cost_per_million_priority');
+    expect((await info(MODEL)).status).toBe(404);
+    expect(await modelRow().count()).toBe(0);
+  });
+
+  it('with the pair, the model is added with only the prices given, and /model/info reports them', async () => {
+    await page.fill('#new-model-model_info-output_cost_per_million_priority', '4');
+    await page.getByRole('button', { name: 'Add model', exact: true }).click();
+    await modelRow().waitFor();
+    expect(sentTo('/model/new').at(-1)).toEqual({
+      model_name: MODEL,
+      litellm_params: { model: 'gpt-4o-mini', api_key_secret: 'tollgate/local/mock-upstream' },
+      model_info: {
+        input_cost_per_million: 1,
+        output_cost_per_million: 2,
+        cache_read_cost_per_million: 0.5,
+        input_cost_per_million_priority: 2,
+        output_cost_per_million_priority: 4,
+      },
+    });
+    const m = (await info(MODEL)).json.data[0].model_info;
+    expect(m).toMatchObject({
+      cache_read_cost_per_million: 0.5,
+      cache_write_cost_per_million: null,
+      input_cost_per_million_priority: 2,
+      output_cost_per_million_priority: 4,
+      input_cost_per_million_flex: null,
+      price_source: 'registry',
+    });
+  });
+
+  it("the model's detail shows every price, set by an admin, and its editor starts collapsed with what is given counted", async () => {
+    await modelRow().getByRole('link', { name: MODEL, exact: true }).click();
+    await page.locator('h1', { hasText: `Model ${MODEL}` }).waitFor();
+    await section('model-prices').locator('dl').waitFor();
+    expect(await price('Input price per 1M tokens')).toBe('$1.00');
+    expect(await price('Cache read per 1M tokens')).toBe('$0.50');
+    expect(await price('Cache write per 1M tokens')).toBe('—');
+    expect(await price('Input per 1M tokens, priority')).toBe('$2.00');
+    expect(await price('Output per 1M tokens, priority')).toBe('$4.00');
+    expect(await price('Input per 1M tokens, flex')).toBe('—');
+    expect(await page.locator('#model-price-source').textContent()).toContain('set by an admin');
+    expect(await group('edit-model', 'Cache and web-search prices').locator('summary').textContent()).toBe(
+      'Cache and web-search prices (1 given)',
+    );
+    expect(await group('edit-model', 'Service-tier prices').locator('summary').textContent()).toBe('Service-tier prices (2 given)');
+    expect(await page.locator('#edit-model-model_info-cache_write_cost_per_million').isVisible()).toBe(false);
+    expect(await axeViolations(page)).toEqual([]);
+  });
+
+  it('an edited cache write price is sent alone, and the detail and /model/info show it', async () => {
+    await group('edit-model', 'Cache and web-search prices').locator('summary').click();
+    await page.fill('#edit-model-model_info-cache_write_cost_per_million', '1.25');
+    await page.getByRole('button', { name: 'Save model', exact: true }).click();
+    await page.locator('#edit-model [role="status"]', { hasText: `Model ${MODEL} saved.` }).waitFor();
+    expect(sentTo('/model/update').at(-1)).toEqual({ model_name: MODEL, model_info: { cache_write_cost_per_million: 1.25 } });
+    await expect.poll(() => price('Cache write per 1M tokens')).toBe('$1.25');
+    expect((await info(MODEL)).json.data[0].model_info).toMatchObject({
+      cache_read_cost_per_million: 0.5,
+      cache_write_cost_per_million: 1.25,
+      input_cost_per_million_priority: 2,
+      price_source: 'registry',
+    });
+  });
+
+  it('a flex input price alone is refused next to the flex output price on edit, and nothing is written', async () => {
+    const before = (await info(MODEL)).json;
+    await group('edit-model', 'Service-tier prices').locator('summary').click();
+    // Closed again: the error opens the group it lands in.
+    await group('edit-model', 'Service-tier prices').locator('summary').click();
+    await page.locator('#edit-model-model_info-input_cost_per_million_flex').waitFor({ state: 'hidden' });
+    await group('edit-model', 'Service-tier prices').locator('summary').click();
+    await page.fill('#edit-model-model_info-input_cost_per_million_flex', '0.5');
+    await group('edit-model', 'Service-tier prices').locator('summary').click();
+    await page.getByRole('button', { name: 'Save model', exact: true }).click();
+
+    const error = page.locator('#edit-model-model_info-output_cost_per_million_flex-error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/model_info\.output_cost_per_million_flex.*required/);
+    expect(await page.locator('#edit-model-model_info-output_cost_per_million_flex').isVisible()).toBe(true);
+    expect(await focusedId()).toBe('edit-model-model_info-output_cost_per_million_flex');
+    expect(sentTo('/model/update').at(-1)).toEqual({ model_name: MODEL, model_info: { input_cost_per_million_flex: 0.5 } });
+    expect((await info(MODEL)).json).toEqual(before);
+    expect(await price('Input per 1M tokens, flex')).toBe('—');
+    expect(await axeViolations(page)).toEqual([]);
+  });
+
+  it("a model priced by the price library says so, with the library's long-context tiers", async () => {
+    await page.goto(`${app.url}/ui/#/models`);
+    await page.fill('#new-model-model_name', LIBRARY_MODEL);
+    await page.fill('#new-model-litellm_params-model', 'anthropic/claude-sonnet-4-5');
+    await page.fill('#new-model-litellm_params-api_key_secret', 'tollgate/local/mock-upstream');
+    await page.getByRole('button', { name: 'Add model', exact: true }).click();
+    await section('model-list').locator('tbody tr', { hasText: LIBRARY_MODEL }).waitFor();
+    const m = (await info(LIBRARY_MODEL)).json.data[0].model_info;
+    expect(m.price_source).toMatch(/^@pydantic\/genai-prices@/);
+
+    await page.goto(`${app.url}/ui/#/models/${LIBRARY_MODEL}`);
+    await section('model-prices').locator('dl').waitFor();
+    expect(await page.locator('#model-price-source').textContent()).toBe(
+      `the price library @pydantic/genai-prices ${m.price_source_version}, except the prices an admin set`,
+    );
+    expect(await price('Cache read per 1M tokens')).toBe('$0.30');
+    expect(await price('Per web search')).toBe('$0.01');
+    const tiers = section('model-prices').locator('table', { hasText: 'Long-context prices' });
+    expect(await tiers.locator('tbody tr').first().textContent()).toContain('200,000');
+    expect(await axeViolations(page)).toEqual([]);
+  });
+
+  it('no page failed', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
