@@ -112,6 +112,7 @@ import {
   allowedRoutes,
   budgetFields,
   duration,
+  flag,
   id,
   limit,
   metadata,
@@ -831,7 +832,7 @@ export const keyActions: Actions = {
         cursor: z.string().optional(),
         limit: limit.optional(),
         // LiteLLM's `keys` holds token hashes unless `return_full_object` (`data` always holds the records).
-        return_full_object: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+        return_full_object: flag.optional(),
       })
       .strict(),
     async (q, { actor, now }) => {

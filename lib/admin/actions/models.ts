@@ -106,16 +106,19 @@ const modelInfo = z
     cache_write_1h_cost_per_million: money.optional(),
     // Dollars per web search: a number, or LiteLLM's `{search_context_size_low, _medium, _high}`.
     search_context_cost_per_query: z
-      .union([
-        money,
-        z
-          .object({
-            search_context_size_low: money.optional(),
-            search_context_size_medium: money.optional(),
-            search_context_size_high: money.optional(),
-          })
-          .strict(),
-      ])
+      .union(
+        [
+          money,
+          z
+            .object({
+              search_context_size_low: money.optional(),
+              search_context_size_medium: money.optional(),
+              search_context_size_high: money.optional(),
+            })
+            .strict(),
+        ],
+        { error: "must be a price in dollars (a number), or LiteLLM's {search_context_size_low, _medium, _high} of prices" },
+      )
       .optional(),
     ...TIER_PRICE_SCHEMA,
     access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),

@@ -21,7 +21,7 @@ import { type Actions, action } from '../http/handler.js';
 import { isTeamAdmin } from '../membership.js';
 import { find } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
-import { id, limit } from '../schema/fields.js';
+import { flag, id, limit } from '../schema/fields.js';
 
 const date = z.string().refine(isCalendarDay, 'must be a day of the calendar like 2026-12-05');
 /** The longest range a query reads (one rollup or log partition per day). */
@@ -103,7 +103,7 @@ const logsInput = z
     cursor: z.string().max(4096).optional(),
     limit: limit.optional(),
     /** LiteLLM's: `false` lists the logs, as always here; `true` (its per-day sums) is the reports'. */
-    summarize: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+    summarize: flag.optional(),
   })
   .strict();
 type LogsInput = z.output<typeof logsInput>;

@@ -23,6 +23,9 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   throw new InvalidRequestError(`\`${field}\`: ${issue.message}`, issue.code === 'invalid_type' ? 'invalid_type' : 'invalid_field', field);
 }
 
+/** A query flag: `true`/`false`, as JSON or as query text. */
+export const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' });
+
 /** An entity id (lib/domain/ids): what JWT claims and the body's `user` may name, the admin API accepts. */
 export const id = z.string().superRefine((s, ctx) => {
   const problem = idProblem(s);

@@ -370,6 +370,12 @@ describe('/key/list', () => {
     expect(full.body.keys).toEqual(full.body.data);
     expect(full.body.keys.map((k: { token: string }) => k.token)).toContain(made.token);
     expect((await invokeDirect(keys, { action: 'list', team_id: 't-list', return_full_object: false })).keys).toContain(made.token);
+    const bad = await callApi(keys, 'GET', '/key/list', { team_id: 't-list', return_full_object: 'yes' });
+    expect([bad.status, bad.body.error?.param, bad.body.error?.message]).toEqual([
+      400,
+      'return_full_object',
+      '`return_full_object`: must be true or false',
+    ]);
   });
 
   it('shows a non-admin only their own keys', async () => {

@@ -65,6 +65,17 @@ describe('the per-search price', () => {
     expect(await item('refused-search')).toBeUndefined();
   });
 
+  it.each([null, '0.01', true, [0.01]])('a search price that is neither a number nor the object (%j) says what it takes', async (price) => {
+    const res = await callApi(models, 'POST', '/model/new', {
+      model_name: 'refused-search',
+      litellm_params: ANTHROPIC,
+      model_info: { search_context_cost_per_query: price },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe(field);
+    expect(res.body.error.message).toContain('must be a price in dollars (a number), or');
+  });
+
   it("/model/update fills a record made before the per-search price was kept with the library's", async () => {
     await put(
       encode.model({

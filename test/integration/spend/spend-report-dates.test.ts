@@ -48,5 +48,6 @@ describe("LiteLLM's `summarize` on /spend/logs (found by review: any value was a
   it('any other value is a 400 naming it', async () => {
     const res = await callApi(spendHandler, 'GET', '/spend/logs', { summarize: 'yes' });
     expect([res.status, res.body.error?.param]).toEqual([400, 'summarize']);
+    expect(res.body.error.message).toContain('must be true or false');
   });
 });
