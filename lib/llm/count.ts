@@ -11,6 +11,7 @@
  */
 import type { Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
+import { serviceTierOf } from '../providers/usage.js';
 import type { LlmRequest } from './request.js';
 
 /** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
@@ -46,11 +47,17 @@ export class ReceivedText {
    * (Anthropic reports the count in its last event) is still charged the searches it ran.
    */
   searches = 0;
+  /**
+   * The service tier the answer reports, in whichever event says it (OpenAI's chat chunks each
+   * do, its usage chunk too): a priority stream cut before its usage is charged at priority.
+   */
+  serviceTier: string | undefined;
 
   /** A whole (JSON) answer. */
   add(payload: unknown): void {
     collect(payload, ANSWER_KEYS, false, this.parts);
     if (!isObject(payload)) return;
+    this.noteTier(payload);
     for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : [])))
       if (isWebSearch(item)) this.searches++;
   }
@@ -62,6 +69,7 @@ export class ReceivedText {
    */
   addEvent(payload: unknown): void {
     if (!isObject(payload)) return;
+    this.noteTier(payload);
     if (Array.isArray(payload.choices)) collect(payload.choices, ANSWER_KEYS, false, this.parts);
     else if (payload.delta !== undefined) collect(payload.delta, ANSWER_KEYS, true, this.parts);
     if (
@@ -69,6 +77,12 @@ export class ReceivedText {
       (payload.type === 'response.output_item.added' && isWebSearch(payload.item))
     )
       this.searches++;
+  }
+
+  /** The latest tier reported, at the top level or under `response` / `message` (stream events). */
+  private noteTier(payload: Record<string, unknown>): void {
+    for (const holder of [payload, payload.response, payload.message])
+      if (isObject(holder)) this.serviceTier = serviceTierOf(holder) ?? this.serviceTier;
   }
 
   get text(): string {
@@ -96,8 +110,9 @@ export async function countUsage(req: Pick<LlmRequest, 'body'>, received: Receiv
   if (sent === undefined) return undefined;
   const usage = { inputTokens: await countTokens(sent), outputTokens: await countTokens(received?.text ?? '') };
   const searches = received?.searches ?? 0;
+  const tier = received?.serviceTier;
   return usage.inputTokens + usage.outputTokens + searches > 0
-    ? { ...usage, ...(searches > 0 ? { webSearches: searches } : {}) }
+    ? { ...usage, ...(searches > 0 ? { webSearches: searches } : {}), ...(tier ? { serviceTier: tier } : {}) }
     : undefined;
 }
 

@@ -28,8 +28,10 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
   if (!reported || !counted) return reported ?? counted;
   const reportedInput = allInputTokens(reported);
   const searches = Math.max(reported.webSearches ?? 0, counted.webSearches ?? 0);
+  const tier = reported.serviceTier ?? counted.serviceTier;
   return {
     ...reported,
+    ...(tier ? { serviceTier: tier } : {}),
     inputTokens: reported.inputTokens + Math.max(0, counted.inputTokens - reportedInput),
     outputTokens: Math.max(reported.outputTokens, counted.outputTokens),
     ...(searches > 0 ? { webSearches: searches } : {}),

@@ -94,9 +94,7 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
     const u = usageFromObject(holder.usage);
     if (!u) continue;
     const searches = webSearchCalls(holder.output);
-    // OpenAI reports it beside the usage, Anthropic inside it.
-    const reported = holder.service_tier ?? (holder.usage as Record<string, unknown>).service_tier;
-    const tier = typeof reported === 'string' && reported.length > 0 && reported.length <= 32 ? reported : undefined;
+    const tier = serviceTierOf(holder);
     found = mergeUsage(found, {
       ...u,
       ...(searches > (u.webSearches ?? 0) ? { webSearches: searches } : {}),
@@ -104,6 +102,15 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
     });
   }
   return found;
+}
+
+/**
+ * The `service_tier` an answer or event reports serving the call at: OpenAI beside the usage (on
+ * every chat chunk, usage or not), Anthropic inside it; `auto` (a request's echo, not a tier) is none.
+ */
+export function serviceTierOf(holder: Record<string, unknown>): string | undefined {
+  const reported = holder.service_tier ?? (isObject(holder.usage) ? holder.usage.service_tier : undefined);
+  return typeof reported === 'string' && reported.length > 0 && reported.length <= 32 && reported !== 'auto' ? reported : undefined;
 }
 
 /** The Responses API's web searches: its `web_search_call` output items (one search each). */

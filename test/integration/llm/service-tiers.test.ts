@@ -29,14 +29,16 @@ async function start(): Promise<string> {
   upstream = await jsonUpstream((body, res, req) => {
     received.push(`${req.method} ${req.url}`);
     const tier = body.service_tier === 'auto' ? 'priority' : (body.service_tier ?? 'default');
-    const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100 };
+    // Asked "no usage": an answer (or stream) that reports none, counted then.
+    const reportsUsage = JSON.stringify(body.messages) !== JSON.stringify([{ role: 'user', content: 'no usage' }]);
+    const usage = reportsUsage ? { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100 } : undefined;
     const base = { id: 'chatcmpl-1', created: 1, model: body.model, service_tier: tier };
     if (body.stream === true) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const data = (d: unknown) => res.write(`data: ${JSON.stringify(d)}\n\n`);
       data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] });
       data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-      data({ ...base, object: 'chat.completion.chunk', choices: [], usage });
+      if (usage) data({ ...base, object: 'chat.completion.chunk', choices: [], usage });
       res.end('data: [DONE]\n\n');
       return;
     }
@@ -85,10 +87,10 @@ afterAll(() => upstream?.close());
 
 const logOf = async (requestId: string) => unpackLog((await readItem(refs.settlement(requestId)))?.[SPEND_LOG_ATTR] as string);
 
-async function charged(model: string, extra: Record<string, unknown>) {
+async function charged(model: string, extra: Record<string, unknown>, content = 'hello') {
   const { key, record } = await seedKey({});
   const requestId = randomUUID();
-  const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat(model, 'hello', extra), requestId });
+  const res = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat(model, content, extra), requestId });
   expect(res.status).toBe(200);
   if (extra.stream) expect(sseData(res.text).length).toBeGreaterThan(0);
   return { spent: await settledSpendNanos(refs.key(record.token)), log: await logOf(requestId) };
@@ -110,6 +112,21 @@ describe('a call is charged at the service tier its answer reports', () => {
     expect((await charged('gpt-tiered', { ...stream, service_tier: 'default' })).spent).toBe(STANDARD);
     // Asked auto, answered priority: the priority prices.
     expect((await charged('gpt-tiered', { ...stream, service_tier: 'auto' })).spent).toBe(PRIORITY);
+  });
+
+  it.each([
+    ['JSON', {}],
+    ['streamed', { stream: true }],
+  ])('%s without usage (counted): at the tier the answer reports, as a stream cut before its usage chunk is', async (_what, stream) => {
+    // Found by review: the counted usage carried no tier, so such a priority call was charged standard.
+    const standardCount = await charged('gpt-tiered', { ...stream, service_tier: 'default' }, 'no usage');
+    expect(standardCount.log.usage_source).toBe('counted');
+    expect(standardCount.spent).toBeGreaterThan(0);
+    expect(await charged('gpt-tiered', { ...stream, service_tier: 'priority' }, 'no usage')).toMatchObject({
+      spent: 2 * standardCount.spent,
+      log: { usage_source: 'counted', service_tier: 'priority', service_tier_charged: 'priority' },
+    });
+    expect((await charged('gpt-tiered', { ...stream, service_tier: 'flex' }, 'no usage')).spent).toBe(standardCount.spent / 2);
   });
 
   it('flex on a model without flex prices: the standard prices (dearer)', async () => {
