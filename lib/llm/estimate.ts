@@ -10,7 +10,8 @@
  *    (one `n` per candidate), and an upper bound must hold for every reading; none for embeddings. Limits out of range never get here: they are a 400 (lib/llm/request).
  *  - web searches (billed per search): at most what the request's web search tools allow, their
  *    `max_uses` (Anthropic) or the call's `max_tool_calls` (the Responses API); a search tool with
- *    neither has no bound, and a strict call carrying one is refused (webSearchBound).
+ *    neither has no bound, and a strict call carrying one is refused (webSearchBound); plus the
+ *    one search of a chat call with `web_search_options` (askedSearches).
  */
 import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
@@ -43,19 +44,27 @@ export const isWebSearchTool = (t: unknown): t is Record<string, unknown> =>
   isObject(t) && typeof t.type === 'string' && t.type.startsWith('web_search');
 
 /**
+ * The searches a request is billed whatever its answer shows: a chat completion with
+ * `web_search_options` (OpenAI's search-preview models) is one web search call, billed per call
+ * at the model's per-search price, as LiteLLM charges it; its answer reports no count.
+ */
+export const askedSearches = (json: Record<string, unknown> | undefined): number => (isObject(json?.web_search_options) ? 1 : 0);
+
+/**
  * The most web searches a request's tools can run: the sum of their `max_uses` when each has one,
  * the call's `max_tool_calls` (it bounds every built-in tool call), the smaller of the two when
  * both bound it; 0 without a web search tool. An unbounded tool: `{ unbounded }`, its type and
  * the limit that would bound it.
  */
 export function webSearchBound(json: Record<string, unknown> | undefined): number | { unbounded: string; why: string } {
+  const asked = askedSearches(json);
   const tools = Array.isArray(json?.tools) ? json.tools.filter(isWebSearchTool) : [];
-  if (tools.length === 0) return 0;
+  if (tools.length === 0) return asked;
   const uses = tools.map((t) => count(t.max_uses));
   const byUses = uses.every((n) => n !== undefined) ? uses.reduce<number>((a, n) => a + (n as number), 0) : undefined;
   const byCalls = count(json?.max_tool_calls);
   const bounds = [byUses, byCalls].filter((n): n is number => n !== undefined);
-  if (bounds.length > 0) return Math.min(...bounds);
+  if (bounds.length > 0) return Math.min(...bounds) + asked;
   const tool = tools[uses.indexOf(undefined)] as Record<string, unknown>;
   return {
     // Named as given only when shaped like a tool type (`web_search_20250305`): never a key glued to it.

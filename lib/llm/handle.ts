@@ -50,7 +50,7 @@ import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
 import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
-import { estimateUsage, requirePricedTier, webSearchBound } from './estimate.js';
+import { askedSearches, estimateUsage, requirePricedTier, webSearchBound } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
   type BatchFile,
@@ -871,7 +871,11 @@ async function settle(
   // A tokenizer that fails to load must not hold the call's rate-limit slot: fall back to the estimate.
   const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
   const measured = partial ? brokenUsage(reported, counted) : (reported ?? counted);
-  const usage = measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined);
+  // A chat call with `web_search_options` is billed its search call, which its answer does not count.
+  const usage = withSearches(
+    measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined),
+    askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
+  );
   const usageSource = !measured ? (usage ? 'estimated' : 'none') : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
   const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
@@ -907,6 +911,10 @@ async function settle(
     }),
   ]);
 }
+
+/** Usage with at least `searches` web searches. */
+const withSearches = (usage: Usage | undefined, searches: number): Usage | undefined =>
+  usage && searches > (usage.webSearches ?? 0) ? { ...usage, webSearches: searches } : usage;
 
 const sameUsage = (a: Usage, b: Usage): boolean =>
   a.inputTokens === b.inputTokens &&

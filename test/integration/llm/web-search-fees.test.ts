@@ -37,6 +37,29 @@ let upstream: TestUpstream | undefined;
 async function start(): Promise<string> {
   upstream = await jsonUpstream((body, res, req) => {
     received.push(`${req.method} ${req.url}`);
+    if (req.url?.startsWith('/v1/chat/completions')) {
+      // A search-preview model's answer: its search shows only as url_citation annotations.
+      const message = {
+        role: 'assistant',
+        content: 'found',
+        annotations: [{ type: 'url_citation', url_citation: { url: 'https://example.com', title: 'e', start_index: 0, end_index: 5 } }],
+      };
+      const base = { id: 'chatcmpl-1', created: 1, model: body.model };
+      const chatUsage = { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150 };
+      if (body.stream === true) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const data = (d: unknown) => res.write(`data: ${JSON.stringify(d)}\n\n`);
+        data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: message, finish_reason: 'stop' }] });
+        data({ ...base, object: 'chat.completion.chunk', choices: [], usage: chatUsage });
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ ...base, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }], usage: chatUsage }),
+      );
+      return;
+    }
     if (req.url?.startsWith('/v1/responses')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       const output = [
@@ -195,6 +218,49 @@ describe('web searches are billed per search', () => {
     expect(res.status).toBe(200);
     expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + 2 * PER_SEARCH_NANOS);
     expect(await logOf(requestId)).toMatchObject({ web_search_requests: 2 });
+  });
+});
+
+describe("a chat call with web_search_options (OpenAI's search-preview models): one search a call, as LiteLLM charges it", () => {
+  // Found by review: nothing but tokens was charged, the search call (OpenAI bills it per call) was free.
+  const chatBody = (extra: Record<string, unknown> = {}) => ({
+    model: 'gpt-search',
+    max_tokens: 100,
+    messages: [{ role: 'user', content: 'what happened today?' }],
+    ...extra,
+  });
+
+  it.each([
+    ['JSON', {}],
+    ['streamed', { stream: true }],
+  ])('%s: tokens plus one search, and the spend log says one search was billed', async (_what, extra) => {
+    const { key, record } = await seedKey({});
+    const requestId = randomUUID();
+    const res = await call({
+      path: '/v1/chat/completions',
+      headers: bearer(key),
+      body: chatBody({ ...extra, web_search_options: {} }),
+      requestId,
+    });
+    expect(res.status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + PER_SEARCH_NANOS);
+    expect(await logOf(requestId)).toMatchObject({ web_search_requests: 1 });
+  });
+
+  it('without web_search_options: its tokens only', async () => {
+    const { key, record } = await seedKey({});
+    expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: chatBody() })).status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens);
+  });
+
+  it('strict: the reservation holds the search ($0.01 budget: refused with it, served without)', async () => {
+    const { key } = await seedKey({ team_id: 'team-strict-search' });
+    const before = received.length;
+    const refused = await call({ path: '/v1/chat/completions', headers: bearer(key), body: chatBody({ web_search_options: {} }) });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('team_budget_exceeded');
+    expect(received.length).toBe(before);
+    expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: chatBody() })).status).toBe(200);
   });
 });
 
