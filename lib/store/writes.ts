@@ -30,13 +30,40 @@ export interface Guard {
 const withGuard = (base: string, guard: Guard | undefined): string => (guard ? `${base} AND (${guard.expression})` : base);
 
 /**
- * The item has not been changed through the admin API since it was read: every admin write sets
- * `updated_at` (settlements move counters only). A write judged on what it read holds to it.
+ * The attribute every admin write adds 1 to (one that sets `updated_at`, see updateFields): the
+ * lock's witness. `updated_at` alone is a millisecond taken when a request began, which two writes
+ * can share (begun together, or instances' clocks apart); a count cannot.
  */
-export const unchangedSince = (updatedAt: string | null | undefined): Guard =>
-  updatedAt
-    ? { expression: '#ua = :ua', names: { '#ua': 'updated_at' }, values: { ':ua': updatedAt } }
-    : { expression: 'attribute_not_exists(#ua)', names: { '#ua': 'updated_at' } };
+export const REVISION_ATTR = 'rev';
+
+/** What an item's lock reads: the revision and timestamps it was read at. */
+export interface ReadAt {
+  updated_at?: string | null;
+  created_at?: string | null;
+  rev?: number;
+}
+
+/**
+ * The item has not been changed through the admin API since it was read: every admin write adds
+ * to its revision and sets `updated_at` (settlements move counters only), and an item removed and
+ * made again has another `created_at`. A write judged on what it read holds to it.
+ */
+export function unchangedSince(read: ReadAt): Guard {
+  const names: Record<string, string> = { '#ua': 'updated_at', '#rv': REVISION_ATTR };
+  const values: Record<string, unknown> = {};
+  const parts = [
+    read.updated_at ? '#ua = :ua' : 'attribute_not_exists(#ua)',
+    typeof read.rev === 'number' ? '#rv = :rv' : 'attribute_not_exists(#rv)',
+  ];
+  if (read.updated_at) values[':ua'] = read.updated_at;
+  if (typeof read.rev === 'number') values[':rv'] = read.rev;
+  if (read.created_at) {
+    names['#ca'] = 'created_at';
+    values[':ca'] = read.created_at;
+    parts.push('#ca = :ca');
+  }
+  return { expression: parts.join(' AND '), names, ...(Object.keys(values).length > 0 ? { values } : {}) };
+}
 
 /**
  * An item's lifetime spend counters are still the amounts read (absent: still absent). Every
@@ -105,8 +132,14 @@ export function updateFields(
   const names: Record<string, string> = { ...guard?.names };
   const values: Record<string, unknown> = { ...guard?.values };
   const sets: string[] = [];
+  // An admin write (it sets `updated_at`) counts itself in the revision the lock compares.
+  const revised = set.updated_at !== undefined;
+  if (revised) {
+    names['#rev'] = REVISION_ATTR;
+    values[':rev1'] = 1;
+  }
   Object.entries(set)
-    .filter(([, v]) => v !== undefined)
+    .filter(([name, v]) => v !== undefined && name !== REVISION_ATTR)
     .forEach(([name, value], i) => {
       names[`#u${i}`] = name;
       if (value instanceof Added) {
@@ -123,7 +156,11 @@ export function updateFields(
     return `#r${i}`;
   });
   if (sets.length === 0 && removes.length === 0) throw new RangeError('an update needs a field to set or remove');
-  const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
+  const expression = [
+    sets.length ? `SET ${sets.join(', ')}` : '',
+    removes.length ? `REMOVE ${removes.join(', ')}` : '',
+    revised ? 'ADD #rev :rev1' : '',
+  ]
     .filter(Boolean)
     .join(' ');
   return {

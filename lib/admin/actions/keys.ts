@@ -549,7 +549,7 @@ async function governingLimits(
         `move ${what} out from under them`,
       );
     if (denial) return { denial, held };
-    if (member && judged) held.push(requireGuarded(refs.member(teamId, userId), unchangedSince(member.updated_at), changed));
+    if (member && judged) held.push(requireGuarded(refs.member(teamId, userId), unchangedSince(member), changed));
   }
   // A personal key moved into a team leaves its user's budget and models; any key moved off its user, all of them.
   const leavesUser = next.user_id !== userId || (!teamId && next.team_id);
@@ -558,7 +558,7 @@ async function governingLimits(
   const denial =
     user && dropLimitsDenial(authority, 'proxy_admin', userLimits(user, !teamId), `user \`${userId}\``, `move ${what} out from under them`);
   if (denial) return { denial, held };
-  if (user && judged) held.push(requireGuarded(refs.user(userId), unchangedSince(user.updated_at), changed));
+  if (user && judged) held.push(requireGuarded(refs.user(userId), unchangedSince(user), changed));
   return { held };
 }
 
@@ -695,7 +695,7 @@ export const keyActions: Actions = {
         attrs,
         remove,
         guarded || locked ? changedMeanwhile(current) : keyNotFound(current.key_name),
-        allOf(guarded ? sameBlocker(current) : notReplaced, locked ? unchangedSince(current.updated_at) : undefined),
+        allOf(guarded ? sameBlocker(current) : notReplaced, locked ? unchangedSince(current) : undefined),
       ),
     );
     ops.push(...ended.map((t) => deleteAny(refs.key(t))));
@@ -759,7 +759,7 @@ export const keyActions: Actions = {
     // So is it of the counters (the key's own item, read first): a settlement or reservation landing
     // before the write refuses it too (found by review: one landing between the read and the write
     // went to the old key and was lost with it).
-    const copied = allOf(notReplaced, unchangedSince(current.updated_at), countersUnchanged(own ?? {}));
+    const copied = allOf(notReplaced, unchangedSince(current), countersUnchanged(own ?? {}));
     let replaces: string[] = [];
     let graceUntil: string | null = null;
     if (input.grace_period) {

@@ -455,7 +455,7 @@ export const teamActions: Actions = {
             { ...fields, ...rateChangeStamp(current, rates, now), updated_at: now.toISOString() },
             isProxyAdmin(actor) ? notFound('team_member', teamId, userId) : memberChanged(teamId, userId),
             // A team admin was judged on the limits it read: a proxy admin's change meanwhile is not overwritten.
-            isProxyAdmin(actor) ? undefined : unchangedSince(current.updated_at),
+            isProxyAdmin(actor) ? undefined : unchangedSince(current),
           ),
         ],
         actor,
@@ -498,7 +498,7 @@ export const teamActions: Actions = {
         isProxyAdmin(actor)
           ? deleteExisting(refs.member(teamId, userId), notFound('team_member', teamId, userId))
           : // The team admin was judged on the limits it read: limits a proxy admin set meanwhile are not dropped.
-            deleteExisting(refs.member(teamId, userId), memberChanged(teamId, userId), unchangedSince(member.updated_at)),
+            deleteExisting(refs.member(teamId, userId), memberChanged(teamId, userId), unchangedSince(member)),
       ],
       audit: [memberAudit('member_delete', teamId, userId, { deleted_keys: keys.length })],
     };

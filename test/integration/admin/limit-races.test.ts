@@ -38,7 +38,7 @@ const member = async (userId: string) =>
 
 beforeAll(async () => {
   await useTestTable();
-  for (const u of ['alice', 'tadmin', 'bob', 'carol', 'dan', 'eve', 'frank', 'gina'])
+  for (const u of ['alice', 'tadmin', 'bob', 'carol', 'dan', 'eve', 'frank', 'gina', 'hank', 'ivy'])
     await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
   await callApi(teams, 'POST', '/team/new', { team_id: 't-race', members_with_roles: [{ user_id: 'tadmin', role: 'admin' }] });
   // Added by the team admin: their member limits are a team admin's to change.
@@ -56,6 +56,8 @@ beforeAll(async () => {
         { user_id: 'eve' },
         { user_id: 'frank' },
         { user_id: 'gina' },
+        { user_id: 'hank' },
+        { user_id: 'ivy' },
       ],
     },
     userCtx('tadmin'),
@@ -165,5 +167,38 @@ describe('a change by less authority does not overwrite what a proxy admin wrote
     expect((await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-race', user_id: 'eve' }, userCtx('tadmin'))).status).toBe(
       200,
     );
+  });
+});
+
+describe('a write landing meanwhile is seen whatever its timestamp', () => {
+  // Found by review: the lock compared updated_at, a millisecond timestamp taken when each request
+  // began, so a proxy admin's write stamped the same millisecond as the one read (two requests begun
+  // together, or instances' clocks apart), or a member removed and added again (no updated_at either
+  // time), passed for no change.
+  afterEach(() => vi.useRealTimers());
+
+  it('a team admin raising a member budget while a proxy admin lowers it, both stamped the same millisecond', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-12-06T10:00:00.000Z') });
+    await callApi(teams, 'POST', '/team/member_update', { team_id: 't-race', user_id: 'hank', max_budget_in_team: 10 }, userCtx('tadmin'));
+    beforeNextWrite(() => callApi(teams, 'POST', '/team/member_update', { team_id: 't-race', user_id: 'hank', max_budget_in_team: 2 }));
+    const res = await callApi(
+      teams,
+      'POST',
+      '/team/member_update',
+      { team_id: 't-race', user_id: 'hank', max_budget_in_team: 20 },
+      userCtx('tadmin'),
+    );
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await member('hank')).toMatchObject({ max_budget_in_team: 2, limits_set_by: 'proxy_admin' });
+  });
+
+  it('a team admin removing a member a proxy admin removed and added again with limits', async () => {
+    beforeNextWrite(async () => {
+      await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-race', user_id: 'ivy' });
+      await callApi(teams, 'POST', '/team/member_add', { team_id: 't-race', member: { user_id: 'ivy' }, max_budget_in_team: 1 });
+    });
+    const res = await callApi(teams, 'POST', '/team/member_delete', { team_id: 't-race', user_id: 'ivy' }, userCtx('tadmin'));
+    expect([res.status, res.body.error?.code]).toEqual([409, 'concurrent_update']);
+    expect(await member('ivy')).toMatchObject({ max_budget_in_team: 1, limits_set_by: 'proxy_admin' });
   });
 });
