@@ -11,7 +11,7 @@
  */
 import type { Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
-import { serviceTierOf } from '../providers/usage.js';
+import { serviceTierOfPayload } from '../providers/usage.js';
 import type { LlmRequest } from './request.js';
 
 /** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
@@ -79,10 +79,8 @@ export class ReceivedText {
       this.searches++;
   }
 
-  /** The latest tier reported, at the top level or under `response` / `message` (stream events). */
   private noteTier(payload: Record<string, unknown>): void {
-    for (const holder of [payload, payload.response, payload.message])
-      if (isObject(holder)) this.serviceTier = serviceTierOf(holder) ?? this.serviceTier;
+    this.serviceTier = serviceTierOfPayload(payload) ?? this.serviceTier;
   }
 
   get text(): string {

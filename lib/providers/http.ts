@@ -14,7 +14,7 @@ import { framedEvents, type SseEvent } from '../llm/sse.js';
 import { isRedirect, readWhole, withoutSecret } from '../llm/upstream.js';
 import { isStreamError } from './errors.js';
 import type { JsonAnswer, StreamAnswer, TokenUsage } from './types.js';
-import { mergeUsage, usageOfPayload } from './usage.js';
+import { mergeUsage, serviceTierOfPayload, usageOfPayload } from './usage.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -231,6 +231,8 @@ export function relayStream(
   { skip, last, onPayload }: RelayOptions = {},
 ): StreamAnswer {
   let usage: TokenUsage | undefined;
+  // The tier an event reports, whichever it is: OpenAI's chat chunks each carry it, a usage chunk may not.
+  let tier: string | undefined;
   let broken = false;
   async function* events(): AsyncGenerator<string> {
     try {
@@ -238,6 +240,7 @@ export function relayStream(
       for await (const ev of exchange.events()) {
         const payload = ev.data === undefined || ev.data === '[DONE]' ? undefined : parseJson(ev.data);
         usage = mergeUsage(usage, usageOfPayload(payload));
+        tier = serviceTierOfPayload(payload) ?? tier;
         // The upstream's own error event: relayed, and the stream is broken (its usage may be short).
         if (isStreamError(payload)) broken = true;
         if (last?.is(payload)) whole = true;
@@ -262,7 +265,7 @@ export function relayStream(
     status,
     headers: { ...exchange.returnedHeaders(), ...SSE_HEADERS },
     events: events(),
-    usage: () => usage,
+    usage: () => (usage && !usage.serviceTier && tier ? { ...usage, serviceTier: tier } : usage),
     broken: () => broken,
   };
 }

@@ -113,6 +113,14 @@ export function serviceTierOf(holder: Record<string, unknown>): string | undefin
   return typeof reported === 'string' && reported.length > 0 && reported.length <= 32 && reported !== 'auto' ? reported : undefined;
 }
 
+/** The tier a payload reports, at the top level or under `response` / `message` (stream events). */
+export function serviceTierOfPayload(payload: unknown): string | undefined {
+  if (!isObject(payload)) return undefined;
+  let tier: string | undefined;
+  for (const holder of [payload, payload.response, payload.message]) if (isObject(holder)) tier = serviceTierOf(holder) ?? tier;
+  return tier;
+}
+
 /** The Responses API's web searches: its `web_search_call` output items (one search each). */
 const webSearchCalls = (output: unknown): number =>
   Array.isArray(output) ? output.filter((item) => isObject(item) && item.type === 'web_search_call').length : 0;

@@ -38,7 +38,10 @@ async function start(): Promise<string> {
       const data = (d: unknown) => res.write(`data: ${JSON.stringify(d)}\n\n`);
       data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] });
       data({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-      if (usage) data({ ...base, object: 'chat.completion.chunk', choices: [], usage });
+      // Asked "tier early": the usage chunk does not repeat the tier the chunks before it said.
+      const { service_tier: _, ...untiered } = base;
+      const tierEarly = JSON.stringify(body.messages).includes('tier early');
+      if (usage) data({ ...(tierEarly ? untiered : base), object: 'chat.completion.chunk', choices: [], usage });
       res.end('data: [DONE]\n\n');
       return;
     }
@@ -127,6 +130,14 @@ describe('a call is charged at the service tier its answer reports', () => {
       log: { usage_source: 'counted', service_tier: 'priority', service_tier_charged: 'priority' },
     });
     expect((await charged('gpt-tiered', { ...stream, service_tier: 'flex' }, 'no usage')).spent).toBe(standardCount.spent / 2);
+  });
+
+  it('streamed, the tier on the chunks before the usage chunk only: at that tier', async () => {
+    expect(await charged('gpt-tiered', { stream: true, service_tier: 'priority' }, 'tier early')).toMatchObject({
+      spent: PRIORITY,
+      log: { usage_source: 'reported', service_tier: 'priority', service_tier_charged: 'priority' },
+    });
+    expect((await charged('gpt-tiered', { stream: true, service_tier: 'flex' }, 'tier early')).spent).toBe(FLEX);
   });
 
   it('flex on a model without flex prices: the standard prices (dearer)', async () => {
