@@ -8,7 +8,8 @@
  * Figures are read at the top level or under `response` / `message` (stream events). Beside tokens:
  *  - web searches: Anthropic's `server_tool_use.web_search_requests`; the Responses API's
  *    `web_search_call` items in the response's `output` (each one search, as OpenAI bills them);
- *  - the `service_tier` the answer reports (OpenAI chat and Responses, Azure), next to its usage.
+ *  - the `service_tier` the answer reports (OpenAI chat and Responses, Azure), next to its usage
+ *    (a stream's other events too: serviceTierOfPayload, which the relay reads).
  */
 
 import { isObject } from '../domain/json.js';
