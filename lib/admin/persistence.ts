@@ -33,6 +33,11 @@ export interface AdminStore {
   getRecord<T>(ref: ItemRef): Promise<T | undefined>;
   /** The entity item alone (its own counters, no shard summed in); undefined when absent. */
   getOwnRecord<T>(ref: ItemRef): Promise<T | undefined>;
+  /**
+   * After a regeneration: adds to the new key what the old key's counters moved since they were
+   * copied, once, and finishes the old item (lib/store/key-copy). False if it could not settle it.
+   */
+  settleKeyCopy(oldToken: string): Promise<boolean>;
   /** How many items a transaction of these writes and `audits` audit entries writes, all told (at most MAX_TX_ITEMS). */
   transactionSize(ops: readonly TxOp[], audits: number): number;
   /** Commits the writes and their audit entries atomically, or nothing at all. */
@@ -119,6 +124,7 @@ export const notFound =
     return new NotFoundError(entity, id);
   };
 
+export const settleKeyCopy = (oldToken: string): Promise<boolean> => adminStore().settleKeyCopy(oldToken);
 export const transact = (ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> =>
   adminStore().transact(ops, actor, audit, now);
 export const transactionSize = (ops: readonly TxOp[], audits: number): number => adminStore().transactionSize(ops, audits);

@@ -28,7 +28,9 @@ import { auditItem } from './audit.js';
 import { decode, type Item } from './codec.js';
 import { cancellationCodes, isItemTooLarge, isTransactionCanceled } from './errors.js';
 import { hydrate } from './hydrate.js';
-import { type ItemRef, refKey } from './keys.js';
+import { COPIED_COUNTERS_ATTR, movedSinceCopy, settleCopyOnce, transactSender } from './key-copy.js';
+import { MAX_SUCCESSOR_HOPS, successorOf } from './key-successor.js';
+import { type ItemRef, refKey, refs } from './keys.js';
 import type { Listing } from './listings.js';
 import { DynamoBatchSource } from './loader.js';
 import { decodeCursor, encodeCursor, type Page } from './pagination.js';
@@ -129,6 +131,49 @@ export class DynamoAdminStore {
       for (const ref of this.shardsOf(op.ref)) out.push({ ref, item: { Delete: { TableName: this.table, Key: ref } } });
     }
     return out;
+  }
+
+  /**
+   * Adds to the key that replaced `oldToken` what the old key's counters moved after regenerate
+   * copied them, once (lib/store/key-copy); false when it could not within a few attempts.
+   */
+  async settleKeyCopy(oldToken: string, attempts = 6): Promise<boolean> {
+    const ref = refs.key(oldToken);
+    for (let i = 0; i < attempts; i++) {
+      try {
+        if (await this.settleKeyCopyOnce(ref)) return true;
+      } catch (e) {
+        // The key is already rotated: a store error here must not turn that into a failure.
+        logger().warn('settling a regenerated key copy failed', { error: (e as Error).name });
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** i));
+    }
+    logger().error('regenerated key copy not settled', { key: oldToken });
+    return false;
+  }
+
+  /** One read of the old item and its transaction(s); false when it must be read again. */
+  private async settleKeyCopyOnce(ref: ItemRef): Promise<boolean> {
+    const own = await this.getItem(ref);
+    const copied = own?.[COPIED_COUNTERS_ATTR];
+    if (!own || copied === undefined || typeof own.replaced_by !== 'string') return true;
+    const [summed] = await this.withShardSpend([own]);
+    const moved = movedSinceCopy(decode(summed as Item), copied);
+    const tombstone = !own.grace_until;
+    // A tombstone goes with its shards (summed into `moved` above); a grace copy keeps them.
+    const extra = tombstone ? this.shardResets([{ ref, item: { Delete: { TableName: this.table, Key: ref } } }]).map((o) => o.item) : [];
+    let target: ItemRef | undefined = refs.key(own.replaced_by);
+    for (let hops = 0; hops <= MAX_SUCCESSOR_HOPS; hops++) {
+      const step = await settleCopyOnce(transactSender(this.client), this.table, { ref, own, tombstone, extra }, target, moved);
+      if (step.status === 'done') {
+        this.invalidate(ref);
+        if (target) this.invalidate(target);
+        return true;
+      }
+      if (step.status === 'retry' || !target) return false;
+      target = await successorOf(this.client, this.table, target, step.replacedBy);
+    }
+    return false;
   }
 
   async getItem(ref: ItemRef): Promise<Item | undefined> {

@@ -24,7 +24,8 @@ export type Item = Record<string, unknown>;
 export const WINDOW_SPEND_PREFIX = 'ws#';
 export const WINDOW_COMMITTED_PREFIX = 'wc#';
 export const COMMITTED_ATTR = 'committed';
-const RESERVED = new Set(['PK', 'SK', 'kind', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK', 'ttl']);
+// copied_counters: a replaced key's bookkeeping (lib/store/key-copy), never part of its record.
+const RESERVED = new Set(['PK', 'SK', 'kind', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK', 'ttl', 'copied_counters']);
 
 export type Kind = 'key' | 'user' | 'team' | 'member' | 'org' | 'end_user' | 'budget' | 'model' | 'global';
 

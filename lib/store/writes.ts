@@ -3,8 +3,6 @@
  * SET only the fields a request names, never rewrite the whole item: the llm function `ADD`s
  * spend to the same items concurrently, and a read-modify-put would lose those increments.
  */
-import { NumberValue } from '@aws-sdk/lib-dynamodb';
-import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
 import type { TollgateError } from '../errors.js';
 import type { TxOp } from './admin-store.js';
 import { tableName } from './client.js';
@@ -63,22 +61,6 @@ export function unchangedSince(read: ReadAt): Guard {
     parts.push('#ca = :ca');
   }
   return { expression: parts.join(' AND '), names, ...(Object.keys(values).length > 0 ? { values } : {}) };
-}
-
-/**
- * An item's lifetime spend counters are still the amounts read (absent: still absent). Every
- * settlement and reservation moves one of them, so none landed in between.
- */
-export function countersUnchanged(read: { spend?: number | undefined; committed?: number | undefined }): Guard {
-  const names: Record<string, string> = { '#csp': 'spend', '#ccm': 'committed' };
-  const values: Record<string, unknown> = {};
-  const same = (alias: string, v: number | undefined) => {
-    if (v === undefined) return `attribute_not_exists(${alias})`;
-    values[`:${alias.slice(1)}`] = NumberValue.from(nanosToDecimal(dollarsToNanos(v)));
-    return `${alias} = :${alias.slice(1)}`;
-  };
-  const expression = `${same('#csp', read.spend)} AND ${same('#ccm', read.committed)}`;
-  return { expression, names, ...(Object.keys(values).length > 0 ? { values } : {}) };
 }
 
 /** Guards that must all hold (their names and values must not clash). */

@@ -27,7 +27,9 @@
  * than the key's budget (the new key starts with the old one's spend). Regenerating again points
  * every copy still in its grace period at the newest key. With or without a grace period,
  * regenerate leaves a successor record, so a call still in flight under the old key settles on
- * the new one (lib/store/key-successor).
+ * the new one (lib/store/key-successor). What landed on the old key's counters between the copy's
+ * read and its write is added to the new key right after (lib/store/key-copy); without a grace
+ * period the old item stays as a denied, unlisted tombstone until then.
  */
 
 import { z } from 'zod';
@@ -63,12 +65,12 @@ import {
   type TollgateError,
 } from '../../errors.js';
 import { encode } from '../../store/codec.js';
+import { copiedCountersSet, TOMBSTONE_TTL_SECONDS } from '../../store/key-copy.js';
 import { refs } from '../../store/keys.js';
 import { type Listing, listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
 import {
   allOf,
-  countersUnchanged,
   definedFields,
   deleteAny,
   deleteExisting,
@@ -82,7 +84,7 @@ import {
 } from '../../store/writes.js';
 import { type Actions, action } from '../http/handler.js';
 import { keyFacts, memberRole } from '../membership.js';
-import { find, findOwn, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
+import { find, findOwn, load, notFound, queryPage, settleKeyCopy, type TxOp, transact } from '../persistence.js';
 import { type Actor, actorLabel, isProxyAdmin } from '../rules/actor.js';
 import { loadCatalog, modelOutside, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import {
@@ -744,8 +746,6 @@ export const keyActions: Actions = {
   ),
 
   regenerate: action(z.object({ key: keyRef, grace_period: duration.optional() }).strict(), async (input, { actor, now }) => {
-    // Read before the key is copied: a settlement landing in between changes them and refuses the write.
-    const own = await findOwn('key', tokenOf(input.key));
     const current = await loadKey(actor, input.key);
     requireLive(current);
     await requireKeyManager(actor, current, `regenerate key \`${current.key_name}\``);
@@ -756,10 +756,10 @@ export const keyActions: Actions = {
     const { grace_until: _g, replaced_by: _r, replaces: previous = [], ...rest } = current;
     const ops: TxOp[] = [];
     // The new key is a copy of the limits read: a change landing meanwhile refuses it (retry), never lost.
-    // So is it of the counters (the key's own item, read first): a settlement or reservation landing
-    // before the write refuses it too (found by review: one landing between the read and the write
-    // went to the old key and was lost with it).
-    const copied = allOf(notReplaced, unchangedSince(current), countersUnchanged(own ?? {}));
+    // Not so the counters: a hot key settles between any read and write. The old item records what
+    // was copied, and what landed on it meanwhile is added to the new key right after (settleKeyCopy).
+    const copied = allOf(notReplaced, unchangedSince(current));
+    const snapshot = copiedCountersSet(current);
     let replaces: string[] = [];
     let graceUntil: string | null = null;
     if (input.grace_period) {
@@ -776,15 +776,26 @@ export const keyActions: Actions = {
       ops.push(
         updateFields(
           refs.key(current.token),
-          { replaced_by: token, grace_until: graceUntil, ttl: Math.ceil(until / 1000), updated_at: at },
+          { replaced_by: token, grace_until: graceUntil, ttl: Math.ceil(until / 1000), updated_at: at, ...snapshot },
           [...reindex.everyIndex, 'replaces'],
           changedMeanwhile(current),
           copied,
         ),
       );
     } else {
-      // No grace: the old key and any predecessors stop now.
-      ops.push(deleteExisting(refs.key(current.token), changedMeanwhile(current), copied), ...previous.map((t) => deleteAny(refs.key(t))));
+      // No grace: the old key and any predecessors stop now. The old item stays, replaced with no
+      // grace (the authorizer denies it) and in no listing, until settleKeyCopy deletes it; its TTL
+      // removes it if that never comes.
+      ops.push(
+        updateFields(
+          refs.key(current.token),
+          { replaced_by: token, ttl: Math.ceil(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS, updated_at: at, ...snapshot },
+          [...reindex.everyIndex, 'replaces', 'grace_until'],
+          changedMeanwhile(current),
+          copied,
+        ),
+        ...previous.map((t) => deleteAny(refs.key(t))),
+      );
     }
     // The new key shares the old one's rate-limit counters: copies in their grace period never multiply a limit.
     const record: StoredKey = {
@@ -813,6 +824,8 @@ export const keyActions: Actions = {
       ],
       now,
     );
+    // Before the answer: a Lambda frozen after it would leave the settlements in between uncounted.
+    await settleKeyCopy(current.token);
     return { ...keyView(record, now), key, token_id: token };
   }),
 

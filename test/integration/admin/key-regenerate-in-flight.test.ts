@@ -8,13 +8,14 @@
  * Through the authorizer and the llm function against the mock upstream, the settlement held
  * until the key is regenerated.
  */
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, NumberValue, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { configureApp, documentClient, spendSettler } from '../../../lib/app/index.js';
+import { settleKeyCopy } from '../../../lib/admin/persistence.js';
+import { adminStore, configureApp, documentClient, spendSettler } from '../../../lib/app/index.js';
 import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { tableName } from '../../../lib/store/client.js';
@@ -289,5 +290,117 @@ describe('settlements landing while /key/regenerate copies the key', () => {
     expect(regen.status).toBe(200);
     const newToken = (regen.body as { token_id: string }).token_id;
     expect((await countersOf(refs.key(newToken))).spend).toBe(N * COST());
+  });
+});
+
+describe('/key/regenerate of a hot key: settlements never pause, the rotation still succeeds', () => {
+  /** Settlements of `token` from a few workers without pause until `stop()`; how many settled. */
+  function settleWithoutPause(token: string) {
+    const settler = spendSettler();
+    let running = true;
+    let settled = 0;
+    let next = 0;
+    const worker = async () => {
+      while (running) {
+        await settler.settle({
+          requestId: `hot-${token}-${next++}`,
+          at: Date.now(),
+          costNanos: COST(),
+          model: 'gpt-4o',
+          targets: [{ entity: 'key', id: token, ref: refs.key(token) }],
+        });
+        settled++;
+      }
+    };
+    const workers = Array.from({ length: 4 }, worker);
+    return {
+      stop: async () => {
+        running = false;
+        await Promise.all(workers);
+        return settled;
+      },
+    };
+  }
+
+  for (const grace of [undefined, '1h']) {
+    it(`${grace ? 'with' : 'without'} a grace period: 200 at the first attempt, and the new key holds every settlement exactly once`, async () => {
+      const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+      const token = made.body.token_id as string;
+      const hot = settleWithoutPause(token);
+      await new Promise((r) => setTimeout(r, 50));
+      const regen = await callApi(
+        keys,
+        'POST',
+        '/key/regenerate',
+        { key: made.body.key, ...(grace ? { grace_period: grace } : {}) },
+        userCtx('alice'),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const settled = await hot.stop();
+      expect(regen.status).toBe(200);
+      const newToken = (regen.body as { token_id: string }).token_id;
+      expect(await countersOf(refs.key(newToken))).toEqual({ spend: settled * COST(), committed: settled * COST() });
+      // Settled once: settling the copy again changes nothing.
+      expect(await settleKeyCopy(token)).toBe(true);
+      expect((await countersOf(refs.key(newToken))).spend).toBe(settled * COST());
+      const old = await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.key(token), ConsistentRead: true }));
+      if (grace) expect(old.Item?.copied_counters).toBeUndefined();
+      else expect(old.Item).toBeUndefined();
+    });
+  }
+});
+
+describe('a regeneration without a grace period that dies before it settles the copy', () => {
+  it('leaves a tombstone the authorizer denies, no listing shows and the TTL removes within an hour; settling it later is exact', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const token = made.body.token_id as string;
+    const store = adminStore();
+    // The regeneration's instance dies between its transaction and settling the copy.
+    configureApp({ adminStore: Object.assign(Object.create(store) as typeof store, { settleKeyCopy: async () => true }) });
+    const regen = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('alice'));
+    configureApp({ adminStore: undefined });
+    expect(regen.status).toBe(200);
+    const newToken = regen.body.token_id as string;
+    // A settlement that landed on the old key after the copy was read (written as its move would be).
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(token),
+        UpdateExpression: 'ADD spend :c, committed :c',
+        ExpressionAttributeValues: { ':c': NumberValue.from(nanosToDecimal(COST())) },
+      }),
+    );
+    expect((await call({ path: '/v1/chat/completions', headers: bearer(made.body.key), body: BODY })).status).toBe(401);
+    const listed = await callApi(keys, 'GET', '/key/list', { user_id: 'alice' });
+    expect(listed.status).toBe(200);
+    expect(listed.body.keys).not.toContain(token);
+    const old = await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.key(token), ConsistentRead: true }));
+    expect(old.Item?.ttl).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 3600);
+    expect(await settleKeyCopy(token)).toBe(true);
+    expect((await countersOf(refs.key(newToken))).spend).toBe(COST());
+    expect(await settleKeyCopy(token)).toBe(true);
+    expect((await countersOf(refs.key(newToken))).spend).toBe(COST());
+  });
+
+  it('the new key regenerated again before it is settled: what landed goes to the newest key', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const token = made.body.token_id as string;
+    const store = adminStore();
+    configureApp({ adminStore: Object.assign(Object.create(store) as typeof store, { settleKeyCopy: async () => true }) });
+    const second = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('alice'));
+    configureApp({ adminStore: undefined });
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(token),
+        UpdateExpression: 'ADD spend :c, committed :c',
+        ExpressionAttributeValues: { ':c': NumberValue.from(nanosToDecimal(COST())) },
+      }),
+    );
+    const third = await callApi(keys, 'POST', '/key/regenerate', { key: second.body.key }, userCtx('alice'));
+    expect(third.status).toBe(200);
+    expect(await settleKeyCopy(token)).toBe(true);
+    expect((await countersOf(refs.key(third.body.token_id))).spend).toBe(COST());
+    expect((await countersOf(refs.key(second.body.token_id))).spend).toBe(0);
   });
 });
