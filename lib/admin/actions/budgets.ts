@@ -13,7 +13,7 @@ import { ConflictError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { definedFields, deleteExisting, putNew, setFields } from '../../store/writes.js';
+import { definedFields, deleteExisting, putNew, REVISION_ATTR, setFields } from '../../store/writes.js';
 import { type Actions, action } from '../http/handler.js';
 import { load, notFound, queryPage, transact } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
@@ -46,6 +46,12 @@ const audit = (verb: string, budgetId: string, changes?: Record<string, unknown>
   entity_id: budgetId,
   ...(changes ? { changes } : {}),
 });
+
+/** A budget as the API shows it: without the admin lock's revision (lib/store/writes), which is bookkeeping. */
+function shown(b: BudgetRecord): BudgetRecord {
+  const { [REVISION_ATTR]: _rev, ...rest } = b as BudgetRecord & { [REVISION_ATTR]?: unknown };
+  return rest;
+}
 
 export const budgetActions: Actions = {
   new: action(z.object({ budget_id: id.optional(), ...budgetFields }).strict(), async (input, { actor, now }) => {
@@ -101,7 +107,7 @@ export const budgetActions: Actions = {
       audit('update', budgetId, set),
       now,
     );
-    return load('budget', budgetId);
+    return shown(await load('budget', budgetId));
   }),
 
   delete: action(z.object({ id }).strict(), async ({ id: budgetId }, { actor, now }) => {
@@ -128,19 +134,20 @@ export const budgetActions: Actions = {
     );
     // LiteLLM answers with the deleted budget.
     const { end_user_count: _n, ...deleted } = current;
-    return { ...deleted, deleted_budget_id: budgetId };
+    return { ...shown(deleted), deleted_budget_id: budgetId };
   }),
 
   info: action(z.object({ budgets: idList }).strict(), async ({ budgets }, { actor }) => {
     requireProxyAdmin(actor, 'read budgets');
     const out: BudgetRecord[] = [];
     // In order, so a 404 names the first missing id.
-    for (const b of new Set(budgets)) out.push(await load('budget', b));
+    for (const b of new Set(budgets)) out.push(shown(await load('budget', b)));
     return out;
   }),
 
   list: action(z.object({ cursor: z.string().optional(), limit: limit.optional() }).strict(), async (q, { actor }) => {
     requireProxyAdmin(actor, 'list budgets');
-    return queryPage<BudgetRecord>({ ...listings.all('budget'), cursor: q.cursor, limit: q.limit ?? 100 });
+    const page = await queryPage<BudgetRecord>({ ...listings.all('budget'), cursor: q.cursor, limit: q.limit ?? 100 });
+    return { ...page, data: page.data.map(shown) };
   }),
 };
