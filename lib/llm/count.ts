@@ -11,7 +11,7 @@
  */
 import type { Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
-import { serviceTierOfPayload } from '../providers/usage.js';
+import { isWebSearchItem, serviceTierOfPayload } from '../providers/usage.js';
 import type { LlmRequest } from './request.js';
 
 /** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
@@ -59,7 +59,7 @@ export class ReceivedText {
     if (!isObject(payload)) return;
     this.noteTier(payload);
     for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : [])))
-      if (isWebSearch(item)) this.searches++;
+      if (isWebSearchItem(item)) this.searches++;
   }
 
   /**
@@ -73,8 +73,8 @@ export class ReceivedText {
     if (Array.isArray(payload.choices)) collect(payload.choices, ANSWER_KEYS, false, this.parts);
     else if (payload.delta !== undefined) collect(payload.delta, ANSWER_KEYS, true, this.parts);
     if (
-      (payload.type === 'content_block_start' && isWebSearch(payload.content_block)) ||
-      (payload.type === 'response.output_item.added' && isWebSearch(payload.item))
+      (payload.type === 'content_block_start' && isWebSearchItem(payload.content_block)) ||
+      (payload.type === 'response.output_item.added' && isWebSearchItem(payload.item))
     )
       this.searches++;
   }
@@ -113,7 +113,3 @@ export async function countUsage(req: Pick<LlmRequest, 'body'>, received: Receiv
     ? { ...usage, ...(searches > 0 ? { webSearches: searches } : {}), ...(tier ? { serviceTier: tier } : {}) }
     : undefined;
 }
-
-/** One web search started: an Anthropic `server_tool_use` block named `web_search`, or a Responses `web_search_call` item. */
-const isWebSearch = (v: unknown): boolean =>
-  isObject(v) && ((v.type === 'server_tool_use' && v.name === 'web_search') || v.type === 'web_search_call');

@@ -122,9 +122,15 @@ export function serviceTierOfPayload(payload: unknown): string | undefined {
   return tier;
 }
 
+/**
+ * One web search an answer shows: a Responses `web_search_call` item, or an Anthropic
+ * `server_tool_use` block named `web_search` (what a stream cut before its usage is charged: lib/llm/count).
+ */
+export const isWebSearchItem = (v: unknown): boolean =>
+  isObject(v) && (v.type === 'web_search_call' || (v.type === 'server_tool_use' && v.name === 'web_search'));
+
 /** The Responses API's web searches: its `web_search_call` output items (one search each). */
-const webSearchCalls = (output: unknown): number =>
-  Array.isArray(output) ? output.filter((item) => isObject(item) && item.type === 'web_search_call').length : 0;
+const webSearchCalls = (output: unknown): number => (Array.isArray(output) ? output.filter(isWebSearchItem).length : 0);
 
 /** Searches and tier of merged usage: the larger count (running totals), the tier the later event reports. */
 function extras(a: TokenUsage, b: TokenUsage, searches: number): Pick<TokenUsage, 'webSearches' | 'serviceTier'> {
