@@ -2,113 +2,120 @@
  * The only place that reads process.env. Every setting has a `TOLLGATE_` name, is validated
  * once, and is handed around as a typed object.
  */
-// zod/mini: the same validation, tree-shakable (the full build would add ~70 KB to every bundle).
 import { join } from 'node:path';
-import * as z from 'zod/mini';
 import { isDuration } from './domain/periods.js';
 import type { EnforcementMode } from './domain/records.js';
 import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sharding.js';
 
-type Payload = Parameters<Parameters<typeof z.transform>[0]>[1];
-const fail = (ctx: Payload, input: unknown, message: string): never => {
-  ctx.issues.push({ code: 'custom', message, input });
-  return z.NEVER;
+/**
+ * One variable's reader: its value, or a throw of {@link Invalid}. Plain functions rather than a
+ * schema library: every reader here is custom anyway, and the authorizer and the llm function
+ * load this module on every cold start (zod/mini cost them about 5 ms of it, measured).
+ */
+type Reader<T> = (raw: string | undefined) => T;
+
+/** What a reader throws: the message, never the value (it may hold a secret). */
+class Invalid extends Error {}
+const fail = (message: string): never => {
+  throw new Invalid(message);
 };
 
 /** An optional variable, trimmed; empty counts as unset. */
-const text = (parse: (s: string | undefined, ctx: Payload) => unknown) =>
-  z.pipe(
-    z.optional(z.string()),
-    z.transform((s: string | undefined, ctx) => parse(s === undefined || s.trim() === '' ? undefined : s.trim(), ctx)),
-  );
+const text =
+  <T>(parse: (s: string | undefined) => T): Reader<T> =>
+  (raw) =>
+    parse(raw === undefined || raw.trim() === '' ? undefined : raw.trim());
 
-const str = (dflt?: string) => text((s) => s ?? dflt) as z.ZodMiniType<string | undefined>;
-const strWithDefault = (dflt: string) => text((s) => s ?? dflt) as z.ZodMiniType<string>;
+const str = (dflt?: string): Reader<string | undefined> => text((s) => s ?? dflt);
+const strWithDefault = (dflt: string): Reader<string> => text((s) => s ?? dflt);
 
 const list = text((s) =>
   (s ?? '')
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x.length > 0),
-) as z.ZodMiniType<string[]>;
+);
 
 const BOOLS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
-const bool = (dflt: boolean) =>
-  text((s, ctx) => (s === undefined ? dflt : (BOOLS[s.toLowerCase()] ?? fail(ctx, s, 'must be true or false')))) as z.ZodMiniType<boolean>;
+const bool = (dflt: boolean) => text((s) => (s === undefined ? dflt : (BOOLS[s.toLowerCase()] ?? fail('must be true or false'))));
 
-const optionalNumber = text((s, ctx) => {
+const optionalNumber = text((s) => {
   if (s === undefined) return undefined;
   const n = Number(s);
-  return Number.isFinite(n) && n >= 0 ? n : fail(ctx, s, 'must be a non-negative number');
-}) as z.ZodMiniType<number | undefined>;
+  return Number.isFinite(n) && n >= 0 ? n : fail('must be a non-negative number');
+});
 
 const number = (dflt: number, min = 0, integer = false) =>
-  text((s, ctx) => {
+  text((s) => {
     if (s === undefined) return dflt;
     const n = Number(s);
     return Number.isFinite(n) && n >= min && (!integer || Number.isInteger(n))
       ? n
-      : fail(ctx, s, `must be ${integer ? 'an integer' : 'a number'} >= ${min}`);
-  }) as z.ZodMiniType<number>;
+      : fail(`must be ${integer ? 'an integer' : 'a number'} >= ${min}`);
+  });
 
-const url = text((s, ctx) => {
+const url = text((s) => {
   if (s === undefined) return undefined;
   try {
     new URL(s);
     return s;
   } catch {
-    return fail(ctx, s, 'must be a URL');
+    return fail('must be a URL');
   }
-}) as z.ZodMiniType<string | undefined>;
+});
 
 // Checked here: a bad period would otherwise fail every request at the proxy budget check.
-const duration = text((s, ctx) =>
-  s === undefined || isDuration(s) ? s : fail(ctx, s, 'must look like 30s, 15m, 24h, 30d, 2w or 1mo'),
-) as z.ZodMiniType<string | undefined>;
+const duration = text((s) => (s === undefined || isDuration(s) ? s : fail('must look like 30s, 15m, 24h, 30d, 2w or 1mo')));
 
 /** A JSON object of strings; the message never echoes the value (it holds secrets). */
-const secretMap = text((s, ctx) => {
+const secretMap = text((s) => {
   if (s === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(s);
   } catch {
-    return fail(ctx, '[redacted]', 'must be a JSON object of secret name to value');
+    return fail('must be a JSON object of secret name to value');
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
-    return fail(ctx, '[redacted]', 'must be a JSON object of secret name to value');
+    return fail('must be a JSON object of secret name to value');
   }
   return parsed as Record<string, string>;
-}) as z.ZodMiniType<Record<string, string> | undefined>;
+});
 
 const ENFORCEMENT_MODES: readonly EnforcementMode[] = ['fast', 'strict'];
-const enforcement = text((s, ctx) => {
+const enforcement = text((s): EnforcementMode => {
   const v = (s ?? 'fast').toLowerCase();
-  return (ENFORCEMENT_MODES as readonly string[]).includes(v) ? v : fail(ctx, s, `must be one of ${ENFORCEMENT_MODES.join(', ')}`);
-}) as z.ZodMiniType<EnforcementMode>;
+  return (ENFORCEMENT_MODES as readonly string[]).includes(v)
+    ? (v as EnforcementMode)
+    : fail(`must be one of ${ENFORCEMENT_MODES.join(', ')}`);
+});
 
 const SPEND_COUNTER_MODES = ['transaction', 'stream'] as const;
-const spendCounters = text((s, ctx) => {
+const spendCounters = text((s): (typeof SPEND_COUNTER_MODES)[number] => {
   const v = (s ?? 'transaction').toLowerCase();
-  return (SPEND_COUNTER_MODES as readonly string[]).includes(v) ? v : fail(ctx, s, `must be one of ${SPEND_COUNTER_MODES.join(', ')}`);
-}) as z.ZodMiniType<(typeof SPEND_COUNTER_MODES)[number]>;
+  return (SPEND_COUNTER_MODES as readonly string[]).includes(v)
+    ? (v as (typeof SPEND_COUNTER_MODES)[number])
+    : fail(`must be one of ${SPEND_COUNTER_MODES.join(', ')}`);
+});
 
-const shards = text((s, ctx) => {
+const shards = text((s) => {
   if (s === undefined) return DEFAULT_SHARDS;
   try {
     return { ...DEFAULT_SHARDS, ...parseShardCounts(s) };
   } catch (e) {
-    return fail(ctx, s, (e as Error).message);
+    return fail((e as Error).message);
   }
-}) as z.ZodMiniType<ShardCounts>;
+});
 
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
-const logLevel = text((s, ctx) => {
+const logLevel = text((s): (typeof LOG_LEVELS)[number] => {
   const v = (s ?? 'INFO').toUpperCase();
-  return (LOG_LEVELS as readonly string[]).includes(v) ? v : fail(ctx, s, `must be one of ${LOG_LEVELS.join(', ')}`);
-}) as z.ZodMiniType<(typeof LOG_LEVELS)[number]>;
+  return (LOG_LEVELS as readonly string[]).includes(v)
+    ? (v as (typeof LOG_LEVELS)[number])
+    : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+});
 
-const envSchema = z.object({
+const envSchema = {
   TOLLGATE_TABLE_NAME: strWithDefault('tollgate'),
   TOLLGATE_DYNAMODB_ENDPOINT: url,
   TOLLGATE_REGION: str(),
@@ -159,13 +166,13 @@ const envSchema = z.object({
   TOLLGATE_SPEND_LOG_EXPORT_BUCKET: str(),
   TOLLGATE_SPEND_LOG_EXPORT_DIR: str(),
   TOLLGATE_SPEND_LOG_INDEX: bool(true),
-  TOLLGATE_ALERT_THRESHOLDS: text((s, ctx) => {
+  TOLLGATE_ALERT_THRESHOLDS: text((s) => {
     if (s === undefined) return [50, 80, 100];
     const parts = s.split(',').map((x) => Number(x.trim()));
     return parts.length <= 10 && parts.every((n) => Number.isInteger(n) && n >= 1 && n <= 1000)
       ? [...new Set(parts)].sort((a, b) => a - b)
-      : fail(ctx, s, 'must be up to 10 whole percentages from 1 to 1000, comma-separated');
-  }) as z.ZodMiniType<number[]>,
+      : fail('must be up to 10 whole percentages from 1 to 1000, comma-separated');
+  }),
   TOLLGATE_ALERT_EVENT_BUS: str(),
   TOLLGATE_ALERT_WEBHOOK_URL: url,
   TOLLGATE_ALERT_SLACK_SECRET_ARN: str(),
@@ -175,7 +182,25 @@ const envSchema = z.object({
   PORT: number(4000, 0, true),
   TOLLGATE_LOCAL_HOST: strWithDefault('127.0.0.1'),
   TOLLGATE_LOCAL_DATA_DIR: str(),
-});
+} satisfies Record<string, Reader<unknown>>;
+
+type Env = { [K in keyof typeof envSchema]: ReturnType<(typeof envSchema)[K]> };
+
+/** Every variable read, every problem named (the message only, never the value). */
+function readEnv(env: Record<string, string | undefined>): Env {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, read] of Object.entries(envSchema)) {
+    try {
+      out[name] = read(Object.hasOwn(env, name) ? env[name] : undefined);
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      problems.push(`${name}: ${e.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return out as Env;
+}
 
 export interface JwtIssuerConfig {
   issuer: string;
@@ -291,12 +316,7 @@ export class ConfigError extends Error {
 }
 
 export function parseConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid configuration: ${issues}`);
-  }
-  const e = parsed.data;
+  const e = readEnv(env);
   const issuers = e.TOLLGATE_JWT_ISSUER;
   const jwks = e.TOLLGATE_JWT_JWKS_URI;
   // JWKS URIs without issuers would silently switch JWTs off: a mismatch either way is an error.

@@ -191,6 +191,21 @@ describe('other validated settings', () => {
     expect(e.message).toContain('PORT');
     expect(e.message).toContain('TOLLGATE_MAX_BUDGET');
   });
+
+  it('a bad value is named by its variable, never repeated (it may be a secret)', () => {
+    const secret = 'sk-config-secret-value-123';
+    for (const env of [
+      { TOLLGATE_LOCAL_SECRETS: `{"k": ${secret}` },
+      { TOLLGATE_LOCAL_SECRETS: JSON.stringify({ k: [secret] }) },
+      { TOLLGATE_DYNAMODB_ENDPOINT: secret },
+      { TOLLGATE_CONSISTENT_READS: secret },
+      { TOLLGATE_ALERT_THRESHOLDS: secret },
+    ]) {
+      const e = configError(env);
+      expect(e.message).toContain(Object.keys(env)[0]);
+      expect(e.message).not.toContain(secret);
+    }
+  });
 });
 
 describe('config() and setConfig()', () => {
