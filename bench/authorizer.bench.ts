@@ -3,9 +3,7 @@
  * cached), DynamoDB round trips of a cold authorization (counted, not timed), and the deployed
  * bundle's size and cold import time. Starts its own DynamoDB Local; touches no network.
  */
-import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { handler } from '../functions/authorizer/handler.js';
@@ -16,14 +14,13 @@ import { ensureTable } from '../lib/store/schema.js';
 import { claims, installJwtAuthorizer, jwtEnv, signJwt, testIssuer } from '../test/support/jwt.js';
 import { authorizerEvent, seedEndUser, seedGlobal, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
-import { bundleSize, quantile } from './support.js';
+import { bundleSize, coldImport, quantile } from './support.js';
 
 const WARM_DECISIONS = 100_000;
 const WARM_JWT_DECISIONS = 20_000;
 const IMPORT_RUNS = 7;
 
 const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** Per-decision latency (ns) of `n` sequential warm calls of the handler, after a warm-up. */
 async function warmLatency(
@@ -66,29 +63,7 @@ async function cold(
 async function bundle(): Promise<{ kb: number; importMs: number; processMs: number; bareMs: number }> {
   const b = await bundleSize('authorizer');
   try {
-    // A fresh Node process per run: nothing of the module graph is cached between them.
-    const script =
-      'const t = performance.now(); await import(process.env.BUNDLE_URL); process.stdout.write(String(performance.now() - t));';
-    const imports: number[] = [];
-    const processes: number[] = [];
-    for (let i = 0; i < IMPORT_RUNS; i++) {
-      const started = performance.now();
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-        env: { PATH: process.env.PATH, BUNDLE_URL: pathToFileURL(b.file).href, TOLLGATE_LOG_LEVEL: 'SILENT' },
-        encoding: 'utf8',
-      });
-      processes.push(performance.now() - started);
-      if (r.status !== 0) throw new Error(`importing the bundle failed: ${r.stderr.slice(0, 500)}`);
-      imports.push(Number(r.stdout));
-    }
-    // The machine's own speed in the same run: a bare node process, started and ended.
-    const bare: number[] = [];
-    for (let i = 0; i < IMPORT_RUNS; i++) {
-      const started = performance.now();
-      spawnSync(process.execPath, ['-e', ''], { env: { PATH: process.env.PATH } });
-      bare.push(performance.now() - started);
-    }
-    return { kb: b.kb, importMs: median(imports), processMs: median(processes), bareMs: median(bare) };
+    return { kb: b.kb, ...coldImport(b.file, IMPORT_RUNS) };
   } finally {
     b.cleanup();
   }
@@ -189,7 +164,7 @@ export default async function authorizerBench(): Promise<BenchSection[]> {
       },
       {
         title: 'Authorizer: bundle',
-        method: `esbuild with infra/bundling.ts esbuildOptions('authorizer') (minified ESM, AWS SDK bundled), as deployed. Cold import: a fresh \`node\` (${process.version}) process imports the bundle; median of ${IMPORT_RUNS}.`,
+        method: `infra/bundling.ts buildFunction('authorizer') (esbuild, minified ESM, AWS SDK bundled, Node builtins from process.getBuiltinModule), as deployed. Cold import: a fresh \`node\` (${process.version}) process imports the bundle; median of ${IMPORT_RUNS}.`,
         rows: [
           { metric: 'bundle size', value: `${b.kb.toFixed(0)} KB`, target: '≤ 500 KB' },
           {

@@ -3,14 +3,15 @@
  * in-process llm stack (its own DynamoDB Local, table, mock upstream and priced models) with the
  * REST proxy event API Gateway would hand the llm function. Loopback only.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { build } from 'esbuild';
-import { esbuildOptions } from '../infra/bundling.js';
+import { buildFunction } from '../infra/bundling.js';
 import { installAwsLambdaGlobal, type StreamingHandler } from '../infra/local/awslambda.js';
 import { type LocalDynamo, startLocalDynamo } from '../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../infra/local/mock-models.js';
@@ -49,17 +50,48 @@ export async function timed(n: number, fn: (i: number) => Promise<void>): Promis
   return out;
 }
 
-/** The function bundled as deployed (infra/bundling.ts), written to a temp folder and measured. */
+/** The function bundled as deployed (infra/bundling.ts buildFunction), written to a temp folder and measured. */
 export async function bundleSize(fn: string): Promise<{ kb: number; gzipKb: number; file: string; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), `tollgate-${fn}-bundle-`));
   const file = join(dir, `${fn}.mjs`);
-  await build({ ...esbuildOptions(fn), outfile: file, logLevel: 'silent' });
+  await buildFunction(fn, file);
   return {
     kb: statSync(file).size / 1024,
     gzipKb: gzipSync(readFileSync(file)).length / 1024,
     file,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/**
+ * Cold import of a module, as a new Lambda instance loads its handler: a fresh `node` process per
+ * run (nothing of the module graph cached between them) imports `file` after `preamble`; medians
+ * of `runs` of the import alone and of the whole process, and of a bare node process (start,
+ * exit) for the machine's speed in the same run.
+ */
+export function coldImport(file: string, runs: number, preamble = ''): { importMs: number; processMs: number; bareMs: number } {
+  const script = `${preamble} const t = performance.now(); await import(process.env.BUNDLE_URL); process.stdout.write(String(performance.now() - t));`;
+  const imports: number[] = [];
+  const processes: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH, BUNDLE_URL: pathToFileURL(file).href, TOLLGATE_LOG_LEVEL: 'SILENT' },
+      encoding: 'utf8',
+    });
+    processes.push(performance.now() - started);
+    if (r.status !== 0) throw new Error(`importing ${file} failed: ${r.stderr.slice(0, 500)}`);
+    imports.push(Number(r.stdout));
+  }
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    spawnSync(process.execPath, ['-e', ''], { env: { PATH: process.env.PATH } });
+    bare.push(performance.now() - started);
+  }
+  return { importMs: median(imports), processMs: median(processes), bareMs: median(bare) };
 }
 
 export interface LlmBenchStack {

@@ -12,7 +12,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { esbuildOptions, functionEntry, PROJECT_ROOT } from '../bundling.js';
+import { esbuildOptions, functionEntry, lazyModuleCommands, PROJECT_ROOT } from '../bundling.js';
 
 export interface TollgateFunctionProps {
   /** The folder under functions/ that holds handler.ts. */
@@ -81,6 +81,12 @@ export class TollgateFunction extends Construct {
         // No externals: the AWS SDK is bundled (ESM build, smallest and fastest to load).
         externalModules: build.external,
         sourceMap: props.sourceMaps,
+        // The modules the bundle leaves out to load lazily (infra/bundling LAZY_MODULES), written beside it.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => lazyModuleCommands(outputDir, join(outputDir, 'index.mjs')),
+        },
         esbuildArgs: {
           '--legal-comments': build.legalComments,
           ...Object.fromEntries(Object.entries(build.alias).map(([from, to]) => [`--alias:${from}`, to])),
