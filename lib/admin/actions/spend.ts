@@ -297,12 +297,8 @@ export const spendActions: Actions = {
         user_id: id.optional(),
         start_date: date.optional(),
         end_date: date.optional(),
-        // LiteLLM's paging: one page holds every day asked, so page 1 is the only one.
-        page: z.coerce
-          .number()
-          .int()
-          .refine((n) => n === 1, 'must be 1: one page holds every day asked')
-          .optional(),
+        // LiteLLM's paging, by day: `page_size` days a page (every day asked when not given).
+        page: z.coerce.number().int().min(1).optional(),
         page_size: z.coerce.number().int().min(1).max(1000).optional(),
       })
       .strict(),
@@ -312,6 +308,16 @@ export const spendActions: Actions = {
       if (!isProxyAdmin(actor) && userId !== actor.userId)
         throw new ForbiddenError(`only a proxy admin or user \`${userId}\` may read their activity`);
       const days = range(q.start_date, q.end_date, now);
+      const pageSize = q.page_size ?? days.length;
+      const totalPages = Math.max(1, Math.ceil(days.length / pageSize));
+      const page = q.page ?? 1;
+      if (page > totalPages)
+        throw new InvalidRequestError(
+          `\`page\` ${page} is past the last page (${totalPages} of ${pageSize} days each)`,
+          'invalid_field',
+          'page',
+        );
+      const pageDays = days.slice((page - 1) * pageSize, page * pageSize);
       const rows = await spendLogStore().rollups(days, { group: 'user', id: userId });
       const metrics = (g: readonly RollupItem[]) => {
         const t = sum(g);
@@ -325,7 +331,7 @@ export const spendActions: Actions = {
           failed_requests: t.failed,
         };
       };
-      const results = days.map((d) => {
+      const results = pageDays.map((d) => {
         const dayRows = rows.filter((r) => r.day === d);
         return {
           date: d,
@@ -334,8 +340,8 @@ export const spendActions: Actions = {
         };
       });
       const all = metrics(rows);
-      // LiteLLM's DailySpendMetadata names (and, as before, the per-day names); one page holds
-      // every day asked (at most 366).
+      // LiteLLM's DailySpendMetadata names (and, as before, the per-day names); the totals are
+      // over every day asked, the results over the page's.
       const metadata = {
         ...all,
         total_spend: all.spend,
@@ -345,9 +351,9 @@ export const spendActions: Actions = {
         total_api_requests: all.api_requests,
         total_successful_requests: all.successful_requests,
         total_failed_requests: all.failed_requests,
-        page: 1,
-        total_pages: 1,
-        has_more: false,
+        page,
+        total_pages: totalPages,
+        has_more: page < totalPages,
         start_date: days[0],
         end_date: days.at(-1),
       };

@@ -86,12 +86,46 @@ describe("/user/daily/activity in LiteLLM's shape", () => {
     });
   });
 
-  it("LiteLLM's paging parameters: page 1 (of one) and a page_size are taken; another page is a 400 naming it", async () => {
+  it("LiteLLM's paging parameters: page 1 (of one) and a page_size are taken; a page past the last is a 400 naming it", async () => {
     const q = { user_id: 'lite', start_date: '2026-11-02', end_date: '2026-11-03' };
     const plain = await callApi(spendHandler, 'GET', '/user/daily/activity', q);
     const paged = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...q, page: '1', page_size: '50' });
     expect([paged.status, paged.body]).toEqual([200, plain.body]);
     const second = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...q, page: '2' });
     expect([second.status, second.body.error?.param]).toEqual([400, 'page']);
+    for (const bad of [{ page: '0' }, { page: 'two' }, { page_size: '0' }, { page_size: '1001' }]) {
+      const res = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...q, ...bad });
+      expect([res.status, res.body.error?.param]).toEqual([400, Object.keys(bad)[0]]);
+    }
+  });
+
+  it('page_size days a page: each page holds its days, the totals stay those of every day asked', async () => {
+    const q = { user_id: 'lite', start_date: '2026-11-01', end_date: '2026-11-05', page_size: '2' };
+    const pages = [];
+    for (const page of ['1', '2', '3']) {
+      const res = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...q, page });
+      expect(res.status).toBe(200);
+      pages.push(res.body);
+    }
+    expect(pages.map((p) => p.results.map((d: { date: string }) => d.date))).toEqual([
+      ['2026-11-01', '2026-11-02'],
+      ['2026-11-03', '2026-11-04'],
+      ['2026-11-05'],
+    ]);
+    expect(pages.map((p) => [p.metadata.page, p.metadata.total_pages, p.metadata.has_more])).toEqual([
+      [1, 3, true],
+      [2, 3, true],
+      [3, 3, false],
+    ]);
+    for (const p of pages)
+      expect(p.metadata).toMatchObject({ total_spend: 0.875, total_api_requests: 4, start_date: '2026-11-01', end_date: '2026-11-05' });
+    expect(pages[0].results[1].metrics.spend).toBe(0.75);
+    expect(pages[1].results[0].metrics.spend).toBe(0.125);
+    const past = await callApi(spendHandler, 'GET', '/user/daily/activity', { ...q, page: '4' });
+    expect([past.status, past.body.error?.param, past.body.error?.message]).toEqual([
+      400,
+      'page',
+      '`page` 4 is past the last page (3 of 2 days each)',
+    ]);
   });
 });
