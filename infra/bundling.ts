@@ -44,35 +44,51 @@ export function builtinAliases(): Record<string, string> {
 }
 
 /**
- * Modules a function loads only on a rare path, kept out of its bundle and written beside it: the
- * bundle's whole text is parsed at every cold start, and gpt-tokenizer's o200k_base ranks (2.7 MB of
- * JavaScript, for the few answers whose upstream reports no usage) cost the llm function about
- * 210 ms of each. Each is external to the bundle and bundled alone into a package of its own
- * (node_modules/<name> next to the handler), where Node finds it when the code `import()`s it.
+ * Packages a function loads only on some paths, kept out of its bundle and written beside it: the
+ * bundle's whole text is parsed at every cold start, used or not.
+ * - gpt-tokenizer's o200k_base ranks: 2.7 MB of JavaScript, for the few answers whose upstream
+ *   reports no usage; they cost the llm function about 210 ms of each cold start.
+ * - the tracer, with the X-Ray SDK (about 110 KB with cls-hooked and semver): loaded only when
+ *   tracing is on (lib/telemetry), parsed by every function otherwise (about 7 ms of the authorizer's).
+ * Each package is external to the bundle (its subpaths too) and bundled alone into one file,
+ * `node_modules/<package>/index.mjs` beside the handler, with a package.json whose exports send every
+ * subpath the code imports there (one module instance), where Node finds it on `import()`.
  */
-export const LAZY_MODULES = ['gpt-tokenizer/encoding/o200k_base'] as const;
+export const LAZY_PACKAGES: Readonly<Record<string, readonly string[]>> = {
+  'gpt-tokenizer': ['encoding/o200k_base'],
+  '@aws-lambda-powertools/tracer': ['', 'middleware'],
+};
 
 const ESBUILD_BIN = join(PROJECT_ROOT, 'node_modules', '.bin', 'esbuild');
 const sh = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+const specifier = (pkg: string, subpath: string) => (subpath ? `${pkg}/${subpath}` : pkg);
 
 /**
- * The shell commands that write the lazy modules a bundle imports next to it (CDK's afterBundling
- * hook runs them as deployed; buildFunction runs the same for tests and benchmarks). A module the
- * bundle does not name is not written.
+ * The shell commands that write the lazy packages a bundle imports next to it (CDK's afterBundling
+ * hook runs them as deployed; buildFunction runs the same for tests and benchmarks). A package the
+ * bundle does not `import()` is not written. Built with the bundle's own banner and builtin aliases.
  */
 export function lazyModuleCommands(outputDir: string, bundleFile: string): string[] {
-  return LAZY_MODULES.map((spec) => {
-    const [scopeOrName = '', ...rest] = spec.split('/');
-    const pkg = scopeOrName.startsWith('@') ? `${scopeOrName}/${rest.shift()}` : scopeOrName;
-    const subpath = rest.join('/');
+  const flags = [
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--target=node24',
+    '--minify',
+    '--legal-comments=none',
+    '--main-fields=module,main',
+    '--log-level=warning',
+    `--banner:js=${ESM_REQUIRE_BANNER}`,
+    ...Object.entries(builtinAliases()).map(([from, to]) => `--alias:${from}=${to}`),
+  ];
+  return Object.entries(LAZY_PACKAGES).map(([pkg, subpaths]) => {
     const dir = join(outputDir, 'node_modules', pkg);
-    const file = join(dir, `${subpath}.mjs`);
-    const manifest = JSON.stringify({ name: pkg, type: 'module', exports: { [`./${subpath}`]: `./${subpath}.mjs` } });
-    const bundle = [
-      `printf '%s' ${sh(`export * from '${spec}';`)}`,
-      `${sh(ESBUILD_BIN)} --bundle --platform=node --format=esm --target=node24 --minify --legal-comments=none --log-level=warning --outfile=${sh(file)}`,
-    ].join(' | ');
-    return `if grep -qF ${sh(`"${spec}"`)} ${sh(bundleFile)}; then (mkdir -p ${sh(dirname(file))} && cd ${sh(PROJECT_ROOT)} && ${bundle} && printf '%s' ${sh(manifest)} > ${sh(join(dir, 'package.json'))}); fi`;
+    const entry = subpaths.map((sub) => `export * from '${specifier(pkg, sub)}';`).join('\n');
+    const exports = Object.fromEntries(subpaths.map((sub) => [sub ? `./${sub}` : '.', './index.mjs']));
+    const manifest = JSON.stringify({ name: pkg, type: 'module', exports });
+    const used = subpaths.map((sub) => `-e ${sh(`import("${specifier(pkg, sub)}")`)}`).join(' ');
+    const bundle = `printf '%s' ${sh(entry)} | ${sh(ESBUILD_BIN)} ${flags.map(sh).join(' ')} --outfile=${sh(join(dir, 'index.mjs'))}`;
+    return `if grep -qF ${used} ${sh(bundleFile)}; then (mkdir -p ${sh(dir)} && cd ${sh(PROJECT_ROOT)} && ${bundle} && printf '%s' ${sh(manifest)} > ${sh(join(dir, 'package.json'))}); fi`;
   });
 }
 
@@ -92,7 +108,7 @@ export const esbuildOptions = (fn: string) => ({
   minify: true,
   mainFields: ['module', 'main'],
   banner: { js: ESM_REQUIRE_BANNER },
-  external: [...LAZY_MODULES] as string[],
+  external: Object.keys(LAZY_PACKAGES),
   alias: {
     ...builtinAliases(),
     '@aws-sdk/credential-provider-node': join(PROJECT_ROOT, 'lib', 'aws', 'lambda-credentials.ts'),

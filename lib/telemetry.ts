@@ -6,7 +6,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { MiddlewareObj } from '@middy/core';
 import { config } from './config.js';
 
@@ -17,16 +17,23 @@ export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.AWS_EXECUTION_ENV);
 }
 
-/** The tracer when tracing is on, else undefined (nothing of it or of the X-Ray SDK is evaluated). */
-export const tracer: Tracer | undefined = tracingEnabled()
-  ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName: 'tollgate' })
+/**
+ * The tracer and its middleware when tracing is on, else undefined: nothing of them or of the X-Ray
+ * SDK is evaluated, and in a deployed bundle not even parsed (infra/bundling LAZY_PACKAGES).
+ */
+const lazyTracer: { tracer: Tracer; capture: typeof captureLambdaHandler } | undefined = tracingEnabled()
+  ? await Promise.all([import('@aws-lambda-powertools/tracer'), import('@aws-lambda-powertools/tracer/middleware')]).then(
+      ([{ Tracer }, { captureLambdaHandler }]) => ({ tracer: new Tracer({ serviceName: 'tollgate' }), capture: captureLambdaHandler }),
+    )
   : undefined;
+
+export const tracer: Tracer | undefined = lazyTracer?.tracer;
 
 /** An AWS SDK v3 client, traced when tracing is on. */
 export const instrumented = <T>(client: T): T => (tracer ? (tracer.captureAWSv3Client(client as never) as T) : client);
 
 /** The handler's tracing middleware (the invocation's segment) when tracing is on; none otherwise. */
-export const tracing = (): MiddlewareObj[] => (tracer ? [captureLambdaHandler(tracer, { captureResponse: false })] : []);
+export const tracing = (): MiddlewareObj[] => (lazyTracer ? [lazyTracer.capture(lazyTracer.tracer, { captureResponse: false })] : []);
 
 let currentLogger: Logger | undefined;
 export function logger(): Logger {

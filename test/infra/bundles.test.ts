@@ -4,7 +4,8 @@
  *
  * Cold start: no bundle imports a Node builtin through ESM (whose facade reads every export: for
  * node:http that loads undici); the llm function leaves the tokenizer's 2.7 MB of ranks out of its
- * bundle and finds it beside it when it counts.
+ * bundle and finds it beside it when it counts; no bundle holds the tracer or the X-Ray SDK, which
+ * are loaded from beside it when tracing is on (the tests below import every bundle traced).
  *
  * Tracing: with tracing off (local mode, tests, or a stack deployed with `tracing: false`, which sets
  * POWERTOOLS_TRACE_ENABLED=false) no function evaluates the tracer or the X-Ray SDK: each bundle,
@@ -77,7 +78,7 @@ describe('cold start', () => {
     const text = readFileSync(bundleOf('llm'), 'utf8');
     expect(text).toContain('import("gpt-tokenizer/encoding/o200k_base")');
     expect(statSync(bundleOf('llm')).size).toBeLessThan(1_500_000);
-    const side = join(dir, 'node_modules', 'gpt-tokenizer', 'encoding', 'o200k_base.mjs');
+    const side = join(dir, 'node_modules', 'gpt-tokenizer', 'index.mjs');
     expect(statSync(side).size).toBeGreaterThan(2_000_000);
     // A fresh node in another folder, importing by bare name as the bundle does: the copy beside the bundles answers.
     const sample = 'Tollgate counts what the upstream did not report: héllo, 世界, 12345.';
@@ -91,13 +92,28 @@ process.stdout.write(JSON.stringify({ n: countTokens(${JSON.stringify(sample)}),
     expect(JSON.parse(r.stdout)).toEqual({ n: countTokens(sample), from: side });
   });
 
-  it('a bundle that does not import a lazy module gets no copy of it', () => {
-    expect(readFileSync(bundleOf('authorizer'), 'utf8')).not.toContain('gpt-tokenizer');
+  it.each(FUNCTIONS)('%s: the tracer and the X-Ray SDK are not in the bundle, only imported when tracing is on', (fn) => {
+    const text = readFileSync(bundleOf(fn), 'utf8');
+    expect(text).toContain('import("@aws-lambda-powertools/tracer")');
+    expect(text).toContain('import("@aws-lambda-powertools/tracer/middleware")');
+    // The X-Ray SDK's own names and its context library.
+    for (const inSdk of ['AWSXRay', 'cls-hooked', 'AWS_XRAY_DAEMON_ADDRESS']) expect(text).not.toContain(inSdk);
   });
+
+  it('a lazy package is written only beside a bundle that imports it', async () => {
+    const alone = mkdtempSync(join(tmpdir(), 'tollgate-lazy-'));
+    try {
+      await buildFunction('authorizer', join(alone, 'authorizer.mjs'));
+      expect(readdirSync(join(alone, 'node_modules', '@aws-lambda-powertools'))).toEqual(['tracer']);
+      expect(existsSync(join(alone, 'node_modules', 'gpt-tokenizer'))).toBe(false);
+    } finally {
+      rmSync(alone, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('as `cdk deploy` bundles it', () => {
-  it('the llm function asset holds the bundle and the tokenizer beside it, as buildFunction writes them', () => {
+  it('the llm function asset holds the bundle, the tokenizer and the tracer beside it, as buildFunction writes them', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'tollgate-cdk-asset-'));
     try {
       const stack = new Stack(new App({ outdir }), 'Bundles');
@@ -117,13 +133,18 @@ describe('as `cdk deploy` bundles it', () => {
       expect(assetDir).toBeDefined();
       const asset = assetDir as string;
       expect(readFileSync(join(asset, 'index.mjs'), 'utf8')).toBe(readFileSync(bundleOf('llm'), 'utf8'));
-      const side = join('node_modules', 'gpt-tokenizer', 'encoding', 'o200k_base.mjs');
-      expect(readFileSync(join(asset, side), 'utf8')).toBe(readFileSync(join(dir, side), 'utf8'));
-      expect(JSON.parse(readFileSync(join(asset, 'node_modules', 'gpt-tokenizer', 'package.json'), 'utf8'))).toEqual({
-        name: 'gpt-tokenizer',
-        type: 'module',
-        exports: { './encoding/o200k_base': './encoding/o200k_base.mjs' },
-      });
+      for (const [pkg, exports] of [
+        ['gpt-tokenizer', { './encoding/o200k_base': './index.mjs' }],
+        ['@aws-lambda-powertools/tracer', { '.': './index.mjs', './middleware': './index.mjs' }],
+      ] as const) {
+        const side = join('node_modules', pkg, 'index.mjs');
+        expect(readFileSync(join(asset, side), 'utf8')).toBe(readFileSync(join(dir, side), 'utf8'));
+        expect(JSON.parse(readFileSync(join(asset, 'node_modules', pkg, 'package.json'), 'utf8'))).toEqual({
+          name: pkg,
+          type: 'module',
+          exports,
+        });
+      }
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
