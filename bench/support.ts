@@ -71,14 +71,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * of `runs` of the import alone and of the whole process, and of a bare node process (start,
  * exit) for the machine's speed in the same run.
  */
-export function coldImport(file: string, runs: number, preamble = ''): { importMs: number; processMs: number; bareMs: number } {
+export function coldImport(
+  file: string,
+  runs: number,
+  preamble = '',
+  env: Record<string, string> = {},
+): { importMs: number; processMs: number; bareMs: number } {
   const script = `${preamble} const t = performance.now(); await import(process.env.BUNDLE_URL); process.stdout.write(String(performance.now() - t));`;
   const imports: number[] = [];
   const processes: number[] = [];
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH, BUNDLE_URL: pathToFileURL(file).href, TOLLGATE_LOG_LEVEL: 'SILENT' },
+      env: { PATH: process.env.PATH, BUNDLE_URL: pathToFileURL(file).href, TOLLGATE_LOG_LEVEL: 'SILENT', ...env },
       encoding: 'utf8',
     });
     processes.push(performance.now() - started);
