@@ -4,7 +4,7 @@
  * benchmark both use these options, so the benchmark measures what is deployed.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,11 @@ export function builtinAliases(): Record<string, string> {
   for (const name of builtinModules.filter((m) => !m.startsWith('_') && !m.startsWith('node:'))) {
     const file = join(BUILTINS_DIR, `${name.replaceAll('/', '-')}.cjs`);
     const text = `module.exports = process.getBuiltinModule(${JSON.stringify(`node:${name}`)});\n`;
-    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
+    // Written aside and renamed: builds in other processes may be reading it (never a half file).
+    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
+      writeFileSync(`${file}.${process.pid}`, text);
+      renameSync(`${file}.${process.pid}`, file);
+    }
     alias[name] = file;
     alias[`node:${name}`] = file;
   }
