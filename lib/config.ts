@@ -10,7 +10,7 @@ import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sha
 /**
  * One variable's reader: its value, or a throw of {@link Invalid}. Plain functions rather than a
  * schema library: every reader here is custom anyway, and the authorizer and the llm function
- * load this module on every cold start (zod/mini cost them about 5 ms of it, measured).
+ * load this module on every cold start (zod/mini cost the authorizer about 10 ms of its cold import).
  */
 type Reader<T> = (raw: string | undefined) => T;
 
