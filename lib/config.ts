@@ -23,8 +23,11 @@ const fail = (message: string): never => {
 /** An optional variable, trimmed; empty counts as unset. */
 const text =
   <T>(parse: (s: string | undefined) => T): Reader<T> =>
-  (raw) =>
-    parse(raw === undefined || raw.trim() === '' ? undefined : raw.trim());
+  (raw) => {
+    // process.env holds strings only; an environment object built by hand may not.
+    if (raw !== undefined && typeof raw !== 'string') return fail('must be a string');
+    return parse(raw === undefined || raw.trim() === '' ? undefined : raw.trim());
+  };
 
 const str = (dflt?: string): Reader<string | undefined> => text((s) => s ?? dflt);
 const strWithDefault = (dflt: string): Reader<string> => text((s) => s ?? dflt);

@@ -26,12 +26,14 @@ export const pickShard = (count: number, random: () => number = Math.random): nu
 /** `global=16,team=8,organization=8` -> counts; throws a message naming what is wrong. */
 export function parseShardCounts(text: string): ShardCounts {
   const out: Partial<Record<ShardedKind, number>> = {};
-  for (const part of text
+  const parts = text
     .split(',')
     .map((p) => p.trim())
-    .filter((p) => p.length > 0)) {
+    .filter((p) => p.length > 0);
+  for (const [i, part] of parts.entries()) {
     const m = /^([a-z_]+)\s*=\s*([0-9]+)$/.exec(part);
-    if (!m) throw new RangeError(`\`${part}\` is not kind=count`);
+    // By position, not by text: a misplaced value may be anything, a secret included.
+    if (!m) throw new RangeError(`entry ${i + 1} is not kind=count (such as team=8)`);
     const kind = m[1] as ShardedKind;
     const n = Number(m[2]);
     if (!(SHARDED_KINDS as readonly string[]).includes(kind))

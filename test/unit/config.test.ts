@@ -186,6 +186,12 @@ describe('other validated settings', () => {
     expect(configError({ TOLLGATE_LOG_LEVEL: 'VERBOSE' }).message).toContain('TOLLGATE_LOG_LEVEL');
   });
 
+  it('a value that is not a string (an environment built by hand) is named, not a TypeError', () => {
+    const e = configError({ PORT: 5 as unknown as string, TOLLGATE_CONSISTENT_READS: true as unknown as string });
+    expect(e.message).toContain('PORT: must be a string');
+    expect(e.message).toContain('TOLLGATE_CONSISTENT_READS: must be a string');
+  });
+
   it('several bad variables are all named', () => {
     const e = configError({ PORT: 'x', TOLLGATE_MAX_BUDGET: '-1' });
     expect(e.message).toContain('PORT');
@@ -200,6 +206,8 @@ describe('other validated settings', () => {
       { TOLLGATE_DYNAMODB_ENDPOINT: secret },
       { TOLLGATE_CONSISTENT_READS: secret },
       { TOLLGATE_ALERT_THRESHOLDS: secret },
+      { TOLLGATE_SPEND_SHARDS: `team=8,${secret}` },
+      { TOLLGATE_ENFORCEMENT: secret },
     ]) {
       const e = configError(env);
       expect(e.message).toContain(Object.keys(env)[0]);
