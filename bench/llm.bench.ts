@@ -148,11 +148,14 @@ export default async function llmBench(): Promise<BenchSection[]> {
     const b = await bundleSize('llm');
     // The Lambda runtime's global the streaming handler is built with.
     const AWSLAMBDA = 'globalThis.awslambda = { streamifyResponse: (h) => h, HttpResponseStream: { from: (s) => s } };';
-    const cold = coldImport(b.file, IMPORT_RUNS, AWSLAMBDA);
     const tokenizerFile = join(dirname(b.file), 'node_modules', 'gpt-tokenizer', 'index.mjs');
-    const tokenizer = coldImport(tokenizerFile, IMPORT_RUNS);
-    const tokenizerKb = statSync(tokenizerFile).size / 1024;
-    b.cleanup();
+    const [cold, tokenizer, tokenizerKb] = (() => {
+      try {
+        return [coldImport(b.file, IMPORT_RUNS, AWSLAMBDA), coldImport(tokenizerFile, IMPORT_RUNS), statSync(tokenizerFile).size / 1024];
+      } finally {
+        b.cleanup();
+      }
+    })();
 
     return [
       {

@@ -92,7 +92,8 @@ export function lazyModuleCommands(outputDir: string, bundleFile: string): strin
     const manifest = JSON.stringify({ name: pkg, type: 'module', exports });
     const used = subpaths.map((sub) => `-e ${sh(`import("${specifier(pkg, sub)}")`)}`).join(' ');
     const bundle = `printf '%s' ${sh(entry)} | ${sh(ESBUILD_BIN)} ${flags.map(sh).join(' ')} --outfile=${sh(join(dir, 'index.mjs'))}`;
-    return `if grep -qF ${used} ${sh(bundleFile)}; then (mkdir -p ${sh(dir)} && cd ${sh(PROJECT_ROOT)} && ${bundle} && printf '%s' ${sh(manifest)} > ${sh(join(dir, 'package.json'))}); fi`;
+    // A missing bundle is an error, not "imports nothing" (grep would say so by its status, 2).
+    return `test -f ${sh(bundleFile)} || { echo ${sh(`no bundle at ${bundleFile}`)} >&2; exit 1; }; if grep -qF ${used} ${sh(bundleFile)}; then (mkdir -p ${sh(dir)} && cd ${sh(PROJECT_ROOT)} && ${bundle} && printf '%s' ${sh(manifest)} > ${sh(join(dir, 'package.json'))}); fi`;
   });
 }
 

@@ -78,10 +78,10 @@ export class TollgateFunction extends Construct {
         mainFields: build.mainFields,
         banner: build.banner.js,
         minify: build.minify,
-        // No externals: the AWS SDK is bundled (ESM build, smallest and fastest to load).
+        // The AWS SDK is bundled (ESM build, smallest and fastest to load); only the lazy packages are external.
         externalModules: build.external,
         sourceMap: props.sourceMaps,
-        // The modules the bundle leaves out to load lazily (infra/bundling LAZY_MODULES), written beside it.
+        // The packages the bundle leaves out to load lazily (infra/bundling LAZY_PACKAGES), written beside it.
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

@@ -23,7 +23,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFunction, ESM_REQUIRE_BANNER, PROJECT_ROOT } from '../../infra/bundling.js';
+import { buildFunction, ESM_REQUIRE_BANNER, LAZY_PACKAGES, lazyModuleCommands, PROJECT_ROOT } from '../../infra/bundling.js';
 import { TollgateFunction } from '../../infra/constructs/function.js';
 
 const FUNCTIONS = readdirSync(join(PROJECT_ROOT, 'functions'), { withFileTypes: true })
@@ -98,6 +98,25 @@ process.stdout.write(JSON.stringify({ n: countTokens(${JSON.stringify(sample)}),
     expect(text).toContain('import("@aws-lambda-powertools/tracer/middleware")');
     // The X-Ray SDK's own names and its context library.
     for (const inSdk of ['AWSXRay', 'cls-hooked', 'AWS_XRAY_DAEMON_ADDRESS']) expect(text).not.toContain(inSdk);
+  });
+
+  it.each(FUNCTIONS)('%s: every import of a lazy package names a subpath its copy exports (else it fails only in Lambda)', (fn) => {
+    const text = readFileSync(bundleOf(fn), 'utf8');
+    for (const [pkg, subpaths] of Object.entries(LAZY_PACKAGES)) {
+      const named = [...text.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*"([^"]+)"/g)]
+        .map((m) => m[1] as string)
+        .filter((s) => s === pkg || s.startsWith(`${pkg}/`));
+      for (const s of named) expect(subpaths.map((sub) => (sub ? `${pkg}/${sub}` : pkg))).toContain(s);
+      // Only dynamic imports: a static one would load the package at every cold start.
+      expect(text).not.toMatch(new RegExp(`from\\s*"${pkg.replace(/[/.]/g, '\\$&')}`));
+    }
+  });
+
+  it('a missing bundle fails the lazy-package step instead of writing nothing', () => {
+    const [command] = lazyModuleCommands(dir, join(dir, 'no-such-bundle.mjs'));
+    const r = spawnSync('bash', ['-c', command as string], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('no bundle at');
   });
 
   it('a lazy package is written only beside a bundle that imports it', async () => {
