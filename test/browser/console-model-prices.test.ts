@@ -7,7 +7,7 @@
  * long-context tiers. The steps run in order.
  */
 import type { Browser, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { axeViolations, call, launchChromium, npmStart, type Running } from './support.js';
 
 const MASTER = 'sk-browser-prices-master-key';
@@ -45,6 +45,19 @@ beforeAll(async () => {
   await page.getByLabel('Master key, virtual key or JWT').fill(MASTER);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+});
+
+// A step failed once in CI after 30 s of waiting for a summary to be "stable", with no retry in
+// Playwright's log, as if the page drew no frame; it has passed in every run since. If it happens
+// again, say whether the page still draws frames and what it threw.
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(async () => {
+    const frame = await Promise.race([
+      page.evaluate('new Promise((r) => requestAnimationFrame(() => r("the page draws frames")))'),
+      new Promise((r) => setTimeout(() => r('no frame within 2 s'), 2000)),
+    ]).catch((e: Error) => `evaluate failed: ${e.message}`);
+    console.error(`[console-model-prices] ${String(frame)}; at ${page.url()}; page errors: ${pageErrors.join(' | ') || 'none'}`);
+  });
 });
 
 afterAll(async () => {
