@@ -29,7 +29,10 @@ export const BUILTINS_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 'tollga
  * `process.getBuiltinModule`, so an export is read only when the code uses it. The stand-ins
  * are written here, once per build machine.
  */
+let builtins: Record<string, string> | undefined;
 export function builtinAliases(): Record<string, string> {
+  // Once per process: a synth builds every function with these, and each would read 50-odd files again.
+  if (builtins) return builtins;
   mkdirSync(BUILTINS_DIR, { recursive: true });
   const alias: Record<string, string> = {};
   // `_http_agent` and kin are deprecated internals; `node:`-only names (node:test) are not aliased.
@@ -44,6 +47,7 @@ export function builtinAliases(): Record<string, string> {
     alias[name] = file;
     alias[`node:${name}`] = file;
   }
+  builtins = alias;
   return alias;
 }
 
