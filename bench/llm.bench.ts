@@ -205,7 +205,7 @@ export default async function llmBench(): Promise<BenchSection[]> {
           },
         ],
         notes: [
-          'The tokenizer counts tokens only for an answer whose upstream reported no usage, after the answer: an instance loads it the first time it needs it. Inside the bundle its ranks were parsed at every cold start (about 210 ms on this machine when measured, 2026-12-06).',
+          'The tokenizer counts tokens only for an answer whose upstream reported no usage, after the answer: an instance loads it the first time it needs it. Inside the bundle its ranks were parsed at every cold start, used or not.',
           'Node builtins come from process.getBuiltinModule rather than ESM imports: an ESM import builds the module facade, which reads every export, and reading node:http’s lazy ones loads undici.',
         ],
       },
