@@ -32,6 +32,16 @@ export interface Usage {
 export const PRICED_SERVICE_TIERS = ['priority', 'flex'] as const;
 export type PricedServiceTier = (typeof PRICED_SERVICE_TIERS)[number];
 
+/** A model's prices per priced tier, in the registry's names (LiteLLM's `input_cost_per_token_priority` per 1M). */
+export const TIER_PRICE_FIELDS = [
+  'input_cost_per_million_priority',
+  'output_cost_per_million_priority',
+  'cache_read_cost_per_million_priority',
+  'input_cost_per_million_flex',
+  'output_cost_per_million_flex',
+  'cache_read_cost_per_million_flex',
+] as const satisfies readonly `${string}_${PricedServiceTier}`[];
+
 export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_per_million'> &
   Partial<
     Pick<

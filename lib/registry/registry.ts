@@ -7,7 +7,7 @@
  * and logged: a model that cannot be priced must not be callable for free.
  */
 import type { ModelCatalog } from '../checks/models.js';
-import { isValidPrice } from '../domain/cost.js';
+import { isValidPrice, TIER_PRICE_FIELDS } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { azureConfigProblem } from '../providers/azure.js';
 import { baseUrlProblem } from '../providers/http.js';
@@ -50,12 +50,7 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     m.cache_write_cost_per_million,
     m.cache_write_1h_cost_per_million,
     m.search_context_cost_per_query,
-    m.input_cost_per_million_priority,
-    m.output_cost_per_million_priority,
-    m.cache_read_cost_per_million_priority,
-    m.input_cost_per_million_flex,
-    m.output_cost_per_million_flex,
-    m.cache_read_cost_per_million_flex,
+    ...TIER_PRICE_FIELDS.map((f) => m[f]),
   ])
     if (p !== undefined && !isValidPrice(p)) return 'prices must be numbers >= 0';
   for (const t of m.price_tiers ?? []) {

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { modelRegistry } from '../../app/llm.js';
 import { ALL_PROXY_MODELS, ALL_TEAM_MODELS, firstRefusal, type ModelCatalog, type ModelRestriction } from '../../checks/models.js';
 import type { AuditEntry } from '../../domain/audit.js';
-import { PRICED_SERVICE_TIERS } from '../../domain/cost.js';
+import { PRICED_SERVICE_TIERS, TIER_PRICE_FIELDS } from '../../domain/cost.js';
 import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { ModelRecord } from '../../domain/records.js';
 import { looksLikeSecret } from '../../domain/secrets.js';
@@ -80,15 +80,6 @@ const litellmParams = z
   })
   .strict();
 
-/** OpenAI's `service_tier` prices, in the registry's names (LiteLLM's `input_cost_per_token_priority` per 1M). */
-const TIER_PRICE_FIELDS = [
-  'input_cost_per_million_priority',
-  'output_cost_per_million_priority',
-  'cache_read_cost_per_million_priority',
-  'input_cost_per_million_flex',
-  'output_cost_per_million_flex',
-  'cache_read_cost_per_million_flex',
-] as const;
 type TierPriceField = (typeof TIER_PRICE_FIELDS)[number];
 const TIER_PRICE_SCHEMA = Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, money.optional()])) as Record<
   TierPriceField,
