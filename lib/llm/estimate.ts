@@ -16,6 +16,8 @@
 import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
 import { InvalidRequestError } from '../errors.js';
+// A count of tool uses is read as the usage reader reads a token count: a non-negative safe integer.
+import { tokens } from '../providers/usage.js';
 import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
@@ -37,10 +39,8 @@ export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMa
   };
 }
 
-const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
-
 /** A tool that runs web searches upstream, billed per search: Anthropic's `web_search_2025…`, OpenAI's `web_search`, `web_search_preview…`. */
-export const isWebSearchTool = (t: unknown): t is Record<string, unknown> =>
+const isWebSearchTool = (t: unknown): t is Record<string, unknown> =>
   isObject(t) && typeof t.type === 'string' && t.type.startsWith('web_search');
 
 /**
@@ -60,9 +60,9 @@ export function webSearchBound(json: Record<string, unknown> | undefined): numbe
   const asked = askedSearches(json);
   const tools = Array.isArray(json?.tools) ? json.tools.filter(isWebSearchTool) : [];
   if (tools.length === 0) return asked;
-  const uses = tools.map((t) => count(t.max_uses));
+  const uses = tools.map((t) => tokens(t.max_uses));
   const byUses = uses.every((n) => n !== undefined) ? uses.reduce<number>((a, n) => a + (n as number), 0) : undefined;
-  const byCalls = count(json?.max_tool_calls);
+  const byCalls = tokens(json?.max_tool_calls);
   const bounds = [byUses, byCalls].filter((n): n is number => n !== undefined);
   if (bounds.length > 0) return Math.min(...bounds) + asked;
   const tool = tools[uses.indexOf(undefined)] as Record<string, unknown>;

@@ -109,7 +109,7 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
  * The `service_tier` an answer or event reports serving the call at: OpenAI beside the usage (on
  * every chat chunk, usage or not), Anthropic inside it; `auto` (a request's echo, not a tier) is none.
  */
-export function serviceTierOf(holder: Record<string, unknown>): string | undefined {
+function serviceTierOf(holder: Record<string, unknown>): string | undefined {
   const reported = holder.service_tier ?? (isObject(holder.usage) ? holder.usage.service_tier : undefined);
   return typeof reported === 'string' && reported.length > 0 && reported.length <= 32 && reported !== 'auto' ? reported : undefined;
 }

@@ -186,7 +186,8 @@ export function ModelDetail({ modelName }: { modelName: string }) {
         {(answer) => {
           const m = answer.data[0];
           if (!m) return <p class="muted">No model {modelName}.</p>;
-          const prices = formView(m).model_info as unknown as Record<string, number | null | undefined>;
+          const view = formView(m);
+          const prices = view.model_info as unknown as Record<string, number | null | undefined>;
           return (
             <>
               <Section id="model-summary" title="Summary">
@@ -241,7 +242,7 @@ export function ModelDetail({ modelName }: { modelName: string }) {
                   id="edit-model"
                   noun="model"
                   name={modelName}
-                  record={formView(m)}
+                  record={view}
                   fixed={{ model_name: modelName }}
                   fields={modelFields}
                   save={(body) => saveModel(body).then(info.reload)}
