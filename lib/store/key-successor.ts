@@ -16,6 +16,7 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StoreUnavailableError } from '../errors.js';
 import { type ItemRef, refs } from './keys.js';
+import { shardedKindOf } from './shards.js';
 
 /** The condition every counter move on a key item carries beside `attribute_exists(PK)`. */
 export const NOT_REPLACED = 'attribute_not_exists(replaced_by)';
@@ -26,7 +27,7 @@ export const MAX_SUCCESSOR_HOPS = 8;
 const KEY = refs.key('');
 
 /** A key's own item (shard 0), the one item a key's settlement asserts exists. */
-export const isKeyItem = (ref: ItemRef): boolean => ref.SK === KEY.SK && ref.PK.startsWith(KEY.PK);
+export const isKeyItem = (ref: ItemRef): boolean => shardedKindOf(ref) === 'key';
 
 /**
  * The key item a move on `ref` goes to instead, or undefined when the key is gone for good.

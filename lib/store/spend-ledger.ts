@@ -422,7 +422,7 @@ export class DynamoSettler implements SpendSettler {
     const old = result.old;
     const gone = old === undefined && !target.createWith;
     // Regenerated since it was read: the key that holds its budget now is read, and reserved on.
-    const replaced = rawValue(old, 'replaced_by') !== undefined && rawValue(old, 'replaced_by') !== null;
+    const replaced = rawValue(old, 'replaced_by') != null;
     const changed = Object.entries(budget.expect).some(([attr, want]) => !sameValue(rawValue(old, attr), want));
     if (gone || replaced || changed) return { status: 'stale', target };
     const windowId = windowIdOf(target.duration, r.at, target.anchor);
