@@ -8,5 +8,6 @@ export const adminStore = /* @__PURE__ */ dependency(
     new DynamoAdminStore(documentClient(), c.tableName, {
       shards: c.spendShards,
       invalidate: (ref) => entityReader().loader.invalidate(ref),
+      settlementTtlSeconds: c.settlementTtlSeconds,
     }),
 );

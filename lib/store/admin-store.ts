@@ -29,7 +29,7 @@ import { decode, type Item } from './codec.js';
 import { cancellationCodes, isItemTooLarge, isTransactionCanceled } from './errors.js';
 import { hydrate } from './hydrate.js';
 import { COPIED_COUNTERS_ATTR, movedSinceCopy, settleCopyOnce, transactSender } from './key-copy.js';
-import { MAX_SUCCESSOR_HOPS, successorOf } from './key-successor.js';
+import { isKeyItem, MAX_SUCCESSOR_HOPS, RETIRED_ATTR, successorOf } from './key-successor.js';
 import { type ItemRef, refKey, refs } from './keys.js';
 import type { Listing } from './listings.js';
 import { DynamoBatchSource } from './loader.js';
@@ -37,6 +37,17 @@ import { decodeCursor, encodeCursor, type Page } from './pagination.js';
 import { mergeShards, otherShardRefs, shardedKindOf } from './shards.js';
 
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type TxUpdate = NonNullable<TxItem['Update']>;
+
+/** The value an update SETs an attribute to (as lib/store/writes writes them: `#x = :x`), if it does. */
+function setValue(update: TxUpdate, attr: string): unknown {
+  // A name only read or removed (a guard, REMOVE) has no value: it sets nothing.
+  for (const [alias, name] of Object.entries(update.ExpressionAttributeNames ?? {})) {
+    const value = name === attr ? update.ExpressionAttributeValues?.[`:${alias.slice(1)}`] : undefined;
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
 
 /** One write of a transaction; `onConditionFail` names the error when its condition fails. */
 export interface TxOp {
@@ -67,11 +78,14 @@ export interface DynamoAdminStoreOptions {
   shards: ShardCounts;
   /** Forgets this instance's cached copy of an item the admin API changed. */
   invalidate: (ref: ItemRef) => void;
+  /** How long a call's settlement may still arrive: a deleted or replaced key's retired shards are kept that long. */
+  settlementTtlSeconds: number;
 }
 
 export class DynamoAdminStore {
   private readonly shards: ShardCounts;
   private readonly invalidate: (ref: ItemRef) => void;
+  private readonly settlementTtlSeconds: number;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -80,6 +94,7 @@ export class DynamoAdminStore {
   ) {
     this.shards = options.shards;
     this.invalidate = options.invalidate;
+    this.settlementTtlSeconds = options.settlementTtlSeconds;
   }
 
   /** One item, read consistently, with its counter shards summed in. */
@@ -121,16 +136,46 @@ export class DynamoAdminStore {
     );
   }
 
-  /** Deletes of the other shards of every sharded entity an op creates, deletes or sets the spend of. */
+  /**
+   * The other shards of every sharded entity an op creates, deletes or sets the spend of are
+   * deleted; those of a key an op deletes or replaces are retired instead (lib/store/key-successor):
+   * a settlement of the old key that lands on one afterwards follows the key's successor, and one
+   * of a deleted key is dropped, rather than re-creating the shard.
+   */
   private shardResets(ops: readonly TxOp[]): TxOp[] {
     const out: TxOp[] = [];
     for (const op of ops) {
       const update = op.item.Update;
       const setsSpend = !!update && Object.values(update.ExpressionAttributeNames ?? {}).includes('spend');
-      if (!op.item.Put && !op.item.Delete && !setsSpend) continue;
-      for (const ref of this.shardsOf(op.ref)) out.push({ ref, item: { Delete: { TableName: this.table, Key: ref } } });
+      const replaces = !!update && setValue(update, 'replaced_by') !== undefined;
+      if (!op.item.Put && !op.item.Delete && !setsSpend && !replaces) continue;
+      const retire = isKeyItem(op.ref) && (!!op.item.Delete || replaces);
+      for (const ref of this.shardsOf(op.ref))
+        out.push(retire ? this.retireShard(ref, update) : { ref, item: { Delete: { TableName: this.table, Key: ref } } });
     }
     return out;
+  }
+
+  /**
+   * A key's shard marked retired, kept as long as a settlement of a call made with the key may
+   * still arrive: from the key's own end (a copy in its grace period lives until its `ttl`) or now.
+   */
+  private retireShard(ref: ItemRef, keyUpdate: TxUpdate | undefined): TxOp {
+    const ownTtl = keyUpdate ? setValue(keyUpdate, 'ttl') : undefined;
+    const from = Math.max(typeof ownTtl === 'number' ? ownTtl : 0, Math.ceil(Date.now() / 1000));
+    return {
+      ref,
+      item: {
+        Update: {
+          TableName: this.table,
+          Key: ref,
+          // Retired once, by the first replacement or delete: a later one never shortens its life.
+          UpdateExpression: 'SET #rt = :rt, #ttl = if_not_exists(#ttl, :ttl)',
+          ExpressionAttributeNames: { '#rt': RETIRED_ATTR, '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':rt': true, ':ttl': from + this.settlementTtlSeconds },
+        },
+      },
+    };
   }
 
   /**

@@ -12,14 +12,28 @@
  * path). A move whose condition fails follows the old copy's `replaced_by` (in grace) or the
  * successor record (deleted), hop by hop, and is retried there; a key deleted outright has no
  * successor and is skipped as before.
+ *
+ * A key whose counters are spread over shards (TOLLGATE_SPEND_SHARDS key=N) settles on a random
+ * shard `SPEND#<n>`, an item created on first use that cannot assert the key item's condition. So
+ * when a key is replaced or deleted, the admin store retires its other shards in the same
+ * transaction (`retired`, kept with a TTL as long as a settlement may still come) instead of
+ * deleting them, and a move on a shard asserts `attribute_not_exists(retired)` on that shard
+ * alone: no read and no other item in the transaction (a check on the key item would make every
+ * settlement of a hot key conflict on it, which the shards exist to avoid). A move on a retired
+ * shard follows the successor record like one on a deleted key item, and lands on the key item
+ * of the key that holds the budget now.
  */
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StoreUnavailableError } from '../errors.js';
 import { type ItemRef, refs } from './keys.js';
-import { shardedKindOf } from './shards.js';
+import { SHARD_SK_PREFIX, shardedKindOf } from './shards.js';
 
 /** The condition every counter move on a key item carries beside `attribute_exists(PK)`. */
 export const NOT_REPLACED = 'attribute_not_exists(replaced_by)';
+
+/** The attribute that marks a key's counter shard retired, and the condition every move on one carries. */
+export const RETIRED_ATTR = 'retired';
+export const NOT_RETIRED = `attribute_not_exists(${RETIRED_ATTR})`;
 
 /** Hops from an old key to the key that holds its budget now (each regeneration is one). */
 export const MAX_SUCCESSOR_HOPS = 8;
@@ -28,6 +42,9 @@ const KEY = refs.key('');
 
 /** A key's own item (shard 0), the one item a key's settlement asserts exists. */
 export const isKeyItem = (ref: ItemRef): boolean => shardedKindOf(ref) === 'key';
+
+/** One of a key's other counter shards (`SPEND#<n>`, n > 0). */
+export const isKeyShard = (ref: ItemRef): boolean => ref.PK.startsWith(KEY.PK) && ref.SK.startsWith(SHARD_SK_PREFIX);
 
 /**
  * The key item a move on `ref` goes to instead, or undefined when the key is gone for good.

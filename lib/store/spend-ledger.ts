@@ -44,7 +44,7 @@ import { logger } from '../telemetry.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec.js';
 import { COUNTER_MOVES_ATTR, createdClauses, packMoves } from './counter-ledger.js';
 import { cancellationCodes, isConditionalCheckFailed, isTransactionCanceled } from './errors.js';
-import { isKeyItem, MAX_SUCCESSOR_HOPS, NOT_REPLACED, successorOf } from './key-successor.js';
+import { isKeyItem, isKeyShard, MAX_SUCCESSOR_HOPS, NOT_REPLACED, NOT_RETIRED, successorOf } from './key-successor.js';
 import { type ItemRef, refKey, refs } from './keys.js';
 import type { CachedLoader } from './loader.js';
 import { shardRef } from './shards.js';
@@ -263,11 +263,12 @@ export async function commitSpend(
           const hop = hops.get(i) ?? 0;
           const old = reasons[live.indexOf(i) + 1]?.Item;
           const next =
-            isKeyItem(m.ref) && hop < MAX_SUCCESSOR_HOPS
+            (isKeyItem(m.ref) || isKeyShard(m.ref)) && hop < MAX_SUCCESSOR_HOPS
               ? await successorOf(client, tableName, m.ref, rawValue(old, 'replaced_by'))
               : undefined;
           if (next) {
-            moves[i] = { ...m, ref: next };
+            // The successor's own item, which must exist (a retired shard's move created nothing).
+            moves[i] = { ...m, ref: next, mustExist: true, createWith: undefined };
             hops.set(i, hop + 1);
           } else gone.push(i);
         }
@@ -305,7 +306,12 @@ function moveItem(tableName: string, m: CounterMove): TxItem {
     if (m.windowId) addTo(WINDOW_COMMITTED_PREFIX + m.windowId, 'wc', m.committedNanos);
   }
   // A key's item must exist and not have been regenerated since: its spend then goes to the successor.
-  const exists = m.mustExist ? ['attribute_exists(PK)', ...(isKeyItem(m.ref) ? [NOT_REPLACED] : [])] : [];
+  // A key's other shards are created on first use; once the key is replaced or deleted they are retired.
+  const exists = m.mustExist
+    ? ['attribute_exists(PK)', ...(isKeyItem(m.ref) ? [NOT_REPLACED] : [])]
+    : isKeyShard(m.ref)
+      ? [NOT_RETIRED]
+      : [];
   const conditions = [...exists, ...(m.condition ? [m.condition.expression] : [])];
   const condition = {
     ...(conditions.length > 0 ? { ConditionExpression: conditions.join(' AND ') } : {}),

@@ -3,13 +3,13 @@
  * (`SPEND#<n>` in the same partition, lib/store/shards), summed in nano-dollars, exactly.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../../lib/app/index.js';
+import { documentClient, spendSettler } from '../../lib/app/index.js';
 import { dollarsToNanos } from '../../lib/domain/cost.js';
 import { budgetAnchor, windowOf } from '../../lib/domain/periods.js';
 import type { Budgeted } from '../../lib/domain/records.js';
 import { tableName } from '../../lib/store/client.js';
 import { COMMITTED_ATTR, type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '../../lib/store/codec.js';
-import type { ItemRef } from '../../lib/store/keys.js';
+import { type ItemRef, refs } from '../../lib/store/keys.js';
 import { SHARD_SK_PREFIX, shardedKindOf } from '../../lib/store/shards.js';
 
 export const readItem = async (ref: ItemRef): Promise<Item | undefined> =>
@@ -78,3 +78,31 @@ export async function settledSpendNanos(ref: ItemRef): Promise<number> {
 }
 export const windowNanos = async (ref: ItemRef, duration: string, at = Date.now()): Promise<number> =>
   (await countersOf(ref, duration, at)).window?.spend ?? 0;
+
+/** Fast settlements of key `token` at `costNanos` each, from 4 workers without pause until `stop()` (how many settled). */
+export function settleWithoutPause(token: string, costNanos: number) {
+  const settler = spendSettler();
+  let running = true;
+  let settled = 0;
+  let next = 0;
+  const worker = async () => {
+    while (running) {
+      await settler.settle({
+        requestId: `hot-${token}-${next++}`,
+        at: Date.now(),
+        costNanos,
+        model: 'gpt-4o',
+        targets: [{ entity: 'key', id: token, ref: refs.key(token) }],
+      });
+      settled++;
+    }
+  };
+  const workers = Array.from({ length: 4 }, worker);
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      return settled;
+    },
+  };
+}

@@ -26,7 +26,7 @@ import type { Settlement, SpendSettler, SpendTarget } from '../../../lib/store/s
 import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
 import { callApi, userCtx } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
-import { countersOf } from '../../support/spend.js';
+import { countersOf, settleWithoutPause } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { call, chat, seedModels } from '../llm/harness.js';
 
@@ -294,39 +294,11 @@ describe('settlements landing while /key/regenerate copies the key', () => {
 });
 
 describe('/key/regenerate of a hot key: settlements never pause, the rotation still succeeds', () => {
-  /** Settlements of `token` from a few workers without pause until `stop()`; how many settled. */
-  function settleWithoutPause(token: string) {
-    const settler = spendSettler();
-    let running = true;
-    let settled = 0;
-    let next = 0;
-    const worker = async () => {
-      while (running) {
-        await settler.settle({
-          requestId: `hot-${token}-${next++}`,
-          at: Date.now(),
-          costNanos: COST(),
-          model: 'gpt-4o',
-          targets: [{ entity: 'key', id: token, ref: refs.key(token) }],
-        });
-        settled++;
-      }
-    };
-    const workers = Array.from({ length: 4 }, worker);
-    return {
-      stop: async () => {
-        running = false;
-        await Promise.all(workers);
-        return settled;
-      },
-    };
-  }
-
   for (const grace of [undefined, '1h']) {
     it(`${grace ? 'with' : 'without'} a grace period: 200 at the first attempt, and the new key holds every settlement exactly once`, async () => {
       const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
       const token = made.body.token_id as string;
-      const hot = settleWithoutPause(token);
+      const hot = settleWithoutPause(token, COST());
       await new Promise((r) => setTimeout(r, 50));
       const regen = await callApi(
         keys,
