@@ -8,6 +8,7 @@
  * Tollgate has no record of (made before, or directly at the upstream) is nobody's: 404.
  */
 import type { Caller } from './caller.js';
+import type { Usage } from './cost.js';
 
 /**
  * `run` is a run on a thread, recorded to bill it once when it ends (its thread is what callers name).
@@ -47,8 +48,34 @@ export interface ObjectOwner {
   /** A file whose lines Tollgate checked as a batch's when it was uploaded: only such a file is a batch's input. */
   batch_input?: boolean | null;
   /** What a pending object is charged if it ends with no usage reported (a batch: its completed requests' share). */
-  estimate?: { input_tokens: number; output_tokens: number } | null;
+  estimate?: StoredEstimate | null;
   created_at: string;
+}
+
+/** A pending object's estimate as its owner record keeps it: tokens, and the web searches its tools allow. */
+export interface StoredEstimate {
+  input_tokens: number;
+  output_tokens: number;
+  web_searches?: number;
+}
+
+/** The work a pending object's estimate charges (lib/llm/estimate's bound). */
+export type EstimatedWork = Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches'>;
+
+export const storedEstimate = (w: EstimatedWork): StoredEstimate => ({
+  input_tokens: w.inputTokens,
+  output_tokens: w.outputTokens,
+  ...(w.webSearches ? { web_searches: w.webSearches } : {}),
+});
+
+/** The stored estimate's work; `share` of it (a batch's completed requests), each count rounded up. */
+export function estimatedWork(s: StoredEstimate, share = 1): EstimatedWork {
+  const searches = Math.ceil((s.web_searches ?? 0) * share);
+  return {
+    inputTokens: Math.ceil(s.input_tokens * share),
+    outputTokens: Math.ceil(s.output_tokens * share),
+    ...(searches > 0 ? { webSearches: searches } : {}),
+  };
 }
 
 /** The owner record of an object a caller just created. */
@@ -57,7 +84,7 @@ export function ownerOf(
   kind: ObjectKind,
   objectId: string,
   at: Date,
-  models: { priced: string; served: string; batchInput?: boolean; estimate?: { inputTokens: number; outputTokens: number } | undefined },
+  models: { priced: string; served: string; batchInput?: boolean; estimate?: EstimatedWork | undefined },
   billing?: 'pending',
 ): ObjectOwner {
   return {
@@ -66,7 +93,7 @@ export function ownerOf(
     model: models.priced,
     served_by: models.served,
     ...(models.batchInput ? { batch_input: true } : {}),
-    ...(models.estimate ? { estimate: { input_tokens: models.estimate.inputTokens, output_tokens: models.estimate.outputTokens } } : {}),
+    ...(models.estimate ? { estimate: storedEstimate(models.estimate) } : {}),
     key_hash: caller.keyHash ?? null,
     user_id: caller.userId ?? null,
     team_id: caller.teamId ?? null,

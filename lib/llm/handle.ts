@@ -28,7 +28,7 @@ import { isObject, parseJson } from '../domain/json.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { loggedAlias, requestTags, type SpendLog } from '../domain/spend-log.js';
-import { type ObjectOwner, ownerOf } from '../domain/tenancy.js';
+import { estimatedWork, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
   ConflictError,
   DeferredWorkNotAllowedError,
@@ -256,16 +256,17 @@ async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmRespo
   return callModel(call, fallback, req.requestId);
 }
 
-/** A batch file's estimate: each line's, as a call with its body would be estimated (embeddings generate nothing). */
+/** A batch file's estimate: each line's, as a call with its body would be estimated (embeddings generate nothing), searches included. */
 function batchEstimate(call: Call, batch: BatchFile): Usage {
-  const total = { inputTokens: 0, outputTokens: 0 };
+  const total = { inputTokens: 0, outputTokens: 0, webSearches: 0 };
   for (const { url, body } of batch.requests) {
     const route = { ...call.req.route, generates: !url.includes('embeddings') };
     const one = estimateUsage({ body: { kind: 'json', value: body }, route }, call.deps.strictDefaultMaxTokens);
     total.inputTokens += one.inputTokens;
     total.outputTokens += one.outputTokens;
+    total.webSearches += one.webSearches ?? 0;
   }
-  return total;
+  return total.webSearches > 0 ? total : { inputTokens: total.inputTokens, outputTokens: total.outputTokens };
 }
 
 /** The one model a batch file's lines name (the upstream's rule: one model a batch), by its registry name. */
@@ -489,7 +490,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       // Charged if it ends with no usage reported: a batch its file's estimate, a background response its request's.
       const estimate =
         call.estimate ??
-        (file?.estimate ? { inputTokens: file.estimate.input_tokens, outputTokens: file.estimate.output_tokens } : undefined) ??
+        (file?.estimate ? estimatedWork(file.estimate) : undefined) ??
         (object.kind === 'response' && isPending(object.kind, json)
           ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens)
           : undefined);

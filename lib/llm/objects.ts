@@ -17,7 +17,7 @@
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
-import { madeFor, mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
+import { estimatedWork, madeFor, mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { ObjectOwners } from '../store/objects.js';
 import { type LlmRequest, streamRequested } from './request.js';
@@ -150,8 +150,7 @@ export function finishedUsage(kind: ObjectKind, answer: unknown, estimate?: Obje
   if (reported) return { usage: reported, source: 'reported' };
   const share = estimate ? doneShare(kind, answer) : 0;
   if (!estimate || share <= 0) return undefined;
-  const usage = { inputTokens: Math.ceil(estimate.input_tokens * share), outputTokens: Math.ceil(estimate.output_tokens * share) };
-  return { usage, source: 'estimated' };
+  return { usage: estimatedWork(estimate, share), source: 'estimated' };
 }
 
 /** How much of its work an ended object did, from 0 to 1. */

@@ -15,6 +15,8 @@ import { useTestTable } from '../../support/table.js';
 import { call, seedModels } from './harness.js';
 
 let server: Server;
+const SEARCH_PRICE = 0.01;
+const SEARCH_NANOS = SEARCH_PRICE * 1e9;
 let n = 0;
 const batches = new Map<string, { status: string; total: number; completed: number }>();
 
@@ -59,7 +61,9 @@ beforeAll(async () => {
     TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
     TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
   });
-  await seedModels(mockModels(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`));
+  // A per-search price: a deferred bill charges the searches its request's tools allow, as a live call's estimate does.
+  const models = mockModels(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`);
+  await seedModels(models.map((m) => (m.model_name === 'gpt-4o-mini' ? { ...m, search_context_cost_per_query: SEARCH_PRICE } : m)));
   await seedTeam({ team_id: 'team-a' });
   return () => new Promise<void>((r) => server.close(() => r()));
 });
@@ -79,13 +83,35 @@ it('a background response that ends without usage is charged its estimate, once'
   expect(spent).toBeLessThan(200 * 0.15 * 1000 + 100 * 0.6 * 1000);
 });
 
-async function batchOf(key: string, extra: Record<string, unknown> = {}) {
+it('with a web search tool: charged the searches its request allows too, as a live call without usage is (found in review)', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  const made = await call({
+    path: '/v1/responses',
+    headers: bearer(key),
+    body: {
+      model: 'gpt-4o-mini',
+      input: 'Hello there',
+      background: true,
+      max_output_tokens: 100,
+      tools: [{ type: 'web_search' }],
+      max_tool_calls: 2,
+    },
+  });
+  expect(made.json.status).toBe('queued');
+  for (let i = 0; i < 2; i++) await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) });
+  const spent = await spendNanos(refs.key(record.token));
+  // Its 2 searches, and tokens as above.
+  expect(spent).toBeGreaterThan(2 * SEARCH_NANOS + 100 * 0.6 * 1000);
+  expect(spent).toBeLessThan(2 * SEARCH_NANOS + 300 * 0.15 * 1000 + 100 * 0.6 * 1000);
+});
+
+async function batchOf(key: string, extra: Record<string, unknown> = {}, lineBody: Record<string, unknown> = {}) {
   const line = (i: number) =>
     JSON.stringify({
       custom_id: `r${i}`,
       method: 'POST',
       url: '/v1/chat/completions',
-      body: { model: 'gpt-4o-mini', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] },
+      body: { model: 'gpt-4o-mini', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }], ...lineBody },
     });
   const form = new FormData();
   form.set('purpose', 'batch');
@@ -112,6 +138,16 @@ it('a batch that ends without usage is charged the estimate of the requests that
   // One of its two requests completed: at least its 100 output tokens, not both requests' 200.
   expect(spent).toBeGreaterThan(100 * 0.6 * 1000);
   expect(spent).toBeLessThan(200 * 0.6 * 1000);
+});
+
+it("a batch of web search calls that ends without usage: its completed requests' searches too", async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  // A chat call with `web_search_options` is one search; one of the two requests completed.
+  const made = await batchOf(key, {}, { web_search_options: {} });
+  for (let i = 0; i < 2; i++) await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(key) });
+  const spent = await spendNanos(refs.key(record.token));
+  expect(spent).toBeGreaterThan(SEARCH_NANOS + 100 * 0.6 * 1000);
+  expect(spent).toBeLessThan(SEARCH_NANOS + 200 * 0.6 * 1000);
 });
 
 it('a batch that failed before running anything costs nothing', async () => {

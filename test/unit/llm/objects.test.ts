@@ -104,6 +104,22 @@ describe('finishedUsage', () => {
       expect(finishedUsage(kind, answer)).toBeUndefined();
     });
   });
+  it('an estimate with web searches charges them too, a batch its completed share rounded up (found in review: it charged none)', () => {
+    const estimate = { input_tokens: 100, output_tokens: 1000, web_searches: 5 };
+    expect(finishedUsage('response', { status: 'completed' }, estimate)).toEqual({
+      usage: { inputTokens: 100, outputTokens: 1000, webSearches: 5 },
+      source: 'estimated',
+    });
+    expect(finishedUsage('batch', { status: 'completed', request_counts: { total: 4, completed: 1 } }, estimate)).toEqual({
+      usage: { inputTokens: 25, outputTokens: 250, webSearches: 2 },
+      source: 'estimated',
+    });
+    // Reported usage is what is charged: the estimate's searches are a bound, not a count.
+    expect(finishedUsage('response', { status: 'completed', usage: { input_tokens: 2, output_tokens: 3 } }, estimate)).toEqual({
+      usage: { inputTokens: 2, outputTokens: 3 },
+      source: 'reported',
+    });
+  });
   it.each(['validating', 'in_progress', 'finalizing', 'cancelling', 'queued', undefined])('not yet ended (%s): nothing', (status) => {
     expect(finishedUsage('batch', { status, usage })).toBeUndefined();
     expect(finishedUsage('response', { status, usage })).toBeUndefined();
