@@ -130,9 +130,10 @@ export function grantTableStreamAccess(role: IRole, table: TableRef): void {
  * kinds' for members and counter shards: `partitions`, as `dynamodb:LeadingKeys` patterns), reads
  * the items it listed by key (the index holds keys only: `readPartitions`), and only ever
  * updates items: it releases reservations (in transactions) and REMOVEs the counters of ended
- * windows.
+ * windows; beside that it reads and deletes in key partitions, settling a regenerated key's copy.
  */
 export const SWEEPER_WRITE = ['dynamodb:UpdateItem'] as const;
+export const SWEEPER_KEY_COPY = ['dynamodb:GetItem', 'dynamodb:DeleteItem'] as const;
 export function grantSweeperAccess(
   role: IRole,
   table: TableRef,
@@ -156,6 +157,15 @@ export function grantSweeperAccess(
     }),
   );
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SWEEPER_WRITE], resources: [table.tableArn] }));
+  // Settling a regenerated key's copy (lib/store/key-copy): it reads the old key's item and, for a
+  // tombstone, deletes it, in key partitions only.
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: [...SWEEPER_KEY_COPY],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${refs.key('').PK}*`] } },
+    }),
+  );
 }
 
 /** GetSecretValue only (plus Decrypt through the default key, which Secrets Manager does for us). */

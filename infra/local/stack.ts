@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { configureApp, documentClient, modelRegistry, resetApp, settlementJournal, spendSettler } from '../../lib/app/index.js';
+import { adminStore, configureApp, documentClient, modelRegistry, resetApp, settlementJournal, spendSettler } from '../../lib/app/index.js';
 import { tableStreamConsumers } from '../../lib/app/spend.js';
 import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
@@ -172,10 +172,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     cleanups.push(() => tableStream.stop());
 
-    // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled
-    // and tidy the counters of ended budget windows (lib/store/sweep).
+    // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled,
+    // settle regenerated keys' copies left unsettled, tidy the counters of ended windows (lib/store/sweep).
     const sweep = setInterval(
-      () => void runSweep(documentClient(), cfg.tableName, Date.now(), { shards: cfg.spendShards }).catch(() => undefined),
+      () =>
+        void runSweep(documentClient(), cfg.tableName, Date.now(), {
+          shards: cfg.spendShards,
+          settleKeyCopy: (token) => adminStore().settleKeyCopy(token),
+        }).catch(() => undefined),
       SWEEP_EVERY_MINUTES * 60_000,
     );
     sweep.unref();

@@ -8,8 +8,10 @@
  * old item's counters moved since (settlements landing between the read and the transaction) and
  * clears the record, in one transaction, once. Without a grace period the old item is a tombstone
  * until then (replaced, no grace: the authorizer denies it, no listing shows it) and is deleted by
- * that same transaction; its short TTL removes it if the regeneration died in between, and with it
- * the key-level share of those in-between settlements (their user, team and other counters stand).
+ * that same transaction. Until then the old item is listed (GSI1 `KEY_COPY`, lib/store/listings): if
+ * the regeneration died in between, the spend sweeper settles it (lib/store/sweep), well within the
+ * tombstone's TTL, which removes it (and the key-level share of the in-between settlements) only
+ * if the sweeper too could not for an hour.
  */
 import { NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
@@ -103,7 +105,7 @@ export async function settleCopyOnce(
   };
   const finish: TxItem = old.tombstone
     ? { Delete: { TableName: table, Key: old.ref, ...guard } }
-    : { Update: { TableName: table, Key: old.ref, UpdateExpression: 'REMOVE #cc', ...guard } };
+    : { Update: { TableName: table, Key: old.ref, UpdateExpression: 'REMOVE #cc, GSI1PK, GSI1SK', ...guard } };
   const items: TxItem[] = [finish, ...old.extra];
   if (target && moved.size > 0) {
     const addNames: Record<string, string> = {};

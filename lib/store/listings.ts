@@ -72,6 +72,15 @@ export const reindex = {
       ? { set: { GSI3PK: `ORG#${orgId}`, GSI3SK: `TEAM#${teamId}` }, remove: [] as string[] }
       : { set: {}, remove: ['GSI3PK', 'GSI3SK'] };
   },
-  /** Every index attribute: a replaced key leaves every listing. */
-  everyIndex: ['GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK'] as readonly string[],
+  /**
+   * A replaced key leaves every listing, and waits in the listing of copies not yet settled
+   * (GSI1 `KEY_COPY`, by when it was replaced) until its copy is (lib/store/key-copy): the
+   * regeneration settles it before it answers, the sweeper any it left (lib/store/sweep).
+   */
+  replacedKey(at: string) {
+    return { set: { GSI1PK: KEY_COPY_PARTITION, GSI1SK: at }, remove: ['GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK'] };
+  },
 } as const;
+
+/** The GSI1 partition listing replaced keys whose counter copy is not settled yet. */
+export const KEY_COPY_PARTITION = 'KEY_COPY';

@@ -1,6 +1,7 @@
 /**
- * The spend sweeper's two passes, run by functions/spend-sweeper on a schedule (and by local
- * mode on a timer). Neither ever decides a budget.
+ * The spend sweeper's passes, run by functions/spend-sweeper on a schedule (and by local mode on
+ * a timer). None ever decides a budget. The third (settleKeyCopies, below) settles the counter
+ * copy of a regenerated key whose regeneration died before it did (lib/store/key-copy).
  *
  * 1. Releasing strict reservations whose call never settled (its Lambda was killed between
  *    reserving and settling). Every reservation record carries `expires_at`, later than any llm
@@ -55,6 +56,7 @@ import { type Item, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from './codec
 import { isConditionalCheckFailed } from './errors.js';
 import { hydrate } from './hydrate.js';
 import { INDEX, type ItemRef, refs } from './keys.js';
+import { KEY_COPY_PARTITION } from './listings.js';
 import { SHARD_SK_PREFIX } from './shards.js';
 import { type CounterMove, commitSpend, RESERVATION_PARTITIONS, reservationPartition } from './spend-ledger.js';
 
@@ -268,11 +270,11 @@ interface Cursor {
   start?: Record<string, unknown> | undefined;
 }
 
-async function query(client: DynamoDBDocumentClient, input: QueryCommandInput) {
+async function query(client: DynamoDBDocumentClient, input: QueryCommandInput, pass = 'window tidy') {
   try {
     return await client.send(new QueryCommand(input));
   } catch (e) {
-    logger().error('window tidy failed', { error: (e as Error).name });
+    logger().error(`${pass} failed`, { error: (e as Error).name });
     throw new StoreUnavailableError();
   }
 }
@@ -407,16 +409,75 @@ export async function tidyWindowCounters(
 
 export interface SweepRunResult extends SweepResult {
   tidy: TidyResult;
+  /** Regenerated keys' counter copies settled (pass 3), and those that could not be. */
+  keyCopies: KeyCopyResult;
 }
 
-/** One scheduled run: both passes, reservations first (a release may touch an old window's counter). */
+// ---------------------------------------------------------------------------------------------
+// Pass 3: settling regenerated keys' counter copies their regeneration left.
+
+/** A copy younger than this is left to the regeneration that made it, which settles it before answering. */
+export const KEY_COPY_SETTLE_AFTER_MS = 60_000;
+
+export interface KeyCopyResult {
+  settled: number;
+  failed: number;
+}
+
+/**
+ * Settles the counter copy of every key replaced more than a minute before `now` whose copy is
+ * still listed (GSI1 `KEY_COPY`, lib/store/listings): its regeneration died, or the store refused
+ * it, between its transaction and settling the copy (lib/store/key-copy). `settle` is the admin
+ * store's, idempotent: a copy settled meanwhile is a no-op. Without this, the key-level share of
+ * the settlements that landed in between was lost when the tombstone's TTL removed it.
+ */
+export async function settleKeyCopies(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  now: number,
+  settle: (oldToken: string) => Promise<boolean>,
+): Promise<KeyCopyResult> {
+  const out: KeyCopyResult = { settled: 0, failed: 0 };
+  const cutoff = new Date(now - KEY_COPY_SETTLE_AFTER_MS).toISOString();
+  const keyPrefix = refs.key('').PK;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await query(
+      client,
+      {
+        TableName: tableName,
+        IndexName: INDEX.byKind,
+        KeyConditionExpression: 'GSI1PK = :p AND GSI1SK < :cutoff',
+        ExpressionAttributeValues: { ':p': KEY_COPY_PARTITION, ':cutoff': cutoff },
+        ExclusiveStartKey: start,
+      },
+      'key copy sweep',
+    );
+    for (const item of page.Items ?? []) {
+      const pk = String(item.PK);
+      if (!pk.startsWith(keyPrefix)) continue;
+      if (await settle(pk.slice(keyPrefix.length))) out.settled++;
+      else out.failed++;
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  if (out.settled + out.failed > 0) logger().warn('settled regenerated key copies', { ...out });
+  return out;
+}
+
+/** One scheduled run: reservations first (a release may touch an old window's counter), key copies, then tidying. */
 export async function runSweep(
   client: DynamoDBDocumentClient,
   tableName: string,
   now: number,
-  opts: TidyOptions & { maxConflictRetries?: number },
+  opts: TidyOptions & {
+    maxConflictRetries?: number;
+    /** The admin store's settling of a regenerated key's copy (pass 3; skipped without it). */
+    settleKeyCopy?: ((oldToken: string) => Promise<boolean>) | undefined;
+  },
 ): Promise<SweepRunResult> {
   const released = await releaseExpiredReservations(client, tableName, now, opts);
+  const keyCopies = opts.settleKeyCopy ? await settleKeyCopies(client, tableName, now, opts.settleKeyCopy) : { settled: 0, failed: 0 };
   const tidy = await tidyWindowCounters(client, tableName, now, opts);
-  return { ...released, tidy };
+  return { ...released, keyCopies, tidy };
 }

@@ -6,7 +6,7 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { SPEND_WRITE, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
+import { SPEND_WRITE, SWEEPER_KEY_COPY, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
 import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
@@ -472,7 +472,12 @@ describe('least privilege', () => {
 
   it('the spend sweeper lists on GSI1, queries only its partitions of the table, reads what it listed, and only updates the table', () => {
     const sts = dynamoStatements(statementsOf(base, 'spend-sweeper'));
-    expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', 'dynamodb:BatchGetItem', ...SWEEPER_WRITE]));
+    expect(dynamoActions(sts)).toEqual(new Set(['dynamodb:Query', 'dynamodb:BatchGetItem', ...SWEEPER_WRITE, ...SWEEPER_KEY_COPY]));
+    // A regenerated key's copy: its item read and (a tombstone) deleted, in key partitions only.
+    const keyCopy = sts.filter((st) => actionsOf(st).includes('dynamodb:DeleteItem') || actionsOf(st).includes('dynamodb:GetItem'));
+    expect(keyCopy.map((st) => [[...actionsOf(st)].sort(), resourcesOf(st), st.Condition])).toEqual([
+      [[...SWEEPER_KEY_COPY].sort(), [tableArn(base)], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['KEY#*'] } }],
+    ]);
     const reads = sts.filter((st) => actionsOf(st).includes('dynamodb:BatchGetItem'));
     expect(reads.flatMap(resourcesOf)).toEqual([tableArn(base)]);
     expect(reads[0]?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SWEEP_READ_PARTITIONS] } });

@@ -760,6 +760,8 @@ export const keyActions: Actions = {
     // was copied, and what landed on it meanwhile is added to the new key right after (settleKeyCopy).
     const copied = allOf(notReplaced, unchangedSince(current));
     const snapshot = copiedCountersSet(current);
+    // Listed until the copy is settled: the sweeper settles one this regeneration could not.
+    const copyIndex = reindex.replacedKey(at);
     let replaces: string[] = [];
     let graceUntil: string | null = null;
     if (input.grace_period) {
@@ -776,8 +778,8 @@ export const keyActions: Actions = {
       ops.push(
         updateFields(
           refs.key(current.token),
-          { replaced_by: token, grace_until: graceUntil, ttl: Math.ceil(until / 1000), updated_at: at, ...snapshot },
-          [...reindex.everyIndex, 'replaces'],
+          { replaced_by: token, grace_until: graceUntil, ttl: Math.ceil(until / 1000), updated_at: at, ...snapshot, ...copyIndex.set },
+          [...copyIndex.remove, 'replaces'],
           changedMeanwhile(current),
           copied,
         ),
@@ -789,8 +791,14 @@ export const keyActions: Actions = {
       ops.push(
         updateFields(
           refs.key(current.token),
-          { replaced_by: token, ttl: Math.ceil(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS, updated_at: at, ...snapshot },
-          [...reindex.everyIndex, 'replaces', 'grace_until'],
+          {
+            replaced_by: token,
+            ttl: Math.ceil(now.getTime() / 1000) + TOMBSTONE_TTL_SECONDS,
+            updated_at: at,
+            ...snapshot,
+            ...copyIndex.set,
+          },
+          [...copyIndex.remove, 'replaces', 'grace_until'],
           changedMeanwhile(current),
           copied,
         ),

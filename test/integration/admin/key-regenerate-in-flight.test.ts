@@ -11,6 +11,7 @@
 import { DeleteCommand, GetCommand, NumberValue, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as sweeper } from '../../../functions/spend-sweeper/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
@@ -23,7 +24,7 @@ import { applyLedger, packMoves, unpackMoves } from '../../../lib/store/counter-
 import { type ItemRef, refs } from '../../../lib/store/keys.js';
 import { journalRecord, replaySettlement } from '../../../lib/store/settlement-journal.js';
 import type { Settlement, SpendSettler, SpendTarget } from '../../../lib/store/spend-ledger.js';
-import { releaseExpiredReservations } from '../../../lib/store/sweep.js';
+import { KEY_COPY_SETTLE_AFTER_MS, releaseExpiredReservations, runSweep } from '../../../lib/store/sweep.js';
 import { callApi, userCtx } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
 import { countersOf, settleWithoutPause } from '../../support/spend.js';
@@ -352,6 +353,71 @@ describe('a regeneration without a grace period that dies before it settles the 
     expect((await countersOf(refs.key(newToken))).spend).toBe(COST());
     expect(await settleKeyCopy(token)).toBe(true);
     expect((await countersOf(refs.key(newToken))).spend).toBe(COST());
+  });
+
+  it.each([
+    ['without', undefined],
+    ['with', '1h'],
+  ])('%s a grace period: the spend sweeper settles it, a minute on, once (found in review: its TTL lost what landed)', async (_, grace) => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const token = made.body.token_id as string;
+    const store = adminStore();
+    configureApp({ adminStore: Object.assign(Object.create(store) as typeof store, { settleKeyCopy: async () => true }) });
+    const regen = await callApi(
+      keys,
+      'POST',
+      '/key/regenerate',
+      { key: made.body.key, ...(grace ? { grace_period: grace } : {}) },
+      userCtx('alice'),
+    );
+    configureApp({ adminStore: undefined });
+    expect(regen.status).toBe(200);
+    const newToken = regen.body.token_id as string;
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(token),
+        UpdateExpression: 'ADD spend :c, committed :c',
+        ExpressionAttributeValues: { ':c': NumberValue.from(nanosToDecimal(COST())) },
+      }),
+    );
+    const sweep = (at: number) =>
+      runSweep(documentClient(), tableName(), at, { shards: {}, settleKeyCopy: (t) => adminStore().settleKeyCopy(t) });
+    // Within the minute its regeneration may still be settling it: left alone.
+    expect((await sweep(Date.now())).keyCopies).toEqual({ settled: 0, failed: 0 });
+    expect((await countersOf(refs.key(newToken))).spend).toBe(0);
+    expect((await sweep(Date.now() + KEY_COPY_SETTLE_AFTER_MS + 1000)).keyCopies).toEqual({ settled: 1, failed: 0 });
+    expect(await countersOf(refs.key(newToken))).toEqual({ spend: COST(), committed: COST() });
+    const old = await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.key(token), ConsistentRead: true }));
+    if (grace) expect(old.Item).toMatchObject({ replaced_by: newToken, grace_until: expect.any(String) });
+    else expect(old.Item).toBeUndefined();
+    expect(old.Item?.copied_counters).toBeUndefined();
+    // Settled: no longer listed, and a later run changes nothing.
+    expect((await sweep(Date.now() + KEY_COPY_SETTLE_AFTER_MS + 1000)).keyCopies).toEqual({ settled: 0, failed: 0 });
+    expect((await countersOf(refs.key(newToken))).spend).toBe(COST());
+  });
+
+  it('the deployed sweeper function settles it on its schedule', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const token = made.body.token_id as string;
+    const store = adminStore();
+    configureApp({ adminStore: Object.assign(Object.create(store) as typeof store, { settleKeyCopy: async () => true }) });
+    const regen = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('alice'));
+    configureApp({ adminStore: undefined });
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(token),
+        // What landed in between, and a regeneration two minutes old.
+        UpdateExpression: 'ADD spend :c, committed :c SET GSI1SK = :at',
+        ExpressionAttributeValues: {
+          ':c': NumberValue.from(nanosToDecimal(COST())),
+          ':at': new Date(Date.now() - 2 * KEY_COPY_SETTLE_AFTER_MS).toISOString(),
+        },
+      }),
+    );
+    expect(await sweeper({}, {} as never)).toMatchObject({ keyCopies: { settled: 1, failed: 0 } });
+    expect(await countersOf(refs.key(regen.body.token_id))).toEqual({ spend: COST(), committed: COST() });
   });
 
   it('the new key regenerated again before it is settled: what landed goes to the newest key', async () => {
