@@ -22,7 +22,18 @@ import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
-export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: number): Usage {
+/** Estimates made, by request body: a strict call with rate limits asks twice (admission, then reservation). */
+const made = new WeakMap<LlmRequest['body'], { generates: boolean | undefined; defaultMaxTokens: number; usage: Readonly<Usage> }>();
+
+export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: number): Readonly<Usage> {
+  const seen = made.get(req.body);
+  if (seen && seen.generates === req.route.generates && seen.defaultMaxTokens === defaultMaxTokens) return seen.usage;
+  const usage = Object.freeze(estimate(req, defaultMaxTokens));
+  made.set(req.body, { generates: req.route.generates, defaultMaxTokens, usage });
+  return usage;
+}
+
+function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: number): Usage {
   const inputTokens = bodyBytes(req.body);
   if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;

@@ -19,6 +19,17 @@ describe('estimateUsage', () => {
     }
   });
 
+  it('made once a request: asked again (admission, then reservation) it is the same estimate, not recomputed', () => {
+    const req = json({ max_tokens: 50, messages: [{ role: 'user', content: 'x'.repeat(1000) }] });
+    const first = estimateUsage(req, 4096);
+    expect(estimateUsage(req, 4096)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // Another default, another route reading, another body: its own estimate.
+    expect(estimateUsage(req, 100)).not.toBe(first);
+    expect(estimateUsage({ ...req, route: { ...req.route, generates: false } }, 4096).outputTokens).toBe(0);
+    expect(estimateUsage(json({ max_tokens: 50, messages: [{ role: 'user', content: 'x'.repeat(1000) }] }), 4096)).toEqual(first);
+  });
+
   it('output: max_tokens, max_completion_tokens or max_output_tokens, times n; else the default', () => {
     expect(estimateUsage(json({ max_tokens: 50 }), 4096).outputTokens).toBe(50);
     expect(estimateUsage(json({ max_completion_tokens: 70 }), 4096).outputTokens).toBe(70);
