@@ -10,8 +10,8 @@
  * until then (replaced, no grace: the authorizer denies it, no listing shows it) and is deleted by
  * that same transaction. Until then the old item is listed (GSI1 `KEY_COPY`, lib/store/listings): if
  * the regeneration died in between, the spend sweeper settles it (lib/store/sweep), well within the
- * tombstone's TTL, which removes it (and the key-level share of the in-between settlements) only
- * if the sweeper too could not for an hour.
+ * tombstone's TTL (a day), which removes it (and the key-level share of the in-between settlements)
+ * only if the sweeper too could not for that long.
  */
 import { NumberValue, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dollarsToNanos, nanosToDecimal } from '../domain/cost.js';
@@ -25,8 +25,11 @@ type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 /** The attribute on a replaced key's item holding the counters copied into its successor. */
 export const COPIED_COUNTERS_ATTR = 'copied_counters';
 
-/** How long a tombstone (a key replaced without grace, not yet reconciled) may outlive a crash. */
-export const TOMBSTONE_TTL_SECONDS = 3600;
+/**
+ * How long a tombstone (a key replaced without grace, its copy not settled) may outlive a crash:
+ * the sweeper settles it within minutes (lib/store/sweep); a day gives it as many runs.
+ */
+export const TOMBSTONE_TTL_SECONDS = 86_400;
 
 /** Counter attribute -> nanos. */
 type Counters = Map<string, number>;

@@ -21,6 +21,7 @@ import { costNanos, nanosToDecimal } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { tableName } from '../../../lib/store/client.js';
 import { applyLedger, packMoves, unpackMoves } from '../../../lib/store/counter-ledger.js';
+import { TOMBSTONE_TTL_SECONDS } from '../../../lib/store/key-copy.js';
 import { type ItemRef, refs } from '../../../lib/store/keys.js';
 import { journalRecord, replaySettlement } from '../../../lib/store/settlement-journal.js';
 import type { Settlement, SpendSettler, SpendTarget } from '../../../lib/store/spend-ledger.js';
@@ -324,7 +325,7 @@ describe('/key/regenerate of a hot key: settlements never pause, the rotation st
 });
 
 describe('a regeneration without a grace period that dies before it settles the copy', () => {
-  it('leaves a tombstone the authorizer denies, no listing shows and the TTL removes within an hour; settling it later is exact', async () => {
+  it('leaves a tombstone the authorizer denies, no listing shows and the TTL removes within a day; settling it later is exact', async () => {
     const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
     const token = made.body.token_id as string;
     const store = adminStore();
@@ -348,7 +349,7 @@ describe('a regeneration without a grace period that dies before it settles the 
     expect(listed.status).toBe(200);
     expect(listed.body.keys).not.toContain(token);
     const old = await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.key(token), ConsistentRead: true }));
-    expect(old.Item?.ttl).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 3600);
+    expect(old.Item?.ttl).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + TOMBSTONE_TTL_SECONDS);
     expect(await settleKeyCopy(token)).toBe(true);
     expect((await countersOf(refs.key(newToken))).spend).toBe(COST());
     expect(await settleKeyCopy(token)).toBe(true);
