@@ -147,7 +147,11 @@ export class DynamoAdminStore {
     for (const op of ops) {
       const update = op.item.Update;
       const setsSpend = !!update && Object.values(update.ExpressionAttributeNames ?? {}).includes('spend');
-      const replaces = !!update && setValue(update, 'replaced_by') !== undefined;
+      // The update that replaces a key (it records the counters it copied); a predecessor's shards
+      // were retired when it was replaced, and re-retiring them would only fill the transaction.
+      const replaces = !!update && setValue(update, 'replaced_by') !== undefined && setValue(update, COPIED_COUNTERS_ATTR) !== undefined;
+      // A new key's token was never used: it has no shards to reset.
+      if (op.item.Put && isKeyItem(op.ref) && op.item.Put.ConditionExpression === 'attribute_not_exists(PK)') continue;
       if (!op.item.Put && !op.item.Delete && !setsSpend && !replaces) continue;
       const retire = isKeyItem(op.ref) && (!!op.item.Delete || replaces);
       for (const ref of this.shardsOf(op.ref))
