@@ -25,7 +25,7 @@ export const handler = middy<unknown, SweepRunResult>()
     const c = config();
     return runSweep(documentClient(), c.tableName, Date.now(), {
       shards: c.spendShards,
-      settleKeyCopy: (token) => adminStore().settleKeyCopy(token),
+      settleKeyCopy: (token, attempts) => adminStore().settleKeyCopy(token, attempts),
       deadline: remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - TIDY_MARGIN_MS),
     });
   });

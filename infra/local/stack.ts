@@ -178,7 +178,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       () =>
         void runSweep(documentClient(), cfg.tableName, Date.now(), {
           shards: cfg.spendShards,
-          settleKeyCopy: (token) => adminStore().settleKeyCopy(token),
+          settleKeyCopy: (token, attempts) => adminStore().settleKeyCopy(token, attempts),
         }).catch(() => undefined),
       SWEEP_EVERY_MINUTES * 60_000,
     );

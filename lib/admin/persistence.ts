@@ -37,7 +37,7 @@ export interface AdminStore {
    * After a regeneration: adds to the new key what the old key's counters moved since they were
    * copied, once, and finishes the old item (lib/store/key-copy). False if it could not settle it.
    */
-  settleKeyCopy(oldToken: string): Promise<boolean>;
+  settleKeyCopy(oldToken: string, attempts?: number): Promise<boolean>;
   /** How many items a transaction of these writes and `audits` audit entries writes, all told (at most MAX_TX_ITEMS). */
   transactionSize(ops: readonly TxOp[], audits: number): number;
   /** Commits the writes and their audit entries atomically, or nothing at all. */

@@ -418,6 +418,8 @@ export interface SweepRunResult extends SweepResult {
 
 /** A copy younger than this is left to the regeneration that made it, which settles it before answering. */
 export const KEY_COPY_SETTLE_AFTER_MS = 60_000;
+/** Attempts per copy and run: one that keeps failing is tried again next run, not for the whole run. */
+const KEY_COPY_ATTEMPTS = 2;
 
 export interface KeyCopyResult {
   settled: number;
@@ -435,7 +437,8 @@ export async function settleKeyCopies(
   client: DynamoDBDocumentClient,
   tableName: string,
   now: number,
-  settle: (oldToken: string) => Promise<boolean>,
+  settle: (oldToken: string, attempts: number) => Promise<boolean>,
+  deadline?: number,
 ): Promise<KeyCopyResult> {
   const out: KeyCopyResult = { settled: 0, failed: 0 };
   const cutoff = new Date(now - KEY_COPY_SETTLE_AFTER_MS).toISOString();
@@ -454,13 +457,19 @@ export async function settleKeyCopies(
       'key copy sweep',
     );
     for (const item of page.Items ?? []) {
+      // Past the deadline the rest wait for the next run (the tidy pass still gets its turn).
+      if (deadline !== undefined && Date.now() >= deadline) return logged(out);
       const pk = String(item.PK);
       if (!pk.startsWith(keyPrefix)) continue;
-      if (await settle(pk.slice(keyPrefix.length))) out.settled++;
+      if (await settle(pk.slice(keyPrefix.length), KEY_COPY_ATTEMPTS)) out.settled++;
       else out.failed++;
     }
     start = page.LastEvaluatedKey;
   } while (start);
+  return logged(out);
+}
+
+function logged(out: KeyCopyResult): KeyCopyResult {
   if (out.settled + out.failed > 0) logger().warn('settled regenerated key copies', { ...out });
   return out;
 }
@@ -473,11 +482,13 @@ export async function runSweep(
   opts: TidyOptions & {
     maxConflictRetries?: number;
     /** The admin store's settling of a regenerated key's copy (pass 3; skipped without it). */
-    settleKeyCopy?: ((oldToken: string) => Promise<boolean>) | undefined;
+    settleKeyCopy?: ((oldToken: string, attempts: number) => Promise<boolean>) | undefined;
   },
 ): Promise<SweepRunResult> {
   const released = await releaseExpiredReservations(client, tableName, now, opts);
-  const keyCopies = opts.settleKeyCopy ? await settleKeyCopies(client, tableName, now, opts.settleKeyCopy) : { settled: 0, failed: 0 };
+  const keyCopies = opts.settleKeyCopy
+    ? await settleKeyCopies(client, tableName, now, opts.settleKeyCopy, opts.deadline)
+    : { settled: 0, failed: 0 };
   const tidy = await tidyWindowCounters(client, tableName, now, opts);
   return { ...released, keyCopies, tidy };
 }

@@ -383,9 +383,16 @@ describe('a regeneration without a grace period that dies before it settles the 
       }),
     );
     const sweep = (at: number) =>
-      runSweep(documentClient(), tableName(), at, { shards: {}, settleKeyCopy: (t) => adminStore().settleKeyCopy(t) });
+      runSweep(documentClient(), tableName(), at, { shards: {}, settleKeyCopy: (t, n) => adminStore().settleKeyCopy(t, n) });
     // Within the minute its regeneration may still be settling it: left alone.
     expect((await sweep(Date.now())).keyCopies).toEqual({ settled: 0, failed: 0 });
+    // A run past its deadline leaves it for the next.
+    const late = await runSweep(documentClient(), tableName(), Date.now() + KEY_COPY_SETTLE_AFTER_MS + 1000, {
+      shards: {},
+      deadline: Date.now() - 1,
+      settleKeyCopy: (t, n) => adminStore().settleKeyCopy(t, n),
+    });
+    expect(late.keyCopies).toEqual({ settled: 0, failed: 0 });
     expect((await countersOf(refs.key(newToken))).spend).toBe(0);
     expect((await sweep(Date.now() + KEY_COPY_SETTLE_AFTER_MS + 1000)).keyCopies).toEqual({ settled: 1, failed: 0 });
     expect(await countersOf(refs.key(newToken))).toEqual({ spend: COST(), committed: COST() });
@@ -396,6 +403,38 @@ describe('a regeneration without a grace period that dies before it settles the 
     // Settled: no longer listed, and a later run changes nothing.
     expect((await sweep(Date.now() + KEY_COPY_SETTLE_AFTER_MS + 1000)).keyCopies).toEqual({ settled: 0, failed: 0 });
     expect((await countersOf(refs.key(newToken))).spend).toBe(COST());
+  });
+
+  it.each([
+    ['regenerating the newest key without a grace period', 'regenerate'],
+    ['blocking the newest key', 'block'],
+  ])('a predecessor whose copy was left, its grace ended by %s: settled before it is deleted (found in review)', async (_, how) => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const token = made.body.token_id as string;
+    const store = adminStore();
+    configureApp({ adminStore: Object.assign(Object.create(store) as typeof store, { settleKeyCopy: async () => true }) });
+    const second = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key, grace_period: '1h' }, userCtx('alice'));
+    configureApp({ adminStore: undefined });
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(token),
+        UpdateExpression: 'ADD spend :c, committed :c',
+        ExpressionAttributeValues: { ':c': NumberValue.from(nanosToDecimal(COST())) },
+      }),
+    );
+    let holder = second.body.token_id as string;
+    if (how === 'regenerate') {
+      const third = await callApi(keys, 'POST', '/key/regenerate', { key: second.body.key }, userCtx('alice'));
+      expect(third.status).toBe(200);
+      holder = third.body.token_id as string;
+    } else {
+      expect((await callApi(keys, 'POST', '/key/block', { key: second.body.key })).status).toBe(200);
+    }
+    expect(
+      await documentClient().send(new GetCommand({ TableName: tableName(), Key: refs.key(token), ConsistentRead: true })),
+    ).not.toHaveProperty('Item');
+    expect(await countersOf(refs.key(holder))).toEqual({ spend: COST(), committed: COST() });
   });
 
   it('the deployed sweeper function settles it on its schedule', async () => {
