@@ -55,6 +55,8 @@ export interface TxOp {
   /** The item this op touches, invalidated from the cache after commit. */
   ref: ItemRef;
   onConditionFail?: () => TollgateError;
+  /** A replaced key's delete: its shards were retired when it was replaced, and are left as they are. */
+  shardsRetired?: boolean;
 }
 
 export const MAX_TX_ITEMS = 100;
@@ -152,7 +154,7 @@ export class DynamoAdminStore {
       const replaces = !!update && setValue(update, 'replaced_by') !== undefined && setValue(update, COPIED_COUNTERS_ATTR) !== undefined;
       // A new key's token was never used: it has no shards to reset.
       if (op.item.Put && isKeyItem(op.ref) && op.item.Put.ConditionExpression === 'attribute_not_exists(PK)') continue;
-      if (!op.item.Put && !op.item.Delete && !setsSpend && !replaces) continue;
+      if (op.shardsRetired || (!op.item.Put && !op.item.Delete && !setsSpend && !replaces)) continue;
       const retire = isKeyItem(op.ref) && (!!op.item.Delete || replaces);
       for (const ref of this.shardsOf(op.ref))
         out.push(retire ? this.retireShard(ref, update) : { ref, item: { Delete: { TableName: this.table, Key: ref } } });

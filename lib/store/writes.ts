@@ -201,6 +201,15 @@ export function deleteAny(ref: ItemRef): TxOp {
   return { ref, item: { Delete: { TableName: tableName(), Key: ref } } };
 }
 
+/**
+ * Deletes a replaced key's item if it is still there (a predecessor in its grace period, a
+ * tombstone): its counter shards were retired when it was replaced (lib/store/key-successor), so
+ * the delete leaves them, and the transaction holds no item per shard for it.
+ */
+export function deleteReplacedKey(token: string): TxOp {
+  return { ...deleteAny(refs.key(token)), shardsRetired: true };
+}
+
 /** Asserts inside the transaction that an item exists. */
 export function requireExists(ref: ItemRef, onMissing: () => TollgateError): TxOp {
   return {

@@ -62,6 +62,7 @@ import {
   HierarchyViolationError,
   InvalidRequestError,
   NotFoundError,
+  StoreUnavailableError,
   type TollgateError,
 } from '../../errors.js';
 import { encode } from '../../store/codec.js';
@@ -74,6 +75,7 @@ import {
   definedFields,
   deleteAny,
   deleteExisting,
+  deleteReplacedKey,
   type Guard,
   putAny,
   putNew,
@@ -366,7 +368,9 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
  * read for a copy already settled (the usual case).
  */
 export async function settleCopiesOf(tokens: readonly string[]): Promise<void> {
-  await Promise.all(tokens.map((t) => settleKeyCopy(t)));
+  const settled = await Promise.all(tokens.map((t) => settleKeyCopy(t)));
+  // Deleted unsettled, the share would be lost for good (the sweeper finds a copy by its item): retry later.
+  if (settled.includes(false)) throw new StoreUnavailableError();
 }
 
 /**
@@ -375,9 +379,15 @@ export async function settleCopiesOf(tokens: readonly string[]): Promise<void> {
  * delete fail when it is gone (a request); cascades delete whatever is there.
  */
 export function keyDeleteOps(k: StoredKey, strict: boolean): TxOp[] {
-  const ops: TxOp[] = [strict ? deleteExisting(refs.key(k.token), keyNotFound(k.key_name)) : deleteAny(refs.key(k.token))];
+  // A replaced key (read or deleted only) may have gone meanwhile: settling its copy deletes a tombstone.
+  const own = k.replaced_by
+    ? deleteReplacedKey(k.token)
+    : strict
+      ? deleteExisting(refs.key(k.token), keyNotFound(k.key_name))
+      : deleteAny(refs.key(k.token));
+  const ops: TxOp[] = [own];
   if (k.key_alias && !k.replaced_by) ops.push(deleteAny(refs.keyAlias(k.key_alias)));
-  for (const t of k.replaces ?? []) ops.push(deleteAny(refs.key(t)));
+  for (const t of k.replaces ?? []) ops.push(deleteReplacedKey(t));
   return ops;
 }
 
@@ -432,7 +442,7 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
       changedMeanwhile(current),
       sameBlocker(current),
     ),
-    ...ended.map((t) => deleteAny(refs.key(t))),
+    ...ended.map(deleteReplacedKey),
   ];
   await transact(
     ops,
@@ -712,7 +722,7 @@ export const keyActions: Actions = {
         allOf(guarded ? sameBlocker(current) : notReplaced, locked ? unchangedSince(current) : undefined),
       ),
     );
-    ops.push(...ended.map((t) => deleteAny(refs.key(t))));
+    ops.push(...ended.map(deleteReplacedKey));
     if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), notFound('team', next.team_id)));
     if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), notFound('user', next.user_id)));
     if (teamMoved || userMoved) ops.push(...(await membershipGuards(next.team_id, next.user_id)), ...governing.held);
@@ -744,7 +754,7 @@ export const keyActions: Actions = {
       const records: StoredKey[] = [];
       for (const keyText of tokens.values()) records.push(await loadKey(actor, keyText, shownAs.get(keyText)));
       for (const k of records) await requireKeyManager(actor, k, `delete key \`${k.key_name}\``);
-      await settleCopiesOf(records.flatMap((k) => k.replaces ?? []));
+      await settleCopiesOf(records.flatMap((k) => [...(k.replaced_by ? [k.token] : []), ...(k.replaces ?? [])]));
       await transact(
         records.flatMap((k) => keyDeleteOps(k, true)),
         actor,
@@ -816,7 +826,7 @@ export const keyActions: Actions = {
           changedMeanwhile(current),
           copied,
         ),
-        ...previous.map((t) => deleteAny(refs.key(t))),
+        ...previous.map(deleteReplacedKey),
       );
     }
     // The new key shares the old one's rate-limit counters: copies in their grace period never multiply a limit.

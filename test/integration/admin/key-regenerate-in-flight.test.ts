@@ -437,6 +437,48 @@ describe('a regeneration without a grace period that dies before it settles the 
     expect(await countersOf(refs.key(holder))).toEqual({ spend: COST(), committed: COST() });
   });
 
+  it.each([
+    ['a copy in its grace period', '1h'],
+    ['a tombstone', undefined],
+  ])('a replaced key, %s, deleted directly, its copy left: settled first, the delete answers 200 (found in review)', async (_, grace) => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const token = made.body.token_id as string;
+    const store = adminStore();
+    configureApp({ adminStore: Object.assign(Object.create(store) as typeof store, { settleKeyCopy: async () => true }) });
+    const regen = await callApi(
+      keys,
+      'POST',
+      '/key/regenerate',
+      { key: made.body.key, ...(grace ? { grace_period: grace } : {}) },
+      userCtx('alice'),
+    );
+    configureApp({ adminStore: undefined });
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(token),
+        UpdateExpression: 'ADD spend :c, committed :c',
+        ExpressionAttributeValues: { ':c': NumberValue.from(nanosToDecimal(COST())) },
+      }),
+    );
+    expect((await callApi(keys, 'POST', '/key/delete', { keys: [token] })).status).toBe(200);
+    expect(await countersOf(refs.key(regen.body.token_id))).toEqual({ spend: COST(), committed: COST() });
+  });
+
+  it('a copy that cannot be settled now: the block is refused (503, retry) and deletes nothing', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
+    const store = adminStore();
+    const regen = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key, grace_period: '1h' }, userCtx('alice'));
+    configureApp({ adminStore: Object.assign(Object.create(store) as typeof store, { settleKeyCopy: async () => false }) });
+    const blocked = await callApi(keys, 'POST', '/key/block', { key: regen.body.key });
+    configureApp({ adminStore: undefined });
+    expect(blocked.status).toBe(503);
+    const old = await documentClient().send(
+      new GetCommand({ TableName: tableName(), Key: refs.key(made.body.token_id), ConsistentRead: true }),
+    );
+    expect(old.Item?.replaced_by).toBe(regen.body.token_id);
+  });
+
   it('the deployed sweeper function settles it on its schedule', async () => {
     const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice' });
     const token = made.body.token_id as string;

@@ -98,7 +98,8 @@ describe.each([
 });
 
 describe('regenerated again and again with a grace period (found in review: predecessors re-retired their shards)', () => {
-  it('each regeneration retires only the key it replaces: three predecessors in grace fit one transaction', async () => {
+  /** A key regenerated four times with a grace period: every token, the newest last, and its plaintext. */
+  async function chain(): Promise<{ key: string; tokens: string[] }> {
     let { key, token } = await newKey();
     const tokens = [token];
     for (let i = 0; i < 4; i++) {
@@ -107,9 +108,29 @@ describe('regenerated again and again with a grace period (found in review: pred
       ({ key, token_id: token } = regen.body as { key: string; token_id: string });
       tokens.push(token);
     }
+    return { key, tokens };
+  }
+
+  it('each regeneration retires only the key it replaces: predecessors in grace fit one transaction', async () => {
+    const { tokens } = await chain();
+    const newest = tokens.at(-1) as string;
     // A late settlement of the first key, on a shard: it follows the chain to the newest.
-    expect((await settleOnShard(settlementOf(tokens[0] as string, `chain-${token}`), 7)).status).toBe('settled');
-    expect(await countersOf(refs.key(token))).toEqual({ spend: COST, committed: COST });
+    expect((await settleOnShard(settlementOf(tokens[0] as string, `chain-${newest}`), 7)).status).toBe('settled');
+    expect(await countersOf(refs.key(newest))).toEqual({ spend: COST, committed: COST });
+  });
+
+  it.each([
+    ['blocked', '/key/block'],
+    ['deleted', '/key/delete'],
+    ['regenerated without a grace period', '/key/regenerate'],
+  ])("the newest key %s, ending four predecessors' grace: their deletes leave their retired shards (one transaction)", async (_, path) => {
+    const { key, tokens } = await chain();
+    const body = path === '/key/delete' ? { keys: [tokens.at(-1)] } : { key };
+    expect((await callApi(keys, 'POST', path, body, userCtx('alice'))).status).toBe(200);
+    for (const t of tokens.slice(0, -1)) {
+      expect(await readItem(refs.key(t))).toBeUndefined();
+      await expectRetired(t, 0);
+    }
   });
 });
 
