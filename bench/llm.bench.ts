@@ -15,7 +15,7 @@ import { callerContext } from '../lib/authorizer/context.js';
 import { DynamoSettler, followMoves, type SpendSettler } from '../lib/store/spend-ledger.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
-import { bundleSize, chatEvent, coldImport, ms, startLlmBenchStack, stats, timed } from './support.js';
+import { added, bundleSize, chatEvent, coldImport, ms, startLlmBenchStack, stats, timed } from './support.js';
 
 const IMPORT_RUNS = 7;
 
@@ -164,18 +164,18 @@ export default async function llmBench(): Promise<BenchSection[]> {
         rows: [
           { metric: 'direct upstream p50 / p99 (JSON)', value: `${ms(dj.p50)} / ${ms(dj.p99)}` },
           { metric: 'through the handler p50 / p99 (JSON)', value: `${ms(hj.p50)} / ${ms(hj.p99)}` },
-          { metric: 'added p50 / p99 (JSON)', value: `${ms(hj.p50 - dj.p50)} / ${ms(hj.p99 - dj.p99)}` },
+          { metric: 'added p50 (JSON)', value: added(hj, dj) },
           { metric: 'direct upstream p50 / p99 (stream)', value: `${ms(dst.p50)} / ${ms(dst.p99)}` },
           { metric: 'through the handler p50 / p99 (stream)', value: `${ms(hst.p50)} / ${ms(hst.p99)}` },
-          { metric: 'added p50 / p99 (stream)', value: `${ms(hst.p50 - dst.p50)} / ${ms(hst.p99 - dst.p99)}` },
+          { metric: 'added p50 (stream)', value: added(hst, dst) },
           { metric: 'of which settlement p50 / p99 (DynamoDB Local)', value: `${ms(st.p50)} / ${ms(st.p99)}` },
           {
-            metric: "added to the client's last byte p50 / p99 (JSON): the settlement follows the answer",
-            value: `${ms(stats(lastByte.json).p50 - dj.p50)} / ${ms(stats(lastByte.json).p99 - dj.p99)}`,
+            metric: "added to the client's last byte p50 (JSON): the settlement follows the answer",
+            value: added(stats(lastByte.json), dj),
           },
           {
-            metric: "added to the client's last byte p50 / p99 (stream)",
-            value: `${ms(stats(lastByte.stream).p50 - dst.p50)} / ${ms(stats(lastByte.stream).p99 - dst.p99)}`,
+            metric: "added to the client's last byte p50 (stream)",
+            value: added(stats(lastByte.stream), dst),
           },
           { metric: 'added p50 without DynamoDB (in-process ledger, JSON)', value: `${ms(hmm.p50 - dmm.p50)}` },
           {

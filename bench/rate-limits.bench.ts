@@ -15,7 +15,7 @@ import type { KeyRecord } from '../lib/domain/records.js';
 import { DynamoRateLimiter } from '../lib/store/rate-limits.js';
 import { seedKey } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
-import { chatEvent, ms, startLlmBenchStack, stats } from './support.js';
+import { added, chatEvent, ms, startLlmBenchStack, stats } from './support.js';
 
 const RUNS = 300;
 const WARMUP = 30;
@@ -88,7 +88,7 @@ export default async function rateLimitBench(): Promise<BenchSection> {
         { metric: 'rate-limit DynamoDB calls per request, rpm + tpm + parallel', value: per('limited') },
         { metric: 'request through the handler, no limit, p50 / p99', value: `${ms(f.p50)} / ${ms(f.p99)}` },
         { metric: 'request through the handler, limited, p50 / p99', value: `${ms(l.p50)} / ${ms(l.p99)}` },
-        { metric: 'added by the limits p50 / p99', value: `${ms(l.p50 - f.p50)} / ${ms(l.p99 - f.p99)}` },
+        { metric: 'added by the limits p50', value: added(l, f) },
       ],
       notes: [
         'Before the upstream call (on the time to first byte): one conditional UpdateItem on the minute window (rpm and tpm together) and one on the parallel item, concurrently: one round trip. After the answer (beside the settlement): the settled tokens added to the window, and the parallel lease released.',

@@ -33,6 +33,13 @@ export function stats(xs: number[]): { p50: number; p99: number } {
   return { p50: quantile(s, 0.5), p99: quantile(s, 0.99) };
 }
 
+/**
+ * What `a` adds to `b`: the difference of the medians, and the two p99s side by side. A p99 of one
+ * minus a p99 of the other is no percentile of anything (it came out negative once).
+ */
+export const added = (a: { p50: number; p99: number }, b: { p50: number; p99: number }): string =>
+  `${ms(a.p50 - b.p50)} (p99 ${ms(a.p99)} against ${ms(b.p99)})`;
+
 /** `p50 / p99` of samples in milliseconds. */
 export const p50p99 = (xs: number[]): string => {
   const s = stats(xs);
