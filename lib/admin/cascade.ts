@@ -12,7 +12,7 @@ import { MAX_TX_ITEMS } from '../store/admin-store.js';
 import { refs } from '../store/keys.js';
 import { listings } from '../store/listings.js';
 import { deleteAny } from '../store/writes.js';
-import { keyDeleteOps, type StoredKey, settleCopiesOf } from './actions/keys.js';
+import { keyDeleteOps, type StoredKey } from './actions/keys.js';
 import { queryAll, type TxOp, transact, transactionSize } from './persistence.js';
 import type { Actor } from './rules/actor.js';
 
@@ -72,7 +72,6 @@ export async function cascadeUnits(of: CascadeOf, reason: string): Promise<Unit[
       ? [queryAll<StoredKey>(listings.keysOfTeam(of.team)), queryAll<MemberRecord>(listings.membersOfTeam(of.team))]
       : [queryAll<StoredKey>(listings.keysOfUser(of.user)), queryAll<MemberRecord>(listings.membershipsOfUser(of.user))],
   );
-  await settleCopiesOf(keys.flatMap((k) => k.replaces ?? []));
   return [
     ...keys.map((k) => ({
       ops: keyDeleteOps(k, false),

@@ -38,6 +38,7 @@ import { mergeShards, otherShardRefs, shardedKindOf } from './shards.js';
 
 type TxItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 type TxUpdate = NonNullable<TxItem['Update']>;
+const KEY_PK = refs.key('').PK;
 
 /** The value an update SETs an attribute to (as lib/store/writes writes them: `#x = :x`), if it does. */
 function setValue(update: TxUpdate, attr: string): unknown {
@@ -55,8 +56,11 @@ export interface TxOp {
   /** The item this op touches, invalidated from the cache after commit. */
   ref: ItemRef;
   onConditionFail?: () => TollgateError;
-  /** A replaced key's delete: its shards were retired when it was replaced, and are left as they are. */
-  shardsRetired?: boolean;
+  /**
+   * A replaced key's delete (lib/store/writes deleteReplacedKey): its counter copy is settled
+   * first, and its shards, retired when it was replaced, are left as they are.
+   */
+  replacedKey?: boolean;
 }
 
 export const MAX_TX_ITEMS = 100;
@@ -154,7 +158,7 @@ export class DynamoAdminStore {
       const replaces = !!update && setValue(update, 'replaced_by') !== undefined && setValue(update, COPIED_COUNTERS_ATTR) !== undefined;
       // A new key's token was never used: it has no shards to reset.
       if (op.item.Put && isKeyItem(op.ref) && op.item.Put.ConditionExpression === 'attribute_not_exists(PK)') continue;
-      if (op.shardsRetired || (!op.item.Put && !op.item.Delete && !setsSpend && !replaces)) continue;
+      if (op.replacedKey || (!op.item.Put && !op.item.Delete && !setsSpend && !replaces)) continue;
       const retire = isKeyItem(op.ref) && (!!op.item.Delete || replaces);
       for (const ref of this.shardsOf(op.ref))
         out.push(retire ? this.retireShard(ref, update) : { ref, item: { Delete: { TableName: this.table, Key: ref } } });
@@ -256,6 +260,11 @@ export class DynamoAdminStore {
         'too_many_items',
       );
     }
+    // Deleted unsettled, a replaced key's copy would take with it the key-level share of the
+    // settlements that landed during its regeneration (the sweeper finds a copy by its item): a
+    // no-op read when settled (the usual case); one that cannot be settled now refuses the change.
+    const settled = await Promise.all(ops.filter((o) => o.replacedKey).map((o) => this.settleKeyCopy(o.ref.PK.slice(KEY_PK.length))));
+    if (settled.includes(false)) throw new StoreUnavailableError();
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (e) {

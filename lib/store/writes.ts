@@ -203,11 +203,12 @@ export function deleteAny(ref: ItemRef): TxOp {
 
 /**
  * Deletes a replaced key's item if it is still there (a predecessor in its grace period, a
- * tombstone): its counter shards were retired when it was replaced (lib/store/key-successor), so
- * the delete leaves them, and the transaction holds no item per shard for it.
+ * tombstone). The admin store settles its counter copy first (lib/store/key-copy: settling a
+ * tombstone deletes it); its counter shards were retired when it was replaced
+ * (lib/store/key-successor), so the delete leaves them, and the transaction holds no item per shard.
  */
 export function deleteReplacedKey(token: string): TxOp {
-  return { ...deleteAny(refs.key(token)), shardsRetired: true };
+  return { ...deleteAny(refs.key(token)), replacedKey: true };
 }
 
 /** Asserts inside the transaction that an item exists. */

@@ -62,7 +62,6 @@ import {
   HierarchyViolationError,
   InvalidRequestError,
   NotFoundError,
-  StoreUnavailableError,
   type TollgateError,
 } from '../../errors.js';
 import { encode } from '../../store/codec.js';
@@ -362,24 +361,12 @@ export function planNewKey(f: NewKeyFields, actor: Actor, now: Date): NewKeyPlan
 }
 
 /**
- * Settles the counter copies of keys about to be deleted (predecessors whose grace a delete,
- * block or regeneration ends): a copy its regeneration left unsettled would go with the item, and
- * the key-level share of the settlements that landed during that regeneration with it. A no-op
- * read for a copy already settled (the usual case).
- */
-export async function settleCopiesOf(tokens: readonly string[]): Promise<void> {
-  const settled = await Promise.all(tokens.map((t) => settleKeyCopy(t)));
-  // Deleted unsettled, the share would be lost for good (the sweeper finds a copy by its item): retry later.
-  if (settled.includes(false)) throw new StoreUnavailableError();
-}
-
-/**
  * The writes that delete a key: its item, its alias marker (a replaced key's alias belongs to its
  * successor) and the predecessors still in their grace period. `strict` makes the key's own
  * delete fail when it is gone (a request); cascades delete whatever is there.
  */
 export function keyDeleteOps(k: StoredKey, strict: boolean): TxOp[] {
-  // A replaced key (read or deleted only) may have gone meanwhile: settling its copy deletes a tombstone.
+  // A replaced key (read or deleted only) may be gone when the delete comes: settling its copy deletes a tombstone.
   const own = k.replaced_by
     ? deleteReplacedKey(k.token)
     : strict
@@ -431,7 +418,6 @@ async function setBlocked(keyText: string, blocked: boolean, actor: Actor, now: 
   const authority = await authorityOn(actor, current);
   if (!blocked) refuse(unblockDenial(authority, current));
   const ended = blocked ? (current.replaces ?? []) : [];
-  await settleCopiesOf(ended);
   const by = blocked ? { blocked_by: blockerAfter(authority, current) } : {};
   const remove = [...(ended.length ? ['replaces'] : []), ...(blocked ? [] : ['blocked_by'])];
   const ops: TxOp[] = [
@@ -708,7 +694,6 @@ export const keyActions: Actions = {
     if (set.blocked === false) remove.push('blocked_by');
     const ended = set.blocked === true ? (current.replaces ?? []) : [];
     if (ended.length) remove.push('replaces');
-    await settleCopiesOf(ended);
     const guarded = set.blocked !== undefined;
     // Less authority than a proxy admin was judged on the limits (and their setter) it read: a
     // change landing meanwhile is not overwritten.
@@ -754,7 +739,6 @@ export const keyActions: Actions = {
       const records: StoredKey[] = [];
       for (const keyText of tokens.values()) records.push(await loadKey(actor, keyText, shownAs.get(keyText)));
       for (const k of records) await requireKeyManager(actor, k, `delete key \`${k.key_name}\``);
-      await settleCopiesOf(records.flatMap((k) => [...(k.replaced_by ? [k.token] : []), ...(k.replaces ?? [])]));
       await transact(
         records.flatMap((k) => keyDeleteOps(k, true)),
         actor,
@@ -808,7 +792,6 @@ export const keyActions: Actions = {
         ),
       );
     } else {
-      await settleCopiesOf(previous);
       // No grace: the old key and any predecessors stop now. The old item stays, replaced with no
       // grace (the authorizer denies it) and in no listing, until settleKeyCopy deletes it; its TTL
       // removes it if that never comes.

@@ -49,7 +49,7 @@ import {
   optionalMoney,
   rateLimitFields,
 } from '../schema/fields.js';
-import { keyDeleteOps, keyView, type StoredKey, settleCopiesOf, teamKeysPage, teamLabel, userKeysPage } from './keys.js';
+import { keyDeleteOps, keyView, type StoredKey, teamKeysPage, teamLabel, userKeysPage } from './keys.js';
 
 const MEMBER_ROLES = ['admin', 'user'] as const;
 const memberInput = z.object({ user_id: id, role: z.enum(MEMBER_ROLES).default('user') }).strict();
@@ -487,7 +487,6 @@ export const teamActions: Actions = {
     if (denial) throw denial;
     // The user's keys in this team go with the membership (listed by user: fewer than the team's).
     const keys = (await queryAll<StoredKey>(listings.keysOfUser(userId))).filter((k) => k.team_id === teamId);
-    await settleCopiesOf(keys.flatMap((k) => k.replaces ?? []));
     const units: Unit[] = keys.map((k) => ({
       ops: keyDeleteOps(k, false),
       audit: [
