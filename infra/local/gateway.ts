@@ -612,6 +612,53 @@ function sendProxyResult(res: ServerResponse, result: unknown, fn: string): void
   res.end(payload);
 }
 
+/**
+ * What a streaming function writes in one turn of the event loop leaves in one write: the headers
+ * with the first chunk, a JSON answer with the end of the response, a burst of events together
+ * (a write per chunk is a system call each, and the client reads each). Writes are held (corked)
+ * until the loop's next turn, or the end of the response; headers that no chunk followed within a
+ * turn go out alone, so a client waiting on a slow first token sees the status at once.
+ */
+function writeBatches(res: ServerResponse): { write: (chunk: Buffer) => boolean; end: () => void } {
+  let held = false;
+  let wrote = false;
+  const hold = (): void => {
+    if (held) return;
+    held = true;
+    res.cork();
+    setImmediate(release);
+  };
+  // The response sends what it held as several socket writes (each chunk's size, the chunk, the
+  // line ends): the socket is corked around it, so they leave as one.
+  const flush = (then?: () => void): void => {
+    const socket = res.socket;
+    socket?.cork();
+    if (held) {
+      held = false;
+      res.uncork();
+    }
+    then?.();
+    socket?.uncork();
+  };
+  const release = (): void => {
+    // Ended or destroyed: nothing is held any more (destroy() drops it).
+    if (!held || res.writableEnded || res.destroyed) return;
+    flush(() => {
+      if (!wrote) res.flushHeaders();
+    });
+  };
+  hold();
+  return {
+    write: (chunk) => {
+      wrote = true;
+      hold();
+      return res.write(chunk);
+    },
+    // Released first: ending a response that holds chunks would send its last chunk before them.
+    end: () => flush(() => res.end()),
+  };
+}
+
 async function relayStream(res: ServerResponse, handler: StreamingHandler, event: APIGatewayProxyEvent, context: Context): Promise<void> {
   let streamed: Awaited<ReturnType<typeof invokeStreaming>>;
   try {
@@ -622,17 +669,16 @@ async function relayStream(res: ServerResponse, handler: StreamingHandler, event
   }
   const headers = responseHeaders(streamed.headers, undefined);
   res.writeHead(streamed.statusCode, headers);
-  // Headers go out now: a client waiting on a slow first token sees the status at once.
-  res.flushHeaders();
+  const batch = writeBatches(res);
   try {
     for await (const chunk of streamed.body) {
       // A client that left is drained, not abandoned: the function still finishes (and records spend).
       if (res.destroyed || res.writableEnded) continue;
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!batch.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
     }
     // As API Gateway does: the response ends with the function's response stream, while the
     // invocation may go on (it settles spend after the answer); its failure is still logged.
-    res.end();
+    batch.end();
     await streamed.done;
   } catch (e) {
     logger().error('local gateway: the streaming function failed mid-stream', { fn: context.functionName, error: e as Error });

@@ -30,6 +30,14 @@ const modules: Record<string, string> = {
     out.write('data: second\\n\\n');
     out.end('data: [DONE]\\n\\n');
   });`,
+  // Writes its prelude, then waits for the test to release it before its first chunk; then a
+  // burst of chunks in one turn.
+  parked: `export const handler = awslambda.streamifyResponse(async (event, stream) => {
+    const out = awslambda.HttpResponseStream.from(stream, { statusCode: 202, headers: { 'content-type': 'text/event-stream' } });
+    await new Promise((resolve) => { globalThis.__releaseParked = resolve; });
+    for (let i = 1; i <= 50; i++) out.write('data: ' + i + '\\n\\n');
+    out.end('data: [DONE]\\n\\n');
+  });`,
   // Fails mid-stream.
   brokenStream: `export const handler = awslambda.streamifyResponse(async (event, stream) => {
     const out = awslambda.HttpResponseStream.from(stream, { statusCode: 200, headers: { 'content-type': 'text/event-stream' } });
@@ -108,6 +116,7 @@ beforeAll(async () => {
       budgets: file('binary'),
       customers: join(dir, 'absent.mjs'),
       audit: file('sized'),
+      models: file('parked'),
     },
   });
   fake = await startGateway({ port: 0, modules: { authorizer: file('authorizer'), llm: file('echo') } });
@@ -363,6 +372,16 @@ describe('response streaming', () => {
     let rest = '';
     for (let r = await reader.read(); !r.done; r = await reader.read()) rest += decoder.decode(r.value);
     expect(rest).toBe('data: second\n\ndata: [DONE]\n\n');
+  });
+
+  it('sends the status of a function that has not written its first chunk yet, then a burst of chunks whole', async () => {
+    const res = await fetch(`${gw.url}/model/info`, { headers: bearer(MASTER) });
+    // The function is parked before its first chunk: the headers came on their own.
+    expect(res.status).toBe(202);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    (globalThis as { __releaseParked?: () => void }).__releaseParked?.();
+    const expected = `${Array.from({ length: 50 }, (_, i) => `data: ${i + 1}\n\n`).join('')}data: [DONE]\n\n`;
+    expect(await res.text()).toBe(expected);
   });
 
   it('cuts the connection when the function fails mid-stream', async () => {
