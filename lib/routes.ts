@@ -43,10 +43,12 @@ export interface RouteDef {
   streams?: boolean;
   /**
    * LLM routes: what the request body is. `json`: JSON by definition, read as JSON whatever its
-   * content type says (a lenient upstream would), and its `model` checked; `passthrough`: a form
-   * or bytes (uploads), passed on as they came unless they open as a JSON object.
+   * content type says (a lenient upstream would), so its `model` and every object it names are
+   * checked; any other body is a 400 (a form's fields would reach the upstream unchecked);
+   * `upload`: a form or bytes (audio, images, files), passed on as they came unless they open as
+   * a JSON object.
    */
-  body?: 'json' | 'passthrough';
+  body?: 'json' | 'upload';
   /** LLM routes: where the model the call uses is named (`none`: the passthrough model serves it). */
   model?: 'body' | 'path' | 'none';
   /** A stream reports usage only when asked (`stream_options.include_usage`): Tollgate always asks. */
@@ -97,7 +99,7 @@ function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): Rout
     fn: 'llm',
     spends: true,
     streams: facts.streams === true,
-    body: facts.json ? 'json' : 'passthrough',
+    body: facts.json ? 'json' : 'upload',
     model,
     streamsUsage: facts.usageOnRequest === true,
     generates: facts.noOutput !== true,
@@ -106,28 +108,31 @@ function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): Rout
 
 const ANY: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 
-/** An LLM route passed on as it came, its model the passthrough model's (or a stored object's maker's). */
-const passthroughRoute = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef => ({
+/**
+ * An LLM route passed on as it came, its model the passthrough model's (or a stored object's
+ * maker's). Its body is JSON (the ids it names are checked), but for file uploads.
+ */
+const passthroughRoute = (path: string, methods: readonly HttpMethod[], spends = true, body: 'json' | 'upload' = 'json'): RouteDef => ({
   path,
   methods,
   group: 'llm',
   fn: 'llm',
   spends,
-  body: 'passthrough',
+  body,
   model: 'none',
   generates: true,
 });
 
 function openAiRoutes(prefix: '' | '/v1'): RouteDef[] {
   const post = [...LLM_POSTS].map(([p, facts]) => postRoute(`${prefix}/${p}`, facts, 'body'));
-  const llm = (path: string, methods: readonly HttpMethod[], spends = true): RouteDef =>
-    passthroughRoute(`${prefix}${path}`, methods, spends);
+  const llm = (path: string, methods: readonly HttpMethod[], spends = true, body: 'json' | 'upload' = 'json'): RouteDef =>
+    passthroughRoute(`${prefix}${path}`, methods, spends, body);
   return [
     ...post,
     { ...llm('/models', ['GET'], false), answer: 'model_list' },
     { ...llm('/models/{model}', ['GET'], false), model: 'path', answer: 'model_info' },
     llm('/responses/{proxy+}', ANY),
-    llm('/files', ['GET', 'POST']),
+    llm('/files', ['GET', 'POST'], true, 'upload'),
     llm('/files/{proxy+}', ANY),
     llm('/batches', ['GET', 'POST']),
     llm('/batches/{proxy+}', ANY),

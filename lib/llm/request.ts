@@ -50,7 +50,7 @@ export async function parseLlmRequest(event: APIGatewayProxyEvent): Promise<LlmR
   const upstreamPath = upstreamPathOf(route, path, params, method, event.path);
   assertUpstreamPath(upstreamPath);
   const headers = headerValues(event.headers, event.multiValueHeaders);
-  const body = await parseBody(event, headers.get('content-type')?.[0], route.body === 'json');
+  const body = await parseBody(event, headers.get('content-type')?.[0], route.body !== 'upload');
   const fields = bodyFields(body);
   return {
     requestId: event.requestContext?.requestId || randomUUID(),
@@ -116,15 +116,19 @@ function queryOf(event: APIGatewayProxyEvent, route: RouteDef): URLSearchParams 
 }
 
 /**
- * The body as the upstream will read it. A body that opens as a JSON object is JSON whatever
- * its content type (a lenient upstream would honour its `model`); on a JSON route every body
- * but a form is. Only what is neither reaches the upstream as it came.
+ * The body as the upstream will read it. On a JSON route every body is JSON or a 400: a form
+ * (multipart or URL-encoded) would reach a lenient upstream (LiteLLM reads any form) with its
+ * `model`, `previous_response_id`, `input_file_id` or `background` never checked. On an upload
+ * route a body that opens as a JSON object is JSON whatever its content type (a lenient upstream
+ * would honour its `model`); only a form or bytes reach the upstream as they came.
  */
 async function parseBody(event: APIGatewayProxyEvent, contentType: string | undefined, jsonRoute: boolean): Promise<LlmBody> {
   if (event.body === null || event.body === undefined || event.body.length === 0) return { kind: 'none' };
   const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (bytes.length === 0) return { kind: 'none' };
   const ct = contentType?.toLowerCase();
+  if (jsonRoute && ct?.startsWith('multipart/form-data'))
+    throw new InvalidRequestError('this route takes a JSON body, not multipart/form-data');
   if (ct?.startsWith('multipart/form-data')) {
     try {
       return { kind: 'form', value: await new Response(bytes, { headers: { 'content-type': contentType as string } }).formData() };

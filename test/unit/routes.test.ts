@@ -320,9 +320,16 @@ describe('route facts: everything code needs to know about an LLM route is in th
         expect([p, fact('POST', `${prefix}/${p}`)?.body]).toEqual([p, 'json']);
       }
       for (const p of ['images/edits', 'images/variations', 'audio/transcriptions', 'audio/translations', 'files']) {
-        expect([p, fact('POST', `${prefix}/${p}`)?.body]).toEqual([p, 'passthrough']);
+        expect([p, fact('POST', `${prefix}/${p}`)?.body]).toEqual([p, 'upload']);
+      }
+      // Stored objects' routes name other objects in their bodies: JSON, so every id is checked.
+      for (const p of ['batches', 'assistants', 'threads', 'threads/t/runs', 'responses/r/cancel', 'files/f', 'batches/b/cancel']) {
+        expect([p, fact('POST', `${prefix}/${p}`)?.body]).toEqual([p, 'json']);
       }
     }
+    // Every LLM route that takes a body is one or the other; only uploads take forms.
+    for (const r of routes.filter((x) => x.fn === 'llm' && x.methods.includes('POST')))
+      expect([r.path, r.body]).toEqual([r.path, expect.stringMatching(/^(json|upload)$/)]);
     expect(fact('POST', '/v1/messages')?.body).toBe('json');
     expect(fact('POST', '/openai/deployments/gpt-4o/chat/completions')?.body).toBe('json');
   });

@@ -312,6 +312,57 @@ describe("objects a body names are the caller's own, as in the path (found by re
   });
 });
 
+describe('ids in a form body (found by review: a form skipped every check on the ids it named)', () => {
+  /** A body as a multipart form or URL-encoded, the fields given as strings. */
+  async function asForm(kind: 'multipart' | 'urlencoded', fields: Record<string, string>) {
+    if (kind === 'urlencoded')
+      return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(fields).toString(), base64: false };
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.set(k, v);
+    const req = new Request('http://local/', { method: 'POST', body: form });
+    return {
+      contentType: req.headers.get('content-type') as string,
+      // The harness encodes it as API Gateway passes a binary media type (base64).
+      body: Buffer.from(await req.arrayBuffer()).toString('utf8'),
+      base64: true,
+    };
+  }
+
+  it.each(['multipart', 'urlencoded'] as const)(
+    "a %s body on a route that takes JSON is a 400 before any upstream call: team B cannot name team A's objects in one",
+    async (kind) => {
+      const response = (await call({ path: '/v1/responses', headers: bearer(a1.key), body: { model: 'gpt-4o-mini', input: 'plan' } })).json
+        .id as string;
+      const file = (await upload(a1)).json.id as string;
+      const thread = (await call({ path: '/v1/threads', headers: bearer(a1.key), body: {} })).json.id as string;
+      const cases: [string, Record<string, string>][] = [
+        ['/v1/responses', { model: 'gpt-4o-mini', input: 'repeat', previous_response_id: response }],
+        ['/v1/responses', { model: 'gpt-4o-mini', input: 'later', background: 'true' }],
+        ['/v1/batches', { input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' }],
+        ['/v1/threads/runs', { assistant_id: 'asst_1', thread_id: thread }],
+        [`/v1/threads/${thread}/messages`, { role: 'user', content: 'hi' }],
+        ['/v1/assistants', { model: 'gpt-4o-mini', file_ids: file }],
+        ['/v1/chat/completions', { model: 'gpt-4o-mini', messages: 'hi' }],
+      ];
+      for (const [path, fields] of cases) {
+        const form = await asForm(kind, fields);
+        const before = mock.requests.length;
+        const res = await call({
+          path,
+          headers: { ...bearer(b.key), 'content-type': form.contentType },
+          body: form.body,
+          base64: form.base64,
+        });
+        expect([path, res.status, res.json.error?.type, mock.requests.length - before]).toEqual([path, 400, 'invalid_request_error', 0]);
+      }
+    },
+  );
+
+  it('uploads still take a form', async () => {
+    expect((await upload(b)).status).toBe(200);
+  });
+});
+
 describe('several models in `model` on a stateful route (found by review)', () => {
   // A comma list fans out past the stateful handling: references unguarded, objects unrecorded, a pending bill charged as an estimate.
   it("another team cannot continue team A's response, nor batch over its file, by naming two models: 400, nothing forwarded", async () => {

@@ -186,18 +186,19 @@ describe('parseLlmRequest', () => {
       expect(e).toBeInstanceOf(InvalidRequestError);
     });
 
-    it('a multipart body is still a form', async () => {
+    it('a multipart body is a 400 there: its fields would reach the upstream unchecked', async () => {
       const form = new FormData();
       form.set('model', 'm');
       const req = new Request('http://x', { method: 'POST', body: form });
       const body = Buffer.from(await req.arrayBuffer()).toString('base64');
-      const r = await parseLlmRequest(
+      const e = await parseLlmRequest(
         event({ headers: { 'content-type': req.headers.get('content-type')! }, body, isBase64Encoded: true }),
-      );
-      expect(r).toMatchObject({ model: 'm', body: { kind: 'form' } });
+      ).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(InvalidRequestError);
+      expect((e as Error).message).toBe('this route takes a JSON body, not multipart/form-data');
     });
 
-    it('other routes read a body that opens as a JSON object as JSON, and keep anything else raw', async () => {
+    it('routes of stored objects are JSON routes too; uploads keep a body that is not JSON raw', async () => {
       const runs = {
         resource: '/v1/threads/{proxy+}',
         path: '/v1/threads/t1/runs',
@@ -208,7 +209,9 @@ describe('parseLlmRequest', () => {
         model: 'm',
         body: { kind: 'json' },
       });
-      expect(await parseLlmRequest(event({ ...runs, body: 'not json' }))).toMatchObject({ model: undefined, body: { kind: 'raw' } });
+      await expect(parseLlmRequest(event({ ...runs, body: 'assistant_id=a' }))).rejects.toBeInstanceOf(InvalidRequestError);
+      const upload = { resource: '/v1/audio/transcriptions', path: '/v1/audio/transcriptions', headers: { 'content-type': 'audio/wav' } };
+      expect(await parseLlmRequest(event({ ...upload, body: 'RIFF' }))).toMatchObject({ model: undefined, body: { kind: 'raw' } });
     });
   });
 
