@@ -21,6 +21,10 @@ const ANSWER_KEYS: ReadonlySet<string> = new Set([
   'arguments',
   'refusal',
   'reasoning_content',
+  // Extended thinking (Anthropic's `thinking` blocks and `thinking_delta`s, Claude on Bedrock) and
+  // the `reasoning` delta of OpenRouter-, vLLM- and LiteLLM-style streams: output tokens too.
+  'thinking',
+  'reasoning',
   'output_text',
   'delta',
   'partial_json',

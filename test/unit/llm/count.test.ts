@@ -51,6 +51,42 @@ describe('what was received', () => {
   });
 });
 
+describe('thinking and reasoning are output too (found by review: a cut thinking stream was charged 1 token)', () => {
+  it("Anthropic's thinking blocks and thinking_delta events, beside the answer; a signature is not text", () => {
+    const whole = new ReceivedText();
+    whole.add({
+      type: 'message',
+      content: [
+        { type: 'thinking', thinking: 'Let me think.', signature: 'sig' },
+        { type: 'text', text: 'Done.' },
+      ],
+    });
+    expect(whole.text).toBe('Let me think.Done.');
+    const stream = new ReceivedText();
+    stream.addEvent({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } });
+    stream.addEvent({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Step one, ' } });
+    stream.addEvent({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'step two.' } });
+    stream.addEvent({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } });
+    stream.addEvent({ type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Answer.' } });
+    expect(stream.text).toBe('Step one, step two.Answer.');
+  });
+
+  it('a `reasoning` or `reasoning_content` delta of a chat stream (OpenRouter, vLLM, LiteLLM upstreams), and in a whole message', () => {
+    const stream = new ReceivedText();
+    stream.addEvent({ choices: [{ delta: { reasoning: 'Hmm, ' } }] });
+    stream.addEvent({ choices: [{ delta: { reasoning_content: 'so. ' } }] });
+    stream.addEvent({ choices: [{ delta: { content: 'Yes.' } }] });
+    expect(stream.text).toBe('Hmm, so. Yes.');
+    const whole = new ReceivedText();
+    whole.add({ choices: [{ message: { content: 'Yes.', reasoning: 'Because.' } }] });
+    expect(whole.text).toBe('Yes.Because.');
+  });
+
+  it("a request's reasoning settings are not text it sent", () => {
+    expect(sentText(json({ input: 'hi', reasoning: { effort: 'high', summary: 'auto' } }))).toBe('hi');
+  });
+});
+
 describe('the count', () => {
   it('is o200k_base tokens of each side', async () => {
     const r = new ReceivedText();
