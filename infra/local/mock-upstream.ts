@@ -62,7 +62,7 @@ interface Knobs {
   hang: boolean;
   hangAfter?: number;
   dropAfter?: number;
-  usage?: 'none' | 'bad';
+  usage?: 'none' | 'bad' | 'zero';
   coerce?: boolean;
 }
 
@@ -83,6 +83,7 @@ export function parseKnobs(upstreamModel: string, defaultDelayMs = 0): Knobs {
     else if (name === 'drop_after' && Number.isInteger(n)) knobs.dropAfter = n;
     else if (name === 'no_usage') knobs.usage = 'none';
     else if (name === 'bad_usage') knobs.usage = 'bad';
+    else if (name === 'zero_usage') knobs.usage = 'zero';
     else if (name === 'coerce') knobs.coerce = true;
   }
   return knobs;
@@ -257,7 +258,9 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
         ? undefined
         : knobs.usage === 'bad'
           ? { prompt_tokens: -3, completion_tokens: 1.5, total_tokens: 'NaN' }
-          : counted;
+          : knobs.usage === 'zero'
+            ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+            : counted;
     const id = `${chat ? 'chatcmpl' : 'cmpl'}-mock${requests.length}`;
     const created = Math.floor(Date.now() / 1000);
 

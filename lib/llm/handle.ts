@@ -81,7 +81,7 @@ import { recordSpend } from './spend.js';
 import { dataEvent, framedEvents } from './sse.js';
 import { reserveCall } from './strict.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
-import { brokenUsage, fromTokenUsage, usageOf } from './usage.js';
+import { brokenUsage, fromTokenUsage, usableUsage, usageOf } from './usage.js';
 
 /**
  * Settlements still being written for a request. The answer goes out first: its last byte is
@@ -858,7 +858,7 @@ const passthroughEvents = (upstream: UpstreamCall): EventSource => ({
 async function settle(
   call: Call,
   model: ModelRecord,
-  reported: Usage | undefined,
+  given: Usage | undefined,
   answered: boolean,
   requestId: string,
   hold: Hold | undefined,
@@ -870,6 +870,8 @@ async function settle(
   // the text sent and received is counted; with no text to count, the estimate is charged.
   // Broken off, what was reported so far and what was counted: the larger of each.
   // A tokenizer that fails to load must not hold the call's rate-limit slot: fall back to the estimate.
+  // Usage that counts nothing is none.
+  const reported = usableUsage(given);
   const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
   const measured = partial ? brokenUsage(reported, counted) : (reported ?? counted);
   // A chat call with `web_search_options` is billed its search call, which its answer does not count.

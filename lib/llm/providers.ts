@@ -23,6 +23,7 @@ import { objectCallOf } from './objects.js';
 import type { LlmRequest } from './request.js';
 import { errorHeaders, errorResponse, jsonResponse, type LlmResponse } from './response.js';
 import { type UpstreamRequest, withoutSecret } from './upstream.js';
+import { usableUsage } from './usage.js';
 
 export interface ProviderCall {
   req: LlmRequest;
@@ -137,7 +138,7 @@ export async function callProvider(
   if (answer.kind === 'json') {
     if (answer.status < 400) onPayload?.(answer.body);
     // An upstream's error answer carries no usage: released. An answer without usage: the estimate.
-    call.defer(finish(answer.usage, answer.status < 400, answer.usage ? undefined : receivedOf(answer.body)));
+    call.defer(finish(answer.usage, answer.status < 400, usableUsage(answer.usage) ? undefined : receivedOf(answer.body)));
     return jsonResponse(answer.status, answer.body, { ...answer.headers, ...extraHeaders });
   }
   const out = Readable.from(
@@ -145,7 +146,7 @@ export async function callProvider(
       const usage = answer.usage();
       // Begun, it is charged even if the client left: what it was sent is counted (found by review).
       const partial = !ended || answer.broken();
-      call.defer(finish(usage, ended || sent > 0, usage && !partial ? undefined : received, partial));
+      call.defer(finish(usage, ended || sent > 0, usableUsage(usage) && !partial ? undefined : received, partial));
     }),
     {
       objectMode: false,

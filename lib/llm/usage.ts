@@ -38,6 +38,14 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
   };
 }
 
+/**
+ * Reported usage that can be charged: one that counts no token and no search is none (an upstream
+ * answering text with `usage: {prompt_tokens: 0, completion_tokens: 0}`, as some self-hosted and
+ * caching servers do), so the answer is counted instead, never charged $0.
+ */
+export const usableUsage = (u: Usage | undefined): Usage | undefined =>
+  u && allInputTokens(u) + u.outputTokens + (u.webSearches ?? 0) > 0 ? u : undefined;
+
 /** Cache figures, searches and a tier only when there are some (most calls have none). */
 function compact(
   u:

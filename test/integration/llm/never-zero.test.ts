@@ -45,6 +45,7 @@ beforeAll(async () => {
     knob('coercing-no-usage', 'coerce+no_usage'),
     knob('no-usage', 'no_usage'),
     knob('bad-usage', 'bad_usage'),
+    knob('zero-usage', 'zero_usage'),
     knob('no-usage-cut', 'no_usage+drop_after=3'),
     knob('cut', 'drop_after=3'),
     knob('failing', 'status=500'),
@@ -105,6 +106,18 @@ describe('never $0', () => {
     expect(nanos).toBeGreaterThan(0);
     expect(source).toBe('counted');
   });
+
+  it.each([
+    ['JSON', {}],
+    ['a stream', { stream: true }],
+  ])(
+    'usage that counts nothing for an answer with text (%s) is replaced by counting (found by review: it was charged nothing)',
+    async (_, extra) => {
+      const { res, nanos, source } = await costOf('zero-usage', extra);
+      expect(res.status).toBe(200);
+      expect([nanos > 0, source]).toEqual([true, 'counted']);
+    },
+  );
 
   it('a stream the upstream cuts before its usage is charged what was counted; a whole stream its usage', async () => {
     const cut = await costOf('no-usage-cut', { stream: true });
