@@ -404,6 +404,11 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
         ),
         { objectMode: false },
       );
+      // A client that goes away destroys the body while the relay may be waiting on the upstream's
+      // next chunk: its `finally` (the settlement) would wait for that chunk, and the invocation
+      // would end without it (found by review). The upstream is cancelled at once instead, which
+      // ends the wait; the upstream stops generating too.
+      onDestroy(out, () => upstream.cancel());
       // A body abandoned before its first read never runs relay's `finally`: release here then.
       out.once('close', () => call.defer(finish(undefined, false)));
       return {
@@ -844,6 +849,15 @@ async function* relay(
     // Begun (some of the answer arrived), it is answered even if the client left.
     onDone(fromTokenUsage(answer.usage()), ended || upstream.began, received, answer.broken() || !ended);
   }
+}
+
+/** Runs `fn` as `stream` is destroyed, before it waits for its source to stop (Readable.from waits for a pending read). */
+function onDestroy(stream: Readable, fn: () => void): void {
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (error, callback) => {
+    fn();
+    destroy(error, callback);
+  };
 }
 
 /** The passthrough's upstream as the relay loop reads it: its body framed as events (lib/llm/sse). */

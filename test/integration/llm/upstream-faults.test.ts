@@ -7,7 +7,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { handleLlmEvent, settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
@@ -25,6 +25,8 @@ let server: Server;
 let elsewhere: Server;
 const seenElsewhere: IncomingHttpHeaders[] = [];
 const endlessClosed: string[] = [];
+/** When the paused upstream saw its connection close. */
+const pausedClosedAt: number[] = [];
 const THROTTLES = ['seconds', 'date', 'junk', 'huge', 'json'] as const;
 
 const listen = (s: Server) =>
@@ -107,17 +109,26 @@ beforeAll(async () => {
         res.writeHead(307, { location: `${other}${req.url}` });
         return res.end();
       }
-      // A slow stream: a chunk every 30 ms.
+      // A slow stream: a chunk every 30 ms; paused: one at once, then one every 3 s.
+      const paused = String(body.model).includes('paused');
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       let i = 0;
-      const t = setInterval(() => {
-        if (res.destroyed || i++ > 30) {
-          clearInterval(t);
-          return res.end();
-        }
-        res.write(`data: {"id":"c","choices":[{"index":0,"delta":{"content":"word${i} "}}]}\n\n`);
-      }, 30);
-      res.on('close', () => clearInterval(t));
+      const chunk = () => res.write(`data: {"id":"c","choices":[{"index":0,"delta":{"content":"word${i} "}}]}\n\n`);
+      if (paused) chunk();
+      const t = setInterval(
+        () => {
+          if (res.destroyed || i++ > 30) {
+            clearInterval(t);
+            return res.end();
+          }
+          chunk();
+        },
+        paused ? 3000 : 30,
+      );
+      res.on('close', () => {
+        clearInterval(t);
+        if (paused) pausedClosedAt.push(performance.now());
+      });
     });
   });
   const base = await listen(server);
@@ -134,6 +145,7 @@ beforeAll(async () => {
   await seedModels([
     model('oa-redirect', {}),
     model('oa-slow', {}),
+    model('oa-paused', {}),
     model('anthropic-redirect', { provider: 'anthropic', upstream_base_url: base }),
     model('oa-echo', {}),
     model('oa-echostream', {}),
@@ -242,11 +254,11 @@ describe('a 200 whose body is not JSON (found by review)', () => {
 });
 
 describe('a streaming client that goes away', () => {
-  const open = async (key: string) => {
+  const open = async (key: string, model = 'oa-slow') => {
     const opts = {
       path: '/v1/chat/completions',
       headers: bearer(key),
-      body: chat('oa-slow', 'hi', { stream: true }),
+      body: chat(model, 'hi', { stream: true }),
       requestId: `req-${Math.random()}`,
     };
     const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
@@ -271,6 +283,27 @@ describe('a streaming client that goes away', () => {
     const settled = await readItem(refs.settlement(event.requestContext.requestId));
     expect(settled?.usage_source).toBe('counted');
   });
+
+  it.each([
+    ['closed', undefined],
+    ['reset', new Error('client went away')],
+  ])(
+    '%s while the upstream pauses mid-answer: settled before the invocation ends, the upstream cancelled at once (found by review: settled after, or never)',
+    async (_, error) => {
+      const { key, record } = await seedKey({});
+      const { event, body } = await open(key, 'oa-paused');
+      await new Promise((r) => body.once('data', r));
+      body.pause();
+      const closes = pausedClosedAt.length;
+      body.destroy(error);
+      await settlementsOf(event);
+      // Settled when settlementsOf returns (the invocation's end), not when the next chunk comes 3 s later.
+      expect(await settledSpendNanos(refs.key(record.token))).toBeGreaterThan(0);
+      expect((await readItem(refs.settlement(event.requestContext.requestId)))?.usage_source).toBe('counted');
+      // The upstream's connection was closed, not left generating until its next chunk.
+      await vi.waitFor(() => expect(pausedClosedAt.length).toBe(closes + 1), { timeout: 2000 });
+    },
+  );
 
   it('before the answer began: released, nothing charged', async () => {
     const { key, record } = await seedKey({});
