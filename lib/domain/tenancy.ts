@@ -49,6 +49,12 @@ export interface ObjectOwner {
   batch_input?: boolean | null;
   /** What a pending object is charged if it ends with no usage reported (a batch: its completed requests' share). */
   estimate?: StoredEstimate | null;
+  /**
+   * What the call that made it charged already, in nano-dollars: a background response streamed
+   * to a client that left before its end (what it was sent is charged then). Its bill, when a
+   * read finds it ended, is what it cost beyond that.
+   */
+  prepaid_nanos?: number | null;
   created_at: string;
 }
 

@@ -377,17 +377,29 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
     // Whatever the request said, an event stream is relayed as one and metered from its events.
     if (res.ok && res.body && (res.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const object = call.object?.op === 'create' ? call.object : undefined;
-      // A response made as a stream is metered by its stream, never again when read (not pending).
+      // A response made as a stream is metered by its stream, never again when read (not pending);
+      // but one made in the background goes on upstream when its stream is cut (its client left):
+      // recorded pending, it is billed by a read that finds it ended, beyond what the stream charged.
+      const background =
+        object?.kind === 'response' &&
+        deferredWorkOf(object, call.req.body.kind === 'json' ? call.req.body.value : undefined) !== undefined;
+      let made: { id: string; recorded: Promise<void> } | undefined;
       const onCreated = object
         ? once((payload: unknown) => {
             // A response's events carry it in `response`; a run's (`POST /threads/runs`) are the run itself.
             const created = isObject(payload) ? (isObject(payload.response) ? payload.response : runOf(object, payload)) : undefined;
-            if (created)
-              call.defer(recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), servedBy(model), false));
-            return created !== undefined;
+            if (!created) return false;
+            const models = background
+              ? { ...servedBy(model), estimate: estimateUsage(call.req, call.deps.strictDefaultMaxTokens) }
+              : servedBy(model);
+            const recorded = recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), models, background);
+            call.defer(recorded);
+            if (background && typeof created.id === 'string') made = { id: created.id, recorded };
+            return true;
           })
         : pendingBill(call, model);
       const onMadeInside = madeInsideStream(call, model);
+      let relayed = false;
       const onPayload = (payload: unknown) => {
         onCreated?.(payload);
         onMadeInside?.(payload);
@@ -398,8 +410,16 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
         relay(
           upstream,
           stripUsage,
-          (usage, answered, received, partial) =>
-            call.defer(charged ? finish(usage, answered, received, partial) : finish(undefined, false)),
+          (usage, answered, received, partial) => {
+            relayed = true;
+            call.defer(
+              !charged
+                ? finish(undefined, false)
+                : made
+                  ? settleBackgroundStream(call, made, finish, usage, answered, received, partial)
+                  : finish(usage, answered, received, partial),
+            );
+          },
           onPayload,
         ),
         { objectMode: false },
@@ -409,8 +429,11 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
       // would end without it (found by review). The upstream is cancelled at once instead, which
       // ends the wait; the upstream stops generating too.
       onDestroy(out, () => upstream.cancel());
-      // A body abandoned before its first read never runs relay's `finally`: release here then.
-      out.once('close', () => call.defer(finish(undefined, false)));
+      // A body abandoned before its first read never runs relay's `finally`: release here then
+      // (not otherwise: a background response's settlement reads before it settles, and this would come first).
+      out.once('close', () => {
+        if (!relayed) call.defer(finish(undefined, false));
+      });
       return {
         statusCode: res.status,
         headers: {
@@ -461,7 +484,7 @@ async function withSpend<T>(
     if (rate.ticket) call.defer(call.deps.rateLimiter.cancel(rate.ticket));
     throw e;
   }
-  let done: Promise<void> | undefined;
+  let done: Promise<number> | undefined;
   const finish: Finish = (usage, answered, received, partial) =>
     (done ??= settle(call, model, usage, answered, requestId, hold, rate, received, partial));
   try {
@@ -572,6 +595,7 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
     usageSource: source,
     requestId,
     at: call.now,
+    creditNanos: owner.prepaid_nanos ?? undefined,
     // Its spend log, as any call's: the maker's, at the moment it counted (its budget windows'),
     // not when its work began: the reports and listings by day then agree with the budgets, as
     // LiteLLM logs a batch's cost when it tracks it (found by review: yesterday's report held it).
@@ -721,7 +745,7 @@ const once = <A>(fn: (a: A) => boolean) => {
 async function complete(
   model: ModelRecord,
   upstream: UpstreamCall,
-  finish: Finish,
+  finish: (usage: Usage | undefined, answered: boolean, received?: ReceivedText) => Promise<unknown>,
   meter: (json: unknown) => [Usage | undefined, boolean] = (json) => [usageOf(json), true],
 ): Promise<Answer> {
   const res = upstream.response as Response;
@@ -851,6 +875,33 @@ async function* relay(
   }
 }
 
+/**
+ * A background response's stream ended. Whole, with its usage: that is its bill, claimed once (a
+ * read that found it ended first billed it already). Cut (its client left, the upstream went on):
+ * what the stream delivered is charged now, counted, and kept on its record, so the read that
+ * finds it ended bills only what it cost beyond that (found by review: its output was free).
+ */
+async function settleBackgroundStream(
+  call: Call,
+  made: { id: string; recorded: Promise<void> },
+  finish: Finish,
+  usage: Usage | undefined,
+  answered: boolean,
+  received: ReceivedText,
+  partial: boolean,
+): Promise<number> {
+  await made.recorded;
+  if (!partial && usableUsage(usage)) {
+    if (await call.deps.objects.claimBilling(made.id)) return finish(usage, answered, received, partial);
+    return finish(undefined, false);
+  }
+  const nanos = await finish(usage, answered, received, partial);
+  if (nanos > 0 && !(await call.deps.objects.prepay(made.id, nanos)))
+    // Billed in full by a read meanwhile: what the stream charged is charged twice. Logged to be refunded.
+    logger().warn('background response billed before its cut stream settled', { objectId: made.id, requestId: call.req.requestId, nanos });
+  return nanos;
+}
+
 /** Runs `fn` as `stream` is destroyed, before it waits for its source to stop (Readable.from waits for a pending read). */
 function onDestroy(stream: Readable, fn: () => void): void {
   const destroy = stream._destroy.bind(stream);
@@ -879,7 +930,7 @@ async function settle(
   rate: Admitted,
   received?: ReceivedText,
   partial = false,
-): Promise<void> {
+): Promise<number> {
   // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
   // the text sent and received is counted; with no text to count, the estimate is charged.
   // Broken off, what was reported so far and what was counted: the larger of each.
@@ -927,6 +978,7 @@ async function settle(
       cache: call.deps.reader.loader.stats,
     }),
   ]);
+  return costNanos;
 }
 
 /** Usage with at least `searches` web searches. */

@@ -41,7 +41,8 @@ export interface ProviderCall {
  * off (the upstream cut it, or the client left): what was reported so far (an input count in a
  * first event) may be short of what was received, so the larger of each is charged.
  */
-export type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText, partial?: boolean) => Promise<void>;
+/** Settles a call (once: later calls return the first's promise); resolves with the nano-dollars it settled. */
+export type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText, partial?: boolean) => Promise<number>;
 
 /**
  * The operation a provider serves for this model on this route; undefined for an

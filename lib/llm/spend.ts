@@ -33,6 +33,8 @@ export interface SpendRecord {
   hold?: Hold | undefined;
   /** The request's spend log, completed here with its cost. */
   log?: Omit<SpendLog, 'spend'> | undefined;
+  /** Charged already, by another settlement (a deferred bill's stream that was cut): the cost beyond it is settled. */
+  creditNanos?: number | undefined;
 }
 
 const ATTEMPTS = 3;
@@ -44,7 +46,7 @@ export async function recordSpend(
   proxy: ProxyBudget,
   r: SpendRecord,
 ): Promise<number> {
-  const nanos = r.usage ? costNanos(r.usage, r.model) : 0;
+  const nanos = Math.max(0, (r.usage ? costNanos(r.usage, r.model) : 0) - (r.creditNanos ?? 0));
   if (r.usage?.webSearches && r.model.search_context_cost_per_query === undefined) {
     // A record made before it kept a per-search price (/model/update fills it from the price
     // library): the tokens are charged, the searches are on the spend log, logged and counted.

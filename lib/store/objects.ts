@@ -21,6 +21,8 @@ export interface ObjectOwners {
   remove(objectId: string): Promise<void>;
   /** Marks a pending object billed; true for the one caller that moved it (it bills), false after. */
   claimBilling(objectId: string): Promise<boolean>;
+  /** Adds to what a pending object's maker paid already; false when it is no longer pending (billed, or gone). */
+  prepay(objectId: string, nanos: number): Promise<boolean>;
 }
 
 const BATCH = 100;
@@ -71,6 +73,24 @@ export class DynamoObjectOwners implements ObjectOwners {
 
   async remove(objectId: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) }));
+  }
+
+  async prepay(objectId: string, nanos: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: objectRef(objectId),
+          UpdateExpression: 'ADD prepaid_nanos :n',
+          ConditionExpression: 'billing = :pending',
+          ExpressionAttributeValues: { ':n': nanos, ':pending': 'pending' },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) return false;
+      throw e;
+    }
   }
 
   async claimBilling(objectId: string): Promise<boolean> {
