@@ -35,16 +35,38 @@ export function compareExpiry(current: string | null | undefined, next: string |
 
 /**
  * A budget window: none (a lifetime budget that never resets) is the tightest; a longer window
- * resets less often, so it is tighter than a shorter one. Lengths are compared from one moment,
- * so `1mo` and `30d` compare by the calendar.
+ * resets less often, so it is tighter than a shorter one. A calendar window (`Nmo`) has no one
+ * length (February's month is 28 days, March's 31): a change is tighter only when the new window's
+ * shortest length is at least the current one's longest, so `30d` to `1mo` loosens.
  */
-export function compareWindow(current: string | null | undefined, next: string | null | undefined, now = Date.UTC(2026, 0, 1)): Direction {
-  const length = (d: string | null | undefined) =>
-    !d ? Number.POSITIVE_INFINITY : isDuration(d) ? addDuration(now, parseDuration(d)) - now : Number.POSITIVE_INFINITY;
-  const c = length(current);
-  const n = length(next);
-  // Longer is tighter: the comparison runs the other way round.
-  return by(n === c ? 0 : n > c ? -1 : 1);
+export function compareWindow(current: string | null | undefined, next: string | null | undefined): Direction {
+  if ((current ?? null) === (next ?? null)) return 'same';
+  const c = windowLengths(current);
+  const n = windowLengths(next);
+  if (n.shortest === c.shortest && n.longest === c.longest && n.shortest === n.longest) return 'same';
+  return n.shortest >= c.longest ? 'tighter' : 'looser';
+}
+
+const LIFETIME = { shortest: Number.POSITIVE_INFINITY, longest: Number.POSITIVE_INFINITY };
+/** Start months enough to meet every run of calendar months: the Gregorian calendar repeats every 400 years. */
+const CALENDAR_CYCLE = 400 * 12;
+
+/** The shortest and longest a window can be, in milliseconds; a lifetime (or unreadable) window is infinite. */
+function windowLengths(text: string | null | undefined): { shortest: number; longest: number } {
+  if (!text || !isDuration(text)) return LIFETIME;
+  const d = parseDuration(text);
+  if (d.unit !== 'mo') {
+    const exact = addDuration(0, d);
+    return { shortest: exact, longest: exact };
+  }
+  let shortest = Number.POSITIVE_INFINITY;
+  let longest = 0;
+  for (let m = 0; m < CALENDAR_CYCLE; m++) {
+    const length = Date.UTC(2000, m + d.n, 1) - Date.UTC(2000, m, 1);
+    shortest = Math.min(shortest, length);
+    longest = Math.max(longest, length);
+  }
+  return { shortest, longest };
 }
 
 /** Enforcement: `strict` is the tightest, `fast` the loosest, unset (the proxy's default) between. */
@@ -55,9 +77,12 @@ export function compareEnforcement(current: string | null | undefined, next: str
 
 /**
  * A model list where empty means every model: a list is tighter when each of its entries lies
- * within the current list. `unrestricted` says whether a list allows every model (empty,
- * `all-proxy-models`); `outside` names an entry of a list that another does not cover
- * (lib/admin/rules/hierarchy's modelOutside, with the registry's aliases and groups).
+ * within the current list. Lists compare as sets (duplicates and order change nothing).
+ * `unrestricted` says whether a list allows every model (empty, `all-proxy-models`); `outside`
+ * names an entry of a list that another does not cover (lib/admin/rules/hierarchy's modelOutside,
+ * with the registry's aliases and groups); `growable` says whether an entry names models an admin
+ * may change later (an access group, an alias): one not in the current list loosens, whatever it
+ * holds now, unless the current list allows every model.
  */
 export function compareModels(
   current: readonly string[] | null | undefined,
@@ -65,12 +90,14 @@ export function compareModels(
   rules: {
     unrestricted: (list: readonly string[] | null | undefined) => boolean;
     outside: (child: readonly string[] | null | undefined, parent: readonly string[] | null | undefined) => string | undefined;
+    growable?: (entry: string) => boolean;
   },
 ): Direction {
-  const c = current ?? [];
-  const n = next ?? [];
-  if (c.length === n.length && c.every((m) => n.includes(m))) return 'same';
+  const c = new Set(current ?? []);
+  const n = new Set(next ?? []);
+  if (c.size === n.size && [...n].every((m) => c.has(m))) return 'same';
   if (rules.unrestricted(next)) return rules.unrestricted(current) ? 'same' : 'looser';
+  if (!rules.unrestricted(current) && [...n].some((m) => !c.has(m) && rules.growable?.(m))) return 'looser';
   return rules.outside(next, current) === undefined ? 'tighter' : 'looser';
 }
 

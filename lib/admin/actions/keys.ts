@@ -87,7 +87,7 @@ import { type Actions, action } from '../http/handler.js';
 import { keyFacts, memberRole } from '../membership.js';
 import { find, findOwn, load, notFound, queryPage, settleKeyCopy, type TxOp, transact } from '../persistence.js';
 import { type Actor, actorLabel, isProxyAdmin } from '../rules/actor.js';
-import { loadCatalog, modelOutside, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { loadCatalog, modelGrowable, modelOutside, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import {
   type Authority,
   authorityOver,
@@ -107,6 +107,7 @@ import {
   memberLimits,
   proxyThresholdsDenial,
   setterAfter,
+  teamLimitsMoveDenial,
   userLimits,
 } from '../rules/limits.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
@@ -455,12 +456,16 @@ export const KEY_LIMIT_FIELDS = [
 export const KEY_OTHER_FIELDS = {
   key_alias: 'a name',
   spend: 'set only by a proxy admin or the team admin; lowering it loosens the budget, guarded with the limits (compareSpend)',
-  team_id: 'ownership: the manager rule holds for the old and the new team, and the limits that governed the key stay (governingLimits)',
+  team_id:
+    "ownership: the manager rule holds for the old and the new team, the limits that governed the key stay (governingLimits), and limits a team admin set on it leave the team only with that team's admin (teamLimitsMoveDenial)",
   user_id: 'ownership: only that user or a proxy admin may come to hold the key, and the limits that governed it stay (governingLimits)',
   organization_id: "follows the key's team",
   metadata: 'free data',
   blocked: 'a block is lifted only by as much authority as set it',
 } as const;
+
+/** A key's own limits, as it holds them (`duration` is held as `expires`). */
+const keyLimits = (k: StoredKey): unknown[] => KEY_LIMIT_FIELDS.map((f) => (f === 'duration' ? k.expires : k[f]));
 
 /** What a key may call now: its list within its team's, its user's (personal keys) and its organization's. */
 async function effectiveModelsOf(k: StoredKey): Promise<string[]> {
@@ -500,12 +505,13 @@ async function limitDirections(
 ): Promise<Record<(typeof KEY_LIMIT_FIELDS)[number], Direction>> {
   let models: Direction = 'same';
   if (set.models !== undefined) {
-    models = compareModels(current.models, set.models, { unrestricted: keyUnrestricted, outside: (c, p) => modelOutside(c, p) });
-    // Aliases and access groups can still put the new list within the old one.
-    if (models === 'looser') {
-      const catalog = await loadCatalog();
-      models = compareModels(current.models, set.models, { unrestricted: keyUnrestricted, outside: (c, p) => modelOutside(c, p, catalog) });
-    }
+    // Aliases and access groups can put the new list within the old one, and a new one loosens it (it can grow).
+    const catalog = await loadCatalog();
+    models = compareModels(current.models, set.models, {
+      unrestricted: keyUnrestricted,
+      outside: (c, p) => modelOutside(c, p, catalog),
+      growable: (e) => modelGrowable(e, catalog),
+    });
   }
   return {
     max_budget: set.max_budget !== undefined ? compareCap(current.max_budget, set.max_budget) : 'same',
@@ -650,6 +656,10 @@ export const keyActions: Actions = {
     if (userMoved) refuse(holdKeyDenial(actor, next.user_id, `move key \`${current.key_name}\` onto them`));
     // Moved, a blocked key could land where its owner has more say: move it only if you may unblock it.
     if (teamMoved || userMoved) refuse(unblockDenial(authority, current));
+    if (teamMoved)
+      refuse(
+        teamLimitsMoveDenial(authority, current.limits_set_by, keyLimits(current), `key \`${current.key_name}\``, current.team_id ?? null),
+      );
     const governing = teamMoved || userMoved ? await governingLimits(authority, current, next) : { held: [] };
     refuse(governing.denial);
     const team = next.team_id ? await load('team', next.team_id) : undefined;

@@ -36,6 +36,10 @@ function covers(parent: readonly string[], entry: string, catalog: ModelCatalog)
   return listAllows(parent, resolved, catalog);
 }
 
+/** Whether an entry names models an admin may change later: an access group (models join it) or an alias (it is re-pointed). */
+export const modelGrowable = (entry: string, catalog: ModelCatalog): boolean =>
+  catalog.accessGroups.has(entry) || catalog.aliases.has(entry);
+
 /**
  * The first child entry the parent does not cover, or undefined. An unrestricted child (empty
  * list, `all-proxy-models`) adds no models of its own: it gets the parent's, so it is within.

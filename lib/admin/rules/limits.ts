@@ -66,11 +66,36 @@ export function dropLimitsDenial(
   how: string,
 ): ForbiddenError | undefined {
   const setter = setterOf(setBy);
-  if (rank(authority) >= rank(setter)) return undefined;
-  const limited = values.some((v) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0));
-  if (!limited) return undefined;
+  if (rank(authority) >= rank(setter) || !anySet(values)) return undefined;
   return new ForbiddenError(
     `${what} has limits ${label[setter]} set: only ${atLeast[setter]} may ${how} (${label[authority]} may only make them stricter)`,
+  );
+}
+
+/** Whether any of `values` is a limit: null, undefined and an empty list are none. */
+const anySet = (values: readonly unknown[]): boolean =>
+  values.some((v) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0));
+
+/**
+ * A team admin's authority is over one team, so limits one set bind whoever has less over that
+ * team: moved out of it, the key's limits would be judged by another team's admins (or by its
+ * owner alone), and could be loosened there. Moving a key with limits a team admin set therefore
+ * needs a proxy admin or an admin of the key's team (`teamId`; none: a personal key, a proxy
+ * admin). A proxy admin's limits bind in every team and an owner's bind nobody, so neither is
+ * judged here. `what` names the key.
+ */
+export function teamLimitsMoveDenial(
+  authority: Authority,
+  setBy: Authority | null | undefined,
+  values: readonly unknown[],
+  what: string,
+  teamId: string | null,
+): ForbiddenError | undefined {
+  if (setterOf(setBy) !== 'team_admin' || rank(authority) >= rank('team_admin') || !anySet(values)) return undefined;
+  const setter = teamId ? `an admin of team \`${teamId}\`` : 'a team admin';
+  const mover = teamId ? `a proxy admin or an admin of team \`${teamId}\`` : 'a proxy admin';
+  return new ForbiddenError(
+    `the limits of ${what} were set by ${setter}: only ${mover} may move it to another team (${label[authority]} may only make them stricter)`,
   );
 }
 

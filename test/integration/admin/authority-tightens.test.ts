@@ -4,6 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
+import { handler as models } from '../../../functions/models/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
 import { adminCtx, callApi, userCtx } from '../../support/admin.js';
@@ -180,5 +181,61 @@ describe('a team admin cannot loosen a member budget a proxy admin set', () => {
     expect(
       (await callApi(teams, 'POST', '/team/member_update', { team_id: 't-lim', user_id: 'bob', max_budget_in_team: 50 }, adminCtx)).status,
     ).toBe(200);
+  });
+});
+
+describe('duplicate model entries do not count (lists compare as sets)', () => {
+  it('an owner doubling an entry, then swapping the copy for all-proxy-models: 403, the key keeps its one model', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', models: ['gpt-4o-mini'] });
+    expect(made.status).toBe(200);
+    const key = made.body.key as string;
+    const doubled = await callApi(keys, 'POST', '/key/update', { key, models: ['gpt-4o-mini', 'gpt-4o-mini'] }, alice);
+    expect(doubled.status).toBe(200);
+    const widened = await callApi(keys, 'POST', '/key/update', { key, models: ['gpt-4o-mini', 'all-proxy-models'] }, alice);
+    expect(widened.status).toBe(403);
+    expect(widened.body.error.message).toContain('this change loosens `models`');
+    const info = (await callApi(keys, 'GET', '/key/info', { key })).body.info;
+    expect(info.models).toEqual(['gpt-4o-mini', 'gpt-4o-mini']);
+  });
+});
+
+describe('an access group or alias in place of named models loosens: an admin can grow it later', () => {
+  const model = (model_name: string, model_info: Record<string, unknown>) => ({
+    model_name,
+    litellm_params: { model: model_name, api_base: 'https://upstream.example/v1', api_key_secret: 'tollgate/openai' },
+    model_info: { input_cost_per_million: 1, output_cost_per_million: 1, ...model_info },
+  });
+  beforeAll(async () => {
+    const small = await callApi(models, 'POST', '/model/new', model('m-small', { access_groups: ['g-small'], aliases: ['small'] }));
+    expect(small.status).toBe(200);
+    expect((await callApi(models, 'POST', '/model/new', model('m-big', {}))).status).toBe(200);
+  });
+
+  it.each([
+    ['the access group', ['g-small']],
+    ['the alias', ['small']],
+  ])('an owner replacing the models a proxy admin named by %s (holding only them now): 403', async (_what, next) => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', models: ['m-small', 'm-big'] });
+    const res = await callApi(keys, 'POST', '/key/update', { key: made.body.key, models: next }, alice);
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toContain('this change loosens `models`');
+  });
+
+  it('a literal model name the list covers stays tighter; a proxy admin may name the group', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', models: ['m-small', 'm-big'] });
+    expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, models: ['m-small'] }, alice)).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, models: ['g-small'] })).status).toBe(200);
+  });
+});
+
+describe('a calendar budget window is as short as its shortest month', () => {
+  it('a team admin may not turn a proxy admin’s 30d window into 1mo (February resets sooner), may into 31d', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { team_id: 't-lim', user_id: null, max_budget: 1, budget_duration: '30d' });
+    expect(made.status).toBe(200);
+    const tadmin = userCtx('tadmin');
+    const monthly = await callApi(keys, 'POST', '/key/update', { key: made.body.key, budget_duration: '1mo' }, tadmin);
+    expect(monthly.status).toBe(403);
+    expect(monthly.body.error.message).toContain('this change loosens `budget_duration`');
+    expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, budget_duration: '31d' }, tadmin)).status).toBe(200);
   });
 });

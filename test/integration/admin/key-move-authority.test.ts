@@ -145,3 +145,72 @@ describe('moving a key out from under the limits that governed it', () => {
     expect(res.body.error.message).toContain('user `dave` has limits a proxy admin set');
   });
 });
+
+describe('limits a team admin set on a key bind whoever is no admin of that team, in whatever team the key goes to', () => {
+  const alice = userCtx('alice');
+  const ann = userCtx('ann');
+  const limits = { max_budget: 1, rpm_limit: 5, models: ['gpt-4o-mini'] };
+  beforeAll(async () => {
+    for (const u of ['alice', 'ann']) await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
+    // alice is a plain member of t-1 and an admin of t-2; ann is an admin of both.
+    await callApi(teams, 'POST', '/team/new', {
+      team_id: 't-1',
+      members_with_roles: [
+        { user_id: 'ann', role: 'admin' },
+        { user_id: 'alice', role: 'user' },
+      ],
+    });
+    await callApi(teams, 'POST', '/team/new', {
+      team_id: 't-2',
+      members_with_roles: [
+        { user_id: 'alice', role: 'admin' },
+        { user_id: 'ann', role: 'admin' },
+      ],
+    });
+  });
+
+  /** alice's own key in t-1, limited by t-1's admin. */
+  async function limitedByTeamAdmin(): Promise<string> {
+    const made = await callApi(keys, 'POST', '/key/generate', { team_id: 't-1' }, alice);
+    expect(made.status).toBe(200);
+    const set = await callApi(keys, 'POST', '/key/update', { key: made.body.key, ...limits }, ann);
+    expect(set.status).toBe(200);
+    expect(set.body.limits_set_by).toBe('team_admin');
+    return made.body.key as string;
+  }
+
+  it('alice may not loosen them in t-1 (as designed), nor move the key to t-2 where she is admin: 403 naming why', async () => {
+    const key = await limitedByTeamAdmin();
+    expect((await callApi(keys, 'POST', '/key/update', { key, max_budget: 100 }, alice)).status).toBe(403);
+    const moved = await callApi(keys, 'POST', '/key/update', { key, team_id: 't-2' }, alice);
+    expect(moved.status).toBe(403);
+    expect(moved.body.error.message).toContain(
+      'were set by an admin of team `t-1`: only a proxy admin or an admin of team `t-1` may move it to another team',
+    );
+    // What happened before: 200, then as t-2's admin she raised them (200) and moved the key back to t-1.
+    const info = (await callApi(keys, 'GET', '/key/info', { key })).body.info;
+    expect(info).toMatchObject({ team_id: 't-1', ...limits });
+  });
+
+  it('nor out of any team (a personal key), from where she could take it into t-2', async () => {
+    const key = await limitedByTeamAdmin();
+    const res = await callApi(keys, 'POST', '/key/update', { key, team_id: null }, alice);
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toContain('admin of team `t-1`');
+  });
+
+  it('t-1’s own admin may move it, and a proxy admin may', async () => {
+    const byAnn = await limitedByTeamAdmin();
+    expect((await callApi(keys, 'POST', '/key/update', { key: byAnn, team_id: 't-2' }, ann)).status).toBe(200);
+    const byAdmin = await limitedByTeamAdmin();
+    expect((await callApi(keys, 'POST', '/key/update', { key: byAdmin, team_id: 't-2' })).status).toBe(200);
+  });
+
+  it('a key with no limits set, or with limits of her own, alice may still move', async () => {
+    const free = await callApi(keys, 'POST', '/key/generate', { team_id: 't-1' }, alice);
+    expect((await callApi(keys, 'POST', '/key/update', { key: free.body.key, team_id: 't-2' }, alice)).status).toBe(200);
+    const own = await callApi(keys, 'POST', '/key/generate', { team_id: 't-1', max_budget: 1 }, alice);
+    expect(own.body.limits_set_by).toBe('owner');
+    expect((await callApi(keys, 'POST', '/key/update', { key: own.body.key, team_id: 't-2' }, alice)).status).toBe(200);
+  });
+});

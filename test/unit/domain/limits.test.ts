@@ -1,15 +1,25 @@
 /** Which way a change moves a limit: the comparisons behind "authority only tightens". */
 import { describe, expect, it } from 'vitest';
 import { KEY_LIMIT_FIELDS, KEY_OTHER_FIELDS, keyFields } from '../../../lib/admin/actions/keys.js';
-import { modelOutside } from '../../../lib/admin/rules/hierarchy.js';
-import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter, userLimits } from '../../../lib/admin/rules/limits.js';
-import { isUnrestricted } from '../../../lib/checks/models.js';
+import { modelGrowable, modelOutside } from '../../../lib/admin/rules/hierarchy.js';
 import {
+  dropLimitsDenial,
+  limitsDenial,
+  memberLimits,
+  setterAfter,
+  teamLimitsMoveDenial,
+  userLimits,
+} from '../../../lib/admin/rules/limits.js';
+import { isUnrestricted, keyUnrestricted, type ModelCatalog } from '../../../lib/checks/models.js';
+import { routesCovered } from '../../../lib/checks/route-access.js';
+import {
+  compareAllowed,
   compareCap,
   compareEnforcement,
   compareExpiry,
   compareModels,
   compareSpend,
+  compareThresholds,
   compareWindow,
   loosened,
 } from '../../../lib/domain/limits.js';
@@ -53,6 +63,29 @@ describe('compareWindow: a lifetime budget is the tightest; a longer window rese
     [null, '1mo', 'looser'],
     ['24h', '1d', 'same'],
     ['1w', '7d', 'same'],
+    [null, null, 'same'],
+  ] as const)('%s -> %s is %s', (current, next, want) => {
+    expect(compareWindow(current, next)).toBe(want);
+  });
+});
+
+describe('compareWindow: a calendar window is as short as its shortest month, as long as its longest', () => {
+  it.each([
+    ['30d', '1mo', 'looser'], // February's window is 28 days: it resets sooner
+    ['28d', '1mo', 'tighter'],
+    ['1mo', '31d', 'tighter'],
+    ['1mo', '30d', 'looser'],
+    ['1mo', '4w', 'looser'],
+    ['1mo', '1mo', 'same'],
+    ['2mo', '2mo', 'same'],
+    ['1mo', '2mo', 'tighter'],
+    ['2mo', '1mo', 'looser'],
+    ['2mo', '62d', 'tighter'], // July and August
+    ['2mo', '61d', 'looser'],
+    ['12mo', '365d', 'looser'], // a leap year is 366 days
+    ['12mo', '366d', 'tighter'],
+    ['365d', '12mo', 'tighter'],
+    ['1mo', null, 'tighter'],
   ] as const)('%s -> %s is %s', (current, next, want) => {
     expect(compareWindow(current, next)).toBe(want);
   });
@@ -88,6 +121,67 @@ describe('compareModels: a list within the current one is tighter; every model i
     [[], ['all-proxy-models'], 'same'],
   ] as const)('%j -> %j is %s', (current, next, want) => {
     expect(compareModels(current, next, rules)).toBe(want);
+  });
+});
+
+describe('compareModels: lists compare as sets, duplicates and order change nothing', () => {
+  const rules = {
+    unrestricted: keyUnrestricted,
+    outside: (c: readonly string[] | null | undefined, p: readonly string[] | null | undefined) => modelOutside(c, p),
+  };
+  it.each([
+    [['gpt-4o-mini'], ['gpt-4o-mini', 'gpt-4o-mini'], 'same'],
+    [['gpt-4o-mini', 'gpt-4o-mini'], ['gpt-4o-mini'], 'same'],
+    [['a', 'b', 'b'], ['b', 'a', 'a'], 'same'],
+    [['gpt-4o-mini', 'gpt-4o-mini'], ['gpt-4o-mini', 'all-proxy-models'], 'looser'],
+    [['gpt-4o-mini', 'gpt-4o-mini'], ['gpt-4o-mini', 'all-team-models'], 'looser'],
+    [['gpt-4o-mini', 'gpt-4o-mini'], ['gpt-4o-mini', 'gpt-4o'], 'looser'],
+    [['a', 'b'], ['b', 'b'], 'tighter'],
+  ] as const)('%j -> %j is %s', (current, next, want) => {
+    expect(compareModels(current, next, rules)).toBe(want);
+  });
+});
+
+describe('compareModels: a new access group or alias loosens, whatever it holds now (an admin can grow it)', () => {
+  const catalog: ModelCatalog = {
+    aliases: new Map([['fast', 'gpt-4o-mini']]),
+    accessGroups: new Map([['cheap', ['gpt-4o-mini']]]),
+  };
+  const rules = {
+    unrestricted: keyUnrestricted,
+    outside: (c: readonly string[] | null | undefined, p: readonly string[] | null | undefined) => modelOutside(c, p, catalog),
+    growable: (e: string) => modelGrowable(e, catalog),
+  };
+  it.each([
+    [['gpt-4o-mini', 'gpt-4o'], ['cheap'], 'looser'],
+    [['gpt-4o-mini'], ['cheap'], 'looser'],
+    [['gpt-4o-mini'], ['fast'], 'looser'],
+    [['gpt-4o*'], ['cheap'], 'looser'],
+    [['gpt-4o-mini', 'gpt-4o'], ['gpt-4o-mini'], 'tighter'], // a literal model name stays tighter
+    [['cheap', 'gpt-4o'], ['cheap'], 'tighter'], // a group already there adds nothing new
+    [['fast', 'gpt-4o'], ['fast', 'fast'], 'tighter'],
+    [[], ['cheap'], 'tighter'], // within every model, however it grows
+    [['all-proxy-models'], ['fast'], 'tighter'],
+  ] as const)('%j -> %j is %s', (current, next, want) => {
+    expect(compareModels(current, next, rules)).toBe(want);
+  });
+  it('only groups and aliases grow', () => {
+    expect(['cheap', 'fast', 'gpt-4o-mini', 'gpt-4o*'].map((e) => modelGrowable(e, catalog))).toEqual([true, true, false, false]);
+  });
+});
+
+describe('compareThresholds and compareAllowed: duplicates change nothing', () => {
+  it.each([
+    [[50], [50, 50], 'same'],
+    [[50, 50, 80], [80, 50], 'same'],
+    [[50, 80], [80, 80], 'looser'],
+    [[50, 50], [50, 80, 80], 'tighter'],
+  ] as const)('thresholds %j -> %j is %s', (current, next, want) => {
+    expect(compareThresholds(current, next, [])).toBe(want);
+  });
+  it('allowed routes', () => {
+    const same = compareAllowed(routesCovered(['/chat/completions']), routesCovered(['/chat/completions', '/chat/completions']));
+    expect(same).toBe('same');
   });
 });
 
@@ -166,5 +260,21 @@ describe('dropLimitsDenial: dropping limits whole (removing a member, moving a k
     expect(dropLimitsDenial('owner', 'proxy_admin', userLimits(user, false), 'x', 'y')).toBeUndefined();
     expect(dropLimitsDenial('owner', 'proxy_admin', userLimits(user, true), 'x', 'y')).toBeDefined();
     expect(dropLimitsDenial('owner', 'proxy_admin', userLimits({ ...user, tpm_limit: 9 }, false), 'x', 'y')).toBeDefined();
+  });
+});
+
+describe('teamLimitsMoveDenial: limits a team admin set bind whoever has less authority over that team', () => {
+  it('refuses an owner moving a key with a team admin’s limits, naming the team', () => {
+    expect(teamLimitsMoveDenial('owner', 'team_admin', [1], 'key `k`', 't1')?.message).toBe(
+      'the limits of key `k` were set by an admin of team `t1`: only a proxy admin or an admin of team `t1` may move it to another team (its owner may only make them stricter)',
+    );
+    expect(teamLimitsMoveDenial('owner', 'team_admin', [1], 'key `k`', null)?.message).toContain('only a proxy admin may move it');
+  });
+  it('allows the team’s admin and a proxy admin, a key with no limits, and limits not a team admin’s', () => {
+    expect(teamLimitsMoveDenial('team_admin', 'team_admin', [1], 'k', 't1')).toBeUndefined();
+    expect(teamLimitsMoveDenial('proxy_admin', 'team_admin', [1], 'k', 't1')).toBeUndefined();
+    expect(teamLimitsMoveDenial('owner', 'team_admin', [null, undefined, []], 'k', 't1')).toBeUndefined();
+    expect(teamLimitsMoveDenial('owner', 'owner', [1], 'k', 't1')).toBeUndefined();
+    expect(teamLimitsMoveDenial('owner', 'proxy_admin', [1], 'k', 't1')).toBeUndefined();
   });
 });
