@@ -35,7 +35,13 @@ export type ObjectKind = (typeof OBJECT_KINDS)[number];
 export interface ObjectOwner {
   object_id: string;
   object_kind: ObjectKind;
+  /** The key that made it (its maker is billed through it, or through the key that replaced it). */
   key_hash?: string | null;
+  /**
+   * The making key's line: its first key's hash, carried through every regeneration (`rate_id`).
+   * A key-only tenant (no team, no user) is its line, so a regenerated key keeps its objects.
+   */
+  key_line?: string | null;
   user_id?: string | null;
   team_id?: string | null;
   organization_id?: string | null;
@@ -101,6 +107,7 @@ export function ownerOf(
     ...(models.batchInput ? { batch_input: true } : {}),
     ...(models.estimate ? { estimate: storedEstimate(models.estimate) } : {}),
     key_hash: caller.keyHash ?? null,
+    key_line: keyLineOf(caller) ?? null,
     user_id: caller.userId ?? null,
     team_id: caller.teamId ?? null,
     organization_id: caller.orgId ?? null,
@@ -111,7 +118,7 @@ export function ownerOf(
 
 /** The owner record of an object the upstream made for another (a batch's output file): its maker's, never billed. */
 export function madeFor(
-  owner: Pick<ObjectOwner, 'model' | 'served_by' | 'key_hash' | 'user_id' | 'team_id' | 'organization_id'>,
+  owner: Pick<ObjectOwner, 'model' | 'served_by' | 'key_hash' | 'key_line' | 'user_id' | 'team_id' | 'organization_id'>,
   kind: ObjectKind,
   objectId: string,
   at: Date,
@@ -122,6 +129,7 @@ export function madeFor(
     model: owner.model ?? null,
     served_by: owner.served_by ?? null,
     key_hash: owner.key_hash ?? null,
+    key_line: owner.key_line ?? null,
     user_id: owner.user_id ?? null,
     team_id: owner.team_id ?? null,
     organization_id: owner.organization_id ?? null,
@@ -129,11 +137,16 @@ export function madeFor(
   };
 }
 
-/** Whether a caller may use an object: same team, else same user (personal), else same key. */
+/** A caller's key line: its key's first hash (`rate_id`, set on regeneration), else its own hash. */
+const keyLineOf = (caller: Caller): string | undefined => (caller.keyHash ? (caller.state.key?.rate_id ?? caller.keyHash) : undefined);
+
+/** Whether a caller may use an object: same team, else same user (personal), else same key (or a regeneration of it). */
 export function mayUse(caller: Caller, owner: ObjectOwner | undefined): boolean {
   if (caller.role === 'proxy_admin') return true;
   if (!owner) return false;
   if (owner.team_id) return caller.teamId === owner.team_id;
   if (owner.user_id) return !caller.teamId && caller.userId === owner.user_id;
-  return !!owner.key_hash && caller.keyHash === owner.key_hash;
+  if (!owner.key_hash) return false;
+  // The same key, or one that regenerated it (a record made before lines were kept: its hash was its line, unless its key was a copy already).
+  return caller.keyHash === owner.key_hash || keyLineOf(caller) === (owner.key_line ?? owner.key_hash);
 }

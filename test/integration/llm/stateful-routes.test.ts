@@ -5,6 +5,7 @@
  * once, when a read first finds them done; uploads, reads and deletions are never billed.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as keysHandler } from '../../../functions/keys/handler.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
@@ -12,6 +13,7 @@ import { unpackLog } from '../../../lib/domain/spend-log.js';
 import { refs } from '../../../lib/store/keys.js';
 import { objectRef } from '../../../lib/store/objects.js';
 import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
+import { callApi } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
@@ -360,6 +362,29 @@ describe('ids in a form body (found by review: a form skipped every check on the
 
   it('uploads still take a form', async () => {
     expect((await upload(b)).status).toBe(200);
+  });
+});
+
+describe("a key-only tenant's objects follow the key through regeneration (found by review: 404 to the new key)", () => {
+  it.each([
+    ['without a grace period', undefined],
+    ['with one', '1h'],
+  ])('%s: the new key (and a copy in its grace) reads them; another key-only tenant gets 404', async (_, grace) => {
+    const { key, record } = await seedKey({});
+    const made = await call({ path: '/v1/responses', headers: bearer(key), body: { model: 'gpt-4o-mini', input: 'mine' } });
+    const id = made.json.id as string;
+    const first = await callApi(keysHandler, 'POST', '/key/regenerate', { key: record.token, ...(grace ? { grace_period: grace } : {}) });
+    expect(first.status).toBe(200);
+    const second = await callApi(keysHandler, 'POST', '/key/regenerate', {
+      key: first.body.key,
+      ...(grace ? { grace_period: grace } : {}),
+    });
+    expect(second.status).toBe(200);
+    const read = (k: string) => call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(k) });
+    expect((await read(second.body.key)).status).toBe(200);
+    if (grace) expect((await read(key)).status).toBe(200);
+    const other = await seedKey({});
+    expect((await read(other.key)).status).toBe(404);
   });
 });
 
