@@ -25,6 +25,8 @@ const ANSWER_KEYS: ReadonlySet<string> = new Set([
   // the `reasoning` delta of OpenRouter-, vLLM- and LiteLLM-style streams: output tokens too.
   'thinking',
   'reasoning',
+  // The Assistants API's message text (`content[].text.value`, its deltas too).
+  'value',
   'output_text',
   'delta',
   'partial_json',

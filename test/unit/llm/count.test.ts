@@ -82,6 +82,21 @@ describe('thinking and reasoning are output too (found by review: a cut thinking
     expect(whole.text).toBe('Yes.Because.');
   });
 
+  it("the Assistants API's message text and deltas (`text.value`)", () => {
+    const stream = new ReceivedText();
+    stream.addEvent({
+      id: 'msg_1',
+      object: 'thread.message.delta',
+      delta: { content: [{ index: 0, type: 'text', text: { value: 'Run ' } }] },
+    });
+    stream.addEvent({
+      id: 'msg_1',
+      object: 'thread.message.delta',
+      delta: { content: [{ index: 0, type: 'text', text: { value: 'output.' } }] },
+    });
+    expect(stream.text).toBe('Run output.');
+  });
+
   it("a request's reasoning settings are not text it sent", () => {
     expect(sentText(json({ input: 'hi', reasoning: { effort: 'high', summary: 'auto' } }))).toBe('hi');
   });
