@@ -72,6 +72,8 @@ import {
   recordCreated,
   recordMadeInside,
   runOf,
+  runsOf,
+  startsRun,
 } from './objects.js';
 import { callProvider, type Finish, passthroughTarget, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
@@ -317,17 +319,18 @@ async function startCall(
   call: Call,
   model: ModelRecord,
   body: UpstreamRequest['body'],
-  /** Another method and query on the same path (a read before a deletion). */
-  as?: { method: string; query: URLSearchParams },
+  /** Another method and query, on the same path or one under it (a read before a deletion). */
+  as?: { method: string; query: URLSearchParams; path?: string },
 ): Promise<UpstreamCall> {
   const { req, deps } = call;
   const query = as?.query ?? req.query;
+  const path = as?.path ?? req.upstreamPath;
   const upstream = new UpstreamCall({
     model,
     method: as?.method ?? req.method,
-    path: req.upstreamPath,
+    path,
     query,
-    target: passthroughTarget(model, req.upstreamPath, query),
+    target: passthroughTarget(model, path, query),
     callerHeaders: req.headers,
     apiKey: await upstreamKey(model),
     body,
@@ -399,10 +402,12 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
           })
         : pendingBill(call, model);
       const onMadeInside = madeInsideStream(call, model);
+      const run = streamedRun(call, model);
       let relayed = false;
       const onPayload = (payload: unknown) => {
         onCreated?.(payload);
         onMadeInside?.(payload);
+        run?.see(payload);
       };
       // A stored object read (or changed) as a stream is not a new call: its events' usage is not charged.
       const charged = meteringOf(call.object, undefined) === 'charge';
@@ -413,11 +418,13 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
           (usage, answered, received, partial) => {
             relayed = true;
             call.defer(
-              !charged
-                ? finish(undefined, false)
-                : made
-                  ? settleBackgroundStream(call, made, finish, usage, answered, received, partial)
-                  : finish(usage, answered, received, partial),
+              run
+                ? run.settle(finish, usage, answered, received, partial)
+                : !charged
+                  ? finish(undefined, false)
+                  : made
+                    ? settleBackgroundStream(call, made, finish, usage, answered, received, partial)
+                    : finish(usage, answered, received, partial),
             );
           },
           onPayload,
@@ -550,29 +557,74 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
 }
 
 /**
- * A run is billed once, when it ends: made (or given tool outputs) under way, it is recorded
- * pending, to its thread's tenant, with its request's estimate; a later answer that shows it
- * ended (a read, a cancel) bills it, by its usage, else that estimate.
+ * A run is billed once, when an answer shows it ended, through its record: made (or given tool
+ * outputs) it is recorded pending, to whoever started it (its thread may be a teammate's), with
+ * its request's estimate; the first answer that shows it ended (its JSON, a stream's last event,
+ * a read, a list of the thread's runs, a cancel) bills it, by its whole usage, else that estimate.
  */
 async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answer: unknown): Promise<void> {
-  const run = runOf(object, answer);
-  if (!run) return;
+  const runs = runsOf(object, answer);
+  if (runs.length === 0) return;
   const { objects } = call.deps;
-  const at = new Date(call.now);
-  if (isPending('run', run) && (object.op === 'create' || object.op === 'change') && generatesRun(object)) {
-    // Billed to whoever started it (its thread may be a teammate's), at the model that serves it.
+  const started = startsRun(object) ? runs[0] : undefined;
+  if (started) {
     const estimate = estimateUsage(call.req, call.deps.strictDefaultMaxTokens);
-    const recorded = ownerOf(call.caller, 'run', run.id, at, { ...servedBy(model), estimate }, 'pending');
     // Tool outputs submitted to a run already recorded add to it: its one bill comes when it ends.
-    await objects.putNew(recorded);
-    return;
+    await objects.putNew(ownerOf(call.caller, 'run', started.id, new Date(call.now), { ...servedBy(model), estimate }, 'pending'));
   }
-  const owner = await objects.get(run.id);
-  const bill = owner?.billing === 'pending' ? finishedUsage('run', run, owner.estimate) : undefined;
-  if (owner && bill) call.defer(billOnce(call, model, owner, bill));
+  const owners = await objects.getMany(runs.map((r) => r.id));
+  for (const run of runs) {
+    const owner = owners.get(run.id);
+    const bill = owner?.billing === 'pending' ? finishedUsage('run', run, owner.estimate) : undefined;
+    if (owner && bill) call.defer(billOnce(call, model, owner, bill));
+  }
 }
 
-const generatesRun = (object: ObjectCall): boolean => (object.action ?? '').split('/')[0] === 'runs';
+/**
+ * A run's stream (made, or given tool outputs, as a stream): billed through the run's record, as
+ * its JSON answer would be, by the last run event it relays. Ended: the record's bill, once.
+ * Paused (`requires_action`): nothing yet, its bill comes when it ends. Cut (its client left, the
+ * run goes on upstream): what it was sent is charged now and kept on the record, the rest when an
+ * answer shows it ended (found by review: a run given tool outputs as a stream was billed twice).
+ */
+function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) => void; settle: SettleStream } | undefined {
+  const { object } = call;
+  if (!startsRun(object) || !object) return undefined;
+  let last: (Record<string, unknown> & { id: string }) | undefined;
+  let recorded: Promise<void> | undefined;
+  return {
+    see: (payload) => {
+      const run = runOf(object, payload);
+      if (!run) return;
+      last = run;
+      recorded ??= billRun(call, object, model, run);
+    },
+    settle: async (finish, usage, answered, received, partial) => {
+      if (!last || !recorded) return finish(usage, answered, received, partial);
+      await recorded;
+      const owner = await call.deps.objects.get(last.id);
+      if (owner?.billing !== 'pending') return finish(undefined, false);
+      const bill = finishedUsage('run', last, owner.estimate);
+      if (bill) {
+        await billOnce(call, model, owner, bill);
+        return finish(undefined, false);
+      }
+      if (!partial) return finish(undefined, false);
+      const nanos = await finish(usage, answered, received, partial);
+      if (nanos > 0 && !(await call.deps.objects.prepay(last.id, nanos)))
+        logger().warn('run billed before its cut stream settled', { objectId: last.id, requestId: call.req.requestId, nanos });
+      return nanos;
+    },
+  };
+}
+
+type SettleStream = (
+  finish: Finish,
+  usage: Usage | undefined,
+  answered: boolean,
+  received: ReceivedText,
+  partial: boolean,
+) => Promise<number>;
 
 /**
  * Bills a deferred object's usage once, to the key, user, team and organization that made it
@@ -631,7 +683,9 @@ const DEFERRED_CALL_TYPES: Partial<Record<ObjectOwner['object_kind'], string>> =
  */
 async function billBeforeDelete(call: Call, model: ModelRecord): Promise<void> {
   const { object, owner } = call;
-  if (object?.op !== 'delete' || !object.id || owner?.billing !== 'pending') return;
+  if (object?.op !== 'delete' || !object.id) return;
+  if (object.kind === 'thread') return billRunsBeforeDelete(call, model, object, object.id);
+  if (owner?.billing !== 'pending') return;
   const read = await startCall(call, model, undefined, { method: 'GET', query: new URLSearchParams() });
   const res = read.response as Response;
   if (res.status === 404) return read.cancel(); // gone upstream already: nothing it says can be billed
@@ -644,6 +698,48 @@ async function billBeforeDelete(call: Call, model: ModelRecord): Promise<void> {
   const bill = finishedUsage(object.kind, parseJson(await read.readAll()), owner.estimate);
   if (!bill) throw new ConflictError('object_pending', `${object.kind} \`${object.id}\` has not ended: cancel it before deleting it`, 'id');
   await billOnce(call, model, owner, bill);
+}
+
+/** The most pages of a thread's runs read before the thread is deleted (100 runs a page). */
+const RUN_PAGES = 10;
+
+/**
+ * Deleting a thread would lose the bills of its runs still pending (found by review: a run whose
+ * output was read from the thread's messages, its thread then deleted, was never billed): its
+ * runs are listed first, those that ended are billed once, and one still under way is a 409
+ * (cancel it first).
+ */
+async function billRunsBeforeDelete(call: Call, model: ModelRecord, object: ObjectCall, threadId: string): Promise<void> {
+  let after: string | undefined;
+  for (let page = 0; page < RUN_PAGES; page++) {
+    const query = new URLSearchParams({ limit: '100', ...(after ? { after } : {}) });
+    const read = await startCall(call, model, undefined, { method: 'GET', query, path: `${call.req.upstreamPath}/runs` });
+    const res = read.response as Response;
+    if (res.status === 404) return read.cancel(); // gone upstream already: nothing it says can be billed
+    if (!res.ok) {
+      read.cancel();
+      throw new UpstreamFailedError(
+        `the upstream for \`${model.model_name}\` could not list the runs of thread \`${threadId}\` (HTTP ${res.status})`,
+      );
+    }
+    const answer = parseJson(await read.readAll());
+    const runs = runsOf(object, answer);
+    const owners = await call.deps.objects.getMany(runs.map((r) => r.id));
+    for (const run of runs) {
+      const owner = owners.get(run.id);
+      if (owner?.billing !== 'pending') continue;
+      if (isPending('run', run))
+        throw new ConflictError(
+          'object_pending',
+          `run \`${run.id}\` on thread \`${threadId}\` has not ended: cancel it before deleting its thread`,
+          'id',
+        );
+      const bill = finishedUsage('run', run, owner.estimate);
+      if (bill) await billOnce(call, model, owner, bill);
+    }
+    if (!isObject(answer) || answer.has_more !== true || runs.length === 0) return;
+    after = runs.at(-1)?.id;
+  }
 }
 
 /**

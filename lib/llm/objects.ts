@@ -63,8 +63,15 @@ export function objectCallOf(req: Pick<LlmRequest, 'method' | 'upstreamPath'>): 
   return { kind, op, id, ...(rest.length > 0 ? { action: rest.join('/') } : {}) };
 }
 
-/** Whether a call makes the model generate: a run on a thread (its create, its tool outputs). */
+/** Whether a call is about a thread's runs (makes one, gives it tool outputs, reads, lists or cancels them). */
 const generates = (object: ObjectCall): boolean => object.kind === 'thread' && (object.action ?? '').split('/')[0] === 'runs';
+
+/** Whether a call starts a run or lets one go on: made (`POST /threads/runs`, `/threads/{id}/runs`) or given tool outputs. */
+export const startsRun = (object: ObjectCall | undefined): boolean =>
+  !!object &&
+  object.kind === 'thread' &&
+  object.op !== 'read' &&
+  (object.action === 'runs' || /^runs\/[^/]+\/submit_tool_outputs$/.test(object.action ?? ''));
 
 /**
  * The work a call starts that is billed after the call is over (a batch, a response made in the
@@ -78,9 +85,7 @@ export function deferredWorkOf(object: ObjectCall | undefined, body: unknown): {
   if (object.kind === 'response' && object.op === 'create' && isObject(body) && streamRequested(body.background))
     return { what: 'a background response', param: 'background' };
   // A run made (`POST /threads/runs`, `POST /threads/{id}/runs`) or given tool outputs to go on; not a read or a cancel.
-  const action = object.action ?? '';
-  if (object.kind === 'thread' && object.op !== 'read' && (action === 'runs' || /^runs\/[^/]+\/submit_tool_outputs$/.test(action)))
-    return { what: 'a thread run', param: null };
+  if (startsRun(object)) return { what: 'a thread run', param: null };
   return undefined;
 }
 
@@ -103,6 +108,17 @@ export function runOf(object: ObjectCall, answer: unknown): (Record<string, unkn
     : undefined;
 }
 
+/** The runs an answer about a thread shows: the run itself, or a page of them (`GET /threads/{id}/runs`). */
+export function runsOf(object: ObjectCall, answer: unknown): (Record<string, unknown> & { id: string })[] {
+  const one = runOf(object, answer);
+  if (one) return [one];
+  if (object.kind !== 'thread' || !isObject(answer) || answer.object !== 'list' || !Array.isArray(answer.data)) return [];
+  return answer.data.flatMap((r) => {
+    const run = runOf(object, r);
+    return run ? [run] : [];
+  });
+}
+
 /**
  * How an answered call is metered: `charge` (its usage, else the estimate: any call), `none`
  * (never billed), `deferred` (billed once, later).
@@ -111,15 +127,15 @@ export function meteringOf(object: ObjectCall | undefined, answer: unknown): 'ch
   if (!object) return 'charge';
   switch (object.op) {
     case 'create':
-      // A run under way is billed once, when it ends, with everything it did (a read finds it so).
-      if (generates(object)) return isPending('run', runOf(object, answer)) ? 'deferred' : 'charge';
+      // A run is billed once, through its record, when an answer shows it ended: by everything it did.
+      if (generates(object)) return 'deferred';
       if (object.kind === 'file' || object.kind === 'assistant' || object.kind === 'thread') return 'none';
       return isPending(object.kind, answer) ? 'deferred' : 'charge';
     case 'change':
-      // A run makes the model generate; cancelling, modifying or adding a message does not (a
-      // cancelled batch or response is billed once, by what it did, as a read finds it ended).
-      if (!generates(object)) return 'none';
-      return isPending('run', runOf(object, answer)) ? 'deferred' : 'charge';
+      // A run makes the model generate, billed through its record; cancelling, modifying or adding
+      // a message does not (a cancelled batch or response is billed once, by what it did, as a
+      // read finds it ended).
+      return generates(object) ? 'deferred' : 'none';
     default:
       return 'none';
   }
