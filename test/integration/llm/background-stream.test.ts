@@ -4,20 +4,17 @@
  * once in all: a whole stream by its usage (a later read bills nothing), a cut one what it was
  * sent now and the rest when a read finds it ended (found by review: the rest was free).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
 import { beforeAll, expect, it } from 'vitest';
 import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
-import { handleLlmEvent, settlementsOf } from '../../../lib/llm/handle.js';
+import { settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
-import { authorize, bearer } from '../../support/authorizer.js';
-import { authorizerEvent, seedKey, seedTeam } from '../../support/seed.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, proxyEvent, seedModels } from './harness.js';
+import { call, seedModels, standInUpstream, startStream } from './harness.js';
 
 const usage = { input_tokens: 1000, output_tokens: 50_000, total_tokens: 51_000 };
 const resp = (id: string, status: string, withUsage: boolean) => ({
@@ -28,60 +25,46 @@ const resp = (id: string, status: string, withUsage: boolean) => ({
   usage: withUsage ? usage : null,
 });
 const sse = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-let server: Server;
+let upstream: { base: string; close: () => Promise<void> };
 let mini: ModelRecord;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => {
-      raw += c;
-    });
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (req.method === 'POST' && url.pathname === '/v1/responses') {
-        const body = JSON.parse(raw) as { input: string };
-        const id = `resp_${body.input}`;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(sse('response.created', { response: resp(id, 'in_progress', false) }));
-        for (let i = 0; i < 20; i++) res.write(sse('response.output_text.delta', { delta: `word${i} ` }));
-        // `whole` ends; `leave` goes on upstream (the client leaves first).
-        if (body.input === 'whole') res.end(sse('response.completed', { response: resp(id, 'completed', true) }));
-        return;
-      }
-      if (req.method === 'GET' && url.pathname.startsWith('/v1/responses/')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify(resp(url.pathname.slice('/v1/responses/'.length), 'completed', true)));
-      }
-      res.writeHead(404).end();
-    });
+  upstream = await standInUpstream((req, raw, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'POST' && url.pathname === '/v1/responses') {
+      const body = JSON.parse(raw) as { input: string };
+      const id = `resp_${body.input}`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(sse('response.created', { response: resp(id, 'in_progress', false) }));
+      for (let i = 0; i < 20; i++) res.write(sse('response.output_text.delta', { delta: `word${i} ` }));
+      // `whole` ends; `leave` goes on upstream (the client leaves first).
+      if (body.input === 'whole') res.end(sse('response.completed', { response: resp(id, 'completed', true) }));
+      return;
+    }
+    if (req.method === 'GET' && url.pathname.startsWith('/v1/responses/')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(resp(url.pathname.slice('/v1/responses/'.length), 'completed', true)));
+    }
+    res.writeHead(404).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  const url = `${upstream.base}/v1`;
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini' });
   await seedModels(mockModels(url));
   mini = mockModels(url).find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
   await seedTeam({ team_id: 'team-a' });
-  return () => new Promise<void>((r) => server.close(() => r()));
+  return () => upstream.close();
 });
 
 const fullCost = () => costNanos({ inputTokens: usage.input_tokens, outputTokens: usage.output_tokens }, mini);
 
 /** Makes a background response as a stream; returns the invocation's event and its body. */
-async function make(key: string, input: string) {
-  const opts = {
+const make = (key: string, input: string) =>
+  startStream({
     path: '/v1/responses',
     headers: bearer(key),
     body: { model: 'gpt-4o-mini', input, background: true, stream: true },
     requestId: `req-${input}-${Math.random()}`,
-  };
-  const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
-  const event = proxyEvent(opts, (auth as { context: Record<string, unknown> }).context);
-  const res = await handleLlmEvent(event);
-  const body = res.body as Readable;
-  body.on('error', () => undefined);
-  return { event, body };
-}
+  });
 
 it('cut by its client, then read when ended: what it was sent is charged at once, the rest by the read, its cost once in all', async () => {
   const { key, record } = await seedKey({ team_id: 'team-a' });

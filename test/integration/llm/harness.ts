@@ -4,6 +4,8 @@
  * by chunk with arrival times. The awslambda global is installed before the handler is imported.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
@@ -64,10 +66,11 @@ export function proxyEvent(opts: CallOptions, context: Record<string, unknown> |
   };
 }
 
-export async function call(opts: CallOptions): Promise<CallResult> {
+/** The authorizer's outcome for a call, with the route's resource and parameters as API Gateway gives them. */
+function authorizeCall(opts: CallOptions) {
   const method = opts.method ?? 'POST';
   const match = matchRoute(method, opts.path);
-  const outcome = await authorize(
+  return authorize(
     authorizerEvent({
       method,
       resource: match?.route.path ?? opts.path,
@@ -76,6 +79,10 @@ export async function call(opts: CallOptions): Promise<CallResult> {
       ...(match ? { pathParameters: match.params } : {}),
     }),
   );
+}
+
+export async function call(opts: CallOptions): Promise<CallResult> {
+  const outcome = await authorizeCall(opts);
   if (outcome.effect !== 'allow') {
     return { status: outcome.status, headers: {}, text: outcome.body, json: JSON.parse(outcome.body), chunks: [], by: 'gateway' };
   }
@@ -102,13 +109,50 @@ export async function invokeLlm(event: APIGatewayProxyEvent): Promise<CallResult
  * the client's, to read on or destroy (a client that leaves mid-stream).
  */
 export async function openStream(opts: CallOptions): Promise<{ status: number; first: unknown; body: Readable }> {
-  const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers ?? {} }));
-  if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
-  const res = await handleLlmEvent(proxyEvent(opts, auth.context));
+  const res = await handleLlmEvent(await allowedEvent(opts));
   const body = res.body as Readable;
   if (res.statusCode !== 200) return { status: res.statusCode, first: null, body };
   await new Promise((r) => body.once('readable', r));
   return { status: res.statusCode, first: body.read(), body };
+}
+
+/** The llm function's event for a call the authorizer must allow, with the route's resource and parameters as API Gateway gives them. */
+export async function allowedEvent(opts: CallOptions): Promise<APIGatewayProxyEvent> {
+  const auth = await authorizeCall(opts);
+  if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
+  return proxyEvent(opts, auth.context);
+}
+
+/**
+ * A streamed call handled and not read yet: its event (for settlementsOf, the invocation's end)
+ * and its body, the client's to read or leave (destroy it, or break out of reading it).
+ */
+export async function startStream(opts: CallOptions): Promise<{ event: APIGatewayProxyEvent; body: Readable }> {
+  const event = await allowedEvent(opts);
+  const body = (await handleLlmEvent(event)).body as Readable;
+  body.on('error', () => undefined);
+  return { event, body };
+}
+
+/**
+ * A stand-in upstream on a free loopback port: `answer` gets each request once its body is read
+ * (as text). Resolves with its base URL (no `/v1`) and a close.
+ */
+export async function standInUpstream(
+  answer: (req: IncomingMessage, raw: string, res: ServerResponse) => void,
+): Promise<{ base: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => answer(req, raw, res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** The `data:` payloads of an SSE body, in order. */

@@ -4,24 +4,20 @@
  * stream's cumulative usage, then the read); a run whose thread's runs were listed, or whose
  * thread was deleted, was never billed.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
-import { handleLlmEvent, settlementsOf } from '../../../lib/llm/handle.js';
-import { matchRoute } from '../../../lib/routes.js';
+import { settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
-import { authorize, bearer } from '../../support/authorizer.js';
-import { authorizerEvent, seedKey, seedTeam } from '../../support/seed.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey, seedTeam } from '../../support/seed.js';
 import { spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, proxyEvent, seedModels } from './harness.js';
+import { call, seedModels, standInUpstream, startStream } from './harness.js';
 
 const usage = { prompt_tokens: 1000, completion_tokens: 2000, total_tokens: 3000 };
-let server: Server;
+let upstream: { base: string; close: () => Promise<void> };
 let mini: ModelRecord;
 let n = 0;
 /** Runs the mock has made, by thread; a thread named `..._busy` keeps its runs under way. */
@@ -29,66 +25,59 @@ const runsOn = new Map<string, string[]>();
 const sse = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => {
-      raw += c;
+  upstream = await standInUpstream((req, raw, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    n++;
+    const json = (v: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(v));
+    };
+    if (req.method === 'POST' && url.pathname === '/v1/threads')
+      return json({ id: `thread_${n}${body.busy ? '_busy' : ''}`, object: 'thread' });
+    const m = /^\/v1\/threads\/(thread_\w+?)(?:\/runs(?:\/(run_\d+))?(?:\/(\w+))?)?$/.exec(url.pathname);
+    if (!m) return json({});
+    const [, thread = '', runId, tail] = m;
+    const run = (id: string, status: string) => ({
+      id,
+      object: 'thread.run',
+      thread_id: thread,
+      status,
+      usage: status === 'completed' ? usage : null,
     });
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
-      n++;
-      const json = (v: unknown) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(v));
-      };
-      if (req.method === 'POST' && url.pathname === '/v1/threads')
-        return json({ id: `thread_${n}${body.busy ? '_busy' : ''}`, object: 'thread' });
-      const m = /^\/v1\/threads\/(thread_\w+?)(?:\/runs(?:\/(run_\d+))?(?:\/(\w+))?)?$/.exec(url.pathname);
-      if (!m) return json({});
-      const [, thread = '', runId, tail] = m;
-      const run = (id: string, status: string) => ({
-        id,
-        object: 'thread.run',
-        thread_id: thread,
-        status,
-        usage: status === 'completed' ? usage : null,
-      });
-      const ended = thread.endsWith('_busy') ? 'in_progress' : 'completed';
-      if (req.method === 'DELETE' && !url.pathname.includes('/runs')) return json({ id: thread, object: 'thread.deleted', deleted: true });
-      if (req.method === 'GET' && url.pathname.endsWith('/runs'))
-        return json({ object: 'list', data: (runsOn.get(thread) ?? []).map((id) => run(id, ended)), has_more: false });
-      if (req.method === 'GET' && runId) return json(run(runId, ended));
-      if (req.method === 'POST') {
-        const id = runId ?? `run_${n}`;
-        if (!runId) runsOn.set(thread, [...(runsOn.get(thread) ?? []), id]);
-        if (body.stream !== true) return json(run(id, 'queued'));
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        // Made as a stream: it stops for tool outputs; given them as a stream: it completes,
-        // with the whole run's usage; `cut`: the stream stops mid-run (the client leaves).
-        res.write(sse('thread.run.created', run(id, 'queued')));
-        res.write(
-          sse('thread.message.delta', {
-            id: 'msg_1',
-            object: 'thread.message.delta',
-            delta: { content: [{ type: 'text', text: { value: 'some words here' } }] },
-          }),
-        );
-        if (body.cut) return;
-        if (tail === 'submit_tool_outputs') res.write(sse('thread.run.completed', run(id, 'completed')));
-        else res.write(sse('thread.run.requires_action', run(id, 'requires_action')));
-        return res.end(sse('done', '[DONE]'));
-      }
-      json({});
-    });
+    const ended = thread.endsWith('_busy') ? 'in_progress' : 'completed';
+    if (req.method === 'DELETE' && !url.pathname.includes('/runs')) return json({ id: thread, object: 'thread.deleted', deleted: true });
+    if (req.method === 'GET' && url.pathname.endsWith('/runs'))
+      return json({ object: 'list', data: (runsOn.get(thread) ?? []).map((id) => run(id, ended)), has_more: false });
+    if (req.method === 'GET' && runId) return json(run(runId, ended));
+    if (req.method === 'POST') {
+      const id = runId ?? `run_${n}`;
+      if (!runId) runsOn.set(thread, [...(runsOn.get(thread) ?? []), id]);
+      if (body.stream !== true) return json(run(id, 'queued'));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // Made as a stream: it stops for tool outputs; given them as a stream: it completes,
+      // with the whole run's usage; `cut`: the stream stops mid-run (the client leaves).
+      res.write(sse('thread.run.created', run(id, 'queued')));
+      res.write(
+        sse('thread.message.delta', {
+          id: 'msg_1',
+          object: 'thread.message.delta',
+          delta: { content: [{ type: 'text', text: { value: 'some words here' } }] },
+        }),
+      );
+      if (body.cut) return;
+      if (tail === 'submit_tool_outputs') res.write(sse('thread.run.completed', run(id, 'completed')));
+      else res.write(sse('thread.run.requires_action', run(id, 'requires_action')));
+      return res.end(sse('done', '[DONE]'));
+    }
+    json({});
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  const url = `${upstream.base}/v1`;
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini' });
   await seedModels(mockModels(url));
   mini = mockModels(url).find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
   await seedTeam({ team_id: 'team-a' });
-  return () => new Promise<void>((r) => server.close(() => r()));
+  return () => upstream.close();
 });
 
 const runCost = () => costNanos({ inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens }, mini);
@@ -154,19 +143,12 @@ describe('a run is billed once, by its whole usage', () => {
 
   it('a stream its client leaves mid-run: what it was sent now, the rest when a read finds it ended, its cost once in all', async () => {
     const t = await tenant();
-    const opts = {
+    const { event, body } = await startStream({
       path: `/v1/threads/${t.thread}/runs`,
       headers: bearer(t.key),
       body: { stream: true, cut: true },
       requestId: `req-cut-${Math.random()}`,
-    };
-    const match = matchRoute('POST', opts.path);
-    const auth = await authorize(
-      authorizerEvent({ path: opts.path, resource: match?.route.path, pathParameters: match?.params, headers: opts.headers }),
-    );
-    const event = proxyEvent(opts, (auth as { context: Record<string, unknown> }).context);
-    const body = (await handleLlmEvent(event)).body as Readable;
-    body.on('error', () => undefined);
+    });
     let seen = '';
     for await (const chunk of body) {
       seen += String(chunk);

@@ -6,16 +6,15 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelRecord } from '../../../lib/domain/records.js';
-import { handleLlmEvent, settlementsOf } from '../../../lib/llm/handle.js';
+import { settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
-import { authorize, bearer } from '../../support/authorizer.js';
-import { authorizerEvent, seedKey } from '../../support/seed.js';
+import { bearer } from '../../support/authorizer.js';
+import { seedKey } from '../../support/seed.js';
 import { readItem, settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, chat, proxyEvent, seedModels } from './harness.js';
+import { call, chat, seedModels, startStream } from './harness.js';
 
 const SECRET = 'tollgate/upstream-faults';
 const UPSTREAM_KEY = 'sk-upstream-faults-SECRET';
@@ -254,20 +253,13 @@ describe('a 200 whose body is not JSON (found by review)', () => {
 });
 
 describe('a streaming client that goes away', () => {
-  const open = async (key: string, model = 'oa-slow') => {
-    const opts = {
+  const open = (key: string, model = 'oa-slow') =>
+    startStream({
       path: '/v1/chat/completions',
       headers: bearer(key),
       body: chat(model, 'hi', { stream: true }),
       requestId: `req-${Math.random()}`,
-    };
-    const auth = await authorize(authorizerEvent({ path: opts.path, headers: opts.headers }));
-    const event = proxyEvent(opts, (auth as { context: Record<string, unknown> }).context);
-    const res = await handleLlmEvent(event);
-    const body = res.body as Readable;
-    body.on('error', () => undefined);
-    return { event, body };
-  };
+    });
 
   it.each([
     ['closed', undefined],
