@@ -635,7 +635,8 @@ type SettleStream = (
 async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { usage, source }: FinishedBill): Promise<void> {
   const made = owner.model ? (await call.deps.registry.snapshot()).resolve(owner.model) : undefined;
   const maker = await makerOf(call, owner);
-  if (!(await call.deps.objects.claimBilling(owner.object_id))) return;
+  const claimed = await call.deps.objects.claimBilling(owner.object_id);
+  if (!claimed) return;
   const model = made ?? serving;
   const requestId = `object:${owner.object_id}`;
   // Its tokens join its maker's tpm windows beside the bill (the call they came from counted none).
@@ -647,7 +648,7 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
     usageSource: source,
     requestId,
     at: call.now,
-    creditNanos: owner.prepaid_nanos ?? undefined,
+    creditNanos: claimed.prepaid_nanos ?? undefined,
     // Its spend log, as any call's: the maker's, at the moment it counted (its budget windows'),
     // not when its work began: the reports and listings by day then agree with the budgets, as
     // LiteLLM logs a batch's cost when it tracks it (found by review: yesterday's report held it).

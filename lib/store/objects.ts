@@ -20,7 +20,8 @@ export interface ObjectOwners {
   putNew(owner: ObjectOwner): Promise<void>;
   remove(objectId: string): Promise<void>;
   /** Marks a pending object billed; true for the one caller that moved it (it bills), false after. */
-  claimBilling(objectId: string): Promise<boolean>;
+  /** Claims a pending object's one bill: its record as it was when claimed (what was prepaid), or undefined when billed already or gone. */
+  claimBilling(objectId: string): Promise<ObjectOwner | undefined>;
   /** Adds to what a pending object's maker paid already; false when it is no longer pending (billed, or gone). */
   prepay(objectId: string, nanos: number): Promise<boolean>;
 }
@@ -93,20 +94,22 @@ export class DynamoObjectOwners implements ObjectOwners {
     }
   }
 
-  async claimBilling(objectId: string): Promise<boolean> {
+  async claimBilling(objectId: string): Promise<ObjectOwner | undefined> {
     try {
-      await this.client.send(
+      const out = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: objectRef(objectId),
           UpdateExpression: 'SET billing = :billed',
           ConditionExpression: 'billing = :pending',
           ExpressionAttributeValues: { ':billed': 'billed', ':pending': 'pending' },
+          // What a cut stream prepaid up to the claim: a record read before it would miss it.
+          ReturnValues: 'ALL_OLD',
         }),
       );
-      return true;
+      return out.Attributes ? decode<ObjectOwner>(out.Attributes) : undefined;
     } catch (e) {
-      if (isConditionalCheckFailed(e)) return false;
+      if (isConditionalCheckFailed(e)) return undefined;
       throw e;
     }
   }

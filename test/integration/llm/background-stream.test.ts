@@ -4,7 +4,7 @@
  * once in all: a whole stream by its usage (a later read bills nothing), a cut one what it was
  * sent now and the rest when a read finds it ended (found by review: the rest was free).
  */
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
 import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
@@ -27,6 +27,8 @@ const resp = (id: string, status: string, withUsage: boolean) => ({
 const sse = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 let upstream: { base: string; close: () => Promise<void> };
 let mini: ModelRecord;
+/** Reads of `resp_race` the upstream holds, to answer when the test says. */
+const heldReads: (() => void)[] = [];
 
 beforeAll(async () => {
   upstream = await standInUpstream((req, raw, res) => {
@@ -42,8 +44,14 @@ beforeAll(async () => {
       return;
     }
     if (req.method === 'GET' && url.pathname.startsWith('/v1/responses/')) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify(resp(url.pathname.slice('/v1/responses/'.length), 'completed', true)));
+      const id = url.pathname.slice('/v1/responses/'.length);
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(resp(id, 'completed', true)));
+      };
+      // `race`: held until the test lets it answer.
+      if (id === 'resp_race') return void heldReads.push(answer);
+      return answer();
     }
     res.writeHead(404).end();
   });
@@ -97,5 +105,23 @@ it('read to its end: billed its usage by the stream; a read after bills nothing'
   expect(made.text).toContain('response.completed');
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
   await call({ method: 'GET', path: '/v1/responses/resp_whole', headers: bearer(key) });
+  expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
+});
+
+it('a read in flight when its client cuts the stream bills only the rest: the prepaid share is read with the claim (found by review: charged twice)', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  const { event, body } = await make(key, 'race');
+  let seen = '';
+  for await (const chunk of body) {
+    seen += String(chunk);
+    if (seen.includes('word0')) break;
+  }
+  // A read that loaded the record before the cut's share was kept, answered after.
+  const read = call({ method: 'GET', path: '/v1/responses/resp_race', headers: bearer(key) });
+  await vi.waitFor(() => expect(heldReads).toHaveLength(1));
+  await settlementsOf(event);
+  expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(0);
+  heldReads.shift()?.();
+  expect((await read).status).toBe(200);
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
 });
