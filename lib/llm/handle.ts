@@ -591,29 +591,44 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
   const { object } = call;
   if (!startsRun(object) || !object) return undefined;
   let last: (Record<string, unknown> & { id: string }) | undefined;
-  let recorded: Promise<void> | undefined;
+  let recorded: Promise<boolean> | undefined;
   return {
     see: (payload) => {
       const run = runOf(object, payload);
       if (!run) return;
       last = run;
-      recorded ??= billRun(call, object, model, run);
+      // Awaited when the stream ends; a failure then is that settlement's to handle, never an unhandled rejection.
+      recorded ??= billRun(call, object, model, run).then(
+        () => true,
+        (e: unknown) => {
+          logger().error('run record failed', { requestId: call.req.requestId, error: (e as Error)?.name });
+          return false;
+        },
+      );
     },
     settle: async (finish, usage, answered, received, partial) => {
-      if (!last || !recorded) return finish(usage, answered, received, partial);
-      await recorded;
-      const owner = await call.deps.objects.get(last.id);
-      if (owner?.billing !== 'pending') return finish(undefined, false);
-      const bill = finishedUsage('run', last, owner.estimate);
-      if (bill) {
-        await billOnce(call, model, owner, bill);
+      // No run named, or its record not written: no record to bill through, charged as any stream.
+      if (!last || !(await recorded)) return finish(usage, answered, received, partial);
+      const run = last;
+      try {
+        const owner = await call.deps.objects.get(run.id);
+        if (owner?.billing !== 'pending') return finish(undefined, false);
+        const bill = finishedUsage('run', run, owner.estimate);
+        if (bill) {
+          await billOnce(call, model, owner, bill);
+          return finish(undefined, false);
+        }
+        if (!partial) return finish(undefined, false);
+        const nanos = await finish(usage, answered, received, partial);
+        if (nanos > 0 && !(await call.deps.objects.prepay(run.id, nanos)))
+          logger().warn('run billed before its cut stream settled', { objectId: run.id, requestId: call.req.requestId, nanos });
+        return nanos;
+      } catch (e) {
+        // The store failed on the way: the call's hold and rate slot are released all the same,
+        // and its record stays pending, for the answer that next shows the run ended.
+        logger().error('run bill failed', { objectId: run.id, requestId: call.req.requestId, error: (e as Error)?.name });
         return finish(undefined, false);
       }
-      if (!partial) return finish(undefined, false);
-      const nanos = await finish(usage, answered, received, partial);
-      if (nanos > 0 && !(await call.deps.objects.prepay(last.id, nanos)))
-        logger().warn('run billed before its cut stream settled', { objectId: last.id, requestId: call.req.requestId, nanos });
-      return nanos;
     },
   };
 }
@@ -716,7 +731,11 @@ async function billRunsBeforeDelete(call: Call, model: ModelRecord, object: Obje
     const query = new URLSearchParams({ limit: '100', ...(after ? { after } : {}) });
     const read = await startCall(call, model, undefined, { method: 'GET', query, path: `${call.req.upstreamPath}/runs` });
     const res = read.response as Response;
-    if (res.status === 404) return read.cancel(); // gone upstream already: nothing it says can be billed
+    if (UNLISTED.includes(res.status)) {
+      // Gone upstream already, or an upstream that keeps no runs to list: nothing it says can be billed.
+      if (res.status !== 404) logger().warn('thread runs not listed before its deletion', { threadId, status: res.status });
+      return read.cancel();
+    }
     if (!res.ok) {
       read.cancel();
       throw new UpstreamFailedError(
@@ -741,7 +760,11 @@ async function billRunsBeforeDelete(call: Call, model: ModelRecord, object: Obje
     if (!isObject(answer) || answer.has_more !== true || runs.length === 0) return;
     after = runs.at(-1)?.id;
   }
+  logger().warn('thread runs past the pages read before its deletion were not billed', { threadId, pages: RUN_PAGES });
 }
+
+/** What a list of a thread's runs answers when there is none to list: the thread is gone, or the upstream lists no runs. */
+const UNLISTED = [400, 404, 405, 501];
 
 /**
  * Who made an object, as a caller to bill: the one reading it when it is its maker, else its
@@ -987,14 +1010,20 @@ async function settleBackgroundStream(
   received: ReceivedText,
   partial: boolean,
 ): Promise<number> {
-  await made.recorded;
-  if (!partial && usableUsage(usage)) {
-    if (await call.deps.objects.claimBilling(made.id)) return finish(usage, answered, received, partial);
-    return finish(undefined, false);
+  try {
+    await made.recorded;
+    if (!partial && usableUsage(usage)) {
+      if (await call.deps.objects.claimBilling(made.id)) return finish(usage, answered, received, partial);
+      return finish(undefined, false);
+    }
+  } catch (e) {
+    // Its record unwritten or unclaimable: charged as any stream, never lost (a read may bill it again).
+    logger().error('background response bill failed', { objectId: made.id, requestId: call.req.requestId, error: (e as Error)?.name });
+    return finish(usage, answered, received, partial);
   }
   const nanos = await finish(usage, answered, received, partial);
-  if (nanos > 0 && !(await call.deps.objects.prepay(made.id, nanos)))
-    // Billed in full by a read meanwhile: what the stream charged is charged twice. Logged to be refunded.
+  if (nanos > 0 && !(await call.deps.objects.prepay(made.id, nanos).catch(() => false)))
+    // Billed in full by a read meanwhile (or the store failed): what the stream charged may be charged twice. Logged to be refunded.
     logger().warn('background response billed before its cut stream settled', { objectId: made.id, requestId: call.req.requestId, nanos });
   return nanos;
 }

@@ -108,13 +108,25 @@ export function runOf(object: ObjectCall, answer: unknown): (Record<string, unkn
     : undefined;
 }
 
-/** The runs an answer about a thread shows: the run itself, or a page of them (`GET /threads/{id}/runs`). */
+/**
+ * The runs an answer about a thread shows: the run itself, or a page of them (`GET /threads/{id}/runs`).
+ * The answer to a run's own call (made, read, given tool outputs, cancelled) is that run, whether
+ * or not it says `object: "thread.run"` (an OpenAI-compatible upstream may leave it out): its id
+ * and status make it one (found by review: such a run was never billed).
+ */
 export function runsOf(object: ObjectCall, answer: unknown): (Record<string, unknown> & { id: string })[] {
-  const one = runOf(object, answer);
+  // Where the answer can only be runs (a run's own calls, its thread's list of runs), one with no `object` is still one.
+  const asRun = (v: unknown, lenient: boolean) =>
+    runOf(object, v) ??
+    (lenient && isObject(v) && v.object === undefined && typeof v.status === 'string'
+      ? runOf(object, { ...v, object: 'thread.run' })
+      : undefined);
+  const action = object.action ?? '';
+  const one = asRun(answer, startsRun(object) || /^runs\/[^/]+$|^runs\/[^/]+\/(?:cancel|submit_tool_outputs)$/.test(action));
   if (one) return [one];
   if (object.kind !== 'thread' || !isObject(answer) || answer.object !== 'list' || !Array.isArray(answer.data)) return [];
   return answer.data.flatMap((r) => {
-    const run = runOf(object, r);
+    const run = asRun(r, action === 'runs');
     return run ? [run] : [];
   });
 }
@@ -128,14 +140,16 @@ export function meteringOf(object: ObjectCall | undefined, answer: unknown): 'ch
   switch (object.op) {
     case 'create':
       // A run is billed once, through its record, when an answer shows it ended: by everything it did.
-      if (generates(object)) return 'deferred';
+      // An answer that names no run leaves no record to bill through: charged now, as any call.
+      if (generates(object)) return answer === undefined || runsOf(object, answer).length > 0 ? 'deferred' : 'charge';
       if (object.kind === 'file' || object.kind === 'assistant' || object.kind === 'thread') return 'none';
       return isPending(object.kind, answer) ? 'deferred' : 'charge';
     case 'change':
       // A run makes the model generate, billed through its record; cancelling, modifying or adding
       // a message does not (a cancelled batch or response is billed once, by what it did, as a
       // read finds it ended).
-      return generates(object) ? 'deferred' : 'none';
+      if (!generates(object)) return 'none';
+      return !startsRun(object) || answer === undefined || runsOf(object, answer).length > 0 ? 'deferred' : 'charge';
     default:
       return 'none';
   }

@@ -4,12 +4,13 @@
  * stream's cumulative usage, then the read); a run whose thread's runs were listed, or whose
  * thread was deleted, was never billed.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
+import { DynamoObjectOwners } from '../../../lib/store/objects.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { spendNanos } from '../../support/spend.js';
@@ -34,17 +35,22 @@ beforeAll(async () => {
       res.end(JSON.stringify(v));
     };
     if (req.method === 'POST' && url.pathname === '/v1/threads')
-      return json({ id: `thread_${n}${body.busy ? '_busy' : ''}`, object: 'thread' });
+      return json({ id: `thread_${n}${body.busy ? '_busy' : body.bare ? '_bare' : body.nolist ? '_nolist' : ''}`, object: 'thread' });
     const m = /^\/v1\/threads\/(thread_\w+?)(?:\/runs(?:\/(run_\d+))?(?:\/(\w+))?)?$/.exec(url.pathname);
     if (!m) return json({});
     const [, thread = '', runId, tail] = m;
+    // A `_bare` thread's upstream leaves `object` out of its runs; a `_nolist` one lists none (405).
     const run = (id: string, status: string) => ({
       id,
-      object: 'thread.run',
+      ...(thread.endsWith('_bare') ? {} : { object: 'thread.run' }),
       thread_id: thread,
       status,
       usage: status === 'completed' ? usage : null,
     });
+    if (thread.endsWith('_nolist') && req.method === 'GET' && url.pathname.endsWith('/runs')) {
+      res.writeHead(405, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { message: 'no listing here', type: 'invalid_request_error' } }));
+    }
     const ended = thread.endsWith('_busy') ? 'in_progress' : 'completed';
     if (req.method === 'DELETE' && !url.pathname.includes('/runs')) return json({ id: thread, object: 'thread.deleted', deleted: true });
     if (req.method === 'GET' && url.pathname.endsWith('/runs'))
@@ -82,9 +88,9 @@ beforeAll(async () => {
 
 const runCost = () => costNanos({ inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens }, mini);
 
-async function tenant(busy = false) {
+async function tenant(kind?: 'busy' | 'bare' | 'nolist') {
   const { key, record } = await seedKey({ team_id: 'team-a' });
-  const thread = (await call({ path: '/v1/threads', headers: bearer(key), body: busy ? { busy: true } : {} })).json.id as string;
+  const thread = (await call({ path: '/v1/threads', headers: bearer(key), body: kind ? { [kind]: true } : {} })).json.id as string;
   return { key, thread, spend: () => spendNanos(refs.key(record.token)) };
 }
 
@@ -133,7 +139,7 @@ describe('a run is billed once, by its whole usage', () => {
     const deleted = await call({ method: 'DELETE', path: `/v1/threads/${t.thread}`, headers: bearer(t.key) });
     expect(deleted.status).toBe(200);
     expect(await t.spend()).toBe(runCost());
-    const busy = await tenant(true);
+    const busy = await tenant('busy');
     await call({ path: `/v1/threads/${busy.thread}/runs`, headers: bearer(busy.key), body: {} });
     const refused = await call({ method: 'DELETE', path: `/v1/threads/${busy.thread}`, headers: bearer(busy.key) });
     expect([refused.status, refused.json.error?.code]).toEqual([409, 'object_pending']);
@@ -161,5 +167,34 @@ describe('a run is billed once, by its whole usage', () => {
     const run = /"id":"(run_\d+)"/.exec(seen)?.[1] as string;
     await call({ method: 'GET', path: `/v1/threads/${t.thread}/runs/${run}`, headers: bearer(t.key) });
     expect(await t.spend()).toBe(runCost());
+  });
+
+  it('from an upstream that leaves `object` out of its runs: recorded, and billed once by the read that finds it ended', async () => {
+    const t = await tenant('bare');
+    const made = await call({ path: `/v1/threads/${t.thread}/runs`, headers: bearer(t.key), body: {} });
+    expect(made.json.object).toBeUndefined();
+    expect(await t.spend()).toBe(0);
+    for (let i = 0; i < 2; i++) await call({ method: 'GET', path: `/v1/threads/${t.thread}/runs/${made.json.id}`, headers: bearer(t.key) });
+    expect(await t.spend()).toBe(runCost());
+    const other = await tenant('bare');
+    await call({ path: `/v1/threads/${other.thread}/runs`, headers: bearer(other.key), body: {} });
+    await call({ method: 'GET', path: `/v1/threads/${other.thread}/runs`, headers: bearer(other.key) });
+    expect(await other.spend()).toBe(runCost());
+  });
+
+  it('a thread whose upstream lists no runs (405) is still deleted', async () => {
+    const t = await tenant('nolist');
+    expect((await call({ method: 'DELETE', path: `/v1/threads/${t.thread}`, headers: bearer(t.key) })).status).toBe(200);
+  });
+
+  it('a run stream whose record the store fails to write: charged as any stream, its hold released, nothing thrown (found by review)', async () => {
+    const t = await tenant();
+    const failing = vi
+      .spyOn(DynamoObjectOwners.prototype, 'putNew')
+      .mockRejectedValueOnce(Object.assign(new Error('down'), { name: 'InternalServerError' }));
+    const made = await call({ path: `/v1/threads/${t.thread}/runs`, headers: bearer(t.key), body: { stream: true } });
+    failing.mockRestore();
+    expect(made.text).toContain('thread.run.requires_action');
+    expect(await t.spend()).toBeGreaterThan(0);
   });
 });

@@ -64,15 +64,19 @@ describe('meteringOf', () => {
     ['POST', 'batches', { status: 'validating' }, 'deferred'],
     ['POST', 'files', {}, 'none'],
     ['POST', 'threads', {}, 'none'],
-    // A run is billed through its record, when an answer shows it ended, whatever this one shows.
-    ['POST', 'threads/runs', {}, 'deferred'],
+    // A run is billed through its record, when an answer shows it ended, whatever this one shows;
+    // an answer that names no run leaves no record: charged now.
+    ['POST', 'threads/runs', { object: 'thread.run', id: 'run_1', status: 'queued' }, 'deferred'],
+    ['POST', 'threads/runs', { id: 'run_1', status: 'queued' }, 'deferred'],
+    ['POST', 'threads/runs', {}, 'charge'],
     [
       'POST',
       'threads/thread_1/runs',
       { object: 'thread.run', id: 'run_1', status: 'completed', usage: { prompt_tokens: 1, completion_tokens: 1 } },
       'deferred',
     ],
-    ['POST', 'threads/thread_1/runs/run_1/submit_tool_outputs', {}, 'deferred'],
+    ['POST', 'threads/thread_1/runs/run_1/submit_tool_outputs', { object: 'thread.run', id: 'run_1', status: 'in_progress' }, 'deferred'],
+    ['POST', 'threads/thread_1/runs/run_1/submit_tool_outputs', {}, 'charge'],
     ['POST', 'threads/thread_1/runs/run_1/cancel', { object: 'thread.run', id: 'run_1', status: 'cancelled' }, 'deferred'],
     ['POST', 'threads/thread_1/messages', {}, 'none'],
     ['POST', 'batches/batch_1/cancel', { status: 'cancelling' }, 'none'],
