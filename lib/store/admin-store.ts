@@ -341,13 +341,14 @@ export class DynamoAdminStore {
  * cursor crafted to start elsewhere is refused here (DynamoDB would fail it as a store error).
  */
 function startKey(o: QueryOptions, pkName: string, skName: string): Record<string, unknown> | undefined {
-  const start = decodeCursor(o.cursor);
+  const start = decodeCursor(o.cursor) as Record<string, unknown> | undefined;
   if (!start) return undefined;
   const names = new Set(['PK', 'SK', pkName, skName]);
   const sk = start[skName] as string | undefined;
   const fits =
     Object.keys(start).length === names.size &&
-    [...names].every((n) => typeof start[n] === 'string') &&
+    // DynamoDB takes no empty key value, and no sort key over 1 KB (its partition keys 2 KB): a cursor's are ours.
+    [...names].every((n) => typeof start[n] === 'string' && start[n].length > 0 && Buffer.byteLength(start[n], 'utf8') <= 1024) &&
     start[pkName] === o.pk &&
     (o.skPrefix === undefined || (sk as string).startsWith(o.skPrefix)) &&
     (!o.skBetween || ((sk as string) >= o.skBetween[0] && (sk as string) <= o.skBetween[1]));

@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as keys } from '../../functions/keys/handler.js';
 import { handler as teams } from '../../functions/teams/handler.js';
+import { handler as users } from '../../functions/users/handler.js';
 import type { KeyRecord } from '../../lib/domain/records.js';
 import { callApi, userCtx } from '../support/admin.js';
 import { seedKey, seedMember, seedTeam, seedUser } from '../support/seed.js';
@@ -48,6 +49,24 @@ describe("a crafted cursor stays in the caller's partition", () => {
     const res = await callApi(keys, 'GET', '/key/list', { cursor: cursorOf({ PK: 'x', SK: 'y', evil: 'z' }) }, userCtx('mallory'));
     expect(res.status).toBe(400);
   });
+
+  it.each([
+    ['/key/list', keys, 'KEY'],
+    ['/team/list', teams, 'TEAM'],
+    ['/user/list', users, 'USER'],
+  ] as const)(
+    '%s (a proxy admin listing all): a cursor with an empty key value, or a sort key over 1 KB, is a 400 (found by review: a 503 logged as a store failure)',
+    async (path, fn, partition) => {
+      for (const cursor of [
+        cursorOf({ PK: '', SK: '', GSI1PK: partition, GSI1SK: '' }),
+        cursorOf({ PK: `${partition}#a`, SK: partition, GSI1PK: partition, GSI1SK: '' }),
+        cursorOf({ PK: `${partition}#a`, SK: partition, GSI1PK: partition, GSI1SK: 'x'.repeat(1025) }),
+      ]) {
+        const res = await callApi(fn, 'GET', path, { cursor });
+        expect([path, res.status, res.body.error?.code]).toEqual([path, 400, 'invalid_cursor']);
+      }
+    },
+  );
 
   it('a genuine next_cursor still pages on', async () => {
     const first = await callApi(keys, 'GET', '/key/list', { limit: 1 }, userCtx('victim'));
