@@ -12,6 +12,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { readCallerContext } from '../../authorizer/context.js';
+import { withoutSecrets } from '../../domain/secrets.js';
 import {
   AuthenticationError,
   InvalidRequestError,
@@ -100,7 +101,8 @@ export function createAdminHandler(fn: FunctionName, actions: Actions) {
         return (await runAction(actions, typeof name === 'string' ? name : '', fields, iamActor, requestId)).body;
       } catch (e) {
         const err = toTollgateError(e);
-        logFailure(fn, String(name), err, e);
+        // The action named, as given: never a credential pasted where a name goes.
+        logFailure(fn, withoutSecrets(String(name)), err, e);
         throw err;
       }
     }
