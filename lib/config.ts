@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { isDuration } from './domain/periods.js';
 import type { EnforcementMode } from './domain/records.js';
+import { hasCredentialShape } from './domain/secrets.js';
 import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sharding.js';
 
 /**
@@ -332,6 +333,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const insecure = jwks.find((u) => !/^https:\/\/[^/\s]+/i.test(u));
   if (insecure !== undefined) {
     throw new ConfigError(`invalid configuration: TOLLGATE_JWT_JWKS_URI must be https:// URLs (got \`${insecure.slice(0, 120)}\`)`);
+  }
+  // A master key the secret detector knows (`sk-` and 16 or more characters, or a long random
+  // token) is kept out of every id, log line, error and audit item like any key; another would be
+  // repeated wherever an admin pasted it (found by review). Never echoed.
+  if (e.TOLLGATE_MASTER_KEY && !hasCredentialShape(e.TOLLGATE_MASTER_KEY)) {
+    throw new ConfigError(
+      'invalid configuration: TOLLGATE_MASTER_KEY must look like a key: `sk-` followed by at least 16 letters, digits, `-` or `_` (as LiteLLM asks), or 32 or more random letters and digits',
+    );
   }
   const ttlMs = e.TOLLGATE_CACHE_TTL_SECONDS * 1000;
   return {

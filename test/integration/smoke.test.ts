@@ -7,7 +7,7 @@ const invoke = (e: ReturnType<typeof authorizerEvent>) => handler(e, {} as never
 
 describe('authorizer smoke', () => {
   beforeAll(async () => {
-    await useTestTable({ TOLLGATE_MASTER_KEY: 'sk-master-test' });
+    await useTestTable({ TOLLGATE_MASTER_KEY: 'sk-master-test-0123456789abcdef' });
   });
 
   it('allows a virtual key in a team', async () => {
@@ -34,7 +34,7 @@ describe('authorizer smoke', () => {
   });
 
   it('lets the master key reach management routes', async () => {
-    const res = await invoke(authorizerEvent({ resource: '/team/new', headers: { 'x-litellm-api-key': 'sk-master-test' } }));
+    const res = await invoke(authorizerEvent({ resource: '/team/new', headers: { 'x-litellm-api-key': 'sk-master-test-0123456789abcdef' } }));
     expect(res.policyDocument.Statement[0]?.Effect).toBe('Allow');
   });
 });

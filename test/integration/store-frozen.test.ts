@@ -23,7 +23,7 @@ const TIMEOUT_MS = 500;
 const ATTEMPTS = 2;
 /** The stated deadline, plus room for a loaded machine: a frozen store must not hold a request. */
 const BOUND_MS = TIMEOUT_MS * ATTEMPTS + 2500;
-const MASTER = 'sk-master-frozen';
+const MASTER = 'sk-master-frozen-0123456789abcdef';
 
 let dynamo: LocalDynamo;
 let mock: MockUpstream;

@@ -19,7 +19,7 @@ const ATTEMPTS = 2;
 const BOUND_MS = TIMEOUT_MS * ATTEMPTS + 2500;
 /** Give up waiting well before vitest does, and report "hung". */
 const GIVE_UP_MS = 15_000;
-const MASTER = 'sk-master-stall';
+const MASTER = 'sk-master-stall-0123456789abcdef';
 
 let server: Server;
 const sockets = new Set<Socket>();

@@ -57,7 +57,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   await useTestTable({
-    TOLLGATE_MASTER_KEY: 'sk-master-no-usage',
+    TOLLGATE_MASTER_KEY: 'sk-master-no-usage-0123456789abcdef',
     TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
     TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
   });

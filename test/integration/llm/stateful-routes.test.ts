@@ -20,7 +20,7 @@ import { readItem, spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
 import { backgroundResponse, call, seedModels } from './harness.js';
 
-const MASTER = 'sk-master-stateful';
+const MASTER = 'sk-master-stateful-0123456789abcdef';
 let mock: MockUpstream;
 let mini: ModelRecord;
 // Two tenants: team A (two keys) and team B.

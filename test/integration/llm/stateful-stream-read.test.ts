@@ -72,7 +72,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   await useTestTable({
-    TOLLGATE_MASTER_KEY: 'sk-master-rc',
+    TOLLGATE_MASTER_KEY: 'sk-master-rc-0123456789abcdef',
     TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
     TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
   });
