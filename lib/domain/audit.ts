@@ -26,10 +26,24 @@ const MAX_DEPTH = 32;
 /** Fields that name the entry's other fields, as in a header list: `{name: "Authorization", value: "..."}`. */
 const NAMING_FIELDS = ['name', 'key', 'header', 'field'];
 
+/**
+ * A credential written as text under its name: a header line (`Authorization: ...`), an
+ * environment line (`OPENAI_API_KEY=...`), a JSON string's field (`{"api_key":"..."}`), each
+ * name judged as a field's is.
+ */
+const NAMED_IN_TEXT = /(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]{0,63})["']?\s*[:=]\s*["']?([^\s"',;&}]{4,})/g;
+/** Credentials in a URI of any scheme: `postgres://user:password@host`. */
+const URI_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^\s/@:]+:[^\s/@]+@/i;
+
+function namesSecretInText(s: string): boolean {
+  for (const m of s.matchAll(NAMED_IN_TEXT)) if (m[2] !== REDACTED && isSecretName(m[1] as string)) return true;
+  return URI_CREDENTIALS.test(s);
+}
+
 /** A string with its secrets removed: a URL keeps its shape with `?token=[redacted]`; other credentials go whole. */
 function redactString(s: string): string {
   const kept = redactQuery(s);
-  return hasCredentialShape(kept) ? REDACTED : kept;
+  return hasCredentialShape(kept) || namesSecretInText(kept) ? REDACTED : kept;
 }
 
 /** `{name: "x-api-key", value: "..."}`: an object one of whose naming fields names a credential. */
@@ -42,9 +56,10 @@ function redactValue(value: unknown, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return REDACTED;
   if (Array.isArray(value)) {
-    // A header pair: `["Authorization", "Token ..."]`.
-    if (value.length === 2 && typeof value[0] === 'string' && isSecretName(value[0])) return [redactString(value[0]), REDACTED];
-    return value.map((v) => redactValue(v, depth + 1));
+    // A header list, flat: `["Authorization", "Token ...", ...]`: what follows a credential's name goes.
+    return value.map((v, i) =>
+      i > 0 && typeof value[i - 1] === 'string' && isSecretName(value[i - 1] as string) ? REDACTED : redactValue(v, depth + 1),
+    );
   }
   const naming = namesASecret(value as Record<string, unknown>);
   const out: Record<string, unknown> = {};

@@ -43,6 +43,9 @@ const SECRET_WORDS = new Set([
   'cookie',
   'webhook',
   'webhooks',
+  // `auth`, `x-auth`, `upstream.auth`; a `bearer` field (as SECRET_QUERY_NAMES already had `auth`).
+  'auth',
+  'bearer',
 ]);
 /**
  * Last two words that do: `webhook_url`, `slackWebhookURL`, `access_tokens`, `api_keys` (a

@@ -127,3 +127,31 @@ describe('redact: the class of credential shapes (found by review)', () => {
     expect(redact(data)).toEqual(data);
   });
 });
+
+describe('redact: secrets written as text under their names, and names the detector missed (found by review)', () => {
+  const hex = '0123456789abcdef0123456789abcdef';
+  it.each([
+    ['a JSON string', { config: '{"api_key":"plain-upstream-secret-9999"}' }, 'config'],
+    ['a header line', { headers: [`Authorization: opaque-${hex}`] }, 'headers'],
+    ['an environment line', { notes: `OPENAI_API_KEY=${hex}` }, 'notes'],
+    ['a YAML-ish line', { notes: `password: hunter2hunter2` }, 'notes'],
+    ['a connection string of any scheme', { db: 'postgres://svc:pw-for-svc@db.internal:5432/app' }, 'db'],
+    ['a flat header list of three', { h: ['x-api-key', hex, 'x'] }, 'h'],
+  ])('%s', (_, changes, field) => {
+    const out = JSON.stringify(redact(changes));
+    expect(out).not.toMatch(/plain-upstream-secret|0123456789abcdef|hunter2|pw-for-svc/);
+    expect(Object.keys(redact(changes) ?? {})).toEqual([field]);
+  });
+
+  it.each([['auth'], ['bearer'], ['X-Auth'], ['upstreamAuth']])('a field named %s', (name) => {
+    expect(redact({ upstream: { [name]: hex } })).toEqual({ upstream: { [name]: '[redacted]' } });
+  });
+
+  it('text that only mentions a secret is kept: no name with a value', () => {
+    expect(redact({ note: 'rotate the api key monthly', limits: 'max_tokens: 4096', url: 'https://example.com/docs' })).toEqual({
+      note: 'rotate the api key monthly',
+      limits: 'max_tokens: 4096',
+      url: 'https://example.com/docs',
+    });
+  });
+});
