@@ -34,7 +34,9 @@ describe('authorizer smoke', () => {
   });
 
   it('lets the master key reach management routes', async () => {
-    const res = await invoke(authorizerEvent({ resource: '/team/new', headers: { 'x-litellm-api-key': 'sk-master-test-0123456789abcdef' } }));
+    const res = await invoke(
+      authorizerEvent({ resource: '/team/new', headers: { 'x-litellm-api-key': 'sk-master-test-0123456789abcdef' } }),
+    );
     expect(res.policyDocument.Statement[0]?.Effect).toBe('Allow');
   });
 });
