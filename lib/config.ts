@@ -5,7 +5,6 @@
 import { join } from 'node:path';
 import { isDuration } from './domain/periods.js';
 import type { EnforcementMode } from './domain/records.js';
-import { hasCredentialShape } from './domain/secrets.js';
 import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sharding.js';
 
 /**
@@ -17,6 +16,9 @@ type Reader<T> = (raw: string | undefined) => T;
 
 /** What a reader throws: the message, never the value (it may hold a secret). */
 class Invalid extends Error {}
+/** What TOLLGATE_MASTER_KEY must look like: a key the secret detector (lib/domain/secrets) knows, alone. */
+const MASTER_KEY_SHAPE = /^sk-[A-Za-z0-9_-]{16,}$/;
+
 const fail = (message: string): never => {
   throw new Invalid(message);
 };
@@ -334,12 +336,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (insecure !== undefined) {
     throw new ConfigError(`invalid configuration: TOLLGATE_JWT_JWKS_URI must be https:// URLs (got \`${insecure.slice(0, 120)}\`)`);
   }
-  // A master key the secret detector knows (`sk-` and 16 or more characters, or a long random
-  // token) is kept out of every id, log line, error and audit item like any key; another would be
-  // repeated wherever an admin pasted it (found by review). Never echoed.
-  if (e.TOLLGATE_MASTER_KEY && !hasCredentialShape(e.TOLLGATE_MASTER_KEY)) {
+  // A master key shaped like a key (`sk-` and 16 or more characters, as LiteLLM asks) is one the
+  // secret detector knows: kept out of every id, log line, error and audit item should an admin
+  // paste it somewhere; another would be repeated there (found by review). Never echoed.
+  if (e.TOLLGATE_MASTER_KEY && !MASTER_KEY_SHAPE.test(e.TOLLGATE_MASTER_KEY)) {
     throw new ConfigError(
-      'invalid configuration: TOLLGATE_MASTER_KEY must look like a key: `sk-` followed by at least 16 letters, digits, `-` or `_` (as LiteLLM asks), or 32 or more random letters and digits',
+      'invalid configuration: TOLLGATE_MASTER_KEY must look like a key: `sk-` followed by at least 16 letters, digits, `-` or `_` (as LiteLLM asks)',
     );
   }
   const ttlMs = e.TOLLGATE_CACHE_TTL_SECONDS * 1000;

@@ -41,7 +41,7 @@ export class TollgateSecrets extends Construct {
     } else {
       const secret = new Secret(this, 'MasterKey', {
         description: 'Tollgate master key (proxy admin credential): read it once, store it safely',
-        generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false, requireEachIncludedType: true },
+        generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',

@@ -14,13 +14,6 @@ export const REDACTED = '[redacted]';
  */
 const CREDENTIAL =
   /(?<![A-Za-z0-9])(?:sk|rk|pk|sess)[-_][A-Za-z0-9_-]{16,}|(?<![A-Za-z0-9])AIza[A-Za-z0-9_-]{30,}|(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}\b|(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+)?|(?<![A-Za-z0-9])(?:ghp|gho|ghu|ghs|ghr|github_pat|xox[abprse]|glpat|hf|npm)[-_][A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9])bearer\s+[A-Za-z0-9._~+/=-]{8,}|https?:\/\/hooks\.slack\.com\/\S+|https?:\/\/[^\s/]*\b(?:webhook\.office|discord(?:app)?\.com\/api\/webhooks)\S*|https?:\/\/[^\s/@]+:[^\s/@]+@/i;
-/**
- * A random token with no telling prefix: a run of 32 or more letters and digits mixing upper
- * case, lower case and digits (a generated master key, many providers' API keys). Ids do not look
- * so: UUIDs and hashes are lower-case hex, broken by dashes; upstream object ids run shorter.
- * Case matters here, so it stands apart from CREDENTIAL (matched ignoring case).
- */
-const RANDOM_TOKEN = /(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9])/;
 /** An Authorization header's value under any name: `Basic dXNlcjpw...`, `Token 9f8e...`, `Digest username=...`. */
 const AUTH_HEADER_VALUE = /^\s*(?:(?:basic|token)\s+[A-Za-z0-9._~+/-]{8,}={0,2}\s*$|digest\s+[a-z]+=)/i;
 
@@ -114,7 +107,7 @@ function decoded(s: string): string {
 /** Whether text is, or holds, a key or token by its shape alone (also URL-encoded). */
 export function hasCredentialShape(s: string): boolean {
   for (const v of new Set([s, decoded(s), decoded(s.replace(/\+/g, ' '))])) {
-    if (CREDENTIAL.test(v) || RANDOM_TOKEN.test(v) || AUTH_HEADER_VALUE.test(v)) return true;
+    if (CREDENTIAL.test(v) || AUTH_HEADER_VALUE.test(v)) return true;
   }
   return false;
 }
@@ -145,9 +138,7 @@ export const NOT_REPEATED = '(looks like a key or token: not repeated)';
 export function withoutSecrets(s: string): string {
   if (!looksLikeSecret(s)) return s;
   // Word by word: the message around the secret still says what went wrong.
-  const out = redactQuery(
-    s.replace(new RegExp(CREDENTIAL.source, 'gi'), NOT_REPEATED).replace(new RegExp(RANDOM_TOKEN.source, 'g'), NOT_REPEATED),
-  )
+  const out = redactQuery(s.replace(new RegExp(CREDENTIAL.source, 'gi'), NOT_REPEATED))
     .split(/(\s+|`)/)
     .map((part) => (looksLikeSecret(part) ? NOT_REPEATED : part))
     .join('');

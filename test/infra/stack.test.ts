@@ -633,16 +633,6 @@ describe('least privilege', () => {
     },
   );
 
-  it('the master key the stack makes is one the secret detector knows: 48 letters and digits, each kind included', () => {
-    const [[, secret] = []] = ofType(base, 'AWS::SecretsManager::Secret');
-    expect(secret?.Properties.GenerateSecretString).toMatchObject({
-      PasswordLength: 48,
-      ExcludePunctuation: true,
-      IncludeSpace: false,
-      RequireEachIncludedType: true,
-    });
-  });
-
   it('a given master key secret is used, not created', () => {
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/master-AbCdEf';
     const s = synth({ masterKeySecretArn: arn });

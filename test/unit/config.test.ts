@@ -62,7 +62,14 @@ describe('defaults', () => {
     expect(parseConfig({ TOLLGATE_MASTER_KEY: 'sk-master-0123456789abcdef' }).masterKey).toBe('sk-master-0123456789abcdef');
   });
 
-  it.each(['sk-master', 'my-master-key', 'correct horse battery staple', 'abcdefabcdefabcdefabcdefabcdefabcdef'])(
+  it.each([
+    'sk-master',
+    'my-master-key',
+    'correct horse battery staple',
+    'Xk29aLqP0mZ7vB4nR8sT1uW6yC3dE5fGhJ2k',
+    'admin bearer 1234567890abcdef',
+    'x sk-0123456789abcdef',
+  ])(
     'a master key the secret detector would not know (%s) is refused, never echoed (found by review: it could be repeated in ids, logs and the audit log)',
     (key) => {
       const e = (() => {
@@ -78,9 +85,12 @@ describe('defaults', () => {
     },
   );
 
-  it.each(['sk-0123456789abcdef', 'Xk29aLqP0mZ7vB4nR8sT1uW6yC3dE5fGhJ2k'])('a master key that looks like one is taken (%s)', (key) => {
-    expect(parseConfig({ TOLLGATE_MASTER_KEY: key }).masterKey).toBe(key);
-  });
+  it.each(['sk-0123456789abcdef', 'sk-bench-master-side-by-side', 'sk-Zq3vQm8TnR2pL5xW7yK9bC1dF4gH6jA0'])(
+    'a master key that looks like one is taken (%s)',
+    (key) => {
+      expect(parseConfig({ TOLLGATE_MASTER_KEY: key }).masterKey).toBe(key);
+    },
+  );
 });
 
 describe('numbers', () => {
