@@ -567,11 +567,7 @@ async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answe
   if (runs.length === 0) return;
   const { objects } = call.deps;
   const started = startsRun(object) ? runs[0] : undefined;
-  if (started) {
-    const estimate = estimateUsage(call.req, call.deps.strictDefaultMaxTokens);
-    // Tool outputs submitted to a run already recorded add to it: its one bill comes when it ends.
-    await objects.putNew(ownerOf(call.caller, 'run', started.id, new Date(call.now), { ...servedBy(model), estimate }, 'pending'));
-  }
+  if (started) await recordRun(call, model, started.id);
   const owners = await objects.getMany(runs.map((r) => r.id));
   for (const run of runs) {
     const owner = owners.get(run.id);
@@ -579,6 +575,19 @@ async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answe
     if (owner && bill) call.defer(billOnce(call, model, owner, bill));
   }
 }
+
+/** A run started (or given tool outputs) recorded pending, to whoever started it; tool outputs submitted to a run already recorded add to it. */
+const recordRun = (call: Call, model: ModelRecord, runId: string): Promise<void> =>
+  call.deps.objects.putNew(
+    ownerOf(
+      call.caller,
+      'run',
+      runId,
+      new Date(call.now),
+      { ...servedBy(model), estimate: estimateUsage(call.req, call.deps.strictDefaultMaxTokens) },
+      'pending',
+    ),
+  );
 
 /**
  * A run's stream (made, or given tool outputs, as a stream): billed through the run's record, as
@@ -598,7 +607,7 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
       if (!run) return;
       last = run;
       // Awaited when the stream ends; a failure then is that settlement's to handle, never an unhandled rejection.
-      recorded ??= billRun(call, object, model, run).then(
+      recorded ??= recordRun(call, model, run.id).then(
         () => true,
         (e: unknown) => {
           logger().error('run record failed', { requestId: call.req.requestId, error: (e as Error)?.name });
