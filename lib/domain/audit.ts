@@ -35,6 +35,9 @@ const NAMED_IN_TEXT = /(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]{0,63})["']?\s*
 /** Credentials in a URI of any scheme: `postgres://user:password@host`. */
 const URI_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^\s/@:]+:[^\s/@]+@/i;
 
+/** What a header list holds as a value rather than as a word: text of 8 or more characters without spaces. */
+const looksLikeAValue = (v: unknown): boolean => typeof v === 'string' && v.length >= 8 && !/\s/.test(v);
+
 function namesSecretInText(s: string): boolean {
   for (const m of s.matchAll(NAMED_IN_TEXT)) if (m[2] !== REDACTED && isSecretName(m[1] as string)) return true;
   return URI_CREDENTIALS.test(s);
@@ -56,9 +59,12 @@ function redactValue(value: unknown, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return REDACTED;
   if (Array.isArray(value)) {
-    // A header list, flat: `["Authorization", "Token ...", ...]`: what follows a credential's name goes.
+    // A header pair, `["x-api-key", "..."]`, or a flat header list: a value that follows a
+    // credential's name goes (in a longer list, a word such as a tag after `auth`, `["auth", "prod", "x"]`, stays).
     return value.map((v, i) =>
-      i > 0 && typeof value[i - 1] === 'string' && isSecretName(value[i - 1] as string) ? REDACTED : redactValue(v, depth + 1),
+      i > 0 && typeof value[i - 1] === 'string' && isSecretName(value[i - 1] as string) && (value.length === 2 || looksLikeAValue(v))
+        ? REDACTED
+        : redactValue(v, depth + 1),
     );
   }
   const naming = namesASecret(value as Record<string, unknown>);

@@ -147,6 +147,10 @@ describe('redact: secrets written as text under their names, and names the detec
     expect(redact({ upstream: { [name]: hex } })).toEqual({ upstream: { [name]: '[redacted]' } });
   });
 
+  it('a tag list with a credential-like word in it keeps its tags', () => {
+    expect(redact({ tags: ['auth', 'prod', 'token', 'team-a', 'x'] })).toEqual({ tags: ['auth', 'prod', 'token', 'team-a', 'x'] });
+  });
+
   it('text that only mentions a secret is kept: no name with a value', () => {
     expect(redact({ note: 'rotate the api key monthly', limits: 'max_tokens: 4096', url: 'https://example.com/docs' })).toEqual({
       note: 'rotate the api key monthly',
