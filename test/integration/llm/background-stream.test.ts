@@ -5,7 +5,6 @@
  * sent now and the rest when a read finds it ended (found by review: the rest was free).
  */
 import { beforeAll, expect, it, vi } from 'vitest';
-import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { settlementsOf } from '../../../lib/llm/handle.js';
@@ -13,8 +12,7 @@ import { refs } from '../../../lib/store/keys.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
-import { useTestTable } from '../../support/table.js';
-import { call, seedModels, standInUpstream, startStream } from './harness.js';
+import { call, passthroughTable, standInUpstream, startStream } from './harness.js';
 
 const usage = { input_tokens: 1000, output_tokens: 50_000, total_tokens: 51_000 };
 const resp = (id: string, status: string, withUsage: boolean) => ({
@@ -55,10 +53,7 @@ beforeAll(async () => {
     }
     res.writeHead(404).end();
   });
-  const url = `${upstream.base}/v1`;
-  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini' });
-  await seedModels(mockModels(url));
-  mini = mockModels(url).find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
+  mini = await passthroughTable(upstream.base);
   await seedTeam({ team_id: 'team-a' });
   return () => upstream.close();
 });

@@ -11,12 +11,14 @@ import type { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { expect } from 'vitest';
 import { installAwsLambdaGlobal, invokeStreaming, type StreamingHandler } from '../../../infra/local/awslambda.js';
+import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { handleLlmEvent } from '../../../lib/llm/handle.js';
 import { matchRoute } from '../../../lib/routes.js';
 import { encode } from '../../../lib/store/codec.js';
 import { authorize, bearer } from '../../support/authorizer.js';
 import { authorizerEvent, put, seedKey } from '../../support/seed.js';
+import { useTestTable } from '../../support/table.js';
 
 installAwsLambdaGlobal();
 const { handler } = await import('../../../functions/llm/handler.js');
@@ -153,6 +155,17 @@ export async function standInUpstream(
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/**
+ * A test table whose mock models (the registry's usual ones) call `base` (a stand-in upstream's,
+ * no `/v1`), gpt-4o-mini passing stored objects' calls through; resolves with gpt-4o-mini's record.
+ */
+export async function passthroughTable(base: string): Promise<ModelRecord> {
+  const models = mockModels(`${base}/v1`);
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini' });
+  await seedModels(models);
+  return models.find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
 }
 
 /** The `data:` payloads of an SSE body, in order. */

@@ -5,7 +5,6 @@
  * thread was deleted, was never billed.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { settlementsOf } from '../../../lib/llm/handle.js';
@@ -14,8 +13,7 @@ import { DynamoObjectOwners } from '../../../lib/store/objects.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { spendNanos } from '../../support/spend.js';
-import { useTestTable } from '../../support/table.js';
-import { call, seedModels, standInUpstream, startStream } from './harness.js';
+import { call, passthroughTable, standInUpstream, startStream } from './harness.js';
 
 const usage = { prompt_tokens: 1000, completion_tokens: 2000, total_tokens: 3000 };
 let upstream: { base: string; close: () => Promise<void> };
@@ -78,10 +76,7 @@ beforeAll(async () => {
     }
     json({});
   });
-  const url = `${upstream.base}/v1`;
-  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini' });
-  await seedModels(mockModels(url));
-  mini = mockModels(url).find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
+  mini = await passthroughTable(upstream.base);
   await seedTeam({ team_id: 'team-a' });
   return () => upstream.close();
 });
