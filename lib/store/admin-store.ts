@@ -30,7 +30,7 @@ import { cancellationCodes, isItemTooLarge, isTransactionCanceled } from './erro
 import { hydrate } from './hydrate.js';
 import { COPIED_COUNTERS_ATTR, movedSinceCopy, settleCopyOnce, transactSender } from './key-copy.js';
 import { isKeyItem, MAX_SUCCESSOR_HOPS, RETIRED_ATTR, successorOf } from './key-successor.js';
-import { type ItemRef, refKey, refs } from './keys.js';
+import { type ItemRef, isKeyValue, refKey, refs } from './keys.js';
 import type { Listing } from './listings.js';
 import { DynamoBatchSource } from './loader.js';
 import { decodeCursor, encodeCursor, type Page } from './pagination.js';
@@ -347,8 +347,7 @@ function startKey(o: QueryOptions, pkName: string, skName: string): Record<strin
   const sk = start[skName] as string | undefined;
   const fits =
     Object.keys(start).length === names.size &&
-    // DynamoDB takes no empty key value, and no sort key over 1 KB (its partition keys 2 KB): a cursor's are ours.
-    [...names].every((n) => typeof start[n] === 'string' && start[n].length > 0 && Buffer.byteLength(start[n], 'utf8') <= 1024) &&
+    [...names].every((n) => isKeyValue(start[n])) &&
     start[pkName] === o.pk &&
     (o.skPrefix === undefined || (sk as string).startsWith(o.skPrefix)) &&
     (!o.skBetween || ((sk as string) >= o.skBetween[0] && (sk as string) <= o.skBetween[1]));

@@ -49,6 +49,13 @@ export const refs = {
 } as const;
 
 /** Index names: GSI1 lists one kind of item; GSI2 lists by owning user; GSI3 by parent team or org. */
+/** DynamoDB's bound on a sort key, in UTF-8 bytes (a partition key may have 2,048). */
+export const MAX_SORT_KEY_BYTES = 1024;
+
+/** A key value DynamoDB takes back from a cursor: a string, not empty, within a sort key's bound. */
+export const isKeyValue = (v: unknown): v is string =>
+  typeof v === 'string' && v.length > 0 && Buffer.byteLength(v, 'utf8') <= MAX_SORT_KEY_BYTES;
+
 export const INDEX = { byKind: 'GSI1', byUser: 'GSI2', byParent: 'GSI3' } as const;
 
 /** The item an entity of the governing chain keeps its spend counters on (shard 0). */

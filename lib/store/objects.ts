@@ -19,7 +19,6 @@ export interface ObjectOwners {
   /** Records an owner unless the object has one already (never takes an object from its owner). */
   putNew(owner: ObjectOwner): Promise<void>;
   remove(objectId: string): Promise<void>;
-  /** Marks a pending object billed; true for the one caller that moved it (it bills), false after. */
   /** Claims a pending object's one bill: its record as it was when claimed (what was prepaid), or undefined when billed already or gone. */
   claimBilling(objectId: string): Promise<ObjectOwner | undefined>;
   /** Adds to what a pending object's maker paid already; false when it is no longer pending (billed, or gone). */

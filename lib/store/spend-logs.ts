@@ -22,7 +22,7 @@ import { dollarsToNanos } from '../domain/cost.js';
 import { dayOf, type ReportGroup, rollupRowsOf, type SpendLog, unpackLog } from '../domain/spend-log.js';
 import { InvalidRequestError } from '../errors.js';
 import { applyLedger, type LedgerMarker, type RollupAdd } from './counter-ledger.js';
-import { refs } from './keys.js';
+import { isKeyValue, MAX_SORT_KEY_BYTES, refs } from './keys.js';
 import { SPEND_LOG_ATTR } from './spend-ledger.js';
 
 /**
@@ -75,9 +75,6 @@ export const ROLLED_MARKER: LedgerMarker = { prefix: 'SPENDROLLED#', sk: 'SPENDR
 const ROLLUP_DIGEST_PREFIX = '#sha256:';
 /** Days of rollups a report reads at once. */
 const ROLLUP_DAYS_AT_ONCE = 8;
-
-/** DynamoDB's bound on a sort key, in UTF-8 bytes. */
-const MAX_SORT_KEY_BYTES = 1024;
 
 /**
  * A rollup row's sort key: its group, id and model as JSON; when that is longer than a sort key
@@ -452,17 +449,21 @@ function decodeLogPosition(cursor: string | undefined, groupPks: readonly string
   if (!c || typeof c !== 'object' || Array.isArray(c)) throw bad();
   const v = c as Record<string, unknown>;
   const inRange = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) < groupPks.length;
-  // A sort key DynamoDB takes in a key condition: not empty, at most 1,024 bytes (UTF-8, not characters).
-  const sortKey = (sk: unknown): sk is string => typeof sk === 'string' && sk.length > 0 && Buffer.byteLength(sk, 'utf8') <= 1024;
   if ('partition' in v) {
     if (!inRange(v.partition) || Object.keys(v).some((k) => k !== 'partition' && k !== 'key')) throw bad();
     if (v.key === undefined) return { group: v.partition };
     const k = v.key as Record<string, unknown>;
-    if (typeof k !== 'object' || k === null || Object.keys(k).sort().join() !== 'PK,SK' || k.PK !== groupPks[v.partition] || !sortKey(k.SK))
+    if (
+      typeof k !== 'object' ||
+      k === null ||
+      Object.keys(k).sort().join() !== 'PK,SK' ||
+      k.PK !== groupPks[v.partition] ||
+      !isKeyValue(k.SK)
+    )
       throw bad();
     return { group: v.partition, before: k.SK as string };
   }
   if (!inRange(v.group) || Object.keys(v).some((k) => k !== 'group' && k !== 'before')) throw bad();
-  if (v.before !== undefined && !sortKey(v.before)) throw bad();
+  if (v.before !== undefined && !isKeyValue(v.before)) throw bad();
   return { group: v.group, ...(v.before !== undefined ? { before: v.before as string } : {}) };
 }
