@@ -628,10 +628,7 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
           return finish(undefined, false);
         }
         if (!partial) return finish(undefined, false);
-        const nanos = await finish(usage, answered, received, partial);
-        if (nanos > 0 && !(await call.deps.objects.prepay(run.id, nanos)))
-          logger().warn('run billed before its cut stream settled', { objectId: run.id, requestId: call.req.requestId, nanos });
-        return nanos;
+        return await prepaid(call, run.id, finish(usage, answered, received, partial));
       } catch (e) {
         // The store failed on the way: the call's hold and rate slot are released all the same,
         // and its record stays pending, for the answer that next shows the run ended.
@@ -1030,10 +1027,18 @@ async function settleBackgroundStream(
     logger().error('background response bill failed', { objectId: made.id, requestId: call.req.requestId, error: (e as Error)?.name });
     return finish(usage, answered, received, partial);
   }
-  const nanos = await finish(usage, answered, received, partial);
-  if (nanos > 0 && !(await call.deps.objects.prepay(made.id, nanos).catch(() => false)))
+  return prepaid(call, made.id, finish(usage, answered, received, partial));
+}
+
+/**
+ * What a cut stream of a deferred object (a background response, a run) charged, kept on the
+ * object's record: the answer that later finds it ended bills only what it cost beyond that.
+ */
+async function prepaid(call: Call, objectId: string, charged: Promise<number>): Promise<number> {
+  const nanos = await charged;
+  if (nanos > 0 && !(await call.deps.objects.prepay(objectId, nanos).catch(() => false)))
     // Billed in full by a read meanwhile (or the store failed): what the stream charged may be charged twice. Logged to be refunded.
-    logger().warn('background response billed before its cut stream settled', { objectId: made.id, requestId: call.req.requestId, nanos });
+    logger().warn('deferred object billed before its cut stream settled', { objectId, requestId: call.req.requestId, nanos });
   return nanos;
 }
 
