@@ -16,7 +16,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type FunctionName, routes } from '../lib/routes.js';
 import { INDEX } from '../lib/store/keys.js';
-import { SETTLED_RECORD_FILTER } from '../lib/store/spend-ledger.js';
+import { SETTLED_RECORD_FILTER, TABLE_STREAM_BATCH } from '../lib/store/spend-ledger.js';
 import { SWEEP_EVERY_MINUTES, SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../lib/store/sweep.js';
 import {
   grantAuthorizerAccess,
@@ -191,8 +191,8 @@ export class TollgateStack extends Stack {
     tableStream.function.addEventSource(
       new DynamoEventSource(this.table.table, {
         startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(5),
+        batchSize: TABLE_STREAM_BATCH.records,
+        maxBatchingWindow: Duration.seconds(TABLE_STREAM_BATCH.windowSeconds),
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         // Until it lands or the stream drops it (24 hours): with counters from the stream a batch

@@ -1,8 +1,10 @@
 /**
  * Local mode's stand-in for the table stream's event source mapping: reads DynamoDB Local's
  * stream (every shard, from the start) and hands each batch to the consumers the deployed
- * table-stream function runs (lib/spend/stream.ts). A batch that fails is read again from the
- * failed record on the next poll, as Lambda retries it.
+ * table-stream function runs (lib/spend/stream.ts). Batches gather as the mapping's do
+ * (TABLE_STREAM_BATCH: up to 100 records of one shard, or fewer once the first has waited the
+ * batching window). A batch that fails is read again from the failed record on the next poll, as
+ * Lambda retries it.
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -14,7 +16,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { consumeAll, type StreamConsumer } from '../../lib/spend/stream.js';
-import { SETTLED_RECORD_FILTER } from '../../lib/store/spend-ledger.js';
+import { SETTLED_RECORD_FILTER, TABLE_STREAM_BATCH } from '../../lib/store/spend-ledger.js';
 
 /**
  * An event source mapping's filter pattern, in the part of Lambda's syntax Tollgate uses: nested
@@ -38,6 +40,10 @@ export function matchesFilter(pattern: FilterPattern, value: unknown): boolean {
 interface Pass {
   read: boolean;
   failed: boolean;
+  /** Some read returned a full page: more is waiting. */
+  backlog: boolean;
+  /** Records are held for a batch still gathering. */
+  holding: boolean;
 }
 
 export interface TableStream {
@@ -47,6 +53,9 @@ export interface TableStream {
 }
 
 const LOCAL = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+
+/** How often a shard is read while a batch gathers (Lambda polls a stream's shard four times a second). */
+const GATHER_POLL_MS = 250;
 
 /** How long a pass trusts the shard list it read. */
 const SHARD_LIST_TTL_MS = 10_000;
@@ -73,6 +82,11 @@ export async function startTableStream(opts: {
   consumers: readonly StreamConsumer[];
   /** Poll period when idle (default 500 ms); 0: no polling, drain() only. */
   everyMs?: number;
+  /**
+   * How long a batch gathers records once it holds one (default: the mapping's batching window,
+   * TABLE_STREAM_BATCH); 0: each pass hands over what it read. drain() and stop() never wait.
+   */
+  windowMs?: number;
   /**
    * The records handed to the consumers, as the deployed mapping filters them (default: the
    * table-stream function's, lib/store/spend-ledger); null: every record.
@@ -114,37 +128,61 @@ export async function startTableStream(opts: {
     return out.ShardIterator;
   }
 
-  /** One pass over every shard: whether some records were read, and whether a consumer failed some. */
-  async function pass(): Promise<Pass> {
-    let read = false;
-    let failed = false;
-    for (const shardId of await shardsOf()) {
-      let iterator = iterators.get(shardId);
-      if (iterator === null) continue; // closed and done
-      iterator ??= await iteratorOf(shardId);
-      if (!iterator) continue;
-      const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
-      const filter = opts.filter === undefined ? SETTLED_RECORD_FILTER : opts.filter;
-      const all = out.Records ?? [];
-      if (all.length > 0) read = true;
-      const records = all.map(lambdaRecord).filter((r) => !filter || matchesFilter(filter, r));
-      if (records.length > 0) {
-        const failedAt = await consumeAll(opts.consumers, records);
-        if (failedAt) {
-          failed = true;
-          retryAt.set(shardId, failedAt);
-          iterators.delete(shardId);
-          continue;
-        }
-      }
-      iterators.set(shardId, out.NextShardIterator ?? null);
-      if (!out.NextShardIterator) shards = undefined;
-    }
-    return { read, failed };
+  const windowMs = opts.windowMs ?? TABLE_STREAM_BATCH.windowSeconds * 1000;
+  const filter = opts.filter === undefined ? SETTLED_RECORD_FILTER : opts.filter;
+  /** Per shard: the records read for the batch gathering, and when its first was read. */
+  const held = new Map<string, { records: DynamoDBRecord[]; since: number }>();
+
+  /** Hands a shard's batch to the consumers; a failure is read again from the record that failed. */
+  async function handOver(shardId: string, records: DynamoDBRecord[]): Promise<boolean> {
+    const failedAt = await consumeAll(opts.consumers, records);
+    if (!failedAt) return true;
+    retryAt.set(shardId, failedAt);
+    iterators.delete(shardId);
+    return false;
   }
 
-  const once = (): Promise<Pass> => {
-    running ??= pass().finally(() => {
+  /**
+   * One pass over every shard: reads what follows each one's batch (up to a full batch), and
+   * hands the batch over once it is full, its window has passed, its shard has ended, or `flush`.
+   */
+  async function pass(flush: boolean): Promise<Pass> {
+    const result: Pass = { read: false, failed: false, backlog: false, holding: false };
+    for (const shardId of await shardsOf()) {
+      let ended = iterators.get(shardId) === null;
+      const batch = held.get(shardId) ?? { records: [], since: 0 };
+      if (!ended) {
+        const iterator = iterators.get(shardId) ?? (await iteratorOf(shardId));
+        if (!iterator) continue;
+        const limit = TABLE_STREAM_BATCH.records - batch.records.length;
+        const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+        const all = out.Records ?? [];
+        if (all.length > 0) result.read = true;
+        if (all.length >= limit) result.backlog = true;
+        const records = all.map(lambdaRecord).filter((r) => !filter || matchesFilter(filter, r));
+        if (records.length > 0 && batch.records.length === 0) batch.since = Date.now();
+        batch.records.push(...records);
+        iterators.set(shardId, out.NextShardIterator ?? null);
+        if (!out.NextShardIterator) {
+          shards = undefined;
+          ended = true;
+        }
+      }
+      if (batch.records.length === 0) continue;
+      const due = flush || ended || batch.records.length >= TABLE_STREAM_BATCH.records || Date.now() - batch.since >= windowMs;
+      if (!due) {
+        held.set(shardId, batch);
+        result.holding = true;
+        continue;
+      }
+      held.delete(shardId);
+      if (!(await handOver(shardId, batch.records))) result.failed = true;
+    }
+    return result;
+  }
+
+  const once = (flush: boolean): Promise<Pass> => {
+    running ??= pass(flush).finally(() => {
       running = undefined;
     });
     return running;
@@ -154,14 +192,16 @@ export async function startTableStream(opts: {
   const every = opts.everyMs ?? 500;
   let timer: NodeJS.Timeout | undefined;
   /**
-   * Polls again at once while a pass reads records, as Lambda's event source mapping reads a
-   * shard with a backlog without waiting; waits `every` ms once a pass finds nothing, or fails,
-   * or a consumer fails a batch (retried then, not in a busy loop).
+   * Polls again at once while a read fills its page, as Lambda's event source mapping reads a
+   * shard with a backlog without waiting; every GATHER_POLL_MS while a batch gathers; and `every`
+   * ms once a pass finds nothing, or fails, or a consumer fails a batch (retried then, not in a
+   * busy loop).
    */
   const poll = (): void => {
     if (stopped) return;
-    once().then(
-      ({ read, failed }) => schedule(read && !failed ? 0 : every),
+    once(false).then(
+      ({ failed, backlog, holding }) =>
+        schedule(failed ? every : backlog ? 0 : holding ? Math.min(every, GATHER_POLL_MS, Math.max(windowMs, 1)) : every),
       (e: unknown) => {
         opts.onError?.(e);
         schedule(every);
@@ -177,13 +217,20 @@ export async function startTableStream(opts: {
 
   return {
     async drain() {
-      // Until a pass reads nothing, twice (a record written during a pass is read by the next).
-      for (let quiet = 0; quiet < 2; ) quiet = (await once()).read ? 0 : quiet + 1;
+      // Until a pass reads nothing, twice (a record written during a pass is read by the next),
+      // and holds nothing back (a pass already running when drain began may gather).
+      for (let quiet = 0; quiet < 2; ) {
+        const { read, holding } = await once(true);
+        quiet = read || holding ? 0 : quiet + 1;
+      }
     },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       await running?.catch(() => undefined);
+      // The batches gathering are handed over, as the mapping would at their window's end.
+      for (const [shardId, batch] of held) await handOver(shardId, batch.records).catch(() => false);
+      held.clear();
       tables.destroy();
       streams.destroy();
     },

@@ -65,6 +65,16 @@ export const SETTLED_RECORD_FILTER = {
   dynamodb: { NewImage: { kind: { S: ['settlement'] }, state: { S: ['settled'] } } },
 } as const;
 
+/**
+ * How the table stream's records are handed to its function, in batches: up to `records` of
+ * them, or fewer once the first has waited `windowSeconds` (the event source mapping's batch size
+ * and batching window, infra/stack.ts; the local poller batches the same way). The consumers'
+ * writes are per batch (the counters' and rollups' transaction, the index items' batch writes),
+ * so fuller batches cost fewer writes per request; the window is how late counters from the
+ * stream and spend logs can be at most, on a quiet stream.
+ */
+export const TABLE_STREAM_BATCH = { records: 100, windowSeconds: 5 } as const;
+
 /** Attribute values a reservation asserts on an item (null: absent or null). */
 export type Expectation = Readonly<Record<string, number | string | null>>;
 

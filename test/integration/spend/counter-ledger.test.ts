@@ -201,6 +201,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
       tableName: table.tableName,
       consumers: [polled.consumer],
       everyMs: idleMs,
+      windowMs: 0,
       filter: null,
     });
     try {

@@ -38,6 +38,7 @@ it('retries a failing batch every poll period, not at once', async () => {
       },
     ],
     everyMs: 200,
+    windowMs: 0,
   });
   await new Promise((r) => setTimeout(r, 1_500));
   await stream.stop();
@@ -83,4 +84,63 @@ it('a consumer that throws fails its batch, which is handed over again, nothing 
   expect(seen).toEqual(['thrown-0', 'thrown-1', 'thrown-2']);
   await stream.stop();
   stream = undefined;
+});
+
+it('gathers batches as the mapping does: a full batch at once, the rest once the window has passed since its first record', async () => {
+  await settled('gather', 230);
+  const windowMs = 1_500;
+  const batches: { ids: (string | undefined)[]; at: number }[] = [];
+  stream = await startTableStream({
+    endpoint: table.endpoint,
+    tableName: table.tableName,
+    consumers: [
+      async (records) => {
+        batches.push({ ids: idsOf(records), at: Date.now() });
+        return {};
+      },
+    ],
+    everyMs: 100,
+    windowMs,
+  });
+  await expect.poll(() => batches.flatMap((b) => b.ids).filter((id) => id?.startsWith('gather-')).length, { timeout: 15_000 }).toBe(230);
+  await stream.stop();
+  stream = undefined;
+  // Everything on the stream so far (the earlier tests' records too), in order, each once.
+  const ids = batches.flatMap((b) => b.ids);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(ids.filter((id) => id?.startsWith('gather-'))).toEqual(Array.from({ length: 230 }, (_, i) => `gather-${i}`));
+  // Full batches while the backlog lasts, then the remainder, held for the window.
+  const last = batches.at(-1) as { ids: unknown[]; at: number };
+  expect(batches.slice(0, -1).map((b) => b.ids.length)).toEqual(Array(batches.length - 1).fill(100));
+  expect(last.ids.length).toBeLessThan(100);
+  expect(last.at - (batches.at(-2) as { at: number }).at).toBeGreaterThanOrEqual(windowMs);
+});
+
+it('drain hands over a gathering batch at once, and stop hands over what it holds', async () => {
+  const seen: (string | undefined)[] = [];
+  stream = await startTableStream({
+    endpoint: table.endpoint,
+    tableName: table.tableName,
+    consumers: [
+      async (records) => {
+        seen.push(...idsOf(records).filter((id) => id?.startsWith('held-')));
+        return {};
+      },
+    ],
+    everyMs: 100,
+    windowMs: 600_000,
+  });
+  // The backlog of the earlier tests comes in full batches; what follows is held for the window.
+  await settled('held', 3);
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(seen).toEqual([]);
+  await stream.drain();
+  expect(seen).toEqual(['held-0', 'held-1', 'held-2']);
+
+  await settled('held-late', 2);
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(seen).toHaveLength(3);
+  await stream.stop();
+  stream = undefined;
+  expect(seen).toEqual(['held-0', 'held-1', 'held-2', 'held-late-0', 'held-late-1']);
 });
