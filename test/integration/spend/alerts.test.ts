@@ -11,6 +11,7 @@ import { alertDeps, configureApp, documentClient, spendSettler } from '../../../
 import { alertLevels, type BudgetAlert, reached } from '../../../lib/domain/alerts.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import type { SpendLog } from '../../../lib/domain/spend-log.js';
+import { settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { EntityReader } from '../../../lib/store/entities.js';
 import { CachedLoader, DynamoBatchSource } from '../../../lib/store/loader.js';
@@ -121,6 +122,47 @@ describe('budget alerts', () => {
     // The key's max_budget 4 with the proxy's 50/80/100 %: 2, 3.2, 4.
     expect(mine.filter((a) => a.entity === 'key').map((a) => a.percent)).toEqual([50, 80, 100]);
     expect(JSON.stringify(mine)).not.toMatch(/sk-[A-Za-z0-9]{20,}/);
+  });
+});
+
+describe('reads', () => {
+  it("read each entity once per batch, not once per record: the batch's counters are all in before alerts run", async () => {
+    await seedTeam({ team_id: 'batched', max_budget: 10, budget_duration: '1d', alert_thresholds: [80] });
+    const { record } = await seedKey({ team_id: 'batched' });
+    for (let i = 0; i < 10; i++) await spendOnTeam('batched', record.token, record.key_name, 0.9, 400 + i);
+    const deps = alertDeps();
+    let teamReads = 0;
+    let batches = 0;
+    const counting = () => {
+      const reader = deps.reader();
+      return Object.assign(Object.create(reader) as typeof reader, {
+        team: (id: string) => {
+          if (id === 'batched') teamReads++;
+          return reader.team(id);
+        },
+      });
+    };
+    const alerts = alertConsumer({ ...deps, reader: counting });
+    const stream = await startTableStream({
+      endpoint: table.endpoint,
+      tableName: table.tableName,
+      consumers: [
+        (records) => {
+          if (records.some((r) => settledLogOf(r)?.team_id === 'batched')) batches++;
+          return alerts(records);
+        },
+      ],
+      everyMs: 0,
+    });
+    try {
+      await stream.drain();
+    } finally {
+      await stream.stop();
+    }
+    expect(batches).toBeGreaterThan(0);
+    expect(teamReads).toBe(batches);
+    expect(teamReads).toBeLessThan(10);
+    expect(seen.filter((a) => a.id === 'batched').map((a) => a.percent)).toEqual([80]);
   });
 });
 
