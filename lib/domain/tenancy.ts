@@ -61,6 +61,8 @@ export interface ObjectOwner {
    * read finds it ended, is what it cost beyond that.
    */
   prepaid_nanos?: number | null;
+  /** The tokens those cut streams counted in the rate windows: the bill counts only those beyond them. */
+  prepaid_tokens?: number | null;
   created_at: string;
 }
 

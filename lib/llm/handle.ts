@@ -22,7 +22,7 @@ import { type CallerContext, readCallerContext } from '../authorizer/context.js'
 import { type CheckInput, runChecks } from '../checks/checks.js';
 import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
-import { allInputTokens, chargedServiceTier, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
+import { allInputTokens, chargedServiceTier, costNanos as costOfUsage, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
 import { isObject, parseJson } from '../domain/json.js';
 import { rateHeaders } from '../domain/rate-limits.js';
@@ -75,7 +75,7 @@ import {
   runsOf,
   startsRun,
 } from './objects.js';
-import { callProvider, type Finish, passthroughTarget, providerOperation, routeErrorResponse } from './providers.js';
+import { type ChargeGate, callProvider, type Finish, passthroughTarget, providerOperation, routeErrorResponse } from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
@@ -492,8 +492,8 @@ async function withSpend<T>(
     throw e;
   }
   let done: Promise<number> | undefined;
-  const finish: Finish = (usage, answered, received, partial) =>
-    (done ??= settle(call, model, usage, answered, requestId, hold, rate, received, partial));
+  const finish: Finish = (usage, answered, received, partial, gate) =>
+    (done ??= settle(call, model, usage, answered, requestId, hold, rate, received, partial, gate));
   try {
     return await run(finish, rate);
   } catch (e) {
@@ -628,7 +628,7 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
           return finish(undefined, false);
         }
         if (!partial) return finish(undefined, false);
-        return await prepaid(call, run.id, finish(usage, answered, received, partial));
+        return await prepaid(call, run.id, finish, usage, answered, received, partial);
       } catch (e) {
         // The store failed on the way: the call's hold and rate slot are released all the same,
         // and its record stays pending, for the answer that next shows the run ended.
@@ -660,8 +660,9 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
   if (!claimed) return;
   const model = made ?? serving;
   const requestId = `object:${owner.object_id}`;
-  // Its tokens join its maker's tpm windows beside the bill (the call they came from counted none).
-  const counted = countLaterTokens(call, maker, model, usage);
+  // Its tokens join its maker's tpm windows beside the bill (the call they came from counted none;
+  // a cut stream of it counted those it delivered).
+  const counted = countLaterTokens(call, maker, model, usage, claimed.prepaid_tokens ?? 0);
   await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: maker,
     model,
@@ -1027,19 +1028,46 @@ async function settleBackgroundStream(
     logger().error('background response bill failed', { objectId: made.id, requestId: call.req.requestId, error: (e as Error)?.name });
     return finish(usage, answered, received, partial);
   }
-  return prepaid(call, made.id, finish(usage, answered, received, partial));
+  return prepaid(call, made.id, finish, usage, answered, received, partial);
 }
 
 /**
- * What a cut stream of a deferred object (a background response, a run) charged, kept on the
- * object's record: the answer that later finds it ended bills only what it cost beyond that.
+ * A cut stream of a deferred object (a background response, a run): what it delivered is
+ * charged now, and kept on the object's record first, so the answer that later finds it ended
+ * bills only what it cost beyond that (and counts only the tokens beyond those in its rate
+ * windows). A bill claimed in full before the record was written (a read in the meantime) leaves
+ * the stream nothing to charge. A record the store failed to write: the stream is charged all the
+ * same (never lost), and a later bill may charge its share again (logged).
  */
-async function prepaid(call: Call, objectId: string, charged: Promise<number>): Promise<number> {
-  const nanos = await charged;
-  if (nanos > 0 && !(await call.deps.objects.prepay(objectId, nanos).catch(() => false)))
-    // Billed in full by a read meanwhile (or the store failed): what the stream charged may be charged twice. Logged to be refunded.
-    logger().warn('deferred object billed before its cut stream settled', { objectId, requestId: call.req.requestId, nanos });
-  return nanos;
+function prepaid(
+  call: Call,
+  objectId: string,
+  finish: Finish,
+  usage: Usage | undefined,
+  answered: boolean,
+  received: ReceivedText,
+  partial: boolean,
+): Promise<number> {
+  return finish(usage, answered, received, partial, async (nanos, tokens) => {
+    if (nanos <= 0 && tokens <= 0) return true;
+    try {
+      if (await call.deps.objects.prepay(objectId, nanos, tokens)) return true;
+      logger().info('deferred object billed in full before its cut stream settled: the stream charges nothing', {
+        objectId,
+        requestId: call.req.requestId,
+        nanos,
+      });
+      return false;
+    } catch (e) {
+      logger().warn('deferred object prepayment not recorded: its stream is charged, a later bill may charge it again', {
+        objectId,
+        requestId: call.req.requestId,
+        nanos,
+        error: (e as Error)?.name,
+      });
+      return true;
+    }
+  });
 }
 
 /** Runs `fn` as `stream` is destroyed, before it waits for its source to stop (Readable.from waits for a pending read). */
@@ -1070,6 +1098,7 @@ async function settle(
   rate: Admitted,
   received?: ReceivedText,
   partial = false,
+  gate?: ChargeGate,
 ): Promise<number> {
   // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
   // the text sent and received is counted; with no text to count, the estimate is charged.
@@ -1080,10 +1109,12 @@ async function settle(
   const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
   const measured = partial ? brokenUsage(reported, counted) : (reported ?? counted);
   // A chat call with `web_search_options` is billed its search call, which its answer does not count.
-  const usage = withSearches(
+  const found = withSearches(
     measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined),
     askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
   );
+  // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
+  const usage = found && gate && !(await gate(costOfUsage(found, model), tokensOf(found))) ? undefined : found;
   const usageSource = !measured ? (usage ? 'estimated' : 'none') : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
   const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;

@@ -42,7 +42,22 @@ export interface ProviderCall {
  * first event) may be short of what was received, so the larger of each is charged.
  */
 /** Settles a call (once: later calls return the first's promise); resolves with the nano-dollars it settled. */
-export type Finish = (usage: Usage | undefined, answered: boolean, received?: ReceivedText, partial?: boolean) => Promise<number>;
+/**
+ * Charges the call once (lib/llm/handle's settle): its usage, or what is counted or estimated when
+ * it reported none. `gate`, when given, is asked with the cost and tokens about to be charged
+ * before anything is written: false charges nothing (a cut stream of a deferred object whose bill
+ * was claimed in full meanwhile).
+ */
+export type Finish = (
+  usage: Usage | undefined,
+  answered: boolean,
+  received?: ReceivedText,
+  partial?: boolean,
+  gate?: ChargeGate,
+) => Promise<number>;
+
+/** Asked before a call is charged `nanos` for `tokens`: whether to charge it. */
+export type ChargeGate = (nanos: number, tokens: number) => Promise<boolean>;
 
 /**
  * The operation a provider serves for this model on this route; undefined for an

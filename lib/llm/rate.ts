@@ -93,8 +93,10 @@ export function countLaterTokens(
   maker: Caller,
   model: ModelRecord,
   usage: Usage,
+  countedAlready = 0,
 ): Promise<void> {
   const limits = rateLimitsOf(maker, { ...model, resolvedAliases: aliasesOf(model.model_name, call.catalog) });
-  if (!limits.some((l) => l.tpm !== undefined)) return Promise.resolve();
-  return call.deps.rateLimiter.countTokens(limits, tokensOf(usage));
+  const tokens = Math.max(0, tokensOf(usage) - countedAlready);
+  if (tokens === 0 || !limits.some((l) => l.tpm !== undefined)) return Promise.resolve();
+  return call.deps.rateLimiter.countTokens(limits, tokens);
 }

@@ -22,7 +22,11 @@ export interface ObjectOwners {
   /** Claims a pending object's one bill: its record as it was when claimed (what was prepaid), or undefined when billed already or gone. */
   claimBilling(objectId: string): Promise<ObjectOwner | undefined>;
   /** Adds to what a pending object's maker paid already; false when it is no longer pending (billed, or gone). */
-  prepay(objectId: string, nanos: number): Promise<boolean>;
+  /**
+   * Adds what a cut stream of a pending object charges (its cost, and the tokens it counted in
+   * its rate windows) to its record, before it is charged: false when its bill was claimed already.
+   */
+  prepay(objectId: string, nanos: number, tokens: number): Promise<boolean>;
 }
 
 const BATCH = 100;
@@ -75,15 +79,15 @@ export class DynamoObjectOwners implements ObjectOwners {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) }));
   }
 
-  async prepay(objectId: string, nanos: number): Promise<boolean> {
+  async prepay(objectId: string, nanos: number, tokens: number): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: objectRef(objectId),
-          UpdateExpression: 'ADD prepaid_nanos :n',
+          UpdateExpression: 'ADD prepaid_nanos :n, prepaid_tokens :t',
           ConditionExpression: 'billing = :pending',
-          ExpressionAttributeValues: { ':n': nanos, ':pending': 'pending' },
+          ExpressionAttributeValues: { ':n': nanos, ':t': tokens, ':pending': 'pending' },
         }),
       );
       return true;

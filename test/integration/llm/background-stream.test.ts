@@ -5,10 +5,13 @@
  * sent now and the rest when a read finds it ended (found by review: the rest was free).
  */
 import { beforeAll, expect, it, vi } from 'vitest';
+import { objectOwners } from '../../../lib/app/index.js';
 import { costNanos } from '../../../lib/domain/cost.js';
+import { MINUTE_MS, windowShards } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
+import { rateRefs } from '../../../lib/store/rate-limits.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
@@ -119,4 +122,58 @@ it('a read in flight when its client cuts the stream bills only the rest: the pr
   heldReads.shift()?.();
   expect((await read).status).toBe(200);
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
+});
+
+/** Leaves `make`'s stream after its last word. */
+async function leave(body: AsyncIterable<unknown>): Promise<void> {
+  let seen = '';
+  for await (const chunk of body) {
+    seen += String(chunk);
+    if (seen.includes('word19')) break;
+  }
+}
+
+it('a read that bills it in full before its cut stream is settled leaves the stream nothing to charge (found by review: charged twice)', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  // The cut stream's settlement waits, before it writes anything, until the read has billed.
+  let billed = () => {};
+  const readBilled = new Promise<void>((r) => {
+    billed = r;
+  });
+  const owners = objectOwners();
+  const prepay = owners.prepay.bind(owners);
+  const spy = vi.spyOn(owners, 'prepay').mockImplementationOnce(async (...args) => {
+    await readBilled;
+    return prepay(...args);
+  });
+  try {
+    const { event, body } = await make(key, 'early');
+    await leave(body);
+    await vi.waitFor(() => expect(spy).toHaveBeenCalledTimes(1));
+    expect((await call({ method: 'GET', path: '/v1/responses/resp_early', headers: bearer(key) })).status).toBe(200);
+    expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
+    billed();
+    await settlementsOf(event);
+    expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
+  } finally {
+    spy.mockRestore();
+  }
+});
+
+it("its tokens count once in the maker's tpm windows: the read's bill counts only those beyond what the cut stream counted", async () => {
+  const tpm = 100_000_000;
+  const { key, record } = await seedKey({ team_id: 'team-a', tpm_limit: tpm });
+  const { event, body } = await make(key, 'tokens');
+  await leave(body);
+  await settlementsOf(event);
+  expect((await call({ method: 'GET', path: '/v1/responses/resp_tokens', headers: bearer(key) })).status).toBe(200);
+  expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
+  // The minutes the calls may have spanned, every shard of the limit's windows.
+  const minute = Math.floor(Date.now() / MINUTE_MS);
+  const limit = { owner: 'key' as const, id: record.token, tpm };
+  let tokens = 0;
+  for (const m of [minute - 2, minute - 1, minute])
+    for (let shard = 0; shard < windowShards(limit); shard++)
+      tokens += Number((await readItem(rateRefs.window(limit, m, shard)))?.tokens ?? 0);
+  expect(tokens).toBe(usage.total_tokens);
 });
