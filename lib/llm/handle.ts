@@ -1088,6 +1088,12 @@ const passthroughEvents = (upstream: UpstreamCall): EventSource => ({
   returnedHeaders: () => upstream.returnedHeaders(),
 });
 
+/**
+ * A call's settlement: its usage priced and written once along the caller's chain. It begins on
+ * a later turn of the event loop than the one that finished the answer: what runs before its
+ * first wait (pricing, the settlement's items, the SDK's serializing and signing: most of a
+ * millisecond) would otherwise run ahead of the writes that carry the answer's last bytes out.
+ */
 async function settle(
   call: Call,
   model: ModelRecord,
@@ -1100,6 +1106,7 @@ async function settle(
   partial = false,
   gate?: ChargeGate,
 ): Promise<number> {
+  await new Promise((r) => setImmediate(r));
   // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
   // the text sent and received is counted; with no text to count, the estimate is charged.
   // Broken off, what was reported so far and what was counted: the larger of each.
