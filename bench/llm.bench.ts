@@ -186,7 +186,7 @@ export default async function llmBench(): Promise<BenchSection[]> {
         ],
         notes: [
           "No read: a settlement moves this instance's cached counters by the amounts it wrote (followMoves in lib/store/spend-ledger.ts), so the next request of the same caller reads nothing; other instances see the change within the cache TTL.",
-          'The settlement runs after the answer is complete (after the last event of a stream), so it delays the end of the response, not its first byte.',
+          'The settlement runs after the answer is complete (after the last event of a stream), on the event loop’s next turn: the writes carrying the answer’s last bytes go first, so the client’s last byte waits for neither its writes nor its serializing and signing; the invocation ends after it.',
           'DynamoDB Local on loopback is slower per write than DynamoDB in a region seen from Lambda (single-digit ms); the settlement row is the figure to replace when judging a deployment.',
           `Machine load when the run started (1-minute load average): ${load.toFixed(2)} on ${cpus().length} cores.`,
         ],

@@ -114,6 +114,16 @@ function cpuOf<K extends string>(groups: Record<K, readonly number[]>): Record<K
   return Object.fromEntries(Object.entries<readonly number[]>(groups).map(([k, pids]) => [k, sum(pids)])) as Record<K, number>;
 }
 
+/** A copy of `xs` in random order (Fisher-Yates). */
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
 const summary = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   return `${(s[0] as number).toFixed(2)} / ${(s[Math.floor(s.length / 2)] as number).toFixed(2)} / ${(s[s.length - 1] as number).toFixed(2)}`;
@@ -265,9 +275,11 @@ export default async function sideBySide(): Promise<BenchSection> {
     const cpu = new Map<string, CpuPerRequest[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-      // Interleaved, so drift in machine load hits every target alike.
+      // Interleaved, so drift in machine load hits every target alike, in a new order each time:
+      // the work a call leaves after its answer (a settlement) lands on whichever call comes next,
+      // so in a fixed order one target always took another's.
       for (let i = 0; i < SEQUENTIAL; i++) {
-        for (const t of targets) {
+        for (const t of shuffled(targets)) {
           const start = performance.now();
           await t.call();
           samples.get(t.name)?.push(performance.now() - start);
@@ -397,7 +409,7 @@ export default async function sideBySide(): Promise<BenchSection> {
     );
     return {
       title: 'Side by side: Tollgate and the Portkey gateway',
-      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call, its counters in the settlement's transaction), again with a priced model in a second gateway whose table has its stream and whose counters come from it (TOLLGATE_SPEND_COUNTERS=stream, the deployed default: one PutItem per call, the stream poller adding batches into the counters in the same process), and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved (added p50 = the target's p50 minus the direct p50), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}, each phase starting once every process measured (DynamoDB Local, the mock, both gateways, Portkey, with their children) is idle: under 5 % of a core over 0.5 s. Before the rounds every target is warmed up, unmeasured: 50 sequential requests, then ${Math.round(PARALLEL / 2)} at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
+      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call, its counters in the settlement's transaction), again with a priced model in a second gateway whose table has its stream and whose counters come from it (TOLLGATE_SPEND_COUNTERS=stream, the deployed default: one PutItem per call, the stream poller adding batches into the counters in the same process), and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved in a new random order each time (added p50 = the target's p50 minus the direct p50; the work a call leaves after its answer, a settlement, lands on whichever call follows it, so each target shares the others' alike), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}, each phase starting once every process measured (DynamoDB Local, the mock, both gateways, Portkey, with their children) is idle: under 5 % of a core over 0.5 s. Before the rounds every target is warmed up, unmeasured: 50 sequential requests, then ${Math.round(PARALLEL / 2)} at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
       rows,
       notes: [
         ...targets.flatMap((t) => {
