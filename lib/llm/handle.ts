@@ -1037,7 +1037,9 @@ async function settleBackgroundStream(
  * bills only what it cost beyond that (and counts only the tokens beyond those in its rate
  * windows). A bill claimed in full before the record was written (a read in the meantime) leaves
  * the stream nothing to charge. A record the store failed to write: the stream is charged all the
- * same (never lost), and a later bill may charge its share again (logged).
+ * same (never lost), and a later bill may charge its share again (logged). A charge kept on the
+ * record but not recorded (its settlement and journal both failed) is taken back from the record,
+ * so the later bill charges it; an instance stopped between the two writes leaves it uncharged.
  */
 function prepaid(
   call: Call,
@@ -1048,25 +1050,33 @@ function prepaid(
   received: ReceivedText,
   partial: boolean,
 ): Promise<number> {
-  return finish(usage, answered, received, partial, async (nanos, tokens) => {
-    if (nanos <= 0 && tokens <= 0) return true;
-    try {
-      if (await call.deps.objects.prepay(objectId, nanos, tokens)) return true;
-      logger().info('deferred object billed in full before its cut stream settled: the stream charges nothing', {
-        objectId,
-        requestId: call.req.requestId,
-        nanos,
-      });
-      return false;
-    } catch (e) {
-      logger().warn('deferred object prepayment not recorded: its stream is charged, a later bill may charge it again', {
-        objectId,
-        requestId: call.req.requestId,
-        nanos,
-        error: (e as Error)?.name,
-      });
-      return true;
-    }
+  const { objects } = call.deps;
+  const facts = { objectId, requestId: call.req.requestId };
+  return finish(usage, answered, received, partial, {
+    allow: async (nanos, tokens) => {
+      if (nanos <= 0 && tokens <= 0) return true;
+      try {
+        if (await objects.prepay(objectId, nanos, tokens)) return true;
+        logger().info('deferred object billed in full before its cut stream settled: the stream charges nothing', { ...facts, nanos });
+        return false;
+      } catch (e) {
+        logger().warn('deferred object prepayment not recorded: its stream is charged, a later bill may charge it again', {
+          ...facts,
+          nanos,
+          error: (e as Error)?.name,
+        });
+        return true;
+      }
+    },
+    // Its charge lost: the bill that finds the object ended charges its share again.
+    lost: async (nanos, tokens) => {
+      const taken = await objects.prepay(objectId, -nanos, -tokens).catch(() => false);
+      if (!taken)
+        logger().error('deferred object prepaid a charge that was lost, and was billed since: its share is not charged', {
+          ...facts,
+          nanos,
+        });
+    },
   });
 }
 
@@ -1121,8 +1131,8 @@ async function settle(
     askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
   );
   // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
-  const usage = found && gate && !(await gate(costOfUsage(found, model), tokensOf(found))) ? undefined : found;
-  const usageSource = !measured ? (usage ? 'estimated' : 'none') : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
+  const usage = found && gate && !(await gate.allow(costOfUsage(found, model), tokensOf(found))) ? undefined : found;
+  const usageSource = !usage ? 'none' : !measured ? 'estimated' : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
   const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
   const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
@@ -1135,6 +1145,11 @@ async function settle(
     hold,
     log: spendLogOf(call, model, requestId, usage, usageSource, answered),
   });
+  // Allowed by its gate but not recorded (lost: its journal failed too): what the gate kept is taken back.
+  if (gate && usage && costNanos === 0) {
+    const expected = costOfUsage(usage, model);
+    if (expected > 0) await gate.lost(expected, tokensOf(usage));
+  }
   logger().info('llm call', {
     requestId,
     route: call.req.route.path,

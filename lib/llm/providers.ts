@@ -40,13 +40,8 @@ export interface ProviderCall {
  * left before the answer began): its reported usage, else released. `partial`: the answer broke
  * off (the upstream cut it, or the client left): what was reported so far (an input count in a
  * first event) may be short of what was received, so the larger of each is charged.
- */
-/** Settles a call (once: later calls return the first's promise); resolves with the nano-dollars it settled. */
-/**
- * Charges the call once (lib/llm/handle's settle): its usage, or what is counted or estimated when
- * it reported none. `gate`, when given, is asked with the cost and tokens about to be charged
- * before anything is written: false charges nothing (a cut stream of a deferred object whose bill
- * was claimed in full meanwhile).
+ * Settles once (later calls return the first's promise); resolves with the nano-dollars it settled.
+ * `gate`, when given, is asked before anything is written (a cut stream of a deferred object).
  */
 export type Finish = (
   usage: Usage | undefined,
@@ -56,8 +51,13 @@ export type Finish = (
   gate?: ChargeGate,
 ) => Promise<number>;
 
-/** Asked before a call is charged `nanos` for `tokens`: whether to charge it. */
-export type ChargeGate = (nanos: number, tokens: number) => Promise<boolean>;
+/** What a charge asks first, and tells after, when something else must agree with it. */
+export interface ChargeGate {
+  /** Asked with the cost and tokens about to be charged, before anything is written: false charges nothing. */
+  allow(nanos: number, tokens: number): Promise<boolean>;
+  /** The charge it allowed was not recorded (the settlement and its journal both failed): take back what `allow` kept. */
+  lost(nanos: number, tokens: number): Promise<void>;
+}
 
 /**
  * The operation a provider serves for this model on this route; undefined for an

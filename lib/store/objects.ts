@@ -21,10 +21,10 @@ export interface ObjectOwners {
   remove(objectId: string): Promise<void>;
   /** Claims a pending object's one bill: its record as it was when claimed (what was prepaid), or undefined when billed already or gone. */
   claimBilling(objectId: string): Promise<ObjectOwner | undefined>;
-  /** Adds to what a pending object's maker paid already; false when it is no longer pending (billed, or gone). */
   /**
    * Adds what a cut stream of a pending object charges (its cost, and the tokens it counted in
-   * its rate windows) to its record, before it is charged: false when its bill was claimed already.
+   * its rate windows) to its record, before it is charged (negative: takes back a charge that was
+   * not recorded): false when it is no longer pending (its bill claimed, or gone).
    */
   prepay(objectId: string, nanos: number, tokens: number): Promise<boolean>;
 }

@@ -5,7 +5,7 @@
  * sent now and the rest when a read finds it ended (found by review: the rest was free).
  */
 import { beforeAll, expect, it, vi } from 'vitest';
-import { objectOwners } from '../../../lib/app/index.js';
+import { objectOwners, spendSettler } from '../../../lib/app/index.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import { MINUTE_MS, windowShards } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
@@ -176,4 +176,25 @@ it("its tokens count once in the maker's tpm windows: the read's bill counts onl
     for (let shard = 0; shard < windowShards(limit); shard++)
       tokens += Number((await readItem(rateRefs.window(limit, m, shard)))?.tokens ?? 0);
   expect(tokens).toBe(usage.total_tokens);
+});
+
+it("a cut stream's charge that is lost (its settlement and journal failed) is taken back from the record: the read that finds it ended charges its whole cost", async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  const settler = spendSettler();
+  const settle = settler.settle.bind(settler);
+  const spy = vi.spyOn(settler, 'settle').mockImplementation(async (s) => {
+    if (s.requestId.startsWith('req-lost-')) throw new Error('the store is down');
+    return settle(s);
+  });
+  try {
+    const { event, body } = await make(key, 'lost');
+    await leave(body);
+    await settlementsOf(event);
+    expect(spy).toHaveBeenCalled();
+    expect(await spendNanos(refs.key(record.token))).toBe(0);
+  } finally {
+    spy.mockRestore();
+  }
+  expect((await call({ method: 'GET', path: '/v1/responses/resp_lost', headers: bearer(key) })).status).toBe(200);
+  expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
 });
