@@ -133,12 +133,17 @@ export async function startTableStream(opts: {
   /** Per shard: the records read for the batch gathering, and when its first was read. */
   const held = new Map<string, { records: DynamoDBRecord[]; since: number }>();
 
+  /** Shards whose last batch failed: what is read again from the failed record is handed over at once, as Lambda retries a batch. */
+  const retrying = new Set<string>();
+
   /** Hands a shard's batch to the consumers; a failure is read again from the record that failed. */
   async function handOver(shardId: string, records: DynamoDBRecord[]): Promise<boolean> {
+    retrying.delete(shardId);
     const failedAt = await consumeAll(opts.consumers, records);
     if (!failedAt) return true;
     retryAt.set(shardId, failedAt);
     iterators.delete(shardId);
+    retrying.add(shardId);
     return false;
   }
 
@@ -169,7 +174,12 @@ export async function startTableStream(opts: {
         }
       }
       if (batch.records.length === 0) continue;
-      const due = flush || ended || batch.records.length >= TABLE_STREAM_BATCH.records || Date.now() - batch.since >= windowMs;
+      const due =
+        flush ||
+        ended ||
+        retrying.has(shardId) ||
+        batch.records.length >= TABLE_STREAM_BATCH.records ||
+        Date.now() - batch.since >= windowMs;
       if (!due) {
         held.set(shardId, batch);
         result.holding = true;
@@ -194,8 +204,8 @@ export async function startTableStream(opts: {
   /**
    * Polls again at once while a read fills its page, as Lambda's event source mapping reads a
    * shard with a backlog without waiting; every GATHER_POLL_MS while a batch gathers; and `every`
-   * ms once a pass finds nothing, or fails, or a consumer fails a batch (retried then, not in a
-   * busy loop).
+   * ms once a pass finds nothing, or fails, or a consumer fails a batch (retried then, whole or
+   * not, without waiting for a window again; not in a busy loop).
    */
   const poll = (): void => {
     if (stopped) return;
@@ -229,7 +239,9 @@ export async function startTableStream(opts: {
       if (timer) clearTimeout(timer);
       await running?.catch(() => undefined);
       // The batches gathering are handed over, as the mapping would at their window's end.
-      for (const [shardId, batch] of held) await handOver(shardId, batch.records).catch(() => false);
+      for (const [shardId, batch] of held)
+        if (!(await handOver(shardId, batch.records)))
+          opts.onError?.(new Error(`a batch of shard ${shardId} failed as the stream stopped`));
       held.clear();
       tables.destroy();
       streams.destroy();

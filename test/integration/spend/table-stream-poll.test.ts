@@ -144,3 +144,33 @@ it('drain hands over a gathering batch at once, and stop hands over what it hold
   stream = undefined;
   expect(seen).toEqual(['held-0', 'held-1', 'held-2', 'held-late-0', 'held-late-1']);
 });
+
+it('a batch that failed is handed over again from its failed record at the next poll, without waiting for a window again', async () => {
+  const windowMs = 3_000;
+  let failedAt = 0;
+  let passedAt = 0;
+  stream = await startTableStream({
+    endpoint: table.endpoint,
+    tableName: table.tableName,
+    consumers: [
+      async (records) => {
+        const ids = idsOf(records).filter((id) => id?.startsWith('again-'));
+        if (ids.length === 0) return {};
+        if (!failedAt) {
+          failedAt = Date.now();
+          return { failedAt: records.find((r) => idsOf([r])[0] === 'again-0')?.dynamodb?.SequenceNumber };
+        }
+        passedAt ||= Date.now();
+        return {};
+      },
+    ],
+    everyMs: 100,
+    windowMs,
+  });
+  await settled('again', 3);
+  await expect.poll(() => passedAt, { timeout: 15_000 }).toBeGreaterThan(0);
+  await stream.stop();
+  stream = undefined;
+  // Gathered once for the window; read again and handed over at the next poll, not a window later.
+  expect(passedAt - failedAt).toBeLessThan(windowMs);
+});
