@@ -417,14 +417,15 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
           stripUsage,
           (usage, answered, received, partial) => {
             relayed = true;
+            const end: StreamEnd = { usage, answered, received, partial };
             call.defer(
               run
-                ? run.settle(finish, usage, answered, received, partial)
+                ? run.settle(finish, end)
                 : !charged
                   ? finish(undefined, false)
                   : made
-                    ? settleBackgroundStream(call, made, finish, usage, answered, received, partial)
-                    : finish(usage, answered, received, partial),
+                    ? settleBackgroundStream(call, made, finish, end)
+                    : finishStream(finish, end),
             );
           },
           onPayload,
@@ -615,9 +616,9 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
         },
       );
     },
-    settle: async (finish, usage, answered, received, partial) => {
+    settle: async (finish, end) => {
       // No run named, or its record not written: no record to bill through, charged as any stream.
-      if (!last || !(await recorded)) return finish(usage, answered, received, partial);
+      if (!last || !(await recorded)) return finishStream(finish, end);
       const run = last;
       try {
         const owner = await call.deps.objects.get(run.id);
@@ -627,8 +628,8 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
           await billOnce(call, model, owner, bill);
           return finish(undefined, false);
         }
-        if (!partial) return finish(undefined, false);
-        return await prepaid(call, run.id, finish, usage, answered, received, partial);
+        if (!end.partial) return finish(undefined, false);
+        return await prepaid(call, run.id, finish, end);
       } catch (e) {
         // The store failed on the way: the call's hold and rate slot are released all the same,
         // and its record stays pending, for the answer that next shows the run ended.
@@ -639,13 +640,19 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
   };
 }
 
-type SettleStream = (
-  finish: Finish,
-  usage: Usage | undefined,
-  answered: boolean,
-  received: ReceivedText,
-  partial: boolean,
-) => Promise<number>;
+/** How a relayed stream ended (relay's `onDone`): what its settlement is given. */
+interface StreamEnd {
+  usage: Usage | undefined;
+  answered: boolean;
+  received: ReceivedText;
+  partial: boolean;
+}
+
+/** Settles a stream as any call: `finish` with how it ended. */
+const finishStream = (finish: Finish, end: StreamEnd, gate?: ChargeGate): Promise<number> =>
+  finish(end.usage, end.answered, end.received, end.partial, gate);
+
+type SettleStream = (finish: Finish, end: StreamEnd) => Promise<number>;
 
 /**
  * Bills a deferred object's usage once, to the key, user, team and organization that made it
@@ -1012,23 +1019,20 @@ async function settleBackgroundStream(
   call: Call,
   made: { id: string; recorded: Promise<void> },
   finish: Finish,
-  usage: Usage | undefined,
-  answered: boolean,
-  received: ReceivedText,
-  partial: boolean,
+  end: StreamEnd,
 ): Promise<number> {
   try {
     await made.recorded;
-    if (!partial && usableUsage(usage)) {
-      if (await call.deps.objects.claimBilling(made.id)) return finish(usage, answered, received, partial);
+    if (!end.partial && usableUsage(end.usage)) {
+      if (await call.deps.objects.claimBilling(made.id)) return finishStream(finish, end);
       return finish(undefined, false);
     }
   } catch (e) {
     // Its record unwritten or unclaimable: charged as any stream, never lost (a read may bill it again).
     logger().error('background response bill failed', { objectId: made.id, requestId: call.req.requestId, error: (e as Error)?.name });
-    return finish(usage, answered, received, partial);
+    return finishStream(finish, end);
   }
-  return prepaid(call, made.id, finish, usage, answered, received, partial);
+  return prepaid(call, made.id, finish, end);
 }
 
 /**
@@ -1041,18 +1045,10 @@ async function settleBackgroundStream(
  * record but not recorded (its settlement and journal both failed) is taken back from the record,
  * so the later bill charges it; an instance stopped between the two writes leaves it uncharged.
  */
-function prepaid(
-  call: Call,
-  objectId: string,
-  finish: Finish,
-  usage: Usage | undefined,
-  answered: boolean,
-  received: ReceivedText,
-  partial: boolean,
-): Promise<number> {
+function prepaid(call: Call, objectId: string, finish: Finish, end: StreamEnd): Promise<number> {
   const { objects } = call.deps;
   const facts = { objectId, requestId: call.req.requestId };
-  return finish(usage, answered, received, partial, {
+  return finishStream(finish, end, {
     allow: async (nanos, tokens) => {
       if (nanos <= 0 && tokens <= 0) return true;
       try {
