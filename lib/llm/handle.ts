@@ -1043,16 +1043,23 @@ async function settleBackgroundStream(
  * the stream nothing to charge. A record the store failed to write: the stream is charged all the
  * same (never lost), and a later bill may charge its share again (logged). A charge kept on the
  * record but not recorded (its settlement and journal both failed) is taken back from the record,
- * so the later bill charges it; an instance stopped between the two writes leaves it uncharged.
+ * so the later bill charges it. Left: an instance stopped between the two writes, or a read that
+ * claims the bill before the take-back, leaves that share uncharged (logged); a write that failed
+ * ambiguously (timed out after it committed, then replayed) charges it twice.
  */
 function prepaid(call: Call, objectId: string, finish: Finish, end: StreamEnd): Promise<number> {
   const { objects } = call.deps;
   const facts = { objectId, requestId: call.req.requestId };
+  /** What the record kept for this stream. */
+  let kept = 0;
   return finishStream(finish, end, {
     allow: async (nanos, tokens) => {
       if (nanos <= 0 && tokens <= 0) return true;
       try {
-        if (await objects.prepay(objectId, nanos, tokens)) return true;
+        if (await objects.prepay(objectId, nanos, tokens)) {
+          kept = nanos;
+          return true;
+        }
         logger().info('deferred object billed in full before its cut stream settled: the stream charges nothing', { ...facts, nanos });
         return false;
       } catch (e) {
@@ -1065,13 +1072,16 @@ function prepaid(call: Call, objectId: string, finish: Finish, end: StreamEnd): 
       }
     },
     // Its charge lost: the bill that finds the object ended charges its share again.
-    lost: async (nanos, tokens) => {
-      const taken = await objects.prepay(objectId, -nanos, -tokens).catch(() => false);
-      if (!taken)
-        logger().error('deferred object prepaid a charge that was lost, and was billed since: its share is not charged', {
-          ...facts,
-          nanos,
-        });
+    // Only the cost: its tokens were counted in the rate windows all the same. Only what the record
+    // kept: a prepayment the store failed to write has nothing to take back (a negative credit would overcharge).
+    lost: async () => {
+      if (kept <= 0) return;
+      const taken = await objects.prepay(objectId, -kept, 0).then(
+        (done) => (done ? 'taken' : 'billed since'),
+        () => 'store failed',
+      );
+      if (taken !== 'taken')
+        logger().error('deferred object prepaid a charge that was lost: its share is not charged', { ...facts, nanos: kept, why: taken });
     },
   });
 }
@@ -1142,10 +1152,7 @@ async function settle(
     log: spendLogOf(call, model, requestId, usage, usageSource, answered),
   });
   // Allowed by its gate but not recorded (lost: its journal failed too): what the gate kept is taken back.
-  if (gate && usage && costNanos === 0) {
-    const expected = costOfUsage(usage, model);
-    if (expected > 0) await gate.lost(expected, tokensOf(usage));
-  }
+  if (gate && usage && costNanos === 0 && costOfUsage(usage, model) > 0) await gate.lost();
   logger().info('llm call', {
     requestId,
     route: call.req.route.path,

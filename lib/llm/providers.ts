@@ -56,7 +56,7 @@ export interface ChargeGate {
   /** Asked with the cost and tokens about to be charged, before anything is written: false charges nothing. */
   allow(nanos: number, tokens: number): Promise<boolean>;
   /** The charge it allowed was not recorded (the settlement and its journal both failed): take back what `allow` kept. */
-  lost(nanos: number, tokens: number): Promise<void>;
+  lost(): Promise<void>;
 }
 
 /**

@@ -168,33 +168,59 @@ it("its tokens count once in the maker's tpm windows: the read's bill counts onl
   await settlementsOf(event);
   expect((await call({ method: 'GET', path: '/v1/responses/resp_tokens', headers: bearer(key) })).status).toBe(200);
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
-  // The minutes the calls may have spanned, every shard of the limit's windows.
+  expect(await windowTokens(record.token, tpm)).toBe(usage.total_tokens);
+});
+
+/** The key's tpm windows over the last minutes, every shard. */
+async function windowTokens(token: string, tpm: number): Promise<number> {
   const minute = Math.floor(Date.now() / MINUTE_MS);
-  const limit = { owner: 'key' as const, id: record.token, tpm };
+  const limit = { owner: 'key' as const, id: token, tpm };
   let tokens = 0;
   for (const m of [minute - 2, minute - 1, minute])
     for (let shard = 0; shard < windowShards(limit); shard++)
       tokens += Number((await readItem(rateRefs.window(limit, m, shard)))?.tokens ?? 0);
-  expect(tokens).toBe(usage.total_tokens);
-});
+  return tokens;
+}
 
-it("a cut stream's charge that is lost (its settlement and journal failed) is taken back from the record: the read that finds it ended charges its whole cost", async () => {
-  const { key, record } = await seedKey({ team_id: 'team-a' });
+/** Makes `key`'s cut stream of `input` while the store refuses its settlement (and, with `prepay`, its prepayment). */
+async function cutWhileDown(key: string, input: string, opts: { prepay: boolean }): Promise<void> {
   const settler = spendSettler();
   const settle = settler.settle.bind(settler);
-  const spy = vi.spyOn(settler, 'settle').mockImplementation(async (s) => {
-    if (s.requestId.startsWith('req-lost-')) throw new Error('the store is down');
+  const down = vi.spyOn(settler, 'settle').mockImplementation(async (s) => {
+    if (s.requestId.startsWith(`req-${input}-`)) throw new Error('the store is down');
     return settle(s);
   });
+  const owners = objectOwners();
+  const prepay = owners.prepay.bind(owners);
+  const prepayDown = vi.spyOn(owners, 'prepay').mockImplementation(async (id, nanos, tokens) => {
+    if (opts.prepay && id === `resp_${input}` && nanos > 0) throw new Error('the store is down');
+    return prepay(id, nanos, tokens);
+  });
   try {
-    const { event, body } = await make(key, 'lost');
+    const { event, body } = await make(key, input);
     await leave(body);
     await settlementsOf(event);
-    expect(spy).toHaveBeenCalled();
-    expect(await spendNanos(refs.key(record.token))).toBe(0);
+    expect(down).toHaveBeenCalled();
   } finally {
-    spy.mockRestore();
+    down.mockRestore();
+    prepayDown.mockRestore();
   }
+}
+
+it("a cut stream's charge that is lost (its settlement and journal failed) is taken back from the record: the read that finds it ended charges its whole cost, its tokens counted once", async () => {
+  const tpm = 100_000_000;
+  const { key, record } = await seedKey({ team_id: 'team-a', tpm_limit: tpm });
+  await cutWhileDown(key, 'lost', { prepay: false });
+  expect(await spendNanos(refs.key(record.token))).toBe(0);
   expect((await call({ method: 'GET', path: '/v1/responses/resp_lost', headers: bearer(key) })).status).toBe(200);
+  expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
+  expect(await windowTokens(record.token, tpm)).toBe(usage.total_tokens);
+});
+
+it('a lost charge whose prepayment the store also failed to keep takes nothing back: the read charges the whole cost, not more', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  await cutWhileDown(key, 'unkept', { prepay: true });
+  expect(await spendNanos(refs.key(record.token))).toBe(0);
+  expect((await call({ method: 'GET', path: '/v1/responses/resp_unkept', headers: bearer(key) })).status).toBe(200);
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
 });
