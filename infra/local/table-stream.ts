@@ -238,13 +238,16 @@ export async function startTableStream(opts: {
       stopped = true;
       if (timer) clearTimeout(timer);
       await running?.catch(() => undefined);
-      // The batches gathering are handed over, as the mapping would at their window's end.
-      for (const [shardId, batch] of held)
-        if (!(await handOver(shardId, batch.records)))
-          opts.onError?.(new Error(`a batch of shard ${shardId} failed as the stream stopped`));
-      held.clear();
-      tables.destroy();
-      streams.destroy();
+      try {
+        // The batches gathering are handed over, as the mapping would at their window's end.
+        for (const [shardId, batch] of held)
+          if (!(await handOver(shardId, batch.records)))
+            opts.onError?.(new Error(`a batch of shard ${shardId} failed as the stream stopped`));
+      } finally {
+        held.clear();
+        tables.destroy();
+        streams.destroy();
+      }
     },
   };
 }
