@@ -5,7 +5,7 @@
  * CSP would stop an inline handler even where markup got through, and this test must see that.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, launchChromium, npmStart, type Running } from './support.js';
 
 const MASTER = 'sk-browser-markup-master-key';
@@ -56,6 +56,11 @@ beforeAll(async () => {
     messages: [{ role: 'user', content: 'Hello' }],
   });
   expect(chat.status).toBe(200);
+  // Its spend log and rollups come off the table's stream, within its batching window (up to 5 s).
+  await vi.waitFor(async () => expect((await call(app.url, '/spend/logs', MASTER)).json?.data?.length ?? 0).toBeGreaterThan(0), {
+    timeout: 15_000,
+    interval: 200,
+  });
 }, 180_000);
 
 afterAll(async () => {
