@@ -10,7 +10,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { Alerting } from '../domain/alerts.js';
 import { type AlertEntity, type AlertLevel, alertLevels, alertSpend, alertWindow, type BudgetAlert, reached } from '../domain/alerts.js';
 import { dollarsToNanos } from '../domain/cost.js';
-import type { Budgeted, EntityState } from '../domain/records.js';
+import type { Budgeted } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
 import { failedOn, readableLogOf, type StreamConsumer, settledAtOf } from '../spend/stream.js';
 import { type AlertMarkers, alertRef, type Claim } from '../store/alerts.js';
@@ -19,7 +19,12 @@ import type { ItemRef } from '../store/keys.js';
 import { type AlertSink, sinkId } from './deliver.js';
 
 export interface AlertDeps {
-  /** A reader that does not cache: alerts judge the counters as they are. */
+  /**
+   * A reader for one batch of records, new at each call: it reads each entity once, afresh when
+   * made (alerts judge the counters as they are). The batch's counters are all added before
+   * alerts run (`afterward`), so a read per record found the same counters, at one read of each
+   * entity per request (found measuring the stream's consumer: most of its reads).
+   */
   reader: () => EntityReader;
   markers: () => AlertMarkers;
   sinks: () => AlertSink[];
@@ -42,45 +47,13 @@ interface Alerted {
   record: Entity;
 }
 
-/** How alerts read the entities a log names. */
-export interface AlertLookups {
-  key(tokenHash: string): ReturnType<EntityReader['key']>;
-  user(userId: string): ReturnType<EntityReader['user']>;
-  team(teamId: string): ReturnType<EntityReader['team']>;
-  org(orgId: string): Promise<EntityState['org']>;
-}
-
-/**
- * The entities' reads of one batch: each read once, when a record of the batch first names it.
- * The batch's counters were all added before alerts run (`afterward`), so a read per record
- * found the same counters, at one read of each entity per request (found measuring the stream's
- * consumer: most of its reads).
- */
-export function batchLookups(reader: EntityReader): AlertLookups {
-  const memo = new Map<string, Promise<unknown>>();
-  const once = <T>(name: string, read: () => Promise<T>): Promise<T> => {
-    let p = memo.get(name) as Promise<T> | undefined;
-    if (!p) {
-      p = read();
-      memo.set(name, p);
-    }
-    return p;
-  };
-  return {
-    key: (h) => once(`key ${h}`, () => reader.key(h)),
-    user: (id) => once(`user ${id}`, () => reader.user(id)),
-    team: (id) => once(`team ${id}`, () => reader.team(id)),
-    org: (id) => once(`org ${id}`, () => reader.state({ orgId: id }).then((s) => s.org)),
-  };
-}
-
 /** The entities a log names, read afresh. */
-async function entitiesOf(log: SpendLog, read: AlertLookups): Promise<Alerted[]> {
+async function entitiesOf(log: SpendLog, reader: EntityReader): Promise<Alerted[]> {
   const [key, user, team, org] = await Promise.all([
-    log.api_key ? read.key(log.api_key) : undefined,
-    log.user ? read.user(log.user) : undefined,
-    log.team_id ? read.team(log.team_id) : undefined,
-    log.organization_id ? read.org(log.organization_id) : undefined,
+    log.api_key ? reader.key(log.api_key) : undefined,
+    log.user ? reader.user(log.user) : undefined,
+    log.team_id ? reader.team(log.team_id) : undefined,
+    log.organization_id ? reader.state({ orgId: log.organization_id }).then((s) => s.org) : undefined,
   ]);
   const out: Alerted[] = [];
   if (key) out.push({ entity: 'key', id: key.key_name, keyHash: key.token, lasting: key.rate_id ?? key.token, record: key });
@@ -133,14 +106,14 @@ export async function alertsFor(
   log: SpendLog,
   deps: AlertDeps,
   settledAt?: number,
-  lookups: AlertLookups = batchLookups(deps.reader()),
+  reader: EntityReader = deps.reader(),
 ): Promise<BudgetAlert[]> {
   const now = deps.clock();
   // The window the request counted in (its settlement's), not the one the stream hands it over
   // in: a level crossed in a window's last moments is judged on that window's counter.
   const counted = settledAt ?? Date.parse(log.startTime);
   const sent: BudgetAlert[] = [];
-  for (const e of await entitiesOf(log, lookups)) {
+  for (const e of await entitiesOf(log, reader)) {
     const spend = alertSpend(e.record, counted);
     const levels = reached(alertLevels(e.record, deps.thresholds()), spend);
     if (levels.length === 0) continue;
@@ -185,12 +158,12 @@ export async function alertsFor(
 /** The stream consumer: alerts for each settled request, in order; a failed delivery stops the batch there. */
 export function alertConsumer(deps: AlertDeps): StreamConsumer {
   return async (records: readonly DynamoDBRecord[]) => {
-    const lookups = batchLookups(deps.reader());
+    const reader = deps.reader();
     for (const record of records) {
       const log = readableLogOf(record, 'budget alerts');
       if (!log) continue;
       try {
-        await alertsFor(log, deps, settledAtOf(record), lookups);
+        await alertsFor(log, deps, settledAtOf(record), reader);
       } catch (e) {
         return failedOn(record, 'budget alerts', e);
       }

@@ -23,16 +23,24 @@ export const spendLogStore = /* @__PURE__ */ dependency(
 
 export const alertSinks = /* @__PURE__ */ dependency('alertSinks', (c) => buildSinks(c));
 
-let parts: { reader: EntityReader; markers: AlertMarkers; table: string; client: unknown } | undefined;
+let parts: { reader: () => EntityReader; markers: AlertMarkers; table: string; client: unknown } | undefined;
 
-/** A reader that does not cache (alerts judge the counters as they are) and the markers, for the current wiring. */
+/** How long a batch's reader keeps what it read: longer than a batch takes (it is made anew for each). */
+const BATCH_READER_TTL_MS = 5 * 60_000;
+
+/** A reader for each batch (each entity read once in it, afresh when made) and the markers, for the current wiring. */
 function alertParts(): NonNullable<typeof parts> {
   const c = config();
   const client = documentClient();
   if (!parts || parts.table !== c.tableName || parts.client !== client) {
-    const loader = new CachedLoader(new DynamoBatchSource(client, c.tableName, true), { ttlMs: 1, negativeTtlMs: 1, maxEntries: 100 });
+    const source = new DynamoBatchSource(client, c.tableName, true);
+    const shards = c.spendShards;
     parts = {
-      reader: new EntityReader(loader, c.spendShards),
+      reader: () =>
+        new EntityReader(
+          new CachedLoader(source, { ttlMs: BATCH_READER_TTL_MS, negativeTtlMs: BATCH_READER_TTL_MS, maxEntries: 1_000 }),
+          shards,
+        ),
       markers: new AlertMarkers(client, c.tableName, clock()),
       table: c.tableName,
       client,
@@ -43,7 +51,7 @@ function alertParts(): NonNullable<typeof parts> {
 
 /** What the alert consumer needs, always from the current wiring. */
 export const alertDeps = (): AlertDeps => ({
-  reader: () => alertParts().reader,
+  reader: () => alertParts().reader(),
   markers: () => alertParts().markers,
   sinks: alertSinks,
   thresholds: () => config().alerts.thresholds,

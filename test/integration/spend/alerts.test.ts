@@ -4,7 +4,9 @@
  * window; a new window re-arms them. The soft budget is a level of its own. Alerts are read off
  * DynamoDB Local's real stream, as the deployed consumer reads it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
 import { alertConsumer } from '../../../lib/alerts/consume.js';
 import { alertDeps, configureApp, documentClient, spendSettler } from '../../../lib/app/index.js';
@@ -14,6 +16,7 @@ import type { SpendLog } from '../../../lib/domain/spend-log.js';
 import { settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { EntityReader } from '../../../lib/store/entities.js';
+import { refs } from '../../../lib/store/keys.js';
 import { CachedLoader, DynamoBatchSource } from '../../../lib/store/loader.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
@@ -131,18 +134,17 @@ describe('reads', () => {
     const { record } = await seedKey({ team_id: 'batched' });
     for (let i = 0; i < 10; i++) await spendOnTeam('batched', record.token, record.key_name, 0.9, 400 + i);
     const deps = alertDeps();
+    // Reads of the team's item from the table, whoever makes them (the consumer's readers).
     let teamReads = 0;
     let batches = 0;
-    const counting = () => {
-      const reader = deps.reader();
-      return Object.assign(Object.create(reader) as typeof reader, {
-        team: (id: string) => {
-          if (id === 'batched') teamReads++;
-          return reader.team(id);
-        },
-      });
-    };
-    const alerts = alertConsumer({ ...deps, reader: counting });
+    const client = documentClient();
+    const send = client.send.bind(client);
+    const spy = vi.spyOn(client, 'send').mockImplementation(((command: { input?: unknown }) => {
+      if (command instanceof BatchGetCommand && JSON.stringify(command.input).includes(JSON.stringify(refs.team('batched').PK)))
+        teamReads++;
+      return send(command as never);
+    }) as typeof client.send);
+    const alerts = alertConsumer(deps);
     const stream = await startTableStream({
       endpoint: table.endpoint,
       tableName: table.tableName,
@@ -158,6 +160,7 @@ describe('reads', () => {
       await stream.drain();
     } finally {
       await stream.stop();
+      spy.mockRestore();
     }
     expect(batches).toBeGreaterThan(0);
     expect(teamReads).toBe(batches);
