@@ -566,15 +566,21 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
 async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answer: unknown): Promise<void> {
   const runs = runsOf(object, answer);
   if (runs.length === 0) return;
-  const { objects } = call.deps;
   const started = startsRun(object) ? runs[0] : undefined;
   if (started) await recordRun(call, model, started.id);
-  const owners = await objects.getMany(runs.map((r) => r.id));
-  for (const run of runs) {
-    const owner = owners.get(run.id);
-    const bill = owner?.billing === 'pending' ? finishedUsage('run', run, owner.estimate) : undefined;
-    if (owner && bill) call.defer(billOnce(call, model, owner, bill));
+  for (const { run, owner } of await pendingRuns(call, runs)) {
+    const bill = finishedUsage('run', run, owner.estimate);
+    if (bill) call.defer(billOnce(call, model, owner, bill));
   }
+}
+
+/** The runs of an answer whose records still wait for their bill, with those records. */
+async function pendingRuns<R extends { id: string }>(call: Call, runs: readonly R[]): Promise<{ run: R; owner: ObjectOwner }[]> {
+  const owners = await call.deps.objects.getMany(runs.map((r) => r.id));
+  return runs.flatMap((run) => {
+    const owner = owners.get(run.id);
+    return owner?.billing === 'pending' ? [{ run, owner }] : [];
+  });
 }
 
 /** A run started (or given tool outputs) recorded pending, to whoever started it; tool outputs submitted to a run already recorded add to it. */
@@ -758,10 +764,7 @@ async function billRunsBeforeDelete(call: Call, model: ModelRecord, object: Obje
     }
     const answer = parseJson(await read.readAll());
     const runs = runsOf(object, answer);
-    const owners = await call.deps.objects.getMany(runs.map((r) => r.id));
-    for (const run of runs) {
-      const owner = owners.get(run.id);
-      if (owner?.billing !== 'pending') continue;
+    for (const { run, owner } of await pendingRuns(call, runs)) {
       if (isPending('run', run))
         throw new ConflictError(
           'object_pending',
