@@ -72,14 +72,19 @@ const make = (key: string, input: string) =>
     requestId: `req-${input}-${Math.random()}`,
   });
 
-it('cut by its client, then read when ended: what it was sent is charged at once, the rest by the read, its cost once in all', async () => {
-  const { key, record } = await seedKey({ team_id: 'team-a' });
-  const { event, body } = await make(key, 'leave');
+/** Leaves `make`'s stream once it has seen `word` (its last by default): the iterator's return destroys the body. */
+async function leave(body: AsyncIterable<unknown>, word = 'word19'): Promise<void> {
   let seen = '';
   for await (const chunk of body) {
     seen += String(chunk);
-    if (seen.includes('word19')) break; // leaves: the iterator's return destroys the body
+    if (seen.includes(word)) break;
   }
+}
+
+it('cut by its client, then read when ended: what it was sent is charged at once, the rest by the read, its cost once in all', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-a' });
+  const { event, body } = await make(key, 'leave');
+  await leave(body);
   await settlementsOf(event);
   const atOnce = await spendNanos(refs.key(record.token));
   expect(atOnce).toBeGreaterThan(0);
@@ -109,11 +114,7 @@ it('read to its end: billed its usage by the stream; a read after bills nothing'
 it('a read in flight when its client cuts the stream bills only the rest: the prepaid share is read with the claim (found by review: charged twice)', async () => {
   const { key, record } = await seedKey({ team_id: 'team-a' });
   const { event, body } = await make(key, 'race');
-  let seen = '';
-  for await (const chunk of body) {
-    seen += String(chunk);
-    if (seen.includes('word0')) break;
-  }
+  await leave(body, 'word0');
   // A read that loaded the record before the cut's share was kept, answered after.
   const read = call({ method: 'GET', path: '/v1/responses/resp_race', headers: bearer(key) });
   await vi.waitFor(() => expect(heldReads).toHaveLength(1));
@@ -123,15 +124,6 @@ it('a read in flight when its client cuts the stream bills only the rest: the pr
   expect((await read).status).toBe(200);
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
 });
-
-/** Leaves `make`'s stream after its last word. */
-async function leave(body: AsyncIterable<unknown>): Promise<void> {
-  let seen = '';
-  for await (const chunk of body) {
-    seen += String(chunk);
-    if (seen.includes('word19')) break;
-  }
-}
 
 it('a read that bills it in full before its cut stream is settled leaves the stream nothing to charge (found by review: charged twice)', async () => {
   const { key, record } = await seedKey({ team_id: 'team-a' });
