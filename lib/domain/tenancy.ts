@@ -63,6 +63,13 @@ export interface ObjectOwner {
   prepaid_nanos?: number | null;
   /** The tokens those cut streams counted in the rate windows: the bill counts only those beyond them. */
   prepaid_tokens?: number | null;
+  /**
+   * Of those, the input and output tokens their spend logs show: the bill's log shows only those
+   * beyond them, so the reports' token totals count each token once (found by review: they ran
+   * high by the cut streams' share). Records prepaid before these were kept: none.
+   */
+  prepaid_input_tokens?: number | null;
+  prepaid_output_tokens?: number | null;
   created_at: string;
 }
 

@@ -45,6 +45,7 @@ import { unshapedUpstreamError } from '../providers/errors.js';
 import { type EventSource, relayStream } from '../providers/http.js';
 import { isUsageOnlyChunk } from '../providers/usage.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
+import type { Prepayment } from '../store/objects.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
@@ -696,6 +697,8 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
       // The end user of the read that found it ended is not the maker's.
       endUser: null,
       usage,
+      // The tokens its cut streams' logs showed already: this log shows the rest.
+      loggedBefore: { input: claimed.prepaid_input_tokens ?? 0, output: claimed.prepaid_output_tokens ?? 0 },
       usageSource: source,
       startTime: new Date(call.now).toISOString(),
       endTime: new Date(call.deps.clock()).toISOString(),
@@ -1054,13 +1057,14 @@ function prepaid(call: Call, objectId: string, finish: Finish, end: StreamEnd): 
   const { objects } = call.deps;
   const facts = { objectId, requestId: call.req.requestId };
   /** What the record kept for this stream. */
-  let kept = 0;
+  let kept: Prepayment | undefined;
   return finishStream(finish, end, {
-    allow: async (nanos, tokens) => {
-      if (nanos <= 0 && tokens <= 0) return true;
+    allow: async (nanos, usage) => {
+      const prepayment = { nanos, tokens: tokensOf(usage), inputTokens: allInputTokens(usage), outputTokens: usage.outputTokens };
+      if (nanos <= 0 && prepayment.tokens <= 0) return true;
       try {
-        if (await objects.prepay(objectId, nanos, tokens)) {
-          kept = nanos;
+        if (await objects.prepay(objectId, prepayment)) {
+          kept = prepayment;
           return true;
         }
         logger().info('deferred object billed in full before its cut stream settled: the stream charges nothing', { ...facts, nanos });
@@ -1074,17 +1078,23 @@ function prepaid(call: Call, objectId: string, finish: Finish, end: StreamEnd): 
         return true;
       }
     },
-    // Its charge lost: the bill that finds the object ended charges its share again.
-    // Only the cost: its tokens were counted in the rate windows all the same. Only what the record
-    // kept: a prepayment the store failed to write has nothing to take back (a negative credit would overcharge).
+    // Its charge lost: the bill that finds the object ended charges its share again, and its log
+    // shows its tokens (this stream's log was lost with it). Not its rate tokens: the windows
+    // counted them all the same. Only what the record kept: a prepayment the store failed to
+    // write has nothing to take back (a negative credit would overcharge).
     lost: async () => {
-      if (kept <= 0) return;
-      const taken = await objects.prepay(objectId, -kept, 0).then(
+      if (!kept) return;
+      const back = { nanos: -kept.nanos, tokens: 0, inputTokens: -kept.inputTokens, outputTokens: -kept.outputTokens };
+      const taken = await objects.prepay(objectId, back).then(
         (done) => (done ? 'taken' : 'billed since'),
         () => 'store failed',
       );
       if (taken !== 'taken')
-        logger().error('deferred object prepaid a charge that was lost: its share is not charged', { ...facts, nanos: kept, why: taken });
+        logger().error('deferred object prepaid a charge that was lost: its share is not charged', {
+          ...facts,
+          nanos: kept.nanos,
+          why: taken,
+        });
     },
   });
 }
@@ -1140,7 +1150,7 @@ async function settle(
     askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
   );
   // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
-  const usage = found && gate && !(await gate.allow(costOfUsage(found, model), tokensOf(found))) ? undefined : found;
+  const usage = found && gate && !(await gate.allow(costOfUsage(found, model), found)) ? undefined : found;
   const usageSource = !usage ? 'none' : !measured ? 'estimated' : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
   const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
@@ -1227,6 +1237,8 @@ function logOf(o: {
   caller: Caller;
   endUser: string | null;
   usage: Usage | undefined;
+  /** Of `usage`, the input and output tokens other logs showed already (a deferred bill's cut streams'). */
+  loggedBefore?: { input: number; output: number };
   usageSource: string;
   startTime: string;
   endTime: string;
@@ -1236,8 +1248,8 @@ function logOf(o: {
   const { caller } = o;
   // LiteLLM's prompt_tokens, whatever the provider: every input token, cache reads and writes
   // included (Usage keeps them apart to price them), as the tpm limit counts them.
-  const input = o.usage ? allInputTokens(o.usage) : 0;
-  const output = o.usage?.outputTokens ?? 0;
+  const input = Math.max(0, (o.usage ? allInputTokens(o.usage) : 0) - (o.loggedBefore?.input ?? 0));
+  const output = Math.max(0, (o.usage?.outputTokens ?? 0) - (o.loggedBefore?.output ?? 0));
   return {
     request_id: o.requestId,
     call_type: o.callType,

@@ -53,8 +53,8 @@ export type Finish = (
 
 /** What a charge asks first, and tells after, when something else must agree with it. */
 export interface ChargeGate {
-  /** Asked with the cost and tokens about to be charged, before anything is written: false charges nothing. */
-  allow(nanos: number, tokens: number): Promise<boolean>;
+  /** Asked with the cost and usage about to be charged, before anything is written: false charges nothing. */
+  allow(nanos: number, usage: Usage): Promise<boolean>;
   /** The charge it allowed was not recorded (the settlement and its journal both failed): take back what `allow` kept. */
   lost(): Promise<void>;
 }

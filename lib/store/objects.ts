@@ -22,11 +22,21 @@ export interface ObjectOwners {
   /** Claims a pending object's one bill: its record as it was when claimed (what was prepaid), or undefined when billed already or gone. */
   claimBilling(objectId: string): Promise<ObjectOwner | undefined>;
   /**
-   * Adds what a cut stream of a pending object charges (its cost, and the tokens it counted in
-   * its rate windows) to its record, before it is charged (negative: takes back a charge that was
-   * not recorded): false when it is no longer pending (its bill claimed, or gone).
+   * Adds what a cut stream of a pending object charges to its record, before it is charged
+   * (negative: takes back a charge that was not recorded): false when it is no longer pending
+   * (its bill claimed, or gone).
    */
-  prepay(objectId: string, nanos: number, tokens: number): Promise<boolean>;
+  prepay(objectId: string, prepayment: Prepayment): Promise<boolean>;
+}
+
+/** What a cut stream of a pending object charges before its bill (lib/domain/tenancy's `prepaid_*`). */
+export interface Prepayment {
+  nanos: number;
+  /** The tokens it counts in its rate windows. */
+  tokens: number;
+  /** The input and output tokens its spend log shows. */
+  inputTokens: number;
+  outputTokens: number;
 }
 
 const BATCH = 100;
@@ -79,15 +89,21 @@ export class DynamoObjectOwners implements ObjectOwners {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) }));
   }
 
-  async prepay(objectId: string, nanos: number, tokens: number): Promise<boolean> {
+  async prepay(objectId: string, p: Prepayment): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: objectRef(objectId),
-          UpdateExpression: 'ADD prepaid_nanos :n, prepaid_tokens :t',
+          UpdateExpression: 'ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
           ConditionExpression: 'billing = :pending',
-          ExpressionAttributeValues: { ':n': nanos, ':t': tokens, ':pending': 'pending' },
+          ExpressionAttributeValues: {
+            ':n': p.nanos,
+            ':t': p.tokens,
+            ':i': p.inputTokens,
+            ':o': p.outputTokens,
+            ':pending': 'pending',
+          },
         }),
       );
       return true;

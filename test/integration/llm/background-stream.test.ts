@@ -9,9 +9,11 @@ import { objectOwners, spendSettler } from '../../../lib/app/index.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import { MINUTE_MS, windowShards } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
+import { unpackLog } from '../../../lib/domain/spend-log.js';
 import { settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
 import { rateRefs } from '../../../lib/store/rate-limits.js';
+import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
@@ -96,7 +98,26 @@ it('cut by its client, then read when ended: what it was sent is charged at once
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
   await call({ method: 'GET', path: '/v1/responses/resp_leave', headers: bearer(key) });
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
+  // Its spend logs show each token once: the read's log only those beyond the cut stream's.
+  const cut = await loggedTokens(event.requestContext.requestId);
+  expect(cut.output).toBeGreaterThan(0);
+  expect(await loggedTokens(event.requestContext.requestId, 'object:resp_leave')).toEqual(wholeUsage);
 });
+
+const wholeUsage = { input: usage.input_tokens, output: usage.output_tokens };
+
+/** The input and output tokens the spend logs of these requests show, summed (a request with no settlement shows none). */
+async function loggedTokens(...requestIds: string[]): Promise<{ input: number; output: number }> {
+  const sum = { input: 0, output: 0 };
+  for (const id of requestIds) {
+    const text = (await readItem(refs.settlement(id)))?.[SPEND_LOG_ATTR];
+    if (typeof text !== 'string') continue;
+    const log = unpackLog(text);
+    sum.input += log.prompt_tokens;
+    sum.output += log.completion_tokens;
+  }
+  return sum;
+}
 
 it('read to its end: billed its usage by the stream; a read after bills nothing', async () => {
   const { key, record } = await seedKey({ team_id: 'team-a' });
@@ -175,7 +196,7 @@ async function windowTokens(token: string, tpm: number): Promise<number> {
 }
 
 /** Makes `key`'s cut stream of `input` while the store refuses its settlement (and, with `prepay`, its prepayment). */
-async function cutWhileDown(key: string, input: string, opts: { prepay: boolean }): Promise<void> {
+async function cutWhileDown(key: string, input: string, opts: { prepay: boolean }): Promise<string> {
   const settler = spendSettler();
   const settle = settler.settle.bind(settler);
   const down = vi.spyOn(settler, 'settle').mockImplementation(async (s) => {
@@ -184,15 +205,16 @@ async function cutWhileDown(key: string, input: string, opts: { prepay: boolean 
   });
   const owners = objectOwners();
   const prepay = owners.prepay.bind(owners);
-  const prepayDown = vi.spyOn(owners, 'prepay').mockImplementation(async (id, nanos, tokens) => {
-    if (opts.prepay && id === `resp_${input}` && nanos > 0) throw new Error('the store is down');
-    return prepay(id, nanos, tokens);
+  const prepayDown = vi.spyOn(owners, 'prepay').mockImplementation(async (id, prepayment) => {
+    if (opts.prepay && id === `resp_${input}` && prepayment.nanos > 0) throw new Error('the store is down');
+    return prepay(id, prepayment);
   });
   try {
     const { event, body } = await make(key, input);
     await leave(body);
     await settlementsOf(event);
     expect(down).toHaveBeenCalled();
+    return event.requestContext.requestId;
   } finally {
     down.mockRestore();
     prepayDown.mockRestore();
@@ -202,11 +224,13 @@ async function cutWhileDown(key: string, input: string, opts: { prepay: boolean 
 it("a cut stream's charge that is lost (its settlement and journal failed) is taken back from the record: the read that finds it ended charges its whole cost, its tokens counted once", async () => {
   const tpm = 100_000_000;
   const { key, record } = await seedKey({ team_id: 'team-a', tpm_limit: tpm });
-  await cutWhileDown(key, 'lost', { prepay: false });
+  const cut = await cutWhileDown(key, 'lost', { prepay: false });
   expect(await spendNanos(refs.key(record.token))).toBe(0);
   expect((await call({ method: 'GET', path: '/v1/responses/resp_lost', headers: bearer(key) })).status).toBe(200);
   expect(await spendNanos(refs.key(record.token))).toBe(fullCost());
   expect(await windowTokens(record.token, tpm)).toBe(usage.total_tokens);
+  // The cut stream's log was lost with its charge: the read's log shows every token.
+  expect(await loggedTokens(cut, 'object:resp_lost')).toEqual(wholeUsage);
 });
 
 it('a lost charge whose prepayment the store also failed to keep takes nothing back: the read charges the whole cost, not more', async () => {
