@@ -123,6 +123,24 @@ export function looksLikeSecret(s: string): boolean {
   return hasCredentialShape(s) || hasSecretQuery(s);
 }
 
+/** An AWS secret access key: 40 characters of base64's alphabet, both cases and digits. */
+const AWS_SECRET_KEY = /^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])[A-Za-z0-9/+]{40}$/;
+/** Separators a name's words are joined with; a key's random run has none. */
+const NAME_SEPARATORS = /[/_.@:=-]/;
+/** A random run this long, of letters and digits, is a key, not a word: Azure's 32 hex, Mistral's 32, Cohere's 40, Groq's after `gsk_`. */
+const KEY_RUN = 32;
+
+/**
+ * Whether a value given as the name of a secret (a Secrets Manager secret's, an environment variable's) is a key
+ * itself, pasted where its name belongs: any credential shape, an AWS secret access key, or a
+ * run of 32 or more letters and digits mixed, which no name's word is (found by review: an Azure
+ * key, 32 hex digits, was stored as a secret's name and shown back). Pure.
+ */
+export function looksLikeKeyNotName(s: string): boolean {
+  if (looksLikeSecret(s) || AWS_SECRET_KEY.test(s)) return true;
+  return s.split(NAME_SEPARATORS).some((run) => run.length >= KEY_RUN && /[0-9]/.test(run) && /[A-Za-z]/.test(run));
+}
+
 /** Text with the values of its secret query parameters replaced: `?token=[redacted]`, the rest of the URL kept. */
 export function redactQuery(s: string): string {
   if (!s.includes('=')) return s;

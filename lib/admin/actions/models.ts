@@ -21,7 +21,7 @@ import type { AuditEntry } from '../../domain/audit.js';
 import { PRICED_SERVICE_TIERS, TIER_PRICE_FIELDS } from '../../domain/cost.js';
 import { rateChangeStamp } from '../../domain/rate-limits.js';
 import type { ModelRecord } from '../../domain/records.js';
-import { looksLikeSecret } from '../../domain/secrets.js';
+import { looksLikeKeyNotName, looksLikeSecret } from '../../domain/secrets.js';
 import { ConflictError, type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
 import { azureConfigProblem } from '../../providers/azure.js';
 import { baseUrlProblem } from '../../providers/http.js';
@@ -47,11 +47,12 @@ const name = z
   // A model name is logged with every request it serves.
   .refine((n) => !looksLikeSecret(n), 'must not be a secret: it looks like an API key or token');
 
+const KEY_AS_NAME = 'looks like a key itself: give the name of the secret that holds the key';
 const secretName = z
   .string()
   .regex(/^[A-Za-z0-9/_+=.@:-]{1,512}$/, 'must be the name (or ARN) of a secret: letters, digits and / _ + = . @ : -')
-  // Provider keys (`sk-...`, `sk-ant-...`, `AIza...`) look like this; a secret's name does not.
-  .refine((s) => !looksLikeSecret(s), 'looks like a key itself: give the name of the secret that holds the key');
+  // Provider keys (`sk-...`, `AIza...`, Azure's 32 hex digits, an AWS secret key) look like this; a secret's name does not.
+  .refine((s) => !looksLikeKeyNotName(s), KEY_AS_NAME);
 
 const httpUrl = z
   .string()
@@ -144,6 +145,13 @@ function keySecretOf(p: Params | undefined): string | null | undefined {
       'litellm_params.api_key',
     );
   }
+  // `os.environ/<a key>`: the key pasted where its variable's name belongs (never repeated).
+  if (looksLikeKeyNotName(env[1] as string))
+    throw new InvalidRequestError(
+      `\`litellm_params.api_key\`: the name after os.environ/ ${KEY_AS_NAME}`,
+      'literal_api_key',
+      'litellm_params.api_key',
+    );
   if (p.api_key_secret !== undefined) {
     throw new InvalidRequestError(
       'give `litellm_params.api_key` (os.environ/<NAME>) or `litellm_params.api_key_secret`, not both',

@@ -145,14 +145,32 @@ describe('models', () => {
 
     it('a key pasted as the secret name, or credentials in api_base, are refused too', async () => {
       const info = { input_cost_per_million: 1, output_cost_per_million: 1 };
-      await expectRefused(models, {
-        route: 'POST /model/new',
-        action: 'new',
-        input: { model_name: 'm-leak', litellm_params: { model: 'x', api_key_secret: LITERAL_KEY }, model_info: info },
-        status: 400,
-        code: 'invalid_field',
-        param: 'litellm_params.api_key_secret',
-      });
+      // Any key's shape (found by review: an Azure key, 32 hex digits, and an AWS secret key were stored and shown back).
+      for (const pasted of [LITERAL_KEY, '0123456789abcdef0123456789abcdef', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']) {
+        await expectRefused(models, {
+          route: 'POST /model/new',
+          action: 'new',
+          input: { model_name: 'm-leak', litellm_params: { model: 'x', api_key_secret: pasted }, model_info: info },
+          status: 400,
+          code: 'invalid_field',
+          param: 'litellm_params.api_key_secret',
+        });
+        // And as the variable named by `os.environ/` (it was not checked at all).
+        await expectRefused(models, {
+          route: 'POST /model/new',
+          action: 'new',
+          input: { model_name: 'm-leak', litellm_params: { model: 'x', api_key: `os.environ/${pasted}` }, model_info: info },
+          status: 400,
+          code: 'literal_api_key',
+          param: 'litellm_params.api_key',
+        });
+        const res = await callApi(models, 'POST', '/model/new', {
+          model_name: 'm-leak',
+          litellm_params: { model: 'x', api_key: `os.environ/${pasted}` },
+          model_info: info,
+        });
+        expect(JSON.stringify(res.body)).not.toContain(pasted);
+      }
       await expectRefused(models, {
         route: 'POST /model/new',
         action: 'new',

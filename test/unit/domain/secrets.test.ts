@@ -1,6 +1,13 @@
 /** The one credential detector (lib/domain/secrets): by name, by value shape, in URLs; ordinary data is left alone. */
 import { describe, expect, it } from 'vitest';
-import { isSecretName, looksLikeSecret, NOT_REPEATED, redactQuery, withoutSecrets } from '../../../lib/domain/secrets.js';
+import {
+  isSecretName,
+  looksLikeKeyNotName,
+  looksLikeSecret,
+  NOT_REPEATED,
+  redactQuery,
+  withoutSecrets,
+} from '../../../lib/domain/secrets.js';
 
 describe('isSecretName: any case, separator or trailing number', () => {
   it.each([
@@ -110,4 +117,26 @@ describe('withoutSecrets: what an error message may say', () => {
   it('a message without one is unchanged', () => {
     expect(withoutSecrets('team `t-1` is blocked')).toBe('team `t-1` is blocked');
   });
+});
+
+describe('looksLikeKeyNotName: a key pasted where the name of its secret belongs (found by review: an Azure key was stored)', () => {
+  it.each([
+    ['an Azure OpenAI key (32 hex digits)', '0123456789abcdef0123456789abcdef'],
+    ['a Together key (64 hex digits)', '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'],
+    ['an AWS secret access key', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
+    ['a Mistral key (32 letters and digits)', 'Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4f'],
+    ['a Groq key after its prefix', `gsk_${'Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4fGh7jKl0n'}`],
+    ['a key after a path', 'prod/openai/Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4f'],
+    ['any credential shape', 'sk-proj-abcdefghijklmnop1234'],
+  ])('%s is a key', (_, value) => expect(looksLikeKeyNotName(value)).toBe(true));
+
+  it.each([
+    'tollgate/openai',
+    'OPENAI_API_KEY',
+    'prod/providers/azure-openai-eastus2-deployment-key',
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/openai-AbCdEf',
+    'tollgate/550e8400-e29b-41d4-a716-446655440000',
+    'abcdefghijklmnopqrstuvwxyzabcdefghij',
+    '12345678901234567890123456789012345',
+  ])('%s is a name', (value) => expect(looksLikeKeyNotName(value)).toBe(false));
 });
