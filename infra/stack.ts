@@ -22,8 +22,8 @@ import {
   grantAuthorizerAccess,
   grantEntityAccess,
   grantLlmAccess,
+  grantReplayAccess,
   grantSecretRead,
-  grantSettlementAccess,
   grantSweeperAccess,
   grantTableStreamAccess,
 } from './constructs/access.js';
@@ -161,7 +161,7 @@ export class TollgateStack extends Stack {
       timeout: Duration.seconds(30),
       memorySize: 256,
     });
-    grantSettlementAccess(replay.role, table);
+    grantReplayAccess(replay.role, table);
     functions.set('settlement-replay', replay);
     this.settlements = new SettlementQueue(this, 'Settlements', {
       consumer: replay,

@@ -14,7 +14,13 @@
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 
-export type SpendMetric = 'SettlementsDeferred' | 'SettlementsLost' | 'SettlementsReplayed' | 'SettlementsWaiting' | 'WebSearchesUnpriced';
+export type SpendMetric =
+  | 'OwnersDeferred'
+  | 'SettlementsDeferred'
+  | 'SettlementsLost'
+  | 'SettlementsReplayed'
+  | 'SettlementsWaiting'
+  | 'WebSearchesUnpriced';
 
 let metrics: Promise<{ m: Metrics; count: string }> | undefined;
 

@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { spendSettler } from '../../lib/app/llm.js';
+import { objectOwners, spendSettler } from '../../lib/app/llm.js';
 import { countMetric } from '../../lib/metrics.js';
-import { JournalRecordError, replaySettlement } from '../../lib/store/settlement-journal.js';
+import { JournalRecordError, replayJournalRecord } from '../../lib/store/settlement-journal.js';
 import { logger, tracing } from '../../lib/telemetry.js';
 
 /**
@@ -11,6 +11,8 @@ import { logger, tracing } from '../../lib/telemetry.js';
  * delivered twice, or one whose settlement had landed after all, changes nothing). A message
  * that fails is reported back and retried by SQS after its visibility timeout, until the queue's
  * maxReceiveCount sends it to the dead-letter queue (alarmed; redrive it once DynamoDB is back).
+ * A message of owner records (objects an upstream made while the store refused their records)
+ * writes each that is not there yet.
  */
 export const handler = middy<SQSEvent, SQSBatchResponse>()
   .use(tracing())
@@ -19,7 +21,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     let landed = 0;
     for (const record of event.Records) {
       try {
-        await replaySettlement(spendSettler(), record.body);
+        await replayJournalRecord({ settler: spendSettler(), owners: objectOwners() }, record.body);
         landed++;
       } catch (e) {
         const malformed = e instanceof JournalRecordError;

@@ -80,9 +80,19 @@ export function grantSettlementAccess(role: IRole, table: TableRef): void {
 /** The llm function records spend, and keeps (puts, deletes) the owner records of upstream objects. */
 export function grantLlmAccess(role: IRole, table: TableRef): void {
   grantSettlementAccess(role, table);
+  grantObjectOwners(role, table, ['dynamodb:PutItem', 'dynamodb:DeleteItem']);
+}
+
+/** The settlement replay lands kept settlements and puts kept owner records (lib/store/settlement-journal), never deletes one. */
+export function grantReplayAccess(role: IRole, table: TableRef): void {
+  grantSettlementAccess(role, table);
+  grantObjectOwners(role, table, ['dynamodb:PutItem']);
+}
+
+function grantObjectOwners(role: IRole, table: TableRef, actions: string[]): void {
   role.addToPrincipalPolicy(
     new PolicyStatement({
-      actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      actions,
       resources: [table.tableArn],
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${OBJECT_ITEM_PREFIX}*`] } },
     }),

@@ -420,8 +420,8 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     const final = response(incomplete ? 'incomplete' : 'completed', [item], true);
     if (json.store !== false) stored.set(id, final);
     // In the background: queued now, done (with its usage) when it is next read.
-    if (json.background === true) return send(200, JSON.stringify(response('queued', [], false)));
     await sleep(knobs.delayMs);
+    if (json.background === true) return send(200, JSON.stringify(response('queued', [], false)));
     if (json.stream !== true) return send(200, JSON.stringify(final));
 
     const events: [string, Json][] = [

@@ -10,7 +10,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { adminStore, configureApp, documentClient, modelRegistry, resetApp, settlementJournal, spendSettler } from '../../lib/app/index.js';
+import {
+  adminStore,
+  configureApp,
+  documentClient,
+  modelRegistry,
+  objectOwners,
+  resetApp,
+  settlementJournal,
+  spendSettler,
+} from '../../lib/app/index.js';
 import { tableStreamConsumers } from '../../lib/app/spend.js';
 import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
@@ -193,7 +202,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const replay = setInterval(() => {
         if (replaying) return;
         replaying = true;
-        void replayAndReport(journal, spendSettler(), waiting)
+        void replayAndReport(journal, { settler: spendSettler(), owners: objectOwners() }, waiting)
           .then((n) => {
             waiting = n;
           })

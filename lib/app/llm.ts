@@ -4,7 +4,7 @@ import { SHARD_SIZES } from '../domain/rate-limits.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { FileSettlementJournal } from '../spend/file-journal.js';
 import { DynamoModelSource } from '../store/models.js';
-import { DynamoObjectOwners } from '../store/objects.js';
+import { DynamoObjectOwners, KeptObjectOwners } from '../store/objects.js';
 import { DynamoRateLimiter } from '../store/rate-limits.js';
 import { DynamoSettler, followMoves } from '../store/spend-ledger.js';
 import { clock, dependency, documentClient, entityReader } from './wiring.js';
@@ -38,7 +38,7 @@ export const rateLimiter = /* @__PURE__ */ dependency(
   (c) => new DynamoRateLimiter(documentClient(), c.tableName, clock(), SHARD_SIZES, c.cache.ttlMs),
 );
 
-/** Who made each upstream object (stored responses, files, batches): lib/llm/objects. */
+/** Who made each upstream object (stored responses, files, batches): lib/llm/objects. The store itself (the journal's replay writes to it). */
 export const objectOwners = /* @__PURE__ */ dependency('objectOwners', (c) => new DynamoObjectOwners(documentClient(), c.tableName));
 
 /** Where a settlement that could not be written waits for its replay (lib/store/settlement-journal). */
@@ -47,3 +47,9 @@ export const settlementJournal = /* @__PURE__ */ dependency('settlementJournal',
   if (!j) return undefined;
   return 'queueUrl' in j ? new SqsSettlementJournal(j.queueUrl, c.region, c.store) : new FileSettlementJournal(j.dir);
 });
+
+/** The llm function's owner records: a record the store refuses waits in the journal for its replay (KeptObjectOwners). */
+export const keptObjectOwners = /* @__PURE__ */ dependency(
+  'keptObjectOwners',
+  () => new KeptObjectOwners(objectOwners(), settlementJournal()),
+);

@@ -43,6 +43,7 @@ export interface AppDeps {
   spendSettler: SpendSettler;
   rateLimiter: RateLimiter;
   objectOwners: ObjectOwners;
+  keptObjectOwners: ObjectOwners;
   spendLogStore: SpendLogStore;
   /** Where budget alerts go (lib/alerts/deliver). */
   alertSinks: AlertSink[];

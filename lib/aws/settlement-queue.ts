@@ -6,11 +6,13 @@
  * settlement), so its calls have a deadline, the store's by default (lib/store/attempt-deadline):
  * a stalled SQS fails the write (the settlement is then logged as not recorded) instead of
  * holding the invocation until the Lambda times out. A retried SendMessage whose first answer
- * was lost may queue a settlement twice; its replay counts it once (the request id).
+ * was lost may queue a settlement twice; its replay counts it once (the request id). Owner
+ * records go the same way (their replay writes each once).
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { ObjectOwner } from '../domain/tenancy.js';
 import { type AttemptTimeouts, boundAttempts, boundedClientConfig } from '../store/attempt-deadline.js';
-import { journalRecord, type SettlementJournal } from '../store/settlement-journal.js';
+import { journalRecord, ownersRecord, type SettlementJournal } from '../store/settlement-journal.js';
 import type { Settlement } from '../store/spend-ledger.js';
 
 export class SqsSettlementJournal implements SettlementJournal {
@@ -22,12 +24,20 @@ export class SqsSettlementJournal implements SettlementJournal {
     private readonly timeouts: AttemptTimeouts,
   ) {}
 
-  async keep(s: Settlement): Promise<void> {
+  keep(s: Settlement): Promise<void> {
+    return this.send(journalRecord(s));
+  }
+
+  keepOwners(owners: readonly ObjectOwner[]): Promise<void> {
+    return this.send(ownersRecord(owners));
+  }
+
+  private async send(body: string): Promise<void> {
     this.client ??= import('@aws-sdk/client-sqs').then((m) => ({
       sqs: boundAttempts(new m.SQSClient({ region: this.region, ...boundedClientConfig(this.timeouts) }), this.timeouts.timeoutMs),
       send: m.SendMessageCommand,
     }));
     const { sqs, send } = await this.client;
-    await sqs.send(new send({ QueueUrl: this.queueUrl, MessageBody: journalRecord(s) }));
+    await sqs.send(new send({ QueueUrl: this.queueUrl, MessageBody: body }));
   }
 }

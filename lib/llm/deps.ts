@@ -1,6 +1,6 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
 
-import { modelRegistry, objectOwners, rateLimiter, settlementJournal, spendSettler } from '../app/llm.js';
+import { keptObjectOwners, modelRegistry, rateLimiter, settlementJournal, spendSettler } from '../app/llm.js';
 import { checkSettings, clock, entityReader, providerClients, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
@@ -44,7 +44,7 @@ export function llmDeps(): LlmDeps {
     registry: modelRegistry(),
     settler: spendSettler(),
     rateLimiter: rateLimiter(),
-    objects: objectOwners(),
+    objects: keptObjectOwners(),
     journal: settlementJournal(),
     settings: checkSettings(c),
     enforcement: c.enforcement,

@@ -6,11 +6,20 @@
  * had landed before). A file that cannot be read as a settlement is moved aside to `rejected/`,
  * as an SQS message would go to its dead-letter queue, never deleted.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ObjectOwner } from '../domain/tenancy.js';
 import { countMetric } from '../metrics.js';
-import { JournalRecordError, journalRecord, replaySettlement, type SettlementJournal } from '../store/settlement-journal.js';
-import type { Settlement, SpendSettler } from '../store/spend-ledger.js';
+import {
+  JournalRecordError,
+  journalRecord,
+  ownersRecord,
+  type ReplayTargets,
+  replayJournalRecord,
+  type SettlementJournal,
+} from '../store/settlement-journal.js';
+import type { Settlement } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 
 /**
@@ -19,8 +28,8 @@ import { logger } from '../telemetry.js';
  * warning with the count, at each replay; once more, with 0, when the last has landed. `before`:
  * how many waited after the previous replay. Resolves with how many wait now.
  */
-export async function replayAndReport(journal: FileSettlementJournal, settler: SpendSettler, before: number): Promise<number> {
-  const { waiting, landed, rejected } = await journal.replay(settler);
+export async function replayAndReport(journal: FileSettlementJournal, to: ReplayTargets, before: number): Promise<number> {
+  const { waiting, landed, rejected } = await journal.replay(to);
   if (waiting > 0 || before > 0) await countMetric('SettlementsWaiting', waiting);
   if (waiting > 0) logger().warn('settlements waiting in the local journal: DynamoDB does not take them yet', { waiting, landed });
   else if (before > 0) logger().info('settlements waiting in the local journal: none left', { landed, rejected });
@@ -32,13 +41,21 @@ const fileOf = (requestId: string): string => `${Buffer.from(requestId, 'utf8').
 export class FileSettlementJournal implements SettlementJournal {
   constructor(private readonly dir: string) {}
 
-  async keep(s: Settlement): Promise<void> {
+  keep(s: Settlement): Promise<void> {
+    return this.write(fileOf(s.requestId), journalRecord(s));
+  }
+
+  /** Each call its own file: owner records kept twice are written once by their replay. */
+  keepOwners(owners: readonly ObjectOwner[]): Promise<void> {
+    return this.write(fileOf(`owners:${randomUUID()}`), ownersRecord(owners));
+  }
+
+  private async write(name: string, text: string): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const name = fileOf(s.requestId);
     const tmp = join(this.dir, `.${name}.${process.pid}.tmp`);
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(journalRecord(s));
+      await fh.writeFile(text);
       await fh.sync();
     } finally {
       await fh.close();
@@ -51,13 +68,13 @@ export class FileSettlementJournal implements SettlementJournal {
     return (await this.files()).length;
   }
 
-  /** Lands every kept settlement it can; the rest stay for the next replay. */
-  async replay(settler: SpendSettler): Promise<{ landed: number; waiting: number; rejected: number }> {
+  /** Lands every kept record it can; the rest stay for the next replay. */
+  async replay(to: ReplayTargets): Promise<{ landed: number; waiting: number; rejected: number }> {
     const out = { landed: 0, waiting: 0, rejected: 0 };
     for (const name of await this.files()) {
       const path = join(this.dir, name);
       try {
-        await replaySettlement(settler, await readFile(path, 'utf8'));
+        await replayJournalRecord(to, await readFile(path, 'utf8'));
         await unlink(path);
         out.landed++;
       } catch (e) {

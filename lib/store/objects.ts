@@ -5,9 +5,13 @@
  */
 import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ObjectOwner } from '../domain/tenancy.js';
+import { StoreUnavailableError } from '../errors.js';
+import { countMetric } from '../metrics.js';
+import { logger } from '../telemetry.js';
 import { decode, type Item } from './codec.js';
 import { isConditionalCheckFailed } from './errors.js';
 import type { ItemRef } from './keys.js';
+import type { SettlementJournal } from './settlement-journal.js';
 
 export const objectRef = (objectId: string): ItemRef => ({ PK: `OBJECT#${objectId}`, SK: 'OBJECT' });
 
@@ -47,8 +51,25 @@ export class DynamoObjectOwners implements ObjectOwners {
     private readonly tableName: string,
   ) {}
 
+  /**
+   * A store call: DynamoDB's refusal of a condition as it comes (the callers read it), any other
+   * failure (an outage, a deadline) as 503 `store_unavailable`, never an opaque 500 (found by
+   * review: an object route answered 500 with DynamoDB down).
+   */
+  private async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) throw e;
+      logger().error('object owner store call failed', { error: (e as Error)?.name });
+      throw new StoreUnavailableError();
+    }
+  }
+
   async get(objectId: string): Promise<ObjectOwner | undefined> {
-    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: objectRef(objectId), ConsistentRead: true }));
+    const out = await this.guard(() =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: objectRef(objectId), ConsistentRead: true })),
+    );
     return out.Item ? decode<ObjectOwner>(out.Item) : undefined;
   }
 
@@ -58,8 +79,8 @@ export class DynamoObjectOwners implements ObjectOwners {
     for (let i = 0; i < ids.length; i += BATCH) {
       let keys: Item[] = ids.slice(i, i + BATCH).map(objectRef) as unknown as Item[];
       for (let round = 0; keys.length > 0 && round < 5; round++) {
-        const out = await this.client.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        const out = await this.guard(() =>
+          this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } })),
         );
         for (const item of out.Responses?.[this.tableName] ?? []) {
           const owner = decode<ObjectOwner>(item);
@@ -73,38 +94,42 @@ export class DynamoObjectOwners implements ObjectOwners {
 
   async put(owner: ObjectOwner): Promise<void> {
     const item = { ...objectRef(owner.object_id), kind: 'object', ...owner };
-    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    await this.guard(() => this.client.send(new PutCommand({ TableName: this.tableName, Item: item })));
   }
 
   async putNew(owner: ObjectOwner): Promise<void> {
     const item = { ...objectRef(owner.object_id), kind: 'object', ...owner };
     try {
-      await this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(PK)' }));
+      await this.guard(() =>
+        this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(PK)' })),
+      );
     } catch (e) {
       if (!isConditionalCheckFailed(e)) throw e;
     }
   }
 
   async remove(objectId: string): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) }));
+    await this.guard(() => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) })));
   }
 
   async prepay(objectId: string, p: Prepayment): Promise<boolean> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: objectRef(objectId),
-          UpdateExpression: 'ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
-          ConditionExpression: 'billing = :pending',
-          ExpressionAttributeValues: {
-            ':n': p.nanos,
-            ':t': p.tokens,
-            ':i': p.inputTokens,
-            ':o': p.outputTokens,
-            ':pending': 'pending',
-          },
-        }),
+      await this.guard(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: objectRef(objectId),
+            UpdateExpression: 'ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
+            ConditionExpression: 'billing = :pending',
+            ExpressionAttributeValues: {
+              ':n': p.nanos,
+              ':t': p.tokens,
+              ':i': p.inputTokens,
+              ':o': p.outputTokens,
+              ':pending': 'pending',
+            },
+          }),
+        ),
       );
       return true;
     } catch (e) {
@@ -115,21 +140,86 @@ export class DynamoObjectOwners implements ObjectOwners {
 
   async claimBilling(objectId: string): Promise<ObjectOwner | undefined> {
     try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: objectRef(objectId),
-          UpdateExpression: 'SET billing = :billed',
-          ConditionExpression: 'billing = :pending',
-          ExpressionAttributeValues: { ':billed': 'billed', ':pending': 'pending' },
-          // What a cut stream prepaid up to the claim: a record read before it would miss it.
-          ReturnValues: 'ALL_OLD',
-        }),
+      const out = await this.guard(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: objectRef(objectId),
+            UpdateExpression: 'SET billing = :billed',
+            ConditionExpression: 'billing = :pending',
+            ExpressionAttributeValues: { ':billed': 'billed', ':pending': 'pending' },
+            // What a cut stream prepaid up to the claim: a record read before it would miss it.
+            ReturnValues: 'ALL_OLD',
+          }),
+        ),
       );
       return out.Attributes ? decode<ObjectOwner>(out.Attributes) : undefined;
     } catch (e) {
       if (isConditionalCheckFailed(e)) return undefined;
       throw e;
+    }
+  }
+}
+
+/**
+ * The llm function's owner records: the store's, but a record the store refuses (an outage, after
+ * the upstream made the object) is kept in the settlement journal for its replay, and the call
+ * goes on: its client gets the object it made, and a pending object is billed once the record
+ * lands (found by review: a batch or background response made while DynamoDB failed ran unbilled
+ * and its client got a 503 for an object that existed). Only when the journal fails too does the
+ * write fail. The replay writes the record unless the object has one by then (`putNew`).
+ */
+export class KeptObjectOwners implements ObjectOwners {
+  constructor(
+    private readonly store: ObjectOwners,
+    private readonly journal: Pick<SettlementJournal, 'keepOwners'> | undefined,
+  ) {}
+
+  get(objectId: string): Promise<ObjectOwner | undefined> {
+    return this.store.get(objectId);
+  }
+
+  getMany(objectIds: readonly string[]): Promise<Map<string, ObjectOwner>> {
+    return this.store.getMany(objectIds);
+  }
+
+  put(owner: ObjectOwner): Promise<void> {
+    return this.kept(owner, this.store.put(owner));
+  }
+
+  putNew(owner: ObjectOwner): Promise<void> {
+    return this.kept(owner, this.store.putNew(owner));
+  }
+
+  remove(objectId: string): Promise<void> {
+    return this.store.remove(objectId);
+  }
+
+  claimBilling(objectId: string): Promise<ObjectOwner | undefined> {
+    return this.store.claimBilling(objectId);
+  }
+
+  prepay(objectId: string, prepayment: Prepayment): Promise<boolean> {
+    return this.store.prepay(objectId, prepayment);
+  }
+
+  private async kept(owner: ObjectOwner, written: Promise<void>): Promise<void> {
+    try {
+      await written;
+    } catch (e) {
+      if (!this.journal) throw e;
+      const facts = { objectId: owner.object_id, kind: owner.object_kind, billing: owner.billing ?? undefined, error: (e as Error).name };
+      try {
+        await this.journal.keepOwners([owner]);
+      } catch (kept) {
+        logger().error("owner record not recorded: its object is nobody's, and unbilled if pending", {
+          ...facts,
+          journal: (kept as Error).name,
+        });
+        throw e;
+      }
+      logger().warn('owner record kept for replay', facts);
+      await countMetric('OwnersDeferred');
     }
   }
 }

@@ -7,20 +7,34 @@
  * request id (lib/store/spend-ledger), so replaying one that did land, or replaying twice,
  * changes nothing. A strict call's reservation travels with it (`hold`) and is settled by the
  * replay with the actual cost; should the sweeper release it first, the replay still counts in full.
+ * The same journal keeps the owner records of objects an upstream made that the store refused
+ * (lib/llm/objects, KeptObjectOwners): a replay writes each unless its object has one by then.
  */
 import { config } from '../config.js';
 import { isObject } from '../domain/json.js';
+import type { ObjectOwner } from '../domain/tenancy.js';
+import type { ObjectOwners } from './objects.js';
 import type { Settlement, SettlementOutcome, SpendSettler } from './spend-ledger.js';
 
 export interface SettlementJournal {
   /** Keeps the settlement durably until a replay lands it; throws when it cannot. */
   keep(s: Settlement): Promise<void>;
+  /**
+   * Keeps the owner records of objects an upstream made (a batch, a background response) that the
+   * store refused, until a replay writes them: without its record a pending object is never billed
+   * (found by review: DynamoDB failing after the upstream accepted a batch left it running unbilled).
+   */
+  keepOwners(owners: readonly ObjectOwner[]): Promise<void>;
 }
 
 /** The journal's record format: versioned, so a replayer can refuse what it does not know. */
 const VERSION = 1;
 
 export const journalRecord = (s: Settlement): string => JSON.stringify({ version: VERSION, settlement: s });
+export const ownersRecord = (owners: readonly ObjectOwner[]): string => JSON.stringify({ version: VERSION, owners });
+
+/** What a journal record holds: a settlement, or owner records. */
+export type JournalEntry = { settlement: Settlement } | { owners: ObjectOwner[] };
 
 /** A record the replayer cannot read (internal: logged by the replayer, never rendered to a caller). */
 export class JournalRecordError extends Error {
@@ -41,8 +55,8 @@ function assertTargets(v: unknown, field: string): void {
   }
 }
 
-/** A journal record read back, checked for the shape a settlement needs. */
-export function parseJournalRecord(text: string): Settlement {
+/** A journal record read back, checked for the shape its settlement or owner records need. */
+export function parseJournalEntry(text: string): JournalEntry {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -50,7 +64,19 @@ export function parseJournalRecord(text: string): Settlement {
     throw new JournalRecordError('not JSON');
   }
   if (!isObject(parsed) || parsed.version !== VERSION) throw new JournalRecordError(`version is not ${VERSION}`);
-  const s = parsed.settlement;
+  if (parsed.owners !== undefined) return { owners: parseOwners(parsed.owners) };
+  return { settlement: parseSettlement(parsed.settlement) };
+}
+
+function parseOwners(v: unknown): ObjectOwner[] {
+  if (!Array.isArray(v) || v.length === 0) throw new JournalRecordError('owners is not a list of owner records');
+  for (const o of v)
+    if (!isObject(o) || typeof o.object_id !== 'string' || o.object_id.length === 0 || typeof o.object_kind !== 'string')
+      throw new JournalRecordError('owners holds a record without an object id and kind');
+  return v as ObjectOwner[];
+}
+
+function parseSettlement(s: unknown): Settlement {
   if (!isObject(s)) throw new JournalRecordError('no settlement');
   if (typeof s.requestId !== 'string' || s.requestId.length === 0) throw new JournalRecordError('no request id');
   // A time a Date holds (a settlement's record and its windows are dated by it), else it could never land.
@@ -73,6 +99,35 @@ export function parseJournalRecord(text: string): Settlement {
 
 /** The latest time a Date holds. */
 const MAX_DATE_MS = 8.64e15;
+
+/** A journal record's settlement, checked (lib/store/settlement-journal's tests read them). */
+export function parseJournalRecord(text: string): Settlement {
+  const entry = parseJournalEntry(text);
+  if (!('settlement' in entry)) throw new JournalRecordError('no settlement');
+  return entry.settlement;
+}
+
+/** Where a journal's records are replayed to. */
+export interface ReplayTargets {
+  settler: SpendSettler;
+  /** The store itself (never one that journals what it cannot write). */
+  owners: Pick<ObjectOwners, 'putNew'>;
+}
+
+/**
+ * Lands one journal record: a settlement (replaySettlement), or owner records, each written
+ * unless its object has one already (a record written since, billed perhaps, is never reset).
+ */
+export async function replayJournalRecord(
+  to: ReplayTargets,
+  text: string,
+  opts: { now?: number; keptForMs?: number } = {},
+): Promise<SettlementOutcome | { status: 'owners'; owners: number }> {
+  const entry = parseJournalEntry(text);
+  if ('settlement' in entry) return replaySettlement(to.settler, text, opts);
+  for (const owner of entry.owners) await to.owners.putNew(owner);
+  return { status: 'owners', owners: entry.owners.length };
+}
 
 /**
  * Lands one kept settlement; `duplicate` when it had landed already (it counts once either way).

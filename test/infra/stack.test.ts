@@ -610,12 +610,13 @@ describe('least privilege', () => {
   );
 
   it.each(['llm', 'settlement-replay'] as const)(
-    "the %s function puts only settlement records (and the llm function upstream objects' owner records), never an admin item",
+    "the %s function puts only settlement records and upstream objects' owner records (the replay: those kept in its journal), never an admin item",
     (fn) => {
       for (const s of [base, synth({ spendCounters: 'transaction' })]) {
         const sts = dynamoStatements(statementsOf(s, fn));
         expect(allowsOnTable(s, sts, 'dynamodb:PutItem', refs.settlement('req-1').PK)).toBe(true);
-        expect(allowsOnTable(s, sts, 'dynamodb:PutItem', objectRef('file-1').PK)).toBe(fn === 'llm');
+        expect(allowsOnTable(s, sts, 'dynamodb:PutItem', objectRef('file-1').PK)).toBe(true);
+        expect(allowsOnTable(s, sts, 'dynamodb:DeleteItem', objectRef('file-1').PK)).toBe(fn === 'llm');
         for (const admin of [
           refs.key('hash-1'),
           refs.user('u-1'),

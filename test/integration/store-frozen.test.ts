@@ -98,6 +98,21 @@ describe('DynamoDB frozen with SIGSTOP', () => {
     }
   }, 60_000);
 
+  it('an object route whose owner record cannot be read answers 503 too, not an opaque 500 (found by review)', async () => {
+    // The registry and the caller cached: only the owner record is read from the store.
+    expect((await call({ path: '/v1/chat/completions', headers: bearer(key), body: chat('gpt-4o-mini', 'hi') })).status).toBe(200);
+    process.kill(dynamo.process.pid as number, 'SIGSTOP');
+    try {
+      const t = performance.now();
+      const read = await call({ method: 'GET', path: '/v1/responses/resp_frozen', headers: bearer(key) });
+      measured['llm GET /v1/responses/{id}'] = Math.round(performance.now() - t);
+      expect([read.status, read.json.error.code]).toEqual([503, 'store_unavailable']);
+      expect(measured['llm GET /v1/responses/{id}']).toBeLessThanOrEqual(BOUND_MS);
+    } finally {
+      process.kill(dynamo.process.pid as number, 'SIGCONT');
+    }
+  }, 60_000);
+
   it('once DynamoDB resumes, the same calls succeed', async () => {
     expect((await authorize(chatEvent(key))).effect).toBe('allow');
     expect((await callApi(teams, 'GET', '/team/list', {})).status).toBe(200);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTLEMENT_RETENTION } from '../../../infra/constructs/settlement-queue.js';
-import { spendSettler } from '../../../lib/app/index.js';
+import { objectOwners, spendSettler } from '../../../lib/app/index.js';
 import { config } from '../../../lib/config.js';
 import { FileSettlementJournal } from '../../../lib/spend/file-journal.js';
 import { refs } from '../../../lib/store/keys.js';
@@ -55,7 +55,7 @@ describe('a settlement that had landed, replayed', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-journal-'));
     const journal = new FileSettlementJournal(dir);
     await journal.keep(s);
-    expect(await journal.replay(spendSettler())).toEqual({ landed: 0, waiting: 0, rejected: 1 });
+    expect(await journal.replay({ settler: spendSettler(), owners: objectOwners() })).toEqual({ landed: 0, waiting: 0, rejected: 1 });
     expect(readdirSync(join(dir, 'rejected'))).toHaveLength(1);
   });
 });
@@ -70,6 +70,6 @@ describe('a kept record that could never land is set aside at once, not retried 
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-journal-'));
     const journal = new FileSettlementJournal(dir);
     await journal.keep({ ...settlement(`poison-${Math.random()}`, 't-none', Date.now()), ...change } as Settlement);
-    expect(await journal.replay(spendSettler())).toEqual({ landed: 0, waiting: 0, rejected: 1 });
+    expect(await journal.replay({ settler: spendSettler(), owners: objectOwners() })).toEqual({ landed: 0, waiting: 0, rejected: 1 });
   });
 });

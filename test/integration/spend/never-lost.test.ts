@@ -15,9 +15,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort, type LocalDynamo, startLocalDynamo } from '../../../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { configureApp, documentClient, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
+import { configureApp, documentClient, objectOwners, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
 import { FileSettlementJournal, replayAndReport } from '../../../lib/spend/file-journal.js';
 import { refs } from '../../../lib/store/keys.js';
+import { objectRef } from '../../../lib/store/objects.js';
 import { ensureTable } from '../../../lib/store/schema.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
@@ -123,7 +124,10 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
     }
     // Nothing landed; both settlements wait in the journal, and the replay says so, as a metric.
     expect(await journal().waiting()).toBe(2);
-    expect(await waitingMetrics(() => replayAndReport(journal(), spendSettler(), 0))).toEqual({ waiting: 2, metrics: [2] });
+    expect(await waitingMetrics(() => replayAndReport(journal(), { settler: spendSettler(), owners: objectOwners() }, 0))).toEqual({
+      waiting: 2,
+      metrics: [2],
+    });
 
     // DynamoDB comes back with what it held (the strict reservation), on the same port.
     dynamo = await startLocalDynamo({ port, dataDir });
@@ -134,9 +138,15 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
     expect((await readItem(refs.settlement('req-lost-strict')))?.state).toBe('reserved');
 
     // Both land; the gauge says 0 once, then nothing more while none wait.
-    expect(await waitingMetrics(() => replayAndReport(journal(), spendSettler(), 2))).toEqual({ waiting: 0, metrics: [0] });
+    expect(await waitingMetrics(() => replayAndReport(journal(), { settler: spendSettler(), owners: objectOwners() }, 2))).toEqual({
+      waiting: 0,
+      metrics: [0],
+    });
     expect(await journal().waiting()).toBe(0);
-    expect(await waitingMetrics(() => replayAndReport(journal(), spendSettler(), 0))).toEqual({ waiting: 0, metrics: [] });
+    expect(await waitingMetrics(() => replayAndReport(journal(), { settler: spendSettler(), owners: objectOwners() }, 0))).toEqual({
+      waiting: 0,
+      metrics: [],
+    });
 
     const fastCost = (await countersOf(refs.team(fastTeam.team_id))).spend;
     const strictAfter = await countersOf(strictRef);
@@ -158,7 +168,7 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
       model: 'slow',
       targets: [{ entity: 'team', id: fastTeam.team_id, ref: refs.team(fastTeam.team_id) }],
     });
-    expect(await journal().replay(spendSettler())).toEqual({ landed: 1, waiting: 0, rejected: 0 });
+    expect(await journal().replay({ settler: spendSettler(), owners: objectOwners() })).toEqual({ landed: 1, waiting: 0, rejected: 0 });
     expect(await countersOf(refs.team(fastTeam.team_id))).toEqual(again);
   }, 120_000);
 
@@ -193,7 +203,7 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
     expect(await journal().waiting()).toBe(2);
     // Whatever the resumed store still does with the requests it held, the replay completes them once.
     await new Promise((r) => setTimeout(r, 500));
-    expect(await journal().replay(spendSettler())).toMatchObject({ waiting: 0, rejected: 0 });
+    expect(await journal().replay({ settler: spendSettler(), owners: objectOwners() })).toMatchObject({ waiting: 0, rejected: 0 });
     expect(await journal().waiting()).toBe(0);
     const fastCost = (await countersOf(refs.team(fastTeam.team_id))).spend;
     expect(fastCost).toBeGreaterThan(0);
@@ -202,10 +212,51 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
     expect((await readItem(refs.settlement('req-paused-strict')))?.state).toBe('settled');
   }, 120_000);
 
+  it('DynamoDB killed while the upstream makes a background response: its client gets it; its owner record waits in the journal, and once landed a read bills it once (found by review: unbilled, and a 503)', async () => {
+    const team = await seedTeam({ team_id: 't-lost-owner', max_budget: 100 });
+    const { key } = await seedKey({ team_id: team.team_id });
+    const forwarded = mock.requests.length;
+    const made = call({
+      path: '/v1/responses',
+      headers: bearer(key),
+      body: { model: 'slow', input: 'made while the store dies', background: true },
+    });
+    // The upstream has the request (it answers 150 ms later): DynamoDB dies before the owner record is written.
+    while (mock.requests.length < forwarded + 1) await new Promise((r) => setTimeout(r, 5));
+    dynamo.process.kill('SIGKILL');
+    await new Promise((r) => dynamo.process.once('exit', r));
+    const answer = await made;
+    expect(answer.status).toBe(200);
+    expect(answer.json.status).toBe('queued');
+    const id = answer.json.id as string;
+    expect(await journal().waiting()).toBe(1);
+
+    dynamo = await startLocalDynamo({ port, dataDir });
+    expect(await readItem(objectRef(id))).toBeUndefined();
+    expect(await journal().replay({ settler: spendSettler(), owners: objectOwners() })).toEqual({ landed: 1, waiting: 0, rejected: 0 });
+    expect(await readItem(objectRef(id))).toMatchObject({ team_id: team.team_id, billing: 'pending' });
+    expect((await countersOf(refs.team(team.team_id))).spend).toBe(0);
+
+    // Its maker reads it ended: billed, once.
+    expect((await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key) })).status).toBe(200);
+    const billed = (await countersOf(refs.team(team.team_id))).spend;
+    expect(billed).toBeGreaterThan(0);
+    expect((await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key) })).status).toBe(200);
+    expect((await countersOf(refs.team(team.team_id))).spend).toBe(billed);
+    // Kept twice (a record whose write landed after all): the replay never resets a billed record.
+    await journal().keepOwners([
+      { object_id: id, object_kind: 'response', team_id: team.team_id, billing: 'pending', created_at: new Date().toISOString() },
+    ]);
+    expect(await journal().replay({ settler: spendSettler(), owners: objectOwners() })).toEqual({ landed: 1, waiting: 0, rejected: 0 });
+    expect(await readItem(objectRef(id))).toMatchObject({ billing: 'billed' });
+  }, 120_000);
+
   it('a journal record that is not a settlement is set aside, not replayed and not deleted', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(journalDir, 'garbage.json'), '{"version":1,"settlement":{"requestId":""}}');
-    expect(await journal().replay(spendSettler())).toEqual({ landed: 0, waiting: 0, rejected: 1 });
-    expect(readdirSync(join(journalDir, 'rejected'))).toEqual(['garbage.json']);
+    // Owner records without an object id are not replayed either.
+    writeFileSync(join(journalDir, 'garbage-owners.json'), '{"version":1,"owners":[{"object_kind":"response"}]}');
+    expect(await journal().replay({ settler: spendSettler(), owners: objectOwners() })).toEqual({ landed: 0, waiting: 0, rejected: 2 });
+    expect(readdirSync(join(journalDir, 'rejected')).sort()).toEqual(['garbage-owners.json', 'garbage.json']);
   });
 });
