@@ -586,7 +586,7 @@ export const keyActions: Actions = {
     refuse(holdKeyDenial(actor, userId, 'generate a key for them'));
     const authority = await authorityOn(actor, { user_id: userId, team_id: teamId });
     refuse(fastKeyDenial(authority, input.enforcement, config().enforcement, 'a key'));
-    refuse(proxyThresholdsDenial(authority, undefined, input.alert_thresholds, config().alerts.thresholds, 'a new key'));
+    refuse(proxyThresholdsDenial(authority, undefined, undefined, input.alert_thresholds, config().alerts.thresholds, 'a new key'));
     const blockedBy = input.blocked ? authority : undefined;
     const team = teamId ? await load('team', teamId) : undefined;
     if (userId) await load('user', userId);
@@ -636,6 +636,7 @@ export const keyActions: Actions = {
     refuse(
       proxyThresholdsDenial(
         authority,
+        current.limits_set_by,
         current.alert_thresholds,
         set.alert_thresholds,
         config().alerts.thresholds,

@@ -132,18 +132,22 @@ export function fastKeyDenial(
 }
 
 /**
- * A key without `alert_thresholds` is alerted at the proxy's (TOLLGATE_ALERT_THRESHOLDS, a proxy
- * admin's): less authority may add thresholds to them, never drop one. A list the key holds is
- * judged by who set it (limitsDenial). `what` names the key.
+ * A key is alerted at least at the proxy's thresholds (TOLLGATE_ALERT_THRESHOLDS, a proxy
+ * admin's): less authority may add thresholds to them, never drop one, whether the key has no
+ * list yet or holds one less authority set (found by review: a list made a superset first could
+ * then drop the proxy's). A list a proxy admin set on the key is judged by limitsDenial. `setBy`:
+ * who set the key's limits; `what` names the key.
  */
 export function proxyThresholdsDenial(
   authority: Authority,
+  setBy: Authority | null | undefined,
   current: readonly number[] | null | undefined,
   next: readonly number[] | null | undefined,
   proxy: readonly number[],
   what: string,
 ): ForbiddenError | undefined {
-  if (authority === 'proxy_admin' || next === undefined || (current !== null && current !== undefined)) return undefined;
+  if (authority === 'proxy_admin' || next === undefined) return undefined;
+  if (current !== null && current !== undefined && setterOf(setBy) === 'proxy_admin') return undefined;
   if (compareThresholds(undefined, next, proxy) !== 'looser') return undefined;
   return new ForbiddenError(
     `${what} is alerted at the proxy's thresholds (${proxy.join(', ')}%), a proxy admin's setting: ${label[authority]} may add thresholds, never drop one`,

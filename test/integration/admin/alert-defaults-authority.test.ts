@@ -51,6 +51,24 @@ describe("less authority than a proxy admin never drops the proxy's alert thresh
         });
   });
 
+  it('a list less authority set (a superset of the proxy’s) cannot then drop one of the proxy’s: 403 for its owner and a team admin (found by review: two steps did)', async () => {
+    for (const [input, caller] of [
+      [{}, userCtx('u-own')],
+      [{ team_id: 't-al', user_id: null }, userCtx('u-tadmin')],
+    ] as const) {
+      const made = await callApi(keys, 'POST', '/key/generate', { ...input, alert_thresholds: [50, 80, 90, 100] }, caller);
+      expect(made.status).toBe(200);
+      for (const thresholds of dropping)
+        await expectUnchanged(async () => {
+          const res = await callApi(keys, 'POST', '/key/update', { key: made.body.key, alert_thresholds: thresholds }, caller);
+          expect([thresholds, res.status, res.body.error?.code]).toEqual([thresholds, 403, 'forbidden']);
+        });
+      // Its own extra threshold may go: the proxy's stay.
+      const kept = await callApi(keys, 'POST', '/key/update', { key: made.body.key, alert_thresholds: [50, 80, 100] }, caller);
+      expect([kept.status, kept.body.alert_thresholds]).toEqual([200, [50, 80, 100]]);
+    }
+  });
+
   it('more thresholds, or the proxy’s again (null), are anyone’s; a proxy admin may drop them', async () => {
     const made = await callApi(keys, 'POST', '/key/generate', { alert_thresholds: [50, 80, 90, 100] }, userCtx('u-own'));
     expect(made.status).toBe(200);
