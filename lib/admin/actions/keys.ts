@@ -701,7 +701,9 @@ export const keyActions: Actions = {
       if (key_alias) ops.push(aliasPut(key_alias, token));
     }
     if (set.blocked === true) attrs.blocked_by = blockerAfter(authority, current);
-    attrs.limits_set_by = setterAfter(authority, current.limits_set_by, limits);
+    // A spend correction is a limit like any: whoever made it is its setter (found by review: a
+    // proxy admin's correction could be undone by a team admin).
+    attrs.limits_set_by = setterAfter(authority, current.limits_set_by, { ...limits, spend: spendDirection });
     if (set.blocked === false) remove.push('blocked_by');
     const ended = set.blocked === true ? (current.replaces ?? []) : [];
     if (ended.length) remove.push('replaces');

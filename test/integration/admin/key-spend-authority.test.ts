@@ -76,4 +76,16 @@ describe('a team admin cannot restart the spend of a key whose budget a proxy ad
     expect((await callApi(keys, 'POST', '/key/update', { key, spend: 1 }, tadmin)).status).toBe(200);
     expect((await callApi(keys, 'POST', '/key/update', { key, spend: 0 }, tadmin)).status).toBe(200);
   });
+
+  it('a proxy admin’s spend correction on such a key is the proxy admin’s: the team admin cannot undo it (found by review)', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { team_id: 't-s', max_budget: 1 }, tadmin);
+    const key = made.body.token_id as string;
+    // Raised (the key used up) or lowered, by a proxy admin: either is a limit it set.
+    for (const spend of [1, 0.25]) {
+      expect((await callApi(keys, 'POST', '/key/update', { key, spend })).status).toBe(200);
+      const res = await callApi(keys, 'POST', '/key/update', { key, spend: 0 }, tadmin);
+      const info = (await callApi(keys, 'GET', '/key/info', { key })).body.info;
+      expect({ status: res.status, spend: info.spend }).toEqual({ status: 403, spend });
+    }
+  });
 });
