@@ -1,10 +1,11 @@
 /** The llm function's dependencies (lib/app/wiring.ts is the seam). */
 import { SqsSettlementJournal } from '../aws/settlement-queue.js';
 import { SHARD_SIZES } from '../domain/rate-limits.js';
+import { KeptObjectOwners } from '../llm/spend.js';
 import { ModelRegistry } from '../registry/registry.js';
 import { FileSettlementJournal } from '../spend/file-journal.js';
 import { DynamoModelSource } from '../store/models.js';
-import { DynamoObjectOwners, KeptObjectOwners } from '../store/objects.js';
+import { DynamoObjectOwners } from '../store/objects.js';
 import { DynamoRateLimiter } from '../store/rate-limits.js';
 import { DynamoSettler, followMoves } from '../store/spend-ledger.js';
 import { clock, dependency, documentClient, entityReader } from './wiring.js';

@@ -7,15 +7,18 @@
  * because a settlement counts once per request id. A strict call's reservation is settled here
  * too (with the actual cost, or with 0 when the call failed, was cancelled or reported no
  * usage), and travels with a kept settlement, so the replay settles it rather than the sweeper.
- * Only when the journal fails as well is the settlement logged as not recorded.
+ * Only when the journal fails as well is the settlement logged as not recorded. Owner records
+ * of objects an upstream made go to the same journal when the store refuses them (KeptObjectOwners).
  */
 import type { Caller } from '../domain/caller.js';
 import type { ProxyBudget } from '../domain/chain.js';
 import { costNanos, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
+import type { ObjectOwner } from '../domain/tenancy.js';
 import { countMetric } from '../metrics.js';
 import { spendTargets } from '../spend/targets.js';
+import type { ObjectOwners, Prepayment } from '../store/objects.js';
 import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { Hold, SpendSettler, UsageSource } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
@@ -96,6 +99,69 @@ export async function recordSpend(
         return 0;
       }
       await new Promise((res) => setTimeout(res, 25 * attempt));
+    }
+  }
+}
+
+/**
+ * The llm function's owner records: the store's, but a record the store refuses (an outage, after
+ * the upstream made the object) is kept in the settlement journal for its replay, and the call
+ * goes on: its client gets the object it made, and a pending object is billed once the record
+ * lands (found by review: a batch or background response made while DynamoDB failed ran unbilled
+ * and its client got a 503 for an object that existed). Only when the journal fails too does the
+ * write fail. The replay writes the record unless the object has one by then (`putNew`).
+ */
+export class KeptObjectOwners implements ObjectOwners {
+  constructor(
+    private readonly store: ObjectOwners,
+    private readonly journal: Pick<SettlementJournal, 'keepOwners'> | undefined,
+  ) {}
+
+  get(objectId: string): Promise<ObjectOwner | undefined> {
+    return this.store.get(objectId);
+  }
+
+  getMany(objectIds: readonly string[]): Promise<Map<string, ObjectOwner>> {
+    return this.store.getMany(objectIds);
+  }
+
+  put(owner: ObjectOwner): Promise<void> {
+    return this.kept(owner, this.store.put(owner));
+  }
+
+  putNew(owner: ObjectOwner): Promise<void> {
+    return this.kept(owner, this.store.putNew(owner));
+  }
+
+  remove(objectId: string): Promise<void> {
+    return this.store.remove(objectId);
+  }
+
+  claimBilling(objectId: string): Promise<ObjectOwner | undefined> {
+    return this.store.claimBilling(objectId);
+  }
+
+  prepay(objectId: string, prepayment: Prepayment): Promise<boolean> {
+    return this.store.prepay(objectId, prepayment);
+  }
+
+  private async kept(owner: ObjectOwner, written: Promise<void>): Promise<void> {
+    try {
+      await written;
+    } catch (e) {
+      if (!this.journal) throw e;
+      const facts = { objectId: owner.object_id, kind: owner.object_kind, billing: owner.billing ?? undefined, error: (e as Error).name };
+      try {
+        await this.journal.keepOwners([owner]);
+      } catch (kept) {
+        logger().error("owner record not recorded: its object is nobody's, and unbilled if pending", {
+          ...facts,
+          journal: (kept as Error).name,
+        });
+        throw e;
+      }
+      logger().warn('owner record kept for replay', facts);
+      await countMetric('OwnersDeferred');
     }
   }
 }

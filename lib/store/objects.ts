@@ -6,12 +6,10 @@
 import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ObjectOwner } from '../domain/tenancy.js';
 import { StoreUnavailableError } from '../errors.js';
-import { countMetric } from '../metrics.js';
 import { logger } from '../telemetry.js';
 import { decode, type Item } from './codec.js';
 import { isConditionalCheckFailed } from './errors.js';
 import type { ItemRef } from './keys.js';
-import type { SettlementJournal } from './settlement-journal.js';
 
 export const objectRef = (objectId: string): ItemRef => ({ PK: `OBJECT#${objectId}`, SK: 'OBJECT' });
 
@@ -157,69 +155,6 @@ export class DynamoObjectOwners implements ObjectOwners {
     } catch (e) {
       if (isConditionalCheckFailed(e)) return undefined;
       throw e;
-    }
-  }
-}
-
-/**
- * The llm function's owner records: the store's, but a record the store refuses (an outage, after
- * the upstream made the object) is kept in the settlement journal for its replay, and the call
- * goes on: its client gets the object it made, and a pending object is billed once the record
- * lands (found by review: a batch or background response made while DynamoDB failed ran unbilled
- * and its client got a 503 for an object that existed). Only when the journal fails too does the
- * write fail. The replay writes the record unless the object has one by then (`putNew`).
- */
-export class KeptObjectOwners implements ObjectOwners {
-  constructor(
-    private readonly store: ObjectOwners,
-    private readonly journal: Pick<SettlementJournal, 'keepOwners'> | undefined,
-  ) {}
-
-  get(objectId: string): Promise<ObjectOwner | undefined> {
-    return this.store.get(objectId);
-  }
-
-  getMany(objectIds: readonly string[]): Promise<Map<string, ObjectOwner>> {
-    return this.store.getMany(objectIds);
-  }
-
-  put(owner: ObjectOwner): Promise<void> {
-    return this.kept(owner, this.store.put(owner));
-  }
-
-  putNew(owner: ObjectOwner): Promise<void> {
-    return this.kept(owner, this.store.putNew(owner));
-  }
-
-  remove(objectId: string): Promise<void> {
-    return this.store.remove(objectId);
-  }
-
-  claimBilling(objectId: string): Promise<ObjectOwner | undefined> {
-    return this.store.claimBilling(objectId);
-  }
-
-  prepay(objectId: string, prepayment: Prepayment): Promise<boolean> {
-    return this.store.prepay(objectId, prepayment);
-  }
-
-  private async kept(owner: ObjectOwner, written: Promise<void>): Promise<void> {
-    try {
-      await written;
-    } catch (e) {
-      if (!this.journal) throw e;
-      const facts = { objectId: owner.object_id, kind: owner.object_kind, billing: owner.billing ?? undefined, error: (e as Error).name };
-      try {
-        await this.journal.keepOwners([owner]);
-      } catch (kept) {
-        logger().error("owner record not recorded: its object is nobody's, and unbilled if pending", {
-          ...facts,
-          journal: (kept as Error).name,
-        });
-        throw e;
-      }
-      logger().warn('owner record kept for replay', facts);
-      await countMetric('OwnersDeferred');
     }
   }
 }

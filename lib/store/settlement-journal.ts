@@ -8,7 +8,7 @@
  * changes nothing. A strict call's reservation travels with it (`hold`) and is settled by the
  * replay with the actual cost; should the sweeper release it first, the replay still counts in full.
  * The same journal keeps the owner records of objects an upstream made that the store refused
- * (lib/llm/objects, KeptObjectOwners): a replay writes each unless its object has one by then.
+ * (lib/llm/spend, KeptObjectOwners): a replay writes each unless its object has one by then.
  */
 import { config } from '../config.js';
 import { isObject } from '../domain/json.js';
