@@ -79,7 +79,31 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
       : undefined;
   const read = Math.min(tokens(details?.cached_tokens) ?? cacheRead ?? 0, total);
   const written = Math.min(cacheWrite ?? 0, total - read);
-  return withSearches({ inputTokens: total - read - written, outputTokens: output ?? 0, cacheReadTokens: read, cacheWriteTokens: written });
+  return withSearches({
+    inputTokens: total - read - written,
+    outputTokens: outputWithReasoning(u, output ?? 0, total),
+    cacheReadTokens: read,
+    cacheWriteTokens: written,
+  });
+}
+
+/**
+ * The output tokens of an OpenAI-shaped usage, reasoning included. OpenAI counts reasoning inside
+ * `completion_tokens`; some compatible upstreams leave it out, reporting it only in
+ * `completion_tokens_details.reasoning_tokens` or in `total_tokens` (found by review: a Gemini
+ * gateway's `{prompt_tokens: 21, completion_tokens: 0, total_tokens: 81, reasoning_tokens: 60}`
+ * was charged no output). So: reasoning larger than the completion was left out of it, and a
+ * total beyond input and output is output too. Figures that are not token counts are ignored here.
+ */
+function outputWithReasoning(u: Record<string, unknown>, output: number, input: number): number {
+  const details = isObject(u.completion_tokens_details)
+    ? u.completion_tokens_details
+    : isObject(u.output_tokens_details)
+      ? u.output_tokens_details
+      : undefined;
+  const reasoning = tokens(details?.reasoning_tokens) ?? 0;
+  const total = tokens(u.total_tokens) ?? 0;
+  return Math.max(reasoning > output ? output + reasoning : output, total - input);
 }
 
 /** A chat stream's usage-only chunk (`choices: []`), which a client that did not ask for it never sees. */

@@ -17,6 +17,32 @@ describe('usage, split the way prices are', () => {
     ],
     ['OpenAI embeddings: prompt only', { prompt_tokens: 7, total_tokens: 7 }, u(7, 0)],
     [
+      'OpenAI reasoning, inside completion_tokens: counted once',
+      { prompt_tokens: 21, completion_tokens: 80, total_tokens: 101, completion_tokens_details: { reasoning_tokens: 60 } },
+      u(21, 80),
+    ],
+    [
+      'reasoning left out of completion_tokens (a compatible gateway): added (found by review: charged no output)',
+      { prompt_tokens: 21, completion_tokens: 0, total_tokens: 81, completion_tokens_details: { reasoning_tokens: 60 } },
+      u(21, 60),
+    ],
+    [
+      'reasoning larger than the completion, no total: added',
+      { prompt_tokens: 21, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 60 } },
+      u(21, 65),
+    ],
+    ['a total beyond input and output: the rest is output', { prompt_tokens: 812, total_tokens: 1400 }, u(812, 588)],
+    [
+      'Responses API: reasoning inside output_tokens, total their sum',
+      { input_tokens: 50, output_tokens: 300, total_tokens: 350, output_tokens_details: { reasoning_tokens: 200 } },
+      u(50, 300),
+    ],
+    [
+      'a total or reasoning that is no token count is ignored',
+      { prompt_tokens: 10, completion_tokens: 3, total_tokens: 'lots', completion_tokens_details: { reasoning_tokens: -1 } },
+      u(10, 3),
+    ],
+    [
       'LiteLLM-style: cache writes come out of prompt_tokens too',
       {
         prompt_tokens: 130,
