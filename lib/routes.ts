@@ -55,6 +55,11 @@ export interface RouteDef {
   streamsUsage?: boolean;
   /** The call produces output tokens (not embeddings or moderations): strict mode reserves for them. */
   generates?: boolean;
+  /**
+   * Its output is not text (speech audio, images): an answer without usage cannot be counted, so
+   * its output is charged at the estimate's, never as the 0 tokens its text holds.
+   */
+  outputNotText?: boolean;
   /** Answered by Tollgate from the model registry, not forwarded. */
   answer?: 'model_list' | 'model_info';
   /**
@@ -70,6 +75,7 @@ interface PostFacts {
   usageOnRequest?: true;
   json?: true;
   noOutput?: true;
+  notText?: true;
 }
 
 /** Every LLM POST path with its facts, once. Paths without `json` take uploads (forms or bytes). */
@@ -82,10 +88,10 @@ const LLM_POSTS = new Map<string, PostFacts>([
   // Anthropic's Messages API (Claude Code, the Anthropic SDKs): served by Anthropic models and Claude on Bedrock.
   ['messages', { streams: true, json: true }],
   ['rerank', { json: true }],
-  ['images/generations', { json: true }],
-  ['images/edits', {}],
-  ['images/variations', {}],
-  ['audio/speech', { json: true }],
+  ['images/generations', { json: true, notText: true }],
+  ['images/edits', { notText: true }],
+  ['images/variations', { notText: true }],
+  ['audio/speech', { json: true, notText: true }],
   ['audio/transcriptions', {}],
   ['audio/translations', {}],
 ]);
@@ -103,6 +109,7 @@ function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): Rout
     model,
     streamsUsage: facts.usageOnRequest === true,
     generates: facts.noOutput !== true,
+    ...(facts.notText ? { outputNotText: true } : {}),
   };
 }
 

@@ -1143,7 +1143,13 @@ async function settle(
   // Usage that counts nothing is none.
   const reported = usableUsage(given);
   const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
-  const measured = partial ? brokenUsage(reported, counted) : (reported ?? counted);
+  // An answer that is not text (speech, images) is counted for its input only: its output is the
+  // estimate's (found by review: speech and images were charged their prompt, their output free).
+  const uncounted = counted && call.req.route.outputNotText === true;
+  const countedAll = uncounted
+    ? { ...counted, outputTokens: Math.max(counted.outputTokens, estimateUsage(call.req, call.deps.strictDefaultMaxTokens).outputTokens) }
+    : counted;
+  const measured = partial ? brokenUsage(reported, countedAll) : (reported ?? countedAll);
   // A chat call with `web_search_options` is billed its search call, which its answer does not count.
   const found = withSearches(
     measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined),
@@ -1151,7 +1157,13 @@ async function settle(
   );
   // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
   const usage = found && gate && !(await gate.allow(costOfUsage(found, model), found)) ? undefined : found;
-  const usageSource = !usage ? 'none' : !measured ? 'estimated' : reported && sameUsage(measured, reported) ? 'reported' : 'counted';
+  const usageSource = !usage
+    ? 'none'
+    : !measured || (uncounted && !(reported && sameUsage(measured, reported)))
+      ? 'estimated'
+      : reported && sameUsage(measured, reported)
+        ? 'reported'
+        : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
   const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
   const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
