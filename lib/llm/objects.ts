@@ -21,7 +21,7 @@ import { estimatedWork, madeFor, mayUse, type ObjectKind, type ObjectOwner, owne
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { ObjectOwners } from '../store/objects.js';
 import { type LlmRequest, streamRequested } from './request.js';
-import { usageOf } from './usage.js';
+import { usableUsage, usageOf } from './usage.js';
 
 const COLLECTIONS = new Map<string, ObjectKind>([
   ['responses', 'response'],
@@ -95,7 +95,8 @@ const RUN_UNDER_WAY = ['queued', 'in_progress', 'requires_action', 'cancelling']
 /** A created object whose usage is not known yet: a batch, a response made in the background, a run under way. */
 export function isPending(kind: ObjectKind, answer: unknown): boolean {
   if (kind === 'batch') return true;
-  if (!isObject(answer) || usageOf(answer)) return false;
+  // Usage that counts nothing is none (usableUsage): such an answer's work is still to be billed.
+  if (!isObject(answer) || usableUsage(usageOf(answer))) return false;
   if (kind === 'run') return typeof answer.status === 'string' && RUN_UNDER_WAY.includes(answer.status);
   return kind === 'response' && (answer.status === 'queued' || answer.status === 'in_progress');
 }
@@ -176,7 +177,8 @@ export interface FinishedBill {
  */
 export function finishedUsage(kind: ObjectKind, answer: unknown, estimate?: ObjectOwner['estimate']): FinishedBill | undefined {
   if (!isObject(answer) || typeof answer.status !== 'string' || !ENDED[kind]?.includes(answer.status)) return undefined;
-  const reported = usageOf(answer);
+  // Usage that counts nothing is none, as for any call (found by review: billed $0).
+  const reported = usableUsage(usageOf(answer));
   if (reported) return { usage: reported, source: 'reported' };
   const share = estimate ? doneShare(kind, answer) : 0;
   if (!estimate || share <= 0) return undefined;

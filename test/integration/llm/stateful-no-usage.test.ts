@@ -30,13 +30,16 @@ beforeAll(async () => {
       const url = new URL(req.url ?? '/', 'http://x');
       res.writeHead(200, { 'content-type': 'application/json' });
       n++;
-      if (req.method === 'POST' && url.pathname === '/v1/responses')
-        return res.end(JSON.stringify({ id: `resp_nu${n}`, object: 'response', status: 'queued', output: [], usage: null }));
+      // `zero`: usage that counts nothing, on the create answer and the read (some compatible upstreams).
+      const zero = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+      if (req.method === 'POST' && url.pathname === '/v1/responses') {
+        const id = raw.includes('zero') ? `resp_zero_nu${n}` : `resp_nu${n}`;
+        return res.end(JSON.stringify({ id, object: 'response', status: 'queued', output: [], usage: id.includes('zero') ? zero : null }));
+      }
       if (req.method === 'GET' && url.pathname.startsWith('/v1/responses/')) {
+        const id = url.pathname.split('/').at(-1) as string;
         const output = [{ type: 'message', id: `msg_nu${n}`, role: 'assistant', content: [{ type: 'output_text', text: 'done' }] }];
-        return res.end(
-          JSON.stringify({ id: url.pathname.split('/').at(-1), object: 'response', status: 'completed', output, usage: null }),
-        );
+        return res.end(JSON.stringify({ id, object: 'response', status: 'completed', output, usage: id.includes('zero') ? zero : null }));
       }
       if (req.method === 'POST' && url.pathname === '/v1/files')
         return res.end(JSON.stringify({ id: `file-nu${n}`, object: 'file', purpose: 'batch' }));
@@ -68,12 +71,15 @@ beforeAll(async () => {
   return () => new Promise<void>((r) => server.close(() => r()));
 });
 
-it('a background response that ends without usage is charged its estimate, once', async () => {
+it.each([
+  ['without usage', 'Hello there'],
+  ['with usage that counts nothing (found by review: billed $0)', 'Hello zero'],
+])('a background response that ends %s is charged its estimate, once', async (_, input) => {
   const { key, record } = await seedKey({ team_id: 'team-a' });
   const made = await call({
     path: '/v1/responses',
     headers: bearer(key),
-    body: { model: 'gpt-4o-mini', input: 'Hello there', background: true, max_output_tokens: 100 },
+    body: { model: 'gpt-4o-mini', input, background: true, max_output_tokens: 100 },
   });
   expect(made.json.status).toBe('queued');
   for (let i = 0; i < 2; i++) await call({ method: 'GET', path: `/v1/responses/${made.json.id}`, headers: bearer(key) });
