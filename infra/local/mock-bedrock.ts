@@ -279,6 +279,8 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     if (/titan-embed-text/.test(model)) {
       if (typeof body.inputText !== 'string' || body.inputText.length === 0)
         throw new BedrockException('ValidationException', 'inputText must be a non-empty string');
+      // Titan's own limit: 50,000 characters.
+      if (body.inputText.length > 50_000) throw new BedrockException('ValidationException', 'Too many input characters');
       const v2 = /v2/.test(model);
       const dims = v2 ? (body.dimensions ?? 1024) : 1536;
       if (v2 && ![256, 512, 1024].includes(dims as number))

@@ -43,7 +43,7 @@ import {
 import { callMetrics, denialMetric } from '../metrics.js';
 import { unshapedUpstreamError } from '../providers/errors.js';
 import { type EventSource, relayStream } from '../providers/http.js';
-import { isUsageOnlyChunk } from '../providers/usage.js';
+import { isUsageOnlyChunk, spentUsageOf } from '../providers/usage.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { Prepayment } from '../store/objects.js';
 import type { Hold } from '../store/spend-ledger.js';
@@ -499,8 +499,10 @@ async function withSpend<T>(
   try {
     return await run(finish, rate);
   } catch (e) {
-    // An upstream that answered, unreadably, is charged (counted, else the estimate), never $0.
-    await finish(undefined, e instanceof UpstreamFailedError && e.answered);
+    // An upstream that answered, unreadably, is charged (counted, else the estimate), never $0;
+    // one that billed part of the call before it failed (a fan-out's calls that succeeded), that part.
+    const spent = fromTokenUsage(spentUsageOf(e));
+    await finish(spent, (e instanceof UpstreamFailedError && e.answered) || spent !== undefined);
     throw e;
   }
 }

@@ -192,3 +192,20 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0)),
   };
 }
+
+/** What an upstream billed before a call failed: the calls of a fan-out that succeeded (lib/providers/bedrock embeddings). */
+const spentBeforeFailure = new WeakMap<object, TokenUsage>();
+
+/**
+ * Marks `error` (a call's failure) with the usage its upstream billed before it failed, so the
+ * call is charged that usage though it answers an error (found by review: a Bedrock embedding of
+ * many texts failing at one was charged $0, its other texts billed by AWS). Returns the error.
+ */
+export function withSpentUsage<E>(error: E, usage: TokenUsage): E {
+  if (typeof error === 'object' && error !== null) spentBeforeFailure.set(error, usage);
+  return error;
+}
+
+/** The usage a failure's upstream billed before it (withSpentUsage), or undefined. */
+export const spentUsageOf = (error: unknown): TokenUsage | undefined =>
+  typeof error === 'object' && error !== null ? spentBeforeFailure.get(error) : undefined;

@@ -14,7 +14,7 @@ import { isObject } from '../../domain/json.js';
 import { InvalidRequestError, UpstreamFailedError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { tokens } from '../usage.js';
+import { tokens, withSpentUsage, ZERO_USAGE } from '../usage.js';
 
 export type EmbeddingFamily = 'titan-v2' | 'titan-v1' | 'cohere-v3' | 'cohere-v4';
 
@@ -125,6 +125,14 @@ function inputTexts(input: unknown): string[] {
 }
 
 /** The OpenAI embeddings answer for the calls' results, in order, with the summed usage. */
+/** A result's input tokens, as Bedrock reports them (Titan in its body, else its header). */
+const resultTokens = (plan: EmbeddingPlan, r: InvokeResult): number | undefined =>
+  (plan.family.startsWith('titan') && isObject(r.body) ? tokens(r.body.inputTextTokenCount) : undefined) ?? tokens(r.inputTokenCount);
+
+/** The input tokens of the calls that succeeded (the others are absent): what AWS billed. */
+export const embeddingTokensOf = (plan: EmbeddingPlan, results: readonly (InvokeResult | undefined)[]): number =>
+  results.reduce((n: number, r) => n + (r ? (resultTokens(plan, r) ?? 0) : 0), 0);
+
 export function fromEmbeddingResults(
   plan: EmbeddingPlan,
   results: readonly InvokeResult[],
@@ -137,11 +145,17 @@ export function fromEmbeddingResults(
     const got = plan.family.startsWith('titan') ? titanVector(r.body) : cohereVectors(r.body);
     const texts = plan.calls[i]?.texts;
     const expected = Array.isArray(texts) ? texts.length : 1;
-    if (!got || got.length !== expected)
-      throw new UpstreamFailedError(`the upstream for \`${model}\` answered ${got?.length ?? 'no'} vectors for ${expected} texts`);
+    // Answered, and billed by AWS: charged (what it reported, else counted), never $0.
+    if (!got || got.length !== expected) {
+      const error = new UpstreamFailedError(
+        `the upstream for \`${model}\` answered ${got?.length ?? 'no'} vectors for ${expected} texts`,
+        true,
+      );
+      const spent = embeddingTokensOf(plan, results);
+      throw spent > 0 ? withSpentUsage(error, { ...ZERO_USAGE, inputTokens: spent }) : error;
+    }
     vectors.push(...got);
-    const n =
-      (plan.family.startsWith('titan') && isObject(r.body) ? tokens(r.body.inputTextTokenCount) : undefined) ?? tokens(r.inputTokenCount);
+    const n = resultTokens(plan, r);
     if (n === undefined) counted = false;
     else input += n;
   });

@@ -22,8 +22,9 @@ import type {
   StreamAnswer,
   TokenUsage,
 } from '../types.js';
+import { withSpentUsage, ZERO_USAGE } from '../usage.js';
 import type { BedrockRuntime } from './client.js';
-import { embeddingFamily, fromEmbeddingResults, type InvokeResult, toEmbeddingCalls } from './embeddings.js';
+import { embeddingFamily, embeddingTokensOf, fromEmbeddingResults, type InvokeResult, toEmbeddingCalls } from './embeddings.js';
 import { bedrockError } from './errors.js';
 import { converseToMessage, isClaudeOnBedrock, MessagesStreamer, messagesToConverse } from './messages.js';
 import { converseToResponse, ResponsesStreamer, responsesToConverse } from './responses.js';
@@ -230,7 +231,13 @@ class BedrockCall {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(EMBEDDING_CONCURRENCY, plan.calls.length) }, worker));
+    // Every call under way ends first: AWS bills each one that succeeded, so the failure carries their usage.
+    const ended = await Promise.allSettled(Array.from({ length: Math.min(EMBEDDING_CONCURRENCY, plan.calls.length) }, worker));
+    const failure = ended.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failure) {
+      const spent = embeddingTokensOf(plan, results);
+      throw spent > 0 ? withSpentUsage(failure.reason, { ...ZERO_USAGE, inputTokens: spent }) : failure.reason;
+    }
     const { body, usage } = fromEmbeddingResults(plan, results, this.model);
     return { kind: 'json', status: 200, body, usage, headers: JSON_HEADERS };
   }

@@ -127,6 +127,16 @@ describe('Bedrock through the llm function, with the official openai client', ()
     expect((await keySpend()) - before).toBe(costNanos({ inputTokens: 3, outputTokens: 0 }, titan));
   });
 
+  it('embeddings of many texts failing at one: an error, charged the texts Bedrock embedded (and billed) before it (found by review: $0)', async () => {
+    const before = await keySpend();
+    const failed = await client.embeddings
+      .create({ model: 'titan-embed', input: ['one two', 'three', 'x'.repeat(50_001)] })
+      .catch((e) => e);
+    expect(failed).toBeInstanceOf(OpenAI.BadRequestError);
+    // Its two texts that were embedded: 3 tokens, as the whole call's success would have been charged for them.
+    expect((await keySpend()) - before).toBe(costNanos({ inputTokens: 3, outputTokens: 0 }, titan));
+  });
+
   it('Bedrock errors are OpenAI errors with honest statuses; nothing is charged', async () => {
     const before = await keySpend();
     const throttle = await client.chat.completions

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError, UpstreamFailedError } from '../../../lib/errors.js';
 import { embeddingFamily, fromEmbeddingResults, toEmbeddingCalls } from '../../../lib/providers/bedrock/embeddings.js';
+import { spentUsageOf } from '../../../lib/providers/usage.js';
 
 const TITAN_V2 = 'amazon.titan-embed-text-v2:0';
 const COHERE = 'cohere.embed-english-v3';
@@ -113,6 +114,19 @@ describe('InvokeModel answers -> OpenAI embeddings answer', () => {
       'cohere',
     );
     expect(asList.body.data.map((d) => d.index)).toEqual([0, 1, 2]);
+  });
+
+  it('an answer with the wrong number of vectors is an answered failure carrying the tokens Bedrock billed (found by review: $0)', () => {
+    const plan = toEmbeddingCalls({ input: ['a', 'b', 'c'] }, COHERE);
+    let error: unknown;
+    try {
+      fromEmbeddingResults(plan, [{ body: { embeddings: [[1], [2]], response_type: 'embeddings_floats' }, inputTokenCount: 4 }], 'cohere');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UpstreamFailedError);
+    expect((error as UpstreamFailedError).answered).toBe(true);
+    expect(spentUsageOf(error)).toMatchObject({ inputTokens: 4, outputTokens: 0 });
   });
 
   it('base64 encoding packs float32 little-endian, as OpenAI does', () => {
