@@ -63,6 +63,7 @@ import {
   guardObject,
   guardReferences,
   isPending,
+  MAX_ID_LENGTH,
   madeInside,
   madeInsideEvent,
   messageContainer,
@@ -518,6 +519,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
   const { objects } = call.deps;
   const json = parseJson(bytes);
   await billRun(call, object, model, json);
+  call.defer(billRunsOfMessages(call, model, object, json));
   switch (object.op) {
     case 'create': {
       // A batch is priced by the model its file's lines name, a batch file by the model its lines name.
@@ -576,6 +578,57 @@ async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answe
     if (bill) call.defer(billOnce(call, model, owner, bill));
   }
 }
+
+/** The most runs a read of a thread's messages looks up (a page holds at most 100 messages). */
+const MESSAGE_RUNS = 20;
+
+/**
+ * A read of a thread's messages shows what its runs wrote (each assistant message names its
+ * `run_id`): a run still pending whose output is read there is looked up and, if it has ended,
+ * billed once (found by review: a client polling the messages, never the run, got it free). Off
+ * the answer's path; a lookup that fails leaves the run pending for the next answer that shows it.
+ */
+async function billRunsOfMessages(call: Call, model: ModelRecord, object: ObjectCall, answer: unknown): Promise<void> {
+  if (object.kind !== 'thread' || call.req.method !== 'GET' || !/^messages(?:\/[^/]+)?$/.test(object.action ?? '')) return;
+  const ids = [
+    ...new Set(
+      messagesOf(answer).flatMap((m) =>
+        typeof m.run_id === 'string' && m.run_id.length > 0 && m.run_id.length <= MAX_ID_LENGTH ? [m.run_id] : [],
+      ),
+    ),
+  ];
+  if (ids.length === 0) return;
+  const threadPath = call.req.upstreamPath.replace(/\/messages(?:\/[^/]+)?$/, '');
+  try {
+    for (const { run, owner } of await pendingRuns(
+      call,
+      ids.slice(0, MESSAGE_RUNS).map((id) => ({ id })),
+    )) {
+      const read = await startCall(call, model, undefined, {
+        method: 'GET',
+        query: new URLSearchParams(),
+        path: `${threadPath}/runs/${encodeURIComponent(run.id)}`,
+      });
+      const res = read.response as Response;
+      if (!res.ok) {
+        read.cancel();
+        continue;
+      }
+      const bill = finishedUsage('run', parseJson(await read.readAll()), owner.estimate);
+      if (bill) await billOnce(call, model, owner, bill);
+    }
+  } catch (e) {
+    logger().warn('runs named by thread messages not billed', { requestId: call.req.requestId, error: (e as Error)?.name });
+  }
+}
+
+/** The messages an answer about a thread's messages holds: a page of them, or one. */
+const messagesOf = (answer: unknown): Record<string, unknown>[] =>
+  isObject(answer) && answer.object === 'list' && Array.isArray(answer.data)
+    ? answer.data.filter(isObject)
+    : isObject(answer) && answer.object === 'thread.message'
+      ? [answer]
+      : [];
 
 /** The runs of an answer whose records still wait for their bill, with those records. */
 async function pendingRuns<R extends { id: string }>(call: Call, runs: readonly R[]): Promise<{ run: R; owner: ObjectOwner }[]> {

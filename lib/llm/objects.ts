@@ -208,7 +208,7 @@ export async function guardObject(owners: ObjectOwners, caller: Caller, object: 
 }
 
 /** The longest object id Tollgate records an owner for. */
-const MAX_ID_LENGTH = 512;
+export const MAX_ID_LENGTH = 512;
 
 /** Body fields that name an upstream object, and what kind (a string, or a list of them). */
 const REFERENCES: Readonly<Record<string, ObjectKind>> = {

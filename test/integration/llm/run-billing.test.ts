@@ -5,6 +5,7 @@
  * thread was deleted, was never billed.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { objectOwners } from '../../../lib/app/index.js';
 import { costNanos } from '../../../lib/domain/cost.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { settlementsOf } from '../../../lib/llm/handle.js';
@@ -34,6 +35,25 @@ beforeAll(async () => {
     };
     if (req.method === 'POST' && url.pathname === '/v1/threads')
       return json({ id: `thread_${n}${body.busy ? '_busy' : body.bare ? '_bare' : body.nolist ? '_nolist' : ''}`, object: 'thread' });
+    // A thread's messages: the user's, then what each of its runs wrote (naming the run).
+    const messages = /^\/v1\/threads\/(thread_\w+?)\/messages$/.exec(url.pathname);
+    if (messages && req.method === 'GET') {
+      const thread = messages[1] as string;
+      const said = (id: string, role: string, run_id: string | null) => ({
+        id,
+        object: 'thread.message',
+        thread_id: thread,
+        role,
+        run_id,
+        content: [{ type: 'text', text: { value: 'words', annotations: [] } }],
+      });
+      const runs = runsOn.get(thread) ?? [];
+      return json({
+        object: 'list',
+        data: [said('msg_user', 'user', null), ...runs.map((r) => said(`msg_${r}`, 'assistant', r))],
+        has_more: false,
+      });
+    }
     const m = /^\/v1\/threads\/(thread_\w+?)(?:\/runs(?:\/(run_\d+))?(?:\/(\w+))?)?$/.exec(url.pathname);
     if (!m) return json({});
     const [, thread = '', runId, tail] = m;
@@ -90,6 +110,23 @@ async function tenant(kind?: 'busy' | 'bare' | 'nolist') {
 }
 
 describe('a run is billed once, by its whole usage', () => {
+  it('made, its output then read from its thread’s messages only: billed once, by the messages read (found by review: never billed)', async () => {
+    const t = await tenant();
+    await call({ path: `/v1/threads/${t.thread}/runs`, headers: bearer(t.key), body: {} });
+    expect(await t.spend()).toBe(0);
+    for (let i = 0; i < 2; i++)
+      expect((await call({ method: 'GET', path: `/v1/threads/${t.thread}/messages`, headers: bearer(t.key) })).status).toBe(200);
+    expect(await t.spend()).toBe(runCost());
+  });
+
+  it('its messages read while it is under way: nothing yet, the run stays pending', async () => {
+    const t = await tenant('busy');
+    const run = (await call({ path: `/v1/threads/${t.thread}/runs`, headers: bearer(t.key), body: {} })).json.id as string;
+    expect((await call({ method: 'GET', path: `/v1/threads/${t.thread}/messages`, headers: bearer(t.key) })).status).toBe(200);
+    expect(await t.spend()).toBe(0);
+    expect((await objectOwners().get(run))?.billing).toBe('pending');
+  });
+
   it('made as JSON, given tool outputs as a stream that shows it completed, then read: once', async () => {
     const t = await tenant();
     const run = (await call({ path: `/v1/threads/${t.thread}/runs`, headers: bearer(t.key), body: {} })).json.id as string;
