@@ -104,6 +104,8 @@ export interface ModelPrices {
   cache_read_cost_per_million: number | null;
   cache_write_cost_per_million: number | null;
   cache_write_1h_cost_per_million: number | null;
+  input_audio_cost_per_million: number | null;
+  output_audio_cost_per_million: number | null;
   /** LiteLLM's shape: one price per search for every size. */
   search_context_cost_per_query: { search_context_size_medium: number } | null;
   input_cost_per_million_priority: number | null;

@@ -26,6 +26,12 @@ export interface Usage {
   webSearches?: number;
   /** The `service_tier` the upstream says served the call (`priority`, `flex`, `default`...), as it said it. */
   serviceTier?: string;
+  /**
+   * Of `inputTokens` and `outputTokens`, the audio tokens (OpenAI's `audio_tokens` details: audio
+   * models, transcription, realtime), priced at the model's audio prices when it has them.
+   */
+  audioInputTokens?: number;
+  audioOutputTokens?: number;
 }
 
 /** The service tiers with prices of their own. */
@@ -51,6 +57,8 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
       | 'cache_write_1h_cost_per_million'
       | 'price_tiers'
       | 'search_context_cost_per_query'
+      | 'input_audio_cost_per_million'
+      | 'output_audio_cost_per_million'
       | `${'input' | 'output' | 'cache_read'}_cost_per_million_${PricedServiceTier}`
     >
   >;
@@ -108,20 +116,34 @@ export function serviceTierPrices(prices: Prices, tier: PricedServiceTier): Pric
     ...(prices.cache_write_1h_cost_per_million !== undefined
       ? { cache_write_1h_cost_per_million: prices.cache_write_1h_cost_per_million }
       : {}),
+    ...audioPrices(prices),
   };
 }
+
+/** A model's audio prices, which its service and long-context tiers keep (they have none of their own). */
+const audioPrices = (p: Prices): Pick<Prices, 'input_audio_cost_per_million' | 'output_audio_cost_per_million'> => ({
+  ...(p.input_audio_cost_per_million !== undefined ? { input_audio_cost_per_million: p.input_audio_cost_per_million } : {}),
+  ...(p.output_audio_cost_per_million !== undefined ? { output_audio_cost_per_million: p.output_audio_cost_per_million } : {}),
+});
 
 /** A call's tokens at one set of prices, in nano-dollars (uncapped). */
 function tokenNanos(usage: Usage, prices: Prices): number {
   // A cache read or write without its own price is charged at the input price, never at zero;
   // an hour's write without its own price at the write price.
   const input = prices.input_cost_per_million;
+  const output = prices.output_cost_per_million;
   const write = validOr(prices.cache_write_cost_per_million, input);
   const writes = usage.cacheWriteTokens ?? 0;
   const hour = Math.min(usage.cacheWrite1hTokens ?? 0, writes);
+  // Audio tokens at the audio prices; without one, at the text price (found by review: audio
+  // was always charged at the text price, a sixth of gpt-audio's).
+  const audioIn = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens);
+  const audioOut = Math.min(usage.audioOutputTokens ?? 0, usage.outputTokens);
   const nanos =
-    nanosFor(usage.inputTokens, input) +
-    nanosFor(usage.outputTokens, prices.output_cost_per_million) +
+    nanosFor(usage.inputTokens - audioIn, input) +
+    nanosFor(audioIn, validOr(prices.input_audio_cost_per_million, input)) +
+    nanosFor(usage.outputTokens - audioOut, output) +
+    nanosFor(audioOut, validOr(prices.output_audio_cost_per_million, output)) +
     nanosFor(usage.cacheReadTokens ?? 0, validOr(prices.cache_read_cost_per_million, input)) +
     nanosFor(writes - hour, write) +
     nanosFor(hour, validOr(prices.cache_write_1h_cost_per_million, write));
@@ -153,7 +175,8 @@ export function pricesForCall(prices: Prices, usage: Usage): Prices {
  * ratio of 1-hour to 5-minute writes (Anthropic: 2x and 1.25x input), never the cheaper 5-minute price.
  */
 function tierPrices(base: Prices, tier: PriceTier): Prices {
-  const { above_input_tokens: _, ...prices } = tier;
+  const { above_input_tokens: _, ...own } = tier;
+  const prices: Prices = { ...own, ...audioPrices(base) };
   if (isValidPrice(prices.cache_write_1h_cost_per_million) || !isValidPrice(base.cache_write_1h_cost_per_million)) return prices;
   const baseWrite = validOr(base.cache_write_cost_per_million, base.input_cost_per_million);
   if (!(baseWrite > 0)) return prices;
@@ -165,7 +188,7 @@ function tierPrices(base: Prices, tier: PriceTier): Prices {
  * The most a call can cost whose input is at most `usage.inputTokens` tokens of any kind and whose
  * output is at most `usage.outputTokens`: strict mode's reservation, an upper bound. The input is
  * priced at the dearest price an input token can have (plain, cache read, cache write, 1-hour
- * write), and at every price set such a call can reach (the base, each tier its input passes):
+ * write, audio), the output at the dearer of text and audio, and at every price set such a call can reach (the base, each tier its input passes):
  * pricing the bound at the plain input and base price let a call of cache writes or one past a
  * tier settle above what it reserved.
  */
@@ -186,8 +209,10 @@ export function maxCostNanos(
       validOr(prices.cache_read_cost_per_million, input),
       write,
       validOr(prices.cache_write_1h_cost_per_million, write),
+      validOr(prices.input_audio_cost_per_million, input),
     );
-    const nanos = nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, prices.output_cost_per_million);
+    const output = Math.max(prices.output_cost_per_million, validOr(prices.output_audio_cost_per_million, 0));
+    const nanos = nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, output);
     most = Math.max(most, Number.isFinite(nanos) ? nanos : MAX_COST_NANOS);
   }
   // At most `webSearches` searches (a web search tool's `max_uses`), each at the per-search price.

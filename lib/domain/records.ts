@@ -191,6 +191,13 @@ export interface ModelRecord {
   /** Long-context prices, ascending: a call with more input tokens than a tier's threshold is priced at it whole. */
   price_tiers?: PriceTier[];
   /**
+   * Audio tokens per 1M (LiteLLM's `input_cost_per_audio_token`, `output_cost_per_audio_token` per
+   * 1M): the audio a call sends and gets (gpt-audio, gpt-realtime, gpt-4o-transcribe). Absent:
+   * charged at the text price.
+   */
+  input_audio_cost_per_million?: number;
+  output_audio_cost_per_million?: number;
+  /**
    * Dollars per server-side web search (LiteLLM's `search_context_cost_per_query`, its medium
    * size: Anthropic's $10 per 1,000 is 0.01). Absent: the price library's, when it knows one.
    */

@@ -50,7 +50,7 @@ export const usableUsage = (u: Usage | undefined): Usage | undefined =>
 function compact(
   u:
     | (Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> &
-        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches' | 'serviceTier'>)
+        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches' | 'serviceTier' | 'audioInputTokens' | 'audioOutputTokens'>)
     | undefined,
 ): Usage | undefined {
   if (!u) return undefined;
@@ -62,5 +62,7 @@ function compact(
     ...((u.cacheWrite1hTokens ?? 0) > 0 ? { cacheWrite1hTokens: u.cacheWrite1hTokens } : {}),
     ...((u.webSearches ?? 0) > 0 ? { webSearches: u.webSearches } : {}),
     ...(u.serviceTier ? { serviceTier: u.serviceTier } : {}),
+    ...((u.audioInputTokens ?? 0) > 0 ? { audioInputTokens: u.audioInputTokens } : {}),
+    ...((u.audioOutputTokens ?? 0) > 0 ? { audioOutputTokens: u.audioOutputTokens } : {}),
   };
 }

@@ -5,7 +5,7 @@
  * it as it does today.
  *
  * What the library gives, per model: input, output, cache read and cache write prices per 1M
- * tokens (and 1-hour cache writes for Anthropic); long-context tiers (above a number of input
+ * tokens (and 1-hour cache writes for Anthropic); audio input and output prices where audio is priced apart; long-context tiers (above a number of input
  * tokens the whole call is priced at the tier's price); prices that change on a date (the one in
  * effect at `at` is taken). It has no batch prices. Guards on top of it:
  *  - a model id's version (`-v2`) must be the version the library priced: its matching is by
@@ -38,6 +38,9 @@ export interface KnownPrice extends TokenPrices {
   batch_output_cost_per_million?: number;
   /** Dollars per web search (the library's `web_searches_kcount` per 1,000), LiteLLM's name for it. */
   search_context_cost_per_query?: number;
+  /** Audio tokens, where the source prices them apart (gpt-4o-transcribe, gpt-audio, gpt-realtime). */
+  input_audio_cost_per_million?: number;
+  output_audio_cost_per_million?: number;
   /** Above `above_input_tokens` input tokens in a call, the whole call is priced at the tier, ascending. */
   tiers?: (TokenPrices & { above_input_tokens: number; cache_write_1h_cost_per_million?: number })[];
   source: { name: string; version: string; provider: string; model: string };
@@ -69,6 +72,8 @@ export function priceOf(provider: ProviderName, model: string, at: Date): KnownP
     ...optional('batch_input_cost_per_million', base(p.batch_input_mtok)),
     ...optional('batch_output_cost_per_million', base(p.batch_output_mtok)),
     ...optional('search_context_cost_per_query', perSearch(base(p.web_searches_kcount))),
+    ...optional('input_audio_cost_per_million', base(p.input_audio_mtok)),
+    ...optional('output_audio_cost_per_million', base(p.output_audio_mtok)),
     source: { ...PRICE_SOURCE, provider: found.provider.id, model: found.model.id },
   };
   const tiers = tiersOf(p);

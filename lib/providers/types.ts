@@ -46,6 +46,9 @@ export interface TokenUsage {
   webSearches?: number;
   /** The `service_tier` the answer reports (OpenAI's `priority`, `flex`, `default`...). */
   serviceTier?: string;
+  /** Of the input and output tokens, the audio ones (OpenAI's `audio_tokens` details). */
+  audioInputTokens?: number;
+  audioOutputTokens?: number;
 }
 
 /** What the route asks for, whatever the upstream speaks. */

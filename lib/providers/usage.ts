@@ -72,19 +72,34 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
   }
   // OpenAI's shapes: the total input includes what was read from (and, LiteLLM-style, written to) the cache.
   const total = prompt ?? input ?? 0;
-  const details = isObject(u.prompt_tokens_details)
-    ? u.prompt_tokens_details
-    : isObject(u.input_tokens_details)
-      ? u.input_tokens_details
-      : undefined;
+  // Transcription and realtime usage names it `input_token_details`.
+  const details = [u.prompt_tokens_details, u.input_tokens_details, u.input_token_details].find(isObject);
   const read = Math.min(tokens(details?.cached_tokens) ?? cacheRead ?? 0, total);
   const written = Math.min(cacheWrite ?? 0, total - read);
+  const outputs = outputWithReasoning(u, output ?? 0, total);
   return withSearches({
     inputTokens: total - read - written,
-    outputTokens: outputWithReasoning(u, output ?? 0, total),
+    outputTokens: outputs,
     cacheReadTokens: read,
     cacheWriteTokens: written,
+    ...audioOf(details, outputDetails(u), total - read - written, outputs),
   });
+}
+
+/** The details of an OpenAI-shaped usage's output: `completion_tokens_details` (chat) or `output_tokens_details` (Responses). */
+const outputDetails = (u: Record<string, unknown>): Record<string, unknown> | undefined =>
+  [u.completion_tokens_details, u.output_tokens_details, u.output_token_details].find(isObject);
+
+/** The audio tokens among the (uncached) input and the output, each at most that many; none: absent. */
+function audioOf(
+  input: Record<string, unknown> | undefined,
+  output: Record<string, unknown> | undefined,
+  inputTokens: number,
+  outputTokens: number,
+): Pick<TokenUsage, 'audioInputTokens' | 'audioOutputTokens'> {
+  const audioIn = Math.min(tokens(input?.audio_tokens) ?? 0, inputTokens);
+  const audioOut = Math.min(tokens(output?.audio_tokens) ?? 0, outputTokens);
+  return audioTokens(audioIn, audioOut);
 }
 
 /**
@@ -96,11 +111,7 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
  * total beyond input and output is output too. Figures that are not token counts are ignored here.
  */
 function outputWithReasoning(u: Record<string, unknown>, output: number, input: number): number {
-  const details = isObject(u.completion_tokens_details)
-    ? u.completion_tokens_details
-    : isObject(u.output_tokens_details)
-      ? u.output_tokens_details
-      : undefined;
+  const details = outputDetails(u);
   const reasoning = tokens(details?.reasoning_tokens) ?? 0;
   const total = tokens(u.total_tokens) ?? 0;
   return Math.max(reasoning > output ? output + reasoning : output, total - input);
@@ -177,6 +188,10 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
     cacheWriteTokens: Math.max(a.cacheWriteTokens, b.cacheWriteTokens),
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
     ...extras(a, b, Math.max(a.webSearches ?? 0, b.webSearches ?? 0)),
+    ...audioTokens(
+      Math.max(a.audioInputTokens ?? 0, b.audioInputTokens ?? 0),
+      Math.max(a.audioOutputTokens ?? 0, b.audioOutputTokens ?? 0),
+    ),
   };
 }
 
@@ -190,8 +205,14 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
     ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0)),
+    ...audioTokens((a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0), (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0)),
   };
 }
+
+const audioTokens = (audioIn: number, audioOut: number): Pick<TokenUsage, 'audioInputTokens' | 'audioOutputTokens'> => ({
+  ...(audioIn > 0 ? { audioInputTokens: audioIn } : {}),
+  ...(audioOut > 0 ? { audioOutputTokens: audioOut } : {}),
+});
 
 /** What an upstream billed before a call failed: the calls of a fan-out that succeeded (lib/providers/bedrock embeddings). */
 const spentBeforeFailure = new WeakMap<object, TokenUsage>();

@@ -49,6 +49,8 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     m.cache_read_cost_per_million,
     m.cache_write_cost_per_million,
     m.cache_write_1h_cost_per_million,
+    m.input_audio_cost_per_million,
+    m.output_audio_cost_per_million,
     m.search_context_cost_per_query,
     ...TIER_PRICE_FIELDS.map((f) => m[f]),
   ])

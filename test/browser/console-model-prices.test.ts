@@ -78,7 +78,7 @@ describe("a model's prices on the Models page", () => {
     await page.fill('#new-model-litellm_params-api_key_secret', 'tollgate/local/mock-upstream');
     await page.fill('#new-model-model_info-input_cost_per_million', '1');
     await page.fill('#new-model-model_info-output_cost_per_million', '2');
-    await group('new-model', 'Cache and web-search prices').locator('summary').click();
+    await group('new-model', 'Cache, audio and web-search prices').locator('summary').click();
     await page.fill('#new-model-model_info-cache_read_cost_per_million', '0.5');
     await group('new-model', 'Service-tier prices').locator('summary').click();
     await page.fill('#new-model-model_info-input_cost_per_million_priority', '2');
@@ -130,8 +130,8 @@ describe("a model's prices on the Models page", () => {
     expect(await price('Output per 1M tokens, priority')).toBe('$4.00');
     expect(await price('Input per 1M tokens, flex')).toBe('—');
     expect(await page.locator('#model-price-source').textContent()).toContain('set by an admin');
-    expect(await group('edit-model', 'Cache and web-search prices').locator('summary').textContent()).toBe(
-      'Cache and web-search prices (1 given)',
+    expect(await group('edit-model', 'Cache, audio and web-search prices').locator('summary').textContent()).toBe(
+      'Cache, audio and web-search prices (1 given)',
     );
     expect(await group('edit-model', 'Service-tier prices').locator('summary').textContent()).toBe('Service-tier prices (2 given)');
     expect(await page.locator('#edit-model-model_info-cache_write_cost_per_million').isVisible()).toBe(false);
@@ -139,7 +139,7 @@ describe("a model's prices on the Models page", () => {
   });
 
   it('an edited cache write price is sent alone, and the detail and /model/info show it', async () => {
-    await group('edit-model', 'Cache and web-search prices').locator('summary').click();
+    await group('edit-model', 'Cache, audio and web-search prices').locator('summary').click();
     await page.fill('#edit-model-model_info-cache_write_cost_per_million', '1.25');
     await page.getByRole('button', { name: 'Save model', exact: true }).click();
     await page.locator('#edit-model [role="status"]', { hasText: `Model ${MODEL} saved.` }).waitFor();

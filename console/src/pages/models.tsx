@@ -9,7 +9,7 @@ import { count, list, money } from '../format';
 import { ConfirmButton, RecordTable } from '../lists';
 import type { ModelEntry, PriceTier } from '../types';
 
-const CACHE_PRICES = 'Cache and web-search prices';
+const CACHE_PRICES = 'Cache, audio and web-search prices';
 const TIER_PRICES = 'Service-tier prices';
 const KEPT = 'Once set, it can be changed, not removed.';
 
@@ -47,6 +47,20 @@ const PRICE_FIELDS: Field[] = [
     kind: 'number',
     group: CACHE_PRICES,
     hint: `Anthropic's 1-hour cache writes; empty: the cache write price. ${KEPT}`,
+  },
+  {
+    name: 'model_info.input_audio_cost_per_million',
+    label: 'Audio input per 1M tokens (USD)',
+    kind: 'number',
+    group: CACHE_PRICES,
+    hint: `Audio models and transcription; empty: audio costs the input price. ${KEPT}`,
+  },
+  {
+    name: 'model_info.output_audio_cost_per_million',
+    label: 'Audio output per 1M tokens (USD)',
+    kind: 'number',
+    group: CACHE_PRICES,
+    hint: `Empty: audio costs the output price. ${KEPT}`,
   },
   {
     name: 'model_info.search_context_cost_per_query',

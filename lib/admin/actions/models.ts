@@ -96,6 +96,11 @@ const modelInfo = z
     cache_read_cost_per_million: money.optional(),
     cache_write_cost_per_million: money.optional(),
     cache_write_1h_cost_per_million: money.optional(),
+    // Audio tokens: per 1M, or LiteLLM's per token.
+    input_audio_cost_per_million: money.optional(),
+    output_audio_cost_per_million: money.optional(),
+    input_cost_per_audio_token: money.optional(),
+    output_cost_per_audio_token: money.optional(),
     // Dollars per web search: a number, or LiteLLM's `{search_context_size_low, _medium, _high}`.
     search_context_cost_per_query: z
       .union(
@@ -194,11 +199,27 @@ function searchPriceOf(info: Info | undefined): number | undefined {
   return Math.max(...sizes);
 }
 
-/** The given prices beside input and output: cache, per-search and service-tier prices. */
+/** An audio price per 1M from either form (per 1M, or LiteLLM's per token); undefined when not given. */
+function audioPriceOf(info: Info | undefined, side: 'input' | 'output'): number | undefined {
+  const perToken = info?.[`${side}_cost_per_audio_token`];
+  const perMillion = info?.[`${side}_audio_cost_per_million`];
+  if (perToken !== undefined && perMillion !== undefined) {
+    throw new InvalidRequestError(
+      `give \`model_info.${side}_cost_per_audio_token\` or \`model_info.${side}_audio_cost_per_million\`, not both`,
+      'invalid_field',
+      `model_info.${side}_cost_per_audio_token`,
+    );
+  }
+  return perMillion ?? (perToken === undefined ? undefined : Number((perToken * 1e6).toFixed(9)));
+}
+
+/** The given prices beside input and output: cache, audio, per-search and service-tier prices. */
 const otherPricesOf = (info: Info | undefined) => ({
   cache_read_cost_per_million: info?.cache_read_cost_per_million,
   cache_write_cost_per_million: info?.cache_write_cost_per_million,
   cache_write_1h_cost_per_million: info?.cache_write_1h_cost_per_million,
+  input_audio_cost_per_million: audioPriceOf(info, 'input'),
+  output_audio_cost_per_million: audioPriceOf(info, 'output'),
   search_context_cost_per_query: searchPriceOf(info),
   ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, info?.[f]])),
 });
@@ -292,6 +313,8 @@ type PriceFields = Pick<
   | 'cache_read_cost_per_million'
   | 'cache_write_cost_per_million'
   | 'cache_write_1h_cost_per_million'
+  | 'input_audio_cost_per_million'
+  | 'output_audio_cost_per_million'
   | 'price_tiers'
   | 'price_source'
   | 'search_context_cost_per_query'
@@ -323,6 +346,8 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
+      input_audio_cost_per_million: given.input_audio_cost_per_million ?? known.input_audio_cost_per_million,
+      output_audio_cost_per_million: given.output_audio_cost_per_million ?? known.output_audio_cost_per_million,
       // The library's long-context tiers hold every price: dropped when an input or output price is
       // given (as /model/update on the same model), kept when only a cache price is (never the base price past 200k).
       price_tiers:
@@ -339,6 +364,8 @@ const OPTIONAL_PRICES = [
   'cache_read_cost_per_million',
   'cache_write_cost_per_million',
   'cache_write_1h_cost_per_million',
+  'input_audio_cost_per_million',
+  'output_audio_cost_per_million',
   'price_tiers',
   'search_context_cost_per_query',
   ...TIER_PRICE_FIELDS,
@@ -386,6 +413,10 @@ function modelView(m: ModelRecord, admin: boolean) {
       cache_read_cost_per_million: m.cache_read_cost_per_million ?? null,
       cache_write_cost_per_million: m.cache_write_cost_per_million ?? null,
       cache_write_1h_cost_per_million: m.cache_write_1h_cost_per_million ?? null,
+      input_audio_cost_per_million: m.input_audio_cost_per_million ?? null,
+      output_audio_cost_per_million: m.output_audio_cost_per_million ?? null,
+      input_cost_per_audio_token: m.input_audio_cost_per_million === undefined ? null : m.input_audio_cost_per_million / 1e6,
+      output_cost_per_audio_token: m.output_audio_cost_per_million === undefined ? null : m.output_audio_cost_per_million / 1e6,
       price_tiers: m.price_tiers ?? null,
       // LiteLLM's shape: one price per search whatever the context size.
       search_context_cost_per_query:

@@ -290,3 +290,36 @@ describe('service tiers (OpenAI `service_tier`): charged at the tier the answer 
     );
   });
 });
+
+describe('audio tokens (found by review: charged at the text price, a sixth of gpt-audio’s)', () => {
+  const audio = {
+    input_cost_per_million: 2.5,
+    output_cost_per_million: 10,
+    input_audio_cost_per_million: 32,
+    output_audio_cost_per_million: 64,
+  };
+
+  it('the audio part of the input and output at the audio prices, the rest at the text prices', () => {
+    const usage = { inputTokens: 1000, outputTokens: 2000, audioInputTokens: 900, audioOutputTokens: 1800 };
+    expect(costNanos(usage, audio)).toBe(100 * 2.5 * 1000 + 900 * 32 * 1000 + 200 * 10 * 1000 + 1800 * 64 * 1000);
+  });
+
+  it('without audio prices, audio costs the text prices; audio counts beyond the tokens are capped at them', () => {
+    expect(costNanos({ inputTokens: 10, outputTokens: 5, audioInputTokens: 10, audioOutputTokens: 5 }, gpt4o)).toBe(
+      costNanos({ inputTokens: 10, outputTokens: 5 }, gpt4o),
+    );
+    expect(costNanos({ inputTokens: 10, outputTokens: 0, audioInputTokens: 50 }, audio)).toBe(10 * 32 * 1000);
+  });
+
+  it('strict mode’s bound prices every input token and output token at the dearer of text and audio', () => {
+    expect(maxCostNanos({ inputTokens: 100, outputTokens: 10 }, audio)).toBe(100 * 32 * 1000 + 10 * 64 * 1000);
+    const usage = { inputTokens: 100, outputTokens: 10, audioInputTokens: 100, audioOutputTokens: 10 };
+    expect(costNanos(usage, audio)).toBeLessThanOrEqual(maxCostNanos(usage, audio));
+  });
+
+  it('a service tier keeps the model’s audio prices', () => {
+    const priority = { ...audio, input_cost_per_million_priority: 5, output_cost_per_million_priority: 20 };
+    const usage = { inputTokens: 100, outputTokens: 0, audioInputTokens: 100, serviceTier: 'priority' };
+    expect(costNanos(usage, priority)).toBe(100 * 32 * 1000);
+  });
+});

@@ -29,6 +29,12 @@ describe('known prices', () => {
     expect(priceOf('anthropic', 'claude-sonnet-4-20250514', AT)).toMatchObject({ search_context_cost_per_query: 0.01 });
   });
 
+  it('audio models carry their audio prices (gpt-audio: $32 in, $64 out; gpt-4o-transcribe: $6 in)', () => {
+    expect(priceOf('openai', 'gpt-audio', AT)).toMatchObject({ input_audio_cost_per_million: 32, output_audio_cost_per_million: 64 });
+    expect(priceOf('openai', 'gpt-4o-transcribe', AT)).toMatchObject({ input_cost_per_million: 2.5, input_audio_cost_per_million: 6 });
+    expect(priceOf('openai', 'gpt-4o', AT)).not.toHaveProperty('input_audio_cost_per_million');
+  });
+
   it('a dated OpenAI snapshot reads as its model', () => {
     expect(priceOf('openai', 'gpt-4o-2024-08-06', AT)).toMatchObject({ input_cost_per_million: 2.5, output_cost_per_million: 10 });
   });

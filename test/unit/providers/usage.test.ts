@@ -38,6 +38,21 @@ describe('usage, split the way prices are', () => {
       u(50, 300),
     ],
     [
+      'audio chat (gpt-audio): the audio parts of input and output',
+      {
+        prompt_tokens: 1000,
+        completion_tokens: 2000,
+        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 900 },
+        completion_tokens_details: { audio_tokens: 1800, reasoning_tokens: 0 },
+      },
+      { ...u(1000, 2000), audioInputTokens: 900, audioOutputTokens: 1800 },
+    ],
+    [
+      'transcription (gpt-4o-transcribe): `input_token_details`',
+      { type: 'tokens', input_tokens: 14, input_token_details: { text_tokens: 0, audio_tokens: 14 }, output_tokens: 45, total_tokens: 59 },
+      { ...u(14, 45), audioInputTokens: 14 },
+    ],
+    [
       'a total or reasoning that is no token count is ignored',
       { prompt_tokens: 10, completion_tokens: 3, total_tokens: 'lots', completion_tokens_details: { reasoning_tokens: -1 } },
       u(10, 3),
