@@ -76,7 +76,7 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
   const details = [u.prompt_tokens_details, u.input_tokens_details, u.input_token_details].find(isObject);
   const read = Math.min(tokens(details?.cached_tokens) ?? cacheRead ?? 0, total);
   const written = Math.min(cacheWrite ?? 0, total - read);
-  const outputs = outputWithReasoning(u, output ?? 0, total);
+  const outputs = outputWithReasoning(u, output, total);
   return withSearches({
     inputTokens: total - read - written,
     outputTokens: outputs,
@@ -108,13 +108,18 @@ function audioOf(
  * `completion_tokens_details.reasoning_tokens` or in `total_tokens` (found by review: a Gemini
  * gateway's `{prompt_tokens: 21, completion_tokens: 0, total_tokens: 81, reasoning_tokens: 60}`
  * was charged no output). So: reasoning larger than the completion was left out of it, and a
- * total beyond input and output is output too. Figures that are not token counts are ignored here.
+ * usage that gives no output but a total beyond its input has that much output. Figures that are
+ * not token counts are ignored here.
  */
-function outputWithReasoning(u: Record<string, unknown>, output: number, input: number): number {
-  const details = outputDetails(u);
-  const reasoning = tokens(details?.reasoning_tokens) ?? 0;
-  const total = tokens(u.total_tokens) ?? 0;
-  return Math.max(reasoning > output ? output + reasoning : output, total - input);
+function outputWithReasoning(u: Record<string, unknown>, output: number | undefined, input: number): number {
+  const reasoning = tokens(outputDetails(u)?.reasoning_tokens) ?? 0;
+  const given = output ?? 0;
+  const withReasoning = reasoning > given ? given + reasoning : given;
+  // A total stands for the output only when no output is given and no cache figure could be in it
+  // (found by review: a gateway's total of Anthropic usage counts cache reads, which are input).
+  const cached = u.cache_read_input_tokens !== undefined || u.cache_creation_input_tokens !== undefined;
+  const total = output === undefined && !cached ? (tokens(u.total_tokens) ?? 0) : 0;
+  return Math.max(withReasoning, total - input);
 }
 
 /** A chat stream's usage-only chunk (`choices: []`), which a client that did not ask for it never sees. */

@@ -31,7 +31,17 @@ describe('usage, split the way prices are', () => {
       { prompt_tokens: 21, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 60 } },
       u(21, 65),
     ],
-    ['a total beyond input and output: the rest is output', { prompt_tokens: 812, total_tokens: 1400 }, u(812, 588)],
+    ['no output given, a total beyond the input: the rest is output', { prompt_tokens: 812, total_tokens: 1400 }, u(812, 588)],
+    [
+      'an output given: a larger total is not output (a gateway’s total may count cache reads, or grounding)',
+      { prompt_tokens: 12, completion_tokens: 3, total_tokens: 245 },
+      u(12, 3),
+    ],
+    [
+      'cache figures beside a total: the total is not output (found by review: 230 cache reads were charged as output)',
+      { prompt_tokens: 12, total_tokens: 245, cache_read_input_tokens: 200, cache_creation_input_tokens: 30 },
+      u(0, 0, 12),
+    ],
     [
       'Responses API: reasoning inside output_tokens, total their sum',
       { input_tokens: 50, output_tokens: 300, total_tokens: 350, output_tokens_details: { reasoning_tokens: 200 } },
