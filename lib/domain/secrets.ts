@@ -123,8 +123,20 @@ export function looksLikeSecret(s: string): boolean {
   return hasCredentialShape(s) || hasSecretQuery(s);
 }
 
-/** An AWS secret access key: 40 characters of base64's alphabet, both cases and digits. */
-const AWS_SECRET_KEY = /^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])[A-Za-z0-9/+]{40}$/;
+/** An AWS secret access key's shape: 40 characters of base64's alphabet, both cases (random: awsSecretKey). */
+const AWS_SECRET_SHAPE = /^(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9/+]{40}$/;
+
+/**
+ * An AWS secret access key: its shape, and random, not words: split where the case or a digit
+ * changes, random text falls into many pieces of one or two characters (`wJalrXUtnFEMI` -> w,
+ * Jalr, X, Utn, FEMI), a name into words (`Prod/OpenAI/TeamAnalytics/PrimaryKey2025`, found by
+ * review to be refused as a key).
+ */
+function awsSecretKey(s: string): boolean {
+  if (!AWS_SECRET_SHAPE.test(s)) return false;
+  const pieces = s.match(/[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+/g) ?? [];
+  return pieces.length >= 6 && pieces.filter((p) => p.length <= 2).length / pieces.length >= 0.4;
+}
 /** Separators a name's words are joined with; a key's random run has none. */
 const NAME_SEPARATORS = /[/_.@:=-]/;
 /** A random run this long, of letters and digits, is a key, not a word: Azure's 32 hex, Mistral's 32, Cohere's 40, Groq's after `gsk_`. */
@@ -137,7 +149,7 @@ const KEY_RUN = 32;
  * key, 32 hex digits, was stored as a secret's name and shown back). Pure.
  */
 export function looksLikeKeyNotName(s: string): boolean {
-  if (looksLikeSecret(s) || AWS_SECRET_KEY.test(s)) return true;
+  if (looksLikeSecret(s) || awsSecretKey(s)) return true;
   return s.split(NAME_SEPARATORS).some((run) => run.length >= KEY_RUN && /[0-9]/.test(run) && /[A-Za-z]/.test(run));
 }
 

@@ -136,6 +136,8 @@ describe('looksLikeKeyNotName: a key pasted where the name of its secret belongs
     'prod/providers/azure-openai-eastus2-deployment-key',
     'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/openai-AbCdEf',
     'tollgate/550e8400-e29b-41d4-a716-446655440000',
+    // 40 characters of base64's alphabet, but words (found by review: refused as an AWS key).
+    'Prod/OpenAI/TeamAnalytics/PrimaryKey2025',
     'abcdefghijklmnopqrstuvwxyzabcdefghij',
     '12345678901234567890123456789012345',
   ])('%s is a name', (value) => expect(looksLikeKeyNotName(value)).toBe(false));
