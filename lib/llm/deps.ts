@@ -1,6 +1,6 @@
 /** The llm function's collaborators, from the app's wiring (lib/app) and the configuration. */
 
-import { keptObjectOwners, modelRegistry, rateLimiter, settlementJournal, spendSettler } from '../app/llm.js';
+import { keptObjectOwners, modelRegistry, objectOwners, rateLimiter, settlementJournal, spendSettler } from '../app/llm.js';
 import { checkSettings, clock, entityReader, providerClients, upstreamFetch } from '../app/wiring.js';
 import type { CheckSettings } from '../checks/checks.js';
 import { config } from '../config.js';
@@ -19,7 +19,15 @@ export interface LlmDeps {
   registry: ModelRegistry;
   settler: SpendSettler;
   rateLimiter: RateLimiter;
+  /** Owner records, the store's. */
   objects: ObjectOwners;
+  /**
+   * The same, but a record the store refuses is kept in the settlement journal for its replay
+   * (KeptObjectOwners): for objects made by a JSON answer, whose client then gets them. Not for a
+   * stream's own record, which its settlement reads back (found by review: kept, it read as billed
+   * and the stream was charged $0).
+   */
+  keptObjects: ObjectOwners;
   /** Keeps a settlement the settler could not write, for its replay. */
   journal: SettlementJournal | undefined;
   settings: CheckSettings;
@@ -44,7 +52,8 @@ export function llmDeps(): LlmDeps {
     registry: modelRegistry(),
     settler: spendSettler(),
     rateLimiter: rateLimiter(),
-    objects: keptObjectOwners(),
+    objects: objectOwners(),
+    keptObjects: keptObjectOwners(),
     journal: settlementJournal(),
     settings: checkSettings(c),
     enforcement: c.enforcement,

@@ -45,7 +45,7 @@ import { unshapedUpstreamError } from '../providers/errors.js';
 import { type EventSource, relayStream } from '../providers/http.js';
 import { isUsageOnlyChunk, spentUsageOf } from '../providers/usage.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
-import type { Prepayment } from '../store/objects.js';
+import type { ObjectOwners, Prepayment } from '../store/objects.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
@@ -535,7 +535,8 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
         (object.kind === 'response' && isPending(object.kind, json)
           ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens)
           : undefined);
-      await recordCreated(objects, call.caller, object, json, new Date(call.now), {
+      // Kept for replay if the store refuses it: the object exists upstream, its client gets it.
+      await recordCreated(call.deps.keptObjects, call.caller, object, json, new Date(call.now), {
         priced: made,
         served: model.model_name,
         batchInput: call.batchInput === true,
@@ -551,7 +552,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
     case 'read':
     case 'change': {
       // What the upstream made inside it (a finished batch's output files) is its maker's, recorded before the answer names it.
-      await recordMadeInside(objects, recordsInside(call), madeInside(object.kind, json), new Date(call.now));
+      await recordMadeInside(call.deps.keptObjects, recordsInside(call), madeInside(object.kind, json), new Date(call.now));
       // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.
       const bill = call.owner?.billing === 'pending' && object.id ? finishedUsage(object.kind, json, call.owner.estimate) : undefined;
       if (bill && object.id && call.owner) call.defer(billOnce(call, model, call.owner, bill));
@@ -572,15 +573,28 @@ async function billRun(call: Call, object: ObjectCall, model: ModelRecord, answe
   const runs = runsOf(object, answer);
   if (runs.length === 0) return;
   const started = startsRun(object) ? runs[0] : undefined;
-  if (started) await recordRun(call, model, started.id);
-  for (const { run, owner } of await pendingRuns(call, runs)) {
+  // Kept for replay if the store refuses it, as any object made (a run's stream records its own: streamedRun).
+  if (started) await recordRun(call, model, started, call.deps.keptObjects);
+  let pending: Awaited<ReturnType<typeof pendingRuns>>;
+  try {
+    pending = await pendingRuns(call, runs);
+  } catch (e) {
+    // The store is down: the run's record waits (written or kept), for the next answer that shows it ended.
+    logger().warn('runs not billed: their records could not be read', { requestId: call.req.requestId, error: (e as Error)?.name });
+    return;
+  }
+  for (const { run, owner } of pending) {
     const bill = finishedUsage('run', run, owner.estimate);
     if (bill) call.defer(billOnce(call, model, owner, bill));
   }
 }
 
-/** The most runs a read of a thread's messages looks up (a page holds at most 100 messages). */
-const MESSAGE_RUNS = 20;
+/**
+ * The most runs a read of a thread's messages looks up, at once: a client polls its messages while
+ * a run writes them, and each lookup is an upstream call on the shared upstream key (found by
+ * review: up to 20 in a row per read).
+ */
+const MESSAGE_RUNS = 3;
 
 /**
  * A read of a thread's messages shows what its runs wrote (each assistant message names its
@@ -590,33 +604,33 @@ const MESSAGE_RUNS = 20;
  */
 async function billRunsOfMessages(call: Call, model: ModelRecord, object: ObjectCall, answer: unknown): Promise<void> {
   if (object.kind !== 'thread' || call.req.method !== 'GET' || !/^messages(?:\/[^/]+)?$/.test(object.action ?? '')) return;
-  const ids = [
-    ...new Set(
-      messagesOf(answer).flatMap((m) =>
-        typeof m.run_id === 'string' && m.run_id.length > 0 && m.run_id.length <= MAX_ID_LENGTH ? [m.run_id] : [],
-      ),
-    ),
-  ];
+  // Only messages a run has finished writing (one still being written: its run is under way).
+  const named = messagesOf(answer).flatMap((m) =>
+    typeof m.run_id === 'string' && m.run_id.length > 0 && m.run_id.length <= MAX_ID_LENGTH && m.status !== 'in_progress' ? [m.run_id] : [],
+  );
+  const ids = [...new Set(named)];
   if (ids.length === 0) return;
   const threadPath = call.req.upstreamPath.replace(/\/messages(?:\/[^/]+)?$/, '');
   try {
-    for (const { run, owner } of await pendingRuns(
-      call,
-      ids.slice(0, MESSAGE_RUNS).map((id) => ({ id })),
-    )) {
-      const read = await startCall(call, model, undefined, {
-        method: 'GET',
-        query: new URLSearchParams(),
-        path: `${threadPath}/runs/${encodeURIComponent(run.id)}`,
-      });
-      const res = read.response as Response;
-      if (!res.ok) {
-        read.cancel();
-        continue;
-      }
-      const bill = finishedUsage('run', parseJson(await read.readAll()), owner.estimate);
-      if (bill) await billOnce(call, model, owner, bill);
-    }
+    const pending = (
+      await pendingRuns(
+        call,
+        ids.map((id) => ({ id })),
+      )
+    ).slice(0, MESSAGE_RUNS);
+    await Promise.all(
+      pending.map(async ({ run, owner }) => {
+        const read = await startCall(call, model, undefined, {
+          method: 'GET',
+          query: new URLSearchParams(),
+          path: `${threadPath}/runs/${encodeURIComponent(run.id)}`,
+        });
+        const res = read.response as Response;
+        if (!res.ok) return read.cancel();
+        const bill = finishedUsage('run', parseJson(await read.readAll()), owner.estimate);
+        if (bill) await billOnce(call, model, owner, bill);
+      }),
+    );
   } catch (e) {
     logger().warn('runs named by thread messages not billed', { requestId: call.req.requestId, error: (e as Error)?.name });
   }
@@ -640,17 +654,22 @@ async function pendingRuns<R extends { id: string }>(call: Call, runs: readonly 
 }
 
 /** A run started (or given tool outputs) recorded pending, to whoever started it; tool outputs submitted to a run already recorded add to it. */
-const recordRun = (call: Call, model: ModelRecord, runId: string): Promise<void> =>
-  call.deps.objects.putNew(
-    ownerOf(
+const recordRun = (
+  call: Call,
+  model: ModelRecord,
+  run: Record<string, unknown> & { id: string },
+  objects: ObjectOwners = call.deps.objects,
+): Promise<void> =>
+  objects.putNew({
+    ...ownerOf(
       call.caller,
       'run',
-      runId,
+      run.id,
       new Date(call.now),
       { ...servedBy(model), estimate: estimateUsage(call.req, call.deps.strictDefaultMaxTokens) },
       'pending',
     ),
-  );
+  });
 
 /**
  * A run's stream (made, or given tool outputs, as a stream): billed through the run's record, as
@@ -670,7 +689,7 @@ function streamedRun(call: Call, model: ModelRecord): { see: (payload: unknown) 
       if (!run) return;
       last = run;
       // Awaited when the stream ends; a failure then is that settlement's to handle, never an unhandled rejection.
-      recorded ??= recordRun(call, model, run.id).then(
+      recorded ??= recordRun(call, model, run).then(
         () => true,
         (e: unknown) => {
           logger().error('run record failed', { requestId: call.req.requestId, error: (e as Error)?.name });
@@ -896,7 +915,7 @@ function madeInsideStream(call: Call, model: ModelRecord): ((payload: unknown) =
   return (payload) => {
     const made = madeInsideEvent(object.kind, payload).filter((m) => !seen.has(m.id));
     for (const m of made) seen.add(m.id);
-    if (made.length > 0) call.defer(recordMadeInside(call.deps.objects, tenant, made, at));
+    if (made.length > 0) call.defer(recordMadeInside(call.deps.keptObjects, tenant, made, at));
   };
 }
 
@@ -909,7 +928,7 @@ function providerMade(call: Call, model: ModelRecord): ((payload: unknown) => vo
   return (payload) => {
     const made = messageContainer(payload).filter((m) => !seen.has(m.id));
     for (const m of made) seen.add(m.id);
-    if (made.length > 0) call.defer(recordMadeInside(call.deps.objects, tenant, made, at));
+    if (made.length > 0) call.defer(recordMadeInside(call.deps.keptObjects, tenant, made, at));
   };
 }
 

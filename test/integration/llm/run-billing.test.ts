@@ -229,4 +229,15 @@ describe('a run is billed once, by its whole usage', () => {
     expect(made.text).toContain('thread.run.requires_action');
     expect(await t.spend()).toBeGreaterThan(0);
   });
+
+  it('a run started while its records cannot be read back: the client gets its run, the run is recorded pending (found by review: a 503 for a run that existed)', async () => {
+    const t = await tenant();
+    const failing = vi
+      .spyOn(DynamoObjectOwners.prototype, 'getMany')
+      .mockRejectedValueOnce(Object.assign(new Error('down'), { name: 'InternalServerError' }));
+    const made = await call({ path: `/v1/threads/${t.thread}/runs`, headers: bearer(t.key), body: {} });
+    failing.mockRestore();
+    expect([made.status, made.json.status]).toEqual([200, 'queued']);
+    expect(await objectOwners().get(made.json.id as string)).toMatchObject({ billing: 'pending' });
+  });
 });
