@@ -6,7 +6,7 @@
  */
 
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
@@ -14,6 +14,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { BILL_PENDING_EVENT, PENDING_SWEEP_EVERY_MINUTES } from '../lib/domain/tenancy.js';
 import { type FunctionName, routes } from '../lib/routes.js';
 import { INDEX } from '../lib/store/keys.js';
 import { SETTLED_RECORD_FILTER, TABLE_STREAM_BATCH } from '../lib/store/spend-ledger.js';
@@ -137,6 +138,17 @@ export class TollgateStack extends Stack {
       }
       functions.set(fn, f);
     }
+    // Pending objects nobody read (a background response, a batch, a run) are read and billed by the
+    // llm function on a schedule (lib/llm/pending): it has the upstreams' keys and the read path.
+    new Rule(this, 'PendingBillsSchedule', {
+      schedule: Schedule.rate(Duration.minutes(PENDING_SWEEP_EVERY_MINUTES)),
+      targets: [
+        new LambdaFunction((functions.get('llm') as TollgateFunction).function, {
+          event: RuleTargetInput.fromObject(BILL_PENDING_EVENT),
+          retryAttempts: 0,
+        }),
+      ],
+    });
     const sweeper = new TollgateFunction(this, 'SpendSweeperFn', {
       ...common,
       name: 'spend-sweeper',

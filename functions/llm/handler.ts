@@ -1,8 +1,10 @@
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { llmDeps } from '../../lib/llm/deps.js';
 import { handleLlmEvent, settlementsOf } from '../../lib/llm/handle.js';
-import type { LlmResponse } from '../../lib/llm/response.js';
+import { billDuePending, isBillPendingEvent } from '../../lib/llm/pending.js';
+import { jsonResponse, type LlmResponse } from '../../lib/llm/response.js';
 import { tracing } from '../../lib/telemetry.js';
 
 /**
@@ -10,11 +12,22 @@ import { tracing } from '../../lib/telemetry.js';
  * (status, headers) goes out first, then the body as a string or, for `stream: true`, the
  * upstream's events as they arrive. Every outcome is a response (errors included, OpenAI-shaped).
  * The response ends when the answer does; the spend is settled after that, and the invocation
- * ends only when it is written (`requestEnd` runs after the response stream has ended).
+ * ends only when it is written (`requestEnd` runs after the response stream has ended). On a
+ * schedule it also bills pending objects nobody read (lib/llm/pending).
  */
 export const handler = middy<APIGatewayProxyEvent, LlmResponse>({
   executionMode: executionModeStreamifyResponse,
   requestEnd: (request) => settlementsOf(request.event as object),
 })
   .use(tracing())
-  .handler((event) => handleLlmEvent(event));
+  .handler((event, context: Context) =>
+    // The schedule's event (infra/stack.ts): bill pending objects nobody read (lib/llm/pending).
+    isBillPendingEvent(event) ? billPendingNow(context) : handleLlmEvent(event),
+  );
+
+/** Reads pending objects for half the invocation's time: the other half is kept for the read in progress. */
+async function billPendingNow(context: Context): Promise<LlmResponse> {
+  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+  const deadline = remaining === undefined ? undefined : Date.now() + remaining / 2;
+  return jsonResponse(200, await billDuePending(llmDeps(), { deadline }));
+}

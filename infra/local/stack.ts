@@ -24,6 +24,9 @@ import { tableStreamConsumers } from '../../lib/app/spend.js';
 import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
+import { PENDING_SWEEP_EVERY_MINUTES } from '../../lib/domain/tenancy.js';
+import { llmDeps } from '../../lib/llm/deps.js';
+import { billDuePending } from '../../lib/llm/pending.js';
 import { FileSettlementJournal, replayAndReport } from '../../lib/spend/file-journal.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
@@ -193,6 +196,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     );
     sweep.unref();
     cleanups.push(async () => clearInterval(sweep));
+
+    // The deployed stack's schedule of the llm function: read and bill pending objects nobody read (lib/llm/pending).
+    let billing = false;
+    const pending = setInterval(() => {
+      if (billing) return;
+      billing = true;
+      void billDuePending(llmDeps())
+        .catch((e) => logger().warn('pending objects not swept', { error: (e as Error)?.name }))
+        .finally(() => {
+          billing = false;
+        });
+    }, PENDING_SWEEP_EVERY_MINUTES * 60_000);
+    pending.unref();
+    cleanups.push(async () => clearInterval(pending));
 
     // The deployed stack's settlement queue consumer: lands kept settlements once DynamoDB answers.
     const journal = settlementJournal();

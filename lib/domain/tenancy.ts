@@ -63,6 +63,8 @@ export interface ObjectOwner {
   prepaid_nanos?: number | null;
   /** The tokens those cut streams counted in the rate windows: the bill counts only those beyond them. */
   prepaid_tokens?: number | null;
+  /** A run's thread (the path its run is read at), for the sweep that bills pending objects nobody read. */
+  thread_id?: string | null;
   /**
    * Of those, the input and output tokens their spend logs show: the bill's log shows only those
    * beyond them, so the reports' token totals count each token once (found by review: they ran
@@ -98,6 +100,32 @@ export function estimatedWork(s: StoredEstimate, share = 1): EstimatedWork {
     ...(searches > 0 ? { webSearches: searches } : {}),
   };
 }
+
+/**
+ * How long after it was made a pending object nobody has read is first looked at (lib/llm/pending,
+ * which reads it upstream and bills it once it has ended), and how long after each look that finds
+ * it still under way it is looked at again: a response or a run ends in minutes, a batch in hours.
+ */
+export const PENDING_LOOK_AFTER_MS: Readonly<Record<'first' | 'again', Partial<Record<ObjectKind, number>>>> = {
+  first: { response: 15 * 60_000, run: 15 * 60_000, batch: 60 * 60_000 },
+  again: { response: 15 * 60_000, run: 15 * 60_000, batch: 60 * 60_000 },
+};
+/** How often pending objects due are looked at (the stack's schedule, the local gateway's timer). */
+export const PENDING_SWEEP_EVERY_MINUTES = 5;
+
+/** The event the schedule sends the llm function to look at them: `{"tollgate": "bill-pending"}`. */
+export const BILL_PENDING_EVENT = Object.freeze({ tollgate: 'bill-pending' });
+
+/** A kind this lists nothing for is looked at after this. */
+export const PENDING_LOOK_DEFAULT_MS = 60 * 60_000;
+
+/** When a pending object made at `createdAt` is first looked at. */
+export const firstLookAt = (kind: ObjectKind, createdAt: string): Date =>
+  new Date(Date.parse(createdAt) + (PENDING_LOOK_AFTER_MS.first[kind] ?? PENDING_LOOK_DEFAULT_MS));
+
+/** When a pending object found still under way at `now` is looked at again. */
+export const nextLookAt = (kind: ObjectKind, now: number): Date =>
+  new Date(now + (PENDING_LOOK_AFTER_MS.again[kind] ?? PENDING_LOOK_DEFAULT_MS));
 
 /** The owner record of an object a caller just created. */
 export function ownerOf(

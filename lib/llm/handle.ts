@@ -669,7 +669,15 @@ const recordRun = (
       { ...servedBy(model), estimate: estimateUsage(call.req, call.deps.strictDefaultMaxTokens) },
       'pending',
     ),
+    // Where the run is read (the sweep of pending objects nobody read: lib/llm/pending).
+    ...threadOfRun(call, run),
   });
+
+/** A run's thread: the one its answer names, else the one its call named. */
+function threadOfRun(call: Call, run: Record<string, unknown>): { thread_id?: string } {
+  const named = typeof run.thread_id === 'string' ? run.thread_id : call.object?.kind === 'thread' ? call.object.id : undefined;
+  return named && named.length <= MAX_ID_LENGTH ? { thread_id: named } : {};
+}
 
 /**
  * A run's stream (made, or given tool outputs, as a stream): billed through the run's record, as

@@ -163,6 +163,10 @@ const ENDED: Readonly<Record<string, readonly string[]>> = {
   run: ['completed', 'incomplete', 'cancelled', 'failed', 'expired'],
 };
 
+/** Whether an answer about a deferred object shows it ended (whatever it did). */
+export const hasEnded = (kind: ObjectKind, answer: unknown): boolean =>
+  isObject(answer) && typeof answer.status === 'string' && ENDED[kind]?.includes(answer.status) === true;
+
 /** What an ended object is billed: the usage it reports, else (never $0 for work done) its estimate's share. */
 export interface FinishedBill {
   usage: Usage;

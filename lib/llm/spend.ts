@@ -145,6 +145,14 @@ export class KeptObjectOwners implements ObjectOwners {
     return this.store.prepay(objectId, prepayment);
   }
 
+  duePending(now: Date, limit: number): Promise<ObjectOwner[]> {
+    return this.store.duePending(now, limit);
+  }
+
+  postpone(objectId: string, at: Date): Promise<void> {
+    return this.store.postpone(objectId, at);
+  }
+
   private async kept(owner: ObjectOwner, written: Promise<void>): Promise<void> {
     try {
       await written;

@@ -3,15 +3,35 @@
  * `OBJECT`, written when Tollgate relays its creation and read when anyone names it. Nothing here
  * is cached: a deleted object must be gone for everyone at once.
  */
-import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ObjectOwner } from '../domain/tenancy.js';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { firstLookAt, type ObjectOwner } from '../domain/tenancy.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { decode, type Item } from './codec.js';
 import { isConditionalCheckFailed } from './errors.js';
-import type { ItemRef } from './keys.js';
+import { INDEX, type ItemRef } from './keys.js';
 
 export const objectRef = (objectId: string): ItemRef => ({ PK: `OBJECT#${objectId}`, SK: 'OBJECT' });
+
+/**
+ * Pending objects, listed by when they are next looked at (lib/llm/pending): GSI1 (by kind)
+ * `OBJECT_PENDING` / `<ISO time>#<object id>`, on the owner record while it is pending; the
+ * claim of its bill removes it. Records made pending before this was kept are not listed.
+ */
+const PENDING_KIND = 'OBJECT_PENDING';
+const pendingSk = (at: Date, objectId: string): string => `${at.toISOString()}#${objectId}`;
+const pendingKeys = (owner: ObjectOwner): Item =>
+  owner.billing === 'pending'
+    ? { GSI1PK: PENDING_KIND, GSI1SK: pendingSk(firstLookAt(owner.object_kind, owner.created_at), owner.object_id) }
+    : {};
 
 export interface ObjectOwners {
   get(objectId: string): Promise<ObjectOwner | undefined>;
@@ -29,6 +49,10 @@ export interface ObjectOwners {
    * (its bill claimed, or gone).
    */
   prepay(objectId: string, prepayment: Prepayment): Promise<boolean>;
+  /** Pending objects due to be looked at by `now` (oldest first), at most `limit`. */
+  duePending(now: Date, limit: number): Promise<ObjectOwner[]>;
+  /** Looks at a pending object again at `at` (nothing when it is no longer pending). */
+  postpone(objectId: string, at: Date): Promise<void>;
 }
 
 /** What a cut stream of a pending object charges before its bill (lib/domain/tenancy's `prepaid_*`). */
@@ -91,12 +115,12 @@ export class DynamoObjectOwners implements ObjectOwners {
   }
 
   async put(owner: ObjectOwner): Promise<void> {
-    const item = { ...objectRef(owner.object_id), kind: 'object', ...owner };
+    const item = { ...objectRef(owner.object_id), kind: 'object', ...owner, ...pendingKeys(owner) };
     await this.guard(() => this.client.send(new PutCommand({ TableName: this.tableName, Item: item })));
   }
 
   async putNew(owner: ObjectOwner): Promise<void> {
-    const item = { ...objectRef(owner.object_id), kind: 'object', ...owner };
+    const item = { ...objectRef(owner.object_id), kind: 'object', ...owner, ...pendingKeys(owner) };
     try {
       await this.guard(() =>
         this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(PK)' })),
@@ -136,6 +160,45 @@ export class DynamoObjectOwners implements ObjectOwners {
     }
   }
 
+  async duePending(now: Date, limit: number): Promise<ObjectOwner[]> {
+    const out = await this.guard(() =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: INDEX.byKind,
+          KeyConditionExpression: 'GSI1PK = :kind AND GSI1SK <= :due',
+          // `~` sorts after the `#` that ends the time: every object due at `now` itself.
+          ExpressionAttributeValues: { ':kind': PENDING_KIND, ':due': `${now.toISOString()}~` },
+          Limit: limit,
+        }),
+      ),
+    );
+    const ids = (out.Items ?? []).map((i) => String(i.PK).slice(objectRef('').PK.length));
+    const found = await this.getMany(ids);
+    return ids.flatMap((id) => {
+      const owner = found.get(id);
+      return owner?.billing === 'pending' ? [owner] : [];
+    });
+  }
+
+  async postpone(objectId: string, at: Date): Promise<void> {
+    try {
+      await this.guard(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: objectRef(objectId),
+            UpdateExpression: 'SET GSI1PK = :kind, GSI1SK = :sk',
+            ConditionExpression: 'billing = :pending',
+            ExpressionAttributeValues: { ':kind': PENDING_KIND, ':sk': pendingSk(at, objectId), ':pending': 'pending' },
+          }),
+        ),
+      );
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+    }
+  }
+
   async claimBilling(objectId: string): Promise<ObjectOwner | undefined> {
     try {
       const out = await this.guard(() =>
@@ -143,7 +206,7 @@ export class DynamoObjectOwners implements ObjectOwners {
           new UpdateCommand({
             TableName: this.tableName,
             Key: objectRef(objectId),
-            UpdateExpression: 'SET billing = :billed',
+            UpdateExpression: 'SET billing = :billed REMOVE GSI1PK, GSI1SK',
             ConditionExpression: 'billing = :pending',
             ExpressionAttributeValues: { ':billed': 'billed', ':pending': 'pending' },
             // What a cut stream prepaid up to the claim: a record read before it would miss it.

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { SPEND_WRITE, SWEEPER_KEY_COPY, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
 import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
+import { BILL_PENDING_EVENT, PENDING_SWEEP_EVERY_MINUTES } from '../../lib/domain/tenancy.js';
 import { GATEWAY_RESPONSES, type GatewayResponseType } from '../../lib/gateway-responses.js';
 import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
 import { alertRef } from '../../lib/store/alerts.js';
@@ -102,7 +103,10 @@ describe('the functions', () => {
   });
 
   it('the spend sweeper runs every 5 minutes, without retries (the next run covers a failed one)', () => {
-    const rules = ofType(base, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression !== undefined);
+    const rules = ofType(base, 'AWS::Events::Rule').filter(
+      ([, r]) =>
+        r.Properties.ScheduleExpression !== undefined && JSON.stringify(r.Properties.Targets ?? []).includes(fnId(base, 'spend-sweeper')),
+    );
     expect(rules).toHaveLength(1);
     const [[, rule]] = rules as [[string, CfnResource]];
     expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
@@ -113,6 +117,26 @@ describe('the functions', () => {
       JSON.stringify(p.Properties.FunctionName).includes(fnId(base, 'spend-sweeper')),
     );
     expect(permissions.map(([, p]) => p.Properties.Principal)).toEqual(['events.amazonaws.com']);
+  });
+
+  it('the llm function is sent the schedule’s event every 5 minutes, to bill pending objects nobody read (lib/llm/pending)', () => {
+    const rules = ofType(base, 'AWS::Events::Rule').filter(([, r]) =>
+      JSON.stringify(r.Properties.Targets ?? []).includes(fnId(base, 'llm')),
+    );
+    expect(rules).toHaveLength(1);
+    const [[, rule]] = rules as [[string, CfnResource]];
+    expect(rule.Properties.ScheduleExpression).toBe(`rate(${PENDING_SWEEP_EVERY_MINUTES} minutes)`);
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [fnId(base, 'llm'), 'Arn'] },
+        Input: JSON.stringify(BILL_PENDING_EVENT),
+        RetryPolicy: { MaximumRetryAttempts: 0 },
+      }),
+    ]);
+    const permissions = ofType(base, 'AWS::Lambda::Permission').filter(
+      ([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, 'llm')) && p.Properties.Principal === 'events.amazonaws.com',
+    );
+    expect(permissions).toHaveLength(1);
   });
 
   it('the llm function learns the enforcement default and how long a reservation may stay', () => {
@@ -302,7 +326,10 @@ describe('the REST API, built from lib/routes', () => {
   it('one invoke permission per function for the whole API (a per-method one would overflow the llm policy)', () => {
     const perms = ofType(base, 'AWS::Lambda::Permission');
     for (const fn of ALL_FUNCTIONS.filter((f) => f !== 'spend-sweeper' && f !== 'settlement-replay' && f !== 'table-stream')) {
-      const mine = perms.filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, fn)));
+      // API Gateway's (the llm function also has the schedule's: the sweep of pending objects).
+      const mine = perms.filter(
+        ([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, fn)) && p.Properties.Principal !== 'events.amazonaws.com',
+      );
       expect(mine, fn).toHaveLength(1);
       expect(mine[0]?.[1].Properties.Principal).toBe('apigateway.amazonaws.com');
       expect(mine[0]?.[1].Properties.Action).toBe('lambda:InvokeFunction');

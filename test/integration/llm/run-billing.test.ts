@@ -238,6 +238,6 @@ describe('a run is billed once, by its whole usage', () => {
     const made = await call({ path: `/v1/threads/${t.thread}/runs`, headers: bearer(t.key), body: {} });
     failing.mockRestore();
     expect([made.status, made.json.status]).toEqual([200, 'queued']);
-    expect(await objectOwners().get(made.json.id as string)).toMatchObject({ billing: 'pending' });
+    expect(await objectOwners().get(made.json.id as string)).toMatchObject({ billing: 'pending', thread_id: t.thread });
   });
 });
