@@ -180,7 +180,12 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     deps,
     now,
     mode: enforcementOf(caller.state, deps.enforcement),
-    defer: (settlement) => {
+    defer: (work) => {
+      // Handled at once (found by review: a deferred bill the store failed was an unhandled
+      // rejection until settlementsOf came to it); what failed stays for the next answer or sweep.
+      const settlement = work.catch((e: unknown) => {
+        logger().error('deferred work failed', { requestId: req.requestId, error: (e as Error)?.name });
+      });
       const list = pending.get(event);
       if (list) list.push(settlement);
       else pending.set(event, [settlement]);
