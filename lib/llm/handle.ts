@@ -623,7 +623,8 @@ async function billRunsOfMessages(call: Call, model: ModelRecord, object: Object
         ids.map((id) => ({ id })),
       )
     ).slice(0, MESSAGE_RUNS);
-    await Promise.all(
+    // Each to its end, whatever the others do: a bill claimed is recorded before the invocation ends.
+    await Promise.allSettled(
       pending.map(async ({ run, owner }) => {
         const read = await startCall(call, model, undefined, {
           method: 'GET',
