@@ -97,7 +97,9 @@ function audioOf(
   inputTokens: number,
   outputTokens: number,
 ): Pick<TokenUsage, 'audioInputTokens' | 'audioOutputTokens'> {
-  const audioIn = Math.min(tokens(input?.audio_tokens) ?? 0, inputTokens);
+  // Audio read from the cache is cached input, priced as such (realtime's `cached_tokens_details.audio_tokens`).
+  const cachedAudio = isObject(input?.cached_tokens_details) ? (tokens(input.cached_tokens_details.audio_tokens) ?? 0) : 0;
+  const audioIn = Math.min(Math.max(0, (tokens(input?.audio_tokens) ?? 0) - cachedAudio), inputTokens);
   const audioOut = Math.min(tokens(output?.audio_tokens) ?? 0, outputTokens);
   return audioTokens(audioIn, audioOut);
 }

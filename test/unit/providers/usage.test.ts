@@ -58,6 +58,15 @@ describe('usage, split the way prices are', () => {
       { ...u(1000, 2000), audioInputTokens: 900, audioOutputTokens: 1800 },
     ],
     [
+      'realtime: audio read from the cache is cached input, not audio at the audio price (review)',
+      {
+        input_tokens: 5000,
+        output_tokens: 0,
+        input_token_details: { cached_tokens: 4000, audio_tokens: 4500, cached_tokens_details: { audio_tokens: 3800, text_tokens: 200 } },
+      },
+      { ...u(1000, 0, 4000), audioInputTokens: 700 },
+    ],
+    [
       'transcription (gpt-4o-transcribe): `input_token_details`',
       { type: 'tokens', input_tokens: 14, input_token_details: { text_tokens: 0, audio_tokens: 14 }, output_tokens: 45, total_tokens: 59 },
       { ...u(14, 45), audioInputTokens: 14 },
