@@ -415,8 +415,8 @@ function modelView(m: ModelRecord, admin: boolean) {
       cache_write_1h_cost_per_million: m.cache_write_1h_cost_per_million ?? null,
       input_audio_cost_per_million: m.input_audio_cost_per_million ?? null,
       output_audio_cost_per_million: m.output_audio_cost_per_million ?? null,
-      input_cost_per_audio_token: m.input_audio_cost_per_million === undefined ? null : m.input_audio_cost_per_million / 1e6,
-      output_cost_per_audio_token: m.output_audio_cost_per_million === undefined ? null : m.output_audio_cost_per_million / 1e6,
+      input_cost_per_audio_token: m.input_audio_cost_per_million == null ? null : m.input_audio_cost_per_million / 1e6,
+      output_cost_per_audio_token: m.output_audio_cost_per_million == null ? null : m.output_audio_cost_per_million / 1e6,
       price_tiers: m.price_tiers ?? null,
       // LiteLLM's shape: one price per search whatever the context size.
       search_context_cost_per_query:
