@@ -140,6 +140,8 @@ export class TollgateStack extends Stack {
     }
     // Pending objects nobody read (a background response, a batch, a run) are read and billed by the
     // llm function on a schedule (lib/llm/pending): it has the upstreams' keys and the read path.
+    // Its only asynchronous invocations are the schedule's: not retried (the next run covers a failed one).
+    (functions.get('llm') as TollgateFunction).function.configureAsyncInvoke({ retryAttempts: 0 });
     new Rule(this, 'PendingBillsSchedule', {
       schedule: Schedule.rate(Duration.minutes(PENDING_SWEEP_EVERY_MINUTES)),
       targets: [

@@ -16,6 +16,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 
 export type SpendMetric =
   | 'OwnersDeferred'
+  | 'PendingUnbilled'
   | 'SettlementsDeferred'
   | 'SettlementsLost'
   | 'SettlementsReplayed'

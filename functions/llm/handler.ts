@@ -25,7 +25,7 @@ export const handler = middy<APIGatewayProxyEvent, LlmResponse>({
     isBillPendingEvent(event) ? billPendingNow(context) : handleLlmEvent(event),
   );
 
-/** Reads pending objects for half the invocation's time: the other half is kept for the read in progress. */
+/** Reads pending objects for half the invocation's time (each read has at most a minute of upstream time). */
 async function billPendingNow(context: Context): Promise<LlmResponse> {
   const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
   const deadline = remaining === undefined ? undefined : Date.now() + remaining / 2;

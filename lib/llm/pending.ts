@@ -11,16 +11,21 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { BILL_PENDING_EVENT, nextLookAt, type ObjectOwner } from '../domain/tenancy.js';
+import { countMetric } from '../metrics.js';
 import { matchRoute } from '../routes.js';
 import { logger } from '../telemetry.js';
 import type { LlmDeps } from './deps.js';
 import { handleLlmEvent, settlementsOf } from './handle.js';
-import { hasEnded } from './objects.js';
+import { finishedUsage, hasEnded } from './objects.js';
 
 /** The most objects one sweep reads (each one upstream read). */
 const PENDING_PER_SWEEP = 50;
-/** A run without its thread (recorded before the thread was kept) cannot be read: looked at again a day later, and logged. */
+/** A run whose answer and call named no thread cannot be read: looked at again a day later, and logged. */
 const UNREADABLE_AGAIN_MS = 24 * 3_600_000;
+/** The upstream time one read of the sweep may take (its invocation has others to read). */
+const SWEEP_READ_TIMEOUT_MS = 60_000;
+/** A pending object still unbillable this long after it was made is given up on, loudly (unbilled). */
+const PENDING_GIVE_UP_MS = 7 * 24 * 3_600_000;
 
 export const isBillPendingEvent = (event: unknown): boolean =>
   typeof event === 'object' && event !== null && (event as Record<string, unknown>).tollgate === BILL_PENDING_EVENT.tollgate;
@@ -30,7 +35,7 @@ export interface PendingSweep {
   looked: number;
   /** Of those, billed (ended). */
   billed: number;
-  /** Ended with nothing to bill (failed, cancelled before any work): no longer pending. */
+  /** Ended with nothing to bill (failed, cancelled before any work), or given up on (unbilled, logged): no longer pending. */
   retired: number;
   /** Still under way, or unreadable now: looked at again later. */
   waiting: number;
@@ -81,47 +86,78 @@ const parseAnswer = (text: string): unknown => {
   }
 };
 
-/** Reads (and so bills) every pending object due by `now`, at most PENDING_PER_SWEEP, before `deadline`. */
+/**
+ * Reads (and so bills) every pending object due by `now`, at most PENDING_PER_SWEEP, before
+ * `deadline`. Each is first set to be looked at again later (a lease: an invocation that dies on
+ * a read, or a sweep that overlaps, leaves it for later, never first in line forever), then read
+ * with at most SWEEP_READ_TIMEOUT_MS of upstream time.
+ */
 export async function billDuePending(deps: LlmDeps, opts: { now?: number; deadline?: number } = {}): Promise<PendingSweep> {
   const now = opts.now ?? deps.clock();
+  const reading: LlmDeps = { ...deps, upstreamTimeoutMs: Math.min(deps.upstreamTimeoutMs, SWEEP_READ_TIMEOUT_MS) };
   const out: PendingSweep = { looked: 0, billed: 0, retired: 0, waiting: 0 };
   for (const owner of await deps.objects.duePending(new Date(now), PENDING_PER_SWEEP)) {
     if (opts.deadline !== undefined && deps.clock() >= opts.deadline) break;
+    const facts = { objectId: owner.object_id, kind: owner.object_kind };
+    const tooOld = now - Date.parse(owner.created_at) > PENDING_GIVE_UP_MS;
     const path = readPathOf(owner);
     if (!path) {
-      logger().warn('pending object cannot be read to bill it', { objectId: owner.object_id, kind: owner.object_kind });
-      await deps.objects.postpone(owner.object_id, new Date(now + UNREADABLE_AGAIN_MS)).catch(() => undefined);
-      out.waiting++;
+      if (tooOld) await unbilled(deps, owner, 'it cannot be read (no thread)', out);
+      else {
+        logger().warn('pending object cannot be read to bill it', facts);
+        await deps.objects.postpone(owner.object_id, new Date(now + UNREADABLE_AGAIN_MS)).catch(() => undefined);
+        out.waiting++;
+      }
       continue;
     }
     out.looked++;
     try {
+      await deps.objects.postpone(owner.object_id, nextLookAt(owner.object_kind, now));
       const event = readEvent(path);
-      const res = await handleLlmEvent(event, deps);
+      const res = await handleLlmEvent(event, reading);
       // The answer goes nowhere but here; a stream is drained so the read ends.
       let text = '';
       if (typeof res.body === 'string') text = res.body;
       else for await (const chunk of res.body) text += String(chunk);
       await settlementsOf(event);
-      const after = await deps.objects.get(owner.object_id);
-      if (after?.billing !== 'pending') {
+      if ((await deps.objects.get(owner.object_id))?.billing !== 'pending') {
         out.billed++;
         continue;
       }
-      // Ended with nothing to bill (failed, cancelled before any work): no longer pending, never looked at again.
-      if (res.statusCode === 200 && hasEnded(owner.object_kind, parseAnswer(text))) {
+      const answer = res.statusCode === 200 ? parseAnswer(text) : undefined;
+      if (res.statusCode === 404) await unbilled(deps, owner, 'its upstream no longer has it (404)', out);
+      // Ended with nothing to bill (failed, cancelled before any work): retired. Ended with a bill
+      // still pending, its bill failed on the way (the store): looked at again, never retired.
+      else if (answer !== undefined && hasEnded(owner.object_kind, answer) && !finishedUsage(owner.object_kind, answer, owner.estimate)) {
         await deps.objects.claimBilling(owner.object_id);
         out.retired++;
-      } else {
-        await deps.objects.postpone(owner.object_id, nextLookAt(owner.object_kind, now));
-        out.waiting++;
-      }
+      } else if (tooOld) await unbilled(deps, owner, `its upstream read answers HTTP ${res.statusCode}`, out);
+      else out.waiting++;
     } catch (e) {
-      logger().warn('pending object not read', { objectId: owner.object_id, error: (e as Error)?.name });
-      await deps.objects.postpone(owner.object_id, nextLookAt(owner.object_kind, now)).catch(() => undefined);
+      logger().warn('pending object not read', { ...facts, error: (e as Error)?.name });
       out.waiting++;
     }
   }
   if (out.looked > 0 || out.waiting > 0) logger().info('pending objects swept', { ...out });
   return out;
+}
+
+/**
+ * Gives up on a pending object nobody can bill: gone upstream, or unreadable for longer than
+ * PENDING_GIVE_UP_MS. Retired (never read again), and said loudly: an error log naming it and a
+ * `PendingUnbilled` metric, for an operator to charge by hand from its record's estimate.
+ */
+async function unbilled(deps: LlmDeps, owner: ObjectOwner, why: string, out: PendingSweep): Promise<void> {
+  await deps.objects.claimBilling(owner.object_id);
+  logger().error('pending object retired unbilled', {
+    objectId: owner.object_id,
+    kind: owner.object_kind,
+    why,
+    keyHash: owner.key_hash ?? undefined,
+    teamId: owner.team_id ?? undefined,
+    userId: owner.user_id ?? undefined,
+    estimate: owner.estimate ?? undefined,
+  });
+  await countMetric('PendingUnbilled');
+  out.retired++;
 }

@@ -137,6 +137,11 @@ describe('the functions', () => {
       ([, p]) => JSON.stringify(p.Properties.FunctionName).includes(fnId(base, 'llm')) && p.Properties.Principal === 'events.amazonaws.com',
     );
     expect(permissions).toHaveLength(1);
+    // An invocation that fails (a timeout) is not retried: the next run covers it.
+    const retries = ofType(base, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
+      JSON.stringify(c.Properties.FunctionName).includes(fnId(base, 'llm')),
+    );
+    expect(retries.map(([, c]) => c.Properties.MaximumRetryAttempts)).toEqual([0]);
   });
 
   it('the llm function learns the enforcement default and how long a reservation may stay', () => {

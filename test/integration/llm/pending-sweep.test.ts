@@ -4,7 +4,7 @@
  * read path. One that ended is billed once, to its maker; one under way is looked at again later;
  * one that ended with nothing to bill is retired. The llm function answers the schedule's event.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { invokeStreaming } from '../../../infra/local/awslambda.js';
 import { objectOwners } from '../../../lib/app/index.js';
 import { costNanos } from '../../../lib/domain/cost.js';
@@ -13,6 +13,8 @@ import { BILL_PENDING_EVENT } from '../../../lib/domain/tenancy.js';
 import { llmDeps } from '../../../lib/llm/deps.js';
 import { billDuePending } from '../../../lib/llm/pending.js';
 import { refs } from '../../../lib/store/keys.js';
+import { DynamoObjectOwners } from '../../../lib/store/objects.js';
+import { logger } from '../../../lib/telemetry.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { spendNanos } from '../../support/spend.js';
@@ -40,6 +42,11 @@ beforeAll(async () => {
     }
     if (req.method === 'GET' && url.pathname.startsWith('/v1/responses/')) {
       const id = url.pathname.split('/').at(-1) as string;
+      // `gone`: deleted upstream (or past its retention).
+      if (id.includes('gone')) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { message: 'No response found', type: 'invalid_request_error', code: null } }));
+      }
       const status = id.includes('busy') ? 'in_progress' : id.includes('failed') ? 'failed' : 'completed';
       return json({ id, object: 'response', status, output: [], usage: status === 'completed' ? usage : null });
     }
@@ -99,6 +106,39 @@ describe('the sweep of pending objects nobody read', () => {
     await billDuePending(llmDeps(), { now: at + 16 * MINUTE });
     expect(reads.slice(before)).toContain(`/v1/responses/${busy.id}`);
     expect(reads.slice(before)).not.toContain(`/v1/responses/${failed.id}`);
+  });
+
+  it('an ended response whose bill fails on the way (the store) stays pending, never retired at $0; the next look bills it (review)', async () => {
+    const blip = await background('blip');
+    const failing = vi
+      .spyOn(DynamoObjectOwners.prototype, 'claimBilling')
+      .mockRejectedValueOnce(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    const at = Date.now() + 16 * MINUTE;
+    try {
+      await billDuePending(llmDeps(), { now: at });
+    } finally {
+      failing.mockRestore();
+    }
+    expect((await objectOwners().get(blip.id))?.billing).toBe('pending');
+    expect(await blip.spend()).toBe(0);
+    await billDuePending(llmDeps(), { now: at + 16 * MINUTE });
+    expect(await blip.spend()).toBe(fullCost());
+  });
+
+  it('one its upstream no longer has (404) is retired unbilled, loudly, and not read again', async () => {
+    const gone = await background('gone');
+    const at = Date.now() + 16 * MINUTE;
+    const errors = vi.spyOn(logger(), 'error');
+    try {
+      expect(await billDuePending(llmDeps(), { now: at })).toMatchObject({ retired: expect.any(Number) });
+      expect(errors).toHaveBeenCalledWith('pending object retired unbilled', expect.objectContaining({ objectId: gone.id }));
+    } finally {
+      errors.mockRestore();
+    }
+    expect((await objectOwners().get(gone.id))?.billing).toBe('billed');
+    const before = reads.length;
+    await billDuePending(llmDeps(), { now: at + 120 * MINUTE });
+    expect(reads.slice(before)).not.toContain(`/v1/responses/${gone.id}`);
   });
 
   it('a run nobody read is read on its thread and billed once', async () => {
