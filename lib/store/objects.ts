@@ -134,30 +134,13 @@ export class DynamoObjectOwners implements ObjectOwners {
     await this.guard(() => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) })));
   }
 
-  async prepay(objectId: string, p: Prepayment): Promise<boolean> {
-    try {
-      await this.guard(() =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: objectRef(objectId),
-            UpdateExpression: 'ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
-            ConditionExpression: 'billing = :pending',
-            ExpressionAttributeValues: {
-              ':n': p.nanos,
-              ':t': p.tokens,
-              ':i': p.inputTokens,
-              ':o': p.outputTokens,
-              ':pending': 'pending',
-            },
-          }),
-        ),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionalCheckFailed(e)) return false;
-      throw e;
-    }
+  prepay(objectId: string, p: Prepayment): Promise<boolean> {
+    return this.updatePending(objectId, 'ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o', {
+      ':n': p.nanos,
+      ':t': p.tokens,
+      ':i': p.inputTokens,
+      ':o': p.outputTokens,
+    });
   }
 
   async duePending(now: Date, limit: number): Promise<ObjectOwner[]> {
@@ -182,20 +165,27 @@ export class DynamoObjectOwners implements ObjectOwners {
   }
 
   async postpone(objectId: string, at: Date): Promise<void> {
+    await this.updatePending(objectId, 'SET GSI1PK = :kind, GSI1SK = :sk', { ':kind': PENDING_KIND, ':sk': pendingSk(at, objectId) });
+  }
+
+  /** An update of a record still pending: false when it is not (its bill claimed, or gone). */
+  private async updatePending(objectId: string, update: string, values: Record<string, unknown>): Promise<boolean> {
     try {
       await this.guard(() =>
         this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: objectRef(objectId),
-            UpdateExpression: 'SET GSI1PK = :kind, GSI1SK = :sk',
+            UpdateExpression: update,
             ConditionExpression: 'billing = :pending',
-            ExpressionAttributeValues: { ':kind': PENDING_KIND, ':sk': pendingSk(at, objectId), ':pending': 'pending' },
+            ExpressionAttributeValues: { ...values, ':pending': 'pending' },
           }),
         ),
       );
+      return true;
     } catch (e) {
-      if (!isConditionalCheckFailed(e)) throw e;
+      if (isConditionalCheckFailed(e)) return false;
+      throw e;
     }
   }
 
