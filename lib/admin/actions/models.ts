@@ -168,14 +168,21 @@ function keySecretOf(p: Params | undefined): string | null | undefined {
 }
 
 /** One side's price per 1M tokens from either form; undefined when the request gives none. */
-function priceOf(info: Info | undefined, side: 'input' | 'output'): number | undefined {
-  const perToken = info?.[`${side}_cost_per_token`];
-  const perMillion = info?.[`${side}_cost_per_million`];
+const priceOf = (info: Info | undefined, side: 'input' | 'output'): number | undefined =>
+  perMillionOf(info, `${side}_cost_per_token`, `${side}_cost_per_million`);
+
+/**
+ * A price per 1M from either of its forms (per token, LiteLLM's; per 1M); undefined when not
+ * given; both given is a 400 naming the per-token field.
+ */
+function perMillionOf(info: Info | undefined, perTokenField: keyof Info, perMillionField: keyof Info): number | undefined {
+  const perToken = info?.[perTokenField] as number | undefined;
+  const perMillion = info?.[perMillionField] as number | undefined;
   if (perToken !== undefined && perMillion !== undefined) {
     throw new InvalidRequestError(
-      `give \`model_info.${side}_cost_per_token\` or \`model_info.${side}_cost_per_million\`, not both`,
+      `give \`model_info.${perTokenField}\` or \`model_info.${perMillionField}\`, not both`,
       'invalid_field',
-      `model_info.${side}_cost_per_token`,
+      `model_info.${perTokenField}`,
     );
   }
   // Rounded to nano-dollars per 1M so 0.0000025/token is exactly 2.5, not 2.4999999999999996.
@@ -200,18 +207,8 @@ function searchPriceOf(info: Info | undefined): number | undefined {
 }
 
 /** An audio price per 1M from either form (per 1M, or LiteLLM's per token); undefined when not given. */
-function audioPriceOf(info: Info | undefined, side: 'input' | 'output'): number | undefined {
-  const perToken = info?.[`${side}_cost_per_audio_token`];
-  const perMillion = info?.[`${side}_audio_cost_per_million`];
-  if (perToken !== undefined && perMillion !== undefined) {
-    throw new InvalidRequestError(
-      `give \`model_info.${side}_cost_per_audio_token\` or \`model_info.${side}_audio_cost_per_million\`, not both`,
-      'invalid_field',
-      `model_info.${side}_cost_per_audio_token`,
-    );
-  }
-  return perMillion ?? (perToken === undefined ? undefined : Number((perToken * 1e6).toFixed(9)));
-}
+const audioPriceOf = (info: Info | undefined, side: 'input' | 'output'): number | undefined =>
+  perMillionOf(info, `${side}_cost_per_audio_token`, `${side}_audio_cost_per_million`);
 
 /** The given prices beside input and output: cache, audio, per-search and service-tier prices. */
 const otherPricesOf = (info: Info | undefined) => ({
