@@ -65,6 +65,24 @@ export interface TxOp {
 
 export const MAX_TX_ITEMS = 100;
 
+/** The ops with each item's op once: the same op again is dropped, a different one refused (400). */
+function oncePerItem(ops: readonly TxOp[]): TxOp[] {
+  const seen = new Map<string, string>();
+  const out: TxOp[] = [];
+  for (const op of ops) {
+    const at = `${op.ref.PK}\u0000${op.ref.SK}`;
+    const what = JSON.stringify(op.item);
+    const before = seen.get(at);
+    if (before === undefined) {
+      seen.set(at, what);
+      out.push(op);
+    } else if (before !== what) {
+      throw new InvalidRequestError('this change would write one item two different ways: name each entity once', 'duplicate_field');
+    }
+  }
+  return out;
+}
+
 async function send<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -240,12 +258,19 @@ export class DynamoAdminStore {
    * How many items a transaction of these ops and `audits` audit entries writes: the ops, the
    * counter shards they reset and the audit items (what MAX_TX_ITEMS bounds).
    */
-  transactionSize(ops: readonly TxOp[], audits: number): number {
+  transactionSize(given: readonly TxOp[], audits: number): number {
+    const ops = oncePerItem(given);
     return ops.length + this.shardResets(ops).length + audits;
   }
 
-  /** Commits the ops and their audit entries atomically, or nothing at all. */
-  async transact(ops: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> {
+  /**
+   * Commits the ops and their audit entries atomically, or nothing at all. The same op named twice
+   * is written once (DynamoDB refuses a transaction with two operations on one item: deleting a
+   * key with the predecessor it replaced, each deleting that predecessor, answered 503; found by
+   * review); two different ops on one item are a 400.
+   */
+  async transact(given: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> {
+    const ops = oncePerItem(given);
     const entries = Array.isArray(audit) ? audit : [audit];
     // After the ops, so a cancellation reason's index still names its op.
     const resets = this.shardResets(ops);

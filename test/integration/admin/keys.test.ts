@@ -324,6 +324,16 @@ describe('/key/regenerate', () => {
     const authz = otherInstance();
     for (const k of [b.key, b2.key, b3.key]) expect(await authz.authorize(k)).toEqual({ effect: 'unauthorized' });
   });
+
+  it('deleting a key together with the predecessors it replaced deletes them all, once (found by review: a 503)', async () => {
+    const c = (await generate({})).body;
+    const c2 = (await callApi(keys, 'POST', '/key/regenerate', { key: c.key, grace_period: '1h' })).body;
+    const c3 = (await callApi(keys, 'POST', '/key/regenerate', { key: c2.key, grace_period: '1h' })).body;
+    const res = await callApi(keys, 'POST', '/key/delete', { keys: [c3.token, c2.token, c.token] });
+    expect([res.status, res.body.deleted_keys]).toEqual([200, [c3.token, c2.token, c.token]]);
+    const authz = otherInstance();
+    for (const k of [c.key, c2.key, c3.key]) expect(await authz.authorize(k)).toEqual({ effect: 'unauthorized' });
+  });
 });
 
 describe('/key/info', () => {
