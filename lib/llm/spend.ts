@@ -5,8 +5,8 @@
  * into an error: it is handed to the settlement journal (lib/store/settlement-journal: SQS deployed, a
  * folder locally), which keeps it until a replay lands it; retrying and replaying are safe
  * because a settlement counts once per request id. A strict call's reservation is settled here
- * too (with the actual cost, or with 0 when the call failed, was cancelled or reported no
- * usage), and travels with a kept settlement, so the replay settles it rather than the sweeper.
+ * too (with the actual cost, or with 0 when the call failed or was cancelled before an answer),
+ * and travels with a kept settlement, so the replay settles it rather than the sweeper.
  * Only when the journal fails as well is the settlement logged as not recorded. Owner records
  * of objects an upstream made go to the same journal when the store refuses them (KeptObjectOwners).
  */
@@ -27,7 +27,7 @@ export interface SpendRecord {
   caller: Caller;
   model: ModelRecord;
   usage: Usage | undefined;
-  /** Whether the usage was reported by the upstream or estimated (it reported none usable). */
+  /** Where the usage came from: reported by the upstream, counted from the text, estimated, or none (refused by its gate). */
   usageSource: UsageSource;
   requestId: string;
   /** When the call started: picks the budget windows. */
