@@ -229,7 +229,12 @@ export class DynamoRateLimiter implements RateLimiter {
   async cancel(ticket: RateTicket): Promise<void> {
     await this.settleAll(ticket, [
       ...ticket.windows.map((c) =>
-        this.addCounts(rateRefs.window(c.limit, ticket.minute, c.shard, this.sizes), -1, -ticket.estimateTokens, ticket.minute),
+        this.addCounts(
+          rateRefs.window(c.limit, ticket.minute, c.shard, this.sizes),
+          -1,
+          c.limit.tpm === undefined ? 0 : -ticket.estimateTokens,
+          ticket.minute,
+        ),
       ),
       ...ticket.leased.map((c) => this.release(c, ticket.requestId)),
     ]);
@@ -285,7 +290,10 @@ export class DynamoRateLimiter implements RateLimiter {
       }
       const conditions: string[] = [];
       const ref = rateRefs.window(l, minute, shard, this.sizes);
-      const values: Record<string, unknown> = { ':one': 1, ':est': estimate, ':ttl': Math.ceil(retryAt / 1000) + WINDOW_KEEP_S };
+      // A strict caller's estimate only where tokens are limited: finish takes it back from those
+      // only (found by review: left on an rpm-only window, it counted against a tpm added there).
+      const est = l.tpm === undefined ? 0 : estimate;
+      const values: Record<string, unknown> = { ':one': 1, ':est': est, ':ttl': Math.ceil(retryAt / 1000) + WINDOW_KEEP_S };
       if (rpm !== undefined) {
         conditions.push('(attribute_not_exists(#r) OR #r < :rpm)');
         values[':rpm'] = rpm;
@@ -324,7 +332,7 @@ export class DynamoRateLimiter implements RateLimiter {
             limit: l,
             counts: { requests: num(item[REQUESTS]) * n + carried.requests, tokens: num(item[TOKENS]) * n + carried.tokens },
           },
-          undo: () => this.addCounts(ref, -1, -estimate, minute),
+          undo: () => this.addCounts(ref, -1, -est, minute),
         };
       } catch (e) {
         if (!isConditionalCheckFailed(e)) throw e;

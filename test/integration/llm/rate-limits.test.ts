@@ -183,6 +183,13 @@ describe('tokens per minute', () => {
     expect((await ask(key, 'gpt-4o-mini', { max_tokens: 995 })).json.error.code).toBe('key_tpm_exceeded');
     expect((await ask(key, 'gpt-4o-mini', { max_tokens: 100 })).status).toBe(200);
   });
+
+  it('a strict caller’s estimate is not left on a window that limits requests only (found by review: it counted against a tpm added later)', async () => {
+    const { key, record } = await seedKey({ rpm_limit: 100, enforcement: 'strict', max_budget: 100 });
+    expect((await ask(key, 'gpt-4o-mini', { max_tokens: 600 })).status).toBe(200);
+    const window = await readItem(rateRefs.window({ owner: 'key', id: record.token }, Math.floor(now / MINUTE_MS)));
+    expect([window?.requests, window?.tokens ?? 0]).toEqual([1, 0]);
+  });
 });
 
 describe('parallel requests', () => {
