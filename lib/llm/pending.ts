@@ -33,7 +33,7 @@ export const isBillPendingEvent = (event: unknown): boolean =>
 export interface PendingSweep {
   /** Pending objects due and read. */
   looked: number;
-  /** Of those, billed (ended). */
+  /** Of those, billed (ended), by this sweep or another read since. */
   billed: number;
   /** Ended with nothing to bill (failed, cancelled before any work), or given up on (unbilled, logged): no longer pending. */
   retired: number;
@@ -89,8 +89,9 @@ const parseAnswer = (text: string): unknown => {
 /**
  * Reads (and so bills) every pending object due by `now`, at most PENDING_PER_SWEEP, before
  * `deadline`. Each is first set to be looked at again later (a lease: an invocation that dies on
- * a read, or a sweep that overlaps, leaves it for later, never first in line forever), then read
- * with at most SWEEP_READ_TIMEOUT_MS of upstream time.
+ * a read leaves it for later, never first in line forever; a sweep that overlaps may read one the
+ * other has listed but not reached, and bills it once all the same), then read with at most
+ * SWEEP_READ_TIMEOUT_MS of upstream time.
  */
 export async function billDuePending(deps: LlmDeps, opts: { now?: number; deadline?: number } = {}): Promise<PendingSweep> {
   const now = opts.now ?? deps.clock();
@@ -99,20 +100,22 @@ export async function billDuePending(deps: LlmDeps, opts: { now?: number; deadli
   for (const owner of await deps.objects.duePending(new Date(now), PENDING_PER_SWEEP)) {
     if (opts.deadline !== undefined && deps.clock() >= opts.deadline) break;
     const facts = { objectId: owner.object_id, kind: owner.object_kind };
+    // Past a week, an object is looked at once a day, and a definite answer (4xx) gives it up.
     const tooOld = now - Date.parse(owner.created_at) > PENDING_GIVE_UP_MS;
-    const path = readPathOf(owner);
-    if (!path) {
-      if (tooOld) await unbilled(deps, owner, 'it cannot be read (no thread)', out);
-      else {
-        logger().warn('pending object cannot be read to bill it', facts);
-        await deps.objects.postpone(owner.object_id, new Date(now + UNREADABLE_AGAIN_MS)).catch(() => undefined);
-        out.waiting++;
-      }
-      continue;
-    }
-    out.looked++;
+    const again = tooOld ? new Date(now + UNREADABLE_AGAIN_MS) : nextLookAt(owner.object_kind, now);
     try {
-      await deps.objects.postpone(owner.object_id, nextLookAt(owner.object_kind, now));
+      const path = readPathOf(owner);
+      if (!path) {
+        if (tooOld) await unbilled(deps, owner, 'it cannot be read (no thread)', out);
+        else {
+          logger().warn('pending object cannot be read to bill it', facts);
+          await deps.objects.postpone(owner.object_id, new Date(now + UNREADABLE_AGAIN_MS));
+          out.waiting++;
+        }
+        continue;
+      }
+      out.looked++;
+      await deps.objects.postpone(owner.object_id, again);
       const event = readEvent(path);
       const res = await handleLlmEvent(event, reading);
       // The answer goes nowhere but here; a stream is drained so the read ends.
@@ -125,13 +128,16 @@ export async function billDuePending(deps: LlmDeps, opts: { now?: number; deadli
         continue;
       }
       const answer = res.statusCode === 200 ? parseAnswer(text) : undefined;
-      if (res.statusCode === 404) await unbilled(deps, owner, 'its upstream no longer has it (404)', out);
       // Ended with nothing to bill (failed, cancelled before any work): retired. Ended with a bill
       // still pending, its bill failed on the way (the store): looked at again, never retired.
-      else if (answer !== undefined && hasEnded(owner.object_kind, answer) && !finishedUsage(owner.object_kind, answer, owner.estimate)) {
-        await deps.objects.claimBilling(owner.object_id);
-        out.retired++;
-      } else if (tooOld) await unbilled(deps, owner, `its upstream read answers HTTP ${res.statusCode}`, out);
+      if (answer !== undefined && hasEnded(owner.object_kind, answer) && !finishedUsage(owner.object_kind, answer, owner.estimate)) {
+        if (await deps.objects.claimBilling(owner.object_id)) out.retired++;
+        else out.billed++;
+      }
+      // A 404 may be the wrong upstream (its model removed or moved since): only a week on, and a
+      // definite 4xx then, gives it up (found by review: a 404 at once wrote off real bills).
+      else if (tooOld && res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 429)
+        await unbilled(deps, owner, `its upstream read answers HTTP ${res.statusCode}`, out);
       else out.waiting++;
     } catch (e) {
       logger().warn('pending object not read', { ...facts, error: (e as Error)?.name });
@@ -143,12 +149,16 @@ export async function billDuePending(deps: LlmDeps, opts: { now?: number; deadli
 }
 
 /**
- * Gives up on a pending object nobody can bill: gone upstream, or unreadable for longer than
- * PENDING_GIVE_UP_MS. Retired (never read again), and said loudly: an error log naming it and a
+ * Gives up on a pending object nobody can bill: still unbillable PENDING_GIVE_UP_MS after it was
+ * made, and then answered a definite 4xx (gone upstream) or unreadable. Retired (never read again), and said loudly: an error log naming it and a
  * `PendingUnbilled` metric, for an operator to charge by hand from its record's estimate.
  */
 async function unbilled(deps: LlmDeps, owner: ObjectOwner, why: string, out: PendingSweep): Promise<void> {
-  await deps.objects.claimBilling(owner.object_id);
+  // Claimed by another since it was listed (a read billed it, another sweep retired it): nothing to say.
+  if (!(await deps.objects.claimBilling(owner.object_id))) {
+    out.billed++;
+    return;
+  }
   logger().error('pending object retired unbilled', {
     objectId: owner.object_id,
     kind: owner.object_kind,
