@@ -65,20 +65,28 @@ export interface TxOp {
 
 export const MAX_TX_ITEMS = 100;
 
-/** The ops with each item's op once: the same op again is dropped, a different one refused (400). */
+/**
+ * The ops with each item's op once. The same delete or condition check again is dropped (deleting
+ * a key and the predecessor it replaced, each deleting that predecessor), keeping a replaced
+ * key's settlement of its copy if either asks for it; any other op on an item named already is a
+ * 400 (two writes of one item, or one applied twice, would be refused whole or count twice).
+ */
 function oncePerItem(ops: readonly TxOp[]): TxOp[] {
-  const seen = new Map<string, string>();
+  const seen = new Map<string, { at: number; what: string }>();
   const out: TxOp[] = [];
   for (const op of ops) {
-    const at = `${op.ref.PK}\u0000${op.ref.SK}`;
+    const key = `${op.ref.PK}\u0000${op.ref.SK}`;
     const what = JSON.stringify(op.item);
-    const before = seen.get(at);
+    const before = seen.get(key);
     if (before === undefined) {
-      seen.set(at, what);
+      seen.set(key, { at: out.length, what });
       out.push(op);
-    } else if (before !== what) {
-      throw new InvalidRequestError('this change would write one item two different ways: name each entity once', 'duplicate_field');
+      continue;
     }
+    const repeatable = 'Delete' in op.item || 'ConditionCheck' in op.item;
+    if (before.what !== what || !repeatable)
+      throw new InvalidRequestError('this change would write one item twice: name each entity once', 'duplicate_field');
+    if (op.replacedKey) out[before.at] = { ...(out[before.at] as TxOp), replacedKey: true };
   }
   return out;
 }
@@ -265,9 +273,9 @@ export class DynamoAdminStore {
 
   /**
    * Commits the ops and their audit entries atomically, or nothing at all. The same op named twice
-   * is written once (DynamoDB refuses a transaction with two operations on one item: deleting a
-   * key with the predecessor it replaced, each deleting that predecessor, answered 503; found by
-   * review); two different ops on one item are a 400.
+   * is written once when it is a delete or a condition check (DynamoDB refuses a transaction with
+   * two operations on one item: deleting a key with the predecessor it replaced, each deleting that
+   * predecessor, answered 503; found by review); any other second op on one item is a 400.
    */
   async transact(given: TxOp[], actor: Actor, audit: AuditEntry | AuditEntry[], now: Date): Promise<void> {
     const ops = oncePerItem(given);
