@@ -1245,13 +1245,8 @@ async function settle(
   );
   // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
   const usage = found && gate && !(await gate.allow(costOfUsage(found, model), found)) ? undefined : found;
-  const usageSource = !usage
-    ? 'none'
-    : !measured || (uncounted && !(reported && sameUsage(measured, reported)))
-      ? 'estimated'
-      : reported && sameUsage(measured, reported)
-        ? 'reported'
-        : 'counted';
+  const asReported = measured !== undefined && reported !== undefined && sameUsage(measured, reported);
+  const usageSource = !usage ? 'none' : asReported ? 'reported' : !measured || uncounted ? 'estimated' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
   const rateCounted = rate.ticket ? call.deps.rateLimiter.finish(rate.ticket, tokensOf(usage)) : undefined;
   const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
