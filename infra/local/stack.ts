@@ -25,8 +25,6 @@ import { generateKey } from '../../lib/auth/keys.js';
 import { type Config, config as processConfig } from '../../lib/config.js';
 import type { ModelRecord } from '../../lib/domain/records.js';
 import { PENDING_SWEEP_EVERY_MINUTES } from '../../lib/domain/tenancy.js';
-import { llmDeps } from '../../lib/llm/deps.js';
-import { billDuePending } from '../../lib/llm/pending.js';
 import { FileSettlementJournal, replayAndReport } from '../../lib/spend/file-journal.js';
 import { encode } from '../../lib/store/codec.js';
 import { ensureTable } from '../../lib/store/schema.js';
@@ -202,7 +200,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const pending = setInterval(() => {
       if (billing) return;
       billing = true;
-      void billDuePending(llmDeps())
+      // Loaded when first due, as the gateway loads the functions: `npm start` does not wait for the llm code.
+      void import('../../lib/llm/pending.js')
+        .then(async ({ billDuePending }) => billDuePending((await import('../../lib/llm/deps.js')).llmDeps()))
         .catch((e) => logger().warn('pending objects not swept', { error: (e as Error)?.name }))
         .finally(() => {
           billing = false;

@@ -150,8 +150,9 @@ export async function billDuePending(deps: LlmDeps, opts: { now?: number; deadli
 
 /**
  * Gives up on a pending object nobody can bill: still unbillable PENDING_GIVE_UP_MS after it was
- * made, and then answered a definite 4xx (gone upstream) or unreadable. Retired (never read again), and said loudly: an error log naming it and a
- * `PendingUnbilled` metric, for an operator to charge by hand from its record's estimate.
+ * made, and then answered a definite 4xx (gone upstream) or unreadable. Retired (never read
+ * again), and said loudly: an error log naming it and a `PendingUnbilled` metric, for an operator
+ * to charge by hand from its record's estimate.
  */
 async function unbilled(deps: LlmDeps, owner: ObjectOwner, why: string, out: PendingSweep): Promise<void> {
   // Claimed by another since it was listed (a read billed it, another sweep retired it): nothing to say.
