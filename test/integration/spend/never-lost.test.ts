@@ -251,6 +251,38 @@ describe('DynamoDB killed or paused mid-stream, then back', () => {
     expect(await readItem(objectRef(id))).toMatchObject({ billing: 'billed' });
   }, 120_000);
 
+  it('DynamoDB paused (SIGSTOP) while the upstream makes a background response: its client gets it; the owner record, kept and perhaps landing late too, is written once and billed once', async () => {
+    const team = await seedTeam({ team_id: 't-paused-owner', max_budget: 100 });
+    const { key } = await seedKey({ team_id: team.team_id });
+    const forwarded = mock.requests.length;
+    const made = call({
+      path: '/v1/responses',
+      headers: bearer(key),
+      body: { model: 'slow', input: 'made while the store is frozen', background: true },
+    });
+    while (mock.requests.length < forwarded + 1) await new Promise((r) => setTimeout(r, 5));
+    // Frozen, not gone: the owner record's write reaches it and waits, unanswered, past the deadline.
+    dynamo.process.kill('SIGSTOP');
+    let answer: Awaited<typeof made>;
+    try {
+      answer = await made;
+    } finally {
+      dynamo.process.kill('SIGCONT');
+    }
+    expect([answer.status, answer.json.status]).toEqual([200, 'queued']);
+    const id = answer.json.id as string;
+    expect(await journal().waiting()).toBe(1);
+    // Whatever the resumed store does with the write it held, the replay leaves one pending record.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await journal().replay({ settler: spendSettler(), owners: objectOwners() })).toEqual({ landed: 1, waiting: 0, rejected: 0 });
+    expect(await readItem(objectRef(id))).toMatchObject({ team_id: team.team_id, billing: 'pending' });
+    expect((await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key) })).status).toBe(200);
+    const billed = (await countersOf(refs.team(team.team_id))).spend;
+    expect(billed).toBeGreaterThan(0);
+    expect((await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key) })).status).toBe(200);
+    expect((await countersOf(refs.team(team.team_id))).spend).toBe(billed);
+  }, 120_000);
+
   it('a journal record that is not a settlement is set aside, not replayed and not deleted', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(journalDir, 'garbage.json'), '{"version":1,"settlement":{"requestId":""}}');
