@@ -8,7 +8,12 @@ import { queryPage } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
 import { limit } from '../schema/fields.js';
 
-const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+/** A time in years 0000-9999: the audit log's sort keys are ISO strings, which sort by time only there. */
+const isoTime = z.string().refine((s) => {
+  const t = Date.parse(s);
+  // Years past 9999 or before 0000 print as `+010000-…` / `-000001-…` (27 characters, not 24).
+  return !Number.isNaN(t) && new Date(t).toISOString().length === 24;
+}, 'must be an ISO 8601 time in the years 0000-9999');
 
 export const auditActions: Actions = {
   list: action(
@@ -31,6 +36,8 @@ export const auditActions: Actions = {
           q.entity_type ? 'entity_id' : 'entity_type',
         );
       }
+      if (q.since && q.until && Date.parse(q.since) > Date.parse(q.until))
+        throw new InvalidRequestError('`since` must not be after `until`', 'invalid_field', 'since');
       const since = q.since ? new Date(q.since).toISOString() : '0000';
       const until = q.until ? `${new Date(q.until).toISOString()}~` : '9999';
       const between: [string, string] = [since, until];

@@ -71,6 +71,17 @@ describe('admin framework (through the audit function)', () => {
   it('gives 400 for a bad cursor, a bad time and a lone entity_type', async () => {
     expect((await callApi(audit, 'GET', '/audit', { cursor: 'nope' })).body.error.code).toBe('invalid_cursor');
     expect((await callApi(audit, 'GET', '/audit', { since: 'yesterday' })).body.error.param).toBe('since');
+    // A reversed range, or a year the sort keys cannot order, is the caller's mistake (was a 503 from DynamoDB's BETWEEN).
+    for (const range of [
+      { since: '2026-12-01T00:00:00Z', until: '2026-11-01T00:00:00Z' },
+      { until: '+010000-01-01T00:00:00Z' },
+      { since: '+010000-01-01T00:00:00Z' },
+      { since: '-000001-01-01T00:00:00Z' },
+    ]) {
+      const refused = await callApi(audit, 'GET', '/audit', range);
+      expect(refused.status, JSON.stringify(range)).toBe(400);
+      expect(refused.body.error.param).toBe('since' in range ? 'since' : 'until');
+    }
     expect((await callApi(audit, 'GET', '/audit', { entity_type: 'team' })).body.error.param).toBe('entity_id');
   });
 
