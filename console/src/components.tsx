@@ -166,6 +166,18 @@ function fromValue(f: Field, v: Value, clearing: boolean): unknown {
   return s;
 }
 
+/**
+ * Why a number field's text is not a number, or undefined when it is one (or empty). The field is
+ * a text field: a number field reports text it cannot read (`$50`, `1,000`, `1e`) as empty, which
+ * an edit sent as "no limit" (found by review).
+ */
+function notANumber(f: Field, v: Value): string | undefined {
+  if (f.kind !== 'number') return undefined;
+  const s = String(v).trim();
+  if (s === '' || (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) && Number.isFinite(Number(s)))) return undefined;
+  return `${f.label}: "${s}" is not a number (write it like 50 or 0.5, without a currency sign or thousands separators)`;
+}
+
 function setPath(body: Body, path: string, value: unknown): void {
   const parts = path.split('.');
   let at = body;
@@ -250,6 +262,14 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
     e.preventDefault();
     const body: Body = { ...(fixed ?? {}) };
     const before = start();
+    const unreadable = fields.find((f) => notANumber(f, values[f.name] ?? '') !== undefined);
+    if (unreadable) {
+      setDone('');
+      setFormError(null);
+      setFieldError({ name: unreadable.name, message: notANumber(unreadable, values[unreadable.name] ?? '') as string });
+      if (unreadable.group) setOpened((o) => new Set(o).add(unreadable.group as string));
+      return;
+    }
     for (const f of fields) {
       const v = values[f.name] ?? '';
       if (mode === 'edit' && v === before[f.name]) continue;
@@ -314,24 +334,23 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
         </select>
       );
     } else {
+      // A number is typed as text (inputmode decimal): the text is kept as typed and checked on submit.
       const type =
-        f.kind === 'number'
-          ? 'number'
-          : f.kind === 'password'
-            ? 'password'
-            : f.kind === 'date'
-              ? 'date'
-              : f.kind === 'datetime'
-                ? 'datetime-local'
-                : f.kind === 'email'
-                  ? 'email'
-                  : 'text';
+        f.kind === 'password'
+          ? 'password'
+          : f.kind === 'date'
+            ? 'date'
+            : f.kind === 'datetime'
+              ? 'datetime-local'
+              : f.kind === 'email'
+                ? 'email'
+                : 'text';
       control = (
         <input
           {...common}
           // One text-like control for several types (Preact's types split them per type).
           type={type as 'text'}
-          {...(f.kind === 'number' ? { step: 'any', inputMode: 'decimal' as const } : {})}
+          {...(f.kind === 'number' ? { inputMode: 'decimal' as const } : {})}
           autocomplete={f.autocomplete ?? 'off'}
           spellcheck={false}
           value={String(values[f.name] ?? '')}

@@ -152,12 +152,15 @@ export interface RecordTableProps<T> {
 
 /** A list's table with an Actions column (Edit, the row's own, Delete) and the editor Edit opens under it. */
 export function RecordTable<T>({ noun, name, busy, edit, remove, actions, columns, ...table }: RecordTableProps<T>) {
-  const [editing, setEditing] = useState<T | null>(null);
+  // The row is found again in every render by its key: after a save reloads the rows, the editor
+  // compares with the record as it is now (an old row made a reverted field look unchanged).
+  const [editingKey, setEditingKey] = useState<string | null>(null);
+  const editing = editingKey === null ? null : (table.rows.find((r) => table.rowKey(r) === editingKey) ?? null);
   const actionsColumn: Column<T> = {
     header: 'Actions',
     cell: (row) => (
       <div class="row-actions">
-        {edit ? <EditButton what={`${noun} ${name(row)}`} onEdit={() => setEditing(row)} /> : null}
+        {edit ? <EditButton what={`${noun} ${name(row)}`} onEdit={() => setEditingKey(table.rowKey(row))} /> : null}
         {actions?.(row)}
         {remove ? (
           <DeleteButton what={`${noun} ${name(row)}`} question={remove.question?.(row)} busy={busy} onDelete={() => remove.run(row)} />
@@ -178,7 +181,7 @@ export function RecordTable<T>({ noun, name, busy, edit, remove, actions, column
           fixed={edit.fixed(editing)}
           fields={edit.fields}
           save={edit.save}
-          onClose={() => setEditing(null)}
+          onClose={() => setEditingKey(null)}
         />
       ) : null}
     </>
