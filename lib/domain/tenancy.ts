@@ -45,6 +45,12 @@ export interface ObjectOwner {
   user_id?: string | null;
   team_id?: string | null;
   organization_id?: string | null;
+  /**
+   * The end user the call that made it named (its JWT's claim, else the body's `user`): a deferred
+   * bill charges their budget too, as the call would have (found by review: background responses,
+   * batches and runs never reached an end user's budget). Records made before it was kept: none.
+   */
+  end_user_id?: string | null;
   /** `pending`: its usage was not known when it was made (a background response, a batch); billed once, when it is. */
   billing?: 'pending' | 'billed' | null;
   /** The registry model that made it: a deferred bill is priced by it. */
@@ -148,6 +154,7 @@ export function ownerOf(
     user_id: caller.userId ?? null,
     team_id: caller.teamId ?? null,
     organization_id: caller.orgId ?? null,
+    ...(caller.endUserId ? { end_user_id: caller.endUserId } : {}),
     ...(billing ? { billing } : {}),
     created_at: at.toISOString(),
   };

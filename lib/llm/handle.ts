@@ -782,8 +782,8 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
       model,
       modelGroup: model.model_name,
       caller: maker,
-      // The end user of the read that found it ended is not the maker's.
-      endUser: null,
+      // The maker's end user, not the one of the read that found it ended.
+      endUser: maker.endUserId ?? null,
       usage,
       // The tokens its cut streams' logs showed already: this log shows the rest.
       loggedBefore: { input: claimed.prepaid_input_tokens ?? 0, output: claimed.prepaid_output_tokens ?? 0 },
@@ -875,8 +875,8 @@ async function billRunsBeforeDelete(call: Call, model: ModelRecord, object: Obje
 const UNLISTED = [400, 404, 405, 501];
 
 /**
- * Who made an object, as a caller to bill: the one reading it when it is its maker, else its
- * maker's entities loaded now. One of them deleted since is billed as far as it still exists
+ * Who made an object, as a caller to bill: the one reading it when it is its maker (its end user
+ * too), else its maker's entities, its end user's included, loaded now. One of them deleted since is billed as far as it still exists
  * (a settlement skips entities that are gone).
  */
 async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
@@ -885,9 +885,16 @@ async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
     teamId: owner.team_id ?? undefined,
     orgId: owner.organization_id ?? undefined,
     keyHash: owner.key_hash ?? undefined,
+    endUserId: owner.end_user_id ?? undefined,
   };
   const { caller } = call;
-  if (caller.keyHash === ids.keyHash && caller.userId === ids.userId && caller.teamId === ids.teamId && caller.orgId === ids.orgId)
+  if (
+    caller.keyHash === ids.keyHash &&
+    caller.userId === ids.userId &&
+    caller.teamId === ids.teamId &&
+    caller.orgId === ids.orgId &&
+    caller.endUserId === ids.endUserId
+  )
     return caller;
   const [found, state] = await Promise.all([
     ids.keyHash ? call.deps.reader.key(ids.keyHash) : Promise.resolve(undefined),
@@ -895,6 +902,7 @@ async function makerOf(call: Call, owner: ObjectOwner): Promise<Caller> {
       userId: ids.userId,
       teamId: ids.teamId,
       orgId: ids.orgId,
+      endUserId: ids.endUserId,
       global: call.deps.settings.maxBudget !== undefined,
     }),
   ]);
