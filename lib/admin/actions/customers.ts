@@ -110,13 +110,13 @@ export const customerActions: Actions = {
     const current = await load('end_user', userId);
     const movesBudget = set.budget_id !== undefined && set.budget_id !== (current.budget_id ?? null);
     const attrs = { ...set, ...(await periodChange(current, set, now)), updated_at: now.toISOString() };
-    const ops: TxOp[] = [];
+    // Held to the budget it was read with, moving or not: an update restating the budget it read
+    // (or whose period it judged by that budget) must not land after a move to another, which it
+    // would undo without the budgets' counts (found by review: a deleted budget still followed).
+    const ops: TxOp[] = [setFields(refs.endUser(userId), attrs, concurrent(userId), sameBudget(current))];
     if (movesBudget) {
-      ops.push(setFields(refs.endUser(userId), attrs, concurrent(userId), sameBudget(current)));
       if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, notFound('budget', set.budget_id)));
       ops.push(...(await leaveBudget(current.budget_id)));
-    } else {
-      ops.push(setFields(refs.endUser(userId), attrs, notFound('end_user', userId)));
     }
     await transact(ops, actor, audit('update', userId, set), now);
     return budgetView(await load('end_user', userId), now);
