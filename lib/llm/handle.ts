@@ -28,7 +28,7 @@ import { isObject, parseJson } from '../domain/json.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { loggedAlias, requestTags, type SpendLog } from '../domain/spend-log.js';
-import { estimatedWork, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
+import { estimatedWork, mayUse, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import {
   ConflictError,
   DeferredWorkNotAllowedError,
@@ -156,8 +156,9 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const startedMs = performance.now();
   const ctx = readCallerContext(event.requestContext?.authorizer as Record<string, unknown> | null | undefined);
   if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
-  const req = await parseLlmRequest(event);
-  const [loaded, registry] = await Promise.all([loadCallerFor(ctx, req, deps), deps.registry.snapshot()]);
+  const parsed = await parseLlmRequest(event);
+  const [loaded, registry] = await Promise.all([loadCallerFor(ctx, parsed, deps), deps.registry.snapshot()]);
+  const req = await withAssistantModel(parsed, deps.objects, loaded);
   const listing = req.route.answer === 'model_list';
   const object = objectCallOf(req);
   // A batch file's lines name the models its batch will run: checked as the body's are.
@@ -225,6 +226,24 @@ const loadCallerFor = (ctx: CallerContext, req: LlmRequest, deps: LlmDeps): Prom
     endUserId: ctx.end_user_id ?? req.user,
     needGlobal: deps.settings.maxBudget !== undefined && req.route.spends === true,
   });
+
+/**
+ * A run started on an assistant (`POST /threads/{id}/runs`, `POST /threads/runs`) that names no
+ * model runs the assistant's, as recorded when it was made or last given a model through
+ * Tollgate: the run names it, so it is checked and priced as any model a body names, and the
+ * upstream runs that one (found by review: the assistant's model ran unchecked, priced as the
+ * thread's or the passthrough model). An assistant the caller may not use is left to its guard (404).
+ */
+async function withAssistantModel(req: LlmRequest, objects: ObjectOwners, caller: Caller): Promise<LlmRequest> {
+  const object = objectCallOf(req);
+  if (object?.kind !== 'thread' || object.op === 'read' || object.action !== 'runs') return req;
+  if (req.model !== undefined || req.pathModel !== undefined || req.body.kind !== 'json') return req;
+  const assistantId = req.body.value.assistant_id;
+  if (typeof assistantId !== 'string' || assistantId.length === 0 || assistantId.length > MAX_ID_LENGTH) return req;
+  const assistant = await objects.get(assistantId);
+  if (assistant?.object_kind !== 'assistant' || !assistant.model || !mayUse(caller, assistant)) return req;
+  return { ...req, model: assistant.model };
+}
 
 /**
  * The models the body asks for; when neither body nor path names one, the passthrough model that
@@ -556,6 +575,16 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
       return bytes;
     case 'read':
     case 'change': {
+      // An assistant given a model runs it from now on: its record names it (withAssistantModel).
+      if (
+        object.op === 'change' &&
+        object.kind === 'assistant' &&
+        object.action === undefined &&
+        call.req.model !== undefined &&
+        call.owner &&
+        call.owner.model !== model.model_name
+      )
+        await objects.put({ ...call.owner, model: model.model_name });
       // What the upstream made inside it (a finished batch's output files) is its maker's, recorded before the answer names it.
       await recordMadeInside(call.deps.keptObjects, recordsInside(call), madeInside(object.kind, json), new Date(call.now));
       // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.
