@@ -107,20 +107,21 @@ function audioOf(
 /**
  * The output tokens of an OpenAI-shaped usage, reasoning included. OpenAI counts reasoning inside
  * `completion_tokens`; some compatible upstreams leave it out, reporting it only in
- * `completion_tokens_details.reasoning_tokens` or in `total_tokens` (found by review: a Gemini
+ * `completion_tokens_details.reasoning_tokens` or only in `total_tokens` (found by review: a Gemini
  * gateway's `{prompt_tokens: 21, completion_tokens: 0, total_tokens: 81, reasoning_tokens: 60}`
- * was charged no output). So: reasoning larger than the completion was left out of it, and a
- * usage that gives no output but a total beyond its input has that much output. Figures that are
- * not token counts are ignored here.
+ * was charged no output, and `{prompt_tokens: 20, completion_tokens: 151, total_tokens: 553}` 151
+ * of its 533). So the output is the largest of: the output given; that plus the reasoning, when
+ * the reasoning is larger (it was left out); and the total less the input. Figures that are not
+ * token counts are ignored here.
  */
 function outputWithReasoning(u: Record<string, unknown>, output: number | undefined, input: number): number {
   const reasoning = tokens(outputDetails(u)?.reasoning_tokens) ?? 0;
   const given = output ?? 0;
   const withReasoning = reasoning > given ? given + reasoning : given;
-  // A total stands for the output only when no output is given and no cache figure could be in it
-  // (found by review: a gateway's total of Anthropic usage counts cache reads, which are input).
+  // No total stands for output beside a cache figure (found by review: a gateway's total of
+  // Anthropic usage counts cache reads, which are input).
   const cached = u.cache_read_input_tokens !== undefined || u.cache_creation_input_tokens !== undefined;
-  const total = output === undefined && !cached ? (tokens(u.total_tokens) ?? 0) : 0;
+  const total = cached ? 0 : (tokens(u.total_tokens) ?? 0);
   return Math.max(withReasoning, total - input);
 }
 

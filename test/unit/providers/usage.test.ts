@@ -33,9 +33,34 @@ describe('usage, split the way prices are', () => {
     ],
     ['no output given, a total beyond the input: the rest is output', { prompt_tokens: 812, total_tokens: 1400 }, u(812, 588)],
     [
-      'an output given: a larger total is not output (a gateway’s total may count cache reads, or grounding)',
-      { prompt_tokens: 12, completion_tokens: 3, total_tokens: 245 },
-      u(12, 3),
+      'reasoning left out of completion_tokens but in total_tokens (a gateway before Gemini 2.5): the total less the input (found by review: 151 charged of 533)',
+      { prompt_tokens: 20, completion_tokens: 151, total_tokens: 553 },
+      u(20, 533),
+    ],
+    [
+      'reasoning reported as well: the largest of the three readings (here the total less the input)',
+      { prompt_tokens: 20, completion_tokens: 151, total_tokens: 553, completion_tokens_details: { reasoning_tokens: 300 } },
+      u(20, 533),
+    ],
+    [
+      'a total below the input and the output given: the output given',
+      { prompt_tokens: 20, completion_tokens: 151, total_tokens: 100 },
+      u(20, 151),
+    ],
+    [
+      'Responses API: a total beyond input and output counts as output too',
+      { input_tokens: 50, output_tokens: 100, total_tokens: 450 },
+      u(50, 400),
+    ],
+    [
+      'cached tokens in prompt_tokens_details: the total less the whole prompt, never the cached part as output',
+      { prompt_tokens: 100, completion_tokens: 5, total_tokens: 305, prompt_tokens_details: { cached_tokens: 60 } },
+      u(40, 205, 60),
+    ],
+    [
+      'an output given beside cache figures: a larger total is not output (a gateway’s total may count cache reads)',
+      { prompt_tokens: 12, completion_tokens: 3, total_tokens: 245, cache_read_input_tokens: 200 },
+      u(0, 3, 12),
     ],
     [
       'cache figures beside a total: the total is not output (found by review: 230 cache reads were charged as output)',
