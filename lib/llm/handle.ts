@@ -77,7 +77,15 @@ import {
   runsOf,
   startsRun,
 } from './objects.js';
-import { type ChargeGate, callProvider, type Finish, passthroughTarget, providerOperation, routeErrorResponse } from './providers.js';
+import {
+  type ChargeGate,
+  callProvider,
+  type Finish,
+  onDestroy,
+  passthroughTarget,
+  providerOperation,
+  routeErrorResponse,
+} from './providers.js';
 import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from './rate.js';
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
@@ -1135,8 +1143,10 @@ async function* relay(
   } finally {
     upstream.cancel();
     // Settled after the stream's end (deferred): the client's last byte does not wait for it.
-    // Begun (some of the answer arrived), it is answered even if the client left.
-    onDone(fromTokenUsage(answer.usage()), ended || upstream.began, received, answer.broken() || !ended);
+    // Begun (some of the answer arrived), it is answered even if the client left; refused (the
+    // upstream's error before any answer, found by review), it is not: charged what it reported, else nothing.
+    const refused = answer.refused();
+    onDone(fromTokenUsage(answer.usage()), !refused && (ended || upstream.began), received, !refused && (answer.broken() || !ended));
   }
 }
 
@@ -1222,15 +1232,6 @@ function prepaid(call: Call, objectId: string, finish: Finish, end: StreamEnd): 
         });
     },
   });
-}
-
-/** Runs `fn` as `stream` is destroyed, before it waits for its source to stop (Readable.from waits for a pending read). */
-function onDestroy(stream: Readable, fn: () => void): void {
-  const destroy = stream._destroy.bind(stream);
-  stream._destroy = (error, callback) => {
-    fn();
-    destroy(error, callback);
-  };
 }
 
 /** The passthrough's upstream as the relay loop reads it: its body framed as events (lib/llm/sse). */

@@ -160,6 +160,8 @@ export async function callProvider(
   const out = Readable.from(
     events(answer.events, controller, apiKey, (ended, sent) => {
       const usage = answer.usage();
+      // Refused (the upstream's error before any answer, found by review): what it reported, else nothing, as a refused JSON call.
+      if (answer.refused()) return call.defer(finish(usage, false));
       // Begun, it is charged even if the client left: what it was sent is counted (found by review).
       const partial = !ended || answer.broken();
       call.defer(finish(usage, ended || sent > 0, usableUsage(usage) && !partial ? undefined : received, partial));
@@ -168,6 +170,9 @@ export async function callProvider(
       objectMode: false,
     },
   );
+  // A client that leaves while the upstream is silent: the generator's `finally` (the settlement)
+  // would wait for the upstream's next event (found by review). Aborting the upstream ends the wait.
+  onDestroy(out, () => controller.abort());
   // A body abandoned before its first read never runs the generator's `finally`: release here then.
   out.once('close', () => {
     controller.abort();
@@ -205,6 +210,18 @@ async function* events(
     if (!ended) controller.abort();
     onDone(ended, sent);
   }
+}
+
+/**
+ * Runs `fn` as `stream` is destroyed, before it waits for its source to stop (Readable.from's
+ * destroy waits for the source's pending read: a silent upstream's next event).
+ */
+export function onDestroy(stream: Readable, fn: () => void): void {
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (error, callback) => {
+    fn();
+    destroy(error, callback);
+  };
 }
 
 /** The text of a whole (JSON) answer, to count. */

@@ -7,7 +7,7 @@
  * The same contract as lib/llm/upstream's UpstreamCall, for any target.
  */
 
-import { parseJson } from '../domain/json.js';
+import { isObject, parseJson } from '../domain/json.js';
 import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { framedEvents, type SseEvent } from '../llm/sse.js';
@@ -234,6 +234,9 @@ export function relayStream(
   // The tier an event reports, whichever it is: OpenAI's chat chunks each carry it, a usage chunk may not.
   let tier: string | undefined;
   let broken = false;
+  // Some of the answer came (a payload that is no error and no keep-alive), or the upstream's error first.
+  let began = false;
+  let refused = false;
   async function* events(): AsyncGenerator<string> {
     try {
       let whole = last === undefined;
@@ -242,7 +245,10 @@ export function relayStream(
         usage = mergeUsage(usage, usageOfPayload(payload));
         tier = serviceTierOfPayload(payload) ?? tier;
         // The upstream's own error event: relayed, and the stream is broken (its usage may be short).
-        if (isStreamError(payload)) broken = true;
+        if (isStreamError(payload)) {
+          broken = true;
+          refused ||= !began;
+        } else if (isObject(payload) && payload.type !== 'ping') began = true;
         if (last?.is(payload)) whole = true;
         onPayload?.(payload);
         if (skip?.(payload)) continue;
@@ -267,5 +273,6 @@ export function relayStream(
     events: events(),
     usage: () => (usage && !usage.serviceTier && tier ? { ...usage, serviceTier: tier } : usage),
     broken: () => broken,
+    refused: () => refused,
   };
 }

@@ -99,6 +99,13 @@ export interface StreamAnswer {
    * seen so far may be short of what was sent (Anthropic reports the output in its last event).
    */
   broken(): boolean;
+  /**
+   * The upstream's own error event came before any of the answer (Anthropic's `event: error`
+   * after its 200, a Bedrock exception event, OpenAI's `{"error"}`): a refusal, which costs
+   * nothing, as a refused JSON answer (found by review: charged the whole prompt, counted). A
+   * stream Tollgate broke off (too large, stalled, cut) is never one.
+   */
+  refused(): boolean;
 }
 
 export type ProviderAnswer = JsonAnswer | StreamAnswer;

@@ -176,10 +176,14 @@ class BedrockCall {
     }
     const self = this;
     let broken = false;
+    // Some of the answer was made, or Bedrock's exception event came first (a refusal: StreamAnswer.refused).
+    let began = false;
+    let refused = false;
     // Each event made here is shown to the watch as made: nothing parses it again.
     const onPayload = this.req.onPayload;
     function* out(made: WireEvent[]): Generator<string> {
       for (const e of made) {
+        began = true;
         onPayload?.(e.payload);
         yield e.wire;
       }
@@ -192,6 +196,7 @@ class BedrockCall {
           const failed = streamFailureOf(event);
           if (failed) {
             broken = true;
+            refused = !began;
             yield shape.error(bedrockError(failed, { model: self.model, region: self.region }));
             return;
           }
@@ -212,7 +217,15 @@ class BedrockCall {
         deadline.abort();
       }
     }
-    return { kind: 'stream', status: 200, headers: { ...SSE_HEADERS }, events: events(), usage: shape.usage, broken: () => broken };
+    return {
+      kind: 'stream',
+      status: 200,
+      headers: { ...SSE_HEADERS },
+      events: events(),
+      usage: shape.usage,
+      broken: () => broken,
+      refused: () => refused,
+    };
   }
 
   async embeddings(runtime: BedrockRuntime): Promise<JsonAnswer> {
