@@ -160,6 +160,11 @@ export class TollgateStack extends Stack {
       memorySize: 256,
     });
     grantSweeperAccess(sweeper.role, table, `${this.table.table.tableArn}/index/${INDEX.byKind}`, TIDY_PARTITIONS, SWEEP_READ_PARTITIONS);
+    // Only its schedule invokes it asynchronously: a failed run is not retried. The next run, 5
+    // minutes later, does the same idempotent work (the tidy pass from its saved cursor); Lambda's
+    // retries, a minute or two later, would only repeat it early, on a table that may have failed
+    // it by throttling, and count one failure three times in the errors alarm.
+    sweeper.function.configureAsyncInvoke({ retryAttempts: 0 });
     new Rule(this, 'SpendSweeperSchedule', {
       schedule: Schedule.rate(SWEEP_EVERY),
       targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0 })],

@@ -6,8 +6,9 @@
  *   Alert`: docs/alerts.md). A rule sends them to an SNS topic with an email subscription when
  *   `alertEmail` is set; `alertSlackSecretArn` names a secret holding a Slack webhook URL the
  *   function posts them to. Any other target can be added to the bus by the deployment.
- * - Alarms: the API's 5xx rate, authorizer errors, DynamoDB throttles (and the settlement queue's
- *   two alarms, made with it); each notifies an SNS topic when `alarmEmail` is set.
+ * - Alarms: the API's 5xx rate, the authorizer failing closed, DynamoDB throttles, the table
+ *   stream, settlements lost, pending objects retired unbilled, the spend sweeper failing (and the
+ *   settlement queue's two alarms, made with it); each notifies an SNS topic when `alarmEmail` is set.
  * - A CloudWatch dashboard: requests, errors and latency of the API; invocations, errors and
  *   duration of every function; the table's consumed capacity and throttles.
  */
@@ -28,6 +29,7 @@ import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FilterPattern } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -36,6 +38,12 @@ import { Construct } from 'constructs';
 import { ALERT_DETAIL_TYPE, ALERT_SOURCE } from '../../lib/alerts/deliver.js';
 import type { TollgateFunction } from './function.js';
 import type { ResolvedOptions } from './options.js';
+
+/** lib/metrics.ts: Powertools Metrics with this namespace and service, which it adds as the `service` dimension. */
+export const SPEND_METRICS = { namespace: 'Tollgate', dimensionsMap: { service: 'tollgate' } } as const;
+
+/** What functions/authorizer/handler.ts logs (Powertools, JSON) when it fails closed: a store or secret failure. */
+export const AUTHORIZER_FAILURE_LOG = { level: 'ERROR', message: 'authorization failed' } as const;
 
 export interface ObservabilityProps {
   options: ResolvedOptions;
@@ -94,16 +102,27 @@ export class TollgateObservability extends Construct {
         statistic,
         period: Duration.minutes(5),
       });
-    const authorizer = props.functions.get('authorizer') as TollgateFunction;
-    const throttles = new Alarm(this, 'TableThrottles', {
-      alarmDescription: 'Tollgate: DynamoDB throttled requests (hot counters: raise spendShards)',
-      metric: new Metric({
+    const tableMetric = (metricName: string) =>
+      new Metric({
         namespace: 'AWS/DynamoDB',
-        metricName: 'ThrottledRequests',
+        metricName,
         dimensionsMap: { TableName: props.table.tableName },
         statistic: 'Sum',
         period: Duration.minutes(5),
-      }),
+      });
+    const authorizer = props.functions.get('authorizer') as TollgateFunction;
+    const sweeper = props.functions.get('spend-sweeper') as TollgateFunction;
+    // `ThrottledRequests` by TableName alone is never published (it needs an Operation): count the
+    // read and write throttle events instead, a missing series as none.
+    const throttled = new MathExpression({
+      expression: 'FILL(reads, 0) + FILL(writes, 0)',
+      usingMetrics: { reads: tableMetric('ReadThrottleEvents'), writes: tableMetric('WriteThrottleEvents') },
+      period: Duration.minutes(5),
+      label: 'throttle events',
+    });
+    const throttles = new Alarm(this, 'TableThrottles', {
+      alarmDescription: 'Tollgate: DynamoDB throttled requests (hot counters: raise spendShards)',
+      metric: throttled,
       threshold: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -124,8 +143,9 @@ export class TollgateObservability extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
       new Alarm(this, 'AuthorizerErrors', {
-        alarmDescription: 'Tollgate: the authorizer failed (callers get 503 store_unavailable)',
-        metric: authorizer.function.metricErrors({ period: Duration.minutes(5) }),
+        alarmDescription:
+          'Tollgate: the authorizer failed closed: the store or a secret failed, or it timed out (callers get 503 store_unavailable; unknown keys are 401s and not counted)',
+        metric: this.authorizerFailures(authorizer),
         threshold: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
@@ -150,6 +170,23 @@ export class TollgateObservability extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
       throttles,
+      this.countAlarm(
+        'SettlementsLost',
+        "Tollgate: a call's spend was neither written nor kept for replay (SettlementsLost): charge it by hand from the 'spend not recorded' log line",
+      ),
+      this.countAlarm(
+        'PendingUnbilled',
+        "Tollgate: a pending object was retired unbilled (PendingUnbilled): charge it by hand from the 'pending object retired unbilled' log line",
+      ),
+      new Alarm(this, 'SpendSweeperErrors', {
+        alarmDescription:
+          'Tollgate: a scheduled spend-sweeper run failed (until a run succeeds, expired strict reservations keep holding budget headroom and ended windows keep their counters)',
+        metric: sweeper.function.metricErrors({ period: Duration.minutes(5) }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
     ];
     if (this.alarmTopic) {
       const action = new SnsAction(this.alarmTopic);
@@ -191,10 +228,44 @@ export class TollgateObservability extends Construct {
             statistic: 'Sum',
           }),
         ],
-        right: [throttles.metric as Metric],
+        right: [throttled],
         width: 24,
       }),
     );
+  }
+
+  /** One of lib/metrics' counts, at least once in 5 minutes. */
+  private countAlarm(metricName: 'SettlementsLost' | 'PendingUnbilled', alarmDescription: string): Alarm {
+    return new Alarm(this, metricName, {
+      alarmDescription,
+      metric: new Metric({ ...SPEND_METRICS, metricName, statistic: 'Sum', period: Duration.minutes(5) }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /**
+   * The authorizer failing closed, from its log: its Lambda errors also count every unknown key
+   * (the `Unauthorized` it throws for API Gateway's 401), and it emits no metric of its own. The
+   * handler's error line and Lambda's timeout line feed one metric, published only when they occur.
+   */
+  private authorizerFailures(authorizer: TollgateFunction): Metric {
+    const metric = { metricNamespace: 'Tollgate', metricName: 'AuthorizerFailures', metricValue: '1' };
+    authorizer.logGroup.addMetricFilter('FailedClosed', {
+      ...metric,
+      filterPattern: FilterPattern.all(
+        FilterPattern.stringValue('$.level', '=', AUTHORIZER_FAILURE_LOG.level),
+        FilterPattern.stringValue('$.message', '=', AUTHORIZER_FAILURE_LOG.message),
+      ),
+    });
+    // Lambda's own line for a timeout: `Task timed out after`, or on newer runtimes `Status: timeout` in the REPORT line.
+    const timedOut = authorizer.logGroup.addMetricFilter('TimedOut', {
+      ...metric,
+      filterPattern: FilterPattern.anyTerm('Task timed out', 'Status: timeout'),
+    });
+    return timedOut.metric({ statistic: 'Sum', period: Duration.minutes(5) });
   }
 
   private topic(id: string, name: string, email: string): Topic {

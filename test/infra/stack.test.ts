@@ -753,6 +753,21 @@ describe('cdk-nag AwsSolutions', () => {
     expect(violations(synth({ tracing: false }))).toEqual([]);
   });
 
+  it("the public routes' APIG4 acknowledgements say what each reaches: /health no function, /health/readiness the spend function and the table", () => {
+    const reasons = new Map<string, string>();
+    for (const m of base.stack.api.api.methods)
+      for (const entry of m.node.metadata.filter((e) => e.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>))
+          if (id.endsWith('APIG4')) reasons.set(`${m.httpMethod} ${m.resource.path}`, reason);
+    const publicRoutes = routes.filter((r) => r.group === 'public').flatMap((r) => r.methods.map((v) => `${v} ${r.path}`));
+    expect([...reasons.keys()].sort()).toEqual(publicRoutes.sort());
+    expect(reasons.get('GET /health')).toMatch(/reaching no function/);
+    expect(reasons.get('GET /health/liveliness')).toMatch(/reaching no function/);
+    const readiness = reasons.get('GET /health/readiness');
+    expect(readiness).not.toMatch(/no function/);
+    expect(readiness).toMatch(/invokes the spend function, which reads one table item by key/);
+  });
+
   it('still catches what nobody acknowledged, and fails the synth for it', () => {
     const s = synth();
     new Secret(s.stack, 'Unrotated');
