@@ -122,6 +122,7 @@ export interface Field {
   /** The API field; dotted for nested ones (`litellm_params.model`). */
   name: string;
   label: string;
+  /** `datetime`: a date and time in UTC (labelled so), sent as an ISO time. */
   kind?: 'text' | 'number' | 'list' | 'select' | 'checkbox' | 'password' | 'date' | 'datetime' | 'email';
   options?: readonly (readonly [value: string, label: string])[];
   hint?: string;
@@ -162,8 +163,17 @@ function fromValue(f: Field, v: Value, clearing: boolean): unknown {
       .split(',')
       .map((x) => x.trim())
       .filter((x) => x.length > 0);
-  if (f.kind === 'datetime') return new Date(s).toISOString();
+  if (f.kind === 'datetime') return utcTime(s);
   return s;
+}
+
+/**
+ * A `datetime-local` value (`YYYY-MM-DDTHH:mm[:ss]`) read as UTC, as the console shows every time:
+ * `new Date(s)` reads it in the browser's zone, hours away from the UTC times in the tables.
+ */
+function utcTime(s: string): string {
+  const d = new Date(/(Z|[+-]\d\d:\d\d)$/.test(s) ? s : `${s}Z`);
+  return Number.isNaN(d.getTime()) ? s : d.toISOString();
 }
 
 /**
@@ -312,6 +322,7 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
     const label = (
       <label for={fid}>
         {f.label}
+        {f.kind === 'datetime' ? ' (UTC)' : null}
         {f.required ? <span class="req"> (required)</span> : null}
       </label>
     );
@@ -537,7 +548,20 @@ export const SpendFacts = ({ record, label }: { record: Spending; label: string 
 // ---------------------------------------------------------------------------------------------
 // A new key's plaintext, shown once
 
-export function SecretOnce({ id, secret, name, onDismiss }: { id: string; secret: string; name: string; onDismiss(): void }) {
+/** `note`: what else the holder must know (the key was the session's own), read with the key. */
+export function SecretOnce({
+  id,
+  secret,
+  name,
+  note,
+  onDismiss,
+}: {
+  id: string;
+  secret: string;
+  name: string;
+  note?: ComponentChildren;
+  onDismiss(): void;
+}) {
   const [copied, setCopied] = useState('');
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => input.current?.focus(), []);
@@ -556,6 +580,11 @@ export function SecretOnce({ id, secret, name, onDismiss }: { id: string; secret
       <p>
         <strong>Copy it now: it is shown only this once.</strong> Tollgate keeps only its hash.
       </p>
+      {note ? (
+        <p id={`${id}-note`} class="notice error">
+          {note}
+        </p>
+      ) : null}
       <div class="field">
         <label for={`${id}-value`}>Key</label>
         <input
@@ -563,6 +592,7 @@ export function SecretOnce({ id, secret, name, onDismiss }: { id: string; secret
           ref={input}
           class="mono"
           readOnly
+          aria-describedby={note ? `${id}-note` : undefined}
           value={secret}
           onFocus={(e) => (e.currentTarget as HTMLInputElement).select()}
         />

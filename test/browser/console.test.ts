@@ -342,10 +342,14 @@ describe('the console, as a proxy admin', () => {
       ['600', 600],
     ] as const) {
       await page.fill('#edit-org-rpm_limit', rpm);
+      // The list read again after the save: the next step types into a form that shows it.
+      const reloaded = page.waitForResponse((r) => r.url().includes('/organization/list'));
       await section('org-list')
         .getByRole('button', { name: /^Save /, exact: false })
         .click();
+      await reloaded;
       await expect.poll(async () => (await orgInfo()).rpm_limit ?? null, { timeout: 10_000 }).toBe(stored);
+      await expect.poll(() => page.inputValue('#edit-org-rpm_limit')).toBe(rpm);
     }
     await section('org-list').getByRole('button', { name: 'Close the editor', exact: true }).click();
     await accessibleAndSaved('organizations');

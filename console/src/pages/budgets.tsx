@@ -1,9 +1,9 @@
 /** Reusable budgets (end users point to them): list, create, edit, delete. */
-import { get, post } from '../api';
-import { type Field, Form, Loading, Section, Title, useAction, useLoad } from '../components';
+import { post } from '../api';
+import { type Field, Form, Section, Title, useAction } from '../components';
 import { budget, when } from '../format';
-import { RecordTable } from '../lists';
-import type { BudgetRecord, Page } from '../types';
+import { PagedList, RecordTable, usePages } from '../lists';
+import type { BudgetRecord } from '../types';
 
 const budgetFields: Field[] = [
   { name: 'max_budget', label: 'Max budget (USD)', kind: 'number', hint: 'Empty: no limit.' },
@@ -11,18 +11,18 @@ const budgetFields: Field[] = [
 ];
 
 export function Budgets() {
-  const budgets = useLoad(() => get<Page<BudgetRecord>>('/budget/list', { limit: 1000 }), []);
+  const budgets = usePages<BudgetRecord>('/budget/list');
   const act = useAction();
   return (
     <>
       <Title>Budgets</Title>
       <Section id="budget-list" title="Budgets">
         {act.view}
-        <Loading state={budgets} what="budgets">
-          {(page) => (
+        <PagedList pages={budgets} what="budgets">
+          {(rows) => (
             <RecordTable
               caption="Budgets"
-              rows={page.data}
+              rows={rows}
               rowKey={(b) => b.budget_id}
               empty="No budgets."
               columns={[
@@ -46,7 +46,7 @@ export function Budgets() {
               }}
             />
           )}
-        </Loading>
+        </PagedList>
       </Section>
       <Section id="budget-new" title="Create a budget">
         <Form

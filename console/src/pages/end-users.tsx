@@ -1,9 +1,9 @@
 /** End users (LiteLLM's customers: the `user` of a request): list, create, edit, block, delete. */
-import { get, post } from '../api';
-import { budgetColumns, type Field, Form, Loading, Section, Title, useAction, useLoad } from '../components';
+import { post } from '../api';
+import { budgetColumns, type Field, Form, Section, Title, useAction } from '../components';
 import { named } from '../format';
-import { RecordTable } from '../lists';
-import type { EndUser, Page } from '../types';
+import { PagedList, RecordTable, usePages } from '../lists';
+import type { EndUser } from '../types';
 
 const endUserFields: Field[] = [
   { name: 'alias', label: 'Alias' },
@@ -13,18 +13,18 @@ const endUserFields: Field[] = [
 ];
 
 export function EndUsers() {
-  const endUsers = useLoad(() => get<Page<EndUser>>('/customer/list', { limit: 1000 }), []);
+  const endUsers = usePages<EndUser>('/customer/list');
   const act = useAction();
   return (
     <>
       <Title>End users</Title>
       <Section id="end-user-list" title="End users">
         {act.view}
-        <Loading state={endUsers} what="end users">
-          {(page) => (
+        <PagedList pages={endUsers} what="end users">
+          {(rows) => (
             <RecordTable
               caption="End users"
-              rows={page.data}
+              rows={rows}
               rowKey={(e) => e.user_id}
               empty="No end users."
               columns={[
@@ -67,7 +67,7 @@ export function EndUsers() {
               }}
             />
           )}
-        </Loading>
+        </PagedList>
       </Section>
       <Section id="end-user-new" title="Create an end user">
         <Form

@@ -3,11 +3,14 @@
  * all for a proxy admin); generate (the plaintext shown once, with a copy button), edit (models,
  * allowed routes, budget, rate limits), block, unblock, regenerate, delete.
  */
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { post, type Query } from '../api';
 import { budgetColumns, type Field, Form, RATE_LIMIT_FIELDS, SecretOnce, Section, Title, useAction } from '../components';
 import { list, named, when } from '../format';
+import { canHash, sha256Hex } from '../key-hash';
 import { ConfirmButton, PagedList, RecordTable, usePages } from '../lists';
+import { credential } from '../session';
 import type { Key, NewKey } from '../types';
 
 const limitFields: Field[] = [
@@ -33,16 +36,63 @@ const generateFields: Field[] = [
 
 const keyLabel = (k: Key) => named(k.key_alias, k.key_name);
 
-export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange(): void }) {
+/** A regenerated key, and whether it was the credential this session is signed in with. */
+export interface Regenerated {
+  key: NewKey;
+  own: boolean;
+}
+
+/**
+ * Where a regenerated key's plaintext is shown: above the list's loading boundary (`view` goes
+ * outside it), so the list's reload failing (refused, when the key was this session's own
+ * credential) never takes the only copy of the new key away.
+ */
+export function useRegenerated(): { show(r: Regenerated): void; view: ComponentChildren } {
+  const [shown, setShown] = useState<Regenerated | null>(null);
+  const view = shown ? (
+    <SecretOnce
+      // Another key regenerated: a new panel, focused again.
+      key={shown.key.token}
+      id="regenerated"
+      secret={shown.key.key}
+      name={keyLabel(shown.key)}
+      note={
+        shown.own ? (
+          <>
+            <strong>This was the key you are signed in with:</strong> it no longer works, so this console's calls are refused now. Copy the
+            new key, then sign out and sign in with it.
+          </>
+        ) : undefined
+      }
+      onDismiss={() => setShown(null)}
+    />
+  ) : null;
+  return { show: setShown, view };
+}
+
+/** Whether the key of `token` (its hash) is the credential this session is signed in with. */
+async function isSessionKey(token: string): Promise<boolean> {
+  const signedInWith = credential();
+  return signedInWith !== null && canHash() && (await sha256Hex(signedInWith)) === token;
+}
+
+/** A list of keys with their actions; a regenerated key goes to `onRegenerated` (see useRegenerated). */
+export function KeyTable({
+  keys,
+  onChange,
+  onRegenerated,
+}: {
+  keys: readonly Key[];
+  onChange(): void;
+  onRegenerated(r: Regenerated): void;
+}) {
   const act = useAction();
-  const [secret, setSecret] = useState<NewKey | null>(null);
   const keyAction = (path: string, k: Key, done: string, body: Record<string, unknown> = { key: k.token }) =>
     act.run(() => post(path, body), done).then(onChange);
 
   return (
     <>
       {act.view}
-      {secret ? <SecretOnce id="regenerated" secret={secret.key} name={keyLabel(secret)} onDismiss={() => setSecret(null)} /> : null}
       <RecordTable
         caption="Keys"
         rows={keys}
@@ -87,12 +137,13 @@ export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange():
               question={`Regenerate key ${k.key_name}? The current key stops working now.`}
               onConfirm={() => {
                 let fresh: NewKey | undefined;
+                const own = isSessionKey(k.token);
                 act
                   .run(async () => {
                     fresh = await post<NewKey>('/key/regenerate', { key: k.token });
                   }, `Key ${k.key_name} regenerated.`)
-                  .then(() => {
-                    if (fresh) setSecret(fresh);
+                  .then(async () => {
+                    if (fresh) onRegenerated({ key: fresh, own: await own });
                     onChange();
                   });
               }}
@@ -113,6 +164,7 @@ export function KeyTable({ keys, onChange }: { keys: readonly Key[]; onChange():
 export function Keys() {
   const [filter, setFilter] = useState<Query>({});
   const [secret, setSecret] = useState<NewKey | null>(null);
+  const regenerated = useRegenerated();
   const keys = usePages<Key>('/key/list', { ...filter, return_full_object: true });
 
   return (
@@ -134,8 +186,9 @@ export function Keys() {
             return undefined;
           }}
         />
+        {regenerated.view}
         <PagedList pages={keys} what="keys">
-          {(rows) => <KeyTable keys={rows} onChange={keys.reload} />}
+          {(rows) => <KeyTable keys={rows} onChange={keys.reload} onRegenerated={regenerated.show} />}
         </PagedList>
       </Section>
       <Section id="key-new" title="Generate a key">

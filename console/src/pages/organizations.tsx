@@ -1,9 +1,9 @@
 /** Organizations: list, create, edit, delete, add members. Proxy admins only (the API says so to others). */
-import { get, post } from '../api';
-import { budgetColumns, type Field, Form, Loading, RATE_LIMIT_FIELDS, Section, Title, useAction, useLoad } from '../components';
+import { post } from '../api';
+import { budgetColumns, type Field, Form, RATE_LIMIT_FIELDS, Section, Title, useAction } from '../components';
 import { list, named } from '../format';
-import { RecordTable } from '../lists';
-import type { Organization, Page } from '../types';
+import { PagedList, RecordTable, usePages } from '../lists';
+import type { Organization } from '../types';
 
 const orgFields: Field[] = [
   { name: 'organization_alias', label: 'Alias' },
@@ -14,18 +14,18 @@ const orgFields: Field[] = [
 ];
 
 export function Organizations() {
-  const orgs = useLoad(() => get<Page<Organization>>('/organization/list', { limit: 1000 }), []);
+  const orgs = usePages<Organization>('/organization/list');
   const act = useAction();
   return (
     <>
       <Title>Organizations</Title>
       <Section id="org-list" title="Organizations">
         {act.view}
-        <Loading state={orgs} what="organizations">
-          {(page) => (
+        <PagedList pages={orgs} what="organizations">
+          {(rows) => (
             <RecordTable
               caption="Organizations"
-              rows={page.data}
+              rows={rows}
               rowKey={(o) => o.organization_id}
               empty="No organizations."
               columns={[
@@ -53,7 +53,7 @@ export function Organizations() {
               }}
             />
           )}
-        </Loading>
+        </PagedList>
       </Section>
       <Section id="org-new" title="Create an organization">
         <div class="two">

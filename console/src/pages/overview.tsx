@@ -11,6 +11,8 @@ import { modelTotals, parseReport } from '../reports';
 import type { Budgeted, EndUser, Key, Organization, Page, Team, User } from '../types';
 
 const TOP = 10;
+/** The most the API answers in one page: the overview reads one page of each list, and says when there is more. */
+const READ = 1000;
 
 interface Row extends Budgeted {
   kind: string;
@@ -27,6 +29,21 @@ const rowsOf = <T extends Budgeted>(
   href?: (x: T) => string,
 ): Row[] => (state.data?.data ?? []).map((x) => ({ ...x, kind, id: id(x), name: name(x), ...(href ? { href: href(x) } : {}) }));
 
+/** A list the overview read only the first page of (the API has a `next_cursor` for more). */
+const partial = (state: Loaded<Page<unknown>>): boolean => Boolean(state.data?.next_cursor);
+
+/** That a list was read in part, and where the whole of it is. */
+const Partial = ({ read, plural, href }: { read: number; plural: string; href: string }) => (
+  <p class="notice partial">
+    <strong>Partial:</strong> only the first {count(read)} {plural} were read; there are more, not counted here. The{' '}
+    <a href={href}>
+      {plural[0]?.toUpperCase()}
+      {plural.slice(1)} page
+    </a>{' '}
+    lists them all.
+  </p>
+);
+
 const bySpend = (a: Row, b: Row) => (b.spend ?? 0) - (a.spend ?? 0);
 
 const columns = (what: string): Column<Row>[] => [
@@ -35,7 +52,18 @@ const columns = (what: string): Column<Row>[] => [
   { header: 'Total spend', cell: (r) => money(r.total_spend ?? r.spend), numeric: true },
 ];
 
-function Top({ id, title, what, state, rows }: { id: string; title: string; what: string; state: Loaded<Page<unknown>>; rows: Row[] }) {
+/** One list's top spenders: `plural` and `href` name the list and its page. */
+interface TopProps {
+  id: string;
+  title: string;
+  what: string;
+  plural: string;
+  href: string;
+  state: Loaded<Page<unknown>>;
+  rows: Row[];
+}
+
+function Top({ id, title, what, plural, href, state, rows }: TopProps) {
   return (
     <Section id={id} title={title}>
       <Loading state={state} what={title.toLowerCase()}>
@@ -50,9 +78,10 @@ function Top({ id, title, what, state, rows }: { id: string; title: string; what
             />
             {rows.length > TOP ? (
               <p class="muted">
-                The {TOP} highest of the {count(rows.length)} listed.
+                The {TOP} highest of the {count(rows.length)} {partial(state) ? 'read' : 'listed'}.
               </p>
             ) : null}
+            {partial(state) ? <Partial read={rows.length} plural={plural} href={href} /> : null}
           </>
         )}
       </Loading>
@@ -61,11 +90,11 @@ function Top({ id, title, what, state, rows }: { id: string; title: string; what
 }
 
 export function Overview() {
-  const keys = useLoad(() => get<Page<Key>>('/key/list', { return_full_object: true, limit: 1000 }), []);
-  const teams = useLoad(() => get<Page<Team>>('/team/list', { limit: 1000 }), []);
-  const users = useLoad(() => get<Page<User>>('/user/list', { limit: 1000 }), []);
-  const orgs = useLoad(() => get<Page<Organization>>('/organization/list', { limit: 1000 }), []);
-  const endUsers = useLoad(() => get<Page<EndUser>>('/customer/list', { limit: 1000 }), []);
+  const keys = useLoad(() => get<Page<Key>>('/key/list', { return_full_object: true, limit: READ }), []);
+  const teams = useLoad(() => get<Page<Team>>('/team/list', { limit: READ }), []);
+  const users = useLoad(() => get<Page<User>>('/user/list', { limit: READ }), []);
+  const orgs = useLoad(() => get<Page<Organization>>('/organization/list', { limit: READ }), []);
+  const endUsers = useLoad(() => get<Page<EndUser>>('/customer/list', { limit: READ }), []);
   const today = day(new Date());
   const report = useLoad(() => get<unknown>('/global/spend/report', { start_date: today, end_date: today }).then(parseReport), []);
   const proxy = useLoad(() => get<{ spend: number; max_budget?: number | null }>('/global/spend'), []);
@@ -107,6 +136,31 @@ export function Overview() {
   const reached = limited.filter((r) => (r.spend ?? 0) >= (r.max_budget as number));
   const near = limited.filter((r) => (r.spend ?? 0) < (r.max_budget as number) && (r.spend ?? 0) >= 0.8 * (r.max_budget as number));
 
+  const lists: TopProps[] = [
+    { id: 'top-keys', title: 'Top keys', what: 'Key', plural: 'keys', href: '#/keys', state: keys, rows: keyRows },
+    { id: 'top-teams', title: 'Top teams', what: 'Team', plural: 'teams', href: '#/teams', state: teams, rows: teamRows },
+    { id: 'top-users', title: 'Top users', what: 'User', plural: 'users', href: '#/users', state: users, rows: userRows },
+    {
+      id: 'top-orgs',
+      title: 'Top organizations',
+      what: 'Organization',
+      plural: 'organizations',
+      href: '#/organizations',
+      state: orgs,
+      rows: orgRows,
+    },
+    {
+      id: 'top-end-users',
+      title: 'Top end users',
+      what: 'End user',
+      plural: 'end users',
+      href: '#/end-users',
+      state: endUsers,
+      rows: endUserRows,
+    },
+  ];
+  const readInPart = lists.filter((l) => partial(l.state));
+
   const alertColumns: Column<Row>[] = [{ header: 'Kind', cell: (r) => r.kind }, ...columns('Name').slice(0, 3)];
 
   return (
@@ -147,6 +201,9 @@ export function Overview() {
 
       <Section id="alerts" title="Budgets reached">
         <p class="muted">Among what this credential may list; the API refuses calls once spend reaches the budget.</p>
+        {readInPart.map((l) => (
+          <Partial read={l.rows.length} plural={l.plural} href={l.href} />
+        ))}
         <Table
           caption="Budgets reached"
           rows={reached.sort(bySpend)}
@@ -163,11 +220,9 @@ export function Overview() {
         />
       </Section>
 
-      <Top id="top-keys" title="Top keys" what="Key" state={keys} rows={keyRows} />
-      <Top id="top-teams" title="Top teams" what="Team" state={teams} rows={teamRows} />
-      <Top id="top-users" title="Top users" what="User" state={users} rows={userRows} />
-      <Top id="top-orgs" title="Top organizations" what="Organization" state={orgs} rows={orgRows} />
-      <Top id="top-end-users" title="Top end users" what="End user" state={endUsers} rows={endUserRows} />
+      {lists.map((l) => (
+        <Top key={l.id} {...l} />
+      ))}
     </>
   );
 }

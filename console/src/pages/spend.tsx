@@ -7,6 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, type Query } from '../api';
 import { Form, Loading, More, Section, Table, Title, useLoad } from '../components';
 import { count, day, money, when } from '../format';
+import { hashKey } from '../key-hash';
 import { usePages } from '../lists';
 import { parseLogs, parseReport, type ReportDay, type SpendLog } from '../reports';
 
@@ -138,7 +139,12 @@ export function Spend() {
           submitLabel="Show logs"
           mode="filter"
           fields={[
-            { name: 'api_key', label: 'Key (sk-… or its hash)', kind: 'password' },
+            {
+              name: 'api_key',
+              label: 'Key (sk-… or its hash)',
+              kind: 'password',
+              hint: 'Hashed in this browser: only its SHA-256 hash is sent.',
+            },
             { name: 'user_id', label: 'User id' },
             { name: 'team_id', label: 'Team id' },
             { name: 'end_user', label: 'End user' },
@@ -147,7 +153,9 @@ export function Spend() {
             { name: 'end_date', label: 'To', kind: 'date' },
           ]}
           onSubmit={async (body) => {
-            setFilter(body as Query);
+            // A GET query ends up in logs and history: the plaintext key never goes into one.
+            const key = typeof body.api_key === 'string' ? body.api_key : undefined;
+            setFilter({ ...(body as Query), ...(key ? { api_key: await hashKey(key, 'api_key') } : {}) });
             logs.reset();
             return undefined;
           }}

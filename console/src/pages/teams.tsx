@@ -18,7 +18,7 @@ import {
 import { list, named, when } from '../format';
 import { ConfirmButton, PagedList, usePages } from '../lists';
 import type { Member, Team, TeamInfo } from '../types';
-import { KeyTable } from './keys';
+import { KeyTable, useRegenerated } from './keys';
 
 const DURATION_HINT = 'A period like 30d, 24h or 1mo; empty: the budget never resets.';
 
@@ -90,6 +90,7 @@ export function Teams() {
 export function TeamDetail({ teamId }: { teamId: string }) {
   const info = useLoad(() => get<TeamInfo>('/team/info', { team_id: teamId }), [teamId]);
   const act = useAction();
+  const regenerated = useRegenerated();
   const reload = info.reload;
 
   return (
@@ -99,6 +100,7 @@ export function TeamDetail({ teamId }: { teamId: string }) {
         <a href="#/teams">All teams</a>
       </p>
       {act.view}
+      {regenerated.view}
       <Loading state={info} what={`team ${teamId}`}>
         {(t) => {
           const team = t.team_info;
@@ -160,7 +162,7 @@ export function TeamDetail({ teamId }: { teamId: string }) {
               </Section>
               <Members teamId={teamId} members={t.team_memberships} reload={reload} />
               <Section id="team-keys" title="Keys of the team">
-                <KeyTable keys={t.keys} onChange={reload} />
+                <KeyTable keys={t.keys} onChange={reload} onRegenerated={regenerated.show} />
                 {t.keys_next_cursor ? <p class="muted">More keys: the Keys page, filtered by this team.</p> : null}
               </Section>
             </>

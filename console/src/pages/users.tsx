@@ -20,7 +20,7 @@ import {
 import { list, named } from '../format';
 import { DeleteButton, PagedList, usePages } from '../lists';
 import type { User, UserInfo } from '../types';
-import { KeyTable } from './keys';
+import { KeyTable, useRegenerated } from './keys';
 
 const ROLES = [
   ['internal_user', 'internal user'],
@@ -125,12 +125,14 @@ export function Users() {
 
 export function UserDetail({ userId }: { userId: string }) {
   const info = useLoad(() => get<UserInfo>('/user/info', { user_id: userId }), [userId]);
+  const regenerated = useRegenerated();
   return (
     <>
       <Title>User {userId}</Title>
       <p>
         <a href="#/users">All users</a>
       </p>
+      {regenerated.view}
       <Loading state={info} what={`user ${userId}`}>
         {(u) => (
           <>
@@ -176,7 +178,7 @@ export function UserDetail({ userId }: { userId: string }) {
               />
             </Section>
             <Section id="user-keys" title="Keys">
-              <KeyTable keys={u.keys} onChange={info.reload} />
+              <KeyTable keys={u.keys} onChange={info.reload} onRegenerated={regenerated.show} />
             </Section>
           </>
         )}
