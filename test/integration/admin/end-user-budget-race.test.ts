@@ -3,30 +3,15 @@
  * review: a `/customer/update` naming the budget it read landed after a move to another budget and
  * put the end user back without the counts, so the first budget could be deleted while followed).
  */
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as budgets } from '../../../functions/budgets/handler.js';
 import { handler as customers } from '../../../functions/customers/handler.js';
 import { END_USER_COUNT } from '../../../lib/admin/actions/customers.js';
-import { documentClient } from '../../../lib/app/index.js';
 import { refs } from '../../../lib/store/keys.js';
 import { callApi, invokeDirect } from '../../support/admin.js';
+import { beforeNextWrite } from '../../support/races.js';
 import { readItem } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-
-/** Runs `meanwhile` just before the next transaction is sent: after its action has read, before it writes. */
-function beforeNextWrite(meanwhile: () => Promise<unknown>): void {
-  const client = documentClient();
-  const send = client.send.bind(client);
-  let armed = true;
-  vi.spyOn(client, 'send').mockImplementation((async (cmd: unknown) => {
-    if (armed && cmd instanceof TransactWriteCommand) {
-      armed = false;
-      await meanwhile();
-    }
-    return send(cmd as never);
-  }) as typeof client.send);
-}
 
 const countOf = async (budgetId: string) => (await readItem(refs.budget(budgetId)))?.[END_USER_COUNT] ?? 0;
 

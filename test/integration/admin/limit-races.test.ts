@@ -7,28 +7,13 @@
  * refused (409 `concurrent_update`, retry) when the entity changed after it was read.
  */
 
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { handler as users } from '../../../functions/users/handler.js';
-import { documentClient } from '../../../lib/app/index.js';
 import { callApi, userCtx } from '../../support/admin.js';
+import { beforeNextWrite } from '../../support/races.js';
 import { useTestTable } from '../../support/table.js';
-
-/** Runs `meanwhile` just before the next transaction is sent: after its action has read, before it writes. */
-function beforeNextWrite(meanwhile: () => Promise<unknown>): void {
-  const client = documentClient();
-  const send = client.send.bind(client);
-  let armed = true;
-  vi.spyOn(client, 'send').mockImplementation((async (cmd: unknown) => {
-    if (armed && cmd instanceof TransactWriteCommand) {
-      armed = false;
-      await meanwhile();
-    }
-    return send(cmd as never);
-  }) as typeof client.send);
-}
 
 const keyInfo = async (key: string) => (await callApi(keys, 'GET', '/key/info', { key })).body.info;
 const member = async (userId: string) =>
