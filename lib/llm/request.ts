@@ -120,7 +120,8 @@ function queryOf(event: APIGatewayProxyEvent, route: RouteDef): URLSearchParams 
  * (multipart or URL-encoded) would reach a lenient upstream (LiteLLM reads any form) with its
  * `model`, `previous_response_id`, `input_file_id` or `background` never checked. On an upload
  * route a body that opens as a JSON object is JSON whatever its content type (a lenient upstream
- * would honour its `model`); only a form or bytes reach the upstream as they came.
+ * would honour its `model`); a form (multipart or URL-encoded) is read as one, and only bytes of
+ * another type reach the upstream as they came.
  */
 async function parseBody(event: APIGatewayProxyEvent, contentType: string | undefined, jsonRoute: boolean): Promise<LlmBody> {
   if (event.body === null || event.body === undefined || event.body.length === 0) return { kind: 'none' };
@@ -129,11 +130,14 @@ async function parseBody(event: APIGatewayProxyEvent, contentType: string | unde
   const ct = contentType?.toLowerCase();
   if (jsonRoute && ct?.startsWith('multipart/form-data'))
     throw new InvalidRequestError('this route takes a JSON body, not multipart/form-data');
-  if (ct?.startsWith('multipart/form-data')) {
+  // A URL-encoded body is a form too (found by review: it reached the upstream unread, its `model`
+  // unchecked); it goes on as multipart, the form the upload routes take.
+  const form = ['multipart/form-data', 'application/x-www-form-urlencoded'].find((f) => ct?.startsWith(f));
+  if (!jsonRoute && form) {
     try {
       return { kind: 'form', value: await new Response(bytes, { headers: { 'content-type': contentType as string } }).formData() };
     } catch {
-      throw new InvalidRequestError('the multipart/form-data body could not be read');
+      throw new InvalidRequestError(`the ${form} body could not be read`);
     }
   }
   if (jsonRoute || ct?.includes('json') || opensAsObject(bytes)) return { kind: 'json', value: parseJsonObject(bytes.toString('utf8')) };

@@ -213,6 +213,22 @@ describe('parseLlmRequest', () => {
       const upload = { resource: '/v1/audio/transcriptions', path: '/v1/audio/transcriptions', headers: { 'content-type': 'audio/wav' } };
       expect(await parseLlmRequest(event({ ...upload, body: 'RIFF' }))).toMatchObject({ model: undefined, body: { kind: 'raw' } });
     });
+
+    it.each(['/v1/audio/transcriptions', '/v1/audio/translations', '/v1/images/edits', '/v1/images/variations', '/v1/files'])(
+      'a URL-encoded body on the upload route %s is read as a form: its `model` is checked (found by review: it went on unread)',
+      async (resource) => {
+        const r = await parseLlmRequest(
+          event({
+            resource,
+            path: resource,
+            headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+            body: 'model=o1-pro&purpose=batch',
+          }),
+        );
+        expect(r.model).toBe('o1-pro');
+        expect(r.body.kind).toBe('form');
+      },
+    );
   });
 
   describe('JSON nesting depth', () => {
