@@ -11,3 +11,21 @@ export function parseJson(text: Buffer | string): unknown {
     return undefined;
   }
 }
+
+const isJsonBlank = (c: number | undefined) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/** Where a body's text begins: after a UTF-8 byte order mark and JSON whitespace, however much. */
+function textStart(bytes: Buffer): number {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && isJsonBlank(bytes[i])) i++;
+  return i;
+}
+
+/** True when a body's text opens as a JSON object (`{`), whatever its content type says. */
+export const opensAsObject = (bytes: Buffer): boolean => bytes[textStart(bytes)] === 0x7b;
+
+/** True when a body's text opens as server-sent events (`data:`, `event:`), whatever its content type says. */
+export function opensAsEvents(bytes: Buffer): boolean {
+  const head = bytes.subarray(textStart(bytes), textStart(bytes) + 6).toString('latin1');
+  return head.startsWith('data:') || head.startsWith('event:');
+}

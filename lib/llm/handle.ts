@@ -24,7 +24,7 @@ import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
 import { allInputTokens, chargedServiceTier, costNanos as costOfUsage, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
-import { isObject, parseJson } from '../domain/json.js';
+import { isObject, opensAsEvents, opensAsObject, parseJson } from '../domain/json.js';
 import { rateHeaders } from '../domain/rate-limits.js';
 import type { EnforcementMode, ModelRecord } from '../domain/records.js';
 import { loggedAlias, requestTags, type SpendLog } from '../domain/spend-log.js';
@@ -43,7 +43,8 @@ import {
 import { callMetrics, denialMetric } from '../metrics.js';
 import { unshapedUpstreamError } from '../providers/errors.js';
 import { type EventSource, relayStream } from '../providers/http.js';
-import { isUsageOnlyChunk, spentUsageOf } from '../providers/usage.js';
+import type { TokenUsage } from '../providers/types.js';
+import { isUsageOnlyChunk, mergeUsage, spentUsageOf, usageOfPayload } from '../providers/usage.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
 import type { ObjectOwners, Prepayment } from '../store/objects.js';
 import type { Hold } from '../store/spend-ledger.js';
@@ -90,7 +91,7 @@ import { type Admitted, admitCall, countLaterTokens, refusalOf, tokensOf } from 
 import { type LlmRequest, parseLlmRequest } from './request.js';
 import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
-import { dataEvent, framedEvents } from './sse.js';
+import { dataEvent, framedEvents, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
 import { brokenUsage, fromTokenUsage, usableUsage, usageOf } from './usage.js';
@@ -1024,7 +1025,9 @@ async function complete(
   const res = upstream.response as Response;
   const bytes = await upstream.readAll();
   const headers = upstream.returnedHeaders();
-  const json = (headers['content-type'] ?? '').includes('json') ? parseJson(bytes) : undefined;
+  // Read whatever the content type says (found by review: a JSON answer sent as text/plain, or
+  // server-sent events without their type, went unmetered: its usage unread, its text uncounted).
+  const json = (headers['content-type'] ?? '').includes('json') || opensAsObject(bytes) ? parseJson(bytes) : undefined;
   if (!res.ok) {
     await finish(undefined, false);
     // readAll has taken Tollgate's upstream key out of the body already.
@@ -1032,10 +1035,26 @@ async function complete(
     throw unshapedUpstreamError(model.model_name, res, 'an OpenAI');
   }
   const received = new ReceivedText();
+  if (json === undefined && opensAsEvents(bytes)) {
+    await finish(eventsUsage(bytes, model.model_name, received), true, received);
+    return { status: res.status, headers, bytes };
+  }
   received.add(json);
   const [usage, answered] = meter(json);
   await finish(usage, answered, received);
   return { status: res.status, headers, bytes };
+}
+
+/** The usage of server-sent events read whole (an upstream that streamed without saying so), their text noted to count. */
+function eventsUsage(bytes: Buffer, model: string, received: ReceivedText): Usage | undefined {
+  const framer = new SseFramer(model);
+  let usage: TokenUsage | undefined;
+  for (const ev of [...framer.push(bytes), ...framer.end()]) {
+    const payload = ev.data === undefined || ev.data === '[DONE]' ? undefined : parseJson(ev.data);
+    usage = mergeUsage(usage, usageOfPayload(payload));
+    received.addEvent(payload);
+  }
+  return fromTokenUsage(usage);
 }
 
 /**

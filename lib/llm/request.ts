@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { headerValues } from '../auth/credentials.js';
 import { idProblem } from '../domain/ids.js';
+import { opensAsObject } from '../domain/json.js';
 import { looksLikeSecret } from '../domain/secrets.js';
 import { secretTagIndex } from '../domain/spend-log.js';
 import { InvalidRequestError, RouteNotFoundError } from '../errors.js';
@@ -145,14 +146,6 @@ async function parseBody(event: APIGatewayProxyEvent, contentType: string | unde
 }
 
 const BOM = 0xfeff;
-const isJsonBlank = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-
-/** True when the first byte after a UTF-8 BOM and JSON whitespace, however much, is `{`. */
-function opensAsObject(bytes: Buffer): boolean {
-  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-  while (i < bytes.length && isJsonBlank(bytes[i] as number)) i++;
-  return bytes[i] === 0x7b;
-}
 
 function parseJsonObject(text: string): Record<string, unknown> {
   const json = text.charCodeAt(0) === BOM ? text.slice(1) : text;
