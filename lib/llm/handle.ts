@@ -93,6 +93,7 @@ import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { dataEvent, framedEvents, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
+import { toolModelsOf, withToolModels } from './tool-models.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
 import { brokenUsage, fromTokenUsage, usableUsage, usageOf } from './usage.js';
 
@@ -167,19 +168,22 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
   const parsed = await parseLlmRequest(event);
   const [loaded, registry] = await Promise.all([loadCallerFor(ctx, parsed, deps), deps.registry.snapshot()]);
-  const req = await withAssistantModel(parsed, deps.objects, loaded);
-  const listing = req.route.answer === 'model_list';
-  const object = objectCallOf(req);
+  const asked = await withAssistantModel(parsed, deps.objects, loaded);
+  const listing = asked.route.answer === 'model_list';
+  const object = objectCallOf(asked);
   // A batch file's lines name the models its batch will run: checked as the body's are.
-  const batch = object ? await batchFileOf(req) : undefined;
+  const batch = object ? await batchFileOf(asked) : undefined;
   // An object another tenant made (or one Tollgate never saw made) is a 404 before any upstream call;
   // a call on one that names no model goes to the upstream that keeps it, so that model is checked.
-  const namesModel = requestedModels(req.model).length > 0 || req.pathModel !== undefined;
+  const namesModel = requestedModels(asked.model).length > 0 || asked.pathModel !== undefined;
   let owner = object && !namesModel ? await guardObject(deps.objects, loaded, object) : undefined;
   const keeper = owner?.served_by && registry.resolve(owner.served_by) ? owner.served_by : undefined;
-  const models = listing ? [] : [...modelsOf(req, deps, keeper), ...(batch?.models ?? [])];
-  const caller = checked(loaded, req, models, deps, registry, now);
+  // The models its tools run (an image generation tool's) are checked as the body's are.
+  const tools = listing ? [] : toolModelsOf(asked);
+  const models = listing ? [] : [...modelsOf(asked, deps, keeper), ...(batch?.models ?? []), ...tools.map((t) => t.name)];
+  const caller = checked(loaded, asked, models, deps, registry, now);
   if (object && namesModel) owner = await guardObject(deps.objects, caller, object);
+  const req = withToolModels(asked, tools, registry);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.route.answer === 'model_info') return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));

@@ -1,0 +1,52 @@
+/**
+ * Models a request's tools name (found by review): the Responses API's `image_generation` tool
+ * runs an image model of its own (`model`, by default `gpt-image-1`), which the caller's model
+ * lists never saw. Each such model is checked as a model the body names, must be one of the
+ * registry's, and goes to the upstream as the registry's upstream id for it.
+ */
+import { isObject } from '../domain/json.js';
+import { InvalidRequestError, NotFoundError } from '../errors.js';
+import type { RegistrySnapshot } from '../registry/index.js';
+import type { LlmRequest } from './request.js';
+
+/** Tools that run a model of their own, and the one the upstream runs when the tool names none. */
+const TOOL_DEFAULT_MODELS: Readonly<Record<string, string>> = { image_generation: 'gpt-image-1' };
+
+interface ToolModel {
+  /** The tool's index in `tools`. */
+  index: number;
+  /** The model as named (or the tool's default). */
+  name: string;
+}
+
+/** The models a JSON body's `tools` run: a tool's `model` (a string, else a 400), or its type's default. */
+export function toolModelsOf(req: Pick<LlmRequest, 'body'>): ToolModel[] {
+  if (req.body.kind !== 'json' || !Array.isArray(req.body.value.tools)) return [];
+  const out: ToolModel[] = [];
+  req.body.value.tools.forEach((tool: unknown, index) => {
+    if (!isObject(tool)) return;
+    const named = tool.model;
+    if (named !== undefined && (typeof named !== 'string' || named.length === 0))
+      throw new InvalidRequestError(`\`tools[${index}].model\` must be a model name`, 'invalid_field', `tools[${index}].model`);
+    const type = typeof tool.type === 'string' && Object.hasOwn(TOOL_DEFAULT_MODELS, tool.type) ? tool.type : undefined;
+    const name = named ?? (type ? TOOL_DEFAULT_MODELS[type] : undefined);
+    if (name) out.push({ index, name });
+  });
+  return out;
+}
+
+/**
+ * The request with each tool's model as the registry's upstream id for it; a model the registry
+ * does not have is a 404 naming the tool (the caller's lists were checked before).
+ */
+export function withToolModels(req: LlmRequest, tools: readonly ToolModel[], registry: RegistrySnapshot): LlmRequest {
+  if (tools.length === 0 || req.body.kind !== 'json') return req;
+  const given = req.body.value.tools as unknown[];
+  const rewritten = [...given];
+  for (const { index, name } of tools) {
+    const model = registry.resolve(name);
+    if (!model) throw new NotFoundError('model', name);
+    rewritten[index] = { ...(given[index] as Record<string, unknown>), model: model.upstream_model };
+  }
+  return { ...req, body: { kind: 'json', value: { ...req.body.value, tools: rewritten } } };
+}
