@@ -77,6 +77,7 @@ import {
   runOf,
   runsOf,
   startsRun,
+  withBatchModel,
 } from './objects.js';
 import {
   type ChargeGate,
@@ -183,7 +184,10 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const models = listing ? [] : [...modelsOf(asked, deps, keeper), ...(batch?.models ?? []), ...tools.map((t) => t.name)];
   const caller = checked(loaded, asked, models, deps, registry, now);
   if (object && namesModel) owner = await guardObject(deps.objects, caller, object);
-  const req = withToolModels(asked, tools, registry);
+  // A batch file's lines run the registry's upstream id of the one model they name.
+  const made = batch ? batchModelOf(registry, batch.models) : undefined;
+  const madeBy = made ? registry.resolve(made) : undefined;
+  const req = withToolModels(madeBy ? await withBatchModel(asked, madeBy.upstream_model) : asked, tools, registry);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.route.answer === 'model_info') return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
@@ -220,7 +224,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   if (typeof searches === 'object') throw new UnboundedServerToolError(searches.unbounded, searches.why);
   if (batch) {
     call.batchInput = true;
-    call.madeWith = batchModelOf(registry, batch.models);
+    call.madeWith = made;
     call.estimate = batchEstimate(call, batch);
     await guardReferences(
       deps.objects,

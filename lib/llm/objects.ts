@@ -322,6 +322,32 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
 }
 
 /**
+ * The upload with its batch file's lines naming `upstreamModel`, the registry's upstream id for
+ * the one model they name (found by review: lines were checked for what a name means in the
+ * registry, an alias to an allowed model, but the upstream ran the name as written). Other fields
+ * and files go on as they came.
+ */
+export async function withBatchModel(req: LlmRequest, upstreamModel: string): Promise<LlmRequest> {
+  if (req.body.kind !== 'form') return req;
+  const form = new FormData();
+  for (const [name, value] of req.body.value) {
+    if (name !== 'file' || typeof value === 'string') {
+      form.append(name, value);
+      continue;
+    }
+    const lines = (await value.text())
+      .split('\n')
+      .filter((line) => line.trim().length > 0)
+      .map((line) => {
+        const parsed = JSON.parse(line) as { body: Record<string, unknown> };
+        return JSON.stringify({ ...parsed, body: { ...parsed.body, model: upstreamModel } });
+      });
+    form.append(name, new File([`${lines.join('\n')}\n`], value.name, { type: value.type }));
+  }
+  return { ...req, body: { kind: 'form', value: form } };
+}
+
+/**
  * A batch runs its input file's lines: only a file whose lines were checked when it was uploaded
  * (batchFileOf: their models, the objects they name) may be one. A proxy admin's batch may run any.
  */

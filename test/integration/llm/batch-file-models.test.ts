@@ -97,6 +97,19 @@ describe("a batch file's models are checked like a body's", () => {
     expect((await upload(key, 'not json at all\n', 'assistants')).status).toBe(200);
   });
 
+  it("the upstream gets the file's lines naming the registry's upstream id of their model, not an alias of it (found by review)", async () => {
+    const { key } = await seedKey({ team_id: 'team-a', models: ['gpt-4o', 'gpt-4o-mini'] });
+    const before = mock.requests.length;
+    const file = await upload(key, `${line('gpt-4o-2024-08-06', 1)}\n\n${line('gpt-4o', 2)}\n`);
+    expect(file.status).toBe(200);
+    const sent = mock.requests.slice(before).find((r) => r.path.startsWith('/files'));
+    const text = String(sent?.body);
+    expect(text).toContain('filename="batch.jsonl"');
+    const lines = text.split('\n').filter((l) => l.startsWith('{"custom_id"'));
+    expect(lines.map((l) => (JSON.parse(l) as { custom_id: string; body: { model: string } }).body.model)).toEqual(['gpt-4o', 'gpt-4o']);
+    expect(lines.map((l) => JSON.parse(l).custom_id)).toEqual(['r1', 'r2']);
+  });
+
   it("a batch is billed at its file's model's prices", async () => {
     const { key, record } = await seedKey({ team_id: 'team-a' });
     const file = await upload(key, `${line('gpt-4o', 1)}\n${line('gpt-4o-2024-08-06', 2)}\n`);
