@@ -10,6 +10,8 @@ import { ALERT_MARKER_PREFIX } from '../../lib/store/alerts.js';
 import { COUNTER_MARKER_PREFIX } from '../../lib/store/counter-ledger.js';
 import { refs } from '../../lib/store/keys.js';
 import { objectRef } from '../../lib/store/objects.js';
+import { RATE_PK_PREFIX } from '../../lib/store/rate-limits.js';
+import { TIDY_CURSOR } from '../../lib/store/sweep.js';
 
 export const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
 export const TABLE_WRITE = [
@@ -23,11 +25,29 @@ export const TABLE_WRITE = [
 export const OBJECT_ITEM_PREFIX = objectRef('').PK;
 /**
  * Spend counters are added to (UpdateItem ADD, on the entities' own items), settlements recorded
- * once (conditional PutItem), in transactions. PutItem is limited to `SETTLEMENT_PUT_PREFIXES`.
+ * once (conditional PutItem), in transactions. PutItem is limited to `SETTLEMENT_PUT_PREFIXES`,
+ * UpdateItem to `SETTLEMENT_UPDATE_PREFIXES`; ConditionCheckItem is not limited: it changes
+ * nothing, and a strict reservation checks the reusable budget an end user follows (`BUDGET#`).
  */
 export const SPEND_WRITE = ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'] as const;
 /** The only items spend writes create whole (lib/store/spend-ledger): settlement records. */
 export const SETTLEMENT_PUT_PREFIXES = [`${refs.settlement('').PK}*`] as const;
+/**
+ * The partitions spend counters live in (lib/store/keys counterRef): each entity's item, its
+ * counter shards (`SPEND#<n>`, lib/store/shards) and a team's members, all under the entity's own
+ * partition key, and the proxy's `GLOBAL`. Never a model, an alias, a budget or an audit item.
+ */
+export const COUNTER_PARTITIONS: readonly string[] = [
+  ...[refs.key(''), refs.user(''), refs.team(''), refs.org(''), refs.endUser('')].map((r) => `${r.PK}*`),
+  refs.globalSpend().PK,
+];
+/**
+ * What a settlement updates: counters, and its own record (a strict call's `reserved` record
+ * moved to `settled`, lib/store/spend-ledger).
+ */
+export const SETTLEMENT_UPDATE_PREFIXES: readonly string[] = [...COUNTER_PARTITIONS, ...SETTLEMENT_PUT_PREFIXES];
+/** What the llm function updates besides: rate-limit counters (lib/store/rate-limits) and owner records (billing claims, prepayments). */
+export const LLM_UPDATE_PREFIXES: readonly string[] = [...SETTLEMENT_UPDATE_PREFIXES, `${RATE_PK_PREFIX}*`, `${OBJECT_ITEM_PREFIX}*`];
 /** The key prefix of user items (lib/store): all the authorizer may ever create. */
 export const USER_ITEM_PREFIX = 'USER#';
 
@@ -63,23 +83,20 @@ export function grantEntityAccess(role: IRole, table: TableRef, opts: { write: b
  * model registry, adds to counters and puts settlement records: a PutItem on any other key (a
  * key, a user and its role, a team) would let it write what only the admin API may.
  */
-export function grantSettlementAccess(role: IRole, table: TableRef): void {
+export function grantSettlementAccess(role: IRole, table: TableRef, updates: readonly string[] = SETTLEMENT_UPDATE_PREFIXES): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...TABLE_READ], resources: [table.tableArn, ...table.indexArns] }));
-  role.addToPrincipalPolicy(
-    new PolicyStatement({ actions: SPEND_WRITE.filter((a) => a !== 'dynamodb:PutItem'), resources: [table.tableArn] }),
-  );
-  role.addToPrincipalPolicy(
-    new PolicyStatement({
-      actions: ['dynamodb:PutItem'],
-      resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SETTLEMENT_PUT_PREFIXES] } },
-    }),
-  );
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:ConditionCheckItem'], resources: [table.tableArn] }));
+  // UpdateItem creates an item as readily as PutItem: as limited, or a model's upstream, a user's role could be rewritten.
+  role.addToPrincipalPolicy(leadingKeys(['dynamodb:UpdateItem'], table, updates));
+  role.addToPrincipalPolicy(leadingKeys(['dynamodb:PutItem'], table, SETTLEMENT_PUT_PREFIXES));
 }
 
-/** The llm function records spend, and keeps (puts, deletes) the owner records of upstream objects. */
+/**
+ * The llm function records spend, counts rate limits, and keeps (puts, updates, deletes) the
+ * owner records of upstream objects.
+ */
 export function grantLlmAccess(role: IRole, table: TableRef): void {
-  grantSettlementAccess(role, table);
+  grantSettlementAccess(role, table, LLM_UPDATE_PREFIXES);
   grantObjectOwners(role, table, ['dynamodb:PutItem', 'dynamodb:DeleteItem']);
 }
 
@@ -89,24 +106,33 @@ export function grantReplayAccess(role: IRole, table: TableRef): void {
   grantObjectOwners(role, table, ['dynamodb:PutItem']);
 }
 
+/** `actions` on the table, for items whose partition key matches one of `patterns` (IAM StringLike). */
+function leadingKeys(actions: string[], table: TableRef, patterns: readonly string[]): PolicyStatement {
+  return new PolicyStatement({
+    actions,
+    resources: [table.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...patterns] } },
+  });
+}
+
 function grantObjectOwners(role: IRole, table: TableRef, actions: string[]): void {
-  role.addToPrincipalPolicy(
-    new PolicyStatement({
-      actions,
-      resources: [table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${OBJECT_ITEM_PREFIX}*`] } },
-    }),
-  );
+  role.addToPrincipalPolicy(leadingKeys(actions, table, [`${OBJECT_ITEM_PREFIX}*`]));
 }
 
 /** What the table-stream function writes (lib/store/spend-logs): log index items, rollups and their markers. */
 export const SPEND_LOG_PREFIXES = ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*'] as const;
+/** The daily rollups (lib/store/spend-logs), added to with UpdateItem. */
+const ROLLUP_PREFIX = SPEND_LOG_PREFIXES[1];
+/** What the table-stream function updates beside its alert markers: counters (ledger records) and rollups. */
+export const TABLE_STREAM_UPDATE_PREFIXES: readonly string[] = [...COUNTER_PARTITIONS, ROLLUP_PREFIX];
 
 /**
  * The table-stream function reads settlements and entities by key, writes spend-log items and
  * alert markers; it adds the ledger's records into the counters (UpdateItem ADD on the entities'
  * items, never Put or Delete) and puts their markers (lib/store/counter-ledger), whatever the
- * spendCounters layout: records written before a switch to `transaction` still arrive.
+ * spendCounters layout: records written before a switch to `transaction` still arrive. A ledger
+ * record names its counter items itself, so the counters' UpdateItem is limited to
+ * `COUNTER_PARTITIONS`: a record naming any other item is refused.
  */
 export function grantTableStreamAccess(role: IRole, table: TableRef): void {
   // Alerts read the entities a log names by key (lib/store/loader: BatchGetItem).
@@ -120,18 +146,11 @@ export function grantTableStreamAccess(role: IRole, table: TableRef): void {
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${ALERT_MARKER_PREFIX}*`] } },
     }),
   );
+  // Index items (BatchWriteItem) and the ledger's markers (PutItem, in its transactions).
   role.addToPrincipalPolicy(
-    new PolicyStatement({
-      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
-      resources: [table.tableArn],
-      conditions: {
-        'ForAllValues:StringLike': {
-          'dynamodb:LeadingKeys': [...SPEND_LOG_PREFIXES, `${COUNTER_MARKER_PREFIX}*`],
-        },
-      },
-    }),
+    leadingKeys(['dynamodb:PutItem', 'dynamodb:BatchWriteItem'], table, [...SPEND_LOG_PREFIXES, `${COUNTER_MARKER_PREFIX}*`]),
   );
-  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] }));
+  role.addToPrincipalPolicy(leadingKeys(['dynamodb:UpdateItem'], table, TABLE_STREAM_UPDATE_PREFIXES));
 }
 
 /**
@@ -143,6 +162,11 @@ export function grantTableStreamAccess(role: IRole, table: TableRef): void {
  * windows; beside that it reads and deletes in key partitions, settling a regenerated key's copy.
  */
 export const SWEEPER_WRITE = ['dynamodb:UpdateItem'] as const;
+/**
+ * What it updates (`SWEEPER_WRITE`): counters (releases, tidying, a regenerated key's copy), the
+ * reservation records it expires, and its tidy cursor.
+ */
+export const SWEEPER_UPDATE_PREFIXES: readonly string[] = [...COUNTER_PARTITIONS, ...SETTLEMENT_PUT_PREFIXES, TIDY_CURSOR.PK];
 export const SWEEPER_KEY_COPY = ['dynamodb:GetItem', 'dynamodb:DeleteItem'] as const;
 export function grantSweeperAccess(
   role: IRole,
@@ -166,7 +190,7 @@ export function grantSweeperAccess(
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...partitions] } },
     }),
   );
-  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...SWEEPER_WRITE], resources: [table.tableArn] }));
+  role.addToPrincipalPolicy(leadingKeys([...SWEEPER_WRITE], table, SWEEPER_UPDATE_PREFIXES));
   // Settling a regenerated key's copy (lib/store/key-copy): it reads the old key's item and, for a
   // tombstone, deletes it, in key partitions only.
   role.addToPrincipalPolicy(

@@ -62,6 +62,8 @@ const TTL = 'ttl';
 /** A window's counters are kept this long after it ends (for inspection), then expire. */
 const WINDOW_KEEP_S = 300;
 
+/** The key prefix of every rate-limit counter item, `RATE#<owner>#<id>` (infra grants the llm function these). */
+export const RATE_PK_PREFIX = 'RATE#';
 const WINDOW_PREFIX = (minute: number) => `MIN#${minute}#`;
 const PARALLEL_PREFIX = 'PARALLEL#';
 /** A layout's part of a sort key: none for one item, so a limit of one item keeps one address. */
@@ -74,11 +76,11 @@ const layoutPart = (layout: string) => (layout === '' ? '' : `${layout}#`);
  */
 export const rateRefs = {
   window: (l: Pick<RateLimit, 'owner' | 'id' | 'model' | 'rpm' | 'tpm'>, minute: number, shard = 0, sizes = SHARD_SIZES): ItemRef => ({
-    PK: `RATE#${l.owner}#${l.id}`,
+    PK: `${RATE_PK_PREFIX}${l.owner}#${l.id}`,
     SK: `${WINDOW_PREFIX(minute)}${layoutPart(windowLayout(l, sizes))}${shard}${l.model === undefined ? '' : `#${l.model}`}`,
   }),
   parallel: (l: Pick<RateLimit, 'owner' | 'id' | 'parallel'>, shard = 0, sizes = SHARD_SIZES): ItemRef => ({
-    PK: `RATE#${l.owner}#${l.id}`,
+    PK: `${RATE_PK_PREFIX}${l.owner}#${l.id}`,
     SK: `${PARALLEL_PREFIX}${layoutPart(parallelLayout(l, sizes))}${shard}`,
   }),
 };

@@ -6,7 +6,18 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { SPEND_WRITE, SWEEPER_KEY_COPY, SWEEPER_WRITE, TABLE_READ, TABLE_WRITE } from '../../infra/constructs/access.js';
+import {
+  COUNTER_PARTITIONS,
+  LLM_UPDATE_PREFIXES,
+  SETTLEMENT_UPDATE_PREFIXES,
+  SPEND_WRITE,
+  SWEEPER_KEY_COPY,
+  SWEEPER_UPDATE_PREFIXES,
+  SWEEPER_WRITE,
+  TABLE_READ,
+  TABLE_STREAM_UPDATE_PREFIXES,
+  TABLE_WRITE,
+} from '../../infra/constructs/access.js';
 import { HEALTH_BODY, KEEP_GATEWAY_STATUS } from '../../infra/constructs/api.js';
 import { type DeployedFunction, SERVING_FUNCTIONS, TollgateStack } from '../../infra/stack.js';
 import { BILL_PENDING_EVENT, PENDING_SWEEP_EVERY_MINUTES } from '../../lib/domain/tenancy.js';
@@ -15,6 +26,7 @@ import { BINARY_MEDIA_TYPES, routes } from '../../lib/routes.js';
 import { alertRef } from '../../lib/store/alerts.js';
 import { refs } from '../../lib/store/keys.js';
 import { objectRef } from '../../lib/store/objects.js';
+import { rateRefs } from '../../lib/store/rate-limits.js';
 import { TABLE_SCHEMA } from '../../lib/store/schema.js';
 import { SETTLED_RECORD_FILTER } from '../../lib/store/spend-ledger.js';
 import { SWEEP_READ_PARTITIONS, TIDY_PARTITIONS } from '../../lib/store/sweep.js';
@@ -523,6 +535,14 @@ describe('least privilege', () => {
     expect(sts.filter((st) => actionsOf(st).includes('dynamodb:UpdateItem')).flatMap(resourcesOf)).toEqual([tableArn(base)]);
   });
 
+  it('the spend sweeper updates only counters, reservation records and its tidy cursor', () => {
+    const updates = dynamoStatements(statementsOf(base, 'spend-sweeper')).filter((st) => actionsOf(st).includes('dynamodb:UpdateItem'));
+    expect(updates.map((st) => [actionsOf(st), st.Condition])).toEqual([
+      [['dynamodb:UpdateItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...SWEEPER_UPDATE_PREFIXES] } }],
+    ]);
+    expect(SWEEPER_UPDATE_PREFIXES).toEqual(['KEY#*', 'USER#*', 'TEAM#*', 'ORG#*', 'END_USER#*', 'GLOBAL', 'REQ#*', 'SWEEP']);
+  });
+
   it.each(['audit', 'spend'] as const)('the %s function only reads', (fn) => {
     expect(dynamoActions(statementsOf(base, fn))).toEqual(new Set(TABLE_READ));
   });
@@ -533,12 +553,19 @@ describe('least privilege', () => {
     expect(writes.map((st) => st.Condition)).toEqual([
       { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPENDLOG#*', 'SPENDROLL#*', 'SPENDROLLED#*', 'SPENDAPPLIED#*'] } },
     ]);
-    // Counters added (in either layout): UpdateItem on any item, nothing else unconditioned.
+    // No write is unconditioned: counters (in either layout) and rollups are updated in their partitions only.
     const tableWrites = (list: typeof sts) =>
       list
         .filter((st) => !st.Condition)
         .flatMap((st) => actionsOf(st).filter((a) => a.endsWith('Item') && a !== 'dynamodb:GetItem' && a !== 'dynamodb:BatchGetItem'));
-    expect(tableWrites(sts)).toEqual(['dynamodb:UpdateItem']);
+    expect(tableWrites(sts)).toEqual([]);
+    expect(sts.filter((st) => actionsOf(st).includes('dynamodb:UpdateItem')).map((st) => [actionsOf(st), st.Condition])).toEqual([
+      [['dynamodb:UpdateItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ALERT#*'] } }],
+      [['dynamodb:UpdateItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...TABLE_STREAM_UPDATE_PREFIXES] } }],
+    ]);
+    expect(TABLE_STREAM_UPDATE_PREFIXES).toEqual([...COUNTER_PARTITIONS, 'SPENDROLL#*']);
+    // Nothing the ledger does needs a condition check of its own.
+    expect(dynamoActions(sts).has('dynamodb:ConditionCheckItem')).toBe(false);
     // Nothing is deleted: a claim is given back by an update, and markers expire by TTL.
     expect(dynamoActions(sts).has('dynamodb:DeleteItem')).toBe(false);
     const mapping = ofType(base, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
@@ -565,7 +592,14 @@ describe('least privilege', () => {
     const sts = dynamoStatements(statementsOf(synth({ spendCounters: 'transaction' }), 'table-stream'));
     const puts = sts.filter((st) => actionsOf(st).includes('dynamodb:PutItem'));
     expect(JSON.stringify(puts.map((st) => st.Condition))).toContain('SPENDAPPLIED#*');
-    expect(sts.some((st) => !st.Condition && actionsOf(st).includes('dynamodb:UpdateItem'))).toBe(true);
+    expect(
+      sts.some(
+        (st) =>
+          actionsOf(st).includes('dynamodb:UpdateItem') &&
+          JSON.stringify(st.Condition) ===
+            JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...TABLE_STREAM_UPDATE_PREFIXES] } }),
+      ),
+    ).toBe(true);
   });
 
   it('the table-stream function may do what its consumers do: alerts read the entities (BatchGetItem) and claim, confirm and give back their markers (UpdateItem only)', () => {
@@ -665,6 +699,58 @@ describe('least privilege', () => {
       }
     },
   );
+
+  it.each([
+    ['llm', LLM_UPDATE_PREFIXES],
+    ['settlement-replay', SETTLEMENT_UPDATE_PREFIXES],
+  ] as const)(
+    'the %s function updates only counters, settlement records (and the llm: rate limits, owner records), never an admin item',
+    (fn, prefixes) => {
+      for (const s of [base, full, synth({ spendCounters: 'transaction' })]) {
+        const sts = dynamoStatements(statementsOf(s, fn));
+        expect(
+          sts.filter((st) => actionsOf(st).includes('dynamodb:UpdateItem')).map((st) => [actionsOf(st), resourcesOf(st), st.Condition]),
+        ).toEqual([[['dynamodb:UpdateItem'], [tableArn(s)], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...prefixes] } }]]);
+        // A condition check changes nothing (a strict reservation checks the reusable budget an end user follows).
+        expect(allowsOnTable(s, sts, 'dynamodb:ConditionCheckItem', refs.budget('b-1').PK)).toBe(true);
+        for (const counter of [
+          refs.key('h'),
+          refs.user('u'),
+          refs.member('t', 'u'),
+          refs.org('o'),
+          refs.endUser('e'),
+          refs.globalSpend(),
+          refs.settlement('r'),
+        ])
+          expect({ pk: counter.PK, update: allowsOnTable(s, sts, 'dynamodb:UpdateItem', counter.PK) }).toEqual({
+            pk: counter.PK,
+            update: true,
+          });
+        for (const [pk, llmOnly] of [
+          [rateRefs.parallel({ owner: 'key', id: 'h', parallel: 1 }).PK, true],
+          [objectRef('file-1').PK, true],
+        ] as const)
+          expect({ pk, update: allowsOnTable(s, sts, 'dynamodb:UpdateItem', pk) }).toEqual({ pk, update: fn === 'llm' && llmOnly });
+        for (const admin of [
+          refs.budget('b-1'),
+          refs.model('gpt-4o'),
+          refs.modelAlias('a'),
+          refs.keyAlias('a'),
+          refs.readiness(),
+          { PK: 'AUDIT#2026-01-01', SK: 'x' },
+          { PK: 'SWEEP', SK: 'TIDY' },
+          alertRef('key', 'h', '1d', 'max'),
+        ])
+          expect({ pk: admin.PK, update: allowsOnTable(s, sts, 'dynamodb:UpdateItem', admin.PK) }).toEqual({ pk: admin.PK, update: false });
+      }
+    },
+  );
+
+  it("every allowlist of counters is the partitions counters live in, and the prefixes are lib/store's", () => {
+    expect(COUNTER_PARTITIONS).toEqual(['KEY#*', 'USER#*', 'TEAM#*', 'ORG#*', 'END_USER#*', 'GLOBAL']);
+    expect(SETTLEMENT_UPDATE_PREFIXES).toEqual([...COUNTER_PARTITIONS, 'REQ#*']);
+    expect(LLM_UPDATE_PREFIXES).toEqual([...SETTLEMENT_UPDATE_PREFIXES, 'RATE#*', 'OBJECT#*']);
+  });
 
   it('a given master key secret is used, not created', () => {
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/master-AbCdEf';
