@@ -2,7 +2,9 @@
  * The only place that reads process.env. Every setting has a `TOLLGATE_` name, is validated
  * once, and is handed around as a typed object.
  */
+
 import { join } from 'node:path';
+import { CREDENTIAL_HEADERS, type CredentialSource } from './auth/credentials.js';
 import { isDuration } from './domain/periods.js';
 import type { EnforcementMode } from './domain/records.js';
 import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sharding.js';
@@ -113,6 +115,14 @@ const shards = text((s) => {
   }
 });
 
+const credentialHeader = text((s): CredentialSource | undefined => {
+  if (s === undefined) return undefined;
+  const v = s.toLowerCase();
+  return (CREDENTIAL_HEADERS as readonly string[]).includes(v)
+    ? (v as CredentialSource)
+    : fail(`must be one of the headers a credential is read from: ${CREDENTIAL_HEADERS.join(', ')}`);
+});
+
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
 const logLevel = text((s): (typeof LOG_LEVELS)[number] => {
   const v = (s ?? 'INFO').toUpperCase();
@@ -154,6 +164,7 @@ const envSchema = {
   TOLLGATE_JWT_END_USER_CLAIM: strWithDefault('end_user_id'),
   TOLLGATE_JWT_DEFAULT_TEAM: str(),
   TOLLGATE_JWT_UPSERT_USER: bool(false),
+  TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER: credentialHeader,
   TOLLGATE_JWT_JWKS_TIMEOUT_MS: number(1500, 1),
   TOLLGATE_JWT_TEAM_ROUTES: list,
   TOLLGATE_JWT_ADMIN_ROUTES: list,
@@ -221,6 +232,13 @@ export interface Config {
   masterKeySecretArn: string | undefined;
   cache: { ttlMs: number; maxEntries: number; negativeTtlMs: number };
   consistentReads: boolean;
+  /**
+   * The one header the authorizer takes a credential from (`TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER`):
+   * set by the stack when API Gateway caches the authorizer's decisions by that header, so a
+   * decision is never cached under a header that did not carry the credential it was made for.
+   * Unset: any of the four credential headers.
+   */
+  credentialHeader: CredentialSource | undefined;
   /** Each DynamoDB attempt fails after this long; a store call fails after `maxAttempts` of them. */
   store: { timeoutMs: number; maxAttempts: number };
   /** How long a secret read from Secrets Manager (the master key, upstream keys) is kept in memory. */
@@ -357,6 +375,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       negativeTtlMs: e.TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS === undefined ? ttlMs : e.TOLLGATE_NEGATIVE_CACHE_TTL_SECONDS * 1000,
     },
     consistentReads: e.TOLLGATE_CONSISTENT_READS,
+    credentialHeader: e.TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER,
     store: { timeoutMs: e.TOLLGATE_STORE_TIMEOUT_MS, maxAttempts: e.TOLLGATE_STORE_MAX_ATTEMPTS },
     secretTtlSeconds: e.TOLLGATE_SECRET_TTL_SECONDS,
     maxBudget: e.TOLLGATE_MAX_BUDGET,

@@ -4,7 +4,7 @@
  * route's function behind it as a Lambda proxy integration, LLM routes streamed, and the
  * gateway responses of lib/gateway-responses in the OpenAI error shape.
  */
-import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -127,12 +127,8 @@ export class TollgateApi extends Construct {
       // the property is optional when caching is off, so leave it out.
       (this.authorizer.node.defaultChild as CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
     }
-    if (props.authorizerResultTtlSeconds > 0 && props.authorizerIdentityHeader.toLowerCase() !== 'x-litellm-api-key') {
-      Annotations.of(this).addWarningV2(
-        'tollgate:authorizerIdentityHeader',
-        `The authorizer cache is keyed by ${props.authorizerIdentityHeader}, but x-litellm-api-key takes precedence when both are sent: a request carrying both is cached under the wrong credential. Prefer x-litellm-api-key.`,
-      );
-    }
+    // With the cache on, the authorizer takes the credential from that header only (its environment,
+    // lib/auth/identify): a request carrying another as well is refused, never cached under the wrong one.
 
     const integrations = new Map<FunctionName, Integration>();
     const integrationFor = (route: RouteDef): Integration => {

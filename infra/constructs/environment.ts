@@ -51,6 +51,8 @@ export function authorizerEnvironment(o: ResolvedOptions, tableName: string, mas
     ...sharedEnvironment(o, tableName),
     TOLLGATE_MASTER_KEY_SECRET_ARN: masterKeySecret,
     TOLLGATE_JWT_UPSERT_USER: String(o.jwtUpsertUser),
+    // Decisions cached by that header: a credential in any other is refused (lib/auth/identify).
+    ...(o.authorizerResultTtlSeconds > 0 ? { TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER: o.authorizerIdentityHeader.toLowerCase() } : {}),
   };
 }
 

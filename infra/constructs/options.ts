@@ -4,7 +4,9 @@
  * from the command line and as JSON from cdk.json; both are accepted. docs/deploy.md documents
  * every option.
  */
+
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CREDENTIAL_HEADERS } from '../../lib/auth/credentials.js';
 import { isDuration } from '../../lib/domain/periods.js';
 import { parseShardCounts } from '../../lib/domain/sharding.js';
 import { jwtRouteListProblem } from '../../lib/routes.js';
@@ -313,6 +315,12 @@ export function resolveOptions(raw: Partial<Record<keyof TollgateOptions, unknow
   }
   const identityHeader = str('authorizerIdentityHeader', raw.authorizerIdentityHeader) ?? 'x-litellm-api-key';
   if (!HEADER_NAME.test(identityHeader)) throw new OptionError('authorizerIdentityHeader', 'must be an HTTP header name');
+  // The authorizer reads a credential from these only (lib/auth/credentials): a cache keyed by another never sees one.
+  if (!(CREDENTIAL_HEADERS as readonly string[]).includes(identityHeader.toLowerCase()))
+    throw new OptionError(
+      'authorizerIdentityHeader',
+      `must be one of the headers a credential is read from: ${CREDENTIAL_HEADERS.join(', ')}`,
+    );
   const stageName = str('stageName', raw.stageName) ?? 'prod';
   if (!/^[A-Za-z0-9_]+$/.test(stageName)) throw new OptionError('stageName', 'may hold letters, digits and underscores only');
   const upstreamSecretPrefix = str('upstreamSecretPrefix', raw.upstreamSecretPrefix);

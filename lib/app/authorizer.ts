@@ -1,6 +1,7 @@
 /** The authorizer's dependencies (lib/app/wiring.ts is the seam). */
 import type { IdentifyDeps } from '../auth/identify.js';
 import { JwtAuthenticator } from '../auth/jwt.js';
+import { config } from '../config.js';
 import { createUserIfAbsent } from '../store/users.js';
 import { dependency, documentClient, entityReader, masterKey } from './wiring.js';
 
@@ -14,6 +15,7 @@ export const upsertUser = /* @__PURE__ */ dependency('upsertUser', (c) =>
 
 /** The authorizer's collaborators (lib/auth/identify). */
 export const identifyDeps = (): IdentifyDeps => ({
+  credentialHeader: config().credentialHeader,
   reader: entityReader(),
   masterKey: masterKey(),
   jwt: jwtAuthenticator(),

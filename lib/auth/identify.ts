@@ -7,7 +7,7 @@ import type { Caller, Role } from '../domain/caller.js';
 import type { EntityState, KeyRecord, UserRecord } from '../domain/records.js';
 import { InvalidApiKeyError, InvalidJwtError, PermissionDeniedError, SecretUnavailableError } from '../errors.js';
 import type { EntityReader } from '../store/entities.js';
-import { extractCredential, type HeaderBag, headerValues, type MultiHeaderBag } from './credentials.js';
+import { type CredentialSource, extractCredential, type HeaderBag, headerValues, type MultiHeaderBag } from './credentials.js';
 import type { JwtAuthenticator } from './jwt.js';
 import { digestMatchesSecret, looksLikeJwt, sha256, VIRTUAL_KEY_PREFIX } from './keys.js';
 
@@ -18,6 +18,13 @@ export interface IdentifyDeps {
   jwt?: JwtAuthenticator | undefined;
   /** Creates a user a JWT names but the store does not know (TOLLGATE_JWT_UPSERT_USER). */
   upsertUser?: ((userId: string) => Promise<UserRecord>) | undefined;
+  /**
+   * The one header a credential is taken from (Config.credentialHeader): API Gateway caches the
+   * decision by it. A credential found in another is refused (401): found by review, a request
+   * with `x-litellm-api-key: Bearer` (empty) and a key in `Authorization` was decided for that key
+   * and cached under `Bearer`, which anyone could then send.
+   */
+  credentialHeader?: CredentialSource | undefined;
 }
 
 export interface IdentifyRequest {
@@ -30,6 +37,8 @@ export interface IdentifyRequest {
 
 export async function identify(req: IdentifyRequest, deps: IdentifyDeps): Promise<Caller> {
   const credential = extractCredential(headerValues(req.headers, req.multiValueHeaders));
+  if (deps.credentialHeader && credential.source !== deps.credentialHeader)
+    throw new InvalidApiKeyError(`this deployment takes the credential in the \`${deps.credentialHeader}\` header only`);
   const token = credential.value;
   // One hash per request: it is compared with the master key's and, as hex, finds a virtual key.
   const digest = sha256(token);

@@ -57,6 +57,7 @@ describe('resolveOptions', () => {
     [{ budgetDuration: 'monthly' }, /budgetDuration/],
     [{ stageName: 'my-stage' }, /stageName/],
     [{ authorizerIdentityHeader: 'x api key' }, /authorizerIdentityHeader/],
+    [{ authorizerIdentityHeader: 'x-my-key' }, /authorizerIdentityHeader: must be one of the headers a credential is read from/],
     [{ jwtAudience: 42 }, /jwtAudience/],
     [{ enforcement: 'lax' }, /enforcement/],
     [{ spendShards: 'user=4' }, /spendShards/],

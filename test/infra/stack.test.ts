@@ -333,11 +333,22 @@ describe('the REST API, built from lib/routes', () => {
     Annotations.fromStack(s.stack).hasNoWarning('*', Match.stringLikeRegexp('authorizer cache is keyed'));
   });
 
-  it('warns when the cache is keyed by a header that x-litellm-api-key can override', () => {
+  it("with the result cache on, the authorizer takes a credential from the cache's header only; off, from any", () => {
+    const envOf = (s: ReturnType<typeof synth>) =>
+      (ofType(s, 'AWS::Lambda::Function').find(([id]) => id.startsWith('AuthorizerFn'))?.[1] as CfnResource).Properties.Environment
+        .Variables as Record<string, unknown>;
+    expect(envOf(synth({ authorizerResultTtlSeconds: 60 })).TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER).toBe('x-litellm-api-key');
+    expect(
+      envOf(synth({ authorizerResultTtlSeconds: 60, authorizerIdentityHeader: 'Authorization' })).TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER,
+    ).toBe('authorization');
+    expect(envOf(base).TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER).toBeUndefined();
+  });
+
+  it('keyed by another header, the cache needs no warning: a request also sending x-litellm-api-key is refused (lib/auth/identify)', () => {
     const s = synth({ authorizerResultTtlSeconds: 60, authorizerIdentityHeader: 'Authorization' });
     const [[, a]] = ofType(s, 'AWS::ApiGateway::Authorizer') as [[string, CfnResource]];
     expect(a.Properties.IdentitySource).toBe('method.request.header.Authorization,context.httpMethod,context.resourcePath');
-    Annotations.fromStack(s.stack).hasWarning('*', Match.stringLikeRegexp('authorizer cache is keyed by Authorization'));
+    Annotations.fromStack(s.stack).hasNoWarning('*', Match.stringLikeRegexp('authorizer cache is keyed'));
   });
 
   it('one invoke permission per function for the whole API (a per-method one would overflow the llm policy)', () => {

@@ -2,7 +2,7 @@
  * The authorizer end to end with virtual keys and the master key, against DynamoDB Local:
  * identity, context, expiry, blocks, every budget in the chain, regenerated keys, logs.
  */
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { hashKey } from '../../lib/auth/keys.js';
 import { windowOf } from '../../lib/domain/periods.js';
 import { encode } from '../../lib/store/codec.js';
@@ -299,6 +299,30 @@ describe('the proxy-wide budget (TOLLGATE_MAX_BUDGET)', () => {
     const { key } = await seedKey({});
     expect((await authorize(at('/models', bearer(key), 'GET'))).effect).toBe('allow');
     expect((await authorize(at('/v1/models', bearer(key), 'GET'))).effect).toBe('allow');
+  });
+});
+
+describe('with the authorizer cache on (TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER, set by the stack)', () => {
+  beforeAll(() => {
+    reconfigure(table.config, { TOLLGATE_MASTER_KEY: MASTER, TOLLGATE_AUTHORIZER_CREDENTIAL_HEADER: 'x-litellm-api-key' });
+  });
+  afterAll(() => {
+    reconfigure(table.config, { TOLLGATE_MASTER_KEY: MASTER });
+  });
+
+  it('a credential is taken from the header the cache is keyed by, and from no other (found by review: cached under `Bearer`, anyone could send it)', async () => {
+    const { key } = await seedKey({});
+    expect((await authorize(chat({ 'x-litellm-api-key': key }))).effect).toBe('allow');
+    // The review's request: an empty x-litellm-api-key and the key in Authorization was decided for the key.
+    for (const headers of [
+      { 'x-litellm-api-key': 'Bearer', Authorization: `Bearer ${key}` },
+      bearer(key),
+      { 'api-key': key },
+      { 'x-api-key': MASTER },
+    ]) {
+      const out = await authorize(chat(headers));
+      expect(out, JSON.stringify(Object.keys(headers))).toMatchObject({ effect: 'unauthorized', status: 401 });
+    }
   });
 });
 
