@@ -29,6 +29,15 @@ const DEPLOYMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const API_VERSION = /^(v1|preview|latest|\d{4}-\d{2}-\d{2}(-preview)?)$/;
 const V1_VERSIONS = new Set(['v1', 'preview', 'latest']);
 
+/**
+ * Whether an api-version takes `stream_options` (the usage of a stream): Azure added it in
+ * 2024-09-01-preview (GA 2024-10-21); an older dated version answers 400 "Unrecognized request
+ * argument supplied: stream_options" (found by review: every stream on such a deployment failed).
+ * A stream there reports no usage and is counted (gpt-tokenizer), as any stream without usage.
+ */
+export const takesStreamOptions = (version: string | null | undefined): boolean =>
+  !version || V1_VERSIONS.has(version) || version.slice(0, 10) >= '2024-09-01';
+
 /** Why a model's Azure settings cannot make a URL, or undefined when they can (for `/model/new`'s 400 too). */
 export function azureConfigProblem(model: Pick<ProviderModel, 'upstream_model' | 'upstream_base_url' | 'api_version'>): string | undefined {
   const base = model.upstream_base_url;
@@ -86,5 +95,6 @@ export function azureTarget(model: ProviderModel, operation: Operation, apiKey: 
 export const azureProvider: Provider = {
   name: 'azure',
   supports: (operation) => PATHS.has(operation),
-  call: (req, clients) => forwardOpenAiShaped(req, clients, azureTarget(req.model, req.operation, req.apiKey)),
+  call: (req, clients) =>
+    forwardOpenAiShaped(req, clients, azureTarget(req.model, req.operation, req.apiKey), takesStreamOptions(req.model.api_version)),
 };

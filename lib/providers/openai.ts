@@ -49,13 +49,17 @@ export const openaiProvider: Provider = {
 };
 
 /** The caller's body as the upstream gets it, and whether the client asked for the usage chunk. */
-export function openaiBody(req: Pick<ProviderRequest, 'body' | 'operation' | 'model'>): {
+export function openaiBody(
+  req: Pick<ProviderRequest, 'body' | 'operation' | 'model'>,
+  /** The upstream takes `stream_options` (Azure before api-version 2024-09-01 refuses it: the stream is then counted). */
+  streamOptions = true,
+): {
   body: Record<string, unknown>;
   clientWantsUsage: boolean;
 } {
   const body: Record<string, unknown> = { ...req.body, model: req.model.upstream_model };
   let clientWantsUsage = true;
-  if (req.operation === 'chat' && streamRequested(body.stream)) {
+  if (streamOptions && req.operation === 'chat' && streamRequested(body.stream)) {
     const asked = isObject(body.stream_options) ? body.stream_options : {};
     clientWantsUsage = asked.include_usage === true;
     body.stream_options = { ...asked, include_usage: true };
@@ -70,8 +74,9 @@ export async function forwardOpenAiShaped(
   req: ProviderRequest,
   clients: ProviderClients,
   target: HttpTarget,
+  streamOptions = true,
 ): Promise<JsonAnswer | StreamAnswer> {
-  const { body, clientWantsUsage } = openaiBody(req);
+  const { body, clientWantsUsage } = openaiBody(req, streamOptions);
   const exchange = new HttpExchange(target, {
     fetch: clients.fetch,
     timeoutMs: clients.timeoutMs,

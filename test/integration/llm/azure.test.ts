@@ -39,6 +39,13 @@ async function startAzureResource(): Promise<string> {
         res.end(JSON.stringify({ error: { code: '401', message: 'Access denied due to invalid subscription key.' } }));
         return;
       }
+      // As Azure: an api-version before 2024-09-01 refuses `stream_options`.
+      const version = new URL(req.url ?? '/', 'http://x').searchParams.get('api-version') ?? '';
+      if (version < '2024-09-01' && 'stream_options' in (JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as object)) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: null, message: 'Unrecognized request argument supplied: stream_options' } }));
+        return;
+      }
       const path = (req.url ?? '').replace(/^\/openai\/deployments\/[^/]+/, '').split('?')[0] as string;
       const answer = await fetch(`${upstream.url}${path}`, {
         method: 'POST',
@@ -61,18 +68,22 @@ beforeAll(async () => {
   upstream = await startMockUpstream({ apiKey: UPSTREAM_KEY });
   const base = await startAzureResource();
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify({ 'tollgate/azure': AZURE_KEY }) });
-  const azure = (name: string, deployment: string): ModelRecord => ({
+  const azure = (name: string, deployment: string, version = '2024-10-21'): ModelRecord => ({
     model_name: name,
     provider: 'azure',
     upstream_model: deployment,
     upstream_base_url: base,
-    api_version: '2024-10-21',
+    api_version: version,
     api_key_secret: 'tollgate/azure',
     ...prices,
     created_at: '2025-01-01T00:00:00.000Z',
   });
-  await seedModels([azure('azure-4o', 'gpt-4o'), azure('azure-embed', 'text-embedding-3-small')]);
-  const seeded = await seedKey({ models: ['azure-4o', 'azure-embed'] });
+  await seedModels([
+    azure('azure-4o', 'gpt-4o'),
+    azure('azure-embed', 'text-embedding-3-small'),
+    azure('azure-4o-2024-06', 'gpt-4o', '2024-06-01'),
+  ]);
+  const seeded = await seedKey({ models: ['azure-4o', 'azure-embed', 'azure-4o-2024-06'] });
   key = seeded.key;
   token = seeded.record.token;
   gateway = await startGateway({ port: 0 });
@@ -109,6 +120,20 @@ describe('Azure OpenAI through the llm function', () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('Mock answer: a b c');
     expect((await spent()) - before).toBe(costNanos({ inputTokens: 3, outputTokens: 5 }, prices));
+  });
+
+  it('streams on an api-version older than stream_options (2024-06-01): not asked for usage (Azure refuses it), counted (found by review: every stream was a 400)', async () => {
+    const before = await spent();
+    const stream = await client().chat.completions.create({
+      model: 'azure-4o-2024-06',
+      messages: [{ role: 'user', content: 'a b c' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('Mock answer: a b c');
+    expect(seen.at(-1)?.url).toBe('/openai/deployments/gpt-4o/chat/completions?api-version=2024-06-01');
+    expect((await spent()) - before).toBeGreaterThan(0);
   });
 
   it('embeds, metered', async () => {
