@@ -3,7 +3,10 @@
  * one transaction. Work is split into units that must land together (a key with its alias
  * marker and its audit item) and packed into as few transactions as fit. Every op in a unit is
  * idempotent (delete-if-present), so a cascade interrupted half way is finished by repeating
- * the request: it finds what is left and deletes that.
+ * the request: it finds what is left and deletes that. The parent's own delete, last, is held to
+ * the children witness it read before listing (lib/store/writes childrenUnchanged): a child added
+ * meanwhile refuses it (409) rather than be left behind. The witness does not cover a child that
+ * landed before the parent was read but is not yet in the index the listing reads (index lag).
  */
 
 import type { AuditEntry } from '../domain/audit.js';

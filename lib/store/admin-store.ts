@@ -340,7 +340,9 @@ export class DynamoAdminStore {
       this.client.send(
         new QueryCommand({
           TableName: this.table,
-          ...(o.index ? { IndexName: o.index } : {}),
+          // An index cannot be read consistently; a partition of the table can (a team's members: a
+          // cascade must see the one added just before it read the team).
+          ...(o.index ? { IndexName: o.index } : { ConsistentRead: true }),
           KeyConditionExpression: cond,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,

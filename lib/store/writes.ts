@@ -63,6 +63,52 @@ export function unchangedSince(read: ReadAt): Guard {
   return { expression: parts.join(' AND '), names, ...(Object.keys(values).length > 0 ? { values } : {}) };
 }
 
+/**
+ * The attribute still holds what a read saw (null: absent or null). `tag` names the guard's
+ * placeholders (`#<tag>`, `:<tag>`), to keep two of them in one condition apart.
+ */
+export function stillHolds(attr: string, value: unknown, tag = 'sh'): Guard {
+  const names = { [`#${tag}`]: attr };
+  if (value === null || value === undefined)
+    return { expression: `attribute_not_exists(#${tag}) OR attribute_type(#${tag}, :${tag})`, names, values: { [`:${tag}`]: 'NULL' } };
+  return { expression: `#${tag} = :${tag}`, names, values: { [`:${tag}`]: value } };
+}
+
+/**
+ * The attribute a parent (team, user, organization) adds 1 to in every transaction that gives it
+ * a child (a key, a membership, a team): the witness a cascading delete holds its listing to. The
+ * listings go through indexes, so a child landing after the parent's read would be missed and
+ * left behind; the parent's delete is conditioned on this being what it read before listing.
+ */
+export const CHILDREN_ATTR = 'child_rev';
+
+/** The parent gains a child in this transaction: it must exist, and its children witness moves. */
+export function addChild(ref: ItemRef, onMissing: () => TollgateError): TxOp {
+  return {
+    ref,
+    item: {
+      Update: {
+        TableName: tableName(),
+        Key: ref,
+        UpdateExpression: 'ADD #cr :one',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeNames: { '#cr': CHILDREN_ATTR },
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+    },
+    onConditionFail: onMissing,
+  };
+}
+
+/** No child was added to the parent since it was read (lib/admin/cascade lists them after that read). */
+export function childrenUnchanged(read: object): Guard {
+  // Absent on a parent that gained no child since the witness came in (or ever): absent it must stay.
+  const seen = (read as { [CHILDREN_ATTR]?: unknown })[CHILDREN_ATTR];
+  return typeof seen === 'number'
+    ? { expression: '#cr = :cr', names: { '#cr': CHILDREN_ATTR }, values: { ':cr': seen } }
+    : { expression: 'attribute_not_exists(#cr)', names: { '#cr': CHILDREN_ATTR } };
+}
+
 /** Guards that must all hold (their names and values must not clash). */
 export function allOf(...guards: (Guard | undefined)[]): Guard | undefined {
   const given = guards.filter((g): g is Guard => g !== undefined);
@@ -161,8 +207,8 @@ export function updateFields(
   };
 }
 
-/** Adds `delta` to a number attribute of an existing item. */
-export function addToCounter(ref: ItemRef, attribute: string, delta: number, onMissing: () => TollgateError): TxOp {
+/** Adds `delta` to a number attribute of an existing item (one that passes the guard, if any; names `#c`, `:d` are taken). */
+export function addToCounter(ref: ItemRef, attribute: string, delta: number, onMissing: () => TollgateError, guard?: Guard): TxOp {
   return {
     ref,
     item: {
@@ -170,9 +216,9 @@ export function addToCounter(ref: ItemRef, attribute: string, delta: number, onM
         TableName: tableName(),
         Key: ref,
         UpdateExpression: 'ADD #c :d',
-        ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeNames: { '#c': attribute },
-        ExpressionAttributeValues: { ':d': delta },
+        ConditionExpression: withGuard('attribute_exists(PK)', guard),
+        ExpressionAttributeNames: { '#c': attribute, ...guard?.names },
+        ExpressionAttributeValues: { ':d': delta, ...guard?.values },
       },
     },
     onConditionFail: onMissing,
@@ -199,6 +245,23 @@ export function deleteExisting(ref: ItemRef, onFail: () => TollgateError, guard?
 /** Deletes an item if it is there (markers whose absence is fine). */
 export function deleteAny(ref: ItemRef): TxOp {
   return { ref, item: { Delete: { TableName: tableName(), Key: ref } } };
+}
+
+/** Deletes a marker if it is absent or still passes the guard (a marker another item took over is left alone: 409). */
+export function deleteIfStill(ref: ItemRef, guard: Guard, onFail: () => TollgateError): TxOp {
+  return {
+    ref,
+    item: {
+      Delete: {
+        TableName: tableName(),
+        Key: ref,
+        ConditionExpression: `attribute_not_exists(PK) OR (${guard.expression})`,
+        ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
+        ...(guard.values ? { ExpressionAttributeValues: guard.values } : {}),
+      },
+    },
+    onConditionFail: onFail,
+  };
 }
 
 /**

@@ -12,12 +12,21 @@
  */
 import { z } from 'zod';
 import type { AuditEntry } from '../../domain/audit.js';
-import type { EndUserRecord } from '../../domain/records.js';
+import type { BudgetRecord, EndUserRecord } from '../../domain/records.js';
 import { ConflictError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { addToCounter, blockEndUser, definedFields, deleteExisting, type Guard, putNew, setFields } from '../../store/writes.js';
+import {
+  addToCounter,
+  blockEndUser,
+  definedFields,
+  deleteExisting,
+  type Guard,
+  putNew,
+  setFields,
+  stillHolds,
+} from '../../store/writes.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryPage, type TxOp, transact } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
@@ -58,10 +67,14 @@ async function leaveBudget(budgetId: string | null | undefined, count = 1): Prom
   return [addToCounter(refs.budget(budgetId), END_USER_COUNT, -count, notFound('budget', budgetId))];
 }
 
-/** The period an end user's checks count: its own, else its budget's (lib/domain/chain). */
-async function periodOf(own: string | null | undefined, budgetId: string | null | undefined): Promise<string | null> {
-  if (own) return own;
-  return (budgetId ? (await find('budget', budgetId))?.budget_duration : undefined) ?? null;
+/** The period an end user's checks count: its own, else its budget's (lib/domain/chain), and the budget read for it. */
+async function periodOf(
+  own: string | null | undefined,
+  budgetId: string | null | undefined,
+): Promise<{ period: string | null; budget?: BudgetRecord | undefined }> {
+  if (own) return { period: own };
+  const budget = budgetId ? await find('budget', budgetId) : undefined;
+  return { period: budget?.budget_duration ?? null, budget };
 }
 
 /**
@@ -74,14 +87,25 @@ async function periodChange(
   current: EndUserRecord,
   set: { budget_duration?: string | null | undefined; budget_id?: string | null | undefined },
   now: Date,
-): Promise<Record<string, unknown>> {
+): Promise<{ attrs: Record<string, unknown>; judgedBy?: BudgetRecord | undefined }> {
   const was = await periodOf(current.budget_duration, current.budget_id);
   const next = await periodOf(
     set.budget_duration !== undefined ? set.budget_duration : current.budget_duration,
     set.budget_id !== undefined ? set.budget_id : current.budget_id,
   );
-  return budgetUpdateAttributes({ ...current, budget_duration: was }, next ?? undefined, undefined, now);
+  return {
+    attrs: budgetUpdateAttributes({ ...current, budget_duration: was.period }, next.period ?? undefined, undefined, now),
+    judgedBy: next.budget,
+  };
 }
+
+/**
+ * The budget whose period the update judged by still has it when the write lands (found by
+ * review: a `/budget/update` giving it a period meanwhile let the end user start that period at zero).
+ */
+const samePeriod = (b: BudgetRecord): Guard => stillHolds('budget_duration', b.budget_duration ?? null, 'bd');
+const budgetChanged = (budgetId: string) => () =>
+  new ConflictError('concurrent_update', `budget \`${budgetId}\` changed meanwhile (or is gone); retry`, 'budget_id');
 
 export const customerActions: Actions = {
   new: action(z.object({ user_id: id, ...customerFields }).strict(), async (input, { actor, now }) => {
@@ -109,13 +133,26 @@ export const customerActions: Actions = {
       throw new InvalidRequestError('nothing to update: name at least one field besides `user_id`', 'nothing_to_update');
     const current = await load('end_user', userId);
     const movesBudget = set.budget_id !== undefined && set.budget_id !== (current.budget_id ?? null);
-    const attrs = { ...set, ...(await periodChange(current, set, now)), updated_at: now.toISOString() };
+    const period = await periodChange(current, set, now);
+    const attrs = { ...set, ...period.attrs, updated_at: now.toISOString() };
+    const judgedBy = period.judgedBy;
     // Held to the budget it was read with, moving or not: an update restating the budget it read
     // (or whose period it judged by that budget) must not land after a move to another, which it
     // would undo without the budgets' counts (found by review: a deleted budget still followed).
     const ops: TxOp[] = [setFields(refs.endUser(userId), attrs, concurrent(userId), sameBudget(current))];
     if (movesBudget) {
-      if (set.budget_id) ops.push(addToCounter(refs.budget(set.budget_id), END_USER_COUNT, 1, notFound('budget', set.budget_id)));
+      if (set.budget_id) {
+        const held = judgedBy?.budget_id === set.budget_id;
+        ops.push(
+          addToCounter(
+            refs.budget(set.budget_id),
+            END_USER_COUNT,
+            1,
+            held ? budgetChanged(set.budget_id) : notFound('budget', set.budget_id),
+            held ? samePeriod(judgedBy) : undefined,
+          ),
+        );
+      }
       ops.push(...(await leaveBudget(current.budget_id)));
     }
     await transact(ops, actor, audit('update', userId, set), now);

@@ -70,16 +70,19 @@ import { refs } from '../../store/keys.js';
 import { type Listing, listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
 import {
+  addChild,
   allOf,
   definedFields,
   deleteAny,
   deleteExisting,
+  deleteIfStill,
   deleteReplacedKey,
   type Guard,
   putAny,
   putNew,
   requireExists,
   requireGuarded,
+  stillHolds,
   unchangedSince,
   updateFields,
 } from '../../store/writes.js';
@@ -173,6 +176,17 @@ export const aliasPut = (alias: string, token: string): TxOp =>
   );
 
 export const keyNotFound = (key: string) => () => new NotFoundError('key', key);
+
+/**
+ * Deletes a key's alias marker only while it still names that key: a stale read of the key (a
+ * cascade's listing, an update racing a rename) must not take the alias another key holds now (409).
+ */
+export const aliasDelete = (alias: string, token: string): TxOp =>
+  deleteIfStill(
+    refs.keyAlias(alias),
+    stillHolds('token', token, 'atk'),
+    () => new ConflictError('concurrent_update', `key_alias \`${alias}\` moved to another key meanwhile; retry`, 'key_alias'),
+  );
 
 /** The key's own item has not been replaced meanwhile (a concurrent regenerate). */
 const notReplaced: Guard = { expression: 'attribute_not_exists(#rb)', names: { '#rb': 'replaced_by' } };
@@ -374,7 +388,7 @@ export function keyDeleteOps(k: StoredKey, strict: boolean): TxOp[] {
       ? deleteExisting(refs.key(k.token), keyNotFound(k.key_name))
       : deleteAny(refs.key(k.token));
   const ops: TxOp[] = [own];
-  if (k.key_alias && !k.replaced_by) ops.push(deleteAny(refs.keyAlias(k.key_alias)));
+  if (k.key_alias && !k.replaced_by) ops.push(aliasDelete(k.key_alias, k.token));
   for (const t of k.replaces ?? []) ops.push(deleteReplacedKey(t));
   return ops;
 }
@@ -604,10 +618,11 @@ export const keyActions: Actions = {
       actor,
       now,
     );
-    // The team and user must still exist when the key lands, and the user still be a member.
+    // The team and user must still exist when the key lands, and the user still be a member; each
+    // gains a child, so a delete of either that listed its keys before this lands is refused.
     const guards: TxOp[] = [
-      ...(teamId ? [requireExists(refs.team(teamId), notFound('team', teamId))] : []),
-      ...(userId ? [requireExists(refs.user(userId), notFound('user', userId))] : []),
+      ...(teamId ? [addChild(refs.team(teamId), notFound('team', teamId))] : []),
+      ...(userId ? [addChild(refs.user(userId), notFound('user', userId))] : []),
       ...(await membershipGuards(teamId, userId)),
     ];
     await transact([...plan.ops, ...guards], actor, plan.audit, now);
@@ -695,9 +710,10 @@ export const keyActions: Actions = {
     Object.assign(attrs, listed.set);
     remove.push(...listed.remove);
     const ops: TxOp[] = [];
-    if (key_alias !== undefined && key_alias !== (current.key_alias ?? null)) {
+    const aliasChanged = key_alias !== undefined && key_alias !== (current.key_alias ?? null);
+    if (aliasChanged) {
       attrs.key_alias = key_alias;
-      if (current.key_alias) ops.push(deleteAny(refs.keyAlias(current.key_alias)));
+      if (current.key_alias) ops.push(aliasDelete(current.key_alias, token));
       if (key_alias) ops.push(aliasPut(key_alias, token));
     }
     if (set.blocked === true) attrs.blocked_by = blockerAfter(authority, current);
@@ -710,7 +726,8 @@ export const keyActions: Actions = {
     const guarded = set.blocked !== undefined;
     // Less authority than a proxy admin was judged on the limits (and their setter) it read: a
     // change landing meanwhile is not overwritten.
-    const locked = !isProxyAdmin(actor);
+    // So is a rename by anyone: its marker writes were judged on the alias read (found by review).
+    const locked = !isProxyAdmin(actor) || aliasChanged;
     ops.unshift(
       updateFields(
         refs.key(token),
@@ -721,8 +738,9 @@ export const keyActions: Actions = {
       ),
     );
     ops.push(...ended.map(deleteReplacedKey));
-    if (teamMoved && next.team_id) ops.push(requireExists(refs.team(next.team_id), notFound('team', next.team_id)));
-    if (userMoved && next.user_id) ops.push(requireExists(refs.user(next.user_id), notFound('user', next.user_id)));
+    // Its new team and user gain a key: a delete of either that listed its keys before is refused.
+    if (teamMoved && next.team_id) ops.push(addChild(refs.team(next.team_id), notFound('team', next.team_id)));
+    if (userMoved && next.user_id) ops.push(addChild(refs.user(next.user_id), notFound('user', next.user_id)));
     if (teamMoved || userMoved) ops.push(...(await membershipGuards(next.team_id, next.user_id)), ...governing.held);
     const changes: Record<string, unknown> = { ...set, ...(attrs.blocked_by ? { blocked_by: attrs.blocked_by } : {}) };
     if (dur !== undefined) changes.expires = attrs.expires;
@@ -843,6 +861,9 @@ export const keyActions: Actions = {
     const lastCall = graceUntil ? Date.parse(graceUntil) : now.getTime();
     const successorTtl = Math.ceil(lastCall / 1000) + config().settlementTtlSeconds;
     ops.push(putAny(refs.keySuccessor(current.token), encode.keySuccessor(current.token, token, successorTtl)));
+    // The new key is a new child of the key's team and user: a delete that listed the old one is refused.
+    if (current.team_id) ops.push(addChild(refs.team(current.team_id), notFound('team', current.team_id)));
+    if (current.user_id) ops.push(addChild(refs.user(current.user_id), notFound('user', current.user_id)));
     await transact(
       ops,
       actor,

@@ -20,13 +20,23 @@ import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
 import { membershipOps } from '../../store/org-members.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
+import {
+  addChild,
+  childrenUnchanged,
+  definedFields,
+  deleteAny,
+  deleteExisting,
+  putNew,
+  setFields,
+  stillHolds,
+} from '../../store/writes.js';
 import { commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { budgetUpdateAttributes, budgetView } from '../schema/budget-view.js';
 import { alertFields, budgetFields, id, limit, metadata, models, rateLimitFields } from '../schema/fields.js';
+import { childAdded } from './teams.js';
 
 const orgFields = {
   organization_alias: z.string().min(1).max(256).nullable().optional(),
@@ -114,7 +124,8 @@ export const organizationActions: Actions = {
     const ids = [...new Set(organization_ids)];
     const plans: { units: Unit[]; last: Unit }[] = [];
     for (const orgId of ids) {
-      await load('organization', orgId);
+      // Read before listing: the delete is held to it, so a team or member added meanwhile refuses it.
+      const org = await load('organization', orgId);
       const teams = await teamsOf(orgId);
       if (teams.length > 0) {
         const names = teams
@@ -161,7 +172,7 @@ export const organizationActions: Actions = {
         });
       }
       const last: Unit = {
-        ops: [deleteExisting(refs.org(orgId), notFound('organization', orgId))],
+        ops: [deleteExisting(refs.org(orgId), childAdded('organization', orgId), childrenUnchanged(org))],
         audit: [audit('delete', orgId, released.length > 0 ? { released_members: released } : undefined)],
       };
       plans.push({ units, last });
@@ -214,8 +225,8 @@ export const organizationActions: Actions = {
     }
     await load('organization', orgId);
     const at = now.toISOString();
-    // The organization must still exist when the members land.
-    const ops: TxOp[] = [requireExists(refs.org(orgId), notFound('organization', orgId))];
+    // The organization must still exist when the members land (and a delete that listed its members before is refused).
+    const ops: TxOp[] = [addChild(refs.org(orgId), notFound('organization', orgId))];
     const entries: AuditEntry[] = [audit('member_add', orgId, { members: list.map((m) => ({ user_id: m.user_id, role: m.role })) })];
     const updatedUsers: { user_id: string; organization_id: string; previous_organization_id: string | null }[] = [];
     const memberships: OrgMemberRecord[] = [];
@@ -230,7 +241,15 @@ export const organizationActions: Actions = {
         user_role: m.role,
         created_at: existing?.created_at ?? at,
       };
-      ops.push(setFields(refs.user(m.user_id), { organization_id: orgId, updated_at: at }, () => new NotFoundError('user', m.user_id)));
+      // Held to the organization it leaves: a concurrent move elsewhere (or a delete) would leave that one's membership behind.
+      ops.push(
+        setFields(
+          refs.user(m.user_id),
+          { organization_id: orgId, updated_at: at },
+          () => new ConflictError('concurrent_update', `user \`${m.user_id}\` changed organization meanwhile (or is gone); retry`),
+          stillHolds('organization_id', from),
+        ),
+      );
       ops.push(...membershipOps(m.user_id, from, membership));
       entries.push({
         action: 'organization.member_add',

@@ -26,7 +26,16 @@ import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings, reindex } from '../../store/listings.js';
 import type { Page } from '../../store/pagination.js';
-import { definedFields, deleteExisting, putNew, requireExists, setFields, unchangedSince, updateFields } from '../../store/writes.js';
+import {
+  addChild,
+  childrenUnchanged,
+  definedFields,
+  deleteExisting,
+  putNew,
+  setFields,
+  unchangedSince,
+  updateFields,
+} from '../../store/writes.js';
 import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { memberRole } from '../membership.js';
@@ -82,6 +91,10 @@ const memberAudit = (verb: string, teamId: string, userId: string, changes?: Rec
   entity_id: `${teamId}/${userId}`,
   ...(changes ? { changes } : {}),
 });
+
+/** A parent's delete refused: a child was added after its children were listed (or it is gone). */
+export const childAdded = (entity: 'team' | 'user' | 'organization', id: string) => () =>
+  new ConflictError('concurrent_update', `${entity} \`${id}\` gained a key, member or team meanwhile (or is gone); retry`);
 
 const memberChanged = (teamId: string, userId: string) => () =>
   new ConflictError('concurrent_update', `member \`${userId}\` of team \`${teamId}\` changed meanwhile (or is gone); retry`);
@@ -170,7 +183,8 @@ function memberAddOps(
         encode.member(member),
         () => new ConflictError('member_exists', `user \`${m.user_id}\` is already a member of team \`${team.team_id}\``, 'member'),
       ),
-      requireExists(refs.user(m.user_id), notFound('user', m.user_id)),
+      // The user gains a membership: a delete of the user that listed theirs before it is refused (lib/admin/cascade).
+      addChild(refs.user(m.user_id), notFound('user', m.user_id)),
     );
     audit.push(
       memberAudit('member_add', team.team_id, m.user_id, { role: m.role, ...(budget !== undefined ? { max_budget_in_team: budget } : {}) }),
@@ -219,7 +233,7 @@ export const teamActions: Actions = {
           encode.team(team),
           () => new ConflictError('team_exists', `team \`${teamId}\` already exists`, 'team_id'),
         ),
-        ...(orgId ? [requireExists(refs.org(orgId), notFound('organization', orgId))] : []),
+        ...(orgId ? [addChild(refs.org(orgId), notFound('organization', orgId))] : []),
         ...added.ops,
       ];
       await transact(ops, actor, [teamAudit('new', teamId, { ...set, ...(spend !== undefined ? { spend } : {}) }), ...added.audit], now);
@@ -268,7 +282,7 @@ export const teamActions: Actions = {
       remove.push(...listed.remove);
     }
     const ops: TxOp[] = [updateFields(refs.team(teamId), attrs, remove, notFound('team', teamId))];
-    if (orgMoved && nextOrg) ops.push(requireExists(refs.org(nextOrg), notFound('organization', nextOrg)));
+    if (orgMoved && nextOrg) ops.push(addChild(refs.org(nextOrg), notFound('organization', nextOrg)));
     await transact(ops, actor, teamAudit('update', teamId, set), now);
     if (set.organization_id !== undefined) {
       // Keys carry their team's organization (the authorizer reads it with the key). Until this
@@ -307,7 +321,8 @@ export const teamActions: Actions = {
         const units = await cascadeUnits({ team: t.team_id }, 'team.delete');
         const counts = cascadeCounts(units);
         const last: Unit = {
-          ops: [deleteExisting(refs.team(t.team_id), notFound('team', t.team_id))],
+          // Held to the children it listed: a key or member added meanwhile refuses the delete (409, retry).
+          ops: [deleteExisting(refs.team(t.team_id), childAdded('team', t.team_id), childrenUnchanged(t))],
           audit: [teamAudit('delete', t.team_id, { deleted_keys: counts.keys, deleted_members: counts.memberships })],
         };
         return { team: t, units, last };
@@ -394,7 +409,7 @@ export const teamActions: Actions = {
       requireMemberBudgetWithin(input.max_budget_in_team, team);
       const added = memberAddOps(team, input.member, input.max_budget_in_team, now, isProxyAdmin(actor) ? 'proxy_admin' : 'team_admin');
       const existing = await membersOf(team.team_id);
-      await transact([requireExists(refs.team(team.team_id), notFound('team', team.team_id)), ...added.ops], actor, added.audit, now);
+      await transact([addChild(refs.team(team.team_id), notFound('team', team.team_id)), ...added.ops], actor, added.audit, now);
       // LiteLLM answers with the team (all its members_with_roles) and the memberships it made.
       return {
         ...teamView(team, now),

@@ -20,7 +20,7 @@ import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
 import { membershipOps } from '../../store/org-members.js';
-import { definedFields, deleteExisting, putNew, requireExists, setFields } from '../../store/writes.js';
+import { addChild, allOf, childrenUnchanged, definedFields, deleteExisting, putNew, setFields, stillHolds } from '../../store/writes.js';
 import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
@@ -29,7 +29,7 @@ import { selfOrAdminDenial } from '../rules/teams.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import { alertFields, budgetLimitFields, id, limit, metadata, models, money, rateLimitFields } from '../schema/fields.js';
 import { keyAlias, keyDuration, keyView, planNewKey, userKeysPage } from './keys.js';
-import { memberView } from './teams.js';
+import { childAdded, memberView } from './teams.js';
 
 const USER_ROLES = ['proxy_admin', 'internal_user', 'internal_user_viewer'] as const;
 
@@ -114,7 +114,7 @@ export const userActions: Actions = {
             () => new ConflictError('member_exists', `user \`${userId}\` is already a member of team \`${t}\``, 'teams'),
           ),
         );
-        ops.push(requireExists(refs.team(t), notFound('team', t)));
+        ops.push(addChild(refs.team(t), notFound('team', t)));
         audit.push({ action: 'team.member_add', entity_type: 'team_member', entity_id: `${t}/${userId}`, changes: { role: 'user' } });
       }
       const plan = auto_create_key === false ? undefined : planNewKey({ user_id: userId, key_alias, duration }, actor, now);
@@ -167,7 +167,16 @@ export const userActions: Actions = {
         const units = await cascadeUnits({ user: u.user_id }, 'user.delete');
         const counts = cascadeCounts(units);
         const last: Unit = {
-          ops: [deleteExisting(refs.user(u.user_id), notFound('user', u.user_id)), ...membershipOps(u.user_id, u.organization_id, null)],
+          ops: [
+            // Held to what it listed and the organization it releases: a key, a membership or an
+            // organization move landing meanwhile refuses the delete (409, retry), never orphaned.
+            deleteExisting(
+              refs.user(u.user_id),
+              childAdded('user', u.user_id),
+              allOf(childrenUnchanged(u), stillHolds('organization_id', u.organization_id ?? null)),
+            ),
+            ...membershipOps(u.user_id, u.organization_id, null),
+          ],
           audit: [userAudit('delete', u.user_id, { deleted_keys: counts.keys, deleted_memberships: counts.memberships })],
         };
         return { units, last };

@@ -40,3 +40,20 @@ describe('an end user update restating the budget it read', () => {
     expect([await countOf('race-a'), await countOf('race-b')]).toEqual([1, 0]);
   });
 });
+
+describe('an end user pointed to a budget whose period changes meanwhile', () => {
+  it('is refused (409, retry): it was judged by the period it read, and nothing changes', async () => {
+    await invokeDirect(budgets, { action: 'new', budget_id: 'race-period', max_budget: 5 });
+    await callApi(customers, 'POST', '/customer/new', { user_id: 'eu-period' });
+    beforeNextWrite(() => callApi(budgets, 'POST', '/budget/update', { budget_id: 'race-period', budget_duration: '30d' }));
+    const stale = await callApi(customers, 'POST', '/customer/update', { user_id: 'eu-period', budget_id: 'race-period' });
+    vi.restoreAllMocks();
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.code).toBe('concurrent_update');
+    expect((await readItem(refs.endUser('eu-period')))?.budget_id ?? null).toBeNull();
+    expect(await countOf('race-period')).toBe(0);
+    // Retried, it reads the period: a new period counts from now.
+    expect((await callApi(customers, 'POST', '/customer/update', { user_id: 'eu-period', budget_id: 'race-period' })).status).toBe(200);
+    expect(await readItem(refs.endUser('eu-period'))).toMatchObject({ budget_id: 'race-period', budget_set_at: expect.any(String) });
+  });
+});
