@@ -31,7 +31,7 @@ import { buildSnapshot, modelRecordProblem } from '../../registry/registry.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
-import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, updateFields } from '../../store/writes.js';
+import { definedFields, deleteAny, deleteExisting, putNew, requireAbsent, unchangedSince, updateFields } from '../../store/writes.js';
 import { logger } from '../../telemetry.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, type TxOp, transact } from '../persistence.js';
@@ -128,6 +128,8 @@ const DEFAULT_API_BASE = 'https://api.openai.com/v1';
 
 const aliasTaken = (alias: string, what: string) =>
   new ConflictError('model_alias_taken', `alias \`${alias}\` is already ${what}`, 'model_info.aliases');
+const modelChangedMeanwhile = (modelName: string) => () =>
+  new ConflictError('concurrent_update', `model \`${modelName}\` changed meanwhile (or is gone); retry`, 'model_name');
 const audit = (verb: string, modelName: string, changes?: Record<string, unknown>): AuditEntry => ({
   action: `model.${verb}`,
   entity_type: 'model',
@@ -135,11 +137,26 @@ const audit = (verb: string, modelName: string, changes?: Record<string, unknown
   ...(changes ? { changes } : {}),
 });
 
+/**
+ * `/model/update` also takes null for the upstream base and the input and output prices: back to
+ * what `/model/new` gives when they are left out (the default base; the price library's price).
+ */
+const updateParams = litellmParams.partial().extend({ api_base: httpUrl.nullable().optional() }).strict();
+const updateInfo = modelInfo
+  .extend({
+    input_cost_per_token: money.nullable().optional(),
+    output_cost_per_token: money.nullable().optional(),
+    input_cost_per_million: money.nullable().optional(),
+    output_cost_per_million: money.nullable().optional(),
+  })
+  .strict();
+
 type Params = Partial<z.output<typeof litellmParams>>;
 type Info = z.output<typeof modelInfo>;
+type UpdateInfo = z.output<typeof updateInfo>;
 
 /** The secret name the request gives, undefined when it gives none; a literal key is refused. */
-function keySecretOf(p: Params | undefined): string | null | undefined {
+function keySecretOf(p: Pick<Params, 'api_key' | 'api_key_secret'> | undefined): string | null | undefined {
   if (p?.api_key === undefined) return p?.api_key_secret;
   const env = /^os\.environ\/([A-Za-z0-9_./-]{1,256})$/.exec(p.api_key);
   if (!env) {
@@ -222,6 +239,67 @@ const otherPricesOf = (info: Info | undefined) => ({
 });
 
 /**
+ * The request's prices with the cleared ones (null) taken out, and which sides were cleared (`*_cost_per_million`
+ * or LiteLLM's `*_cost_per_token`). A cleared side given in its other form too is refused as both forms are.
+ */
+function clearedPrices(given: UpdateInfo | undefined): { info: Info | undefined; cleared: ('input' | 'output')[] } {
+  if (!given) return { info: undefined, cleared: [] };
+  const cleared = (['input', 'output'] as const).filter(
+    (side) => given[`${side}_cost_per_million`] === null || given[`${side}_cost_per_token`] === null,
+  );
+  for (const side of cleared) {
+    const perToken = given[`${side}_cost_per_token`];
+    const perMillion = given[`${side}_cost_per_million`];
+    if (perToken !== undefined && perMillion !== undefined)
+      throw new InvalidRequestError(
+        `give \`model_info.${side}_cost_per_token\` or \`model_info.${side}_cost_per_million\`, not both`,
+        'invalid_field',
+        `model_info.${side}_cost_per_token`,
+      );
+  }
+  const info = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== null)) as Info;
+  return { info, cleared };
+}
+
+/**
+ * The model's input and output prices with the cleared sides back to the price library's, priced
+ * as /model/new prices them: a side neither given nor cleared keeps its price (given again when it
+ * is not the library's, so an admin's price stays an admin's); both sides the library's is the
+ * library's source and its long-context tiers. The other prices given are set as usual, the rest kept.
+ * A model the library does not know cannot go back to it: a 400 naming the cleared price.
+ */
+function libraryPricesAgain(
+  info: Info | undefined,
+  cleared: readonly ('input' | 'output')[],
+  current: ModelRecord,
+  now: Date,
+): Partial<PriceFields> {
+  const known = knownPrice(current.provider ?? 'openai', current.upstream_model, now);
+  if (!known) {
+    const side = cleared[0] as 'input' | 'output';
+    throw new InvalidRequestError(
+      `\`model_info.${side}_cost_per_million\` cannot go back to the price library's: the price library does not know \`${litellmModel(current)}\`, and a model without a price would be free to call`,
+      'missing_field',
+      `model_info.${side}_cost_per_million`,
+    );
+  }
+  const kept = (side: 'input' | 'output') => {
+    const field = `${side}_cost_per_million` as const;
+    return cleared.includes(side) || priceOf(info, side) !== undefined || current[field] === known[field]
+      ? {}
+      : { [field]: current[field] };
+  };
+  const repriced = pricesFor({ ...info, ...kept('input'), ...kept('output') }, current, now);
+  return definedFields({
+    input_cost_per_million: repriced.input_cost_per_million,
+    output_cost_per_million: repriced.output_cost_per_million,
+    price_source: repriced.price_source,
+    price_tiers: repriced.price_tiers,
+    ...otherPricesOf(info),
+  });
+}
+
+/**
  * A service tier is priced by its input and output price together: one without the other is a
  * 400 naming the missing one (a tier half priced would charge its tokens at nothing we know).
  */
@@ -248,6 +326,28 @@ function checkAliases(modelName: string, aliases: readonly string[] | undefined)
     if (seen.has(a)) throw new InvalidRequestError(`alias \`${a}\` is listed twice`, 'invalid_field', 'model_info.aliases');
     seen.add(a);
   }
+}
+
+/**
+ * A name a key's `models` may list means one thing: a model (by its name or an alias) or an access
+ * group, never both. An alias named like a group would hand every key allowing the group that
+ * alias's model (found by review: group `cheap`, alias `cheap -> o1-pro`); refused, naming the field.
+ */
+async function requireNamesApart(
+  modelName: string,
+  aliases: readonly string[],
+  groups: readonly string[],
+  checkName: boolean,
+): Promise<void> {
+  const others = (await queryAll<ModelRecord>(listings.all('model'))).filter((m) => m.model_name !== modelName);
+  const otherGroups = new Set(others.flatMap((m) => m.access_groups ?? []));
+  const ownGroups = new Set(groups);
+  const modelNames = new Set([modelName, ...aliases, ...others.flatMap((m) => [m.model_name, ...(m.aliases ?? [])])]);
+  const clash = (field: string, what: string, n: string) =>
+    new InvalidRequestError(`\`${n}\` is ${what}: a name is a model or an access group, not both`, 'invalid_field', field);
+  if (checkName && otherGroups.has(modelName)) throw clash('model_name', "another model's access group", modelName);
+  for (const a of aliases) if (otherGroups.has(a) || ownGroups.has(a)) throw clash('model_info.aliases', 'an access group', a);
+  for (const g of groups) if (modelNames.has(g)) throw clash('model_info.access_groups', 'the name or an alias of a model', g);
 }
 
 /** Claims new aliases: each must be free and not a model's name, checked now for the message and held by the transaction. */
@@ -500,6 +600,7 @@ export const modelActions: Actions = {
         ...definedFields({ rpm: input.litellm_params.rpm ?? undefined, tpm: input.litellm_params.tpm ?? undefined }),
         created_at: now.toISOString(),
       };
+      await requireNamesApart(modelName, record.aliases ?? [], record.access_groups ?? [], true);
       const aliasOwner = await find('model_alias', modelName);
       const nameTaken = () =>
         new ConflictError(
@@ -523,18 +624,20 @@ export const modelActions: Actions = {
   ),
 
   update: action(
-    z.object({ model_name: name, litellm_params: litellmParams.partial().strict().optional(), model_info: modelInfo.optional() }).strict(),
+    z.object({ model_name: name, litellm_params: updateParams.optional(), model_info: updateInfo.optional() }).strict(),
     async (input, { actor, now }) => {
       requireProxyAdmin(actor, 'update models');
       const modelName = input.model_name;
       const p = input.litellm_params;
       const current = await load('model', modelName);
+      const { info, cleared } = clearedPrices(input.model_info);
       // A changed model string, region, version or base is read again whole, as /model/new reads it.
       const upstream =
         p && (p.model !== undefined || p.api_base !== undefined || p.aws_region_name !== undefined || p.api_version !== undefined)
           ? upstreamOf({
               model: p.model ?? litellmModel(current),
-              api_base: p.api_base ?? current.upstream_base_url,
+              // null: no base given, as /model/new takes it (OpenAI's default for an OpenAI model).
+              api_base: p.api_base === null ? undefined : (p.api_base ?? current.upstream_base_url),
               aws_region_name: p.aws_region_name ?? current.aws_region_name,
               api_version: p.api_version ?? current.api_version,
             })
@@ -542,15 +645,18 @@ export const modelActions: Actions = {
       const modelChanged =
         upstream !== undefined &&
         (upstream.provider !== (current.provider ?? 'openai') || upstream.upstream_model !== current.upstream_model);
-      const givenPrices = pricesFor(input.model_info, upstream ?? current, now);
+      const givenPrices = pricesFor(info, upstream ?? current, now);
       // Another model is priced again (its known price, or the prices given); the old model's prices never carry over.
+      // A cleared input or output price is the library's again (libraryPricesAgain).
       const prices: Partial<PriceFields> = modelChanged
         ? givenPrices
-        : definedFields({
-            input_cost_per_million: priceOf(input.model_info, 'input'),
-            output_cost_per_million: priceOf(input.model_info, 'output'),
-            ...otherPricesOf(input.model_info),
-          });
+        : cleared.length > 0
+          ? libraryPricesAgain(info, cleared, current, now)
+          : definedFields({
+              input_cost_per_million: priceOf(info, 'input'),
+              output_cost_per_million: priceOf(info, 'output'),
+              ...otherPricesOf(info),
+            });
       if (modelChanged) requirePrices(prices);
       const set = definedFields({
         ...(upstream ?? {}),
@@ -558,11 +664,13 @@ export const modelActions: Actions = {
         rpm: p?.rpm,
         tpm: p?.tpm,
         ...prices,
-        ...(!modelChanged && (prices.input_cost_per_million !== undefined || prices.output_cost_per_million !== undefined)
+        ...(!modelChanged &&
+        cleared.length === 0 &&
+        (prices.input_cost_per_million !== undefined || prices.output_cost_per_million !== undefined)
           ? { price_source: 'registry' }
           : {}),
-        access_groups: input.model_info?.access_groups,
-        aliases: input.model_info?.aliases,
+        access_groups: info?.access_groups,
+        aliases: info?.aliases,
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
@@ -573,23 +681,37 @@ export const modelActions: Actions = {
         if (known !== undefined) set.search_context_cost_per_query = known;
       }
       checkAliases(modelName, set.aliases as string[] | undefined);
+      if (set.aliases !== undefined || set.access_groups !== undefined) {
+        await requireNamesApart(
+          modelName,
+          (set.aliases as string[] | undefined) ?? current.aliases ?? [],
+          (set.access_groups as string[] | undefined) ?? current.access_groups ?? [],
+          false,
+        );
+      }
       requireTierPairs(modelChanged ? prices : { ...current, ...prices });
       const problem = modelRecordProblem({ ...current, ...set } as ModelRecord);
       if (problem) throw new InvalidRequestError(`the updated model would be unusable: ${problem}`, 'invalid_field', 'litellm_params');
       // Another model's prices replace the old model's whole: a cache price it has none of is removed, never kept.
       // Prices given for the same model replace the library's, its tiers too.
       const given = prices.input_cost_per_million !== undefined || prices.output_cost_per_million !== undefined;
-      const dropped = modelChanged
+      const dropped: string[] = modelChanged
         ? OPTIONAL_PRICES.filter((f) => prices[f] === undefined && current[f] !== undefined)
-        : given && current.price_tiers !== undefined
+        : given && prices.price_tiers === undefined && current.price_tiers !== undefined
           ? ['price_tiers']
           : [];
+      // A base cleared on a model that takes none by default (not OpenAI's) is removed.
+      if (upstream && upstream.upstream_base_url === undefined && current.upstream_base_url !== undefined)
+        dropped.push('upstream_base_url');
       const ops: TxOp[] = [
         updateFields(
           refs.model(modelName),
           { ...set, ...rateChangeStamp(current, set, now), updated_at: now.toISOString() },
           dropped,
-          notFound('model', modelName),
+          set.aliases ? modelChangedMeanwhile(modelName) : notFound('model', modelName),
+          // Its alias markers are written from the aliases read: an alias change landing meanwhile
+          // would leave a marker no model lists (found by review). Held to the model as read.
+          set.aliases ? unchangedSince(current) : undefined,
         ),
       ];
       if (set.aliases) {
@@ -617,7 +739,8 @@ export const modelActions: Actions = {
     if (!modelName) throw new InvalidRequestError("`model_name` (or LiteLLM's `id`) is required", 'missing_field', 'model_name');
     const current = await load('model', modelName);
     const ops: TxOp[] = [
-      deleteExisting(refs.model(modelName), notFound('model', modelName)),
+      // The markers deleted are those of the aliases read: held to that read, an alias change meanwhile refuses it.
+      deleteExisting(refs.model(modelName), modelChangedMeanwhile(modelName), unchangedSince(current)),
       ...(current.aliases ?? []).map((a) => deleteAny(refs.modelAlias(a))),
     ];
     await commit(ops, actor, audit('delete', modelName), now);

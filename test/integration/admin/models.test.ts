@@ -454,6 +454,100 @@ describe('models', () => {
     });
   });
 
+  describe('update: null puts a price or the base back to what /model/new gives without it', () => {
+    const mini = (modelName: string, info?: Record<string, number>) =>
+      callApi(models, 'POST', '/model/new', {
+        model_name: modelName,
+        litellm_params: { model: 'gpt-4o-mini', api_base: 'https://upstream.example/v1' },
+        ...(info ? { model_info: info } : {}),
+      });
+    const update = (body: Record<string, unknown>) => callApi(models, 'POST', '/model/update', body);
+    const PRICING = ['input_cost_per_million', 'output_cost_per_million', 'price_tiers', 'price_source', 'price_source_version'] as const;
+    const pricing = (info: Record<string, unknown>) => Object.fromEntries(PRICING.map((k) => [k, info[k]]));
+
+    it("a cleared input price is the library's again; the admin's output price stays, and the source says the library", async () => {
+      const library = (await mini('reset-library')).body.model_info;
+      expect((await mini('reset-mini', { input_cost_per_million: 1, output_cost_per_million: 2 })).body.model_info.price_source).toBe(
+        'registry',
+      );
+      const res = await update({ model_name: 'reset-mini', model_info: { input_cost_per_million: null } });
+      expect(res.status).toBe(200);
+      expect(res.body.model_info).toMatchObject({
+        input_cost_per_million: library.input_cost_per_million,
+        output_cost_per_million: 2,
+        price_source: library.price_source,
+      });
+      expect(res.body.litellm_params.api_base).toBe('https://upstream.example/v1');
+    });
+
+    it('both cleared (per token too): priced exactly as /model/new prices the model without prices', async () => {
+      const library = (await invokeDirect(models, { action: 'info', model_name: 'reset-library' })).data[0].model_info;
+      const res = await update({ model_name: 'reset-mini', model_info: { output_cost_per_token: null } });
+      expect(res.status).toBe(200);
+      expect(pricing(res.body.model_info)).toEqual(pricing(library));
+    });
+
+    it("a price given with a clear stays the admin's; the clear alone leaves other prices as they were", async () => {
+      await update({ model_name: 'reset-mini', model_info: { cache_read_cost_per_million: 0.01 } });
+      const res = await update({ model_name: 'reset-mini', model_info: { input_cost_per_million: null, output_cost_per_million: 3 } });
+      expect(res.body.model_info).toMatchObject({ output_cost_per_million: 3, cache_read_cost_per_million: 0.01 });
+      expect(res.body.model_info.price_source).not.toBe('registry');
+    });
+
+    it('a cleared api_base is the default base of an OpenAI model, and removed from another provider', async () => {
+      const res = await update({ model_name: 'reset-mini', litellm_params: { api_base: null } });
+      expect(res.status).toBe(200);
+      expect(res.body.litellm_params.api_base).toBe('https://api.openai.com/v1');
+      await callApi(models, 'POST', '/model/new', {
+        model_name: 'reset-anthropic',
+        litellm_params: { model: 'anthropic/claude-test', api_base: 'https://anthropic.example' },
+        model_info: { input_cost_per_million: 1, output_cost_per_million: 5 },
+      });
+      const cleared = await update({ model_name: 'reset-anthropic', litellm_params: { api_base: null } });
+      expect(cleared.status).toBe(200);
+      expect(cleared.body.litellm_params.api_base).toBeNull();
+      expect(await getItem('MODEL#reset-anthropic', 'MODEL')).not.toHaveProperty('upstream_base_url');
+    });
+
+    it('a model the library does not know cannot go back to it: 400 naming the cleared price, nothing written', async () => {
+      await callApi(models, 'POST', '/model/new', {
+        model_name: 'reset-unknown',
+        litellm_params: { model: 'no-such-upstream-model', api_base: 'http://127.0.0.1:8080/v1' },
+        model_info: { input_cost_per_million: 1, output_cost_per_million: 2 },
+      });
+      await expectRefused(models, {
+        route: 'POST /model/update',
+        action: 'update',
+        input: { model_name: 'reset-unknown', model_info: { output_cost_per_million: null } },
+        status: 400,
+        code: 'missing_field',
+        param: 'model_info.output_cost_per_million',
+      });
+    });
+
+    it('/model/new still takes no null, and a clear is proxy-admin only', async () => {
+      expect(
+        (
+          await callApi(models, 'POST', '/model/new', {
+            model_name: 'reset-null',
+            litellm_params: { model: 'gpt-4o-mini', api_base: null },
+          })
+        ).status,
+      ).toBe(400);
+      await expectRefused(
+        models,
+        {
+          route: 'POST /model/update',
+          action: 'update',
+          input: { model_name: 'reset-mini', model_info: { input_cost_per_million: null } },
+          status: 403,
+          code: 'forbidden',
+        },
+        { caller: userCtx('u-1'), apiOnly: true },
+      );
+    });
+  });
+
   it('has a valid sample event for every action (functions/models/events)', async () => {
     await expectSampleEvents('models', modelActions);
   });
