@@ -5,7 +5,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiError, asApiError } from './api';
-import { budget, money, when } from './format';
+import { budget, money, spendOf, when } from './format';
 
 // ---------------------------------------------------------------------------------------------
 // Loading
@@ -130,6 +130,8 @@ export interface Field {
   autocomplete?: string;
   /** Fields of one group are shown together under its name, collapsed until opened (or an error lands there). */
   group?: string;
+  /** Once set, the API takes a new value but no removal: an edit that empties it is refused here, not sent. */
+  kept?: boolean;
 }
 
 /** LiteLLM's rate limits (docs/rate-limits.md), on keys, users, teams and organizations. */
@@ -188,6 +190,12 @@ function notANumber(f: Field, v: Value): string | undefined {
   return `${f.label}: "${s}" is not a number (write it like 50 or 0.5, without a currency sign or thousands separators)`;
 }
 
+/** Why an edit may not empty a field (a `kept` one that had a value), or undefined. */
+function notRemovable(f: Field, v: Value, before: Value | undefined): string | undefined {
+  if (!f.kept || String(v).trim() !== '' || String(before ?? '').trim() === '') return undefined;
+  return `${f.label}: once set, it can be changed, not removed (it is still ${String(before)})`;
+}
+
 function setPath(body: Body, path: string, value: unknown): void {
   const parts = path.split('.');
   let at = body;
@@ -243,20 +251,18 @@ export interface FormProps {
 export function Form({ id, title, fields, submitLabel, mode = 'create', initial, fixed, onSubmit, children }: FormProps) {
   const start = () => Object.fromEntries(fields.map((f) => [f.name, toValue(f, getPath(initial, f.name))]));
   const [values, setValues] = useState<Record<string, Value>>(start);
-  // The record read again (after a save): untouched fields follow it, else an edit would send back
-  // the old value of a field the API changed (as if the admin had changed it).
-  const shown = useRef(values);
+  // The fields the user edited and has not saved yet, each with the number of its latest edit. The
+  // record read again (after a save) replaces every other field, else an edit would send back the
+  // old value of a field the API changed (as if the admin had changed it). Edits are counted, not
+  // compared with what was shown: typing the shown value back as a reload lands is still typing.
+  const edited = useRef(new Map<string, number>());
+  const edits = useRef(0);
   const startKey = JSON.stringify(start());
   useEffect(() => {
     const now = start();
     setValues(
-      (v) =>
-        Object.fromEntries(fields.map((f) => [f.name, v[f.name] === shown.current[f.name] ? now[f.name] : v[f.name]])) as Record<
-          string,
-          Value
-        >,
+      (v) => Object.fromEntries(fields.map((f) => [f.name, edited.current.has(f.name) ? v[f.name] : now[f.name]])) as Record<string, Value>,
     );
-    shown.current = now;
   }, [startKey]);
   const [fieldError, setFieldError] = useState<{ name: string; message: string } | null>(null);
   const [formError, setFormError] = useState<ApiError | null>(null);
@@ -272,11 +278,13 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
     e.preventDefault();
     const body: Body = { ...(fixed ?? {}) };
     const before = start();
-    const unreadable = fields.find((f) => notANumber(f, values[f.name] ?? '') !== undefined);
+    const problem = (f: Field) =>
+      notANumber(f, values[f.name] ?? '') ?? (mode === 'edit' ? notRemovable(f, values[f.name] ?? '', before[f.name]) : undefined);
+    const unreadable = fields.find((f) => problem(f) !== undefined);
     if (unreadable) {
       setDone('');
       setFormError(null);
-      setFieldError({ name: unreadable.name, message: notANumber(unreadable, values[unreadable.name] ?? '') as string });
+      setFieldError({ name: unreadable.name, message: problem(unreadable) as string });
       if (unreadable.group) setOpened((o) => new Set(o).add(unreadable.group as string));
       return;
     }
@@ -290,11 +298,17 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
     setFieldError(null);
     setFormError(null);
     setDone('');
+    const submitted = new Map(edited.current);
     try {
       const message = await onSubmit(body);
+      // Saved: a field not edited again since follows the record from now on.
+      for (const [name, edit] of submitted) if (edited.current.get(name) === edit) edited.current.delete(name);
       // Filters say nothing: the list they drive is the answer.
       setDone(message ?? '');
-      if (mode === 'create') setValues(start());
+      if (mode === 'create') {
+        edited.current.clear();
+        setValues(start());
+      }
     } catch (err) {
       const apiError = asApiError(err);
       const field = fieldOf(fields, apiError.body.param);
@@ -318,7 +332,11 @@ export function Form({ id, title, fields, submitLabel, mode = 'create', initial,
       'aria-describedby': describedBy,
       'aria-required': f.required ? ('true' as const) : undefined,
     };
-    const set = (v: Value) => setValues((s) => ({ ...s, [f.name]: v }));
+    const set = (v: Value) => {
+      edits.current += 1;
+      edited.current.set(f.name, edits.current);
+      setValues((s) => ({ ...s, [f.name]: v }));
+    };
     const label = (
       <label for={fid}>
         {f.label}
@@ -499,7 +517,7 @@ export function BudgetMeter({ spend, max, label }: { spend: number | undefined; 
   return (
     <span class="budget">
       <span>
-        {money(s)} of {budget(max)}
+        {spendOf(s, max)} of {budget(max)}
       </span>
       {limited && max > 0 ? (
         <meter
@@ -509,7 +527,7 @@ export function BudgetMeter({ spend, max, label }: { spend: number | undefined; 
           low={max * 0.5}
           high={max * 0.8}
           optimum={0}
-          aria-label={`${label}: ${money(s)} of ${money(max)}`}
+          aria-label={`${label}: ${spendOf(s, max)} of ${budget(max)}`}
         />
       ) : null}
       {reached ? <strong class="reached"> budget reached</strong> : null}

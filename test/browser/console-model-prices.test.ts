@@ -29,6 +29,14 @@ const price = (label: string) =>
   section('model-prices').locator(`xpath=.//dt[normalize-space()="${label}"]/following-sibling::dd[1]`).textContent();
 const info = async (name: string) => call(app.url, `/model/info?model_name=${encodeURIComponent(name)}`, MASTER);
 const sentTo = (path: string) => sent.filter((s) => s.path === path).map((s) => s.body);
+/** The model's detail afresh (a goto to the hash already shown would keep the form's state). */
+async function openModel(): Promise<void> {
+  await page.goto(`${app.url}/ui/#/models`);
+  await page.locator('h1', { hasText: 'Models' }).waitFor();
+  await page.goto(`${app.url}/ui/#/models/${MODEL}`);
+  await page.locator('h1', { hasText: `Model ${MODEL}` }).waitFor();
+}
+const upstream = () => section('model-summary').locator('xpath=.//dt[normalize-space()="Upstream"]/following-sibling::dd[1]').textContent();
 const group = (form: string, name: string): Locator => page.locator(`#${form} details`, { hasText: name });
 
 beforeAll(async () => {
@@ -195,6 +203,117 @@ describe("a model's prices on the Models page", () => {
     const tiers = section('model-prices').locator('table', { hasText: 'Long-context prices' });
     expect(await tiers.locator('tbody tr').first().textContent()).toContain('200,000');
     expect(await axeViolations(page)).toEqual([]);
+  });
+
+  it("emptied input and output prices and base go back to the library's prices and the default base, and the editor shows them", async () => {
+    await openModel();
+    await section('model-prices').locator('dl').waitFor();
+    await page.fill('#edit-model-litellm_params-api_base', 'https://upstream.example/v1');
+    await page.getByRole('button', { name: 'Save model', exact: true }).click();
+    await expect.poll(() => upstream()).toBe('https://upstream.example/v1');
+    expect(await page.locator('#edit-model-litellm_params-api_base-hint').textContent()).toContain('https://api.openai.com/v1');
+    expect(await page.locator('#edit-model-model_info-input_cost_per_million-hint').textContent()).toContain("back to the library's");
+
+    await page.fill('#edit-model-model_info-input_cost_per_million', '');
+    await page.fill('#edit-model-model_info-output_cost_per_million', '');
+    await page.fill('#edit-model-litellm_params-api_base', '');
+    await page.getByRole('button', { name: 'Save model', exact: true }).click();
+    await page.locator('#edit-model [role="status"]', { hasText: `Model ${MODEL} saved.` }).waitFor();
+    expect(sentTo('/model/update').at(-1)).toEqual({
+      model_name: MODEL,
+      litellm_params: { api_base: null },
+      model_info: { input_cost_per_million: null, output_cost_per_million: null },
+    });
+    const m = (await info(MODEL)).json.data[0];
+    expect(m.model_info.price_source).toMatch(/^@pydantic\/genai-prices@/);
+    expect(m.litellm_params.api_base).toBe('https://api.openai.com/v1');
+    await expect.poll(() => upstream()).toBe('https://api.openai.com/v1');
+    expect(await page.locator('#model-price-source').textContent()).toContain('the price library');
+    expect(await price('Input price per 1M tokens')).toBe(`$${m.model_info.input_cost_per_million.toFixed(2)}`);
+    // Saved, the emptied fields follow the record again: the library's prices, the default base.
+    expect(await page.inputValue('#edit-model-model_info-input_cost_per_million')).toBe(String(m.model_info.input_cost_per_million));
+    expect(await page.inputValue('#edit-model-litellm_params-api_base')).toBe('https://api.openai.com/v1');
+    expect(await axeViolations(page)).toEqual([]);
+  });
+
+  it('an emptied cache read price (kept once set) is refused next to it, and nothing is sent', async () => {
+    const before = (await info(MODEL)).json;
+    const posted = sent.length;
+    await group('edit-model', 'Cache, audio and web-search prices').locator('summary').click();
+    await page.fill('#edit-model-model_info-cache_read_cost_per_million', '');
+    await group('edit-model', 'Cache, audio and web-search prices').locator('summary').click();
+    await page.getByRole('button', { name: 'Save model', exact: true }).click();
+    const error = page.locator('#edit-model-model_info-cache_read_cost_per_million-error');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('can be changed, not removed');
+    expect(await focusedId()).toBe('edit-model-model_info-cache_read_cost_per_million');
+    expect(sent.length).toBe(posted);
+    expect((await info(MODEL)).json).toEqual(before);
+  });
+
+  it('prices are shown as given, to the nano-dollar: $1.125, $0.1875, $0.0000025, never rounded', async () => {
+    await openModel();
+    await section('model-prices').locator('dl').waitFor();
+    await page.fill('#edit-model-model_info-input_cost_per_million', '1.125');
+    await page.fill('#edit-model-model_info-output_cost_per_million', '0.1875');
+    await group('edit-model', 'Cache, audio and web-search prices').locator('summary').click();
+    await page.fill('#edit-model-model_info-cache_read_cost_per_million', '0.0000025');
+    await page.getByRole('button', { name: 'Save model', exact: true }).click();
+    await expect.poll(() => price('Input price per 1M tokens')).toBe('$1.125');
+    expect(await price('Output price per 1M tokens')).toBe('$0.1875');
+    expect(await price('Cache read per 1M tokens')).toBe('$0.0000025');
+    await page.goto(`${app.url}/ui/#/models`);
+    await modelRow().waitFor();
+    expect(await modelRow().textContent()).toContain('$1.125');
+    expect(await modelRow().textContent()).toContain('$0.1875');
+  });
+
+  it('a field typed as a reload lands keeps the typing, even the value shown before; untouched fields follow the record', async () => {
+    await openModel();
+    await section('model-prices').locator('dl').waitFor();
+    const input = '#edit-model-model_info-input_cost_per_million';
+    expect(await page.inputValue(input)).toBe('1.125');
+    // The reload after the save is held until the admin has typed and another admin has changed the prices.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const isInfo = (url: URL) => url.pathname.endsWith('/model/info') && url.searchParams.get('model_name') === MODEL;
+    let reloads = 0;
+    await page.route(isInfo, async (route) => {
+      reloads += 1;
+      await held;
+      await route.continue();
+    });
+    try {
+      await page.fill('#edit-model-model_info-output_cost_per_million', '0.25');
+      await page.getByRole('button', { name: 'Save model', exact: true }).click();
+      await page.locator('#edit-model [role="status"]', { hasText: `Model ${MODEL} saved.` }).waitFor();
+      await expect.poll(() => reloads).toBe(1);
+      await page.fill(input, '');
+      await page.fill(input, '1.125');
+      expect(
+        (
+          await call(app.url, '/model/update', MASTER, {
+            model_name: MODEL,
+            model_info: { input_cost_per_million: 5, output_cost_per_million: 6, cache_read_cost_per_million: 0.75 },
+          })
+        ).status,
+      ).toBe(200);
+      release();
+      // An untouched field follows the reloaded record: the form has taken it in.
+      await expect.poll(() => page.inputValue('#edit-model-model_info-cache_read_cost_per_million')).toBe('0.75');
+    } finally {
+      await page.unroute(isInfo);
+    }
+    expect(await price('Input price per 1M tokens')).toBe('$5.00');
+    expect(await page.inputValue(input)).toBe('1.125');
+    expect(await page.inputValue('#edit-model-model_info-output_cost_per_million')).toBe('6');
+    await page.getByRole('button', { name: 'Save model', exact: true }).click();
+    await expect.poll(() => price('Input price per 1M tokens')).toBe('$1.125');
+    expect(sentTo('/model/update').at(-1)).toEqual({ model_name: MODEL, model_info: { input_cost_per_million: 1.125 } });
+    expect(await price('Cache read per 1M tokens')).toBe('$0.75');
+    expect(await price('Output price per 1M tokens')).toBe('$6.00');
   });
 
   it('no page failed', () => {

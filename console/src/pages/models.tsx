@@ -5,7 +5,7 @@
  */
 import { get, post } from '../api';
 import { EditForm, type Field, Form, Loading, Section, Table, Title, useAction, useLoad } from '../components';
-import { count, list, money } from '../format';
+import { count, list, price } from '../format';
 import { ConfirmButton, RecordTable } from '../lists';
 import type { ModelEntry, PriceTier } from '../types';
 
@@ -19,13 +19,13 @@ const PRICE_FIELDS: Field[] = [
     name: 'model_info.input_cost_per_million',
     label: 'Input price per 1M tokens (USD)',
     kind: 'number',
-    hint: "Empty: the price library's, when it knows the upstream model.",
+    hint: "Empty: the price library's, when it knows the upstream model (emptied on an edit: back to the library's).",
   },
   {
     name: 'model_info.output_cost_per_million',
     label: 'Output price per 1M tokens (USD)',
     kind: 'number',
-    hint: "Empty: the price library's, when it knows the upstream model.",
+    hint: "Empty: the price library's, when it knows the upstream model (emptied on an edit: back to the library's).",
   },
   {
     name: 'model_info.cache_read_cost_per_million',
@@ -87,9 +87,16 @@ const PRICE_FIELDS: Field[] = [
   ]),
 ];
 
+/** Fields /model/update takes a new value for but cannot empty: every price but the input and output price. */
+const keptOnceSet = (fields: Field[]): Field[] => fields.map((f) => (f.group ? { ...f, kept: true } : f));
+
 const modelFields: Field[] = [
   { name: 'litellm_params.model', label: 'Upstream model' },
-  { name: 'litellm_params.api_base', label: 'Upstream base URL', hint: 'Empty: https://api.openai.com/v1.' },
+  {
+    name: 'litellm_params.api_base',
+    label: 'Upstream base URL',
+    hint: "Empty: the provider's default (https://api.openai.com/v1 for an OpenAI model).",
+  },
   {
     name: 'litellm_params.api_key_secret',
     label: 'Upstream key secret',
@@ -98,7 +105,7 @@ const modelFields: Field[] = [
   ...PRICE_FIELDS.filter((f) => !f.group),
   { name: 'model_info.access_groups', label: 'Access groups', kind: 'list' },
   { name: 'model_info.aliases', label: 'Aliases', kind: 'list' },
-  ...PRICE_FIELDS.filter((f) => f.group),
+  ...keptOnceSet(PRICE_FIELDS.filter((f) => f.group)),
 ];
 
 /** A model as its form starts: the per-search price as the one number it is stored as. */
@@ -130,8 +137,8 @@ export function Models() {
                 { header: 'Model', cell: (m) => <a href={modelHref(m.model_name)}>{m.model_name}</a> },
                 { header: 'Upstream model', cell: (m) => m.litellm_params.model },
                 { header: 'Upstream', cell: (m) => m.litellm_params.api_base ?? '—' },
-                { header: 'Input / 1M tokens', cell: (m) => money(m.model_info.input_cost_per_million), numeric: true },
-                { header: 'Output / 1M tokens', cell: (m) => money(m.model_info.output_cost_per_million), numeric: true },
+                { header: 'Input / 1M tokens', cell: (m) => price(m.model_info.input_cost_per_million), numeric: true },
+                { header: 'Output / 1M tokens', cell: (m) => price(m.model_info.output_cost_per_million), numeric: true },
                 { header: 'Access groups', cell: (m) => list(m.model_info.access_groups, '—') },
                 { header: 'Aliases', cell: (m) => list(m.model_info.aliases, '—') },
               ]}
@@ -244,7 +251,7 @@ export function ModelDetail({ modelName }: { modelName: string }) {
                     return (
                       <>
                         <dt>{f.label.replace(' (USD)', '')}</dt>
-                        <dd>{money(prices[key])}</dd>
+                        <dd>{price(prices[key])}</dd>
                       </>
                     );
                   })}
@@ -281,7 +288,7 @@ const LongContextTiers = ({ tiers }: { tiers: PriceTier[] }) => (
       empty="None."
       columns={[
         { header: 'Above input tokens', cell: (t) => count(t.above_input_tokens), numeric: true },
-        ...LIBRARY_TIER_COLUMNS.map(([key, header]) => ({ header, cell: (t: PriceTier) => money(t[key]), numeric: true })),
+        ...LIBRARY_TIER_COLUMNS.map(([key, header]) => ({ header, cell: (t: PriceTier) => price(t[key]), numeric: true })),
       ]}
     />
   </>
