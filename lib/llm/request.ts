@@ -134,7 +134,9 @@ async function parseBody(event: APIGatewayProxyEvent, contentType: string | unde
   // A URL-encoded body is a form too (found by review: it reached the upstream unread, its `model`
   // unchecked); it goes on as multipart, the form the upload routes take.
   const form = ['multipart/form-data', 'application/x-www-form-urlencoded'].find((f) => ct?.startsWith(f));
-  if (!jsonRoute && form) {
+  // curl's `-d '{...}'` says URL-encoded: a body that opens as a JSON object is JSON (below).
+  const urlEncodedJson = form === 'application/x-www-form-urlencoded' && opensAsObject(bytes);
+  if (!jsonRoute && form && !urlEncodedJson) {
     try {
       return { kind: 'form', value: await new Response(bytes, { headers: { 'content-type': contentType as string } }).formData() };
     } catch {

@@ -121,7 +121,10 @@ function outputWithReasoning(u: Record<string, unknown>, output: number | undefi
   // No total stands for output beside a cache figure (found by review: a gateway's total of
   // Anthropic usage counts cache reads, which are input).
   const cached = u.cache_read_input_tokens !== undefined || u.cache_creation_input_tokens !== undefined;
-  const total = cached ? 0 : (tokens(u.total_tokens) ?? 0);
+  // Nor without an input figure beside it (found by review: `{completion_tokens: 5, total_tokens:
+  // 105}` charged the whole total as output), unless no output figure is given either.
+  const inputGiven = tokens(u.prompt_tokens) !== undefined || tokens(u.input_tokens) !== undefined;
+  const total = cached || (output !== undefined && !inputGiven) ? 0 : (tokens(u.total_tokens) ?? 0);
   return Math.max(withReasoning, total - input);
 }
 

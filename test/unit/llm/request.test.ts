@@ -229,6 +229,18 @@ describe('parseLlmRequest', () => {
         expect(r.body.kind).toBe('form');
       },
     );
+
+    it("a JSON body sent as URL-encoded (curl -d's default) on an upload route is JSON, not a one-field form (found by review)", async () => {
+      const r = await parseLlmRequest(
+        event({
+          resource: '/v1/images/edits',
+          path: '/v1/images/edits',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: '{"model":"gpt-image-1","prompt":"a cat"}',
+        }),
+      );
+      expect(r).toMatchObject({ model: 'gpt-image-1', body: { kind: 'json' } });
+    });
   });
 
   describe('JSON nesting depth', () => {

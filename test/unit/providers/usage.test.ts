@@ -33,6 +33,11 @@ describe('usage, split the way prices are', () => {
     ],
     ['no output given, a total beyond the input: the rest is output', { prompt_tokens: 812, total_tokens: 1400 }, u(812, 588)],
     [
+      'an output and a total but no input figure: the output given, never the whole total (found by review: 105 charged for 5)',
+      { completion_tokens: 5, total_tokens: 105 },
+      u(0, 5),
+    ],
+    [
       'reasoning left out of completion_tokens but in total_tokens (a gateway before Gemini 2.5): the total less the input (found by review: 151 charged of 533)',
       { prompt_tokens: 20, completion_tokens: 151, total_tokens: 553 },
       u(20, 533),
