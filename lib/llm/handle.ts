@@ -1044,7 +1044,10 @@ async function complete(
   }
   const received = new ReceivedText();
   if (json === undefined && opensAsEvents(bytes)) {
-    await finish(eventsUsage(bytes, model.model_name, received), true, received);
+    // Only a call that is metered is charged for them: an object's read, list or deletion is not
+    // (found by review: a file's content that read as events was charged as an answer).
+    const [, metered] = meter(undefined);
+    await finish(metered ? eventsUsage(bytes, model.model_name, received) : undefined, metered, received);
     return { status: res.status, headers, bytes };
   }
   received.add(json);

@@ -28,7 +28,16 @@ let upstream: { base: string; close: () => Promise<void> };
 let mini: ModelRecord;
 
 beforeAll(async () => {
-  upstream = await standInUpstream((_req, raw, res) => {
+  upstream = await standInUpstream((req, raw, res) => {
+    if (req.url?.startsWith('/v1/files')) {
+      // A file whose content reads as events (with a usage in them): its download is no answer to meter.
+      if (req.method === 'POST') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ id: 'file-events', object: 'file', purpose: 'assistants', filename: 'log.txt' }));
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      return res.end(events);
+    }
     const said = String((JSON.parse(raw) as { messages: { content: string }[] }).messages[0]?.content);
     const [shape, type] = said.split(' ');
     res.writeHead(200, type === 'none' ? {} : { 'content-type': type as string });
@@ -39,6 +48,29 @@ beforeAll(async () => {
 });
 
 const reported = () => costNanos({ inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens }, mini);
+
+describe('a download that reads as events', () => {
+  it("a file's content is not metered, whatever it holds (found by review: charged as an answer)", async () => {
+    const { key, record } = await seedKey({});
+    const form = new FormData();
+    form.set('purpose', 'assistants');
+    form.set('file', new Blob([events], { type: 'text/plain' }), 'log.txt');
+    const req = new Request('http://local/', { method: 'POST', body: form });
+    const bytes = Buffer.from(await req.arrayBuffer());
+    const made = await call({
+      path: '/v1/files',
+      headers: { ...bearer(key), 'content-type': req.headers.get('content-type') as string },
+      body: bytes.toString('utf8'),
+      base64: true,
+    });
+    expect(made.status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const content = await call({ method: 'GET', path: `/v1/files/${made.json.id}/content`, headers: bearer(key) });
+      expect(content.status).toBe(200);
+    }
+    expect(await spendNanos(refs.key(record.token))).toBe(0);
+  });
+});
 
 describe('an answer whose content type does not say what it is', () => {
   it.each([
