@@ -169,7 +169,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   if (!ctx) throw new InvalidApiKeyError('the request reached the llm function without an authorizer context');
   const parsed = await parseLlmRequest(event);
   const [loaded, registry] = await Promise.all([loadCallerFor(ctx, parsed, deps), deps.registry.snapshot()]);
-  const asked = await withAssistantModel(parsed, deps.objects, loaded);
+  const asked = await withAssistantModel(parsed, deps.objects, loaded, registry);
   const listing = asked.route.answer === 'model_list';
   const object = objectCallOf(asked);
   // A batch file's lines name the models its batch will run: checked as the body's are.
@@ -250,8 +250,10 @@ const loadCallerFor = (ctx: CallerContext, req: LlmRequest, deps: LlmDeps): Prom
  * Tollgate: the run names it, so it is checked and priced as any model a body names, and the
  * upstream runs that one (found by review: the assistant's model ran unchecked, priced as the
  * thread's or the passthrough model). An assistant the caller may not use is left to its guard (404).
+ * An assistant changed outside Tollgate (its upstream's dashboard) keeps the model recorded here:
+ * its runs are told that one.
  */
-async function withAssistantModel(req: LlmRequest, objects: ObjectOwners, caller: Caller): Promise<LlmRequest> {
+async function withAssistantModel(req: LlmRequest, objects: ObjectOwners, caller: Caller, registry: RegistrySnapshot): Promise<LlmRequest> {
   const object = objectCallOf(req);
   if (object?.kind !== 'thread' || object.op === 'read' || object.action !== 'runs') return req;
   if (req.model !== undefined || req.pathModel !== undefined || req.body.kind !== 'json') return req;
@@ -259,6 +261,9 @@ async function withAssistantModel(req: LlmRequest, objects: ObjectOwners, caller
   if (typeof assistantId !== 'string' || assistantId.length === 0 || assistantId.length > MAX_ID_LENGTH) return req;
   const assistant = await objects.get(assistantId);
   if (assistant?.object_kind !== 'assistant' || !assistant.model || !mayUse(caller, assistant)) return req;
+  // A model since removed from the registry: the run goes as before, to the thread's keeper (found
+  // by review: a 404 for a model the caller never named).
+  if (!registry.resolve(assistant.model)) return req;
   return { ...req, model: assistant.model };
 }
 
@@ -601,7 +606,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
         call.owner &&
         call.owner.model !== model.model_name
       )
-        await objects.put({ ...call.owner, model: model.model_name });
+        await objects.setModel(call.owner.object_id, model.model_name);
       // What the upstream made inside it (a finished batch's output files) is its maker's, recorded before the answer names it.
       await recordMadeInside(call.deps.keptObjects, recordsInside(call), madeInside(object.kind, json), new Date(call.now));
       // A background response or a batch is billed once, by the first read (or cancel) that finds it ended.

@@ -153,6 +153,10 @@ export class KeptObjectOwners implements ObjectOwners {
     return this.store.postpone(objectId, at);
   }
 
+  setModel(objectId: string, model: string): Promise<void> {
+    return this.store.setModel(objectId, model);
+  }
+
   private async kept(owner: ObjectOwner, written: Promise<void>): Promise<void> {
     try {
       await written;

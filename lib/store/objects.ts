@@ -53,6 +53,8 @@ export interface ObjectOwners {
   duePending(now: Date, limit: number): Promise<ObjectOwner[]>;
   /** Looks at a pending object again at `at` (nothing when it is no longer pending). */
   postpone(objectId: string, at: Date): Promise<void>;
+  /** Records the model an object (an assistant) now runs; nothing when its record is gone (deleted meanwhile). */
+  setModel(objectId: string, model: string): Promise<void>;
 }
 
 /** What a cut stream of a pending object charges before its bill (lib/domain/tenancy's `prepaid_*`). */
@@ -166,6 +168,26 @@ export class DynamoObjectOwners implements ObjectOwners {
 
   async postpone(objectId: string, at: Date): Promise<void> {
     await this.updatePending(objectId, 'SET GSI1PK = :kind, GSI1SK = :sk', { ':kind': PENDING_KIND, ':sk': pendingSk(at, objectId) });
+  }
+
+  async setModel(objectId: string, model: string): Promise<void> {
+    try {
+      await this.guard(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: objectRef(objectId),
+            UpdateExpression: 'SET #model = :model',
+            // Never brings back a record a deletion removed meanwhile (found by review: a put did).
+            ConditionExpression: 'attribute_exists(PK)',
+            ExpressionAttributeNames: { '#model': 'model' },
+            ExpressionAttributeValues: { ':model': model },
+          }),
+        ),
+      );
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+    }
   }
 
   /** An update of a record still pending: false when it is not (its bill claimed, or gone). */

@@ -85,6 +85,21 @@ describe("a run of an assistant runs the assistant's model", () => {
     expect((await objectOwners().get(run.id))?.model).toBe('gpt-4o');
   });
 
+  it("an assistant whose recorded model left the registry runs as before, through the thread's model (found by review: a 404)", async () => {
+    const maker = await seedKey({ team_id: 'team-asst' });
+    const assistant = (await call({ path: '/v1/assistants', headers: bearer(maker.key), body: { model: 'gpt-4o' } })).json.id as string;
+    await objectOwners().setModel(assistant, 'a-model-since-deleted');
+    const thread = (await call({ path: '/v1/threads', headers: bearer(maker.key), body: {} })).json.id as string;
+    const run = await call({ path: `/v1/threads/${thread}/runs`, headers: bearer(maker.key), body: { assistant_id: assistant } });
+    expect(run.status).toBe(200);
+    expect(runModels.get(run.json.id)).toBeUndefined();
+  });
+
+  it('recording a model never brings back the record of an assistant deleted meanwhile', async () => {
+    await objectOwners().setModel('asst_never_recorded', 'gpt-4o');
+    expect(await objectOwners().get('asst_never_recorded')).toBeUndefined();
+  });
+
   it('an assistant given another model through Tollgate runs that one from then on', async () => {
     const maker = await seedKey({ team_id: 'team-asst' });
     const narrow = await seedKey({ team_id: 'team-asst', models: ['gpt-4o-mini'] });
