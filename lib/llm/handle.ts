@@ -181,13 +181,15 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const keeper = owner?.served_by && registry.resolve(owner.served_by) ? owner.served_by : undefined;
   // The models its tools run (an image generation tool's) are checked as the body's are.
   const tools = listing ? [] : toolModelsOf(asked);
-  const models = listing ? [] : [...modelsOf(asked, deps, keeper), ...(batch?.models ?? []), ...tools.map((t) => t.name)];
+  const models = listing
+    ? []
+    : [...modelsOf(asked, deps, keeper), ...(batch?.models ?? []), ...(batch?.toolModels ?? []), ...tools.map((t) => t.name)];
   const caller = checked(loaded, asked, models, deps, registry, now);
   if (object && namesModel) owner = await guardObject(deps.objects, caller, object);
   // A batch file's lines run the registry's upstream id of the one model they name.
   const made = batch ? batchModelOf(registry, batch.models) : undefined;
   const madeBy = made ? registry.resolve(made) : undefined;
-  const req = withToolModels(madeBy ? await withBatchModel(asked, madeBy.upstream_model) : asked, tools, registry);
+  const req = withToolModels(madeBy ? await withBatchModel(asked, madeBy.upstream_model, registry) : asked, tools, registry);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.route.answer === 'model_info') return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));

@@ -14,13 +14,16 @@
  * What the upstream makes inside an object (a batch's output files, a response's output items and
  * containers, a thread's vector stores) is recorded as that object's tenant's.
  */
+
 import type { Caller } from '../domain/caller.js';
 import type { Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
 import { estimatedWork, madeFor, mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
+import type { RegistrySnapshot } from '../registry/index.js';
 import type { ObjectOwners } from '../store/objects.js';
 import { type LlmRequest, streamRequested } from './request.js';
+import { bodyWithToolModels, toolModelsOf } from './tool-models.js';
 import { usableUsage, usageOf } from './usage.js';
 
 const COLLECTIONS = new Map<string, ObjectKind>([
@@ -281,6 +284,8 @@ export async function guardReferences(owners: ObjectOwners, caller: Caller, body
 /** What a batch file asks for: the models its lines name, and the requests they send (objects they name are guarded). */
 export interface BatchFile {
   models: string[];
+  /** The models its lines' tools run (an image generation tool's): checked as the lines' own. */
+  toolModels: string[];
   requests: { url: string; body: Record<string, unknown> }[];
 }
 
@@ -297,6 +302,7 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
   // Any `purpose` field counts: an upstream may read another of several than we would.
   if (!form.getAll('purpose').some((p) => typeof p === 'string' && p.trim().toLowerCase() === 'batch')) return undefined;
   const models = new Set<string>();
+  const toolModels = new Set<string>();
   const requests: BatchFile['requests'] = [];
   for (const file of form.getAll('file')) {
     const text = typeof file === 'string' ? file : await file.text();
@@ -315,10 +321,11 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
       if (!isObject(body) || typeof model !== 'string' || model.length === 0)
         throw new InvalidRequestError(`line ${n} of the batch file is not a JSON object naming its \`body.model\``, 'invalid_body', 'file');
       models.add(model);
+      for (const tool of toolModelsOf({ body: { kind: 'json', value: body } })) toolModels.add(tool.name);
       requests.push({ url: isObject(parsed) && typeof parsed.url === 'string' ? parsed.url : '', body });
     }
   }
-  return { models: [...models], requests };
+  return { models: [...models], toolModels: [...toolModels], requests };
 }
 
 /**
@@ -327,22 +334,26 @@ export async function batchFileOf(req: Pick<LlmRequest, 'method' | 'upstreamPath
  * registry, an alias to an allowed model, but the upstream ran the name as written). Other fields
  * and files go on as they came.
  */
-export async function withBatchModel(req: LlmRequest, upstreamModel: string): Promise<LlmRequest> {
+export async function withBatchModel(req: LlmRequest, upstreamModel: string, registry: RegistrySnapshot): Promise<LlmRequest> {
   if (req.body.kind !== 'form') return req;
   const form = new FormData();
   for (const [name, value] of req.body.value) {
-    if (name !== 'file' || typeof value === 'string') {
+    if (name !== 'file') {
       form.append(name, value);
       continue;
     }
-    const lines = (await value.text())
+    // A `file` given as text (a URL-encoded body, a part without a filename) is rewritten as a file's is (found by review).
+    const lines = (typeof value === 'string' ? value : await value.text())
       .split('\n')
       .filter((line) => line.trim().length > 0)
       .map((line) => {
         const parsed = JSON.parse(line) as { body: Record<string, unknown> };
-        return JSON.stringify({ ...parsed, body: { ...parsed.body, model: upstreamModel } });
+        const body = bodyWithToolModels(parsed.body, toolModelsOf({ body: { kind: 'json', value: parsed.body } }), registry);
+        return JSON.stringify({ ...parsed, body: { ...body, model: upstreamModel } });
       });
-    form.append(name, new File([`${lines.join('\n')}\n`], value.name, { type: value.type }));
+    const text = `${lines.join('\n')}\n`;
+    if (typeof value === 'string') form.append(name, text);
+    else form.append(name, new File([text], value.name, { type: value.type }));
   }
   return { ...req, body: { kind: 'form', value: form } };
 }

@@ -41,12 +41,22 @@ export function toolModelsOf(req: Pick<LlmRequest, 'body'>): ToolModel[] {
  */
 export function withToolModels(req: LlmRequest, tools: readonly ToolModel[], registry: RegistrySnapshot): LlmRequest {
   if (tools.length === 0 || req.body.kind !== 'json') return req;
-  const given = req.body.value.tools as unknown[];
+  return { ...req, body: { kind: 'json', value: bodyWithToolModels(req.body.value, tools, registry) } };
+}
+
+/** A JSON body (a request's, a batch line's) with each of its tools' models as the registry's upstream id. */
+export function bodyWithToolModels(
+  body: Record<string, unknown>,
+  tools: readonly ToolModel[],
+  registry: RegistrySnapshot,
+): Record<string, unknown> {
+  if (tools.length === 0) return body;
+  const given = body.tools as unknown[];
   const rewritten = [...given];
   for (const { index, name } of tools) {
     const model = registry.resolve(name);
     if (!model) throw new NotFoundError('model', name);
     rewritten[index] = { ...(given[index] as Record<string, unknown>), model: model.upstream_model };
   }
-  return { ...req, body: { kind: 'json', value: { ...req.body.value, tools: rewritten } } };
+  return { ...body, tools: rewritten };
 }

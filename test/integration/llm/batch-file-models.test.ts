@@ -39,6 +39,10 @@ const line = (model: unknown, i = 1) =>
     body: { model, messages: [{ role: 'user', content: 'hi' }] },
   });
 
+/** A line of the Responses API whose tool runs a model of its own. */
+const toolLine = (tool: Record<string, unknown>) =>
+  JSON.stringify({ custom_id: 't1', method: 'POST', url: '/v1/responses', body: { model: 'gpt-4o-mini', input: 'a cat', tools: [tool] } });
+
 async function upload(key: string, jsonl: string, purpose = 'batch') {
   const form = new FormData();
   form.set('purpose', purpose);
@@ -60,6 +64,18 @@ describe("a batch file's models are checked like a body's", () => {
     ['a line that is not JSON', `${line('gpt-4o-mini')}\n{"body": {"model": "gpt-4o", NaN}}\n`, 400, 'invalid_body'],
     ['a line whose model is not a string', `${line(['gpt-4o'])}\n`, 400, 'invalid_body'],
     ['lines naming two models (one a batch)', `${line('gpt-4o-mini', 1)}\n${line('gpt-4o', 2)}\n`, 400, 'invalid_body'],
+    [
+      "a model the key may not use, run by a line's image generation tool (found by review)",
+      `${toolLine({ type: 'image_generation' })}\n`,
+      403,
+      'model_not_allowed',
+    ],
+    [
+      "a model the registry does not know, run by a line's tool",
+      `${toolLine({ type: 'image_generation', model: 'dall-e-9' })}\n`,
+      404,
+      'model_not_found',
+    ],
   ])('%s: refused before any upstream call', async (what, jsonl, status, code) => {
     // Unrestricted but for the first case: an unknown model is a 404, as in a body.
     const { key } = await seedKey({ team_id: 'team-a', ...(what.includes('may not') ? { models: ['gpt-4o-mini'] } : {}) });
