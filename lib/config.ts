@@ -4,7 +4,7 @@
  */
 
 import { join } from 'node:path';
-import { CREDENTIAL_HEADERS, type CredentialSource } from './auth/credentials.js';
+import { CREDENTIAL_HEADERS, type CredentialSource } from './domain/credentials.js';
 import { isDuration } from './domain/periods.js';
 import type { EnforcementMode } from './domain/records.js';
 import { DEFAULT_SHARDS, parseShardCounts, type ShardCounts } from './domain/sharding.js';

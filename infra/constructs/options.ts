@@ -6,7 +6,7 @@
  */
 
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { CREDENTIAL_HEADERS } from '../../lib/auth/credentials.js';
+import { CREDENTIAL_HEADERS } from '../../lib/domain/credentials.js';
 import { isDuration } from '../../lib/domain/periods.js';
 import { parseShardCounts } from '../../lib/domain/sharding.js';
 import { jwtRouteListProblem } from '../../lib/routes.js';

@@ -4,10 +4,11 @@
  *   3. `api-key` (Azure clients)   4. `x-api-key` (Anthropic clients)
  * A header sent twice with different values is refused rather than guessed at.
  */
+
+import { CREDENTIAL_HEADERS, type CredentialSource } from '../domain/credentials.js';
 import { InvalidApiKeyError, MissingCredentialsError } from '../errors.js';
 
-export type CredentialSource = 'x-litellm-api-key' | 'authorization' | 'api-key' | 'x-api-key';
-export const CREDENTIAL_HEADERS: readonly CredentialSource[] = ['x-litellm-api-key', 'authorization', 'api-key', 'x-api-key'];
+export { CREDENTIAL_HEADERS, type CredentialSource };
 
 /** Longest credential we look at; JWTs with many claims stay far below this. */
 export const MAX_CREDENTIAL_LENGTH = 8192;
