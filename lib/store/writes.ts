@@ -83,30 +83,13 @@ export function stillHolds(attr: string, value: unknown, tag = 'sh'): Guard {
 export const CHILDREN_ATTR = 'child_rev';
 
 /** The parent gains a child in this transaction: it must exist, and its children witness moves. */
-export function addChild(ref: ItemRef, onMissing: () => TollgateError): TxOp {
-  return {
-    ref,
-    item: {
-      Update: {
-        TableName: tableName(),
-        Key: ref,
-        UpdateExpression: 'ADD #cr :one',
-        ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeNames: { '#cr': CHILDREN_ATTR },
-        ExpressionAttributeValues: { ':one': 1 },
-      },
-    },
-    onConditionFail: onMissing,
-  };
-}
+export const addChild = (ref: ItemRef, onMissing: () => TollgateError): TxOp => addToCounter(ref, CHILDREN_ATTR, 1, onMissing);
 
 /** No child was added to the parent since it was read (lib/admin/cascade lists them after that read). */
 export function childrenUnchanged(read: object): Guard {
   // Absent on a parent that gained no child since the witness came in (or ever): absent it must stay.
   const seen = (read as { [CHILDREN_ATTR]?: unknown })[CHILDREN_ATTR];
-  return typeof seen === 'number'
-    ? { expression: '#cr = :cr', names: { '#cr': CHILDREN_ATTR }, values: { ':cr': seen } }
-    : { expression: 'attribute_not_exists(#cr)', names: { '#cr': CHILDREN_ATTR } };
+  return stillHolds(CHILDREN_ATTR, typeof seen === 'number' ? seen : null, 'cr');
 }
 
 /** Guards that must all hold (their names and values must not clash). */
@@ -226,14 +209,18 @@ export function addToCounter(ref: ItemRef, attribute: string, delta: number, onM
 }
 
 /** Deletes an item that must exist (and pass the guard). */
-export function deleteExisting(ref: ItemRef, onFail: () => TollgateError, guard?: Guard): TxOp {
+export const deleteExisting = (ref: ItemRef, onFail: () => TollgateError, guard?: Guard): TxOp =>
+  conditionalDelete(ref, withGuard('attribute_exists(PK)', guard), guard, onFail);
+
+/** A delete under `condition`, whose names and values are the guard's. */
+function conditionalDelete(ref: ItemRef, condition: string, guard: Guard | undefined, onFail: () => TollgateError): TxOp {
   return {
     ref,
     item: {
       Delete: {
         TableName: tableName(),
         Key: ref,
-        ConditionExpression: withGuard('attribute_exists(PK)', guard),
+        ConditionExpression: condition,
         ...(guard?.names ? { ExpressionAttributeNames: guard.names } : {}),
         ...(guard?.values ? { ExpressionAttributeValues: guard.values } : {}),
       },
@@ -248,21 +235,8 @@ export function deleteAny(ref: ItemRef): TxOp {
 }
 
 /** Deletes a marker if it is absent or still passes the guard (a marker another item took over is left alone: 409). */
-export function deleteIfStill(ref: ItemRef, guard: Guard, onFail: () => TollgateError): TxOp {
-  return {
-    ref,
-    item: {
-      Delete: {
-        TableName: tableName(),
-        Key: ref,
-        ConditionExpression: `attribute_not_exists(PK) OR (${guard.expression})`,
-        ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
-        ...(guard.values ? { ExpressionAttributeValues: guard.values } : {}),
-      },
-    },
-    onConditionFail: onFail,
-  };
-}
+export const deleteIfStill = (ref: ItemRef, guard: Guard, onFail: () => TollgateError): TxOp =>
+  conditionalDelete(ref, `attribute_not_exists(PK) OR (${guard.expression})`, guard, onFail);
 
 /**
  * Deletes a replaced key's item if it is still there (a predecessor in its grace period, a
