@@ -171,27 +171,23 @@ export class DynamoObjectOwners implements ObjectOwners {
   }
 
   async setModel(objectId: string, model: string): Promise<void> {
-    try {
-      await this.guard(() =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: objectRef(objectId),
-            UpdateExpression: 'SET #model = :model',
-            // Never brings back a record a deletion removed meanwhile (found by review: a put did).
-            ConditionExpression: 'attribute_exists(PK)',
-            ExpressionAttributeNames: { '#model': 'model' },
-            ExpressionAttributeValues: { ':model': model },
-          }),
-        ),
-      );
-    } catch (e) {
-      if (!isConditionalCheckFailed(e)) throw e;
-    }
+    // Never brings back a record a deletion removed meanwhile (found by review: a put did).
+    await this.updateIf(objectId, 'SET #model = :model', 'attribute_exists(PK)', { ':model': model }, { '#model': 'model' });
   }
 
   /** An update of a record still pending: false when it is not (its bill claimed, or gone). */
-  private async updatePending(objectId: string, update: string, values: Record<string, unknown>): Promise<boolean> {
+  private updatePending(objectId: string, update: string, values: Record<string, unknown>): Promise<boolean> {
+    return this.updateIf(objectId, update, 'billing = :pending', { ...values, ':pending': 'pending' });
+  }
+
+  /** An update under a condition: false when the condition does not hold (nothing written). */
+  private async updateIf(
+    objectId: string,
+    update: string,
+    condition: string,
+    values: Record<string, unknown>,
+    names?: Record<string, string>,
+  ): Promise<boolean> {
     try {
       await this.guard(() =>
         this.client.send(
@@ -199,8 +195,9 @@ export class DynamoObjectOwners implements ObjectOwners {
             TableName: this.tableName,
             Key: objectRef(objectId),
             UpdateExpression: update,
-            ConditionExpression: 'billing = :pending',
-            ExpressionAttributeValues: { ...values, ':pending': 'pending' },
+            ConditionExpression: condition,
+            ...(names ? { ExpressionAttributeNames: names } : {}),
+            ExpressionAttributeValues: values,
           }),
         ),
       );
