@@ -26,6 +26,7 @@ export const opensAsObject = (bytes: Buffer): boolean => bytes[textStart(bytes)]
 
 /** True when a body's text opens as server-sent events (`data:`, `event:`), whatever its content type says. */
 export function opensAsEvents(bytes: Buffer): boolean {
-  const head = bytes.subarray(textStart(bytes), textStart(bytes) + 6).toString('latin1');
+  const start = textStart(bytes);
+  const head = bytes.subarray(start, start + 6).toString('latin1');
   return head.startsWith('data:') || head.startsWith('event:');
 }
