@@ -24,9 +24,12 @@ function textStart(bytes: Buffer): number {
 /** True when a body's text opens as a JSON object (`{`), whatever its content type says. */
 export const opensAsObject = (bytes: Buffer): boolean => bytes[textStart(bytes)] === 0x7b;
 
-/** True when a body's text opens as server-sent events (`data:`, `event:`), whatever its content type says. */
+/** The fields an event stream's first line may open with (a line opening with `:` is a comment, a keep-alive). */
+const EVENT_FIELDS = ['data:', 'event:', 'id:', 'retry:', ':'];
+
+/** True when a body's text opens as server-sent events (any of their fields, or a comment), whatever its content type says. */
 export function opensAsEvents(bytes: Buffer): boolean {
   const start = textStart(bytes);
   const head = bytes.subarray(start, start + 6).toString('latin1');
-  return head.startsWith('data:') || head.startsWith('event:');
+  return EVENT_FIELDS.some((f) => head.startsWith(f));
 }

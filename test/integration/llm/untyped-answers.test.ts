@@ -41,7 +41,7 @@ beforeAll(async () => {
     const said = String((JSON.parse(raw) as { messages: { content: string }[] }).messages[0]?.content);
     const [shape, type] = said.split(' ');
     res.writeHead(200, type === 'none' ? {} : { 'content-type': type as string });
-    res.end(shape === 'events' ? events : JSON.stringify(answer));
+    res.end(shape === 'events' ? events : shape === 'keepalive' ? `: keep-alive\n\n${events}` : JSON.stringify(answer));
   });
   mini = await passthroughTable(upstream.base);
   return () => upstream.close();
@@ -78,6 +78,7 @@ describe('an answer whose content type does not say what it is', () => {
     ['JSON with no content type', 'json none', false],
     ['events under text/plain, for a stream', 'events text/plain', true],
     ['events under application/octet-stream, for a stream', 'events application/octet-stream', true],
+    ['events opening with a keep-alive comment, under text/plain', 'keepalive text/plain', true],
   ])('%s: charged the usage it reports', async (_, said, stream) => {
     const { key, record } = await seedKey({});
     const requestId = `req-untyped-${Math.random().toString(36).slice(2)}`;
