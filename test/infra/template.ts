@@ -4,10 +4,12 @@
  * (API paths rebuilt from resources, the IAM statements a function's role holds).
  */
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/bundling.js';
 import type { TollgateOptions } from '../../infra/constructs/options.js';
 import { type DeployedFunction, TollgateStack } from '../../infra/stack.js';
@@ -28,14 +30,34 @@ export interface CfnResource {
   UpdateReplacePolicy?: string;
 }
 
+/** Cloud assembly folders of this test file's synths, removed after it (each file imports this anew). */
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * The cloud assembly goes to a folder of its own, emptied once the template is read: every synth
+ * stages the console deployment's AWS CLI layer (about 22 MB), and a run synthesizes the stack about
+ * 90 times, so keeping them (CDK's default: a temporary folder never removed) left 2 GB in the
+ * temporary directory per run. The folder itself stays until the file's tests end: a test that adds
+ * to the stack synthesizes it again.
+ */
 export function synth(options: TollgateOptions = {}, context: Record<string, unknown> = {}): Synth {
-  const app = new App({
-    context: { ...cdkJsonContext, ...context, 'aws:cdk:bundling-stacks': [] },
-    builtinCloudFormationValidation: false,
-  });
-  const stack = new TollgateStack(app, 'Tollgate', { options });
-  const template = Template.fromStack(stack);
-  return { app, stack, template, resources: template.toJSON().Resources as Record<string, CfnResource> };
+  const outdir = mkdtempSync(join(tmpdir(), 'tollgate-synth-'));
+  outdirs.push(outdir);
+  try {
+    const app = new App({
+      outdir,
+      context: { ...cdkJsonContext, ...context, 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    const stack = new TollgateStack(app, 'Tollgate', { options });
+    const template = Template.fromStack(stack);
+    return { app, stack, template, resources: template.toJSON().Resources as Record<string, CfnResource> };
+  } finally {
+    for (const entry of readdirSync(outdir)) rmSync(join(outdir, entry), { recursive: true, force: true });
+  }
 }
 
 export const ofType = (s: Synth, type: string): [string, CfnResource][] => Object.entries(s.resources).filter(([, r]) => r.Type === type);
