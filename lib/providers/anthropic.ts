@@ -10,13 +10,12 @@
  * (429 and 529 included); an error without one is a 502, but a 429 stays a 429 (errors.ts).
  */
 
-import { isObject, parseJson } from '../domain/json.js';
+import { isObject } from '../domain/json.js';
 import { UpstreamFailedError } from '../errors.js';
 import { upstreamUrl } from '../llm/upstream.js';
-import { anthropicErrorBody, UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
+import { anthropicErrorBody, UnsupportedParameterError } from './errors.js';
 import { HttpExchange, type HttpTarget, relayStream, sseNamed } from './http.js';
 import type { JsonAnswer, Provider, ProviderModel, ProviderRequest, StreamAnswer } from './types.js';
-import { usageOfPayload } from './usage.js';
 
 export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
@@ -68,20 +67,7 @@ export const anthropicProvider: Provider = {
     }
     if (res.ok && (res.headers.get('content-type') ?? '').includes('text/event-stream'))
       return relayMessages(exchange, res.status, req.onPayload);
-    const json = parseJson(await exchange.text());
-    if (!res.ok) {
-      if (isAnthropicError(json)) return exchange.errorAnswer(res.status, json);
-      throw unshapedUpstreamError(req.model.model_name, res, 'an Anthropic');
-    }
-    if (json === undefined)
-      throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`, true);
-    return {
-      kind: 'json',
-      status: res.status,
-      body: json,
-      usage: usageOfPayload(json),
-      headers: { ...exchange.returnedHeaders(), 'content-type': 'application/json' },
-    };
+    return exchange.jsonAnswer(res, req.model.model_name, 'an Anthropic', isAnthropicError);
   },
 };
 

@@ -12,7 +12,7 @@ import { type TollgateError, UpstreamFailedError } from '../errors.js';
 import { Deadline, upstreamFailure } from '../llm/deadline.js';
 import { framedEvents, type SseEvent } from '../llm/sse.js';
 import { isRedirect, readWhole, withoutSecret } from '../llm/upstream.js';
-import { isStreamError } from './errors.js';
+import { isStreamError, unshapedUpstreamError } from './errors.js';
 import type { JsonAnswer, StreamAnswer, TokenUsage } from './types.js';
 import { mergeUsage, serviceTierOfPayload, usageOfPayload } from './usage.js';
 
@@ -162,6 +162,27 @@ export class HttpExchange implements EventSource {
    */
   errorAnswer(status: number, body: unknown): JsonAnswer {
     return { kind: 'json', status, body, usage: undefined, headers: this.returnedHeaders() };
+  }
+
+  /**
+   * A JSON answer read whole: with a failing status, the upstream's own error when it has the
+   * route's shape (`isError`), else the upstream failing (`shape` names what was expected); with a
+   * good status, the answer and the usage it reports. A body that is no JSON is a failure.
+   */
+  async jsonAnswer(res: Response, modelName: string, shape: string, isError: (json: unknown) => boolean): Promise<JsonAnswer> {
+    const json = parseJson(await this.text());
+    if (!res.ok) {
+      if (isError(json)) return this.errorAnswer(res.status, json);
+      throw unshapedUpstreamError(modelName, res, shape);
+    }
+    if (json === undefined) throw new UpstreamFailedError(`the upstream for \`${modelName}\` answered with a body that is not JSON`, true);
+    return {
+      kind: 'json',
+      status: res.status,
+      body: json,
+      usage: usageOfPayload(json),
+      headers: { ...this.returnedHeaders(), 'content-type': 'application/json' },
+    };
   }
 
   returnedHeaders(): Record<string, string> {

@@ -11,14 +11,14 @@
  * its status (a 429 stays a 429); an error without one is a 502, but a 429 stays a 429 (errors.ts).
  */
 
-import { isObject, parseJson } from '../domain/json.js';
+import { isObject } from '../domain/json.js';
 import { UpstreamFailedError } from '../errors.js';
 import { streamRequested } from '../llm/request.js';
 import { upstreamUrl } from '../llm/upstream.js';
-import { UnsupportedParameterError, unshapedUpstreamError } from './errors.js';
+import { UnsupportedParameterError } from './errors.js';
 import { HttpExchange, type HttpTarget, relayStream, sseFrame } from './http.js';
 import type { JsonAnswer, Operation, Provider, ProviderClients, ProviderModel, ProviderRequest, StreamAnswer } from './types.js';
-import { isUsageOnlyChunk, usageOfPayload } from './usage.js';
+import { isUsageOnlyChunk } from './usage.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -91,21 +91,7 @@ export async function forwardOpenAiShaped(
   }
   const streamed = (res.headers.get('content-type') ?? '').includes('text/event-stream');
   if (res.ok && streamed) return relayOpenAiStream(exchange, res.status, !clientWantsUsage, req.onPayload);
-  const text = await exchange.text();
-  const json = parseJson(text);
-  if (!res.ok) {
-    if (isOpenAiError(json)) return exchange.errorAnswer(res.status, json);
-    throw unshapedUpstreamError(req.model.model_name, res, 'an OpenAI');
-  }
-  if (json === undefined)
-    throw new UpstreamFailedError(`the upstream for \`${req.model.model_name}\` answered with a body that is not JSON`, true);
-  return {
-    kind: 'json',
-    status: res.status,
-    body: json,
-    usage: usageOfPayload(json),
-    headers: { ...exchange.returnedHeaders(), 'content-type': 'application/json' },
-  };
+  return exchange.jsonAnswer(res, req.model.model_name, 'an OpenAI', isOpenAiError);
 }
 
 /**
