@@ -21,10 +21,8 @@ import type {
   ToolResultContentBlock,
 } from '@aws-sdk/client-bedrock-runtime';
 import { isObject } from '../../domain/json.js';
-import { InvalidRequestError } from '../../errors.js';
-import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { type Json, usageOfConverse } from './translate.js';
+import { hasText, invalid, type Json, sampling, unsupported, usageOfConverse } from './translate.js';
 
 /** Whether a Bedrock model id, inference profile or ARN names an Anthropic Claude model. */
 export const isClaudeOnBedrock = (modelId: string): boolean => /(^|[.:/])anthropic\.claude/.test(modelId);
@@ -58,14 +56,6 @@ const DOCUMENT_TYPES: ReadonlyMap<string, DocumentFormat> = new Map([
   ['text/plain', 'txt'],
 ]);
 const CACHE_POINT: { cachePoint: { type: 'default'; ttl?: '5m' | '1h' } } = { cachePoint: { type: 'default' } };
-
-const invalid = (param: string, why: string): never => {
-  throw new InvalidRequestError(`\`${param}\` ${why}`, 'invalid_body', param);
-};
-const unsupported = (param: string, why: string): never => {
-  throw new UnsupportedParameterError(param, why);
-};
-const hasText = (s: string): boolean => /\S/.test(s);
 
 /** The Converse request for an Anthropic Messages request. Throws a 400 naming what it cannot express. */
 export function messagesToConverse(body: Record<string, unknown>, modelId: string): ConverseCommandInput {
@@ -102,15 +92,7 @@ function inference(body: Record<string, unknown>): InferenceConfiguration {
   const max = body.max_tokens;
   if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) invalid('max_tokens', 'is required: an integer >= 1');
   const config: InferenceConfiguration = { maxTokens: max as number };
-  for (const [field, key] of [
-    ['temperature', 'temperature'],
-    ['top_p', 'topP'],
-  ] as const) {
-    const v = body[field];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) invalid(field, 'must be a number from 0 to 1');
-    config[key] = v as number;
-  }
+  sampling(body, config);
   const stop = body.stop_sequences;
   if (stop !== undefined && stop !== null) {
     if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0))

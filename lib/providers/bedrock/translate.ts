@@ -122,15 +122,17 @@ const IMAGE_DATA_URL = /^data:image\/(png|jpeg|jpg|gif|webp);base64,([A-Za-z0-9+
 /** A JSON value as the SDK types it (parsed JSON always is one). */
 export type Json = NonNullable<ToolUseBlock['input']>;
 
-const invalid = (param: string, why: string): never => {
+/** A 400 naming the request field (Bedrock's translations of either API shape). */
+export const invalid = (param: string, why: string): never => {
   throw new InvalidRequestError(`\`${param}\` ${why}`, 'invalid_body', param);
 };
-const unsupported = (param: string, why: string): never => {
+/** A 400 for a field Bedrock cannot express. */
+export const unsupported = (param: string, why: string): never => {
   throw new UnsupportedParameterError(param, why);
 };
 
 /** Whether a text has something to say (Bedrock rejects blank text blocks). */
-const hasText = (s: string): boolean => /\S/.test(s);
+export const hasText = (s: string): boolean => /\S/.test(s);
 
 /** A role's turn while the conversation is assembled. */
 interface Turn {
@@ -378,14 +380,8 @@ function toolSpecs(value: unknown): Tool[] {
   });
 }
 
-function inference(body: Record<string, unknown>): InferenceConfiguration | undefined {
-  const config: InferenceConfiguration = {};
-  const limit = body.max_completion_tokens ?? body.max_tokens;
-  if (limit !== undefined && limit !== null) {
-    const field = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? 'max_completion_tokens' : 'max_tokens';
-    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) invalid(field, 'must be an integer >= 1');
-    config.maxTokens = limit as number;
-  }
+/** `temperature` and `top_p` into an inference configuration: Bedrock takes each from 0 to 1 (both API shapes name them so). */
+export function sampling(body: Record<string, unknown>, config: InferenceConfiguration): void {
   for (const [field, key] of [
     ['temperature', 'temperature'],
     ['top_p', 'topP'],
@@ -395,6 +391,17 @@ function inference(body: Record<string, unknown>): InferenceConfiguration | unde
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) invalid(field, 'must be a number from 0 to 1 on Bedrock');
     config[key] = v as number;
   }
+}
+
+function inference(body: Record<string, unknown>): InferenceConfiguration | undefined {
+  const config: InferenceConfiguration = {};
+  const limit = body.max_completion_tokens ?? body.max_tokens;
+  if (limit !== undefined && limit !== null) {
+    const field = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? 'max_completion_tokens' : 'max_tokens';
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) invalid(field, 'must be an integer >= 1');
+    config.maxTokens = limit as number;
+  }
+  sampling(body, config);
   const stop = body.stop;
   if (stop !== undefined && stop !== null) {
     const list = typeof stop === 'string' ? [stop] : stop;
