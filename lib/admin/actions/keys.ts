@@ -552,31 +552,25 @@ async function limitDirections(
  * lib/domain/rate-limits): as dropping them whole, only as much authority as set them may move it
  * (the rule /team/member_delete applies). A user's limits are a proxy admin's. Less authority than
  * a proxy admin was judged on the member and user it read: `held` keeps the move to them (a limit
- * set meanwhile refuses it, 409).
+ * set meanwhile refuses it, 409). `from` is whose the key was, `what` names it, `how` the change.
  */
 async function governingLimits(
   authority: Authority,
-  current: StoredKey,
+  from: Ownership,
   next: Ownership,
+  what: string,
+  how = `move ${what} out from under them`,
 ): Promise<{ denial?: TollgateError | undefined; held: TxOp[] }> {
-  const userId = current.user_id ?? null;
-  const teamId = current.team_id ?? null;
+  const userId = from.user_id ?? null;
+  const teamId = from.team_id ?? null;
   const held: TxOp[] = [];
   if (!userId) return { held };
-  const what = `key \`${current.key_name}\``;
   const judged = rank(authority) < rank('proxy_admin');
   const changed = () => new ConflictError('concurrent_update', `the limits that govern ${what} changed meanwhile; retry`, 'key');
   if (teamId) {
     const member = await find('team_member', teamId, userId);
     const denial =
-      member &&
-      dropLimitsDenial(
-        authority,
-        member.limits_set_by,
-        memberLimits(member),
-        `member \`${userId}\` of team \`${teamId}\``,
-        `move ${what} out from under them`,
-      );
+      member && dropLimitsDenial(authority, member.limits_set_by, memberLimits(member), `member \`${userId}\` of team \`${teamId}\``, how);
     if (denial) return { denial, held };
     if (member && judged) held.push(requireGuarded(refs.member(teamId, userId), unchangedSince(member), changed));
   }
@@ -584,11 +578,25 @@ async function governingLimits(
   const leavesUser = next.user_id !== userId || (!teamId && next.team_id);
   if (!leavesUser) return { held };
   const user = await find('user', userId);
-  const denial =
-    user && dropLimitsDenial(authority, 'proxy_admin', userLimits(user, !teamId), `user \`${userId}\``, `move ${what} out from under them`);
+  const denial = user && dropLimitsDenial(authority, 'proxy_admin', userLimits(user, !teamId), `user \`${userId}\``, how);
   if (denial) return { denial, held };
   if (user && judged) held.push(requireGuarded(refs.user(userId), unchangedSince(user), changed));
   return { held };
+}
+
+/**
+ * A team key with no user, made by a team admin, is held to no member's or user's limits: as if
+ * the admin's own key were moved out from under them (found by review: a team admin whose member
+ * and user limits a proxy admin set escaped them all with `user_id: null`). So it is judged as
+ * that move, on the admin's own member and user records.
+ */
+async function userlessKeyLimits(actor: Actor, authority: Authority, teamId: string | null, userId: string | null): Promise<TxOp[]> {
+  if (!teamId || userId || isProxyAdmin(actor) || !actor.userId) return [];
+  const own = { user_id: actor.userId, team_id: teamId };
+  const how = 'make a team key with no user (it would be held to none of their limits)';
+  const { denial, held } = await governingLimits(authority, own, { user_id: null, team_id: teamId }, 'a key', how);
+  refuse(denial);
+  return held;
 }
 
 export const keyActions: Actions = {
@@ -606,6 +614,7 @@ export const keyActions: Actions = {
     if (userId) await load('user', userId);
     requireOrgOfTeam(input.organization_id, team);
     if (team) await requireKeyWithinTeam(input, team);
+    const held = await userlessKeyLimits(actor, authority, teamId, userId);
     const plan = planNewKey(
       {
         ...input,
@@ -624,6 +633,7 @@ export const keyActions: Actions = {
       ...(teamId ? [addChild(refs.team(teamId), notFound('team', teamId))] : []),
       ...(userId ? [addChild(refs.user(userId), notFound('user', userId))] : []),
       ...(await membershipGuards(teamId, userId)),
+      ...held,
     ];
     await transact([...plan.ops, ...guards], actor, plan.audit, now);
     // LiteLLM's shape: the plaintext in `key` (this once), its hash in `token` and `token_id`.
@@ -676,7 +686,8 @@ export const keyActions: Actions = {
       refuse(
         teamLimitsMoveDenial(authority, current.limits_set_by, keyLimits(current), `key \`${current.key_name}\``, current.team_id ?? null),
       );
-    const governing = teamMoved || userMoved ? await governingLimits(authority, current, next) : { held: [] };
+    const governing =
+      teamMoved || userMoved ? await governingLimits(authority, current, next, `key \`${current.key_name}\``) : { held: [] };
     refuse(governing.denial);
     const team = next.team_id ? await load('team', next.team_id) : undefined;
     if (userMoved && next.user_id) await load('user', next.user_id);

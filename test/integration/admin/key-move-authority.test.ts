@@ -63,15 +63,91 @@ describe('a team admin cannot lift member limits a proxy admin set by moving the
     expect(res.status).toBe(403);
   });
 
-  it('a capped team admin may still generate a team service key (policy: a new key under the team budget)', async () => {
+  it('a capped team admin may not generate a team key with no user: it would answer to none of their limits (found by review)', async () => {
     // tadmin's own member budget is $1, set by a proxy admin (previous test). A key owned by nobody
-    // acts as no user: it answers to the team's budget and its own, which a team admin may set
-    // (LiteLLM's service-account keys). It moves no existing credential out from under a limit.
+    // answers to no member's or user's limits: made by tadmin, it would be tadmin's way round them.
+    const before = (await callApi(keys, 'GET', '/key/list', { team_id: 't-m' })).body.keys.length;
     const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-m', user_id: null, max_budget: 1 }, tadmin);
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(
+      /member `tadmin` of team `t-m` has limits a proxy admin set: only a proxy admin may make a team key with no user/,
+    );
+    expect((await callApi(keys, 'GET', '/key/list', { team_id: 't-m' })).body.keys.length).toBe(before);
+    // A proxy admin may (LiteLLM's service-account keys).
+    const admin = await callApi(keys, 'POST', '/key/generate', { team_id: 't-m', user_id: null, max_budget: 1 });
+    expect(admin.status).toBe(200);
+    expect(admin.body.user_id).toBeNull();
+  });
+});
+
+describe('a team key with no user, made by a team admin', () => {
+  beforeAll(async () => {
+    for (const u of ['free-admin', 'user-capped-admin', 'team-capped-admin'])
+      await callApi(users, 'POST', '/user/new', { user_id: u, auto_create_key: false });
+    await callApi(teams, 'POST', '/team/new', {
+      team_id: 't-svc',
+      members_with_roles: [
+        { user_id: 'free-admin', role: 'admin' },
+        { user_id: 'user-capped-admin', role: 'admin' },
+      ],
+    });
+    // A fellow team admin adds the third admin, and caps them: their member limits are a team admin's.
+    const added = await callApi(
+      teams,
+      'POST',
+      '/team/member_add',
+      { team_id: 't-svc', member: { user_id: 'team-capped-admin', role: 'admin' } },
+      userCtx('free-admin'),
+    );
+    expect(added.status).toBe(200);
+    // A proxy admin caps one admin as a user (every limit-like user field), none in the team.
+    expect((await callApi(users, 'POST', '/user/update', { user_id: 'user-capped-admin', rpm_limit: 1 })).status).toBe(200);
+    const byTeamAdmin = await callApi(
+      teams,
+      'POST',
+      '/team/member_update',
+      { team_id: 't-svc', user_id: 'team-capped-admin', tpm_limit: 10 },
+      userCtx('free-admin'),
+    );
+    expect(byTeamAdmin.status).toBe(200);
+  });
+
+  it('is made by an admin none of whose limits more authority set: it answers to the team and its own limits (LiteLLM’s service accounts)', async () => {
+    const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null, max_budget: 2 }, userCtx('free-admin'));
     expect(res.status).toBe(200);
-    expect(res.body.user_id).toBeNull();
-    // Its limits are a team admin's: another team admin may loosen them, bob's and tadmin's member limits stay.
-    expect(res.body.limits_set_by).toBe('team_admin');
+    expect(res.body).toMatchObject({ user_id: null, team_id: 't-svc', limits_set_by: 'team_admin' });
+  });
+
+  it('is made by an admin whose member limits a team admin set (as much authority)', async () => {
+    const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null }, userCtx('team-capped-admin'));
+    expect(res.status).toBe(200);
+  });
+
+  // Every user limit that governs a team key (a user's budget and models govern personal keys only).
+  for (const [field, value] of [
+    ['rpm_limit', 1],
+    ['tpm_limit', 10],
+    ['max_parallel_requests', 1],
+  ] as const) {
+    it(`is refused to an admin whose user ${field} a proxy admin set, and nothing is written`, async () => {
+      const admin = `user-${field}-admin`;
+      await callApi(users, 'POST', '/user/new', { user_id: admin, auto_create_key: false, [field]: value });
+      expect(
+        (await callApi(teams, 'POST', '/team/member_add', { team_id: 't-svc', member: { user_id: admin, role: 'admin' } })).status,
+      ).toBe(200);
+      const before = (await callApi(keys, 'GET', '/key/list', { team_id: 't-svc' })).body.keys.length;
+      const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null }, userCtx(admin));
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(new RegExp(`user \`${admin}\` has limits a proxy admin set`));
+      expect((await callApi(keys, 'GET', '/key/list', { team_id: 't-svc' })).body.keys.length).toBe(before);
+      // Their own key, held to those limits, they may still make.
+      expect((await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc' }, userCtx(admin))).status).toBe(200);
+    });
+  }
+
+  it('is refused to the admin capped as a user too', async () => {
+    const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null }, userCtx('user-capped-admin'));
+    expect(res.status).toBe(403);
   });
 });
 
