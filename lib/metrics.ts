@@ -11,12 +11,15 @@
  *    in AWS the settlement queue's own metrics count them.
  *  - WebSearchesUnpriced: web searches reported on a model whose record has no per-search price
  *    (made before it was kept): charged nothing for them until `/model/update` fills it.
+ *  - FileSearchesUnpriced: the same for file search calls (Responses `file_search_call` items) on a
+ *    model whose record has no file search price (`file_search_cost_per_1k_calls`).
  *  - OwnersDeferred: owner records of objects an upstream made, kept in the journal (lib/llm/spend).
  *  - PendingUnbilled: pending objects given up on unbilled (lib/llm/pending): charge them by hand.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 
 export type SpendMetric =
+  | 'FileSearchesUnpriced'
   | 'OwnersDeferred'
   | 'PendingUnbilled'
   | 'SettlementsDeferred'

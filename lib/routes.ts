@@ -60,6 +60,11 @@ export interface RouteDef {
    * its output is charged at the estimate's, never as the 0 tokens its text holds.
    */
   outputNotText?: boolean;
+  /**
+   * The call may run OpenAI's `file_search` tool, billed per call (the Responses API): strict mode
+   * holds the calls its `max_tool_calls` allows. Elsewhere (an assistant made with the tool) none runs.
+   */
+  runsFileSearch?: boolean;
   /** Answered by Tollgate from the model registry, not forwarded. */
   answer?: 'model_list' | 'model_info';
   /**
@@ -69,13 +74,14 @@ export interface RouteDef {
   azureUpstreamPath?: string;
 }
 
-/** What an LLM POST path is: its answer may stream; its stream carries usage only when asked; its body is JSON by definition; it generates output tokens. */
+/** What an LLM POST path is: its answer may stream; its stream carries usage only when asked; its body is JSON by definition; it generates output tokens; it may run file searches. */
 interface PostFacts {
   streams?: true;
   usageOnRequest?: true;
   json?: true;
   noOutput?: true;
   notText?: true;
+  fileSearch?: true;
 }
 
 /** Every LLM POST path with its facts, once. Paths without `json` take uploads (forms or bytes). */
@@ -84,7 +90,7 @@ const LLM_POSTS = new Map<string, PostFacts>([
   ['completions', { streams: true, usageOnRequest: true, json: true }],
   ['embeddings', { json: true, noOutput: true }],
   ['moderations', { json: true, noOutput: true }],
-  ['responses', { streams: true, json: true }],
+  ['responses', { streams: true, json: true, fileSearch: true }],
   // Anthropic's Messages API (Claude Code, the Anthropic SDKs): served by Anthropic models and Claude on Bedrock.
   ['messages', { streams: true, json: true }],
   ['rerank', { json: true }],
@@ -110,6 +116,7 @@ function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): Rout
     streamsUsage: facts.usageOnRequest === true,
     generates: facts.noOutput !== true,
     ...(facts.notText ? { outputNotText: true } : {}),
+    ...(facts.fileSearch ? { runsFileSearch: true } : {}),
   };
 }
 

@@ -108,6 +108,8 @@ export interface ModelPrices {
   output_audio_cost_per_million: number | null;
   /** LiteLLM's shape: one price per search for every size. */
   search_context_cost_per_query: { search_context_size_medium: number } | null;
+  /** Dollars per 1,000 file search calls (LiteLLM's unit). */
+  file_search_cost_per_1k_calls: number | null;
   input_cost_per_million_priority: number | null;
   output_cost_per_million_priority: number | null;
   cache_read_cost_per_million_priority: number | null;

@@ -24,6 +24,11 @@ export interface Usage {
    * the Responses API's `web_search_call` items), each charged at the model's per-search price.
    */
   webSearches?: number;
+  /**
+   * File search calls the upstream ran for the call (the Responses API's `file_search_call` items),
+   * each charged at the model's price per 1,000 calls.
+   */
+  fileSearches?: number;
   /** The `service_tier` the upstream says served the call (`priority`, `flex`, `default`...), as it said it. */
   serviceTier?: string;
   /**
@@ -57,6 +62,7 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
       | 'cache_write_1h_cost_per_million'
       | 'price_tiers'
       | 'search_context_cost_per_query'
+      | 'file_search_cost_per_1k_calls'
       | 'input_audio_cost_per_million'
       | 'output_audio_cost_per_million'
       | `${'input' | 'output' | 'cache_read'}_cost_per_million_${PricedServiceTier}`
@@ -79,7 +85,8 @@ export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 
 /**
  * The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS): its tokens at the prices
- * of the service tier that served it (chargedServiceTier), its web searches at the per-search price.
+ * of the service tier that served it (chargedServiceTier), its web searches at the per-search price,
+ * its file search calls at the price per 1,000 calls.
  */
 export function costNanos(usage: Usage, base: Prices): number {
   const tier = chargedServiceTier(usage, base);
@@ -89,7 +96,7 @@ export function costNanos(usage: Usage, base: Prices): number {
     tier === 'default'
       ? standard
       : Math.max(tier === 'priority' ? standard : 0, tokenNanos(usage, serviceTierPrices(base, tier) as Prices));
-  return capped(tokens + searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query));
+  return capped(tokens + toolNanos(usage, base));
 }
 
 /**
@@ -157,6 +164,18 @@ const searchNanos = (searches: number, perSearch: number | undefined): number =>
   searches > 0 && isValidPrice(perSearch) ? Math.round(searches * perSearch * NANOS_PER_DOLLAR) : 0;
 
 /**
+ * File search calls at a price in dollars per 1,000 calls, exact to the nano-dollar for a price
+ * of up to six decimals (no price: nothing to charge; recordSpend logs and counts them).
+ */
+const fileSearchNanos = (calls: number, perThousand: number | undefined): number =>
+  calls > 0 && isValidPrice(perThousand) ? Math.round(calls * perThousand * (NANOS_PER_DOLLAR / 1000)) : 0;
+
+/** The hosted tools a call ran, at their per-call prices (uncapped: the caller caps the sum). */
+const toolNanos = (usage: Pick<Usage, 'webSearches' | 'fileSearches'>, base: Prices): number =>
+  searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query) +
+  fileSearchNanos(usage.fileSearches ?? 0, base.file_search_cost_per_1k_calls);
+
+/**
  * The prices a call is charged at: its long-context tier when its input tokens (cache reads and
  * writes included, as Anthropic counts them) pass the tier's threshold, the whole call at that
  * tier; else the base prices (a tier without a 1-hour write price: tierPrices).
@@ -193,7 +212,7 @@ function tierPrices(base: Prices, tier: PriceTier): Prices {
  * tier settle above what it reserved.
  */
 export function maxCostNanos(
-  usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches'>,
+  usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches' | 'fileSearches'>,
   base: Prices,
   /** The service tiers the call may be served at (beside the standard one): each with prices is priced too. */
   serviceTiers: readonly PricedServiceTier[] = [],
@@ -215,8 +234,9 @@ export function maxCostNanos(
     const nanos = nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, output);
     most = Math.max(most, Number.isFinite(nanos) ? nanos : MAX_COST_NANOS);
   }
-  // At most `webSearches` searches (a web search tool's `max_uses`), each at the per-search price.
-  return capped(most + searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query));
+  // At most `webSearches` searches (a web search tool's `max_uses`), each at the per-search price,
+  // and `fileSearches` file search calls (the call's `max_tool_calls`), each at its per-call price.
+  return capped(most + toolNanos(usage, base));
 }
 
 const validOr = (price: number | undefined, fallback: number): number => (isValidPrice(price) ? price : fallback);

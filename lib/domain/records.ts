@@ -203,6 +203,11 @@ export interface ModelRecord {
    */
   search_context_cost_per_query?: number;
   /**
+   * Dollars per 1,000 file search calls (LiteLLM's `file_search_cost_per_1k_calls`: OpenAI's $2.50
+   * for the Responses API's `file_search` tool). Absent: the price library's, when it knows one.
+   */
+  file_search_cost_per_1k_calls?: number;
+  /**
    * OpenAI's `service_tier` prices per 1M tokens (LiteLLM's `input_cost_per_token_priority` and
    * kin): a call the upstream reports served at `priority` or `flex` is charged at them. A tier
    * needs its input and output price; its cache reads without their own price are charged at its

@@ -32,6 +32,8 @@ export interface SpendLog {
   usage_source: string;
   /** Web searches billed (Anthropic's `server_tool_use.web_search_requests`, Responses `web_search_call` items); absent: none. */
   web_search_requests?: number;
+  /** File search calls billed (Responses `file_search_call` items); absent: none. */
+  file_search_calls?: number;
   /** The `service_tier` the upstream reported serving the call at; absent: it reported none. */
   service_tier?: string;
   /**
@@ -171,6 +173,7 @@ export function unpackLog(text: string): SpendLog {
     spend: l.spend ?? 0,
     usage_source: l.usage_source ?? 'reported',
     ...(typeof l.web_search_requests === 'number' ? { web_search_requests: l.web_search_requests } : {}),
+    ...(typeof l.file_search_calls === 'number' ? { file_search_calls: l.file_search_calls } : {}),
     ...(typeof l.service_tier === 'string' ? { service_tier: l.service_tier } : {}),
     ...(typeof l.service_tier_charged === 'string' ? { service_tier_charged: l.service_tier_charged } : {}),
     startTime: l.startTime,

@@ -11,7 +11,7 @@
  */
 import type { Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
-import { isWebSearchItem, serviceTierOfPayload } from '../providers/usage.js';
+import { isFileSearchItem, isWebSearchItem, serviceTierOfPayload } from '../providers/usage.js';
 import type { LlmRequest } from './request.js';
 
 /** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
@@ -53,6 +53,8 @@ export class ReceivedText {
    * (Anthropic reports the count in its last event) is still charged the searches it ran.
    */
   searches = 0;
+  /** File search calls the answer shows started: the Responses API's `file_search_call` items, charged as searches are. */
+  fileSearches = 0;
   /**
    * The service tier the answer reports, in whichever event says it (OpenAI's chat chunks each
    * do, its usage chunk too): a priority stream cut before its usage is charged at priority.
@@ -64,14 +66,16 @@ export class ReceivedText {
     collect(payload, ANSWER_KEYS, false, this.parts);
     if (!isObject(payload)) return;
     this.noteTier(payload);
-    for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : [])))
+    for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : []))) {
       if (isWebSearchItem(item)) this.searches++;
+      if (isFileSearchItem(item)) this.fileSearches++;
+    }
   }
 
   /**
    * A stream event: only what it adds (`choices[].delta`/`text`, a `delta`), since events that
    * close a stream (`response.output_text.done`, `response.completed`) repeat the whole text.
-   * A search is counted when its block or item starts (its `.done` event repeats it).
+   * A search (web or file) is counted when its block or item starts (its `.done` event repeats it).
    */
   addEvent(payload: unknown): void {
     if (!isObject(payload)) return;
@@ -83,6 +87,7 @@ export class ReceivedText {
       (payload.type === 'response.output_item.added' && isWebSearchItem(payload.item))
     )
       this.searches++;
+    if (payload.type === 'response.output_item.added' && isFileSearchItem(payload.item)) this.fileSearches++;
   }
 
   private noteTier(payload: Record<string, unknown>): void {
@@ -114,8 +119,14 @@ export async function countUsage(req: Pick<LlmRequest, 'body'>, received: Receiv
   if (sent === undefined) return undefined;
   const usage = { inputTokens: await countTokens(sent), outputTokens: await countTokens(received?.text ?? '') };
   const searches = received?.searches ?? 0;
+  const fileSearches = received?.fileSearches ?? 0;
   const tier = received?.serviceTier;
-  return usage.inputTokens + usage.outputTokens + searches > 0
-    ? { ...usage, ...(searches > 0 ? { webSearches: searches } : {}), ...(tier ? { serviceTier: tier } : {}) }
+  return usage.inputTokens + usage.outputTokens + searches + fileSearches > 0
+    ? {
+        ...usage,
+        ...(searches > 0 ? { webSearches: searches } : {}),
+        ...(fileSearches > 0 ? { fileSearches } : {}),
+        ...(tier ? { serviceTier: tier } : {}),
+      }
     : undefined;
 }

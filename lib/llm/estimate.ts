@@ -12,6 +12,9 @@
  *    `max_uses` (Anthropic) or the call's `max_tool_calls` (the Responses API); a search tool with
  *    neither has no bound, and a strict call carrying one is refused (webSearchBound); plus the
  *    one search of a chat call with `web_search_options` (askedSearches).
+ *  - file search calls (billed per call, the Responses API's `file_search` tool): at most the
+ *    call's `max_tool_calls`; a file search tool without it has no bound, and a strict call
+ *    carrying one is refused (fileSearchBound).
  */
 import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
@@ -23,13 +26,18 @@ import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
 /** Estimates made, by request body: a strict call with rate limits asks twice (admission, then reservation). */
-const made = new WeakMap<LlmRequest['body'], { generates: boolean | undefined; defaultMaxTokens: number; usage: Readonly<Usage> }>();
+const made = new WeakMap<
+  LlmRequest['body'],
+  { generates: boolean | undefined; fileSearch: boolean | undefined; defaultMaxTokens: number; usage: Readonly<Usage> }
+>();
 
 export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: number): Readonly<Usage> {
   const seen = made.get(req.body);
-  if (seen && seen.generates === req.route.generates && seen.defaultMaxTokens === defaultMaxTokens) return seen.usage;
+  const { generates, runsFileSearch: fileSearch } = req.route;
+  if (seen && seen.generates === generates && seen.fileSearch === fileSearch && seen.defaultMaxTokens === defaultMaxTokens)
+    return seen.usage;
   const usage = Object.freeze(estimate(req, defaultMaxTokens));
-  made.set(req.body, { generates: req.route.generates, defaultMaxTokens, usage });
+  made.set(req.body, { generates, fileSearch, defaultMaxTokens, usage });
   return usage;
 }
 
@@ -38,6 +46,7 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
   if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;
   const searches = webSearchBound(json);
+  const fileSearches = req.route.runsFileSearch === true ? fileSearchBound(json) : 0;
   // An upper bound: the largest of every output limit given (an upstream may honour any of them),
   // times every choice it may generate (`n` answers of `best_of` candidates each, at most).
   const limits = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(json?.[f])).filter((v): v is number => v !== undefined);
@@ -47,6 +56,7 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
     inputTokens,
     outputTokens: limit * choices,
     ...(typeof searches === 'number' && searches > 0 ? { webSearches: searches * choices } : {}),
+    ...(typeof fileSearches === 'number' && fileSearches > 0 ? { fileSearches: fileSearches * choices } : {}),
   };
 }
 
@@ -82,6 +92,41 @@ export function webSearchBound(json: Record<string, unknown> | undefined): numbe
     unbounded: /^web_search[a-z0-9_]{0,30}$/.test(String(tool.type)) ? String(tool.type) : 'web_search',
     why: 'each use is billed, and nothing bounds how many it runs; give it `max_uses` (or the call `max_tool_calls` on /v1/responses)',
   };
+}
+
+/** OpenAI's hosted file search tool (`{type: "file_search", vector_store_ids}`), billed per call. */
+const isFileSearchTool = (t: unknown): boolean => isObject(t) && t.type === 'file_search';
+
+/**
+ * The most file search calls a Responses request's tools can run: 0 without a `file_search` tool,
+ * else the call's `max_tool_calls` (it bounds every built-in tool call). The tool has no bound of
+ * its own: its `max_num_results` is the results one call returns, not how many calls run. So
+ * without `max_tool_calls` it is unbounded (`{ unbounded }`), as a web search tool without
+ * `max_uses` is: no default count is assumed for either, since a guess the upstream may pass is
+ * no upper bound. Beside a web search tool, each is bounded by `max_tool_calls` alone: together
+ * they hold more than the calls can cost (an over-reservation, never an under-one).
+ */
+export function fileSearchBound(json: Record<string, unknown> | undefined): number | { unbounded: string; why: string } {
+  const tools = Array.isArray(json?.tools) ? json.tools.filter(isFileSearchTool) : [];
+  if (tools.length === 0) return 0;
+  return (
+    tokens(json?.max_tool_calls) ?? {
+      unbounded: 'file_search',
+      why: 'each call is billed, and nothing bounds how many it runs; give the call `max_tool_calls`',
+    }
+  );
+}
+
+/**
+ * The first tool of a call that is billed per use and that nothing bounds (webSearchBound,
+ * fileSearchBound): a strict caller is refused it. Undefined when every such tool is bounded.
+ */
+export function unboundedServerTool(req: Pick<LlmRequest, 'body' | 'route'>): { unbounded: string; why: string } | undefined {
+  if (req.body.kind !== 'json') return undefined;
+  const searches = webSearchBound(req.body.value);
+  if (typeof searches === 'object') return searches;
+  const fileSearches = req.route.runsFileSearch === true ? fileSearchBound(req.body.value) : 0;
+  return typeof fileSearches === 'object' ? fileSearches : undefined;
 }
 
 function bodyBytes(body: LlmRequest['body']): number {

@@ -46,13 +46,14 @@ import { type EventSource, relayStream } from '../providers/http.js';
 import type { TokenUsage } from '../providers/types.js';
 import { isUsageOnlyChunk, mergeUsage, spentUsageOf, usageOfPayload } from '../providers/usage.js';
 import { type RegistrySnapshot, upstreamKey } from '../registry/index.js';
+import { matchRoute } from '../routes.js';
 import type { ObjectOwners, Prepayment } from '../store/objects.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
 import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
-import { askedSearches, estimateUsage, requirePricedTier, webSearchBound } from './estimate.js';
+import { askedSearches, estimateUsage, requirePricedTier, unboundedServerTool } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
   type BatchFile,
@@ -221,9 +222,10 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   // Strict enforcement holds every call's cost before it runs: work billed after the call cannot be held.
   const deferred = call.mode === 'strict' ? deferredWorkOf(object, req.body.kind === 'json' ? req.body.value : undefined) : undefined;
   if (deferred) throw new DeferredWorkNotAllowedError(deferred.what, deferred.param);
-  // Nor can it hold the cost of a tool billed per use that nothing bounds (a web search without `max_uses`).
-  const searches = call.mode === 'strict' && req.body.kind === 'json' ? webSearchBound(req.body.value) : 0;
-  if (typeof searches === 'object') throw new UnboundedServerToolError(searches.unbounded, searches.why);
+  // Nor can it hold the cost of a tool billed per use that nothing bounds (a web search without
+  // `max_uses`, a file search without `max_tool_calls`).
+  const unbounded = call.mode === 'strict' ? unboundedServerTool(req) : undefined;
+  if (unbounded) throw new UnboundedServerToolError(unbounded.unbounded, unbounded.why);
   if (batch) {
     call.batchInput = true;
     call.madeWith = made;
@@ -308,17 +310,28 @@ async function forward(call: Call, registry: RegistrySnapshot): Promise<LlmRespo
   return callModel(call, fallback, req.requestId);
 }
 
-/** A batch file's estimate: each line's, as a call with its body would be estimated (embeddings generate nothing), searches included. */
+/**
+ * A batch file's estimate: each line's, as a call with its body would be estimated (embeddings
+ * generate nothing; a Responses line may run file searches), web and file searches included.
+ */
 function batchEstimate(call: Call, batch: BatchFile): Usage {
-  const total = { inputTokens: 0, outputTokens: 0, webSearches: 0 };
+  let inputTokens = 0;
+  let outputTokens = 0;
+  let webSearches = 0;
+  let fileSearches = 0;
   for (const { url, body } of batch.requests) {
-    const route = { ...call.req.route, generates: !url.includes('embeddings') };
+    const route = {
+      ...call.req.route,
+      generates: !url.includes('embeddings'),
+      ...(matchRoute('POST', url)?.route.runsFileSearch ? { runsFileSearch: true } : {}),
+    };
     const one = estimateUsage({ body: { kind: 'json', value: body }, route }, call.deps.strictDefaultMaxTokens);
-    total.inputTokens += one.inputTokens;
-    total.outputTokens += one.outputTokens;
-    total.webSearches += one.webSearches ?? 0;
+    inputTokens += one.inputTokens;
+    outputTokens += one.outputTokens;
+    webSearches += one.webSearches ?? 0;
+    fileSearches += one.fileSearches ?? 0;
   }
-  return total.webSearches > 0 ? total : { inputTokens: total.inputTokens, outputTokens: total.outputTokens };
+  return { inputTokens, outputTokens, ...(webSearches > 0 ? { webSearches } : {}), ...(fileSearches > 0 ? { fileSearches } : {}) };
 }
 
 /** The one model a batch file's lines name (the upstream's rule: one model a batch), by its registry name. */
@@ -1370,7 +1383,8 @@ const sameUsage = (a: Usage, b: Usage): boolean =>
   (a.cacheReadTokens ?? 0) === (b.cacheReadTokens ?? 0) &&
   (a.cacheWriteTokens ?? 0) === (b.cacheWriteTokens ?? 0) &&
   (a.cacheWrite1hTokens ?? 0) === (b.cacheWrite1hTokens ?? 0) &&
-  (a.webSearches ?? 0) === (b.webSearches ?? 0);
+  (a.webSearches ?? 0) === (b.webSearches ?? 0) &&
+  (a.fileSearches ?? 0) === (b.fileSearches ?? 0);
 
 /** The request's spend log (lib/domain/spend-log): who, what, how many tokens; never the text. */
 function spendLogOf(
@@ -1443,13 +1457,14 @@ function logOf(o: {
   };
 }
 
-/** What a spend log shows beside tokens: the web searches billed, the tier reported and the tier charged. */
+/** What a spend log shows beside tokens: the web and file searches billed, the tier reported and the tier charged. */
 function billedExtras(
   usage: Usage | undefined,
   model: ModelRecord,
-): Pick<SpendLog, 'web_search_requests' | 'service_tier' | 'service_tier_charged'> {
+): Pick<SpendLog, 'web_search_requests' | 'file_search_calls' | 'service_tier' | 'service_tier_charged'> {
   return {
     ...(usage?.webSearches ? { web_search_requests: usage.webSearches } : {}),
+    ...(usage?.fileSearches ? { file_search_calls: usage.fileSearches } : {}),
     ...(usage?.serviceTier ? { service_tier: usage.serviceTier, service_tier_charged: chargedServiceTier(usage, model) } : {}),
   };
 }

@@ -56,6 +56,11 @@ export async function recordSpend(
     logger().warn('web searches unpriced', { requestId: r.requestId, model: r.model.model_name, webSearches: r.usage.webSearches });
     await countMetric('WebSearchesUnpriced', r.usage.webSearches);
   }
+  if (r.usage?.fileSearches && r.model.file_search_cost_per_1k_calls === undefined) {
+    // The same for file search calls (a record made before it kept a file search price).
+    logger().warn('file searches unpriced', { requestId: r.requestId, model: r.model.model_name, fileSearches: r.usage.fileSearches });
+    await countMetric('FileSearchesUnpriced', r.usage.fileSearches);
+  }
   if (nanos <= 0 && !r.hold) return 0;
   const settlement = {
     requestId: r.requestId,

@@ -38,6 +38,12 @@ export async function reserveCall(call: ReservingCall, model: ModelRecord, reque
       'web_search',
       `model \`${model.model_name}\` has no per-search price (\`search_context_cost_per_query\`) to hold its searches at; an admin's /model/update sets it`,
     );
+  // Nor file searches on a model without a file search price.
+  if (estimate.fileSearches && model.file_search_cost_per_1k_calls === undefined)
+    throw new UnboundedServerToolError(
+      'file_search',
+      `model \`${model.model_name}\` has no file search price (\`file_search_cost_per_1k_calls\`) to hold its file searches at; an admin's /model/update sets it`,
+    );
   const estimateNanos = maxCostNanos(estimate, model, reachableTiers(call.req));
   for (let attempt = 1; ; attempt++) {
     const targets = spendTargets(call.caller, { budgetDuration: deps.settings.budgetDuration, maxBudget: deps.settings.maxBudget, now });

@@ -21,13 +21,14 @@ export const fromTokenUsage = (u: TokenUsage | undefined): Usage | undefined => 
  * larger of each. Counted input is the whole prompt, with no cache split, so it is compared with
  * the reported input of every kind, and only what it counts beyond that is added as plain input:
  * taken field by field, a prompt reported as cache writes was charged again as input (past a
- * long-context threshold, at the tier), above what the strict estimate had reserved. Web searches:
- * the larger of those reported and those the answer shows started.
+ * long-context threshold, at the tier), above what the strict estimate had reserved. Web and file
+ * searches: the larger of those reported and those the answer shows started.
  */
 export function brokenUsage(reported: Usage | undefined, counted: Usage | undefined): Usage | undefined {
   if (!reported || !counted) return reported ?? counted;
   const reportedInput = allInputTokens(reported);
   const searches = Math.max(reported.webSearches ?? 0, counted.webSearches ?? 0);
+  const fileSearches = Math.max(reported.fileSearches ?? 0, counted.fileSearches ?? 0);
   const tier = reported.serviceTier ?? counted.serviceTier;
   return {
     ...reported,
@@ -35,6 +36,7 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
     inputTokens: reported.inputTokens + Math.max(0, counted.inputTokens - reportedInput),
     outputTokens: Math.max(reported.outputTokens, counted.outputTokens),
     ...(searches > 0 ? { webSearches: searches } : {}),
+    ...(fileSearches > 0 ? { fileSearches } : {}),
   };
 }
 
@@ -44,13 +46,13 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
  * caching servers do), so the answer is counted instead, never charged $0.
  */
 export const usableUsage = (u: Usage | undefined): Usage | undefined =>
-  u && allInputTokens(u) + u.outputTokens + (u.webSearches ?? 0) > 0 ? u : undefined;
+  u && allInputTokens(u) + u.outputTokens + (u.webSearches ?? 0) + (u.fileSearches ?? 0) > 0 ? u : undefined;
 
 /** Cache figures, searches and a tier only when there are some (most calls have none). */
 function compact(
   u:
     | (Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> &
-        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches' | 'serviceTier' | 'audioInputTokens' | 'audioOutputTokens'>)
+        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches' | 'fileSearches' | 'serviceTier' | 'audioInputTokens' | 'audioOutputTokens'>)
     | undefined,
 ): Usage | undefined {
   if (!u) return undefined;
@@ -61,6 +63,7 @@ function compact(
     ...(u.cacheWriteTokens > 0 ? { cacheWriteTokens: u.cacheWriteTokens } : {}),
     ...((u.cacheWrite1hTokens ?? 0) > 0 ? { cacheWrite1hTokens: u.cacheWrite1hTokens } : {}),
     ...((u.webSearches ?? 0) > 0 ? { webSearches: u.webSearches } : {}),
+    ...((u.fileSearches ?? 0) > 0 ? { fileSearches: u.fileSearches } : {}),
     ...(u.serviceTier ? { serviceTier: u.serviceTier } : {}),
     ...((u.audioInputTokens ?? 0) > 0 ? { audioInputTokens: u.audioInputTokens } : {}),
     ...((u.audioOutputTokens ?? 0) > 0 ? { audioOutputTokens: u.audioOutputTokens } : {}),

@@ -38,6 +38,8 @@ export interface KnownPrice extends TokenPrices {
   batch_output_cost_per_million?: number;
   /** Dollars per web search (the library's `web_searches_kcount` per 1,000), LiteLLM's name for it. */
   search_context_cost_per_query?: number;
+  /** Dollars per 1,000 file search calls (the library's `storage_searches_kcount`), LiteLLM's name for it. */
+  file_search_cost_per_1k_calls?: number;
   /** Audio tokens, where the source prices them apart (gpt-4o-transcribe, gpt-audio, gpt-realtime). */
   input_audio_cost_per_million?: number;
   output_audio_cost_per_million?: number;
@@ -72,6 +74,7 @@ export function priceOf(provider: ProviderName, model: string, at: Date): KnownP
     ...optional('batch_input_cost_per_million', base(p.batch_input_mtok)),
     ...optional('batch_output_cost_per_million', base(p.batch_output_mtok)),
     ...optional('search_context_cost_per_query', perSearch(base(p.web_searches_kcount))),
+    ...optional('file_search_cost_per_1k_calls', base(p.storage_searches_kcount)),
     ...optional('input_audio_cost_per_million', base(p.input_audio_mtok)),
     ...optional('output_audio_cost_per_million', base(p.output_audio_mtok)),
     source: { ...PRICE_SOURCE, provider: found.provider.id, model: found.model.id },

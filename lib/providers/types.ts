@@ -44,6 +44,8 @@ export interface TokenUsage {
   cacheWrite1hTokens?: number;
   /** Web searches run upstream (Anthropic's `server_tool_use.web_search_requests`, Responses `web_search_call` items). */
   webSearches?: number;
+  /** File search calls run upstream (the Responses API's `file_search_call` items). */
+  fileSearches?: number;
   /** The `service_tier` the answer reports (OpenAI's `priority`, `flex`, `default`...). */
   serviceTier?: string;
   /** Of the input and output tokens, the audio ones (OpenAI's `audio_tokens` details). */

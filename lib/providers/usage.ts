@@ -8,6 +8,8 @@
  * Figures are read at the top level or under `response` / `message` (stream events). Beside tokens:
  *  - web searches: Anthropic's `server_tool_use.web_search_requests`; the Responses API's
  *    `web_search_call` items in the response's `output` (each one search, as OpenAI bills them);
+ *  - file searches: the Responses API's `file_search_call` items in its `output` (each one call,
+ *    as OpenAI bills the `file_search` tool);
  *  - the `service_tier` the answer reports (OpenAI chat and Responses, Azure), next to its usage
  *    (a stream's other events too: serviceTierOfPayload, which the relay reads).
  */
@@ -132,7 +134,7 @@ function outputWithReasoning(u: Record<string, unknown>, output: number | undefi
 export const isUsageOnlyChunk = (p: unknown): boolean =>
   isObject(p) && Array.isArray(p.choices) && p.choices.length === 0 && isObject(p.usage);
 
-/** The usage an answer or a stream event carries, with its web searches and service tier, or undefined. */
+/** The usage an answer or a stream event carries, with its web and file searches and service tier, or undefined. */
 export function usageOfPayload(payload: unknown): TokenUsage | undefined {
   if (!isObject(payload)) return undefined;
   let found: TokenUsage | undefined;
@@ -141,10 +143,12 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
     const u = usageFromObject(holder.usage);
     if (!u) continue;
     const searches = webSearchCalls(holder.output);
+    const fileSearches = fileSearchCalls(holder.output);
     const tier = serviceTierOf(holder);
     found = mergeUsage(found, {
       ...u,
       ...(searches > (u.webSearches ?? 0) ? { webSearches: searches } : {}),
+      ...(fileSearches > (u.fileSearches ?? 0) ? { fileSearches } : {}),
       ...(tier ? { serviceTier: tier } : {}),
     });
   }
@@ -178,10 +182,25 @@ export const isWebSearchItem = (v: unknown): boolean =>
 /** The Responses API's web searches: its `web_search_call` output items (one search each). */
 const webSearchCalls = (output: unknown): number => (Array.isArray(output) ? output.filter(isWebSearchItem).length : 0);
 
-/** Searches and tier of merged usage: the larger count (running totals), the tier the later event reports. */
-function extras(a: TokenUsage, b: TokenUsage, searches: number): Pick<TokenUsage, 'webSearches' | 'serviceTier'> {
+/** One file search call an answer shows: a Responses `file_search_call` item (the `file_search` tool's). */
+export const isFileSearchItem = (v: unknown): boolean => isObject(v) && v.type === 'file_search_call';
+
+/** The Responses API's file searches: its `file_search_call` output items (one call each). */
+const fileSearchCalls = (output: unknown): number => (Array.isArray(output) ? output.filter(isFileSearchItem).length : 0);
+
+/** Searches and tier of merged usage: the searches given (each the larger or the sum), the tier the later event reports. */
+function extras(
+  a: TokenUsage,
+  b: TokenUsage,
+  searches: number,
+  fileSearches: number,
+): Pick<TokenUsage, 'webSearches' | 'fileSearches' | 'serviceTier'> {
   const tier = b.serviceTier ?? a.serviceTier;
-  return { ...(searches > 0 ? { webSearches: searches } : {}), ...(tier ? { serviceTier: tier } : {}) };
+  return {
+    ...(searches > 0 ? { webSearches: searches } : {}),
+    ...(fileSearches > 0 ? { fileSearches } : {}),
+    ...(tier ? { serviceTier: tier } : {}),
+  };
 }
 
 /**
@@ -198,7 +217,7 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
     cacheReadTokens: Math.max(a.cacheReadTokens, b.cacheReadTokens),
     cacheWriteTokens: Math.max(a.cacheWriteTokens, b.cacheWriteTokens),
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
-    ...extras(a, b, Math.max(a.webSearches ?? 0, b.webSearches ?? 0)),
+    ...extras(a, b, Math.max(a.webSearches ?? 0, b.webSearches ?? 0), Math.max(a.fileSearches ?? 0, b.fileSearches ?? 0)),
     ...audioTokens(
       Math.max(a.audioInputTokens ?? 0, b.audioInputTokens ?? 0),
       Math.max(a.audioOutputTokens ?? 0, b.audioOutputTokens ?? 0),
@@ -215,7 +234,7 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
-    ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0)),
+    ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0), (a.fileSearches ?? 0) + (b.fileSearches ?? 0)),
     ...audioTokens((a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0), (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0)),
   };
 }

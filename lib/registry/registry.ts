@@ -52,6 +52,7 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     m.input_audio_cost_per_million,
     m.output_audio_cost_per_million,
     m.search_context_cost_per_query,
+    m.file_search_cost_per_1k_calls,
     ...TIER_PRICE_FIELDS.map((f) => m[f]),
   ])
     if (p !== undefined && !isValidPrice(p)) return 'prices must be numbers >= 0';

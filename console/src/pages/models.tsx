@@ -69,6 +69,13 @@ const PRICE_FIELDS: Field[] = [
     group: CACHE_PRICES,
     hint: `Dollars for each server-side web search. ${KEPT}`,
   },
+  {
+    name: 'model_info.file_search_cost_per_1k_calls',
+    label: 'Per 1,000 file search calls (USD)',
+    kind: 'number',
+    group: CACHE_PRICES,
+    hint: `Dollars for 1,000 calls of the Responses API's file_search tool. ${KEPT}`,
+  },
   ...(['priority', 'flex'] as const).flatMap((tier): Field[] => [
     { name: `model_info.input_cost_per_million_${tier}`, label: `Input per 1M tokens, ${tier} (USD)`, kind: 'number', group: TIER_PRICES },
     {

@@ -117,6 +117,8 @@ const modelInfo = z
         { error: "must be a price in dollars (a number), or LiteLLM's {search_context_size_low, _medium, _high} of prices" },
       )
       .optional(),
+    // Dollars per 1,000 file search calls (LiteLLM's name and unit).
+    file_search_cost_per_1k_calls: money.optional(),
     ...TIER_PRICE_SCHEMA,
     access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),
     aliases: z.array(name).max(40).optional(),
@@ -227,7 +229,7 @@ function searchPriceOf(info: Info | undefined): number | undefined {
 const audioPriceOf = (info: Info | undefined, side: 'input' | 'output'): number | undefined =>
   perMillionOf(info, `${side}_cost_per_audio_token`, `${side}_audio_cost_per_million`);
 
-/** The given prices beside input and output: cache, audio, per-search and service-tier prices. */
+/** The given prices beside input and output: cache, audio, per-search, file search and service-tier prices. */
 const otherPricesOf = (info: Info | undefined) => ({
   cache_read_cost_per_million: info?.cache_read_cost_per_million,
   cache_write_cost_per_million: info?.cache_write_cost_per_million,
@@ -235,6 +237,7 @@ const otherPricesOf = (info: Info | undefined) => ({
   input_audio_cost_per_million: audioPriceOf(info, 'input'),
   output_audio_cost_per_million: audioPriceOf(info, 'output'),
   search_context_cost_per_query: searchPriceOf(info),
+  file_search_cost_per_1k_calls: info?.file_search_cost_per_1k_calls,
   ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, info?.[f]])),
 });
 
@@ -415,6 +418,7 @@ type PriceFields = Pick<
   | 'price_tiers'
   | 'price_source'
   | 'search_context_cost_per_query'
+  | 'file_search_cost_per_1k_calls'
   | TierPriceField
 >;
 
@@ -440,6 +444,7 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       input_cost_per_million: undefined,
       output_cost_per_million: undefined,
       search_context_cost_per_query: given.search_context_cost_per_query ?? known.search_context_cost_per_query,
+      file_search_cost_per_1k_calls: given.file_search_cost_per_1k_calls ?? known.file_search_cost_per_1k_calls,
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
@@ -465,6 +470,7 @@ const OPTIONAL_PRICES = [
   'output_audio_cost_per_million',
   'price_tiers',
   'search_context_cost_per_query',
+  'file_search_cost_per_1k_calls',
   ...TIER_PRICE_FIELDS,
 ] as const;
 
@@ -524,6 +530,7 @@ function modelView(m: ModelRecord, admin: boolean) {
               search_context_size_medium: m.search_context_cost_per_query,
               search_context_size_high: m.search_context_cost_per_query,
             },
+      file_search_cost_per_1k_calls: m.file_search_cost_per_1k_calls ?? null,
       ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, m[f] ?? null])),
       price_source: m.price_source ?? 'registry',
       price_source_version: priceSourceVersion(m.price_source),
@@ -674,12 +681,13 @@ export const modelActions: Actions = {
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
-      // A record made before the per-search price was kept takes the library's with any update:
-      // until then its searches are charged nothing (and a strict caller may not search on it).
-      if (!modelChanged && current.search_context_cost_per_query === undefined && set.search_context_cost_per_query === undefined) {
-        const known = knownPrice(current.provider ?? 'openai', current.upstream_model, now)?.search_context_cost_per_query;
-        if (known !== undefined) set.search_context_cost_per_query = known;
-      }
+      // A record made before the per-search or file search price was kept takes the library's with
+      // any update: until then its searches are charged nothing (and a strict caller may not search on it).
+      const unkept = (['search_context_cost_per_query', 'file_search_cost_per_1k_calls'] as const).filter(
+        (f) => !modelChanged && current[f] === undefined && set[f] === undefined,
+      );
+      const known = unkept.length > 0 ? knownPrice(current.provider ?? 'openai', current.upstream_model, now) : undefined;
+      for (const f of unkept) if (known?.[f] !== undefined) set[f] = known[f];
       checkAliases(modelName, set.aliases as string[] | undefined);
       if (set.aliases !== undefined || set.access_groups !== undefined) {
         await requireNamesApart(

@@ -93,3 +93,98 @@ describe('the per-search price', () => {
     expect((await item('claude-before'))?.search_context_cost_per_query).toBe(0.01);
   });
 });
+
+/**
+ * A model's file search price (`file_search_cost_per_1k_calls`, LiteLLM's name: dollars per 1,000
+ * calls of the Responses API's `file_search` tool) on the same routes, the same way.
+ */
+describe('the file search price', () => {
+  const OPENAI = { model: 'gpt-4.1', api_key_secret: 'tollgate/openai' };
+  const fileField = 'model_info.file_search_cost_per_1k_calls';
+  const shown = async (name: string) =>
+    (await callApi(models, 'GET', '/model/info', { model_name: name })).body.data[0].model_info.file_search_cost_per_1k_calls;
+
+  it("an OpenAI model takes the library's, $2.50 per 1,000 calls, and /model/info shows it; Claude has none (null)", async () => {
+    const res = await callApi(models, 'POST', '/model/new', { model_name: 'gpt-files', litellm_params: OPENAI });
+    expect(res.status).toBe(200);
+    expect(res.body.model_info.file_search_cost_per_1k_calls).toBe(2.5);
+    expect((await item('gpt-files'))?.file_search_cost_per_1k_calls).toBe(2.5);
+    expect(await shown('gpt-files')).toBe(2.5);
+    expect((await callApi(models, 'POST', '/model/new', { model_name: 'claude-files', litellm_params: ANTHROPIC })).status).toBe(200);
+    expect(await shown('claude-files')).toBeNull();
+  });
+
+  it("given, it overrides the library's (0 included); /model/update changes it", async () => {
+    const res = await callApi(models, 'POST', '/model/new', {
+      model_name: 'gpt-files-given',
+      litellm_params: OPENAI,
+      model_info: { file_search_cost_per_1k_calls: 0 },
+    });
+    expect(res.status).toBe(200);
+    expect((await item('gpt-files-given'))?.file_search_cost_per_1k_calls).toBe(0);
+    const updated = await callApi(models, 'POST', '/model/update', {
+      model_name: 'gpt-files-given',
+      model_info: { file_search_cost_per_1k_calls: 3.75 },
+    });
+    expect(updated.status).toBe(200);
+    expect((await item('gpt-files-given'))?.file_search_cost_per_1k_calls).toBe(3.75);
+    expect(await shown('gpt-files-given')).toBe(3.75);
+  });
+
+  it.each([
+    ['negative', -2.5, 'invalid_field'],
+    ['not a number', '2.5', 'invalid_type'],
+    ['an object', { per_call: 0.0025 }, 'invalid_type'],
+    ['null', null, 'invalid_type'],
+  ])('a file search price %s is a 400 naming the field on /model/new, nothing written', async (_what, price, code) => {
+    await expectRefused(models, {
+      route: 'POST /model/new',
+      action: 'new',
+      input: { model_name: 'refused-files', litellm_params: OPENAI, model_info: { file_search_cost_per_1k_calls: price } },
+      status: 400,
+      code,
+      param: fileField,
+      message: /file_search_cost_per_1k_calls/,
+    });
+    expect(await item('refused-files')).toBeUndefined();
+  });
+
+  it.each([
+    ['negative', -1, 'invalid_field'],
+    // As every price but the input and output price (the search price too): once set, it can be changed, not removed.
+    ['null', null, 'invalid_type'],
+  ])('a file search price %s is a 400 naming the field on /model/update, nothing written', async (_what, price, code) => {
+    await expectRefused(models, {
+      route: 'POST /model/update',
+      action: 'update',
+      input: { model_name: 'gpt-files', model_info: { file_search_cost_per_1k_calls: price } },
+      status: 400,
+      code,
+      param: fileField,
+      message: /file_search_cost_per_1k_calls/,
+    });
+    expect((await item('gpt-files'))?.file_search_cost_per_1k_calls).toBe(2.5);
+  });
+
+  it("/model/update fills a record made before the file search price was kept with the library's", async () => {
+    await put(
+      encode.model({
+        model_name: 'gpt-files-before',
+        upstream_model: 'gpt-4.1',
+        upstream_base_url: 'https://api.openai.com/v1',
+        api_key_secret: 'tollgate/openai',
+        input_cost_per_million: 2,
+        output_cost_per_million: 8,
+        search_context_cost_per_query: 0.01,
+        created_at: '2025-01-01T00:00:00.000Z',
+      }),
+    );
+    const res = await callApi(models, 'POST', '/model/update', {
+      model_name: 'gpt-files-before',
+      model_info: { access_groups: ['files'] },
+    });
+    expect(res.status).toBe(200);
+    expect((await item('gpt-files-before'))?.file_search_cost_per_1k_calls).toBe(2.5);
+    expect(res.body.model_info.file_search_cost_per_1k_calls).toBe(2.5);
+  });
+});

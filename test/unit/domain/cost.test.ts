@@ -239,6 +239,61 @@ describe('web searches (Anthropic server_tool_use, Responses web_search_call): e
   });
 });
 
+describe('file searches (Responses file_search_call): each at the price per 1,000 calls', () => {
+  const gpt = { input_cost_per_million: 2.5, output_cost_per_million: 10, file_search_cost_per_1k_calls: 2.5 };
+
+  it('tokens plus calls x price / 1000: 4 calls at $2.50 per 1,000 are 10,000,000 n$ over the tokens', () => {
+    const tokens = costNanos({ inputTokens: 1000, outputTokens: 100 }, gpt);
+    expect(costNanos({ inputTokens: 1000, outputTokens: 100, fileSearches: 4 }, gpt)).toBe(tokens + 10_000_000);
+  });
+
+  it('beside web searches, each at its own price', () => {
+    const both = { ...gpt, search_context_cost_per_query: 0.01 };
+    const tokens = costNanos({ inputTokens: 1000, outputTokens: 100 }, both);
+    expect(costNanos({ inputTokens: 1000, outputTokens: 100, webSearches: 2, fileSearches: 4 }, both)).toBe(
+      tokens + 20_000_000 + 10_000_000,
+    );
+  });
+
+  it('a model without the price charges the tokens only (recordSpend logs and counts the calls)', () => {
+    const { file_search_cost_per_1k_calls: _, ...unpriced } = gpt;
+    expect(costNanos({ inputTokens: 1000, outputTokens: 100, fileSearches: 4 }, unpriced)).toBe(
+      costNanos({ inputTokens: 1000, outputTokens: 100 }, unpriced),
+    );
+  });
+
+  it('exact for any per-call price down to a nano-dollar', () => {
+    fc.assert(
+      fc.property(fc.nat(100_000), fc.integer({ min: 0, max: 1_000_000_000 }), (calls, nanosEach) => {
+        const price = { input_cost_per_million: 0, output_cost_per_million: 0, file_search_cost_per_1k_calls: nanosEach / 1e6 };
+        return costNanos({ inputTokens: 0, outputTokens: 0, fileSearches: calls }, price) === calls * nanosEach;
+      }),
+    );
+  });
+
+  it('absurd counts or prices are capped, never an overflow or NaN', () => {
+    const dear = { ...gpt, file_search_cost_per_1k_calls: 1e12 };
+    const usage = { inputTokens: 0, outputTokens: 0, fileSearches: Number.MAX_SAFE_INTEGER };
+    expect(costNanos(usage, dear)).toBe(MAX_COST_NANOS);
+    expect(maxCostNanos(usage, dear)).toBe(MAX_COST_NANOS);
+    // Each a finite number of nano-dollars, their sum past the largest double: still the cap.
+    const huge = { ...gpt, file_search_cost_per_1k_calls: 1.5e286, search_context_cost_per_query: 1.5e283 };
+    expect(costNanos({ ...usage, webSearches: Number.MAX_SAFE_INTEGER }, huge)).toBe(MAX_COST_NANOS);
+    expect(maxCostNanos({ ...usage, webSearches: Number.MAX_SAFE_INTEGER }, huge)).toBe(MAX_COST_NANOS);
+  });
+
+  it('the strict bound holds max_tool_calls calls: at least what any call within it settles at', () => {
+    fc.assert(
+      fc.property(fc.nat(10_000), fc.nat(10_000), fc.nat(20), (input, output, maxCalls) => {
+        const bound = maxCostNanos({ inputTokens: input, outputTokens: output, fileSearches: maxCalls }, gpt);
+        const calls = Math.floor(maxCalls / 2);
+        return bound >= costNanos({ inputTokens: input, outputTokens: output, fileSearches: calls }, gpt);
+      }),
+    );
+    expect(maxCostNanos({ inputTokens: 0, outputTokens: 0, fileSearches: 5 }, gpt)).toBe(12_500_000);
+  });
+});
+
 describe('service tiers (OpenAI `service_tier`): charged at the tier the answer reports', () => {
   const gpt = {
     input_cost_per_million: 1.25,

@@ -159,3 +159,33 @@ describe('web searches an answer shows started (a stream cut before its usage st
     expect(await countUsage(json({ messages: [{ role: 'user', content: 'hi' }] }), received)).toMatchObject({ webSearches: 1 });
   });
 });
+
+describe('file searches an answer shows started (the Responses API: a stream cut before its usage still pays for them)', () => {
+  it('file_search_call items, in a response and as output_item.added (its .done repeats it); not web searches', () => {
+    const whole = new ReceivedText();
+    whole.add({
+      object: 'response',
+      output: [
+        { type: 'file_search_call', id: 'fs_1' },
+        { type: 'file_search_call', id: 'fs_2' },
+        { type: 'web_search_call', id: 'ws_1' },
+        { type: 'message', content: [] },
+      ],
+    });
+    expect([whole.fileSearches, whole.searches]).toEqual([2, 1]);
+    const stream = new ReceivedText();
+    for (const id of ['fs_1', 'fs_2']) {
+      stream.addEvent({ type: 'response.output_item.added', item: { type: 'file_search_call', id } });
+      stream.addEvent({ type: 'response.file_search_call.searching', item_id: id });
+      stream.addEvent({ type: 'response.output_item.done', item: { type: 'file_search_call', id } });
+    }
+    expect([stream.fileSearches, stream.searches]).toEqual([2, 0]);
+  });
+
+  it('countUsage carries them', async () => {
+    const received = new ReceivedText();
+    received.addEvent({ type: 'response.output_item.added', item: { type: 'file_search_call', id: 'fs_1' } });
+    expect(await countUsage(json({ input: 'hi' }), received)).toMatchObject({ fileSearches: 1 });
+    expect(await countUsage(json({ input: 'hi' }), new ReceivedText())).not.toHaveProperty('fileSearches');
+  });
+});

@@ -1,7 +1,14 @@
 /** Strict mode's estimate: the body's bytes for input (an upper bound for text), the output limit for output. */
 import { describe, expect, it } from 'vitest';
 import { countTokens } from '../../../infra/local/mock-upstream.js';
-import { estimateUsage, reachableTiers, requirePricedTier, webSearchBound } from '../../../lib/llm/estimate.js';
+import {
+  estimateUsage,
+  fileSearchBound,
+  reachableTiers,
+  requirePricedTier,
+  unboundedServerTool,
+  webSearchBound,
+} from '../../../lib/llm/estimate.js';
 import { matchRoute } from '../../../lib/routes.js';
 
 const json = (value: Record<string, unknown>, path = '/v1/chat/completions') => ({
@@ -111,6 +118,61 @@ describe('web searches in the strict estimate: bounded by the tools, or unbounde
       [{ type: 'web_search_preview' }],
     ])
       expect(webSearchBound({ messages, tools })).toMatchObject({ unbounded: tools.at(-1)?.type });
+  });
+});
+
+describe('file searches in the strict estimate: bounded by max_tool_calls, or unbounded', () => {
+  const fileSearch = (extra: Record<string, unknown> = {}) => ({ type: 'file_search', vector_store_ids: ['vs_1'], ...extra });
+  const responses = (value: Record<string, unknown>) => json({ model: 'gpt-4.1', input: 'find it', ...value }, '/v1/responses');
+
+  it("the Responses API: the call's max_tool_calls (it bounds every built-in tool call)", () => {
+    expect(fileSearchBound({ input: 'x', tools: [fileSearch()], max_tool_calls: 4 })).toBe(4);
+    expect(estimateUsage(responses({ tools: [fileSearch()], max_tool_calls: 4 }), 100).fileSearches).toBe(4);
+    // Azure's Responses routes too.
+    const azure = { ...responses({}), route: matchRoute('POST', '/openai/v1/responses')!.route };
+    expect(estimateUsage({ ...azure, body: { kind: 'json', value: { tools: [fileSearch()], max_tool_calls: 2 } } }, 100).fileSearches).toBe(
+      2,
+    );
+  });
+
+  it('max_num_results is results a call, not calls: it bounds nothing', () => {
+    expect(fileSearchBound({ input: 'x', tools: [fileSearch({ max_num_results: 3 })] })).toMatchObject({ unbounded: 'file_search' });
+    expect(fileSearchBound({ input: 'x', tools: [fileSearch({ max_num_results: 3 })], max_tool_calls: 6 })).toBe(6);
+  });
+
+  it('beside a web search tool, each is held at max_tool_calls (more than both can cost together, never less)', () => {
+    const e = estimateUsage(responses({ tools: [{ type: 'web_search' }, fileSearch()], max_tool_calls: 3 }), 100);
+    expect([e.webSearches, e.fileSearches]).toEqual([3, 3]);
+  });
+
+  it('no file search tool: no file searches; function and web search tools are not file searches', () => {
+    expect(fileSearchBound({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }], max_tool_calls: 2 })).toBe(0);
+    expect(estimateUsage(responses({}), 100).fileSearches).toBeUndefined();
+  });
+
+  it('a file search tool without max_tool_calls (or with one that is no count): unbounded, naming file_search', () => {
+    for (const max_tool_calls of [undefined, -1, 1.5, '3', null]) {
+      const body = { input: 'x', tools: [fileSearch()], max_tool_calls };
+      expect(fileSearchBound(body)).toMatchObject({ unbounded: 'file_search', why: expect.stringContaining('max_tool_calls') });
+      expect(unboundedServerTool(responses(body))).toMatchObject({ unbounded: 'file_search' });
+      expect(estimateUsage(responses(body), 100).fileSearches).toBeUndefined();
+    }
+  });
+
+  it('only where a file search runs (the Responses routes): an assistant made with the tool is neither bounded nor refused', () => {
+    const body = { model: 'gpt-4.1', tools: [fileSearch()] };
+    const assistant = { body: { kind: 'json' as const, value: body }, route: matchRoute('POST', '/v1/assistants')!.route };
+    expect(unboundedServerTool(assistant)).toBeUndefined();
+    expect(estimateUsage(assistant, 100).fileSearches).toBeUndefined();
+    // The same body read on both routes (an estimate is made once a body): each its own estimate.
+    const shared = { kind: 'json' as const, value: { tools: [fileSearch()], max_tool_calls: 2 } };
+    expect(estimateUsage({ route: assistant.route, body: shared }, 100).fileSearches).toBeUndefined();
+    expect(estimateUsage({ route: responses({}).route, body: shared }, 100).fileSearches).toBe(2);
+  });
+
+  it('an unbounded web search tool is named first; both bounded: none', () => {
+    expect(unboundedServerTool(responses({ tools: [{ type: 'web_search' }, fileSearch()] }))).toMatchObject({ unbounded: 'web_search' });
+    expect(unboundedServerTool(responses({ tools: [{ type: 'web_search' }, fileSearch()], max_tool_calls: 1 }))).toBeUndefined();
   });
 });
 

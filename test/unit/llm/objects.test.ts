@@ -131,6 +131,17 @@ describe('finishedUsage', () => {
       source: 'reported',
     });
   });
+  it('an estimate with file searches charges them too, a batch its completed share rounded up', () => {
+    const estimate = { input_tokens: 100, output_tokens: 1000, web_searches: 5, file_searches: 3 };
+    expect(finishedUsage('response', { status: 'completed' }, estimate)).toEqual({
+      usage: { inputTokens: 100, outputTokens: 1000, webSearches: 5, fileSearches: 3 },
+      source: 'estimated',
+    });
+    expect(finishedUsage('batch', { status: 'completed', request_counts: { total: 4, completed: 1 } }, estimate)).toEqual({
+      usage: { inputTokens: 25, outputTokens: 250, webSearches: 2, fileSearches: 1 },
+      source: 'estimated',
+    });
+  });
   it.each(['validating', 'in_progress', 'finalizing', 'cancelling', 'queued', undefined])('not yet ended (%s): nothing', (status) => {
     expect(finishedUsage('batch', { status, usage })).toBeUndefined();
     expect(finishedUsage('response', { status, usage })).toBeUndefined();

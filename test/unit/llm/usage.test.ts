@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { brokenUsage, fromTokenUsage, usageOf } from '../../../lib/llm/usage.js';
-import { mergeUsage, usageOfPayload } from '../../../lib/providers/usage.js';
+import { brokenUsage, fromTokenUsage, usableUsage, usageOf } from '../../../lib/llm/usage.js';
+import { addUsage, mergeUsage, usageOfPayload } from '../../../lib/providers/usage.js';
 
 describe('usageOf', () => {
   it('reads chat, completions and embeddings usage', () => {
@@ -86,6 +86,38 @@ describe('web searches and the service tier beside the tokens', () => {
     expect(usageOf({ type: 'response.completed', response })).toEqual({ inputTokens: 10, outputTokens: 5, webSearches: 2 });
   });
 
+  it("the Responses API's file_search_call items, in a response and in response.completed, beside its web searches", () => {
+    const response = {
+      object: 'response',
+      output: [
+        { type: 'file_search_call', id: 'fs_1', status: 'completed', queries: ['a'] },
+        { type: 'file_search_call', id: 'fs_2', status: 'completed', queries: ['b'] },
+        { type: 'file_search_call', id: 'fs_3', status: 'completed', queries: ['c'] },
+        { type: 'web_search_call', id: 'ws_1', status: 'completed' },
+        { type: 'message', content: [] },
+      ],
+      usage: { input_tokens: 10, output_tokens: 5 },
+    };
+    const expected = { inputTokens: 10, outputTokens: 5, webSearches: 1, fileSearches: 3 };
+    expect(usageOf(response)).toEqual(expected);
+    expect(usageOf({ type: 'response.completed', response })).toEqual(expected);
+    // No file search: none.
+    expect(usageOf({ ...response, output: [] })).toEqual({ inputTokens: 10, outputTokens: 5 });
+  });
+
+  it('file searches merge as running totals (the larger) and add across separate calls (the sum)', () => {
+    const none = { cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const a = { inputTokens: 1, outputTokens: 1, fileSearches: 2, ...none };
+    const b = { inputTokens: 1, outputTokens: 1, fileSearches: 3, ...none };
+    expect(mergeUsage(a, b)).toMatchObject({ fileSearches: 3 });
+    expect(addUsage(a, b)).toMatchObject({ fileSearches: 5 });
+  });
+
+  it('usage that counts only file searches is usable (never charged as none)', () => {
+    expect(usableUsage({ inputTokens: 0, outputTokens: 0, fileSearches: 1 })).toEqual({ inputTokens: 0, outputTokens: 0, fileSearches: 1 });
+    expect(usableUsage({ inputTokens: 0, outputTokens: 0 })).toBeUndefined();
+  });
+
   it('the service tier an OpenAI answer reports beside its usage (chat, a stream chunk, a response), and Anthropic inside it', () => {
     expect(usageOf({ service_tier: 'priority', usage: { prompt_tokens: 3, completion_tokens: 1 } })).toEqual({
       inputTokens: 3,
@@ -116,5 +148,14 @@ describe('brokenUsage keeps the larger search count (reported so far, or shown s
     ).toMatchObject({
       webSearches: 4,
     });
+  });
+
+  it('and the larger file search count', () => {
+    expect(brokenUsage({ inputTokens: 10, outputTokens: 1 }, { inputTokens: 5, outputTokens: 3, fileSearches: 2 })).toMatchObject({
+      fileSearches: 2,
+    });
+    expect(
+      brokenUsage({ inputTokens: 10, outputTokens: 1, fileSearches: 4 }, { inputTokens: 5, outputTokens: 3, fileSearches: 2 }),
+    ).toMatchObject({ fileSearches: 4 });
   });
 });

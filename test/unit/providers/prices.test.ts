@@ -21,8 +21,16 @@ describe('known prices', () => {
       cache_read_cost_per_million: 1.25,
       // The library's web_searches_kcount ($10 per 1,000) as dollars per search.
       search_context_cost_per_query: 0.01,
+      // The library's storage_searches_kcount, as LiteLLM keeps it: dollars per 1,000 file search calls.
+      file_search_cost_per_1k_calls: 2.5,
       source: source('openai', 'gpt-4o'),
     });
+  });
+
+  it("OpenAI models carry the file search price: $2.50 per 1,000 calls (LiteLLM's file_search_cost_per_1k_calls); Claude has none", () => {
+    expect(priceOf('openai', 'gpt-4.1', AT)).toMatchObject({ file_search_cost_per_1k_calls: 2.5 });
+    expect(priceOf('azure', 'gpt-4o', AT)).toMatchObject({ file_search_cost_per_1k_calls: 2.5 });
+    expect(priceOf('anthropic', 'claude-sonnet-4-20250514', AT)).not.toHaveProperty('file_search_cost_per_1k_calls');
   });
 
   it("Claude on Anthropic carries its web search price: $10 per 1,000 searches, 0.01 a search (LiteLLM's search_context_cost_per_query)", () => {
