@@ -153,7 +153,7 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     if (!isObject(body)) throw new BedrockException('ValidationException', 'the request body must be an object');
 
     if (operation === 'invoke') return sendInvoke(res, model, body);
-    const answer = converse(body);
+    const answer = converse(body, model);
     if (operation === 'converse') {
       res.writeHead(200, { 'content-type': 'application/json' });
       const fields = answer.fields ? { additionalModelResponseFields: answer.fields } : {};
@@ -200,8 +200,9 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     };
   }
 
-  function converse(body: Json): Answer {
+  function converse(body: Json, model: string): Answer {
     const messages = validateConversation(body);
+    const thinks = thinkingAsked(body, model, messages);
     const system = Array.isArray(body.system) ? (body.system as Json[]) : [];
     const inference = isObject(body.inferenceConfig) ? body.inferenceConfig : {};
     const toolConfig = isObject(body.toolConfig) ? body.toolConfig : undefined;
@@ -239,12 +240,18 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
       totalTokens: restTokens + output + cacheRead + cacheWrite,
       ...(lastCachePoint >= 0 ? { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite } : {}),
     });
+    // Claude's extended thinking: a signed thinking block first, its tokens part of the output.
+    const thought = `Thinking about: ${lastText || results.join(' ') || 'the conversation'}`;
+    const thinking = thinks
+      ? [{ reasoningContent: { reasoningText: { text: thought, signature: `mock-signature-${requests.length}` } } }]
+      : [];
+    const thinkingTokens = thinks ? countTokens(thought) : 0;
     if (tool) {
       const input = { query: lastText };
       return {
-        content: [{ toolUse: { toolUseId: `tooluse_mock${requests.length}`, name: tool, input } }],
+        content: [...thinking, { toolUse: { toolUseId: `tooluse_mock${requests.length}`, name: tool, input } }],
         stopReason: 'tool_use',
-        usage: usage(countTokens(JSON.stringify(input))),
+        usage: usage(thinkingTokens + countTokens(JSON.stringify(input))),
       };
     }
     let words = ['Mock', 'answer:', ...(results.length > 0 ? results.join(' ') : lastText).split(/\s+/).filter((w) => w.length > 0)];
@@ -264,7 +271,7 @@ export async function startMockBedrock(opts: { port?: number; host?: string } = 
     }
     const paths = Array.isArray(body.additionalModelResponseFieldPaths) ? body.additionalModelResponseFieldPaths : [];
     const fields = paths.includes('/stop_sequence') ? { fields: { stop_sequence: matched } } : {};
-    return { content: [{ text: words.join(' ') }], stopReason, usage: usage(words.length), ...fields };
+    return { content: [...thinking, { text: words.join(' ') }], stopReason, usage: usage(thinkingTokens + words.length), ...fields };
   }
 
   function sendInvoke(res: Http2ServerResponse, model: string, body: Json): void {
@@ -376,6 +383,38 @@ function validateConversation(body: Json): Json[] {
   return list;
 }
 
+/**
+ * Whether Claude thinks (`additionalModelRequestFields.thinking` enabled), under Anthropic's rules:
+ * Claude models only, a budget of 1,024 tokens or more, `maxTokens` above it, and, while a tool
+ * call is answered, the assistant turn that made it starting with its thinking block.
+ */
+function thinkingAsked(body: Json, model: string, messages: Json[]): boolean {
+  const fail = (message: string): never => {
+    throw new BedrockException('ValidationException', message);
+  };
+  const fields = isObject(body.additionalModelRequestFields) ? body.additionalModelRequestFields : {};
+  const thinking = fields.thinking;
+  if (thinking === undefined) return false;
+  if (!/anthropic\./.test(model)) fail('The model returned the following errors: thinking: Extra inputs are not permitted');
+  if (!isObject(thinking) || (thinking.type !== 'enabled' && thinking.type !== 'disabled'))
+    fail('The model returned the following errors: thinking.type: Input should be enabled or disabled');
+  if ((thinking as Json).type === 'disabled') return false;
+  const budget = (thinking as Json).budget_tokens;
+  if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1024)
+    fail('The model returned the following errors: thinking.enabled.budget_tokens: Input should be greater than or equal to 1024');
+  const max = isObject(body.inferenceConfig) ? body.inferenceConfig.maxTokens : undefined;
+  if (typeof max !== 'number' || max <= (budget as number))
+    fail('The model returned the following errors: `max_tokens` must be greater than `thinking.budget_tokens`');
+  const last = messages.at(-1) as Json;
+  const answered = (last.content as Json[]).some((b) => isObject(b.toolResult));
+  const caller = messages.at(-2);
+  if (answered && caller && !isObject((caller.content as Json[])[0]?.reasoningContent))
+    fail(
+      'The model returned the following errors: messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant` message must start with a thinking block',
+    );
+  return true;
+}
+
 function blockTokens(b: Json): number {
   if (typeof b.text === 'string') return countTokens(b.text);
   if (isObject(b.toolUse)) return countTokens(JSON.stringify(b.toolUse.input ?? {}));
@@ -411,6 +450,14 @@ function streamEvents(answer: { content: Json[]; stopReason: string; usage: Json
         .forEach((word, i) =>
           events.push(['contentBlockDelta', { contentBlockIndex: index, delta: { text: i === 0 ? word : ` ${word}` } }]),
         );
+    } else if (isObject(block.reasoningContent) && isObject(block.reasoningContent.reasoningText)) {
+      const { text, signature } = block.reasoningContent.reasoningText;
+      for (const [i, word] of String(text).split(' ').entries())
+        events.push([
+          'contentBlockDelta',
+          { contentBlockIndex: index, delta: { reasoningContent: { text: i === 0 ? word : ` ${word}` } } },
+        ]);
+      events.push(['contentBlockDelta', { contentBlockIndex: index, delta: { reasoningContent: { signature } } }]);
     } else if (isObject(block.toolUse)) {
       const { toolUseId, name, input } = block.toolUse;
       events.push(['contentBlockStart', { contentBlockIndex: index, start: { toolUse: { toolUseId, name } } }]);

@@ -22,7 +22,17 @@ import type {
 } from '@aws-sdk/client-bedrock-runtime';
 import { isObject } from '../../domain/json.js';
 import type { TokenUsage } from '../types.js';
-import { hasText, invalid, type Json, sampling, unsupported, usageOfConverse } from './translate.js';
+import {
+  hasText,
+  invalid,
+  type Json,
+  reasoningBlockOf,
+  sampling,
+  type ThinkingBlock,
+  thinkingBlockOf,
+  unsupported,
+  usageOfConverse,
+} from './translate.js';
 
 /** Whether a Bedrock model id, inference profile or ARN names an Anthropic Claude model. */
 export const isClaudeOnBedrock = (modelId: string): boolean => /(^|[.:/])anthropic\.claude/.test(modelId);
@@ -179,14 +189,9 @@ function contentBlocks(content: unknown, role: 'user' | 'assistant', at: string)
     else if (type === 'document') out.push({ document: document(block, p, j) });
     else if (type === 'tool_use' && role === 'assistant') out.push({ toolUse: toolUse(block, p) });
     else if (type === 'tool_result' && role === 'user') out.push({ toolResult: toolResult(block, p) });
-    else if (type === 'thinking' && role === 'assistant') {
-      if (typeof block.thinking !== 'string') return invalid(`${p}.thinking`, 'must be a string');
-      const signature = typeof block.signature === 'string' ? { signature: block.signature } : {};
-      out.push({ reasoningContent: { reasoningText: { text: block.thinking, ...signature } } });
-    } else if (type === 'redacted_thinking' && role === 'assistant') {
-      if (typeof block.data !== 'string') return invalid(`${p}.data`, 'must be a string');
-      out.push({ reasoningContent: { redactedContent: new Uint8Array(Buffer.from(block.data, 'base64')) } });
-    } else
+    else if ((type === 'thinking' || type === 'redacted_thinking') && role === 'assistant')
+      out.push(reasoningBlockOf(block, p) as ContentBlock);
+    else
       return unsupported(
         `${p}.type`,
         `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` is not supported in a ${role} message for Claude on Bedrock`,
@@ -350,8 +355,7 @@ export const anthropicUsage = (u: TokenUsage | undefined): AnthropicUsage => ({
 export type AnthropicBlock =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: unknown }
-  | { type: 'thinking'; thinking: string; signature: string }
-  | { type: 'redacted_thinking'; data: string };
+  | ThinkingBlock;
 
 export interface AnthropicMessage {
   id: string;
@@ -376,10 +380,7 @@ function blockOf(block: ContentBlock): AnthropicBlock | undefined {
   if (typeof block.text === 'string') return { type: 'text', text: block.text };
   if (block.toolUse)
     return { type: 'tool_use', id: block.toolUse.toolUseId ?? '', name: block.toolUse.name ?? '', input: block.toolUse.input ?? {} };
-  const r = block.reasoningContent;
-  if (r?.reasoningText) return { type: 'thinking', thinking: r.reasoningText.text ?? '', signature: r.reasoningText.signature ?? '' };
-  if (r?.redactedContent) return { type: 'redacted_thinking', data: Buffer.from(r.redactedContent).toString('base64') };
-  return undefined;
+  return thinkingBlockOf(block);
 }
 
 /** The Anthropic message for a Converse answer, with its usage (undefined when Bedrock reported none). */

@@ -3,18 +3,29 @@
  * chunks it makes out, in order. Text deltas become `content` deltas; a tool call starts with its
  * id and name at its own `index` (counted among tool calls, as OpenAI does, not among content
  * blocks) and continues with `arguments` deltas; the stop reason becomes the last choice chunk's
- * `finish_reason`; the usage (Bedrock's `metadata` event, after the stop) becomes OpenAI's
+ * `finish_reason`; Claude's thinking streams as `reasoning_content` deltas, and each thinking block
+ * comes whole in `thinking_blocks` once its signature arrives (redacted ones as they come); the usage (Bedrock's `metadata` event, after the stop) becomes OpenAI's
  * usage-only chunk when the client asked for it (`stream_options.include_usage`), and is kept
  * for metering either way.
  */
 import type { ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { TokenUsage } from '../types.js';
-import { type AnswerContext, type ChatUsage, chatUsage, type FinishReason, finishReasonOf, usageOfConverse } from './translate.js';
+import {
+  type AnswerContext,
+  type ChatUsage,
+  chatUsage,
+  type FinishReason,
+  finishReasonOf,
+  type ThinkingBlock,
+  usageOfConverse,
+} from './translate.js';
 
 export interface ChunkDelta {
   role?: 'assistant';
   content?: string;
   reasoning_content?: string;
+  /** A thinking block whole, once its signature came (LiteLLM's field): sent back, Claude goes on after a tool call. */
+  thinking_blocks?: ThinkingBlock[];
   tool_calls?: { index: number; id?: string; type?: 'function'; function: { name?: string; arguments: string } }[];
 }
 
@@ -61,6 +72,8 @@ export function streamFailureOf(event: ConverseStreamOutput): StreamFailure | un
 
 export class ConverseChunker {
   private readonly toolIndex = new Map<number, number>();
+  /** The thinking text of each reasoning block so far, by content block index (its signature ends it). */
+  private readonly thinking = new Map<number, string>();
   private roleSent = false;
   private usageSeen: TokenUsage | undefined;
 
@@ -99,8 +112,20 @@ export class ConverseChunker {
         const index = this.toolIndex.get(contentBlockIndex);
         // A tool delta for a block that never started cannot be placed; Bedrock always starts them.
         if (index !== undefined) out.push(this.chunk({ tool_calls: [{ index, function: { arguments: delta.toolUse.input ?? '' } }] }));
-      } else if (typeof delta?.reasoningContent?.text === 'string')
-        out.push(this.chunk({ reasoning_content: delta.reasoningContent.text }));
+      } else if (delta?.reasoningContent) {
+        const r = delta.reasoningContent;
+        if (typeof r.text === 'string') {
+          this.thinking.set(contentBlockIndex, (this.thinking.get(contentBlockIndex) ?? '') + r.text);
+          out.push(this.chunk({ reasoning_content: r.text }));
+        } else if (typeof r.signature === 'string') {
+          const thinking = this.thinking.get(contentBlockIndex) ?? '';
+          this.thinking.delete(contentBlockIndex);
+          out.push(this.chunk({ thinking_blocks: [{ type: 'thinking', thinking, signature: r.signature }] }));
+        } else if (r.redactedContent)
+          out.push(
+            this.chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: Buffer.from(r.redactedContent).toString('base64') }] }),
+          );
+      }
     } else if (event.messageStop) {
       out.push(this.chunk({}, finishReasonOf(event.messageStop.stopReason)));
     } else if (event.metadata) {

@@ -41,6 +41,12 @@ export interface ChatToolCall {
   function: { name: string; arguments: string };
 }
 
+/**
+ * Claude's thinking as LiteLLM shows it in a chat message (`thinking_blocks`), signature
+ * included: sent back on the next assistant message, it lets Claude go on after a tool call.
+ */
+export type ThinkingBlock = { type: 'thinking'; thinking: string; signature: string } | { type: 'redacted_thinking'; data: string };
+
 export interface ChatUsage {
   prompt_tokens: number;
   completion_tokens: number;
@@ -60,7 +66,14 @@ export interface ChatCompletion {
   choices: [
     {
       index: 0;
-      message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: ChatToolCall[]; reasoning_content?: string };
+      message: {
+        role: 'assistant';
+        content: string | null;
+        refusal: null;
+        tool_calls?: ChatToolCall[];
+        reasoning_content?: string;
+        thinking_blocks?: ThinkingBlock[];
+      };
       logprobs: null;
       finish_reason: FinishReason;
     },
@@ -90,6 +103,8 @@ const TRANSLATED = new Set([
   'tools',
   'tool_choice',
   'response_format',
+  'reasoning_effort',
+  'thinking',
 ]);
 /** Fields that change nothing upstream: Tollgate's own (`user`), transport (`stream`), bookkeeping. */
 const IGNORED = new Set([
@@ -158,6 +173,7 @@ export function toConverseRequest(body: Record<string, unknown>, modelId: string
   const toolConfig = toolConfiguration(body.tools, body.tool_choice, toolBlocks);
   const inferenceConfig = inference(body);
   const outputConfig = responseFormat(body.response_format);
+  const thinking = thinkingOf(body, modelId, inferenceConfig?.maxTokens);
   return {
     modelId,
     messages,
@@ -165,7 +181,89 @@ export function toConverseRequest(body: Record<string, unknown>, modelId: string
     ...(inferenceConfig ? { inferenceConfig } : {}),
     ...(toolConfig ? { toolConfig } : {}),
     ...(outputConfig ? { outputConfig } : {}),
+    ...(thinking ? { additionalModelRequestFields: { thinking } } : {}),
   };
+}
+
+/** LiteLLM's thinking budgets for `reasoning_effort` on Claude, in tokens (Anthropic takes 1,024 at least). */
+const REASONING_BUDGETS: ReadonlyMap<unknown, number> = new Map([
+  ['minimal', 1024],
+  ['low', 1024],
+  ['medium', 2048],
+  ['high', 4096],
+]);
+
+/** Whether a Bedrock model id (a foundation model, an inference profile, or an ARN of either) is Anthropic's. */
+const isClaude = (modelId: string): boolean => /(^|[.:/])anthropic\./.test(modelId);
+
+const given = (v: unknown): boolean => v !== undefined && v !== null;
+
+/**
+ * Claude's extended thinking (`additionalModelRequestFields.thinking`), from `reasoning_effort`
+ * as LiteLLM maps it (minimal and low: 1,024 tokens, medium 2,048, high 4,096; `none`: off) or
+ * from Anthropic's own `thinking` object, passed on. Thinking is output, within `max_tokens`:
+ * Anthropic wants it given and above the budget, and the strict estimate bounds the call by it.
+ */
+function thinkingOf(body: Record<string, unknown>, modelId: string, maxTokens: number | undefined): Json | undefined {
+  const { reasoning_effort: effort, thinking } = body;
+  if (!given(effort) && !given(thinking)) return undefined;
+  if (given(effort) && given(thinking)) invalid('reasoning_effort', 'and `thinking` are both set: give one');
+  const field = given(effort) ? 'reasoning_effort' : 'thinking';
+  if (!isClaude(modelId)) unsupported(field, 'is supported for Anthropic Claude models only on Bedrock');
+  let config: Record<string, Json>;
+  if (given(effort)) {
+    if (effort === 'none') return undefined;
+    const budget = REASONING_BUDGETS.get(effort);
+    if (budget === undefined) return invalid('reasoning_effort', 'must be none, minimal, low, medium or high');
+    config = { type: 'enabled', budget_tokens: budget };
+  } else {
+    if (!isObject(thinking) || typeof thinking.type !== 'string') return invalid('thinking', 'must be an object with a `type`');
+    config = thinking as Record<string, Json>;
+  }
+  if (config.type === 'enabled') {
+    const budget = config.budget_tokens;
+    if (typeof budget !== 'number' || !Number.isSafeInteger(budget) || budget < 1024)
+      invalid('thinking.budget_tokens', 'must be an integer >= 1024');
+    if (maxTokens === undefined || maxTokens <= (budget as number))
+      invalid('max_tokens', `must be given and above the thinking budget (${budget} tokens): thinking is part of the output`);
+  }
+  return config;
+}
+
+/**
+ * An assistant message's thinking block (Anthropic's `thinking` with its signature, or
+ * `redacted_thinking`), as Converse takes it; undefined for a block of another type.
+ */
+export function reasoningBlockOf(block: Record<string, unknown>, at: string): ContentBlock | undefined {
+  if (block.type === 'thinking') {
+    if (typeof block.thinking !== 'string') return invalid(`${at}.thinking`, 'must be a string');
+    const signature = typeof block.signature === 'string' && block.signature.length > 0 ? { signature: block.signature } : {};
+    return { reasoningContent: { reasoningText: { text: block.thinking, ...signature } } };
+  }
+  if (block.type === 'redacted_thinking') {
+    if (typeof block.data !== 'string') return invalid(`${at}.data`, 'must be a string');
+    return { reasoningContent: { redactedContent: new Uint8Array(Buffer.from(block.data, 'base64')) } };
+  }
+  return undefined;
+}
+
+/** A Converse reasoning block as a chat message shows it (thinking_blocks); undefined for other blocks. */
+export function thinkingBlockOf(block: ContentBlock): ThinkingBlock | undefined {
+  const r = block.reasoningContent;
+  if (r?.reasoningText) return { type: 'thinking', thinking: r.reasoningText.text ?? '', signature: r.reasoningText.signature ?? '' };
+  if (r?.redactedContent) return { type: 'redacted_thinking', data: Buffer.from(r.redactedContent).toString('base64') };
+  return undefined;
+}
+
+/** An assistant message's `thinking_blocks` (LiteLLM's field), as Converse blocks. */
+function thinkingBlocks(value: unknown, at: string): ContentBlock[] {
+  if (!given(value)) return [];
+  if (!Array.isArray(value)) return invalid(at, 'must be an array');
+  return value.map((block, k) => {
+    const p = `${at}[${k}]`;
+    if (!isObject(block)) return invalid(p, 'must be an object');
+    return reasoningBlockOf(block, p) ?? unsupported(`${p}.type`, 'must be thinking or redacted_thinking');
+  });
 }
 
 function conversation(value: unknown): { system: SystemContentBlock[]; messages: Message[]; toolBlocks: boolean } {
@@ -211,10 +309,13 @@ function conversation(value: unknown): { system: SystemContentBlock[]; messages:
     if (role === 'assistant') {
       if (m.function_call !== undefined && m.function_call !== null)
         unsupported(`${at}.function_call`, 'is deprecated and not supported: use `tool_calls`');
-      const blocks: ContentBlock[] =
-        m.content === null || m.content === undefined
+      // Claude's thinking comes first in its turn, as it answered.
+      const blocks: ContentBlock[] = [
+        ...thinkingBlocks(m.thinking_blocks, `${at}.thinking_blocks`),
+        ...(m.content === null || m.content === undefined
           ? []
-          : textParts(m.content, `${at}.content`, ['text', 'refusal']).map((text) => ({ text }));
+          : textParts(m.content, `${at}.content`, ['text', 'refusal']).map((text) => ({ text }))),
+      ];
       const calls = toolCalls(m.tool_calls, `${at}.tool_calls`);
       pending = new Map(calls.map((c) => [c.toolUseId, c.name]));
       pendingFrom = i;
@@ -500,8 +601,11 @@ export function fromConverseResponse(
 ): { body: ChatCompletion; usage: TokenUsage | undefined } {
   const texts: string[] = [];
   const reasoning: string[] = [];
+  const thoughts: ThinkingBlock[] = [];
   const calls: ChatToolCall[] = [];
   for (const block of out.output?.message?.content ?? []) {
+    const thought = thinkingBlockOf(block);
+    if (thought) thoughts.push(thought);
     if (typeof block.text === 'string') texts.push(block.text);
     else if (block.toolUse) {
       calls.push({
@@ -529,6 +633,7 @@ export function fromConverseResponse(
             refusal: null,
             ...(calls.length > 0 ? { tool_calls: calls } : {}),
             ...(reasoning.length > 0 ? { reasoning_content: reasoning.join('') } : {}),
+            ...(thoughts.length > 0 ? { thinking_blocks: thoughts } : {}),
           },
           logprobs: null,
           finish_reason: finishReasonOf(out.stopReason),

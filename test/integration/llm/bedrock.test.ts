@@ -44,6 +44,7 @@ const throttled: ModelRecord = { ...claude, model_name: 'claude-throttled', upst
 const denied: ModelRecord = { ...claude, model_name: 'claude-denied', upstream_model: `${CLAUDE}+error=AccessDeniedException` };
 const secret: ModelRecord = { ...claude, model_name: 'claude-secret' };
 const slow: ModelRecord = { ...claude, model_name: 'claude-slow', upstream_model: `${CLAUDE}+delay=200` };
+const nova: ModelRecord = { ...claude, model_name: 'nova', upstream_model: 'amazon.nova-pro-v1:0' };
 
 let mock: MockBedrock;
 let gateway: Gateway;
@@ -56,8 +57,8 @@ const keySpend = () => settledSpendNanos(refs.key(keyToken));
 beforeAll(async () => {
   mock = await startMockBedrock();
   await useTestTable({ TOLLGATE_BEDROCK_ENDPOINT: mock.url });
-  await seedModels([claude, titan, throttled, denied, secret, slow]);
-  const seeded = await seedKey({ models: ['claude', 'titan-embed', 'claude-throttled', 'claude-denied', 'claude-slow'] });
+  await seedModels([claude, titan, throttled, denied, secret, slow, nova]);
+  const seeded = await seedKey({ models: ['claude', 'titan-embed', 'claude-throttled', 'claude-denied', 'claude-slow', 'nova'] });
   keyToken = seeded.record.token;
   key = seeded.key;
   gateway = await startGateway({ port: 0 });
@@ -195,6 +196,115 @@ describe('Bedrock through the llm function, with the official openai client', ()
     const refused = await client.completions.create({ model: 'claude', prompt: 'x' }).catch((e) => e);
     expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
     expect(refused.param).toBe('model');
+    expect(mock.requests.length).toBe(calls);
+  });
+});
+
+describe("Claude's extended thinking through chat completions (reasoning_effort, LiteLLM's thinking_blocks)", () => {
+  type Thinking = { reasoning_content?: string; thinking_blocks?: { type: string; thinking?: string; signature?: string }[] };
+  const weather: OpenAI.ChatCompletionTool = {
+    type: 'function',
+    function: { name: 'get_weather', parameters: { type: 'object', properties: { query: { type: 'string' } } } },
+  };
+
+  it('asks Bedrock for a thinking budget; the answer shows the thinking, signed, and its tokens are charged as output', async () => {
+    const before = await keySpend();
+    const answer = await client.chat.completions.create({
+      model: 'claude',
+      messages: [{ role: 'user', content: 'why is the sky blue' }],
+      reasoning_effort: 'medium',
+      max_tokens: 4000,
+    });
+    expect(mock.requests.at(-1)?.body).toMatchObject({
+      additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 2048 } },
+    });
+    const message = answer.choices[0]?.message as OpenAI.ChatCompletionMessage & Thinking;
+    expect(message.content).toBe('Mock answer: why is the sky blue');
+    expect(message.reasoning_content).toBe('Thinking about: why is the sky blue');
+    expect(message.thinking_blocks).toEqual([
+      { type: 'thinking', thinking: 'Thinking about: why is the sky blue', signature: expect.stringMatching(/^mock-signature-/) },
+    ]);
+    // 7 answer words and 7 of thinking.
+    expect(answer.usage?.completion_tokens).toBe(14);
+    expect((await keySpend()) - before).toBe(costNanos(usageOf(answer.usage), claude));
+  });
+
+  it('a tool call answered with its thinking_blocks sent back goes on (Claude needs them); without them Bedrock refuses', async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'use get_weather for Paris' }];
+    const first = await client.chat.completions.create({
+      model: 'claude',
+      messages,
+      tools: [weather],
+      reasoning_effort: 'low',
+      max_tokens: 2000,
+    });
+    const call = first.choices[0]?.message as OpenAI.ChatCompletionMessage & Thinking;
+    expect(call.tool_calls).toHaveLength(1);
+    expect(call.thinking_blocks?.[0]?.signature).toMatch(/^mock-signature-/);
+    const id = (call.tool_calls?.[0] as OpenAI.ChatCompletionMessageToolCall).id;
+    const result: OpenAI.ChatCompletionMessageParam = { role: 'tool', tool_call_id: id, content: 'Sunny, 21 C' };
+    const goOn = (assistant: Record<string, unknown>) =>
+      client.chat.completions.create({
+        model: 'claude',
+        tools: [weather],
+        reasoning_effort: 'low',
+        max_tokens: 2000,
+        messages: [...messages, assistant as unknown as OpenAI.ChatCompletionMessageParam, result],
+      });
+    const answer = await goOn({
+      role: 'assistant',
+      content: call.content,
+      tool_calls: call.tool_calls,
+      thinking_blocks: call.thinking_blocks,
+    });
+    expect(answer.choices[0]?.message.content).toBe('Mock answer: Sunny, 21 C');
+    expect((mock.requests.at(-1)?.body as { messages: { content: unknown[] }[] }).messages[1]?.content[0]).toEqual({
+      reasoningContent: { reasoningText: { text: call.thinking_blocks?.[0]?.thinking, signature: call.thinking_blocks?.[0]?.signature } },
+    });
+    const refused = await goOn({ role: 'assistant', content: call.content, tool_calls: call.tool_calls }).catch((e) => e);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(String(refused.message)).toMatch(/Expected `thinking` or `redacted_thinking`/);
+  });
+
+  it('streams the thinking as reasoning_content deltas, then the signed block in thinking_blocks; metered from the stream usage', async () => {
+    const before = await keySpend();
+    const stream = await client.chat.completions.create({
+      model: 'claude',
+      messages: [{ role: 'user', content: 'a b c' }],
+      reasoning_effort: 'low',
+      max_tokens: 2000,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let reasoning = '';
+    let text = '';
+    const blocks: unknown[] = [];
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta as (OpenAI.ChatCompletionChunk.Choice.Delta & Thinking) | undefined;
+      reasoning += delta?.reasoning_content ?? '';
+      text += delta?.content ?? '';
+      blocks.push(...(delta?.thinking_blocks ?? []));
+      usage = chunk.usage ?? usage;
+    }
+    expect({ reasoning, text }).toEqual({ reasoning: 'Thinking about: a b c', text: 'Mock answer: a b c' });
+    expect(blocks).toEqual([{ type: 'thinking', thinking: 'Thinking about: a b c', signature: expect.stringMatching(/^mock-signature-/) }]);
+    expect(usage?.completion_tokens).toBe(10);
+    expect((await keySpend()) - before).toBe(costNanos(usageOf(usage), claude));
+  });
+
+  it('is a 400 naming the field before any upstream call: a model that is not Claude, or max_tokens not above the budget', async () => {
+    const calls = mock.requests.length;
+    const notClaude = await client.chat.completions
+      .create({ model: 'nova', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'low', max_tokens: 2000 })
+      .catch((e) => e);
+    expect(notClaude).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(notClaude.param).toBe('reasoning_effort');
+    const tooSmall = await client.chat.completions
+      .create({ model: 'claude', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'high', max_tokens: 1000 })
+      .catch((e) => e);
+    expect(tooSmall).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(tooSmall.param).toBe('max_tokens');
     expect(mock.requests.length).toBe(calls);
   });
 });

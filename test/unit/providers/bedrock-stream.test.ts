@@ -143,6 +143,31 @@ describe('ConverseStream events -> OpenAI chunks', () => {
     expect(deltas(chunks)).toEqual([{ role: 'assistant', content: '' }, { reasoning_content: 'hmm' }, { content: 'ok' }]);
   });
 
+  it('each thinking block comes whole in thinking_blocks once its signature arrives; a redacted one as it comes', () => {
+    const reasoning = (i: number, r: Record<string, unknown>) =>
+      ev({ contentBlockDelta: { contentBlockIndex: i, delta: { reasoningContent: r } } });
+    const { chunks } = run([
+      start,
+      reasoning(0, { text: 'Let me ' }),
+      reasoning(0, { text: 'think.' }),
+      reasoning(0, { signature: 'sig-0' }),
+      reasoning(1, { redactedContent: new Uint8Array(Buffer.from('opaque')) }),
+      reasoning(2, { text: 'Again.' }),
+      reasoning(2, { signature: 'sig-2' }),
+      text('ok', 3),
+    ]);
+    expect(deltas(chunks)).toEqual([
+      { role: 'assistant', content: '' },
+      { reasoning_content: 'Let me ' },
+      { reasoning_content: 'think.' },
+      { thinking_blocks: [{ type: 'thinking', thinking: 'Let me think.', signature: 'sig-0' }] },
+      { thinking_blocks: [{ type: 'redacted_thinking', data: Buffer.from('opaque').toString('base64') }] },
+      { reasoning_content: 'Again.' },
+      { thinking_blocks: [{ type: 'thinking', thinking: 'Again.', signature: 'sig-2' }] },
+      { content: 'ok' },
+    ]);
+  });
+
   it('a stream without messageStart still opens with the role', () => {
     expect(deltas(run([text('x')]).chunks)).toEqual([{ role: 'assistant', content: '' }, { content: 'x' }]);
   });

@@ -400,8 +400,8 @@ describe('requests Converse cannot express are a 400 naming the field', () => {
     },
     {
       name: 'a field Bedrock has no use for',
-      body: { messages: [user('x')], reasoning_effort: 'high' },
-      param: 'reasoning_effort',
+      body: { messages: [user('x')], seed: 7 },
+      param: 'seed',
       code: 'unsupported_parameter',
     },
     {
@@ -425,18 +425,107 @@ describe('requests Converse cannot express are a 400 naming the field', () => {
   ];
 
   it.each(cases)('$name', ({ body, param, code }) => {
-    let error: unknown;
-    try {
-      toConverseRequest(body, MODEL);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InvalidRequestError);
-    const e = error as InvalidRequestError;
-    expect(e.status).toBe(400);
-    expect(e.param).toBe(param);
-    expect(e.message).toContain(`\`${param}\``);
-    if (code) expect(e.code).toBe(code);
+    expectRefused(() => toConverseRequest(body, MODEL), param, code);
+  });
+});
+
+function expectRefused(translate: () => unknown, param: string, code?: string): void {
+  let error: unknown;
+  try {
+    translate();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(InvalidRequestError);
+  const e = error as InvalidRequestError;
+  expect(e.status).toBe(400);
+  expect(e.param).toBe(param);
+  expect(e.message).toContain(`\`${param}\``);
+  if (code) expect(e.code).toBe(code);
+}
+
+describe("Claude's extended thinking (reasoning_effort as LiteLLM maps it, or Anthropic's thinking)", () => {
+  const asked = (extra: Record<string, unknown>, model = MODEL) =>
+    toConverseRequest({ messages: [user('x')], max_tokens: 8000, ...extra }, model).additionalModelRequestFields;
+
+  it.each([
+    ['minimal', 1024],
+    ['low', 1024],
+    ['medium', 2048],
+    ['high', 4096],
+  ])('reasoning_effort %s: a thinking budget of %i tokens', (effort, budget) => {
+    expect(asked({ reasoning_effort: effort })).toEqual({ thinking: { type: 'enabled', budget_tokens: budget } });
+  });
+
+  it('reasoning_effort none, or neither field: no thinking', () => {
+    expect(asked({ reasoning_effort: 'none' })).toBeUndefined();
+    expect(asked({})).toBeUndefined();
+  });
+
+  it("Anthropic's thinking object is passed on; an inference profile or ARN of Claude takes it too", () => {
+    const thinking = { type: 'enabled', budget_tokens: 3000 };
+    expect(asked({ thinking })).toEqual({ thinking });
+    expect(asked({ thinking: { type: 'disabled' } })).toEqual({ thinking: { type: 'disabled' } });
+    expect(asked({ reasoning_effort: 'low' }, 'us.anthropic.claude-sonnet-4-20250514-v1:0')).toBeDefined();
+    expect(
+      asked({ reasoning_effort: 'low' }, 'arn:aws:bedrock:us-east-1:1:inference-profile/eu.anthropic.claude-3-7-sonnet-v1:0'),
+    ).toBeDefined();
+  });
+
+  it.each<[string, Record<string, unknown>, string, string?]>([
+    ['an unknown effort', { reasoning_effort: 'extreme' }, 'reasoning_effort'],
+    ['an effort named like a prototype member', { reasoning_effort: '__proto__' }, 'reasoning_effort'],
+    ['both fields', { reasoning_effort: 'low', thinking: { type: 'enabled', budget_tokens: 2000 } }, 'reasoning_effort'],
+    ['thinking that is no object', { thinking: 'on' }, 'thinking'],
+    ['a budget under 1,024', { thinking: { type: 'enabled', budget_tokens: 1000 } }, 'thinking.budget_tokens'],
+    ['a budget that is no integer', { thinking: { type: 'enabled', budget_tokens: '2000' } }, 'thinking.budget_tokens'],
+    ['max_tokens not above the budget', { reasoning_effort: 'high', max_tokens: 4096 }, 'max_tokens'],
+    ['no max_tokens', { reasoning_effort: 'low', max_tokens: undefined }, 'max_tokens'],
+  ])('%s is a 400 naming the field', (_, extra, param) => {
+    expectRefused(() => asked(extra), param);
+  });
+
+  it('a model that is not Claude is refused naming the field', () => {
+    expectRefused(() => asked({ reasoning_effort: 'low' }, 'meta.llama3-70b-instruct-v1:0'), 'reasoning_effort', 'unsupported_parameter');
+    expectRefused(
+      () => asked({ thinking: { type: 'enabled', budget_tokens: 2000 } }, 'amazon.nova-pro-v1:0'),
+      'thinking',
+      'unsupported_parameter',
+    );
+  });
+
+  it("an assistant message's thinking_blocks go back first in its turn, signature and redacted ones included", () => {
+    const input = toConverseRequest(
+      {
+        max_tokens: 8000,
+        reasoning_effort: 'low',
+        tools: [weatherTool],
+        messages: [
+          user('Weather in Paris?'),
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [call('t1')],
+            thinking_blocks: [
+              { type: 'thinking', thinking: 'I should call the tool.', signature: 'sig' },
+              { type: 'redacted_thinking', data: Buffer.from('opaque').toString('base64') },
+            ],
+          },
+          { role: 'tool', tool_call_id: 't1', content: 'Sunny' },
+        ],
+      },
+      MODEL,
+    );
+    expect(input.messages?.[1]?.content).toEqual([
+      { reasoningContent: { reasoningText: { text: 'I should call the tool.', signature: 'sig' } } },
+      { reasoningContent: { redactedContent: new Uint8Array(Buffer.from('opaque')) } },
+      { toolUse: { toolUseId: 't1', name: 'get_weather', input: { city: 'Paris' } } },
+    ]);
+    const bad = (thinking_blocks: unknown) => () =>
+      toConverseRequest({ messages: [user('x'), { role: 'assistant', content: 'y', thinking_blocks }, user('z')] }, MODEL);
+    expectRefused(bad('x'), 'messages[1].thinking_blocks');
+    expectRefused(bad([{ type: 'text', text: 'y' }]), 'messages[1].thinking_blocks[0].type');
+    expectRefused(bad([{ type: 'thinking', thinking: 5 }]), 'messages[1].thinking_blocks[0].thinking');
   });
 });
 
@@ -501,6 +590,7 @@ describe('Converse answer -> OpenAI chat completion', () => {
     expect(body.choices[0].message).toMatchObject({
       content: 'Let me check.',
       reasoning_content: 'thinking...',
+      thinking_blocks: [{ type: 'thinking', thinking: 'thinking...', signature: 's' }],
       tool_calls: [{ id: 't', function: { name: 'f', arguments: '{}' } }],
     });
   });
