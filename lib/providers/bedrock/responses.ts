@@ -5,7 +5,10 @@
  * function_call_output items as tool calls and tool results) and goes through the chat
  * translation, so both obey the same rules; a refusal names the Responses field (`input[3]`,
  * `max_output_tokens`), not the chat one. Stateless only: Tollgate stores no responses, so
- * `previous_response_id` and `background` are refused.
+ * `previous_response_id` and `background` are refused. Claude's extended thinking: `reasoning.effort`
+ * is the chat translation's `reasoning_effort`; a thinking block answers as a `reasoning` item (its
+ * text in `content`, its signature in `encrypted_content`, a redacted block's data there too,
+ * marked), and a `reasoning` item sent back is the thinking of the assistant turn after it.
  *
  * The answer is a Response object: a message item for text, a function_call item per tool call,
  * `incomplete` with its reason when Converse stopped on max tokens or a filter, and the usage
@@ -18,7 +21,7 @@ import { isObject } from '../../domain/json.js';
 import { type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { toConverseRequest, usageOfConverse } from './translate.js';
+import { type ThinkingBlock, thinkingBlockOf, toConverseRequest, usageOfConverse } from './translate.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request
@@ -64,7 +67,10 @@ export function responsesToConverse(body: Record<string, unknown>, modelId: stri
     if (field === 'previous_response_id')
       unsupported(field, 'needs stored responses; Tollgate stores none: send the whole conversation in `input`');
     if (field === 'background' && value === false) continue;
-    if (field === 'reasoning' && isObject(value) && (value.effort ?? null) === null && (value.summary ?? null) === null) continue;
+    if (field === 'reasoning') {
+      if (!isObject(value)) invalid('reasoning', 'must be an object');
+      continue;
+    }
     unsupported(field, 'is not supported for Bedrock models');
   }
   if (body.truncation !== undefined && body.truncation !== null && body.truncation !== 'disabled')
@@ -75,6 +81,9 @@ export function responsesToConverse(body: Record<string, unknown>, modelId: stri
   if (body.temperature !== undefined) chat.temperature = body.temperature;
   if (body.top_p !== undefined) chat.top_p = body.top_p;
   if (body.parallel_tool_calls !== undefined) chat.parallel_tool_calls = body.parallel_tool_calls;
+  // Claude's thinking shows whole: a summary setting asks for nothing more.
+  const effort = isObject(body.reasoning) ? body.reasoning.effort : undefined;
+  if (effort !== undefined && effort !== null) chat.reasoning_effort = effort;
   if (body.tools !== undefined && body.tools !== null) chat.tools = chatTools(body.tools);
   if (body.tool_choice !== undefined && body.tool_choice !== null) chat.tool_choice = chatToolChoice(body.tool_choice);
   const format = isObject(body.text)
@@ -111,16 +120,26 @@ function chatMessages(instructions: unknown, input: unknown): { messages: ChatMe
     return { messages, origin };
   }
   if (!Array.isArray(input) || input.length === 0) invalid('input', 'must be a string or a non-empty array of items');
+  // Reasoning items wait for the assistant turn they thought for: the next message or call.
+  let thoughts: Record<string, unknown>[] = [];
+  const thinking = () => {
+    const blocks = thoughts;
+    thoughts = [];
+    return blocks.length > 0 ? { thinking_blocks: blocks } : {};
+  };
   (input as unknown[]).forEach((item, i) => {
     const at = `input[${i}]`;
     if (!isObject(item)) return invalid(at, 'must be an object');
     const type = item.type ?? 'message';
     const last = messages.at(-1);
-    if (type === 'message') {
+    if (type === 'reasoning') {
+      thoughts.push(thinkingBlock(item, at));
+    } else if (type === 'message') {
       const role = item.role;
       if (role !== 'user' && role !== 'assistant' && role !== 'system' && role !== 'developer')
         return invalid(`${at}.role`, 'must be user, assistant, system or developer');
-      messages.push({ role, content: contentParts(item.content, role, `${at}.content`) });
+      messages.push({ role, content: contentParts(item.content, role, `${at}.content`), ...(role === 'assistant' ? thinking() : {}) });
+      if (role !== 'assistant') thoughts = [];
       origin.push({ from: i, calls: [] });
     } else if (type === 'function_call') {
       if (typeof item.call_id !== 'string') return invalid(`${at}.call_id`, 'must be a string');
@@ -132,7 +151,7 @@ function chatMessages(instructions: unknown, input: unknown): { messages: ChatMe
         last.tool_calls = [...((last.tool_calls as unknown[]) ?? []), call];
         origin.at(-1)?.calls.push(i);
       } else {
-        messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+        messages.push({ role: 'assistant', content: null, tool_calls: [call], ...thinking() });
         origin.push({ from: i, calls: [i] });
       }
     } else if (type === 'function_call_output') {
@@ -148,11 +167,45 @@ function chatMessages(instructions: unknown, input: unknown): { messages: ChatMe
     } else {
       unsupported(
         `${at}.type`,
-        `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` items are not supported on Bedrock (supported: message, function_call, function_call_output)`,
+        `\`${typeof type === 'string' ? type.slice(0, 64) : typeof type}\` items are not supported on Bedrock (supported: message, function_call, function_call_output, reasoning)`,
       );
     }
   });
   return { messages, origin };
+}
+
+/** How a redacted thinking block's data is marked in a reasoning item's `encrypted_content` (a signature has no `:`). */
+const REDACTED = 'redacted_thinking:';
+
+/**
+ * A reasoning item sent back, as the chat translation's thinking block: its `content` texts are
+ * the thinking, its `encrypted_content` the signature (or, marked, a redacted block's data).
+ */
+function thinkingBlock(item: Record<string, unknown>, at: string): Record<string, unknown> {
+  const sealed = item.encrypted_content;
+  if (sealed !== undefined && sealed !== null && typeof sealed !== 'string') return invalid(`${at}.encrypted_content`, 'must be a string');
+  if (typeof sealed === 'string' && sealed.startsWith(REDACTED)) return { type: 'redacted_thinking', data: sealed.slice(REDACTED.length) };
+  const content = item.content ?? [];
+  if (!Array.isArray(content)) return invalid(`${at}.content`, 'must be an array of reasoning_text parts');
+  const texts = content.map((part, j) =>
+    isObject(part) && part.type === 'reasoning_text' && typeof part.text === 'string'
+      ? part.text
+      : invalid(`${at}.content[${j}]`, 'must be a reasoning_text part with its text'),
+  );
+  return { type: 'thinking', thinking: texts.join(''), signature: sealed ?? '' };
+}
+
+/** A Converse thinking block as a reasoning item. */
+function reasoningItem(id: string, block: ThinkingBlock): Item {
+  return block.type === 'thinking'
+    ? {
+        type: 'reasoning',
+        id,
+        summary: [],
+        content: [{ type: 'reasoning_text', text: block.thinking }],
+        encrypted_content: block.signature,
+      }
+    : { type: 'reasoning', id, summary: [], content: [], encrypted_content: `${REDACTED}${block.data}` };
 }
 
 /** A message's content as chat content parts (text and images), validated under Responses names. */
@@ -221,6 +274,7 @@ function responsesParam(param: string, origin: Origin[]): string {
   }
   if (param === 'messages') return 'input';
   if (param === 'max_tokens') return 'max_output_tokens';
+  if (param === 'reasoning_effort') return 'reasoning.effort';
   if (param.startsWith('response_format')) return param.replace(/^response_format(\.json_schema)?/, 'text.format');
   if (param.startsWith('tool_choice.function.')) return param.replace('tool_choice.function.', 'tool_choice.');
   return param.replace(/^tools\[(\d+)\]\.function\./, 'tools[$1].');
@@ -294,7 +348,7 @@ function response(
     output,
     parallel_tool_calls: r.parallel_tool_calls !== false,
     previous_response_id: null,
-    reasoning: { effort: null, summary: null },
+    reasoning: { effort: isObject(r.reasoning) ? (r.reasoning.effort ?? null) : null, summary: null },
     store: false,
     temperature: typeof r.temperature === 'number' ? r.temperature : null,
     text: isObject(r.text) ? r.text : { format: { type: 'text' } },
@@ -325,8 +379,12 @@ export function converseToResponse(
     texts.length = 0;
   };
   for (const block of out.output?.message?.content ?? []) {
+    const thought = thinkingBlockOf(block);
     if (typeof block.text === 'string') texts.push(block.text);
-    else if (block.toolUse) {
+    else if (thought) {
+      flushText();
+      items.push(reasoningItem(`rs_${ctx.id}_${items.length}`, thought));
+    } else if (block.toolUse) {
       flushText();
       items.push(
         functionCallItem(
@@ -428,6 +486,8 @@ export class ResponsesStreamer {
             logprobs: [],
           }),
         );
+      } else if (delta?.reasoningContent) {
+        out.push(...this.reasoning(index, delta.reasoningContent));
       } else if (delta?.toolUse) {
         const open = this.open.get(index);
         if (open) {
@@ -474,6 +534,32 @@ export class ResponsesStreamer {
     return [this.emit('response.created', { response: initial }), this.emit('response.in_progress', { response: initial })];
   }
 
+  /**
+   * A thinking delta: its text as `response.reasoning_text.delta` of a reasoning item opened by the
+   * first; its signature kept for the item's `encrypted_content`; a redacted block, an item whole.
+   */
+  private reasoning(index: number, r: { text?: string; signature?: string; redactedContent?: Uint8Array }): ResponsesEvent[] {
+    const out: ResponsesEvent[] = [];
+    if (!this.open.has(index)) {
+      const id = `rs_${this.ctx.id}_${this.items.length}`;
+      out.push(...this.addItem(index, { type: 'reasoning', id, summary: [], content: [] }));
+    }
+    const open = this.open.get(index) as OpenItem;
+    if (typeof r.text === 'string') {
+      open.text += r.text;
+      out.push(
+        this.emit('response.reasoning_text.delta', {
+          item_id: open.item.id,
+          output_index: open.outputIndex,
+          content_index: 0,
+          delta: r.text,
+        }),
+      );
+    } else if (typeof r.signature === 'string') open.item.encrypted_content = r.signature;
+    else if (r.redactedContent) open.item.encrypted_content = `${REDACTED}${Buffer.from(r.redactedContent).toString('base64')}`;
+    return out;
+  }
+
   private addItem(index: number, item: Item): ResponsesEvent[] {
     const outputIndex = this.items.length;
     this.items.push(item);
@@ -495,6 +581,11 @@ export class ResponsesStreamer {
       );
       out.push(this.emit('response.content_part.done', { item_id: item.id, output_index: outputIndex, content_index: 0, part }));
       done = { ...item, status: 'completed', content: [part] };
+    } else if (item.type === 'reasoning') {
+      const redacted = typeof item.encrypted_content === 'string' && item.encrypted_content.startsWith(REDACTED);
+      if (!redacted)
+        out.push(this.emit('response.reasoning_text.done', { item_id: item.id, output_index: outputIndex, content_index: 0, text }));
+      done = { ...item, content: redacted ? [] : [{ type: 'reasoning_text', text }], encrypted_content: item.encrypted_content ?? '' };
     } else {
       out.push(this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: outputIndex, arguments: text }));
       done = { ...item, status: 'completed', arguments: text };

@@ -28,6 +28,14 @@ const nova: ModelRecord = {
   created_at: '2025-01-01T00:00:00.000Z',
 };
 
+const claude: ModelRecord = {
+  ...nova,
+  model_name: 'claude-bedrock',
+  upstream_model: 'anthropic.claude-3-7-sonnet-20250219-v1:0',
+  input_cost_per_million: 3,
+  output_cost_per_million: 15,
+};
+
 let upstream: MockUpstream;
 let bedrock: MockBedrock;
 let gateway: Gateway;
@@ -45,7 +53,7 @@ beforeAll(async () => {
   upstream = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
   bedrock = await startMockBedrock();
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_BEDROCK_ENDPOINT: bedrock.url });
-  await seedModels([...mockModels(upstream.url), nova]);
+  await seedModels([...mockModels(upstream.url), nova, claude]);
   const { key, record } = await seedKey({});
   token = record.token;
   gateway = await startGateway({ port: 0 });
@@ -100,5 +108,69 @@ describe('responses.create with the official openai client', () => {
     expect(text).toBe('Mock answer: x y z');
     expect(usage).toMatchObject({ input_tokens: 3, output_tokens: 5 });
     expect((await spent()) - before).toBe(cost(usage, nova));
+  });
+});
+
+describe("Claude's extended thinking on Bedrock through responses.create", () => {
+  const search: OpenAI.Responses.FunctionTool = {
+    type: 'function',
+    name: 'get_weather',
+    parameters: { type: 'object', properties: { query: { type: 'string' } } },
+    strict: false,
+  };
+
+  it('reasoning.effort thinks: a signed reasoning item first; sent back with the call, Claude goes on after the tool; metered', async () => {
+    const before = await spent();
+    const input: OpenAI.Responses.ResponseInput = [{ role: 'user', content: 'use get_weather for Paris' }];
+    const first = await client.responses.create({
+      model: 'claude-bedrock',
+      input,
+      tools: [search],
+      reasoning: { effort: 'low' },
+      max_output_tokens: 2000,
+    });
+    expect(bedrock.requests.at(-1)?.body).toMatchObject({
+      additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 1024 } },
+    });
+    expect(first.output.map((i) => i.type)).toEqual(['reasoning', 'function_call']);
+    const reasoning = first.output[0] as OpenAI.Responses.ResponseReasoningItem;
+    expect(reasoning.content?.[0]?.text).toBe('Thinking about: use get_weather for Paris');
+    expect(reasoning.encrypted_content).toMatch(/^mock-signature-/);
+    const call = first.output[1] as OpenAI.Responses.ResponseFunctionToolCall;
+
+    // The whole output goes back, as agent frameworks send it, with the tool's result.
+    const next = await client.responses.create({
+      model: 'claude-bedrock',
+      tools: [search],
+      reasoning: { effort: 'low' },
+      max_output_tokens: 2000,
+      input: [
+        ...input,
+        ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+        { type: 'function_call_output', call_id: call.call_id, output: 'Sunny' },
+      ],
+    });
+    expect(next.output_text).toBe('Mock answer: Sunny');
+    expect((await spent()) - before).toBe(cost(first.usage, claude) + cost(next.usage, claude));
+  });
+
+  it('streamed: reasoning_text deltas, then the item done with its signature, then the text', async () => {
+    const stream = await client.responses.create({
+      model: 'claude-bedrock',
+      input: 'why',
+      reasoning: { effort: 'low' },
+      max_output_tokens: 2000,
+      stream: true,
+    });
+    let thinking = '';
+    let text = '';
+    const done: OpenAI.Responses.ResponseOutputItem[] = [];
+    for await (const event of stream) {
+      if (event.type === 'response.reasoning_text.delta') thinking += event.delta;
+      if (event.type === 'response.output_text.delta') text += event.delta;
+      if (event.type === 'response.output_item.done') done.push(event.item);
+    }
+    expect({ thinking, text }).toEqual({ thinking: 'Thinking about: why', text: 'Mock answer: why' });
+    expect(done[0]).toMatchObject({ type: 'reasoning', encrypted_content: expect.stringMatching(/^mock-signature-/) });
   });
 });

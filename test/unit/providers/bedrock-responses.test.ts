@@ -115,16 +115,27 @@ describe('Responses API request -> Converse request', () => {
     ['previous_response_id (Tollgate stores no responses)', { input: 'x', previous_response_id: 'resp_1' }, 'previous_response_id'],
     ['background mode', { input: 'x', background: true }, 'background'],
     ['a built-in tool', { input: 'x', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
-    ['a reasoning effort', { input: 'x', reasoning: { effort: 'high' } }, 'reasoning'],
+    ['a reasoning effort for a model that is not Claude', { input: 'x', reasoning: { effort: 'high' } }, 'reasoning.effort'],
+    ['reasoning that is no object', { input: 'x', reasoning: 'high' }, 'reasoning'],
     [
-      'a reasoning item',
+      'a reasoning item whose content is no reasoning text',
       {
         input: [
           { role: 'user', content: 'x' },
-          { type: 'reasoning', id: 'rs_1', summary: [] },
+          { type: 'reasoning', id: 'rs_1', summary: [], content: [{ type: 'output_text', text: 'y' }] },
         ],
       },
-      'input[1].type',
+      'input[1].content[0]',
+    ],
+    [
+      'a reasoning item whose encrypted_content is no string',
+      {
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 5 },
+        ],
+      },
+      'input[1].encrypted_content',
     ],
     ['a file part', { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
     [
@@ -325,5 +336,96 @@ describe('ConverseStream -> Responses stream events', () => {
       usage: null,
     });
     expect(s.end()).toEqual([]);
+  });
+});
+
+describe("Claude's extended thinking through the Responses API (reasoning.effort, reasoning items)", () => {
+  const CLAUDE = 'anthropic.claude-3-7-sonnet-20250219-v1:0';
+  const ev = (e: Record<string, unknown>) => e as unknown as ConverseStreamOutput;
+  const opaque = Buffer.from('opaque').toString('base64');
+
+  it('reasoning.effort asks for a thinking budget; reasoning items sent back are the thinking of the assistant turn after them', () => {
+    const input = responsesToConverse(
+      {
+        model: 'claude',
+        reasoning: { effort: 'low', summary: 'auto' },
+        max_output_tokens: 4000,
+        tools: [tool],
+        input: [
+          { role: 'user', content: 'find x' },
+          {
+            type: 'reasoning',
+            id: 'rs_1',
+            summary: [],
+            content: [{ type: 'reasoning_text', text: 'I will search.' }],
+            encrypted_content: 'sig',
+          },
+          { type: 'reasoning', id: 'rs_2', summary: [], encrypted_content: `redacted_thinking:${opaque}` },
+          { type: 'function_call', call_id: 'c1', name: 'search', arguments: '{"q":"x"}' },
+          { type: 'function_call_output', call_id: 'c1', output: 'found' },
+        ],
+      },
+      CLAUDE,
+    );
+    expect(input.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 1024 } });
+    expect(input.messages?.[1]?.content).toEqual([
+      { reasoningContent: { reasoningText: { text: 'I will search.', signature: 'sig' } } },
+      { reasoningContent: { redactedContent: new Uint8Array(Buffer.from('opaque')) } },
+      { toolUse: { toolUseId: 'c1', name: 'search', input: { q: 'x' } } },
+    ]);
+  });
+
+  it('a thinking block answers as a reasoning item before the text, signed in encrypted_content; the effort is echoed', () => {
+    const { body } = converseToResponse(
+      {
+        output: {
+          message: {
+            role: 'assistant',
+            content: [
+              { reasoningContent: { reasoningText: { text: 'Hmm.', signature: 'sig-1' } } },
+              { reasoningContent: { redactedContent: new Uint8Array(Buffer.from('opaque')) } },
+              { text: 'Done.' },
+            ],
+          },
+        },
+        stopReason: 'end_turn',
+        usage: { inputTokens: 3, outputTokens: 9, totalTokens: 12 },
+      } as ConverseCommandOutput,
+      { ...ctx, request: { reasoning: { effort: 'low' } } },
+    );
+    expect(body.reasoning).toEqual({ effort: 'low', summary: null });
+    expect((body.output as Record<string, unknown>[]).map((i) => i.type)).toEqual(['reasoning', 'reasoning', 'message']);
+    expect(body.output).toMatchObject([
+      { type: 'reasoning', summary: [], content: [{ type: 'reasoning_text', text: 'Hmm.' }], encrypted_content: 'sig-1' },
+      { type: 'reasoning', summary: [], content: [], encrypted_content: `redacted_thinking:${opaque}` },
+      { type: 'message', content: [{ type: 'output_text', text: 'Done.' }] },
+    ]);
+  });
+
+  it('streamed: reasoning_text deltas of a reasoning item, done with its text and signature, before the message', () => {
+    const s = new ResponsesStreamer(ctx);
+    const events = [
+      ev({ messageStart: { role: 'assistant' } }),
+      ev({ contentBlockDelta: { contentBlockIndex: 0, delta: { reasoningContent: { text: 'Let me ' } } } }),
+      ev({ contentBlockDelta: { contentBlockIndex: 0, delta: { reasoningContent: { text: 'think.' } } } }),
+      ev({ contentBlockDelta: { contentBlockIndex: 0, delta: { reasoningContent: { signature: 'sig-0' } } } }),
+      ev({ contentBlockStop: { contentBlockIndex: 0 } }),
+      ev({ contentBlockDelta: { contentBlockIndex: 1, delta: { text: 'Hi' } } }),
+      ev({ contentBlockStop: { contentBlockIndex: 1 } }),
+      ev({ messageStop: { stopReason: 'end_turn' } }),
+      ev({ metadata: { usage: { inputTokens: 3, outputTokens: 6 }, metrics: { latencyMs: 1 } } }),
+    ].flatMap((e) => s.push(e));
+    expect(events.map((e) => e.event).slice(2, 7)).toEqual([
+      'response.output_item.added',
+      'response.reasoning_text.delta',
+      'response.reasoning_text.delta',
+      'response.reasoning_text.done',
+      'response.output_item.done',
+    ]);
+    expect(events[5]?.data).toMatchObject({ output_index: 0, text: 'Let me think.' });
+    const reasoning = { type: 'reasoning', content: [{ type: 'reasoning_text', text: 'Let me think.' }], encrypted_content: 'sig-0' };
+    expect(events[6]?.data).toMatchObject({ output_index: 0, item: reasoning });
+    const completed = events.at(-1)?.data.response as { output: Record<string, unknown>[] };
+    expect(completed.output).toMatchObject([reasoning, { type: 'message' }]);
   });
 });
