@@ -5,8 +5,10 @@
  * idempotent (delete-if-present), so a cascade interrupted half way is finished by repeating
  * the request: it finds what is left and deletes that. The parent's own delete, last, is held to
  * the children witness it read before listing (lib/store/writes childrenUnchanged): a child added
- * meanwhile refuses it (409) rather than be left behind. The witness does not cover a child that
- * landed before the parent was read but is not yet in the index the listing reads (index lag).
+ * meanwhile refuses it (409) rather than be left behind. A child that landed just before the
+ * parent was read may not be in the index the listing reads yet (index lag), which the witness
+ * cannot tell: the listing waits until the indexes have had INDEX_LAG_MS since the parent's last
+ * child (untilIndexed), a wait only a delete right after an addition sees.
  */
 
 import type { AuditEntry } from '../domain/audit.js';
@@ -14,7 +16,7 @@ import type { MemberRecord } from '../domain/records.js';
 import { MAX_TX_ITEMS } from '../store/admin-store.js';
 import { refs } from '../store/keys.js';
 import { listings } from '../store/listings.js';
-import { deleteAny } from '../store/writes.js';
+import { deleteAny, indexWaitMs } from '../store/writes.js';
 import { keyDeleteOps, type StoredKey } from './actions/keys.js';
 import { queryAll, type TxOp, transact, transactionSize } from './persistence.js';
 import type { Actor } from './rules/actor.js';
@@ -60,6 +62,15 @@ export async function commitInChunks(units: readonly Unit[], actor: Actor, now: 
     transactions++;
   }
   return transactions;
+}
+
+/**
+ * Resolves once the indexes a cascade lists show every child the parent had when it was read:
+ * at once unless a child was added to it within the last INDEX_LAG_MS (lib/store/writes).
+ */
+export async function untilIndexed(parent: object): Promise<void> {
+  const wait = indexWaitMs(parent, Date.now());
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 /** What a cascade deletes: a team's keys and memberships, or a user's. */

@@ -82,8 +82,26 @@ export function stillHolds(attr: string, value: unknown, tag = 'sh'): Guard {
  */
 export const CHILDREN_ATTR = 'child_rev';
 
-/** The parent gains a child in this transaction: it must exist, and its children witness moves. */
-export const addChild = (ref: ItemRef, onMissing: () => TollgateError): TxOp => addToCounter(ref, CHILDREN_ATTR, 1, onMissing);
+/**
+ * When a parent last gained a child (epoch ms), set with the witness. An index shows a new item
+ * some time after it lands (typically well under a second): a child that landed just before the
+ * parent was read may not be listed yet, and the witness cannot tell. A cascading delete waits
+ * until INDEX_LAG_MS have passed since this before it lists (lib/admin/cascade untilIndexed).
+ */
+export const CHILD_AT_ATTR = 'child_at';
+
+/** How long a cascading delete gives the indexes it lists to show a child added just before. */
+export const INDEX_LAG_MS = 2_500;
+
+/** The parent gains a child in this transaction: it must exist, its children witness moves, and it notes when. */
+export const addChild = (ref: ItemRef, onMissing: () => TollgateError, now: Date): TxOp =>
+  addToCounter(ref, CHILDREN_ATTR, 1, onMissing, undefined, { [CHILD_AT_ATTR]: now.getTime() });
+
+/** How long to wait before listing a parent's children so that the indexes show every child it read the witness of. */
+export function indexWaitMs(read: object, nowMs: number): number {
+  const at = (read as { [CHILD_AT_ATTR]?: unknown })[CHILD_AT_ATTR];
+  return typeof at === 'number' ? Math.min(INDEX_LAG_MS, Math.max(0, at + INDEX_LAG_MS - nowMs)) : 0;
+}
 
 /** No child was added to the parent since it was read (lib/admin/cascade lists them after that read). */
 export function childrenUnchanged(read: object): Guard {
@@ -190,18 +208,29 @@ export function updateFields(
   };
 }
 
-/** Adds `delta` to a number attribute of an existing item (one that passes the guard, if any; names `#c`, `:d` are taken). */
-export function addToCounter(ref: ItemRef, attribute: string, delta: number, onMissing: () => TollgateError, guard?: Guard): TxOp {
+/**
+ * Adds `delta` to a number attribute of an existing item (one that passes the guard, if any), and
+ * sets the attributes of `also` beside it (names `#c`, `:d`, `#s<n>`, `:s<n>` are taken).
+ */
+export function addToCounter(
+  ref: ItemRef,
+  attribute: string,
+  delta: number,
+  onMissing: () => TollgateError,
+  guard?: Guard,
+  also: Record<string, unknown> = {},
+): TxOp {
+  const sets = Object.entries(also);
   return {
     ref,
     item: {
       Update: {
         TableName: tableName(),
         Key: ref,
-        UpdateExpression: 'ADD #c :d',
+        UpdateExpression: `ADD #c :d${sets.length > 0 ? ` SET ${sets.map((_, i) => `#s${i} = :s${i}`).join(', ')}` : ''}`,
         ConditionExpression: withGuard('attribute_exists(PK)', guard),
-        ExpressionAttributeNames: { '#c': attribute, ...guard?.names },
-        ExpressionAttributeValues: { ':d': delta, ...guard?.values },
+        ExpressionAttributeNames: { '#c': attribute, ...Object.fromEntries(sets.map(([name], i) => [`#s${i}`, name])), ...guard?.names },
+        ExpressionAttributeValues: { ':d': delta, ...Object.fromEntries(sets.map(([, value], i) => [`:s${i}`, value])), ...guard?.values },
       },
     },
     onConditionFail: onMissing,

@@ -630,8 +630,8 @@ export const keyActions: Actions = {
     // The team and user must still exist when the key lands, and the user still be a member; each
     // gains a child, so a delete of either that listed its keys before this lands is refused.
     const guards: TxOp[] = [
-      ...(teamId ? [addChild(refs.team(teamId), notFound('team', teamId))] : []),
-      ...(userId ? [addChild(refs.user(userId), notFound('user', userId))] : []),
+      ...(teamId ? [addChild(refs.team(teamId), notFound('team', teamId), now)] : []),
+      ...(userId ? [addChild(refs.user(userId), notFound('user', userId), now)] : []),
       ...(await membershipGuards(teamId, userId)),
       ...held,
     ];
@@ -750,8 +750,8 @@ export const keyActions: Actions = {
     );
     ops.push(...ended.map(deleteReplacedKey));
     // Its new team and user gain a key: a delete of either that listed its keys before is refused.
-    if (teamMoved && next.team_id) ops.push(addChild(refs.team(next.team_id), notFound('team', next.team_id)));
-    if (userMoved && next.user_id) ops.push(addChild(refs.user(next.user_id), notFound('user', next.user_id)));
+    if (teamMoved && next.team_id) ops.push(addChild(refs.team(next.team_id), notFound('team', next.team_id), now));
+    if (userMoved && next.user_id) ops.push(addChild(refs.user(next.user_id), notFound('user', next.user_id), now));
     if (teamMoved || userMoved) ops.push(...(await membershipGuards(next.team_id, next.user_id)), ...governing.held);
     const changes: Record<string, unknown> = { ...set, ...(attrs.blocked_by ? { blocked_by: attrs.blocked_by } : {}) };
     if (dur !== undefined) changes.expires = attrs.expires;
@@ -873,8 +873,8 @@ export const keyActions: Actions = {
     const successorTtl = Math.ceil(lastCall / 1000) + config().settlementTtlSeconds;
     ops.push(putAny(refs.keySuccessor(current.token), encode.keySuccessor(current.token, token, successorTtl)));
     // The new key is a new child of the key's team and user: a delete that listed the old one is refused.
-    if (current.team_id) ops.push(addChild(refs.team(current.team_id), notFound('team', current.team_id)));
-    if (current.user_id) ops.push(addChild(refs.user(current.user_id), notFound('user', current.user_id)));
+    if (current.team_id) ops.push(addChild(refs.team(current.team_id), notFound('team', current.team_id), now));
+    if (current.user_id) ops.push(addChild(refs.user(current.user_id), notFound('user', current.user_id), now));
     await transact(
       ops,
       actor,

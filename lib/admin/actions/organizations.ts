@@ -30,7 +30,7 @@ import {
   setFields,
   stillHolds,
 } from '../../store/writes.js';
-import { commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { commitInChunks, commitTogether, fitsInOne, type Unit, untilIndexed } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
@@ -126,6 +126,7 @@ export const organizationActions: Actions = {
     for (const orgId of ids) {
       // Read before listing: the delete is held to it, so a team or member added meanwhile refuses it.
       const org = await load('organization', orgId);
+      await untilIndexed(org);
       const teams = await teamsOf(orgId);
       if (teams.length > 0) {
         const names = teams
@@ -226,7 +227,7 @@ export const organizationActions: Actions = {
     await load('organization', orgId);
     const at = now.toISOString();
     // The organization must still exist when the members land (and a delete that listed its members before is refused).
-    const ops: TxOp[] = [addChild(refs.org(orgId), notFound('organization', orgId))];
+    const ops: TxOp[] = [addChild(refs.org(orgId), notFound('organization', orgId), now)];
     const entries: AuditEntry[] = [audit('member_add', orgId, { members: list.map((m) => ({ user_id: m.user_id, role: m.role })) })];
     const updatedUsers: { user_id: string; organization_id: string; previous_organization_id: string | null }[] = [];
     const memberships: OrgMemberRecord[] = [];

@@ -36,7 +36,7 @@ import {
   unchangedSince,
   updateFields,
 } from '../../store/writes.js';
-import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit, untilIndexed } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { memberRole } from '../membership.js';
 import { find, findOwn, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
@@ -184,7 +184,7 @@ function memberAddOps(
         () => new ConflictError('member_exists', `user \`${m.user_id}\` is already a member of team \`${team.team_id}\``, 'member'),
       ),
       // The user gains a membership: a delete of the user that listed theirs before it is refused (lib/admin/cascade).
-      addChild(refs.user(m.user_id), notFound('user', m.user_id)),
+      addChild(refs.user(m.user_id), notFound('user', m.user_id), now),
     );
     audit.push(
       memberAudit('member_add', team.team_id, m.user_id, { role: m.role, ...(budget !== undefined ? { max_budget_in_team: budget } : {}) }),
@@ -233,7 +233,7 @@ export const teamActions: Actions = {
           encode.team(team),
           () => new ConflictError('team_exists', `team \`${teamId}\` already exists`, 'team_id'),
         ),
-        ...(orgId ? [addChild(refs.org(orgId), notFound('organization', orgId))] : []),
+        ...(orgId ? [addChild(refs.org(orgId), notFound('organization', orgId), now)] : []),
         ...added.ops,
       ];
       await transact(ops, actor, [teamAudit('new', teamId, { ...set, ...(spend !== undefined ? { spend } : {}) }), ...added.audit], now);
@@ -282,7 +282,7 @@ export const teamActions: Actions = {
       remove.push(...listed.remove);
     }
     const ops: TxOp[] = [updateFields(refs.team(teamId), attrs, remove, notFound('team', teamId))];
-    if (orgMoved && nextOrg) ops.push(addChild(refs.org(nextOrg), notFound('organization', nextOrg)));
+    if (orgMoved && nextOrg) ops.push(addChild(refs.org(nextOrg), notFound('organization', nextOrg), now));
     await transact(ops, actor, teamAudit('update', teamId, set), now);
     if (set.organization_id !== undefined) {
       // Keys carry their team's organization (the authorizer reads it with the key). Until this
@@ -318,6 +318,7 @@ export const teamActions: Actions = {
     for (const teamId of ids) teams.push(await load('team', teamId));
     const plans = await Promise.all(
       teams.map(async (t) => {
+        await untilIndexed(t);
         const units = await cascadeUnits({ team: t.team_id }, 'team.delete');
         const counts = cascadeCounts(units);
         const last: Unit = {
@@ -409,7 +410,7 @@ export const teamActions: Actions = {
       requireMemberBudgetWithin(input.max_budget_in_team, team);
       const added = memberAddOps(team, input.member, input.max_budget_in_team, now, isProxyAdmin(actor) ? 'proxy_admin' : 'team_admin');
       const existing = await membersOf(team.team_id);
-      await transact([addChild(refs.team(team.team_id), notFound('team', team.team_id)), ...added.ops], actor, added.audit, now);
+      await transact([addChild(refs.team(team.team_id), notFound('team', team.team_id), now), ...added.ops], actor, added.audit, now);
       // LiteLLM answers with the team (all its members_with_roles) and the memberships it made.
       return {
         ...teamView(team, now),

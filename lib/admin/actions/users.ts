@@ -21,7 +21,7 @@ import { refs } from '../../store/keys.js';
 import { listings } from '../../store/listings.js';
 import { membershipOps } from '../../store/org-members.js';
 import { addChild, allOf, childrenUnchanged, definedFields, deleteExisting, putNew, setFields, stillHolds } from '../../store/writes.js';
-import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit } from '../cascade.js';
+import { cascadeCounts, cascadeUnits, commitInChunks, commitTogether, fitsInOne, type Unit, untilIndexed } from '../cascade.js';
 import { type Actions, action } from '../http/handler.js';
 import { find, load, notFound, queryAll, queryPage, type TxOp, transact } from '../persistence.js';
 import { requireProxyAdmin } from '../rules/actor.js';
@@ -114,7 +114,7 @@ export const userActions: Actions = {
             () => new ConflictError('member_exists', `user \`${userId}\` is already a member of team \`${t}\``, 'teams'),
           ),
         );
-        ops.push(addChild(refs.team(t), notFound('team', t)));
+        ops.push(addChild(refs.team(t), notFound('team', t), now));
         audit.push({ action: 'team.member_add', entity_type: 'team_member', entity_id: `${t}/${userId}`, changes: { role: 'user' } });
       }
       const plan = auto_create_key === false ? undefined : planNewKey({ user_id: userId, key_alias, duration }, actor, now);
@@ -164,6 +164,7 @@ export const userActions: Actions = {
     for (const userId of ids) users.push(await load('user', userId));
     const plans = await Promise.all(
       users.map(async (u) => {
+        await untilIndexed(u);
         const units = await cascadeUnits({ user: u.user_id }, 'user.delete');
         const counts = cascadeCounts(units);
         const last: Unit = {

@@ -7,7 +7,15 @@ import { COMMITTED_ATTR, WINDOW_COMMITTED_PREFIX, WINDOW_SPEND_PREFIX } from '..
 import { Added } from '../../store/writes.js';
 
 /** Bookkeeping the API never shows: budget counters, and when the rate limits last changed (lib/domain/rate-limits). */
-type Internal = 'window_spend' | 'window_committed' | 'committed' | 'committed_elsewhere' | 'rate_changed_at' | 'rev' | 'child_rev';
+type Internal =
+  | 'window_spend'
+  | 'window_committed'
+  | 'committed'
+  | 'committed_elsewhere'
+  | 'rate_changed_at'
+  | 'rev'
+  | 'child_rev'
+  | 'child_at';
 
 /**
  * The record as the API shows it: window counters folded into `spend` (the spend that counts
@@ -28,10 +36,11 @@ export function budgetView<T extends Budgeted>(
     rate_changed_at: _rc,
     // The admin lock's revision (lib/store/writes): bookkeeping, like the counters.
     rev: _rev,
-    // A parent's children witness (lib/store/writes addChild): bookkeeping too.
+    // A parent's children witness and when it last moved (lib/store/writes addChild): bookkeeping too.
     child_rev: _cr,
+    child_at: _cat,
     ...rest
-  } = record as T & { rate_changed_at?: unknown; rev?: unknown; child_rev?: unknown };
+  } = record as T & { rate_changed_at?: unknown; rev?: unknown; child_rev?: unknown; child_at?: unknown };
   return {
     ...rest,
     spend: currentSpend(record, now.getTime(), duration ?? undefined),

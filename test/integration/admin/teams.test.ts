@@ -4,8 +4,10 @@ import { handler as audit } from '../../../functions/audit/handler.js';
 import { handler as keys } from '../../../functions/keys/handler.js';
 import { handler as teams } from '../../../functions/teams/handler.js';
 import { documentClient } from '../../../lib/app/index.js';
+import { refs } from '../../../lib/store/keys.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { afterCacheTtl, expectUnchanged, otherInstance, scanTable } from '../../support/admin-checks.js';
+import { childrenIndexed } from '../../support/races.js';
 import { seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 
@@ -315,6 +317,8 @@ describe('/team/delete', () => {
     await seedTeam({ team_id: 't-del' });
     await seedMember({ team_id: 't-del', user_id: 'alice' });
     const gen = (await callApi(keys, 'POST', '/key/generate', { team_id: 't-del', key_alias: 'del-alias' })).body;
+    // The delete lists the key at once (no index lag to wait out), well within the cache TTL.
+    await childrenIndexed(refs.team('t-del'));
     const authz = otherInstance();
     expect(await authz.authorize(gen.key)).toEqual({ effect: 'allow' });
     const res = await post('/team/delete', { team_ids: ['t-del'] });

@@ -8,6 +8,7 @@ import { refs } from '../../../lib/store/keys.js';
 import { encodeOrgMember } from '../../../lib/store/org-members.js';
 import { adminCtx, callApi, invokeDirect, userCtx } from '../../support/admin.js';
 import { afterCacheTtl, expectUnchanged, otherInstance, scanTable } from '../../support/admin-checks.js';
+import { childrenIndexed } from '../../support/races.js';
 import { put, seedKey, seedMember, seedOrg, seedTeam, seedUser } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
 
@@ -141,6 +142,8 @@ describe('/user/delete', () => {
     const personal = (await callApi(keys, 'POST', '/key/generate', { user_id: 'fay', key_alias: 'fay-key' })).body;
     const teamKey = await seedKey({ user_id: 'fay', team_id: 't-1' });
     const other = await seedKey({ team_id: 't-1' });
+    // The delete lists the keys at once (no index lag to wait out), well within the cache TTL.
+    await childrenIndexed(refs.user('fay'));
     const authz = otherInstance();
     expect(await authz.authorize(personal.key)).toEqual({ effect: 'allow' });
 
