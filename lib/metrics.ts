@@ -13,6 +13,8 @@
  *    (made before it was kept): charged nothing for them until `/model/update` fills it.
  *  - FileSearchesUnpriced: the same for file search calls (Responses `file_search_call` items) on a
  *    model whose record has no file search price (`file_search_cost_per_1k_calls`).
+ *  - ImageGenerationUnpriced: image generation tool tokens (Responses `tool_usage.image_gen`) with
+ *    no image model known to price them at (a tool the request did not name; a deferred bill).
  *  - OwnersDeferred: owner records of objects an upstream made, kept in the journal (lib/llm/spend).
  *  - PendingUnbilled: pending objects given up on unbilled (lib/llm/pending): charge them by hand.
  */
@@ -20,6 +22,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 
 export type SpendMetric =
   | 'FileSearchesUnpriced'
+  | 'ImageGenerationUnpriced'
   | 'OwnersDeferred'
   | 'PendingUnbilled'
   | 'SettlementsDeferred'

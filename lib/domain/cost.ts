@@ -29,6 +29,12 @@ export interface Usage {
    * each charged at the model's price per 1,000 calls.
    */
   fileSearches?: number;
+  /**
+   * Tokens of the image model the Responses API's `image_generation` tool ran (its
+   * `tool_usage.image_gen`), which OpenAI reports apart from the call's own: priced at the tool
+   * model's prices (ToolPrices), never at the call model's.
+   */
+  imageGen?: ToolTokens;
   /** The `service_tier` the upstream says served the call (`priority`, `flex`, `default`...), as it said it. */
   serviceTier?: string;
   /**
@@ -37,6 +43,22 @@ export interface Usage {
    */
   audioInputTokens?: number;
   audioOutputTokens?: number;
+}
+
+/** Tokens a hosted tool's own model ran (input excludes the cache reads, as Usage's does). */
+export interface ToolTokens {
+  inputTokens: number;
+  cacheReadTokens?: number;
+  outputTokens: number;
+}
+
+/**
+ * The prices of the models a call's hosted tools run, apart from the call model's: the
+ * `image_generation` tool's model (the registry record its `model` names, by default gpt-image-1).
+ * Absent: the path does not know it (recordSpend logs and counts the tokens left uncharged).
+ */
+export interface ToolPrices {
+  imageGen?: Prices | undefined;
 }
 
 /** The service tiers with prices of their own. */
@@ -86,9 +108,10 @@ export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 /**
  * The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS): its tokens at the prices
  * of the service tier that served it (chargedServiceTier), its web searches at the per-search price,
- * its file search calls at the price per 1,000 calls.
+ * its file search calls at the price per 1,000 calls, its image generation tool's tokens at that
+ * tool model's prices (`tools.imageGen`; unknown: not charged, and never at the call model's).
  */
-export function costNanos(usage: Usage, base: Prices): number {
+export function costNanos(usage: Usage, base: Prices, tools: ToolPrices = {}): number {
   const tier = chargedServiceTier(usage, base);
   const standard = tokenNanos(usage, pricesForCall(base, usage));
   // A priority call is never charged below the standard price (a long-context tier may be dearer).
@@ -96,7 +119,14 @@ export function costNanos(usage: Usage, base: Prices): number {
     tier === 'default'
       ? standard
       : Math.max(tier === 'priority' ? standard : 0, tokenNanos(usage, serviceTierPrices(base, tier) as Prices));
-  return capped(tokens + toolNanos(usage, base));
+  return capped(tokens + toolNanos(usage, base) + imageGenNanos(usage.imageGen, tools.imageGen));
+}
+
+/** The image generation tool's tokens at its model's standard prices (uncapped: the caller caps the sum). */
+function imageGenNanos(used: ToolTokens | undefined, prices: Prices | undefined): number {
+  if (!used || !prices) return 0;
+  const usage: Usage = { inputTokens: used.inputTokens, outputTokens: used.outputTokens, cacheReadTokens: used.cacheReadTokens ?? 0 };
+  return tokenNanos(usage, pricesForCall(prices, usage));
 }
 
 /**

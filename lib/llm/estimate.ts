@@ -15,6 +15,8 @@
  *  - file search calls (billed per call, the Responses API's `file_search` tool): at most the
  *    call's `max_tool_calls`; a file search tool without it has no bound, and a strict call
  *    carrying one is refused (fileSearchBound).
+ *  - the image generation tool's tokens (billed at its image model's prices): not bounded, and a
+ *    strict call carrying the tool is refused (imageGenerationTool).
  */
 import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
@@ -118,15 +120,33 @@ export function fileSearchBound(json: Record<string, unknown> | undefined): numb
 }
 
 /**
+ * The Responses API's image generation tool, unbounded: its image model's tokens are billed apart
+ * from the call's, and the request bounds none of them soundly. The output of one image depends on
+ * its `size` and `quality`, both `auto` by default and read by the upstream, as are the images it
+ * may take as input (edits: their tokens are not bounded by the body's bytes); `max_tool_calls`
+ * bounds the calls, but not the partial images each may stream nor what a later image model's
+ * table says. A guess the upstream may pass is no upper bound, so a strict caller is refused it.
+ */
+export function imageGenerationTool(json: Record<string, unknown> | undefined): { unbounded: string; why: string } | undefined {
+  const tools = Array.isArray(json?.tools) ? json.tools : [];
+  if (!tools.some((t) => isObject(t) && t.type === 'image_generation')) return undefined;
+  return {
+    unbounded: 'image_generation',
+    why: "its image model's tokens are billed apart from the call's, and the request bounds none of them (image sizes, qualities, input images)",
+  };
+}
+
+/**
  * The first tool of a call that is billed per use and that nothing bounds (webSearchBound,
- * fileSearchBound): a strict caller is refused it. Undefined when every such tool is bounded.
+ * fileSearchBound, imageGenerationTool): a strict caller is refused it. Undefined when every such tool is bounded.
  */
 export function unboundedServerTool(req: Pick<LlmRequest, 'body' | 'route'>): { unbounded: string; why: string } | undefined {
   if (req.body.kind !== 'json') return undefined;
   const searches = webSearchBound(req.body.value);
   if (typeof searches === 'object') return searches;
   const fileSearches = req.route.runsFileSearch === true ? fileSearchBound(req.body.value) : 0;
-  return typeof fileSearches === 'object' ? fileSearches : undefined;
+  if (typeof fileSearches === 'object') return fileSearches;
+  return imageGenerationTool(req.body.value);
 }
 
 function bodyBytes(body: LlmRequest['body']): number {

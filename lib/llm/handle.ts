@@ -22,7 +22,14 @@ import { type CallerContext, readCallerContext } from '../authorizer/context.js'
 import { type CheckInput, runChecks } from '../checks/checks.js';
 import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
-import { allInputTokens, chargedServiceTier, costNanos as costOfUsage, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
+import {
+  allInputTokens,
+  chargedServiceTier,
+  costNanos as costOfUsage,
+  NANOS_PER_DOLLAR,
+  type ToolPrices,
+  type Usage,
+} from '../domain/cost.js';
 import { enforcementOf } from '../domain/enforcement.js';
 import { isObject, opensAsEvents, opensAsObject, parseJson } from '../domain/json.js';
 import { rateHeaders } from '../domain/rate-limits.js';
@@ -95,9 +102,9 @@ import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { dataEvent, framedEvents, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
-import { toolModelsOf, withToolModels } from './tool-models.js';
+import { imageToolPrices, toolModelsOf, withToolModels } from './tool-models.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
-import { brokenUsage, fromTokenUsage, usableUsage, usageOf } from './usage.js';
+import { brokenUsage, fromTokenUsage, imageGenTokens, usableUsage, usageOf } from './usage.js';
 
 /**
  * Settlements still being written for a request. The answer goes out first: its last byte is
@@ -148,6 +155,8 @@ interface Call {
   /** The upstream object the call names or creates (lib/llm/objects), and who made it. */
   object?: ObjectCall | undefined;
   owner?: ObjectOwner | undefined;
+  /** The prices of the models its tools run (its image generation tool's), charged for their own tokens. */
+  toolPrices?: ToolPrices | undefined;
   /** The registry model an object the call creates is priced by, when not the one serving it (a batch file's lines'). */
   madeWith?: string | undefined;
   /** The call uploads a batch file, its lines checked. */
@@ -191,6 +200,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const made = batch ? batchModelOf(registry, batch.models) : undefined;
   const madeBy = made ? registry.resolve(made) : undefined;
   const req = withToolModels(madeBy ? await withBatchModel(asked, madeBy.upstream_model, registry) : asked, tools, registry);
+  const imageGen = imageToolPrices(tools, registry);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.route.answer === 'model_info') return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
@@ -218,6 +228,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     owner,
     keeper,
     startedMs,
+    ...(imageGen ? { toolPrices: { imageGen } } : {}),
   };
   // Strict enforcement holds every call's cost before it runs: work billed after the call cannot be held.
   const deferred = call.mode === 'strict' ? deferredWorkOf(object, req.body.kind === 'json' ? req.body.value : undefined) : undefined;
@@ -1332,7 +1343,7 @@ async function settle(
     askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
   );
   // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
-  const usage = found && gate && !(await gate.allow(costOfUsage(found, model), found)) ? undefined : found;
+  const usage = found && gate && !(await gate.allow(costOfUsage(found, model, call.toolPrices), found)) ? undefined : found;
   const asReported = measured !== undefined && reported !== undefined && sameUsage(measured, reported);
   const usageSource = !usage ? 'none' : asReported ? 'reported' : !measured || uncounted ? 'estimated' : 'counted';
   // The call's tokens join its rate-limit windows, and its parallel slot is freed, beside the settlement.
@@ -1340,6 +1351,7 @@ async function settle(
   const costNanos = await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: call.caller,
     model,
+    toolPrices: call.toolPrices,
     usage,
     usageSource,
     requestId,
@@ -1348,7 +1360,7 @@ async function settle(
     log: spendLogOf(call, model, requestId, usage, usageSource, answered),
   });
   // Allowed by its gate but not recorded (lost: its journal failed too): what the gate kept is taken back.
-  if (gate && usage && costNanos === 0 && costOfUsage(usage, model) > 0) await gate.lost();
+  if (gate && usage && costNanos === 0 && costOfUsage(usage, model, call.toolPrices) > 0) await gate.lost();
   logger().info('llm call', {
     requestId,
     route: call.req.route.path,
@@ -1384,7 +1396,8 @@ const sameUsage = (a: Usage, b: Usage): boolean =>
   (a.cacheWriteTokens ?? 0) === (b.cacheWriteTokens ?? 0) &&
   (a.cacheWrite1hTokens ?? 0) === (b.cacheWrite1hTokens ?? 0) &&
   (a.webSearches ?? 0) === (b.webSearches ?? 0) &&
-  (a.fileSearches ?? 0) === (b.fileSearches ?? 0);
+  (a.fileSearches ?? 0) === (b.fileSearches ?? 0) &&
+  imageGenTokens(a) === imageGenTokens(b);
 
 /** The request's spend log (lib/domain/spend-log): who, what, how many tokens; never the text. */
 function spendLogOf(
@@ -1457,14 +1470,32 @@ function logOf(o: {
   };
 }
 
-/** What a spend log shows beside tokens: the web and file searches billed, the tier reported and the tier charged. */
+/**
+ * What a spend log shows beside tokens: the web and file searches billed, the image generation
+ * tool's tokens, the tier reported and the tier charged.
+ */
 function billedExtras(
   usage: Usage | undefined,
   model: ModelRecord,
-): Pick<SpendLog, 'web_search_requests' | 'file_search_calls' | 'service_tier' | 'service_tier_charged'> {
+): Pick<
+  SpendLog,
+  | 'web_search_requests'
+  | 'file_search_calls'
+  | 'image_generation_input_tokens'
+  | 'image_generation_output_tokens'
+  | 'service_tier'
+  | 'service_tier_charged'
+> {
+  const image = usage?.imageGen;
   return {
     ...(usage?.webSearches ? { web_search_requests: usage.webSearches } : {}),
     ...(usage?.fileSearches ? { file_search_calls: usage.fileSearches } : {}),
+    ...(image
+      ? {
+          image_generation_input_tokens: image.inputTokens + (image.cacheReadTokens ?? 0),
+          image_generation_output_tokens: image.outputTokens,
+        }
+      : {}),
     ...(usage?.serviceTier ? { service_tier: usage.serviceTier, service_tier_charged: chargedServiceTier(usage, model) } : {}),
   };
 }

@@ -12,7 +12,7 @@
  */
 import type { Caller } from '../domain/caller.js';
 import type { ProxyBudget } from '../domain/chain.js';
-import { costNanos, NANOS_PER_DOLLAR, type Usage } from '../domain/cost.js';
+import { costNanos, NANOS_PER_DOLLAR, type ToolPrices, type Usage } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import type { SpendLog } from '../domain/spend-log.js';
 import type { ObjectOwner } from '../domain/tenancy.js';
@@ -22,10 +22,13 @@ import type { ObjectOwners, Prepayment } from '../store/objects.js';
 import type { SettlementJournal } from '../store/settlement-journal.js';
 import type { Hold, SpendSettler, UsageSource } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
+import { imageGenTokens } from './usage.js';
 
 export interface SpendRecord {
   caller: Caller;
   model: ModelRecord;
+  /** The prices of the models the call's hosted tools ran (its image generation tool's), when the path knows them. */
+  toolPrices?: ToolPrices | undefined;
   usage: Usage | undefined;
   /** Where the usage came from: reported by the upstream, counted from the text, estimated, or none (refused by its gate). */
   usageSource: UsageSource;
@@ -49,7 +52,7 @@ export async function recordSpend(
   proxy: ProxyBudget,
   r: SpendRecord,
 ): Promise<number> {
-  const nanos = Math.max(0, (r.usage ? costNanos(r.usage, r.model) : 0) - (r.creditNanos ?? 0));
+  const nanos = Math.max(0, (r.usage ? costNanos(r.usage, r.model, r.toolPrices) : 0) - (r.creditNanos ?? 0));
   if (r.usage?.webSearches && r.model.search_context_cost_per_query === undefined) {
     // A record made before it kept a per-search price (/model/update fills it from the price
     // library): the tokens are charged, the searches are on the spend log, logged and counted.
@@ -60,6 +63,14 @@ export async function recordSpend(
     // The same for file search calls (a record made before it kept a file search price).
     logger().warn('file searches unpriced', { requestId: r.requestId, model: r.model.model_name, fileSearches: r.usage.fileSearches });
     await countMetric('FileSearchesUnpriced', r.usage.fileSearches);
+  }
+  if (r.usage?.imageGen && !r.toolPrices?.imageGen) {
+    // Image generation tokens with no image model to price them at (a tool the request did not
+    // name, as a stored prompt's; a deferred bill): never at the call model's prices, which are
+    // not the image model's; logged and counted.
+    const tokens = imageGenTokens(r.usage);
+    logger().warn('image generation unpriced', { requestId: r.requestId, model: r.model.model_name, imageGenerationTokens: tokens });
+    await countMetric('ImageGenerationUnpriced', tokens);
   }
   if (nanos <= 0 && !r.hold) return 0;
   const settlement = {

@@ -4,6 +4,7 @@
  * lists never saw. Each such model is checked as a model the body names, must be one of the
  * registry's, and goes to the upstream as the registry's upstream id for it.
  */
+import { isValidPrice, type Prices } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import type { RegistrySnapshot } from '../registry/index.js';
@@ -17,6 +18,8 @@ interface ToolModel {
   index: number;
   /** The model as named (or the tool's default). */
   name: string;
+  /** The tool's type, when it is one that runs a model of its own (`image_generation`). */
+  type?: string | undefined;
 }
 
 /** The models a JSON body's `tools` run: a tool's `model` (a string, else a 400), or its type's default. */
@@ -30,7 +33,7 @@ export function toolModelsOf(req: Pick<LlmRequest, 'body'>): ToolModel[] {
       throw new InvalidRequestError(`\`tools[${index}].model\` must be a model name`, 'invalid_field', `tools[${index}].model`);
     const type = typeof tool.type === 'string' && Object.hasOwn(TOOL_DEFAULT_MODELS, tool.type) ? tool.type : undefined;
     const name = named ?? (type ? TOOL_DEFAULT_MODELS[type] : undefined);
-    if (name) out.push({ index, name });
+    if (name) out.push({ index, name, type });
   });
   return out;
 }
@@ -59,4 +62,25 @@ export function bodyWithToolModels(
     rewritten[index] = { ...(given[index] as Record<string, unknown>), model: model.upstream_model };
   }
   return { ...body, tools: rewritten };
+}
+
+/**
+ * The prices the image generation tool's tokens are charged at (OpenAI reports them apart from
+ * the call's, in `tool_usage.image_gen`): its image model's registry record. Tools naming several
+ * image models report their tokens together, so those are priced at the dearest of each price.
+ * Undefined without an image generation tool.
+ */
+export function imageToolPrices(tools: readonly ToolModel[], registry: RegistrySnapshot): Prices | undefined {
+  const models = tools.flatMap((t) => (t.type === 'image_generation' ? (registry.resolve(t.name) ?? []) : []));
+  const names = new Set(models.map((m) => m.model_name));
+  if (names.size <= 1) return models[0];
+  const most = (price: (m: Prices) => number) => Math.max(...models.map(price));
+  return {
+    input_cost_per_million: most((m) => m.input_cost_per_million),
+    output_cost_per_million: most((m) => m.output_cost_per_million),
+    // A cache read without its own price is charged at the input price.
+    cache_read_cost_per_million: most((m) =>
+      isValidPrice(m.cache_read_cost_per_million) ? m.cache_read_cost_per_million : m.input_cost_per_million,
+    ),
+  };
 }

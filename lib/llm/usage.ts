@@ -41,18 +41,26 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
 }
 
 /**
- * Reported usage that can be charged: one that counts no token and no search is none (an upstream
- * answering text with `usage: {prompt_tokens: 0, completion_tokens: 0}`, as some self-hosted and
- * caching servers do), so the answer is counted instead, never charged $0.
+ * Reported usage that can be charged: one that counts no token (its image generation tool's
+ * included) and no search is none (an upstream answering text with `usage: {prompt_tokens: 0,
+ * completion_tokens: 0}`, as some self-hosted and caching servers do), so the answer is counted
+ * instead, never charged $0.
  */
 export const usableUsage = (u: Usage | undefined): Usage | undefined =>
-  u && allInputTokens(u) + u.outputTokens + (u.webSearches ?? 0) + (u.fileSearches ?? 0) > 0 ? u : undefined;
+  u && allInputTokens(u) + u.outputTokens + (u.webSearches ?? 0) + (u.fileSearches ?? 0) + imageGenTokens(u) > 0 ? u : undefined;
+
+/** Every token the image generation tool's model ran for a call (input, cache reads and output). */
+export const imageGenTokens = (u: Pick<Usage, 'imageGen'> | undefined): number =>
+  u?.imageGen ? u.imageGen.inputTokens + (u.imageGen.cacheReadTokens ?? 0) + u.imageGen.outputTokens : 0;
 
 /** Cache figures, searches and a tier only when there are some (most calls have none). */
 function compact(
   u:
     | (Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> &
-        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches' | 'fileSearches' | 'serviceTier' | 'audioInputTokens' | 'audioOutputTokens'>)
+        Pick<
+          Usage,
+          'cacheWrite1hTokens' | 'webSearches' | 'fileSearches' | 'imageGen' | 'serviceTier' | 'audioInputTokens' | 'audioOutputTokens'
+        >)
     | undefined,
 ): Usage | undefined {
   if (!u) return undefined;
@@ -64,6 +72,7 @@ function compact(
     ...((u.cacheWrite1hTokens ?? 0) > 0 ? { cacheWrite1hTokens: u.cacheWrite1hTokens } : {}),
     ...((u.webSearches ?? 0) > 0 ? { webSearches: u.webSearches } : {}),
     ...((u.fileSearches ?? 0) > 0 ? { fileSearches: u.fileSearches } : {}),
+    ...(imageGenTokens(u) > 0 ? { imageGen: u.imageGen } : {}),
     ...(u.serviceTier ? { serviceTier: u.serviceTier } : {}),
     ...((u.audioInputTokens ?? 0) > 0 ? { audioInputTokens: u.audioInputTokens } : {}),
     ...((u.audioOutputTokens ?? 0) > 0 ? { audioOutputTokens: u.audioOutputTokens } : {}),

@@ -12,6 +12,7 @@
  * price. OpenAI's `prompt_tokens` (which include cached tokens) are split on the way in.
  */
 
+import type { ToolTokens } from '../domain/cost.js';
 import type { BedrockRuntime } from './bedrock/client.js';
 import type { FetchLike } from './http.js';
 
@@ -46,6 +47,8 @@ export interface TokenUsage {
   webSearches?: number;
   /** File search calls run upstream (the Responses API's `file_search_call` items). */
   fileSearches?: number;
+  /** The Responses API's image generation tool's own tokens (`tool_usage.image_gen`), priced at its model's prices. */
+  imageGen?: ToolTokens;
   /** The `service_tier` the answer reports (OpenAI's `priority`, `flex`, `default`...). */
   serviceTier?: string;
   /** Of the input and output tokens, the audio ones (OpenAI's `audio_tokens` details). */

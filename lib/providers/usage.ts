@@ -10,10 +10,13 @@
  *    `web_search_call` items in the response's `output` (each one search, as OpenAI bills them);
  *  - file searches: the Responses API's `file_search_call` items in its `output` (each one call,
  *    as OpenAI bills the `file_search` tool);
+ *  - the image generation tool's tokens: the Responses API's `tool_usage.image_gen` beside its
+ *    `usage` (the tool's image model, billed apart from the call's model);
  *  - the `service_tier` the answer reports (OpenAI chat and Responses, Azure), next to its usage
  *    (a stream's other events too: serviceTierOfPayload, which the relay reads).
  */
 
+import type { ToolTokens } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
 import type { TokenUsage } from './types.js';
 
@@ -145,14 +148,52 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
     const searches = webSearchCalls(holder.output);
     const fileSearches = fileSearchCalls(holder.output);
     const tier = serviceTierOf(holder);
+    const imageGen = isObject(holder.tool_usage) ? imageGenOf(holder.tool_usage.image_gen) : undefined;
     found = mergeUsage(found, {
       ...u,
       ...(searches > (u.webSearches ?? 0) ? { webSearches: searches } : {}),
       ...(fileSearches > (u.fileSearches ?? 0) ? { fileSearches } : {}),
+      ...(imageGen ? { imageGen } : {}),
       ...(tier ? { serviceTier: tier } : {}),
     });
   }
   return found;
+}
+
+/**
+ * The image generation tool's tokens (the Responses API's `tool_usage.image_gen`): `input_tokens`
+ * include its `cached_tokens`, as the call's own do, split out to be priced as cache reads.
+ * Undefined when it counts none, or when a figure given is no token count: the figures are then
+ * not trusted at all (as usageFromObject does), and the call is charged its own usage.
+ */
+function imageGenOf(u: unknown): ToolTokens | undefined {
+  if (!isObject(u) || [u.input_tokens, u.output_tokens, u.cached_tokens].some(badFigure)) return undefined;
+  const input = tokens(u.input_tokens) ?? 0;
+  const output = tokens(u.output_tokens) ?? 0;
+  const cached = Math.min(tokens(u.cached_tokens) ?? 0, input);
+  return input + output > 0 ? imageTokens(input - cached, cached, output) : undefined;
+}
+
+const imageTokens = (inputTokens: number, cacheReadTokens: number, outputTokens: number): ToolTokens => ({
+  inputTokens,
+  ...(cacheReadTokens > 0 ? { cacheReadTokens } : {}),
+  outputTokens,
+});
+
+/** Two image generation tool usages as `pick` joins each figure (the larger for stream events, the sum for separate calls). */
+function joinImageGen(a: TokenUsage, b: TokenUsage, pick: (x: number, y: number) => number): Pick<TokenUsage, 'imageGen'> {
+  const [x, y] = [a.imageGen, b.imageGen];
+  if (!x || !y) {
+    const one = x ?? y;
+    return one ? { imageGen: one } : {};
+  }
+  return {
+    imageGen: imageTokens(
+      pick(x.inputTokens, y.inputTokens),
+      pick(x.cacheReadTokens ?? 0, y.cacheReadTokens ?? 0),
+      pick(x.outputTokens, y.outputTokens),
+    ),
+  };
 }
 
 /**
@@ -218,6 +259,7 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
     cacheWriteTokens: Math.max(a.cacheWriteTokens, b.cacheWriteTokens),
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
     ...extras(a, b, Math.max(a.webSearches ?? 0, b.webSearches ?? 0), Math.max(a.fileSearches ?? 0, b.fileSearches ?? 0)),
+    ...joinImageGen(a, b, Math.max),
     ...audioTokens(
       Math.max(a.audioInputTokens ?? 0, b.audioInputTokens ?? 0),
       Math.max(a.audioOutputTokens ?? 0, b.audioOutputTokens ?? 0),
@@ -235,6 +277,7 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
     ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0), (a.fileSearches ?? 0) + (b.fileSearches ?? 0)),
+    ...joinImageGen(a, b, (x, y) => x + y),
     ...audioTokens((a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0), (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0)),
   };
 }

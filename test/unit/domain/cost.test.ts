@@ -294,6 +294,40 @@ describe('file searches (Responses file_search_call): each at the price per 1,00
   });
 });
 
+describe("the image generation tool's tokens: at its image model's prices, never the call model's", () => {
+  const gpt = { input_cost_per_million: 2, output_cost_per_million: 8 };
+  // gpt-image-1 as OpenAI prices it: $5/M text input, $1.25/M cached input, $40/M image output.
+  const image = { input_cost_per_million: 5, output_cost_per_million: 40, cache_read_cost_per_million: 1.25 };
+  const base = { inputTokens: 1000, outputTokens: 100 };
+
+  it('a high-quality 1024x1536 image (6,240 output tokens) costs about $0.25 beside the tokens; no image model price: none of it', () => {
+    const usage = { ...base, imageGen: { inputTokens: 50, outputTokens: 6240 } };
+    // 50 x $5/M + 6,240 x $40/M = $0.00025 + $0.2496
+    expect(costNanos(usage, gpt, { imageGen: image })).toBe(costNanos(base, gpt) + 249_850_000);
+    // No image model price known: the call's tokens only, never the image tokens at the call model's prices.
+    expect(costNanos(usage, gpt)).toBe(costNanos(base, gpt));
+    expect(costNanos(usage, gpt, {})).toBe(costNanos(base, gpt));
+  });
+
+  it("its cached input at the image model's cache read price (without one, its input price)", () => {
+    const usage = { ...base, imageGen: { inputTokens: 0, cacheReadTokens: 1_000_000, outputTokens: 0 } };
+    expect(costNanos(usage, gpt, { imageGen: image }) - costNanos(base, gpt)).toBe(1_250_000_000);
+    const { cache_read_cost_per_million: _, ...uncached } = image;
+    expect(costNanos(usage, gpt, { imageGen: uncached }) - costNanos(base, gpt)).toBe(5_000_000_000);
+  });
+
+  it("the call's service tier is the call's: the image tokens stay at the image model's standard prices", () => {
+    const tiered = { ...gpt, input_cost_per_million_priority: 4, output_cost_per_million_priority: 16 };
+    const usage = { ...base, serviceTier: 'priority', imageGen: { inputTokens: 0, outputTokens: 1000 } };
+    expect(costNanos(usage, tiered, { imageGen: image })).toBe(costNanos({ ...base, serviceTier: 'priority' }, tiered) + 40_000_000);
+  });
+
+  it('absurd counts or prices are capped, never an overflow or NaN', () => {
+    const usage = { ...base, imageGen: { inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: Number.MAX_SAFE_INTEGER } };
+    expect(costNanos(usage, gpt, { imageGen: { input_cost_per_million: 1e300, output_cost_per_million: 1e300 } })).toBe(MAX_COST_NANOS);
+  });
+});
+
 describe('service tiers (OpenAI `service_tier`): charged at the tier the answer reports', () => {
   const gpt = {
     input_cost_per_million: 1.25,

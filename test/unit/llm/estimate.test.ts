@@ -176,6 +176,27 @@ describe('file searches in the strict estimate: bounded by max_tool_calls, or un
   });
 });
 
+describe('the image generation tool in the strict estimate: unbounded, refused', () => {
+  const responses = (value: Record<string, unknown>) => json({ model: 'gpt-4.1', input: 'draw a cat', ...value }, '/v1/responses');
+
+  it("whatever bounds its calls, sizes or qualities (its image model's tokens are not bounded by the request); no such tool: none", () => {
+    for (const tool of [
+      { type: 'image_generation' },
+      { type: 'image_generation', model: 'gpt-image-1', size: '1024x1024', quality: 'low', partial_images: 0 },
+    ])
+      for (const extra of [{}, { max_tool_calls: 1 }])
+        expect(unboundedServerTool(responses({ tools: [tool], ...extra }))).toMatchObject({
+          unbounded: 'image_generation',
+          why: expect.stringContaining("image model's tokens"),
+        });
+    // Without one: none refused for it.
+    expect(
+      unboundedServerTool(responses({ tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }], max_tool_calls: 2 })),
+    ).toBeUndefined();
+    expect(unboundedServerTool(responses({}))).toBeUndefined();
+  });
+});
+
 describe('service tiers the strict estimate prices', () => {
   it('asked priority, none or auto: priority reachable; default: none; flex: flex', () => {
     expect(reachableTiers(json({ service_tier: 'priority' }))).toEqual(['priority']);

@@ -159,3 +159,58 @@ describe('brokenUsage keeps the larger search count (reported so far, or shown s
     ).toMatchObject({ fileSearches: 4 });
   });
 });
+
+describe("the image generation tool's tokens (Responses tool_usage.image_gen), apart from the call's", () => {
+  const imageGen = {
+    input_tokens: 50,
+    input_tokens_details: { image_tokens: 0, text_tokens: 50 },
+    output_tokens: 6240,
+    output_tokens_details: { image_tokens: 6240, text_tokens: 0 },
+    total_tokens: 6290,
+  };
+  const response = {
+    object: 'response',
+    output: [{ type: 'image_generation_call', id: 'ig_1', status: 'completed', result: 'aW1n' }],
+    usage: { input_tokens: 10, output_tokens: 5 },
+    tool_usage: { image_gen: imageGen, web_search: { num_requests: 0 } },
+  };
+  const expected = { inputTokens: 10, outputTokens: 5, imageGen: { inputTokens: 50, outputTokens: 6240 } };
+
+  it('read from a response and from a stream event carrying it (response.completed), never into the base tokens; none: absent', () => {
+    expect(usageOf(response)).toEqual(expected);
+    expect(usageOf({ type: 'response.completed', response })).toEqual(expected);
+    // A stream's events: usage null until the end, then the whole of it.
+    const created = { type: 'response.created', response: { ...response, usage: null, tool_usage: null } };
+    expect(fromTokenUsage(mergeUsage(usageOfPayload(created), usageOfPayload({ type: 'response.completed', response })))).toEqual(expected);
+    // None: absent when no tool ran, when it counts nothing, or when a figure is no token count.
+    expect(usageOf({ ...response, tool_usage: undefined })).toEqual({ inputTokens: 10, outputTokens: 5 });
+    const zero = { ...imageGen, input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+    expect(usageOf({ ...response, tool_usage: { image_gen: zero } })).toEqual({ inputTokens: 10, outputTokens: 5 });
+    for (const bad of [-1, 1.5, '6240', Number.NaN])
+      expect(usageOf({ ...response, tool_usage: { image_gen: { ...imageGen, output_tokens: bad } } })?.imageGen).toBeUndefined();
+  });
+
+  it('its cached tokens are split out of its input, as cache reads (at most its input)', () => {
+    const cached = { ...response, tool_usage: { image_gen: { ...imageGen, cached_tokens: 20 } } };
+    expect(usageOf(cached)?.imageGen).toEqual({ inputTokens: 30, cacheReadTokens: 20, outputTokens: 6240 });
+    const over = { ...response, tool_usage: { image_gen: { ...imageGen, cached_tokens: 500 } } };
+    expect(usageOf(over)?.imageGen).toEqual({ inputTokens: 0, cacheReadTokens: 50, outputTokens: 6240 });
+  });
+
+  it('merges as running totals (the larger of each) and adds across separate calls (the sum)', () => {
+    const none = { cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const a = { inputTokens: 1, outputTokens: 1, ...none, imageGen: { inputTokens: 10, outputTokens: 100 } };
+    const b = { inputTokens: 1, outputTokens: 1, ...none, imageGen: { inputTokens: 20, cacheReadTokens: 5, outputTokens: 50 } };
+    expect(mergeUsage(a, b)?.imageGen).toEqual({ inputTokens: 20, cacheReadTokens: 5, outputTokens: 100 });
+    expect(addUsage(a, b).imageGen).toEqual({ inputTokens: 30, cacheReadTokens: 5, outputTokens: 150 });
+    expect(mergeUsage(a, { inputTokens: 2, outputTokens: 2, ...none })?.imageGen).toEqual(a.imageGen);
+  });
+
+  it('usage that counts only image generation tokens is usable (never charged as none); a cut stream keeps what was reported', () => {
+    const only = { inputTokens: 0, outputTokens: 0, imageGen: { inputTokens: 0, outputTokens: 1 } };
+    expect(usableUsage(only)).toEqual(only);
+    expect(
+      brokenUsage({ inputTokens: 10, outputTokens: 1, imageGen: { inputTokens: 5, outputTokens: 9 } }, { inputTokens: 5, outputTokens: 3 }),
+    ).toMatchObject({ imageGen: { inputTokens: 5, outputTokens: 9 } });
+  });
+});
