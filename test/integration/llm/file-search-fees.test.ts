@@ -16,6 +16,7 @@ import { refs } from '../../../lib/store/keys.js';
 import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import { logger } from '../../../lib/telemetry.js';
 import { bearer } from '../../support/authorizer.js';
+import { metricValues } from '../../support/metrics.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
@@ -111,24 +112,6 @@ const body = (model: string, extra: Record<string, unknown> = {}) => ({
 });
 const logOf = async (requestId: string) => unpackLog((await readItem(refs.settlement(requestId)))?.[SPEND_LOG_ATTR] as string);
 
-/** The EMF records written while `run` runs, of one metric. */
-async function metricValues(name: string, run: () => Promise<void>): Promise<number[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    await run();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines
-    .flatMap((l) => l.split('\n'))
-    .filter((l) => l.includes(`"${name}"`))
-    .map((l) => (JSON.parse(l) as Record<string, number>)[name] as number);
-}
-
 describe('file search calls are billed per call', () => {
   it.each([
     ['JSON', {}],
@@ -172,7 +155,7 @@ describe('file search calls are billed per call', () => {
       const requestId = randomUUID();
       const warn = vi.spyOn(logger(), 'warn');
       try {
-        const counted = await metricValues('FileSearchesUnpriced', async () => {
+        const { values: counted } = await metricValues('FileSearchesUnpriced', async () => {
           expect((await call({ path: '/v1/responses', headers: bearer(key), body: body('gpt-files-old', extra), requestId })).status).toBe(
             200,
           );

@@ -16,6 +16,7 @@ import { refs } from '../../../lib/store/keys.js';
 import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import { logger } from '../../../lib/telemetry.js';
 import { bearer } from '../../support/authorizer.js';
+import { metricValues } from '../../support/metrics.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
@@ -105,24 +106,6 @@ const body = (extra: Record<string, unknown> = {}) => ({
 });
 const logOf = async (requestId: string) => unpackLog((await readItem(refs.settlement(requestId)))?.[SPEND_LOG_ATTR] as string);
 
-/** The EMF records written while `run` runs, of one metric. */
-async function metricValues(name: string, run: () => Promise<void>): Promise<number[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    await run();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines
-    .flatMap((l) => l.split('\n'))
-    .filter((l) => l.includes(`"${name}"`))
-    .map((l) => (JSON.parse(l) as Record<string, number>)[name] as number);
-}
-
 describe("the image generation tool's tokens are charged at its image model's prices", () => {
   it.each([
     ['JSON', {}],
@@ -169,7 +152,7 @@ describe("the image generation tool's tokens are charged at its image model's pr
       const requestId = randomUUID();
       const warn = vi.spyOn(logger(), 'warn');
       try {
-        const counted = await metricValues('ImageGenerationUnpriced', async () => {
+        const { values: counted } = await metricValues('ImageGenerationUnpriced', async () => {
           const res = await call({ path: '/v1/responses', headers: bearer(key), body: body({ tools: undefined, ...extra }), requestId });
           expect(res.status).toBe(200);
           // Never the image tokens at the call model's prices.

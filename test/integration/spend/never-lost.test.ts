@@ -21,6 +21,7 @@ import { refs } from '../../../lib/store/keys.js';
 import { objectRef } from '../../../lib/store/objects.js';
 import { ensureTable } from '../../../lib/store/schema.js';
 import { bearer } from '../../support/authorizer.js';
+import { metricValues } from '../../support/metrics.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { call, chat, seedModels, sseData } from '../llm/harness.js';
@@ -32,23 +33,10 @@ let mock: MockUpstream;
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-never-lost-db-'));
 const journalDir = mkdtempSync(join(tmpdir(), 'tollgate-never-lost-journal-'));
 
-/** The EMF records a replay writes (the metric local mode and an operator's log pipeline read). */
+/** The SettlementsWaiting gauge a replay writes (the metric local mode and an operator's log pipeline read). */
 async function waitingMetrics(run: () => Promise<number>): Promise<{ waiting: number; metrics: number[] }> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    const waiting = await run();
-    const metrics = lines
-      .flatMap((l) => l.split('\n'))
-      .filter((l) => l.includes('"SettlementsWaiting"'))
-      .map((l) => (JSON.parse(l) as { SettlementsWaiting: number }).SettlementsWaiting);
-    return { waiting, metrics };
-  } finally {
-    spy.mockRestore();
-  }
+  const { result, values } = await metricValues('SettlementsWaiting', run);
+  return { waiting: result, metrics: values };
 }
 
 beforeAll(async () => {
