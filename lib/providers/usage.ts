@@ -7,7 +7,8 @@
  *  - Bedrock Converse: `inputTokens` exclude `cacheReadInputTokens` and `cacheWriteInputTokens`.
  * Figures are read at the top level or under `response` / `message` (stream events). Beside tokens:
  *  - web searches: Anthropic's `server_tool_use.web_search_requests`; the Responses API's
- *    `web_search_call` items in the response's `output` (each one search, as OpenAI bills them);
+ *    `tool_usage.web_search.num_requests`, else its `web_search_call` items that searched (each one
+ *    search, as OpenAI bills them: opening a page is none);
  *  - file searches: the Responses API's `file_search_call` items in its `output` (each one call,
  *    as OpenAI bills the `file_search` tool);
  *  - the image generation tool's tokens: the Responses API's `tool_usage.image_gen` beside its
@@ -145,7 +146,7 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
     if (!isObject(holder)) continue;
     const u = usageFromObject(holder.usage);
     if (!u) continue;
-    const searches = webSearchCalls(holder.output);
+    const searches = webSearchCalls(holder);
     const fileSearches = fileSearchCalls(holder.output);
     const tier = serviceTierOf(holder);
     const imageGen = isObject(holder.tool_usage) ? imageGenOf(holder.tool_usage.image_gen) : undefined;
@@ -214,14 +215,27 @@ export function serviceTierOfPayload(payload: unknown): string | undefined {
 }
 
 /**
- * One web search an answer shows: a Responses `web_search_call` item, or an Anthropic
- * `server_tool_use` block named `web_search` (what a stream cut before its usage is charged: lib/llm/count).
+ * One web search an answer shows: a Responses `web_search_call` item whose action is a search
+ * (opening a page or finding in it is no billed search; an item not yet showing its action, as a
+ * stream's first event of it, counts), or an Anthropic `server_tool_use` block named `web_search`
+ * (what a stream cut before its usage is charged: lib/llm/count).
  */
 export const isWebSearchItem = (v: unknown): boolean =>
-  isObject(v) && (v.type === 'web_search_call' || (v.type === 'server_tool_use' && v.name === 'web_search'));
+  isObject(v) &&
+  ((v.type === 'web_search_call' && (!isObject(v.action) || v.action.type === undefined || v.action.type === 'search')) ||
+    (v.type === 'server_tool_use' && v.name === 'web_search'));
 
-/** The Responses API's web searches: its `web_search_call` output items (one search each). */
-const webSearchCalls = (output: unknown): number => (Array.isArray(output) ? output.filter(isWebSearchItem).length : 0);
+/**
+ * The Responses API's billed web searches: `tool_usage.web_search.num_requests` when the answer
+ * reports it (OpenAI's count of billable searches: discounted ones and page actions left out),
+ * else its `web_search_call` output items that searched (one search each).
+ */
+function webSearchCalls(holder: Record<string, unknown>): number {
+  const reported =
+    isObject(holder.tool_usage) && isObject(holder.tool_usage.web_search) ? tokens(holder.tool_usage.web_search.num_requests) : undefined;
+  if (reported !== undefined) return reported;
+  return Array.isArray(holder.output) ? holder.output.filter(isWebSearchItem).length : 0;
+}
 
 /** One file search call an answer shows: a Responses `file_search_call` item (the `file_search` tool's). */
 export const isFileSearchItem = (v: unknown): boolean => isObject(v) && v.type === 'file_search_call';

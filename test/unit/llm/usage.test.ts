@@ -86,6 +86,41 @@ describe('web searches and the service tier beside the tokens', () => {
     expect(usageOf({ type: 'response.completed', response })).toEqual({ inputTokens: 10, outputTokens: 5, webSearches: 2 });
   });
 
+  it('only searches are billed searches: opening a page or finding in it is none (OpenAI bills neither)', () => {
+    const call = (action?: Record<string, unknown>) => ({
+      type: 'web_search_call',
+      id: 'ws',
+      status: 'completed',
+      ...(action ? { action } : {}),
+    });
+    const response = {
+      object: 'response',
+      output: [
+        call({ type: 'search', query: 'tollgate' }),
+        call({ type: 'open_page', url: 'https://example.com' }),
+        call({ type: 'find', pattern: 'x', url: 'https://example.com' }),
+        call({ type: 'search', query: 'again' }),
+      ],
+      usage: { input_tokens: 10, output_tokens: 5 },
+    };
+    expect(usageOf(response)?.webSearches).toBe(2);
+    // An item not showing its action yet (a stream's first event of it) counts, as it may search.
+    expect(usageOf({ ...response, output: [call()] })?.webSearches).toBe(1);
+  });
+
+  it("the answer's own count of billable searches (tool_usage.web_search.num_requests) comes before its items", () => {
+    const output = [1, 2, 3].map((i) => ({ type: 'web_search_call', id: `ws_${i}`, status: 'completed', action: { type: 'search' } }));
+    const response = { object: 'response', output, usage: { input_tokens: 10, output_tokens: 5 } };
+    // Discounted searches are left out of it.
+    expect(usageOf({ ...response, tool_usage: { web_search: { num_requests: 1 } } })?.webSearches).toBe(1);
+    expect(
+      usageOf({ type: 'response.completed', response: { ...response, tool_usage: { web_search: { num_requests: 0 } } } })?.webSearches,
+    ).toBeUndefined();
+    // A count that is no count is not trusted: the items are.
+    expect(usageOf({ ...response, tool_usage: { web_search: { num_requests: -1 } } })?.webSearches).toBe(3);
+    expect(usageOf({ ...response, tool_usage: { web_search: { num_requests: '1' } } })?.webSearches).toBe(3);
+  });
+
   it("the Responses API's file_search_call items, in a response and in response.completed, beside its web searches", () => {
     const response = {
       object: 'response',
