@@ -55,6 +55,11 @@ export interface ObjectOwner {
   billing?: 'pending' | 'billed' | null;
   /** The registry model that made it: a deferred bill is priced by it. */
   model?: string | null;
+  /**
+   * The image models its image generation tools ran (registry names): a deferred bill charges the
+   * tool's tokens (`tool_usage.image_gen`) at their prices. Records made before: none, not charged.
+   */
+  image_models?: string[] | null;
   /** The registry model whose upstream keeps it: a call naming no model that reads, cancels or deletes it goes there. */
   served_by?: string | null;
   /** A file whose lines Tollgate checked as a batch's when it was uploaded: only such a file is a batch's input. */
@@ -143,7 +148,13 @@ export function ownerOf(
   kind: ObjectKind,
   objectId: string,
   at: Date,
-  models: { priced: string; served: string; batchInput?: boolean; estimate?: EstimatedWork | undefined },
+  models: {
+    priced: string;
+    served: string;
+    batchInput?: boolean;
+    estimate?: EstimatedWork | undefined;
+    imageModels?: string[] | undefined;
+  },
   billing?: 'pending',
 ): ObjectOwner {
   return {
@@ -153,6 +164,7 @@ export function ownerOf(
     served_by: models.served,
     ...(models.batchInput ? { batch_input: true } : {}),
     ...(models.estimate ? { estimate: storedEstimate(models.estimate) } : {}),
+    ...(models.imageModels && models.imageModels.length > 0 ? { image_models: [...models.imageModels] } : {}),
     key_hash: caller.keyHash ?? null,
     key_line: keyLineOf(caller) ?? null,
     user_id: caller.userId ?? null,

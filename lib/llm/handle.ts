@@ -102,7 +102,7 @@ import { isTextual, jsonResponse, type LlmResponse } from './response.js';
 import { recordSpend } from './spend.js';
 import { dataEvent, framedEvents, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
-import { imageToolPrices, toolModelsOf, withToolModels } from './tool-models.js';
+import { imageModelsOf, imageToolPrices, toolModelsOf, withToolModels } from './tool-models.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
 import { brokenUsage, fromTokenUsage, imageGenTokens, usableUsage, usageOf } from './usage.js';
 
@@ -157,6 +157,8 @@ interface Call {
   owner?: ObjectOwner | undefined;
   /** The prices of the models its tools run (its image generation tool's), charged for their own tokens. */
   toolPrices?: ToolPrices | undefined;
+  /** The image models its image generation tools run, kept on an object it makes for a deferred bill. */
+  imageModels?: string[] | undefined;
   /** The registry model an object the call creates is priced by, when not the one serving it (a batch file's lines'). */
   madeWith?: string | undefined;
   /** The call uploads a batch file, its lines checked. */
@@ -200,7 +202,8 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   const made = batch ? batchModelOf(registry, batch.models) : undefined;
   const madeBy = made ? registry.resolve(made) : undefined;
   const req = withToolModels(madeBy ? await withBatchModel(asked, madeBy.upstream_model, registry) : asked, tools, registry);
-  const imageGen = imageToolPrices(tools, registry);
+  const imageModels = imageModelsOf(tools);
+  const imageGen = imageToolPrices(imageModels, registry);
 
   if (listing) return jsonResponse(200, listModelsBody(allowedModels(registry, checkBase(req, deps, caller, now))));
   if (req.route.answer === 'model_info') return jsonResponse(200, retrieveModelBody(registry, req.pathModel ?? ''));
@@ -229,6 +232,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     keeper,
     startedMs,
     ...(imageGen ? { toolPrices: { imageGen } } : {}),
+    ...(imageModels.length > 0 ? { imageModels } : {}),
   };
   // Strict enforcement holds every call's cost before it runs: work billed after the call cannot be held.
   const deferred = call.mode === 'strict' ? deferredWorkOf(object, req.body.kind === 'json' ? req.body.value : undefined) : undefined;
@@ -613,6 +617,7 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
         served: model.model_name,
         batchInput: call.batchInput === true,
         estimate,
+        imageModels: call.imageModels,
       });
       return bytes;
     }
@@ -833,7 +838,10 @@ type SettleStream = (finish: Finish, end: StreamEnd) => Promise<number>;
  * the bill settles it.
  */
 async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { usage, source }: FinishedBill): Promise<void> {
-  const made = owner.model ? (await call.deps.registry.snapshot()).resolve(owner.model) : undefined;
+  const registry = await call.deps.registry.snapshot();
+  const made = owner.model ? registry.resolve(owner.model) : undefined;
+  // Its image generation tool's tokens, at the image models the call that made it named.
+  const imageGen = owner.image_models ? imageToolPrices(owner.image_models, registry) : undefined;
   const maker = await makerOf(call, owner);
   const claimed = await call.deps.objects.claimBilling(owner.object_id);
   if (!claimed) return;
@@ -845,6 +853,7 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { 
   await recordSpend(call.deps.settler, call.deps.journal, call.deps.settings, {
     caller: maker,
     model,
+    ...(imageGen ? { toolPrices: { imageGen } } : {}),
     usage,
     usageSource: source,
     requestId,

@@ -66,7 +66,7 @@ export async function recordSpend(
   }
   if (r.usage?.imageGen && !r.toolPrices?.imageGen) {
     // Image generation tokens with no image model to price them at (a tool the request did not
-    // name, as a stored prompt's; a deferred bill): never at the call model's prices, which are
+    // name, as a stored prompt's; a deferred bill of an object recorded without them): never at the call model's prices, which are
     // not the image model's; logged and counted.
     const tokens = imageGenTokens(r.usage);
     logger().warn('image generation unpriced', { requestId: r.requestId, model: r.model.model_name, imageGenerationTokens: tokens });

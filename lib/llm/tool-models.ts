@@ -64,16 +64,21 @@ export function bodyWithToolModels(
   return { ...body, tools: rewritten };
 }
 
+/** The registry names of the image models a request's image generation tools run (its tools' models or the default). */
+export const imageModelsOf = (tools: readonly ToolModel[]): string[] => [
+  ...new Set(tools.flatMap((t) => (t.type === 'image_generation' ? [t.name] : []))),
+];
+
 /**
  * The prices the image generation tool's tokens are charged at (OpenAI reports them apart from
  * the call's, in `tool_usage.image_gen`): its image model's registry record. Tools naming several
  * image models report their tokens together, so those are priced at the dearest of each price.
- * Undefined without an image generation tool.
+ * Undefined without an image model the registry has (a deferred bill's, since removed).
  */
-export function imageToolPrices(tools: readonly ToolModel[], registry: RegistrySnapshot): Prices | undefined {
-  const models = tools.flatMap((t) => (t.type === 'image_generation' ? (registry.resolve(t.name) ?? []) : []));
-  const names = new Set(models.map((m) => m.model_name));
-  if (names.size <= 1) return models[0];
+export function imageToolPrices(names: readonly string[], registry: RegistrySnapshot): Prices | undefined {
+  const models = names.flatMap((name) => registry.resolve(name) ?? []);
+  const distinct = new Set(models.map((m) => m.model_name));
+  if (distinct.size <= 1) return models[0];
   const most = (price: (m: Prices) => number) => Math.max(...models.map(price));
   return {
     input_cost_per_million: most((m) => m.input_cost_per_million),

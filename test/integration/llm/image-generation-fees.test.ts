@@ -38,13 +38,21 @@ const IMAGE_GEN = {
 };
 
 async function start(): Promise<string> {
-  upstream = await jsonUpstream((body, res) => {
+  upstream = await jsonUpstream((body, res, req) => {
     received.push({ tools: body.tools });
     const item = { type: 'image_generation_call', id: 'ig_1', status: 'completed', result: 'aW1hZ2U=' };
     const usage = { input_tokens: 100, output_tokens: 50 };
     // Whether the request named the tool or not (a stored prompt's tools run too): the upstream reports it.
     const tool_usage = { image_gen: IMAGE_GEN, web_search: { num_requests: 0 } };
-    const response = { id: 'resp_1', object: 'response', model: body.model, status: 'completed', output: [item], usage, tool_usage };
+    const id =
+      req.method === 'GET' ? (req.url ?? '').split('/').at(-1) : body.background === true ? `resp_bg_${received.length}` : 'resp_1';
+    const response = { id, object: 'response', model: body.model ?? 'gpt-4.1', status: 'completed', output: [item], usage, tool_usage };
+    // In the background: queued now, done (with its usage) when it is read.
+    if (body.background === true) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...response, status: 'queued', output: [], usage: null, tool_usage: null }));
+      return;
+    }
     if (body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(response));
@@ -166,6 +174,21 @@ describe("the image generation tool's tokens are charged at its image model's pr
       expect(await logOf(requestId)).toMatchObject({ image_generation_input_tokens: 60, image_generation_output_tokens: 6240 });
     },
   );
+});
+
+describe('a background response with the image generation tool', () => {
+  it("is billed when a read finds it done: its tokens at its model's prices, the images at the tool model's the making call named", async () => {
+    const { key, record } = await seedKey({});
+    const made = await call({ path: '/v1/responses', headers: bearer(key), body: body({ background: true }) });
+    expect(made.status).toBe(200);
+    const id = JSON.parse(made.text).id as string;
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+    const read = await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key), requestId: randomUUID() });
+    expect(read.status).toBe(200);
+    // What happened: the call's tokens only; the image, $0.25, went unbilled.
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + IMAGE_NANOS);
+    expect(await logOf(`object:${id}`)).toMatchObject({ image_generation_input_tokens: 60, image_generation_output_tokens: 6240 });
+  });
 });
 
 describe('a strict caller and the image generation tool', () => {
