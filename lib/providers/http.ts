@@ -217,6 +217,14 @@ export const sseNamed = (event: string, value: unknown): string => sseFrame(`eve
 export const SSE_DONE = sseFrame('data: [DONE]');
 
 /** An event a provider makes: as it goes on the wire, and the JSON it carries (so nothing parses it again). */
+/**
+ * Events that open a stream or keep it alive and hold nothing of an answer: an error after only
+ * these is the upstream refusing, as an error first is (found by review: the Responses API's
+ * `response.created` and `response.in_progress`, then `error`, was charged the prompt). Anthropic's
+ * `message_start` is not one: it reports the input's usage, which is charged.
+ */
+const OPENING_EVENTS: ReadonlySet<string> = new Set(['ping', 'response.created', 'response.in_progress', 'response.queued']);
+
 export interface WireEvent {
   wire: string;
   payload: unknown;
@@ -269,7 +277,7 @@ export function relayStream(
         if (isStreamError(payload)) {
           broken = true;
           refused ||= !began;
-        } else if (isObject(payload) && payload.type !== 'ping') began = true;
+        } else if (isObject(payload) && !(typeof payload.type === 'string' && OPENING_EVENTS.has(payload.type))) began = true;
         if (last?.is(payload)) whole = true;
         onPayload?.(payload);
         if (skip?.(payload)) continue;

@@ -6,12 +6,14 @@
  *  - a client that leaves while the upstream is silent stops the upstream at once, and the call
  *    settles then (charged what it was sent), not at the upstream's next event.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { costNanos } from '../../../lib/domain/cost.js';
 import { MINUTE_MS } from '../../../lib/domain/rate-limits.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { llmDeps } from '../../../lib/llm/deps.js';
@@ -69,6 +71,15 @@ function start(): Promise<string> {
           `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: LONG } }] })}\n\n${oaError}`,
         );
       if (body.model === 'claude-ping-overloaded') return res.end(named('ping', { type: 'ping' }) + overloaded);
+      if (body.model === 'claude-start-overloaded') return res.end(messageStart(body.model) + named('ping', { type: 'ping' }) + overloaded);
+      // The Responses API (the passthrough): its lifecycle events, then its error.
+      const created = { id: 'resp_1', object: 'response', status: 'in_progress', output: [], usage: null };
+      if (body.model === 'oa-responses-error')
+        return res.end(
+          named('response.created', { type: 'response.created', response: created }) +
+            named('response.in_progress', { type: 'response.in_progress', response: created }) +
+            named('error', { type: 'error', code: 'server_error', message: 'The server had an error', param: null }),
+        );
       // Paused: the start of an answer at once, then silence.
       res.write(messageStart(body.model));
       res.write(named('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
@@ -101,7 +112,8 @@ beforeAll(async () => {
     anthropic('claude-ping-overloaded'),
     anthropic('claude-529'),
     anthropic('claude-paused'),
-    ...['oa-error-first', 'oa-error-after'].map((name) => ({ ...anthropic(name), provider: 'openai' as const })),
+    anthropic('claude-start-overloaded'),
+    ...['oa-error-first', 'oa-error-after', 'oa-responses-error'].map((name) => ({ ...anthropic(name), provider: 'openai' as const })),
     {
       model_name: 'br',
       provider: 'bedrock',
@@ -229,6 +241,19 @@ describe('a stream whose first event is the upstream’s error is a refusal: not
     const after = await runToEnd('/v1/chat/completions', chat('oa-error-after', 'hello there', { stream: true }));
     expect(after.nanos).toBeGreaterThan(0);
     expect(after.tokens).toBeGreaterThan(0);
+  });
+
+  it('Anthropic: `message_start`, then `event: error`: its reported usage is charged (the input it counted), nothing more', async () => {
+    const ended = await runToEnd('/v1/messages', messages('claude-start-overloaded'));
+    expect(ended.text).toContain('overloaded_error');
+    expect(ended.nanos).toBe(costNanos({ inputTokens: 10, outputTokens: 1 }, prices));
+  });
+
+  it('OpenAI-compatible Responses (the passthrough): `response.created` and `response.in_progress`, then `error`, is a refusal', async () => {
+    const ended = await runToEnd('/v1/responses', { model: 'oa-responses-error', input: 'hello there', stream: true });
+    expect(ended.status).toBe(200);
+    expect(ended.text).toContain('server_error');
+    expect([ended.nanos, ended.tokens]).toEqual([0, 0]);
   });
 
   it('Bedrock: the same exception after the answer began is charged (control)', async () => {
