@@ -689,6 +689,10 @@ export const keyActions: Actions = {
     const governing =
       teamMoved || userMoved ? await governingLimits(authority, current, next, `key \`${current.key_name}\``) : { held: [] };
     refuse(governing.denial);
+    // Made (or moved into a team as) a key of nobody's there, it is judged as one generated so
+    // (found by review: generated user-less in a team where the admin is free, then moved into
+    // one where a proxy admin capped them, it escaped those limits).
+    if (teamMoved || userMoved) governing.held.push(...(await userlessKeyLimits(actor, authority, next.team_id, next.user_id)));
     const team = next.team_id ? await load('team', next.team_id) : undefined;
     if (userMoved && next.user_id) await load('user', next.user_id);
     requireOrgOfTeam(set.organization_id, team);

@@ -145,6 +145,33 @@ describe('a team key with no user, made by a team admin', () => {
     });
   }
 
+  it('nor reached by /key/update: a user-less key moved into the team, or a key of theirs made user-less and moved there (found by review)', async () => {
+    // dual is an admin of t-svc-free, where nobody capped them, and of t-svc, where a proxy admin did.
+    await callApi(users, 'POST', '/user/new', { user_id: 'dual', auto_create_key: false });
+    await callApi(teams, 'POST', '/team/new', { team_id: 't-svc-free', members_with_roles: [{ user_id: 'dual', role: 'admin' }] });
+    expect(
+      (await callApi(teams, 'POST', '/team/member_add', { team_id: 't-svc', member: { user_id: 'dual', role: 'admin' } })).status,
+    ).toBe(200);
+    expect((await callApi(teams, 'POST', '/team/member_update', { team_id: 't-svc', user_id: 'dual', rpm_limit: 1 })).status).toBe(200);
+    const dual = userCtx('dual');
+    expect((await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null }, dual)).status).toBe(403);
+    const userless = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc-free', user_id: null }, dual);
+    expect(userless.status).toBe(200);
+    const moved = await callApi(keys, 'POST', '/key/update', { key: userless.body.key, team_id: 't-svc' }, dual);
+    expect(moved.status).toBe(403);
+    expect(moved.body.error.message).toMatch(/member `dual` of team `t-svc` has limits a proxy admin set/);
+    const own = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc-free' }, dual);
+    expect((await callApi(keys, 'POST', '/key/update', { key: own.body.key, team_id: 't-svc', user_id: null }, dual)).status).toBe(403);
+    // Both keys stay where they were.
+    for (const k of [userless.body, own.body])
+      expect((await callApi(keys, 'GET', '/key/info', { key: k.key })).body.info).toMatchObject({
+        team_id: 't-svc-free',
+        user_id: k.user_id,
+      });
+    // A proxy admin may move it there.
+    expect((await callApi(keys, 'POST', '/key/update', { key: userless.body.key, team_id: 't-svc' })).status).toBe(200);
+  });
+
   it('is refused to the admin capped as a user too', async () => {
     const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null }, userCtx('user-capped-admin'));
     expect(res.status).toBe(403);
@@ -192,13 +219,21 @@ describe('moving a key out from under the limits that governed it', () => {
   });
 
   it('a team admin may move the key of a member with no limits, or with limits a team admin set', async () => {
+    // An admin none of whose own limits a proxy admin set (tadmin's were: a key of nobody's in the
+    // team would escape them, so tadmin may make none, as the user-less keys below say).
+    await callApi(users, 'POST', '/user/new', { user_id: 'tadmin-free', auto_create_key: false });
+    expect(
+      (await callApi(teams, 'POST', '/team/member_add', { team_id: 't-m', member: { user_id: 'tadmin-free', role: 'admin' } })).status,
+    ).toBe(200);
+    const admin = userCtx('tadmin-free');
     const free = await callApi(keys, 'POST', '/key/generate', { user_id: 'carol', team_id: 't-m' });
-    expect((await callApi(keys, 'POST', '/key/update', { key: free.body.token_id, user_id: null }, tadmin)).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/update', { key: free.body.token_id, user_id: null }, tadmin)).status).toBe(403);
+    expect((await callApi(keys, 'POST', '/key/update', { key: free.body.token_id, user_id: null }, admin)).status).toBe(200);
     expect(
       (await callApi(teams, 'POST', '/team/member_update', { team_id: 't-m', user_id: 'carol', max_budget_in_team: 5 }, tadmin)).status,
     ).toBe(200);
     const capped = await callApi(keys, 'POST', '/key/generate', { user_id: 'carol', team_id: 't-m' });
-    expect((await callApi(keys, 'POST', '/key/update', { key: capped.body.token_id, user_id: null }, tadmin)).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/update', { key: capped.body.token_id, user_id: null }, admin)).status).toBe(200);
   });
 
   it('a key’s own user may not lift member limits a team admin set by moving it to another team', async () => {
