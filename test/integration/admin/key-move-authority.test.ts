@@ -172,6 +172,19 @@ describe('a team key with no user, made by a team admin', () => {
     expect((await callApi(keys, 'POST', '/key/update', { key: userless.body.key, team_id: 't-svc' })).status).toBe(200);
   });
 
+  it('nor its plaintext taken by /key/regenerate: refused to a capped admin, as making one is; a free admin may', async () => {
+    const made = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null }, userCtx('free-admin'));
+    expect(made.status).toBe(200);
+    const taken = await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('user-capped-admin'));
+    expect(taken.status).toBe(403);
+    expect(taken.body.error.message).toMatch(
+      /user `user-capped-admin` has limits a proxy admin set: only a proxy admin may regenerate a team key with no user/,
+    );
+    // The key was not replaced: it still works as it was.
+    expect((await callApi(keys, 'GET', '/key/info', { key: made.body.key })).status).toBe(200);
+    expect((await callApi(keys, 'POST', '/key/regenerate', { key: made.body.key }, userCtx('free-admin'))).status).toBe(200);
+  });
+
   it('is refused to the admin capped as a user too', async () => {
     const res = await callApi(keys, 'POST', '/key/generate', { team_id: 't-svc', user_id: null }, userCtx('user-capped-admin'));
     expect(res.status).toBe(403);
