@@ -262,11 +262,11 @@ export class DeferredWorkNotAllowedError extends PermissionDeniedError {
 }
 /** Strict enforcement and a server tool billed per use with no limit on its uses: the call's cost has no bound to reserve. */
 export class UnboundedServerToolError extends PermissionDeniedError {
-  constructor(tool: string, why: string) {
+  constructor(tool: string, why: string, param = 'tools') {
     super(
       'unbounded_server_tool',
       `strict enforcement cannot reserve the cost of the \`${tool}\` tool: ${why}, or call it with fast enforcement`,
-      'tools',
+      param,
     );
   }
 }

@@ -138,10 +138,22 @@ export function imageGenerationTool(json: Record<string, unknown> | undefined): 
 
 /**
  * The first tool of a call that is billed per use and that nothing bounds (webSearchBound,
- * fileSearchBound, imageGenerationTool): a strict caller is refused it. Undefined when every such tool is bounded.
+ * fileSearchBound, imageGenerationTool, or any a stored prompt brings): a strict caller is refused
+ * it. Undefined when every such tool is bounded.
  */
-export function unboundedServerTool(req: Pick<LlmRequest, 'body' | 'route'>): { unbounded: string; why: string } | undefined {
+export function unboundedServerTool(
+  req: Pick<LlmRequest, 'body' | 'route'>,
+): { unbounded: string; why: string; param?: string } | undefined {
   if (req.body.kind !== 'json') return undefined;
+  // A stored prompt runs the tools stored with it, which the request does not show (found by
+  // review: its image generation, file or web searches ran unbounded and unreserved).
+  const prompt = req.body.value.prompt;
+  if (req.route.runsFileSearch === true && prompt !== undefined && prompt !== null)
+    return {
+      unbounded: 'prompt',
+      why: 'a stored prompt runs the tools stored with it (web and file searches, image generation), which the request does not show; send its instructions and tools in the request',
+      param: 'prompt',
+    };
   const searches = webSearchBound(req.body.value);
   if (typeof searches === 'object') return searches;
   const fileSearches = req.route.runsFileSearch === true ? fileSearchBound(req.body.value) : 0;

@@ -240,7 +240,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
   // Nor can it hold the cost of a tool billed per use that nothing bounds (a web search without
   // `max_uses`, a file search without `max_tool_calls`).
   const unbounded = call.mode === 'strict' ? unboundedServerTool(req) : undefined;
-  if (unbounded) throw new UnboundedServerToolError(unbounded.unbounded, unbounded.why);
+  if (unbounded) throw new UnboundedServerToolError(unbounded.unbounded, unbounded.why, unbounded.param);
   if (batch) {
     call.batchInput = true;
     call.madeWith = made;

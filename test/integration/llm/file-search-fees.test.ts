@@ -190,6 +190,26 @@ describe('a strict caller and the file search tool', () => {
     expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
   });
 
+  it('a stored prompt (its tools unseen: searches, image generation): 403 unbounded_server_tool naming `prompt`, no upstream call (found by review)', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-strict-files' });
+    const before = received.length;
+    const prompt = { id: 'pmpt_123', version: '2' };
+    const res = await call({
+      path: '/v1/responses',
+      headers: bearer(key),
+      body: { model: 'gpt-files', prompt, input: 'hi', max_output_tokens: 10 },
+    });
+    expect(res.status).toBe(403);
+    expect(res.json.error).toMatchObject({ type: 'permission_error', code: 'unbounded_server_tool', param: 'prompt' });
+    expect(received.length).toBe(before);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(0);
+    // A fast caller may (its tools are charged as the answer reports them).
+    const fast = await seedKey({});
+    expect(
+      (await call({ path: '/v1/responses', headers: bearer(fast.key), body: { model: 'gpt-files', prompt, input: 'hi' } })).status,
+    ).toBe(200);
+  });
+
   it('with max_tool_calls on a model with no file search price: 403 unbounded_server_tool naming the model, no upstream call', async () => {
     const { key } = await seedKey({ team_id: 'team-strict-files' });
     const before = received.length;
