@@ -133,7 +133,9 @@ function chatMessages(instructions: unknown, input: unknown): { messages: ChatMe
     const type = item.type ?? 'message';
     const last = messages.at(-1);
     if (type === 'reasoning') {
-      thoughts.push(thinkingBlock(item, at));
+      // Thinking Claude did not sign (none kept, or another model's reasoning) cannot go back to it: left out.
+      const block = thinkingBlock(item, at);
+      if (block) thoughts.push(block);
     } else if (type === 'message') {
       const role = item.role;
       if (role !== 'user' && role !== 'assistant' && role !== 'system' && role !== 'developer')
@@ -149,6 +151,9 @@ function chatMessages(instructions: unknown, input: unknown): { messages: ChatMe
       // Calls of one turn (and the text before them) are one assistant message, as in chat.
       if (last?.role === 'assistant') {
         last.tool_calls = [...((last.tool_calls as unknown[]) ?? []), call];
+        // Thinking between the turn's text and its call is the turn's too (found by review: dropped).
+        const more = thinking().thinking_blocks;
+        if (more) last.thinking_blocks = [...((last.thinking_blocks as unknown[]) ?? []), ...more];
         origin.at(-1)?.calls.push(i);
       } else {
         messages.push({ role: 'assistant', content: null, tool_calls: [call], ...thinking() });
@@ -180,8 +185,9 @@ const REDACTED = 'redacted_thinking:';
 /**
  * A reasoning item sent back, as the chat translation's thinking block: its `content` texts are
  * the thinking, its `encrypted_content` the signature (or, marked, a redacted block's data).
+ * Undefined for one without a signature: Claude takes back only thinking it signed.
  */
-function thinkingBlock(item: Record<string, unknown>, at: string): Record<string, unknown> {
+function thinkingBlock(item: Record<string, unknown>, at: string): Record<string, unknown> | undefined {
   const sealed = item.encrypted_content;
   if (sealed !== undefined && sealed !== null && typeof sealed !== 'string') return invalid(`${at}.encrypted_content`, 'must be a string');
   if (typeof sealed === 'string' && sealed.startsWith(REDACTED)) return { type: 'redacted_thinking', data: sealed.slice(REDACTED.length) };
@@ -192,7 +198,8 @@ function thinkingBlock(item: Record<string, unknown>, at: string): Record<string
       ? part.text
       : invalid(`${at}.content[${j}]`, 'must be a reasoning_text part with its text'),
   );
-  return { type: 'thinking', thinking: texts.join(''), signature: sealed ?? '' };
+  if (typeof sealed !== 'string' || sealed.length === 0) return undefined;
+  return { type: 'thinking', thinking: texts.join(''), signature: sealed };
 }
 
 /** A Converse thinking block as a reasoning item. */

@@ -218,7 +218,8 @@ function thinkingOf(body: Record<string, unknown>, modelId: string, maxTokens: n
     config = { type: 'enabled', budget_tokens: budget };
   } else {
     if (!isObject(thinking) || typeof thinking.type !== 'string') return invalid('thinking', 'must be an object with a `type`');
-    config = thinking as Record<string, Json>;
+    // Only what Anthropic reads of it goes on (no field the caller slips in beside them).
+    config = { type: thinking.type, ...(thinking.budget_tokens !== undefined ? { budget_tokens: thinking.budget_tokens as Json } : {}) };
   }
   if (config.type === 'enabled') {
     const budget = config.budget_tokens;
@@ -226,8 +227,22 @@ function thinkingOf(body: Record<string, unknown>, modelId: string, maxTokens: n
       invalid('thinking.budget_tokens', 'must be an integer >= 1024');
     if (maxTokens === undefined || maxTokens <= (budget as number))
       invalid('max_tokens', `must be given and above the thinking budget (${budget} tokens): thinking is part of the output`);
+    thinkingCompatible(body);
   }
   return config;
+}
+
+/**
+ * What Claude refuses beside thinking (Anthropic's rules), said before any upstream call: a
+ * temperature other than 1, a top_p below 0.95, a forced tool choice.
+ */
+function thinkingCompatible(body: Record<string, unknown>): void {
+  if (given(body.temperature) && body.temperature !== 1) invalid('temperature', 'must be 1 (or unset) when Claude thinks');
+  if (given(body.top_p) && (typeof body.top_p !== 'number' || body.top_p < 0.95))
+    invalid('top_p', 'must be from 0.95 to 1 (or unset) when Claude thinks');
+  const choice = body.tool_choice;
+  if (choice === 'required' || (isObject(choice) && choice.type === 'function'))
+    invalid('tool_choice', 'must be auto or none when Claude thinks: it cannot be made to call a tool');
 }
 
 /**

@@ -375,6 +375,36 @@ describe("Claude's extended thinking through the Responses API (reasoning.effort
     ]);
   });
 
+  it("thinking between a turn's text and its call stays that turn's; unsigned reasoning (another model's, or none kept) is left out (found by review)", () => {
+    const input = responsesToConverse(
+      {
+        reasoning: { effort: 'low' },
+        max_output_tokens: 4000,
+        tools: [tool],
+        input: [
+          { role: 'user', content: 'find x' },
+          { type: 'reasoning', id: 'rs_0', summary: [], content: null, encrypted_content: null },
+          { type: 'message', role: 'assistant', content: 'Let me look.' },
+          {
+            type: 'reasoning',
+            id: 'rs_1',
+            summary: [],
+            content: [{ type: 'reasoning_text', text: 'Search it.' }],
+            encrypted_content: 'SIG2',
+          },
+          { type: 'function_call', call_id: 'c1', name: 'search', arguments: '{}' },
+          { type: 'function_call_output', call_id: 'c1', output: 'found' },
+        ],
+      },
+      CLAUDE,
+    );
+    expect(input.messages?.[1]?.content).toEqual([
+      { reasoningContent: { reasoningText: { text: 'Search it.', signature: 'SIG2' } } },
+      { text: 'Let me look.' },
+      { toolUse: { toolUseId: 'c1', name: 'search', input: {} } },
+    ]);
+  });
+
   it('a thinking block answers as a reasoning item before the text, signed in encrypted_content; the effort is echoed', () => {
     const { body } = converseToResponse(
       {

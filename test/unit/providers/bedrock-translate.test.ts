@@ -462,9 +462,12 @@ describe("Claude's extended thinking (reasoning_effort as LiteLLM maps it, or An
     expect(asked({})).toBeUndefined();
   });
 
-  it("Anthropic's thinking object is passed on; an inference profile or ARN of Claude takes it too", () => {
+  it("Anthropic's thinking object is passed on, its type and budget only; an inference profile or ARN of Claude takes it too", () => {
     const thinking = { type: 'enabled', budget_tokens: 3000 };
     expect(asked({ thinking })).toEqual({ thinking });
+    expect(asked({ thinking: { ...thinking, extra: 1, ['__proto__']: { polluted: true } } })).toEqual({ thinking });
+    // What Claude allows beside thinking passes.
+    expect(asked({ thinking, temperature: 1, top_p: 0.95, tools: [weatherTool], tool_choice: 'auto' })).toEqual({ thinking });
     expect(asked({ thinking: { type: 'disabled' } })).toEqual({ thinking: { type: 'disabled' } });
     expect(asked({ reasoning_effort: 'low' }, 'us.anthropic.claude-sonnet-4-20250514-v1:0')).toBeDefined();
     expect(
@@ -481,6 +484,14 @@ describe("Claude's extended thinking (reasoning_effort as LiteLLM maps it, or An
     ['a budget that is no integer', { thinking: { type: 'enabled', budget_tokens: '2000' } }, 'thinking.budget_tokens'],
     ['max_tokens not above the budget', { reasoning_effort: 'high', max_tokens: 4096 }, 'max_tokens'],
     ['no max_tokens', { reasoning_effort: 'low', max_tokens: undefined }, 'max_tokens'],
+    ['a temperature other than 1 (Anthropic refuses it with thinking)', { reasoning_effort: 'low', temperature: 0.2 }, 'temperature'],
+    ['a top_p below 0.95', { thinking: { type: 'enabled', budget_tokens: 2000 }, top_p: 0.5 }, 'top_p'],
+    ['a forced tool choice', { reasoning_effort: 'low', tools: [weatherTool], tool_choice: 'required' }, 'tool_choice'],
+    [
+      'a named tool choice',
+      { reasoning_effort: 'low', tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'get_weather' } } },
+      'tool_choice',
+    ],
   ])('%s is a 400 naming the field', (_, extra, param) => {
     expectRefused(() => asked(extra), param);
   });
