@@ -93,9 +93,13 @@ export const CHILD_AT_ATTR = 'child_at';
 /** How long a cascading delete gives the indexes it lists to show a child added just before. */
 export const INDEX_LAG_MS = 2_500;
 
-/** The parent gains a child in this transaction: it must exist, its children witness moves, and it notes when. */
+/**
+ * The parent gains a child in this transaction: it must exist, its children witness moves, and it
+ * notes when: the later of the request's time and this clock's now, as the transaction is built
+ * (found by review: a request that read long before it wrote noted a time the lag had run from).
+ */
 export const addChild = (ref: ItemRef, onMissing: () => TollgateError, now: Date): TxOp =>
-  addToCounter(ref, CHILDREN_ATTR, 1, onMissing, undefined, { [CHILD_AT_ATTR]: now.getTime() });
+  addToCounter(ref, CHILDREN_ATTR, 1, onMissing, undefined, { [CHILD_AT_ATTR]: Math.max(now.getTime(), Date.now()) });
 
 /** How long to wait before listing a parent's children so that the indexes show every child it read the witness of. */
 export function indexWaitMs(read: object, nowMs: number): number {

@@ -123,10 +123,13 @@ export const organizationActions: Actions = {
     requireProxyAdmin(actor, 'delete organizations');
     const ids = [...new Set(organization_ids)];
     const plans: { units: Unit[]; last: Unit }[] = [];
-    for (const orgId of ids) {
-      // Read before listing: the delete is held to it, so a team or member added meanwhile refuses it.
-      const org = await load('organization', orgId);
-      await untilIndexed(org);
+    // Read before listing: the delete is held to it, so a team or member added meanwhile refuses it.
+    const orgs: OrgRecord[] = [];
+    for (const orgId of ids) orgs.push(await load('organization', orgId));
+    // The index lag waited out for all at once (one after another, 20 could pass API Gateway's 29 s).
+    await Promise.all(orgs.map(untilIndexed));
+    for (const org of orgs) {
+      const orgId = org.organization_id;
       const teams = await teamsOf(orgId);
       if (teams.length > 0) {
         const names = teams

@@ -27,13 +27,25 @@ describe('indexWaitMs', () => {
 });
 
 describe('addChild', () => {
+  const ref = { PK: 'TEAM#t', SK: 'TEAM#t' };
+  const missing = () => new NotFoundError('team', 't');
+  const stampOf = (op: ReturnType<typeof addChild>) => (op.item.Update?.ExpressionAttributeValues as Record<string, number>)[':s0'];
+
   it('moves the witness and stamps when, in one update of an item that must exist', () => {
-    const op = addChild({ PK: 'TEAM#t', SK: 'TEAM#t' }, () => new NotFoundError('team', 't'), new Date(NOW));
+    const at = Date.now() + 60_000;
+    const op = addChild(ref, missing, new Date(at));
     expect(op.item.Update).toMatchObject({
       UpdateExpression: 'ADD #c :d SET #s0 = :s0',
       ConditionExpression: 'attribute_exists(PK)',
       ExpressionAttributeNames: { '#c': 'child_rev', '#s0': CHILD_AT_ATTR },
-      ExpressionAttributeValues: { ':d': 1, ':s0': NOW },
+      ExpressionAttributeValues: { ':d': 1, ':s0': at },
     });
+  });
+
+  it('stamps the time it is written, not an earlier one the request began at (found by review)', () => {
+    const before = Date.now();
+    const stamp = stampOf(addChild(ref, missing, new Date(before - 10_000)));
+    expect(stamp).toBeGreaterThanOrEqual(before);
+    expect(stamp).toBeLessThanOrEqual(Date.now());
   });
 });
