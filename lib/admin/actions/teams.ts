@@ -289,6 +289,7 @@ export const teamActions: Actions = {
       // catches up the reader still finds the team's organization, with one more read. Keys that
       // still name another one (a move interrupted after the team's write) catch up whenever the
       // organization is named again, moved or not: repeating the move finishes it.
+      await untilIndexed(current);
       const keys = (await keysOf(teamId)).filter((k) => (k.organization_id ?? null) !== nextOrg);
       await commitInChunks(
         keys.map((k) => ({
@@ -501,7 +502,9 @@ export const teamActions: Actions = {
       'remove them',
     );
     if (denial) throw denial;
-    // The user's keys in this team go with the membership (listed by user: fewer than the team's).
+    // The user's keys in this team go with the membership (listed by user: fewer than the team's),
+    // once the index shows a key made for them just before (lib/admin/cascade untilIndexed).
+    await untilIndexed((await find('user', userId)) ?? {});
     const keys = (await queryAll<StoredKey>(listings.keysOfUser(userId))).filter((k) => k.team_id === teamId);
     const units: Unit[] = keys.map((k) => ({
       ops: keyDeleteOps(k, false),

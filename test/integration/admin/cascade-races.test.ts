@@ -244,6 +244,26 @@ describe('a delete right after a child was added, the index lagging behind', () 
     expect(await readItem(refs.key(key.token))).toBeUndefined();
   });
 
+  it("a member's removal: waits for the index, and deletes their key in the team made just before with it", async () => {
+    await post(users, '/user/new', { user_id: 'lag-u2', auto_create_key: false });
+    await post(teams, '/team/new', { team_id: 'lag-t4', members_with_roles: [{ user_id: 'lag-u2', role: 'user' }] });
+    lagIndexes();
+    const key = (await post(keys, '/key/generate', { user_id: 'lag-u2', team_id: 'lag-t4' })).body;
+    lag(refs.key(key.token));
+    expect((await post(teams, '/team/member_delete', { team_id: 'lag-t4', user_id: 'lag-u2' })).status).toBe(200);
+    expect(await readItem(refs.key(key.token))).toBeUndefined();
+  });
+
+  it("a team's move to another organization: waits for the index, and moves the key made just before with it", async () => {
+    await post(organizations, '/organization/new', { organization_id: 'lag-o2' });
+    await post(teams, '/team/new', { team_id: 'lag-t5' });
+    lagIndexes();
+    const key = (await post(keys, '/key/generate', { team_id: 'lag-t5' })).body;
+    lag(refs.key(key.token));
+    expect((await post(teams, '/team/update', { team_id: 'lag-t5', organization_id: 'lag-o2' })).status).toBe(200);
+    expect(await readItem(refs.key(key.token))).toMatchObject({ organization_id: 'lag-o2' });
+  });
+
   it('an organization: waits for the index, and sees the team made in it just before (409, as a listed one)', async () => {
     await post(organizations, '/organization/new', { organization_id: 'lag-o1' });
     lagIndexes();
