@@ -58,7 +58,7 @@ describe("a key's allowed routes on the Keys page", () => {
     await error.waitFor();
     expect(await error.textContent()).toMatch(/allowed_routes\.1.*covers no route/);
     expect(await page.locator('#new-key-allowed_routes').getAttribute('aria-invalid')).toBe('true');
-    expect(await focusedId()).toBe('new-key-allowed_routes');
+    await expect.poll(focusedId).toBe('new-key-allowed_routes');
     expect(await page.locator('#generated-value').count()).toBe(0);
     expect(await keyRow().count()).toBe(0);
   });
@@ -104,7 +104,7 @@ describe("a key's allowed routes on the Keys page", () => {
     expect(await error.textContent()).toMatch(/allowed_routes\.1.*must be a route group/);
     expect(await page.locator('#edit-key-allowed_routes').getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#edit-key-allowed_routes').getAttribute('aria-describedby')).toContain('edit-key-allowed_routes-error');
-    expect(await focusedId()).toBe('edit-key-allowed_routes');
+    await expect.poll(focusedId).toBe('edit-key-allowed_routes');
     expect(await axeViolations(page)).toEqual([]);
     expect(await storedRoutes()).toEqual(['info']);
     expect(await routesCell()).toBe('info');

@@ -96,7 +96,7 @@ describe("a model's prices on the Models page", () => {
     await error.waitFor();
     expect(await error.textContent()).toMatch(/model_info\.output_cost_per_million_priority.*required/);
     expect(await page.locator('#new-model-model_info-output_cost_per_million_priority').getAttribute('aria-invalid')).toBe('true');
-    expect(await focusedId()).toBe('new-model-model_info-output_cost_per_million_priority');
+    await expect.poll(focusedId).toBe('new-model-model_info-output_cost_per_million_priority');
     expect((await info(MODEL)).status).toBe(404);
     expect(await modelRow().count()).toBe(0);
   });
@@ -176,7 +176,7 @@ describe("a model's prices on the Models page", () => {
     await error.waitFor();
     expect(await error.textContent()).toMatch(/model_info\.output_cost_per_million_flex.*required/);
     expect(await page.locator('#edit-model-model_info-output_cost_per_million_flex').isVisible()).toBe(true);
-    expect(await focusedId()).toBe('edit-model-model_info-output_cost_per_million_flex');
+    await expect.poll(focusedId).toBe('edit-model-model_info-output_cost_per_million_flex');
     expect(sentTo('/model/update').at(-1)).toEqual({ model_name: MODEL, model_info: { input_cost_per_million_flex: 0.5 } });
     expect((await info(MODEL)).json).toEqual(before);
     expect(await price('Input per 1M tokens, flex')).toBe('—');
@@ -246,7 +246,7 @@ describe("a model's prices on the Models page", () => {
     const error = page.locator('#edit-model-model_info-cache_read_cost_per_million-error');
     await error.waitFor();
     expect(await error.textContent()).toContain('can be changed, not removed');
-    expect(await focusedId()).toBe('edit-model-model_info-cache_read_cost_per_million');
+    await expect.poll(focusedId).toBe('edit-model-model_info-cache_read_cost_per_million');
     expect(sent.length).toBe(posted);
     expect((await info(MODEL)).json).toEqual(before);
   });

@@ -97,7 +97,7 @@ describe('the console, as a proxy admin', () => {
     await accessibleAndSaved('sign-in');
 
     await page.keyboard.press('Tab');
-    expect(await focusedId()).toBe('signin-credential');
+    await expect.poll(focusedId).toBe('signin-credential');
     await page.keyboard.type('sk-not-a-key-of-this-proxy');
     await page.keyboard.press('Enter');
     const error = page.locator('#signin-credential-error');
@@ -105,7 +105,7 @@ describe('the console, as a proxy admin', () => {
     expect(await error.textContent()).toContain('Authentication failed');
     expect(await page.locator('#signin-credential').getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#signin-credential').getAttribute('aria-describedby')).toContain('signin-credential-error');
-    expect(await focusedId()).toBe('signin-credential');
+    await expect.poll(focusedId).toBe('signin-credential');
 
     await page.keyboard.press('Control+A');
     await page.keyboard.type(MASTER);
@@ -139,7 +139,7 @@ describe('the console, as a proxy admin', () => {
     await error.waitFor();
     expect(await error.textContent()).toMatch(/budget_duration.*must look like 30s, 15m, 24h, 30d, 2w or 1mo/);
     expect(await page.locator('#new-team-budget_duration').getAttribute('aria-invalid')).toBe('true');
-    expect(await focusedId()).toBe('new-team-budget_duration');
+    await expect.poll(focusedId).toBe('new-team-budget_duration');
     expect(await row(section('team-list'), TEAM).count()).toBe(0);
 
     await page.fill('#new-team-budget_duration', '30d');
