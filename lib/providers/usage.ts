@@ -36,7 +36,7 @@ const FIGURES = [
 ];
 
 /** A figure given (not absent, not null) that is no token count: negative, fractional, a string, "NaN". */
-const badFigure = (v: unknown): boolean => v !== undefined && v !== null && tokens(v) === undefined;
+export const badFigure = (v: unknown): boolean => v !== undefined && v !== null && tokens(v) === undefined;
 
 /**
  * OpenAI's and Anthropic's usage objects, whichever this is; undefined when it holds no figure,

@@ -11,10 +11,11 @@
  */
 
 import { isObject } from '../../domain/json.js';
-import { InvalidRequestError, UpstreamFailedError } from '../../errors.js';
+import { UpstreamFailedError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
 import { tokens, withSpentUsage, ZERO_USAGE } from '../usage.js';
+import { invalid } from './translate.js';
 
 export type EmbeddingFamily = 'titan-v2' | 'titan-v1' | 'cohere-v3' | 'cohere-v4';
 
@@ -54,10 +55,6 @@ const TITAN_V2_DIMENSIONS = new Set([256, 512, 1024]);
 const COHERE_V4_DIMENSIONS = new Set([256, 512, 1024, 1536]);
 const COHERE_INPUT_TYPES = new Set(['search_document', 'search_query', 'classification', 'clustering']);
 const FIELDS = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user', 'input_type']);
-
-const invalid = (param: string, why: string): never => {
-  throw new InvalidRequestError(`\`${param}\` ${why}`, 'invalid_body', param);
-};
 
 /** The calls for an OpenAI embeddings request. Throws a 400 naming the field Bedrock cannot take. */
 export function toEmbeddingCalls(body: Record<string, unknown>, modelId: string): EmbeddingPlan {

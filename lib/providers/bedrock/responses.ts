@@ -19,9 +19,8 @@
 import type { ConverseCommandInput, ConverseCommandOutput, ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import { isObject } from '../../domain/json.js';
 import { type InvalidRequestCode, InvalidRequestError } from '../../errors.js';
-import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { type ThinkingBlock, thinkingBlockOf, toConverseRequest, usageOfConverse } from './translate.js';
+import { invalid, type ThinkingBlock, thinkingBlockOf, toConverseRequest, unsupported, usageOfConverse } from './translate.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request
@@ -50,13 +49,6 @@ const READ = new Set([
   'parallel_tool_calls',
   'text',
 ]);
-
-const invalid = (param: string, why: string): never => {
-  throw new InvalidRequestError(`\`${param}\` ${why}`, 'invalid_body', param);
-};
-const unsupported = (param: string, why: string): never => {
-  throw new UnsupportedParameterError(param, why);
-};
 
 type ChatMessage = Record<string, unknown>;
 

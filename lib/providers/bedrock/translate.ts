@@ -28,7 +28,7 @@ import { isObject } from '../../domain/json.js';
 import { InvalidRequestError } from '../../errors.js';
 import { UnsupportedParameterError } from '../errors.js';
 import type { TokenUsage } from '../types.js';
-import { tokens } from '../usage.js';
+import { badFigure, tokens } from '../usage.js';
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI's answer shapes (what the translation produces)
@@ -579,7 +579,7 @@ export const finishReasonOf = (reason: string | undefined): FinishReason =>
 export function usageOfConverse(u: BedrockTokenUsage | undefined): TokenUsage | undefined {
   if (!u) return undefined;
   const figures = [u.inputTokens, u.outputTokens, u.cacheReadInputTokens, u.cacheWriteInputTokens] as unknown[];
-  if (figures.some((v) => v !== undefined && v !== null && tokens(v) === undefined)) return undefined;
+  if (figures.some(badFigure)) return undefined;
   if (tokens(u.inputTokens) === undefined && tokens(u.outputTokens) === undefined) return undefined;
   const writes = tokens(u.cacheWriteInputTokens) ?? 0;
   // Writes for an hour (`cacheDetails` by TTL) are priced apart, as Anthropic's are.
