@@ -61,10 +61,11 @@ export interface RouteDef {
    */
   outputNotText?: boolean;
   /**
-   * The call may run OpenAI's `file_search` tool, billed per call (the Responses API): strict mode
-   * holds the calls its `max_tool_calls` allows. Elsewhere (an assistant made with the tool) none runs.
+   * The call runs the tools it names (the Responses API): its `file_search` calls, billed per call,
+   * which strict mode holds as many of as its `max_tool_calls` allows, and a stored `prompt`'s
+   * tools, which strict mode refuses. Elsewhere (an assistant made with the tool) none runs.
    */
-  runsFileSearch?: boolean;
+  runsHostedTools?: boolean;
   /** Answered by Tollgate from the model registry, not forwarded. */
   answer?: 'model_list' | 'model_info';
   /**
@@ -74,14 +75,14 @@ export interface RouteDef {
   azureUpstreamPath?: string;
 }
 
-/** What an LLM POST path is: its answer may stream; its stream carries usage only when asked; its body is JSON by definition; it generates output tokens; it may run file searches. */
+/** What an LLM POST path is: its answer may stream; its stream carries usage only when asked; its body is JSON by definition; it generates output tokens; it runs the hosted tools it names (file searches, a stored prompt's). */
 interface PostFacts {
   streams?: true;
   usageOnRequest?: true;
   json?: true;
   noOutput?: true;
   notText?: true;
-  fileSearch?: true;
+  hostedTools?: true;
 }
 
 /** Every LLM POST path with its facts, once. Paths without `json` take uploads (forms or bytes). */
@@ -90,7 +91,7 @@ const LLM_POSTS = new Map<string, PostFacts>([
   ['completions', { streams: true, usageOnRequest: true, json: true }],
   ['embeddings', { json: true, noOutput: true }],
   ['moderations', { json: true, noOutput: true }],
-  ['responses', { streams: true, json: true, fileSearch: true }],
+  ['responses', { streams: true, json: true, hostedTools: true }],
   // Anthropic's Messages API (Claude Code, the Anthropic SDKs): served by Anthropic models and Claude on Bedrock.
   ['messages', { streams: true, json: true }],
   ['rerank', { json: true }],
@@ -116,7 +117,7 @@ function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): Rout
     streamsUsage: facts.usageOnRequest === true,
     generates: facts.noOutput !== true,
     ...(facts.notText ? { outputNotText: true } : {}),
-    ...(facts.fileSearch ? { runsFileSearch: true } : {}),
+    ...(facts.hostedTools ? { runsHostedTools: true } : {}),
   };
 }
 

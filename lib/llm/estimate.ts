@@ -30,16 +30,15 @@ const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' &
 /** Estimates made, by request body: a strict call with rate limits asks twice (admission, then reservation). */
 const made = new WeakMap<
   LlmRequest['body'],
-  { generates: boolean | undefined; fileSearch: boolean | undefined; defaultMaxTokens: number; usage: Readonly<Usage> }
+  { generates: boolean | undefined; hosted: boolean | undefined; defaultMaxTokens: number; usage: Readonly<Usage> }
 >();
 
 export function estimateUsage(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: number): Readonly<Usage> {
   const seen = made.get(req.body);
-  const { generates, runsFileSearch: fileSearch } = req.route;
-  if (seen && seen.generates === generates && seen.fileSearch === fileSearch && seen.defaultMaxTokens === defaultMaxTokens)
-    return seen.usage;
+  const { generates, runsHostedTools: hosted } = req.route;
+  if (seen && seen.generates === generates && seen.hosted === hosted && seen.defaultMaxTokens === defaultMaxTokens) return seen.usage;
   const usage = Object.freeze(estimate(req, defaultMaxTokens));
-  made.set(req.body, { generates, fileSearch, defaultMaxTokens, usage });
+  made.set(req.body, { generates, hosted, defaultMaxTokens, usage });
   return usage;
 }
 
@@ -48,7 +47,7 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
   if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;
   const searches = webSearchBound(json);
-  const fileSearches = req.route.runsFileSearch === true ? fileSearchBound(json) : 0;
+  const fileSearches = req.route.runsHostedTools === true ? fileSearchBound(json) : 0;
   // An upper bound: the largest of every output limit given (an upstream may honour any of them),
   // times every choice it may generate (`n` answers of `best_of` candidates each, at most).
   const limits = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(json?.[f])).filter((v): v is number => v !== undefined);
@@ -148,7 +147,7 @@ export function unboundedServerTool(
   // A stored prompt runs the tools stored with it, which the request does not show (found by
   // review: its image generation, file or web searches ran unbounded and unreserved).
   const prompt = req.body.value.prompt;
-  if (req.route.runsFileSearch === true && prompt !== undefined && prompt !== null)
+  if (req.route.runsHostedTools === true && prompt !== undefined && prompt !== null)
     return {
       unbounded: 'prompt',
       why: 'a stored prompt runs the tools stored with it (web and file searches, image generation), which the request does not show; send its instructions and tools in the request',
@@ -156,7 +155,7 @@ export function unboundedServerTool(
     };
   const searches = webSearchBound(req.body.value);
   if (typeof searches === 'object') return searches;
-  const fileSearches = req.route.runsFileSearch === true ? fileSearchBound(req.body.value) : 0;
+  const fileSearches = req.route.runsHostedTools === true ? fileSearchBound(req.body.value) : 0;
   if (typeof fileSearches === 'object') return fileSearches;
   return imageGenerationTool(req.body.value);
 }

@@ -338,7 +338,7 @@ function batchEstimate(call: Call, batch: BatchFile): Usage {
     const route = {
       ...call.req.route,
       generates: !url.includes('embeddings'),
-      ...(matchRoute('POST', url)?.route.runsFileSearch ? { runsFileSearch: true } : {}),
+      ...(matchRoute('POST', url)?.route.runsHostedTools ? { runsHostedTools: true } : {}),
     };
     const one = estimateUsage({ body: { kind: 'json', value: body }, route }, call.deps.strictDefaultMaxTokens);
     inputTokens += one.inputTokens;
