@@ -53,6 +53,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Each ListTables of the wait is given this long: a port some other server holds may accept and never answer. */
+const PROBE_TIMEOUT_MS = 2000;
+
 /**
  * Waits for DynamoDB Local to answer as DynamoDB: a ListTables that succeeds. Its web server
  * answers HTTP (with an HTML page) before the database is ready, so any HTTP answer is not enough:
@@ -66,15 +69,20 @@ async function waitForDynamo(port: number, child: ChildProcess, timeoutMs: numbe
     maxAttempts: 1,
   });
   const deadline = Date.now() + timeoutMs;
+  const exited = () => new ExitedError(`DynamoDB Local exited with code ${child.exitCode}`);
   try {
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}`);
-      try {
-        await client.send(new ListTablesCommand({ Limit: 1 }));
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    for (let probe = 1; Date.now() < deadline; probe++) {
+      if (child.exitCode !== null) throw exited();
+      const answered = await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }).then(
+        () => true,
+        () => false,
+      );
+      if (child.exitCode !== null) throw exited();
+      // Java cannot be listening yet when the first probe goes out (it was spawned just now):
+      // an answer then is another DynamoDB's, on a port taken since it was picked.
+      if (answered && probe === 1) throw new PortTakenError(`port ${port} on 127.0.0.1 is already in use by another DynamoDB`);
+      if (answered) return;
+      await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
     client.destroy();
@@ -82,9 +90,35 @@ async function waitForDynamo(port: number, child: ChildProcess, timeoutMs: numbe
   throw new Error(`DynamoDB Local did not answer ListTables on port ${port} within ${timeoutMs / 1000} s`);
 }
 
-export async function startLocalDynamo(opts: { port?: number; dataDir?: string | undefined } = {}): Promise<LocalDynamo> {
+class ExitedError extends Error {}
+class PortTakenError extends Error {}
+
+/** Java's words when the port was taken between our pick and its bind. */
+const PORT_TAKEN = /BindException|Address already in use/;
+/** Picks of a free port before giving up: each lost race costs one Java start (about a second). */
+const PORT_PICKS = 4;
+
+/**
+ * Starts DynamoDB Local on `port`, or on a free port it picks. A picked port can be taken by
+ * another process before Java binds it (any outgoing connection may use it as its source port),
+ * so a start that fails on the port is tried again on another pick.
+ */
+export async function startLocalDynamo(
+  opts: { port?: number; dataDir?: string | undefined; pickPort?: () => Promise<number> } = {},
+): Promise<LocalDynamo> {
   if (!javaAvailable()) throw new JavaMissingError();
-  const port = opts.port ?? (await freePort());
+  if (opts.port !== undefined) return startOn(opts.port, opts.dataDir);
+  const pick = opts.pickPort ?? freePort;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(await pick(), opts.dataDir);
+    } catch (e) {
+      if (!(e instanceof PortTakenError) || attempt >= PORT_PICKS) throw e;
+    }
+  }
+}
+
+async function startOn(port: number, dataDir: string | undefined): Promise<LocalDynamo> {
   const dir = jarFolder();
   const args = [
     `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
@@ -92,13 +126,14 @@ export async function startLocalDynamo(opts: { port?: number; dataDir?: string |
     '-Xmx512m',
     '-jar',
     join(dir, 'DynamoDBLocal.jar'),
-    ...(opts.dataDir ? ['-dbPath', opts.dataDir] : ['-inMemory']),
+    ...(dataDir ? ['-dbPath', dataDir] : ['-inMemory']),
     '-sharedDb',
     '-disableTelemetry',
     '-port',
     String(port),
   ];
   const child = spawn('java', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const closed = new Promise((r) => child.once('close', r));
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -107,6 +142,11 @@ export async function startLocalDynamo(opts: { port?: number; dataDir?: string |
     await waitForDynamo(port, child, 90_000);
   } catch (e) {
     child.kill('SIGKILL');
+    if (e instanceof PortTakenError) throw e;
+    if (e instanceof ExitedError) {
+      await closed; // its last words are all read once its stderr has closed
+      if (PORT_TAKEN.test(stderr)) throw new PortTakenError(`port ${port} on 127.0.0.1 is already in use`);
+    }
     throw new Error(`${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);
   }
   const stop = () =>

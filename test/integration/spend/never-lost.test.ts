@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { freePort, type LocalDynamo, startLocalDynamo } from '../../../infra/local/dynamodb.js';
+import { type LocalDynamo, startLocalDynamo } from '../../../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { configureApp, documentClient, objectOwners, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
@@ -42,8 +42,9 @@ async function waitingMetrics(run: () => Promise<number>): Promise<{ waiting: nu
 beforeAll(async () => {
   // Metrics on, for the SettlementsWaiting gauge (before the first metric is made).
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
-  port = await freePort();
-  dynamo = await startLocalDynamo({ port, dataDir });
+  // A picked port (tried again if taken before Java binds it); restarts reuse it.
+  dynamo = await startLocalDynamo({ dataDir });
+  port = dynamo.port;
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
   resetApp();
   configureApp({
