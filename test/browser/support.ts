@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AxeBuilder } from '@axe-core/playwright';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { freePort } from '../../infra/local/dynamodb.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,15 +46,18 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-/** `npm start` in its own process group, with a user's environment plus `env`; resolves once the banner is out. */
+/**
+ * `npm start` in its own process group, with a user's environment plus `env`; resolves once the
+ * banner is out. PORT=0: the gateway binds a port of the kernel's choosing and the banner names
+ * it (a port picked here and bound seconds later was once taken in between on CI).
+ */
 export async function npmStart(env: Record<string, string>): Promise<Running> {
-  const port = await freePort();
   const clean: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith('TOLLGATE_') && !k.startsWith('VITEST') && k !== 'NODE_ENV') clean[k] = v;
   const child: ChildProcess = spawn('npm', ['start'], {
     cwd: REPO,
-    env: { ...clean, TOLLGATE_LOG_LEVEL: 'WARN', ...env, PORT: String(port) },
+    env: { ...clean, TOLLGATE_LOG_LEVEL: 'WARN', ...env, PORT: '0' },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -62,31 +62,39 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-/** `npm start` on a free port, in its own process group so everything it started can be found (and, on failure, killed). */
+/**
+ * `npm start` on a port of the kernel's choosing (PORT=0; a port picked here and bound seconds
+ * later can be taken in between), in its own process group so everything it started can be
+ * found (and, on failure, killed). `url()` is the address its banner names, once it is out.
+ */
 async function npmStart() {
-  const port = await freePort();
   const child = spawn('npm', ['start'], {
     cwd: repo,
-    env: userEnv({ PORT: String(port), TOLLGATE_MASTER_KEY: MASTER }),
+    env: userEnv({ PORT: '0', TOLLGATE_MASTER_KEY: MASTER }),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return { port, child, io: collect(child), pgid: child.pid as number };
+  const io = collect(child);
+  const url = () => /Tollgate is running at (http:\/\/\S+)/.exec(io.out())?.[1];
+  return { url, child, io, pgid: child.pid as number };
 }
 
 describe('npm start', () => {
   it('answers /health within 60 s and stops on SIGTERM leaving no process behind, Java included', async () => {
-    const { port, child, io, pgid } = await npmStart();
+    const { url, child, io, pgid } = await npmStart();
     try {
       const started = Date.now();
-      await waitFor('/health', 60_000, async () => {
+      const base = await waitFor('/health', 60_000, async () => {
         if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}: ${io.err()}`);
-        const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-        return res?.status === 200 ? ((await res.json()) as unknown) : undefined;
-      }).then((body) => expect(body).toEqual({ status: 'healthy' }));
+        const at = url();
+        const res = at ? await fetch(`${at}/health`).catch(() => undefined) : undefined;
+        if (res?.status !== 200) return undefined;
+        expect(await res.json()).toEqual({ status: 'healthy' });
+        return at;
+      });
       expect(Date.now() - started).toBeLessThan(60_000);
 
-      const models = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${MASTER}` } });
+      const models = await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${MASTER}` } });
       expect(models.status).toBe(200);
 
       const banner = await waitFor('the banner', 10_000, () => /DynamoDB\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(io.out()) ?? undefined);
@@ -131,14 +139,15 @@ describe('npm start', () => {
     const burners = [0, 1].map(() =>
       spawn(process.execPath, ['-e', 'const end = Date.now() + 90000; while (Date.now() < end) {}'], { stdio: 'ignore' }),
     );
-    const { port, child, io, pgid } = await npmStart();
+    const { url, child, io, pgid } = await npmStart();
     try {
-      await waitFor('/health under load', 100_000, async () => {
+      const base = await waitFor('/health under load', 100_000, async () => {
         if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}: ${io.err()}`);
-        const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-        return res?.status === 200 ? true : undefined;
+        const at = url();
+        const res = at ? await fetch(`${at}/health`).catch(() => undefined) : undefined;
+        return res?.status === 200 ? at : undefined;
       });
-      const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      const chat = await fetch(`${base}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'busy' }] }),
