@@ -56,10 +56,12 @@ export interface RouteDef {
   /** The call produces output tokens (not embeddings or moderations): strict mode reserves for them. */
   generates?: boolean;
   /**
-   * Its output is not text (speech audio, images): an answer without usage cannot be counted, so
-   * its output is charged at the estimate's, never as the 0 tokens its text holds.
+   * Its output is not text but audio (speech) or images: an answer without usage cannot be
+   * counted, so its output is charged at the estimate's, never as the 0 tokens its text holds;
+   * output tokens a usage does not split by kind are of this kind (priced at the model's audio or
+   * image output price where it has one).
    */
-  outputNotText?: boolean;
+  outputNotText?: 'audio' | 'image';
   /**
    * The call runs the tools it names (the Responses API): its `file_search` calls, billed per call,
    * which strict mode holds as many of as its `max_tool_calls` allows, and a stored `prompt`'s
@@ -81,7 +83,7 @@ interface PostFacts {
   usageOnRequest?: true;
   json?: true;
   noOutput?: true;
-  notText?: true;
+  notText?: 'audio' | 'image';
   hostedTools?: true;
 }
 
@@ -95,10 +97,10 @@ const LLM_POSTS = new Map<string, PostFacts>([
   // Anthropic's Messages API (Claude Code, the Anthropic SDKs): served by Anthropic models and Claude on Bedrock.
   ['messages', { streams: true, json: true }],
   ['rerank', { json: true }],
-  ['images/generations', { json: true, notText: true }],
-  ['images/edits', { notText: true }],
-  ['images/variations', { notText: true }],
-  ['audio/speech', { json: true, notText: true }],
+  ['images/generations', { json: true, notText: 'image' }],
+  ['images/edits', { notText: 'image' }],
+  ['images/variations', { notText: 'image' }],
+  ['audio/speech', { json: true, notText: 'audio' }],
   ['audio/transcriptions', {}],
   ['audio/translations', {}],
 ]);
@@ -116,7 +118,7 @@ function postRoute(path: string, facts: PostFacts, model: 'body' | 'path'): Rout
     model,
     streamsUsage: facts.usageOnRequest === true,
     generates: facts.noOutput !== true,
-    ...(facts.notText ? { outputNotText: true } : {}),
+    ...(facts.notText ? { outputNotText: facts.notText } : {}),
     ...(facts.hostedTools ? { runsHostedTools: true } : {}),
   };
 }

@@ -106,6 +106,8 @@ export interface ModelPrices {
   cache_write_1h_cost_per_million: number | null;
   input_audio_cost_per_million: number | null;
   output_audio_cost_per_million: number | null;
+  input_image_cost_per_million: number | null;
+  output_image_cost_per_million: number | null;
   /** LiteLLM's shape: one price per search for every size. */
   search_context_cost_per_query: { search_context_size_medium: number } | null;
   /** Dollars per 1,000 file search calls (LiteLLM's unit). */

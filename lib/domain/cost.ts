@@ -43,13 +43,22 @@ export interface Usage {
    */
   audioInputTokens?: number;
   audioOutputTokens?: number;
+  /**
+   * Of `inputTokens` and `outputTokens`, the image tokens (OpenAI's `image_tokens` details: the
+   * gpt-image models, on the images routes and as the image generation tool), priced at the
+   * model's image prices when it has them. Counted after the audio ones: the two never overlap.
+   */
+  imageInputTokens?: number;
+  imageOutputTokens?: number;
 }
 
-/** Tokens a hosted tool's own model ran (input excludes the cache reads, as Usage's does). */
+/** Tokens a hosted tool's own model ran (input excludes the cache reads, as Usage's does), with their image tokens. */
 export interface ToolTokens {
   inputTokens: number;
   cacheReadTokens?: number;
   outputTokens: number;
+  imageInputTokens?: number;
+  imageOutputTokens?: number;
 }
 
 /**
@@ -87,6 +96,8 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
       | 'file_search_cost_per_1k_calls'
       | 'input_audio_cost_per_million'
       | 'output_audio_cost_per_million'
+      | 'input_image_cost_per_million'
+      | 'output_image_cost_per_million'
       | `${'input' | 'output' | 'cache_read'}_cost_per_million_${PricedServiceTier}`
     >
   >;
@@ -125,7 +136,13 @@ export function costNanos(usage: Usage, base: Prices, tools: ToolPrices = {}): n
 /** The image generation tool's tokens at its model's standard prices (uncapped: the caller caps the sum). */
 function imageGenNanos(used: ToolTokens | undefined, prices: Prices | undefined): number {
   if (!used || !prices) return 0;
-  const usage: Usage = { inputTokens: used.inputTokens, outputTokens: used.outputTokens, cacheReadTokens: used.cacheReadTokens ?? 0 };
+  const usage: Usage = {
+    inputTokens: used.inputTokens,
+    outputTokens: used.outputTokens,
+    cacheReadTokens: used.cacheReadTokens ?? 0,
+    ...(used.imageInputTokens ? { imageInputTokens: used.imageInputTokens } : {}),
+    ...(used.imageOutputTokens ? { imageOutputTokens: used.imageOutputTokens } : {}),
+  };
   return tokenNanos(usage, pricesForCall(prices, usage));
 }
 
@@ -153,15 +170,21 @@ export function serviceTierPrices(prices: Prices, tier: PricedServiceTier): Pric
     ...(prices.cache_write_1h_cost_per_million !== undefined
       ? { cache_write_1h_cost_per_million: prices.cache_write_1h_cost_per_million }
       : {}),
-    ...audioPrices(prices),
+    ...mediaPrices(prices),
   };
 }
 
-/** A model's audio prices, which its service and long-context tiers keep (they have none of their own). */
-const audioPrices = (p: Prices): Pick<Prices, 'input_audio_cost_per_million' | 'output_audio_cost_per_million'> => ({
-  ...(p.input_audio_cost_per_million !== undefined ? { input_audio_cost_per_million: p.input_audio_cost_per_million } : {}),
-  ...(p.output_audio_cost_per_million !== undefined ? { output_audio_cost_per_million: p.output_audio_cost_per_million } : {}),
-});
+/** The prices of a model's audio and image tokens. */
+const MEDIA_PRICES = [
+  'input_audio_cost_per_million',
+  'output_audio_cost_per_million',
+  'input_image_cost_per_million',
+  'output_image_cost_per_million',
+] as const satisfies readonly (keyof Prices)[];
+
+/** A model's audio and image prices, which its service and long-context tiers keep (they have none of their own). */
+const mediaPrices = (p: Prices): Pick<Prices, (typeof MEDIA_PRICES)[number]> =>
+  Object.fromEntries(MEDIA_PRICES.flatMap((f) => (p[f] !== undefined ? [[f, p[f]]] : [])));
 
 /** A call's tokens at one set of prices, in nano-dollars (uncapped). */
 function tokenNanos(usage: Usage, prices: Prices): number {
@@ -176,11 +199,17 @@ function tokenNanos(usage: Usage, prices: Prices): number {
   // was always charged at the text price, a sixth of gpt-audio's).
   const audioIn = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens);
   const audioOut = Math.min(usage.audioOutputTokens ?? 0, usage.outputTokens);
+  // Image tokens at the image prices, likewise (found by review: gpt-image-1 edits were charged
+  // their input images at the text price, half of it; gpt-image-1.5 its images at under a third).
+  const imageIn = Math.min(usage.imageInputTokens ?? 0, usage.inputTokens - audioIn);
+  const imageOut = Math.min(usage.imageOutputTokens ?? 0, usage.outputTokens - audioOut);
   const nanos =
-    nanosFor(usage.inputTokens - audioIn, input) +
+    nanosFor(usage.inputTokens - audioIn - imageIn, input) +
     nanosFor(audioIn, validOr(prices.input_audio_cost_per_million, input)) +
-    nanosFor(usage.outputTokens - audioOut, output) +
+    nanosFor(imageIn, validOr(prices.input_image_cost_per_million, input)) +
+    nanosFor(usage.outputTokens - audioOut - imageOut, output) +
     nanosFor(audioOut, validOr(prices.output_audio_cost_per_million, output)) +
+    nanosFor(imageOut, validOr(prices.output_image_cost_per_million, output)) +
     nanosFor(usage.cacheReadTokens ?? 0, validOr(prices.cache_read_cost_per_million, input)) +
     nanosFor(writes - hour, write) +
     nanosFor(hour, validOr(prices.cache_write_1h_cost_per_million, write));
@@ -225,7 +254,7 @@ export function pricesForCall(prices: Prices, usage: Usage): Prices {
  */
 function tierPrices(base: Prices, tier: PriceTier): Prices {
   const { above_input_tokens: _, ...own } = tier;
-  const prices: Prices = { ...own, ...audioPrices(base) };
+  const prices: Prices = { ...own, ...mediaPrices(base) };
   if (isValidPrice(prices.cache_write_1h_cost_per_million) || !isValidPrice(base.cache_write_1h_cost_per_million)) return prices;
   const baseWrite = validOr(base.cache_write_cost_per_million, base.input_cost_per_million);
   if (!(baseWrite > 0)) return prices;
@@ -237,7 +266,7 @@ function tierPrices(base: Prices, tier: PriceTier): Prices {
  * The most a call can cost whose input is at most `usage.inputTokens` tokens of any kind and whose
  * output is at most `usage.outputTokens`: strict mode's reservation, an upper bound. The input is
  * priced at the dearest price an input token can have (plain, cache read, cache write, 1-hour
- * write, audio), the output at the dearer of text and audio, and at every price set such a call can reach (the base, each tier its input passes):
+ * write, audio, image), the output at the dearest of text, audio and image, and at every price set such a call can reach (the base, each tier its input passes):
  * pricing the bound at the plain input and base price let a call of cache writes or one past a
  * tier settle above what it reserved.
  */
@@ -259,8 +288,13 @@ export function maxCostNanos(
       write,
       validOr(prices.cache_write_1h_cost_per_million, write),
       validOr(prices.input_audio_cost_per_million, input),
+      validOr(prices.input_image_cost_per_million, input),
     );
-    const output = Math.max(prices.output_cost_per_million, validOr(prices.output_audio_cost_per_million, 0));
+    const output = Math.max(
+      prices.output_cost_per_million,
+      validOr(prices.output_audio_cost_per_million, 0),
+      validOr(prices.output_image_cost_per_million, 0),
+    );
     const nanos = nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, output);
     most = Math.max(most, Number.isFinite(nanos) ? nanos : MAX_COST_NANOS);
   }

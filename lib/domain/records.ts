@@ -198,6 +198,13 @@ export interface ModelRecord {
   input_audio_cost_per_million?: number;
   output_audio_cost_per_million?: number;
   /**
+   * Image tokens per 1M (LiteLLM's `input_cost_per_image_token`, `output_cost_per_image_token` per
+   * 1M): the images a call sends and makes (gpt-image-1 edits at $10 against $5 for text; gpt-image-1.5
+   * images at $32 against $10). Absent: charged at the text price.
+   */
+  input_image_cost_per_million?: number;
+  output_image_cost_per_million?: number;
+  /**
    * Dollars per server-side web search (LiteLLM's `search_context_cost_per_query`, its medium
    * size: Anthropic's $10 per 1,000 is 0.01). Absent: the price library's, when it knows one.
    */

@@ -104,7 +104,7 @@ import { dataEvent, framedEvents, SseFramer } from './sse.js';
 import { reserveCall } from './strict.js';
 import { imageModelsOf, imageToolPrices, toolModelsOf, withToolModels } from './tool-models.js';
 import { isRedirect, UpstreamCall, type UpstreamRequest, withoutSecret } from './upstream.js';
-import { brokenUsage, fromTokenUsage, imageGenTokens, usableUsage, usageOf } from './usage.js';
+import { brokenUsage, fromTokenUsage, imageGenTokens, usableUsage, usageOf, withOutputKind } from './usage.js';
 
 /**
  * Settlements still being written for a request. The answer goes out first: its last byte is
@@ -1341,15 +1341,19 @@ async function settle(
   const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
   // An answer that is not text (speech, images) is counted for its input only: its output is the
   // estimate's (found by review: speech and images were charged their prompt, their output free).
-  const uncounted = counted && call.req.route.outputNotText === true;
+  const uncounted = counted && call.req.route.outputNotText !== undefined;
   const countedAll = uncounted
     ? { ...counted, outputTokens: Math.max(counted.outputTokens, estimateUsage(call.req, call.deps.strictDefaultMaxTokens).outputTokens) }
     : counted;
   const measured = partial ? brokenUsage(reported, countedAll) : (reported ?? countedAll);
   // A chat call with `web_search_options` is billed its search call, which its answer does not count.
-  const found = withSearches(
-    measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined),
-    askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
+  // Speech and images: output tokens the usage does not say the kind of are audio or images.
+  const found = withOutputKind(
+    withSearches(
+      measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined),
+      askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
+    ),
+    call.req.route.outputNotText,
   );
   // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
   const usage = found && gate && !(await gate.allow(costOfUsage(found, model, call.toolPrices), found)) ? undefined : found;

@@ -59,7 +59,15 @@ function compact(
     | (Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> &
         Pick<
           Usage,
-          'cacheWrite1hTokens' | 'webSearches' | 'fileSearches' | 'imageGen' | 'serviceTier' | 'audioInputTokens' | 'audioOutputTokens'
+          | 'cacheWrite1hTokens'
+          | 'webSearches'
+          | 'fileSearches'
+          | 'imageGen'
+          | 'serviceTier'
+          | 'audioInputTokens'
+          | 'audioOutputTokens'
+          | 'imageInputTokens'
+          | 'imageOutputTokens'
         >)
     | undefined,
 ): Usage | undefined {
@@ -76,5 +84,18 @@ function compact(
     ...(u.serviceTier ? { serviceTier: u.serviceTier } : {}),
     ...((u.audioInputTokens ?? 0) > 0 ? { audioInputTokens: u.audioInputTokens } : {}),
     ...((u.audioOutputTokens ?? 0) > 0 ? { audioOutputTokens: u.audioOutputTokens } : {}),
+    ...((u.imageInputTokens ?? 0) > 0 ? { imageInputTokens: u.imageInputTokens } : {}),
+    ...((u.imageOutputTokens ?? 0) > 0 ? { imageOutputTokens: u.imageOutputTokens } : {}),
   };
+}
+
+/**
+ * The usage of a call whose output is audio (speech) or images (the images routes): output
+ * tokens it does not split by kind are of that kind, at the model's audio or image output price
+ * (found by review: gpt-image-1.5's images, reported as plain output tokens, were charged at its
+ * text output price, under a third of its image price). A usage that splits them is taken as it says.
+ */
+export function withOutputKind(u: Usage | undefined, kind: 'audio' | 'image' | undefined): Usage | undefined {
+  if (!u || !kind || u.outputTokens === 0 || (u.audioOutputTokens ?? 0) + (u.imageOutputTokens ?? 0) > 0) return u;
+  return kind === 'audio' ? { ...u, audioOutputTokens: u.outputTokens } : { ...u, imageOutputTokens: u.outputTokens };
 }

@@ -54,6 +54,9 @@ export interface TokenUsage {
   /** Of the input and output tokens, the audio ones (OpenAI's `audio_tokens` details). */
   audioInputTokens?: number;
   audioOutputTokens?: number;
+  /** Of the input and output tokens, the image ones (OpenAI's `image_tokens` details). */
+  imageInputTokens?: number;
+  imageOutputTokens?: number;
 }
 
 /** What the route asks for, whatever the upstream speaks. */

@@ -13,6 +13,8 @@
  *    as OpenAI bills the `file_search` tool);
  *  - the image generation tool's tokens: the Responses API's `tool_usage.image_gen` beside its
  *    `usage` (the tool's image model, billed apart from the call's model);
+ *  - of the input and output, the audio and image tokens (`audio_tokens`, `image_tokens` details),
+ *    priced at a model's audio and image prices;
  *  - the `service_tier` the answer reports (OpenAI chat and Responses, Azure), next to its usage
  *    (a stream's other events too: serviceTierOfPayload, which the relay reads).
  */
@@ -88,7 +90,8 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
     outputTokens: outputs,
     cacheReadTokens: read,
     cacheWriteTokens: written,
-    ...audioOf(details, outputDetails(u), total - read - written, outputs),
+    ...audioTokens(...mediaOf('audio', details, outputDetails(u), total - read - written, outputs)),
+    ...imageTokenFigures(...mediaOf('image', details, outputDetails(u), total - read - written, outputs)),
   });
 }
 
@@ -96,18 +99,21 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
 const outputDetails = (u: Record<string, unknown>): Record<string, unknown> | undefined =>
   [u.completion_tokens_details, u.output_tokens_details, u.output_token_details].find(isObject);
 
-/** The audio tokens among the (uncached) input and the output, each at most that many; none: absent. */
-function audioOf(
+/**
+ * The audio or image tokens among the (uncached) input and the output (`audio_tokens`,
+ * `image_tokens` details), each at most that many. Those read from the cache are cached input,
+ * priced as such (realtime's `cached_tokens_details`).
+ */
+function mediaOf(
+  kind: 'audio' | 'image',
   input: Record<string, unknown> | undefined,
   output: Record<string, unknown> | undefined,
   inputTokens: number,
   outputTokens: number,
-): Pick<TokenUsage, 'audioInputTokens' | 'audioOutputTokens'> {
-  // Audio read from the cache is cached input, priced as such (realtime's `cached_tokens_details.audio_tokens`).
-  const cachedAudio = isObject(input?.cached_tokens_details) ? (tokens(input.cached_tokens_details.audio_tokens) ?? 0) : 0;
-  const audioIn = Math.min(Math.max(0, (tokens(input?.audio_tokens) ?? 0) - cachedAudio), inputTokens);
-  const audioOut = Math.min(tokens(output?.audio_tokens) ?? 0, outputTokens);
-  return audioTokens(audioIn, audioOut);
+): [number, number] {
+  const field = `${kind}_tokens`;
+  const cached = isObject(input?.cached_tokens_details) ? (tokens(input.cached_tokens_details[field]) ?? 0) : 0;
+  return [Math.min(Math.max(0, (tokens(input?.[field]) ?? 0) - cached), inputTokens), Math.min(tokens(output?.[field]) ?? 0, outputTokens)];
 }
 
 /**
@@ -163,7 +169,9 @@ export function usageOfPayload(payload: unknown): TokenUsage | undefined {
 
 /**
  * The image generation tool's tokens (the Responses API's `tool_usage.image_gen`): `input_tokens`
- * include its `cached_tokens`, as the call's own do, split out to be priced as cache reads.
+ * include its `cached_tokens`, as the call's own do, split out to be priced as cache reads; of
+ * the rest, the input images (`input_tokens_details.image_tokens`: an edit's) at the image input
+ * price. Its output is the images it made, unless its details say how much is text.
  * Undefined when it counts none, or when a figure given is no token count: the figures are then
  * not trusted at all (as usageFromObject does), and the call is charged its own usage.
  */
@@ -172,13 +180,25 @@ function imageGenOf(u: unknown): ToolTokens | undefined {
   const input = tokens(u.input_tokens) ?? 0;
   const output = tokens(u.output_tokens) ?? 0;
   const cached = Math.min(tokens(u.cached_tokens) ?? 0, input);
-  return input + output > 0 ? imageTokens(input - cached, cached, output) : undefined;
+  if (input + output === 0) return undefined;
+  const inDetails = isObject(u.input_tokens_details) ? u.input_tokens_details : undefined;
+  const outDetails = isObject(u.output_tokens_details) ? u.output_tokens_details : undefined;
+  const [imagesIn] = mediaOf('image', inDetails, undefined, input - cached, 0);
+  const imagesOut = Math.min(tokens(outDetails?.image_tokens) ?? Math.max(0, output - (tokens(outDetails?.text_tokens) ?? 0)), output);
+  return imageTokens(input - cached, cached, output, imagesIn, imagesOut);
 }
 
-const imageTokens = (inputTokens: number, cacheReadTokens: number, outputTokens: number): ToolTokens => ({
+const imageTokens = (
+  inputTokens: number,
+  cacheReadTokens: number,
+  outputTokens: number,
+  imagesIn: number,
+  imagesOut: number,
+): ToolTokens => ({
   inputTokens,
   ...(cacheReadTokens > 0 ? { cacheReadTokens } : {}),
   outputTokens,
+  ...imageTokenFigures(imagesIn, imagesOut),
 });
 
 /** Two image generation tool usages as `pick` joins each figure (the larger for stream events, the sum for separate calls). */
@@ -193,6 +213,8 @@ function joinImageGen(a: TokenUsage, b: TokenUsage, pick: (x: number, y: number)
       pick(x.inputTokens, y.inputTokens),
       pick(x.cacheReadTokens ?? 0, y.cacheReadTokens ?? 0),
       pick(x.outputTokens, y.outputTokens),
+      pick(x.imageInputTokens ?? 0, y.imageInputTokens ?? 0),
+      pick(x.imageOutputTokens ?? 0, y.imageOutputTokens ?? 0),
     ),
   };
 }
@@ -278,6 +300,10 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
       Math.max(a.audioInputTokens ?? 0, b.audioInputTokens ?? 0),
       Math.max(a.audioOutputTokens ?? 0, b.audioOutputTokens ?? 0),
     ),
+    ...imageTokenFigures(
+      Math.max(a.imageInputTokens ?? 0, b.imageInputTokens ?? 0),
+      Math.max(a.imageOutputTokens ?? 0, b.imageOutputTokens ?? 0),
+    ),
   };
 }
 
@@ -293,12 +319,18 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0), (a.fileSearches ?? 0) + (b.fileSearches ?? 0)),
     ...joinImageGen(a, b, (x, y) => x + y),
     ...audioTokens((a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0), (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0)),
+    ...imageTokenFigures((a.imageInputTokens ?? 0) + (b.imageInputTokens ?? 0), (a.imageOutputTokens ?? 0) + (b.imageOutputTokens ?? 0)),
   };
 }
 
 const audioTokens = (audioIn: number, audioOut: number): Pick<TokenUsage, 'audioInputTokens' | 'audioOutputTokens'> => ({
   ...(audioIn > 0 ? { audioInputTokens: audioIn } : {}),
   ...(audioOut > 0 ? { audioOutputTokens: audioOut } : {}),
+});
+
+const imageTokenFigures = (imagesIn: number, imagesOut: number): Pick<TokenUsage, 'imageInputTokens' | 'imageOutputTokens'> => ({
+  ...(imagesIn > 0 ? { imageInputTokens: imagesIn } : {}),
+  ...(imagesOut > 0 ? { imageOutputTokens: imagesOut } : {}),
 });
 
 /** What an upstream billed before a call failed: the calls of a fan-out that succeeded (lib/providers/bedrock embeddings). */

@@ -51,6 +51,8 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     m.cache_write_1h_cost_per_million,
     m.input_audio_cost_per_million,
     m.output_audio_cost_per_million,
+    m.input_image_cost_per_million,
+    m.output_image_cost_per_million,
     m.search_context_cost_per_query,
     m.file_search_cost_per_1k_calls,
     ...TIER_PRICE_FIELDS.map((f) => m[f]),

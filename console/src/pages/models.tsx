@@ -9,7 +9,7 @@ import { count, list, price } from '../format';
 import { ConfirmButton, RecordTable } from '../lists';
 import type { ModelEntry, PriceTier } from '../types';
 
-const CACHE_PRICES = 'Cache, audio and web-search prices';
+const CACHE_PRICES = 'Cache, audio, image and search prices';
 const TIER_PRICES = 'Service-tier prices';
 const KEPT = 'Once set, it can be changed, not removed.';
 
@@ -61,6 +61,20 @@ const PRICE_FIELDS: Field[] = [
     kind: 'number',
     group: CACHE_PRICES,
     hint: `Empty: audio costs the output price. ${KEPT}`,
+  },
+  {
+    name: 'model_info.input_image_cost_per_million',
+    label: 'Image input per 1M tokens (USD)',
+    kind: 'number',
+    group: CACHE_PRICES,
+    hint: `Images sent to an image model (gpt-image edits); empty: images cost the input price. ${KEPT}`,
+  },
+  {
+    name: 'model_info.output_image_cost_per_million',
+    label: 'Image output per 1M tokens (USD)',
+    kind: 'number',
+    group: CACHE_PRICES,
+    hint: `Images a model makes; empty: images cost the output price. ${KEPT}`,
   },
   {
     name: 'model_info.search_context_cost_per_query',

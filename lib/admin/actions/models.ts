@@ -101,6 +101,11 @@ const modelInfo = z
     output_audio_cost_per_million: money.optional(),
     input_cost_per_audio_token: money.optional(),
     output_cost_per_audio_token: money.optional(),
+    // Image tokens: per 1M, or LiteLLM's per token.
+    input_image_cost_per_million: money.optional(),
+    output_image_cost_per_million: money.optional(),
+    input_cost_per_image_token: money.optional(),
+    output_cost_per_image_token: money.optional(),
     // Dollars per web search: a number, or LiteLLM's `{search_context_size_low, _medium, _high}`.
     search_context_cost_per_query: z
       .union(
@@ -225,17 +230,19 @@ function searchPriceOf(info: Info | undefined): number | undefined {
   return Math.max(...sizes);
 }
 
-/** An audio price per 1M from either form (per 1M, or LiteLLM's per token); undefined when not given. */
-const audioPriceOf = (info: Info | undefined, side: 'input' | 'output'): number | undefined =>
-  perMillionOf(info, `${side}_cost_per_audio_token`, `${side}_audio_cost_per_million`);
+/** An audio or image price per 1M from either form (per 1M, or LiteLLM's per token); undefined when not given. */
+const mediaPriceOf = (info: Info | undefined, side: 'input' | 'output', kind: 'audio' | 'image'): number | undefined =>
+  perMillionOf(info, `${side}_cost_per_${kind}_token`, `${side}_${kind}_cost_per_million`);
 
-/** The given prices beside input and output: cache, audio, per-search, file search and service-tier prices. */
+/** The given prices beside input and output: cache, audio, image, per-search, file search and service-tier prices. */
 const otherPricesOf = (info: Info | undefined) => ({
   cache_read_cost_per_million: info?.cache_read_cost_per_million,
   cache_write_cost_per_million: info?.cache_write_cost_per_million,
   cache_write_1h_cost_per_million: info?.cache_write_1h_cost_per_million,
-  input_audio_cost_per_million: audioPriceOf(info, 'input'),
-  output_audio_cost_per_million: audioPriceOf(info, 'output'),
+  input_audio_cost_per_million: mediaPriceOf(info, 'input', 'audio'),
+  output_audio_cost_per_million: mediaPriceOf(info, 'output', 'audio'),
+  input_image_cost_per_million: mediaPriceOf(info, 'input', 'image'),
+  output_image_cost_per_million: mediaPriceOf(info, 'output', 'image'),
   search_context_cost_per_query: searchPriceOf(info),
   file_search_cost_per_1k_calls: info?.file_search_cost_per_1k_calls,
   ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, info?.[f]])),
@@ -415,6 +422,8 @@ type PriceFields = Pick<
   | 'cache_write_1h_cost_per_million'
   | 'input_audio_cost_per_million'
   | 'output_audio_cost_per_million'
+  | 'input_image_cost_per_million'
+  | 'output_image_cost_per_million'
   | 'price_tiers'
   | 'price_source'
   | 'search_context_cost_per_query'
@@ -450,6 +459,8 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
       input_audio_cost_per_million: given.input_audio_cost_per_million ?? known.input_audio_cost_per_million,
       output_audio_cost_per_million: given.output_audio_cost_per_million ?? known.output_audio_cost_per_million,
+      input_image_cost_per_million: given.input_image_cost_per_million ?? known.input_image_cost_per_million,
+      output_image_cost_per_million: given.output_image_cost_per_million ?? known.output_image_cost_per_million,
       // The library's long-context tiers hold every price: dropped when an input or output price is
       // given (as /model/update on the same model), kept when only a cache price is (never the base price past 200k).
       price_tiers:
@@ -468,6 +479,8 @@ const OPTIONAL_PRICES = [
   'cache_write_1h_cost_per_million',
   'input_audio_cost_per_million',
   'output_audio_cost_per_million',
+  'input_image_cost_per_million',
+  'output_image_cost_per_million',
   'price_tiers',
   'search_context_cost_per_query',
   'file_search_cost_per_1k_calls',
@@ -520,6 +533,10 @@ function modelView(m: ModelRecord, admin: boolean) {
       output_audio_cost_per_million: m.output_audio_cost_per_million ?? null,
       input_cost_per_audio_token: m.input_audio_cost_per_million == null ? null : m.input_audio_cost_per_million / 1e6,
       output_cost_per_audio_token: m.output_audio_cost_per_million == null ? null : m.output_audio_cost_per_million / 1e6,
+      input_image_cost_per_million: m.input_image_cost_per_million ?? null,
+      output_image_cost_per_million: m.output_image_cost_per_million ?? null,
+      input_cost_per_image_token: m.input_image_cost_per_million == null ? null : m.input_image_cost_per_million / 1e6,
+      output_cost_per_image_token: m.output_image_cost_per_million == null ? null : m.output_image_cost_per_million / 1e6,
       price_tiers: m.price_tiers ?? null,
       // LiteLLM's shape: one price per search whatever the context size.
       search_context_cost_per_query:
@@ -681,11 +698,17 @@ export const modelActions: Actions = {
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
-      // A record made before the per-search or file search price was kept takes the library's with
-      // any update: until then its searches are charged nothing (and a strict caller may not search on it).
-      const unkept = (['search_context_cost_per_query', 'file_search_cost_per_1k_calls'] as const).filter(
-        (f) => !modelChanged && current[f] === undefined && set[f] === undefined,
-      );
+      // A record made before the per-search, file search or image prices were kept takes the
+      // library's with any update: until then its searches are charged nothing (and a strict caller
+      // may not search on it), its images the text price.
+      const unkept = (
+        [
+          'search_context_cost_per_query',
+          'file_search_cost_per_1k_calls',
+          'input_image_cost_per_million',
+          'output_image_cost_per_million',
+        ] as const
+      ).filter((f) => !modelChanged && current[f] === undefined && set[f] === undefined);
       const known = unkept.length > 0 ? knownPrice(current.provider ?? 'openai', current.upstream_model, now) : undefined;
       for (const f of unkept) if (known?.[f] !== undefined) set[f] = known[f];
       checkAliases(modelName, set.aliases as string[] | undefined);

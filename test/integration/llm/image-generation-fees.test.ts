@@ -27,10 +27,10 @@ const SECRET = 'tollgate/image-generation';
 const received: { tools?: unknown }[] = [];
 let upstream: TestUpstream | undefined;
 
-/** One high-quality 1024x1536 image: 6,240 output tokens; its prompt 60 tokens, 20 of them cached. */
+/** One high-quality 1024x1536 image: 6,240 output tokens; its prompt 60 tokens, 20 of them cached, 30 an input image. */
 const IMAGE_GEN = {
   input_tokens: 60,
-  input_tokens_details: { image_tokens: 0, text_tokens: 60 },
+  input_tokens_details: { image_tokens: 30, text_tokens: 30 },
   output_tokens: 6240,
   output_tokens_details: { image_tokens: 6240, text_tokens: 0 },
   total_tokens: 6300,
@@ -76,11 +76,17 @@ async function start(): Promise<string> {
 }
 
 const prices = { input_cost_per_million: 3, output_cost_per_million: 15 };
-// gpt-image-1 as OpenAI prices it: $5/M input text, $1.25/M cached, $40/M output.
-const imagePrices = { input_cost_per_million: 5, output_cost_per_million: 40, cache_read_cost_per_million: 1.25 };
+// gpt-image-1 as OpenAI prices it: $5/M input text, $10/M input images, $1.25/M cached, $40/M output.
+const imagePrices = {
+  input_cost_per_million: 5,
+  input_image_cost_per_million: 10,
+  output_cost_per_million: 40,
+  cache_read_cost_per_million: 1.25,
+};
 const tokens = costNanos({ inputTokens: 100, outputTokens: 50 }, prices);
-// 40 x $5/M + 20 x $1.25/M + 6,240 x $40/M = $0.0002 + $0.000025 + $0.2496
-const IMAGE_NANOS = 249_825_000;
+// 10 x $5/M + 30 x $10/M (the input image, found by review: it was charged at the text price)
+// + 20 x $1.25/M + 6,240 x $40/M = $0.00005 + $0.0003 + $0.000025 + $0.2496
+const IMAGE_NANOS = 249_975_000;
 
 beforeAll(async () => {
   // Metrics on, to see ImageGenerationUnpriced (before the first metric is made).

@@ -412,3 +412,88 @@ describe('audio tokens (found by review: charged at the text price, a sixth of g
     expect(costNanos(usage, priority)).toBe(100 * 32 * 1000);
   });
 });
+
+describe('image tokens (found by review: gpt-image-1 input images at half their price, gpt-image-1.5 images at under a third)', () => {
+  // gpt-image-1.5 as the price library has it: text $5 in and $10 out, images $8 in and $32 out.
+  const image = {
+    input_cost_per_million: 5,
+    output_cost_per_million: 10,
+    input_image_cost_per_million: 8,
+    output_image_cost_per_million: 32,
+  };
+  const audioAndImage = { ...image, input_audio_cost_per_million: 40, output_audio_cost_per_million: 80 };
+
+  it('the image part of the input and output at the image prices, the rest at the text prices', () => {
+    const usage = { inputTokens: 1000, outputTokens: 5000, imageInputTokens: 600, imageOutputTokens: 4000 };
+    expect(costNanos(usage, image)).toBe(400 * 5 * 1000 + 600 * 8 * 1000 + 1000 * 10 * 1000 + 4000 * 32 * 1000);
+  });
+
+  it('without image prices, images cost the text prices; image counts beyond the tokens are capped at them', () => {
+    expect(costNanos({ inputTokens: 10, outputTokens: 5, imageInputTokens: 10, imageOutputTokens: 5 }, gpt4o)).toBe(
+      costNanos({ inputTokens: 10, outputTokens: 5 }, gpt4o),
+    );
+    expect(costNanos({ inputTokens: 10, outputTokens: 4, imageInputTokens: 50, imageOutputTokens: 40 }, image)).toBe(
+      10 * 8 * 1000 + 4 * 32 * 1000,
+    );
+  });
+
+  it('audio and image tokens never overlap: images are at most what the audio left', () => {
+    const usage = {
+      inputTokens: 100,
+      outputTokens: 10,
+      audioInputTokens: 70,
+      imageInputTokens: 70,
+      audioOutputTokens: 10,
+      imageOutputTokens: 10,
+    };
+    expect(costNanos(usage, audioAndImage)).toBe(70 * 40 * 1000 + 30 * 8 * 1000 + 10 * 80 * 1000);
+  });
+
+  it('the image generation tool’s input images and images at its model’s image prices', () => {
+    const base = { inputTokens: 100, outputTokens: 20 };
+    const tool = { inputTokens: 1000, outputTokens: 4000, imageInputTokens: 800, imageOutputTokens: 4000 };
+    expect(costNanos({ ...base, imageGen: tool }, gpt4o, { imageGen: image }) - costNanos(base, gpt4o)).toBe(
+      200 * 5 * 1000 + 800 * 8 * 1000 + 4000 * 32 * 1000,
+    );
+  });
+
+  it('strict mode’s bound prices every input and output token at the dearest of text, audio and image', () => {
+    expect(maxCostNanos({ inputTokens: 100, outputTokens: 10 }, image)).toBe(100 * 8 * 1000 + 10 * 32 * 1000);
+    fc.assert(
+      fc.property(
+        fc.nat(10_000),
+        fc.nat(10_000),
+        fc.nat(10_000),
+        fc.nat(10_000),
+        fc.nat(10_000),
+        fc.nat(10_000),
+        (i, o, ai, ao, ii, io) => {
+          const usage = {
+            inputTokens: i,
+            outputTokens: o,
+            audioInputTokens: ai,
+            audioOutputTokens: ao,
+            imageInputTokens: ii,
+            imageOutputTokens: io,
+          };
+          expect(costNanos(usage, audioAndImage)).toBeLessThanOrEqual(maxCostNanos(usage, audioAndImage));
+        },
+      ),
+    );
+  });
+
+  it('service and long-context tiers keep the model’s image prices', () => {
+    const tiered = {
+      ...image,
+      input_cost_per_million_priority: 10,
+      output_cost_per_million_priority: 20,
+      price_tiers: [{ above_input_tokens: 1000, input_cost_per_million: 6, output_cost_per_million: 12 }],
+    };
+    expect(
+      costNanos({ inputTokens: 100, outputTokens: 10, imageInputTokens: 100, imageOutputTokens: 10, serviceTier: 'priority' }, tiered),
+    ).toBe(100 * 8 * 1000 + 10 * 32 * 1000);
+    expect(costNanos({ inputTokens: 2000, outputTokens: 10, imageInputTokens: 2000, imageOutputTokens: 10 }, tiered)).toBe(
+      2000 * 8 * 1000 + 10 * 32 * 1000,
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokenUsage, fromTokenUsage, usableUsage, usageOf } from '../../../lib/llm/usage.js';
+import { brokenUsage, fromTokenUsage, usableUsage, usageOf, withOutputKind } from '../../../lib/llm/usage.js';
 import { addUsage, mergeUsage, usageOfPayload } from '../../../lib/providers/usage.js';
 
 describe('usageOf', () => {
@@ -209,7 +209,7 @@ describe("the image generation tool's tokens (Responses tool_usage.image_gen), a
     usage: { input_tokens: 10, output_tokens: 5 },
     tool_usage: { image_gen: imageGen, web_search: { num_requests: 0 } },
   };
-  const expected = { inputTokens: 10, outputTokens: 5, imageGen: { inputTokens: 50, outputTokens: 6240 } };
+  const expected = { inputTokens: 10, outputTokens: 5, imageGen: { inputTokens: 50, outputTokens: 6240, imageOutputTokens: 6240 } };
 
   it('read from a response and from a stream event carrying it (response.completed), never into the base tokens; none: absent', () => {
     expect(usageOf(response)).toEqual(expected);
@@ -227,9 +227,23 @@ describe("the image generation tool's tokens (Responses tool_usage.image_gen), a
 
   it('its cached tokens are split out of its input, as cache reads (at most its input)', () => {
     const cached = { ...response, tool_usage: { image_gen: { ...imageGen, cached_tokens: 20 } } };
-    expect(usageOf(cached)?.imageGen).toEqual({ inputTokens: 30, cacheReadTokens: 20, outputTokens: 6240 });
+    expect(usageOf(cached)?.imageGen).toEqual({ inputTokens: 30, cacheReadTokens: 20, outputTokens: 6240, imageOutputTokens: 6240 });
     const over = { ...response, tool_usage: { image_gen: { ...imageGen, cached_tokens: 500 } } };
-    expect(usageOf(over)?.imageGen).toEqual({ inputTokens: 0, cacheReadTokens: 50, outputTokens: 6240 });
+    expect(usageOf(over)?.imageGen).toEqual({ inputTokens: 0, cacheReadTokens: 50, outputTokens: 6240, imageOutputTokens: 6240 });
+  });
+
+  it('its input images (an edit’s) are image input; its output is the images it made unless its details say what is text', () => {
+    const edit = { ...imageGen, input_tokens: 1050, input_tokens_details: { image_tokens: 1000, text_tokens: 50 } };
+    expect(usageOf({ ...response, tool_usage: { image_gen: edit } })?.imageGen).toEqual({
+      inputTokens: 1050,
+      outputTokens: 6240,
+      imageInputTokens: 1000,
+      imageOutputTokens: 6240,
+    });
+    const { output_tokens_details: _, ...undetailed } = imageGen;
+    expect(usageOf({ ...response, tool_usage: { image_gen: undetailed } })?.imageGen?.imageOutputTokens).toBe(6240);
+    const someText = { ...imageGen, output_tokens_details: { text_tokens: 40 } };
+    expect(usageOf({ ...response, tool_usage: { image_gen: someText } })?.imageGen?.imageOutputTokens).toBe(6200);
   });
 
   it('merges as running totals (the larger of each) and adds across separate calls (the sum)', () => {
@@ -247,5 +261,18 @@ describe("the image generation tool's tokens (Responses tool_usage.image_gen), a
     expect(
       brokenUsage({ inputTokens: 10, outputTokens: 1, imageGen: { inputTokens: 5, outputTokens: 9 } }, { inputTokens: 5, outputTokens: 3 }),
     ).toMatchObject({ imageGen: { inputTokens: 5, outputTokens: 9 } });
+  });
+});
+
+describe('speech and images: output a usage does not split by kind is of the route’s kind', () => {
+  it('is audio on speech and images on the images routes; a split usage is taken as it says; text routes are untouched', () => {
+    const plain = { inputTokens: 20, outputTokens: 4000 };
+    expect(withOutputKind(plain, 'image')).toEqual({ ...plain, imageOutputTokens: 4000 });
+    expect(withOutputKind(plain, 'audio')).toEqual({ ...plain, audioOutputTokens: 4000 });
+    expect(withOutputKind(plain, undefined)).toBe(plain);
+    const split = { ...plain, imageOutputTokens: 3900 };
+    expect(withOutputKind(split, 'image')).toBe(split);
+    expect(withOutputKind({ inputTokens: 5, outputTokens: 0 }, 'image')).toEqual({ inputTokens: 5, outputTokens: 0 });
+    expect(withOutputKind(undefined, 'image')).toBeUndefined();
   });
 });

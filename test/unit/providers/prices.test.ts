@@ -43,6 +43,16 @@ describe('known prices', () => {
     expect(priceOf('openai', 'gpt-4o', AT)).not.toHaveProperty('input_audio_cost_per_million');
   });
 
+  it('image models carry their image prices (gpt-image-1: $10 per 1M input image tokens; gpt-image-1.5: $32 per 1M images made)', () => {
+    expect(priceOf('openai', 'gpt-image-1', AT)).toMatchObject({ input_cost_per_million: 5, input_image_cost_per_million: 10 });
+    expect(priceOf('openai', 'gpt-image-1.5', AT)).toMatchObject({
+      output_cost_per_million: 10,
+      input_image_cost_per_million: 8,
+      output_image_cost_per_million: 32,
+    });
+    expect(priceOf('openai', 'gpt-4o', AT)).not.toHaveProperty('input_image_cost_per_million');
+  });
+
   it('a dated OpenAI snapshot reads as its model', () => {
     expect(priceOf('openai', 'gpt-4o-2024-08-06', AT)).toMatchObject({ input_cost_per_million: 2.5, output_cost_per_million: 10 });
   });

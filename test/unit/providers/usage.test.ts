@@ -102,6 +102,30 @@ describe('usage, split the way prices are', () => {
       { ...u(14, 45), audioInputTokens: 14 },
     ],
     [
+      'an image edit (gpt-image-1): the input images apart from the prompt’s text',
+      { input_tokens: 1050, input_tokens_details: { text_tokens: 50, image_tokens: 1000 }, output_tokens: 4160, total_tokens: 5210 },
+      { ...u(1050, 4160), imageInputTokens: 1000 },
+    ],
+    [
+      'images made (gpt-image-1.5, a Gemini image model): the image part of the output',
+      {
+        prompt_tokens: 20,
+        completion_tokens: 1300,
+        completion_tokens_details: { image_tokens: 1290, reasoning_tokens: 0 },
+      },
+      { ...u(20, 1300), imageOutputTokens: 1290 },
+    ],
+    [
+      'images read from the cache are cached input; image counts past the tokens are capped at them',
+      {
+        input_tokens: 1000,
+        input_tokens_details: { cached_tokens: 600, image_tokens: 900, cached_tokens_details: { image_tokens: 500 } },
+        output_tokens: 10,
+        output_tokens_details: { image_tokens: 99 },
+      },
+      { ...u(400, 10, 600), imageInputTokens: 400, imageOutputTokens: 10 },
+    ],
+    [
       'a total or reasoning that is no token count is ignored',
       { prompt_tokens: 10, completion_tokens: 3, total_tokens: 'lots', completion_tokens_details: { reasoning_tokens: -1 } },
       u(10, 3),
