@@ -80,12 +80,13 @@ export function imageToolPrices(names: readonly string[], registry: RegistrySnap
   const distinct = new Set(models.map((m) => m.model_name));
   if (distinct.size <= 1) return models[0];
   const most = (price: (m: Prices) => number) => Math.max(...models.map(price));
+  // A cache read or an image without a price of its own is charged at the input (or output) price.
+  const or = (own: number | undefined, text: number) => (isValidPrice(own) ? own : text);
   return {
     input_cost_per_million: most((m) => m.input_cost_per_million),
     output_cost_per_million: most((m) => m.output_cost_per_million),
-    // A cache read without its own price is charged at the input price.
-    cache_read_cost_per_million: most((m) =>
-      isValidPrice(m.cache_read_cost_per_million) ? m.cache_read_cost_per_million : m.input_cost_per_million,
-    ),
+    cache_read_cost_per_million: most((m) => or(m.cache_read_cost_per_million, m.input_cost_per_million)),
+    input_image_cost_per_million: most((m) => or(m.input_image_cost_per_million, m.input_cost_per_million)),
+    output_image_cost_per_million: most((m) => or(m.output_image_cost_per_million, m.output_cost_per_million)),
   };
 }
