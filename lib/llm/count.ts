@@ -9,7 +9,7 @@
  * The tokenizer's tables are about 2 MB: they are loaded on first use, so an instance whose
  * upstreams report usage never pays for them.
  */
-import type { Usage } from '../domain/cost.js';
+import type { ToolTokens, Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
 import { isFileSearchItem, isWebSearchItem, serviceTierOfPayload } from '../providers/usage.js';
 import type { LlmRequest } from './request.js';
@@ -44,6 +44,40 @@ function collect(v: unknown, keys: ReadonlySet<string>, isText: boolean, out: st
   }
 }
 
+/**
+ * The image output tokens of one image the image generation tool makes, by quality and size
+ * (OpenAI's table for its gpt-image models), and what each partial image a stream sends adds.
+ */
+const IMAGE_OUTPUT_TOKENS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  low: { '1024x1024': 272, '1024x1536': 408, '1536x1024': 400 },
+  medium: { '1024x1024': 1056, '1024x1536': 1584, '1536x1024': 1568 },
+  high: { '1024x1024': 4160, '1024x1536': 6240, '1536x1024': 6208 },
+};
+const PARTIAL_IMAGE_TOKENS = 100;
+
+/** What an image says (or its tool asks) of its quality and size. */
+interface ImageShape {
+  quality?: unknown;
+  size?: unknown;
+}
+
+/**
+ * One image's output tokens: its quality and size as the item says, else as its tool asked; one
+ * not known (`auto`, absent, a model's own) is the dearest it can be, never less than was made.
+ */
+export function imageOutputTokens(item: ImageShape, tool: ImageShape = {}): number {
+  const pick = (v: unknown, known: readonly string[]) => (typeof v === 'string' && known.includes(v) ? [v] : known);
+  const qualities = pick(item.quality ?? tool.quality, Object.keys(IMAGE_OUTPUT_TOKENS));
+  let most = 0;
+  for (const q of qualities) {
+    const sizes = IMAGE_OUTPUT_TOKENS[q] as Readonly<Record<string, number>>;
+    for (const size of pick(item.size ?? tool.size, Object.keys(sizes))) most = Math.max(most, sizes[size] ?? 0);
+  }
+  return most;
+}
+
+const isImageItem = (v: unknown): v is Record<string, unknown> & ImageShape => isObject(v) && v.type === 'image_generation_call';
+
 /** The text of an answer as it arrives: the whole JSON answer, or each stream event in turn. */
 export class ReceivedText {
   private readonly parts: string[] = [];
@@ -60,6 +94,13 @@ export class ReceivedText {
    * do, its usage chunk too): a priority stream cut before its usage is charged at priority.
    */
   serviceTier: string | undefined;
+  /**
+   * Images the image generation tool made, by item id, as the answer last showed them (a stream's
+   * item when it starts, then whole when done): a stream cut before its usage is charged them.
+   */
+  readonly images = new Map<string, ImageShape>();
+  /** Partial images a stream sent (each is image output tokens of its own). */
+  partialImages = 0;
 
   /** A whole (JSON) answer. */
   add(payload: unknown): void {
@@ -69,6 +110,7 @@ export class ReceivedText {
     for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : []))) {
       if (isWebSearchItem(item)) this.searches++;
       if (isFileSearchItem(item)) this.fileSearches++;
+      this.noteImage(item);
     }
   }
 
@@ -88,6 +130,15 @@ export class ReceivedText {
     )
       this.searches++;
     if (payload.type === 'response.output_item.added' && isFileSearchItem(payload.item)) this.fileSearches++;
+    if (payload.type === 'response.output_item.added' || payload.type === 'response.output_item.done') this.noteImage(payload.item);
+    if (payload.type === 'response.image_generation_call.partial_image') this.partialImages++;
+  }
+
+  /** An image item (not one that failed): the latest showing of it. */
+  private noteImage(item: unknown): void {
+    if (!isImageItem(item) || item.status === 'failed') return;
+    const id = typeof item.id === 'string' ? item.id : `#${this.images.size}`;
+    this.images.set(id, { quality: item.quality, size: item.size });
   }
 
   private noteTier(payload: Record<string, unknown>): void {
@@ -113,6 +164,22 @@ const countTokens = async (text: string): Promise<number> => {
   return text.length === 0 ? 0 : (await tokenizer)(text);
 };
 
+/**
+ * The image generation tool's output an answer showed, as its image model's tokens (found by
+ * review: a stream cut before `response.completed` was charged no image): each image at its
+ * quality and size (else its tool's, else the dearest), each partial image at 100 tokens.
+ */
+function imagesMade(req: Pick<LlmRequest, 'body'>, received: ReceivedText | undefined): ToolTokens | undefined {
+  if (!received || received.images.size + received.partialImages === 0) return undefined;
+  const tools = req.body.kind === 'json' && Array.isArray(req.body.value.tools) ? req.body.value.tools : [];
+  const asked = tools.filter(isObject).filter((t) => t.type === 'image_generation');
+  // Several image tools: each image is charged as the dearest of them would make it.
+  const tokensOf = (image: ImageShape) => Math.max(...(asked.length > 0 ? asked : [{}]).map((tool) => imageOutputTokens(image, tool)));
+  let tokens = received.partialImages * PARTIAL_IMAGE_TOKENS;
+  for (const image of received.images.values()) tokens += tokensOf(image);
+  return { inputTokens: 0, outputTokens: tokens, imageOutputTokens: tokens };
+}
+
 /** The usage counted from the text sent and received, or undefined when there is none to count. */
 export async function countUsage(req: Pick<LlmRequest, 'body'>, received: ReceivedText | undefined): Promise<Usage | undefined> {
   const sent = sentText(req);
@@ -120,12 +187,14 @@ export async function countUsage(req: Pick<LlmRequest, 'body'>, received: Receiv
   const usage = { inputTokens: await countTokens(sent), outputTokens: await countTokens(received?.text ?? '') };
   const searches = received?.searches ?? 0;
   const fileSearches = received?.fileSearches ?? 0;
+  const imageGen = imagesMade(req, received);
   const tier = received?.serviceTier;
-  return usage.inputTokens + usage.outputTokens + searches + fileSearches > 0
+  return usage.inputTokens + usage.outputTokens + searches + fileSearches + (imageGen?.outputTokens ?? 0) > 0
     ? {
         ...usage,
         ...(searches > 0 ? { webSearches: searches } : {}),
         ...(fileSearches > 0 ? { fileSearches } : {}),
+        ...(imageGen ? { imageGen } : {}),
         ...(tier ? { serviceTier: tier } : {}),
       }
     : undefined;

@@ -22,7 +22,8 @@ export const fromTokenUsage = (u: TokenUsage | undefined): Usage | undefined => 
  * the reported input of every kind, and only what it counts beyond that is added as plain input:
  * taken field by field, a prompt reported as cache writes was charged again as input (past a
  * long-context threshold, at the tier), above what the strict estimate had reserved. Web and file
- * searches: the larger of those reported and those the answer shows started.
+ * searches: the larger of those reported and those the answer shows started; the image
+ * generation tool's tokens: those reported, else (none reported yet) the images the answer showed.
  */
 export function brokenUsage(reported: Usage | undefined, counted: Usage | undefined): Usage | undefined {
   if (!reported || !counted) return reported ?? counted;
@@ -37,6 +38,7 @@ export function brokenUsage(reported: Usage | undefined, counted: Usage | undefi
     outputTokens: Math.max(reported.outputTokens, counted.outputTokens),
     ...(searches > 0 ? { webSearches: searches } : {}),
     ...(fileSearches > 0 ? { fileSearches } : {}),
+    ...(!reported.imageGen && counted.imageGen ? { imageGen: counted.imageGen } : {}),
   };
 }
 

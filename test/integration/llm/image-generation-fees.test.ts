@@ -69,6 +69,8 @@ async function start(): Promise<string> {
       partial_image_b64: 'cA==',
     });
     ev('response.output_item.done', { output_index: 0, item });
+    // Cut after the image was made, before its usage.
+    if (body.input === 'cut') return void setTimeout(() => res.destroy(), 50);
     ev('response.completed', { response });
     res.end();
   });
@@ -143,6 +145,18 @@ describe("the image generation tool's tokens are charged at its image model's pr
       });
     },
   );
+
+  it('a stream cut before its usage: charged the image it made (its tool’s quality and size) and its partial image, never none', async () => {
+    const { key, record } = await seedKey({});
+    const requestId = randomUUID();
+    const res = await call({ path: '/v1/responses', headers: bearer(key), body: body({ stream: true, input: 'cut' }), requestId });
+    expect(res.status).toBe(200);
+    // A high-quality 1024x1536 image (6,240 tokens) and one partial image (100), at gpt-image-1's $40 per 1M.
+    const images = costNanos({ inputTokens: 0, outputTokens: 6340 }, imagePrices);
+    expect(images).toBe(253_600_000);
+    expect(await settledSpendNanos(refs.key(record.token))).toBeGreaterThan(images);
+    expect(await logOf(requestId)).toMatchObject({ image_generation_output_tokens: 6340, usage_source: 'counted' });
+  });
 
   it("a tool naming its model: that model's prices (here gpt-image-1 by its name, sent as its upstream id)", async () => {
     const { key, record } = await seedKey({});

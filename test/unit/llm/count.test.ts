@@ -1,6 +1,6 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
-import { countUsage, ReceivedText, sentText } from '../../../lib/llm/count.js';
+import { countUsage, imageOutputTokens, ReceivedText, sentText } from '../../../lib/llm/count.js';
 
 const json = (value: Record<string, unknown>) => ({ body: { kind: 'json' as const, value } });
 
@@ -187,5 +187,55 @@ describe('file searches an answer shows started (the Responses API: a stream cut
     received.addEvent({ type: 'response.output_item.added', item: { type: 'file_search_call', id: 'fs_1' } });
     expect(await countUsage(json({ input: 'hi' }), received)).toMatchObject({ fileSearches: 1 });
     expect(await countUsage(json({ input: 'hi' }), new ReceivedText())).not.toHaveProperty('fileSearches');
+  });
+});
+
+describe('images the image generation tool made (found by review: a stream cut before its usage was charged none)', () => {
+  const item = (id: string, extra: Record<string, unknown> = {}) => ({
+    type: 'image_generation_call',
+    id,
+    status: 'in_progress',
+    ...extra,
+  });
+
+  it('one image: its quality and size as the item says, else as its tool asked, else the dearest it can be', () => {
+    expect(imageOutputTokens({ quality: 'low', size: '1024x1024' })).toBe(272);
+    expect(imageOutputTokens({}, { quality: 'medium', size: '1536x1024' })).toBe(1568);
+    expect(imageOutputTokens({ size: '1024x1024' }, { quality: 'high', size: '1536x1024' })).toBe(4160);
+    // `auto`, absent, or a size no table has: the dearest.
+    expect(imageOutputTokens({ quality: 'auto', size: 'auto' })).toBe(6240);
+    expect(imageOutputTokens({ quality: 'low' })).toBe(408);
+    expect(imageOutputTokens({ size: '4096x4096', quality: 'medium' })).toBe(1584);
+  });
+
+  it('a stream: each item once, as its done event shows it; each partial image 100 tokens; failed items none', async () => {
+    const r = new ReceivedText();
+    r.addEvent({ type: 'response.output_item.added', item: item('ig_1') });
+    r.addEvent({ type: 'response.image_generation_call.partial_image', item_id: 'ig_1', partial_image_b64: 'cA==' });
+    r.addEvent({ type: 'response.output_item.done', item: item('ig_1', { status: 'completed', quality: 'low', size: '1024x1024' }) });
+    r.addEvent({ type: 'response.output_item.added', item: item('ig_2', { status: 'failed' }) });
+    const counted = await countUsage(json({ input: 'draw', tools: [{ type: 'image_generation' }] }), r);
+    expect(counted?.imageGen).toEqual({ inputTokens: 0, outputTokens: 372, imageOutputTokens: 372 });
+  });
+
+  it('an image seen only as it started is charged as its tool asked; with several tools, the dearest of them', async () => {
+    const r = new ReceivedText();
+    r.addEvent({ type: 'response.output_item.added', item: item('ig_1') });
+    const one = await countUsage(json({ input: 'draw', tools: [{ type: 'image_generation', quality: 'medium', size: '1024x1024' }] }), r);
+    expect(one?.imageGen?.outputTokens).toBe(1056);
+    const tools = [
+      { type: 'image_generation', quality: 'low', size: '1024x1024' },
+      { type: 'image_generation', quality: 'medium', size: '1024x1536' },
+    ];
+    expect((await countUsage(json({ input: 'draw', tools }), r))?.imageGen?.outputTokens).toBe(1584);
+  });
+
+  it('a JSON answer without usage: its image items; none made: no image tokens', async () => {
+    const r = new ReceivedText();
+    r.add({ object: 'response', output: [item('ig_1', { status: 'completed', quality: 'high', size: '1024x1024', result: 'aW1n' })] });
+    expect((await countUsage(json({ input: 'draw' }), r))?.imageGen?.outputTokens).toBe(4160);
+    const none = new ReceivedText();
+    none.add({ object: 'response', output: [{ type: 'message', content: [{ type: 'output_text', text: 'no' }] }] });
+    expect((await countUsage(json({ input: 'draw' }), none))?.imageGen).toBeUndefined();
   });
 });

@@ -276,3 +276,12 @@ describe('speech and images: output a usage does not split by kind is of the rou
     expect(withOutputKind(undefined, 'image')).toBeUndefined();
   });
 });
+
+describe('a cut stream’s image generation tokens', () => {
+  it('are those reported, else the images the answer showed (counted)', () => {
+    const counted = { inputTokens: 5, outputTokens: 3, imageGen: { inputTokens: 0, outputTokens: 6240, imageOutputTokens: 6240 } };
+    expect(brokenUsage({ inputTokens: 10, outputTokens: 1 }, counted)?.imageGen).toEqual(counted.imageGen);
+    const reported = { inputTokens: 10, outputTokens: 1, imageGen: { inputTokens: 5, outputTokens: 9 } };
+    expect(brokenUsage(reported, counted)?.imageGen).toEqual(reported.imageGen);
+  });
+});
