@@ -203,6 +203,8 @@ function tokenNanos(usage: Usage, prices: Prices): number {
   // their input images at the text price, half of it; gpt-image-1.5 its images at under a third).
   const imageIn = Math.min(usage.imageInputTokens ?? 0, usage.inputTokens - audioIn);
   const imageOut = Math.min(usage.imageOutputTokens ?? 0, usage.outputTokens - audioOut);
+  // Rounded once, for the whole: rounded part by part, a call split into more parts (cache,
+  // audio, images) could cost a nano-dollar or two above strict mode's bound (found by review).
   const nanos =
     nanosFor(usage.inputTokens - audioIn - imageIn, input) +
     nanosFor(audioIn, validOr(prices.input_audio_cost_per_million, input)) +
@@ -213,7 +215,7 @@ function tokenNanos(usage: Usage, prices: Prices): number {
     nanosFor(usage.cacheReadTokens ?? 0, validOr(prices.cache_read_cost_per_million, input)) +
     nanosFor(writes - hour, write) +
     nanosFor(hour, validOr(prices.cache_write_1h_cost_per_million, write));
-  return nanos;
+  return Math.round(nanos);
 }
 
 const capped = (nanos: number): number => (Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS);
@@ -295,7 +297,7 @@ export function maxCostNanos(
       validOr(prices.output_audio_cost_per_million, 0),
       validOr(prices.output_image_cost_per_million, 0),
     );
-    const nanos = nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, output);
+    const nanos = Math.round(nanosFor(usage.inputTokens, dearest) + nanosFor(usage.outputTokens, output));
     most = Math.max(most, Number.isFinite(nanos) ? nanos : MAX_COST_NANOS);
   }
   // At most `webSearches` searches (a web search tool's `max_uses`), each at the per-search price,
@@ -305,8 +307,9 @@ export function maxCostNanos(
 
 const validOr = (price: number | undefined, fallback: number): number => (isValidPrice(price) ? price : fallback);
 
-// Rounding only bites for prices with more than three decimals, and then by at most 0.5 n$ a call.
-const nanosFor = (tokens: number, pricePerMillion: number): number => Math.round(tokens * pricePerMillion * 1000);
+// Unrounded nano-dollars: each sum of them is rounded once (rounding bites only for prices with
+// more than three decimals, and then by at most 0.5 n$ a call).
+const nanosFor = (tokens: number, pricePerMillion: number): number => tokens * pricePerMillion * 1000;
 
 /** Nano-dollars as an exact decimal string of dollars: 1250 -> "0.00000125", 2_000_000_000 -> "2". */
 export function nanosToDecimal(nanos: number): string {

@@ -497,3 +497,25 @@ describe('image tokens (found by review: gpt-image-1 input images at half their 
     );
   });
 });
+
+describe('rounding (found by review: rounded part by part, a call split into parts cost above its strict bound)', () => {
+  it('a call is rounded once, so no split of its tokens costs more than its bound, at prices of many decimals', () => {
+    const tiny = { input_cost_per_million: 0.0005, output_cost_per_million: 0.0005 };
+    expect(costNanos({ inputTokens: 2, outputTokens: 0, imageInputTokens: 1 }, tiny)).toBe(
+      maxCostNanos({ inputTokens: 2, outputTokens: 0 }, tiny),
+    );
+    const price = fc.double({ min: 0, max: 5, noNaN: true });
+    fc.assert(
+      fc.property(price, price, price, fc.nat(50), fc.nat(50), fc.nat(50), fc.nat(50), (p, cr, img, i, c, ii, o) => {
+        const prices = {
+          input_cost_per_million: p,
+          output_cost_per_million: p,
+          cache_read_cost_per_million: cr,
+          input_image_cost_per_million: img,
+        };
+        const usage = { inputTokens: i, cacheReadTokens: c, imageInputTokens: ii, outputTokens: o };
+        expect(costNanos(usage, prices)).toBeLessThanOrEqual(maxCostNanos({ inputTokens: i + c, outputTokens: o }, prices));
+      }),
+    );
+  });
+});
