@@ -47,12 +47,17 @@ export const badFigure = (v: unknown): boolean => v !== undefined && v !== null 
  */
 export function usageFromObject(u: unknown): TokenUsage | undefined {
   if (!isObject(u)) return undefined;
-  const detailed = [u.prompt_tokens_details, u.input_tokens_details].filter(isObject);
+  const detailed = [u.prompt_tokens_details, u.input_tokens_details, u.input_token_details].filter(isObject);
+  const cachedDetails = detailed.map((d) => d.cached_tokens_details).filter(isObject);
+  const outputDetailed = [u.completion_tokens_details, u.output_tokens_details, u.output_token_details].filter(isObject);
   const creation = isObject(u.cache_creation) ? u.cache_creation : undefined;
   const serverTools = isObject(u.server_tool_use) ? u.server_tool_use : undefined;
   if (
     FIGURES.some((f) => badFigure(u[f])) ||
     detailed.some((d) => badFigure(d.cached_tokens)) ||
+    // The audio and image parts set prices too (found by review: an image count of "NaN" read as
+    // none, and an edit's images were charged at the text price).
+    [...detailed, ...cachedDetails, ...outputDetailed].some((d) => badFigure(d.audio_tokens) || badFigure(d.image_tokens)) ||
     badFigure(creation?.ephemeral_1h_input_tokens) ||
     badFigure(serverTools?.web_search_requests)
   )
@@ -183,8 +188,12 @@ function imageGenOf(u: unknown): ToolTokens | undefined {
   if (input + output === 0) return undefined;
   const inDetails = isObject(u.input_tokens_details) ? u.input_tokens_details : undefined;
   const outDetails = isObject(u.output_tokens_details) ? u.output_tokens_details : undefined;
-  const [imagesIn] = mediaOf('image', inDetails, undefined, input - cached, 0);
-  const imagesOut = Math.min(tokens(outDetails?.image_tokens) ?? Math.max(0, output - (tokens(outDetails?.text_tokens) ?? 0)), output);
+  // A split that is no token count is not trusted: all of that side is images, the dearer reading.
+  const [imagesIn] = badFigure(inDetails?.image_tokens) ? [input - cached] : mediaOf('image', inDetails, undefined, input - cached, 0);
+  const imagesOut =
+    badFigure(outDetails?.image_tokens) || badFigure(outDetails?.text_tokens)
+      ? output
+      : Math.min(tokens(outDetails?.image_tokens) ?? Math.max(0, output - (tokens(outDetails?.text_tokens) ?? 0)), output);
   return imageTokens(input - cached, cached, output, imagesIn, imagesOut);
 }
 

@@ -244,6 +244,12 @@ describe("the image generation tool's tokens (Responses tool_usage.image_gen), a
     expect(usageOf({ ...response, tool_usage: { image_gen: undetailed } })?.imageGen?.imageOutputTokens).toBe(6240);
     const someText = { ...imageGen, output_tokens_details: { text_tokens: 40 } };
     expect(usageOf({ ...response, tool_usage: { image_gen: someText } })?.imageGen?.imageOutputTokens).toBe(6200);
+    // A split that is no token count: all of that side is images (the dearer reading).
+    const bad = { ...imageGen, input_tokens_details: { image_tokens: 'NaN' }, output_tokens_details: { text_tokens: -1 } };
+    expect(usageOf({ ...response, tool_usage: { image_gen: bad } })?.imageGen).toMatchObject({
+      imageInputTokens: 50,
+      imageOutputTokens: 6240,
+    });
   });
 
   it('merges as running totals (the larger of each) and adds across separate calls (the sum)', () => {

@@ -171,6 +171,22 @@ describe('usage, split the way prices are', () => {
       undefined,
     );
   });
+  it('an audio or image count that is no token count, in any details, makes the usage untrusted (review: it read as none)', () => {
+    const base = { input_tokens: 1050, output_tokens: 4160 };
+    for (const bad of ['NaN', -1, 2.5, '1000'])
+      for (const holder of [
+        { input_tokens_details: { image_tokens: bad } },
+        { prompt_tokens_details: { audio_tokens: bad } },
+        { input_token_details: { audio_tokens: bad } },
+        { input_tokens_details: { cached_tokens: 0, cached_tokens_details: { image_tokens: bad } } },
+        { output_tokens_details: { image_tokens: bad } },
+        { completion_tokens_details: { audio_tokens: bad } },
+      ])
+        expect(usageFromObject({ ...base, ...holder })).toBeUndefined();
+    // Null is no figure, as elsewhere.
+    expect(usageFromObject({ ...base, input_tokens_details: { image_tokens: null } })).toEqual(u(1050, 4160));
+  });
+
   it('nothing, or nonsense, is no usage', () => {
     for (const v of [undefined, null, 'x', [], {}, { prompt_tokens: -1 }, { input_tokens: 1.5 }, { completion_tokens: '3' }])
       expect(usageFromObject(v)).toBeUndefined();
