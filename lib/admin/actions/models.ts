@@ -698,15 +698,19 @@ export const modelActions: Actions = {
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
-      // A record made before the per-search, file search or image prices were kept takes the
-      // library's with any update: until then its searches are charged nothing (and a strict caller
-      // may not search on it), its images the text price.
+      // A record made before the per-search or file search prices were kept takes the library's
+      // with any update: until then its searches are charged nothing (and a strict caller may not
+      // search on it). Its image prices too, while its prices are the library's: until then its
+      // images cost the text price. An admin's own prices (`registry`) are never joined by the
+      // library's image prices, which could be below them (found by review: a marked-up model's
+      // images got the library's lower price with an unrelated update).
+      const source = set.price_source ?? current.price_source;
+      const libraryPriced = source !== undefined && source !== 'registry';
       const unkept = (
         [
           'search_context_cost_per_query',
           'file_search_cost_per_1k_calls',
-          'input_image_cost_per_million',
-          'output_image_cost_per_million',
+          ...(libraryPriced ? (['input_image_cost_per_million', 'output_image_cost_per_million'] as const) : []),
         ] as const
       ).filter((f) => !modelChanged && current[f] === undefined && set[f] === undefined);
       const known = unkept.length > 0 ? knownPrice(current.provider ?? 'openai', current.upstream_model, now) : undefined;

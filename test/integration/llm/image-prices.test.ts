@@ -99,20 +99,32 @@ describe('image prices', () => {
     expect(await infoOf('my-image')).toMatchObject({ output_image_cost_per_million: 40 });
   });
 
-  it('an image model recorded before image prices were kept takes the library’s with any update', async () => {
-    const older: ModelRecord = {
-      model_name: 'old-image',
+  it('an image model recorded before image prices were kept takes the library’s with any update, while its prices are the library’s', async () => {
+    const older = (name: string, source: string): ModelRecord => ({
+      model_name: name,
       upstream_model: 'gpt-image-1',
       upstream_base_url: base,
       api_key_secret: MOCK_UPSTREAM_SECRET,
       input_cost_per_million: 5,
       output_cost_per_million: 40,
+      price_source: source,
       created_at: '2025-06-01T00:00:00.000Z',
-    };
-    await seedModels([older]);
+    });
+    // An admin's own prices (a markup): the library's lower image price never joins them (review).
+    await seedModels([
+      older('old-image', '@pydantic/genai-prices@0.0.30'),
+      { ...older('marked-up', 'registry'), input_cost_per_million: 12 },
+    ]);
     expect(await infoOf('old-image')).toMatchObject({ input_image_cost_per_million: null });
-    expect((await callApi(models, 'POST', '/model/update', { model_name: 'old-image', litellm_params: { rpm: 100 } })).status).toBe(200);
+    for (const name of ['old-image', 'marked-up'])
+      expect((await callApi(models, 'POST', '/model/update', { model_name: name, litellm_params: { rpm: 100 } })).status).toBe(200);
     expect(await infoOf('old-image')).toMatchObject({ input_image_cost_per_million: 10, input_cost_per_million: 5 });
+    expect(await infoOf('marked-up')).toMatchObject({ input_image_cost_per_million: null, input_cost_per_million: 12 });
+    // Nor does an update that gives the prices (they become the admin's).
+    await seedModels([older('repriced', '@pydantic/genai-prices@0.0.30')]);
+    const repriced = await callApi(models, 'POST', '/model/update', { model_name: 'repriced', model_info: { input_cost_per_million: 12 } });
+    expect(repriced.status).toBe(200);
+    expect(await infoOf('repriced')).toMatchObject({ input_image_cost_per_million: null, price_source: 'registry' });
   });
 
   it.each([
