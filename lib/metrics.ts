@@ -13,6 +13,8 @@
  *    (made before it was kept): charged nothing for them until `/model/update` fills it.
  *  - FileSearchesUnpriced: the same for file search calls (Responses `file_search_call` items) on a
  *    model whose record has no file search price (`file_search_cost_per_1k_calls`).
+ *  - CodeInterpreterUnpriced: code interpreter sessions (containers made for a call, in 1 GB
+ *    sessions) on a model whose record has no `code_interpreter_cost_per_session`.
  *  - ImageGenerationUnpriced: image generation tool tokens (Responses `tool_usage.image_gen`) with
  *    no image model known to price them at (a tool the request did not name; a deferred bill).
  *  - OwnersDeferred: owner records of objects an upstream made, kept in the journal (lib/llm/spend).
@@ -21,6 +23,7 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 
 export type SpendMetric =
+  | 'CodeInterpreterUnpriced'
   | 'FileSearchesUnpriced'
   | 'ImageGenerationUnpriced'
   | 'OwnersDeferred'

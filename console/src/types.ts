@@ -112,6 +112,8 @@ export interface ModelPrices {
   search_context_cost_per_query: { search_context_size_medium: number } | null;
   /** Dollars per 1,000 file search calls (LiteLLM's unit). */
   file_search_cost_per_1k_calls: number | null;
+  /** Dollars per 1 GB code interpreter session (LiteLLM's name). */
+  code_interpreter_cost_per_session: number | null;
   input_cost_per_million_priority: number | null;
   output_cost_per_million_priority: number | null;
   cache_read_cost_per_million_priority: number | null;

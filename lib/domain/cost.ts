@@ -30,6 +30,11 @@ export interface Usage {
    */
   fileSearches?: number;
   /**
+   * Code interpreter sessions the call started (containers the Responses API's `code_interpreter`
+   * tool made for it, each counted in GB: a 4 GB container is 4), charged at the model's price per session.
+   */
+  codeInterpreterSessions?: number;
+  /**
    * Tokens of the image model the Responses API's `image_generation` tool ran (its
    * `tool_usage.image_gen`), which OpenAI reports apart from the call's own: priced at the tool
    * model's prices (ToolPrices), never at the call model's.
@@ -94,6 +99,7 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
       | 'price_tiers'
       | 'search_context_cost_per_query'
       | 'file_search_cost_per_1k_calls'
+      | 'code_interpreter_cost_per_session'
       | 'input_audio_cost_per_million'
       | 'output_audio_cost_per_million'
       | 'input_image_cost_per_million'
@@ -119,7 +125,8 @@ export const MAX_COST_NANOS = Number.MAX_SAFE_INTEGER;
 /**
  * The call's cost in nano-dollars (an integer, at most MAX_COST_NANOS): its tokens at the prices
  * of the service tier that served it (chargedServiceTier), its web searches at the per-search price,
- * its file search calls at the price per 1,000 calls, its image generation tool's tokens at that
+ * its file search calls at the price per 1,000 calls, its code interpreter sessions at the price
+ * per session, its image generation tool's tokens at that
  * tool model's prices (`tools.imageGen`; unknown: not charged, and never at the call model's).
  */
 export function costNanos(usage: Usage, base: Prices, tools: ToolPrices = {}): number {
@@ -220,7 +227,7 @@ function tokenNanos(usage: Usage, prices: Prices): number {
 
 const capped = (nanos: number): number => (Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS);
 
-/** Searches at a price in dollars each (no price: nothing to charge; recordSpend logs and counts them). */
+/** Searches (or sessions) at a price in dollars each (no price: nothing to charge; recordSpend logs and counts them). */
 const searchNanos = (searches: number, perSearch: number | undefined): number =>
   searches > 0 && isValidPrice(perSearch) ? Math.round(searches * perSearch * NANOS_PER_DOLLAR) : 0;
 
@@ -232,9 +239,10 @@ const fileSearchNanos = (calls: number, perThousand: number | undefined): number
   calls > 0 && isValidPrice(perThousand) ? Math.round(calls * perThousand * (NANOS_PER_DOLLAR / 1000)) : 0;
 
 /** The hosted tools a call ran, at their per-call prices (uncapped: the caller caps the sum). */
-const toolNanos = (usage: Pick<Usage, 'webSearches' | 'fileSearches'>, base: Prices): number =>
+const toolNanos = (usage: Pick<Usage, 'webSearches' | 'fileSearches' | 'codeInterpreterSessions'>, base: Prices): number =>
   searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query) +
-  fileSearchNanos(usage.fileSearches ?? 0, base.file_search_cost_per_1k_calls);
+  fileSearchNanos(usage.fileSearches ?? 0, base.file_search_cost_per_1k_calls) +
+  searchNanos(usage.codeInterpreterSessions ?? 0, base.code_interpreter_cost_per_session);
 
 /**
  * The prices a call is charged at: its long-context tier when its input tokens (cache reads and
@@ -273,7 +281,7 @@ function tierPrices(base: Prices, tier: PriceTier): Prices {
  * tier settle above what it reserved.
  */
 export function maxCostNanos(
-  usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches' | 'fileSearches'>,
+  usage: Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches' | 'fileSearches' | 'codeInterpreterSessions'>,
   base: Prices,
   /** The service tiers the call may be served at (beside the standard one): each with prices is priced too. */
   serviceTiers: readonly PricedServiceTier[] = [],
@@ -301,7 +309,8 @@ export function maxCostNanos(
     most = Math.max(most, Number.isFinite(nanos) ? nanos : MAX_COST_NANOS);
   }
   // At most `webSearches` searches (a web search tool's `max_uses`), each at the per-search price,
-  // and `fileSearches` file search calls (the call's `max_tool_calls`), each at its per-call price.
+  // `fileSearches` file search calls (the call's `max_tool_calls`), each at its per-call price, and
+  // the code interpreter sessions its tools can start, each at the per-session price.
   return capped(most + toolNanos(usage, base));
 }
 

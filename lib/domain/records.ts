@@ -215,6 +215,12 @@ export interface ModelRecord {
    */
   file_search_cost_per_1k_calls?: number;
   /**
+   * Dollars per code interpreter session of 1 GB (LiteLLM's `code_interpreter_cost_per_session`:
+   * OpenAI's $0.03 a container), a larger container at its multiple (4 GB: 4 sessions' price).
+   * Absent: its sessions are logged and counted, not charged.
+   */
+  code_interpreter_cost_per_session?: number;
+  /**
    * OpenAI's `service_tier` prices per 1M tokens (LiteLLM's `input_cost_per_token_priority` and
    * kin): a call the upstream reports served at `priority` or `flex` is charged at them. A tier
    * needs its input and output price; its cache reads without their own price are charged at its

@@ -34,6 +34,8 @@ export interface SpendLog {
   web_search_requests?: number;
   /** File search calls billed (Responses `file_search_call` items); absent: none. */
   file_search_calls?: number;
+  /** Code interpreter sessions billed (containers made for the call, in 1 GB sessions); absent: none. */
+  code_interpreter_sessions?: number;
   /**
    * The Responses API's image generation tool's own tokens (`tool_usage.image_gen`), charged at
    * its image model's prices: input (cached included) and output; absent: none.
@@ -180,6 +182,7 @@ export function unpackLog(text: string): SpendLog {
     usage_source: l.usage_source ?? 'reported',
     ...(typeof l.web_search_requests === 'number' ? { web_search_requests: l.web_search_requests } : {}),
     ...(typeof l.file_search_calls === 'number' ? { file_search_calls: l.file_search_calls } : {}),
+    ...(typeof l.code_interpreter_sessions === 'number' ? { code_interpreter_sessions: l.code_interpreter_sessions } : {}),
     ...(typeof l.image_generation_input_tokens === 'number' ? { image_generation_input_tokens: l.image_generation_input_tokens } : {}),
     ...(typeof l.image_generation_output_tokens === 'number' ? { image_generation_output_tokens: l.image_generation_output_tokens } : {}),
     ...(typeof l.service_tier === 'string' ? { service_tier: l.service_tier } : {}),

@@ -86,33 +86,37 @@ export interface ObjectOwner {
   created_at: string;
 }
 
-/** A pending object's estimate as its owner record keeps it: tokens, and the web and file searches its tools allow. */
+/** A pending object's estimate as its owner record keeps it: tokens, and the web and file searches and code interpreter sessions its tools allow. */
 export interface StoredEstimate {
   input_tokens: number;
   output_tokens: number;
   web_searches?: number;
   file_searches?: number;
+  code_interpreter_sessions?: number;
 }
 
 /** The work a pending object's estimate charges (lib/llm/estimate's bound). */
-export type EstimatedWork = Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches' | 'fileSearches'>;
+export type EstimatedWork = Pick<Usage, 'inputTokens' | 'outputTokens' | 'webSearches' | 'fileSearches' | 'codeInterpreterSessions'>;
 
 export const storedEstimate = (w: EstimatedWork): StoredEstimate => ({
   input_tokens: w.inputTokens,
   output_tokens: w.outputTokens,
   ...(w.webSearches ? { web_searches: w.webSearches } : {}),
   ...(w.fileSearches ? { file_searches: w.fileSearches } : {}),
+  ...(w.codeInterpreterSessions ? { code_interpreter_sessions: w.codeInterpreterSessions } : {}),
 });
 
 /** The stored estimate's work; `share` of it (a batch's completed requests), each count rounded up. */
 export function estimatedWork(s: StoredEstimate, share = 1): EstimatedWork {
   const searches = Math.ceil((s.web_searches ?? 0) * share);
   const fileSearches = Math.ceil((s.file_searches ?? 0) * share);
+  const sessions = Math.ceil((s.code_interpreter_sessions ?? 0) * share);
   return {
     inputTokens: Math.ceil(s.input_tokens * share),
     outputTokens: Math.ceil(s.output_tokens * share),
     ...(searches > 0 ? { webSearches: searches } : {}),
     ...(fileSearches > 0 ? { fileSearches } : {}),
+    ...(sessions > 0 ? { codeInterpreterSessions: sessions } : {}),
   };
 }
 

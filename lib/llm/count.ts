@@ -101,6 +101,11 @@ export class ReceivedText {
   readonly images = new Map<string, ImageShape>();
   /** Partial images a stream sent (each is image output tokens of its own). */
   partialImages = 0;
+  /**
+   * The containers the answer shows the code interpreter ran in (its `code_interpreter_call`
+   * items' `container_id`): those made for the call are billed as sessions (lib/llm/containers).
+   */
+  readonly containers = new Set<string>();
 
   /** A whole (JSON) answer. */
   add(payload: unknown): void {
@@ -111,6 +116,7 @@ export class ReceivedText {
       if (isWebSearchItem(item)) this.searches++;
       if (isFileSearchItem(item)) this.fileSearches++;
       this.noteImage(item);
+      this.noteContainer(item);
     }
   }
 
@@ -130,8 +136,16 @@ export class ReceivedText {
     )
       this.searches++;
     if (payload.type === 'response.output_item.added' && isFileSearchItem(payload.item)) this.fileSearches++;
-    if (payload.type === 'response.output_item.added' || payload.type === 'response.output_item.done') this.noteImage(payload.item);
+    if (payload.type === 'response.output_item.added' || payload.type === 'response.output_item.done') {
+      this.noteImage(payload.item);
+      this.noteContainer(payload.item);
+    }
     if (payload.type === 'response.image_generation_call.partial_image') this.partialImages++;
+  }
+
+  private noteContainer(item: unknown): void {
+    if (isObject(item) && item.type === 'code_interpreter_call' && typeof item.container_id === 'string' && item.container_id.length > 0)
+      this.containers.add(item.container_id);
   }
 
   /** An image item (not one that failed): the latest showing of it. */

@@ -17,6 +17,9 @@
  *    carrying one is refused (fileSearchBound).
  *  - the image generation tool's tokens (billed at its image model's prices): not bounded, and a
  *    strict call carrying the tool is refused (imageGenerationTool).
+ *  - code interpreter sessions (billed per container, the Responses API's `code_interpreter` tool):
+ *    one container of its `memory_limit` for each tool whose container is made for the call
+ *    (codeInterpreterBound); one it names by id was made (and billed) before.
  */
 import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
@@ -48,6 +51,7 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
   const json = req.body.kind === 'json' ? req.body.value : undefined;
   const searches = webSearchBound(json);
   const fileSearches = req.route.runsHostedTools === true ? fileSearchBound(json) : 0;
+  const sessions = req.route.runsHostedTools === true ? codeInterpreterBound(json) : 0;
   // An upper bound: the largest of every output limit given (an upstream may honour any of them),
   // times every choice it may generate (`n` answers of `best_of` candidates each, at most).
   const limits = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(json?.[f])).filter((v): v is number => v !== undefined);
@@ -58,7 +62,35 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
     outputTokens: limit * choices,
     ...(typeof searches === 'number' && searches > 0 ? { webSearches: searches * choices } : {}),
     ...(typeof fileSearches === 'number' && fileSearches > 0 ? { fileSearches: fileSearches * choices } : {}),
+    ...(sessions > 0 ? { codeInterpreterSessions: sessions } : {}),
   };
+}
+
+/** A code interpreter container's size in 1 GB sessions, by its `memory_limit` (OpenAI's: 1 GB by default). */
+const CONTAINER_GB: Readonly<Record<string, number>> = { '1g': 1, '4g': 4, '16g': 16, '64g': 64 };
+/** The largest container: what one of a size no table knows may be (the upstream refuses it, or bills it so). */
+const LARGEST_CONTAINER_GB = 64;
+
+/** One code interpreter tool's container size in 1 GB sessions (its `container.memory_limit`), or 0 when it names a container made before. */
+export function containerSessions(tool: Record<string, unknown>): number {
+  const container = tool.container;
+  if (typeof container === 'string') return 0;
+  const limit = isObject(container) ? container.memory_limit : undefined;
+  if (limit === undefined || limit === null) return 1;
+  return typeof limit === 'string' && Object.hasOwn(CONTAINER_GB, limit) ? (CONTAINER_GB[limit] as number) : LARGEST_CONTAINER_GB;
+}
+
+/** The Responses API's code interpreter tool (`{type: "code_interpreter", container}`). */
+export const isCodeInterpreterTool = (t: unknown): t is Record<string, unknown> => isObject(t) && t.type === 'code_interpreter';
+
+/**
+ * The most code interpreter sessions a Responses request's tools can start, in 1 GB sessions: one
+ * container for each tool that has one made for the call (`{type: "auto"}`), of its size. OpenAI
+ * bills a container when it is made, whatever runs in it while it lives.
+ */
+export function codeInterpreterBound(json: Record<string, unknown> | undefined): number {
+  const tools = Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
+  return tools.reduce((n, t) => n + containerSessions(t), 0);
 }
 
 /** A tool that runs web searches upstream, billed per search: Anthropic's `web_search_2025…`, OpenAI's `web_search`, `web_search_preview…`. */

@@ -58,6 +58,7 @@ import type { ObjectOwners, Prepayment } from '../store/objects.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
+import { containerSize, newSessions } from './containers.js';
 import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { askedSearches, estimateUsage, requirePricedTier, unboundedServerTool } from './estimate.js';
@@ -837,8 +838,19 @@ type SettleStream = (finish: Finish, end: StreamEnd) => Promise<number>;
  * made it: the object's id is the settlement's idempotency token, and only the read that claims
  * the bill settles it.
  */
-async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, { usage, source }: FinishedBill): Promise<void> {
+async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, bill: FinishedBill): Promise<void> {
+  const { source } = bill;
   const registry = await call.deps.registry.snapshot();
+  // The containers made for it (none recorded before it was made), each of the size its tools
+  // asked (its estimate's bound; 1 GB for an object recorded before it was kept).
+  const sessions = await newSessions(
+    call.deps.objects,
+    bill.containers ?? [],
+    undefined,
+    new Date(owner.created_at),
+    Math.max(1, owner.estimate?.code_interpreter_sessions ?? 0),
+  );
+  const usage = sessions > (bill.usage.codeInterpreterSessions ?? 0) ? { ...bill.usage, codeInterpreterSessions: sessions } : bill.usage;
   const made = owner.model ? registry.resolve(owner.model) : undefined;
   // Its image generation tool's tokens, at the image models the call that made it named.
   const imageGen = owner.image_models ? imageToolPrices(owner.image_models, registry) : undefined;
@@ -1348,13 +1360,15 @@ async function settle(
   const measured = partial ? brokenUsage(reported, countedAll) : (reported ?? countedAll);
   // A chat call with `web_search_options` is billed its search call, which its answer does not count.
   // Speech and images: output tokens the usage does not say the kind of are audio or images.
-  const found = withOutputKind(
+  const measuredOrEstimated = withOutputKind(
     withSearches(
       measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined),
       askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
     ),
     call.req.route.outputNotText,
   );
+  // The code interpreter's containers made for the call, each a session billed.
+  const found = await withSessions(call, measuredOrEstimated, received);
   // Refused by its gate: charged nothing (its hold and rate slot are released all the same).
   const usage = found && gate && !(await gate.allow(costOfUsage(found, model, call.toolPrices), found)) ? undefined : found;
   const asReported = measured !== undefined && reported !== undefined && sameUsage(measured, reported);
@@ -1396,6 +1410,18 @@ async function settle(
     }),
   ]);
   return costNanos;
+}
+
+/**
+ * Usage with the code interpreter sessions the answer shows were started for the call (its
+ * containers made for it: lib/llm/containers), at least; the estimate's bound when nothing
+ * better is known.
+ */
+async function withSessions(call: Call, usage: Usage | undefined, received: ReceivedText | undefined): Promise<Usage | undefined> {
+  if (!usage || !received || received.containers.size === 0 || call.req.route.runsHostedTools !== true) return usage;
+  const json = call.req.body.kind === 'json' ? call.req.body.value : undefined;
+  const sessions = await newSessions(call.deps.objects, received.containers, json, new Date(call.now), containerSize(json));
+  return sessions > (usage.codeInterpreterSessions ?? 0) ? { ...usage, codeInterpreterSessions: sessions } : usage;
 }
 
 /** Usage with at least `searches` web searches. */
@@ -1494,6 +1520,7 @@ function billedExtras(
   SpendLog,
   | 'web_search_requests'
   | 'file_search_calls'
+  | 'code_interpreter_sessions'
   | 'image_generation_input_tokens'
   | 'image_generation_output_tokens'
   | 'service_tier'
@@ -1503,6 +1530,7 @@ function billedExtras(
   return {
     ...(usage?.webSearches ? { web_search_requests: usage.webSearches } : {}),
     ...(usage?.fileSearches ? { file_search_calls: usage.fileSearches } : {}),
+    ...(usage?.codeInterpreterSessions ? { code_interpreter_sessions: usage.codeInterpreterSessions } : {}),
     ...(image
       ? {
           image_generation_input_tokens: image.inputTokens + (image.cacheReadTokens ?? 0),

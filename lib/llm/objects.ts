@@ -174,6 +174,8 @@ export const hasEnded = (kind: ObjectKind, answer: unknown): boolean =>
 export interface FinishedBill {
   usage: Usage;
   source: 'reported' | 'estimated';
+  /** The containers its code interpreter ran in (a response's): those made for it are billed as sessions. */
+  containers?: string[];
 }
 
 /**
@@ -186,10 +188,12 @@ export function finishedUsage(kind: ObjectKind, answer: unknown, estimate?: Obje
   if (!isObject(answer) || typeof answer.status !== 'string' || !ENDED[kind]?.includes(answer.status)) return undefined;
   // Usage that counts nothing is none, as for any call (found by review: billed $0).
   const reported = usableUsage(usageOf(answer));
-  if (reported) return { usage: reported, source: 'reported' };
+  const ran = madeInside(kind, answer).flatMap((m) => (m.kind === 'container' ? [m.id] : []));
+  const containers = ran.length > 0 ? { containers: ran } : {};
+  if (reported) return { usage: reported, source: 'reported', ...containers };
   const share = estimate ? doneShare(kind, answer) : 0;
   if (!estimate || share <= 0) return undefined;
-  return { usage: estimatedWork(estimate, share), source: 'estimated' };
+  return { usage: estimatedWork(estimate, share), source: 'estimated', ...containers };
 }
 
 /** How much of its work an ended object did, from 0 to 1. */

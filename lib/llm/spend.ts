@@ -64,6 +64,12 @@ export async function recordSpend(
     logger().warn('file searches unpriced', { requestId: r.requestId, model: r.model.model_name, fileSearches: r.usage.fileSearches });
     await countMetric('FileSearchesUnpriced', r.usage.fileSearches);
   }
+  if (r.usage?.codeInterpreterSessions && r.model.code_interpreter_cost_per_session === undefined) {
+    // Containers made on a model with no session price (one the price library holds none for: set it).
+    const sessions = r.usage.codeInterpreterSessions;
+    logger().warn('code interpreter sessions unpriced', { requestId: r.requestId, model: r.model.model_name, sessions });
+    await countMetric('CodeInterpreterUnpriced', sessions);
+  }
   if (r.usage?.imageGen && !r.toolPrices?.imageGen) {
     // Image generation tokens with no image model to price them at (a tool the request did not
     // name, as a stored prompt's; a deferred bill of an object recorded without them): never at the call model's prices, which are

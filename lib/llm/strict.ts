@@ -44,6 +44,12 @@ export async function reserveCall(call: ReservingCall, model: ModelRecord, reque
       'file_search',
       `model \`${model.model_name}\` has no file search price (\`file_search_cost_per_1k_calls\`) to hold its file searches at; an admin's /model/update sets it`,
     );
+  // Nor code interpreter sessions on a model without a session price.
+  if (estimate.codeInterpreterSessions && model.code_interpreter_cost_per_session === undefined)
+    throw new UnboundedServerToolError(
+      'code_interpreter',
+      `model \`${model.model_name}\` has no code interpreter price (\`code_interpreter_cost_per_session\`) to hold its containers at; an admin's /model/update sets it`,
+    );
   const estimateNanos = maxCostNanos(estimate, model, reachableTiers(call.req));
   for (let attempt = 1; ; attempt++) {
     const targets = spendTargets(call.caller, { budgetDuration: deps.settings.budgetDuration, maxBudget: deps.settings.maxBudget, now });

@@ -55,6 +55,7 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     m.output_image_cost_per_million,
     m.search_context_cost_per_query,
     m.file_search_cost_per_1k_calls,
+    m.code_interpreter_cost_per_session,
     ...TIER_PRICE_FIELDS.map((f) => m[f]),
   ])
     if (p !== undefined && !isValidPrice(p)) return 'prices must be numbers >= 0';

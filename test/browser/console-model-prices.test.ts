@@ -86,7 +86,7 @@ describe("a model's prices on the Models page", () => {
     await page.fill('#new-model-litellm_params-api_key_secret', 'tollgate/local/mock-upstream');
     await page.fill('#new-model-model_info-input_cost_per_million', '1');
     await page.fill('#new-model-model_info-output_cost_per_million', '2');
-    await group('new-model', 'Cache, audio, image and search prices').locator('summary').click();
+    await group('new-model', 'Cache, media and tool prices').locator('summary').click();
     await page.fill('#new-model-model_info-cache_read_cost_per_million', '0.5');
     await group('new-model', 'Service-tier prices').locator('summary').click();
     await page.fill('#new-model-model_info-input_cost_per_million_priority', '2');
@@ -138,8 +138,8 @@ describe("a model's prices on the Models page", () => {
     expect(await price('Output per 1M tokens, priority')).toBe('$4.00');
     expect(await price('Input per 1M tokens, flex')).toBe('—');
     expect(await page.locator('#model-price-source').textContent()).toContain('set by an admin');
-    expect(await group('edit-model', 'Cache, audio, image and search prices').locator('summary').textContent()).toBe(
-      'Cache, audio, image and search prices (1 given)',
+    expect(await group('edit-model', 'Cache, media and tool prices').locator('summary').textContent()).toBe(
+      'Cache, media and tool prices (1 given)',
     );
     expect(await group('edit-model', 'Service-tier prices').locator('summary').textContent()).toBe('Service-tier prices (2 given)');
     expect(await page.locator('#edit-model-model_info-cache_write_cost_per_million').isVisible()).toBe(false);
@@ -147,7 +147,7 @@ describe("a model's prices on the Models page", () => {
   });
 
   it('an edited cache write price is sent alone, and the detail and /model/info show it', async () => {
-    await group('edit-model', 'Cache, audio, image and search prices').locator('summary').click();
+    await group('edit-model', 'Cache, media and tool prices').locator('summary').click();
     await page.fill('#edit-model-model_info-cache_write_cost_per_million', '1.25');
     await page.getByRole('button', { name: 'Save model', exact: true }).click();
     await page.locator('#edit-model [role="status"]', { hasText: `Model ${MODEL} saved.` }).waitFor();
@@ -239,9 +239,9 @@ describe("a model's prices on the Models page", () => {
   it('an emptied cache read price (kept once set) is refused next to it, and nothing is sent', async () => {
     const before = (await info(MODEL)).json;
     const posted = sent.length;
-    await group('edit-model', 'Cache, audio, image and search prices').locator('summary').click();
+    await group('edit-model', 'Cache, media and tool prices').locator('summary').click();
     await page.fill('#edit-model-model_info-cache_read_cost_per_million', '');
-    await group('edit-model', 'Cache, audio, image and search prices').locator('summary').click();
+    await group('edit-model', 'Cache, media and tool prices').locator('summary').click();
     await page.getByRole('button', { name: 'Save model', exact: true }).click();
     const error = page.locator('#edit-model-model_info-cache_read_cost_per_million-error');
     await error.waitFor();
@@ -256,7 +256,7 @@ describe("a model's prices on the Models page", () => {
     await section('model-prices').locator('dl').waitFor();
     await page.fill('#edit-model-model_info-input_cost_per_million', '1.125');
     await page.fill('#edit-model-model_info-output_cost_per_million', '0.1875');
-    await group('edit-model', 'Cache, audio, image and search prices').locator('summary').click();
+    await group('edit-model', 'Cache, media and tool prices').locator('summary').click();
     await page.fill('#edit-model-model_info-cache_read_cost_per_million', '0.0000025');
     await page.getByRole('button', { name: 'Save model', exact: true }).click();
     await expect.poll(() => price('Input price per 1M tokens')).toBe('$1.125');

@@ -9,7 +9,7 @@ import { count, list, price } from '../format';
 import { ConfirmButton, RecordTable } from '../lists';
 import type { ModelEntry, PriceTier } from '../types';
 
-const CACHE_PRICES = 'Cache, audio, image and search prices';
+const CACHE_PRICES = 'Cache, media and tool prices';
 const TIER_PRICES = 'Service-tier prices';
 const KEPT = 'Once set, it can be changed, not removed.';
 
@@ -89,6 +89,13 @@ const PRICE_FIELDS: Field[] = [
     kind: 'number',
     group: CACHE_PRICES,
     hint: `Dollars for 1,000 calls of the Responses API's file_search tool. ${KEPT}`,
+  },
+  {
+    name: 'model_info.code_interpreter_cost_per_session',
+    label: 'Per code interpreter session (USD)',
+    kind: 'number',
+    group: CACHE_PRICES,
+    hint: `Dollars for each 1 GB container the Responses API's code_interpreter tool makes (a 4 GB one costs 4). ${KEPT}`,
   },
   ...(['priority', 'flex'] as const).flatMap((tier): Field[] => [
     { name: `model_info.input_cost_per_million_${tier}`, label: `Input per 1M tokens, ${tier} (USD)`, kind: 'number', group: TIER_PRICES },

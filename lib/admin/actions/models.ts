@@ -124,6 +124,8 @@ const modelInfo = z
       .optional(),
     // Dollars per 1,000 file search calls (LiteLLM's name and unit).
     file_search_cost_per_1k_calls: money.optional(),
+    // Dollars per 1 GB code interpreter session (LiteLLM's name and unit).
+    code_interpreter_cost_per_session: money.optional(),
     ...TIER_PRICE_SCHEMA,
     access_groups: z.array(z.string().regex(NAME, NAME_RULE)).max(100).optional(),
     aliases: z.array(name).max(40).optional(),
@@ -245,6 +247,7 @@ const otherPricesOf = (info: Info | undefined) => ({
   output_image_cost_per_million: mediaPriceOf(info, 'output', 'image'),
   search_context_cost_per_query: searchPriceOf(info),
   file_search_cost_per_1k_calls: info?.file_search_cost_per_1k_calls,
+  code_interpreter_cost_per_session: info?.code_interpreter_cost_per_session,
   ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, info?.[f]])),
 });
 
@@ -428,6 +431,7 @@ type PriceFields = Pick<
   | 'price_source'
   | 'search_context_cost_per_query'
   | 'file_search_cost_per_1k_calls'
+  | 'code_interpreter_cost_per_session'
   | TierPriceField
 >;
 
@@ -454,6 +458,7 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       output_cost_per_million: undefined,
       search_context_cost_per_query: given.search_context_cost_per_query ?? known.search_context_cost_per_query,
       file_search_cost_per_1k_calls: given.file_search_cost_per_1k_calls ?? known.file_search_cost_per_1k_calls,
+      code_interpreter_cost_per_session: given.code_interpreter_cost_per_session ?? known.code_interpreter_cost_per_session,
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
@@ -484,6 +489,7 @@ const OPTIONAL_PRICES = [
   'price_tiers',
   'search_context_cost_per_query',
   'file_search_cost_per_1k_calls',
+  'code_interpreter_cost_per_session',
   ...TIER_PRICE_FIELDS,
 ] as const;
 
@@ -548,6 +554,7 @@ function modelView(m: ModelRecord, admin: boolean) {
               search_context_size_high: m.search_context_cost_per_query,
             },
       file_search_cost_per_1k_calls: m.file_search_cost_per_1k_calls ?? null,
+      code_interpreter_cost_per_session: m.code_interpreter_cost_per_session ?? null,
       ...Object.fromEntries(TIER_PRICE_FIELDS.map((f) => [f, m[f] ?? null])),
       price_source: m.price_source ?? 'registry',
       price_source_version: priceSourceVersion(m.price_source),
@@ -698,18 +705,20 @@ export const modelActions: Actions = {
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
-      // A record made before the per-search or file search prices were kept takes the library's
-      // with any update: until then its searches are charged nothing (and a strict caller may not
-      // search on it). Its image prices too, while its prices are the library's: until then its
-      // images cost the text price. An admin's own prices (`registry`) are never joined by the
-      // library's image prices, which could be below them (found by review: a marked-up model's
-      // images got the library's lower price with an unrelated update).
+      // A record made before the per-search, file search or code interpreter prices were kept
+      // takes the library's with any update: until then its searches and sessions are charged
+      // nothing (and a strict caller may not search on it). Its image prices too, while its
+      // prices are the library's: until then its images cost the text price. An admin's own
+      // prices (`registry`) are never joined by the library's image prices, which could be below
+      // them (found by review: a marked-up model's images got the library's lower price with an
+      // unrelated update).
       const source = set.price_source ?? current.price_source;
       const libraryPriced = source !== undefined && source !== 'registry';
       const unkept = (
         [
           'search_context_cost_per_query',
           'file_search_cost_per_1k_calls',
+          'code_interpreter_cost_per_session',
           ...(libraryPriced ? (['input_image_cost_per_million', 'output_image_cost_per_million'] as const) : []),
         ] as const
       ).filter((f) => !modelChanged && current[f] === undefined && set[f] === undefined);

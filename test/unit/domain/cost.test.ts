@@ -519,3 +519,15 @@ describe('rounding (found by review: rounded part by part, a call split into par
     );
   });
 });
+
+describe('code interpreter sessions', () => {
+  const coded = { ...gpt4o, code_interpreter_cost_per_session: 0.03 };
+  it('each 1 GB session at the price per session, beside the tokens; no price: none charged', () => {
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, codeInterpreterSessions: 4 }, coded)).toBe(120_000_000);
+    expect(costNanos({ inputTokens: 1000, outputTokens: 0, codeInterpreterSessions: 1 }, coded)).toBe(2_500_000 + 30_000_000);
+    expect(costNanos({ inputTokens: 0, outputTokens: 0, codeInterpreterSessions: 4 }, gpt4o)).toBe(0);
+  });
+  it('strict mode’s bound holds them', () => {
+    expect(maxCostNanos({ inputTokens: 0, outputTokens: 0, codeInterpreterSessions: 64 }, coded)).toBe(1_920_000_000);
+  });
+});

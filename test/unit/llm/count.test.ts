@@ -239,3 +239,14 @@ describe('images the image generation tool made (found by review: a stream cut b
     expect((await countUsage(json({ input: 'draw' }), none))?.imageGen).toBeUndefined();
   });
 });
+
+describe('containers the code interpreter ran in (billed as sessions when made for the call)', () => {
+  it('are the container_id of its items, in an answer and in a stream’s item events, each once', () => {
+    const item = (id: string, container: unknown) => ({ type: 'code_interpreter_call', id, container_id: container, code: 'print(1)' });
+    const r = new ReceivedText();
+    r.add({ object: 'response', output: [item('ci_1', 'cntr_a'), item('ci_2', 'cntr_a'), item('ci_3', 42), { type: 'message' }] });
+    r.addEvent({ type: 'response.output_item.added', item: item('ci_4', 'cntr_b') });
+    r.addEvent({ type: 'response.output_item.done', item: item('ci_4', 'cntr_b') });
+    expect([...r.containers]).toEqual(['cntr_a', 'cntr_b']);
+  });
+});

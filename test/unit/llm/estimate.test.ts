@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { countTokens } from '../../../infra/local/mock-upstream.js';
 import {
+  codeInterpreterBound,
   estimateUsage,
   fileSearchBound,
   reachableTiers,
@@ -223,5 +224,36 @@ describe('an unbounded tool is named only by a tool-shaped type (the refusal quo
     const key = 'sk-Zq3vQm8TnR2pL5xW7yK9bC1dF4gH6jA0';
     expect(webSearchBound({ tools: [{ type: `web_search_${key}` }] })).toMatchObject({ unbounded: 'web_search' });
     expect(webSearchBound({ tools: [{ type: 'web_search_20250305' }] })).toMatchObject({ unbounded: 'web_search_20250305' });
+  });
+});
+
+describe('code interpreter sessions in the strict estimate: a container of its size for each tool that has one made', () => {
+  const responses = (value: Record<string, unknown>) => json({ model: 'gpt-4.1', input: 'run it', ...value }, '/v1/responses');
+  const tool = (container: unknown) => ({ type: 'code_interpreter', container });
+
+  it('one 1 GB session for an auto container; its memory_limit in GB; none for a container named by id', () => {
+    expect(codeInterpreterBound({ tools: [tool({ type: 'auto' })] })).toBe(1);
+    expect(codeInterpreterBound({ tools: [{ type: 'code_interpreter' }] })).toBe(1);
+    for (const [limit, gb] of [
+      ['1g', 1],
+      ['4g', 4],
+      ['16g', 16],
+      ['64g', 64],
+    ] as const)
+      expect(codeInterpreterBound({ tools: [tool({ type: 'auto', memory_limit: limit })] })).toBe(gb);
+    expect(codeInterpreterBound({ tools: [tool('cntr_abc')] })).toBe(0);
+    expect(codeInterpreterBound({ tools: [{ type: 'file_search' }] })).toBe(0);
+  });
+
+  it('a size no table knows is the largest (an upper bound); several tools add up', () => {
+    for (const odd of ['128g', 4, 'big', '']) expect(codeInterpreterBound({ tools: [tool({ type: 'auto', memory_limit: odd })] })).toBe(64);
+    expect(codeInterpreterBound({ tools: [tool({ type: 'auto' }), tool({ type: 'auto', memory_limit: '4g' }), tool('cntr_x')] })).toBe(5);
+  });
+
+  it('is in the Responses estimate only (elsewhere no tool runs)', () => {
+    expect(estimateUsage(responses({ tools: [tool({ type: 'auto', memory_limit: '16g' })] }), 100).codeInterpreterSessions).toBe(16);
+    expect(
+      estimateUsage(json({ model: 'gpt-4.1', messages: [], tools: [tool({ type: 'auto' })] }), 100).codeInterpreterSessions,
+    ).toBeUndefined();
   });
 });

@@ -23,6 +23,8 @@ describe('known prices', () => {
       search_context_cost_per_query: 0.01,
       // The library's storage_searches_kcount, as LiteLLM keeps it: dollars per 1,000 file search calls.
       file_search_cost_per_1k_calls: 2.5,
+      // OpenAI's $0.03 a 1 GB code interpreter container (the library carries none).
+      code_interpreter_cost_per_session: 0.03,
       source: source('openai', 'gpt-4o'),
     });
   });
@@ -51,6 +53,13 @@ describe('known prices', () => {
       output_image_cost_per_million: 32,
     });
     expect(priceOf('openai', 'gpt-4o', AT)).not.toHaveProperty('input_image_cost_per_million');
+  });
+
+  it('OpenAI’s models with hosted tools carry its code interpreter price ($0.03 a 1 GB container), on OpenAI and Azure; others none', () => {
+    expect(priceOf('openai', 'gpt-4.1', AT)).toMatchObject({ code_interpreter_cost_per_session: 0.03 });
+    expect(priceOf('azure', 'gpt-4o', AT)).toMatchObject({ code_interpreter_cost_per_session: 0.03 });
+    expect(priceOf('anthropic', 'claude-sonnet-4-20250514', AT)).not.toHaveProperty('code_interpreter_cost_per_session');
+    expect(priceOf('openai', 'text-embedding-3-small', AT)).not.toHaveProperty('code_interpreter_cost_per_session');
   });
 
   it('a dated OpenAI snapshot reads as its model', () => {
