@@ -108,6 +108,7 @@ export interface ModelPrices {
   output_audio_cost_per_million: number | null;
   input_image_cost_per_million: number | null;
   output_image_cost_per_million: number | null;
+  cache_read_image_cost_per_million: number | null;
   /** LiteLLM's shape: one price per search for every size. */
   search_context_cost_per_query: { search_context_size_medium: number } | null;
   /** Dollars per 1,000 file search calls (LiteLLM's unit). */

@@ -55,6 +55,8 @@ export interface Usage {
    */
   imageInputTokens?: number;
   imageOutputTokens?: number;
+  /** Of `cacheReadTokens`, the image ones (`cached_tokens_details.image_tokens`), at the model's cached image price when it has one. */
+  cacheReadImageTokens?: number;
 }
 
 /** Tokens a hosted tool's own model ran (input excludes the cache reads, as Usage's does), with their image tokens. */
@@ -104,6 +106,7 @@ export type Prices = Pick<ModelRecord, 'input_cost_per_million' | 'output_cost_p
       | 'output_audio_cost_per_million'
       | 'input_image_cost_per_million'
       | 'output_image_cost_per_million'
+      | 'cache_read_image_cost_per_million'
       | `${'input' | 'output' | 'cache_read'}_cost_per_million_${PricedServiceTier}`
     >
   >;
@@ -187,6 +190,7 @@ const MEDIA_PRICES = [
   'output_audio_cost_per_million',
   'input_image_cost_per_million',
   'output_image_cost_per_million',
+  'cache_read_image_cost_per_million',
 ] as const satisfies readonly (keyof Prices)[];
 
 /** A model's audio and image prices, which its service and long-context tiers keep (they have none of their own). */
@@ -210,6 +214,9 @@ function tokenNanos(usage: Usage, prices: Prices): number {
   // their input images at the text price, half of it; gpt-image-1.5 its images at under a third).
   const imageIn = Math.min(usage.imageInputTokens ?? 0, usage.inputTokens - audioIn);
   const imageOut = Math.min(usage.imageOutputTokens ?? 0, usage.outputTokens - audioOut);
+  const reads = usage.cacheReadTokens ?? 0;
+  const read = validOr(prices.cache_read_cost_per_million, input);
+  const imageReads = Math.min(usage.cacheReadImageTokens ?? 0, reads);
   // Rounded once, for the whole: rounded part by part, a call split into more parts (cache,
   // audio, images) could cost a nano-dollar or two above strict mode's bound (found by review).
   const nanos =
@@ -219,7 +226,8 @@ function tokenNanos(usage: Usage, prices: Prices): number {
     nanosFor(usage.outputTokens - audioOut - imageOut, output) +
     nanosFor(audioOut, validOr(prices.output_audio_cost_per_million, output)) +
     nanosFor(imageOut, validOr(prices.output_image_cost_per_million, output)) +
-    nanosFor(usage.cacheReadTokens ?? 0, validOr(prices.cache_read_cost_per_million, input)) +
+    nanosFor(reads - imageReads, read) +
+    nanosFor(imageReads, validOr(prices.cache_read_image_cost_per_million, read)) +
     nanosFor(writes - hour, write) +
     nanosFor(hour, validOr(prices.cache_write_1h_cost_per_million, write));
   return Math.round(nanos);
@@ -299,6 +307,7 @@ export function maxCostNanos(
       validOr(prices.cache_write_1h_cost_per_million, write),
       validOr(prices.input_audio_cost_per_million, input),
       validOr(prices.input_image_cost_per_million, input),
+      validOr(prices.cache_read_image_cost_per_million, 0),
     );
     const output = Math.max(
       prices.output_cost_per_million,

@@ -204,6 +204,8 @@ export interface ModelRecord {
    */
   input_image_cost_per_million?: number;
   output_image_cost_per_million?: number;
+  /** Image tokens read from the cache per 1M (LiteLLM's `cache_read_input_image_token_cost` per 1M: gpt-image-1's $2.50). Absent: the cache read price. */
+  cache_read_image_cost_per_million?: number;
   /**
    * Dollars per server-side web search (LiteLLM's `search_context_cost_per_query`, its medium
    * size: Anthropic's $10 per 1,000 is 0.01). Absent: the price library's, when it knows one.

@@ -70,6 +70,7 @@ function compact(
           | 'audioOutputTokens'
           | 'imageInputTokens'
           | 'imageOutputTokens'
+          | 'cacheReadImageTokens'
         >)
     | undefined,
 ): Usage | undefined {
@@ -88,6 +89,7 @@ function compact(
     ...((u.audioOutputTokens ?? 0) > 0 ? { audioOutputTokens: u.audioOutputTokens } : {}),
     ...((u.imageInputTokens ?? 0) > 0 ? { imageInputTokens: u.imageInputTokens } : {}),
     ...((u.imageOutputTokens ?? 0) > 0 ? { imageOutputTokens: u.imageOutputTokens } : {}),
+    ...((u.cacheReadImageTokens ?? 0) > 0 ? { cacheReadImageTokens: u.cacheReadImageTokens } : {}),
   };
 }
 

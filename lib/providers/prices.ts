@@ -48,6 +48,8 @@ export interface KnownPrice extends TokenPrices {
   /** Image tokens, where the source prices them apart (gpt-image-1 input images, gpt-image-1.5 images, gemini image output). */
   input_image_cost_per_million?: number;
   output_image_cost_per_million?: number;
+  /** Image tokens read from the cache (the library's `cache_image_read_mtok`: gpt-image-1 $2.50). */
+  cache_read_image_cost_per_million?: number;
   /** Above `above_input_tokens` input tokens in a call, the whole call is priced at the tier, ascending. */
   tiers?: (TokenPrices & { above_input_tokens: number; cache_write_1h_cost_per_million?: number })[];
   source: { name: string; version: string; provider: string; model: string };
@@ -97,6 +99,7 @@ export function priceOf(provider: ProviderName, model: string, at: Date): KnownP
     ...optional('output_audio_cost_per_million', base(p.output_audio_mtok)),
     ...optional('input_image_cost_per_million', base(p.input_image_mtok)),
     ...optional('output_image_cost_per_million', base(p.output_image_mtok)),
+    ...optional('cache_read_image_cost_per_million', base(p.cache_image_read_mtok)),
     source: { ...PRICE_SOURCE, provider: found.provider.id, model: found.model.id },
   };
   const tiers = tiersOf(p);

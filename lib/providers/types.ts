@@ -57,6 +57,8 @@ export interface TokenUsage {
   /** Of the input and output tokens, the image ones (OpenAI's `image_tokens` details). */
   imageInputTokens?: number;
   imageOutputTokens?: number;
+  /** Of the cache reads, the image ones (`cached_tokens_details.image_tokens`). */
+  cacheReadImageTokens?: number;
 }
 
 /** What the route asks for, whatever the upstream speaks. */

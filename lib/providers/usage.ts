@@ -97,7 +97,14 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
     cacheWriteTokens: written,
     ...audioTokens(...mediaOf('audio', details, outputDetails(u), total - read - written, outputs)),
     ...imageTokenFigures(...mediaOf('image', details, outputDetails(u), total - read - written, outputs)),
+    ...cachedImages(details, read),
   });
+}
+
+/** Of the cache reads, the image ones (`cached_tokens_details.image_tokens`, at most the reads): priced apart. */
+function cachedImages(details: Record<string, unknown> | undefined, reads: number): Pick<TokenUsage, 'cacheReadImageTokens'> {
+  const n = isObject(details?.cached_tokens_details) ? Math.min(tokens(details.cached_tokens_details.image_tokens) ?? 0, reads) : 0;
+  return n > 0 ? { cacheReadImageTokens: n } : {};
 }
 
 /** The details of an OpenAI-shaped usage's output: `completion_tokens_details` (chat) or `output_tokens_details` (Responses). */
@@ -313,6 +320,7 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
       Math.max(a.imageInputTokens ?? 0, b.imageInputTokens ?? 0),
       Math.max(a.imageOutputTokens ?? 0, b.imageOutputTokens ?? 0),
     ),
+    ...positive('cacheReadImageTokens', Math.max(a.cacheReadImageTokens ?? 0, b.cacheReadImageTokens ?? 0)),
   };
 }
 
@@ -329,8 +337,12 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     ...joinImageGen(a, b, (x, y) => x + y),
     ...audioTokens((a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0), (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0)),
     ...imageTokenFigures((a.imageInputTokens ?? 0) + (b.imageInputTokens ?? 0), (a.imageOutputTokens ?? 0) + (b.imageOutputTokens ?? 0)),
+    ...positive('cacheReadImageTokens', (a.cacheReadImageTokens ?? 0) + (b.cacheReadImageTokens ?? 0)),
   };
 }
+
+const positive = <K extends keyof TokenUsage>(key: K, n: number): Partial<Record<K, number>> =>
+  n > 0 ? ({ [key]: n } as Partial<Record<K, number>>) : {};
 
 const audioTokens = (audioIn: number, audioOut: number): Pick<TokenUsage, 'audioInputTokens' | 'audioOutputTokens'> => ({
   ...(audioIn > 0 ? { audioInputTokens: audioIn } : {}),

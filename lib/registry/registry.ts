@@ -53,6 +53,7 @@ export function modelRecordProblem(m: Partial<ModelRecord>): string | undefined 
     m.output_audio_cost_per_million,
     m.input_image_cost_per_million,
     m.output_image_cost_per_million,
+    m.cache_read_image_cost_per_million,
     m.search_context_cost_per_query,
     m.file_search_cost_per_1k_calls,
     m.code_interpreter_cost_per_session,

@@ -77,6 +77,13 @@ const PRICE_FIELDS: Field[] = [
     hint: `Images a model makes; empty: images cost the output price. ${KEPT}`,
   },
   {
+    name: 'model_info.cache_read_image_cost_per_million',
+    label: 'Cached image input per 1M tokens (USD)',
+    kind: 'number',
+    group: CACHE_PRICES,
+    hint: `Images read from the cache; empty: the cache read price. ${KEPT}`,
+  },
+  {
     name: 'model_info.search_context_cost_per_query',
     label: 'Per web search (USD)',
     kind: 'number',

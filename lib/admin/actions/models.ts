@@ -106,6 +106,8 @@ const modelInfo = z
     output_image_cost_per_million: money.optional(),
     input_cost_per_image_token: money.optional(),
     output_cost_per_image_token: money.optional(),
+    cache_read_image_cost_per_million: money.optional(),
+    cache_read_input_image_token_cost: money.optional(),
     // Dollars per web search: a number, or LiteLLM's `{search_context_size_low, _medium, _high}`.
     search_context_cost_per_query: z
       .union(
@@ -245,6 +247,7 @@ const otherPricesOf = (info: Info | undefined) => ({
   output_audio_cost_per_million: mediaPriceOf(info, 'output', 'audio'),
   input_image_cost_per_million: mediaPriceOf(info, 'input', 'image'),
   output_image_cost_per_million: mediaPriceOf(info, 'output', 'image'),
+  cache_read_image_cost_per_million: perMillionOf(info, 'cache_read_input_image_token_cost', 'cache_read_image_cost_per_million'),
   search_context_cost_per_query: searchPriceOf(info),
   file_search_cost_per_1k_calls: info?.file_search_cost_per_1k_calls,
   code_interpreter_cost_per_session: info?.code_interpreter_cost_per_session,
@@ -427,6 +430,7 @@ type PriceFields = Pick<
   | 'output_audio_cost_per_million'
   | 'input_image_cost_per_million'
   | 'output_image_cost_per_million'
+  | 'cache_read_image_cost_per_million'
   | 'price_tiers'
   | 'price_source'
   | 'search_context_cost_per_query'
@@ -466,6 +470,7 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       output_audio_cost_per_million: given.output_audio_cost_per_million ?? known.output_audio_cost_per_million,
       input_image_cost_per_million: given.input_image_cost_per_million ?? known.input_image_cost_per_million,
       output_image_cost_per_million: given.output_image_cost_per_million ?? known.output_image_cost_per_million,
+      cache_read_image_cost_per_million: given.cache_read_image_cost_per_million ?? known.cache_read_image_cost_per_million,
       // The library's long-context tiers hold every price: dropped when an input or output price is
       // given (as /model/update on the same model), kept when only a cache price is (never the base price past 200k).
       price_tiers:
@@ -486,6 +491,7 @@ const OPTIONAL_PRICES = [
   'output_audio_cost_per_million',
   'input_image_cost_per_million',
   'output_image_cost_per_million',
+  'cache_read_image_cost_per_million',
   'price_tiers',
   'search_context_cost_per_query',
   'file_search_cost_per_1k_calls',
@@ -543,6 +549,8 @@ function modelView(m: ModelRecord, admin: boolean) {
       output_image_cost_per_million: m.output_image_cost_per_million ?? null,
       input_cost_per_image_token: m.input_image_cost_per_million == null ? null : m.input_image_cost_per_million / 1e6,
       output_cost_per_image_token: m.output_image_cost_per_million == null ? null : m.output_image_cost_per_million / 1e6,
+      cache_read_image_cost_per_million: m.cache_read_image_cost_per_million ?? null,
+      cache_read_input_image_token_cost: m.cache_read_image_cost_per_million == null ? null : m.cache_read_image_cost_per_million / 1e6,
       price_tiers: m.price_tiers ?? null,
       // LiteLLM's shape: one price per search whatever the context size.
       search_context_cost_per_query:
@@ -719,7 +727,9 @@ export const modelActions: Actions = {
           'search_context_cost_per_query',
           'file_search_cost_per_1k_calls',
           'code_interpreter_cost_per_session',
-          ...(libraryPriced ? (['input_image_cost_per_million', 'output_image_cost_per_million'] as const) : []),
+          ...(libraryPriced
+            ? (['input_image_cost_per_million', 'output_image_cost_per_million', 'cache_read_image_cost_per_million'] as const)
+            : []),
         ] as const
       ).filter((f) => !modelChanged && current[f] === undefined && set[f] === undefined);
       const known = unkept.length > 0 ? knownPrice(current.provider ?? 'openai', current.upstream_model, now) : undefined;

@@ -25,13 +25,24 @@ const EDIT_USAGE = {
   output_tokens: 4160,
   total_tokens: 5210,
 };
+/** The same edit sent again: 800 of its image tokens and 40 of its text read from the cache. */
+const CACHED_EDIT_USAGE = {
+  ...EDIT_USAGE,
+  input_tokens_details: {
+    text_tokens: 50,
+    image_tokens: 1000,
+    cached_tokens: 840,
+    cached_tokens_details: { text_tokens: 40, image_tokens: 800 },
+  },
+};
 let base = '';
 
 beforeAll(async () => {
-  const upstream = await standInUpstream((req, _raw, res) => {
+  const upstream = await standInUpstream((req, raw, res) => {
     if (req.url !== '/v1/images/generations' && req.url !== '/v1/images/edits') return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ created: 1, data: [{ b64_json: 'aW1n' }], usage: EDIT_USAGE }));
+    const usage = JSON.parse(raw || '{}').prompt === 'cached' ? CACHED_EDIT_USAGE : EDIT_USAGE;
+    res.end(JSON.stringify({ created: 1, data: [{ b64_json: 'aW1n' }], usage }));
   });
   base = `${upstream.base}/v1`;
   await passthroughTable(upstream.base);
@@ -54,6 +65,8 @@ describe('image prices', () => {
       input_cost_per_million: 5,
       input_image_cost_per_million: 10,
       input_cost_per_image_token: 0.00001,
+      cache_read_image_cost_per_million: 2.5,
+      cache_read_input_image_token_cost: 0.0000025,
       output_image_cost_per_million: null,
       output_cost_per_image_token: null,
     });
@@ -74,10 +87,26 @@ describe('image prices', () => {
         output_cost_per_million: 2,
         input_cost_per_image_token: 0.00001,
         output_cost_per_image_token: 0.00004,
+        cache_read_input_image_token_cost: 0.000003,
       },
     });
     expect(given.status).toBe(200);
-    expect(given.body.model_info).toMatchObject({ input_image_cost_per_million: 10, output_image_cost_per_million: 40 });
+    expect(given.body.model_info).toMatchObject({
+      input_image_cost_per_million: 10,
+      output_image_cost_per_million: 40,
+      cache_read_image_cost_per_million: 3,
+    });
+    const bothCached = await callApi(models, 'POST', '/model/new', {
+      model_name: 'both-image-cached',
+      litellm_params: { model: 'x', api_base: base },
+      model_info: {
+        input_cost_per_million: 1,
+        output_cost_per_million: 2,
+        cache_read_input_image_token_cost: 0.000003,
+        cache_read_image_cost_per_million: 3,
+      },
+    });
+    expect([bothCached.status, bothCached.body.error.param]).toEqual([400, 'model_info.cache_read_input_image_token_cost']);
     for (const side of ['input', 'output'] as const) {
       const both = await callApi(models, 'POST', '/model/new', {
         model_name: `both-image-${side}`,
@@ -148,4 +177,18 @@ describe('image prices', () => {
     );
     expect(await spendNanos(refs.key(record.token))).toBe(expected);
   });
+});
+
+it('an edit sent again: the images read from the cache at the cached image price ($2.50 per 1M on gpt-image-1), not the text cache price', async () => {
+  const { key, record } = await seedKey({ team_id: 'team-images' });
+  const res = await call({
+    path: '/v1/images/edits',
+    headers: bearer(key),
+    body: { model: 'gpt-image-1', prompt: 'cached', image: [{ image_url: 'https://img.example/cat.png' }] },
+  });
+  expect(res.status).toBe(200);
+  // Uncached: 10 text at $5, 200 images at $10; cached: 40 text at $1.25, 800 images at $2.50; 4,160 images made at $40.
+  expect(await spendNanos(refs.key(record.token))).toBe(
+    10 * 5 * 1000 + 200 * 10 * 1000 + 40 * 1.25 * 1000 + 800 * 2.5 * 1000 + 4160 * 40 * 1000,
+  );
 });

@@ -531,3 +531,25 @@ describe('code interpreter sessions', () => {
     expect(maxCostNanos({ inputTokens: 0, outputTokens: 0, codeInterpreterSessions: 64 }, coded)).toBe(1_920_000_000);
   });
 });
+
+describe('image tokens read from the cache (review: charged at the text cache price, half of gpt-image-1’s)', () => {
+  const image1 = {
+    input_cost_per_million: 5,
+    output_cost_per_million: 40,
+    cache_read_cost_per_million: 1.25,
+    input_image_cost_per_million: 10,
+    cache_read_image_cost_per_million: 2.5,
+  };
+  it('at the cached image price, the other reads at the cache read price; without one, at the cache read price', () => {
+    const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 1000, cacheReadImageTokens: 800 };
+    expect(costNanos(usage, image1)).toBe(200 * 1.25 * 1000 + 800 * 2.5 * 1000);
+    const { cache_read_image_cost_per_million: _, ...without } = image1;
+    expect(costNanos(usage, without)).toBe(1000 * 1.25 * 1000);
+    expect(costNanos({ ...usage, cacheReadImageTokens: 5000 }, image1)).toBe(1000 * 2.5 * 1000);
+  });
+  it('strict mode’s bound holds them', () => {
+    const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 1000, cacheReadImageTokens: 1000 };
+    const dear = { ...image1, input_image_cost_per_million: 1, cache_read_image_cost_per_million: 20 };
+    expect(costNanos(usage, dear)).toBeLessThanOrEqual(maxCostNanos({ inputTokens: 1000, outputTokens: 0 }, dear));
+  });
+});

@@ -46,7 +46,11 @@ describe('known prices', () => {
   });
 
   it('image models carry their image prices (gpt-image-1: $10 per 1M input image tokens; gpt-image-1.5: $32 per 1M images made)', () => {
-    expect(priceOf('openai', 'gpt-image-1', AT)).toMatchObject({ input_cost_per_million: 5, input_image_cost_per_million: 10 });
+    expect(priceOf('openai', 'gpt-image-1', AT)).toMatchObject({
+      input_cost_per_million: 5,
+      input_image_cost_per_million: 10,
+      cache_read_image_cost_per_million: 2.5,
+    });
     expect(priceOf('openai', 'gpt-image-1.5', AT)).toMatchObject({
       output_cost_per_million: 10,
       input_image_cost_per_million: 8,

@@ -123,7 +123,7 @@ describe('usage, split the way prices are', () => {
         output_tokens: 10,
         output_tokens_details: { image_tokens: 99 },
       },
-      { ...u(400, 10, 600), imageInputTokens: 400, imageOutputTokens: 10 },
+      { ...u(400, 10, 600), imageInputTokens: 400, imageOutputTokens: 10, cacheReadImageTokens: 500 },
     ],
     [
       'a total or reasoning that is no token count is ignored',
