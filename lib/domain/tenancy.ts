@@ -60,6 +60,16 @@ export interface ObjectOwner {
    * tool's tokens (`tool_usage.image_gen`) at their prices. Records made before: none, not charged.
    */
   image_models?: string[] | null;
+  /**
+   * The sizes (in 1 GB sessions, largest first) of the code interpreter containers its request's
+   * tools have made for it: a deferred bill charges the containers it shows made for it at these.
+   */
+  container_sizes?: number[] | null;
+  /**
+   * A container's: the response whose answer first showed it (the one billed its session); a
+   * later response shown running in it is not. Records made before it was kept: none (never billed again).
+   */
+  made_in?: string | null;
   /** The registry model whose upstream keeps it: a call naming no model that reads, cancels or deletes it goes there. */
   served_by?: string | null;
   /** A file whose lines Tollgate checked as a batch's when it was uploaded: only such a file is a batch's input. */
@@ -158,6 +168,7 @@ export function ownerOf(
     batchInput?: boolean;
     estimate?: EstimatedWork | undefined;
     imageModels?: string[] | undefined;
+    containerSizes?: number[] | undefined;
   },
   billing?: 'pending',
 ): ObjectOwner {
@@ -169,6 +180,7 @@ export function ownerOf(
     ...(models.batchInput ? { batch_input: true } : {}),
     ...(models.estimate ? { estimate: storedEstimate(models.estimate) } : {}),
     ...(models.imageModels && models.imageModels.length > 0 ? { image_models: [...models.imageModels] } : {}),
+    ...(models.containerSizes && models.containerSizes.length > 0 ? { container_sizes: [...models.containerSizes] } : {}),
     key_hash: caller.keyHash ?? null,
     key_line: keyLineOf(caller) ?? null,
     user_id: caller.userId ?? null,
@@ -186,10 +198,12 @@ export function madeFor(
   kind: ObjectKind,
   objectId: string,
   at: Date,
+  madeIn?: string,
 ): ObjectOwner {
   return {
     object_id: objectId,
     object_kind: kind,
+    ...(madeIn ? { made_in: madeIn } : {}),
     model: owner.model ?? null,
     served_by: owner.served_by ?? null,
     key_hash: owner.key_hash ?? null,

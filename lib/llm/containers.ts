@@ -1,11 +1,12 @@
 /**
  * Code interpreter sessions (found by review: never charged). OpenAI bills the Responses API's
  * `code_interpreter` tool per container, when the container is made ($0.03 for 1 GB, a larger one
- * at its multiple), whatever runs in it while it lives. A call is billed the containers its answer
- * shows the tool ran in that were made for it: not one its request named by id, nor one an
- * earlier call showed (Tollgate records every container an answer shows as its maker's object,
- * so its owner record is older than this call). Each is counted in 1 GB sessions, at the size its
- * tool asked (`container.memory_limit`).
+ * at its multiple), whatever runs in it while it lives. A response is billed the containers its
+ * answer shows the tool ran in that were made for it: not one its request named by id, nor one
+ * another response was shown in first. Tollgate records every container an answer shows as its
+ * maker's object, with the response it was first shown in (`made_in`): a container is this
+ * response's when it has no record yet, or its record names this response. Each is counted in
+ * 1 GB sessions, at the sizes its tools asked (`container.memory_limit`).
  */
 import type { ObjectOwner } from '../domain/tenancy.js';
 import { logger } from '../telemetry.js';
@@ -15,49 +16,61 @@ import { MAX_ID_LENGTH } from './objects.js';
 /** The most containers one answer is looked up for (each id a read): more are billed as new. */
 const MAX_LOOKUPS = 100;
 
+const codeInterpreterTools = (json: Record<string, unknown> | undefined): Record<string, unknown>[] =>
+  Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
+
 /** The containers a request's code interpreter tools name by id: made (and billed) before. */
-function namedContainers(json: Record<string, unknown> | undefined): Set<string> {
-  const tools = Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
-  return new Set(tools.flatMap((t) => (typeof t.container === 'string' ? [t.container] : [])));
-}
+const namedContainers = (json: Record<string, unknown> | undefined): Set<string> =>
+  new Set(codeInterpreterTools(json).flatMap((t) => (typeof t.container === 'string' ? [t.container] : [])));
 
 /**
- * The size, in 1 GB sessions, of a container made for a request: the largest its tools ask for
- * (they may run in any of them); 1 GB, OpenAI's default, when it names no such tool (a stored
- * prompt's tools).
+ * The sizes, in 1 GB sessions, largest first, of the containers a request's tools have made for
+ * it: one per tool whose container is `auto` (strict mode reserves their sum).
  */
-export function containerSize(json: Record<string, unknown> | undefined): number {
-  const tools = Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
-  return Math.max(1, ...tools.map(containerSessions));
+export const containerSizes = (json: Record<string, unknown> | undefined): number[] =>
+  codeInterpreterTools(json)
+    .map(containerSessions)
+    .filter((n) => n > 0)
+    .sort((a, b) => b - a);
+
+/**
+ * The sessions `count` containers made for a call are billed: the sizes its tools asked, largest
+ * first, one container each (within strict mode's reservation, their sum); a container beyond
+ * them (one made again in a response that outlived its first) at the largest, else 1 GB
+ * (OpenAI's default: a stored prompt's tools, an object recorded before sizes were kept).
+ */
+export function sessionsOf(count: number, sizes: readonly number[]): number {
+  let sessions = 0;
+  for (let i = 0; i < count; i++) sessions += sizes[i] ?? sizes[0] ?? 1;
+  return sessions;
 }
 
 /**
  * The sessions to bill for the containers an answer showed: those neither named by the request
- * nor recorded before `since` (the call's start; a deferred bill's, its object's making), times
- * `size`. A lookup that fails bills them all: a session is never lost for a read that failed.
+ * nor first shown in another response (`made_in`) than `response` (none known: those no record
+ * has yet). A lookup that fails bills them all: a session is never lost for a read that failed.
  */
 export async function newSessions(
-  owners: { getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Pick<ObjectOwner, 'created_at'>>> },
+  owners: { getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Pick<ObjectOwner, 'made_in'>>> },
   seen: Iterable<string>,
   request: Record<string, unknown> | undefined,
-  since: Date,
-  size: number,
+  response: string | undefined,
+  sizes: readonly number[],
 ): Promise<number> {
   const named = namedContainers(request);
   const candidates = [...new Set(seen)].filter((id) => !named.has(id) && id.length <= MAX_ID_LENGTH);
   if (candidates.length === 0) return 0;
   const looked = candidates.slice(0, MAX_LOOKUPS);
-  let found: ReadonlyMap<string, Pick<ObjectOwner, 'created_at'>>;
+  let found: ReadonlyMap<string, Pick<ObjectOwner, 'made_in'>>;
   try {
     found = await owners.getMany(looked);
   } catch (e) {
     logger().warn('containers not looked up: each is billed as new', { containers: candidates.length, error: (e as Error)?.name });
-    return candidates.length * size;
+    return sessionsOf(candidates.length, sizes);
   }
-  const before = since.toISOString();
   const fresh = looked.filter((id) => {
     const owner = found.get(id);
-    return !owner || owner.created_at >= before;
+    return !owner || (response !== undefined && owner.made_in === response);
   });
-  return (fresh.length + candidates.length - looked.length) * size;
+  return sessionsOf(fresh.length + candidates.length - looked.length, sizes);
 }

@@ -106,12 +106,15 @@ export class ReceivedText {
    * items' `container_id`): those made for the call are billed as sessions (lib/llm/containers).
    */
   readonly containers = new Set<string>();
+  /** The response the answer is (a Responses answer's `id`, a stream's `response.id`): the one its new containers were made in. */
+  responseId: string | undefined;
 
   /** A whole (JSON) answer. */
   add(payload: unknown): void {
     collect(payload, ANSWER_KEYS, false, this.parts);
     if (!isObject(payload)) return;
     this.noteTier(payload);
+    if (payload.object === 'response' && typeof payload.id === 'string') this.responseId = payload.id;
     for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : []))) {
       if (isWebSearchItem(item)) this.searches++;
       if (isFileSearchItem(item)) this.fileSearches++;
@@ -141,6 +144,12 @@ export class ReceivedText {
       this.noteContainer(payload.item);
     }
     if (payload.type === 'response.image_generation_call.partial_image') this.partialImages++;
+    // The response whole (created, completed, incomplete): its id, and the containers its output shows
+    // (an upstream may show them only there).
+    if (isObject(payload.response)) {
+      if (typeof payload.response.id === 'string') this.responseId = payload.response.id;
+      if (Array.isArray(payload.response.output)) for (const item of payload.response.output) this.noteContainer(item);
+    }
   }
 
   private noteContainer(item: unknown): void {

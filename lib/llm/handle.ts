@@ -58,7 +58,7 @@ import type { ObjectOwners, Prepayment } from '../store/objects.js';
 import type { Hold } from '../store/spend-ledger.js';
 import { logger } from '../telemetry.js';
 import { loadCaller } from './caller.js';
-import { containerSize, newSessions } from './containers.js';
+import { containerSizes, newSessions } from './containers.js';
 import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
 import { askedSearches, estimateUsage, requirePricedTier, unboundedServerTool } from './estimate.js';
@@ -472,7 +472,13 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
             const created = isObject(payload) ? (isObject(payload.response) ? payload.response : runOf(object, payload)) : undefined;
             if (!created) return false;
             const models = background
-              ? { ...servedBy(model), estimate: estimateUsage(call.req, call.deps.strictDefaultMaxTokens) }
+              ? {
+                  ...servedBy(model),
+                  estimate: estimateUsage(call.req, call.deps.strictDefaultMaxTokens),
+                  // As a JSON answer's record keeps them (found by review: a streamed one's did not).
+                  imageModels: call.imageModels,
+                  containerSizes: containerSizes(call.req.body.kind === 'json' ? call.req.body.value : undefined),
+                }
               : servedBy(model);
             const recorded = recordCreated(call.deps.objects, call.caller, object, created, new Date(call.now), models, background);
             call.defer(recorded);
@@ -619,6 +625,8 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
         batchInput: call.batchInput === true,
         estimate,
         imageModels: call.imageModels,
+        containerSizes:
+          object.kind === 'response' ? containerSizes(call.req.body.kind === 'json' ? call.req.body.value : undefined) : undefined,
       });
       return bytes;
     }
@@ -841,15 +849,8 @@ type SettleStream = (finish: Finish, end: StreamEnd) => Promise<number>;
 async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, bill: FinishedBill): Promise<void> {
   const { source } = bill;
   const registry = await call.deps.registry.snapshot();
-  // The containers made for it (none recorded before it was made), each of the size its tools
-  // asked (its estimate's bound; 1 GB for an object recorded before it was kept).
-  const sessions = await newSessions(
-    call.deps.objects,
-    bill.containers ?? [],
-    undefined,
-    new Date(owner.created_at),
-    Math.max(1, owner.estimate?.code_interpreter_sessions ?? 0),
-  );
+  // The containers made for it (first shown in it), each of a size its tools asked.
+  const sessions = await newSessions(call.deps.objects, bill.containers ?? [], undefined, owner.object_id, owner.container_sizes ?? []);
   const usage = sessions > (bill.usage.codeInterpreterSessions ?? 0) ? { ...bill.usage, codeInterpreterSessions: sessions } : bill.usage;
   const made = owner.model ? registry.resolve(owner.model) : undefined;
   // Its image generation tool's tokens, at the image models the call that made it named.
@@ -1032,8 +1033,13 @@ function madeInsideStream(call: Call, model: ModelRecord): ((payload: unknown) =
   const tenant = object.op === 'create' ? ownerOf(call.caller, object.kind, '', at, servedBy(model)) : recordsInside(call);
   if (!tenant) return undefined;
   const seen = new Set<string>();
+  // The response the events are of (its first event names it): a container an item shows is its.
+  let response: string | undefined;
   return (payload) => {
-    const made = madeInsideEvent(object.kind, payload).filter((m) => !seen.has(m.id));
+    if (isObject(payload) && isObject(payload.response) && typeof payload.response.id === 'string') response = payload.response.id;
+    const made = madeInsideEvent(object.kind, payload)
+      .filter((m) => !seen.has(m.id))
+      .map((m) => (m.kind === 'container' && !m.madeIn && response ? { ...m, madeIn: response } : m));
     for (const m of made) seen.add(m.id);
     if (made.length > 0) call.defer(recordMadeInside(call.deps.keptObjects, tenant, made, at));
   };
@@ -1420,7 +1426,7 @@ async function settle(
 async function withSessions(call: Call, usage: Usage | undefined, received: ReceivedText | undefined): Promise<Usage | undefined> {
   if (!usage || !received || received.containers.size === 0 || call.req.route.runsHostedTools !== true) return usage;
   const json = call.req.body.kind === 'json' ? call.req.body.value : undefined;
-  const sessions = await newSessions(call.deps.objects, received.containers, json, new Date(call.now), containerSize(json));
+  const sessions = await newSessions(call.deps.objects, received.containers, json, received.responseId, containerSizes(json));
   return sessions > (usage.codeInterpreterSessions ?? 0) ? { ...usage, codeInterpreterSessions: sessions } : usage;
 }
 

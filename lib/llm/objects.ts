@@ -411,10 +411,12 @@ export async function recordCreated(
  * response's output items and the containers its code interpreter ran in, the vector stores a
  * thread or assistant got.
  */
-export function madeInside(kind: ObjectKind, answer: unknown): { kind: ObjectKind; id: string }[] {
+export function madeInside(kind: ObjectKind, answer: unknown): MadeInside[] {
   if (!isObject(answer)) return [];
   const ids = (k: ObjectKind, vs: unknown[]) =>
     vs.flatMap((id) => (typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH ? [{ kind: k, id }] : []));
+  // A container is the response's that first shows it: the one billed its session (lib/llm/containers).
+  const madeIn = typeof answer.id === 'string' && answer.id.length > 0 && answer.id.length <= MAX_ID_LENGTH ? answer.id : undefined;
   switch (kind) {
     case 'batch':
       return ids('file', [answer.output_file_id, answer.error_file_id]);
@@ -428,7 +430,7 @@ export function madeInside(kind: ObjectKind, answer: unknown): { kind: ObjectKin
         ...ids(
           'container',
           output.map((item) => (item.type === 'code_interpreter_call' ? item.container_id : undefined)),
-        ),
+        ).map((m) => (madeIn ? { ...m, madeIn } : m)),
       ];
     }
     case 'thread':
@@ -441,8 +443,15 @@ export function madeInside(kind: ObjectKind, answer: unknown): { kind: ObjectKin
   }
 }
 
+/** An object an answer shows the upstream made for another; a container, with the response it was first shown in. */
+export interface MadeInside {
+  kind: ObjectKind;
+  id: string;
+  madeIn?: string;
+}
+
 /** The same, as one event of a stream shows it: a response whole (`response.completed`), or one output item. */
-export function madeInsideEvent(kind: ObjectKind, payload: unknown): { kind: ObjectKind; id: string }[] {
+export function madeInsideEvent(kind: ObjectKind, payload: unknown): MadeInside[] {
   if (!isObject(payload)) return [];
   if (isObject(payload.response)) return madeInside(kind, payload.response);
   return isObject(payload.item) && kind === 'response' ? madeInside(kind, { output: [payload.item] }) : [];
@@ -463,11 +472,11 @@ export function messageContainer(payload: unknown): { kind: ObjectKind; id: stri
 export async function recordMadeInside(
   owners: ObjectOwners,
   owner: Parameters<typeof madeFor>[0] | undefined,
-  made: readonly { kind: ObjectKind; id: string }[],
+  made: readonly MadeInside[],
   at: Date,
 ): Promise<void> {
   if (!owner) return;
-  await Promise.all(made.map((m) => owners.putNew(madeFor(owner, m.kind, m.id, at))));
+  await Promise.all(made.map((m) => owners.putNew(madeFor(owner, m.kind, m.id, at, m.madeIn))));
 }
 
 /** A list answer with only the caller's objects in its `data`. */

@@ -90,11 +90,9 @@ export function priceOf(provider: ProviderName, model: string, at: Date): KnownP
     ...optional('batch_output_cost_per_million', base(p.batch_output_mtok)),
     ...optional('search_context_cost_per_query', perSearch(base(p.web_searches_kcount))),
     ...optional('file_search_cost_per_1k_calls', base(p.storage_searches_kcount)),
-    // The models OpenAI runs hosted tools for (the library prices their file searches) run its code interpreter too.
-    ...optional(
-      'code_interpreter_cost_per_session',
-      CONTAINER_PROVIDERS.has(provider) && base(p.storage_searches_kcount) !== undefined ? OPENAI_CONTAINER_PRICE : undefined,
-    ),
+    // Every OpenAI and Azure model (found by review: tied to a file search price, o3 and o4-mini on
+    // Azure and gpt-4.1-nano had none); one that cannot run the tool is never charged it.
+    ...optional('code_interpreter_cost_per_session', CONTAINER_PROVIDERS.has(provider) ? OPENAI_CONTAINER_PRICE : undefined),
     ...optional('input_audio_cost_per_million', base(p.input_audio_mtok)),
     ...optional('output_audio_cost_per_million', base(p.output_audio_mtok)),
     ...optional('input_image_cost_per_million', base(p.input_image_mtok)),

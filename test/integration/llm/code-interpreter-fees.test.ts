@@ -47,9 +47,11 @@ async function start(): Promise<string> {
     const container = read ? (containers.get(read) as string) : containerFor(body);
     containers.set(id, container);
     const item = { type: 'code_interpreter_call', id: `ci_${id}`, status: 'completed', code: 'print(1)', container_id: container };
+    const second = { ...item, id: `ci2_${id}`, container_id: `cntr_${randomUUID()}` };
     const message = { type: 'message', id: `msg_${id}`, role: 'assistant', content: [{ type: 'output_text', text: '1' }] };
     const usage = { input_tokens: 100, output_tokens: 50 };
-    const response = { id, object: 'response', model: body.model ?? 'gpt-4.1', status: 'completed', output: [item, message], usage };
+    const items = body.input === 'two containers' ? [item, second] : [item];
+    const response = { id, object: 'response', model: body.model ?? 'gpt-4.1', status: 'completed', output: [...items, message], usage };
     if (body.background === true) {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ ...response, status: 'queued', output: [], usage: null }));
@@ -156,6 +158,27 @@ describe('code interpreter sessions', () => {
     // Read again: billed once.
     await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key), requestId: randomUUID() });
     expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + SESSION_NANOS);
+  });
+
+  it('a background response chained before anyone read it: its container is billed once, to the response shown it first (review)', async () => {
+    const { key, record } = await seedKey({});
+    const started = await call({ path: '/v1/responses', headers: bearer(key), body: body({ background: true }) });
+    const { id } = JSON.parse(started.text) as { id: string };
+    // A webhook told the client it ended; it chains without reading it (the upstream reuses its container).
+    const chained = await call({ path: '/v1/responses', headers: bearer(key), body: body({ previous_response_id: id }) });
+    expect(chained.status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + SESSION_NANOS);
+    const read = await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key), requestId: randomUUID() });
+    expect(read.status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(2 * tokens + SESSION_NANOS);
+  });
+
+  it('two code interpreter tools (1 GB and 4 GB), two containers: 5 sessions, as reserved (review: 8)', async () => {
+    const { key, record } = await seedKey({});
+    const tools = [tool({ type: 'auto' }), tool({ type: 'auto', memory_limit: '4g' })];
+    const res = await call({ path: '/v1/responses', headers: bearer(key), body: body({ tools, input: 'two containers' }) });
+    expect(res.status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + 5 * SESSION_NANOS);
   });
 
   it('a model with no session price: its tokens charged, the session logged and counted', async () => {

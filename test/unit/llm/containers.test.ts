@@ -1,37 +1,52 @@
 import { describe, expect, it } from 'vitest';
-import { containerSize, newSessions } from '../../../lib/llm/containers.js';
+import { containerSizes, newSessions, sessionsOf } from '../../../lib/llm/containers.js';
 
-const at = new Date('2026-12-07T10:00:00.000Z');
-/** An owner store holding containers recorded at the given times. */
-const owners = (recorded: Record<string, string>) => ({
+/** An owner store holding containers, each first shown in the response given (none: a record made before it was kept). */
+const owners = (recorded: Record<string, string | null>) => ({
   getMany: async (ids: readonly string[]) =>
-    new Map(ids.flatMap((id) => (recorded[id] ? [[id, { created_at: recorded[id] }] as const] : []))),
+    new Map(ids.flatMap((id) => (id in recorded ? [[id, { made_in: recorded[id] }] as const] : []))),
 });
 
 describe('code interpreter containers billed as sessions', () => {
-  it('a container no call recorded before this one is new; one recorded at this call’s start is this call’s', async () => {
-    const store = owners({ old: '2026-12-07T09:59:59.999Z', mine: at.toISOString() });
-    expect(await newSessions(store, ['fresh', 'old', 'mine'], undefined, at, 1)).toBe(2);
+  it('a container with no record yet is new; one first shown in this response is its; one first shown in another, or recorded before, is not', async () => {
+    const store = owners({ other: 'resp_other', mine: 'resp_1', legacy: null });
+    expect(await newSessions(store, ['fresh', 'other', 'mine', 'legacy'], undefined, 'resp_1', [])).toBe(2);
+    // No response known (an upstream without ids): only those no record has yet.
+    expect(await newSessions(store, ['fresh', 'mine'], undefined, undefined, [])).toBe(1);
   });
 
-  it('a container the request names by id is never new; each new one counts at the size given', async () => {
+  it('found by review: a background response chained before it was read is billed its container once, by whichever was shown it first', async () => {
+    // B (chained to A) is shown A's container first: it records it as B's and is billed it.
+    const store = owners({});
+    expect(await newSessions(store, ['cntr_a'], undefined, 'resp_b', [1])).toBe(1);
+    // A's bill, later, finds it recorded as B's: not billed again.
+    expect(await newSessions(owners({ cntr_a: 'resp_b' }), ['cntr_a'], undefined, 'resp_a', [1])).toBe(0);
+  });
+
+  it('a container the request names by id is never new', async () => {
     const request = { tools: [{ type: 'code_interpreter', container: 'named' }] };
-    expect(await newSessions(owners({}), ['named', 'fresh', 'fresh'], request, at, 4)).toBe(4);
-    expect(await newSessions(owners({}), [], request, at, 4)).toBe(0);
+    expect(await newSessions(owners({}), ['named', 'fresh', 'fresh'], request, 'resp_1', [4])).toBe(4);
+    expect(await newSessions(owners({}), [], request, 'resp_1', [4])).toBe(0);
   });
 
   it('a lookup that fails bills them all: a session is never lost for a read that failed', async () => {
     const failing = { getMany: async () => Promise.reject(new Error('ProvisionedThroughputExceededException')) };
-    expect(await newSessions(failing, ['a', 'b'], undefined, at, 1)).toBe(2);
+    expect(await newSessions(failing, ['a', 'b'], undefined, 'resp_1', [])).toBe(2);
   });
 
-  it('the size of a container made for a request: the largest its tools ask, else 1 GB', () => {
-    expect(containerSize(undefined)).toBe(1);
-    expect(containerSize({ tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).toBe(1);
+  it('sizes: one per auto tool, largest first; each new container at the next size (found by review: all at the largest)', () => {
+    expect(containerSizes(undefined)).toEqual([]);
     const tools = [
       { type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } },
+      { type: 'code_interpreter', container: 'cntr_1' },
+      { type: 'code_interpreter', container: { type: 'auto' } },
       { type: 'code_interpreter', container: { type: 'auto', memory_limit: '16g' } },
     ];
-    expect(containerSize({ tools })).toBe(16);
+    expect(containerSizes({ tools })).toEqual([16, 4, 1]);
+    expect(sessionsOf(1, [16, 4, 1])).toBe(16);
+    expect(sessionsOf(3, [16, 4, 1])).toBe(21);
+    // Beyond the tools (a container made again): at the largest; none asked: 1 GB.
+    expect(sessionsOf(4, [16, 4, 1])).toBe(37);
+    expect(sessionsOf(2, [])).toBe(2);
   });
 });

@@ -59,11 +59,16 @@ describe('known prices', () => {
     expect(priceOf('openai', 'gpt-4o', AT)).not.toHaveProperty('input_image_cost_per_million');
   });
 
-  it('OpenAI’s models with hosted tools carry its code interpreter price ($0.03 a 1 GB container), on OpenAI and Azure; others none', () => {
-    expect(priceOf('openai', 'gpt-4.1', AT)).toMatchObject({ code_interpreter_cost_per_session: 0.03 });
-    expect(priceOf('azure', 'gpt-4o', AT)).toMatchObject({ code_interpreter_cost_per_session: 0.03 });
+  it('OpenAI’s and Azure’s models carry OpenAI’s code interpreter price ($0.03 a 1 GB container); others none', () => {
+    for (const [provider, model] of [
+      ['openai', 'gpt-4.1'],
+      ['openai', 'gpt-4.1-nano'],
+      ['azure', 'gpt-4o'],
+      ['azure', 'o3'],
+      ['azure', 'o4-mini'],
+    ] as const)
+      expect(priceOf(provider, model, AT)).toMatchObject({ code_interpreter_cost_per_session: 0.03 });
     expect(priceOf('anthropic', 'claude-sonnet-4-20250514', AT)).not.toHaveProperty('code_interpreter_cost_per_session');
-    expect(priceOf('openai', 'text-embedding-3-small', AT)).not.toHaveProperty('code_interpreter_cost_per_session');
   });
 
   it('a dated OpenAI snapshot reads as its model', () => {
