@@ -49,8 +49,16 @@ async function start(): Promise<string> {
     const response = { id, object: 'response', model: body.model ?? 'gpt-4.1', status: 'completed', output: [item], usage, tool_usage };
     // In the background: queued now, done (with its usage) when it is read.
     if (body.background === true) {
+      const queued = { ...response, status: 'queued', output: [], usage: null, tool_usage: null };
+      // Made as a stream: its first events, then the client leaves (it reads the response later).
+      if (body.stream === true) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`event: response.created\ndata: ${JSON.stringify({ type: 'response.created', response: queued })}\n\n`);
+        res.write(`event: response.queued\ndata: ${JSON.stringify({ type: 'response.queued', response: queued })}\n\n`);
+        return void res.end();
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...response, status: 'queued', output: [], usage: null, tool_usage: null }));
+      res.end(JSON.stringify(queued));
       return;
     }
     if (body.stream !== true) {
@@ -208,6 +216,18 @@ describe('a background response with the image generation tool', () => {
     // What happened: the call's tokens only; the image, $0.25, went unbilled.
     expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + IMAGE_NANOS);
     expect(await logOf(`object:${id}`)).toMatchObject({ image_generation_input_tokens: 60, image_generation_output_tokens: 6240 });
+  });
+});
+
+describe('a background response made as a stream, with the image generation tool', () => {
+  it("is billed when a read finds it done, the images at the tool model's prices (review: its record kept no image models)", async () => {
+    const { key, record } = await seedKey({});
+    const made = await call({ path: '/v1/responses', headers: bearer(key), body: body({ background: true, stream: true }) });
+    expect(made.status).toBe(200);
+    const id = (JSON.parse(sseData(made.text)[0] as string) as { response: { id: string } }).response.id;
+    const read = await call({ method: 'GET', path: `/v1/responses/${id}`, headers: bearer(key), requestId: randomUUID() });
+    expect(read.status).toBe(200);
+    expect(await settledSpendNanos(refs.key(record.token))).toBe(tokens + IMAGE_NANOS);
   });
 });
 
