@@ -66,6 +66,11 @@ export interface ObjectOwner {
    */
   container_sizes?: number[] | null;
   /**
+   * A batch file's, and its batch's: what its lines make when all of them make audio or images
+   * (their routes'), so its bill charges output its usage does not split as that.
+   */
+  output_kind?: 'audio' | 'image' | null;
+  /**
    * A container's: the response whose answer first showed it (the one billed its session); a
    * later response shown running in it is not. Records made before it was kept: none (never billed again).
    */
@@ -169,6 +174,7 @@ export function ownerOf(
     estimate?: EstimatedWork | undefined;
     imageModels?: string[] | undefined;
     containerSizes?: number[] | undefined;
+    outputKind?: 'audio' | 'image' | undefined;
   },
   billing?: 'pending',
 ): ObjectOwner {
@@ -181,6 +187,7 @@ export function ownerOf(
     ...(models.estimate ? { estimate: storedEstimate(models.estimate) } : {}),
     ...(models.imageModels && models.imageModels.length > 0 ? { image_models: [...models.imageModels] } : {}),
     ...(models.containerSizes && models.containerSizes.length > 0 ? { container_sizes: [...models.containerSizes] } : {}),
+    ...(models.outputKind ? { output_kind: models.outputKind } : {}),
     key_hash: caller.keyHash ?? null,
     key_line: keyLineOf(caller) ?? null,
     user_id: caller.userId ?? null,

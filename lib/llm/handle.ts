@@ -168,6 +168,8 @@ interface Call {
   batchFile?: ObjectOwner | undefined;
   /** What an object the call creates is charged if it ends with no usage reported (a batch file's: its lines'). */
   estimate?: Usage | undefined;
+  /** What a batch file's lines all make, when it is audio or images (their routes' `outputNotText`). */
+  outputKind?: 'audio' | 'image' | undefined;
   /** The registry model whose upstream keeps the object the call names (its owner's `served_by`). */
   keeper?: string | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
@@ -246,6 +248,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     call.batchInput = true;
     call.madeWith = made;
     call.estimate = batchEstimate(call, batch);
+    call.outputKind = batchOutputKind(batch);
     await guardReferences(
       deps.objects,
       caller,
@@ -335,6 +338,7 @@ function batchEstimate(call: Call, batch: BatchFile): Usage {
   let outputTokens = 0;
   let webSearches = 0;
   let fileSearches = 0;
+  let sessions = 0;
   for (const { url, body } of batch.requests) {
     const route = {
       ...call.req.route,
@@ -346,8 +350,22 @@ function batchEstimate(call: Call, batch: BatchFile): Usage {
     outputTokens += one.outputTokens;
     webSearches += one.webSearches ?? 0;
     fileSearches += one.fileSearches ?? 0;
+    sessions += one.codeInterpreterSessions ?? 0;
   }
-  return { inputTokens, outputTokens, ...(webSearches > 0 ? { webSearches } : {}), ...(fileSearches > 0 ? { fileSearches } : {}) };
+  return {
+    inputTokens,
+    outputTokens,
+    ...(webSearches > 0 ? { webSearches } : {}),
+    ...(fileSearches > 0 ? { fileSearches } : {}),
+    ...(sessions > 0 ? { codeInterpreterSessions: sessions } : {}),
+  };
+}
+
+/** What a batch file's lines make, when all of them make audio or all images (found by review: image batches were billed as text). */
+function batchOutputKind(batch: BatchFile): 'audio' | 'image' | undefined {
+  const kinds = new Set(batch.requests.map((r) => matchRoute('POST', r.url)?.route.outputNotText));
+  const [only] = kinds;
+  return kinds.size === 1 ? only : undefined;
 }
 
 /** The one model a batch file's lines name (the upstream's rule: one model a batch), by its registry name. */
@@ -625,6 +643,8 @@ async function afterObjectCall(call: Call, object: ObjectCall, model: ModelRecor
         batchInput: call.batchInput === true,
         estimate,
         imageModels: call.imageModels,
+        // A batch's: its file's, whose lines it runs.
+        outputKind: call.outputKind ?? file?.output_kind ?? undefined,
         containerSizes:
           object.kind === 'response' ? containerSizes(call.req.body.kind === 'json' ? call.req.body.value : undefined) : undefined,
       });
@@ -851,7 +871,9 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, bi
   const registry = await call.deps.registry.snapshot();
   // The containers made for it (first shown in it), each of a size its tools asked.
   const sessions = await newSessions(call.deps.objects, bill.containers ?? [], undefined, owner.object_id, owner.container_sizes ?? []);
-  const usage = sessions > (bill.usage.codeInterpreterSessions ?? 0) ? { ...bill.usage, codeInterpreterSessions: sessions } : bill.usage;
+  // A batch of images (or speech): output its usage does not split is what its lines make.
+  const kinded = withOutputKind(bill.usage, owner.output_kind ?? undefined) ?? bill.usage;
+  const usage = sessions > (kinded.codeInterpreterSessions ?? 0) ? { ...kinded, codeInterpreterSessions: sessions } : kinded;
   const made = owner.model ? registry.resolve(owner.model) : undefined;
   // Its image generation tool's tokens, at the image models the call that made it named.
   const imageGen = owner.image_models ? imageToolPrices(owner.image_models, registry) : undefined;

@@ -26,7 +26,12 @@ beforeAll(async () => {
     TOLLGATE_PASSTHROUGH_MODEL: 'gpt-4o-mini',
   });
   models = mockModels(mock.url);
-  await seedModels(models);
+  // An image model as the price library has gpt-image-1.5: $10 per 1M text out, $32 per 1M images.
+  const gpt4oMini = models.find((m) => m.model_name === 'gpt-4o-mini') as ModelRecord;
+  await seedModels([
+    ...models,
+    { ...gpt4oMini, model_name: 'image-model', input_cost_per_million: 5, output_cost_per_million: 10, output_image_cost_per_million: 32 },
+  ]);
   await seedTeam({ team_id: 'team-a' });
   return () => mock.close();
 });
@@ -142,5 +147,27 @@ describe("a batch file's models are checked like a body's", () => {
     expect(await spendNanos(refs.key(record.token))).toBe(
       Math.round(20 * gpt4o.input_cost_per_million * 1000 + 40 * gpt4o.output_cost_per_million * 1000),
     );
+  });
+
+  it('a batch of image lines is billed its output at the image price (found by review: at the text price)', async () => {
+    const { key, record } = await seedKey({ team_id: 'team-a' });
+    const imageLine = (i: number) =>
+      JSON.stringify({
+        custom_id: `i${i}`,
+        method: 'POST',
+        url: '/v1/images/generations',
+        body: { model: 'image-model', prompt: 'a cat' },
+      });
+    const file = await upload(key, `${imageLine(1)}\n${imageLine(2)}\n`);
+    expect(file.status).toBe(200);
+    const made = await call({
+      path: '/v1/batches',
+      headers: bearer(key),
+      body: { input_file_id: file.json.id, endpoint: '/v1/images/generations', completion_window: '24h' },
+    });
+    expect(made.status).toBe(200);
+    expect((await call({ method: 'GET', path: `/v1/batches/${made.json.id}`, headers: bearer(key) })).json.status).toBe('completed');
+    // The mock's batch: 20 input and 40 output tokens, the output images.
+    expect(await spendNanos(refs.key(record.token))).toBe(20 * 5 * 1000 + 40 * 32 * 1000);
   });
 });
