@@ -114,7 +114,8 @@ export class ReceivedText {
     collect(payload, ANSWER_KEYS, false, this.parts);
     if (!isObject(payload)) return;
     this.noteTier(payload);
-    if (payload.object === 'response' && typeof payload.id === 'string') this.responseId = payload.id;
+    // Read as the record of its containers reads it (lib/llm/objects madeInside): the answer's `id`.
+    if (Array.isArray(payload.output) && typeof payload.id === 'string') this.responseId = payload.id;
     for (const item of [payload.content, payload.output].flatMap((list) => (Array.isArray(list) ? list : []))) {
       if (isWebSearchItem(item)) this.searches++;
       if (isFileSearchItem(item)) this.fileSearches++;

@@ -249,4 +249,13 @@ describe('containers the code interpreter ran in (billed as sessions when made f
     r.addEvent({ type: 'response.output_item.done', item: item('ci_4', 'cntr_b') });
     expect([...r.containers]).toEqual(['cntr_a', 'cntr_b']);
   });
+
+  it('the response they were shown in: a JSON answer’s id (whatever its `object` says), a stream’s response.id', () => {
+    const json = new ReceivedText();
+    json.add({ id: 'resp_1', output: [] });
+    expect(json.responseId).toBe('resp_1');
+    const stream = new ReceivedText();
+    stream.addEvent({ type: 'response.created', response: { id: 'resp_2', output: [] } });
+    expect(stream.responseId).toBe('resp_2');
+  });
 });
