@@ -13,6 +13,7 @@
  *  - prices that depend on the time of day cannot be one registry price: unknown;
  *  - a model without a text input price is not priced for text: unknown.
  */
+
 import { calcPrice, type Provider as LibraryProvider, type ModelPrice } from '@pydantic/genai-prices';
 import { costNanos } from '../domain/cost.js';
 import type { ProviderName, TokenUsage } from './types.js';
@@ -40,8 +41,6 @@ export interface KnownPrice extends TokenPrices {
   search_context_cost_per_query?: number;
   /** Dollars per 1,000 file search calls (the library's `storage_searches_kcount`), LiteLLM's name for it. */
   file_search_cost_per_1k_calls?: number;
-  /** Dollars per 1 GB code interpreter session (container), LiteLLM's name for it: OPENAI_CONTAINER_PRICE. */
-  code_interpreter_cost_per_session?: number;
   /** Audio tokens, where the source prices them apart (gpt-4o-transcribe, gpt-audio, gpt-realtime). */
   input_audio_cost_per_million?: number;
   output_audio_cost_per_million?: number;
@@ -54,14 +53,6 @@ export interface KnownPrice extends TokenPrices {
   tiers?: (TokenPrices & { above_input_tokens: number; cache_write_1h_cost_per_million?: number })[];
   source: { name: string; version: string; provider: string; model: string };
 }
-
-/**
- * OpenAI's price of a 1 GB code interpreter container ($0.03; 4 GB at 4 times it, and so on), which
- * the library does not carry (its `code_executions_kcount` prices no OpenAI model). Its models on
- * OpenAI and Azure take it.
- */
-const OPENAI_CONTAINER_PRICE = 0.03;
-const CONTAINER_PROVIDERS: ReadonlySet<ProviderName> = new Set(['openai', 'azure']);
 
 /** Tollgate's providers as the library names them. */
 const LIBRARY_PROVIDER: Readonly<Record<ProviderName, string>> = {
@@ -90,9 +81,6 @@ export function priceOf(provider: ProviderName, model: string, at: Date): KnownP
     ...optional('batch_output_cost_per_million', base(p.batch_output_mtok)),
     ...optional('search_context_cost_per_query', perSearch(base(p.web_searches_kcount))),
     ...optional('file_search_cost_per_1k_calls', base(p.storage_searches_kcount)),
-    // Every OpenAI and Azure model (found by review: tied to a file search price, o3 and o4-mini on
-    // Azure and gpt-4.1-nano had none); one that cannot run the tool is never charged it.
-    ...optional('code_interpreter_cost_per_session', CONTAINER_PROVIDERS.has(provider) ? OPENAI_CONTAINER_PRICE : undefined),
     ...optional('input_audio_cost_per_million', base(p.input_audio_mtok)),
     ...optional('output_audio_cost_per_million', base(p.output_audio_mtok)),
     ...optional('input_image_cost_per_million', base(p.input_image_mtok)),

@@ -11,6 +11,7 @@ import { isValidPrice, TIER_PRICE_FIELDS } from '../domain/cost.js';
 import type { ModelRecord } from '../domain/records.js';
 import { azureConfigProblem } from '../providers/azure.js';
 import { baseUrlProblem } from '../providers/http.js';
+import { defaultSessionPrice } from '../providers/tool-prices.js';
 import { logger } from '../telemetry.js';
 
 export interface ModelSource {
@@ -77,7 +78,13 @@ export function buildSnapshot(records: readonly ModelRecord[]): RegistrySnapshot
       logger().warn('model record skipped', { model: String(m.model_name), problem });
       continue;
     }
-    byName.set(m.model_name, m);
+    // A record made before its code interpreter price was kept: OpenAI's (found by review: strict
+    // callers of the tool were refused, and its sessions went unbilled, until an admin's update).
+    const sessionPrice = m.code_interpreter_cost_per_session ?? defaultSessionPrice(m);
+    byName.set(
+      m.model_name,
+      sessionPrice === m.code_interpreter_cost_per_session ? m : { ...m, code_interpreter_cost_per_session: sessionPrice },
+    );
   }
   // Maps, never plain objects: a model, alias or group may be named `constructor` or `__proto__`.
   const aliases = new Map<string, string>();

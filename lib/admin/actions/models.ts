@@ -27,6 +27,7 @@ import { azureConfigProblem } from '../../providers/azure.js';
 import { baseUrlProblem } from '../../providers/http.js';
 import { parseProviderModel } from '../../providers/index.js';
 import { priceOf as knownPrice } from '../../providers/prices.js';
+import { defaultSessionPrice } from '../../providers/tool-prices.js';
 import { buildSnapshot, modelRecordProblem } from '../../registry/registry.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
@@ -443,11 +444,19 @@ type PriceFields = Pick<
  * The model's prices: the ones given, the rest from the price library when it knows the model
  * (the registry's own prices override it). Undefined sides stay undefined: the caller refuses them.
  */
-function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider' | 'upstream_model'>, now: Date): Partial<PriceFields> {
+function pricesFor(
+  info: Info | undefined,
+  upstream: Pick<ModelRecord, 'provider' | 'upstream_model' | 'upstream_base_url'>,
+  now: Date,
+): Partial<PriceFields> {
+  const others = otherPricesOf(info);
   const given = {
     input_cost_per_million: priceOf(info, 'input'),
     output_cost_per_million: priceOf(info, 'output'),
-    ...otherPricesOf(info),
+    ...others,
+    // OpenAI's list price for the tool, whoever prices the tokens (found by review: a model given
+    // its token prices had none, so its sessions went unbilled and strict callers were refused).
+    code_interpreter_cost_per_session: others.code_interpreter_cost_per_session ?? defaultSessionPrice(upstream),
   };
   if (given.input_cost_per_million !== undefined && given.output_cost_per_million !== undefined)
     return { ...definedFields(given), price_source: 'registry' };
@@ -462,7 +471,6 @@ function pricesFor(info: Info | undefined, upstream: Pick<ModelRecord, 'provider
       output_cost_per_million: undefined,
       search_context_cost_per_query: given.search_context_cost_per_query ?? known.search_context_cost_per_query,
       file_search_cost_per_1k_calls: given.file_search_cost_per_1k_calls ?? known.file_search_cost_per_1k_calls,
-      code_interpreter_cost_per_session: given.code_interpreter_cost_per_session ?? known.code_interpreter_cost_per_session,
       cache_read_cost_per_million: given.cache_read_cost_per_million ?? known.cache_read_cost_per_million,
       cache_write_cost_per_million: given.cache_write_cost_per_million ?? known.cache_write_cost_per_million,
       cache_write_1h_cost_per_million: given.cache_write_1h_cost_per_million ?? known.cache_write_1h_cost_per_million,
@@ -713,9 +721,9 @@ export const modelActions: Actions = {
       });
       if (Object.keys(set).length === 0)
         throw new InvalidRequestError('nothing to update: give `litellm_params` or `model_info` fields', 'nothing_to_update');
-      // A record made before the per-search, file search or code interpreter prices were kept
-      // takes the library's with any update: until then its searches and sessions are charged
-      // nothing (and a strict caller may not search on it). Its image prices too, while its
+      // A record made before the per-search or file search prices were kept takes the library's
+      // with any update: until then its searches are charged nothing (and a strict caller may
+      // not search on it). Its image prices too, while its
       // prices are the library's: until then its images cost the text price. An admin's own
       // prices (`registry`) are never joined by the library's image prices, which could be below
       // them (found by review: a marked-up model's images got the library's lower price with an
@@ -726,7 +734,6 @@ export const modelActions: Actions = {
         [
           'search_context_cost_per_query',
           'file_search_cost_per_1k_calls',
-          'code_interpreter_cost_per_session',
           ...(libraryPriced
             ? (['input_image_cost_per_million', 'output_image_cost_per_million', 'cache_read_image_cost_per_million'] as const)
             : []),
@@ -734,6 +741,11 @@ export const modelActions: Actions = {
       ).filter((f) => !modelChanged && current[f] === undefined && set[f] === undefined);
       const known = unkept.length > 0 ? knownPrice(current.provider ?? 'openai', current.upstream_model, now) : undefined;
       for (const f of unkept) if (known?.[f] !== undefined) set[f] = known[f];
+      // And OpenAI's code interpreter price, which the registry charges it at until then.
+      if (!modelChanged && current.code_interpreter_cost_per_session === undefined && set.code_interpreter_cost_per_session === undefined) {
+        const session = defaultSessionPrice({ ...current, ...set });
+        if (session !== undefined) set.code_interpreter_cost_per_session = session;
+      }
       checkAliases(modelName, set.aliases as string[] | undefined);
       if (set.aliases !== undefined || set.access_groups !== undefined) {
         await requireNamesApart(

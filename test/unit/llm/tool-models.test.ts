@@ -27,7 +27,7 @@ const registry = buildSnapshot([one, onePointFive]);
 
 describe("the image generation tool's prices", () => {
   it('are its one image model’s record; none the registry has: undefined', () => {
-    expect(imageToolPrices(['gpt-image-1.5'], registry)).toEqual(onePointFive);
+    expect(imageToolPrices(['gpt-image-1.5'], registry)).toMatchObject(onePointFive);
     expect(imageToolPrices(['gone'], registry)).toBeUndefined();
   });
 

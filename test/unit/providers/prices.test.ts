@@ -23,8 +23,6 @@ describe('known prices', () => {
       search_context_cost_per_query: 0.01,
       // The library's storage_searches_kcount, as LiteLLM keeps it: dollars per 1,000 file search calls.
       file_search_cost_per_1k_calls: 2.5,
-      // OpenAI's $0.03 a 1 GB code interpreter container (the library carries none).
-      code_interpreter_cost_per_session: 0.03,
       source: source('openai', 'gpt-4o'),
     });
   });
@@ -57,18 +55,6 @@ describe('known prices', () => {
       output_image_cost_per_million: 32,
     });
     expect(priceOf('openai', 'gpt-4o', AT)).not.toHaveProperty('input_image_cost_per_million');
-  });
-
-  it('OpenAI’s and Azure’s models carry OpenAI’s code interpreter price ($0.03 a 1 GB container); others none', () => {
-    for (const [provider, model] of [
-      ['openai', 'gpt-4.1'],
-      ['openai', 'gpt-4.1-nano'],
-      ['azure', 'gpt-4o'],
-      ['azure', 'o3'],
-      ['azure', 'o4-mini'],
-    ] as const)
-      expect(priceOf(provider, model, AT)).toMatchObject({ code_interpreter_cost_per_session: 0.03 });
-    expect(priceOf('anthropic', 'claude-sonnet-4-20250514', AT)).not.toHaveProperty('code_interpreter_cost_per_session');
   });
 
   it('a dated OpenAI snapshot reads as its model', () => {
