@@ -123,6 +123,7 @@ describe("a model's prices on the Models page", () => {
       input_cost_per_million_priority: 2,
       output_cost_per_million_priority: 4,
       input_cost_per_million_flex: null,
+      code_interpreter_cost_per_session: 0.03,
       price_source: 'registry',
     });
   });
@@ -138,8 +139,10 @@ describe("a model's prices on the Models page", () => {
     expect(await price('Output per 1M tokens, priority')).toBe('$4.00');
     expect(await price('Input per 1M tokens, flex')).toBe('—');
     expect(await page.locator('#model-price-source').textContent()).toContain('set by an admin');
+    // OpenAI's code interpreter price comes with a model OpenAI serves, whoever prices its tokens.
+    expect(await price('Per code interpreter session')).toBe('$0.03');
     expect(await group('edit-model', 'Cache, media and tool prices').locator('summary').textContent()).toBe(
-      'Cache, media and tool prices (1 given)',
+      'Cache, media and tool prices (2 given)',
     );
     expect(await group('edit-model', 'Service-tier prices').locator('summary').textContent()).toBe('Service-tier prices (2 given)');
     expect(await page.locator('#edit-model-model_info-cache_write_cost_per_million').isVisible()).toBe(false);
