@@ -10,14 +10,11 @@
  */
 import type { ObjectOwner } from '../domain/tenancy.js';
 import { logger } from '../telemetry.js';
-import { containerSessions, isCodeInterpreterTool } from './estimate.js';
+import { codeInterpreterTools, containerSessions } from './estimate.js';
 import { MAX_ID_LENGTH } from './objects.js';
 
 /** The most containers one answer is looked up for (each id a read): more are billed as new. */
 const MAX_LOOKUPS = 100;
-
-const codeInterpreterTools = (json: Record<string, unknown> | undefined): Record<string, unknown>[] =>
-  Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
 
 /** The containers a request's code interpreter tools name by id: made (and billed) before. */
 const namedContainers = (json: Record<string, unknown> | undefined): Set<string> =>

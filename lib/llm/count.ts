@@ -11,7 +11,7 @@
  */
 import type { ToolTokens, Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
-import { isFileSearchItem, isWebSearchItem, serviceTierOfPayload } from '../providers/usage.js';
+import { containerOfItem, isFileSearchItem, isWebSearchItem, serviceTierOfPayload } from '../providers/usage.js';
 import type { LlmRequest } from './request.js';
 
 /** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
@@ -154,8 +154,8 @@ export class ReceivedText {
   }
 
   private noteContainer(item: unknown): void {
-    if (isObject(item) && item.type === 'code_interpreter_call' && typeof item.container_id === 'string' && item.container_id.length > 0)
-      this.containers.add(item.container_id);
+    const container = containerOfItem(item);
+    if (container) this.containers.add(container);
   }
 
   /** An image item (not one that failed): the latest showing of it. */

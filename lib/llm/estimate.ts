@@ -81,17 +81,19 @@ export function containerSessions(tool: Record<string, unknown>): number {
 }
 
 /** The Responses API's code interpreter tool (`{type: "code_interpreter", container}`). */
-export const isCodeInterpreterTool = (t: unknown): t is Record<string, unknown> => isObject(t) && t.type === 'code_interpreter';
+const isCodeInterpreterTool = (t: unknown): t is Record<string, unknown> => isObject(t) && t.type === 'code_interpreter';
 
 /**
  * The most code interpreter sessions a Responses request's tools can start, in 1 GB sessions: one
  * container for each tool that has one made for the call (`{type: "auto"}`), of its size. OpenAI
  * bills a container when it is made, whatever runs in it while it lives.
  */
-export function codeInterpreterBound(json: Record<string, unknown> | undefined): number {
-  const tools = Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
-  return tools.reduce((n, t) => n + containerSessions(t), 0);
-}
+export const codeInterpreterBound = (json: Record<string, unknown> | undefined): number =>
+  codeInterpreterTools(json).reduce((n, t) => n + containerSessions(t), 0);
+
+/** A request's code interpreter tools. */
+export const codeInterpreterTools = (json: Record<string, unknown> | undefined): Record<string, unknown>[] =>
+  Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
 
 /** A tool that runs web searches upstream, billed per search: Anthropic's `web_search_2025…`, OpenAI's `web_search`, `web_search_preview…`. */
 const isWebSearchTool = (t: unknown): t is Record<string, unknown> =>

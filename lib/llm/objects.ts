@@ -20,6 +20,7 @@ import type { Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
 import { estimatedWork, madeFor, mayUse, type ObjectKind, type ObjectOwner, ownerOf } from '../domain/tenancy.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
+import { containerOfItem } from '../providers/usage.js';
 import type { RegistrySnapshot } from '../registry/index.js';
 import type { ObjectOwners } from '../store/objects.js';
 import { type LlmRequest, streamRequested } from './request.js';
@@ -427,10 +428,7 @@ export function madeInside(kind: ObjectKind, answer: unknown): MadeInside[] {
           'item',
           output.map((item) => item.id),
         ),
-        ...ids(
-          'container',
-          output.map((item) => (item.type === 'code_interpreter_call' ? item.container_id : undefined)),
-        ).map((m) => (madeIn ? { ...m, madeIn } : m)),
+        ...ids('container', output.map(containerOfItem)).map((m) => (madeIn ? { ...m, madeIn } : m)),
       ];
     }
     case 'thread':

@@ -8,7 +8,7 @@
  */
 import { allInputTokens, type Usage } from '../domain/cost.js';
 import type { TokenUsage } from '../providers/types.js';
-import { usageOfPayload } from '../providers/usage.js';
+import { type MEDIA_FIGURES, media, usageOfPayload } from '../providers/usage.js';
 
 /** The usage an answer (or a stream event) carries, or undefined. */
 export const usageOf = (payload: unknown): Usage | undefined => compact(usageOfPayload(payload));
@@ -59,19 +59,7 @@ export const imageGenTokens = (u: Pick<Usage, 'imageGen'> | undefined): number =
 function compact(
   u:
     | (Required<Pick<Usage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> &
-        Pick<
-          Usage,
-          | 'cacheWrite1hTokens'
-          | 'webSearches'
-          | 'fileSearches'
-          | 'imageGen'
-          | 'serviceTier'
-          | 'audioInputTokens'
-          | 'audioOutputTokens'
-          | 'imageInputTokens'
-          | 'imageOutputTokens'
-          | 'cacheReadImageTokens'
-        >)
+        Pick<Usage, 'cacheWrite1hTokens' | 'webSearches' | 'fileSearches' | 'imageGen' | 'serviceTier' | (typeof MEDIA_FIGURES)[number]>)
     | undefined,
 ): Usage | undefined {
   if (!u) return undefined;
@@ -85,11 +73,7 @@ function compact(
     ...((u.fileSearches ?? 0) > 0 ? { fileSearches: u.fileSearches } : {}),
     ...(imageGenTokens(u) > 0 ? { imageGen: u.imageGen } : {}),
     ...(u.serviceTier ? { serviceTier: u.serviceTier } : {}),
-    ...((u.audioInputTokens ?? 0) > 0 ? { audioInputTokens: u.audioInputTokens } : {}),
-    ...((u.audioOutputTokens ?? 0) > 0 ? { audioOutputTokens: u.audioOutputTokens } : {}),
-    ...((u.imageInputTokens ?? 0) > 0 ? { imageInputTokens: u.imageInputTokens } : {}),
-    ...((u.imageOutputTokens ?? 0) > 0 ? { imageOutputTokens: u.imageOutputTokens } : {}),
-    ...((u.cacheReadImageTokens ?? 0) > 0 ? { cacheReadImageTokens: u.cacheReadImageTokens } : {}),
+    ...media(u),
   };
 }
 

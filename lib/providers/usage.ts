@@ -95,16 +95,15 @@ export function usageFromObject(u: unknown): TokenUsage | undefined {
     outputTokens: outputs,
     cacheReadTokens: read,
     cacheWriteTokens: written,
-    ...audioTokens(...mediaOf('audio', details, outputDetails(u), total - read - written, outputs)),
-    ...imageTokenFigures(...mediaOf('image', details, outputDetails(u), total - read - written, outputs)),
-    ...cachedImages(details, read),
+    ...media(mediaOf('audio', details, outputDetails(u), total - read - written, outputs)),
+    ...media(mediaOf('image', details, outputDetails(u), total - read - written, outputs)),
+    ...media({
+      // Of the cache reads, the image ones (at most the reads): priced apart.
+      cacheReadImageTokens: isObject(details?.cached_tokens_details)
+        ? Math.min(tokens(details.cached_tokens_details.image_tokens) ?? 0, read)
+        : 0,
+    }),
   });
-}
-
-/** Of the cache reads, the image ones (`cached_tokens_details.image_tokens`, at most the reads): priced apart. */
-function cachedImages(details: Record<string, unknown> | undefined, reads: number): Pick<TokenUsage, 'cacheReadImageTokens'> {
-  const n = isObject(details?.cached_tokens_details) ? Math.min(tokens(details.cached_tokens_details.image_tokens) ?? 0, reads) : 0;
-  return n > 0 ? { cacheReadImageTokens: n } : {};
 }
 
 /** The details of an OpenAI-shaped usage's output: `completion_tokens_details` (chat) or `output_tokens_details` (Responses). */
@@ -122,10 +121,13 @@ function mediaOf(
   output: Record<string, unknown> | undefined,
   inputTokens: number,
   outputTokens: number,
-): [number, number] {
+): Partial<Record<MediaFigure, number>> {
   const field = `${kind}_tokens`;
   const cached = isObject(input?.cached_tokens_details) ? (tokens(input.cached_tokens_details[field]) ?? 0) : 0;
-  return [Math.min(Math.max(0, (tokens(input?.[field]) ?? 0) - cached), inputTokens), Math.min(tokens(output?.[field]) ?? 0, outputTokens)];
+  return {
+    [`${kind}InputTokens`]: Math.min(Math.max(0, (tokens(input?.[field]) ?? 0) - cached), inputTokens),
+    [`${kind}OutputTokens`]: Math.min(tokens(output?.[field]) ?? 0, outputTokens),
+  };
 }
 
 /**
@@ -196,7 +198,9 @@ function imageGenOf(u: unknown): ToolTokens | undefined {
   const inDetails = isObject(u.input_tokens_details) ? u.input_tokens_details : undefined;
   const outDetails = isObject(u.output_tokens_details) ? u.output_tokens_details : undefined;
   // A split that is no token count is not trusted: all of that side is images, the dearer reading.
-  const [imagesIn] = badFigure(inDetails?.image_tokens) ? [input - cached] : mediaOf('image', inDetails, undefined, input - cached, 0);
+  const imagesIn = badFigure(inDetails?.image_tokens)
+    ? input - cached
+    : (mediaOf('image', inDetails, undefined, input - cached, 0).imageInputTokens ?? 0);
   const imagesOut =
     badFigure(outDetails?.image_tokens) || badFigure(outDetails?.text_tokens)
       ? output
@@ -214,7 +218,7 @@ const imageTokens = (
   inputTokens,
   ...(cacheReadTokens > 0 ? { cacheReadTokens } : {}),
   outputTokens,
-  ...imageTokenFigures(imagesIn, imagesOut),
+  ...media({ imageInputTokens: imagesIn, imageOutputTokens: imagesOut }),
 });
 
 /** Two image generation tool usages as `pick` joins each figure (the larger for stream events, the sum for separate calls). */
@@ -275,6 +279,12 @@ function webSearchCalls(holder: Record<string, unknown>): number {
   return Array.isArray(holder.output) ? holder.output.filter(isWebSearchItem).length : 0;
 }
 
+/** The container a Responses `code_interpreter_call` item shows its code ran in, or undefined. */
+export const containerOfItem = (v: unknown): string | undefined =>
+  isObject(v) && v.type === 'code_interpreter_call' && typeof v.container_id === 'string' && v.container_id.length > 0
+    ? v.container_id
+    : undefined;
+
 /** One file search call an answer shows: a Responses `file_search_call` item (the `file_search` tool's). */
 export const isFileSearchItem = (v: unknown): boolean => isObject(v) && v.type === 'file_search_call';
 
@@ -312,15 +322,7 @@ export function mergeUsage(a: TokenUsage | undefined, b: TokenUsage | undefined)
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
     ...extras(a, b, Math.max(a.webSearches ?? 0, b.webSearches ?? 0), Math.max(a.fileSearches ?? 0, b.fileSearches ?? 0)),
     ...joinImageGen(a, b, Math.max),
-    ...audioTokens(
-      Math.max(a.audioInputTokens ?? 0, b.audioInputTokens ?? 0),
-      Math.max(a.audioOutputTokens ?? 0, b.audioOutputTokens ?? 0),
-    ),
-    ...imageTokenFigures(
-      Math.max(a.imageInputTokens ?? 0, b.imageInputTokens ?? 0),
-      Math.max(a.imageOutputTokens ?? 0, b.imageOutputTokens ?? 0),
-    ),
-    ...positive('cacheReadImageTokens', Math.max(a.cacheReadImageTokens ?? 0, b.cacheReadImageTokens ?? 0)),
+    ...joinMedia(a, b, Math.max),
   };
 }
 
@@ -335,24 +337,27 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
     ...extras(a, b, (a.webSearches ?? 0) + (b.webSearches ?? 0), (a.fileSearches ?? 0) + (b.fileSearches ?? 0)),
     ...joinImageGen(a, b, (x, y) => x + y),
-    ...audioTokens((a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0), (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0)),
-    ...imageTokenFigures((a.imageInputTokens ?? 0) + (b.imageInputTokens ?? 0), (a.imageOutputTokens ?? 0) + (b.imageOutputTokens ?? 0)),
-    ...positive('cacheReadImageTokens', (a.cacheReadImageTokens ?? 0) + (b.cacheReadImageTokens ?? 0)),
+    ...joinMedia(a, b, (x, y) => x + y),
   };
 }
 
-const positive = <K extends keyof TokenUsage>(key: K, n: number): Partial<Record<K, number>> =>
-  n > 0 ? ({ [key]: n } as Partial<Record<K, number>>) : {};
+/** The figures of a usage that split its tokens by kind (audio, images), each priced apart; absent when 0. */
+export const MEDIA_FIGURES = [
+  'audioInputTokens',
+  'audioOutputTokens',
+  'imageInputTokens',
+  'imageOutputTokens',
+  'cacheReadImageTokens',
+] as const satisfies readonly (keyof TokenUsage)[];
+type MediaFigure = (typeof MEDIA_FIGURES)[number];
 
-const audioTokens = (audioIn: number, audioOut: number): Pick<TokenUsage, 'audioInputTokens' | 'audioOutputTokens'> => ({
-  ...(audioIn > 0 ? { audioInputTokens: audioIn } : {}),
-  ...(audioOut > 0 ? { audioOutputTokens: audioOut } : {}),
-});
+/** The media figures given that are above 0 (a usage keeps none of 0). */
+export const media = (figures: Partial<Record<MediaFigure, number>>): Partial<Record<MediaFigure, number>> =>
+  Object.fromEntries(MEDIA_FIGURES.flatMap((f) => ((figures[f] ?? 0) > 0 ? [[f, figures[f]]] : [])));
 
-const imageTokenFigures = (imagesIn: number, imagesOut: number): Pick<TokenUsage, 'imageInputTokens' | 'imageOutputTokens'> => ({
-  ...(imagesIn > 0 ? { imageInputTokens: imagesIn } : {}),
-  ...(imagesOut > 0 ? { imageOutputTokens: imagesOut } : {}),
-});
+/** Two usages' media figures as `pick` joins each (the larger for stream events, the sum for separate calls). */
+const joinMedia = (a: TokenUsage, b: TokenUsage, pick: (x: number, y: number) => number): Partial<Record<MediaFigure, number>> =>
+  media(Object.fromEntries(MEDIA_FIGURES.map((f) => [f, pick(a[f] ?? 0, b[f] ?? 0)])));
 
 /** What an upstream billed before a call failed: the calls of a fan-out that succeeded (lib/providers/bedrock embeddings). */
 const spentBeforeFailure = new WeakMap<object, TokenUsage>();
