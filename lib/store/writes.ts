@@ -97,9 +97,10 @@ export const INDEX_LAG_MS = 2_500;
  * The parent gains a child in this transaction: it must exist, its children witness moves, and it
  * notes when: the later of the request's time and this clock's now, as the transaction is built
  * (found by review: a request that read long before it wrote noted a time the lag had run from).
+ * A `guard` must hold too (`onMissing` then also answers its failure).
  */
-export const addChild = (ref: ItemRef, onMissing: () => TollgateError, now: Date): TxOp =>
-  addToCounter(ref, CHILDREN_ATTR, 1, onMissing, undefined, { [CHILD_AT_ATTR]: Math.max(now.getTime(), Date.now()) });
+export const addChild = (ref: ItemRef, onMissing: () => TollgateError, now: Date, guard?: Guard): TxOp =>
+  addToCounter(ref, CHILDREN_ATTR, 1, onMissing, guard, { [CHILD_AT_ATTR]: Math.max(now.getTime(), Date.now()) });
 
 /** How long to wait before listing a parent's children so that the indexes show every child it read the witness of. */
 export function indexWaitMs(read: object, nowMs: number): number {

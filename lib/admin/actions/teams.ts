@@ -20,7 +20,7 @@ import type { Authority } from '../../domain/actor.js';
 import type { AuditEntry } from '../../domain/audit.js';
 import { compareCap, rateDirections } from '../../domain/limits.js';
 import { rateChangeStamp } from '../../domain/rate-limits.js';
-import type { MemberRecord, OrgRecord, TeamRecord } from '../../domain/records.js';
+import type { MemberRecord, OrgRecord, TeamRecord, UserRecord } from '../../domain/records.js';
 import { ConflictError, ForbiddenError, InvalidRequestError } from '../../errors.js';
 import { encode } from '../../store/codec.js';
 import { refs } from '../../store/keys.js';
@@ -43,7 +43,7 @@ import { find, findOwn, load, notFound, queryAll, queryPage, type TxOp, transact
 import { type Actor, isProxyAdmin, requireProxyAdmin } from '../rules/actor.js';
 import { requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import { readsEveryTeamKey } from '../rules/keys.js';
-import { dropLimitsDenial, limitsDenial, memberLimits, setterAfter } from '../rules/limits.js';
+import { dropLimitsDenial, limitsDenial, memberLimits, personalUserLimits, setterAfter } from '../rules/limits.js';
 import { teamManagerDenial, teamReaderDenial } from '../rules/teams.js';
 import { budgetUpdateAttributes, budgetView, spendFields } from '../schema/budget-view.js';
 import {
@@ -156,13 +156,46 @@ function uniqueUsers(list: { user_id: string }[], param: string): void {
   });
 }
 
-/** The writes that add members: each user must exist and not be a member yet. */
+/**
+ * Inside a team a user's budget and models no longer govern their calls (lib/domain/chain): only a
+ * proxy admin sets them, so only a proxy admin may add a user who has them to a team (found by
+ * review: a team admin added a user a proxy admin had capped at $0 and one model, who then made a
+ * team key and called any team model; moving that user's key into the team was already refused).
+ * Less authority is judged on the user records it read: the answer holds each user to what was
+ * read, so a limit a proxy admin sets meanwhile refuses the add (409).
+ */
+async function joiningUsersRead(actor: Actor, userIds: readonly string[], teamId: string): Promise<ReadonlyMap<string, UserRecord>> {
+  const read = new Map<string, UserRecord>();
+  if (isProxyAdmin(actor)) return read;
+  for (const user of await Promise.all(userIds.map((u) => find('user', u)))) {
+    if (!user) continue; // the add's own guard answers 404
+    const denial = dropLimitsDenial(
+      'team_admin',
+      'proxy_admin',
+      personalUserLimits(user),
+      `user \`${user.user_id}\``,
+      `add them to a team (inside team \`${teamId}\` their budget and models would not govern their calls)`,
+    );
+    if (denial) throw denial;
+    read.set(user.user_id, user);
+  }
+  return read;
+}
+
+const userChanged = (userId: string) => () =>
+  new ConflictError('concurrent_update', `user \`${userId}\` changed meanwhile (or is gone); retry`);
+
+/**
+ * The writes that add members: each user must exist and not be a member yet; a user in `held`
+ * must still be as it was read there.
+ */
 function memberAddOps(
   team: TeamRecord,
   list: { user_id: string; role: MemberRecord['role'] }[],
   budget: number | null | undefined,
   now: Date,
   setBy: Authority,
+  held: ReadonlyMap<string, UserRecord> = new Map(),
 ): { ops: TxOp[]; audit: AuditEntry[]; added: MemberRecord[] } {
   const ops: TxOp[] = [];
   const audit: AuditEntry[] = [];
@@ -184,7 +217,9 @@ function memberAddOps(
         () => new ConflictError('member_exists', `user \`${m.user_id}\` is already a member of team \`${team.team_id}\``, 'member'),
       ),
       // The user gains a membership: a delete of the user that listed theirs before it is refused (lib/admin/cascade).
-      addChild(refs.user(m.user_id), notFound('user', m.user_id), now),
+      held.has(m.user_id)
+        ? addChild(refs.user(m.user_id), userChanged(m.user_id), now, unchangedSince(held.get(m.user_id) as UserRecord))
+        : addChild(refs.user(m.user_id), notFound('user', m.user_id), now),
     );
     audit.push(
       memberAudit('member_add', team.team_id, m.user_id, { role: m.role, ...(budget !== undefined ? { max_budget_in_team: budget } : {}) }),
@@ -409,7 +444,13 @@ export const teamActions: Actions = {
       uniqueUsers(input.member, 'member');
       const team = await load('team', input.team_id);
       requireMemberBudgetWithin(input.max_budget_in_team, team);
-      const added = memberAddOps(team, input.member, input.max_budget_in_team, now, isProxyAdmin(actor) ? 'proxy_admin' : 'team_admin');
+      const read = await joiningUsersRead(
+        actor,
+        input.member.map((m) => m.user_id),
+        team.team_id,
+      );
+      const setBy = isProxyAdmin(actor) ? 'proxy_admin' : 'team_admin';
+      const added = memberAddOps(team, input.member, input.max_budget_in_team, now, setBy, read);
       const existing = await membersOf(team.team_id);
       await transact([addChild(refs.team(team.team_id), notFound('team', team.team_id), now), ...added.ops], actor, added.audit, now);
       // LiteLLM answers with the team (all its members_with_roles) and the memberships it made.

@@ -111,8 +111,14 @@ export const userLimits = (u: UserRecord, personal: boolean): unknown[] => [
   u.rpm_limit,
   u.tpm_limit,
   u.max_parallel_requests,
-  ...(personal ? [u.max_budget, u.models] : []),
+  ...(personal ? personalUserLimits(u) : []),
 ];
+
+/**
+ * A user's limits that stop governing them inside a team (lib/domain/chain): their budget and
+ * models. Joining a team, a user leaves them for the calls they make there.
+ */
+export const personalUserLimits = (u: UserRecord): unknown[] => [u.max_budget, u.models];
 
 /**
  * A key's `fast` makes its requests fast unless its team or organization says `strict`
