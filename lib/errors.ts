@@ -57,6 +57,7 @@ export type PermissionCode =
   | 'key_route_not_allowed'
   | 'deferred_work_not_allowed'
   | 'unbounded_server_tool'
+  | 'unbounded_input'
   | 'model_not_allowed'
   | 'team_not_found'
   | 'user_not_found'
@@ -266,6 +267,16 @@ export class UnboundedServerToolError extends PermissionDeniedError {
     super(
       'unbounded_server_tool',
       `strict enforcement cannot reserve the cost of the \`${tool}\` tool: ${why}, or call it with fast enforcement`,
+      param,
+    );
+  }
+}
+/** Strict enforcement and input the upstream keeps (a stored response or conversation continued): its size, billed as input, is not in the request. */
+export class UnboundedInputError extends PermissionDeniedError {
+  constructor(param: string, why: string) {
+    super(
+      'unbounded_input',
+      `strict enforcement cannot reserve the cost of \`${param}\`: ${why}, and the request does not show its size; send the conversation in \`input\`, or call it with fast enforcement`,
       param,
     );
   }

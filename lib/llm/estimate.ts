@@ -23,7 +23,9 @@
  */
 import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
+import type { ModelRecord } from '../domain/records.js';
 import { InvalidRequestError } from '../errors.js';
+import { servedByOpenAiOrAzure } from '../providers/tool-prices.js';
 // A count of tool uses is read as the usage reader reads a token count: a non-negative safe integer.
 import { tokens } from '../providers/usage.js';
 import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
@@ -64,6 +66,47 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
     ...(typeof fileSearches === 'number' && fileSearches > 0 ? { fileSearches: fileSearches * choices } : {}),
     ...(sessions > 0 ? { codeInterpreterSessions: sessions } : {}),
   };
+}
+
+/**
+ * The field that limits a route's output at its upstream: chat's `max_completion_tokens` on OpenAI
+ * and Azure (their reasoning models refuse `max_tokens`) and `max_tokens` on every other upstream
+ * (OpenAI-compatible servers and Bedrock read it); `max_tokens` for completions and Anthropic's
+ * messages; `max_output_tokens` for responses. Undefined: the route has none (images, speech).
+ */
+export function outputLimitField(
+  upstreamPath: string,
+  model: Pick<ModelRecord, 'provider' | 'upstream_base_url'>,
+): (typeof OUTPUT_LIMIT_FIELDS)[number] | undefined {
+  switch (upstreamPath) {
+    case '/chat/completions':
+      return servedByOpenAiOrAzure(model) ? 'max_completion_tokens' : 'max_tokens';
+    case '/completions':
+    case '/messages':
+      return 'max_tokens';
+    case '/responses':
+      return 'max_output_tokens';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The JSON body a strict call is sent with: one that names no output limit is given `limit`
+ * (TOLLGATE_STRICT_DEFAULT_MAX_TOKENS, what its reservation holds) in its route's field, so the
+ * estimate bounds what the upstream generates (found by review: a call naming no limit held 4,096
+ * output tokens and was answered 60,000). A body that names one is sent as it is (the estimate
+ * takes the largest); so is every body when `limit` is undefined (fast calls).
+ */
+export function withOutputLimit(
+  body: Record<string, unknown>,
+  upstreamPath: string,
+  model: Pick<ModelRecord, 'provider' | 'upstream_base_url'>,
+  limit: number | undefined,
+): Record<string, unknown> {
+  if (limit === undefined || OUTPUT_LIMIT_FIELDS.some((f) => body[f] !== undefined && body[f] !== null)) return body;
+  const field = outputLimitField(upstreamPath, model);
+  return field ? { ...body, [field]: limit } : body;
 }
 
 /** A code interpreter container's size in 1 GB sessions, by its `memory_limit` (OpenAI's: 1 GB by default). */
@@ -192,6 +235,26 @@ export function unboundedServerTool(
   const fileSearches = req.route.runsHostedTools === true ? fileSearchBound(req.body.value) : 0;
   if (typeof fileSearches === 'object') return fileSearches;
   return imageGenerationTool(req.body.value);
+}
+
+/**
+ * Input the upstream keeps and bills that the request does not show: a Responses call continuing a
+ * stored response (`previous_response_id`), a conversation (`conversation`) or naming stored items
+ * (`item_reference` input items) is billed every stored turn as input, which the body's size does
+ * not bound (found by review: a 100-byte body continuing a 120,000-token chain reserved $0.001 and
+ * settled $0.24). A strict caller is refused it, as a stored `prompt` is; undefined: none.
+ */
+export function unboundedStoredInput(req: Pick<LlmRequest, 'body'>): { param: string; why: string } | undefined {
+  if (req.body.kind !== 'json') return undefined;
+  const body = req.body.value;
+  const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+  if (given(body.previous_response_id))
+    return { param: 'previous_response_id', why: 'it continues a stored response, whose every turn is billed as input' };
+  if (given(body.conversation))
+    return { param: 'conversation', why: 'it continues a stored conversation, whose every item is billed as input' };
+  if (Array.isArray(body.input) && body.input.some((item) => isObject(item) && item.type === 'item_reference'))
+    return { param: 'input', why: 'it names stored items (`item_reference`), billed as input' };
+  return undefined;
 }
 
 function bodyBytes(body: LlmRequest['body']): number {

@@ -44,6 +44,7 @@ import {
   isTollgateError,
   NotFoundError,
   toTollgateError,
+  UnboundedInputError,
   UnboundedServerToolError,
   UpstreamFailedError,
 } from '../errors.js';
@@ -61,7 +62,7 @@ import { loadCaller } from './caller.js';
 import { containerSizes, newSessions } from './containers.js';
 import { countUsage, ReceivedText } from './count.js';
 import { type LlmDeps, llmDeps } from './deps.js';
-import { askedSearches, estimateUsage, requirePricedTier, unboundedServerTool } from './estimate.js';
+import { askedSearches, estimateUsage, requirePricedTier, unboundedServerTool, unboundedStoredInput, withOutputLimit } from './estimate.js';
 import { allowedModels, listModelsBody, retrieveModelBody } from './models.js';
 import {
   type BatchFile,
@@ -172,6 +173,8 @@ interface Call {
   outputKind?: 'audio' | 'image' | undefined;
   /** The registry model whose upstream keeps the object the call names (its owner's `served_by`). */
   keeper?: string | undefined;
+  /** Strict calls: the output limit a body naming none is sent with (withOutputLimit). */
+  outputLimit?: number | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
   startedMs: number;
   upstreamAtMs?: number | undefined;
@@ -237,13 +240,18 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     ...(imageGen ? { toolPrices: { imageGen } } : {}),
     ...(imageModels.length > 0 ? { imageModels } : {}),
   };
-  // Strict enforcement holds every call's cost before it runs: work billed after the call cannot be held.
+  // Strict enforcement holds every call's cost before it runs, its output up to a limit the upstream is sent.
+  if (call.mode === 'strict') call.outputLimit = deps.strictDefaultMaxTokens;
+  // Work billed after the call cannot be held.
   const deferred = call.mode === 'strict' ? deferredWorkOf(object, req.body.kind === 'json' ? req.body.value : undefined) : undefined;
   if (deferred) throw new DeferredWorkNotAllowedError(deferred.what, deferred.param);
   // Nor can it hold the cost of a tool billed per use that nothing bounds (a web search without
   // `max_uses`, a file search without `max_tool_calls`).
   const unbounded = call.mode === 'strict' ? unboundedServerTool(req) : undefined;
   if (unbounded) throw new UnboundedServerToolError(unbounded.unbounded, unbounded.why, unbounded.param);
+  // Nor input the upstream keeps, billed beyond what the request shows.
+  const stored = call.mode === 'strict' ? unboundedStoredInput(req) : undefined;
+  if (stored) throw new UnboundedInputError(stored.param, stored.why);
   if (batch) {
     call.batchInput = true;
     call.madeWith = made;
@@ -382,8 +390,15 @@ function resolveModel(registry: RegistrySnapshot, name: string): ModelRecord {
   return model;
 }
 
-/** The body the upstream gets: the caller's, with `model` set to the upstream's id for it. */
-function upstreamBody(req: LlmRequest, model: ModelRecord): { body: UpstreamRequest['body']; stripUsage: boolean } {
+/**
+ * The body the upstream gets: the caller's, with `model` set to the upstream's id for it, and a
+ * strict call's output limit where it names none (`outputLimit`, withOutputLimit).
+ */
+function upstreamBody(
+  req: LlmRequest,
+  model: ModelRecord,
+  outputLimit: number | undefined,
+): { body: UpstreamRequest['body']; stripUsage: boolean } {
   const named = req.model !== undefined || req.pathModel !== undefined;
   switch (req.body.kind) {
     case 'none':
@@ -397,7 +412,7 @@ function upstreamBody(req: LlmRequest, model: ModelRecord): { body: UpstreamRequ
       return { body: { form }, stripUsage: false };
     }
     case 'json': {
-      const value: Record<string, unknown> = { ...req.body.value };
+      const value: Record<string, unknown> = { ...withOutputLimit(req.body.value, req.upstreamPath, model, outputLimit) };
       if (named) value.model = model.upstream_model;
       let stripUsage = false;
       if (req.stream && req.route.streamsUsage) {
@@ -471,7 +486,7 @@ async function callModel(call: Call, model: ModelRecord, requestId: string): Pro
     });
   return withSpend(call, model, requestId, async (finish, rate) => {
     await billBeforeDelete(call, model);
-    const { body, stripUsage } = upstreamBody(call.req, model);
+    const { body, stripUsage } = upstreamBody(call.req, model, call.outputLimit);
     const upstream = await startCall(call, model, body);
     const res = upstream.response as Response;
     // Whatever the request said, an event stream is relayed as one and metered from its events.
@@ -1187,7 +1202,7 @@ async function fanOut(call: Call, models: ModelRecord[]): Promise<LlmResponse> {
         call,
         model,
         `${req.requestId}#${i}`,
-        async (finish) => complete(model, await startCall(call, model, upstreamBody(req, model).body), finish),
+        async (finish) => complete(model, await startCall(call, model, upstreamBody(req, model, call.outputLimit).body), finish),
         admitted[i],
       ),
     ),

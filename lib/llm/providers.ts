@@ -19,6 +19,7 @@ import { type Operation, operationOf, type ProviderModel, providerFor } from '..
 import { upstreamKey } from '../registry/index.js';
 import { ReceivedText } from './count.js';
 import type { LlmDeps } from './deps.js';
+import { withOutputLimit } from './estimate.js';
 import { objectCallOf } from './objects.js';
 import type { LlmRequest } from './request.js';
 import { errorHeaders, errorResponse, jsonResponse, type LlmResponse } from './response.js';
@@ -31,6 +32,8 @@ export interface ProviderCall {
   now: number;
   /** Lets a settlement complete after the answer: the invocation awaits it. */
   defer(settlement: Promise<unknown>): void;
+  /** Strict calls: the output limit a body naming none is sent with (withOutputLimit). */
+  outputLimit?: number | undefined;
 }
 
 /**
@@ -137,7 +140,7 @@ export async function callProvider(
   const answer = await provider.call(
     {
       operation,
-      body: req.body.value,
+      body: withOutputLimit(req.body.value, req.upstreamPath, model, call.outputLimit),
       model: target,
       apiKey,
       callerHeaders: req.headers,

@@ -18,8 +18,10 @@ const servedByOpenAi = (base: string | null | undefined): boolean => {
   }
 };
 
+/** Whether OpenAI itself serves the model: OpenAI's API, or Azure OpenAI (not another OpenAI-compatible server). */
+export const servedByOpenAiOrAzure = (m: Pick<ModelRecord, 'provider' | 'upstream_base_url'>): boolean =>
+  m.provider === 'azure' || ((m.provider ?? 'openai') === 'openai' && servedByOpenAi(m.upstream_base_url));
+
 /** The code interpreter session price a model has when none was set: OpenAI's, on OpenAI and Azure. */
 export const defaultSessionPrice = (m: Pick<ModelRecord, 'provider' | 'upstream_base_url'>): number | undefined =>
-  m.provider === 'azure' || ((m.provider ?? 'openai') === 'openai' && servedByOpenAi(m.upstream_base_url))
-    ? OPENAI_CONTAINER_PRICE
-    : undefined;
+  servedByOpenAiOrAzure(m) ? OPENAI_CONTAINER_PRICE : undefined;

@@ -5,10 +5,13 @@ import {
   codeInterpreterBound,
   estimateUsage,
   fileSearchBound,
+  outputLimitField,
   reachableTiers,
   requirePricedTier,
   unboundedServerTool,
+  unboundedStoredInput,
   webSearchBound,
+  withOutputLimit,
 } from '../../../lib/llm/estimate.js';
 import { matchRoute } from '../../../lib/routes.js';
 
@@ -255,5 +258,73 @@ describe('code interpreter sessions in the strict estimate: a container of its s
     expect(
       estimateUsage(json({ model: 'gpt-4.1', messages: [], tools: [tool({ type: 'auto' })] }), 100).codeInterpreterSessions,
     ).toBeUndefined();
+  });
+});
+
+describe('the output limit a strict call is sent with (found by review: none was sent)', () => {
+  const openai = { provider: 'openai' as const, upstream_base_url: undefined };
+  it('chat: max_completion_tokens where OpenAI serves it (OpenAI, Azure), max_tokens on every other upstream', () => {
+    expect(outputLimitField('/chat/completions', openai)).toBe('max_completion_tokens');
+    expect(outputLimitField('/chat/completions', { provider: undefined, upstream_base_url: 'https://api.openai.com/v1' })).toBe(
+      'max_completion_tokens',
+    );
+    expect(outputLimitField('/chat/completions', { provider: 'azure', upstream_base_url: 'https://x.openai.azure.com' })).toBe(
+      'max_completion_tokens',
+    );
+    expect(outputLimitField('/chat/completions', { provider: 'openai', upstream_base_url: 'http://vllm:8000/v1' })).toBe('max_tokens');
+    expect(outputLimitField('/chat/completions', { provider: 'bedrock', upstream_base_url: undefined })).toBe('max_tokens');
+  });
+
+  it('completions and messages: max_tokens; responses: max_output_tokens; routes without one: none', () => {
+    expect(outputLimitField('/completions', openai)).toBe('max_tokens');
+    expect(outputLimitField('/messages', { provider: 'anthropic', upstream_base_url: undefined })).toBe('max_tokens');
+    expect(outputLimitField('/responses', openai)).toBe('max_output_tokens');
+    for (const path of ['/embeddings', '/images/generations', '/audio/speech', '/moderations', '/batches'])
+      expect(outputLimitField(path, openai)).toBeUndefined();
+  });
+
+  it('adds the limit only to a body naming none, as a new body; the estimate then holds what is sent', () => {
+    const body = { model: 'gpt-4o', messages: [] };
+    const sent = withOutputLimit(body, '/chat/completions', openai, 300);
+    expect(sent).toEqual({ ...body, max_completion_tokens: 300 });
+    expect(body).not.toHaveProperty('max_completion_tokens');
+    expect(estimateUsage(json(sent), 4096).outputTokens).toBe(estimateUsage(json(body), 300).outputTokens);
+    // A null limit is none.
+    expect(withOutputLimit({ ...body, max_tokens: null }, '/chat/completions', openai, 300)).toMatchObject({ max_completion_tokens: 300 });
+    for (const f of ['max_tokens', 'max_completion_tokens', 'max_output_tokens']) {
+      const own = { ...body, [f]: 5 };
+      expect(withOutputLimit(own, '/chat/completions', openai, 300)).toBe(own);
+    }
+    expect(withOutputLimit(body, '/chat/completions', openai, undefined)).toBe(body);
+    expect(withOutputLimit(body, '/embeddings', openai, 300)).toBe(body);
+  });
+});
+
+describe('input the upstream keeps: unbounded for a strict caller', () => {
+  const req = (value: Record<string, unknown>) => ({ body: { kind: 'json' as const, value } });
+  it('names previous_response_id, conversation and item_reference inputs; nothing else', () => {
+    expect(unboundedStoredInput(req({ previous_response_id: 'resp_1' }))?.param).toBe('previous_response_id');
+    expect(unboundedStoredInput(req({ conversation: 'conv_1' }))?.param).toBe('conversation');
+    expect(unboundedStoredInput(req({ conversation: { id: 'conv_1' } }))?.param).toBe('conversation');
+    expect(
+      unboundedStoredInput(
+        req({
+          input: [
+            { type: 'message', content: 'x' },
+            { type: 'item_reference', id: 'i' },
+          ],
+        }),
+      )?.param,
+    ).toBe('input');
+    for (const value of [
+      {},
+      { previous_response_id: null },
+      { previous_response_id: '' },
+      { conversation: null },
+      { input: 'text' },
+      { input: [{ type: 'message', content: 'x' }] },
+    ])
+      expect(unboundedStoredInput(req(value))).toBeUndefined();
+    expect(unboundedStoredInput({ body: { kind: 'none' } })).toBeUndefined();
   });
 });
