@@ -47,6 +47,7 @@ import {
   UnboundedInputError,
   UnboundedServerToolError,
   UpstreamFailedError,
+  UpstreamTimeoutError,
 } from '../errors.js';
 import { callMetrics, denialMetric } from '../metrics.js';
 import { unshapedUpstreamError } from '../providers/errors.js';
@@ -617,9 +618,12 @@ async function withSpend<T>(
     return await run(finish, rate);
   } catch (e) {
     // An upstream that answered, unreadably, is charged (counted, else the estimate), never $0;
-    // one that billed part of the call before it failed (a fan-out's calls that succeeded), that part.
+    // one that billed part of the call before it failed (a fan-out's calls that succeeded), that
+    // part; one that took the request and did not answer in time, the prompt it was sent: it may
+    // be working on it still, and bill it (found by review: such a call cost $0).
     const spent = fromTokenUsage(spentUsageOf(e));
-    await finish(spent, (e instanceof UpstreamFailedError && e.answered) || spent !== undefined);
+    const answered = (e instanceof UpstreamFailedError && e.answered) || e instanceof UpstreamTimeoutError;
+    await finish(spent, answered || spent !== undefined);
     throw e;
   }
 }

@@ -15,6 +15,8 @@ import {
   mockModels,
 } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
+import { configureApp } from '../../../lib/app/index.js';
+import { config } from '../../../lib/config.js';
 import { refs } from '../../../lib/store/keys.js';
 import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
 import { bearer } from '../../support/authorizer.js';
@@ -49,6 +51,7 @@ beforeAll(async () => {
     knob('no-usage-cut', 'no_usage+drop_after=3'),
     knob('cut', 'drop_after=3'),
     knob('failing', 'status=500'),
+    knob('hanging', 'hang'),
     // Anthropic reports the input in its first event and the output in its last: cut between them.
     { ...claude, model_name: 'claude-cut', upstream_model: `${claude.upstream_model}+drop_after=30`, aliases: [], access_groups: [] },
   ]);
@@ -126,6 +129,21 @@ describe('never $0', () => {
     expect([cutWithUsageAsked.nanos > 0, cutWithUsageAsked.source]).toEqual([true, 'counted']);
     const whole = await costOf('gpt-4o-mini', { stream: true });
     expect([whole.nanos > 0, whole.source]).toEqual([true, 'reported']);
+  });
+
+  it('an upstream that takes the request and does not answer in time is charged the prompt it was sent, never $0 (found by review)', async () => {
+    // Its request went out whole: the upstream may be working on it (and bill it) after Tollgate
+    // gave up, as an upstream does for a long call whose client timed out.
+    const before = config();
+    configureApp({ config: { ...before, upstreamTimeoutMs: 250 } });
+    try {
+      const { res, nanos, source } = await costOf('hanging');
+      expect(res.status).toBe(504);
+      expect(res.json.error.code).toBe('upstream_timeout');
+      expect([nanos > 0, source]).toEqual([true, 'counted']);
+    } finally {
+      configureApp({ config: before });
+    }
   });
 
   it('an upstream error costs nothing: it was not answered', async () => {
