@@ -58,6 +58,8 @@ export function builtinAliases(): Record<string, string> {
  *   reports no usage; they cost the llm function about 210 ms of each cold start.
  * - the tracer, with the X-Ray SDK (about 110 KB with cls-hooked and semver): loaded only when
  *   tracing is on (lib/telemetry), parsed by every function otherwise (about 7 ms of the authorizer's).
+ * - undici's Agent, the upstream calls' dispatcher (lib/app/wiring): loaded on the first upstream
+ *   call (LAZY_ENTRIES: the Agent alone, 286 KB and about 20 ms, not the whole package).
  * Each package is external to the bundle (its subpaths too) and bundled alone into one file,
  * `node_modules/<package>/index.mjs` beside the handler, with a package.json whose exports send every
  * subpath the code imports there (one module instance), where Node finds it on `import()`.
@@ -65,6 +67,15 @@ export function builtinAliases(): Record<string, string> {
 export const LAZY_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   'gpt-tokenizer': ['encoding/o200k_base'],
   '@aws-lambda-powertools/tracer': ['', 'middleware'],
+  undici: [''],
+};
+
+/**
+ * What a lazy package's bundle exports, where not everything its subpaths do: undici is CommonJS
+ * (whose names `export *` cannot list, so it would export nothing), and only its Agent is used.
+ */
+export const LAZY_ENTRIES: Readonly<Record<string, string>> = {
+  undici: "export { default as Agent } from 'undici/lib/dispatcher/agent.js';",
 };
 
 const ESBUILD_BIN = join(PROJECT_ROOT, 'node_modules', '.bin', 'esbuild');
@@ -91,7 +102,7 @@ export function lazyModuleCommands(outputDir: string, bundleFile: string): strin
   ];
   return Object.entries(LAZY_PACKAGES).map(([pkg, subpaths]) => {
     const dir = join(outputDir, 'node_modules', pkg);
-    const entry = subpaths.map((sub) => `export * from '${specifier(pkg, sub)}';`).join('\n');
+    const entry = LAZY_ENTRIES[pkg] ?? subpaths.map((sub) => `export * from '${specifier(pkg, sub)}';`).join('\n');
     const exports = Object.fromEntries(subpaths.map((sub) => [sub ? `./${sub}` : '.', './index.mjs']));
     const manifest = JSON.stringify({ name: pkg, type: 'module', exports });
     const used = subpaths.map((sub) => `-e ${sh(`import("${specifier(pkg, sub)}")`)}`).join(' ');

@@ -95,7 +95,26 @@ export const masterKey = /* @__PURE__ */ dependency('masterKey', () => readMaste
 
 export const clock = /* @__PURE__ */ dependency('clock', () => Date.now);
 
-export const upstreamFetch = /* @__PURE__ */ dependency('fetch', () => (input: string, init: RequestInit) => fetch(input, init));
+/**
+ * How upstream calls are made: keep-alive, and none of undici's own limits on waiting for the
+ * headers or on a silence (300 s each by default): the call's deadline (lib/llm/deadline,
+ * TOLLGATE_UPSTREAM_TIMEOUT_MS, 885 s deployed) is the one limit. Found by review: a non-streamed
+ * call answered after 5 minutes failed at 300 s whatever the deadline said, and a stream silent
+ * that long (a model reasoning before its first token) was cut.
+ */
+export const UPSTREAM_AGENT_OPTIONS = { headersTimeout: 0, bodyTimeout: 0 } as const;
+
+/** The dispatcher, made on the first upstream call: undici is loaded then, never by the authorizer. */
+let upstreamAgent: Promise<import('undici').Dispatcher> | undefined;
+const agent = () => (upstreamAgent ??= import('undici').then(({ Agent }) => new Agent(UPSTREAM_AGENT_OPTIONS)));
+// Deployed, `undici` is its Agent alone, beside the bundle (infra/bundling LAZY_ENTRIES).
+
+export const upstreamFetch = /* @__PURE__ */ dependency(
+  'fetch',
+  () =>
+    async (input: string, init: RequestInit): Promise<Response> =>
+      fetch(input, { ...init, dispatcher: await agent() } as RequestInit),
+);
 
 /**
  * The clients a provider reaches its upstream with (lib/providers). Bedrock is called with the

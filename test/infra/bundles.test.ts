@@ -92,6 +92,29 @@ process.stdout.write(JSON.stringify({ n: countTokens(${JSON.stringify(sample)}),
     expect(JSON.parse(r.stdout)).toEqual({ n: countTokens(sample), from: side });
   });
 
+  it("the llm function's upstream dispatcher is undici's Agent alone, beside the bundle, and the global fetch takes it", () => {
+    expect(readFileSync(bundleOf('llm'), 'utf8')).toContain('import("undici")');
+    const side = join(dir, 'node_modules', 'undici', 'index.mjs');
+    // The Agent without the rest of undici (its fetch, cache, mocks: 535 KB).
+    expect(statSync(side).size).toBeLessThan(400_000);
+    const probe = join(dir, 'probe-undici.mjs');
+    writeFileSync(
+      probe,
+      `import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+const { Agent } = await import('undici');
+const server = createServer((_q, r) => setTimeout(() => r.end('late'), 300)).listen(0, '127.0.0.1');
+await new Promise((ok) => server.once('listening', ok));
+const res = await fetch('http://127.0.0.1:' + server.address().port + '/', { dispatcher: new Agent({ headersTimeout: 0, bodyTimeout: 0 }) });
+const text = await res.text();
+server.close();
+process.stdout.write(JSON.stringify({ status: res.status, text, from: fileURLToPath(import.meta.resolve('undici')) }));`,
+    );
+    const r = spawnSync(process.execPath, [probe], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr.slice(-1500));
+    expect(JSON.parse(r.stdout)).toEqual({ status: 200, text: 'late', from: side });
+  });
+
   it.each(FUNCTIONS)('%s: the tracer and the X-Ray SDK are not in the bundle, only imported when tracing is on', (fn) => {
     const text = readFileSync(bundleOf(fn), 'utf8');
     expect(text).toContain('import("@aws-lambda-powertools/tracer")');
@@ -125,6 +148,7 @@ process.stdout.write(JSON.stringify({ n: countTokens(${JSON.stringify(sample)}),
       await buildFunction('authorizer', join(alone, 'authorizer.mjs'));
       expect(readdirSync(join(alone, 'node_modules', '@aws-lambda-powertools'))).toEqual(['tracer']);
       expect(existsSync(join(alone, 'node_modules', 'gpt-tokenizer'))).toBe(false);
+      expect(existsSync(join(alone, 'node_modules', 'undici'))).toBe(false);
     } finally {
       rmSync(alone, { recursive: true, force: true });
     }
@@ -132,7 +156,7 @@ process.stdout.write(JSON.stringify({ n: countTokens(${JSON.stringify(sample)}),
 });
 
 describe('as `cdk deploy` bundles it', () => {
-  it('the llm function asset holds the bundle, the tokenizer and the tracer beside it, as buildFunction writes them', () => {
+  it('the llm function asset holds the bundle, the tokenizer, the tracer and undici’s Agent beside it, as buildFunction writes them', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'tollgate-cdk-asset-'));
     try {
       const stack = new Stack(new App({ outdir }), 'Bundles');
@@ -155,6 +179,7 @@ describe('as `cdk deploy` bundles it', () => {
       for (const [pkg, exports] of [
         ['gpt-tokenizer', { './encoding/o200k_base': './index.mjs' }],
         ['@aws-lambda-powertools/tracer', { '.': './index.mjs', './middleware': './index.mjs' }],
+        ['undici', { '.': './index.mjs' }],
       ] as const) {
         const side = join('node_modules', pkg, 'index.mjs');
         expect(readFileSync(join(asset, side), 'utf8')).toBe(readFileSync(join(dir, side), 'utf8'));
