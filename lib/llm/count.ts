@@ -53,13 +53,17 @@ const IMAGE_OUTPUT_TOKENS: Readonly<Record<string, Readonly<Record<string, numbe
   medium: { '1024x1024': 1056, '1024x1536': 1584, '1536x1024': 1568 },
   high: { '1024x1024': 4160, '1024x1536': 6240, '1536x1024': 6208 },
 };
-const PARTIAL_IMAGE_TOKENS = 100;
+export const PARTIAL_IMAGE_TOKENS = 100;
 
 /** What an image says (or its tool asks) of its quality and size. */
 interface ImageShape {
   quality?: unknown;
   size?: unknown;
 }
+
+/** Whether OpenAI's table prices a quality or size (`auto` included: the dearest it may be). */
+export const inImageTable = (v: unknown): boolean =>
+  typeof v === 'string' && (v === 'auto' || v in IMAGE_OUTPUT_TOKENS || Object.values(IMAGE_OUTPUT_TOKENS).some((sizes) => v in sizes));
 
 /**
  * One image's output tokens: its quality and size as the item says, else as its tool asked; one

@@ -28,6 +28,7 @@ import { InvalidRequestError } from '../errors.js';
 import { servedByOpenAiOrAzure } from '../providers/tool-prices.js';
 // A count of tool uses is read as the usage reader reads a token count: a non-negative safe integer.
 import { tokens } from '../providers/usage.js';
+import { imageOutputTokens, inImageTable, PARTIAL_IMAGE_TOKENS } from './count.js';
 import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
@@ -51,6 +52,7 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
   const inputTokens = bodyBytes(req.body);
   if (req.route.generates === false) return { inputTokens, outputTokens: 0 };
   const json = req.body.kind === 'json' ? req.body.value : undefined;
+  const field = (name: string) => fieldOf(req.body, name);
   const searches = webSearchBound(json);
   const fileSearches = req.route.runsHostedTools === true ? fileSearchBound(json) : 0;
   const sessions = req.route.runsHostedTools === true ? codeInterpreterBound(json) : 0;
@@ -58,14 +60,42 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
   // times every choice it may generate (`n` answers of `best_of` candidates each, at most).
   const limits = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(json?.[f])).filter((v): v is number => v !== undefined);
   const limit = limits.length > 0 ? Math.max(...limits) : defaultMaxTokens;
-  const choices = (positiveInt(json?.n) ?? 1) * (positiveInt(json?.best_of) ?? 1);
+  // A form's too (an image edit's `n`): found by review, ten images were held, and charged, as one.
+  const choices = (positiveInt(field('n')) ?? 1) * (positiveInt(field('best_of')) ?? 1);
+  const perChoice = req.route.outputNotText === 'image' ? imageBound(field, limit) : limit;
   return {
     inputTokens,
-    outputTokens: limit * choices,
+    outputTokens: perChoice * choices,
     ...(typeof searches === 'number' && searches > 0 ? { webSearches: searches * choices } : {}),
     ...(typeof fileSearches === 'number' && fileSearches > 0 ? { fileSearches: fileSearches * choices } : {}),
     ...(sessions > 0 ? { codeInterpreterSessions: sessions } : {}),
   };
+}
+
+/**
+ * A field as the upstream reads it: a JSON body's value; a form's text, a whole number as one
+ * (lib/llm/request checks the counts a form gives, and that each is given once).
+ */
+function fieldOf(body: LlmRequest['body'], name: string): unknown {
+  if (body.kind === 'json') return body.value[name];
+  if (body.kind !== 'form') return undefined;
+  const v = body.value.get(name);
+  if (typeof v !== 'string') return undefined;
+  return /^\s*[0-9]+\s*$/.test(v) ? Number(v) : v;
+}
+
+/**
+ * One image's output at most: the larger of the output limit and OpenAI's tokens for the quality
+ * and size asked, where its gpt-image table prices them (`auto`: the dearest, 6,240 tokens; found
+ * by review: a high-quality 1536x1024 image was held at 4,096 and made 6,208), plus 100 tokens a
+ * partial image. A quality or size of another model's (dall-e's `hd`, `1792x1024`), or none, is
+ * held at the limit.
+ */
+function imageBound(field: (name: string) => unknown, limit: number): number {
+  const quality = field('quality');
+  const size = field('size');
+  const made = inImageTable(quality) || inImageTable(size) ? imageOutputTokens({ quality, size }) : 0;
+  return Math.max(limit, made) + (positiveInt(field('partial_images')) ?? 0) * PARTIAL_IMAGE_TOKENS;
 }
 
 /**

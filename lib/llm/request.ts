@@ -210,6 +210,40 @@ function checkOutputLimits(value: Record<string, unknown>): void {
   for (const f of OUTPUT_LIMIT_FIELDS) bounded(f, MAX_OUTPUT_TOKENS);
   bounded('n', MAX_CHOICES);
   bounded('best_of', MAX_CHOICES);
+  // An image stream's partial images (0 to 3 at OpenAI), each held at 100 tokens.
+  const partial = value.partial_images;
+  if (
+    partial !== undefined &&
+    partial !== null &&
+    (typeof partial !== 'number' || !Number.isInteger(partial) || partial < 0 || partial > MAX_CHOICES)
+  )
+    throw new InvalidRequestError(`\`partial_images\` must be a whole number from 0 to ${MAX_CHOICES}`, 'invalid_field', 'partial_images');
+}
+
+/** A form's fields the estimate reads (lib/llm/estimate): each given once, its counts whole numbers in range. */
+const FORM_ESTIMATE_FIELDS = ['n', 'best_of', 'partial_images', 'quality', 'size'] as const;
+const FORM_COUNTS: Readonly<Record<string, readonly [number, number]>> = {
+  n: [1, MAX_CHOICES],
+  best_of: [1, MAX_CHOICES],
+  partial_images: [0, MAX_CHOICES],
+};
+
+/**
+ * A form's fields the estimate reads, checked as a JSON body's are: given twice, the upstream may
+ * read the other one (found by review: an edit's `n` was not read from its form at all).
+ */
+function checkFormFields(form: FormData): void {
+  for (const field of FORM_ESTIMATE_FIELDS) {
+    const values = form.getAll(field);
+    if (values.length > 1)
+      throw new InvalidRequestError(`\`${field}\` is given ${values.length} times: give it once`, 'invalid_field', field);
+    const range = FORM_COUNTS[field];
+    const v = values[0];
+    if (!range || v === undefined) continue;
+    const [min, max] = range;
+    if (typeof v !== 'string' || !/^\s*[0-9]+\s*$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new InvalidRequestError(`\`${field}\` must be a whole number from ${min} to ${max}`, 'invalid_field', field);
+  }
 }
 
 /** Tags are stored in every spend log (lib/domain/spend-log): one that looks like a key or token is a 400, never logged. */
@@ -234,6 +268,7 @@ function bodyFields(body: LlmBody): { model: string | undefined; user: string | 
     checkOutputLimits(body.value);
     checkTags(body.value.metadata);
   } else if (body.kind === 'form') {
+    checkFormFields(body.value);
     model = body.value.get('model') ?? undefined;
     user = body.value.get('user') ?? undefined;
   }

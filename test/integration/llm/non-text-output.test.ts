@@ -19,17 +19,25 @@ let mini: ModelRecord;
 
 beforeAll(async () => {
   const upstream = await standInUpstream((req, raw, res) => {
-    const body = JSON.parse(raw || '{}') as { n?: number; prompt?: string };
     if (req.url === '/v1/audio/speech') {
       res.writeHead(200, { 'content-type': 'audio/mpeg' });
       return void res.end(Buffer.alloc(48_000, 7));
     }
     if (req.url === '/v1/images/generations') {
+      const body = JSON.parse(raw || '{}') as { n?: number; prompt?: string };
       const data = Array.from({ length: body.n ?? 1 }, (_, i) => ({ url: `https://img.example/${i}.png`, revised_prompt: body.prompt }));
       // `usage-reported` is a gpt-image-1-like answer, with its usage.
       const usage = body.prompt === 'usage-reported' ? { input_tokens: 10, output_tokens: 4000, total_tokens: 4010 } : undefined;
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ created: 1, data, ...(usage ? { usage } : {}) }));
+    }
+    if (req.url === '/v1/images/edits') {
+      // A multipart edit (dall-e-2's way, no usage): as many images as its form's `n`.
+      const n = Number(/name="n"\r\n\r\n([0-9]+)/.exec(raw)?.[1] ?? 1);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(
+        JSON.stringify({ created: 1, data: Array.from({ length: n }, (_, i) => ({ url: `https://img.example/${i}.png` })) }),
+      );
     }
     res.writeHead(404).end();
   });
@@ -38,11 +46,21 @@ beforeAll(async () => {
   return () => upstream.close();
 });
 
-/** The key's spend and its settlement's usage source after one call. */
-async function charged(path: string, body: Record<string, unknown>) {
+/** The key's spend and its settlement's usage source after one call (a form: sent as multipart). */
+async function charged(path: string, body: Record<string, unknown> | FormData) {
   const { key, record } = await seedKey({ team_id: 'team-nt' });
   const requestId = `req-nt-${Math.random()}`;
-  const res = await call({ path, headers: bearer(key), body, requestId });
+  let sent: { body: unknown; headers: Record<string, string>; base64?: boolean } = { body, headers: bearer(key) };
+  if (body instanceof FormData) {
+    const req = new Request('http://x', { method: 'POST', body });
+    const bytes = Buffer.from(await req.arrayBuffer());
+    sent = {
+      body: bytes.toString('utf8'),
+      base64: true,
+      headers: { ...bearer(key), 'content-type': req.headers.get('content-type') as string },
+    };
+  }
+  const res = await call({ path, requestId, ...sent });
   expect(res.status).toBe(200);
   return { nanos: await spendNanos(refs.key(record.token)), source: (await readItem(refs.settlement(requestId)))?.usage_source };
 }
@@ -61,6 +79,23 @@ it('images without usage: each of `n` charged at the estimate', async () => {
   expect(one.nanos).toBeGreaterThanOrEqual(outputOnly(DEFAULT_MAX_TOKENS));
   expect(four.nanos).toBeGreaterThanOrEqual(outputOnly(4 * DEFAULT_MAX_TOKENS));
   expect([one.source, four.source]).toEqual(['estimated', 'estimated']);
+});
+
+it('an image edit sent as a form: each of its `n` charged, as a JSON body’s (found by review: charged as one)', async () => {
+  const form = (n: string) => {
+    const f = new FormData();
+    f.set('model', 'gpt-4o-mini');
+    f.set('prompt', 'a hat on the cat');
+    f.set('n', n);
+    f.set('image', new Blob([Buffer.from('PNG-bytes')], { type: 'image/png' }), 'cat.png');
+    return f;
+  };
+  const one = await charged('/v1/images/edits', form('1'));
+  const ten = await charged('/v1/images/edits', form('10'));
+  expect(one.nanos).toBeGreaterThanOrEqual(outputOnly(DEFAULT_MAX_TOKENS));
+  expect(ten.nanos).toBeGreaterThanOrEqual(outputOnly(10 * DEFAULT_MAX_TOKENS));
+  expect(ten.nanos - one.nanos).toBeGreaterThanOrEqual(outputOnly(9 * DEFAULT_MAX_TOKENS));
+  expect([one.source, ten.source]).toEqual(['estimated', 'estimated']);
 });
 
 it('images that report usage are charged their usage', async () => {

@@ -328,3 +328,41 @@ describe('input the upstream keeps: unbounded for a strict caller', () => {
     expect(unboundedStoredInput({ body: { kind: 'none' } })).toBeUndefined();
   });
 });
+
+describe('images in the strict estimate: n from a form too, and each image at most what OpenAI’s table makes it (found by review)', () => {
+  const images = (value: Record<string, unknown>) =>
+    estimateUsage(json({ model: 'gpt-image-1', prompt: 'a cat', ...value }, '/v1/images/generations'), 4096);
+  it('a quality or size the table prices: the larger of the limit and its tokens, times n', () => {
+    expect(images({ n: 10, quality: 'high', size: '1536x1024' }).outputTokens).toBe(6208 * 10);
+    expect(images({ quality: 'high', size: '1024x1536' }).outputTokens).toBe(6240);
+    // `auto`, or one dimension unsaid: the dearest it may be.
+    expect(images({ quality: 'auto' }).outputTokens).toBe(6240);
+    expect(images({ quality: 'high' }).outputTokens).toBe(6240);
+    expect(images({ size: '1536x1024' }).outputTokens).toBe(6208);
+    // Cheaper than the limit: the limit holds.
+    expect(images({ quality: 'low', size: '1024x1024' }).outputTokens).toBe(4096);
+  });
+
+  it('another model’s quality or size (dall-e), or none: the limit', () => {
+    expect(images({ quality: 'hd', size: '1792x1024' }).outputTokens).toBe(4096);
+    expect(images({ n: 2 }).outputTokens).toBe(8192);
+  });
+
+  it('each partial image a stream shows: 100 tokens more an image', () => {
+    expect(images({ n: 2, quality: 'high', size: '1536x1024', partial_images: 3 }).outputTokens).toBe((6208 + 300) * 2);
+  });
+
+  it('a form’s n, quality and size (an image edit)', () => {
+    const form = new FormData();
+    form.set('model', 'gpt-image-1');
+    form.set('n', '10');
+    form.set('quality', 'high');
+    form.set('size', '1536x1024');
+    const e = estimateUsage({ body: { kind: 'form', value: form }, route: matchRoute('POST', '/v1/images/edits')!.route }, 4096);
+    expect(e.outputTokens).toBe(6208 * 10);
+  });
+
+  it('text routes are held at the limit whatever a `quality` says', () => {
+    expect(estimateUsage(json({ model: 'gpt-4o', messages: [], quality: 'high', n: 2 }), 100).outputTokens).toBe(200);
+  });
+});

@@ -288,3 +288,84 @@ describe('streamRequested: what an upstream that coerces would stream for (issue
     expect(streamRequested(v)).toBe(false);
   });
 });
+
+describe('a form’s fields the estimate reads (found by review: an edit’s `n` was not read from its form)', () => {
+  const formEvent = async (fields: [string, string][]) => {
+    const form = new FormData();
+    form.set('model', 'gpt-image-1');
+    form.set('prompt', 'a cat');
+    for (const [k, v] of fields) form.append(k, v);
+    form.set('image', new Blob([Buffer.from('PNG')]), 'a.png');
+    const req = new Request('http://x', { method: 'POST', body: form });
+    return event({
+      resource: '/v1/images/edits',
+      path: '/v1/images/edits',
+      headers: { 'content-type': req.headers.get('content-type')! },
+      body: Buffer.from(await req.arrayBuffer()).toString('base64'),
+      isBase64Encoded: true,
+    });
+  };
+
+  it('takes counts in range, each field once', async () => {
+    const r = await parseLlmRequest(
+      await formEvent([
+        ['n', '10'],
+        ['partial_images', '0'],
+        ['quality', 'high'],
+        ['size', '1024x1536'],
+      ]),
+    );
+    expect(r.body.kind).toBe('form');
+  });
+
+  it.each<[string, [string, string][], string, string]>([
+    [
+      'n given twice (the upstream may read the other)',
+      [
+        ['n', '1'],
+        ['n', '10'],
+      ],
+      'n',
+      '`n` is given 2 times: give it once',
+    ],
+    [
+      'quality given twice',
+      [
+        ['quality', 'low'],
+        ['quality', 'high'],
+      ],
+      'quality',
+      '`quality` is given 2 times: give it once',
+    ],
+    [
+      'size given twice',
+      [
+        ['size', '1024x1024'],
+        ['size', '1536x1024'],
+      ],
+      'size',
+      '`size` is given 2 times: give it once',
+    ],
+    ['n of 0', [['n', '0']], 'n', '`n` must be a whole number from 1 to 128'],
+    ['n of 129', [['n', '129']], 'n', '`n` must be a whole number from 1 to 128'],
+    ['n not a number', [['n', 'ten']], 'n', '`n` must be a whole number from 1 to 128'],
+    ['n a fraction', [['n', '2.5']], 'n', '`n` must be a whole number from 1 to 128'],
+    ['best_of of 1e9', [['best_of', '1000000000']], 'best_of', '`best_of` must be a whole number from 1 to 128'],
+    ['partial_images negative', [['partial_images', '-1']], 'partial_images', '`partial_images` must be a whole number from 0 to 128'],
+  ])('%s: a 400 naming the field', async (_what, fields, param, message) => {
+    const e = await parseLlmRequest(await formEvent(fields)).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InvalidRequestError);
+    expect(e).toMatchObject({ param, message });
+  });
+
+  it.each([[1.5], [-1], ['2'], [1e9]])('a JSON `partial_images` of %j: a 400 naming it', async (partial_images) => {
+    const e = await parseLlmRequest(
+      event({
+        resource: '/v1/images/generations',
+        path: '/v1/images/generations',
+        body: JSON.stringify({ model: 'gpt-image-1', partial_images }),
+      }),
+    ).catch((x: unknown) => x);
+    expect(e).toMatchObject({ param: 'partial_images', message: '`partial_images` must be a whole number from 0 to 128' });
+  });
+});
