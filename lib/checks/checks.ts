@@ -209,6 +209,24 @@ export const allChecks: readonly Check[] = [
   checkGlobalBudget,
 ];
 
+/** The budget checks: what a call may still spend. */
+export const budgetChecks: readonly Check[] = [
+  checkKeyBudget,
+  checkUserBudget,
+  checkTeamBudget,
+  checkTeamMemberBudget,
+  checkOrganizationBudget,
+  checkEndUserBudget,
+  checkGlobalBudget,
+];
+
+/**
+ * The checks a read that bills work already done runs (the pending sweep's, lib/llm/pending): no
+ * budget refuses a bill owed (found by review: with the proxy budget spent, the sweep's reads were
+ * refused, and after a week the 403 gave the objects up unbilled).
+ */
+export const owedBillChecks: readonly Check[] = allChecks.filter((c) => !budgetChecks.includes(c));
+
 /**
  * The checks the authorizer runs: every check but those on models. Model checks need the model
  * registry (aliases, access groups) and may deny with a 400 (`too_many_models`, `invalid_model`),

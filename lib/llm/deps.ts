@@ -34,6 +34,8 @@ export interface LlmDeps {
   /** The mode of requests whose key, team and organization name none (TOLLGATE_ENFORCEMENT). */
   enforcement: EnforcementMode;
   strictDefaultMaxTokens: number;
+  /** Reads that bill work already done (the pending sweep's): no budget refuses them. */
+  billsOwed?: boolean | undefined;
   /** How long after a call starts its reservation may be swept. */
   reservationTtlMs: number;
   upstreamTimeoutMs: number;

@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { type CallerContext, readCallerContext } from '../authorizer/context.js';
-import { type CheckInput, runChecks } from '../checks/checks.js';
+import { allChecks, type CheckInput, owedBillChecks, runChecks } from '../checks/checks.js';
 import { type ModelCatalog, requestedModels } from '../checks/models.js';
 import type { Caller } from '../domain/caller.js';
 import {
@@ -312,12 +312,15 @@ function modelsOf(req: LlmRequest, deps: LlmDeps, keeper: string | undefined): s
 
 /** The caller, through the body-aware checks (throws their denial). */
 function checked(caller: Caller, req: LlmRequest, models: string[], deps: LlmDeps, registry: RegistrySnapshot, now: number): Caller {
-  const denial = runChecks({
-    ...checkBase(req, deps, caller, now),
-    pathModel: req.pathModel,
-    body: { models, user: req.user },
-    catalog: registry.catalog,
-  });
+  const denial = runChecks(
+    {
+      ...checkBase(req, deps, caller, now),
+      pathModel: req.pathModel,
+      body: { models, user: req.user },
+      catalog: registry.catalog,
+    },
+    deps.billsOwed ? owedBillChecks : allChecks,
+  );
   if (denial) throw denial;
   return caller;
 }

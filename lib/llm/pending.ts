@@ -95,7 +95,8 @@ const parseAnswer = (text: string): unknown => {
  */
 export async function billDuePending(deps: LlmDeps, opts: { now?: number; deadline?: number } = {}): Promise<PendingSweep> {
   const now = opts.now ?? deps.clock();
-  const reading: LlmDeps = { ...deps, upstreamTimeoutMs: Math.min(deps.upstreamTimeoutMs, SWEEP_READ_TIMEOUT_MS) };
+  // A bill owed is read whatever the budgets say (a spent proxy budget refused the reads).
+  const reading: LlmDeps = { ...deps, upstreamTimeoutMs: Math.min(deps.upstreamTimeoutMs, SWEEP_READ_TIMEOUT_MS), billsOwed: true };
   const out: PendingSweep = { looked: 0, billed: 0, retired: 0, waiting: 0 };
   for (const owner of await deps.objects.duePending(new Date(now), PENDING_PER_SWEEP)) {
     if (opts.deadline !== undefined && deps.clock() >= opts.deadline) break;

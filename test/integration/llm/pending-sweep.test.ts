@@ -148,6 +148,18 @@ describe('the sweep of pending objects nobody read', () => {
     expect(reads.slice(before)).not.toContain(`/v1/responses/${gone.id}`);
   });
 
+  it('a spent proxy budget does not stop the sweep billing what is owed (found by review: its reads were refused, and a week on given up)', async () => {
+    const done = await background('owed');
+    const deps = llmDeps();
+    // The proxy's budget spent (a budget of 0): a call that would spend is refused, but the bill
+    // of work done is read, and charged, all the same.
+    const spent = { ...deps, settings: { ...deps.settings, maxBudget: 0 } };
+    const swept = await billDuePending(spent, { now: Date.now() + 16 * MINUTE });
+    expect(swept.billed).toBeGreaterThanOrEqual(1);
+    expect(await done.spend()).toBe(fullCost());
+    expect((await objectOwners().get(done.id))?.billing).toBe('billed');
+  });
+
   it('a run nobody read is read on its thread and billed once', async () => {
     const { key, record } = await seedKey({ team_id: 'team-sweep' });
     const thread = (await call({ path: '/v1/threads', headers: bearer(key), body: {} })).json.id as string;
