@@ -377,8 +377,15 @@ export class UpstreamFailedError extends TollgateError {
   }
 }
 export class UpstreamTimeoutError extends TollgateError {
-  constructor(model: string, ms: number) {
-    super(504, 'upstream_error', 'upstream_timeout', `the upstream for \`${model}\` did not answer within ${ms} ms`);
+  constructor(model: string, ms: number, atTimeLimit = false) {
+    super(
+      504,
+      'upstream_error',
+      'upstream_timeout',
+      atTimeLimit
+        ? `the call to the upstream for \`${model}\` was ended at the function's time limit`
+        : `the upstream for \`${model}\` did not answer within ${ms} ms`,
+    );
   }
 }
 

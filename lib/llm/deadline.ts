@@ -1,23 +1,43 @@
 import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
 
 /**
+ * How long before the function's own timeout an upstream call still under way is ended, so that
+ * it settles (its answer charged as a cut one) before Lambda stops the invocation.
+ */
+export const SETTLE_BEFORE_TIMEOUT_MS = 10_000;
+
+/**
  * One deadline for an upstream call: it covers the wait for the first answer and every silence
  * after it. Each sign of life (headers, a chunk, a stream event) resets it, so a long answer that
  * keeps talking is never cut and one that goes quiet is. The caller's own signal (the client went
- * away) aborts the call too.
+ * away) aborts the call too; the invocation's end (`endSignal`: the function's time limit is near)
+ * ends it as the deadline does (found by review: a stream that outlived the function's timeout
+ * was never settled).
  */
 export class Deadline {
   private timer: NodeJS.Timeout | undefined;
   private readonly controller = new AbortController();
   /** Whether the deadline (not the caller) ended the call. */
   expired = false;
+  /** Whether it was the invocation's end, not a silence. */
+  atTimeLimit = false;
 
   constructor(
     readonly timeoutMs: number,
     callerSignal?: AbortSignal,
+    endSignal?: AbortSignal,
   ) {
     if (callerSignal?.aborted) this.abort();
     else callerSignal?.addEventListener('abort', () => this.abort(), { once: true });
+    if (endSignal?.aborted) this.end();
+    else endSignal?.addEventListener('abort', () => this.end(), { once: true });
+  }
+
+  private end(): void {
+    if (this.controller.signal.aborted) return;
+    this.expired = true;
+    this.atTimeLimit = true;
+    this.abort();
   }
 
   /** Aborted when the deadline passes, the caller goes away or the call is cancelled. */
@@ -57,7 +77,7 @@ export function upstreamFailure(e: unknown, deadline: Deadline, model: string): 
   if (e instanceof TollgateError) return e;
   const code = causeCode(e);
   if (deadline.expired || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    return new UpstreamTimeoutError(model, deadline.timeoutMs);
+    return new UpstreamTimeoutError(model, deadline.timeoutMs, deadline.atTimeLimit);
   return new UpstreamFailedError(`the upstream for \`${model}\` failed${code ? ` (${code})` : ''}`);
 }
 

@@ -129,9 +129,17 @@ export async function settlementsOf(event: object): Promise<void> {
   pending.delete(event);
 }
 
-export async function handleLlmEvent(event: APIGatewayProxyEvent, deps: LlmDeps = llmDeps()): Promise<LlmResponse> {
+/**
+ * `endsAt` (epoch ms): when an upstream call still under way is ended, as timed out, so that it
+ * settles before the invocation does (the function's timeout less SETTLE_BEFORE_TIMEOUT_MS).
+ */
+export async function handleLlmEvent(
+  event: APIGatewayProxyEvent,
+  deps: LlmDeps = llmDeps(),
+  opts: { endsAt?: number | undefined } = {},
+): Promise<LlmResponse> {
   try {
-    return await serve(event, deps);
+    return await serve(event, deps, opts.endsAt);
   } catch (e) {
     const error = toTollgateError(e);
     // Only codes are logged: an unexpected error's message may hold anything.
@@ -176,12 +184,14 @@ interface Call {
   keeper?: string | undefined;
   /** Strict calls: the output limit a body naming none is sent with (withOutputLimit). */
   outputLimit?: number | undefined;
+  /** Aborted when the invocation must end: an upstream call under way ends as timed out, and settles. */
+  endSignal?: AbortSignal | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
   startedMs: number;
   upstreamAtMs?: number | undefined;
 }
 
-async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmResponse> {
+async function serve(event: APIGatewayProxyEvent, deps: LlmDeps, endsAt: number | undefined): Promise<LlmResponse> {
   const now = deps.clock();
   const startedMs = performance.now();
   const ctx = readCallerContext(event.requestContext?.authorizer as Record<string, unknown> | null | undefined);
@@ -241,6 +251,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps): Promise<LlmRes
     ...(imageGen ? { toolPrices: { imageGen } } : {}),
     ...(imageModels.length > 0 ? { imageModels } : {}),
   };
+  if (endsAt !== undefined) call.endSignal = AbortSignal.timeout(Math.max(0, endsAt - Date.now()));
   // Strict enforcement holds every call's cost before it runs, its output up to a limit the upstream is sent.
   if (call.mode === 'strict') call.outputLimit = deps.strictDefaultMaxTokens;
   // Work billed after the call cannot be held.
@@ -451,6 +462,7 @@ async function startCall(
     apiKey: await upstreamKey(model),
     body,
     timeoutMs: deps.upstreamTimeoutMs,
+    endSignal: call.endSignal,
   });
   call.upstreamAtMs ??= performance.now();
   const res = await upstream.start(deps.fetch);

@@ -34,6 +34,8 @@ export interface ProviderCall {
   defer(settlement: Promise<unknown>): void;
   /** Strict calls: the output limit a body naming none is sent with (withOutputLimit). */
   outputLimit?: number | undefined;
+  /** Aborted when the invocation must end: an upstream call under way ends as timed out (lib/llm/deadline). */
+  endSignal?: AbortSignal | undefined;
 }
 
 /**
@@ -147,6 +149,7 @@ export async function callProvider(
       requestId: req.requestId,
       now: call.now,
       signal: controller.signal,
+      endSignal: call.endSignal,
       onPayload: (payload) => {
         received.addEvent(payload);
         onPayload?.(payload);

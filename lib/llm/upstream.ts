@@ -70,6 +70,8 @@ export interface UpstreamRequest {
   apiKey: string | undefined;
   body: { bytes: Uint8Array; contentType: string | undefined } | { form: FormData } | undefined;
   timeoutMs: number;
+  /** Aborted when the invocation must end (its time limit is near): the call ends as timed out. */
+  endSignal?: AbortSignal | undefined;
   /**
    * Where the call goes and the header that carries the key, when not `{base URL}{path}` with a
    * bearer key: an Azure resource's stored responses (`/openai/responses/{id}`, `api-key`).
@@ -84,7 +86,7 @@ export class UpstreamCall {
   began = false;
 
   constructor(readonly req: UpstreamRequest) {
-    this.deadline = new Deadline(req.timeoutMs);
+    this.deadline = new Deadline(req.timeoutMs, undefined, req.endSignal);
   }
 
   /** Sends the request; resolves with the response once its headers arrive. */

@@ -58,6 +58,7 @@ export const anthropicProvider: Provider = {
       timeoutMs: clients.timeoutMs,
       model: req.model.model_name,
       signal: req.signal,
+      endSignal: req.endSignal,
       secret: req.apiKey,
     });
     const res = await exchange.send({ ...req.body, model: req.model.upstream_model });

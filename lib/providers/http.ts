@@ -44,6 +44,8 @@ export interface ExchangeOptions {
   /** The public model name, for error messages. */
   model: string;
   signal?: AbortSignal | undefined;
+  /** The invocation's end (lib/llm/deadline): the call ends as timed out. */
+  endSignal?: AbortSignal | undefined;
   /** The credential the target carries: redacted from every body read whole, whatever its status. */
   secret: string | undefined;
 }
@@ -82,7 +84,7 @@ export class HttpExchange implements EventSource {
     readonly target: HttpTarget,
     private readonly opts: ExchangeOptions,
   ) {
-    this.deadline = new Deadline(opts.timeoutMs, opts.signal);
+    this.deadline = new Deadline(opts.timeoutMs, opts.signal, opts.endSignal);
   }
 
   /** Sends the JSON body; resolves once the answer's headers arrive. */

@@ -82,6 +82,7 @@ export async function forwardOpenAiShaped(
     timeoutMs: clients.timeoutMs,
     model: req.model.model_name,
     signal: req.signal,
+    endSignal: req.endSignal,
     secret: req.apiKey,
   });
   const res = await exchange.send(body);

@@ -79,6 +79,8 @@ export interface ProviderRequest {
   now: number;
   /** Aborts the upstream call (the client went away). */
   signal?: AbortSignal | undefined;
+  /** Ends the upstream call as timed out: the invocation's time limit is near (lib/llm/deadline). */
+  endSignal?: AbortSignal | undefined;
   /**
    * Sees the JSON of each event of a streamed answer (undefined for `[DONE]` or what is not JSON)
    * as the provider parsed or made it, once, before the event goes out: what the answer made (an

@@ -34,7 +34,7 @@ export interface FailureContext {
   model: string;
   region: string;
   /** Whether our deadline (not the upstream) ended the call, and after how long a silence. */
-  timedOut?: { ms: number } | undefined;
+  timedOut?: { ms: number; atTimeLimit?: boolean } | undefined;
 }
 
 const FAILED: Readonly<Record<string, string>> = {
@@ -47,7 +47,7 @@ const FAILED: Readonly<Record<string, string>> = {
 
 export function bedrockError(e: unknown, ctx: FailureContext): TollgateError {
   if (e instanceof TollgateError) return e;
-  if (ctx.timedOut) return new UpstreamTimeoutError(ctx.model, ctx.timedOut.ms);
+  if (ctx.timedOut) return new UpstreamTimeoutError(ctx.model, ctx.timedOut.ms, ctx.timedOut.atTimeLimit);
   const f = (typeof e === 'object' && e !== null ? e : {}) as BedrockFailure;
   const name = typeof f.name === 'string' ? f.name : '';
   const message = typeof f.message === 'string' ? f.message : undefined;

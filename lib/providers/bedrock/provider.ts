@@ -78,12 +78,16 @@ class BedrockCall {
   }
 
   private failure(e: unknown, deadline: Deadline): TollgateError {
-    return bedrockError(e, { model: this.model, region: this.region, timedOut: deadline.expired ? { ms: this.timeoutMs } : undefined });
+    return bedrockError(e, {
+      model: this.model,
+      region: this.region,
+      timedOut: deadline.expired ? { ms: this.timeoutMs, atTimeLimit: deadline.atTimeLimit } : undefined,
+    });
   }
 
   /** One call under a fresh deadline, its errors mapped. */
   private async once<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const deadline = new Deadline(this.timeoutMs, this.req.signal);
+    const deadline = new Deadline(this.timeoutMs, this.req.signal, this.req.endSignal);
     deadline.touch();
     try {
       return await run(deadline.signal);
@@ -165,7 +169,7 @@ class BedrockCall {
       usage(): TokenUsage | undefined;
     },
   ): Promise<StreamAnswer> {
-    const deadline = new Deadline(this.timeoutMs, this.req.signal);
+    const deadline = new Deadline(this.timeoutMs, this.req.signal, this.req.endSignal);
     deadline.touch();
     let source: AsyncIterable<ConverseStreamOutput>;
     try {

@@ -33,6 +33,8 @@ export interface CallOptions {
   base64?: boolean;
   requestId?: string;
   query?: Record<string, string>;
+  /** The Lambda context the handler gets (its getRemainingTimeInMillis). */
+  context?: unknown;
 }
 
 export interface CallResult {
@@ -88,11 +90,11 @@ export async function call(opts: CallOptions): Promise<CallResult> {
   if (outcome.effect !== 'allow') {
     return { status: outcome.status, headers: {}, text: outcome.body, json: JSON.parse(outcome.body), chunks: [], by: 'gateway' };
   }
-  return invokeLlm(proxyEvent(opts, outcome.context));
+  return invokeLlm(proxyEvent(opts, outcome.context), opts.context);
 }
 
-export async function invokeLlm(event: APIGatewayProxyEvent): Promise<CallResult> {
-  const res = await invokeStreaming(llmHandler, event);
+export async function invokeLlm(event: APIGatewayProxyEvent, context?: unknown): Promise<CallResult> {
+  const res = await invokeStreaming(llmHandler, event, context);
   const chunks: { at: number; text: string }[] = [];
   for await (const chunk of res.body) chunks.push({ at: performance.now(), text: chunk.toString('utf8') });
   await res.done;

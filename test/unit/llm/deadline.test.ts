@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Deadline } from '../../../lib/llm/deadline.js';
+import { Deadline, upstreamFailure } from '../../../lib/llm/deadline.js';
 
 describe('the upstream deadline', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -45,5 +45,25 @@ describe('the upstream deadline', () => {
     d.touch();
     vi.advanceTimersByTime(5000);
     expect(d.expired).toBe(false);
+  });
+});
+
+describe('the invocation’s end', () => {
+  it('ends the call as timed out at the time limit, told apart from a silence and from the caller leaving', () => {
+    const end = new AbortController();
+    const d = new Deadline(60_000, undefined, end.signal);
+    d.touch();
+    end.abort();
+    expect([d.signal.aborted, d.expired, d.atTimeLimit]).toEqual([true, true, true]);
+    expect(upstreamFailure(new Error('aborted'), d, 'm').message).toBe(
+      "the call to the upstream for `m` was ended at the function's time limit",
+    );
+    const caller = new AbortController();
+    const left = new Deadline(60_000, caller.signal, new AbortController().signal);
+    caller.abort();
+    expect([left.signal.aborted, left.expired, left.atTimeLimit]).toEqual([true, false, false]);
+    // Already past: ended at once.
+    const past = new Deadline(60_000, undefined, AbortSignal.abort());
+    expect([past.signal.aborted, past.atTimeLimit]).toEqual([true, true]);
   });
 });
