@@ -8,6 +8,9 @@
  *    configured default, TOLLGATE_STRICT_DEFAULT_MAX_TOKENS) times `n` times `best_of`: OpenAI
  *    generates `best_of` candidates and returns `n` of them, but an upstream may read them otherwise
  *    (one `n` per candidate), and an upper bound must hold for every reading; none for embeddings. Limits out of range never get here: they are a 400 (lib/llm/request).
+ *    A strict call naming no limit is sent the default (withOutputLimit), so the upstream is held
+ *    to it. An image: the larger of the limit and OpenAI's tokens for the quality and size asked
+ *    (imageBound), plus its partial images; a form's `n` counts as a JSON body's.
  *  - web searches (billed per search): at most what the request's web search tools allow, their
  *    `max_uses` (Anthropic) or the call's `max_tool_calls` (the Responses API); a search tool with
  *    neither has no bound, and a strict call carrying one is refused (webSearchBound); plus the
