@@ -39,6 +39,10 @@ export class TollgateSecrets extends Construct {
       this.masterKey = { secret: importSecret(this, 'MasterKey', props.masterKeySecretArn), id: props.masterKeySecretArn };
       this.masterKeyCreated = false;
     } else {
+      // 48 letters and digits, each kind present (Secrets Manager's default, requireEachIncludedType):
+      // a shape lib/domain/secrets knows as a key, so no id, tag, audit item or message keeps it.
+      // Not spelled out: any change to generateSecretString makes CloudFormation replace the value,
+      // an existing stack's master key.
       const secret = new Secret(this, 'MasterKey', {
         description: 'Tollgate master key (proxy admin credential): read it once, store it safely',
         generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },

@@ -2,7 +2,7 @@
  * What a credential looks like: one detector for every place that must keep secrets out (audit
  * redaction, ids, request tags, error messages). A name says a value is secret (`api_key`,
  * `OpenAIKey`, `slackWebhookURL`, `pwd`); a value can say so itself (`sk-...`, `Basic ...`,
- * a JWT, a URL with `?token=...`), also URL-encoded. Pure.
+ * a JWT, a URL with `?token=...`, a long random run of letters and digits), also URL-encoded. Pure.
  */
 
 /** What stands in for a secret that was removed. */
@@ -104,10 +104,54 @@ function decoded(s: string): string {
   }
 }
 
+/** Where the case or a digit changes: `TeamAnalytics2025Q4` -> Team, Analytics, 2025, Q, 4. */
+const PIECES = /[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+/g;
+/**
+ * How much more often English uses a letter than random text does (the log of the ratio), by
+ * group: `etaoinshr` are 70% of English letters and 35% of random ones, `jkqvxz` 2% and 23%.
+ */
+const LETTER_WEIGHTS: ReadonlyArray<readonly [RegExp, number]> = [
+  [/[etaoinshr]/gi, 0.7],
+  [/[bcdfglmpuwy]/gi, -0.4],
+  [/[jkqvxz]/gi, -2.35],
+];
+
+/** A piece a name is made of: a word that can be said (`Analytics`, `api`), or a number such as a year (`2025`). */
+function isWord(piece: string): boolean {
+  if (piece.length < 3) return false;
+  if (/^[0-9]+$/.test(piece)) return piece.length >= 4;
+  return /^[A-Z]?[a-z]+$/.test(piece) && /[aeiouy]/i.test(piece) && !/[^aeiouy]{5}/i.test(piece);
+}
+
+/**
+ * Random, not words: split where the case or a digit changes, a name falls into words
+ * (`Prod/OpenAI/TeamAnalytics/PrimaryKey2025`, found by review to be refused as a key), random
+ * text into short pieces or long ones no one can say (`wJalrXUtnFEMI` -> w, Jalr, X, Utn, FEMI).
+ * A name is at least 60% words and its letters are English's (jkqvxz rare). Random letters and
+ * digits pass for a name about once in 100,000 at 40 characters, 250,000 at 44, 500,000 at 48.
+ */
+function looksRandom(s: string): boolean {
+  const wordChars = (s.match(PIECES) ?? []).filter(isWord).join('').length;
+  const english = LETTER_WEIGHTS.reduce((sum, [letters, weight]) => sum + weight * (s.match(letters)?.length ?? 0), 0);
+  return wordChars < 0.6 * s.length || english < 0;
+}
+
+/**
+ * Runs of letters and digits long enough to be a key (a run ends at anything else: `-`, `_`, `/`).
+ * Such a run with both cases and digits, random, is a credential wherever it stands: Tollgate's own
+ * generated master key (48, infra/constructs/secrets), Groq's after `gsk_`. Lower-case hex (a
+ * sha256, an OpenAI `resp_` id) and a CamelCase name (`TeamAnalyticsProductionWorkspace2025Q4`)
+ * are not. Longer than 256 random bits in base64 (43): an Entra ID subject is that, random, and an
+ * id (found by review: a floor of 32 refused Entra ID users).
+ */
+const LONG_RUN = /[A-Za-z0-9]{44,}/g;
+const isRandomKey = (run: string): boolean => /[a-z]/.test(run) && /[A-Z]/.test(run) && /[0-9]/.test(run) && looksRandom(run);
+const hasRandomKey = (s: string): boolean => (s.match(LONG_RUN) ?? []).some(isRandomKey);
+
 /** Whether text is, or holds, a key or token by its shape alone (also URL-encoded). */
 export function hasCredentialShape(s: string): boolean {
   for (const v of new Set([s, decoded(s), decoded(s.replace(/\+/g, ' '))])) {
-    if (CREDENTIAL.test(v) || AUTH_HEADER_VALUE.test(v)) return true;
+    if (CREDENTIAL.test(v) || AUTH_HEADER_VALUE.test(v) || hasRandomKey(v)) return true;
   }
   return false;
 }
@@ -126,17 +170,8 @@ export function looksLikeSecret(s: string): boolean {
 /** An AWS secret access key's shape: 40 characters of base64's alphabet, both cases (random: awsSecretKey). */
 const AWS_SECRET_SHAPE = /^(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9/+]{40}$/;
 
-/**
- * An AWS secret access key: its shape, and random, not words: split where the case or a digit
- * changes, random text falls into many pieces of one or two characters (`wJalrXUtnFEMI` -> w,
- * Jalr, X, Utn, FEMI), a name into words (`Prod/OpenAI/TeamAnalytics/PrimaryKey2025`, found by
- * review to be refused as a key).
- */
-function awsSecretKey(s: string): boolean {
-  if (!AWS_SECRET_SHAPE.test(s)) return false;
-  const pieces = s.match(/[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+/g) ?? [];
-  return pieces.length >= 6 && pieces.filter((p) => p.length <= 2).length / pieces.length >= 0.4;
-}
+/** An AWS secret access key: its shape, and random, not words (looksRandom). */
+const awsSecretKey = (s: string): boolean => AWS_SECRET_SHAPE.test(s) && looksRandom(s);
 /** Separators a name's words are joined with; a key's random run has none. */
 const NAME_SEPARATORS = /[/_.@:=-]/;
 /** A random run this long, of letters and digits, is a key, not a word: Azure's 32 hex, Mistral's 32, Cohere's 40, Groq's after `gsk_`. */
@@ -168,7 +203,10 @@ export const NOT_REPEATED = '(looks like a key or token: not repeated)';
 export function withoutSecrets(s: string): string {
   if (!looksLikeSecret(s)) return s;
   // Word by word: the message around the secret still says what went wrong.
-  const out = redactQuery(s.replace(new RegExp(CREDENTIAL.source, 'gi'), NOT_REPEATED))
+  const shapesOut = s
+    .replace(new RegExp(CREDENTIAL.source, 'gi'), NOT_REPEATED)
+    .replace(LONG_RUN, (run) => (isRandomKey(run) ? NOT_REPEATED : run));
+  const out = redactQuery(shapesOut)
     .split(/(\s+|`)/)
     .map((part) => (looksLikeSecret(part) ? NOT_REPEATED : part))
     .join('');

@@ -763,6 +763,11 @@ describe('least privilege', () => {
     expect(LLM_UPDATE_PREFIXES).toEqual([...SETTLEMENT_UPDATE_PREFIXES, 'RATE#*', 'OBJECT#*']);
   });
 
+  it("the master key the stack makes is 48 letters and digits, each kind included by default: a key to lib/domain/secrets; the generator never changes (CloudFormation would replace an existing stack's key)", () => {
+    const [[, secret] = []] = ofType(base, 'AWS::SecretsManager::Secret');
+    expect(secret?.Properties.GenerateSecretString).toEqual({ PasswordLength: 48, ExcludePunctuation: true, IncludeSpace: false });
+  });
+
   it('a given master key secret is used, not created', () => {
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/master-AbCdEf';
     const s = synth({ masterKeySecretArn: arn });

@@ -1,13 +1,18 @@
 /** The one credential detector (lib/domain/secrets): by name, by value shape, in URLs; ordinary data is left alone. */
+import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { redact } from '../../../lib/domain/audit.js';
+import { idProblem } from '../../../lib/domain/ids.js';
 import {
   isSecretName,
   looksLikeKeyNotName,
   looksLikeSecret,
   NOT_REPEATED,
+  REDACTED,
   redactQuery,
   withoutSecrets,
 } from '../../../lib/domain/secrets.js';
+import { secretTagIndex, tagsOf } from '../../../lib/domain/spend-log.js';
 
 describe('isSecretName: any case, separator or trailing number', () => {
   it.each([
@@ -141,4 +146,77 @@ describe('looksLikeKeyNotName: a key pasted where the name of its secret belongs
     'abcdefghijklmnopqrstuvwxyzabcdefghij',
     '12345678901234567890123456789012345',
   ])('%s is a name', (value) => expect(looksLikeKeyNotName(value)).toBe(false));
+});
+
+describe('a long random run of letters and digits is a key wherever it stands (found by review: the generated master key passed every guard)', () => {
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  // As Secrets Manager makes the master key (infra/constructs/secrets): 48 letters and digits,
+  // each kind at least once (requireEachIncludedType, its default).
+  const generatedMasterKey = (): string => {
+    for (;;) {
+      const key = Array.from({ length: 48 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+      if (/[a-z]/.test(key) && /[A-Z]/.test(key) && /[0-9]/.test(key)) return key;
+    }
+  };
+  const keys = Array.from({ length: 8 }, generatedMasterKey);
+
+  it.each(keys)('%s is a secret, alone or within text', (key) => {
+    expect(looksLikeSecret(key)).toBe(true);
+    expect(looksLikeSecret(`team_${key}`)).toBe(true);
+    expect(looksLikeSecret(`https://example.org/v1/${key}/models`)).toBe(true);
+  });
+  it.each(keys)('a message naming %s keeps all but the key', (key) => {
+    expect(withoutSecrets(`unknown field \`${key}\` in the body`)).toBe(`unknown field \`${NOT_REPEATED}\` in the body`);
+    expect(withoutSecrets(`no team named team_${key} here`)).toBe(`no team named team_${NOT_REPEATED} here`);
+  });
+  it.each(keys)('%s is no id', (key) => expect(idProblem(key)).toBe('must not be a secret: it looks like an API key or token'));
+  it.each(keys)('%s is kept out of tags', (key) => {
+    expect(tagsOf(['prod', key, `env:${key}`, 'team-a'])).toEqual(['prod', 'team-a']);
+    expect(secretTagIndex(['prod', key])).toBe(1);
+  });
+  it.each(keys)('%s is redacted from an audit item, field name or value', (key) => {
+    expect(redact({ metadata: { note: `rotated to ${key}` }, [key]: 'pasted as a field name' })).toEqual({
+      metadata: { note: REDACTED },
+      [REDACTED]: 'pasted as a field name',
+    });
+  });
+  it('44 random letters and digits are a key, 43 not yet', () => {
+    expect(looksLikeSecret('J0AVHYOtRvcCFtWjhG1zYuFBHgSzIsII5zBqDR6a0eTf')).toBe(true);
+    expect(looksLikeSecret('0AVHYOtRvcCFtWjhG1zYuFBHgSzIsII5zBqDR6a0eTf')).toBe(false);
+  });
+
+  it.each([
+    ['a UUID', '0f8fad5b-d9cb-469f-a165-70867728950e'],
+    ['a sha256 in hex', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
+    ['an OpenAI chat completion id', 'chatcmpl-B9MHDbslfHbTwWlhUmoNbqVBWpHVt'],
+    ['an OpenAI response id', 'resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b'],
+    ['an Anthropic message id', 'msg_01XFDUDYJgAACzvnptvVoYEL'],
+    ['an Anthropic request id', 'req_011CSHoEeqs5C35K2UUqR7Fy'],
+    ['an OpenAI file id', 'file-AbC123XyZ456uvW789'],
+    [
+      'a Bedrock inference profile ARN',
+      'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0',
+    ],
+    ['a Bedrock provisioned model ARN', 'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/a1b2c3d4e5f6'],
+    ['a secret name', 'Prod/OpenAI/TeamAnalytics/PrimaryKey2025'],
+    ['a CamelCase name', 'TeamAnalyticsProductionWorkspace2025Q4'],
+    ['a CamelCase name of 44', 'CloudFrontDistributionS3OriginAccessIdentity'],
+    ['a CamelCase name of 53', 'APIGatewayRequestSimpleAuthorizerHandlerV2WithContext'],
+    ['a CDK logical id', 'TollgateStackFunctionsAuthorizerServiceRoleDefaultPolicyE6F8D1A2'],
+    ['a Bedrock model', 'anthropic.claude-3-5-sonnet-20241022-v2:0'],
+    ['a fine-tuned model', 'ft:gpt-4o-mini-2024-07-18:org:custom:AbCdEf12'],
+    ['lower-case letters and digits', 'abcdefghijklmnop0123456789abcdefghijklmnop0123456789'],
+    ['upper-case hex', 'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855'],
+  ])('%s is no secret', (_, s) => {
+    expect(looksLikeSecret(s)).toBe(false);
+    expect(withoutSecrets(`model \`${s}\` is not allowed`)).toBe(`model \`${s}\` is not allowed`);
+  });
+  it.each([
+    ['an Entra ID subject (43, random)', 'bPnSL00SVbZoFB97zHSwi9ksiT4bAzGxL2LKk2oaJcM'],
+    ["Entra ID's documented subject", 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ'],
+    ['a CamelCase name', 'TeamAnalyticsProductionWorkspace2025Q4'],
+  ])('%s is an id and a tag (found by review: Entra ID subjects were refused as user ids)', (_, id) => {
+    expect(idProblem(id)).toBeUndefined();
+    expect(tagsOf([id])).toEqual([id]);
+  });
 });
