@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { SETTLE_BEFORE_TIMEOUT_MS } from '../../lib/llm/deadline.js';
+import { callsEndAt } from '../../lib/llm/deadline.js';
 import { llmDeps } from '../../lib/llm/deps.js';
 import { handleLlmEvent, settlementsOf } from '../../lib/llm/handle.js';
 import { billDuePending, isBillPendingEvent } from '../../lib/llm/pending.js';
@@ -23,18 +23,12 @@ export const handler = middy<APIGatewayProxyEvent, LlmResponse>({
   .use(tracing())
   .handler((event, context: Context) =>
     // The schedule's event (infra/stack.ts): bill pending objects nobody read (lib/llm/pending).
-    isBillPendingEvent(event) ? billPendingNow(context) : handleLlmEvent(event, llmDeps(), { endsAt: callsEndAt(context) }),
+    isBillPendingEvent(event) ? billPendingNow(context) : handleLlmEvent(event, llmDeps(), { endsAt: endsAt(context) }),
   );
 
-/**
- * When upstream calls still under way are ended: SETTLE_BEFORE_TIMEOUT_MS before the function's
- * timeout, so each settles before Lambda stops the invocation (found by review: a stream that
- * outlived the timeout was never settled, and its strict reservation waited for the sweeper).
- */
-function callsEndAt(context: Context): number | undefined {
-  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
-  return remaining === undefined ? undefined : Date.now() + remaining - SETTLE_BEFORE_TIMEOUT_MS;
-}
+/** When upstream calls still under way are ended (lib/llm/deadline callsEndAt), by the time left. */
+const endsAt = (context: Context): number | undefined =>
+  typeof context?.getRemainingTimeInMillis === 'function' ? callsEndAt(context.getRemainingTimeInMillis()) : undefined;
 
 /** Reads pending objects for half the invocation's time (each read has at most a minute of upstream time). */
 async function billPendingNow(context: Context): Promise<LlmResponse> {

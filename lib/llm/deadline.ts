@@ -2,9 +2,20 @@ import { TollgateError, UpstreamFailedError, UpstreamTimeoutError } from '../err
 
 /**
  * How long before the function's own timeout an upstream call still under way is ended, so that
- * it settles (its answer charged as a cut one) before Lambda stops the invocation.
+ * it settles (its answer charged as a cut one) before Lambda stops the invocation; a tenth of the
+ * time left when that is less (a short timeout, functions/llm/handler).
  */
 export const SETTLE_BEFORE_TIMEOUT_MS = 10_000;
+
+/**
+ * When upstream calls still under way are ended, with `remainingMs` left before the function's
+ * timeout: SETTLE_BEFORE_TIMEOUT_MS before it, or a tenth of the time left when that is less, so a
+ * short timeout still leaves calls most of it (found by review: with 10 s or less, every call ended
+ * at once). So each settles before Lambda stops the invocation (found by review: a stream that
+ * outlived the timeout was never settled, and its strict reservation waited for the sweeper).
+ */
+export const callsEndAt = (remainingMs: number, now = Date.now()): number =>
+  now + remainingMs - Math.min(SETTLE_BEFORE_TIMEOUT_MS, remainingMs / 10);
 
 /**
  * One deadline for an upstream call: it covers the wait for the first answer and every silence
@@ -22,15 +33,24 @@ export class Deadline {
   /** Whether it was the invocation's end, not a silence. */
   atTimeLimit = false;
 
+  /** Takes its listeners off the caller's and the invocation's signals (they outlive the call). */
+  private readonly unlisten: () => void;
+
   constructor(
     readonly timeoutMs: number,
     callerSignal?: AbortSignal,
     endSignal?: AbortSignal,
   ) {
+    const onCaller = () => this.abort();
+    const onEnd = () => this.end();
+    this.unlisten = () => {
+      callerSignal?.removeEventListener('abort', onCaller);
+      endSignal?.removeEventListener('abort', onEnd);
+    };
     if (callerSignal?.aborted) this.abort();
-    else callerSignal?.addEventListener('abort', () => this.abort(), { once: true });
+    else callerSignal?.addEventListener('abort', onCaller, { once: true });
     if (endSignal?.aborted) this.end();
-    else endSignal?.addEventListener('abort', () => this.end(), { once: true });
+    else endSignal?.addEventListener('abort', onEnd, { once: true });
   }
 
   private end(): void {
@@ -55,10 +75,15 @@ export class Deadline {
     }, this.timeoutMs);
   }
 
-  /** Stops the clock (the call is done). */
+  /**
+   * Stops the clock (the call is done), and stops listening to the caller and the invocation's end:
+   * found by review, their signals (an invocation's lives until its time limit) kept every call's
+   * deadline, and at the limit aborted calls long done.
+   */
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.unlisten();
   }
 
   /** Stops the clock and aborts the call. */

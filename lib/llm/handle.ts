@@ -230,7 +230,8 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps, endsAt: number 
     catalog: registry.catalog,
     deps,
     now,
-    mode: enforcementOf(caller.state, deps.enforcement),
+    // Reads that bill work already done reserve nothing (a strict proxy's reservation would be refused by a spent budget).
+    mode: deps.billsOwed ? 'fast' : enforcementOf(caller.state, deps.enforcement),
     defer: (work) => {
       // Handled at once (found by review: a deferred bill the store failed was an unhandled
       // rejection until settlementsOf came to it); what failed stays for the next answer or sweep.
@@ -251,7 +252,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps, endsAt: number 
     ...(imageGen ? { toolPrices: { imageGen } } : {}),
     ...(imageModels.length > 0 ? { imageModels } : {}),
   };
-  if (endsAt !== undefined) call.endSignal = AbortSignal.timeout(Math.max(0, endsAt - Date.now()));
+  if (endsAt !== undefined) call.endSignal = AbortSignal.timeout(Math.max(0, Math.floor(endsAt - Date.now())));
   // Strict enforcement holds every call's cost before it runs, its output up to a limit the upstream is sent.
   if (call.mode === 'strict') call.outputLimit = deps.strictDefaultMaxTokens;
   // Work billed after the call cannot be held.
@@ -627,18 +628,20 @@ async function withSpend<T>(
     throw e;
   }
   let done: Promise<number> | undefined;
-  const finish: Finish = (usage, answered, received, partial, gate) =>
-    (done ??= settle(call, model, usage, answered, requestId, hold, rate, received, partial, gate));
+  const finish: Finish = (usage, answered, received, partial, gate, promptOnly) =>
+    (done ??= settle(call, model, usage, answered, requestId, hold, rate, received, partial, gate, promptOnly));
   try {
     return await run(finish, rate);
   } catch (e) {
     // An upstream that answered, unreadably, is charged (counted, else the estimate), never $0;
     // one that billed part of the call before it failed (a fan-out's calls that succeeded), that
-    // part; one that took the request and did not answer in time, the prompt it was sent: it may
-    // be working on it still, and bill it (found by review: such a call cost $0).
+    // part. One that took a charged call (not a read, a listing, an upload) and did not answer in
+    // time: the prompt it was sent, no output, as it may be working on it still, and bill it
+    // (found by review: such a call cost $0; a read that timed out must cost nothing).
     const spent = fromTokenUsage(spentUsageOf(e));
-    const answered = (e instanceof UpstreamFailedError && e.answered) || e instanceof UpstreamTimeoutError;
-    await finish(spent, answered || spent !== undefined);
+    const timedOut = spent === undefined && e instanceof UpstreamTimeoutError && meteringOf(call.object, undefined) === 'charge';
+    if (timedOut) await finish(undefined, true, undefined, false, undefined, true);
+    else await finish(spent, (e instanceof UpstreamFailedError && e.answered) || spent !== undefined);
     throw e;
   }
 }
@@ -1387,6 +1390,12 @@ const passthroughEvents = (upstream: UpstreamCall): EventSource => ({
   returnedHeaders: () => upstream.returnedHeaders(),
 });
 
+/** What a call is charged with nothing measured: its estimate; only its input when only its prompt is known to have been taken. */
+function estimatedCharge(call: Call, promptOnly: boolean): Usage {
+  const estimate = estimateUsage(call.req, call.deps.strictDefaultMaxTokens);
+  return promptOnly ? { inputTokens: estimate.inputTokens, outputTokens: 0 } : estimate;
+}
+
 /**
  * A call's settlement: its usage priced and written once along the caller's chain. It begins on
  * a later turn of the event loop than the one that finished the answer: what runs before its
@@ -1404,6 +1413,7 @@ async function settle(
   received?: ReceivedText,
   partial = false,
   gate?: ChargeGate,
+  promptOnly = false,
 ): Promise<number> {
   await new Promise((r) => setImmediate(r));
   // Answered without usable usage (none, negative, fractional, "NaN", a stream cut before it):
@@ -1415,7 +1425,7 @@ async function settle(
   const counted = answered && (!reported || partial) ? await countUsage(call.req, received).catch(() => undefined) : undefined;
   // An answer that is not text (speech, images) is counted for its input only: its output is the
   // estimate's (found by review: speech and images were charged their prompt, their output free).
-  const uncounted = counted && call.req.route.outputNotText !== undefined;
+  const uncounted = counted && !promptOnly && call.req.route.outputNotText !== undefined;
   const countedAll = uncounted
     ? { ...counted, outputTokens: Math.max(counted.outputTokens, estimateUsage(call.req, call.deps.strictDefaultMaxTokens).outputTokens) }
     : counted;
@@ -1424,7 +1434,7 @@ async function settle(
   // Speech and images: output tokens the usage does not say the kind of are audio or images.
   const measuredOrEstimated = withOutputKind(
     withSearches(
-      measured ?? (answered ? estimateUsage(call.req, call.deps.strictDefaultMaxTokens) : undefined),
+      measured ?? (answered ? estimatedCharge(call, promptOnly) : undefined),
       askedSearches(call.req.body.kind === 'json' ? call.req.body.value : undefined),
     ),
     call.req.route.outputNotText,

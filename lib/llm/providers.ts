@@ -54,6 +54,8 @@ export type Finish = (
   received?: ReceivedText,
   partial?: boolean,
   gate?: ChargeGate,
+  /** Only the prompt is known to have been taken (a call that timed out): its input is charged, no output. */
+  promptOnly?: boolean,
 ) => Promise<number>;
 
 /** What a charge asks first, and tells after, when something else must agree with it. */

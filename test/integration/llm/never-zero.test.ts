@@ -5,6 +5,8 @@
  * settlement record says which. Output limits out of range
  * are a 400 naming the field, and strict mode's estimate is an upper bound over all of them.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MockAnthropic, startMockAnthropic } from '../../../infra/local/mock-anthropic.js';
 import {
@@ -28,11 +30,16 @@ import { call, chat, seedModels } from './harness.js';
 let mock: MockUpstream;
 let anthropic: MockAnthropic;
 
+let silent: Server;
+
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
   anthropic = await startMockAnthropic({ apiKey: MOCK_ANTHROPIC_KEY });
   const claude = mockAnthropicModels(anthropic.url)[0]!;
-  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
+  // Calls naming no model (a listing) go to an upstream that never answers.
+  silent = createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_PASSTHROUGH_MODEL: 'silent' });
   const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini')!;
   const knob = (name: string, knobs: string) => ({
     ...base,
@@ -52,11 +59,14 @@ beforeAll(async () => {
     knob('cut', 'drop_after=3'),
     knob('failing', 'status=500'),
     knob('hanging', 'hang'),
+    { ...knob('silent', 'x'), upstream_base_url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1` },
     // Anthropic reports the input in its first event and the output in its last: cut between them.
     { ...claude, model_name: 'claude-cut', upstream_model: `${claude.upstream_model}+drop_after=30`, aliases: [], access_groups: [] },
   ]);
 });
 afterAll(async () => {
+  silent.closeAllConnections();
+  silent.close();
   await mock.close();
   await anthropic.close();
 });
@@ -137,10 +147,39 @@ describe('never $0', () => {
     const before = config();
     configureApp({ config: { ...before, upstreamTimeoutMs: 250 } });
     try {
-      const { res, nanos, source } = await costOf('hanging');
+      const { key, record } = await seedKey({});
+      const requestId = `req-hanging-${Math.random().toString(36).slice(2)}`;
+      const res = await call({
+        path: '/v1/chat/completions',
+        headers: bearer(key),
+        body: chat('hanging', 'count these five words'),
+        requestId,
+      });
       expect(res.status).toBe(504);
       expect(res.json.error.code).toBe('upstream_timeout');
-      expect([nanos > 0, source]).toEqual([true, 'counted']);
+      const settlement = await readItem(refs.settlement(requestId));
+      expect(settlement?.usage_source).toBe('counted');
+      // The prompt, no output: what it made, if anything, is not known.
+      const log = JSON.parse(String(settlement?.[SPEND_LOG_ATTR])) as { prompt_tokens: number; completion_tokens: number };
+      expect([log.prompt_tokens > 0, log.completion_tokens]).toEqual([true, 0]);
+      expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(0);
+      // A call never charged that times out costs nothing (found by review): a listing, an upload.
+      const before = await spendNanos(refs.key(record.token));
+      const read = await call({ method: 'GET', path: '/v1/batches', headers: bearer(key) });
+      expect(read.status).toBe(504);
+      const form = new FormData();
+      form.set('purpose', 'user_data');
+      form.set('file', new Blob([Buffer.from('many words in a file that is uploaded '.repeat(200))], { type: 'text/plain' }), 'notes.txt');
+      const req = new Request('http://x', { method: 'POST', body: form });
+      const bytes = Buffer.from(await req.arrayBuffer()).toString('utf8');
+      const upload = await call({
+        path: '/v1/files',
+        headers: { ...bearer(key), 'content-type': req.headers.get('content-type') as string },
+        body: bytes,
+        base64: true,
+      });
+      expect(upload.status).toBe(504);
+      expect(await spendNanos(refs.key(record.token))).toBe(before);
     } finally {
       configureApp({ config: before });
     }

@@ -153,7 +153,8 @@ describe('the sweep of pending objects nobody read', () => {
     const deps = llmDeps();
     // The proxy's budget spent (a budget of 0): a call that would spend is refused, but the bill
     // of work done is read, and charged, all the same.
-    const spent = { ...deps, settings: { ...deps.settings, maxBudget: 0 } };
+    // A strict proxy too: the read reserves nothing (its reservation would be refused).
+    const spent = { ...deps, enforcement: 'strict' as const, settings: { ...deps.settings, maxBudget: 0 } };
     const swept = await billDuePending(spent, { now: Date.now() + 16 * MINUTE });
     expect(swept.billed).toBeGreaterThanOrEqual(1);
     expect(await done.spend()).toBe(fullCost());

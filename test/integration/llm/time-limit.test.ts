@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { SETTLE_BEFORE_TIMEOUT_MS } from '../../../lib/llm/deadline.js';
+import { callsEndAt, SETTLE_BEFORE_TIMEOUT_MS } from '../../../lib/llm/deadline.js';
 import { refs } from '../../../lib/store/keys.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
@@ -16,9 +16,9 @@ import { useTestTable } from '../../support/table.js';
 import { call, chat, seedModels, sseData } from './harness.js';
 
 let mock: MockUpstream;
-/** A Lambda context with `ms` left before the cut (and SETTLE_BEFORE_TIMEOUT_MS more before the timeout). */
+/** A Lambda context with `ms` left before the function's timeout (the cut comes a tenth of it earlier, at most 10 s). */
 const leaving = (ms: number) => {
-  const end = Date.now() + SETTLE_BEFORE_TIMEOUT_MS + ms;
+  const end = Date.now() + ms;
   return { getRemainingTimeInMillis: () => end - Date.now() };
 };
 const WORDS = Array.from({ length: 60 }, (_, i) => `w${i}`).join(' ');
@@ -34,11 +34,20 @@ beforeAll(async () => {
     aliases: [],
     access_groups: [],
   });
-  // 60 words at 50 ms a chunk: 3 s of stream; and an upstream that never answers.
-  await seedModels([base, knob('slow', 'delay=50'), knob('hanging', 'hang')]);
+  // 60 words at 100 ms a chunk: 6 s of stream; and an upstream that never answers. (Middy ends the
+  // invocation 5 ms before the timeout: the cut leaves the settlement a tenth of the time left.)
+  await seedModels([base, knob('slow', 'delay=100'), knob('hanging', 'hang')]);
   await seedTeam({ team_id: 'team-limit', max_budget: 10, enforcement: 'strict' });
 });
 afterAll(() => mock.close());
+
+describe('when calls are ended', () => {
+  it('SETTLE_BEFORE_TIMEOUT_MS before the timeout, or a tenth of the time left when less: a short timeout still leaves calls most of it', () => {
+    const at = (ms: number) => callsEndAt(ms, 0) / 1000;
+    expect(SETTLE_BEFORE_TIMEOUT_MS).toBe(10_000);
+    expect([at(900_000), at(100_000), at(15_000), at(9_000), at(1_000)]).toEqual([890, 90, 13.5, 8.1, 0.9]);
+  });
+});
 
 describe('the function’s time limit', () => {
   it('a stream still going is ended with an error event before it, and settles what it sent (strict: its reservation settled)', async () => {
@@ -50,9 +59,9 @@ describe('the function’s time limit', () => {
       headers: bearer(key),
       body: chat('slow', WORDS, { stream: true }),
       requestId,
-      context: leaving(600),
+      context: leaving(3_000),
     });
-    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(Date.now() - started).toBeLessThan(4_500);
     expect(res.status).toBe(200);
     const data = sseData(res.text);
     expect(JSON.parse(data.at(-1) as string).error).toMatchObject({
@@ -72,7 +81,7 @@ describe('the function’s time limit', () => {
       headers: bearer(key),
       body: chat('hanging', 'x y z'),
       requestId,
-      context: leaving(300),
+      context: leaving(3_000),
     });
     expect(res.status).toBe(504);
     expect(res.json.error.message).toBe("the call to the upstream for `hanging` was ended at the function's time limit");

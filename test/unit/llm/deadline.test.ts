@@ -62,6 +62,13 @@ describe('the invocation’s end', () => {
     const left = new Deadline(60_000, caller.signal, new AbortController().signal);
     caller.abort();
     expect([left.signal.aborted, left.expired, left.atTimeLimit]).toEqual([true, false, false]);
+    // A call done stops listening: the invocation's end, later, leaves it alone (found by review).
+    const laterEnd = new AbortController();
+    const done = new Deadline(60_000, undefined, laterEnd.signal);
+    done.touch();
+    done.stop();
+    laterEnd.abort();
+    expect([done.signal.aborted, done.expired, done.atTimeLimit]).toEqual([false, false, false]);
     // Already past: ended at once.
     const past = new Deadline(60_000, undefined, AbortSignal.abort());
     expect([past.signal.aborted, past.atTimeLimit]).toEqual([true, true]);
