@@ -28,6 +28,7 @@ import { type PricedServiceTier, type Prices, serviceTierPrices, type Usage } fr
 import { isObject } from '../domain/json.js';
 import type { ModelRecord } from '../domain/records.js';
 import { InvalidRequestError } from '../errors.js';
+import { takesStreamOptions } from '../providers/azure.js';
 import { servedByOpenAiOrAzure } from '../providers/tool-prices.js';
 // A count of tool uses is read as the usage reader reads a token count: a non-negative safe integer.
 import { tokens } from '../providers/usage.js';
@@ -101,45 +102,53 @@ function imageBound(field: (name: string) => unknown, limit: number): number {
   return Math.max(limit, made) + (positiveInt(field('partial_images')) ?? 0) * PARTIAL_IMAGE_TOKENS;
 }
 
+type OutputLimitField = (typeof OUTPUT_LIMIT_FIELDS)[number];
+type LimitedModel = Pick<ModelRecord, 'provider' | 'upstream_base_url' | 'api_version'>;
+
+/** The output limits a route's upstreams read: chat's two (OpenAI, Azure and compatible servers read both), one elsewhere. */
+const ROUTE_LIMITS: Readonly<Record<string, readonly OutputLimitField[]>> = {
+  '/chat/completions': ['max_tokens', 'max_completion_tokens'],
+  '/completions': ['max_tokens'],
+  '/messages': ['max_tokens'],
+  '/responses': ['max_output_tokens'],
+};
+
 /**
- * The field that limits a route's output at its upstream: chat's `max_completion_tokens` on OpenAI
- * and Azure (their reasoning models refuse `max_tokens`) and `max_tokens` on every other upstream
- * (OpenAI-compatible servers and Bedrock read it); `max_tokens` for completions and Anthropic's
- * messages; `max_output_tokens` for responses. Undefined: the route has none (images, speech).
+ * The field a limit is sent in, where the request names none its route reads: chat's
+ * `max_completion_tokens` on OpenAI and on Azure API versions that take it (their reasoning models
+ * refuse `max_tokens`; Azure before 2024-09-01-preview refuses `max_completion_tokens`, found by
+ * review) and `max_tokens` on every other upstream (compatible servers and Bedrock read it);
+ * `max_tokens` for completions and Anthropic's messages; `max_output_tokens` for responses.
+ * Undefined: the route has none (images, speech).
  */
-export function outputLimitField(
-  upstreamPath: string,
-  model: Pick<ModelRecord, 'provider' | 'upstream_base_url'>,
-): (typeof OUTPUT_LIMIT_FIELDS)[number] | undefined {
-  switch (upstreamPath) {
-    case '/chat/completions':
-      return servedByOpenAiOrAzure(model) ? 'max_completion_tokens' : 'max_tokens';
-    case '/completions':
-    case '/messages':
-      return 'max_tokens';
-    case '/responses':
-      return 'max_output_tokens';
-    default:
-      return undefined;
+export function outputLimitField(upstreamPath: string, model: LimitedModel): OutputLimitField | undefined {
+  if (upstreamPath === '/chat/completions') {
+    const takesIt = model.provider === 'azure' ? takesStreamOptions(model.api_version) : servedByOpenAiOrAzure(model);
+    return takesIt ? 'max_completion_tokens' : 'max_tokens';
   }
+  return ROUTE_LIMITS[upstreamPath]?.[0];
 }
 
 /**
- * The JSON body a strict call is sent with: one that names no output limit is given `limit`
- * (TOLLGATE_STRICT_DEFAULT_MAX_TOKENS, what its reservation holds) in its route's field, so the
- * estimate bounds what the upstream generates (found by review: a call naming no limit held 4,096
- * output tokens and was answered 60,000). A body that names one is sent as it is (the estimate
- * takes the largest); so is every body when `limit` is undefined (fast calls).
+ * The JSON body a strict call is sent with: one that names no limit its route reads is given the
+ * estimate's (the largest limit it names in any field, else `limit`: TOLLGATE_STRICT_DEFAULT_MAX_TOKENS)
+ * in its route's field, so the estimate bounds what the upstream generates. Found by review: a
+ * call naming no limit held 4,096 output tokens and was answered 60,000; one naming
+ * `max_output_tokens: 1` on chat, which a compatible server ignores, held 1. A body naming a limit
+ * its route reads is sent as it is; so is every body when `limit` is undefined (fast calls).
  */
 export function withOutputLimit(
   body: Record<string, unknown>,
   upstreamPath: string,
-  model: Pick<ModelRecord, 'provider' | 'upstream_base_url'>,
+  model: LimitedModel,
   limit: number | undefined,
 ): Record<string, unknown> {
-  if (limit === undefined || OUTPUT_LIMIT_FIELDS.some((f) => body[f] !== undefined && body[f] !== null)) return body;
+  const read = ROUTE_LIMITS[upstreamPath];
+  if (limit === undefined || !read || read.some((f) => body[f] !== undefined && body[f] !== null)) return body;
   const field = outputLimitField(upstreamPath, model);
-  return field ? { ...body, [field]: limit } : body;
+  if (!field) return body;
+  const named = OUTPUT_LIMIT_FIELDS.map((f) => positiveInt(body[f])).filter((v): v is number => v !== undefined);
+  return { ...body, [field]: named.length > 0 ? Math.max(...named) : limit };
 }
 
 /** A code interpreter container's size in 1 GB sessions, by its `memory_limit` (OpenAI's: 1 GB by default). */

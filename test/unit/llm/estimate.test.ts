@@ -272,6 +272,11 @@ describe('the output limit a strict call is sent with (found by review: none was
       'max_completion_tokens',
     );
     expect(outputLimitField('/chat/completions', { provider: 'openai', upstream_base_url: 'http://vllm:8000/v1' })).toBe('max_tokens');
+    // Azure before 2024-09-01-preview refuses max_completion_tokens (found by review).
+    const azure = (api_version: string) => ({ provider: 'azure' as const, upstream_base_url: 'https://x.openai.azure.com', api_version });
+    expect(outputLimitField('/chat/completions', azure('2024-06-01'))).toBe('max_tokens');
+    expect(outputLimitField('/chat/completions', azure('2024-08-01-preview'))).toBe('max_tokens');
+    expect(outputLimitField('/chat/completions', azure('2024-10-21'))).toBe('max_completion_tokens');
     expect(outputLimitField('/chat/completions', { provider: 'bedrock', upstream_base_url: undefined })).toBe('max_tokens');
   });
 
@@ -291,10 +296,23 @@ describe('the output limit a strict call is sent with (found by review: none was
     expect(estimateUsage(json(sent), 4096).outputTokens).toBe(estimateUsage(json(body), 300).outputTokens);
     // A null limit is none.
     expect(withOutputLimit({ ...body, max_tokens: null }, '/chat/completions', openai, 300)).toMatchObject({ max_completion_tokens: 300 });
-    for (const f of ['max_tokens', 'max_completion_tokens', 'max_output_tokens']) {
+    // A limit the route reads: sent as it is (chat reads both of its fields).
+    for (const f of ['max_tokens', 'max_completion_tokens']) {
       const own = { ...body, [f]: 5 };
       expect(withOutputLimit(own, '/chat/completions', openai, 300)).toBe(own);
     }
+    // One it does not read (a compatible server ignores it; found by review): the route's field gets the estimate's limit.
+    expect(withOutputLimit({ ...body, max_output_tokens: 5 }, '/chat/completions', openai, 300)).toEqual({
+      ...body,
+      max_output_tokens: 5,
+      max_completion_tokens: 5,
+    });
+    expect(withOutputLimit({ input: 'x', max_tokens: 7, max_completion_tokens: 9 }, '/responses', openai, 300)).toEqual({
+      input: 'x',
+      max_tokens: 7,
+      max_completion_tokens: 9,
+      max_output_tokens: 9,
+    });
     expect(withOutputLimit(body, '/chat/completions', openai, undefined)).toBe(body);
     expect(withOutputLimit(body, '/embeddings', openai, 300)).toBe(body);
   });
