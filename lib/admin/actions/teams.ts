@@ -167,8 +167,8 @@ function uniqueUsers(list: { user_id: string }[], param: string): void {
 async function joiningUsersRead(actor: Actor, userIds: readonly string[], teamId: string): Promise<ReadonlyMap<string, UserRecord>> {
   const read = new Map<string, UserRecord>();
   if (isProxyAdmin(actor)) return read;
-  for (const user of await Promise.all(userIds.map((u) => find('user', u)))) {
-    if (!user) continue; // the add's own guard answers 404
+  // Each must exist now (found by review: one made meanwhile, with limits, was added unjudged).
+  for (const user of await Promise.all(userIds.map((u) => load('user', u)))) {
     const denial = dropLimitsDenial(
       'team_admin',
       'proxy_admin',
