@@ -188,7 +188,18 @@ export const checkEndUserBudget: Check = budgetCheck('end_user');
 /** The proxy-wide budget (TOLLGATE_MAX_BUDGET): LLM routes that spend only, never `/models`. */
 export const checkGlobalBudget: Check = budgetCheck('global');
 
-/** Every check, in the order they run; the first denial wins. */
+/** The budget checks: what a call may still spend. */
+export const budgetChecks: readonly Check[] = [
+  checkKeyBudget,
+  checkUserBudget,
+  checkTeamBudget,
+  checkTeamMemberBudget,
+  checkOrganizationBudget,
+  checkEndUserBudget,
+  checkGlobalBudget,
+];
+
+/** Every check, in the order they run (the budgets last); the first denial wins. */
 export const allChecks: readonly Check[] = [
   checkRouteAllowed,
   checkKeyRoutes,
@@ -200,24 +211,7 @@ export const allChecks: readonly Check[] = [
   checkRequestedModels,
   checkModelAccess,
   checkUserParam,
-  checkKeyBudget,
-  checkUserBudget,
-  checkTeamBudget,
-  checkTeamMemberBudget,
-  checkOrganizationBudget,
-  checkEndUserBudget,
-  checkGlobalBudget,
-];
-
-/** The budget checks: what a call may still spend. */
-export const budgetChecks: readonly Check[] = [
-  checkKeyBudget,
-  checkUserBudget,
-  checkTeamBudget,
-  checkTeamMemberBudget,
-  checkOrganizationBudget,
-  checkEndUserBudget,
-  checkGlobalBudget,
+  ...budgetChecks,
 ];
 
 /**
