@@ -193,7 +193,7 @@ export default async function llmBench(): Promise<BenchSection[]> {
       },
       {
         title: 'LLM function: bundle',
-        method: `infra/bundling.ts buildFunction('llm') (esbuild, minified ESM, AWS SDK bundled, Node builtins from process.getBuiltinModule, the tokenizer and the tracer in files of their own beside the bundle), as deployed. Cold import: a fresh \`node\` (${process.version}) process imports the bundle; median of ${IMPORT_RUNS}.`,
+        method: `infra/bundling.ts buildFunction('llm') (esbuild, minified ESM, AWS SDK bundled, Node builtins from process.getBuiltinModule, the tokenizer, the tracer and undici's Agent in files of their own beside the bundle), as deployed. Cold import: a fresh \`node\` (${process.version}) process imports the bundle; median of ${IMPORT_RUNS}.`,
         rows: [
           { metric: 'bundle size', value: `${b.kb.toFixed(0)} KB` },
           { metric: 'gzipped', value: `${b.gzipKb.toFixed(0)} KB` },
