@@ -635,11 +635,12 @@ async function withSpend<T>(
   } catch (e) {
     // An upstream that answered, unreadably, is charged (counted, else the estimate), never $0;
     // one that billed part of the call before it failed (a fan-out's calls that succeeded), that
-    // part. One that took a charged call (not a read, a listing, an upload) and did not answer in
-    // time: the prompt it was sent, no output, as it may be working on it still, and bill it
-    // (found by review: such a call cost $0; a read that timed out must cost nothing).
+    // part. One that took a call that is charged, now or later (not a read, a listing, an upload),
+    // and did not answer in time: the prompt it was sent, no output, as it may be working on it
+    // still, and bill it (found by review: such a call cost $0; a read that timed out must cost
+    // nothing; a run started with no answer leaves no record to bill it later).
     const spent = fromTokenUsage(spentUsageOf(e));
-    const timedOut = spent === undefined && e instanceof UpstreamTimeoutError && meteringOf(call.object, undefined) === 'charge';
+    const timedOut = spent === undefined && e instanceof UpstreamTimeoutError && meteringOf(call.object, undefined) !== 'none';
     if (timedOut) await finish(undefined, true, undefined, false, undefined, true);
     else await finish(spent, (e instanceof UpstreamFailedError && e.answered) || spent !== undefined);
     throw e;

@@ -17,7 +17,7 @@ import {
   mockModels,
 } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { configureApp } from '../../../lib/app/index.js';
+import { configureApp, objectOwners } from '../../../lib/app/index.js';
 import { config } from '../../../lib/config.js';
 import { refs } from '../../../lib/store/keys.js';
 import { SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
@@ -180,6 +180,26 @@ describe('never $0', () => {
       });
       expect(upload.status).toBe(504);
       expect(await spendNanos(refs.key(record.token))).toBe(before);
+      // A run started that timed out: billed later through the record its answer would have made,
+      // but no answer came, so its prompt is charged now (found by review: it cost $0, for good).
+      await objectOwners().put({
+        object_id: 'asst_timeout',
+        object_kind: 'assistant',
+        key_hash: record.token,
+        key_line: record.rate_id ?? record.token,
+        user_id: record.user_id ?? null,
+        team_id: record.team_id ?? null,
+        organization_id: null,
+        model: 'silent',
+        created_at: new Date().toISOString(),
+      });
+      const run = await call({
+        path: '/v1/threads/runs',
+        headers: bearer(key),
+        body: { assistant_id: 'asst_timeout', thread: { messages: [{ role: 'user', content: 'count these five words please' }] } },
+      });
+      expect(run.status).toBe(504);
+      expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(before);
     } finally {
       configureApp({ config: before });
     }
