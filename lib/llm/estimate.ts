@@ -33,7 +33,7 @@ import { servedByOpenAiOrAzure } from '../providers/tool-prices.js';
 // A count of tool uses is read as the usage reader reads a token count: a non-negative safe integer.
 import { tokens } from '../providers/usage.js';
 import { imageOutputTokens, inImageTable, PARTIAL_IMAGE_TOKENS } from './count.js';
-import { type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
+import { formField, type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
@@ -76,16 +76,10 @@ function estimate(req: Pick<LlmRequest, 'body' | 'route'>, defaultMaxTokens: num
   };
 }
 
-/**
- * A field as the upstream reads it: a JSON body's value; a form's text, a whole number as one
- * (lib/llm/request checks the counts a form gives, and that each is given once).
- */
+/** A field as the upstream reads it: a JSON body's value, a form's (formField: a whole number as one). */
 function fieldOf(body: LlmRequest['body'], name: string): unknown {
   if (body.kind === 'json') return body.value[name];
-  if (body.kind !== 'form') return undefined;
-  const v = body.value.get(name);
-  if (typeof v !== 'string') return undefined;
-  return /^\s*[0-9]+\s*$/.test(v) ? Number(v) : v;
+  return body.kind === 'form' ? formField(body.value, name) : undefined;
 }
 
 /**

@@ -198,52 +198,51 @@ export const MAX_OUTPUT_TOKENS = 10_000_000;
 export const MAX_CHOICES = 128;
 export const OUTPUT_LIMIT_FIELDS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
 
-/** Output limits and choice counts are whole numbers in range, or a 400 naming the field: never a 500, never ignored. */
-function checkOutputLimits(value: Record<string, unknown>): void {
-  const bounded = (field: string, max: number) => {
-    const v = value[field];
-    if (v === undefined || v === null) return;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-      throw new InvalidRequestError(`\`${field}\` must be a whole number from 1 to ${max}`, 'invalid_field', field);
-    }
-  };
-  for (const f of OUTPUT_LIMIT_FIELDS) bounded(f, MAX_OUTPUT_TOKENS);
-  bounded('n', MAX_CHOICES);
-  bounded('best_of', MAX_CHOICES);
-  // An image stream's partial images (0 to 3 at OpenAI), each held at 100 tokens.
-  const partial = value.partial_images;
-  if (
-    partial !== undefined &&
-    partial !== null &&
-    (typeof partial !== 'number' || !Number.isInteger(partial) || partial < 0 || partial > MAX_CHOICES)
-  )
-    throw new InvalidRequestError(`\`partial_images\` must be a whole number from 0 to ${MAX_CHOICES}`, 'invalid_field', 'partial_images');
-}
-
-/** A form's fields the estimate reads (lib/llm/estimate): each given once, its counts whole numbers in range. */
-const FORM_ESTIMATE_FIELDS = ['n', 'best_of', 'partial_images', 'quality', 'size'] as const;
-const FORM_COUNTS: Readonly<Record<string, readonly [number, number]>> = {
+/**
+ * The counts the estimate reads (lib/llm/estimate), each a whole number in its range: output limits,
+ * choices (`n`, `best_of`), an image stream's partial images (0 to 3 at OpenAI, each held at 100 tokens).
+ */
+const COUNTS: Readonly<Record<string, readonly [number, number]>> = {
+  ...Object.fromEntries(OUTPUT_LIMIT_FIELDS.map((f) => [f, [1, MAX_OUTPUT_TOKENS] as const])),
   n: [1, MAX_CHOICES],
   best_of: [1, MAX_CHOICES],
   partial_images: [0, MAX_CHOICES],
 };
 
-/**
- * A form's fields the estimate reads, checked as a JSON body's are: given twice, the upstream may
- * read the other one (found by review: an edit's `n` was not read from its form at all).
- */
-function checkFormFields(form: FormData): void {
-  for (const field of FORM_ESTIMATE_FIELDS) {
-    const values = form.getAll(field);
-    if (values.length > 1)
-      throw new InvalidRequestError(`\`${field}\` is given ${values.length} times: give it once`, 'invalid_field', field);
-    const range = FORM_COUNTS[field];
-    const v = values[0];
-    if (!range || v === undefined) continue;
-    const [min, max] = range;
-    if (typeof v !== 'string' || !/^\s*[0-9]+\s*$/.test(v) || Number(v) < min || Number(v) > max)
+/** A form's text fields the estimate reads besides the counts: an image's. */
+const FORM_TEXTS = ['quality', 'size'] as const;
+
+/** The count fields a body gives: whole numbers in range, or a 400 naming the field (never a 500, never ignored). */
+function checkCounts(read: (field: string) => unknown): void {
+  for (const [field, [min, max]] of Object.entries(COUNTS)) {
+    const v = read(field);
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
       throw new InvalidRequestError(`\`${field}\` must be a whole number from ${min} to ${max}`, 'invalid_field', field);
   }
+}
+
+/**
+ * A form field as an upstream reads it: its text, a whole number as a number (`"10"` is 10);
+ * undefined when absent or a file. What the estimate and the checks read of a form.
+ */
+export function formField(form: FormData, name: string): unknown {
+  const v = form.get(name);
+  if (typeof v !== 'string') return v === null ? undefined : v;
+  return /^\s*[0-9]+\s*$/.test(v) ? Number(v) : v;
+}
+
+/**
+ * A form's fields the estimate reads, checked as a JSON body's are, and each given once: given
+ * twice, the upstream may read the other one (found by review: an edit's `n` was not read from its
+ * form at all).
+ */
+function checkFormFields(form: FormData): void {
+  for (const field of [...Object.keys(COUNTS), ...FORM_TEXTS]) {
+    const given = form.getAll(field).length;
+    if (given > 1) throw new InvalidRequestError(`\`${field}\` is given ${given} times: give it once`, 'invalid_field', field);
+  }
+  checkCounts((field) => formField(form, field));
 }
 
 /** Tags are stored in every spend log (lib/domain/spend-log): one that looks like a key or token is a 400, never logged. */
@@ -265,7 +264,7 @@ function bodyFields(body: LlmBody): { model: string | undefined; user: string | 
   if (body.kind === 'json') {
     ({ model, user } = body.value);
     stream = streamRequested(body.value.stream);
-    checkOutputLimits(body.value);
+    checkCounts((field) => body.value[field]);
     checkTags(body.value.metadata);
   } else if (body.kind === 'form') {
     checkFormFields(body.value);

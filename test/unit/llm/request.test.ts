@@ -352,6 +352,17 @@ describe('a form’s fields the estimate reads (found by review: an edit’s `n`
     ['n a fraction', [['n', '2.5']], 'n', '`n` must be a whole number from 1 to 128'],
     ['best_of of 1e9', [['best_of', '1000000000']], 'best_of', '`best_of` must be a whole number from 1 to 128'],
     ['partial_images negative', [['partial_images', '-1']], 'partial_images', '`partial_images` must be a whole number from 0 to 128'],
+    // Every count a JSON body is held to, a form is too.
+    ['max_tokens of 0', [['max_tokens', '0']], 'max_tokens', '`max_tokens` must be a whole number from 1 to 10000000'],
+    [
+      'max_output_tokens given twice',
+      [
+        ['max_output_tokens', '5'],
+        ['max_output_tokens', '9'],
+      ],
+      'max_output_tokens',
+      '`max_output_tokens` is given 2 times: give it once',
+    ],
   ])('%s: a 400 naming the field', async (_what, fields, param, message) => {
     const e = await parseLlmRequest(await formEvent(fields)).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InvalidRequestError);
