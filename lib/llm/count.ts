@@ -12,7 +12,7 @@
 import type { ToolTokens, Usage } from '../domain/cost.js';
 import { isObject } from '../domain/json.js';
 import { containerOfItem, isFileSearchItem, isWebSearchItem, serviceTierOfPayload } from '../providers/usage.js';
-import type { LlmRequest } from './request.js';
+import { type LlmRequest, toolsOfType } from './request.js';
 
 /** Fields whose strings are text a model writes (answers and stream deltas, every API shape). */
 const ANSWER_KEYS: ReadonlySet<string> = new Set([
@@ -199,8 +199,7 @@ const countTokens = async (text: string): Promise<number> => {
  */
 function imagesMade(req: Pick<LlmRequest, 'body'>, received: ReceivedText | undefined): ToolTokens | undefined {
   if (!received || received.images.size + received.partialImages === 0) return undefined;
-  const tools = req.body.kind === 'json' && Array.isArray(req.body.value.tools) ? req.body.value.tools : [];
-  const asked = tools.filter(isObject).filter((t) => t.type === 'image_generation');
+  const asked = toolsOfType(req.body.kind === 'json' ? req.body.value : undefined, 'image_generation');
   // Several image tools: each image is charged as the dearest of them would make it.
   const tokensOf = (image: ImageShape) => Math.max(...(asked.length > 0 ? asked : [{}]).map((tool) => imageOutputTokens(image, tool)));
   let tokens = received.partialImages * PARTIAL_IMAGE_TOKENS;

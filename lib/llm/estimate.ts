@@ -33,7 +33,7 @@ import { servedByOpenAiOrAzure } from '../providers/tool-prices.js';
 // A count of tool uses is read as the usage reader reads a token count: a non-negative safe integer.
 import { tokens } from '../providers/usage.js';
 import { imageOutputTokens, inImageTable, PARTIAL_IMAGE_TOKENS } from './count.js';
-import { formField, type LlmRequest, OUTPUT_LIMIT_FIELDS } from './request.js';
+import { formField, type LlmRequest, OUTPUT_LIMIT_FIELDS, toolsOfType } from './request.js';
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
@@ -159,9 +159,6 @@ export function containerSessions(tool: Record<string, unknown>): number {
   return typeof limit === 'string' && Object.hasOwn(CONTAINER_GB, limit) ? (CONTAINER_GB[limit] as number) : LARGEST_CONTAINER_GB;
 }
 
-/** The Responses API's code interpreter tool (`{type: "code_interpreter", container}`). */
-const isCodeInterpreterTool = (t: unknown): t is Record<string, unknown> => isObject(t) && t.type === 'code_interpreter';
-
 /**
  * The most code interpreter sessions a Responses request's tools can start, in 1 GB sessions: one
  * container for each tool that has one made for the call (`{type: "auto"}`), of its size. OpenAI
@@ -172,7 +169,7 @@ export const codeInterpreterBound = (json: Record<string, unknown> | undefined):
 
 /** A request's code interpreter tools. */
 export const codeInterpreterTools = (json: Record<string, unknown> | undefined): Record<string, unknown>[] =>
-  Array.isArray(json?.tools) ? json.tools.filter(isCodeInterpreterTool) : [];
+  toolsOfType(json, 'code_interpreter');
 
 /** A tool that runs web searches upstream, billed per search: Anthropic's `web_search_2025…`, OpenAI's `web_search`, `web_search_preview…`. */
 const isWebSearchTool = (t: unknown): t is Record<string, unknown> =>
@@ -209,7 +206,6 @@ export function webSearchBound(json: Record<string, unknown> | undefined): numbe
 }
 
 /** OpenAI's hosted file search tool (`{type: "file_search", vector_store_ids}`), billed per call. */
-const isFileSearchTool = (t: unknown): boolean => isObject(t) && t.type === 'file_search';
 
 /**
  * The most file search calls a Responses request's tools can run: 0 without a `file_search` tool,
@@ -221,8 +217,7 @@ const isFileSearchTool = (t: unknown): boolean => isObject(t) && t.type === 'fil
  * they hold more than the calls can cost (an over-reservation, never an under-one).
  */
 export function fileSearchBound(json: Record<string, unknown> | undefined): number | { unbounded: string; why: string } {
-  const tools = Array.isArray(json?.tools) ? json.tools.filter(isFileSearchTool) : [];
-  if (tools.length === 0) return 0;
+  if (toolsOfType(json, 'file_search').length === 0) return 0;
   return (
     tokens(json?.max_tool_calls) ?? {
       unbounded: 'file_search',
@@ -240,8 +235,7 @@ export function fileSearchBound(json: Record<string, unknown> | undefined): numb
  * table says. A guess the upstream may pass is no upper bound, so a strict caller is refused it.
  */
 export function imageGenerationTool(json: Record<string, unknown> | undefined): { unbounded: string; why: string } | undefined {
-  const tools = Array.isArray(json?.tools) ? json.tools : [];
-  if (!tools.some((t) => isObject(t) && t.type === 'image_generation')) return undefined;
+  if (toolsOfType(json, 'image_generation').length === 0) return undefined;
   return {
     unbounded: 'image_generation',
     why: "its image model's tokens are billed apart from the call's, and the request bounds none of them (image sizes, qualities, input images)",

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { headerValues } from '../auth/credentials.js';
 import { idProblem } from '../domain/ids.js';
-import { opensAsObject } from '../domain/json.js';
+import { isObject, opensAsObject } from '../domain/json.js';
 import { looksLikeSecret } from '../domain/secrets.js';
 import { secretTagIndex } from '../domain/spend-log.js';
 import { InvalidRequestError, RouteNotFoundError } from '../errors.js';
@@ -208,6 +208,10 @@ const COUNTS: Readonly<Record<string, readonly [number, number]>> = {
   best_of: [1, MAX_CHOICES],
   partial_images: [0, MAX_CHOICES],
 };
+
+/** A request body's tools of one `type` (`code_interpreter`, `file_search`, `image_generation`). */
+export const toolsOfType = (json: Record<string, unknown> | undefined, type: string): Record<string, unknown>[] =>
+  Array.isArray(json?.tools) ? json.tools.filter((t): t is Record<string, unknown> => isObject(t) && t.type === type) : [];
 
 /** A form's text fields the estimate reads besides the counts: an image's. */
 const FORM_TEXTS = ['quality', 'size'] as const;
