@@ -26,13 +26,19 @@ export const handler = middy<APIGatewayProxyEvent, LlmResponse>({
     isBillPendingEvent(event) ? billPendingNow(context) : handleLlmEvent(event, llmDeps(), { endsAt: endsAt(context) }),
   );
 
+/** The invocation's time left (none outside Lambda). */
+const remainingMs = (context: Context): number | undefined =>
+  typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+
 /** When upstream calls still under way are ended (lib/llm/deadline callsEndAt), by the time left. */
-const endsAt = (context: Context): number | undefined =>
-  typeof context?.getRemainingTimeInMillis === 'function' ? callsEndAt(context.getRemainingTimeInMillis()) : undefined;
+const endsAt = (context: Context): number | undefined => {
+  const remaining = remainingMs(context);
+  return remaining === undefined ? undefined : callsEndAt(remaining);
+};
 
 /** Reads pending objects for half the invocation's time (each read has at most a minute of upstream time). */
 async function billPendingNow(context: Context): Promise<LlmResponse> {
-  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+  const remaining = remainingMs(context);
   const deadline = remaining === undefined ? undefined : Date.now() + remaining / 2;
   return jsonResponse(200, await billDuePending(llmDeps(), { deadline }));
 }
