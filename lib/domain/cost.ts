@@ -235,9 +235,9 @@ function tokenNanos(usage: Usage, prices: Prices): number {
 
 const capped = (nanos: number): number => (Number.isFinite(nanos) ? Math.min(nanos, MAX_COST_NANOS) : MAX_COST_NANOS);
 
-/** Searches (or sessions) at a price in dollars each (no price: nothing to charge; recordSpend logs and counts them). */
-const searchNanos = (searches: number, perSearch: number | undefined): number =>
-  searches > 0 && isValidPrice(perSearch) ? Math.round(searches * perSearch * NANOS_PER_DOLLAR) : 0;
+/** Uses of a tool (web searches, code interpreter sessions) at a price in dollars each (no price: nothing to charge; recordSpend logs and counts them). */
+const perUseNanos = (uses: number, perUse: number | undefined): number =>
+  uses > 0 && isValidPrice(perUse) ? Math.round(uses * perUse * NANOS_PER_DOLLAR) : 0;
 
 /**
  * File search calls at a price in dollars per 1,000 calls, exact to the nano-dollar for a price
@@ -248,9 +248,9 @@ const fileSearchNanos = (calls: number, perThousand: number | undefined): number
 
 /** The hosted tools a call ran, at their per-call prices (uncapped: the caller caps the sum). */
 const toolNanos = (usage: Pick<Usage, 'webSearches' | 'fileSearches' | 'codeInterpreterSessions'>, base: Prices): number =>
-  searchNanos(usage.webSearches ?? 0, base.search_context_cost_per_query) +
+  perUseNanos(usage.webSearches ?? 0, base.search_context_cost_per_query) +
   fileSearchNanos(usage.fileSearches ?? 0, base.file_search_cost_per_1k_calls) +
-  searchNanos(usage.codeInterpreterSessions ?? 0, base.code_interpreter_cost_per_session);
+  perUseNanos(usage.codeInterpreterSessions ?? 0, base.code_interpreter_cost_per_session);
 
 /**
  * The prices a call is charged at: its long-context tier when its input tokens (cache reads and
