@@ -235,20 +235,27 @@ function searchPriceOf(info: Info | undefined): number | undefined {
   return Math.max(...sizes);
 }
 
-/** An audio or image price per 1M from either form (per 1M, or LiteLLM's per token); undefined when not given. */
-const mediaPriceOf = (info: Info | undefined, side: 'input' | 'output', kind: 'audio' | 'image'): number | undefined =>
-  perMillionOf(info, `${side}_cost_per_${kind}_token`, `${side}_${kind}_cost_per_million`);
+/** The audio and image prices per 1M, each with LiteLLM's per-token name (taken as input, shown beside it). */
+const MEDIA_PRICES = [
+  ['input_audio_cost_per_million', 'input_cost_per_audio_token'],
+  ['output_audio_cost_per_million', 'output_cost_per_audio_token'],
+  ['input_image_cost_per_million', 'input_cost_per_image_token'],
+  ['output_image_cost_per_million', 'output_cost_per_image_token'],
+  ['cache_read_image_cost_per_million', 'cache_read_input_image_token_cost'],
+] as const satisfies readonly (readonly [keyof ModelRecord & keyof Info, keyof Info])[];
+
+/** The audio and image prices per 1M given in either form (per 1M, or LiteLLM's per token); undefined when not given. */
+const mediaPricesOf = (info: Info | undefined) =>
+  Object.fromEntries(MEDIA_PRICES.map(([million, token]) => [million, perMillionOf(info, token, million)])) as Partial<
+    Record<(typeof MEDIA_PRICES)[number][0], number>
+  >;
 
 /** The given prices beside input and output: cache, audio, image, per-search, file search and service-tier prices. */
 const otherPricesOf = (info: Info | undefined) => ({
   cache_read_cost_per_million: info?.cache_read_cost_per_million,
   cache_write_cost_per_million: info?.cache_write_cost_per_million,
   cache_write_1h_cost_per_million: info?.cache_write_1h_cost_per_million,
-  input_audio_cost_per_million: mediaPriceOf(info, 'input', 'audio'),
-  output_audio_cost_per_million: mediaPriceOf(info, 'output', 'audio'),
-  input_image_cost_per_million: mediaPriceOf(info, 'input', 'image'),
-  output_image_cost_per_million: mediaPriceOf(info, 'output', 'image'),
-  cache_read_image_cost_per_million: perMillionOf(info, 'cache_read_input_image_token_cost', 'cache_read_image_cost_per_million'),
+  ...mediaPricesOf(info),
   search_context_cost_per_query: searchPriceOf(info),
   file_search_cost_per_1k_calls: info?.file_search_cost_per_1k_calls,
   code_interpreter_cost_per_session: info?.code_interpreter_cost_per_session,
@@ -549,16 +556,15 @@ function modelView(m: ModelRecord, admin: boolean) {
       cache_read_cost_per_million: m.cache_read_cost_per_million ?? null,
       cache_write_cost_per_million: m.cache_write_cost_per_million ?? null,
       cache_write_1h_cost_per_million: m.cache_write_1h_cost_per_million ?? null,
-      input_audio_cost_per_million: m.input_audio_cost_per_million ?? null,
-      output_audio_cost_per_million: m.output_audio_cost_per_million ?? null,
-      input_cost_per_audio_token: m.input_audio_cost_per_million == null ? null : m.input_audio_cost_per_million / 1e6,
-      output_cost_per_audio_token: m.output_audio_cost_per_million == null ? null : m.output_audio_cost_per_million / 1e6,
-      input_image_cost_per_million: m.input_image_cost_per_million ?? null,
-      output_image_cost_per_million: m.output_image_cost_per_million ?? null,
-      input_cost_per_image_token: m.input_image_cost_per_million == null ? null : m.input_image_cost_per_million / 1e6,
-      output_cost_per_image_token: m.output_image_cost_per_million == null ? null : m.output_image_cost_per_million / 1e6,
-      cache_read_image_cost_per_million: m.cache_read_image_cost_per_million ?? null,
-      cache_read_input_image_token_cost: m.cache_read_image_cost_per_million == null ? null : m.cache_read_image_cost_per_million / 1e6,
+      ...Object.fromEntries(
+        MEDIA_PRICES.flatMap(([million, token]) => {
+          const price = m[million];
+          return [
+            [million, price ?? null],
+            [token, price == null ? null : price / 1e6],
+          ];
+        }),
+      ),
       price_tiers: m.price_tiers ?? null,
       // LiteLLM's shape: one price per search whatever the context size.
       search_context_cost_per_query:
