@@ -9,9 +9,9 @@ import OpenAI, { RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.js';
 import { configureApp, documentClient } from '../../lib/app/index.js';
-import { MINUTE_MS } from '../../lib/domain/rate-limits.js';
 import { encode } from '../../lib/store/codec.js';
 import { rateRefs } from '../../lib/store/rate-limits.js';
+import { roomInMinute } from '../support/rate.js';
 import { seedKey } from '../support/seed.js';
 import { readItem } from '../support/spend.js';
 
@@ -39,12 +39,6 @@ afterAll(async () => {
 
 const client = (apiKey: string, maxRetries = 0) => new OpenAI({ apiKey, baseURL: `${stack.url}/v1`, maxRetries });
 const hello = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hello there' }] };
-
-/** Waits until at least `ms` remain in the current minute, so a test's calls share one window. */
-async function roomInMinute(ms: number): Promise<void> {
-  const left = MINUTE_MS - (Date.now() % MINUTE_MS);
-  if (left < ms) await new Promise((r) => setTimeout(r, left + 50));
-}
 
 describe('through the local gateway', () => {
   it('200 concurrent requests from 8 clients on a key with rpm_limit 50: exactly 50 answered', async () => {

@@ -9,6 +9,7 @@ import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
 import { callApi } from '../../support/admin.js';
 import { bearer } from '../../support/authorizer.js';
+import { roomInMinute } from '../../support/rate.js';
 import { useTestTable } from '../../support/table.js';
 import { call, chat, seedModels } from './harness.js';
 
@@ -44,6 +45,7 @@ describe('model_rpm_limit under every Object.prototype name', () => {
     });
     expect([made.status, made.body.error]).toEqual([200, undefined]);
     const key = made.body.key as string;
+    await roomInMinute(5_000);
     expect(Object.hasOwn(made.body.model_rpm_limit, name)).toBe(true);
     expect(outcome(await ask(key, name))).toBe('429 key_model_rpm_exceeded');
     expect(outcome(await ask(key, `aliased-${i}`))).toBe(200);

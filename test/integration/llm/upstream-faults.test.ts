@@ -11,6 +11,7 @@ import type { ModelRecord } from '../../../lib/domain/records.js';
 import { settlementsOf } from '../../../lib/llm/handle.js';
 import { refs } from '../../../lib/store/keys.js';
 import { bearer } from '../../support/authorizer.js';
+import { roomInMinute } from '../../support/rate.js';
 import { seedKey } from '../../support/seed.js';
 import { readItem, settledSpendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
@@ -341,6 +342,7 @@ describe('a 429 stays a 429, with the wait the upstream asked for, with or witho
 
   it("Tollgate's own 429 on Anthropic's route carries retry-after as on OpenAI's", async () => {
     const { key } = await seedKey({ rpm_limit: 1 });
+    await roomInMinute(5_000);
     const body = { model: 'anthropic-echo', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
     await call({ path: '/v1/messages', headers: bearer(key), body });
     const res = await call({ path: '/v1/messages', headers: bearer(key), body });
