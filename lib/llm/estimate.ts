@@ -10,7 +10,7 @@
  *    (one `n` per candidate), and an upper bound must hold for every reading; none for embeddings. Limits out of range never get here: they are a 400 (lib/llm/request).
  *    A strict call naming no limit is sent the default (withOutputLimit), so the upstream is held
  *    to it. An image: the larger of the limit and OpenAI's tokens for the quality and size asked
- *    (imageBound), plus its partial images; a form's `n` counts as a JSON body's.
+ *    (imageBound; neither asked: `auto`, the dearest), plus its partial images; a form's `n` counts as a JSON body's.
  *  - web searches (billed per search): at most what the request's web search tools allow, their
  *    `max_uses` (Anthropic) or the call's `max_tool_calls` (the Responses API); a search tool with
  *    neither has no bound, and a strict call carrying one is refused (webSearchBound); plus the
@@ -86,13 +86,15 @@ function fieldOf(body: LlmRequest['body'], name: string): unknown {
  * One image's output at most: the larger of the output limit and OpenAI's tokens for the quality
  * and size asked, where its gpt-image table prices them (`auto`: the dearest, 6,240 tokens; found
  * by review: a high-quality 1536x1024 image was held at 4,096 and made 6,208), plus 100 tokens a
- * partial image. A quality or size of another model's (dall-e's `hd`, `1792x1024`), or none, is
- * held at the limit.
+ * partial image. Neither given (or null) is `auto` (the gpt-image models' default), so the dearest too: found
+ * by review, a call naming neither was held at 4,096 and could make 6,240. A quality or size of
+ * another model's (dall-e's `hd`, `1792x1024`) is held at the limit.
  */
 function imageBound(field: (name: string) => unknown, limit: number): number {
   const quality = field('quality');
   const size = field('size');
-  const made = inImageTable(quality) || inImageTable(size) ? imageOutputTokens({ quality, size }) : 0;
+  const unsaid = (quality ?? null) === null && (size ?? null) === null;
+  const made = unsaid || inImageTable(quality) || inImageTable(size) ? imageOutputTokens({ quality, size }) : 0;
   return Math.max(limit, made) + (positiveInt(field('partial_images')) ?? 0) * PARTIAL_IMAGE_TOKENS;
 }
 

@@ -361,9 +361,19 @@ describe('images in the strict estimate: n from a form too, and each image at mo
     expect(images({ quality: 'low', size: '1024x1024' }).outputTokens).toBe(4096);
   });
 
-  it('another model’s quality or size (dall-e), or none: the limit', () => {
+  it('another model’s quality or size (dall-e): the limit', () => {
     expect(images({ quality: 'hd', size: '1792x1024' }).outputTokens).toBe(4096);
-    expect(images({ n: 2 }).outputTokens).toBe(8192);
+    expect(images({ quality: 'standard' }).outputTokens).toBe(4096);
+  });
+
+  it('neither quality nor size: `auto`, the upstream’s default, so the dearest (found by review: held at 4,096, it could make 6,240)', () => {
+    expect(images({}).outputTokens).toBe(6240);
+    expect(images({ n: 2 }).outputTokens).toBe(6240 * 2);
+    expect(images({ quality: null, size: null }).outputTokens).toBe(6240);
+    // A limit above the table still holds.
+    expect(
+      estimateUsage(json({ model: 'gpt-image-1', prompt: 'a cat', max_tokens: 10_000 }, '/v1/images/generations'), 4096).outputTokens,
+    ).toBe(10_000);
   });
 
   it('each partial image a stream shows: 100 tokens more an image', () => {
