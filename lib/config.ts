@@ -199,6 +199,7 @@ const envSchema = {
   PORT: number(4000, 0, true),
   TOLLGATE_LOCAL_HOST: strWithDefault('127.0.0.1'),
   TOLLGATE_LOCAL_DATA_DIR: str(),
+  TOLLGATE_LOCAL_TABLE_STREAM: bool(true),
 } satisfies Record<string, Reader<unknown>>;
 
 type Env = { [K in keyof typeof envSchema]: ReturnType<(typeof envSchema)[K]> };
@@ -328,8 +329,12 @@ export interface Config {
   alerts: { thresholds: number[]; eventBus: string | undefined; webhookUrl: string | undefined; slackSecretArn: string | undefined };
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   port: number;
-  /** `npm start` only: the address the local gateway binds, and DynamoDB Local's data folder (in memory when unset). */
-  local: { host: string; dataDir: string | undefined };
+  /**
+   * `npm start` only: the address the local gateway binds, DynamoDB Local's data folder (in memory
+   * when unset), and whether the gateway reads the table's stream itself (else a process of its
+   * own does: `npm run table-stream`, as the deployed table-stream function runs apart).
+   */
+  local: { host: string; dataDir: string | undefined; tableStream: boolean };
 }
 
 export class ConfigError extends Error {
@@ -432,7 +437,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: e.TOLLGATE_LOG_LEVEL,
     port: e.PORT,
-    local: { host: e.TOLLGATE_LOCAL_HOST, dataDir: e.TOLLGATE_LOCAL_DATA_DIR === '' ? undefined : e.TOLLGATE_LOCAL_DATA_DIR },
+    local: {
+      host: e.TOLLGATE_LOCAL_HOST,
+      dataDir: e.TOLLGATE_LOCAL_DATA_DIR === '' ? undefined : e.TOLLGATE_LOCAL_DATA_DIR,
+      tableStream: e.TOLLGATE_LOCAL_TABLE_STREAM,
+    },
   };
 }
 

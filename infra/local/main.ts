@@ -43,6 +43,12 @@ function banner(stack: LocalStack, ui: ConsoleBuild): string {
       ? `  Console        ${stack.url}/ui/ (sign in with the master key)${ui.built ? ', built just now' : ''}`
       : `  Console        not available: its build failed (${ui.message}); the API works without it`,
     `  DynamoDB       ${dynamo}, table ${stack.tableName}`,
+    ...(stack.tableStream
+      ? []
+      : [
+          `  Table stream   not read here (TOLLGATE_LOCAL_TABLE_STREAM=false): spend logs, rollups and counters from the stream wait for`,
+          `                 TOLLGATE_DYNAMODB_ENDPOINT=${stack.dynamoEndpoint} TOLLGATE_TABLE_NAME=${stack.tableName} npm run table-stream`,
+        ]),
     `  Mock upstream  ${stack.upstreamUrl} (models: ${modelsOf(stack, undefined)})`,
     `  Mock Bedrock   ${stack.bedrockUrl} (models: ${modelsOf(stack, 'bedrock')})`,
     `  Mock Anthropic ${stack.anthropicUrl} (models: ${modelsOf(stack, 'anthropic')}; also /v1/messages)`,

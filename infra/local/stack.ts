@@ -81,8 +81,12 @@ export interface LocalStack {
   /** True when no master key was configured and this one was made up (main.ts prints it once). */
   masterKeyGenerated: boolean;
   config: Config;
-  /** The table stream's poller: `drain()` waits until spend logs and rollups are caught up. */
-  tableStream: TableStream;
+  /**
+   * The table stream's poller: `drain()` waits until spend logs and rollups are caught up.
+   * Undefined when TOLLGATE_LOCAL_TABLE_STREAM is false (a process of its own reads the stream:
+   * infra/local/table-stream-main.ts).
+   */
+  tableStream: TableStream | undefined;
   stop(): Promise<void>;
 }
 
@@ -173,14 +177,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     cleanups.push(() => gateway.close());
 
     // The table stream's consumers, as the deployed table-stream function runs them: spend logs
-    // and the daily rollups the reports read (lib/spend/stream).
-    const tableStream = await startTableStream({
-      endpoint,
-      tableName: cfg.tableName,
-      consumers: tableStreamConsumers(),
-      onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
-    });
-    cleanups.push(() => tableStream.stop());
+    // and the daily rollups the reports read (lib/spend/stream); unless a process of their own does.
+    let tableStream: TableStream | undefined;
+    if (cfg.local.tableStream) {
+      const started = await startTableStream({
+        endpoint,
+        tableName: cfg.tableName,
+        consumers: tableStreamConsumers(),
+        onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
+      });
+      tableStream = started;
+      cleanups.push(() => started.stop());
+    }
 
     // The deployed stack's schedule (infra/stack.ts): release strict reservations nobody settled,
     // settle regenerated keys' copies left unsettled, tidy the counters of ended windows (lib/store/sweep).

@@ -152,6 +152,12 @@ describe('booleans', () => {
     expect(configError({ TOLLGATE_SPEND_LOG_INDEX: 'off' }).message).toContain('TOLLGATE_SPEND_LOG_INDEX');
   });
 
+  it('TOLLGATE_LOCAL_TABLE_STREAM: the local gateway reads its table stream unless it says false', () => {
+    expect(parseConfig({}).local.tableStream).toBe(true);
+    expect(parseConfig({ TOLLGATE_LOCAL_TABLE_STREAM: 'false' }).local.tableStream).toBe(false);
+    expect(configError({ TOLLGATE_LOCAL_TABLE_STREAM: 'off' }).message).toContain('TOLLGATE_LOCAL_TABLE_STREAM');
+  });
+
   it('anything else is a ConfigError naming the variable', () => {
     expect(configError({ TOLLGATE_ENFORCE_USER_PARAM: 'maybe' }).message).toContain('TOLLGATE_ENFORCE_USER_PARAM');
   });
