@@ -48,6 +48,7 @@ function banner(stack: LocalStack, ui: ConsoleBuild): string {
       : [
           `  Table stream   not read here (TOLLGATE_LOCAL_TABLE_STREAM=false): spend logs, rollups and counters from the stream wait for`,
           `                 TOLLGATE_DYNAMODB_ENDPOINT=${stack.dynamoEndpoint} TOLLGATE_TABLE_NAME=${stack.tableName} npm run table-stream`,
+          `                 (with this gateway's other TOLLGATE_ settings: docs/local.md)`,
         ]),
     `  Mock upstream  ${stack.upstreamUrl} (models: ${modelsOf(stack, undefined)})`,
     `  Mock Bedrock   ${stack.bedrockUrl} (models: ${modelsOf(stack, 'bedrock')})`,

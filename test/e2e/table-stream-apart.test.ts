@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.js';
 import { configureApp } from '../../lib/app/index.js';
 import { refs } from '../../lib/store/keys.js';
+import { TABLE_STREAM_BATCH } from '../../lib/store/spend-ledger.js';
 import { seedKey } from '../support/seed.js';
 import { spendNanos } from '../support/spend.js';
 
@@ -67,6 +68,8 @@ const logsOf = async (key: string): Promise<unknown[]> =>
   ((await (await fetch(`${stack.url}/spend/logs`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: unknown[] }).data;
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Longer than a running reader takes to hand a record over: the batching window, and a poll or two. */
+const PAST_THE_WINDOW_MS = TABLE_STREAM_BATCH.windowSeconds * 1000 + 2000;
 
 describe('the table stream in a process of its own', () => {
   it('the gateway reads no stream; the process adds what it finds, and after a stop and a resume each call exactly once', async () => {
@@ -75,8 +78,8 @@ describe('the table stream in a process of its own', () => {
     const first = await chat(key);
     expect(first.status).toBe(200);
     await first.text();
-    // Well past the local mapping's batching window: nothing reads the stream yet.
-    await pause(1500);
+    // Past the batching window a reader would wait: nothing reads the stream yet.
+    await pause(PAST_THE_WINDOW_MS);
     expect(await spendNanos(refs.key(record.token))).toBe(0);
     expect(await logsOf(key)).toEqual([]);
 
@@ -93,7 +96,8 @@ describe('the table stream in a process of its own', () => {
       expect(res.status).toBe(200);
       await res.text();
     }
-    await pause(1500);
+    // Past the window a running reader would have needed to add them.
+    await pause(PAST_THE_WINDOW_MS);
     expect(await spendNanos(refs.key(record.token))).toBe(one);
     consumer.child.kill('SIGCONT');
     await expect.poll(() => spendNanos(refs.key(record.token)), { timeout: 15_000, interval: 100 }).toBe(4 * one);
@@ -101,13 +105,16 @@ describe('the table stream in a process of its own', () => {
     // Read again from the stream's start by a second reader: nothing is added twice.
     const again = tableStream({ TOLLGATE_DYNAMODB_ENDPOINT: stack.dynamoEndpoint, TOLLGATE_TABLE_NAME: TABLE });
     await expect.poll(() => again.out(), { timeout: 30_000, interval: 100 }).toContain('reading the stream');
-    await pause(2000);
+    await pause(PAST_THE_WINDOW_MS);
     expect(await spendNanos(refs.key(record.token))).toBe(4 * one);
     expect(await logsOf(key)).toHaveLength(4);
 
+    // A stop hands over the batches still gathering: they too find their markers.
     for (const c of [consumer, again]) c.child.kill('SIGTERM');
     expect(await Promise.all([consumer.exited, again.exited])).toEqual([0, 0]);
     expect(consumer.err() + again.err()).toBe('');
+    expect(await spendNanos(refs.key(record.token))).toBe(4 * one);
+    expect(await logsOf(key)).toHaveLength(4);
   }, 120_000);
 
   it('without an endpoint to read: one line, exit code 1', async () => {
