@@ -24,6 +24,7 @@ import type { ModelRecord } from '../lib/domain/records.js';
 import { createDocumentClient } from '../lib/store/client.js';
 import { encode } from '../lib/store/codec.js';
 import { ensureTable } from '../lib/store/schema.js';
+import { TABLE_STREAM_BATCH } from '../lib/store/spend-ledger.js';
 import { put } from '../test/support/seed.js';
 import type { BenchSection } from './run.js';
 import { ms, stats, treeCpuTicks, untilQuiet } from './support.js';
@@ -72,7 +73,17 @@ interface Target {
   call(): Promise<void>;
   /** Around its phase at concurrency 16 (the stream's reader paused, then resumed). */
   phase?: { before(): void; after(): void };
+  /** Measured at concurrency 16 only (its sequential calls would repeat another target's). */
+  concurrentOnly?: boolean;
+  /**
+   * After its phase, once its processes look idle: what may still be held to come (a stream
+   * reader's batch gathers for the batching window, polling too little to look busy).
+   */
+  drain?: () => Promise<void>;
 }
+
+/** Long enough for a reader's last batch to be handed over: the batching window, and a poll. */
+const pastTheWindow = () => new Promise<void>((r) => setTimeout(r, TABLE_STREAM_BATCH.windowSeconds * 1000 + 500));
 
 const chat = (model: string) => JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark this short prompt please' }] });
 
@@ -140,6 +151,7 @@ export default async function sideBySide(): Promise<BenchSection> {
   let tollgate: ChildProcess | undefined;
   let ledger: ChildProcess | undefined;
   let reader: ChildProcess | undefined;
+  const killReader = () => reader?.kill('SIGKILL');
   let portkey: ChildProcess | undefined;
   try {
     const raw = new DynamoDBClient({
@@ -229,6 +241,8 @@ export default async function sideBySide(): Promise<BenchSection> {
       reader?.once('exit', (code) => fail(new Error(`the table stream's reader exited with ${code}`)));
     });
     const streamReader = reader;
+    // Never left stopped, nor running, if this process ends before the finally below runs.
+    process.once('exit', killReader);
     const pkPort = await freePort();
     const pkUrl = `http://127.0.0.1:${pkPort}`;
     const portkeyMain = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
@@ -246,6 +260,7 @@ export default async function sideBySide(): Promise<BenchSection> {
       {
         name: 'tollgate priced, counters from the stream',
         call: () => post(`${tgl.url}/v1/chat/completions`, tgl.caller, chat('bench-priced')),
+        drain: pastTheWindow,
       },
       {
         // The same gateway, its stream's reader stopped during the phase and resumed after it: the
@@ -254,6 +269,8 @@ export default async function sideBySide(): Promise<BenchSection> {
         name: READER_APART,
         call: () => post(`${tgl.url}/v1/chat/completions`, tgl.caller, chat('bench-priced')),
         phase: { before: () => streamReader.kill('SIGSTOP'), after: () => streamReader.kill('SIGCONT') },
+        concurrentOnly: true,
+        drain: pastTheWindow,
       },
       { name: 'tollgate zero-priced', call: () => post(`${tg.url}/v1/chat/completions`, tg.caller, chat('bench-free')) },
       {
@@ -273,6 +290,7 @@ export default async function sideBySide(): Promise<BenchSection> {
     // Every process measured, with its children (tsx runs node in a child): a phase starts only
     // once they are idle, so no target's leftovers (settlements after their answers, a stream
     // consumer catching up, DynamoDB Local's writes) run into the next target's figures.
+    const sequential = targets.filter((t) => !t.concurrentOnly);
     const measured = [dynamo.process, mock, tollgate, ledger, reader, portkey].flatMap((c) => (c?.pid ? [c.pid] : []));
     const quiet = () => untilQuiet(measured);
     /** Whose CPU a target's phase is charged: its own gateway, DynamoDB Local, the mock, this process (the client). */
@@ -306,14 +324,14 @@ export default async function sideBySide(): Promise<BenchSection> {
       // the work a call leaves after its answer (a settlement) lands on whichever call comes next,
       // so in a fixed order one target always took another's.
       for (let i = 0; i < SEQUENTIAL; i++) {
-        for (const t of shuffled(targets)) {
+        for (const t of shuffled(sequential)) {
           const start = performance.now();
           await t.call();
           samples.get(t.name)?.push(performance.now() - start);
         }
       }
       const direct = stats(samples.get('direct') as number[]).p50;
-      for (const t of targets) added.get(t.name)?.push(stats(samples.get(t.name) as number[]).p50 - direct);
+      for (const t of sequential) added.get(t.name)?.push(stats(samples.get(t.name) as number[]).p50 - direct);
       for (const t of targets) {
         await quiet();
         const groups = { gateway: own.get(t.name) ?? [], dynamo: pidsOf(dynamo.process), mock: pidsOf(mock) };
@@ -324,7 +342,12 @@ export default async function sideBySide(): Promise<BenchSection> {
         const clientUs = process.cpuUsage(client);
         const phase = cpuOf(groups);
         t.phase?.after();
-        after.get(t.name)?.push(await quiet());
+        let busy = await quiet();
+        if (t.drain) {
+          await t.drain();
+          busy += await quiet();
+        }
+        after.get(t.name)?.push(busy);
         const end = cpuOf(groups);
         const perRequest = (ticks: number) => (ticks * TICK_US) / PARALLEL;
         cpu.get(t.name)?.push({
@@ -339,6 +362,8 @@ export default async function sideBySide(): Promise<BenchSection> {
 
     // The store's own ceiling: DynamoDB Local alone taking conditional PutItems the size of a
     // ledger record on the table with a stream, at the same concurrency, from this process.
+    // The stream's reader is stopped meanwhile: reading these puts from the stream is not a put's cost.
+    streamReader.kill('SIGSTOP');
     const store = createDocumentClient({ endpoint: dynamo.endpoint, region: 'us-east-1' });
     const filler = 'x'.repeat(800);
     let n = 0;
@@ -364,6 +389,7 @@ export default async function sideBySide(): Promise<BenchSection> {
       ((cpuOf({ gateway: [], dynamo: pidsOf(dynamo.process), mock: [] }).dynamo - storeStart.dynamo) * TICK_US) / PARALLEL;
     const storeSdkUs = (storeClientUs.user + storeClientUs.system) / PARALLEL;
     store.destroy();
+    streamReader.kill('SIGCONT');
 
     const ratio = (num: string, den: string, of: Map<string, number[]>) => {
       const a = of.get(num) as number[];
@@ -371,7 +397,7 @@ export default async function sideBySide(): Promise<BenchSection> {
       return a.map((x, i) => x / (b[i] as number));
     };
     const rows: BenchSection['rows'] = [];
-    for (const t of targets) {
+    for (const t of sequential) {
       if (t.name !== 'direct')
         rows.push({ metric: `${t.name}: added p50, concurrency 1 (per round)`, value: (added.get(t.name) as number[]).map(ms).join(', ') });
     }
@@ -443,7 +469,7 @@ export default async function sideBySide(): Promise<BenchSection> {
     );
     return {
       title: 'Side by side: Tollgate and the Portkey gateway',
-      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call, its counters in the settlement's transaction), again with a priced model in a second gateway whose table has its stream and whose counters come from it (TOLLGATE_SPEND_COUNTERS=stream, the deployed default: one PutItem per call; the stream read by \`npm run table-stream\` in a process of its own, as the deployed table-stream function runs apart, adding batches into the counters), measured twice: with that reader running beside it, and with the reader stopped (SIGSTOP) for the phase at concurrency ${CONCURRENCY} and resumed after it, so the phase measures the request path alone and the catching up is in the after-phase CPU, and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved in a new random order each time (added p50 = the target's p50 minus the direct p50; the work a call leaves after its answer, a settlement, lands on whichever call follows it, so each target shares the others' alike), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}, each phase starting once every process measured (DynamoDB Local, the mock, both gateways, Portkey, with their children) is idle: under 5 % of a core over 0.5 s. Before the rounds every target is warmed up, unmeasured: 50 sequential requests, then ${Math.round(PARALLEL / 2)} at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
+      method: `One run, one mock upstream (its own process, zero latency), loopback HTTP with keep-alive from this process. Targets: the mock directly; Tollgate's local gateway (\`infra/local/main.ts\` in its own process: authorizer, llm function, DynamoDB Local) with a priced model (a settlement per call, its counters in the settlement's transaction), again with a priced model in a second gateway whose table has its stream and whose counters come from it (TOLLGATE_SPEND_COUNTERS=stream, the deployed default: one PutItem per call; the stream read by \`npm run table-stream\` in a process of its own, as the deployed table-stream function runs apart, adding batches into the counters), measured twice: with that reader running beside it, and with the reader stopped (SIGSTOP) for the phase at concurrency ${CONCURRENCY} and resumed after it, so the phase measures the request path alone and the catching up is in the after-phase CPU, and with a zero-priced model (none); @portkey-ai/gateway ${createRequire(import.meta.url)('@portkey-ai/gateway/package.json').version} (\`start-server --headless\`, its own process, no accounting), sent \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` to the same mock. Each round: ${SEQUENTIAL} sequential requests per target, interleaved in a new random order each time (added p50 = the target's p50 minus the direct p50; the work a call leaves after its answer, a settlement, lands on whichever call follows it, so each target shares the others' alike), then ${PARALLEL} requests per target at concurrency ${CONCURRENCY}, each phase starting once every process measured (DynamoDB Local, the mock, both gateways, the stream's reader, Portkey, with their children) is idle: under 5 % of a core over 0.5 s, and after a stream gateway's phase the reader's batching window (${TABLE_STREAM_BATCH.windowSeconds} s) more, so the batch it still held is handed over and counted after that phase, not in the next. The reader-apart target is measured at concurrency ${CONCURRENCY} only (at concurrency 1 it is the reader-beside target). Before the rounds every target is warmed up, unmeasured: 50 sequential requests, then ${Math.round(PARALLEL / 2)} at concurrency ${CONCURRENCY}. ${ROUNDS} rounds.`,
       rows,
       notes: [
         ...targets.flatMap((t) => {
@@ -454,7 +480,7 @@ export default async function sideBySide(): Promise<BenchSection> {
                 `${t.name}: ${f.length} of ${ROUNDS * PARALLEL} requests at concurrency ${CONCURRENCY} failed (left out of requests/s), first: ${f[0]}`,
               ];
         }),
-        `Requests per second at concurrency ${CONCURRENCY} are CPU-bound here: ${cpus().length} cores, shared by the client, the mock, the gateway and DynamoDB Local, so a target's requests per second follow the CPU a request costs all of them (the CPU rows, from /proc, in its phase and until every process is idle again). A priced call writes at least one item, and one conditional PutItem costs DynamoDB Local's JVM and the SDK client ${us(storeJavaUs + storeSdkUs)} of CPU, against ${us(portkeyCpu)} for a whole request through Portkey. The ceiling row is what any layout that writes one item per call could reach on this machine: Portkey's CPU per request over zero-priced Tollgate's plus one PutItem's (${(portkeyCpu / (zeroCpu + storeJavaUs + storeSdkUs)).toFixed(2)} this run, against the target of 0.5). With counters from the stream a priced call costs ${us(median((cpu.get('tollgate priced, counters from the stream') as CpuPerRequest[]).map(total)))} in all: beyond that one write, the stream consumer's work (${us(median((cpu.get('tollgate priced, counters from the stream') as CpuPerRequest[]).map((c) => c.after)))} after the phase, more during it: reading every stream record, the counters' and rollups' transaction per batch, the spend log's index items), which in AWS runs in its own Lambda and DynamoDB's own servers, not beside the request path. With the reader stopped during the phase (${READER_APART}), the phase costs ${us(median((cpu.get(READER_APART) as CpuPerRequest[]).map((c) => c.gateway + c.dynamo + c.mock + c.client)))} a request on these cores, and the reader catching up ${us(median((cpu.get(READER_APART) as CpuPerRequest[]).map((c) => c.after)))} after it: that row is the request path as deployed, the row before it the same path sharing 2 cores with work AWS runs elsewhere.`,
+        `Requests per second at concurrency ${CONCURRENCY} are CPU-bound here: ${cpus().length} cores, shared by the client, the mock, the gateway and DynamoDB Local, so a target's requests per second follow the CPU a request costs all of them (the CPU rows, from /proc, in its phase and until every process is idle again). A priced call writes at least one item, and one conditional PutItem costs DynamoDB Local's JVM and the SDK client ${us(storeJavaUs + storeSdkUs)} of CPU, against ${us(portkeyCpu)} for a whole request through Portkey. The ceiling row is what any layout that writes one item per call could reach on this machine: Portkey's CPU per request over zero-priced Tollgate's plus one PutItem's (${(portkeyCpu / (zeroCpu + storeJavaUs + storeSdkUs)).toFixed(2)} this run, against the target of 0.5). With counters from the stream a priced call costs ${us(median((cpu.get('tollgate priced, counters from the stream') as CpuPerRequest[]).map(total)))} in all: beyond that one write, the stream consumer's work (${us(median((cpu.get('tollgate priced, counters from the stream') as CpuPerRequest[]).map((c) => c.after)))} after the phase, more during it: reading every stream record, the counters' and rollups' transaction per batch, the spend log's index items), which in AWS runs in its own Lambda and DynamoDB's own servers, not beside the request path. With the reader stopped during the phase (${READER_APART}), the phase costs ${us(median((cpu.get(READER_APART) as CpuPerRequest[]).map((c) => c.gateway + c.dynamo + c.mock + c.client)))} a request on these cores, and the reader catching up ${us(median((cpu.get(READER_APART) as CpuPerRequest[]).map((c) => c.after)))} after it: that row is the request path as deployed, the row before it the same path sharing ${cpus().length} cores with work AWS runs elsewhere.`,
         "Priced requests per second at concurrency 16 with counters in the transaction are bounded by DynamoDB Local: every priced call is one TransactWriteItems, and DynamoDB Local on this machine commits about 250 a second (docs/spend.md, hot counters). Spreading the key's counters over 8 shards (TOLLGATE_SPEND_SHARDS key=8) measured the same ratio (0.21 median, short rounds), so it is the store's rate, not conflicts on one item. In AWS the bound is DynamoDB's per-item write rate instead (about 1,000 write units a second per item, 2 per transactional write), not this machine's; this ratio is the local figure.",
         'The added p50 at concurrency 1 is the latency a client sees. A settlement runs after its answer, so its work falls on the calls that follow (in random order, any target alike) and is not in its own call’s figure; it is in the requests per second and CPU rows at concurrency 16.',
         'Tollgate here is the local gateway: the authorizer and the llm handler called in one Node process with API Gateway-shaped events. It includes what API Gateway and Lambda would do in AWS only as far as the handlers do it; it excludes their network hops.',
@@ -468,6 +494,7 @@ export default async function sideBySide(): Promise<BenchSection> {
     // Resumed first in case a failure came while it was stopped: a stopped process takes no SIGTERM.
     reader?.kill('SIGCONT');
     await stop(reader);
+    process.off('exit', killReader);
     await stop(mock);
     resetApp();
     await dynamo.stop();
