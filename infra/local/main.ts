@@ -9,6 +9,7 @@ import { checkSettings } from '../../lib/app/wiring.js';
 import { type Config, ConfigError, config } from '../../lib/config.js';
 import { ensureConsoleBuilt } from './console.js';
 import { JavaMissingError } from './dynamodb.js';
+import { stopOnSignals } from './signals.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 
 function fail(message: string): never {
@@ -111,21 +112,11 @@ async function main(): Promise<void> {
     if (java && java.exitCode === null && java.signalCode === null) java.kill('SIGKILL');
   });
 
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    // Ctrl-C reaches every process of the group and npm and tsx relay it too: one stop is enough.
-    if (stopping) return;
-    stopping = true;
+  // stop() bounds Java's exit itself.
+  stopOnSignals((signal) => {
     process.stdout.write(`\n${signal}: stopping\n`);
-    // stop() bounds Java's exit itself; this only guards against something else hanging.
-    setTimeout(() => fail('stop took longer than 15 s; exiting anyway'), 15_000).unref();
-    stack.stop().then(
-      () => process.exit(0),
-      (e: unknown) => fail(`stop failed: ${(e as Error).message}`),
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+    return stack.stop();
+  }, fail);
 }
 
 main().catch((e: unknown) => fail((e as Error).message));

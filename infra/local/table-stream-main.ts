@@ -12,6 +12,7 @@ import { tableStreamConsumers } from '../../lib/app/spend.js';
 import { configureApp } from '../../lib/app/wiring.js';
 import { ConfigError, config } from '../../lib/config.js';
 import { logger } from '../../lib/telemetry.js';
+import { stopOnSignals } from './signals.js';
 import { startTableStream } from './table-stream.js';
 
 function fail(message: string): never {
@@ -39,19 +40,10 @@ async function main(): Promise<void> {
   process.stdout.write(`reading the stream of table ${cfg.tableName} at ${endpoint}\n`);
   // The poller's timers do not hold a process open (in the gateway its server does): this does, until a stop.
   const alive = setInterval(() => undefined, 60_000);
-  let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignals(async () => {
     clearInterval(alive);
-    setTimeout(() => fail('stop took longer than 15 s; exiting anyway'), 15_000).unref();
-    stream.stop().then(
-      () => process.exit(0),
-      (e: unknown) => fail(`stop failed: ${(e as Error).message}`),
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+    await stream.stop();
+  }, fail);
 }
 
 main().catch((e: unknown) => fail((e as Error).message));
