@@ -329,16 +329,20 @@ const validOr = (price: number | undefined, fallback: number): number => (isVali
 // more than three decimals, and then by at most 0.5 n$ a call).
 const nanosFor = (tokens: number, pricePerMillion: number): number => tokens * pricePerMillion * 1000;
 
-/** Nano-dollars as an exact decimal string of dollars: 1250 -> "0.00000125", 2_000_000_000 -> "2". */
-export function nanosToDecimal(nanos: number): string {
-  if (!Number.isSafeInteger(nanos)) throw new RangeError('nano-dollar amounts must be safe integers');
-  const sign = nanos < 0 ? '-' : '';
-  const abs = Math.abs(nanos);
-  const whole = Math.floor(abs / NANOS_PER_DOLLAR);
-  const frac = String(abs % NANOS_PER_DOLLAR)
+/**
+ * Nano-dollars as an exact decimal string of dollars: 1250 -> "0.00000125", 2_000_000_000 -> "2".
+ * A number must be a safe integer; a BigInt (a batch's sum, lib/store/counter-ledger) may be any.
+ */
+export function nanosToDecimal(nanos: number | bigint): string {
+  if (typeof nanos === 'number' && !Number.isSafeInteger(nanos)) throw new RangeError('nano-dollar amounts must be safe integers');
+  const n = BigInt(nanos);
+  const sign = n < 0n ? '-' : '';
+  const abs = n < 0n ? -n : n;
+  const per = BigInt(NANOS_PER_DOLLAR);
+  const frac = String(abs % per)
     .padStart(9, '0')
     .replace(/0+$/, '');
-  return `${sign}${whole}${frac ? `.${frac}` : ''}`;
+  return `${sign}${abs / per}${frac ? `.${frac}` : ''}`;
 }
 
 /** Dollars as nano-dollars (for comparing stored spend with summed costs). */

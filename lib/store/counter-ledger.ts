@@ -157,12 +157,17 @@ export function createdClauses(
   });
 }
 
-/** The moves of a batch summed per item (each window's counters kept apart). */
+/**
+ * The moves of a batch summed per item (each window's counters kept apart), as BigInt: each
+ * record's amount is at most MAX_COST_NANOS (2^53 - 1), but a batch's sum on one item (the proxy's,
+ * every call's) may pass it, and a sum that threw would hold the stream's shard until its records
+ * expired (found by review).
+ */
 interface Summed {
   ref: ItemRef;
-  spend: number;
-  committed: number;
-  windows: Map<string, { spend: number; committed: number }>;
+  spend: bigint;
+  committed: bigint;
+  windows: Map<string, { spend: bigint; committed: bigint }>;
   mustExist: boolean;
   createWith: Item | undefined;
 }
@@ -184,15 +189,17 @@ function sumMoves(
       if (skip.has(id)) continue;
       let s = out.get(id);
       if (!s) {
-        s = { ref, spend: 0, committed: 0, windows: new Map(), mustExist: m.mustExist, createWith: m.createWith };
+        s = { ref, spend: 0n, committed: 0n, windows: new Map(), mustExist: m.mustExist, createWith: m.createWith };
         out.set(id, s);
       }
-      s.spend += m.spendNanos;
-      s.committed += m.committedNanos;
+      const spend = BigInt(m.spendNanos);
+      const committed = BigInt(m.committedNanos);
+      s.spend += spend;
+      s.committed += committed;
       if (m.windowId) {
-        const w = s.windows.get(m.windowId) ?? { spend: 0, committed: 0 };
-        w.spend += m.spendNanos;
-        w.committed += m.committedNanos;
+        const w = s.windows.get(m.windowId) ?? { spend: 0n, committed: 0n };
+        w.spend += spend;
+        w.committed += committed;
         s.windows.set(m.windowId, w);
       }
     }
@@ -205,8 +212,8 @@ function counterUpdate(tableName: string, s: Summed): TxItem {
   const values: Record<string, unknown> = {};
   const add: string[] = [];
   let n = 0;
-  const addTo = (attr: string, nanos: number) => {
-    if (nanos === 0) return;
+  const addTo = (attr: string, nanos: bigint) => {
+    if (nanos === 0n) return;
     const i = n++;
     names[`#a${i}`] = attr;
     values[`:a${i}`] = NumberValue.from(nanosToDecimal(nanos));
@@ -242,34 +249,46 @@ const markerOf = (tableName: string, marker: LedgerMarker, requestId: string, ex
   },
 });
 
+/** A rollup row's adds summed over a batch, as BigInt (a batch's sums may pass 2^53, as Summed's). */
+interface SummedRollup {
+  ref: ItemRef;
+  labels: Readonly<Record<string, string>>;
+  spendNanos: bigint;
+  promptTokens: bigint;
+  completionTokens: bigint;
+  requests: bigint;
+  failedRequests: bigint;
+}
+
 /** The rollup adds of a batch summed per row. */
-function sumRollups(records: readonly LedgerRecord[]): RollupAdd[] {
-  const out = new Map<string, RollupAdd>();
+function sumRollups(records: readonly LedgerRecord[]): SummedRollup[] {
+  const out = new Map<string, SummedRollup>();
   for (const r of records) {
     for (const a of r.rollups ?? []) {
       const id = refKey(a.ref);
-      const s = out.get(id);
-      if (!s) out.set(id, { ...a });
-      else {
-        s.spendNanos += a.spendNanos;
-        s.promptTokens += a.promptTokens;
-        s.completionTokens += a.completionTokens;
-        s.requests += a.requests;
-        s.failedRequests += a.failedRequests;
+      let s = out.get(id);
+      if (!s) {
+        s = { ref: a.ref, labels: a.labels, spendNanos: 0n, promptTokens: 0n, completionTokens: 0n, requests: 0n, failedRequests: 0n };
+        out.set(id, s);
       }
+      s.spendNanos += BigInt(a.spendNanos);
+      s.promptTokens += BigInt(a.promptTokens);
+      s.completionTokens += BigInt(a.completionTokens);
+      s.requests += BigInt(a.requests);
+      s.failedRequests += BigInt(a.failedRequests);
     }
   }
   return [...out.values()];
 }
 
-function rollupUpdate(tableName: string, a: RollupAdd): TxItem {
+function rollupUpdate(tableName: string, a: SummedRollup): TxItem {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {
     ':spend': NumberValue.from(nanosToDecimal(a.spendNanos)),
-    ':p': a.promptTokens,
-    ':c': a.completionTokens,
-    ':n': a.requests,
-    ':f': a.failedRequests,
+    ':p': NumberValue.from(String(a.promptTokens)),
+    ':c': NumberValue.from(String(a.completionTokens)),
+    ':n': NumberValue.from(String(a.requests)),
+    ':f': NumberValue.from(String(a.failedRequests)),
   };
   const set = Object.entries(a.labels).map(([attr, value], i) => {
     names[`#l${i}`] = attr;

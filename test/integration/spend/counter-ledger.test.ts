@@ -4,7 +4,7 @@
  * exactly once each, summed per item. Read here from DynamoDB Local's own stream.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, type NumberValue } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,15 +14,16 @@ import { matchesFilter, startTableStream, type TableStream } from '../../../infr
 import { documentClient, entityReader, spendLogStore, spendSettler, tableStreamConsumers } from '../../../lib/app/index.js';
 import { applyLedgerRecords } from '../../../lib/app/spend.js';
 import type { Caller } from '../../../lib/domain/caller.js';
+import { MAX_COST_NANOS } from '../../../lib/domain/cost.js';
 import { packLog } from '../../../lib/domain/spend-log.js';
 import { counterConsumer, ledgerRecordOf, settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
-import { tableName } from '../../../lib/store/client.js';
+import { createDocumentClient, tableName } from '../../../lib/store/client.js';
 import { applyLedger, COUNTER_MARKER_PREFIX, COUNTER_MOVES_ATTR, packMoves } from '../../../lib/store/counter-ledger.js';
 import { refs } from '../../../lib/store/keys.js';
 import type { Settlement } from '../../../lib/store/spend-ledger.js';
 import { SETTLED_RECORD_FILTER, SPEND_LOG_ATTR } from '../../../lib/store/spend-ledger.js';
-import { ROLLED_MARKER } from '../../../lib/store/spend-logs.js';
+import { ROLLED_MARKER, rollupAddsOf } from '../../../lib/store/spend-logs.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, spendNanos } from '../../support/spend.js';
@@ -279,6 +280,58 @@ describe('a fast settlement writes its record alone; the stream adds the counter
     await drainOnce(table, tableStreamConsumers());
     const after = await teamRow();
     expect([after?.requests, Math.round((after?.spend ?? 0) * 1e9)]).toEqual([1, spent]);
+  });
+
+  it('a batch whose sums pass 2^53 (a call capped at MAX_COST_NANOS beside any other): added exactly, never an error that holds the shard (found by review)', async () => {
+    await seedTeam({ team_id: 't-ledger-huge' });
+    const { record } = await seedKey({ team_id: 't-ledger-huge' });
+    const at = Date.now();
+    const recordOf = (costNanos: number, tokens: number, seq: string) => {
+      const requestId = `req-ledger-${randomUUID()}`;
+      const log = spendLogFixture({
+        request_id: requestId,
+        api_key: record.token,
+        team_id: 't-ledger-huge',
+        prompt_tokens: tokens,
+        completion_tokens: tokens,
+        total_tokens: tokens,
+        spend: 0.000001,
+        startTime: new Date(at).toISOString(),
+      });
+      const moves = [refs.key(record.token), refs.team('t-ledger-huge')].map((ref) => ({
+        ref,
+        spendNanos: costNanos,
+        committedNanos: costNanos,
+        mustExist: true,
+      }));
+      const item = {
+        ...refs.settlement(requestId),
+        kind: 'settlement',
+        state: 'settled',
+        created_at: new Date(at).toISOString(),
+        [COUNTER_MOVES_ATTR]: packMoves(moves, at),
+        [SPEND_LOG_ATTR]: packLog(log),
+      };
+      return { eventName: 'INSERT', dynamodb: { SequenceNumber: seq, NewImage: marshall(item) } } as unknown as DynamoDBRecord;
+    };
+    const batch = [recordOf(MAX_COST_NANOS, Number.MAX_SAFE_INTEGER, '1'), recordOf(1, Number.MAX_SAFE_INTEGER, '2')];
+    expect(await counterConsumer(applyLedgerRecords)(batch)).toEqual({});
+    // Read as DynamoDB holds them (decimal text), not as a JavaScript number would round them.
+    const exact = DynamoDBDocumentClient.from(createDocumentClient({ endpoint: table.endpoint, region: 'us-east-1' }), {
+      unmarshallOptions: { wrapNumbers: true },
+    });
+    const text = (v: unknown) => (v as NumberValue | undefined)?.value;
+    for (const key of [refs.key(record.token), refs.team('t-ledger-huge')])
+      expect(text((await exact.send(new GetCommand({ TableName: tableName(), Key: key }))).Item?.spend)).toBe('9007199.254740992');
+    const teamRow = rollupAddsOf(spendLogFixture({ team_id: 't-ledger-huge', startTime: new Date(at).toISOString() })).find(
+      (a) => a.labels.group === 'team',
+    );
+    const row = (await exact.send(new GetCommand({ TableName: tableName(), Key: teamRow?.ref }))).Item ?? {};
+    expect([text(row.requests), text(row.prompt_tokens), text(row.completion_tokens)]).toEqual([
+      '2',
+      String(2n * BigInt(Number.MAX_SAFE_INTEGER)),
+      String(2n * BigInt(Number.MAX_SAFE_INTEGER)),
+    ]);
   });
 
   it("a log whose rollup row's key would be over the 1,024 bytes DynamoDB takes: the row is keyed by a digest and added with the counters, its id intact", async () => {
