@@ -15,7 +15,7 @@ import { documentClient, entityReader, spendLogStore, spendSettler, tableStreamC
 import { applyLedgerRecords } from '../../../lib/app/spend.js';
 import type { Caller } from '../../../lib/domain/caller.js';
 import { MAX_COST_NANOS } from '../../../lib/domain/cost.js';
-import { packLog } from '../../../lib/domain/spend-log.js';
+import { packLog, type SpendLog } from '../../../lib/domain/spend-log.js';
 import { counterConsumer, ledgerRecordOf, settledLogOf } from '../../../lib/spend/stream.js';
 import { spendTargets } from '../../../lib/spend/targets.js';
 import { createDocumentClient, tableName } from '../../../lib/store/client.js';
@@ -59,6 +59,25 @@ async function keyTargets(token: string) {
   const team = key?.team_id ? await entityReader().team(key.team_id) : undefined;
   const caller = { principal: 'virtual_key', role: 'internal_user', keyHash: token, teamId: key?.team_id, state: { key, team } } as Caller;
   return spendTargets(caller, { now: Date.now() }).filter((t) => t.entity === 'key' || t.entity === 'team');
+}
+
+/** A settled ledger record with its moves and log, as the table's stream delivers its insert. */
+function ledgerStreamRecord(
+  requestId: string,
+  at: number,
+  moves: Parameters<typeof packMoves>[0],
+  log: SpendLog,
+  seq: string,
+): DynamoDBRecord {
+  const item = {
+    ...refs.settlement(requestId),
+    kind: 'settlement',
+    state: 'settled',
+    created_at: new Date(at).toISOString(),
+    [COUNTER_MOVES_ATTR]: packMoves(moves, at),
+    [SPEND_LOG_ATTR]: packLog(log),
+  };
+  return { eventName: 'INSERT', dynamodb: { SequenceNumber: seq, NewImage: marshall(item) } } as unknown as DynamoDBRecord;
 }
 
 const settlementOf = (targets: Settlement['targets'], costNanos: number): Settlement => ({
@@ -304,15 +323,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
         committedNanos: costNanos,
         mustExist: true,
       }));
-      const item = {
-        ...refs.settlement(requestId),
-        kind: 'settlement',
-        state: 'settled',
-        created_at: new Date(at).toISOString(),
-        [COUNTER_MOVES_ATTR]: packMoves(moves, at),
-        [SPEND_LOG_ATTR]: packLog(log),
-      };
-      return { eventName: 'INSERT', dynamodb: { SequenceNumber: seq, NewImage: marshall(item) } } as unknown as DynamoDBRecord;
+      return ledgerStreamRecord(requestId, at, moves, log, seq);
     };
     const batch = [recordOf(MAX_COST_NANOS, Number.MAX_SAFE_INTEGER, '1'), recordOf(1, Number.MAX_SAFE_INTEGER, '2')];
     expect(await counterConsumer(applyLedgerRecords)(batch)).toEqual({});
@@ -352,15 +363,7 @@ describe('a fast settlement writes its record alone; the stream adds the counter
       startTime: new Date(at).toISOString(),
     });
     const moves = [{ ref: refs.key(record.token), spendNanos: 4_000, committedNanos: 4_000, mustExist: true }];
-    const item = {
-      ...refs.settlement(requestId),
-      kind: 'settlement',
-      state: 'settled',
-      created_at: new Date(at).toISOString(),
-      [COUNTER_MOVES_ATTR]: packMoves(moves, at),
-      [SPEND_LOG_ATTR]: packLog(log),
-    };
-    const rec = { eventName: 'INSERT', dynamodb: { SequenceNumber: '1', NewImage: marshall(item) } } as unknown as DynamoDBRecord;
+    const rec = ledgerStreamRecord(requestId, at, moves, log, '1');
     expect(await counterConsumer(applyLedgerRecords)([rec])).toEqual({});
     expect(await spendNanos(refs.key(record.token))).toBe(4_000);
     const rows = await spendLogStore().rollups([new Date(at).toISOString().slice(0, 10)]);
