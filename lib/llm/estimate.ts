@@ -86,9 +86,9 @@ function fieldOf(body: LlmRequest['body'], name: string): unknown {
  * One image's output at most: the larger of the output limit and OpenAI's tokens for the quality
  * and size asked, where its gpt-image table prices them (`auto`: the dearest, 6,240 tokens; found
  * by review: a high-quality 1536x1024 image was held at 4,096 and made 6,208), plus 100 tokens a
- * partial image. Neither given (or null) is `auto` (the gpt-image models' default), so the dearest too: found
- * by review, a call naming neither was held at 4,096 and could make 6,240. A quality or size of
- * another model's (dall-e's `hd`, `1792x1024`) is held at the limit.
+ * partial image. Neither given (or null) is `auto`, the gpt-image models' default, so the dearest
+ * too (found by review: held at 4,096, it could make 6,240). A quality or size of another model's
+ * (dall-e's `hd`, `1792x1024`) is held at the limit.
  */
 function imageBound(field: (name: string) => unknown, limit: number): number {
   const quality = field('quality');
@@ -207,10 +207,9 @@ export function webSearchBound(json: Record<string, unknown> | undefined): numbe
   };
 }
 
-/** OpenAI's hosted file search tool (`{type: "file_search", vector_store_ids}`), billed per call. */
-
 /**
- * The most file search calls a Responses request's tools can run: 0 without a `file_search` tool,
+ * The most file search calls a Responses request's tools can run: 0 without a `file_search` tool
+ * (OpenAI's hosted file search, `{type: "file_search", vector_store_ids}`, billed per call),
  * else the call's `max_tool_calls` (it bounds every built-in tool call). The tool has no bound of
  * its own: its `max_num_results` is the results one call returns, not how many calls run. So
  * without `max_tool_calls` it is unbounded (`{ unbounded }`), as a web search tool without
