@@ -164,7 +164,7 @@ describe('never $0', () => {
       expect([log.prompt_tokens > 0, log.completion_tokens]).toEqual([true, 0]);
       expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(0);
       // A call never charged that times out costs nothing (found by review): a listing, an upload.
-      const before = await spendNanos(refs.key(record.token));
+      const spentBefore = await spendNanos(refs.key(record.token));
       const read = await call({ method: 'GET', path: '/v1/batches', headers: bearer(key) });
       expect(read.status).toBe(504);
       const form = new FormData();
@@ -179,7 +179,7 @@ describe('never $0', () => {
         base64: true,
       });
       expect(upload.status).toBe(504);
-      expect(await spendNanos(refs.key(record.token))).toBe(before);
+      expect(await spendNanos(refs.key(record.token))).toBe(spentBefore);
       // A run started that timed out: billed later through the record its answer would have made,
       // but no answer came, so its prompt is charged now (found by review: it cost $0, for good).
       await objectOwners().put({
@@ -199,7 +199,7 @@ describe('never $0', () => {
         body: { assistant_id: 'asst_timeout', thread: { messages: [{ role: 'user', content: 'count these five words please' }] } },
       });
       expect(run.status).toBe(504);
-      expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(before);
+      expect(await spendNanos(refs.key(record.token))).toBeGreaterThan(spentBefore);
     } finally {
       configureApp({ config: before });
     }

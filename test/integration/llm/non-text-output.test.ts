@@ -81,6 +81,20 @@ it('images without usage: each of `n` charged at the estimate', async () => {
   expect([one.source, four.source]).toEqual(['estimated', 'estimated']);
 });
 
+it('images without usage naming neither quality nor size: `auto`, each charged the dearest 6,240 tokens; dall-e’s `standard`, the limit', async () => {
+  // Beside the output, only the body's few bytes of input: far less than 200 output tokens.
+  const within = (nanos: number, tokens: number) => {
+    expect(nanos).toBeGreaterThanOrEqual(outputOnly(tokens));
+    expect(nanos).toBeLessThan(outputOnly(tokens + 200));
+  };
+  within((await charged('/v1/images/generations', { model: 'gpt-4o-mini', prompt: 'a cat' })).nanos, 6240);
+  within((await charged('/v1/images/generations', { model: 'gpt-4o-mini', prompt: 'a cat', n: 2 })).nanos, 2 * 6240);
+  within(
+    (await charged('/v1/images/generations', { model: 'gpt-4o-mini', prompt: 'a cat', quality: 'standard' })).nanos,
+    DEFAULT_MAX_TOKENS,
+  );
+});
+
 it('an image edit sent as a form: each of its `n` charged, as a JSON body’s (found by review: charged as one)', async () => {
   const form = (n: string) => {
     const f = new FormData();

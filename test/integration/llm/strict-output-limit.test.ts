@@ -134,6 +134,7 @@ describe('sent as it came', () => {
     const { key } = await seedKey({ team_id: 'team-fast' });
     const res = await call({ path, headers: bearer(key), body });
     expect(res.status).toBe(200);
+    expect(received).toHaveLength(1);
     expect(LIMITS.filter((f) => f in (received[0]?.body ?? {}))).toEqual([]);
   });
 });

@@ -50,6 +50,10 @@ describe('the upstream dispatcher', () => {
       expect(await res.text()).toBe('first last');
       const init = seen.mock.calls.at(-1)?.[1] as { dispatcher?: unknown } | undefined;
       expect(init?.dispatcher).toBeInstanceOf(Agent);
+      // With undici's limits off: its options, as it keeps them (a plain `new Agent()` has 300 s each).
+      const dispatcher = init?.dispatcher as Record<symbol, unknown>;
+      const options = Object.getOwnPropertySymbols(dispatcher).find((s) => s.description === 'options');
+      expect(options && dispatcher[options]).toMatchObject(UPSTREAM_AGENT_OPTIONS);
     } finally {
       seen.mockRestore();
     }
