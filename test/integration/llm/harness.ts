@@ -184,6 +184,18 @@ export function sseData(text: string): string[] {
     );
 }
 
+/**
+ * A model of the mock upstream's (`base`) named `name`, whose upstream id carries the mock's test
+ * knobs (infra/local/mock-upstream: `delay=100`, `hang`, `no_usage`, ...).
+ */
+export const withKnobs = (base: ModelRecord, name: string, knobs: string): ModelRecord => ({
+  ...base,
+  model_name: name,
+  upstream_model: `${base.upstream_model}+${knobs}`,
+  aliases: [],
+  access_groups: [],
+});
+
 export async function seedModels(models: ModelRecord[]): Promise<void> {
   for (const m of models) await put(encode.model(m));
 }

@@ -25,7 +25,7 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, chat, seedModels } from './harness.js';
+import { call, chat, seedModels, withKnobs } from './harness.js';
 
 let mock: MockUpstream;
 let anthropic: MockAnthropic;
@@ -41,13 +41,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()), TOLLGATE_PASSTHROUGH_MODEL: 'silent' });
   const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini')!;
-  const knob = (name: string, knobs: string) => ({
-    ...base,
-    model_name: name,
-    upstream_model: `gpt-4o-mini+${knobs}`,
-    aliases: [],
-    access_groups: [],
-  });
+  const knob = (name: string, knobs: string) => withKnobs(base, name, knobs);
   await seedModels([
     base,
     knob('coercing', 'coerce'),

@@ -13,7 +13,7 @@ import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
 import { useTestTable } from '../../support/table.js';
-import { call, chat, seedModels, sseData } from './harness.js';
+import { call, chat, seedModels, sseData, withKnobs } from './harness.js';
 
 let mock: MockUpstream;
 /** A Lambda context with `ms` left before the function's timeout (the cut comes a tenth of it earlier, at most 10 s). */
@@ -27,13 +27,7 @@ beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
   await useTestTable({ TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()) });
   const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini')!;
-  const knob = (name: string, knobs: string) => ({
-    ...base,
-    model_name: name,
-    upstream_model: `gpt-4o-mini+${knobs}`,
-    aliases: [],
-    access_groups: [],
-  });
+  const knob = (name: string, knobs: string) => withKnobs(base, name, knobs);
   // 60 words at 100 ms a chunk: 6 s of stream; and an upstream that never answers. (Middy ends the
   // invocation 5 ms before the timeout: the cut leaves the settlement a tenth of the time left.)
   await seedModels([base, knob('slow', 'delay=100'), knob('hanging', 'hang')]);
