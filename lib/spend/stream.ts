@@ -172,8 +172,10 @@ function rolledUpWithCounters(record: DynamoDBRecord): boolean {
 
 /**
  * Adds a batch's ledger settlements into the counters, exactly once each (markers), summed per
- * counter item. On failure the batch resumes from its first ledger record: those already added
- * find their markers.
+ * counter item. On failure the batch is added record by record up to the one that fails, where
+ * the stream resumes: a record the store refuses every time (an item it cannot add to) holds
+ * itself and those behind it, not the records before it, which a retry of the whole batch would
+ * hold with it until the stream drops them. Those already added find their markers.
  */
 export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unknown>): StreamConsumer {
   return async (records) => {
@@ -189,8 +191,17 @@ export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unkn
     try {
       await apply(found.map((f) => f.l));
       return {};
-    } catch (e) {
-      return failedOn(found[0]?.record, 'the counters', e);
+    } catch (batchError) {
+      if (found.length === 1) return failedOn(found[0]?.record, 'the counters', batchError);
+      for (const f of found) {
+        try {
+          await apply([f.l]);
+        } catch (e) {
+          return failedOn(f.record, 'the counters', e);
+        }
+      }
+      // Each went through alone (the batch's failure passed): nothing is held.
+      return {};
     }
   };
 }

@@ -4,7 +4,7 @@
  * exactly once each, summed per item. Read here from DynamoDB Local's own stream.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, type NumberValue } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, type NumberValue, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -343,6 +343,53 @@ describe('a fast settlement writes its record alone; the stream adds the counter
       String(2n * BigInt(Number.MAX_SAFE_INTEGER)),
       String(2n * BigInt(Number.MAX_SAFE_INTEGER)),
     ]);
+  });
+
+  it("a record whose counter the store refuses every time (a spend that is not a number) holds itself and those behind it, never the batch's records before it; mended, the rest land once", async () => {
+    await seedTeam({ team_id: 't-ledger-poison' });
+    const good = (await seedKey({ team_id: 't-ledger-poison' })).record.token;
+    const poisoned = (await seedKey({ team_id: 't-ledger-poison' })).record.token;
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(poisoned),
+        UpdateExpression: 'SET spend = :s',
+        ExpressionAttributeValues: { ':s': 'lots' },
+      }),
+    );
+    const at = Date.now();
+    const recordOf = (token: string, costNanos: number, seq: string) => {
+      const requestId = `req-ledger-${randomUUID()}`;
+      const log = spendLogFixture({
+        request_id: requestId,
+        api_key: token,
+        team_id: 't-ledger-poison',
+        startTime: new Date(at).toISOString(),
+      });
+      return ledgerStreamRecord(
+        requestId,
+        at,
+        [{ ref: refs.key(token), spendNanos: costNanos, committedNanos: costNanos, mustExist: true }],
+        log,
+        seq,
+      );
+    };
+    const batch = [recordOf(good, 1_000, '1'), recordOf(poisoned, 20_000, '2'), recordOf(good, 300_000, '3')];
+    const consume = counterConsumer(applyLedgerRecords);
+    expect(await consume(batch)).toEqual({ failedAt: '2' });
+    expect(await spendNanos(refs.key(good))).toBe(1_000);
+    // The item mended, the stream hands back the batch from the record that failed.
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: refs.key(poisoned),
+        UpdateExpression: 'SET spend = :s',
+        ExpressionAttributeValues: { ':s': 0 },
+      }),
+    );
+    expect(await consume(batch.slice(1))).toEqual({});
+    expect(await consume(batch)).toEqual({});
+    expect([await spendNanos(refs.key(good)), await spendNanos(refs.key(poisoned))]).toEqual([301_000, 20_000]);
   });
 
   it("a log whose rollup row's key would be over the 1,024 bytes DynamoDB takes: the row is keyed by a digest and added with the counters, its id intact", async () => {

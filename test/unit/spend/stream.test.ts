@@ -102,6 +102,33 @@ describe('ledger records from the stream', () => {
     expect(applied).toEqual([['a', 'c']]);
   });
 
+  it('a record the store refuses every time holds itself and those behind it, never the records before it (they are added alone)', async () => {
+    const applied: string[] = [];
+    const run = counterConsumer(async (records) => {
+      if (records.some((r) => r.requestId === 'b')) throw new Error('ValidationError: an operand has the wrong type');
+      applied.push(...records.map((r) => r.requestId));
+    });
+    const out = await run([settled('1', 'a', good(5)), settled('2', 'b', good(6)), settled('3', 'c', good(7))]);
+    expect(out.failedAt).toBe('2');
+    expect(applied).toEqual(['a']);
+  });
+
+  it('a batch refused whole and then taken record by record (the refusal passed) holds nothing; one refused alone is where the stream resumes', async () => {
+    let calls = 0;
+    const applied: string[] = [];
+    const flaky = counterConsumer(async (records) => {
+      if (calls++ === 0) throw new Error('throttled');
+      applied.push(...records.map((r) => r.requestId));
+    });
+    expect(await flaky([settled('1', 'a', good(5)), settled('2', 'b', good(6))])).toEqual({});
+    expect(applied).toEqual(['a', 'b']);
+    const down = counterConsumer(async () => {
+      throw new Error('store unavailable');
+    });
+    expect((await down([settled('1', 'a', good(5)), settled('2', 'b', good(6))])).failedAt).toBe('1');
+    expect((await down([settled('4', 'd', good(5))])).failedAt).toBe('4');
+  });
+
   it("brings its spend log's rollup rows with its moves (one marker for both); a log that cannot be read leaves the moves, and the spend logs roll nothing up twice", async () => {
     const log = JSON.stringify(
       spendLogFixture({
