@@ -185,6 +185,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         tableName: cfg.tableName,
         consumers: tableStreamConsumers(),
         onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
+        onFollow: (streamArn) => logger().warn('table made again: reading its new stream from the start', { streamArn }),
       });
       tableStream = started;
       cleanups.push(() => started.stop());

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     tableName: cfg.tableName,
     consumers: tableStreamConsumers(),
     onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
+    onFollow: (streamArn) => logger().warn('table made again: reading its new stream from the start', { streamArn }),
   }).catch((e: unknown) => fail(`could not read the stream of table ${cfg.tableName} at ${endpoint}: ${(e as Error).message}`));
   process.stdout.write(`reading the stream of table ${cfg.tableName} at ${endpoint}\n`);
   // The poller's timers do not hold a process open (in the gateway its server does): this does, until a stop.

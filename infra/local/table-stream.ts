@@ -93,13 +93,15 @@ export async function startTableStream(opts: {
    */
   filter?: FilterPattern | null;
   onError?: (e: unknown) => void;
+  /** The table was made again: its new stream is read from now on. */
+  onFollow?: (streamArn: string) => void;
 }): Promise<TableStream> {
   const tables = new DynamoDBClient({ endpoint: opts.endpoint, ...LOCAL });
   const streams = new DynamoDBStreamsClient({ endpoint: opts.endpoint, ...LOCAL });
   const described = await tables.send(new DescribeTableCommand({ TableName: opts.tableName }));
   const latest = described.Table?.LatestStreamArn;
   if (!latest) throw new Error(`table ${opts.tableName} has no stream`);
-  const streamArn: string = latest;
+  let streamArn: string = latest;
   // Per shard: the next iterator, or the sequence number to start after (a failed batch).
   const iterators = new Map<string, string | null>();
   const retryAt = new Map<string, string>();
@@ -107,9 +109,12 @@ export async function startTableStream(opts: {
 
   // The shard list, read again once a shard has ended (its child holds what follows) or after
   // SHARD_LIST_TTL_MS; not before every pass: the mapping does not describe the stream per batch.
+  // The table is described then too: a table made again has another stream (the old one stays
+  // readable, its shards closed).
   let shards: { ids: string[]; at: number } | undefined;
   async function shardsOf(): Promise<string[]> {
     if (shards && Date.now() - shards.at < SHARD_LIST_TTL_MS) return shards.ids;
+    await follow();
     const ids = await listShards((input) => streams.send(new DescribeStreamCommand(input)), streamArn);
     shards = { ids, at: Date.now() };
     return ids;
@@ -191,6 +196,20 @@ export async function startTableStream(opts: {
     return result;
   }
 
+  /**
+   * The table's stream now: another one when the table was made again (DynamoDB Local restarted
+   * in memory, the table deleted and created), read from its start, as the mapping of a new
+   * table would. What was read of the old one goes with its table.
+   */
+  async function follow(): Promise<void> {
+    const now = (await tables.send(new DescribeTableCommand({ TableName: opts.tableName }))).Table?.LatestStreamArn;
+    if (!now || now === streamArn) return;
+    streamArn = now;
+    shards = undefined;
+    for (const state of [iterators, retryAt, held, retrying]) state.clear();
+    opts.onFollow?.(now);
+  }
+
   const once = (flush: boolean): Promise<Pass> => {
     running ??= pass(flush).finally(() => {
       running = undefined;
@@ -214,7 +233,9 @@ export async function startTableStream(opts: {
         schedule(failed ? every : backlog ? 0 : holding ? Math.min(every, GATHER_POLL_MS, Math.max(windowMs, 1)) : every),
       (e: unknown) => {
         opts.onError?.(e);
-        schedule(every);
+        follow()
+          .catch(() => undefined) // the table not there (yet): the next pass fails and asks again
+          .finally(() => schedule(every));
       },
     );
   };

@@ -1,13 +1,16 @@
 /**
  * The local poller (infra/local/table-stream.ts): it polls again at once while a pass reads
- * records, but a batch a consumer keeps failing is retried at the poll period, not in a busy loop.
+ * records, but a batch a consumer keeps failing is retried at the poll period, not in a busy loop;
+ * a table made again is followed to its new stream.
  */
+import { DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTableStream, type TableStream } from '../../../infra/local/table-stream.js';
 import { documentClient } from '../../../lib/app/index.js';
 import { tableName } from '../../../lib/store/client.js';
+import { ensureTable } from '../../../lib/store/schema.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
 
 let table: TestTable;
@@ -173,4 +176,40 @@ it('a batch that failed is handed over again from its failed record at the next 
   stream = undefined;
   // Gathered once for the window; read again and handed over at the next poll, not a window later.
   expect(passedAt - failedAt).toBeLessThan(windowMs);
+});
+
+it('a table made again (DynamoDB Local restarted in memory, the table deleted and created) is followed: its new stream is read from its start', async () => {
+  const seen: (string | undefined)[] = [];
+  const followed: string[] = [];
+  stream = await startTableStream({
+    endpoint: table.endpoint,
+    tableName: table.tableName,
+    consumers: [
+      async (records) => {
+        seen.push(...idsOf(records));
+        return {};
+      },
+    ],
+    everyMs: 100,
+    windowMs: 0,
+    onFollow: (arn) => followed.push(arn),
+  });
+  await settled('before', 2);
+  await expect.poll(() => seen.filter((id) => id?.startsWith('before-')), { timeout: 15_000 }).toEqual(['before-0', 'before-1']);
+  const raw = new DynamoDBClient({
+    endpoint: table.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const old = (await raw.send(new DescribeTableCommand({ TableName: table.tableName }))).Table?.LatestStreamArn;
+  await raw.send(new DeleteTableCommand({ TableName: table.tableName }));
+  await ensureTable(raw, table.tableName, undefined, { stream: true });
+  raw.destroy();
+  seen.length = 0;
+  await settled('after', 2);
+  await expect.poll(() => seen, { timeout: 15_000 }).toEqual(['after-0', 'after-1']);
+  expect(followed).toHaveLength(1);
+  expect(followed[0]).not.toBe(old);
+  await stream.stop();
+  stream = undefined;
 });
