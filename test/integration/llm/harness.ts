@@ -28,7 +28,7 @@ export interface CallOptions {
   method?: string;
   path: string;
   headers?: Record<string, string>;
-  /** An object is sent as JSON; a string as is. */
+  /** An object is sent as JSON; a FormData as a multipart form (base64); a string as is. */
   body?: unknown;
   base64?: boolean;
   requestId?: string;
@@ -85,7 +85,23 @@ function authorizeCall(opts: CallOptions) {
   );
 }
 
-export async function call(opts: CallOptions): Promise<CallResult> {
+/**
+ * A FormData body encoded as a client's FormData is (multipart, its boundary in the content type)
+ * and passed as API Gateway passes a binary media type (base64); any other body as it is.
+ */
+async function withForm(opts: CallOptions): Promise<CallOptions> {
+  if (!(opts.body instanceof FormData)) return opts;
+  const req = new Request('http://local/', { method: 'POST', body: opts.body });
+  return {
+    ...opts,
+    headers: { ...opts.headers, 'content-type': req.headers.get('content-type') as string },
+    body: Buffer.from(await req.arrayBuffer()).toString('utf8'),
+    base64: true,
+  };
+}
+
+export async function call(given: CallOptions): Promise<CallResult> {
+  const opts = await withForm(given);
   const outcome = await authorizeCall(opts);
   if (outcome.effect !== 'allow') {
     return { status: outcome.status, headers: {}, text: outcome.body, json: JSON.parse(outcome.body), chunks: [], by: 'gateway' };

@@ -50,17 +50,7 @@ beforeAll(async () => {
 async function charged(path: string, body: Record<string, unknown> | FormData) {
   const { key, record } = await seedKey({ team_id: 'team-nt' });
   const requestId = `req-nt-${Math.random()}`;
-  let sent: { body: unknown; headers: Record<string, string>; base64?: boolean } = { body, headers: bearer(key) };
-  if (body instanceof FormData) {
-    const req = new Request('http://x', { method: 'POST', body });
-    const bytes = Buffer.from(await req.arrayBuffer());
-    sent = {
-      body: bytes.toString('utf8'),
-      base64: true,
-      headers: { ...bearer(key), 'content-type': req.headers.get('content-type') as string },
-    };
-  }
-  const res = await call({ path, requestId, ...sent });
+  const res = await call({ path, requestId, body, headers: bearer(key) });
   expect(res.status).toBe(200);
   return { nanos: await spendNanos(refs.key(record.token)), source: (await readItem(refs.settlement(requestId)))?.usage_source };
 }

@@ -122,13 +122,7 @@ async function batchOf(key: string, extra: Record<string, unknown> = {}, lineBod
   const form = new FormData();
   form.set('purpose', 'batch');
   form.set('file', new Blob([`${line(1)}\n${line(2)}\n`]), 'batch.jsonl');
-  const req = new Request('http://local/', { method: 'POST', body: form });
-  const file = await call({
-    path: '/v1/files',
-    headers: { ...bearer(key), 'content-type': req.headers.get('content-type') as string },
-    body: Buffer.from(await req.arrayBuffer()).toString('utf8'),
-    base64: true,
-  });
+  const file = await call({ path: '/v1/files', headers: bearer(key), body: form });
   return call({
     path: '/v1/batches',
     headers: bearer(key),

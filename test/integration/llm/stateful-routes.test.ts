@@ -56,14 +56,7 @@ async function upload(who: { key: string }) {
   const form = new FormData();
   form.set('purpose', 'batch');
   form.set('file', new Blob(['{"custom_id":"1","body":{"model":"gpt-4o-mini"}}\n'], { type: 'application/jsonl' }), 'batch.jsonl');
-  const req = new Request('http://local/', { method: 'POST', body: form });
-  const bytes = Buffer.from(await req.arrayBuffer());
-  return call({
-    path: '/v1/files',
-    headers: { ...bearer(who.key), 'content-type': req.headers.get('content-type') as string },
-    body: bytes.toString('utf8'),
-    base64: true,
-  });
+  return call({ path: '/v1/files', headers: bearer(who.key), body: form });
 }
 
 /** A batch made by `key` over a file it uploaded. */

@@ -55,14 +55,7 @@ describe('a download that reads as events', () => {
     const form = new FormData();
     form.set('purpose', 'assistants');
     form.set('file', new Blob([events], { type: 'text/plain' }), 'log.txt');
-    const req = new Request('http://local/', { method: 'POST', body: form });
-    const bytes = Buffer.from(await req.arrayBuffer());
-    const made = await call({
-      path: '/v1/files',
-      headers: { ...bearer(key), 'content-type': req.headers.get('content-type') as string },
-      body: bytes.toString('utf8'),
-      base64: true,
-    });
+    const made = await call({ path: '/v1/files', headers: bearer(key), body: form });
     expect(made.status).toBe(200);
     for (let i = 0; i < 2; i++) {
       const content = await call({ method: 'GET', path: `/v1/files/${made.json.id}/content`, headers: bearer(key) });
