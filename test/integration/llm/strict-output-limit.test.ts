@@ -6,17 +6,15 @@
  * fast call, is sent as it came. And input the upstream keeps (a stored response or conversation
  * continued), billed beyond the body's size, is refused to a strict caller.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import type { ModelRecord } from '../../../lib/domain/records.js';
 import { bearer } from '../../support/authorizer.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { useTestTable } from '../../support/table.js';
+import { jsonUpstream } from '../../support/upstream.js';
 import { call, seedModels } from './harness.js';
 
-let server: Server;
 /** What the upstream was sent: path and JSON body, in order. */
 const received: { path: string; body: Record<string, unknown> }[] = [];
 const DEFAULT_LIMIT = 777;
@@ -52,18 +50,13 @@ function answerFor(path: string): unknown {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = (req.url ?? '').split('?')[0] as string;
-      received.push({ path, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answerFor(path)));
-    });
+  const upstream = await jsonUpstream((body, res, req) => {
+    const path = (req.url ?? '').split('?')[0] as string;
+    received.push({ path, body });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(answerFor(path)));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = upstream.url;
   await useTestTable({
     TOLLGATE_MASTER_KEY: 'sk-master-strict-output-limit',
     TOLLGATE_LOCAL_SECRETS: JSON.stringify({ ...mockLocalSecrets(), 'anthropic-test': 'sk-ant-test-upstream-0000000000' }),
@@ -84,7 +77,7 @@ beforeAll(async () => {
   await seedModels([...mockModels(`${base}/v1`), claude]);
   await seedTeam({ team_id: 'team-strict', max_budget: 10, enforcement: 'strict' });
   await seedTeam({ team_id: 'team-fast', max_budget: 10 });
-  return () => new Promise<void>((r) => server.close(() => r()));
+  return upstream.close;
 });
 
 afterEach(() => {
