@@ -115,10 +115,12 @@ export const userLimits = (u: UserRecord, personal: boolean): unknown[] => [
 ];
 
 /**
- * A user's limits that stop governing them inside a team (lib/domain/chain): their budget and
- * models. Joining a team, a user leaves them for the calls they make there.
+ * A user's limits that stop governing them inside a team (lib/domain/chain: the user's counters
+ * are in a personal call's chain only): their budget, their soft budget (its alert judges those
+ * counters) and models. Joining a team, a user leaves them for the calls they make there. Their
+ * alert thresholds are fractions of the budget, so they go with it.
  */
-export const personalUserLimits = (u: UserRecord): unknown[] => [u.max_budget, u.models];
+export const personalUserLimits = (u: UserRecord): unknown[] => [u.max_budget, u.soft_budget, u.models];
 
 /**
  * A key's `fast` makes its requests fast unless its team or organization says `strict`

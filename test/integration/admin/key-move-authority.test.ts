@@ -258,16 +258,26 @@ describe('moving a key out from under the limits that governed it', () => {
     expect(res.body.error.message).toContain('has limits a team admin set');
   });
 
-  it('a user whose budget a proxy admin set may not move a personal key into a team (the user budget stops governing it)', async () => {
-    await callApi(users, 'POST', '/user/update', { user_id: 'dave', max_budget: 1 });
-    await callApi(teams, 'POST', '/team/member_add', { team_id: 't-n', member: [{ user_id: 'dave', role: 'user' }] });
-    const mine = await callApi(keys, 'POST', '/key/generate', {}, userCtx('dave'));
-    expect(mine.status).toBe(200);
-    expect(mine.body.team_id).toBeNull();
-    const res = await callApi(keys, 'POST', '/key/update', { key: mine.body.key, team_id: 't-n' }, userCtx('dave'));
-    expect(res.status).toBe(403);
-    expect(res.body.error.message).toContain('user `dave` has limits a proxy admin set');
-  });
+  // Every user limit that governs only a personal key (lib/admin/rules/limits personalUserLimits).
+  it.each([
+    ['max_budget', 1],
+    ['soft_budget', 1],
+    ['models', ['gpt-4o-mini']],
+  ] as const)(
+    'a user whose %s a proxy admin set may not move a personal key into a team (it stops governing the key there)',
+    async (field, value) => {
+      const user = `dave-${field}`;
+      expect((await callApi(users, 'POST', '/user/new', { user_id: user, auto_create_key: false, [field]: value })).status).toBe(200);
+      await callApi(teams, 'POST', '/team/member_add', { team_id: 't-n', member: [{ user_id: user, role: 'user' }] });
+      const mine = await callApi(keys, 'POST', '/key/generate', {}, userCtx(user));
+      expect(mine.status).toBe(200);
+      expect(mine.body.team_id).toBeNull();
+      const res = await callApi(keys, 'POST', '/key/update', { key: mine.body.key, team_id: 't-n' }, userCtx(user));
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toContain(`user \`${user}\` has limits a proxy admin set`);
+      expect((await callApi(keys, 'GET', '/key/info', { key: mine.body.key })).body.info.team_id).toBeNull();
+    },
+  );
 });
 
 describe('limits a team admin set on a key bind whoever is no admin of that team, in whatever team the key goes to', () => {

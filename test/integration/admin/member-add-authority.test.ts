@@ -24,6 +24,7 @@ const PERSONAL: Record<string, Record<string, unknown>> = {
   max_budget: { max_budget: 0 },
   'max_budget with budget_duration': { max_budget: 5, budget_duration: '30d' },
   models: { models: ['gpt-4o-mini'] },
+  soft_budget: { soft_budget: 5 },
 };
 
 beforeAll(async () => {
