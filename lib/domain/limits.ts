@@ -97,7 +97,9 @@ export function compareModels(
   const n = new Set(next ?? []);
   if (c.size === n.size && [...n].every((m) => c.has(m))) return 'same';
   if (rules.unrestricted(next)) return rules.unrestricted(current) ? 'same' : 'looser';
-  if (!rules.unrestricted(current) && [...n].some((m) => !c.has(m) && rules.growable?.(m))) return 'looser';
+  // Every model allowed before: any list that is not unrestricted allows fewer.
+  if (rules.unrestricted(current)) return 'tighter';
+  if ([...n].some((m) => !c.has(m) && rules.growable?.(m))) return 'looser';
   return rules.outside(next, current) === undefined ? 'tighter' : 'looser';
 }
 

@@ -34,7 +34,7 @@
 
 import { z } from 'zod';
 import { generateKey, hashKey, keyName, VIRTUAL_KEY_PREFIX } from '../../auth/keys.js';
-import { effectiveModels, keyUnrestricted, restrictionsOf } from '../../checks/models.js';
+import { effectiveModels, restrictionsOf } from '../../checks/models.js';
 import { routesCovered } from '../../checks/route-access.js';
 import { config } from '../../config.js';
 import type { AuditEntry } from '../../domain/audit.js';
@@ -90,7 +90,7 @@ import { type Actions, action } from '../http/handler.js';
 import { keyFacts, memberRole } from '../membership.js';
 import { find, findOwn, load, notFound, queryPage, settleKeyCopy, type TxOp, transact } from '../persistence.js';
 import { type Actor, actorLabel, isProxyAdmin } from '../rules/actor.js';
-import { loadCatalog, modelGrowable, modelOutside, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
+import { keyModelRules, loadCatalog, requireBudgetWithin, requireModelsWithin } from '../rules/hierarchy.js';
 import {
   type Authority,
   authorityOver,
@@ -519,13 +519,8 @@ async function limitDirections(
 ): Promise<Record<(typeof KEY_LIMIT_FIELDS)[number], Direction>> {
   let models: Direction = 'same';
   if (set.models !== undefined) {
-    // Aliases and access groups can put the new list within the old one, and a new one loosens it (it can grow).
-    const catalog = await loadCatalog();
-    models = compareModels(current.models, set.models, {
-      unrestricted: keyUnrestricted,
-      outside: (c, p) => modelOutside(c, p, catalog),
-      growable: (e) => modelGrowable(e, catalog),
-    });
+    // Judged against the registry's access groups and aliases now.
+    models = compareModels(current.models, set.models, keyModelRules(await loadCatalog()));
   }
   return {
     max_budget: set.max_budget !== undefined ? compareCap(current.max_budget, set.max_budget) : 'same',

@@ -8,6 +8,7 @@ import {
   emptyCatalog,
   globMatch,
   isUnrestricted,
+  keyUnrestricted,
   listAllows,
   type ModelCatalog,
   resolveAlias,
@@ -39,6 +40,20 @@ function covers(parent: readonly string[], entry: string, catalog: ModelCatalog)
 /** Whether an entry names models an admin may change later: an access group (models join it) or an alias (it is re-pointed). */
 export const modelGrowable = (entry: string, catalog: ModelCatalog): boolean =>
   catalog.accessGroups.has(entry) || catalog.aliases.has(entry);
+
+/**
+ * How an actor with less authority than a key's setter may change its models (lib/domain/limits
+ * compareModels): a new access group or alias loosens (an admin may grow it later), and an entry
+ * is within the old list only as the old list names it (the name, or a wildcard), not through what
+ * an access group or alias of the old list holds now: a model named in place of the group a proxy
+ * admin set would stay allowed once that admin took it out of the group (found by review), as one
+ * named in place of an alias would once it was re-pointed.
+ */
+export const keyModelRules = (catalog: ModelCatalog) => ({
+  unrestricted: keyUnrestricted,
+  outside: (child: readonly string[] | null | undefined, parent: readonly string[] | null | undefined) => modelOutside(child, parent),
+  growable: (entry: string) => modelGrowable(entry, catalog),
+});
 
 /**
  * The first child entry the parent does not cover, or undefined. An unrestricted child (empty

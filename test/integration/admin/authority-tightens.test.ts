@@ -221,6 +221,21 @@ describe('an access group or alias in place of named models loosens: an admin ca
     expect(res.body.error.message).toContain('this change loosens `models`');
   });
 
+  it.each([
+    ['access group', 'g-small'],
+    ['alias', 'small'],
+  ])(
+    'an owner may not name a model in place of the %s a proxy admin named, which holds it now (found by review: pinned, it stayed allowed once the admin took it out)',
+    async (_what, entry) => {
+      const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', models: [entry] });
+      expect(made.status).toBe(200);
+      const pinned = await callApi(keys, 'POST', '/key/update', { key: made.body.key, models: ['m-small'] }, alice);
+      expect(pinned.status).toBe(403);
+      expect(pinned.body.error.message).toContain('this change loosens `models`');
+      expect((await callApi(keys, 'GET', '/key/info', { key: made.body.key })).body.info.models).toEqual([entry]);
+    },
+  );
+
   it('a literal model name the list covers stays tighter; a proxy admin may name the group', async () => {
     const made = await callApi(keys, 'POST', '/key/generate', { user_id: 'alice', models: ['m-small', 'm-big'] });
     expect((await callApi(keys, 'POST', '/key/update', { key: made.body.key, models: ['m-small'] }, alice)).status).toBe(200);

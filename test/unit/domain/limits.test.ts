@@ -1,7 +1,7 @@
 /** Which way a change moves a limit: the comparisons behind "authority only tightens". */
 import { describe, expect, it } from 'vitest';
 import { KEY_LIMIT_FIELDS, KEY_OTHER_FIELDS, keyFields } from '../../../lib/admin/actions/keys.js';
-import { modelGrowable, modelOutside } from '../../../lib/admin/rules/hierarchy.js';
+import { keyModelRules, modelGrowable, modelOutside } from '../../../lib/admin/rules/hierarchy.js';
 import {
   dropLimitsDenial,
   limitsDenial,
@@ -147,11 +147,8 @@ describe('compareModels: a new access group or alias loosens, whatever it holds 
     aliases: new Map([['fast', 'gpt-4o-mini']]),
     accessGroups: new Map([['cheap', ['gpt-4o-mini']]]),
   };
-  const rules = {
-    unrestricted: keyUnrestricted,
-    outside: (c: readonly string[] | null | undefined, p: readonly string[] | null | undefined) => modelOutside(c, p, catalog),
-    growable: (e: string) => modelGrowable(e, catalog),
-  };
+  // As a key's update judges them (lib/admin/actions/keys).
+  const rules = keyModelRules(catalog);
   it.each([
     [['gpt-4o-mini', 'gpt-4o'], ['cheap'], 'looser'],
     [['gpt-4o-mini'], ['cheap'], 'looser'],
@@ -162,6 +159,13 @@ describe('compareModels: a new access group or alias loosens, whatever it holds 
     [['fast', 'gpt-4o'], ['fast', 'fast'], 'tighter'],
     [[], ['cheap'], 'tighter'], // within every model, however it grows
     [['all-proxy-models'], ['fast'], 'tighter'],
+    [['all-team-models'], ['gpt-4o-mini'], 'tighter'], // the team's models, whatever they are, then fewer
+    [['all-team-models'], ['cheap'], 'tighter'],
+    // A model named in place of a group or alias that holds it now (found by review): pinned, it
+    // would stay allowed once an admin took it out of the group, or re-pointed the alias.
+    [['cheap'], ['gpt-4o-mini'], 'looser'],
+    [['fast'], ['gpt-4o-mini'], 'looser'],
+    [['cheap', 'gpt-4o'], ['gpt-4o-mini', 'gpt-4o'], 'looser'],
   ] as const)('%j -> %j is %s', (current, next, want) => {
     expect(compareModels(current, next, rules)).toBe(want);
   });
