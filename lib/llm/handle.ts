@@ -1333,8 +1333,8 @@ async function settleBackgroundStream(
  * same (never lost), and a later bill may charge its share again (logged). A charge kept on the
  * record but not recorded (its settlement and journal both failed) is taken back from the record,
  * so the later bill charges it. Left: an instance stopped between the two writes, or a read that
- * claims the bill before the take-back, leaves that share uncharged (logged); a write that failed
- * ambiguously (timed out after it committed, then replayed) charges it twice.
+ * claims the bill before the take-back, leaves that share uncharged (logged). An attempt the SDK
+ * sends again after the first committed adds nothing twice (lib/store/objects prepay).
  */
 function prepaid(call: Call, objectId: string, finish: Finish, end: StreamEnd): Promise<number> {
   const { objects } = call.deps;

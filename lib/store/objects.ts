@@ -3,6 +3,7 @@
  * `OBJECT`, written when Tollgate relays its creation and read when anyone names it. Nothing here
  * is cached: a deleted object must be gone for everyone at once.
  */
+import { randomUUID } from 'node:crypto';
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -136,13 +137,38 @@ export class DynamoObjectOwners implements ObjectOwners {
     await this.guard(() => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) })));
   }
 
-  prepay(objectId: string, p: Prepayment): Promise<boolean> {
-    return this.updatePending(objectId, 'ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o', {
-      ':n': p.nanos,
-      ':t': p.tokens,
-      ':i': p.inputTokens,
-      ':o': p.outputTokens,
-    });
+  async prepay(objectId: string, p: Prepayment): Promise<boolean> {
+    // The addition names itself: an attempt the SDK sends again after the first committed (its
+    // answer lost, a timeout) finds its own name and adds nothing twice (found by review, as the
+    // claim's). Refused, the record as it was says whether that was this addition or the record
+    // is no longer pending.
+    const mark = randomUUID();
+    try {
+      await this.guard(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: objectRef(objectId),
+            UpdateExpression:
+              'SET prepay_mark = :mark ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
+            ConditionExpression: 'billing = :pending AND (attribute_not_exists(prepay_mark) OR prepay_mark <> :mark)',
+            ExpressionAttributeValues: {
+              ':mark': mark,
+              ':pending': 'pending',
+              ':n': p.nanos,
+              ':t': p.tokens,
+              ':i': p.inputTokens,
+              ':o': p.outputTokens,
+            },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return true;
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+      return (e as { Item?: Record<string, { S?: string }> }).Item?.prepay_mark?.S === mark;
+    }
   }
 
   async duePending(now: Date, limit: number): Promise<ObjectOwner[]> {
@@ -209,15 +235,19 @@ export class DynamoObjectOwners implements ObjectOwners {
   }
 
   async claimBilling(objectId: string): Promise<ObjectOwner | undefined> {
+    // The claim names itself: an attempt the SDK sends again after the first committed (its
+    // answer lost, a timeout) finds its own claim and gets the record, where `billing = pending`
+    // alone would fail it and the bill this call claimed would be charged by no one (found by review).
+    const claim = randomUUID();
     try {
       const out = await this.guard(() =>
         this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: objectRef(objectId),
-            UpdateExpression: 'SET billing = :billed REMOVE GSI1PK, GSI1SK',
-            ConditionExpression: 'billing = :pending',
-            ExpressionAttributeValues: { ':billed': 'billed', ':pending': 'pending' },
+            UpdateExpression: 'SET billing = :billed, billing_claim = :claim REMOVE GSI1PK, GSI1SK',
+            ConditionExpression: 'billing = :pending OR billing_claim = :claim',
+            ExpressionAttributeValues: { ':billed': 'billed', ':pending': 'pending', ':claim': claim },
             // What a cut stream prepaid up to the claim: a record read before it would miss it.
             ReturnValues: 'ALL_OLD',
           }),

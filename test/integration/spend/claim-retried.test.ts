@@ -1,0 +1,83 @@
+/**
+ * A deferred object's bill is claimed once, and a cut stream's prepayment added to it once
+ * (lib/store/objects claimBilling, prepay). An attempt the SDK sends again after the first
+ * committed (its answer lost: a timeout after the commit) must find its own write: a claim read
+ * as "billed by someone else" would be charged by no one, a prepayment added twice would credit
+ * the bill twice (found by review).
+ */
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { beforeAll, expect, it } from 'vitest';
+import { objectOwners } from '../../../lib/app/index.js';
+import { createDocumentClient, tableName } from '../../../lib/store/client.js';
+import { DynamoObjectOwners } from '../../../lib/store/objects.js';
+import { type TestTable, useTestTable } from '../../support/table.js';
+
+let table: TestTable;
+beforeAll(async () => {
+  table = await useTestTable();
+});
+
+/** A client whose first attempt reaches DynamoDB, then loses its answer as a timeout would: the SDK sends it again. */
+function answerLostOnce() {
+  const client = createDocumentClient({ endpoint: table.endpoint, region: 'us-east-1', timeouts: { timeoutMs: 5_000, maxAttempts: 2 } });
+  const state = { lost: 0 };
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      if (state.lost++ > 0) return out;
+      const body = (out.response as { body?: unknown }).body;
+      if (body instanceof Readable) body.destroy();
+      throw Object.assign(new Error('the answer was lost after the write committed'), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+    },
+    { step: 'deserialize', priority: 'low', name: 'answerLostOnce' },
+  );
+  return { client, state };
+}
+
+it('a claim whose first attempt committed and whose answer was lost gets the record on the retry; a second claimant gets nothing', async () => {
+  const id = `resp_${randomUUID()}`;
+  await objectOwners().put({
+    object_id: id,
+    object_kind: 'response',
+    team_id: 'team-claim',
+    billing: 'pending',
+    prepaid_nanos: 700,
+    created_at: new Date().toISOString(),
+  });
+  const { client, state } = answerLostOnce();
+  const claimed = await new DynamoObjectOwners(client, tableName()).claimBilling(id);
+  expect(state.lost).toBe(2);
+  expect(claimed).toMatchObject({ object_id: id, team_id: 'team-claim', prepaid_nanos: 700 });
+  expect(await objectOwners().claimBilling(id)).toBeUndefined();
+  expect((await objectOwners().get(id))?.billing).toBe('billed');
+  client.destroy();
+});
+
+it('a prepayment whose first attempt committed and whose answer was lost is added once, and says it was', async () => {
+  const id = `resp_${randomUUID()}`;
+  await objectOwners().put({
+    object_id: id,
+    object_kind: 'response',
+    team_id: 'team-claim',
+    billing: 'pending',
+    prepaid_nanos: 700,
+    created_at: new Date().toISOString(),
+  });
+  const { client, state } = answerLostOnce();
+  const owners = new DynamoObjectOwners(client, tableName());
+  expect(await owners.prepay(id, { nanos: 50, tokens: 9, inputTokens: 4, outputTokens: 5 })).toBe(true);
+  expect(state.lost).toBe(2);
+  expect(await objectOwners().get(id)).toMatchObject({
+    prepaid_nanos: 750,
+    prepaid_tokens: 9,
+    prepaid_input_tokens: 4,
+    prepaid_output_tokens: 5,
+  });
+  // Another addition adds; once the bill is claimed, none does.
+  expect(await objectOwners().prepay(id, { nanos: 50, tokens: 1, inputTokens: 1, outputTokens: 0 })).toBe(true);
+  expect(await objectOwners().claimBilling(id)).toMatchObject({ prepaid_nanos: 800 });
+  expect(await objectOwners().prepay(id, { nanos: 50, tokens: 1, inputTokens: 1, outputTokens: 0 })).toBe(false);
+  expect((await objectOwners().get(id))?.prepaid_nanos).toBe(800);
+  client.destroy();
+});
