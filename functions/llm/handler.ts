@@ -23,7 +23,9 @@ export const handler = middy<APIGatewayProxyEvent, LlmResponse>({
   .use(tracing())
   .handler((event, context: Context) =>
     // The schedule's event (infra/stack.ts): bill pending objects nobody read (lib/llm/pending).
-    isBillPendingEvent(event) ? billPendingNow(context) : handleLlmEvent(event, llmDeps(), { endsAt: endsAt(context) }),
+    isBillPendingEvent(event)
+      ? billPendingNow(context)
+      : handleLlmEvent(event, llmDeps(), { endsAt: endsAt(context), invocationEndsAt: invocationEndsAt(context) }),
   );
 
 /** The invocation's time left (none outside Lambda). */
@@ -34,6 +36,12 @@ const remainingMs = (context: Context): number | undefined =>
 const endsAt = (context: Context): number | undefined => {
   const remaining = remainingMs(context);
   return remaining === undefined ? undefined : callsEndAt(remaining);
+};
+
+/** When the invocation ends (its timeout), by the time left. */
+const invocationEndsAt = (context: Context): number | undefined => {
+  const remaining = remainingMs(context);
+  return remaining === undefined ? undefined : Date.now() + remaining;
 };
 
 /** Reads pending objects for half the invocation's time (each read has at most a minute of upstream time). */

@@ -30,6 +30,11 @@ export interface LlmDeps {
   keptObjects: ObjectOwners;
   /** Keeps a settlement the settler could not write, for its replay. */
   journal: SettlementJournal | undefined;
+  /**
+   * What keeping a settlement in the journal may take (its client's attempts, under the store's
+   * timeouts, and a margin): a settlement still unwritten this long before the invocation ends is kept there.
+   */
+  journalMs: number;
   settings: CheckSettings;
   /** The mode of requests whose key, team and organization name none (TOLLGATE_ENFORCEMENT). */
   enforcement: EnforcementMode;
@@ -46,6 +51,9 @@ export interface LlmDeps {
   providers: ProviderClients;
 }
 
+/** Beyond the journal client's own attempts: the write's time on a busy instance. */
+const JOURNAL_MARGIN_MS = 500;
+
 /** Read per invocation: the instance's dependencies (built once) and the current configuration. */
 export function llmDeps(): LlmDeps {
   const c = config();
@@ -57,6 +65,7 @@ export function llmDeps(): LlmDeps {
     objects: objectOwners(),
     keptObjects: keptObjectOwners(),
     journal: settlementJournal(),
+    journalMs: c.store.timeoutMs * c.store.maxAttempts + JOURNAL_MARGIN_MS,
     settings: checkSettings(c),
     enforcement: c.enforcement,
     strictDefaultMaxTokens: c.strictDefaultMaxTokens,

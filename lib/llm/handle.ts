@@ -132,14 +132,16 @@ export async function settlementsOf(event: object): Promise<void> {
 /**
  * `endsAt` (epoch ms): when an upstream call still under way is ended, as timed out, so that it
  * settles before the invocation does (the function's timeout less SETTLE_BEFORE_TIMEOUT_MS).
+ * `invocationEndsAt`: the function's timeout itself; a settlement the store has not taken by the
+ * time its journal needs before it is kept in the journal instead (recordSpend's `keepBy`).
  */
 export async function handleLlmEvent(
   event: APIGatewayProxyEvent,
   deps: LlmDeps = llmDeps(),
-  opts: { endsAt?: number | undefined } = {},
+  opts: { endsAt?: number | undefined; invocationEndsAt?: number | undefined } = {},
 ): Promise<LlmResponse> {
   try {
-    return await serve(event, deps, opts.endsAt);
+    return await serve(event, deps, opts);
   } catch (e) {
     const error = toTollgateError(e);
     // Only codes are logged: an unexpected error's message may hold anything.
@@ -186,12 +188,18 @@ interface Call {
   outputLimit?: number | undefined;
   /** Aborted when the invocation must end: an upstream call under way ends as timed out, and settles. */
   endSignal?: AbortSignal | undefined;
+  /** When a settlement the store has not taken must go to the journal, to be kept before the invocation ends (epoch ms). */
+  keepBy?: number | undefined;
   /** performance.now() when the request arrived, and when its (first) upstream call went out. */
   startedMs: number;
   upstreamAtMs?: number | undefined;
 }
 
-async function serve(event: APIGatewayProxyEvent, deps: LlmDeps, endsAt: number | undefined): Promise<LlmResponse> {
+async function serve(
+  event: APIGatewayProxyEvent,
+  deps: LlmDeps,
+  { endsAt, invocationEndsAt }: { endsAt?: number | undefined; invocationEndsAt?: number | undefined },
+): Promise<LlmResponse> {
   const now = deps.clock();
   const startedMs = performance.now();
   const ctx = readCallerContext(event.requestContext?.authorizer as Record<string, unknown> | null | undefined);
@@ -253,6 +261,7 @@ async function serve(event: APIGatewayProxyEvent, deps: LlmDeps, endsAt: number 
     ...(imageModels.length > 0 ? { imageModels } : {}),
   };
   if (endsAt !== undefined) call.endSignal = AbortSignal.timeout(Math.max(0, Math.floor(endsAt - Date.now())));
+  if (invocationEndsAt !== undefined) call.keepBy = invocationEndsAt - deps.journalMs;
   // Strict enforcement holds every call's cost before it runs, its output up to a limit the upstream is sent.
   if (call.mode === 'strict') call.outputLimit = deps.strictDefaultMaxTokens;
   // Work billed after the call cannot be held.
@@ -931,6 +940,7 @@ async function billOnce(call: Call, serving: ModelRecord, owner: ObjectOwner, bi
     usageSource: source,
     requestId,
     at: call.now,
+    keepBy: call.keepBy,
     creditNanos: claimed.prepaid_nanos ?? undefined,
     // Its spend log, as any call's: the maker's, at the moment it counted (its budget windows'),
     // not when its work began: the reports and listings by day then agree with the budgets, as
@@ -1456,6 +1466,7 @@ async function settle(
     usageSource,
     requestId,
     at: call.now,
+    keepBy: call.keepBy,
     hold,
     log: spendLogOf(call, model, requestId, usage, usageSource, answered),
   });

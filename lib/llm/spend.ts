@@ -41,9 +41,31 @@ export interface SpendRecord {
   log?: Omit<SpendLog, 'spend'> | undefined;
   /** Charged already, by another settlement (a deferred bill's stream that was cut): the cost beyond it is settled. */
   creditNanos?: number | undefined;
+  /**
+   * When the settlement must be kept, if the store has not taken it (epoch ms): the time the
+   * journal needs before the invocation ends. An attempt still waiting then is left to finish on
+   * its own (a replay of a settlement that landed changes nothing) and the journal keeps it.
+   */
+  keepBy?: number | undefined;
 }
 
 const ATTEMPTS = 3;
+
+/** The error a settlement still waiting at its `keepBy` fails with. */
+class KeepByPassed extends Error {
+  override name = 'SettlementOutOfTime';
+}
+
+/** `work`, unless `by` (epoch ms) passes first; it goes on, its outcome unread. */
+function before<T>(by: number | undefined, work: Promise<T>): Promise<T> {
+  if (by === undefined) return work;
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KeepByPassed()), Math.max(0, by - Date.now()));
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
 
 /** The cost in nano-dollars that was settled or kept for replay (0 when there was nothing to count). */
 export async function recordSpend(
@@ -89,12 +111,16 @@ export async function recordSpend(
     hold: r.hold,
     ...(r.log ? { log: { ...r.log, spend: Math.max(0, nanos) / NANOS_PER_DOLLAR } } : {}),
   };
+  // With no journal to keep it, the attempts are all there is.
+  const keepBy = journal ? r.keepBy : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      await settler.settle(settlement);
+      await before(keepBy, settler.settle(settlement));
       return settlement.costNanos;
     } catch (e) {
-      if (attempt >= ATTEMPTS) {
+      // Out of attempts, or of time: a settlement that waited for its third attempt (three store
+      // calls' deadlines) could outlast the time left, and die with the invocation unkept (found by review).
+      if (attempt >= ATTEMPTS || (keepBy !== undefined && Date.now() >= keepBy)) {
         const facts = {
           requestId: r.requestId,
           model: r.model.model_name,
