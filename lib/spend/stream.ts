@@ -206,39 +206,51 @@ export function counterConsumer(apply: (records: LedgerRecord[]) => Promise<unkn
   };
 }
 
-/** When a record was written (ms), as Lambda gives it (seconds) or the SDK's stream reader (a Date). */
-function writtenAt(record: DynamoDBRecord): number | undefined {
-  const t = record.dynamodb?.ApproximateCreationDateTime as unknown;
-  if (typeof t === 'number') return t * 1000;
-  return t instanceof Date ? t.getTime() : undefined;
-}
-
 /** How long `afterward`'s later consumers hold the stream on a record that keeps failing them. */
 const GIVE_UP_AFTER_MS = 3_600_000;
+
+/** Records whose first failure `afterward` remembers, at most (the oldest forgotten first). */
+const MAX_FAILING = 1_000;
 
 /**
  * `first` over the batch, then `then` over what `first` got through: the counters are added
  * before alerts judge them. The earliest failure is where the stream resumes. The stream retries
  * a failed batch until it lands (the counters must), so a record that keeps failing a later
  * consumer (an alert webhook gone for good) would hold every record behind it, and their
- * counters: once it is older than `giveUpAfterMs` it is logged and passed over by them.
+ * counters: once it has failed them for `giveUpAfterMs` (since this instance first saw it fail)
+ * it is logged and passed over by them. Not sooner for being old: a record the counters held for
+ * an hour (an outage) is not passed over on its first failure after (found by review).
  */
 export function afterward(
   first: StreamConsumer,
   then: readonly StreamConsumer[],
   opts: { giveUpAfterMs?: number; now?: () => number } = {},
 ): StreamConsumer {
+  /** Since when each record (by sequence number) has failed the later consumers, as this instance saw. */
+  const failingSince = new Map<string, number>();
   return async (records) => {
     const r = await safely(first, records);
     const upTo = r.failedAt ? records.findIndex((x) => x.dynamodb?.SequenceNumber === r.failedAt) : records.length;
     let rest = records.slice(0, upTo < 0 ? records.length : upTo);
     for (;;) {
       const failedAt = await consumeAll(then, rest);
+      const i = failedAt === undefined ? rest.length : rest.findIndex((x) => x.dynamodb?.SequenceNumber === failedAt);
+      // Those before the failure went through: forgotten.
+      for (const x of rest.slice(0, Math.max(0, i))) failingSince.delete(x.dynamodb?.SequenceNumber as string);
       if (failedAt === undefined) return { failedAt: r.failedAt };
-      const i = rest.findIndex((x) => x.dynamodb?.SequenceNumber === failedAt);
-      const at = i >= 0 ? writtenAt(rest[i] as DynamoDBRecord) : undefined;
-      if (at === undefined || (opts.now ?? Date.now)() - at <= (opts.giveUpAfterMs ?? GIVE_UP_AFTER_MS)) return { failedAt };
-      logger().error('table stream: spend logs, alerts or export given up on for a record', { sequenceNumber: failedAt });
+      if (i < 0) return { failedAt };
+      const now = (opts.now ?? Date.now)();
+      const since = failingSince.get(failedAt);
+      if (since === undefined) {
+        if (failingSince.size >= MAX_FAILING) failingSince.delete(failingSince.keys().next().value as string);
+        failingSince.set(failedAt, now);
+      }
+      if (since === undefined || now - since <= (opts.giveUpAfterMs ?? GIVE_UP_AFTER_MS)) return { failedAt };
+      logger().error('table stream: spend logs, alerts or export given up on for a record', {
+        sequenceNumber: failedAt,
+        failingForMs: now - since,
+      });
+      failingSince.delete(failedAt);
       // The others that went through it see the rest again: their writes are idempotent.
       rest = rest.slice(i + 1);
     }
