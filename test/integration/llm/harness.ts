@@ -28,7 +28,7 @@ export interface CallOptions {
   method?: string;
   path: string;
   headers?: Record<string, string>;
-  /** An object is sent as JSON; a FormData as a multipart form (base64); a string as is. */
+  /** An object is sent as JSON; a FormData as a multipart form (base64); a string or Buffer as is. */
   body?: unknown;
   base64?: boolean;
   requestId?: string;
@@ -52,8 +52,10 @@ export interface CallResult {
 export function proxyEvent(opts: CallOptions, context: Record<string, unknown> | null): APIGatewayProxyEvent {
   const method = opts.method ?? 'POST';
   const match = matchRoute(method, opts.path);
-  const body = opts.body === undefined ? null : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  const headers = { ...(typeof opts.body === 'object' ? { 'content-type': 'application/json' } : {}), ...opts.headers };
+  const bytes = Buffer.isBuffer(opts.body);
+  const body =
+    opts.body === undefined ? null : bytes || typeof opts.body === 'string' ? (opts.body as string | Buffer) : JSON.stringify(opts.body);
+  const headers = { ...(typeof opts.body === 'object' && !bytes ? { 'content-type': 'application/json' } : {}), ...opts.headers };
   return {
     resource: match?.route.path ?? opts.path,
     path: opts.path,
@@ -65,7 +67,7 @@ export function proxyEvent(opts: CallOptions, context: Record<string, unknown> |
     pathParameters: match && Object.keys(match.params).length > 0 ? match.params : null,
     stageVariables: null,
     requestContext: { requestId: opts.requestId ?? randomUUID(), authorizer: context } as unknown as APIGatewayProxyEvent['requestContext'],
-    body: body !== null && opts.base64 ? Buffer.from(body).toString('base64') : body,
+    body: body === null ? null : opts.base64 ? Buffer.from(body).toString('base64') : body.toString(),
     isBase64Encoded: opts.base64 === true,
   };
 }
@@ -86,16 +88,16 @@ function authorizeCall(opts: CallOptions) {
 }
 
 /**
- * A FormData body encoded as a client's FormData is (multipart, its boundary in the content type)
- * and passed as API Gateway passes a binary media type (base64); any other body as it is.
+ * A FormData body encoded as a client's FormData is (multipart, its boundary in the content type),
+ * byte for byte, and passed as API Gateway passes a binary media type (base64); any other body as it is.
  */
-async function withForm(opts: CallOptions): Promise<CallOptions> {
+export async function withForm(opts: CallOptions): Promise<CallOptions> {
   if (!(opts.body instanceof FormData)) return opts;
   const req = new Request('http://local/', { method: 'POST', body: opts.body });
   return {
     ...opts,
     headers: { ...opts.headers, 'content-type': req.headers.get('content-type') as string },
-    body: Buffer.from(await req.arrayBuffer()).toString('utf8'),
+    body: Buffer.from(await req.arrayBuffer()),
     base64: true,
   };
 }
@@ -137,7 +139,8 @@ export async function openStream(opts: CallOptions): Promise<{ status: number; f
 }
 
 /** The llm function's event for a call the authorizer must allow, with the route's resource and parameters as API Gateway gives them. */
-export async function allowedEvent(opts: CallOptions): Promise<APIGatewayProxyEvent> {
+export async function allowedEvent(given: CallOptions): Promise<APIGatewayProxyEvent> {
+  const opts = await withForm(given);
   const auth = await authorizeCall(opts);
   if (auth.effect !== 'allow') throw new Error(`the authorizer said ${auth.status}`);
   return proxyEvent(opts, auth.context);
