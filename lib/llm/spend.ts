@@ -111,11 +111,14 @@ export async function recordSpend(
     hold: r.hold,
     ...(r.log ? { log: { ...r.log, spend: Math.max(0, nanos) / NANOS_PER_DOLLAR } } : {}),
   };
-  // With no journal to keep it, the attempts are all there is.
+  // With no journal to keep it, the attempts are all there is. The first attempt always has its
+  // own deadline (the store's): a healthy store answers it, however little time is left, and
+  // only a settlement the store holds goes to the journal (found by review: past `keepBy`, a
+  // timer raced every settlement of a short timeout into the journal).
   const keepBy = journal ? r.keepBy : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      await before(keepBy, settler.settle(settlement));
+      await (attempt === 1 ? settler.settle(settlement) : before(keepBy, settler.settle(settlement)));
       return settlement.costNanos;
     } catch (e) {
       // Out of attempts, or of time: a settlement that waited for its third attempt (three store
