@@ -19,6 +19,7 @@ import { logger } from '../telemetry.js';
 import { decode, type Item } from './codec.js';
 import { isConditionalCheckFailed } from './errors.js';
 import { INDEX, type ItemRef } from './keys.js';
+import { type RawItem, rawValue } from './spend-ledger.js';
 
 export const objectRef = (objectId: string): ItemRef => ({ PK: `OBJECT#${objectId}`, SK: 'OBJECT' });
 
@@ -167,7 +168,8 @@ export class DynamoObjectOwners implements ObjectOwners {
       return true;
     } catch (e) {
       if (!isConditionalCheckFailed(e)) throw e;
-      return (e as { Item?: Record<string, { S?: string }> }).Item?.prepay_mark?.S === mark;
+      // The record as it was, raw or unmarshalled (whichever the SDK gives the error).
+      return rawValue((e as { Item?: RawItem }).Item, 'prepay_mark') === mark;
     }
   }
 
