@@ -102,9 +102,12 @@ export async function startTableStream(opts: {
   const latest = described.Table?.LatestStreamArn;
   if (!latest) throw new Error(`table ${opts.tableName} has no stream`);
   let streamArn: string = latest;
-  // Per shard: the next iterator, or the sequence number to start after (a failed batch).
+  // Per shard: the next iterator (null: the shard ended), and where a new one starts: at a failed
+  // batch's record, else after the last record read, else the shard's start. An iterator that
+  // fails (DynamoDB Local expires one after 15 minutes unused: a reader paused, a laptop asleep;
+  // a DynamoDB Local restarted on its data folder) is dropped, and the next pass resumes there.
   const iterators = new Map<string, string | null>();
-  const retryAt = new Map<string, string>();
+  const resumeAt = new Map<string, { type: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER'; seq: string }>();
   let running: Promise<Pass> | undefined;
 
   // The shard list, read again once a shard has ended (its child holds what follows) or after
@@ -121,15 +124,14 @@ export async function startTableStream(opts: {
   }
 
   async function iteratorOf(shardId: string): Promise<string | undefined> {
-    const from = retryAt.get(shardId);
+    const from = resumeAt.get(shardId);
     const out = await streams.send(
       new GetShardIteratorCommand({
         StreamArn: streamArn,
         ShardId: shardId,
-        ...(from ? { ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: from } : { ShardIteratorType: 'TRIM_HORIZON' }),
+        ...(from ? { ShardIteratorType: from.type, SequenceNumber: from.seq } : { ShardIteratorType: 'TRIM_HORIZON' }),
       }),
     );
-    retryAt.delete(shardId);
     return out.ShardIterator;
   }
 
@@ -146,7 +148,7 @@ export async function startTableStream(opts: {
     retrying.delete(shardId);
     const failedAt = await consumeAll(opts.consumers, records);
     if (!failedAt) return true;
-    retryAt.set(shardId, failedAt);
+    resumeAt.set(shardId, { type: 'AT_SEQUENCE_NUMBER', seq: failedAt });
     iterators.delete(shardId);
     retrying.add(shardId);
     return false;
@@ -165,8 +167,13 @@ export async function startTableStream(opts: {
         const iterator = iterators.get(shardId) ?? (await iteratorOf(shardId));
         if (!iterator) continue;
         const limit = TABLE_STREAM_BATCH.records - batch.records.length;
-        const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+        const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit })).catch((e: unknown) => {
+          iterators.delete(shardId);
+          throw e;
+        });
         const all = out.Records ?? [];
+        const last = all.at(-1)?.dynamodb?.SequenceNumber;
+        if (last) resumeAt.set(shardId, { type: 'AFTER_SEQUENCE_NUMBER', seq: last });
         if (all.length > 0) result.read = true;
         if (all.length >= limit) result.backlog = true;
         const records = all.map(lambdaRecord).filter((r) => !filter || matchesFilter(filter, r));
@@ -206,7 +213,7 @@ export async function startTableStream(opts: {
     if (!now || now === streamArn) return;
     streamArn = now;
     shards = undefined;
-    for (const state of [iterators, retryAt, held, retrying]) state.clear();
+    for (const state of [iterators, resumeAt, held, retrying]) state.clear();
     opts.onFollow?.(now);
   }
 
