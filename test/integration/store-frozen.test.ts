@@ -1,21 +1,13 @@
-/**
- * A frozen DynamoDB (issue 10, item 9): DynamoDB Local paused with SIGSTOP, as a hung network or
- * a stalled endpoint would look. Every route family answers 503 store_unavailable within the
- * store deadline (TOLLGATE_STORE_TIMEOUT_MS x TOLLGATE_STORE_MAX_ATTEMPTS), never holds the
- * request; once DynamoDB resumes, the same calls succeed. This file runs its own DynamoDB Local,
- * so pausing it stalls nothing else.
- */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as models } from '../../functions/models/handler.js';
 import { handler as teams } from '../../functions/teams/handler.js';
 import { type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../infra/local/mock-upstream.js';
-import { configureApp, entityReader, modelRegistry, resetApp } from '../../lib/app/index.js';
-import { ensureTable } from '../../lib/store/schema.js';
+import { entityReader, modelRegistry } from '../../lib/app/index.js';
 import { callApi } from '../support/admin.js';
 import { authorize, bearer } from '../support/authorizer.js';
+import { useOwnTable } from '../support/own-table.js';
 import { authorizerEvent, seedKey, seedTeam } from '../support/seed.js';
 import { call, chat, seedModels } from './llm/harness.js';
 
@@ -33,25 +25,12 @@ const measured: Record<string, number> = {};
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
-  resetApp();
-  configureApp({
-    config: {
-      TOLLGATE_TABLE_NAME: 'frozen',
-      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      TOLLGATE_MASTER_KEY: MASTER,
-      TOLLGATE_LOG_LEVEL: 'SILENT',
-      TOLLGATE_STORE_TIMEOUT_MS: String(TIMEOUT_MS),
-      TOLLGATE_STORE_MAX_ATTEMPTS: String(ATTEMPTS),
-      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-    },
+  await useOwnTable(dynamo, 'frozen', {
+    TOLLGATE_MASTER_KEY: MASTER,
+    TOLLGATE_STORE_TIMEOUT_MS: String(TIMEOUT_MS),
+    TOLLGATE_STORE_MAX_ATTEMPTS: String(ATTEMPTS),
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
   });
-  const raw = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
-  await ensureTable(raw, 'frozen');
-  raw.destroy();
   await seedModels(mockModels(mock.url));
   await seedTeam({ team_id: 't-frozen' });
   ({ key } = await seedKey({ team_id: 't-frozen' }));

@@ -10,18 +10,17 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { configureApp, documentClient, objectOwners, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
+import { documentClient, objectOwners, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
 import { FileSettlementJournal, replayAndReport } from '../../../lib/spend/file-journal.js';
 import { refs } from '../../../lib/store/keys.js';
 import { objectRef } from '../../../lib/store/objects.js';
-import { ensureTable } from '../../../lib/store/schema.js';
 import { bearer } from '../../support/authorizer.js';
 import { metricValues } from '../../support/metrics.js';
+import { useOwnTable } from '../../support/own-table.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { countersOf, readItem } from '../../support/spend.js';
 import { call, chat, seedModels, sseData } from '../llm/harness.js';
@@ -46,25 +45,12 @@ beforeAll(async () => {
   dynamo = await startLocalDynamo({ dataDir });
   port = dynamo.port;
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
-  resetApp();
-  configureApp({
-    config: {
-      TOLLGATE_TABLE_NAME: TABLE,
-      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      TOLLGATE_LOG_LEVEL: 'SILENT',
-      TOLLGATE_STORE_TIMEOUT_MS: '1500',
-      TOLLGATE_STORE_MAX_ATTEMPTS: '1',
-      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-      TOLLGATE_SETTLEMENT_JOURNAL_DIR: journalDir,
-    },
+  await useOwnTable(dynamo, TABLE, {
+    TOLLGATE_STORE_TIMEOUT_MS: '1500',
+    TOLLGATE_STORE_MAX_ATTEMPTS: '1',
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    TOLLGATE_SETTLEMENT_JOURNAL_DIR: journalDir,
   });
-  const raw = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
-  await ensureTable(raw, TABLE);
-  raw.destroy();
   const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini');
   if (!base) throw new Error('the mock models changed');
   // Ten words streamed 150 ms apart: time enough to kill DynamoDB mid-answer.

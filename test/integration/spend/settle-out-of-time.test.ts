@@ -9,16 +9,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '../../../infra/local/dynamodb.js';
 import { MOCK_UPSTREAM_KEY, mockLocalSecrets, mockModels } from '../../../infra/local/mock-models.js';
 import { type MockUpstream, startMockUpstream } from '../../../infra/local/mock-upstream.js';
-import { configureApp, documentClient, objectOwners, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
+import { documentClient, objectOwners, resetApp, settlementJournal, spendSettler } from '../../../lib/app/index.js';
 import type { FileSettlementJournal } from '../../../lib/spend/file-journal.js';
 import { refs } from '../../../lib/store/keys.js';
-import { ensureTable } from '../../../lib/store/schema.js';
 import { bearer } from '../../support/authorizer.js';
+import { useOwnTable } from '../../support/own-table.js';
 import { seedKey, seedTeam } from '../../support/seed.js';
 import { readItem, spendNanos } from '../../support/spend.js';
 import { call, chat, seedModels, sseData, withKnobs } from '../llm/harness.js';
@@ -36,25 +35,12 @@ let mock: MockUpstream;
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
   mock = await startMockUpstream({ apiKey: MOCK_UPSTREAM_KEY });
-  resetApp();
-  configureApp({
-    config: {
-      TOLLGATE_TABLE_NAME: TABLE,
-      TOLLGATE_DYNAMODB_ENDPOINT: dynamo.endpoint,
-      TOLLGATE_LOG_LEVEL: 'SILENT',
-      TOLLGATE_STORE_TIMEOUT_MS: String(TIMEOUT_MS),
-      TOLLGATE_STORE_MAX_ATTEMPTS: String(ATTEMPTS),
-      TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
-      TOLLGATE_SETTLEMENT_JOURNAL_DIR: journalDir,
-    },
+  await useOwnTable(dynamo, TABLE, {
+    TOLLGATE_STORE_TIMEOUT_MS: String(TIMEOUT_MS),
+    TOLLGATE_STORE_MAX_ATTEMPTS: String(ATTEMPTS),
+    TOLLGATE_LOCAL_SECRETS: JSON.stringify(mockLocalSecrets()),
+    TOLLGATE_SETTLEMENT_JOURNAL_DIR: journalDir,
   });
-  const raw = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
-  await ensureTable(raw, TABLE);
-  raw.destroy();
   const base = mockModels(mock.url).find((m) => m.model_name === 'gpt-4o-mini');
   if (!base) throw new Error('the mock models changed');
   await seedModels([withKnobs(base, 'slow', 'delay=150')]);
