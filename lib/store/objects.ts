@@ -138,39 +138,19 @@ export class DynamoObjectOwners implements ObjectOwners {
     await this.guard(() => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: objectRef(objectId) })));
   }
 
-  async prepay(objectId: string, p: Prepayment): Promise<boolean> {
+  prepay(objectId: string, p: Prepayment): Promise<boolean> {
     // The addition names itself: an attempt the SDK sends again after the first committed (its
     // answer lost, a timeout) finds its own name and adds nothing twice (found by review, as the
     // claim's). Refused, the record as it was says whether that was this addition or the record
     // is no longer pending.
     const mark = randomUUID();
-    try {
-      await this.guard(() =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: objectRef(objectId),
-            UpdateExpression:
-              'SET prepay_mark = :mark ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
-            ConditionExpression: 'billing = :pending AND (attribute_not_exists(prepay_mark) OR prepay_mark <> :mark)',
-            ExpressionAttributeValues: {
-              ':mark': mark,
-              ':pending': 'pending',
-              ':n': p.nanos,
-              ':t': p.tokens,
-              ':i': p.inputTokens,
-              ':o': p.outputTokens,
-            },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        ),
-      );
-      return true;
-    } catch (e) {
-      if (!isConditionalCheckFailed(e)) throw e;
-      // The record as it was, raw or unmarshalled (whichever the SDK gives the error).
-      return rawValue((e as { Item?: RawItem }).Item, 'prepay_mark') === mark;
-    }
+    return this.updateIf(
+      objectId,
+      'SET prepay_mark = :mark ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
+      'billing = :pending AND (attribute_not_exists(prepay_mark) OR prepay_mark <> :mark)',
+      { ':mark': mark, ':pending': 'pending', ':n': p.nanos, ':t': p.tokens, ':i': p.inputTokens, ':o': p.outputTokens },
+      { mine: (old) => rawValue(old, 'prepay_mark') === mark },
+    );
   }
 
   async duePending(now: Date, limit: number): Promise<ObjectOwner[]> {
@@ -200,7 +180,7 @@ export class DynamoObjectOwners implements ObjectOwners {
 
   async setModel(objectId: string, model: string): Promise<void> {
     // Never brings back a record a deletion removed meanwhile (found by review: a put did).
-    await this.updateIf(objectId, 'SET #model = :model', 'attribute_exists(PK)', { ':model': model }, { '#model': 'model' });
+    await this.updateIf(objectId, 'SET #model = :model', 'attribute_exists(PK)', { ':model': model }, { names: { '#model': 'model' } });
   }
 
   /** An update of a record still pending: false when it is not (its bill claimed, or gone). */
@@ -208,13 +188,17 @@ export class DynamoObjectOwners implements ObjectOwners {
     return this.updateIf(objectId, update, 'billing = :pending', { ...values, ':pending': 'pending' });
   }
 
-  /** An update under a condition: false when the condition does not hold (nothing written). */
+  /**
+   * An update under a condition: false when the condition does not hold (nothing written), unless
+   * `mine` finds, in the record as it was, that this very update made it fail (its own earlier
+   * attempt committed).
+   */
   private async updateIf(
     objectId: string,
     update: string,
     condition: string,
     values: Record<string, unknown>,
-    names?: Record<string, string>,
+    opts: { names?: Record<string, string>; mine?: (old: RawItem | undefined) => boolean } = {},
   ): Promise<boolean> {
     try {
       await this.guard(() =>
@@ -224,15 +208,17 @@ export class DynamoObjectOwners implements ObjectOwners {
             Key: objectRef(objectId),
             UpdateExpression: update,
             ConditionExpression: condition,
-            ...(names ? { ExpressionAttributeNames: names } : {}),
+            ...(opts.names ? { ExpressionAttributeNames: opts.names } : {}),
             ExpressionAttributeValues: values,
+            ...(opts.mine ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
           }),
         ),
       );
       return true;
     } catch (e) {
-      if (isConditionalCheckFailed(e)) return false;
-      throw e;
+      if (!isConditionalCheckFailed(e)) throw e;
+      // The record as it was, raw or unmarshalled (whichever the SDK gives the error).
+      return opts.mine?.((e as { Item?: RawItem }).Item) ?? false;
     }
   }
 

@@ -35,7 +35,8 @@ function answerLostOnce() {
   return { client, state };
 }
 
-it('a claim whose first attempt committed and whose answer was lost gets the record on the retry; a second claimant gets nothing', async () => {
+/** A pending object (a background response) whose cut streams prepaid 700 nano-dollars. */
+async function pendingObject(): Promise<string> {
   const id = `resp_${randomUUID()}`;
   await objectOwners().put({
     object_id: id,
@@ -45,6 +46,11 @@ it('a claim whose first attempt committed and whose answer was lost gets the rec
     prepaid_nanos: 700,
     created_at: new Date().toISOString(),
   });
+  return id;
+}
+
+it('a claim whose first attempt committed and whose answer was lost gets the record on the retry; a second claimant gets nothing', async () => {
+  const id = await pendingObject();
   const { client, state } = answerLostOnce();
   const claimed = await new DynamoObjectOwners(client, tableName()).claimBilling(id);
   expect(state.lost).toBe(2);
@@ -55,15 +61,7 @@ it('a claim whose first attempt committed and whose answer was lost gets the rec
 });
 
 it('a prepayment whose first attempt committed and whose answer was lost is added once, and says it was', async () => {
-  const id = `resp_${randomUUID()}`;
-  await objectOwners().put({
-    object_id: id,
-    object_kind: 'response',
-    team_id: 'team-claim',
-    billing: 'pending',
-    prepaid_nanos: 700,
-    created_at: new Date().toISOString(),
-  });
+  const id = await pendingObject();
   const { client, state } = answerLostOnce();
   const owners = new DynamoObjectOwners(client, tableName());
   expect(await owners.prepay(id, { nanos: 50, tokens: 9, inputTokens: 4, outputTokens: 5 })).toBe(true);
