@@ -1,14 +1,16 @@
 /**
- * A deferred object's bill is claimed once, and a cut stream's prepayment added to it once
- * (lib/store/objects claimBilling, prepay). An attempt the SDK sends again after the first
- * committed (its answer lost: a timeout after the commit) must find its own write: a claim read
- * as "billed by someone else" would be charged by no one, a prepayment added twice would credit
- * the bill twice (found by review).
+ * A deferred object's bill is claimed once, a cut stream's prepayment added to it once (lib/store/
+ * objects claimBilling, prepay), and a budget alert's level claimed by one consumer (lib/store/
+ * alerts). An attempt the SDK sends again after the first committed (its answer lost: a timeout
+ * after the commit) must find its own write: a claim read as "billed by someone else" would be
+ * charged by no one, a prepayment added twice would credit the bill twice, an alert claim read as
+ * another's would wait a minute for its lease, holding the stream (found by review).
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { beforeAll, expect, it } from 'vitest';
-import { objectOwners } from '../../../lib/app/index.js';
+import { documentClient, objectOwners } from '../../../lib/app/index.js';
+import { AlertMarkers, alertRef } from '../../../lib/store/alerts.js';
 import { createDocumentClient, tableName } from '../../../lib/store/client.js';
 import { DynamoObjectOwners } from '../../../lib/store/objects.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
@@ -78,4 +80,23 @@ it('a prepayment whose first attempt committed and whose answer was lost is adde
   expect(await objectOwners().prepay(id, { nanos: 50, tokens: 1, inputTokens: 1, outputTokens: 0 })).toBe(false);
   expect((await objectOwners().get(id))?.prepaid_nanos).toBe(800);
   client.destroy();
+});
+
+it('an alert claim whose first attempt committed and whose answer was lost is ours on the retry, with the sinks that took it; another claimant waits', async () => {
+  const ref = alertRef('team', `t-${randomUUID()}`, 'lifetime', '80');
+  const { client, state } = answerLostOnce();
+  const markers = new AlertMarkers(client, tableName());
+  expect(await markers.claim(ref, 'token-1', '8')).toEqual({ holder: 'mine', delivered: new Set() });
+  expect(state.lost).toBe(2);
+  expect(await new AlertMarkers(documentClient(), tableName()).claim(ref, 'token-2', '8')).toMatchObject({ holder: 'other' });
+  // Given back after Slack took it: the next claim, retried the same way, knows Slack has it.
+  await markers.release(ref, 'token-1', new Set(['slack']));
+  const again = answerLostOnce();
+  expect(await new AlertMarkers(again.client, tableName()).claim(ref, 'token-3', '8')).toEqual({
+    holder: 'mine',
+    delivered: new Set(['slack']),
+  });
+  expect(again.state.lost).toBe(2);
+  client.destroy();
+  again.client.destroy();
 });
