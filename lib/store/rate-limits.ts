@@ -26,7 +26,7 @@
  * (never admitted) by it. A caller with no limit makes no read and no write here.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -59,6 +59,8 @@ const TOKENS = 'tokens';
 const INFLIGHT = 'inflight';
 const LEASE_PREFIX = 'lease#';
 const TTL = 'ttl';
+/** A window's last admission, by the name it gave itself: its own retry is not counted again. */
+const LAST_ADMITTED = 'last_admitted';
 /** A window's counters are kept this long after it ends (for inspection), then expire. */
 const WINDOW_KEEP_S = 300;
 
@@ -312,33 +314,39 @@ export class DynamoRateLimiter implements RateLimiter {
         conditions.push('(attribute_not_exists(#t) OR #t <= :tmax)');
         values[':tmax'] = most;
       }
+      // The admission names itself: an attempt the SDK sends again after the first committed (its
+      // answer lost, a timeout) is refused by its own name, not counted twice, and reads as
+      // admitted; read as a full window, it was a wrong 429 whose count stayed (found by review).
+      const mark = randomUUID();
+      values[':me'] = mark;
       const input: UpdateCommandInput = {
         TableName: this.tableName,
         Key: ref,
-        UpdateExpression: 'ADD #r :one, #t :est SET #ttl = :ttl',
-        ConditionExpression: conditions.join(' AND '),
-        ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS, '#ttl': TTL },
+        UpdateExpression: 'ADD #r :one, #t :est SET #ttl = :ttl, #la = :me',
+        ConditionExpression: `${conditions.join(' AND ')} AND (attribute_not_exists(#la) OR #la <> :me)`,
+        ExpressionAttributeNames: { '#r': REQUESTS, '#t': TOKENS, '#ttl': TTL, '#la': LAST_ADMITTED },
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       };
+      // What the answer's headers report: exact on one shard, scaled from this one's over several.
+      const admitted = (item: Record<string, unknown>): Step => ({
+        ok: true,
+        kind: 'window',
+        counted: { limit: l, shard },
+        counts: {
+          limit: l,
+          counts: { requests: num(item[REQUESTS]) * n + carried.requests, tokens: num(item[TOKENS]) * n + carried.tokens },
+        },
+        undo: () => this.addCounts(ref, -1, -est, minute),
+      });
       try {
         const out = await this.client.send(new UpdateCommand(input));
-        const item = out.Attributes ?? {};
-        // What the answer's headers report: exact on one shard, scaled from this one's over several.
-        return {
-          ok: true,
-          kind: 'window',
-          counted: { limit: l, shard },
-          counts: {
-            limit: l,
-            counts: { requests: num(item[REQUESTS]) * n + carried.requests, tokens: num(item[TOKENS]) * n + carried.tokens },
-          },
-          undo: () => this.addCounts(ref, -1, -est, minute),
-        };
+        return admitted(out.Attributes ?? {});
       } catch (e) {
         if (!isConditionalCheckFailed(e)) throw e;
         const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+        if (old[LAST_ADMITTED] === mark) return admitted(old);
         refusedBy = rpm !== undefined && num(old[REQUESTS]) >= rpm ? 'rpm' : 'tpm';
       }
     }

@@ -1,10 +1,11 @@
 /**
- * A deferred object's bill is claimed once, a cut stream's prepayment added to it once (lib/store/
- * objects claimBilling, prepay), and a budget alert's level claimed by one consumer (lib/store/
- * alerts). An attempt the SDK sends again after the first committed (its answer lost: a timeout
- * after the commit) must find its own write: a claim read as "billed by someone else" would be
- * charged by no one, a prepayment added twice would credit the bill twice, an alert claim read as
- * another's would wait a minute for its lease, holding the stream (found by review).
+ * Writes that are not transactions (which the SDK makes idempotent with a token) under an answer
+ * lost after the commit: the SDK sends the attempt again, and it must find its own write. A
+ * deferred object's bill is claimed once (a claim read as "billed by someone else" would be
+ * charged by no one), a cut stream's prepayment added once (twice would credit the bill twice), a
+ * budget alert's level claimed by one consumer (read as another's, it would wait a minute for its
+ * lease, holding the stream), a rate-limit admission counted once (read as a full window, a wrong
+ * 429 whose count stayed). Found by review (lib/store/objects, alerts, rate-limits).
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -13,6 +14,7 @@ import { documentClient, objectOwners } from '../../../lib/app/index.js';
 import { AlertMarkers, alertRef } from '../../../lib/store/alerts.js';
 import { createDocumentClient, tableName } from '../../../lib/store/client.js';
 import { DynamoObjectOwners } from '../../../lib/store/objects.js';
+import { DynamoRateLimiter } from '../../../lib/store/rate-limits.js';
 import { type TestTable, useTestTable } from '../../support/table.js';
 
 let table: TestTable;
@@ -99,4 +101,26 @@ it('an alert claim whose first attempt committed and whose answer was lost is ou
   expect(again.state.lost).toBe(2);
   client.destroy();
   again.client.destroy();
+});
+
+it('a rate-limit admission whose first attempt committed and whose answer was lost is admitted once: counted once, never a wrong 429', async () => {
+  const at = Date.now();
+  const admit = (limiter: DynamoRateLimiter, rpm: number, i: number) =>
+    limiter.admit({
+      requestId: `r-${rpm}-${i}`,
+      at,
+      limits: [{ scope: 'team', owner: 'team', id: `lost-${rpm}-${at}`, label: 'lost', rpm }],
+      estimateTokens: 0,
+      leaseUntil: at + 60_000,
+    });
+  const plain = new DynamoRateLimiter(documentClient(), tableName(), () => at);
+  for (const rpm of [1, 2]) {
+    const { client, state } = answerLostOnce();
+    const outcomes = [(await admit(new DynamoRateLimiter(client, tableName(), () => at), rpm, 0)).admitted];
+    expect(state.lost).toBe(2);
+    for (let i = 1; i <= rpm; i++) outcomes.push((await admit(plain, rpm, i)).admitted);
+    // Exactly rpm admitted in the minute, the first among them.
+    expect(outcomes).toEqual([...Array(rpm).fill(true), false]);
+    client.destroy();
+  }
 });
