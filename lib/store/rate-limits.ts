@@ -317,6 +317,9 @@ export class DynamoRateLimiter implements RateLimiter {
       // The admission names itself: an attempt the SDK sends again after the first committed (its
       // answer lost, a timeout) is refused by its own name, not counted twice, and reads as
       // admitted; read as a full window, it was a wrong 429 whose count stayed (found by review).
+      // One name an item: when another admission landed on the item in between, the retry is
+      // counted again (or refused, if that filled it), one count too many for the minute. A quiet
+      // window, where one count matters most (rpm 1), is exact.
       const mark = randomUUID();
       values[':me'] = mark;
       const input: UpdateCommandInput = {

@@ -4,8 +4,8 @@
  * deferred object's bill is claimed once (a claim read as "billed by someone else" would be
  * charged by no one), a cut stream's prepayment added once (twice would credit the bill twice), a
  * budget alert's level claimed by one consumer (read as another's, it would wait a minute for its
- * lease, holding the stream), a rate-limit admission counted once (read as a full window, a wrong
- * 429 whose count stayed). Found by review (lib/store/objects, alerts, rate-limits).
+ * lease, holding the stream), a rate-limit admission counted once on a window no one else wrote
+ * meanwhile (read as a full window, a wrong 429 whose count stayed). Found by review (lib/store/objects, alerts, rate-limits).
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -103,7 +103,7 @@ it('an alert claim whose first attempt committed and whose answer was lost is ou
   again.client.destroy();
 });
 
-it('a rate-limit admission whose first attempt committed and whose answer was lost is admitted once: counted once, never a wrong 429', async () => {
+it('a rate-limit admission whose first attempt committed and whose answer was lost, on a window no one else wrote meanwhile, is admitted and counted once, not a wrong 429', async () => {
   const at = Date.now();
   const admit = (limiter: DynamoRateLimiter, rpm: number, i: number) =>
     limiter.admit({
