@@ -10,7 +10,7 @@
  * lapses, and the retry of the record that found it held delivers again).
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from './errors.js';
+import { isConditionalCheckFailed, refusedItem } from './errors.js';
 import type { ItemRef } from './keys.js';
 import { rawValue } from './spend-ledger.js';
 
@@ -33,23 +33,10 @@ const LEASE_MS = 60_000;
 /** Markers outlive any budget window they could still matter for (at most ten years), then expire. */
 const KEEP_S = 3660 * 86_400;
 
-/**
- * The sinks a marker's `delivered` names, as the document client gives it or raw (a refused
- * update's record). A place in the list, as written before sinks had names, is the unnamed sink's id.
- */
+/** The sinks a marker's `delivered` names. A place in the list, as written before sinks had names, is the unnamed sink's id. */
 function deliveredOf(delivered: unknown): ReadonlySet<string> {
-  const list = delivered && typeof delivered === 'object' && 'L' in delivered ? (delivered as { L: unknown }).L : delivered;
-  if (!Array.isArray(list)) return new Set();
-  return new Set(
-    list.flatMap((d): string[] => {
-      if (typeof d === 'string') return [d];
-      if (typeof d === 'number') return [`#${d}`];
-      const av = d as { S?: unknown; N?: unknown } | null;
-      if (typeof av?.S === 'string') return [av.S];
-      if (typeof av?.N === 'string') return [`#${av.N}`];
-      return [];
-    }),
-  );
+  const ids = Array.isArray(delivered) ? delivered.map((d) => (typeof d === 'number' ? `#${d}` : d)) : [];
+  return new Set(ids.filter((d): d is string => typeof d === 'string'));
 }
 
 export class AlertMarkers {
@@ -113,12 +100,11 @@ export class AlertMarkers {
       return { claim: { holder: 'mine', delivered: deliveredOf(out.Attributes?.delivered) } };
     } catch (e) {
       if (!isConditionalCheckFailed(e)) throw e;
-      const old = (e as { Item?: Record<string, unknown> }).Item;
+      const old = refusedItem(e);
       // Refused by our own claim: an attempt the SDK sent again after the first committed (its
       // answer lost) finds the token it wrote. Read as another's, the level would wait for its
       // lease to lapse (a minute), holding the stream's shard and the counters behind it (found by review).
-      if (rawValue(old, 'token') === c.token && rawValue(old, 'state') === 'claimed')
-        return { claim: { holder: 'mine', delivered: deliveredOf(old?.delivered) } };
+      if (old.token === c.token && old.state === 'claimed') return { claim: { holder: 'mine', delivered: deliveredOf(old.delivered) } };
       return { old };
     }
   }

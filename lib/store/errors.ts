@@ -1,6 +1,18 @@
 /** Recognising DynamoDB's outcomes without depending on class identity (bundles may hold two copies). */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+
 export const isConditionalCheckFailed = (e: unknown): boolean =>
   (e as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+
+/**
+ * The record a refused conditional write returned (ReturnValuesOnConditionCheckFailure ALL_OLD),
+ * as plain values: the document client leaves it in DynamoDB's attribute shapes. Empty when none.
+ */
+export function refusedItem(e: unknown): Record<string, unknown> {
+  const raw = (e as { Item?: Record<string, unknown> } | null)?.Item ?? {};
+  return Object.values(raw).every((v) => typeof v === 'object' && v !== null) ? unmarshall(raw as Record<string, AttributeValue>) : raw;
+}
 
 export const isTransactionCanceled = (e: unknown): boolean => (e as { name?: string } | null)?.name === 'TransactionCanceledException';
 

@@ -17,9 +17,8 @@ import { firstLookAt, type ObjectOwner } from '../domain/tenancy.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
 import { decode, type Item } from './codec.js';
-import { isConditionalCheckFailed } from './errors.js';
+import { isConditionalCheckFailed, refusedItem } from './errors.js';
 import { INDEX, type ItemRef } from './keys.js';
-import { type RawItem, rawValue } from './spend-ledger.js';
 
 export const objectRef = (objectId: string): ItemRef => ({ PK: `OBJECT#${objectId}`, SK: 'OBJECT' });
 
@@ -149,7 +148,7 @@ export class DynamoObjectOwners implements ObjectOwners {
       'SET prepay_mark = :mark ADD prepaid_nanos :n, prepaid_tokens :t, prepaid_input_tokens :i, prepaid_output_tokens :o',
       'billing = :pending AND (attribute_not_exists(prepay_mark) OR prepay_mark <> :mark)',
       { ':mark': mark, ':pending': 'pending', ':n': p.nanos, ':t': p.tokens, ':i': p.inputTokens, ':o': p.outputTokens },
-      { mine: (old) => rawValue(old, 'prepay_mark') === mark },
+      { mine: (old) => old.prepay_mark === mark },
     );
   }
 
@@ -198,7 +197,7 @@ export class DynamoObjectOwners implements ObjectOwners {
     update: string,
     condition: string,
     values: Record<string, unknown>,
-    opts: { names?: Record<string, string>; mine?: (old: RawItem | undefined) => boolean } = {},
+    opts: { names?: Record<string, string>; mine?: (old: Record<string, unknown>) => boolean } = {},
   ): Promise<boolean> {
     try {
       await this.guard(() =>
@@ -217,8 +216,7 @@ export class DynamoObjectOwners implements ObjectOwners {
       return true;
     } catch (e) {
       if (!isConditionalCheckFailed(e)) throw e;
-      // The record as it was, raw or unmarshalled (whichever the SDK gives the error).
-      return opts.mine?.((e as { Item?: RawItem }).Item) ?? false;
+      return opts.mine?.(refusedItem(e)) ?? false;
     }
   }
 

@@ -27,9 +27,7 @@
  */
 
 import { createHash, randomUUID } from 'node:crypto';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   type LimitKind,
   layoutsMayDiffer,
@@ -51,7 +49,7 @@ import {
 } from '../domain/rate-limits.js';
 import { StoreUnavailableError } from '../errors.js';
 import { logger } from '../telemetry.js';
-import { isConditionalCheckFailed } from './errors.js';
+import { isConditionalCheckFailed, refusedItem } from './errors.js';
 import type { ItemRef } from './keys.js';
 
 const REQUESTS = 'requests';
@@ -348,7 +346,7 @@ export class DynamoRateLimiter implements RateLimiter {
         return admitted(out.Attributes ?? {});
       } catch (e) {
         if (!isConditionalCheckFailed(e)) throw e;
-        const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+        const old = refusedItem(e);
         if (old[LAST_ADMITTED] === mark) return admitted(old);
         refusedBy = rpm !== undefined && num(old[REQUESTS]) >= rpm ? 'rpm' : 'tpm';
       }
@@ -399,7 +397,7 @@ export class DynamoRateLimiter implements RateLimiter {
           return { ok: true, kind: 'lease', counted, undo: () => this.release(counted, requestId) };
         } catch (e) {
           if (!isConditionalCheckFailed(e)) throw e;
-          const old = unmarshalled((e as { Item?: Record<string, unknown> }).Item);
+          const old = refusedItem(e);
           // Our own lease is there: an earlier attempt of this very write landed.
           if (old[leaseName(requestId)] !== undefined) {
             const counted = { limit: l, shard };
@@ -526,10 +524,4 @@ export class DynamoRateLimiter implements RateLimiter {
       }),
     );
   }
-}
-
-/** The item a refused update returned, as plain values (the document client leaves it in DynamoDB's attribute shapes). */
-function unmarshalled(item: Record<string, unknown> | undefined): Record<string, unknown> {
-  const raw = item ?? {};
-  return Object.values(raw).every((v) => typeof v === 'object' && v !== null) ? unmarshall(raw as Record<string, AttributeValue>) : raw;
 }
