@@ -44,7 +44,7 @@ import {
   mockModels,
 } from './mock-models.js';
 import { startMockUpstream } from './mock-upstream.js';
-import { startTableStream, type TableStream } from './table-stream.js';
+import { loggedStreamEvents, startTableStream, type TableStream } from './table-stream.js';
 
 /** How often the local gateway replays kept settlements (lib/spend/file-journal). */
 export const JOURNAL_REPLAY_EVERY_MS = 5000;
@@ -184,8 +184,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         endpoint,
         tableName: cfg.tableName,
         consumers: tableStreamConsumers(),
-        onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
-        onFollow: (streamArn) => logger().warn('table made again: reading its new stream from the start', { streamArn }),
+        ...loggedStreamEvents,
       });
       tableStream = started;
       cleanups.push(() => started.stop());

@@ -11,9 +11,8 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 import { tableStreamConsumers } from '../../lib/app/spend.js';
 import { configureApp } from '../../lib/app/wiring.js';
 import { ConfigError, config } from '../../lib/config.js';
-import { logger } from '../../lib/telemetry.js';
 import { stopOnSignals } from './signals.js';
-import { startTableStream } from './table-stream.js';
+import { loggedStreamEvents, startTableStream } from './table-stream.js';
 
 function fail(message: string): never {
   process.stderr.write(`tollgate table-stream: ${message}\n`);
@@ -35,8 +34,7 @@ async function main(): Promise<void> {
     endpoint,
     tableName: cfg.tableName,
     consumers: tableStreamConsumers(),
-    onError: (e) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
-    onFollow: (streamArn) => logger().warn('table made again: reading its new stream from the start', { streamArn }),
+    ...loggedStreamEvents,
   }).catch((e: unknown) => fail(`could not read the stream of table ${cfg.tableName} at ${endpoint}: ${(e as Error).message}`));
   process.stdout.write(`reading the stream of table ${cfg.tableName} at ${endpoint}\n`);
   // The poller's timers do not hold a process open (in the gateway its server does): this does, until a stop.

@@ -17,6 +17,7 @@ import {
 import type { DynamoDBRecord } from 'aws-lambda';
 import { consumeAll, type StreamConsumer } from '../../lib/spend/stream.js';
 import { SETTLED_RECORD_FILTER, TABLE_STREAM_BATCH } from '../../lib/store/spend-ledger.js';
+import { logger } from '../../lib/telemetry.js';
 
 /**
  * An event source mapping's filter pattern, in the part of Lambda's syntax Tollgate uses: nested
@@ -75,6 +76,12 @@ export async function listShards(describe: DescribeStream, streamArn: string): P
   } while (after);
   return ids;
 }
+
+/** What a reader of the stream (the gateway's, `npm run table-stream`) says in the log: a poll that failed, a table made again. */
+export const loggedStreamEvents = {
+  onError: (e: unknown) => logger().warn('table stream poll failed', { error: (e as Error)?.name }),
+  onFollow: (streamArn: string) => logger().warn('table made again: reading its new stream from the start', { streamArn }),
+};
 
 export async function startTableStream(opts: {
   endpoint: string;
